@@ -1,0 +1,75 @@
+"""labelkit: labeling functions, LLM votes, label models, review, and a small model you own.
+
+Examples
+--------
+>>> import labelkit as lk
+>>> with lk.Workspace("spam.duckdb") as ws:
+...     lk.ingest(ws, "comments.csv", label_column="label")
+...     lk.apply_lfs(ws, lk.load_lfs("labeling_functions.youtube"))
+...     lk.aggregate(ws, "snorkel")
+...     flags = lk.find_label_issues(ws)
+"""
+
+from labelkit.aggregate import LabelModel, MajorityVote, SnorkelLabelModel, aggregate
+from labelkit.data import bundled_dataset, ingest, read_examples
+from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
+from labelkit.evaluate import evaluate
+from labelkit.export import cleaned_labels, export_cleaned
+from labelkit.flag import find_label_issues
+from labelkit.lf import (
+    Example,
+    LabelingFunction,
+    apply_lfs,
+    keyword_lf,
+    labeling_function,
+    lf_summary,
+    load_lfs,
+    regex_lf,
+)
+from labelkit.llm import LLMConfig, export_llm_cache, import_llm_cache, label_with_llm, parse_label
+from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
+from labelkit.task import ABSTAIN, Task
+from labelkit.train import train_textcat
+from labelkit.votes import LabelMatrix
+from labelkit.workspace import Workspace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ABSTAIN",
+    "Example",
+    "InputError",
+    "LLMConfig",
+    "LabelMatrix",
+    "LabelModel",
+    "LabelingFunction",
+    "LabelingFunctionError",
+    "LabelkitError",
+    "MajorityVote",
+    "ReviewQueue",
+    "SnorkelLabelModel",
+    "Task",
+    "Workspace",
+    "WorkspaceError",
+    "aggregate",
+    "apply_lfs",
+    "bundled_dataset",
+    "cleaned_labels",
+    "evaluate",
+    "export_cleaned",
+    "export_llm_cache",
+    "find_label_issues",
+    "import_llm_cache",
+    "ingest",
+    "keyword_lf",
+    "label_with_llm",
+    "labeling_function",
+    "lf_summary",
+    "load_lfs",
+    "parse_label",
+    "read_examples",
+    "regex_lf",
+    "review_in_terminal",
+    "simulate_review",
+    "train_textcat",
+]

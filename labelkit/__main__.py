@@ -1,0 +1,5 @@
+"""`python -m labelkit` runs the CLI."""
+
+from labelkit.cli import main
+
+main()

@@ -1,0 +1,271 @@
+"""The `labelkit` command: one subcommand per pipeline stage, plus `demo`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from labelkit.aggregate import aggregate
+from labelkit.data import ingest as ingest_files
+from labelkit.demo import run_demo
+from labelkit.errors import LabelkitError
+from labelkit.evaluate import evaluate
+from labelkit.export import cleaned_labels, export_cleaned
+from labelkit.flag import find_label_issues
+from labelkit.lf import apply_lfs, lf_summary, load_lfs
+from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
+from labelkit.report import markdown_table, rich_table
+from labelkit.review import ReviewQueue, review_in_terminal
+from labelkit.train import train_textcat
+from labelkit.votes import LabelMatrix
+from labelkit.workspace import Workspace
+
+app = typer.Typer(
+    help="Labeling functions, LLM votes, label models, review and distillation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+Workspace_ = Annotated[Path, typer.Argument(help="The workspace's DuckDB file.")]
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning labelkit's errors into one clear line and exit code 1."""
+    try:
+        app()
+    except LabelkitError as error:
+        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        sys.exit(1)
+
+
+def _open(path: Path, *, must_exist: bool = True) -> Workspace:
+    if must_exist and not path.exists():
+        raise LabelkitError(f"workspace {path} does not exist: start with `labelkit ingest`")
+    return Workspace(path)
+
+
+@app.command()
+def ingest(
+    workspace: Workspace_,
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSONL, Parquet or WRENCH JSON.")],
+    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
+    id_column: Annotated[str | None, typer.Option(help="Column with a unique id.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Column with gold labels.")] = None,
+    split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
+    label_map: Annotated[
+        list[str] | None, typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable.")
+    ] = None,
+    labels: Annotated[str | None, typer.Option(help="The label set, comma-separated.")] = None,
+    dev_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+) -> None:
+    """Add examples from files to the workspace (created if new)."""
+
+    mapping = {}
+    for pair in label_map or []:
+        raw, sep, label = pair.partition("=")
+        if not sep:
+            raise LabelkitError(f"--label-map takes RAW=LABEL, got {pair!r}")
+        mapping[raw] = label
+    with _open(workspace, must_exist=False) as ws:
+        n = ingest_files(
+            ws,
+            files,
+            text_column=text_column,
+            id_column=id_column,
+            label_column=label_column,
+            split_column=split_column,
+            label_map=mapping,
+            labels=labels.split(",") if labels else None,
+            dev_fraction=dev_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+        )
+        counts = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY 1").iter_rows())
+        console.print(f"{n} new examples; the workspace now has {counts} (labels {ws.task.labels})")
+
+
+@app.command()
+def apply(
+    workspace: Workspace_,
+    lfs: Annotated[
+        list[str], typer.Option(help="Module (pkg.mod) or file (lfs.py) of labeling functions.")
+    ],
+) -> None:
+    """Apply labeling functions to every example and show how they do."""
+
+    functions = [lf for spec in lfs for lf in load_lfs(spec)]
+    with _open(workspace) as ws:
+        apply_lfs(ws, functions)
+        gold = ws.sql("SELECT gold FROM examples WHERE split = 'dev' ORDER BY id")["gold"]
+        if gold.is_not_null().any():
+            matrix = LabelMatrix.from_workspace(
+                ws, split="dev", sources=[lf.name for lf in functions]
+            )
+            console.print(rich_table(lf_summary(matrix, gold.to_list()), title="on the dev split"))
+        else:
+            matrix = LabelMatrix.from_workspace(ws, sources=[lf.name for lf in functions])
+            console.print(rich_table(lf_summary(matrix), title="on all examples"))
+
+
+@app.command()
+def llm(
+    workspace: Workspace_,
+    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    instructions: Annotated[str, typer.Option(help="What to label, in words.")] = "",
+    instructions_file: Annotated[
+        Path | None, typer.Option(help="Instructions from a file.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY")] = None,
+    split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
+    concurrency: int = 4,
+    max_tokens: int = 16,
+    response_format: Annotated[
+        str, typer.Option(help="auto, json_schema, json_object, text.")
+    ] = "auto",
+    recorded: Annotated[
+        Path | None, typer.Option(help="Load recorded answers (JSONL) into the cache first.")
+    ] = None,
+) -> None:
+    """Label examples with an LLM through any OpenAI-compatible endpoint, cached."""
+
+    if instructions_file:
+        instructions = instructions_file.read_text()
+    if not instructions.strip():
+        raise LabelkitError(
+            "give --instructions or --instructions-file: what should the LLM label?"
+        )
+    config = LLMConfig(
+        model=model,
+        instructions=instructions,
+        base_url=base_url,
+        api_key=api_key,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        response_format=response_format,
+    )
+    with _open(workspace) as ws:
+        if recorded:
+            console.print(
+                f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
+            )
+        stats = label_with_llm(ws, config, split=split)
+    console.print(
+        f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
+        f"{stats.answered} answered, "
+        f"{stats.failed} failed, {stats.unparsed} unparseable; tokens in/out "
+        f"{stats.prompt_tokens}/{stats.completion_tokens}"
+    )
+
+
+@app.command(name="aggregate")
+def aggregate_votes(
+    workspace: Workspace_,
+    model: Annotated[str, typer.Option(help="A registered label model.")] = "snorkel",
+    fit_split: str = "train",
+) -> None:
+    """Combine all votes into one label per example with a label model."""
+
+    with _open(workspace) as ws:
+        predictions = aggregate(ws, model, fit_split=fit_split)
+    labeled = predictions["label"].is_not_null().sum()
+    console.print(f"{model}: {labeled} of {predictions.height} examples labeled")
+
+
+@app.command()
+def flag(workspace: Workspace_, folds: int = 5, seed: int = 0) -> None:
+    """Flag likely label errors with confident learning and queue them for review."""
+
+    with _open(workspace) as ws:
+        flags = find_label_issues(ws, folds=folds, seed=seed)
+    console.print(f"{flags.height} likely label errors queued for review, most doubtful first")
+    console.print(rich_table(flags.head(10)))
+
+
+@app.command()
+def review(
+    workspace: Workspace_,
+    reviewer: Annotated[str, typer.Option(help="Your name, stored with every answer.")],
+    limit: Annotated[int | None, typer.Option(help="Stop after this many answers.")] = None,
+) -> None:
+    """Review flagged examples in the terminal, one key per decision."""
+
+    with _open(workspace) as ws:
+        review_in_terminal(ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit)
+
+
+@app.command()
+def export(
+    workspace: Workspace_,
+    output: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet file.")],
+    split: str = "train",
+) -> None:
+    """Write the cleaned set: reviewed answers override the label model's labels."""
+
+    with _open(workspace) as ws:
+        n = export_cleaned(ws, output, split=split)
+    console.print(f"{n} cleaned examples written to {output}")
+
+
+@app.command()
+def train(
+    workspace: Workspace_,
+    output_dir: Annotated[Path, typer.Argument(help="Where the config and models go.")],
+    config: Annotated[Path | None, typer.Option(help="A spaCy config.cfg to train with.")] = None,
+    model: Annotated[str, typer.Option(help="A registered small model.")] = "spacy_textcat_bow",
+    seed: int = 0,
+) -> None:
+    """Train the small spaCy model on the cleaned set."""
+
+    with _open(workspace) as ws:
+        examples, labels = cleaned_labels(ws), ws.task.labels
+    path = train_textcat(examples, labels, output_dir, model=model, seed=seed, config_path=config)
+    console.print(f"model saved to {path}")
+
+
+@app.command(name="evaluate")
+def evaluate_all(
+    workspace: Workspace_,
+    model: Annotated[Path | None, typer.Option(help="A trained model to include.")] = None,
+    split: str = "test",
+    output: Annotated[Path | None, typer.Option(help="Also write a Markdown table here.")] = None,
+) -> None:
+    """Compare every source, the label models and the small model on gold data."""
+
+    with _open(workspace) as ws:
+        report = evaluate(ws, model, split=split)
+    console.print(rich_table(report, title=f"gold {split} split"))
+    if output:
+        output.write_text(markdown_table(report) + "\n")
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
+        "demo-workspace"
+    ),
+    review_budget: Annotated[
+        int, typer.Option(help="Flags answered by the simulated reviewer.")
+    ] = 50,
+    base_url: Annotated[
+        str | None, typer.Option(help="A live LLM endpoint (else recorded).")
+    ] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
+) -> None:
+    """Run the whole pipeline on the bundled YouTube comments and print the report."""
+
+    run_demo(
+        workspace,
+        review_budget=review_budget,
+        base_url=base_url,
+        llm_model=llm_model,
+        console=console,
+    )

@@ -1,0 +1,35 @@
+"""Errors that name what was wrong and where."""
+
+from __future__ import annotations
+
+
+class LabelkitError(Exception):
+    """Base class of every error labelkit raises on purpose."""
+
+
+class InputError(LabelkitError):
+    """Bad input data: the message names the file, column and row at fault."""
+
+
+class WorkspaceError(LabelkitError):
+    """The workspace file cannot be used as asked (locked, missing a step, wrong version)."""
+
+
+class LabelingFunctionError(LabelkitError):
+    """A labeling function raised or returned something that is not a label.
+
+    Attributes
+    ----------
+    lf_name, example_id, text
+        The labeling function, and the example it failed on.
+    """
+
+    def __init__(self, lf_name: str, example_id: str, text: str, reason: str) -> None:
+        self.lf_name = lf_name
+        self.example_id = example_id
+        self.text = text
+        shown = text if len(text) <= 200 else text[:200] + "…"
+        super().__init__(
+            f"labeling function {lf_name!r} failed on example {example_id!r}: {reason}\n"
+            f"  text: {shown!r}"
+        )

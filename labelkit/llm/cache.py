@@ -1,0 +1,134 @@
+"""The LLM cache in the workspace: every request and its answer, keyed by a hash of the prompt.
+
+The key covers the model, the messages and the sampling parameters, so a rerun of
+the same prompt is free. Answers are written as they arrive, each in its own
+transaction, so a crash loses nothing already paid for. A failure is kept too (with
+its error and no response) and asked again on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from labelkit.errors import InputError
+from labelkit.workspace import Workspace, first_row
+
+_COLUMNS = (
+    "key",
+    "model",
+    "request",
+    "response",
+    "error",
+    "label",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """One request's outcome, as stored in ``llm_cache``."""
+
+    key: str
+    model: str
+    request: dict[str, Any]
+    response: str | None
+    error: str | None
+    label: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float | None
+
+
+def request_key(request: dict[str, Any]) -> str:
+    """The cache key of a request: sha256 of its canonical JSON.
+
+    Examples
+    --------
+    >>> request_key({"model": "m", "messages": []}) == request_key({"messages": [], "model": "m"})
+    True
+    """
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def cached_answers(workspace: Workspace, keys: Sequence[str]) -> pl.DataFrame:
+    """The answered (not failed) cache rows among ``keys``."""
+    return workspace.sql(
+        "SELECT key, response, label FROM llm_cache WHERE list_contains(?, key) AND error IS NULL",
+        [list(keys)],
+    )
+
+
+def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
+    """Write one answer (or failure) at once; it replaces an earlier failure of the same key."""
+    with workspace.transaction() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [
+                answer.key,
+                answer.model,
+                json.dumps(answer.request),
+                answer.response,
+                answer.error,
+                answer.label,
+                answer.prompt_tokens,
+                answer.completion_tokens,
+                answer.latency_s,
+            ],
+        )
+
+
+def export_llm_cache(workspace: Workspace, path: str | Path, *, model: str | None = None) -> int:
+    """Write the answered cache rows (of ``model``, or all) to a JSONL file; return how many.
+
+    Examples
+    --------
+    >>> export_llm_cache(ws, "answers.jsonl", model="smollm2")
+    1953
+    """
+    rows = workspace.sql(
+        f"SELECT {', '.join(_COLUMNS)} FROM llm_cache "
+        "WHERE error IS NULL AND (? IS NULL OR model = ?) ORDER BY key",
+        [model, model],
+    )
+    rows.write_ndjson(path)
+    return rows.height
+
+
+def import_llm_cache(workspace: Workspace, path: str | Path) -> int:
+    """Load answers recorded by ``export_llm_cache`` into the cache; return how many were new.
+
+    Recorded answers replace only cached failures: what was paid for stays.
+
+    Examples
+    --------
+    >>> import_llm_cache(ws, bundled_dataset("youtube-spam") / "smollm2_answers.jsonl")
+    1953
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        rows = pl.read_ndjson(path, infer_schema_length=None)
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"{path}: cannot read recorded LLM answers: {error}") from error
+    missing = [c for c in _COLUMNS if c not in rows.columns]
+    if missing:
+        raise InputError(f"{path}: recorded LLM answers lack the columns {missing}")
+    with workspace.transaction() as con:
+        con.register("recorded", rows.select(_COLUMNS).to_arrow())
+        new = first_row(
+            con,
+            f"""INSERT OR REPLACE INTO llm_cache SELECT {", ".join(_COLUMNS)}, now()::TIMESTAMP
+                FROM recorded WHERE key NOT IN (SELECT key FROM llm_cache WHERE error IS NULL)""",
+        )
+        con.unregister("recorded")
+    return int(new[0]) if new else 0

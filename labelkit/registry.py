@@ -1,0 +1,36 @@
+"""Registries for the swappable parts, in spaCy's manner: a name in a config picks the part.
+
+Examples
+--------
+>>> from labelkit.registry import label_models, resolve
+>>> resolve(label_models, "majority_vote")().name
+'majority_vote'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import catalogue
+
+from labelkit.errors import LabelkitError
+
+label_models = catalogue.create("labelkit", "label_models")
+"""Label models: factories ``(**params) -> LabelModel``."""
+
+flaggers = catalogue.create("labelkit", "flaggers")
+"""Out-of-sample classifiers for confident learning: ``(**params) -> sklearn estimator``."""
+
+small_models = catalogue.create("labelkit", "small_models")
+"""Small models to distil into: ``(**params) -> spaCy training config``."""
+
+
+def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
+    """The part registered as ``name``, or an error that lists the registered names."""
+    try:
+        return registry.get(name)
+    except catalogue.RegistryError:
+        known = sorted(registry.get_all())
+        kind = registry.namespace[-1].replace("_", " ").rstrip("s")
+        raise LabelkitError(f"unknown {kind} {name!r}; registered: {known}") from None

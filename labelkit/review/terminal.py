@@ -1,0 +1,111 @@
+"""The terminal reviewer: one flagged example at a time, one key per decision."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from labelkit.review.queue import ReviewItem, ReviewQueue
+
+KEYS_HELP = "[a]ccept  [r]eject  [1-9] label  [s]kip  [?] ambiguous  [u]ndo  [q]uit"
+
+
+def review_in_terminal(
+    queue: ReviewQueue,
+    *,
+    reviewer: str,
+    console: Console | None = None,
+    read_key: Callable[[], str] = click.getchar,
+    limit: int | None = None,
+) -> int:
+    """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
+
+    Returns the number of answers given (undos not counted). Every answer is stored
+    before the next item is shown.
+
+    Examples
+    --------
+    >>> review_in_terminal(ReviewQueue(ws), reviewer="ana")
+    """
+    console = console or Console()
+    labels = queue.labels
+    answered = 0
+    while limit is None or answered < limit:
+        item = queue.next()
+        if item is None:
+            console.print("[bold green]The queue is empty.[/] Nothing left to review.")
+            break
+        console.print(_render(item, labels, queue.progress()))
+        shown = time.perf_counter()
+        key = _read_valid_key(read_key, len(labels), console)
+        seconds = time.perf_counter() - shown
+        if key == "q":
+            break
+        if key == "u":
+            undone = queue.undo(reviewer=reviewer)
+            console.print(f"undid the answer on {undone}" if undone else "nothing to undo")
+            answered -= undone is not None
+            continue
+        if key.isdigit():
+            queue.answer(
+                item.example_id,
+                "label",
+                label=labels[int(key) - 1],
+                reviewer=reviewer,
+                seconds=seconds,
+            )
+        else:
+            action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
+            queue.answer(item.example_id, action, reviewer=reviewer, seconds=seconds)
+        answered += 1
+    progress = queue.progress()
+    console.print(
+        f"reviewed {progress['reviewed']} of {progress['queued']}, "
+        f"{progress['corrected']} labels corrected"
+    )
+    return answered
+
+
+def _read_valid_key(read_key: Callable[[], str], n_labels: int, console: Console) -> str:
+    valid = {"a", "r", "s", "?", "u", "q", *(str(k) for k in range(1, min(n_labels, 9) + 1))}
+    while True:
+        key = read_key().lower()
+        if key in valid:
+            return key
+        if key in ("", "\x04"):  # end of input: treat as quit so a closed stdin never loops
+            return "q"
+        if key.strip():
+            console.print(f"[red]unknown key {key!r}[/]  {KEYS_HELP}")
+
+
+def _render(item: ReviewItem, labels: tuple[str, ...], progress: dict[str, int]) -> Panel:
+    votes = Table.grid(padding=(0, 2))
+    for source, label in item.votes.items():
+        votes.add_row(Text(source, style="dim"), Text(label))
+    choices = "  ".join(f"[{k}] {label}" for k, label in enumerate(labels[:9], start=1))
+    body = Table.grid()
+    body.add_row(Text(item.text, style="bold"))
+    body.add_row("")
+    body.add_row(
+        Text.assemble(
+            ("label model says ", "dim"),
+            (item.given_label, "yellow"),
+            ("   suggested ", "dim"),
+            (item.suggested_label, "green"),
+            (f"   flagged by {item.reasons}", "dim"),
+        )
+    )
+    body.add_row(votes)
+    body.add_row("")
+    body.add_row(Text(choices + "\n" + KEYS_HELP, style="cyan"))
+    title = (
+        f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
+        f"{progress['corrected']} corrected"
+    )
+    return Panel(body, title=title, subtitle=item.example_id)

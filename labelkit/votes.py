@@ -1,0 +1,118 @@
+"""Votes: what every source (labeling function or LLM) said about every example.
+
+In the workspace, votes are stored sparsely by label name (an abstain is the absence
+of a row). In memory they form a ``LabelMatrix``: integer codes, -1 for abstain,
+one row per example and one column per source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from labelkit.task import ABSTAIN, Task
+from labelkit.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class LabelMatrix:
+    """Votes as integer codes: ``codes[i, j]`` is source ``j``'s vote on example ``i``.
+
+    Examples
+    --------
+    >>> L = LabelMatrix.from_workspace(ws, split="train")
+    >>> L.codes.shape == (len(L.example_ids), len(L.sources))
+    True
+    """
+
+    codes: np.ndarray
+    example_ids: list[str]
+    sources: list[str]
+    task: Task
+
+    @classmethod
+    def from_workspace(
+        cls,
+        workspace: Workspace,
+        *,
+        split: str | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> LabelMatrix:
+        """All votes on the examples of ``split`` (all splits if None), ordered by example id."""
+        task = workspace.task
+        ids = workspace.sql(
+            "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+        )["id"]
+        names = (
+            list(sources)
+            if sources is not None
+            else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+        )
+        votes = workspace.sql(
+            """SELECT v.example_id, v.source, v.label FROM votes v
+               JOIN examples e ON e.id = v.example_id
+               WHERE (? IS NULL OR e.split = ?) AND list_contains(?, v.source)""",
+            [split, split, names],
+        )
+        codes = np.full((len(ids), len(names)), ABSTAIN, dtype=np.int16)
+        if votes.height:
+            row = votes.join(
+                pl.DataFrame({"example_id": ids, "row": np.arange(len(ids))}), on="example_id"
+            )
+            column = row["source"].replace_strict(
+                {name: j for j, name in enumerate(names)}, return_dtype=pl.Int64
+            )
+            label = row["label"].replace_strict(
+                {name: k for k, name in enumerate(task.labels)}, return_dtype=pl.Int16
+            )
+            codes[row["row"].to_numpy(), column.to_numpy()] = label.to_numpy()
+        return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per example, one column of label names (null = abstain) per source."""
+        names = dict(enumerate(self.task.labels))
+        return pl.DataFrame({"example_id": self.example_ids}).with_columns(
+            pl.Series(source, self.codes[:, j]).replace_strict(
+                names, default=None, return_dtype=pl.String
+            )
+            for j, source in enumerate(self.sources)
+        )
+
+
+def definition_hash(definition: str) -> str:
+    """A short, stable fingerprint of a source's definition."""
+    return hashlib.sha256(definition.encode()).hexdigest()[:16]
+
+
+def write_votes(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    kind: str,
+    definition: str,
+    example_ids: Sequence[str],
+    labels: Sequence[str | None],
+    run_id: int,
+) -> int:
+    """Replace ``source``'s votes with ``labels`` (None = abstain); return the votes kept.
+
+    Call inside a workspace run so that the replacement is atomic.
+    """
+    frame = pl.DataFrame(
+        {"example_id": list(example_ids), "label": list(labels)},
+        schema={"example_id": pl.String, "label": pl.String},
+    ).filter(pl.col("label").is_not_null())
+    con.execute("DELETE FROM votes WHERE source = ?", [source])
+    con.register("new_votes", frame.to_arrow())
+    con.execute("INSERT INTO votes SELECT example_id, ?, label, ? FROM new_votes", [source, run_id])
+    con.unregister("new_votes")
+    con.execute(
+        "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
+        [source, kind, definition, definition_hash(definition), run_id],
+    )
+    return frame.height

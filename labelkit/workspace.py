@@ -1,0 +1,287 @@
+"""The workspace: one DuckDB file that holds everything a project produces.
+
+Every stage reads from it and writes to it inside one transaction, so a crash or
+a bad input leaves the file as it was before the step. The schema is versioned:
+opening an older file applies the missing migrations in order.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from labelkit.errors import WorkspaceError
+from labelkit.task import Task
+
+# Each entry moves the schema one version up; never edit a released entry, append one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    CREATE TABLE runs (
+        run_id INTEGER PRIMARY KEY,
+        step VARCHAR NOT NULL,
+        config JSON NOT NULL,
+        versions JSON NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        seconds DOUBLE NOT NULL
+    );
+    CREATE TABLE examples (
+        id VARCHAR PRIMARY KEY,
+        text VARCHAR NOT NULL,
+        gold VARCHAR,
+        split VARCHAR NOT NULL,
+        meta JSON,
+        run_id INTEGER NOT NULL
+    );
+    CREATE TABLE sources (
+        name VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        definition VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL
+    );
+    CREATE TABLE votes (
+        example_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (source, example_id)
+    );
+    CREATE TABLE llm_cache (
+        key VARCHAR PRIMARY KEY,
+        model VARCHAR NOT NULL,
+        request JSON NOT NULL,
+        response VARCHAR,
+        error VARCHAR,
+        label VARCHAR,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        latency_s DOUBLE,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE predictions (
+        example_id VARCHAR PRIMARY KEY,
+        model VARCHAR NOT NULL,
+        label VARCHAR,
+        confidence DOUBLE NOT NULL,
+        probabilities DOUBLE[] NOT NULL,
+        run_id INTEGER NOT NULL
+    );
+    CREATE TABLE flags (
+        example_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        given_label VARCHAR NOT NULL,
+        suggested_label VARCHAR NOT NULL,
+        quality DOUBLE NOT NULL,
+        rank INTEGER NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (example_id, reason)
+    );
+    CREATE TABLE queue (
+        example_id VARCHAR PRIMARY KEY,
+        priority DOUBLE NOT NULL,
+        reasons VARCHAR NOT NULL,
+        given_label VARCHAR NOT NULL,
+        suggested_label VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL
+    );
+    CREATE TABLE decisions (
+        decision_id INTEGER PRIMARY KEY,
+        example_id VARCHAR NOT NULL,
+        reviewer VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        label VARCHAR,
+        undoes INTEGER,
+        seconds DOUBLE NOT NULL,
+        comment VARCHAR,
+        decided_at TIMESTAMP NOT NULL
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_VERSIONED_PACKAGES = ("labelkit", "duckdb", "polars", "snorkel", "cleanlab", "spacy", "openai")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One step in progress: its id, and the connection whose transaction it writes in."""
+
+    id: int
+    step: str
+    con: duckdb.DuckDBPyConnection
+
+
+class Workspace:
+    """A labelkit project: one DuckDB file on disk, created on first open.
+
+    Parameters
+    ----------
+    path
+        The ``.duckdb`` file. Parent folders are created.
+    read_only
+        Open without write access (several readers may share a file; only one writer).
+
+    Examples
+    --------
+    >>> ws = Workspace(tmp_path / "spam.duckdb")
+    >>> ws.sql("SELECT count(*) AS n FROM examples")["n"][0]
+    0
+    >>> ws.close()
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise WorkspaceError(f"workspace {self.path} does not exist")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" in str(error).lower():
+                raise WorkspaceError(
+                    f"workspace {self.path} is open for writing in another process "
+                    "(DuckDB lets one process write a file); close it and retry"
+                ) from error
+            raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
+        if not read_only:
+            self._migrate()
+        elif self.schema_version() != SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"workspace {self.path} has schema version {self.schema_version()}, "
+                f"this labelkit needs {SCHEMA_VERSION}; open it once for writing to migrate"
+            )
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def schema_version(self) -> int:
+        has_meta = first_row(
+            self.con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        )
+        if not has_meta or has_meta[0] == 0:
+            return 0
+        row = first_row(self.con, "SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise WorkspaceError(
+                f"workspace {self.path} has schema version {current}, newer than this "
+                f"labelkit ({SCHEMA_VERSION}); upgrade labelkit"
+            )
+        with self.transaction() as con:
+            for migration in MIGRATIONS[current:]:
+                con.execute(migration)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All writes inside the block land together, or none do.
+
+        Examples
+        --------
+        >>> with ws.transaction() as con:
+        ...     con.execute("DELETE FROM votes WHERE source = 'old_lf'")
+        """
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    @contextmanager
+    def run(self, step: str, config: dict[str, Any]) -> Iterator[Run]:
+        """A step's transaction, logged in ``runs`` with its config and package versions.
+
+        If the block raises, neither the step's writes nor its log entry are kept.
+
+        Examples
+        --------
+        >>> with ws.run("apply", {"lfs": ["keyword_subscribe"]}) as run:
+        ...     run.con.execute("DELETE FROM votes WHERE source = 'keyword_subscribe'")
+        """
+        started = time.time()
+        with self.transaction() as con:
+            row = first_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs")
+            assert row is not None
+            run = Run(id=int(row[0]), step=step, con=con)
+            yield run
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, to_timestamp(?)::TIMESTAMP, ?)",
+                [
+                    run.id,
+                    step,
+                    json.dumps(config, default=str),
+                    json.dumps(_versions()),
+                    started,
+                    time.time() - started,
+                ],
+            )
+
+    def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """Run a query and return the result as a polars frame.
+
+        Examples
+        --------
+        >>> ws.sql("SELECT split, count(*) AS n FROM examples GROUP BY split")
+        """
+        return self.con.sql(query, params=params or []).pl()
+
+    @property
+    def task(self) -> Task:
+        """The task stored by the first ingest; raises if nothing was ingested yet."""
+        row = first_row(self.con, "SELECT value FROM meta WHERE key = 'task'")
+        if row is None:
+            raise WorkspaceError(f"workspace {self.path} has no task yet: run `labelkit ingest`")
+        return Task.from_json(row[0])
+
+    def has_task(self) -> bool:
+        return first_row(self.con, "SELECT count(*) FROM meta WHERE key = 'task'") == (1,)
+
+    def require(self, table: str, step: str) -> None:
+        """Raise a clear error if ``table`` is empty: the step that fills it has not run."""
+        row = first_row(self.con, f"SELECT count(*) FROM {table}")
+        if row is None or row[0] == 0:
+            raise WorkspaceError(f"workspace {self.path} has no {table} yet: run `{step}` first")
+
+
+def first_row(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of a query, or None. Drains the result: DuckDB 2 streams ``execute``
+    results, and an unfinished one blocks the connection."""
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in _VERSIONED_PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import Workspace, ingest
+
+TEXTS = [
+    ("a1", "subscribe to my channel please", "spam", "train"),
+    ("a2", "check out my website http://x.io", "spam", "train"),
+    ("a3", "I love this song so much", "ham", "train"),
+    ("a4", "great video", "ham", "train"),
+    ("a5", "subscribe for free money", "spam", "test"),
+    ("a6", "best song ever written", "ham", "test"),
+]
+
+
+@pytest.fixture
+def examples_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "examples.csv"
+    pl.DataFrame(
+        {
+            "id": [t[0] for t in TEXTS],
+            "text": [t[1] for t in TEXTS],
+            "label": [t[2] for t in TEXTS],
+            "split": [t[3] for t in TEXTS],
+        }
+    ).write_csv(path)
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, examples_csv: Path) -> Iterator[Workspace]:
+    """A workspace on disk holding the six small examples above."""
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, examples_csv, id_column="id", label_column="label", split_column="split")
+        yield ws

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labelkit import LabelkitError, Workspace, find_label_issues, ingest
+
+
+def noisy_workspace(tmp_path: Path, n: int = 300, flips: int = 15) -> tuple[Workspace, set[str]]:
+    """Texts whose words say their class; ``flips`` of them carry the wrong label."""
+    rng = np.random.default_rng(0)
+    spam_words = ["subscribe", "channel", "free", "click", "money", "link"]
+    ham_words = ["song", "love", "voice", "beautiful", "dance", "lyrics"]
+    rows = []
+    for i in range(n):
+        label = "spam" if i % 2 else "ham"
+        words = rng.choice(spam_words if label == "spam" else ham_words, 4).tolist()
+        rows.append({"id": f"t{i}", "text": " ".join(words), "label": label})
+    frame = pl.DataFrame(rows)
+    flipped = {f"t{i}" for i in rng.choice(n, flips, replace=False)}
+    path = tmp_path / "data.csv"
+    frame.write_csv(path)
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ingest(ws, path, id_column="id", label_column="label", test_fraction=0, dev_fraction=0)
+    noisy = frame.with_columns(
+        pl.when(pl.col("id").is_in(list(flipped)))
+        .then(pl.when(pl.col("label") == "spam").then(pl.lit("ham")).otherwise(pl.lit("spam")))
+        .otherwise(pl.col("label"))
+        .alias("label")
+    )
+    ws.con.register("noisy", noisy.to_arrow())
+    ws.con.execute(
+        "INSERT INTO predictions SELECT id, 'test', label, 0.9, [0.5, 0.5], 0 FROM noisy"
+    )
+    return ws, flipped
+
+
+def test_flags_the_flipped_labels_and_queues_them(tmp_path: Path) -> None:
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        flags = find_label_issues(ws)
+        found = set(flags["example_id"])
+        assert len(found & flipped) >= 12, "most injected errors are found"
+        assert len(found - flipped) <= 5, "few clean labels are flagged"
+        assert flags["quality"].is_sorted() and flags["rank"].to_list() == list(
+            range(1, len(found) + 1)
+        )
+        assert (flags["given_label"] != flags["suggested_label"]).all()
+        queued = ws.sql("SELECT example_id FROM queue ORDER BY priority DESC")[
+            "example_id"
+        ].to_list()
+        assert queued == flags["example_id"].to_list()
+        find_label_issues(ws)
+        assert ws.sql("SELECT count(*) AS n FROM queue")["n"][0] == len(found), "no duplicates"
+
+
+def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
+    workspace.con.execute(
+        "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0 FROM examples"
+    )
+    with pytest.raises(LabelkitError, match=r"at least 5 examples of every label in split 'train'"):
+        find_label_issues(workspace)
