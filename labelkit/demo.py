@@ -115,6 +115,7 @@ def run_demo(
         top = (
             flags.head(5)
             .join(ws.sql("SELECT id AS example_id, text FROM examples"), on="example_id")
+            .sort("rank")
             .select(
                 "rank", "given_label", "suggested_label", "quality", pl.col("text").str.slice(0, 70)
             )
