@@ -29,7 +29,7 @@ from labelkit.lf import (
 from labelkit.llm import LLMConfig, export_llm_cache, import_llm_cache, label_with_llm, parse_label
 from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
 from labelkit.task import ABSTAIN, Task
-from labelkit.train import train_textcat
+from labelkit.train import train_on_cleaned, train_textcat
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
@@ -71,5 +71,6 @@ __all__ = [
     "regex_lf",
     "review_in_terminal",
     "simulate_review",
+    "train_on_cleaned",
     "train_textcat",
 ]

@@ -14,13 +14,13 @@ from labelkit.data import ingest as ingest_files
 from labelkit.demo import run_demo
 from labelkit.errors import LabelkitError
 from labelkit.evaluate import evaluate
-from labelkit.export import cleaned_labels, export_cleaned
+from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, lf_summary, load_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
 from labelkit.report import markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
-from labelkit.train import train_textcat
+from labelkit.train import train_on_cleaned
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
@@ -29,8 +29,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
+# emoji=False: names like "llm:m:" must print as written, not as emoji codes.
+console = Console(emoji=False)
+errors = Console(stderr=True, emoji=False)
 
 Workspace_ = Annotated[Path, typer.Argument(help="The workspace's DuckDB file.")]
 
@@ -226,8 +227,7 @@ def train(
     """Train the small spaCy model on the cleaned set."""
 
     with _open(workspace) as ws:
-        examples, labels = cleaned_labels(ws), ws.task.labels
-    path = train_textcat(examples, labels, output_dir, model=model, seed=seed, config_path=config)
+        path = train_on_cleaned(ws, output_dir, model=model, seed=seed, config_path=config)
     console.print(f"model saved to {path}")
 
 

@@ -47,14 +47,15 @@ def read_examples(
     split_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
 ) -> pl.DataFrame:
-    """Read one file into a frame with columns ``id, text, gold, split, meta``.
+    """Read one file into a frame with columns ``id, text, gold, split, meta, file, row``.
 
     The format follows the file ending: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``,
     ``.parquet``, or ``.json`` for WRENCH (an object of ``{"data": {"text": ...},
     "label": int}`` records, with ``label.json`` beside it naming the labels, the
     file name giving the split and ids ``<split file>:<key>``). Without ``id_column``
     the id is ``<file stem>:<row>``;
-    ``split`` is null unless the file says it; other columns go into ``meta`` as JSON.
+    ``split`` is null unless the file says it; other columns go into ``meta`` as JSON;
+    ``file`` and ``row`` (1-based, header excluded) locate each row for error messages.
 
     Examples
     --------
@@ -106,6 +107,9 @@ def read_examples(
         split.alias("split"),
         meta.alias("meta"),
     )
+    no_id = frame.with_row_index("row").filter(pl.col("id").is_null())
+    if no_id.height:
+        raise InputError(f"{path}: column {id_column!r} is empty in row {no_id['row'][0] + 1}")
     bad_split = frame.with_row_index("row").filter(
         pl.col("split").is_not_null() & ~pl.col("split").is_in(SPLITS)
     )

@@ -13,13 +13,13 @@ from rich.console import Console
 from labelkit.aggregate import aggregate
 from labelkit.data import bundled_dataset, ingest
 from labelkit.evaluate import evaluate
-from labelkit.export import cleaned_labels, export_cleaned
+from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, lf_summary, load_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
 from labelkit.report import markdown_table, rich_table
 from labelkit.review import ReviewQueue, simulate_review
-from labelkit.train import train_textcat
+from labelkit.train import train_on_cleaned
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
@@ -64,7 +64,7 @@ def run_demo(
     >>> report.filter(pl.col("kind") == "small model")["accuracy"][0] > 0.8
     True
     """
-    console = console or Console()
+    console = console or Console(emoji=False)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     workspace_path = directory / "workspace.duckdb"
@@ -136,7 +136,7 @@ def run_demo(
         console.rule("7. export and train")
         cleaned = export_cleaned(ws, directory / "cleaned.jsonl")
         console.print(f"{cleaned} cleaned training examples in {directory / 'cleaned.jsonl'}")
-        model = train_textcat(cleaned_labels(ws), ws.task.labels, directory / "model", seed=0)
+        model = train_on_cleaned(ws, directory / "model")
 
         console.rule("8. evaluate on the gold test split")
         report = evaluate(ws, model)

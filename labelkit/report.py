@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from rich.table import Table
+from rich.text import Text
 
 
 def _cell(value: object) -> str:
@@ -27,7 +28,8 @@ def rich_table(frame: pl.DataFrame, title: str | None = None) -> Table:
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left")
     for row in frame.iter_rows():
-        table.add_row(*(_cell(value) for value in row))
+        # Text, not str: cells hold user data, which must never be read as rich markup.
+        table.add_row(*(Text(_cell(value)) for value in row))
     return table
 
 

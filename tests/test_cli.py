@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelkit import Workspace, bundled_dataset
+from tests.openai_server import OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
 
@@ -35,7 +36,7 @@ def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
     assert "| method |" in (tmp_path / "demo" / "report.md").read_text()
     with Workspace(tmp_path / "demo" / "workspace.duckdb", read_only=True) as ws:
         steps = ws.sql("SELECT step FROM runs ORDER BY run_id")["step"].to_list()
-        assert steps == ["ingest", "apply", "llm", "aggregate", "flag"]
+        assert steps == ["ingest", "apply", "llm", "aggregate", "flag", "train"]
         assert ws.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 50
         assert ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 1700
 
@@ -93,3 +94,42 @@ def test_errors_are_one_clear_line_and_exit_1(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_llm_and_review_commands(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    rows = ["subscribe to me,spam", "nice song,ham", "http://x.io,spam", "love it,ham"]
+    csv.write_text("text,label\n" + "\n".join(rows * 3) + "\n")
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    with OpenAIServer() as server:
+        result = run(
+            "llm",
+            ws,
+            "--model",
+            "m",
+            "--instructions",
+            "Spam?",
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            "k",
+        )
+    assert result.returncode == 0, result.stderr
+    assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
+    with Workspace(ws) as workspace:
+        workspace.con.execute(
+            "INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0 FROM examples LIMIT 2"
+        )
+    review = subprocess.run(
+        [*LABELKIT, "review", str(ws), "--reviewer", "ana"],
+        input="a2q",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert review.returncode == 0, review.stderr
+    with Workspace(ws, read_only=True) as workspace:
+        decisions = workspace.sql("SELECT reviewer, action, label FROM decisions").rows()
+    assert [d[:2] for d in decisions] == [("ana", "accept"), ("ana", "label")]
+    assert decisions[1][2] == "spam"

@@ -81,6 +81,7 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             r"row 2, column 'label': unknown label 'maybe'",
         ),
         ('text\nfine\n""\n', {}, "column 'text' is empty in row 2"),
+        ("id,text\n1,a\n,b\n", {"id_column": "id"}, "column 'id' is empty in row 2"),
         ("text,split\nx,holdout\n", {"split_column": "split"}, "unknown split 'holdout'"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
@@ -16,12 +17,17 @@ from labelkit.review.queue import ReviewItem, ReviewQueue
 KEYS_HELP = "[a]ccept  [r]eject  [1-9] label  [s]kip  [?] ambiguous  [u]ndo  [q]uit"
 
 
+def read_key() -> str:
+    """One key press from the terminal; from piped input, the next character."""
+    return click.getchar() if sys.stdin.isatty() else sys.stdin.read(1)
+
+
 def review_in_terminal(
     queue: ReviewQueue,
     *,
     reviewer: str,
     console: Console | None = None,
-    read_key: Callable[[], str] = click.getchar,
+    read_key: Callable[[], str] = read_key,
     limit: int | None = None,
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
@@ -33,7 +39,7 @@ def review_in_terminal(
     --------
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana")
     """
-    console = console or Console()
+    console = console or Console(emoji=False)
     labels = queue.labels
     answered = 0
     while limit is None or answered < limit:

@@ -15,7 +15,9 @@ from spacy.tokens import DocBin
 from thinc.api import Config
 
 from labelkit.errors import LabelkitError
+from labelkit.export import cleaned_labels
 from labelkit.registry import resolve, small_models
+from labelkit.workspace import Workspace
 
 
 @small_models.register("spacy_textcat_bow")
@@ -79,6 +81,37 @@ def train_textcat(
         },
     )
     return output / "model-best"
+
+
+def train_on_cleaned(
+    workspace: Workspace,
+    output_dir: str | Path,
+    *,
+    model: str = "spacy_textcat_bow",
+    seed: int = 0,
+    config_path: str | Path | None = None,
+    **params: Any,
+) -> Path:
+    """Train the small model on the workspace's cleaned set, logged as a ``train`` run.
+
+    Examples
+    --------
+    >>> train_on_cleaned(ws, "models/spam")
+    PosixPath('models/spam/model-best')
+    """
+    examples = cleaned_labels(workspace)
+    config = {"output_dir": str(output_dir), "model": model, "seed": seed}
+    config |= {"config_path": config_path, "examples": examples.height, **params}
+    with workspace.run("train", config):
+        return train_textcat(
+            examples,
+            workspace.task.labels,
+            output_dir,
+            model=model,
+            seed=seed,
+            config_path=config_path,
+            **params,
+        )
 
 
 def _write_docbin(rows: list[tuple[str, str]], labels: Sequence[str], path: Path) -> None:
