@@ -23,8 +23,8 @@ class Task:
     Examples
     --------
     >>> task = Task(labels=("ham", "spam"))
-    >>> task.code("spam"), task.label(0)
-    (1, 'ham')
+    >>> task.code("spam"), task.cardinality
+    (1, 2)
     """
 
     labels: tuple[str, ...]
@@ -52,10 +52,6 @@ class Task:
             raise InputError(
                 f"unknown label {label!r}; this task's labels are {list(self.labels)}"
             ) from None
-
-    def label(self, code: int) -> str | None:
-        """The label name of ``code``, or None for ``ABSTAIN``."""
-        return None if code == ABSTAIN else self.labels[code]
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, "labels": list(self.labels)})
