@@ -54,8 +54,8 @@ def find_label_issues(
 
     ``filter_by`` is cleanlab's. Its default there, ``prune_by_noise_rate``, finds
     little in weak labels: a text classifier trained on labels from keyword LFs learns
-    the same keywords. On the bundled YouTube data it flagged 1 of 1,110 aggregated
-    labels (none wrong); ``predicted_neq_given`` flagged 54, of which 27 were wrong
+    the same keywords. On the bundled YouTube data (LF votes only) it flagged 1 of 1,110
+    aggregated labels (none wrong); ``predicted_neq_given`` flagged 54, of which 27 were wrong
     where 13% of all labels were.
 
     Examples
