@@ -10,7 +10,7 @@ import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.task import Task
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, registered
 
 SPLITS = ("train", "dev", "test")
 _SPLIT_ALIASES = {"valid": "dev", "validation": "dev", "val": "dev"}
@@ -195,40 +195,39 @@ def ingest(
         con = run.con
         if not workspace.has_task():
             con.execute("INSERT INTO meta VALUES ('task', ?)", [task.to_json()])
-        con.register("incoming", incoming.to_arrow())
-        changed = first_row(
-            con,
-            """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
-               WHERE i.text <> e.text LIMIT 1""",
-        )
-        if changed:
-            raise InputError(
-                f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
-                "with another text; give it a new id"
+        with registered(con, "incoming", incoming):
+            changed = first_row(
+                con,
+                """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
+                   WHERE i.text <> e.text LIMIT 1""",
             )
-        # md5 is stable across DuckDB versions and platforms, unlike hash().
-        new = first_row(
-            con,
-            """
-            INSERT INTO examples
-            SELECT id, text, gold,
-                   coalesce(split, CASE
-                       WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'test'
-                       WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'dev'
-                       ELSE 'train' END),
-                   meta, ?
-            FROM incoming WHERE id NOT IN (SELECT id FROM examples)
-            ORDER BY file, row
-            """,
-            [
-                str(seed),
-                round(test_fraction * 10000),
-                str(seed),
-                round((test_fraction + dev_fraction) * 10000),
-                run.id,
-            ],
-        )
-        con.unregister("incoming")
+            if changed:
+                raise InputError(
+                    f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
+                    "with another text; give it a new id"
+                )
+            # md5 is stable across DuckDB versions and platforms, unlike hash().
+            new = first_row(
+                con,
+                """
+                INSERT INTO examples
+                SELECT id, text, gold,
+                       coalesce(split, CASE
+                           WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'test'
+                           WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'dev'
+                           ELSE 'train' END),
+                       meta, ?
+                FROM incoming WHERE id NOT IN (SELECT id FROM examples)
+                ORDER BY file, row
+                """,
+                [
+                    str(seed),
+                    round(test_fraction * 10000),
+                    str(seed),
+                    round((test_fraction + dev_fraction) * 10000),
+                    run.id,
+                ],
+            )
     return int(new[0]) if new else 0
 
 

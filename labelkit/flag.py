@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from labelkit.errors import LabelkitError
 from labelkit.registry import flaggers, resolve
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, registered
 
 REASON = "cleanlab"
 
@@ -114,20 +114,19 @@ def find_label_issues(
     with workspace.run("flag", config) as run:
         con = run.con
         con.execute("DELETE FROM flags WHERE reason = ?", [REASON])
-        con.register("new_flags", flags.to_arrow())
-        con.execute(
-            """INSERT INTO flags SELECT example_id, ?, given_label, suggested_label, quality,
-                   rank, ? FROM new_flags""",
-            [REASON, run.id],
-        )
-        # Priority 1 - quality: the most doubtful label is reviewed first.
-        con.execute(
-            """INSERT INTO queue SELECT example_id, 1 - quality, ?, given_label, suggested_label, ?
-               FROM new_flags
-               ON CONFLICT (example_id) DO UPDATE SET priority = excluded.priority,
-                   reasons = excluded.reasons, given_label = excluded.given_label,
-                   suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
-            [REASON, run.id],
-        )
-        con.unregister("new_flags")
+        with registered(con, "new_flags", flags):
+            con.execute(
+                """INSERT INTO flags SELECT example_id, ?, given_label, suggested_label, quality,
+                       rank, ? FROM new_flags""",
+                [REASON, run.id],
+            )
+            # Priority 1 - quality: the most doubtful label is reviewed first.
+            con.execute(
+                """INSERT INTO queue SELECT example_id, 1 - quality, ?, given_label, suggested_label, ?
+                   FROM new_flags
+                   ON CONFLICT (example_id) DO UPDATE SET priority = excluded.priority,
+                       reasons = excluded.reasons, given_label = excluded.given_label,
+                       suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
+                [REASON, run.id],
+            )
     return flags

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.task import ABSTAIN, Task
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, registered
 
 
 @dataclass(frozen=True)
@@ -108,9 +108,10 @@ def write_votes(
         schema={"example_id": pl.String, "label": pl.String},
     ).filter(pl.col("label").is_not_null())
     con.execute("DELETE FROM votes WHERE source = ?", [source])
-    con.register("new_votes", frame.to_arrow())
-    con.execute("INSERT INTO votes SELECT example_id, ?, label, ? FROM new_votes", [source, run_id])
-    con.unregister("new_votes")
+    with registered(con, "new_votes", frame):
+        con.execute(
+            "INSERT INTO votes SELECT example_id, ?, label, ? FROM new_votes", [source, run_id]
+        )
     con.execute(
         "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
         [source, kind, definition, definition_hash(definition), run_id],

@@ -268,6 +268,22 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} has no {table} yet: run `{step}` first")
 
 
+@contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
+    """Make ``frame`` queryable as the view ``name`` inside the block, and only there.
+
+    Examples
+    --------
+    >>> with registered(run.con, "new_votes", frame):
+    ...     run.con.execute("INSERT INTO votes SELECT * FROM new_votes")
+    """
+    con.register(name, frame.to_arrow())
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
 def first_row(
     con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None
 ) -> tuple[Any, ...] | None:

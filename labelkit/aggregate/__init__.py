@@ -12,7 +12,7 @@ from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel
 from labelkit.errors import LabelkitError
 from labelkit.registry import label_models, resolve
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, registered
 
 __all__ = [
     "LabelModel",
@@ -82,11 +82,10 @@ def aggregate(
     config = {"model": model, "fit_split": fit_split, "sources": everything.sources, **params}
     with workspace.run("aggregate", config) as run:
         run.con.execute("DELETE FROM predictions")
-        run.con.register("new_predictions", predictions.to_arrow())
-        run.con.execute(
-            "INSERT INTO predictions SELECT example_id, ?, label, confidence, probabilities, ? "
-            "FROM new_predictions",
-            [model, run.id],
-        )
-        run.con.unregister("new_predictions")
+        with registered(run.con, "new_predictions", predictions):
+            run.con.execute(
+                "INSERT INTO predictions SELECT example_id, ?, label, confidence, probabilities, ? "
+                "FROM new_predictions",
+                [model, run.id],
+            )
     return predictions

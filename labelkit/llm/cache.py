@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, registered
 
 _COLUMNS = (
     "key",
@@ -123,12 +123,10 @@ def import_llm_cache(workspace: Workspace, path: str | Path) -> int:
     missing = [c for c in _COLUMNS if c not in rows.columns]
     if missing:
         raise InputError(f"{path}: recorded LLM answers lack the columns {missing}")
-    with workspace.transaction() as con:
-        con.register("recorded", rows.select(_COLUMNS).to_arrow())
+    with workspace.transaction() as con, registered(con, "recorded", rows.select(_COLUMNS)):
         new = first_row(
             con,
             f"""INSERT OR REPLACE INTO llm_cache SELECT {", ".join(_COLUMNS)}, now()::TIMESTAMP
                 FROM recorded WHERE key NOT IN (SELECT key FROM llm_cache WHERE error IS NULL)""",
         )
-        con.unregister("recorded")
     return int(new[0]) if new else 0
