@@ -70,7 +70,7 @@ def evaluate(
     )
     if examples.height == 0:
         raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
-    gold = _codes(examples["gold"], task)
+    gold = task.encode(examples["gold"])
     matrix = LabelMatrix.from_workspace(workspace, split=split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     keep = np.isin(np.array(matrix.example_ids), examples["id"].to_numpy())
@@ -104,7 +104,7 @@ def evaluate(
         [split],
     )
     if stored.height == examples.height and stored["model"][0] != "majority_vote":
-        predicted = _codes(stored["label"], task)
+        predicted = task.encode(stored["label"])
         rows.append(
             {
                 "method": stored["model"][0],
@@ -154,12 +154,3 @@ def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:
         [source],
     )
     return row["wps"][0]
-
-
-def _codes(labels: pl.Series, task: Task) -> np.ndarray:
-    mapping = {label: k for k, label in enumerate(task.labels)}
-    return (
-        labels.replace_strict(mapping, default=ABSTAIN, return_dtype=pl.Int64)
-        .fill_null(ABSTAIN)
-        .to_numpy()
-    )

@@ -71,11 +71,7 @@ def find_label_issues(
            WHERE e.split = ? AND p.label IS NOT NULL ORDER BY e.id""",
         [split],
     )
-    given = (
-        labeled["label"]
-        .replace_strict({label: k for k, label in enumerate(task.labels)}, return_dtype=pl.Int64)
-        .to_numpy()
-    )
+    given = task.encode(labeled["label"])
     counts = np.bincount(given, minlength=task.cardinality)
     if labeled.height == 0 or counts.min() < folds:
         raise LabelkitError(

@@ -7,7 +7,11 @@ exist only inside matrices, and ``Task`` is the one place that maps between them
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
 
 from labelkit.errors import InputError
 
@@ -52,6 +56,39 @@ class Task:
             raise InputError(
                 f"unknown label {label!r}; this task's labels are {list(self.labels)}"
             ) from None
+
+    def encode(self, labels: pl.Series | Sequence[str | None]) -> np.ndarray:
+        """Integer codes of label names, ``ABSTAIN`` for None; an unknown label is an error.
+
+        Examples
+        --------
+        >>> Task(labels=("ham", "spam")).encode(["spam", None, "ham"])
+        array([ 1, -1,  0])
+        """
+        series = pl.Series(labels, dtype=pl.String)
+        unknown = series.filter(series.is_not_null() & ~series.is_in(self.labels))
+        if unknown.len():
+            raise InputError(
+                f"unknown label {unknown[0]!r}; this task's labels are {list(self.labels)}"
+            )
+        mapping = {label: k for k, label in enumerate(self.labels)}
+        return (
+            series.replace_strict(mapping, default=ABSTAIN, return_dtype=pl.Int64)
+            .fill_null(ABSTAIN)
+            .to_numpy()
+        )
+
+    def decode(self, codes: np.ndarray, name: str = "label") -> pl.Series:
+        """Label names of integer codes, null for ``ABSTAIN``.
+
+        Examples
+        --------
+        >>> Task(labels=("ham", "spam")).decode(np.array([1, -1])).to_list()
+        ['spam', None]
+        """
+        return pl.Series(name, codes).replace_strict(
+            dict(enumerate(self.labels)), default=None, return_dtype=pl.String
+        )
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, "labels": list(self.labels)})

@@ -67,20 +67,13 @@ class LabelMatrix:
             column = row["source"].replace_strict(
                 {name: j for j, name in enumerate(names)}, return_dtype=pl.Int64
             )
-            label = row["label"].replace_strict(
-                {name: k for k, name in enumerate(task.labels)}, return_dtype=pl.Int16
-            )
-            codes[row["row"].to_numpy(), column.to_numpy()] = label.to_numpy()
+            codes[row["row"].to_numpy(), column.to_numpy()] = task.encode(row["label"])
         return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
 
     def to_frame(self) -> pl.DataFrame:
         """One row per example, one column of label names (null = abstain) per source."""
-        names = dict(enumerate(self.task.labels))
         return pl.DataFrame({"example_id": self.example_ids}).with_columns(
-            pl.Series(source, self.codes[:, j]).replace_strict(
-                names, default=None, return_dtype=pl.String
-            )
-            for j, source in enumerate(self.sources)
+            self.task.decode(self.codes[:, j], source) for j, source in enumerate(self.sources)
         )
 
 

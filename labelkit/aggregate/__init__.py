@@ -68,13 +68,10 @@ def aggregate(
     )
     proba = label_model.predict_proba(everything.codes)
     predicted = predict_from_proba(everything.codes, proba)
-    names = dict(enumerate(everything.task.labels))
     predictions = pl.DataFrame(
         {
             "example_id": everything.example_ids,
-            "label": pl.Series(predicted).replace_strict(
-                names, default=None, return_dtype=pl.String
-            ),
+            "label": everything.task.decode(predicted),
             "confidence": proba.max(axis=1),
             "probabilities": proba.tolist(),
         }

@@ -46,9 +46,7 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
     )
     if gold is None:
         return summary
-    gold_codes = np.array(
-        [ABSTAIN if g is None else matrix.task.code(g) for g in gold], dtype=np.int16
-    )[:, None]
+    gold_codes = matrix.task.encode(gold)[:, None]
     judged = voted & (gold_codes != ABSTAIN)
     correct = (judged & (codes == gold_codes)).sum(axis=0)
     incorrect = judged.sum(axis=0) - correct
