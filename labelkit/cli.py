@@ -16,13 +16,12 @@ from labelkit.errors import LabelkitError
 from labelkit.evaluate import evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
-from labelkit.lf import apply_lfs, lf_summary, load_lfs
+from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
 from labelkit.report import markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.train import train_on_cleaned
-from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, first_row
 
 app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
@@ -68,7 +67,6 @@ def ingest(
     seed: int = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
-
     mapping = {}
     for pair in label_map or []:
         raw, sep, label = pair.partition("=")
@@ -101,19 +99,13 @@ def apply(
     ],
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
-
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws:
         apply_lfs(ws, functions)
-        gold = ws.sql("SELECT gold FROM examples WHERE split = 'dev' ORDER BY id")["gold"]
-        if gold.is_not_null().any():
-            matrix = LabelMatrix.from_workspace(
-                ws, split="dev", sources=[lf.name for lf in functions]
-            )
-            console.print(rich_table(lf_summary(matrix, gold.to_list()), title="on the dev split"))
-        else:
-            matrix = LabelMatrix.from_workspace(ws, sources=[lf.name for lf in functions])
-            console.print(rich_table(lf_summary(matrix), title="on all examples"))
+        dev_gold = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = 'dev'")
+        split = "dev" if dev_gold and dev_gold[0] else None
+        summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
+    console.print(rich_table(summary, title="on the dev split" if split else "on all examples"))
 
 
 @app.command()
@@ -137,7 +129,6 @@ def llm(
     ] = None,
 ) -> None:
     """Label examples with an LLM through any OpenAI-compatible endpoint, cached."""
-
     if instructions_file:
         instructions = instructions_file.read_text()
     if not instructions.strip():
@@ -174,7 +165,6 @@ def aggregate_votes(
     fit_split: str = "train",
 ) -> None:
     """Combine all votes into one label per example with a label model."""
-
     with _open(workspace) as ws:
         predictions = aggregate(ws, model, fit_split=fit_split)
     labeled = predictions["label"].is_not_null().sum()
@@ -184,7 +174,6 @@ def aggregate_votes(
 @app.command()
 def flag(workspace: Workspace_, folds: int = 5, seed: int = 0) -> None:
     """Flag likely label errors with confident learning and queue them for review."""
-
     with _open(workspace) as ws:
         flags = find_label_issues(ws, folds=folds, seed=seed)
     console.print(f"{flags.height} likely label errors queued for review, most doubtful first")
@@ -198,7 +187,6 @@ def review(
     limit: Annotated[int | None, typer.Option(help="Stop after this many answers.")] = None,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision."""
-
     with _open(workspace) as ws:
         review_in_terminal(ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit)
 
@@ -210,7 +198,6 @@ def export(
     split: str = "train",
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels."""
-
     with _open(workspace) as ws:
         n = export_cleaned(ws, output, split=split)
     console.print(f"{n} cleaned examples written to {output}")
@@ -225,7 +212,6 @@ def train(
     seed: int = 0,
 ) -> None:
     """Train the small spaCy model on the cleaned set."""
-
     with _open(workspace) as ws:
         path = train_on_cleaned(ws, output_dir, model=model, seed=seed, config_path=config)
     console.print(f"model saved to {path}")
@@ -239,7 +225,6 @@ def evaluate_all(
     output: Annotated[Path | None, typer.Option(help="Also write a Markdown table here.")] = None,
 ) -> None:
     """Compare every source, the label models and the small model on gold data."""
-
     with _open(workspace) as ws:
         report = evaluate(ws, model, split=split)
     console.print(rich_table(report, title=f"gold {split} split"))
@@ -261,7 +246,6 @@ def demo(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Run the whole pipeline on the bundled YouTube comments and print the report."""
-
     run_demo(
         workspace,
         review_budget=review_budget,

@@ -15,12 +15,11 @@ from labelkit.data import bundled_dataset, ingest
 from labelkit.evaluate import evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
-from labelkit.lf import apply_lfs, lf_summary, load_lfs
+from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
 from labelkit.report import markdown_table, rich_table
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.train import train_on_cleaned
-from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
 YOUTUBE_INGEST = {
@@ -83,8 +82,7 @@ def run_demo(
 
         console.rule("2. labeling functions")
         apply_lfs(ws, load_lfs("labeling_functions.youtube"))
-        dev_gold = ws.sql("SELECT gold FROM examples WHERE split = 'dev' ORDER BY id")["gold"]
-        summary = lf_summary(LabelMatrix.from_workspace(ws, split="dev"), gold=dev_gold.to_list())
+        summary = summarize_lfs(ws, split="dev")
         console.print(rich_table(summary, title="labeling functions on the dev split"))
 
         console.rule("3. LLM votes")
@@ -104,7 +102,7 @@ def run_demo(
         console.rule("4. label model")
         predictions = aggregate(ws, "snorkel")
         console.print(
-            f"Snorkel LabelModel over {len(LabelMatrix.from_workspace(ws, split='dev').sources)} "
+            f"Snorkel LabelModel over {ws.sql('SELECT count(*) AS n FROM sources')['n'][0]} "
             f"sources: {predictions['label'].is_not_null().sum()} of {predictions.height} examples "
             "labeled"
         )

@@ -1,6 +1,6 @@
 """Labeling functions: define them, apply them, and see how good they are."""
 
-from labelkit.lf.analysis import lf_summary
+from labelkit.lf.analysis import lf_summary, summarize_lfs
 from labelkit.lf.apply import apply_lfs, compute_votes
 from labelkit.lf.core import (
     DeclarativeLF,
@@ -25,4 +25,5 @@ __all__ = [
     "lf_summary",
     "load_lfs",
     "regex_lf",
+    "summarize_lfs",
 ]

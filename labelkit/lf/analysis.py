@@ -9,6 +9,7 @@ import polars as pl
 
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
+from labelkit.workspace import Workspace
 
 
 def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) -> pl.DataFrame:
@@ -57,3 +58,27 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
         pl.Series("incorrect", incorrect),
         pl.Series("accuracy", accuracy).fill_nan(None),
     )
+
+
+def summarize_lfs(
+    workspace: Workspace, *, split: str | None = None, sources: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """``lf_summary`` of one split's votes (all splits if None), with accuracy against the
+    split's gold labels when it has any.
+
+    Examples
+    --------
+    >>> summarize_lfs(ws, split="dev").select("lf", "coverage", "accuracy")
+    """
+    matrix = LabelMatrix.from_workspace(workspace, split=split, sources=sources)
+    gold = (
+        pl.DataFrame({"id": matrix.example_ids})
+        .join(
+            workspace.sql("SELECT id, gold FROM examples"),
+            on="id",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("gold")
+    )
+    return lf_summary(matrix, gold if gold.is_not_null().any() else None)

@@ -58,8 +58,7 @@ def apply_lfs(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> LabelMat
 
     Examples
     --------
-    >>> from labeling_functions.youtube import youtube_lfs
-    >>> L = apply_lfs(ws, youtube_lfs())
+    >>> L = apply_lfs(ws, load_lfs("labeling_functions.youtube"))
     >>> L.sources[:2]
     ['keyword_my', 'keyword_subscribe']
     """
