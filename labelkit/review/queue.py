@@ -61,30 +61,29 @@ class ReviewQueue:
         self.workspace = workspace
         self.labels = workspace.task.labels
 
-    def pending(self) -> pl.DataFrame:
-        """Queued items without a live decision, in review order."""
+    def pending(self, limit: int | None = None) -> pl.DataFrame:
+        """Queued items without a live decision, with their text, in review order."""
         return self.workspace.sql(
-            f"""SELECT q.* FROM queue q
+            f"""SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id
                 WHERE q.example_id NOT IN (SELECT example_id FROM ({EFFECTIVE_DECISIONS}))
-                ORDER BY q.priority DESC, q.example_id"""
+                ORDER BY q.priority DESC, q.example_id
+                LIMIT ?""",
+            [limit],
         )
 
     def next(self) -> ReviewItem | None:
         """The highest-priority item nobody has answered, or None when the queue is done."""
-        pending = self.pending()
+        pending = self.pending(limit=1)
         if pending.height == 0:
             return None
         row = pending.row(0, named=True)
-        text = first_row(
-            self.workspace.con, "SELECT text FROM examples WHERE id = ?", [row["example_id"]]
-        )
         votes = self.workspace.sql(
             "SELECT source, label FROM votes WHERE example_id = ? ORDER BY source",
             [row["example_id"]],
         )
         return ReviewItem(
             example_id=row["example_id"],
-            text=text[0] if text else "",
+            text=row["text"],
             given_label=row["given_label"],
             suggested_label=row["suggested_label"],
             reasons=row["reasons"],
@@ -181,7 +180,7 @@ def simulate_review(
     50
     """
     answered = 0
-    pending = queue.pending().head(limit)
+    pending = queue.pending(limit=limit)
     for example_id, suggested in zip(
         pending["example_id"], pending["suggested_label"], strict=True
     ):
