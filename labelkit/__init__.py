@@ -10,7 +10,15 @@ Examples
 ...     flags = lk.find_label_issues(ws)
 """
 
-from labelkit.aggregate import LabelModel, MajorityVote, SnorkelLabelModel, aggregate
+from labelkit.aggregate import (
+    DawidSkene,
+    LabelModel,
+    MajorityVote,
+    SnorkelLabelModel,
+    WeightedMajorityVote,
+    aggregate,
+    load_label_model,
+)
 from labelkit.data import bundled_dataset, ingest, read_examples
 from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
 from labelkit.evaluate import evaluate
@@ -37,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ABSTAIN",
+    "DawidSkene",
     "Example",
     "InputError",
     "LLMConfig",
@@ -49,6 +58,7 @@ __all__ = [
     "ReviewQueue",
     "SnorkelLabelModel",
     "Task",
+    "WeightedMajorityVote",
     "Workspace",
     "WorkspaceError",
     "aggregate",
@@ -65,6 +75,7 @@ __all__ = [
     "label_with_llm",
     "labeling_function",
     "lf_summary",
+    "load_label_model",
     "load_lfs",
     "parse_label",
     "read_examples",

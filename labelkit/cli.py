@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -163,10 +164,36 @@ def aggregate_votes(
     workspace: Workspace_,
     model: Annotated[str, typer.Option(help="A registered label model.")] = "snorkel",
     fit_split: str = "train",
+    gold_split: Annotated[
+        str | None, typer.Option(help="Also fit on this split's gold labels, e.g. dev.")
+    ] = None,
+    class_balance: Annotated[
+        str | None, typer.Option(help="Class prior in label order, e.g. 0.7,0.3.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="NAME=VALUE (JSON) model parameter; repeatable.")
+    ] = None,
+    save: Annotated[Path | None, typer.Option(help="Write the fitted model here (JSON).")] = None,
 ) -> None:
     """Combine all votes into one label per example with a label model."""
+    params = {}
+    for pair in param or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise LabelkitError(f"--param takes NAME=VALUE, got {pair!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    if class_balance:
+        try:
+            params["class_balance"] = [float(p) for p in class_balance.split(",")]
+        except ValueError:
+            raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
     with _open(workspace) as ws:
-        predictions = aggregate(ws, model, fit_split=fit_split)
+        predictions = aggregate(
+            ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
+        )
     labeled = predictions["label"].is_not_null().sum()
     console.print(f"{model}: {labeled} of {predictions.height} examples labeled")
 

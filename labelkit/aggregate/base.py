@@ -1,27 +1,41 @@
-"""The label-model interface, and the policy for examples no source voted on."""
+"""The label-model interface, its shared behaviour, and the policy for undecided examples."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
+from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
 
 
 class LabelModel(Protocol):
     """Combines a label matrix into per-example label probabilities.
 
-    ``fit`` learns from codes (n_examples x n_sources, -1 = abstain) and the number
-    of classes; ``predict_proba`` returns an (n_examples x n_classes) array whose rows
-    sum to one. ``predict`` follows the shared policy of ``predict_from_proba``.
+    ``fit`` learns from codes (n_examples x n_sources, -1 = abstain), the number
+    of classes and, optionally, gold codes for some rows (-1 = unknown); ``predict_proba`` returns an (n_examples x n_classes) array whose rows
+    sum to one; ``predict`` applies ``predict_from_proba``; ``save`` writes the fitted
+    model to a JSON file that ``load_label_model`` reads back.
     """
 
     name: str
 
-    def fit(self, codes: np.ndarray, cardinality: int) -> LabelModel: ...
+    def fit(
+        self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
+    ) -> LabelModel: ...
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, codes: np.ndarray) -> np.ndarray: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+
+ClassBalance = Sequence[float] | None
 
 
 def predict_from_proba(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -38,3 +52,114 @@ def predict_from_proba(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
     tied = np.isclose(top[:, -1], top[:, -2]) if proba.shape[1] > 1 else np.zeros(len(proba), bool)
     no_votes = (codes == ABSTAIN).all(axis=1)
     return np.where(tied | no_votes, ABSTAIN, predicted)
+
+
+def one_hot_votes(codes: np.ndarray, cardinality: int) -> np.ndarray:
+    """Votes as an (n_examples, n_sources, n_classes) 0/1 array; abstains are all zeros."""
+    return (codes[:, :, None] == np.arange(cardinality)).astype(np.float64)
+
+
+class BaseLabelModel:
+    """What every shipped label model shares: input checks, ``predict``, ``save``.
+
+    A subclass sets ``name``, implements ``fit`` and ``predict_proba``, and lists the
+    attributes that make up its fitted state in ``state_attributes`` (numpy arrays or
+    JSON values) and its constructor arguments in ``config_attributes``.
+    """
+
+    name: ClassVar[str]
+    config_attributes: ClassVar[tuple[str, ...]] = ()
+    state_attributes: ClassVar[tuple[str, ...]] = ()
+    cardinality: int = 0
+    n_sources: int = 0
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        """The predicted code per example (``ABSTAIN`` where undecided).
+
+        Examples
+        --------
+        >>> MajorityVote().fit(codes, 2).predict(np.array([[1, 1, 0], [-1, -1, -1]]))
+        array([ 1, -1])
+        """
+        return predict_from_proba(codes, self.predict_proba(codes))
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted model as JSON: its registered name, its config and its state.
+
+        Examples
+        --------
+        >>> model.save("label_model.json")
+        >>> load_label_model("label_model.json").predict(codes)
+        """
+        self._require_fitted()
+        state = {
+            key: value.tolist() if isinstance(value, np.ndarray) else value
+            for key, value in ((key, getattr(self, key)) for key in self.state_attributes)
+        }
+        document = {
+            "model": self.name,
+            "config": {key: getattr(self, key) for key in self.config_attributes},
+            "cardinality": self.cardinality,
+            "n_sources": self.n_sources,
+            "state": state,
+        }
+        Path(path).write_text(json.dumps(document))
+
+    def restore(self, cardinality: int, n_sources: int, state: dict[str, Any]) -> Self:
+        """Set the fitted state read from a saved model (see ``load_label_model``)."""
+        self.cardinality = cardinality
+        self.n_sources = n_sources
+        for key in self.state_attributes:
+            value = state[key]
+            setattr(self, key, np.asarray(value) if isinstance(value, list) else value)
+        return self
+
+    def _check(self, codes: np.ndarray, cardinality: int | None = None) -> np.ndarray:
+        """Validate votes; with ``cardinality`` (when fitting) also remember their width."""
+        codes = np.asarray(codes)
+        if codes.ndim != 2:
+            raise InputError(f"{self.name}: votes must be a 2-d matrix, got shape {codes.shape}")
+        if cardinality is None:
+            self._require_fitted()
+            cardinality = self.cardinality
+            if codes.shape[1] != self.n_sources:
+                raise InputError(
+                    f"{self.name}: fitted on {self.n_sources} sources, got votes of "
+                    f"{codes.shape[1]}"
+                )
+        else:
+            self.n_sources = codes.shape[1]
+        bad = (codes < ABSTAIN) | (codes >= cardinality)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise InputError(
+                f"{self.name}: vote {codes[row, column]} in row {row}, source {column} is "
+                f"not a class code 0..{cardinality - 1} or {ABSTAIN} (abstain)"
+            )
+        return codes
+
+    def _check_gold(self, gold: np.ndarray, n_examples: int, cardinality: int) -> np.ndarray:
+        """Validate gold codes (-1 = unknown) and return the mask of known rows."""
+        gold = np.asarray(gold)
+        if gold.shape != (n_examples,):
+            raise InputError(f"{self.name}: {gold.shape[0]} gold labels for {n_examples} examples")
+        if ((gold < ABSTAIN) | (gold >= cardinality)).any():
+            raise InputError(f"{self.name}: gold codes must be 0..{cardinality - 1} or -1")
+        return gold != ABSTAIN
+
+    def _require_fitted(self) -> None:
+        if not self.cardinality:
+            raise InputError(f"{self.name}: fit the label model before using it")
+
+
+def class_prior(class_balance: ClassBalance, cardinality: int, model: str) -> np.ndarray | None:
+    """A given class balance as a checked probability vector, or None to estimate it."""
+    if class_balance is None:
+        return None
+    prior = np.asarray(class_balance, dtype=np.float64)
+    if prior.shape != (cardinality,) or (prior <= 0).any() or not np.isclose(prior.sum(), 1):
+        raise InputError(
+            f"{model}: class_balance must be {cardinality} positive numbers summing to 1, "
+            f"got {list(class_balance)}"
+        )
+    return prior

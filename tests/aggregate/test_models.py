@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from labelkit import LabelkitError, MajorityVote, SnorkelLabelModel, Workspace, aggregate
-from labelkit.aggregate import make_label_model, predict_from_proba
+from labelkit import (
+    InputError,
+    LabelkitError,
+    MajorityVote,
+    SnorkelLabelModel,
+    Workspace,
+    aggregate,
+)
+from labelkit.aggregate import (
+    DawidSkene,
+    WeightedMajorityVote,
+    load_label_model,
+    make_label_model,
+    predict_from_proba,
+)
 from labelkit.lf import keyword_lf
 from labelkit.lf.apply import apply_lfs
+from labelkit.registry import label_models
 
 
 def test_majority_vote_shares_ties_and_no_votes() -> None:
@@ -19,16 +35,31 @@ def test_majority_vote_shares_ties_and_no_votes() -> None:
     assert predict_from_proba(codes, proba).tolist() == [1, -1, -1, 2]
 
 
-def synthetic_votes(n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Three independent LFs of accuracy 0.9, 0.75, 0.6 that each vote half the time."""
+def synthetic_votes(
+    n: int = 2000, seed: int = 0, prior: tuple[float, ...] = (0.5, 0.5)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Three independent sources of accuracy 0.9, 0.75, 0.6 that each vote half the time,
+    picking a wrong class uniformly when wrong."""
     rng = np.random.default_rng(seed)
-    truth = rng.integers(0, 2, n)
+    k = len(prior)
+    truth = rng.choice(k, size=n, p=prior)
     columns = []
     for accuracy in (0.9, 0.75, 0.6):
         correct = rng.random(n) < accuracy
-        vote = np.where(correct, truth, 1 - truth)
+        wrong = (truth + rng.integers(1, k, n)) % k
+        vote = np.where(correct, truth, wrong)
         columns.append(np.where(rng.random(n) < 0.5, vote, -1))
     return np.stack(columns, axis=1), truth
+
+
+def split_decisions(codes: np.ndarray) -> np.ndarray:
+    """Rows where the best and the worst source disagree and the middle one abstains."""
+    return (
+        (codes[:, 1] == -1)
+        & (codes[:, 0] != -1)
+        & (codes[:, 2] != -1)
+        & (codes[:, 0] != codes[:, 2])
+    )
 
 
 def test_snorkel_learns_to_trust_the_accurate_source() -> None:
@@ -37,12 +68,7 @@ def test_snorkel_learns_to_trust_the_accurate_source() -> None:
     majority = MajorityVote().fit(codes, 2)
     # Where the accurate LF and the weakest one disagree (the middle one abstains),
     # majority vote ties but Snorkel sides with the accurate one.
-    split = (
-        (codes[:, 1] == -1)
-        & (codes[:, 0] != -1)
-        & (codes[:, 2] != -1)
-        & (codes[:, 0] != codes[:, 2])
-    )
+    split = split_decisions(codes)
     assert (predict_from_proba(codes, majority.predict_proba(codes))[split] == -1).all()
     assert (snorkel.predict_proba(codes)[split].argmax(axis=1) == codes[split, 0]).mean() > 0.95
     voted = (codes != -1).any(axis=1)
@@ -50,11 +76,121 @@ def test_snorkel_learns_to_trust_the_accurate_source() -> None:
     assert snorkel_accuracy > 0.8
 
 
+def test_snorkel_predictions_in_numpy_match_snorkels_own() -> None:
+    from snorkel.labeling.model import LabelModel
+
+    codes, _ = synthetic_votes(n=500)
+    ours = SnorkelLabelModel(epochs=100, seed=3).fit(codes, 2)
+    theirs = LabelModel(cardinality=2, verbose=False)
+    theirs.fit(codes.astype(np.int64), n_epochs=100, lr=0.01, seed=3, progress_bar=False)
+    voted = (codes != -1).any(axis=1)
+    expected = theirs.predict_proba(codes.astype(np.int64))
+    assert np.allclose(ours.predict_proba(codes)[voted], expected[voted], atol=1e-6)
+
+
+def test_weighted_majority_learns_weights_in_the_order_of_accuracy() -> None:
+    codes, truth = synthetic_votes()
+    model = WeightedMajorityVote().fit(codes, 2)
+    assert model.weights[0] > model.weights[1] > model.weights[2] > 0
+    split = split_decisions(codes)
+    assert (model.predict(codes)[split] == codes[split, 0]).all()
+    voted = (codes != -1).any(axis=1)
+    weighted = (model.predict_proba(codes).argmax(axis=1) == truth)[voted].mean()
+    majority = (MajorityVote().fit(codes, 2).predict_proba(codes).argmax(axis=1) == truth)[voted]
+    assert weighted > majority.mean() + 0.03
+
+
+def test_weighted_majority_takes_accuracies_from_gold_where_given() -> None:
+    codes = np.array([[0, 0], [0, 1], [1, 1], [1, 0]])
+    gold = np.array([0, 0, 1, -1])
+    model = WeightedMajorityVote().fit(codes, 2, gold=gold)
+    # On the gold rows source 0 is right 3 times of 3, source 1 twice; on the last row
+    # each is judged against the other's vote, and both are wrong. Laplace-smoothed
+    # accuracies (3+1)/(4+2) and (2+1)/(4+2): weights log(2) and 0 (chance).
+    assert model.weights == pytest.approx([np.log(2), 0.0])
+    assert model.prior == pytest.approx([3 / 5, 2 / 5])  # gold's balance, smoothed
+
+
+def test_given_weights_and_class_balance_decide_the_vote() -> None:
+    codes = np.array([[0, 1, 1], [-1, -1, 1]])
+    model = WeightedMajorityVote(weights=[3.0, 1.0, 1.0]).fit(codes, 2)
+    assert model.predict(codes).tolist() == [0, 1]
+    assert model.predict_proba(codes)[0] == pytest.approx(
+        [np.exp(1) / (1 + np.exp(1)), 0.2689], 1e-3
+    )
+    skewed = WeightedMajorityVote(weights=[3.0, 1.0, 1.0], class_balance=[0.9, 0.1]).fit(codes, 2)
+    assert skewed.predict(codes).tolist() == [0, 0]
+
+
+def test_dawid_skene_recovers_accuracies_and_class_balance_of_a_three_class_task() -> None:
+    codes, truth = synthetic_votes(n=30000, prior=(0.6, 0.3, 0.1))
+    model = DawidSkene().fit(codes, 3)
+    assert model.prior == pytest.approx([0.6, 0.3, 0.1], abs=0.02)
+    # P(vote k | class k) among the votes cast: the accuracy of each source.
+    voted = model.confusion[:, :, :3] / model.confusion[:, :, :3].sum(axis=2, keepdims=True)
+    for j, accuracy in enumerate((0.9, 0.75, 0.6)):
+        assert np.diag(voted[j]) == pytest.approx([accuracy] * 3, abs=0.08)
+    decided = (codes != -1).any(axis=1)
+    ds_accuracy = (model.predict_proba(codes).argmax(axis=1) == truth)[decided].mean()
+    mv_accuracy = (MajorityVote().fit(codes, 3).predict_proba(codes).argmax(axis=1) == truth)[
+        decided
+    ].mean()
+    assert ds_accuracy > mv_accuracy + 0.01
+
+
+def test_dawid_skene_with_all_gold_counts_answers_per_class() -> None:
+    codes = np.array([[0], [0], [1], [-1]])
+    gold = np.array([0, 1, 1, 0])
+    model = DawidSkene(smoothing=0.0).fit(codes, 2, gold=gold)
+    # Class 0 rows answered 0 and abstain; class 1 rows answered 0 and 1. Answer 0 is
+    # as likely under class 1 as under class 0, so the better-than-chance cap is met.
+    assert model.confusion[0, 0] == pytest.approx([0.5, 0.0, 0.5])
+    assert model.confusion[0, 1] == pytest.approx([0.5, 0.5, 0.0])
+    assert model.prior == pytest.approx([0.5, 0.5])
+    assert model.iterations == 1
+
+
 def test_unknown_label_model_lists_the_registered_ones() -> None:
     with pytest.raises(
-        LabelkitError, match=r"unknown label model 'em'; registered: \['majority_vote', 'snorkel'\]"
+        LabelkitError,
+        match=r"unknown label model 'em'; registered: \['dawid_skene', 'majority_vote', "
+        r"'snorkel', 'weighted_majority'\]",
     ):
         make_label_model("em")
+
+
+@pytest.mark.parametrize("name", sorted(label_models.get_all()))
+def test_every_label_model_saves_and_loads_to_the_same_predictions(
+    name: str, tmp_path: Path
+) -> None:
+    codes, _ = synthetic_votes(n=300)
+    params = {"epochs": 50} if name == "snorkel" else {}
+    model = make_label_model(name, **params).fit(codes, 2)
+    model.save(tmp_path / "model.json")
+    loaded = load_label_model(tmp_path / "model.json")
+    assert type(loaded) is type(model)
+    assert np.allclose(loaded.predict_proba(codes), model.predict_proba(codes))
+    assert (loaded.predict(codes) == model.predict(codes)).all()
+    with pytest.raises(InputError, match="fitted on 3 sources, got votes of 2"):
+        loaded.predict(codes[:, :2])
+
+
+def test_bad_votes_and_parameters_are_named() -> None:
+    with pytest.raises(InputError, match=r"vote 2 in row 1, source 0 is not a class code 0\.\.1"):
+        MajorityVote().fit(np.array([[0, 1], [2, -1]]), 2)
+    with pytest.raises(InputError, match="class_balance must be 2 positive numbers summing to 1"):
+        DawidSkene(class_balance=[0.5, 0.3]).fit(np.array([[0, 1]]), 2)
+    with pytest.raises(InputError, match="fit the label model before using it"):
+        DawidSkene().predict(np.array([[0, 1]]))
+    with pytest.raises(InputError, match=r"label model 'snorkel': .*unexpected keyword"):
+        make_label_model("snorkel", epoch=3)
+
+
+def test_loading_something_else_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.json"
+    path.write_text('{"hello": 1}')
+    with pytest.raises(InputError, match=r"notes.json: not a saved label model"):
+        load_label_model(path)
 
 
 def test_aggregate_fits_on_train_and_predicts_every_example(workspace: Workspace) -> None:
@@ -72,3 +208,25 @@ def test_aggregate_fits_on_train_and_predicts_every_example(workspace: Workspace
     apply_lfs(workspace, [keyword_lf("my", ["my"], "spam")])
     aggregate(workspace, "snorkel", epochs=50)
     assert workspace.sql("SELECT DISTINCT model FROM predictions").rows() == [("snorkel",)]
+
+
+def test_aggregate_fits_with_a_gold_split_and_saves_the_model(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    lfs = [keyword_lf("sub", ["subscribe"], "spam"), keyword_lf("song", ["song"], "ham")]
+    matrix = apply_lfs(workspace, lfs)
+    with pytest.raises(LabelkitError, match="no gold labels in split 'dev'"):
+        aggregate(workspace, "dawid_skene", gold_split="dev")
+    predictions = aggregate(
+        workspace, "weighted_majority", gold_split="test", save_to=tmp_path / "wmv.json"
+    )
+    # Both LFs are right on both gold rows (a5 spam, a6 ham) and agree with nothing on
+    # train (they never vote together), so only gold judges them: (1+1)/(1+2) each.
+    loaded = load_label_model(tmp_path / "wmv.json")
+    assert loaded.weights == pytest.approx([np.log(2), np.log(2)])
+    assert loaded.predict(matrix.codes).tolist() == [
+        -1 if label is None else ("ham", "spam").index(label)
+        for label in predictions["label"].to_list()
+    ]
+    config = workspace.sql("SELECT config FROM runs WHERE step = 'aggregate'")["config"][0]
+    assert '"gold_split": "test"' in config

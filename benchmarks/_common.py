@@ -1,0 +1,51 @@
+"""What every benchmark script shares: arguments, the machine's description, result files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import labelkit
+from labelkit.report import markdown_table
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark takes."""
+    arguments = argparse.ArgumentParser(description=description)
+    arguments.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(__file__).parents[1].parent / "shared" / "data",
+        help="where the public data sets live (read in place, never copied)",
+    )
+    arguments.add_argument("--output-dir", type=Path, default=RESULTS)
+    return arguments
+
+
+def machine() -> str:
+    """The machine in a few words: CPU cores available to this process, OS, Python."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cores} cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def write_results(
+    script: str, records: list[dict[str, Any]], output_dir: Path, notes: str = ""
+) -> pl.DataFrame:
+    """Save ``records`` as ``<script>.json`` and a Markdown table ``<script>.md``."""
+    stamp = {"machine": machine(), "labelkit_version": labelkit.__version__}
+    records = [{**record, **stamp} for record in records]
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / f"{script}.json").write_text(json.dumps(records, indent=1) + "\n")
+    frame = pl.DataFrame(records).drop("machine", "labelkit_version")
+    header = f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__}.\n\n"
+    body = markdown_table(frame) + "\n"
+    (output_dir / f"{script}.md").write_text(header + body + (f"\n{notes}\n" if notes else ""))
+    return frame
