@@ -63,7 +63,7 @@ def reapply_rules(split: Split, rules: list[tuple[str, str]]) -> Split:
     task = Task(labels=("ham", "spam"))
     lfs = [regex_lf(f"rule_{j}", pattern, label) for j, (label, pattern) in enumerate(rules)]
     frame = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
-    return compute_votes(lfs, frame, task).codes, gold, texts
+    return compute_votes(lfs, frame, task).matrix.codes, gold, texts
 
 
 def spam_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
@@ -125,9 +125,8 @@ def evaluate(dataset: str, splits: dict[str, Split]) -> list[dict[str, Any]]:
 
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0]).parse_args()
-    # Imported before timing so that no fit time includes loading torch.
-    import snorkel.labeling.model  # noqa: F401
-
+    # One throwaway fit first, so that no timed fit includes loading torch.
+    make_label_model("snorkel", epochs=1).fit(np.array([[0, 1, 0], [1, 1, -1]]), 2)
     wrench = arguments.data_dir / "wrench"
     records: list[dict[str, Any]] = []
     youtube = {s: read_split(wrench / "youtube" / f"{s}.json") for s in ("train", "valid", "test")}
@@ -145,7 +144,11 @@ def main() -> None:
         "accuracy and spam F1 on the test split; undecided examples count as ham (class 0). "
         "`decided`: share of test examples `predict` does not abstain on. "
         f"SMS rules re-applied by labelkit reproduce {reproduced['train']:.1%} of train rows' "
-        f"shipped votes and {reproduced['test']:.1%} of test rows'."
+        f"shipped votes and {reproduced['test']:.1%} of test rows'. "
+        "Reference: the data's maintainers measured majority vote with random ties at "
+        "0.823 accuracy on YouTube and 0.614 accuracy / 0.195 spam F1 on SMS as shipped "
+        "(../shared/README.md); the WRENCH paper's own tables could not be consulted "
+        "offline, so the WRENCH protocol is reproduced here instead."
     )
     frame = write_results("label_models", records, arguments.output_dir, notes)
     print(frame)

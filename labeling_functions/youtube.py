@@ -8,7 +8,7 @@ labeling_functions.youtube``.
 
 from __future__ import annotations
 
-from labelkit.lf import Example, keyword_lf, labeling_function, regex_lf
+from labelkit.lf import Example, keyword_lf, labeling_function, length_lf, regex_lf
 
 keyword_my = keyword_lf("keyword_my", ["my"], "spam")
 keyword_subscribe = keyword_lf("keyword_subscribe", ["subscribe", "sub", "subscribers"], "spam")
@@ -23,11 +23,8 @@ keyword_video_praise = keyword_lf(
     "keyword_video_praise", ["love", "best", "beautiful", "awesome", "amazing", "legend"], "ham"
 )
 
-
-@labeling_function
-def short_comment(x: Example) -> str | None:
-    """Ham comments are often short: 'cool video!'."""
-    return "ham" if len(x.text.split()) < 5 else None
+# Ham comments are often short: "cool video!".
+short_comment = length_lf("short_comment", "ham", max_words=4)
 
 
 @labeling_function

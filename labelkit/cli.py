@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.console import Console
 
@@ -17,11 +18,19 @@ from labelkit.errors import LabelkitError
 from labelkit.evaluate import evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
-from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
+from labelkit.lf import (
+    apply_lfs,
+    lf_agreement,
+    load_lfs,
+    most_disputed,
+    summarize_lfs,
+    uncovered_examples,
+)
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
-from labelkit.report import markdown_table, rich_table
+from labelkit.report import accuracy_with_interval, markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.train import train_on_cleaned
+from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row
 
 app = typer.Typer(
@@ -98,15 +107,70 @@ def apply(
     lfs: Annotated[
         list[str], typer.Option(help="Module (pkg.mod) or file (lfs.py) of labeling functions.")
     ],
+    strict: Annotated[
+        bool, typer.Option(help="Stop at the first row an LF fails on; write nothing.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Rerun LFs whose votes are current.")] = False,
+    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.")] = None,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws:
-        apply_lfs(ws, functions)
-        dev_gold = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = 'dev'")
-        split = "dev" if dev_gold and dev_gold[0] else None
+        applied = apply_lfs(ws, functions, strict=strict, force=force, n_jobs=jobs)
+        split = _analysis_split(ws)
         summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
-    console.print(rich_table(summary, title="on the dev split" if split else "on all examples"))
+    if applied.reused:
+        console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
+    console.print(
+        rich_table(summary, title=f"on the {split} split" if split else "on all examples")
+    )
+    if applied.errors.height:
+        per_lf = applied.errors.group_by("lf").len().sort("len", descending=True)
+        errors.print(
+            f"[yellow]{applied.errors.height} failed rows abstained[/] "
+            f"({', '.join(f'{lf}: {n}' for lf, n in per_lf.iter_rows())}); the first:",
+            highlight=False,
+        )
+        errors.print(rich_table(applied.errors.head(5)))
+
+
+@app.command()
+def analyze(
+    workspace: Workspace_,
+    split: Annotated[str | None, typer.Option(help="Default: dev if it has gold.")] = None,
+    top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
+) -> None:
+    """How the labeling functions do: accuracy with intervals, agreement, gaps, disputes."""
+    with _open(workspace) as ws:
+        ws.require("votes", "labelkit apply")
+        split = split or _analysis_split(ws)
+        names = ws.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")["name"]
+        matrix = LabelMatrix.from_workspace(ws, split=split, sources=names.to_list())
+        texts = ws.sql("SELECT id AS example_id, text FROM examples")
+        summary = summarize_lfs(ws, split=split, sources=matrix.sources)
+        uncovered = uncovered_examples(matrix)
+        disputed = most_disputed(matrix, top=top).join(
+            texts, on="example_id", how="left", maintain_order="left"
+        )
+    where = f"the {split} split" if split else "all examples"
+    console.print(
+        rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
+    )
+    console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
+    share = uncovered.len() / max(len(matrix.example_ids), 1)
+    console.print(
+        f"{uncovered.len()} examples ({share:.1%}) get no vote; for instance:", highlight=False
+    )
+    sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
+        texts, on="example_id", how="left", maintain_order="left"
+    )
+    console.print(rich_table(sample))
+    console.print(rich_table(disputed, title="most disputed examples"))
+
+
+def _analysis_split(ws: Workspace) -> str | None:
+    dev_gold = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = 'dev'")
+    return "dev" if dev_gold and dev_gold[0] else None
 
 
 @app.command()

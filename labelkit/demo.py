@@ -17,7 +17,7 @@ from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
-from labelkit.report import markdown_table, rich_table
+from labelkit.report import accuracy_with_interval, markdown_table, rich_table
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.train import train_on_cleaned
 from labelkit.workspace import Workspace
@@ -83,7 +83,9 @@ def run_demo(
         console.rule("2. labeling functions")
         apply_lfs(ws, load_lfs("labeling_functions.youtube"))
         summary = summarize_lfs(ws, split="dev")
-        console.print(rich_table(summary, title="labeling functions on the dev split"))
+        # Overlaps left out so that the table fits 100 columns; `labelkit analyze` has all.
+        shown = accuracy_with_interval(summary).drop("overlaps")
+        console.print(rich_table(shown, title="labeling functions on the dev split"))
 
         console.rule("3. LLM votes")
         llm = _demo_llm(base_url, llm_model)

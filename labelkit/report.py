@@ -49,3 +49,24 @@ def markdown_table(frame: pl.DataFrame) -> str:
     ]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join(lines)
+
+
+def accuracy_with_interval(summary: pl.DataFrame) -> pl.DataFrame:
+    """An LF summary for reading: ``accuracy`` and its 95% interval merged into one
+    text column, e.g. ``0.952 (0.77-0.99)``; unchanged if it has no accuracy.
+
+    Examples
+    --------
+    >>> rich_table(accuracy_with_interval(summarize_lfs(ws, split="dev")))
+    """
+    if "accuracy_low" not in summary.columns:
+        return summary
+    shown = [
+        None if accuracy is None else f"{accuracy:.3f} ({low:.2f}-{high:.2f})"
+        for accuracy, low, high in summary.select(
+            "accuracy", "accuracy_low", "accuracy_high"
+        ).rows()
+    ]
+    return summary.with_columns(pl.Series("accuracy (95% CI)", shown, pl.String)).drop(
+        "accuracy", "accuracy_low", "accuracy_high"
+    )

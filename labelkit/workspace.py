@@ -107,6 +107,16 @@ MIGRATIONS: tuple[str, ...] = (
         decided_at TIMESTAMP NOT NULL
     );
     """,
+    # 2: the rows where a labeling function raised or returned a label the task lacks.
+    """
+    CREATE TABLE lf_errors (
+        source VARCHAR NOT NULL,
+        example_id VARCHAR NOT NULL,
+        error VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (source, example_id)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -63,16 +63,56 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert "new examples" in ingest.stdout
     steps = [
         ("apply", "--lfs", "labeling_functions.youtube"),
+        ("apply", "--lfs", "labeling_functions.youtube"),
+        ("analyze",),
+        ("aggregate", "--model", "dawid_skene", "--gold-split", "dev", "--save", "ds.json"),
         ("aggregate", "--model", "majority_vote"),
         ("flag",),
         ("export", tmp_path / "clean.csv"),
         ("evaluate",),
     ]
+    outputs = {}
     for step in steps:
-        result = run(step[0], ws, *step[1:])
+        result = subprocess.run(
+            [*LABELKIT, step[0], str(ws), *map(str, step[1:])],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+            env={**os.environ, "COLUMNS": "200"},
+        )
         assert result.returncode == 0, (step, result.stderr)
+        outputs.setdefault(step[0], []).append(result.stdout)
+    assert "unchanged, votes reused: keyword_my, keyword_subscribe" in outputs["apply"][1]
+    assert "least agreeing pairs" in outputs["analyze"][0]
+    assert "most disputed examples" in outputs["analyze"][0]
+    assert json.loads((tmp_path / "ds.json").read_text())["model"] == "dawid_skene"
     assert (tmp_path / "clean.csv").read_text().startswith("id,text,label,origin,confidence")
-    assert "keyword_subscribe" in result.stdout
+    assert "keyword_subscribe" in outputs["evaluate"][0]
+
+
+def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "from labelkit import labeling_function\n"
+        "@labeling_function\n"
+        "def picky(x):\n"
+        "    if 'buy' in x.text:\n"
+        "        raise ValueError('no shopping')\n"
+        "    return 'ham'\n"
+    )
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    lenient = run("apply", ws, "--lfs", lfs)
+    assert lenient.returncode == 0, lenient.stderr
+    assert "1 failed rows abstained (picky: 1)" in lenient.stderr
+    assert "ValueError: no shopping" in lenient.stderr
+    strict = run("apply", ws, "--lfs", lfs, "--strict")
+    assert strict.returncode == 1
+    assert "labeling function 'picky' failed on example" in strict.stderr
+    assert "'buy now'" in strict.stderr
 
 
 @pytest.mark.parametrize(

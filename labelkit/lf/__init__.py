@@ -1,29 +1,52 @@
 """Labeling functions: define them, apply them, and see how good they are."""
 
-from labelkit.lf.analysis import lf_summary, summarize_lfs
-from labelkit.lf.apply import apply_lfs, compute_votes
+from labelkit.lf.analysis import (
+    lf_agreement,
+    lf_summary,
+    most_disputed,
+    summarize_lfs,
+    uncovered_examples,
+)
+from labelkit.lf.apply import AppliedLFs, apply_lfs, compute_votes
 from labelkit.lf.core import (
     DeclarativeLF,
     Example,
     LabelingFunction,
     PythonLF,
+    column_lf,
     keyword_lf,
     labeling_function,
+    length_lf,
+    lexicon_lf,
     load_lfs,
+    lookup_lf,
     regex_lf,
+    threshold_lf,
 )
+from labelkit.lf.patterns import PatternLF, pattern_lf
 
 __all__ = [
+    "AppliedLFs",
     "DeclarativeLF",
     "Example",
     "LabelingFunction",
+    "PatternLF",
     "PythonLF",
     "apply_lfs",
+    "column_lf",
     "compute_votes",
     "keyword_lf",
     "labeling_function",
+    "length_lf",
+    "lexicon_lf",
+    "lf_agreement",
     "lf_summary",
     "load_lfs",
+    "lookup_lf",
+    "most_disputed",
+    "pattern_lf",
     "regex_lf",
     "summarize_lfs",
+    "threshold_lf",
+    "uncovered_examples",
 ]

@@ -1,8 +1,9 @@
 """Labeling functions: declarative ones that compile to polars expressions, and plain Python.
 
-A declarative LF votes its one ``label`` where its condition holds and abstains
-elsewhere; all of them run column-wise in one polars pass. A Python LF is called per
-row with the example and returns a label name or None (abstain).
+A declarative LF (keywords, regex, length, threshold, lookup, column, lexicon) votes
+a label where its condition holds and abstains elsewhere; all of them run column-wise
+in one polars pass. A Python LF is called per row with the example and returns a
+label name or None (abstain). spaCy pattern LFs live in ``labelkit.lf.patterns``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib.util
 import inspect
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -20,6 +21,7 @@ from typing import Any, overload
 import polars as pl
 
 from labelkit.errors import InputError
+from labelkit.task import ABSTAIN
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,37 @@ class LabelingFunction:
 
 @dataclass(frozen=True)
 class DeclarativeLF(LabelingFunction):
-    """An LF that votes ``label`` wherever ``condition`` (a polars boolean expression) holds."""
+    """An LF that votes the label of the first of its ``outcomes`` whose condition (a
+    polars boolean expression over ``text`` and ``meta``) holds, and abstains elsewhere.
+
+    Most kinds have one outcome; a lexicon LF has one per label. ``fields`` names the
+    metadata fields the conditions read, so that a misspelt field is an error, not
+    silence.
+    """
 
     name: str
-    label: str
     kind: str
     params: tuple[tuple[str, Any], ...]
-    condition: pl.Expr = field(compare=False, repr=False)
+    outcomes: tuple[tuple[str, pl.Expr], ...] = field(compare=False, repr=False)
+    fields: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(label for label, _ in self.outcomes)
 
     @property
     def definition(self) -> str:
-        return json.dumps({"kind": self.kind, "label": self.label, **dict(self.params)})
+        return json.dumps(
+            {"kind": self.kind, "labels": self.labels, **dict(self.params)}, default=str
+        )
+
+    def votes(self, codes: Mapping[str, int]) -> pl.Expr:
+        """The vote per row as an Int16 code expression, ``ABSTAIN`` where none fires."""
+        (label, condition), *rest = self.outcomes
+        chain = pl.when(condition).then(pl.lit(codes[label], pl.Int16))
+        for label, condition in rest:
+            chain = chain.when(condition).then(pl.lit(codes[label], pl.Int16))
+        return chain.otherwise(pl.lit(ABSTAIN, pl.Int16)).alias(self.name)
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,38 @@ class PythonLF(LabelingFunction):
         return self.func(x)
 
 
+def _flags(case_sensitive: bool) -> str:
+    return "" if case_sensitive else "(?i)"
+
+
+def _checked_pattern(name: str, pattern: str) -> str:
+    try:
+        pl.Series([""]).str.contains(pattern)
+    except pl.exceptions.PolarsError as error:
+        raise InputError(
+            f"labeling function {name!r}: invalid pattern {pattern!r}: {error}"
+        ) from None
+    return pattern
+
+
+def field_value(name: str) -> pl.Expr:
+    """The text (``"text"``) or a metadata field of each example, as a string expression.
+
+    Examples
+    --------
+    >>> frame.select(field_value("author"))
+    """
+    if name == "text":
+        return pl.col("text")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise InputError(f"metadata field names must be identifiers, got {name!r}")
+    return pl.col("meta").str.json_path_match(f"$.{name}")
+
+
+def _fields(name: str) -> tuple[str, ...]:
+    return () if name == "text" else (name,)
+
+
 def keyword_lf(
     name: str, keywords: Sequence[str], label: str, *, case_sensitive: bool = False
 ) -> DeclarativeLF:
@@ -86,14 +140,12 @@ def keyword_lf(
     if not keywords:
         raise InputError(f"keyword LF {name!r} has no keywords")
     words = "|".join(re.escape(word) for word in keywords)
-    flags = "" if case_sensitive else "(?i)"
-    pattern = rf"{flags}\b(?:{words})\b"
+    pattern = rf"{_flags(case_sensitive)}\b(?:{words})\b"
     return DeclarativeLF(
         name=name,
-        label=label,
         kind="keywords",
         params=(("keywords", tuple(keywords)), ("case_sensitive", case_sensitive)),
-        condition=pl.col("text").str.contains(pattern),
+        outcomes=((label, pl.col("text").str.contains(pattern)),),
     )
 
 
@@ -106,17 +158,190 @@ def regex_lf(name: str, pattern: str, label: str, *, case_sensitive: bool = Fals
     --------
     >>> lf = regex_lf("regex_check_out", r"check\\s+(it\\s+)?out", "spam")
     """
-    flags = "" if case_sensitive else "(?i)"
-    try:
-        pl.Series([""]).str.contains(flags + pattern)
-    except pl.exceptions.PolarsError as error:
-        raise InputError(f"regex LF {name!r}: invalid pattern {pattern!r}: {error}") from None
+    full = _checked_pattern(name, _flags(case_sensitive) + pattern)
     return DeclarativeLF(
         name=name,
-        label=label,
         kind="regex",
         params=(("pattern", pattern), ("case_sensitive", case_sensitive)),
-        condition=pl.col("text").str.contains(flags + pattern),
+        outcomes=((label, pl.col("text").str.contains(full)),),
+    )
+
+
+def length_lf(
+    name: str,
+    label: str,
+    *,
+    min_words: int | None = None,
+    max_words: int | None = None,
+    min_chars: int | None = None,
+    max_chars: int | None = None,
+) -> DeclarativeLF:
+    """Vote ``label`` when the text's length lies within the given bounds (inclusive).
+
+    Words are runs of non-whitespace, as everywhere in labelkit.
+
+    Examples
+    --------
+    >>> short_comment = length_lf("short_comment", "ham", max_words=4)
+    """
+    bounds = {
+        "min_words": min_words,
+        "max_words": max_words,
+        "min_chars": min_chars,
+        "max_chars": max_chars,
+    }
+    given = {key: value for key, value in bounds.items() if value is not None}
+    if not given:
+        raise InputError(f"length LF {name!r} needs at least one bound")
+    words = pl.col("text").str.count_matches(r"\S+")
+    chars = pl.col("text").str.len_chars()
+    checks = {
+        "min_words": lambda n: words >= n,
+        "max_words": lambda n: words <= n,
+        "min_chars": lambda n: chars >= n,
+        "max_chars": lambda n: chars <= n,
+    }
+    condition = pl.all_horizontal(checks[key](value) for key, value in given.items())
+    return DeclarativeLF(
+        name=name, kind="length", params=tuple(given.items()), outcomes=((label, condition),)
+    )
+
+
+def threshold_lf(
+    name: str,
+    field: str,
+    label: str,
+    *,
+    above: float | None = None,
+    below: float | None = None,
+) -> DeclarativeLF:
+    """Vote ``label`` when a numeric metadata field is above and/or below a threshold
+    (strictly); rows where the field is missing or not a number abstain.
+
+    Examples
+    --------
+    >>> low_rating = threshold_lf("low_rating", "stars", "negative", below=3)
+    """
+    if above is None and below is None:
+        raise InputError(f"threshold LF {name!r} needs `above`, `below` or both")
+    value = field_value(field).cast(pl.Float64, strict=False)
+    conditions = []
+    if above is not None:
+        conditions.append(value > above)
+    if below is not None:
+        conditions.append(value < below)
+    return DeclarativeLF(
+        name=name,
+        kind="threshold",
+        params=(("field", field), ("above", above), ("below", below)),
+        outcomes=((label, pl.all_horizontal(conditions).fill_null(False)),),
+        fields=_fields(field),
+    )
+
+
+def lookup_lf(
+    name: str,
+    values: Iterable[str] | str | Path,
+    label: str,
+    *,
+    field: str = "text",
+    case_sensitive: bool = False,
+) -> DeclarativeLF:
+    """Vote ``label`` when the whole value of ``field`` (the text, or a metadata field
+    such as an author or a URL's domain) is one of ``values``: a list, or a file with
+    one value per line.
+
+    Examples
+    --------
+    >>> known_spammers = lookup_lf("known_spammer", "spammers.txt", "spam", field="author")
+    """
+    if isinstance(values, (str, Path)):
+        path = Path(values)
+        try:
+            values = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except OSError as error:
+            raise InputError(f"lookup LF {name!r}: cannot read {path}: {error}") from None
+    items = sorted({v if case_sensitive else v.lower() for v in values})
+    if not items:
+        raise InputError(f"lookup LF {name!r} has no values")
+    value = field_value(field).str.strip_chars()
+    if not case_sensitive:
+        value = value.str.to_lowercase()
+    return DeclarativeLF(
+        name=name,
+        kind="lookup",
+        params=(("field", field), ("values", tuple(items)), ("case_sensitive", case_sensitive)),
+        outcomes=((label, value.is_in(items).fill_null(False)),),
+        fields=_fields(field),
+    )
+
+
+def column_lf(name: str, field: str, mapping: Mapping[str, str]) -> DeclarativeLF:
+    """Vote the label that a metadata field already holds (an older classifier's output,
+    a tag, a rating bucket), mapped through ``mapping`` if given; other values abstain.
+
+    Examples
+    --------
+    >>> legacy = column_lf("legacy_filter", "filter_verdict", {"blocked": "spam", "ok": "ham"})
+    """
+    if not mapping:
+        raise InputError(f"column LF {name!r}: `mapping` from field values to labels is empty")
+    value = field_value(field)
+    outcomes = tuple(
+        (label, value.is_in([raw for raw, to in mapping.items() if to == label]).fill_null(False))
+        for label in dict.fromkeys(mapping.values())
+    )
+    return DeclarativeLF(
+        name=name,
+        kind="column",
+        params=(("field", field), ("mapping", tuple(sorted(mapping.items())))),
+        outcomes=outcomes,
+        fields=_fields(field),
+    )
+
+
+def lexicon_lf(
+    name: str,
+    lexicons: Mapping[str, Sequence[str]],
+    *,
+    margin: int = 1,
+    case_sensitive: bool = False,
+) -> DeclarativeLF:
+    """Vote the label whose word list has the most whole-word hits in the text, when it
+    leads every other list by at least ``margin`` hits (a sentiment lexicon, say).
+
+    Examples
+    --------
+    >>> sentiment = lexicon_lf(
+    ...     "sentiment", {"positive": ["great", "love"], "negative": ["awful", "hate"]}
+    ... )
+    """
+    if len(lexicons) < 2 or any(not words for words in lexicons.values()):
+        raise InputError(f"lexicon LF {name!r} needs two or more non-empty word lists")
+    flags = _flags(case_sensitive)
+    hits = {
+        # Int32: the counts are unsigned, and their differences must go negative.
+        label: pl.col("text")
+        .str.count_matches(rf"{flags}\b(?:{'|'.join(re.escape(w) for w in words)})\b")
+        .cast(pl.Int32)
+        for label, words in lexicons.items()
+    }
+    outcomes = tuple(
+        (
+            label,
+            pl.all_horizontal(count - other >= margin for o, other in hits.items() if o != label),
+        )
+        for label, count in hits.items()
+    )
+    return DeclarativeLF(
+        name=name,
+        kind="lexicon",
+        params=(
+            ("lexicons", tuple((label, tuple(words)) for label, words in lexicons.items())),
+            ("margin", margin),
+            ("case_sensitive", case_sensitive),
+        ),
+        outcomes=outcomes,
     )
 
 

@@ -214,7 +214,7 @@ def test_aggregate_fits_with_a_gold_split_and_saves_the_model(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     lfs = [keyword_lf("sub", ["subscribe"], "spam"), keyword_lf("song", ["song"], "ham")]
-    matrix = apply_lfs(workspace, lfs)
+    matrix = apply_lfs(workspace, lfs).matrix
     with pytest.raises(LabelkitError, match="no gold labels in split 'dev'"):
         aggregate(workspace, "dawid_skene", gold_split="dev")
     predictions = aggregate(

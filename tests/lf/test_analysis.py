@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from labelkit import Workspace, apply_lfs, ingest, keyword_lf
-from labelkit.lf import summarize_lfs
+import numpy as np
+import pytest
+
+from labelkit import LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit.lf import lf_agreement, most_disputed, summarize_lfs, uncovered_examples
+from labelkit.lf.analysis import wilson_interval
 
 
 def test_summarize_lfs_scores_one_split_against_its_gold(workspace: Workspace) -> None:
@@ -29,3 +33,45 @@ def test_summarize_lfs_without_gold_has_no_accuracy(tmp_path: Path) -> None:
         summary = summarize_lfs(ws)
     assert "accuracy" not in summary.columns
     assert summary["coverage"].to_list() == [0.5]
+
+
+def test_wilson_interval_matches_the_textbook_values() -> None:
+    low, high = wilson_interval(np.array([9, 0, 0]), np.array([10, 4, 0]))
+    assert low[:2] == pytest.approx([0.5958, 0.0], abs=1e-4)
+    assert high[:2] == pytest.approx([0.9821, 0.4899], abs=1e-4)
+    assert np.isnan(low[2]) and np.isnan(high[2])
+
+
+def matrix_of(codes: list[list[int]]) -> LabelMatrix:
+    return LabelMatrix(
+        codes=np.array(codes, dtype=np.int16),
+        example_ids=[f"e{i}" for i in range(len(codes))],
+        sources=["a", "b", "c"],
+        task=Task(labels=("ham", "spam", "eggs")),
+    )
+
+
+def test_agreement_uncovered_and_disputed_examples() -> None:
+    matrix = matrix_of(
+        [
+            [0, 0, -1],
+            [0, 1, 2],
+            [1, 1, 0],
+            [-1, -1, -1],
+            [1, -1, 1],
+            [-1, -1, -1],
+        ]
+    )
+    agreement = lf_agreement(matrix)
+    pairs = {(r[0], r[1]): (r[2], r[3]) for r in agreement.rows()}
+    assert pairs == {
+        ("a", "b"): (3, pytest.approx(2 / 3)),
+        ("a", "c"): (3, pytest.approx(1 / 3)),
+        ("b", "c"): (2, 0.0),
+    }
+    assert agreement["lf_a"].to_list()[0] == "b"  # least agreement first
+    assert uncovered_examples(matrix).to_list() == ["e3", "e5"]
+    disputed = most_disputed(matrix)
+    assert disputed["example_id"].to_list() == ["e1", "e2"]
+    assert disputed["votes"].to_list() == ["ham 1, spam 1, eggs 1", "spam 2, ham 1"]
+    assert disputed["entropy"][0] == pytest.approx(np.log2(3))

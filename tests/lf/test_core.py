@@ -6,7 +6,15 @@ import polars as pl
 import pytest
 
 from labelkit import InputError, Task, keyword_lf, labeling_function, load_lfs, regex_lf
-from labelkit.lf import Example, compute_votes
+from labelkit.lf import (
+    Example,
+    column_lf,
+    compute_votes,
+    length_lf,
+    lexicon_lf,
+    lookup_lf,
+    threshold_lf,
+)
 
 TASK = Task(labels=("ham", "spam"))
 FRAME = pl.DataFrame(
@@ -19,12 +27,20 @@ FRAME = pl.DataFrame(
             "my song",
             "nice",
         ],
+        "meta": [
+            '{"author": "Bot 7", "likes": 0, "verdict": "blocked"}',
+            '{"author": "ann", "likes": 12}',
+            '{"author": "bot 7", "likes": "many", "verdict": "ok"}',
+            '{"likes": 3.5, "verdict": "blocked"}',
+            None,
+        ],
     }
 )
 
 
-def votes(lf: object) -> list[str | None]:
-    return compute_votes([lf], FRAME, TASK).to_frame()[lf.name].to_list()  # type: ignore[attr-defined]
+def votes(lf: object, frame: pl.DataFrame = FRAME) -> list[str | None]:
+    matrix = compute_votes([lf], frame, TASK).matrix  # type: ignore[list-item]
+    return matrix.to_frame()[lf.name].to_list()  # type: ignore[attr-defined]
 
 
 def test_keywords_match_whole_words_ignoring_case() -> None:
@@ -55,7 +71,7 @@ def test_regex_matches_anywhere() -> None:
 
 
 def test_invalid_regex_names_the_lf() -> None:
-    with pytest.raises(InputError, match=r"regex LF 'bad': invalid pattern"):
+    with pytest.raises(InputError, match=r"labeling function 'bad': invalid pattern"):
         regex_lf("bad", r"(?<=x)y", "spam")
 
 
@@ -79,7 +95,7 @@ def test_mixed_lfs_fill_their_own_columns() -> None:
         labeling_function(lambda x: "spam" if "http" in x.text else None, name="http"),
         keyword_lf("my", ["my"], "spam"),
     ]
-    matrix = compute_votes(lfs, FRAME, TASK)
+    matrix = compute_votes(lfs, FRAME, TASK).matrix
     assert matrix.sources == ["song", "http", "my"]
     assert matrix.codes.tolist() == [
         [-1, -1, -1],
@@ -88,6 +104,85 @@ def test_mixed_lfs_fill_their_own_columns() -> None:
         [0, -1, 1],
         [-1, -1, -1],
     ]
+
+
+def test_length_bounds_count_words_and_characters() -> None:
+    # Word counts 3, 2, 4, 2, 1; character counts 15, 16, 23, 7, 4.
+    assert votes(length_lf("short", "ham", max_words=2)) == [None, "ham", None, "ham", "ham"]
+    assert votes(length_lf("mid", "ham", min_words=2, max_chars=15)) == [
+        "ham",
+        None,
+        None,
+        "ham",
+        None,
+    ]
+    with pytest.raises(InputError, match="length LF 'none' needs at least one bound"):
+        length_lf("none", "ham")
+
+
+def test_threshold_reads_a_numeric_field_and_abstains_where_it_is_not_a_number() -> None:
+    assert votes(threshold_lf("unloved", "likes", "spam", below=1)) == [
+        "spam",
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert votes(threshold_lf("liked", "likes", "ham", above=3, below=20)) == [
+        None,
+        "ham",
+        None,
+        "ham",
+        None,
+    ]
+
+
+def test_a_field_no_example_has_is_an_error_naming_it() -> None:
+    with pytest.raises(InputError, match=r"\['stars'\] read metadata field 'stars'"):
+        votes(threshold_lf("stars", "stars", "spam", above=3))
+    with pytest.raises(InputError, match="field names must be identifiers"):
+        threshold_lf("x", "likes; drop", "spam", above=1)
+
+
+def test_lookup_matches_whole_values_from_a_list_or_a_file(tmp_path: Path) -> None:
+    assert votes(lookup_lf("bots", ["BOT 7"], "spam", field="author")) == [
+        "spam",
+        None,
+        "spam",
+        None,
+        None,
+    ]
+    assert votes(lookup_lf("bots", ["bot 7"], "spam", field="author", case_sensitive=True)) == [
+        None,
+        None,
+        "spam",
+        None,
+        None,
+    ]
+    listed = tmp_path / "greetings.txt"
+    listed.write_text("nice\n\n  my song \n")
+    assert votes(lookup_lf("greeting", listed, "ham")) == [None, None, None, "ham", "ham"]
+    with pytest.raises(InputError, match="cannot read"):
+        lookup_lf("missing", tmp_path / "nope.txt", "ham")
+
+
+def test_column_votes_the_label_a_field_holds() -> None:
+    lf = column_lf("legacy", "verdict", {"blocked": "spam", "ok": "ham"})
+    assert lf.labels == ("spam", "ham")
+    assert votes(lf) == ["spam", None, "ham", "spam", None]
+
+
+def test_lexicon_votes_the_list_with_more_hits_by_the_margin() -> None:
+    frame = pl.DataFrame(
+        {
+            "id": ["1", "2", "3", "4"],
+            "text": ["great great song, awful mix", "awful", "great and awful", "hateful"],
+        }
+    )
+    lf = lexicon_lf("mood", {"ham": ["great", "love"], "spam": ["awful", "hate"]})
+    assert votes(lf, frame) == ["ham", "spam", None, None]
+    strict = lexicon_lf("mood", {"ham": ["great"], "spam": ["awful"]}, margin=2)
+    assert votes(strict, frame) == [None, None, None, None]
 
 
 def test_definitions_differ_when_lfs_differ() -> None:

@@ -1,0 +1,149 @@
+"""spaCy ``Matcher`` and ``PhraseMatcher`` labeling functions.
+
+Pattern LFs need tokens, so they cannot run as polars expressions: every pattern LF
+that uses the same pipeline shares one ``nlp.pipe`` pass over the texts and one
+matcher, and each document is matched once for all of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelkit.errors import InputError
+from labelkit.lf.core import LabelingFunction
+from labelkit.task import ABSTAIN, Task
+
+TokenPattern = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PatternLF(LabelingFunction):
+    """Votes ``label`` where any of its spaCy patterns matches.
+
+    ``phrases`` are matched with a ``PhraseMatcher`` on the token attribute ``attr``;
+    ``token_patterns`` with a ``Matcher``. ``model`` is ``"blank:<lang>"`` (a tokenizer
+    only, enough for LOWER, TEXT, SHAPE, LIKE_NUM, LIKE_URL, IS_PUNCT...) or an installed
+    pipeline's name, needed for POS, LEMMA or ENT_TYPE.
+    """
+
+    name: str
+    label: str
+    phrases: tuple[str, ...]
+    token_patterns: str  # JSON, so that the LF stays hashable
+    attr: str
+    model: str
+
+    @property
+    def definition(self) -> str:
+        return json.dumps(
+            {
+                "kind": "spacy_patterns",
+                "labels": [self.label],
+                "phrases": self.phrases,
+                "token_patterns": json.loads(self.token_patterns),
+                "attr": self.attr,
+                "model": self.model,
+            }
+        )
+
+
+def pattern_lf(
+    name: str,
+    label: str,
+    *,
+    phrases: Sequence[str] = (),
+    token_patterns: Sequence[TokenPattern] = (),
+    attr: str = "LOWER",
+    model: str = "blank:en",
+) -> PatternLF:
+    """Vote ``label`` where a phrase or a spaCy token pattern matches.
+
+    Examples
+    --------
+    >>> channel_plug = pattern_lf(
+    ...     "channel_plug",
+    ...     "spam",
+    ...     phrases=["my channel", "my new video"],
+    ...     token_patterns=[[{"LOWER": "check"}, {"OP": "?"}, {"LOWER": "out"}]],
+    ... )
+    """
+    if not phrases and not token_patterns:
+        raise InputError(f"pattern LF {name!r} needs phrases or token_patterns")
+    lf = PatternLF(
+        name=name,
+        label=label,
+        phrases=tuple(phrases),
+        token_patterns=json.dumps([list(p) for p in token_patterns]),
+        attr=attr,
+        model=model,
+    )
+    _build_matchers([lf], _load_pipeline("blank:en"))
+    return lf
+
+
+def run_pattern_lfs(
+    lfs: Sequence[PatternLF], texts: Sequence[str], task: Task, batch_size: int = 1000
+) -> np.ndarray:
+    """The votes (n_texts x n_lfs codes) of pattern LFs, one ``nlp.pipe`` pass per pipeline.
+
+    Examples
+    --------
+    >>> run_pattern_lfs([channel_plug], ["check it out", "nice"], task)[:, 0]
+    array([ 1, -1], dtype=int16)
+    """
+    codes = np.full((len(texts), len(lfs)), ABSTAIN, dtype=np.int16)
+    by_model: dict[str, list[int]] = {}
+    for j, lf in enumerate(lfs):
+        by_model.setdefault(lf.model, []).append(j)
+    for model, columns in by_model.items():
+        nlp = _load_pipeline(model)
+        group = [lfs[j] for j in columns]
+        matchers = _build_matchers(group, nlp)
+        column_of = {nlp.vocab.strings[lf.name]: j for lf, j in zip(group, columns, strict=True)}
+        vote_of = {j: task.code(lfs[j].label) for j in columns}
+        for i, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
+            for matcher in matchers:
+                for match_id in {match_id for match_id, _, _ in matcher(doc)}:
+                    j = column_of[match_id]
+                    codes[i, j] = vote_of[j]
+    return codes
+
+
+def _load_pipeline(model: str) -> Any:
+    import spacy
+
+    try:
+        if model.startswith("blank:"):
+            return spacy.blank(model.removeprefix("blank:"))
+        return spacy.load(model)
+    except (OSError, ImportError) as error:
+        raise InputError(
+            f"spaCy pipeline {model!r} is not available ({error}); install it as a package "
+            "or use 'blank:en'"
+        ) from None
+
+
+def _build_matchers(lfs: Sequence[PatternLF], nlp: Any) -> list[Any]:
+    from spacy.errors import MatchPatternError
+    from spacy.matcher import Matcher, PhraseMatcher
+
+    token_matcher = Matcher(nlp.vocab)
+    phrase_matchers: dict[str, Any] = {}
+    for lf in lfs:
+        patterns = json.loads(lf.token_patterns)
+        try:
+            if patterns:
+                token_matcher.add(lf.name, patterns)
+            if lf.phrases:
+                if lf.attr not in phrase_matchers:
+                    phrase_matchers[lf.attr] = PhraseMatcher(nlp.vocab, attr=lf.attr)
+                phrase_matchers[lf.attr].add(lf.name, list(nlp.tokenizer.pipe(lf.phrases)))
+        except (MatchPatternError, ValueError, KeyError) as error:
+            raise InputError(f"pattern LF {lf.name!r}: invalid pattern: {error}") from None
+    matchers = list(phrase_matchers.values())
+    return [token_matcher, *matchers] if len(token_matcher) else matchers

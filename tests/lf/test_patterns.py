@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from labelkit import InputError, Task
+from labelkit.lf import compute_votes, keyword_lf, pattern_lf
+
+TASK = Task(labels=("ham", "spam"))
+TEXTS = [
+    "Check it out on My Channel",
+    "check out my new video",
+    "2 billion views!",
+    "checking outdoors",
+    "visit www.example.com",
+]
+
+
+def test_phrase_and_token_patterns_vote_where_they_match() -> None:
+    lfs = [
+        pattern_lf("my_channel", "spam", phrases=["my channel", "my new video"]),
+        pattern_lf(
+            "check_out",
+            "spam",
+            token_patterns=[[{"LOWER": "check"}, {"OP": "?"}, {"LOWER": "out"}]],
+        ),
+        pattern_lf("views", "ham", token_patterns=[[{"LIKE_NUM": True}, {"LOWER": "billion"}]]),
+        pattern_lf("url", "spam", token_patterns=[[{"LIKE_URL": True}]]),
+        pattern_lf("exact_case", "spam", phrases=["My Channel"], attr="ORTH"),
+        keyword_lf("video", ["video"], "ham"),
+    ]
+    frame = pl.DataFrame({"id": [str(i) for i in range(len(TEXTS))], "text": TEXTS})
+    codes = compute_votes(lfs, frame, TASK).matrix.codes
+    assert codes.tolist() == [
+        [1, 1, -1, -1, 1, -1],
+        [1, 1, -1, -1, -1, 0],
+        [-1, -1, 0, -1, -1, -1],
+        [-1, -1, -1, -1, -1, -1],
+        [-1, -1, -1, 1, -1, -1],
+    ]
+
+
+def test_bad_patterns_and_missing_pipelines_are_named() -> None:
+    with pytest.raises(InputError, match="pattern LF 'typo': invalid pattern"):
+        pattern_lf("typo", "spam", token_patterns=[[{"LOWR": "x"}]])
+    with pytest.raises(InputError, match="pattern LF 'empty' needs phrases or token_patterns"):
+        pattern_lf("empty", "spam")
+    lf = pattern_lf("pos", "spam", token_patterns=[[{"POS": "PROPN"}]], model="no_such_pipeline")
+    frame = pl.DataFrame({"id": ["1"], "text": ["Alice"]})
+    with pytest.raises(InputError, match="spaCy pipeline 'no_such_pipeline' is not available"):
+        compute_votes([lf], frame, TASK)
