@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior, one_hot_votes
@@ -33,7 +35,10 @@ class DawidSkene(BaseLabelModel):
         EM stops after ``max_iter`` rounds or when no posterior moves more than ``tol``.
     gold_weight
         How many weakly labeled rows one gold row counts as, when ``fit`` gets ``gold``:
-        gold rows keep their known class throughout EM (semi-supervised EM).
+        gold rows keep their known class throughout EM (semi-supervised EM). ``"auto"``
+        picks one of ``GOLD_WEIGHTS`` by 5-fold cross-validation on the gold rows
+        (accuracy on the held-out fold; the smaller weight on a tie), falling back to
+        10 with fewer than 25 gold rows; ``gold_weight_used`` says which.
 
     Examples
     --------
@@ -53,7 +58,8 @@ class DawidSkene(BaseLabelModel):
         "tol",
         "gold_weight",
     )
-    state_attributes = ("confusion", "prior", "iterations")
+    state_attributes = ("confusion", "prior", "iterations", "gold_weight_used")
+    GOLD_WEIGHTS = (1.0, 10.0, 100.0)
 
     def __init__(
         self,
@@ -62,7 +68,7 @@ class DawidSkene(BaseLabelModel):
         smoothing: float = 1.0,
         max_iter: int = 1000,
         tol: float = 1e-6,
-        gold_weight: float = 10.0,
+        gold_weight: float | Literal["auto"] = "auto",
     ) -> None:
         self.class_balance = None if class_balance is None else list(class_balance)
         self.model_abstains = model_abstains
@@ -70,6 +76,7 @@ class DawidSkene(BaseLabelModel):
         self.max_iter = max_iter
         self.tol = tol
         self.gold_weight = gold_weight
+        self.gold_weight_used: float | None = None
         self.confusion = np.zeros(0)
         self.prior = np.zeros(0)
         self.iterations = 0
@@ -80,7 +87,11 @@ class DawidSkene(BaseLabelModel):
         """Fit by EM; rows with ``gold`` (codes, -1 = unknown) keep their known class."""
         answers = self._answers(self._check(codes, cardinality), cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
-        row_weight = np.where(known, self.gold_weight, 1.0) if known is not None else None
+        self.gold_weight_used = None
+        row_weight = None
+        if known is not None:
+            self.gold_weight_used = self._choose_gold_weight(codes, cardinality, gold, known)
+            row_weight = np.where(known, self.gold_weight_used, 1.0)
         fixed_prior = class_prior(self.class_balance, cardinality, self.name)
         counts = answers.sum(axis=1)[:, :cardinality]
         posterior = np.where(
@@ -116,6 +127,40 @@ class DawidSkene(BaseLabelModel):
                 break
         self.cardinality = cardinality
         return self
+
+    def _choose_gold_weight(
+        self, codes: np.ndarray, cardinality: int, gold: np.ndarray, known: np.ndarray
+    ) -> float:
+        if self.gold_weight != "auto":
+            return float(self.gold_weight)
+        rows = np.flatnonzero(known)
+        if len(rows) < 25:
+            return 10.0
+        fold = np.random.default_rng(0).permutation(len(rows)) % 5
+        scores = []
+        for weight in self.GOLD_WEIGHTS:
+            correct = 0
+            for k in range(5):
+                held = rows[fold == k]
+                partial = gold.copy()
+                partial[held] = ABSTAIN
+                model = self._for_selection(weight).fit(codes, cardinality, gold=partial)
+                predicted = model.predict_proba(codes[held]).argmax(axis=1)
+                correct += int((predicted == gold[held]).sum())
+            scores.append(correct)
+        return self.GOLD_WEIGHTS[int(np.argmax(scores))]
+
+    def _for_selection(self, weight: float) -> DawidSkene:
+        # A looser tolerance: ranking three weights needs no exact optimum, and EM's
+        # last digits cost most of its iterations.
+        return DawidSkene(
+            class_balance=self.class_balance,
+            model_abstains=self.model_abstains,
+            smoothing=self.smoothing,
+            max_iter=self.max_iter,
+            tol=max(self.tol, 1e-4),
+            gold_weight=weight,
+        )
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         codes = self._check(codes)

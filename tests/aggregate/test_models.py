@@ -230,3 +230,14 @@ def test_aggregate_fits_with_a_gold_split_and_saves_the_model(
     ]
     config = workspace.sql("SELECT config FROM runs WHERE step = 'aggregate'")["config"][0]
     assert '"gold_split": "test"' in config
+
+
+def test_dawid_skene_picks_the_gold_weight_by_cross_validation() -> None:
+    codes, truth = synthetic_votes(n=1000)
+    few = np.where(np.arange(1000) < 20, truth, -1)
+    assert DawidSkene().fit(codes, 2, gold=few).gold_weight_used == 10.0
+    many = np.where(np.arange(1000) < 200, truth, -1)
+    chosen = DawidSkene().fit(codes, 2, gold=many).gold_weight_used
+    assert chosen in DawidSkene.GOLD_WEIGHTS
+    assert DawidSkene(gold_weight=3).fit(codes, 2, gold=many).gold_weight_used == 3.0
+    assert DawidSkene().fit(codes, 2).gold_weight_used is None
