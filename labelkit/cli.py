@@ -276,10 +276,27 @@ def review(
     workspace: Workspace_,
     reviewer: Annotated[str, typer.Option(help="Your name, stored with every answer.")],
     limit: Annotated[int | None, typer.Option(help="Stop after this many answers.")] = None,
+    focus: Annotated[
+        str | None, typer.Option(help="Binary focus mode: only 'is this LABEL?' questions.")
+    ] = None,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision."""
     with _open(workspace) as ws:
-        review_in_terminal(ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit)
+        review_in_terminal(
+            ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit, focus=focus
+        )
+
+
+@app.command(name="review-stats")
+def review_stats(workspace: Workspace_) -> None:
+    """What the review has done and found, and how much reviewers agree."""
+    with _open(workspace) as ws:
+        queue = ReviewQueue(ws)
+        stats = queue.stats()
+        agreement = queue.reviewer_agreement()
+    console.print(rich_table(pl.DataFrame([stats]), title="review"))
+    if agreement.height:
+        console.print(rich_table(agreement, title="agreement on doubly reviewed items"))
 
 
 @app.command()

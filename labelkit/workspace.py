@@ -117,6 +117,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, example_id)
     );
     """,
+    # 3: who is looking at which queued item, until when (so two reviewers never get one).
+    """
+    CREATE TABLE claims (
+        example_id VARCHAR PRIMARY KEY,
+        reviewer VARCHAR NOT NULL,
+        expires_at TIMESTAMP NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labelkit import Workspace, bundled_dataset
+from labelkit import ReviewQueue, Workspace, bundled_dataset
 from tests.openai_server import OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
@@ -158,9 +158,7 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
     with Workspace(ws) as workspace:
-        workspace.con.execute(
-            "INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0 FROM examples LIMIT 2"
-        )
+        workspace.con.execute("INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0 FROM examples")
     review = subprocess.run(
         [*LABELKIT, "review", str(ws), "--reviewer", "ana"],
         input="a2q",
@@ -173,3 +171,17 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
         decisions = workspace.sql("SELECT reviewer, action, label FROM decisions").rows()
     assert [d[:2] for d in decisions] == [("ana", "accept"), ("ana", "label")]
     assert decisions[1][2] == "spam"
+    with Workspace(ws, read_only=True) as workspace:
+        focus = ReviewQueue(workspace).pending()["suggested_label"][0]
+    focused = subprocess.run(
+        [*LABELKIT, "review", str(ws), "--reviewer", "bo", "--focus", focus],
+        input="aq",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert focused.returncode == 0, focused.stderr
+    assert f"Is this {focus}?" in focused.stdout
+    stats = run("review-stats", ws)
+    assert stats.returncode == 0, stats.stderr
+    assert "errors_per_100" in stats.stdout and "suggested_right" in stats.stdout

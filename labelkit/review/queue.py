@@ -2,10 +2,17 @@
 
 Decisions are only ever appended. Undo appends a reversal of the reviewer's latest
 live decision; the newest live decision on an example is the one that counts.
+
+Several reviewers share one queue through one process that owns the workspace (DuckDB
+lets one process write a file): the web server, or a script with one ``ReviewQueue``
+used from many threads. ``next(reviewer=...)`` claims the item it hands out until
+the reviewer answers or the claim expires, so two reviewers never see the same item
+at once; every operation holds the queue's lock and runs in one transaction.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,41 +53,89 @@ class ReviewItem:
     votes: dict[str, str]
 
 
+PENDING = f"""
+    SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id
+    WHERE q.example_id NOT IN (SELECT example_id FROM ({EFFECTIVE_DECISIONS}))
+"""
+
+
 class ReviewQueue:
     """The workspace's queue of flagged examples, highest priority first.
 
     Examples
     --------
     >>> queue = ReviewQueue(ws)
-    >>> item = queue.next()
+    >>> item = queue.next(reviewer="ana")
     >>> queue.answer(item.example_id, "accept", reviewer="ana", seconds=2.5)
     1
     """
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, claim_seconds: float = 600.0) -> None:
         self.workspace = workspace
         self.labels = workspace.task.labels
+        self.claim_seconds = claim_seconds
+        self._lock = threading.RLock()
 
     def pending(self, limit: int | None = None) -> pl.DataFrame:
         """Queued items without a live decision, with their text, in review order."""
-        return self.workspace.sql(
-            f"""SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id
-                WHERE q.example_id NOT IN (SELECT example_id FROM ({EFFECTIVE_DECISIONS}))
-                ORDER BY q.priority DESC, q.example_id
-                LIMIT ?""",
-            [limit],
-        )
+        with self._lock:
+            return self.workspace.sql(
+                f"{PENDING} ORDER BY q.priority DESC, q.example_id LIMIT ?", [limit]
+            )
 
-    def next(self) -> ReviewItem | None:
-        """The highest-priority item nobody has answered, or None when the queue is done."""
-        pending = self.pending(limit=1)
-        if pending.height == 0:
-            return None
-        row = pending.row(0, named=True)
-        votes = self.workspace.sql(
-            "SELECT source, label FROM votes WHERE example_id = ? ORDER BY source",
-            [row["example_id"]],
+    def next(self, reviewer: str | None = None, *, focus: str | None = None) -> ReviewItem | None:
+        """The highest-priority item nobody has answered, or None when the queue is done.
+
+        With ``reviewer``, skip items another reviewer holds an unexpired claim on and
+        claim the one returned for ``claim_seconds`` (the reviewer's own claim is handed
+        back again: a reload shows the same item). With ``focus`` (binary focus mode),
+        only items whose suggested label is ``focus``: the question becomes "is this
+        <focus>?", answered with accept or reject.
+
+        Examples
+        --------
+        >>> queue.next(reviewer="ana", focus="spam").suggested_label
+        'spam'
+        """
+        if focus is not None and focus not in self.labels:
+            raise InputError(f"focus label {focus!r} is not one of {list(self.labels)}")
+        with self._lock, self.workspace.transaction() as con:
+            now = time.time()
+            row = first_row(
+                con,
+                f"""SELECT p.example_id FROM ({PENDING}) p
+                    LEFT JOIN claims c ON c.example_id = p.example_id
+                    WHERE (? IS NULL OR p.suggested_label = ?)
+                      AND (c.example_id IS NULL OR c.reviewer = ?
+                           OR c.expires_at <= to_timestamp(?)::TIMESTAMP)
+                    ORDER BY (c.reviewer = ?) DESC NULLS LAST, p.priority DESC, p.example_id
+                    LIMIT 1""",
+                [focus, focus, reviewer, now, reviewer],
+            )
+            if row is None:
+                return None
+            example_id = row[0]
+            if reviewer is not None:
+                con.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
+                    [example_id, reviewer, now + self.claim_seconds],
+                )
+            return self._item(con, example_id)
+
+    def _item(self, con: duckdb.DuckDBPyConnection, example_id: str) -> ReviewItem:
+        row = (
+            con.sql(
+                "SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id "
+                "WHERE q.example_id = ?",
+                params=[example_id],
+            )
+            .pl()
+            .row(0, named=True)
         )
+        votes = con.sql(
+            "SELECT source, label FROM votes WHERE example_id = ? ORDER BY source",
+            params=[example_id],
+        ).pl()
         return ReviewItem(
             example_id=row["example_id"],
             text=row["text"],
@@ -108,20 +163,19 @@ class ReviewQueue:
         """
         if action not in ACTIONS:
             raise InputError(f"unknown review action {action!r}; use one of {list(ACTIONS)}")
-        queued = first_row(
-            self.workspace.con,
-            "SELECT suggested_label FROM queue WHERE example_id = ?",
-            [example_id],
-        )
-        if queued is None:
-            raise InputError(f"example {example_id!r} is not in the review queue")
-        chosen = self._label_for(action, queued[0], label)
-        with self.workspace.transaction() as con:
+        with self._lock, self.workspace.transaction() as con:
+            queued = first_row(
+                con, "SELECT suggested_label FROM queue WHERE example_id = ?", [example_id]
+            )
+            if queued is None:
+                raise InputError(f"example {example_id!r} is not in the review queue")
+            chosen = self._label_for(action, queued[0], label)
+            con.execute("DELETE FROM claims WHERE example_id = ?", [example_id])
             return _append(con, example_id, reviewer, action, chosen, None, seconds, comment)
 
     def undo(self, *, reviewer: str) -> str | None:
         """Reverse ``reviewer``'s latest live decision; return its example id (None if none)."""
-        with self.workspace.transaction() as con:
+        with self._lock, self.workspace.transaction() as con:
             latest = first_row(
                 con,
                 f"""SELECT decision_id, example_id FROM ({LIVE_DECISIONS})
@@ -135,10 +189,15 @@ class ReviewQueue:
 
     def decisions(self) -> pl.DataFrame:
         """The decision that counts for every reviewed example."""
-        return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
+        with self._lock:
+            return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
 
     def progress(self) -> dict[str, int]:
         """Counts for a progress line: queued, reviewed, remaining, and labels corrected."""
+        with self._lock:
+            return self._progress()
+
+    def _progress(self) -> dict[str, int]:
         row = first_row(
             self.workspace.con,
             f"""SELECT (SELECT count(*) FROM queue),
@@ -154,6 +213,95 @@ class ReviewQueue:
             "remaining": queued - reviewed,
             "corrected": corrected,
         }
+
+    def stats(self) -> dict[str, float | int | None]:
+        """Where the review stands, and what it has found.
+
+        ``answered``: reviewed items with an accept, reject or label (not skipped or
+        ambiguous); ``suggested_right``: the share of those where the suggested label
+        was confirmed; ``errors_found``: those whose label differs from the label
+        model's; ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
+        over reviewer pairs on doubly reviewed items (None without any).
+
+        Examples
+        --------
+        >>> ReviewQueue(ws).stats()["errors_per_100"]
+        62.0
+        """
+        with self._lock:
+            counts = self.workspace.sql(
+                f"""SELECT count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label'))
+                             AS answered,
+                           count(*) FILTER (WHERE d.action = 'accept') AS accepted,
+                           count(*) FILTER (WHERE d.action = 'skip') AS skipped,
+                           count(*) FILTER (WHERE d.action = 'ambiguous') AS ambiguous,
+                           count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label')
+                                            AND d.label IS DISTINCT FROM q.given_label)
+                             AS errors_found,
+                           (SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS}))
+                             AS reviewers
+                    FROM ({EFFECTIVE_DECISIONS}) d JOIN queue q USING (example_id)"""
+            ).row(0, named=True)
+            agreement = self.reviewer_agreement()
+            progress = self._progress()
+        answered = counts["answered"]
+        return {
+            "queued": progress["queued"],
+            "reviewed": progress["reviewed"],
+            "remaining": progress["remaining"],
+            **counts,
+            "suggested_right": counts["accepted"] / answered if answered else None,
+            "errors_per_100": 100 * counts["errors_found"] / answered if answered else None,
+            "kappa": agreement["kappa"].mean() if agreement.height else None,
+        }
+
+    def reviewer_agreement(self) -> pl.DataFrame:
+        """Per pair of reviewers: items both labeled, raw agreement and Cohen's kappa.
+
+        Each reviewer's newest live label on an example counts.
+
+        Examples
+        --------
+        >>> ReviewQueue(ws).reviewer_agreement().columns
+        ['reviewer_a', 'reviewer_b', 'items', 'agreement', 'kappa']
+        """
+        with self._lock:
+            labeled = self.workspace.sql(
+                f"""SELECT example_id, reviewer, label FROM ({LIVE_DECISIONS})
+                    WHERE label IS NOT NULL
+                    QUALIFY row_number() OVER (
+                        PARTITION BY example_id, reviewer ORDER BY decision_id DESC) = 1"""
+            )
+        pair = ["reviewer_a", "reviewer_b"]
+        both = (
+            labeled.rename({"reviewer": "reviewer_a", "label": "label_a"})
+            .join(labeled.rename({"reviewer": "reviewer_b", "label": "label_b"}), on="example_id")
+            .filter(pl.col("reviewer_a") < pl.col("reviewer_b"))
+        )
+        observed = both.group_by(pair).agg(
+            items=pl.len(), agreement=(pl.col("label_a") == pl.col("label_b")).mean()
+        )
+        shares_a = both.group_by(*pair, pl.col("label_a").alias("label")).agg(n_a=pl.len())
+        shares_b = both.group_by(*pair, pl.col("label_b").alias("label")).agg(n_b=pl.len())
+        chance = (
+            shares_a.join(shares_b, on=[*pair, "label"])
+            .join(observed.select(*pair, "items"), on=pair)
+            .group_by(pair)
+            .agg(expected=(pl.col("n_a") * pl.col("n_b") / pl.col("items") ** 2).sum())
+        )
+        return (
+            observed.join(chance, on=pair, how="left")
+            .with_columns(
+                kappa=pl.when(pl.col("expected").fill_null(0) < 1)
+                .then(
+                    (pl.col("agreement") - pl.col("expected").fill_null(0))
+                    / (1 - pl.col("expected").fill_null(0))
+                )
+                .otherwise(pl.lit(1.0))
+            )
+            .select(*pair, "items", "agreement", "kappa")
+            .sort(pair)
+        )
 
     def _label_for(self, action: str, suggested: str, label: str | None) -> str | None:
         if action == "label":

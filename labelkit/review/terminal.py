@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import ReviewItem, ReviewQueue
 
 KEYS_HELP = "[a]ccept  [r]eject  [1-9] label  [s]kip  [?] ambiguous  [u]ndo  [q]uit"
@@ -29,11 +30,14 @@ def review_in_terminal(
     console: Console | None = None,
     read_key: Callable[[], str] = read_key,
     limit: int | None = None,
+    focus: str | None = None,
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
     Returns the number of answers given (undos not counted). Every answer is stored
-    before the next item is shown.
+    before the next item is shown. With ``focus`` (binary focus mode) only items
+    suggested as that label come up, and the question is "is this <focus>?":
+    ``a`` for yes, ``r`` for no.
 
     Examples
     --------
@@ -43,11 +47,12 @@ def review_in_terminal(
     labels = queue.labels
     answered = 0
     while limit is None or answered < limit:
-        item = queue.next()
+        item = queue.next(reviewer=reviewer, focus=focus)
         if item is None:
             console.print("[bold green]The queue is empty.[/] Nothing left to review.")
             break
-        console.print(_render(item, labels, queue.progress()))
+        spans = lf_spans(queue.workspace, item.example_id, item.text)
+        console.print(_render(item, labels, queue.progress(), focus, spans))
         shown = time.perf_counter()
         key = _read_valid_key(read_key, len(labels), console)
         seconds = time.perf_counter() - shown
@@ -90,13 +95,24 @@ def _read_valid_key(read_key: Callable[[], str], n_labels: int, console: Console
             console.print(f"[red]unknown key {key!r}[/]  {KEYS_HELP}")
 
 
-def _render(item: ReviewItem, labels: tuple[str, ...], progress: dict[str, int]) -> Panel:
+def _render(
+    item: ReviewItem,
+    labels: tuple[str, ...],
+    progress: dict[str, int],
+    focus: str | None,
+    spans: list[Span],
+) -> Panel:
     votes = Table.grid(padding=(0, 2))
+    matched = {span.source: item.text[span.start : span.end] for span in spans}
     for source, label in item.votes.items():
-        votes.add_row(Text(source, style="dim"), Text(label))
+        where = f'"{matched[source]}"' if source in matched else ""
+        votes.add_row(Text(source, style="dim"), Text(label), Text(where, style="dim"))
     choices = "  ".join(f"[{k}] {label}" for k, label in enumerate(labels[:9], start=1))
     body = Table.grid()
-    body.add_row(Text(item.text, style="bold"))
+    text = Text(item.text, style="bold")
+    for span in spans:
+        text.stylize("reverse", span.start, span.end)
+    body.add_row(text)
     body.add_row("")
     body.add_row(
         Text.assemble(
@@ -109,6 +125,8 @@ def _render(item: ReviewItem, labels: tuple[str, ...], progress: dict[str, int])
     )
     body.add_row(votes)
     body.add_row("")
+    if focus is not None:
+        body.add_row(Text(f"Is this {focus}?  [a] yes  [r] no", style="bold cyan"))
     body.add_row(Text(choices + "\n" + KEYS_HELP, style="cyan"))
     title = (
         f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
@@ -71,3 +73,86 @@ def test_simulated_review_answers_from_known_labels(queue: ReviewQueue) -> None:
     # a1 is spam and the suggestion was ham; a2 is spam and the suggestion was ham.
     assert decisions == [("a1", "label", "spam"), ("a2", "label", "spam")]
     assert queue.progress()["corrected"] == 0, "the label model was right on both"
+
+
+def test_two_reviewers_never_get_the_same_item_until_a_claim_expires(
+    queue: ReviewQueue,
+) -> None:
+    first = queue.next(reviewer="ana")
+    second = queue.next(reviewer="bo")
+    assert (first.example_id, second.example_id) == ("a1", "a2")  # type: ignore[union-attr]
+    # A reload hands ana her own item again, not a new one.
+    assert queue.next(reviewer="ana").example_id == "a1"  # type: ignore[union-attr]
+    assert queue.next(reviewer="cy").example_id == "a3"  # type: ignore[union-attr]
+    assert queue.next(reviewer="dee") is None
+    queue.answer("a1", "accept", reviewer="ana")
+    assert queue.workspace.sql("SELECT example_id FROM claims ORDER BY 1").rows() == [
+        ("a2",),
+        ("a3",),
+    ]
+    queue.workspace.con.execute("UPDATE claims SET expires_at = TIMESTAMP '2000-01-01'")
+    assert queue.next(reviewer="dee").example_id == "a2"  # type: ignore[union-attr]
+
+
+def test_focus_mode_asks_about_one_label(queue: ReviewQueue) -> None:
+    item = queue.next(reviewer="ana", focus="spam")
+    assert item is not None and (item.example_id, item.suggested_label) == ("a3", "spam")
+    queue.answer("a3", "reject", reviewer="ana")
+    assert queue.next(reviewer="ana", focus="spam") is None
+    assert queue.next(reviewer="ana", focus="ham").example_id == "a1"  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="focus label 'eggs' is not one of"):
+        queue.next(focus="eggs")
+
+
+def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -> None:
+    for example_id in ("a1", "a2", "a3", "a4"):
+        workspace.con.execute(
+            "INSERT INTO queue VALUES (?, 1, 'cleanlab', 'ham', 'spam', 0)", [example_id]
+        )
+    queue = ReviewQueue(workspace)
+    for example_id, ana, bo in [
+        ("a1", "spam", "spam"),
+        ("a2", "spam", "ham"),
+        ("a3", "ham", "ham"),
+        ("a4", "ham", "ham"),
+    ]:
+        queue.answer(example_id, "label", label=ana, reviewer="ana")
+        queue.answer(example_id, "label", label=bo, reviewer="bo")
+    # Agreement 3/4; by chance ana (1/2 spam) and bo (1/4 spam) agree 1/2 of the time.
+    assert queue.reviewer_agreement().rows() == [("ana", "bo", 4, 0.75, 0.5)]
+    stats = queue.stats()
+    # bo answered last everywhere: spam once, ham three times, against 'ham' given.
+    assert stats["answered"] == 4 and stats["errors_found"] == 1
+    assert stats["errors_per_100"] == 25.0 and stats["suggested_right"] == 0.0
+    assert stats["kappa"] == 0.5 and stats["reviewers"] == 2
+
+
+def test_ten_threads_share_one_queue_without_losing_or_doubling_work(
+    workspace: Workspace,
+) -> None:
+    workspace.con.execute(
+        """INSERT INTO examples SELECT 'x' || i, 'text ' || i, 'ham', 'train', NULL, 0
+           FROM range(300) t(i)"""
+    )
+    workspace.con.execute(
+        "INSERT INTO queue SELECT id, random(), 'cleanlab', 'ham', 'spam', 0 FROM examples "
+        "WHERE id LIKE 'x%'"
+    )
+    queue = ReviewQueue(workspace)
+    handed: dict[str, list[str]] = {}
+
+    def reviewer(name: str) -> None:
+        while (item := queue.next(reviewer=name)) is not None:
+            handed.setdefault(item.example_id, []).append(name)
+            queue.answer(item.example_id, "accept", reviewer=name)
+
+    threads = [threading.Thread(target=reviewer, args=(f"r{i}",)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(handed) == 300 and all(len(names) == 1 for names in handed.values())
+    decided = workspace.sql("SELECT example_id, count(*) AS n FROM decisions GROUP BY 1")
+    assert decided.height == 300 and decided["n"].max() == 1
+    assert len(set(decided["example_id"]) & set(handed)) == 300
+    assert workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0

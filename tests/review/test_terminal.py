@@ -43,3 +43,25 @@ def test_end_of_input_quits_and_an_empty_queue_says_so(queue: ReviewQueue) -> No
         queue, reviewer="bo", console=Console(file=out), read_key=lambda: next(pressed)
     )
     assert "The queue is empty" in out.getvalue()
+
+
+def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -> None:  # noqa: F811
+    queue.workspace.con.execute(
+        "INSERT INTO sources VALUES ('kw', 'lf', ?, 'h', 0)",
+        ['{"kind": "keywords", "labels": ["spam"], "keywords": ["song"], "case_sensitive": false}'],
+    )
+    queue.workspace.con.execute("INSERT INTO votes VALUES ('a3', 'kw', 'spam', 0)")
+    pressed = keys("aq")
+    out = io.StringIO()
+    review_in_terminal(
+        queue,
+        reviewer="ana",
+        console=Console(file=out, width=100),
+        read_key=lambda: next(pressed),
+        focus="spam",
+    )
+    text = out.getvalue()
+    assert "Is this spam?" in text and '"song"' in text
+    assert queue.decisions().select("example_id", "action", "label").rows() == [
+        ("a3", "accept", "spam")
+    ]
