@@ -263,11 +263,19 @@ def aggregate_votes(
 
 
 @app.command()
-def flag(workspace: Workspace_, folds: int = 5, seed: int = 0) -> None:
-    """Flag likely label errors with confident learning and queue them for review."""
+def flag(
+    workspace: Workspace_,
+    folds: int = 5,
+    seed: int = 0,
+    unsure_below: Annotated[
+        float, typer.Option(help="Flag labels the label model is less sure of than this.")
+    ] = 0.8,
+) -> None:
+    """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
+    LLMs) and queue them for review by one priority."""
     with _open(workspace) as ws:
-        flags = find_label_issues(ws, folds=folds, seed=seed)
-    console.print(f"{flags.height} likely label errors queued for review, most doubtful first")
+        flags = find_label_issues(ws, folds=folds, seed=seed, unsure_below=unsure_below)
+    console.print(f"{flags.height} labels queued for review, highest priority first")
     console.print(rich_table(flags.head(10)))
 
 

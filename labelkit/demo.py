@@ -109,15 +109,24 @@ def run_demo(
             "labeled"
         )
 
-        console.rule("5. confident learning")
+        console.rule("5. flags for review")
         flags = find_label_issues(ws)
-        console.print(f"cleanlab flagged {flags.height} training labels as likely wrong; top 5:")
+        by_cleanlab = flags["reasons"].str.contains("cleanlab").sum()
+        console.print(
+            f"{flags.height} training labels flagged ({by_cleanlab} by cleanlab), queued by "
+            "priority; top 5:"
+        )
         top = (
             flags.head(5)
             .join(ws.sql("SELECT id AS example_id, text FROM examples"), on="example_id")
             .sort("rank")
             .select(
-                "rank", "given_label", "suggested_label", "quality", pl.col("text").str.slice(0, 70)
+                "rank",
+                pl.col("given_label").alias("given"),
+                pl.col("suggested_label").alias("suggested"),
+                "priority",
+                "reasons",
+                pl.col("text").str.slice(0, 60),
             )
         )
         console.print(rich_table(top))
@@ -128,7 +137,7 @@ def run_demo(
         reviewed = simulate_review(queue, gold, limit=review_budget, reviewer="simulated-gold")
         progress = queue.progress()
         console.print(
-            f"simulated review: gold labels answered the {reviewed} most doubtful flags "
+            f"simulated review: gold labels answered the {reviewed} highest-priority flags "
             f"({progress['corrected']} labels corrected). In a real project people do this "
             "with `labelkit review`."
         )

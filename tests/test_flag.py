@@ -63,3 +63,30 @@ def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     )
     with pytest.raises(LabelkitError, match=r"at least 5 examples of every label in split 'train'"):
         find_label_issues(workspace)
+
+
+def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
+    ws, _ = noisy_workspace(tmp_path, flips=0)
+    with ws:
+        ws.con.execute("UPDATE predictions SET confidence = 0.6 WHERE example_id = 't0'")
+        ws.con.execute(
+            """INSERT INTO sources VALUES ('kw_a', 'lf', 'a', 'a', 0), ('kw_b', 'lf', 'b', 'b', 0),
+                                          ('llm:m', 'llm', 'm', 'm', 0)"""
+        )
+        ws.con.execute(
+            """INSERT INTO votes VALUES ('t2', 'kw_a', 'ham', 0), ('t2', 'kw_b', 'spam', 0),
+                                        ('t4', 'llm:m', 'spam', 0), ('t6', 'llm:m', 'ham', 0)"""
+        )
+        flags = find_label_issues(ws)
+        reasons = dict(zip(flags["example_id"], flags["reasons"], strict=True))
+        # t0, t2, t4 and t6 are ham with clean labels: only the planted evidence flags them.
+        assert reasons["t0"] == "label model unsure (0.6)"
+        assert reasons["t2"] == "LFs conflict (ham 1, spam 1)"
+        assert reasons["t4"] == "llm:m says spam"
+        assert "t6" not in reasons, "an LLM that agrees is no reason"
+        assert flags["priority"].is_sorted(descending=True)
+        assert flags["rank"][0] == 1 and flags["example_id"][0] == "t0"
+        stored = ws.sql("SELECT example_id, reason FROM flags ORDER BY 1, 2").rows()
+        assert ("t2", "LFs conflict (ham 1, spam 1)") in stored
+        queued = dict(ws.sql("SELECT example_id, reasons FROM queue").rows())
+        assert queued["t4"] == "llm:m says spam"

@@ -1,0 +1,128 @@
+"""How many wrong aggregated labels a reviewer finds in the first 50, 100 and 200 items,
+by review order: labelkit's queue priority, cleanlab's flags alone, label-model
+confidence alone, and random.
+
+For each WRENCH set (YouTube, SMS), the train texts go into a workspace with the
+shipped LF votes, Snorkel's label model (labelkit's default) labels them, and
+``find_label_issues`` flags and queues the likely errors. Gold stands in for the
+reviewer. For each order and budget: the wrong labels among the items reviewed, and
+the accuracy of the cleaned training set (reviewed labels corrected) on the train
+examples the label model labeled.
+
+    python benchmarks/review_efficiency.py --data-dir ../shared/data
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from _common import parser, write_results
+
+from labelkit import Workspace, aggregate, find_label_issues, ingest
+from labelkit.votes import write_votes
+
+BUDGETS = (50, 100, 200)
+RANDOM_SEEDS = 10
+
+
+def load(workspace: Workspace, folder: Path) -> None:
+    """Train, valid and test texts with gold, and the train LF votes as sources."""
+    files = [folder / f"{split}.json" for split in ("train", "valid", "test")]
+    ingest(workspace, files)
+    records = json.loads((folder / "train.json").read_text())
+    codes = np.array([r["weak_labels"] for r in records.values()])
+    ids = [f"train:{key}" for key in records]
+    labels = workspace.task.labels
+    with workspace.run("apply", {"lfs": "WRENCH weak_labels"}) as run:
+        for j in range(codes.shape[1]):
+            write_votes(
+                run.con,
+                source=f"wrench_lf_{j}",
+                kind="lf",
+                definition=f"{folder.name} weak_labels[{j}]",
+                example_ids=ids,
+                labels=[labels[c] if c >= 0 else None for c in codes[:, j]],
+                run_id=run.id,
+            )
+
+
+def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list]]:
+    labeled = workspace.sql(
+        """SELECT e.id AS example_id, e.gold, p.label, p.confidence
+           FROM examples e JOIN predictions p ON p.example_id = e.id
+           WHERE e.split = 'train' AND p.label IS NOT NULL ORDER BY e.id"""
+    )
+    by_confidence = labeled.sort("confidence", "example_id")["example_id"].to_list()
+    cleanlab = flags.filter(pl.col("reasons").str.contains("cleanlab")).sort("quality")
+    ranked = {
+        "queue priority (labelkit)": flags.sort("rank")["example_id"].to_list(),
+        "cleanlab flags alone": cleanlab["example_id"].to_list(),
+        "label-model confidence alone": by_confidence,
+    }
+    for seed in range(RANDOM_SEEDS):
+        shuffled = labeled["example_id"].sample(fraction=1.0, shuffle=True, seed=seed).to_list()
+        ranked[f"random {seed}"] = shuffled
+    return labeled, ranked
+
+
+def measure(dataset: str, labeled: pl.DataFrame, ranked: dict[str, list]) -> list[dict[str, Any]]:
+    wrong = dict(zip(labeled["example_id"], labeled["gold"] != labeled["label"], strict=True))
+    total_wrong = sum(wrong.values())
+    base_accuracy = 1 - total_wrong / labeled.height
+    rows = []
+    for method, order in ranked.items():
+        for budget in BUDGETS:
+            reviewed = order[:budget]
+            found = sum(wrong[i] for i in reviewed)
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "method": "random (mean of 10 seeds)"
+                    if method.startswith("random")
+                    else method,
+                    "budget": budget,
+                    "reviewed": len(reviewed),
+                    "wrong_found": found,
+                    "wrong_in_train": total_wrong,
+                    "train_accuracy_before": base_accuracy,
+                    "train_accuracy_after": base_accuracy + found / labeled.height,
+                }
+            )
+    frame = pl.DataFrame(rows)
+    return (
+        frame.group_by("dataset", "method", "budget", maintain_order=True)
+        .agg(pl.all().mean())
+        .to_dicts()
+    )
+
+
+def main() -> None:
+    options = parser(__doc__.splitlines()[0]).parse_args()
+    records: list[dict[str, Any]] = []
+    for name in ("youtube", "sms"):
+        with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "ws.duckdb") as ws:
+            load(ws, options.data_dir / "wrench" / name)
+            aggregate(ws, "snorkel")
+            flags = find_label_issues(ws)
+            labeled, ranked = orders(ws, flags)
+        results = measure(name, labeled, ranked)
+        for record in results:
+            print(record)
+        records += results
+    notes = (
+        "`wrong_found`: reviewed items whose aggregated label was wrong (gold as the "
+        "reviewer); cleanlab's flags can run out before the budget (`reviewed`). The "
+        "queue priority is `1 - (cleanlab label quality + label-model confidence) / 2` "
+        "over every flagged item (any reason). Accuracies are over the train examples the label model "
+        "labeled (Snorkel, 500 epochs, fitted on train)."
+    )
+    write_results("review_efficiency", records, options.output_dir, notes)
+
+
+if __name__ == "__main__":
+    main()
