@@ -10,6 +10,9 @@ the accuracy of the cleaned training set (reviewed labels corrected) on the trai
 examples the label model labeled.
 
     python benchmarks/review_efficiency.py --data-dir ../shared/data
+
+With matplotlib installed (``pip install -e ".[bench]"``) it also draws the curves
+into ``docs/review_efficiency.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from labelkit import Workspace, aggregate, find_label_issues, ingest
 from labelkit.votes import write_votes
 
 BUDGETS = (50, 100, 200)
+CURVE_STEP = 10
+PLOT = Path(__file__).parents[1] / "docs" / "review_efficiency.png"
 RANDOM_SEEDS = 10
 
 
@@ -101,9 +106,45 @@ def measure(dataset: str, labeled: pl.DataFrame, ranked: dict[str, list]) -> lis
     )
 
 
+def curves(labeled: pl.DataFrame, ranked: dict[str, list]) -> dict[str, np.ndarray]:
+    """Wrong labels found after every ``CURVE_STEP`` reviewed items, per order (up to 400)."""
+    wrong = dict(zip(labeled["example_id"], labeled["gold"] != labeled["label"], strict=True))
+    found = {}
+    for method, order in ranked.items():
+        name = "random (mean of 10 seeds)" if method.startswith("random") else method
+        steps = np.cumsum([wrong[i] for i in order[:400]])[CURVE_STEP - 1 :: CURVE_STEP]
+        found.setdefault(name, []).append(steps)
+    return {name: np.mean(np.stack(runs), axis=0) for name, runs in found.items()}
+
+
+def plot(per_dataset: dict[str, dict[str, np.ndarray]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install -e '.[bench]')")
+        return
+    figure, axes = plt.subplots(1, len(per_dataset), figsize=(10, 4))
+    for axis, (dataset, found) in zip(axes, per_dataset.items(), strict=True):
+        for method, counts in found.items():
+            reviewed = np.arange(1, len(counts) + 1) * CURVE_STEP
+            axis.plot(reviewed, counts, label=method)
+        axis.set_title(f"WRENCH {dataset}")
+        axis.set_xlabel("items reviewed")
+        axis.set_ylabel("wrong labels found")
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=110)
+    print(f"curves written to {PLOT}")
+
+
 def main() -> None:
     options = parser(__doc__.splitlines()[0]).parse_args()
     records: list[dict[str, Any]] = []
+    per_dataset = {}
     for name in ("youtube", "sms"):
         with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "ws.duckdb") as ws:
             load(ws, options.data_dir / "wrench" / name)
@@ -111,6 +152,7 @@ def main() -> None:
             flags = find_label_issues(ws)
             labeled, ranked = orders(ws, flags)
         results = measure(name, labeled, ranked)
+        per_dataset[name] = curves(labeled, ranked)
         for record in results:
             print(record)
         records += results
@@ -122,6 +164,7 @@ def main() -> None:
         "labeled (Snorkel, 500 epochs, fitted on train)."
     )
     write_results("review_efficiency", records, options.output_dir, notes)
+    plot(per_dataset)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,7 @@ class Workspace:
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         if read_only and not self.path.exists():
             raise WorkspaceError(f"workspace {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,13 +223,24 @@ class Workspace:
         >>> with ws.transaction() as con:
         ...     con.execute("DELETE FROM votes WHERE source = 'old_lf'")
         """
+        if self.read_only:
+            raise WorkspaceError(
+                f"workspace {self.path} is open read-only; open it without read_only to write"
+            )
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con
+        except duckdb.IOException as error:
+            self.con.execute("ROLLBACK")
+            # A full disk or a file that went read-only: nothing of this step was kept.
+            raise WorkspaceError(f"cannot write workspace {self.path}: {error}") from error
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.IOException as error:
+            raise WorkspaceError(f"cannot write workspace {self.path}: {error}") from error
 
     @contextmanager
     def run(self, step: str, config: dict[str, Any]) -> Iterator[Run]:

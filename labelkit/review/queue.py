@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import duckdb
@@ -99,7 +100,9 @@ class ReviewQueue:
         """
         if focus is not None and focus not in self.labels:
             raise InputError(f"focus label {focus!r} is not one of {list(self.labels)}")
-        with self._lock, self.workspace.transaction() as con:
+        # Without a reviewer nothing is claimed, so a read-only workspace can be peeked at.
+        writes = self.workspace.transaction() if reviewer else nullcontext(self.workspace.con)
+        with self._lock, writes as con:
             now = time.time()
             row = first_row(
                 con,
