@@ -26,7 +26,7 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
+from labelkit.llm import LLMConfig, import_answers, import_llm_cache, label_with_llm
 from labelkit.report import accuracy_with_interval, markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.train import train_on_cleaned
@@ -220,6 +220,33 @@ def llm(
         f"{stats.answered} answered, "
         f"{stats.failed} failed, {stats.unparsed} unparseable; tokens in/out "
         f"{stats.prompt_tokens}/{stats.completion_tokens}"
+    )
+
+
+@app.command(name="import-answers")
+def import_answers_command(
+    workspace: Workspace_,
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV or TSV of example id and raw answer.")],
+    source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
+    id_column: str = "id",
+    answer_column: str = "answer",
+    header: Annotated[
+        bool, typer.Option(help="--no-header: first column id, last column answer.")
+    ] = True,
+) -> None:
+    """Add LLM answers bought elsewhere as one vote source, parsed like live answers."""
+    with _open(workspace) as ws:
+        imported = import_answers(
+            ws,
+            file,
+            source,
+            id_column=id_column,
+            answer_column=answer_column,
+            has_header=header,
+        )
+    console.print(
+        f"{imported.source}: {imported.answers} answers, {imported.parsed} parsed into labels, "
+        f"{imported.unparsed} kept as abstains (raw text in the LLM cache)"
     )
 
 

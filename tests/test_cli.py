@@ -185,3 +185,15 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     stats = run("review-stats", ws)
     assert stats.returncode == 0, stats.stderr
     assert "errors_per_100" in stats.stdout and "suggested_right" in stats.stdout
+
+
+def test_import_answers_command(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("id,text,label\nx1,hello there,ham\nx2,buy now,spam\n")
+    answers = tmp_path / "answers.tsv"
+    answers.write_text("x1\tham\nx2\tno idea\n")
+    assert run("ingest", ws, csv, "--id-column", "id", "--label-column", "label").returncode == 0
+    result = run("import-answers", ws, answers, "--source", "old-gpt", "--no-header")
+    assert result.returncode == 0, result.stderr
+    assert "llm:old-gpt: 2 answers, 1 parsed into labels, 1 kept as abstains" in result.stdout

@@ -1,0 +1,138 @@
+"""Answers bought elsewhere: a file of (example id, raw answer) becomes one LLM vote source.
+
+Each raw answer is parsed like a live one; it is kept in the LLM cache (model = the
+source, request = where it came from) for inspection, parsed or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from labelkit.errors import InputError
+from labelkit.llm.cache import request_key
+from labelkit.llm.parse import parse_label
+from labelkit.votes import write_votes
+from labelkit.workspace import Workspace, registered
+
+
+@dataclass(frozen=True)
+class ImportedAnswers:
+    """What an import stored: the source's name, rows read, and how many parsed."""
+
+    source: str
+    answers: int
+    parsed: int
+
+    @property
+    def unparsed(self) -> int:
+        return self.answers - self.parsed
+
+
+def import_answers(
+    workspace: Workspace,
+    path: str | Path,
+    source: str,
+    *,
+    id_column: str = "id",
+    answer_column: str = "answer",
+    has_header: bool = True,
+) -> ImportedAnswers:
+    """Store the answers in a JSONL, CSV or TSV file as the votes of source ``llm:<source>``.
+
+    Without a header (``has_header=False``, CSV/TSV only) the first column is the id
+    and the last the answer. Every id must name an example, once; otherwise nothing is
+    stored and the error names the file and row.
+
+    Examples
+    --------
+    >>> import_answers(ws, "gpt4_answers.tsv", "gpt-4").parsed
+    1911
+    """
+    path = Path(path)
+    name = source if source.startswith("llm:") else f"llm:{source}"
+    rows = _read(path, id_column, answer_column, has_header)
+    known = workspace.sql("SELECT id FROM examples")["id"]
+    unknown = rows.filter(~pl.col("example_id").is_in(known.implode()))
+    if unknown.height:
+        row, example_id = unknown.select("row", "example_id").row(0)
+        raise InputError(
+            f"{path}: row {row}: id {example_id!r} is not an example in the workspace "
+            f"({unknown.height} such rows)"
+        )
+    repeated = rows.filter(pl.col("example_id").is_duplicated())
+    if repeated.height:
+        row, example_id = repeated.select("row", "example_id").row(0)
+        raise InputError(f"{path}: row {row}: id {example_id!r} is answered more than once")
+    labels = workspace.task.labels
+    parsed = rows.with_columns(
+        label=pl.Series([parse_label(raw, labels) for raw in rows["answer"]], dtype=pl.String),
+        key=pl.Series(
+            [request_key({"imported": name, "example_id": i}) for i in rows["example_id"]],
+            dtype=pl.String,
+        ),
+        request=pl.Series(
+            [
+                json.dumps({"imported_from": path.name, "source": name, "example_id": i})
+                for i in rows["example_id"]
+            ],
+            dtype=pl.String,
+        ),
+    )
+    definition = json.dumps({"kind": "imported_answers", "file": path.name, "rows": rows.height})
+    with workspace.run("import_answers", {"file": str(path), "source": name}) as run:
+        write_votes(
+            run.con,
+            source=name,
+            kind="llm",
+            definition=definition,
+            example_ids=parsed["example_id"],
+            labels=parsed["label"],
+            run_id=run.id,
+        )
+        with registered(run.con, "imported", parsed):
+            run.con.execute(
+                """INSERT OR REPLACE INTO llm_cache
+                   SELECT key, ?, request, answer, NULL, label, NULL, NULL, NULL,
+                          now()::TIMESTAMP
+                   FROM imported""",
+                [name],
+            )
+    return ImportedAnswers(
+        source=name, answers=parsed.height, parsed=parsed["label"].is_not_null().sum()
+    )
+
+
+def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> pl.DataFrame:
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            frame = pl.read_ndjson(path, infer_schema_length=None)
+        elif suffix in (".tsv", ".csv", ".txt"):
+            frame = pl.read_csv(
+                path,
+                separator="," if suffix == ".csv" else "\t",
+                has_header=has_header,
+                infer_schema=False,
+                quote_char=None if suffix != ".csv" else '"',
+            )
+        else:
+            raise InputError(f"{path}: answers must be .jsonl, .csv or .tsv")
+    except pl.exceptions.PolarsError as error:
+        raise InputError(f"{path}: cannot read answers: {error}") from None
+    if not has_header:
+        id_column, answer_column = frame.columns[0], frame.columns[-1]
+    for column in (id_column, answer_column):
+        if column not in frame.columns:
+            raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
+    if frame.height == 0:
+        raise InputError(f"{path}: no answers")
+    return frame.select(
+        pl.col(id_column).cast(pl.String).alias("example_id"),
+        pl.col(answer_column).cast(pl.String).alias("answer"),
+    ).with_row_index("row", offset=2 if has_header and suffix != ".jsonl" else 1)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labelkit import InputError, LabelMatrix, Workspace
+from labelkit.llm import import_answers
+from tests.helpers import table_counts
+
+
+def test_jsonl_answers_become_one_parsed_vote_source(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "gpt.jsonl"
+    answers = [
+        {"id": "a1", "answer": '{"label": "SPAM"}'},
+        {"id": "a2", "answer": "This one is spam."},
+        {"id": "a3", "answer": "Ham"},
+        {"id": "a4", "answer": "I cannot help with that."},
+    ]
+    path.write_text("\n".join(json.dumps(a) for a in answers) + "\n")
+    imported = import_answers(workspace, path, "gpt-4")
+    assert (imported.source, imported.answers, imported.parsed, imported.unparsed) == (
+        "llm:gpt-4",
+        4,
+        3,
+        1,
+    )
+    votes = LabelMatrix.from_workspace(workspace, sources=["llm:gpt-4"]).to_frame()
+    assert votes["llm:gpt-4"].to_list() == ["spam", "spam", "ham", None, None, None]
+    kept = dict(
+        workspace.sql("SELECT response, label FROM llm_cache WHERE model = 'llm:gpt-4'").rows()
+    )
+    assert kept["I cannot help with that."] is None, "the unparseable answer is kept raw"
+    kinds = workspace.sql("SELECT name, kind FROM sources").rows()
+    assert kinds == [("llm:gpt-4", "llm")]
+    # Importing again replaces the source's votes rather than adding to them.
+    path.write_text(json.dumps({"id": "a5", "answer": "ham"}) + "\n")
+    import_answers(workspace, path, "gpt-4")
+    assert workspace.sql("SELECT example_id, label FROM votes").rows() == [("a5", "ham")]
+
+
+def test_tsv_without_header_takes_first_and_last_columns(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "answers.tsv"
+    path.write_text('a1\tspam\t"B" spam\na6\tham\tham, definitely\n')
+    imported = import_answers(workspace, path, "flan", has_header=False)
+    assert imported.parsed == 2
+    assert workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows() == [
+        ("a1", "spam"),
+        ("a6", "ham"),
+    ]
+
+
+def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    before = table_counts(workspace)
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("id,answer\na1,spam\nzz,ham\n")
+    with pytest.raises(InputError, match=r"unknown.csv: row 3: id 'zz' is not an example"):
+        import_answers(workspace, unknown, "m")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,answer\na1,spam\na1,ham\n")
+    with pytest.raises(InputError, match=r"twice.csv: row 2: id 'a1' is answered more than once"):
+        import_answers(workspace, twice, "m")
+    columns = tmp_path / "columns.csv"
+    columns.write_text("example,text\na1,spam\n")
+    with pytest.raises(InputError, match=r"no column 'id'; columns are \['example', 'text'\]"):
+        import_answers(workspace, columns, "m")
+    assert table_counts(workspace) == before
