@@ -18,6 +18,8 @@ from labelkit.llm.parse import parse_label
 from labelkit.votes import write_votes
 from labelkit.workspace import Workspace, registered
 
+_TABLES = (".tsv", ".csv", ".txt")
+
 
 @dataclass(frozen=True)
 class ImportedAnswers:
@@ -113,7 +115,7 @@ def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> p
     try:
         if suffix in (".jsonl", ".ndjson"):
             frame = pl.read_ndjson(path, infer_schema_length=None)
-        elif suffix in (".tsv", ".csv", ".txt"):
+        elif suffix in _TABLES:
             frame = pl.read_csv(
                 path,
                 separator="," if suffix == ".csv" else "\t",
@@ -135,4 +137,4 @@ def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> p
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("example_id"),
         pl.col(answer_column).cast(pl.String).alias("answer"),
-    ).with_row_index("row", offset=2 if has_header and suffix != ".jsonl" else 1)
+    ).with_row_index("row", offset=2 if has_header and suffix in _TABLES else 1)
