@@ -27,6 +27,7 @@ from _common import parser, write_results
 
 from labelkit.data import bundled_dataset
 from labelkit.lf import DeclarativeLF, PythonLF, compute_votes, load_lfs
+from labelkit.lf.core import whole_words
 from labelkit.task import Task
 
 TASK = Task(labels=("ham", "spam"))
@@ -68,8 +69,7 @@ def snorkel_lfs(with_python: bool) -> list[Any]:
             function = _length(limit, vote)
         else:
             if lf.kind == "keywords":
-                words = "|".join(re.escape(w) for w in params["keywords"])
-                pattern = rf"\b(?:{words})\b"
+                pattern = whole_words(params["keywords"])
             else:
                 pattern = params["pattern"]
             function = _search(re.compile(pattern, re.IGNORECASE), vote)

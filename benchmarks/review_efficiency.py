@@ -33,6 +33,7 @@ BUDGETS = (50, 100, 200)
 CURVE_STEP = 10
 PLOT = Path(__file__).parents[1] / "docs" / "review_efficiency.png"
 RANDOM_SEEDS = 10
+RANDOM = f"random (mean of {RANDOM_SEEDS} seeds)"
 
 
 def load(workspace: Workspace, folder: Path) -> None:
@@ -75,46 +76,48 @@ def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dic
     return labeled, ranked
 
 
-def measure(dataset: str, labeled: pl.DataFrame, ranked: dict[str, list]) -> list[dict[str, Any]]:
+def hits_in_order(labeled: pl.DataFrame, ranked: dict[str, list]) -> dict[str, list[np.ndarray]]:
+    """Per method (random seeds pooled), per order: 1 where the n-th reviewed label is wrong."""
     wrong = dict(zip(labeled["example_id"], labeled["gold"] != labeled["label"], strict=True))
-    total_wrong = sum(wrong.values())
+    hits: dict[str, list[np.ndarray]] = {}
+    for method, order in ranked.items():
+        name = RANDOM if method.startswith("random") else method
+        hits.setdefault(name, []).append(np.array([wrong[i] for i in order], dtype=int))
+    return hits
+
+
+def measure(
+    dataset: str, labeled: pl.DataFrame, hits: dict[str, list[np.ndarray]]
+) -> list[dict[str, Any]]:
+    total_wrong = int((labeled["gold"] != labeled["label"]).sum())
     base_accuracy = 1 - total_wrong / labeled.height
     rows = []
-    for method, order in ranked.items():
+    for method, runs in hits.items():
         for budget in BUDGETS:
-            reviewed = order[:budget]
-            found = sum(wrong[i] for i in reviewed)
+            found = float(np.mean([run[:budget].sum() for run in runs]))
             rows.append(
                 {
                     "dataset": dataset,
-                    "method": "random (mean of 10 seeds)"
-                    if method.startswith("random")
-                    else method,
+                    "method": method,
                     "budget": budget,
-                    "reviewed": len(reviewed),
+                    "reviewed": float(np.mean([len(run[:budget]) for run in runs])),
                     "wrong_found": found,
-                    "wrong_in_train": total_wrong,
+                    "wrong_in_train": float(total_wrong),
                     "train_accuracy_before": base_accuracy,
                     "train_accuracy_after": base_accuracy + found / labeled.height,
                 }
             )
-    frame = pl.DataFrame(rows)
-    return (
-        frame.group_by("dataset", "method", "budget", maintain_order=True)
-        .agg(pl.all().mean())
-        .to_dicts()
-    )
+    return rows
 
 
-def curves(labeled: pl.DataFrame, ranked: dict[str, list]) -> dict[str, np.ndarray]:
-    """Wrong labels found after every ``CURVE_STEP`` reviewed items, per order (up to 400)."""
-    wrong = dict(zip(labeled["example_id"], labeled["gold"] != labeled["label"], strict=True))
-    found = {}
-    for method, order in ranked.items():
-        name = "random (mean of 10 seeds)" if method.startswith("random") else method
-        steps = np.cumsum([wrong[i] for i in order[:400]])[CURVE_STEP - 1 :: CURVE_STEP]
-        found.setdefault(name, []).append(steps)
-    return {name: np.mean(np.stack(runs), axis=0) for name, runs in found.items()}
+def curves(hits: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
+    """Wrong labels found after every ``CURVE_STEP`` reviewed items, per method (up to 400)."""
+    return {
+        method: np.mean(
+            [np.cumsum(run[:400])[CURVE_STEP - 1 :: CURVE_STEP] for run in runs], axis=0
+        )
+        for method, runs in hits.items()
+    }
 
 
 def plot(per_dataset: dict[str, dict[str, np.ndarray]]) -> None:
@@ -151,8 +154,9 @@ def main() -> None:
             aggregate(ws, "snorkel")
             flags = find_label_issues(ws)
             labeled, ranked = orders(ws, flags)
-        results = measure(name, labeled, ranked)
-        per_dataset[name] = curves(labeled, ranked)
+        hits = hits_in_order(labeled, ranked)
+        results = measure(name, labeled, hits)
+        per_dataset[name] = curves(hits)
         for record in results:
             print(record)
         records += results

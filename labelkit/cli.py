@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -77,12 +77,7 @@ def ingest(
     seed: int = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
-    mapping = {}
-    for pair in label_map or []:
-        raw, sep, label = pair.partition("=")
-        if not sep:
-            raise LabelkitError(f"--label-map takes RAW=LABEL, got {pair!r}")
-        mapping[raw] = label
+    mapping = _pairs(label_map, "--label-map", "RAW=LABEL")
     with _open(workspace, must_exist=False) as ws:
         n = ingest_files(
             ws,
@@ -166,6 +161,16 @@ def analyze(
     )
     console.print(rich_table(sample))
     console.print(rich_table(disputed, title="most disputed examples"))
+
+
+def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
+    pairs = {}
+    for pair in values or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise LabelkitError(f"{option} takes {form}, got {pair!r}")
+        pairs[key] = value
+    return pairs
 
 
 def _analysis_split(ws: Workspace) -> str | None:
@@ -267,11 +272,8 @@ def aggregate_votes(
     save: Annotated[Path | None, typer.Option(help="Write the fitted model here (JSON).")] = None,
 ) -> None:
     """Combine all votes into one label per example with a label model."""
-    params = {}
-    for pair in param or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise LabelkitError(f"--param takes NAME=VALUE, got {pair!r}")
+    params: dict[str, Any] = {}
+    for key, value in _pairs(param, "--param", "NAME=VALUE").items():
         try:
             params[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -63,7 +63,7 @@ def read_examples(
     ...               label_map={"0": "ham", "1": "spam"})
     """
     path = Path(path)
-    raw = _read_file(path)
+    raw = read_table(path)
     if raw.height == 0:
         raise InputError(f"{path}: the file has no rows")
     if _format_of(path) == "wrench":
@@ -254,7 +254,17 @@ def _format_of(path: Path) -> str:
     return _FORMATS[suffix]
 
 
-def _read_file(path: Path) -> pl.DataFrame:
+def read_table(path: Path, *, has_header: bool = True) -> pl.DataFrame:
+    """The rows of a CSV, TSV, JSONL, Parquet or WRENCH JSON file, all CSV/TSV cells as
+    strings; ``has_header=False`` (CSV/TSV) names the columns ``column_1``, ``column_2``...
+
+    Errors name the file (and the line, for JSONL).
+
+    Examples
+    --------
+    >>> read_table(Path("answers.tsv"), has_header=False).columns
+    ['column_1', 'column_2', 'column_3']
+    """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     kind = _format_of(path)
@@ -265,6 +275,7 @@ def _read_file(path: Path) -> pl.DataFrame:
             return pl.read_csv(
                 path,
                 separator="\t" if kind == "tsv" else ",",
+                has_header=has_header,
                 infer_schema=False,
                 quote_char=None if kind == "tsv" else '"',
             )

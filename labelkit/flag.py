@@ -105,7 +105,7 @@ def find_label_issues(
     scored = labeled.select(
         pl.col("id").alias("example_id"),
         pl.col("label").alias("given_label"),
-        pl.Series("suggested_label", [task.labels[k] for k in pred_probs.argmax(axis=1)]),
+        task.decode(pred_probs.argmax(axis=1), "suggested_label"),
         pl.Series("quality", quality),
         "confidence",
         pl.Series("cleanlab", issues),

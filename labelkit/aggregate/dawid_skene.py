@@ -153,14 +153,8 @@ class DawidSkene(BaseLabelModel):
     def _for_selection(self, weight: float) -> DawidSkene:
         # A looser tolerance: ranking three weights needs no exact optimum, and EM's
         # last digits cost most of its iterations.
-        return DawidSkene(
-            class_balance=self.class_balance,
-            model_abstains=self.model_abstains,
-            smoothing=self.smoothing,
-            max_iter=self.max_iter,
-            tol=max(self.tol, 1e-4),
-            gold_weight=weight,
-        )
+        config = {key: getattr(self, key) for key in self.config_attributes}
+        return DawidSkene(**config | {"tol": max(self.tol, 1e-4), "gold_weight": weight})
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         codes = self._check(codes)

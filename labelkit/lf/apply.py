@@ -119,7 +119,8 @@ def apply_lfs(
     examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
     if examples.height == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
-    stale = lfs if force else [lf for lf in lfs if not _is_current(workspace, lf)]
+    current = set() if force else _current(workspace, lfs)
+    stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if stale:
@@ -151,14 +152,19 @@ def apply_lfs(
     return AppliedLFs(matrix=matrix, errors=errors, reused=reused)
 
 
-def _is_current(workspace: Workspace, lf: LabelingFunction) -> bool:
-    row = workspace.sql(
-        """SELECT s.hash = ? AND s.run_id >= (SELECT max(run_id) FROM examples)
-                  AND NOT EXISTS (SELECT 1 FROM lf_errors e WHERE e.source = s.name) AS current
-           FROM sources s WHERE s.name = ? AND s.kind = 'lf'""",
-        [definition_hash(lf.definition), lf.name],
+def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> set[str]:
+    """The LFs whose stored votes still hold: same definition hash, no example added
+    since, and no errors last time."""
+    hashes = pl.DataFrame(
+        {"name": [lf.name for lf in lfs], "hash": [definition_hash(lf.definition) for lf in lfs]}
     )
-    return row.height == 1 and bool(row["current"][0])
+    with registered(workspace.con, "asked", hashes):
+        current = workspace.sql(
+            """SELECT s.name FROM sources s JOIN asked a ON a.name = s.name AND a.hash = s.hash
+               WHERE s.kind = 'lf' AND s.run_id >= (SELECT max(run_id) FROM examples)
+                 AND s.name NOT IN (SELECT source FROM lf_errors)"""
+        )
+    return set(current["name"])
 
 
 def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

@@ -100,6 +100,17 @@ def _flags(case_sensitive: bool) -> str:
     return "" if case_sensitive else "(?i)"
 
 
+def whole_words(words: Sequence[str]) -> str:
+    """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
+
+    Examples
+    --------
+    >>> whole_words(["sub to", "c++"])
+    '\\b(?:sub\\ to|c\\+\\+)\\b'
+    """
+    return rf"\b(?:{'|'.join(re.escape(word) for word in words)})\b"
+
+
 def _checked_pattern(name: str, pattern: str) -> str:
     try:
         pl.Series([""]).str.contains(pattern)
@@ -139,8 +150,7 @@ def keyword_lf(
     """
     if not keywords:
         raise InputError(f"keyword LF {name!r} has no keywords")
-    words = "|".join(re.escape(word) for word in keywords)
-    pattern = rf"{_flags(case_sensitive)}\b(?:{words})\b"
+    pattern = _flags(case_sensitive) + whole_words(keywords)
     return DeclarativeLF(
         name=name,
         kind="keywords",
@@ -321,9 +331,7 @@ def lexicon_lf(
     flags = _flags(case_sensitive)
     hits = {
         # Int32: the counts are unsigned, and their differences must go negative.
-        label: pl.col("text")
-        .str.count_matches(rf"{flags}\b(?:{'|'.join(re.escape(w) for w in words)})\b")
-        .cast(pl.Int32)
+        label: pl.col("text").str.count_matches(flags + whole_words(words)).cast(pl.Int32)
         for label, words in lexicons.items()
     }
     outcomes = tuple(

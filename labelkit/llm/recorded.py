@@ -12,13 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
+from labelkit.data import read_table
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import parse_label
 from labelkit.votes import write_votes
 from labelkit.workspace import Workspace, registered
-
-_TABLES = (".tsv", ".csv", ".txt")
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def import_answers(
     answer_column: str = "answer",
     has_header: bool = True,
 ) -> ImportedAnswers:
-    """Store the answers in a JSONL, CSV or TSV file as the votes of source ``llm:<source>``.
+    """Store the answers in a JSONL, CSV, TSV or Parquet file as the votes of ``llm:<source>``.
 
     Without a header (``has_header=False``, CSV/TSV only) the first column is the id
     and the last the answer. Every id must name an example, once; otherwise nothing is
@@ -109,24 +108,7 @@ def import_answers(
 
 
 def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> pl.DataFrame:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".jsonl", ".ndjson"):
-            frame = pl.read_ndjson(path, infer_schema_length=None)
-        elif suffix in _TABLES:
-            frame = pl.read_csv(
-                path,
-                separator="," if suffix == ".csv" else "\t",
-                has_header=has_header,
-                infer_schema=False,
-                quote_char=None if suffix != ".csv" else '"',
-            )
-        else:
-            raise InputError(f"{path}: answers must be .jsonl, .csv or .tsv")
-    except pl.exceptions.PolarsError as error:
-        raise InputError(f"{path}: cannot read answers: {error}") from None
+    frame = read_table(path, has_header=has_header)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
     for column in (id_column, answer_column):
@@ -134,7 +116,8 @@ def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> p
             raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
     if frame.height == 0:
         raise InputError(f"{path}: no answers")
+    header_lines = 1 if has_header and path.suffix.lower() in (".csv", ".tsv") else 0
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("example_id"),
         pl.col(answer_column).cast(pl.String).alias("answer"),
-    ).with_row_index("row", offset=2 if has_header and suffix in _TABLES else 1)
+    ).with_row_index("row", offset=1 + header_lines)

@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from labelkit.lf.core import whole_words
 from labelkit.workspace import Workspace
 
 
@@ -51,8 +52,7 @@ def _pattern(definition: str) -> re.Pattern[str] | None:
         return None  # a Python LF: its definition is source code
     flags = 0 if spec.get("case_sensitive") else re.IGNORECASE
     if spec.get("kind") == "keywords":
-        words = "|".join(re.escape(word) for word in spec["keywords"])
-        source = rf"\b(?:{words})\b"
+        source = whole_words(spec["keywords"])
     elif spec.get("kind") == "regex":
         source = spec["pattern"]
     else:
