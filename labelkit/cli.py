@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,14 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.llm import LLMConfig, import_answers, import_llm_cache, label_with_llm
+from labelkit.llm import (
+    LLMConfig,
+    estimate_llm_run,
+    few_shot_examples,
+    import_answers,
+    import_llm_cache,
+    label_with_llm,
+)
 from labelkit.report import accuracy_with_interval, markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.train import train_on_cleaned
@@ -54,10 +62,10 @@ def main() -> None:
         sys.exit(1)
 
 
-def _open(path: Path, *, must_exist: bool = True) -> Workspace:
+def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Workspace:
     if must_exist and not path.exists():
         raise LabelkitError(f"workspace {path} does not exist: start with `labelkit ingest`")
-    return Workspace(path)
+    return Workspace(path, read_only=read_only)
 
 
 @app.command()
@@ -173,6 +181,15 @@ def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
     return pairs
 
 
+def _yes_no(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    labels = tuple(label.strip() for label in value.split(","))
+    if len(labels) != 2:
+        raise LabelkitError(f"--yes-no takes YES_LABEL,NO_LABEL, got {value!r}")
+    return labels[0], labels[1]
+
+
 def _analysis_split(ws: Workspace) -> str | None:
     dev_gold = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = 'dev'")
     return "dev" if dev_gold and dev_gold[0] else None
@@ -186,14 +203,43 @@ def llm(
     instructions_file: Annotated[
         Path | None, typer.Option(help="Instructions from a file.")
     ] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="Jinja2 file for the system message (see the docs).")
+    ] = None,
+    definition: Annotated[
+        list[str] | None, typer.Option(help="LABEL=one-line definition; repeatable.")
+    ] = None,
+    few_shot: Annotated[int, typer.Option(help="Show this many labeled examples first.")] = 0,
+    few_shot_split: Annotated[
+        str, typer.Option(help="Split whose gold labels few-shot examples come from.")
+    ] = "dev",
     base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY")] = None,
     split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
+    source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
     concurrency: int = 4,
     max_tokens: int = 16,
+    max_retries: int = 3,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
     response_format: Annotated[
         str, typer.Option(help="auto, json_schema, json_object, text.")
     ] = "auto",
+    logprobs: Annotated[
+        bool, typer.Option(help="Ask for log-probabilities: a confidence per answer.")
+    ] = False,
+    min_confidence: Annotated[
+        float | None, typer.Option(help="Answers less confident than this abstain.")
+    ] = None,
+    input_price: Annotated[
+        float | None, typer.Option(help="USD per million prompt tokens, for cost reports.")
+    ] = None,
+    output_price: Annotated[
+        float | None, typer.Option(help="USD per million completion tokens.")
+    ] = None,
+    refresh: Annotated[bool, typer.Option(help="Ask again even when cached.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Only estimate prompts, tokens and cost; ask nothing.")
+    ] = False,
     recorded: Annotated[
         Path | None, typer.Option(help="Load recorded answers (JSONL) into the cache first.")
     ] = None,
@@ -210,22 +256,50 @@ def llm(
         instructions=instructions,
         base_url=base_url,
         api_key=api_key,
+        template=template,
+        definitions=_pairs(definition, "--definition", "LABEL=TEXT"),
         concurrency=concurrency,
         max_tokens=max_tokens,
+        max_retries=max_retries,
+        timeout_s=timeout,
         response_format=response_format,
+        logprobs=logprobs,
+        min_confidence=min_confidence,
+        input_price=input_price,
+        output_price=output_price,
+        source=source,
     )
-    with _open(workspace) as ws:
+    with _open(workspace, read_only=dry_run) as ws:
+        if few_shot:
+            examples = few_shot_examples(ws, few_shot, split=few_shot_split)
+            config = dataclasses.replace(config, examples=tuple(examples))
+        if dry_run:
+            estimate = estimate_llm_run(ws, config, split=split, refresh=refresh)
+            how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
+            console.print(
+                f"{estimate.source}: {estimate.prompts} prompts, {estimate.cached} cached, "
+                f"{estimate.to_ask} to ask; about {estimate.prompt_tokens} prompt and "
+                f"{estimate.completion_tokens} completion tokens ({how})"
+                + _cost(estimate.cost, "estimated")
+            )
+            return
         if recorded:
             console.print(
                 f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
             )
-        stats = label_with_llm(ws, config, split=split)
+        stats = label_with_llm(ws, config, split=split, refresh=refresh)
     console.print(
         f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
-        f"{stats.answered} answered, "
-        f"{stats.failed} failed, {stats.unparsed} unparseable; tokens in/out "
-        f"{stats.prompt_tokens}/{stats.completion_tokens}"
+        f"{stats.answered} answered, {stats.failed} failed, {stats.unparsed} unparseable"
+        + (f", {stats.unsure} below --min-confidence" if min_confidence is not None else "")
+        + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
+        + _cost(stats.cost, "cost")
+        + (f"; response format {stats.response_format}" if stats.response_format else "")
     )
+
+
+def _cost(dollars: float | None, what: str) -> str:
+    return f"; {what} ${dollars:.4f}" if dollars is not None else ""
 
 
 @app.command(name="import-answers")
@@ -238,8 +312,19 @@ def import_answers_command(
     header: Annotated[
         bool, typer.Option(help="--no-header: first column id, last column answer.")
     ] = True,
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="csv, tsv or jsonl, for a file without such a suffix."),
+    ] = None,
+    letters: Annotated[
+        bool, typer.Option(help="Answers are option letters: A is the first label, B the next.")
+    ] = False,
+    yes_no: Annotated[
+        str | None, typer.Option(help="YES_LABEL,NO_LABEL: answers to a yes/no question.")
+    ] = None,
 ) -> None:
     """Add LLM answers bought elsewhere as one vote source, parsed like live answers."""
+    yes_no_labels = _yes_no(yes_no)
     with _open(workspace) as ws:
         imported = import_answers(
             ws,
@@ -248,6 +333,9 @@ def import_answers_command(
             id_column=id_column,
             answer_column=answer_column,
             has_header=header,
+            file_format=file_format,
+            letters=letters,
+            yes_no=yes_no_labels,
         )
     console.print(
         f"{imported.source}: {imported.answers} answers, {imported.parsed} parsed into labels, "

@@ -247,18 +247,29 @@ def _resolve_task(
     return Task(labels=tuple(seen))
 
 
-def _format_of(path: Path) -> str:
+def _format_of(path: Path, file_format: str | None = None) -> str:
+    if file_format is not None:
+        if file_format not in _FORMATS.values():
+            raise InputError(
+                f"{path}: unknown format {file_format!r}; use one of "
+                f"{sorted(set(_FORMATS.values()))}"
+            )
+        return file_format
     suffix = path.suffix.lower()
     if suffix not in _FORMATS:
         raise InputError(f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}")
     return _FORMATS[suffix]
 
 
-def read_table(path: Path, *, has_header: bool = True) -> pl.DataFrame:
+def read_table(
+    path: Path, *, has_header: bool = True, file_format: str | None = None
+) -> pl.DataFrame:
     """The rows of a CSV, TSV, JSONL, Parquet or WRENCH JSON file, all CSV/TSV cells as
     strings; ``has_header=False`` (CSV/TSV) names the columns ``column_1``, ``column_2``...
 
-    Errors name the file (and the line, for JSONL).
+    The format comes from the file's suffix unless ``file_format`` names it (``"csv"``,
+    ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"wrench"``). Errors name the file (and the
+    line, for JSONL).
 
     Examples
     --------
@@ -267,7 +278,7 @@ def read_table(path: Path, *, has_header: bool = True) -> pl.DataFrame:
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    kind = _format_of(path)
+    kind = _format_of(path, file_format)
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:

@@ -125,6 +125,10 @@ MIGRATIONS: tuple[str, ...] = (
         expires_at TIMESTAMP NOT NULL
     );
     """,
+    # 4: how sure the LLM was of its label, from token log-probabilities where returned.
+    """
+    ALTER TABLE llm_cache ADD COLUMN confidence DOUBLE;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,33 +1,53 @@
 """A small OpenAI-compatible chat server for tests, on 127.0.0.1, speaking real HTTP.
 
 It answers ``spam`` when the user text mentions "subscribe" or "http" and ``ham``
-otherwise, so its accuracy is known. Switches make it misbehave on purpose: refuse
-``json_schema`` response formats (as llama.cpp's server does), answer in free text,
-or fail the first requests with 429 or 500.
+otherwise, so its accuracy is known; asked for log-probabilities, it is sure of
+"subscribe" (0.9) and unsure of a bare "http" (0.6). It can misbehave on purpose:
+refuse ``json_schema`` response formats (as llama.cpp's server does), answer in free
+text, answer slowly, or meet requests with a scripted list of faults (``faults``, one
+per request in arrival order; ``always`` for every request): ``"429"`` with
+Retry-After, ``"500"``, ``"malformed"`` (a 200 whose body is not JSON), ``"drop"``
+(the connection closes without an answer) and ``"slow"`` (longer than any test's
+client timeout).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+FAULTS = ("429", "500", "malformed", "drop", "slow")
 
 
 @dataclass
 class Behaviour:
     refuse_json_schema: bool = False
     free_text: bool = False
-    fail_first: int = 0
-    fail_status: int = 429
+    delay_s: float = 0.0
+    faults: list[str] = field(default_factory=list)
+    always: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        unknown = {*self.faults, self.always} - {*FAULTS, None}
+        assert not unknown, f"unknown faults {unknown}"
 
 
 def answer_for(text: str) -> str:
     lowered = text.lower()
     return "spam" if "subscribe" in lowered or "http" in lowered else "ham"
+
+
+def confidence_for(text: str) -> float:
+    lowered = text.lower()
+    return 0.6 if "http" in lowered and "subscribe" not in lowered else 0.9
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -36,40 +56,63 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def _send(
-        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        data = json.dumps(body).encode()
+    def _send_bytes(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(data)
+        # The client may have given up waiting ("slow"); that is the point of the fault.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+
+    def _send(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send_bytes(status, json.dumps(body).encode(), headers)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         behaviour = self.behaviour
         with behaviour.lock:
             behaviour.requests.append(body)
-            failing = len(behaviour.requests) <= behaviour.fail_first
+            fault = behaviour.faults.pop(0) if behaviour.faults else behaviour.always
         if self.path != "/v1/chat/completions":
             self._send(404, {"error": {"message": "not found"}})
             return
-        if failing:
-            self._send(
-                behaviour.fail_status, {"error": {"message": "try later"}}, {"Retry-After": "0"}
-            )
+        if fault == "429":
+            self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
             return
+        if fault == "500":
+            self._send(500, {"error": {"message": "try later"}})
+            return
+        if fault == "malformed":
+            self._send_bytes(200, b'{"id": "chatcmpl-1", "choices": [{"mess')
+            return
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return
+        if fault == "slow":
+            time.sleep(2.0)
+        time.sleep(behaviour.delay_s)
         response_format = body.get("response_format", {})
         if behaviour.refuse_json_schema and response_format.get("type") == "json_schema":
             self._send(500, {"error": {"message": "json_schema is not supported"}})
             return
-        label = answer_for(body["messages"][-1]["content"])
+        text = body["messages"][-1]["content"]
+        label = answer_for(text)
         content = (
             f"I think this is {label}." if behaviour.free_text else json.dumps({"label": label})
         )
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop",
+        }
+        if body.get("logprobs"):
+            choice["logprobs"] = {"content": _token_logprobs(content, label, text)}
         self._send(
             200,
             {
@@ -77,16 +120,22 @@ class _Handler(BaseHTTPRequestHandler):
                 "object": "chat.completion",
                 "created": 0,
                 "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
-                    }
-                ],
+                "choices": [choice],
                 "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
             },
         )
+
+
+def _token_logprobs(content: str, label: str, text: str) -> list[dict[str, Any]]:
+    """The answer split into tokens around the label; only the label's token is uncertain."""
+    start = content.rindex(label)
+    pieces = [content[:start], content[start : start + len(label)], content[start + len(label) :]]
+    logprobs = [0.0, math.log(confidence_for(text)), 0.0]
+    return [
+        {"token": piece, "logprob": logprob, "bytes": None, "top_logprobs": []}
+        for piece, logprob in zip(pieces, logprobs, strict=True)
+        if piece
+    ]
 
 
 class OpenAIServer:
@@ -96,6 +145,7 @@ class OpenAIServer:
         self.behaviour = behaviour or Behaviour()
         handler = type("Handler", (_Handler,), {"behaviour": self.behaviour})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -143,20 +143,17 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     csv.write_text("text,label\n" + "\n".join(rows * 3) + "\n")
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     with OpenAIServer() as server:
-        result = run(
-            "llm",
-            ws,
-            "--model",
-            "m",
-            "--instructions",
-            "Spam?",
-            "--base-url",
-            server.base_url,
-            "--api-key",
-            "k",
-        )
+        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?")
+        endpoint = ("--base-url", server.base_url, "--api-key", "k")
+        prices = ("--input-price", "1", "--output-price", "2")
+        dry = run(*asking, *prices, "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "llm:m: 4 prompts, 0 cached, 4 to ask" in dry.stdout and "estimated $" in dry.stdout
+        result = run(*asking, *endpoint, *prices)
+        assert server.requests and len(server.requests) == 4, "the dry run asked nothing"
     assert result.returncode == 0, result.stderr
     assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
+    assert "cost $0.0001" in result.stdout, "4 x (20 in + 5 out) tokens at $1 / $2 per million"
     with Workspace(ws) as workspace:
         workspace.con.execute("INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0 FROM examples")
     review = subprocess.run(
@@ -197,3 +194,21 @@ def test_import_answers_command(tmp_path: Path) -> None:
     result = run("import-answers", ws, answers, "--source", "old-gpt", "--no-header")
     assert result.returncode == 0, result.stderr
     assert "llm:old-gpt: 2 answers, 1 parsed into labels, 1 kept as abstains" in result.stdout
+    lettered = tmp_path / "answer-davinci"
+    lettered.write_text("x1\t&&&&B\nx2\tA: ham\n")
+    result = run(
+        "import-answers",
+        ws,
+        lettered,
+        "--source",
+        "davinci",
+        "--no-header",
+        "--format",
+        "tsv",
+        "--letters",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "llm:davinci: 2 answers, 2 parsed into labels" in result.stdout
+    with Workspace(ws, read_only=True) as workspace:
+        labels = workspace.sql("SELECT example_id, label FROM votes WHERE source = 'llm:davinci'")
+    assert sorted(labels.rows()) == [("x1", "spam"), ("x2", "ham")]

@@ -1,18 +1,28 @@
 """The LLM stage: prompts, parsing, the cache, and the labeler that ties them together."""
 
 from labelkit.llm.cache import export_llm_cache, import_llm_cache, request_key
-from labelkit.llm.labeler import RESPONSE_FORMATS, LLMConfig, LLMRunStats, label_with_llm
+from labelkit.llm.labeler import (
+    RESPONSE_FORMATS,
+    LLMConfig,
+    LLMEstimate,
+    LLMRunStats,
+    estimate_llm_run,
+    label_with_llm,
+)
 from labelkit.llm.parse import parse_label
-from labelkit.llm.prompt import build_messages
+from labelkit.llm.prompt import build_messages, few_shot_examples
 from labelkit.llm.recorded import ImportedAnswers, import_answers
 
 __all__ = [
     "RESPONSE_FORMATS",
     "ImportedAnswers",
     "LLMConfig",
+    "LLMEstimate",
     "LLMRunStats",
     "build_messages",
+    "estimate_llm_run",
     "export_llm_cache",
+    "few_shot_examples",
     "import_answers",
     "import_llm_cache",
     "label_with_llm",

@@ -31,6 +31,11 @@ _COLUMNS = (
     "completion_tokens",
     "latency_s",
 )
+# Answers recorded before confidences were kept lack this column; it reads as null.
+_OPTIONAL_COLUMNS = ("confidence",)
+_INSERT = (
+    f"INSERT OR REPLACE INTO llm_cache ({', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))}, created_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class CachedAnswer:
     prompt_tokens: int | None
     completion_tokens: int | None
     latency_s: float | None
+    confidence: float | None = None
 
 
 def request_key(request: dict[str, Any]) -> str:
@@ -62,7 +68,8 @@ def request_key(request: dict[str, Any]) -> str:
 def cached_answers(workspace: Workspace, keys: Sequence[str]) -> pl.DataFrame:
     """The answered (not failed) cache rows among ``keys``."""
     return workspace.sql(
-        "SELECT key, response, label FROM llm_cache WHERE list_contains(?, key) AND error IS NULL",
+        "SELECT key, response, label, confidence FROM llm_cache "
+        "WHERE list_contains(?, key) AND error IS NULL",
         [list(keys)],
     )
 
@@ -71,7 +78,7 @@ def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
     """Write one answer (or failure) at once; it replaces an earlier failure of the same key."""
     with workspace.transaction() as con:
         con.execute(
-            "INSERT OR REPLACE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            f"{_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [
                 answer.key,
                 answer.model,
@@ -82,6 +89,7 @@ def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
                 answer.prompt_tokens,
                 answer.completion_tokens,
                 answer.latency_s,
+                answer.confidence,
             ],
         )
 
@@ -95,7 +103,7 @@ def export_llm_cache(workspace: Workspace, path: str | Path, *, model: str | Non
     1953
     """
     rows = workspace.sql(
-        f"SELECT {', '.join(_COLUMNS)} FROM llm_cache "
+        f"SELECT {', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))} FROM llm_cache "
         "WHERE error IS NULL AND (? IS NULL OR model = ?) ORDER BY key",
         [model, model],
     )
@@ -123,10 +131,13 @@ def import_llm_cache(workspace: Workspace, path: str | Path) -> int:
     missing = [c for c in _COLUMNS if c not in rows.columns]
     if missing:
         raise InputError(f"{path}: recorded LLM answers lack the columns {missing}")
-    with workspace.transaction() as con, registered(con, "recorded", rows.select(_COLUMNS)):
+    rows = rows.with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(c) for c in _OPTIONAL_COLUMNS if c not in rows.columns
+    ).select(*_COLUMNS, *_OPTIONAL_COLUMNS)
+    with workspace.transaction() as con, registered(con, "recorded", rows):
         new = first_row(
             con,
-            f"""INSERT OR REPLACE INTO llm_cache SELECT {", ".join(_COLUMNS)}, now()::TIMESTAMP
-                FROM recorded WHERE key NOT IN (SELECT key FROM llm_cache WHERE error IS NULL)""",
+            f"""{_INSERT} SELECT *, now()::TIMESTAMP FROM recorded
+                WHERE key NOT IN (SELECT key FROM llm_cache WHERE error IS NULL)""",
         )
     return int(new[0]) if new else 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -15,7 +18,7 @@ from rich.progress import Progress, TextColumn
 from labelkit.errors import LabelkitError
 from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
 from labelkit.llm.parse import parse_label
-from labelkit.llm.prompt import build_messages, label_schema
+from labelkit.llm.prompt import DEFAULT_TEMPLATE, build_messages, label_schema
 from labelkit.task import Task
 from labelkit.votes import write_votes
 from labelkit.workspace import Workspace
@@ -47,11 +50,29 @@ class LLMConfig:
         ``"auto"`` tries ``json_schema``, then ``json_object`` with the schema (what
         llama.cpp's server enforces), then plain text, and keeps the first the endpoint
         accepts; or name one of ``RESPONSE_FORMATS``.
+    template
+        A Jinja2 file that renders the system message (see ``labelkit.llm.prompt``);
+        default ``templates/classify.jinja``.
+    definitions
+        A one-line definition per label, shown in the prompt.
+    examples
+        Few-shot (text, label) pairs, e.g. from ``few_shot_examples``.
     concurrency
         Requests in flight at once.
     max_retries
         Retries per request on 429, 5xx, timeouts and dropped connections (the openai
-        client backs off exponentially and honours Retry-After).
+        client backs off exponentially with jitter and honours Retry-After).
+    logprobs
+        Ask for token log-probabilities; an answer's confidence is then the probability
+        of the tokens that spell its label.
+    min_confidence
+        Answers less confident than this abstain (answers without a confidence vote).
+    input_price, output_price
+        US dollars per million prompt and completion tokens, for cost reports.
+    source
+        The vote source's name. Default ``llm:<model>``, with the template's name and
+        the number of few-shot examples appended when they are not the defaults, so
+        each (model, template, examples) is its own source.
 
     Examples
     --------
@@ -70,7 +91,14 @@ class LLMConfig:
     concurrency: int = 4
     max_retries: int = 3
     timeout_s: float = 60.0
-    source: str | None = field(default=None)
+    template: str | Path | None = None
+    definitions: Mapping[str, str] = field(default_factory=dict)
+    examples: tuple[tuple[str, str], ...] = ()
+    logprobs: bool = False
+    min_confidence: float | None = None
+    input_price: float | None = None
+    output_price: float | None = None
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.response_format not in ("auto", *RESPONSE_FORMATS):
@@ -83,17 +111,36 @@ class LLMConfig:
 
     @property
     def source_name(self) -> str:
-        return self.source or f"llm:{self.model}"
+        if self.source:
+            return self.source
+        name = f"llm:{self.model}"
+        if self.template is not None and Path(self.template).resolve() != DEFAULT_TEMPLATE:
+            name += f":{Path(self.template).stem}"
+        return name + (f"+{len(self.examples)}shot" if self.examples else "")
 
     def request(self, task: Task, text: str) -> dict[str, Any]:
         """The request parameters that define (and key) one prompt."""
-        return {
+        request = {
             "model": self.model,
-            "messages": build_messages(self.instructions, task, text),
+            "messages": build_messages(
+                self.instructions,
+                task,
+                text,
+                template=self.template,
+                definitions=self.definitions,
+                examples=self.examples,
+            ),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "seed": self.seed,
         }
+        return {**request, "logprobs": True} if self.logprobs else request
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float | None:
+        """US dollars for these tokens at the configured prices (None without prices)."""
+        if self.input_price is None or self.output_price is None:
+            return None
+        return (prompt_tokens * self.input_price + completion_tokens * self.output_price) / 1e6
 
 
 @dataclass(frozen=True)
@@ -107,19 +154,99 @@ class LLMRunStats:
     answered: int
     failed: int
     unparsed: int
+    unsure: int
     prompt_tokens: int
     completion_tokens: int
     response_format: str | None
+    cost: float | None = None
+
+
+@dataclass(frozen=True)
+class LLMEstimate:
+    """What a run would ask and roughly cost, before anything is spent."""
+
+    source: str
+    prompts: int
+    cached: int
+    to_ask: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    tokens_measured: bool
+
+
+def _examples(workspace: Workspace, split: str | None) -> Any:
+    examples = workspace.sql(
+        "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+    )
+    if examples.height == 0:
+        raise LabelkitError(f"workspace {workspace.path} has no examples to label")
+    return examples
+
+
+def estimate_llm_run(
+    workspace: Workspace, config: LLMConfig, *, split: str | None = None, refresh: bool = False
+) -> LLMEstimate:
+    """A dry run: how many prompts are not cached yet, their tokens and cost, asking nothing.
+
+    Tokens are estimated from the characters of the messages, at the characters per
+    token this model's cached answers measured, or 4 when there are none; completion
+    tokens at the cached mean, else at ``max_tokens`` (an upper bound).
+
+    Examples
+    --------
+    >>> estimate = estimate_llm_run(ws, LLMConfig(model="gpt-4o-mini", instructions="Spam?",
+    ...                                           input_price=0.15, output_price=0.6))
+    >>> estimate.to_ask, round(estimate.cost, 4)
+    (1953, 0.0251)
+    """
+    task = workspace.task
+    texts = _examples(workspace, split)["text"]
+    requests = {request_key(r): r for r in (config.request(task, text) for text in texts)}
+    known = set() if refresh else set(cached_answers(workspace, list(requests))["key"])
+    to_ask = [r for k, r in requests.items() if k not in known]
+    measured = workspace.sql(
+        "SELECT request, prompt_tokens, completion_tokens FROM llm_cache "
+        "WHERE model = ? AND prompt_tokens IS NOT NULL LIMIT 1000",
+        [config.model],
+    )
+    chars_per_token, completion = 4.0, float(config.max_tokens)
+    if measured.height:
+        chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
+        chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
+        completion = float(measured["completion_tokens"].mean() or 0.0)
+    prompt_tokens = round(sum(_message_chars(r) for r in to_ask) / chars_per_token)
+    completion_tokens = round(completion * len(to_ask))
+    return LLMEstimate(
+        source=config.source_name,
+        prompts=len(requests),
+        cached=len(requests) - len(to_ask),
+        to_ask=len(to_ask),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=config.cost(prompt_tokens, completion_tokens),
+        tokens_measured=measured.height > 0,
+    )
+
+
+def _message_chars(request: dict[str, Any]) -> int:
+    return sum(len(message["content"]) for message in request["messages"])
 
 
 def label_with_llm(
-    workspace: Workspace, config: LLMConfig, *, split: str | None = None
+    workspace: Workspace,
+    config: LLMConfig,
+    *,
+    split: str | None = None,
+    refresh: bool = False,
 ) -> LLMRunStats:
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
-    Cached prompts are not asked again. Each new answer is cached the moment it
-    arrives; the votes are written in one step at the end. A prompt that still fails
-    after its retries is recorded as a failure and its example abstains.
+    Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
+    replaces its cached answer). Each new answer is cached the moment it arrives; the
+    votes are written in one step at the end. A prompt that still fails after its
+    retries is recorded as a failure and its example abstains; the next run asks it
+    again.
 
     Examples
     --------
@@ -128,25 +255,28 @@ def label_with_llm(
     True
     """
     task = workspace.task
-    examples = workspace.sql(
-        "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
-    )
-    if examples.height == 0:
-        raise LabelkitError(f"workspace {workspace.path} has no examples to label")
+    examples = _examples(workspace, split)
     requests = [config.request(task, text) for text in examples["text"]]
     keys = [request_key(r) for r in requests]
-    known = set(cached_answers(workspace, keys)["key"])
+    known = set() if refresh else set(cached_answers(workspace, keys)["key"])
     pending = {k: r for k, r in zip(keys, requests, strict=True) if k not in known}
 
     used_format = None
     failed = 0
     if pending:
         _require_endpoint(config, len(pending), len(set(keys)))
-        used_format, failed = asyncio.run(_ask_all(workspace, config, task, pending))
+        used_format, failed = asyncio.run(
+            _ask_all(workspace, config, task, pending, cached=len(set(keys)) - len(pending))
+        )
 
     answers = cached_answers(workspace, keys)
-    label_of = dict(zip(answers["key"], answers["label"], strict=True))
-    labels = [label_of.get(k) for k in keys]
+    parsed = dict(zip(answers["key"], answers["label"], strict=True))
+    unsure = (
+        set(answers.filter(answers["confidence"] < config.min_confidence)["key"])
+        if config.min_confidence is not None
+        else set()
+    )
+    labels = [None if k in unsure else parsed.get(k) for k in keys]
     tokens = workspace.sql(
         "SELECT coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c "
         "FROM llm_cache WHERE list_contains(?, key)",
@@ -171,10 +301,12 @@ def label_with_llm(
         cached=len(set(keys)) - len(pending),
         answered=len(pending) - failed,
         failed=failed,
-        unparsed=sum(1 for k in set(keys) if k in label_of and label_of[k] is None),
+        unparsed=sum(1 for k in set(keys) if k in parsed and parsed[k] is None),
+        unsure=len(unsure),
         prompt_tokens=int(tokens[0]),
         completion_tokens=int(tokens[1]),
         response_format=used_format,
+        cost=config.cost(int(tokens[0]), int(tokens[1])),
     )
 
 
@@ -189,7 +321,12 @@ def _require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
 
 
 async def _ask_all(
-    workspace: Workspace, config: LLMConfig, task: Task, pending: dict[str, dict[str, Any]]
+    workspace: Workspace,
+    config: LLMConfig,
+    task: Task,
+    pending: dict[str, dict[str, Any]],
+    *,
+    cached: int,
 ) -> tuple[str, int]:
     client = openai.AsyncOpenAI(
         base_url=config.base_url,
@@ -205,7 +342,10 @@ async def _ask_all(
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
         ) as progress:
             bar = progress.add_task(
-                f"asking {config.model}", total=len(items), answered=0, failed=0
+                f"asking {config.model} ({cached} cached)",
+                total=len(items),
+                answered=0,
+                failed=0,
             )
 
             def record(answer: CachedAnswer) -> None:
@@ -278,9 +418,13 @@ async def _ask(
         completion = await client.chat.completions.create(
             **request, **_format_arguments(response_format, task)
         )
+        choice = completion.choices[0] if completion.choices else None
+        content = choice.message.content if choice else None
     except refusals:
         return None
-    except openai.APIError as error:
+    except (openai.APIError, ValueError, AttributeError, TypeError) as error:
+        # ValueError and friends: a 200 whose body is not a chat completion (malformed
+        # JSON, missing fields). Like an HTTP error, it is recorded and asked again later.
         return CachedAnswer(
             key=key,
             model=config.model,
@@ -292,16 +436,40 @@ async def _ask(
             completion_tokens=None,
             latency_s=time.perf_counter() - started,
         )
-    content = completion.choices[0].message.content if completion.choices else None
     usage = completion.usage
+    label = parse_label(content, task.labels)
     return CachedAnswer(
         key=key,
         model=config.model,
         request={**request, "response_format": response_format},
         response=content,
         error=None,
-        label=parse_label(content, task.labels),
+        label=label,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
         latency_s=time.perf_counter() - started,
+        confidence=_label_confidence(content, label, choice.logprobs if choice else None),
     )
+
+
+def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> float | None:
+    """The probability of the tokens that spell ``label`` in ``content``, from logprobs.
+
+    Tokens are laid end to end to find where each starts; those overlapping the
+    label's first occurrence (ignoring case) count. None when the endpoint returned no
+    log-probabilities or the label is not spelled out in the answer.
+    """
+    tokens = getattr(logprobs, "content", None)
+    if not content or not label or not tokens:
+        return None
+    # Look past the JSON key, so that a label spelled inside "label" is not found there.
+    anchor = content.find('"label"')
+    start = content.lower().find(label.lower(), anchor + len('"label"') if anchor >= 0 else 0)
+    if start < 0:
+        return None
+    end, position, total = start + len(label), 0, 0.0
+    for token in tokens:
+        if position < end and position + len(token.token) > start:
+            total += token.logprob
+        position += len(token.token)
+    return math.exp(total)

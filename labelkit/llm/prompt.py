@@ -1,30 +1,89 @@
-"""The prompt sent for one text, and the JSON schema its answer should follow."""
+"""The prompt sent for one text: a system message rendered from a template file, optional
+few-shot turns, then the text; and the JSON schema its answer should follow.
+
+A template is a Jinja2 file that renders the system message from ``instructions``
+(str), ``labels`` (the task's label names, in order) and ``definitions`` (label name
+to a one-line definition; empty when none were given). The default is
+``templates/classify.jinja`` beside this module; copy it to start your own.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jinja2
+
+from labelkit.errors import InputError
+from labelkit.review.queue import EFFECTIVE_DECISIONS
 from labelkit.task import Task
+from labelkit.workspace import Workspace
 
-SYSTEM_TEMPLATE = (
-    "{instructions}\n"
-    'Answer with a JSON object of the form {{"label": LABEL}} where LABEL is one of: '
-    "{labels}."
-)
+DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "classify.jinja"
 
 
-def build_messages(instructions: str, task: Task, text: str) -> list[dict[str, str]]:
+@cache
+def _template(path: Path) -> jinja2.Template:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the prompt template: {error}") from error
+    try:
+        return jinja2.Environment(
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=False
+        ).from_string(source)
+    except jinja2.TemplateSyntaxError as error:
+        raise InputError(f"{path} line {error.lineno}: template error: {error.message}") from None
+
+
+def build_messages(
+    instructions: str,
+    task: Task,
+    text: str,
+    *,
+    template: str | Path | None = None,
+    definitions: Mapping[str, str] | None = None,
+    examples: Sequence[tuple[str, str]] = (),
+) -> list[dict[str, str]]:
     """The chat messages that ask for ``text``'s label.
+
+    ``examples`` are (text, label) pairs shown first as user/assistant turns, the
+    assistant answering in the JSON the prompt asks for.
 
     Examples
     --------
     >>> build_messages("Is this comment spam?", Task(("ham", "spam")), "sub to me")[1]
     {'role': 'user', 'content': 'sub to me'}
+    >>> shots = [("great song", "ham")]
+    >>> build_messages("Spam?", Task(("ham", "spam")), "sub", examples=shots)[2]["content"]
+    '{"label": "ham"}'
     """
-    system = SYSTEM_TEMPLATE.format(
-        instructions=instructions.strip(), labels=", ".join(task.labels)
-    )
-    return [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    path = Path(template) if template is not None else DEFAULT_TEMPLATE
+    definitions = dict(definitions or {})
+    unknown = set(definitions) - set(task.labels)
+    if unknown:
+        raise InputError(f"definitions name labels the task lacks: {sorted(unknown)}")
+    try:
+        system = _template(path.resolve()).render(
+            instructions=instructions.strip(),
+            labels=list(task.labels),
+            definitions={label: definitions.get(label, "") for label in task.labels}
+            if definitions
+            else {},
+        )
+    except jinja2.UndefinedError as error:
+        raise InputError(f"{path}: template error: {error.message}") from None
+    messages = [{"role": "system", "content": system.strip()}]
+    for shot_text, label in examples:
+        task.code(label)
+        messages += [
+            {"role": "user", "content": shot_text},
+            {"role": "assistant", "content": json.dumps({"label": label})},
+        ]
+    return [*messages, {"role": "user", "content": text}]
 
 
 def label_schema(task: Task) -> dict[str, Any]:
@@ -35,3 +94,47 @@ def label_schema(task: Task) -> dict[str, Any]:
         "required": ["label"],
         "additionalProperties": False,
     }
+
+
+def few_shot_examples(
+    workspace: Workspace, n: int, *, split: str = "dev", seed: int = 0
+) -> list[tuple[str, str]]:
+    """``n`` labeled (text, label) pairs for a prompt, taking labels in turn.
+
+    Candidates are the gold examples of ``split`` and every example a reviewer has
+    labeled (outside the test split); a reviewer's label wins over gold. The draw is
+    fixed by ``seed``, so the prompt (and its cache key) stays the same between runs.
+
+    Examples
+    --------
+    >>> few_shot_examples(ws, 4)
+    [('check out my channel', 'spam'), ('love this song', 'ham'), ...]
+    """
+    candidates = workspace.sql(
+        f"""
+        SELECT e.id, e.text, coalesce(d.label, e.gold) AS label
+        FROM examples e
+        LEFT JOIN ({EFFECTIVE_DECISIONS}) d
+               ON d.example_id = e.id AND d.action IN ('accept', 'reject', 'label')
+        WHERE (d.label IS NOT NULL AND e.split <> 'test') OR (e.split = ? AND e.gold IS NOT NULL)
+        ORDER BY hash(e.id || ?::VARCHAR), e.id
+        """,
+        [split, seed],
+    )
+    if candidates.height < n:
+        raise InputError(
+            f"{n} few-shot examples asked for, but only {candidates.height} labeled examples "
+            f"exist (gold in split {split!r}, or reviewed)"
+        )
+    by_label = {
+        label: candidates.filter(candidates["label"] == label).rows()
+        for label in workspace.task.labels
+    }
+    chosen: list[tuple[str, str]] = []
+    turn = 0
+    while len(chosen) < n:
+        for rows in by_label.values():
+            if turn < len(rows) and len(chosen) < n:
+                chosen.append((rows[turn][1], rows[turn][2]))
+        turn += 1
+    return chosen

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labelkit.data import read_table
+from labelkit.data import _format_of, read_table
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import parse_label
@@ -41,12 +41,17 @@ def import_answers(
     id_column: str = "id",
     answer_column: str = "answer",
     has_header: bool = True,
+    file_format: str | None = None,
+    letters: bool = False,
+    yes_no: tuple[str, str] | None = None,
 ) -> ImportedAnswers:
     """Store the answers in a JSONL, CSV, TSV or Parquet file as the votes of ``llm:<source>``.
 
     Without a header (``has_header=False``, CSV/TSV only) the first column is the id
     and the last the answer. Every id must name an example, once; otherwise nothing is
-    stored and the error names the file and row.
+    stored and the error names the file and row. ``file_format`` names the format of
+    a file whose suffix does not (``"tsv"``, ``"csv"``, ``"jsonl"``). ``letters`` and ``yes_no`` read
+    answers to lettered options or to a yes/no question (see ``parse_label``).
 
     Examples
     --------
@@ -55,7 +60,7 @@ def import_answers(
     """
     path = Path(path)
     name = source if source.startswith("llm:") else f"llm:{source}"
-    rows = _read(path, id_column, answer_column, has_header)
+    rows = _read(path, id_column, answer_column, has_header, file_format)
     known = workspace.sql("SELECT id FROM examples")["id"]
     unknown = rows.filter(~pl.col("example_id").is_in(known.implode()))
     if unknown.height:
@@ -69,8 +74,13 @@ def import_answers(
         row, example_id = repeated.select("row", "example_id").row(0)
         raise InputError(f"{path}: row {row}: id {example_id!r} is answered more than once")
     labels = workspace.task.labels
+    for label in yes_no or ():
+        workspace.task.code(label)
     parsed = rows.with_columns(
-        label=pl.Series([parse_label(raw, labels) for raw in rows["answer"]], dtype=pl.String),
+        label=pl.Series(
+            [parse_label(raw, labels, letters=letters, yes_no=yes_no) for raw in rows["answer"]],
+            dtype=pl.String,
+        ),
         key=pl.Series(
             [request_key({"imported": name, "example_id": i}) for i in rows["example_id"]],
             dtype=pl.String,
@@ -97,9 +107,8 @@ def import_answers(
         with registered(run.con, "imported", parsed):
             run.con.execute(
                 """INSERT OR REPLACE INTO llm_cache
-                   SELECT key, ?, request, answer, NULL, label, NULL, NULL, NULL,
-                          now()::TIMESTAMP
-                   FROM imported""",
+                       (key, model, request, response, label, created_at)
+                   SELECT key, ?, request, answer, label, now()::TIMESTAMP FROM imported""",
                 [name],
             )
     return ImportedAnswers(
@@ -107,8 +116,10 @@ def import_answers(
     )
 
 
-def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> pl.DataFrame:
-    frame = read_table(path, has_header=has_header)
+def _read(
+    path: Path, id_column: str, answer_column: str, has_header: bool, file_format: str | None
+) -> pl.DataFrame:
+    frame = read_table(path, has_header=has_header, file_format=file_format)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
     for column in (id_column, answer_column):
@@ -116,7 +127,7 @@ def _read(path: Path, id_column: str, answer_column: str, has_header: bool) -> p
             raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
     if frame.height == 0:
         raise InputError(f"{path}: no answers")
-    header_lines = 1 if has_header and path.suffix.lower() in (".csv", ".tsv") else 0
+    header_lines = 1 if has_header and _format_of(path, file_format) in ("csv", "tsv") else 0
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("example_id"),
         pl.col(answer_column).cast(pl.String).alias("answer"),

@@ -1,18 +1,26 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from labelkit import (
+    InputError,
     LabelkitError,
     LLMConfig,
     Workspace,
     export_llm_cache,
     import_llm_cache,
+    ingest,
     label_with_llm,
 )
+from labelkit.llm import estimate_llm_run, few_shot_examples
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
 CONFIG = LLMConfig(model="test-model", instructions="Is this comment spam?", api_key="test")
@@ -63,7 +71,7 @@ def test_free_text_answers_are_parsed(workspace: Workspace) -> None:
 
 
 def test_retries_on_429_with_retry_after(workspace: Workspace) -> None:
-    behaviour = Behaviour(fail_first=2, fail_status=429)
+    behaviour = Behaviour(faults=["429", "429"])
     with OpenAIServer(behaviour) as server:
         config = dataclasses.replace(
             CONFIG, base_url=server.base_url, response_format="json_schema", concurrency=1
@@ -74,7 +82,7 @@ def test_retries_on_429_with_retry_after(workspace: Workspace) -> None:
 
 
 def test_persistent_failures_are_recorded_and_retried_next_run(workspace: Workspace) -> None:
-    behaviour = Behaviour(fail_first=10**6, fail_status=500)
+    behaviour = Behaviour(always="500")
     with OpenAIServer(behaviour) as server:
         config = dataclasses.replace(
             CONFIG, base_url=server.base_url, response_format="json_schema", max_retries=1
@@ -84,7 +92,7 @@ def test_persistent_failures_are_recorded_and_retried_next_run(workspace: Worksp
         errors = workspace.sql("SELECT error FROM llm_cache")["error"].to_list()
         assert len(errors) == 6 and all("InternalServerError" in e for e in errors)
         assert votes(workspace) == {}
-        behaviour.fail_first = 0
+        behaviour.always = None
         retried = label_with_llm(workspace, config)
     assert (retried.cached, retried.answered, retried.failed) == (0, 6, 0)
     assert workspace.sql("SELECT count(*) AS n FROM llm_cache WHERE error IS NULL")["n"][0] == 6
@@ -117,3 +125,183 @@ def test_recorded_answers_replay_without_an_endpoint(
         stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None))
         assert (stats.cached, stats.answered) == (6, 0)
         assert votes(fresh) == expected(fresh)
+
+
+def cache_rows(ws: Workspace) -> list[tuple[str, bool]]:
+    return ws.sql("SELECT key, error IS NULL AS answered FROM llm_cache ORDER BY key").rows()
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "malformed", "drop", "slow"])
+def test_each_fault_is_retried_or_recorded_never_lost(workspace: Workspace, fault: str) -> None:
+    behaviour = Behaviour(faults=[fault] * 3)
+    with OpenAIServer(behaviour) as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=server.base_url,
+            response_format="json_schema",
+            concurrency=2,
+            max_retries=1,
+            timeout_s=1.0,
+        )
+        stats = label_with_llm(workspace, config)
+        rows = cache_rows(workspace)
+        assert len(rows) == 6, "every prompt ends with exactly one cache row"
+        failed = sum(not answered for _, answered in rows)
+        assert (stats.answered, stats.failed) == (6 - failed, failed)
+        assert len(votes(workspace)) == 6 - failed
+        asked = len(server.requests)
+        again = label_with_llm(workspace, config)
+        assert len(server.requests) - asked == failed, "only the failures are asked again"
+    assert (again.cached, again.answered, again.failed) == (6 - failed, failed, 0)
+    assert votes(workspace) == expected(workspace)
+
+
+def test_a_killed_run_resumes_without_asking_answered_prompts_again(tmp_path: Path) -> None:
+    texts = [f"comment {i} {'subscribe now' if i % 3 == 0 else 'nice song'}" for i in range(40)]
+    csv = tmp_path / "comments.csv"
+    csv.write_text("id,text\n" + "".join(f"c{i:02d},{t}\n" for i, t in enumerate(texts)))
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", labels=["ham", "spam"])
+    with OpenAIServer(Behaviour(delay_s=0.05)) as server:
+        command = [
+            sys.executable,
+            "-m",
+            "labelkit",
+            "llm",
+            str(path),
+            "--model",
+            "test-model",
+            "--instructions",
+            "Is this comment spam?",
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            "test",
+            "--concurrency",
+            "1",
+            "--response-format",
+            "json_schema",
+        ]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        asked_before = len(server.requests)
+        assert 15 <= asked_before < 40, "the run must be killed midway"
+        with Workspace(path) as ws:
+            cached = {r[0] for r in ws.sql("SELECT request FROM llm_cache").rows()}
+            assert ws.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+            # At most the request in flight at the kill was answered but not stored.
+            assert asked_before - 1 <= len(cached) <= asked_before
+            stats = label_with_llm(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+            asked_again = server.requests[asked_before:]
+            assert len(asked_again) == 40 - len(cached) == stats.answered
+            assert stats.cached == len(cached)
+            cached_texts = {json.loads(r)["messages"][-1]["content"] for r in cached}
+            assert not cached_texts & {r["messages"][-1]["content"] for r in asked_again}
+            assert votes(ws) == expected(ws)
+
+
+def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Workspace) -> None:
+    with OpenAIServer() as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, logprobs=True, min_confidence=0.7
+        )
+        stats = label_with_llm(workspace, config)
+    assert server.requests[0]["logprobs"] is True
+    ids = dict(workspace.sql("SELECT text, id FROM examples").rows())
+    confidences = {
+        ids[json.loads(request)["messages"][-1]["content"]]: round(confidence, 6)
+        for request, confidence in workspace.sql("SELECT request, confidence FROM llm_cache").rows()
+    }
+    assert confidences == {"a1": 0.9, "a2": 0.6, "a3": 0.9, "a4": 0.9, "a5": 0.9, "a6": 0.9}
+    assert stats.unsure == 1
+    assert votes(workspace) == {k: v for k, v in expected(workspace).items() if k != "a2"}
+
+
+def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace) -> None:
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        label_with_llm(workspace, config)
+        stats = label_with_llm(workspace, config, refresh=True)
+        assert len(server.requests) == 12
+    assert (stats.cached, stats.answered) == (0, 6)
+    assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 6
+
+
+def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) -> None:
+    priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
+    before = estimate_llm_run(workspace, priced)
+    chars = sum(
+        sum(len(m["content"]) for m in priced.request(workspace.task, text)["messages"])
+        for text in workspace.sql("SELECT text FROM examples")["text"]
+    )
+    assert (before.to_ask, before.cached, before.tokens_measured) == (6, 0, False)
+    assert before.prompt_tokens == round(chars / 4)
+    assert before.completion_tokens == 6 * priced.max_tokens
+    assert before.cost == pytest.approx((before.prompt_tokens + 2 * 6 * 16) / 1e6)
+    with OpenAIServer() as server:
+        subset = dataclasses.replace(priced, base_url=server.base_url)
+        stats = label_with_llm(workspace, subset, split="train")
+    assert stats.cost == pytest.approx((4 * 20 + 2 * 4 * 5) / 1e6)
+    after = estimate_llm_run(workspace, priced)
+    assert (after.to_ask, after.cached, after.tokens_measured) == (2, 4, True)
+    assert after.completion_tokens == 2 * 5, "measured on the cached answers"
+    test_chars = sum(
+        sum(len(m["content"]) for m in priced.request(workspace.task, text)["messages"])
+        for text in workspace.sql("SELECT text FROM examples WHERE split = 'test'")["text"]
+    )
+    train_chars = chars - test_chars
+    assert after.prompt_tokens == round(test_chars / (train_chars / (4 * 20)))
+
+
+def test_template_definitions_and_few_shot_examples_shape_the_prompt(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    template = tmp_path / "terse.jinja"
+    template.write_text(
+        "{{ instructions }} Labels: {% for label in labels %}{{ label }}"
+        "{% if definitions %} ({{ definitions[label] or 'no definition' }}){% endif %}"
+        "{% if not loop.last %}, {% endif %}{% endfor %}."
+    )
+    shots = few_shot_examples(workspace, 2, split="train")
+    assert sorted(label for _, label in shots) == ["ham", "spam"]
+    config = dataclasses.replace(
+        CONFIG, template=template, definitions={"spam": "ads and links"}, examples=tuple(shots)
+    )
+    assert config.source_name == "llm:test-model:terse+2shot"
+    messages = config.request(workspace.task, "a new comment")["messages"]
+    assert messages[0] == {
+        "role": "system",
+        "content": "Is this comment spam? Labels: ham (no definition), spam (ads and links).",
+    }
+    assert [m["role"] for m in messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert [json.loads(m["content"])["label"] for m in messages[2:5:2]] == [
+        label for _, label in shots
+    ]
+    with OpenAIServer() as server:
+        label_with_llm(workspace, dataclasses.replace(config, base_url=server.base_url))
+    assert workspace.sql("SELECT name FROM sources")["name"].to_list() == [config.source_name]
+
+
+def test_a_broken_template_or_unknown_label_names_the_fault(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    template = tmp_path / "broken.jinja"
+    template.write_text("{{ instructions }}\n{% for label in labels %}{{ label }")
+    with pytest.raises(InputError, match=r"broken.jinja line 2: template error"):
+        dataclasses.replace(CONFIG, template=template).request(workspace.task, "x")
+    with pytest.raises(InputError, match=r"definitions name labels the task lacks: \['eggs'\]"):
+        dataclasses.replace(CONFIG, definitions={"eggs": "x"}).request(workspace.task, "x")
+    with pytest.raises(InputError, match="only 4 labeled examples"):
+        few_shot_examples(workspace, 5, split="train")
