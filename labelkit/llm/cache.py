@@ -75,10 +75,17 @@ def cached_answers(workspace: Workspace, keys: Sequence[str]) -> pl.DataFrame:
 
 
 def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
-    """Write one answer (or failure) at once; it replaces an earlier failure of the same key."""
+    """Write one answer (or failure) at once.
+
+    An answer replaces whatever the key held; a failure replaces only an earlier
+    failure, so a refresh that fails keeps the answer already paid for.
+    """
     with workspace.transaction() as con:
+        if answer.error is not None:
+            con.execute("DELETE FROM llm_cache WHERE key = ? AND error IS NOT NULL", [answer.key])
         con.execute(
-            f"{_INSERT} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            f"{_INSERT.replace('OR REPLACE', 'OR IGNORE') if answer.error else _INSERT} "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [
                 answer.key,
                 answer.model,

