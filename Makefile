@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 LLM_STAMP := $(VENV)/.installed-llm
+# The browser tests drive Debian's Chromium (never a downloaded one) with Playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-llm lint format clean
 
@@ -31,7 +34,11 @@ $(LLM_STAMP): $(DEV_STAMP)
 demo: $(STAMP)
 	$(BIN)/labelkit demo --workspace demo-workspace
 
-test: $(DEV_STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts
 	$(BIN)/ruff format --check labelkit labeling_functions tests benchmarks scripts
 	$(BIN)/python -m pytest

@@ -412,6 +412,31 @@ def review(
         )
 
 
+@app.command()
+def serve(
+    workspace: Workspace_,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")
+    ] = "127.0.0.1",
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="LABELKIT_TOKEN", help="Require this token on every request."),
+    ] = None,
+) -> None:
+    """Serve the web reviewer: several people review one queue in their browsers."""
+    import uvicorn
+
+    from labelkit.review.web import create_app
+
+    with _open(workspace) as ws:
+        app = create_app(ws, token=token)
+        link = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+        # Never wrapped: people copy the link.
+        console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 @app.command(name="review-stats")
 def review_stats(workspace: Workspace_) -> None:
     """What the review has done and found, and how much reviewers agree."""

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from labelkit import ReviewQueue, Workspace, bundled_dataset
@@ -215,3 +218,32 @@ def test_import_answers_command(tmp_path: Path) -> None:
     with Workspace(ws, read_only=True) as workspace:
         labels = workspace.sql("SELECT example_id, label FROM votes WHERE source = 'llm:davinci'")
     assert sorted(labels.rows()) == [("x1", "spam"), ("x2", "ham")]
+
+
+def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*LABELKIT, "serve", str(ws), "--port", str(port), "--token", "t0k"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        assert f"http://127.0.0.1:{port}/?token=t0k" in server.stdout.readline()
+        for _ in range(100):
+            try:
+                config = httpx.get(f"http://127.0.0.1:{port}/api/config", params={"token": "t0k"})
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert config.json()["labels"] == ["ham", "spam"]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/config").status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,4 +1,6 @@
-"""Review: the DuckDB-backed queue of flagged examples and the terminal reviewer."""
+"""Review: the DuckDB-backed queue of flagged examples, the terminal reviewer, and the web
+reviewer (``labelkit.review.web``, imported on its own so that the server stays optional
+at import time)."""
 
 from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import ACTIONS, ReviewItem, ReviewQueue, simulate_review

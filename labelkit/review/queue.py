@@ -177,7 +177,11 @@ class ReviewQueue:
             return _append(con, example_id, reviewer, action, chosen, None, seconds, comment)
 
     def undo(self, *, reviewer: str) -> str | None:
-        """Reverse ``reviewer``'s latest live decision; return its example id (None if none)."""
+        """Reverse ``reviewer``'s latest live decision; return its example id (None if none).
+
+        The undone item is claimed for the reviewer in place of what they held, so
+        their ``next`` shows it again.
+        """
         with self._lock, self.workspace.transaction() as con:
             latest = first_row(
                 con,
@@ -188,6 +192,11 @@ class ReviewQueue:
             if latest is None:
                 return None
             _append(con, latest[1], reviewer, "undo", None, latest[0], 0.0, None)
+            con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
+            con.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
+                [latest[1], reviewer, time.time() + self.claim_seconds],
+            )
             return str(latest[1])
 
     def decisions(self) -> pl.DataFrame:

@@ -35,8 +35,10 @@ def test_answers_move_the_queue_and_undo_appends_a_reversal(queue: ReviewQueue) 
     queue.answer("a1", "accept", reviewer="ana", seconds=1.5)
     queue.answer("a2", "label", label="spam", reviewer="ana")
     assert queue.next().example_id == "a3"  # type: ignore[union-attr]
+    assert queue.next(reviewer="ana").example_id == "a3"  # type: ignore[union-attr]
     assert queue.undo(reviewer="ana") == "a2"
-    assert queue.next().example_id == "a2"  # type: ignore[union-attr]
+    assert queue.next(reviewer="bo").example_id == "a3", "the undone item is ana's again"  # type: ignore[union-attr]
+    assert queue.next(reviewer="ana").example_id == "a2"  # type: ignore[union-attr]
     actions = queue.workspace.sql(
         "SELECT action, undoes FROM decisions ORDER BY decision_id"
     ).rows()

@@ -1,0 +1,199 @@
+"use strict";
+// One flagged example at a time. Example text is only ever set with textContent.
+const $ = (id) => document.getElementById(id);
+const state = { labels: [], item: null, shownAt: 0, busy: false };
+
+async function call(path, body) {
+  const options = body === undefined ? {} : {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  };
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
+  return answer;
+}
+
+function reviewer() { return $("reviewer").value.trim(); }
+function focus() { return $("focus").value; }
+function say(message) { $("status").textContent = message; }
+
+function showProgress(progress) {
+  if (!progress) return;
+  $("progress").textContent =
+    `${progress.reviewed} done · ${progress.remaining} remaining · ` +
+    `${progress.errors_found} errors found`;
+}
+
+function highlighted(text, spans) {
+  // Spans count code points (Python's string indices), so slice code points too.
+  const chars = Array.from(text);
+  const fragment = document.createDocumentFragment();
+  let cursor = 0;
+  for (const span of spans) {
+    if (span.start < cursor) continue;
+    fragment.append(chars.slice(cursor, span.start).join(""));
+    const mark = document.createElement("mark");
+    mark.textContent = chars.slice(span.start, span.end).join("");
+    mark.title = `${span.source} → ${span.label}`;
+    mark.className = `label-${state.labels.indexOf(span.label)}`;
+    fragment.append(mark);
+    cursor = span.end;
+  }
+  fragment.append(chars.slice(cursor).join(""));
+  return fragment;
+}
+
+function button(text, key, onClick, primary = false) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.textContent = `${text} (${key})`;
+  element.dataset.key = key;
+  if (primary) element.className = "primary";
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+function render(item) {
+  state.item = item;
+  $("card").hidden = item === null;
+  if (item === null) {
+    say(focus() ? `Nothing left suggested as ${focus()}.` : "The queue is empty. Thank you!");
+    return;
+  }
+  say("");
+  $("question").textContent = focus()
+    ? `Is this ${focus()}?`
+    : `Is "${item.suggested_label}" the right label?`;
+  $("text").replaceChildren(highlighted(item.text, item.spans));
+  $("given").textContent = item.given_label;
+  $("suggested").textContent = item.suggested_label;
+  $("reasons").textContent = item.reasons;
+  $("votes").textContent = Object.entries(item.votes)
+    .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none";
+  const choices = [
+    button(focus() ? "yes" : "accept", "a", () => answer("accept"), true),
+    button(focus() ? "no" : "reject", "r", () => answer("reject")),
+  ];
+  if (!focus()) {
+    state.labels.forEach((label, i) => {
+      if (i < 9) choices.push(button(label, String(i + 1), () => answer("label", label)));
+    });
+  }
+  choices.push(button("skip", "s", () => answer("skip")));
+  choices.push(button("ambiguous", "?", () => answer("ambiguous")));
+  choices.push(button("undo", "u", undo));
+  $("choices").replaceChildren(...choices);
+  state.shownAt = performance.now();
+}
+
+async function load() {
+  if (!reviewer()) {
+    $("card").hidden = true;
+    say("Type your name to start reviewing.");
+    $("reviewer").focus();
+    return;
+  }
+  const query = new URLSearchParams({ reviewer: reviewer() });
+  if (focus()) query.set("focus", focus());
+  try {
+    const answer = await call(`/api/next?${query}`);
+    showProgress(answer.progress);
+    render(answer.item);
+  } catch (error) {
+    say(`Could not load the next example: ${error.message}`);
+  }
+}
+
+async function answer(action, label) {
+  if (state.busy || !state.item) return;
+  state.busy = true;
+  try {
+    // The answer is stored before the next example is asked for.
+    const saved = await call("/api/answer", {
+      reviewer: reviewer(),
+      example_id: state.item.example_id,
+      action,
+      label: label ?? null,
+      comment: $("comment").value.trim() || null,
+      seconds: (performance.now() - state.shownAt) / 1000,
+    });
+    $("comment").value = "";
+    showProgress(saved.progress);
+    await load();
+  } catch (error) {
+    say(`Not saved: ${error.message}. Press the key again to retry.`);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function undo() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const undone = await call("/api/undo", { reviewer: reviewer() });
+    await load();
+    if (!undone.undone) say("Nothing to undo.");
+  } catch (error) {
+    say(`Could not undo: ${error.message}`);
+  } finally {
+    state.busy = false;
+  }
+}
+
+document.addEventListener("keydown", (event) => {
+  const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName);
+  if (typing) {
+    if (event.key === "Escape" || (event.key === "Enter" && event.target.tagName !== "TEXTAREA")) {
+      event.target.blur();
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const key = event.key;
+  if (key === "c") {
+    event.preventDefault();
+    $("comment").focus();
+  } else if (key === "u") {
+    undo();
+  } else if (key === "a") {
+    answer("accept");
+  } else if (key === "r") {
+    answer("reject");
+  } else if (key === "s") {
+    answer("skip");
+  } else if (key === "?") {
+    answer("ambiguous");
+  } else if (!focus() && /^[1-9]$/.test(key) && Number(key) <= state.labels.length) {
+    answer("label", state.labels[Number(key) - 1]);
+  }
+});
+
+$("reviewer").addEventListener("change", () => {
+  localStorage.setItem("labelkit-reviewer", reviewer());
+  load();
+});
+$("focus").addEventListener("change", load);
+
+async function start() {
+  try {
+    const config = await call("/api/config");
+    state.labels = config.labels;
+    $("workspace").textContent = config.workspace;
+    for (const label of config.labels) {
+      const option = document.createElement("option");
+      option.value = label;
+      option.textContent = `is this ${label}?`;
+      $("focus").append(option);
+    }
+  } catch (error) {
+    say(error.message);
+    return;
+  }
+  $("reviewer").value = localStorage.getItem("labelkit-reviewer") || "";
+  await load();
+}
+
+start();

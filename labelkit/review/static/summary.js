@@ -1,0 +1,41 @@
+"use strict";
+// The review's numbers as tables; every value is set with textContent.
+const $ = (id) => document.getElementById(id);
+
+function fill(table, rows) {
+  if (!rows.length) {
+    table.replaceChildren();
+    const caption = table.createCaption();
+    caption.textContent = "none yet";
+    return;
+  }
+  const head = table.createTHead().insertRow();
+  for (const column of Object.keys(rows[0])) {
+    const cell = document.createElement("th");
+    cell.textContent = column;
+    head.append(cell);
+  }
+  const body = table.createTBody();
+  for (const row of rows) {
+    const line = body.insertRow();
+    for (const value of Object.values(row)) {
+      line.insertCell().textContent =
+        typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : String(value ?? "–");
+    }
+  }
+}
+
+async function start() {
+  try {
+    const response = await fetch("/api/summary", { credentials: "same-origin" });
+    const summary = await response.json();
+    if (!response.ok) throw new Error(summary.error);
+    fill($("stats"), Object.entries(summary.stats).map(([measure, value]) => ({ measure, value })));
+    fill($("per-label"), summary.per_label);
+    fill($("agreement"), summary.agreement);
+  } catch (error) {
+    $("status").textContent = `Could not load the summary: ${error.message}`;
+  }
+}
+
+start();

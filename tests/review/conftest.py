@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import polars as pl
+import pytest
+import uvicorn
+
+from labelkit import Workspace, apply_lfs, ingest, keyword_lf
+from labelkit.review.web import create_app
+
+ATTACK = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> subscribe'
+TEXTS = [
+    ("w01", "subscribe to my channel for free money", "spam"),
+    ("w02", "I love this song so much", "ham"),
+    ("w03", "check out my channel and subscribe", "spam"),
+    ("w04", "great video, brings back memories", "ham"),
+    ("w05", "subscribe please 🙏 and share", "spam"),
+    ("w06", "the chorus is beautiful", "ham"),
+    ("w07", "free gift cards at my website", "spam"),
+    ("w08", "who is watching in 2025?", "ham"),
+    ("w09", "subscribe subscribe subscribe", "spam"),
+    ("w10", "this made my day", "ham"),
+    ("w11", ATTACK, "spam"),
+    ("w12", "best live performance ever", "ham"),
+]
+
+
+@pytest.fixture
+def review_workspace(tmp_path: Path) -> Path:
+    """A closed workspace file whose 12 examples are all queued, with real keyword LF votes.
+
+    Each item's given label is the wrong one and the suggestion is its gold label, so
+    priorities run w01 (highest) to w12.
+    """
+    path = tmp_path / "review.duckdb"
+    csv = tmp_path / "texts.csv"
+    frame = pl.DataFrame(TEXTS, schema=["id", "text", "label"], orient="row")
+    frame.with_columns(split=pl.lit("train")).write_csv(csv)
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", label_column="label", split_column="split")
+        apply_lfs(ws, [keyword_lf("kw_subscribe", ["subscribe"], "spam")])
+        ws.con.execute(
+            "INSERT INTO predictions SELECT id, 'test', CASE gold WHEN 'spam' THEN 'ham' "
+            "ELSE 'spam' END, 0.6, [0.5, 0.5], 0 FROM examples"
+        )
+        for rank, (example_id, _, gold) in enumerate(TEXTS):
+            given = "ham" if gold == "spam" else "spam"
+            ws.con.execute(
+                "INSERT INTO queue VALUES (?, ?, 'cleanlab: label quality 0.10', ?, ?, 0)",
+                [example_id, 1.0 - rank / 100, given, gold],
+            )
+    return path
+
+
+Serve = Callable[..., AbstractContextManager[str]]
+
+
+@pytest.fixture
+def serve() -> Serve:
+    """``with serve(path, token=None) as base_url:`` runs the web reviewer on a free port."""
+
+    @contextmanager
+    def serving(path: Path, **options: object) -> Iterator[str]:
+        with Workspace(path) as ws:
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            server = uvicorn.Server(
+                uvicorn.Config(create_app(ws, **options), log_level="warning", lifespan="off")
+            )
+            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+            thread.start()
+            while not server.started:
+                time.sleep(0.01)
+            try:
+                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+            finally:
+                server.should_exit = True
+                thread.join(timeout=10)
+                sock.close()
+
+    return serving

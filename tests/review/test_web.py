@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from labelkit import Workspace
+from tests.review.conftest import ATTACK, TEXTS, Serve
+
+
+def next_item(client: httpx.Client, reviewer: str, **params: str) -> dict:
+    response = client.get("/api/next", params={"reviewer": reviewer, **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        first = next_item(client, "ana")["item"]
+        assert first["example_id"] == "w01" and first["suggested_label"] == "spam"
+        assert [(s["start"], s["end"], s["source"]) for s in first["spans"]] == [
+            (0, 9, "kw_subscribe")
+        ]
+        assert first["votes"] == {"kw_subscribe": "spam"}
+        assert next_item(client, "ana")["item"]["example_id"] == "w01", "a reload shows it again"
+        assert next_item(client, "bo")["item"]["example_id"] == "w02", "never two at once"
+        saved = client.post(
+            "/api/answer",
+            json={"reviewer": "ana", "example_id": "w01", "action": "accept", "seconds": 2.5},
+        ).json()
+        assert saved["progress"] == {
+            "queued": 12,
+            "reviewed": 1,
+            "remaining": 11,
+            "errors_found": 1,
+            "errors_per_100": 100.0,
+        }
+        assert next_item(client, "ana")["item"]["example_id"] == "w03"
+        client.post(
+            "/api/answer",
+            json={
+                "reviewer": "ana",
+                "example_id": "w03",
+                "action": "label",
+                "label": "ham",
+                "comment": "a fan, not spam",
+            },
+        )
+        assert client.post("/api/undo", json={"reviewer": "ana"}).json()["undone"] == "w03"
+        assert next_item(client, "ana")["item"]["example_id"] == "w03", "undo shows it again"
+    with Workspace(review_workspace, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, reviewer, action, label, seconds, comment, undoes "
+            "FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert decisions == [
+        ("w01", "ana", "accept", "spam", 2.5, None, None),
+        ("w03", "ana", "label", "ham", 0.0, "a fan, not spam", None),
+        ("w03", "ana", "undo", None, 0.0, None, 2),
+    ]
+
+
+def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        item = next_item(client, "ana", focus="ham")["item"]
+        assert (item["example_id"], item["suggested_label"]) == ("w02", "ham")
+        bad = client.get("/api/next", params={"reviewer": "ana", "focus": "eggs"})
+        assert bad.status_code == 400 and "focus label 'eggs'" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "must be a JSON object"),
+        (b'{"example_id": "w01", "action": "accept"}', 400, "reviewer: give your name"),
+        (b'{"reviewer": "<b>x</b>", "example_id": "w01", "action": "accept"}', 400, "reviewer"),
+        (b'{"reviewer": "ana", "action": "accept"}', 400, "example_id must be"),
+        (b'{"reviewer": "ana", "example_id": "w01", "action": "maybe"}', 400, "unknown action"),
+        (
+            b'{"reviewer": "ana", "example_id": "nope", "action": "accept"}',
+            404,
+            "not in the review",
+        ),
+        (
+            b'{"reviewer": "ana", "example_id": "w01", "action": "label", "label": "eggs"}',
+            400,
+            "review label 'eggs'",
+        ),
+        (
+            b'{"reviewer": "ana", "example_id": "w01", "action": "accept", "seconds": -1}',
+            400,
+            "seconds must be",
+        ),
+        (b'{"reviewer": "ana", "pad": "' + b"x" * 70_000 + b'"}', 413, "request body over"),
+    ],
+)
+def test_malformed_requests_get_4xx_with_a_clear_message_and_change_nothing(
+    review_workspace: Path, serve: Serve, body: bytes, status: int, message: str
+) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        response = client.post(
+            "/api/answer", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == status
+        assert message in response.json()["error"]
+        assert client.get("/api/nowhere").status_code == 404
+        assert client.get("/api/answer").status_code == 405
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 0
+
+
+def test_a_token_guards_every_request(review_workspace: Path, serve: Serve) -> None:
+    with serve(review_workspace, token="s3cret") as url:
+        with httpx.Client(base_url=url) as stranger:
+            for path in ("/", "/static/app.js", "/api/config", "/api/export"):
+                assert stranger.get(path).status_code == 401, path
+            wrong = stranger.get("/api/config", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+        with httpx.Client(base_url=url) as reviewer:
+            page = reviewer.get("/", params={"token": "s3cret"})
+            assert page.status_code == 200 and "labelkit review" in page.text
+            assert reviewer.get("/api/config").status_code == 200, "the cookie carries the token"
+        with httpx.Client(base_url=url, headers={"Authorization": "Bearer s3cret"}) as script:
+            assert script.get("/api/config").json()["labels"] == ["ham", "spam"]
+
+
+def test_pages_forbid_inline_scripts_and_text_comes_back_as_data(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        page = client.get("/")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        for escape in ("/static/%2e%2e/web.py", "/static/..%2fweb.py", "/static/%2e%2e%2fqueue.py"):
+            assert client.get(escape).status_code == 404, escape
+        for example_id, *_ in TEXTS[:10]:
+            client.post(
+                "/api/answer",
+                json={"reviewer": "ana", "example_id": example_id, "action": "skip"},
+            )
+        attack = next_item(client, "ana")["item"]
+        assert attack["example_id"] == "w11" and attack["text"] == ATTACK
+
+
+def test_summary_and_export_of_the_cleaned_set(review_workspace: Path, serve: Serve) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        answers = [
+            ("ana", "w01", "accept"),
+            ("ana", "w02", "reject"),
+            ("bo", "w01", "accept"),
+            ("bo", "w02", "accept"),
+            ("bo", "w03", "ambiguous"),
+        ]
+        for reviewer, example_id, action in answers:
+            client.post(
+                "/api/answer",
+                json={"reviewer": reviewer, "example_id": example_id, "action": action},
+            )
+        summary = client.get("/api/summary").json()
+        assert summary["stats"]["reviewed"] == 3 and summary["stats"]["errors_found"] == 2
+        assert summary["agreement"] == [
+            {"reviewer_a": "ana", "reviewer_b": "bo", "items": 2, "agreement": 0.5, "kappa": 0.0}
+        ]
+        per_label = {row["label"]: row for row in summary["per_label"]}
+        assert per_label["spam"]["reviewed_as"] == 1 and per_label["ham"]["reviewed_as"] == 1
+        exported = client.get("/api/export", params={"format": "jsonl"})
+        assert exported.headers["content-disposition"] == 'attachment; filename="cleaned.jsonl"'
+        rows = {r["id"]: r for r in map(json.loads, exported.text.splitlines())}
+        assert client.get("/api/export", params={"format": "xml"}).status_code == 400
+    assert set(rows) == {t[0] for t in TEXTS} - {"w03"}, "ambiguous items leave the cleaned set"
+    assert (rows["w01"]["label"], rows["w01"]["origin"]) == ("spam", "review")
+    assert (rows["w02"]["label"], rows["w02"]["origin"]) == ("ham", "review"), "bo's came last"
+    assert (rows["w04"]["label"], rows["w04"]["origin"]) == ("spam", "label_model")
+
+
+REVIEWER = """
+import sys, httpx
+url, name = sys.argv[1], sys.argv[2]
+done = []
+with httpx.Client(base_url=url, timeout=30) as client:
+    while True:
+        item = client.get("/api/next", params={"reviewer": name}).json()["item"]
+        if item is None:
+            break
+        client.post("/api/answer", json={"reviewer": name, "example_id": item["example_id"],
+                                         "action": "accept"}).raise_for_status()
+        done.append(item["example_id"])
+print(",".join(done))
+"""
+
+
+def test_reviewers_in_separate_processes_share_one_queue(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace) as url:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", REVIEWER, url, f"r{i}"], stdout=subprocess.PIPE, text=True
+            )
+            for i in range(4)
+        ]
+        outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    answered = [example_id for out in outputs for example_id in out.split(",") if example_id]
+    assert sorted(answered) == sorted(t[0] for t in TEXTS), "each item answered exactly once"
+    with Workspace(review_workspace, read_only=True) as ws:
+        stored = ws.sql("SELECT example_id, reviewer FROM decisions").rows()
+    assert sorted(e for e, _ in stored) == sorted(answered)

@@ -1,0 +1,120 @@
+"""The web reviewer in a real browser: Debian's Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from labelkit import Workspace
+from tests.review.conftest import ATTACK, TEXTS, Serve
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps dialling Google's hosts,
+# which this machine's closed network refuses.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TEXT_OF = {example_id: text for example_id, text, _ in TEXTS}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+def shows(page: Page, example_id: str) -> None:
+    expect(page.locator("#text")).to_have_text(TEXT_OF[example_id])
+
+
+def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        page.goto(url)
+        expect(page.locator("#status")).to_have_text("Type your name to start reviewing.")
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        shows(page, "w01")
+        expect(page.locator("#text mark")).to_have_text("subscribe")
+        for key, next_id in [("a", "w02"), ("r", "w03"), ("1", "w04")]:
+            page.keyboard.press(key)
+            shows(page, next_id)
+        page.keyboard.press("c")
+        page.keyboard.type("looks like spam")
+        page.keyboard.press("Escape")
+        page.keyboard.press("2")
+        shows(page, "w05")
+        page.keyboard.press("a")
+        shows(page, "w06")
+        page.reload()
+        shows(page, "w06")
+        expect(page.locator("#reviewer")).to_have_value("ana")
+        page.keyboard.press("s")
+        shows(page, "w07")
+        page.keyboard.press("?")
+        shows(page, "w08")
+        page.keyboard.press("u")
+        shows(page, "w07")
+        for key, next_id in [("a", "w08"), ("r", "w09"), ("a", "w10"), ("a", "w11")]:
+            page.keyboard.press(key)
+            shows(page, next_id)
+        expect(page.locator("#progress")).to_have_text("10 done · 2 remaining · 5 errors found")
+        # The attack text is shown as text: no element from it, no script run.
+        expect(page.locator("#text")).to_have_text(ATTACK)
+        assert page.locator("#text img, #text script").count() == 0
+        assert page.evaluate("window.pwned") is None
+        page.close()
+    with Workspace(review_workspace, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, action, label, comment, undoes FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert decisions == [
+        ("w01", "accept", "spam", None, None),
+        ("w02", "reject", "spam", None, None),
+        ("w03", "label", "ham", None, None),
+        ("w04", "label", "spam", "looks like spam", None),
+        ("w05", "accept", "spam", None, None),
+        ("w06", "skip", None, None, None),
+        ("w07", "ambiguous", None, None, None),
+        ("w07", "undo", None, None, 7),
+        ("w07", "accept", "spam", None, None),
+        ("w08", "reject", "spam", None, None),
+        ("w09", "accept", "spam", None, None),
+        ("w10", "accept", "ham", None, None),
+    ]
+
+
+def test_two_browsers_never_show_the_same_item_and_focus_mode_asks_yes_or_no(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(review_workspace) as url:
+        ana, bo = browser.new_context().new_page(), browser.new_context().new_page()
+        for page, name in ((ana, "ana"), (bo, "bo")):
+            page.goto(url)
+            page.fill("#reviewer", name)
+            page.press("#reviewer", "Enter")
+        shows(ana, "w01")
+        shows(bo, "w02")
+        bo.select_option("#focus", "ham")
+        expect(bo.locator("#question")).to_have_text("Is this ham?")
+        shows(bo, "w02")
+        expect(bo.locator("#choices button").first).to_have_text("yes (a)")
+        bo.keyboard.press("r")
+        shows(bo, "w04")
+        summary = ana.context.new_page()
+        summary.goto(f"{url}/summary")
+        expect(summary.locator("#stats")).to_contain_text("errors_found")
+        expect(summary.locator("#per-label")).to_contain_text("reviewed_as")
