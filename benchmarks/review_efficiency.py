@@ -1,6 +1,8 @@
 """How many wrong aggregated labels a reviewer finds in the first 50, 100 and 200 items,
 by review order: labelkit's queue priority, cleanlab's flags alone, label-model
-confidence alone, and random.
+confidence alone, and random; and the queue priority when cleanlab reads another
+flagger's cross-validated probabilities (MiniLM embeddings, spaCy's textcat) in place
+of the default TF-IDF with logistic regression.
 
 For each WRENCH set (YouTube, SMS), the train texts go into a workspace with the
 shipped LF votes, Snorkel's label model (labelkit's default) labels them, and
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ CURVE_STEP = 10
 PLOT = Path(__file__).parents[1] / "docs" / "review_efficiency.png"
 RANDOM_SEEDS = 10
 RANDOM = f"random (mean of {RANDOM_SEEDS} seeds)"
+OTHER_FLAGGERS = {"minilm_logreg": {}, "spacy_textcat": {}}
 
 
 def load(workspace: Workspace, folder: Path) -> None:
@@ -132,6 +136,8 @@ def plot(per_dataset: dict[str, dict[str, np.ndarray]]) -> None:
     figure, axes = plt.subplots(1, len(per_dataset), figsize=(10, 4))
     for axis, (dataset, found) in zip(axes, per_dataset.items(), strict=True):
         for method, counts in found.items():
+            if method.startswith("cleanlab flags alone,"):
+                continue  # the queue-priority curve of the same flagger is drawn
             reviewed = np.arange(1, len(counts) + 1) * CURVE_STEP
             axis.plot(reviewed, counts, label=method)
         axis.set_title(f"WRENCH {dataset}")
@@ -154,6 +160,17 @@ def main() -> None:
             aggregate(ws, "snorkel")
             flags = find_label_issues(ws)
             labeled, ranked = orders(ws, flags)
+            for flagger, params in OTHER_FLAGGERS.items():
+                started = time.perf_counter()
+                other = find_label_issues(ws, flagger=flagger, **params)
+                print(f"{name}: {flagger} flagged in {time.perf_counter() - started:.0f} s")
+                cleanlab = other.filter(pl.col("reasons").str.contains("cleanlab"))
+                ranked[f"queue priority, {flagger} flagger"] = other.sort("rank")[
+                    "example_id"
+                ].to_list()
+                ranked[f"cleanlab flags alone, {flagger} flagger"] = cleanlab.sort("quality")[
+                    "example_id"
+                ].to_list()
         hits = hits_in_order(labeled, ranked)
         results = measure(name, labeled, hits)
         per_dataset[name] = curves(hits)
@@ -165,7 +182,8 @@ def main() -> None:
         "reviewer); cleanlab's flags can run out before the budget (`reviewed`). The "
         "queue priority is `1 - (cleanlab label quality + label-model confidence) / 2` "
         "over every flagged item (any reason). Accuracies are over the train examples the label model "
-        "labeled (Snorkel, 500 epochs, fitted on train)."
+        "labeled (Snorkel, 500 epochs, fitted on train). Rows without a flagger named use the "
+        "default, `tfidf_logreg`."
     )
     write_results("review_efficiency", records, options.output_dir, notes)
     plot(per_dataset)

@@ -382,6 +382,9 @@ def aggregate_votes(
 @app.command()
 def flag(
     workspace: Workspace_,
+    flagger: Annotated[
+        str, typer.Option(help="tfidf_logreg, minilm_logreg (embeddings extra) or spacy_textcat.")
+    ] = "tfidf_logreg",
     folds: int = 5,
     seed: int = 0,
     unsure_below: Annotated[
@@ -391,7 +394,9 @@ def flag(
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
     LLMs) and queue them for review by one priority."""
     with _open(workspace) as ws:
-        flags = find_label_issues(ws, folds=folds, seed=seed, unsure_below=unsure_below)
+        flags = find_label_issues(
+            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
+        )
     console.print(f"{flags.height} labels queued for review, highest priority first")
     console.print(rich_table(flags.head(10)))
 

@@ -14,23 +14,12 @@ import numpy as np
 import polars as pl
 from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
 from cleanlab.rank import get_label_quality_scores
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import Pipeline, make_pipeline
 
+from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
 from labelkit.errors import LabelkitError
 from labelkit.registry import flaggers, resolve
 from labelkit.workspace import Workspace, registered
-
-
-@flaggers.register("tfidf_logreg")
-def tfidf_logreg(max_features: int = 50_000, C: float = 4.0) -> Pipeline:
-    """Word and bigram TF-IDF with logistic regression: seconds to cross-validate."""
-    return make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=max_features),
-        LogisticRegression(C=C, max_iter=2000),
-    )
 
 
 def find_label_issues(

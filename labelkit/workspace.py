@@ -7,6 +7,7 @@ opening an older file applies the missing migrations in order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -243,7 +244,11 @@ class Workspace:
             raise
         try:
             self.con.execute("COMMIT")
-        except duckdb.IOException as error:
+        except (duckdb.IOException, duckdb.TransactionException) as error:
+            # The write-ahead log could not be written (a full disk): the commit failed
+            # as a whole, and the transaction must still be closed.
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
             raise WorkspaceError(f"cannot write workspace {self.path}: {error}") from error
 
     @contextmanager

@@ -90,3 +90,19 @@ def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
         assert ("t2", "LFs conflict (ham 1, spam 1)") in stored
         queued = dict(ws.sql("SELECT example_id, reasons FROM queue").rows())
         assert queued["t4"] == "llm:m says spam"
+
+
+@pytest.mark.parametrize(
+    ("flagger", "params"), [("minilm_logreg", {}), ("spacy_textcat", {"max_epochs": 5})]
+)
+def test_other_flaggers_from_the_registry_find_the_flipped_labels(
+    tmp_path: Path, flagger: str, params: dict[str, int]
+) -> None:
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        flags = find_label_issues(ws, flagger=flagger, **params)
+        by_cleanlab = set(flags.filter(pl.col("reasons").str.contains("cleanlab"))["example_id"])
+        assert len(by_cleanlab & flipped) >= 12, f"{flagger} finds most injected errors"
+        assert len(by_cleanlab - flipped) <= 5, f"{flagger} flags few clean labels"
+        config = ws.sql("SELECT config FROM runs WHERE step = 'flag'")["config"][0]
+    assert f'"flagger": "{flagger}"' in config

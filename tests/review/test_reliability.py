@@ -99,3 +99,47 @@ def test_ten_reviewers_on_a_100k_queue_never_share_or_lose_an_item(tmp_path: Pat
         decisions = ws.sql("SELECT reviewer, example_id FROM decisions")
     assert len(handed) == 200 and len({item for _, item in handed}) == 200
     assert set(decisions.iter_rows()) == set(handed)
+
+
+FULL_DISK_REVIEWER = """
+import resource, signal, sys
+from labelkit import ReviewQueue, Workspace, WorkspaceError
+path, limit = sys.argv[1], int(sys.argv[2])
+# A file-size limit is a full disk as DuckDB sees it: writes past it fail (EFBIG).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+with Workspace(path) as ws:
+    queue = ReviewQueue(ws)
+    answered = 0
+    try:
+        while (item := queue.next(reviewer="filler")) is not None:
+            queue.answer(item.example_id, "label", label="spam", reviewer="filler",
+                         comment="x" * 2000)
+            answered += 1
+    except WorkspaceError as error:
+        print(answered, error, sep="\\t", flush=True)
+        sys.exit(3)
+print(answered, "no error", sep="\\t")
+"""
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_every_stored_answer_whole(
+    tmp_path: Path,
+) -> None:
+    path = queued_workspace(tmp_path, 1000)
+    limit = path.stat().st_size + 64 * 1024
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_REVIEWER, str(path), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    answered, message = result.stdout.strip().split("\t", 1)
+    assert message.startswith(f"cannot write workspace {path}"), message
+    assert "File too large" in message or "No space" in message, message
+    with Workspace(path) as ws:
+        decisions = ws.sql("SELECT label, reviewer, comment FROM decisions")
+    # Every answer acknowledged before the failure is stored, whole; none half-written.
+    assert decisions.height >= int(answered) > 0
+    assert decisions.rows() == [("spam", "filler", "x" * 2000)] * decisions.height

@@ -97,7 +97,7 @@ def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
     ]
 
 
-def test_two_browsers_never_show_the_same_item_and_focus_mode_asks_yes_or_no(
+def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:
     with serve(review_workspace) as url:
@@ -112,9 +112,17 @@ def test_two_browsers_never_show_the_same_item_and_focus_mode_asks_yes_or_no(
         expect(bo.locator("#question")).to_have_text("Is this ham?")
         shows(bo, "w02")
         expect(bo.locator("#choices button").first).to_have_text("yes (a)")
+        bo.context.set_offline(True)
+        bo.keyboard.press("r")
+        expect(bo.locator("#status")).to_contain_text("Not saved")
+        shows(bo, "w02")
+        bo.context.set_offline(False)
         bo.keyboard.press("r")
         shows(bo, "w04")
         summary = ana.context.new_page()
         summary.goto(f"{url}/summary")
         expect(summary.locator("#stats")).to_contain_text("errors_found")
         expect(summary.locator("#per-label")).to_contain_text("reviewed_as")
+    with Workspace(review_workspace, read_only=True) as ws:
+        decisions = ws.sql("SELECT example_id, reviewer, action FROM decisions").rows()
+    assert decisions == [("w02", "bo", "reject")], "the offline key press stored nothing"
