@@ -81,12 +81,15 @@ def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dic
 
 
 def hits_in_order(labeled: pl.DataFrame, ranked: dict[str, list]) -> dict[str, list[np.ndarray]]:
-    """Per method (random seeds pooled), per order: 1 where the n-th reviewed label is wrong."""
+    """Per method (random seeds pooled), per order: 1 where the n-th reviewed label is wrong.
+
+    An uncovered example (queued without a label) costs a review and finds no wrong label.
+    """
     wrong = dict(zip(labeled["example_id"], labeled["gold"] != labeled["label"], strict=True))
     hits: dict[str, list[np.ndarray]] = {}
     for method, order in ranked.items():
         name = RANDOM if method.startswith("random") else method
-        hits.setdefault(name, []).append(np.array([wrong[i] for i in order], dtype=int))
+        hits.setdefault(name, []).append(np.array([wrong.get(i, 0) for i in order], dtype=int))
     return hits
 
 

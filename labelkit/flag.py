@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
 from cleanlab.rank import get_label_quality_scores
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
@@ -47,6 +48,9 @@ def find_label_issues(
     label model's. On WRENCH YouTube and SMS it finds more wrong labels in the first 50,
     100 and 200 reviewed than cleanlab's flags alone, and more than label-model
     confidence alone in the first 50 and 100 (``benchmarks/review_efficiency.py``).
+    Examples the label model left unlabeled (no source covers them) are queued too,
+    with the classifier's suggestion and half its doubt as priority, behind most
+    likely errors.
 
     Returns the flags, highest priority first: ``example_id, given_label`` (the label
     model's), ``suggested_label`` (the cross-validated classifier's), ``quality``,
@@ -115,12 +119,13 @@ def find_label_issues(
         ),
         pl.col("llm_disagrees"),
     ).list.drop_nulls()
+    flagged = scored.with_columns(
+        reasons=reasons.list.join("; "),
+        priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
+    ).filter(pl.col("reasons") != "")
+    uncovered = _uncovered(workspace, split, classifier, labeled["text"].to_list(), given)
     flags = (
-        scored.with_columns(
-            reasons=reasons.list.join("; "),
-            priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
-        )
-        .filter(pl.col("reasons") != "")
+        pl.concat([flagged, uncovered], how="diagonal_relaxed")
         .sort("priority", "example_id", descending=[True, False])
         .with_row_index("rank", offset=1)
         .select(
@@ -157,6 +162,42 @@ def find_label_issues(
                 [run.id],
             )
     return flags
+
+
+def _uncovered(
+    workspace: Workspace, split: str, classifier: Any, texts: list[str], given: np.ndarray
+) -> pl.DataFrame:
+    """Examples of ``split`` the label model left without a label, as flags.
+
+    The classifier, fitted on every labeled text, suggests a label. Their priority is
+    half the classifier's doubt, so likely label errors come before labeling from
+    scratch, and the least obvious uncovered texts come first among them.
+    """
+    task = workspace.task
+    rows = workspace.sql(
+        """SELECT e.id AS example_id, e.text FROM examples e
+           LEFT JOIN predictions p ON p.example_id = e.id
+           WHERE e.split = ? AND p.label IS NULL ORDER BY e.id""",
+        [split],
+    )
+    if rows.height == 0:
+        return pl.DataFrame()
+    proba = clone(classifier).fit(texts, given).predict_proba(rows["text"].to_list())
+    suggested = task.decode(proba.argmax(axis=1), "suggested_label")
+    sure = proba.max(axis=1)
+    return rows.select(
+        "example_id",
+        pl.lit(None, dtype=pl.String).alias("given_label"),
+        suggested,
+        pl.lit(None, dtype=pl.Float64).alias("quality"),
+        pl.lit(None, dtype=pl.Float64).alias("confidence"),
+        pl.format(
+            "no source covers it (classifier suggests {}, {})",
+            suggested,
+            pl.Series(sure).round(2),
+        ).alias("reasons"),
+        pl.Series("priority", (1 - sure) / 2),
+    )
 
 
 def _vote_evidence(workspace: Workspace, split: str) -> pl.DataFrame:

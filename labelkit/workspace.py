@@ -130,6 +130,12 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE llm_cache ADD COLUMN confidence DOUBLE;
     """,
+    # 5: examples no source covers are queued too: they have no label and no quality.
+    """
+    ALTER TABLE flags ALTER COLUMN given_label DROP NOT NULL;
+    ALTER TABLE flags ALTER COLUMN quality DROP NOT NULL;
+    ALTER TABLE queue ALTER COLUMN given_label DROP NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

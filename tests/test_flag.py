@@ -6,7 +6,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelkitError, Workspace, find_label_issues, ingest
+from labelkit import (
+    LabelkitError,
+    ReviewQueue,
+    Workspace,
+    cleaned_labels,
+    find_label_issues,
+    ingest,
+)
 
 
 def noisy_workspace(tmp_path: Path, n: int = 300, flips: int = 15) -> tuple[Workspace, set[str]]:
@@ -106,3 +113,32 @@ def test_other_flaggers_from_the_registry_find_the_flipped_labels(
         assert len(by_cleanlab - flipped) <= 5, f"{flagger} flags few clean labels"
         config = ws.sql("SELECT config FROM runs WHERE step = 'flag'")["config"][0]
     assert f'"flagger": "{flagger}"' in config
+
+
+def test_examples_no_source_covers_are_queued_last_with_a_suggestion(tmp_path: Path) -> None:
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        uncovered = ["t0", "t1"]  # t0 is ham, t1 spam
+        ws.con.execute(
+            "UPDATE predictions SET label = NULL WHERE list_contains(?, example_id)", [uncovered]
+        )
+        flags = find_label_issues(ws)
+        rows = {r["example_id"]: r for r in flags.iter_rows(named=True)}
+        for example_id, label in zip(uncovered, ("ham", "spam"), strict=True):
+            row = rows[example_id]
+            assert row["given_label"] is None and row["quality"] is None
+            assert row["suggested_label"] == label
+            assert row["reasons"].startswith(f"no source covers it (classifier suggests {label}, ")
+            assert row["priority"] < 0.25
+        assert flags["rank"].max() >= max(rows[e]["rank"] for e in uncovered)
+        likely_errors = flags.filter(pl.col("example_id").is_in(list(flipped - set(uncovered))))
+        assert likely_errors["priority"].min() > max(rows[e]["priority"] for e in uncovered)
+        queue = ReviewQueue(ws)
+        while (item := queue.next(reviewer="ana")) and item.example_id != "t1":
+            queue.answer(item.example_id, "skip", reviewer="ana")
+        assert item is not None and item.given_label is None
+        queue.answer("t1", "accept", reviewer="ana")
+        cleaned = {r["id"]: r for r in cleaned_labels(ws).iter_rows(named=True)}
+        assert (cleaned["t1"]["label"], cleaned["t1"]["origin"]) == ("spam", "review")
+        assert "t0" not in cleaned, "unreviewed and unlabeled: still out of the training set"
+        assert queue.stats()["errors_found"] == 0, "a label added where none was is no error"

@@ -47,7 +47,7 @@ class ReviewItem:
 
     example_id: str
     text: str
-    given_label: str
+    given_label: str | None
     suggested_label: str
     reasons: str
     priority: float
@@ -214,7 +214,8 @@ class ReviewQueue:
             self.workspace.con,
             f"""SELECT (SELECT count(*) FROM queue),
                        count(*),
-                       count(*) FILTER (WHERE d.label IS DISTINCT FROM q.given_label
+                       count(*) FILTER (WHERE q.given_label IS NOT NULL
+                                        AND d.label IS DISTINCT FROM q.given_label
                                         AND d.action IN ('accept', 'reject', 'label'))
                 FROM ({EFFECTIVE_DECISIONS}) d JOIN queue q USING (example_id)""",
         )
@@ -232,7 +233,8 @@ class ReviewQueue:
         ``answered``: reviewed items with an accept, reject or label (not skipped or
         ambiguous); ``suggested_right``: the share of those where the suggested label
         was confirmed; ``errors_found``: those whose label differs from the label
-        model's; ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
+        model's (a label given where the label model had none is not counted);
+        ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
         over reviewer pairs on doubly reviewed items (None without any).
 
         Examples
@@ -248,6 +250,7 @@ class ReviewQueue:
                            count(*) FILTER (WHERE d.action = 'skip') AS skipped,
                            count(*) FILTER (WHERE d.action = 'ambiguous') AS ambiguous,
                            count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label')
+                                            AND q.given_label IS NOT NULL
                                             AND d.label IS DISTINCT FROM q.given_label)
                              AS errors_found,
                            (SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS}))

@@ -117,7 +117,7 @@ def _render(
     body.add_row(
         Text.assemble(
             ("label model says ", "dim"),
-            (item.given_label, "yellow"),
+            (item.given_label or "none (no source voted)", "yellow"),
             ("   suggested ", "dim"),
             (item.suggested_label, "green"),
             (f"   flagged by {item.reasons}", "dim"),

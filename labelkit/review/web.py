@@ -139,6 +139,7 @@ def create_app(
                         SELECT q.given_label AS label, count(*) AS queued,
                                count(d.example_id) AS reviewed,
                                count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label')
+                                                AND q.given_label IS NOT NULL
                                                 AND d.label IS DISTINCT FROM q.given_label)
                                  AS corrected_away
                         FROM queue q LEFT JOIN d USING (example_id) GROUP BY 1),

@@ -67,7 +67,7 @@ function render(item) {
     ? `Is this ${focus()}?`
     : `Is "${item.suggested_label}" the right label?`;
   $("text").replaceChildren(highlighted(item.text, item.spans));
-  $("given").textContent = item.given_label;
+  $("given").textContent = item.given_label ?? "none (no source voted)";
   $("suggested").textContent = item.suggested_label;
   $("reasons").textContent = item.reasons;
   $("votes").textContent = Object.entries(item.votes)
