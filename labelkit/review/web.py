@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
@@ -72,14 +73,18 @@ def create_app(
     queue = ReviewQueue(workspace, claim_seconds=claim_seconds)
     lock = threading.Lock()
 
+    def locked(work: Any, *args: Any) -> Any:
+        with lock:
+            return work(*args)
+
     def api(handler: Any) -> Any:
-        """Run ``handler`` under the lock; turn refusals into JSON errors."""
+        """Run ``handler`` under the lock in a worker thread (DuckDB calls block); turn
+        refusals into JSON errors."""
 
         async def endpoint(request: Request) -> Response:
             try:
                 body = await _json_body(request) if request.method == "POST" else {}
-                with lock:
-                    return JSONResponse(handler(request, body))
+                return JSONResponse(await run_in_threadpool(locked, handler, request, body))
             except RequestError as error:
                 return JSONResponse({"error": str(error)}, status_code=error.status)
             except LabelkitError as error:
@@ -167,11 +172,10 @@ def create_app(
         kind = request.query_params.get("format", "jsonl")
         if kind not in ("jsonl", "csv"):
             return JSONResponse({"error": "format must be jsonl or csv"}, status_code=400)
-        with lock:
-            try:
-                frame = cleaned_labels(workspace)
-            except LabelkitError as error:
-                return JSONResponse({"error": str(error)}, status_code=409)
+        try:
+            frame = await run_in_threadpool(locked, cleaned_labels, workspace)
+        except LabelkitError as error:
+            return JSONResponse({"error": str(error)}, status_code=409)
         data = frame.write_ndjson() if kind == "jsonl" else frame.write_csv()
         return Response(
             data,
