@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import re
 import threading
 from pathlib import Path
@@ -116,8 +117,9 @@ def create_app(
             raise RequestError("label must be a string")
         if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
             raise RequestError("comment must be a string of at most 2000 characters")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise RequestError("seconds must be a number of at least 0")
+        number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
+        if not number or not math.isfinite(seconds) or seconds < 0:
+            raise RequestError("seconds must be a finite number of at least 0")
         if action not in ACTIONS:
             raise RequestError(f"unknown action {action!r}; use one of {list(ACTIONS)}")
         if not workspace.sql("SELECT 1 FROM queue WHERE example_id = ?", [example_id]).height:

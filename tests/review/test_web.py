@@ -98,6 +98,11 @@ def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -
             400,
             "seconds must be",
         ),
+        (
+            b'{"reviewer": "ana", "example_id": "w01", "action": "accept", "seconds": NaN}',
+            400,
+            "seconds must be a finite number",
+        ),
         (b'{"reviewer": "ana", "pad": "' + b"x" * 70_000 + b'"}', 413, "request body over"),
     ],
 )
