@@ -10,36 +10,91 @@ Examples
 ...     flags = lk.find_label_issues(ws)
 """
 
-from labelkit.aggregate import (
-    DawidSkene,
-    LabelModel,
-    MajorityVote,
-    SnorkelLabelModel,
-    WeightedMajorityVote,
-    aggregate,
-    load_label_model,
-)
-from labelkit.data import bundled_dataset, ingest, read_examples
-from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
-from labelkit.evaluate import evaluate
-from labelkit.export import cleaned_labels, export_cleaned
-from labelkit.flag import find_label_issues
-from labelkit.lf import (
-    Example,
-    LabelingFunction,
-    apply_lfs,
-    keyword_lf,
-    labeling_function,
-    lf_summary,
-    load_lfs,
-    regex_lf,
-)
-from labelkit.llm import LLMConfig, export_llm_cache, import_llm_cache, label_with_llm, parse_label
-from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
-from labelkit.task import ABSTAIN, Task
-from labelkit.train import train_on_cleaned, train_textcat
-from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labelkit.aggregate import (
+        DawidSkene,
+        LabelModel,
+        MajorityVote,
+        SnorkelLabelModel,
+        WeightedMajorityVote,
+        aggregate,
+        load_label_model,
+    )
+    from labelkit.data import bundled_dataset, ingest, read_examples
+    from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
+    from labelkit.evaluate import evaluate
+    from labelkit.export import cleaned_labels, export_cleaned
+    from labelkit.flag import find_label_issues
+    from labelkit.lf import (
+        Example,
+        LabelingFunction,
+        apply_lfs,
+        keyword_lf,
+        labeling_function,
+        lf_summary,
+        load_lfs,
+        regex_lf,
+    )
+    from labelkit.llm import (
+        LLMConfig,
+        export_llm_cache,
+        import_llm_cache,
+        label_with_llm,
+        parse_label,
+    )
+    from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
+    from labelkit.task import ABSTAIN, Task
+    from labelkit.train import train_on_cleaned, train_textcat
+    from labelkit.votes import LabelMatrix
+    from labelkit.workspace import Workspace
+
+# Stages are imported when first used: spaCy, torch and scikit-learn take seconds to
+# load, and a command such as `labelkit ingest` should not wait for them.
+_EXPORTS = {
+    "DawidSkene": "labelkit.aggregate",
+    "LabelModel": "labelkit.aggregate",
+    "MajorityVote": "labelkit.aggregate",
+    "SnorkelLabelModel": "labelkit.aggregate",
+    "WeightedMajorityVote": "labelkit.aggregate",
+    "aggregate": "labelkit.aggregate",
+    "load_label_model": "labelkit.aggregate",
+    "bundled_dataset": "labelkit.data",
+    "ingest": "labelkit.data",
+    "read_examples": "labelkit.data",
+    "InputError": "labelkit.errors",
+    "LabelingFunctionError": "labelkit.errors",
+    "LabelkitError": "labelkit.errors",
+    "WorkspaceError": "labelkit.errors",
+    "evaluate": "labelkit.evaluate",
+    "cleaned_labels": "labelkit.export",
+    "export_cleaned": "labelkit.export",
+    "find_label_issues": "labelkit.flag",
+    "Example": "labelkit.lf",
+    "LabelingFunction": "labelkit.lf",
+    "apply_lfs": "labelkit.lf",
+    "keyword_lf": "labelkit.lf",
+    "labeling_function": "labelkit.lf",
+    "lf_summary": "labelkit.lf",
+    "load_lfs": "labelkit.lf",
+    "regex_lf": "labelkit.lf",
+    "LLMConfig": "labelkit.llm",
+    "export_llm_cache": "labelkit.llm",
+    "import_llm_cache": "labelkit.llm",
+    "label_with_llm": "labelkit.llm",
+    "parse_label": "labelkit.llm",
+    "ReviewQueue": "labelkit.review",
+    "review_in_terminal": "labelkit.review",
+    "simulate_review": "labelkit.review",
+    "ABSTAIN": "labelkit.task",
+    "Task": "labelkit.task",
+    "train_on_cleaned": "labelkit.train",
+    "train_textcat": "labelkit.train",
+    "LabelMatrix": "labelkit.votes",
+    "Workspace": "labelkit.workspace",
+}
 
 __version__ = "0.1.0"
 
@@ -85,3 +140,16 @@ __all__ = [
     "train_on_cleaned",
     "train_textcat",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labelkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -12,13 +12,12 @@ import polars as pl
 import typer
 from rich.console import Console
 
+# Stages that load spaCy, torch or scikit-learn (flag, train, evaluate, demo) are
+# imported inside their commands, so that the others start in about a second.
 from labelkit.aggregate import aggregate
 from labelkit.data import ingest as ingest_files
-from labelkit.demo import run_demo
 from labelkit.errors import LabelkitError
-from labelkit.evaluate import evaluate
 from labelkit.export import export_cleaned
-from labelkit.flag import find_label_issues
 from labelkit.lf import (
     apply_lfs,
     lf_agreement,
@@ -37,7 +36,6 @@ from labelkit.llm import (
 )
 from labelkit.report import accuracy_with_interval, markdown_table, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
-from labelkit.train import train_on_cleaned
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row
 
@@ -394,6 +392,8 @@ def flag(
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
     LLMs) and queue them for review by one priority."""
     with _open(workspace) as ws:
+        from labelkit.flag import find_label_issues
+
         flags = find_label_issues(
             ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
         )
@@ -476,6 +476,8 @@ def train(
 ) -> None:
     """Train the small spaCy model on the cleaned set."""
     with _open(workspace) as ws:
+        from labelkit.train import train_on_cleaned
+
         path = train_on_cleaned(ws, output_dir, model=model, seed=seed, config_path=config)
     console.print(f"model saved to {path}")
 
@@ -489,6 +491,8 @@ def evaluate_all(
 ) -> None:
     """Compare every source, the label models and the small model on gold data."""
     with _open(workspace) as ws:
+        from labelkit.evaluate import evaluate
+
         report = evaluate(ws, model, split=split)
     console.print(rich_table(report, title=f"gold {split} split"))
     if output:
@@ -509,6 +513,8 @@ def demo(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Run the whole pipeline on the bundled YouTube comments and print the report."""
+    from labelkit.demo import run_demo
+
     run_demo(
         workspace,
         review_budget=review_budget,

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import spacy
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -118,6 +117,7 @@ class SpacyTextcat(ClassifierMixin, BaseEstimator):
 
     def fit(self, texts: Sequence[str], labels: Sequence[str]) -> SpacyTextcat:
         import polars as pl
+        import spacy
 
         from labelkit.train.textcat import train_textcat
 
