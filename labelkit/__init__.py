@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from labelkit.data import bundled_dataset, ingest, read_examples
     from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
-    from labelkit.evaluate import evaluate
+    from labelkit.evaluation import evaluate
     from labelkit.export import cleaned_labels, export_cleaned
     from labelkit.flag import find_label_issues
     from labelkit.lf import (
@@ -51,6 +51,10 @@ if TYPE_CHECKING:
     from labelkit.votes import LabelMatrix
     from labelkit.workspace import Workspace
 
+# `aggregate` names both a subpackage and its main function. Importing the subpackage
+# sets the package attribute to the module, so the function is bound here, up front.
+from labelkit.aggregate import aggregate
+
 # Stages are imported when first used: spaCy, torch and scikit-learn take seconds to
 # load, and a command such as `labelkit ingest` should not wait for them.
 _EXPORTS = {
@@ -59,7 +63,6 @@ _EXPORTS = {
     "MajorityVote": "labelkit.aggregate",
     "SnorkelLabelModel": "labelkit.aggregate",
     "WeightedMajorityVote": "labelkit.aggregate",
-    "aggregate": "labelkit.aggregate",
     "load_label_model": "labelkit.aggregate",
     "bundled_dataset": "labelkit.data",
     "ingest": "labelkit.data",
@@ -68,7 +71,7 @@ _EXPORTS = {
     "LabelingFunctionError": "labelkit.errors",
     "LabelkitError": "labelkit.errors",
     "WorkspaceError": "labelkit.errors",
-    "evaluate": "labelkit.evaluate",
+    "evaluate": "labelkit.evaluation",
     "cleaned_labels": "labelkit.export",
     "export_cleaned": "labelkit.export",
     "find_label_issues": "labelkit.flag",

@@ -491,7 +491,7 @@ def evaluate_all(
 ) -> None:
     """Compare every source, the label models and the small model on gold data."""
     with _open(workspace) as ws:
-        from labelkit.evaluate import evaluate
+        from labelkit.evaluation import evaluate
 
         report = evaluate(ws, model, split=split)
     console.print(rich_table(report, title=f"gold {split} split"))

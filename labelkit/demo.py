@@ -12,7 +12,7 @@ from rich.console import Console
 
 from labelkit.aggregate import aggregate
 from labelkit.data import bundled_dataset, ingest
-from labelkit.evaluate import evaluate
+from labelkit.evaluation import evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs, summarize_lfs

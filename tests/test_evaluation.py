@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from labelkit import LabelkitError, Workspace, aggregate, apply_lfs, evaluate, keyword_lf
-from labelkit.evaluate import score
+from labelkit.evaluation import score
 
 
 def test_score_counts_abstains_as_wrong() -> None:
