@@ -66,7 +66,7 @@ def read_examples(
     raw = read_table(path)
     if raw.height == 0:
         raise InputError(f"{path}: the file has no rows")
-    if _format_of(path) == "wrench":
+    if table_format(path) == "wrench":
         text_column, id_column, label_column, split_column = "text", "id", "label", "split"
     for role, column in (
         ("text", text_column),
@@ -161,7 +161,7 @@ def ingest(
     frames = []
     for path in paths:
         path = Path(path)
-        file_labels = _wrench_label_map(path) if _format_of(path) == "wrench" else None
+        file_labels = _wrench_label_map(path) if table_format(path) == "wrench" else None
         frames.append(
             read_examples(
                 path,
@@ -247,7 +247,8 @@ def _resolve_task(
     return Task(labels=tuple(seen))
 
 
-def _format_of(path: Path, file_format: str | None = None) -> str:
+def table_format(path: Path, file_format: str | None = None) -> str:
+    """The format of a table file: ``file_format`` when given (and known), else its suffix's."""
     if file_format is not None:
         if file_format not in _FORMATS.values():
             raise InputError(
@@ -278,7 +279,7 @@ def read_table(
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    kind = _format_of(path, file_format)
+    kind = table_format(path, file_format)
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:

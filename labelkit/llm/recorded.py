@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labelkit.data import _format_of, read_table
+from labelkit.data import read_table, table_format
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import parse_label
@@ -127,7 +127,7 @@ def _read(
             raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
     if frame.height == 0:
         raise InputError(f"{path}: no answers")
-    header_lines = 1 if has_header and _format_of(path, file_format) in ("csv", "tsv") else 0
+    header_lines = 1 if has_header and table_format(path, file_format) in ("csv", "tsv") else 0
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("example_id"),
         pl.col(answer_column).cast(pl.String).alias("answer"),

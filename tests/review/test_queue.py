@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
+from tests.helpers import review_in_threads
 
 QUEUED = [("a1", 0.9, "spam", "ham"), ("a2", 0.8, "spam", "ham"), ("a3", 0.7, "ham", "spam")]
 
@@ -140,19 +139,9 @@ def test_ten_threads_share_one_queue_without_losing_or_doubling_work(
         "INSERT INTO queue SELECT id, random(), 'cleanlab', 'ham', 'spam', 0 FROM examples "
         "WHERE id LIKE 'x%'"
     )
-    queue = ReviewQueue(workspace)
     handed: dict[str, list[str]] = {}
-
-    def reviewer(name: str) -> None:
-        while (item := queue.next(reviewer=name)) is not None:
-            handed.setdefault(item.example_id, []).append(name)
-            queue.answer(item.example_id, "accept", reviewer=name)
-
-    threads = [threading.Thread(target=reviewer, args=(f"r{i}",)) for i in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for name, example_id in review_in_threads(ReviewQueue(workspace), 10):
+        handed.setdefault(example_id, []).append(name)
     assert len(handed) == 300 and all(len(names) == 1 for names in handed.values())
     decided = workspace.sql("SELECT example_id, count(*) AS n FROM decisions GROUP BY 1")
     assert decided.height == 300 and decided["n"].max() == 1

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from labelkit import ReviewQueue, Workspace, WorkspaceError, ingest
+from tests.helpers import review_in_threads
 
 REVIEWER = """
 import sys
@@ -80,22 +80,8 @@ def test_writing_to_a_read_only_workspace_is_a_clear_error(tmp_path: Path) -> No
 
 def test_ten_reviewers_on_a_100k_queue_never_share_or_lose_an_item(tmp_path: Path) -> None:
     path = queued_workspace(tmp_path, 100_000)
-    handed: list[tuple[str, str]] = []
     with Workspace(path) as ws:
-        queue = ReviewQueue(ws)
-
-        def review(name: str) -> None:
-            for _ in range(20):
-                item = queue.next(reviewer=name)
-                assert item is not None
-                handed.append((name, item.example_id))
-                queue.answer(item.example_id, "accept", reviewer=name)
-
-        threads = [threading.Thread(target=review, args=(f"r{i}",)) for i in range(10)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        handed = review_in_threads(ReviewQueue(ws), 10, per_reviewer=20)
         decisions = ws.sql("SELECT reviewer, example_id FROM decisions")
     assert len(handed) == 200 and len({item for _, item in handed}) == 200
     assert set(decisions.iter_rows()) == set(handed)
