@@ -33,9 +33,10 @@ _COLUMNS = (
 )
 # Answers recorded before confidences were kept lack this column; it reads as null.
 _OPTIONAL_COLUMNS = ("confidence",)
-_INSERT = (
-    f"INSERT OR REPLACE INTO llm_cache ({', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))}, created_at)"
-)
+_TARGET = f"INTO llm_cache ({', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))}, created_at)"
+_INSERT = f"INSERT OR REPLACE {_TARGET}"
+# A failure never overwrites an answer (see store_answer).
+_INSERT_FAILURE = f"INSERT OR IGNORE {_TARGET}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
         if answer.error is not None:
             con.execute("DELETE FROM llm_cache WHERE key = ? AND error IS NOT NULL", [answer.key])
         con.execute(
-            f"{_INSERT.replace('OR REPLACE', 'OR IGNORE') if answer.error else _INSERT} "
+            f"{_INSERT_FAILURE if answer.error else _INSERT} "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [
                 answer.key,

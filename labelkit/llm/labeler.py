@@ -179,13 +179,17 @@ class LLMEstimate:
     tokens_measured: bool
 
 
-def _examples(workspace: Workspace, split: str | None) -> pl.DataFrame:
+def _prompts(
+    workspace: Workspace, config: LLMConfig, split: str | None
+) -> tuple[pl.DataFrame, list[str], list[dict[str, Any]]]:
+    """The examples to label (``id, text``), and per example its request and cache key."""
     examples = workspace.sql(
         "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
     )
     if examples.height == 0:
         raise LabelkitError(f"workspace {workspace.path} has no examples to label")
-    return examples
+    requests = [config.request(workspace.task, text) for text in examples["text"]]
+    return examples, [request_key(r) for r in requests], requests
 
 
 def estimate_llm_run(
@@ -205,9 +209,8 @@ def estimate_llm_run(
     >>> estimate.to_ask, estimate.prompt_tokens, round(estimate.cost, 3)
     (1760, 94308, 0.031)
     """
-    task = workspace.task
-    texts = _examples(workspace, split)["text"]
-    requests = {request_key(r): r for r in (config.request(task, text) for text in texts)}
+    _, keys, prompts = _prompts(workspace, config, split)
+    requests = dict(zip(keys, prompts, strict=True))
     known = set() if refresh else set(cached_answers(workspace, list(requests))["key"])
     to_ask = [r for k, r in requests.items() if k not in known]
     measured = workspace.sql(
@@ -260,9 +263,7 @@ def label_with_llm(
     True
     """
     task = workspace.task
-    examples = _examples(workspace, split)
-    requests = [config.request(task, text) for text in examples["text"]]
-    keys = [request_key(r) for r in requests]
+    examples, keys, requests = _prompts(workspace, config, split)
     known = set() if refresh else set(cached_answers(workspace, keys)["key"])
     pending = {k: r for k, r in zip(keys, requests, strict=True) if k not in known}
 
