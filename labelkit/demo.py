@@ -12,12 +12,12 @@ from rich.console import Console
 
 from labelkit.aggregate import aggregate
 from labelkit.data import bundled_dataset, ingest
-from labelkit.evaluation import evaluate
+from labelkit.evaluation import Evaluation, evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
-from labelkit.report import accuracy_with_interval, markdown_table, rich_table
+from labelkit.report import accuracy_with_interval, rich_table
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.train import train_on_cleaned
 from labelkit.workspace import Workspace
@@ -148,9 +148,12 @@ def run_demo(
         model = train_on_cleaned(ws, directory / "model")
 
         console.rule("8. evaluate on the gold test split")
-        report = evaluate(ws, model)
-    console.print(rich_table(report, title="YouTube spam, gold test split"))
-    _write_report(directory, report, llm, stats.cached == stats.prompts)
+        evaluation = evaluate(ws, model)
+    report = evaluation.summary
+    console.print(
+        rich_table(report, title="YouTube spam, gold test split (training labels: train)")
+    )
+    _write_report(directory, evaluation, llm, stats.cached == stats.prompts)
     console.print(f"report written to {directory / 'report.md'}")
     return report
 
@@ -160,7 +163,7 @@ def _demo_llm(base_url: str | None, llm_model: str | None) -> LLMConfig:
     return dataclasses.replace(YOUTUBE_LLM, base_url=base_url, model=llm_model or YOUTUBE_LLM.model)
 
 
-def _write_report(directory: Path, report: pl.DataFrame, llm: LLMConfig, replayed: bool) -> None:
+def _write_report(directory: Path, evaluation: Evaluation, llm: LLMConfig, replayed: bool) -> None:
     origin = (
         "answers recorded from a real SmolLM2-135M-Instruct run, replayed from the cache"
         if replayed
@@ -168,8 +171,7 @@ def _write_report(directory: Path, report: pl.DataFrame, llm: LLMConfig, replaye
     )
     (directory / "report.md").write_text(
         "# labelkit demo: YouTube spam, gold test split\n\n"
-        f"LLM votes: {origin}. Accuracy and macro-F1 count an abstain as wrong.\n\n"
-        + markdown_table(report)
-        + "\n"
+        f"LLM votes: {origin}. Training labels are scored on the train split's gold.\n\n"
+        + evaluation.markdown()
     )
-    (directory / "report.json").write_text(json.dumps(report.to_dicts(), indent=2))
+    (directory / "report.json").write_text(json.dumps(evaluation.summary.to_dicts(), indent=2))

@@ -1,5 +1,22 @@
-"""Distillation: train the small model on the cleaned set."""
+"""Distillation: train the small model on the cleaned set, package it, and predict with it."""
 
-from labelkit.train.textcat import textcat_bow_config, train_on_cleaned, train_textcat
+from labelkit.train.ship import package_model, predict_file
+from labelkit.train.textcat import (
+    textcat_bow_config,
+    textcat_ensemble_config,
+    textcat_vectors_config,
+    train_on_cleaned,
+    train_textcat,
+)
+from labelkit.train.vectors import static_vectors
 
-__all__ = ["textcat_bow_config", "train_on_cleaned", "train_textcat"]
+__all__ = [
+    "package_model",
+    "predict_file",
+    "static_vectors",
+    "textcat_bow_config",
+    "textcat_ensemble_config",
+    "textcat_vectors_config",
+    "train_on_cleaned",
+    "train_textcat",
+]

@@ -2,38 +2,161 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import spacy
+from spacy.tokens import DocBin
 
 from labelkit import LabelkitError, train_textcat
-from labelkit.train import textcat_bow_config
+from labelkit.train import textcat_bow_config, textcat_ensemble_config
 
 SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
 HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
 
 
+def rows(spam: dict[str, object], ham: dict[str, object], copies: int = 5) -> pl.DataFrame:
+    """Each spam and ham text with the given columns, repeated ``copies`` times."""
+    data = [{"text": t, **spam} for t in SPAM] + [{"text": t, **ham} for t in HAM]
+    return pl.DataFrame(data * copies)
+
+
 def test_trains_a_model_that_separates_the_classes(tmp_path: Path) -> None:
-    rows = [{"text": t, "label": "spam"} for t in SPAM] + [{"text": t, "label": "ham"} for t in HAM]
-    examples = pl.DataFrame(rows * 5)
+    examples = rows({"label": "spam"}, {"label": "ham"})
     path = train_textcat(examples, ["ham", "spam"], tmp_path / "model", max_epochs=10)
-    assert path == tmp_path / "model" / "model-best"
-    assert (tmp_path / "model" / "config.cfg").is_file(), "the config is left for users to edit"
+    assert path == (tmp_path / "model" / "model-best").resolve()
+    config = (tmp_path / "model" / "config.cfg").read_text()
+    assert "train.spacy" in config, "the saved config names its corpora and reruns as is"
     nlp = spacy.load(path)
     assert set(nlp("anything").cats) == {"ham", "spam"}
     assert nlp("subscribe to my channel for free money").cats["spam"] > 0.5
     assert nlp("what a beautiful song").cats["ham"] > 0.5
 
 
-def test_config_is_spacys_bow_textcat() -> None:
-    config = textcat_bow_config(max_epochs=3)
-    assert config["components"]["textcat"]["model"]["@architectures"] == "spacy.TextCatBOW.v3"
-    assert config["training"]["max_epochs"] == 3
+def test_configs_are_spacys_own() -> None:
+    bow = textcat_bow_config(max_epochs=3, ngram_size=2)
+    assert bow["components"]["textcat"]["model"]["@architectures"] == "spacy.TextCatBOW.v3"
+    assert bow["components"]["textcat"]["model"]["ngram_size"] == 2
+    assert bow["training"]["max_epochs"] == 3
+    multi = textcat_bow_config(exclusive=False)
+    assert multi["components"]["textcat_multilabel"]["model"]["exclusive_classes"] is False
+    ensemble = textcat_ensemble_config(width=32, static_vectors=True)
+    assert ensemble["components"]["textcat"]["model"]["@architectures"] == (
+        "spacy.TextCatEnsemble.v2"
+    )
+    tok2vec = ensemble["components"]["tok2vec"]["model"]
+    assert tok2vec["encode"]["width"] == 32 and tok2vec["embed"]["include_static_vectors"]
+    assert ensemble["paths"]["vectors"] is None, "never a pipeline that would need a download"
 
 
-def test_refuses_too_little_data_and_foreign_labels(tmp_path: Path) -> None:
+def last(best: Path) -> Path:
+    """The model after the last epoch: these tests check what the targets teach, and the
+    best checkpoint on a dev set this easy is whichever first scored 100%."""
+    return best.parent / "model-last"
+
+
+def test_soft_targets_teach_the_label_models_doubt(tmp_path: Path) -> None:
+    examples = rows(
+        {"label": "spam", "probabilities": [0.3, 0.7]},
+        {"label": "ham", "probabilities": [0.9, 0.1]},
+        copies=10,
+    )
+    soft = spacy.load(
+        last(
+            train_textcat(
+                examples, ["ham", "spam"], tmp_path / "soft", targets="soft", max_epochs=40
+            )
+        )
+    )
+    hard = spacy.load(
+        last(train_textcat(examples, ["ham", "spam"], tmp_path / "hard", max_epochs=40))
+    )
+    assert soft.get_pipe_meta("textcat").factory == "textcat", "ships as spaCy's own textcat"
+    for saved in ("model-best", "model-last"):
+        assert "labelkit" not in (tmp_path / "soft" / saved / "config.cfg").read_text()
+    # Trained towards 0.7, not 1: the soft model settles there, the hard one goes past it.
+    assert soft("subscribe to my channel").cats["spam"] == pytest.approx(0.7, abs=0.05)
+    assert hard("subscribe to my channel").cats["spam"] > 0.8
+
+
+def test_weighted_targets_ignore_weightless_examples(tmp_path: Path) -> None:
+    right = rows({"label": "spam", "confidence": 1.0}, {"label": "ham", "confidence": 1.0})
+    # The same texts again with the labels swapped: with weight 0 they teach nothing.
+    wrong = rows({"label": "ham", "confidence": 0.0}, {"label": "spam", "confidence": 0.0}, 10)
+    examples = pl.concat([right, wrong])
+    weighted = spacy.load(
+        last(
+            train_textcat(
+                examples, ["ham", "spam"], tmp_path / "w", targets="weighted", max_epochs=20
+            )
+        )
+    )
+    hard = spacy.load(last(train_textcat(examples, ["ham", "spam"], tmp_path / "h", max_epochs=20)))
+    assert weighted("subscribe to my channel").cats["spam"] > 0.65
+    assert hard("subscribe to my channel").cats["spam"] < 0.5, "twice as many wrong labels"
+
+
+def test_multi_label_rows_train_a_multilabel_textcat(tmp_path: Path) -> None:
+    examples = rows({"label": ["spam", "link"]}, {"label": ["music"]}, copies=6)
+    nlp = spacy.load(
+        last(train_textcat(examples, ["spam", "link", "music"], tmp_path / "m", max_epochs=20))
+    )
+    assert nlp.pipe_names == ["textcat_multilabel"]
+    cats = nlp("visit my site").cats
+    assert cats["spam"] > 0.5 and cats["link"] > 0.5 and cats["music"] < 0.5
+    assert nlp("best music video").cats["music"] > 0.5
+
+
+def test_a_given_dev_set_chooses_the_model(tmp_path: Path) -> None:
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    dev = pl.DataFrame({"text": ["free money", "great song"], "label": ["spam", "ham"]})
+    train_textcat(examples, ["ham", "spam"], tmp_path / "d", dev=dev, max_epochs=2)
+    nlp = spacy.blank("en")
+    held_out = list(DocBin().from_disk(tmp_path / "d" / "dev.spacy").get_docs(nlp.vocab))
+    trained = list(DocBin().from_disk(tmp_path / "d" / "train.spacy").get_docs(nlp.vocab))
+    assert [doc.text for doc in held_out] == ["free money", "great song"]
+    assert len(trained) == examples.height, "no training row is held out when dev is given"
+
+
+def test_refuses_bad_training_input(tmp_path: Path) -> None:
     with pytest.raises(LabelkitError, match="too few labeled examples"):
         train_textcat(pl.DataFrame({"text": ["a"], "label": ["ham"]}), ["ham", "spam"], tmp_path)
-    rows = pl.DataFrame({"text": ["a"] * 10, "label": ["eggs"] * 10})
+    eggs = pl.DataFrame({"text": ["a"] * 10, "label": ["eggs"] * 10})
     with pytest.raises(LabelkitError, match=r"labels \['eggs'\] are not among"):
-        train_textcat(rows, ["ham", "spam"], tmp_path)
+        train_textcat(eggs, ["ham", "spam"], tmp_path)
+    hams = pl.DataFrame({"text": ["a"] * 10, "label": ["ham"] * 10})
+    with pytest.raises(LabelkitError, match="unknown targets 'fuzzy'"):
+        train_textcat(hams, ["ham", "spam"], tmp_path, targets="fuzzy")
+    with pytest.raises(LabelkitError, match="needs a 'probabilities' column"):
+        train_textcat(hams, ["ham", "spam"], tmp_path, targets="soft")
+    lists = pl.DataFrame({"text": ["a"] * 10, "label": [["ham"]] * 10, "confidence": [1.0] * 10})
+    with pytest.raises(LabelkitError, match="needs exclusive classes"):
+        train_textcat(lists, ["ham", "spam"], tmp_path, targets="weighted")
+
+
+def test_static_vectors_know_which_words_mean_alike(tmp_path: Path, minilm_cache: Path) -> None:
+    from labelkit.train import static_vectors
+
+    texts = ["I love this song and the music", "subscribe to my channel", "a great Song tune"]
+    path = static_vectors(texts, tmp_path / "vectors", dims=64)
+    vectors = spacy.load(path).vocab.vectors
+    assert vectors.shape == (15, 64), "each word form once: Song and song both"
+    assert np.allclose(vectors[vectors.strings["Song"]], vectors[vectors.strings["song"]])
+
+    def cosine(a: str, b: str) -> float:
+        u, v = vectors[vectors.strings[a]], vectors[vectors.strings[b]]
+        return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+    assert cosine("song", "music") > cosine("song", "subscribe") + 0.2
+    assert cosine("song", "tune") > cosine("song", "channel") + 0.2
+
+
+def test_vectors_model_distils_vectors_for_its_texts(tmp_path: Path, minilm_cache: Path) -> None:
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    path = train_textcat(
+        examples, ["ham", "spam"], tmp_path / "v", model="spacy_textcat_vectors", max_epochs=3
+    )
+    nlp = spacy.load(path)
+    words = {w for t in SPAM + HAM for w in t.split()}
+    assert nlp.vocab.vectors.shape == (len(words), 64)
+    assert "include_static_vectors = true" in (path / "config.cfg").read_text()

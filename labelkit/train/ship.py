@@ -1,0 +1,171 @@
+"""Shipping the small model: an installable package with its evaluation inside, and
+batch prediction over table files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import spacy
+from rich.progress import Progress
+from spacy.cli.package import package as spacy_package
+
+from labelkit.data import read_table, table_format
+from labelkit.errors import InputError, LabelkitError
+from labelkit.evaluation import Evaluation
+
+PREDICT_BATCH = 2_000
+
+
+def package_model(
+    model_path: str | Path,
+    output_dir: str | Path,
+    *,
+    name: str = "labelkit_model",
+    version: str = "0.1.0",
+    evaluation: Evaluation | None = None,
+    wheel: bool = True,
+) -> Path:
+    """Make an installable spaCy package of a trained model; return the wheel (or, with
+    ``wheel=False``, the package's source folder).
+
+    The package is spaCy's own (``spacy package``), named ``en_<name>``. With an
+    ``evaluation``, its small-model figures become the package's ``performance`` and
+    the whole comparison is kept under ``labelkit`` in ``meta.json``, so the model
+    carries the evidence that it beat its teachers. The wheel is built by pip.
+
+    Examples
+    --------
+    >>> package_model("models/spam/model-best", "dist", name="spam", evaluation=evaluate(ws, m))
+    PosixPath('dist/en_spam-0.1.0/dist/en_spam-0.1.0-py3-none-any.whl')
+    """
+    model_path, output = Path(model_path), Path(output_dir)
+    if not (model_path / "meta.json").is_file():
+        raise LabelkitError(f"no trained model at {model_path}: run `labelkit train` first")
+    if not name.isidentifier():
+        raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
+    output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = Path(scratch) / "model"
+        shutil.copytree(model_path, staged)
+        meta = json.loads((staged / "meta.json").read_text())
+        meta |= {"name": name, "version": version}
+        meta["description"] = "A text classifier distilled with labelkit."
+        if evaluation is not None:
+            meta |= _evaluation_meta(evaluation)
+        (staged / "meta.json").write_text(json.dumps(meta, indent=2))
+        spacy_package(
+            staged,
+            output,
+            name=name,
+            version=version,
+            create_sdist=False,
+            force=True,
+            silent=True,
+        )
+    source = output / f"{meta['lang']}_{name}-{version}"
+    if not wheel:
+        return source
+    dist = source / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), "."],
+        cwd=source,
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0:
+        raise LabelkitError(f"building the wheel in {source} failed:\n{built.stderr[-2000:]}")
+    return next(dist.glob("*.whl"))
+
+
+def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
+    small = evaluation.summary.filter(pl.col("kind") == "small model")
+    if small.height == 0:
+        raise LabelkitError("the evaluation has no small model row: pass the model to evaluate")
+    row = small.row(0, named=True)
+    performance = {
+        key: row[key] for key in ("accuracy", "macro_f1", "ece", "words_per_s") if row[key]
+    }
+    return {
+        "performance": performance,
+        "labelkit": {
+            "summary": evaluation.summary.to_dicts(),
+            "per_class": evaluation.per_class.filter(pl.col("method") == row["method"]).to_dicts(),
+        },
+    }
+
+
+def predict_file(
+    model: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    text_column: str = "text",
+    threshold: float = 0.5,
+    file_format: str | None = None,
+) -> int:
+    """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
+
+    The output (its format from its suffix) has the input's columns plus ``predicted``
+    (for a multi-label model: ``predicted_labels``, those scoring at least
+    ``threshold``, joined by ``|`` in CSV), ``confidence`` (the top score) and one
+    ``score_<label>`` column per label. ``model`` is a trained model's folder or an installed package.
+
+    Examples
+    --------
+    >>> predict_file("models/spam/model-best", "new_comments.csv", "labeled.parquet")
+    10000
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    output_kind = table_format(output_path)
+    if output_kind not in ("csv", "jsonl", "parquet"):
+        raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
+    frame = read_table(input_path, file_format=file_format)
+    if text_column not in frame.columns:
+        raise InputError(
+            f"{input_path}: no column {text_column!r}; columns are {frame.columns} "
+            "(choose one with --text-column)"
+        )
+    texts = frame[text_column].cast(pl.String)
+    if texts.null_count():
+        row = texts.is_null().arg_true()[0] + 1
+        raise InputError(f"{input_path} row {row}, column {text_column!r}: no text")
+    nlp = spacy.load(model)
+    pipe = next((name for name in nlp.pipe_names if name.startswith("textcat")), None)
+    if pipe is None:
+        raise LabelkitError(f"{model} has no text classifier (pipes: {nlp.pipe_names})")
+    labels = list(nlp.get_pipe(pipe).labels)
+    scores: list[list[float]] = []
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"predicting {input_path.name}", total=frame.height)
+        for start in range(0, frame.height, PREDICT_BATCH):
+            chunk = texts.slice(start, PREDICT_BATCH).to_list()
+            scores += [[doc.cats[label] for label in labels] for doc in nlp.pipe(chunk)]
+            progress.update(bar, advance=len(chunk))
+    table = pl.DataFrame(scores, schema=[f"score_{label}" for label in labels], orient="row")
+    top = pl.concat_list(table.columns)
+    if pipe == "textcat":
+        names = dict(enumerate(labels))
+        chosen = top.list.arg_max().replace_strict(names, return_dtype=pl.String)
+        chosen = chosen.alias("predicted")
+    else:
+        columns = zip(table.columns, labels, strict=True)
+        picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
+        chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
+        if output_kind == "csv":
+            chosen = chosen.list.join("|")
+    added = table.select(chosen, top.list.max().alias("confidence"), pl.all())
+    clash = sorted(set(added.columns) & set(frame.columns))
+    if clash:
+        raise InputError(f"{input_path}: already has columns {clash}, which predictions add")
+    result = pl.concat([frame, added], how="horizontal")
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    {"csv": result.write_csv, "jsonl": result.write_ndjson, "parquet": result.write_parquet}[
+        output_kind
+    ](output_path)
+    return result.height

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+import spacy
+
+from labelkit import (
+    InputError,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    bundled_dataset,
+    evaluate,
+    ingest,
+    load_lfs,
+    package_model,
+    predict_file,
+    train_on_cleaned,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Path]]:
+    """Two of the bundled YouTube files, labeled by the shipped LFs and majority vote,
+    and a small model trained on them."""
+    folder = tmp_path_factory.mktemp("trained")
+    with Workspace(folder / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            sorted(bundled_dataset().glob("*.csv"))[:2],
+            text_column="CONTENT",
+            id_column="COMMENT_ID",
+            label_column="CLASS",
+            label_map={"0": "ham", "1": "spam"},
+        )
+        apply_lfs(ws, load_lfs("labeling_functions.youtube"))
+        aggregate(ws, "majority_vote")
+        model = train_on_cleaned(ws, folder / "model", dev_split="dev", max_epochs=5)
+        yield ws, model
+
+
+def test_small_model_is_scored_beside_its_teachers(trained: tuple[Workspace, Path]) -> None:
+    ws, model = trained
+    evaluation = evaluate(ws, model)
+    row = evaluation.summary.filter(pl.col("kind") == "small model").row(0, named=True)
+    test = ws.sql("SELECT text, gold FROM examples WHERE split = 'test' ORDER BY id")
+    nlp = spacy.load(model)
+    predicted = [max(doc.cats, key=doc.cats.get) for doc in nlp.pipe(test["text"])]
+    accuracy = sum(p == g for p, g in zip(predicted, test["gold"], strict=True)) / test.height
+    assert row["accuracy"] == pytest.approx(accuracy)
+    assert row["coverage"] == 1.0 and 0 <= row["ece"] <= 1
+    size = sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
+    assert row["size_mb"] == size / 1e6
+    assert row["words_per_s"] > 1000
+    confusion = evaluation.confusion_matrix(row["method"])
+    assert confusion.select(pl.exclude("gold")).sum_horizontal().sum() == test.height
+    assert f"## Confusion: {row['method']}" in evaluation.markdown()
+    train_runs = ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"].to_list()
+    assert json.loads(train_runs[0])["dev_split"] == "dev"
+
+
+def test_package_installs_and_carries_its_evaluation(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, model = trained
+    wheel = package_model(
+        model, tmp_path / "dist", name="spam_test", evaluation=evaluate(ws, model)
+    )
+    assert wheel.name == "en_spam_test-0.1.0-py3-none-any.whl"
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
+        check=True,
+    )
+    # A fresh interpreter that cannot see labelkit's source: the package stands alone.
+    probe = (
+        "import json, sys, spacy; nlp = spacy.load('en_spam_test'); "
+        "print(json.dumps([nlp('subscribe to my channel').cats, nlp.meta]))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cats, meta = json.loads(shown.stdout)
+    assert cats == spacy.load(model)("subscribe to my channel").cats
+    small = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
+    assert meta["performance"]["accuracy"] == pytest.approx(small["accuracy"][0], abs=1e-9)
+    methods = {row["method"] for row in meta["labelkit"]["summary"]}
+    assert {"majority_vote", "keyword_subscribe", small["method"][0]} <= methods
+
+
+def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path) -> None:
+    _, model = trained
+    texts = ["subscribe to my channel http://x.io", "I love this song", "check out my video"]
+    source = tmp_path / "new.csv"
+    pl.DataFrame({"id": [1, 2, 3], "body": texts}).write_csv(source)
+    assert predict_file(model, source, tmp_path / "out.parquet", text_column="body") == 3
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out.columns == ["id", "body", "predicted", "confidence", "score_ham", "score_spam"]
+    nlp = spacy.load(model)
+    for row, doc in zip(out.iter_rows(named=True), nlp.pipe(texts), strict=True):
+        assert row["predicted"] == max(doc.cats, key=doc.cats.get)
+        assert row["score_spam"] == pytest.approx(doc.cats["spam"])
+        assert row["confidence"] == pytest.approx(max(doc.cats.values()))
+
+    with pytest.raises(
+        InputError, match=r"new.csv: no column 'text'; columns are \['id', 'body'\]"
+    ):
+        predict_file(model, source, tmp_path / "out.csv")
+    holes = tmp_path / "holes.jsonl"
+    holes.write_text('{"text": "fine"}\n{"text": null}\n')
+    with pytest.raises(InputError, match=r"holes.jsonl row 2, column 'text': no text"):
+        predict_file(model, holes, tmp_path / "out.csv")
+    clash = tmp_path / "clash.csv"
+    pl.DataFrame({"text": ["a"], "predicted": ["b"]}).write_csv(clash)
+    with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
+        predict_file(model, clash, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists(), "nothing is written for bad input"
