@@ -7,9 +7,13 @@ DEV_STAMP := $(VENV)/.installed-dev
 LLM_STAMP := $(VENV)/.installed-llm
 # The browser tests drive Debian's Chromium (never a downloaded one) with Playwright.
 CHROMIUM := /usr/bin/chromium
+DATA_DIR ?= ../shared/data
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test test-llm lint format clean
+DOCS_STAMP := $(VENV)/.installed-docs
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: demo test test-llm docs bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,19 +43,44 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 test: $(DEV_STAMP) $(CHROMIUM)
-	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts
-	$(BIN)/ruff format --check labelkit labeling_functions tests benchmarks scripts
+	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts docs/tutorial
+	$(BIN)/ruff format --check labelkit labeling_functions tests benchmarks scripts docs/tutorial
 	$(BIN)/python -m pytest
 
 test-llm: $(LLM_STAMP)
 	$(BIN)/python -m pytest -m local_llm
 
+$(DOCS_STAMP): $(DEV_STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,docs]"
+	touch $@
+
+# The site: the CLI reference and the benchmark page are generated first, from the CLI
+# and from benchmarks/results; --strict turns every broken link or bad reference into
+# a failure. The tutorial's code runs in `make test`.
+docs: $(DOCS_STAMP)
+	$(BIN)/python scripts/cli_reference.py docs/reference/cli.md
+	$(BIN)/python scripts/benchmark_report.py docs/benchmarks.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+$(BENCH_STAMP): $(LLM_STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,local,bench]"
+	touch $@
+
+# Every benchmark, then the report page (about 35 minutes on 2 cores).
+bench: $(BENCH_STAMP)
+	$(BIN)/python benchmarks/label_models.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/apply_speed.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/llm_votes.py --data-dir $(DATA_DIR) --live
+	$(BIN)/python benchmarks/review_efficiency.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/distill.py --data-dir $(DATA_DIR)
+	$(MAKE) docs
+
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts
+	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts docs/tutorial
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format labelkit labeling_functions tests benchmarks scripts
-	$(BIN)/ruff check --fix labelkit labeling_functions tests benchmarks scripts
+	$(BIN)/ruff format labelkit labeling_functions tests benchmarks scripts docs/tutorial
+	$(BIN)/ruff check --fix labelkit labeling_functions tests benchmarks scripts docs/tutorial
 
 clean:
-	rm -rf $(VENV) demo-workspace .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-workspace .pytest_cache .ruff_cache site

@@ -1,0 +1,56 @@
+"""Write the benchmark report page from the scripts' result files, never by hand.
+
+    python scripts/benchmark_report.py docs/benchmarks.md
+
+Each ``benchmarks/results/<script>.md`` (written by ``benchmarks/<script>.py``, with the
+machine and labelkit version that produced it) becomes one section, with its plot
+where the script draws one. ``make bench`` reruns every script first; ``make docs``
+only rebuilds this page from the results already there.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+# In the order a reader meets the stages; the figure each script draws, if any.
+SECTIONS = {
+    "label_models": ("Label models against WRENCH", None),
+    "apply_speed": ("Labeling-function applier against Snorkel", None),
+    "llm_votes": ("Combining LLM votes", None),
+    "review_efficiency": ("Review efficiency", "review_efficiency.png"),
+    "distill": ("Distillation", "distill_learning_curves.png"),
+}
+
+
+def report() -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Every table below is written by a script in `benchmarks/` and gathered here by",
+        "`scripts/benchmark_report.py`; none is typed by hand. Each says the machine and",
+        "labelkit version that produced it. `make bench` reruns them all (about 35",
+        "minutes on 2 cores) and rebuilds this page; `benchmarks/README.md` says what",
+        "each compares and how.",
+        "",
+    ]
+    missing = sorted(set(SECTIONS) - {path.stem for path in RESULTS.glob("*.md")})
+    if missing:
+        raise SystemExit(f"no results for {missing} in {RESULTS}: run make bench")
+    for script, (title, figure) in SECTIONS.items():
+        body = (RESULTS / f"{script}.md").read_text().splitlines()
+        # The result file's own title is the script's name; the page uses a heading
+        # whose anchor is that name, so other pages can link to #<script>.
+        lines += [f"## {title} {{#{script}}}", "", f"`benchmarks/{script}.py`", ""]
+        lines += body[1:]
+        if figure:
+            lines += ["", f"![{title}]({figure})", ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1])
+    target.write_text(report())
