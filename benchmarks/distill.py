@@ -32,16 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
-from _common import parser, write_results
+from _common import WRENCH_SPLITS, load_wrench, parser, write_results
 from label_models import sms_rules
 
 from labelkit import (
@@ -63,7 +61,6 @@ from labelkit import (
 )
 from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
 from labelkit.lf import regex_lf
-from labelkit.votes import write_votes
 
 REVIEWED = (50, 100, 200, 300)
 # The plain ensemble (no vectors) takes 40-80 s a set and is left out by default to keep
@@ -74,32 +71,13 @@ LABEL_MODEL = "snorkel"
 
 
 def load_wrench_youtube(ws: Workspace, data_dir: Path) -> None:
-    folder = data_dir / "wrench" / "youtube"
-    ingest(ws, [folder / f"{split}.json" for split in ("train", "valid", "test")])
-    labels = ws.task.labels
-    with ws.run("apply", {"lfs": "WRENCH weak_labels"}) as run:
-        records = {
-            f"{split}:{key}": row["weak_labels"]
-            for split in ("train", "valid", "test")
-            for key, row in json.loads((folder / f"{split}.json").read_text()).items()
-        }
-        codes = np.array(list(records.values()))
-        for j in range(codes.shape[1]):
-            write_votes(
-                run.con,
-                source=f"wrench_lf_{j}",
-                kind="lf",
-                definition=f"youtube weak_labels[{j}]",
-                example_ids=list(records),
-                labels=[labels[c] if c >= 0 else None for c in codes[:, j]],
-                run_id=run.id,
-            )
+    load_wrench(ws, data_dir / "wrench" / "youtube", WRENCH_SPLITS)
     replay_llm(ws)
 
 
 def load_wrench_sms(ws: Workspace, data_dir: Path) -> None:
     folder = data_dir / "wrench" / "sms"
-    ingest(ws, [folder / f"{split}.json" for split in ("train", "valid", "test")])
+    ingest(ws, [folder / f"{split}.json" for split in WRENCH_SPLITS])
     rules = sms_rules(folder / "readme.txt")
     apply_lfs(
         ws, [regex_lf(f"rule_{j}", pattern, label) for j, (label, pattern) in enumerate(rules)]

@@ -19,7 +19,6 @@ into ``docs/review_efficiency.png``.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,10 +26,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import parser, write_results
+from _common import load_wrench, parser, write_results
 
-from labelkit import Workspace, aggregate, find_label_issues, ingest
-from labelkit.votes import write_votes
+from labelkit import Workspace, aggregate, find_label_issues
 
 BUDGETS = (50, 100, 200)
 CURVE_STEP = 10
@@ -38,27 +36,6 @@ PLOT = Path(__file__).parents[1] / "docs" / "review_efficiency.png"
 RANDOM_SEEDS = 10
 RANDOM = f"random (mean of {RANDOM_SEEDS} seeds)"
 OTHER_FLAGGERS = {"minilm_logreg": {}, "spacy_textcat": {}}
-
-
-def load(workspace: Workspace, folder: Path) -> None:
-    """Train, valid and test texts with gold, and the train LF votes as sources."""
-    files = [folder / f"{split}.json" for split in ("train", "valid", "test")]
-    ingest(workspace, files)
-    records = json.loads((folder / "train.json").read_text())
-    codes = np.array([r["weak_labels"] for r in records.values()])
-    ids = [f"train:{key}" for key in records]
-    labels = workspace.task.labels
-    with workspace.run("apply", {"lfs": "WRENCH weak_labels"}) as run:
-        for j in range(codes.shape[1]):
-            write_votes(
-                run.con,
-                source=f"wrench_lf_{j}",
-                kind="lf",
-                definition=f"{folder.name} weak_labels[{j}]",
-                example_ids=ids,
-                labels=[labels[c] if c >= 0 else None for c in codes[:, j]],
-                run_id=run.id,
-            )
 
 
 def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list]]:
@@ -159,7 +136,7 @@ def main() -> None:
     per_dataset = {}
     for name in ("youtube", "sms"):
         with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "ws.duckdb") as ws:
-            load(ws, options.data_dir / "wrench" / name)
+            load_wrench(ws, options.data_dir / "wrench" / name, ("train",))
             aggregate(ws, "snorkel")
             flags = find_label_issues(ws)
             labeled, ranked = orders(ws, flags)
