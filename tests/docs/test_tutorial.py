@@ -27,7 +27,15 @@ def test_tutorial_runs_and_its_claims_hold(tmp_path: Path) -> None:
     # A route never seen in training cannot be predicted: about half the comments there
     # are spam, and the single model sends none of them to the new team.
     assert unseen[single] < 0.6 and unseen[composed] > unseen[single] + 0.25
+    # The second question: the label model beats its one-sided LF, and the small model
+    # learns the gist of it (the page says how far it falls short).
+    assert results["topic: label model"] > results["topic: music_words LF"] + 0.5
+    assert results["topic: small model"] > 0.7
     page = (ROOT / "docs" / "tutorial.md").read_text()
+    for method in ("music_words", "label model", "small model"):
+        row = next(line for line in page.splitlines() if "|" in line and method in line)
+        key = {"music_words": "music_words LF"}.get(method, method)
+        assert float(row.split("|")[2]) == pytest.approx(results[f"topic: {key}"], abs=0.0005)
     for scenario, values in (("test split, all five videos", seen), ("never seen", unseen)):
         row = next(line for line in page.splitlines() if scenario in line and "|" in line)
         shown = [float(cell) for cell in row.split("|")[2:4]]
