@@ -42,9 +42,10 @@ def package_model(
     Examples
     --------
     >>> package_model("models/spam/model-best", "dist", name="spam", evaluation=evaluate(ws, m))
-    PosixPath('dist/en_spam-0.1.0/dist/en_spam-0.1.0-py3-none-any.whl')
+    PosixPath('/home/me/dist/en_spam-0.1.0/dist/en_spam-0.1.0-py3-none-any.whl')
     """
-    model_path, output = Path(model_path), Path(output_dir)
+    # Absolute: pip builds the wheel from inside the package folder.
+    model_path, output = Path(model_path), Path(output_dir).resolve()
     if not (model_path / "meta.json").is_file():
         raise LabelkitError(f"no trained model at {model_path}: run `labelkit train` first")
     if not name.isidentifier():
