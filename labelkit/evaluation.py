@@ -28,7 +28,7 @@ from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
-# A word is a run of non-space characters, for the LLM's speed and the small model's alike.
+# A word is a run of non-space characters (as str.split counts them for the small model).
 WORDS = "len(regexp_extract_all({}, '\\S+'))"
 # Speed is timed over at least this many words per pass, so that a small test split
 # still gives a stable figure.
