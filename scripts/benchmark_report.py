@@ -32,7 +32,7 @@ def report() -> str:
         "",
         "Every table below is written by a script in `benchmarks/` and gathered here by",
         "`scripts/benchmark_report.py`; none is typed by hand. Each says the machine and",
-        "labelkit version that produced it. `make bench` reruns them all (about 35",
+        "labelkit version that produced it. `make bench` reruns them all (27",
         "minutes on 2 cores) and rebuilds this page; `benchmarks/README.md` says what",
         "each compares and how.",
         "",
