@@ -71,21 +71,35 @@ def ingest(
     workspace: Workspace_,
     files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSONL, Parquet or WRENCH JSON.")],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
-    id_column: Annotated[str | None, typer.Option(help="Column with a unique id.")] = None,
+    id_column: Annotated[
+        str | None, typer.Option(help="Column with a unique id [default: 'id' if there is one].")
+    ] = None,
     label_column: Annotated[str | None, typer.Option(help="Column with gold labels.")] = None,
     split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
     label_map: Annotated[
-        list[str] | None, typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable.")
+        list[str] | None,
+        typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order."),
     ] = None,
-    labels: Annotated[str | None, typer.Option(help="The label set, comma-separated.")] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="The label set, comma-separated, in order.")
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="The texts' spaCy language code, set once [default: en].")
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="The files' text encoding, e.g. cp1252.")] = "utf-8",
+    truncate: Annotated[
+        bool, typer.Option(help="Cut texts over spaCy's 1,000,000 characters instead of refusing.")
+    ] = False,
     dev_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
-    mapping = _pairs(label_map, "--label-map", "RAW=LABEL")
+    # Both `--label-map 0=World --label-map 1=Sports` and `--label-map 0=World,1=Sports`.
+    pairs = [pair for value in label_map or [] for pair in value.split(",")]
+    mapping = _pairs(pairs, "--label-map", "RAW=LABEL")
     with _open(workspace, must_exist=False) as ws:
-        n = ingest_files(
+        summary = ingest_files(
             ws,
             files,
             text_column=text_column,
@@ -94,12 +108,14 @@ def ingest(
             split_column=split_column,
             label_map=mapping,
             labels=labels.split(",") if labels else None,
+            lang=lang,
+            encoding=encoding,
+            truncate=truncate,
             dev_fraction=dev_fraction,
             test_fraction=test_fraction,
             seed=seed,
         )
-        counts = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY 1").iter_rows())
-        console.print(f"{n} new examples; the workspace now has {counts} (labels {ws.task.labels})")
+    console.print(str(summary), highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

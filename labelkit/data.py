@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
+import io
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -22,6 +26,9 @@ _FORMATS = {
     ".parquet": "parquet",
     ".json": "wrench",
 }
+# spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
+# ``nlp.pipe`` raise E088, in apply, train, evaluate and predict alike.
+MAX_TEXT_CHARS = 1_000_000
 
 
 def bundled_dataset(name: str = "youtube-spam") -> Path:
@@ -38,36 +45,160 @@ def bundled_dataset(name: str = "youtube-spam") -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ``ingest`` call did, for people (``str(summary)``) and for code.
+
+    ``new`` counts the examples added per split; ``unchanged`` the rows already in the
+    workspace as given; ``changed_split`` the ``(old, new)`` split moves of known ids, and
+    ``changed_gold`` the known ids whose gold label the input changed (both applied).
+    ``label_order`` says where the order of ``labels`` came from, ``id_columns`` which
+    column gave each source's ids (None: generated as ``<file stem>:<row>``), and
+    ``notes`` every row skipped, coerced or truncated.
+
+    Examples
+    --------
+    >>> summary = ingest(ws, "comments.csv", label_column="label")
+    >>> summary.added, summary.new
+    (1953, {'train': 1369, 'dev': 193, 'test': 391})
+    """
+
+    new: dict[str, int]
+    unchanged: int
+    changed_split: dict[tuple[str, str], int]
+    changed_gold: int
+    labels: tuple[str, ...]
+    label_order: str
+    lang: str
+    id_columns: dict[str, str | None]
+    notes: tuple[str, ...]
+    totals: dict[str, int]
+
+    @property
+    def added(self) -> int:
+        """How many examples were new."""
+        return sum(self.new.values())
+
+    @property
+    def wrote(self) -> bool:
+        """Whether the workspace changed (else re-ingesting was a no-op)."""
+        return bool(self.added or self.changed_split or self.changed_gold)
+
+    def __str__(self) -> str:
+        lines = []
+        if self.wrote:
+            lines.append(f"{self.added:,} new examples{_per_split(self.new)}")
+            lines.append(f"{self.unchanged:,} unchanged (already in the workspace)")
+        else:
+            lines.append(
+                f"nothing new: all {self.unchanged:,} rows are already in the workspace "
+                "as given; nothing was written"
+            )
+        if self.changed_split:
+            moves = ", ".join(f"{a} -> {b}: {n:,}" for (a, b), n in self.changed_split.items())
+            lines.append(f"split changed for {sum(self.changed_split.values()):,} ({moves})")
+        if self.changed_gold:
+            lines.append(f"gold label changed for {self.changed_gold:,}")
+        for source, column in self.id_columns.items():
+            how = f"column {column!r}" if column else "generated as <file stem>:<row>"
+            lines.append(f"ids of {source}: {how}")
+        lines.append(f"labels ({self.label_order}): {', '.join(self.labels)}")
+        lines.append(f"language: {self.lang}")
+        lines += [f"note: {note}" for note in self.notes]
+        lines.append(
+            f"the workspace now has {sum(self.totals.values()):,} examples{_per_split(self.totals)}"
+        )
+        return "\n".join(lines)
+
+
+def _per_split(counts: Mapping[str, int]) -> str:
+    shown = [f"{counts[split]:,} {split}" for split in SPLITS if counts.get(split)]
+    return f": {', '.join(shown)}" if shown else ""
+
+
+Source = str | Path | pl.DataFrame
+
+
 def read_examples(
-    path: str | Path,
+    source: Source,
     *,
     text_column: str = "text",
     id_column: str | None = None,
     label_column: str | None = None,
     split_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
+    encoding: str = "utf-8",
+    truncate: bool = False,
 ) -> pl.DataFrame:
-    """Read one file into a frame with columns ``id, text, gold, split, meta, file, row``.
+    """Read one file or frame into a frame with columns ``id, text, gold, split, meta,
+    file, row``.
 
     The format follows the file ending: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``,
     ``.parquet``, or ``.json`` for WRENCH (an object of ``{"data": {"text": ...},
     "label": int}`` records, with ``label.json`` beside it naming the labels, the
-    file name giving the split and ids ``<split file>:<key>``). Without ``id_column``
-    the id is ``<file stem>:<row>``;
-    ``split`` is null unless the file says it; other columns go into ``meta`` as JSON;
-    ``file`` and ``row`` (1-based, header excluded) locate each row for error messages.
+    file name giving the split and ids ``<split file>:<key>``). A polars (or pandas)
+    DataFrame is read as it is. Text files are read as ``encoding``. The id comes from
+    ``id_column``, else from a column named ``id`` where there is one, else it is
+    ``<file stem>:<row>`` (``frame:<row>`` for a frame); ``split`` is null unless the
+    input says it; other columns go into ``meta`` as JSON; ``file`` and ``row``
+    (1-based, header excluded) locate each row for error messages.
+
+    Numeric labels are read as their integer form where they are whole (``1.0`` is
+    ``"1"``); one value written two ways (``1`` and ``1.0`` in a CSV) is refused, as is
+    a text that is not a string. A text longer than ``MAX_TEXT_CHARS`` (spaCy's limit)
+    is refused, or cut to it with ``truncate``.
 
     Examples
     --------
     >>> read_examples("comments.csv", text_column="CONTENT", label_column="CLASS",
     ...               label_map={"0": "ham", "1": "spam"})
     """
-    path = Path(path)
-    raw = read_table(path)
+    return _read_source(
+        source,
+        text_column=text_column,
+        id_column=id_column,
+        label_column=label_column,
+        split_column=split_column,
+        label_map=label_map,
+        encoding=encoding,
+        truncate=truncate,
+    ).frame
+
+
+@dataclass(frozen=True)
+class _Read:
+    frame: pl.DataFrame
+    name: str
+    id_column: str | None
+    notes: list[str]
+
+
+def _read_source(
+    source: Source,
+    *,
+    text_column: str,
+    id_column: str | None,
+    label_column: str | None,
+    split_column: str | None,
+    label_map: Mapping[str, str] | None,
+    encoding: str,
+    truncate: bool,
+) -> _Read:
+    notes: list[str] = []
+    frame_input = _as_frame(source)
+    if frame_input is not None:
+        raw, name, stem, kind = frame_input, "frame", "frame", None
+    else:
+        path = Path(source)  # type: ignore[arg-type]
+        kind = table_format(path)
+        raw = read_table(path, encoding=encoding, text_column=text_column)
+        name, stem = str(path), path.stem
     if raw.height == 0:
-        raise InputError(f"{path}: the file has no rows")
-    if table_format(path) == "wrench":
+        raise InputError(f"{name}: the {'frame' if kind is None else 'file'} has no rows")
+    if kind == "wrench":
         text_column, id_column, label_column, split_column = "text", "id", "label", "split"
+    elif id_column is None and "id" in raw.columns and "id" not in (label_column, split_column):
+        id_column = "id"
     for role, column in (
         ("text", text_column),
         ("id", id_column),
@@ -75,21 +206,24 @@ def read_examples(
         ("split", split_column),
     ):
         if column is not None and column not in raw.columns:
-            raise InputError(f"{path}: no {role} column {column!r}; the columns are {raw.columns}")
+            raise InputError(f"{name}: no {role} column {column!r}; the columns are {raw.columns}")
     if raw.schema[text_column] != pl.String:
-        raise InputError(f"{path}: text column {text_column!r} holds {raw.schema[text_column]}")
+        raise InputError(
+            f"{name}: text column {text_column!r} holds {raw.schema[text_column]}, not texts "
+            "(is it the right column? choose one with text_column / --text-column)"
+        )
     empty = raw.with_row_index("row").filter(
         pl.col(text_column).is_null() | (pl.col(text_column).str.strip_chars() == "")
     )
     if empty.height:
         raise InputError(
-            f"{path}: column {text_column!r} is empty in row {empty['row'][0] + 1} "
+            f"{name}: column {text_column!r} is empty in row {empty['row'][0] + 1} "
             f"({empty.height} empty rows in all)"
         )
 
     row_number = pl.int_range(1, pl.len() + 1).cast(pl.String)
-    ids = pl.col(id_column).cast(pl.String) if id_column else pl.lit(f"{path.stem}:") + row_number
-    gold = pl.col(label_column).cast(pl.String) if label_column else pl.lit(None, pl.String)
+    ids = pl.col(id_column).cast(pl.String) if id_column else pl.lit(f"{stem}:") + row_number
+    gold = _raw_labels(raw, name, label_column, notes) if label_column else pl.lit(None, pl.String)
     if label_map:
         gold = gold.replace(dict(label_map))
     split = (
@@ -106,26 +240,96 @@ def read_examples(
         gold.alias("gold"),
         split.alias("split"),
         meta.alias("meta"),
-    )
-    no_id = frame.with_row_index("row").filter(pl.col("id").is_null())
+    ).with_row_index("row", offset=1)
+    no_id = frame.filter(pl.col("id").is_null())
     if no_id.height:
-        raise InputError(f"{path}: column {id_column!r} is empty in row {no_id['row'][0] + 1}")
-    bad_split = frame.with_row_index("row").filter(
-        pl.col("split").is_not_null() & ~pl.col("split").is_in(SPLITS)
-    )
+        raise InputError(f"{name}: column {id_column!r} is empty in row {no_id['row'][0]}")
+    bad_split = frame.filter(pl.col("split").is_not_null() & ~pl.col("split").is_in(SPLITS))
     if bad_split.height:
         raise InputError(
-            f"{path}: row {bad_split['row'][0] + 1}, column {split_column!r}: unknown split "
+            f"{name}: row {bad_split['row'][0]}, column {split_column!r}: unknown split "
             f"{bad_split['split'][0]!r}; use one of {list(SPLITS)} (or valid/validation)"
         )
-    return frame.with_columns(
-        pl.lit(str(path)).alias("file"), pl.int_range(1, pl.len() + 1).alias("row")
+    long = frame.filter(pl.col("text").str.len_chars() > MAX_TEXT_CHARS)
+    if long.height and not truncate:
+        first = long.row(0, named=True)
+        raise InputError(
+            f"{name}: row {first['row']} (id {first['id']!r}) has a text of "
+            f"{len(first['text']):,} characters, over spaCy's limit of {MAX_TEXT_CHARS:,} "
+            f"({long.height} such rows in all); split or shorten it, or cut it to the limit "
+            "with truncate=True / --truncate"
+        )
+    if long.height:
+        notes.append(
+            f"{name}: {long.height} texts cut to {MAX_TEXT_CHARS:,} characters "
+            f"(the first: row {long['row'][0]}, id {long['id'][0]!r})"
+        )
+        frame = frame.with_columns(pl.col("text").str.slice(0, MAX_TEXT_CHARS))
+    frame = frame.select(
+        "id",
+        "text",
+        "gold",
+        "split",
+        "meta",
+        pl.lit(name).alias("file"),
+        pl.col("row").cast(pl.Int64),
     )
+    return _Read(
+        frame=frame, name=name, id_column=None if kind == "wrench" else id_column, notes=notes
+    )
+
+
+def _as_frame(source: object) -> pl.DataFrame | None:
+    """``source`` as a polars frame if it is a polars or pandas DataFrame, else None."""
+    if isinstance(source, pl.DataFrame):
+        return source
+    if type(source).__module__.startswith("pandas") and type(source).__name__ == "DataFrame":
+        return pl.from_pandas(source)
+    return None
+
+
+def _raw_labels(raw: pl.DataFrame, name: str, column: str, notes: list[str]) -> pl.Expr:
+    """The label column as strings: whole numbers in their integer form (a float column
+    would otherwise read ``1`` as ``"1.0"``, which no label map names)."""
+    dtype = raw.schema[column]
+    values = pl.col(column)
+    if dtype.is_float():
+        whole = raw.filter(values.is_not_null() & (values != values.round()))
+        if whole.height == 0:
+            coerced = raw.filter(values.is_not_null()).height
+            notes.append(
+                f"{name}: column {column!r} holds numbers; {coerced} labels read as whole "
+                "numbers (1.0 as '1')"
+            )
+            return values.cast(pl.Int64).cast(pl.String)
+        return values.cast(pl.String)
+    if dtype != pl.String:
+        return values.cast(pl.String)
+    # One number written two ways (1 and 1.0) would become two labels.
+    numbers = (
+        raw.with_row_index("row", offset=1)
+        .select(
+            "row",
+            values.alias("raw"),
+            values.str.strip_chars().cast(pl.Float64, strict=False).alias("number"),
+        )
+        .filter(pl.col("number").is_not_null())
+        .unique(subset="raw", keep="first", maintain_order=True)
+        .filter(pl.col("number").is_duplicated())
+    )
+    if numbers.height:
+        first, second = numbers.row(0, named=True), numbers.row(1, named=True)
+        raise InputError(
+            f"{name}: column {column!r} writes one number two ways: {first['raw']!r} "
+            f"(row {first['row']}) and {second['raw']!r} (row {second['row']}); "
+            "write every label one way, or map both with label_map / --label-map"
+        )
+    return values
 
 
 def ingest(
     workspace: Workspace,
-    paths: str | Path | Sequence[str | Path],
+    sources: Source | Sequence[Source],
     *,
     text_column: str = "text",
     id_column: str | None = None,
@@ -133,46 +337,77 @@ def ingest(
     split_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
     labels: Sequence[str] | None = None,
+    lang: str | None = None,
+    encoding: str = "utf-8",
+    truncate: bool = False,
     dev_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
-) -> int:
-    """Add the examples of one or more files to the workspace; return how many were new.
+) -> IngestSummary:
+    """Add the examples of files or frames to the workspace; return what changed.
 
-    The label set comes from ``labels``, else from the workspace (set by an earlier
-    ingest), else from the distinct gold labels. Examples without a split get one
-    from a stable hash of their text, so copies of one text always share a split and
-    cannot leak from train into test. Re-ingesting identical rows is a no-op; an id
-    seen before with another text is an error. All files land in one transaction.
+    ``sources`` are file paths (see ``read_examples``) or polars / pandas DataFrames.
+    The first ingest stores the task: its labels, in the order of ``labels``, else of
+    ``label_map``'s values (or a WRENCH ``label.json``), else sorted; and ``lang``,
+    the texts' spaCy language code (default ``"en"``), which pattern LFs and training
+    tokenize with. Ids come from ``id_column``, else a column named ``id``.
+
+    Examples with gold and no split get one from a stable hash of their text (a
+    ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and
+    cannot leak from train into test; examples without gold go to train, since dev
+    and test are only used with gold. A new copy of a text already in the workspace
+    takes that text's split. Rows already in the workspace (same id and text) are
+    left as they are, except that a split or gold label the input gives differently
+    is updated and counted; an id seen before with another text is an error.
+    Re-ingesting the same rows writes nothing. All sources land in one transaction.
 
     Examples
     --------
     >>> with Workspace("spam.duckdb") as ws:
-    ...     ingest(ws, "comments.csv", text_column="CONTENT", id_column="COMMENT_ID",
-    ...            label_column="CLASS", label_map={"0": "ham", "1": "spam"})
+    ...     summary = ingest(ws, "comments.csv", text_column="CONTENT", id_column="COMMENT_ID",
+    ...                      label_column="CLASS", label_map={"0": "ham", "1": "spam"})
+    >>> summary.added
     1953
+    >>> ingest(ws, pl.DataFrame({"id": ["n1"], "text": ["new comment"]})).new
+    {'train': 1}
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    if not paths:
+    if isinstance(sources, (str, Path)) or _as_frame(sources) is not None:
+        sources = [sources]  # type: ignore[list-item]
+    sources = list(sources)  # type: ignore[arg-type]
+    if not sources:
         raise InputError("no input files given")
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
         raise InputError("dev_fraction and test_fraction must be >= 0 and sum to less than 1")
-    frames = []
-    for path in paths:
-        path = Path(path)
-        file_labels = _wrench_label_map(path) if table_format(path) == "wrench" else None
-        frames.append(
-            read_examples(
-                path,
+    reads = []
+    order_map, order_from = label_map, "label_map / --label-map"
+    for source in sources:
+        file_labels = None
+        if _as_frame(source) is None and table_format(Path(source)) == "wrench":
+            file_labels = _wrench_label_map(Path(source))
+            if file_labels and not order_map:
+                order_map, order_from = file_labels, "label.json"
+        reads.append(
+            _read_source(
+                source,
                 text_column=text_column,
                 id_column=id_column,
                 label_column=label_column,
                 split_column=split_column,
                 label_map=file_labels or label_map,
+                encoding=encoding,
+                truncate=truncate,
             )
         )
-    incoming = pl.concat(frames).unique(subset=["id", "text", "gold", "split"], keep="first")
+    notes = [note for read in reads for note in read.notes]
+    rows = pl.concat([read.frame for read in reads])
+    incoming = rows.unique(
+        subset=["id", "text", "gold", "split"], keep="first", maintain_order=True
+    )
+    if incoming.height < rows.height:
+        notes.append(
+            f"{rows.height - incoming.height} rows skipped: the same id, text, label and split "
+            "as an earlier row"
+        )
     clash = incoming.filter(pl.col("id").is_duplicated()).sort("id", "file", "row")
     if clash.height:
         first, second = clash.row(0, named=True), clash.row(1, named=True)
@@ -181,7 +416,7 @@ def ingest(
             f"{first['file']} row {first['row']} and {second['file']} row {second['row']}"
         )
 
-    task = _resolve_task(workspace, incoming, labels)
+    task, label_order = _resolve_task(workspace, incoming, labels, order_map, order_from, lang)
     unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
     if unknown.height:
         bad = unknown.row(0, named=True)
@@ -191,60 +426,166 @@ def ingest(
             "(map raw values with label_map / --label-map)"
         )
 
-    with workspace.run("ingest", {"files": [str(p) for p in paths], "seed": seed}) as run:
+    con = workspace.con
+    with registered(con, "incoming", incoming):
+        changed = first_row(
+            con,
+            """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
+               WHERE i.text <> e.text ORDER BY i.file, i.row LIMIT 1""",
+        )
+        if changed:
+            raise InputError(
+                f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
+                "with another text; give it a new id"
+            )
+        known = workspace.sql(
+            """SELECT e.split AS old_split, i.split AS new_split,
+                      i.split IS NOT NULL AND i.split <> e.split AS moved,
+                      i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold
+               FROM incoming i JOIN examples e USING (id)"""
+        )
+        repeated = first_row(
+            con,
+            """SELECT count(*) FROM incoming i
+               WHERE i.id NOT IN (SELECT id FROM examples)
+                 AND i.text IN (SELECT text FROM examples)""",
+        )
+        moved = (
+            known.filter("moved")
+            .group_by("old_split", "new_split")
+            .len()
+            .sort("old_split", "new_split")
+        )
+        changed_split = {(a, b): n for a, b, n in moved.iter_rows()}
+        changed_gold = int(known["regold"].sum())
+        unchanged = known.filter(~pl.col("moved") & ~pl.col("regold")).height
+        new: dict[str, int] = {}
+        if incoming.height > known.height or changed_split or changed_gold:
+            new = _write(workspace, incoming, task, sources, seed, dev_fraction, test_fraction)
+    if repeated and repeated[0]:
+        notes.append(
+            f"{repeated[0]} new examples repeat the text of an example already in the "
+            "workspace under another id (ingested before with other ids?)"
+        )
+    totals = dict(workspace.sql("SELECT split, count(*) AS n FROM examples GROUP BY 1").iter_rows())
+    return IngestSummary(
+        new=new,
+        unchanged=unchanged,
+        changed_split=changed_split,
+        changed_gold=changed_gold,
+        labels=task.labels,
+        label_order=label_order,
+        lang=task.lang,
+        id_columns={read.name: read.id_column for read in reads},
+        notes=tuple(notes),
+        totals=totals,
+    )
+
+
+def _write(
+    workspace: Workspace,
+    incoming: pl.DataFrame,
+    task: Task,
+    sources: Sequence[Source],
+    seed: int,
+    dev_fraction: float,
+    test_fraction: float,
+) -> dict[str, int]:
+    """Insert the new rows and apply changed splits and gold; the new rows per split."""
+    names = [str(s) if _as_frame(s) is None else "frame" for s in sources]
+    with workspace.run("ingest", {"files": names, "seed": seed}) as run:
         con = run.con
         if not workspace.has_task():
             con.execute("INSERT INTO meta VALUES ('task', ?)", [task.to_json()])
-        with registered(con, "incoming", incoming):
-            changed = first_row(
-                con,
-                """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
-                   WHERE i.text <> e.text LIMIT 1""",
-            )
-            if changed:
-                raise InputError(
-                    f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
-                    "with another text; give it a new id"
-                )
-            # md5 is stable across DuckDB versions and platforms, unlike hash().
-            new = first_row(
-                con,
-                """
-                INSERT INTO examples
-                SELECT id, text, gold,
-                       coalesce(split, CASE
-                           WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'test'
-                           WHEN md5_number(? || ':' || text) % 10000 < ? THEN 'dev'
-                           ELSE 'train' END),
-                       meta, ?
-                FROM incoming WHERE id NOT IN (SELECT id FROM examples)
-                ORDER BY file, row
-                """,
-                [
-                    str(seed),
-                    round(test_fraction * 10000),
-                    str(seed),
-                    round((test_fraction + dev_fraction) * 10000),
-                    run.id,
-                ],
-            )
-    return int(new[0]) if new else 0
+        con.execute(
+            """UPDATE examples e
+               SET split = coalesce(i.split, e.split), gold = coalesce(i.gold, e.gold)
+               FROM incoming i
+               WHERE e.id = i.id AND ((i.split IS NOT NULL AND i.split <> e.split)
+                                      OR (i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold))"""
+        )
+        # A text keeps one split: its copies in the workspace decide, else the hash of the
+        # text if any copy has gold (md5 is stable across DuckDB versions, unlike hash()),
+        # else train, since dev and test are only read with gold.
+        con.execute(
+            """
+            INSERT INTO examples
+            SELECT i.id, i.text, i.gold,
+                   coalesce(i.split, w.split, CASE
+                       WHEN NOT i.text_has_gold THEN 'train'
+                       WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'test'
+                       WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'dev'
+                       ELSE 'train' END),
+                   i.meta, ?
+            FROM (SELECT *, bool_or(gold IS NOT NULL) OVER (PARTITION BY text) AS text_has_gold
+                  FROM incoming) i
+            LEFT JOIN (SELECT text, min(split) AS split FROM examples GROUP BY text) w
+                USING (text)
+            WHERE i.id NOT IN (SELECT id FROM examples)
+            ORDER BY i.file, i.row
+            """,
+            [
+                str(seed),
+                round(test_fraction * 10000),
+                str(seed),
+                round((test_fraction + dev_fraction) * 10000),
+                run.id,
+            ],
+        )
+        added = con.execute(
+            "SELECT split, count(*) FROM examples WHERE run_id = ? GROUP BY 1", [run.id]
+        ).fetchall()
+    return dict(added)
 
 
 def _resolve_task(
-    workspace: Workspace, incoming: pl.DataFrame, labels: Sequence[str] | None
-) -> Task:
+    workspace: Workspace,
+    incoming: pl.DataFrame,
+    labels: Sequence[str] | None,
+    label_map: Mapping[str, str] | None,
+    order_from: str | None,
+    lang: str | None,
+) -> tuple[Task, str]:
+    """The task, and where the order of its labels came from."""
     if workspace.has_task():
         task = workspace.task
         if labels is not None and tuple(labels) != task.labels:
             raise InputError(f"the workspace's labels are {list(task.labels)}, not {list(labels)}")
-        return task
+        if lang is not None and lang != task.lang:
+            raise InputError(
+                f"the workspace's language is {task.lang!r}, not {lang!r}; it is set by "
+                "the first ingest"
+            )
+        return task, "as stored in the workspace"
+    lang = lang or "en"
+    _check_lang(lang)
     if labels is not None:
-        return Task(labels=tuple(labels))
+        return Task(labels=tuple(labels), lang=lang), "order of labels / --labels"
+    if label_map:
+        return Task(
+            labels=tuple(dict.fromkeys(label_map.values())), lang=lang
+        ), f"order of {order_from}"
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
         raise InputError("no label set: pass labels (--labels) or a label column with gold labels")
-    return Task(labels=tuple(seen))
+    return Task(
+        labels=tuple(seen), lang=lang
+    ), "sorted; give the order with --labels or --label-map"
+
+
+def _check_lang(lang: str) -> None:
+    """Refuse a language spaCy cannot tokenize, before it is stored with the task."""
+    if lang == "en":
+        return  # spaCy's English needs nothing more; importing spaCy takes seconds
+    import spacy
+
+    try:
+        spacy.blank(lang)
+    except (ImportError, OSError, KeyError, ValueError) as error:
+        raise InputError(
+            f"language {lang!r}: spacy.blank({lang!r}) fails ({error}); use a spaCy language "
+            "code such as en, de, fr, es, zh (some need an extra package)"
+        ) from None
 
 
 def table_format(path: Path, file_format: str | None = None) -> str:
@@ -263,14 +604,21 @@ def table_format(path: Path, file_format: str | None = None) -> str:
 
 
 def read_table(
-    path: Path, *, has_header: bool = True, file_format: str | None = None
+    path: Path,
+    *,
+    has_header: bool = True,
+    file_format: str | None = None,
+    encoding: str = "utf-8",
+    text_column: str | None = None,
 ) -> pl.DataFrame:
     """The rows of a CSV, TSV, JSONL, Parquet or WRENCH JSON file, all CSV/TSV cells as
     strings; ``has_header=False`` (CSV/TSV) names the columns ``column_1``, ``column_2``...
 
     The format comes from the file's suffix unless ``file_format`` names it (``"csv"``,
-    ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"wrench"``). Errors name the file (and the
-    line, for JSONL).
+    ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"wrench"``). Text files are decoded as
+    ``encoding`` (any Python codec, e.g. ``"cp1252"``). In JSONL, a ``text_column``
+    value that is not a string is refused rather than turned into one. Errors name the
+    file (and the line, for bad bytes and JSONL).
 
     Examples
     --------
@@ -283,29 +631,56 @@ def read_table(
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
+    try:
         if kind in ("csv", "tsv"):
-            return pl.read_csv(
-                path,
-                separator="\t" if kind == "tsv" else ",",
-                has_header=has_header,
-                infer_schema=False,
-                quote_char=None if kind == "tsv" else '"',
-            )
+            return _read_csv(path, kind, has_header, encoding)
         if kind == "parquet":
             return pl.read_parquet(path)
         if kind == "jsonl":
-            return _read_jsonl(path)
-        return _read_wrench(path)
+            return _read_jsonl(path, encoding, text_column)
+        return _read_wrench(path, encoding)
     except InputError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
 
 
-def _read_jsonl(path: Path) -> pl.DataFrame:
+def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.DataFrame:
+    options: dict[str, Any] = {
+        "separator": "\t" if kind == "tsv" else ",",
+        "has_header": has_header,
+        "infer_schema": False,
+        "quote_char": None if kind == "tsv" else '"',
+    }
+    if codecs.lookup(encoding).name == "utf-8":
+        try:
+            return pl.read_csv(path, **options)
+        except pl.exceptions.ComputeError:
+            _decode(path.read_bytes(), path, encoding)  # names the line of a bad byte
+            raise
+    text = _decode(path.read_bytes(), path, encoding)
+    return pl.read_csv(io.BytesIO(text.encode("utf-8")), **options)
+
+
+def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        at = line + data[: error.start].count(b"\n")
+        raise InputError(
+            f"{path} line {at}: byte {data[error.start]:#04x} is not valid {encoding}; "
+            "give the file's encoding with encoding= / --encoding (e.g. cp1252, latin-1)"
+        ) from None
+
+
+def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl.DataFrame:
     records = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            line = _decode(raw, path, encoding, number)
             if not line.strip():
                 continue
             try:
@@ -314,13 +689,20 @@ def _read_jsonl(path: Path) -> pl.DataFrame:
                 raise InputError(f"{path} line {number}: malformed JSON: {error.msg}") from None
             if not isinstance(record, dict):
                 raise InputError(f"{path} line {number}: expected a JSON object per line")
+            value = record.get(text_column) if text_column else None
+            if value is not None and not isinstance(value, str):
+                # polars would turn it into a string when other lines hold strings.
+                raise InputError(
+                    f"{path} line {number}: {text_column!r} is {json.dumps(value)}, not a "
+                    "string; quote it if it is a text"
+                )
             records.append(record)
     return pl.DataFrame(records, infer_schema_length=None)
 
 
-def _read_wrench(path: Path) -> pl.DataFrame:
+def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_decode(path.read_bytes(), path, encoding))
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
     if not isinstance(data, dict):

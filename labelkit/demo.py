@@ -71,7 +71,7 @@ def run_demo(
     data = bundled_dataset("youtube-spam")
 
     with Workspace(workspace_path) as ws:
-        n = ingest(ws, sorted(data.glob("*.csv")), **YOUTUBE_INGEST)
+        n = ingest(ws, sorted(data.glob("*.csv")), **YOUTUBE_INGEST).added
         splits = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY 1").iter_rows())
         console.rule("1. ingest")
         console.print(

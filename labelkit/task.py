@@ -24,15 +24,20 @@ TASK_KINDS = ("classification",)
 class Task:
     """A labeling task: exclusive classification over ``labels`` (more kinds will follow).
 
+    ``labels`` keep the order they were given in: codes, probability columns and
+    answer letters follow it. ``lang`` is the spaCy language code of the texts, used
+    to tokenize them for pattern LFs and for training.
+
     Examples
     --------
     >>> task = Task(labels=("ham", "spam"))
-    >>> task.code("spam"), task.cardinality
-    (1, 2)
+    >>> task.code("spam"), task.cardinality, task.lang
+    (1, 2, 'en')
     """
 
     labels: tuple[str, ...]
     kind: str = "classification"
+    lang: str = "en"
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -91,9 +96,9 @@ class Task:
         )
 
     def to_json(self) -> str:
-        return json.dumps({"kind": self.kind, "labels": list(self.labels)})
+        return json.dumps({"kind": self.kind, "labels": list(self.labels), "lang": self.lang})
 
     @classmethod
     def from_json(cls, text: str) -> Task:
         data = json.loads(text)
-        return cls(labels=tuple(data["labels"]), kind=data["kind"])
+        return cls(labels=tuple(data["labels"]), kind=data["kind"], lang=data["lang"])

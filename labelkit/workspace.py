@@ -136,6 +136,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE flags ALTER COLUMN quality DROP NOT NULL;
     ALTER TABLE queue ALTER COLUMN given_label DROP NOT NULL;
     """,
+    # 6: the task's language (a spaCy code); workspaces made before it hold English.
+    """
+    UPDATE meta SET value = json_merge_patch('{"lang": "en"}', value)::VARCHAR
+    WHERE key = 'task';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,7 +19,7 @@ def test_csv_ingest_keeps_ids_gold_splits_and_meta(tmp_path: Path) -> None:
             ws, path, id_column="id", label_column="label", label_map={"1": "ham", "0": "spam"}
         )
         rows = ws.sql("SELECT id, text, gold, meta FROM examples ORDER BY id").rows()
-        assert n == 2
+        assert n.added == 2
         assert rows[0][:3] == ("7", "hello, world", "ham")
         assert json.loads(rows[1][3]) == {"author": "bo"}
         assert ws.task.labels == ("ham", "spam")
@@ -47,7 +47,7 @@ def test_jsonl_parquet_and_wrench_read_alike(tmp_path: Path) -> None:
         assert frame["text"].to_list() == ["a b", "c"]
         assert frame["gold"].to_list() == ["x", "y"]
     with Workspace(tmp_path / "ws.duckdb") as ws:
-        assert ingest(ws, wrench_dir / "valid.json") == 2
+        assert ingest(ws, wrench_dir / "valid.json").added == 2
         assert ws.sql("SELECT id, gold, split FROM examples ORDER BY id").rows() == [
             ("valid:0", "x", "dev"),
             ("valid:1", "y", "dev"),
@@ -57,8 +57,8 @@ def test_jsonl_parquet_and_wrench_read_alike(tmp_path: Path) -> None:
 def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
     data = sorted(bundled_dataset("youtube-spam").glob("*.csv"))
     with Workspace(tmp_path / "ws.duckdb") as ws:
-        first = ingest(ws, data, **YOUTUBE_INGEST)
-        again = ingest(ws, data, **YOUTUBE_INGEST)
+        first = ingest(ws, data, **YOUTUBE_INGEST).added
+        again = ingest(ws, data, **YOUTUBE_INGEST).added
         # 1,956 rows, 3 of them exact duplicates of another row.
         assert (first, again) == (1953, 0)
         splits_per_text = ws.sql(
@@ -113,3 +113,216 @@ def test_an_id_with_new_text_is_refused(workspace: Workspace, tmp_path: Path) ->
     with pytest.raises(InputError, match=r"more.csv row 1: id 'a1' is already in the workspace"):
         ingest(workspace, path, id_column="id")
     assert table_counts(workspace) == before
+
+
+def _write_csv(path: Path, rows: list[dict]) -> Path:
+    pl.DataFrame(rows).write_csv(path)
+    return path
+
+
+def test_an_id_column_is_used_unasked_and_reingesting_writes_nothing(tmp_path: Path) -> None:
+    rows = [{"id": f"n{i}", "text": f"comment number {i}", "label": "ham"} for i in range(50)]
+    path = _write_csv(tmp_path / "small.csv", rows)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        first = ingest(ws, path, label_column="label", labels=["ham", "spam"])
+        runs = ws.sql("SELECT count(*) AS n FROM runs")["n"][0]
+        again = ingest(ws, path, id_column="id", label_column="label")
+        assert first.id_columns == {str(path): "id"}
+        assert sorted(ws.sql("SELECT id FROM examples")["id"]) == sorted(r["id"] for r in rows)
+        assert (first.added, again.added, again.unchanged) == (50, 0, 50)
+        assert not again.wrote
+        assert ws.sql("SELECT count(*) AS n FROM runs")["n"][0] == runs
+        assert str(again).startswith("nothing new: all 50 rows are already in the workspace")
+        assert "ids of " + str(path) + ": column 'id'" in str(first)
+
+
+def test_the_same_texts_under_other_ids_are_pointed_out(tmp_path: Path) -> None:
+    rows = [{"text": f"comment number {i}"} for i in range(5)]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, _write_csv(tmp_path / "a.csv", rows), labels=["ham", "spam"])
+        copy = ingest(ws, _write_csv(tmp_path / "b.csv", rows))
+    assert copy.id_columns == {str(tmp_path / "b.csv"): None}
+    assert any("5 new examples repeat the text of an example already" in n for n in copy.notes)
+
+
+def test_texts_without_gold_go_to_train_and_copies_share_a_split(tmp_path: Path) -> None:
+    labeled = [{"text": f"gold text {i}", "label": "ham"} for i in range(200)]
+    unlabeled = [{"text": f"pool text {i}", "label": None} for i in range(300)]
+    copies = [{"text": f"gold text {i}", "label": None} for i in range(200)]
+    path = _write_csv(tmp_path / "mix.csv", labeled + unlabeled)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, path, label_column="label", labels=["ham", "spam"])
+        ingest(ws, _write_csv(tmp_path / "copies.csv", copies), label_column="label")
+        pool = dict(
+            ws.sql("SELECT split, count(*) FROM examples WHERE text LIKE 'pool%' GROUP BY 1").rows()
+        )
+        gold = dict(
+            ws.sql("SELECT split, count(*) FROM examples WHERE gold IS NOT NULL GROUP BY 1").rows()
+        )
+        mixed = ws.sql("SELECT text FROM examples GROUP BY text HAVING count(DISTINCT split) > 1")
+    assert pool == {"train": 300}
+    assert 20 < gold["test"] < 60 and 5 < gold["dev"] < 40
+    assert summary.new == {
+        "train": 500 - gold["test"] - gold["dev"],
+        **{k: gold[k] for k in ("dev", "test")},
+    }
+    assert mixed.height == 0
+
+
+def test_changed_splits_and_gold_are_applied_and_counted(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # a1, a2 are train and a5 test in the fixture; a3 is ham.
+    path = _write_csv(
+        tmp_path / "moved.csv",
+        [
+            {
+                "id": "a1",
+                "text": "subscribe to my channel please",
+                "label": "spam",
+                "split": "test",
+            },
+            {
+                "id": "a2",
+                "text": "check out my website http://x.io",
+                "label": "spam",
+                "split": "dev",
+            },
+            {"id": "a3", "text": "I love this song so much", "label": "spam", "split": "train"},
+            {"id": "a5", "text": "subscribe for free money", "label": "spam", "split": "train"},
+        ],
+    )
+    summary = ingest(workspace, path, label_column="label", split_column="split")
+    assert summary.changed_split == {
+        ("test", "train"): 1,
+        ("train", "dev"): 1,
+        ("train", "test"): 1,
+    }
+    assert (summary.changed_gold, summary.unchanged, summary.added) == (1, 0, 0)
+    stored = dict(workspace.sql("SELECT id, split || '/' || gold FROM examples").rows())
+    assert [stored[i] for i in ("a1", "a2", "a3", "a5")] == [
+        "test/spam",
+        "dev/spam",
+        "train/spam",
+        "train/spam",
+    ]
+    assert "split changed for 3 (test -> train: 1, train -> dev: 1, train -> test: 1)" in str(
+        summary
+    )
+    assert "gold label changed for 1" in str(summary)
+
+
+def test_other_encodings_are_read_and_a_bad_byte_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("text,label\nplain,ham\ncafé crème,spam\n".encode("cp1252"))
+    jsonl = tmp_path / "latin.jsonl"
+    jsonl.write_bytes('{"text": "ok"}\n{"text": "naïve"}\n'.encode("cp1252"))
+    assert read_examples(path, encoding="cp1252")["text"].to_list() == ["plain", "café crème"]
+    assert read_examples(jsonl, encoding="cp1252")["text"].to_list() == ["ok", "naïve"]
+    with pytest.raises(
+        InputError, match=r"latin.csv line 3: byte 0xe9 is not valid utf-8.*--encoding"
+    ):
+        read_examples(path)
+    with pytest.raises(InputError, match=r"latin.jsonl line 2: byte 0xef is not valid utf-8"):
+        read_examples(jsonl)
+    with pytest.raises(InputError, match="unknown encoding 'klingon'"):
+        read_examples(path, encoding="klingon")
+
+
+def test_a_text_over_spacys_limit_is_refused_or_cut(workspace: Workspace, tmp_path: Path) -> None:
+    from labelkit.data import MAX_TEXT_CHARS
+
+    path = _write_csv(
+        tmp_path / "long.csv",
+        [
+            {"id": "short", "text": "fine"},
+            {"id": "huge", "text": "word " * (MAX_TEXT_CHARS // 5 + 1)},
+        ],
+    )
+    before = table_counts(workspace)
+    with pytest.raises(InputError, match=r"long.csv: row 2 \(id 'huge'\) has a text of 1,000,005"):
+        ingest(workspace, path)
+    assert table_counts(workspace) == before
+    summary = ingest(workspace, path, truncate=True)
+    stored = workspace.sql("SELECT length(text) AS n FROM examples WHERE id = 'huge'")["n"][0]
+    assert stored == MAX_TEXT_CHARS
+    assert any("1 texts cut to 1,000,000 characters" in note for note in summary.notes)
+
+
+def test_numeric_texts_and_labels_are_refused_or_said(tmp_path: Path) -> None:
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"text": "a word"}\n{"text": 861}\n')
+    with pytest.raises(InputError, match=r"mixed.jsonl line 2: 'text' is 861, not a string"):
+        read_examples(mixed)
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text(
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 1.0}\n{"text": "c", "label": 0}\n'
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, numbers, label_column="label", label_map={"0": "ham", "1": "spam"})
+        gold = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list()
+    assert gold == ["spam", "spam", "ham"]
+    assert any("3 labels read as whole numbers" in note for note in summary.notes)
+    written_twice = tmp_path / "twice.csv"
+    written_twice.write_text("text,label\na,1\nb,0\nc,1.0\n")
+    with pytest.raises(
+        InputError, match=r"writes one number two ways: '1' \(row 1\) and '1.0' \(row 3\)"
+    ):
+        read_examples(written_twice, label_column="label")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "labels", "order"),
+    [
+        ({"labels": ["World", "Sports", "Business"]}, ("World", "Sports", "Business"), "labels"),
+        (
+            {"label_map": {"0": "World", "1": "Sports", "2": "Business"}, "label_column": "label"},
+            ("World", "Sports", "Business"),
+            "label_map",
+        ),
+        ({"label_column": "name"}, ("Business", "Sports", "World"), "sorted"),
+    ],
+)
+def test_the_label_order_is_the_one_given(
+    tmp_path: Path, kwargs: dict, labels: tuple, order: str
+) -> None:
+    path = _write_csv(
+        tmp_path / "news.csv",
+        [
+            {"text": "stocks fell", "label": "2", "name": "Business"},
+            {"text": "a goal", "label": "1", "name": "Sports"},
+            {"text": "elections", "label": "0", "name": "World"},
+        ],
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, path, **kwargs)
+        assert ws.task.labels == labels
+    assert summary.labels == labels
+    assert order in summary.label_order
+
+
+def test_the_language_is_stored_checked_and_kept(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "de.csv", [{"text": "Guten Tag"}, {"text": "Danke schön"}])
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError, match=r"language 'qq': spacy.blank\('qq'\) fails"):
+            ingest(ws, path, labels=["ja", "nein"], lang="qq")
+        assert not ws.has_task()
+        assert ingest(ws, path, labels=["ja", "nein"], lang="de").lang == "de"
+        assert ws.task.lang == "de"
+        with pytest.raises(InputError, match="the workspace's language is 'de', not 'fr'"):
+            ingest(ws, path, lang="fr")
+
+
+def test_polars_and_pandas_frames_are_ingested(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"id": ["p1", "p2"], "text": ["from polars", "also"], "label": ["a", "b"]})
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, frame, label_column="label")
+        assert summary.added == 2 and summary.id_columns == {"frame": "id"}
+        pandas_frame = pl.DataFrame({"text": ["from pandas"], "label": ["b"]}).to_pandas()
+        assert ingest(ws, [pandas_frame], label_column="label").added == 1
+        rows = ws.sql("SELECT id, text, gold FROM examples ORDER BY id").rows()
+    assert rows == [
+        ("frame:1", "from pandas", "b"),
+        ("p1", "from polars", "a"),
+        ("p2", "also", "b"),
+    ]
