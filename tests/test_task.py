@@ -30,3 +30,10 @@ def test_a_task_needs_distinct_unpadded_labels() -> None:
         Task(labels=("ham", " spam"))
     assert Task.from_json(TASK.to_json()) == TASK
     assert np.array_equal(TASK.encode(["spam"]), [1])
+
+
+def test_the_language_travels_with_the_task() -> None:
+    german = Task(labels=("ja", "nein"), lang="de")
+    assert Task.from_json(german.to_json()).lang == "de"
+    assert Task(labels=("ja", "nein")).lang == "en"
+    assert german != Task(labels=("ja", "nein"))

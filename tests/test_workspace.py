@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,18 @@ def test_file_is_plain_duckdb(workspace: Workspace, tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "ws.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM examples").fetchall() == [(6,)]
     con.close()
+
+
+def test_a_workspace_from_before_languages_is_english(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    with Workspace(path) as ws:
+        # The task as the first ingest stored it before the language was kept.
+        ws.con.execute(
+            """INSERT INTO meta VALUES ('task', '{"kind": "classification", "labels": ["b", "a"]}')"""
+        )
+        ws.con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    with Workspace(path) as ws:
+        assert ws.schema_version() == SCHEMA_VERSION
+        stored = json.loads(ws.sql("SELECT value FROM meta WHERE key = 'task'")["value"][0])
+        assert stored == {"kind": "classification", "labels": ["b", "a"], "lang": "en"}
+        assert ws.task.lang == "en" and ws.task.labels == ("b", "a")

@@ -27,8 +27,9 @@ class PatternLF(LabelingFunction):
 
     ``phrases`` are matched with a ``PhraseMatcher`` on the token attribute ``attr``;
     ``token_patterns`` with a ``Matcher``. ``model`` is ``"blank:<lang>"`` (a tokenizer
-    only, enough for LOWER, TEXT, SHAPE, LIKE_NUM, LIKE_URL, IS_PUNCT...) or an installed
-    pipeline's name, needed for POS, LEMMA or ENT_TYPE.
+    only, enough for LOWER, TEXT, SHAPE, LIKE_NUM, LIKE_URL, IS_PUNCT...), an installed
+    pipeline's name, needed for POS, LEMMA or ENT_TYPE, or None for the blank tokenizer
+    of the task's language.
     """
 
     name: str
@@ -36,7 +37,7 @@ class PatternLF(LabelingFunction):
     phrases: tuple[str, ...]
     token_patterns: str  # JSON, so that the LF stays hashable
     attr: str
-    model: str
+    model: str | None
 
     @property
     def definition(self) -> str:
@@ -59,9 +60,13 @@ def pattern_lf(
     phrases: Sequence[str] = (),
     token_patterns: Sequence[TokenPattern] = (),
     attr: str = "LOWER",
-    model: str = "blank:en",
+    model: str | None = None,
 ) -> PatternLF:
     """Vote ``label`` where a phrase or a spaCy token pattern matches.
+
+    Texts are tokenized by ``model``: by default a blank pipeline of the task's
+    language (``Task.lang``, the workspace's ``--lang``), else e.g. ``"blank:de"`` or
+    an installed pipeline such as ``"de_core_news_sm"``.
 
     Examples
     --------
@@ -82,6 +87,7 @@ def pattern_lf(
         attr=attr,
         model=model,
     )
+    # Checks the patterns now; any tokenizer does, and English needs nothing installed.
     _build_matchers([lf], _load_pipeline("blank:en"))
     return lf
 
@@ -99,7 +105,7 @@ def run_pattern_lfs(
     codes = np.full((len(texts), len(lfs)), ABSTAIN, dtype=np.int16)
     by_model: dict[str, list[int]] = {}
     for j, lf in enumerate(lfs):
-        by_model.setdefault(lf.model, []).append(j)
+        by_model.setdefault(lf.model or f"blank:{task.lang}", []).append(j)
     for model, columns in by_model.items():
         nlp = _load_pipeline(model)
         group = [lfs[j] for j in columns]
@@ -124,7 +130,7 @@ def _load_pipeline(model: str) -> Any:
     except (OSError, ImportError) as error:
         raise InputError(
             f"spaCy pipeline {model!r} is not available ({error}); install it as a package "
-            "or use 'blank:en'"
+            "or use a blank tokenizer such as 'blank:en'"
         ) from None
 
 

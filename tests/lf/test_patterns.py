@@ -49,3 +49,15 @@ def test_bad_patterns_and_missing_pipelines_are_named() -> None:
     frame = pl.DataFrame({"id": ["1"], "text": ["Alice"]})
     with pytest.raises(InputError, match="spaCy pipeline 'no_such_pipeline' is not available"):
         compute_votes([lf], frame, TASK)
+
+
+def test_pattern_lfs_tokenize_in_the_tasks_language() -> None:
+    # Chinese is one token per character, English one token per space-free run: the
+    # phrase only matches inside the sentence with the Chinese tokenizer.
+    likes = pattern_lf("likes", "spam", phrases=["喜欢"])
+    frame = pl.DataFrame({"id": ["1", "2"], "text": ["我喜欢你", "你好"]})
+    chinese = Task(labels=("ham", "spam"), lang="zh")
+    assert compute_votes([likes], frame, chinese).matrix.codes[:, 0].tolist() == [1, -1]
+    assert compute_votes([likes], frame, TASK).matrix.codes[:, 0].tolist() == [-1, -1]
+    pinned = pattern_lf("pinned", "spam", phrases=["喜欢"], model="blank:en")
+    assert compute_votes([pinned], frame, chinese).matrix.codes[:, 0].tolist() == [-1, -1]
