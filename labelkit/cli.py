@@ -524,6 +524,7 @@ def train(
             dev_split=dev_split,
             seed=seed,
             config_path=config,
+            verbose=True,
             **_params(param),
         )
     console.print(f"model saved to {path}; its config is {output_dir / 'config.cfg'}")

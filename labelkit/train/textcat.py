@@ -6,6 +6,8 @@ trainer writes it next to the model, so that it can be read, edited and passed b
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,8 @@ def train_textcat(
     seed: int = 0,
     config_path: str | Path | None = None,
     vectors: str | Path | None = None,
+    lang: str | None = None,
+    verbose: bool = False,
     **params: Any,
 ) -> Path:
     """Train a text classifier on ``text, label`` rows; return the path of the best model.
@@ -151,10 +155,13 @@ def train_textcat(
     pass back as ``config_path``), the corpora, and ``model-best`` / ``model-last``.
     A config that wants static vectors but names none gets them distilled from MiniLM
     for the training texts (``vectors`` names a spaCy pipeline with vectors instead).
+    ``lang`` is the texts' spaCy language code; without it, the config's ``[nlp] lang``
+    holds (English for the registered models). spaCy's training log is printed only
+    with ``verbose``.
 
     Examples
     --------
-    >>> train_textcat(cleaned_labels(ws), ["ham", "spam"], "models/spam")
+    >>> train_textcat(cleaned_labels(ws), ["ham", "spam"], "models/spam", lang="de")
     PosixPath('models/spam/model-best')
     """
     exclusive = examples.schema["label"] != pl.List(pl.String)
@@ -165,25 +172,40 @@ def train_textcat(
     if dev is None:
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
-    paths = {"train": output / "train.spacy", "dev": output / "dev.spacy"}
-    _write_docbin(rows, labels, paths["train"], targets)
-    _write_docbin(dev, labels, paths["dev"], "hard")
-
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
         else resolve(small_models, model)(exclusive=exclusive, seed=seed, **params)
     )
+    if lang is not None:
+        config["nlp"]["lang"] = lang
+    lang = config["nlp"]["lang"]
+    paths = {"train": output / "train.spacy", "dev": output / "dev.spacy"}
+    _write_docbin(rows, labels, paths["train"], targets, lang)
+    _write_docbin(dev, labels, paths["dev"], "hard", lang)
     if targets != "hard":
         _textcat(config)["factory"] = FACTORY
     if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
-        vectors = static_vectors(pl.concat([rows["text"], dev["text"]]), output / "vectors")
+        texts = pl.concat([rows["text"], dev["text"]])
+        vectors = static_vectors(texts, output / "vectors", lang=lang)
     overrides = {"paths.train": str(paths["train"]), "paths.dev": str(paths["dev"])}
     if vectors is not None:
         overrides["paths.vectors"] = str(vectors)
     config["paths"].update({key.split(".")[1]: value for key, value in overrides.items()})
     config.to_disk(output / "config.cfg")
-    spacy_train(output / "config.cfg", output, overrides=overrides)
+    log = io.StringIO()
+    # spaCy prints its log to stdout and stderr; a notebook shows it only when asked.
+    with contextlib.ExitStack() as quiet:
+        if not verbose:
+            quiet.enter_context(contextlib.redirect_stdout(log))
+            quiet.enter_context(contextlib.redirect_stderr(log))
+        try:
+            spacy_train(output / "config.cfg", output, overrides=overrides)
+        except SystemExit:
+            # spaCy's command exits on a config it cannot use, after printing why.
+            raise LabelkitError(
+                f"spaCy could not train with {output / 'config.cfg'}: {log.getvalue()[-2000:]}"
+            ) from None
     for saved in ("model-best", "model-last"):
         plain_textcat(output / saved)
     return output / "model-best"
@@ -198,13 +220,15 @@ def train_on_cleaned(
     dev_split: str | None = None,
     seed: int = 0,
     config_path: str | Path | None = None,
+    verbose: bool = False,
     **params: Any,
 ) -> Path:
     """Train the small model on the workspace's cleaned set, logged as a ``train`` run.
 
     Reviewed labels are certain (probability 1) under every ``targets`` setting. With
     ``dev_split``, that split's gold labels choose the best checkpoint; otherwise a
-    tenth of the cleaned set is held out for it.
+    tenth of the cleaned set is held out for it. The texts are tokenized in the
+    workspace's language; spaCy's training log is printed only with ``verbose``.
 
     Examples
     --------
@@ -242,6 +266,8 @@ def train_on_cleaned(
             dev=dev,
             seed=seed,
             config_path=config_path,
+            lang=workspace.task.lang,
+            verbose=verbose,
             **params,
         )
 
@@ -268,8 +294,10 @@ def _wants_vectors(config: Config) -> bool:
     return "include_static_vectors = true" in config.to_str(interpolate=False)
 
 
-def _write_docbin(rows: pl.DataFrame, labels: Sequence[str], path: Path, targets: str) -> None:
-    nlp = spacy.blank("en")
+def _write_docbin(
+    rows: pl.DataFrame, labels: Sequence[str], path: Path, targets: str, lang: str
+) -> None:
+    nlp = spacy.blank(lang)
     docs = DocBin(store_user_data=targets == "weighted")
     for doc, row in zip(nlp.tokenizer.pipe(rows["text"]), rows.iter_rows(named=True), strict=True):
         given = row["label"]

@@ -54,22 +54,27 @@ def minilm_static_model(dims: int = 64) -> Any:
 
 
 def static_vectors(
-    texts: Iterable[str], output_dir: str | Path, *, dims: int = 64, max_words: int = 10_000
+    texts: Iterable[str],
+    output_dir: str | Path,
+    *,
+    dims: int = 64,
+    max_words: int = 10_000,
+    lang: str = "en",
 ) -> Path:
     """Save vectors for the ``max_words`` commonest words of ``texts`` as a spaCy pipeline,
     ready for ``[paths] vectors``; return its path.
 
     A word's vector is the mean of its subword vectors in the distilled MiniLM, which
     is uncased. spaCy's tok2vec looks vectors up by the exact word form (a saved
-    table forgets any other key), so each casing seen is its own entry. 10,000 words at
-    64 dimensions take 2.6 MB.
+    table forgets any other key), so each casing seen is its own entry; words are split
+    by the blank tokenizer of ``lang``. 10,000 words at 64 dimensions take 2.6 MB.
 
     Examples
     --------
     >>> static_vectors(cleaned_labels(ws)["text"], "models/spam/vectors")
     PosixPath('models/spam/vectors')
     """
-    nlp = spacy.blank("en")
+    nlp = spacy.blank(lang)
     counts = Counter(
         token.text for doc in nlp.tokenizer.pipe(texts) for token in doc if not token.is_space
     )

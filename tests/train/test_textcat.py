@@ -33,6 +33,23 @@ def test_trains_a_model_that_separates_the_classes(tmp_path: Path) -> None:
     assert nlp("what a beautiful song").cats["ham"] > 0.5
 
 
+def test_trains_in_the_given_language_and_quietly_unless_asked(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    examples = rows({"label": "spam"}, {"label": "ham"}, copies=2)
+    quiet = train_textcat(examples, ["ham", "spam"], tmp_path / "zh", lang="zh", max_epochs=1)
+    shown = capfd.readouterr()
+    assert "Training pipeline" not in shown.out + shown.err
+    assert spacy.load(quiet).lang == "zh"
+    # The corpora are tokenized like the model: one token per character in Chinese.
+    docs = list(
+        DocBin().from_disk(tmp_path / "zh" / "train.spacy").get_docs(spacy.blank("zh").vocab)
+    )
+    assert max(len(doc) for doc in docs) > 10
+    train_textcat(examples, ["ham", "spam"], tmp_path / "loud", max_epochs=1, verbose=True)
+    assert "Training pipeline" in capfd.readouterr().out
+
+
 def test_configs_are_spacys_own() -> None:
     bow = textcat_bow_config(max_epochs=3, ngram_size=2)
     assert bow["components"]["textcat"]["model"]["@architectures"] == "spacy.TextCatBOW.v3"
