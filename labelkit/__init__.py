@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         aggregate,
         load_label_model,
     )
-    from labelkit.data import bundled_dataset, ingest, read_examples
+    from labelkit.data import IngestSummary, bundled_dataset, ingest, read_examples
     from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
     from labelkit.evaluation import Evaluation, evaluate
     from labelkit.export import cleaned_labels, export_cleaned
@@ -47,7 +47,13 @@ if TYPE_CHECKING:
     )
     from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
     from labelkit.task import ABSTAIN, Task
-    from labelkit.train import package_model, predict_file, train_on_cleaned, train_textcat
+    from labelkit.train import (
+        package_model,
+        predict_file,
+        predict_frame,
+        train_on_cleaned,
+        train_textcat,
+    )
     from labelkit.votes import LabelMatrix
     from labelkit.workspace import Workspace
 
@@ -100,6 +106,8 @@ _EXPORTS = {
     "train_textcat": "labelkit.train",
     "LabelMatrix": "labelkit.votes",
     "Workspace": "labelkit.workspace",
+    "IngestSummary": "labelkit.data",
+    "predict_frame": "labelkit.train",
 }
 
 __version__ = "0.1.0"
@@ -109,6 +117,7 @@ __all__ = [
     "DawidSkene",
     "Evaluation",
     "Example",
+    "IngestSummary",
     "InputError",
     "LLMConfig",
     "LabelMatrix",
@@ -142,6 +151,7 @@ __all__ = [
     "package_model",
     "parse_label",
     "predict_file",
+    "predict_frame",
     "read_examples",
     "regex_lf",
     "review_in_terminal",

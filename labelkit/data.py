@@ -185,7 +185,7 @@ def _read_source(
     truncate: bool,
 ) -> _Read:
     notes: list[str] = []
-    frame_input = _as_frame(source)
+    frame_input = as_frame(source)
     if frame_input is not None:
         raw, name, stem, kind = frame_input, "frame", "frame", None
     else:
@@ -279,7 +279,7 @@ def _read_source(
     )
 
 
-def _as_frame(source: object) -> pl.DataFrame | None:
+def as_frame(source: object) -> pl.DataFrame | None:
     """``source`` as a polars frame if it is a polars or pandas DataFrame, else None."""
     if isinstance(source, pl.DataFrame):
         return source
@@ -371,7 +371,7 @@ def ingest(
     >>> ingest(ws, pl.DataFrame({"id": ["n1"], "text": ["new comment"]})).new
     {'train': 1}
     """
-    if isinstance(sources, (str, Path)) or _as_frame(sources) is not None:
+    if isinstance(sources, (str, Path)) or as_frame(sources) is not None:
         sources = [sources]  # type: ignore[list-item]
     sources = list(sources)  # type: ignore[arg-type]
     if not sources:
@@ -382,7 +382,7 @@ def ingest(
     order_map, order_from = label_map, "label_map / --label-map"
     for source in sources:
         file_labels = None
-        if _as_frame(source) is None and table_format(Path(source)) == "wrench":
+        if as_frame(source) is None and table_format(Path(source)) == "wrench":
             file_labels = _wrench_label_map(Path(source))
             if file_labels and not order_map:
                 order_map, order_from = file_labels, "label.json"
@@ -492,7 +492,7 @@ def _write(
     test_fraction: float,
 ) -> dict[str, int]:
     """Insert the new rows and apply changed splits and gold; the new rows per split."""
-    names = [str(s) if _as_frame(s) is None else "frame" for s in sources]
+    names = [str(s) if as_frame(s) is None else "frame" for s in sources]
     with workspace.run("ingest", {"files": names, "seed": seed}) as run:
         con = run.con
         if not workspace.has_task():

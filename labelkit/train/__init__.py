@@ -1,6 +1,6 @@
 """Distillation: train the small model on the cleaned set, package it, and predict with it."""
 
-from labelkit.train.ship import package_model, predict_file
+from labelkit.train.ship import package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
     textcat_bow_config,
     textcat_ensemble_config,
@@ -13,6 +13,7 @@ from labelkit.train.vectors import static_vectors
 __all__ = [
     "package_model",
     "predict_file",
+    "predict_frame",
     "static_vectors",
     "textcat_bow_config",
     "textcat_ensemble_config",

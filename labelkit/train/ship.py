@@ -14,8 +14,9 @@ import polars as pl
 import spacy
 from rich.progress import Progress
 from spacy.cli.package import package as spacy_package
+from spacy.language import Language
 
-from labelkit.data import read_table, table_format
+from labelkit.data import as_frame, read_table, table_format
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
 
@@ -101,6 +102,32 @@ def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
     }
 
 
+def predict_frame(
+    model: str | Path | Language,
+    frame: pl.DataFrame,
+    *,
+    text_column: str = "text",
+    threshold: float = 0.5,
+) -> pl.DataFrame:
+    """Label every row of a polars (or pandas) frame; return it with the predictions added.
+
+    The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
+    the list of those scoring at least ``threshold``), ``confidence`` (the top score) and
+    one ``score_<label>`` column per label. ``model`` is a trained model's folder, an
+    installed package, or a loaded spaCy pipeline.
+
+    Examples
+    --------
+    >>> comments = pl.DataFrame({"text": ["subscribe to my channel", "lovely song"]})
+    >>> predict_frame("models/spam/model-best", comments)["predicted"].to_list()
+    ['spam', 'ham']
+    """
+    table = as_frame(frame)
+    if table is None:
+        raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
+    return _predict(model, table, text_column, threshold, "frame")
+
+
 def predict_file(
     model: str | Path,
     input_path: str | Path,
@@ -112,10 +139,9 @@ def predict_file(
 ) -> int:
     """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
 
-    The output (its format from its suffix) has the input's columns plus ``predicted``
-    (for a multi-label model: ``predicted_labels``, those scoring at least
-    ``threshold``, joined by ``|`` in CSV), ``confidence`` (the top score) and one
-    ``score_<label>`` column per label. ``model`` is a trained model's folder or an installed package.
+    The output (its format from its suffix) has the input's columns plus those of
+    ``predict_frame``; in CSV, a multi-label model's ``predicted_labels`` are joined by
+    ``|``. ``model`` is a trained model's folder or an installed package.
 
     Examples
     --------
@@ -127,23 +153,46 @@ def predict_file(
     if output_kind not in ("csv", "jsonl", "parquet"):
         raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
     frame = read_table(input_path, file_format=file_format)
+    result = _predict(model, frame, text_column, threshold, str(input_path))
+    if output_kind == "csv" and "predicted_labels" in result.columns:
+        result = result.with_columns(pl.col("predicted_labels").list.join("|"))
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    {"csv": result.write_csv, "jsonl": result.write_ndjson, "parquet": result.write_parquet}[
+        output_kind
+    ](output_path)
+    return result.height
+
+
+def _predict(
+    model: str | Path | Language,
+    frame: pl.DataFrame,
+    text_column: str,
+    threshold: float,
+    name: str,
+) -> pl.DataFrame:
     if text_column not in frame.columns:
         raise InputError(
-            f"{input_path}: no column {text_column!r}; columns are {frame.columns} "
-            "(choose one with --text-column)"
+            f"{name}: no column {text_column!r}; columns are {frame.columns} "
+            "(choose one with text_column / --text-column)"
         )
     texts = frame[text_column].cast(pl.String)
     if texts.null_count():
         row = texts.is_null().arg_true()[0] + 1
-        raise InputError(f"{input_path} row {row}, column {text_column!r}: no text")
-    nlp = spacy.load(model)
+        raise InputError(f"{name} row {row}, column {text_column!r}: no text")
+    nlp = model if isinstance(model, Language) else spacy.load(model)
+    too_long = (texts.str.len_chars() > nlp.max_length).arg_true()
+    if too_long.len():
+        raise InputError(
+            f"{name} row {too_long[0] + 1}, column {text_column!r}: the text is longer than "
+            f"the model's limit of {nlp.max_length:,} characters; split or shorten it"
+        )
     pipe = next((name for name in nlp.pipe_names if name.startswith("textcat")), None)
     if pipe is None:
         raise LabelkitError(f"{model} has no text classifier (pipes: {nlp.pipe_names})")
     labels = list(nlp.get_pipe(pipe).labels)
     scores: list[list[float]] = []
     with Progress(transient=True) as progress:
-        bar = progress.add_task(f"predicting {input_path.name}", total=frame.height)
+        bar = progress.add_task(f"predicting {Path(name).name}", total=frame.height)
         for start in range(0, frame.height, PREDICT_BATCH):
             chunk = texts.slice(start, PREDICT_BATCH).to_list()
             scores += [[doc.cats[label] for label in labels] for doc in nlp.pipe(chunk)]
@@ -158,15 +207,8 @@ def predict_file(
         columns = zip(table.columns, labels, strict=True)
         picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
         chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
-        if output_kind == "csv":
-            chosen = chosen.list.join("|")
     added = table.select(chosen, top.list.max().alias("confidence"), pl.all())
     clash = sorted(set(added.columns) & set(frame.columns))
     if clash:
-        raise InputError(f"{input_path}: already has columns {clash}, which predictions add")
-    result = pl.concat([frame, added], how="horizontal")
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    {"csv": result.write_csv, "jsonl": result.write_ndjson, "parquet": result.write_parquet}[
-        output_kind
-    ](output_path)
-    return result.height
+        raise InputError(f"{name}: already has columns {clash}, which predictions add")
+    return pl.concat([frame, added], how="horizontal")

@@ -21,6 +21,7 @@ from labelkit import (
     load_lfs,
     package_model,
     predict_file,
+    predict_frame,
     train_on_cleaned,
 )
 
@@ -124,3 +125,21 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
         predict_file(model, clash, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists(), "nothing is written for bad input"
+
+
+def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path) -> None:
+    _, model = trained
+    texts = ["subscribe to my channel http://x.io", "I love this song", "check out my video"]
+    frame = pl.DataFrame({"id": [1, 2, 3], "body": texts})
+    predicted = predict_frame(model, frame, text_column="body")
+    frame.write_csv(tmp_path / "new.csv")
+    predict_file(model, tmp_path / "new.csv", tmp_path / "out.parquet", text_column="body")
+    # The CSV reads the ids back as strings; the rest is the same.
+    assert predicted.drop("id").equals(pl.read_parquet(tmp_path / "out.parquet").drop("id"))
+    nlp = spacy.load(model)
+    from_pandas = predict_frame(nlp, frame.to_pandas(), text_column="body")
+    assert from_pandas["predicted"].to_list() == predicted["predicted"].to_list()
+    assert predicted["predicted"].to_list()[1] == "ham"
+    long = pl.DataFrame({"text": ["fine", "x" * (nlp.max_length + 1)]})
+    with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer"):
+        predict_frame(nlp, long)
