@@ -287,3 +287,29 @@ def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_ingest_prints_a_readable_summary(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "news.csv"
+    csv.write_bytes(
+        "id,text,label\nn1,Café prices rose,2\nn2,a goal,1\nn3,elections,\n".encode("cp1252")
+    )
+    args = ("ingest", ws, csv, "--label-column", "label", "--encoding", "cp1252")
+    args += ("--label-map", "0=World,1=Sports,2=Business")
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "3 new examples: " in first.stdout
+    assert f"ids of {csv}: column 'id'" in first.stdout
+    assert "labels (order of label_map / --label-map): World, Sports, Business" in first.stdout
+    assert "{" not in first.stdout and "(" + "'" not in first.stdout
+    again = run(*args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(
+        "nothing new: all 3 rows are already in the workspace as given; nothing was written\n"
+    )
+    with Workspace(ws, read_only=True) as opened:
+        assert opened.task.labels == ("World", "Sports", "Business")
+        assert (
+            opened.sql("SELECT text FROM examples WHERE id = 'n1'")["text"][0] == "Café prices rose"
+        )
