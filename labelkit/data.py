@@ -53,14 +53,17 @@ class IngestSummary:
     workspace as given; ``changed_split`` the ``(old, new)`` split moves of known ids, and
     ``changed_gold`` the known ids whose gold label the input changed (both applied).
     ``label_order`` says where the order of ``labels`` came from, ``id_columns`` which
-    column gave each source's ids (None: generated as ``<file stem>:<row>``), and
+    column gave each source's ids (None: made from the file name and row), and
     ``notes`` every row skipped, coerced or truncated.
 
     Examples
     --------
     >>> summary = ingest(ws, "comments.csv", label_column="label")
-    >>> summary.added, summary.new
-    (1953, {'train': 1369, 'dev': 193, 'test': 391})
+    >>> summary.added, summary.wrote
+    (1953, True)
+    >>> print(summary)
+    1,953 new examples: 1,359 train, 184 dev, 410 test
+    ...
     """
 
     new: dict[str, int]
@@ -88,7 +91,8 @@ class IngestSummary:
         lines = []
         if self.wrote:
             lines.append(f"{self.added:,} new examples{_per_split(self.new)}")
-            lines.append(f"{self.unchanged:,} unchanged (already in the workspace)")
+            if self.unchanged:
+                lines.append(f"{self.unchanged:,} unchanged (already in the workspace)")
         else:
             lines.append(
                 f"nothing new: all {self.unchanged:,} rows are already in the workspace "
@@ -99,9 +103,13 @@ class IngestSummary:
             lines.append(f"split changed for {sum(self.changed_split.values()):,} ({moves})")
         if self.changed_gold:
             lines.append(f"gold label changed for {self.changed_gold:,}")
+        by_column: dict[str | None, list[str]] = {}
         for source, column in self.id_columns.items():
-            how = f"column {column!r}" if column else "generated as <file stem>:<row>"
-            lines.append(f"ids of {source}: {how}")
+            by_column.setdefault(column, []).append(source)
+        for column, sources in by_column.items():
+            how = f"column {column!r}" if column else "made from the file name and row"
+            where = sources[0] if len(sources) == 1 else f"{len(sources)} inputs"
+            lines.append(f"ids of {where}: {how}")
         lines.append(f"labels ({self.label_order}): {', '.join(self.labels)}")
         lines.append(f"language: {self.lang}")
         lines += [f"note: {note}" for note in self.notes]
@@ -116,6 +124,7 @@ def _per_split(counts: Mapping[str, int]) -> str:
     return f": {', '.join(shown)}" if shown else ""
 
 
+# A file, or a polars or pandas DataFrame.
 Source = str | Path | pl.DataFrame
 
 
