@@ -303,8 +303,8 @@ def _raw_labels(raw: pl.DataFrame, name: str, column: str, notes: list[str]) -> 
     dtype = raw.schema[column]
     values = pl.col(column)
     if dtype.is_float():
-        whole = raw.filter(values.is_not_null() & (values != values.round()))
-        if whole.height == 0:
+        fractional = raw.filter(values.is_not_null() & (values != values.round()))
+        if fractional.height == 0:
             coerced = raw.filter(values.is_not_null()).height
             notes.append(
                 f"{name}: column {column!r} holds numbers; {coerced} labels read as whole "
