@@ -424,7 +424,10 @@ def _run_in_workers(
                 pass
             for slot, worker in enumerate(workers):
                 _check_worker(work, slot, worker, lf_timeout)
-            if all(worker.exitcode is not None for worker in workers):
+            # Workers flush their results before they exit: once all have, an empty
+            # queue means results will never come.
+            exited = all(worker.exitcode is not None for worker in workers)
+            if exited and work.results.empty():
                 raise LabelkitError(
                     "the processes running the Python labeling functions ended before they "
                     "finished; nothing was stored"

@@ -369,8 +369,8 @@ def test_summarize_lfs_is_exported(workspace: Workspace) -> None:
     apply_lfs(workspace, [SUBSCRIBE, SONG])
     summary = labelkit.summarize_lfs(workspace, split="test")
     assert summary.select("lf", "coverage", "accuracy").rows() == [
-        ("subscribe", 0.5, 1.0),
         ("song", 0.5, 1.0),
+        ("subscribe", 0.5, 1.0),
     ]
     assert "summarize_lfs" in labelkit.__all__ and "apply_lfs_to_frame" in labelkit.__all__
     assert re.search("apply_lfs_to_frame", labelkit.apply_lfs_to_frame.__doc__ or "")

@@ -308,17 +308,16 @@ def test_declarative_lfs_match_across_unicode_normal_forms() -> None:
 
 
 def test_python_lfs_and_errors_keep_the_text_as_stored() -> None:
-    seen: list[str] = []
-
     @labeling_function
-    def record(x: Example) -> str | None:
-        seen.append(x.text)
-        raise ValueError("no")
+    def as_stored(x: Example) -> str | None:
+        if x.id == "2":
+            raise ValueError("no")
+        return "ham" if x.text == NFD_WORD else "spam"
 
-    frame = pl.DataFrame({"id": ["1"], "text": [NFD_WORD]})
-    applied = compute_votes([record], frame, TASK, allow_failing_lfs=True)
+    frame = pl.DataFrame({"id": ["1", "2"], "text": [NFD_WORD, NFD_WORD]})
+    applied = compute_votes([as_stored, keyword_lf("kw", [NFC_WORD], "ham")], frame, TASK)
+    assert applied.matrix.to_frame().rows() == [("1", "ham", "ham"), ("2", None, "ham")]
     assert applied.errors["text"].to_list() == [NFD_WORD]
-    assert votes(keyword_lf("kw", [NFC_WORD], "ham"), frame) == ["ham"]
     # The highlighting regex finds the keyword in the stored (NFD) text too.
     assert found(whole_words([NFC_WORD]), f"o {NFD_WORD}! {NFD_WORD}de") == [NFD_WORD]
 
