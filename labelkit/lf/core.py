@@ -28,6 +28,11 @@ import polars as pl
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
 
+# Part of every declarative LF's definition: raised when the way they match changes (2:
+# NFC text, word boundaries only at word-character edges), so that votes stored under
+# the old rules are not reused as current.
+MATCHING_RULES = 2
+
 
 @dataclass(frozen=True)
 class Example:
@@ -71,7 +76,13 @@ class DeclarativeLF(LabelingFunction):
     @property
     def definition(self) -> str:
         return json.dumps(
-            {"kind": self.kind, "labels": self.labels, **dict(self.params)}, default=str
+            {
+                "kind": self.kind,
+                "labels": self.labels,
+                **dict(self.params),
+                "matching": MATCHING_RULES,
+            },
+            default=str,
         )
 
     def votes(self, codes: Mapping[str, int]) -> pl.Expr:
@@ -182,8 +193,8 @@ def keyword_lf(
     --------
     >>> lf = keyword_lf("keyword_subscribe", ["subscribe", "sub to"], "spam")
     """
-    if not keywords:
-        raise InputError(f"keyword LF {name!r} has no keywords")
+    if not keywords or any(not keyword.strip() for keyword in keywords):
+        raise InputError(f"keyword LF {name!r} needs keywords, none of them blank: {keywords!r}")
     pattern = _flags(case_sensitive) + whole_words(keywords)
     return DeclarativeLF(
         name=name,
@@ -363,8 +374,12 @@ def lexicon_lf(
     ...     "sentiment", {"positive": ["great", "love"], "negative": ["awful", "hate"]}
     ... )
     """
-    if len(lexicons) < 2 or any(not words for words in lexicons.values()):
-        raise InputError(f"lexicon LF {name!r} needs two or more non-empty word lists")
+    if len(lexicons) < 2 or any(
+        not words or any(not word.strip() for word in words) for words in lexicons.values()
+    ):
+        raise InputError(
+            f"lexicon LF {name!r} needs two or more word lists, with no blank word in them"
+        )
     flags = _flags(case_sensitive)
     hits = {
         # Int32: the counts are unsigned, and their differences must go negative.

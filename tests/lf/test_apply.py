@@ -24,6 +24,7 @@ from labelkit import (
     load_lfs,
 )
 from labelkit.lf import apply_lfs_to_frame, compute_votes, lookup_lf, threshold_lf
+from labelkit.votes import write_votes
 from tests.helpers import table_counts
 
 SUBSCRIBE = keyword_lf("subscribe", ["subscribe"], "spam")
@@ -349,8 +350,11 @@ def test_lfs_apply_to_a_frame_as_they_do_to_a_workspace(workspace: Workspace) ->
         ("fragile", "3", "great video")
     ]
     with_ids = apply_lfs_to_frame(
-        [SUBSCRIBE], frame.with_columns(key=pl.Series(["k1", "k2", "k3", "k4"])),
-        text_column="body", id_column="key", labels=Task(labels=("ham", "spam")),
+        [SUBSCRIBE],
+        frame.with_columns(key=pl.Series(["k1", "k2", "k3", "k4"])),
+        text_column="body",
+        id_column="key",
+        labels=Task(labels=("ham", "spam")),
     )
     assert with_ids.matrix.example_ids == ["k1", "k2", "k3", "k4"]
     with pytest.raises(InputError, match=r"no text column 'text'; the columns are"):
@@ -374,3 +378,28 @@ def test_summarize_lfs_is_exported(workspace: Workspace) -> None:
     ]
     assert "summarize_lfs" in labelkit.__all__ and "apply_lfs_to_frame" in labelkit.__all__
     assert re.search("apply_lfs_to_frame", labelkit.apply_lfs_to_frame.__doc__ or "")
+
+
+def test_votes_stored_under_older_matching_rules_are_recomputed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Before keyword edges and NFC matching changed, "c++" never fired: its stored
+    # votes (none) must not be reused as current.
+    more = tmp_path / "more.csv"
+    more.write_text("id,text,label\nc1,I write c++,spam\n")
+    ingest(workspace, more, id_column="id", label_column="label")
+    old = '{"kind": "keywords", "labels": ["spam"], "keywords": ["c++"], "case_sensitive": false}'
+    with workspace.run("apply", {}) as run:
+        write_votes(
+            run.con,
+            source="tech",
+            kind="lf",
+            definition=old,
+            example_ids=["c1"],
+            labels=pl.Series([None], dtype=pl.String),
+            run_id=run.id,
+        )
+    tech = keyword_lf("tech", ["c++"], "spam")
+    assert apply_lfs(workspace, [tech]).reused == []
+    assert workspace.sql("SELECT example_id FROM votes WHERE source = 'tech'").rows() == [("c1",)]
+    assert apply_lfs(workspace, [tech]).reused == ["tech"]

@@ -227,8 +227,14 @@ def test_keywords_starting_or_ending_with_punctuation_match() -> None:
     assert votes(lf, frame) == ["spam", "spam", None, None, None, "spam"]
     # Review highlights spans with the same regex.
     assert found(whole_words(["u.n.", "c++"]), "U.N. and c++, not abc++") == ["U.N.", "c++"]
+    with pytest.raises(InputError, match=r"keyword LF 'blank' needs keywords, none of them"):
+        keyword_lf("blank", ["spam", " "], "spam")
+    with pytest.raises(InputError, match=r"lexicon LF 'blank' needs two or more word lists"):
+        lexicon_lf("blank", {"ham": ["ok"], "spam": [""]})
     mood = lexicon_lf("mood", {"ham": [":)", "<3"], "spam": ["$$$"]})
-    assert votes(mood, frame.with_columns(text=pl.Series(["so :) <3", "$$$!", "x", "", "", ""]))) == [
+    assert votes(
+        mood, frame.with_columns(text=pl.Series(["so :) <3", "$$$!", "x", "", "", ""]))
+    ) == [
         "ham",
         "spam",
         None,
