@@ -460,9 +460,11 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
         try:
             module = importlib.import_module(spec)
         except ModuleNotFoundError as error:
-            if error.name is None or not spec.startswith(error.name):
-                raise _load_error(error, _module_file(spec)) from None
-            raise InputError(f"cannot import labeling functions from {spec!r}: {error}") from None
+            if error.name is not None and (spec + ".").startswith(error.name + "."):
+                raise InputError(
+                    f"cannot import labeling functions from {spec!r}: {error}"
+                ) from None
+            raise _load_error(error, _module_file(spec)) from None
         except (Exception, SystemExit) as error:
             raise _load_error(error, _module_file(spec)) from None
     lfs = [value for value in vars(module).values() if isinstance(value, LabelingFunction)]
@@ -486,7 +488,7 @@ def _load_error(error: BaseException, file: str | None) -> InputError:
     """One line naming where loading failed: the LF file's line that raised (its import
     line, when the error came from a module it imports)."""
     if isinstance(error, SyntaxError):
-        where, line, what = error.filename, error.lineno, error.msg
+        where, line, what = error.filename or file, error.lineno, error.msg
     else:
         where, line, what = file, None, str(error).splitlines()[0] if str(error) else ""
         frames = traceback.extract_tb(error.__traceback__)

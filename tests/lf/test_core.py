@@ -280,6 +280,14 @@ def test_an_lf_module_that_fails_to_import_names_its_file_and_line(
     )
     with pytest.raises(InputError, match=r"cannot import labeling functions from 'my_lf_pkg.nope'"):
         load_lfs("my_lf_pkg.nope")
+    # A module it imports is missing, whose name the LF module's own name starts with.
+    (package / "lfs2.py").write_text("import os\nimport my_lf_pkg.lf\n")
+    with pytest.raises(InputError) as raised:
+        load_lfs("my_lf_pkg.lfs2")
+    assert str(raised.value) == (
+        f"{package / 'lfs2.py'}:2: cannot load labeling functions: ModuleNotFoundError: "
+        "No module named 'my_lf_pkg.lf'"
+    )
 
 
 NFC_WORD = unicodedata.normalize("NFC", "ọmọ")  # Yoruba "child", with dots below
