@@ -38,7 +38,8 @@ class AppliedLFs:
     """What applying labeling functions produced.
 
     ``matrix`` holds the votes of every LF asked for; ``errors`` one row per example
-    where an LF raised or returned a label the task lacks (that vote is an abstain);
+    where an LF raised, called ``sys.exit``, or returned something other than one of
+    the task's labels or None (that vote is an abstain);
     ``reused`` the LFs whose stored votes were still current and were not recomputed.
     """
 
