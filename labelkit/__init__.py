@@ -32,11 +32,13 @@ if TYPE_CHECKING:
         Example,
         LabelingFunction,
         apply_lfs,
+        apply_lfs_to_frame,
         keyword_lf,
         labeling_function,
         lf_summary,
         load_lfs,
         regex_lf,
+        summarize_lfs,
     )
     from labelkit.llm import (
         LLMConfig,
@@ -90,6 +92,8 @@ _EXPORTS = {
     "lf_summary": "labelkit.lf",
     "load_lfs": "labelkit.lf",
     "regex_lf": "labelkit.lf",
+    "apply_lfs_to_frame": "labelkit.lf",
+    "summarize_lfs": "labelkit.lf",
     "LLMConfig": "labelkit.llm",
     "export_llm_cache": "labelkit.llm",
     "import_llm_cache": "labelkit.llm",
@@ -134,6 +138,7 @@ __all__ = [
     "WorkspaceError",
     "aggregate",
     "apply_lfs",
+    "apply_lfs_to_frame",
     "bundled_dataset",
     "cleaned_labels",
     "evaluate",
@@ -156,6 +161,7 @@ __all__ = [
     "regex_lf",
     "review_in_terminal",
     "simulate_review",
+    "summarize_lfs",
     "train_on_cleaned",
     "train_textcat",
 ]

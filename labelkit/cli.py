@@ -19,6 +19,8 @@ from labelkit.data import ingest as ingest_files
 from labelkit.errors import LabelkitError
 from labelkit.export import export_cleaned
 from labelkit.lf import (
+    BATCH_ROWS,
+    DEFAULT_LF_TIMEOUT,
     apply_lfs,
     lf_agreement,
     load_lfs,
@@ -129,11 +131,32 @@ def apply(
     ] = False,
     force: Annotated[bool, typer.Option(help="Rerun LFs whose votes are current.")] = False,
     jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.")] = None,
+    allow_failing_lfs: Annotated[
+        bool,
+        typer.Option(
+            help="Store an LF that fails on every row (as abstaining) instead of stopping."
+        ),
+    ] = False,
+    lf_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help=f"Stop if a Python LF runs longer than this on one batch of {BATCH_ROWS:,} rows.",
+        ),
+    ] = DEFAULT_LF_TIMEOUT,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws:
-        applied = apply_lfs(ws, functions, strict=strict, force=force, n_jobs=jobs)
+        applied = apply_lfs(
+            ws,
+            functions,
+            strict=strict,
+            force=force,
+            allow_failing_lfs=allow_failing_lfs,
+            n_jobs=jobs,
+            lf_timeout=lf_timeout,
+        )
         split = _analysis_split(ws)
         summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
     if applied.reused:

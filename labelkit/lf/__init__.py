@@ -7,7 +7,14 @@ from labelkit.lf.analysis import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.lf.apply import AppliedLFs, apply_lfs, compute_votes
+from labelkit.lf.apply import (
+    BATCH_ROWS,
+    DEFAULT_LF_TIMEOUT,
+    AppliedLFs,
+    apply_lfs,
+    apply_lfs_to_frame,
+    compute_votes,
+)
 from labelkit.lf.core import (
     DeclarativeLF,
     Example,
@@ -26,6 +33,8 @@ from labelkit.lf.core import (
 from labelkit.lf.patterns import PatternLF, pattern_lf
 
 __all__ = [
+    "BATCH_ROWS",
+    "DEFAULT_LF_TIMEOUT",
     "AppliedLFs",
     "DeclarativeLF",
     "Example",
@@ -33,6 +42,7 @@ __all__ = [
     "PatternLF",
     "PythonLF",
     "apply_lfs",
+    "apply_lfs_to_frame",
     "column_lf",
     "compute_votes",
     "keyword_lf",

@@ -1,27 +1,34 @@
 """Applying labeling functions: declarative LFs column-wise in one polars pass, spaCy
-pattern LFs in one ``nlp.pipe`` pass, Python LFs per row on every available core."""
+pattern LFs in one ``nlp.pipe`` pass, Python LFs per row in worker processes that are
+stopped when an LF overruns its time budget."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import multiprocessing
 import os
+import queue
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from labelkit.errors import InputError, LabelingFunctionError
+from labelkit.errors import InputError, LabelingFunctionError, LabelkitError
 from labelkit.lf.core import DeclarativeLF, Example, LabelingFunction, PythonLF, field_value
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix, definition_hash, write_votes
 from labelkit.workspace import Workspace, registered
 
-# Below this many rows a process pool costs more than it saves.
+# Below this many rows per process, another process costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
+# A Python LF runs on this many rows at a time; its time budget is per batch.
+BATCH_ROWS = 1_000
+# Seconds one Python LF may take on one batch before apply stops it.
+DEFAULT_LF_TIMEOUT = 60.0
 
 ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "error": pl.String}
 
@@ -31,7 +38,8 @@ class AppliedLFs:
     """What applying labeling functions produced.
 
     ``matrix`` holds the votes of every LF asked for; ``errors`` one row per example
-    where an LF raised or returned a label the task lacks (that vote is an abstain);
+    where an LF raised, called ``sys.exit``, or returned something other than one of
+    the task's labels or None (that vote is an abstain);
     ``reused`` the LFs whose stored votes were still current and were not recomputed.
     """
 
@@ -46,14 +54,25 @@ def compute_votes(
     task: Task,
     *,
     strict: bool = False,
+    allow_failing_lfs: bool = False,
     n_jobs: int | None = None,
+    lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
 ) -> AppliedLFs:
     """The votes of ``lfs`` on a frame with ``id`` and ``text`` (and optional ``meta``,
     JSON) columns, in memory.
 
-    A Python LF that raises on a row abstains there and the row goes into ``errors``;
-    with ``strict`` the first such row raises ``LabelingFunctionError`` instead.
-    ``n_jobs`` caps the processes for Python LFs (default: every available core).
+    Declarative and pattern LFs match on the texts in Unicode NFC; Python LFs get them
+    as given. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
+    something that is not one of the task's labels or None, abstains there and the row
+    goes into ``errors``; with ``strict`` the first such row raises
+    ``LabelingFunctionError`` instead. An LF that fails on every row raises it too,
+    unless ``allow_failing_lfs``.
+
+    Python LFs run in worker processes (``n_jobs`` of them at most; default: every
+    available core), ``BATCH_ROWS`` rows at a time. One that is still running on a
+    batch after ``lf_timeout`` seconds (None: no limit) is stopped, and
+    ``LabelingFunctionError`` names it and the row it was on; so does a worker that
+    dies. Where processes cannot be forked (Windows), they run here, without a limit.
 
     Examples
     --------
@@ -62,27 +81,40 @@ def compute_votes(
     array([ 1, -1], dtype=int16)
     """
     _check_lfs(lfs, task)
+    if lf_timeout is not None and not lf_timeout > 0:
+        raise InputError(
+            f"lf_timeout must be a positive number of seconds (or None: no limit), got {lf_timeout}"
+        )
     if "meta" not in examples.columns:
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     codes = np.full((examples.height, len(lfs)), ABSTAIN, dtype=np.int16)
     kinds: dict[type, list[int]] = {}
     for j, lf in enumerate(lfs):
         kinds.setdefault(type(lf), []).append(j)
-    if declarative := kinds.get(DeclarativeLF):
-        _check_fields([lfs[j] for j in declarative], examples)
+    declarative, patterns = kinds.get(DeclarativeLF), kinds.get(PatternLF)
+    if declarative or patterns:
+        # Texts come in either normal form (NFD from some keyboards and macOS file
+        # names); matching in NFC lets a keyword typed either way find both.
+        matching = examples.with_columns(pl.col("text").str.normalize("NFC"))
+    if declarative:
+        _check_fields([lfs[j] for j in declarative], matching)
         label_codes = {label: k for k, label in enumerate(task.labels)}
-        fired = examples.select(lfs[j].votes(label_codes) for j in declarative)
+        fired = matching.select(lfs[j].votes(label_codes) for j in declarative)
         codes[:, declarative] = fired.to_numpy()
-    if patterns := kinds.get(PatternLF):
+    if patterns:
         codes[:, patterns] = run_pattern_lfs(
-            [lfs[j] for j in patterns], examples["text"].to_list(), task
+            [lfs[j] for j in patterns], matching["text"].to_list(), task
         )
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if python := kinds.get(PythonLF):
-        votes, errors = _run_python_lfs([lfs[j] for j in python], examples, task, n_jobs)
+        votes, errors = _run_python_lfs(
+            [lfs[j] for j in python], examples, task, n_jobs, lf_timeout
+        )
         if strict and errors.height:
             lf, example_id, text, error = errors.row(0)
             raise LabelingFunctionError(lf, example_id, text, error)
+        if not allow_failing_lfs:
+            _refuse_lfs_failing_everywhere(errors, examples.height)
         codes[:, python] = votes
     matrix = LabelMatrix(
         codes=codes,
@@ -93,13 +125,77 @@ def compute_votes(
     return AppliedLFs(matrix=matrix, errors=errors)
 
 
+def apply_lfs_to_frame(
+    lfs: Sequence[LabelingFunction],
+    frame: pl.DataFrame,
+    *,
+    labels: Sequence[str] | Task,
+    text_column: str = "text",
+    id_column: str | None = None,
+    strict: bool = False,
+    allow_failing_lfs: bool = False,
+    n_jobs: int | None = None,
+    lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
+) -> AppliedLFs:
+    """Apply ``lfs`` to a polars frame, without a workspace: the same votes, errors and
+    checks as ``apply_lfs``, in memory.
+
+    The frame's other columns are the examples' metadata (``x.meta`` for Python LFs, the
+    fields of ``threshold_lf``, ``lookup_lf`` and ``column_lf``). Example ids come from
+    ``id_column``, or are the row positions ("0", "1", ...), in the frame's order.
+
+    Examples
+    --------
+    >>> comments = pl.DataFrame({"body": ["subscribe to me", "nice song"], "likes": [0, 9]})
+    >>> applied = apply_lfs_to_frame(
+    ...     [keyword_lf("sub", ["subscribe"], "spam")], comments,
+    ...     labels=["ham", "spam"], text_column="body",
+    ... )
+    >>> applied.matrix.to_frame()["sub"].to_list()
+    ['spam', None]
+    """
+    task = labels if isinstance(labels, Task) else Task(labels=tuple(labels))
+    for role, column in (("text", text_column), ("id", id_column)):
+        if column is not None and column not in frame.columns:
+            raise InputError(f"no {role} column {column!r}; the columns are {frame.columns}")
+    if frame.schema[text_column] != pl.String:
+        raise InputError(f"text column {text_column!r} holds {frame.schema[text_column]}")
+    for column in (text_column, id_column):
+        if column is not None and (missing := frame[column].is_null().arg_true()).len():
+            raise InputError(
+                f"column {column!r} is empty in row {missing[0]} (counting from 0; "
+                f"{missing.len()} empty rows in all)"
+            )
+    rest = [c for c in frame.columns if c not in (text_column, id_column)]
+    examples = frame.select(
+        (
+            pl.col(id_column).cast(pl.String)
+            if id_column
+            else pl.int_range(pl.len()).cast(pl.String)
+        ).alias("id"),
+        pl.col(text_column).alias("text"),
+        (pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)).alias("meta"),
+    )
+    return compute_votes(
+        lfs,
+        examples,
+        task,
+        strict=strict,
+        allow_failing_lfs=allow_failing_lfs,
+        n_jobs=n_jobs,
+        lf_timeout=lf_timeout,
+    )
+
+
 def apply_lfs(
     workspace: Workspace,
     lfs: Sequence[LabelingFunction],
     *,
     strict: bool = False,
     force: bool = False,
+    allow_failing_lfs: bool = False,
     n_jobs: int | None = None,
+    lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
 ) -> AppliedLFs:
     """Apply ``lfs`` to every example in the workspace and store their votes in one step.
 
@@ -107,7 +203,9 @@ def apply_lfs(
     added since and no errors last time, is not rerun (``force`` reruns it). A Python
     LF's definition is its source code: if it calls a helper that changed, use ``force``.
     Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``;
-    with ``strict``, a failure stops the step and nothing is written.
+    with ``strict``, a failure stops the step and nothing is written. An LF that fails
+    on every example stops it too, unless ``allow_failing_lfs``; so does a Python LF
+    still running on a batch of rows after ``lf_timeout`` seconds (see ``compute_votes``).
 
     Examples
     --------
@@ -124,7 +222,15 @@ def apply_lfs(
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if stale:
-        computed = compute_votes(stale, examples, workspace.task, strict=strict, n_jobs=n_jobs)
+        computed = compute_votes(
+            stale,
+            examples,
+            workspace.task,
+            strict=strict,
+            allow_failing_lfs=allow_failing_lfs,
+            n_jobs=n_jobs,
+            lf_timeout=lf_timeout,
+        )
         errors = computed.errors
         votes = computed.matrix.to_frame()
         config = {"lfs": [lf.name for lf in stale], "reused": reused, "errors": errors.height}
@@ -200,29 +306,48 @@ def _check_fields(lfs: Sequence[DeclarativeLF], examples: pl.DataFrame) -> None:
             )
 
 
+def _refuse_lfs_failing_everywhere(errors: pl.DataFrame, n_examples: int) -> None:
+    per_lf = errors.group_by("lf", maintain_order=True).len()
+    everywhere = per_lf.filter(pl.col("len") == n_examples)["lf"].to_list()
+    if not everywhere:
+        return
+    lf, example_id, text, error = errors.filter(pl.col("lf") == everywhere[0]).row(0)
+    others = f"; so did {everywhere[1:]}" if everywhere[1:] else ""
+    raise LabelingFunctionError(
+        lf,
+        example_id,
+        text,
+        f"{error} (and on all {n_examples} examples{others}); nothing was stored. Fix it, or "
+        "pass allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining",
+    )
+
+
 def _run_python_lfs(
-    lfs: Sequence[PythonLF], examples: pl.DataFrame, task: Task, n_jobs: int | None
+    lfs: Sequence[PythonLF],
+    examples: pl.DataFrame,
+    task: Task,
+    n_jobs: int | None,
+    lf_timeout: float | None,
 ) -> tuple[np.ndarray, pl.DataFrame]:
-    global _FORKED_WORK
     rows = _examples_for_python(examples)
-    cores = n_jobs or len(os.sched_getaffinity(0))
-    chunks = min(cores, max(1, len(rows) // (PARALLEL_MIN_ROWS // 2)))
-    bounds = list(itertools.pairwise(np.linspace(0, len(rows), chunks + 1, dtype=int)))
-    _FORKED_WORK = (lfs, rows, task)
-    try:
-        if chunks > 1 and "fork" in multiprocessing.get_all_start_methods():
-            # fork: the children inherit the LFs and rows through _FORKED_WORK, so LFs
-            # defined anywhere (a notebook, a file loaded by path) run without being
-            # picklable; only row bounds go out and votes come back.
-            with multiprocessing.get_context("fork").Pool(chunks) as pool:
-                results = pool.starmap(_run_chunk, bounds)
-        else:
-            results = [_run_chunk(a, b) for a, b in bounds]
-    finally:
-        _FORKED_WORK = None
-    votes = np.concatenate([v for v, _ in results]) if results else np.zeros((0, len(lfs)))
-    failures = [failure for _, chunk_failures in results for failure in chunk_failures]
-    return votes.astype(np.int16), pl.DataFrame(failures, schema=ERRORS_SCHEMA, orient="row")
+    batches = [
+        (j, start, min(start + BATCH_ROWS, len(rows)))
+        for j in range(len(lfs))
+        for start in range(0, len(rows), BATCH_ROWS)
+    ]
+    if "fork" in multiprocessing.get_all_start_methods():
+        cores = n_jobs or len(os.sched_getaffinity(0))
+        workers = max(1, min(cores, len(rows) // (PARALLEL_MIN_ROWS // 2), len(batches)))
+        votes, failures = _run_in_workers(lfs, rows, task, batches, workers, lf_timeout)
+    else:
+        votes = np.full((len(rows), len(lfs)), ABSTAIN, dtype=np.int16)
+        progress = [0.0] * _SLOT
+        failures = [
+            failure
+            for j, start, stop in batches
+            for failure in _run_batch(lfs[j], rows, start, stop, votes[:, j], task, progress, 0)
+        ]
+    return votes, pl.DataFrame(failures, schema=ERRORS_SCHEMA, orient="row")
 
 
 def _examples_for_python(examples: pl.DataFrame) -> list[Example]:
@@ -232,28 +357,171 @@ def _examples_for_python(examples: pl.DataFrame) -> list[Example]:
     ]
 
 
-_FORKED_WORK: tuple[Sequence[PythonLF], list[Example], Task] | None = None
+Failure = tuple[str, str, str, str]
+
+# Each worker's slot in the shared progress array: the batch it runs (-1: none), the
+# row it is on, and when it started the batch (time.monotonic, shared by all processes).
+_SLOT = 3
+_BATCH, _ROW, _STARTED = range(_SLOT)
 
 
-def _run_chunk(start: int, stop: int) -> tuple[np.ndarray, list[tuple[str, str, str, str]]]:
-    assert _FORKED_WORK is not None
-    lfs, all_rows, task = _FORKED_WORK
-    rows = all_rows[start:stop]
-    out = np.full((len(rows), len(lfs)), ABSTAIN, dtype=np.int16)
+@dataclass(frozen=True)
+class _Work:
+    """What forked workers inherit: the LFs and rows themselves, so that LFs defined
+    anywhere (a notebook, a file loaded by path) run without being picklable, and the
+    state they share with the parent."""
+
+    lfs: Sequence[PythonLF]
+    rows: list[Example]
+    task: Task
+    batches: list[tuple[int, int, int]]
+    votes: np.ndarray  # in shared memory: workers write their codes straight into it
+    next_batch: Any  # multiprocessing.Value: the next batch to take
+    progress: Any  # multiprocessing.RawArray: one _SLOT per worker
+    results: Any  # multiprocessing.Queue of (batch, failures)
+
+
+_FORKED_WORK: _Work | None = None
+
+
+def _run_in_workers(
+    lfs: Sequence[PythonLF],
+    rows: list[Example],
+    task: Task,
+    batches: list[tuple[int, int, int]],
+    n_workers: int,
+    lf_timeout: float | None,
+) -> tuple[np.ndarray, list[Failure]]:
+    """Run the batches in forked workers that take them in turn; watch each worker's
+    slot and stop them all when one overruns ``lf_timeout`` on a batch or dies."""
+    global _FORKED_WORK
+    context = multiprocessing.get_context("fork")
+    votes = np.frombuffer(context.RawArray("h", len(rows) * len(lfs)), dtype=np.int16)
+    votes = votes.reshape(len(rows), len(lfs))
+    votes[:] = ABSTAIN
+    work = _FORKED_WORK = _Work(
+        lfs=lfs,
+        rows=rows,
+        task=task,
+        batches=batches,
+        votes=votes,
+        next_batch=context.Value("q", 0),
+        progress=context.RawArray("d", [-1.0, 0.0, 0.0] * n_workers),
+        results=context.Queue(),
+    )
+    workers = [
+        context.Process(target=_work, args=(slot,), daemon=True) for slot in range(n_workers)
+    ]
+    failures: dict[int, list[Failure]] = {}
+    try:
+        for worker in workers:
+            worker.start()
+        while len(failures) < len(batches):
+            try:
+                batch, batch_failures = work.results.get(timeout=0.05)
+                failures[batch] = batch_failures
+                continue
+            except queue.Empty:
+                pass
+            for slot, worker in enumerate(workers):
+                _check_worker(work, slot, worker, lf_timeout)
+            # Workers flush their results before they exit: once all have, an empty
+            # queue means results will never come.
+            exited = all(worker.exitcode is not None for worker in workers)
+            if exited and work.results.empty():
+                raise LabelkitError(
+                    "the processes running the Python labeling functions ended before they "
+                    "finished; nothing was stored"
+                )
+        for worker in workers:
+            worker.join()
+    finally:
+        _FORKED_WORK = None
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+        work.results.close()
+    return votes.copy(), [f for batch in sorted(failures) for f in failures[batch]]
+
+
+def _check_worker(work: _Work, slot: int, worker: Any, lf_timeout: float | None) -> None:
+    """Raise if the worker in ``slot`` overran its budget on its batch or died in it."""
+    at = slot * _SLOT
+    batch = int(work.progress[at + _BATCH])
+    if batch < 0:
+        return
+    running_for = time.monotonic() - work.progress[at + _STARTED]
+    j, start, stop = work.batches[batch]
+    x = work.rows[int(work.progress[at + _ROW])]
+    if lf_timeout is not None and running_for > lf_timeout:
+        reason = (
+            f"still running after {lf_timeout:g} s on a batch of {stop - start} rows, on this "
+            "row; it was stopped and nothing was stored (raise lf_timeout / --lf-timeout if "
+            "it is only slow)"
+        )
+        raise LabelingFunctionError(work.lfs[j].name, x.id, x.text, reason)
+    if (code := worker.exitcode) is not None:
+        how = f"exit code {code}" if code >= 0 else f"killed by signal {-code}"
+        reason = f"the process running it ended ({how}) on this row; nothing was stored"
+        raise LabelingFunctionError(work.lfs[j].name, x.id, x.text, reason)
+
+
+def _work(slot: int) -> None:
+    work = _FORKED_WORK
+    assert work is not None
+    at = slot * _SLOT
+    while True:
+        with work.next_batch.get_lock():
+            batch = work.next_batch.value
+            work.next_batch.value += 1
+        if batch >= len(work.batches):
+            return
+        j, start, stop = work.batches[batch]
+        work.progress[at + _ROW] = start
+        work.progress[at + _STARTED] = time.monotonic()
+        work.progress[at + _BATCH] = batch
+        failures = _run_batch(
+            work.lfs[j], work.rows, start, stop, work.votes[:, j], work.task, work.progress, at
+        )
+        work.results.put((batch, failures))
+        work.progress[at + _BATCH] = -1
+
+
+def _run_batch(
+    lf: PythonLF,
+    rows: list[Example],
+    start: int,
+    stop: int,
+    out: np.ndarray,
+    task: Task,
+    progress: Any,
+    at: int,
+) -> list[Failure]:
+    """Run ``lf`` on rows ``start:stop``, writing codes into ``out`` and noting each row
+    in ``progress[at + _ROW]`` for the watcher; the rows it failed on."""
     codes = {label: k for k, label in enumerate(task.labels)}
     failures = []
-    for j, lf in enumerate(lfs):
-        for i, x in enumerate(rows):
-            try:
-                label = lf(x)
-            except Exception as error:
-                failures.append((lf.name, x.id, x.text, f"{type(error).__name__}: {error}"))
-                continue
-            if label is None:
-                continue
-            if label not in codes:
-                reason = f"returned {label!r}, not one of {list(task.labels)} or None"
-                failures.append((lf.name, x.id, x.text, reason))
-                continue
-            out[i, j] = codes[label]
-    return out, failures
+    for i in range(start, stop):
+        progress[at + _ROW] = i
+        x = rows[i]
+        try:
+            label = lf(x)
+        except (Exception, SystemExit) as error:
+            failures.append((lf.name, x.id, x.text, _describe(error)))
+            continue
+        if label is None:
+            continue
+        if not isinstance(label, str) or label not in codes:
+            reason = f"returned {label!r}, not one of {list(task.labels)} or None"
+            failures.append((lf.name, x.id, x.text, reason))
+            continue
+        out[i] = codes[label]
+    return failures
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        code = "" if error.code is None else repr(error.code)
+        return f"SystemExit: the LF called sys.exit({code})"
+    return f"{type(error).__name__}: {error}"

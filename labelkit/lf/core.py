@@ -2,8 +2,10 @@
 
 A declarative LF (keywords, regex, length, threshold, lookup, column, lexicon) votes
 a label where its condition holds and abstains elsewhere; all of them run column-wise
-in one polars pass. A Python LF is called per row with the example and returns a
-label name or None (abstain). spaCy pattern LFs live in ``labelkit.lf.patterns``.
+in one polars pass, on texts and metadata in Unicode NFC, with their keywords, patterns
+and values in NFC too, so that a word matches whichever form the data came in. A
+Python LF is called per row with the example (its text as stored) and returns a label
+name or None (abstain). spaCy pattern LFs live in ``labelkit.lf.patterns``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import importlib.util
 import inspect
 import json
 import re
+import sys
+import traceback
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +27,11 @@ import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
+
+# Part of every declarative LF's definition: raised when the way they match changes (2:
+# NFC text, word boundaries only at word-character edges), so that votes stored under
+# the old rules are not reused as current.
+MATCHING_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,13 @@ class DeclarativeLF(LabelingFunction):
     @property
     def definition(self) -> str:
         return json.dumps(
-            {"kind": self.kind, "labels": self.labels, **dict(self.params)}, default=str
+            {
+                "kind": self.kind,
+                "labels": self.labels,
+                **dict(self.params),
+                "matching": MATCHING_RULES,
+            },
+            default=str,
         )
 
     def votes(self, codes: Mapping[str, int]) -> pl.Expr:
@@ -100,15 +116,44 @@ def _flags(case_sensitive: bool) -> str:
     return "" if case_sensitive else "(?i)"
 
 
+def nfc(text: str) -> str:
+    """``text`` in Unicode NFC, the form every declarative LF matches in."""
+    return unicodedata.normalize("NFC", text)
+
+
 def whole_words(words: Sequence[str]) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
+
+    A word boundary is required only at an edge where the word has a word character:
+    ``c++`` must start a word but may end anywhere, as ``\\b`` after ``+`` would need a
+    word character to follow. Each word matches in NFC and in NFD, so that the regex
+    finds it in stored texts of either form (review highlights spans with it).
 
     Examples
     --------
     >>> whole_words(["sub to", "c++"])
-    '\\b(?:sub\\ to|c\\+\\+)\\b'
+    '(?:\\bsub\\ to\\b|\\bc\\+\\+)'
     """
-    return rf"\b(?:{'|'.join(re.escape(word) for word in words)})\b"
+    forms = dict.fromkeys(
+        unicodedata.normalize(form, word) for word in words for form in ("NFC", "NFD")
+    )
+    return f"(?:{'|'.join(_bounded(word) for word in forms)})"
+
+
+def _bounded(word: str) -> str:
+    start = r"\b" if _is_word_char(word[:1]) else ""
+    end = r"\b" if _is_word_char(word[-1:]) else ""
+    return start + re.escape(word) + end
+
+
+def _is_word_char(char: str) -> bool:
+    # What `\w` means to polars' regex engine: letters, marks, digits and connectors
+    # such as "_". Python's `\w` leaves out marks, so it would misjudge a word ending
+    # in a combining accent.
+    return bool(char) and unicodedata.category(char) in _WORD_CATEGORIES
+
+
+_WORD_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "Pc"}
 
 
 def _checked_pattern(name: str, pattern: str) -> str:
@@ -132,7 +177,7 @@ def field_value(name: str) -> pl.Expr:
         return pl.col("text")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise InputError(f"metadata field names must be identifiers, got {name!r}")
-    return pl.col("meta").str.json_path_match(f"$.{name}")
+    return pl.col("meta").str.json_path_match(f"$.{name}").str.normalize("NFC")
 
 
 def _fields(name: str) -> tuple[str, ...]:
@@ -148,8 +193,8 @@ def keyword_lf(
     --------
     >>> lf = keyword_lf("keyword_subscribe", ["subscribe", "sub to"], "spam")
     """
-    if not keywords:
-        raise InputError(f"keyword LF {name!r} has no keywords")
+    if not keywords or any(not keyword.strip() for keyword in keywords):
+        raise InputError(f"keyword LF {name!r} needs keywords, none of them blank: {keywords!r}")
     pattern = _flags(case_sensitive) + whole_words(keywords)
     return DeclarativeLF(
         name=name,
@@ -168,7 +213,7 @@ def regex_lf(name: str, pattern: str, label: str, *, case_sensitive: bool = Fals
     --------
     >>> lf = regex_lf("regex_check_out", r"check\\s+(it\\s+)?out", "spam")
     """
-    full = _checked_pattern(name, _flags(case_sensitive) + pattern)
+    full = _checked_pattern(name, _flags(case_sensitive) + nfc(pattern))
     return DeclarativeLF(
         name=name,
         kind="regex",
@@ -271,7 +316,7 @@ def lookup_lf(
             values = [line.strip() for line in path.read_text().splitlines() if line.strip()]
         except OSError as error:
             raise InputError(f"lookup LF {name!r}: cannot read {path}: {error}") from None
-    items = sorted({v if case_sensitive else v.lower() for v in values})
+    items = sorted({nfc(v if case_sensitive else v.lower()) for v in values})
     if not items:
         raise InputError(f"lookup LF {name!r} has no values")
     value = field_value(field).str.strip_chars()
@@ -298,7 +343,10 @@ def column_lf(name: str, field: str, mapping: Mapping[str, str]) -> DeclarativeL
         raise InputError(f"column LF {name!r}: `mapping` from field values to labels is empty")
     value = field_value(field)
     outcomes = tuple(
-        (label, value.is_in([raw for raw, to in mapping.items() if to == label]).fill_null(False))
+        (
+            label,
+            value.is_in([nfc(raw) for raw, to in mapping.items() if to == label]).fill_null(False),
+        )
         for label in dict.fromkeys(mapping.values())
     )
     return DeclarativeLF(
@@ -326,8 +374,12 @@ def lexicon_lf(
     ...     "sentiment", {"positive": ["great", "love"], "negative": ["awful", "hate"]}
     ... )
     """
-    if len(lexicons) < 2 or any(not words for words in lexicons.values()):
-        raise InputError(f"lexicon LF {name!r} needs two or more non-empty word lists")
+    if len(lexicons) < 2 or any(
+        not words or any(not word.strip() for word in words) for words in lexicons.values()
+    ):
+        raise InputError(
+            f"lexicon LF {name!r} needs two or more word lists, with no blank word in them"
+        )
     flags = _flags(case_sensitive)
     hits = {
         # Int32: the counts are unsigned, and their differences must go negative.
@@ -383,6 +435,10 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
     """The module-level labeling functions of a module (``pkg.mod``) or file (``lfs.py``),
     in the order they are defined.
 
+    A file or module that fails to import (a syntax error, a missing import, an
+    exception or ``sys.exit`` at module level) raises ``InputError`` naming the file and
+    line, e.g. ``lfs.py:3: cannot load labeling functions: SyntaxError: invalid syntax``.
+
     Examples
     --------
     >>> [lf.name for lf in load_lfs("labeling_functions.youtube")][:2]
@@ -396,13 +452,51 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
         if module_spec is None or module_spec.loader is None:
             raise InputError(f"{path}: cannot be imported as a Python module")
         module = importlib.util.module_from_spec(module_spec)
-        module_spec.loader.exec_module(module)
+        try:
+            module_spec.loader.exec_module(module)
+        except (Exception, SystemExit) as error:
+            raise _load_error(error, str(path)) from None
     else:
         try:
             module = importlib.import_module(spec)
-        except ImportError as error:
-            raise InputError(f"cannot import labeling functions from {spec!r}: {error}") from None
+        except ModuleNotFoundError as error:
+            if error.name is not None and (spec + ".").startswith(error.name + "."):
+                raise InputError(
+                    f"cannot import labeling functions from {spec!r}: {error}"
+                ) from None
+            raise _load_error(error, _module_file(spec)) from None
+        except (Exception, SystemExit) as error:
+            raise _load_error(error, _module_file(spec)) from None
     lfs = [value for value in vars(module).values() if isinstance(value, LabelingFunction)]
     if not lfs:
         raise InputError(f"{spec!r} defines no labeling functions at module level")
     return lfs
+
+
+def _module_file(spec: str) -> str | None:
+    module = sys.modules.get(spec)
+    if module is not None and getattr(module, "__file__", None):
+        return module.__file__
+    try:
+        found = importlib.util.find_spec(spec)
+    except (Exception, SystemExit):
+        return None
+    return found.origin if found is not None else None
+
+
+def _load_error(error: BaseException, file: str | None) -> InputError:
+    """One line naming where loading failed: the LF file's line that raised (its import
+    line, when the error came from a module it imports)."""
+    if isinstance(error, SyntaxError):
+        where, line, what = error.filename or file, error.lineno, error.msg
+    else:
+        where, line, what = file, None, str(error).splitlines()[0] if str(error) else ""
+        frames = traceback.extract_tb(error.__traceback__)
+        in_file = [frame for frame in frames if file and Path(frame.filename) == Path(file)]
+        # Elsewhere (a package's __init__, say): the innermost frame that is not importlib's.
+        real = in_file or [frame for frame in frames if not frame.filename.startswith("<")]
+        if real:
+            where, line = file if in_file else real[-1].filename, real[-1].lineno
+    location = ":".join(str(part) for part in (where, line) if part is not None)
+    detail = f"{type(error).__name__}: {what}" if what else type(error).__name__
+    return InputError(f"{location}: cannot load labeling functions: {detail}")

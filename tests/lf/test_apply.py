@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import multiprocessing
+import re
+import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +23,8 @@ from labelkit import (
     lf_summary,
     load_lfs,
 )
-from labelkit.lf import compute_votes
+from labelkit.lf import apply_lfs_to_frame, compute_votes, lookup_lf, threshold_lf
+from labelkit.votes import write_votes
 from tests.helpers import table_counts
 
 SUBSCRIBE = keyword_lf("subscribe", ["subscribe"], "spam")
@@ -96,7 +101,7 @@ def test_an_lf_returning_an_unknown_label_is_refused(workspace: Workspace) -> No
     bad = labeling_function(lambda x: "SPAM", name="shouty")
     with pytest.raises(LabelingFunctionError, match=r"'shouty' failed on example 'a1'.*'SPAM'"):
         apply_lfs(workspace, [bad], strict=True)
-    assert apply_lfs(workspace, [bad]).errors["example_id"].to_list() == [
+    assert apply_lfs(workspace, [bad], allow_failing_lfs=True).errors["example_id"].to_list() == [
         "a1",
         "a2",
         "a3",
@@ -182,3 +187,233 @@ def test_summary_counts_coverage_overlaps_conflicts_and_accuracy(workspace: Work
     assert summary["love"]["polarity"] == ["ham"]
     assert (summary["love"]["correct"], summary["love"]["incorrect"]) == (1, 2)
     assert summary["my"]["accuracy"] == 1.0
+
+
+@labeling_function
+def odd_returns(x: Example) -> str | None:
+    if "subscribe" in x.text:
+        return ["spam"]  # type: ignore[return-value]
+    if "song" in x.text:
+        return {"label": "ham"}  # type: ignore[return-value]
+    return "spam" if "check" in x.text else None
+
+
+def test_an_lf_returning_a_list_or_dict_fails_on_those_rows_only(workspace: Workspace) -> None:
+    applied = apply_lfs(workspace, [SUBSCRIBE, odd_returns])
+    assert applied.errors.select("lf", "example_id", "error").rows() == [
+        ("odd_returns", "a1", "returned ['spam'], not one of ['ham', 'spam'] or None"),
+        ("odd_returns", "a3", "returned {'label': 'ham'}, not one of ['ham', 'spam'] or None"),
+        ("odd_returns", "a5", "returned ['spam'], not one of ['ham', 'spam'] or None"),
+        ("odd_returns", "a6", "returned {'label': 'ham'}, not one of ['ham', 'spam'] or None"),
+    ]
+    assert applied.matrix.to_frame()["odd_returns"].to_list() == [
+        None,
+        "spam",
+        None,
+        None,
+        None,
+        None,
+    ]
+    assert workspace.sql("SELECT count(*) AS n FROM votes WHERE source = 'subscribe'")["n"][0] == 2
+
+
+@labeling_function
+def quitter(x: Example) -> str | None:
+    if "video" in x.text:
+        sys.exit(3)
+    return "ham" if "song" in x.text else None
+
+
+def test_sys_exit_inside_an_lf_is_that_lfs_failure_on_that_row(workspace: Workspace) -> None:
+    for n_jobs in (1, 2):
+        applied = apply_lfs(workspace, [quitter], force=True, n_jobs=n_jobs)
+        assert applied.errors.select("lf", "example_id", "error").rows() == [
+            ("quitter", "a4", "SystemExit: the LF called sys.exit(3)")
+        ]
+        assert applied.matrix.codes[:, 0].tolist() == [-1, -1, 0, -1, -1, 0]
+
+
+@labeling_function
+def broken(x: Example) -> str | None:
+    raise RuntimeError(f"no model for {x.id}")
+
+
+def test_an_lf_failing_on_every_row_is_an_error_unless_allowed(workspace: Workspace) -> None:
+    before = table_counts(workspace)
+    with pytest.raises(LabelingFunctionError) as error:
+        apply_lfs(workspace, [SUBSCRIBE, fragile, broken])
+    assert error.value.lf_name == "broken" and error.value.example_id == "a1"
+    assert "on all 6 examples" in str(error.value)
+    assert "RuntimeError: no model for a1" in str(error.value)
+    assert table_counts(workspace) == before
+    allowed = apply_lfs(workspace, [SUBSCRIBE, fragile, broken], allow_failing_lfs=True)
+    assert allowed.errors.group_by("lf").len().sort("lf").rows() == [("broken", 6), ("fragile", 1)]
+    assert workspace.sql("SELECT count(*) AS n FROM lf_errors")["n"][0] == 7
+
+
+SPIN_SOURCE = """
+import re
+from labelkit import labeling_function
+
+@labeling_function
+def spin(x):
+    if x.id == "a3":
+        while True:
+            pass
+    return "spam" if "subscribe" in x.text else None
+
+@labeling_function
+def backtrack(x):
+    text = "a" * 40 + "!" if x.id == "a5" else x.text
+    return "spam" if re.match(r"(a+)+$", text) else None
+
+@labeling_function
+def vanish(x):
+    if x.id == "a2":
+        import os
+        os._exit(7)
+    return None
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("lf_name", "row", "reason"),
+    [
+        ("spin", "a3", r"still running after 1.5 s"),
+        ("backtrack", "a5", r"still running after 1.5 s"),
+        ("vanish", "a2", r"the process running it ended \(exit code 7\)"),
+    ],
+)
+def test_an_lf_that_hangs_or_dies_stops_apply_naming_lf_and_row_and_writes_nothing(
+    workspace: Workspace, tmp_path: Path, lf_name: str, row: str, reason: str
+) -> None:
+    file = tmp_path / "slow_lfs.py"
+    file.write_text(SPIN_SOURCE)
+    lfs = {lf.name: lf for lf in load_lfs(str(file))}
+    apply_lfs(workspace, [SUBSCRIBE])
+    before = table_counts(workspace)
+    started = time.monotonic()
+    with pytest.raises(LabelingFunctionError, match=reason) as error:
+        apply_lfs(workspace, [SONG, lfs[lf_name]], force=True, n_jobs=1, lf_timeout=1.5)
+    assert time.monotonic() - started < 60
+    assert (error.value.lf_name, error.value.example_id) == (lf_name, row)
+    assert table_counts(workspace) == before
+    assert workspace.sql("SELECT DISTINCT source FROM votes").rows() == [("subscribe",)]
+    # No worker is left behind, and the workspace takes the next step.
+    assert multiprocessing.active_children() == []
+    assert apply_lfs(workspace, [SONG]).matrix.codes[:, 0].tolist() == [-1, -1, 0, -1, -1, 0]
+
+
+@pytest.mark.timeout(120)
+def test_a_hanging_lf_is_found_among_parallel_workers(tmp_path: Path) -> None:
+    file = tmp_path / "slow_lfs.py"
+    file.write_text(
+        "from labelkit import labeling_function\n"
+        "@labeling_function\n"
+        "def late_spin(x):\n"
+        "    while x.id == 'r28500':\n"
+        "        pass\n"
+        "    return 'spam' if x.id.endswith('7') else None\n"
+    )
+    (late_spin,) = load_lfs(str(file))
+    n = 30_000
+    frame = pl.DataFrame({"id": [f"r{i}" for i in range(n)], "text": ["t"] * n})
+    with pytest.raises(LabelingFunctionError, match=r"still running after 2 s") as error:
+        compute_votes([late_spin], frame, Task(labels=("ham", "spam")), n_jobs=3, lf_timeout=2)
+    assert (error.value.lf_name, error.value.example_id) == ("late_spin", "r28500")
+    assert multiprocessing.active_children() == []
+
+
+def test_lf_timeout_must_be_positive(workspace: Workspace) -> None:
+    with pytest.raises(InputError, match=r"lf_timeout must be a positive number of seconds"):
+        apply_lfs(workspace, [fragile], lf_timeout=0)
+
+
+def test_lfs_apply_to_a_frame_as_they_do_to_a_workspace(workspace: Workspace) -> None:
+    frame = pl.DataFrame(
+        {
+            "body": ["subscribe to my channel", "lovely song", "spam spam", "great video"],
+            "likes": [0, 12, 1, 40],
+            "author": ["bot", "ann", "Bot", "bo"],
+        }
+    )
+
+    @labeling_function
+    def liked(x: Example) -> str | None:
+        return "ham" if x.meta["likes"] > 10 else None
+
+    lfs = [
+        SUBSCRIBE,
+        SONG,
+        threshold_lf("unloved", "likes", "spam", below=1),
+        lookup_lf("bots", ["bot"], "spam", field="author"),
+        liked,
+        fragile,
+    ]
+    applied = apply_lfs_to_frame(lfs, frame, text_column="body", labels=["ham", "spam"])
+    assert applied.matrix.example_ids == ["0", "1", "2", "3"]
+    assert applied.matrix.task == Task(labels=("ham", "spam"))
+    assert applied.matrix.to_frame().rows() == [
+        ("0", "spam", None, "spam", "spam", None, "spam"),
+        ("1", None, "ham", None, None, "ham", None),
+        ("2", None, None, None, "spam", None, None),
+        ("3", None, None, None, None, "ham", None),
+    ]
+    assert applied.errors.select("lf", "example_id", "text").rows() == [
+        ("fragile", "3", "great video")
+    ]
+    with_ids = apply_lfs_to_frame(
+        [SUBSCRIBE],
+        frame.with_columns(key=pl.Series(["k1", "k2", "k3", "k4"])),
+        text_column="body",
+        id_column="key",
+        labels=Task(labels=("ham", "spam")),
+    )
+    assert with_ids.matrix.example_ids == ["k1", "k2", "k3", "k4"]
+    with pytest.raises(InputError, match=r"no text column 'text'; the columns are"):
+        apply_lfs_to_frame([SUBSCRIBE], frame, labels=["ham", "spam"])
+    with pytest.raises(InputError, match=r"column 'body' is empty in row 1 \(counting from 0"):
+        apply_lfs_to_frame(
+            [SUBSCRIBE], pl.DataFrame({"body": ["a", None]}), text_column="body", labels=["a", "b"]
+        )
+    with pytest.raises(LabelingFunctionError, match=r"'broken' failed .* on all 4 examples"):
+        apply_lfs_to_frame([broken], frame, text_column="body", labels=["ham", "spam"])
+
+
+def test_summarize_lfs_is_exported(workspace: Workspace) -> None:
+    import labelkit
+
+    apply_lfs(workspace, [SUBSCRIBE, SONG])
+    summary = labelkit.summarize_lfs(workspace, split="test")
+    assert summary.select("lf", "coverage", "accuracy").rows() == [
+        ("song", 0.5, 1.0),
+        ("subscribe", 0.5, 1.0),
+    ]
+    assert "summarize_lfs" in labelkit.__all__ and "apply_lfs_to_frame" in labelkit.__all__
+    assert re.search("apply_lfs_to_frame", labelkit.apply_lfs_to_frame.__doc__ or "")
+
+
+def test_votes_stored_under_older_matching_rules_are_recomputed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Before keyword edges and NFC matching changed, "c++" never fired: its stored
+    # votes (none) must not be reused as current.
+    more = tmp_path / "more.csv"
+    more.write_text("id,text,label\nc1,I write c++,spam\n")
+    ingest(workspace, more, id_column="id", label_column="label")
+    old = '{"kind": "keywords", "labels": ["spam"], "keywords": ["c++"], "case_sensitive": false}'
+    with workspace.run("apply", {}) as run:
+        write_votes(
+            run.con,
+            source="tech",
+            kind="lf",
+            definition=old,
+            example_ids=["c1"],
+            labels=pl.Series([None], dtype=pl.String),
+            run_id=run.id,
+        )
+    tech = keyword_lf("tech", ["c++"], "spam")
+    assert apply_lfs(workspace, [tech]).reused == []
+    assert workspace.sql("SELECT example_id FROM votes WHERE source = 'tech'").rows() == [("c1",)]
+    assert apply_lfs(workspace, [tech]).reused == ["tech"]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +17,7 @@ from labelkit.lf import (
     lookup_lf,
     threshold_lf,
 )
+from labelkit.lf.core import whole_words
 
 TASK = Task(labels=("ham", "spam"))
 FRAME = pl.DataFrame(
@@ -204,3 +207,134 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
     empty.write_text("x = 1\n")
     with pytest.raises(InputError, match="defines no labeling functions"):
         load_lfs(str(empty))
+
+
+def test_keywords_starting_or_ending_with_punctuation_match() -> None:
+    frame = pl.DataFrame(
+        {
+            "id": ["1", "2", "3", "4", "5", "6"],
+            "text": [
+                "the U.N. said so",
+                "I write c++ daily",
+                "abc++ is no language",
+                "un said",
+                "c+ only",
+                "see .NET, then",
+            ],
+        }
+    )
+    lf = keyword_lf("tech", ["u.n.", "c++", ".net"], "spam")
+    assert votes(lf, frame) == ["spam", "spam", None, None, None, "spam"]
+    # Review highlights spans with the same regex.
+    assert found(whole_words(["u.n.", "c++"]), "U.N. and c++, not abc++") == ["U.N.", "c++"]
+    with pytest.raises(InputError, match=r"keyword LF 'blank' needs keywords, none of them"):
+        keyword_lf("blank", ["spam", " "], "spam")
+    with pytest.raises(InputError, match=r"lexicon LF 'blank' needs two or more word lists"):
+        lexicon_lf("blank", {"ham": ["ok"], "spam": [""]})
+    mood = lexicon_lf("mood", {"ham": [":)", "<3"], "spam": ["$$$"]})
+    assert votes(
+        mood, frame.with_columns(text=pl.Series(["so :) <3", "$$$!", "x", "", "", ""]))
+    ) == [
+        "ham",
+        "spam",
+        None,
+        None,
+        None,
+        None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "error"),
+    [
+        ("from labelkit import keyword_lf\n\ndef broken(:\n    pass\n", 3, "SyntaxError"),
+        ("from labelkit import keyword_lf\nkw = keyword_lf('k', [x], 'spam')\n", 2, "NameError"),
+        ("import os\nimport no_such_module_here\n", 2, "ModuleNotFoundError"),
+        ("import sys\n\n\nsys.exit(2)\n", 4, "SystemExit"),
+    ],
+)
+def test_an_lf_file_that_fails_to_load_is_one_line_naming_file_and_line(
+    tmp_path: Path, source: str, line: int, error: str
+) -> None:
+    file = tmp_path / "my_lfs.py"
+    file.write_text(source)
+    with pytest.raises(InputError) as raised:
+        load_lfs(str(file))
+    message = str(raised.value)
+    assert message.startswith(f"{file}:{line}: cannot load labeling functions: {error}")
+    assert "\n" not in message
+
+
+def test_an_lf_module_that_fails_to_import_names_its_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "my_lf_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "lfs.py").write_text("x = 1\ny = (\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(InputError) as raised:
+        load_lfs("my_lf_pkg.lfs")
+    assert str(raised.value).startswith(
+        f"{package / 'lfs.py'}:2: cannot load labeling functions: SyntaxError"
+    )
+    with pytest.raises(InputError, match=r"cannot import labeling functions from 'my_lf_pkg.nope'"):
+        load_lfs("my_lf_pkg.nope")
+    # A module it imports is missing, whose name the LF module's own name starts with.
+    (package / "lfs2.py").write_text("import os\nimport my_lf_pkg.lf\n")
+    with pytest.raises(InputError) as raised:
+        load_lfs("my_lf_pkg.lfs2")
+    assert str(raised.value) == (
+        f"{package / 'lfs2.py'}:2: cannot load labeling functions: ModuleNotFoundError: "
+        "No module named 'my_lf_pkg.lf'"
+    )
+
+
+NFC_WORD = unicodedata.normalize("NFC", "ọmọ")  # Yoruba "child", with dots below
+NFD_WORD = unicodedata.normalize("NFD", NFC_WORD)
+
+
+def test_declarative_lfs_match_across_unicode_normal_forms() -> None:
+    assert NFC_WORD != NFD_WORD
+    texts = [f"{NFC_WORD} mi dé", f"{NFD_WORD} mi dé", "omo mi", NFD_WORD]
+    frame = pl.DataFrame(
+        {
+            "id": ["1", "2", "3", "4"],
+            "text": texts,
+            "meta": [json.dumps({"who": w}) for w in (NFD_WORD, NFC_WORD, "omo", "x")],
+        }
+    )
+    for word in (NFC_WORD, NFD_WORD):
+        assert votes(keyword_lf("kw", [word], "ham"), frame) == ["ham", "ham", None, "ham"]
+        assert votes(regex_lf("re", f"^{word} mi", "ham"), frame) == ["ham", "ham", None, None]
+        assert votes(lookup_lf("lk", [word], "ham", field="who"), frame) == [
+            "ham",
+            "ham",
+            None,
+            None,
+        ]
+        assert votes(lookup_lf("whole", [word], "ham"), frame) == [None, None, None, "ham"]
+        assert votes(column_lf("col", "who", {word: "ham"}), frame) == ["ham", "ham", None, None]
+        mood = lexicon_lf("mood", {"ham": [word], "spam": ["mi"]}, margin=0)
+        assert votes(mood, frame)[:3] == ["ham", "ham", "spam"]
+    # Lengths count the characters a reader sees: ọ is one, whatever the form.
+    assert votes(length_lf("short", "ham", max_chars=3), frame) == [None, None, None, "ham"]
+
+
+def test_python_lfs_and_errors_keep_the_text_as_stored() -> None:
+    @labeling_function
+    def as_stored(x: Example) -> str | None:
+        if x.id == "2":
+            raise ValueError("no")
+        return "ham" if x.text == NFD_WORD else "spam"
+
+    frame = pl.DataFrame({"id": ["1", "2"], "text": [NFD_WORD, NFD_WORD]})
+    applied = compute_votes([as_stored, keyword_lf("kw", [NFC_WORD], "ham")], frame, TASK)
+    assert applied.matrix.to_frame().rows() == [("1", "ham", "ham"), ("2", None, "ham")]
+    assert applied.errors["text"].to_list() == [NFD_WORD]
+    # The highlighting regex finds the keyword in the stored (NFD) text too.
+    assert found(whole_words([NFC_WORD]), f"o {NFD_WORD}! {NFD_WORD}de") == [NFD_WORD]
+
+
+def found(pattern: str, text: str) -> list[str]:
+    return pl.Series([text]).str.extract_all("(?i)" + pattern)[0].to_list()
