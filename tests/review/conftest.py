@@ -99,8 +99,8 @@ NEWS = [
 
 
 @pytest.fixture
-def news_workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """A four-label workspace on disk whose first four examples are queued.
+def news_file(tmp_path: Path) -> Path:
+    """A closed four-label workspace file whose first four examples are queued.
 
     n1's suggestion (Sports) disagrees with its right label (Business); n4's label
     model says Sports and so does the flagger, both wrongly.
@@ -111,7 +111,8 @@ def news_workspace(tmp_path: Path) -> Iterator[Workspace]:
         schema=["id", "text", "label", "split"],
         orient="row",
     ).write_csv(csv)
-    with Workspace(tmp_path / "news.duckdb") as ws:
+    path = tmp_path / "news.duckdb"
+    with Workspace(path) as ws:
         ingest(
             ws,
             csv,
@@ -130,4 +131,11 @@ def news_workspace(tmp_path: Path) -> Iterator[Workspace]:
                     "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0)",
                     [example_id, priority, given, suggested],
                 )
+    return path
+
+
+@pytest.fixture
+def news_workspace(news_file: Path) -> Iterator[Workspace]:
+    """The four-label workspace of ``news_file``, open."""
+    with Workspace(news_file) as ws:
         yield ws
