@@ -105,7 +105,7 @@ def review_in_terminal(
             action, label = "label", labels[int(key) - 1]
         else:
             action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
-            label = item.candidate if key in "ar" else None
+            label = item.candidate if key in ("a", "r") else None
         queue.answer(item.example_id, action, label=label, reviewer=reviewer, seconds=seconds)
         answered += 1
     progress = queue.progress(focus)
