@@ -186,7 +186,6 @@ class ReviewQueue:
             params=[example_id],
         ).pl()
         return ReviewItem(
-            ruled_out=tuple(_ruled_out(con, example_id)),
             example_id=row["example_id"],
             text=row["text"],
             given_label=row["given_label"],
@@ -194,6 +193,7 @@ class ReviewQueue:
             reasons=row["reasons"],
             priority=row["priority"],
             votes=dict(zip(votes["source"], votes["label"], strict=True)),
+            ruled_out=tuple(_ruled_out(con, example_id)),
         )
 
     def answer(
@@ -212,7 +212,7 @@ class ReviewQueue:
         stores the other label on a two-label task; otherwise it rules the candidate out
         and the item stays queued for its label. For both, ``label`` may name the
         candidate the reviewer was shown: a different one (the queue was flagged again
-        meanwhile) is refused. ``label`` needs ``label``: the label to store.
+        meanwhile) is refused. The ``label`` action stores ``label``.
 
         Examples
         --------
