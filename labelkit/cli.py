@@ -455,7 +455,8 @@ def review(
     reviewer: Annotated[str, typer.Option(help="Your name, stored with every answer.")],
     limit: Annotated[int | None, typer.Option(help="Stop after this many answers.")] = None,
     focus: Annotated[
-        str | None, typer.Option(help="Binary focus mode: only 'is this LABEL?' questions.")
+        str | None,
+        typer.Option(help="Focus mode: only the items asking 'is this LABEL?', yes or no."),
     ] = None,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.review.queue import EFFECTIVE_DECISIONS
+from labelkit.review.queue import EFFECTIVE_DECISIONS, RULED_OUT_LABELS
 from labelkit.workspace import Workspace
 
 
@@ -15,8 +15,9 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
     """One split's training labels: ``id, text, label, origin, confidence``.
 
     ``origin`` is ``review`` where a reviewer's newest decision set the label and
-    ``label_model`` elsewhere. Examples the label model abstained on, and those a
-    reviewer marked ambiguous (or rejected without a replacement), are left out.
+    ``label_model`` elsewhere. Examples the label model abstained on, those a reviewer
+    marked ambiguous, and those whose label-model label a reviewer ruled out (and nobody
+    has labeled since) are left out.
 
     Examples
     --------
@@ -28,7 +29,7 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
         SELECT * FROM (
         SELECT e.id, e.text,
                CASE WHEN d.action IN ('accept', 'reject', 'label') THEN d.label
-                    WHEN d.action = 'ambiguous' THEN NULL
+                    WHEN d.action = 'ambiguous' OR r.label IS NOT NULL THEN NULL
                     ELSE p.label END AS label,
                CASE WHEN d.action IN ('accept', 'reject', 'label') THEN 'review'
                     ELSE 'label_model' END AS origin,
@@ -37,6 +38,7 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
         FROM examples e
         JOIN predictions p ON p.example_id = e.id
         LEFT JOIN ({EFFECTIVE_DECISIONS}) d ON d.example_id = e.id
+        LEFT JOIN ({RULED_OUT_LABELS}) r ON r.example_id = e.id AND r.label = p.label
         WHERE e.split = ?
         ) WHERE label IS NOT NULL
         ORDER BY id

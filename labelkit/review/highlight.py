@@ -1,10 +1,17 @@
-"""Where in a text the labeling functions fired: spans for reviewers to see at a glance."""
+"""Where in a text the labeling functions fired: spans for reviewers to see at a glance.
+
+The matches are found by polars, with the same Rust regex engine (linear in the text)
+that applied the labeling functions: Python's backtracking ``re`` can take minutes on a
+pattern such as ``(\\w+\\s?)+$``, and a reviewer's screen must never wait on that.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
+from itertools import islice
+
+import polars as pl
 
 from labelkit.lf.core import whole_words
 from labelkit.workspace import Workspace
@@ -39,25 +46,48 @@ def lf_spans(workspace: Workspace, example_id: str, text: str) -> list[Span]:
     spans = []
     for source, definition, label in fired.iter_rows():
         pattern = _pattern(definition)
-        if pattern is None:
-            continue
-        spans += [Span(m.start(), m.end(), source, label) for m in pattern.finditer(text)]
+        if pattern is not None:
+            spans += [Span(start, end, source, label) for start, end in matches(pattern, text)]
     return sorted(spans, key=lambda span: (span.start, span.end))
 
 
-def _pattern(definition: str) -> re.Pattern[str] | None:
+def matches(pattern: str, text: str) -> list[tuple[int, int]]:
+    """Start and end (in characters) of the non-empty matches of a Rust regex, in order.
+
+    polars has no match positions, so every match is wrapped in two characters the text
+    lacks and the marked text is split on them. A pattern polars refuses has no matches.
+
+    Examples
+    --------
+    >>> matches(r"(?i)\\bmy\\b", "My channel, my rules")
+    [(0, 2), (12, 14)]
+    """
+    opening, closing = islice((c for c in map(chr, range(0xE000, 0xF900)) if c not in text), 2)
+    try:
+        marked = pl.Series([text]).str.replace_all(pattern, f"{opening}${{0}}{closing}").item()
+    except pl.exceptions.PolarsError:
+        return []
+    head, *pieces = marked.split(opening)
+    found, position = [], len(head)
+    for piece in pieces:
+        match, _, rest = piece.partition(closing)
+        if match:
+            found.append((position, position + len(match)))
+        position += len(match) + len(rest)
+    return found
+
+
+def _pattern(definition: str) -> str | None:
+    """The regex an LF's definition applies to the text, with its flags; None for others."""
     try:
         spec = json.loads(definition)
     except ValueError:
         return None  # a Python LF: its definition is source code
-    flags = 0 if spec.get("case_sensitive") else re.IGNORECASE
-    if spec.get("kind") == "keywords":
-        source = whole_words(spec["keywords"])
-    elif spec.get("kind") == "regex":
-        source = spec["pattern"]
-    else:
+    if not isinstance(spec, dict):
         return None
-    try:
-        return re.compile(source, flags)
-    except re.error:
-        return None  # Rust-only syntax: the vote stands, only the highlight is lost
+    flags = "" if spec.get("case_sensitive") else "(?i)"
+    if spec.get("kind") == "keywords":
+        return flags + whole_words(spec["keywords"])
+    if spec.get("kind") == "regex":
+        return flags + spec["pattern"]
+    return None

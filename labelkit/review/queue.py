@@ -25,8 +25,18 @@ from labelkit.errors import InputError
 from labelkit.workspace import Workspace, first_row
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
-"""accept: the suggested label is right; reject: it is wrong; label: this label instead;
-skip: no answer now; ambiguous: no single label fits (excluded from the cleaned set)."""
+"""What a reviewer can answer to an item's question, "is this <candidate>?":
+accept: yes, the candidate is stored; reject: no (on a two-label task the other label is
+stored; otherwise the candidate is ruled out and the item stays queued until someone gives
+its label); label: this label; skip: no answer (the label model's label stays);
+ambiguous: no single label fits (excluded from the cleaned set)."""
+
+ANSWERS = ("accept", "reject", "label")
+"""The actions that give an item its label."""
+
+RULED_OUT = "ruled_out"
+"""The stored action of a multi-class ``reject``: ``label`` is the candidate ruled out. It
+is not a final decision: the item stays in the queue for the full question."""
 
 # A decision is live unless it is an undo or has been undone.
 LIVE_DECISIONS = """
@@ -35,15 +45,32 @@ LIVE_DECISIONS = """
       AND decision_id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL)
 """
 
+# The final decision that counts for an example: its newest live one, ruling-outs aside.
 EFFECTIVE_DECISIONS = f"""
-    SELECT * FROM ({LIVE_DECISIONS})
+    SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
     QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY decision_id DESC) = 1
+"""
+
+# The labels live decisions have ruled out, per example.
+RULED_OUT_LABELS = f"""
+    SELECT DISTINCT example_id, label FROM ({LIVE_DECISIONS}) WHERE action = '{RULED_OUT}'
 """
 
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One flagged example as a reviewer sees it."""
+    """One flagged example as a reviewer sees it, with the one question it asks.
+
+    The question is about one ``candidate``: the flagger's suggested label, the one the
+    queue ranks the item for. Once a reviewer has said no to it (on a task of more than
+    two labels), the item has no candidate and asks which label it is.
+
+    Examples
+    --------
+    >>> item = queue.next(reviewer="ana")
+    >>> item.question
+    'Is this World? (currently Sports)'
+    """
 
     example_id: str
     text: str
@@ -52,6 +79,22 @@ class ReviewItem:
     reasons: str
     priority: float
     votes: dict[str, str]
+    ruled_out: tuple[str, ...] = ()
+
+    @property
+    def candidate(self) -> str | None:
+        """The label ``accept`` stores, or None when it has been ruled out."""
+        return None if self.suggested_label in self.ruled_out else self.suggested_label
+
+    @property
+    def question(self) -> str:
+        """The question the reviewers' screens ask, naming the current label too."""
+        now = f"currently {self.given_label}" if self.given_label else "no label yet"
+        if self.candidate is None:
+            return f"Which label is it? (not {', '.join(self.ruled_out)}; {now})"
+        if self.candidate == self.given_label:
+            now = "the current label"
+        return f"Is this {self.candidate}? ({now})"
 
 
 PENDING = f"""
@@ -90,8 +133,9 @@ class ReviewQueue:
         With ``reviewer``, skip items another reviewer holds an unexpired claim on and
         claim the one returned for ``claim_seconds`` (the reviewer's own claim is handed
         back again: a reload shows the same item). With ``focus`` (binary focus mode),
-        only items whose suggested label is ``focus``: the question becomes "is this
-        <focus>?", answered with accept or reject.
+        only items whose candidate is ``focus``: each asks "is this <focus>?", answered
+        with accept or reject. An item whose candidate was ruled out no longer comes up
+        in focus mode; without focus it asks for its label.
 
         Examples
         --------
@@ -108,7 +152,9 @@ class ReviewQueue:
                 con,
                 f"""SELECT p.example_id FROM ({PENDING}) p
                     LEFT JOIN claims c ON c.example_id = p.example_id
-                    WHERE (? IS NULL OR p.suggested_label = ?)
+                    LEFT JOIN ({RULED_OUT_LABELS}) r
+                      ON r.example_id = p.example_id AND r.label = p.suggested_label
+                    WHERE (? IS NULL OR (p.suggested_label = ? AND r.label IS NULL))
                       AND (c.example_id IS NULL OR c.reviewer = ?
                            OR c.expires_at <= to_timestamp(?)::TIMESTAMP)
                     ORDER BY (c.reviewer = ?) DESC NULLS LAST, p.priority DESC, p.example_id
@@ -147,6 +193,7 @@ class ReviewQueue:
             reasons=row["reasons"],
             priority=row["priority"],
             votes=dict(zip(votes["source"], votes["label"], strict=True)),
+            ruled_out=tuple(_ruled_out(con, example_id)),
         )
 
     def answer(
@@ -161,8 +208,16 @@ class ReviewQueue:
     ) -> int:
         """Append a decision on a queued example; return its id.
 
-        ``accept`` records the suggested label; ``reject`` records the other label when
-        the task is binary, and no label otherwise; ``label`` needs ``label``.
+        ``accept`` stores the item's candidate (``ReviewItem.candidate``). ``reject``
+        stores the other label on a two-label task; otherwise it rules the candidate out
+        and the item stays queued for its label. For both, ``label`` may name the
+        candidate the reviewer was shown: a different one (the queue was flagged again
+        meanwhile) is refused. The ``label`` action stores ``label``.
+
+        Examples
+        --------
+        >>> queue.answer("a1", "reject", label="Sports", reviewer="ana")  # not Sports
+        2
         """
         if action not in ACTIONS:
             raise InputError(f"unknown review action {action!r}; use one of {list(ACTIONS)}")
@@ -172,9 +227,11 @@ class ReviewQueue:
             )
             if queued is None:
                 raise InputError(f"example {example_id!r} is not in the review queue")
-            chosen = self._label_for(action, queued[0], label)
+            ruled_out = _ruled_out(con, example_id)
+            candidate = None if queued[0] in ruled_out else queued[0]
+            stored, chosen = self._decision(example_id, action, candidate, label)
             con.execute("DELETE FROM claims WHERE example_id = ?", [example_id])
-            return _append(con, example_id, reviewer, action, chosen, None, seconds, comment)
+            return _append(con, example_id, reviewer, stored, chosen, None, seconds, comment)
 
     def undo(self, *, reviewer: str) -> str | None:
         """Reverse ``reviewer``'s latest live decision; return its example id (None if none).
@@ -204,38 +261,63 @@ class ReviewQueue:
         with self._lock:
             return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
 
-    def progress(self) -> dict[str, int]:
-        """Counts for a progress line: queued, reviewed, remaining, and labels corrected."""
-        with self._lock:
-            return self._progress()
+    def progress(self, focus: str | None = None) -> dict[str, int]:
+        """Counts for a progress line: queued, reviewed, remaining, and labels corrected.
 
-    def _progress(self) -> dict[str, int]:
-        row = first_row(
-            self.workspace.con,
-            f"""SELECT (SELECT count(*) FROM queue),
-                       count(*),
-                       count(*) FILTER (WHERE q.given_label IS NOT NULL
-                                        AND d.label IS DISTINCT FROM q.given_label
-                                        AND d.action IN ('accept', 'reject', 'label'))
-                FROM ({EFFECTIVE_DECISIONS}) d JOIN queue q USING (example_id)""",
-        )
-        queued, reviewed, corrected = row if row else (0, 0, 0)
+        With ``focus``, over the items whose suggested label is ``focus`` (what a focus
+        pass works through): an item counts as reviewed once it has a final decision or
+        its candidate was ruled out, and ``remaining`` is what the pass still asks.
+
+        Examples
+        --------
+        >>> queue.progress(focus="Sports")
+        {'queued': 12, 'reviewed': 3, 'remaining': 9, 'corrected': 1}
+        """
+        with self._lock:
+            counts = self._counts(focus)
         return {
-            "queued": queued,
-            "reviewed": reviewed,
-            "remaining": queued - reviewed,
-            "corrected": corrected,
+            "queued": counts["queued"],
+            "reviewed": counts["reviewed"],
+            "remaining": counts["queued"] - counts["reviewed"],
+            "corrected": counts["errors_found"],
         }
 
-    def stats(self) -> dict[str, float | int | None]:
+    def _counts(self, focus: str | None) -> dict[str, int]:
+        return self.workspace.sql(
+            f"""WITH items AS (
+                    SELECT q.given_label, q.suggested_label, d.action, d.label,
+                           d.example_id IS NOT NULL
+                             OR (?::VARCHAR IS NOT NULL AND r.label IS NOT NULL) AS reviewed
+                    FROM queue q
+                    LEFT JOIN ({EFFECTIVE_DECISIONS}) d USING (example_id)
+                    LEFT JOIN ({RULED_OUT_LABELS}) r
+                      ON r.example_id = q.example_id AND r.label = q.suggested_label
+                    WHERE ?::VARCHAR IS NULL OR q.suggested_label = ?)
+                SELECT count(*) AS queued,
+                       count(*) FILTER (WHERE reviewed) AS reviewed,
+                       count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
+                       count(*) FILTER (WHERE action IN {ANSWERS} AND label = suggested_label)
+                         AS suggestion_confirmed,
+                       count(*) FILTER (WHERE action = 'skip') AS skipped,
+                       count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
+                       count(*) FILTER (WHERE action IN {ANSWERS} AND given_label IS NOT NULL
+                                        AND label IS DISTINCT FROM given_label)
+                         AS errors_found
+                FROM items""",
+            [focus, focus, focus],
+        ).row(0, named=True)
+
+    def stats(self, focus: str | None = None) -> dict[str, float | int | None]:
         """Where the review stands, and what it has found.
 
-        ``answered``: reviewed items with an accept, reject or label (not skipped or
-        ambiguous); ``suggested_right``: the share of those where the suggested label
-        was confirmed; ``errors_found``: those whose label differs from the label
+        ``answered``: reviewed items whose final decision gave a label (accept, reject
+        or a label; not skipped, ambiguous, or waiting for a label after a no);
+        ``suggested_right``: the share of those whose label is the suggested one,
+        however it was given; ``errors_found``: those whose label differs from the label
         model's (a label given where the label model had none is not counted);
         ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
-        over reviewer pairs on doubly reviewed items (None without any).
+        over reviewer pairs on doubly reviewed items (None without any). With
+        ``focus``, the counts cover the items suggested as ``focus`` (see ``progress``).
 
         Examples
         --------
@@ -243,29 +325,23 @@ class ReviewQueue:
         62.0
         """
         with self._lock:
-            counts = self.workspace.sql(
-                f"""SELECT count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label'))
-                             AS answered,
-                           count(*) FILTER (WHERE d.action = 'accept') AS accepted,
-                           count(*) FILTER (WHERE d.action = 'skip') AS skipped,
-                           count(*) FILTER (WHERE d.action = 'ambiguous') AS ambiguous,
-                           count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label')
-                                            AND q.given_label IS NOT NULL
-                                            AND d.label IS DISTINCT FROM q.given_label)
-                             AS errors_found,
-                           (SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS}))
-                             AS reviewers
-                    FROM ({EFFECTIVE_DECISIONS}) d JOIN queue q USING (example_id)"""
-            ).row(0, named=True)
+            counts = self._counts(focus)
+            reviewers = first_row(
+                self.workspace.con,
+                f"SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS})",
+            )
             agreement = self.reviewer_agreement()
-            progress = self._progress()
         answered = counts["answered"]
         return {
-            "queued": progress["queued"],
-            "reviewed": progress["reviewed"],
-            "remaining": progress["remaining"],
-            **counts,
-            "suggested_right": counts["accepted"] / answered if answered else None,
+            "queued": counts["queued"],
+            "reviewed": counts["reviewed"],
+            "remaining": counts["queued"] - counts["reviewed"],
+            "answered": answered,
+            "skipped": counts["skipped"],
+            "ambiguous": counts["ambiguous"],
+            "errors_found": counts["errors_found"],
+            "reviewers": reviewers[0] if reviewers else 0,
+            "suggested_right": counts["suggestion_confirmed"] / answered if answered else None,
             "errors_per_100": 100 * counts["errors_found"] / answered if answered else None,
             "kappa": agreement["kappa"].mean() if agreement.height else None,
         }
@@ -283,7 +359,7 @@ class ReviewQueue:
         with self._lock:
             labeled = self.workspace.sql(
                 f"""SELECT example_id, reviewer, label FROM ({LIVE_DECISIONS})
-                    WHERE label IS NOT NULL
+                    WHERE action IN {ANSWERS} AND label IS NOT NULL
                     QUALIFY row_number() OVER (
                         PARTITION BY example_id, reviewer ORDER BY decision_id DESC) = 1"""
             )
@@ -318,16 +394,30 @@ class ReviewQueue:
             .sort(pair)
         )
 
-    def _label_for(self, action: str, suggested: str, label: str | None) -> str | None:
+    def _decision(
+        self, example_id: str, action: str, candidate: str | None, label: str | None
+    ) -> tuple[str, str | None]:
+        """The action and label to store for an answer."""
         if action == "label":
             if label not in self.labels:
                 raise InputError(f"review label {label!r} is not one of {list(self.labels)}")
-            return label
+            return action, label
+        if action not in ("accept", "reject"):
+            return action, None
+        if candidate is None:
+            raise InputError(
+                f"example {example_id!r}: its suggestion was ruled out; answer with its label"
+            )
+        if label is not None and label != candidate:
+            raise InputError(
+                f"example {example_id!r} now asks about {candidate!r}, not {label!r} "
+                "(the queue was flagged again): load it again"
+            )
         if action == "accept":
-            return suggested
-        if action == "reject" and len(self.labels) == 2:
-            return next(other for other in self.labels if other != suggested)
-        return None
+            return action, candidate
+        if len(self.labels) == 2:
+            return action, next(other for other in self.labels if other != candidate)
+        return RULED_OUT, candidate
 
 
 def simulate_review(
@@ -356,6 +446,14 @@ def simulate_review(
             queue.answer(example_id, "label", label=truth, reviewer=reviewer)
         answered += 1
     return answered
+
+
+def _ruled_out(con: duckdb.DuckDBPyConnection, example_id: str) -> list[str]:
+    rows = con.execute(
+        f"SELECT label FROM ({RULED_OUT_LABELS}) WHERE example_id = ? ORDER BY label",
+        [example_id],
+    ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _append(

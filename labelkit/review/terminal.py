@@ -15,7 +15,33 @@ from rich.text import Text
 from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import ReviewItem, ReviewQueue
 
-KEYS_HELP = "[a]ccept  [r]eject  [1-9] label  [s]kip  [?] ambiguous  [u]ndo  [q]uit"
+HIGHLIGHTS = (
+    "black on yellow",
+    "black on light_salmon1",
+    "black on sky_blue1",
+    "black on pale_green1",
+    "black on plum1",
+    "black on wheat1",
+)
+"""The highlight of the words an LF voting the task's n-th label matched (cycled); the web
+page's ``mark.label-n`` colours are the same."""
+
+# Control characters in a text would act on the reviewer's terminal (clear the screen,
+# hide text, set the title): each is shown as one visible character instead, so spans
+# keep their offsets. Newlines and tabs are layout, and stay.
+_VISIBLE = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\n\t"}
+_VISIBLE |= {0x7F: 0x2421} | {code: 0xFFFD for code in range(0x80, 0xA0)}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters made visible, for a terminal.
+
+    Examples
+    --------
+    >>> printable("hi\\x1b[2J there")
+    'hi␛[2J there'
+    """
+    return text.translate(_VISIBLE)
 
 
 def read_key() -> str:
@@ -34,10 +60,12 @@ def review_in_terminal(
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
-    Returns the number of answers given (undos not counted). Every answer is stored
-    before the next item is shown. With ``focus`` (binary focus mode) only items
-    suggested as that label come up, and the question is "is this <focus>?":
-    ``a`` for yes, ``r`` for no.
+    Each item asks one question about one candidate label, "is this <candidate>?": ``a``
+    stores that candidate; ``r`` says no (the other label on a two-label task; otherwise
+    the item asks next which label it is). With ``focus`` only items whose candidate is
+    that label come up, and a no leaves the item for a review without focus. Every answer
+    is stored before the next item is drawn, in place of the last. Returns the number of
+    answers given (undos not counted).
 
     Examples
     --------
@@ -46,53 +74,81 @@ def review_in_terminal(
     console = console or Console(emoji=False)
     labels = queue.labels
     answered = 0
+    notice: Text | None = None
     while limit is None or answered < limit:
         item = queue.next(reviewer=reviewer, focus=focus)
+        console.clear()
+        if notice is not None:
+            console.print(notice)
         if item is None:
-            console.print("[bold green]The queue is empty.[/] Nothing left to review.")
+            empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
+            console.print(Text.assemble(("The queue is empty. ", "bold green"), empty))
             break
+        keys = _keys(item, labels, focus)
         spans = lf_spans(queue.workspace, item.example_id, item.text)
-        console.print(_render(item, labels, queue.progress(), focus, spans))
+        console.print(_render(item, labels, queue.progress(focus), focus, spans, keys))
         shown = time.perf_counter()
-        key = _read_valid_key(read_key, len(labels), console)
+        key = _read_valid_key(read_key, keys, console)
         seconds = time.perf_counter() - shown
+        notice = None
         if key == "q":
             break
         if key == "u":
             undone = queue.undo(reviewer=reviewer)
-            console.print(f"undid the answer on {undone}" if undone else "nothing to undo")
+            notice = Text(
+                f"undid your answer on {printable(undone)}" if undone else "nothing to undo",
+                style="dim",
+            )
             answered -= undone is not None
             continue
         if key.isdigit():
-            queue.answer(
-                item.example_id,
-                "label",
-                label=labels[int(key) - 1],
-                reviewer=reviewer,
-                seconds=seconds,
-            )
+            action, label = "label", labels[int(key) - 1]
         else:
             action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
-            queue.answer(item.example_id, action, reviewer=reviewer, seconds=seconds)
+            label = item.candidate if key in ("a", "r") else None
+        queue.answer(item.example_id, action, label=label, reviewer=reviewer, seconds=seconds)
         answered += 1
-    progress = queue.progress()
+    progress = queue.progress(focus)
     console.print(
-        f"reviewed {progress['reviewed']} of {progress['queued']}, "
-        f"{progress['corrected']} labels corrected"
+        f"reviewed {progress['reviewed']} of {progress['queued']}"
+        + (f" {focus} items" if focus else "")
+        + f", {progress['corrected']} labels corrected",
+        markup=False,
+        highlight=False,
     )
     return answered
 
 
-def _read_valid_key(read_key: Callable[[], str], n_labels: int, console: Console) -> str:
-    valid = {"a", "r", "s", "?", "u", "q", *(str(k) for k in range(1, min(n_labels, 9) + 1))}
+def _keys(item: ReviewItem, labels: tuple[str, ...], focus: str | None) -> dict[str, str]:
+    """The keys this item takes, each with what it does: only those that exist."""
+    keys = {}
+    if item.candidate is not None:
+        keys["a"] = f"yes, {item.candidate}"
+        others = [label for label in labels if label != item.candidate]
+        if len(labels) == 2:
+            keys["r"] = f"no, {others[0]}"
+        else:
+            keys["r"] = "no (its label is asked later)" if focus else "no, another label"
+    if focus is None or item.candidate is None:
+        keys |= {str(k): label for k, label in enumerate(labels[:9], start=1)}
+    return keys | {"s": "skip", "?": "ambiguous", "u": "undo", "q": "quit"}
+
+
+def _help(keys: dict[str, str]) -> Text:
+    return Text("   ").join(Text(f"[{key}] {printable(does)}") for key, does in keys.items())
+
+
+def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: Console) -> str:
     while True:
         key = read_key().lower()
-        if key in valid:
+        if key in keys:
             return key
         if key in ("", "\x04"):  # end of input: treat as quit so a closed stdin never loops
             return "q"
         if key.strip():
-            console.print(f"[red]unknown key {key!r}[/]  {KEYS_HELP}")
+            console.print(
+                Text.assemble((f"unknown key {printable(repr(key))}; ", "red"), _help(keys))
+            )
 
 
 def _render(
@@ -101,35 +157,36 @@ def _render(
     progress: dict[str, int],
     focus: str | None,
     spans: list[Span],
+    keys: dict[str, str],
 ) -> Panel:
+    colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(labels)}
     votes = Table.grid(padding=(0, 2))
     matched = {span.source: item.text[span.start : span.end] for span in spans}
     for source, label in item.votes.items():
-        where = f'"{matched[source]}"' if source in matched else ""
-        votes.add_row(Text(source, style="dim"), Text(label), Text(where, style="dim"))
-    choices = "  ".join(f"[{k}] {label}" for k, label in enumerate(labels[:9], start=1))
-    body = Table.grid()
-    text = Text(item.text, style="bold")
-    for span in spans:
-        text.stylize("reverse", span.start, span.end)
-    body.add_row(text)
-    body.add_row("")
-    body.add_row(
-        Text.assemble(
-            ("label model says ", "dim"),
-            (item.given_label or "none (no source voted)", "yellow"),
-            ("   suggested ", "dim"),
-            (item.suggested_label, "green"),
-            (f"   flagged by {item.reasons}", "dim"),
+        where = f'"{printable(matched[source])}"' if source in matched else ""
+        votes.add_row(
+            Text(printable(source), style="dim"), Text(printable(label)), Text(where, style="dim")
         )
-    )
+    body = Table.grid()
+    text = Text(printable(item.text), style="bold")
+    for span in spans:
+        text.stylize(colour.get(span.label, "reverse"), span.start, span.end)
+    body.add_row(text)
+    if spans:
+        voted = dict.fromkeys(span.label for span in spans if span.label in colour)
+        swatches = Text(" ").join(Text(f" {v} ", colour[v]) for v in voted)
+        body.add_row(Text.assemble(("highlighted: what made an LF vote ", "dim"), swatches))
+    body.add_row("")
+    body.add_row(Text(printable(item.question), style="bold cyan"))
+    body.add_row(Text(f"flagged by {printable(item.reasons)}", style="dim"))
     body.add_row(votes)
     body.add_row("")
-    if focus is not None:
-        body.add_row(Text(f"Is this {focus}?  [a] yes  [r] no", style="bold cyan"))
-    body.add_row(Text(choices + "\n" + KEYS_HELP, style="cyan"))
-    title = (
+    help_line = _help(keys)
+    help_line.stylize("cyan")
+    body.add_row(help_line)
+    counts = (
         f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
         f"{progress['corrected']} corrected"
     )
-    return Panel(body, title=title, subtitle=item.example_id)
+    title = Text(f"{focus} items: {counts}" if focus else counts)
+    return Panel(body, title=title, subtitle=Text(printable(item.example_id)))

@@ -102,12 +102,16 @@ def create_app(
 
     def next_item(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         reviewer = _reviewer(request.query_params.get("reviewer"))
-        focus = request.query_params.get("focus") or None
+        focus = _focus(request.query_params.get("focus"))
         item = queue.next(reviewer=reviewer, focus=focus)
-        return {"item": _item_json(workspace, item) if item else None, "progress": _progress()}
+        return {
+            "item": _item_json(workspace, item) if item else None,
+            "progress": _progress(focus),
+        }
 
     def answer(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         reviewer = _reviewer(body.get("reviewer"))
+        focus = _focus(body.get("focus"))
         example_id = _string(body, "example_id")
         action = _string(body, "action")
         label = body.get("label")
@@ -132,11 +136,12 @@ def create_app(
             seconds=float(seconds),
             comment=comment or None,
         )
-        return {"decision_id": decision, "progress": _progress()}
+        return {"decision_id": decision, "progress": _progress(focus)}
 
     def undo(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        focus = _focus(body.get("focus"))
         undone = queue.undo(reviewer=_reviewer(body.get("reviewer")))
-        return {"undone": undone, "progress": _progress()}
+        return {"undone": undone, "progress": _progress(focus)}
 
     def summary(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         stats = queue.stats()
@@ -163,8 +168,16 @@ def create_app(
             "agreement": queue.reviewer_agreement().to_dicts(),
         }
 
-    def _progress() -> dict[str, Any]:
-        stats = queue.stats()
+    def _focus(value: Any) -> str | None:
+        """The focus label a request names (none when empty): its counts are that label's."""
+        if value in (None, ""):
+            return None
+        if value not in queue.labels:
+            raise RequestError(f"focus label {value!r} is not one of {list(queue.labels)}")
+        return str(value)
+
+    def _progress(focus: str | None) -> dict[str, Any]:
+        stats = queue.stats(focus)
         return {
             key: stats[key]
             for key in ("queued", "reviewed", "remaining", "errors_found", "errors_per_100")
@@ -264,6 +277,9 @@ def _item_json(workspace: Workspace, item: ReviewItem) -> dict[str, Any]:
         "text": item.text,
         "given_label": item.given_label,
         "suggested_label": item.suggested_label,
+        "candidate": item.candidate,
+        "ruled_out": list(item.ruled_out),
+        "question": item.question,
         "reasons": item.reasons,
         "priority": item.priority,
         "votes": item.votes,

@@ -85,3 +85,57 @@ def serve() -> Serve:
                 sock.close()
 
     return serving
+
+
+NEWS_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
+# id, text, gold, label model's label (given), suggested label, priority
+NEWS = [
+    ("n1", "Stocks fall as oil prices climb again", "Business", "Business", "Sports", 0.9),
+    ("n2", "Home team wins the cup final in extra time", "Sports", "World", "Sports", 0.8),
+    ("n3", "New chip doubles phone battery life", "Sci/Tech", "Business", "Sci/Tech", 0.7),
+    ("n4", "Leaders meet for peace talks in Geneva", "World", "Sports", "Sports", 0.6),
+    ("n5", "Election results announced overnight", "World", "World", "World", 0.0),
+]
+
+
+@pytest.fixture
+def news_file(tmp_path: Path) -> Path:
+    """A closed four-label workspace file whose first four examples are queued.
+
+    n1's suggestion (Sports) disagrees with its right label (Business); n4's label
+    model says Sports and so does the flagger, both wrongly.
+    """
+    csv = tmp_path / "news.csv"
+    pl.DataFrame(
+        [(i, text, gold, "train") for i, text, gold, *_ in NEWS],
+        schema=["id", "text", "label", "split"],
+        orient="row",
+    ).write_csv(csv)
+    path = tmp_path / "news.duckdb"
+    with Workspace(path) as ws:
+        ingest(
+            ws,
+            csv,
+            id_column="id",
+            label_column="label",
+            split_column="split",
+            labels=NEWS_LABELS,
+        )
+        for example_id, _, _, given, suggested, priority in NEWS:
+            ws.con.execute(
+                "INSERT INTO predictions VALUES (?, 'test', ?, 0.6, [0.1, 0.6, 0.2, 0.1], 0)",
+                [example_id, given],
+            )
+            if priority:
+                ws.con.execute(
+                    "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0)",
+                    [example_id, priority, given, suggested],
+                )
+    return path
+
+
+@pytest.fixture
+def news_workspace(news_file: Path) -> Iterator[Workspace]:
+    """The four-label workspace of ``news_file``, open."""
+    with Workspace(news_file) as ws:
+        yield ws

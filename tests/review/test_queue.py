@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
+from labelkit.review import ReviewItem
 from tests.helpers import review_in_threads
 
 QUEUED = [("a1", 0.9, "spam", "ham"), ("a2", 0.8, "spam", "ham"), ("a3", 0.7, "ham", "spam")]
@@ -122,9 +123,10 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
     # Agreement 3/4; by chance ana (1/2 spam) and bo (1/4 spam) agree 1/2 of the time.
     assert queue.reviewer_agreement().rows() == [("ana", "bo", 4, 0.75, 0.5)]
     stats = queue.stats()
-    # bo answered last everywhere: spam once, ham three times, against 'ham' given.
+    # bo answered last everywhere: spam once, ham three times, against 'ham' given; his
+    # one spam is the suggestion, given with a number key rather than accepted.
     assert stats["answered"] == 4 and stats["errors_found"] == 1
-    assert stats["errors_per_100"] == 25.0 and stats["suggested_right"] == 0.0
+    assert stats["errors_per_100"] == 25.0 and stats["suggested_right"] == 0.25
     assert stats["kappa"] == 0.5 and stats["reviewers"] == 2
 
 
@@ -147,3 +149,81 @@ def test_ten_threads_share_one_queue_without_losing_or_doubling_work(
     assert decided.height == 300 and decided["n"].max() == 1
     assert len(set(decided["example_id"]) & set(handed)) == 300
     assert workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
+
+
+def test_each_item_asks_about_one_candidate_and_accept_stores_exactly_it(
+    news_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(news_workspace)
+    item = queue.next(reviewer="ana")
+    assert item is not None and item.example_id == "n1"
+    assert (item.candidate, item.question) == ("Sports", "Is this Sports? (currently Business)")
+    queue.answer("n1", "accept", label="Sports", reviewer="ana")
+    # A page that still shows an older suggestion cannot store something else under "a".
+    with pytest.raises(InputError, match="'n2' now asks about 'Sports', not 'World'"):
+        queue.answer("n2", "accept", label="World", reviewer="ana")
+    doubted = ReviewItem("n4", "Leaders meet", "Sports", "Sports", "unsure", 0.6, {})
+    assert doubted.question == "Is this Sports? (the current label)"
+    assert queue.decisions().select("example_id", "action", "label").rows() == [
+        ("n1", "accept", "Sports")
+    ]
+
+
+def test_suggested_right_counts_every_answer_equal_to_the_suggestion_and_no_skip(
+    news_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(news_workspace)
+    queue.answer("n1", "label", label="Sports", reviewer="ana")  # the suggestion, by number
+    queue.answer("n2", "accept", reviewer="ana")  # the suggestion, by "a"
+    queue.answer("n3", "label", label="Business", reviewer="ana")  # not the suggestion
+    queue.answer("n4", "skip", reviewer="ana")
+    stats = queue.stats()
+    assert (stats["answered"], stats["skipped"]) == (3, 1)
+    assert stats["suggested_right"] == pytest.approx(2 / 3)
+    assert stats["errors_found"] == 2, "n1 and n2 changed label; n3 kept Business"
+
+
+def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
+    news_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(news_workspace)
+    assert queue.progress(focus="Sports") == {
+        "queued": 3,
+        "reviewed": 0,
+        "remaining": 3,
+        "corrected": 0,
+    }
+    item = queue.next(reviewer="ana", focus="Sports")
+    assert item is not None and item.question == "Is this Sports? (currently Business)"
+    queue.answer("n1", "reject", label="Sports", reviewer="ana")  # no, not Sports
+    # The pass has decided n1 for Sports, and found no error: Business may well be right.
+    assert queue.progress(focus="Sports") == {
+        "queued": 3,
+        "reviewed": 1,
+        "remaining": 2,
+        "corrected": 0,
+    }
+    assert queue.progress() == {"queued": 4, "reviewed": 0, "remaining": 4, "corrected": 0}
+    assert queue.stats()["errors_found"] == 0 and queue.decisions().height == 0
+    cleaned = {r["id"]: r for r in cleaned_labels(news_workspace).iter_rows(named=True)}
+    assert (cleaned["n1"]["label"], cleaned["n1"]["origin"]) == ("Business", "label_model")
+    assert queue.next(reviewer="ana", focus="Sports").example_id == "n2"  # type: ignore[union-attr]
+    # Without focus, n1 asks for its label; "a" has nothing left to store.
+    full = queue.next(reviewer="bo")
+    assert full is not None and full.example_id == "n1" and full.candidate is None
+    assert full.question == "Which label is it? (not Sports; currently Business)"
+    with pytest.raises(InputError, match="'n1': its suggestion was ruled out"):
+        queue.answer("n1", "accept", reviewer="bo")
+    queue.answer("n1", "label", label="Business", reviewer="bo")
+    assert queue.progress() == {"queued": 4, "reviewed": 1, "remaining": 3, "corrected": 0}
+
+
+def test_ruling_out_the_label_models_own_label_leaves_the_cleaned_set_until_answered(
+    news_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(news_workspace)
+    queue.answer("n4", "reject", reviewer="ana")  # not Sports, which the label model said
+    assert "n4" not in cleaned_labels(news_workspace)["id"].to_list()
+    assert queue.undo(reviewer="ana") == "n4"
+    assert queue.next(reviewer="ana", focus="Sports").example_id == "n4"  # type: ignore[union-attr]
+    assert cleaned_labels(news_workspace).filter(id="n4")["label"].to_list() == ["Sports"]

@@ -3,9 +3,20 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
+from rich.color import ColorSystem
 from rich.console import Console
+from rich.style import Style
 
-from labelkit import ReviewQueue, review_in_terminal
+from labelkit import (
+    ReviewQueue,
+    Workspace,
+    apply_lfs,
+    cleaned_labels,
+    keyword_lf,
+    review_in_terminal,
+)
+from labelkit.review.terminal import HIGHLIGHTS
+from tests.review.conftest import NEWS_LABELS
 from tests.review.test_queue import queue  # noqa: F401 - the fixture
 
 
@@ -65,3 +76,93 @@ def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -
     assert queue.decisions().select("example_id", "action", "label").rows() == [
         ("a3", "accept", "spam")
     ]
+
+
+def run(queue: ReviewQueue, pressed: str, **options: object) -> str:  # noqa: F811
+    out = io.StringIO()
+    console = options.pop("console", None) or Console(file=out, width=120)
+    if console.file is not out:
+        out = console.file  # type: ignore[assignment]
+    keys_left = keys(pressed)
+    review_in_terminal(
+        queue,
+        reviewer="ana",
+        console=console,  # type: ignore[arg-type]
+        read_key=lambda: next(keys_left),
+        **options,  # type: ignore[arg-type]
+    )
+    return out.getvalue()
+
+
+def stored(ws: Workspace) -> list[tuple]:
+    return ws.sql("SELECT example_id, action, label FROM decisions ORDER BY decision_id").rows()
+
+
+def test_each_item_asks_one_question_and_a_stores_its_candidate(
+    news_workspace: Workspace,
+) -> None:
+    text = run(ReviewQueue(news_workspace), "aq")
+    assert "Is this Sports? (currently Business)" in text
+    assert "[a] yes, Sports   [r] no, another label" in text
+    assert stored(news_workspace) == [("n1", "accept", "Sports")]
+
+
+def test_no_on_a_multi_class_item_asks_for_its_label_next(news_workspace: Workspace) -> None:
+    text = run(ReviewQueue(news_workspace), "r3q")
+    assert "Which label is it? (not Sports; currently Business)" in text
+    assert stored(news_workspace) == [("n1", "ruled_out", "Sports"), ("n1", "label", "Business")]
+
+
+def test_a_no_in_a_focus_pass_keeps_the_item_and_progress_counts_that_labels_items(
+    news_workspace: Workspace,
+) -> None:
+    review_queue = ReviewQueue(news_workspace)
+    text = run(review_queue, "rq", focus="Sports")
+    assert "Sports items: 0 reviewed · 3 remaining · 0 corrected" in text
+    assert "[r] no (its label is asked later)" in text and "[1] World" not in text
+    assert "reviewed 1 of 3 Sports items, 0 labels corrected" in text
+    assert review_queue.stats()["errors_found"] == 0
+    cleaned = cleaned_labels(news_workspace).filter(id="n1")
+    assert cleaned.select("label", "origin").rows() == [("Business", "label_model")]
+    full = review_queue.next(reviewer="bo")
+    assert full is not None
+    assert full.question == "Which label is it? (not Sports; currently Business)"
+
+
+def test_only_keys_that_exist_are_shown_and_an_unknown_key_gets_a_clean_hint(
+    news_workspace: Workspace,
+) -> None:
+    text = run(ReviewQueue(news_workspace), "x9q")
+    assert "[4] Sci/Tech" in text and "[5]" not in text and "1-9" not in text
+    hint = "[a] yes, Sports   [r] no, another label   [1] World"
+    assert f"unknown key 'x'; {hint}" in text and f"unknown key '9'; {hint}" in text
+    assert "ccept" not in text
+    assert stored(news_workspace) == []
+
+
+def test_items_are_redrawn_in_place_with_the_highlight_legend(news_workspace: Workspace) -> None:
+    apply_lfs(news_workspace, [keyword_lf("kw_stocks", ["stocks"], "Business")])
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
+    text = run(ReviewQueue(news_workspace), "sq", console=console)
+    # The screen is cleared before each of the two items drawn, not scrolled.
+    assert text.count("\x1b[2J\x1b[H") == 2
+    business = Style.parse(HIGHLIGHTS[NEWS_LABELS.index("Business")])
+    in_text = Style.parse("bold") + business  # the example's text is bold
+    assert in_text.render("Stocks", color_system=ColorSystem.STANDARD) in text
+    assert "highlighted: what made an LF vote" in text
+    assert business.render(" Business ", color_system=ColorSystem.STANDARD) in text
+
+
+def test_control_characters_in_a_text_never_reach_the_terminal(news_workspace: Workspace) -> None:
+    nasty = "buy now\x1b[2J\x1b[H\x1b[8mhidden\x1b[0m\x1b]0;owned\x07 \x9b31m\rdone"
+    news_workspace.con.execute(
+        "INSERT INTO examples VALUES ('x1', ?, NULL, 'train', NULL, 0)", [nasty]
+    )
+    news_workspace.con.execute(
+        "INSERT INTO queue VALUES ('x1', 5, 'cleanlab', 'World', 'Business', 0)"
+    )
+    text = run(ReviewQueue(news_workspace), "q")
+    assert not any(c in text for c in "\x1b\x07\x9b\r")
+    assert "buy now␛[2J␛[H␛[8mhidden␛[0m␛]0;owned␇ �31m␍done" in text
+    stored_text = news_workspace.sql("SELECT text FROM examples WHERE id = 'x1'")["text"][0]
+    assert stored_text == nasty, "only the display is escaped"

@@ -24,15 +24,27 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
     with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
         first = next_item(client, "ana")["item"]
         assert first["example_id"] == "w01" and first["suggested_label"] == "spam"
+        assert (first["candidate"], first["question"]) == ("spam", "Is this spam? (currently ham)")
         assert [(s["start"], s["end"], s["source"]) for s in first["spans"]] == [
             (0, 9, "kw_subscribe")
         ]
         assert first["votes"] == {"kw_subscribe": "spam"}
         assert next_item(client, "ana")["item"]["example_id"] == "w01", "a reload shows it again"
         assert next_item(client, "bo")["item"]["example_id"] == "w02", "never two at once"
+        # "a" stores the candidate the page showed, and only that.
+        stale = {"reviewer": "ana", "example_id": "w01", "action": "accept", "label": "ham"}
+        refused = client.post("/api/answer", json=stale)
+        assert refused.status_code == 400
+        assert "now asks about 'spam', not 'ham'" in refused.json()["error"]
         saved = client.post(
             "/api/answer",
-            json={"reviewer": "ana", "example_id": "w01", "action": "accept", "seconds": 2.5},
+            json={
+                "reviewer": "ana",
+                "example_id": "w01",
+                "action": "accept",
+                "label": "spam",
+                "seconds": 2.5,
+            },
         ).json()
         assert saved["progress"] == {
             "queued": 12,
@@ -68,8 +80,23 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
 
 def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -> None:
     with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
-        item = next_item(client, "ana", focus="ham")["item"]
+        shown = next_item(client, "ana", focus="ham")
+        item = shown["item"]
         assert (item["example_id"], item["suggested_label"]) == ("w02", "ham")
+        assert item["question"] == "Is this ham? (currently spam)"
+        # Progress counts the six items suggested as ham, not the whole queue.
+        assert (shown["progress"]["queued"], shown["progress"]["remaining"]) == (6, 6)
+        saved = client.post(
+            "/api/answer",
+            json={"reviewer": "ana", "example_id": "w02", "action": "reject", "focus": "ham"},
+        ).json()
+        assert saved["progress"] == {
+            "queued": 6,
+            "reviewed": 1,
+            "remaining": 5,
+            "errors_found": 0,
+            "errors_per_100": 0.0,
+        }
         bad = client.get("/api/next", params={"reviewer": "ana", "focus": "eggs"})
         assert bad.status_code == 400 and "focus label 'eggs'" in bad.json()["error"]
 
@@ -152,6 +179,21 @@ def test_pages_forbid_inline_scripts_and_text_comes_back_as_data(
             )
         attack = next_item(client, "ana")["item"]
         assert attack["example_id"] == "w11" and attack["text"] == ATTACK
+
+
+def test_summary_counts_every_answer_equal_to_the_suggestion_as_right(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        for example_id, action, label in [
+            ("w01", "label", "spam"),  # the suggestion, by number key
+            ("w02", "accept", None),
+            ("w03", "skip", None),
+        ]:
+            answer = {"reviewer": "ana", "example_id": example_id, "action": action}
+            client.post("/api/answer", json=answer | {"label": label}).raise_for_status()
+        stats = client.get("/api/summary").json()["stats"]
+    assert (stats["answered"], stats["skipped"], stats["suggested_right"]) == (2, 1, 1.0)
 
 
 def test_summary_and_export_of_the_cleaned_set(review_workspace: Path, serve: Serve) -> None:

@@ -48,6 +48,8 @@ def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
         page.fill("#reviewer", "ana")
         page.press("#reviewer", "Enter")
         shows(page, "w01")
+        expect(page.locator("#question")).to_have_text("Is this spam? (currently ham)")
+        expect(page.locator("#choices button").first).to_have_text("yes, spam (a)")
         expect(page.locator("#text mark")).to_have_text("subscribe")
         for key, next_id in [("a", "w02"), ("r", "w03"), ("1", "w04")]:
             page.keyboard.press(key)
@@ -109,9 +111,12 @@ def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
         shows(ana, "w01")
         shows(bo, "w02")
         bo.select_option("#focus", "ham")
-        expect(bo.locator("#question")).to_have_text("Is this ham?")
+        expect(bo.locator("#question")).to_have_text("Is this ham? (currently spam)")
         shows(bo, "w02")
-        expect(bo.locator("#choices button").first).to_have_text("yes (a)")
+        expect(bo.locator("#choices button").first).to_have_text("yes, ham (a)")
+        expect(bo.locator("#progress")).to_have_text(
+            "ham items: 0 done · 6 remaining · 0 errors found"
+        )
         bo.context.set_offline(True)
         bo.keyboard.press("r")
         expect(bo.locator("#status")).to_contain_text("Not saved")
@@ -119,6 +124,9 @@ def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
         bo.context.set_offline(False)
         bo.keyboard.press("r")
         shows(bo, "w04")
+        expect(bo.locator("#progress")).to_have_text(
+            "ham items: 1 done · 5 remaining · 0 errors found"
+        )
         summary = ana.context.new_page()
         summary.goto(f"{url}/summary")
         expect(summary.locator("#stats")).to_contain_text("errors_found")
@@ -126,3 +134,46 @@ def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
     with Workspace(review_workspace, read_only=True) as ws:
         decisions = ws.sql("SELECT example_id, reviewer, action FROM decisions").rows()
     assert decisions == [("w02", "bo", "reject")], "the offline key press stored nothing"
+
+
+def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(
+    news_file: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(news_file) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        question = page.locator("#question")
+        expect(question).to_have_text("Is this Sports? (currently Business)")
+        buttons = page.locator("#choices button")
+        expect(buttons).to_have_text(
+            [
+                "yes, Sports (a)",
+                "no, another label (r)",
+                "World (1)",
+                "Sports (2)",
+                "Business (3)",
+                "Sci/Tech (4)",
+                "skip (s)",
+                "ambiguous (?)",
+                "undo (u)",
+            ]
+        )
+        expect(page.locator("footer")).to_contain_text("1–4 label")
+        page.keyboard.press("r")
+        expect(question).to_have_text("Which label is it? (not Sports; currently Business)")
+        expect(buttons.first).to_have_text("World (1)")
+        page.keyboard.press("a")  # nothing left to say yes to: stores nothing
+        page.keyboard.press("3")
+        expect(question).to_have_text("Is this Sports? (currently World)")
+        page.select_option("#focus", "Sports")
+        expect(page.locator("#progress")).to_have_text(
+            "Sports items: 1 done · 2 remaining · 0 errors found"
+        )
+        page.close()
+    with Workspace(news_file, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, action, label FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert decisions == [("n1", "ruled_out", "Sports"), ("n1", "label", "Business")]

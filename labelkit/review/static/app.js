@@ -21,7 +21,8 @@ function say(message) { $("status").textContent = message; }
 
 function showProgress(progress) {
   if (!progress) return;
-  $("progress").textContent =
+  // In focus mode the counts cover the items asking about that label only.
+  $("progress").textContent = (focus() ? `${focus()} items: ` : "") +
     `${progress.reviewed} done · ${progress.remaining} remaining · ` +
     `${progress.errors_found} errors found`;
 }
@@ -37,7 +38,7 @@ function highlighted(text, spans) {
     const mark = document.createElement("mark");
     mark.textContent = chars.slice(span.start, span.end).join("");
     mark.title = `${span.source} → ${span.label}`;
-    mark.className = `label-${state.labels.indexOf(span.label)}`;
+    mark.className = `label-${state.labels.indexOf(span.label) % 6}`;
     fragment.append(mark);
     cursor = span.end;
   }
@@ -63,20 +64,17 @@ function render(item) {
     return;
   }
   say("");
-  $("question").textContent = focus()
-    ? `Is this ${focus()}?`
-    : `Is "${item.suggested_label}" the right label?`;
+  // One question about one candidate, worded by the server as in the terminal.
+  $("question").textContent = item.question;
   $("text").replaceChildren(highlighted(item.text, item.spans));
-  $("given").textContent = item.given_label ?? "none (no source voted)";
-  $("suggested").textContent = item.suggested_label;
   $("reasons").textContent = item.reasons;
   $("votes").textContent = Object.entries(item.votes)
     .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none";
-  const choices = [
-    button(focus() ? "yes" : "accept", "a", () => answer("accept"), true),
-    button(focus() ? "no" : "reject", "r", () => answer("reject")),
-  ];
-  if (!focus()) {
+  const choices = [];
+  for (const key of ["a", "r"]) {
+    if (keyDoes(key)) choices.push(button(keyDoes(key), key, () => yesNo(key), key === "a"));
+  }
+  if (numbersAsked()) {
     state.labels.forEach((label, i) => {
       if (i < 9) choices.push(button(label, String(i + 1), () => answer("label", label)));
     });
@@ -86,6 +84,22 @@ function render(item) {
   choices.push(button("undo", "u", undo));
   $("choices").replaceChildren(...choices);
   state.shownAt = performance.now();
+}
+
+function keyDoes(key) {
+  // What a (yes) and r (no) do on this item; nothing once its candidate was ruled out.
+  const candidate = state.item?.candidate;
+  if (!candidate) return null;
+  if (key === "a") return `yes, ${candidate}`;
+  if (state.labels.length === 2) return `no, ${state.labels.find((l) => l !== candidate)}`;
+  return focus() ? "no (its label is asked later)" : "no, another label";
+}
+
+function numbersAsked() { return !focus() || !state.item?.candidate; }
+
+function yesNo(key) {
+  // The candidate shown goes with the answer: the server refuses it if it has changed.
+  if (keyDoes(key)) answer(key === "a" ? "accept" : "reject", state.item.candidate);
 }
 
 async function load() {
@@ -113,6 +127,7 @@ async function answer(action, label) {
     // The answer is stored before the next example is asked for.
     const saved = await call("/api/answer", {
       reviewer: reviewer(),
+      focus: focus() || null,
       example_id: state.item.example_id,
       action,
       label: label ?? null,
@@ -133,7 +148,7 @@ async function undo() {
   if (state.busy) return;
   state.busy = true;
   try {
-    const undone = await call("/api/undo", { reviewer: reviewer() });
+    const undone = await call("/api/undo", { reviewer: reviewer(), focus: focus() || null });
     await load();
     if (!undone.undone) say("Nothing to undo.");
   } catch (error) {
@@ -158,15 +173,13 @@ document.addEventListener("keydown", (event) => {
     $("comment").focus();
   } else if (key === "u") {
     undo();
-  } else if (key === "a") {
-    answer("accept");
-  } else if (key === "r") {
-    answer("reject");
+  } else if (key === "a" || key === "r") {
+    yesNo(key);
   } else if (key === "s") {
     answer("skip");
   } else if (key === "?") {
     answer("ambiguous");
-  } else if (!focus() && /^[1-9]$/.test(key) && Number(key) <= state.labels.length) {
+  } else if (numbersAsked() && /^[1-9]$/.test(key) && Number(key) <= state.labels.length) {
     answer("label", state.labels[Number(key) - 1]);
   }
 });
@@ -182,6 +195,7 @@ async function start() {
     const config = await call("/api/config");
     state.labels = config.labels;
     $("workspace").textContent = config.workspace;
+    $("number-keys").textContent = `1–${Math.min(config.labels.length, 9)}`;
     for (const label of config.labels) {
       const option = document.createElement("option");
       option.value = label;
