@@ -471,23 +471,90 @@ def serve(
     workspace: Workspace_,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     host: Annotated[
-        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine.")
+        str,
+        typer.Option(
+            help="Address to bind; 127.0.0.1 keeps it on this machine. Any other needs a "
+            "token: one is made if none is given."
+        ),
     ] = "127.0.0.1",
     token: Annotated[
         str | None,
-        typer.Option(envvar="LABELKIT_TOKEN", help="Require this token on every request."),
+        typer.Option(
+            envvar="LABELKIT_TOKEN",
+            help="Require this token on every request. Prefer LABELKIT_TOKEN or "
+            "--token-file: a flag shows in `ps`.",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(help="Read the token from this file (its first line).")
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A host name reviewers reach the server by (e.g. review.lan, or a proxy's "
+            "name); repeatable. IP addresses and localhost always work."
+        ),
     ] = None,
 ) -> None:
     """Serve the web reviewer: several people review one queue in their browsers."""
+    import ipaddress
+    import os
+    import secrets
+    import signal
+    import socket
+    from urllib.parse import quote
+
     import uvicorn
 
     from labelkit.review.web import create_app
+    from labelkit.workspace import announce_server
 
-    with _open(workspace) as ws:
-        app = create_app(ws, token=token)
-        link = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    if token_file is not None:
+        if token is not None:
+            raise LabelkitError("give the token once: --token (or LABELKIT_TOKEN) or --token-file")
+        try:
+            token = token_file.read_text(encoding="utf-8").partition("\n")[0].strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise LabelkitError(f"cannot read the token file {token_file}: {error}") from None
+        if not token:
+            raise LabelkitError(f"token file {token_file}: the first line is empty")
+    elif token is not None and token != os.environ.get("LABELKIT_TOKEN"):
+        errors.print(
+            "note: a --token on the command line shows in `ps` to everyone on this machine; "
+            "set LABELKIT_TOKEN or use --token-file instead"
+        )
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    loopback = host == "localhost" or (address is not None and address.is_loopback)
+    everywhere = address is not None and address.is_unspecified
+    if token is None and not loopback:
+        token = secrets.token_urlsafe(16)
+        errors.print(f"{host} is reachable from other machines, so a token was made for it")
+    # The link names this machine when every interface is bound; a name in it is allowed.
+    shown = socket.gethostname() if everywhere else host
+    names = [*(allow_host or []), *([shown] if address is None or everywhere else [])]
+    netloc = f"[{shown}]" if ":" in shown else shown
+    link = f"http://{netloc}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
+    local = f"http://{'127.0.0.1' if everywhere else netloc}:{port}/"
+    # uvicorn re-raises the SIGTERM it caught once it has stopped: end through the
+    # cleanup below (which removes the server's note) rather than die at once.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    with _open(workspace) as ws, announce_server(ws.path, local):
+        app = create_app(ws, token=token, allowed_hosts=names)
         # Never wrapped: people copy the link.
         console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
+        if token:
+            errors.print(
+                "the link is a secret: anyone who has it can review and export the "
+                "workspace; share it only with the reviewers"
+            )
+        if not loopback:
+            errors.print(
+                "plain HTTP: beyond a trusted network, put a TLS reverse proxy in front "
+                "(docs/how-to/review.md)"
+            )
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

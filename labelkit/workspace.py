@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,10 +187,7 @@ class Workspace:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as error:
             if "lock" in str(error).lower():
-                raise WorkspaceError(
-                    f"workspace {self.path} is open for writing in another process "
-                    "(DuckDB lets one process write a file); close it and retry"
-                ) from error
+                raise WorkspaceError(_locked(self.path, str(error), read_only)) from error
             raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
         if not read_only:
             self._migrate()
@@ -341,6 +340,74 @@ def first_row(
     results, and an unfinished one blocks the connection."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def server_note(path: Path) -> Path:
+    """The file next to a workspace that names the `labelkit serve` process holding it."""
+    return path.with_name(f"{path.name}.serve.json")
+
+
+@contextmanager
+def announce_server(path: Path, url: str) -> Iterator[None]:
+    """Name this process and its URL next to the workspace while the block runs, so that
+    another process the lock refuses is told where the server is.
+
+    Examples
+    --------
+    >>> with Workspace("spam.duckdb") as ws, announce_server(ws.path, "http://127.0.0.1:8080/"):
+    ...     uvicorn.run(app, port=8080)
+    """
+    note = server_note(path)
+    note.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    try:
+        yield
+    finally:
+        note.unlink(missing_ok=True)
+
+
+def _locked(path: Path, error: str, read_only: bool) -> str:
+    """Who holds the workspace, as far as is known, and what to do instead."""
+    # DuckDB: 'Conflicting lock is held in /usr/bin/python3 (PID 123)'.
+    held = re.search(r"held in (.+?) \(PID (\d+)\)", error)
+    pid = int(held.group(2)) if held else None
+    server = _live_server(path, pid)
+    if server is not None:
+        url = server["url"]
+        return (
+            f"workspace {path} is held by `labelkit serve` (pid {server['pid']}) at {url}: "
+            f"its summary page {url}summary shows the review's statistics and exports the "
+            "cleaned set; for anything else stop that server and retry"
+        )
+    holder = f"another process (pid {pid}, {held.group(1)})" if held else "another process"
+    if read_only:
+        how = "open for writing in"  # readers share a file; only a writer keeps them out
+    elif "read-only mode" in error:
+        how = "open read-only in"  # DuckDB says a reader would get in: the holder only reads
+    else:
+        how = "open in"
+    return (
+        f"workspace {path} is {how} {holder} (DuckDB lets one process write a file, or "
+        "several read it); close it and retry"
+    )
+
+
+def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:
+    """The server note's contents if its process is alive (and, when DuckDB named the
+    lock's holder, is that process); a note left by a killed server is ignored."""
+    try:
+        note = json.loads(server_note(path).read_text())
+        server_pid, url = int(note["pid"]), str(note["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if pid is not None and pid != server_pid:
+        return None
+    try:
+        os.kill(server_pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, run by another user
+    return {"pid": server_pid, "url": url}
 
 
 def _versions() -> dict[str, str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import duckdb
 import pytest
 
 from labelkit import Workspace, WorkspaceError
-from labelkit.workspace import SCHEMA_VERSION
+from labelkit.workspace import SCHEMA_VERSION, announce_server, server_note
 
 
 def test_new_workspace_has_every_table_and_the_schema_version(tmp_path: Path) -> None:
@@ -41,18 +42,53 @@ def test_a_run_is_logged_with_config_and_versions(workspace: Workspace) -> None:
     assert '"duckdb"' in last["versions"]
 
 
-def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "locked.duckdb"
-    with Workspace(path):
-        script = (
-            "import sys\nfrom labelkit import Workspace, WorkspaceError\n"
-            f"try:\n    Workspace({str(path)!r})\nexcept WorkspaceError as e:\n"
-            "    print(e); sys.exit(3)\n"
-        )
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 3
-    assert "open for writing in another process" in result.stdout
+def open_elsewhere(path: Path, *, read_only: bool = False) -> str:
+    """Open the workspace in another process; return the error it printed."""
+    script = (
+        "import sys\nfrom labelkit import Workspace, WorkspaceError\n"
+        f"try:\n    Workspace({str(path)!r}, read_only={read_only})\n"
+        "except WorkspaceError as e:\n    print(e); sys.exit(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 3, result
     assert str(path) in result.stdout
+    return result.stdout
+
+
+def test_the_lock_error_names_the_holding_process_and_what_it_does(tmp_path: Path) -> None:
+    path = tmp_path / "locked.duckdb"
+    me = f"(pid {os.getpid()}, "
+    with Workspace(path):
+        assert f"is open in another process {me}" in open_elsewhere(path)
+        assert f"is open for writing in another process {me}" in open_elsewhere(
+            path, read_only=True
+        )
+    with Workspace(path, read_only=True):
+        message = open_elsewhere(path)
+    assert f"is open read-only in another process {me}" in message
+    assert "for writing" not in message
+
+
+def test_the_lock_error_points_at_a_running_server_and_ignores_a_dead_ones_note(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "served.duckdb"
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    with Workspace(path):
+        note = server_note(path)
+        note.write_text(json.dumps({"pid": int(finished.stdout), "url": "http://x:1/"}))
+        stale = open_elsewhere(path)
+        assert "labelkit serve" not in stale and f"(pid {os.getpid()}, " in stale
+        with announce_server(path, "http://127.0.0.1:8080/"):
+            assert note.exists()
+            served = open_elsewhere(path, read_only=True)
+        assert not note.exists()
+    assert (
+        f"is held by `labelkit serve` (pid {os.getpid()}) at http://127.0.0.1:8080/: "
+        "its summary page http://127.0.0.1:8080/summary"
+    ) in served
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -6,6 +6,13 @@ queue under one lock. A reviewer names themselves on the page; with a token set 
 start, every request must carry it (``?token=`` once, then a cookie, or an
 ``Authorization: Bearer`` header).
 
+Other web pages the reviewers' browsers open must not reach the queue through
+them. So the server answers only requests addressed to it by an IP address,
+``localhost`` or a name it was told (a DNS-rebinding page sends its own name),
+takes writes only from its own origin and only as JSON (which a form or a
+``no-cors`` fetch cannot send), and refuses API calls a browser marks as made by
+another site. Bodies are capped while they are read.
+
 The page is plain HTML, CSS and a little JavaScript shipped in ``static/``; example
 text only ever reaches it as JSON and is inserted as text, never as HTML, and a
 Content-Security-Policy forbids inline scripts besides.
@@ -13,22 +20,27 @@ Content-Security-Policy forbids inline scripts besides.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import json
 import math
 import re
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
@@ -40,6 +52,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "labelkit_token"
 _REVIEWER = re.compile(r"^[\w .@'-]{1,64}$")
 _MAX_BODY = 64 * 1024
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
@@ -60,9 +73,22 @@ class RequestError(LabelkitError):
 
 
 def create_app(
-    workspace: Workspace, *, token: str | None = None, claim_seconds: float = 600.0
+    workspace: Workspace,
+    *,
+    token: str | None = None,
+    claim_seconds: float = 600.0,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The reviewer web app over an open (read-write) workspace; serve it with uvicorn.
+
+    Parameters
+    ----------
+    token
+        When set, every request must carry it (any text; compared as UTF-8 bytes).
+    allowed_hosts
+        Host names reviewers reach the server by, besides IP addresses and
+        ``localhost`` (which are always accepted); requests naming another host are
+        refused.
 
     Examples
     --------
@@ -71,6 +97,8 @@ def create_app(
     """
     if workspace.read_only:
         raise LabelkitError(f"{workspace.path}: the web reviewer needs a writable workspace")
+    if token is not None and not token.strip():
+        raise LabelkitError("the token is empty: give a secret, or no token on a private address")
     queue = ReviewQueue(workspace, claim_seconds=claim_seconds)
     lock = threading.Lock()
 
@@ -215,44 +243,114 @@ def create_app(
         Route("/api/export", export),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(_Guard, token=token)]
+    middleware = [Middleware(_Guard, token=token, allowed_hosts=allowed_hosts)]
     return Starlette(routes=routes, middleware=middleware)
 
 
-class _Guard(BaseHTTPMiddleware):
-    """The token check (when a token is set) and the security headers on every answer."""
+class _Guard:
+    """Refuses requests not meant for this server (foreign Host, another origin, another
+    site, no token when one is set); adds the security headers to every answer."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
-        super().__init__(app)
-        self.token = token
+    def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.token = token.encode() if token is not None else None
+        # The cookie carries a digest, not the token: a cookie value must be ASCII.
+        self.cookie = hashlib.sha256(self.token).hexdigest() if self.token is not None else None
+        self.names = {"localhost", *(name.lower().rstrip(".") for name in allowed_hosts)}
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        given = (
-            request.query_params.get("token")
-            or request.cookies.get(TOKEN_COOKIE)
-            or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        )
-        if self.token is not None and not hmac.compare_digest(given or "", self.token):
-            response: Response = JSONResponse(
-                {"error": "a valid token is required: open the link the server printed"},
-                status_code=401,
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            self._check(request)
+        except RequestError as error:
+            refusal = JSONResponse({"error": str(error)}, status_code=error.status)
+            refusal.headers.update(_HEADERS)
+            await refusal(scope, receive, send)
+            return
+        set_cookie = self.cookie is not None and "token" in request.query_params
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.update(_HEADERS)
+                if set_cookie:
+                    headers.append(
+                        "set-cookie",
+                        f"{TOKEN_COOKIE}={self.cookie}; HttpOnly; Path=/; SameSite=strict",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
+
+    def _check(self, request: Request) -> None:
+        host = request.headers.get("host", "")
+        if not self._known_host(host):
+            raise RequestError(
+                f"this server does not answer to host {host!r}: open it by its IP address "
+                "or localhost, or start it with --allow-host NAME",
+                400,
             )
-        else:
-            response = await call_next(request)
-            if self.token is not None and request.query_params.get("token"):
-                response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
-        response.headers.update(_HEADERS)
-        return response
+        if request.method not in _SAFE_METHODS:
+            # Browsers send Origin with every write; scripts (curl, httpx) send neither.
+            source = request.headers.get("origin") or request.headers.get("referer")
+            if source is not None and urlsplit(source).netloc.lower() != host.lower():
+                raise RequestError(
+                    f"writes from {source!r} are refused: use the reviewer page", 403
+                )
+        site = request.headers.get("sec-fetch-site", "same-origin")
+        if request.url.path.startswith("/api/") and site not in ("same-origin", "none"):
+            raise RequestError("calls from other web pages are refused: use the reviewer page", 403)
+        if self.token is not None and not self._has_token(request):
+            raise RequestError("a valid token is required: open the link the server printed", 401)
+
+    def _known_host(self, host: str) -> bool:
+        name = urlsplit(f"//{host}").hostname if host else None
+        if not name:
+            return False
+        try:
+            # DNS rebinding needs a name the attacker controls; an address is never one.
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return name.rstrip(".") in self.names
+
+    def _has_token(self, request: Request) -> bool:
+        assert self.token is not None and self.cookie is not None
+        # Query strings decode as UTF-8, headers as Latin-1: back to the bytes that were sent.
+        given = [request.query_params.get("token", "").encode()]
+        bearer = request.headers.get("authorization", "")
+        if bearer.startswith("Bearer "):
+            given.append(bearer.removeprefix("Bearer ").strip().encode("latin-1"))
+        cookie = request.cookies.get(TOKEN_COOKIE, "").encode()
+        return any(hmac.compare_digest(value, self.token) for value in given) or (
+            hmac.compare_digest(cookie, self.cookie.encode())
+        )
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > _MAX_BODY:
-        raise RequestError(f"request body over {_MAX_BODY} bytes", 413)
+    """The request's JSON object, read no further than the size limit."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        # Forms and no-cors fetches cannot send this type: it keeps other pages out.
+        raise RequestError("send the body as JSON (Content-Type: application/json)", 415)
+    too_big = RequestError(f"request body over {_MAX_BODY} bytes", 413)
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > _MAX_BODY):
+        raise too_big
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_BODY:
+            raise too_big
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise RequestError("the request body is not valid JSON") from None
+    except RecursionError:
+        raise RequestError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     return body

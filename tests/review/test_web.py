@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -260,3 +261,126 @@ def test_reviewers_in_separate_processes_share_one_queue(
     with Workspace(review_workspace, read_only=True) as ws:
         stored = ws.sql("SELECT example_id, reviewer FROM decisions").rows()
     assert sorted(e for e, _ in stored) == sorted(answered)
+
+
+def decisions_in(path: Path) -> list[tuple]:
+    with Workspace(path, read_only=True) as ws:
+        return ws.sql("SELECT reviewer, example_id, action FROM decisions ORDER BY 1, 2").rows()
+
+
+def test_a_foreign_host_name_is_refused_so_a_rebound_dns_name_reads_nothing(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace, allowed_hosts=["review.lan"]) as url:
+        port = url.rsplit(":", 1)[1]
+        with httpx.Client(base_url=url) as client:
+            for path in ("/api/next?reviewer=ana", "/api/export", "/"):
+                rebound = client.get(path, headers={"Host": f"evil.example:{port}"})
+                assert rebound.status_code == 400, path
+                assert "evil.example" in rebound.json()["error"]
+                assert "--allow-host" in rebound.json()["error"]
+            for host in (f"localhost:{port}", f"127.0.0.1:{port}", "review.lan", "[::1]"):
+                assert client.get("/api/config", headers={"Host": host}).status_code == 200, host
+    assert decisions_in(review_workspace) == []
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0, "nothing was claimed"
+
+
+def test_writes_from_another_origin_or_not_as_json_are_refused(
+    review_workspace: Path, serve: Serve
+) -> None:
+    answer = {"reviewer": "eve", "example_id": "w01", "action": "accept"}
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        own = client.post(
+            "/api/answer",
+            json={**answer, "reviewer": "ana"},
+            headers={
+                "Origin": url,
+            },
+        )
+        assert own.status_code == 200, own.text
+        refused = [
+            ({"Origin": "http://evil.example"}, "json", 403),
+            ({"Origin": "null"}, "json", 403),
+            ({"Origin": url.replace("127.0.0.1", "127.0.0.1.nip.io")}, "json", 403),
+            ({"Referer": "http://evil.example/page"}, "json", 403),
+            ({"Content-Type": "text/plain"}, "text", 415),
+            ({"Content-Type": "application/x-www-form-urlencoded"}, "text", 415),
+            ({"Sec-Fetch-Site": "same-site", "Content-Type": "application/json"}, "text", 403),
+        ]
+        for headers, kind, status in refused:
+            for path, body in (("/api/answer", answer), ("/api/undo", {"reviewer": "ana"})):
+                if kind == "json":
+                    response = client.post(path, json=body, headers=headers)
+                else:
+                    response = client.post(path, content=json.dumps(body), headers=headers)
+                assert response.status_code == status, (path, headers, response.text)
+                assert response.json()["error"]
+        cross_site = client.get(
+            "/api/next", params={"reviewer": "eve"}, headers={"Sec-Fetch-Site": "cross-site"}
+        )
+        assert cross_site.status_code == 403, "an <img> elsewhere cannot claim items"
+        # A navigation from another site (a link in a chat) still opens the page.
+        page = client.get(
+            "/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+        )
+        assert page.status_code == 200
+    assert decisions_in(review_workspace) == [("ana", "w01", "accept")]
+
+
+def test_a_non_ascii_token_is_compared_as_bytes(review_workspace: Path, serve: Serve) -> None:
+    with serve(review_workspace, token="pässwort") as url:
+        with httpx.Client(base_url=url) as reviewer:
+            assert reviewer.get("/", params={"token": "pässwort"}).status_code == 200
+            assert reviewer.get("/api/config").status_code == 200, "the cookie carries it"
+            assert "pässwort" not in reviewer.cookies.get("labelkit_token", "")
+        with httpx.Client(base_url=url) as stranger:
+            for given in ("pässwörter", "p\u00e4sswort ", "passwort"):
+                wrong = stranger.get("/api/config", params={"token": given})
+                assert wrong.status_code == 401, given
+            header = {"Authorization": "Bearer pässwort".encode()}
+            assert stranger.get("/api/config", headers=header).status_code == 200
+            header = {"Authorization": "Bearer pässwörter".encode()}
+            assert stranger.get("/api/config", headers=header).status_code == 401
+
+
+def raw_request(url: str, head: str, body: bytes = b"", timeout: float = 60) -> bytes:
+    """Send a request by hand (a body that never ends is the point) and return the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(
+    review_workspace: Path, serve: Serve
+) -> None:
+    with serve(review_workspace) as url:
+        headers = "Host: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        # 600 MB announced, none sent: the answer must come from the header alone.
+        announced = raw_request(
+            url, f"POST /api/answer HTTP/1.1\r\n{headers}Content-Length: 600000000\r\n"
+        )
+        assert announced.startswith(b"HTTP/1.1 413"), announced[:200]
+        assert b"request body over 65536 bytes" in announced
+        # No length given: the server stops reading at the limit, while the body goes on.
+        chunk = b"%x\r\n%s\r\n" % (16384, b" " * 16384)
+        streamed = raw_request(
+            url, f"POST /api/answer HTTP/1.1\r\n{headers}Transfer-Encoding: chunked\r\n", chunk * 6
+        )
+        assert streamed.startswith(b"HTTP/1.1 413"), streamed[:200]
+        with httpx.Client(base_url=url) as client:
+            deep = client.post(
+                "/api/answer",
+                content=b"[" * 20_000 + b"]" * 20_000,
+                headers={"Content-Type": "application/json"},
+            )
+            assert deep.status_code == 400 and "nested too deeply" in deep.json()["error"]
+            assert client.get("/api/config").status_code == 200, "the server is still up"
+    assert decisions_in(review_workspace) == []

@@ -22,6 +22,11 @@ FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # For the DNS-rebinding test: the attacker's name resolves to this machine.
+    "--host-resolver-rules=MAP evil.example 127.0.0.1",
+    # Chromium 142+ asks before a public page may reach a local address; other browsers
+    # (and older Chromium) do not, so the attack tests check the server's own refusals.
+    "--disable-features=LocalNetworkAccessChecks",
 ]
 TEXT_OF = {example_id: text for example_id, text, _ in TEXTS}
 
@@ -177,3 +182,86 @@ def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(
             "SELECT example_id, action, label FROM decisions ORDER BY decision_id"
         ).rows()
     assert decisions == [("n1", "ruled_out", "Sports"), ("n1", "label", "Business")]
+
+
+ATTACKER = """
+async (target) => {
+  const answer = JSON.stringify({reviewer: "eve", example_id: "w02", action: "accept"});
+  const undo = JSON.stringify({reviewer: "ana"});
+  for (const [path, body] of [["/api/answer", answer], ["/api/undo", undo]]) {
+    await fetch(target + path, {method: "POST", mode: "no-cors", credentials: "include",
+                                headers: {"Content-Type": "text/plain"}, body});
+  }
+  try {
+    await fetch(target + "/api/answer", {method: "POST", credentials: "include",
+                                         headers: {"Content-Type": "application/json"},
+                                         body: answer});
+  } catch (refused) {}  // CORS refuses to show the answer; the point is whether it was stored
+  const form = document.createElement("form");
+  form.method = "POST";
+  form.enctype = "text/plain";
+  form.action = target + "/api/answer";
+  const field = document.createElement("input");
+  field.name = answer.slice(0, -1) + ', "pad": "';
+  field.value = '"}';
+  form.append(field);
+  document.body.append(form);
+  form.submit();
+}
+"""
+
+
+def attack_from(page: Page, origin: str, target: str) -> None:
+    """Open a page of ``origin`` (served by the browser itself, as an attacker's server
+    would) and let it send the reviewer writes by every means a page has."""
+    page.route(f"{origin}/", lambda route: route.fulfill(body="<html><body></body></html>"))
+    page.goto(f"{origin}/")
+    with page.expect_navigation():
+        page.evaluate(ATTACKER, target)
+
+
+def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(review_workspace) as url:
+        ana = browser.new_page()
+        ana.goto(url)
+        ana.fill("#reviewer", "ana")
+        ana.press("#reviewer", "Enter")
+        shows(ana, "w01")
+        ana.keyboard.press("a")
+        shows(ana, "w02")
+        attack_from(browser.new_page(), "http://evil.example", url)
+    with serve(review_workspace, token="s3cret") as url:
+        context = browser.new_context()
+        reviewer = context.new_page()
+        reviewer.goto(f"{url}/?token=s3cret")
+        expect(reviewer.locator("#status")).to_have_text("Type your name to start reviewing.")
+        # Another port of the same host is the same site: the cookie goes along.
+        attack_from(context.new_page(), "http://127.0.0.1:9", url)
+        context.close()
+    with Workspace(review_workspace, read_only=True) as ws:
+        decisions = ws.sql("SELECT reviewer, example_id, action FROM decisions").rows()
+    assert decisions == [("ana", "w01", "accept")], "eve stored nothing and undid nothing"
+
+
+def test_a_rebound_dns_name_cannot_read_the_queue_or_the_export(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(review_workspace) as url:
+        port = url.rsplit(":", 1)[1]
+        # evil.example first served the attacker's page, then resolves to this machine
+        # (--host-resolver-rules): its script now reads the reviewer as its own origin.
+        page = browser.new_page()
+        attack_from_page = f"http://evil.example:{port}"
+        page.route(f"{attack_from_page}/", lambda r: r.fulfill(body="<html></html>"))
+        page.goto(f"{attack_from_page}/")
+        read = page.evaluate(
+            """async () => Promise.all(["/api/next?reviewer=eve", "/api/export"].map(
+                 async (path) => { const r = await fetch(path); return [r.status, await r.text()]; }))"""
+        )
+        assert [status for status, _ in read] == [400, 400]
+        assert all("subscribe" not in text for _, text in read), read
+        assert all("does not answer to host 'evil.example" in text for _, text in read)
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0

@@ -1,0 +1,144 @@
+"""`labelkit serve` as a user starts it: its own process, its link, its note next to the file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+LABELKIT = [sys.executable, "-m", "labelkit"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(
+    workspace: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str, int]]:
+    """Run `labelkit serve` on a free port; yield the process, the link it printed, the port."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if k != "LABELKIT_TOKEN"}
+    server = subprocess.Popen(
+        [*LABELKIT, "serve", str(workspace), "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**base, "COLUMNS": "200", **(env or {})},
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert "reviewing" in line, (line, server.stderr and server.stderr.read())
+        link = line.split(" at ", 1)[1].split(" (Ctrl-C", 1)[0]
+        for _ in range(200):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/static/app.js")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        yield server, link, port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*LABELKIT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "400"},
+    )
+
+
+def ingested(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    return ws
+
+
+def test_every_interface_without_a_token_gets_a_made_up_one_and_a_warning(
+    tmp_path: Path,
+) -> None:
+    ws = ingested(tmp_path)
+    with serving(ws, "--host", "0.0.0.0") as (server, link, port):
+        token = parse_qs(urlsplit(link).query)["token"][0]
+        assert len(token) >= 20
+        assert urlsplit(link).hostname == socket.gethostname()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/config").status_code == 401
+        config = httpx.get(f"http://127.0.0.1:{port}/api/config", params={"token": token})
+        assert config.json()["labels"] == ["ham", "spam"]
+        named = httpx.get(
+            f"http://127.0.0.1:{port}/api/config",
+            params={"token": token},
+            headers={"Host": f"{socket.gethostname()}:{port}"},
+        )
+        assert named.status_code == 200, "the name in the link is allowed"
+    stderr = server.stderr.read() if server.stderr else ""
+    assert "a token was made" in stderr and "the link is a secret" in stderr
+    assert "TLS reverse proxy" in stderr
+
+
+def test_while_serve_holds_the_workspace_other_commands_say_where_it_is(
+    tmp_path: Path,
+) -> None:
+    ws = ingested(tmp_path)
+    note = tmp_path / "ws.duckdb.serve.json"
+    with serving(ws) as (server, _, port):
+        assert note.exists()
+        for command in (("review-stats", ws), ("export", ws, tmp_path / "out.csv")):
+            refused = run(*command)
+            assert refused.returncode == 1
+            message = " ".join(refused.stderr.split())
+            assert f"held by `labelkit serve` (pid {server.pid}) at http://127.0.0.1:{port}/" in (
+                message
+            ), message
+            assert f"http://127.0.0.1:{port}/summary" in message
+            assert "for writing" not in message
+    assert server.returncode != 0 and not note.exists(), "stopping the server removes its note"
+    assert run("review-stats", ws).returncode == 0
+
+
+def test_the_token_from_the_environment_or_a_file_may_be_any_text(tmp_path: Path) -> None:
+    ws = ingested(tmp_path)
+    with serving(ws, env={"LABELKIT_TOKEN": "pässwort"}) as (server, link, port):
+        assert link == f"http://127.0.0.1:{port}/?token=p%C3%A4sswort"
+        with httpx.Client() as browser:
+            assert browser.get(link).status_code == 200
+            assert browser.get(f"http://127.0.0.1:{port}/api/config").status_code == 200
+        wrong = httpx.get(f"http://127.0.0.1:{port}/", params={"token": "pässwörter"})
+        assert wrong.status_code == 401
+    assert "shows in `ps`" not in (server.stderr.read() if server.stderr else "")
+    secret = tmp_path / "token"
+    secret.write_text("from-a-file\n")
+    with serving(ws, "--token-file", str(secret)) as (server, link, port):
+        assert link.endswith("/?token=from-a-file")
+        assert httpx.get(link).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 401
+    with serving(ws, "--token", "on-the-command-line") as (server, link, port):
+        assert httpx.get(link).status_code == 200
+    assert "shows in `ps`" in (server.stderr.read() if server.stderr else "")
+
+
+def test_allowed_host_names_are_answered_and_others_refused(tmp_path: Path) -> None:
+    ws = ingested(tmp_path)
+    with serving(ws, "--allow-host", "review.lan") as (_, _, port):
+        url = f"http://127.0.0.1:{port}/api/config"
+        assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 200
+        assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
+        assert httpx.get(url, headers={"Host": f"localhost:{port}"}).status_code == 200
