@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
 
-# Stages that load spaCy, torch or scikit-learn (flag, train, evaluate, demo) are
+# Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
+from labelkit import __version__
 from labelkit.aggregate import aggregate
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import LabelkitError
+from labelkit.evaluation import evaluate
 from labelkit.export import export_cleaned
 from labelkit.lf import (
     apply_lfs,
@@ -34,7 +35,7 @@ from labelkit.llm import (
     import_llm_cache,
     label_with_llm,
 )
-from labelkit.report import accuracy_with_interval, rich_table
+from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row
@@ -44,11 +45,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-# emoji=False: names like "llm:m:" must print as written, not as emoji codes.
-console = Console(emoji=False)
-errors = Console(stderr=True, emoji=False)
+console = make_console()
+errors = make_console(stderr=True)
 
 Workspace_ = Annotated[Path, typer.Argument(help="The workspace's DuckDB file.")]
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        console.print(f"labelkit {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
 
 
 def main() -> None:
@@ -165,8 +183,10 @@ def analyze(
     sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
         texts, on="example_id", how="left", maintain_order="left"
     )
-    console.print(rich_table(sample))
-    console.print(rich_table(disputed, title="most disputed examples"))
+    console.print(rich_table(sample.with_columns(one_line("text"))))
+    console.print(
+        rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
+    )
 
 
 def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
@@ -361,7 +381,7 @@ def import_answers_command(
 def aggregate_votes(
     workspace: Workspace_,
     model: Annotated[str, typer.Option(help="A registered label model.")] = "snorkel",
-    fit_split: str = "train",
+    fit_split: Annotated[str, typer.Option(help="Fit on this split's votes.")] = "train",
     gold_split: Annotated[
         str | None, typer.Option(help="Also fit on this split's gold labels, e.g. dev.")
     ] = None,
@@ -382,8 +402,24 @@ def aggregate_votes(
         predictions = aggregate(
             ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
         )
-    labeled = predictions["label"].is_not_null().sum()
-    console.print(f"{model}: {labeled} of {predictions.height} examples labeled")
+        labels = ws.task.labels
+        on_dev = evaluate(ws, split="dev") if _analysis_split(ws) == "dev" else None
+    counts = dict(predictions["label"].drop_nulls().value_counts().iter_rows())
+    labeled = sum(counts.values())
+    balance = ", ".join(
+        f"{label} {counts.get(label, 0)} ({counts.get(label, 0) / max(labeled, 1):.1%})"
+        for label in labels
+    )
+    console.print(f"{model}: {labeled} of {predictions.height} examples labeled: {balance}")
+    if on_dev is not None:
+        label_models = on_dev.comparison().filter(pl.col("kind") == "label model")
+        console.print(
+            rich_table(
+                label_models.select("method", "coverage", "voted_accuracy", "accuracy", "ece"),
+                title="label models on the dev split's gold"
+                + (f" ({model} was fit on these gold labels)" if gold_split == "dev" else ""),
+            )
+        )
 
 
 @app.command()
@@ -392,8 +428,8 @@ def flag(
     flagger: Annotated[
         str, typer.Option(help="tfidf_logreg, minilm_logreg (embeddings extra) or spacy_textcat.")
     ] = "tfidf_logreg",
-    folds: int = 5,
-    seed: int = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
     unsure_below: Annotated[
         float, typer.Option(help="Flag labels the label model is less sure of than this.")
     ] = 0.8,
@@ -406,8 +442,22 @@ def flag(
         flags = find_label_issues(
             ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
         )
+        top = flags.head(10)
+        texts = ws.sql(
+            "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
+            [top["example_id"].to_list()],
+        )
     console.print(f"{flags.height} labels queued for review, highest priority first")
-    console.print(rich_table(flags.head(10)))
+    shown = top.join(texts, on="example_id", how="left", maintain_order="left").select(
+        "rank",
+        "example_id",
+        "given_label",
+        "suggested_label",
+        "priority",
+        "reasons",
+        one_line("text"),
+    )
+    console.print(rich_table(shown))
 
 
 @app.command()
@@ -519,17 +569,31 @@ def evaluate_all(
     model: Annotated[
         str | None, typer.Option(help="A trained model (folder or package) to include.")
     ] = None,
-    split: str = "test",
+    split: Annotated[str, typer.Option(help="Evaluate on this split's gold labels.")] = "test",
     output: Annotated[
         Path | None, typer.Option(help="Write evaluation.md and evaluation.json into this folder.")
     ] = None,
 ) -> None:
     """Compare every source, the label models, the cleaned labels and the small model on gold."""
     with _open(workspace, read_only=True) as ws:
-        from labelkit.evaluation import evaluate
-
         evaluation = evaluate(ws, model, split=split)
-    console.print(rich_table(evaluation.summary, title=f"gold {split} split"))
+    comparison = evaluation.comparison()
+    training = pl.col("kind") == "training labels"
+    console.print(
+        rich_table(
+            comparison.filter(~training).drop("split", "macro_f1"), title=f"gold {split} split"
+        )
+    )
+    console.print(
+        "voted_accuracy: accuracy where a method votes; accuracy: an abstain counts as "
+        "wrong (left blank for LFs and LLMs)"
+    )
+    trained = comparison.filter(training)
+    if trained.height:
+        console.print("training labels against the train split's gold:")
+        console.print(
+            rich_table(trained.select("method", "coverage", "voted_accuracy", "accuracy"))
+        )
     small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
     if small:
         per_class = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")
