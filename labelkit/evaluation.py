@@ -191,6 +191,7 @@ def per_class_scores(
     >>> per_class_scores(np.array([0, 1, 1]), np.array([0, 0, -1]), 2)["precision"]
     array([0.5, 0. ])
     """
+    # Counted in numpy rather than by scikit-learn, whose import alone takes seconds.
     true = np.bincount(gold[predicted == gold], minlength=cardinality)
     predictions = np.bincount(predicted[predicted != ABSTAIN], minlength=cardinality)
     support = np.bincount(gold, minlength=cardinality)
@@ -240,6 +241,7 @@ def evaluate(
     it, so that you can see what review fixed. For the small model, ``size_mb`` is its
     size on disk and ``words_per_s`` the median of five ``nlp.pipe`` passes on one
     core; for an LLM source, ``words_per_s`` comes from its cached answers' latencies.
+    With no votes and no model there is nothing to score: a ``LabelkitError`` says so.
 
     Examples
     --------
