@@ -96,9 +96,13 @@ def ingest(
         list[str] | None, typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable.")
     ] = None,
     labels: Annotated[str | None, typer.Option(help="The label set, comma-separated.")] = None,
-    dev_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    dev_fraction: Annotated[
+        float, typer.Option(help="Share of texts without a split that go to dev.")
+    ] = 0.1,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of texts without a split that go to test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Salt of the text hash that picks splits.")] = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
     mapping = _pairs(label_map, "--label-map", "RAW=LABEL")
@@ -247,13 +251,20 @@ def llm(
     few_shot_split: Annotated[
         str, typer.Option(help="Split whose gold labels few-shot examples come from.")
     ] = "dev",
-    base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL")] = None,
-    api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
+    ] = None,
     split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
     source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
-    concurrency: int = 4,
-    max_tokens: int = 16,
-    max_retries: int = 3,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per answer.")] = 16,
+    max_retries: Annotated[
+        int, typer.Option(help="Retries per request on 429, 5xx, timeouts, dropped connections.")
+    ] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
     response_format: Annotated[
         str, typer.Option(help="auto, json_schema, json_object, text.")
@@ -341,8 +352,8 @@ def import_answers_command(
     workspace: Workspace_,
     file: Annotated[Path, typer.Argument(help="JSONL, CSV or TSV of example id and raw answer.")],
     source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
-    id_column: str = "id",
-    answer_column: str = "answer",
+    id_column: Annotated[str, typer.Option(help="Column with the example id.")] = "id",
+    answer_column: Annotated[str, typer.Option(help="Column with the raw answer.")] = "answer",
     header: Annotated[
         bool, typer.Option(help="--no-header: first column id, last column answer.")
     ] = True,
@@ -517,7 +528,7 @@ def review_stats(workspace: Workspace_) -> None:
 def export(
     workspace: Workspace_,
     output: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet file.")],
-    split: str = "train",
+    split: Annotated[str, typer.Option(help="The split to export.")] = "train",
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels."""
     with _open(workspace) as ws:
@@ -544,7 +555,7 @@ def train(
         str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
     ] = None,
     param: Param_ = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
 ) -> None:
     """Train the small spaCy model on the cleaned set."""
     with _open(workspace) as ws:
@@ -613,11 +624,11 @@ def package(
     name: Annotated[
         str, typer.Option(help="Package name; installs as en_<name>.")
     ] = "labelkit_model",
-    version: str = "0.1.0",
+    version: Annotated[str, typer.Option(help="Package version.")] = "0.1.0",
     workspace: Annotated[
         Path | None, typer.Option(help="Evaluate on this workspace's gold into the meta.")
     ] = None,
-    split: str = "test",
+    split: Annotated[str, typer.Option(help="Split whose gold --workspace evaluates on.")] = "test",
     wheel: Annotated[bool, typer.Option(help="Build a wheel (else the source folder).")] = True,
 ) -> None:
     """Make an installable spaCy package of the model, with its evaluation in its meta."""
@@ -639,7 +650,7 @@ def predict(
     model: Annotated[str, typer.Argument(help="A trained model folder or installed package.")],
     input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
     output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
-    text_column: str = "text",
+    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[float, typer.Option(help="Multi-label: the score to pick a label.")] = 0.5,
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")

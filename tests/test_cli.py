@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from typer.main import get_command
 
 from labelkit import (
     ReviewQueue,
@@ -22,6 +23,7 @@ from labelkit import (
     ingest,
     keyword_lf,
 )
+from labelkit.cli import app
 from tests.openai_server import OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
@@ -153,6 +155,15 @@ def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"labelkit {version('labelkit')}\n"
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    group = get_command(app)
+    commands = {"labelkit": group, **group.commands}
+    params = [(name, param) for name, command in commands.items() for param in command.params]
+    assert len(params) > 60
+    missing = [f"{name} {param.name}" for name, param in params if not getattr(param, "help", "")]
+    assert missing == []
 
 
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
