@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
-from rich.console import Console
 
-# Stages that load spaCy, torch or scikit-learn (flag, train, evaluate, demo) are
+# Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
+from labelkit import __version__
 from labelkit.aggregate import aggregate
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import LabelkitError
+from labelkit.evaluation import evaluate
 from labelkit.export import export_cleaned
 from labelkit.lf import (
     BATCH_ROWS,
@@ -36,7 +37,7 @@ from labelkit.llm import (
     import_llm_cache,
     label_with_llm,
 )
-from labelkit.report import accuracy_with_interval, rich_table
+from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row
@@ -46,11 +47,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-# emoji=False: names like "llm:m:" must print as written, not as emoji codes.
-console = Console(emoji=False)
-errors = Console(stderr=True, emoji=False)
+console = make_console()
+errors = make_console(stderr=True)
 
 Workspace_ = Annotated[Path, typer.Argument(help="The workspace's DuckDB file.")]
+
+
+def _show_version(show: bool) -> None:
+    if show:
+        console.print(f"labelkit {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
 
 
 def main() -> None:
@@ -92,9 +110,13 @@ def ingest(
     truncate: Annotated[
         bool, typer.Option(help="Cut texts over spaCy's 1,000,000 characters instead of refusing.")
     ] = False,
-    dev_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    dev_fraction: Annotated[
+        float, typer.Option(help="Share of gold-labeled texts without a split that go to dev.")
+    ] = 0.1,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of gold-labeled texts without a split that go to test.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Salt of the text hash that picks splits.")] = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
     # Both `--label-map 0=World --label-map 1=Sports` and `--label-map 0=World,1=Sports`.
@@ -204,8 +226,10 @@ def analyze(
     sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
         texts, on="example_id", how="left", maintain_order="left"
     )
-    console.print(rich_table(sample))
-    console.print(rich_table(disputed, title="most disputed examples"))
+    console.print(rich_table(sample.with_columns(one_line("text"))))
+    console.print(
+        rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
+    )
 
 
 def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
@@ -266,13 +290,20 @@ def llm(
     few_shot_split: Annotated[
         str, typer.Option(help="Split whose gold labels few-shot examples come from.")
     ] = "dev",
-    base_url: Annotated[str | None, typer.Option(envvar="OPENAI_BASE_URL")] = None,
-    api_key: Annotated[str | None, typer.Option(envvar="OPENAI_API_KEY")] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
+    ] = None,
     split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
     source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
-    concurrency: int = 4,
-    max_tokens: int = 16,
-    max_retries: int = 3,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens per answer.")] = 16,
+    max_retries: Annotated[
+        int, typer.Option(help="Retries per request on 429, 5xx, timeouts, dropped connections.")
+    ] = 3,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
     response_format: Annotated[
         str, typer.Option(help="auto, json_schema, json_object, text.")
@@ -360,8 +391,8 @@ def import_answers_command(
     workspace: Workspace_,
     file: Annotated[Path, typer.Argument(help="JSONL, CSV or TSV of example id and raw answer.")],
     source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
-    id_column: str = "id",
-    answer_column: str = "answer",
+    id_column: Annotated[str, typer.Option(help="Column with the example id.")] = "id",
+    answer_column: Annotated[str, typer.Option(help="Column with the raw answer.")] = "answer",
     header: Annotated[
         bool, typer.Option(help="--no-header: first column id, last column answer.")
     ] = True,
@@ -400,7 +431,7 @@ def import_answers_command(
 def aggregate_votes(
     workspace: Workspace_,
     model: Annotated[str, typer.Option(help="A registered label model.")] = "snorkel",
-    fit_split: str = "train",
+    fit_split: Annotated[str, typer.Option(help="Fit on this split's votes.")] = "train",
     gold_split: Annotated[
         str | None, typer.Option(help="Also fit on this split's gold labels, e.g. dev.")
     ] = None,
@@ -421,8 +452,24 @@ def aggregate_votes(
         predictions = aggregate(
             ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
         )
-    labeled = predictions["label"].is_not_null().sum()
-    console.print(f"{model}: {labeled} of {predictions.height} examples labeled")
+        labels = ws.task.labels
+        on_dev = evaluate(ws, split="dev") if _analysis_split(ws) == "dev" else None
+    counts = dict(predictions["label"].drop_nulls().value_counts().iter_rows())
+    labeled = sum(counts.values())
+    balance = ", ".join(
+        f"{label} {counts.get(label, 0)} ({counts.get(label, 0) / max(labeled, 1):.1%})"
+        for label in labels
+    )
+    console.print(f"{model}: {labeled} of {predictions.height} examples labeled: {balance}")
+    if on_dev is not None:
+        label_models = on_dev.comparison().filter(pl.col("kind") == "label model")
+        console.print(
+            rich_table(
+                label_models.select("method", "coverage", "voted_accuracy", "accuracy", "ece"),
+                title="label models on the dev split's gold"
+                + (f" ({model} was fit on these gold labels)" if gold_split == "dev" else ""),
+            )
+        )
 
 
 @app.command()
@@ -431,8 +478,8 @@ def flag(
     flagger: Annotated[
         str, typer.Option(help="tfidf_logreg, minilm_logreg (embeddings extra) or spacy_textcat.")
     ] = "tfidf_logreg",
-    folds: int = 5,
-    seed: int = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
     unsure_below: Annotated[
         float, typer.Option(help="Flag labels the label model is less sure of than this.")
     ] = 0.8,
@@ -445,8 +492,22 @@ def flag(
         flags = find_label_issues(
             ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
         )
+        top = flags.head(10)
+        texts = ws.sql(
+            "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
+            [top["example_id"].to_list()],
+        )
     console.print(f"{flags.height} labels queued for review, highest priority first")
-    console.print(rich_table(flags.head(10)))
+    shown = top.join(texts, on="example_id", how="left", maintain_order="left").select(
+        "rank",
+        "example_id",
+        "given_label",
+        "suggested_label",
+        "priority",
+        "reasons",
+        one_line("text"),
+    )
+    console.print(rich_table(shown))
 
 
 @app.command()
@@ -574,7 +635,7 @@ def review_stats(workspace: Workspace_) -> None:
 def export(
     workspace: Workspace_,
     output: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet file.")],
-    split: str = "train",
+    split: Annotated[str, typer.Option(help="The split to export.")] = "train",
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels."""
     with _open(workspace) as ws:
@@ -601,7 +662,7 @@ def train(
         str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
     ] = None,
     param: Param_ = None,
-    seed: int = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
 ) -> None:
     """Train the small spaCy model on the cleaned set."""
     with _open(workspace) as ws:
@@ -627,17 +688,31 @@ def evaluate_all(
     model: Annotated[
         str | None, typer.Option(help="A trained model (folder or package) to include.")
     ] = None,
-    split: str = "test",
+    split: Annotated[str, typer.Option(help="Evaluate on this split's gold labels.")] = "test",
     output: Annotated[
         Path | None, typer.Option(help="Write evaluation.md and evaluation.json into this folder.")
     ] = None,
 ) -> None:
     """Compare every source, the label models, the cleaned labels and the small model on gold."""
     with _open(workspace, read_only=True) as ws:
-        from labelkit.evaluation import evaluate
-
         evaluation = evaluate(ws, model, split=split)
-    console.print(rich_table(evaluation.summary, title=f"gold {split} split"))
+    comparison = evaluation.comparison()
+    training = pl.col("kind") == "training labels"
+    console.print(
+        rich_table(
+            comparison.filter(~training).drop("split", "macro_f1"), title=f"gold {split} split"
+        )
+    )
+    console.print(
+        "voted_accuracy: accuracy where a method votes; accuracy: an abstain counts as "
+        "wrong (left blank for LFs and LLMs)"
+    )
+    trained = comparison.filter(training)
+    if trained.height:
+        console.print("training labels against the train split's gold:")
+        console.print(
+            rich_table(trained.select("method", "coverage", "voted_accuracy", "accuracy"))
+        )
     small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
     if small:
         per_class = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")
@@ -657,11 +732,11 @@ def package(
     name: Annotated[
         str, typer.Option(help="Package name; installs as en_<name>.")
     ] = "labelkit_model",
-    version: str = "0.1.0",
+    version: Annotated[str, typer.Option(help="Package version.")] = "0.1.0",
     workspace: Annotated[
         Path | None, typer.Option(help="Evaluate on this workspace's gold into the meta.")
     ] = None,
-    split: str = "test",
+    split: Annotated[str, typer.Option(help="Split whose gold --workspace evaluates on.")] = "test",
     wheel: Annotated[bool, typer.Option(help="Build a wheel (else the source folder).")] = True,
 ) -> None:
     """Make an installable spaCy package of the model, with its evaluation in its meta."""
@@ -683,7 +758,7 @@ def predict(
     model: Annotated[str, typer.Argument(help="A trained model folder or installed package.")],
     input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
     output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
-    text_column: str = "text",
+    text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[float, typer.Option(help="Multi-label: the score to pick a label.")] = 0.5,
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")

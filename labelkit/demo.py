@@ -17,7 +17,7 @@ from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
-from labelkit.report import accuracy_with_interval, rich_table
+from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.train import train_on_cleaned
 from labelkit.workspace import Workspace
@@ -63,7 +63,7 @@ def run_demo(
     >>> report.filter(pl.col("kind") == "small model")["accuracy"][0] > 0.8
     True
     """
-    console = console or Console(emoji=False)
+    console = console or make_console()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     workspace_path = directory / "workspace.duckdb"
@@ -126,7 +126,7 @@ def run_demo(
                 pl.col("suggested_label").alias("suggested"),
                 "priority",
                 "reasons",
-                pl.col("text").str.slice(0, 60),
+                one_line("text"),
             )
         )
         console.print(rich_table(top))
@@ -150,12 +150,18 @@ def run_demo(
         console.rule("8. evaluate on the gold test split")
         evaluation = evaluate(ws, model)
     report = evaluation.summary
-    # macro-F1 and the split are left out so that the tables fit 100 columns; report.md has all.
-    on_test = report.filter(pl.col("split") == "test").drop("split", "macro_f1")
+    comparison = evaluation.comparison()
+    training = pl.col("kind") == "training labels"
+    # Kind, macro-F1 and the split are left out so that the table fits 100 columns;
+    # report.md has all.
+    on_test = comparison.filter(~training).drop("kind", "split", "macro_f1")
     console.print(rich_table(on_test, title="YouTube spam, gold test split"))
-    training = report.filter(pl.col("split") == "train").select("method", "coverage", "accuracy")
     console.print("training labels against the train split's gold:")
-    console.print(rich_table(training))
+    console.print(
+        rich_table(
+            comparison.filter(training).select("method", "coverage", "voted_accuracy", "accuracy")
+        )
+    )
     _write_report(directory, evaluation, llm, stats.cached == stats.prompts)
     console.print(f"report written to {directory / 'report.md'}")
     return report

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import spacy
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 from threadpoolctl import threadpool_limits
 
 from labelkit.aggregate import MajorityVote, predict_from_proba
@@ -28,6 +27,11 @@ from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
+if TYPE_CHECKING:
+    # spaCy takes seconds to import and only the small model needs it: `labelkit
+    # aggregate` scores label models with this module too.
+    import spacy
+
 # A word is a run of non-space characters (as str.split counts them for the small model).
 WORDS = "len(regexp_extract_all({}, '\\S+'))"
 # Speed is timed over at least this many words per pass, so that a small test split
@@ -35,12 +39,17 @@ WORDS = "len(regexp_extract_all({}, '\\S+'))"
 TIMED_WORDS = 50_000
 TIMED_RUNS = 5
 CALIBRATION_BINS = 10
+ABSTAINED = "(abstain)"
+# Sources that vote on some examples: read by accuracy where they vote, not by
+# accuracy that counts their abstains as wrong.
+VOTERS = ("lf", "llm")
 
 SCHEMA = {
     "method": pl.String,
     "kind": pl.String,
     "split": pl.String,
     "coverage": pl.Float64,
+    "voted_accuracy": pl.Float64,
     "accuracy": pl.Float64,
     "macro_f1": pl.Float64,
     "ece": pl.Float64,
@@ -54,16 +63,36 @@ class Evaluation:
     """What ``evaluate`` measured: one summary row per method, precision and recall per
     method and label, and each method's confusion counts (gold × predicted, long form).
 
-    ``ece`` is the expected calibration error of the method's top probability
-    (10 equal bins), for methods that give probabilities.
+    In the summary, ``coverage`` is the share of examples a method votes on and
+    ``voted_accuracy`` its accuracy there (Snorkel's empirical accuracy); ``accuracy``
+    and ``macro_f1`` count an abstain as wrong. ``ece`` is the expected calibration
+    error of the method's top probability (10 equal bins), for methods that give
+    probabilities.
     """
 
     summary: pl.DataFrame
     per_class: pl.DataFrame
     confusion: pl.DataFrame
 
+    def comparison(self) -> pl.DataFrame:
+        """The summary as it should be read: ``accuracy`` and ``macro_f1`` count an
+        abstain as wrong, which compares label models and the small model fairly but
+        says little of a labeling function or an LLM that votes on some examples, so for
+        those they are left blank, beside ``coverage`` and ``voted_accuracy``.
+
+        Examples
+        --------
+        >>> evaluate(ws).comparison().select("method", "coverage", "voted_accuracy")
+        """
+        return self.summary.with_columns(
+            pl.when(pl.col("kind").is_in(VOTERS)).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("accuracy", "macro_f1")
+        )
+
     def confusion_matrix(self, method: str) -> pl.DataFrame:
-        """Counts with one row per gold label and one column per predicted label.
+        """Counts with one row per gold label and one column per predicted label, both in
+        the task's label order (so the diagonal holds the right answers), and a last
+        ``(abstain)`` column if the method abstained.
 
         Examples
         --------
@@ -73,9 +102,20 @@ class Evaluation:
         if rows.height == 0:
             raise LabelkitError(f"no method {method!r} in this evaluation")
         labels = self.per_class.filter(pl.col("method") == method)["label"].to_list()
-        table = rows.pivot(on="predicted", index="gold", values="count").fill_null(0)
-        predicted = [name for name in (*labels, "(abstain)") if name in table.columns]
-        return table.select("gold", *predicted)
+        counts = rows.pivot(on="predicted", index="gold", values="count")
+        predicted = [*labels, *([ABSTAINED] if ABSTAINED in counts.columns else [])]
+        return (
+            pl.DataFrame({"gold": labels})
+            .join(counts, on="gold", how="left", maintain_order="left")
+            .select(
+                "gold",
+                *(
+                    pl.col(name) if name in counts.columns else pl.lit(0, pl.UInt32).alias(name)
+                    for name in predicted
+                ),
+            )
+            .fill_null(0)
+        )
 
     def markdown(self) -> str:
         """The summary, per-class scores and the small model's (else the last method's)
@@ -89,8 +129,11 @@ class Evaluation:
         small = self.summary.filter(pl.col("kind") == "small model")["method"].to_list()
         shown = (small or methods)[-1]
         return (
-            "## Summary\n\nAn abstain counts as wrong; `ece` is the expected calibration "
-            f"error; speed is words per second on one core.\n\n{markdown_table(self.summary)}\n\n"
+            "## Summary\n\n`coverage` is the share of examples a method votes on and "
+            "`voted_accuracy` its accuracy there; `accuracy` and `macro_f1` count an abstain "
+            "as wrong (left blank for labeling functions and LLMs); `ece` is the expected "
+            "calibration error; speed is words per second on one core.\n\n"
+            f"{markdown_table(self.comparison())}\n\n"
             f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
             f"## Confusion: {shown} (rows gold, columns predicted)\n\n"
             f"{markdown_table(self.confusion_matrix(shown))}\n"
@@ -117,22 +160,51 @@ class Evaluation:
         return markdown, data
 
 
-def score(gold: np.ndarray, predicted: np.ndarray, cardinality: int) -> dict[str, float]:
-    """Coverage, accuracy and macro-F1 of predicted codes; an abstain (-1) counts as wrong.
+def score(gold: np.ndarray, predicted: np.ndarray, cardinality: int) -> dict[str, float | None]:
+    """Coverage, accuracy where a vote was given (None without any), and accuracy and
+    macro-F1 counting an abstain (-1) as wrong, of predicted codes.
 
     Examples
     --------
-    >>> score(np.array([0, 1, 1]), np.array([0, 1, -1]), 2)["accuracy"]
-    0.6666666666666666
+    >>> result = score(np.array([0, 1, 1]), np.array([0, 1, -1]), 2)
+    >>> result["voted_accuracy"], result["accuracy"]
+    (1.0, 0.6666666666666666)
     """
+    voted = predicted != ABSTAIN
+    right = predicted == gold
     return {
-        "coverage": float((predicted != ABSTAIN).mean()),
-        "accuracy": float((predicted == gold).mean()),
-        "macro_f1": float(
-            f1_score(
-                gold, predicted, labels=list(range(cardinality)), average="macro", zero_division=0
-            )
-        ),
+        "coverage": float(voted.mean()),
+        "voted_accuracy": float(right[voted].mean()) if voted.any() else None,
+        "accuracy": float(right.mean()),
+        "macro_f1": float(per_class_scores(gold, predicted, cardinality)["f1"].mean()),
+    }
+
+
+def per_class_scores(
+    gold: np.ndarray, predicted: np.ndarray, cardinality: int
+) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support of each label code; an abstain is no prediction,
+    and a score with nothing to divide by is 0.
+
+    Examples
+    --------
+    >>> per_class_scores(np.array([0, 1, 1]), np.array([0, 0, -1]), 2)["precision"]
+    array([0.5, 0. ])
+    """
+    # Counted in numpy rather than by scikit-learn, whose import alone takes seconds.
+    true = np.bincount(gold[predicted == gold], minlength=cardinality)
+    predictions = np.bincount(predicted[predicted != ABSTAIN], minlength=cardinality)
+    support = np.bincount(gold, minlength=cardinality)
+
+    def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        return np.divide(numerator, denominator, out=np.zeros(cardinality), where=denominator > 0)
+
+    return {
+        "precision": ratio(true, predictions),
+        "recall": ratio(true, support),
+        # 2 TP / (2 TP + FP + FN), with FP + TP the predictions and FN + TP the support.
+        "f1": ratio(2 * true, predictions + support),
+        "support": support,
     }
 
 
@@ -169,6 +241,7 @@ def evaluate(
     it, so that you can see what review fixed. For the small model, ``size_mb`` is its
     size on disk and ``words_per_s`` the median of five ``nlp.pipe`` passes on one
     core; for an LLM source, ``words_per_s`` comes from its cached answers' latencies.
+    With no votes and no model there is nothing to score: a ``LabelkitError`` says so.
 
     Examples
     --------
@@ -200,6 +273,11 @@ def evaluate(
         scored.add(stored["model"][0], "label model", split, gold, predicted, proba)
     if model_path is not None:
         _score_small_model(scored, model_path, examples, gold, split)
+    if not scored.summary:
+        raise LabelkitError(
+            f"nothing to evaluate in {workspace.path}: no votes yet and no model given; "
+            "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
+        )
     _score_training_labels(scored, workspace)
     return scored.evaluation()
 
@@ -235,28 +313,23 @@ class _Scores:
                 **extra,
             }
         )
-        precision, recall, f1, support = precision_recall_fscore_support(
-            gold, predicted, labels=list(range(task.cardinality)), zero_division=0
-        )
         self.per_class.append(
             pl.DataFrame(
                 {
                     "method": method,
                     "label": task.labels,
-                    "precision": precision.astype(float),
-                    "recall": recall.astype(float),
-                    "f1": f1.astype(float),
-                    "support": support.astype(int),
+                    **per_class_scores(gold, predicted, task.cardinality),
                 }
             )
         )
         outcome = pl.DataFrame(
-            {"gold": task.decode(gold), "predicted": task.decode(predicted).fill_null("(abstain)")}
+            {"gold": task.decode(gold), "predicted": task.decode(predicted).fill_null(ABSTAINED)}
         )
+        order = pl.Enum([*task.labels, ABSTAINED])
         self.confusion.append(
             outcome.group_by("gold", "predicted")
             .len("count")
-            .sort("gold", "predicted")
+            .sort(pl.col("gold").cast(order), pl.col("predicted").cast(order))
             .select(pl.lit(method).alias("method"), "gold", "predicted", "count")
         )
 
@@ -307,6 +380,8 @@ def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:
 def _score_small_model(
     scored: _Scores, model: str | Path, examples: pl.DataFrame, gold: np.ndarray, split: str
 ) -> None:
+    import spacy
+
     path = Path(model)
     if not path.is_dir() and not spacy.util.is_package(str(model)):
         raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")

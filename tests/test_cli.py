@@ -6,15 +6,28 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
+from typer.main import get_command
 
-from labelkit import ReviewQueue, Workspace, bundled_dataset
+from labelkit import (
+    ReviewQueue,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    bundled_dataset,
+    ingest,
+    keyword_lf,
+)
+from labelkit.cli import app
 from tests.openai_server import OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
+LONG_LF = "keyword_subscribe_to_my_channel_and_check_out_my_other_videos"
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -24,6 +37,133 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*LABELKIT, *map(str, args)], capture_output=True, text=True, timeout=600, env=env
     )
+
+
+def piped(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with its output piped and no COLUMNS set, as in `| tee` or a CI log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "COLUMNS"}
+    return subprocess.run(
+        [*LABELKIT, *map(str, args)], capture_output=True, text=True, timeout=600, env=env
+    )
+
+
+def cells(output: str, key: str) -> list[str]:
+    """The cells of the first table row with a cell that reads ``key``."""
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+    return next(row for row in rows if key in row)
+
+
+FLAGGED_TEXT = "free song download\nsubscribe " + "la " * 30
+ROWS = [
+    ("t1", "subscribe to me", "spam", "train"),
+    ("t2", "nice song", "ham", "train"),
+    ("t3", FLAGGED_TEXT, "spam", "train"),
+    ("t4", "lovely", "ham", "train"),
+    ("t5", "subscribe for more", "spam", "train"),
+    ("t6", "song of the year", "ham", "train"),
+    ("d1", "subscribe now", "spam", "dev"),
+    ("d2", "great song", "ham", "dev"),
+    ("d3", "free subscribe", "spam", "dev"),
+    ("d4", "hello there", "ham", "dev"),
+    ("s1", "subscribe please", "spam", "test"),
+    ("s2", "my song", "ham", "test"),
+    ("s3", "free stuff", "spam", "test"),
+    ("s4", "win money", "spam", "test"),
+    ("s5", "subscribe to my song", "ham", "test"),
+]
+
+
+@pytest.fixture
+def voted(tmp_path: Path) -> Path:
+    """A workspace on disk with train, dev and test gold, and the votes of three LFs, one
+    of them with a long name."""
+    csv = tmp_path / "rows.csv"
+    pl.DataFrame(ROWS, schema=["id", "text", "label", "split"], orient="row").write_csv(csv)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, id_column="id", label_column="label", split_column="split")
+        apply_lfs(
+            ws,
+            [
+                keyword_lf(LONG_LF, ["subscribe"], "spam"),
+                keyword_lf("song", ["song"], "ham"),
+                keyword_lf("free", ["free"], "ham"),
+            ],
+        )
+    return tmp_path / "ws.duckdb"
+
+
+def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -> None:
+    result = piped("evaluate", voted)
+    assert result.returncode == 0, result.stderr
+    # Test split: the long-named LF votes on s1 (right) and s5 (wrong); counting its
+    # three abstains as wrong would give 0.200.
+    assert cells(result.stdout, LONG_LF) == [LONG_LF, "lf", "0.400", "0.500", "–", "–", "–", "–"]
+    # Majority vote: s1, s2 right, s3 wrong (free), s4 no vote, s5 a tie.
+    assert cells(result.stdout, "majority_vote")[:5] == [
+        "majority_vote",
+        "label model",
+        "0.600",
+        "0.667",
+        "0.400",
+    ]
+    analyzed = piped("analyze", voted)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert cells(analyzed.stdout, LONG_LF)[:3] == [LONG_LF, "spam", "0.500"], "d1, d3 of dev"
+
+
+def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
+    voted: Path,
+) -> None:
+    result = piped("aggregate", voted)
+    assert result.returncode == 0, result.stderr
+    with Workspace(voted, read_only=True) as ws:
+        counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY 1").iter_rows())
+        dev = ws.sql(
+            """SELECT avg(coalesce(p.label = e.gold, false)::INT) AS accuracy
+               FROM examples e JOIN predictions p ON p.example_id = e.id
+               WHERE e.split = 'dev'"""
+        )["accuracy"][0]
+    labeled = counts.get("ham", 0) + counts.get("spam", 0)
+    balance = ", ".join(
+        f"{label} {counts[label]} ({counts[label] / labeled:.1%})" for label in ("ham", "spam")
+    )
+    assert f"snorkel: {labeled} of 15 examples labeled: {balance}" in result.stdout
+    assert "label models on the dev split's gold" in result.stdout
+    assert cells(result.stdout, "snorkel")[3] == f"{dev:.3f}"
+    # d1, d2 right, d3 a tie, d4 no vote.
+    assert cells(result.stdout, "majority_vote")[1:4] == ["0.500", "1.000", "0.500"]
+    fitted_on_dev = piped("aggregate", voted, "--model", "majority_vote", "--gold-split", "dev")
+    assert fitted_on_dev.returncode == 0, fitted_on_dev.stderr
+    assert "fit on these gold labels" in fitted_on_dev.stdout
+
+
+def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None:
+    with Workspace(voted) as ws:
+        aggregate(ws, "majority_vote")
+    result = piped("flag", voted, "--folds", "2")
+    assert result.returncode == 0, result.stderr
+    # t3: LFs conflict (subscribe against song and free).
+    shown = " ".join(FLAGGED_TEXT.split())[:59] + "…"
+    assert cells(result.stdout, "t3")[-1] == shown
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"labelkit {version('labelkit')}\n"
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    group = get_command(app)
+    commands = {"labelkit": group, **group.commands}
+    params = [(name, param) for name, command in commands.items() for param in command.params]
+    assert len(params) > 60
+    missing = [f"{name} {param.name}" for name, param in params if not getattr(param, "help", "")]
+    assert missing == []
 
 
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
@@ -164,6 +304,7 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
         (("apply", "missing.duckdb", "--lfs", "labeling_functions.youtube"), "does not exist"),
         (("ingest", "{ws}", "nope.csv"), "nope.csv: no such file"),
         (("aggregate", "{ws}"), "no votes yet: run `labelkit apply` first"),
+        (("evaluate", "{ws}"), "no votes yet and no model given; run `labelkit apply`"),
     ],
 )
 def test_errors_are_one_clear_line_and_exit_1(

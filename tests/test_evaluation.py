@@ -6,8 +6,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import spacy
 
-from labelkit import LabelkitError, Workspace, aggregate, apply_lfs, evaluate, keyword_lf
+from labelkit import (
+    LabelkitError,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    evaluate,
+    ingest,
+    keyword_lf,
+)
 from labelkit.evaluation import expected_calibration_error, score
 
 
@@ -51,9 +60,11 @@ def test_report_has_a_row_per_source_and_label_model(workspace: Workspace, tmp_p
     }
     # Test split: a5 "subscribe for free money" (spam), a6 "best song ever written" (ham).
     assert report["subscribe"]["accuracy"] == 0.5 and report["subscribe"]["coverage"] == 0.5
-    assert report["free"]["accuracy"] == 0.0
+    assert report["subscribe"]["voted_accuracy"] == 1.0, "right on a5, the one it votes on"
+    assert report["free"]["accuracy"] == 0.0 and report["free"]["voted_accuracy"] == 0.0
     assert report["song"]["kind"] == "lf"
     assert report["majority_vote"]["accuracy"] == 0.5, "a5 ties (subscribe vs free) and abstains"
+    assert report["majority_vote"]["voted_accuracy"] == 1.0, "a6, its one vote, is right"
     assert report["snorkel"]["kind"] == "label model"
     assert report["snorkel"]["ece"] is not None and report["subscribe"]["ece"] is None
     # Train split: a1 (subscribe: spam) and a3 (song: ham) are voted on and right,
@@ -67,8 +78,8 @@ def test_report_has_a_row_per_source_and_label_model(workspace: Workspace, tmp_p
     assert (spam["precision"], spam["recall"], spam["support"]) == (1.0, 1.0, 1)
     assert per_class.filter(pl.col("label") == "ham")["recall"][0] == 0.0
     confusion = evaluation.confusion_matrix("free")
-    assert confusion.columns == ["gold", "ham", "(abstain)"]
-    assert confusion.rows() == [("ham", 0, 1), ("spam", 1, 0)]
+    assert confusion.columns == ["gold", "ham", "spam", "(abstain)"]
+    assert confusion.rows() == [("ham", 0, 0, 1), ("spam", 1, 0, 0)]
 
     markdown, data = evaluation.save(tmp_path / "reports")
     assert "## Confusion: majority_vote" not in markdown.read_text()
@@ -76,6 +87,92 @@ def test_report_has_a_row_per_source_and_label_model(workspace: Workspace, tmp_p
     saved = json.loads(data.read_text())
     assert saved["summary"] == evaluation.summary.to_dicts()
     assert len(saved["per_class"]) == 2 * 7
+
+
+def test_lfs_and_llms_are_read_by_accuracy_where_they_vote(workspace: Workspace) -> None:
+    apply_lfs(
+        workspace,
+        [keyword_lf("subscribe", ["subscribe"], "spam"), keyword_lf("song", ["song"], "ham")],
+    )
+    aggregate(workspace, "majority_vote")
+    shown = {row["method"]: row for row in evaluate(workspace).comparison().iter_rows(named=True)}
+    # The abstain-as-wrong figures (0.5 for both LFs) would compare them with the label
+    # models on examples they never voted on: left blank, beside coverage and accuracy
+    # where they vote.
+    for lf in ("subscribe", "song"):
+        assert (shown[lf]["coverage"], shown[lf]["voted_accuracy"]) == (0.5, 1.0)
+        assert shown[lf]["accuracy"] is None and shown[lf]["macro_f1"] is None
+    assert shown["majority_vote"]["coverage"] == 1.0
+    assert shown["majority_vote"]["accuracy"] == 1.0 and shown["majority_vote"]["macro_f1"] == 1.0
+    assert shown["majority_vote labels"]["accuracy"] == 0.5, "a2 and a4 get no vote"
+    assert shown["majority_vote labels"]["voted_accuracy"] == 1.0
+
+
+def test_a_method_that_never_votes_has_no_accuracy_where_it_votes(workspace: Workspace) -> None:
+    apply_lfs(workspace, [keyword_lf("nothing", ["zebra"], "spam")])
+    nothing = evaluate(workspace).summary.row(0, named=True)
+    assert (nothing["coverage"], nothing["accuracy"], nothing["voted_accuracy"]) == (0.0, 0.0, None)
+
+
+def test_confusion_rows_and_columns_follow_the_label_order(tmp_path: Path) -> None:
+    # Label order spam, ham, other: not alphabetical, so that sorting by name would
+    # put the rows (or columns) in another order and the diagonal off.
+    rows = [
+        ("buy now", "spam"),
+        ("buy pills now", "spam"),
+        ("nice song", "ham"),
+        ("buy this song", "ham"),
+        ("the weather", "other"),
+        ("song about weather", "other"),
+    ]
+    csv = tmp_path / "three.csv"
+    pl.DataFrame(
+        {"text": [r[0] for r in rows], "label": [r[1] for r in rows], "split": "test"}
+    ).write_csv(csv)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, label_column="label", split_column="split", labels=["spam", "ham", "other"])
+        apply_lfs(
+            ws,
+            [
+                keyword_lf("buy", ["buy"], "spam"),
+                keyword_lf("song", ["song"], "ham"),
+                keyword_lf("weather", ["weather"], "other"),
+            ],
+        )
+        evaluation = evaluate(ws)
+    confusion = evaluation.confusion_matrix("majority_vote")
+    assert confusion.columns == ["gold", "spam", "ham", "other", "(abstain)"]
+    assert confusion.rows() == [
+        ("spam", 2, 0, 0, 0),
+        ("ham", 0, 1, 0, 1),  # "buy this song" ties
+        ("other", 0, 0, 1, 1),  # "song about weather" ties
+    ]
+    # An LF that votes one label still gets one row and one column per label.
+    assert evaluation.confusion_matrix("weather").rows() == [
+        ("spam", 0, 0, 0, 2),
+        ("ham", 0, 0, 0, 2),
+        ("other", 0, 0, 2, 0),
+    ]
+    markdown = evaluation.markdown()
+    assert "| gold | spam | ham | other | (abstain) |" in markdown
+
+
+def test_evaluating_before_any_vote_or_model_says_what_to_run(workspace: Workspace) -> None:
+    with pytest.raises(LabelkitError, match=r"nothing to evaluate.*run `labelkit apply`"):
+        evaluate(workspace)
+
+
+def test_a_model_alone_is_evaluated_before_any_vote(workspace: Workspace, tmp_path: Path) -> None:
+    nlp = spacy.blank("en")
+    textcat = nlp.add_pipe("textcat")
+    for label in ("ham", "spam"):
+        textcat.add_label(label)
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "model")
+    summary = evaluate(workspace, tmp_path / "model").summary
+    assert summary.select("method", "kind", "coverage").rows() == [
+        ("small model (textcat)", "small model", 1.0)
+    ]
 
 
 def test_needs_gold(workspace: Workspace) -> None:

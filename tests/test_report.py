@@ -5,7 +5,15 @@ import io
 import polars as pl
 from rich.console import Console
 
-from labelkit.report import accuracy_with_interval, markdown_table, rich_table
+from labelkit.report import (
+    accuracy_with_interval,
+    make_console,
+    markdown_table,
+    one_line,
+    rich_table,
+)
+
+LONG_NAME = "keyword_subscribe_to_my_channel_and_check_out_my_other_videos_please"
 
 
 def test_cells_are_shown_verbatim_never_as_markup() -> None:
@@ -40,3 +48,52 @@ def test_accuracy_with_interval_merges_three_columns_for_reading() -> None:
     assert shown["accuracy (95% CI)"].to_list() == ["1.000 (0.79-1.00)", None]
     no_gold = pl.DataFrame({"lf": ["a"], "coverage": [0.5]})
     assert accuracy_with_interval(no_gold).equals(no_gold)
+
+
+def wide_frame() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "lf": [LONG_NAME, "short"],
+            "polarity": ["spam", "ham"],
+            "coverage": [0.1234, 0.5],
+            "accuracy (95% CI)": ["0.952 (0.77-0.99)", "0.500 (0.10-0.90)"],
+        }
+    )
+
+
+def test_outside_a_terminal_tables_and_lines_keep_their_full_width() -> None:
+    out = io.StringIO()
+    console = make_console(file=out)
+    assert not console.is_terminal and console.width == 80, "as piped into `| tee` or a CI log"
+    console.print(rich_table(wide_frame(), title="labeling functions"))
+    sentence = "a line of" + " many words" * 15
+    console.print(sentence)
+    lines = out.getvalue().splitlines()
+    row = next(line for line in lines if LONG_NAME in line)
+    assert [cell.strip() for cell in row.split("│")[1:-1]] == [
+        LONG_NAME,
+        "spam",
+        "0.123",
+        "0.952 (0.77-0.99)",
+    ]
+    assert len({len(line) for line in lines[1:-1]}) == 1, "every table line equally wide"
+    assert len(lines[1]) > 100
+    assert lines[-1] == sentence, "not wrapped at 80 columns"
+
+
+def test_in_a_terminal_tables_fit_its_width() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=60, force_terminal=True, color_system=None)
+    console.print(rich_table(wide_frame()))
+    assert max(len(line) for line in out.getvalue().splitlines()) <= 60
+
+
+def test_one_line_flattens_and_shortens_texts_for_a_cell() -> None:
+    texts = pl.DataFrame({"text": ["check\n\n  out\tmy channel\ufeff", "x" * 61, "y" * 60, None]})
+    assert texts.select(one_line("text")).to_series().to_list() == [
+        "check out my channel",
+        "x" * 59 + "…",
+        "y" * 60,
+        None,
+    ]
+    assert texts.select(one_line("text", 10))["text"][0] == "check out…"
