@@ -70,6 +70,22 @@ class LabelMatrix:
             codes[row["row"].to_numpy(), column.to_numpy()] = task.encode(row["label"])
         return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
 
+    def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The votes that are not abstains, sparsely: example (row) indices, source
+        (column) indices and label codes, in row-major order.
+
+        A label model can work on these alone, in memory proportional to the votes
+        cast rather than to examples times sources.
+
+        Examples
+        --------
+        >>> rows, columns, codes = L.triplets()
+        >>> (L.codes[rows, columns] == codes).all() and (codes != ABSTAIN).all()
+        True
+        """
+        rows, columns = np.nonzero(self.codes != ABSTAIN)
+        return rows, columns, self.codes[rows, columns]
+
     def to_frame(self) -> pl.DataFrame:
         """One row per example, one column of label names (null = abstain) per source."""
         return pl.DataFrame({"example_id": self.example_ids}).with_columns(
@@ -96,17 +112,35 @@ def write_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    frame = pl.DataFrame(
+    votes = pl.DataFrame(
         {"example_id": list(example_ids), "label": list(labels)},
         schema={"example_id": pl.String, "label": pl.String},
-    ).filter(pl.col("label").is_not_null())
-    con.execute("DELETE FROM votes WHERE source = ?", [source])
-    with registered(con, "new_votes", frame):
-        con.execute(
-            "INSERT INTO votes SELECT example_id, ?, label, ? FROM new_votes", [source, run_id]
-        )
-    con.execute(
-        "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?)",
-        [source, kind, definition, definition_hash(definition), run_id],
+    ).select("example_id", pl.lit(source).alias("source"), "label")
+    sources = pl.DataFrame({"name": [source], "kind": [kind], "definition": [definition]})
+    return replace_votes(con, votes, sources, run_id=run_id)
+
+
+def replace_votes(
+    con: duckdb.DuckDBPyConnection, votes: pl.DataFrame, sources: pl.DataFrame, *, run_id: int
+) -> int:
+    """Replace the votes of ``sources`` (columns ``name, kind, definition``) with
+    ``votes`` (columns ``example_id, source, label``; a null label is an abstain, and is
+    not stored), in one statement each; return the votes kept.
+
+    Call inside a workspace run so that the replacement is atomic.
+    """
+    kept = votes.select("example_id", "source", "label").filter(pl.col("label").is_not_null())
+    hashed = sources.select(
+        "name",
+        "kind",
+        "definition",
+        pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
+        pl.lit(run_id, pl.Int32).alias("run_id"),
     )
-    return frame.height
+    with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
+        con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
+        con.execute(
+            "INSERT INTO votes SELECT example_id, source, label, ? FROM new_votes", [run_id]
+        )
+        con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
+    return kept.height

@@ -17,10 +17,17 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError, LabelingFunctionError, LabelkitError
-from labelkit.lf.core import DeclarativeLF, Example, LabelingFunction, PythonLF, field_value
+from labelkit.lf.core import (
+    DeclarativeLF,
+    Example,
+    LabelingFunction,
+    PythonLF,
+    field_value,
+    with_fields,
+)
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.task import ABSTAIN, Task
-from labelkit.votes import LabelMatrix, definition_hash, write_votes
+from labelkit.votes import LabelMatrix, definition_hash, replace_votes
 from labelkit.workspace import Workspace, registered
 
 # Below this many rows per process, another process costs more than it saves.
@@ -97,6 +104,7 @@ def compute_votes(
         # names); matching in NFC lets a keyword typed either way find both.
         matching = examples.with_columns(pl.col("text").str.normalize("NFC"))
     if declarative:
+        matching = with_fields(matching, {name for j in declarative for name in lfs[j].fields})
         _check_fields([lfs[j] for j in declarative], matching)
         label_codes = {label: k for k, label in enumerate(task.labels)}
         fired = matching.select(lfs[j].votes(label_codes) for j in declarative)
@@ -232,19 +240,20 @@ def apply_lfs(
             lf_timeout=lf_timeout,
         )
         errors = computed.errors
-        votes = computed.matrix.to_frame()
         config = {"lfs": [lf.name for lf in stale], "reused": reused, "errors": errors.height}
         with workspace.run("apply", config) as run:
-            for lf in stale:
-                write_votes(
-                    run.con,
-                    source=lf.name,
-                    kind="lf",
-                    definition=lf.definition,
-                    example_ids=computed.matrix.example_ids,
-                    labels=votes[lf.name],
-                    run_id=run.id,
-                )
+            replace_votes(
+                run.con,
+                _long_votes(computed.matrix),
+                pl.DataFrame(
+                    {
+                        "name": [lf.name for lf in stale],
+                        "kind": "lf",
+                        "definition": [lf.definition for lf in stale],
+                    }
+                ),
+                run_id=run.id,
+            )
             run.con.execute(
                 "DELETE FROM lf_errors WHERE list_contains(?, source)",
                 [[lf.name for lf in stale]],
@@ -256,6 +265,18 @@ def apply_lfs(
                 )
     matrix = LabelMatrix.from_workspace(workspace, sources=[lf.name for lf in lfs])
     return AppliedLFs(matrix=matrix, errors=errors, reused=reused)
+
+
+def _long_votes(matrix: LabelMatrix) -> pl.DataFrame:
+    """One row per vote cast (abstains left out): ``example_id, source, label``."""
+    rows, columns, codes = matrix.triplets()
+    return pl.DataFrame(
+        {
+            "example_id": pl.Series(matrix.example_ids, dtype=pl.String).gather(rows),
+            "source": pl.Series(matrix.sources, dtype=pl.String).gather(columns),
+            "label": pl.Series(matrix.task.labels, dtype=pl.String).gather(codes),
+        }
+    )
 
 
 def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> set[str]:

@@ -23,15 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
+import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
 
 # Part of every declarative LF's definition: raised when the way they match changes (2:
-# NFC text, word boundaries only at word-character edges), so that votes stored under
+# NFC text, word boundaries only at word-character edges; 3: metadata fields read by
+# DuckDB, which writes floats of 1e16 and more out in full), so that votes stored under
 # the old rules are not reused as current.
-MATCHING_RULES = 2
+MATCHING_RULES = 3
 
 
 @dataclass(frozen=True)
@@ -169,15 +171,58 @@ def _checked_pattern(name: str, pattern: str) -> str:
 def field_value(name: str) -> pl.Expr:
     """The text (``"text"``) or a metadata field of each example, as a string expression.
 
+    A field reads the column that ``with_fields`` adds: the metadata JSON is parsed once
+    per row for all fields, however many LFs read them.
+
     Examples
     --------
-    >>> frame.select(field_value("author"))
+    >>> with_fields(frame, ["author"]).select(field_value("author"))
     """
     if name == "text":
         return pl.col("text")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise InputError(f"metadata field names must be identifiers, got {name!r}")
-    return pl.col("meta").str.json_path_match(f"$.{name}").str.normalize("NFC")
+    return pl.col(_FIELD_COLUMN + name)
+
+
+# A prefix no column of the examples frame (id, text, meta) can start with.
+_FIELD_COLUMN = "meta."
+
+
+def with_fields(examples: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
+    """``examples`` with a string column per metadata field in ``names`` (in NFC; null
+    where the field is missing), read from the JSON ``meta`` column in one pass.
+
+    A string value is read as it is, any other as its JSON text (``3``, ``true``,
+    ``{"a":1}``).
+
+    Examples
+    --------
+    >>> with_fields(frame, ["author"]).select(field_value("author"))
+    """
+    names = sorted({name for name in names if name != "text"})
+    if not names:
+        return examples
+    columns = [_FIELD_COLUMN + name for name in names]
+    for name in names:
+        field_value(name)  # refuses a name that is not an identifier
+    # DuckDB parses each row's JSON once for every path; polars' json_path_match would
+    # parse it again per field, which dominates when many LFs read many fields.
+    with duckdb.connect() as con:
+        con.register("examples", examples.select("meta"))
+        try:
+            values = con.sql(
+                "SELECT json_extract_string(meta, $paths) AS v FROM examples",
+                params={"paths": [f"$.{name}" for name in names]},
+            ).pl()
+        except duckdb.Error as error:
+            raise InputError(f"the examples' metadata is not JSON: {error}") from None
+    fields = (
+        values.select(pl.col("v").list.to_struct(fields=columns))
+        .unnest("v")
+        .select(pl.col(columns).str.normalize("NFC"))
+    )
+    return examples.with_columns(fields)
 
 
 def _fields(name: str) -> tuple[str, ...]:
