@@ -56,7 +56,7 @@ if TYPE_CHECKING:
         train_on_cleaned,
         train_textcat,
     )
-    from labelkit.votes import LabelMatrix
+    from labelkit.votes import LabelMatrix, import_votes
     from labelkit.workspace import Workspace
 
 # `aggregate` names both a subpackage and its main function. Importing the subpackage
@@ -112,6 +112,7 @@ _EXPORTS = {
     "Workspace": "labelkit.workspace",
     "IngestSummary": "labelkit.data",
     "predict_frame": "labelkit.train",
+    "import_votes": "labelkit.votes",
 }
 
 __version__ = "0.1.0"
@@ -146,6 +147,7 @@ __all__ = [
     "export_llm_cache",
     "find_label_issues",
     "import_llm_cache",
+    "import_votes",
     "ingest",
     "keyword_lf",
     "label_with_llm",

@@ -39,7 +39,7 @@ from labelkit.llm import (
 )
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
-from labelkit.votes import LabelMatrix
+from labelkit.votes import LabelMatrix, import_votes
 from labelkit.workspace import Workspace, first_row
 
 app = typer.Typer(
@@ -424,6 +424,54 @@ def import_answers_command(
     console.print(
         f"{imported.source}: {imported.answers} answers, {imported.parsed} parsed into labels, "
         f"{imported.unparsed} kept as abstains (raw text in the LLM cache)"
+    )
+
+
+@app.command(name="import-votes")
+def import_votes_command(
+    workspace: Workspace_,
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="WRENCH JSON (its weak_labels), or CSV, TSV, JSONL or Parquet of "
+            "example_id, source, label."
+        ),
+    ],
+    source_prefix: Annotated[
+        str | None,
+        typer.Option(help="Put before every source name [default: 'wrench:' for WRENCH LFs]."),
+    ] = None,
+    lf_names: Annotated[
+        str | None, typer.Option(help="Names of a WRENCH file's LFs, comma-separated, in order.")
+    ] = None,
+    label_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CODE=LABEL for WRENCH codes, e.g. 0=ham; repeatable or comma-separated."
+        ),
+    ] = None,
+    kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
+) -> None:
+    """Add votes computed by another tool, each source as a vote source of its own."""
+    pairs = [pair for value in label_map or [] for pair in value.split(",")]
+    mapping = _pairs(pairs, "--label-map", "CODE=LABEL")
+    if mapping and not all(code.lstrip("-").isdigit() for code in mapping):
+        raise LabelkitError(f"--label-map: WRENCH codes are integers, got {list(mapping)}")
+    with _open(workspace) as ws:
+        stored = import_votes(
+            ws,
+            files,
+            source_prefix=source_prefix,
+            lf_names=lf_names.split(",") if lf_names else None,
+            label_map={int(code): label for code, label in mapping.items()} if mapping else None,
+            kind=kind,
+        )
+    console.print(
+        f"{sum(stored.values())} votes from {len(stored)} sources: "
+        + ", ".join(f"{name} {n}" for name, n in stored.items()),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 

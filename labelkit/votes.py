@@ -8,13 +8,17 @@ one row per example and one column per source.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from labelkit.data import as_frame, read_table, table_format
+from labelkit.errors import InputError
 from labelkit.task import ABSTAIN, Task
 from labelkit.workspace import Workspace, registered
 
@@ -144,3 +148,220 @@ def replace_votes(
         )
         con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
+
+
+VoteSource = str | Path | pl.DataFrame
+
+# The columns of a table of votes, one row per vote.
+VOTE_COLUMNS = ("example_id", "source", "label")
+
+
+def import_votes(
+    workspace: Workspace,
+    sources: VoteSource | Sequence[VoteSource],
+    *,
+    source_prefix: str | None = None,
+    lf_names: Sequence[str] | None = None,
+    label_map: Mapping[int, str] | None = None,
+    kind: str = "lf",
+) -> dict[str, int]:
+    """Store votes computed elsewhere, each of their sources as a source of its own
+    (``kind`` ``"lf"`` or ``"llm"``), replacing that source's earlier votes; return the
+    votes stored per source.
+
+    ``sources`` are files or polars frames, read together:
+
+    - a WRENCH ``.json`` file (ids ``<file stem>:<key>``, as ``ingest`` gives them):
+      each record's ``weak_labels``, one per LF, -1 for an abstain. The LFs are named
+      ``lf_names`` if given, else ``wrench:0``, ``wrench:1``... Codes are the labels of
+      ``label_map`` if given, else of ``label.json`` beside the file, else the task's
+      labels in their order; where the task's labels are numbers that differ from
+      their positions, a code is ambiguous and ``label_map`` is required.
+    - a table (CSV, TSV, JSONL or Parquet file, or a frame) with columns
+      ``example_id, source, label``, one row per vote; an empty label is an abstain.
+
+    ``source_prefix`` is put before every source name (``--source-prefix``). An unknown
+    example id or label, a repeated (example, source) pair, or a malformed file is an
+    error naming the file and row, and nothing is written.
+
+    Examples
+    --------
+    >>> import_votes(ws, ["train.json", "valid.json", "test.json"])["wrench:0"]
+    1203
+    >>> import_votes(ws, pl.DataFrame(
+    ...     {"example_id": ["c1", "c2"], "source": ["legacy", "legacy"], "label": ["spam", None]}
+    ... ))
+    {'legacy': 1}
+    """
+    if kind not in ("lf", "llm"):
+        raise InputError(f"kind must be 'lf' or 'llm', got {kind!r}")
+    if isinstance(sources, (str, Path)) or as_frame(sources) is not None:
+        sources = [sources]  # type: ignore[list-item]
+    sources = list(sources)  # type: ignore[arg-type]
+    if not sources:
+        raise InputError("no vote files given")
+    task = workspace.task
+    parts = []
+    for source in sources:
+        frame = as_frame(source)
+        if frame is not None:
+            parts.append(_table_votes(frame, "frame", source_prefix or ""))
+            continue
+        path = Path(source)  # type: ignore[arg-type]
+        if table_format(path) == "wrench":
+            parts.append(_wrench_votes(path, task, lf_names, label_map, source_prefix))
+        else:
+            parts.append(_table_votes(read_table(path), str(path), source_prefix or ""))
+    votes = pl.concat([part for part, _ in parts])
+    names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
+    _check_votes(workspace, votes, task)
+    files = sorted({str(s) if as_frame(s) is None else "a frame" for s in sources})
+    definition = f"votes imported from {', '.join(files)}"
+    config = {"sources": names, "files": files, "kind": kind}
+    with workspace.run("import-votes", config) as run:
+        replace_votes(
+            run.con,
+            votes,
+            pl.DataFrame({"name": names, "kind": kind, "definition": definition}),
+            run_id=run.id,
+        )
+    counts = votes.filter(pl.col("label").is_not_null())["source"].value_counts()
+    stored = dict(counts.iter_rows())
+    return {name: stored.get(name, 0) for name in names}
+
+
+def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:
+    """A table of votes as ``example_id, source, label, where`` (``where`` locates each
+    row for errors), and its source names."""
+    missing = [column for column in VOTE_COLUMNS if column not in raw.columns]
+    if missing:
+        raise InputError(
+            f"{name}: no column(s) {missing}; a table of votes has the columns "
+            f"{list(VOTE_COLUMNS)}, and has {raw.columns}"
+        )
+    votes = raw.select(
+        pl.col("example_id").cast(pl.String),
+        (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),
+        pl.col("label").cast(pl.String).replace("", None),
+        (pl.lit(f"{name} row ") + pl.int_range(1, pl.len() + 1).cast(pl.String)).alias("where"),
+    )
+    empty = votes.filter(pl.col("example_id").is_null() | pl.col("source").is_null())
+    if empty.height:
+        raise InputError(f"{empty['where'][0]}: example_id or source is empty")
+    return votes, votes["source"].unique(maintain_order=True).to_list()
+
+
+def _wrench_votes(
+    path: Path,
+    task: Task,
+    lf_names: Sequence[str] | None,
+    label_map: Mapping[int, str] | None,
+    prefix: str | None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """A WRENCH file's ``weak_labels`` as ``example_id, source, label, where``, and its
+    LFs' source names."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read as WRENCH JSON: {error}") from None
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"{path}: expected a WRENCH object of id -> record")
+    keys, rows = list(data), []
+    for key in keys:
+        weak = data[key].get("weak_labels") if isinstance(data[key], dict) else None
+        if not isinstance(weak, list) or not all(type(code) is int for code in weak):
+            raise InputError(f"{path} record {key!r}: no list of integer weak_labels")
+        rows.append(weak)
+    width = len(rows[0])
+    uneven = next((k for k, row in zip(keys, rows, strict=True) if len(row) != width), None)
+    if uneven is not None:
+        raise InputError(
+            f"{path} record {uneven!r}: {len(data[uneven]['weak_labels'])} weak_labels, "
+            f"where record {keys[0]!r} has {width}"
+        )
+    names = [str(j) for j in range(width)] if lf_names is None else list(lf_names)
+    if len(names) != width:
+        raise InputError(f"{path}: {width} weak_labels per record, but {len(names)} LF names")
+    prefix = prefix if prefix is not None else ("wrench:" if lf_names is None else "")
+    codes = _wrench_codes(path, task, label_map)
+    matrix = np.array(rows, dtype=np.int64).reshape(len(rows), width)
+    unknown = np.argwhere((matrix != ABSTAIN) & ~np.isin(matrix, list(codes)))
+    if unknown.size:
+        i, j = unknown[0]
+        raise InputError(
+            f"{path} record {keys[i]!r}: weak_labels[{j}] is {matrix[i, j]}, which is no "
+            f"label's code; the codes are {codes}"
+        )
+    rows_at, columns = np.nonzero(matrix != ABSTAIN)
+    labels = [codes[int(code)] for code in matrix[rows_at, columns]]
+    votes = pl.DataFrame(
+        {
+            "example_id": [f"{path.stem}:{keys[i]}" for i in rows_at],
+            "source": [prefix + names[j] for j in columns],
+            "label": labels,
+            "where": [f"{path} record {keys[i]!r}" for i in rows_at],
+        },
+        schema=dict.fromkeys(("example_id", "source", "label", "where"), pl.String),
+    )
+    # Every LF is a source, even one that never fires: its old votes are replaced too.
+    return votes, [prefix + name for name in names]
+
+
+def _wrench_codes(path: Path, task: Task, label_map: Mapping[int, str] | None) -> dict[int, str]:
+    """What each WRENCH label code means: ``label_map``, else ``label.json`` beside
+    ``path``, else the task's labels in order, unless that is ambiguous."""
+    if label_map is not None:
+        codes = {int(code): label for code, label in label_map.items()}
+        origin = "label_map"
+    elif (names := path.with_name("label.json")).is_file():
+        try:
+            codes = {int(c): n.lower() for c, n in json.loads(names.read_text()).items()}
+        except (ValueError, AttributeError) as error:
+            raise InputError(f"{names}: expected an object of code -> label: {error}") from None
+        origin = str(names)
+    else:
+        codes = dict(enumerate(task.labels))
+        numeric = {int(label): label for label in task.labels if label.isdigit()}
+        if numeric and numeric != codes:
+            raise InputError(
+                f"{path}: the task's labels {list(task.labels)} are numbers out of the order "
+                "0, 1, 2..., so a code could mean the label at that position or the label of "
+                "that number, and there is no label.json beside the file; say which with "
+                "label_map / --label-map"
+            )
+        return codes
+    unknown = sorted({label for label in codes.values() if label not in task.labels})
+    if unknown:
+        raise InputError(
+            f"{origin}: labels {unknown} are not among the task's labels {list(task.labels)}"
+        )
+    return codes
+
+
+def _check_votes(workspace: Workspace, votes: pl.DataFrame, task: Task) -> None:
+    """Refuse, naming the first row, a label the task lacks, an example the workspace
+    lacks, or two votes of one source on one example."""
+    cast = votes.filter(pl.col("label").is_not_null())
+    bad = cast.filter(~pl.col("label").is_in(task.labels))
+    if bad.height:
+        raise InputError(
+            f"{bad['where'][0]}: unknown label {bad['label'][0]!r}; the task's labels are "
+            f"{list(task.labels)}"
+        )
+    with registered(workspace.con, "imported", votes.select("example_id", "where")):
+        unknown = workspace.sql(
+            """SELECT i.example_id, i."where" FROM imported i
+               ANTI JOIN examples e ON e.id = i.example_id LIMIT 1"""
+        )
+    if unknown.height:
+        raise InputError(
+            f"{unknown['where'][0]}: no example {unknown['example_id'][0]!r} in the workspace "
+            "(ids as `labelkit ingest` gave them)"
+        )
+    repeated = votes.filter(pl.struct("example_id", "source").is_duplicated())
+    if repeated.height:
+        first, second = repeated.row(0, named=True), repeated.row(1, named=True)
+        raise InputError(
+            f"{second['where']}: a second vote of {first['source']!r} on "
+            f"{first['example_id']!r} (the first: {first['where']})"
+        )
