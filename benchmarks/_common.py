@@ -9,13 +9,11 @@ import platform
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 import labelkit
-from labelkit import Workspace, ingest
+from labelkit import Workspace, import_votes, ingest
 from labelkit.report import markdown_table
-from labelkit.votes import write_votes
 
 WRENCH_SPLITS = ("train", "valid", "test")
 
@@ -58,23 +56,6 @@ def write_results(
 
 def load_wrench(workspace: Workspace, folder: Path, vote_splits: tuple[str, ...]) -> None:
     """A WRENCH set's texts and gold (valid becomes dev), and the shipped LF votes of
-    ``vote_splits`` as sources ``wrench_lf_<j>``."""
+    ``vote_splits`` as sources ``wrench:<LF name>``."""
     ingest(workspace, [folder / f"{split}.json" for split in WRENCH_SPLITS])
-    records = {
-        f"{split}:{key}": row["weak_labels"]
-        for split in vote_splits
-        for key, row in json.loads((folder / f"{split}.json").read_text()).items()
-    }
-    codes = np.array(list(records.values()))
-    labels = workspace.task.labels
-    with workspace.run("apply", {"lfs": "WRENCH weak_labels"}) as run:
-        for j in range(codes.shape[1]):
-            write_votes(
-                run.con,
-                source=f"wrench_lf_{j}",
-                kind="lf",
-                definition=f"{folder.name} weak_labels[{j}]",
-                example_ids=list(records),
-                labels=[labels[c] if c >= 0 else None for c in codes[:, j]],
-                run_id=run.id,
-            )
+    import_votes(workspace, [folder / f"{split}.json" for split in vote_splits])

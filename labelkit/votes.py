@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,14 +174,17 @@ def import_votes(
 
     - a WRENCH ``.json`` file (ids ``<file stem>:<key>``, as ``ingest`` gives them):
       each record's ``weak_labels``, one per LF, -1 for an abstain. The LFs are named
-      ``lf_names`` if given, else ``wrench:0``, ``wrench:1``... Codes are the labels of
+      ``lf_names`` if given, else as the ``readme.txt`` beside the file lists them,
+      else by position, after the prefix ``wrench:`` (``wrench:0``, ``wrench:1``...,
+      so that they never replace an LF of yours). Codes are the labels of
       ``label_map`` if given, else of ``label.json`` beside the file, else the task's
       labels in their order; where the task's labels are numbers that differ from
       their positions, a code is ambiguous and ``label_map`` is required.
     - a table (CSV, TSV, JSONL or Parquet file, or a frame) with columns
       ``example_id, source, label``, one row per vote; an empty label is an abstain.
 
-    ``source_prefix`` is put before every source name (``--source-prefix``). An unknown
+    ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
+    files it replaces ``wrench:``). An unknown
     example id or label, a repeated (example, source) pair, or a malformed file is an
     error naming the file and row, and nothing is written.
 
@@ -279,10 +283,10 @@ def _wrench_votes(
             f"{path} record {uneven!r}: {len(data[uneven]['weak_labels'])} weak_labels, "
             f"where record {keys[0]!r} has {width}"
         )
-    names = [str(j) for j in range(width)] if lf_names is None else list(lf_names)
-    if len(names) != width:
-        raise InputError(f"{path}: {width} weak_labels per record, but {len(names)} LF names")
-    prefix = prefix if prefix is not None else ("wrench:" if lf_names is None else "")
+    if lf_names is not None and len(lf_names) != width:
+        raise InputError(f"{path}: {width} weak_labels per record, but {len(lf_names)} LF names")
+    names = list(lf_names or _readme_lf_names(path, width) or map(str, range(width)))
+    prefix = "wrench:" if prefix is None else prefix
     codes = _wrench_codes(path, task, label_map)
     matrix = np.array(rows, dtype=np.int64).reshape(len(rows), width)
     unknown = np.argwhere((matrix != ABSTAIN) & ~np.isin(matrix, list(codes)))
@@ -305,6 +309,26 @@ def _wrench_votes(
     )
     # Every LF is a source, even one that never fires: its old votes are replaced too.
     return votes, [prefix + name for name in names]
+
+
+def _readme_lf_names(path: Path, width: int) -> list[str] | None:
+    """The LF names a WRENCH ``readme.txt`` beside ``path`` lists after "Labeling
+    functions list:", one per line, if it lists ``width`` of them."""
+    readme = path.with_name("readme.txt")
+    if not readme.is_file():
+        return None
+    lines = iter(readme.read_text(encoding="utf-8", errors="replace").splitlines())
+    if not any(line.strip().lower().startswith("labeling functions list") for line in lines):
+        return None
+    names: list[str] = []
+    for line in lines:
+        name = line.strip().rstrip(",").strip()
+        if not name and not names:
+            continue
+        if not re.fullmatch(r"\w+", name):
+            break
+        names.append(name)
+    return names if len(names) == width else None
 
 
 def _wrench_codes(path: Path, task: Task, label_map: Mapping[int, str] | None) -> dict[int, str]:
