@@ -190,8 +190,9 @@ _FIELD_COLUMN = "meta."
 
 
 def with_fields(examples: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
-    """``examples`` with a string column per metadata field in ``names`` (in NFC; null
-    where the field is missing), read from the JSON ``meta`` column in one pass.
+    """``examples`` (``id`` and ``meta`` columns) with a string column per metadata field
+    in ``names`` (in NFC; null where the field is missing), read from the JSON ``meta``
+    column in one pass; metadata that is not JSON is an error naming the example.
 
     A string value is read as it is, any other as its JSON text (``3``, ``true``,
     ``{"a":1}``).
@@ -209,14 +210,18 @@ def with_fields(examples: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
     # DuckDB parses each row's JSON once for every path; polars' json_path_match would
     # parse it again per field, which dominates when many LFs read many fields.
     with duckdb.connect() as con:
-        con.register("examples", examples.select("meta"))
+        con.register("examples", examples.select("id", "meta").with_row_index("i"))
         try:
             values = con.sql(
-                "SELECT json_extract_string(meta, $paths) AS v FROM examples",
+                "SELECT json_extract_string(meta, $paths) AS v FROM examples ORDER BY i",
                 params={"paths": [f"$.{name}" for name in names]},
             ).pl()
-        except duckdb.Error as error:
-            raise InputError(f"the examples' metadata is not JSON: {error}") from None
+        except duckdb.InvalidInputException as error:
+            bad = con.sql("SELECT id FROM examples WHERE NOT json_valid(meta) LIMIT 1").fetchall()
+            where = f"example {bad[0][0]!r}" if bad else "an example"
+            raise InputError(
+                f"the metadata of {where} is not JSON ({error}); LFs read fields {names} from it"
+            ) from None
     fields = (
         values.select(pl.col("v").list.to_struct(fields=columns))
         .unnest("v")

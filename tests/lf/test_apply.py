@@ -4,6 +4,7 @@ import multiprocessing
 import re
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +24,7 @@ from labelkit import (
     lf_summary,
     load_lfs,
 )
-from labelkit.lf import apply_lfs_to_frame, compute_votes, lookup_lf, threshold_lf
+from labelkit.lf import apply_lfs_to_frame, column_lf, compute_votes, lookup_lf, threshold_lf
 from labelkit.votes import write_votes
 from tests.helpers import table_counts
 
@@ -417,3 +418,66 @@ def test_votes_stored_under_older_matching_rules_are_recomputed(
     assert apply_lfs(workspace, [tech]).reused == []
     assert workspace.sql("SELECT example_id FROM votes WHERE source = 'tech'").rows() == [("c1",)]
     assert apply_lfs(workspace, [tech]).reused == ["tech"]
+
+
+def test_many_column_lfs_each_read_their_own_field(tmp_path: Path) -> None:
+    # 60 fields of four types, each read by its own column LF, and a threshold and a
+    # lookup LF on fields of their own: every LF's votes must come from its own field.
+    n_fields, n_rows = 60, 40
+    kinds = [["yes", "no", "maybe", "ye\u0301s", None], [1, 0, 2, None], [True, False, None]]
+    kinds.append([1.0, 2.5, None])
+    columns = {
+        f"f{j}": [kinds[j % 4][(i + j) % len(kinds[j % 4])] for i in range(n_rows)]
+        for j in range(n_fields)
+    }
+    frame = pl.DataFrame(
+        {
+            "id": [f"e{i:02}" for i in range(n_rows)],
+            "text": [f"text {i}" for i in range(n_rows)],
+            **columns,
+            "stars": [i % 5 for i in range(n_rows)],
+            "author": ["Bob" if i % 3 else "eve" for i in range(n_rows)],
+        }
+    )
+    mapping = {"yes": "spam", "no": "ham", "1": "spam", "true": "ham", "yés": "ham", "1.0": "ham"}
+    lfs = [column_lf(f"col{j}", f"f{j}", mapping) for j in range(n_fields)]
+    lfs += [
+        threshold_lf("many_stars", "stars", "ham", above=2),
+        lookup_lf("known", ["eve"], "spam", field="author"),
+    ]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, labels=["ham", "spam"])
+        applied = apply_lfs(ws, lfs)
+        stored = ws.sql("SELECT source, example_id, label FROM votes").rows()
+    votes = {(source, example): label for source, example, label in stored}
+
+    def as_text(value: object) -> str | None:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return None if value is None else unicodedata.normalize("NFC", str(value))
+
+    expected = {}
+    for i in range(n_rows):
+        example = f"e{i:02}"
+        for j in range(n_fields):
+            if (text := as_text(columns[f"f{j}"][i])) in mapping:
+                expected[(f"col{j}", example)] = mapping[text]
+        if i % 5 > 2:
+            expected[("many_stars", example)] = "ham"
+        if i % 3 == 0:
+            expected[("known", example)] = "spam"
+    assert len(stored) == len(votes)  # one row per (source, example), abstains not stored
+    assert votes == expected
+    assert len(votes) == (applied.matrix.codes != -1).sum()
+
+
+def test_metadata_that_is_not_json_is_an_error_naming_the_example() -> None:
+    examples = pl.DataFrame(
+        {"id": ["a", "b"], "text": ["x", "y"], "meta": ['{"who": "bob"}', "{who: bob}"]}
+    )
+    with pytest.raises(InputError, match=r"the metadata of example 'b' is not JSON"):
+        compute_votes(
+            [lookup_lf("bob", ["bob"], "spam", field="who")],
+            examples,
+            Task(labels=("ham", "spam")),
+        )
