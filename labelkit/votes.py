@@ -49,6 +49,62 @@ class LabelMatrix:
         sources: Sequence[str] | None = None,
     ) -> LabelMatrix:
         """All votes on the examples of ``split`` (all splits if None), ordered by example id."""
+        return SparseVotes.from_workspace(workspace, split=split, sources=sources).to_matrix()
+
+    def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The votes that are not abstains, sparsely: example (row) indices, source
+        (column) indices and label codes, in row-major order.
+
+        ``SparseVotes.from_workspace`` reads the same from the workspace without a
+        dense matrix.
+
+        Examples
+        --------
+        >>> rows, columns, codes = L.triplets()
+        >>> (L.codes[rows, columns] == codes).all() and (codes != ABSTAIN).all()
+        True
+        """
+        rows, columns = np.nonzero(self.codes != ABSTAIN)
+        return rows, columns, self.codes[rows, columns]
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per example, one column of label names (null = abstain) per source."""
+        return pl.DataFrame({"example_id": self.example_ids}).with_columns(
+            self.task.decode(self.codes[:, j], source) for j, source in enumerate(self.sources)
+        )
+
+
+@dataclass(frozen=True)
+class SparseVotes:
+    """The votes cast (abstains left out), as triplets: ``rows[k]`` is the example,
+    ``columns[k]`` the source and ``codes[k]`` the label code of vote ``k``, in
+    row-major order. The same votes as a ``LabelMatrix``, in memory proportional to
+    the votes cast rather than to examples times sources.
+
+    Examples
+    --------
+    >>> votes = SparseVotes.from_workspace(ws, split="train")
+    >>> (votes.to_matrix().codes[votes.rows, votes.columns] == votes.codes).all()
+    True
+    """
+
+    rows: np.ndarray
+    columns: np.ndarray
+    codes: np.ndarray
+    example_ids: list[str]
+    sources: list[str]
+    task: Task
+
+    @classmethod
+    def from_workspace(
+        cls,
+        workspace: Workspace,
+        *,
+        split: str | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> SparseVotes:
+        """The votes on the examples of ``split`` (all splits if None), examples ordered
+        by id and sources as given (else by kind and name), read without a dense matrix."""
         task = workspace.task
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
@@ -64,37 +120,32 @@ class LabelMatrix:
                WHERE (? IS NULL OR e.split = ?) AND list_contains(?, v.source)""",
             [split, split, names],
         )
-        codes = np.full((len(ids), len(names)), ABSTAIN, dtype=np.int16)
-        if votes.height:
-            row = votes.join(
+        placed = (
+            votes.join(
                 pl.DataFrame({"example_id": ids, "row": np.arange(len(ids))}), on="example_id"
             )
-            column = row["source"].replace_strict(
-                {name: j for j, name in enumerate(names)}, return_dtype=pl.Int64
+            .with_columns(
+                pl.col("source")
+                .replace_strict({name: j for j, name in enumerate(names)}, return_dtype=pl.Int64)
+                .alias("column")
             )
-            codes[row["row"].to_numpy(), column.to_numpy()] = task.encode(row["label"])
-        return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
+            .sort("row", "column")
+        )
+        return cls(
+            rows=placed["row"].to_numpy(),
+            columns=placed["column"].to_numpy(),
+            codes=task.encode(placed["label"]).astype(np.int16),
+            example_ids=ids.to_list(),
+            sources=names,
+            task=task,
+        )
 
-    def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The votes that are not abstains, sparsely: example (row) indices, source
-        (column) indices and label codes, in row-major order.
-
-        A label model can work on these alone, in memory proportional to the votes
-        cast rather than to examples times sources.
-
-        Examples
-        --------
-        >>> rows, columns, codes = L.triplets()
-        >>> (L.codes[rows, columns] == codes).all() and (codes != ABSTAIN).all()
-        True
-        """
-        rows, columns = np.nonzero(self.codes != ABSTAIN)
-        return rows, columns, self.codes[rows, columns]
-
-    def to_frame(self) -> pl.DataFrame:
-        """One row per example, one column of label names (null = abstain) per source."""
-        return pl.DataFrame({"example_id": self.example_ids}).with_columns(
-            self.task.decode(self.codes[:, j], source) for j, source in enumerate(self.sources)
+    def to_matrix(self) -> LabelMatrix:
+        """The same votes as a dense ``LabelMatrix``, -1 where a source abstained."""
+        codes = np.full((len(self.example_ids), len(self.sources)), ABSTAIN, dtype=np.int16)
+        codes[self.rows, self.columns] = self.codes
+        return LabelMatrix(
+            codes=codes, example_ids=self.example_ids, sources=self.sources, task=self.task
         )
 
 

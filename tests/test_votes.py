@@ -14,6 +14,7 @@ import pytest
 
 import labelkit
 from labelkit import InputError, LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit.votes import SparseVotes
 from tests.helpers import table_counts
 
 
@@ -33,6 +34,32 @@ def test_triplets_are_the_votes_cast_in_row_major_order() -> None:
     rebuilt = np.full_like(codes, -1)
     rebuilt[rows, columns] = labels
     assert (rebuilt == codes).all()
+
+
+def test_sparse_votes_read_from_the_workspace_are_the_votes_cast(workspace: Workspace) -> None:
+    apply_lfs(
+        workspace,
+        [keyword_lf("subscribe", ["subscribe"], "spam"), keyword_lf("song", ["song"], "ham")],
+    )
+    votes = SparseVotes.from_workspace(workspace, sources=["subscribe", "song"])
+    assert votes.example_ids == ["a1", "a2", "a3", "a4", "a5", "a6"]
+    assert votes.sources == ["subscribe", "song"]
+    # a1 and a5 say subscribe (spam = 1); a3 and a6 mention a song (ham = 0).
+    assert list(zip(votes.rows, votes.columns, votes.codes, strict=True)) == [
+        (0, 0, 1),
+        (2, 1, 0),
+        (4, 0, 1),
+        (5, 1, 0),
+    ]
+    dense = LabelMatrix.from_workspace(workspace, sources=["subscribe", "song"])
+    assert (votes.to_matrix().codes == dense.codes).all()
+    assert [a.tolist() for a in dense.triplets()] == [
+        votes.rows.tolist(),
+        votes.columns.tolist(),
+        votes.codes.tolist(),
+    ]
+    test_only = SparseVotes.from_workspace(workspace, split="test", sources=["song"])
+    assert (test_only.example_ids, test_only.rows.tolist()) == (["a5", "a6"], [1])
 
 
 def test_a_table_of_votes_becomes_sources_of_their_own(
