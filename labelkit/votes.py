@@ -2,7 +2,8 @@
 
 In the workspace, votes are stored sparsely by label name (an abstain is the absence
 of a row). In memory they form a ``LabelMatrix``: integer codes, -1 for abstain,
-one row per example and one column per source.
+one row per example and one column per source; or ``SparseVotes``, the votes cast as
+(example, source, code) triplets. ``import_votes`` brings votes computed elsewhere.
 """
 
 from __future__ import annotations
@@ -132,8 +133,8 @@ class SparseVotes:
             .sort("row", "column")
         )
         return cls(
-            rows=placed["row"].to_numpy(),
-            columns=placed["column"].to_numpy(),
+            rows=placed["row"].cast(pl.Int64).to_numpy(),
+            columns=placed["column"].cast(pl.Int64).to_numpy(),
             codes=task.encode(placed["label"]).astype(np.int16),
             example_ids=ids.to_list(),
             sources=names,
@@ -435,7 +436,10 @@ def _check_votes(workspace: Workspace, votes: pl.DataFrame, task: Task) -> None:
         )
     repeated = votes.filter(pl.struct("example_id", "source").is_duplicated())
     if repeated.height:
-        first, second = repeated.row(0, named=True), repeated.row(1, named=True)
+        first = repeated.row(0, named=True)
+        second = repeated.filter(
+            (pl.col("example_id") == first["example_id"]) & (pl.col("source") == first["source"])
+        ).row(1, named=True)
         raise InputError(
             f"{second['where']}: a second vote of {first['source']!r} on "
             f"{first['example_id']!r} (the first: {first['where']})"

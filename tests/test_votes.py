@@ -60,6 +60,8 @@ def test_sparse_votes_read_from_the_workspace_are_the_votes_cast(workspace: Work
     ]
     test_only = SparseVotes.from_workspace(workspace, split="test", sources=["song"])
     assert (test_only.example_ids, test_only.rows.tolist()) == (["a5", "a6"], [1])
+    silent = SparseVotes.from_workspace(workspace, sources=["nobody"])
+    assert silent.rows.size == 0 and (silent.to_matrix().codes == -1).all()
 
 
 def test_a_table_of_votes_becomes_sources_of_their_own(
@@ -120,7 +122,7 @@ def test_parquet_and_jsonl_tables_are_read(workspace: Workspace, tmp_path: Path)
         ),
         ("a1,m,spam\na2,m,eggs\n", r"votes\.csv row 2: unknown label 'eggs'; the task's labels"),
         (
-            "a1,m,spam\na2,m,ham\na1,m,ham\n",
+            "a1,m,spam\na2,m,ham\na1,m,ham\na2,m,spam\n",
             r"votes\.csv row 3: a second vote of 'm' on 'a1' \(the first: .*votes\.csv row 1\)",
         ),
         ("a1,,spam\n", r"votes\.csv row 1: example_id or source is empty"),
