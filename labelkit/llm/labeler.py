@@ -639,7 +639,9 @@ async def _ask(
         if not run.may_send():
             return failure
         try:
-            body = await _post(client, config, {**request, **_format_arguments(response_format, task)})
+            body = await _post(
+                client, config, {**request, **_format_arguments(response_format, task)}
+            )
             choice = _choice(body)
         except refusals:
             return None
@@ -729,7 +731,10 @@ def _retryable(error: Exception) -> bool:
     if isinstance(error, (openai.APIConnectionError, TimeoutError)):
         return True
     if isinstance(error, openai.APIStatusError):
-        if error.code == "insufficient_quota" or getattr(error, "type", None) == "insufficient_quota":
+        if (
+            error.code == "insufficient_quota"
+            or getattr(error, "type", None) == "insufficient_quota"
+        ):
             return False
         return error.status_code in (408, 409, 429) or error.status_code >= 500
     return False

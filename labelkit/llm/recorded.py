@@ -7,8 +7,8 @@ source, request = where it came from) for inspection, parsed or not.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
