@@ -560,18 +560,18 @@ async def _ask_all(
                 record(first)
             semaphore = asyncio.Semaphore(config.concurrency)
 
-            async def ask(key: str, text: str, chars: int) -> CachedAnswer | None:
+            async def ask(key: str, text: str, chars: int) -> None:
                 async with semaphore:
                     if not run.reserve(estimate(chars)):
-                        return None
+                        return
                     answer = await _ask(
                         client, run, prompts.task, key, prompts.request(text), used_format
                     )
                     run.settle(estimate(chars), answer)
-                    return answer
+                    # Recorded before the next prompt may start, so that a stop holds at once.
+                    record(answer)
 
-            for finished in asyncio.as_completed([ask(*item) for item in items[1:]]):
-                record(await finished)
+            await asyncio.gather(*(ask(*item) for item in items[1:]))
     return used_format
 
 
@@ -724,7 +724,8 @@ def _describe(error: Exception, config: LLMConfig) -> str:
     cause = error.__cause__
     # openai says only "Connection error."; the cause says refused, reset or unresolved.
     detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
-    return f"{type(error).__name__}: {error}{detail}"
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
 
 
 def _retryable(error: Exception) -> bool:
