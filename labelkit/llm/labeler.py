@@ -11,6 +11,8 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -230,9 +232,9 @@ class _Prompts:
     def request(self, text: str) -> dict[str, Any]:
         return {**self.base, "messages": [*self.base["messages"][:-1], _user(text)]}
 
-    @property
+    @cached_property
     def distinct(self) -> pl.DataFrame:
-        return self.examples.unique("key", keep="first", maintain_order=True)
+        return self.examples.filter(pl.col("key").is_first_distinct())
 
 
 def _user(text: str) -> dict[str, str]:
@@ -249,10 +251,15 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
     task = workspace.task
     base = config.request(task, _TEXT)
     prefix, suffix = json.dumps(base, sort_keys=True).split(json.dumps(_TEXT))
-    keys = [
-        hashlib.sha256(f"{prefix}{json.dumps(text)}{suffix}".encode()).hexdigest()
-        for text in examples["text"]
-    ]
+    # The hash of the common prefix is computed once and copied; encode_basestring_ascii
+    # is json.dumps of a string without its per-call overhead.
+    head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
+    keys = []
+    for text in examples["text"]:
+        digest = head.copy()
+        digest.update(encode_basestring_ascii(text).encode())
+        digest.update(tail)
+        keys.append(digest.hexdigest())
     fixed = sum(len(message["content"]) for message in base["messages"][:-1])
     examples = examples.with_columns(
         key=pl.Series(keys, dtype=pl.String), chars=pl.col("text").str.len_chars() + fixed

@@ -57,7 +57,12 @@ def test_a_server_dripping_its_answer_hits_the_deadline(workspace: Workspace) ->
     # One byte every 0.3 s: no read ever waits a second, the whole answer takes ~30 s.
     with OpenAIServer(Behaviour(always="drip", drip_s=0.3)) as server:
         config = dataclasses.replace(
-            CONFIG, base_url=server.base_url, timeout_s=1.0, max_retries=1, concurrency=6
+            CONFIG,
+            base_url=server.base_url,
+            timeout_s=1.0,
+            max_retries=1,
+            concurrency=6,
+            stop_after_failures=10,
         )
         stats = finishes(lambda: label_with_llm(workspace, config))
     assert (stats.answered, stats.failed) == (0, 6)
