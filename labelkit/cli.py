@@ -338,10 +338,11 @@ def llm(
             estimate = estimate_llm_run(ws, config, split=chosen, refresh=refresh)
             how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
             console.print(
-                f"{estimate.source} on {_split_words(chosen)}: {estimate.prompts} prompts, "
-                f"{estimate.cached} cached, {estimate.to_ask} to ask; about "
-                f"{estimate.prompt_tokens} prompt and {estimate.completion_tokens} completion "
-                f"tokens ({how})" + _cost(estimate.cost, "estimated")
+                f"{estimate.source}: {estimate.prompts} prompts, {estimate.cached} cached, "
+                f"{estimate.to_ask} to ask; about {estimate.prompt_tokens} prompt and "
+                f"{estimate.completion_tokens} completion tokens ({how})"
+                + _cost(estimate.cost, "estimated")
+                + f"; {_split_words(chosen)}"
             )
             return
         if recorded:
@@ -359,13 +360,13 @@ def llm(
         else:
             stats = label_with_llm(ws, config, split=chosen, refresh=refresh)
     console.print(
-        f"{stats.source} on {_split_words(chosen)}: {stats.prompts} prompts, "
-        f"{stats.cached} cached, {stats.answered} answered, {stats.failed} failed, "
-        f"{stats.unparsed} unparseable"
+        f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
+        f"{stats.answered} answered, {stats.failed} failed, {stats.unparsed} unparseable"
         + (f", {stats.unsure} below --min-confidence" if min_confidence is not None else "")
         + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
         + _cost(stats.cost, "cost")
         + (f"; response format {stats.response_format}" if stats.response_format else "")
+        + f"; {_split_words(chosen)}"
     )
     if stats.stopped:
         raise LabelkitError(

@@ -186,7 +186,7 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     csv.write_text("text,label\n" + "\n".join(rows * 3) + "\n")
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     with OpenAIServer() as server:
-        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?")
+        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?", "--split", "all")
         endpoint = ("--base-url", server.base_url, "--api-key", "k")
         prices = ("--input-price", "1", "--output-price", "2")
         dry = run(*asking, *prices, "--dry-run")

@@ -256,11 +256,13 @@ def test_the_cli_labels_the_train_split_unless_told_otherwise(workspace: Workspa
             "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "test",
         ]  # fmt: skip
         dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, timeout=120)
-        assert "on the train split: 4 prompts, 0 cached, 4 to ask" in dry.stdout, dry.stderr
+        assert "llm:test-model: 4 prompts, 0 cached, 4 to ask" in dry.stdout, dry.stderr
+        assert dry.stdout.strip().endswith("; the train split")
         run = subprocess.run(base, capture_output=True, text=True, timeout=120)
-        assert "on the train split: 4 prompts, 0 cached, 4 answered" in run.stdout, run.stderr
+        assert "llm:test-model: 4 prompts, 0 cached, 4 answered" in run.stdout, run.stderr
         assert len(server.requests) == 4
         every = subprocess.run(
             [*base, "--split", "all"], capture_output=True, text=True, timeout=120
         )
-        assert "on all splits: 6 prompts, 4 cached, 2 answered" in every.stdout, every.stderr
+        assert "llm:test-model: 6 prompts, 4 cached, 2 answered" in every.stdout, every.stderr
+        assert "; all splits" in every.stdout

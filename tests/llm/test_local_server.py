@@ -93,7 +93,7 @@ def test_llm_local_serves_the_model_file_for_the_run(workspace: Workspace, stand
     env = {**os.environ, "LLAMA_STANDIN": "serve"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
     assert result.returncode == 0, result.stderr
-    assert "llm:standin on all splits: 6 prompts, 0 cached, 6 answered, 0 failed" in result.stdout
+    assert "llm:standin: 6 prompts, 0 cached, 6 answered, 0 failed" in result.stdout
     with Workspace(path, read_only=True) as ws:
         votes = dict(ws.sql("SELECT example_id, label FROM votes").rows())
         texts = dict(ws.sql("SELECT id, text FROM examples").rows())
