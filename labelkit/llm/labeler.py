@@ -495,8 +495,13 @@ class _Run:
     def settle(self, estimate: float, answer: CachedAnswer | None) -> None:
         self.reserved -= estimate
         if answer is not None and answer.error is None:
-            actual = self.config.cost(answer.prompt_tokens or 0, answer.completion_tokens or 0)
-            self.cost += actual if answer.prompt_tokens is not None and actual else estimate
+            # An answer without usage counts at its estimate.
+            actual = (
+                self.config.cost(answer.prompt_tokens, answer.completion_tokens or 0)
+                if answer.prompt_tokens is not None
+                else None
+            )
+            self.cost += actual if actual is not None else estimate
 
     def record(self, answer: CachedAnswer) -> None:
         """Count an outcome; a spent quota, or the same kind of failure again and again,
