@@ -534,7 +534,8 @@ async def _ask_all(
         # Retries are ours: each attempt has a deadline, counts against the limits, and
         # a spent quota is not retried.
         max_retries=0,
-        timeout=config.timeout_s,
+        # The deadline of each attempt (_post) bounds connecting and reading alike.
+        timeout=None,
     )
     chars_per_token, completion, _ = _token_rates(workspace, config)
 
