@@ -67,7 +67,9 @@ def test_a_server_dripping_its_answer_hits_the_deadline(workspace: Workspace) ->
         stats = finishes(lambda: label_with_llm(workspace, config))
     assert (stats.answered, stats.failed) == (0, 6)
     assert errors(workspace) == ["Timeout: no complete answer within 1 s"] * 6
-    assert len(server.requests) == 12, "each prompt tried twice, each attempt cut at 1 s"
+    # Each prompt is tried twice; a loaded machine may cut an attempt before the server
+    # has read it, so the server can count fewer.
+    assert 6 < len(server.requests) <= 12
     assert votes(workspace) == {}
 
 
