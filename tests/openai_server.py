@@ -7,8 +7,13 @@ refuse ``json_schema`` response formats (as llama.cpp's server does), answer in 
 text, answer slowly, or meet requests with a scripted list of faults (``faults``, one
 per request in arrival order; ``always`` for every request): ``"429"`` with
 Retry-After, ``"500"``, ``"malformed"`` (a 200 whose body is not JSON), ``"drop"``
-(the connection closes without an answer) and ``"slow"`` (longer than any test's
-client timeout).
+(the connection closes without an answer), ``"slow"`` (longer than any test's
+client timeout), ``"drip"`` (headers at once, then the body one byte every
+``drip_s``: no read ever times out), ``"error_200"`` (a 200 whose body is an error),
+``"null_content"`` (a 200 whose message has no content), ``"empty_choices"`` (a 200
+with ``choices: {}``), ``"quota"`` (429 ``insufficient_quota``, as OpenAI answers an
+account without credit) and ``"huge"`` (a valid answer of ``huge_bytes``, sent
+without a Content-Length).
 """
 
 from __future__ import annotations
@@ -22,7 +27,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("429", "500", "malformed", "drop", "slow")
+FAULTS = (
+    "429",
+    "500",
+    "malformed",
+    "drop",
+    "slow",
+    "drip",
+    "error_200",
+    "null_content",
+    "empty_choices",
+    "quota",
+    "huge",
+)
 
 
 @dataclass
@@ -32,6 +49,9 @@ class Behaviour:
     delay_s: float = 0.0
     faults: list[str] = field(default_factory=list)
     always: str | None = None
+    drip_s: float = 0.3
+    huge_bytes: int = 3_000_000
+    prompt_tokens: int = 20
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +114,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        if fault == "quota":
+            quota = {
+                "message": "You exceeded your current quota, please check your plan.",
+                "type": "insufficient_quota",
+                "code": "insufficient_quota",
+            }
+            self._send(429, {"error": quota})
+            return
+        if fault == "error_200":
+            self._send(200, {"error": {"message": "upstream overloaded", "code": 503}})
+            return
+        if fault == "drip":
+            self._drip(json.dumps(self._completion(body, "ham")).encode())
+            return
+        if fault == "huge":
+            self._send_unsized(json.dumps(self._completion(body, "spam " * behaviour.huge_bytes)))
+            return
         if fault == "slow":
             time.sleep(2.0)
         time.sleep(behaviour.delay_s)
@@ -106,24 +143,56 @@ class _Handler(BaseHTTPRequestHandler):
         content = (
             f"I think this is {label}." if behaviour.free_text else json.dumps({"label": label})
         )
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop",
-        }
+        completion = self._completion(body, content)
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": _token_logprobs(content, label, text)}
-        self._send(
-            200,
-            {
-                "id": f"chatcmpl-{len(behaviour.requests)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [choice],
-                "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
-            },
-        )
+            completion["choices"][0]["logprobs"] = {
+                "content": _token_logprobs(content, label, text)
+            }
+        if fault == "null_content":
+            completion["choices"][0]["message"]["content"] = None
+        if fault == "empty_choices":
+            completion["choices"] = {}
+        self._send(200, completion)
+
+    def _completion(self, body: dict[str, Any], content: str) -> dict[str, Any]:
+        tokens = self.behaviour.prompt_tokens
+        return {
+            "id": f"chatcmpl-{len(self.behaviour.requests)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": tokens, "completion_tokens": 5, "total_tokens": tokens + 5},
+        }
+
+    def _drip(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.flush()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for byte in data:
+                time.sleep(self.behaviour.drip_s)
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+    def _send_unsized(self, text: str) -> None:
+        """A body delimited by closing the connection, so its size is known only by reading."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.close_connection = True
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            data = text.encode()
+            for start in range(0, len(data), 65536):
+                self.wfile.write(data[start : start + 65536])
 
 
 def _token_logprobs(content: str, label: str, text: str) -> list[dict[str, Any]]:

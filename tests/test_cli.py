@@ -327,7 +327,7 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     csv.write_text("text,label\n" + "\n".join(rows * 3) + "\n")
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     with OpenAIServer() as server:
-        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?")
+        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?", "--split", "all")
         endpoint = ("--base-url", server.base_url, "--api-key", "k")
         prices = ("--input-price", "1", "--output-price", "2")
         dry = run(*asking, *prices, "--dry-run")
@@ -393,12 +393,40 @@ def test_import_answers_command(tmp_path: Path) -> None:
         "--format",
         "tsv",
         "--letters",
+        "spam,ham",
     )
     assert result.returncode == 0, result.stderr
     assert "llm:davinci: 2 answers, 2 parsed into labels" in result.stdout
     with Workspace(ws, read_only=True) as workspace:
         labels = workspace.sql("SELECT example_id, label FROM votes WHERE source = 'llm:davinci'")
-    assert sorted(labels.rows()) == [("x1", "spam"), ("x2", "ham")]
+    assert sorted(labels.rows()) == [("x1", "ham"), ("x2", "spam")]
+    # Letters read through the task's own (sorted) label order would be silently wrong.
+    refused = run(
+        "import-answers",
+        ws,
+        lettered,
+        "--source",
+        "d",
+        "--no-header",
+        "--format",
+        "tsv",
+        "--letters",
+    )
+    assert refused.returncode != 0 and "requires an argument" in refused.stderr
+    aliased = tmp_path / "aliased.csv"
+    aliased.write_text("id,answer\nx1,junk\nx2,Genuine!\n")
+    result = run(
+        "import-answers",
+        ws,
+        aliased,
+        "--source",
+        "a",
+        "--alias",
+        "spam=junk,advert",
+        "--alias",
+        "ham=genuine",
+    )
+    assert "llm:a: 2 answers, 2 parsed into labels" in result.stdout, result.stderr
 
 
 def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None:

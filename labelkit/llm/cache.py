@@ -3,14 +3,15 @@
 The key covers the model, the messages and the sampling parameters, so a rerun of
 the same prompt is free. Answers are written as they arrive, each in its own
 transaction, so a crash loses nothing already paid for. A failure is kept too (with
-its error and no response) and asked again on the next run.
+its error and no response) and asked again on the next run, as is a row without a
+response (what a 200 without a message left before such answers were failures).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,24 +67,42 @@ def request_key(request: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
 
 
-def cached_answers(workspace: Workspace, keys: Sequence[str]) -> pl.DataFrame:
-    """The answered (not failed) cache rows among ``keys``."""
-    return workspace.sql(
-        "SELECT key, response, label, confidence FROM llm_cache "
-        "WHERE list_contains(?, key) AND error IS NULL",
-        [list(keys)],
-    )
+def cached_answers(
+    workspace: Workspace, keys: Iterable[str], max_response_bytes: int | None = None
+) -> pl.DataFrame:
+    """The answered cache rows among ``keys``: not failed, with a response, and none
+    longer than ``max_response_bytes`` (those are asked again, and then refused).
+
+    Examples
+    --------
+    >>> cached_answers(ws, ["9f86d0…"]).columns
+    ['key', 'response', 'confidence', 'prompt_tokens', 'completion_tokens']
+    """
+    wanted = pl.DataFrame({"key": pl.Series(keys, dtype=pl.String)})
+    # A join, not list_contains(?, key): that compares every row with every key.
+    with registered(workspace.con, "wanted_keys", wanted):
+        return workspace.sql(
+            """SELECT key, response, confidence, prompt_tokens, completion_tokens
+               FROM llm_cache
+               WHERE key IN (SELECT key FROM wanted_keys) AND error IS NULL
+                 AND response IS NOT NULL AND (?::BIGINT IS NULL OR strlen(response) <= ?)""",
+            [max_response_bytes, max_response_bytes],
+        )
 
 
 def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
     """Write one answer (or failure) at once.
 
     An answer replaces whatever the key held; a failure replaces only an earlier
-    failure, so a refresh that fails keeps the answer already paid for.
+    failure (or a row without a response), so a refresh that fails keeps the answer
+    already paid for.
     """
     with workspace.transaction() as con:
         if answer.error is not None:
-            con.execute("DELETE FROM llm_cache WHERE key = ? AND error IS NOT NULL", [answer.key])
+            con.execute(
+                "DELETE FROM llm_cache WHERE key = ? AND (error IS NOT NULL OR response IS NULL)",
+                [answer.key],
+            )
         con.execute(
             f"{_INSERT_FAILURE if answer.error else _INSERT} "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",

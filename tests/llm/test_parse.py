@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelkit import parse_label
+from labelkit import InputError, parse_label
 
 LABELS = ["ham", "spam"]
 
@@ -28,7 +28,9 @@ def test_parse_label(raw: str | None, expected: str | None) -> None:
     assert parse_label(raw, LABELS) == expected
 
 
+# The prompt listed the options in this order; the task holds its labels sorted.
 EMOTIONS = ["fear", "anger", "joy", "sadness", "love", "surprise"]
+TASK_LABELS = sorted(EMOTIONS)
 
 
 @pytest.mark.parametrize(
@@ -47,17 +49,59 @@ EMOTIONS = ["fear", "anger", "joy", "sadness", "love", "surprise"]
         ("A B", None),
     ],
 )
-def test_option_letters_map_through_the_label_order(raw: str, expected: str | None) -> None:
-    assert parse_label(raw, EMOTIONS, letters=True) == expected
+def test_option_letters_map_through_the_prompts_option_order(
+    raw: str, expected: str | None
+) -> None:
+    assert parse_label(raw, TASK_LABELS, letters=EMOTIONS) == expected
+    by_letter = {chr(ord("A") + i): label for i, label in enumerate(EMOTIONS)}
+    assert parse_label(raw, TASK_LABELS, letters=by_letter) == expected
 
 
 def test_letters_are_only_read_when_asked() -> None:
     assert parse_label("B", EMOTIONS) is None
 
 
+def test_letters_without_the_option_order_are_refused() -> None:
+    # Read through the task's sorted labels, "B" would silently be "fear", not "anger".
+    with pytest.raises(InputError, match="need the prompt's option order"):
+        parse_label("B", TASK_LABELS, letters=True)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"option letters name labels the task lacks: \['rage'\]"):
+        parse_label("B", TASK_LABELS, letters=["fear", "rage"])
+
+
 def test_option_letters_go_past_z() -> None:
     labels = [f"trope {i}" for i in range(30)]
-    assert parse_label("AB: Dumb Blonde", labels, letters=True) == "trope 27"
+    assert parse_label("AB: Dumb Blonde", sorted(labels), letters=labels) == "trope 27"
+
+
+NEWS = ["Business", "Sci/Tech", "Sports", "World"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Sci-Tech", "Sci/Tech"),
+        ("Sci Tech", "Sci/Tech"),
+        ("sci_tech.", "Sci/Tech"),
+        ("This is about sci tech.", "Sci/Tech"),
+        ("Science/Technology", "Sci/Tech"),
+        ('{"label": "Science & Technology"}', "Sci/Tech"),
+        ("I would say science and technology", None),
+        ("Athletics", "Sports"),
+        ("World sports news", None),
+        ("Scientific", None),
+    ],
+)
+def test_label_names_ignore_separators_and_aliases_add_names(
+    raw: str, expected: str | None
+) -> None:
+    aliases = {"Sci/Tech": ["Science/Technology", "Science & Technology"], "Sports": ["Athletics"]}
+    assert parse_label(raw, NEWS, aliases=aliases) == expected
+
+
+def test_an_alias_of_no_label_is_an_error() -> None:
+    with pytest.raises(InputError, match=r"aliases name labels the task lacks: \['Tech'\]"):
+        parse_label("x", NEWS, aliases={"Tech": ["Technology"]})
 
 
 @pytest.mark.parametrize(

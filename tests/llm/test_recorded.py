@@ -68,3 +68,39 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
     with pytest.raises(InputError, match=r"no column 'id'; columns are \['example', 'text'\]"):
         import_answers(workspace, columns, "m")
     assert table_counts(workspace) == before
+
+
+def test_letters_are_read_through_the_prompts_option_order(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # The prompt listed spam first; the task holds ham first (sorted).
+    path = tmp_path / "answer-davinci"
+    path.write_text("a1\tA\na3\tB: ham\na5\t(A)\na6\tC\n")
+    before = table_counts(workspace)
+    with pytest.raises(InputError, match="need the prompt's option order"):
+        import_answers(
+            workspace, path, "davinci", has_header=False, file_format="tsv", letters=True
+        )  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"option letters name labels the task lacks: \['eggs'\]"):
+        import_answers(
+            workspace, path, "davinci", has_header=False, file_format="tsv", letters=["eggs"]
+        )
+    assert table_counts(workspace) == before
+    for letters in (["spam", "ham"], {"A": "spam", "B": "ham"}):
+        imported = import_answers(
+            workspace, path, "davinci", has_header=False, file_format="tsv", letters=letters
+        )
+        assert (imported.answers, imported.parsed) == (4, 3)
+        labels = workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows()
+        assert labels == [("a1", "spam"), ("a3", "ham"), ("a5", "spam")]
+
+
+def test_aliases_name_labels_in_imported_answers(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    path.write_text("id,answer\na1,Advert\na2,junk mail\na3,genuine comment\na4,neither\n")
+    imported = import_answers(
+        workspace, path, "m", aliases={"spam": ["advert", "junk mail"], "ham": ["genuine"]}
+    )
+    assert imported.parsed == 3
+    labels = workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows()
+    assert labels == [("a1", "spam"), ("a2", "spam"), ("a3", "ham")]

@@ -1,0 +1,270 @@
+"""What keeps an LLM run from hanging, spending without end, or caching a non-answer:
+each fault is played by the test server over real HTTP to the real openai client."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelkit import LabelkitError, LLMConfig, Workspace, label_with_llm
+from labelkit.llm import estimate_llm_run, request_key
+from labelkit.llm.cache import CachedAnswer, store_answer
+from labelkit.task import Task
+from tests.openai_server import Behaviour, OpenAIServer, answer_for
+
+CONFIG = LLMConfig(
+    model="test-model",
+    instructions="Is this comment spam?",
+    api_key="test",
+    response_format="json_schema",
+    concurrency=1,
+)
+
+
+def votes(ws: Workspace) -> dict[str, str]:
+    return dict(
+        ws.sql("SELECT example_id, label FROM votes WHERE source = 'llm:test-model'").rows()
+    )
+
+
+def expected(ws: Workspace) -> dict[str, str]:
+    return {i: answer_for(t) for i, t in ws.sql("SELECT id, text FROM examples").rows()}
+
+
+def errors(ws: Workspace) -> list[str | None]:
+    return ws.sql("SELECT error FROM llm_cache ORDER BY key")["error"].to_list()
+
+
+def finishes(target: Any, seconds: float = 60.0) -> Any:
+    """``target()``'s result, failing (instead of hanging the suite) if it takes longer."""
+    result: list[Any] = []
+    thread = threading.Thread(target=lambda: result.append(target()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    return result[0]
+
+
+def test_a_server_dripping_its_answer_hits_the_deadline(workspace: Workspace) -> None:
+    # One byte every 0.3 s: no read ever waits a second, the whole answer takes ~30 s.
+    with OpenAIServer(Behaviour(always="drip", drip_s=0.3)) as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=server.base_url,
+            timeout_s=1.0,
+            max_retries=1,
+            concurrency=6,
+            stop_after_failures=10,
+        )
+        stats = finishes(lambda: label_with_llm(workspace, config))
+    assert (stats.answered, stats.failed) == (0, 6)
+    assert errors(workspace) == ["Timeout: no complete answer within 1 s"] * 6
+    # Each prompt is tried twice; a loaded machine may cut an attempt before the server
+    # has read it, so the server can count fewer.
+    assert 6 < len(server.requests) <= 12
+    assert votes(workspace) == {}
+
+
+@pytest.mark.parametrize("fault", ["error_200", "null_content", "empty_choices"])
+def test_a_200_without_a_message_is_a_failure_asked_again(workspace: Workspace, fault: str) -> None:
+    behaviour = Behaviour(always=fault)
+    with OpenAIServer(behaviour) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, stop_after_failures=10)
+        stats = label_with_llm(workspace, config)
+        assert (stats.answered, stats.failed) == (0, 6)
+        assert all(e is not None and e.startswith("UnusableResponse") for e in errors(workspace))
+        assert workspace.sql("SELECT count(*) FROM llm_cache WHERE response IS NULL").item() == 6
+        assert votes(workspace) == {}
+        behaviour.always = None
+        again = label_with_llm(workspace, config)
+    assert (again.cached, again.answered, again.failed) == (0, 6, 0)
+    assert votes(workspace) == expected(workspace)
+
+
+def test_a_cached_row_without_a_response_is_asked_again(workspace: Workspace) -> None:
+    """What earlier versions stored for a 200 without a message: no error, no response."""
+    texts = workspace.sql("SELECT text FROM examples ORDER BY id")["text"]
+    request = CONFIG.request(workspace.task, texts[0])
+    store_answer(
+        workspace,
+        CachedAnswer(request_key(request), "test-model", request, None, None, None, 1, 1, 0.1),
+    )
+    with OpenAIServer() as server:
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert (stats.cached, stats.answered) == (0, 6)
+    assert texts[0] in {r["messages"][-1]["content"] for r in server.requests}
+    assert votes(workspace) == expected(workspace)
+
+
+def test_a_spent_quota_stops_the_run_at_once(workspace: Workspace) -> None:
+    with OpenAIServer(Behaviour(always="quota")) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, max_retries=3)
+        stats = label_with_llm(workspace, config)
+    assert len(server.requests) == 1, "neither retried nor asked for the other prompts"
+    assert (stats.failed, stats.not_asked) == (1, 5)
+    assert stats.stopped is not None and "quota is spent" in stats.stopped
+    assert "insufficient_quota" in stats.stopped
+
+
+def test_the_same_failure_again_and_again_stops_the_run(workspace: Workspace) -> None:
+    with OpenAIServer(Behaviour(always="500")) as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, max_retries=1, stop_after_failures=3
+        )
+        stats = label_with_llm(workspace, config)
+    assert len(server.requests) == 6, "3 prompts, each tried twice, then the run stops"
+    assert (stats.failed, stats.not_asked) == (3, 3)
+    assert stats.stopped is not None and "3 prompts in a row failed" in stats.stopped
+    assert "InternalServerError" in stats.stopped
+
+
+def test_the_request_limit_stops_the_run_and_the_next_run_goes_on(workspace: Workspace) -> None:
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, max_requests=4)
+        stats = label_with_llm(workspace, config)
+        assert len(server.requests) == 4
+        assert (stats.answered, stats.not_asked) == (4, 2)
+        assert stats.stopped == "the limit of 4 requests is reached"
+        assert len(votes(workspace)) == 4, "what was answered is voted"
+        rest = label_with_llm(workspace, dataclasses.replace(config, max_requests=None))
+        assert len(server.requests) == 6
+    assert (rest.cached, rest.answered, rest.stopped) == (4, 2, None)
+    assert votes(workspace) == expected(workspace)
+
+
+def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
+    workspace: Workspace,
+) -> None:
+    priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
+    estimate = estimate_llm_run(workspace, priced)
+    assert estimate.cost is not None
+    # Each answer reports 100,000 prompt tokens: $0.10, far above the estimate.
+    with OpenAIServer(Behaviour(prompt_tokens=100_000)) as server:
+        cheap = dataclasses.replace(priced, base_url=server.base_url, max_cost=estimate.cost / 2)
+        with pytest.raises(LabelkitError, match=r"6 prompts would cost about \$0\.000"):
+            label_with_llm(workspace, cheap)
+        assert server.requests == []
+        assert workspace.sql("SELECT count(*) FROM llm_cache").item() == 0
+        dear = dataclasses.replace(priced, base_url=server.base_url, max_cost=0.15)
+        stats = label_with_llm(workspace, dear)
+    assert len(server.requests) == 2, "the third could pass $0.15 after $0.20 spent"
+    assert stats.answered == 2 and stats.cost == pytest.approx(0.2 + 2 * 2 * 5 / 1e6)
+    assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
+    with pytest.raises(LabelkitError, match="a cost limit needs prices"):
+        dataclasses.replace(CONFIG, max_cost=1.0)
+
+
+def test_a_huge_answer_is_refused_and_never_replayed(workspace: Workspace) -> None:
+    texts = workspace.sql("SELECT text FROM examples ORDER BY id")["text"]
+    request = CONFIG.request(workspace.task, texts[0])
+    # A 2 MB answer cached before there was a cap: not replayed, asked again.
+    store_answer(
+        workspace,
+        CachedAnswer(
+            request_key(request), "test-model", request, "spam " * 400_000, None, "spam", 1, 1, 0.1
+        ),
+    )
+    with OpenAIServer(Behaviour(always="huge", huge_bytes=3_000_000)) as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, max_response_bytes=100_000, stop_after_failures=10
+        )
+        stats = label_with_llm(workspace, config)
+    assert (stats.cached, stats.answered, stats.failed) == (0, 0, 6)
+    # The old answer stays cached (a failure never replaces an answer) but is not voted.
+    failures = [e for e in errors(workspace) if e is not None]
+    assert len(failures) == 5
+    assert all("over the cap of 100000 bytes" in e for e in failures), failures
+    assert len(server.requests) == 6, "a too large answer is not retried"
+    assert votes(workspace) == {}
+
+
+def test_the_task_is_read_once_and_keys_match_the_requests(tmp_path: Path) -> None:
+    class Counting(Workspace):
+        task_reads = 0
+
+        @property
+        def task(self) -> Task:
+            self.task_reads += 1
+            return super().task
+
+    texts = ['say "hi"', "café ☕ naïve", "line\nbreak", "back\\slash", "tab\tand emoji 🎉"] * 40
+    with Counting(tmp_path / "ws.duckdb") as ws:
+        ws.con.execute("INSERT INTO meta VALUES ('task', ?)", [Task(("ham", "spam")).to_json()])
+        ws.con.executemany(
+            "INSERT INTO examples VALUES (?, ?, NULL, 'train', NULL, 0)",
+            [[f"e{i:03d}", f"{text} {i % 7}"] for i, text in enumerate(texts)],
+        )
+        estimate = estimate_llm_run(ws, CONFIG)
+        assert ws.task_reads == 1, "one read of the task for 200 prompts"
+        assert (estimate.prompts, estimate.to_ask) == (
+            len(set(f"{t} {i % 7}" for i, t in enumerate(texts))),
+            estimate.prompts,
+        )
+        with OpenAIServer() as server:
+            stats = label_with_llm(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+        assert ws.task_reads == 2
+        assert stats.answered == estimate.prompts
+        task = Task(("ham", "spam"))
+        keyed = {
+            request_key(CONFIG.request(task, r["messages"][-1]["content"])) for r in server.requests
+        }
+        cached = set(ws.sql("SELECT key FROM llm_cache")["key"])
+        assert cached == keyed, "keys spliced from the template equal the requests' own"
+        stored = ws.sql("SELECT request FROM llm_cache")["request"]
+        assert all(
+            {k: v for k, v in json.loads(r).items() if k != "response_format"}
+            == CONFIG.request(task, json.loads(r)["messages"][-1]["content"])
+            for r in stored
+        )
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace) -> None:
+    path = workspace.path
+    workspace.close()
+    command = [
+        sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+        "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
+        "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
+        "--stop-after-failures", "3", "--split", "all",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout
+    assert "3 prompts in a row failed" in result.stderr
+    assert "APIConnectionError: Connection error. (ConnectError" in result.stderr
+    assert "3 prompts not asked" in result.stderr
+    assert "0 answered, 3 failed" in result.stdout
+
+
+def test_the_cli_labels_the_train_split_unless_told_otherwise(workspace: Workspace) -> None:
+    path = workspace.path
+    workspace.close()
+    with OpenAIServer() as server:
+        base = [
+            sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+            "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "test",
+        ]  # fmt: skip
+        dry = subprocess.run([*base, "--dry-run"], capture_output=True, text=True, timeout=120)
+        assert "llm:test-model: 4 prompts, 0 cached, 4 to ask" in dry.stdout, dry.stderr
+        assert dry.stdout.strip().endswith("; the train split")
+        run = subprocess.run(base, capture_output=True, text=True, timeout=120)
+        assert "llm:test-model: 4 prompts, 0 cached, 4 answered" in run.stdout, run.stderr
+        assert len(server.requests) == 4
+        every = subprocess.run(
+            [*base, "--split", "all"], capture_output=True, text=True, timeout=120
+        )
+        assert "llm:test-model: 6 prompts, 4 cached, 2 answered" in every.stdout, every.stderr
+        assert "; all splits" in every.stdout
