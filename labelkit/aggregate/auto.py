@@ -1,0 +1,372 @@
+"""The default label model: a leave-one-out precision model that falls back to majority vote.
+
+See docs/label_models.md for the design and the failures each safeguard guards against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior
+from labelkit.registry import label_models
+from labelkit.task import ABSTAIN
+
+_EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+class _Votes:
+    """The non-abstain votes of a code matrix as (row, source, label) triplets.
+
+    Only the votes are stored, so fitting costs O(votes) per round, not O(n m K).
+    """
+
+    def __init__(self, codes: np.ndarray, cardinality: int) -> None:
+        rows, sources = np.nonzero(codes != ABSTAIN)
+        labels = codes[rows, sources].astype(np.int64)
+        self.n, self.m, self.k = codes.shape[0], codes.shape[1], cardinality
+        self.rows = rows
+        self.labels = labels
+        self.key = sources.astype(np.int64) * cardinality + labels
+        self.cell = rows.astype(np.int64) * cardinality + labels
+        self.per_row = np.bincount(rows, minlength=self.n)
+
+    def counts(self) -> np.ndarray:
+        """Votes per (row, class)."""
+        return np.bincount(self.cell, minlength=self.n * self.k).reshape(self.n, self.k)
+
+    def scores(self, weights: np.ndarray) -> np.ndarray:
+        """Sum of the weights of the votes per (row, class)."""
+        flat = np.bincount(self.cell, weights=weights.ravel()[self.key], minlength=self.n * self.k)
+        return flat.reshape(self.n, self.k)
+
+    def per_source(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-vote value per (source, voted label)."""
+        return np.bincount(self.key, weights=values, minlength=self.m * self.k).reshape(
+            self.m, self.k
+        )
+
+
+def _shares(votes: _Votes) -> np.ndarray:
+    counts = votes.counts().astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / votes.k)
+
+
+def _expected_accuracy(proba: np.ndarray, gold: np.ndarray) -> float:
+    """Accuracy when exact ties between the top classes are broken at random."""
+    top = proba.max(axis=1, keepdims=True)
+    winners = np.isclose(proba, top)
+    hit = winners[np.arange(len(gold)), gold]
+    return float((hit / winners.sum(axis=1)).mean())
+
+
+@label_models.register("auto")
+class AutoLabelModel(BaseLabelModel):
+    """The default: majority vote made safe, weighted only where the data says so.
+
+    Each source ``j`` has a precision ``p[j, l]``: how often the true class is ``l``
+    when it votes ``l``; a vote for ``l`` adds ``logit(p[j, l]) - logit(prior[l])`` to
+    class ``l``'s score (zero for a source no better than the class balance). The
+    precisions are estimated, from majority vote's posteriors on, against the posterior
+    of the *other* sources (leave-one-out), so a source that votes on every example
+    cannot vouch for itself; they are shrunk toward the source's pooled accuracy and
+    that toward a prior above chance. A source whose estimated accuracy is below
+    chance for its label mix gets weight zero (``keep_below_chance`` to keep its
+    estimated, negative weight).
+
+    Without gold, the fit is kept only when its predictions agree with majority vote
+    on at least ``min_agreement`` of the rows majority vote decides; otherwise
+    (collapse, switched labels) the model is majority vote, with ties broken by the
+    class balance. With ``gold`` (at least ``min_gold`` rows), majority vote and the
+    fit with gold weights 1 and 10 are scored by 5-fold cross-validation on the gold
+    rows only, and the best one is used (majority vote on a tie).
+
+    After ``fit``, ``report`` says what it ended with and why, the per-source accuracy
+    and chance level, the sources dropped and the class balance.
+
+    Parameters
+    ----------
+    class_balance
+        Fixed class prior; estimated from the posteriors if None.
+    keep_below_chance
+        Keep sources estimated below chance (with negative weight) instead of dropping them.
+    min_agreement
+        Least agreement with majority vote's decided rows for a fit without gold.
+    min_gold
+        Fewest gold rows for choosing by cross-validation.
+    max_iter, tol
+        Rounds of re-estimation and the largest weight change that stops them.
+
+    Examples
+    --------
+    >>> model = AutoLabelModel().fit(train_codes, 2)
+    >>> model.report["chosen"], model.report["reason"]
+    ('precision_em', 'agrees with majority vote on 91% of the rows it decides')
+    >>> model.predict(test_codes)
+    array([1, 0, ...])
+    """
+
+    name = "auto"
+    config_attributes = (
+        "class_balance",
+        "keep_below_chance",
+        "min_agreement",
+        "min_gold",
+        "max_iter",
+        "tol",
+    )
+    state_attributes = ("weights", "prior", "chosen", "report")
+    PRIOR_LIFT = 0.3
+    """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
+    PRIOR_VOTES = 10.0
+    """How many votes the prior on a source's pooled accuracy counts as."""
+    LABEL_VOTES = 20.0
+    """How many votes the pooled accuracy counts as in each per-label precision."""
+    GOLD_WEIGHTS = (1.0, 10.0)
+
+    def __init__(
+        self,
+        class_balance: ClassBalance = None,
+        keep_below_chance: bool = False,
+        min_agreement: float = 0.75,
+        min_gold: int = 20,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+    ) -> None:
+        self.class_balance = None if class_balance is None else list(class_balance)
+        self.keep_below_chance = keep_below_chance
+        self.min_agreement = min_agreement
+        self.min_gold = min_gold
+        self.max_iter = max_iter
+        self.tol = tol
+        self.weights = np.zeros(0)
+        self.prior = np.zeros(0)
+        self.chosen = ""
+        self.report: dict[str, Any] = {}
+
+    def fit(
+        self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
+    ) -> AutoLabelModel:
+        """Fit, check against majority vote (or choose by cross-validation on ``gold``)."""
+        codes = self._check(codes, cardinality)
+        known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
+        votes = _Votes(codes, cardinality)
+        fixed = class_prior(self.class_balance, cardinality, self.name)
+        shares = _shares(votes)
+        voted = votes.per_row > 0
+        mv_prior = fixed if fixed is not None else _balance(shares[voted], cardinality)
+        if known is not None and known.sum() >= self.min_gold:
+            chosen, weight, reason, scores = self._choose_by_gold(votes, gold, known, fixed)
+            report: dict[str, Any] = {"cross_validation": scores}
+        else:
+            weight = 1.0
+            scores = None
+        fit = _fit_precisions(
+            votes,
+            gold if known is not None else None,
+            weight,
+            fixed,
+            self.keep_below_chance,
+            self.max_iter,
+            self.tol,
+        )
+        if scores is None:
+            agreement = _agreement(shares, fit.posterior)
+            report = {"agreement_with_majority_vote": agreement}
+            if agreement >= self.min_agreement:
+                chosen = "precision_em"
+                reason = f"agrees with majority vote on {agreement:.0%} of the rows it decides"
+            else:
+                chosen = "majority_vote"
+                reason = (
+                    f"fell back to majority vote: the fit agrees with it on only "
+                    f"{agreement:.0%} of the rows it decides (below {self.min_agreement:.0%}: "
+                    "collapsed or switched labels)"
+                )
+            if known is not None:
+                reason += f" (gold rows held to their class; {known.sum()} < {self.min_gold} "
+                reason += "for cross-validation)"
+        self.chosen = chosen
+        self.cardinality = cardinality
+        if chosen == "majority_vote":
+            self.weights = np.ones((votes.m, cardinality))
+            self.prior = mv_prior
+        else:
+            self.weights = fit.weights
+            self.prior = fit.prior
+        self.report = report | {
+            "chosen": chosen,
+            "reason": reason,
+            "class_balance": self.prior.tolist(),
+            "accuracy": fit.accuracy.tolist(),
+            "chance": fit.chance.tolist(),
+            "coverage": (np.bincount(votes.key // cardinality, minlength=votes.m) / max(votes.n, 1))
+            .astype(float)
+            .tolist(),
+            "below_chance": np.flatnonzero(fit.below).tolist(),
+            "below_chance_action": "kept" if self.keep_below_chance else "dropped",
+        }
+        return self
+
+    def _choose_by_gold(
+        self,
+        votes: _Votes,
+        gold: np.ndarray,
+        known: np.ndarray,
+        fixed: np.ndarray | None,
+    ) -> tuple[str, float, str, dict[str, float]]:
+        rows = np.flatnonzero(known)
+        fold = np.random.default_rng(0).permutation(len(rows)) % 5
+        shares = _shares(votes)
+        mv_prior = fixed if fixed is not None else _balance(shares[votes.per_row > 0], votes.k)
+        tiebreak = shares + 1e-6 * mv_prior
+        scores = {"majority_vote": _expected_accuracy(tiebreak[rows], gold[rows])}
+        for weight in self.GOLD_WEIGHTS:
+            hits = []
+            for k in range(5):
+                held = rows[fold == k]
+                partial = gold.copy()
+                partial[held] = ABSTAIN
+                fit = _fit_precisions(
+                    votes, partial, weight, fixed, self.keep_below_chance, 30, 1e-3
+                )
+                hits.append(_expected_accuracy(fit.posterior[held], gold[held]) * len(held))
+            scores[f"precision_em, gold weight {weight:g}"] = float(sum(hits) / len(rows))
+        best = max(scores, key=lambda name: (scores[name], name == "majority_vote"))
+        reason = (
+            f"best of 5-fold cross-validation on {len(rows)} gold rows "
+            f"({scores[best]:.3f} against majority vote's {scores['majority_vote']:.3f})"
+        )
+        if best == "majority_vote":
+            return "majority_vote", 1.0, reason, scores
+        return "precision_em", float(best.rsplit(" ", 1)[1]), reason, scores
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        codes = self._check(codes)
+        votes = _Votes(codes, self.cardinality)
+        if self.chosen == "majority_vote":
+            # The class balance only breaks exact ties: better than a coin where it is skewed.
+            proba = _shares(votes) + 1e-6 * self.prior
+            proba /= proba.sum(axis=1, keepdims=True)
+        else:
+            proba = _softmax(votes.scores(self.weights) + np.log(self.prior))
+        proba[votes.per_row == 0] = 1.0 / self.cardinality
+        return proba
+
+
+class _Fit:
+    def __init__(self, **values: np.ndarray) -> None:
+        self.__dict__.update(values)
+
+    weights: np.ndarray
+    prior: np.ndarray
+    posterior: np.ndarray
+    accuracy: np.ndarray
+    chance: np.ndarray
+    below: np.ndarray
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _balance(posterior: np.ndarray, cardinality: int) -> np.ndarray:
+    # One pseudo-example per class keeps an unseen class possible.
+    counts = posterior.sum(axis=0) + 1.0
+    return counts / counts.sum() if len(posterior) else np.full(cardinality, 1.0 / cardinality)
+
+
+def _agreement(shares: np.ndarray, posterior: np.ndarray) -> float:
+    """Share of the rows majority vote decides (one top class) where the fit agrees."""
+    top = np.sort(shares, axis=1)
+    decided = ~np.isclose(top[:, -1], top[:, -2]) if shares.shape[1] > 1 else np.ones(len(shares))
+    if not decided.any():
+        return 1.0
+    return float((shares.argmax(axis=1) == posterior.argmax(axis=1))[decided].mean())
+
+
+def _fit_precisions(
+    votes: _Votes,
+    gold: np.ndarray | None,
+    gold_weight: float,
+    fixed_prior: np.ndarray | None,
+    keep_below_chance: bool,
+    max_iter: int,
+    tol: float,
+) -> _Fit:
+    """Estimate per-(source, label) precisions against the other sources' posterior."""
+    k = votes.k
+    known = np.zeros(votes.n, bool) if gold is None else gold != ABSTAIN
+    vote_known = known[votes.rows]
+    vote_gold_hit = np.zeros(len(votes.rows))
+    if gold is not None:
+        vote_gold_hit = (gold[votes.rows] == votes.labels).astype(np.float64)
+    # A vote on a row no other source votes on says nothing about the source's accuracy.
+    informative = (votes.per_row[votes.rows] > 1) | vote_known
+    vote_weight = np.where(vote_known, gold_weight, 1.0) * informative
+    voted = votes.per_row > 0
+    shares = _shares(votes)
+    counts = votes.counts()
+    others = np.maximum(votes.per_row[votes.rows] - 1, 1)
+    # Round 0: the other sources' majority-vote share of the voted label.
+    loo = (counts.ravel()[votes.cell] - 1) / others
+    posterior = shares
+    weights = np.zeros((votes.m, k))
+    # The class balance stays majority vote's (or the gold rows'): re-estimating it
+    # inside EM is how one class swallows the others.
+    prior = fixed_prior if fixed_prior is not None else _balance(
+        np.where(known[:, None], np.eye(k)[np.maximum(gold, 0)], shares)[voted | known]
+        if gold is not None
+        else shares[voted],
+        k,
+    )
+    for _ in range(max_iter):
+        loo = np.where(vote_known, vote_gold_hit, loo)
+        hits = votes.per_source(loo * vote_weight)
+        n_votes = votes.per_source(vote_weight)
+        chance_label = prior[None, :]
+        pooled_n = n_votes.sum(axis=1)
+        chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
+        chance = np.where(pooled_n > 0, chance, 1.0 / k)
+        prior_mean = chance + AutoLabelModel.PRIOR_LIFT * (1 - chance)
+        accuracy = (hits.sum(axis=1) + AutoLabelModel.PRIOR_VOTES * prior_mean) / (
+            pooled_n + AutoLabelModel.PRIOR_VOTES
+        )
+        # The per-label precision is shrunk toward the same lift over chance as the pooled
+        # accuracy: class-conditional only where the source has the votes to show it.
+        lift = (accuracy - chance) / np.maximum(1 - chance, _EPS)
+        label_mean = chance_label + lift[:, None] * (1 - chance_label)
+        precision = (hits + AutoLabelModel.LABEL_VOTES * label_mean) / (
+            n_votes + AutoLabelModel.LABEL_VOTES
+        )
+        below = accuracy < chance
+        new_weights = _logit(precision) - _logit(chance_label)
+        if not keep_below_chance:
+            new_weights = np.maximum(new_weights, 0.0)
+            new_weights[below] = 0.0
+        moved = np.abs(new_weights - weights).max() if weights.size else 0.0
+        weights = new_weights
+        scores = votes.scores(weights) + np.log(prior)
+        posterior = _softmax(scores)
+        if gold is not None:
+            posterior[known] = np.eye(k)[gold[known]]
+        loo = posterior.ravel()[votes.cell]
+        if moved < tol:
+            break
+    return _Fit(
+        weights=weights,
+        prior=prior,
+        posterior=posterior,
+        accuracy=accuracy,
+        chance=chance,
+        below=below,
+    )
