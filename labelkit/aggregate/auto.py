@@ -108,7 +108,7 @@ class AutoLabelModel(BaseLabelModel):
     --------
     >>> model = AutoLabelModel().fit(train_codes, 2)
     >>> model.report["chosen"], model.report["reason"]
-    ('precision_em', 'agrees with majority vote on 91% of the rows it decides')
+    ('precision_em', 'agrees with majority vote on 91% of its clear majorities')
     >>> model.predict(test_codes)
     array([1, 0, ...])
     """
@@ -122,7 +122,7 @@ class AutoLabelModel(BaseLabelModel):
         "max_iter",
         "tol",
     )
-    state_attributes = ("weights", "prior", "chosen", "report")
+    state_attributes = ("weights", "prior", "chosen", "dropped", "report")
     PRIOR_LIFT = 0.3
     """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
     PRIOR_VOTES = 10.0
@@ -149,6 +149,7 @@ class AutoLabelModel(BaseLabelModel):
         self.weights = np.zeros(0)
         self.prior = np.zeros(0)
         self.chosen = ""
+        self.dropped: list[int] = []
         self.report: dict[str, Any] = {}
 
     def fit(
@@ -157,63 +158,55 @@ class AutoLabelModel(BaseLabelModel):
         """Fit, check against majority vote (or choose by cross-validation on ``gold``)."""
         codes = self._check(codes, cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
-        votes = _Votes(codes, cardinality)
+        health = _Health(_Votes(codes, cardinality))
+        self.dropped = [] if self.keep_below_chance else np.flatnonzero(health.below).tolist()
+        votes = _Votes(self._kept(codes), cardinality)
         fixed = class_prior(self.class_balance, cardinality, self.name)
-        shares = _shares(votes)
-        voted = votes.per_row > 0
-        mv_prior = fixed if fixed is not None else _balance(shares[voted], cardinality)
+        report: dict[str, Any] = {}
+        weight = 1.0
         if known is not None and known.sum() >= self.min_gold:
-            chosen, weight, reason, scores = self._choose_by_gold(votes, gold, known, fixed)
-            report: dict[str, Any] = {"cross_validation": scores}
-        else:
-            weight = 1.0
-            scores = None
-        fit = _fit_precisions(
-            votes,
-            gold if known is not None else None,
-            weight,
-            fixed,
-            self.keep_below_chance,
-            self.max_iter,
-            self.tol,
-        )
-        if scores is None:
-            agreement = _agreement(shares, fit.posterior)
-            report = {"agreement_with_majority_vote": agreement}
+            chosen, weight, reason, report["cross_validation"] = self._choose_by_gold(
+                votes, gold, known, fixed
+            )
+        fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
+        if not report:
+            agreement = _agreement(votes, fit.posterior)
+            report["agreement_with_majority_vote"] = agreement
             if agreement >= self.min_agreement:
                 chosen = "precision_em"
-                reason = f"agrees with majority vote on {agreement:.0%} of the rows it decides"
+                reason = f"agrees with majority vote on {agreement:.0%} of its clear majorities"
             else:
                 chosen = "majority_vote"
                 reason = (
                     f"fell back to majority vote: the fit agrees with it on only "
-                    f"{agreement:.0%} of the rows it decides (below {self.min_agreement:.0%}: "
+                    f"{agreement:.0%} of its clear majorities (below {self.min_agreement:.0%}: "
                     "collapsed or switched labels)"
                 )
             if known is not None:
-                reason += f" (gold rows held to their class; {known.sum()} < {self.min_gold} "
-                reason += "for cross-validation)"
+                reason += f"; {known.sum()} gold rows held to their class, too few to choose by"
         self.chosen = chosen
         self.cardinality = cardinality
-        if chosen == "majority_vote":
-            self.weights = np.ones((votes.m, cardinality))
-            self.prior = mv_prior
-        else:
-            self.weights = fit.weights
-            self.prior = fit.prior
+        self.weights = fit.weights
+        self.prior = fit.prior
         self.report = report | {
             "chosen": chosen,
             "reason": reason,
-            "class_balance": self.prior.tolist(),
+            "class_balance": fit.prior.tolist(),
+            "coverage": (votes_per_source(codes) / max(len(codes), 1)).tolist(),
             "accuracy": fit.accuracy.tolist(),
-            "chance": fit.chance.tolist(),
-            "coverage": (np.bincount(votes.key // cardinality, minlength=votes.m) / max(votes.n, 1))
-            .astype(float)
-            .tolist(),
-            "below_chance": np.flatnonzero(fit.below).tolist(),
-            "below_chance_action": "kept" if self.keep_below_chance else "dropped",
+            "agreement": health.agreement.tolist(),
+            "chance": health.chance.tolist(),
+            "below_chance": np.flatnonzero(health.below).tolist(),
+            "dropped": self.dropped,
         }
         return self
+
+    def _kept(self, codes: np.ndarray) -> np.ndarray:
+        if not len(self.dropped):
+            return codes
+        kept = codes.copy()
+        kept[:, self.dropped] = ABSTAIN
+        return kept
 
     def _choose_by_gold(
         self,
@@ -224,21 +217,16 @@ class AutoLabelModel(BaseLabelModel):
     ) -> tuple[str, float, str, dict[str, float]]:
         rows = np.flatnonzero(known)
         fold = np.random.default_rng(0).permutation(len(rows)) % 5
-        shares = _shares(votes)
-        mv_prior = fixed if fixed is not None else _balance(shares[votes.per_row > 0], votes.k)
-        tiebreak = shares + 1e-6 * mv_prior
-        scores = {"majority_vote": _expected_accuracy(tiebreak[rows], gold[rows])}
+        scores = {"majority_vote": _expected_accuracy(_shares(votes)[rows], gold[rows])}
         for weight in self.GOLD_WEIGHTS:
-            hits = []
+            hits = 0.0
             for k in range(5):
                 held = rows[fold == k]
                 partial = gold.copy()
                 partial[held] = ABSTAIN
-                fit = _fit_precisions(
-                    votes, partial, weight, fixed, self.keep_below_chance, 30, 1e-3
-                )
-                hits.append(_expected_accuracy(fit.posterior[held], gold[held]) * len(held))
-            scores[f"precision_em, gold weight {weight:g}"] = float(sum(hits) / len(rows))
+                fit = _fit_precisions(votes, partial, weight, fixed, 30, 1e-3)
+                hits += _expected_accuracy(fit.posterior[held], gold[held]) * len(held)
+            scores[f"precision_em, gold weight {weight:g}"] = hits / len(rows)
         best = max(scores, key=lambda name: (scores[name], name == "majority_vote"))
         reason = (
             f"best of 5-fold cross-validation on {len(rows)} gold rows "
@@ -249,16 +237,26 @@ class AutoLabelModel(BaseLabelModel):
         return "precision_em", float(best.rsplit(" ", 1)[1]), reason, scores
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        codes = self._check(codes)
-        votes = _Votes(codes, self.cardinality)
+        votes = _Votes(self._kept(self._check(codes)), self.cardinality)
         if self.chosen == "majority_vote":
-            # The class balance only breaks exact ties: better than a coin where it is skewed.
-            proba = _shares(votes) + 1e-6 * self.prior
-            proba /= proba.sum(axis=1, keepdims=True)
+            proba = _break_ties(_shares(votes))
         else:
             proba = _softmax(votes.scores(self.weights) + np.log(self.prior))
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
+
+
+def votes_per_source(codes: np.ndarray) -> np.ndarray:
+    """How many examples each source votes on."""
+    return (codes != ABSTAIN).sum(axis=0)
+
+
+def _break_ties(shares: np.ndarray) -> np.ndarray:
+    """Vote shares with exact ties broken by a seeded coin, as majority vote with random
+    ties does; the class balance would be no safer, as a skewed source skews it too."""
+    jitter = np.random.default_rng(0).random(shares.shape)
+    proba = shares + 1e-6 * jitter
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 class _Fit:
@@ -269,8 +267,6 @@ class _Fit:
     prior: np.ndarray
     posterior: np.ndarray
     accuracy: np.ndarray
-    chance: np.ndarray
-    below: np.ndarray
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -285,13 +281,56 @@ def _balance(posterior: np.ndarray, cardinality: int) -> np.ndarray:
     return counts / counts.sum() if len(posterior) else np.full(cardinality, 1.0 / cardinality)
 
 
-def _agreement(shares: np.ndarray, posterior: np.ndarray) -> float:
-    """Share of the rows majority vote decides (one top class) where the fit agrees."""
-    top = np.sort(shares, axis=1)
-    decided = ~np.isclose(top[:, -1], top[:, -2]) if shares.shape[1] > 1 else np.ones(len(shares))
-    if not decided.any():
+def _agreement(votes: _Votes, posterior: np.ndarray) -> float:
+    """Share of the rows where majority vote wins by two votes or more on which the fit
+    agrees (by one vote where no row has two): a fit that collapsed or switched labels
+    overrules even clear majorities, while one that only weighs sources differently
+    seldom does."""
+    counts = votes.counts()
+    top = np.sort(counts, axis=1)
+    margin = top[:, -1] - top[:, -2] if votes.k > 1 else top[:, -1]
+    clear = margin >= 2
+    if not clear.any():
+        clear = margin >= 1
+    if not clear.any():
         return 1.0
-    return float((shares.argmax(axis=1) == posterior.argmax(axis=1))[decided].mean())
+    return float((counts.argmax(axis=1) == posterior.argmax(axis=1))[clear].mean())
+
+
+class _Health:
+    """Each source against the majority of the *other* sources where they decide.
+
+    ``chance`` is the agreement a source voting its own label mix independently of the
+    truth would reach on the same rows; a source agrees *below chance* when its
+    agreement is under that by more than two standard errors (on at least 20 rows).
+    A one-sided source sits exactly at chance here, so only a source that votes
+    against the others more often than its label mix explains is flagged.
+    """
+
+    def __init__(self, votes: _Votes, chunk: int = 2_000_000) -> None:
+        m, k = votes.m, votes.k
+        counts = votes.counts()
+        agree = np.zeros(m)
+        own_mix = np.zeros((m, k))
+        other_mix = np.zeros((m, k))
+        sources = votes.key // k
+        for start in range(0, len(votes.rows), chunk):
+            part = slice(start, start + chunk)
+            others = counts[votes.rows[part]].copy()
+            others[np.arange(len(others)), votes.labels[part]] -= 1
+            top = np.sort(others, axis=1)
+            decided = top[:, -1] > (top[:, -2] if k > 1 else 0)
+            winner = others.argmax(axis=1)
+            j, label = sources[part][decided], votes.labels[part][decided]
+            agree += np.bincount(j, weights=label == winner[decided], minlength=m)
+            np.add.at(own_mix, (j, label), 1)
+            np.add.at(other_mix, (j, winner[decided]), 1)
+        self.judged = own_mix.sum(axis=1)
+        n = np.maximum(self.judged, 1)
+        self.agreement = np.where(self.judged > 0, agree / n, np.nan)
+        self.chance = np.where(self.judged > 0, (own_mix * other_mix).sum(axis=1) / n**2, np.nan)
+        error = np.sqrt(self.chance * (1 - self.chance) / n)
+        self.below = (self.judged >= 20) & (self.agreement < self.chance - 2 * error)
 
 
 def _fit_precisions(
@@ -299,11 +338,10 @@ def _fit_precisions(
     gold: np.ndarray | None,
     gold_weight: float,
     fixed_prior: np.ndarray | None,
-    keep_below_chance: bool,
     max_iter: int,
     tol: float,
 ) -> _Fit:
-    """Estimate per-(source, label) precisions against the other sources' posterior."""
+    """Estimate per-(source, label) precisions by EM from majority vote's posteriors."""
     k = votes.k
     known = np.zeros(votes.n, bool) if gold is None else gold != ABSTAIN
     vote_known = known[votes.rows]
@@ -348,11 +386,8 @@ def _fit_precisions(
         precision = (hits + AutoLabelModel.LABEL_VOTES * label_mean) / (
             n_votes + AutoLabelModel.LABEL_VOTES
         )
-        below = accuracy < chance
-        new_weights = _logit(precision) - _logit(chance_label)
-        if not keep_below_chance:
-            new_weights = np.maximum(new_weights, 0.0)
-            new_weights[below] = 0.0
+        # A weight below zero would let EM explain a source as voting against its label.
+        new_weights = np.maximum(_logit(precision) - _logit(chance_label), 0.0)
         moved = np.abs(new_weights - weights).max() if weights.size else 0.0
         weights = new_weights
         scores = votes.scores(weights) + np.log(prior)
@@ -367,6 +402,4 @@ def _fit_precisions(
         prior=prior,
         posterior=posterior,
         accuracy=accuracy,
-        chance=chance,
-        below=below,
     )
