@@ -99,6 +99,9 @@ class AutoLabelModel(BaseLabelModel):
         Keep sources estimated below chance (with negative weight) instead of dropping them.
     min_agreement
         Least agreement with majority vote's decided rows for a fit without gold.
+    max_shift
+        Largest share of examples the fit may move between classes, against majority
+        vote's class balance, without gold.
     min_gold
         Fewest gold rows for choosing by cross-validation.
     max_iter, tol
@@ -118,6 +121,7 @@ class AutoLabelModel(BaseLabelModel):
         "class_balance",
         "keep_below_chance",
         "min_agreement",
+        "max_shift",
         "min_gold",
         "max_iter",
         "tol",
@@ -127,7 +131,7 @@ class AutoLabelModel(BaseLabelModel):
     """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
     PRIOR_VOTES = 10.0
     """How many votes the prior on a source's pooled accuracy counts as."""
-    LABEL_VOTES = 20.0
+    LABEL_VOTES = 1e9
     """How many votes the pooled accuracy counts as in each per-label precision."""
     GOLD_WEIGHTS = (1.0, 10.0)
 
@@ -136,6 +140,7 @@ class AutoLabelModel(BaseLabelModel):
         class_balance: ClassBalance = None,
         keep_below_chance: bool = False,
         min_agreement: float = 0.75,
+        max_shift: float = 0.15,
         min_gold: int = 20,
         max_iter: int = 100,
         tol: float = 1e-4,
@@ -143,6 +148,7 @@ class AutoLabelModel(BaseLabelModel):
         self.class_balance = None if class_balance is None else list(class_balance)
         self.keep_below_chance = keep_below_chance
         self.min_agreement = min_agreement
+        self.max_shift = max_shift
         self.min_gold = min_gold
         self.max_iter = max_iter
         self.tol = tol
@@ -171,8 +177,17 @@ class AutoLabelModel(BaseLabelModel):
         fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
         if not report:
             agreement = _agreement(votes, fit.posterior)
+            shift = _balance_shift(votes, fit.posterior)
             report["agreement_with_majority_vote"] = agreement
-            if agreement >= self.min_agreement:
+            report["class_shift_from_majority_vote"] = shift
+            if shift > self.max_shift:
+                chosen = "majority_vote"
+                reason = (
+                    f"fell back to majority vote: the fit moves {shift:.0%} of the examples "
+                    f"to other classes than majority vote's balance (above {self.max_shift:.0%}: "
+                    "one class swallowing others)"
+                )
+            elif agreement >= self.min_agreement:
                 chosen = "precision_em"
                 reason = f"agrees with majority vote on {agreement:.0%} of its clear majorities"
             else:
@@ -279,6 +294,19 @@ def _balance(posterior: np.ndarray, cardinality: int) -> np.ndarray:
     # One pseudo-example per class keeps an unseen class possible.
     counts = posterior.sum(axis=0) + 1.0
     return counts / counts.sum() if len(posterior) else np.full(cardinality, 1.0 / cardinality)
+
+
+def _balance_shift(votes: _Votes, posterior: np.ndarray) -> float:
+    """Total variation between the classes the fit predicts and majority vote's, on the
+    rows with votes (majority vote's ties split evenly)."""
+    voted = votes.per_row > 0
+    if not voted.any():
+        return 0.0
+    counts = votes.counts()[voted]
+    winners = counts == counts.max(axis=1, keepdims=True)
+    mv = (winners / winners.sum(axis=1, keepdims=True)).mean(axis=0)
+    fit = np.bincount(posterior[voted].argmax(axis=1), minlength=votes.k) / voted.sum()
+    return float(np.abs(mv - fit).sum() / 2)
 
 
 def _agreement(votes: _Votes, posterior: np.ndarray) -> float:
