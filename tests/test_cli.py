@@ -131,9 +131,9 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     balance = ", ".join(
         f"{label} {counts[label]} ({counts[label] / labeled:.1%})" for label in ("ham", "spam")
     )
-    assert f"snorkel: {labeled} of 15 examples labeled: {balance}" in result.stdout
+    assert f"auto: {labeled} of 15 examples labeled: {balance}" in result.stdout
     assert "label models on the dev split's gold" in result.stdout
-    assert cells(result.stdout, "snorkel")[3] == f"{dev:.3f}"
+    assert cells(result.stdout, "auto")[3] == f"{dev:.3f}"
     # d1, d2 right, d3 a tie, d4 no vote.
     assert cells(result.stdout, "majority_vote")[1:4] == ["0.500", "1.000", "0.500"]
     fitted_on_dev = piped("aggregate", voted, "--model", "majority_vote", "--gold-split", "dev")

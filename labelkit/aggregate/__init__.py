@@ -66,7 +66,7 @@ def load_label_model(path: str | Path) -> BaseLabelModel:
 
 def aggregate(
     workspace: Workspace,
-    model: str = "snorkel",
+    model: str = "auto",
     *,
     fit_split: str = "train",
     gold_split: str | None = None,

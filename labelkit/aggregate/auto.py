@@ -389,11 +389,15 @@ def _fit_precisions(
     weights = np.zeros((votes.m, k))
     # The class balance stays majority vote's (or the gold rows'): re-estimating it
     # inside EM is how one class swallows the others.
-    prior = fixed_prior if fixed_prior is not None else _balance(
-        np.where(known[:, None], np.eye(k)[np.maximum(gold, 0)], shares)[voted | known]
-        if gold is not None
-        else shares[voted],
-        k,
+    prior = (
+        fixed_prior
+        if fixed_prior is not None
+        else _balance(
+            np.where(known[:, None], np.eye(k)[np.maximum(gold, 0)], shares)[voted | known]
+            if gold is not None
+            else shares[voted],
+            k,
+        )
     )
     for _ in range(max_iter):
         loo = np.where(vote_known, vote_gold_hit, loo)
