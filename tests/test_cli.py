@@ -22,6 +22,7 @@ from labelkit import (
     bundled_dataset,
     ingest,
     keyword_lf,
+    summarize_lfs,
 )
 from labelkit.cli import app
 from tests.openai_server import OpenAIServer
@@ -454,3 +455,17 @@ def test_ingest_prints_a_readable_summary(tmp_path: Path) -> None:
         assert (
             opened.sql("SELECT text FROM examples WHERE id = 'n1'")["text"][0] == "Café prices rose"
         )
+
+
+def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path) -> None:
+    with Workspace(voted, read_only=True) as ws:
+        measured = dict(summarize_lfs(ws, split="dev").select("lf", "accuracy").iter_rows())
+    for command in ("aggregate", "analyze"):
+        result = piped(command, voted)
+        assert result.returncode == 0, result.stderr
+        assert "source health (auto label model)" in result.stdout
+        assert "auto: precision_em, agrees with majority vote" in result.stdout
+        # source, coverage, estimated accuracy, agreement, chance, gold accuracy, status
+        song = cells(result.stdout.split("source health")[1], "song")
+        assert song[0] == "song" and song[-1] == "ok"
+        assert song[-2] == ("–" if measured["song"] is None else f"{measured['song']:.3f}")

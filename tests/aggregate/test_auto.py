@@ -123,7 +123,7 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
 def test_a_fit_that_overrules_clear_majorities_falls_back() -> None:
     # The check itself: under a threshold no fit can meet, the model is majority vote
     # and reproduces every decision majority vote makes.
-    codes, truth = synthetic(2000, 2, np.full(6, 0.6), np.full(6, 0.75), seed=3)
+    codes, _ = synthetic(2000, 2, np.full(6, 0.6), np.full(6, 0.75), seed=3)
     model = AutoLabelModel(min_agreement=1.01).fit(codes, 2)
     assert model.report["chosen"] == "majority_vote"
     assert "collapsed or switched labels" in model.report["reason"]
