@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from labelkit.aggregate import (
+        AutoLabelModel,
         DawidSkene,
         LabelModel,
         MajorityVote,
@@ -72,6 +73,7 @@ _EXPORTS = {
     "SnorkelLabelModel": "labelkit.aggregate",
     "WeightedMajorityVote": "labelkit.aggregate",
     "load_label_model": "labelkit.aggregate",
+    "AutoLabelModel": "labelkit.aggregate",
     "bundled_dataset": "labelkit.data",
     "ingest": "labelkit.data",
     "read_examples": "labelkit.data",
@@ -119,6 +121,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ABSTAIN",
+    "AutoLabelModel",
     "DawidSkene",
     "Evaluation",
     "Example",

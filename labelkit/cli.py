@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +15,7 @@ import typer
 # Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
-from labelkit.aggregate import aggregate
+from labelkit.aggregate import aggregate, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import LabelkitError
 from labelkit.evaluation import evaluate
@@ -29,6 +30,7 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
+from labelkit.lf.analysis import health_warning, source_health
 from labelkit.llm import (
     LLMConfig,
     estimate_llm_run,
@@ -197,6 +199,16 @@ def apply(
         errors.print(rich_table(applied.errors.head(5)))
 
 
+def _print_health(report: dict[str, Any], sources: list[str], measured: Any) -> None:
+    """The auto label model's verdict, its source-health table and its warning."""
+    console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
+    health = source_health(report, sources, measured)
+    console.print(rich_table(health, title="source health (auto label model)"))
+    warning = health_warning(health)
+    if warning:
+        errors.print(f"warning: {warning}", highlight=False)
+
+
 @app.command()
 def analyze(
     workspace: Workspace_,
@@ -215,10 +227,14 @@ def analyze(
         disputed = most_disputed(matrix, top=top).join(
             texts, on="example_id", how="left", maintain_order="left"
         )
+        # Health is estimated from every example's votes: the more overlaps, the surer.
+        everything = LabelMatrix.from_workspace(ws, sources=matrix.sources)
+        fitted = make_label_model("auto").fit(everything.codes, ws.task.cardinality)
     where = f"the {split} split" if split else "all examples"
     console.print(
         rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
     )
+    _print_health(fitted.report, matrix.sources, summary)
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
     console.print(
@@ -571,7 +587,9 @@ def import_votes_command(
 @app.command(name="aggregate")
 def aggregate_votes(
     workspace: Workspace_,
-    model: Annotated[str, typer.Option(help="A registered label model.")] = "snorkel",
+    model: Annotated[
+        str, typer.Option(help="A registered label model; auto checks itself (see docs).")
+    ] = "auto",
     fit_split: Annotated[str, typer.Option(help="Fit on this split's votes.")] = "train",
     gold_split: Annotated[
         str | None, typer.Option(help="Also fit on this split's gold labels, e.g. dev.")
@@ -581,20 +599,34 @@ def aggregate_votes(
     ] = None,
     param: Param_ = None,
     save: Annotated[Path | None, typer.Option(help="Write the fitted model here (JSON).")] = None,
+    keep_below_chance: Annotated[
+        bool, typer.Option(help="auto: keep sources estimated below chance (default: drop).")
+    ] = False,
 ) -> None:
     """Combine all votes into one label per example with a label model."""
     params = _params(param)
+    if keep_below_chance:
+        params["keep_below_chance"] = True
     if class_balance:
         try:
             params["class_balance"] = [float(p) for p in class_balance.split(",")]
         except ValueError:
             raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
-    with _open(workspace) as ws:
+    with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
+        # The saved model is what the run reports on, so the report is the fitted one's.
+        saved = save or Path(scratch) / "label_model.json"
         predictions = aggregate(
-            ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
+            ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
         )
         labels = ws.task.labels
         on_dev = evaluate(ws, split="dev") if _analysis_split(ws) == "dev" else None
+        fitted = load_label_model(saved)
+        report = getattr(fitted, "report", None)
+        if report:
+            last = "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
+            sources = json.loads(ws.sql(last)["config"][0])["sources"]
+            measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
+            _print_health(report, sources, measured)
     counts = dict(predictions["label"].drop_nulls().value_counts().iter_rows())
     labeled = sum(counts.values())
     balance = ", ".join(

@@ -22,6 +22,7 @@ from labelkit import (
     bundled_dataset,
     ingest,
     keyword_lf,
+    summarize_lfs,
 )
 from labelkit.cli import app
 from tests.openai_server import OpenAIServer
@@ -131,9 +132,9 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     balance = ", ".join(
         f"{label} {counts[label]} ({counts[label] / labeled:.1%})" for label in ("ham", "spam")
     )
-    assert f"snorkel: {labeled} of 15 examples labeled: {balance}" in result.stdout
+    assert f"auto: {labeled} of 15 examples labeled: {balance}" in result.stdout
     assert "label models on the dev split's gold" in result.stdout
-    assert cells(result.stdout, "snorkel")[3] == f"{dev:.3f}"
+    assert cells(result.stdout, "auto")[3] == f"{dev:.3f}"
     # d1, d2 right, d3 a tie, d4 no vote.
     assert cells(result.stdout, "majority_vote")[1:4] == ["0.500", "1.000", "0.500"]
     fitted_on_dev = piped("aggregate", voted, "--model", "majority_vote", "--gold-split", "dev")
@@ -482,3 +483,17 @@ def test_ingest_prints_a_readable_summary(tmp_path: Path) -> None:
         assert (
             opened.sql("SELECT text FROM examples WHERE id = 'n1'")["text"][0] == "Café prices rose"
         )
+
+
+def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path) -> None:
+    with Workspace(voted, read_only=True) as ws:
+        measured = dict(summarize_lfs(ws, split="dev").select("lf", "accuracy").iter_rows())
+    for command in ("aggregate", "analyze"):
+        result = piped(command, voted)
+        assert result.returncode == 0, result.stderr
+        assert "source health (auto label model)" in result.stdout
+        assert "auto: precision_em, agrees with majority vote" in result.stdout
+        # source, coverage, estimated accuracy, agreement, chance, gold accuracy, status
+        song = cells(result.stdout.split("source health")[1], "song")
+        assert song[0] == "song" and song[-1] == "ok"
+        assert song[-2] == ("–" if measured["song"] is None else f"{measured['song']:.3f}")

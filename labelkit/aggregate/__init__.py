@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from labelkit.aggregate.auto import AutoLabelModel
 from labelkit.aggregate.base import BaseLabelModel, LabelModel, predict_from_proba
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
@@ -18,6 +19,7 @@ from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, registered
 
 __all__ = [
+    "AutoLabelModel",
     "DawidSkene",
     "LabelModel",
     "MajorityVote",
@@ -64,7 +66,7 @@ def load_label_model(path: str | Path) -> BaseLabelModel:
 
 def aggregate(
     workspace: Workspace,
-    model: str = "snorkel",
+    model: str = "auto",
     *,
     fit_split: str = "train",
     gold_split: str | None = None,

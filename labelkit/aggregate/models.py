@@ -3,6 +3,7 @@
 =====================  ==========================================  ======================
 name                   learns                                      class balance
 =====================  ==========================================  ======================
+``auto`` (default)     source accuracies, checked against MV       given, else MV's
 ``majority_vote``      nothing: every vote counts the same         not used
 ``weighted_majority``  one accuracy per source, from agreement     given, else uniform
 ``snorkel``            Snorkel's LabelModel (matrix completion)    given, else uniform

@@ -188,3 +188,63 @@ def summarize_lfs(
         .get_column("gold")
     )
     return lf_summary(matrix, gold if gold.is_not_null().any() else None)
+
+
+def source_health(
+    report: dict, sources: Sequence[str], measured: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """One row per source from the ``auto`` label model's report: coverage, estimated
+    accuracy, agreement with the other sources' majority beside the chance level for the
+    source's label mix, gold accuracy where ``measured`` (an ``lf_summary`` with gold)
+    has it, and the status: ``dropped`` or ``below chance`` (kept on request) or ``ok``.
+
+    Examples
+    --------
+    >>> model = make_label_model("auto").fit(L.codes, 2)
+    >>> source_health(model.report, L.sources).columns
+    ['source', 'coverage', 'estimated_accuracy', 'agreement', 'chance', 'status']
+    """
+    below = set(report["below_chance"])
+    dropped = set(report["dropped"])
+    health = pl.DataFrame(
+        {
+            "source": list(sources),
+            "coverage": report["coverage"],
+            "estimated_accuracy": report["accuracy"],
+            "agreement": report["agreement"],
+            "chance": report["chance"],
+            "status": [
+                "dropped" if j in dropped else "below chance" if j in below else "ok"
+                for j in range(len(sources))
+            ],
+        }
+    ).with_columns(pl.col("agreement", "chance").fill_nan(None))
+    if measured is not None and "accuracy" in measured.columns:
+        health = health.join(
+            measured.select(
+                pl.col("lf").alias("source"), pl.col("accuracy").alias("gold_accuracy")
+            ),
+            on="source",
+            how="left",
+            maintain_order="left",
+        ).select(*health.columns[:-1], "gold_accuracy", "status")
+    return health
+
+
+def health_warning(health: pl.DataFrame) -> str | None:
+    """A one-line warning naming the sources below chance, or None when there are none.
+
+    Examples
+    --------
+    >>> health_warning(source_health(model.report, L.sources))
+    'below chance (dropped): llm:tiny'
+    """
+    flagged = health.filter(pl.col("status") != "ok")
+    if flagged.is_empty():
+        return None
+    names = ", ".join(flagged["source"])
+    action = "dropped" if (flagged["status"] == "dropped").all() else "kept on request"
+    return (
+        f"below chance ({action}): {names} — these agree with the other sources' majority "
+        "less often than voting their own label mix at random would"
+    )

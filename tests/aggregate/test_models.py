@@ -153,7 +153,7 @@ def test_dawid_skene_with_all_gold_counts_answers_per_class() -> None:
 def test_unknown_label_model_lists_the_registered_ones() -> None:
     with pytest.raises(
         LabelkitError,
-        match=r"unknown label model 'em'; registered: \['dawid_skene', 'majority_vote', "
+        match=r"unknown label model 'em'; registered: \['auto', 'dawid_skene', 'majority_vote', "
         r"'snorkel', 'weighted_majority'\]",
     ):
         make_label_model("em")

@@ -1,0 +1,437 @@
+"""The default label model: a leave-one-out precision model that falls back to majority vote.
+
+See docs/label_models.md for the design and the failures each safeguard guards against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior
+from labelkit.registry import label_models
+from labelkit.task import ABSTAIN
+
+_EPS = 1e-6
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+class _Votes:
+    """The non-abstain votes of a code matrix as (row, source, label) triplets.
+
+    Only the votes are stored, so fitting costs O(votes) per round, not O(n m K).
+    """
+
+    def __init__(self, codes: np.ndarray, cardinality: int) -> None:
+        rows, sources = np.nonzero(codes != ABSTAIN)
+        labels = codes[rows, sources].astype(np.int64)
+        self.n, self.m, self.k = codes.shape[0], codes.shape[1], cardinality
+        self.rows = rows
+        self.labels = labels
+        self.key = sources.astype(np.int64) * cardinality + labels
+        self.cell = rows.astype(np.int64) * cardinality + labels
+        self.per_row = np.bincount(rows, minlength=self.n)
+
+    def counts(self) -> np.ndarray:
+        """Votes per (row, class)."""
+        return np.bincount(self.cell, minlength=self.n * self.k).reshape(self.n, self.k)
+
+    def scores(self, weights: np.ndarray) -> np.ndarray:
+        """Sum of the weights of the votes per (row, class)."""
+        flat = np.bincount(self.cell, weights=weights.ravel()[self.key], minlength=self.n * self.k)
+        return flat.reshape(self.n, self.k)
+
+    def per_source(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-vote value per (source, voted label)."""
+        return np.bincount(self.key, weights=values, minlength=self.m * self.k).reshape(
+            self.m, self.k
+        )
+
+
+def _shares(votes: _Votes) -> np.ndarray:
+    counts = votes.counts().astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / votes.k)
+
+
+def _expected_accuracy(proba: np.ndarray, gold: np.ndarray) -> float:
+    """Accuracy when exact ties between the top classes are broken at random."""
+    top = proba.max(axis=1, keepdims=True)
+    winners = np.isclose(proba, top)
+    hit = winners[np.arange(len(gold)), gold]
+    return float((hit / winners.sum(axis=1)).mean())
+
+
+@label_models.register("auto")
+class AutoLabelModel(BaseLabelModel):
+    """The default: majority vote made safe, weighted only where the data says so.
+
+    Each source ``j`` has a precision ``p[j, l]``: how often the true class is ``l``
+    when it votes ``l``; a vote for ``l`` adds ``logit(p[j, l]) - logit(prior[l])`` to
+    class ``l``'s score (zero for a source no better than the class balance). The
+    precisions are estimated, from majority vote's posteriors on, against the posterior
+    of the *other* sources (leave-one-out), so a source that votes on every example
+    cannot vouch for itself; they are shrunk toward the source's pooled accuracy and
+    that toward a prior above chance. A source whose estimated accuracy is below
+    chance for its label mix gets weight zero (``keep_below_chance`` to keep its
+    estimated, negative weight).
+
+    Without gold, the fit is kept only when its predictions agree with majority vote
+    on at least ``min_agreement`` of the rows majority vote decides; otherwise
+    (collapse, switched labels) the model is majority vote, with ties broken by the
+    class balance. With ``gold`` (at least ``min_gold`` rows), majority vote and the
+    fit with gold weights 1 and 10 are scored by 5-fold cross-validation on the gold
+    rows only, and the best one is used (majority vote on a tie).
+
+    After ``fit``, ``report`` says what it ended with and why, the per-source accuracy
+    and chance level, the sources dropped and the class balance.
+
+    Parameters
+    ----------
+    class_balance
+        Fixed class prior; estimated from the posteriors if None.
+    keep_below_chance
+        Keep sources estimated below chance (with negative weight) instead of dropping them.
+    min_agreement
+        Least agreement with majority vote's decided rows for a fit without gold.
+    max_shift
+        Largest share of examples the fit may move between classes, against majority
+        vote's class balance, without gold.
+    min_gold
+        Fewest gold rows for choosing by cross-validation.
+    max_iter, tol
+        Rounds of re-estimation and the largest weight change that stops them.
+
+    Examples
+    --------
+    >>> model = AutoLabelModel().fit(train_codes, 2)
+    >>> model.report["chosen"], model.report["reason"]
+    ('precision_em', 'agrees with majority vote on 91% of its clear majorities')
+    >>> model.predict(test_codes)
+    array([1, 0, ...])
+    """
+
+    name = "auto"
+    config_attributes = (
+        "class_balance",
+        "keep_below_chance",
+        "min_agreement",
+        "max_shift",
+        "min_gold",
+        "max_iter",
+        "tol",
+    )
+    state_attributes = ("weights", "prior", "chosen", "dropped", "report")
+    PRIOR_LIFT = 0.3
+    """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
+    PRIOR_VOTES = 10.0
+    """How many votes the prior on a source's pooled accuracy counts as."""
+    LABEL_VOTES = 1e9
+    """How many votes the pooled accuracy counts as in each per-label precision."""
+    GOLD_WEIGHTS = (1.0, 10.0)
+
+    def __init__(
+        self,
+        class_balance: ClassBalance = None,
+        keep_below_chance: bool = False,
+        min_agreement: float = 0.75,
+        max_shift: float = 0.15,
+        min_gold: int = 20,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+    ) -> None:
+        self.class_balance = None if class_balance is None else list(class_balance)
+        self.keep_below_chance = keep_below_chance
+        self.min_agreement = min_agreement
+        self.max_shift = max_shift
+        self.min_gold = min_gold
+        self.max_iter = max_iter
+        self.tol = tol
+        self.weights = np.zeros(0)
+        self.prior = np.zeros(0)
+        self.chosen = ""
+        self.dropped: list[int] = []
+        self.report: dict[str, Any] = {}
+
+    def fit(
+        self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
+    ) -> AutoLabelModel:
+        """Fit, check against majority vote (or choose by cross-validation on ``gold``)."""
+        codes = self._check(codes, cardinality)
+        known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
+        health = _Health(_Votes(codes, cardinality))
+        self.dropped = [] if self.keep_below_chance else np.flatnonzero(health.below).tolist()
+        votes = _Votes(self._kept(codes), cardinality)
+        fixed = class_prior(self.class_balance, cardinality, self.name)
+        report: dict[str, Any] = {}
+        weight = 1.0
+        if known is not None and known.sum() >= self.min_gold:
+            chosen, weight, reason, report["cross_validation"] = self._choose_by_gold(
+                votes, gold, known, fixed
+            )
+        fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
+        if not report:
+            agreement = _agreement(votes, fit.posterior)
+            shift = _balance_shift(votes, fit.posterior)
+            report["agreement_with_majority_vote"] = agreement
+            report["class_shift_from_majority_vote"] = shift
+            if shift > self.max_shift:
+                chosen = "majority_vote"
+                reason = (
+                    f"fell back to majority vote: the fit moves {shift:.0%} of the examples "
+                    f"to other classes than majority vote's balance (above {self.max_shift:.0%}: "
+                    "one class swallowing others)"
+                )
+            elif agreement >= self.min_agreement:
+                chosen = "precision_em"
+                reason = f"agrees with majority vote on {agreement:.0%} of its clear majorities"
+            else:
+                chosen = "majority_vote"
+                reason = (
+                    f"fell back to majority vote: the fit agrees with it on only "
+                    f"{agreement:.0%} of its clear majorities (below {self.min_agreement:.0%}: "
+                    "collapsed or switched labels)"
+                )
+            if known is not None:
+                reason += f"; {known.sum()} gold rows held to their class, too few to choose by"
+        self.chosen = chosen
+        self.cardinality = cardinality
+        self.weights = fit.weights
+        self.prior = fit.prior
+        self.report = report | {
+            "chosen": chosen,
+            "reason": reason,
+            "class_balance": fit.prior.tolist(),
+            "coverage": (votes_per_source(codes) / max(len(codes), 1)).tolist(),
+            "accuracy": fit.accuracy.tolist(),
+            "agreement": health.agreement.tolist(),
+            "chance": health.chance.tolist(),
+            "below_chance": np.flatnonzero(health.below).tolist(),
+            "dropped": self.dropped,
+        }
+        return self
+
+    def _kept(self, codes: np.ndarray) -> np.ndarray:
+        if not len(self.dropped):
+            return codes
+        kept = codes.copy()
+        kept[:, self.dropped] = ABSTAIN
+        return kept
+
+    def _choose_by_gold(
+        self,
+        votes: _Votes,
+        gold: np.ndarray,
+        known: np.ndarray,
+        fixed: np.ndarray | None,
+    ) -> tuple[str, float, str, dict[str, float]]:
+        rows = np.flatnonzero(known)
+        fold = np.random.default_rng(0).permutation(len(rows)) % 5
+        scores = {"majority_vote": _expected_accuracy(_shares(votes)[rows], gold[rows])}
+        for weight in self.GOLD_WEIGHTS:
+            hits = 0.0
+            for k in range(5):
+                held = rows[fold == k]
+                partial = gold.copy()
+                partial[held] = ABSTAIN
+                fit = _fit_precisions(votes, partial, weight, fixed, 30, 1e-3)
+                hits += _expected_accuracy(fit.posterior[held], gold[held]) * len(held)
+            scores[f"precision_em, gold weight {weight:g}"] = hits / len(rows)
+        best = max(scores, key=lambda name: (scores[name], name == "majority_vote"))
+        reason = (
+            f"best of 5-fold cross-validation on {len(rows)} gold rows "
+            f"({scores[best]:.3f} against majority vote's {scores['majority_vote']:.3f})"
+        )
+        if best == "majority_vote":
+            return "majority_vote", 1.0, reason, scores
+        return "precision_em", float(best.rsplit(" ", 1)[1]), reason, scores
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        votes = _Votes(self._kept(self._check(codes)), self.cardinality)
+        if self.chosen == "majority_vote":
+            proba = _break_ties(_shares(votes))
+        else:
+            proba = _softmax(votes.scores(self.weights) + np.log(self.prior))
+        proba[votes.per_row == 0] = 1.0 / self.cardinality
+        return proba
+
+
+def votes_per_source(codes: np.ndarray) -> np.ndarray:
+    """How many examples each source votes on."""
+    return (codes != ABSTAIN).sum(axis=0)
+
+
+def _break_ties(shares: np.ndarray) -> np.ndarray:
+    """Vote shares with exact ties broken by a seeded coin, as majority vote with random
+    ties does; the class balance would be no safer, as a skewed source skews it too."""
+    jitter = np.random.default_rng(0).random(shares.shape)
+    proba = shares + 1e-6 * jitter
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+class _Fit:
+    def __init__(self, **values: np.ndarray) -> None:
+        self.__dict__.update(values)
+
+    weights: np.ndarray
+    prior: np.ndarray
+    posterior: np.ndarray
+    accuracy: np.ndarray
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _balance(posterior: np.ndarray, cardinality: int) -> np.ndarray:
+    # One pseudo-example per class keeps an unseen class possible.
+    counts = posterior.sum(axis=0) + 1.0
+    return counts / counts.sum() if len(posterior) else np.full(cardinality, 1.0 / cardinality)
+
+
+def _balance_shift(votes: _Votes, posterior: np.ndarray) -> float:
+    """Total variation between the classes the fit predicts and majority vote's, on the
+    rows with votes (majority vote's ties split evenly)."""
+    voted = votes.per_row > 0
+    if not voted.any():
+        return 0.0
+    counts = votes.counts()[voted]
+    winners = counts == counts.max(axis=1, keepdims=True)
+    mv = (winners / winners.sum(axis=1, keepdims=True)).mean(axis=0)
+    fit = np.bincount(posterior[voted].argmax(axis=1), minlength=votes.k) / voted.sum()
+    return float(np.abs(mv - fit).sum() / 2)
+
+
+def _agreement(votes: _Votes, posterior: np.ndarray) -> float:
+    """Share of the rows where majority vote wins by two votes or more on which the fit
+    agrees (by one vote where no row has two): a fit that collapsed or switched labels
+    overrules even clear majorities, while one that only weighs sources differently
+    seldom does."""
+    counts = votes.counts()
+    top = np.sort(counts, axis=1)
+    margin = top[:, -1] - top[:, -2] if votes.k > 1 else top[:, -1]
+    clear = margin >= 2
+    if not clear.any():
+        clear = margin >= 1
+    if not clear.any():
+        return 1.0
+    return float((counts.argmax(axis=1) == posterior.argmax(axis=1))[clear].mean())
+
+
+class _Health:
+    """Each source against the majority of the *other* sources where they decide.
+
+    ``chance`` is the agreement a source voting its own label mix independently of the
+    truth would reach on the same rows; a source agrees *below chance* when its
+    agreement is under that by more than two standard errors (on at least 20 rows).
+    A one-sided source sits exactly at chance here, so only a source that votes
+    against the others more often than its label mix explains is flagged.
+    """
+
+    def __init__(self, votes: _Votes, chunk: int = 2_000_000) -> None:
+        m, k = votes.m, votes.k
+        counts = votes.counts()
+        agree = np.zeros(m)
+        own_mix = np.zeros((m, k))
+        other_mix = np.zeros((m, k))
+        sources = votes.key // k
+        for start in range(0, len(votes.rows), chunk):
+            part = slice(start, start + chunk)
+            others = counts[votes.rows[part]].copy()
+            others[np.arange(len(others)), votes.labels[part]] -= 1
+            top = np.sort(others, axis=1)
+            decided = top[:, -1] > (top[:, -2] if k > 1 else 0)
+            winner = others.argmax(axis=1)
+            j, label = sources[part][decided], votes.labels[part][decided]
+            agree += np.bincount(j, weights=label == winner[decided], minlength=m)
+            np.add.at(own_mix, (j, label), 1)
+            np.add.at(other_mix, (j, winner[decided]), 1)
+        self.judged = own_mix.sum(axis=1)
+        n = np.maximum(self.judged, 1)
+        self.agreement = np.where(self.judged > 0, agree / n, np.nan)
+        self.chance = np.where(self.judged > 0, (own_mix * other_mix).sum(axis=1) / n**2, np.nan)
+        error = np.sqrt(self.chance * (1 - self.chance) / n)
+        self.below = (self.judged >= 20) & (self.agreement < self.chance - 2 * error)
+
+
+def _fit_precisions(
+    votes: _Votes,
+    gold: np.ndarray | None,
+    gold_weight: float,
+    fixed_prior: np.ndarray | None,
+    max_iter: int,
+    tol: float,
+) -> _Fit:
+    """Estimate per-(source, label) precisions by EM from majority vote's posteriors."""
+    k = votes.k
+    known = np.zeros(votes.n, bool) if gold is None else gold != ABSTAIN
+    vote_known = known[votes.rows]
+    vote_gold_hit = np.zeros(len(votes.rows))
+    if gold is not None:
+        vote_gold_hit = (gold[votes.rows] == votes.labels).astype(np.float64)
+    # A vote on a row no other source votes on says nothing about the source's accuracy.
+    informative = (votes.per_row[votes.rows] > 1) | vote_known
+    vote_weight = np.where(vote_known, gold_weight, 1.0) * informative
+    voted = votes.per_row > 0
+    shares = _shares(votes)
+    counts = votes.counts()
+    others = np.maximum(votes.per_row[votes.rows] - 1, 1)
+    # Round 0: the other sources' majority-vote share of the voted label.
+    loo = (counts.ravel()[votes.cell] - 1) / others
+    posterior = shares
+    weights = np.zeros((votes.m, k))
+    # The class balance stays majority vote's (or the gold rows'): re-estimating it
+    # inside EM is how one class swallows the others.
+    prior = (
+        fixed_prior
+        if fixed_prior is not None
+        else _balance(
+            np.where(known[:, None], np.eye(k)[np.maximum(gold, 0)], shares)[voted | known]
+            if gold is not None
+            else shares[voted],
+            k,
+        )
+    )
+    for _ in range(max_iter):
+        loo = np.where(vote_known, vote_gold_hit, loo)
+        hits = votes.per_source(loo * vote_weight)
+        n_votes = votes.per_source(vote_weight)
+        chance_label = prior[None, :]
+        pooled_n = n_votes.sum(axis=1)
+        chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
+        chance = np.where(pooled_n > 0, chance, 1.0 / k)
+        prior_mean = chance + AutoLabelModel.PRIOR_LIFT * (1 - chance)
+        accuracy = (hits.sum(axis=1) + AutoLabelModel.PRIOR_VOTES * prior_mean) / (
+            pooled_n + AutoLabelModel.PRIOR_VOTES
+        )
+        # The per-label precision is shrunk toward the same lift over chance as the pooled
+        # accuracy: class-conditional only where the source has the votes to show it.
+        lift = (accuracy - chance) / np.maximum(1 - chance, _EPS)
+        label_mean = chance_label + lift[:, None] * (1 - chance_label)
+        precision = (hits + AutoLabelModel.LABEL_VOTES * label_mean) / (
+            n_votes + AutoLabelModel.LABEL_VOTES
+        )
+        # A weight below zero would let EM explain a source as voting against its label.
+        new_weights = np.maximum(_logit(precision) - _logit(chance_label), 0.0)
+        moved = np.abs(new_weights - weights).max() if weights.size else 0.0
+        weights = new_weights
+        scores = votes.scores(weights) + np.log(prior)
+        posterior = _softmax(scores)
+        if gold is not None:
+            posterior[known] = np.eye(k)[gold[known]]
+        loo = posterior.ravel()[votes.cell]
+        if moved < tol:
+            break
+    return _Fit(
+        weights=weights,
+        prior=prior,
+        posterior=posterior,
+        accuracy=accuracy,
+    )

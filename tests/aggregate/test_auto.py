@@ -1,0 +1,168 @@
+"""The default label model: each safeguard against the failure it guards against.
+
+Synthetic sets have known truth; the YouTube tests read WRENCH's votes from
+../shared/data and add a synthetic below-chance "LLM" that votes on every example.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelkit.aggregate import AutoLabelModel, make_label_model
+from labelkit.lf.analysis import health_warning, source_health
+
+# The shared data folder sits beside the checkout (../shared/data), which for a git
+# worktree may be more than one level up.
+YOUTUBE = next(
+    folder / "shared" / "data" / "wrench" / "youtube"
+    for folder in Path(__file__).resolve().parents
+    if (folder / "shared" / "data" / "wrench" / "youtube").is_dir()
+)
+
+
+def accuracy(proba: np.ndarray, truth: np.ndarray, seeds: int = 10) -> float:
+    """Accuracy with exact ties (and unvoted rows) broken at random, averaged over seeds."""
+    return float(
+        np.mean(
+            [
+                (
+                    (proba + np.random.default_rng(s).random(proba.shape) * 1e-9).argmax(1) == truth
+                ).mean()
+                for s in range(seeds)
+            ]
+        )
+    )
+
+
+def majority_vote(codes: np.ndarray, truth: np.ndarray, k: int) -> float:
+    return accuracy(make_label_model("majority_vote").fit(codes, k).predict_proba(codes), truth)
+
+
+def synthetic(
+    n: int, k: int, coverage: np.ndarray, correct: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sources vote on ``coverage`` of the rows, right with probability ``correct``,
+    otherwise a uniformly drawn wrong class."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n)
+    m = len(coverage)
+    voted = rng.random((n, m)) < coverage
+    right = rng.random((n, m)) < correct
+    wrong = (truth[:, None] + rng.integers(1, k, (n, m))) % k
+    return np.where(voted, np.where(right, truth[:, None], wrong), -1), truth
+
+
+def youtube_with_llm(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """YouTube's train votes plus an LLM voting spam on 70% of spam and 80% of ham:
+    mostly one class and about 46% accurate, below the ~50% of chance."""
+    rows = json.loads((YOUTUBE / "train.json").read_text()).values()
+    codes = np.array([row["weak_labels"] for row in rows])
+    truth = np.array([row["label"] for row in rows])
+    rng = np.random.default_rng(seed)
+    llm = (rng.random(len(truth)) < np.where(truth == 1, 0.7, 0.8)).astype(int)
+    return np.column_stack([codes, llm]), truth
+
+
+def test_beats_majority_vote_where_sources_differ_in_quality() -> None:
+    codes, truth = synthetic(3000, 3, np.full(8, 0.5), np.array([0.9] * 3 + [0.4] * 5), seed=0)
+    model = AutoLabelModel().fit(codes, 3)
+    assert model.report["chosen"] == "precision_em"
+    assert accuracy(model.predict_proba(codes), truth) > majority_vote(codes, truth, 3) + 0.08
+    estimated = np.array(model.report["accuracy"])
+    assert (estimated[:3] > 0.8).all() and (estimated[3:] < 0.5).all()
+
+
+def test_many_sparse_sources_and_nine_classes_stay_above_majority_vote() -> None:
+    rng = np.random.default_rng(7)
+    coverage, correct = rng.uniform(0.01, 0.05, 164), rng.uniform(0.2, 0.7, 164)
+    codes, truth = synthetic(2500, 9, coverage, correct, seed=1)
+    model = AutoLabelModel().fit(codes, 9)
+    assert accuracy(model.predict_proba(codes), truth) > majority_vote(codes, truth, 9) + 0.02
+
+
+def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
+    codes, truth = youtube_with_llm(seed=0)
+    llm_accuracy = (codes[:, -1] == truth).mean()
+    assert llm_accuracy < 0.47
+    unguarded = AutoLabelModel(keep_below_chance=True, max_shift=1.0, min_agreement=0.0)
+    collapsed = accuracy(unguarded.fit(codes, 2).predict_proba(codes), truth)
+    mv = majority_vote(codes, truth, 2)
+    assert collapsed < mv - 0.1, "without the safeguards, EM follows the LLM"
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["dropped"] == [10]
+    assert accuracy(model.predict_proba(codes), truth) > mv + 0.05
+    names = [f"lf{j}" for j in range(10)] + ["llm:tiny"]
+    health = source_health(model.report, names)
+    assert health.filter(health["status"] == "dropped")["source"].to_list() == ["llm:tiny"]
+    assert health_warning(health).startswith("below chance (dropped): llm:tiny —")
+    kept = AutoLabelModel(keep_below_chance=True).fit(codes, 2)
+    assert kept.report["dropped"] == [] and kept.report["below_chance"] == [10]
+    assert health_warning(source_health(kept.report, names)).startswith(
+        "below chance (kept on request): llm:tiny"
+    )
+
+
+def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
+    # This LLM is only mildly below chance, so it is not dropped, and EM lets it pull
+    # most examples to spam.
+    codes, truth = youtube_with_llm(seed=2)
+    mv = majority_vote(codes, truth, 2)
+    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0).fit(codes, 2)
+    assert unguarded.report["dropped"] == []
+    assert accuracy(unguarded.predict_proba(codes), truth) < mv - 0.1
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["chosen"] == "majority_vote"
+    assert "one class swallowing others" in model.report["reason"]
+    assert accuracy(model.predict_proba(codes), truth) >= mv - 0.01
+
+
+def test_a_fit_that_overrules_clear_majorities_falls_back() -> None:
+    # The check itself: under a threshold no fit can meet, the model is majority vote
+    # and reproduces every decision majority vote makes.
+    codes, _ = synthetic(2000, 2, np.full(6, 0.6), np.full(6, 0.75), seed=3)
+    model = AutoLabelModel(min_agreement=1.01).fit(codes, 2)
+    assert model.report["chosen"] == "majority_vote"
+    assert "collapsed or switched labels" in model.report["reason"]
+    mv = make_label_model("majority_vote").fit(codes, 2).predict_proba(codes)
+    assert (model.predict_proba(codes).argmax(1) == mv.argmax(1))[mv.max(1) > 0.5].all()
+
+
+def test_with_gold_the_choice_is_made_by_cross_validation_on_gold_rows() -> None:
+    codes, truth = youtube_with_llm(seed=2)
+    gold = np.full(len(truth), -1)
+    labeled = np.random.default_rng(0).choice(len(truth), 200, replace=False)
+    gold[labeled] = truth[labeled]
+    model = AutoLabelModel().fit(codes, 2, gold=gold)
+    scores = model.report["cross_validation"]
+    assert set(scores) == {
+        "majority_vote",
+        "precision_em, gold weight 1",
+        "precision_em, gold weight 10",
+    }
+    assert "cross-validation on 200 gold rows" in model.report["reason"]
+    unlabeled = gold == -1
+    got = accuracy(model.predict_proba(codes)[unlabeled], truth[unlabeled])
+    assert got >= majority_vote(codes[unlabeled], truth[unlabeled], 2) - 0.01
+
+
+def test_no_source_better_than_chance_still_decides_like_majority_vote() -> None:
+    # Sources that never overlap carry no evidence of accuracy: weighted majority vote
+    # gives them weight 0 and abstains everywhere; auto must still vote.
+    codes = np.full((40, 4), -1)
+    for j in range(4):
+        codes[j * 10 : (j + 1) * 10, j] = j % 2
+    model = AutoLabelModel().fit(codes, 2)
+    assert (model.predict(codes) == codes.max(axis=1)).all()
+    weighted = make_label_model("weighted_majority").fit(codes, 2)
+    assert (weighted.predict(codes) == -1).all()
+
+
+@pytest.mark.parametrize("bad", [[0.5], [0.2, 0.2]])
+def test_bad_class_balance_is_named(bad: list[float]) -> None:
+    codes, _ = synthetic(100, 2, np.full(3, 0.5), np.full(3, 0.8), seed=0)
+    with pytest.raises(Exception, match="auto: class_balance must be 2 positive numbers"):
+        AutoLabelModel(class_balance=bad).fit(codes, 2)
