@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labelkit.errors import InputError
-from labelkit.synthetic import SyntheticSource, synthetic_votes
+from labelkit.synthetic import SyntheticSource, source_votes, synthetic_votes
 
 N = 40_000
 TOLERANCE = 0.015
@@ -101,3 +101,14 @@ def test_the_same_seed_draws_the_same_votes():
 def test_impossible_sources_are_refused_by_index(source, message):
     with pytest.raises(InputError, match=message):
         synthetic_votes(10, 3, [source], class_balance=[0.8, 0.1, 0.1])
+
+
+def test_source_votes_on_known_classes_keep_per_class_accuracy():
+    gold = np.repeat([0, 1], [N // 4, 3 * N // 4])
+    says_one = source_votes(gold, 2, SyntheticSource(accuracy=[0.15, 0.75], coverage=0.9), seed=2)
+    assert abs((says_one != -1).mean() - 0.9) < TOLERANCE
+    for label, expected in ((0, 0.15), (1, 0.75)):
+        voted = (gold == label) & (says_one != -1)
+        assert abs((says_one[voted] == label).mean() - expected) < TOLERANCE
+    rule = source_votes(gold, 2, SyntheticSource(accuracy=0.6, coverage=0.1, polarity=0), seed=2)
+    assert abs(voted_accuracy(rule, gold) - 0.6) < 2 * TOLERANCE
