@@ -40,16 +40,21 @@ def machine() -> str:
 
 
 def write_results(
-    script: str, records: list[dict[str, Any]], output_dir: Path, notes: str = ""
+    script: str,
+    records: list[dict[str, Any]],
+    output_dir: Path,
+    notes: str = "",
+    table: str | None = None,
 ) -> pl.DataFrame:
-    """Save ``records`` as ``<script>.json`` and a Markdown table ``<script>.md``."""
+    """Save ``records`` as ``<script>.json`` and a Markdown table ``<script>.md``: the
+    records one per line, or ``table`` (Markdown) where a script arranges them itself."""
     stamp = {"machine": machine(), "labelkit_version": labelkit.__version__}
     records = [{**record, **stamp} for record in records]
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{script}.json").write_text(json.dumps(records, indent=1) + "\n")
-    frame = pl.DataFrame(records).drop("machine", "labelkit_version")
+    frame = pl.DataFrame(records, infer_schema_length=None).drop("machine", "labelkit_version")
     header = f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__}.\n\n"
-    body = markdown_table(frame) + "\n"
+    body = (markdown_table(frame) if table is None else table) + "\n"
     (output_dir / f"{script}.md").write_text(header + body + (f"\n{notes}\n" if notes else ""))
     return frame
 

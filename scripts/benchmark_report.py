@@ -18,7 +18,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 # In the order a reader meets the stages; the figure each script draws, if any.
 SECTIONS = {
-    "label_models": ("Label models against WRENCH", None),
+    "label_models": ("Label models on real and synthetic votes", None),
     "apply_speed": ("Labeling-function applier against Snorkel", None),
     "llm_votes": ("Combining LLM votes", None),
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
