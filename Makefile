@@ -75,7 +75,7 @@ $(BENCH_STAMP): $(LLM_STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,embeddings,vectors,local,bench]"
 	touch $@
 
-# Every benchmark, then the report page (27 minutes on 2 cores, measured).
+# Every benchmark, then the report page (see the README for how long it takes).
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/label_models.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/apply_speed.py --data-dir $(DATA_DIR)
