@@ -122,9 +122,7 @@ def ingest(
     seed: Annotated[int, typer.Option(help="Salt of the text hash that picks splits.")] = 0,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
-    # Both `--label-map 0=World --label-map 1=Sports` and `--label-map 0=World,1=Sports`.
-    pairs = [pair for value in label_map or [] for pair in value.split(",")]
-    mapping = _pairs(pairs, "--label-map", "RAW=LABEL")
+    mapping = _label_map(label_map, "RAW=LABEL")
     with _open(workspace, must_exist=False) as ws:
         summary = ingest_files(
             ws,
@@ -257,6 +255,12 @@ def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
             raise LabelkitError(f"{option} takes {form}, got {pair!r}")
         pairs[key] = value
     return pairs
+
+
+def _label_map(values: list[str] | None, form: str) -> dict[str, str]:
+    # Both `--label-map 0=World --label-map 1=Sports` and `--label-map 0=World,1=Sports`.
+    pairs = [pair for value in values or [] for pair in value.split(",")]
+    return _pairs(pairs, "--label-map", form)
 
 
 def _params(values: list[str] | None) -> dict[str, Any]:
@@ -562,8 +566,7 @@ def import_votes_command(
     kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
 ) -> None:
     """Add votes computed by another tool, each source as a vote source of its own."""
-    pairs = [pair for value in label_map or [] for pair in value.split(",")]
-    mapping = _pairs(pairs, "--label-map", "CODE=LABEL")
+    mapping = _label_map(label_map, "CODE=LABEL")
     if mapping and not all(code.lstrip("-").isdigit() for code in mapping):
         raise LabelkitError(f"--label-map: WRENCH codes are integers, got {list(mapping)}")
     with _open(workspace) as ws:

@@ -288,13 +288,18 @@ def _read_source(
     )
 
 
+def _is_frame(source: object) -> bool:
+    kind = type(source)
+    return isinstance(source, pl.DataFrame) or (
+        kind.__module__.startswith("pandas") and kind.__name__ == "DataFrame"
+    )
+
+
 def as_frame(source: object) -> pl.DataFrame | None:
     """``source`` as a polars frame if it is a polars or pandas DataFrame, else None."""
-    if isinstance(source, pl.DataFrame):
-        return source
-    if type(source).__module__.startswith("pandas") and type(source).__name__ == "DataFrame":
-        return pl.from_pandas(source)
-    return None
+    if not _is_frame(source):
+        return None
+    return source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
 
 
 def _raw_labels(raw: pl.DataFrame, name: str, column: str, notes: list[str]) -> pl.Expr:
@@ -380,7 +385,7 @@ def ingest(
     >>> ingest(ws, pl.DataFrame({"id": ["n1"], "text": ["new comment"]})).new
     {'train': 1}
     """
-    if isinstance(sources, (str, Path)) or as_frame(sources) is not None:
+    if isinstance(sources, (str, Path)) or _is_frame(sources):
         sources = [sources]  # type: ignore[list-item]
     sources = list(sources)  # type: ignore[arg-type]
     if not sources:
@@ -391,7 +396,7 @@ def ingest(
     order_map, order_from = label_map, "label_map / --label-map"
     for source in sources:
         file_labels = None
-        if as_frame(source) is None and table_format(Path(source)) == "wrench":
+        if not _is_frame(source) and table_format(Path(source)) == "wrench":
             file_labels = _wrench_label_map(Path(source))
             if file_labels and not order_map:
                 order_map, order_from = file_labels, "label.json"
@@ -470,7 +475,8 @@ def ingest(
         unchanged = known.filter(~pl.col("moved") & ~pl.col("regold")).height
         new: dict[str, int] = {}
         if incoming.height > known.height or changed_split or changed_gold:
-            new = _write(workspace, incoming, task, sources, seed, dev_fraction, test_fraction)
+            names = [read.name for read in reads]
+            new = _write(workspace, incoming, task, names, seed, dev_fraction, test_fraction)
     if repeated and repeated[0]:
         notes.append(
             f"{repeated[0]} new examples repeat the text of an example already in the "
@@ -495,13 +501,12 @@ def _write(
     workspace: Workspace,
     incoming: pl.DataFrame,
     task: Task,
-    sources: Sequence[Source],
+    names: list[str],
     seed: int,
     dev_fraction: float,
     test_fraction: float,
 ) -> dict[str, int]:
     """Insert the new rows and apply changed splits and gold; the new rows per split."""
-    names = [str(s) if as_frame(s) is None else "frame" for s in sources]
     with workspace.run("ingest", {"files": names, "seed": seed}) as run:
         con = run.con
         if not workspace.has_task():

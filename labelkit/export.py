@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.review.queue import EFFECTIVE_DECISIONS, RULED_OUT_LABELS
+from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS, RULED_OUT_LABELS
 from labelkit.workspace import Workspace
 
 
@@ -28,12 +28,12 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
         f"""
         SELECT * FROM (
         SELECT e.id, e.text,
-               CASE WHEN d.action IN ('accept', 'reject', 'label') THEN d.label
+               CASE WHEN d.action IN {ANSWERS} THEN d.label
                     WHEN d.action = 'ambiguous' OR r.label IS NOT NULL THEN NULL
                     ELSE p.label END AS label,
-               CASE WHEN d.action IN ('accept', 'reject', 'label') THEN 'review'
+               CASE WHEN d.action IN {ANSWERS} THEN 'review'
                     ELSE 'label_model' END AS origin,
-               CASE WHEN d.action IN ('accept', 'reject', 'label') THEN 1.0
+               CASE WHEN d.action IN {ANSWERS} THEN 1.0
                     ELSE p.confidence END AS confidence
         FROM examples e
         JOIN predictions p ON p.example_id = e.id

@@ -253,13 +253,12 @@ def import_votes(
         raise InputError(f"kind must be 'lf' or 'llm', got {kind!r}")
     if isinstance(sources, (str, Path)) or as_frame(sources) is not None:
         sources = [sources]  # type: ignore[list-item]
-    sources = list(sources)  # type: ignore[arg-type]
-    if not sources:
+    inputs = [(source, as_frame(source)) for source in sources]  # type: ignore[union-attr]
+    if not inputs:
         raise InputError("no vote files given")
     task = workspace.task
     parts = []
-    for source in sources:
-        frame = as_frame(source)
+    for source, frame in inputs:
         if frame is not None:
             parts.append(_table_votes(frame, "frame", source_prefix or ""))
             continue
@@ -271,7 +270,7 @@ def import_votes(
     votes = pl.concat([part for part, _ in parts])
     names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
     _check_votes(workspace, votes, task)
-    files = sorted({str(s) if as_frame(s) is None else "a frame" for s in sources})
+    files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
     definition = f"votes imported from {', '.join(files)}"
     config = {"sources": names, "files": files, "kind": kind}
     with workspace.run("import-votes", config) as run:

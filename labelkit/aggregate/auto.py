@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior
+from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior, softmax
 from labelkit.registry import label_models
 from labelkit.task import ABSTAIN
 
@@ -78,8 +78,8 @@ class AutoLabelModel(BaseLabelModel):
     of the *other* sources (leave-one-out), so a source that votes on every example
     cannot vouch for itself; they are shrunk toward the source's pooled accuracy and
     that toward a prior above chance. A source whose estimated accuracy is below
-    chance for its label mix gets weight zero (``keep_below_chance`` to keep its
-    estimated, negative weight).
+    chance for its label mix gets weight zero (``keep_below_chance`` keeps its votes,
+    with a weight that is never below zero).
 
     Without gold, the fit is kept only when its predictions agree with majority vote
     on at least ``min_agreement`` of the rows majority vote decides; otherwise
@@ -96,7 +96,8 @@ class AutoLabelModel(BaseLabelModel):
     class_balance
         Fixed class prior; estimated from the posteriors if None.
     keep_below_chance
-        Keep sources estimated below chance (with negative weight) instead of dropping them.
+        Keep the votes of sources estimated below chance (their weight stays at least
+        zero) instead of dropping them.
     min_agreement
         Least agreement with majority vote's decided rows for a fit without gold.
     max_shift
@@ -256,7 +257,7 @@ class AutoLabelModel(BaseLabelModel):
         if self.chosen == "majority_vote":
             proba = _break_ties(_shares(votes))
         else:
-            proba = _softmax(votes.scores(self.weights) + np.log(self.prior))
+            proba = softmax(votes.scores(self.weights) + np.log(self.prior))
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
 
@@ -282,12 +283,6 @@ class _Fit:
     prior: np.ndarray
     posterior: np.ndarray
     accuracy: np.ndarray
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _balance(posterior: np.ndarray, cardinality: int) -> np.ndarray:
@@ -423,7 +418,7 @@ def _fit_precisions(
         moved = np.abs(new_weights - weights).max() if weights.size else 0.0
         weights = new_weights
         scores = votes.scores(weights) + np.log(prior)
-        posterior = _softmax(scores)
+        posterior = softmax(scores)
         if gold is not None:
             posterior[known] = np.eye(k)[gold[known]]
         loo = posterior.ravel()[votes.cell]

@@ -54,6 +54,19 @@ def predict_from_proba(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return np.where(tied | no_votes, ABSTAIN, predicted)
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of log-scores, stable for large ones.
+
+    Examples
+    --------
+    >>> softmax(np.log(np.array([[1.0, 3.0]])))
+    array([[0.25, 0.75]])
+    """
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
 def one_hot_votes(codes: np.ndarray, cardinality: int) -> np.ndarray:
     """Votes as an (n_examples, n_sources, n_classes) 0/1 array; abstains are all zeros."""
     return (codes[:, :, None] == np.arange(cardinality)).astype(np.float64)

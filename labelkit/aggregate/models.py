@@ -25,16 +25,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior, one_hot_votes
+from labelkit.aggregate.base import (
+    BaseLabelModel,
+    ClassBalance,
+    class_prior,
+    one_hot_votes,
+    softmax,
+)
 from labelkit.errors import InputError
 from labelkit.registry import label_models
 from labelkit.task import ABSTAIN
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _prior(
@@ -145,7 +145,7 @@ class WeightedMajorityVote(BaseLabelModel):
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         votes = one_hot_votes(self._check(codes), self.cardinality)
         scores = np.einsum("ijk,j->ik", votes, self.weights) + np.log(self.prior)
-        return _uniform_where_unvoted(codes, _softmax(scores))
+        return _uniform_where_unvoted(codes, softmax(scores))
 
     @staticmethod
     def _estimate_weights(
@@ -242,4 +242,4 @@ class SnorkelLabelModel(BaseLabelModel):
         # give them uniform, as no source spoke.
         votes = one_hot_votes(self._check(codes), self.cardinality)
         scores = votes.reshape(len(codes), -1) @ np.log(self.mu) + np.log(self.prior)
-        return _uniform_where_unvoted(codes, _softmax(scores))
+        return _uniform_where_unvoted(codes, softmax(scores))

@@ -260,7 +260,7 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
         digest.update(encode_basestring_ascii(text).encode())
         digest.update(tail)
         keys.append(digest.hexdigest())
-    fixed = sum(len(message["content"]) for message in base["messages"][:-1])
+    fixed = _message_chars(base) - len(_TEXT)
     examples = examples.with_columns(
         key=pl.Series(keys, dtype=pl.String), chars=pl.col("text").str.len_chars() + fixed
     )

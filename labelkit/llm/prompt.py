@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from labelkit.errors import InputError
-from labelkit.review.queue import EFFECTIVE_DECISIONS
+from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.task import Task
 from labelkit.workspace import Workspace
 
@@ -124,7 +124,7 @@ def few_shot_examples(
         SELECT e.id, e.text, coalesce(d.label, e.gold) AS label
         FROM examples e
         LEFT JOIN ({EFFECTIVE_DECISIONS}) d
-               ON d.example_id = e.id AND d.action IN ('accept', 'reject', 'label')
+               ON d.example_id = e.id AND d.action IN {ANSWERS}
         WHERE (d.label IS NOT NULL AND e.split <> 'test') OR (e.split = ? AND e.gold IS NOT NULL)
         ORDER BY hash(e.id || ?::VARCHAR), e.id
         """,

@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.review.highlight import lf_spans
-from labelkit.review.queue import ACTIONS, EFFECTIVE_DECISIONS, ReviewItem, ReviewQueue
+from labelkit.review.queue import ACTIONS, ANSWERS, EFFECTIVE_DECISIONS, ReviewItem, ReviewQueue
 from labelkit.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -178,7 +178,7 @@ def create_app(
                     given AS (
                         SELECT q.given_label AS label, count(*) AS queued,
                                count(d.example_id) AS reviewed,
-                               count(*) FILTER (WHERE d.action IN ('accept', 'reject', 'label')
+                               count(*) FILTER (WHERE d.action IN {ANSWERS}
                                                 AND q.given_label IS NOT NULL
                                                 AND d.label IS DISTINCT FROM q.given_label)
                                  AS corrected_away
