@@ -394,20 +394,22 @@ def _fit_precisions(
             k,
         )
     )
+    # What chance means for each source depends on its votes and the class balance,
+    # neither of which EM changes.
+    n_votes = votes.per_source(vote_weight)
+    chance_label = prior[None, :]
+    pooled_n = n_votes.sum(axis=1)
+    chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
+    chance = np.where(pooled_n > 0, chance, 1.0 / k)
+    prior_mean = chance + AutoLabelModel.PRIOR_LIFT * (1 - chance)
     for _ in range(max_iter):
         loo = np.where(vote_known, vote_gold_hit, loo)
         hits = votes.per_source(loo * vote_weight)
-        n_votes = votes.per_source(vote_weight)
-        chance_label = prior[None, :]
-        pooled_n = n_votes.sum(axis=1)
-        chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
-        chance = np.where(pooled_n > 0, chance, 1.0 / k)
-        prior_mean = chance + AutoLabelModel.PRIOR_LIFT * (1 - chance)
         accuracy = (hits.sum(axis=1) + AutoLabelModel.PRIOR_VOTES * prior_mean) / (
             pooled_n + AutoLabelModel.PRIOR_VOTES
         )
         # The per-label precision is shrunk toward the same lift over chance as the pooled
-        # accuracy: class-conditional only where the source has the votes to show it.
+        # accuracy; with LABEL_VOTES this large it is that lift, so one accuracy per source.
         lift = (accuracy - chance) / np.maximum(1 - chance, _EPS)
         label_mean = chance_label + lift[:, None] * (1 - chance_label)
         precision = (hits + AutoLabelModel.LABEL_VOTES * label_mean) / (
