@@ -92,7 +92,10 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
 @app.command()
 def ingest(
     workspace: Workspace_,
-    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSONL, Parquet or WRENCH JSON.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="CSV, TSV, JSONL, Parquet, WRENCH JSON or aspect XML (SemEval, MAMS)."),
+    ],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     id_column: Annotated[
         str | None, typer.Option(help="Column with a unique id [default: 'id' if there is one].")
@@ -108,6 +111,17 @@ def ingest(
     ] = None,
     lang: Annotated[
         str | None, typer.Option(help="The texts' spaCy language code, set once [default: en].")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            help="classification, aspects or multilabel, set once [default: classification; "
+            "aspects for aspect XML]."
+        ),
+    ] = None,
+    attributes: Annotated[
+        str | None,
+        typer.Option(help="aspects: the attributes, comma-separated [default: sorted as seen]."),
     ] = None,
     encoding: Annotated[str, typer.Option(help="The files' text encoding, e.g. cp1252.")] = "utf-8",
     truncate: Annotated[
@@ -134,6 +148,8 @@ def ingest(
             label_map=mapping,
             labels=labels.split(",") if labels else None,
             lang=lang,
+            kind=kind,
+            attributes=attributes.split(",") if attributes else None,
             encoding=encoding,
             truncate=truncate,
             dev_fraction=dev_fraction,

@@ -9,11 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.task import Task
+from labelkit.task import NONE, YES, Task
 from labelkit.workspace import Workspace, first_row, registered
 
 SPLITS = ("train", "dev", "test")
@@ -25,6 +26,7 @@ _FORMATS = {
     ".ndjson": "jsonl",
     ".parquet": "parquet",
     ".json": "wrench",
+    ".xml": "aspects-xml",
 }
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
 # ``nlp.pipe`` raise E088, in apply, train, evaluate and predict alike.
@@ -76,6 +78,8 @@ class IngestSummary:
     id_columns: dict[str, str | None]
     notes: tuple[str, ...]
     totals: dict[str, int]
+    kind: str = "classification"
+    attributes: tuple[str, ...] = ()
 
     @property
     def added(self) -> int:
@@ -110,6 +114,10 @@ class IngestSummary:
             how = f"column {column!r}" if column else "made from the file name and row"
             where = sources[0] if len(sources) == 1 else f"{len(sources)} inputs"
             lines.append(f"ids of {where}: {how}")
+        if self.kind != "classification":
+            lines.append(f"task: {self.kind}")
+        if self.attributes:
+            lines.append(f"attributes: {', '.join(self.attributes)}")
         lines.append(f"labels ({self.label_order}): {', '.join(self.labels)}")
         lines.append(f"language: {self.lang}")
         lines += [f"note: {note}" for note in self.notes]
@@ -180,6 +188,7 @@ class _Read:
     name: str
     id_column: str | None
     notes: list[str]
+    kind: str | None
 
 
 def _read_source(
@@ -206,6 +215,8 @@ def _read_source(
         raise InputError(f"{name}: the {'frame' if kind is None else 'file'} has no rows")
     if kind == "wrench":
         text_column, id_column, label_column, split_column = "text", "id", "label", "split"
+    elif kind == "aspects-xml":
+        text_column, id_column, label_column, split_column = "text", "id", "aspects", "split"
     elif id_column is None and "id" in raw.columns and "id" not in (label_column, split_column):
         id_column = "id"
     for role, column in (
@@ -284,7 +295,11 @@ def _read_source(
         pl.col("row").cast(pl.Int64),
     )
     return _Read(
-        frame=frame, name=name, id_column=None if kind == "wrench" else id_column, notes=notes
+        frame=frame,
+        name=name,
+        id_column=None if kind in ("wrench", "aspects-xml") else id_column,
+        notes=notes,
+        kind=kind,
     )
 
 
@@ -307,6 +322,13 @@ def _raw_labels(raw: pl.DataFrame, name: str, column: str, notes: list[str]) -> 
     would otherwise read ``1`` as ``"1.0"``, which no label map names)."""
     dtype = raw.schema[column]
     values = pl.col(column)
+    if isinstance(dtype, pl.Struct):
+        # Aspects as a struct of attribute -> label (null = not mentioned), as JSON.
+        return pl.when(values.is_not_null()).then(values.struct.json_encode())
+    if isinstance(dtype, pl.List):
+        # Multi-label: a list of labels, as JSON.
+        listed = pl.struct(values.alias("v")).struct.json_encode().str.json_path_match("$.v")
+        return pl.when(values.is_not_null()).then(listed)
     if dtype.is_float():
         fractional = raw.filter(values.is_not_null() & (values != values.round()))
         if fractional.height == 0:
@@ -352,6 +374,8 @@ def ingest(
     label_map: Mapping[str, str] | None = None,
     labels: Sequence[str] | None = None,
     lang: str | None = None,
+    kind: str | None = None,
+    attributes: Sequence[str] | None = None,
     encoding: str = "utf-8",
     truncate: bool = False,
     dev_fraction: float = 0.1,
@@ -365,6 +389,14 @@ def ingest(
     ``label_map``'s values (or a WRENCH ``label.json``), else sorted; and ``lang``,
     the texts' spaCy language code (default ``"en"``), which pattern LFs and training
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
+
+    ``kind`` is the task's kind (see ``labelkit.task``): ``"classification"`` (the
+    default), ``"aspects"`` or ``"multilabel"``. An aspects task's gold is, per text,
+    an object of attribute -> label (a polars struct, a JSONL object or a JSON string;
+    an attribute left out, null or ``"none"`` is not mentioned), its ``attributes``
+    in the order given, else sorted as seen; SemEval / MAMS aspect-category XML
+    (``.xml``) is read as such. A multi-label task's gold is a list of labels (a list
+    column or a JSON array).
 
     Examples with gold and no split get one from a stable hash of their text (a
     ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and
@@ -430,15 +462,12 @@ def ingest(
             f"{first['file']} row {first['row']} and {second['file']} row {second['row']}"
         )
 
-    task, label_order = _resolve_task(workspace, incoming, labels, order_map, order_from, lang)
-    unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
-    if unknown.height:
-        bad = unknown.row(0, named=True)
-        raise InputError(
-            f"{bad['file']} row {bad['row']}, column {label_column!r}: unknown label "
-            f"{bad['gold']!r}; the task's labels are {list(task.labels)} "
-            "(map raw values with label_map / --label-map)"
-        )
+    if kind is None and any(read.kind == "aspects-xml" for read in reads):
+        kind = "aspects"
+    task, label_order = _resolve_task(
+        workspace, incoming, labels, order_map, order_from, lang, kind, attributes, label_column
+    )
+    incoming = _checked_gold(incoming, task, label_column or "gold")
 
     con = workspace.con
     with registered(con, "incoming", incoming):
@@ -494,6 +523,8 @@ def ingest(
         id_columns={read.name: read.id_column for read in reads},
         notes=tuple(notes),
         totals=totals,
+        kind=task.kind,
+        attributes=task.attributes,
     )
 
 
@@ -559,6 +590,9 @@ def _resolve_task(
     label_map: Mapping[str, str] | None,
     order_from: str | None,
     lang: str | None,
+    kind: str | None,
+    attributes: Sequence[str] | None,
+    label_column: str | None,
 ) -> tuple[Task, str]:
     """The task, and where the order of its labels came from."""
     if workspace.has_task():
@@ -570,9 +604,37 @@ def _resolve_task(
                 f"the workspace's language is {task.lang!r}, not {lang!r}; it is set by "
                 "the first ingest"
             )
+        if kind is not None and kind != task.kind:
+            raise InputError(f"the workspace's task is {task.kind}, not {kind}")
+        if attributes is not None and tuple(attributes) != task.attributes:
+            raise InputError(
+                f"the workspace's attributes are {list(task.attributes)}, not {list(attributes)}"
+            )
         return task, "as stored in the workspace"
     lang = lang or "en"
+    kind = kind or "classification"
     _check_lang(lang)
+    if kind != "classification":
+        pairs = _gold_pairs(incoming, kind, label_column or "gold")
+        seen_attributes = tuple(pairs["attribute"].unique().sort())
+        if kind == "aspects" and attributes is None and not seen_attributes:
+            raise InputError("no attributes: pass attributes (--attributes) or gold aspects")
+        if labels is None:
+            values = pairs["label"] if kind == "aspects" else pairs["attribute"]
+            labels = values.filter(values != NONE).unique().sort().to_list()
+            if not labels:
+                raise InputError("no label set: pass labels (--labels) or gold labels")
+            order = "sorted; give the order with --labels"
+        else:
+            order = "order of labels / --labels"
+        chosen = tuple(attributes) if attributes is not None else seen_attributes
+        task = Task(
+            labels=tuple(labels),
+            kind=kind,
+            lang=lang,
+            attributes=chosen if kind == "aspects" else (),
+        )
+        return task, order
     if labels is not None:
         return Task(labels=tuple(labels), lang=lang), "order of labels / --labels"
     if label_map:
@@ -585,6 +647,78 @@ def _resolve_task(
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"
+
+
+def _gold_pairs(incoming: pl.DataFrame, kind: str, column: str) -> pl.DataFrame:
+    """The gold of an aspects or multi-label task as ``file, row, attribute, label``
+    rows, one per attribute mentioned (aspects) or label given (multi-label); a gold
+    value that is not a JSON object (aspects) or array (multi-label) is an error
+    naming its row."""
+    given = incoming.filter(pl.col("gold").is_not_null()).select("file", "row", "gold")
+    if given.height == 0:
+        return pl.DataFrame(schema=dict.fromkeys(("file", "row", "attribute", "label"), pl.String))
+    want = "a JSON object of attribute -> label" if kind == "aspects" else "a JSON array of labels"
+    pairs: list[tuple[str, str, str, str]] = []
+    for value in given.iter_rows(named=True):
+        try:
+            parsed = json.loads(value["gold"])
+        except ValueError:
+            parsed = None
+        if kind == "aspects" and isinstance(parsed, dict):
+            found = [(name, label) for name, label in parsed.items() if label is not None]
+        elif kind == "multilabel" and isinstance(parsed, list):
+            found = [(label, YES) for label in parsed]
+        else:
+            found = [("", None)]
+        if not all(isinstance(label, str) and isinstance(name, str) for name, label in found):
+            raise InputError(
+                f"{value['file']} row {value['row']}, column {column!r}: {value['gold']!r} "
+                f"is not {want}"
+            )
+        pairs += [(value["file"], str(value["row"]), name, label) for name, label in found]
+    return pl.DataFrame(
+        pairs, schema=dict.fromkeys(("file", "row", "attribute", "label"), pl.String), orient="row"
+    )
+
+
+def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFrame:
+    """``incoming`` with its gold in the task's stored form; a label or attribute the
+    task lacks is an error naming the file, row and column."""
+    if task.kind == "classification":
+        unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
+        if unknown.height:
+            bad = unknown.row(0, named=True)
+            raise InputError(
+                f"{bad['file']} row {bad['row']}, column {column!r}: unknown label "
+                f"{bad['gold']!r}; the task's labels are {list(task.labels)} "
+                "(map raw values with label_map / --label-map)"
+            )
+        return incoming
+    pairs = _gold_pairs(incoming, task.kind, column)
+    allowed = (*task.labels, NONE) if task.kind == "aspects" else (YES,)
+    for what, bad, known in (
+        ("attribute", pairs.filter(~pl.col("attribute").is_in(task.targets)), task.targets),
+        ("label", pairs.filter(~pl.col("label").is_in(allowed)), task.labels),
+    ):
+        if bad.height:
+            first = bad.row(0, named=True)
+            wrong = first["attribute"] if what == "attribute" else first["label"]
+            raise InputError(
+                f"{first['file']} row {first['row']}, column {column!r}: unknown {what} "
+                f"{wrong!r}; the task's {what}s are {list(known)}"
+            )
+    if task.kind == "aspects":
+        fields = pl.Struct({name: pl.String for name in task.attributes})
+        stored = (
+            pl.col("gold")
+            .str.json_decode(fields)
+            .struct.with_fields(pl.field(name).replace(NONE, None) for name in task.attributes)
+            .struct.json_encode()
+        )
+    else:
+        listed = pl.col("gold").str.json_decode(pl.List(pl.String)).list.unique().list.sort()
+        stored = pl.struct(listed.alias("v")).struct.json_encode().str.json_path_match("$.v")
+    return incoming.with_columns(pl.when(pl.col("gold").is_not_null()).then(stored))
 
 
 def _check_lang(lang: str) -> None:
@@ -655,6 +789,8 @@ def read_table(
             return pl.read_parquet(path)
         if kind == "jsonl":
             return _read_jsonl(path, encoding, text_column)
+        if kind == "aspects-xml":
+            return _read_aspects_xml(path)
         return _read_wrench(path, encoding)
     except InputError:
         raise
@@ -741,6 +877,42 @@ def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema={"id": pl.String, "text": pl.String, "label": pl.Int64}
     ).with_columns(pl.lit(split, pl.String).alias("split"))
+
+
+def _read_aspects_xml(path: Path) -> pl.DataFrame:
+    """SemEval / MAMS aspect-category XML: each ``<sentence>``'s ``<text>``, and its
+    ``<aspectCategory category=... polarity=...>`` as a JSON object in ``aspects``;
+    the split from the file name, as for WRENCH."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        raise InputError(f"{path}: malformed XML: {error}") from None
+    rows = []
+    for number, sentence in enumerate(root.iter("sentence"), start=1):
+        text = sentence.findtext("text")
+        aspects = {
+            category.get("category"): category.get("polarity")
+            for category in sentence.iter("aspectCategory")
+        }
+        if text is None or None in aspects or None in aspects.values():
+            raise InputError(
+                f"{path}: sentence {number} lacks a <text> or an aspectCategory's "
+                "category or polarity"
+            )
+        rows.append({"id": sentence.get("id"), "text": text, "aspects": json.dumps(aspects)})
+    if not rows:
+        raise InputError(f"{path}: no <sentence> elements (SemEval / MAMS aspect XML)")
+    split = (
+        _SPLIT_ALIASES.get(path.stem, path.stem)
+        if path.stem in (*SPLITS, *_SPLIT_ALIASES)
+        else None
+    )
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(("id", "text", "aspects"), pl.String))
+    if frame["id"].null_count():
+        frame = frame.with_columns(
+            pl.format("{}:{}", pl.lit(path.stem), pl.int_range(1, pl.len() + 1)).alias("id")
+        )
+    return frame.with_columns(pl.lit(split, pl.String).alias("split"))
 
 
 def _wrench_label_map(path: Path) -> dict[str, str] | None:

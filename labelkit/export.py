@@ -19,15 +19,18 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
     marked ambiguous, and those whose label-model label a reviewer ruled out (and nobody
     has labeled since) are left out.
 
+    A task with attributes has one row per example and attribute, with an
+    ``attribute`` column after ``text``; each attribute is decided on its own.
+
     Examples
     --------
     >>> cleaned_labels(ws)["origin"].value_counts()
     """
     workspace.require("predictions", "labelkit aggregate")
-    return workspace.sql(
+    frame = workspace.sql(
         f"""
         SELECT * FROM (
-        SELECT e.id, e.text,
+        SELECT e.id, e.text, p.attribute,
                CASE WHEN d.action IN {ANSWERS} THEN d.label
                     WHEN d.action = 'ambiguous' OR r.label IS NOT NULL THEN NULL
                     ELSE p.label END AS label,
@@ -37,14 +40,17 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
                     ELSE p.confidence END AS confidence
         FROM examples e
         JOIN predictions p ON p.example_id = e.id
-        LEFT JOIN ({EFFECTIVE_DECISIONS}) d ON d.example_id = e.id
-        LEFT JOIN ({RULED_OUT_LABELS}) r ON r.example_id = e.id AND r.label = p.label
+        LEFT JOIN ({EFFECTIVE_DECISIONS}) d
+            ON d.example_id = e.id AND d.attribute = p.attribute
+        LEFT JOIN ({RULED_OUT_LABELS}) r
+            ON r.example_id = e.id AND r.attribute = p.attribute AND r.label = p.label
         WHERE e.split = ?
         ) WHERE label IS NOT NULL
-        ORDER BY id
+        ORDER BY id, attribute
         """,
         [split],
     )
+    return frame if workspace.task.kind != "classification" else frame.drop("attribute")
 
 
 def export_cleaned(workspace: Workspace, path: str | Path, *, split: str = "train") -> int:

@@ -146,17 +146,19 @@ def find_label_issues(
         con.execute("DELETE FROM flags")
         with registered(con, "new_flags", flags):
             con.execute(
-                """INSERT INTO flags
+                """INSERT INTO flags (example_id, reason, given_label, suggested_label, quality,
+                                     rank, run_id)
                    SELECT example_id, unnest(string_split(reasons, '; ')), given_label,
                           suggested_label, quality, rank, ?
                    FROM new_flags""",
                 [run.id],
             )
             con.execute(
-                """INSERT INTO queue
+                """INSERT INTO queue (example_id, priority, reasons, given_label,
+                                     suggested_label, run_id)
                    SELECT example_id, priority, reasons, given_label, suggested_label, ?
                    FROM new_flags
-                   ON CONFLICT (example_id) DO UPDATE SET priority = excluded.priority,
+                   ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
                        reasons = excluded.reasons, given_label = excluded.given_label,
                        suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
                 [run.id],

@@ -1,7 +1,18 @@
-"""The question asked of every text: its kind and its label set.
+"""The question asked of every text: its kind, its labels and its attributes.
 
 Labels are named strings everywhere in the API; integer codes (``ABSTAIN`` = -1)
 exist only inside matrices, and ``Task`` is the one place that maps between them.
+
+Every kind is answered one attribute at a time, and each attribute is an exclusive
+classification of its own (``Task.answers``), so votes, label models, flags, the
+queue and decisions carry an ``attribute`` and otherwise work as for one label per
+text:
+
+- ``classification``: one attribute, ``""``, whose answers are the labels;
+- ``aspects``: each of ``attributes`` is one of ``labels`` or ``"none"`` (not
+  mentioned); a vote may also say only ``"mentioned"``;
+- ``multilabel``: each label is an attribute of its own, answered ``"yes"`` or
+  ``"no"``.
 """
 
 from __future__ import annotations
@@ -17,41 +28,135 @@ from labelkit.errors import InputError
 
 ABSTAIN = -1
 
-TASK_KINDS = ("classification",)
+TASK_KINDS = ("classification", "aspects", "multilabel")
+# The answer of an aspect that a text does not mention, and the vote that says only
+# that it is mentioned (the label models split it into presence, then polarity).
+NONE = "none"
+MENTIONED = "mentioned"
+# A multi-label task's answers for each label.
+YES, NO = "yes", "no"
 
 
 @dataclass(frozen=True)
 class Task:
-    """A labeling task: exclusive classification over ``labels`` (more kinds will follow).
+    """A labeling task: its ``kind`` (see the module), ``labels`` and ``attributes``.
 
     ``labels`` keep the order they were given in: codes, probability columns and
-    answer letters follow it. ``lang`` is the spaCy language code of the texts, used
-    to tokenize them for pattern LFs and for training.
+    answer letters follow it. ``attributes`` are the aspects of an ``aspects`` task
+    (empty for the other kinds). ``lang`` is the spaCy language code of the texts,
+    used to tokenize them for pattern LFs and for training.
 
     Examples
     --------
     >>> task = Task(labels=("ham", "spam"))
     >>> task.code("spam"), task.cardinality, task.lang
     (1, 2, 'en')
+    >>> reviews = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+    >>> reviews.targets, reviews.answers("food").labels
+    (('food', 'staff'), ('positive', 'negative', 'none'))
     """
 
     labels: tuple[str, ...]
     kind: str = "classification"
     lang: str = "en"
+    attributes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
             raise InputError(f"unknown task kind {self.kind!r}; known kinds: {TASK_KINDS}")
-        if len(self.labels) < 2:
+        if self.kind == "classification" and len(self.labels) < 2:
             raise InputError(f"a task needs at least two labels, got {list(self.labels)}")
-        if len(set(self.labels)) != len(self.labels):
-            raise InputError(f"labels must be distinct, got {list(self.labels)}")
-        if any(not label or label != label.strip() for label in self.labels):
-            raise InputError(f"labels must be non-empty and unpadded, got {list(self.labels)}")
+        if not self.labels:
+            raise InputError(
+                f"a{'n' if self.kind == 'aspects' else ''} {self.kind} task needs a label"
+            )
+        _check_names("labels", self.labels)
+        if self.kind == "aspects":
+            if not self.attributes:
+                raise InputError("an aspects task needs at least one attribute")
+            _check_names("attributes", self.attributes)
+            reserved = sorted({NONE, MENTIONED} & set(self.labels))
+            if reserved:
+                raise InputError(
+                    f"{reserved} cannot be an aspect's label: {NONE!r} is the answer of an "
+                    f"attribute not mentioned, and {MENTIONED!r} a vote that it is"
+                )
+        elif self.attributes:
+            raise InputError(f"only an aspects task has attributes, not a {self.kind} task")
 
     @property
     def cardinality(self) -> int:
         return len(self.labels)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The attributes answered for every text: ``("",)`` for classification, the
+        attributes of an aspects task, the labels of a multi-label one."""
+        if self.kind == "aspects":
+            return self.attributes
+        if self.kind == "multilabel":
+            return self.labels
+        return ("",)
+
+    def answers(self, attribute: str = "") -> Task:
+        """The exclusive classification that answers ``attribute``: the task itself for
+        classification, ``labels`` and ``"none"`` for an aspect, ``"yes"`` and
+        ``"no"`` for a label of a multi-label task.
+
+        Examples
+        --------
+        >>> Task(("sports", "tech"), kind="multilabel").answers("tech").labels
+        ('yes', 'no')
+        """
+        if attribute not in self.targets:
+            raise InputError(
+                f"unknown attribute {attribute!r}; this task's attributes are {list(self.targets)}"
+            )
+        if self.kind == "aspects":
+            return Task(labels=(*self.labels, NONE), lang=self.lang)
+        if self.kind == "multilabel":
+            return Task(labels=(YES, NO), lang=self.lang)
+        return self
+
+    def vote_task(self, attribute: str = "") -> Task:
+        """What a source may vote on ``attribute``: its answers, and for an aspect also
+        ``"mentioned"`` (present, polarity unknown), the last code.
+
+        Examples
+        --------
+        >>> Task(("positive", "negative"), kind="aspects", attributes=("food",)).vote_task(
+        ...     "food").labels
+        ('positive', 'negative', 'none', 'mentioned')
+        """
+        answers = self.answers(attribute)
+        if self.kind != "aspects":
+            return answers
+        return Task(labels=(*answers.labels, MENTIONED), lang=self.lang)
+
+    def gold_answers(self, gold: pl.Series, attribute: str = "") -> pl.Series:
+        """Each example's gold answer on ``attribute``, null where its gold is unknown.
+
+        Gold is stored as one string per example: the label for classification, a JSON
+        object of attribute to label for aspects (an attribute it lacks is ``"none"``),
+        a JSON list of labels for multi-label.
+
+        Examples
+        --------
+        >>> task = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+        >>> task.gold_answers(pl.Series(['{"food": "positive"}', None]), "staff").to_list()
+        ['none', None]
+        """
+        self.answers(attribute)
+        gold = gold.cast(pl.String)
+        if self.kind == "aspects":
+            fields = pl.Struct({name: pl.String for name in self.attributes})
+            answer = gold.str.json_decode(fields).struct.field(attribute).fill_null(NONE)
+        elif self.kind == "multilabel":
+            present = gold.str.json_decode(pl.List(pl.String)).list.contains(attribute)
+            answer = present.replace_strict({True: YES, False: NO}, return_dtype=pl.String)
+        else:
+            return gold
+        return pl.select(pl.when(gold.is_not_null()).then(answer)).to_series().alias(gold.name)
 
     def code(self, label: str) -> int:
         """The integer code of ``label``; raises ``InputError`` for a label outside the task."""
@@ -96,9 +201,28 @@ class Task:
         )
 
     def to_json(self) -> str:
-        return json.dumps({"kind": self.kind, "labels": list(self.labels), "lang": self.lang})
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "labels": list(self.labels),
+                "lang": self.lang,
+                "attributes": list(self.attributes),
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Task:
         data = json.loads(text)
-        return cls(labels=tuple(data["labels"]), kind=data["kind"], lang=data["lang"])
+        return cls(
+            labels=tuple(data["labels"]),
+            kind=data["kind"],
+            lang=data["lang"],
+            attributes=tuple(data.get("attributes", ())),
+        )
+
+
+def _check_names(what: str, names: tuple[str, ...]) -> None:
+    if len(set(names)) != len(names):
+        raise InputError(f"{what} must be distinct, got {list(names)}")
+    if any(not name or name != name.strip() for name in names):
+        raise InputError(f"{what} must be non-empty and unpadded, got {list(names)}")

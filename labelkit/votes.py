@@ -48,9 +48,13 @@ class LabelMatrix:
         *,
         split: str | None = None,
         sources: Sequence[str] | None = None,
+        attribute: str = "",
     ) -> LabelMatrix:
-        """All votes on the examples of ``split`` (all splits if None), ordered by example id."""
-        return SparseVotes.from_workspace(workspace, split=split, sources=sources).to_matrix()
+        """All votes on ``attribute`` (see ``Task.targets``) of the examples of ``split``
+        (all splits if None), ordered by example id, coded by ``Task.vote_task``."""
+        return SparseVotes.from_workspace(
+            workspace, split=split, sources=sources, attribute=attribute
+        ).to_matrix()
 
     def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The votes that are not abstains, sparsely: example (row) indices, source
@@ -103,10 +107,12 @@ class SparseVotes:
         *,
         split: str | None = None,
         sources: Sequence[str] | None = None,
+        attribute: str = "",
     ) -> SparseVotes:
-        """The votes on the examples of ``split`` (all splits if None), examples ordered
-        by id and sources as given (else by kind and name), read without a dense matrix."""
-        task = workspace.task
+        """The votes on ``attribute`` of the examples of ``split`` (all splits if None),
+        examples ordered by id and sources as given (else by kind and name), read
+        without a dense matrix; ``task`` is ``Task.vote_task(attribute)``."""
+        task = workspace.task.vote_task(attribute)
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
         )["id"]
@@ -118,8 +124,9 @@ class SparseVotes:
         votes = workspace.sql(
             """SELECT v.example_id, v.source, v.label FROM votes v
                JOIN examples e ON e.id = v.example_id
-               WHERE (? IS NULL OR e.split = ?) AND list_contains(?, v.source)""",
-            [split, split, names],
+               WHERE (? IS NULL OR e.split = ?) AND list_contains(?, v.source)
+                     AND v.attribute = ?""",
+            [split, split, names, attribute],
         )
         placed = (
             votes.join(
@@ -181,12 +188,16 @@ def replace_votes(
     con: duckdb.DuckDBPyConnection, votes: pl.DataFrame, sources: pl.DataFrame, *, run_id: int
 ) -> int:
     """Replace the votes of ``sources`` (columns ``name, kind, definition``) with
-    ``votes`` (columns ``example_id, source, label``; a null label is an abstain, and is
-    not stored), in one statement each; return the votes kept.
+    ``votes`` (columns ``example_id, source, label``, and ``attribute`` where the task
+    has attributes; a null label is an abstain, and is not stored), in one statement
+    each; return the votes kept.
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    kept = votes.select("example_id", "source", "label").filter(pl.col("label").is_not_null())
+    attribute = pl.col("attribute") if "attribute" in votes.columns else pl.lit("")
+    kept = votes.select("example_id", "source", "label", attribute.alias("attribute")).filter(
+        pl.col("label").is_not_null()
+    )
     hashed = sources.select(
         "name",
         "kind",
@@ -197,7 +208,9 @@ def replace_votes(
     with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
         con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
         con.execute(
-            "INSERT INTO votes SELECT example_id, source, label, ? FROM new_votes", [run_id]
+            "INSERT INTO votes (example_id, source, label, run_id, attribute) "
+            "SELECT example_id, source, label, ?, attribute FROM new_votes",
+            [run_id],
         )
         con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
@@ -233,7 +246,8 @@ def import_votes(
       labels in their order; where the task's labels are numbers that differ from
       their positions, a code is ambiguous and ``label_map`` is required.
     - a table (CSV, TSV, JSONL or Parquet file, or a frame) with columns
-      ``example_id, source, label``, one row per vote; an empty label is an abstain.
+      ``example_id, source, label``, one row per vote, and ``attribute`` where the
+      task has attributes (see ``Task.targets``); an empty label is an abstain.
 
     ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
     files it replaces ``wrench:``). An unknown
@@ -299,6 +313,11 @@ def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFram
         (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),
         pl.col("label").cast(pl.String).replace("", None),
         (pl.lit(f"{name} row ") + pl.int_range(1, pl.len() + 1).cast(pl.String)).alias("where"),
+        (
+            pl.col("attribute").cast(pl.String).fill_null("")
+            if "attribute" in raw.columns
+            else pl.lit("")
+        ).alias("attribute"),
     )
     empty = votes.filter(pl.col("example_id").is_null() | pl.col("source").is_null())
     if empty.height:
@@ -355,8 +374,9 @@ def _wrench_votes(
             "source": [prefix + names[j] for j in columns],
             "label": labels,
             "where": [f"{path} record {keys[i]!r}" for i in rows_at],
+            "attribute": [""] * len(labels),
         },
-        schema=dict.fromkeys(("example_id", "source", "label", "where"), pl.String),
+        schema=dict.fromkeys(("example_id", "source", "label", "where", "attribute"), pl.String),
     )
     # Every LF is a source, even one that never fires: its old votes are replaced too.
     return votes, [prefix + name for name in names]
@@ -414,15 +434,24 @@ def _wrench_codes(path: Path, task: Task, label_map: Mapping[int, str] | None) -
 
 
 def _check_votes(workspace: Workspace, votes: pl.DataFrame, task: Task) -> None:
-    """Refuse, naming the first row, a label the task lacks, an example the workspace
-    lacks, or two votes of one source on one example."""
+    """Refuse, naming the first row, an attribute or label the task lacks, an example
+    the workspace lacks, or two votes of one source on one example's attribute."""
     cast = votes.filter(pl.col("label").is_not_null())
-    bad = cast.filter(~pl.col("label").is_in(task.labels))
+    bad = cast.filter(~pl.col("attribute").is_in(task.targets))
     if bad.height:
         raise InputError(
-            f"{bad['where'][0]}: unknown label {bad['label'][0]!r}; the task's labels are "
-            f"{list(task.labels)}"
+            f"{bad['where'][0]}: unknown attribute {bad['attribute'][0]!r}; the task's "
+            f"attributes are {list(task.targets)}"
         )
+    for attribute in task.targets:
+        allowed = task.vote_task(attribute).labels
+        bad = cast.filter((pl.col("attribute") == attribute) & ~pl.col("label").is_in(allowed))
+        if bad.height:
+            on = f" on {attribute!r}" if attribute else ""
+            raise InputError(
+                f"{bad['where'][0]}: unknown label {bad['label'][0]!r}{on}; the task's labels "
+                f"are {list(allowed)}"
+            )
     with registered(workspace.con, "imported", votes.select("example_id", "where")):
         unknown = workspace.sql(
             """SELECT i.example_id, i."where" FROM imported i
@@ -433,11 +462,13 @@ def _check_votes(workspace: Workspace, votes: pl.DataFrame, task: Task) -> None:
             f"{unknown['where'][0]}: no example {unknown['example_id'][0]!r} in the workspace "
             "(ids as `labelkit ingest` gave them)"
         )
-    repeated = votes.filter(pl.struct("example_id", "source").is_duplicated())
+    repeated = votes.filter(pl.struct("example_id", "source", "attribute").is_duplicated())
     if repeated.height:
         first = repeated.row(0, named=True)
         second = repeated.filter(
-            (pl.col("example_id") == first["example_id"]) & (pl.col("source") == first["source"])
+            (pl.col("example_id") == first["example_id"])
+            & (pl.col("source") == first["source"])
+            & (pl.col("attribute") == first["attribute"])
         ).row(1, named=True)
         raise InputError(
             f"{second['where']}: a second vote of {first['source']!r} on "

@@ -143,6 +143,73 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE meta SET value = json_merge_patch('{"lang": "en"}', value)::VARCHAR
     WHERE key = 'task';
     """,
+    # 7: every answer is about one attribute ('' for classification: see labelkit.task);
+    # DuckDB cannot change a primary key in place, so each table is rebuilt.
+    """
+    CREATE TABLE votes_7 (
+        example_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        attribute VARCHAR NOT NULL DEFAULT '',
+        PRIMARY KEY (source, example_id, attribute)
+    );
+    INSERT INTO votes_7 SELECT *, '' FROM votes;
+    DROP TABLE votes;
+    ALTER TABLE votes_7 RENAME TO votes;
+    CREATE TABLE predictions_7 (
+        example_id VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        label VARCHAR,
+        confidence DOUBLE NOT NULL,
+        probabilities DOUBLE[] NOT NULL,
+        run_id INTEGER NOT NULL,
+        attribute VARCHAR NOT NULL DEFAULT '',
+        PRIMARY KEY (example_id, attribute)
+    );
+    INSERT INTO predictions_7 SELECT *, '' FROM predictions;
+    DROP TABLE predictions;
+    ALTER TABLE predictions_7 RENAME TO predictions;
+    CREATE TABLE flags_7 (
+        example_id VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        given_label VARCHAR,
+        suggested_label VARCHAR NOT NULL,
+        quality DOUBLE,
+        rank INTEGER NOT NULL,
+        run_id INTEGER NOT NULL,
+        attribute VARCHAR NOT NULL DEFAULT '',
+        PRIMARY KEY (example_id, attribute, reason)
+    );
+    INSERT INTO flags_7 SELECT *, '' FROM flags;
+    DROP TABLE flags;
+    ALTER TABLE flags_7 RENAME TO flags;
+    CREATE TABLE queue_7 (
+        example_id VARCHAR NOT NULL,
+        priority DOUBLE NOT NULL,
+        reasons VARCHAR NOT NULL,
+        given_label VARCHAR,
+        suggested_label VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        attribute VARCHAR NOT NULL DEFAULT '',
+        PRIMARY KEY (example_id, attribute)
+    );
+    INSERT INTO queue_7 SELECT *, '' FROM queue;
+    DROP TABLE queue;
+    ALTER TABLE queue_7 RENAME TO queue;
+    CREATE TABLE claims_7 (
+        example_id VARCHAR NOT NULL,
+        reviewer VARCHAR NOT NULL,
+        expires_at TIMESTAMP NOT NULL,
+        attribute VARCHAR NOT NULL DEFAULT '',
+        PRIMARY KEY (example_id, attribute)
+    );
+    INSERT INTO claims_7 SELECT *, '' FROM claims;
+    DROP TABLE claims;
+    ALTER TABLE claims_7 RENAME TO claims;
+    ALTER TABLE decisions ADD COLUMN attribute VARCHAR DEFAULT '';
+    UPDATE decisions SET attribute = '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

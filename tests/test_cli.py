@@ -343,7 +343,9 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
     assert "cost $0.0001" in result.stdout, "4 x (20 in + 5 out) tokens at $1 / $2 per million"
     with Workspace(ws) as workspace:
-        workspace.con.execute("INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0 FROM examples")
+        workspace.con.execute(
+            "INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0, '' FROM examples"
+        )
     review = subprocess.run(
         [*LABELKIT, "review", str(ws), "--reviewer", "ana"],
         input="a2q",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import polars as pl
 import pytest
@@ -326,3 +327,71 @@ def test_polars_and_pandas_frames_are_ingested(tmp_path: Path) -> None:
         ("p1", "from polars", "a"),
         ("p2", "also", "b"),
     ]
+
+
+MAMS = Path(__file__).parents[2] / "shared" / "data" / "aspects" / "mams-acsa"
+
+
+def test_aspect_xml_is_an_aspects_task_with_gold_per_attribute(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, [MAMS / "val.xml", MAMS / "test.xml"])
+        task = ws.task
+        assert summary.new == {"dev": 400, "test": 400}
+        assert "task: aspects" in str(summary)
+        assert task.kind == "aspects"
+        assert task.labels == ("negative", "neutral", "positive")  # sorted as seen
+        assert task.attributes == (
+            "ambience", "food", "menu", "miscellaneous", "place", "price", "service", "staff"
+        )  # fmt: skip
+        first = ws.sql("SELECT text, gold FROM examples WHERE id = 'val:1'").row(0)
+        text, aspects = _first_sentence(MAMS / "val.xml")
+        assert first[0] == text and len(aspects) >= 2
+        gold = pl.Series([first[1]])
+        answers = {a: task.gold_answers(gold, a)[0] for a in task.attributes}
+        assert answers == dict.fromkeys(task.attributes, "none") | aspects
+        # Re-ingesting writes nothing: the stored gold is what a second read gives.
+        assert not ingest(ws, MAMS / "val.xml").wrote
+
+
+def _first_sentence(path: Path) -> tuple[str, dict[str, str]]:
+    """The first sentence of an aspect XML file and its aspects, read with ElementTree."""
+    sentence = next(ElementTree.parse(path).getroot().iter("sentence"))
+    aspects = {c.get("category"): c.get("polarity") for c in sentence.iter("aspectCategory")}
+    return sentence.findtext("text"), aspects
+
+
+def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path) -> None:
+    reviews = pl.DataFrame(
+        {
+            "text": ["great food", "rude waiter", "ok"],
+            "aspects": [
+                {"food": "positive", "staff": None},
+                {"food": None, "staff": "negative"},
+                None,
+            ],
+        }
+    )
+    with Workspace(tmp_path / "a.duckdb") as ws:
+        ingest(ws, reviews, label_column="aspects", kind="aspects", labels=["positive", "negative"])
+        assert ws.task.attributes == ("food", "staff")
+        gold = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"]
+        assert ws.task.gold_answers(gold, "staff").to_list() == ["none", "negative", None]
+        wrong = pl.DataFrame({"text": ["x"], "aspects": ['{"food": "tasty"}']})
+        with pytest.raises(
+            InputError, match=r"frame row 1, column 'aspects': unknown label 'tasty'"
+        ):
+            ingest(ws, wrong, label_column="aspects")
+        unknown = pl.DataFrame({"text": ["x"], "aspects": ['{"decor": "positive"}']})
+        with pytest.raises(InputError, match=r"unknown attribute 'decor'"):
+            ingest(ws, unknown, label_column="aspects")
+        not_json = pl.DataFrame({"text": ["x"], "aspects": ["positive"]})
+        with pytest.raises(InputError, match=r"row 1, column 'aspects': 'positive' is not a JSON"):
+            ingest(ws, not_json, label_column="aspects")
+        assert ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 3
+    topics = pl.DataFrame({"text": ["goal!", "new phone", "phone at the match"]})
+    topics = topics.with_columns(labels=pl.Series([["sports"], ["tech"], ["tech", "sports"]]))
+    with Workspace(tmp_path / "m.duckdb") as ws:
+        summary = ingest(ws, topics, label_column="labels", kind="multilabel")
+        assert ws.task.labels == ("sports", "tech") and summary.kind == "multilabel"
+        gold = ws.sql("SELECT gold FROM examples ORDER BY text")["gold"]
+        assert ws.task.gold_answers(gold, "sports").to_list() == ["yes", "no", "yes"]

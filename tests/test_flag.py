@@ -40,7 +40,7 @@ def noisy_workspace(tmp_path: Path, n: int = 300, flips: int = 15) -> tuple[Work
     )
     ws.con.register("noisy", noisy.to_arrow())
     ws.con.execute(
-        "INSERT INTO predictions SELECT id, 'test', label, 0.9, [0.5, 0.5], 0 FROM noisy"
+        "INSERT INTO predictions SELECT id, 'test', label, 0.9, [0.5, 0.5], 0, '' FROM noisy"
     )
     return ws, flipped
 
@@ -66,7 +66,7 @@ def test_flags_the_flipped_labels_and_queues_them(tmp_path: Path) -> None:
 
 def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     workspace.con.execute(
-        "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0 FROM examples"
+        "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
     )
     with pytest.raises(LabelkitError, match=r"at least 5 examples of every label in split 'train'"):
         find_label_issues(workspace)
@@ -81,8 +81,8 @@ def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
                                           ('llm:m', 'llm', 'm', 'm', 0)"""
         )
         ws.con.execute(
-            """INSERT INTO votes VALUES ('t2', 'kw_a', 'ham', 0), ('t2', 'kw_b', 'spam', 0),
-                                        ('t4', 'llm:m', 'spam', 0), ('t6', 'llm:m', 'ham', 0)"""
+            """INSERT INTO votes VALUES ('t2', 'kw_a', 'ham', 0, ''), ('t2', 'kw_b', 'spam', 0, ''),
+                                        ('t4', 'llm:m', 'spam', 0, ''), ('t6', 'llm:m', 'ham', 0, '')"""
         )
         flags = find_label_issues(ws)
         reasons = dict(zip(flags["example_id"], flags["reasons"], strict=True))

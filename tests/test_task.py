@@ -37,3 +37,44 @@ def test_the_language_travels_with_the_task() -> None:
     assert Task.from_json(german.to_json()).lang == "de"
     assert Task(labels=("ja", "nein")).lang == "en"
     assert german != Task(labels=("ja", "nein"))
+
+
+def test_every_kind_is_answered_one_attribute_at_a_time() -> None:
+    reviews = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+    assert reviews.targets == ("food", "staff")
+    assert reviews.answers("staff").labels == ("positive", "negative", "none")
+    assert reviews.vote_task("staff").labels == ("positive", "negative", "none", "mentioned")
+    assert Task.from_json(reviews.to_json()) == reviews
+    topics = Task(("sports", "tech"), kind="multilabel")
+    assert topics.targets == ("sports", "tech")
+    assert topics.answers("tech").labels == topics.vote_task("tech").labels == ("yes", "no")
+    assert TASK.targets == ("",) and TASK.answers("") is TASK
+    with pytest.raises(InputError, match="unknown attribute 'price'"):
+        reviews.answers("price")
+
+
+def test_a_task_stored_before_attributes_has_none() -> None:
+    old = '{"kind": "classification", "labels": ["ham", "spam"], "lang": "en"}'
+    assert Task.from_json(old) == Task(labels=("ham", "spam"))
+
+
+def test_aspect_tasks_refuse_reserved_labels_and_attributes_elsewhere() -> None:
+    with pytest.raises(InputError, match="needs at least one attribute"):
+        Task(("positive",), kind="aspects")
+    with pytest.raises(InputError, match=r"\['none'\] cannot be an aspect's label"):
+        Task(("positive", "none"), kind="aspects", attributes=("food",))
+    with pytest.raises(InputError, match="only an aspects task has attributes"):
+        Task(("a", "b"), attributes=("food",))
+    with pytest.raises(InputError, match="attributes must be distinct"):
+        Task(("positive",), kind="aspects", attributes=("food", "food"))
+
+
+def test_gold_answers_read_each_attribute_of_the_stored_gold() -> None:
+    reviews = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+    gold = pl.Series(['{"food": "positive", "staff": null}', None, '{"staff": "negative"}'])
+    assert reviews.gold_answers(gold, "food").to_list() == ["positive", None, "none"]
+    assert reviews.gold_answers(gold, "staff").to_list() == ["none", None, "negative"]
+    topics = Task(("sports", "tech"), kind="multilabel")
+    listed = pl.Series(['["tech"]', "[]", None])
+    assert topics.gold_answers(listed, "tech").to_list() == ["yes", "no", None]
+    assert topics.gold_answers(listed, "sports").to_list() == ["no", "no", None]

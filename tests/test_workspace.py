@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from labelkit import Workspace, WorkspaceError
-from labelkit.workspace import SCHEMA_VERSION, announce_server, server_note
+from labelkit.workspace import MIGRATIONS, SCHEMA_VERSION, announce_server, server_note
 
 
 def test_new_workspace_has_every_table_and_the_schema_version(tmp_path: Path) -> None:
@@ -113,14 +113,45 @@ def test_file_is_plain_duckdb(workspace: Workspace, tmp_path: Path) -> None:
 
 def test_a_workspace_from_before_languages_is_english(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    with Workspace(path) as ws:
-        # The task as the first ingest stored it before the language was kept.
-        ws.con.execute(
-            """INSERT INTO meta VALUES ('task', '{"kind": "classification", "labels": ["b", "a"]}')"""
-        )
-        ws.con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    con = duckdb.connect(str(path))
+    for migration in MIGRATIONS[:5]:
+        con.execute(migration)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    # The task as the first ingest stored it before the language was kept.
+    con.execute(
+        """INSERT INTO meta VALUES ('task', '{"kind": "classification", "labels": ["b", "a"]}')"""
+    )
+    con.close()
     with Workspace(path) as ws:
         assert ws.schema_version() == SCHEMA_VERSION
         stored = json.loads(ws.sql("SELECT value FROM meta WHERE key = 'task'")["value"][0])
         assert stored == {"kind": "classification", "labels": ["b", "a"], "lang": "en"}
         assert ws.task.lang == "en" and ws.task.labels == ("b", "a")
+
+
+def test_a_workspace_of_schema_6_migrates_keeping_every_row_as_attribute_blank(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    for migration in MIGRATIONS[:6]:
+        con.execute(migration)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '6')")
+    con.execute("INSERT INTO votes VALUES ('a', 'kw', 'spam', 1), ('b', 'kw', 'ham', 1)")
+    con.execute("INSERT INTO predictions VALUES ('a', 'mv', 'spam', 1.0, [0.0, 1.0], 2)")
+    con.execute("INSERT INTO queue VALUES ('a', 0.5, 'cleanlab', 'spam', 'ham', 3)")
+    con.execute(
+        "INSERT INTO decisions VALUES (1, 'a', 'me', 'accept', 'ham', NULL, 2.0, NULL, now())"
+    )
+    con.close()
+    with Workspace(path) as ws:
+        assert ws.schema_version() == SCHEMA_VERSION
+        votes = ws.sql("SELECT example_id, label, attribute FROM votes ORDER BY example_id")
+        assert votes.rows() == [("a", "spam", ""), ("b", "ham", "")]
+        assert ws.sql("SELECT attribute FROM predictions").rows() == [("",)]
+        assert ws.sql("SELECT attribute, suggested_label FROM queue").rows() == [("", "ham")]
+        assert ws.sql("SELECT attribute, label FROM decisions").rows() == [("", "ham")]
+        # The rebuilt tables keep their keys, now with the attribute in them.
+        ws.con.execute("INSERT INTO votes VALUES ('a', 'kw', 'ham', 4, 'food')")
+        with pytest.raises(duckdb.ConstraintException):
+            ws.con.execute("INSERT INTO votes VALUES ('a', 'kw', 'ham', 4, '')")

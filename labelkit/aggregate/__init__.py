@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from labelkit.aggregate.attributes import answer_attribute
 from labelkit.aggregate.auto import AutoLabelModel
-from labelkit.aggregate.base import BaseLabelModel, LabelModel, predict_from_proba
+from labelkit.aggregate.base import BaseLabelModel, LabelModel, fit_predict, predict_from_proba
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
@@ -80,8 +81,13 @@ def aggregate(
     the fit with their labels as ``gold`` (see each model's ``fit``). ``save_to``
     writes the fitted model as JSON (see ``load_label_model``).
 
+    A task with attributes (aspects, multi-label) is answered one attribute at a time
+    (``labelkit.aggregate.attributes``); its predictions have an ``attribute`` column
+    and ``save_to`` is a folder of one model per attribute and part.
+
     Returns the predictions frame: ``example_id, label`` (null where the model abstains),
-    ``confidence`` and ``probabilities`` in the task's label order.
+    ``confidence`` and ``probabilities`` in the task's label order (in
+    ``Task.answers(attribute)``'s order where there are attributes).
 
     Examples
     --------
@@ -90,49 +96,77 @@ def aggregate(
     ['example_id', 'label', 'confidence', 'probabilities']
     """
     workspace.require("votes", "labelkit apply")
-    everything = LabelMatrix.from_workspace(workspace, sources=sources)
-    task = everything.task
-    rows = pl.DataFrame({"id": everything.example_ids}).join(
-        workspace.sql("SELECT id, split, gold FROM examples"), on="id", maintain_order="left"
-    )
+    task = workspace.task
+    rows = workspace.sql("SELECT id, split, gold FROM examples ORDER BY id")
     in_fit = (rows["split"] == fit_split).to_numpy()
     if not in_fit.any():
         raise LabelkitError(f"no examples in split {fit_split!r} to fit the label model on")
-    gold = None
+    with_gold = None
     if gold_split is not None:
         with_gold = ((rows["split"] == gold_split) & rows["gold"].is_not_null()).to_numpy()
         if not with_gold.any():
             raise LabelkitError(f"no gold labels in split {gold_split!r} to fit with")
-        in_fit |= with_gold
-        gold = np.where(with_gold, task.encode(rows["gold"]), -1)[in_fit]
-    label_model = make_label_model(model, **params).fit(
-        everything.codes[in_fit], task.cardinality, gold=gold
-    )
-    if save_to is not None:
-        label_model.save(save_to)
-    proba = label_model.predict_proba(everything.codes)
-    predicted = predict_from_proba(everything.codes, proba)
-    predictions = pl.DataFrame(
-        {
-            "example_id": everything.example_ids,
-            "label": task.decode(predicted),
-            "confidence": proba.max(axis=1),
-            "probabilities": proba.tolist(),
-        }
-    )
+    parts, used_sources = [], []
+    for attribute in task.targets:
+        votes = LabelMatrix.from_workspace(workspace, sources=sources, attribute=attribute)
+        assert votes.example_ids == rows["id"].to_list()
+        gold = None
+        if with_gold is not None:
+            answers = votes.task.encode(task.gold_answers(rows["gold"], attribute))
+            gold = np.where(with_gold, answers, -1)
+        fit_rows = in_fit if with_gold is None else in_fit | with_gold
+        if task.kind == "classification":
+            proba, predicted = fit_predict(
+                make_label_model(model, **params),
+                votes.codes,
+                task.cardinality,
+                fit_rows,
+                gold,
+                save_to,
+            )
+        else:
+            proba, predicted = answer_attribute(
+                task,
+                attribute,
+                votes.codes,
+                fit_rows,
+                gold,
+                lambda: make_label_model(model, **params),
+                None if save_to is None else Path(save_to),
+            )
+        answers_task = task.answers(attribute)
+        part = pl.DataFrame(
+            {
+                "example_id": votes.example_ids,
+                "label": answers_task.decode(predicted),
+                "confidence": proba.max(axis=1),
+                "probabilities": proba.tolist(),
+            }
+        )
+        if task.kind != "classification":
+            part = part.insert_column(1, pl.lit(attribute).alias("attribute"))
+        parts.append(part)
+        used_sources = votes.sources
+    predictions = pl.concat(parts)
     config = {
         "model": model,
         "fit_split": fit_split,
         "gold_split": gold_split,
-        "sources": everything.sources,
+        "sources": used_sources,
         **params,
     }
+    stored = (
+        predictions
+        if "attribute" in predictions.columns
+        else predictions.with_columns(attribute=pl.lit(""))
+    )
     with workspace.run("aggregate", config) as run:
         run.con.execute("DELETE FROM predictions")
-        with registered(run.con, "new_predictions", predictions):
+        with registered(run.con, "new_predictions", stored):
             run.con.execute(
-                "INSERT INTO predictions SELECT example_id, ?, label, confidence, probabilities, ? "
-                "FROM new_predictions",
+                "INSERT INTO predictions (example_id, model, label, confidence, probabilities, "
+                "run_id, attribute) SELECT example_id, ?, label, confidence, probabilities, ?, "
+                "attribute FROM new_predictions",
                 [model, run.id],
             )
     return predictions

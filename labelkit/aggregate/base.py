@@ -54,6 +54,34 @@ def predict_from_proba(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return np.where(tied | no_votes, ABSTAIN, predicted)
 
 
+def fit_predict(
+    label_model: LabelModel,
+    codes: np.ndarray,
+    cardinality: int,
+    fit_rows: np.ndarray,
+    gold: np.ndarray | None = None,
+    save_to: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``label_model`` on the votes of ``fit_rows`` (with their gold codes where
+    given, -1 = unknown), save it to ``save_to`` if given, and return every row's
+    probabilities and predicted code (``predict_from_proba``).
+
+    Examples
+    --------
+    >>> codes = np.array([[0, 0], [1, -1], [-1, -1]])
+    >>> proba, predicted = fit_predict(MajorityVote(), codes, 2, np.ones(3, bool))
+    >>> predicted
+    array([ 0,  1, -1])
+    """
+    label_model = label_model.fit(
+        codes[fit_rows], cardinality, gold=None if gold is None else gold[fit_rows]
+    )
+    if save_to is not None:
+        label_model.save(save_to)
+    proba = label_model.predict_proba(codes)
+    return proba, predict_from_proba(codes, proba)
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax of log-scores, stable for large ones.
 

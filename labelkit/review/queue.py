@@ -45,15 +45,17 @@ LIVE_DECISIONS = """
       AND decision_id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL)
 """
 
-# The final decision that counts for an example: its newest live one, ruling-outs aside.
+# The final decision that counts for an example's attribute: its newest live one,
+# ruling-outs aside.
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
-    QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY decision_id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY example_id, attribute ORDER BY decision_id DESC) = 1
 """
 
-# The labels live decisions have ruled out, per example.
+# The labels live decisions have ruled out, per example and attribute.
 RULED_OUT_LABELS = f"""
-    SELECT DISTINCT example_id, label FROM ({LIVE_DECISIONS}) WHERE action = '{RULED_OUT}'
+    SELECT DISTINCT example_id, attribute, label FROM ({LIVE_DECISIONS})
+    WHERE action = '{RULED_OUT}'
 """
 
 
@@ -166,7 +168,8 @@ class ReviewQueue:
             example_id = row[0]
             if reviewer is not None:
                 con.execute(
-                    "INSERT OR REPLACE INTO claims VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
+                    "INSERT OR REPLACE INTO claims (example_id, reviewer, expires_at) "
+                    "VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
                     [example_id, reviewer, now + self.claim_seconds],
                 )
             return self._item(con, example_id)
@@ -251,7 +254,8 @@ class ReviewQueue:
             _append(con, latest[1], reviewer, "undo", None, latest[0], 0.0, None)
             con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
             con.execute(
-                "INSERT OR REPLACE INTO claims VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
+                "INSERT OR REPLACE INTO claims (example_id, reviewer, expires_at) "
+                "VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
                 [latest[1], reviewer, time.time() + self.claim_seconds],
             )
             return str(latest[1])
@@ -469,7 +473,8 @@ def _append(
     row = first_row(con, "SELECT coalesce(max(decision_id), 0) + 1 FROM decisions")
     decision_id = int(row[0]) if row else 1
     con.execute(
-        "INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?)::TIMESTAMP)",
+        "INSERT INTO decisions (decision_id, example_id, reviewer, action, label, undoes, seconds, "
+        "comment, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?)::TIMESTAMP)",
         [decision_id, example_id, reviewer, action, label, undoes, seconds, comment, time.time()],
     )
     return decision_id

@@ -47,12 +47,12 @@ def review_workspace(tmp_path: Path) -> Path:
         apply_lfs(ws, [keyword_lf("kw_subscribe", ["subscribe"], "spam")])
         ws.con.execute(
             "INSERT INTO predictions SELECT id, 'test', CASE gold WHEN 'spam' THEN 'ham' "
-            "ELSE 'spam' END, 0.6, [0.5, 0.5], 0 FROM examples"
+            "ELSE 'spam' END, 0.6, [0.5, 0.5], 0, '' FROM examples"
         )
         for rank, (example_id, _, gold) in enumerate(TEXTS):
             given = "ham" if gold == "spam" else "spam"
             ws.con.execute(
-                "INSERT INTO queue VALUES (?, ?, 'cleanlab: label quality 0.10', ?, ?, 0)",
+                "INSERT INTO queue VALUES (?, ?, 'cleanlab: label quality 0.10', ?, ?, 0, '')",
                 [example_id, 1.0 - rank / 100, given, gold],
             )
     return path
@@ -123,12 +123,12 @@ def news_file(tmp_path: Path) -> Path:
         )
         for example_id, _, _, given, suggested, priority in NEWS:
             ws.con.execute(
-                "INSERT INTO predictions VALUES (?, 'test', ?, 0.6, [0.1, 0.6, 0.2, 0.1], 0)",
+                "INSERT INTO predictions VALUES (?, 'test', ?, 0.6, [0.1, 0.6, 0.2, 0.1], 0, '')",
                 [example_id, given],
             )
             if priority:
                 ws.con.execute(
-                    "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0)",
+                    "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0, '')",
                     [example_id, priority, given, suggested],
                 )
     return path

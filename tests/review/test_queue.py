@@ -12,18 +12,18 @@ QUEUED = [("a1", 0.9, "spam", "ham"), ("a2", 0.8, "spam", "ham"), ("a3", 0.7, "h
 @pytest.fixture
 def queue(workspace: Workspace) -> ReviewQueue:
     workspace.con.execute(
-        "INSERT INTO predictions SELECT id, 'test', gold, 0.8, [0.5, 0.5], 0 FROM examples"
+        "INSERT INTO predictions SELECT id, 'test', gold, 0.8, [0.5, 0.5], 0, '' FROM examples"
     )
     for example_id, priority, given, suggested in QUEUED:
         workspace.con.execute(
-            "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0)",
+            "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, ?, 0, '')",
             [example_id, priority, given, suggested],
         )
     return ReviewQueue(workspace)
 
 
 def test_items_come_highest_priority_first_with_their_votes(queue: ReviewQueue) -> None:
-    queue.workspace.con.execute("INSERT INTO votes VALUES ('a1', 'kw', 'spam', 0)")
+    queue.workspace.con.execute("INSERT INTO votes VALUES ('a1', 'kw', 'spam', 0, '')")
     item = queue.next()
     assert item is not None
     assert (item.example_id, item.given_label, item.suggested_label) == ("a1", "spam", "ham")
@@ -109,7 +109,7 @@ def test_focus_mode_asks_about_one_label(queue: ReviewQueue) -> None:
 def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -> None:
     for example_id in ("a1", "a2", "a3", "a4"):
         workspace.con.execute(
-            "INSERT INTO queue VALUES (?, 1, 'cleanlab', 'ham', 'spam', 0)", [example_id]
+            "INSERT INTO queue VALUES (?, 1, 'cleanlab', 'ham', 'spam', 0, '')", [example_id]
         )
     queue = ReviewQueue(workspace)
     for example_id, ana, bo in [
@@ -138,7 +138,7 @@ def test_ten_threads_share_one_queue_without_losing_or_doubling_work(
            FROM range(300) t(i)"""
     )
     workspace.con.execute(
-        "INSERT INTO queue SELECT id, random(), 'cleanlab', 'ham', 'spam', 0 FROM examples "
+        "INSERT INTO queue SELECT id, random(), 'cleanlab', 'ham', 'spam', 0, '' FROM examples "
         "WHERE id LIKE 'x%'"
     )
     handed: dict[str, list[str]] = {}

@@ -33,7 +33,7 @@ def queued_workspace(tmp_path: Path, n: int) -> Path:
     with Workspace(path) as ws:
         ingest(ws, csv, id_column="id", label_column="label", labels=["ham", "spam"])
         ws.con.execute(
-            "INSERT INTO queue SELECT id, random(), 'test', 'ham', 'spam', 0 FROM examples"
+            "INSERT INTO queue SELECT id, random(), 'test', 'ham', 'spam', 0, '' FROM examples"
         )
     return path
 

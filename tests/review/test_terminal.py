@@ -61,7 +61,7 @@ def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -
         "INSERT INTO sources VALUES ('kw', 'lf', ?, 'h', 0)",
         ['{"kind": "keywords", "labels": ["spam"], "keywords": ["song"], "case_sensitive": false}'],
     )
-    queue.workspace.con.execute("INSERT INTO votes VALUES ('a3', 'kw', 'spam', 0)")
+    queue.workspace.con.execute("INSERT INTO votes VALUES ('a3', 'kw', 'spam', 0, '')")
     pressed = keys("aq")
     out = io.StringIO()
     review_in_terminal(
@@ -159,7 +159,7 @@ def test_control_characters_in_a_text_never_reach_the_terminal(news_workspace: W
         "INSERT INTO examples VALUES ('x1', ?, NULL, 'train', NULL, 0)", [nasty]
     )
     news_workspace.con.execute(
-        "INSERT INTO queue VALUES ('x1', 5, 'cleanlab', 'World', 'Business', 0)"
+        "INSERT INTO queue VALUES ('x1', 5, 'cleanlab', 'World', 'Business', 0, '')"
     )
     text = run(ReviewQueue(news_workspace), "q")
     assert not any(c in text for c in "\x1b\x07\x9b\r")

@@ -1,0 +1,95 @@
+"""Label models for tasks with attributes: each attribute answered on its own.
+
+An attribute's answer is factored into presence, then value. Presence is a binary
+problem (is the aspect mentioned, is the label there) over every vote on the
+attribute: ``"none"`` / ``"no"`` against anything else. Value is a problem over
+the aspect's labels (positive, negative, ...) fitted on the votes that name one. The
+answer's probabilities are ``P(absent)`` and ``P(present) * P(label | present)``.
+
+The split is what lets a source say only that an aspect is mentioned (a keyword for
+"waiter" knows the text is about staff, not how it judges them) and still count:
+its ``"mentioned"`` vote joins the presence problem and abstains on the value. A
+multi-label task is presence alone, one label at a time.
+
+Silence means absent: an example no source voted on for an attribute gets the
+absent answer (``"none"`` / ``"no"``), as a token no span covers is outside every
+entity, so the label models only weigh sources that spoke. Where presence is known
+and no source named a value, the values tie and the answer is left empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from labelkit.aggregate.base import LabelModel, fit_predict, predict_from_proba
+from labelkit.task import ABSTAIN, Task
+
+
+def answer_attribute(
+    task: Task,
+    attribute: str,
+    codes: np.ndarray,
+    fit_rows: np.ndarray,
+    gold: np.ndarray | None,
+    make_model: Callable[[], LabelModel],
+    save_to: Path | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities over ``task.answers(attribute)`` and predicted codes for every row.
+
+    ``codes`` are votes coded by ``task.vote_task(attribute)`` (values first, then the
+    absent answer, then ``"mentioned"`` for aspects); ``gold`` holds answer codes (-1 =
+    unknown). ``make_model`` makes a fresh label model for each part; ``save_to`` is a
+    folder that gets ``<attribute>.presence.json`` and ``<attribute>.value.json``.
+
+    Examples
+    --------
+    >>> task = Task(("positive", "negative"), kind="aspects", attributes=("staff",))
+    >>> codes = np.array([[0, 3], [2, -1], [-1, -1]])  # positive + mentioned; none; silence
+    >>> proba, predicted = answer_attribute(task, "staff", codes, np.ones(3, bool), None,
+    ...                                     MajorityVote)
+    >>> task.answers("staff").decode(predicted).to_list()
+    ['positive', 'none', 'none']
+    """
+    values = len(task.answers(attribute).labels) - 1
+    absent = values
+    voted = codes != ABSTAIN
+    presence = np.where(voted, (codes != absent).astype(codes.dtype), ABSTAIN)
+    presence_gold = None if gold is None else np.where(gold == ABSTAIN, ABSTAIN, gold != absent)
+    p_present, _ = fit_predict(
+        make_model(),
+        presence,
+        2,
+        fit_rows,
+        presence_gold,
+        _saved(save_to, attribute, "presence"),
+    )
+    present = p_present[:, 1:2]
+    named = np.where(voted & (codes < values), codes, ABSTAIN)
+    value_rows = fit_rows & (named != ABSTAIN).any(axis=1)
+    if values == 1 or not value_rows.any():
+        value = np.full((len(codes), values), 1 / values)
+    else:
+        value_gold = None if gold is None else np.where(gold < values, gold, ABSTAIN)
+        value, _ = fit_predict(
+            make_model(),
+            named,
+            values,
+            value_rows,
+            value_gold,
+            _saved(save_to, attribute, "value"),
+        )
+    proba = np.hstack([present * value, 1 - present])
+    silent = ~voted.any(axis=1)
+    proba[silent] = np.eye(values + 1)[absent]
+    predicted = predict_from_proba(np.where(silent[:, None], absent, codes), proba)
+    return proba, predicted
+
+
+def _saved(folder: Path | None, attribute: str, part: str) -> Path | None:
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{attribute}.{part}.json"

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labelkit import Workspace, ingest
+from labelkit.aggregate import MajorityVote, aggregate
+from labelkit.aggregate.attributes import answer_attribute
+from labelkit.task import Task
+from labelkit.votes import import_votes
+
+REVIEWS = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+
+
+def votes(*rows: tuple[str, str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["example_id", "source", "attribute", "label"], orient="row")
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Workspace:
+    texts = ["great food, rude waiter", "the waiter", "nice place", "bad food"]
+    frame = pl.DataFrame({"id": ["r1", "r2", "r3", "r4"], "text": texts})
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ingest(ws, frame, kind="aspects", labels=["positive", "negative"], attributes=["food", "staff"])
+    return ws
+
+
+def test_presence_then_value_per_attribute_and_silence_is_none(reviews: Workspace) -> None:
+    import_votes(
+        reviews,
+        votes(
+            ("r1", "kw_food", "food", "mentioned"),
+            ("r1", "lexicon", "food", "positive"),
+            ("r1", "lexicon", "staff", "negative"),
+            ("r2", "kw_waiter", "staff", "mentioned"),  # mentioned, no polarity said
+            ("r4", "lexicon", "food", "negative"),
+            ("r4", "llm", "food", "negative"),
+        ),
+    )
+    predictions = aggregate(reviews, "majority_vote")
+    assert predictions.columns == [
+        "example_id",
+        "attribute",
+        "label",
+        "confidence",
+        "probabilities",
+    ]
+    got = {(r["example_id"], r["attribute"]): r["label"] for r in predictions.iter_rows(named=True)}
+    assert got == {
+        ("r1", "food"): "positive",
+        ("r1", "staff"): "negative",
+        ("r2", "food"): "none",  # no source spoke of food
+        ("r2", "staff"): None,  # staff is mentioned, its polarity unknown: left out
+        ("r3", "food"): "none",
+        ("r3", "staff"): "none",
+        ("r4", "food"): "negative",
+        ("r4", "staff"): "none",
+    }
+    stored = reviews.sql("SELECT count(*) AS n, count(DISTINCT attribute) AS a FROM predictions")
+    assert stored.rows() == [(8, 2)]
+    # Probabilities follow the attribute's answers: positive, negative, none.
+    r1_food = predictions.filter(example_id="r1", attribute="food")["probabilities"][0]
+    assert r1_food.to_list() == [1.0, 0.0, 0.0]
+
+
+def test_a_none_vote_against_a_polarity_vote_is_a_presence_question() -> None:
+    # Two sources say staff is negative, a third that it is not mentioned: presence 2:1.
+    codes = np.array([[1, 1, 2], [2, 2, -1]])
+    proba, predicted = answer_attribute(
+        REVIEWS, "staff", codes, np.ones(2, bool), None, MajorityVote
+    )
+    assert REVIEWS.answers("staff").decode(predicted).to_list() == ["negative", "none"]
+    assert proba[0].round(3).tolist() == [0.0, 0.667, 0.333]
+
+
+def test_a_multilabel_task_is_one_yes_or_no_per_label(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "m.duckdb") as ws:
+        frame = pl.DataFrame({"id": ["a", "b"], "text": ["goal", "phone at the match"]})
+        ingest(ws, frame, kind="multilabel", labels=["sports", "tech"])
+        import_votes(
+            ws,
+            votes(
+                ("a", "kw", "sports", "yes"),
+                ("b", "kw", "sports", "yes"),
+                ("b", "kw2", "tech", "yes"),
+                ("b", "other", "tech", "yes"),
+            ),
+        )
+        predictions = aggregate(ws, "majority_vote").sort("example_id", "attribute")
+        assert predictions.select("example_id", "attribute", "label").rows() == [
+            ("a", "sports", "yes"),
+            ("a", "tech", "no"),
+            ("b", "sports", "yes"),
+            ("b", "tech", "yes"),
+        ]
+
+
+def test_importing_votes_checks_each_attributes_labels(reviews: Workspace) -> None:
+    from labelkit import InputError
+
+    with pytest.raises(InputError, match=r"frame row 1: unknown attribute 'price'"):
+        import_votes(reviews, votes(("r1", "kw", "price", "mentioned")))
+    with pytest.raises(InputError, match=r"frame row 2: unknown label 'tasty' on 'food'"):
+        import_votes(reviews, votes(("r1", "kw", "food", "none"), ("r2", "kw", "food", "tasty")))
+    assert reviews.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
