@@ -42,6 +42,7 @@ from labelkit.llm import (
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
+from labelkit.task import Task
 from labelkit.votes import LabelMatrix, import_votes
 from labelkit.workspace import Workspace, first_row
 
@@ -632,6 +633,12 @@ def aggregate_votes(
         except ValueError:
             raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
     with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
+        if ws.task.kind != "classification":
+            predictions = aggregate(
+                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
+            )
+            _print_attribute_balance(ws.task, model, predictions)
+            return
         # The saved model is what the run reports on, so the report is the fitted one's.
         saved = save or Path(scratch) / "label_model.json"
         predictions = aggregate(
@@ -662,6 +669,24 @@ def aggregate_votes(
                 + (f" ({model} was fit on these gold labels)" if gold_split == "dev" else ""),
             )
         )
+
+
+def _print_attribute_balance(task: Task, model: str, predictions: pl.DataFrame) -> None:
+    """Per attribute, how many examples got each answer and how many none."""
+    counts = predictions.group_by("attribute", "label").len()
+    rows = []
+    for attribute in task.targets:
+        mine = dict(counts.filter(pl.col("attribute") == attribute).select("label", "len").rows())
+        answers = task.answers(attribute).labels
+        rows.append({"attribute": attribute} | {a: mine.get(a, 0) for a in answers})
+        rows[-1]["unlabeled"] = mine.get(None, 0)
+    console.print(
+        rich_table(
+            pl.DataFrame(rows),
+            title=f"{model}, per attribute: examples per answer (unlabeled: mentioned, "
+            "polarity unknown or tied)",
+        )
+    )
 
 
 @app.command()
