@@ -8,18 +8,21 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import polars as pl
 from cleanlab.filter import find_label_issues as cleanlab_find_label_issues
-from cleanlab.rank import get_label_quality_scores
+from cleanlab.multilabel_classification.filter import find_multilabel_issues_per_class
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import Pipeline
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
 from labelkit.errors import LabelkitError
 from labelkit.registry import flaggers, resolve
+from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, registered
 
 
@@ -71,38 +74,38 @@ def find_label_issues(
     """
     workspace.require("predictions", "labelkit aggregate")
     task = workspace.task
-    labeled = workspace.sql(
-        """SELECT e.id, e.text, p.label, p.confidence
-           FROM examples e JOIN predictions p ON p.example_id = e.id
-           WHERE e.split = ? AND p.label IS NOT NULL ORDER BY e.id""",
-        [split],
+    rows = workspace.sql(
+        """SELECT e.id AS example_id, e.text, t.attribute, p.label, p.confidence,
+                  p.probabilities
+           FROM examples e CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS attribute) t
+           LEFT JOIN predictions p ON p.example_id = e.id AND p.attribute = t.attribute
+           WHERE e.split = ? ORDER BY e.id, t.attribute""",
+        [list(task.targets), split],
     )
-    given = task.encode(labeled["label"])
-    counts = np.bincount(given, minlength=task.cardinality)
-    if labeled.height == 0 or counts.min() < folds:
-        raise LabelkitError(
-            f"confident learning needs at least {folds} examples of every label in split "
-            f"{split!r}; the label model gave "
-            f"{dict(zip(task.labels, counts.tolist(), strict=True))}"
-        )
     classifier = resolve(flaggers, flagger)(**params)
-    pred_probs = cross_val_predict(
-        classifier,
-        labeled["text"].to_list(),
-        given,
-        cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed),
-        method="predict_proba",
+    texts = rows.unique("example_id", maintain_order=True)["text"].to_list()
+    features, estimator = _features(classifier, texts, shared=task.kind != "classification")
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    answered = [
+        _Attribute(
+            task,
+            attribute,
+            rows.filter(pl.col("attribute") == attribute).with_row_index("position"),
+            features,
+            estimator,
+            cv,
+            split,
+        )
+        for attribute in task.targets
+    ]
+    for answer in answered:
+        answer.find_issues(filter_by)
+    if task.kind == "multilabel":
+        _multilabel_issues(answered, filter_by)
+    scored_all = pl.concat(answer.scored() for answer in answered)
+    scored_all = scored_all.join(
+        _vote_evidence(workspace, split), on=["example_id", "attribute"], how="left"
     )
-    issues = cleanlab_find_label_issues(given, pred_probs, filter_by=filter_by)
-    quality = get_label_quality_scores(given, pred_probs, method="self_confidence")
-    scored = labeled.select(
-        pl.col("id").alias("example_id"),
-        pl.col("label").alias("given_label"),
-        task.decode(pred_probs.argmax(axis=1), "suggested_label"),
-        pl.Series("quality", quality),
-        "confidence",
-        pl.Series("cleanlab", issues),
-    ).join(_vote_evidence(workspace, split), on="example_id", how="left")
     reasons = pl.concat_list(
         pl.when(pl.col("cleanlab")).then(
             pl.format(
@@ -119,17 +122,20 @@ def find_label_issues(
         ),
         pl.col("llm_disagrees"),
     ).list.drop_nulls()
-    flagged = scored.with_columns(
+    flagged = scored_all.with_columns(
         reasons=reasons.list.join("; "),
         priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
     ).filter(pl.col("reasons") != "")
-    uncovered = _uncovered(workspace, split, classifier, labeled["text"].to_list(), given)
     flags = (
-        pl.concat([flagged, uncovered], how="diagonal_relaxed")
-        .sort("priority", "example_id", descending=[True, False])
+        pl.concat(
+            [flagged, *(answer.uncovered() for answer in answered)],
+            how="diagonal_relaxed",
+        )
+        .sort("priority", "example_id", "attribute", descending=[True, False, False])
         .with_row_index("rank", offset=1)
         .select(
             "example_id",
+            "attribute",
             "given_label",
             "suggested_label",
             "quality",
@@ -146,86 +152,209 @@ def find_label_issues(
         con.execute("DELETE FROM flags")
         with registered(con, "new_flags", flags):
             con.execute(
-                """INSERT INTO flags (example_id, reason, given_label, suggested_label, quality,
-                                     rank, run_id)
-                   SELECT example_id, unnest(string_split(reasons, '; ')), given_label,
-                          suggested_label, quality, rank, ?
+                """INSERT INTO flags (example_id, attribute, reason, given_label,
+                                     suggested_label, quality, rank, run_id)
+                   SELECT example_id, attribute, unnest(string_split(reasons, '; ')),
+                          given_label, suggested_label, quality, rank, ?
                    FROM new_flags""",
                 [run.id],
             )
             con.execute(
-                """INSERT INTO queue (example_id, priority, reasons, given_label,
+                """INSERT INTO queue (example_id, attribute, priority, reasons, given_label,
                                      suggested_label, run_id)
-                   SELECT example_id, priority, reasons, given_label, suggested_label, ?
+                   SELECT example_id, attribute, priority, reasons, given_label,
+                          suggested_label, ?
                    FROM new_flags
                    ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
                        reasons = excluded.reasons, given_label = excluded.given_label,
                        suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
                 [run.id],
             )
-    return flags
+    return flags if task.kind != "classification" else flags.drop("attribute")
 
 
-def _uncovered(
-    workspace: Workspace, split: str, classifier: Any, texts: list[str], given: np.ndarray
-) -> pl.DataFrame:
-    """Examples of ``split`` the label model left without a label, as flags.
+def _features(classifier: Any, texts: list[str], *, shared: bool) -> tuple[Any, Any]:
+    """What the classifier is cross-validated on, for every attribute: the texts and the
+    whole classifier; or, where several attributes share the texts (``shared``), the
+    texts featurized once by every step of a pipeline but the last, and that last step.
 
-    The classifier, fitted on every labeled text, suggests a label. Their priority is
-    half the classifier's doubt, so likely label errors come before labeling from
-    scratch, and the least obvious uncovered texts come first among them.
+    The shared featurizer is fitted on the split's texts without their labels, so no
+    fold learns another fold's labels, and it is fitted once, not per fold and attribute.
     """
-    task = workspace.task
-    rows = workspace.sql(
-        """SELECT e.id AS example_id, e.text FROM examples e
-           LEFT JOIN predictions p ON p.example_id = e.id
-           WHERE e.split = ? AND p.label IS NULL ORDER BY e.id""",
-        [split],
-    )
-    if rows.height == 0:
-        return pl.DataFrame()
-    proba = clone(classifier).fit(texts, given).predict_proba(rows["text"].to_list())
-    suggested = task.decode(proba.argmax(axis=1), "suggested_label")
-    sure = proba.max(axis=1)
-    return rows.select(
-        "example_id",
-        pl.lit(None, dtype=pl.String).alias("given_label"),
-        suggested,
-        pl.lit(None, dtype=pl.Float64).alias("quality"),
-        pl.lit(None, dtype=pl.Float64).alias("confidence"),
-        pl.format(
-            "no source covers it (classifier suggests {}, {})",
+    if shared and isinstance(classifier, Pipeline) and len(classifier.steps) > 1:
+        return classifier[:-1].fit_transform(texts), classifier[-1]
+    return texts, classifier
+
+
+def _take(features: Any, positions: np.ndarray) -> Any:
+    if isinstance(features, list):
+        return [features[i] for i in positions]
+    return features[positions]
+
+
+class _Attribute:
+    """One attribute's given answers and a classifier's out-of-fold probabilities for them.
+
+    The classifier learns the answers the label model gave at least ``folds`` times
+    (every answer, else an error, for classification). Where fewer than two answers are
+    that frequent, and for the rows of rarer answers, the label model's probabilities
+    stand in for the classifier's, so those rows are flagged for the other reasons only.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        attribute: str,
+        rows: pl.DataFrame,
+        features: Any,
+        estimator: Any,
+        cv: StratifiedKFold,
+        split: str,
+    ) -> None:
+        self.kind = task.kind
+        self.attribute = attribute
+        self.answers = answers = task.answers(attribute)
+        self.rows = rows
+        self.given = given = answers.encode(rows["label"])
+        folds = cv.get_n_splits()
+        counts = np.bincount(given[given != ABSTAIN], minlength=answers.cardinality)
+        if task.kind == "classification" and counts.min() < folds:
+            raise LabelkitError(
+                f"confident learning needs at least {folds} examples of every label in split "
+                f"{split!r}; the label model gave "
+                f"{dict(zip(answers.labels, counts.tolist(), strict=True))}"
+            )
+        self.classes = np.flatnonzero(counts >= folds)
+        self.learned = np.isin(given, self.classes)
+        uniform = [1 / answers.cardinality] * answers.cardinality
+        self.pred_probs = np.array(
+            [uniform if p is None else p for p in rows["probabilities"].to_list()]
+        )
+        self.issues = np.zeros(rows.height, dtype=bool)
+        self.features, self.estimator = features, None
+        if len(self.classes) < 2:
+            return
+        self.estimator = estimator
+        codes = np.searchsorted(self.classes, given[self.learned])
+        with warnings.catch_warnings():
+            # An answer given fewer times than there are folds is left out above; the
+            # warning is about folds that still stratify well enough.
+            warnings.filterwarnings("ignore", message="The least populated class")
+            proba = cross_val_predict(
+                estimator, self._features(self.learned), codes, cv=cv, method="predict_proba"
+            )
+        self.codes, self.proba = codes, proba
+        self.pred_probs[self.learned] = 0.0
+        self.pred_probs[np.ix_(self.learned, self.classes)] = proba
+
+    def _features(self, mask: np.ndarray) -> Any:
+        return _take(self.features, self.rows["position"].to_numpy()[mask])
+
+    def find_issues(self, filter_by: str) -> None:
+        """cleanlab's verdict on each learned row, on this attribute alone."""
+        if self.estimator is not None:
+            self.issues[self.learned] = cleanlab_find_label_issues(
+                self.codes, self.proba, filter_by=filter_by
+            )
+
+    def scored(self) -> pl.DataFrame:
+        """The labeled rows: given and suggested answers, quality, confidence, cleanlab."""
+        labeled = self.given != ABSTAIN
+        quality = self.pred_probs[labeled, self.given[labeled]]
+        return self.rows.filter(labeled).select(
+            "example_id",
+            "attribute",
+            pl.col("label").alias("given_label"),
+            self.answers.decode(self.pred_probs[labeled].argmax(axis=1), "suggested_label"),
+            pl.Series("quality", quality),
+            "confidence",
+            pl.Series("cleanlab", self.issues[labeled]),
+        )
+
+    def uncovered(self) -> pl.DataFrame:
+        """Rows the label model left without an answer, as flags.
+
+        The classifier, fitted on every learned row, suggests one (else the label
+        model's likeliest answer). Their priority is half the doubt in it, so likely
+        label errors come before labeling from scratch, and the least obvious of these
+        come first among them.
+        """
+        unlabeled = self.given == ABSTAIN
+        rows = self.rows.filter(unlabeled)
+        if rows.height == 0:
+            return pl.DataFrame()
+        proba = self.pred_probs[unlabeled]
+        if self.estimator is not None:
+            fitted = clone(self.estimator).fit(self._features(self.learned), self.codes)
+            proba = np.zeros_like(proba)
+            proba[:, self.classes] = fitted.predict_proba(self._features(unlabeled))
+        suggested = self.answers.decode(proba.argmax(axis=1), "suggested_label")
+        sure = proba.max(axis=1)
+        why = "no source covers it" if self.kind == "classification" else "no answer"
+        return rows.select(
+            "example_id",
+            "attribute",
+            pl.lit(None, dtype=pl.String).alias("given_label"),
             suggested,
-            pl.Series(sure).round(2),
-        ).alias("reasons"),
-        pl.Series("priority", (1 - sure) / 2),
+            pl.lit(None, dtype=pl.Float64).alias("quality"),
+            pl.lit(None, dtype=pl.Float64).alias("confidence"),
+            pl.format(
+                f"{why} (classifier suggests {{}}, {{}})", suggested, pl.Series(sure).round(2)
+            ).alias("reasons"),
+            pl.Series("priority", (1 - sure) / 2),
+        )
+
+
+def _multilabel_issues(answered: list[_Attribute], filter_by: str) -> None:
+    """cleanlab's multi-label verdict, per label, on the examples every label's
+    classifier scored; the other rows keep their verdict on their label alone."""
+    learned = [answer for answer in answered if answer.estimator is not None]
+    if not learned:
+        return
+    everywhere = np.logical_and.reduce([answer.learned for answer in learned])
+    yes = np.column_stack([answer.given[everywhere] == 0 for answer in learned])
+    issues = find_multilabel_issues_per_class(
+        labels=[np.flatnonzero(row).tolist() for row in yes],
+        pred_probs=np.column_stack([answer.pred_probs[everywhere, 0] for answer in learned]),
+        filter_by=filter_by,
     )
+    for k, answer in enumerate(learned):
+        answer.issues[everywhere] = issues[:, k]
 
 
 def _vote_evidence(workspace: Workspace, split: str) -> pl.DataFrame:
-    """Per example of ``split``: the LF tally where LFs disagree, and LLMs that disagree
-    with the label model."""
+    """Per example and attribute of ``split``: the LF tally where LFs disagree, and LLMs
+    that disagree with the label model.
+
+    On an aspect, ``"mentioned"`` agrees with every answer but ``"none"``.
+    """
+    mentioned = MENTIONED if workspace.task.kind == "aspects" else None
     return workspace.sql(
         """WITH lf AS (
-               SELECT v.example_id, v.label, count(*) AS n FROM votes v
+               SELECT v.example_id, v.attribute, v.label, count(*) AS n FROM votes v
                JOIN sources s ON s.name = v.source AND s.kind = 'lf'
                GROUP BY ALL),
            conflicts AS (
-               SELECT example_id,
+               SELECT example_id, attribute,
                       string_agg(label || ' ' || n, ', ' ORDER BY n DESC, label) AS lf_votes
-               FROM lf GROUP BY example_id HAVING count(*) > 1),
+               FROM lf GROUP BY example_id, attribute
+               HAVING count(*) FILTER (label IS DISTINCT FROM $mentioned) > 1
+                   OR (bool_or(label = $mentioned) AND bool_or(label = $none))),
            llm AS (
-               SELECT v.example_id,
+               SELECT v.example_id, v.attribute,
                       string_agg(v.source || ' says ' || v.label, '; ' ORDER BY v.source)
                         AS llm_disagrees
                FROM votes v
                JOIN sources s ON s.name = v.source AND s.kind = 'llm'
-               JOIN predictions p ON p.example_id = v.example_id AND p.label <> v.label
-               GROUP BY v.example_id)
-           SELECT e.id AS example_id, c.lf_votes, l.llm_disagrees
-           FROM examples e
-           LEFT JOIN conflicts c ON c.example_id = e.id
-           LEFT JOIN llm l ON l.example_id = e.id
-           WHERE e.split = ?""",
-        [split],
+               JOIN predictions p ON p.example_id = v.example_id AND p.attribute = v.attribute
+                   AND p.label <> v.label
+                   AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none)
+               GROUP BY v.example_id, v.attribute)
+           SELECT coalesce(c.example_id, l.example_id) AS example_id,
+                  coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes, l.llm_disagrees
+           FROM conflicts c
+           FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute
+           JOIN examples e ON e.id = coalesce(c.example_id, l.example_id)
+           WHERE e.split = $split""",
+        {"mentioned": mentioned, "none": NONE, "split": split},
     )
