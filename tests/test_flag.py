@@ -14,6 +14,9 @@ from labelkit import (
     find_label_issues,
     ingest,
 )
+from labelkit.aggregate import aggregate
+from labelkit.task import NO, NONE, YES
+from labelkit.votes import import_votes
 
 
 def noisy_workspace(tmp_path: Path, n: int = 300, flips: int = 15) -> tuple[Workspace, set[str]]:
@@ -142,3 +145,187 @@ def test_examples_no_source_covers_are_queued_last_with_a_suggestion(tmp_path: P
         assert (cleaned["t1"]["label"], cleaned["t1"]["origin"]) == ("spam", "review")
         assert "t0" not in cleaned, "unreviewed and unlabeled: still out of the training set"
         assert queue.stats()["errors_found"] == 0, "a label added where none was is no error"
+
+
+ASPECT_WORDS = {
+    ("food", "positive"): ["delicious", "tasty", "fresh"],
+    ("food", "negative"): ["bland", "soggy", "stale"],
+    ("staff", "positive"): ["friendly", "attentive", "kind"],
+    ("staff", "negative"): ["rude", "careless", "slow"],
+}
+
+
+def aspect_texts(n: int = 300) -> tuple[pl.DataFrame, dict[tuple[str, str], str]]:
+    """Texts whose words say each aspect's polarity; staff is left out of every fifth."""
+    rng = np.random.default_rng(1)
+    rows, answers = [], {}
+    for i in range(n):
+        words = ["the", "evening", "was"]
+        for attribute in ("food", "staff"):
+            polarity = NONE if attribute == "staff" and i % 5 == 0 else "positive"
+            if polarity != NONE and rng.random() < 0.5:
+                polarity = "negative"
+            answers[f"r{i}", attribute] = polarity
+            if polarity != NONE:
+                words += rng.choice(ASPECT_WORDS[attribute, polarity], 2).tolist()
+        rows.append({"id": f"r{i}", "text": " ".join(words)})
+    return pl.DataFrame(rows), answers
+
+
+def aspect_workspace(
+    tmp_path: Path, flipped: set[tuple[str, str]]
+) -> tuple[Workspace, dict[tuple[str, str], str]]:
+    """An aspects workspace whose one lexicon source is right but on ``flipped`` pairs,
+    aggregated by majority vote."""
+    frame, answers = aspect_texts()
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ingest(ws, frame, kind="aspects", labels=["positive", "negative"], attributes=["food", "staff"])
+    other = {"positive": "negative", "negative": "positive"}
+    votes = pl.DataFrame(
+        [
+            (example_id, "lexicon", attribute, other[label] if key in flipped else label)
+            for key, label in answers.items()
+            for example_id, attribute in [key]
+            if label != NONE
+        ],
+        schema=["example_id", "source", "attribute", "label"],
+        orient="row",
+    )
+    import_votes(ws, votes)
+    aggregate(ws, "majority_vote")
+    return ws, answers
+
+
+def test_aspects_are_flagged_and_queued_per_attribute(tmp_path: Path) -> None:
+    flipped = {(f"r{i}", "food") for i in range(1, 100, 10)}
+    flipped |= {(f"r{i}", "staff") for i in range(3, 150, 15)}
+    ws, answers = aspect_workspace(tmp_path, flipped)
+    with ws:
+        # Evidence added after aggregation, so the labels stay the lexicon's.
+        import_votes(
+            ws,
+            pl.DataFrame(
+                {
+                    "example_id": ["r2", "r5", "r2"],
+                    "source": ["kw_waiter", "kw_waiter", "kw_menu"],
+                    "attribute": ["staff", "staff", "food"],
+                    "label": ["mentioned", "mentioned", "mentioned"],
+                }
+            ),
+        )
+        import_votes(
+            ws,
+            pl.DataFrame(
+                {
+                    "example_id": ["r5"],
+                    "source": ["no_staff"],
+                    "attribute": ["staff"],
+                    "label": ["none"],
+                }
+            ),
+        )
+        llm_food = "negative" if answers["r4", "food"] == "positive" else "positive"
+        import_votes(
+            ws,
+            pl.DataFrame(
+                {
+                    "example_id": ["r4", "r4"],
+                    "source": ["llm:m", "llm:m"],
+                    "attribute": ["food", "staff"],
+                    "label": [llm_food, "mentioned"],
+                }
+            ),
+            kind="llm",
+        )
+        flags = find_label_issues(ws)
+        assert flags.columns[:2] == ["example_id", "attribute"]
+        by_cleanlab = flags.filter(pl.col("reasons").str.contains("cleanlab"))
+        found = set(by_cleanlab.select("example_id", "attribute").iter_rows())
+        assert len(found & flipped) >= 16, "most injected errors are found, on their attribute"
+        assert len(found - flipped) <= 5, "few right answers are flagged"
+        for row in by_cleanlab.filter(pl.col("example_id") == "r1").iter_rows(named=True):
+            assert (row["attribute"], row["suggested_label"]) == ("food", answers["r1", "food"])
+        reasons = {
+            (r["example_id"], r["attribute"]): r["reasons"] for r in flags.iter_rows(named=True)
+        }
+        assert ("r2", "staff") not in reasons, "'mentioned' agrees with a polarity"
+        assert ("r2", "food") not in reasons
+        assert reasons["r5", "staff"] == "LFs conflict (mentioned 1, none 1)"
+        assert reasons["r4", "food"] == f"llm:m says {llm_food}"
+        assert ("r4", "staff") not in reasons, "an LLM's 'mentioned' agrees with a polarity"
+        assert flags["priority"].is_sorted(descending=True)
+        assert set(flags["attribute"]) == {"food", "staff"}
+        queued = ws.sql("SELECT example_id, attribute FROM queue ORDER BY priority DESC").rows()
+        assert queued == flags.select("example_id", "attribute").rows()
+        stored = ws.sql("SELECT example_id, attribute, reason FROM flags").rows()
+        assert ("r5", "staff", "LFs conflict (mentioned 1, none 1)") in stored
+        find_label_issues(ws)
+        assert ws.sql("SELECT count(*) AS n FROM queue")["n"][0] == flags.height, "no duplicates"
+
+
+def test_an_aspect_mentioned_without_polarity_is_queued_with_a_suggestion(tmp_path: Path) -> None:
+    ws, answers = aspect_workspace(tmp_path, set())
+    with ws:
+        positive = next(
+            e for (e, a), label in answers.items() if a == "staff" and label == "positive"
+        )
+        ws.con.execute("DELETE FROM votes WHERE example_id = ? AND attribute = 'staff'", [positive])
+        import_votes(
+            ws,
+            pl.DataFrame(
+                {
+                    "example_id": [positive],
+                    "source": ["kw_waiter"],
+                    "attribute": ["staff"],
+                    "label": ["mentioned"],
+                }
+            ),
+        )
+        aggregate(ws, "majority_vote")
+        flags = find_label_issues(ws)
+        row = flags.filter(example_id=positive, attribute="staff").row(0, named=True)
+        assert row["given_label"] is None and row["suggested_label"] == "positive"
+        assert row["reasons"].startswith("no answer (classifier suggests positive, ")
+        queued = ws.sql(
+            "SELECT suggested_label FROM queue WHERE example_id = ? AND attribute = 'staff'",
+            [positive],
+        )
+        assert queued.rows() == [("positive",)]
+
+
+def test_multilabel_flags_come_from_cleanlabs_multi_label_issues(tmp_path: Path) -> None:
+    frame, answers = aspect_texts()
+    ws = Workspace(tmp_path / "ws.duckdb")
+    with ws:
+        ingest(ws, frame, kind="multilabel", labels=["praise", "complaint"])
+        # praise: some aspect positive; complaint: some aspect negative.
+        truth = {
+            (e, name): YES if any(answers[e, a] == polarity for a in ("food", "staff")) else NO
+            for e in frame["id"]
+            for name, polarity in (("praise", "positive"), ("complaint", "negative"))
+        }
+        flipped = {k for k in list(truth)[5::23]}
+        votes = pl.DataFrame(
+            [
+                (
+                    e,
+                    "lexicon",
+                    name,
+                    (NO if label == YES else YES) if (e, name) in flipped else label,
+                )
+                for (e, name), label in truth.items()
+            ],
+            schema=["example_id", "source", "attribute", "label"],
+            orient="row",
+        )
+        import_votes(ws, votes)
+        aggregate(ws, "majority_vote")
+        flags = find_label_issues(ws)
+        found = set(
+            flags.filter(pl.col("reasons").str.contains("cleanlab"))
+            .select("example_id", "attribute")
+            .iter_rows()
+        )
+        assert len(found & flipped) >= 0.7 * len(flipped)
+        assert len(found - flipped) <= 5
+        assert set(flags["attribute"]) <= {"praise", "complaint"}
