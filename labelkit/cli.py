@@ -853,11 +853,15 @@ def export(
     workspace: Workspace_,
     output: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet file.")],
     split: Annotated[str, typer.Option(help="The split to export.")] = "train",
+    wide: Annotated[
+        bool, typer.Option(help="Aspects, multi-label: one row per text, a column per attribute.")
+    ] = False,
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels."""
     with _open(workspace) as ws:
-        n = export_cleaned(ws, output, split=split)
-    console.print(f"{n} cleaned examples written to {output}")
+        n = export_cleaned(ws, output, split=split, wide=wide)
+        rows = "texts" if wide else "examples" if ws.task.kind == "classification" else "answers"
+    console.print(f"{n} cleaned {rows} written to {output}")
 
 
 @app.command()

@@ -11,7 +11,9 @@ from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS, RULED_OUT_LABELS
 from labelkit.workspace import Workspace
 
 
-def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFrame:
+def cleaned_labels(
+    workspace: Workspace, *, split: str = "train", wide: bool = False
+) -> pl.DataFrame:
     """One split's training labels: ``id, text, label, origin, confidence``.
 
     ``origin`` is ``review`` where a reviewer's newest decision set the label and
@@ -20,12 +22,19 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
     has labeled since) are left out.
 
     A task with attributes has one row per example and attribute, with an
-    ``attribute`` column after ``text``; each attribute is decided on its own.
+    ``attribute`` column after ``text``; each attribute is decided on its own. With
+    ``wide``, it has one row per text instead, ``id, text`` and one column of answers
+    per attribute, null where that attribute is left out.
 
     Examples
     --------
     >>> cleaned_labels(ws)["origin"].value_counts()
+    >>> cleaned_labels(reviews, wide=True).columns
+    ['id', 'text', 'food', 'service', 'staff', 'price', 'ambience', 'menu', 'place', 'miscellaneous']
     """
+    task = workspace.task
+    if wide and task.kind == "classification":
+        raise InputError("a wide export has one column per attribute; this task has none")
     workspace.require("predictions", "labelkit aggregate")
     frame = workspace.sql(
         f"""
@@ -50,11 +59,21 @@ def cleaned_labels(workspace: Workspace, *, split: str = "train") -> pl.DataFram
         """,
         [split],
     )
-    return frame if workspace.task.kind != "classification" else frame.drop("attribute")
+    if task.kind == "classification":
+        return frame.drop("attribute")
+    if not wide:
+        return frame
+    columns = pl.DataFrame(schema={name: pl.String for name in task.targets})
+    spread = frame.pivot(on="attribute", index=["id", "text"], values="label")
+    return pl.concat([columns, spread], how="diagonal_relaxed").select("id", "text", *task.targets)
 
 
-def export_cleaned(workspace: Workspace, path: str | Path, *, split: str = "train") -> int:
+def export_cleaned(
+    workspace: Workspace, path: str | Path, *, split: str = "train", wide: bool = False
+) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
+
+    ``wide`` writes one row per text and one column per attribute (see ``cleaned_labels``).
 
     Examples
     --------
@@ -62,7 +81,7 @@ def export_cleaned(workspace: Workspace, path: str | Path, *, split: str = "trai
     1187
     """
     path = Path(path)
-    frame = cleaned_labels(workspace, split=split)
+    frame = cleaned_labels(workspace, split=split, wide=wide)
     writers = {
         ".csv": frame.write_csv,
         ".jsonl": frame.write_ndjson,
