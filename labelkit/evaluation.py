@@ -20,6 +20,7 @@ import polars as pl
 from threadpoolctl import threadpool_limits
 
 from labelkit.aggregate import MajorityVote, predict_from_proba
+from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.report import markdown_table
@@ -56,6 +57,24 @@ SCHEMA = {
     "size_mb": pl.Float64,
     "words_per_s": pl.Float64,
 }
+# A task with attributes: a row per method and attribute, and one over all attributes
+# (ALL) with the micro-F1 over mentioned pairs and the share of texts all right.
+ALL = "(all)"
+ATTRIBUTE_SCHEMA = {
+    "method": pl.String,
+    "kind": pl.String,
+    "attribute": pl.String,
+    "split": pl.String,
+    "coverage": pl.Float64,
+    "voted_accuracy": pl.Float64,
+    "accuracy": pl.Float64,
+    "macro_f1": pl.Float64,
+    "micro_f1": pl.Float64,
+    "exact_match": pl.Float64,
+    "ece": pl.Float64,
+    "size_mb": pl.Float64,
+    "words_per_s": pl.Float64,
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,16 @@ class Evaluation:
     and ``macro_f1`` count an abstain as wrong. ``ece`` is the expected calibration
     error of the method's top probability (10 equal bins), for methods that give
     probabilities.
+
+    A task with attributes (aspects, multi-label) is scored one attribute at a time
+    over its answers, ``"none"`` / ``"no"`` included, so every table has an
+    ``attribute`` column; a source that never votes on an attribute has no row for it.
+    Each method also has a row over all attributes (``attribute`` ``"(all)"``):
+    ``coverage`` and the accuracies over every (text, attribute), ``macro_f1`` the mean
+    of the attributes' macro-F1, ``micro_f1`` the F1 over the (text, attribute, label)
+    pairs that say an attribute is there (in gold or predicted) and ``exact_match`` the
+    share of texts right on every attribute. A ``"mentioned"`` vote names no answer and
+    is scored as an abstain.
     """
 
     summary: pl.DataFrame
@@ -84,24 +113,34 @@ class Evaluation:
         --------
         >>> evaluate(ws).comparison().select("method", "coverage", "voted_accuracy")
         """
+        abstain_as_wrong = ("accuracy", "macro_f1", "micro_f1", "exact_match")
         return self.summary.with_columns(
             pl.when(pl.col("kind").is_in(VOTERS)).then(None).otherwise(pl.col(name)).alias(name)
-            for name in ("accuracy", "macro_f1")
+            for name in abstain_as_wrong
+            if name in self.summary.columns
         )
 
-    def confusion_matrix(self, method: str) -> pl.DataFrame:
+    def confusion_matrix(self, method: str, attribute: str | None = None) -> pl.DataFrame:
         """Counts with one row per gold label and one column per predicted label, both in
         the task's label order (so the diagonal holds the right answers), and a last
-        ``(abstain)`` column if the method abstained.
+        ``(abstain)`` column if the method abstained. A task with attributes has one
+        per ``attribute``.
 
         Examples
         --------
         >>> evaluate(ws, model).confusion_matrix("small model (textcat)")
+        >>> evaluate(reviews).confusion_matrix("majority_vote", "staff")
         """
-        rows = self.confusion.filter(pl.col("method") == method)
+        chosen = pl.col("method") == method
+        if "attribute" in self.confusion.columns:
+            if attribute is None:
+                raise LabelkitError(f"name an attribute: {method!r} has a confusion matrix each")
+            chosen &= pl.col("attribute") == attribute
+        rows = self.confusion.filter(chosen)
         if rows.height == 0:
-            raise LabelkitError(f"no method {method!r} in this evaluation")
-        labels = self.per_class.filter(pl.col("method") == method)["label"].to_list()
+            on = "" if attribute is None else f" on attribute {attribute!r}"
+            raise LabelkitError(f"no method {method!r}{on} in this evaluation")
+        labels = self.per_class.filter(chosen)["label"].to_list()
         counts = rows.pivot(on="predicted", index="gold", values="count")
         predicted = [*labels, *([ABSTAINED] if ABSTAINED in counts.columns else [])]
         return (
@@ -128,15 +167,35 @@ class Evaluation:
         methods = self.summary["method"].to_list()
         small = self.summary.filter(pl.col("kind") == "small model")["method"].to_list()
         shown = (small or methods)[-1]
-        return (
+        text = (
             "## Summary\n\n`coverage` is the share of examples a method votes on and "
             "`voted_accuracy` its accuracy there; `accuracy` and `macro_f1` count an abstain "
             "as wrong (left blank for labeling functions and LLMs); `ece` is the expected "
             "calibration error; speed is words per second on one core.\n\n"
+        )
+        if "attribute" not in self.confusion.columns:
+            return text + (
+                f"{markdown_table(self.comparison())}\n\n"
+                f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
+                f"## Confusion: {shown} (rows gold, columns predicted)\n\n"
+                f"{markdown_table(self.confusion_matrix(shown))}\n"
+            )
+        attributes = self.confusion.filter(pl.col("method") == shown)["attribute"].unique(
+            maintain_order=True
+        )
+        return text + (
+            f"Each attribute is scored over its answers, none included; `{ALL}` is over all "
+            "of them: `macro_f1` their mean, `micro_f1` over the (text, attribute, label) "
+            "pairs that say an attribute is there, `exact_match` the share of texts right "
+            "on every attribute.\n\n"
             f"{markdown_table(self.comparison())}\n\n"
             f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
-            f"## Confusion: {shown} (rows gold, columns predicted)\n\n"
-            f"{markdown_table(self.confusion_matrix(shown))}\n"
+            + "".join(
+                f"## Confusion: {shown}, {attribute} (rows gold, columns predicted)\n\n"
+                f"{markdown_table(self.confusion_matrix(shown, attribute))}\n\n"
+                for attribute in attributes
+            ).rstrip("\n")
+            + "\n"
         )
 
     def save(self, directory: str | Path, name: str = "evaluation") -> tuple[Path, Path]:
@@ -251,29 +310,62 @@ def evaluate(
     examples = _gold(workspace, split)
     if examples.height == 0:
         raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
-    gold = task.encode(examples["gold"])
-    matrix = LabelMatrix.from_workspace(workspace, split=split)
-    kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
-    keep = np.isin(np.array(matrix.example_ids), examples["id"].to_numpy())
-    codes = matrix.codes[keep]
-
-    scored = _Scores(task)
-    for j, source in enumerate(matrix.sources):
-        speed = _llm_words_per_s(workspace, source) if kinds[source] == "llm" else None
-        scored.add(source, kinds[source], split, gold, codes[:, j], words_per_s=speed)
-    if matrix.sources:
-        proba = MajorityVote().fit(codes, task.cardinality).predict_proba(codes)
-        scored.add(
-            "majority_vote", "label model", split, gold, predict_from_proba(codes, proba), proba
+    if model_path is not None and task.kind != "classification":
+        raise LabelkitError(
+            f"evaluating a small model of a {task.kind} task is not supported yet; "
+            "evaluate the sources and label models without --model"
         )
-    stored = _stored_predictions(workspace, split)
-    if stored.height == examples.height and stored["model"][0] != "majority_vote":
-        proba = np.array(stored["probabilities"].to_list())
-        predicted = task.encode(stored["label"])
-        scored.add(stored["model"][0], "label model", split, gold, predicted, proba)
+    kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
+    scored = _Scores(task)
+    for attribute in task.targets:
+        answers = task.answers(attribute)
+        gold = answers.encode(task.gold_answers(examples["gold"], attribute))
+        matrix = LabelMatrix.from_workspace(workspace, split=split, attribute=attribute)
+        keep = np.isin(np.array(matrix.example_ids), examples["id"].to_numpy())
+        votes = matrix.codes[keep]
+        # "mentioned" names no answer: scored as an abstain.
+        codes = np.where(votes < answers.cardinality, votes, ABSTAIN)
+        for j, source in enumerate(matrix.sources):
+            speed = _llm_words_per_s(workspace, source) if kinds[source] == "llm" else None
+            scored.add(
+                source,
+                kinds[source],
+                split,
+                gold,
+                codes[:, j],
+                attribute=attribute,
+                # A source that never votes on an attribute is no method for it.
+                listed=task.kind == "classification" or bool((votes[:, j] != ABSTAIN).any()),
+                words_per_s=speed,
+            )
+        if matrix.sources:
+            if task.kind == "classification":
+                proba = MajorityVote().fit(codes, task.cardinality).predict_proba(codes)
+                predicted = predict_from_proba(codes, proba)
+            else:
+                fit_rows = np.ones(len(votes), dtype=bool)
+                proba, predicted = answer_attribute(
+                    task, attribute, votes, fit_rows, None, MajorityVote
+                )
+            scored.add(
+                "majority_vote", "label model", split, gold, predicted, proba, attribute=attribute
+            )
+        stored = _stored_predictions(workspace, split, attribute)
+        if stored.height == examples.height and stored["model"][0] != "majority_vote":
+            proba = np.array(stored["probabilities"].to_list())
+            predicted = answers.encode(stored["label"])
+            scored.add(
+                stored["model"][0],
+                "label model",
+                split,
+                gold,
+                predicted,
+                proba,
+                attribute=attribute,
+            )
     if model_path is not None:
-        _score_small_model(scored, model_path, examples, gold, split)
-    if not scored.summary:
+        _score_small_model(scored, model_path, examples, task.encode(examples["gold"]), split)
+    if not scored.cells:
         raise LabelkitError(
             f"nothing to evaluate in {workspace.path}: no votes yet and no model given; "
             "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
@@ -282,14 +374,27 @@ def evaluate(
     return scored.evaluation()
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """One method's answers on one attribute."""
+
+    kind: str
+    split: str
+    attribute: str
+    gold: np.ndarray
+    predicted: np.ndarray
+    proba: np.ndarray | None
+    extra: dict[str, float | None]
+    listed: bool
+
+
 class _Scores:
-    """Collects each method's figures, per-class scores and confusion counts."""
+    """Collects each method's answers per attribute, then scores them: per attribute,
+    and for a task with attributes over all of them too."""
 
     def __init__(self, task: Task) -> None:
         self.task = task
-        self.summary: list[dict[str, object]] = []
-        self.per_class: list[pl.DataFrame] = []
-        self.confusion: list[pl.DataFrame] = []
+        self.cells: dict[str, list[_Cell]] = {}
 
     def add(
         self,
@@ -299,46 +404,143 @@ class _Scores:
         gold: np.ndarray,
         predicted: np.ndarray,
         proba: np.ndarray | None = None,
+        *,
+        attribute: str = "",
+        listed: bool = True,
         **extra: float | None,
     ) -> None:
-        task = self.task
-        ece = None if proba is None else expected_calibration_error(gold, proba)
-        self.summary.append(
+        """``gold`` and ``predicted`` are codes of ``task.answers(attribute)``, over the
+        same examples in the same order for every attribute of a method. A method not
+        ``listed`` on an attribute counts in its scores over all attributes only."""
+        cell = _Cell(kind, split, attribute, gold, predicted, proba, extra, listed)
+        self.cells.setdefault(method, []).append(cell)
+
+    def evaluation(self) -> Evaluation:
+        attributes = self.task.kind != "classification"
+        summary: list[dict[str, object]] = []
+        per_class, confusion = [], []
+        for method, cells in self.cells.items():
+            if attributes:
+                summary.append(self._overall(method, cells))
+            for cell in cells:
+                if not cell.listed:
+                    continue
+                summary.append(self._row(method, cell))
+                per_class.append(self._per_class(method, cell))
+                confusion.append(self._confusion(method, cell))
+        schema = SCHEMA if not attributes else ATTRIBUTE_SCHEMA
+        frames = [pl.concat(per_class), pl.concat(confusion)]
+        if not attributes:
+            frames = [frame.drop("attribute") for frame in frames]
+        return Evaluation(pl.DataFrame(summary, schema=schema), *frames)
+
+    def _row(self, method: str, cell: _Cell) -> dict[str, object]:
+        cardinality = self.task.answers(cell.attribute).cardinality
+        row: dict[str, object] = {
+            "method": method,
+            "kind": cell.kind,
+            "attribute": cell.attribute,
+            "split": cell.split,
+            **score(cell.gold, cell.predicted, cardinality),
+            "ece": None
+            if cell.proba is None
+            else expected_calibration_error(cell.gold, cell.proba),
+            **cell.extra,
+        }
+        if self.task.kind == "classification":
+            del row["attribute"]
+        else:
+            row["micro_f1"] = mentioned_f1([cell.gold], [cell.predicted], cardinality - 1)
+        return row
+
+    def _overall(self, method: str, cells: list[_Cell]) -> dict[str, object]:
+        """Scores over every attribute: cells pooled, macro-F1 averaged over attributes,
+        micro-F1 over mentioned pairs, and the share of texts right on every attribute."""
+        gold = np.concatenate([cell.gold for cell in cells])
+        predicted = np.concatenate([cell.predicted for cell in cells])
+        voted = predicted != ABSTAIN
+        right = predicted == gold
+        probas = [cell.proba for cell in cells]
+        ece = None
+        if all(proba is not None for proba in probas):
+            ece = expected_calibration_error(gold, np.vstack(probas))  # type: ignore[arg-type]
+        absent = self.task.answers(cells[0].attribute).cardinality - 1
+        return {
+            "method": method,
+            "kind": cells[0].kind,
+            "attribute": ALL,
+            "split": cells[0].split,
+            "coverage": float(voted.mean()),
+            "voted_accuracy": float(right[voted].mean()) if voted.any() else None,
+            "accuracy": float(right.mean()),
+            "macro_f1": float(
+                np.mean(
+                    [
+                        score(c.gold, c.predicted, absent + 1)["macro_f1"]  # type: ignore[arg-type]
+                        for c in cells
+                    ]
+                )
+            ),
+            "micro_f1": mentioned_f1([c.gold for c in cells], [c.predicted for c in cells], absent),
+            "exact_match": float(
+                np.logical_and.reduce([c.predicted == c.gold for c in cells]).mean()
+            ),
+            "ece": ece,
+            **cells[0].extra,
+        }
+
+    def _per_class(self, method: str, cell: _Cell) -> pl.DataFrame:
+        answers = self.task.answers(cell.attribute)
+        return pl.DataFrame(
             {
                 "method": method,
-                "kind": kind,
-                "split": split,
-                **score(gold, predicted, task.cardinality),
-                "ece": ece,
-                **extra,
+                "attribute": cell.attribute,
+                "label": answers.labels,
+                **per_class_scores(cell.gold, cell.predicted, answers.cardinality),
             }
         )
-        self.per_class.append(
-            pl.DataFrame(
-                {
-                    "method": method,
-                    "label": task.labels,
-                    **per_class_scores(gold, predicted, task.cardinality),
-                }
-            )
-        )
+
+    def _confusion(self, method: str, cell: _Cell) -> pl.DataFrame:
+        answers = self.task.answers(cell.attribute)
         outcome = pl.DataFrame(
-            {"gold": task.decode(gold), "predicted": task.decode(predicted).fill_null(ABSTAINED)}
+            {
+                "gold": answers.decode(cell.gold),
+                "predicted": answers.decode(cell.predicted).fill_null(ABSTAINED),
+            }
         )
-        order = pl.Enum([*task.labels, ABSTAINED])
-        self.confusion.append(
+        order = pl.Enum([*answers.labels, ABSTAINED])
+        return (
             outcome.group_by("gold", "predicted")
             .len("count")
             .sort(pl.col("gold").cast(order), pl.col("predicted").cast(order))
-            .select(pl.lit(method).alias("method"), "gold", "predicted", "count")
+            .select(
+                pl.lit(method).alias("method"),
+                pl.lit(cell.attribute).alias("attribute"),
+                "gold",
+                "predicted",
+                "count",
+            )
         )
 
-    def evaluation(self) -> Evaluation:
-        return Evaluation(
-            summary=pl.DataFrame(self.summary, schema=SCHEMA),
-            per_class=pl.concat(self.per_class),
-            confusion=pl.concat(self.confusion),
-        )
+
+def mentioned_f1(gold: list[np.ndarray], predicted: list[np.ndarray], absent: int) -> float:
+    """Micro-F1 over the (text, attribute, answer) pairs that say an attribute is there:
+    every answer but ``absent`` (``"none"``, ``"no"``), in gold and predicted alike; 0
+    without any pair on either side.
+
+    Examples
+    --------
+    >>> mentioned_f1([np.array([0, 2, 1])], [np.array([0, 1, 2])], absent=2)
+    0.5
+    """
+    gold_pairs = predicted_pairs = true = 0
+    for g, p in zip(gold, predicted, strict=True):
+        said = (p != absent) & (p != ABSTAIN)
+        gold_pairs += int((g != absent).sum())
+        predicted_pairs += int(said.sum())
+        true += int((said & (p == g)).sum())
+    total = gold_pairs + predicted_pairs
+    return 2 * true / total if total else 0.0
 
 
 def _gold(workspace: Workspace, split: str) -> pl.DataFrame:
@@ -348,33 +550,42 @@ def _gold(workspace: Workspace, split: str) -> pl.DataFrame:
     )
 
 
-def _stored_predictions(workspace: Workspace, split: str) -> pl.DataFrame:
+def _stored_predictions(workspace: Workspace, split: str, attribute: str) -> pl.DataFrame:
     return workspace.sql(
         """SELECT e.id, p.model, p.label, p.probabilities
            FROM examples e JOIN predictions p ON p.example_id = e.id
-           WHERE e.split = ? AND e.gold IS NOT NULL ORDER BY e.id""",
-        [split],
+           WHERE e.split = ? AND e.gold IS NOT NULL AND p.attribute = ? ORDER BY e.id""",
+        [split, attribute],
     )
 
 
 def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:
     """The label model's training labels and the cleaned set, against train gold."""
-    train = _gold(workspace, "train")
-    stored = _stored_predictions(workspace, "train")
-    if train.height == 0 or stored.height == 0:
-        return
     task = scored.task
-    gold = task.encode(train["gold"])
-    given = train.join(stored, on="id", how="left", maintain_order="left")
-    scored.add(
-        f"{stored['model'][0]} labels",
-        "training labels",
-        "train",
-        gold,
-        task.encode(given["label"]),
-    )
-    cleaned = train.join(cleaned_labels(workspace), on="id", how="left", maintain_order="left")
-    scored.add("cleaned labels", "training labels", "train", gold, task.encode(cleaned["label"]))
+    train = _gold(workspace, "train")
+    stored = {a: _stored_predictions(workspace, "train", a) for a in task.targets}
+    if train.height == 0 or any(frame.height == 0 for frame in stored.values()):
+        return
+    cleaned = cleaned_labels(workspace)
+    for attribute, predictions in stored.items():
+        answers = task.answers(attribute)
+        gold = answers.encode(task.gold_answers(train["gold"], attribute))
+        given = train.join(predictions, on="id", how="left", maintain_order="left")
+        if "attribute" in cleaned.columns:
+            chosen = cleaned.filter(pl.col("attribute") == attribute)
+        else:
+            chosen = cleaned
+        chosen = train.join(chosen, on="id", how="left", maintain_order="left")
+        model = predictions["model"][0]
+        for method, labels in ((f"{model} labels", given), ("cleaned labels", chosen)):
+            scored.add(
+                method,
+                "training labels",
+                "train",
+                gold,
+                answers.encode(labels["label"]),
+                attribute=attribute,
+            )
 
 
 def _score_small_model(
