@@ -18,6 +18,9 @@ from labelkit import (
     keyword_lf,
 )
 from labelkit.evaluation import expected_calibration_error, score
+from labelkit.votes import import_votes
+
+VOTE_COLUMNS = ["example_id", "source", "attribute", "label"]
 
 
 def test_score_counts_abstains_as_wrong() -> None:
@@ -178,3 +181,162 @@ def test_a_model_alone_is_evaluated_before_any_vote(workspace: Workspace, tmp_pa
 def test_needs_gold(workspace: Workspace) -> None:
     with pytest.raises(LabelkitError, match="no gold labels in split 'holdout'"):
         evaluate(workspace, split="holdout")
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Workspace:
+    """Food and staff reviews with gold per attribute, a lexicon, a keyword that only says
+    staff is mentioned, and an LLM that answers every attribute."""
+    gold = {
+        "t1": ("test", {"food": "positive", "staff": "negative"}),
+        "t2": ("test", {"food": "negative"}),
+        "t3": ("test", {"staff": "positive"}),
+        "t4": ("test", {"food": "positive"}),
+        "r1": ("train", {"food": "negative"}),
+        "r2": ("train", {"staff": "positive"}),
+    }
+    frame = pl.DataFrame(
+        {
+            "id": list(gold),
+            "text": [f"review {name}" for name in gold],
+            "gold": [json.dumps(answers) for _, answers in gold.values()],
+            "split": [split for split, _ in gold.values()],
+        }
+    )
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ingest(
+        ws,
+        frame,
+        kind="aspects",
+        labels=["positive", "negative"],
+        attributes=["food", "staff"],
+        label_column="gold",
+        split_column="split",
+    )
+    votes = [
+        ("t1", "lexicon", "food", "positive"),
+        ("t1", "lexicon", "staff", "negative"),
+        ("t2", "lexicon", "food", "positive"),
+        ("t3", "lexicon", "staff", "positive"),
+        ("r1", "lexicon", "food", "positive"),
+        ("r2", "lexicon", "staff", "positive"),
+        ("t1", "kw_waiter", "staff", "mentioned"),
+        ("t2", "kw_waiter", "staff", "mentioned"),
+    ]
+    import_votes(ws, pl.DataFrame(votes, schema=VOTE_COLUMNS, orient="row"))
+    llm = {
+        "t1": ("positive", "positive"),
+        "t2": ("negative", "none"),
+        "t3": ("none", "positive"),
+        "t4": ("positive", "none"),
+    }
+    llm_votes = [
+        (example_id, "llm:m", attribute, label)
+        for example_id, labels in llm.items()
+        for attribute, label in zip(("food", "staff"), labels, strict=True)
+    ]
+    import_votes(ws, pl.DataFrame(llm_votes, schema=VOTE_COLUMNS, orient="row"), kind="llm")
+    return ws
+
+
+def test_aspects_are_scored_per_attribute_and_over_all(reviews: Workspace, tmp_path: Path) -> None:
+    with reviews as ws:
+        aggregate(ws, "majority_vote")
+        evaluation = evaluate(ws)
+    summary = evaluation.summary
+    assert summary.columns[:3] == ["method", "kind", "attribute"]
+    assert {"micro_f1", "exact_match"} <= set(summary.columns)
+    rows = {(r["method"], r["attribute"]): r for r in summary.iter_rows(named=True)}
+    llm_food, llm_staff, llm = rows["llm:m", "food"], rows["llm:m", "staff"], rows["llm:m", "(all)"]
+    assert (llm_food["accuracy"], llm_food["macro_f1"]) == (1.0, 1.0)
+    # Staff: t1 said positive (gold negative); positive F1 2/3, negative 0, none 1.
+    assert llm_staff["accuracy"] == 0.75
+    assert llm_staff["macro_f1"] == pytest.approx(5 / 9)
+    assert llm["accuracy"] == 7 / 8 and llm["macro_f1"] == pytest.approx(7 / 9)
+    # Mentioned pairs: 5 in gold, 5 predicted, 4 of them right.
+    assert llm["micro_f1"] == pytest.approx(0.8)
+    assert llm["exact_match"] == 0.75, "t1 is wrong on staff"
+    assert llm_staff["micro_f1"] == pytest.approx(0.5)
+    lexicon = rows["lexicon", "food"]
+    assert (lexicon["coverage"], lexicon["voted_accuracy"]) == (0.5, 0.5)
+    assert rows["lexicon", "(all)"]["coverage"] == 0.5
+    # A keyword that only says "mentioned" names no answer; it never votes on food.
+    assert rows["kw_waiter", "staff"]["coverage"] == 0.0
+    assert ("kw_waiter", "food") not in rows
+    # Majority vote, presence then value: t2's food ties (positive vs negative).
+    majority = rows["majority_vote", "food"]
+    assert (majority["coverage"], majority["accuracy"]) == (0.75, 0.75)
+    assert rows["majority_vote", "(all)"]["exact_match"] == 0.5, "t1 staff and t2 food"
+    shown = {
+        (r["method"], r["attribute"]): r for r in evaluation.comparison().iter_rows(named=True)
+    }
+    assert shown["llm:m", "(all)"]["micro_f1"] is None and shown["llm:m", "(all)"]["coverage"] == 1
+    assert shown["majority_vote", "(all)"]["micro_f1"] is not None
+    # Training labels on train gold: r1's food is wrong, r2's staff right, the rest none.
+    trained = rows["majority_vote labels", "(all)"]
+    assert trained["split"] == "train" and trained["accuracy"] == 0.75
+    assert rows["cleaned labels", "food"]["accuracy"] == 0.5
+
+    per_class = evaluation.per_class.filter(method="llm:m", attribute="staff")
+    assert per_class["label"].to_list() == ["positive", "negative", "none"]
+    assert per_class["f1"].to_list() == pytest.approx([2 / 3, 0.0, 1.0])
+    confusion = evaluation.confusion_matrix("llm:m", "staff")
+    assert confusion.rows() == [("positive", 1, 0, 0), ("negative", 1, 0, 0), ("none", 0, 0, 2)]
+    with pytest.raises(LabelkitError, match="name an attribute"):
+        evaluation.confusion_matrix("llm:m")
+    markdown, _ = evaluation.save(tmp_path / "reports")
+    text = markdown.read_text()
+    assert "## Confusion: cleaned labels, food" in text
+    assert "## Confusion: cleaned labels, staff" in text
+
+
+def test_the_cleaned_labels_of_an_aspect_follow_its_decisions(reviews: Workspace) -> None:
+    with reviews as ws:
+        aggregate(ws, "majority_vote")
+        ws.con.execute(
+            """INSERT INTO decisions (decision_id, example_id, reviewer, action, label, seconds,
+                                      decided_at, attribute)
+               VALUES (1, 'r1', 'ana', 'label', 'negative', 1.0, now()::TIMESTAMP, 'food')"""
+        )
+        rows = {
+            (r["method"], r["attribute"]): r for r in evaluate(ws).summary.iter_rows(named=True)
+        }
+    assert rows["majority_vote labels", "food"]["accuracy"] == 0.5
+    assert rows["cleaned labels", "food"]["accuracy"] == 1.0
+    assert rows["cleaned labels", "(all)"]["exact_match"] == 1.0
+
+
+def test_a_multilabel_task_is_scored_per_label(tmp_path: Path) -> None:
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text": ["x", "y", "z"],
+            "gold": ['["sports"]', '["sports", "tech"]', "[]"],
+            "split": ["test"] * 3,
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            kind="multilabel",
+            labels=["sports", "tech"],
+            label_column="gold",
+            split_column="split",
+        )
+        votes = [
+            ("a", "llm:m", "sports", "yes"),
+            ("b", "llm:m", "tech", "yes"),
+            ("c", "llm:m", "tech", "yes"),
+        ]
+        import_votes(ws, pl.DataFrame(votes, schema=VOTE_COLUMNS, orient="row"), kind="llm")
+        rows = {
+            (r["method"], r["attribute"]): r for r in evaluate(ws).summary.iter_rows(named=True)
+        }
+    # Majority vote: silence is "no". Sports: a yes, b no (wrong), c no; tech: b yes, c yes
+    # (wrong), a no.
+    assert rows["majority_vote", "sports"]["accuracy"] == pytest.approx(2 / 3)
+    assert rows["majority_vote", "tech"]["accuracy"] == pytest.approx(2 / 3)
+    # Pairs: gold a:sports, b:sports, b:tech; predicted a:sports, b:tech, c:tech.
+    assert rows["majority_vote", "(all)"]["micro_f1"] == pytest.approx(2 / 3)
+    assert rows["majority_vote", "(all)"]["exact_match"] == pytest.approx(1 / 3)
