@@ -18,7 +18,7 @@ from labelkit import __version__
 from labelkit.aggregate import aggregate, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import LabelkitError
-from labelkit.evaluation import evaluate
+from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.export import export_cleaned
 from labelkit.lf import (
     BATCH_ROWS,
@@ -638,6 +638,23 @@ def aggregate_votes(
                 ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
             )
             _print_attribute_balance(ws.task, model, predictions)
+            if _analysis_split(ws) == "dev":
+                overall = evaluate(ws, split="dev").summary.filter(
+                    (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)
+                )
+                console.print(
+                    rich_table(
+                        overall.select(
+                            "method", "coverage", "accuracy", "macro_f1", "micro_f1", "exact_match"
+                        ),
+                        title="label models on the dev split's gold, over all attributes"
+                        + (
+                            f" ({model} was fit on these gold labels)"
+                            if gold_split == "dev"
+                            else ""
+                        ),
+                    )
+                )
             return
         # The saved model is what the run reports on, so the report is the fitted one's.
         saved = save or Path(scratch) / "label_model.json"
@@ -917,6 +934,13 @@ def evaluate_all(
     """Compare every source, the label models, the cleaned labels and the small model on gold."""
     with _open(workspace, read_only=True) as ws:
         evaluation = evaluate(ws, model, split=split)
+        targets = ws.task.targets
+    if "attribute" in evaluation.summary.columns:
+        _print_attribute_evaluation(evaluation, split, targets)
+        if output:
+            paths = evaluation.save(output)
+            console.print(f"written to {paths[0]} and {paths[1]}")
+        return
     comparison = evaluation.comparison()
     training = pl.col("kind") == "training labels"
     console.print(
@@ -944,6 +968,44 @@ def evaluate_all(
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+def _print_attribute_evaluation(
+    evaluation: Evaluation, split: str, targets: tuple[str, ...]
+) -> None:
+    """Over all attributes, then a figure per attribute, then the training labels."""
+    comparison = evaluation.comparison()
+    training = pl.col("kind") == "training labels"
+    overall = comparison.filter(pl.col("attribute") == ALL)
+    console.print(
+        rich_table(
+            overall.filter(~training).drop("attribute", "split"),
+            title=f"gold {split} split, over all attributes",
+        )
+    )
+    console.print(
+        "macro_f1: mean over attributes of each one's macro-F1 (none included); micro_f1: "
+        "over mentioned (attribute, label) pairs; exact_match: texts right on every attribute"
+    )
+    voter = pl.col("kind").is_in(VOTERS)
+    per_attribute = (
+        comparison.filter((pl.col("attribute") != ALL) & ~training)
+        .with_columns(pl.when(voter).then("voted_accuracy").otherwise("macro_f1").alias("score"))
+        .pivot(on="attribute", index="method", values="score")
+    )
+    shown = [name for name in targets if name in per_attribute.columns]
+    console.print(
+        rich_table(
+            per_attribute.select("method", *shown),
+            title="per attribute: macro-F1 (LFs and LLMs: accuracy where they vote)",
+        )
+    )
+    trained = overall.filter(training)
+    if trained.height:
+        console.print("training labels against the train split's gold, over all attributes:")
+        console.print(
+            rich_table(trained.select("method", "coverage", "accuracy", "macro_f1", "exact_match"))
+        )
 
 
 @app.command()

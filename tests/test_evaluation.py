@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -340,3 +343,36 @@ def test_a_multilabel_task_is_scored_per_label(tmp_path: Path) -> None:
     # Pairs: gold a:sports, b:sports, b:tech; predicted a:sports, b:tech, c:tech.
     assert rows["majority_vote", "(all)"]["micro_f1"] == pytest.approx(2 / 3)
     assert rows["majority_vote", "(all)"]["exact_match"] == pytest.approx(1 / 3)
+
+
+def labelkit_cli(*args: str | Path) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_cli_shows_aspects_over_all_attributes_and_per_attribute(
+    reviews: Workspace, tmp_path: Path
+) -> None:
+    with reviews as ws:
+        ws.con.execute("UPDATE examples SET split = 'dev' WHERE split = 'test'")
+    aggregated = labelkit_cli("aggregate", reviews.path, "--model", "majority_vote")
+    assert "label models on the dev split's gold, over all attributes" in aggregated
+    dev_row = next(line for line in aggregated.splitlines() if "majority_vote" in line.split())
+    assert dev_row.split()[-2] == "0.500", "exact match: every attribute right on 2 texts of 4"
+    shown = labelkit_cli("evaluate", reviews.path, "--split", "dev", "--output", tmp_path / "e")
+    assert "gold dev split, over all attributes" in shown
+    assert "per attribute: macro-F1 (LFs and LLMs: accuracy where they vote)" in shown
+    per_attribute = shown.split("per attribute")[1]
+    llm = next(line for line in per_attribute.splitlines() if "llm:m" in line).split()
+    assert [cell for cell in llm if cell != "│"][-2:] == ["1.000", "0.750"], (
+        "food, then staff: accuracy where it votes"
+    )
+    saved = json.loads((tmp_path / "e" / "evaluation.json").read_text())
+    assert {row["attribute"] for row in saved["summary"]} == {"food", "staff", "(all)"}
