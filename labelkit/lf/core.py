@@ -318,10 +318,11 @@ def keyword_lf(
     occurs as a whole word (or phrase).
 
     With ``near`` (a lexicon: say, negative words), a keyword counts only where a word
-    of ``near`` occurs too: within ``window`` words of it on either side (words being
-    runs of non-whitespace), or anywhere in the text if ``window`` is None. So
+    of ``near`` occurs too: anywhere in the text if ``window`` is None, else within
+    ``window`` words of it on either side (words being runs of non-whitespace) and in
+    the same clause, with none of ``. , ; : ! ?`` between them. So with ``window=3``,
     "waiter" near "rude" votes staff=negative in "the waiter was rude, the food great"
-    while "food" near "rude" does not, with ``window=3``.
+    while "food" near "rude" does not: a comma parts them.
 
     Examples
     --------
@@ -366,11 +367,18 @@ def keyword_lf(
 
 def _within(first: str, second: str, window: int) -> str:
     """A regex matching ``first`` and ``second`` at most ``window`` words apart, in
-    either order; a word is a run of non-whitespace, as in ``length_lf``."""
+    either order, with no clause break (``CLAUSE_BREAKS``) between them; a word is a
+    run of non-whitespace, as in ``length_lf``."""
+    word = rf"[^\s{CLAUSE_BREAKS}]"
     # After a match, the rest of its word; then up to window - 1 whole words between;
     # then the start of the other's word, up to where it begins.
-    gap = rf"\S*(?:\s+\S+){{0,{window - 1}}}\s+\S*?"
+    gap = rf"{word}*(?:\s+{word}+){{0,{window - 1}}}\s+{word}*?"
     return f"(?:{first}{gap}{second}|{second}{gap}{first})"
+
+
+# What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must
+# not have one between them.
+CLAUSE_BREAKS = ".,;:!?"
 
 
 def regex_lf(
