@@ -143,7 +143,13 @@ def lf_agreement(matrix: LabelMatrix) -> pl.DataFrame:
             "lf_b": [matrix.sources[i] for i in b],
             "both_voted": both[a, b],
             "agreement": same[a, b] / both[a, b],
-        }
+        },
+        schema={
+            "lf_a": pl.String,
+            "lf_b": pl.String,
+            "both_voted": pl.Int64,
+            "agreement": pl.Float64,
+        },
     ).sort("agreement", "both_voted", descending=[False, True])
 
 
