@@ -365,3 +365,10 @@ def test_summarize_lfs_reports_each_attribute_against_its_gold_answers(
         # (no window), so staff=negative is voted, and wrong.
         ("staff", "staff_negative"): (0.75, 0.0, 2, 1),
     }
+
+
+def test_an_lf_moved_to_another_attribute_is_recomputed(reviews: Workspace) -> None:
+    apply_lfs(reviews, [keyword_lf("cold", ["cold"], "negative", attribute="food")])
+    moved = apply_lfs(reviews, [keyword_lf("cold", ["cold"], "negative", attribute="staff")])
+    assert moved.reused == []
+    assert stored(reviews) == [("cold", "r4", "staff", "negative")]
