@@ -356,11 +356,12 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
     for lf in lfs:
         if not isinstance(lf, (DeclarativeLF, PatternLF, PythonLF)):
             raise InputError(f"{lf!r} is not a labeling function")
-        labels = lf.labels if isinstance(lf, DeclarativeLF) else ()
-        labels = (lf.label,) if isinstance(lf, PatternLF) else labels
+        if isinstance(lf, PythonLF):
+            continue  # its votes are checked row by row as they come
+        labels = lf.labels if isinstance(lf, DeclarativeLF) else (lf.label,)
         for label in labels:
-            if (lf.attribute, label) not in codes_of:  # type: ignore[union-attr]
-                reason = unknown_vote(task, lf.attribute, label)  # type: ignore[union-attr]
+            if (lf.attribute, label) not in codes_of:
+                reason = unknown_vote(task, lf.attribute, label)
                 raise InputError(f"labeling function {lf.name!r} {reason}")
 
 
