@@ -255,13 +255,18 @@ class ReviewQueue:
     def _check(self, focus: str | None, attribute: str | None) -> None:
         if attribute is not None:
             self.task.answers(attribute)  # names the task's attributes when it is not one
-        if focus is not None and focus not in self._answers(attribute):
-            raise InputError(
-                f"focus label {focus!r} is not one of {list(self._answers(attribute))}"
-            )
+        if focus is not None and focus not in self.answers(attribute):
+            raise InputError(f"focus label {focus!r} is not one of {list(self.answers(attribute))}")
 
-    def _answers(self, attribute: str | None) -> tuple[str, ...]:
-        """The answers of ``attribute``, or of any attribute when it is None."""
+    def answers(self, attribute: str | None = None) -> tuple[str, ...]:
+        """The answers of ``attribute``, or of any attribute when it is None: what an
+        item may be labeled, and what focus mode may ask about.
+
+        Examples
+        --------
+        >>> ReviewQueue(reviews).answers("staff")
+        ('positive', 'negative', 'neutral', 'none')
+        """
         names = self.attributes if attribute is None else (attribute,)
         return tuple(dict.fromkeys(a for name in names for a in self.task.answers(name).labels))
 
