@@ -171,12 +171,14 @@ ASPECT_QUEUE = [
 ]
 
 
-@pytest.fixture
-def aspects_file(tmp_path: Path) -> Path:
-    """A closed aspects workspace (food, staff, price) of four restaurant reviews, six
-    (example, attribute) items queued (``ASPECT_QUEUE``), with one keyword LF's votes on
-    staff and a label model's answer for every example and attribute."""
-    path = tmp_path / "aspects.duckdb"
+def write_aspects(
+    path: Path,
+    attributes: list[str] = ASPECT_ATTRIBUTES,
+    queued: list[tuple[str, str, float, str, str]] = ASPECT_QUEUE,
+) -> Path:
+    """An aspects workspace file of ``REVIEWS`` over ``attributes``, ``queued`` items in
+    its queue, one keyword LF's votes on staff and a label model's answer for every
+    example and attribute."""
     frame = pl.DataFrame(
         {
             "id": [i for i, _, _ in REVIEWS],
@@ -193,7 +195,7 @@ def aspects_file(tmp_path: Path) -> Path:
             split_column="split",
             labels=ASPECT_LABELS,
             kind="aspects",
-            attributes=ASPECT_ATTRIBUTES,
+            attributes=attributes,
         )
         import_votes(
             ws,
@@ -206,22 +208,29 @@ def aspects_file(tmp_path: Path) -> Path:
                 }
             ),
         )
-        given = {(i, a): g for i, a, _, g, _ in ASPECT_QUEUE}
+        given = {(i, a): g for i, a, _, g, _ in queued}
         for example_id, _, _ in REVIEWS:
-            for attribute in ASPECT_ATTRIBUTES:
+            for attribute in attributes:
                 ws.con.execute(
                     "INSERT INTO predictions (example_id, model, label, confidence, "
                     "probabilities, run_id, attribute) VALUES (?, 'test', ?, 0.6, "
                     "[0.1, 0.1, 0.1, 0.7], 0, ?)",
                     [example_id, given.get((example_id, attribute), "none"), attribute],
                 )
-        for example_id, attribute, priority, given_label, suggested in ASPECT_QUEUE:
+        for example_id, attribute, priority, given_label, suggested in queued:
             ws.con.execute(
                 "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
                 "suggested_label, run_id) VALUES (?, ?, ?, 'cleanlab', ?, ?, 0)",
                 [example_id, attribute, priority, given_label, suggested],
             )
     return path
+
+
+@pytest.fixture
+def aspects_file(tmp_path: Path) -> Path:
+    """A closed aspects workspace (food, staff, price) of four restaurant reviews, six
+    (example, attribute) items queued (``ASPECT_QUEUE``)."""
+    return write_aspects(tmp_path / "aspects.duckdb")
 
 
 @pytest.fixture
