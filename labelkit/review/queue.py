@@ -233,17 +233,25 @@ class ReviewQueue:
                 _claim(con, example_id, attribute, reviewer, now + self.claim_seconds)
             return self._item(con, example_id, attribute)
 
-    def next_attribute(self, after: str | None = None, *, focus: str | None = None) -> str | None:
+    def next_attribute(
+        self,
+        after: str | None = None,
+        *,
+        focus: str | None = None,
+        progress: pl.DataFrame | None = None,
+    ) -> str | None:
         """The attribute a pass should go through: the one with the most items left to
         ask, or with ``after`` the next one after it (in the task's order, round again)
-        that has any left; None when nothing is left.
+        that has any left; None when nothing is left. ``progress`` is a
+        ``progress_by_attribute`` frame already at hand (it is counted otherwise).
 
         Examples
         --------
         >>> queue.next_attribute(), queue.next_attribute(after="staff")
         ('staff', 'price')
         """
-        left = self.progress_by_attribute(focus).filter(pl.col("remaining") > 0)
+        progress = self.progress_by_attribute(focus) if progress is None else progress
+        left = progress.filter(pl.col("remaining") > 0)
         if not left.height:
             return None
         if after is None or after not in self.attributes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
 import polars as pl
@@ -85,7 +86,9 @@ def review_in_terminal(
     notice: Text | None = None
     while limit is None or answered < limit:
         item = queue.next(reviewer=reviewer, focus=focus, attribute=current)
-        following = queue.next_attribute(after=current, focus=focus) if passes else None
+        # Counted once per screen: the title's counts, the attributes' and what n does.
+        by_attribute = queue.progress_by_attribute(focus)
+        following = queue.next_attribute(after=current, progress=by_attribute) if passes else None
         if item is None and following is not None and following != current:
             notice = Text(f"Nothing left to ask about {current}; now {following}.", style="dim")
             current = following
@@ -102,9 +105,10 @@ def review_in_terminal(
             keys["n"] = f"next: {following}"
         keys |= {"s": "skip", "?": "ambiguous", "u": "undo", "q": "quit"}
         spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
-        by_attribute = queue.progress_by_attribute(focus) if passes else None
-        progress = queue.progress(focus, attribute=current)
-        console.print(_render(item, progress, focus, spans, keys, by_attribute))
+        shown_counts = by_attribute.filter(attribute=item.attribute).row(0, named=True)
+        console.print(
+            _render(item, shown_counts, focus, spans, keys, by_attribute if passes else None)
+        )
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
         seconds = time.perf_counter() - shown
@@ -174,7 +178,7 @@ def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: 
 
 def _render(
     item: ReviewItem,
-    progress: dict[str, int],
+    progress: dict[str, Any],
     focus: str | None,
     spans: list[Span],
     keys: dict[str, str],
