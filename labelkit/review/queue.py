@@ -106,12 +106,9 @@ class ReviewItem:
         if self.kind == "multilabel":
             return f"Is this {self.attribute}? ({now})"
         if self.candidate is None:
-            asked = (
-                "Which label is it"
-                if not self.attribute
-                else f"{self.attribute}: "
-                + (", ".join(self.choices[:-1]) + f" or {self.choices[-1]}")
-            )
+            asked = "Which label is it"
+            if self.attribute and self.choices:
+                asked = f"{self.attribute}: {', '.join(self.choices[:-1])} or {self.choices[-1]}"
             return f"{asked}? (not {', '.join(self.ruled_out)}; {now})"
         if self.candidate == self.given_label:
             now = "the current label"

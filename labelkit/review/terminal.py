@@ -80,6 +80,8 @@ def review_in_terminal(
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     """
     console = console or Console(emoji=False)
+    if attribute is not None:
+        queue.task.answers(attribute)  # an unknown attribute is refused before any screen
     passes = queue.task.kind != "classification"
     current = (attribute or queue.next_attribute(focus=focus)) if passes else None
     answered = 0

@@ -6,11 +6,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
 from labelkit import (
+    InputError,
     ReviewQueue,
     Workspace,
     apply_lfs,
@@ -232,3 +234,11 @@ def test_the_review_command_takes_an_attribute(aspects_file: Path) -> None:
     assert "Is food positive? (currently none)" in food.stdout
     with Workspace(aspects_file, read_only=True) as ws:
         assert stored_by_attribute(ws) == [("r1", "food", "accept", "positive")]
+
+
+def test_an_attribute_the_task_lacks_is_refused_before_any_screen(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    with pytest.raises(InputError, match="unknown attribute 'food'; this task's attributes are"):
+        run(queue, "aq", attribute="food")
+    assert stored(queue.workspace) == []
