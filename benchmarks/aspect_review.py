@@ -24,12 +24,13 @@ Measured per layout: screens, decisions per screen, key presses per decision and
 screen, and labelkit's own seconds per decision (drawing the screen and storing the
 answer in the terminal reviewer; storing only for the other layout).
 
-    python benchmarks/aspect_review.py --sentences 100
+    python benchmarks/aspect_review.py --sentences 50
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 import time
@@ -137,7 +138,13 @@ def one_attribute_at_a_time(path: Path, gold: dict[tuple[str, str], str]) -> dic
         seconds = time.perf_counter() - started - deciding
         screens = decisions
     keys = len([key for key in pressed if key != "q"])
-    return {"screens": screens, "decisions": decisions, "keys": keys, "seconds": seconds}
+    return {
+        "screens": screens,
+        "decisions": decisions,
+        "keys": keys,
+        "seconds": seconds,
+        "load": os.getloadavg()[0],
+    }
 
 
 def all_attributes_at_once(path: Path, queued: pl.DataFrame) -> dict[str, Any]:
@@ -162,12 +169,18 @@ def all_attributes_at_once(path: Path, queued: pl.DataFrame) -> dict[str, Any]:
                 queue.answer(example_id, action, label=truth, reviewer="gold", attribute=attribute)
                 decisions += 1
             seconds += time.perf_counter() - started
-    return {"screens": screens, "decisions": decisions, "keys": keys, "seconds": seconds}
+    return {
+        "screens": screens,
+        "decisions": decisions,
+        "keys": keys,
+        "seconds": seconds,
+        "load": os.getloadavg()[0],
+    }
 
 
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
-    arguments.add_argument("--sentences", type=int, default=100, help="dev sentences queued")
+    arguments.add_argument("--sentences", type=int, default=50, help="dev sentences queued")
     options = arguments.parse_args()
     sentences = options.sentences
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,6 +222,7 @@ def main() -> None:
             "keys_per_decision": run["keys"] / run["decisions"],
             "keys_per_screen": run["keys"] / run["screens"],
             "labelkit_ms_per_decision": 1000 * run["seconds"] / run["decisions"],
+            "load_average": run["load"],
         }
         print(record)
         records.append(record)
@@ -217,7 +231,9 @@ def main() -> None:
         "Suggestions come from a keyword heuristic (see the script), wrong on "
         f"{wrong} of {queued.height} pairs. `labelkit_ms_per_decision`: the terminal "
         "reviewer drawing each screen and storing each answer (one attribute at a time), "
-        "storing only (all at once, which labelkit has no screen for). Key presses "
+        "storing only (all at once, which labelkit has no screen for); `load_average`: "
+        "the machine's one-minute load when the layout finished (the cores are shared). "
+        "Key presses "
         "count what the layouts ask of a hand; they do not measure reading or the "
         "attention a screen of eight questions takes."
     )
