@@ -11,7 +11,8 @@ Several reviewers share one queue through one process that owns the workspace (D
 lets one process write a file): the web server, or a script with one ``ReviewQueue``
 used from many threads. ``next(reviewer=...)`` claims the item it hands out until
 the reviewer answers or the claim expires, so two reviewers never see the same item
-at once (two attributes of one example are two items); every operation holds the queue's lock and runs in one transaction.
+at once (two attributes of one example are two items); every operation holds the
+queue's lock and runs in one transaction.
 """
 
 from __future__ import annotations
