@@ -783,11 +783,24 @@ def review(
         str | None,
         typer.Option(help="Focus mode: only the items asking 'is this LABEL?', yes or no."),
     ] = None,
+    attribute: Annotated[
+        str | None,
+        typer.Option(
+            help="On an aspects or multi-label task, the attribute to review first (default: "
+            "the one with the most items left); n switches to the next."
+        ),
+    ] = None,
 ) -> None:
-    """Review flagged examples in the terminal, one key per decision."""
+    """Review flagged examples in the terminal, one key per decision (one attribute at a
+    time on an aspects or multi-label task)."""
     with _open(workspace) as ws:
         review_in_terminal(
-            ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit, focus=focus
+            ReviewQueue(ws),
+            reviewer=reviewer,
+            console=console,
+            limit=limit,
+            focus=focus,
+            attribute=attribute,
         )
 
 
