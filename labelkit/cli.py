@@ -30,7 +30,7 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.lf.analysis import health_warning, source_health
+from labelkit.lf.analysis import attribute_matrices, health_warning, source_health
 from labelkit.llm import (
     LLMConfig,
     estimate_llm_run,
@@ -234,6 +234,9 @@ def analyze(
     with _open(workspace) as ws:
         ws.require("votes", "labelkit apply")
         split = split or _analysis_split(ws)
+        if ws.task.kind != "classification":
+            _analyze_attributes(ws, split, top)
+            return
         names = ws.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")["name"]
         matrix = LabelMatrix.from_workspace(ws, split=split, sources=names.to_list())
         texts = ws.sql("SELECT id AS example_id, text FROM examples")
@@ -262,6 +265,50 @@ def analyze(
     console.print(
         rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
     )
+
+
+def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
+    """``analyze`` on a task with attributes: each table per attribute, in one table
+    with an ``attribute`` column."""
+    where = f"the {split} split" if split else "all examples"
+    summary = summarize_lfs(ws, split=split)
+    console.print(
+        rich_table(
+            accuracy_with_interval(summary), title=f"labeling functions per attribute on {where}"
+        )
+    )
+    matrices = attribute_matrices(ws, split=split)
+    silent = [a for a in ws.task.targets if a not in matrices]
+    if silent:
+        console.print(f"no labeling function votes on: {', '.join(silent)}", highlight=False)
+    texts = ws.sql("SELECT id AS example_id, text FROM examples")
+    agreement, uncovered, disputed = [], [], []
+    for attribute, matrix in matrices.items():
+        tag = pl.lit(attribute).alias("attribute")
+        agreement.append(lf_agreement(matrix).head(top).insert_column(0, tag))
+        missed = uncovered_examples(matrix).len()
+        uncovered.append(
+            {
+                "attribute": attribute,
+                "no vote": missed,
+                "share": missed / max(matrix.codes.shape[0], 1),
+            }
+        )
+        disputed.append(most_disputed(matrix, top=top).insert_column(1, tag))
+    console.print(rich_table(pl.concat(agreement), title="least agreeing pairs per attribute"))
+    console.print(
+        rich_table(
+            pl.DataFrame(uncovered),
+            title="examples no labeling function votes on, per attribute (read as none)",
+        )
+    )
+    most = (
+        pl.concat(disputed)
+        .sort("entropy", "n_votes", descending=True)
+        .head(top)
+        .join(texts, on="example_id", how="left", maintain_order="left")
+    )
+    console.print(rich_table(most.with_columns(one_line("text")), title="most disputed votes"))
 
 
 def _pairs(values: list[str] | None, option: str, form: str) -> dict[str, str]:
@@ -753,11 +800,24 @@ def review(
         str | None,
         typer.Option(help="Focus mode: only the items asking 'is this LABEL?', yes or no."),
     ] = None,
+    attribute: Annotated[
+        str | None,
+        typer.Option(
+            help="On an aspects or multi-label task, the attribute to review first (default: "
+            "the one with the most items left); n switches to the next."
+        ),
+    ] = None,
 ) -> None:
-    """Review flagged examples in the terminal, one key per decision."""
+    """Review flagged examples in the terminal, one key per decision (one attribute at a
+    time on an aspects or multi-label task)."""
     with _open(workspace) as ws:
         review_in_terminal(
-            ReviewQueue(ws), reviewer=reviewer, console=console, limit=limit, focus=focus
+            ReviewQueue(ws),
+            reviewer=reviewer,
+            console=console,
+            limit=limit,
+            focus=focus,
+            attribute=attribute,
         )
 
 

@@ -429,7 +429,7 @@ def ingest(
     for source in sources:
         file_labels = None
         if not _is_frame(source) and table_format(Path(source)) == "wrench":
-            file_labels = _wrench_label_map(Path(source))
+            file_labels = wrench_label_map(Path(source))
             if file_labels and not order_map:
                 order_map, order_from = file_labels, "label.json"
         reads.append(
@@ -915,8 +915,13 @@ def _read_aspects_xml(path: Path) -> pl.DataFrame:
     return frame.with_columns(pl.lit(split, pl.String).alias("split"))
 
 
-def _wrench_label_map(path: Path) -> dict[str, str] | None:
+def wrench_label_map(path: Path) -> dict[str, str] | None:
+    """The labels the ``label.json`` beside a WRENCH file names, code (as a string) ->
+    label in lower case; None if there is no such file."""
     names = path.with_name("label.json")
     if not names.is_file():
         return None
-    return {str(code): name.lower() for code, name in json.loads(names.read_text()).items()}
+    try:
+        return {str(int(c)): n.lower() for c, n in json.loads(names.read_text()).items()}
+    except (ValueError, AttributeError) as error:
+        raise InputError(f"{names}: expected an object of code -> label: {error}") from None

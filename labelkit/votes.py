@@ -19,7 +19,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.data import as_frame, read_table, table_format
+from labelkit.data import as_frame, read_table, table_format, wrench_label_map
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN, Task
 from labelkit.workspace import Workspace, registered
@@ -367,14 +367,16 @@ def _wrench_votes(
             f"label's code; the codes are {codes}"
         )
     rows_at, columns = np.nonzero(matrix != ABSTAIN)
-    labels = [codes[int(code)] for code in matrix[rows_at, columns]]
+    # Strings are made once per record and per LF, then indexed per vote.
     votes = pl.DataFrame(
         {
-            "example_id": [f"{path.stem}:{keys[i]}" for i in rows_at],
-            "source": [prefix + names[j] for j in columns],
-            "label": labels,
-            "where": [f"{path} record {keys[i]!r}" for i in rows_at],
-            "attribute": [""] * len(labels),
+            "example_id": np.array([f"{path.stem}:{key}" for key in keys])[rows_at],
+            "source": np.array([prefix + name for name in names])[columns],
+            "label": pl.Series(matrix[rows_at, columns]).replace_strict(
+                codes, return_dtype=pl.String
+            ),
+            "where": np.array([f"{path} record {key!r}" for key in keys])[rows_at],
+            "attribute": pl.repeat("", len(rows_at), eager=True),
         },
         schema=dict.fromkeys(("example_id", "source", "label", "where", "attribute"), pl.String),
     )
@@ -408,12 +410,9 @@ def _wrench_codes(path: Path, task: Task, label_map: Mapping[int, str] | None) -
     if label_map is not None:
         codes = {int(code): label for code, label in label_map.items()}
         origin = "label_map"
-    elif (names := path.with_name("label.json")).is_file():
-        try:
-            codes = {int(c): n.lower() for c, n in json.loads(names.read_text()).items()}
-        except (ValueError, AttributeError) as error:
-            raise InputError(f"{names}: expected an object of code -> label: {error}") from None
-        origin = str(names)
+    elif (named := wrench_label_map(path)) is not None:
+        codes = {int(code): label for code, label in named.items()}
+        origin = str(path.with_name("label.json"))
     else:
         codes = dict(enumerate(task.labels))
         numeric = {int(label): label for label in task.labels if label.isdigit()}

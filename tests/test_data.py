@@ -53,6 +53,11 @@ def test_jsonl_parquet_and_wrench_read_alike(tmp_path: Path) -> None:
             ("valid:0", "x", "dev"),
             ("valid:1", "y", "dev"),
         ]
+    (wrench_dir / "label.json").write_text('["X", "Y"]')
+    with Workspace(tmp_path / "ws2.duckdb") as ws:
+        with pytest.raises(InputError, match=r"label.json: expected an object of code -> label"):
+            ingest(ws, wrench_dir / "valid.json")
+        assert not ws.has_task()
 
 
 def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Labeling functions: define them, apply them, and see how good they are."""
 
 from labelkit.lf.analysis import (
+    attribute_matrices,
     lf_agreement,
     lf_summary,
     most_disputed,
@@ -43,6 +44,7 @@ __all__ = [
     "PythonLF",
     "apply_lfs",
     "apply_lfs_to_frame",
+    "attribute_matrices",
     "column_lf",
     "compute_votes",
     "keyword_lf",

@@ -1,5 +1,10 @@
 """How good are the labeling functions? Coverage, overlaps, conflicts, accuracy with
-confidence intervals, pairwise agreement, and the examples they miss or dispute."""
+confidence intervals, pairwise agreement, and the examples they miss or dispute.
+
+On a task with attributes each attribute's votes are judged on their own. There a
+vote of ``"mentioned"`` (an aspect is present, polarity unknown) agrees with every
+answer but ``"none"``: it is right where the gold answer is any polarity, and it does
+not conflict with a source that names one."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from labelkit.task import ABSTAIN
+from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
 
@@ -18,7 +23,8 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
 
     ``coverage`` is the share of examples the source votes on; ``overlaps`` the share
     where it and another source both vote; ``conflicts`` the share where another source
-    votes a different label. With ``gold`` (None where unknown), ``correct``,
+    votes a label that disagrees (see the module on ``"mentioned"``). With ``gold``
+    (None where unknown; an attribute's answers on an attribute's votes), ``correct``,
     ``incorrect`` and ``accuracy`` count the voted examples that have gold, and
     ``accuracy_low``/``accuracy_high`` bound a 95% Wilson interval, which stays
     honest on the handful of gold examples a narrow LF usually has.
@@ -31,10 +37,12 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
     voted = codes != ABSTAIN
     n_voting = voted.sum(axis=1, keepdims=True)
     overlaps = voted & (n_voting > 1)
+    agree = agreeing_votes(matrix.task)
+    counts = _vote_counts(matrix)
     conflicts = np.zeros_like(voted)
     for k in range(matrix.task.cardinality):
-        votes_for_k = (codes == k).sum(axis=1, keepdims=True)
-        conflicts |= (codes == k) & (n_voting - votes_for_k > 0)
+        disagreeing = counts[:, ~agree[k]].sum(axis=1, keepdims=True)
+        conflicts |= (codes == k) & (disagreeing > 0)
     n = max(codes.shape[0], 1)
     summary = pl.DataFrame(
         {
@@ -52,7 +60,8 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
         return summary
     gold_codes = matrix.task.encode(gold)[:, None]
     judged = voted & (gold_codes != ABSTAIN)
-    correct = (judged & (codes == gold_codes)).sum(axis=0)
+    right = agree[np.where(voted, codes, 0), np.where(gold_codes != ABSTAIN, gold_codes, 0)]
+    correct = (judged & right).sum(axis=0)
     incorrect = judged.sum(axis=0) - correct
     judged_n = correct + incorrect
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -64,6 +73,31 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
         pl.Series("accuracy", accuracy).fill_nan(None),
         pl.Series("accuracy_low", low).fill_nan(None),
         pl.Series("accuracy_high", high).fill_nan(None),
+    )
+
+
+def agreeing_votes(task: Task) -> np.ndarray:
+    """Which votes agree, by code (``k x k`` booleans): a vote agrees with itself only,
+    except that on an aspect's votes (``Task.vote_task``, whose last labels are
+    ``"none"`` and ``"mentioned"``) ``"mentioned"`` agrees with every answer but
+    ``"none"``.
+
+    Examples
+    --------
+    >>> aspect = Task(("positive", "negative"), kind="aspects", attributes=("food",))
+    >>> agreeing_votes(aspect.vote_task("food"))[3].tolist()  # mentioned
+    [True, True, False, True]
+    """
+    agree = np.eye(task.cardinality, dtype=bool)
+    if task.labels[-2:] == (NONE, MENTIONED):
+        agree[-1, :-2] = agree[:-2, -1] = True
+    return agree
+
+
+def _vote_counts(matrix: LabelMatrix) -> np.ndarray:
+    """Votes per example and label code (examples x labels)."""
+    return np.stack(
+        [(matrix.codes == k).sum(axis=1) for k in range(matrix.task.cardinality)], axis=1
     )
 
 
@@ -87,7 +121,7 @@ def wilson_interval(
 
 def lf_agreement(matrix: LabelMatrix) -> pl.DataFrame:
     """Every pair of sources that vote on the same examples: how often, and how often
-    they agree.
+    they agree (``agreeing_votes``).
 
     Examples
     --------
@@ -95,9 +129,10 @@ def lf_agreement(matrix: LabelMatrix) -> pl.DataFrame:
     """
     voted = (matrix.codes != ABSTAIN).astype(np.int64)
     both = voted.T @ voted
+    agree = agreeing_votes(matrix.task)
+    votes_for = [(matrix.codes == k).astype(np.int64) for k in range(matrix.task.cardinality)]
     same = sum(
-        (matrix.codes == k).astype(np.int64).T @ (matrix.codes == k).astype(np.int64)
-        for k in range(matrix.task.cardinality)
+        votes_for[k].T @ votes_for[other] for k, other in zip(*np.nonzero(agree), strict=True)
     )
     a, b = np.triu_indices(len(matrix.sources), k=1)
     keep = both[a, b] > 0
@@ -108,7 +143,13 @@ def lf_agreement(matrix: LabelMatrix) -> pl.DataFrame:
             "lf_b": [matrix.sources[i] for i in b],
             "both_voted": both[a, b],
             "agreement": same[a, b] / both[a, b],
-        }
+        },
+        schema={
+            "lf_a": pl.String,
+            "lf_b": pl.String,
+            "both_voted": pl.Int64,
+            "agreement": pl.Float64,
+        },
     ).sort("agreement", "both_voted", descending=[False, True])
 
 
@@ -125,22 +166,22 @@ def uncovered_examples(matrix: LabelMatrix) -> pl.Series:
 
 
 def most_disputed(matrix: LabelMatrix, top: int = 20) -> pl.DataFrame:
-    """The examples whose votes disagree most: highest entropy of the vote shares, then
-    most votes. ``votes`` spells the tally out, e.g. ``spam 3, ham 2``.
+    """The examples whose votes disagree (``agreeing_votes``) most: highest entropy of
+    the vote shares, then most votes. ``votes`` spells the tally out, e.g. ``spam 3, ham 2``.
 
     Examples
     --------
     >>> most_disputed(L, top=5).columns
     ['example_id', 'votes', 'n_votes', 'entropy']
     """
-    counts = np.stack(
-        [(matrix.codes == k).sum(axis=1) for k in range(matrix.task.cardinality)], axis=1
-    )
+    counts = _vote_counts(matrix)
     n_votes = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / n_votes[:, None]
         entropy = -np.nansum(np.where(shares > 0, shares * np.log2(shares), 0.0), axis=1)
-    disputed = np.flatnonzero((counts > 0).sum(axis=1) > 1)
+    cast = (counts > 0).astype(np.int64)
+    disagreements = ((cast @ ~agreeing_votes(matrix.task)) * cast).sum(axis=1)
+    disputed = np.flatnonzero(disagreements > 0)
     order = disputed[np.lexsort((-n_votes[disputed], -entropy[disputed]))][:top]
     labels = matrix.task.labels
     return pl.DataFrame(
@@ -172,12 +213,65 @@ def summarize_lfs(
     """``lf_summary`` of one split's votes (all splits if None), with accuracy against the
     split's gold labels when it has any.
 
+    On a task with attributes, one row per attribute and source that votes on it
+    (anywhere in the workspace), with an ``attribute`` column first, each judged
+    against the gold answers on its attribute (``Task.gold_answers``).
+
     Examples
     --------
     >>> summarize_lfs(ws, split="dev").select("lf", "coverage", "accuracy")
+    >>> summarize_lfs(restaurants, split="dev").filter(pl.col("attribute") == "staff")
     """
-    matrix = LabelMatrix.from_workspace(workspace, split=split, sources=sources)
-    gold = (
+    task = workspace.task
+    if task.kind == "classification":
+        matrix = LabelMatrix.from_workspace(workspace, split=split, sources=sources)
+        gold = _gold(workspace, matrix)
+        return lf_summary(matrix, gold if gold.is_not_null().any() else None)
+    parts = []
+    for attribute, matrix in attribute_matrices(workspace, split=split, sources=sources).items():
+        gold = _gold(workspace, matrix)
+        answers = task.gold_answers(gold, attribute) if gold.is_not_null().any() else None
+        summary = lf_summary(matrix, answers)
+        parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
+    if not parts:
+        return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
+    return pl.concat(parts)
+
+
+def attribute_matrices(
+    workspace: Workspace, *, split: str | None = None, sources: Sequence[str] | None = None
+) -> dict[str, LabelMatrix]:
+    """One ``LabelMatrix`` per attribute (``Task.targets``) that ``sources`` (default:
+    every LF) vote on anywhere in the workspace, of the sources that do.
+
+    Examples
+    --------
+    >>> attribute_matrices(restaurants, split="dev")["staff"].sources
+    ['staff_mentioned', 'staff_negative', 'staff_positive']
+    """
+    if sources is None:
+        sources = workspace.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")[
+            "name"
+        ].to_list()
+    voting = workspace.sql(
+        "SELECT DISTINCT attribute, source FROM votes WHERE list_contains(?, source)",
+        [list(sources)],
+    )
+    matrices = {}
+    for attribute in workspace.task.targets:
+        mine = set(voting.filter(pl.col("attribute") == attribute)["source"])
+        if mine:
+            matrices[attribute] = LabelMatrix.from_workspace(
+                workspace,
+                split=split,
+                sources=[name for name in sources if name in mine],
+                attribute=attribute,
+            )
+    return matrices
+
+
+def _gold(workspace: Workspace, matrix: LabelMatrix) -> pl.Series:
+    return (
         pl.DataFrame({"id": matrix.example_ids})
         .join(
             workspace.sql("SELECT id, gold FROM examples"),
@@ -187,7 +281,6 @@ def summarize_lfs(
         )
         .get_column("gold")
     )
-    return lf_summary(matrix, gold if gold.is_not_null().any() else None)
 
 
 def source_health(

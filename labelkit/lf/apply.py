@@ -1,6 +1,9 @@
 """Applying labeling functions: declarative LFs column-wise in one polars pass, spaCy
 pattern LFs in one ``nlp.pipe`` pass, Python LFs per row in worker processes that are
-stopped when an LF overruns its time budget."""
+stopped when an LF overruns its time budget.
+
+Votes are held as codes per example, LF and attribute (``Task.targets``: the one
+attribute ``""`` for classification), each attribute coded by ``Task.vote_task``."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,8 @@ from labelkit.lf.core import (
     LabelingFunction,
     PythonLF,
     field_value,
+    unknown_vote,
+    vote_codes,
     with_fields,
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
@@ -44,15 +49,26 @@ ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "e
 class AppliedLFs:
     """What applying labeling functions produced.
 
-    ``matrix`` holds the votes of every LF asked for; ``errors`` one row per example
-    where an LF raised, called ``sys.exit``, or returned something other than one of
-    the task's labels or None (that vote is an abstain);
-    ``reused`` the LFs whose stored votes were still current and were not recomputed.
+    ``matrices`` holds the votes of every LF asked for, one ``LabelMatrix`` per
+    attribute (``Task.targets``); ``matrix`` is the one matrix of a task with one
+    attribute (classification). ``errors`` has one row per example where an LF raised,
+    called ``sys.exit``, or returned something other than one of the task's labels or
+    None (that vote is an abstain); ``reused`` the LFs whose stored votes were still
+    current and were not recomputed.
     """
 
-    matrix: LabelMatrix
+    matrices: dict[str, LabelMatrix]
     errors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ERRORS_SCHEMA))
     reused: list[str] = field(default_factory=list)
+
+    @property
+    def matrix(self) -> LabelMatrix:
+        if len(self.matrices) != 1:
+            raise InputError(
+                f"the votes are on {len(self.matrices)} attributes: read "
+                f"matrices[attribute], for attribute in {list(self.matrices)}"
+            )
+        return next(iter(self.matrices.values()))
 
 
 def compute_votes(
@@ -70,7 +86,8 @@ def compute_votes(
 
     Declarative and pattern LFs match on the texts in Unicode NFC; Python LFs get them
     as given. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
-    something that is not one of the task's labels or None, abstains there and the row
+    something that is not one of the task's labels or None (on a task with attributes:
+    nor votes on its attributes, see ``labeling_function``), abstains there and the row
     goes into ``errors``; with ``strict`` the first such row raises
     ``LabelingFunctionError`` instead. An LF that fails on every row raises it too,
     unless ``allow_failing_lfs``.
@@ -94,7 +111,8 @@ def compute_votes(
         )
     if "meta" not in examples.columns:
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
-    codes = np.full((examples.height, len(lfs)), ABSTAIN, dtype=np.int16)
+    codes = np.full((examples.height, len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
+    codes_of = vote_codes(task)
     kinds: dict[type, list[int]] = {}
     for j, lf in enumerate(lfs):
         kinds.setdefault(type(lf), []).append(j)
@@ -106,11 +124,16 @@ def compute_votes(
     if declarative:
         matching = with_fields(matching, {name for j in declarative for name in lfs[j].fields})
         _check_fields([lfs[j] for j in declarative], matching)
-        label_codes = {label: k for k, label in enumerate(task.labels)}
-        fired = matching.select(lfs[j].votes(label_codes) for j in declarative)
-        codes[:, declarative] = fired.to_numpy()
+        columns = [
+            (j, t, lfs[j].votes(label_codes).alias(f"{j}:{t}"))
+            for j in declarative
+            for t, label_codes in _codes_per_attribute(lfs[j], codes_of).items()
+        ]
+        fired = matching.select(expression for _, _, expression in columns)
+        codes[:, [j for j, _, _ in columns], [t for _, t, _ in columns]] = fired.to_numpy()
     if patterns:
-        codes[:, patterns] = run_pattern_lfs(
+        targets = [codes_of[(lfs[j].attribute, lfs[j].label)][0] for j in patterns]
+        codes[:, patterns, targets] = run_pattern_lfs(
             [lfs[j] for j in patterns], matching["text"].to_list(), task
         )
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
@@ -124,13 +147,29 @@ def compute_votes(
         if not allow_failing_lfs:
             _refuse_lfs_failing_everywhere(errors, examples.height)
         codes[:, python] = votes
-    matrix = LabelMatrix(
-        codes=codes,
-        example_ids=examples["id"].to_list(),
-        sources=[lf.name for lf in lfs],
-        task=task,
-    )
-    return AppliedLFs(matrix=matrix, errors=errors)
+    example_ids, sources = examples["id"].to_list(), [lf.name for lf in lfs]
+    matrices = {
+        attribute: LabelMatrix(
+            codes=np.ascontiguousarray(codes[:, :, t]),
+            example_ids=example_ids,
+            sources=sources,
+            task=task.vote_task(attribute),
+        )
+        for t, attribute in enumerate(task.targets)
+    }
+    return AppliedLFs(matrices=matrices, errors=errors)
+
+
+def _codes_per_attribute(
+    lf: DeclarativeLF, codes_of: Mapping[tuple[str, str], tuple[int, int]]
+) -> dict[int, dict[str, int]]:
+    """For each attribute (its index in ``Task.targets``) that ``lf`` votes on, the code
+    of each of its labels there, ``ABSTAIN`` for a label answering another attribute."""
+    placed = {label: codes_of[(lf.attribute, label)] for label in lf.labels}
+    return {
+        t: {label: code if at == t else ABSTAIN for label, (at, code) in placed.items()}
+        for t in dict.fromkeys(at for at, _ in placed.values())
+    }
 
 
 def apply_lfs_to_frame(
@@ -220,6 +259,9 @@ def apply_lfs(
     >>> applied = apply_lfs(ws, load_lfs("labeling_functions.youtube"))
     >>> applied.matrix.sources[:2], applied.errors.height
     (['keyword_my', 'keyword_subscribe'], 0)
+    >>> applied = apply_lfs(restaurants_ws, load_lfs("labeling_functions.restaurants"))
+    >>> applied.matrices["staff"].task.labels
+    ('positive', 'negative', 'neutral', 'none', 'mentioned')
     """
     _check_lfs(lfs, workspace.task)
     examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
@@ -244,7 +286,7 @@ def apply_lfs(
         with workspace.run("apply", config) as run:
             replace_votes(
                 run.con,
-                _long_votes(computed.matrix),
+                _long_votes(computed.matrices),
                 pl.DataFrame(
                     {
                         "name": [lf.name for lf in stale],
@@ -263,20 +305,29 @@ def apply_lfs(
                     "INSERT INTO lf_errors SELECT lf, example_id, error, ? FROM new_errors",
                     [run.id],
                 )
-    matrix = LabelMatrix.from_workspace(workspace, sources=[lf.name for lf in lfs])
-    return AppliedLFs(matrix=matrix, errors=errors, reused=reused)
+    names = [lf.name for lf in lfs]
+    matrices = {
+        attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)
+        for attribute in workspace.task.targets
+    }
+    return AppliedLFs(matrices=matrices, errors=errors, reused=reused)
 
 
-def _long_votes(matrix: LabelMatrix) -> pl.DataFrame:
-    """One row per vote cast (abstains left out): ``example_id, source, label``."""
-    rows, columns, codes = matrix.triplets()
-    return pl.DataFrame(
-        {
-            "example_id": pl.Series(matrix.example_ids, dtype=pl.String).gather(rows),
-            "source": pl.Series(matrix.sources, dtype=pl.String).gather(columns),
-            "label": pl.Series(matrix.task.labels, dtype=pl.String).gather(codes),
-        }
-    )
+def _long_votes(matrices: Mapping[str, LabelMatrix]) -> pl.DataFrame:
+    """One row per vote cast (abstains left out): ``example_id, source, label, attribute``."""
+    parts = []
+    for attribute, matrix in matrices.items():
+        rows, columns, codes = matrix.triplets()
+        parts.append(
+            pl.DataFrame(
+                {
+                    "example_id": pl.Series(matrix.example_ids, dtype=pl.String).gather(rows),
+                    "source": pl.Series(matrix.sources, dtype=pl.String).gather(columns),
+                    "label": pl.Series(matrix.task.labels, dtype=pl.String).gather(codes),
+                }
+            ).with_columns(attribute=pl.lit(attribute, pl.String))
+        )
+    return pl.concat(parts)
 
 
 def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> set[str]:
@@ -301,17 +352,17 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise InputError(f"labeling function names must be unique; repeated: {duplicated}")
+    codes_of = vote_codes(task)
     for lf in lfs:
         if not isinstance(lf, (DeclarativeLF, PatternLF, PythonLF)):
             raise InputError(f"{lf!r} is not a labeling function")
-        labels = lf.labels if isinstance(lf, DeclarativeLF) else ()
-        labels = (lf.label,) if isinstance(lf, PatternLF) else labels
+        if isinstance(lf, PythonLF):
+            continue  # its votes are checked row by row as they come
+        labels = lf.labels if isinstance(lf, DeclarativeLF) else (lf.label,)
         for label in labels:
-            if label not in task.labels:
-                raise InputError(
-                    f"labeling function {lf.name!r} votes {label!r}, which is not one of the "
-                    f"task's labels {list(task.labels)}"
-                )
+            if (lf.attribute, label) not in codes_of:
+                reason = unknown_vote(task, lf.attribute, label)
+                raise InputError(f"labeling function {lf.name!r} {reason}")
 
 
 def _check_fields(lfs: Sequence[DeclarativeLF], examples: pl.DataFrame) -> None:
@@ -361,7 +412,7 @@ def _run_python_lfs(
         workers = max(1, min(cores, len(rows) // (PARALLEL_MIN_ROWS // 2), len(batches)))
         votes, failures = _run_in_workers(lfs, rows, task, batches, workers, lf_timeout)
     else:
-        votes = np.full((len(rows), len(lfs)), ABSTAIN, dtype=np.int16)
+        votes = np.full((len(rows), len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
         progress = [0.0] * _SLOT
         failures = [
             failure
@@ -397,6 +448,7 @@ class _Work:
     task: Task
     batches: list[tuple[int, int, int]]
     votes: np.ndarray  # in shared memory: workers write their codes straight into it
+    # (rows x LFs x attributes)
     next_batch: Any  # multiprocessing.Value: the next batch to take
     progress: Any  # multiprocessing.RawArray: one _SLOT per worker
     results: Any  # multiprocessing.Queue of (batch, failures)
@@ -417,8 +469,9 @@ def _run_in_workers(
     slot and stop them all when one overruns ``lf_timeout`` on a batch or dies."""
     global _FORKED_WORK
     context = multiprocessing.get_context("fork")
-    votes = np.frombuffer(context.RawArray("h", len(rows) * len(lfs)), dtype=np.int16)
-    votes = votes.reshape(len(rows), len(lfs))
+    width = len(lfs) * len(task.targets)
+    votes = np.frombuffer(context.RawArray("h", len(rows) * width), dtype=np.int16)
+    votes = votes.reshape(len(rows), len(lfs), len(task.targets))
     votes[:] = ABSTAIN
     work = _FORKED_WORK = _Work(
         lfs=lfs,
@@ -519,26 +572,74 @@ def _run_batch(
     progress: Any,
     at: int,
 ) -> list[Failure]:
-    """Run ``lf`` on rows ``start:stop``, writing codes into ``out`` and noting each row
-    in ``progress[at + _ROW]`` for the watcher; the rows it failed on."""
-    codes = {label: k for k, label in enumerate(task.labels)}
+    """Run ``lf`` on rows ``start:stop``, writing codes into ``out`` (rows x attributes)
+    and noting each row in ``progress[at + _ROW]`` for the watcher; the rows it failed on."""
+    codes = vote_codes(task)
     failures = []
     for i in range(start, stop):
         progress[at + _ROW] = i
         x = rows[i]
         try:
-            label = lf(x)
+            vote = lf(x)
         except (Exception, SystemExit) as error:
             failures.append((lf.name, x.id, x.text, _describe(error)))
             continue
-        if label is None:
+        if vote is None:
             continue
-        if not isinstance(label, str) or label not in codes:
-            reason = f"returned {label!r}, not one of {list(task.labels)} or None"
+        if isinstance(vote, str) and ("", vote) in codes:
+            t, code = codes[("", vote)]
+            out[i, t] = code
+            continue
+        if task.kind == "classification":
+            reason = f"returned {vote!r}, not one of {list(task.labels)} or None"
             failures.append((lf.name, x.id, x.text, reason))
             continue
-        out[i] = codes[label]
+        try:
+            for t, code in _attribute_votes(vote, codes, task).items():
+                out[i, t] = code
+        except ValueError as error:
+            failures.append((lf.name, x.id, x.text, str(error)))
     return failures
+
+
+def _attribute_votes(
+    vote: object, codes: Mapping[tuple[str, str], tuple[int, int]], task: Task
+) -> dict[int, int]:
+    """The codes per attribute index of what a Python LF returned on a task with
+    attributes: a label, a mapping of attribute to label (None: abstain there), or a
+    list of ``(attribute, label)`` pairs and labels; ``ValueError`` says what is wrong."""
+    if isinstance(vote, Mapping):
+        pairs: Iterable[object] = vote.items()
+    elif isinstance(vote, str) or not isinstance(vote, Iterable):
+        pairs = [vote]
+    else:
+        pairs = vote
+    placed: dict[int, int] = {}
+    for pair in pairs:
+        attribute, label = ("", pair) if isinstance(pair, str) else _pair(pair, vote)
+        if label is None:
+            continue
+        if (attribute, label) not in codes:
+            raise ValueError(f"returned {vote!r}: it {unknown_vote(task, attribute, label)}")
+        t, code = codes[(attribute, label)]
+        if placed.get(t, code) != code:
+            raise ValueError(f"returned {vote!r}: two different votes on {task.targets[t]!r}")
+        placed[t] = code
+    return placed
+
+
+def _pair(pair: object, vote: object) -> tuple[str, str | None]:
+    if (
+        isinstance(pair, tuple)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and (pair[1] is None or isinstance(pair[1], str))
+    ):
+        return pair
+    raise ValueError(
+        f"returned {vote!r}: expected a label, a mapping of attribute to label, or a list of "
+        "(attribute, label) pairs, or None"
+    )
 
 
 def _describe(error: BaseException) -> str:

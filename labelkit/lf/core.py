@@ -5,7 +5,13 @@ a label where its condition holds and abstains elsewhere; all of them run column
 in one polars pass, on texts and metadata in Unicode NFC, with their keywords, patterns
 and values in NFC too, so that a word matches whichever form the data came in. A
 Python LF is called per row with the example (its text as stored) and returns a label
-name or None (abstain). spaCy pattern LFs live in ``labelkit.lf.patterns``.
+name or None (abstain), or on a task with attributes several (attribute, label) votes.
+spaCy pattern LFs live in ``labelkit.lf.patterns``.
+
+On a task with attributes (``Task.targets``) every vote is on one attribute: a
+declarative or pattern LF names its ``attribute`` (on an aspects task it may vote
+``"mentioned"``); on a multi-label task an LF may instead vote a label name, stored as
+that label's attribute answered ``"yes"`` (``vote_codes``).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.task import ABSTAIN
+from labelkit.task import ABSTAIN, YES, Task
 
 # Part of every declarative LF's definition: raised when the way they match changes (2:
 # NFC text, word boundaries only at word-character edges; 3: metadata fields read by
@@ -62,7 +68,8 @@ class DeclarativeLF(LabelingFunction):
 
     Most kinds have one outcome; a lexicon LF has one per label. ``fields`` names the
     metadata fields the conditions read, so that a misspelt field is an error, not
-    silence.
+    silence. ``attribute`` is the attribute its labels answer on a task with
+    attributes (``""``: classification, or label names of a multi-label task).
     """
 
     name: str
@@ -70,6 +77,7 @@ class DeclarativeLF(LabelingFunction):
     params: tuple[tuple[str, Any], ...]
     outcomes: tuple[tuple[str, pl.Expr], ...] = field(compare=False, repr=False)
     fields: tuple[str, ...] = ()
+    attribute: str = ""
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -77,10 +85,14 @@ class DeclarativeLF(LabelingFunction):
 
     @property
     def definition(self) -> str:
+        # The attribute joins the definition only where there is one, so that the
+        # hashes of classification LFs, and the votes stored under them, stay current.
+        attribute = {"attribute": self.attribute} if self.attribute else {}
         return json.dumps(
             {
                 "kind": self.kind,
                 "labels": self.labels,
+                **attribute,
                 **dict(self.params),
                 "matching": MATCHING_RULES,
             },
@@ -88,7 +100,11 @@ class DeclarativeLF(LabelingFunction):
         )
 
     def votes(self, codes: Mapping[str, int]) -> pl.Expr:
-        """The vote per row as an Int16 code expression, ``ABSTAIN`` where none fires."""
+        """The vote per row as an Int16 code expression, ``ABSTAIN`` where none fires.
+
+        The first outcome whose condition holds decides, so an outcome coded
+        ``ABSTAIN`` (one answering another attribute) still hides the ones after it.
+        """
         (label, condition), *rest = self.outcomes
         chain = pl.when(condition).then(pl.lit(codes[label], pl.Int16))
         for label, condition in rest:
@@ -96,12 +112,66 @@ class DeclarativeLF(LabelingFunction):
         return chain.otherwise(pl.lit(ABSTAIN, pl.Int16)).alias(self.name)
 
 
+# What a Python LF may return: a label or None, or on a task with attributes a mapping
+# of attribute to label, or a list of (attribute, label) pairs and label names.
+Vote = str | None | Mapping[str, str | None] | Iterable[str | tuple[str, str]]
+
+
+def vote_codes(task: Task) -> dict[tuple[str, str], tuple[int, int]]:
+    """Every vote a source may cast on ``task``, ``(attribute, label)``, with where it
+    goes: the index of its attribute in ``task.targets`` and its code in
+    ``task.vote_task(attribute)``.
+
+    On a multi-label task a label name with no attribute, ``("", label)``, is that
+    label's attribute answered ``"yes"``.
+
+    Examples
+    --------
+    >>> vote_codes(Task(("sports", "tech"), kind="multilabel"))[("", "tech")]
+    (1, 0)
+    """
+    table = {
+        (attribute, label): (t, code)
+        for t, attribute in enumerate(task.targets)
+        for code, label in enumerate(task.vote_task(attribute).labels)
+    }
+    if task.kind == "multilabel":
+        table |= {("", label): table[(label, YES)] for label in task.labels}
+    return table
+
+
+def unknown_vote(task: Task, attribute: str, label: str) -> str:
+    """Why ``(attribute, label)`` is not a vote on ``task``, to follow an LF's name.
+
+    Examples
+    --------
+    >>> unknown_vote(Task(("ham", "spam")), "", "eggs")
+    "votes 'eggs', which is not one of the task's labels ['ham', 'spam']"
+    """
+    if attribute not in task.targets and not (task.kind == "multilabel" and not attribute):
+        if task.kind == "classification":
+            return f"votes on attribute {attribute!r}, but a classification task has none"
+        if not attribute:
+            return (
+                f"votes {label!r} on no attribute; on this {task.kind} task a vote names one "
+                f"of the attributes {list(task.targets)}"
+            )
+        return f"votes on unknown attribute {attribute!r}; the attributes are {list(task.targets)}"
+    if not attribute:
+        labels = task.labels
+        return f"votes {label!r}, which is not one of the task's labels {list(labels)}"
+    return (
+        f"votes {label!r} on {attribute!r}, which is not one of its labels "
+        f"{list(task.vote_task(attribute).labels)}"
+    )
+
+
 @dataclass(frozen=True)
 class PythonLF(LabelingFunction):
     """An LF written as a Python function of an ``Example``, run per row."""
 
     name: str
-    func: Callable[[Example], str | None] = field(repr=False)
+    func: Callable[[Example], Vote] = field(repr=False)
 
     @property
     def definition(self) -> str:
@@ -110,7 +180,7 @@ class PythonLF(LabelingFunction):
         except (OSError, TypeError):
             return f"{self.func.__module__}.{self.func.__qualname__}"
 
-    def __call__(self, x: Example) -> str | None:
+    def __call__(self, x: Example) -> Vote:
         return self.func(x)
 
 
@@ -235,27 +305,87 @@ def _fields(name: str) -> tuple[str, ...]:
 
 
 def keyword_lf(
-    name: str, keywords: Sequence[str], label: str, *, case_sensitive: bool = False
+    name: str,
+    keywords: Sequence[str],
+    label: str,
+    *,
+    case_sensitive: bool = False,
+    attribute: str = "",
+    near: Sequence[str] = (),
+    window: int | None = None,
 ) -> DeclarativeLF:
-    """Vote ``label`` when any keyword occurs as a whole word (or phrase).
+    """Vote ``label`` (on ``attribute``, where the task has attributes) when any keyword
+    occurs as a whole word (or phrase).
+
+    With ``near`` (a lexicon: say, negative words), a keyword counts only where a word
+    of ``near`` occurs too: anywhere in the text if ``window`` is None, else within
+    ``window`` words of it on either side (words being runs of non-whitespace) and in
+    the same clause, with none of ``. , ; : ! ?`` between them. So with ``window=3``,
+    "waiter" near "rude" votes staff=negative in "the waiter was rude, the food great"
+    while "food" near "rude" does not: a comma parts them.
 
     Examples
     --------
     >>> lf = keyword_lf("keyword_subscribe", ["subscribe", "sub to"], "spam")
+    >>> rude_staff = keyword_lf(
+    ...     "staff_negative", ["waiter", "hostess"], "negative",
+    ...     attribute="staff", near=["rude", "slow"], window=3,
+    ... )
     """
     if not keywords or any(not keyword.strip() for keyword in keywords):
         raise InputError(f"keyword LF {name!r} needs keywords, none of them blank: {keywords!r}")
-    pattern = _flags(case_sensitive) + whole_words(keywords)
+    if any(not word.strip() for word in near):
+        raise InputError(f"keyword LF {name!r}: `near` has a blank word: {list(near)!r}")
+    if window is not None and (not near or window < 1):
+        raise InputError(
+            f"keyword LF {name!r}: `window` is a number of words (1 or more) around a "
+            f"keyword within which a word of `near` must occur, got {window!r}"
+            + ("" if near else " and no `near` words")
+        )
+    flags = _flags(case_sensitive)
+    condition = pl.col("text").str.contains(flags + whole_words(keywords))
+    params: tuple[tuple[str, Any], ...] = (
+        ("keywords", tuple(keywords)),
+        ("case_sensitive", case_sensitive),
+    )
+    if near:
+        params += (("near", tuple(near)), ("window", window))
+        if window is None:
+            condition &= pl.col("text").str.contains(flags + whole_words(near))
+        else:
+            condition = pl.col("text").str.contains(
+                flags + _within(whole_words(keywords), whole_words(near), window)
+            )
     return DeclarativeLF(
         name=name,
         kind="keywords",
-        params=(("keywords", tuple(keywords)), ("case_sensitive", case_sensitive)),
-        outcomes=((label, pl.col("text").str.contains(pattern)),),
+        params=params,
+        outcomes=((label, condition),),
+        attribute=attribute,
     )
 
 
-def regex_lf(name: str, pattern: str, label: str, *, case_sensitive: bool = False) -> DeclarativeLF:
-    """Vote ``label`` when the regular expression matches anywhere in the text.
+def _within(first: str, second: str, window: int) -> str:
+    """A regex matching ``first`` and ``second`` at most ``window`` words apart, in
+    either order, with no clause break (``CLAUSE_BREAKS``) between them; a word is a
+    run of non-whitespace, as in ``length_lf``."""
+    word = rf"[^\s{CLAUSE_BREAKS}]"
+    # After a match, the rest of its word; then up to window - 1 whole words between;
+    # then the start of the other's word, up to where it begins.
+    gap = rf"{word}*(?:\s+{word}+){{0,{window - 1}}}\s+{word}*?"
+    return f"(?:{first}{gap}{second}|{second}{gap}{first})"
+
+
+# What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must
+# not have one between them.
+CLAUSE_BREAKS = ".,;:!?"
+
+
+def regex_lf(
+    name: str, pattern: str, label: str, *, case_sensitive: bool = False, attribute: str = ""
+) -> DeclarativeLF:
+    """Vote ``label`` (on ``attribute``, where the task has attributes) when the regular
+    expression matches anywhere in the text.
 
     The pattern uses Rust regex syntax (as polars does): no look-around or backreferences.
 
@@ -269,6 +399,7 @@ def regex_lf(name: str, pattern: str, label: str, *, case_sensitive: bool = Fals
         kind="regex",
         params=(("pattern", pattern), ("case_sensitive", case_sensitive)),
         outcomes=((label, pl.col("text").str.contains(full)),),
+        attribute=attribute,
     )
 
 
@@ -280,8 +411,10 @@ def length_lf(
     max_words: int | None = None,
     min_chars: int | None = None,
     max_chars: int | None = None,
+    attribute: str = "",
 ) -> DeclarativeLF:
-    """Vote ``label`` when the text's length lies within the given bounds (inclusive).
+    """Vote ``label`` (on ``attribute``, where the task has attributes) when the text's
+    length lies within the given bounds (inclusive).
 
     Words are runs of non-whitespace, as everywhere in labelkit.
 
@@ -308,7 +441,11 @@ def length_lf(
     }
     condition = pl.all_horizontal(checks[key](value) for key, value in given.items())
     return DeclarativeLF(
-        name=name, kind="length", params=tuple(given.items()), outcomes=((label, condition),)
+        name=name,
+        kind="length",
+        params=tuple(given.items()),
+        outcomes=((label, condition),),
+        attribute=attribute,
     )
 
 
@@ -319,9 +456,11 @@ def threshold_lf(
     *,
     above: float | None = None,
     below: float | None = None,
+    attribute: str = "",
 ) -> DeclarativeLF:
-    """Vote ``label`` when a numeric metadata field is above and/or below a threshold
-    (strictly); rows where the field is missing or not a number abstain.
+    """Vote ``label`` (on ``attribute``, where the task has attributes) when a numeric
+    metadata field is above and/or below a threshold (strictly); rows where the field
+    is missing or not a number abstain.
 
     Examples
     --------
@@ -341,6 +480,7 @@ def threshold_lf(
         params=(("field", field), ("above", above), ("below", below)),
         outcomes=((label, pl.all_horizontal(conditions).fill_null(False)),),
         fields=_fields(field),
+        attribute=attribute,
     )
 
 
@@ -351,10 +491,11 @@ def lookup_lf(
     *,
     field: str = "text",
     case_sensitive: bool = False,
+    attribute: str = "",
 ) -> DeclarativeLF:
-    """Vote ``label`` when the whole value of ``field`` (the text, or a metadata field
-    such as an author or a URL's domain) is one of ``values``: a list, or a file with
-    one value per line.
+    """Vote ``label`` (on ``attribute``, where the task has attributes) when the whole
+    value of ``field`` (the text, or a metadata field such as an author or a URL's
+    domain) is one of ``values``: a list, or a file with one value per line.
 
     Examples
     --------
@@ -378,12 +519,16 @@ def lookup_lf(
         params=(("field", field), ("values", tuple(items)), ("case_sensitive", case_sensitive)),
         outcomes=((label, value.is_in(items).fill_null(False)),),
         fields=_fields(field),
+        attribute=attribute,
     )
 
 
-def column_lf(name: str, field: str, mapping: Mapping[str, str]) -> DeclarativeLF:
+def column_lf(
+    name: str, field: str, mapping: Mapping[str, str], *, attribute: str = ""
+) -> DeclarativeLF:
     """Vote the label that a metadata field already holds (an older classifier's output,
-    a tag, a rating bucket), mapped through ``mapping`` if given; other values abstain.
+    a tag, a rating bucket), mapped through ``mapping``; other values abstain. Where the
+    task has attributes, the labels answer ``attribute``.
 
     Examples
     --------
@@ -405,6 +550,7 @@ def column_lf(name: str, field: str, mapping: Mapping[str, str]) -> DeclarativeL
         params=(("field", field), ("mapping", tuple(sorted(mapping.items())))),
         outcomes=outcomes,
         fields=_fields(field),
+        attribute=attribute,
     )
 
 
@@ -414,9 +560,11 @@ def lexicon_lf(
     *,
     margin: int = 1,
     case_sensitive: bool = False,
+    attribute: str = "",
 ) -> DeclarativeLF:
     """Vote the label whose word list has the most whole-word hits in the text, when it
-    leads every other list by at least ``margin`` hits (a sentiment lexicon, say).
+    leads every other list by at least ``margin`` hits (a sentiment lexicon, say); on
+    ``attribute``, where the task has attributes.
 
     Examples
     --------
@@ -452,30 +600,38 @@ def lexicon_lf(
             ("case_sensitive", case_sensitive),
         ),
         outcomes=outcomes,
+        attribute=attribute,
     )
 
 
 @overload
-def labeling_function(func: Callable[[Example], str | None], /) -> PythonLF: ...
+def labeling_function(func: Callable[[Example], Vote], /) -> PythonLF: ...
 @overload
 def labeling_function(
     *, name: str | None = None
-) -> Callable[[Callable[[Example], str | None]], PythonLF]: ...
+) -> Callable[[Callable[[Example], Vote]], PythonLF]: ...
 
 
 def labeling_function(
-    func: Callable[[Example], str | None] | None = None, /, *, name: str | None = None
-) -> PythonLF | Callable[[Callable[[Example], str | None]], PythonLF]:
+    func: Callable[[Example], Vote] | None = None, /, *, name: str | None = None
+) -> PythonLF | Callable[[Callable[[Example], Vote]], PythonLF]:
     """Turn a function of an ``Example`` that returns a label or None into an LF.
+
+    On a task with attributes it may return several votes: a mapping of attribute to
+    label (None abstains on that attribute), or a list of ``(attribute, label)`` pairs;
+    on a multi-label task a label name alone votes that label ``"yes"``.
 
     Examples
     --------
     >>> @labeling_function
     ... def short_comment(x):
     ...     return "ham" if len(x.text.split()) < 5 else None
+    >>> @labeling_function
+    ... def rude_waiter(x):
+    ...     return {"staff": "negative"} if "rude waiter" in x.text else None
     """
 
-    def wrap(f: Callable[[Example], str | None]) -> PythonLF:
+    def wrap(f: Callable[[Example], Vote]) -> PythonLF:
         return PythonLF(name=name or f.__name__, func=f)
 
     return wrap(func) if func is not None else wrap

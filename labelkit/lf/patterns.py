@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from labelkit.errors import InputError
-from labelkit.lf.core import LabelingFunction
+from labelkit.lf.core import LabelingFunction, vote_codes
 from labelkit.task import ABSTAIN, Task
 
 TokenPattern = list[dict[str, Any]]
@@ -23,7 +23,8 @@ TokenPattern = list[dict[str, Any]]
 
 @dataclass(frozen=True)
 class PatternLF(LabelingFunction):
-    """Votes ``label`` where any of its spaCy patterns matches.
+    """Votes ``label`` (on ``attribute``, where the task has attributes) where any of
+    its spaCy patterns matches.
 
     ``phrases`` are matched with a ``PhraseMatcher`` on the token attribute ``attr``;
     ``token_patterns`` with a ``Matcher``. ``model`` is ``"blank:<lang>"`` (a tokenizer
@@ -38,13 +39,17 @@ class PatternLF(LabelingFunction):
     token_patterns: str  # JSON, so that the LF stays hashable
     attr: str
     model: str | None
+    attribute: str = ""
 
     @property
     def definition(self) -> str:
+        # As for declarative LFs: no attribute, the classification hash unchanged.
+        attribute = {"attribute": self.attribute} if self.attribute else {}
         return json.dumps(
             {
                 "kind": "spacy_patterns",
                 "labels": [self.label],
+                **attribute,
                 "phrases": self.phrases,
                 "token_patterns": json.loads(self.token_patterns),
                 "attr": self.attr,
@@ -61,8 +66,10 @@ def pattern_lf(
     token_patterns: Sequence[TokenPattern] = (),
     attr: str = "LOWER",
     model: str | None = None,
+    attribute: str = "",
 ) -> PatternLF:
-    """Vote ``label`` where a phrase or a spaCy token pattern matches.
+    """Vote ``label`` (on ``attribute``, where the task has attributes) where a phrase
+    or a spaCy token pattern matches.
 
     Texts are tokenized by ``model``: by default a blank pipeline of the task's
     language (``Task.lang``, the workspace's ``--lang``), else e.g. ``"blank:de"`` or
@@ -86,6 +93,7 @@ def pattern_lf(
         token_patterns=json.dumps([list(p) for p in token_patterns]),
         attr=attr,
         model=model,
+        attribute=attribute,
     )
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
     _build_matchers([lf], _load_pipeline("blank:en"))
@@ -95,7 +103,8 @@ def pattern_lf(
 def run_pattern_lfs(
     lfs: Sequence[PatternLF], texts: Sequence[str], task: Task, batch_size: int = 1000
 ) -> np.ndarray:
-    """The votes (n_texts x n_lfs codes) of pattern LFs, one ``nlp.pipe`` pass per pipeline.
+    """The votes (n_texts x n_lfs codes) of pattern LFs, one ``nlp.pipe`` pass per pipeline;
+    each LF's column is coded by ``task.vote_task`` of its attribute.
 
     Examples
     --------
@@ -103,6 +112,7 @@ def run_pattern_lfs(
     array([ 1, -1], dtype=int16)
     """
     codes = np.full((len(texts), len(lfs)), ABSTAIN, dtype=np.int16)
+    codes_of = vote_codes(task)
     by_model: dict[str, list[int]] = {}
     for j, lf in enumerate(lfs):
         by_model.setdefault(lf.model or f"blank:{task.lang}", []).append(j)
@@ -111,7 +121,7 @@ def run_pattern_lfs(
         group = [lfs[j] for j in columns]
         matchers = _build_matchers(group, nlp)
         column_of = {nlp.vocab.strings[lf.name]: j for lf, j in zip(group, columns, strict=True)}
-        vote_of = {j: task.code(lfs[j].label) for j in columns}
+        vote_of = {j: codes_of[(lfs[j].attribute, lfs[j].label)][1] for j in columns}
         for i, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
             for matcher in matchers:
                 for match_id in {match_id for match_id, _, _ in matcher(doc)}:

@@ -27,8 +27,11 @@ class Span:
     label: str
 
 
-def lf_spans(workspace: Workspace, example_id: str, text: str) -> list[Span]:
-    """The matches of the keyword and regex LFs that voted on an example, in text order.
+def lf_spans(
+    workspace: Workspace, example_id: str, text: str, *, attribute: str | None = None
+) -> list[Span]:
+    """The matches of the keyword and regex LFs that voted on an example (on its
+    ``attribute``, when given), in text order.
 
     Other kinds (lengths, lookups, Python functions) fire on the whole text and have
     no span to show.
@@ -40,8 +43,9 @@ def lf_spans(workspace: Workspace, example_id: str, text: str) -> list[Span]:
     """
     fired = workspace.sql(
         """SELECT s.name, s.definition, v.label FROM votes v JOIN sources s ON s.name = v.source
-           WHERE v.example_id = ? AND s.kind = 'lf' ORDER BY s.name""",
-        [example_id],
+           WHERE v.example_id = ? AND s.kind = 'lf' AND (?::VARCHAR IS NULL OR v.attribute = ?)
+           ORDER BY s.name""",
+        [example_id, attribute, attribute],
     )
     spans = []
     for source, definition, label in fired.iter_rows():

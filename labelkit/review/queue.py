@@ -1,5 +1,9 @@
 """The review queue: flagged examples handed to people one at a time, every answer kept.
 
+An item is one (example, attribute) pair: the one question of a classification
+task (attribute ``""``), or one attribute of an aspects or multi-label task
+(``labelkit.task``), so a pass can work through one attribute at a time.
+
 Decisions are only ever appended. Undo appends a reversal of the reviewer's latest
 live decision; the newest live decision on an example is the one that counts.
 
@@ -7,14 +11,15 @@ Several reviewers share one queue through one process that owns the workspace (D
 lets one process write a file): the web server, or a script with one ``ReviewQueue``
 used from many threads. ``next(reviewer=...)`` claims the item it hands out until
 the reviewer answers or the claim expires, so two reviewers never see the same item
-at once; every operation holds the queue's lock and runs in one transaction.
+at once (two attributes of one example are two items); every operation holds the
+queue's lock and runs in one transaction.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
+from labelkit.task import NONE, YES, Task
 from labelkit.workspace import Workspace, first_row
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
@@ -61,17 +67,20 @@ RULED_OUT_LABELS = f"""
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """One flagged example as a reviewer sees it, with the one question it asks.
+    """One flagged example's attribute as a reviewer sees it, with the one question it asks.
 
     The question is about one ``candidate``: the flagger's suggested label, the one the
     queue ranks the item for. Once a reviewer has said no to it (on a task of more than
-    two labels), the item has no candidate and asks which label it is.
+    two labels), the item has no candidate and asks which label it is. ``choices`` are
+    the answers of its ``attribute`` (``Task.answers``); a multi-label item always
+    asks "is this <label>?", yes or no, whatever was suggested.
 
     Examples
     --------
-    >>> item = queue.next(reviewer="ana")
-    >>> item.question
+    >>> queue.next(reviewer="ana").question
     'Is this World? (currently Sports)'
+    >>> queue.next(reviewer="ana", attribute="staff").question  # an aspects task
+    'Is staff negative? (currently none)'
     """
 
     example_id: str
@@ -82,31 +91,64 @@ class ReviewItem:
     priority: float
     votes: dict[str, str]
     ruled_out: tuple[str, ...] = ()
+    attribute: str = ""
+    choices: tuple[str, ...] = ()
+    kind: str = "classification"
 
     @property
     def candidate(self) -> str | None:
         """The label ``accept`` stores, or None when it has been ruled out."""
-        return None if self.suggested_label in self.ruled_out else self.suggested_label
+        return _candidate(self.kind, self.suggested_label, self.ruled_out)
 
     @property
     def question(self) -> str:
         """The question the reviewers' screens ask, naming the current label too."""
         now = f"currently {self.given_label}" if self.given_label else "no label yet"
+        if self.kind == "multilabel":
+            return f"Is this {self.attribute}? ({now})"
         if self.candidate is None:
-            return f"Which label is it? (not {', '.join(self.ruled_out)}; {now})"
+            asked = "Which label is it"
+            if self.attribute and self.choices:
+                asked = f"{self.attribute}: {', '.join(self.choices[:-1])} or {self.choices[-1]}"
+            return f"{asked}? (not {', '.join(self.ruled_out)}; {now})"
         if self.candidate == self.given_label:
             now = "the current label"
-        return f"Is this {self.candidate}? ({now})"
+        if not self.attribute:
+            return f"Is this {self.candidate}? ({now})"
+        if self.candidate == NONE:
+            return f"Is {self.attribute} not mentioned? ({now})"
+        return f"Is {self.attribute} {self.candidate}? ({now})"
+
+    def yes_no(self, focus: bool = False) -> dict[str, str]:
+        """What the yes key ``a`` and the no key ``r`` store, as the screens name them
+        (none once the candidate was ruled out). In a ``focus`` pass a no on a question
+        of more than two answers leaves the item for its label.
+
+        Examples
+        --------
+        >>> item.yes_no()
+        {'a': 'yes, Sports', 'r': 'no, another label'}
+        """
+        if self.candidate is None:
+            return {}
+        if self.kind == "multilabel":
+            return {"a": f"yes, {self.attribute}", "r": f"no, not {self.attribute}"}
+        if len(self.choices) == 2:
+            other = next(choice for choice in self.choices if choice != self.candidate)
+            return {"a": f"yes, {self.candidate}", "r": f"no, {other}"}
+        no = "no (its label is asked later)" if focus else "no, another label"
+        return {"a": f"yes, {self.candidate}", "r": no}
 
 
 PENDING = f"""
     SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id
-    WHERE q.example_id NOT IN (SELECT example_id FROM ({EFFECTIVE_DECISIONS}))
+    ANTI JOIN ({EFFECTIVE_DECISIONS}) d
+      ON d.example_id = q.example_id AND d.attribute = q.attribute
 """
 
 
 class ReviewQueue:
-    """The workspace's queue of flagged examples, highest priority first.
+    """The workspace's queue of flagged (example, attribute) items, highest priority first.
 
     Examples
     --------
@@ -118,18 +160,31 @@ class ReviewQueue:
 
     def __init__(self, workspace: Workspace, *, claim_seconds: float = 600.0) -> None:
         self.workspace = workspace
-        self.labels = workspace.task.labels
+        self.task: Task = workspace.task
+        self.labels = self.task.labels
         self.claim_seconds = claim_seconds
         self._lock = threading.RLock()
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attributes a pass can go through: the task's targets (``("",)`` for
+        classification)."""
+        return self.task.targets
 
     def pending(self, limit: int | None = None) -> pl.DataFrame:
         """Queued items without a live decision, with their text, in review order."""
         with self._lock:
             return self.workspace.sql(
-                f"{PENDING} ORDER BY q.priority DESC, q.example_id LIMIT ?", [limit]
+                f"{PENDING} ORDER BY q.priority DESC, q.example_id, q.attribute LIMIT ?", [limit]
             )
 
-    def next(self, reviewer: str | None = None, *, focus: str | None = None) -> ReviewItem | None:
+    def next(
+        self,
+        reviewer: str | None = None,
+        *,
+        focus: str | None = None,
+        attribute: str | None = None,
+    ) -> ReviewItem | None:
         """The highest-priority item nobody has answered, or None when the queue is done.
 
         With ``reviewer``, skip items another reviewer holds an unexpired claim on and
@@ -137,56 +192,104 @@ class ReviewQueue:
         back again: a reload shows the same item). With ``focus`` (binary focus mode),
         only items whose candidate is ``focus``: each asks "is this <focus>?", answered
         with accept or reject. An item whose candidate was ruled out no longer comes up
-        in focus mode; without focus it asks for its label.
+        in focus mode; without focus it asks for its label. With ``attribute`` (a pass
+        over one attribute), only that attribute's items.
 
         Examples
         --------
         >>> queue.next(reviewer="ana", focus="spam").suggested_label
         'spam'
+        >>> queue.next(reviewer="ana", attribute="staff").question
+        'Is staff negative? (currently none)'
         """
-        if focus is not None and focus not in self.labels:
-            raise InputError(f"focus label {focus!r} is not one of {list(self.labels)}")
+        self._check(focus, attribute)
         # Without a reviewer nothing is claimed, so a read-only workspace can be peeked at.
         writes = self.workspace.transaction() if reviewer else nullcontext(self.workspace.con)
         with self._lock, writes as con:
             now = time.time()
             row = first_row(
                 con,
-                f"""SELECT p.example_id FROM ({PENDING}) p
-                    LEFT JOIN claims c ON c.example_id = p.example_id
+                f"""SELECT p.example_id, p.attribute FROM ({PENDING}) p
+                    LEFT JOIN claims c
+                      ON c.example_id = p.example_id AND c.attribute = p.attribute
                     LEFT JOIN ({RULED_OUT_LABELS}) r
-                      ON r.example_id = p.example_id AND r.label = p.suggested_label
+                      ON r.example_id = p.example_id AND r.attribute = p.attribute
+                         AND r.label = p.suggested_label
                     WHERE (? IS NULL OR (p.suggested_label = ? AND r.label IS NULL))
+                      AND (?::VARCHAR IS NULL OR p.attribute = ?)
                       AND (c.example_id IS NULL OR c.reviewer = ?
                            OR c.expires_at <= to_timestamp(?)::TIMESTAMP)
-                    ORDER BY (c.reviewer = ?) DESC NULLS LAST, p.priority DESC, p.example_id
+                    ORDER BY (c.reviewer = ?) DESC NULLS LAST, p.priority DESC, p.example_id,
+                             p.attribute
                     LIMIT 1""",
-                [focus, focus, reviewer, now, reviewer],
+                [focus, focus, attribute, attribute, reviewer, now, reviewer],
             )
             if row is None:
                 return None
-            example_id = row[0]
+            example_id, attribute = row
             if reviewer is not None:
-                con.execute(
-                    "INSERT OR REPLACE INTO claims (example_id, reviewer, expires_at) "
-                    "VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
-                    [example_id, reviewer, now + self.claim_seconds],
-                )
-            return self._item(con, example_id)
+                _claim(con, example_id, attribute, reviewer, now + self.claim_seconds)
+            return self._item(con, example_id, attribute)
 
-    def _item(self, con: duckdb.DuckDBPyConnection, example_id: str) -> ReviewItem:
+    def next_attribute(
+        self,
+        after: str | None = None,
+        *,
+        focus: str | None = None,
+        progress: pl.DataFrame | None = None,
+    ) -> str | None:
+        """The attribute a pass should go through: the one with the most items left to
+        ask, or with ``after`` the next one after it (in the task's order, round again)
+        that has any left; None when nothing is left. ``progress`` is a
+        ``progress_by_attribute`` frame already at hand (it is counted otherwise).
+
+        Examples
+        --------
+        >>> queue.next_attribute(), queue.next_attribute(after="staff")
+        ('staff', 'price')
+        """
+        progress = self.progress_by_attribute(focus) if progress is None else progress
+        left = progress.filter(pl.col("remaining") > 0)
+        if not left.height:
+            return None
+        if after is None or after not in self.attributes:
+            return str(left.sort("remaining", descending=True, maintain_order=True)[0, 0])
+        start = self.attributes.index(after) + 1
+        around = self.attributes[start:] + self.attributes[:start]
+        return next(name for name in around if name in set(left["attribute"]))
+
+    def _check(self, focus: str | None, attribute: str | None) -> None:
+        if attribute is not None:
+            self.task.answers(attribute)  # names the task's attributes when it is not one
+        if focus is not None and focus not in self.answers(attribute):
+            raise InputError(f"focus label {focus!r} is not one of {list(self.answers(attribute))}")
+
+    def answers(self, attribute: str | None = None) -> tuple[str, ...]:
+        """The answers of ``attribute``, or of any attribute when it is None: what an
+        item may be labeled, and what focus mode may ask about.
+
+        Examples
+        --------
+        >>> ReviewQueue(reviews).answers("staff")
+        ('positive', 'negative', 'neutral', 'none')
+        """
+        names = self.attributes if attribute is None else (attribute,)
+        return tuple(dict.fromkeys(a for name in names for a in self.task.answers(name).labels))
+
+    def _item(self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> ReviewItem:
         row = (
             con.sql(
                 "SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id "
-                "WHERE q.example_id = ?",
-                params=[example_id],
+                "WHERE q.example_id = ? AND q.attribute = ?",
+                params=[example_id, attribute],
             )
             .pl()
             .row(0, named=True)
         )
         votes = con.sql(
-            "SELECT source, label FROM votes WHERE example_id = ? ORDER BY source",
-            params=[example_id],
+            "SELECT source, label FROM votes WHERE example_id = ? AND attribute = ? "
+            "ORDER BY source",
+            params=[example_id, attribute],
         ).pl()
         return ReviewItem(
             example_id=row["example_id"],
@@ -196,7 +299,10 @@ class ReviewQueue:
             reasons=row["reasons"],
             priority=row["priority"],
             votes=dict(zip(votes["source"], votes["label"], strict=True)),
-            ruled_out=tuple(_ruled_out(con, example_id)),
+            ruled_out=tuple(_ruled_out(con, example_id, attribute)),
+            attribute=attribute,
+            choices=self.task.answers(attribute).labels,
+            kind=self.task.kind,
         )
 
     def answer(
@@ -208,36 +314,50 @@ class ReviewQueue:
         label: str | None = None,
         seconds: float = 0.0,
         comment: str | None = None,
+        attribute: str = "",
     ) -> int:
-        """Append a decision on a queued example; return its id.
+        """Append a decision on a queued item (an example's ``attribute``); return its id.
 
         ``accept`` stores the item's candidate (``ReviewItem.candidate``). ``reject``
         stores the other label on a two-label task; otherwise it rules the candidate out
         and the item stays queued for its label. For both, ``label`` may name the
         candidate the reviewer was shown: a different one (the queue was flagged again
-        meanwhile) is refused. The ``label`` action stores ``label``.
+        meanwhile) is refused. The ``label`` action stores ``label``, one of the
+        attribute's answers.
 
         Examples
         --------
         >>> queue.answer("a1", "reject", label="Sports", reviewer="ana")  # not Sports
         2
+        >>> queue.answer("r1", "label", label="none", reviewer="ana", attribute="staff")
+        3
         """
         if action not in ACTIONS:
             raise InputError(f"unknown review action {action!r}; use one of {list(ACTIONS)}")
         with self._lock, self.workspace.transaction() as con:
             queued = first_row(
-                con, "SELECT suggested_label FROM queue WHERE example_id = ?", [example_id]
+                con,
+                "SELECT suggested_label FROM queue WHERE example_id = ? AND attribute = ?",
+                [example_id, attribute],
             )
             if queued is None:
-                raise InputError(f"example {example_id!r} is not in the review queue")
-            ruled_out = _ruled_out(con, example_id)
-            candidate = None if queued[0] in ruled_out else queued[0]
-            stored, chosen = self._decision(example_id, action, candidate, label)
-            con.execute("DELETE FROM claims WHERE example_id = ?", [example_id])
-            return _append(con, example_id, reviewer, stored, chosen, None, seconds, comment)
+                where = f" for {attribute!r}" if attribute else ""
+                raise InputError(f"example {example_id!r} is not in the review queue{where}")
+            ruled_out = _ruled_out(con, example_id, attribute)
+            candidate = _candidate(self.task.kind, queued[0], ruled_out)
+            answers = self.task.answers(attribute).labels
+            stored, chosen = _decision(example_id, action, candidate, label, answers)
+            con.execute(
+                "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
+                [example_id, attribute],
+            )
+            return _append(
+                con, example_id, attribute, reviewer, stored, chosen, None, seconds, comment
+            )
 
-    def undo(self, *, reviewer: str) -> str | None:
-        """Reverse ``reviewer``'s latest live decision; return its example id (None if none).
+    def undo(self, *, reviewer: str, attribute: str | None = None) -> str | None:
+        """Reverse ``reviewer``'s latest live decision (on ``attribute``, when given);
+        return its example id (None if none).
 
         The undone item is claimed for the reviewer in place of what they held, so
         their ``next`` shows it again.
@@ -245,40 +365,40 @@ class ReviewQueue:
         with self._lock, self.workspace.transaction() as con:
             latest = first_row(
                 con,
-                f"""SELECT decision_id, example_id FROM ({LIVE_DECISIONS})
-                    WHERE reviewer = ? ORDER BY decision_id DESC LIMIT 1""",
-                [reviewer],
+                f"""SELECT decision_id, example_id, attribute FROM ({LIVE_DECISIONS})
+                    WHERE reviewer = ? AND (?::VARCHAR IS NULL OR attribute = ?)
+                    ORDER BY decision_id DESC LIMIT 1""",
+                [reviewer, attribute, attribute],
             )
             if latest is None:
                 return None
-            _append(con, latest[1], reviewer, "undo", None, latest[0], 0.0, None)
+            decision_id, example_id, undone_attribute = latest
+            _append(con, example_id, undone_attribute, reviewer, "undo", None, decision_id, 0, None)
             con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
-            con.execute(
-                "INSERT OR REPLACE INTO claims (example_id, reviewer, expires_at) "
-                "VALUES (?, ?, to_timestamp(?)::TIMESTAMP)",
-                [latest[1], reviewer, time.time() + self.claim_seconds],
-            )
-            return str(latest[1])
+            _claim(con, example_id, undone_attribute, reviewer, time.time() + self.claim_seconds)
+            return str(example_id)
 
     def decisions(self) -> pl.DataFrame:
-        """The decision that counts for every reviewed example."""
+        """The decision that counts for every reviewed item."""
         with self._lock:
             return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
 
-    def progress(self, focus: str | None = None) -> dict[str, int]:
+    def progress(self, focus: str | None = None, *, attribute: str | None = None) -> dict[str, int]:
         """Counts for a progress line: queued, reviewed, remaining, and labels corrected.
 
         With ``focus``, over the items whose suggested label is ``focus`` (what a focus
         pass works through): an item counts as reviewed once it has a final decision or
-        its candidate was ruled out, and ``remaining`` is what the pass still asks.
+        its candidate was ruled out, and ``remaining`` is what the pass still asks. With
+        ``attribute``, over that attribute's items.
 
         Examples
         --------
         >>> queue.progress(focus="Sports")
         {'queued': 12, 'reviewed': 3, 'remaining': 9, 'corrected': 1}
         """
+        self._check(focus, attribute)
         with self._lock:
-            counts = self._counts(focus)
+            counts = _total(self._counts(focus, attribute))
         return {
             "queued": counts["queued"],
             "reviewed": counts["reviewed"],
@@ -286,18 +406,45 @@ class ReviewQueue:
             "corrected": counts["errors_found"],
         }
 
-    def _counts(self, focus: str | None) -> dict[str, int]:
+    def progress_by_attribute(self, focus: str | None = None) -> pl.DataFrame:
+        """``progress`` for each attribute, in the task's order: one row per attribute
+        with ``queued``, ``reviewed``, ``remaining`` and ``corrected``.
+
+        Examples
+        --------
+        >>> queue.progress_by_attribute().row(0)
+        ('food', 2, 0, 2, 0)
+        """
+        self._check(focus, None)
+        with self._lock:
+            counts = self._counts(focus, None)
+        return (
+            pl.DataFrame({"attribute": self.attributes}, schema={"attribute": pl.String})
+            .join(counts, on="attribute", how="left", maintain_order="left")
+            .select(
+                "attribute",
+                pl.col("queued", "reviewed").fill_null(0),
+                remaining=(pl.col("queued") - pl.col("reviewed")).fill_null(0),
+                corrected=pl.col("errors_found").fill_null(0),
+            )
+        )
+
+    def _counts(self, focus: str | None, attribute: str | None) -> pl.DataFrame:
+        """The counts behind ``progress`` and ``stats``, one row per attribute queued."""
         return self.workspace.sql(
             f"""WITH items AS (
-                    SELECT q.given_label, q.suggested_label, d.action, d.label,
+                    SELECT q.attribute, q.given_label, q.suggested_label, d.action, d.label,
                            d.example_id IS NOT NULL
                              OR (?::VARCHAR IS NOT NULL AND r.label IS NOT NULL) AS reviewed
                     FROM queue q
-                    LEFT JOIN ({EFFECTIVE_DECISIONS}) d USING (example_id)
+                    LEFT JOIN ({EFFECTIVE_DECISIONS}) d USING (example_id, attribute)
                     LEFT JOIN ({RULED_OUT_LABELS}) r
-                      ON r.example_id = q.example_id AND r.label = q.suggested_label
-                    WHERE ?::VARCHAR IS NULL OR q.suggested_label = ?)
-                SELECT count(*) AS queued,
+                      ON r.example_id = q.example_id AND r.attribute = q.attribute
+                         AND r.label = q.suggested_label
+                    WHERE (?::VARCHAR IS NULL OR q.suggested_label = ?)
+                      AND (?::VARCHAR IS NULL OR q.attribute = ?))
+                SELECT attribute,
+                       count(*) AS queued,
                        count(*) FILTER (WHERE reviewed) AS reviewed,
                        count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
                        count(*) FILTER (WHERE action IN {ANSWERS} AND label = suggested_label)
@@ -307,11 +454,13 @@ class ReviewQueue:
                        count(*) FILTER (WHERE action IN {ANSWERS} AND given_label IS NOT NULL
                                         AND label IS DISTINCT FROM given_label)
                          AS errors_found
-                FROM items""",
-            [focus, focus, focus],
-        ).row(0, named=True)
+                FROM items GROUP BY attribute""",
+            [focus, focus, focus, attribute, attribute],
+        )
 
-    def stats(self, focus: str | None = None) -> dict[str, float | int | None]:
+    def stats(
+        self, focus: str | None = None, *, attribute: str | None = None
+    ) -> dict[str, float | int | None]:
         """Where the review stands, and what it has found.
 
         ``answered``: reviewed items whose final decision gave a label (accept, reject
@@ -321,20 +470,24 @@ class ReviewQueue:
         model's (a label given where the label model had none is not counted);
         ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
         over reviewer pairs on doubly reviewed items (None without any). With
-        ``focus``, the counts cover the items suggested as ``focus`` (see ``progress``).
+        ``focus``, the counts cover the items suggested as ``focus`` (see ``progress``);
+        with ``attribute``, that attribute's items.
 
         Examples
         --------
         >>> ReviewQueue(ws).stats()["errors_per_100"]
         62.0
         """
+        self._check(focus, attribute)
         with self._lock:
-            counts = self._counts(focus)
+            counts = _total(self._counts(focus, attribute))
             reviewers = first_row(
                 self.workspace.con,
-                f"SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS})",
+                f"""SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS})
+                    WHERE ?::VARCHAR IS NULL OR attribute = ?""",
+                [attribute, attribute],
             )
-            agreement = self.reviewer_agreement()
+            agreement = self.reviewer_agreement(attribute=attribute)
         answered = counts["answered"]
         return {
             "queued": counts["queued"],
@@ -350,10 +503,11 @@ class ReviewQueue:
             "kappa": agreement["kappa"].mean() if agreement.height else None,
         }
 
-    def reviewer_agreement(self) -> pl.DataFrame:
+    def reviewer_agreement(self, *, attribute: str | None = None) -> pl.DataFrame:
         """Per pair of reviewers: items both labeled, raw agreement and Cohen's kappa.
 
-        Each reviewer's newest live label on an example counts.
+        An item is an (example, attribute); each reviewer's newest live label on it
+        counts. With ``attribute``, over that attribute's items only.
 
         Examples
         --------
@@ -362,15 +516,21 @@ class ReviewQueue:
         """
         with self._lock:
             labeled = self.workspace.sql(
-                f"""SELECT example_id, reviewer, label FROM ({LIVE_DECISIONS})
+                f"""SELECT example_id, attribute, reviewer, label FROM ({LIVE_DECISIONS})
                     WHERE action IN {ANSWERS} AND label IS NOT NULL
+                      AND (?::VARCHAR IS NULL OR attribute = ?)
                     QUALIFY row_number() OVER (
-                        PARTITION BY example_id, reviewer ORDER BY decision_id DESC) = 1"""
+                        PARTITION BY example_id, attribute, reviewer
+                        ORDER BY decision_id DESC) = 1""",
+                [attribute, attribute],
             )
         pair = ["reviewer_a", "reviewer_b"]
         both = (
             labeled.rename({"reviewer": "reviewer_a", "label": "label_a"})
-            .join(labeled.rename({"reviewer": "reviewer_b", "label": "label_b"}), on="example_id")
+            .join(
+                labeled.rename({"reviewer": "reviewer_b", "label": "label_b"}),
+                on=["example_id", "attribute"],
+            )
             .filter(pl.col("reviewer_a") < pl.col("reviewer_b"))
         )
         observed = both.group_by(pair).agg(
@@ -398,71 +558,111 @@ class ReviewQueue:
             .sort(pair)
         )
 
-    def _decision(
-        self, example_id: str, action: str, candidate: str | None, label: str | None
-    ) -> tuple[str, str | None]:
-        """The action and label to store for an answer."""
-        if action == "label":
-            if label not in self.labels:
-                raise InputError(f"review label {label!r} is not one of {list(self.labels)}")
-            return action, label
-        if action not in ("accept", "reject"):
-            return action, None
-        if candidate is None:
-            raise InputError(
-                f"example {example_id!r}: its suggestion was ruled out; answer with its label"
-            )
-        if label is not None and label != candidate:
-            raise InputError(
-                f"example {example_id!r} now asks about {candidate!r}, not {label!r} "
-                "(the queue was flagged again): load it again"
-            )
-        if action == "accept":
-            return action, candidate
-        if len(self.labels) == 2:
-            return action, next(other for other in self.labels if other != candidate)
-        return RULED_OUT, candidate
-
 
 def simulate_review(
-    queue: ReviewQueue, answers: Mapping[str, str], *, limit: int, reviewer: str = "simulated"
+    queue: ReviewQueue,
+    answers: Mapping[str, str] | Mapping[tuple[str, str], str],
+    *,
+    limit: int,
+    reviewer: str = "simulated",
 ) -> int:
     """Answer the first ``limit`` queued items from known labels, as a perfect reviewer would.
 
-    For demos and benchmarks: gold labels stand in for a person. Returns the number answered.
+    For demos and benchmarks: gold labels stand in for a person. ``answers`` are keyed
+    by example id, or for a task with attributes by (example id, attribute). Returns
+    the number answered.
 
     Examples
     --------
     >>> simulate_review(ReviewQueue(ws), gold_by_id, limit=50, reviewer="gold")
     50
+    >>> simulate_review(ReviewQueue(reviews), {("r1", "staff"): "negative"}, limit=1)
+    1
     """
     answered = 0
     pending = queue.pending(limit=limit)
-    for example_id, suggested in zip(
-        pending["example_id"], pending["suggested_label"], strict=True
-    ):
-        truth = answers.get(example_id)
+    lookup: Mapping = answers
+    for example_id, attribute, suggested in pending.select(
+        "example_id", "attribute", "suggested_label"
+    ).iter_rows():
+        truth = lookup.get((example_id, attribute) if attribute else example_id)
+        item = {"reviewer": reviewer, "attribute": attribute}
         if truth is None:
-            queue.answer(example_id, "skip", reviewer=reviewer)
-        elif truth == suggested:
-            queue.answer(example_id, "accept", reviewer=reviewer)
+            queue.answer(example_id, "skip", **item)
+        elif truth == _candidate(queue.task.kind, suggested, ()):
+            queue.answer(example_id, "accept", **item)
         else:
-            queue.answer(example_id, "label", label=truth, reviewer=reviewer)
+            queue.answer(example_id, "label", label=truth, **item)
         answered += 1
     return answered
 
 
-def _ruled_out(con: duckdb.DuckDBPyConnection, example_id: str) -> list[str]:
+def _candidate(kind: str, suggested: str, ruled_out: Sequence[str]) -> str | None:
+    """What ``accept`` stores: the suggestion unless ruled out; on a multi-label task,
+    whose question is always "is this <label>?", yes."""
+    if kind == "multilabel":
+        return YES
+    return None if suggested in ruled_out else suggested
+
+
+def _decision(
+    example_id: str,
+    action: str,
+    candidate: str | None,
+    label: str | None,
+    answers: tuple[str, ...],
+) -> tuple[str, str | None]:
+    """The action and label to store for an answer to a question of ``answers``."""
+    if action == "label":
+        if label not in answers:
+            raise InputError(f"review label {label!r} is not one of {list(answers)}")
+        return action, label
+    if action not in ("accept", "reject"):
+        return action, None
+    if candidate is None:
+        raise InputError(
+            f"example {example_id!r}: its suggestion was ruled out; answer with its label"
+        )
+    if label is not None and label != candidate:
+        raise InputError(
+            f"example {example_id!r} now asks about {candidate!r}, not {label!r} "
+            "(the queue was flagged again): load it again"
+        )
+    if action == "accept":
+        return action, candidate
+    if len(answers) == 2:
+        return action, next(other for other in answers if other != candidate)
+    return RULED_OUT, candidate
+
+
+def _total(counts: pl.DataFrame) -> dict[str, int]:
+    """The per-attribute counts of ``ReviewQueue._counts`` summed over attributes."""
+    return {name: int(counts[name].sum()) for name in counts.columns if name != "attribute"}
+
+
+def _ruled_out(con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> list[str]:
     rows = con.execute(
-        f"SELECT label FROM ({RULED_OUT_LABELS}) WHERE example_id = ? ORDER BY label",
-        [example_id],
+        f"""SELECT label FROM ({RULED_OUT_LABELS}) WHERE example_id = ? AND attribute = ?
+            ORDER BY label""",
+        [example_id, attribute],
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def _claim(
+    con: duckdb.DuckDBPyConnection, example_id: str, attribute: str, reviewer: str, until: float
+) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO claims (example_id, attribute, reviewer, expires_at) "
+        "VALUES (?, ?, ?, to_timestamp(?)::TIMESTAMP)",
+        [example_id, attribute, reviewer, until],
+    )
 
 
 def _append(
     con: duckdb.DuckDBPyConnection,
     example_id: str,
+    attribute: str,
     reviewer: str,
     action: str,
     label: str | None,
@@ -473,8 +673,20 @@ def _append(
     row = first_row(con, "SELECT coalesce(max(decision_id), 0) + 1 FROM decisions")
     decision_id = int(row[0]) if row else 1
     con.execute(
-        "INSERT INTO decisions (decision_id, example_id, reviewer, action, label, undoes, seconds, "
-        "comment, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?)::TIMESTAMP)",
-        [decision_id, example_id, reviewer, action, label, undoes, seconds, comment, time.time()],
+        "INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action, label, "
+        "undoes, seconds, comment, decided_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?)::TIMESTAMP)",
+        [
+            decision_id,
+            example_id,
+            attribute,
+            reviewer,
+            action,
+            label,
+            undoes,
+            seconds,
+            comment,
+            time.time(),
+        ],
     )
     return decision_id

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import click
+import polars as pl
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -57,6 +59,7 @@ def review_in_terminal(
     read_key: Callable[[], str] = read_key,
     limit: int | None = None,
     focus: str | None = None,
+    attribute: str | None = None,
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
@@ -67,16 +70,31 @@ def review_in_terminal(
     is stored before the next item is drawn, in place of the last. Returns the number of
     answers given (undos not counted).
 
+    On a task with attributes (aspects, multi-label) the review is a pass over one
+    attribute at a time: ``attribute``, else the one with the most items left; ``n``
+    switches to the next attribute, and a pass that runs out moves on by itself.
+
     Examples
     --------
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana")
+    >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     """
     console = console or Console(emoji=False)
-    labels = queue.labels
+    if attribute is not None:
+        queue.task.answers(attribute)  # an unknown attribute is refused before any screen
+    passes = queue.task.kind != "classification"
+    current = (attribute or queue.next_attribute(focus=focus)) if passes else None
     answered = 0
     notice: Text | None = None
     while limit is None or answered < limit:
-        item = queue.next(reviewer=reviewer, focus=focus)
+        item = queue.next(reviewer=reviewer, focus=focus, attribute=current)
+        # Counted once per screen: the title's counts, the attributes' and what n does.
+        by_attribute = queue.progress_by_attribute(focus)
+        following = queue.next_attribute(after=current, progress=by_attribute) if passes else None
+        if item is None and following is not None and following != current:
+            notice = Text(f"Nothing left to ask about {current}; now {following}.", style="dim")
+            current = following
+            continue
         console.clear()
         if notice is not None:
             console.print(notice)
@@ -84,17 +102,26 @@ def review_in_terminal(
             empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
             console.print(Text.assemble(("The queue is empty. ", "bold green"), empty))
             break
-        keys = _keys(item, labels, focus)
-        spans = lf_spans(queue.workspace, item.example_id, item.text)
-        console.print(_render(item, labels, queue.progress(focus), focus, spans, keys))
+        keys = _keys(item, focus)
+        if following not in (None, current):
+            keys["n"] = f"next: {following}"
+        keys |= {"s": "skip", "?": "ambiguous", "u": "undo", "q": "quit"}
+        spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
+        shown_counts = by_attribute.filter(attribute=item.attribute).row(0, named=True)
+        console.print(
+            _render(item, shown_counts, focus, spans, keys, by_attribute if passes else None)
+        )
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
             break
+        if key == "n":
+            current = following
+            continue
         if key == "u":
-            undone = queue.undo(reviewer=reviewer)
+            undone = queue.undo(reviewer=reviewer, attribute=current)
             notice = Text(
                 f"undid your answer on {printable(undone)}" if undone else "nothing to undo",
                 style="dim",
@@ -102,11 +129,18 @@ def review_in_terminal(
             answered -= undone is not None
             continue
         if key.isdigit():
-            action, label = "label", labels[int(key) - 1]
+            action, label = "label", item.choices[int(key) - 1]
         else:
             action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
             label = item.candidate if key in ("a", "r") else None
-        queue.answer(item.example_id, action, label=label, reviewer=reviewer, seconds=seconds)
+        queue.answer(
+            item.example_id,
+            action,
+            label=label,
+            reviewer=reviewer,
+            seconds=seconds,
+            attribute=item.attribute,
+        )
         answered += 1
     progress = queue.progress(focus)
     console.print(
@@ -119,19 +153,12 @@ def review_in_terminal(
     return answered
 
 
-def _keys(item: ReviewItem, labels: tuple[str, ...], focus: str | None) -> dict[str, str]:
-    """The keys this item takes, each with what it does: only those that exist."""
-    keys = {}
-    if item.candidate is not None:
-        keys["a"] = f"yes, {item.candidate}"
-        others = [label for label in labels if label != item.candidate]
-        if len(labels) == 2:
-            keys["r"] = f"no, {others[0]}"
-        else:
-            keys["r"] = "no (its label is asked later)" if focus else "no, another label"
+def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
+    """The answer keys this item takes, each with what it does: only those that exist."""
+    keys = item.yes_no(focus=focus is not None)
     if focus is None or item.candidate is None:
-        keys |= {str(k): label for k, label in enumerate(labels[:9], start=1)}
-    return keys | {"s": "skip", "?": "ambiguous", "u": "undo", "q": "quit"}
+        keys |= {str(k): label for k, label in enumerate(item.choices[:9], start=1)}
+    return keys
 
 
 def _help(keys: dict[str, str]) -> Text:
@@ -153,13 +180,13 @@ def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: 
 
 def _render(
     item: ReviewItem,
-    labels: tuple[str, ...],
-    progress: dict[str, int],
+    progress: dict[str, Any],
     focus: str | None,
     spans: list[Span],
     keys: dict[str, str],
+    by_attribute: pl.DataFrame | None,
 ) -> Panel:
-    colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(labels)}
+    colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(item.choices)}
     votes = Table.grid(padding=(0, 2))
     matched = {span.source: item.text[span.start : span.end] for span in spans}
     for source, label in item.votes.items():
@@ -184,9 +211,24 @@ def _render(
     help_line = _help(keys)
     help_line.stylize("cyan")
     body.add_row(help_line)
+    if by_attribute is not None:
+        body.add_row("")
+        body.add_row(
+            Text(
+                " · ".join(
+                    f"{printable(name)} {reviewed}/{queued}"
+                    for name, queued, reviewed, *_ in by_attribute.iter_rows()
+                ),
+                style="dim",
+            )
+        )
     counts = (
         f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
         f"{progress['corrected']} corrected"
     )
-    title = Text(f"{focus} items: {counts}" if focus else counts)
+    if focus:
+        counts = f"{focus} items: {counts}"
+    if item.attribute:
+        counts = f"{item.attribute}: {counts}"
+    title = Text(printable(counts))
     return Panel(body, title=title, subtitle=Text(printable(item.example_id)))

@@ -121,25 +121,50 @@ def create_app(
 
         return endpoint
 
+    # On a task with attributes (aspects, multi-label) the page works through one
+    # attribute at a time; a request naming none gets the one with the most left.
+    passes = workspace.task.kind != "classification"
+
     def config(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "labels": list(queue.labels),
             "workspace": workspace.path.name,
             "actions": list(ACTIONS),
+            "kind": workspace.task.kind,
+            "attributes": list(queue.attributes) if passes else [],
+            "answers": list(queue.answers()),
         }
 
     def next_item(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         reviewer = _reviewer(request.query_params.get("reviewer"))
-        focus = _focus(request.query_params.get("focus"))
-        item = queue.next(reviewer=reviewer, focus=focus)
+        attribute = _attribute(request.query_params.get("attribute"))
+        focus = _focus(request.query_params.get("focus"), attribute)
+        if not passes:
+            item = queue.next(reviewer=reviewer, focus=focus)
+            return {
+                "item": _item_json(workspace, item, focus) if item else None,
+                "progress": _progress(focus, None),
+            }
+        asked = attribute
+        attribute = attribute or queue.next_attribute(focus=focus)
+        item = queue.next(reviewer=reviewer, focus=focus, attribute=attribute)
+        following = queue.next_attribute(after=attribute, focus=focus)
+        if item is None and following is not None:
+            attribute = following
+            item = queue.next(reviewer=reviewer, focus=focus, attribute=attribute)
+            following = queue.next_attribute(after=attribute, focus=focus)
         return {
-            "item": _item_json(workspace, item) if item else None,
-            "progress": _progress(focus),
+            "item": _item_json(workspace, item, focus) if item else None,
+            "progress": _progress(focus, attribute),
+            "attribute": attribute,
+            "next_attribute": following if following != attribute else None,
+            "moved_from": asked if asked and asked != attribute else None,
         }
 
     def answer(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         reviewer = _reviewer(body.get("reviewer"))
-        focus = _focus(body.get("focus"))
+        attribute = _attribute(body.get("attribute")) or ""
+        focus = _focus(body.get("focus"), attribute or None)
         example_id = _string(body, "example_id")
         action = _string(body, "action")
         label = body.get("label")
@@ -154,7 +179,8 @@ def create_app(
             raise RequestError("seconds must be a finite number of at least 0")
         if action not in ACTIONS:
             raise RequestError(f"unknown action {action!r}; use one of {list(ACTIONS)}")
-        if not workspace.sql("SELECT 1 FROM queue WHERE example_id = ?", [example_id]).height:
+        queued = "SELECT 1 FROM queue WHERE example_id = ? AND attribute = ?"
+        if not workspace.sql(queued, [example_id, attribute]).height:
             raise RequestError(f"example {example_id!r} is not in the review queue", 404)
         decision = queue.answer(
             example_id,
@@ -163,53 +189,73 @@ def create_app(
             label=label,
             seconds=float(seconds),
             comment=comment or None,
+            attribute=attribute,
         )
-        return {"decision_id": decision, "progress": _progress(focus)}
+        return {"decision_id": decision, "progress": _progress(focus, attribute or None)}
 
     def undo(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        focus = _focus(body.get("focus"))
-        undone = queue.undo(reviewer=_reviewer(body.get("reviewer")))
-        return {"undone": undone, "progress": _progress(focus)}
+        attribute = _attribute(body.get("attribute"))
+        focus = _focus(body.get("focus"), attribute)
+        undone = queue.undo(reviewer=_reviewer(body.get("reviewer")), attribute=attribute)
+        return {"undone": undone, "progress": _progress(focus, attribute)}
 
     def summary(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         stats = queue.stats()
         per_label = workspace.sql(
             f"""WITH d AS ({EFFECTIVE_DECISIONS}),
                     given AS (
-                        SELECT q.given_label AS label, count(*) AS queued,
+                        SELECT q.attribute, q.given_label AS label, count(*) AS queued,
                                count(d.example_id) AS reviewed,
                                count(*) FILTER (WHERE d.action IN {ANSWERS}
                                                 AND q.given_label IS NOT NULL
                                                 AND d.label IS DISTINCT FROM q.given_label)
                                  AS corrected_away
-                        FROM queue q LEFT JOIN d USING (example_id) GROUP BY 1),
-                    chosen AS (SELECT label, count(*) AS reviewed_as FROM d
-                               WHERE label IS NOT NULL GROUP BY 1)
-               SELECT label, coalesce(queued, 0) AS queued, coalesce(reviewed, 0) AS reviewed,
+                        FROM queue q LEFT JOIN d USING (example_id, attribute) GROUP BY 1, 2),
+                    chosen AS (SELECT attribute, label, count(*) AS reviewed_as FROM d
+                               WHERE label IS NOT NULL GROUP BY 1, 2)
+               SELECT attribute, label, coalesce(queued, 0) AS queued,
+                      coalesce(reviewed, 0) AS reviewed,
                       coalesce(corrected_away, 0) AS corrected_away,
                       coalesce(reviewed_as, 0) AS reviewed_as
-               FROM given FULL JOIN chosen USING (label) ORDER BY label"""
+               FROM given FULL JOIN chosen USING (attribute, label) ORDER BY attribute, label"""
         )
+        if not passes:
+            per_label = per_label.drop("attribute")
         return {
             "stats": stats,
             "per_label": per_label.to_dicts(),
             "agreement": queue.reviewer_agreement().to_dicts(),
         }
 
-    def _focus(value: Any) -> str | None:
+    def _attribute(value: Any) -> str | None:
+        """The attribute a request names (none when empty: any, or the task's only one)."""
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or value not in queue.attributes:
+            raise RequestError(
+                f"unknown attribute {value!r}; this task's attributes are {list(queue.attributes)}"
+            )
+        return value
+
+    def _focus(value: Any, attribute: str | None) -> str | None:
         """The focus label a request names (none when empty): its counts are that label's."""
         if value in (None, ""):
             return None
-        if value not in queue.labels:
-            raise RequestError(f"focus label {value!r} is not one of {list(queue.labels)}")
+        if value not in queue.answers(attribute):
+            raise RequestError(
+                f"focus label {value!r} is not one of {list(queue.answers(attribute))}"
+            )
         return str(value)
 
-    def _progress(focus: str | None) -> dict[str, Any]:
-        stats = queue.stats(focus)
-        return {
+    def _progress(focus: str | None, attribute: str | None) -> dict[str, Any]:
+        stats = queue.stats(focus, attribute=attribute)
+        progress: dict[str, Any] = {
             key: stats[key]
             for key in ("queued", "reviewed", "remaining", "errors_found", "errors_per_100")
         }
+        if passes:
+            progress["attributes"] = queue.progress_by_attribute(focus).to_dicts()
+        return progress
 
     async def export(request: Request) -> Response:
         kind = request.query_params.get("format", "jsonl")
@@ -369,9 +415,12 @@ def _string(body: dict[str, Any], key: str) -> str:
     return value
 
 
-def _item_json(workspace: Workspace, item: ReviewItem) -> dict[str, Any]:
+def _item_json(workspace: Workspace, item: ReviewItem, focus: str | None) -> dict[str, Any]:
     return {
         "example_id": item.example_id,
+        "attribute": item.attribute,
+        "choices": list(item.choices),
+        "yes_no": item.yes_no(focus=focus is not None),
         "text": item.text,
         "given_label": item.given_label,
         "suggested_label": item.suggested_label,
@@ -383,6 +432,6 @@ def _item_json(workspace: Workspace, item: ReviewItem) -> dict[str, Any]:
         "votes": item.votes,
         "spans": [
             {"start": s.start, "end": s.end, "source": s.source, "label": s.label}
-            for s in lf_spans(workspace, item.example_id, item.text)
+            for s in lf_spans(workspace, item.example_id, item.text, attribute=item.attribute)
         ],
     }

@@ -115,3 +115,75 @@ def test_a_hanging_lf_is_stopped_by_lf_timeout_and_nothing_is_written(
     assert stored(ws) == []
     # The write lock is released: the next step runs.
     assert run("apply", ws, "--lfs", "labeling_functions.youtube").returncode == 0
+
+
+ASPECT_XML = """<?xml version="1.0" encoding="utf-8"?>
+<sentences>
+  <sentence><text>The waiter was rude, the food great.</text><aspectCategories>
+    <aspectCategory category="staff" polarity="negative"/>
+    <aspectCategory category="food" polarity="positive"/></aspectCategories></sentence>
+  <sentence><text>Slow waitress, cold soup.</text><aspectCategories>
+    <aspectCategory category="staff" polarity="negative"/>
+    <aspectCategory category="food" polarity="negative"/></aspectCategories></sentence>
+  <sentence><text>Our waiter was lovely and the soup was rude-ly salty.</text><aspectCategories>
+    <aspectCategory category="staff" polarity="positive"/>
+    <aspectCategory category="food" polarity="negative"/></aspectCategories></sentence>
+  <sentence><text>We went with friends.</text><aspectCategories>
+    <aspectCategory category="miscellaneous" polarity="neutral"/></aspectCategories></sentence>
+</sentences>
+"""
+
+
+def row(output: str, *key: str) -> list[str]:
+    """The cells of the first table row that starts with the cells ``key``."""
+    rows = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in output.splitlines()
+        if line.startswith("│")
+    ]
+    return next(r for r in rows if r[: len(key)] == list(key))
+
+
+def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Path) -> None:
+    xml = tmp_path / "val.xml"  # the dev split, as MAMS names it
+    xml.write_text(ASPECT_XML)
+    ws = tmp_path / "reviews.duckdb"
+    ingested = run("ingest", ws, xml, "--labels", "positive,negative,neutral")
+    assert ingested.returncode == 0, ingested.stderr
+    lfs = tmp_path / "aspect_lfs.py"
+    lfs.write_text(
+        "from labelkit import keyword_lf, labeling_function\n"
+        "staff = keyword_lf('staff', ['waiter', 'waitress'], 'mentioned', attribute='staff')\n"
+        "rude = keyword_lf('rude', ['waiter', 'waitress'], 'negative', attribute='staff',\n"
+        "                  near=['rude', 'slow'])\n"
+        "@labeling_function\n"
+        "def soup(x):\n"
+        "    return {'food': 'negative', 'staff': None} if 'soup' in x.text else None\n"
+    )
+    applied = run("apply", ws, "--lfs", lfs)
+    assert applied.returncode == 0, applied.stderr
+    # attribute, lf, polarity, coverage, overlaps, conflicts, correct, incorrect
+    assert row(applied.stdout, "staff", "rude")[3:8] == ["0.750", "0.750", "0.000", "2", "1"]
+    analyzed = run("analyze", ws)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "labeling functions per attribute on the dev split" in analyzed.stdout
+    assert row(analyzed.stdout, "staff", "staff")[3:9] == [
+        "0.750",
+        "0.750",
+        "0.000",
+        "3",
+        "0",
+        "1.000 (0.44-1.00)",
+    ]
+    assert row(analyzed.stdout, "food", "soup")[3:9] == [
+        "0.500",
+        "0.000",
+        "0.000",
+        "2",
+        "0",
+        "1.000 (0.34-1.00)",
+    ]
+    assert "no labeling function votes on: miscellaneous" in analyzed.stdout
+    # Examples with no vote: food 2 of 4 (soup votes on two), staff 1 of 4.
+    assert row(analyzed.stdout, "food", "2") == ["food", "2", "0.500"]
+    assert row(analyzed.stdout, "staff", "1") == ["staff", "1", "0.250"]

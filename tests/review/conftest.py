@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import polars as pl
 import pytest
 import uvicorn
 
-from labelkit import Workspace, apply_lfs, ingest, keyword_lf
+from labelkit import Workspace, apply_lfs, import_votes, ingest, keyword_lf
 from labelkit.review.web import create_app
 
 ATTACK = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> subscribe'
@@ -138,4 +139,135 @@ def news_file(tmp_path: Path) -> Path:
 def news_workspace(news_file: Path) -> Iterator[Workspace]:
     """The four-label workspace of ``news_file``, open."""
     with Workspace(news_file) as ws:
+        yield ws
+
+
+ASPECT_LABELS = ["positive", "negative", "neutral"]
+ASPECT_ATTRIBUTES = ["food", "staff", "price"]
+# id, text, gold per attribute (an attribute left out is not mentioned)
+REVIEWS = [
+    (
+        "r1",
+        "The waiter was rude but the pasta was great.",
+        {"staff": "negative", "food": "positive"},
+    ),
+    (
+        "r2",
+        "Friendly staff? Not tonight. The soup was fine.",
+        {"staff": "negative", "food": "neutral"},
+    ),
+    ("r3", "Too pricey, though the waitress was nice.", {"price": "negative", "staff": "positive"}),
+    ("r4", "Lovely food, lovely people.", {"food": "positive", "staff": "positive"}),
+]
+# example, attribute, priority, label model's answer (given), suggested answer: staff has
+# the most items; r1 is queued for two attributes.
+ASPECT_QUEUE = [
+    ("r1", "staff", 0.9, "none", "negative"),
+    ("r2", "staff", 0.8, "positive", "negative"),
+    ("r3", "staff", 0.7, "neutral", "none"),
+    ("r1", "food", 0.65, "none", "positive"),
+    ("r2", "food", 0.6, "neutral", "positive"),
+    ("r3", "price", 0.4, "none", "negative"),
+]
+
+
+def write_aspects(
+    path: Path,
+    attributes: list[str] = ASPECT_ATTRIBUTES,
+    queued: list[tuple[str, str, float, str, str]] = ASPECT_QUEUE,
+) -> Path:
+    """An aspects workspace file of ``REVIEWS`` over ``attributes``, ``queued`` items in
+    its queue, one keyword LF's votes on staff and a label model's answer for every
+    example and attribute."""
+    frame = pl.DataFrame(
+        {
+            "id": [i for i, _, _ in REVIEWS],
+            "text": [text for _, text, _ in REVIEWS],
+            "label": [json.dumps(gold) for *_, gold in REVIEWS],
+            "split": ["train"] * len(REVIEWS),
+        }
+    )
+    with Workspace(path) as ws:
+        ingest(
+            ws,
+            frame,
+            label_column="label",
+            split_column="split",
+            labels=ASPECT_LABELS,
+            kind="aspects",
+            attributes=attributes,
+        )
+        import_votes(
+            ws,
+            pl.DataFrame(
+                {
+                    "example_id": ["r1", "r1", "r3"],
+                    "source": ["kw_waiter", "kw_pasta", "kw_waiter"],
+                    "attribute": ["staff", "food", "staff"],
+                    "label": ["mentioned", "positive", "mentioned"],
+                }
+            ),
+        )
+        given = {(i, a): g for i, a, _, g, _ in queued}
+        for example_id, _, _ in REVIEWS:
+            for attribute in attributes:
+                ws.con.execute(
+                    "INSERT INTO predictions (example_id, model, label, confidence, "
+                    "probabilities, run_id, attribute) VALUES (?, 'test', ?, 0.6, "
+                    "[0.1, 0.1, 0.1, 0.7], 0, ?)",
+                    [example_id, given.get((example_id, attribute), "none"), attribute],
+                )
+        for example_id, attribute, priority, given_label, suggested in queued:
+            ws.con.execute(
+                "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
+                "suggested_label, run_id) VALUES (?, ?, ?, 'cleanlab', ?, ?, 0)",
+                [example_id, attribute, priority, given_label, suggested],
+            )
+    return path
+
+
+@pytest.fixture
+def aspects_file(tmp_path: Path) -> Path:
+    """A closed aspects workspace (food, staff, price) of four restaurant reviews, six
+    (example, attribute) items queued (``ASPECT_QUEUE``)."""
+    return write_aspects(tmp_path / "aspects.duckdb")
+
+
+@pytest.fixture
+def aspects_workspace(aspects_file: Path) -> Iterator[Workspace]:
+    """The aspects workspace of ``aspects_file``, open."""
+    with Workspace(aspects_file) as ws:
+        yield ws
+
+
+@pytest.fixture
+def topics_workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """A multi-label workspace (sports, tech, politics); three (example, label) items queued."""
+    frame = pl.DataFrame(
+        {
+            "id": ["t1", "t2"],
+            "text": ["The team's new app tracks every player", "Parliament debates tax"],
+            "label": ['["sports", "tech"]', '["politics"]'],
+            "split": ["train", "train"],
+        }
+    )
+    with Workspace(tmp_path / "topics.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            label_column="label",
+            split_column="split",
+            labels=["sports", "tech", "politics"],
+            kind="multilabel",
+        )
+        for example_id, attribute, priority, given, suggested in [
+            ("t1", "tech", 0.9, "no", "yes"),
+            ("t1", "sports", 0.8, "yes", "no"),
+            ("t2", "sports", 0.5, "no", "no"),
+        ]:
+            ws.con.execute(
+                "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
+                "suggested_label, run_id) VALUES (?, ?, ?, 'cleanlab', ?, ?, 0)",
+                [example_id, attribute, priority, given, suggested],
+            )
         yield ws

@@ -227,3 +227,130 @@ def test_ruling_out_the_label_models_own_label_leaves_the_cleaned_set_until_answ
     assert queue.undo(reviewer="ana") == "n4"
     assert queue.next(reviewer="ana", focus="Sports").example_id == "n4"  # type: ignore[union-attr]
     assert cleaned_labels(news_workspace).filter(id="n4")["label"].to_list() == ["Sports"]
+
+
+def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attribute(
+    aspects_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(aspects_workspace)
+    item = queue.next(reviewer="ana", attribute="staff")
+    assert item is not None and (item.example_id, item.attribute) == ("r1", "staff")
+    assert item.question == "Is staff negative? (currently none)"
+    assert item.choices == ("positive", "negative", "neutral", "none")
+    assert item.votes == {"kw_waiter": "mentioned"}, "only the votes on staff"
+    queue.answer("r1", "accept", reviewer="ana", attribute="staff")
+    item = queue.next(reviewer="ana", attribute="staff")
+    assert item is not None and (item.example_id, item.attribute) == ("r2", "staff")
+    queue.answer("r2", "reject", label="negative", reviewer="ana", attribute="staff")
+    item = queue.next(reviewer="ana", attribute="staff")
+    assert item is not None and item.candidate is None and item.example_id == "r2"
+    assert item.question == (
+        "staff: positive, negative, neutral or none? (not negative; currently positive)"
+    )
+    queue.answer("r2", "label", label="neutral", reviewer="ana", attribute="staff")
+    not_mentioned = queue.next(reviewer="ana", attribute="staff")
+    assert not_mentioned is not None
+    assert not_mentioned.question == "Is staff not mentioned? (currently neutral)"
+    with pytest.raises(InputError, match="review label 'yes' is not one of"):
+        queue.answer("r3", "label", label="yes", reviewer="ana", attribute="staff")
+    with pytest.raises(InputError, match="'r3' is not in the review queue for 'food'"):
+        queue.answer("r3", "accept", reviewer="ana", attribute="food")
+    assert queue.decisions().select("example_id", "attribute", "action", "label").rows() == [
+        ("r1", "staff", "accept", "negative"),
+        ("r2", "staff", "label", "neutral"),
+    ]
+    # r1's food is still asked: an item is an (example, attribute).
+    assert queue.next(reviewer="ana", attribute="food").example_id == "r1"  # type: ignore[union-attr]
+    assert queue.progress(attribute="staff") == {
+        "queued": 3,
+        "reviewed": 2,
+        "remaining": 1,
+        "corrected": 2,
+    }
+    assert queue.progress() == {"queued": 6, "reviewed": 2, "remaining": 4, "corrected": 2}
+    assert queue.progress_by_attribute().rows() == [
+        ("food", 2, 0, 2, 0),
+        ("staff", 3, 2, 1, 2),
+        ("price", 1, 0, 1, 0),
+    ]
+    cleaned = cleaned_labels(aspects_workspace).filter(id="r1")
+    assert cleaned.select("attribute", "label", "origin").rows() == [
+        ("food", "none", "label_model"),
+        ("price", "none", "label_model"),
+        ("staff", "negative", "review"),
+    ]
+
+
+def test_the_pass_starts_with_the_attribute_most_left_to_ask_and_cycles(
+    aspects_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(aspects_workspace)
+    assert queue.next_attribute() == "staff"
+    assert [queue.next_attribute(after=a) for a in ("food", "staff", "price")] == [
+        "staff",
+        "price",
+        "food",
+    ]
+    for example_id in ("r1", "r2", "r3"):
+        queue.answer(example_id, "accept", reviewer="ana", attribute="staff")
+    assert queue.next_attribute() == "food"
+    assert queue.next_attribute(after="food") == "price", "staff has nothing left"
+    with pytest.raises(InputError, match="unknown attribute 'decor'"):
+        queue.next(attribute="decor")
+
+
+def test_claims_undo_and_agreement_are_per_example_and_attribute(
+    aspects_workspace: Workspace,
+) -> None:
+    queue = ReviewQueue(aspects_workspace)
+    assert queue.next(reviewer="ana", attribute="staff").example_id == "r1"  # type: ignore[union-attr]
+    # ana holds r1's staff, not r1: bo is handed r1's food.
+    food = queue.next(reviewer="bo", attribute="food")
+    assert food is not None and (food.example_id, food.attribute) == ("r1", "food")
+    assert queue.next(reviewer="cy").example_id == "r2"  # type: ignore[union-attr]
+    queue.answer("r1", "accept", reviewer="ana", attribute="staff")
+    queue.answer("r1", "accept", reviewer="ana", attribute="food")
+    # Undo in the staff pass takes back ana's staff answer, not her newer food one.
+    assert queue.undo(reviewer="ana", attribute="staff") == "r1"
+    assert queue.workspace.sql(
+        "SELECT attribute, action, undoes FROM decisions ORDER BY decision_id"
+    ).rows() == [("staff", "accept", None), ("food", "accept", None), ("staff", "undo", 1)]
+    assert queue.next(reviewer="ana", attribute="staff").example_id == "r1"  # type: ignore[union-attr]
+    assert queue.undo(reviewer="ana") == "r1", "without an attribute: the newest answer"
+    assert queue.decisions().height == 0
+    for attribute, ana, bo in [("staff", "negative", "negative"), ("food", "positive", "none")]:
+        queue.answer("r1", "label", label=ana, reviewer="ana", attribute=attribute)
+        queue.answer("r1", "label", label=bo, reviewer="bo", attribute=attribute)
+    assert queue.reviewer_agreement().select("items", "agreement").rows() == [(2, 0.5)]
+    assert queue.reviewer_agreement(attribute="food")["agreement"].to_list() == [0.0]
+
+
+def test_a_multilabel_item_asks_is_this_label_yes_or_no(topics_workspace: Workspace) -> None:
+    queue = ReviewQueue(topics_workspace)
+    assert queue.next_attribute() == "sports"
+    sports = queue.next(reviewer="ana", attribute="sports")
+    assert sports is not None and (sports.example_id, sports.suggested_label) == ("t1", "no")
+    assert sports.question == "Is this sports? (currently yes)"
+    assert (sports.candidate, sports.choices) == ("yes", ("yes", "no"))
+    assert sports.yes_no() == {"a": "yes, sports", "r": "no, not sports"}
+    queue.answer("t1", "accept", reviewer="ana", attribute="sports")
+    queue.answer("t2", "reject", label="yes", reviewer="ana", attribute="sports")
+    queue.answer("t1", "reject", reviewer="ana", attribute="tech")
+    assert queue.decisions().select("example_id", "attribute", "label").rows() == [
+        ("t1", "sports", "yes"),
+        ("t2", "sports", "no"),
+        ("t1", "tech", "no"),
+    ]
+    assert queue.stats(attribute="sports")["errors_found"] == 0
+
+
+def test_simulated_review_answers_each_attribute_from_gold(aspects_workspace: Workspace) -> None:
+    queue = ReviewQueue(aspects_workspace)
+    gold = {("r1", "staff"): "negative", ("r2", "staff"): "negative", ("r1", "food"): "positive"}
+    assert simulate_review(queue, gold, limit=4, reviewer="gold") == 4
+    assert queue.decisions().select("example_id", "attribute", "action", "label").rows() == [
+        ("r1", "staff", "accept", "negative"),
+        ("r2", "staff", "accept", "negative"),
+        ("r3", "staff", "skip", None),
+        ("r1", "food", "accept", "positive"),
+    ]

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
 
 from labelkit import (
+    InputError,
     ReviewQueue,
     Workspace,
     apply_lfs,
@@ -166,3 +171,74 @@ def test_control_characters_in_a_text_never_reach_the_terminal(news_workspace: W
     assert "buy now␛[2J␛[H␛[8mhidden␛[0m␛]0;owned␇ �31m␍done" in text
     stored_text = news_workspace.sql("SELECT text FROM examples WHERE id = 'x1'")["text"][0]
     assert stored_text == nasty, "only the display is escaped"
+
+
+def stored_by_attribute(ws: Workspace) -> list[tuple]:
+    return ws.sql(
+        "SELECT example_id, attribute, action, label FROM decisions ORDER BY decision_id"
+    ).rows()
+
+
+def test_an_aspects_task_is_reviewed_one_attribute_at_a_time_n_switching(
+    aspects_workspace: Workspace,
+) -> None:
+    console = Console(file=io.StringIO(), width=160)
+    text = run(ReviewQueue(aspects_workspace), "aua" + "n4" + "q", console=console)
+    # The pass starts with staff, the attribute with the most items to ask.
+    assert "Is staff negative? (currently none)" in text
+    assert "staff: 0 reviewed · 3 remaining · 0 corrected" in text
+    assert "food 0/2 · staff 0/3 · price 0/1" in text
+    assert "[a] yes, negative   [r] no, another label   [1] positive" in text
+    assert "[4] none" in text and "[n] next: price" in text
+    assert "undid your answer on r1" in text
+    assert "Is price negative? (currently none)" in text
+    # price has nothing left: the pass moves on to food by itself.
+    assert "Nothing left to ask about price; now food." in text
+    assert "Is food positive? (currently none)" in text
+    assert "food 0/2 · staff 1/3 · price 1/1" in text
+    assert stored_by_attribute(aspects_workspace) == [
+        ("r1", "staff", "accept", "negative"),
+        ("r1", "staff", "undo", None),
+        ("r1", "staff", "accept", "negative"),
+        ("r3", "price", "label", "none"),
+    ]
+
+
+def test_the_attribute_option_starts_the_pass_there(aspects_workspace: Workspace) -> None:
+    text = run(ReviewQueue(aspects_workspace), "r" + "q", attribute="food")
+    assert "Is food positive? (currently none)" in text
+    assert "food: 0 reviewed · 2 remaining" in text
+    assert stored_by_attribute(aspects_workspace) == [("r1", "food", "ruled_out", "positive")]
+
+
+def test_a_multilabel_task_asks_is_this_label_yes_or_no(topics_workspace: Workspace) -> None:
+    text = run(ReviewQueue(topics_workspace), "aq")
+    assert "Is this sports? (currently yes)" in text
+    assert "[a] yes, sports   [r] no, not sports   [1] yes   [2] no" in text
+    assert stored_by_attribute(topics_workspace) == [("t1", "sports", "accept", "yes")]
+
+
+def test_the_review_command_takes_an_attribute(aspects_file: Path) -> None:
+    command = [sys.executable, "-m", "labelkit", "review", str(aspects_file), "--reviewer", "ana"]
+    unknown = subprocess.run(
+        [*command, "--attribute", "decor"], capture_output=True, text=True, timeout=120
+    )
+    assert unknown.returncode == 1
+    assert (
+        "unknown attribute 'decor'; this task's attributes are" in unknown.stdout + unknown.stderr
+    )
+    food = subprocess.run(
+        [*command, "--attribute", "food"], input="aq", capture_output=True, text=True, timeout=120
+    )
+    assert food.returncode == 0, food.stderr
+    assert "Is food positive? (currently none)" in food.stdout
+    with Workspace(aspects_file, read_only=True) as ws:
+        assert stored_by_attribute(ws) == [("r1", "food", "accept", "positive")]
+
+
+def test_an_attribute_the_task_lacks_is_refused_before_any_screen(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    with pytest.raises(InputError, match="unknown attribute 'food'; this task's attributes are"):
+        run(queue, "aq", attribute="food")
+    assert stored(queue.workspace) == []

@@ -384,3 +384,60 @@ def test_an_oversized_body_is_refused_before_it_is_read(
             assert deep.status_code == 400 and "nested too deeply" in deep.json()["error"]
             assert client.get("/api/config").status_code == 200, "the server is still up"
     assert decisions_in(review_workspace) == []
+
+
+def test_an_aspects_task_is_served_one_attribute_at_a_time(
+    aspects_file: Path, serve: Serve
+) -> None:
+    with serve(aspects_file) as url, httpx.Client(base_url=url) as client:
+        config = client.get("/api/config").json()
+        assert (config["kind"], config["attributes"]) == ("aspects", ["food", "staff", "price"])
+        assert config["answers"] == ["positive", "negative", "neutral", "none"]
+        # No attribute asked for: the pass starts with the one with the most items left.
+        shown = next_item(client, "ana")
+        assert (shown["attribute"], shown["next_attribute"]) == ("staff", "price")
+        item = shown["item"]
+        assert (item["example_id"], item["attribute"]) == ("r1", "staff")
+        assert item["question"] == "Is staff negative? (currently none)"
+        assert item["choices"] == ["positive", "negative", "neutral", "none"]
+        assert item["yes_no"] == {"a": "yes, negative", "r": "no, another label"}
+        assert item["votes"] == {"kw_waiter": "mentioned"}
+        assert shown["progress"]["queued"] == 3
+        assert [(p["attribute"], p["remaining"]) for p in shown["progress"]["attributes"]] == [
+            ("food", 2),
+            ("staff", 3),
+            ("price", 1),
+        ]
+        answer = {"reviewer": "ana", "example_id": "r1", "action": "accept"}
+        missing = client.post("/api/answer", json=answer)
+        assert missing.status_code == 404 and "not in the review queue" in missing.json()["error"]
+        saved = client.post("/api/answer", json=answer | {"attribute": "staff"}).json()
+        assert saved["progress"]["reviewed"] == 1
+        price = next_item(client, "ana", attribute="price")
+        assert price["item"]["question"] == "Is price negative? (currently none)"
+        client.post(
+            "/api/answer",
+            json={"reviewer": "ana", "example_id": "r3", "action": "label", "label": "none"}
+            | {"attribute": "price"},
+        ).raise_for_status()
+        # price is done: the pass moves on to food and says so.
+        moved = next_item(client, "ana", attribute="price")
+        assert (moved["attribute"], moved["moved_from"]) == ("food", "price")
+        assert moved["item"]["attribute"] == "food"
+        undo = {"reviewer": "ana", "attribute": "food"}
+        assert client.post("/api/undo", json=undo).json()["undone"] is None
+        assert client.post("/api/undo", json=undo | {"attribute": "price"}).json()["undone"] == "r3"
+        bad = client.get("/api/next", params={"reviewer": "ana", "attribute": "decor"})
+        assert bad.status_code == 400 and "unknown attribute 'decor'" in bad.json()["error"]
+        per_label = client.get("/api/summary").json()["per_label"]
+        staff = {row["label"]: row for row in per_label if row["attribute"] == "staff"}
+        assert (staff["none"]["queued"], staff["negative"]["reviewed_as"]) == (1, 1)
+    with Workspace(aspects_file, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, attribute, action, label FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert decisions == [
+        ("r1", "staff", "accept", "negative"),
+        ("r3", "price", "label", "none"),
+        ("r3", "price", "undo", None),
+    ]

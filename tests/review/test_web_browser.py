@@ -9,7 +9,15 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from labelkit import Workspace
-from tests.review.conftest import ATTACK, TEXTS, Serve
+from tests.review.conftest import (
+    ASPECT_ATTRIBUTES,
+    ASPECT_QUEUE,
+    ATTACK,
+    REVIEWS,
+    TEXTS,
+    Serve,
+    write_aspects,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts,
@@ -265,3 +273,96 @@ def test_a_rebound_dns_name_cannot_read_the_queue_or_the_export(
         assert all("does not answer to host 'evil.example" in text for _, text in read)
     with Workspace(review_workspace, read_only=True) as ws:
         assert ws.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
+
+
+HOSTILE = '<img src=x onerror="window.pwned = 3">'
+
+
+def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
+    tmp_path: Path, serve: Serve, browser: Browser
+) -> None:
+    # A MAMS-like set, with one more attribute whose name is markup: shown as text.
+    workspace = write_aspects(
+        tmp_path / "mams.duckdb",
+        [*ASPECT_ATTRIBUTES, HOSTILE],
+        [*ASPECT_QUEUE, ("r4", HOSTILE, 0.1, "none", "positive")],
+    )
+    with serve(workspace) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        question, text = page.locator("#question"), page.locator("#text")
+        # The one-attribute pass is the default, on the attribute with the most items.
+        expect(question).to_have_text("Is staff negative? (currently none)")
+        expect(text).to_have_text(REVIEWS[0][1])
+        expect(page.locator("#attribute")).to_have_value("staff")
+        expect(page.locator("#progress")).to_have_text(
+            "staff: 0 done · 3 remaining · 0 errors found"
+        )
+        expect(page.locator("#by-attribute")).to_have_text(
+            f"food 0/2 · staff 0/3 · price 0/1 · {HOSTILE} 0/1"
+        )
+        expect(page.locator("#choices button")).to_have_text(
+            [
+                "yes, negative (a)",
+                "no, another label (r)",
+                "positive (1)",
+                "negative (2)",
+                "neutral (3)",
+                "none (4)",
+                "next: price (n)",
+                "skip (s)",
+                "ambiguous (?)",
+                "undo (u)",
+            ]
+        )
+        expect(page.locator("footer")).to_contain_text("1–4 label")
+        page.keyboard.press("a")
+        expect(question).to_have_text("Is staff negative? (currently positive)")
+        page.keyboard.press("u")
+        expect(question).to_have_text("Is staff negative? (currently none)")
+        page.keyboard.press("a")
+        expect(question).to_have_text("Is staff negative? (currently positive)")
+        page.keyboard.press("2")
+        expect(question).to_have_text("Is staff not mentioned? (currently neutral)")
+        expect(page.locator("#progress")).to_have_text(
+            "staff: 2 done · 1 remaining · 2 errors found"
+        )
+        # n: the next attribute, one key.
+        page.keyboard.press("n")
+        expect(question).to_have_text("Is price negative? (currently none)")
+        expect(page.locator("#attribute")).to_have_value("price")
+        page.keyboard.press("a")
+        # price is done: the pass moves on by itself and says so.
+        expect(page.locator("#status")).to_have_text(
+            f"Nothing left to ask about price; now {HOSTILE}."
+        )
+        expect(question).to_have_text(f"Is {HOSTILE} positive? (currently none)")
+        expect(text).to_have_text(REVIEWS[3][1])
+        page.keyboard.press("r")
+        expect(question).to_have_text(
+            f"{HOSTILE}: positive, negative, neutral or none? (not positive; currently none)"
+        )
+        page.keyboard.press("4")
+        expect(question).to_have_text("Is food positive? (currently none)")
+        expect(page.locator("#by-attribute")).to_have_text(
+            f"food 0/2 · staff 2/3 · price 1/1 · {HOSTILE} 1/1"
+        )
+        assert page.locator("img, script:not([src])").count() == 0
+        assert page.evaluate("window.pwned") is None
+        page.close()
+    with Workspace(workspace, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, attribute, action, label, undoes FROM decisions "
+            "ORDER BY decision_id"
+        ).rows()
+    assert decisions == [
+        ("r1", "staff", "accept", "negative", None),
+        ("r1", "staff", "undo", None, 1),
+        ("r1", "staff", "accept", "negative", None),
+        ("r2", "staff", "label", "negative", None),
+        ("r3", "price", "accept", "negative", None),
+        ("r4", HOSTILE, "ruled_out", "positive", None),
+        ("r4", HOSTILE, "label", "none", None),
+    ]

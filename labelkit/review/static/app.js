@@ -1,7 +1,11 @@
 "use strict";
-// One flagged example at a time. Example text is only ever set with textContent.
+// One flagged example at a time; on a task with attributes, one attribute at a time.
+// Example text, labels and attribute names are only ever set with textContent.
 const $ = (id) => document.getElementById(id);
-const state = { labels: [], item: null, shownAt: 0, busy: false };
+const state = {
+  labels: [], attributes: [], attribute: null, nextAttribute: null,
+  item: null, shownAt: 0, busy: false,
+};
 
 async function call(path, body) {
   const options = body === undefined ? {} : {
@@ -21,10 +25,18 @@ function say(message) { $("status").textContent = message; }
 
 function showProgress(progress) {
   if (!progress) return;
-  // In focus mode the counts cover the items asking about that label only.
-  $("progress").textContent = (focus() ? `${focus()} items: ` : "") +
+  // In focus mode the counts cover the items asking about that label only; in a pass
+  // over one attribute, that attribute's items.
+  $("progress").textContent = (state.attribute ? `${state.attribute}: ` : "") +
+    (focus() ? `${focus()} items: ` : "") +
     `${progress.reviewed} done · ${progress.remaining} remaining · ` +
     `${progress.errors_found} errors found`;
+  const parts = (progress.attributes || []).map((counts) => {
+    const part = document.createElement(counts.attribute === state.attribute ? "strong" : "span");
+    part.textContent = `${counts.attribute} ${counts.reviewed}/${counts.queued}`;
+    return part;
+  });
+  $("by-attribute").replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
 }
 
 function highlighted(text, spans) {
@@ -38,7 +50,7 @@ function highlighted(text, spans) {
     const mark = document.createElement("mark");
     mark.textContent = chars.slice(span.start, span.end).join("");
     mark.title = `${span.source} → ${span.label}`;
-    mark.className = `label-${state.labels.indexOf(span.label) % 6}`;
+    mark.className = `label-${state.item.choices.indexOf(span.label) % 6}`;
     fragment.append(mark);
     cursor = span.end;
   }
@@ -56,14 +68,14 @@ function button(text, key, onClick, primary = false) {
   return element;
 }
 
-function render(item) {
+function render(item, notice = "") {
   state.item = item;
   $("card").hidden = item === null;
   if (item === null) {
     say(focus() ? `Nothing left suggested as ${focus()}.` : "The queue is empty. Thank you!");
     return;
   }
-  say("");
+  say(notice);
   // One question about one candidate, worded by the server as in the terminal.
   $("question").textContent = item.question;
   $("text").replaceChildren(highlighted(item.text, item.spans));
@@ -75,24 +87,31 @@ function render(item) {
     if (keyDoes(key)) choices.push(button(keyDoes(key), key, () => yesNo(key), key === "a"));
   }
   if (numbersAsked()) {
-    state.labels.forEach((label, i) => {
+    item.choices.forEach((label, i) => {
       if (i < 9) choices.push(button(label, String(i + 1), () => answer("label", label)));
     });
+  }
+  if (state.nextAttribute) {
+    choices.push(button(`next: ${state.nextAttribute}`, "n", switchAttribute));
   }
   choices.push(button("skip", "s", () => answer("skip")));
   choices.push(button("ambiguous", "?", () => answer("ambiguous")));
   choices.push(button("undo", "u", undo));
   $("choices").replaceChildren(...choices);
+  $("number-keys").textContent = `1–${Math.min(item.choices.length, 9)}`;
   state.shownAt = performance.now();
 }
 
 function keyDoes(key) {
-  // What a (yes) and r (no) do on this item; nothing once its candidate was ruled out.
-  const candidate = state.item?.candidate;
-  if (!candidate) return null;
-  if (key === "a") return `yes, ${candidate}`;
-  if (state.labels.length === 2) return `no, ${state.labels.find((l) => l !== candidate)}`;
-  return focus() ? "no (its label is asked later)" : "no, another label";
+  // What a (yes) and r (no) do on this item, as the server words it; nothing once its
+  // candidate was ruled out.
+  return state.item?.yes_no?.[key] ?? null;
+}
+
+function switchAttribute() {
+  if (state.busy || !state.nextAttribute) return;
+  state.attribute = state.nextAttribute;
+  load();
 }
 
 function numbersAsked() { return !focus() || !state.item?.candidate; }
@@ -111,10 +130,20 @@ async function load() {
   }
   const query = new URLSearchParams({ reviewer: reviewer() });
   if (focus()) query.set("focus", focus());
+  if (state.attribute) query.set("attribute", state.attribute);
   try {
     const answer = await call(`/api/next?${query}`);
+    let notice = "";
+    if (state.attributes.length) {
+      // The server names the pass: the one asked for, the one with most left, or the
+      // next one when the asked one has run out.
+      state.attribute = answer.attribute;
+      state.nextAttribute = answer.next_attribute;
+      $("attribute").value = answer.attribute ?? "";
+      if (answer.moved_from) notice = `Nothing left to ask about ${answer.moved_from}; now ${answer.attribute}.`;
+    }
     showProgress(answer.progress);
-    render(answer.item);
+    render(answer.item, notice);
   } catch (error) {
     say(`Could not load the next example: ${error.message}`);
   }
@@ -128,6 +157,7 @@ async function answer(action, label) {
     const saved = await call("/api/answer", {
       reviewer: reviewer(),
       focus: focus() || null,
+      attribute: state.item.attribute,
       example_id: state.item.example_id,
       action,
       label: label ?? null,
@@ -148,7 +178,9 @@ async function undo() {
   if (state.busy) return;
   state.busy = true;
   try {
-    const undone = await call("/api/undo", { reviewer: reviewer(), focus: focus() || null });
+    const undone = await call("/api/undo", {
+      reviewer: reviewer(), focus: focus() || null, attribute: state.attribute,
+    });
     await load();
     if (!undone.undone) say("Nothing to undo.");
   } catch (error) {
@@ -175,12 +207,15 @@ document.addEventListener("keydown", (event) => {
     undo();
   } else if (key === "a" || key === "r") {
     yesNo(key);
+  } else if (key === "n") {
+    switchAttribute();
   } else if (key === "s") {
     answer("skip");
   } else if (key === "?") {
     answer("ambiguous");
-  } else if (numbersAsked() && /^[1-9]$/.test(key) && Number(key) <= state.labels.length) {
-    answer("label", state.labels[Number(key) - 1]);
+  } else if (state.item && numbersAsked() && /^[1-9]$/.test(key)
+             && Number(key) <= state.item.choices.length) {
+    answer("label", state.item.choices[Number(key) - 1]);
   }
 });
 
@@ -189,14 +224,27 @@ $("reviewer").addEventListener("change", () => {
   load();
 });
 $("focus").addEventListener("change", load);
+$("attribute").addEventListener("change", () => {
+  state.attribute = $("attribute").value;
+  load();
+});
 
 async function start() {
   try {
     const config = await call("/api/config");
     state.labels = config.labels;
+    state.attributes = config.attributes;
     $("workspace").textContent = config.workspace;
-    $("number-keys").textContent = `1–${Math.min(config.labels.length, 9)}`;
-    for (const label of config.labels) {
+    $("number-keys").textContent = `1–${Math.min(config.answers.length, 9)}`;
+    for (const name of config.attributes) {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = name;
+      $("attribute").append(option);
+    }
+    $("attribute-choice").hidden = !config.attributes.length;
+    $("next-attribute").hidden = !config.attributes.length;
+    for (const label of config.answers) {
       const option = document.createElement("option");
       option.value = label;
       option.textContent = `is this ${label}?`;
