@@ -291,6 +291,18 @@ def test_an_aspect_mentioned_without_polarity_is_queued_with_a_suggestion(tmp_pa
             [positive],
         )
         assert queued.rows() == [("positive",)]
+        queue = ReviewQueue(ws)
+        item = queue.next(reviewer="ana", attribute="staff")
+        while item is not None and item.example_id != positive:
+            queue.answer(item.example_id, "skip", reviewer="ana", attribute="staff")
+            item = queue.next(reviewer="ana", attribute="staff")
+        assert item is not None and item.attribute == "staff"
+        queue.answer(positive, "accept", reviewer="ana", attribute="staff")
+        cleaned = cleaned_labels(ws).filter(id=positive)
+        assert cleaned.select("attribute", "label", "origin").rows() == [
+            ("food", answers[positive, "food"], "label_model"),
+            ("staff", "positive", "review"),
+        ]
 
 
 def test_multilabel_flags_come_from_cleanlabs_multi_label_issues(tmp_path: Path) -> None:
