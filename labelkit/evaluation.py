@@ -302,9 +302,14 @@ def evaluate(
     core; for an LLM source, ``words_per_s`` comes from its cached answers' latencies.
     With no votes and no model there is nothing to score: a ``LabelkitError`` says so.
 
+    A task with attributes is scored per attribute against ``Task.gold_answers`` and
+    over all attributes (see ``Evaluation``); majority vote answers each attribute as
+    the label models do, presence then value. Its small model is not scored here yet.
+
     Examples
     --------
     >>> evaluate(ws, "demo/model/model-best").summary.select("method", "accuracy")
+    >>> evaluate(reviews).summary.filter(attribute="(all)").select("method", "micro_f1")
     """
     task = workspace.task
     examples = _gold(workspace, split)

@@ -8,7 +8,6 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -60,6 +59,16 @@ def find_label_issues(
     ``confidence``, ``priority``, ``reasons`` (with evidence) and ``rank``. Flagging
     again replaces the flags and updates queued items; it never duplicates them.
 
+    A task with attributes (aspects, multi-label) is flagged one attribute at a time:
+    a classifier is cross-validated on each attribute's answers (the texts featurized
+    once for all of them), each reason is about that attribute's votes (``"mentioned"``
+    agrees with every answer but ``"none"``), and a multi-label task's cleanlab verdict
+    comes from cleanlab's multi-label support. The flags then have an ``attribute``
+    column after ``example_id``, and a queue item is an (example, attribute) pair, in
+    one queue: quality and confidence are both the probability of the given answer,
+    so priorities compare across attributes. An answer given fewer times than there
+    are folds is not learned; its rows are flagged for the other reasons only.
+
     ``filter_by`` is cleanlab's. Its default there, ``prune_by_noise_rate``, finds
     little in weak labels: a text classifier trained on labels from keyword LFs learns
     the same keywords. On the bundled YouTube data (LF votes only) it flagged 1 of 1,110
@@ -71,6 +80,8 @@ def find_label_issues(
     >>> flags = find_label_issues(ws)
     >>> flags["priority"].is_sorted(descending=True)
     True
+    >>> find_label_issues(reviews).columns[:2]
+    ['example_id', 'attribute']
     """
     workspace.require("predictions", "labelkit aggregate")
     task = workspace.task
@@ -212,7 +223,6 @@ class _Attribute:
         split: str,
     ) -> None:
         self.kind = task.kind
-        self.attribute = attribute
         self.answers = answers = task.answers(attribute)
         self.rows = rows
         self.given = given = answers.encode(rows["label"])
@@ -236,13 +246,9 @@ class _Attribute:
             return
         self.estimator = estimator
         codes = np.searchsorted(self.classes, given[self.learned])
-        with warnings.catch_warnings():
-            # An answer given fewer times than there are folds is left out above; the
-            # warning is about folds that still stratify well enough.
-            warnings.filterwarnings("ignore", message="The least populated class")
-            proba = cross_val_predict(
-                estimator, self._features(self.learned), codes, cv=cv, method="predict_proba"
-            )
+        proba = cross_val_predict(
+            estimator, self._features(self.learned), codes, cv=cv, method="predict_proba"
+        )
         self.codes, self.proba = codes, proba
         self.pred_probs[self.learned] = 0.0
         self.pred_probs[np.ix_(self.learned, self.classes)] = proba
