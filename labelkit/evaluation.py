@@ -321,6 +321,7 @@ def evaluate(
             "evaluate the sources and label models without --model"
         )
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
+    speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
     scored = _Scores(task)
     for attribute in task.targets:
         answers = task.answers(attribute)
@@ -331,7 +332,6 @@ def evaluate(
         # "mentioned" names no answer: scored as an abstain.
         codes = np.where(votes < answers.cardinality, votes, ABSTAIN)
         for j, source in enumerate(matrix.sources):
-            speed = _llm_words_per_s(workspace, source) if kinds[source] == "llm" else None
             scored.add(
                 source,
                 kinds[source],
@@ -341,7 +341,7 @@ def evaluate(
                 attribute=attribute,
                 # A source that never votes on an attribute is no method for it.
                 listed=task.kind == "classification" or bool((votes[:, j] != ABSTAIN).any()),
-                words_per_s=speed,
+                words_per_s=speeds.get(source),
             )
         if matrix.sources:
             if task.kind == "classification":
