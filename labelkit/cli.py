@@ -782,6 +782,7 @@ def flag(
     shown = top.join(texts, on="example_id", how="left", maintain_order="left").select(
         "rank",
         "example_id",
+        *(["attribute"] if "attribute" in top.columns else []),
         "given_label",
         "suggested_label",
         "priority",

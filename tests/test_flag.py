@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +344,28 @@ def test_multilabel_flags_come_from_cleanlabs_multi_label_issues(tmp_path: Path)
         assert len(found & flipped) >= 0.7 * len(flipped)
         assert len(found - flipped) <= 5
         assert set(flags["attribute"]) <= {"praise", "complaint"}
+
+
+def test_the_flag_command_shows_each_flags_attribute(tmp_path: Path) -> None:
+    ws, _ = aspect_workspace(tmp_path, {("r1", "food"), ("r3", "staff")})
+    ws.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", "flag", ws.path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if "example_id" in line)
+    assert [cell for cell in header.split() if cell not in "┃│"][:3] == [
+        "rank",
+        "example_id",
+        "attribute",
+    ]
+    rows = {
+        tuple(cell for cell in line.split() if cell not in "┃│")[1:3]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert {("r1", "food"), ("r3", "staff")} <= rows
