@@ -29,8 +29,8 @@ def cleaned_labels(
     Examples
     --------
     >>> cleaned_labels(ws)["origin"].value_counts()
-    >>> cleaned_labels(reviews, wide=True).columns
-    ['id', 'text', 'food', 'service', 'staff', 'price', 'ambience', 'menu', 'place', 'miscellaneous']
+    >>> cleaned_labels(reviews, wide=True).columns[:5]
+    ['id', 'text', 'ambience', 'food', 'menu']
     """
     task = workspace.task
     if wide and task.kind == "classification":
