@@ -4,7 +4,8 @@ votes (mean and standard deviation over seeds), and fit time at scale.
 Sets. WRENCH YouTube and SMS (SMS twice: votes as shipped, and its 73 rules re-applied
 by labelkit, because the shipped valid/test votes do not belong to their texts); YouTube
 with one simulated LLM added that answers every comment, 45% right and saying "spam"
-about 80% of the time; the five llms_for_css tasks of Ziems et al. 2023 (each recorded
+about 80% of the time; YouTube with a real below-chance LLM added, the demo's recorded
+SmolLM2-135M answers (replayed from the cache, nothing asked live); the five llms_for_css tasks of Ziems et al. 2023 (each recorded
 LLM's answers are one multi-class source, read by ``llm_votes.read_task``); and six
 synthetic sets with known truth from ``labelkit.synthetic`` (``SYNTHETIC`` below: many
 classes, class imbalance, copied sources, adversaries, below-chance sources, low coverage).
@@ -44,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import parser, write_results
+from _common import load_wrench, parser, replay_llm, write_results
 from llm_votes import TASKS, read_task
 
 from labelkit import Workspace
@@ -53,6 +54,7 @@ from labelkit.lf import compute_votes, regex_lf
 from labelkit.registry import label_models
 from labelkit.synthetic import SyntheticSource, source_votes, synthetic_votes
 from labelkit.task import ABSTAIN, Task
+from labelkit.votes import LabelMatrix
 
 SEEDS = 5
 MV = "majority_vote (random ties)"
@@ -259,7 +261,24 @@ def wrench_sets(wrench: Path) -> list[VoteSet]:
             True,
         ),
         VoteSet("youtube + below-chance LLM", 2, with_llm, False),
+        recorded_llm_set(wrench / "youtube"),
     ]
+
+
+def recorded_llm_set(folder: Path) -> VoteSet:
+    """YouTube's LF votes and the demo's recorded SmolLM2-135M answers as one more source,
+    read through a workspace as a user would: below chance on the train split, it flips
+    Snorkel's LabelModel (see distill.md)."""
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        Workspace(Path(scratch) / "youtube.duckdb") as workspace,
+    ):
+        load_wrench(workspace, folder, ("train", "test"))
+        replay_llm(workspace)
+        train, test = (LabelMatrix.from_workspace(workspace, split=s) for s in ("train", "test"))
+        gold = workspace.sql("SELECT gold FROM examples WHERE split = 'test' ORDER BY id")
+        draw = Draw(train.codes, test.codes, test.task.encode(gold["gold"]))
+    return VoteSet("youtube + SmolLM2 (recorded)", 2, lambda seed: draw, True)
 
 
 def llm_sets(root: Path) -> list[VoteSet]:
