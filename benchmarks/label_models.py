@@ -527,7 +527,7 @@ def fit_times(chosen: list[Method], quick: bool) -> list[dict[str, Any]]:
             for size in sizes:
                 if method.max_votes is not None and size > sizes[0]:
                     break
-                if projected(peaks, size) - base_gb > 0.6 * available_gb():
+                if len(peaks) > 1 and projected(peaks, size) - base_gb > 0.6 * available_gb():
                     break
                 if times and not reference and projected(times, size) > TIME_LIMIT_S:
                     break
