@@ -658,6 +658,12 @@ def main() -> None:
     arguments.add_argument(
         "--report-only", action="store_true", help="rewrite the Markdown from the saved JSON"
     )
+    arguments.add_argument(
+        "--sets",
+        nargs="+",
+        metavar="TEXT",
+        help="only the sets whose name contains one of these (to run parts in parallel)",
+    )
     arguments = arguments.parse_args()
     if arguments.report_only:
         saved = json.loads((arguments.output_dir / "label_models.json").read_text())
@@ -684,6 +690,8 @@ def main() -> None:
         + llm_sets(arguments.data_dir / "llm" / "llms_for_css")
         + synthetic_sets(500 if arguments.quick else 1_000)
     )
+    if arguments.sets:
+        vote_sets = [v for v in vote_sets if any(text in v.name for text in arguments.sets)]
     records: list[dict[str, Any]] = []
     for vote_set in vote_sets:
         records += evaluate(vote_set, chosen, seeds)
