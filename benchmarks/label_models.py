@@ -515,38 +515,49 @@ def projected(measured: list[tuple[int, float]], size: int) -> float:
     return cost_b + slope * (size - size_b)
 
 
-def fit_times(chosen: list[Method], quick: bool) -> list[dict[str, Any]]:
-    """Fit time at each size of each shape. The default and Snorkel's LabelModel are
-    the comparison the table is for: they are fitted at every size, stopped only by
+def fit_times(
+    chosen: list[Method], quick: bool, only: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """Fit time at each size of each shape, every method at one size before any at the
+    next, so the largest fits come last. The default and Snorkel's LabelModel are the
+    comparison the table is for: they are fitted at every size, stopped only by
     ``REFERENCE_LIMIT_S`` or by a projected peak memory over 60% of what is free, and
     every size is reported. The other methods stop at the first size whose projected
     time passes ``TIME_LIMIT_S``, and report the largest size fitted."""
     shapes = [(2_500, 164, 9, [2_500]), (1_000_000, 100, 10, [10_000, 200_000, 1_000_000])]
     if quick:
         shapes = [(2_500, 164, 9, [2_500]), (100_000, 100, 10, [10_000, 100_000])]
+    timed = [method for method in chosen if method.name != MV]
     records = []
     for n, m, k, sizes in shapes:
-        codes = timing_votes(sizes[-1], m, k)
         shape = f"fit time: {n:,} x {m} sources x {k} classes"
-        for method in chosen:
-            if method.name == MV:
-                continue
-            reference = method.name in (DEFAULT, "snorkel")
-            limit_s = REFERENCE_LIMIT_S if reference else TIME_LIMIT_S
-            times: list[tuple[int, float]] = []
-            # A forked child starts with this process's memory: the cost of no examples.
-            base_gb = resident_gb()
-            peaks = [(0, base_gb)]
-            rows = []
-            for size in sizes:
-                if method.max_votes is not None and size > sizes[0]:
-                    break
-                if len(peaks) > 1 and projected(peaks, size) - base_gb > 0.6 * available_gb():
-                    break
-                if times and not reference and projected(times, size) > TIME_LIMIT_S:
-                    break
+        if only and not any(text in shape for text in only):
+            continue
+        codes = timing_votes(sizes[-1], m, k)
+        # A forked child starts with this process's memory: the cost of no examples.
+        base_gb = resident_gb()
+        times: dict[str, list[tuple[int, float]]] = {method.name: [] for method in timed}
+        peaks = {method.name: [(0, base_gb)] for method in timed}
+        rows: dict[str, list[dict[str, Any]]] = {method.name: [] for method in timed}
+        stopped: set[str] = set()
+        for size in sizes:
+            for method in timed:
+                reference = method.name in (DEFAULT, "snorkel")
+                if method.name in stopped or (method.max_votes and size > sizes[0]):
+                    continue
+                peak = peaks[method.name]
+                over_memory = (
+                    len(peak) > 1 and projected(peak, size) - base_gb > 0.6 * available_gb()
+                )
+                over_time = bool(times[method.name]) and (
+                    projected(times[method.name], size) > TIME_LIMIT_S
+                )
+                if over_memory or (over_time and not reference):
+                    stopped.add(method.name)
+                    continue
+                limit_s = REFERENCE_LIMIT_S if reference else TIME_LIMIT_S
                 seconds, wall, gb = timed_fit(method, codes[:size], k, limit_s)
-                rows.append(
+                rows[method.name].append(
                     {
                         "dataset": shape,
                         "method": method.name,
@@ -557,12 +568,15 @@ def fit_times(chosen: list[Method], quick: bool) -> list[dict[str, Any]]:
                         "peak_memory_gb": gb if np.isfinite(gb) else None,
                     }
                 )
-                print(rows[-1])
+                print(rows[method.name][-1], flush=True)
                 if not np.isfinite(seconds):
-                    break
-                times.append((size, seconds))
-                peaks.append((size, gb))
-            records += rows if reference else rows[-1:]
+                    stopped.add(method.name)
+                    continue
+                times[method.name].append((size, seconds))
+                peak.append((size, gb))
+        for method in timed:
+            kept = rows[method.name]
+            records += kept if method.name in (DEFAULT, "snorkel") else kept[-1:]
     return records
 
 
@@ -570,7 +584,9 @@ def fit_times(chosen: list[Method], quick: bool) -> list[dict[str, Any]]:
 
 
 def cell(row: dict[str, Any] | None) -> str:
-    if row is None or row["accuracy"] is None:
+    if row is None:
+        return "not run"
+    if row["accuracy"] is None:
         return "skipped" if row and (row["error"] or "").startswith("skipped") else "failed"
     return f"{row['accuracy']:.3f} ± {row['accuracy_sd']:.3f}"
 
@@ -586,7 +602,10 @@ def accuracy_table(frame: pl.DataFrame, names: list[str]) -> str:
         rows = {r["method"]: r for r in frame.filter(pl.col("dataset") == dataset).to_dicts()}
         best = max(r["accuracy"] for r in rows.values() if r["accuracy"] is not None)
         cells = [
-            f"**{cell(rows[n])}**" if rows[n]["accuracy"] == best else cell(rows[n]) for n in names
+            f"**{cell(rows[n])}**"
+            if n in rows and rows[n]["accuracy"] == best
+            else cell(rows.get(n))
+            for n in names
         ]
         if has_default:
             default = rows[DEFAULT]["accuracy"]
@@ -640,10 +659,11 @@ def verdicts(frame: pl.DataFrame, names: list[str]) -> str:
         )
     for name in names:
         if name.startswith("crowdkit"):
-            wins = [s for s in sets if pick[s, name] > pick[s, "dawid_skene"] + 0.005]
+            ran = [s for s in sets if (s, name) in pick]
+            wins = [s for s in ran if pick[s, name] > pick[s, "dawid_skene"] + 0.005]
             lines.append(
                 f"`{name}` beats labelkit's `dawid_skene` by more than 0.005 on {len(wins)} of "
-                f"{len(sets)} sets" + (f": {', '.join(wins)}." if wins else ".")
+                f"the {len(ran)} sets it ran on" + (f": {', '.join(wins)}." if wins else ".")
             )
     return "\n".join(f"- {line}" for line in lines)
 
@@ -659,10 +679,16 @@ def main() -> None:
         "--report-only", action="store_true", help="rewrite the Markdown from the saved JSON"
     )
     arguments.add_argument(
+        "--methods",
+        nargs="+",
+        metavar="NAME",
+        help="only these methods (and majority vote), by exact name",
+    )
+    arguments.add_argument(
         "--sets",
         nargs="+",
         metavar="TEXT",
-        help="only the sets whose name contains one of these (to run parts in parallel)",
+        help="only the sets (and fit-time shapes) whose name contains one of these",
     )
     arguments = arguments.parse_args()
     if arguments.report_only:
@@ -681,6 +707,8 @@ def main() -> None:
     threadpool_limits(1)
     torch.set_num_threads(1)
     chosen = methods()
+    if arguments.methods:
+        chosen = [m for m in chosen if m.name in (MV, *arguments.methods)]
     # One throwaway fit first, so that no timed fit includes loading torch.
     make_label_model("snorkel", epochs=1).fit(np.array([[0, 1, 0], [1, 1, -1]]), 2)
     vote_sets = (
@@ -695,7 +723,7 @@ def main() -> None:
     records: list[dict[str, Any]] = []
     for vote_set in vote_sets:
         records += evaluate(vote_set, chosen, seeds)
-    timing = [] if arguments.no_timing else fit_times(chosen, arguments.quick)
+    timing = [] if arguments.no_timing else fit_times(chosen, arguments.quick, arguments.sets)
     report(records, timing, seeds, arguments.output_dir)
 
 
