@@ -5,8 +5,9 @@ Sets. WRENCH YouTube and SMS (SMS twice: votes as shipped, and its 73 rules re-a
 by labelkit, because the shipped valid/test votes do not belong to their texts); YouTube
 with one simulated LLM added that answers every comment, 45% right and saying "spam"
 about 80% of the time; YouTube with a real below-chance LLM added, the demo's recorded
-SmolLM2-135M answers (replayed from the cache, nothing asked live); the five llms_for_css tasks of Ziems et al. 2023 (each recorded
-LLM's answers are one multi-class source, read by ``llm_votes.read_task``); and six
+SmolLM2-135M answers (replayed from the cache, nothing asked live); the five
+llms_for_css tasks of Ziems et al. 2023 (each recorded LLM's answers are one
+multi-class source, read by ``llm_votes.read_task``); and six
 synthetic sets with known truth from ``labelkit.synthetic`` (``SYNTHETIC`` below: many
 classes, class imbalance, copied sources, adversaries, below-chance sources, low coverage).
 
@@ -21,8 +22,8 @@ ones (the synthetic sets and YouTube's LLM column).
 
 Fit time. Synthetic votes of 2,500 examples x 164 sources x 9 classes, and of 1M x 100 x
 10 fitted on 10k, 200k and 1M of them. ``auto`` and Snorkel's LabelModel, the comparison
-the issue asks for, are fitted at every size with up to ``REFERENCE_LIMIT_S`` CPU seconds each;
-the other methods stop at the first size whose time, projected from the smaller ones,
+the issue asks for, are fitted at every size with up to ``REFERENCE_LIMIT_S`` CPU seconds
+each; the other methods stop at the first size whose time, projected from the smaller ones,
 passes ``TIME_LIMIT_S``. No size is fitted whose projected peak memory passes 60% of the
 memory free then; a fit still running at its limit is stopped and shown as a lower bound.
 
@@ -619,7 +620,8 @@ def accuracy_table(frame: pl.DataFrame, names: list[str]) -> str:
 
 def time_table(frame: pl.DataFrame) -> str:
     lines = [
-        "| shape | method | examples fitted | fit + predict CPU s | wall s | peak memory GB | vs snorkel |",
+        "| shape | method | examples fitted | fit + predict CPU s | wall s | peak memory GB "
+        "| vs snorkel |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for shape in frame["dataset"].unique(maintain_order=True):
