@@ -661,7 +661,7 @@ def verdicts(frame: pl.DataFrame, names: list[str]) -> str:
         )
     for name in names:
         if name.startswith("crowdkit"):
-            ran = [s for s in sets if (s, name) in pick]
+            ran = [s for s in sets if (s, name) in pick and (s, "dawid_skene") in pick]
             wins = [s for s in ran if pick[s, name] > pick[s, "dawid_skene"] + 0.005]
             lines.append(
                 f"`{name}` beats labelkit's `dawid_skene` by more than 0.005 on {len(wins)} of "
