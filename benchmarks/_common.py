@@ -12,7 +12,15 @@ from typing import Any
 import polars as pl
 
 import labelkit
-from labelkit import Workspace, import_votes, ingest
+from labelkit import (
+    Workspace,
+    bundled_dataset,
+    import_llm_cache,
+    import_votes,
+    ingest,
+    label_with_llm,
+)
+from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_LLM
 from labelkit.report import markdown_table
 
 WRENCH_SPLITS = ("train", "valid", "test")
@@ -64,3 +72,11 @@ def load_wrench(workspace: Workspace, folder: Path, vote_splits: tuple[str, ...]
     ``vote_splits`` as sources ``wrench:<LF name>``."""
     ingest(workspace, [folder / f"{split}.json" for split in WRENCH_SPLITS])
     import_votes(workspace, [folder / f"{split}.json" for split in vote_splits])
+
+
+def replay_llm(workspace: Workspace) -> None:
+    """The demo's recorded SmolLM2-135M answers (they cover every YouTube comment, the
+    WRENCH set's included), asked again through the cache: nothing is asked live."""
+    import_llm_cache(workspace, bundled_dataset("youtube-spam") / RECORDED_ANSWERS)
+    stats = label_with_llm(workspace, YOUTUBE_LLM)
+    assert stats.cached == stats.prompts, "every prompt must come from the recorded answers"

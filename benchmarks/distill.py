@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import WRENCH_SPLITS, load_wrench, parser, write_results
+from _common import WRENCH_SPLITS, load_wrench, parser, replay_llm, write_results
 from label_models import sms_rules
 
 from labelkit import (
@@ -51,15 +51,13 @@ from labelkit import (
     cleaned_labels,
     evaluate,
     find_label_issues,
-    import_llm_cache,
     ingest,
-    label_with_llm,
     load_lfs,
     simulate_review,
     train_on_cleaned,
     train_textcat,
 )
-from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
+from labelkit.demo import YOUTUBE_INGEST
 from labelkit.lf import regex_lf
 
 REVIEWED = (50, 100, 200, 300)
@@ -88,13 +86,6 @@ def load_demo(ws: Workspace, data_dir: Path) -> None:
     ingest(ws, sorted(bundled_dataset("youtube-spam").glob("*.csv")), **YOUTUBE_INGEST)
     apply_lfs(ws, load_lfs("labeling_functions.youtube"))
     replay_llm(ws)
-
-
-def replay_llm(ws: Workspace) -> None:
-    """SmolLM2's recorded answers, asked again through the cache: nothing is asked live."""
-    import_llm_cache(ws, bundled_dataset("youtube-spam") / RECORDED_ANSWERS)
-    stats = label_with_llm(ws, YOUTUBE_LLM)
-    assert stats.cached == stats.prompts, "every prompt must come from the recorded answers"
 
 
 DATASETS: dict[str, Callable[[Workspace, Path], None]] = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
-from labelkit.aggregate import aggregate
+from labelkit.aggregate import aggregate, load_label_model
 from labelkit.data import bundled_dataset, ingest
 from labelkit.evaluation import Evaluation, evaluate
 from labelkit.export import export_cleaned
@@ -102,11 +102,15 @@ def run_demo(
         )
 
         console.rule("4. label model")
-        predictions = aggregate(ws, "snorkel")
+        predictions = aggregate(ws, save_to=directory / "label_model.json")
+        fitted = load_label_model(directory / "label_model.json")
+        sources = ws.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+        dropped = ", ".join(sources[j] for j in fitted.report["dropped"]) or "none"
         console.print(
-            f"Snorkel LabelModel over {ws.sql('SELECT count(*) AS n FROM sources')['n'][0]} "
-            f"sources: {predictions['label'].is_not_null().sum()} of {predictions.height} examples "
-            "labeled"
+            f"default label model (auto) over {len(sources)} sources: "
+            f"{predictions['label'].is_not_null().sum()} of {predictions.height} examples "
+            f"labeled; {fitted.report['chosen']}, {fitted.report['reason']}; "
+            f"dropped as below chance: {dropped}"
         )
 
         console.rule("5. flags for review")

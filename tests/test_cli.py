@@ -176,7 +176,7 @@ def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
     }
     small = next(row for row in report.values() if row["kind"] == "small model")
     assert small["coverage"] == 1.0 and small["size_mb"] > 0 and small["words_per_s"] > 0
-    assert {"llm:smollm2", "majority_vote", "snorkel", "keyword_subscribe"} <= set(report)
+    assert {"llm:smollm2", "majority_vote", "auto", "keyword_subscribe"} <= set(report)
     assert "| method |" in (tmp_path / "demo" / "report.md").read_text()
     with Workspace(tmp_path / "demo" / "workspace.duckdb", read_only=True) as ws:
         steps = ws.sql("SELECT step FROM runs ORDER BY run_id")["step"].to_list()
