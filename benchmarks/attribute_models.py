@@ -150,6 +150,10 @@ def main() -> None:
     arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     arguments.add_argument("--max-epochs", type=int, default=10)
     arguments.add_argument("--layouts", nargs="+", default=list(LAYOUTS))
+    arguments.add_argument("--sources", nargs="+", default=["gold", "keyword votes"])
+    arguments.add_argument(
+        "--results-name", default="attribute_models", help="name of the result files"
+    )
     args = arguments.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="attribute-models-"))
     records: list[dict[str, Any]] = []
@@ -164,6 +168,7 @@ def main() -> None:
         aggregate(ws, "majority_vote")
         evaluation = {split: gold_rows(ws, split) for split in ("dev", "test")}
         sources = {"gold": gold_rows(ws, "train"), "keyword votes": cleaned_labels(ws)}
+        sources = {name: sources[name] for name in args.sources}
         records.append(
             {
                 "labels": "keyword votes",
@@ -204,7 +209,7 @@ def main() -> None:
                     }
                     print(record, flush=True)
                     records.append(record)
-                    write_results("attribute_models", records, args.output_dir)
+                    write_results(args.results_name, records, args.output_dir)
 
 
 if __name__ == "__main__":

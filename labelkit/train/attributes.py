@@ -141,7 +141,9 @@ def train_attributes(
     _check_attribute_examples(examples, task, targets, key)
     examples = examples.filter(pl.col("label").is_not_null())
     texts = examples[key].unique(maintain_order=True).sample(fraction=1.0, shuffle=True, seed=seed)
-    if dev is None:
+    if dev is not None:
+        dev = dev.filter(pl.col("label").is_not_null())
+    else:
         held_out = texts.head(max(1, round(texts.len() * dev_fraction)))
         dev = examples.filter(pl.col(key).is_in(held_out.implode()))
         examples = examples.filter(~pl.col(key).is_in(held_out.implode()))
