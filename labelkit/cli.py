@@ -871,7 +871,7 @@ def train(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
             "spacy_textcat_vectors; for aspects and multi-label tasks also the layouts "
             "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>). "
-            "[default: spacy_textcat_bow; spacy_textcat_pairs with attributes]"
+            "[default: spacy_textcat_bow; spacy_textcat_per_attribute with attributes]"
         ),
     ] = None,
     targets: Annotated[

@@ -45,7 +45,7 @@ from labelkit.train.vectors import static_vectors
 
 PAIRS = "spacy_textcat_pairs"
 PER_ATTRIBUTE = "spacy_textcat_per_attribute"
-DEFAULT_ATTRIBUTE_MODEL = PAIRS
+DEFAULT_ATTRIBUTE_MODEL = PER_ATTRIBUTE
 SEPARATOR = "="
 # Characters kept out of the folder names of the per-attribute classifiers.
 UNSAFE = re.compile(r"[^\w.-]+")

@@ -136,7 +136,9 @@ def test_an_attribute_without_a_label_teaches_nothing(tmp_path: Path) -> None:
     labeled = rows(reviews(1))
     # The staff of every text that mentions food is unknown (the label model abstained).
     unknown = pl.col("text").str.contains("pizza|pasta|soup") & (pl.col("attribute") == "staff")
-    train_attributes(labeled.filter(~unknown), TASK, tmp_path / "m", max_epochs=1)
+    train_attributes(
+        labeled.filter(~unknown), TASK, tmp_path / "m", model="spacy_textcat_pairs", max_epochs=1
+    )
     nlp = spacy.blank("en")
     docs = [
         doc
@@ -178,7 +180,12 @@ def test_soft_and_weighted_targets_train_the_pairs(tmp_path: Path) -> None:
 
     def trained(targets: str) -> spacy.language.Language:
         best = train_attributes(
-            flipped, TASK, tmp_path / targets, targets=targets, config_path=fast
+            flipped,
+            TASK,
+            tmp_path / targets,
+            targets=targets,
+            model="spacy_textcat_pairs",
+            config_path=fast,
         )
         assert "labelkit" not in (best.parent / "model-last" / "config.cfg").read_text()
         return spacy.load(best.parent / "model-last")
@@ -203,7 +210,13 @@ def test_multilabel_task_answers_yes_or_no_per_label(tmp_path: Path) -> None:
         (pl.col(a) != "none").replace_strict({True: "yes", False: "no"}).alias(a)
         for a in ("food", "staff")
     )
-    model = train_attributes(rows(frame), task, tmp_path / "m", config_path=fast_config(tmp_path))
+    model = train_attributes(
+        rows(frame),
+        task,
+        tmp_path / "m",
+        model="spacy_textcat_pairs",
+        config_path=fast_config(tmp_path),
+    )
     assert list(spacy.load(model).get_pipe("textcat_multilabel").labels) == [
         "food=yes",
         "staff=yes",
@@ -268,15 +281,15 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
         return done.stdout
 
     ws_path, out = str(tmp_path / "ws.duckdb"), tmp_path / "model"
-    labelkit("train", ws_path, str(out), "--dev-split", "dev", "--param", "max_epochs=8")
+    labelkit("train", ws_path, str(out), "--dev-split", "dev", "--param", "max_epochs=30")
     nlp = spacy.load(out / "model-best")
-    assert nlp.meta["labelkit"]["layout"] == "spacy_textcat_pairs", "the default layout"
+    assert nlp.meta["labelkit"]["layout"] == "spacy_textcat_per_attribute", "the default layout"
     assert cleaned == 2 * split.count("train")
-    dev = DocBin().from_disk(out / "dev.spacy").get_docs(nlp.vocab)
+    dev = DocBin().from_disk(out / "by_attribute" / "00_food" / "dev.spacy").get_docs(nlp.vocab)
     assert len(list(dev)) == split.count("dev"), "gold dev chooses the model"
     with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
         run = ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
-    assert json.loads(run)["model"] == "spacy_textcat_pairs"
+    assert json.loads(run)["model"] == "spacy_textcat_per_attribute"
 
     labelkit("package", str(out / "model-best"), str(tmp_path / "dist"), "--name", "rest")
     meta = json.loads(
