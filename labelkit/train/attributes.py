@@ -11,6 +11,9 @@ Two layouts, both registered as small models so that either can be chosen:
   its answers, the absent one included (``food=none``), each trained and checkpointed
   on its own, then put into one pipeline.
 
+The second is the default: on MAMS-ACSA it scores the higher macro-F1 over aspects,
+and the first is the faster (``benchmarks/attribute_models.py``, docs/distillation.md).
+
 Either way the outputs are named ``<attribute>=<answer>`` in ``doc.cats`` and the
 task is kept in the pipeline's ``meta.json`` (under ``labelkit``), so the saved model
 loads with spaCy alone and ``predict_frame`` can turn scores into answers.
