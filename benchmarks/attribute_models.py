@@ -18,7 +18,7 @@ in the thread's CPU time rather than wall time (median of five passes over at le
 50,000 words, after a warm-up pass), so that other processes on a busy machine do
 not slow it; size is the model folder on disk.
 
-    python benchmarks/attribute_models.py --seeds 0 1 2 --max-epochs 10
+    python benchmarks/attribute_models.py --seeds 0 --max-epochs 5   # as measured
 """
 
 from __future__ import annotations
