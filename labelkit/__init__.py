@@ -169,9 +169,9 @@ __all__ = [
     "review_in_terminal",
     "simulate_review",
     "summarize_lfs",
+    "train_attributes",
     "train_on_cleaned",
     "train_textcat",
-    "train_attributes",
 ]
 
 
