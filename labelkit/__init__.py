@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         package_model,
         predict_file,
         predict_frame,
+        train_attributes,
         train_on_cleaned,
         train_textcat,
     )
@@ -115,6 +116,7 @@ _EXPORTS = {
     "IngestSummary": "labelkit.data",
     "predict_frame": "labelkit.train",
     "import_votes": "labelkit.votes",
+    "train_attributes": "labelkit.train",
 }
 
 __version__ = "0.1.0"
@@ -167,6 +169,7 @@ __all__ = [
     "review_in_terminal",
     "simulate_review",
     "summarize_lfs",
+    "train_attributes",
     "train_on_cleaned",
     "train_textcat",
 ]

@@ -948,12 +948,14 @@ def train(
     output_dir: Annotated[Path, typer.Argument(help="Where the config and models go.")],
     config: Annotated[Path | None, typer.Option(help="A spaCy config.cfg to train with.")] = None,
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
-            "spacy_textcat_vectors."
+            "spacy_textcat_vectors; for aspects and multi-label tasks also the layouts "
+            "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>). "
+            "[default: spacy_textcat_bow; spacy_textcat_per_attribute with attributes]"
         ),
-    ] = "spacy_textcat_bow",
+    ] = None,
     targets: Annotated[
         str, typer.Option(help="hard labels, soft (label-model probabilities) or weighted.")
     ] = "hard",
@@ -978,7 +980,11 @@ def train(
             verbose=True,
             **_params(param),
         )
-    console.print(f"model saved to {path}; its config is {output_dir / 'config.cfg'}")
+    config_file = output_dir / "config.cfg"
+    if not config_file.is_file():
+        # One textcat per attribute: each has its own config.
+        config_file = output_dir / "by_attribute" / "*" / "config.cfg"
+    console.print(f"model saved to {path}; its config is {config_file}")
 
 
 @app.command(name="evaluate")
@@ -1103,12 +1109,16 @@ def predict(
     input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
     output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
-    threshold: Annotated[float, typer.Option(help="Multi-label: the score to pick a label.")] = 0.5,
+    threshold: Annotated[
+        float,
+        typer.Option(help="Multi-label and attribute models: the score to pick a label."),
+    ] = 0.5,
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")
     ] = None,
 ) -> None:
-    """Label a table of texts with a trained model (batch inference)."""
+    """Label a table of texts with a trained model (batch inference); a model of an
+    aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>."""
     from labelkit.train import predict_file
 
     n = predict_file(

@@ -1,5 +1,10 @@
 """Distillation: train the small model on the cleaned set, package it, and predict with it."""
 
+from labelkit.train.attributes import (
+    textcat_pairs_config,
+    textcat_per_attribute_config,
+    train_attributes,
+)
 from labelkit.train.ship import package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
     textcat_bow_config,
@@ -17,7 +22,10 @@ __all__ = [
     "static_vectors",
     "textcat_bow_config",
     "textcat_ensemble_config",
+    "textcat_pairs_config",
+    "textcat_per_attribute_config",
     "textcat_vectors_config",
+    "train_attributes",
     "train_on_cleaned",
     "train_textcat",
 ]

@@ -19,6 +19,8 @@ from spacy.language import Language
 from labelkit.data import as_frame, read_table, table_format
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
+from labelkit.task import Task
+from labelkit.train.attributes import absent_answer, output_name
 
 PREDICT_BATCH = 2_000
 
@@ -59,7 +61,10 @@ def package_model(
         meta |= {"name": name, "version": version}
         meta["description"] = "A text classifier distilled with labelkit."
         if evaluation is not None:
-            meta |= _evaluation_meta(evaluation)
+            evaluated = _evaluation_meta(evaluation)
+            # Kept beside what training put there (a task with attributes keeps its task).
+            evaluated["labelkit"] = {**meta.get("labelkit", {}), **evaluated["labelkit"]}
+            meta |= evaluated
         (staged / "meta.json").write_text(json.dumps(meta, indent=2))
         spacy_package(
             staged,
@@ -115,6 +120,13 @@ def predict_frame(
     the list of those scoring at least ``threshold``), ``confidence`` (the top score) and
     one ``score_<label>`` column per label. ``model`` is a trained model's folder, an
     installed package, or a loaded spaCy pipeline.
+
+    A model of a task with attributes (``train_attributes``) answers every attribute:
+    ``predicted_<attribute>`` (e.g. ``positive`` or ``none``; ``yes`` or ``no`` for a
+    multi-label task) and ``confidence_<attribute>``, then one ``score_<output>`` per
+    output of the model (``score_food=positive``). Where the model has no output for
+    the absent answer, an attribute is absent when none of its outputs reaches
+    ``threshold``, with confidence one minus its top score.
 
     Examples
     --------
@@ -186,10 +198,10 @@ def _predict(
             f"{name} row {too_long[0] + 1}, column {text_column!r}: the text is longer than "
             f"the model's limit of {nlp.max_length:,} characters; split or shorten it"
         )
-    pipe = next((name for name in nlp.pipe_names if name.startswith("textcat")), None)
-    if pipe is None:
+    pipes = [name for name in nlp.pipe_names if name.startswith("textcat")]
+    if not pipes:
         raise LabelkitError(f"{model} has no text classifier (pipes: {nlp.pipe_names})")
-    labels = list(nlp.get_pipe(pipe).labels)
+    labels = [label for pipe in pipes for label in nlp.get_pipe(pipe).labels]
     scores: list[list[float]] = []
     with Progress(transient=True) as progress:
         bar = progress.add_task(f"predicting {Path(name).name}", total=frame.height)
@@ -198,8 +210,13 @@ def _predict(
             scores += [[doc.cats[label] for label in labels] for doc in nlp.pipe(chunk)]
             progress.update(bar, advance=len(chunk))
     table = pl.DataFrame(scores, schema=[f"score_{label}" for label in labels], orient="row")
+    task = nlp.meta.get("labelkit", {}).get("task")
+    if task is not None:
+        answers = _attribute_answers(Task.from_json(json.dumps(task)), table.columns, threshold)
+        added = table.select(*answers, pl.all())
+        return _joined(frame, added, name)
     top = pl.concat_list(table.columns)
-    if pipe == "textcat":
+    if pipes == ["textcat"]:
         names = dict(enumerate(labels))
         chosen = top.list.arg_max().replace_strict(names, return_dtype=pl.String)
         chosen = chosen.alias("predicted")
@@ -208,6 +225,37 @@ def _predict(
         picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
         chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
     added = table.select(chosen, top.list.max().alias("confidence"), pl.all())
+    return _joined(frame, added, name)
+
+
+def _attribute_answers(task: Task, columns: list[str], threshold: float) -> list[pl.Expr]:
+    """``predicted_<attribute>`` and ``confidence_<attribute>`` for every attribute,
+    from the ``score_<attribute>=<answer>`` columns."""
+    absent = absent_answer(task)
+    answers = []
+    for attribute in task.targets:
+        named = {f"score_{output_name(attribute, a)}": a for a in task.answers(attribute).labels}
+        scored = {column: answer for column, answer in named.items() if column in columns}
+        scores = pl.concat_list(list(scored))
+        best = scores.list.arg_max().replace_strict(
+            dict(enumerate(scored.values())), return_dtype=pl.String
+        )
+        top = scores.list.max()
+        if absent in scored.values():
+            # One classifier per attribute, over all its answers.
+            predicted, confidence = best, top
+        else:
+            on = top >= threshold
+            predicted = pl.when(on).then(best).otherwise(pl.lit(absent))
+            confidence = pl.when(on).then(top).otherwise(1 - top)
+        answers += [
+            predicted.alias(f"predicted_{attribute}"),
+            confidence.alias(f"confidence_{attribute}"),
+        ]
+    return answers
+
+
+def _joined(frame: pl.DataFrame, added: pl.DataFrame, name: str) -> pl.DataFrame:
     clash = sorted(set(added.columns) & set(frame.columns))
     if clash:
         raise InputError(f"{name}: already has columns {clash}, which predictions add")

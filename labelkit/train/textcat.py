@@ -22,11 +22,12 @@ from thinc.api import Config
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.registry import resolve, small_models
-from labelkit.train.components import FACTORY, WEIGHT_KEY, plain_textcat
+from labelkit.train.components import FACTORY, MULTILABEL_FACTORY, WEIGHT_KEY, plain_textcat
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import Workspace
 
 TARGETS = ("hard", "soft", "weighted")
+SAVED = ("model-best", "model-last")
 
 
 def _textcat_config(
@@ -157,21 +158,47 @@ def train_textcat(
     for the training texts (``vectors`` names a spaCy pipeline with vectors instead).
     ``lang`` is the texts' spaCy language code; without it, the config's ``[nlp] lang``
     holds (English for the registered models). spaCy's training log is printed only
-    with ``verbose``.
+    with ``verbose``. Tasks with attributes train with ``train_attributes``.
 
     Examples
     --------
     >>> train_textcat(cleaned_labels(ws), ["ham", "spam"], "models/spam", lang="de")
     PosixPath('models/spam/model-best')
     """
+    if getattr(resolve(small_models, model), "layout", None):
+        raise LabelkitError(
+            f"{model} answers a task with attributes, not one label per text: "
+            "use train_attributes (or train on an aspects or multi-label workspace)"
+        )
     exclusive = examples.schema["label"] != pl.List(pl.String)
     _check_examples(examples, labels, targets, exclusive)
-    output = Path(output_dir).resolve()
-    output.mkdir(parents=True, exist_ok=True)
     rows = examples.sample(fraction=1.0, shuffle=True, seed=seed)
     if dev is None:
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
+    config = _config(model, config_path, exclusive=exclusive, seed=seed, lang=lang, params=params)
+    lang = config["nlp"]["lang"]
+    return _fit(
+        config,
+        Path(output_dir),
+        _docbin(rows, labels, targets, lang),
+        _docbin(dev, labels, "hard", lang),
+        pl.concat([rows["text"], dev["text"]]),
+        targets=targets,
+        vectors=vectors,
+        verbose=verbose,
+    )
+
+
+def _config(
+    model: str,
+    config_path: str | Path | None,
+    *,
+    exclusive: bool,
+    seed: int,
+    lang: str | None,
+    params: dict[str, Any],
+) -> Config:
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
@@ -179,15 +206,31 @@ def train_textcat(
     )
     if lang is not None:
         config["nlp"]["lang"] = lang
-    lang = config["nlp"]["lang"]
+    return config
+
+
+def _fit(
+    config: Config,
+    output_dir: Path,
+    train: DocBin,
+    dev: DocBin,
+    texts: pl.Series,
+    *,
+    targets: str,
+    vectors: str | Path | None,
+    verbose: bool,
+) -> Path:
+    """Train ``config`` on the corpora with spaCy; return the best model's path."""
+    output = output_dir.resolve()
+    output.mkdir(parents=True, exist_ok=True)
     paths = {"train": output / "train.spacy", "dev": output / "dev.spacy"}
-    _write_docbin(rows, labels, paths["train"], targets, lang)
-    _write_docbin(dev, labels, paths["dev"], "hard", lang)
+    train.to_disk(paths["train"])
+    dev.to_disk(paths["dev"])
     if targets != "hard":
-        _textcat(config)["factory"] = FACTORY
+        textcat = _textcat(config)
+        textcat["factory"] = FACTORY if textcat["factory"] == "textcat" else MULTILABEL_FACTORY
     if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
-        texts = pl.concat([rows["text"], dev["text"]])
-        vectors = static_vectors(texts, output / "vectors", lang=lang)
+        vectors = static_vectors(texts, output / "vectors", lang=config["nlp"]["lang"])
     overrides = {"paths.train": str(paths["train"]), "paths.dev": str(paths["dev"])}
     if vectors is not None:
         overrides["paths.vectors"] = str(vectors)
@@ -206,7 +249,7 @@ def train_textcat(
             raise LabelkitError(
                 f"spaCy could not train with {output / 'config.cfg'}: {log.getvalue()[-2000:]}"
             ) from None
-    for saved in ("model-best", "model-last"):
+    for saved in SAVED:
         plain_textcat(output / saved)
     return output / "model-best"
 
@@ -215,7 +258,7 @@ def train_on_cleaned(
     workspace: Workspace,
     output_dir: str | Path,
     *,
-    model: str = "spacy_textcat_bow",
+    model: str | None = None,
     targets: str = "hard",
     dev_split: str | None = None,
     seed: int = 0,
@@ -229,17 +272,29 @@ def train_on_cleaned(
     ``dev_split``, that split's gold labels choose the best checkpoint; otherwise a
     tenth of the cleaned set is held out for it. The texts are tokenized in the
     workspace's language; spaCy's training log is printed only with ``verbose``.
+    ``model`` defaults to ``spacy_textcat_bow``, and for a task with attributes to
+    the default layout of ``train_attributes`` (one answer per attribute).
 
     Examples
     --------
     >>> train_on_cleaned(ws, "models/spam", targets="soft", dev_split="dev")
     PosixPath('models/spam/model-best')
     """
-    labels = workspace.task.labels
+    from labelkit.train.attributes import DEFAULT_ATTRIBUTE_MODEL, train_attributes
+
+    task = workspace.task
+    with_attributes = task.kind != "classification"
+    if model is None:
+        model = DEFAULT_ATTRIBUTE_MODEL if with_attributes else "spacy_textcat_bow"
+    keys = ["id", "attribute"] if with_attributes else ["id"]
     examples = cleaned_labels(workspace).join(
-        workspace.sql("SELECT example_id AS id, probabilities FROM predictions"), on="id"
+        workspace.sql("SELECT example_id AS id, attribute, probabilities FROM predictions").select(
+            *keys, "probabilities"
+        ),
+        on=keys,
     )
-    certain = pl.concat_list([(pl.col("label") == label).cast(pl.Float64) for label in labels])
+    answers = task.answers(task.targets[0]).labels
+    certain = pl.concat_list([(pl.col("label") == label).cast(pl.Float64) for label in answers])
     examples = examples.with_columns(
         pl.when(pl.col("origin") == "review")
         .then(certain)
@@ -254,21 +309,31 @@ def train_on_cleaned(
         )
         if dev.height == 0:
             raise LabelkitError(f"no gold labels in split {dev_split!r} to choose the model on")
+        if with_attributes:
+            dev = pl.concat(
+                dev.select(
+                    "id",
+                    "text",
+                    pl.lit(attribute).alias("attribute"),
+                    task.gold_answers(dev["label"], attribute).alias("label"),
+                )
+                for attribute in task.targets
+            )
     config = {"output_dir": str(output_dir), "model": model, "seed": seed, "targets": targets}
     config |= {"dev_split": dev_split, "config_path": config_path and str(config_path)}
+    train_args = {
+        "model": model,
+        "targets": targets,
+        "dev": dev,
+        "seed": seed,
+        "config_path": config_path,
+        "verbose": verbose,
+    }
     with workspace.run("train", {**config, "examples": examples.height, **params}):
+        if with_attributes:
+            return train_attributes(examples, task, output_dir, **train_args, **params)
         return train_textcat(
-            examples,
-            labels,
-            output_dir,
-            model=model,
-            targets=targets,
-            dev=dev,
-            seed=seed,
-            config_path=config_path,
-            lang=workspace.task.lang,
-            verbose=verbose,
-            **params,
+            examples, task.labels, output_dir, lang=task.lang, **train_args, **params
         )
 
 
@@ -294,9 +359,7 @@ def _wants_vectors(config: Config) -> bool:
     return "include_static_vectors = true" in config.to_str(interpolate=False)
 
 
-def _write_docbin(
-    rows: pl.DataFrame, labels: Sequence[str], path: Path, targets: str, lang: str
-) -> None:
+def _docbin(rows: pl.DataFrame, labels: Sequence[str], targets: str, lang: str) -> DocBin:
     nlp = spacy.blank(lang)
     docs = DocBin(store_user_data=targets == "weighted")
     for doc, row in zip(nlp.tokenizer.pipe(rows["text"]), rows.iter_rows(named=True), strict=True):
@@ -309,4 +372,4 @@ def _write_docbin(
         if targets == "weighted":
             doc.user_data[WEIGHT_KEY] = float(row["confidence"])
         docs.add(doc)
-    docs.to_disk(path)
+    return docs

@@ -1,0 +1,325 @@
+"""The small model for tasks with attributes: one answer per attribute and text.
+
+Two layouts, both registered as small models so that either can be chosen:
+
+- ``spacy_textcat_pairs``: one ``textcat_multilabel`` with an output per attribute
+  and present answer (``food=positive``; for a multi-label task ``sports=yes``). An
+  attribute whose outputs all score under the threshold gets its absent answer
+  (``"none"`` / ``"no"``). An attribute a training text has no label for is missing
+  from its targets, so it teaches nothing about that attribute.
+- ``spacy_textcat_per_attribute``: one exclusive ``textcat`` per attribute over all
+  its answers, the absent one included (``food=none``), each trained and checkpointed
+  on its own, then put into one pipeline.
+
+The second is the default: on MAMS-ACSA it scores the higher macro-F1 over aspects,
+and the first is the faster (``benchmarks/attribute_models.py``, docs/distillation.md).
+
+Either way the outputs are named ``<attribute>=<answer>`` in ``doc.cats`` and the
+task is kept in the pipeline's ``meta.json`` (under ``labelkit``), so the saved model
+loads with spaCy alone and ``predict_frame`` can turn scores into answers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import spacy
+from spacy.tokens import DocBin
+from thinc.api import Config
+
+from labelkit.errors import LabelkitError
+from labelkit.registry import resolve, small_models
+from labelkit.task import NO, NONE, Task
+from labelkit.train.components import WEIGHT_KEY
+from labelkit.train.textcat import (
+    SAVED,
+    TARGETS,
+    _config,
+    _fit,
+    _wants_vectors,
+    train_textcat,
+)
+from labelkit.train.vectors import static_vectors
+
+PAIRS = "spacy_textcat_pairs"
+PER_ATTRIBUTE = "spacy_textcat_per_attribute"
+DEFAULT_ATTRIBUTE_MODEL = PER_ATTRIBUTE
+SEPARATOR = "="
+# Characters kept out of the folder names of the per-attribute classifiers.
+UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def _layout(name: str) -> Callable[[Callable[..., Config]], Callable[..., Config]]:
+    def mark(function: Callable[..., Config]) -> Callable[..., Config]:
+        function.layout = name  # type: ignore[attr-defined]
+        return small_models.register(name)(function)
+
+    return mark
+
+
+@_layout(PAIRS)
+def textcat_pairs_config(*, base: str = "spacy_textcat_bow", **params: Any) -> Config:
+    """One multi-label textcat over ``attribute=answer`` outputs, of the registered
+    small model ``base``; an attribute with no output on is absent.
+
+    Examples
+    --------
+    >>> list(textcat_pairs_config()["components"])
+    ['textcat_multilabel']
+    """
+    params.pop("exclusive", None)
+    return resolve(small_models, base)(exclusive=False, **params)
+
+
+@_layout(PER_ATTRIBUTE)
+def textcat_per_attribute_config(*, base: str = "spacy_textcat_bow", **params: Any) -> Config:
+    """One exclusive textcat of the registered small model ``base`` per attribute, over
+    its answers, the absent one included; this is the config of each of them.
+
+    Examples
+    --------
+    >>> list(textcat_per_attribute_config()["components"])
+    ['textcat']
+    """
+    params.pop("exclusive", None)
+    return resolve(small_models, base)(exclusive=True, **params)
+
+
+def absent_answer(task: Task) -> str:
+    """The answer of an attribute that a text does not have: ``"none"`` or ``"no"``."""
+    return NONE if task.kind == "aspects" else NO
+
+
+def output_name(attribute: str, answer: str) -> str:
+    """The ``doc.cats`` key of one answer of one attribute, e.g. ``food=positive``."""
+    return f"{attribute}{SEPARATOR}{answer}"
+
+
+def train_attributes(
+    examples: pl.DataFrame,
+    task: Task,
+    output_dir: str | Path,
+    *,
+    model: str = DEFAULT_ATTRIBUTE_MODEL,
+    targets: str = "hard",
+    dev: pl.DataFrame | None = None,
+    dev_fraction: float = 0.1,
+    seed: int = 0,
+    config_path: str | Path | None = None,
+    vectors: str | Path | None = None,
+    verbose: bool = False,
+    **params: Any,
+) -> Path:
+    """Train the small model of an aspects or multi-label ``task``; return the path of
+    the best model.
+
+    ``examples`` has one row per text and attribute: ``text, attribute, label`` (the
+    answer, e.g. ``positive`` or ``none``; ``yes`` / ``no`` for a multi-label task),
+    as ``cleaned_labels`` returns them, with ``id`` to group a text's rows (else the
+    text does), and ``probabilities`` (over ``task.answers(attribute).labels``) or
+    ``confidence`` for soft or weighted ``targets`` (see ``train_textcat``). A text
+    that lacks a row for an attribute teaches nothing about it.
+
+    ``model`` is a layout (``spacy_textcat_pairs``, ``spacy_textcat_per_attribute``;
+    ``--param base=`` names the small model inside it) or any other registered small
+    model, used inside the default layout. ``dev`` has the same columns (e.g. gold);
+    without it, a seeded ``dev_fraction`` of the texts is held out.
+
+    Examples
+    --------
+    >>> train_attributes(cleaned_labels(ws), ws.task, "models/restaurants")
+    PosixPath('models/restaurants/model-best')
+    """
+    if task.kind == "classification":
+        raise LabelkitError("a classification task trains with train_textcat")
+    layout = getattr(resolve(small_models, model), "layout", None)
+    if layout is None:
+        layout, params = DEFAULT_ATTRIBUTE_MODEL, {"base": model, **params}
+    key = "id" if "id" in examples.columns else "text"
+    _check_attribute_examples(examples, task, targets, key)
+    examples = examples.filter(pl.col("label").is_not_null())
+    texts = examples[key].unique(maintain_order=True).sample(fraction=1.0, shuffle=True, seed=seed)
+    if dev is not None:
+        dev = dev.filter(pl.col("label").is_not_null())
+    else:
+        held_out = texts.head(max(1, round(texts.len() * dev_fraction)))
+        dev = examples.filter(pl.col(key).is_in(held_out.implode()))
+        examples = examples.filter(~pl.col(key).is_in(held_out.implode()))
+    output = Path(output_dir).resolve()
+    train = _train_pairs if layout == PAIRS else _train_per_attribute
+    train(
+        examples,
+        dev,
+        task,
+        output,
+        key=key,
+        targets=targets,
+        seed=seed,
+        config_path=config_path,
+        vectors=vectors,
+        verbose=verbose,
+        params=params,
+    )
+    for saved in SAVED:
+        meta_path = output / saved / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta["labelkit"] = {"task": json.loads(task.to_json()), "layout": layout}
+        meta_path.write_text(json.dumps(meta, indent=2))
+    return output / "model-best"
+
+
+def _train_pairs(
+    examples: pl.DataFrame,
+    dev: pl.DataFrame,
+    task: Task,
+    output: Path,
+    *,
+    key: str,
+    targets: str,
+    seed: int,
+    config_path: str | Path | None,
+    vectors: str | Path | None,
+    verbose: bool,
+    params: dict[str, Any],
+) -> None:
+    config = _config(PAIRS, config_path, exclusive=False, seed=seed, lang=task.lang, params=params)
+    lang = config["nlp"]["lang"]
+    _fit(
+        config,
+        output,
+        _pairs_docbin(examples, task, key, targets, lang),
+        _pairs_docbin(dev, task, key, "hard", lang),
+        pl.concat([examples["text"], dev["text"]]).unique(),
+        targets=targets,
+        vectors=vectors,
+        verbose=verbose,
+    )
+
+
+def _pairs_docbin(rows: pl.DataFrame, task: Task, key: str, targets: str, lang: str) -> DocBin:
+    """One doc per text, its cats the present answers of the attributes it has a row
+    for: 1/0 (or the probabilities, for soft targets), weighted by the attribute's
+    confidence for weighted targets."""
+    present = {
+        a: [x for x in task.answers(a).labels if x != absent_answer(task)] for a in task.targets
+    }
+    columns = [c for c in ("probabilities", "confidence") if c in rows.columns]
+    texts = rows.group_by(key, maintain_order=True).agg(
+        pl.col("text").first(), pl.col("attribute", "label", *columns)
+    )
+    nlp = spacy.blank(lang)
+    docs = DocBin(store_user_data=targets == "weighted")
+    for doc, row in zip(
+        nlp.tokenizer.pipe(texts["text"]), texts.iter_rows(named=True), strict=True
+    ):
+        cats: dict[str, float] = {}
+        weights: dict[str, float] = {}
+        for i, attribute in enumerate(row["attribute"]):
+            answers = task.answers(attribute).labels
+            for answer in present[attribute]:
+                name = output_name(attribute, answer)
+                if targets == "soft":
+                    cats[name] = row["probabilities"][i][answers.index(answer)]
+                else:
+                    cats[name] = float(row["label"][i] == answer)
+                if targets == "weighted":
+                    weights[name] = float(row["confidence"][i])
+        doc.cats = cats
+        if targets == "weighted":
+            doc.user_data[WEIGHT_KEY] = weights
+        docs.add(doc)
+    return docs
+
+
+def _train_per_attribute(
+    examples: pl.DataFrame,
+    dev: pl.DataFrame,
+    task: Task,
+    output: Path,
+    *,
+    key: str,
+    targets: str,
+    seed: int,
+    config_path: str | Path | None,
+    vectors: str | Path | None,
+    verbose: bool,
+    params: dict[str, Any],
+) -> None:
+    base = params.pop("base", "spacy_textcat_bow")
+    config = _config(base, config_path, exclusive=True, seed=seed, lang=task.lang, params=params)
+    if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
+        # Distilled once for every attribute's classifier: they share the pipeline's vocab.
+        texts = pl.concat([examples["text"], dev["text"]]).unique()
+        vectors = static_vectors(texts, output / "vectors", lang=config["nlp"]["lang"])
+    named = pl.col("attribute") + SEPARATOR + pl.col("label")
+    folders = {}
+    for i, attribute in enumerate(task.targets):
+        answers = [output_name(attribute, answer) for answer in task.answers(attribute).labels]
+        folder = output / "by_attribute" / f"{i:02d}_{UNSAFE.sub('_', attribute)}"
+        folders[attribute] = train_textcat(
+            examples.filter(pl.col("attribute") == attribute).with_columns(named.alias("label")),
+            answers,
+            folder,
+            model=base,
+            targets=targets,
+            dev=dev.filter(pl.col("attribute") == attribute).with_columns(named.alias("label")),
+            seed=seed,
+            config_path=config_path,
+            vectors=vectors,
+            lang=task.lang,
+            verbose=verbose,
+            **params,
+        ).parent
+    for saved in SAVED:
+        _assemble({a: folder / saved for a, folder in folders.items()}, task.lang).to_disk(
+            output / saved
+        )
+
+
+def _assemble(parts: dict[str, Path], lang: str) -> spacy.language.Language:
+    """One pipeline of every attribute's textcat, named ``textcat_<attribute>``."""
+    loaded = {attribute: spacy.load(path) for attribute, path in parts.items()}
+    nlp = spacy.blank(lang)
+    nlp.vocab.vectors = next(iter(loaded.values())).vocab.vectors
+    for attribute, part in loaded.items():
+        if "tok2vec" in part.pipe_names:
+            # Each classifier keeps its own copy of the tok2vec it was trained with.
+            part.replace_listeners("tok2vec", "textcat", ["model.tok2vec"])
+        nlp.add_pipe("textcat", name=f"textcat_{attribute}", source=part)
+    return nlp
+
+
+def _check_attribute_examples(examples: pl.DataFrame, task: Task, targets: str, key: str) -> None:
+    if targets not in TARGETS:
+        raise LabelkitError(f"unknown targets {targets!r}; use one of {list(TARGETS)}")
+    missing = [c for c in ("text", "attribute", "label") if c not in examples.columns]
+    if missing:
+        raise LabelkitError(f"the training rows have no column(s) {missing}")
+    unknown = examples.filter(~pl.col("attribute").is_in(task.targets))
+    if unknown.height:
+        raise LabelkitError(
+            f"attribute {unknown['attribute'][0]!r} is not among the task's {list(task.targets)}"
+        )
+    answers = task.answers(task.targets[0]).labels
+    wrong = examples.filter(pl.col("label").is_not_null() & ~pl.col("label").is_in(answers))
+    if wrong.height:
+        raise LabelkitError(
+            f"answer {wrong['label'][0]!r} (attribute {wrong['attribute'][0]!r}) is not "
+            f"among the task's {list(answers)}"
+        )
+    repeated = examples.filter(pl.struct(key, "attribute").is_duplicated())
+    if repeated.height:
+        raise LabelkitError(
+            f"{key} {repeated[key][0]!r} has more than one row for attribute "
+            f"{repeated['attribute'][0]!r}"
+        )
+    if examples[key].n_unique() < 10:
+        raise LabelkitError(f"too few labeled examples to train on: {examples[key].n_unique()}")
+    needs = {"soft": "probabilities", "weighted": "confidence"}.get(targets)
+    if needs and needs not in examples.columns:
+        raise LabelkitError(f"targets={targets!r} needs a {needs!r} column")
