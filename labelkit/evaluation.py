@@ -304,7 +304,8 @@ def evaluate(
 
     A task with attributes is scored per attribute against ``Task.gold_answers`` and
     over all attributes (see ``Evaluation``); majority vote answers each attribute as
-    the label models do, presence then value. Its small model is not scored here yet.
+    the label models do, presence then value; so is its small model, from the
+    ``predicted_<attribute>`` answers of ``predict_frame``.
 
     Examples
     --------
@@ -315,11 +316,6 @@ def evaluate(
     examples = _gold(workspace, split)
     if examples.height == 0:
         raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
-    if model_path is not None and task.kind != "classification":
-        raise LabelkitError(
-            f"evaluating a small model of a {task.kind} task is not supported yet; "
-            "evaluate the sources and label models without --model"
-        )
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
     scored = _Scores(task)
@@ -369,7 +365,8 @@ def evaluate(
                 attribute=attribute,
             )
     if model_path is not None:
-        _score_small_model(scored, model_path, examples, task.encode(examples["gold"]), split)
+        gold = task.encode(examples["gold"]) if task.kind == "classification" else None
+        _score_small_model(scored, model_path, examples, gold, split)
     if not scored.cells:
         raise LabelkitError(
             f"nothing to evaluate in {workspace.path}: no votes yet and no model given; "
@@ -594,7 +591,11 @@ def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:
 
 
 def _score_small_model(
-    scored: _Scores, model: str | Path, examples: pl.DataFrame, gold: np.ndarray, split: str
+    scored: _Scores,
+    model: str | Path,
+    examples: pl.DataFrame,
+    gold: np.ndarray | None,
+    split: str,
 ) -> None:
     import spacy
 
@@ -603,13 +604,30 @@ def _score_small_model(
         raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
     nlp = spacy.load(model)
     pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
-    labels = scored.task.labels
+    task = scored.task
     texts = examples["text"].to_list()
-    proba = np.array(
-        [[doc.cats[label] for label in labels] for doc in nlp.pipe(texts, batch_size=256)]
-    )
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
+    cost = {"size_mb": size / 1e6, "words_per_s": words_per_second(nlp, texts)}
+    if task.kind != "classification":
+        from labelkit.train.ship import predict_frame
+
+        predicted = predict_frame(nlp, examples.select("text"))
+        for attribute in task.targets:
+            answers = task.answers(attribute)
+            scored.add(
+                "small model",
+                "small model",
+                split,
+                answers.encode(task.gold_answers(examples["gold"], attribute)),
+                answers.encode(predicted[f"predicted_{attribute}"]),
+                attribute=attribute,
+                **cost,
+            )
+        return
+    proba = np.array(
+        [[doc.cats[label] for label in task.labels] for doc in nlp.pipe(texts, batch_size=256)]
+    )
     scored.add(
         f"small model ({pipe})",
         "small model",
@@ -617,8 +635,7 @@ def _score_small_model(
         gold,
         proba.argmax(axis=1),
         proba,
-        size_mb=size / 1e6,
-        words_per_s=words_per_second(nlp, texts),
+        **cost,
     )
 
 

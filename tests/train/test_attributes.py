@@ -17,6 +17,7 @@ from labelkit import (
     Workspace,
     aggregate,
     cleaned_labels,
+    evaluate,
     import_votes,
     ingest,
     predict_frame,
@@ -331,3 +332,16 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
         answers = {a: cats[f"{attribute}={a}"] for a in ("positive", "negative", "none")}
         assert table[f"predicted_{attribute}"][0] == max(answers, key=answers.get)
     assert pl.read_ndjson(tmp_path / "o.jsonl").equals(table)
+
+    # The small model is scored per attribute on the dev split's gold, as predict answers.
+    with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
+        dev = ws.sql("SELECT text, gold FROM examples WHERE split = 'dev' ORDER BY id")
+        scores = evaluate(ws, out / "model-best", split="dev").summary
+        task = ws.task
+    said = predict_frame(out / "model-best", dev.select("text"))
+    small = scores.filter(pl.col("method") == "small model")
+    for attribute in ("food", "staff"):
+        right = said[f"predicted_{attribute}"] == task.gold_answers(dev["gold"], attribute)
+        accuracy = small.filter(pl.col("attribute") == attribute)["accuracy"][0]
+        assert accuracy == pytest.approx(right.mean())
+    assert small.filter(pl.col("attribute") == "(all)")["size_mb"][0] > 0
