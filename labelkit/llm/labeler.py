@@ -241,12 +241,14 @@ class LLMEstimate:
     completion_tokens: int
     cost: float | None
     tokens_measured: bool
-    examples: int = 0
+    texts_to_ask: int = 0
 
     @property
     def cost_per_text(self) -> float | None:
-        """The estimated cost of the prompts to ask, per example labeled."""
-        return self.cost / self.examples if self.cost is not None and self.examples else None
+        """The estimated cost per distinct text with a prompt to ask."""
+        if self.cost is None or not self.texts_to_ask:
+            return None
+        return self.cost / self.texts_to_ask
 
 
 @dataclass(frozen=True)
@@ -424,7 +426,7 @@ def _estimate(
         completion_tokens=completion_tokens,
         cost=config.cost(prompt_tokens, completion_tokens),
         tokens_measured=measured,
-        examples=prompts.examples["id"].n_unique(),
+        texts_to_ask=to_ask["text"].n_unique(),
     )
 
 

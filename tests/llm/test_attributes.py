@@ -176,8 +176,8 @@ def test_a_dry_run_counts_requests_and_tokens_of_either_variant(reviews: Workspa
     priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=1.0)
     whole = estimate_llm_run(reviews, priced)
     each = estimate_llm_run(reviews, dataclasses.replace(priced, per_attribute=True))
-    assert (whole.prompts, whole.to_ask, whole.examples) == (4, 4, 4)
-    assert (each.prompts, each.to_ask, each.examples) == (12, 12, 4)
+    assert (whole.prompts, whole.to_ask, whole.texts_to_ask) == (4, 4, 4)
+    assert (each.prompts, each.to_ask, each.texts_to_ask) == (12, 12, 4)
     assert whole.completion_tokens == 4 * 16 * 3 and each.completion_tokens == 12 * 16
     assert each.prompt_tokens > 2 * whole.prompt_tokens, "the text is sent once per attribute"
     assert whole.cost_per_text == pytest.approx(whole.cost / 4)
