@@ -471,7 +471,11 @@ def llm(
                     f"{estimate.prompt_tokens} prompt and {estimate.completion_tokens} "
                     f"completion tokens ({how})"
                     + _cost(estimate.cost, "estimated")
-                    + (_cost(estimate.cost_per_text, "per text") if len(variants) > 1 else "")
+                    + (
+                        f"; per text ${estimate.cost_per_text:.6f}"
+                        if len(variants) > 1 and estimate.cost_per_text is not None
+                        else ""
+                    )
                     + f"; {_split_words(chosen)}"
                 )
             return
