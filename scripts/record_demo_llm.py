@@ -7,11 +7,12 @@ writes the answered cache rows next to the data:
     python scripts/record_demo_llm.py                  # every YouTube comment
     python scripts/record_demo_llm.py mams-acsa --train 400 --per-attribute 100
 
-For MAMS it asks one request per sentence for every aspect, for all of dev (val.xml)
-and test and for the first ``--train`` sentences of train.xml, and one request per
-(sentence, aspect) for the first ``--per-attribute`` dev sentences. The answers
-already in the file are loaded first and not asked again, and the file is rewritten
-after each step, so a stopped recording resumes where it stopped.
+For MAMS it asks, in this order, one request per sentence for every aspect for all of
+test and dev (val.xml), one request per (sentence, aspect) for the first
+``--per-attribute`` dev sentences, and one request per sentence for the first
+``--train`` sentences of train.xml. The answers already in the file are loaded first
+and not asked again, and the file is rewritten after each step (and when a step is
+interrupted), so a stopped recording resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def record_mams(base_url: str, train: int, per_attribute: int) -> None:
     config = dataclasses.replace(RESTAURANTS_LLM, base_url=base_url, api_key="local")
     data = bundled_dataset("mams-acsa")
     answers = data / RECORDED_ANSWERS
-    # (what, sentences per file, 0 = all, config); a step with a count of 0 is skipped.
-    steps = [("dev and test, every aspect per request", {"val": 0, "test": 0}, config)]
+    # (what, sentences per file, 0 = all, config), test first: what is scored.
+    steps = [
+        ("test, every aspect per request", {"test": 0}, config),
+        ("dev, every aspect per request", {"val": 0}, config),
+    ]
     if per_attribute:
         steps.append(
             (
@@ -75,8 +79,12 @@ def record_mams(base_url: str, train: int, per_attribute: int) -> None:
                 ingest(ws, paths, **RESTAURANTS_INGEST)
                 if answers.is_file():
                     import_llm_cache(ws, answers)
-                print(what, label_with_llm(ws, step_config), sep=": ")
-                print(export_llm_cache(ws, answers, model=config.model), "answers recorded")
+                # Every answer is in the workspace's cache the moment it arrives: an
+                # interrupted step (Ctrl-C) still writes what it got.
+                try:
+                    print(what, label_with_llm(ws, step_config), sep=": ")
+                finally:
+                    print(export_llm_cache(ws, answers, model=config.model), "answers recorded")
 
 
 def _first_sentences(path: Path, n: int, directory: Path) -> Path:
