@@ -13,7 +13,9 @@ import polars as pl
 import pytest
 
 from labelkit import InputError, LabelkitError, LLMConfig, Workspace, ingest, label_with_llm
-from labelkit.llm import estimate_llm_run, few_shot_examples
+from labelkit.data import bundled_dataset
+from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
+from labelkit.llm import estimate_llm_run, few_shot_examples, import_llm_cache
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(model="m", instructions="What does the review say?", api_key="k")
@@ -192,3 +194,14 @@ def test_variants_that_do_not_fit_the_task_are_refused(
         estimate_llm_run(reviews, dataclasses.replace(CONFIG, logprobs=True))
     with pytest.raises(InputError, match="few-shot examples are for classification"):
         few_shot_examples(reviews, 2, split="train")
+
+
+def test_classification_prompts_keep_their_cache_keys(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "spam.duckdb") as ws:
+        ingest(ws, sorted(bundled_dataset("youtube-spam").glob("*.csv")), **YOUTUBE_INGEST)
+        recorded = import_llm_cache(ws, bundled_dataset("youtube-spam") / RECORDED_ANSWERS)
+        estimate = estimate_llm_run(ws, YOUTUBE_LLM)
+    assert recorded > 1700
+    assert (estimate.to_ask, estimate.cached) == (0, estimate.prompts), (
+        "every recorded YouTube answer still replays"
+    )
