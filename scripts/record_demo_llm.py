@@ -10,9 +10,10 @@ writes the answered cache rows next to the data:
 For MAMS it asks, in this order, one request per sentence for every aspect for all of
 test and dev (val.xml), one request per (sentence, aspect) for the first
 ``--per-attribute`` dev sentences, and one request per sentence for the first
-``--train`` sentences of train.xml. The answers already in the file are loaded first
-and not asked again, and the file is rewritten after each step (and when a step is
-interrupted), so a stopped recording resumes where it stopped.
+``--train`` sentences of train.xml, each in growing prefixes of ``--chunk`` sentences.
+The answers already in the file are loaded first and not asked again, and the file is
+rewritten after each chunk, so it always holds the first sentences of each file, and
+a stopped recording resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -45,55 +46,42 @@ def record_youtube(base_url: str) -> None:
         print(export_llm_cache(ws, data / RECORDED_ANSWERS, model=config.model), "answers")
 
 
-def record_mams(base_url: str, train: int, per_attribute: int) -> None:
+def record_mams(base_url: str, train: int, per_attribute: int, chunk: int) -> None:
     config = dataclasses.replace(RESTAURANTS_LLM, base_url=base_url, api_key="local")
     data = bundled_dataset("mams-acsa")
     answers = data / RECORDED_ANSWERS
-    # (what, sentences per file, 0 = all, config), test first: what is scored.
-    steps = [
-        ("test, every aspect per request", {"test": 0}, config),
-        ("dev, every aspect per request", {"val": 0}, config),
-    ]
+    # (file, how many of its first sentences, config), test first: what is scored.
+    steps = [("test", 0, config), ("val", 0, config)]
     if per_attribute:
-        steps.append(
-            (
-                f"the first {per_attribute} dev sentences, one aspect per request",
-                {"val": per_attribute},
-                dataclasses.replace(config, per_attribute=True),
-            )
-        )
+        steps.append(("val", per_attribute, dataclasses.replace(config, per_attribute=True)))
     if train:
-        steps.append(
-            (
-                f"the first {train} train sentences, every aspect per request",
-                {"train": train},
-                config,
-            )
-        )
-    for what, files, step_config in steps:
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = [
-                _first_sentences(data / f"{name}.xml", n, Path(tmp)) for name, n in files.items()
-            ]
-            with Workspace(Path(tmp) / "record.duckdb") as ws:
-                ingest(ws, paths, **RESTAURANTS_INGEST)
+        steps.append(("train", train, config))
+    for name, wanted, step_config in steps:
+        total = len(ElementTree.parse(data / f"{name}.xml").getroot())
+        wanted = min(wanted or total, total)
+        # Asked in growing prefixes, the file rewritten after each: what it holds is
+        # always the first sentences of each file, and a stop loses one chunk at most.
+        for end in range(chunk, wanted + chunk, chunk):
+            first = min(end, wanted)
+            with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "r.duckdb") as ws:
+                ingest(
+                    ws,
+                    _first_sentences(data / f"{name}.xml", first, Path(tmp)),
+                    **RESTAURANTS_INGEST,
+                )
                 if answers.is_file():
                     import_llm_cache(ws, answers)
-                # Every answer is in the workspace's cache the moment it arrives: an
-                # interrupted step (Ctrl-C) still writes what it got.
-                try:
-                    print(what, label_with_llm(ws, step_config), sep=": ")
-                finally:
-                    print(export_llm_cache(ws, answers, model=config.model), "answers recorded")
+                stats = label_with_llm(ws, step_config)
+                print(f"{name}.xml, first {first}, {stats.source}: {stats}")
+                print(export_llm_cache(ws, answers, model=config.model), "answers recorded")
 
 
 def _first_sentences(path: Path, n: int, directory: Path) -> Path:
-    """``path`` with its first ``n`` sentences only (all of them for 0), under ``directory``."""
+    """``path`` with its first ``n`` sentences only, under ``directory``."""
     tree = ElementTree.parse(path)
     root = tree.getroot()
-    if n:
-        for sentence in list(root)[n:]:
-            root.remove(sentence)
+    for sentence in list(root)[n:]:
+        root.remove(sentence)
     copy = directory / path.name
     tree.write(copy, encoding="utf-8", xml_declaration=True)
     return copy
@@ -106,6 +94,7 @@ def main() -> None:
     parser.add_argument(
         "--per-attribute", type=int, default=0, help="MAMS dev sentences to ask per aspect"
     )
+    parser.add_argument("--chunk", type=int, default=25, help="MAMS sentences per step")
     args = parser.parse_args()
     if args.dataset not in ("youtube-spam", "mams-acsa"):
         parser.error(f"unknown dataset {args.dataset!r}: youtube-spam or mams-acsa")
@@ -115,7 +104,7 @@ def main() -> None:
         if args.dataset == "youtube-spam":
             record_youtube(base_url)
         else:
-            record_mams(base_url, args.train, args.per_attribute)
+            record_mams(base_url, args.train, args.per_attribute, args.chunk)
 
 
 if __name__ == "__main__":
