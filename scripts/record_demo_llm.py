@@ -5,12 +5,13 @@ on 127.0.0.1, labels the texts through labelkit's own LLM stage, and
 writes the answered cache rows next to the data:
 
     python scripts/record_demo_llm.py                  # every YouTube comment
-    python scripts/record_demo_llm.py mams-acsa --train 400 --per-attribute 100
+    python scripts/record_demo_llm.py mams-acsa --per-attribute 20 --train 3149
 
-For MAMS it asks, in this order, one request per sentence for every aspect for all of
-test and dev (val.xml), one request per (sentence, aspect) for the first
-``--per-attribute`` dev sentences, and one request per sentence for the first
-``--train`` sentences of train.xml, each in growing prefixes of ``--chunk`` sentences.
+For MAMS it asks, in this order, one request per (sentence, aspect) for the first
+``--per-attribute`` test sentences (a sample to compare the two ways of asking), then
+one request per sentence for every aspect for all of test, all of dev (val.xml) and
+the first ``--train`` sentences of train.xml, each in growing prefixes of ``--chunk``
+sentences.
 The answers already in the file are loaded first and not asked again, and the file is
 rewritten after each chunk, so it always holds the first sentences of each file, and
 a stopped recording resumes where it stopped.
@@ -50,10 +51,11 @@ def record_mams(base_url: str, train: int, per_attribute: int, chunk: int) -> No
     config = dataclasses.replace(RESTAURANTS_LLM, base_url=base_url, api_key="local")
     data = bundled_dataset("mams-acsa")
     answers = data / RECORDED_ANSWERS
-    # (file, how many of its first sentences, config), test first: what is scored.
-    steps = [("test", 0, config), ("val", 0, config)]
+    # (file, how many of its first sentences, config); test before dev: what is scored.
+    steps = []
     if per_attribute:
-        steps.append(("val", per_attribute, dataclasses.replace(config, per_attribute=True)))
+        steps.append(("test", per_attribute, dataclasses.replace(config, per_attribute=True)))
+    steps += [("test", 0, config), ("val", 0, config)]
     if train:
         steps.append(("train", train, config))
     for name, wanted, step_config in steps:
@@ -92,7 +94,7 @@ def main() -> None:
     parser.add_argument("dataset", nargs="?", default="youtube-spam")
     parser.add_argument("--train", type=int, default=0, help="MAMS train sentences to record")
     parser.add_argument(
-        "--per-attribute", type=int, default=0, help="MAMS dev sentences to ask per aspect"
+        "--per-attribute", type=int, default=0, help="MAMS test sentences to ask per aspect"
     )
     parser.add_argument("--chunk", type=int, default=25, help="MAMS sentences per step")
     args = parser.parse_args()
