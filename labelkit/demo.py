@@ -44,8 +44,8 @@ RECORDED_ANSWERS = "smollm2_answers.jsonl"
 
 # The bundled MAMS sentences: their labels in this order, and the config whose answers
 # datasets/mams-acsa holds, recorded by `scripts/record_demo_llm.py mams-acsa` (one
-# request per sentence for every aspect; a sample also one request per aspect). Change
-# the prompt and record again, or there is nothing to replay.
+# request per sentence for every aspect; which sentences: its README). Change the
+# prompt and record again, or there is nothing to replay.
 RESTAURANTS_INGEST = {"labels": ["positive", "negative", "neutral"]}
 RESTAURANTS_LLM = LLMConfig(
     model="smollm2",
