@@ -406,7 +406,17 @@ def llm(
     source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
     alias: Alias_ = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
-    max_tokens: Annotated[int, typer.Option(help="Most tokens per answer.")] = 16,
+    max_tokens: Annotated[
+        int,
+        typer.Option(help="Most tokens per answer; per attribute when one answers them all."),
+    ] = 16,
+    per_attribute: Annotated[
+        bool,
+        typer.Option(
+            help="Aspects and multi-label: one request per (text, attribute) instead of one "
+            "per text answering every attribute."
+        ),
+    ] = False,
     max_retries: Annotated[
         int, typer.Option(help="Retries per request on 429, 5xx, timeouts, dropped connections.")
     ] = 3,
@@ -482,6 +492,7 @@ def llm(
         max_cost=max_cost,
         max_response_bytes=max_response_bytes,
         stop_after_failures=stop_after_failures,
+        per_attribute=per_attribute,
     )
     chosen = None if split == "all" else split
     with _open(workspace, read_only=dry_run) as ws:
@@ -489,15 +500,31 @@ def llm(
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
             config = dataclasses.replace(config, examples=tuple(examples))
         if dry_run:
-            estimate = estimate_llm_run(ws, config, split=chosen, refresh=refresh)
-            how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
-            console.print(
-                f"{estimate.source}: {estimate.prompts} prompts, {estimate.cached} cached, "
-                f"{estimate.to_ask} to ask; about {estimate.prompt_tokens} prompt and "
-                f"{estimate.completion_tokens} completion tokens ({how})"
-                + _cost(estimate.cost, "estimated")
-                + f"; {_split_words(chosen)}"
-            )
+            # A task with attributes can be asked either way: both are estimated.
+            variants = [config]
+            if ws.task.kind != "classification":
+                variants.append(dataclasses.replace(config, per_attribute=not per_attribute))
+            for variant in variants:
+                estimate = estimate_llm_run(ws, variant, split=chosen, refresh=refresh)
+                how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
+                per_text = (
+                    f" ({estimate.to_ask / estimate.texts_to_ask:g} per text)"
+                    if len(variants) > 1 and estimate.texts_to_ask
+                    else ""
+                )
+                console.print(
+                    f"{estimate.source}: {estimate.prompts} prompts, {estimate.cached} cached, "
+                    f"{estimate.to_ask} to ask{per_text}; about "
+                    f"{estimate.prompt_tokens} prompt and {estimate.completion_tokens} "
+                    f"completion tokens ({how})"
+                    + _cost(estimate.cost, "estimated")
+                    + (
+                        f"; per text ${estimate.cost_per_text:.6f}"
+                        if len(variants) > 1 and estimate.cost_per_text is not None
+                        else ""
+                    )
+                    + f"; {_split_words(chosen)}"
+                )
             return
         if recorded:
             console.print(

@@ -42,6 +42,21 @@ YOUTUBE_LLM = LLMConfig(
 )
 RECORDED_ANSWERS = "smollm2_answers.jsonl"
 
+# The bundled MAMS sentences: their labels in this order, and the config whose answers
+# datasets/mams-acsa holds, recorded by `scripts/record_demo_llm.py mams-acsa` (one
+# request per sentence for every aspect; which sentences: its README). Change the
+# prompt and record again, or there is nothing to replay.
+RESTAURANTS_INGEST = {"labels": ["positive", "negative", "neutral"]}
+RESTAURANTS_LLM = LLMConfig(
+    model="smollm2",
+    instructions=(
+        "You read sentences from restaurant reviews and say what each sentence says about "
+        "each aspect of the restaurant: positive, negative or neutral, or none when the "
+        "sentence does not mention it."
+    ),
+    concurrency=1,
+)
+
 
 def run_demo(
     directory: str | Path,

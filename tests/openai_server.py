@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat server for tests, on 127.0.0.1, speaking real HTTP.
 
 It answers ``spam`` when the user text mentions "subscribe" or "http" and ``ham``
-otherwise, so its accuracy is known; asked for log-probabilities, it is sure of
+otherwise, so its accuracy is known, or what ``script`` (a function of the request
+body) returns as the message; asked for log-probabilities, it is sure of
 "subscribe" (0.9) and unsure of a bare "http" (0.6). It can misbehave on purpose:
 refuse ``json_schema`` response formats (as llama.cpp's server does), answer in free
 text, answer slowly, or meet requests with a scripted list of faults (``faults``, one
@@ -23,6 +24,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -52,6 +54,7 @@ class Behaviour:
     drip_s: float = 0.3
     huge_bytes: int = 3_000_000
     prompt_tokens: int = 20
+    script: Callable[[dict[str, Any]], str] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -141,10 +144,14 @@ class _Handler(BaseHTTPRequestHandler):
         text = body["messages"][-1]["content"]
         label = answer_for(text)
         content = (
-            f"I think this is {label}." if behaviour.free_text else json.dumps({"label": label})
+            behaviour.script(body)
+            if behaviour.script
+            else f"I think this is {label}."
+            if behaviour.free_text
+            else json.dumps({"label": label})
         )
         completion = self._completion(body, content)
-        if body.get("logprobs"):
+        if body.get("logprobs") and not behaviour.script:
             completion["choices"][0]["logprobs"] = {
                 "content": _token_logprobs(content, label, text)
             }

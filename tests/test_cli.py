@@ -25,7 +25,7 @@ from labelkit import (
     summarize_lfs,
 )
 from labelkit.cli import app
-from tests.openai_server import OpenAIServer
+from tests.openai_server import Behaviour, OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
 LONG_LF = "keyword_subscribe_to_my_channel_and_check_out_my_other_videos"
@@ -372,6 +372,49 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     stats = run("review-stats", ws)
     assert stats.returncode == 0, stats.stderr
     assert "errors_per_100" in stats.stdout and "suggested_right" in stats.stdout
+
+
+def test_llm_on_aspects_estimates_both_variants_and_asks_per_attribute(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    xml = tmp_path / "train.xml"
+    xml.write_text(
+        "<sentences>"
+        + "".join(
+            f'<sentence id="s{i}"><text>{text}</text><aspectCategories><aspectCategory '
+            'category="food" polarity="positive"/><aspectCategory category="staff" '
+            'polarity="negative"/></aspectCategories></sentence>'
+            for i, text in enumerate(["good food, rude waiter", "tasty but slow staff"])
+        )
+        + "</sentences>"
+    )
+    assert run("ingest", ws, xml, "--labels", "positive,negative").returncode == 0
+    asking = ("llm", ws, "--model", "m", "--instructions", "Sentiment per aspect?")
+    prices = ("--input-price", "1", "--output-price", "1")
+    dry = run(*asking, *prices, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "llm:m: 2 prompts, 0 cached, 2 to ask (1 per text)" in dry.stdout
+    assert "llm:m:per-attribute: 4 prompts, 0 cached, 4 to ask (2 per text)" in dry.stdout
+    assert "per text $" in dry.stdout
+    answer = {"food": "positive", "staff": "negative"}
+
+    def script(body: dict[str, object]) -> str:
+        system = str(body["messages"][0]["content"])  # type: ignore[index]
+        return json.dumps({"label": next(v for k, v in answer.items() if f"about {k}?" in system)})
+
+    with OpenAIServer(Behaviour(script=script)) as server:
+        endpoint = ("--base-url", server.base_url, "--api-key", "k")
+        result = run(*asking, *endpoint, "--per-attribute")
+        assert len(server.requests) == 4
+    assert result.returncode == 0, result.stderr
+    assert "llm:m:per-attribute: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
+    with Workspace(ws) as workspace:
+        votes = workspace.sql("SELECT example_id, attribute, label FROM votes ORDER BY ALL")
+    assert votes.rows() == [
+        ("s0", "food", "positive"),
+        ("s0", "staff", "negative"),
+        ("s1", "food", "positive"),
+        ("s1", "staff", "negative"),
+    ]
 
 
 def test_import_answers_command(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from labelkit.llm.labeler import (
     estimate_llm_run,
     label_with_llm,
 )
-from labelkit.llm.parse import parse_label
+from labelkit.llm.parse import parse_attributes, parse_label
 from labelkit.llm.prompt import build_messages, few_shot_examples
 from labelkit.llm.recorded import ImportedAnswers, import_answers
 
@@ -26,6 +26,7 @@ __all__ = [
     "import_answers",
     "import_llm_cache",
     "label_with_llm",
+    "parse_attributes",
     "parse_label",
     "request_key",
 ]

@@ -23,10 +23,10 @@ from rich.progress import Progress, TextColumn
 from labelkit.errors import LabelkitError
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
 from labelkit.llm.local import server_failure
-from labelkit.llm.parse import parse_label
-from labelkit.llm.prompt import DEFAULT_TEMPLATE, build_messages, label_schema
+from labelkit.llm.parse import parse_attributes, parse_label
+from labelkit.llm.prompt import DEFAULT_TEMPLATES, attributes_schema, build_messages, label_schema
 from labelkit.task import Task
-from labelkit.votes import write_votes
+from labelkit.votes import replace_votes
 from labelkit.workspace import Workspace
 
 RESPONSE_FORMATS = ("json_schema", "json_object", "text")
@@ -46,6 +46,11 @@ _TEXT = "\u0000labelkit:text\u0000"
 class LLMConfig:
     """How to ask an LLM for labels. One config (model, instructions, parameters) is one source.
 
+    For a task with attributes (aspects, multi-label) one request per text asks for
+    every attribute at once, as a JSON object with one enum per attribute, and its
+    answer becomes one vote per attribute; ``per_attribute`` asks one request per
+    (text, attribute) instead.
+
     Parameters
     ----------
     model
@@ -58,9 +63,13 @@ class LLMConfig:
         ``"auto"`` tries ``json_schema``, then ``json_object`` with the schema (what
         llama.cpp's server enforces), then plain text, and keeps the first the endpoint
         accepts; or name one of ``RESPONSE_FORMATS``.
+    max_tokens
+        Most tokens per label answered: a request that answers every attribute of a
+        text may use this many per attribute.
     template
         A Jinja2 file that renders the system message (see ``labelkit.llm.prompt``);
-        default ``templates/classify.jinja``.
+        default ``templates/classify.jinja``, ``attributes.jinja`` for every attribute
+        at once, ``attribute.jinja`` for one attribute per request.
     definitions
         A one-line definition per label, shown in the prompt.
     examples
@@ -89,7 +98,8 @@ class LLMConfig:
         error (a server that is gone, a wrong key, a broken proxy).
     logprobs
         Ask for token log-probabilities; an answer's confidence is then the probability
-        of the tokens that spell its label. Under constrained decoding (llama.cpp's
+        of the tokens that spell its label (one label per answer: classification, or
+        ``per_attribute``). Under constrained decoding (llama.cpp's
         ``json_object`` schema) these are the model's unconstrained probabilities:
         compare them with each other, e.g. a threshold fitted on dev, not with 0.5.
     min_confidence
@@ -97,9 +107,12 @@ class LLMConfig:
     input_price, output_price
         US dollars per million prompt and completion tokens, for cost reports.
     source
-        The vote source's name. Default ``llm:<model>``, with the template's name and
-        the number of few-shot examples appended when they are not the defaults, so
-        each (model, template, examples) is its own source.
+        The vote source's name. Default ``llm:<model>``, with the template's name,
+        ``:per-attribute`` and the number of few-shot examples appended when they are
+        not the defaults, so each (model, template, variant, examples) is its own source.
+    per_attribute
+        For a task with attributes, ask one request per (text, attribute) with its own
+        prompt (``templates/attribute.jinja``) instead of one per text.
 
     Examples
     --------
@@ -131,6 +144,7 @@ class LLMConfig:
     max_requests: int | None = None
     max_cost: float | None = None
     stop_after_failures: int = 5
+    per_attribute: bool = False
 
     def __post_init__(self) -> None:
         if self.response_format not in ("auto", *RESPONSE_FORMATS):
@@ -152,12 +166,21 @@ class LLMConfig:
         if self.source:
             return self.source
         name = f"llm:{self.model}"
-        if self.template is not None and Path(self.template).resolve() != DEFAULT_TEMPLATE:
+        if self.template is not None and Path(self.template).resolve() not in DEFAULT_TEMPLATES:
             name += f":{Path(self.template).stem}"
+        if self.per_attribute:
+            name += ":per-attribute"
         return name + (f"+{len(self.examples)}shot" if self.examples else "")
 
-    def request(self, task: Task, text: str) -> dict[str, Any]:
-        """The request parameters that define (and key) one prompt."""
+    def answer_tokens(self, task: Task, attribute: str = "") -> int:
+        """The most tokens of an answer to a request on ``attribute`` (``""``: the text)."""
+        if attribute or task.kind == "classification":
+            return self.max_tokens
+        return self.max_tokens * len(task.targets)
+
+    def request(self, task: Task, text: str, attribute: str = "") -> dict[str, Any]:
+        """The request parameters that define (and key) one prompt: about ``text`` as a
+        whole (every attribute of a task that has them), or about its ``attribute``."""
         request = {
             "model": self.model,
             "messages": build_messages(
@@ -167,9 +190,10 @@ class LLMConfig:
                 template=self.template,
                 definitions=self.definitions,
                 examples=self.examples,
+                attribute=attribute,
             ),
             "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
+            "max_tokens": self.answer_tokens(task, attribute),
             "seed": self.seed,
         }
         # llama.cpp's server returns log-probabilities only when top_logprobs is set.
@@ -185,7 +209,9 @@ class LLMConfig:
 @dataclass(frozen=True)
 class LLMRunStats:
     """What one LLM run did. Each distinct prompt was cached, answered now, failed, or
-    (when the run stopped early, see ``stopped``) not asked."""
+    (when the run stopped early, see ``stopped``) not asked. For a task with attributes
+    ``unparsed`` and ``unsure`` count (answer, attribute) pairs: an attribute missing
+    from an answer, or given a value outside its labels, is one unparsed."""
 
     source: str
     examples: int
@@ -215,22 +241,64 @@ class LLMEstimate:
     completion_tokens: int
     cost: float | None
     tokens_measured: bool
+    texts_to_ask: int = 0
+
+    @property
+    def cost_per_text(self) -> float | None:
+        """The estimated cost per distinct text with a prompt to ask."""
+        if self.cost is None or not self.texts_to_ask:
+            return None
+        return self.cost / self.texts_to_ask
 
 
 @dataclass(frozen=True)
 class _Prompts:
-    """A run's examples (``id, text, key, chars``, in id order) and how to ask for a text.
+    """A run's prompts (``id, text, attribute, key, chars``, in id order) and how to ask
+    for and read each.
 
-    The template is rendered once: every request is the same but for the text, so its
-    cache key is the SHA-256 of the same canonical JSON with the text's JSON spliced in.
+    ``attribute`` is ``""`` for a request about the whole text (the label, or every
+    attribute of a task that has them), else the one attribute it asks for. Each
+    attribute's request is rendered once: every request is the same but for the
+    text, so its cache key is the SHA-256 of the same canonical JSON with the text's
+    JSON spliced in.
     """
 
     examples: pl.DataFrame
     task: Task
-    base: dict[str, Any]
+    config: LLMConfig
+    bases: dict[str, dict[str, Any]]
 
-    def request(self, text: str) -> dict[str, Any]:
-        return {**self.base, "messages": [*self.base["messages"][:-1], _user(text)]}
+    def request(self, text: str, attribute: str) -> dict[str, Any]:
+        base = self.bases[attribute]
+        return {**base, "messages": [*base["messages"][:-1], _user(text)]}
+
+    def single(self, attribute: str) -> bool:
+        """Whether a request on ``attribute`` is answered with one label."""
+        return bool(attribute) or self.task.kind == "classification"
+
+    def schema(self, attribute: str) -> tuple[str, dict[str, Any]]:
+        """The name and JSON schema of the answer to a request on ``attribute``."""
+        if self.single(attribute):
+            return "label", label_schema(self.task.answers(attribute))
+        return "answers", attributes_schema(self.task)
+
+    def read(self, content: str, attribute: str) -> dict[str, str | None]:
+        """The label an answer gives each attribute it answers, None where it gives none."""
+        task = self.task
+        if not self.single(attribute):
+            return parse_attributes(content, {a: task.answers(a).labels for a in task.targets})
+        labels = task.answers(attribute).labels
+        aliases = self.config.aliases
+        if task.kind != "classification":
+            aliases = {label: names for label, names in aliases.items() if label in labels}
+        return {attribute: parse_label(content, labels, aliases=aliases)}
+
+    @cached_property
+    def definition(self) -> str:
+        """The vote source's definition: the request (per attribute, if one each)."""
+        if list(self.bases) == [""]:
+            return json.dumps(self.config.request(self.task, "{text}"))
+        return json.dumps({a: self.config.request(self.task, "{text}", a) for a in self.bases})
 
     @cached_property
     def distinct(self) -> pl.DataFrame:
@@ -249,22 +317,57 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
         where = f" in split {split!r}" if split is not None else ""
         raise LabelkitError(f"workspace {workspace.path} has no examples to label{where}")
     task = workspace.task
-    base = config.request(task, _TEXT)
-    prefix, suffix = json.dumps(base, sort_keys=True).split(json.dumps(_TEXT))
-    # The hash of the common prefix is computed once and copied; encode_basestring_ascii
-    # is json.dumps of a string without its per-call overhead.
-    head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
-    keys = []
-    for text in examples["text"]:
-        digest = head.copy()
-        digest.update(encode_basestring_ascii(text).encode())
-        digest.update(tail)
-        keys.append(digest.hexdigest())
-    fixed = _message_chars(base) - len(_TEXT)
-    examples = examples.with_columns(
-        key=pl.Series(keys, dtype=pl.String), chars=pl.col("text").str.len_chars() + fixed
+    _check_variant(config, task)
+    if task.kind != "classification":
+        # Aliases are checked here as parse_label checks them for classification.
+        parse_label(None, task.labels, aliases=config.aliases)
+    bases = {
+        attribute: config.request(task, _TEXT, attribute)
+        for attribute in (task.targets if config.per_attribute else ("",))
+    }
+    frames = []
+    for attribute, base in bases.items():
+        prefix, suffix = json.dumps(base, sort_keys=True).split(json.dumps(_TEXT))
+        # The hash of the common prefix is computed once and copied; encode_basestring_ascii
+        # is json.dumps of a string without its per-call overhead.
+        head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
+        keys = []
+        for text in examples["text"]:
+            digest = head.copy()
+            digest.update(encode_basestring_ascii(text).encode())
+            digest.update(tail)
+            keys.append(digest.hexdigest())
+        fixed = _message_chars(base) - len(_TEXT)
+        frames.append(
+            examples.with_columns(
+                attribute=pl.lit(attribute, dtype=pl.String),
+                key=pl.Series(keys, dtype=pl.String),
+                chars=pl.col("text").str.len_chars() + fixed,
+            )
+        )
+    return _Prompts(
+        examples=pl.concat(frames).sort("id", maintain_order=True),
+        task=task,
+        config=config,
+        bases=bases,
     )
-    return _Prompts(examples=examples, task=task, base=base)
+
+
+def _check_variant(config: LLMConfig, task: Task) -> None:
+    if config.per_attribute and task.kind == "classification":
+        raise LabelkitError(
+            "one request per attribute is for aspects and multi-label tasks; "
+            "this workspace's task is classification"
+        )
+    if (
+        task.kind != "classification"
+        and not config.per_attribute
+        and (config.logprobs or config.min_confidence is not None)
+    ):
+        raise LabelkitError(
+            "confidences need one label per answer: for an aspects or multi-label task "
+            "ask one request per attribute (per_attribute, --per-attribute)"
+        )
 
 
 def _to_ask(
@@ -277,19 +380,30 @@ def _to_ask(
     return prompts.distinct.join(known.select("key"), on="key", how="anti")
 
 
-def _token_rates(workspace: Workspace, config: LLMConfig) -> tuple[float, float, bool]:
-    """Characters per prompt token and completion tokens per answer, measured on this
-    model's cached answers; else 4 and ``max_tokens`` (an upper bound)."""
+def _token_rates(
+    workspace: Workspace, config: LLMConfig, prompts: _Prompts
+) -> tuple[float, float, bool]:
+    """Characters per prompt token, measured on this model's cached answers, else 4; and
+    completion tokens per answer, measured on its cached answers to these prompts (one
+    answer per text runs far longer than one per attribute), else ``max_tokens`` (an
+    upper bound)."""
+    systems = [base["messages"][0]["content"] for base in prompts.bases.values()]
     measured = workspace.sql(
-        "SELECT request, prompt_tokens, completion_tokens FROM llm_cache "
-        "WHERE model = ? AND prompt_tokens IS NOT NULL LIMIT 1000",
-        [config.model],
+        """SELECT request, prompt_tokens, completion_tokens,
+                  json_extract_string(request, '$.messages[0].content')
+                      IN (SELECT unnest(?::VARCHAR[])) AS same
+           FROM llm_cache WHERE model = ? AND prompt_tokens IS NOT NULL
+           ORDER BY same DESC LIMIT 1000""",
+        [systems, config.model],
     )
+    bound = sum(config.answer_tokens(prompts.task, a) for a in prompts.bases) / len(prompts.bases)
     if not measured.height:
-        return 4.0, float(config.max_tokens), False
+        return 4.0, bound, False
     chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
     chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
-    return chars_per_token, float(measured["completion_tokens"].mean() or 0.0), True
+    same = measured.filter(pl.col("same"))
+    completion = float(same["completion_tokens"].mean() or 0.0) if same.height else bound
+    return chars_per_token, completion, True
 
 
 def _message_chars(request: dict[str, Any]) -> int:
@@ -299,7 +413,7 @@ def _message_chars(request: dict[str, Any]) -> int:
 def _estimate(
     workspace: Workspace, config: LLMConfig, prompts: _Prompts, to_ask: pl.DataFrame
 ) -> LLMEstimate:
-    chars_per_token, completion, measured = _token_rates(workspace, config)
+    chars_per_token, completion, measured = _token_rates(workspace, config, prompts)
     prompt_tokens = round(int(to_ask["chars"].sum()) / chars_per_token)
     completion_tokens = round(completion * to_ask.height)
     distinct = prompts.distinct.height
@@ -312,6 +426,7 @@ def _estimate(
         completion_tokens=completion_tokens,
         cost=config.cost(prompt_tokens, completion_tokens),
         tokens_measured=measured,
+        texts_to_ask=to_ask["text"].n_unique(),
     )
 
 
@@ -376,23 +491,27 @@ def label_with_llm(
     if stopped and (died := server_failure(config.base_url)):
         stopped = f"{stopped}; {died}"
 
-    answers = _parsed(
-        cached_answers(workspace, distinct["key"], config.max_response_bytes), prompts.task, config
+    cached = cached_answers(workspace, distinct["key"], config.max_response_bytes)
+    answers = _parsed(cached, prompts)
+    now = cached.join(pending.select("key"), on="key", how="semi")
+    answered = answers.select("key", "attribute", "vote")
+    votes = (
+        prompts.examples.select("id", "key")
+        .join(answered, on="key")
+        .select(
+            pl.col("id").alias("example_id"),
+            pl.lit(config.source_name).alias("source"),
+            pl.col("vote").alias("label"),
+            *(["attribute"] if prompts.task.kind != "classification" else []),
+        )
     )
-    now = answers.join(pending.select("key"), on="key", how="semi")
-    labels = prompts.examples.join(answers.select("key", "vote"), on="key", how="left")
+    sources = pl.DataFrame(
+        {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
+    )
     with workspace.run(
         "llm", {"model": config.model, "source": config.source_name, "split": split}
     ) as run:
-        write_votes(
-            run.con,
-            source=config.source_name,
-            kind="llm",
-            definition=json.dumps(config.request(prompts.task, "{text}")),
-            example_ids=labels["id"],
-            labels=labels["vote"],
-            run_id=run.id,
-        )
+        replace_votes(run.con, votes, sources, run_id=run.id)
     prompt_tokens = int(now["prompt_tokens"].sum() or 0)
     completion_tokens = int(now["completion_tokens"].sum() or 0)
     return LLMRunStats(
@@ -413,22 +532,34 @@ def label_with_llm(
     )
 
 
-def _parsed(answers: pl.DataFrame, task: Task, config: LLMConfig) -> pl.DataFrame:
-    """The cached answers with their label (each distinct response parsed once, with this
-    config's aliases), whether they are below ``min_confidence``, and the vote."""
-    label_of = {
-        response: parse_label(response, task.labels, aliases=config.aliases)
-        for response in answers["response"].unique()
-    }
+def _parsed(answers: pl.DataFrame, prompts: _Prompts) -> pl.DataFrame:
+    """The cached answers, one row per attribute each answers (``""`` for classification),
+    with its label (each distinct response parsed once, with this config's aliases),
+    whether it is below ``min_confidence``, and the vote."""
+    answers = answers.join(
+        prompts.distinct.select("key", pl.col("attribute").alias("asked")), on="key"
+    )
+    read = [
+        (response, asked, attribute, label)
+        for response, asked in answers.select("response", "asked").unique().rows()
+        for attribute, label in prompts.read(response, asked).items()
+    ]
+    labels = pl.DataFrame(
+        read,
+        schema=dict.fromkeys(("response", "asked", "attribute", "label"), pl.String),
+        orient="row",
+    )
+    threshold = prompts.config.min_confidence
     unsure = (
-        (pl.col("confidence") < config.min_confidence).fill_null(False)
-        if config.min_confidence is not None
+        (pl.col("confidence") < threshold).fill_null(False)
+        if threshold is not None
         else pl.lit(False)
     )
-    return answers.with_columns(
-        label=pl.col("response").replace_strict(label_of, default=None, return_dtype=pl.String),
-        unsure=unsure,
-    ).with_columns(vote=pl.when(pl.col("unsure")).then(None).otherwise(pl.col("label")))
+    return (
+        answers.join(labels, on=["response", "asked"])
+        .with_columns(unsure=unsure)
+        .with_columns(vote=pl.when(pl.col("unsure")).then(None).otherwise(pl.col("label")))
+    )
 
 
 def _refuse_over_budget(estimate: LLMEstimate, max_cost: float) -> None:
@@ -537,14 +668,14 @@ async def _ask_all(
         # The deadline of each attempt (_post) bounds connecting and reading alike.
         timeout=None,
     )
-    chars_per_token, completion, _ = _token_rates(workspace, config)
+    chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
 
     def estimate(chars: int) -> float:
         return config.cost(chars / chars_per_token, completion) or 0.0
 
     cached = prompts.distinct.height - pending.height
     async with client:
-        items = pending.select("key", "text", "chars").rows()
+        items = pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
@@ -563,23 +694,19 @@ async def _ask_all(
                 run.record(answer)
                 progress.update(bar, advance=1, answered=run.answered, failed=run.failed)
 
-            key, text, chars = items[0]
+            key, text, attribute, chars = items[0]
             used_format = config.response_format
             if run.reserve(estimate(chars)):
-                used_format, first = await _first_answer(
-                    client, run, prompts, key, prompts.request(text)
-                )
+                used_format, first = await _first_answer(client, run, prompts, key, attribute, text)
                 run.settle(estimate(chars), first)
                 record(first)
             semaphore = asyncio.Semaphore(config.concurrency)
 
-            async def ask(key: str, text: str, chars: int) -> None:
+            async def ask(key: str, text: str, attribute: str, chars: int) -> None:
                 async with semaphore:
                     if not run.reserve(estimate(chars)):
                         return
-                    answer = await _ask(
-                        client, run, prompts.task, key, prompts.request(text), used_format
-                    )
+                    answer = await _ask(client, run, prompts, key, attribute, text, used_format)
                     run.settle(estimate(chars), answer)
                     # Recorded before the next prompt may start, so that a stop holds at once.
                     record(answer)
@@ -593,33 +720,31 @@ async def _first_answer(
     run: _Run,
     prompts: _Prompts,
     key: str,
-    request: dict[str, Any],
+    attribute: str,
+    text: str,
 ) -> tuple[str, CachedAnswer | None]:
     """Ask the first prompt; in "auto" mode, find the best response format the endpoint accepts."""
-    task = prompts.task
+    question = (prompts, key, attribute, text)
     if run.config.response_format != "auto":
         fixed = run.config.response_format
-        return fixed, await _ask(client, run, task, key, request, fixed)
+        return fixed, await _ask(client, run, *question, fixed)
     for candidate in ("json_schema", "json_object"):
-        answer = await _ask(
-            client, run, task, key, request, candidate, retries=0, refusals=_FORMAT_REFUSALS
-        )
+        answer = await _ask(client, run, *question, candidate, retries=0, refusals=_FORMAT_REFUSALS)
         if answer is not None and answer.error is not None:
             # Accepted but failed (a 429, a dropped connection): the probe does not
             # retry, so ask again with retries.
-            answer = await _ask(client, run, task, key, request, candidate)
+            answer = await _ask(client, run, *question, candidate)
         if answer is not None or run.stopped:
             return candidate, answer
-    return "text", await _ask(client, run, task, key, request, "text")
+    return "text", await _ask(client, run, *question, "text")
 
 
-def _format_arguments(response_format: str, task: Task) -> dict[str, Any]:
-    schema = label_schema(task)
+def _format_arguments(response_format: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:
     if response_format == "json_schema":
         return {
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": "label", "schema": schema, "strict": True},
+                "json_schema": {"name": name, "schema": schema, "strict": True},
             }
         }
     if response_format == "json_object":
@@ -634,9 +759,10 @@ class _Unusable(Exception):
 async def _ask(
     client: openai.AsyncOpenAI,
     run: _Run,
-    task: Task,
+    prompts: _Prompts,
     key: str,
-    request: dict[str, Any],
+    attribute: str,
+    text: str,
     response_format: str,
     *,
     retries: int | None = None,
@@ -645,6 +771,8 @@ async def _ask(
     """One prompt's answer or failure, after retries; None if the endpoint refused the
     format (``refusals``) or the run stopped before it was sent."""
     config = run.config
+    request = prompts.request(text, attribute)
+    formatted = {**request, **_format_arguments(response_format, *prompts.schema(attribute))}
     started = time.perf_counter()
     failure: CachedAnswer | None = None
     retries = config.max_retries if retries is None else retries
@@ -652,9 +780,7 @@ async def _ask(
         if not run.may_send():
             return failure
         try:
-            body = await _post(
-                client, config, {**request, **_format_arguments(response_format, task)}
-            )
+            body = await _post(client, config, formatted)
             choice = _choice(body)
         except refusals:
             return None
@@ -676,7 +802,9 @@ async def _ask(
             continue
         content = choice["message"]["content"]
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        label = parse_label(content, task.labels, aliases=config.aliases)
+        read = prompts.read(content, attribute)
+        # The cache keeps one label per answer, or every attribute's as JSON.
+        label = read[attribute] if prompts.single(attribute) else json.dumps(read)
         return CachedAnswer(
             key=key,
             model=config.model,
@@ -687,7 +815,9 @@ async def _ask(
             prompt_tokens=usage.get("prompt_tokens"),
             completion_tokens=usage.get("completion_tokens"),
             latency_s=time.perf_counter() - started,
-            confidence=_label_confidence(content, label, choice.get("logprobs")),
+            confidence=_label_confidence(content, label, choice.get("logprobs"))
+            if prompts.single(attribute)
+            else None,
         )
     return failure
 

@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 from labelkit.errors import InputError
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
+# "key": "value" (or true/false) pairs: what a cut-off or otherwise broken JSON answer
+# still says.
+_JSON_PAIR = re.compile(r'"([^"\\]+)"\s*:\s*(?:"([^"\\]*)"|(true|false))')
 # Models pad answers with stray symbols ("&&&&B", "**Spam**"); nothing before the
 # first letter or digit carries meaning.
 _LEADING_JUNK = re.compile(r"^[\W_]+")
@@ -121,6 +124,48 @@ def parse_label(
         return yes_no[0] if match.group(1).lower() == "yes" else yes_no[1]
     mentioned = {label for name, label in names if _mention(name).search(text)}
     return mentioned.pop() if len(mentioned) == 1 else None
+
+
+def parse_attributes(
+    raw: str | None, answers: Mapping[str, Sequence[str]]
+) -> dict[str, str | None]:
+    """Each attribute's answer in a JSON object answering several at once: None where
+    the attribute is missing or its value is none of its ``answers``.
+
+    Keys and values compare by their letters and digits alone, ignoring case; ``true``
+    and ``false`` read as ``"yes"`` and ``"no"``. An answer that is not a JSON object
+    (cut off by the token limit, say) is read for the ``"key": "value"`` pairs it holds.
+
+    Examples
+    --------
+    >>> answers = {"food": ["positive", "negative", "none"], "staff": ["positive", "negative", "none"]}
+    >>> parse_attributes('{"food": "Positive", "staff": "rude"}', answers)
+    {'food': 'positive', 'staff': None}
+    >>> parse_attributes('{"food": "negative", "sta', answers)
+    {'food': 'negative', 'staff': None}
+    """
+    found: dict[str, object] = {}
+    text = (raw or "").strip()
+    for candidate in (text, *_JSON_OBJECT.findall(text)):
+        try:
+            parsed = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(parsed, dict):
+            found = parsed
+            break
+    else:
+        for key, value, boolean in _JSON_PAIR.findall(text):
+            found.setdefault(key, value if not boolean else boolean == "true")
+    values = {_normalise(key): value for key, value in found.items()}
+    result: dict[str, str | None] = {}
+    for attribute, labels in answers.items():
+        value = values.get(_normalise(attribute))
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        by_name = {_normalise(label): label for label in labels}
+        result[attribute] = by_name.get(_normalise(value)) if isinstance(value, str) else None
+    return result
 
 
 def _names(

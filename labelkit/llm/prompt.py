@@ -2,9 +2,15 @@
 few-shot turns, then the text; and the JSON schema its answer should follow.
 
 A template is a Jinja2 file that renders the system message from ``instructions``
-(str), ``labels`` (the task's label names, in order) and ``definitions`` (label name
-to a one-line definition; empty when none were given). The default is
-``templates/classify.jinja`` beside this module; copy it to start your own.
+(str), ``labels`` (the task's label names, in order), ``definitions`` (label name to a
+one-line definition; empty when none were given), ``kind`` (the task's kind),
+``attributes`` (the attributes the request answers; empty for classification),
+``attribute`` (the one attribute asked for, or ``""``) and ``answers`` (the values each
+may take: an aspect's labels and ``"none"``, or ``"yes"`` and ``"no"``).
+
+The defaults are beside this module: ``templates/classify.jinja`` for classification,
+``templates/attributes.jinja`` for every attribute of a text in one request, and
+``templates/attribute.jinja`` for one attribute per request; copy one to start your own.
 """
 
 from __future__ import annotations
@@ -22,7 +28,25 @@ from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.task import Task
 from labelkit.workspace import Workspace
 
-DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "classify.jinja"
+TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATE = TEMPLATES / "classify.jinja"
+ATTRIBUTES_TEMPLATE = TEMPLATES / "attributes.jinja"
+ATTRIBUTE_TEMPLATE = TEMPLATES / "attribute.jinja"
+DEFAULT_TEMPLATES = (DEFAULT_TEMPLATE, ATTRIBUTES_TEMPLATE, ATTRIBUTE_TEMPLATE)
+
+
+def default_template(task: Task, attribute: str = "") -> Path:
+    """The bundled template for ``task``: classification, every attribute at once, or
+    the one ``attribute``.
+
+    Examples
+    --------
+    >>> default_template(Task(("sports", "tech"), kind="multilabel")).name
+    'attributes.jinja'
+    """
+    if task.kind == "classification":
+        return DEFAULT_TEMPLATE
+    return ATTRIBUTE_TEMPLATE if attribute else ATTRIBUTES_TEMPLATE
 
 
 def _template(path: Path) -> jinja2.Template:
@@ -56,11 +80,14 @@ def build_messages(
     template: str | Path | None = None,
     definitions: Mapping[str, str] | None = None,
     examples: Sequence[tuple[str, str]] = (),
+    attribute: str = "",
 ) -> list[dict[str, str]]:
     """The chat messages that ask for ``text``'s label.
 
-    ``examples`` are (text, label) pairs shown first as user/assistant turns, the
-    assistant answering in the JSON the prompt asks for.
+    For a task with attributes (aspects, multi-label) they ask for every attribute at
+    once, or with ``attribute`` for that one alone. ``examples`` are (text, label)
+    pairs shown first as user/assistant turns, the assistant answering in the JSON the
+    prompt asks for (classification only).
 
     Examples
     --------
@@ -70,7 +97,12 @@ def build_messages(
     >>> build_messages("Spam?", Task(("ham", "spam")), "sub", examples=shots)[2]["content"]
     '{"label": "ham"}'
     """
-    path = Path(template) if template is not None else DEFAULT_TEMPLATE
+    if attribute:
+        task.answers(attribute)
+    if examples and task.kind != "classification":
+        raise InputError(f"few-shot examples are for classification, not a {task.kind} task")
+    path = Path(template) if template is not None else default_template(task, attribute)
+    asked = (attribute,) if attribute else tuple(a for a in task.targets if a)
     definitions = dict(definitions or {})
     unknown = set(definitions) - set(task.labels)
     if unknown:
@@ -82,6 +114,10 @@ def build_messages(
             definitions={label: definitions.get(label, "") for label in task.labels}
             if definitions
             else {},
+            kind=task.kind,
+            attributes=list(asked),
+            attribute=attribute,
+            answers=list(task.answers(asked[0] if asked else "").labels),
         )
     except jinja2.UndefinedError as error:
         raise InputError(f"{path}: template error: {error.message}") from None
@@ -105,6 +141,27 @@ def label_schema(task: Task) -> dict[str, Any]:
     }
 
 
+def attributes_schema(task: Task) -> dict[str, Any]:
+    """A JSON schema for an object answering every attribute of ``task``: one enum of
+    its answers (an aspect's labels and ``"none"``; ``"yes"``, ``"no"``) per attribute.
+
+    Examples
+    --------
+    >>> task = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
+    >>> attributes_schema(task)["properties"]["staff"]["enum"]
+    ['positive', 'negative', 'none']
+    """
+    return {
+        "type": "object",
+        "properties": {
+            attribute: {"type": "string", "enum": list(task.answers(attribute).labels)}
+            for attribute in task.targets
+        },
+        "required": list(task.targets),
+        "additionalProperties": False,
+    }
+
+
 def few_shot_examples(
     workspace: Workspace, n: int, *, split: str = "dev", seed: int = 0
 ) -> list[tuple[str, str]]:
@@ -119,6 +176,10 @@ def few_shot_examples(
     >>> [label for _, label in few_shot_examples(ws, 4)]  # the bundled YouTube comments
     ['ham', 'spam', 'ham', 'spam']
     """
+    if workspace.task.kind != "classification":
+        raise InputError(
+            f"few-shot examples are for classification, not a {workspace.task.kind} task"
+        )
     candidates = workspace.sql(
         f"""
         SELECT e.id, e.text, coalesce(d.label, e.gold) AS label
