@@ -1164,20 +1164,34 @@ def demo(
     workspace: Annotated[Path, typer.Option(help="Folder for the demo's files.")] = Path(
         "demo-workspace"
     ),
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="youtube-spam (one label per comment) or restaurants (MAMS: one sentiment "
+            "per aspect)."
+        ),
+    ] = "youtube-spam",
     review_budget: Annotated[
-        int, typer.Option(help="Flags answered by the simulated reviewer.")
-    ] = 50,
+        int | None,
+        typer.Option(
+            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants]."
+        ),
+    ] = None,
     base_url: Annotated[
         str | None, typer.Option(help="A live LLM endpoint (else recorded).")
     ] = None,
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
-    """Run the whole pipeline on the bundled YouTube comments and print the report."""
-    from labelkit.demo import run_demo
+    """Run the whole pipeline on bundled data and print the report."""
+    from labelkit.demo import run_demo, run_restaurants_demo
 
-    run_demo(
+    demos = {"youtube-spam": (run_demo, 50), "restaurants": (run_restaurants_demo, 100)}
+    if dataset not in demos:
+        raise LabelkitError(f"unknown demo data set {dataset!r}; choose one of {list(demos)}")
+    run, budget = demos[dataset]
+    run(
         workspace,
-        review_budget=review_budget,
+        review_budget=budget if review_budget is None else review_budget,
         base_url=base_url,
         llm_model=llm_model,
         console=console,

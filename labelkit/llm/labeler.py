@@ -20,7 +20,7 @@ import openai
 import polars as pl
 from rich.progress import Progress, TextColumn
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import InputError, LabelkitError
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
 from labelkit.llm.local import server_failure
 from labelkit.llm.parse import parse_attributes, parse_label
@@ -457,11 +457,14 @@ def label_with_llm(
     *,
     split: str | None = None,
     refresh: bool = False,
+    cached_only: bool = False,
 ) -> LLMRunStats:
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
     Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
-    replaces its cached answer). Each new answer is cached the moment it arrives; the
+    replaces its cached answer). ``cached_only=True`` asks nothing: the cached answers
+    vote and the other examples abstain (``not_asked``), as when replaying recorded
+    answers that cover part of the data without an endpoint. Each new answer is cached the moment it arrives; the
     votes are written in one step at the end. A prompt that still fails after its
     retries, or whose response holds no message, is recorded as a failure and its
     example abstains; the next run asks it again.
@@ -477,12 +480,14 @@ def label_with_llm(
     >>> stats.cached + stats.answered + stats.failed + stats.not_asked == stats.prompts
     True
     """
+    if refresh and cached_only:
+        raise InputError("refresh asks every prompt again and cached_only asks none: choose one")
     prompts = _prompts(workspace, config, split)
     distinct = prompts.distinct
     pending = _to_ask(workspace, config, prompts, refresh)
 
     used_format, outcome = None, _Run(config)
-    if pending.height:
+    if pending.height and not cached_only:
         _require_endpoint(config, pending.height, distinct.height)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts, pending), config.max_cost)

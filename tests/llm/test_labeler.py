@@ -136,6 +136,14 @@ def test_recorded_answers_replay_without_an_endpoint(
         stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None))
         assert (stats.cached, stats.answered) == (6, 0)
         assert votes(fresh) == expected(fresh)
+        # Answers recorded for part of the data replay without an endpoint when only the
+        # cache is asked: the other examples abstain.
+        fresh.con.execute("DELETE FROM llm_cache WHERE key IN (SELECT key FROM llm_cache LIMIT 2)")
+        with pytest.raises(LabelkitError, match="2 of 6 prompts are not in the LLM cache"):
+            label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None))
+        stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None), cached_only=True)
+        assert (stats.cached, stats.answered, stats.not_asked) == (4, 0, 2)
+        assert len(votes(fresh)) == 4 and votes(fresh).items() <= expected(fresh).items()
 
 
 def cache_rows(ws: Workspace) -> list[tuple[str, bool]]:
