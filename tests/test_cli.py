@@ -306,6 +306,8 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
         (("ingest", "{ws}", "nope.csv"), "nope.csv: no such file"),
         (("aggregate", "{ws}"), "no votes yet: run `labelkit apply` first"),
         (("evaluate", "{ws}"), "no votes yet and no model given; run `labelkit apply`"),
+        (("demo", "--dataset", "cats"), "unknown demo data set 'cats'; choose one of"),
+        (("ingest", "{ws}", "{csv}", "--kind", "aspects"), "task is classification, not aspects"),
     ],
 )
 def test_errors_are_one_clear_line_and_exit_1(
@@ -315,7 +317,7 @@ def test_errors_are_one_clear_line_and_exit_1(
     csv = tmp_path / "a.csv"
     csv.write_text("text,label\nhello,ham\nbuy,spam\n")
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
-    result = run(*(a.format(ws=ws) for a in args))
+    result = run(*(a.format(ws=ws, csv=csv) for a in args))
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
