@@ -23,7 +23,12 @@ from _common import parser, write_results
 
 from labelkit import Workspace, aggregate, evaluate, ingest, simulate_review
 from labelkit.data import bundled_dataset
-from labelkit.demo import RECORDED_ANSWERS, RESTAURANTS_INGEST, RESTAURANTS_LLM
+from labelkit.demo import (
+    RECORDED_ANSWERS,
+    RESTAURANTS_INGEST,
+    RESTAURANTS_LLM,
+    gold_answers_by_attribute,
+)
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs
 from labelkit.llm import import_llm_cache, label_with_llm
@@ -63,15 +68,7 @@ def small_models(ws: Workspace, root: Path, seeds: int, epochs: int) -> list[dic
     each training the small model once per seed."""
     aggregate(ws)
     find_label_issues(ws)
-    task = ws.task
-    gold = ws.sql("SELECT id, gold FROM examples WHERE split = 'train'")
-    answers = {
-        (example_id, attribute): answer
-        for attribute in task.attributes
-        for example_id, answer in zip(
-            gold["id"], task.gold_answers(gold["gold"], attribute), strict=True
-        )
-    }
+    answers = gold_answers_by_attribute(ws)
     records, reviewed = [], 0
     for budget in REVIEWS:
         if budget > reviewed:

@@ -79,10 +79,7 @@ def run_demo(
     True
     """
     console = console or make_console()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    workspace_path = directory / "workspace.duckdb"
-    workspace_path.unlink(missing_ok=True)
+    directory, workspace_path = _fresh_workspace(directory)
     data = bundled_dataset("youtube-spam")
 
     with Workspace(workspace_path) as ws:
@@ -229,10 +226,7 @@ def run_restaurants_demo(
     >>> report.filter(pl.col("attribute") == "(all)").select("method", "macro_f1")
     """
     console = console or make_console()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    workspace_path = directory / "workspace.duckdb"
-    workspace_path.unlink(missing_ok=True)
+    directory, workspace_path = _fresh_workspace(directory)
     data = bundled_dataset("mams-acsa")
 
     with Workspace(workspace_path) as ws:
@@ -292,15 +286,9 @@ def run_restaurants_demo(
 
         console.rule("6. review, one aspect at a time")
         queue = ReviewQueue(ws)
-        gold = ws.sql("SELECT id, gold FROM examples WHERE split = 'train'")
-        answers = {
-            (example_id, attribute): answer
-            for attribute in task.attributes
-            for example_id, answer in zip(
-                gold["id"], task.gold_answers(gold["gold"], attribute), strict=True
-            )
-        }
-        reviewed = simulate_review(queue, answers, limit=review_budget, reviewer="simulated-gold")
+        reviewed = simulate_review(
+            queue, gold_answers_by_attribute(ws), limit=review_budget, reviewer="simulated-gold"
+        )
         console.print(
             f"simulated review: gold answered the {reviewed} highest-priority (sentence, "
             "aspect) flags. In a real project people do this with `labelkit review`, one "
@@ -336,3 +324,28 @@ def run_restaurants_demo(
     )
     console.print(f"report written to {directory / 'report.md'}")
     return report
+
+
+def _fresh_workspace(directory: str | Path) -> tuple[Path, Path]:
+    """The demo's folder, created, and its workspace path, emptied of any earlier run."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    workspace_path = directory / "workspace.duckdb"
+    workspace_path.unlink(missing_ok=True)
+    return directory, workspace_path
+
+
+def gold_answers_by_attribute(
+    workspace: Workspace, split: str = "train"
+) -> dict[tuple[str, str], str]:
+    """Gold answers of ``split`` keyed by (example id, attribute), as ``simulate_review``
+    takes them for a task with attributes; one polars pass per attribute."""
+    task = workspace.task
+    gold = workspace.sql("SELECT id, gold FROM examples WHERE split = ?", [split])
+    return {
+        (example_id, attribute): answer
+        for attribute in task.attributes
+        for example_id, answer in zip(
+            gold["id"], task.gold_answers(gold["gold"], attribute), strict=True
+        )
+    }
