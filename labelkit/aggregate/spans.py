@@ -13,11 +13,15 @@ name               what it does
 =================  ===========================================================
 ``majority_vote``  per token, the most voted class (IO); ties at random (seed);
                    a token no source covers is O; runs of one type are a span
-``dawid_skene``    (default) token-level Dawid-Skene over BIO tags, silence
-                   modelled, then the most probable valid BIO sequence
-``hmm``            a hidden Markov model over BIO tags (skweak's design): the
-                   Dawid-Skene emissions plus learned tag-to-tag transitions
+``auto``           (default) the ``auto`` classification label model over the
+                   tokens some source covers, classes O and the entity types;
+                   runs split where the sources separate adjacent entities
+``dawid_skene``    token-level Dawid-Skene, a source's silence on a token one
+                   of its answers (``silence=True``), fitted on every token
 =================  ===========================================================
+
+Any registered classification label model runs over tokens the same way:
+``TokenLabelModel(labels, label_model="snorkel")``.
 
 Every model gives per-token probabilities over ``("O", *labels)``
 (``predict_token_proba``) and spans with a confidence (``predict_spans``): the mean,
@@ -39,9 +43,8 @@ from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
-from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.errors import InputError
-from labelkit.registry import resolve, span_label_models
+from labelkit.registry import label_models, resolve, span_label_models
 from labelkit.task import ABSTAIN
 
 TokenSpan = tuple[int, int, str]
@@ -50,7 +53,7 @@ ScoredSpan = tuple[int, int, str, float]
 """A predicted span with its confidence."""
 
 OUTSIDE = "O"
-DEFAULT_SPAN_MODEL = "dawid_skene"
+DEFAULT_SPAN_MODEL = "auto"
 Scheme = Literal["io", "bio"]
 
 
@@ -156,12 +159,14 @@ def decode_spans(
 class SpanLabelModel:
     """What every span label model shares: the labels, encoding, decoding.
 
-    A subclass sets ``name`` and implements ``_fit(codes, offsets, gold_codes)`` and
-    ``_tags(codes, offsets) -> (tags, type_proba)``, on votes coded with ``scheme``.
+    A subclass sets ``name`` and implements ``_fit(codes, offsets, gold)`` and
+    ``_decide(codes, offsets) -> (tags, type_proba)``. ``codes`` are the votes coded
+    by ``encode_votes(..., scheme="bio")`` (``as_types`` turns them into IO codes),
+    ``gold`` the gold IO code per token (-1 where unknown), ``tags`` BIO tags per
+    token for ``decode_spans`` and ``type_proba`` probabilities over ``("O", *labels)``.
     """
 
     name: ClassVar[str]
-    scheme: ClassVar[Scheme] = "io"
 
     def __init__(self, labels: Sequence[str]) -> None:
         labels = tuple(labels)
@@ -184,18 +189,17 @@ class SpanLabelModel:
 
         Examples
         --------
-        >>> model = make_span_model("dawid_skene", ["TERM"]).fit(n_tokens, votes)
+        >>> model = make_span_model("auto", ["TERM"]).fit(n_tokens, votes)
         """
-        codes, offsets = encode_votes(n_tokens, votes, self.labels, self.scheme)
+        codes, offsets = encode_votes(n_tokens, votes, self.labels, "bio")
         gold_codes = None
         if gold is not None:
             if len(gold) != len(n_tokens):
                 raise InputError(f"{self.name}: gold for {len(gold)} of {len(n_tokens)} documents")
-            known = [[list(g)] if g is not None else [[]] for g in gold]
-            gold_codes, _ = encode_votes(n_tokens, known, self.labels, self.scheme)
-            gold_codes = gold_codes[:, 0]
-            unknown = np.repeat([g is None for g in gold], np.diff(offsets))
-            gold_codes = np.where(unknown, ABSTAIN, np.maximum(gold_codes, 0))
+            known = [[list(spans)] if spans is not None else [[]] for spans in gold]
+            gold_codes, _ = encode_votes(n_tokens, known, self.labels, "io")
+            unknown = np.repeat([spans is None for spans in gold], np.diff(offsets))
+            gold_codes = np.where(unknown, ABSTAIN, np.maximum(gold_codes[:, 0], 0))
         self.n_sources = codes.shape[1]
         self._fit(codes, offsets, gold_codes)
         return self
@@ -212,8 +216,7 @@ class SpanLabelModel:
         array([[0.1, 0.9], [1. , 0. ]])
         """
         codes, offsets = self._encode(n_tokens, votes)
-        proba = self._type_proba(codes, offsets)
-        return np.split(proba, offsets[1:-1])
+        return np.split(self._decide(codes, offsets)[1], offsets[1:-1])
 
     def predict_spans(
         self, n_tokens: Sequence[int], votes: Sequence[Sequence[Sequence[TokenSpan]]]
@@ -226,7 +229,7 @@ class SpanLabelModel:
         [[(0, 2, 'TERM', 0.97)]]
         """
         codes, offsets = self._encode(n_tokens, votes)
-        tags, type_proba = self._tags(codes, offsets)
+        tags, type_proba = self._decide(codes, offsets)
         return decode_spans(tags, type_proba, offsets, self.labels)
 
     def _encode(
@@ -234,21 +237,70 @@ class SpanLabelModel:
     ) -> tuple[np.ndarray, np.ndarray]:
         if not self.n_sources:
             raise InputError(f"{self.name}: fit the span label model before using it")
-        codes, offsets = encode_votes(n_tokens, votes, self.labels, self.scheme)
+        codes, offsets = encode_votes(n_tokens, votes, self.labels, "bio")
         if codes.shape[1] != self.n_sources:
             raise InputError(
                 f"{self.name}: fitted on {self.n_sources} sources, got votes of {codes.shape[1]}"
             )
         return codes, offsets
 
-    def _type_proba(self, codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        return self._tags(codes, offsets)[1]
-
     def _fit(self, codes: np.ndarray, offsets: np.ndarray, gold: np.ndarray | None) -> None:
         raise NotImplementedError
 
-    def _tags(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _decide(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+
+def as_types(codes: np.ndarray, k: int) -> np.ndarray:
+    """BIO vote codes as IO codes (B- and I- of a type both become the type).
+
+    Examples
+    --------
+    >>> as_types(np.array([[1, -1], [2, 0]]), 1).tolist()
+    [[1, -1], [1, 0]]
+    """
+    return np.where(codes > k, codes - k, codes)
+
+
+def most_probable(proba: np.ndarray, seed: int) -> np.ndarray:
+    """The most probable class per row, exact ties broken at random (``seed``)."""
+    tied = proba >= proba.max(axis=1, keepdims=True) - 1e-9
+    rng = np.random.default_rng(seed)
+    return np.where(tied, rng.random(proba.shape), -1.0).argmax(axis=1)
+
+
+def io_to_bio(types: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
+    """IO tags (0 = O, 1..K = type) as BIO tags: a token continues the span of the token
+    before it in the same document when both have the same type.
+
+    Examples
+    --------
+    >>> io_to_bio(np.array([1, 1, 0, 1, 1]), np.array([0, 4, 5]), 1).tolist()
+    [1, 2, 0, 1, 1]
+    """
+    previous = np.concatenate([[0], types[:-1]])
+    previous[offsets[:-1][offsets[:-1] < len(types)]] = 0
+    return np.where((types > 0) & (previous == types), types + k, types)
+
+
+def split_where_sources_do(
+    tags: np.ndarray, codes: np.ndarray, offsets: np.ndarray, k: int
+) -> np.ndarray:
+    """BIO tags with a span split before token ``t`` where more sources separate
+    ``t - 1`` and ``t`` (each inside a span of its own) than join them (one span over
+    both): two adjacent entities stay two when the sources say so.
+
+    Examples
+    --------
+    >>> codes = np.array([[1, 1], [1, 2], [2, 2]])  # source 0: two spans; source 1: one
+    >>> split_where_sources_do(np.array([1, 2, 2]), codes, np.array([0, 3]), 1).tolist()
+    [1, 2, 2]
+    """
+    previous = np.vstack([np.full((1, codes.shape[1]), ABSTAIN), codes[:-1]])
+    previous[offsets[:-1][offsets[:-1] < len(codes)]] = ABSTAIN
+    joined = (codes > k).sum(axis=1)
+    separated = ((codes >= 1) & (codes <= k) & (previous >= 1)).sum(axis=1)
+    return np.where((tags > k) & (separated > joined), tags - k, tags)
 
 
 @span_label_models.register("majority_vote")
@@ -273,153 +325,118 @@ class SpanMajorityVote(SpanLabelModel):
     def _fit(self, codes: np.ndarray, offsets: np.ndarray, gold: np.ndarray | None) -> None:
         pass
 
-    def _type_proba(self, codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        k = len(self.labels) + 1
-        counts = np.zeros((len(codes), k))
-        rows, sources = np.nonzero(codes != ABSTAIN)
-        np.add.at(counts, (rows, codes[rows, sources]), 1.0)
+    def _decide(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = len(self.labels)
+        types = as_types(codes, k)
+        counts = np.zeros((len(codes), k + 1))
+        rows, sources = np.nonzero(types != ABSTAIN)
+        np.add.at(counts, (rows, types[rows, sources]), 1.0)
         totals = counts.sum(axis=1, keepdims=True)
-        return np.where(totals > 0, counts / np.maximum(totals, 1), np.eye(k)[0])
-
-    def _tags(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        proba = self._type_proba(codes, offsets)
-        tied = proba >= proba.max(axis=1, keepdims=True) - 1e-9
-        rng = np.random.default_rng(self.seed)
-        types = np.where(tied, rng.random(proba.shape), -1.0).argmax(axis=1)
-        return io_to_bio(types, offsets, len(self.labels)), proba
+        proba = np.where(totals > 0, counts / np.maximum(totals, 1), np.eye(k + 1)[0])
+        return io_to_bio(most_probable(proba, self.seed), offsets, k), proba
 
 
-def io_to_bio(types: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
-    """IO tags (0 = O, 1..K = type) as BIO tags: a token continues the span of the token
-    before it in the same document when both have the same type.
+class TokenLabelModel(SpanLabelModel):
+    """Any registered classification label model over tokens, classes ``O`` and the
+    entity types, then span-consistent decoding.
 
-    Examples
-    --------
-    >>> io_to_bio(np.array([1, 1, 0, 1, 1]), np.array([0, 4, 5]), 1).tolist()
-    [1, 2, 0, 1, 1]
-    """
-    previous = np.concatenate([[0], types[:-1]])
-    previous[offsets[:-1][offsets[:-1] < len(types)]] = 0
-    return np.where((types > 0) & (previous == types), types + k, types)
+    Each token is one example and each source's vote on it (a type, an explicit
+    ``"O"``, or nothing) one vote. The label model is fitted on the tokens some source
+    covers (with their gold class where ``fit`` has gold); a token no source covers is
+    O. Each token gets its most probable class (exact ties at random, ``seed``), runs of
+    one type become spans, and a run is split before a token where more sources
+    separate it from the token before than join the two (``split_where_sources_do``),
+    so adjacent entities the sources keep apart stay apart.
 
-
-def viterbi_bio(log_scores: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
-    """The most probable valid BIO sequence per document under per-token log scores over
-    ``O, B-1..B-K, I-1..I-K`` (``I-x`` only after ``B-x`` or ``I-x``): span-consistent
-    decoding of token posteriors.
-
-    Examples
-    --------
-    >>> viterbi_bio(np.log([[0.4, 0.2, 0.4], [0.2, 0.1, 0.7]]), np.array([0, 2]), 1).tolist()
-    [1, 2]
-    """
-    allowed = bio_transitions(k)
-    forbidden = np.where(allowed, 0.0, -np.inf)
-    n_tags = 2 * k + 1
-    lengths = np.diff(offsets)
-    n_docs, longest = len(lengths), int(lengths.max(initial=0))
-    if longest == 0:
-        return np.zeros(0, dtype=np.int64)
-    # Documents side by side, padded: one step per token position, not per token.
-    position = np.arange(longest)
-    inside = position[None, :] < lengths[:, None]
-    padded = np.zeros((n_docs, longest, n_tags))
-    padded[inside] = log_scores
-    best = padded[:, 0] + np.where(np.arange(n_tags) <= k, 0.0, -np.inf)
-    back = np.zeros((n_docs, longest, n_tags), dtype=np.int64)
-    for t in range(1, longest):
-        through = best[:, :, None] + forbidden
-        back[:, t] = through.argmax(axis=1)
-        stepped = through.max(axis=1) + padded[:, t]
-        best = np.where(inside[:, t, None], stepped, best)
-    path = np.zeros((n_docs, longest), dtype=np.int64)
-    last = best.argmax(axis=1)
-    rows = np.arange(n_docs)
-    for t in range(longest - 1, -1, -1):
-        following = last if t == longest - 1 else back[rows, t + 1, path[:, t + 1]]
-        path[:, t] = np.where(t == lengths - 1, last, following)
-    return path[inside]
-
-
-def bio_transitions(k: int) -> np.ndarray:
-    """Which tag may follow which, ``[from, to]``, over ``O, B-1..B-K, I-1..I-K``."""
-    allowed = np.ones((2 * k + 1, 2 * k + 1), dtype=bool)
-    for x in range(1, k + 1):
-        allowed[:, k + x] = False
-        allowed[x, k + x] = allowed[k + x, k + x] = True
-    return allowed
-
-
-def bio_to_types(proba: np.ndarray, k: int) -> np.ndarray:
-    """Probabilities over BIO tags summed to ``O, type 1..K``."""
-    return np.hstack([proba[:, :1], proba[:, 1 : k + 1] + proba[:, k + 1 :]])
-
-
-@span_label_models.register("dawid_skene")
-class TokenDawidSkene(SpanLabelModel):
-    """The default: Dawid-Skene over tokens, each source's tags (O, B-type, I-type, or
-    silence) one answer of a confusion matrix learned by EM, then the most probable
-    valid BIO sequence (``viterbi_bio``) over the token posteriors.
-
-    Silence is an answer: a source's probability of covering nothing on a token is
-    learned per true tag, so silence counts toward O exactly as much as the source's
-    coverage of entities exceeds its coverage of other tokens. A dictionary that fires
-    on most entities is evidence for O where it is silent; a rule that fires on a few
-    entities says almost nothing by its silence. BIO keeps two adjacent entities of one
-    type apart when the sources do, and makes every predicted span start at a token
-    some source starts a span at or continues one through.
-
-    A token no source covers is O (probability 1): there is nothing to weigh there,
-    and fitting on those tokens still teaches the model how often each source is
-    silent on O.
+    With ``silence=True`` (Dawid-Skene only) the model is fitted on every token and a
+    source covering nothing on a token is one more answer, learned per true class: a
+    source that covers most entities then counts as evidence for O where it is silent.
 
     Parameters
     ----------
     labels
         The entity types.
-    class_balance, smoothing, max_iter, tol
-        Passed to ``DawidSkene`` (over ``O, B-*, I-*``).
+    label_model
+        A name in ``labelkit.registry.label_models`` (``auto``, ``dawid_skene``, ...).
+    silence
+        Whether silence is an answer (see above).
+    seed
+        Seeds the breaking of exact ties.
+    **params
+        Passed to the label model.
 
     Examples
     --------
-    >>> model = fit_span_model("dawid_skene", n_tokens, votes, ("Chemical", "Disease"))
+    >>> model = TokenLabelModel(["Chemical", "Disease"], "auto").fit(n_tokens, votes)
     >>> model.predict_spans(n_tokens, votes)[0]
     [(3, 5, 'Disease', 0.93)]
     """
 
-    name = "dawid_skene"
-    scheme = "bio"
+    name = "token"
 
     def __init__(
         self,
         labels: Sequence[str],
-        class_balance: Sequence[float] | None = None,
-        smoothing: float = 1.0,
-        max_iter: int = 200,
-        tol: float = 1e-5,
+        label_model: str = "auto",
+        silence: bool = False,
+        seed: int = 0,
+        **params: Any,
     ) -> None:
         super().__init__(labels)
-        self.model = DawidSkene(
-            class_balance=class_balance, smoothing=smoothing, max_iter=max_iter, tol=tol
-        )
+        if silence and label_model != "dawid_skene":
+            raise InputError(
+                f"{self.name}: silence=True needs label_model='dawid_skene', got {label_model!r}"
+            )
+        extra = {"model_abstains": True} if silence else {}
+        try:
+            self.model = resolve(label_models, label_model)(**extra, **params)
+        except TypeError as error:
+            raise InputError(f"label model {label_model!r}: {error}") from None
+        self.silence = silence
+        self.seed = seed
 
     def _fit(self, codes: np.ndarray, offsets: np.ndarray, gold: np.ndarray | None) -> None:
-        self.model.fit(codes, 2 * len(self.labels) + 1, gold=gold)
+        types = as_types(codes, len(self.labels))
+        rows = np.ones(len(types), bool) if self.silence else (types != ABSTAIN).any(axis=1)
+        if gold is not None:
+            rows |= gold != ABSTAIN
+            gold = gold[rows]
+        self.model.fit(types[rows], len(self.labels) + 1, gold=gold)
 
-    def _bio_proba(self, codes: np.ndarray) -> np.ndarray:
-        proba = self.model.predict_proba(codes)
-        silent = (codes == ABSTAIN).all(axis=1)
-        proba[silent] = np.eye(proba.shape[1])[0]
-        return proba
-
-    def _tags(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        proba = self._bio_proba(codes)
+    def _decide(self, codes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = len(self.labels)
-        tags = viterbi_bio(np.log(np.maximum(proba, 1e-12)), offsets, k)
-        return tags, bio_to_types(proba, k)
+        types = as_types(codes, k)
+        proba = self.model.predict_proba(types)
+        proba[(types == ABSTAIN).all(axis=1)] = np.eye(k + 1)[0]
+        tags = io_to_bio(most_probable(proba, self.seed), offsets, k)
+        return split_where_sources_do(tags, codes, offsets, k), proba
 
-    def _type_proba(self, codes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        return bio_to_types(self._bio_proba(codes), len(self.labels))
+
+@span_label_models.register("auto")
+def auto_span_model(labels: Sequence[str], seed: int = 0, **params: Any) -> TokenLabelModel:
+    """The default: the ``auto`` label model over tokens (``TokenLabelModel``): majority
+    vote made safe, weighing sources by their estimated accuracy where the votes say so.
+
+    Examples
+    --------
+    >>> make_span_model("auto", ["TERM"]).model.name
+    'auto'
+    """
+    return TokenLabelModel(labels, "auto", seed=seed, **params)
+
+
+@span_label_models.register("dawid_skene")
+def dawid_skene_span_model(
+    labels: Sequence[str], silence: bool = True, seed: int = 0, **params: Any
+) -> TokenLabelModel:
+    """Token-level Dawid-Skene (``TokenLabelModel``), silence modelled by default.
+
+    Examples
+    --------
+    >>> make_span_model("dawid_skene", ["TERM"]).silence
+    True
+    """
+    return TokenLabelModel(labels, "dawid_skene", silence=silence, seed=seed, **params)
 
 
 def make_span_model(name: str, labels: Sequence[str], **params: Any) -> SpanLabelModel:
@@ -450,8 +467,8 @@ def fit_span_model(
     Parameters
     ----------
     name
-        A registered span label model: ``"majority_vote"``, ``"dawid_skene"`` (the
-        default, ``DEFAULT_SPAN_MODEL``) or ``"hmm"``.
+        A registered span label model: ``"auto"`` (the default,
+        ``DEFAULT_SPAN_MODEL``), ``"majority_vote"`` or ``"dawid_skene"``.
     n_tokens
         Each document's number of tokens.
     votes
@@ -476,7 +493,7 @@ def fit_span_model(
     ...     [[(1, 3, "TERM")], [(1, 3, "TERM")], [(4, 5, "TERM")]],
     ...     [[], [(0, 1, "TERM")], []],
     ... ]
-    >>> model = fit_span_model("dawid_skene", n_tokens, votes, ["TERM"])
+    >>> model = fit_span_model("auto", n_tokens, votes, ["TERM"])
     >>> [[span[:3] for span in document] for document in model.predict_spans(n_tokens, votes)]
     [[(1, 3, 'TERM'), (4, 5, 'TERM')], [(0, 1, 'TERM')]]
     """
