@@ -22,6 +22,8 @@ on every test document and, in ``f1_where_votes``, on the documents it tags a sp
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -163,7 +165,30 @@ def model_records(
     return records
 
 
-def wrench_records(data: Path, seeds: int) -> list[dict[str, Any]]:
+def skweak_record(
+    python: Path, folder: Path, lfs: str, test: Corpus, labels: list[str]
+) -> dict[str, Any]:
+    """skweak's HMM, run by ``skweak_hmm.py`` in an interpreter that has skweak."""
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / "predicted.json"
+        script = Path(__file__).with_name("skweak_hmm.py")
+        subprocess.run([str(python), str(script), str(folder), lfs, str(output)], check=True)
+        result = json.loads(output.read_text())
+    return {
+        "dataset": folder.name,
+        "lfs": lfs,
+        "method": "skweak HMM (reference)",
+        "kind": "label model",
+        **scored(test[2], result["spans"], labels),
+        "f1_sd": 0.0,
+        "f1_where_votes": None,
+        "documents_voted": None,
+        "seeds": 1,
+        "fit_s": result["fit_s"],
+    }
+
+
+def wrench_records(data: Path, seeds: int, skweak: Path | None) -> list[dict[str, Any]]:
     records = []
     for dataset in WRENCH_SETS:
         for lfs in ("all", "recommended"):
@@ -171,6 +196,9 @@ def wrench_records(data: Path, seeds: int) -> list[dict[str, Any]]:
             test, _, _ = read_wrench(data / dataset, "test", lfs)
             records += lf_records(dataset, lfs, test, labels, names)
             records += model_records(dataset, lfs, train, test, labels, seeds)
+            if skweak is not None:
+                records.append(skweak_record(skweak, data / dataset, lfs, test, labels))
+                print(records[-1], flush=True)
     return records
 
 
@@ -240,6 +268,11 @@ def verdicts(records: list[dict[str, Any]]) -> str:
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--quick", action="store_true", help="2 seeds")
+    arguments.add_argument(
+        "--skweak-python",
+        type=Path,
+        help="a Python interpreter with skweak installed: adds skweak's HMM on the WRENCH sets",
+    )
     arguments = arguments.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -248,7 +281,7 @@ def main() -> None:
     seeds = 2 if arguments.quick else SEEDS
     started = time.time()
     data = arguments.data_dir / "spans"
-    records = wrench_records(data, seeds) + noisebench_records(
+    records = wrench_records(data, seeds, arguments.skweak_python) + noisebench_records(
         data / "noisebench" / "annotations", seeds
     )
     notes = (
