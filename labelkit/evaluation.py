@@ -721,6 +721,8 @@ def span_scores(
         raise LabelkitError(
             f"span scores: gold for {len(gold)} documents, predictions for {len(predicted)}"
         )
+    if not labels:
+        raise LabelkitError("span scores: no labels to score")
     true_sets = [{tuple(span[:3]) for span in spans} for spans in gold]
     predicted_sets = [{tuple(span[:3]) for span in spans} for spans in predicted]
 

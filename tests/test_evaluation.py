@@ -417,3 +417,5 @@ def test_span_scores_count_a_repeated_span_once_and_nothing_to_divide_by_as_zero
     assert scores["macro"]["f1"] == 0.5
     with pytest.raises(LabelkitError, match="gold for 2 documents, predictions for 1"):
         span_scores([[], []], [[]], ["A"])
+    with pytest.raises(LabelkitError, match="no labels to score"):
+        span_scores([[]], [[]], [])
