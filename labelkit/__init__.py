@@ -24,9 +24,10 @@ if TYPE_CHECKING:
         aggregate,
         load_label_model,
     )
+    from labelkit.aggregate.spans import fit_span_model
     from labelkit.data import IngestSummary, bundled_dataset, ingest, read_examples
     from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
-    from labelkit.evaluation import Evaluation, evaluate
+    from labelkit.evaluation import Evaluation, evaluate, span_scores
     from labelkit.export import cleaned_labels, export_cleaned
     from labelkit.flag import find_label_issues
     from labelkit.lf import (
@@ -117,6 +118,8 @@ _EXPORTS = {
     "predict_frame": "labelkit.train",
     "import_votes": "labelkit.votes",
     "train_attributes": "labelkit.train",
+    "fit_span_model": "labelkit.aggregate.spans",
+    "span_scores": "labelkit.evaluation",
 }
 
 __version__ = "0.1.0"
@@ -151,6 +154,7 @@ __all__ = [
     "export_cleaned",
     "export_llm_cache",
     "find_label_issues",
+    "fit_span_model",
     "import_llm_cache",
     "import_votes",
     "ingest",
@@ -168,6 +172,7 @@ __all__ = [
     "regex_lf",
     "review_in_terminal",
     "simulate_review",
+    "span_scores",
     "summarize_lfs",
     "train_attributes",
     "train_on_cleaned",

@@ -9,11 +9,11 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -688,3 +688,75 @@ def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:
         [source],
     )
     return row["wps"][0]
+
+
+def span_scores(
+    gold: Sequence[Iterable[Sequence[Any]]],
+    predicted: Sequence[Iterable[Sequence[Any]]],
+    labels: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """Entity-level precision, recall and F1: a predicted span counts only where a gold
+    span of the same document has exactly its start, end and label.
+
+    ``gold`` and ``predicted`` hold one list of spans per document, each span
+    ``(start, end, label, ...)`` in any offsets (characters or tokens) as long as both
+    use the same; anything after the label (a confidence) is ignored, and a span listed
+    twice counts once. Labels outside ``labels`` count in ``micro`` only.
+
+    Returns
+    -------
+    ``{"per_label": {label: scores}, "micro": scores, "macro": scores}``, where scores
+    are ``precision``, ``recall``, ``f1`` (0 where there is nothing to divide by),
+    ``support`` (gold spans), ``predicted`` and ``correct``. ``micro`` pools every span;
+    ``macro`` averages the per-label precision, recall and F1.
+
+    Examples
+    --------
+    >>> scores = span_scores([[(0, 2, "TERM"), (5, 6, "TERM")]], [[(0, 2, "TERM", 0.9),
+    ...                      (4, 6, "TERM", 0.7)]], ["TERM"])
+    >>> scores["micro"]["precision"], scores["micro"]["recall"], scores["micro"]["f1"]
+    (0.5, 0.5, 0.5)
+    """
+    if len(gold) != len(predicted):
+        raise LabelkitError(
+            f"span scores: gold for {len(gold)} documents, predictions for {len(predicted)}"
+        )
+    if not labels:
+        raise LabelkitError("span scores: no labels to score")
+    true_sets = [{tuple(span[:3]) for span in spans} for spans in gold]
+    predicted_sets = [{tuple(span[:3]) for span in spans} for spans in predicted]
+
+    def count(sets: list[set[tuple[Any, ...]]]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for spans in sets:
+            for span in spans:
+                counts[span[2]] = counts.get(span[2], 0) + 1
+        return counts
+
+    support = count(true_sets)
+    made = count(predicted_sets)
+    correct = count([t & p for t, p in zip(true_sets, predicted_sets, strict=True)])
+
+    def scores(right: int, guessed: int, present: int) -> dict[str, Any]:
+        precision = right / guessed if guessed else 0.0
+        recall = right / present if present else 0.0
+        f1 = 2 * right / (guessed + present) if guessed + present else 0.0
+        return {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": present,
+            "predicted": guessed,
+            "correct": right,
+        }
+
+    per_label = {
+        label: scores(correct.get(label, 0), made.get(label, 0), support.get(label, 0))
+        for label in labels
+    }
+    micro = scores(sum(correct.values()), sum(made.values()), sum(support.values()))
+    macro = {
+        key: float(np.mean([per_label[label][key] for label in labels]))
+        for key in ("precision", "recall", "f1")
+    } | {key: micro[key] for key in ("support", "predicted", "correct")}
+    return {"per_label": per_label, "micro": micro, "macro": macro}

@@ -34,3 +34,7 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
         known = sorted(registry.get_all())
         kind = registry.namespace[-1].replace("_", " ").rstrip("s")
         raise LabelkitError(f"unknown {kind} {name!r}; registered: {known}") from None
+
+
+span_label_models = catalogue.create("labelkit", "span_label_models")
+"""Span label models: factories ``(labels, **params) -> SpanLabelModel``."""

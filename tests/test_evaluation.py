@@ -20,7 +20,7 @@ from labelkit import (
     ingest,
     keyword_lf,
 )
-from labelkit.evaluation import expected_calibration_error, score
+from labelkit.evaluation import expected_calibration_error, score, span_scores
 from labelkit.votes import import_votes
 
 VOTE_COLUMNS = ["example_id", "source", "attribute", "label"]
@@ -376,3 +376,46 @@ def test_the_cli_shows_aspects_over_all_attributes_and_per_attribute(
     )
     saved = json.loads((tmp_path / "e" / "evaluation.json").read_text())
     assert {row["attribute"] for row in saved["summary"]} == {"food", "staff", "(all)"}
+
+
+def test_span_scores_count_exact_matches_per_label_micro_and_macro():
+    gold = [[(0, 2, "A"), (3, 4, "B")], [(1, 2, "A")]]
+    predicted = [[(0, 2, "A", 0.9), (3, 5, "B", 0.8)], [(1, 2, "B", 0.7), (5, 6, "A", 0.6)]]
+    scores = span_scores(gold, predicted, ["A", "B"])
+    # A: gold (0,2) and (1,2); predicted (0,2) right and (5,6) wrong.
+    assert scores["per_label"]["A"] == {
+        "precision": 0.5,
+        "recall": 0.5,
+        "f1": 0.5,
+        "support": 2,
+        "predicted": 2,
+        "correct": 1,
+    }
+    # B: (3,5) misses the boundary and (1,2) has the wrong label: nothing right.
+    assert scores["per_label"]["B"]["f1"] == 0.0
+    assert (scores["per_label"]["B"]["support"], scores["per_label"]["B"]["predicted"]) == (1, 2)
+    micro = scores["micro"]
+    assert (micro["correct"], micro["predicted"], micro["support"]) == (1, 4, 3)
+    assert micro["precision"] == 0.25
+    assert micro["recall"] == pytest.approx(1 / 3)
+    assert micro["f1"] == pytest.approx(2 / 7)
+    assert scores["macro"]["precision"] == 0.25
+    assert scores["macro"]["f1"] == 0.25
+
+
+def test_span_scores_count_a_repeated_span_once_and_nothing_to_divide_by_as_zero():
+    scores = span_scores([[(0, 1, "A")], []], [[(0, 1, "A"), (0, 1, "A")], []], ["A", "B"])
+    assert scores["micro"]["precision"] == 1.0
+    assert scores["per_label"]["B"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 0,
+        "predicted": 0,
+        "correct": 0,
+    }
+    assert scores["macro"]["f1"] == 0.5
+    with pytest.raises(LabelkitError, match="gold for 2 documents, predictions for 1"):
+        span_scores([[], []], [[]], ["A"])
+    with pytest.raises(LabelkitError, match="no labels to score"):
+        span_scores([[]], [[]], [])
