@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelkit.aggregate import AutoLabelModel, make_label_model
+from labelkit.aggregate import AutoLabelModel, load_label_model, make_label_model
+from labelkit.data import bundled_dataset, ingest
+from labelkit.demo import YOUTUBE_INGEST
+from labelkit.lf import apply_lfs, load_lfs
 from labelkit.lf.analysis import health_warning, source_health
+from labelkit.synthetic import SyntheticSource, synthetic_votes
+from labelkit.votes import LabelMatrix
+from labelkit.workspace import Workspace
 
 # The shared data folder sits beside the checkout (../shared/data), which for a git
 # worktree may be more than one level up.
@@ -88,7 +94,9 @@ def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     codes, truth = youtube_with_llm(seed=0)
     llm_accuracy = (codes[:, -1] == truth).mean()
     assert llm_accuracy < 0.47
-    unguarded = AutoLabelModel(keep_below_chance=True, max_shift=1.0, min_agreement=0.0)
+    unguarded = AutoLabelModel(
+        keep_below_chance=True, max_shift=1.0, min_agreement=0.0, max_disagreement=1.0
+    )
     collapsed = accuracy(unguarded.fit(codes, 2).predict_proba(codes), truth)
     mv = majority_vote(codes, truth, 2)
     assert collapsed < mv - 0.1, "without the safeguards, EM follows the LLM"
@@ -111,7 +119,7 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     # most examples to spam.
     codes, truth = youtube_with_llm(seed=2)
     mv = majority_vote(codes, truth, 2)
-    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0).fit(codes, 2)
+    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0, max_disagreement=1.0).fit(codes, 2)
     assert unguarded.report["dropped"] == []
     assert accuracy(unguarded.predict_proba(codes), truth) < mv - 0.1
     model = AutoLabelModel().fit(codes, 2)
@@ -142,11 +150,88 @@ def test_with_gold_the_choice_is_made_by_cross_validation_on_gold_rows() -> None
         "majority_vote",
         "precision_em, gold weight 1",
         "precision_em, gold weight 10",
+        "dawid_skene, gold weight 10",
     }
     assert "cross-validation on 200 gold rows" in model.report["reason"]
     unlabeled = gold == -1
     got = accuracy(model.predict_proba(codes)[unlabeled], truth[unlabeled])
     assert got >= majority_vote(codes[unlabeled], truth[unlabeled], 2) - 0.01
+
+
+def test_a_bloc_of_sources_wrong_together_falls_back_to_majority_vote() -> None:
+    # Four full-coverage sources right 20% of the time, their mistakes all on class 0,
+    # outvote six good partial ones; a one-accuracy EM takes the bloc for the accurate
+    # sources and zeroes the good ones. Dawid-Skene reads the votes otherwise.
+    sources = [SyntheticSource(0.65, 0.35)] * 6 + [SyntheticSource(0.2, 1.0, wrong=0)] * 4
+    votes = synthetic_votes(2000, 4, sources, seed=1)
+    codes, truth = votes.codes, votes.gold
+    mv = majority_vote(codes, truth, 4)
+    unguarded = AutoLabelModel(max_disagreement=1.0).fit(codes, 4)
+    assert unguarded.report["chosen"] == "precision_em"
+    assert accuracy(unguarded.predict_proba(codes), truth) < mv - 0.05
+    model = AutoLabelModel().fit(codes, 4)
+    assert model.report["chosen"] == "majority_vote"
+    assert model.report["disagreement_with_dawid_skene"] > 0.25
+    assert "Dawid-Skene decides" in model.report["reason"]
+    assert accuracy(model.predict_proba(codes), truth) >= mv - 0.01
+
+
+def test_one_sided_rules_that_err_where_the_other_side_fires_fall_back(
+    tmp_path: Path,
+) -> None:
+    # The demo's YouTube rules: the ham rules ("song", "short comment") misfire on spam
+    # comments, where the spam rules fire too, and are right where no other rule
+    # fires. Counted where rules overlap they look 25-43% accurate, so the one-accuracy
+    # fit zeroes them and calls every comment spam. Dawid-Skene passes the checks
+    # against majority vote here and is still below it: majority vote is the answer.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, sorted(bundled_dataset("youtube-spam").glob("*.csv")), **YOUTUBE_INGEST)
+        apply_lfs(ws, load_lfs("labeling_functions.youtube"))
+        matrix = LabelMatrix.from_workspace(ws, split="train")
+        gold = ws.sql("SELECT gold FROM examples WHERE split = 'train' ORDER BY id")["gold"]
+    codes, truth = matrix.codes, matrix.task.encode(gold)
+    voted = (codes != -1).any(axis=1)
+    mv = majority_vote(codes[voted], truth[voted], 2)
+    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0, max_disagreement=1.0)
+    unguarded.fit(codes, 2)
+    assert unguarded.report["chosen"] == "precision_em"
+    assert accuracy(unguarded.predict_proba(codes)[voted], truth[voted]) < mv - 0.1
+    confusion = make_label_model("dawid_skene").fit(codes, 2)
+    assert accuracy(confusion.predict_proba(codes)[voted], truth[voted]) < mv - 0.02
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["chosen"] == "majority_vote"
+    assert "one class swallowing others" in model.report["reason"]
+    assert accuracy(model.predict_proba(codes)[voted], truth[voted]) >= mv - 0.01
+
+
+def test_with_gold_dawid_skene_is_chosen_where_sources_confuse_two_classes(
+    tmp_path: Path,
+) -> None:
+    # Five of eight dense sources call class 2 "class 1" more often than not: a
+    # confusion matrix per source says so, one accuracy per source cannot.
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 1500)
+    columns = []
+    for j in range(8):
+        confusion = np.full((3, 3), 0.1) + np.eye(3) * 0.7
+        if j < 5:
+            confusion[2] = [0.05, 0.55, 0.4]
+        confusion /= confusion.sum(axis=1, keepdims=True)
+        columns.append([rng.choice(3, p=confusion[t]) for t in truth])
+    codes = np.column_stack(columns)
+    gold = np.full(len(truth), -1)
+    labeled = rng.choice(len(truth), 200, replace=False)
+    gold[labeled] = truth[labeled]
+    model = AutoLabelModel().fit(codes, 3, gold=gold)
+    scores = model.report["cross_validation"]
+    assert model.report["chosen"] == "dawid_skene"
+    assert scores["dawid_skene, gold weight 10"] > scores["precision_em, gold weight 10"]
+    unlabeled = gold == -1
+    got = accuracy(model.predict_proba(codes)[unlabeled], truth[unlabeled])
+    assert got > majority_vote(codes[unlabeled], truth[unlabeled], 3) + 0.05
+    model.save(tmp_path / "auto.json")
+    loaded = load_label_model(tmp_path / "auto.json")
+    assert np.allclose(loaded.predict_proba(codes), model.predict_proba(codes))
 
 
 def test_no_source_better_than_chance_still_decides_like_majority_vote() -> None:
