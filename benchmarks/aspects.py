@@ -195,15 +195,14 @@ def report(records: list[dict[str, Any]], output_dir: Path) -> None:
     notes = (
         "Macro-F1 over each aspect's answers (none included), on the gold test split; "
         "`(all)` is the mean over aspects. Mean ± standard deviation over seeds where a "
-        f"method is seeded ({seeds} seeds, {epochs} epochs). LFs and the "
+        f"method is seeded ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}). LFs and the "
         "LLM are scored where they vote (`accuracy` and `coverage` in the JSON); SmolLM2's "
         "recorded answers cover the first 300 test sentences only. The label models are "
         "fitted on the train split without gold; the small models (one textcat per aspect) "
         f"train on `{DEFAULT_LABEL_MODEL}`'s labels after the given number of simulated gold "
         "reviews, or on gold train labels (the ceiling), the checkpoint chosen on a held-out "
         f"tenth of their training labels. One training took {trained['train_s'].median():.0f} s "
-        "(median wall time on a shared 2-core machine; `train_s` in the JSON).\n\n"
-        + verdicts(frame)
+        "(median wall time; `train_s` in the JSON).\n\n" + verdicts(frame)
     )
     table = summarize(frame)
     write_results("aspects", records, output_dir, notes, table=table)
