@@ -15,7 +15,8 @@ connecting.
 from __future__ import annotations
 
 import importlib.util
-import socket
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,8 @@ from labelkit.errors import LabelkitError
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Running servers by base URL: their process and log, for ``server_failure``.
 _RUNNING: dict[str, tuple[subprocess.Popen[bytes], IO[bytes]]] = {}
+# What uvicorn, which llama-cpp-python's server runs on, logs once it listens.
+_STARTED = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 def smollm2_path() -> Path:
@@ -72,9 +75,8 @@ def local_llm_server(
         raise LabelkitError('llama-cpp-python is not installed: pip install "labelkit[local]"')
     if not Path(model_path).is_file():
         raise LabelkitError(f"{model_path}: no such model file")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # Port 0: the server binds a free port itself and logs which. A port picked here and
+    # handed over could be taken by another process before the server binds it.
     command = [
         sys.executable,
         "-m",
@@ -86,30 +88,31 @@ def local_llm_server(
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        "0",
         "--n_ctx",
         str(context),
         "--n_threads",
         str(threads),
     ]
-    base_url = f"http://127.0.0.1:{port}/v1"
     # The server logs every request; a file, unlike a pipe, never fills up and blocks it.
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        _RUNNING[base_url] = (server, log)
         try:
-            _wait_until_ready(server, log, base_url, ready_timeout_s)
-            yield base_url
-            died = server_failure(base_url)
-            if died:
-                raise LabelkitError(died)
-        except Exception as error:
-            died = server_failure(base_url)
-            if died and died not in str(error):
-                raise LabelkitError(died) from error
-            raise
+            base_url = _wait_until_ready(server, log, ready_timeout_s)
+            _RUNNING[base_url] = (server, log)
+            try:
+                yield base_url
+                died = server_failure(base_url)
+                if died:
+                    raise LabelkitError(died)
+            except Exception as error:
+                died = server_failure(base_url)
+                if died and died not in str(error):
+                    raise LabelkitError(died) from error
+                raise
+            finally:
+                del _RUNNING[base_url]
         finally:
-            del _RUNNING[base_url]
             server.terminate()
             try:
                 server.wait(timeout=10)
@@ -137,23 +140,31 @@ def server_failure(base_url: str | None) -> str | None:
     )
 
 
+def _output(log: IO[bytes]) -> str:
+    # pread leaves the file offset, which the server shares, where its next write goes.
+    size = os.fstat(log.fileno()).st_size
+    return os.pread(log.fileno(), size, 0).decode(errors="replace")
+
+
 def _tail(log: IO[bytes], chars: int = 2000) -> str:
-    log.seek(0)
-    return log.read().decode(errors="replace")[-chars:].strip()
+    return _output(log)[-chars:].strip()
 
 
-def _wait_until_ready(
-    server: subprocess.Popen[bytes], log: IO[bytes], base_url: str, timeout_s: float
-) -> None:
+def _wait_until_ready(server: subprocess.Popen[bytes], log: IO[bytes], timeout_s: float) -> str:
+    """The base URL of the server once it answers, read from uvicorn's start-up line."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise LabelkitError(
                 f"the local LLM server exited with {server.returncode}: {_tail(log)}"
             )
-        try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
+        started = _STARTED.search(_output(log))
+        if started:
+            base_url = f"http://127.0.0.1:{started[1]}/v1"
+            try:
+                with urllib.request.urlopen(f"{base_url}/models", timeout=1):
+                    return base_url
+            except OSError:
+                pass
+        time.sleep(0.2)
     raise LabelkitError(f"the local LLM server did not answer within {timeout_s:.0f} s")

@@ -1,7 +1,9 @@
 """The local route without compiling llama.cpp: a stand-in ``llama_cpp.server`` module,
 put first on the path, speaks the test server's HTTP (``LLAMA_STANDIN=serve``) or
 dies with a segfault on the first completion, as a natively built llama.cpp did on
-another CPU (``LLAMA_STANDIN=crash``)."""
+another CPU (``LLAMA_STANDIN=crash``). Like uvicorn, it binds the port it is given
+(0: a free one) and logs where it runs; ``LLAMA_STANDIN_PORT_TAKEN`` has another
+socket take that port just before it binds, as another process can."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from tests.openai_server import answer_for
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = """
-import argparse, os, signal, sys, time
+import argparse, os, signal, socket, sys, time
 from http.server import ThreadingHTTPServer
 from tests.openai_server import Behaviour, _Handler
 
@@ -44,7 +46,11 @@ class Handler(_Handler):
         super().do_POST()
 
 
-ThreadingHTTPServer((args.host, int(args.port)), Handler).serve_forever()
+if os.environ.get("LLAMA_STANDIN_PORT_TAKEN"):
+    taken = socket.create_server((args.host, int(args.port)))
+server = ThreadingHTTPServer((args.host, int(args.port)), Handler)
+print(f"INFO:     Uvicorn running on http://{args.host}:{server.server_address[1]}", flush=True)
+server.serve_forever()
 """
 CONFIG = LLMConfig(
     model="standin", instructions="Is this comment spam?", max_retries=0, concurrency=1
@@ -81,6 +87,23 @@ def test_a_local_server_that_dies_is_reported_with_its_own_output(
     assert "illegal AMX tile configuration" in message, "the server's own output"
     assert stats.answered == 0 and stats.not_asked > 0
     assert stats.stopped is not None and "illegal AMX tile configuration" in stats.stopped
+
+
+def test_a_port_taken_before_the_server_binds_it_does_not_stop_the_server(
+    workspace: Workspace, standin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process binding the port between its choice and the server's bind made
+    # the server exit with "Address already in use" (or left the client talking to
+    # that other process): the server must choose the port itself.
+    monkeypatch.setenv("LLAMA_STANDIN", "serve")
+    monkeypatch.setenv("LLAMA_STANDIN_PORT_TAKEN", "1")
+    with local_llm_server(standin, alias="standin") as base_url:
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=base_url))
+    assert stats.stopped is None, stats.stopped
+    assert (stats.answered, stats.failed) == (6, 0)
+    votes = dict(workspace.sql("SELECT example_id, label FROM votes").rows())
+    texts = dict(workspace.sql("SELECT id, text FROM examples").rows())
+    assert votes == {i: answer_for(t) for i, t in texts.items()}
 
 
 def test_llm_local_serves_the_model_file_for_the_run(workspace: Workspace, standin: Path) -> None:
