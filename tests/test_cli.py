@@ -158,6 +158,14 @@ def test_version() -> None:
     assert result.stdout == f"labelkit {version('labelkit')}\n"
 
 
+def test_commands_that_ask_no_llm_start_without_importing_openai() -> None:
+    # openai takes longer to import than the rest of the CLI; every command paid for it.
+    probe = "import sys, labelkit.cli; print('openai' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == "False\n"
+
+
 def test_every_option_and_argument_has_help_text() -> None:
     group = get_command(app)
     commands = {"labelkit": group, **group.commands}

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import polars as pl
 from rich.progress import Progress, TextColumn
 
@@ -29,15 +28,13 @@ from labelkit.task import Task
 from labelkit.votes import replace_votes
 from labelkit.workspace import Workspace
 
+if TYPE_CHECKING:
+    import openai
+
+# openai is imported where a run asks: importing it takes longer than the rest of the
+# CLI, whose other commands never need it.
 RESPONSE_FORMATS = ("json_schema", "json_object", "text")
 
-# An endpoint that does not support a response format answers with one of these.
-_FORMAT_REFUSALS = (
-    openai.BadRequestError,
-    openai.UnprocessableEntityError,
-    openai.InternalServerError,
-    openai.NotFoundError,
-)
 # Stands for the text in a rendered request, to cut its canonical JSON around it.
 _TEXT = "\u0000labelkit:text\u0000"
 
@@ -664,6 +661,8 @@ async def _ask_all(
     run: _Run,
 ) -> str:
     """Ask every pending prompt, caching each answer as it arrives; return the format used."""
+    import openai
+
     client = openai.AsyncOpenAI(
         base_url=config.base_url,
         api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused",
@@ -729,12 +728,21 @@ async def _first_answer(
     text: str,
 ) -> tuple[str, CachedAnswer | None]:
     """Ask the first prompt; in "auto" mode, find the best response format the endpoint accepts."""
+    import openai
+
+    # An endpoint that does not support a response format answers with one of these.
+    refusals = (
+        openai.BadRequestError,
+        openai.UnprocessableEntityError,
+        openai.InternalServerError,
+        openai.NotFoundError,
+    )
     question = (prompts, key, attribute, text)
     if run.config.response_format != "auto":
         fixed = run.config.response_format
         return fixed, await _ask(client, run, *question, fixed)
     for candidate in ("json_schema", "json_object"):
-        answer = await _ask(client, run, *question, candidate, retries=0, refusals=_FORMAT_REFUSALS)
+        answer = await _ask(client, run, *question, candidate, retries=0, refusals=refusals)
         if answer is not None and answer.error is not None:
             # Accepted but failed (a 429, a dropped connection): the probe does not
             # retry, so ask again with retries.
@@ -775,6 +783,8 @@ async def _ask(
 ) -> CachedAnswer | None:
     """One prompt's answer or failure, after retries; None if the endpoint refused the
     format (``refusals``) or the run stopped before it was sent."""
+    import openai
+
     config = run.config
     request = prompts.request(text, attribute)
     formatted = {**request, **_format_arguments(response_format, *prompts.schema(attribute))}
@@ -877,6 +887,8 @@ def _describe(error: Exception, config: LLMConfig) -> str:
 
 
 def _retryable(error: Exception) -> bool:
+    import openai
+
     if isinstance(error, (openai.APIConnectionError, TimeoutError)):
         return True
     if isinstance(error, openai.APIStatusError):
@@ -891,6 +903,8 @@ def _retryable(error: Exception) -> bool:
 
 def _retry_delay(error: Exception, attempt: int) -> float:
     """Retry-After when the server gives one (up to a minute), else exponential with jitter."""
+    import openai
+
     if isinstance(error, openai.APIStatusError):
         try:
             after = float(error.response.headers.get("retry-after", ""))
