@@ -24,6 +24,9 @@ from labelkit.llm.local import local_llm_server, smollm2_path
 
 pytestmark = pytest.mark.local_llm
 COMMENTS = 40
+# The tests of plumbing (log-probabilities, the CLI's own server) need a few answers, not
+# the forty that measure agreement with the recorded ones: each answer takes seconds.
+FEW = 10
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +35,24 @@ def smollm2() -> Iterator[str]:
         yield base_url
 
 
+def first_comments(folder: Path, count: int) -> Workspace:
+    """The first ``count`` bundled comments on one video, in a fresh workspace."""
+    csv = folder / "comments.csv"
+    pl.read_csv(bundled_dataset("youtube-spam") / "Youtube01-Psy.csv").head(count).write_csv(csv)
+    ws = Workspace(folder / "ws.duckdb")
+    ingest(ws, csv, **YOUTUBE_INGEST)
+    return ws
+
+
 @pytest.fixture
 def comments(tmp_path: Path) -> Iterator[Workspace]:
-    """The first 40 bundled comments on one video, in a fresh workspace."""
-    csv = tmp_path / "comments.csv"
-    pl.read_csv(bundled_dataset("youtube-spam") / "Youtube01-Psy.csv").head(COMMENTS).write_csv(csv)
-    with Workspace(tmp_path / "ws.duckdb") as ws:
-        ingest(ws, csv, **YOUTUBE_INGEST)
+    with first_comments(tmp_path, COMMENTS) as ws:
+        yield ws
+
+
+@pytest.fixture
+def few_comments(tmp_path: Path) -> Iterator[Workspace]:
+    with first_comments(tmp_path, FEW) as ws:
         yield ws
 
 
@@ -65,21 +79,23 @@ def test_smollm2_labels_through_the_real_server_and_falls_back_to_json_object(
     assert (again.cached, again.answered) == (COMMENTS, 0)
 
 
-def test_smollm2_logprobs_give_every_answer_a_confidence(smollm2: str, comments: Workspace) -> None:
+def test_smollm2_logprobs_give_every_answer_a_confidence(
+    smollm2: str, few_comments: Workspace
+) -> None:
     config = dataclasses.replace(
         YOUTUBE_LLM, base_url=smollm2, api_key="local", logprobs=True, response_format="json_object"
     )
-    stats = label_with_llm(comments, config)
+    stats = label_with_llm(few_comments, config)
     assert stats.stopped is None, stats.stopped
-    assert stats.answered == COMMENTS
-    confidences = comments.sql("SELECT confidence FROM llm_cache")["confidence"]
+    assert stats.answered == FEW
+    confidences = few_comments.sql("SELECT confidence FROM llm_cache")["confidence"]
     assert confidences.null_count() == 0
     assert ((confidences > 0) & (confidences <= 1)).all()
 
 
-def test_llm_local_serves_smollm2_for_one_cli_run(comments: Workspace) -> None:
-    path = comments.path
-    comments.close()
+def test_llm_local_serves_smollm2_for_one_cli_run(few_comments: Workspace) -> None:
+    path = few_comments.path
+    few_comments.close()
     command = [
         sys.executable, "-m", "labelkit", "llm", str(path), "--local", "--model",
         YOUTUBE_LLM.model, "--instructions", YOUTUBE_LLM.instructions, "--split", "all",
@@ -87,4 +103,4 @@ def test_llm_local_serves_smollm2_for_one_cli_run(comments: Workspace) -> None:
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert f"{COMMENTS} prompts, 0 cached, {COMMENTS} answered, 0 failed" in result.stdout
+    assert f"{FEW} prompts, 0 cached, {FEW} answered, 0 failed" in result.stdout
