@@ -1,0 +1,245 @@
+"""Spans: character offsets into a text, tokens, and WRENCH's token-indexed spans.
+
+A span is a half-open range ``[start, end)`` of **characters** of the text as stored,
+with a label (an entity type, or ``"O"``: no entity here). Texts are never
+normalised, so an offset means the same thing everywhere: in the workspace, in a
+labeling function, in review. Tokens come from spaCy's tokenizer
+(``spacy.blank(lang)``) with their character offsets kept; label models work on
+token-indexed spans ``(start_token, end_token_exclusive, label)``, WRENCH's form,
+converted with ``to_token_spans`` and ``to_char_spans``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from labelkit.errors import InputError
+
+# A token's character offsets in its text, [start, end).
+Offsets = tuple[int, int]
+# A span over tokens, WRENCH's form: [start_token, end_token), label.
+TokenSpan = tuple[int, int, str]
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A labeled range ``[start, end)`` of characters of a text.
+
+    Examples
+    --------
+    >>> text = "the battery life is short"
+    >>> span = Span(4, 16, "TERM")
+    >>> text[span.start : span.end]
+    'battery life'
+    """
+
+    start: int
+    end: int
+    label: str
+
+    def to_json(self) -> list[Any]:
+        return [self.start, self.end, self.label]
+
+
+def spans_json(spans: Iterable[Span | Sequence[Any]]) -> str:
+    """Spans as the workspace stores them: a JSON array of ``[start, end, label]``,
+    sorted and without repeats.
+
+    Examples
+    --------
+    >>> spans_json([Span(4, 16, "TERM"), (0, 3, "O")])
+    '[[0, 3, "O"], [4, 16, "TERM"]]'
+    """
+    unique = sorted({s if isinstance(s, Span) else Span(*s) for s in spans})
+    return json.dumps([span.to_json() for span in unique])
+
+
+@cache
+def _tokenizer(lang: str) -> Any:
+    import spacy
+
+    try:
+        return spacy.blank(lang).tokenizer
+    except (ImportError, OSError, KeyError, ValueError) as error:
+        raise InputError(f"language {lang!r}: spacy.blank({lang!r}) fails ({error})") from None
+
+
+def tokenize(texts: Iterable[str], lang: str = "en") -> list[list[Offsets]]:
+    """The character offsets ``(start, end)`` of each text's tokens, from spaCy's
+    tokenizer for ``lang``; whitespace beyond one space between tokens is a token of
+    its own, as in spaCy.
+
+    Examples
+    --------
+    >>> tokenize(["big  screen\\r\\n"])
+    [[(0, 3), (3, 4), (5, 11), (11, 13)]]
+    """
+    return [
+        [(token.idx, token.idx + len(token)) for token in doc]
+        for doc in _tokenizer(lang).pipe(texts)
+    ]
+
+
+def to_token_spans(
+    spans: Iterable[Span], tokens: Sequence[Offsets]
+) -> tuple[list[TokenSpan], list[Span]]:
+    """Character spans as token spans ``(start_token, end_token_exclusive, label)``
+    over ``tokens`` (one text's, from ``tokenize``), and the spans that did not fall on
+    token boundaries: those snap outward to the tokens they touch, and one that touches
+    no token (only whitespace between tokens) is left out.
+
+    Examples
+    --------
+    >>> tokens = tokenize(["the battery life"])[0]
+    >>> to_token_spans([Span(4, 16, "TERM"), Span(5, 9, "TERM")], tokens)
+    ([(1, 3, 'TERM'), (1, 2, 'TERM')], [Span(start=5, end=9, label='TERM')])
+    """
+    converted, off = [], []
+    for span in spans:
+        touched = [k for k, (start, end) in enumerate(tokens) if start < span.end and end > span.start]
+        if touched:
+            first, last = touched[0], touched[-1]
+            converted.append((first, last + 1, span.label))
+            if (tokens[first][0], tokens[last][1]) == (span.start, span.end):
+                continue
+        off.append(span)
+    return converted, off
+
+
+def to_char_spans(spans: Iterable[Sequence[Any]], tokens: Sequence[Offsets]) -> list[Span]:
+    """Token spans ``(start_token, end_token_exclusive, label)`` as character spans of
+    the text ``tokens`` came from.
+
+    Examples
+    --------
+    >>> to_char_spans([(1, 3, "TERM")], tokenize(["the battery life"])[0])
+    [Span(start=4, end=16, label='TERM')]
+    """
+    chars = []
+    for start, end, label in spans:
+        if not 0 <= start < end <= len(tokens):
+            raise InputError(
+                f"token span {[start, end, label]} is outside the text's {len(tokens)} tokens"
+            )
+        chars.append(Span(tokens[start][0], tokens[end - 1][1], label))
+    return chars
+
+
+def joined_offsets(tokens: Sequence[str]) -> list[Offsets]:
+    """The character offsets of ``tokens`` in ``" ".join(tokens)``.
+
+    Examples
+    --------
+    >>> joined_offsets(["a", "bc", "d"])
+    [(0, 1), (2, 4), (5, 6)]
+    """
+    offsets, at = [], 0
+    for token in tokens:
+        offsets.append((at, at + len(token)))
+        at += len(token) + 1
+    return offsets
+
+
+@dataclass(frozen=True)
+class WrenchSpans:
+    """A WRENCH sequence-tagging file read as character spans.
+
+    ``frame`` has ``id`` (``<file stem>:<key>``, as ``ingest`` gives them), ``text``
+    (the tokens joined by single spaces), ``gold`` (JSON ``[[start, end, label]]``),
+    ``split`` (from the file name; ``valid`` is ``dev``) and ``weak_labels`` (per
+    record, one JSON array of spans per labeling function); ``lfs`` names the
+    labeling functions and ``labels`` the entity types, from ``meta.json`` beside the
+    file where there is one.
+    """
+
+    frame: pl.DataFrame
+    lfs: tuple[str, ...]
+    labels: tuple[str, ...] | None
+
+
+def read_wrench_spans(path: str | Path) -> WrenchSpans:
+    """Read a WRENCH span file (``{key: {"data": {"text": [tokens]}, "label": [[s, e,
+    type]], "weak_labels": [[[s, e, type]], ...]}}``, token spans ``[s, e)``) into
+    character spans over the tokens joined by single spaces.
+
+    Examples
+    --------
+    >>> laptops = read_wrench_spans("../shared/data/spans/LaptopReview/valid.json")
+    >>> laptops.frame.row(0, named=True)["split"], laptops.labels
+    ('dev', ('TERM',))
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read as WRENCH JSON: {error}") from None
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"{path}: expected a WRENCH object of id -> record")
+    lfs, labels = wrench_meta(path)
+    from labelkit.data import wrench_split
+
+    rows = []
+    for key, record in data.items():
+        where = f"{path} record {key!r}"
+        tokens = record.get("data", {}).get("text") if isinstance(record, dict) else None
+        if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
+            raise InputError(f"{where}: data.text is not a list of tokens")
+        offsets = joined_offsets(tokens)
+        gold = record.get("label")
+        weak = record.get("weak_labels", [])
+        rows.append(
+            {
+                "id": f"{path.stem}:{key}",
+                "text": " ".join(tokens),
+                "gold": None if gold is None else _char_json(gold, offsets, f"{where} label"),
+                "weak_labels": json.dumps(
+                    [
+                        json.loads(_char_json(spans, offsets, f"{where} weak_labels[{j}]"))
+                        for j, spans in enumerate(weak)
+                    ]
+                ),
+            }
+        )
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(("id", "text", "gold", "weak_labels"), pl.String))
+    frame = frame.with_columns(pl.lit(wrench_split(path), pl.String).alias("split"))
+    return WrenchSpans(frame=frame.select("id", "text", "gold", "split", "weak_labels"), lfs=lfs, labels=labels)
+
+
+def _char_json(spans: object, offsets: Sequence[Offsets], where: str) -> str:
+    if not isinstance(spans, list) or not all(
+        isinstance(s, list) and len(s) == 3 and type(s[0]) is int and type(s[1]) is int
+        and isinstance(s[2], str)
+        for s in spans
+    ):
+        raise InputError(f"{where}: expected a list of [start_token, end_token, label]")
+    try:
+        return spans_json(to_char_spans(spans, offsets))
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
+def wrench_meta(path: Path) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The labeling functions and entity types that ``meta.json`` beside a WRENCH span
+    file names (``()`` and None without one)."""
+    meta = path.with_name("meta.json")
+    if not meta.is_file():
+        return (), None
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        lfs = tuple(str(name) for name in data.get("lf", []))
+        types = data.get("entity_types")
+    except (OSError, ValueError, AttributeError) as error:
+        raise InputError(f"{meta}: cannot read WRENCH meta.json: {error}") from None
+    return lfs, tuple(types) if types else None
+
+
+def is_wrench_spans(record: object) -> bool:
+    """Whether a WRENCH record is a sequence-tagging one (its text a list of tokens)."""
+    return isinstance(record, dict) and isinstance(record.get("data", {}).get("text"), list)
