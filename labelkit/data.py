@@ -730,9 +730,7 @@ def _span_gold(
             and isinstance(s[2], str)
             for s in parsed
         ):
-            raise InputError(
-                f"{where}: {value!r} is not a JSON array of [start, end, label] spans"
-            )
+            raise InputError(f"{where}: {value!r} is not a JSON array of [start, end, label] spans")
         for start, end, label in parsed:
             if not 0 <= start < end <= len(row["text"]):
                 raise InputError(
@@ -741,8 +739,7 @@ def _span_gold(
                 )
             if labels is not None and label not in labels:
                 raise InputError(
-                    f"{where}: unknown label {label!r}; the task's entity types are "
-                    f"{list(labels)}"
+                    f"{where}: unknown label {label!r}; the task's entity types are {list(labels)}"
                 )
         seen |= {label for _, _, label in parsed}
         stored.append(spans_json(parsed))

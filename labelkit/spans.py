@@ -79,7 +79,7 @@ def tokenize(texts: Iterable[str], lang: str = "en") -> list[list[Offsets]]:
     Examples
     --------
     >>> tokenize(["big  screen\\r\\n"])
-    [[(0, 3), (3, 4), (5, 11), (11, 13)]]
+    [[(0, 3), (4, 5), (5, 11), (11, 13)]]
     """
     return [
         [(token.idx, token.idx + len(token)) for token in doc]
@@ -103,7 +103,9 @@ def to_token_spans(
     """
     converted, off = [], []
     for span in spans:
-        touched = [k for k, (start, end) in enumerate(tokens) if start < span.end and end > span.start]
+        touched = [
+            k for k, (start, end) in enumerate(tokens) if start < span.end and end > span.start
+        ]
         if touched:
             first, last = touched[0], touched[-1]
             converted.append((first, last + 1, span.label))
@@ -152,14 +154,17 @@ class WrenchSpans:
     """A WRENCH sequence-tagging file read as character spans.
 
     ``frame`` has ``id`` (``<file stem>:<key>``, as ``ingest`` gives them), ``text``
-    (the tokens joined by single spaces), ``gold`` (JSON ``[[start, end, label]]``),
-    ``split`` (from the file name; ``valid`` is ``dev``) and ``weak_labels`` (per
-    record, one JSON array of spans per labeling function); ``lfs`` names the
-    labeling functions and ``labels`` the entity types, from ``meta.json`` beside the
-    file where there is one.
+    (the tokens joined by single spaces), ``gold`` (JSON ``[[start, end, label]]``)
+    and ``split`` (from the file name; ``valid`` is ``dev``). ``weak_labels`` has one
+    row per labeling-function span: ``id, lf, start, end, label`` (``lf`` its position
+    in the record's ``weak_labels``); ``lfs`` names the labeling functions and
+    ``labels`` the entity types, from ``meta.json`` beside the file where there is
+    one (else ``()`` and None).
     """
 
     frame: pl.DataFrame
+    weak_labels: pl.DataFrame
+    n_lfs: int
     lfs: tuple[str, ...]
     labels: tuple[str, ...] | None
 
@@ -185,42 +190,68 @@ def read_wrench_spans(path: str | Path) -> WrenchSpans:
     lfs, labels = wrench_meta(path)
     from labelkit.data import wrench_split
 
-    rows = []
+    rows, weak_rows, widths = [], [], set()
     for key, record in data.items():
         where = f"{path} record {key!r}"
         tokens = record.get("data", {}).get("text") if isinstance(record, dict) else None
         if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
             raise InputError(f"{where}: data.text is not a list of tokens")
         offsets = joined_offsets(tokens)
+        example_id = f"{path.stem}:{key}"
         gold = record.get("label")
         weak = record.get("weak_labels", [])
+        if not isinstance(weak, list):
+            raise InputError(f"{where}: weak_labels is not a list")
+        widths.add(len(weak))
         rows.append(
-            {
-                "id": f"{path.stem}:{key}",
-                "text": " ".join(tokens),
-                "gold": None if gold is None else _char_json(gold, offsets, f"{where} label"),
-                "weak_labels": json.dumps(
-                    [
-                        json.loads(_char_json(spans, offsets, f"{where} weak_labels[{j}]"))
-                        for j, spans in enumerate(weak)
-                    ]
-                ),
-            }
+            (
+                example_id,
+                " ".join(tokens),
+                None if gold is None else spans_json(_char_spans(gold, offsets, f"{where} label")),
+            )
         )
-    frame = pl.DataFrame(rows, schema=dict.fromkeys(("id", "text", "gold", "weak_labels"), pl.String))
-    frame = frame.with_columns(pl.lit(wrench_split(path), pl.String).alias("split"))
-    return WrenchSpans(frame=frame.select("id", "text", "gold", "split", "weak_labels"), lfs=lfs, labels=labels)
+        weak_rows += [
+            (example_id, j, span.start, span.end, span.label)
+            for j, spans in enumerate(weak)
+            for span in sorted(set(_char_spans(spans, offsets, f"{where} weak_labels[{j}]")))
+        ]
+    if len(widths) > 1:
+        raise InputError(f"{path}: records have {sorted(widths)} weak_labels each")
+    frame = pl.DataFrame(
+        rows, schema=dict.fromkeys(("id", "text", "gold"), pl.String), orient="row"
+    ).with_columns(pl.lit(wrench_split(path), pl.String).alias("split"))
+    weak_labels = pl.DataFrame(
+        weak_rows,
+        schema={
+            "id": pl.String,
+            "lf": pl.Int64,
+            "start": pl.Int64,
+            "end": pl.Int64,
+            "label": pl.String,
+        },
+        orient="row",
+    )
+    return WrenchSpans(
+        frame=frame,
+        weak_labels=weak_labels,
+        n_lfs=widths.pop(),
+        lfs=lfs,
+        labels=labels,
+    )
 
 
-def _char_json(spans: object, offsets: Sequence[Offsets], where: str) -> str:
+def _char_spans(spans: object, offsets: Sequence[Offsets], where: str) -> list[Span]:
     if not isinstance(spans, list) or not all(
-        isinstance(s, list) and len(s) == 3 and type(s[0]) is int and type(s[1]) is int
+        isinstance(s, list)
+        and len(s) == 3
+        and type(s[0]) is int
+        and type(s[1]) is int
         and isinstance(s[2], str)
         for s in spans
     ):
         raise InputError(f"{where}: expected a list of [start_token, end_token, label]")
     try:
-        return spans_json(to_char_spans(spans, offsets))
+        return to_char_spans(spans, offsets)
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
 
