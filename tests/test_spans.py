@@ -1,14 +1,28 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from labelkit import InputError, Task, Workspace
+from labelkit import (
+    InputError,
+    LLMConfig,
+    ReviewQueue,
+    Task,
+    Workspace,
+    cleaned_labels,
+    find_label_issues,
+    ingest,
+    label_with_llm,
+    train_on_cleaned,
+)
+from labelkit.llm import import_answers
 from labelkit.spans import (
     Span,
     read_wrench_spans,
@@ -142,3 +156,23 @@ def test_schema_7_workspace_migrates_to_span_tables(tmp_path: Path) -> None:
             ws.con.execute("INSERT INTO span_votes VALUES ('a', 'lf', 4, 16, 'TERM', 2)")
         columns = ws.sql("DESCRIBE span_predictions")["column_name"].to_list()
         assert columns == ["example_id", "start", "end", "label", "confidence", "model", "run_id"]
+
+
+@pytest.mark.parametrize(
+    ("stage", "run_stage"),
+    [
+        ("flag (find_label_issues)", lambda ws, tmp: find_label_issues(ws)),
+        ("export (cleaned_labels)", lambda ws, tmp: cleaned_labels(ws)),
+        ("review (ReviewQueue)", lambda ws, tmp: ReviewQueue(ws)),
+        ("llm (label_with_llm)", lambda ws, tmp: label_with_llm(ws, LLMConfig(model="m", instructions="find terms"))),
+        ("import-answers (import_answers)", lambda ws, tmp: import_answers(ws, tmp, "m")),
+        ("train (train_on_cleaned)", lambda ws, tmp: train_on_cleaned(ws, tmp / "model")),
+    ],
+)
+def test_stages_that_work_per_attribute_refuse_a_spans_workspace_by_name(
+    tmp_path: Path, stage: str, run_stage: Callable[[Workspace, Path], object]
+) -> None:
+    with Workspace(tmp_path / "spans.duckdb") as ws:
+        ingest(ws, write_wrench(tmp_path / "set", "valid.json", WRENCH))
+        with pytest.raises(InputError, match=rf"^{re.escape(stage)} works per attribute"):
+            run_stage(ws, tmp_path)
