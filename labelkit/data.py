@@ -395,12 +395,15 @@ def ingest(
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
 
     ``kind`` is the task's kind (see ``labelkit.task``): ``"classification"`` (the
-    default), ``"aspects"`` or ``"multilabel"``. An aspects task's gold is, per text,
+    default), ``"aspects"``, ``"multilabel"`` or ``"spans"``. An aspects task's gold is, per text,
     an object of attribute -> label (a polars struct, a JSONL object or a JSON string;
     an attribute left out, null or ``"none"`` is not mentioned), its ``attributes``
     in the order given, else sorted as seen; SemEval / MAMS aspect-category XML
     (``.xml``) is read as such. A multi-label task's gold is a list of labels (a list
-    column or a JSON array).
+    column or a JSON array). A ``"spans"`` task's labels are entity types and its gold
+    a JSON array of ``[start, end, label]`` character spans of the text (see
+    ``labelkit.spans``); a WRENCH span file (tokens in ``data.text``) is read as one,
+    its tokens joined by single spaces, its labels from ``meta.json``.
 
     Examples with gold and no split get one from a stable hash of their text (a
     ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and

@@ -90,7 +90,8 @@ def compute_votes(
     JSON) columns, in memory.
 
     Declarative and pattern LFs match on the texts in Unicode NFC; Python LFs get them
-    as given. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
+    as given. On a spans task the LFs are span LFs (``labelkit.lf.spans``), run in one
+    ``nlp.pipe`` pass on the texts as given, and the votes are in ``spans``. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
     something that is not one of the task's labels or None (on a task with attributes:
     nor votes on its attributes, see ``labeling_function``), abstains there and the row
     goes into ``errors``; with ``strict`` the first such row raises
@@ -275,6 +276,8 @@ def apply_lfs(
     >>> applied = apply_lfs(restaurants_ws, load_lfs("labeling_functions.restaurants"))
     >>> applied.matrices["staff"].task.labels
     ('positive', 'negative', 'neutral', 'none', 'mentioned')
+    >>> apply_lfs(laptops_ws, load_lfs("labeling_functions.laptops")).spans.columns
+    ['example_id', 'source', 'start', 'end', 'label']
     """
     _check_lfs(lfs, workspace.task)
     examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
