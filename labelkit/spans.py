@@ -11,6 +11,7 @@ converted with ``to_token_spans`` and ``to_char_spans``.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -101,15 +102,17 @@ def to_token_spans(
     >>> to_token_spans([Span(4, 16, "TERM"), Span(5, 9, "TERM")], tokens)
     ([(1, 3, 'TERM'), (1, 2, 'TERM')], [Span(start=5, end=9, label='TERM')])
     """
+    starts = [start for start, _ in tokens]
+    ends = [end for _, end in tokens]
     converted, off = [], []
     for span in spans:
-        touched = [
-            k for k, (start, end) in enumerate(tokens) if start < span.end and end > span.start
-        ]
-        if touched:
-            first, last = touched[0], touched[-1]
+        # The tokens it touches: the first that ends after its start, up to the last
+        # that starts before its end.
+        first = bisect.bisect_right(ends, span.start)
+        last = bisect.bisect_left(starts, span.end) - 1
+        if first <= last:
             converted.append((first, last + 1, span.label))
-            if (tokens[first][0], tokens[last][1]) == (span.start, span.end):
+            if (starts[first], ends[last]) == (span.start, span.end):
                 continue
         off.append(span)
     return converted, off

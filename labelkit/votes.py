@@ -113,6 +113,7 @@ class SparseVotes:
         """The votes on ``attribute`` of the examples of ``split`` (all splits if None),
         examples ordered by id and sources as given (else by kind and name), read
         without a dense matrix; ``task`` is ``Task.vote_task(attribute)``."""
+        workspace.task.require_attributes("a label matrix (LabelMatrix, SparseVotes)")
         task = workspace.task.vote_task(attribute)
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]

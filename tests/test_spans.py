@@ -164,7 +164,10 @@ def test_schema_7_workspace_migrates_to_span_tables(tmp_path: Path) -> None:
         ("flag (find_label_issues)", lambda ws, tmp: find_label_issues(ws)),
         ("export (cleaned_labels)", lambda ws, tmp: cleaned_labels(ws)),
         ("review (ReviewQueue)", lambda ws, tmp: ReviewQueue(ws)),
-        ("llm (label_with_llm)", lambda ws, tmp: label_with_llm(ws, LLMConfig(model="m", instructions="find terms"))),
+        (
+            "llm (label_with_llm)",
+            lambda ws, tmp: label_with_llm(ws, LLMConfig(model="m", instructions="find terms")),
+        ),
         ("import-answers (import_answers)", lambda ws, tmp: import_answers(ws, tmp, "m")),
         ("train (train_on_cleaned)", lambda ws, tmp: train_on_cleaned(ws, tmp / "model")),
     ],

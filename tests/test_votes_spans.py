@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import InputError, Workspace, import_votes, ingest
+from labelkit import InputError, LabelMatrix, Workspace, import_votes, ingest
 from tests.helpers import table_counts
 from tests.test_spans import WRENCH, write_wrench
 
@@ -126,3 +126,12 @@ def test_a_bad_span_vote_names_the_row_and_writes_nothing(
     with pytest.raises(InputError, match=message):
         import_votes(ws, table)
     assert table_counts(ws) == before
+
+
+def test_a_label_matrix_of_a_spans_workspace_is_refused_by_name(
+    wrench_ws: tuple[Workspace, Path],
+) -> None:
+    ws, valid = wrench_ws
+    import_votes(ws, valid)
+    with pytest.raises(InputError, match=r"^a label matrix \(LabelMatrix, SparseVotes\) works"):
+        LabelMatrix.from_workspace(ws)

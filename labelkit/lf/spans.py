@@ -298,18 +298,19 @@ def compute_span_votes(
             if lf.regex
         ]
         functions = [lf for lf in group if isinstance(lf, PythonSpanLF)]
-        label_of = {nlp.vocab.strings[lf.name]: lf for lf in patterns}
+        name_of = {nlp.vocab.strings[lf.name]: lf.name for lf in patterns}
+        labels = {lf.name: lf.label for lf in patterns}
         for i, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
             matched: dict[str, list[Any]] = {}
             for matcher in matchers:
                 for match_id, start, end in matcher(doc):
-                    matched.setdefault(label_of[match_id].name, []).append(doc[start:end])
+                    matched.setdefault(name_of[match_id], []).append(doc[start:end])
             for lf, regex in regexes:
                 for match in regex.finditer(doc.text):
                     span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
                     if span is not None and len(span) and not span.text.isspace():
                         matched.setdefault(lf.name, []).append(span)
-            found += _longest(matched, {lf.name: lf.label for lf in patterns}, ids[i])
+            found += _longest(matched, labels, ids[i])
             for lf in functions:
                 x = SpanExample(
                     id=ids[i], text=texts[i], meta=json.loads(metas[i]) if metas[i] else {}, doc=doc
