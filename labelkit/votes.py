@@ -382,8 +382,8 @@ def _table_span_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.Dat
     spans = raw.select(
         pl.col("example_id").cast(pl.String),
         (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),
-        pl.col("start").cast(pl.Int64, strict=False),
-        pl.col("end").cast(pl.Int64, strict=False),
+        _whole_number("start"),
+        _whole_number("end"),
         pl.col("label").cast(pl.String),
         where.alias("where"),
         pl.col("start").cast(pl.String).alias("raw_start"),
@@ -397,6 +397,13 @@ def _table_span_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.Dat
             what = "is empty" if raw_value is None else f"is {raw_value!r}, not a whole number"
             raise InputError(f"{first['where']}, column {column!r}: {what}")
     return spans.drop("raw_start", "raw_end"), spans["source"].unique(maintain_order=True).to_list()
+
+
+def _whole_number(column: str) -> pl.Expr:
+    """``column`` as integers, null where a value is not a whole number (``4.0`` is 4;
+    ``10.5`` is null rather than cut to 10)."""
+    number = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(number == number.floor()).then(number).cast(pl.Int64).alias(column)
 
 
 def _wrench_span_votes(
@@ -469,11 +476,14 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
             f"inside the text of {first['example_id']!r} ({first['n']} characters) with "
             "start < end"
         )
-    repeated = spans.filter(pl.struct(SPAN_VOTE_COLUMNS).is_duplicated())
-    if repeated.height:
-        first = repeated.row(0, named=True)
+    again = spans.filter(~pl.struct(SPAN_VOTE_COLUMNS).is_first_distinct())
+    if again.height:
+        second = again.row(0, named=True)
+        first = spans.filter(
+            pl.all_horizontal(pl.col(c) == second[c] for c in SPAN_VOTE_COLUMNS)
+        ).row(0, named=True)
         raise InputError(
-            f"{repeated['where'][1]}: {first['source']!r} gives the span "
+            f"{second['where']}: {first['source']!r} gives the span "
             f"{[first['start'], first['end'], first['label']]} of {first['example_id']!r} "
             f"twice (the first: {first['where']})"
         )

@@ -135,3 +135,43 @@ def test_a_label_matrix_of_a_spans_workspace_is_refused_by_name(
     import_votes(ws, valid)
     with pytest.raises(InputError, match=r"^a label matrix \(LabelMatrix, SparseVotes\) works"):
         LabelMatrix.from_workspace(ws)
+
+
+def test_a_fractional_offset_is_refused_not_truncated(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.jsonl"
+    row = {"example_id": "valid:0", "source": "gpt", "start": 4, "end": 10.5, "label": "TERM"}
+    table.write_text(json.dumps(row) + "\n")
+    before = table_counts(ws)
+    with pytest.raises(
+        InputError, match=r"votes.jsonl row 1, column 'end': is '10.5', not a whole"
+    ):
+        import_votes(ws, table)
+    assert table_counts(ws) == before
+    # A whole number written as a float is that number.
+    csv = tmp_path / "votes.csv"
+    csv.write_text("example_id,source,start,end,label\nvalid:0,gpt,4.0,16,TERM\n")
+    assert import_votes(ws, csv) == {"gpt": 1}
+    assert span_votes(ws) == [("valid:0", "gpt", 4, 16, "TERM")]
+
+
+def test_a_repeated_span_names_its_own_second_row(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.csv"
+    table.write_text(
+        "example_id,source,start,end,label\n"
+        "valid:0,gpt,4,16,TERM\n"
+        "valid:0,gpt,20,24,BRAND\n"
+        "valid:0,gpt,20,24,BRAND\n"
+        "valid:0,gpt,4,16,TERM\n"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"votes.csv row 3: 'gpt' gives the span \[20, 24, 'BRAND'\] of 'valid:0' twice "
+        r"\(the first: .*votes.csv row 2\)",
+    ):
+        import_votes(ws, table)
