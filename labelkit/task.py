@@ -285,7 +285,8 @@ def span_bounds(attribute: str) -> tuple[int, int]:
     (4, 10)
     """
     start, sep, end = attribute.partition(":")
-    if not (sep and start.isdigit() and end.isdigit() and int(start) < int(end)):
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if not (sep and start.isdecimal() and end.isdecimal() and int(start) < int(end)):
         raise InputError(
             f"a span's attribute is '<start>:<end>', character offsets with start < end, "
             f"got {attribute!r}"

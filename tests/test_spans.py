@@ -179,3 +179,9 @@ def test_stages_that_work_per_attribute_refuse_a_spans_workspace_by_name(
         ingest(ws, write_wrench(tmp_path / "set", "valid.json", WRENCH))
         with pytest.raises(InputError, match=rf"^{re.escape(stage)} works per attribute"):
             run_stage(ws, tmp_path)
+
+
+@pytest.mark.parametrize("attribute", ["²:3", "1:٣x", "-1:3", "3:3", "a:b", "4"])
+def test_a_malformed_span_attribute_is_an_input_error(attribute: str) -> None:
+    with pytest.raises(InputError, match="a span's attribute is '<start>:<end>'"):
+        Task(("TERM",), kind="spans").answers(attribute)
