@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.spans import is_wrench_spans, read_wrench_spans, spans_json, wrench_meta
+from labelkit.spans import is_wrench_spans, spans_json, wrench_meta, wrench_spans_of
 from labelkit.task import NONE, OUTSIDE, YES, Task
 from labelkit.workspace import Workspace, first_row, registered
 
@@ -940,7 +940,7 @@ def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
     if data and is_wrench_spans(next(iter(data.values()))):
-        spans = read_wrench_spans(path).frame
+        spans = wrench_spans_of(data, path).frame
         return spans.select("id", "text", pl.col("gold").alias("spans"), "split")
     split = wrench_split(path)
     rows = []

@@ -188,6 +188,19 @@ def read_wrench_spans(path: str | Path) -> WrenchSpans:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InputError(f"{path}: cannot read as WRENCH JSON: {error}") from None
+    return wrench_spans_of(data, path)
+
+
+def wrench_spans_of(data: object, path: Path) -> WrenchSpans:
+    """``read_wrench_spans`` of a WRENCH file already parsed (``data``, read from
+    ``path``, which names it in errors and locates its ``meta.json``).
+
+    Examples
+    --------
+    >>> record = {"data": {"text": ["big", "screen"]}, "label": [[1, 2, "TERM"]]}
+    >>> wrench_spans_of({"0": record}, Path("train.json")).frame["gold"].to_list()
+    ['[[4, 10, "TERM"]]']
+    """
     if not isinstance(data, dict) or not data:
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
     lfs, labels = wrench_meta(path)
@@ -196,7 +209,7 @@ def read_wrench_spans(path: str | Path) -> WrenchSpans:
     rows, weak_rows, widths = [], [], set()
     for key, record in data.items():
         where = f"{path} record {key!r}"
-        tokens = record.get("data", {}).get("text") if isinstance(record, dict) else None
+        tokens = _wrench_tokens(record)
         if not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens):
             raise InputError(f"{where}: data.text is not a list of tokens")
         offsets = joined_offsets(tokens)
@@ -276,4 +289,10 @@ def wrench_meta(path: Path) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
 
 def is_wrench_spans(record: object) -> bool:
     """Whether a WRENCH record is a sequence-tagging one (its text a list of tokens)."""
-    return isinstance(record, dict) and isinstance(record.get("data", {}).get("text"), list)
+    return isinstance(_wrench_tokens(record), list)
+
+
+def _wrench_tokens(record: object) -> object:
+    """A WRENCH record's ``data.text``, None where it has none."""
+    data = record.get("data") if isinstance(record, dict) else None
+    return data.get("text") if isinstance(data, dict) else None

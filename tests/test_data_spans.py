@@ -106,3 +106,15 @@ def test_a_spans_workspace_refuses_another_kind(tmp_path: Path) -> None:
         ingest(ws, source, kind="spans", labels=["TERM", "BRAND"], label_column="spans")
         with pytest.raises(InputError, match="the workspace's task is spans, not classification"):
             ingest(ws, source, kind="classification")
+
+
+def test_a_wrench_record_whose_data_is_no_object_is_named(tmp_path: Path) -> None:
+    classification = tmp_path / "train.json"
+    classification.write_text(json.dumps({"0": {"data": "hi", "label": 0, "weak_labels": [0]}}))
+    spans = write_wrench(tmp_path / "set", "valid.json", {**WRENCH, "1": {"data": ["fine"]}})
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError, match=r"train.json: record '0' has no data.text"):
+            ingest(ws, classification, labels=["a", "b"])
+        with pytest.raises(InputError, match=r"valid.json record '1': data.text is not a list"):
+            ingest(ws, spans)
+        assert not ws.has_task()
