@@ -76,7 +76,7 @@ laptop_parts = phrase_span_lf(
     ],
 )
 
-# "the <Part> <noun>" pairs such as "battery life", "screen resolution", "boot up".
+# "<part> <noun>" pairs such as "battery life", "screen resolution", "boot up".
 part_qualities = token_span_lf(
     "part_qualities",
     "TERM",
@@ -88,8 +88,9 @@ part_qualities = token_span_lf(
     ],
 )
 
-# Capacities and sizes: "4GB", "500 GB", "15 inch".
-specs = regex_span_lf("specs", r"\b\d+(\.\d+)?\s?(gb|tb|ghz|inch|in\.)\b", "TERM")
+# Capacities and sizes: "4GB", "500 GB", "15 inch", "17 inches", "15.6 in." (no \b after
+# the unit: after "in." it would ask for a letter next).
+specs = regex_span_lf("specs", r"\b\d+(\.\d+)?\s?(gb|tb|ghz|inch(es)?|in\.)(?!\w)", "TERM")
 
 
 @span_labeling_function(label="TERM")

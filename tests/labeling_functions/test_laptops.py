@@ -34,3 +34,16 @@ def test_laptop_lfs_mark_parts_specs_and_apple_products() -> None:
         ("apple_products", "MacBook"),
     }
     assert applied.errors.height == 0
+
+
+def test_specs_mark_abbreviated_and_plural_units() -> None:
+    text = "A 15.6 in. display, 17 inches wide, at 2.4GHz."
+    frame = pl.DataFrame({"id": ["r1"], "text": [text]})
+    specs = [lf for lf in load_lfs("labeling_functions.laptops") if lf.name == "specs"]
+    spans = compute_votes(specs, frame, TASK).spans
+    assert spans is not None
+    assert sorted(text[s:e] for s, e in spans.select("start", "end").rows()) == [
+        "15.6 in.",
+        "17 inches",
+        "2.4GHz",
+    ]
