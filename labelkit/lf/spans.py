@@ -15,7 +15,6 @@ from __future__ import annotations
 import inspect
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.lf.core import Example, LabelingFunction
-from labelkit.lf.patterns import TokenPattern, _load_pipeline
+from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
 from labelkit.spans import Span
 from labelkit.task import OUTSIDE, Task
 
@@ -231,36 +230,13 @@ def span_labeling_function(
 
 def _checked(lf: SpanPatternLF) -> SpanPatternLF:
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    _build_matchers([lf], _load_pipeline("blank:en"))
+    _matchers([lf], _load_pipeline("blank:en"))
     return lf
 
 
-def _build_matchers(lfs: Sequence[SpanPatternLF], nlp: Any) -> list[Any]:
-    """One token ``Matcher`` and one ``PhraseMatcher`` per attribute for all ``lfs``,
-    each match named by its LF."""
-    from spacy.errors import MatchPatternError
-    from spacy.matcher import Matcher, PhraseMatcher
-
-    token_matcher = Matcher(nlp.vocab)
-    phrase_matchers: dict[str, Any] = {}
-    for lf in lfs:
-        patterns = json.loads(lf.token_patterns)
-        try:
-            if patterns:
-                token_matcher.add(lf.name, patterns)
-            if lf.phrases:
-                if lf.attr not in phrase_matchers:
-                    phrase_matchers[lf.attr] = PhraseMatcher(nlp.vocab, attr=lf.attr)
-                forms = dict.fromkeys(
-                    unicodedata.normalize(form, phrase)
-                    for phrase in lf.phrases
-                    for form in ("NFC", "NFD")
-                )
-                phrase_matchers[lf.attr].add(lf.name, list(nlp.tokenizer.pipe(forms)))
-        except (MatchPatternError, ValueError, KeyError) as error:
-            raise InputError(f"span LF {lf.name!r}: invalid pattern: {error}") from None
-    matchers = list(phrase_matchers.values())
-    return [token_matcher, *matchers] if len(token_matcher) else matchers
+def _matchers(lfs: Sequence[SpanPatternLF], nlp: Any) -> list[Any]:
+    # Texts are matched as stored, so each phrase is added in NFC and in NFD.
+    return build_matchers(lfs, nlp, forms=("NFC", "NFD"), what="span LF")
 
 
 def compute_span_votes(
@@ -291,7 +267,7 @@ def compute_span_votes(
     for model, group in by_model.items():
         nlp = _load_pipeline(model)
         patterns = [lf for lf in group if isinstance(lf, SpanPatternLF)]
-        matchers = _build_matchers(patterns, nlp)
+        matchers = _matchers(patterns, nlp)
         regexes = [
             (lf, re.compile(lf.regex, 0 if lf.case_sensitive else re.IGNORECASE))
             for lf in patterns
