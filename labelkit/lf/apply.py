@@ -21,10 +21,12 @@ import polars as pl
 
 from labelkit.errors import InputError, LabelingFunctionError, LabelkitError
 from labelkit.lf.core import (
+    ERRORS_SCHEMA,
     DeclarativeLF,
     Example,
     LabelingFunction,
     PythonLF,
+    describe_error,
     field_value,
     unknown_vote,
     vote_codes,
@@ -42,8 +44,6 @@ PARALLEL_MIN_ROWS = 20_000
 BATCH_ROWS = 1_000
 # Seconds one Python LF may take on one batch before apply stops it.
 DEFAULT_LF_TIMEOUT = 60.0
-
-ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "error": pl.String}
 
 
 @dataclass(frozen=True)
@@ -632,7 +632,7 @@ def _run_batch(
         try:
             vote = lf(x)
         except (Exception, SystemExit) as error:
-            failures.append((lf.name, x.id, x.text, _describe(error)))
+            failures.append((lf.name, x.id, x.text, describe_error(error)))
             continue
         if vote is None:
             continue
@@ -690,10 +690,3 @@ def _pair(pair: object, vote: object) -> tuple[str, str | None]:
         f"returned {vote!r}: expected a label, a mapping of attribute to label, or a list of "
         "(attribute, label) pairs, or None"
     )
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        code = "" if error.code is None else repr(error.code)
-        return f"SystemExit: the LF called sys.exit({code})"
-    return f"{type(error).__name__}: {error}"

@@ -24,12 +24,10 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.lf.core import Example, LabelingFunction
+from labelkit.lf.core import ERRORS_SCHEMA, Example, LabelingFunction, describe_error
 from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
 from labelkit.spans import Span
 from labelkit.task import OUTSIDE, Task
-
-ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "error": pl.String}
 
 
 class SpanLF(LabelingFunction):
@@ -294,7 +292,7 @@ def compute_span_votes(
                 try:
                     spans = _returned_spans(lf, lf.func(x), doc, allowed)
                 except (Exception, SystemExit) as error:
-                    failures.append((lf.name, ids[i], texts[i], _describe(error)))
+                    failures.append((lf.name, ids[i], texts[i], describe_error(error)))
                     continue
                 found += [(ids[i], lf.name, s.start, s.end, s.label) for s in spans]
     spans = pl.DataFrame(
@@ -363,13 +361,6 @@ def _returned_spans(
         if snapped is not None and len(snapped) and not snapped.text.isspace():
             spans.add(Span(snapped.start_char, snapped.end_char, label))
     return spans
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        code = "" if error.code is None else repr(error.code)
-        return f"SystemExit: the LF called sys.exit({code})"
-    return f"{type(error).__name__}: {error}"
 
 
 def span_lf_summary(
