@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.spans import is_wrench_spans, spans_json, wrench_meta, wrench_spans_of
+from labelkit.spans import is_span_list, is_wrench_spans, spans_json, wrench_meta, wrench_spans_of
 from labelkit.task import NONE, OUTSIDE, YES, Task
 from labelkit.workspace import Workspace, first_row, registered
 
@@ -725,14 +725,7 @@ def _span_gold(
             parsed = json.loads(value)
         except ValueError:
             parsed = None
-        if not isinstance(parsed, list) or not all(
-            isinstance(s, list)
-            and len(s) == 3
-            and type(s[0]) is int
-            and type(s[1]) is int
-            and isinstance(s[2], str)
-            for s in parsed
-        ):
+        if not is_span_list(parsed):
             raise InputError(f"{where}: {value!r} is not a JSON array of [start, end, label] spans")
         for start, end, label in parsed:
             if not 0 <= start < end <= len(row["text"]):

@@ -256,15 +256,27 @@ def wrench_spans_of(data: object, path: Path) -> WrenchSpans:
     )
 
 
-def _char_spans(spans: object, offsets: Sequence[Offsets], where: str) -> list[Span]:
-    if not isinstance(spans, list) or not all(
+def is_span_list(value: object) -> bool:
+    """Whether ``value`` (parsed JSON) is a list of ``[start, end, label]`` with whole
+    numbers (not booleans, not floats) for offsets.
+
+    Examples
+    --------
+    >>> is_span_list([[4, 16, "TERM"]]), is_span_list([[4, 16.0, "TERM"]])
+    (True, False)
+    """
+    return isinstance(value, list) and all(
         isinstance(s, list)
         and len(s) == 3
         and type(s[0]) is int
         and type(s[1]) is int
         and isinstance(s[2], str)
-        for s in spans
-    ):
+        for s in value
+    )
+
+
+def _char_spans(spans: object, offsets: Sequence[Offsets], where: str) -> list[Span]:
+    if not is_span_list(spans):
         raise InputError(f"{where}: expected a list of [start_token, end_token, label]")
     try:
         return to_char_spans(spans, offsets)
