@@ -200,13 +200,7 @@ def replace_votes(
     kept = votes.select("example_id", "source", "label", attribute.alias("attribute")).filter(
         pl.col("label").is_not_null()
     )
-    hashed = sources.select(
-        "name",
-        "kind",
-        "definition",
-        pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
-        pl.lit(run_id, pl.Int32).alias("run_id"),
-    )
+    hashed = _hashed_sources(sources, run_id)
     with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
         con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
         con.execute(
@@ -216,6 +210,17 @@ def replace_votes(
         )
         con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
+
+
+def _hashed_sources(sources: pl.DataFrame, run_id: int) -> pl.DataFrame:
+    """``sources`` (``name, kind, definition``) as rows of the ``sources`` table."""
+    return sources.select(
+        "name",
+        "kind",
+        "definition",
+        pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
+        pl.lit(run_id, pl.Int32).alias("run_id"),
+    )
 
 
 # The columns of the span votes of a spans task, one row per span (character offsets).
@@ -232,13 +237,7 @@ def replace_span_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    hashed = sources.select(
-        "name",
-        "kind",
-        "definition",
-        pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
-        pl.lit(run_id, pl.Int32).alias("run_id"),
-    )
+    hashed = _hashed_sources(sources, run_id)
     kept = spans.select(SPAN_VOTE_COLUMNS).unique(maintain_order=True)
     with registered(con, "new_sources", hashed), registered(con, "new_spans", kept):
         con.execute("DELETE FROM span_votes WHERE source IN (SELECT name FROM new_sources)")
