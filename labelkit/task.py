@@ -192,18 +192,17 @@ class Task:
         self.answers(attribute)
         gold = gold.cast(pl.String)
         if self.kind == "spans":
-            bounds = list(span_bounds(attribute))
-            answer = pl.Series(
-                [
-                    None
-                    if value is None
-                    else next((s[2] for s in json.loads(value) if s[:2] == bounds), NONE)
-                    for value in gold
-                ],
-                dtype=pl.String,
+            start, end = span_bounds(attribute)
+            # [start, end, label] read as strings: a list holds one type.
+            span = pl.element()
+            exact = (span.list.get(0) == str(start)) & (span.list.get(1) == str(end))
+            answer = (
+                gold.str.json_decode(pl.List(pl.List(pl.String)))
+                .list.eval(span.filter(exact).list.get(2))
+                .list.first()
+                .fill_null(NONE)
             )
-            return answer.alias(gold.name)
-        if self.kind == "aspects":
+        elif self.kind == "aspects":
             fields = pl.Struct({name: pl.String for name in self.attributes})
             answer = gold.str.json_decode(fields).struct.field(attribute).fill_null(NONE)
         elif self.kind == "multilabel":
