@@ -135,9 +135,10 @@ def phrase_span_lf(
     if isinstance(phrases, (str, Path)):
         path = Path(phrases)
         try:
-            phrases = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-        except OSError as error:
-            raise InputError(f"span LF {name!r}: cannot read {path}: {error}") from None
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"span LF {name!r}: cannot read {path} as UTF-8: {error}") from None
+        phrases = [line.strip() for line in text.splitlines() if line.strip()]
     listed = tuple(dict.fromkeys(phrases))
     if not listed or any(not phrase.strip() for phrase in listed):
         raise InputError(f"span LF {name!r} needs phrases, none of them blank")

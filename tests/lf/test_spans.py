@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,3 +292,21 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
     assert "0 of 4 texts (0.0%) get no span" in analyzed.stdout
     bad = run("import-votes", ws, votes.with_name("missing.csv"))
     assert bad.returncode == 1 and "missing.csv: no such file" in bad.stderr
+
+
+def test_a_gazetteer_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    gazetteer = tmp_path / "places.txt"
+    gazetteer.write_bytes("café\n".encode())
+    script = (
+        "from labelkit.lf.spans import phrase_span_lf; "
+        f"print(ascii(phrase_span_lf('places', 'TERM', {str(gazetteer)!r}).phrases))"
+    )
+    env = {**os.environ, "LC_ALL": "POSIX", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "('caf\\xe9',)"
+    gazetteer.write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"span LF 'places': cannot read .*places.txt as UTF-8"):
+        phrase_span_lf("places", "TERM", gazetteer)
