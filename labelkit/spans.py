@@ -46,6 +46,13 @@ class Span:
     label: str
 
     def to_json(self) -> list[Any]:
+        """The span as stored in JSON: ``[start, end, label]``.
+
+        Examples
+        --------
+        >>> Span(4, 16, "TERM").to_json()
+        [4, 16, 'TERM']
+        """
         return [self.start, self.end, self.label]
 
 

@@ -28,6 +28,7 @@ from labelkit.lf.core import ERRORS_SCHEMA, Example, LabelingFunction, describe_
 from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
 from labelkit.spans import Span
 from labelkit.task import OUTSIDE, Task
+from labelkit.workspace import Workspace
 
 
 class SpanLF(LabelingFunction):
@@ -447,7 +448,7 @@ ORDER BY a.position
 
 
 def summarize_span_lfs(
-    workspace: Any, *, split: str | None = None, sources: Sequence[str] | None = None
+    workspace: Workspace, *, split: str | None = None, sources: Sequence[str] | None = None
 ) -> pl.DataFrame:
     """``span_lf_summary`` of the span votes of one split (all splits if None), of
     ``sources`` (default: every LF), judged against the split's gold spans where it
