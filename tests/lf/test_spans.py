@@ -238,7 +238,9 @@ def test_strict_stops_at_a_failing_python_span_lf_and_writes_nothing(gold_ws: Wo
 
 def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
     source = tmp_path / "gold.jsonl"
-    source.write_text("".join(json.dumps({**row, "split": "dev"}) + "\n" for row in GOLD))
+    # e5 has no gold and no span: coverage counts it, the scores do not.
+    rows = [*GOLD, {"id": "e5", "text": "all quiet", "gold": None}]
+    source.write_text("".join(json.dumps({**row, "split": "dev"}) + "\n" for row in rows))
     lfs = tmp_path / "my_lfs.py"
     lfs.write_text(
         "from labelkit.lf.spans import phrase_span_lf\n"
@@ -277,7 +279,7 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
     cells = [cell.strip() for cell in row.split("│")[2:-1]]
     assert cells == [
         "TERM",
-        "0.750",
+        "0.600",
         "4",
         "0.000",
         "0.000",
@@ -289,7 +291,7 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
         "0.500",
         "0.571",
     ]
-    assert "0 of 4 texts (0.0%) get no span" in analyzed.stdout
+    assert "1 of 5 texts (20.0%) get no span" in analyzed.stdout
     bad = run("import-votes", ws, votes.with_name("missing.csv"))
     assert bad.returncode == 1 and "missing.csv: no such file" in bad.stderr
 
