@@ -346,8 +346,8 @@ def _import_span_votes(
     of ``example_id, source, start, end, label``."""
     parts = []
     for source, frame in inputs:
-        if frame is None and table_format(Path(source)) == "wrench":  # type: ignore[arg-type]
-            parts.append(_wrench_span_votes(workspace, Path(source), lf_names, prefix))  # type: ignore[arg-type]
+        if frame is None and table_format(path := Path(source)) == "wrench":  # type: ignore[arg-type]
+            parts.append(_wrench_span_votes(workspace, path, lf_names, prefix))
             continue
         name = "frame" if frame is not None else str(source)
         raw = frame if frame is not None else read_table(Path(source))  # type: ignore[arg-type]

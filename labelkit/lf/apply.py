@@ -53,10 +53,11 @@ class AppliedLFs:
     ``matrices`` holds the votes of every LF asked for, one ``LabelMatrix`` per
     attribute (``Task.targets``); ``matrix`` is the one matrix of a task with one
     attribute (classification). On a spans task ``matrices`` is empty and ``spans``
-    holds the votes: ``example_id, source, start, end, label``, character offsets. ``errors`` has one row per example where an LF raised,
-    called ``sys.exit``, or returned something other than one of the task's labels or
-    None (that vote is an abstain); ``reused`` the LFs whose stored votes were still
-    current and were not recomputed.
+    holds the votes: ``example_id, source, start, end, label``, character offsets.
+    ``errors`` has one row per example where an LF raised, called ``sys.exit``, or
+    returned something other than one of the task's labels or None (that vote is an
+    abstain); ``reused`` the LFs whose stored votes were still current and were not
+    recomputed.
     """
 
     matrices: dict[str, LabelMatrix]
@@ -91,10 +92,11 @@ def compute_votes(
 
     Declarative and pattern LFs match on the texts in Unicode NFC; Python LFs get them
     as given. On a spans task the LFs are span LFs (``labelkit.lf.spans``), run in one
-    ``nlp.pipe`` pass on the texts as given, and the votes are in ``spans``. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
-    something that is not one of the task's labels or None (on a task with attributes:
-    nor votes on its attributes, see ``labeling_function``), abstains there and the row
-    goes into ``errors``; with ``strict`` the first such row raises
+    ``nlp.pipe`` pass on the texts as given, and the votes are in ``spans``. A Python
+    LF that raises (or calls ``sys.exit``) on a row, or returns something that is not
+    one of the task's labels or None (on a task with attributes: nor votes on its
+    attributes, see ``labeling_function``), abstains there and the row goes into
+    ``errors``; with ``strict`` the first such row raises
     ``LabelingFunctionError`` instead. An LF that fails on every row raises it too,
     unless ``allow_failing_lfs``.
 
