@@ -282,7 +282,8 @@ def compute_span_votes(
                 for match_id, start, end in matcher(doc):
                     matched.setdefault(name_of[match_id], []).append(doc[start:end])
             for lf, regex in regexes:
-                for match in regex.finditer(doc.text):
+                # texts[i] is doc.text, which spaCy would build again from the tokens.
+                for match in regex.finditer(texts[i]):
                     span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
                     if span is not None and len(span) and not span.text.isspace():
                         matched.setdefault(lf.name, []).append(span)
@@ -292,7 +293,7 @@ def compute_span_votes(
                     id=ids[i], text=texts[i], meta=json.loads(metas[i]) if metas[i] else {}, doc=doc
                 )
                 try:
-                    spans = _returned_spans(lf, lf.func(x), doc, allowed)
+                    spans = _returned_spans(lf, lf.func(x), doc, texts[i], allowed)
                 except (Exception, SystemExit) as error:
                     failures.append((lf.name, ids[i], texts[i], describe_error(error)))
                     continue
@@ -325,10 +326,10 @@ def _longest(
 
 
 def _returned_spans(
-    lf: PythonSpanLF, returned: SpanVotes, doc: Any, allowed: tuple[str, ...]
+    lf: PythonSpanLF, returned: SpanVotes, doc: Any, text: str, allowed: tuple[str, ...]
 ) -> set[Span]:
-    """What a Python span LF returned as spans snapped to ``doc``'s tokens;
-    ``ValueError`` says what is wrong."""
+    """What a Python span LF returned as spans snapped to the tokens of ``doc`` (of
+    ``text``); ``ValueError`` says what is wrong."""
     if returned is None:
         return set()
     spans = set()
@@ -354,10 +355,9 @@ def _returned_spans(
                 f"returned label {label!r}, not one of the task's entity types "
                 f"{list(allowed[:-1])} or {OUTSIDE!r}"
             )
-        if not 0 <= start < end <= len(doc.text):
+        if not 0 <= start < end <= len(text):
             raise ValueError(
-                f"returned {item!r}: not inside the text ({len(doc.text)} characters) "
-                "with start < end"
+                f"returned {item!r}: not inside the text ({len(text)} characters) with start < end"
             )
         snapped = doc.char_span(start, end, alignment_mode="expand")
         if snapped is not None and len(snapped) and not snapped.text.isspace():
