@@ -42,6 +42,12 @@ if TYPE_CHECKING:
         regex_lf,
         summarize_lfs,
     )
+    from labelkit.lf.spans import (
+        phrase_span_lf,
+        regex_span_lf,
+        span_labeling_function,
+        token_span_lf,
+    )
     from labelkit.llm import (
         LLMConfig,
         export_llm_cache,
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
         parse_label,
     )
     from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
+    from labelkit.spans import Span, read_wrench_spans
     from labelkit.task import ABSTAIN, Task
     from labelkit.train import (
         package_model,
@@ -120,6 +127,12 @@ _EXPORTS = {
     "train_attributes": "labelkit.train",
     "fit_span_model": "labelkit.aggregate.spans",
     "span_scores": "labelkit.evaluation",
+    "Span": "labelkit.spans",
+    "read_wrench_spans": "labelkit.spans",
+    "phrase_span_lf": "labelkit.lf.spans",
+    "regex_span_lf": "labelkit.lf.spans",
+    "span_labeling_function": "labelkit.lf.spans",
+    "token_span_lf": "labelkit.lf.spans",
 }
 
 __version__ = "0.1.0"
@@ -141,6 +154,7 @@ __all__ = [
     "MajorityVote",
     "ReviewQueue",
     "SnorkelLabelModel",
+    "Span",
     "Task",
     "WeightedMajorityVote",
     "Workspace",
@@ -166,14 +180,19 @@ __all__ = [
     "load_lfs",
     "package_model",
     "parse_label",
+    "phrase_span_lf",
     "predict_file",
     "predict_frame",
     "read_examples",
+    "read_wrench_spans",
     "regex_lf",
+    "regex_span_lf",
     "review_in_terminal",
     "simulate_review",
+    "span_labeling_function",
     "span_scores",
     "summarize_lfs",
+    "token_span_lf",
     "train_attributes",
     "train_on_cleaned",
     "train_textcat",

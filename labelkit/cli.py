@@ -31,6 +31,7 @@ from labelkit.lf import (
     uncovered_examples,
 )
 from labelkit.lf.analysis import attribute_matrices, health_warning, source_health
+from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
     LLMConfig,
     estimate_llm_run,
@@ -101,14 +102,18 @@ def ingest(
     id_column: Annotated[
         str | None, typer.Option(help="Column with a unique id [default: 'id' if there is one].")
     ] = None,
-    label_column: Annotated[str | None, typer.Option(help="Column with gold labels.")] = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option(help="Column with gold labels (spans: a JSON array of [start, end, label])."),
+    ] = None,
     split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
     label_map: Annotated[
         list[str] | None,
         typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order."),
     ] = None,
     labels: Annotated[
-        str | None, typer.Option(help="The label set, comma-separated, in order.")
+        str | None,
+        typer.Option(help="The label set (spans: the entity types), comma-separated, in order."),
     ] = None,
     lang: Annotated[
         str | None, typer.Option(help="The texts' spaCy language code, set once [default: en].")
@@ -116,8 +121,8 @@ def ingest(
     kind: Annotated[
         str | None,
         typer.Option(
-            help="classification, aspects or multilabel, set once [default: classification; "
-            "aspects for aspect XML]."
+            help="classification, aspects, multilabel or spans, set once [default: "
+            "classification; aspects for aspect XML; spans for WRENCH span files]."
         ),
     ] = None,
     attributes: Annotated[
@@ -232,8 +237,11 @@ def analyze(
 ) -> None:
     """How the labeling functions do: accuracy with intervals, agreement, gaps, disputes."""
     with _open(workspace) as ws:
-        ws.require("votes", "labelkit apply")
+        ws.require("span_votes" if ws.task.kind == "spans" else "votes", "labelkit apply")
         split = split or _analysis_split(ws)
+        if ws.task.kind == "spans":
+            _analyze_spans(ws, split, top)
+            return
         if ws.task.kind != "classification":
             _analyze_attributes(ws, split, top)
             return
@@ -264,6 +272,32 @@ def analyze(
     console.print(rich_table(sample.with_columns(one_line("text"))))
     console.print(
         rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
+    )
+
+
+def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:
+    """``analyze`` on a spans task: each LF's spans against gold, the pairs of LFs
+    that conflict or disagree on boundaries most, and the share of texts with no span."""
+    where = f"the {split} split" if split else "all examples"
+    summary = summarize_lfs(ws, split=split)
+    console.print(rich_table(summary, title=f"span labeling functions on {where}"))
+    votes = ws.sql(
+        """SELECT v.example_id, v.source, v.start, v."end", v.label FROM span_votes v
+           JOIN examples e ON e.id = v.example_id WHERE ? IS NULL OR e.split = ?""",
+        [split, split],
+    )
+    pairs = span_lf_agreement(votes).head(top)
+    console.print(rich_table(pairs, title="pairs of LFs with overlapping spans"))
+    silent = first_row(
+        ws.con,
+        """SELECT count(*), count(*) FILTER (WHERE id NOT IN (SELECT example_id FROM span_votes))
+           FROM examples WHERE ? IS NULL OR split = ?""",
+        [split, split],
+    )
+    total, uncovered = silent if silent else (0, 0)
+    console.print(
+        f"{uncovered} of {total} texts ({uncovered / max(total, 1):.1%}) get no span",
+        highlight=False,
     )
 
 
@@ -638,7 +672,7 @@ def import_votes_command(
         list[Path],
         typer.Argument(
             help="WRENCH JSON (its weak_labels), or CSV, TSV, JSONL or Parquet of "
-            "example_id, source, label."
+            "example_id, source, label (spans: example_id, source, start, end, label)."
         ),
     ],
     source_prefix: Annotated[

@@ -14,7 +14,8 @@ from xml.etree import ElementTree
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.task import NONE, YES, Task
+from labelkit.spans import is_span_list, is_wrench_spans, spans_json, wrench_meta, wrench_spans_of
+from labelkit.task import NONE, OUTSIDE, YES, Task
 from labelkit.workspace import Workspace, first_row, registered
 
 SPLITS = ("train", "dev", "test")
@@ -213,7 +214,10 @@ def _read_source(
         name, stem = str(path), path.stem
     if raw.height == 0:
         raise InputError(f"{name}: the {'frame' if kind is None else 'file'} has no rows")
-    if kind == "wrench":
+    if kind == "wrench" and "spans" in raw.columns:
+        kind = "wrench-spans"
+        text_column, id_column, label_column, split_column = "text", "id", "spans", "split"
+    elif kind == "wrench":
         text_column, id_column, label_column, split_column = "text", "id", "label", "split"
     elif kind == "aspects-xml":
         text_column, id_column, label_column, split_column = "text", "id", "aspects", "split"
@@ -297,7 +301,7 @@ def _read_source(
     return _Read(
         frame=frame,
         name=name,
-        id_column=None if kind in ("wrench", "aspects-xml") else id_column,
+        id_column=None if kind in ("wrench", "wrench-spans", "aspects-xml") else id_column,
         notes=notes,
         kind=kind,
     )
@@ -391,12 +395,15 @@ def ingest(
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
 
     ``kind`` is the task's kind (see ``labelkit.task``): ``"classification"`` (the
-    default), ``"aspects"`` or ``"multilabel"``. An aspects task's gold is, per text,
+    default), ``"aspects"``, ``"multilabel"`` or ``"spans"``. An aspects task's gold is, per text,
     an object of attribute -> label (a polars struct, a JSONL object or a JSON string;
     an attribute left out, null or ``"none"`` is not mentioned), its ``attributes``
     in the order given, else sorted as seen; SemEval / MAMS aspect-category XML
     (``.xml``) is read as such. A multi-label task's gold is a list of labels (a list
-    column or a JSON array).
+    column or a JSON array). A ``"spans"`` task's labels are entity types and its gold
+    a JSON array of ``[start, end, label]`` character spans of the text (see
+    ``labelkit.spans``); a WRENCH span file (tokens in ``data.text``) is read as one,
+    its tokens joined by single spaces, its labels from ``meta.json``.
 
     Examples with gold and no split get one from a stable hash of their text (a
     ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and
@@ -464,10 +471,21 @@ def ingest(
 
     if kind is None and any(read.kind == "aspects-xml" for read in reads):
         kind = "aspects"
+    span_files = [Path(read.name) for read in reads if read.kind == "wrench-spans"]
+    if kind is None and span_files:
+        kind = "spans"
+    span_types = next((t for f in span_files if (t := wrench_meta(f)[1])), None)
+    if span_types and labels is None and not workspace.has_task():
+        labels, from_meta = span_types, True
+    else:
+        from_meta = False
     task, label_order = _resolve_task(
         workspace, incoming, labels, order_map, order_from, lang, kind, attributes, label_column
     )
-    incoming = _checked_gold(incoming, task, label_column or "gold")
+    if from_meta:
+        label_order = "entity_types of meta.json"
+    gold_column = "label" if span_files else label_column or "gold"
+    incoming = _checked_gold(incoming, task, gold_column)
 
     con = workspace.con
     with registered(con, "incoming", incoming):
@@ -614,6 +632,13 @@ def _resolve_task(
     lang = lang or "en"
     kind = kind or "classification"
     _check_lang(lang)
+    if kind == "spans":
+        if labels is not None:
+            return Task(tuple(labels), kind=kind, lang=lang), "order of labels / --labels"
+        seen = _span_gold(incoming, label_column or "gold")[1]
+        if not seen:
+            raise InputError("no entity types: pass labels (--labels) or gold spans")
+        return Task(tuple(seen), kind=kind, lang=lang), "sorted; give the order with --labels"
     if kind != "classification":
         pairs = _gold_pairs(incoming, kind, label_column or "gold")
         seen_attributes = tuple(pairs["attribute"].unique().sort())
@@ -681,9 +706,48 @@ def _gold_pairs(incoming: pl.DataFrame, kind: str, column: str) -> pl.DataFrame:
     )
 
 
+def _span_gold(
+    incoming: pl.DataFrame, column: str, labels: Sequence[str] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """``incoming`` with its gold spans as stored (``spans_json``), and the labels they
+    use, sorted. A value that is not a JSON array of ``[start, end, label]`` with
+    ``0 <= start < end <= len(text)`` (characters), or a label not in ``labels``, is an
+    error naming the file, row and column."""
+    stored: list[str | None] = []
+    seen: set[str] = set()
+    for row in incoming.select("file", "row", "text", "gold").iter_rows(named=True):
+        value = row["gold"]
+        if value is None:
+            stored.append(None)
+            continue
+        where = f"{row['file']} row {row['row']}, column {column!r}"
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not is_span_list(parsed):
+            raise InputError(f"{where}: {value!r} is not a JSON array of [start, end, label] spans")
+        for start, end, label in parsed:
+            if not 0 <= start < end <= len(row["text"]):
+                raise InputError(
+                    f"{where}: span {[start, end, label]} is not inside the text "
+                    f"({len(row['text'])} characters) with start < end"
+                )
+            if labels is not None and label not in labels:
+                raise InputError(
+                    f"{where}: unknown label {label!r}; the task's entity types are {list(labels)}"
+                )
+        seen |= {label for _, _, label in parsed}
+        stored.append(spans_json(parsed))
+    gold = pl.Series("gold", stored, dtype=pl.String)
+    return incoming.with_columns(gold), sorted(seen - {OUTSIDE})
+
+
 def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFrame:
     """``incoming`` with its gold in the task's stored form; a label or attribute the
     task lacks is an error naming the file, row and column."""
+    if task.kind == "spans":
+        return _span_gold(incoming, column, task.labels)[0]
     if task.kind == "classification":
         unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
         if unknown.height:
@@ -847,7 +911,18 @@ def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl
                     "string; quote it if it is a text"
                 )
             records.append(record)
-    return pl.DataFrame(records, infer_schema_length=None)
+    try:
+        return pl.DataFrame(records, infer_schema_length=None)
+    except (TypeError, pl.exceptions.PolarsError):
+        # Mixed lists such as spans' [[0, 5, "TERM"]] have no polars type: keep every
+        # list and object as its JSON text, which gold columns are read from as well.
+        return pl.DataFrame(
+            [
+                {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+                for r in records
+            ],
+            infer_schema_length=None,
+        )
 
 
 def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
@@ -857,11 +932,10 @@ def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
         raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
-    split = (
-        _SPLIT_ALIASES.get(path.stem, path.stem)
-        if path.stem in (*SPLITS, *_SPLIT_ALIASES)
-        else None
-    )
+    if data and is_wrench_spans(next(iter(data.values()))):
+        spans = wrench_spans_of(data, path).frame
+        return spans.select("id", "text", pl.col("gold").alias("spans"), "split")
+    split = wrench_split(path)
     rows = []
     for key, record in data.items():
         try:
@@ -902,17 +976,20 @@ def _read_aspects_xml(path: Path) -> pl.DataFrame:
         rows.append({"id": sentence.get("id"), "text": text, "aspects": json.dumps(aspects)})
     if not rows:
         raise InputError(f"{path}: no <sentence> elements (SemEval / MAMS aspect XML)")
-    split = (
-        _SPLIT_ALIASES.get(path.stem, path.stem)
-        if path.stem in (*SPLITS, *_SPLIT_ALIASES)
-        else None
-    )
+    split = wrench_split(path)
     frame = pl.DataFrame(rows, schema=dict.fromkeys(("id", "text", "aspects"), pl.String))
     if frame["id"].null_count():
         frame = frame.with_columns(
             pl.format("{}:{}", pl.lit(path.stem), pl.int_range(1, pl.len() + 1)).alias("id")
         )
     return frame.with_columns(pl.lit(split, pl.String).alias("split"))
+
+
+def wrench_split(path: Path) -> str | None:
+    """The split a file's name says (``valid`` / ``val`` / ``validation`` are ``dev``), or None."""
+    if path.stem in (*SPLITS, *_SPLIT_ALIASES):
+        return _SPLIT_ALIASES.get(path.stem, path.stem)
+    return None
 
 
 def wrench_label_map(path: Path) -> dict[str, str] | None:

@@ -33,6 +33,7 @@ def cleaned_labels(
     ['id', 'text', 'ambience', 'food', 'menu']
     """
     task = workspace.task
+    task.require_attributes("export (cleaned_labels)")
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
     workspace.require("predictions", "labelkit aggregate")

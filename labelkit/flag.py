@@ -83,8 +83,9 @@ def find_label_issues(
     >>> find_label_issues(reviews).columns[:2]
     ['example_id', 'attribute']
     """
-    workspace.require("predictions", "labelkit aggregate")
     task = workspace.task
+    task.require_attributes("flag (find_label_issues)")
+    workspace.require("predictions", "labelkit aggregate")
     rows = workspace.sql(
         """SELECT e.id AS example_id, e.text, t.attribute, p.label, p.confidence,
                   p.probabilities

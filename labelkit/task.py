@@ -12,7 +12,13 @@ text:
 - ``aspects``: each of ``attributes`` is one of ``labels`` or ``"none"`` (not
   mentioned); a vote may also say only ``"mentioned"``;
 - ``multilabel``: each label is an attribute of its own, answered ``"yes"`` or
-  ``"no"``.
+  ``"no"``;
+- ``spans``: the labels are entity types, and an answer is a set of character spans
+  ``[start, end)`` of the text, each with a type (``labelkit.spans``). A spans task has
+  no fixed attributes, so ``targets`` refuses it, and so does every stage that works
+  per attribute (``require_attributes``). One span of a text, its attribute written
+  ``"<start>:<end>"``, is answered with an entity type or ``"none"`` (``answers``):
+  the question a review item about one span asks.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from labelkit.errors import InputError
 
 ABSTAIN = -1
 
-TASK_KINDS = ("classification", "aspects", "multilabel")
+TASK_KINDS = ("classification", "aspects", "multilabel", "spans")
 # The answer of an aspect that a text does not mention, and the vote that says only
 # that it is mentioned (the label models split it into presence, then polarity).
 NONE = "none"
 MENTIONED = "mentioned"
 # A multi-label task's answers for each label.
 YES, NO = "yes", "no"
+# A span vote meaning "no entity here" over a stretch of text (WRENCH's "O").
+OUTSIDE = "O"
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,12 @@ class Task:
                 f"a{'n' if self.kind == 'aspects' else ''} {self.kind} task needs a label"
             )
         _check_names("labels", self.labels)
+        if self.kind == "spans" and {OUTSIDE, NONE} & set(self.labels):
+            raise InputError(
+                f"{sorted({OUTSIDE, NONE} & set(self.labels))} cannot be an entity type: "
+                f"{OUTSIDE!r} is a span vote for no entity, and {NONE!r} the answer of a span "
+                "that is none"
+            )
         if self.kind == "aspects":
             if not self.attributes:
                 raise InputError("an aspects task needs at least one attribute")
@@ -91,12 +105,34 @@ class Task:
     @property
     def targets(self) -> tuple[str, ...]:
         """The attributes answered for every text: ``("",)`` for classification, the
-        attributes of an aspects task, the labels of a multi-label one."""
+        attributes of an aspects task, the labels of a multi-label one; a spans task
+        has none (its answers are spans) and raises ``InputError``."""
+        if self.kind == "spans":
+            self.require_attributes("this step")
         if self.kind == "aspects":
             return self.attributes
         if self.kind == "multilabel":
             return self.labels
         return ("",)
+
+    def require_attributes(self, stage: str) -> tuple[str, ...]:
+        """``targets``, for ``stage`` (a step that works per attribute, named in the
+        error); a spans task, which has no fixed attributes, raises ``InputError``.
+
+        Examples
+        --------
+        >>> Task(("TERM",), kind="spans").require_attributes("flag")
+        Traceback (most recent call last):
+        ...
+        labelkit.errors.InputError: flag works per attribute (classification, aspects, ...
+        """
+        if self.kind == "spans":
+            raise InputError(
+                f"{stage} works per attribute (classification, aspects, multilabel tasks); "
+                "this workspace's task is spans, whose answers are character spans: its "
+                "stages are ingest, apply, analyze and import-votes so far"
+            )
+        return self.targets
 
     def answers(self, attribute: str = "") -> Task:
         """The exclusive classification that answers ``attribute``: the task itself for
@@ -107,7 +143,12 @@ class Task:
         --------
         >>> Task(("sports", "tech"), kind="multilabel").answers("tech").labels
         ('yes', 'no')
+        >>> Task(("TERM",), kind="spans").answers("4:10").labels
+        ('TERM', 'none')
         """
+        if self.kind == "spans":
+            span_bounds(attribute)
+            return Task(labels=(*self.labels, NONE), lang=self.lang)
         if attribute not in self.targets:
             raise InputError(
                 f"unknown attribute {attribute!r}; this task's attributes are {list(self.targets)}"
@@ -138,7 +179,9 @@ class Task:
 
         Gold is stored as one string per example: the label for classification, a JSON
         object of attribute to label for aspects (an attribute it lacks is ``"none"``),
-        a JSON list of labels for multi-label.
+        a JSON list of labels for multi-label, a JSON list of ``[start, end, label]``
+        for spans (the answer on ``"<start>:<end>"`` is the label of a gold span with
+        exactly those bounds, else ``"none"``).
 
         Examples
         --------
@@ -148,7 +191,18 @@ class Task:
         """
         self.answers(attribute)
         gold = gold.cast(pl.String)
-        if self.kind == "aspects":
+        if self.kind == "spans":
+            start, end = span_bounds(attribute)
+            # [start, end, label] read as strings: a list holds one type.
+            span = pl.element()
+            exact = (span.list.get(0) == str(start)) & (span.list.get(1) == str(end))
+            answer = (
+                gold.str.json_decode(pl.List(pl.List(pl.String)))
+                .list.eval(span.filter(exact).list.get(2))
+                .list.first()
+                .fill_null(NONE)
+            )
+        elif self.kind == "aspects":
             fields = pl.Struct({name: pl.String for name in self.attributes})
             answer = gold.str.json_decode(fields).struct.field(attribute).fill_null(NONE)
         elif self.kind == "multilabel":
@@ -219,6 +273,24 @@ class Task:
             lang=data["lang"],
             attributes=tuple(data.get("attributes", ())),
         )
+
+
+def span_bounds(attribute: str) -> tuple[int, int]:
+    """The character bounds ``(start, end)`` of a span attribute ``"<start>:<end>"``.
+
+    Examples
+    --------
+    >>> span_bounds("4:10")
+    (4, 10)
+    """
+    start, sep, end = attribute.partition(":")
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    if not (sep and start.isdecimal() and end.isdecimal() and int(start) < int(end)):
+        raise InputError(
+            f"a span's attribute is '<start>:<end>', character offsets with start < end, "
+            f"got {attribute!r}"
+        )
+    return int(start), int(end)
 
 
 def _check_names(what: str, names: tuple[str, ...]) -> None:

@@ -21,7 +21,8 @@ import polars as pl
 
 from labelkit.data import as_frame, read_table, table_format, wrench_label_map
 from labelkit.errors import InputError
-from labelkit.task import ABSTAIN, Task
+from labelkit.spans import read_wrench_spans
+from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.workspace import Workspace, registered
 
 
@@ -112,6 +113,7 @@ class SparseVotes:
         """The votes on ``attribute`` of the examples of ``split`` (all splits if None),
         examples ordered by id and sources as given (else by kind and name), read
         without a dense matrix; ``task`` is ``Task.vote_task(attribute)``."""
+        workspace.task.require_attributes("a label matrix (LabelMatrix, SparseVotes)")
         task = workspace.task.vote_task(attribute)
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
@@ -198,18 +200,50 @@ def replace_votes(
     kept = votes.select("example_id", "source", "label", attribute.alias("attribute")).filter(
         pl.col("label").is_not_null()
     )
-    hashed = sources.select(
+    hashed = _hashed_sources(sources, run_id)
+    with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
+        con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
+        con.execute(
+            "INSERT INTO votes (example_id, source, label, run_id, attribute) "
+            "SELECT example_id, source, label, ?, attribute FROM new_votes",
+            [run_id],
+        )
+        con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
+    return kept.height
+
+
+def _hashed_sources(sources: pl.DataFrame, run_id: int) -> pl.DataFrame:
+    """``sources`` (``name, kind, definition``) as rows of the ``sources`` table."""
+    return sources.select(
         "name",
         "kind",
         "definition",
         pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
         pl.lit(run_id, pl.Int32).alias("run_id"),
     )
-    with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
-        con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
+
+
+# The columns of the span votes of a spans task, one row per span (character offsets).
+SPAN_VOTE_COLUMNS = ("example_id", "source", "start", "end", "label")
+
+
+def replace_span_votes(
+    con: duckdb.DuckDBPyConnection, spans: pl.DataFrame, sources: pl.DataFrame, *, run_id: int
+) -> int:
+    """Replace the span votes of ``sources`` (columns ``name, kind, definition``) with
+    ``spans`` (columns ``example_id, source, start, end, label``: character offsets);
+    return the spans kept. A source with no span keeps its ``sources`` row: it ran and
+    found nothing.
+
+    Call inside a workspace run so that the replacement is atomic.
+    """
+    hashed = _hashed_sources(sources, run_id)
+    kept = spans.select(SPAN_VOTE_COLUMNS).unique(maintain_order=True)
+    with registered(con, "new_sources", hashed), registered(con, "new_spans", kept):
+        con.execute("DELETE FROM span_votes WHERE source IN (SELECT name FROM new_sources)")
         con.execute(
-            "INSERT INTO votes (example_id, source, label, run_id, attribute) "
-            "SELECT example_id, source, label, ?, attribute FROM new_votes",
+            'INSERT INTO span_votes (example_id, source, start, "end", label, run_id) '
+            'SELECT example_id, source, start, "end", label, ? FROM new_spans',
             [run_id],
         )
         con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
@@ -271,6 +305,8 @@ def import_votes(
     if not inputs:
         raise InputError("no vote files given")
     task = workspace.task
+    if task.kind == "spans":
+        return _import_span_votes(workspace, inputs, source_prefix, lf_names, kind)
     parts = []
     for source, frame in inputs:
         if frame is not None:
@@ -297,6 +333,159 @@ def import_votes(
     counts = votes.filter(pl.col("label").is_not_null())["source"].value_counts()
     stored = dict(counts.iter_rows())
     return {name: stored.get(name, 0) for name in names}
+
+
+def _import_span_votes(
+    workspace: Workspace,
+    inputs: list[tuple[VoteSource, pl.DataFrame | None]],
+    prefix: str | None,
+    lf_names: Sequence[str] | None,
+    kind: str,
+) -> dict[str, int]:
+    """``import_votes`` on a spans task: WRENCH span files' ``weak_labels`` and tables
+    of ``example_id, source, start, end, label``."""
+    parts = []
+    for source, frame in inputs:
+        if frame is None and table_format(path := Path(source)) == "wrench":  # type: ignore[arg-type]
+            parts.append(_wrench_span_votes(workspace, path, lf_names, prefix))
+            continue
+        name = "frame" if frame is not None else str(source)
+        raw = frame if frame is not None else read_table(Path(source))  # type: ignore[arg-type]
+        parts.append(_table_span_votes(raw, name, prefix or ""))
+    spans = pl.concat([part for part, _ in parts])
+    names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
+    _check_span_votes(workspace, spans)
+    files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
+    definition = f"span votes imported from {', '.join(files)}"
+    with workspace.run("import-votes", {"sources": names, "files": files, "kind": kind}) as run:
+        replace_span_votes(
+            run.con,
+            spans,
+            pl.DataFrame({"name": names, "kind": kind, "definition": definition}),
+            run_id=run.id,
+        )
+    stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
+    return {name: stored.get(name, 0) for name in names}
+
+
+def _table_span_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:
+    """A table of span votes as ``example_id, source, start, end, label, where``, and
+    its source names; a missing or non-integer offset is an error naming the row."""
+    missing = [column for column in SPAN_VOTE_COLUMNS if column not in raw.columns]
+    if missing:
+        raise InputError(
+            f"{name}: no column(s) {missing}; a table of span votes has the columns "
+            f"{list(SPAN_VOTE_COLUMNS)} (character offsets), and has {raw.columns}"
+        )
+    where = pl.lit(f"{name} row ") + pl.int_range(1, pl.len() + 1).cast(pl.String)
+    spans = raw.select(
+        pl.col("example_id").cast(pl.String),
+        (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),
+        _whole_number("start"),
+        _whole_number("end"),
+        pl.col("label").cast(pl.String),
+        where.alias("where"),
+        pl.col("start").cast(pl.String).alias("raw_start"),
+        pl.col("end").cast(pl.String).alias("raw_end"),
+    )
+    for column in ("example_id", "source", "label", "start", "end"):
+        empty = spans.filter(pl.col(column).is_null())
+        if empty.height:
+            first = empty.row(0, named=True)
+            raw_value = first.get(f"raw_{column}")
+            what = "is empty" if raw_value is None else f"is {raw_value!r}, not a whole number"
+            raise InputError(f"{first['where']}, column {column!r}: {what}")
+    return spans.drop("raw_start", "raw_end"), spans["source"].unique(maintain_order=True).to_list()
+
+
+def _whole_number(column: str) -> pl.Expr:
+    """``column`` as integers, null where a value is not a whole number (``4.0`` is 4;
+    ``10.5`` is null rather than cut to 10)."""
+    number = pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+    return pl.when(number == number.floor()).then(number).cast(pl.Int64).alias(column)
+
+
+def _wrench_span_votes(
+    workspace: Workspace, path: Path, lf_names: Sequence[str] | None, prefix: str | None
+) -> tuple[pl.DataFrame, list[str]]:
+    """A WRENCH span file's ``weak_labels`` as character span votes, one source per LF
+    named from ``lf_names``, else ``meta.json``, else by position; the texts must be
+    the workspace's (the file ingested before)."""
+    wrench = read_wrench_spans(path)
+    width = wrench.n_lfs
+    if lf_names is not None and len(lf_names) != width:
+        raise InputError(f"{path}: {width} weak_labels per record, but {len(lf_names)} LF names")
+    names = list(lf_names or (wrench.lfs if len(wrench.lfs) == width else map(str, range(width))))
+    prefix = "wrench:" if prefix is None else prefix
+    with registered(workspace.con, "wrench_texts", wrench.frame.select("id", "text")):
+        differs = workspace.sql(
+            """SELECT w.id FROM wrench_texts w JOIN examples e USING (id)
+               WHERE e.text <> w.text LIMIT 1"""
+        )
+    if differs.height:
+        raise InputError(
+            f"{path} record {differs['id'][0].partition(':')[2]!r}: the workspace's example "
+            f"{differs['id'][0]!r} has another text; ingest this file first, so that its "
+            "character offsets hold"
+        )
+    spans = wrench.weak_labels.select(
+        pl.col("id").alias("example_id"),
+        pl.col("lf")
+        .replace_strict(dict(enumerate(prefix + name for name in names)), return_dtype=pl.String)
+        .alias("source"),
+        "start",
+        "end",
+        "label",
+        (pl.lit(f"{path} record ") + pl.col("id").str.split(":").list.last()).alias("where"),
+    )
+    # Every LF is a source, even one that never fires: its old votes are replaced too.
+    return spans, [prefix + name for name in names]
+
+
+def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
+    """Refuse, naming the first row, a label the task lacks (``"O"`` is allowed), an
+    example the workspace lacks, offsets outside its text or with start >= end, and a
+    span a source gives twice."""
+    task = workspace.task
+    allowed = (*task.labels, OUTSIDE)
+    bad = spans.filter(~pl.col("label").is_in(allowed))
+    if bad.height:
+        raise InputError(
+            f"{bad['where'][0]}: unknown label {bad['label'][0]!r}; the task's entity types "
+            f"are {list(task.labels)} (and {OUTSIDE!r}: no entity)"
+        )
+    with registered(workspace.con, "imported", spans):
+        placed = workspace.sql(
+            """SELECT i.example_id, i."where", i.start, i."end", i.label,
+                      length(e.text) AS n, e.id IS NULL AS unknown
+               FROM imported i LEFT JOIN examples e ON e.id = i.example_id
+               WHERE e.id IS NULL OR NOT (0 <= i.start AND i.start < i."end"
+                                          AND i."end" <= length(e.text))
+               LIMIT 1"""
+        )
+    if placed.height:
+        first = placed.row(0, named=True)
+        if first["unknown"]:
+            raise InputError(
+                f"{first['where']}: no example {first['example_id']!r} in the workspace "
+                "(ids as `labelkit ingest` gave them)"
+            )
+        raise InputError(
+            f"{first['where']}: span {[first['start'], first['end'], first['label']]} is not "
+            f"inside the text of {first['example_id']!r} ({first['n']} characters) with "
+            "start < end"
+        )
+    again = spans.filter(~pl.struct(SPAN_VOTE_COLUMNS).is_first_distinct())
+    if again.height:
+        second = again.row(0, named=True)
+        first = spans.filter(
+            pl.all_horizontal(pl.col(c) == second[c] for c in SPAN_VOTE_COLUMNS)
+        ).row(0, named=True)
+        raise InputError(
+            f"{second['where']}: {first['source']!r} gives the span "
+            f"{[first['start'], first['end'], first['label']]} of {first['example_id']!r} "
+            f"twice (the first: {first['where']})"
+        )
 
 
 def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:

@@ -210,6 +210,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE decisions ADD COLUMN attribute VARCHAR DEFAULT '';
     UPDATE decisions SET attribute = '';
     """,
+    # 8: a spans task's votes and label-model output: character spans [start, end) of
+    # the example's text, one row per span (no row: no span; label 'O': no entity here).
+    """
+    CREATE TABLE span_votes (
+        example_id VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        label VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (source, example_id, start, "end", label)
+    );
+    CREATE TABLE span_predictions (
+        example_id VARCHAR NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        label VARCHAR NOT NULL,
+        confidence DOUBLE NOT NULL,
+        model VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        PRIMARY KEY (example_id, start, "end", label)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

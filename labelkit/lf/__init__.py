@@ -1,4 +1,5 @@
-"""Labeling functions: define them, apply them, and see how good they are."""
+"""Labeling functions: define them, apply them, and see how good they are (span LFs for
+a spans task in ``labelkit.lf.spans``)."""
 
 from labelkit.lf.analysis import (
     attribute_matrices,
@@ -32,6 +33,19 @@ from labelkit.lf.core import (
     threshold_lf,
 )
 from labelkit.lf.patterns import PatternLF, pattern_lf
+from labelkit.lf.spans import (
+    PythonSpanLF,
+    SpanExample,
+    SpanLF,
+    SpanPatternLF,
+    phrase_span_lf,
+    regex_span_lf,
+    span_labeling_function,
+    span_lf_agreement,
+    span_lf_summary,
+    summarize_span_lfs,
+    token_span_lf,
+)
 
 __all__ = [
     "BATCH_ROWS",
@@ -42,6 +56,10 @@ __all__ = [
     "LabelingFunction",
     "PatternLF",
     "PythonLF",
+    "PythonSpanLF",
+    "SpanExample",
+    "SpanLF",
+    "SpanPatternLF",
     "apply_lfs",
     "apply_lfs_to_frame",
     "attribute_matrices",
@@ -57,8 +75,15 @@ __all__ = [
     "lookup_lf",
     "most_disputed",
     "pattern_lf",
+    "phrase_span_lf",
     "regex_lf",
+    "regex_span_lf",
+    "span_labeling_function",
+    "span_lf_agreement",
+    "span_lf_summary",
     "summarize_lfs",
+    "summarize_span_lfs",
     "threshold_lf",
+    "token_span_lf",
     "uncovered_examples",
 ]

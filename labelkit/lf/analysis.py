@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace
@@ -215,7 +216,9 @@ def summarize_lfs(
 
     On a task with attributes, one row per attribute and source that votes on it
     (anywhere in the workspace), with an ``attribute`` column first, each judged
-    against the gold answers on its attribute (``Task.gold_answers``).
+    against the gold answers on its attribute (``Task.gold_answers``). On a spans
+    task, ``summarize_span_lfs``: coverage, spans, overlaps, conflicts, boundary
+    disagreements and P/R/F1 against gold spans per LF.
 
     Examples
     --------
@@ -223,6 +226,8 @@ def summarize_lfs(
     >>> summarize_lfs(restaurants, split="dev").filter(pl.col("attribute") == "staff")
     """
     task = workspace.task
+    if task.kind == "spans":
+        return summarize_span_lfs(workspace, split=split, sources=sources)
     if task.kind == "classification":
         matrix = LabelMatrix.from_workspace(workspace, split=split, sources=sources)
         gold = _gold(workspace, matrix)

@@ -21,18 +21,21 @@ import polars as pl
 
 from labelkit.errors import InputError, LabelingFunctionError, LabelkitError
 from labelkit.lf.core import (
+    ERRORS_SCHEMA,
     DeclarativeLF,
     Example,
     LabelingFunction,
     PythonLF,
+    describe_error,
     field_value,
     unknown_vote,
     vote_codes,
     with_fields,
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
-from labelkit.task import ABSTAIN, Task
-from labelkit.votes import LabelMatrix, definition_hash, replace_votes
+from labelkit.lf.spans import SpanLF, compute_span_votes
+from labelkit.task import ABSTAIN, OUTSIDE, Task
+from labelkit.votes import LabelMatrix, definition_hash, replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, registered
 
 # Below this many rows per process, another process costs more than it saves.
@@ -42,8 +45,6 @@ BATCH_ROWS = 1_000
 # Seconds one Python LF may take on one batch before apply stops it.
 DEFAULT_LF_TIMEOUT = 60.0
 
-ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "error": pl.String}
-
 
 @dataclass(frozen=True)
 class AppliedLFs:
@@ -51,18 +52,23 @@ class AppliedLFs:
 
     ``matrices`` holds the votes of every LF asked for, one ``LabelMatrix`` per
     attribute (``Task.targets``); ``matrix`` is the one matrix of a task with one
-    attribute (classification). ``errors`` has one row per example where an LF raised,
-    called ``sys.exit``, or returned something other than one of the task's labels or
-    None (that vote is an abstain); ``reused`` the LFs whose stored votes were still
-    current and were not recomputed.
+    attribute (classification). On a spans task ``matrices`` is empty and ``spans``
+    holds the votes: ``example_id, source, start, end, label``, character offsets.
+    ``errors`` has one row per example where an LF raised, called ``sys.exit``, or
+    returned something other than one of the task's labels or None (that vote is an
+    abstain); ``reused`` the LFs whose stored votes were still current and were not
+    recomputed.
     """
 
     matrices: dict[str, LabelMatrix]
     errors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ERRORS_SCHEMA))
     reused: list[str] = field(default_factory=list)
+    spans: pl.DataFrame | None = None
 
     @property
     def matrix(self) -> LabelMatrix:
+        if self.spans is not None:
+            raise InputError("these are span votes, not a matrix: read `spans`")
         if len(self.matrices) != 1:
             raise InputError(
                 f"the votes are on {len(self.matrices)} attributes: read "
@@ -85,10 +91,12 @@ def compute_votes(
     JSON) columns, in memory.
 
     Declarative and pattern LFs match on the texts in Unicode NFC; Python LFs get them
-    as given. A Python LF that raises (or calls ``sys.exit``) on a row, or returns
-    something that is not one of the task's labels or None (on a task with attributes:
-    nor votes on its attributes, see ``labeling_function``), abstains there and the row
-    goes into ``errors``; with ``strict`` the first such row raises
+    as given. On a spans task the LFs are span LFs (``labelkit.lf.spans``), run in one
+    ``nlp.pipe`` pass on the texts as given, and the votes are in ``spans``. A Python
+    LF that raises (or calls ``sys.exit``) on a row, or returns something that is not
+    one of the task's labels or None (on a task with attributes: nor votes on its
+    attributes, see ``labeling_function``), abstains there and the row goes into
+    ``errors``; with ``strict`` the first such row raises
     ``LabelingFunctionError`` instead. An LF that fails on every row raises it too,
     unless ``allow_failing_lfs``.
 
@@ -111,6 +119,14 @@ def compute_votes(
         )
     if "meta" not in examples.columns:
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
+    if task.kind == "spans":
+        spans, errors = compute_span_votes(lfs, examples, task)  # type: ignore[arg-type]
+        if strict and errors.height:
+            lf, example_id, text, error = errors.row(0)
+            raise LabelingFunctionError(lf, example_id, text, error)
+        if not allow_failing_lfs:
+            _refuse_lfs_failing_everywhere(errors, examples.height)
+        return AppliedLFs(matrices={}, errors=errors, spans=spans)
     codes = np.full((examples.height, len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
     codes_of = vote_codes(task)
     kinds: dict[type, list[int]] = {}
@@ -262,6 +278,8 @@ def apply_lfs(
     >>> applied = apply_lfs(restaurants_ws, load_lfs("labeling_functions.restaurants"))
     >>> applied.matrices["staff"].task.labels
     ('positive', 'negative', 'neutral', 'none', 'mentioned')
+    >>> apply_lfs(laptops_ws, load_lfs("labeling_functions.laptops")).spans.columns
+    ['example_id', 'source', 'start', 'end', 'label']
     """
     _check_lfs(lfs, workspace.task)
     examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
@@ -284,9 +302,10 @@ def apply_lfs(
         errors = computed.errors
         config = {"lfs": [lf.name for lf in stale], "reused": reused, "errors": errors.height}
         with workspace.run("apply", config) as run:
-            replace_votes(
+            replace = replace_votes if computed.spans is None else replace_span_votes
+            replace(
                 run.con,
-                _long_votes(computed.matrices),
+                _long_votes(computed.matrices) if computed.spans is None else computed.spans,
                 pl.DataFrame(
                     {
                         "name": [lf.name for lf in stale],
@@ -306,6 +325,13 @@ def apply_lfs(
                     [run.id],
                 )
     names = [lf.name for lf in lfs]
+    if workspace.task.kind == "spans":
+        spans = workspace.sql(
+            """SELECT example_id, source, start, "end", label FROM span_votes
+               WHERE list_contains(?, source) ORDER BY example_id, source, start, "end", label""",
+            [names],
+        )
+        return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans)
     matrices = {
         attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)
         for attribute in workspace.task.targets
@@ -352,6 +378,9 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise InputError(f"labeling function names must be unique; repeated: {duplicated}")
+    if task.kind == "spans" or any(isinstance(lf, SpanLF) for lf in lfs):
+        _check_span_lfs(lfs, task)
+        return
     codes_of = vote_codes(task)
     for lf in lfs:
         if not isinstance(lf, (DeclarativeLF, PatternLF, PythonLF)):
@@ -363,6 +392,29 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
             if (lf.attribute, label) not in codes_of:
                 reason = unknown_vote(task, lf.attribute, label)
                 raise InputError(f"labeling function {lf.name!r} {reason}")
+
+
+def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
+    """Span LFs on a spans task, with labels of its entity types (or ``"O"``); any
+    other LF or task is an error naming the LF."""
+    for lf in lfs:
+        if task.kind != "spans":
+            raise InputError(
+                f"labeling function {lf.name!r} votes spans, but this workspace's task is "
+                f"{task.kind}; span LFs are for a spans task (--kind spans)"
+            )
+        if not isinstance(lf, SpanLF):
+            raise InputError(
+                f"labeling function {lf.name!r} votes on whole texts, but this workspace's "
+                "task is spans: use span LFs (phrase_span_lf, regex_span_lf, token_span_lf, "
+                "span_labeling_function in labelkit.lf.spans)"
+            )
+        unknown = [label for label in lf.labels if label not in (*task.labels, OUTSIDE)]
+        if unknown:
+            raise InputError(
+                f"labeling function {lf.name!r} votes {unknown[0]!r}, which is not one of the "
+                f"task's entity types {list(task.labels)} (or {OUTSIDE!r}: no entity)"
+            )
 
 
 def _check_fields(lfs: Sequence[DeclarativeLF], examples: pl.DataFrame) -> None:
@@ -582,7 +634,7 @@ def _run_batch(
         try:
             vote = lf(x)
         except (Exception, SystemExit) as error:
-            failures.append((lf.name, x.id, x.text, _describe(error)))
+            failures.append((lf.name, x.id, x.text, describe_error(error)))
             continue
         if vote is None:
             continue
@@ -640,10 +692,3 @@ def _pair(pair: object, vote: object) -> tuple[str, str | None]:
         f"returned {vote!r}: expected a label, a mapping of attribute to label, or a list of "
         "(attribute, label) pairs, or None"
     )
-
-
-def _describe(error: BaseException) -> str:
-    if isinstance(error, SystemExit):
-        code = "" if error.code is None else repr(error.code)
-        return f"SystemExit: the LF called sys.exit({code})"
-    return f"{type(error).__name__}: {error}"

@@ -706,3 +706,22 @@ def _load_error(error: BaseException, file: str | None) -> InputError:
     location = ":".join(str(part) for part in (where, line) if part is not None)
     detail = f"{type(error).__name__}: {what}" if what else type(error).__name__
     return InputError(f"{location}: cannot load labeling functions: {detail}")
+
+
+# One row per example where a Python LF failed (it abstains there), as
+# ``AppliedLFs.errors`` and the ``lf_errors`` table hold them.
+ERRORS_SCHEMA = {"lf": pl.String, "example_id": pl.String, "text": pl.String, "error": pl.String}
+
+
+def describe_error(error: BaseException) -> str:
+    """What an LF's failure on a row was, as ``lf_errors`` stores it.
+
+    Examples
+    --------
+    >>> describe_error(SystemExit(2))
+    'SystemExit: the LF called sys.exit(2)'
+    """
+    if isinstance(error, SystemExit):
+        code = "" if error.code is None else repr(error.code)
+        return f"SystemExit: the LF called sys.exit({code})"
+    return f"{type(error).__name__}: {error}"

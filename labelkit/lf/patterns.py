@@ -8,9 +8,10 @@ matcher, and each document is matched once for all of them.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -96,7 +97,7 @@ def pattern_lf(
         attribute=attribute,
     )
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    _build_matchers([lf], _load_pipeline("blank:en"))
+    build_matchers([lf], _load_pipeline("blank:en"))
     return lf
 
 
@@ -119,7 +120,7 @@ def run_pattern_lfs(
     for model, columns in by_model.items():
         nlp = _load_pipeline(model)
         group = [lfs[j] for j in columns]
-        matchers = _build_matchers(group, nlp)
+        matchers = build_matchers(group, nlp)
         column_of = {nlp.vocab.strings[lf.name]: j for lf, j in zip(group, columns, strict=True)}
         vote_of = {j: codes_of[(lfs[j].attribute, lfs[j].label)][1] for j in columns}
         for i, doc in enumerate(nlp.pipe(texts, batch_size=batch_size)):
@@ -144,7 +145,33 @@ def _load_pipeline(model: str) -> Any:
         ) from None
 
 
-def _build_matchers(lfs: Sequence[PatternLF], nlp: Any) -> list[Any]:
+class Patterned(Protocol):
+    """What ``build_matchers`` reads of an LF (``PatternLF``, ``SpanPatternLF``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def phrases(self) -> tuple[str, ...]: ...
+    @property
+    def token_patterns(self) -> str: ...
+    @property
+    def attr(self) -> str: ...
+
+
+def build_matchers(
+    lfs: Sequence[Patterned], nlp: Any, *, forms: Sequence[str] = (), what: str = "pattern LF"
+) -> list[Any]:
+    """One token ``Matcher`` and one ``PhraseMatcher`` per attribute for all ``lfs``,
+    each match named by its LF; an invalid pattern is an error naming the LF (``what``
+    it is). Each phrase is added as given, or in each Unicode normal form of ``forms``
+    (texts matched as stored may come in either).
+
+    Examples
+    --------
+    >>> lf = pattern_lf("greeting", "ham", phrases=["hello"])
+    >>> [type(m).__name__ for m in build_matchers([lf], _load_pipeline("blank:en"))]
+    ['PhraseMatcher']
+    """
     from spacy.errors import MatchPatternError
     from spacy.matcher import Matcher, PhraseMatcher
 
@@ -158,8 +185,17 @@ def _build_matchers(lfs: Sequence[PatternLF], nlp: Any) -> list[Any]:
             if lf.phrases:
                 if lf.attr not in phrase_matchers:
                     phrase_matchers[lf.attr] = PhraseMatcher(nlp.vocab, attr=lf.attr)
-                phrase_matchers[lf.attr].add(lf.name, list(nlp.tokenizer.pipe(lf.phrases)))
+                phrases = (
+                    dict.fromkeys(
+                        unicodedata.normalize(form, phrase)
+                        for phrase in lf.phrases
+                        for form in forms
+                    )
+                    if forms
+                    else lf.phrases
+                )
+                phrase_matchers[lf.attr].add(lf.name, list(nlp.tokenizer.pipe(phrases)))
         except (MatchPatternError, ValueError, KeyError) as error:
-            raise InputError(f"pattern LF {lf.name!r}: invalid pattern: {error}") from None
+            raise InputError(f"{what} {lf.name!r}: invalid pattern: {error}") from None
     matchers = list(phrase_matchers.values())
     return [token_matcher, *matchers] if len(token_matcher) else matchers

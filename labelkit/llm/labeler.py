@@ -314,6 +314,7 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
         where = f" in split {split!r}" if split is not None else ""
         raise LabelkitError(f"workspace {workspace.path} has no examples to label{where}")
     task = workspace.task
+    task.require_attributes("llm (label_with_llm)")
     _check_variant(config, task)
     if task.kind != "classification":
         # Aliases are checked here as parse_label checks them for classification.

@@ -66,6 +66,7 @@ def import_answers(
     ...                letters=["World", "Sports", "Business", "Sci/Tech"]).parsed
     1874
     """
+    workspace.task.require_attributes("import-answers (import_answers)")
     path = Path(path)
     name = source if source.startswith("llm:") else f"llm:{source}"
     rows = _read(path, id_column, answer_column, has_header, file_format)

@@ -161,6 +161,7 @@ class ReviewQueue:
     def __init__(self, workspace: Workspace, *, claim_seconds: float = 600.0) -> None:
         self.workspace = workspace
         self.task: Task = workspace.task
+        self.task.require_attributes("review (ReviewQueue)")
         self.labels = self.task.labels
         self.claim_seconds = claim_seconds
         self._lock = threading.RLock()

@@ -283,6 +283,7 @@ def train_on_cleaned(
     from labelkit.train.attributes import DEFAULT_ATTRIBUTE_MODEL, train_attributes
 
     task = workspace.task
+    task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:
         model = DEFAULT_ATTRIBUTE_MODEL if with_attributes else "spacy_textcat_bow"

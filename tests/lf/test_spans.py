@@ -1,0 +1,314 @@
+"""Span labeling functions: matching, snapping, applying into span_votes, analysis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import (
+    InputError,
+    LabelingFunctionError,
+    Task,
+    Workspace,
+    apply_lfs,
+    ingest,
+    keyword_lf,
+    summarize_lfs,
+)
+from labelkit.lf.spans import (
+    SpanExample,
+    compute_span_votes,
+    phrase_span_lf,
+    regex_span_lf,
+    span_labeling_function,
+    token_span_lf,
+)
+from tests.test_cli import run
+
+TASK = Task(("TERM", "BRAND"), kind="spans")
+
+
+def spans_of(lfs: list, texts: list[str]) -> list[tuple]:
+    frame = pl.DataFrame({"id": [f"t{i}" for i in range(len(texts))], "text": texts})
+    spans, errors = compute_span_votes(lfs, frame, TASK)
+    assert errors.height == 0, errors.rows()
+    return sorted(spans.rows())
+
+
+def test_phrases_match_whole_tokens_case_insensitively_with_exact_offsets() -> None:
+    parts = phrase_span_lf("parts", "TERM", ["battery", "Screen"])
+    texts = ["I ❤️ my 💻 battery", "SCREEN and batteryless", "screen"]
+    assert spans_of([parts], texts) == [
+        ("t0", "parts", 10, 17, "TERM"),
+        ("t1", "parts", 0, 6, "TERM"),
+        ("t2", "parts", 0, 6, "TERM"),
+    ]
+    exact = phrase_span_lf("exact", "TERM", ["Screen"], attr="ORTH")
+    assert spans_of([exact], ["screen", "a Screen"]) == [("t1", "exact", 2, 8, "TERM")]
+
+
+def test_a_phrase_matches_nfd_text_at_its_own_offsets(tmp_path: Path) -> None:
+    gazetteer = tmp_path / "places.txt"
+    gazetteer.write_text("café\nbar\n")
+    places = phrase_span_lf("places", "TERM", gazetteer)
+    text = unicodedata.normalize("NFD", "the café")
+    assert spans_of([places], [text, "the café"]) == [
+        ("t0", "places", 4, 9, "TERM"),
+        ("t1", "places", 4, 8, "TERM"),
+    ]
+
+
+def test_overlapping_matches_of_one_lf_keep_the_longest() -> None:
+    parts = phrase_span_lf("parts", "TERM", ["battery", "battery life", "life"])
+    assert spans_of([parts], ["battery life is long"]) == [("t0", "parts", 0, 12, "TERM")]
+
+
+def test_regex_matches_snap_outward_to_tokens() -> None:
+    memory = regex_span_lf("memory", r"ram|atter", "TERM")
+    assert spans_of([memory], ["8GB RAM, good battery"]) == [
+        ("t0", "memory", 4, 7, "TERM"),
+        ("t0", "memory", 14, 21, "TERM"),
+    ]
+    spaces = regex_span_lf("spaces", r"\s+", "TERM")
+    assert spans_of([spaces], ["a  b"]) == []
+
+
+def test_token_patterns_mark_their_match() -> None:
+    sizes = token_span_lf("sizes", "TERM", [[{"LIKE_NUM": True}, {"LOWER": "inch"}]])
+    assert spans_of([sizes], ["a 15 inch screen"]) == [("t0", "sizes", 2, 9, "TERM")]
+
+
+def test_python_span_lfs_return_offsets_or_spacy_spans() -> None:
+    @span_labeling_function
+    def tuples(x: SpanExample) -> list:
+        at = x.text.find("Dell")
+        return [(at, at + 4, "BRAND"), (at + 1, at + 2, "O")] if at >= 0 else None
+
+    @span_labeling_function(label="TERM")
+    def last_token(x: SpanExample) -> list:
+        return [x.doc[-1:], (0, 2)]
+
+    assert spans_of([tuples, last_token], ["my Dell keyboard"]) == [
+        ("t0", "last_token", 0, 2, "TERM"),
+        ("t0", "last_token", 8, 16, "TERM"),
+        ("t0", "tuples", 3, 7, "BRAND"),
+        ("t0", "tuples", 3, 7, "O"),  # inside "Dell": snapped to the token
+    ]
+
+
+def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> None:
+    @span_labeling_function
+    def odd(x: SpanExample) -> list:
+        return [(0, 3, "PART")] if x.text.startswith("bad") else [(0, 3, "TERM")]
+
+    frame = pl.DataFrame({"id": ["a", "b"], "text": ["bad one", "good one"]})
+    spans, errors = compute_span_votes([odd], frame, TASK)
+    assert spans.rows() == [("b", "odd", 0, 4, "TERM")]
+    assert errors.rows() == [
+        (
+            "odd",
+            "a",
+            "bad one",
+            "ValueError: returned label 'PART', not one of the task's entity types "
+            "['TERM', 'BRAND'] or 'O'",
+        )
+    ]
+
+
+GOLD = [
+    {"id": "e1", "text": "The battery life is great", "gold": [[4, 16, "TERM"]]},
+    {"id": "e2", "text": "Screen and keyboard", "gold": [[0, 6, "TERM"], [11, 19, "TERM"]]},
+    {"id": "e3", "text": "Dell support", "gold": [[0, 4, "BRAND"], [5, 12, "TERM"]]},
+    {"id": "e4", "text": "no gold here but a battery", "gold": None},
+]
+
+
+@pytest.fixture
+def gold_ws(tmp_path: Path) -> Iterator[Workspace]:
+    source = tmp_path / "gold.jsonl"
+    source.write_text("".join(json.dumps({**row, "split": "dev"}) + "\n" for row in GOLD))
+    with Workspace(tmp_path / "spans.duckdb") as ws:
+        ingest(
+            ws,
+            source,
+            kind="spans",
+            labels=["TERM", "BRAND"],
+            label_column="gold",
+            split_column="split",
+        )
+        yield ws
+
+
+@span_labeling_function
+def battery_brand(x: SpanExample) -> list:
+    at = x.text.find("battery")
+    return [(at, at + 7, "BRAND")] if x.id == "e1" else []
+
+
+LFS = [
+    phrase_span_lf("parts", "TERM", ["battery", "screen", "keyboard"]),
+    token_span_lf("quality", "TERM", [[{"LOWER": "battery"}, {"LOWER": "life"}]]),
+    regex_span_lf("brands", r"del", "BRAND"),
+    battery_brand,
+]
+
+
+def test_apply_stores_span_votes_and_reuses_current_ones(gold_ws: Workspace) -> None:
+    applied = apply_lfs(gold_ws, LFS)
+    assert applied.errors.height == 0
+    stored = gold_ws.sql(
+        'SELECT example_id, source, start, "end", label FROM span_votes ORDER BY ALL'
+    ).rows()
+    assert stored == [
+        ("e1", "battery_brand", 4, 11, "BRAND"),
+        ("e1", "parts", 4, 11, "TERM"),
+        ("e1", "quality", 4, 16, "TERM"),
+        ("e2", "parts", 0, 6, "TERM"),
+        ("e2", "parts", 11, 19, "TERM"),
+        ("e3", "brands", 0, 4, "BRAND"),
+        ("e4", "parts", 19, 26, "TERM"),
+    ]
+    assert applied.spans is not None and sorted(applied.spans.rows()) == stored
+    assert gold_ws.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+    again = apply_lfs(gold_ws, LFS)
+    assert again.reused == ["parts", "quality", "brands", "battery_brand"]
+
+
+def test_span_lf_summary_against_gold_computed_by_hand(gold_ws: Workspace) -> None:
+    apply_lfs(gold_ws, LFS)
+    summary = {row["lf"]: row for row in summarize_lfs(gold_ws, split="dev").iter_rows(named=True)}
+    parts = summary["parts"]
+    # parts: battery (e1, gold is "battery life": wrong bounds), Screen and keyboard (e2,
+    # both right), battery in e4 (no gold, not judged). Gold TERM spans: 1 + 2 + 1 = 4.
+    assert (parts["coverage"], parts["spans"]) == (3 / 4, 4)
+    assert (parts["tp"], parts["fp"], parts["fn"]) == (2, 1, 2)
+    assert parts["precision"] == pytest.approx(2 / 3)
+    assert parts["recall"] == pytest.approx(2 / 4)
+    assert parts["f1"] == pytest.approx(2 * 2 / (3 + 4))
+    # Its e1 battery overlaps quality's "battery life" (same label, other bounds) and
+    # battery_brand's "battery" (another label); its three other spans overlap nothing.
+    assert (parts["overlaps"], parts["conflicts"], parts["boundary"]) == (1 / 4, 1 / 4, 1 / 4)
+    quality = summary["quality"]
+    assert (quality["tp"], quality["fp"], quality["fn"]) == (1, 0, 3)
+    assert (quality["precision"], quality["recall"]) == (1.0, 0.25)
+    assert quality["f1"] == pytest.approx(2 * 1 / (1 + 4))
+    assert (quality["conflicts"], quality["boundary"]) == (1.0, 1.0)
+    brand = summary["battery_brand"]
+    assert (brand["tp"], brand["fp"], brand["fn"], brand["f1"]) == (0, 1, 1, 0.0)
+    assert (brand["conflicts"], brand["boundary"]) == (1.0, 0.0)
+    brands = summary["brands"]  # "del" snapped to "Dell"
+    assert (brands["precision"], brands["recall"], brands["f1"]) == (1.0, 1.0, 1.0)
+    assert (brands["coverage"], brands["overlaps"]) == (1 / 4, 0.0)
+
+
+def test_text_lfs_on_a_spans_task_and_span_lfs_elsewhere_are_refused(
+    gold_ws: Workspace, workspace: Workspace
+) -> None:
+    with pytest.raises(InputError, match=r"'kw' votes on whole texts, but .* task is spans"):
+        apply_lfs(gold_ws, [keyword_lf("kw", ["battery"], "TERM")])
+    with pytest.raises(InputError, match=r"'parts' votes spans, but .* task is classification"):
+        apply_lfs(workspace, [LFS[0]])
+    with pytest.raises(InputError, match=r"'brand' votes 'PART', which is not one of"):
+        apply_lfs(gold_ws, [phrase_span_lf("brand", "PART", ["dell"])])
+
+
+def test_strict_stops_at_a_failing_python_span_lf_and_writes_nothing(gold_ws: Workspace) -> None:
+    @span_labeling_function
+    def fails(x: SpanExample) -> list:
+        if x.id == "e2":
+            raise RuntimeError("boom")
+        return None
+
+    with pytest.raises(LabelingFunctionError, match="boom"):
+        apply_lfs(gold_ws, [fails], strict=True)
+    assert gold_ws.sql("SELECT count(*) AS n FROM span_votes")["n"][0] == 0
+    applied = apply_lfs(gold_ws, [fails])
+    assert applied.errors["example_id"].to_list() == ["e2"]
+    stored = gold_ws.sql("SELECT source, example_id FROM lf_errors").rows()
+    assert stored == [("fails", "e2")]
+
+
+def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
+    source = tmp_path / "gold.jsonl"
+    # e5 has no gold and no span: coverage counts it, the scores do not.
+    rows = [*GOLD, {"id": "e5", "text": "all quiet", "gold": None}]
+    source.write_text("".join(json.dumps({**row, "split": "dev"}) + "\n" for row in rows))
+    lfs = tmp_path / "my_lfs.py"
+    lfs.write_text(
+        "from labelkit.lf.spans import phrase_span_lf\n"
+        "parts = phrase_span_lf('parts', 'TERM', ['battery', 'screen', 'keyboard'])\n"
+    )
+    votes = tmp_path / "votes.csv"
+    votes.write_text("example_id,source,start,end,label\ne3,gpt,0,4,BRAND\n")
+    ws = tmp_path / "ws.duckdb"
+    ingested = run(
+        "ingest",
+        ws,
+        source,
+        "--kind",
+        "spans",
+        "--labels",
+        "TERM,BRAND",
+        "--label-column",
+        "gold",
+        "--split-column",
+        "split",
+    )
+    assert ingested.returncode == 0, ingested.stderr
+    assert (
+        "task: spans" in ingested.stdout
+        and "labels (order of labels / --labels): TERM, BRAND" in ingested.stdout
+    )
+    applied = run("apply", ws, "--lfs", lfs)
+    assert applied.returncode == 0, applied.stderr
+    imported = run("import-votes", ws, votes, "--kind", "llm")
+    assert imported.returncode == 0, imported.stderr
+    assert "1 votes from 1 sources: gpt 1" in imported.stdout
+    analyzed = run("analyze", ws)
+    assert analyzed.returncode == 0, analyzed.stderr
+    row = next(line for line in analyzed.stdout.splitlines() if "│ parts" in line)
+    # coverage, spans, then tp, fp, fn, precision, recall, f1 as in the test above.
+    cells = [cell.strip() for cell in row.split("│")[2:-1]]
+    assert cells == [
+        "TERM",
+        "0.600",
+        "4",
+        "0.000",
+        "0.000",
+        "0.000",
+        "2",
+        "1",
+        "2",
+        "0.667",
+        "0.500",
+        "0.571",
+    ]
+    assert "1 of 5 texts (20.0%) get no span" in analyzed.stdout
+    bad = run("import-votes", ws, votes.with_name("missing.csv"))
+    assert bad.returncode == 1 and "missing.csv: no such file" in bad.stderr
+
+
+def test_a_gazetteer_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    gazetteer = tmp_path / "places.txt"
+    gazetteer.write_bytes("café\n".encode())
+    script = (
+        "from labelkit.lf.spans import phrase_span_lf; "
+        f"print(ascii(phrase_span_lf('places', 'TERM', {str(gazetteer)!r}).phrases))"
+    )
+    env = {**os.environ, "LC_ALL": "POSIX", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "('caf\\xe9',)"
+    gazetteer.write_bytes("café\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"span LF 'places': cannot read .*places.txt as UTF-8"):
+        phrase_span_lf("places", "TERM", gazetteer)

@@ -1,0 +1,120 @@
+"""Ingesting a spans task: gold spans from JSONL, CSV and WRENCH span files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import InputError, Workspace, ingest
+from tests.helpers import table_counts
+from tests.test_spans import WRENCH, write_wrench
+
+ROWS = [
+    {"id": "r1", "text": "I ❤️ my 💻 battery", "spans": [[10, 17, "TERM"]]},
+    {"id": "r2", "text": "Dell\r\nscreen is dim", "spans": [[6, 12, "TERM"], [0, 4, "BRAND"]]},
+    {"id": "r3", "text": "nothing here", "spans": []},
+    {"id": "r4", "text": "no gold"},
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    return path
+
+
+def test_jsonl_gold_spans_are_stored_as_sorted_character_spans(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, source, kind="spans", labels=["TERM", "BRAND"], label_column="spans")
+        assert (summary.kind, summary.labels, summary.added) == ("spans", ("TERM", "BRAND"), 4)
+        stored = dict(ws.sql("SELECT id, gold FROM examples").iter_rows())
+        assert stored == {
+            "r1": '[[10, 17, "TERM"]]',
+            "r2": '[[0, 4, "BRAND"], [6, 12, "TERM"]]',
+            "r3": "[]",
+            "r4": None,
+        }
+        text = ws.sql("SELECT text FROM examples WHERE id = 'r2'")["text"][0]
+        assert text[6:12] == "screen" and text[0:4] == "Dell"
+        assert ws.task.kind == "spans" and ws.task.labels == ("TERM", "BRAND")
+
+
+def test_csv_gold_column_of_json_text_and_labels_sorted_from_gold(tmp_path: Path) -> None:
+    source = tmp_path / "reviews.csv"
+    pl.DataFrame(
+        {
+            "text": ["the screen", "Dell rocks"],
+            "gold": ['[[4, 10, "TERM"]]', '[[0, 4, "BRAND"]]'],
+        }
+    ).write_csv(source)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, source, kind="spans", label_column="gold")
+        assert summary.labels == ("BRAND", "TERM")
+        assert sorted(ws.sql("SELECT gold FROM examples")["gold"]) == [
+            '[[0, 4, "BRAND"]]',
+            '[[4, 10, "TERM"]]',
+        ]
+
+
+@pytest.mark.parametrize(
+    ("spans", "message"),
+    [
+        ([[10, 18, "TERM"]], r"span \[10, 18, 'TERM'\] is not inside the text \(17 characters\)"),
+        ([[12, 12, "TERM"]], r"span \[12, 12, 'TERM'\] is not inside the text"),
+        ([[10, 17, "PART"]], r"unknown label 'PART'; the task's entity types are \['TERM'\]"),
+        (
+            [[10, "17", "TERM"]],
+            r"'\[\[10, \"17\", \"TERM\"\]\]' is not a JSON array of \[start, end, label\] spans",
+        ),
+    ],
+)
+def test_a_bad_gold_span_names_file_row_and_column_and_writes_nothing(
+    tmp_path: Path, spans: list, message: str
+) -> None:
+    source = write_jsonl(tmp_path / "bad.jsonl", [ROWS[2], {**ROWS[0], "spans": spans}])
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        before = table_counts(ws)
+        with pytest.raises(InputError, match=rf"bad.jsonl row 2, column 'spans': {message}"):
+            ingest(ws, source, kind="spans", labels=["TERM"], label_column="spans")
+        assert table_counts(ws) == before
+        assert not ws.has_task()
+
+
+def test_wrench_span_files_give_the_task_splits_and_character_gold(tmp_path: Path) -> None:
+    folder = tmp_path / "set"
+    train = write_wrench(folder, "train.json", {"5": WRENCH["1"]})
+    valid = write_wrench(folder, "valid.json", WRENCH)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, [train, valid])
+        assert (summary.kind, summary.labels) == ("spans", ("TERM", "BRAND"))
+        assert summary.label_order == "entity_types of meta.json"
+        assert ws.sql("SELECT id, text, gold, split FROM examples ORDER BY id").rows() == [
+            ("train:5", "fine", "[]", "train"),
+            ("valid:0", "the battery life of Dell", '[[4, 16, "TERM"], [20, 24, "BRAND"]]', "dev"),
+            ("valid:1", "fine", "[]", "dev"),
+        ]
+        # Ingesting the same file again writes nothing.
+        assert not ingest(ws, valid).wrote
+
+
+def test_a_spans_workspace_refuses_another_kind(tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, source, kind="spans", labels=["TERM", "BRAND"], label_column="spans")
+        with pytest.raises(InputError, match="the workspace's task is spans, not classification"):
+            ingest(ws, source, kind="classification")
+
+
+def test_a_wrench_record_whose_data_is_no_object_is_named(tmp_path: Path) -> None:
+    classification = tmp_path / "train.json"
+    classification.write_text(json.dumps({"0": {"data": "hi", "label": 0, "weak_labels": [0]}}))
+    spans = write_wrench(tmp_path / "set", "valid.json", {**WRENCH, "1": {"data": ["fine"]}})
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError, match=r"train.json: record '0' has no data.text"):
+            ingest(ws, classification, labels=["a", "b"])
+        with pytest.raises(InputError, match=r"valid.json record '1': data.text is not a list"):
+            ingest(ws, spans)
+        assert not ws.has_task()

@@ -1,0 +1,177 @@
+"""import_votes on a spans task: WRENCH span weak_labels and tables of span votes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import InputError, LabelMatrix, Workspace, import_votes, ingest
+from tests.helpers import table_counts
+from tests.test_spans import WRENCH, write_wrench
+
+
+@pytest.fixture
+def wrench_ws(tmp_path: Path) -> Iterator[tuple[Workspace, Path]]:
+    valid = write_wrench(tmp_path / "set", "valid.json", WRENCH)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, valid)
+        yield ws, valid
+
+
+def span_votes(ws: Workspace) -> list[tuple]:
+    return ws.sql(
+        'SELECT example_id, source, start, "end", label FROM span_votes ORDER BY ALL'
+    ).rows()
+
+
+def test_wrench_weak_labels_become_character_span_votes_one_source_per_lf(
+    wrench_ws: tuple[Workspace, Path],
+) -> None:
+    ws, valid = wrench_ws
+    assert import_votes(ws, valid) == {"wrench:dict": 1, "wrench:caps": 1}
+    assert span_votes(ws) == [
+        ("valid:0", "wrench:caps", 20, 24, "BRAND"),
+        ("valid:0", "wrench:dict", 4, 11, "TERM"),
+    ]
+    names = ws.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")["name"]
+    assert names.to_list() == ["wrench:caps", "wrench:dict"]
+    # Importing with other names replaces nothing of these; the same names replace them.
+    import_votes(ws, valid, source_prefix="", lf_names=["d", "c"])
+    assert len(span_votes(ws)) == 4
+    assert import_votes(ws, valid) == {"wrench:dict": 1, "wrench:caps": 1}
+    assert len(span_votes(ws)) == 4
+
+
+def test_wrench_votes_for_texts_the_workspace_holds_otherwise_are_refused(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    changed = {"0": {**WRENCH["0"], "data": {"text": ["the", "battery", "life", "of", "HP"]}}}
+    other = write_wrench(tmp_path / "other", "valid.json", changed)
+    before = table_counts(ws)
+    with pytest.raises(InputError, match=r"valid.json record '0': .* has another text"):
+        import_votes(ws, other)
+    assert table_counts(ws) == before
+
+
+def test_a_table_of_span_votes_is_stored_with_o_votes(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.csv"
+    pl.DataFrame(
+        {
+            "example_id": ["valid:0", "valid:0", "valid:1"],
+            "source": ["gpt", "gpt", "gpt"],
+            "start": [4, 0, 0],
+            "end": [16, 3, 4],
+            "label": ["TERM", "O", "O"],
+        }
+    ).write_csv(table)
+    assert import_votes(ws, table, kind="llm") == {"gpt": 3}
+    assert span_votes(ws) == [
+        ("valid:0", "gpt", 0, 3, "O"),
+        ("valid:0", "gpt", 4, 16, "TERM"),
+        ("valid:1", "gpt", 0, 4, "O"),
+    ]
+    assert ws.sql("SELECT kind FROM sources WHERE name = 'gpt'")["kind"].to_list() == ["llm"]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            {"example_id": "valid:1", "start": 0, "end": 5, "label": "TERM"},
+            r"votes.jsonl row 2: span \[0, 5, 'TERM'\] is not inside the text of 'valid:1' "
+            r"\(4 characters\)",
+        ),
+        (
+            {"example_id": "valid:0", "start": 4, "end": 4, "label": "TERM"},
+            r"row 2: span \[4, 4, 'TERM'\] is not inside",
+        ),
+        (
+            {"example_id": "valid:0", "start": 4, "end": 11, "label": "PART"},
+            r"row 2: unknown label 'PART'; the task's entity types are \['TERM', 'BRAND'\]",
+        ),
+        (
+            {"example_id": "valid:9", "start": 4, "end": 11, "label": "TERM"},
+            r"row 2: no example 'valid:9' in the workspace",
+        ),
+        (
+            {"example_id": "valid:0", "start": "four", "end": 11, "label": "TERM"},
+            r"row 2, column 'start': is 'four', not a whole number",
+        ),
+        (
+            {"example_id": "valid:0", "start": 4, "end": 16, "label": "TERM"},
+            r"row 2: 'lf' gives the span \[4, 16, 'TERM'\] of 'valid:0' twice \(the first: "
+            r".*votes.jsonl row 1\)",
+        ),
+    ],
+)
+def test_a_bad_span_vote_names_the_row_and_writes_nothing(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path, row: dict, message: str
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.jsonl"
+    rows = [
+        {"example_id": "valid:0", "source": "lf", "start": 4, "end": 16, "label": "TERM"},
+        {"source": "lf", **row},
+    ]
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    before = table_counts(ws)
+    with pytest.raises(InputError, match=message):
+        import_votes(ws, table)
+    assert table_counts(ws) == before
+
+
+def test_a_label_matrix_of_a_spans_workspace_is_refused_by_name(
+    wrench_ws: tuple[Workspace, Path],
+) -> None:
+    ws, valid = wrench_ws
+    import_votes(ws, valid)
+    with pytest.raises(InputError, match=r"^a label matrix \(LabelMatrix, SparseVotes\) works"):
+        LabelMatrix.from_workspace(ws)
+
+
+def test_a_fractional_offset_is_refused_not_truncated(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.jsonl"
+    row = {"example_id": "valid:0", "source": "gpt", "start": 4, "end": 10.5, "label": "TERM"}
+    table.write_text(json.dumps(row) + "\n")
+    before = table_counts(ws)
+    with pytest.raises(
+        InputError, match=r"votes.jsonl row 1, column 'end': is '10.5', not a whole"
+    ):
+        import_votes(ws, table)
+    assert table_counts(ws) == before
+    # A whole number written as a float is that number.
+    csv = tmp_path / "votes.csv"
+    csv.write_text("example_id,source,start,end,label\nvalid:0,gpt,4.0,16,TERM\n")
+    assert import_votes(ws, csv) == {"gpt": 1}
+    assert span_votes(ws) == [("valid:0", "gpt", 4, 16, "TERM")]
+
+
+def test_a_repeated_span_names_its_own_second_row(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, _ = wrench_ws
+    table = tmp_path / "votes.csv"
+    table.write_text(
+        "example_id,source,start,end,label\n"
+        "valid:0,gpt,4,16,TERM\n"
+        "valid:0,gpt,20,24,BRAND\n"
+        "valid:0,gpt,20,24,BRAND\n"
+        "valid:0,gpt,4,16,TERM\n"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"votes.csv row 3: 'gpt' gives the span \[20, 24, 'BRAND'\] of 'valid:0' twice "
+        r"\(the first: .*votes.csv row 2\)",
+    ):
+        import_votes(ws, table)
