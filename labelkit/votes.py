@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -317,19 +317,15 @@ def import_votes(
             parts.append(_wrench_votes(path, task, lf_names, label_map, source_prefix))
         else:
             parts.append(_table_votes(read_table(path), str(path), source_prefix or ""))
-    votes = pl.concat([part for part, _ in parts])
-    names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
-    _check_votes(workspace, votes, task)
-    files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
-    definition = f"votes imported from {', '.join(files)}"
-    config = {"sources": names, "files": files, "kind": kind}
-    with workspace.run("import-votes", config) as run:
-        replace_votes(
-            run.con,
-            votes,
-            pl.DataFrame({"name": names, "kind": kind, "definition": definition}),
-            run_id=run.id,
-        )
+    votes, names = _store_imported(
+        workspace,
+        inputs,
+        parts,
+        kind,
+        "votes",
+        lambda votes: _check_votes(workspace, votes, task),
+        replace_votes,
+    )
     counts = votes.filter(pl.col("label").is_not_null())["source"].value_counts()
     stored = dict(counts.iter_rows())
     return {name: stored.get(name, 0) for name in names}
@@ -352,20 +348,44 @@ def _import_span_votes(
         name = "frame" if frame is not None else str(source)
         raw = frame if frame is not None else read_table(Path(source))  # type: ignore[arg-type]
         parts.append(_table_span_votes(raw, name, prefix or ""))
-    spans = pl.concat([part for part, _ in parts])
+    spans, names = _store_imported(
+        workspace,
+        inputs,
+        parts,
+        kind,
+        "span votes",
+        lambda spans: _check_span_votes(workspace, spans),
+        replace_span_votes,
+    )
+    stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
+    return {name: stored.get(name, 0) for name in names}
+
+
+def _store_imported(
+    workspace: Workspace,
+    inputs: list[tuple[VoteSource, pl.DataFrame | None]],
+    parts: list[tuple[pl.DataFrame, list[str]]],
+    kind: str,
+    what: str,
+    check: Callable[[pl.DataFrame], None],
+    replace: Callable[..., None],
+) -> tuple[pl.DataFrame, list[str]]:
+    """Check the votes read from ``inputs`` (one ``(votes, source names)`` part each)
+    and store them in one run, each source described as ``what`` imported from the
+    files; return the votes and the source names in order."""
+    votes = pl.concat([part for part, _ in parts])
     names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
-    _check_span_votes(workspace, spans)
+    check(votes)
     files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
-    definition = f"span votes imported from {', '.join(files)}"
+    definition = f"{what} imported from {', '.join(files)}"
     with workspace.run("import-votes", {"sources": names, "files": files, "kind": kind}) as run:
-        replace_span_votes(
+        replace(
             run.con,
-            spans,
+            votes,
             pl.DataFrame({"name": names, "kind": kind, "definition": definition}),
             run_id=run.id,
         )
-    stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
-    return {name: stored.get(name, 0) for name in names}
+    return votes, names
 
 
 def _table_span_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:
