@@ -183,21 +183,23 @@ class AutoLabelModel(BaseLabelModel):
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
         health = _Health(_Votes(codes, cardinality))
         self.dropped = [] if self.keep_below_chance else np.flatnonzero(health.below).tolist()
-        votes = _Votes(self._kept(codes), cardinality)
+        kept = self._kept(codes)
+        votes = _Votes(kept, cardinality)
         fixed = class_prior(self.class_balance, cardinality, self.name)
         report: dict[str, Any] = {}
         weight = 1.0
-        if known is not None and known.sum() >= self.min_gold:
+        by_gold = known is not None and known.sum() >= self.min_gold
+        if by_gold:
             chosen, weight, reason, report["cross_validation"] = self._choose_by_gold(
-                self._kept(codes), votes, gold, known, fixed
+                kept, votes, gold, known, fixed
             )
         fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
         self.confusion = np.zeros(0)
-        if report and chosen == "dawid_skene":
-            confusion = _confusion_model(fixed, weight).fit(self._kept(codes), cardinality, gold)
+        if by_gold and chosen == "dawid_skene":
+            confusion = _confusion_model(fixed, weight).fit(kept, cardinality, gold)
             self.confusion, fit.prior = confusion.confusion, confusion.prior
-        if not report:
-            chosen, reason = self._choose_without_gold(self._kept(codes), votes, fit, report)
+        if not by_gold:
+            chosen, reason = self._choose_without_gold(kept, votes, fit, report)
             if known is not None:
                 reason += f"; {known.sum()} gold rows held to their class, too few to choose by"
         self.chosen = chosen
