@@ -334,7 +334,13 @@ def test_polars_and_pandas_frames_are_ingested(tmp_path: Path) -> None:
     ]
 
 
-MAMS = Path(__file__).parents[2] / "shared" / "data" / "aspects" / "mams-acsa"
+# ../shared/data beside the checkout, which may sit more than one level deeper (a
+# worktree, a clone in a temporary folder).
+MAMS = next(
+    folder / "shared" / "data" / "aspects" / "mams-acsa"
+    for folder in Path(__file__).resolve().parents
+    if (folder / "shared" / "data" / "aspects" / "mams-acsa").is_dir()
+)
 
 
 def test_aspect_xml_is_an_aspects_task_with_gold_per_attribute(tmp_path: Path) -> None:
