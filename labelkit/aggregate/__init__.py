@@ -11,7 +11,13 @@ import polars as pl
 
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.aggregate.auto import AutoLabelModel
-from labelkit.aggregate.base import BaseLabelModel, LabelModel, fit_predict, predict_from_proba
+from labelkit.aggregate.base import (
+    BaseLabelModel,
+    LabelModel,
+    expected_accuracy,
+    fit_predict,
+    predict_from_proba,
+)
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
@@ -27,6 +33,7 @@ __all__ = [
     "SnorkelLabelModel",
     "WeightedMajorityVote",
     "aggregate",
+    "expected_accuracy",
     "load_label_model",
     "make_label_model",
     "predict_from_proba",

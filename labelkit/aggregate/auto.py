@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior, softmax
+from labelkit.aggregate.base import (
+    BaseLabelModel,
+    ClassBalance,
+    class_prior,
+    expected_accuracy,
+    softmax,
+)
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.registry import label_models
 from labelkit.task import ABSTAIN
@@ -59,14 +65,6 @@ def _shares(votes: _Votes) -> np.ndarray:
     counts = votes.counts().astype(np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / votes.k)
-
-
-def _expected_accuracy(proba: np.ndarray, gold: np.ndarray) -> float:
-    """Accuracy when exact ties between the top classes are broken at random."""
-    top = proba.max(axis=1, keepdims=True)
-    winners = np.isclose(proba, top)
-    hit = winners[np.arange(len(gold)), gold]
-    return float((hit / winners.sum(axis=1)).mean())
 
 
 @label_models.register("auto")
@@ -283,7 +281,7 @@ class AutoLabelModel(BaseLabelModel):
         gold rows; each fold is fitted without its own gold labels."""
         rows = np.flatnonzero(known)
         fold = np.random.default_rng(0).permutation(len(rows)) % 5
-        scores = {"majority_vote": _expected_accuracy(_shares(votes)[rows], gold[rows])}
+        scores = {"majority_vote": expected_accuracy(_shares(votes)[rows], gold[rows])}
         candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             f"precision_em, gold weight {weight:g}": lambda partial, w=weight: (
                 _fit_precisions(votes, partial, w, fixed, 30, 1e-3).posterior
@@ -301,7 +299,7 @@ class AutoLabelModel(BaseLabelModel):
                 held = rows[fold == k]
                 partial = gold.copy()
                 partial[held] = ABSTAIN
-                hits += _expected_accuracy(posterior(partial)[held], gold[held]) * len(held)
+                hits += expected_accuracy(posterior(partial)[held], gold[held]) * len(held)
             scores[name] = hits / len(rows)
         best = max(scores, key=lambda name: (scores[name], name == "majority_vote"))
         reason = (

@@ -82,6 +82,20 @@ def fit_predict(
     return proba, predict_from_proba(codes, proba)
 
 
+def expected_accuracy(proba: np.ndarray, gold: np.ndarray) -> float:
+    """The accuracy of the most probable class with ties broken at random, in expectation:
+    a row whose top classes tie (``np.isclose``, as ``predict_from_proba`` decides), gold
+    among ``t`` of them, counts ``1 / t``. It scores a draw without drawing it.
+
+    Examples
+    --------
+    >>> expected_accuracy(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 1]))
+    0.25
+    """
+    winners = np.isclose(proba, proba.max(axis=1, keepdims=True))
+    return float((winners[np.arange(len(gold)), gold] / winners.sum(axis=1)).mean())
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     """Row-wise softmax of log-scores, stable for large ones.
 

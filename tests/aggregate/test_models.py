@@ -16,6 +16,7 @@ from labelkit import (
 from labelkit.aggregate import (
     DawidSkene,
     WeightedMajorityVote,
+    expected_accuracy,
     load_label_model,
     make_label_model,
     predict_from_proba,
@@ -241,3 +242,11 @@ def test_dawid_skene_picks_the_gold_weight_by_cross_validation() -> None:
     assert chosen in DawidSkene.GOLD_WEIGHTS
     assert DawidSkene(gold_weight=3).fit(codes, 2, gold=many).gold_weight_used == 3.0
     assert DawidSkene().fit(codes, 2).gold_weight_used is None
+
+
+def test_expected_accuracy_counts_a_tie_as_the_share_of_tied_classes_gold_is_among() -> None:
+    # Row 2's classes tie up to float rounding (0.1 + 0.2 against 0.3), as majority-vote
+    # shares do: it is the tie predict_from_proba abstains on, so it must score 1/2.
+    proba = np.array([[0.9, 0.1, 0.0], [0.25, 0.25, 0.5], [0.1 + 0.2, 0.3, 0.0]])
+    assert predict_from_proba(np.zeros((3, 1), int), proba)[2] == -1
+    assert expected_accuracy(proba, np.array([0, 0, 1])) == pytest.approx((1 + 0 + 0.5) / 3)
