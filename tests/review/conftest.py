@@ -317,13 +317,19 @@ def write_spans(path: Path, texts: list[tuple[str, str]] = SPAN_TEXTS) -> Path:
     the queue written directly (``SPAN_PREDICTIONS``, ``SPAN_QUEUE``), and one source's
     span votes on s1."""
     frame = pl.DataFrame({"id": [i for i, _ in texts], "text": [t for _, t in texts]})
+    text_of = dict(texts)
+
+    def place(example_id: str, words: str) -> tuple[int, int]:
+        start = text_of[example_id].index(words)
+        return start, start + len(words)
+
     with Workspace(path) as ws:
         ingest(ws, frame, kind="spans", labels=SPAN_TYPES)
         with ws.run("test spans", {}) as run:
             for example_id, words, label in SPAN_PREDICTIONS:
                 run.con.execute(
                     "INSERT INTO span_predictions VALUES (?, ?, ?, ?, 0.7, 'test', ?)",
-                    [example_id, *at(example_id, words), label, run.id],
+                    [example_id, *place(example_id, words), label, run.id],
                 )
             for example_id, words, label in [
                 ("s1", "battery", "TERM"),
@@ -332,13 +338,20 @@ def write_spans(path: Path, texts: list[tuple[str, str]] = SPAN_TEXTS) -> Path:
             ]:
                 run.con.execute(
                     "INSERT INTO span_votes VALUES (?, 'phrases', ?, ?, ?, ?)",
-                    [example_id, *at(example_id, words), label, run.id],
+                    [example_id, *place(example_id, words), label, run.id],
                 )
             for example_id, words, priority, given, suggested in SPAN_QUEUE:
                 run.con.execute(
                     "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
                     "suggested_label, run_id) VALUES (?, ?, ?, 'boundaries disagree', ?, ?, ?)",
-                    [example_id, bounds(example_id, words), priority, given, suggested, run.id],
+                    [
+                        example_id,
+                        "{}:{}".format(*place(example_id, words)),
+                        priority,
+                        given,
+                        suggested,
+                        run.id,
+                    ],
                 )
     return path
 
