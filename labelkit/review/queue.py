@@ -100,6 +100,8 @@ class ReviewItem:
     'Is this World? (currently Sports)'
     >>> queue.next(reviewer="ana", attribute="staff").question  # an aspects task
     'Is staff negative? (currently none)'
+    >>> queue.next(reviewer="ana").question  # a spans task: one span of a text
+    'Is "battery" TERM? (the current label)'
     """
 
     example_id: str

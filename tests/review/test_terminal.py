@@ -311,3 +311,17 @@ def test_a_span_item_shows_its_text_exactly_with_the_span_under_review_highlight
     assert term.render("screen", color_system=ColorSystem.STANDARD) in shown
     with pytest.raises(InputError, match="one span after another"):
         review_in_terminal(ReviewQueue(spans_workspace), reviewer="ana", attribute="food")
+
+
+def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> None:
+    command = [sys.executable, "-m", "labelkit", "review", str(spans_file), "--reviewer", "ana"]
+    # y accepts battery; on Dell, "]" would move the start past its only word: nothing.
+    done = subprocess.run(command, input="y]\nxq", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'Is "battery" TERM? (the current label)' in done.stdout
+    assert "reviewed 2 of 4 spans, 1 corrected" in done.stdout
+    with Workspace(spans_file, read_only=True) as ws:
+        assert stored_by_attribute(ws) == [
+            ("s1", bounds("s1", "battery"), "accept", "TERM"),
+            ("s3", bounds("s3", "Dell"), "reject", "none"),
+        ]

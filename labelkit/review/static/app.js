@@ -435,7 +435,8 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-$("text").addEventListener("mouseup", selectWithMouse);
+// On the document: a drag over the text may end beyond it.
+document.addEventListener("mouseup", selectWithMouse);
 
 $("reviewer").addEventListener("change", () => {
   localStorage.setItem("labelkit-reviewer", reviewer());
@@ -465,7 +466,8 @@ async function start() {
     }
     $("attribute-choice").hidden = !config.attributes.length;
     $("next-attribute").hidden = !config.attributes.length;
-    for (const label of config.answers) {
+    // A spans pass focuses on one entity type ("none" is no span's type).
+    for (const label of config.kind === "spans" ? config.labels : config.answers) {
       const option = document.createElement("option");
       option.value = label;
       option.textContent = `is this ${label}?`;
