@@ -140,6 +140,8 @@ def create_app(
     # spans task's attributes are its texts' spans: one item after another.
     passes = workspace.task.kind in ("aspects", "multilabel")
     spans = workspace.task.kind == "spans"
+    # A span's bounds are fixed, and spans no source caught marked, on a spans task.
+    actions = [*ACTIONS, *((FIX, MISSED) if spans else ())]
     if spans:
         # spaCy's tokenizer takes seconds to load: at start, not on a reviewer's first item.
         word_tokens("", workspace.task.lang)
@@ -148,7 +150,7 @@ def create_app(
         return {
             "labels": list(queue.labels),
             "workspace": workspace.path.name,
-            "actions": [*ACTIONS, *((FIX, MISSED) if spans else ())],
+            "actions": actions,
             "kind": workspace.task.kind,
             "attributes": list(queue.attributes) if passes else [],
             "answers": list(queue.answers()),
@@ -196,7 +198,6 @@ def create_app(
         number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
         if not number or not math.isfinite(seconds) or seconds < 0:
             raise RequestError("seconds must be a finite number of at least 0")
-        actions = [*ACTIONS, *((FIX, MISSED) if spans else ())]
         if action not in actions:
             raise RequestError(f"unknown action {action!r}; use one of {actions}")
         # A missed span is marked on a queued text, whichever of its spans is shown.
@@ -278,7 +279,7 @@ def create_app(
     def pass_of(attribute: str | None) -> str | None:
         """The attribute whose counts a progress line shows: the pass's (none without
         passes: a spans item's attribute is one span)."""
-        return attribute or None if passes else None
+        return (attribute or None) if passes else None
 
     def _attribute(value: Any) -> str | None:
         """The attribute a request names (none when empty: any, or the task's only one)."""
