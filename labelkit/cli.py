@@ -871,7 +871,8 @@ def review(
     ] = None,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision (one attribute at a
-    time on an aspects or multi-label task)."""
+    time on an aspects or multi-label task; one span of a text at a time on a spans task,
+    with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
         review_in_terminal(
             ReviewQueue(ws),

@@ -2,7 +2,11 @@
 
 An item is one (example, attribute) pair: the one question of a classification
 task (attribute ``""``), or one attribute of an aspects or multi-label task
-(``labelkit.task``), so a pass can work through one attribute at a time.
+(``labelkit.task``), so a pass can work through one attribute at a time. On a spans
+task an item is one span of one text, its attribute ``"<start>:<end>"`` (characters):
+a decision of an entity type on it says the text has that span, ``none`` that it has
+no entity there; a boundary fix and a missed span are decisions on new bounds
+(``ReviewQueue.fix_span``, ``ReviewQueue.mark_span``).
 
 Decisions are only ever appended. Undo appends a reversal of the reviewer's latest
 live decision; the newest live decision on an example is the one that counts.
@@ -27,7 +31,9 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.task import NONE, YES, Task
+from labelkit.review.spans import snap, word_tokens
+from labelkit.spans import Offsets, Span
+from labelkit.task import NONE, YES, Task, span_bounds
 from labelkit.workspace import Workspace, first_row
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
@@ -37,7 +43,11 @@ stored; otherwise the candidate is ruled out and the item stays queued until som
 its label); label: this label; skip: no answer (the label model's label stays);
 ambiguous: no single label fits (excluded from the cleaned set)."""
 
-ANSWERS = ("accept", "reject", "label")
+FIX, MISSED = "fix", "missed"
+"""The stored actions of a span's boundary fix (both its decisions: ``none`` on the old
+bounds, the type on the new) and of a span no source caught (the type on its bounds)."""
+
+ANSWERS = ("accept", "reject", "label", FIX, MISSED)
 """The actions that give an item its label."""
 
 RULED_OUT = "ruled_out"
@@ -56,6 +66,15 @@ LIVE_DECISIONS = """
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
     QUALIFY row_number() OVER (PARTITION BY example_id, attribute ORDER BY decision_id DESC) = 1
+"""
+
+# The spans that decisions that count give a text: bounds parsed from the attribute.
+_DECIDED_SPANS = f"""
+    SELECT example_id, label,
+           CAST(split_part(attribute, ':', 1) AS INTEGER) AS start,
+           CAST(split_part(attribute, ':', 2) AS INTEGER) AS "end"
+    FROM ({EFFECTIVE_DECISIONS})
+    WHERE action IN {ANSWERS} AND label IS NOT NULL AND attribute LIKE '%:%'
 """
 
 # The labels live decisions have ruled out, per example and attribute.
@@ -81,6 +100,8 @@ class ReviewItem:
     'Is this World? (currently Sports)'
     >>> queue.next(reviewer="ana", attribute="staff").question  # an aspects task
     'Is staff negative? (currently none)'
+    >>> queue.next(reviewer="ana").question  # a spans task: one span of a text
+    'Is "battery" TERM? (the current label)'
     """
 
     example_id: str
@@ -94,16 +115,33 @@ class ReviewItem:
     attribute: str = ""
     choices: tuple[str, ...] = ()
     kind: str = "classification"
+    spans: tuple[Span, ...] = ()
+    tokens: tuple[Offsets, ...] = ()
 
     @property
     def candidate(self) -> str | None:
         """The label ``accept`` stores, or None when it has been ruled out."""
-        return _candidate(self.kind, self.suggested_label, self.ruled_out)
+        return _candidate(self.kind, self.suggested_label, self.ruled_out, self.given_label)
+
+    @property
+    def bounds(self) -> tuple[int, int] | None:
+        """A spans item's span under review, ``(start, end)`` in characters (None for
+        the other kinds). ``spans`` are the text's other current spans (``current_spans``)
+        and ``tokens`` its word tokens (``labelkit.review.spans.word_tokens``)."""
+        return span_bounds(self.attribute) if self.kind == "spans" else None
 
     @property
     def question(self) -> str:
         """The question the reviewers' screens ask, naming the current label too."""
         now = f"currently {self.given_label}" if self.given_label else "no label yet"
+        if self.bounds is not None:
+            start, end = self.bounds
+            shown = f'"{self.text[start:end]}"'
+            if self.candidate is None:
+                return f"{shown}: {', '.join(self.choices[:-1])} or {self.choices[-1]}? ({now})"
+            if self.candidate == self.given_label:
+                now = "the current label"
+            return f"Is {shown} {self.candidate}? ({now})"
         if self.kind == "multilabel":
             return f"Is this {self.attribute}? ({now})"
         if self.candidate is None:
@@ -133,6 +171,8 @@ class ReviewItem:
             return {}
         if self.kind == "multilabel":
             return {"a": f"yes, {self.attribute}", "r": f"no, not {self.attribute}"}
+        if self.kind == "spans":
+            return {"a": f"yes, {self.candidate}", "r": "no, not an entity"}
         if len(self.choices) == 2:
             other = next(choice for choice in self.choices if choice != self.candidate)
             return {"a": f"yes, {self.candidate}", "r": f"no, {other}"}
@@ -161,7 +201,9 @@ class ReviewQueue:
     def __init__(self, workspace: Workspace, *, claim_seconds: float = 600.0) -> None:
         self.workspace = workspace
         self.task: Task = workspace.task
-        self.task.require_attributes("review (ReviewQueue)")
+        self.spans = self.task.kind == "spans"
+        if not self.spans:
+            self.task.require_attributes("review (ReviewQueue)")
         self.labels = self.task.labels
         self.claim_seconds = claim_seconds
         self._lock = threading.RLock()
@@ -169,8 +211,8 @@ class ReviewQueue:
     @property
     def attributes(self) -> tuple[str, ...]:
         """The attributes a pass can go through: the task's targets (``("",)`` for
-        classification)."""
-        return self.task.targets
+        classification); none on a spans task, whose items are its texts' spans."""
+        return () if self.spans else self.task.targets
 
     def pending(self, limit: int | None = None) -> pl.DataFrame:
         """Queued items without a live decision, with their text, in review order."""
@@ -274,6 +316,10 @@ class ReviewQueue:
         >>> ReviewQueue(reviews).answers("staff")
         ('positive', 'negative', 'neutral', 'none')
         """
+        if self.spans:
+            if attribute is not None:
+                span_bounds(attribute)
+            return (*self.labels, NONE)
         names = self.attributes if attribute is None else (attribute,)
         return tuple(dict.fromkeys(a for name in names for a in self.task.answers(name).labels))
 
@@ -287,6 +333,8 @@ class ReviewQueue:
             .pl()
             .row(0, named=True)
         )
+        if self.spans:
+            return self._span_item(con, row)
         votes = con.sql(
             "SELECT source, label FROM votes WHERE example_id = ? AND attribute = ? "
             "ORDER BY source",
@@ -306,6 +354,44 @@ class ReviewQueue:
             kind=self.task.kind,
         )
 
+    def _span_item(self, con: duckdb.DuckDBPyConnection, row: dict) -> ReviewItem:
+        """A spans item: the text's other current spans, its word tokens, and each
+        source's spans overlapping the one under review (the type alone on the same
+        bounds, else with the words it covers)."""
+        example_id, text = row["example_id"], row["text"]
+        start, end = span_bounds(row["attribute"])
+        found = con.execute(
+            """SELECT source, start, "end", label FROM span_votes
+               WHERE example_id = ? AND start < ? AND ? < "end"
+               ORDER BY source, start, "end", label""",
+            [example_id, end, start],
+        ).fetchall()
+        votes: dict[str, list[str]] = {}
+        for source, vote_start, vote_end, label in found:
+            on = (
+                ""
+                if (vote_start, vote_end) == (start, end)
+                else f' on "{text[vote_start:vote_end]}"'
+            )
+            votes.setdefault(source, []).append(label + on)
+        others = current_spans(self.workspace, example_id).filter(
+            (pl.col("start") != start) | (pl.col("end") != end)
+        )
+        return ReviewItem(
+            example_id=example_id,
+            text=text,
+            given_label=row["given_label"],
+            suggested_label=row["suggested_label"],
+            reasons=row["reasons"],
+            priority=row["priority"],
+            votes={source: ", ".join(said) for source, said in votes.items()},
+            attribute=row["attribute"],
+            choices=self.answers(row["attribute"]),
+            kind=self.task.kind,
+            spans=tuple(Span(*span) for span in others.select("start", "end", "label").rows()),
+            tokens=tuple(word_tokens(text, self.task.lang)),
+        )
+
     def answer(
         self,
         example_id: str,
@@ -320,8 +406,9 @@ class ReviewQueue:
         """Append a decision on a queued item (an example's ``attribute``); return its id.
 
         ``accept`` stores the item's candidate (``ReviewItem.candidate``). ``reject``
-        stores the other label on a two-label task; otherwise it rules the candidate out
-        and the item stays queued for its label. For both, ``label`` may name the
+        stores the other label on a two-label task, and ``none`` on a spans item (no
+        entity there); otherwise it rules the candidate out and the item stays queued
+        for its label. For both, ``label`` may name the
         candidate the reviewer was shown: a different one (the queue was flagged again
         meanwhile) is refused. The ``label`` action stores ``label``, one of the
         attribute's answers.
@@ -338,16 +425,19 @@ class ReviewQueue:
         with self._lock, self.workspace.transaction() as con:
             queued = first_row(
                 con,
-                "SELECT suggested_label FROM queue WHERE example_id = ? AND attribute = ?",
+                "SELECT suggested_label, given_label FROM queue "
+                "WHERE example_id = ? AND attribute = ?",
                 [example_id, attribute],
             )
             if queued is None:
                 where = f" for {attribute!r}" if attribute else ""
                 raise InputError(f"example {example_id!r} is not in the review queue{where}")
             ruled_out = _ruled_out(con, example_id, attribute)
-            candidate = _candidate(self.task.kind, queued[0], ruled_out)
+            candidate = _candidate(self.task.kind, queued[0], ruled_out, queued[1])
             answers = self.task.answers(attribute).labels
-            stored, chosen = _decision(example_id, action, candidate, label, answers)
+            stored, chosen = _decision(
+                example_id, action, candidate, label, answers, final_no=self.spans
+            )
             con.execute(
                 "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
                 [example_id, attribute],
@@ -356,27 +446,153 @@ class ReviewQueue:
                 con, example_id, attribute, reviewer, stored, chosen, None, seconds, comment
             )
 
+    def fix_span(
+        self,
+        example_id: str,
+        attribute: str,
+        start: int,
+        end: int,
+        *,
+        reviewer: str,
+        label: str | None = None,
+        seconds: float = 0.0,
+        comment: str | None = None,
+    ) -> int:
+        """Fix the bounds of a queued span (``attribute`` ``"<start>:<end>"`` of a spans
+        task): store ``none`` on its bounds and ``label`` (default: the item's candidate)
+        on ``[start, end)``, snapped outward to the text's tokens. Both decisions have
+        the action ``fix``; one ``undo`` reverses the two. Returns the second's id.
+
+        Examples
+        --------
+        >>> queue.fix_span("r1", "4:11", 4, 16, reviewer="ana")  # "battery" -> "battery life"
+        8
+        """
+        with self._lock, self.workspace.transaction() as con:
+            suggested, given = self._queued_span(con, example_id, attribute)
+            label = label or _candidate("spans", suggested, (), given)
+            new = self._span_attribute(con, example_id, start, end, label)
+            if new == attribute:
+                raise InputError(
+                    f"example {example_id!r}: the new bounds {new} are the span's own; "
+                    "accept or relabel it instead"
+                )
+            con.execute(
+                "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
+                [example_id, attribute],
+            )
+            _append(con, example_id, attribute, reviewer, FIX, NONE, None, seconds, comment)
+            return _append(con, example_id, new, reviewer, FIX, label, None, 0.0, None)
+
+    def mark_span(
+        self,
+        example_id: str,
+        start: int,
+        end: int,
+        label: str,
+        *,
+        reviewer: str,
+        seconds: float = 0.0,
+        comment: str | None = None,
+    ) -> int:
+        """Store a span no source caught: ``label`` on ``[start, end)`` of a queued
+        text of a spans task, snapped outward to its tokens (action ``missed``). The
+        item under review stays as it was. Returns the decision's id.
+
+        Examples
+        --------
+        >>> queue.mark_span("r1", 30, 35, "TERM", reviewer="ana")
+        9
+        """
+        with self._lock, self.workspace.transaction() as con:
+            if not self.spans:
+                raise InputError(f"missed spans are marked on a spans task, not {self.task.kind}")
+            if first_row(con, "SELECT 1 FROM queue WHERE example_id = ?", [example_id]) is None:
+                raise InputError(f"example {example_id!r} is not in the review queue")
+            new = self._span_attribute(con, example_id, start, end, label)
+            return _append(con, example_id, new, reviewer, MISSED, label, None, seconds, comment)
+
+    def _queued_span(
+        self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str
+    ) -> tuple[str, str | None]:
+        """A queued span item's suggested and given labels."""
+        if not self.spans:
+            raise InputError(f"span bounds are fixed on a spans task, not {self.task.kind}")
+        span_bounds(attribute)
+        row = first_row(
+            con,
+            "SELECT suggested_label, given_label FROM queue WHERE example_id = ? AND attribute = ?",
+            [example_id, attribute],
+        )
+        if row is None:
+            raise InputError(f"example {example_id!r} is not in the review queue for {attribute!r}")
+        return row[0], row[1]
+
+    def _span_attribute(
+        self, con: duckdb.DuckDBPyConnection, example_id: str, start: int, end: int, label: str
+    ) -> str:
+        """The attribute ``"<start>:<end>"`` of new bounds of an example's text, snapped
+        outward to its tokens; refused unless inside the text, on a token, with an
+        entity type."""
+        if label not in self.labels:
+            raise InputError(f"a span's type {label!r} is not one of {list(self.labels)}")
+        row = first_row(con, "SELECT text FROM examples WHERE id = ?", [example_id])
+        assert row is not None  # queued examples exist
+        text = row[0]
+        if not 0 <= start < end <= len(text):
+            raise InputError(
+                f"example {example_id!r}: span [{start}, {end}) is not inside its text "
+                f"({len(text)} characters)"
+            )
+        snapped = snap(word_tokens(text, self.task.lang), start, end)
+        if snapped is None:
+            raise InputError(f"example {example_id!r}: span [{start}, {end}) covers no word")
+        return f"{snapped[0]}:{snapped[1]}"
+
     def undo(self, *, reviewer: str, attribute: str | None = None) -> str | None:
         """Reverse ``reviewer``'s latest live decision (on ``attribute``, when given);
         return its example id (None if none).
 
         The undone item is claimed for the reviewer in place of what they held, so
-        their ``next`` shows it again.
+        their ``next`` shows it again. A span's boundary fix is undone whole (both its
+        decisions); undoing a missed span leaves the reviewer on the item they hold.
         """
         with self._lock, self.workspace.transaction() as con:
             latest = first_row(
                 con,
-                f"""SELECT decision_id, example_id, attribute FROM ({LIVE_DECISIONS})
+                f"""SELECT decision_id, example_id, attribute, action FROM ({LIVE_DECISIONS})
                     WHERE reviewer = ? AND (?::VARCHAR IS NULL OR attribute = ?)
                     ORDER BY decision_id DESC LIMIT 1""",
                 [reviewer, attribute, attribute],
             )
             if latest is None:
                 return None
-            decision_id, example_id, undone_attribute = latest
+            decision_id, example_id, undone_attribute, action = latest
             _append(con, example_id, undone_attribute, reviewer, "undo", None, decision_id, 0, None)
-            con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
-            _claim(con, example_id, undone_attribute, reviewer, time.time() + self.claim_seconds)
+            if action == FIX:
+                # A fix is stored as none on the old bounds, then the type on the new:
+                # the old bounds' decision is the one just before, and its item is the
+                # one the reviewer was on.
+                old = first_row(
+                    con,
+                    f"""SELECT decision_id, attribute FROM ({LIVE_DECISIONS})
+                        WHERE decision_id = ? AND reviewer = ? AND example_id = ?
+                          AND action = '{FIX}' AND label = '{NONE}'""",
+                    [decision_id - 1, reviewer, example_id],
+                )
+                if old is not None:
+                    _append(con, example_id, old[1], reviewer, "undo", None, old[0], 0, None)
+                    undone_attribute = old[1]
+            queued = first_row(
+                con,
+                "SELECT 1 FROM queue WHERE example_id = ? AND attribute = ?",
+                [example_id, undone_attribute],
+            )
+            if queued is not None:
+                con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
+                _claim(
+                    con, example_id, undone_attribute, reviewer, time.time() + self.claim_seconds
+                )
             return str(example_id)
 
     def decisions(self) -> pl.DataFrame:
@@ -560,6 +776,40 @@ class ReviewQueue:
         )
 
 
+def current_spans(workspace: Workspace, example_id: str | None = None) -> pl.DataFrame:
+    """The current spans of every text of a spans task (or of ``example_id``): the label
+    model's (``span_predictions``) with the decisions that count applied. A decision of
+    an entity type on ``[s, e)`` adds that span and drops every predicted span
+    overlapping it; ``none`` drops the predicted span with exactly those bounds; two
+    decided spans that overlap are both kept.
+
+    Returns ``example_id, start, end, label, origin`` (``"model"`` or ``"review"``),
+    sorted by example, start and end.
+
+    Examples
+    --------
+    >>> current_spans(ws, "r1").rows()
+    [('r1', 4, 16, 'TERM', 'review'), ('r1', 30, 35, 'TERM', 'model')]
+    """
+    return workspace.sql(
+        f"""WITH decided AS (
+                SELECT * FROM ({_DECIDED_SPANS}) WHERE ?::VARCHAR IS NULL OR example_id = ?),
+                typed AS (SELECT * FROM decided WHERE label <> '{NONE}')
+            SELECT p.example_id, p.start, p."end", p.label, 'model' AS origin
+            FROM span_predictions p
+            WHERE (?::VARCHAR IS NULL OR p.example_id = ?)
+              AND NOT EXISTS (SELECT 1 FROM typed t WHERE t.example_id = p.example_id
+                              AND t.start < p."end" AND p.start < t."end")
+              AND NOT EXISTS (SELECT 1 FROM decided d WHERE d.example_id = p.example_id
+                              AND d.label = '{NONE}' AND d.start = p.start
+                              AND d."end" = p."end")
+            UNION ALL
+            SELECT example_id, start, "end", label, 'review' FROM typed
+            ORDER BY example_id, start, "end", label""",
+        [example_id, example_id] * 2,
+    )
+
+
 def simulate_review(
     queue: ReviewQueue,
     answers: Mapping[str, str] | Mapping[tuple[str, str], str],
@@ -583,14 +833,14 @@ def simulate_review(
     answered = 0
     pending = queue.pending(limit=limit)
     lookup: Mapping = answers
-    for example_id, attribute, suggested in pending.select(
-        "example_id", "attribute", "suggested_label"
+    for example_id, attribute, suggested, given in pending.select(
+        "example_id", "attribute", "suggested_label", "given_label"
     ).iter_rows():
         truth = lookup.get((example_id, attribute) if attribute else example_id)
         item = {"reviewer": reviewer, "attribute": attribute}
         if truth is None:
             queue.answer(example_id, "skip", **item)
-        elif truth == _candidate(queue.task.kind, suggested, ()):
+        elif truth == _candidate(queue.task.kind, suggested, (), given):
             queue.answer(example_id, "accept", **item)
         else:
             queue.answer(example_id, "label", label=truth, **item)
@@ -598,11 +848,16 @@ def simulate_review(
     return answered
 
 
-def _candidate(kind: str, suggested: str, ruled_out: Sequence[str]) -> str | None:
+def _candidate(
+    kind: str, suggested: str, ruled_out: Sequence[str], given: str | None = None
+) -> str | None:
     """What ``accept`` stores: the suggestion unless ruled out; on a multi-label task,
-    whose question is always "is this <label>?", yes."""
+    whose question is always "is this <label>?", yes; on a spans item, the span's type:
+    the suggested one, else the current one (None when both say no entity)."""
     if kind == "multilabel":
         return YES
+    if kind == "spans":
+        return next((label for label in (suggested, given) if label not in (None, NONE)), None)
     return None if suggested in ruled_out else suggested
 
 
@@ -612,8 +867,11 @@ def _decision(
     candidate: str | None,
     label: str | None,
     answers: tuple[str, ...],
+    *,
+    final_no: bool = False,
 ) -> tuple[str, str | None]:
-    """The action and label to store for an answer to a question of ``answers``."""
+    """The action and label to store for an answer to a question of ``answers``; with
+    ``final_no`` (a span: its answers are types and ``none``) a no stores ``none``."""
     if action == "label":
         if label not in answers:
             raise InputError(f"review label {label!r} is not one of {list(answers)}")
@@ -631,6 +889,8 @@ def _decision(
         )
     if action == "accept":
         return action, candidate
+    if final_no:
+        return action, NONE
     if len(answers) == 2:
         return action, next(other for other in answers if other != candidate)
     return RULED_OUT, candidate

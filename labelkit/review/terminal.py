@@ -1,10 +1,12 @@
-"""The terminal reviewer: one flagged example at a time, one key per decision."""
+"""The terminal reviewer: one flagged example at a time, one key per decision (on a spans
+task, one span of a text at a time, with keys to move its bounds and mark missed spans)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -14,8 +16,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from labelkit.errors import InputError
 from labelkit.review.highlight import Span, lf_spans
-from labelkit.review.queue import ReviewItem, ReviewQueue
+from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue
+from labelkit.review.spans import move_bound
+from labelkit.spans import Offsets
 
 HIGHLIGHTS = (
     "black on yellow",
@@ -80,6 +85,13 @@ def review_in_terminal(
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     """
     console = console or Console(emoji=False)
+    if queue.spans:
+        if attribute is not None:
+            raise InputError(
+                "a spans task is reviewed one span after another: an attribute is for "
+                "aspects and multi-label tasks"
+            )
+        return _review_spans(queue, reviewer, console, read_key, limit, focus)
     if attribute is not None:
         queue.task.answers(attribute)  # an unknown attribute is refused before any screen
     passes = queue.task.kind != "classification"
@@ -231,4 +243,247 @@ def _render(
     if item.attribute:
         counts = f"{item.attribute}: {counts}"
     title = Text(printable(counts))
+    return Panel(body, title=title, subtitle=Text(printable(item.example_id)))
+
+
+# Keys of a span item, as the web page has them; arrows arrive as escape sequences.
+_LEFT, _RIGHT, _ESCAPE = "\x1b[D", "\x1b[C", "\x1b"
+_YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
+_BOUNDS = {"[": ("start", -1), "]": ("start", 1), ",": ("end", -1), ".": ("end", 1)}
+
+
+@dataclass
+class _SpanEdit:
+    """A span item's pending edit: new bounds (``kind`` ``fix`` or ``missed``), the
+    token cursor, and where a selection started."""
+
+    item: ReviewItem
+    cursor: int
+    bounds: tuple[int, int] | None = None
+    kind: str | None = None
+    anchor: int | None = None
+
+    def set(self, bounds: tuple[int, int] | None, kind: str | None) -> None:
+        if kind == FIX and bounds == self.item.bounds:
+            bounds = None
+        self.bounds, self.kind = bounds, kind if bounds else None
+
+    def selection(self) -> tuple[int, int]:
+        assert self.anchor is not None
+        first, last = sorted((self.anchor, self.cursor))
+        return self.item.tokens[first][0], self.item.tokens[last][1]
+
+    def label(self) -> str:
+        """The type Enter and ``a`` store: the span's, else the task's first."""
+        candidate = self.item.candidate
+        return candidate if candidate is not None else self.item.choices[0]
+
+    def key(self, key: str) -> bool:
+        """Apply an edit key; False when ``key`` is not one."""
+        tokens = self.item.tokens
+        if key in _BOUNDS:
+            assert self.item.bounds is not None
+            bound, step = _BOUNDS[key]
+            self.set(
+                move_bound(tokens, *(self.bounds or self.item.bounds), bound, step),
+                self.kind or FIX,
+            )
+        elif key in (_LEFT, _RIGHT):
+            self.cursor = min(max(self.cursor + (1 if key == _RIGHT else -1), 0), len(tokens) - 1)
+        elif key == "m" and self.anchor is None:
+            self.anchor = self.cursor
+        elif key == "m":
+            self.set(self.selection(), MISSED)
+            self.anchor = None
+        elif key == _ESCAPE:
+            self.anchor = None
+            self.set(None, None)
+        else:
+            return False
+        return True
+
+
+def _review_spans(
+    queue: ReviewQueue,
+    reviewer: str,
+    console: Console,
+    read_key: Callable[[], str],
+    limit: int | None,
+    focus: str | None,
+) -> int:
+    """``review_in_terminal`` on a spans task: one span of a text per item."""
+    answered = 0
+    notice: Text | None = None
+    edit: _SpanEdit | None = None
+    while limit is None or answered < limit:
+        item = queue.next(reviewer=reviewer, focus=focus)
+        console.clear()
+        if notice is not None:
+            console.print(notice)
+        if item is None:
+            empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
+            console.print(Text.assemble(("The queue is empty. ", "bold green"), empty))
+            break
+        assert item.bounds is not None
+        if edit is None or (edit.item.example_id, edit.item.attribute) != (
+            item.example_id,
+            item.attribute,
+        ):
+            first = next((i for i, (_, end) in enumerate(item.tokens) if end > item.bounds[0]), 0)
+            edit = _SpanEdit(item, first)
+        else:
+            # The same item again (after a missed span): its new spans, the cursor kept.
+            edit = _SpanEdit(item, edit.cursor)
+        progress = queue.progress(focus)
+        shown = time.perf_counter()
+        while True:
+            keys = _span_keys(item, edit, focus)
+            console.print(_render_spans(item, edit, progress, focus, keys))
+            key = _read_span_key(read_key, _accepted(item, edit, keys), keys, console)
+            # Enter saves an edit; without one it does nothing.
+            if not edit.key(key) and not (key in _ENTER and edit.bounds is None):
+                break
+            console.clear()
+        seconds = time.perf_counter() - shown
+        notice = None
+        if key == "q":
+            break
+        if key == "u":
+            undone = queue.undo(reviewer=reviewer)
+            notice = Text(
+                f"undid your answer on {printable(undone)}" if undone else "nothing to undo",
+                style="dim",
+            )
+            answered -= undone is not None
+            continue
+        answer = {"reviewer": reviewer, "seconds": seconds}
+        pick = item.choices[int(key) - 1] if key.isdigit() else None
+        if edit.bounds is not None and (key in (*_YES, *_ENTER) or pick is not None):
+            label = pick or edit.label()
+            if label not in queue.labels:
+                notice = Text("new bounds need an entity type", style="red")
+                continue
+            if edit.kind == FIX:
+                queue.fix_span(item.example_id, item.attribute, *edit.bounds, label=label, **answer)
+            else:
+                queue.mark_span(item.example_id, *edit.bounds, label, **answer)
+        elif pick is not None:
+            queue.answer(item.example_id, "label", label=pick, attribute=item.attribute, **answer)
+        elif key in (*_YES, *_NO):
+            action = "accept" if key in _YES else "reject"
+            queue.answer(
+                item.example_id, action, label=item.candidate, attribute=item.attribute, **answer
+            )
+        else:
+            action = {"s": "skip", "?": "ambiguous"}[key]
+            queue.answer(item.example_id, action, attribute=item.attribute, **answer)
+        answered += 1
+    progress = queue.progress(focus)
+    console.print(
+        f"reviewed {progress['reviewed']} of {progress['queued']} spans"
+        + (f" suggested {focus}" if focus else "")
+        + f", {progress['corrected']} corrected",
+        markup=False,
+        highlight=False,
+    )
+    return answered
+
+
+def _span_keys(item: ReviewItem, edit: _SpanEdit, focus: str | None) -> dict[str, str]:
+    """What each key does on a span item now, for the help line."""
+    keys = {"a/y": item.yes_no()["a"], "r/n/x": item.yes_no()["r"]}
+    if item.candidate is None:
+        del keys["a/y"]
+    if edit.bounds is not None:
+        keys = {"Enter/a/y": f"save {edit.label()}", "r/n/x": keys["r/n/x"], "Esc": "cancel"}
+    if focus is None or item.candidate is None or edit.bounds is not None:
+        keys |= {str(k): label for k, label in enumerate(item.choices[:9], start=1)}
+    keys |= {
+        "[ ]": "start a word left/right",
+        ", .": "end a word left/right",
+        "← →": "cursor",
+        "m": "end selection" if edit.anchor is not None else "start a missed span",
+        "s": "skip",
+        "?": "ambiguous",
+        "u": "undo",
+        "q": "quit",
+    }
+    return keys
+
+
+def _accepted(item: ReviewItem, edit: _SpanEdit, keys: dict[str, str]) -> set[str]:
+    """The keys a span item takes now."""
+    accepted = {*_NO, *_BOUNDS, _LEFT, _RIGHT, _ESCAPE, *_ENTER, "m", "s", "?", "u", "q"}
+    accepted |= {name for name in keys if name.isdigit()}
+    if item.candidate is not None or edit.bounds is not None:
+        accepted |= set(_YES)
+    return accepted
+
+
+def _read_span_key(
+    read_key: Callable[[], str], accepted: set[str], keys: dict[str, str], console: Console
+) -> str:
+    while True:
+        key = read_key()
+        if key in ("", "\x04"):  # end of input: quit, so a closed stdin never loops
+            return "q"
+        if key not in accepted:
+            key = key.lower()
+        if key in accepted:
+            return key
+        if key.strip():
+            console.print(
+                Text.assemble((f"unknown key {printable(repr(key))}; ", "red"), _help(keys))
+            )
+
+
+def _render_spans(
+    item: ReviewItem,
+    edit: _SpanEdit,
+    progress: dict[str, int],
+    focus: str | None,
+    keys: dict[str, str],
+) -> Panel:
+    assert item.bounds is not None
+    colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(item.choices)}
+    text = Text(printable(item.text))
+    for span in item.spans:
+        text.stylize(colour.get(span.label, "reverse"), span.start, span.end)
+    text.stylize("bold reverse", *item.bounds)
+    marks: list[tuple[str, Offsets | None]] = [
+        ("black on light_sky_blue1", edit.selection() if edit.anchor is not None else None),
+        ("black on green1", edit.bounds),
+        ("underline", item.tokens[edit.cursor] if item.tokens else None),
+    ]
+    for style, bounds in marks:
+        if bounds is not None:
+            text.stylize(style, *bounds)
+    body = Table.grid()
+    body.add_row(text)
+    if item.spans:
+        types = dict.fromkeys(span.label for span in item.spans if span.label in colour)
+        swatches = Text(" ").join(Text(f" {t} ", colour[t]) for t in types)
+        body.add_row(Text.assemble(("other spans: ", "dim"), swatches))
+    if edit.bounds is not None:
+        words = printable(item.text[edit.bounds[0] : edit.bounds[1]])
+        what = "New bounds" if edit.kind == FIX else "Missed span"
+        body.add_row(Text(f'{what}: "{words}". Enter saves {edit.label()}.', style="green"))
+    elif edit.anchor is not None:
+        body.add_row(Text("Selecting: move with ← →, m ends the selection.", style="green"))
+    body.add_row("")
+    body.add_row(Text(printable(item.question), style="bold cyan"))
+    body.add_row(Text(f"flagged by {printable(item.reasons)}", style="dim"))
+    votes = Table.grid(padding=(0, 2))
+    for source, said in item.votes.items():
+        votes.add_row(Text(printable(source), style="dim"), Text(printable(said)))
+    body.add_row(votes)
+    body.add_row("")
+    help_line = _help(keys)
+    help_line.stylize("cyan")
+    body.add_row(help_line)
+    counts = (
+        f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
+        f"{progress['corrected']} corrected"
+    )
+    title = Text(printable(f"{focus} spans: {counts}" if focus else counts))
     return Panel(body, title=title, subtitle=Text(printable(item.example_id)))

@@ -15,7 +15,10 @@ another site. Bodies are capped while they are read.
 
 The page is plain HTML, CSS and a little JavaScript shipped in ``static/``; example
 text only ever reaches it as JSON and is inserted as text, never as HTML, and a
-Content-Security-Policy forbids inline scripts besides.
+Content-Security-Policy forbids inline scripts besides. On a spans task an item is one
+span of a text: its bounds, the text's other current spans and its word tokens come
+as character (code point) offsets, which the page converts to its UTF-16 string
+indices.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import polars as pl
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -45,7 +49,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.review.highlight import lf_spans
-from labelkit.review.queue import ACTIONS, ANSWERS, EFFECTIVE_DECISIONS, ReviewItem, ReviewQueue
+from labelkit.review.queue import (
+    ACTIONS,
+    ANSWERS,
+    EFFECTIVE_DECISIONS,
+    FIX,
+    MISSED,
+    ReviewItem,
+    ReviewQueue,
+)
+from labelkit.review.spans import word_tokens
+from labelkit.task import span_bounds
 from labelkit.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -122,14 +136,21 @@ def create_app(
         return endpoint
 
     # On a task with attributes (aspects, multi-label) the page works through one
-    # attribute at a time; a request naming none gets the one with the most left.
-    passes = workspace.task.kind != "classification"
+    # attribute at a time; a request naming none gets the one with the most left. A
+    # spans task's attributes are its texts' spans: one item after another.
+    passes = workspace.task.kind in ("aspects", "multilabel")
+    spans = workspace.task.kind == "spans"
+    # A span's bounds are fixed, and spans no source caught marked, on a spans task.
+    actions = [*ACTIONS, *((FIX, MISSED) if spans else ())]
+    if spans:
+        # spaCy's tokenizer takes seconds to load: at start, not on a reviewer's first item.
+        word_tokens("", workspace.task.lang)
 
     def config(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         return {
             "labels": list(queue.labels),
             "workspace": workspace.path.name,
-            "actions": list(ACTIONS),
+            "actions": actions,
             "kind": workspace.task.kind,
             "attributes": list(queue.attributes) if passes else [],
             "answers": list(queue.answers()),
@@ -177,11 +198,38 @@ def create_app(
         number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
         if not number or not math.isfinite(seconds) or seconds < 0:
             raise RequestError("seconds must be a finite number of at least 0")
-        if action not in ACTIONS:
-            raise RequestError(f"unknown action {action!r}; use one of {list(ACTIONS)}")
-        queued = "SELECT 1 FROM queue WHERE example_id = ? AND attribute = ?"
-        if not workspace.sql(queued, [example_id, attribute]).height:
+        if action not in actions:
+            raise RequestError(f"unknown action {action!r}; use one of {actions}")
+        # A missed span is marked on a queued text, whichever of its spans is shown.
+        queued = "SELECT 1 FROM queue WHERE example_id = ? AND (? OR attribute = ?)"
+        if not workspace.sql(queued, [example_id, action == MISSED, attribute]).height:
             raise RequestError(f"example {example_id!r} is not in the review queue", 404)
+        if action in (FIX, MISSED):
+            start, end = _offset(body, "start"), _offset(body, "end")
+            if action == MISSED:
+                if label is None:
+                    raise RequestError("a missed span needs its label")
+                decision = queue.mark_span(
+                    example_id,
+                    start,
+                    end,
+                    label,
+                    reviewer=reviewer,
+                    seconds=float(seconds),
+                    comment=comment or None,
+                )
+            else:
+                decision = queue.fix_span(
+                    example_id,
+                    attribute,
+                    start,
+                    end,
+                    reviewer=reviewer,
+                    label=label,
+                    seconds=float(seconds),
+                    comment=comment or None,
+                )
+            return {"decision_id": decision, "progress": _progress(focus, None)}
         decision = queue.answer(
             example_id,
             action,
@@ -191,13 +239,13 @@ def create_app(
             comment=comment or None,
             attribute=attribute,
         )
-        return {"decision_id": decision, "progress": _progress(focus, attribute or None)}
+        return {"decision_id": decision, "progress": _progress(focus, pass_of(attribute))}
 
     def undo(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         attribute = _attribute(body.get("attribute"))
         focus = _focus(body.get("focus"), attribute)
         undone = queue.undo(reviewer=_reviewer(body.get("reviewer")), attribute=attribute)
-        return {"undone": undone, "progress": _progress(focus, attribute)}
+        return {"undone": undone, "progress": _progress(focus, pass_of(attribute))}
 
     def summary(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         stats = queue.stats()
@@ -220,17 +268,26 @@ def create_app(
                FROM given FULL JOIN chosen USING (attribute, label) ORDER BY attribute, label"""
         )
         if not passes:
-            per_label = per_label.drop("attribute")
+            # One row per label: a spans task's attributes are its spans.
+            per_label = per_label.group_by("label").agg(pl.exclude("attribute").sum()).sort("label")
         return {
             "stats": stats,
             "per_label": per_label.to_dicts(),
             "agreement": queue.reviewer_agreement().to_dicts(),
         }
 
+    def pass_of(attribute: str | None) -> str | None:
+        """The attribute whose counts a progress line shows: the pass's (none without
+        passes: a spans item's attribute is one span)."""
+        return (attribute or None) if passes else None
+
     def _attribute(value: Any) -> str | None:
         """The attribute a request names (none when empty: any, or the task's only one)."""
         if value in (None, ""):
             return None
+        if spans and isinstance(value, str):
+            span_bounds(value)
+            return value
         if not isinstance(value, str) or value not in queue.attributes:
             raise RequestError(
                 f"unknown attribute {value!r}; this task's attributes are {list(queue.attributes)}"
@@ -415,7 +472,30 @@ def _string(body: dict[str, Any], key: str) -> str:
     return value
 
 
+def _offset(body: dict[str, Any], key: str) -> int:
+    value = body.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise RequestError(f"{key} must be a character offset (a whole number of at least 0)")
+    return value
+
+
 def _item_json(workspace: Workspace, item: ReviewItem, focus: str | None) -> dict[str, Any]:
+    if item.bounds is not None:
+        # A span under review: the text's other current spans and its word tokens.
+        shown = [
+            {"start": s.start, "end": s.end, "source": "current", "label": s.label}
+            for s in item.spans
+        ]
+        extra: dict[str, Any] = {
+            "span": {"start": item.bounds[0], "end": item.bounds[1]},
+            "tokens": [list(token) for token in item.tokens],
+        }
+    else:
+        shown = [
+            {"start": s.start, "end": s.end, "source": s.source, "label": s.label}
+            for s in lf_spans(workspace, item.example_id, item.text, attribute=item.attribute)
+        ]
+        extra = {}
     return {
         "example_id": item.example_id,
         "attribute": item.attribute,
@@ -430,8 +510,6 @@ def _item_json(workspace: Workspace, item: ReviewItem, focus: str | None) -> dic
         "reasons": item.reasons,
         "priority": item.priority,
         "votes": item.votes,
-        "spans": [
-            {"start": s.start, "end": s.end, "source": s.source, "label": s.label}
-            for s in lf_spans(workspace, item.example_id, item.text, attribute=item.attribute)
-        ],
+        "spans": shown,
+        **extra,
     }

@@ -271,3 +271,99 @@ def topics_workspace(tmp_path: Path) -> Iterator[Workspace]:
                 [example_id, attribute, priority, given, suggested],
             )
         yield ws
+
+
+SPAN_TYPES = ["TERM", "BRAND"]
+# id, text: an emoji pair before s1's spans, NFD and CRLF before s2's.
+SPAN_TEXTS = [
+    ("s1", "I ❤️ my 💻 battery life, not the screen"),
+    ("s2", "Cafe\u0301\r\nThe keyboard is great"),
+    ("s3", "Dell screen is dim"),
+]
+SPAN_TEXT_OF = dict(SPAN_TEXTS)
+
+
+def at(example_id: str, words: str) -> tuple[int, int]:
+    """The character bounds of ``words`` in a span text (its first occurrence)."""
+    start = SPAN_TEXT_OF[example_id].index(words)
+    return start, start + len(words)
+
+
+def bounds(example_id: str, words: str) -> str:
+    """The span attribute ``"<start>:<end>"`` of ``words`` in a span text."""
+    return "{}:{}".format(*at(example_id, words))
+
+
+# The label model's spans: example, words, type.
+SPAN_PREDICTIONS = [
+    ("s1", "battery", "TERM"),
+    ("s1", "screen", "TERM"),
+    ("s2", "keyboard", "TERM"),
+    ("s3", "Dell", "TERM"),
+    ("s3", "screen", "TERM"),
+]
+# example, words, priority, given label, suggested label: s1's "battery" is cut short,
+# s3's Dell is a brand, s2's keyboard is right, s1's screen is a term the flag doubts.
+SPAN_QUEUE = [
+    ("s1", "battery", 0.9, "TERM", "TERM"),
+    ("s3", "Dell", 0.8, "TERM", "BRAND"),
+    ("s2", "keyboard", 0.7, "TERM", "TERM"),
+    ("s1", "screen", 0.6, "TERM", "none"),
+]
+
+
+def write_spans(path: Path, texts: list[tuple[str, str]] = SPAN_TEXTS) -> Path:
+    """A spans workspace file (TERM, BRAND) of ``texts``: the label model's spans and
+    the queue written directly (``SPAN_PREDICTIONS``, ``SPAN_QUEUE``), and one source's
+    span votes on s1."""
+    frame = pl.DataFrame({"id": [i for i, _ in texts], "text": [t for _, t in texts]})
+    text_of = dict(texts)
+
+    def place(example_id: str, words: str) -> tuple[int, int]:
+        start = text_of[example_id].index(words)
+        return start, start + len(words)
+
+    with Workspace(path) as ws:
+        ingest(ws, frame, kind="spans", labels=SPAN_TYPES)
+        with ws.run("test spans", {}) as run:
+            for example_id, words, label in SPAN_PREDICTIONS:
+                run.con.execute(
+                    "INSERT INTO span_predictions VALUES (?, ?, ?, ?, 0.7, 'test', ?)",
+                    [example_id, *place(example_id, words), label, run.id],
+                )
+            for example_id, words, label in [
+                ("s1", "battery", "TERM"),
+                ("s1", "battery life", "TERM"),
+                ("s1", "screen", "TERM"),
+            ]:
+                run.con.execute(
+                    "INSERT INTO span_votes VALUES (?, 'phrases', ?, ?, ?, ?)",
+                    [example_id, *place(example_id, words), label, run.id],
+                )
+            for example_id, words, priority, given, suggested in SPAN_QUEUE:
+                run.con.execute(
+                    "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
+                    "suggested_label, run_id) VALUES (?, ?, ?, 'boundaries disagree', ?, ?, ?)",
+                    [
+                        example_id,
+                        "{}:{}".format(*place(example_id, words)),
+                        priority,
+                        given,
+                        suggested,
+                        run.id,
+                    ],
+                )
+    return path
+
+
+@pytest.fixture
+def spans_file(tmp_path: Path) -> Path:
+    """A closed spans workspace (``write_spans``): four spans of three texts queued."""
+    return write_spans(tmp_path / "spans.duckdb")
+
+
+@pytest.fixture
+def spans_workspace(spans_file: Path) -> Iterator[Workspace]:
+    """The spans workspace of ``spans_file``, open."""
+    with Workspace(spans_file) as ws:
+        yield ws

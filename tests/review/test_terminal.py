@@ -21,7 +21,7 @@ from labelkit import (
     review_in_terminal,
 )
 from labelkit.review.terminal import HIGHLIGHTS
-from tests.review.conftest import NEWS_LABELS
+from tests.review.conftest import NEWS_LABELS, bounds
 from tests.review.test_queue import queue  # noqa: F401 - the fixture
 
 
@@ -242,3 +242,86 @@ def test_an_attribute_the_task_lacks_is_refused_before_any_screen(
     with pytest.raises(InputError, match="unknown attribute 'food'; this task's attributes are"):
         run(queue, "aq", attribute="food")
     assert stored(queue.workspace) == []
+
+
+LEFT, RIGHT = "\x1b[D", "\x1b[C"
+
+
+def run_spans(ws: Workspace, pressed: list[str], **options: object) -> str:
+    out = io.StringIO()
+    left = iter(pressed)
+    review_in_terminal(
+        ReviewQueue(ws),
+        reviewer="ana",
+        console=Console(file=out, width=200),
+        read_key=lambda: next(left, ""),
+        **options,  # type: ignore[arg-type]
+    )
+    return out.getvalue()
+
+
+def test_spans_are_reviewed_one_at_a_time_with_keys_for_bounds_and_missed_spans(
+    spans_workspace: Workspace,
+) -> None:
+    text = run_spans(
+        spans_workspace,
+        # battery: end a word right, then Enter (a boundary fix); Dell: y, undo, z (no
+        # key), y; keyboard: 2; screen: a missed span by cursor (two words left, m, one
+        # right, m, 2), then n.
+        [".", "\r", "y", "u", "z", "y", "2", LEFT, LEFT, "m", RIGHT, "m", "2", "n"],
+    )
+    assert 'Is "battery" TERM? (the current label)' in text
+    assert "[a/y] yes, TERM   [r/n/x] no, not an entity   [1] TERM   [2] BRAND   [3] none" in text
+    assert 'New bounds: "battery life". Enter saves TERM.' in text
+    assert "[Enter/a/y] save TERM" in text
+    assert 'Is "Dell" BRAND? (currently TERM)' in text
+    assert 'Missed span: "not the". Enter saves TERM.' in text
+    assert "undid your answer on s3" in text
+    assert "unknown key 'z'" in text
+    assert "The queue is empty" in text
+    assert "reviewed 4 of 4 spans, 4 corrected" in text
+    dell = bounds("s3", "Dell")
+    assert stored_by_attribute(spans_workspace) == [
+        ("s1", bounds("s1", "battery"), "fix", "none"),
+        ("s1", bounds("s1", "battery life"), "fix", "TERM"),
+        ("s3", dell, "accept", "BRAND"),
+        ("s3", dell, "undo", None),
+        ("s3", dell, "accept", "BRAND"),
+        ("s2", bounds("s2", "keyboard"), "label", "BRAND"),
+        ("s1", bounds("s1", "not the"), "missed", "BRAND"),
+        ("s1", bounds("s1", "screen"), "reject", "none"),
+    ]
+
+
+def test_a_span_item_shows_its_text_exactly_with_the_span_under_review_highlighted(
+    spans_workspace: Workspace,
+) -> None:
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system="standard")
+    keys_left = iter(["q"])
+    review_in_terminal(
+        ReviewQueue(spans_workspace),
+        reviewer="ana",
+        console=console,
+        read_key=lambda: next(keys_left),
+    )
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    review = Style.parse("bold reverse underline")  # the span, its first token the cursor
+    assert review.render("battery", color_system=ColorSystem.STANDARD) in shown
+    term = Style.parse(HIGHLIGHTS[0])
+    assert term.render("screen", color_system=ColorSystem.STANDARD) in shown
+    with pytest.raises(InputError, match="one span after another"):
+        review_in_terminal(ReviewQueue(spans_workspace), reviewer="ana", attribute="food")
+
+
+def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> None:
+    command = [sys.executable, "-m", "labelkit", "review", str(spans_file), "--reviewer", "ana"]
+    # y accepts battery; on Dell, "]" would move the start past its only word: nothing.
+    done = subprocess.run(command, input="y]\nxq", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'Is "battery" TERM? (the current label)' in done.stdout
+    assert "reviewed 2 of 4 spans, 1 corrected" in done.stdout
+    with Workspace(spans_file, read_only=True) as ws:
+        assert stored_by_attribute(ws) == [
+            ("s1", bounds("s1", "battery"), "accept", "TERM"),
+            ("s3", bounds("s3", "Dell"), "reject", "none"),
+        ]

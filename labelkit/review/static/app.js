@@ -1,10 +1,15 @@
 "use strict";
-// One flagged example at a time; on a task with attributes, one attribute at a time.
+// One flagged example at a time; on a task with attributes, one attribute at a time;
+// on a spans task, one span of a text at a time.
 // Example text, labels and attribute names are only ever set with textContent.
 const $ = (id) => document.getElementById(id);
 const state = {
-  labels: [], attributes: [], attribute: null, nextAttribute: null,
+  labels: [], attributes: [], attribute: null, nextAttribute: null, kind: null,
   item: null, shownAt: 0, busy: false,
+  // A span item's pending edit: new bounds (code points) that Enter, a or a number key
+  // store, as a boundary fix ("fix") or a span no source caught ("missed"); the token
+  // cursor, and where a keyboard selection started.
+  draft: null, draftKind: null, cursor: 0, anchor: null,
 };
 
 async function call(path, body) {
@@ -58,6 +63,147 @@ function highlighted(text, spans) {
   return fragment;
 }
 
+// Offsets from the server count code points (Python's string indices); a JS string
+// counts UTF-16 units. units[i] is the unit index of code point i (one past the end too).
+function unitsOf(text) {
+  const units = [];
+  let unit = 0;
+  for (const char of text) {
+    units.push(unit);
+    unit += char.length;
+  }
+  units.push(unit);
+  return units;
+}
+
+function spanSegments(item) {
+  // The text cut at every bound shown: other spans, the span under review, the pending
+  // edit, the cursor token and a selection being made; each piece keeps its code-point
+  // start (data-start) so a mouse selection maps back to offsets.
+  const units = unitsOf(item.text);
+  const length = units.length - 1;
+  const token = item.tokens[state.cursor];
+  const selecting = state.anchor === null ? null : selection();
+  const marks = [
+    ...item.spans.map((span) => ({ ...span, kind: `label-${item.choices.indexOf(span.label) % 6}` })),
+    { ...item.span, kind: "review", label: item.candidate ?? item.given_label },
+    state.draft && { ...state.draft, kind: "draft", label: "new bounds" },
+    token && { start: token[0], end: token[1], kind: "cursor", label: "cursor" },
+    selecting && { ...selecting, kind: "selecting", label: "selection" },
+  ].filter(Boolean);
+  const cuts = [...new Set([0, length, ...marks.flatMap((m) => [m.start, m.end])])]
+    .filter((at) => at >= 0 && at <= length).sort((a, b) => a - b);
+  const fragment = document.createDocumentFragment();
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [start, end] = [cuts[i], cuts[i + 1]];
+    const over = marks.filter((m) => m.start <= start && end <= m.end);
+    const piece = document.createElement(over.length ? "mark" : "span");
+    piece.dataset.start = String(start);
+    piece.textContent = item.text.slice(units[start], units[end]);
+    if (over.length) {
+      piece.className = over.map((m) => m.kind).join(" ");
+      piece.title = over.map((m) => (m.kind === "cursor" ? "cursor" : m.label)).join(", ");
+    }
+    fragment.append(piece);
+  }
+  return fragment;
+}
+
+function selection() {
+  // The keyboard selection: from the anchor token to the cursor token.
+  const tokens = state.item.tokens;
+  const [first, last] = [Math.min(state.anchor, state.cursor), Math.max(state.anchor, state.cursor)];
+  return { start: tokens[first][0], end: tokens[last][1] };
+}
+
+function snapped(start, end) {
+  // A selection widened to the word tokens it touches; null when it touches none.
+  const touched = state.item.tokens.filter(([s, e]) => e > start && s < end);
+  if (!touched.length) return null;
+  return { start: touched[0][0], end: touched[touched.length - 1][1] };
+}
+
+function moveBound(bound, step) {
+  // The pending edit (else the span under review) with one bound moved by a token.
+  const tokens = state.item.tokens;
+  const from = state.draft ?? state.item.span;
+  let first = tokens.findIndex(([, e]) => e > from.start);
+  let last = tokens.findLastIndex(([s]) => s < from.end);
+  if (first < 0 || last < first) return;
+  if (bound === "start") first = Math.min(Math.max(first + step, 0), last);
+  else last = Math.max(Math.min(last + step, tokens.length - 1), first);
+  setDraft({ start: tokens[first][0], end: tokens[last][1] }, state.draftKind ?? "fix");
+}
+
+function setDraft(bounds, kind) {
+  const same = bounds && kind === "fix" &&
+    bounds.start === state.item.span.start && bounds.end === state.item.span.end;
+  state.draft = same ? null : bounds;
+  state.draftKind = same || !bounds ? null : kind;
+  showSpans();
+}
+
+function codePointAt(node, offset) {
+  // A DOM selection point (a node and a UTF-16 offset in it) as a code-point offset.
+  const text = $("text");
+  if (node.nodeType === Node.TEXT_NODE) {
+    const piece = node.parentElement;
+    return Number(piece.dataset.start) + Array.from(node.data.slice(0, offset)).length;
+  }
+  if (node === text) {
+    const next = text.childNodes[offset];
+    return next ? Number(next.dataset.start) : Array.from(state.item.text).length;
+  }
+  const start = Number(node.dataset.start);
+  return offset === 0 ? start : start + Array.from(node.textContent).length;
+}
+
+function selectWithMouse() {
+  const chosen = window.getSelection();
+  if (!state.item?.span || !chosen || chosen.isCollapsed || !chosen.rangeCount) return;
+  const range = chosen.getRangeAt(0);
+  const text = $("text");
+  if (!text.contains(range.startContainer) || !text.contains(range.endContainer)) return;
+  const bounds = snapped(
+    codePointAt(range.startContainer, range.startOffset),
+    codePointAt(range.endContainer, range.endOffset),
+  );
+  chosen.removeAllRanges();
+  if (bounds === null) {
+    say("That selection covers no word.");
+    return;
+  }
+  state.anchor = null;
+  setDraft(bounds, "missed");
+}
+
+function draftLabel() {
+  // What Enter and a store for a pending edit: the span's type, else the first type.
+  const candidate = state.item.candidate;
+  return candidate && candidate !== "none" ? candidate : state.labels[0];
+}
+
+function showSpans() {
+  const item = state.item;
+  $("text").replaceChildren(spanSegments(item));
+  if (state.draft) {
+    const units = unitsOf(item.text);
+    const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
+    const what = state.draftKind === "fix" ? "New bounds" : "Missed span";
+    $("draft").textContent = `${what}: "${words}". Enter saves ${draftLabel()}; ` +
+      `1–${Math.min(state.labels.length, 9)} another type; Esc cancels.`;
+  } else if (state.anchor !== null) {
+    $("draft").textContent = "Selecting: move with ← →, m ends the selection, Esc cancels.";
+  } else {
+    $("draft").textContent = "";
+  }
+}
+
+function saveDraft(label) {
+  if (!state.draft) return;
+  answer(state.draftKind, label, { start: state.draft.start, end: state.draft.end });
+}
+
 function button(text, key, onClick, primary = false) {
   const element = document.createElement("button");
   element.type = "button";
@@ -69,6 +215,7 @@ function button(text, key, onClick, primary = false) {
 }
 
 function render(item, notice = "") {
+  const previous = state.item;
   state.item = item;
   $("card").hidden = item === null;
   if (item === null) {
@@ -78,7 +225,19 @@ function render(item, notice = "") {
   say(notice);
   // One question about one candidate, worded by the server as in the terminal.
   $("question").textContent = item.question;
-  $("text").replaceChildren(highlighted(item.text, item.spans));
+  if (item.span) {
+    // Every screen starts without an edit; a new item's cursor is on its span's first
+    // token (after a missed span is saved, the same item comes back, cursor kept).
+    state.draft = null;
+    state.draftKind = null;
+    state.anchor = null;
+    if (previous?.example_id !== item.example_id || previous?.attribute !== item.attribute) {
+      state.cursor = Math.max(0, item.tokens.findIndex(([, end]) => end > item.span.start));
+    }
+    showSpans();
+  } else {
+    $("text").replaceChildren(highlighted(item.text, item.spans));
+  }
   $("reasons").textContent = item.reasons;
   $("votes").textContent = Object.entries(item.votes)
     .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none";
@@ -88,7 +247,7 @@ function render(item, notice = "") {
   }
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
-      if (i < 9) choices.push(button(label, String(i + 1), () => answer("label", label)));
+      if (i < 9) choices.push(button(label, String(i + 1), () => pick(label)));
     });
   }
   if (state.nextAttribute) {
@@ -117,8 +276,60 @@ function switchAttribute() {
 function numbersAsked() { return !focus() || !state.item?.candidate; }
 
 function yesNo(key) {
+  // A yes to a span's pending edit stores it; a no is always about the span under review.
+  if (key === "a" && state.draft) {
+    saveDraft(draftLabel());
+    return;
+  }
   // The candidate shown goes with the answer: the server refuses it if it has changed.
   if (keyDoes(key)) answer(key === "a" ? "accept" : "reject", state.item.candidate);
+}
+
+function pick(label) {
+  // A label for the item, or the type of a span's pending edit.
+  if (!state.draft) {
+    answer("label", label);
+  } else if (state.labels.includes(label)) {
+    saveDraft(label);
+  } else {
+    say("New bounds need an entity type.");
+  }
+}
+
+function moveCursor(step) {
+  const last = state.item.tokens.length - 1;
+  state.cursor = Math.min(Math.max(state.cursor + step, 0), last);
+  showSpans();
+}
+
+function markKey() {
+  // m starts a selection at the cursor; m again makes it a missed span to save.
+  if (state.anchor === null) {
+    state.anchor = state.cursor;
+    showSpans();
+    return;
+  }
+  const bounds = selection();
+  state.anchor = null;
+  setDraft(bounds, "missed");
+}
+
+function cancelEdit() {
+  state.anchor = null;
+  setDraft(null, null);
+}
+
+function spanKey(key) {
+  // The keys of a span item beyond those of every item; true when the key was one.
+  const does = {
+    y: () => yesNo("a"), n: () => yesNo("r"), x: () => yesNo("r"),
+    Enter: () => saveDraft(draftLabel()), Escape: cancelEdit,
+    "[": () => moveBound("start", -1), "]": () => moveBound("start", 1),
+    ",": () => moveBound("end", -1), ".": () => moveBound("end", 1),
+    ArrowLeft: () => moveCursor(-1), ArrowRight: () => moveCursor(1), m: markKey,
+  }[key];
+  if (does) does();
+  return Boolean(does);
 }
 
 async function load() {
@@ -149,7 +360,7 @@ async function load() {
   }
 }
 
-async function answer(action, label) {
+async function answer(action, label, bounds = {}) {
   if (state.busy || !state.item) return;
   state.busy = true;
   try {
@@ -163,6 +374,7 @@ async function answer(action, label) {
       label: label ?? null,
       comment: $("comment").value.trim() || null,
       seconds: (performance.now() - state.shownAt) / 1000,
+      ...bounds,
     });
     $("comment").value = "";
     showProgress(saved.progress);
@@ -200,6 +412,10 @@ document.addEventListener("keydown", (event) => {
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   const key = event.key;
+  if (state.item?.span && !state.busy && spanKey(key)) {
+    event.preventDefault();
+    return;
+  }
   if (key === "c") {
     event.preventDefault();
     $("comment").focus();
@@ -215,9 +431,12 @@ document.addEventListener("keydown", (event) => {
     answer("ambiguous");
   } else if (state.item && numbersAsked() && /^[1-9]$/.test(key)
              && Number(key) <= state.item.choices.length) {
-    answer("label", state.item.choices[Number(key) - 1]);
+    pick(state.item.choices[Number(key) - 1]);
   }
 });
+
+// On the document: a drag over the text may end beyond it.
+document.addEventListener("mouseup", selectWithMouse);
 
 $("reviewer").addEventListener("change", () => {
   localStorage.setItem("labelkit-reviewer", reviewer());
@@ -234,6 +453,9 @@ async function start() {
     const config = await call("/api/config");
     state.labels = config.labels;
     state.attributes = config.attributes;
+    state.kind = config.kind;
+    $("keys").hidden = config.kind === "spans";
+    $("span-keys").hidden = config.kind !== "spans";
     $("workspace").textContent = config.workspace;
     $("number-keys").textContent = `1–${Math.min(config.answers.length, 9)}`;
     for (const name of config.attributes) {
@@ -244,7 +466,8 @@ async function start() {
     }
     $("attribute-choice").hidden = !config.attributes.length;
     $("next-attribute").hidden = !config.attributes.length;
-    for (const label of config.answers) {
+    // A spans pass focuses on one entity type ("none" is no span's type).
+    for (const label of config.kind === "spans" ? config.labels : config.answers) {
       const option = document.createElement("option");
       option.value = label;
       option.textContent = `is this ${label}?`;

@@ -1,0 +1,183 @@
+"""Reviewing spans in a real browser: Debian's Chromium, driven by Playwright."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from labelkit import Workspace
+from tests.review.conftest import SPAN_TEXT_OF, SPAN_TEXTS, Serve, bounds, write_spans
+from tests.review.test_web_browser import browser  # noqa: F401 - the fixture
+
+# The UTF-16 bounds of a range of the shown text (found by its words), as the mouse
+# would reach them: the middle of the first character's left half, and of the last's
+# right half.
+EDGES = """
+([words, from, to]) => {
+  const text = document.getElementById("text");
+  const at = text.textContent.indexOf(words) + from;
+  const end = text.textContent.indexOf(words) + to;
+  const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+  const place = (index) => {
+    let node, left = index;
+    while ((node = walker.nextNode())) {
+      if (left < node.data.length) return [node, left];
+      left -= node.data.length;
+    }
+  };
+  const rect = (index, units) => {
+    walker.currentNode = text;
+    const [node, offset] = place(index);
+    const range = document.createRange();
+    range.setStart(node, offset);
+    range.setEnd(node, offset + units);
+    return range.getBoundingClientRect();
+  };
+  const first = rect(at, 1);
+  const last = rect(end - 2, 2);
+  return [first.left + 1, last.right - 1, (first.top + first.bottom) / 2];
+}
+"""
+
+
+def start(page: Page, url: str) -> None:
+    page.goto(url)
+    page.fill("#reviewer", "ana")
+    page.press("#reviewer", "Enter")
+
+
+def marked(page: Page, kind: str) -> str:
+    """The text under the page's highlights of one kind (a span cut into pieces by
+    other bounds is one highlight)."""
+    return "".join(page.locator(f"#text mark.{kind}").all_text_contents())
+
+
+def select_with_mouse(page: Page, words: str, start: int, end: int) -> None:
+    """Drag the mouse over ``words[start:end]`` (UTF-16 units) of the shown text."""
+    left, right, middle = page.evaluate(EDGES, [words, start, end])
+    page.mouse.move(left, middle)
+    page.mouse.down()
+    page.mouse.move(right, middle, steps=5)
+    page.mouse.up()
+
+
+def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
+    spans_file: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    with serve(spans_file) as url:
+        page = browser.new_page()
+        start(page, url)
+        question, text = page.locator("#question"), page.locator("#text")
+        expect(question).to_have_text('Is "battery" TERM? (the current label)')
+        expect(page.locator("#span-keys")).to_be_visible()
+        # Two emoji (three UTF-16 units) before the span: still highlighted exactly.
+        assert text.evaluate("t => t.textContent") == SPAN_TEXT_OF["s1"]
+        assert marked(page, "review") == "battery"
+        assert marked(page, "label-0") == "screen"
+        expect(page.locator("#choices button")).to_have_text(
+            [
+                "yes, TERM (a)",
+                "no, not an entity (r)",
+                "TERM (1)",
+                "BRAND (2)",
+                "none (3)",
+                "skip (s)",
+                "ambiguous (?)",
+                "undo (u)",
+            ]
+        )
+        # A boundary fix by keys: the end a word right, then back, then right again.
+        page.keyboard.press(".")
+        expect(page.locator("#draft")).to_have_text(
+            'New bounds: "battery life". Enter saves TERM; 1–2 another type; Esc cancels.'
+        )
+        assert marked(page, "draft") == "battery life"
+        page.keyboard.press(",")
+        expect(page.locator("#draft")).to_have_text("")
+        page.keyboard.press(".")
+        page.keyboard.press("Enter")
+        # Accept: y (or a) stores the span's type, here the suggested one.
+        expect(question).to_have_text('Is "Dell" BRAND? (currently TERM)')
+        page.keyboard.press("y")
+        # Relabel by number key, on a text with NFD and CRLF before the span.
+        expect(question).to_have_text('Is "keyboard" TERM? (the current label)')
+        assert text.evaluate("t => t.textContent") == SPAN_TEXT_OF["s2"]
+        assert marked(page, "review") == "keyboard"
+        page.keyboard.press("2")
+        expect(question).to_have_text('Is "screen" TERM? (the current label)')
+        assert marked(page, "label-0") == "battery life", "the fix is a current span"
+        # A missed span by keyboard: the cursor two words left, m, a word right, m.
+        assert marked(page, "cursor") == "screen"
+        for key in ["ArrowLeft", "ArrowLeft", "m", "ArrowRight"]:
+            page.keyboard.press(key)
+        expect(page.locator("#draft")).to_contain_text("Selecting")
+        assert marked(page, "selecting") == "not the"
+        page.keyboard.press("m")
+        expect(page.locator("#draft")).to_contain_text('Missed span: "not the"')
+        page.keyboard.press("2")
+        expect(page.locator("#draft")).to_have_text("")
+        assert marked(page, "label-1") == "not the"
+        # A missed span by mouse: from inside "my" to the laptop emoji, snapped to words.
+        select_with_mouse(page, "my 💻", 1, 5)
+        expect(page.locator("#draft")).to_contain_text('Missed span: "my 💻"')
+        assert marked(page, "draft") == "my 💻"
+        page.keyboard.press("Enter")
+        expect(page.locator("#draft")).to_have_text("")
+        assert marked(page, "label-0") == "my 💻battery life"
+        expect(question).to_have_text('Is "screen" TERM? (the current label)')
+        # Reject: n, x or r say it is no entity; undo brings it back.
+        page.keyboard.press("x")
+        expect(page.locator("#status")).to_have_text("The queue is empty. Thank you!")
+        page.keyboard.press("u")
+        expect(page.locator("#card")).to_be_visible()
+        expect(question).to_have_text('Is "screen" TERM? (the current label)')
+        page.keyboard.press("n")
+        expect(page.locator("#card")).to_be_hidden()
+        expect(page.locator("#progress")).to_have_text("4 done · 0 remaining · 4 errors found")
+        page.close()
+    with Workspace(spans_file, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, attribute, action, label, undoes FROM decisions "
+            "ORDER BY decision_id"
+        ).rows()
+    screen = bounds("s1", "screen")
+    assert decisions == [
+        ("s1", bounds("s1", "battery"), "fix", "none", None),
+        ("s1", bounds("s1", "battery life"), "fix", "TERM", None),
+        ("s3", bounds("s3", "Dell"), "accept", "BRAND", None),
+        ("s2", bounds("s2", "keyboard"), "label", "BRAND", None),
+        ("s1", bounds("s1", "not the"), "missed", "BRAND", None),
+        ("s1", bounds("s1", "my 💻"), "missed", "TERM", None),
+        ("s1", screen, "reject", "none", None),
+        ("s1", screen, "undo", None, 7),
+        ("s1", screen, "reject", "none", None),
+    ]
+
+
+HOSTILE = '<img src=x onerror="window.pwned = 4"> my battery life, not the screen'
+
+
+def test_a_hostile_text_and_its_spans_show_as_text(
+    tmp_path: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    texts = [(i, HOSTILE if i == "s1" else text) for i, text in SPAN_TEXTS]
+    workspace = write_spans(tmp_path / "hostile.duckdb", texts)
+    with serve(workspace) as url:
+        page = browser.new_page()
+        start(page, url)
+        expect(page.locator("#question")).to_have_text('Is "battery" TERM? (the current label)')
+        assert page.locator("#text").evaluate("t => t.textContent") == HOSTILE
+        select_with_mouse(page, "<img src=x", 0, 10)
+        expect(page.locator("#draft")).to_contain_text('Missed span: "<img src=x"')
+        page.keyboard.press(".")
+        expect(page.locator("#draft")).to_contain_text('Missed span: "<img src=x onerror="')
+        assert page.locator("img, script:not([src])").count() == 0
+        assert page.evaluate("window.pwned") is None
+        page.keyboard.press("Escape")
+        expect(page.locator("#draft")).to_have_text("")
+        page.close()
