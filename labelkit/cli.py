@@ -870,32 +870,52 @@ def _print_attribute_balance(task: Task, model: str, predictions: pl.DataFrame) 
 def flag(
     workspace: Workspace_,
     flagger: Annotated[
-        str, typer.Option(help="tfidf_logreg, minilm_logreg (embeddings extra) or spacy_textcat.")
-    ] = "tfidf_logreg",
+        str | None,
+        typer.Option(
+            help="tfidf_logreg (default), minilm_logreg (embeddings extra) or spacy_textcat; "
+            "a spans task has its own token tagger."
+        ),
+    ] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
     unsure_below: Annotated[
         float, typer.Option(help="Flag labels the label model is less sure of than this.")
     ] = 0.8,
+    missed_above: Annotated[
+        float | None,
+        typer.Option(
+            help="Spans: flag a span of the tagger's that no source marks when it is at "
+            "least this sure (default 0.7)."
+        ),
+    ] = None,
 ) -> None:
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
-    LLMs) and queue them for review by one priority."""
+    LLMs; on spans also boundaries that disagree and entities no source marks) and queue
+    them for review by one priority."""
     with _open(workspace) as ws:
         from labelkit.flag import find_label_issues
 
+        spans = ws.task.kind == "spans"
+        if missed_above is not None and not spans:
+            raise LabelkitError("--missed-above is for a spans task")
+        more = {} if missed_above is None else {"missed_above": missed_above}
         flags = find_label_issues(
-            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
+            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below, **more
         )
         top = flags.head(10)
         texts = ws.sql(
             "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
             [top["example_id"].to_list()],
         )
-    console.print(f"{flags.height} labels queued for review, highest priority first")
-    shown = top.join(texts, on="example_id", how="left", maintain_order="left").select(
+    what = "spans" if spans else "labels"
+    console.print(f"{flags.height} {what} queued for review, highest priority first")
+    shown = top.join(texts, on="example_id", how="left", maintain_order="left")
+    marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+    shown = shown.select(
         "rank",
         "example_id",
         *(["attribute"] if "attribute" in top.columns else []),
+        *([marked.alias("span")] if spans else []),
         "given_label",
         "suggested_label",
         "priority",

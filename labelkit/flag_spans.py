@@ -91,7 +91,7 @@ def cross_validated_proba(
     *,
     folds: int,
     seed: int,
-    C: float = 1.0,
+    C: float = 4.0,
     max_iter: int = 1000,
 ) -> np.ndarray:
     """Out-of-fold probabilities of ``n_classes`` classes for every token: logistic
@@ -151,12 +151,13 @@ def span_flags(
     ``given_label`` is the type of the predicted span with exactly its bounds, else
     ``"none"``; ``suggested_label`` the tagger's (its mean token probability over the
     span, ``"none"`` for outside); ``quality`` the tagger's mean probability of the
-    given answer, ``confidence`` the label model's for a predicted span (null
-    otherwise). ``priority`` is ``1 - (quality + confidence) / 2``, ``1 - quality``
-    where the label model gave no such span, and half that where no source marks
-    anything, so likely errors come before labeling from scratch, as for
-    classification's uncovered examples. ``params`` go to the tagger (``C``,
-    ``max_iter``).
+    given answer; ``confidence`` the label model's: a predicted span's own, 1 where no
+    source marks anything (every span label model puts a token no source covers
+    outside every entity, with probability 1), null elsewhere. ``priority`` is
+    ``1 - (quality + confidence) / 2``, as for classification, and ``1 - quality``
+    where the confidence is null; so a likely entity no source marks comes at half the
+    tagger's doubt, behind most likely errors, as classification's uncovered examples
+    do. ``params`` go to the tagger (``C``, ``max_iter``).
 
     Examples
     --------
@@ -328,7 +329,10 @@ candidates AS (
         SELECT example_id, start, "end", 'tagged' FROM tagged)
     GROUP BY ALL),
 c AS (
-    SELECT c.*, coalesce(p.label, 'none') AS given_label, p.confidence
+    SELECT c.*, coalesce(p.label, 'none') AS given_label,
+           coalesce(p.confidence, CASE WHEN NOT EXISTS (
+               SELECT 1 FROM v WHERE v.example_id = c.example_id
+                   AND v.start < c."end" AND c.start < v."end") THEN 1.0 END) AS confidence
     FROM candidates c LEFT JOIN p USING (example_id, start, "end")),
 voted AS (
     SELECT c.example_id, c.start, c."end", c.given_label, v.source, v.label, v.llm,
@@ -371,10 +375,9 @@ issues AS (
     JOIN token_issues i ON i.example_id = c.example_id AND i.start < c."end" AND c.start < i."end"
     WHERE c.predicted OR (c.tagged AND i.given = 'none')),
 missed AS (
-    SELECT t.example_id, t.start, t."end", t.label, t.confidence FROM tagged t
-    WHERE t.confidence >= $missed_above AND NOT EXISTS (
-        SELECT 1 FROM v WHERE v.example_id = t.example_id
-            AND v.start < t."end" AND t.start < v."end")),
+    SELECT t.example_id, t.start, t."end", t.label, t.confidence
+    FROM tagged t JOIN c USING (example_id, start, "end")
+    WHERE t.confidence >= $missed_above AND c.given_label = 'none' AND c.confidence = 1),
 judged AS (
     SELECT example_id, start, "end", arg_max(answer, p) AS suggested_label,
            max(p) FILTER (WHERE answer = given_label) AS quality
@@ -385,7 +388,7 @@ judged AS (
     GROUP BY ALL),
 flagged AS (
     SELECT c.example_id, c.start, c."end", c.given_label, j.suggested_label, j.quality,
-           c.confidence, m.example_id IS NOT NULL AS unmarked,
+           c.confidence,
            list_filter([
                CASE WHEN i.example_id IS NOT NULL THEN
                    format('cleanlab (quality {:.2f}, suggests {})', j.quality, j.suggested_label)
@@ -408,9 +411,7 @@ flagged AS (
     LEFT JOIN missed m USING (example_id, start, "end"))
 SELECT example_id, start || ':' || "end" AS attribute, start, "end", given_label,
        suggested_label, quality, confidence,
-       CASE WHEN confidence IS NOT NULL THEN 1 - (quality + confidence) / 2
-            WHEN unmarked THEN (1 - quality) / 2
-            ELSE 1 - quality END AS priority,
+       1 - (quality + coalesce(confidence, quality)) / 2 AS priority,
        array_to_string(reasons, '; ') AS reasons
 FROM flagged WHERE len(reasons) > 0
 """
