@@ -161,8 +161,9 @@ def span_flags(
 
     Examples
     --------
-    >>> span_flags(ws).select("example_id", "attribute", "given_label", "reasons").row(0)
-    ('t7', '4:11', 'TERM', 'LFs conflict (TERM 2, BRAND 1)')
+    >>> flags = span_flags(ws).filter(pl.col("example_id") == "t7")
+    >>> flags.select("attribute", "given_label", "suggested_label", "reasons").row(0)
+    ('4:11', 'TERM', 'TERM', 'label model unsure (0.67); LFs conflict (TERM 2, BRAND 1)')
     """
     if first_row(workspace.con, "SELECT count(*) FROM runs WHERE step = 'aggregate'") == (0,):
         raise WorkspaceError(
