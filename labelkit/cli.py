@@ -716,7 +716,11 @@ def import_votes_command(
 def aggregate_votes(
     workspace: Workspace_,
     model: Annotated[
-        str, typer.Option(help="A registered label model; auto checks itself (see docs).")
+        str,
+        typer.Option(
+            help="A registered label model; auto checks itself (see docs). On a spans task "
+            "a span label model: auto, majority_vote or dawid_skene."
+        ),
     ] = "auto",
     fit_split: Annotated[str, typer.Option(help="Fit on this split's votes.")] = "train",
     gold_split: Annotated[
@@ -731,7 +735,8 @@ def aggregate_votes(
         bool, typer.Option(help="auto: keep sources estimated below chance (default: drop).")
     ] = False,
 ) -> None:
-    """Combine all votes into one label per example with a label model."""
+    """Combine all votes into one label per example with a label model (on a spans task,
+    into spans, scored against gold beside majority vote and every source)."""
     params = _params(param)
     if keep_below_chance:
         params["keep_below_chance"] = True
@@ -741,6 +746,11 @@ def aggregate_votes(
         except ValueError:
             raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
     with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
+        if ws.task.kind == "spans":
+            if save is not None:
+                raise LabelkitError("span label models are not saved: leave out --save")
+            _aggregate_spans(ws, model, fit_split, gold_split, params)
+            return
         if ws.task.kind != "classification":
             predictions = aggregate(
                 ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
@@ -796,6 +806,48 @@ def aggregate_votes(
         )
 
 
+def _aggregate_spans(
+    ws: Workspace, model: str, fit_split: str, gold_split: str | None, params: dict[str, Any]
+) -> None:
+    """``aggregate`` on a spans task: the spans per type, then, on the dev and test
+    splits' gold, the label model beside majority vote and every source, entity-level."""
+    from labelkit.aggregate.span_workspace import aggregate_spans
+    from labelkit.lf.spans import summarize_span_lfs
+
+    result = aggregate_spans(ws, model, fit_split=fit_split, gold_split=gold_split, **params)
+    predictions, corpus = result.predictions, result.corpus
+    per_type = dict(predictions.group_by("label").len().iter_rows())
+    console.print(
+        f"{model}: {predictions.height} spans in {predictions['example_id'].n_unique()} of "
+        f"{len(corpus.example_ids)} texts: "
+        + ", ".join(f"{label} {per_type.get(label, 0)}" for label in ws.task.labels),
+        highlight=False,
+    )
+    if corpus.snapped:
+        errors.print(
+            f"note: {corpus.snapped} span votes were not on token boundaries and were "
+            "snapped outward to the tokens they touch",
+            highlight=False,
+        )
+    if not result.scores.height:
+        return
+    fitted_on = f" ({model} was fit on the {gold_split} split's gold)" if gold_split else ""
+    console.print(
+        rich_table(
+            result.scores,
+            title="span label models on gold spans (entity level: exact bounds and type; "
+            f"precision, recall and F1 over every span){fitted_on}",
+        )
+    )
+    sources = pl.concat(
+        summarize_span_lfs(ws, split=split, sources=corpus.sources)
+        .select("lf", "coverage", "spans", "precision", "recall", "f1")
+        .insert_column(0, pl.lit(split).alias("split"))
+        for split in result.scores["split"].unique(maintain_order=True)
+    )
+    console.print(rich_table(sources, title="sources on gold spans (entity level)"))
+
+
 def _print_attribute_balance(task: Task, model: str, predictions: pl.DataFrame) -> None:
     """Per attribute, how many examples got each answer and how many none."""
     counts = predictions.group_by("attribute", "label").len()
@@ -818,32 +870,52 @@ def _print_attribute_balance(task: Task, model: str, predictions: pl.DataFrame) 
 def flag(
     workspace: Workspace_,
     flagger: Annotated[
-        str, typer.Option(help="tfidf_logreg, minilm_logreg (embeddings extra) or spacy_textcat.")
-    ] = "tfidf_logreg",
+        str | None,
+        typer.Option(
+            help="tfidf_logreg (default), minilm_logreg (embeddings extra) or spacy_textcat; "
+            "a spans task has its own token tagger."
+        ),
+    ] = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
     unsure_below: Annotated[
         float, typer.Option(help="Flag labels the label model is less sure of than this.")
     ] = 0.8,
+    missed_above: Annotated[
+        float | None,
+        typer.Option(
+            help="Spans: flag a span of the tagger's that no source marks when it is at "
+            "least this sure (default 0.7)."
+        ),
+    ] = None,
 ) -> None:
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
-    LLMs) and queue them for review by one priority."""
+    LLMs; on spans also boundaries that disagree and entities no source marks) and queue
+    them for review by one priority."""
     with _open(workspace) as ws:
         from labelkit.flag import find_label_issues
 
+        spans = ws.task.kind == "spans"
+        if missed_above is not None and not spans:
+            raise LabelkitError("--missed-above is for a spans task")
+        more = {} if missed_above is None else {"missed_above": missed_above}
         flags = find_label_issues(
-            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below
+            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below, **more
         )
         top = flags.head(10)
         texts = ws.sql(
             "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
             [top["example_id"].to_list()],
         )
-    console.print(f"{flags.height} labels queued for review, highest priority first")
-    shown = top.join(texts, on="example_id", how="left", maintain_order="left").select(
+    what = "spans" if spans else "labels"
+    console.print(f"{flags.height} {what} queued for review, highest priority first")
+    shown = top.join(texts, on="example_id", how="left", maintain_order="left")
+    marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+    shown = shown.select(
         "rank",
         "example_id",
         *(["attribute"] if "attribute" in top.columns else []),
+        *([marked.alias("span")] if spans else []),
         "given_label",
         "suggested_label",
         "priority",

@@ -19,17 +19,20 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
-from labelkit.errors import LabelkitError
+from labelkit.errors import InputError, LabelkitError
+from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, registered
+
+DEFAULT_FLAGGER = "tfidf_logreg"
 
 
 def find_label_issues(
     workspace: Workspace,
     *,
     split: str = "train",
-    flagger: str = "tfidf_logreg",
+    flagger: str | None = None,
     folds: int = 5,
     filter_by: str = "predicted_neq_given",
     unsure_below: float = 0.8,
@@ -69,11 +72,18 @@ def find_label_issues(
     so priorities compare across attributes. An answer given fewer times than there
     are folds is not learned; its rows are flagged for the other reasons only.
 
-    ``filter_by`` is cleanlab's. Its default there, ``prune_by_noise_rate``, finds
-    little in weak labels: a text classifier trained on labels from keyword LFs learns
-    the same keywords. On the bundled YouTube data (LF votes only) it flagged 1 of 1,110
+    ``flagger`` names the classifier (``labelkit.flag_classifiers``; default
+    ``tfidf_logreg``). ``filter_by`` is cleanlab's. Its default there,
+    ``prune_by_noise_rate``, finds little in weak labels: a text classifier trained on
+    labels from keyword LFs learns the same keywords. On the bundled YouTube data (LF votes only) it flagged 1 of 1,110
     aggregated labels (none wrong); ``predicted_neq_given`` flagged 54, of which 27 were wrong
     where 13% of all labels were.
+
+    A spans task is flagged span by span (``labelkit.flag_spans.span_flags``: a token
+    tagger cross-validated for cleanlab's token classification, and span-level
+    reasons); its flags have ``start`` and ``end`` after the attribute
+    ``"<start>:<end>"``, and ``params`` go to ``span_flags`` (``missed_above``, the
+    tagger's ``C``). A spans task takes no ``flagger``.
 
     Examples
     --------
@@ -84,6 +94,37 @@ def find_label_issues(
     ['example_id', 'attribute']
     """
     task = workspace.task
+    settings = {"split": split, "folds": folds, "filter_by": filter_by}
+    settings |= {"unsure_below": unsure_below, "seed": seed}
+    if task.kind == "spans":
+        if flagger is not None:
+            raise InputError(
+                "a spans task is flagged by a token tagger, not by a text classifier: "
+                f"leave out the flagger ({flagger!r})"
+            )
+        flags = span_flags(workspace, **settings, **params)
+        _queue(workspace, flags, settings | params)
+        return flags
+    flagger = flagger or DEFAULT_FLAGGER
+    flags = _attribute_flags(workspace, task, flagger, **settings, **params)
+    _queue(workspace, flags, {"flagger": flagger} | settings | params)
+    return flags if task.kind != "classification" else flags.drop("attribute")
+
+
+def _attribute_flags(
+    workspace: Workspace,
+    task: Task,
+    flagger: str,
+    *,
+    split: str,
+    folds: int,
+    filter_by: str,
+    unsure_below: float,
+    seed: int,
+    **params: Any,
+) -> pl.DataFrame:
+    """``find_label_issues``'s flags of a task with attributes (classification too),
+    highest priority first."""
     task.require_attributes("flag (find_label_issues)")
     workspace.require("predictions", "labelkit aggregate")
     rows = workspace.sql(
@@ -138,7 +179,7 @@ def find_label_issues(
         reasons=reasons.list.join("; "),
         priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
     ).filter(pl.col("reasons") != "")
-    flags = (
+    return (
         pl.concat(
             [flagged, *(answer.uncovered() for answer in answered)],
             how="diagonal_relaxed",
@@ -157,8 +198,13 @@ def find_label_issues(
             pl.col("rank").cast(pl.Int32),
         )
     )
-    config = {"split": split, "flagger": flagger, "folds": folds, "filter_by": filter_by}
-    config |= {"unsure_below": unsure_below, "seed": seed, **params}
+
+
+def _queue(workspace: Workspace, flags: pl.DataFrame, config: dict[str, Any]) -> None:
+    """Store ``flags`` (``example_id, attribute, given_label, suggested_label, quality,
+    priority, reasons`` joined by ``"; "``, ``rank``) in one step: they replace the
+    flags, one row per reason, and each (example, attribute) item is queued, or its
+    queued item updated, never duplicated."""
     with workspace.run("flag", config) as run:
         con = run.con
         con.execute("DELETE FROM flags")
@@ -182,7 +228,6 @@ def find_label_issues(
                        suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
                 [run.id],
             )
-    return flags if task.kind != "classification" else flags.drop("attribute")
 
 
 def _features(classifier: Any, texts: list[str], *, shared: bool) -> tuple[Any, Any]:

@@ -130,7 +130,7 @@ class Task:
             raise InputError(
                 f"{stage} works per attribute (classification, aspects, multilabel tasks); "
                 "this workspace's task is spans, whose answers are character spans: its "
-                "stages are ingest, apply, analyze and import-votes so far"
+                "stages are ingest, apply, analyze, import-votes, aggregate and flag so far"
             )
         return self.targets
 

@@ -17,7 +17,6 @@ from labelkit import (
     Task,
     Workspace,
     cleaned_labels,
-    find_label_issues,
     ingest,
     label_with_llm,
     train_on_cleaned,
@@ -161,7 +160,6 @@ def test_schema_7_workspace_migrates_to_span_tables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stage", "run_stage"),
     [
-        ("flag (find_label_issues)", lambda ws, tmp: find_label_issues(ws)),
         ("export (cleaned_labels)", lambda ws, tmp: cleaned_labels(ws)),
         ("review (ReviewQueue)", lambda ws, tmp: ReviewQueue(ws)),
         (

@@ -96,14 +96,29 @@ def aggregate(
     ``confidence`` and ``probabilities`` in the task's label order (in
     ``Task.answers(attribute)``'s order where there are attributes).
 
+    A spans task goes through a span label model (``model``: ``auto``, the default,
+    ``majority_vote`` or ``dawid_skene``; see ``labelkit.aggregate.span_workspace``):
+    its predictions, one row per span, ``example_id, start, end, label, confidence``,
+    replace ``span_predictions``. Span label models are not saved (``save_to``).
+
     Examples
     --------
     >>> predictions = aggregate(ws, "dawid_skene", gold_split="dev")
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
     """
-    workspace.require("votes", "labelkit apply")
     task = workspace.task
+    if task.kind == "spans":
+        # Imported here: span_workspace scores with labelkit.evaluation, which imports
+        # this package.
+        from labelkit.aggregate.span_workspace import aggregate_spans
+
+        if save_to is not None:
+            raise InputError("span label models are not saved: leave out save_to (--save)")
+        return aggregate_spans(
+            workspace, model, fit_split=fit_split, gold_split=gold_split, sources=sources, **params
+        ).predictions
+    workspace.require("votes", "labelkit apply")
     rows = workspace.sql("SELECT id, split, gold FROM examples ORDER BY id")
     in_fit = (rows["split"] == fit_split).to_numpy()
     if not in_fit.any():

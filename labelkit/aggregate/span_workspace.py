@@ -1,0 +1,294 @@
+"""The label-model stage of a spans task: the workspace's span votes through a span label
+model into ``span_predictions``.
+
+Each text is tokenized once (``labelkit.spans.tokenize``), each source's character spans
+become token spans (``to_token_spans``; a span off token boundaries snaps outward and is
+counted), the registered span label model (``labelkit.aggregate.spans``) is fitted on
+one split, with gold spans where asked, and predicts every split, and its spans go back
+to characters with their confidence: the mean, over the span's tokens, of the label
+model's probability of the span's type.
+
+Examples
+--------
+>>> result = aggregate_spans(ws, "auto", gold_split="dev")
+>>> result.predictions.columns
+['example_id', 'start', 'end', 'label', 'confidence']
+>>> result.scores.select("split", "method", "f1")  # where dev or test has gold
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL, fit_span_model, make_span_model
+from labelkit.errors import InputError, LabelkitError
+from labelkit.evaluation import span_scores
+from labelkit.spans import Offsets, Span, TokenSpan, to_char_spans, to_token_spans, tokenize
+from labelkit.workspace import Workspace, registered
+
+# The splits whose gold spans score the label model after a run.
+SCORED_SPLITS = ("dev", "test")
+BASELINE = "majority_vote"
+
+PREDICTION_SCHEMA = {
+    "example_id": pl.String,
+    "start": pl.Int64,
+    "end": pl.Int64,
+    "label": pl.String,
+    "confidence": pl.Float64,
+}
+SCORE_SCHEMA = {
+    "split": pl.String,
+    "method": pl.String,
+    "precision": pl.Float64,
+    "recall": pl.Float64,
+    "f1": pl.Float64,
+    "macro_f1": pl.Float64,
+    "gold_spans": pl.Int64,
+    "predicted": pl.Int64,
+}
+
+
+@dataclass(frozen=True)
+class TokenVotes:
+    """Every example's span votes as token spans, the form span label models take.
+
+    ``votes[d][j]`` is source ``sources[j]``'s ``(start_token, end_token, label)`` spans
+    on example ``example_ids[d]`` (ordered by id), ``tokens[d]`` its tokens' character
+    offsets, ``gold[d]`` its gold spans in characters (None where it has no gold) and
+    ``snapped`` the number of votes that were not on token boundaries.
+    """
+
+    example_ids: list[str]
+    splits: np.ndarray
+    tokens: list[list[Offsets]]
+    sources: list[str]
+    votes: list[list[list[TokenSpan]]]
+    gold: list[list[Span] | None]
+    snapped: int
+
+    @property
+    def n_tokens(self) -> list[int]:
+        return [len(tokens) for tokens in self.tokens]
+
+    def token_gold(self, rows: np.ndarray) -> list[list[TokenSpan] | None]:
+        """The gold spans of the examples where ``rows`` is true, as token spans; None
+        elsewhere and where there is no gold."""
+        return [
+            to_token_spans(spans, tokens)[0] if use and spans is not None else None
+            for use, spans, tokens in zip(rows, self.gold, self.tokens, strict=True)
+        ]
+
+
+def read_token_votes(workspace: Workspace, sources: Sequence[str] | None = None) -> TokenVotes:
+    """The span votes of ``sources`` (default: every source that ran, by kind and name)
+    on every example, as token spans over spaCy's tokens of the task's language.
+
+    Examples
+    --------
+    >>> corpus = read_token_votes(ws)
+    >>> corpus.votes[0]  # one list of token spans per source
+    [[(1, 3, 'TERM')], [], [(1, 2, 'TERM')]]
+    """
+    ran = workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+    names = ran if sources is None else list(sources)
+    unknown = sorted(set(names) - set(ran))
+    if unknown:
+        raise InputError(f"unknown sources {unknown}; the workspace's sources are {ran}")
+    examples = workspace.sql("SELECT id, text, split, gold FROM examples ORDER BY id")
+    votes = workspace.sql(
+        """SELECT example_id, source, list(start ORDER BY start, "end", label) AS starts,
+                  list("end" ORDER BY start, "end", label) AS ends,
+                  list(label ORDER BY start, "end", label) AS labels
+           FROM span_votes WHERE list_contains(?, source) GROUP BY ALL""",
+        [names],
+    )
+    tokens = tokenize(examples["text"].to_list(), workspace.task.lang)
+    row_of = {example_id: d for d, example_id in enumerate(examples["id"].to_list())}
+    column_of = {name: j for j, name in enumerate(names)}
+    by_source: list[list[list[TokenSpan]]] = [[[] for _ in names] for _ in tokens]
+    snapped = 0
+    for example_id, source, starts, ends, labels in votes.iter_rows():
+        d = row_of[example_id]
+        spans = [Span(*span) for span in zip(starts, ends, labels, strict=True)]
+        converted, off = to_token_spans(spans, tokens[d])
+        by_source[d][column_of[source]] = converted
+        snapped += len(off)
+    gold = [
+        None if value is None else [Span(*span) for span in json.loads(value)]
+        for value in examples["gold"].to_list()
+    ]
+    return TokenVotes(
+        example_ids=examples["id"].to_list(),
+        splits=examples["split"].to_numpy(),
+        tokens=tokens,
+        sources=names,
+        votes=by_source,
+        gold=gold,
+        snapped=snapped,
+    )
+
+
+@dataclass(frozen=True)
+class SpanAggregation:
+    """What ``aggregate_spans`` did: the predictions it stored, the label model's and
+    majority vote's entity-level scores where dev or test has gold, and the votes it read.
+
+    ``scores`` has ``split, method, precision, recall, f1`` (micro: every span pooled),
+    ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold.
+    """
+
+    predictions: pl.DataFrame
+    scores: pl.DataFrame
+    corpus: TokenVotes
+
+
+def aggregate_spans(
+    workspace: Workspace,
+    model: str = DEFAULT_SPAN_MODEL,
+    *,
+    fit_split: str = "train",
+    gold_split: str | None = None,
+    sources: Sequence[str] | None = None,
+    **params: Any,
+) -> SpanAggregation:
+    """Fit the span label model ``model`` on one split's span votes, predict every
+    example's spans and store them in ``span_predictions``, replacing the previous ones.
+
+    With ``gold_split`` (e.g. ``"dev"``), that split's examples with gold spans join the
+    fit with their gold, for models that use it (``auto``, ``dawid_skene``), as for
+    classification. ``params`` go to the model (``seed``, ...).
+
+    Examples
+    --------
+    >>> result = aggregate_spans(ws, "majority_vote")
+    >>> result.predictions.row(0)
+    ('e1', 4, 16, 'TERM', 1.0)
+    """
+    workspace.require("span_votes", "labelkit apply")
+    labels = workspace.task.labels
+    make_span_model(model, labels, **params)  # an unknown model fails before the work
+    corpus = read_token_votes(workspace, sources)
+    in_fit = corpus.splits == fit_split
+    if not in_fit.any():
+        raise LabelkitError(f"no examples in split {fit_split!r} to fit the span label model on")
+    gold = None
+    fit_rows = in_fit
+    if gold_split is not None:
+        has_gold = np.array([spans is not None for spans in corpus.gold])
+        with_gold = (corpus.splits == gold_split) & has_gold
+        if not with_gold.any():
+            raise LabelkitError(f"no gold spans in split {gold_split!r} to fit with")
+        fit_rows = in_fit | with_gold
+        gold = [g for g, use in zip(corpus.token_gold(with_gold), fit_rows, strict=True) if use]
+    fitted = fit_span_model(
+        model,
+        _take(corpus.n_tokens, fit_rows),
+        _take(corpus.votes, fit_rows),
+        labels,
+        gold,
+        **params,
+    )
+    predictions = _char_predictions(
+        corpus,
+        fitted.predict_spans(corpus.n_tokens, corpus.votes),
+        np.ones(len(corpus.tokens), dtype=bool),
+    )
+    scores = _scores(corpus, predictions, model, labels, params)
+    config = {
+        "model": model,
+        "fit_split": fit_split,
+        "gold_split": gold_split,
+        "sources": corpus.sources,
+        "snapped": corpus.snapped,
+        **params,
+    }
+    with workspace.run("aggregate", config) as run:
+        run.con.execute("DELETE FROM span_predictions")
+        with registered(run.con, "new_predictions", predictions):
+            run.con.execute(
+                'INSERT INTO span_predictions (example_id, start, "end", label, confidence, '
+                'model, run_id) SELECT example_id, start, "end", label, confidence, ?, ? '
+                "FROM new_predictions",
+                [model, run.id],
+            )
+    return SpanAggregation(predictions=predictions, scores=scores, corpus=corpus)
+
+
+def _take(items: list[Any], rows: np.ndarray) -> list[Any]:
+    return [item for item, use in zip(items, rows, strict=True) if use]
+
+
+def _char_predictions(
+    corpus: TokenVotes, predicted: list[list[tuple[int, int, str, float]]], rows: np.ndarray
+) -> pl.DataFrame:
+    """Predicted token spans (of the examples where ``rows`` is true, in order) as rows
+    of character spans with their confidence."""
+    records = []
+    documents = iter(predicted)
+    for d in np.flatnonzero(rows):
+        spans = next(documents)
+        chars = to_char_spans([span[:3] for span in spans], corpus.tokens[d])
+        records += [
+            (corpus.example_ids[d], char.start, char.end, char.label, span[3])
+            for char, span in zip(chars, spans, strict=True)
+        ]
+    return pl.DataFrame(records, schema=PREDICTION_SCHEMA, orient="row")
+
+
+def _scores(
+    corpus: TokenVotes,
+    predictions: pl.DataFrame,
+    model: str,
+    labels: Sequence[str],
+    params: dict[str, Any],
+) -> pl.DataFrame:
+    """Entity-level scores (exact character bounds and type) of ``predictions`` and of
+    majority vote on each split of ``SCORED_SPLITS`` that has gold spans."""
+    has_gold = np.array([spans is not None for spans in corpus.gold])
+    rows = []
+    for split in SCORED_SPLITS:
+        scored = has_gold & (corpus.splits == split)
+        if not scored.any():
+            continue
+        ids = _take(corpus.example_ids, scored)
+        gold = [[span.to_json() for span in spans] for spans in _take(corpus.gold, scored)]
+        methods = {model: _per_example(predictions, ids)}
+        if model != BASELINE:
+            n_tokens, votes = _take(corpus.n_tokens, scored), _take(corpus.votes, scored)
+            seed = {"seed": params["seed"]} if "seed" in params else {}
+            baseline = fit_span_model(BASELINE, n_tokens, votes, labels, **seed)
+            spans = _char_predictions(corpus, baseline.predict_spans(n_tokens, votes), scored)
+            methods[BASELINE] = _per_example(spans, ids)
+        for method, predicted in methods.items():
+            result = span_scores(gold, predicted, labels)
+            micro = result["micro"]
+            rows.append(
+                {
+                    "split": split,
+                    "method": method,
+                    "precision": micro["precision"],
+                    "recall": micro["recall"],
+                    "f1": micro["f1"],
+                    "macro_f1": result["macro"]["f1"],
+                    "gold_spans": micro["support"],
+                    "predicted": micro["predicted"],
+                }
+            )
+    return pl.DataFrame(rows, schema=SCORE_SCHEMA)
+
+
+def _per_example(spans: pl.DataFrame, example_ids: list[str]) -> list[list[tuple[int, int, str]]]:
+    """The ``(start, end, label)`` spans of each of ``example_ids``, in that order."""
+    grouped: dict[str, list[tuple[int, int, str]]] = {}
+    for example_id, start, end, label in spans.select(
+        "example_id", "start", "end", "label"
+    ).iter_rows():
+        grouped.setdefault(example_id, []).append((start, end, label))
+    return [grouped.get(example_id, []) for example_id in example_ids]

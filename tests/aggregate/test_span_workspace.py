@@ -1,0 +1,222 @@
+"""aggregate on a spans task: span votes from the workspace through a span label model into
+span_predictions, scored against gold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labelkit import LabelkitError, Workspace, WorkspaceError, apply_lfs, ingest
+from labelkit.aggregate import aggregate
+from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
+from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
+from tests.helpers import table_counts
+from tests.test_cli import cells, run
+
+# Two LFs mark "battery" and "screen" as TERM; a third calls "battery" a BRAND. The
+# heart emoji is two code points, the CRLF two characters: offsets must not shift.
+TEXTS = [
+    ("e1", "I \u2764\ufe0f my battery", [[8, 15, "TERM"]], "dev"),
+    ("e2", "dim\r\nscreen here", [[5, 11, "TERM"]], "dev"),
+    ("e3", "battery and screen", [[0, 7, "TERM"], [12, 18, "TERM"]], "dev"),
+    ("e4", "nothing to see", [], "dev"),
+    ("t1", "a new battery", None, "train"),
+    ("t2", "my screen broke", None, "train"),
+    ("t3", "battery battery", None, "train"),
+    ("s1", "screen and battery", [[0, 6, "TERM"], [11, 18, "TERM"]], "test"),
+]
+
+
+@span_labeling_function
+def battery_is_a_brand(x: SpanExample) -> list:
+    at = x.text.find("battery")
+    return [(at, at + 7, "BRAND")] if at >= 0 and x.id in ("e1", "t1") else []
+
+
+LFS = [
+    phrase_span_lf("parts", "TERM", ["battery", "screen"]),
+    phrase_span_lf("parts_again", "TERM", ["battery", "screen"]),
+    battery_is_a_brand,
+]
+
+
+def spans_workspace(tmp_path: Path, texts=TEXTS, lfs=LFS, labels=("TERM", "BRAND")) -> Workspace:
+    """A spans workspace on disk with ``texts`` (id, text, gold, split) and ``lfs`` applied."""
+    source = tmp_path / "texts.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": i, "text": text, "gold": gold, "split": split}) + "\n"
+            for i, text, gold, split in texts
+        ),
+        encoding="utf-8",
+    )
+    ws = Workspace(tmp_path / "spans.duckdb")
+    ingest(ws, source, kind="spans", labels=list(labels), label_column="gold", split_column="split")
+    if lfs:
+        apply_lfs(ws, lfs)
+    return ws
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    with spans_workspace(tmp_path) as workspace:
+        yield workspace
+
+
+def stored(ws: Workspace) -> list[tuple]:
+    return ws.sql(
+        'SELECT example_id, start, "end", label, round(confidence, 4), model '
+        "FROM span_predictions ORDER BY ALL"
+    ).rows()
+
+
+def test_majority_vote_predicts_every_split_at_the_lfs_character_offsets(ws: Workspace) -> None:
+    predictions = aggregate(ws, "majority_vote")
+    two_thirds = round(2 / 3, 4)
+    assert stored(ws) == [
+        ("e1", 8, 15, "TERM", two_thirds, "majority_vote"),
+        ("e2", 5, 11, "TERM", 1.0, "majority_vote"),
+        ("e3", 0, 7, "TERM", 1.0, "majority_vote"),
+        ("e3", 12, 18, "TERM", 1.0, "majority_vote"),
+        ("s1", 0, 6, "TERM", 1.0, "majority_vote"),
+        ("s1", 11, 18, "TERM", 1.0, "majority_vote"),
+        ("t1", 6, 13, "TERM", two_thirds, "majority_vote"),
+        ("t2", 3, 9, "TERM", 1.0, "majority_vote"),
+        # Two entities of one type side by side merge under token-level majority vote.
+        ("t3", 0, 15, "TERM", 1.0, "majority_vote"),
+    ]
+    assert predictions.columns == ["example_id", "start", "end", "label", "confidence"]
+    assert predictions.height == 9
+    text = ws.sql("SELECT text FROM examples WHERE id = 'e1'")["text"][0]
+    assert text[8:15] == "battery"
+
+
+def test_a_second_run_replaces_the_predictions_and_is_logged(ws: Workspace) -> None:
+    aggregate(ws, "majority_vote")
+    aggregate(ws, "auto")
+    rows = stored(ws)
+    assert {row[5] for row in rows} == {"auto"}
+    # auto splits the t3 run where both dictionaries separate the two batteries.
+    assert [row[:4] for row in rows if row[0] == "t3"] == [
+        ("t3", 0, 7, "TERM"),
+        ("t3", 8, 15, "TERM"),
+    ]
+    config = json.loads(
+        ws.sql("SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC")["config"][0]
+    )
+    assert config["model"] == "auto"
+    assert config["sources"] == ["battery_is_a_brand", "parts", "parts_again"]
+    assert config["snapped"] == 0
+
+
+def test_dev_gold_joins_the_fit_of_a_model_that_uses_it(tmp_path: Path) -> None:
+    # Two sources that always disagree on the type, equally often: the votes alone
+    # cannot tell which is right; the dev gold says the BRAND source is.
+    texts = [
+        (f"t{i}", f"{word} number {i}", None, "train")
+        for i, word in enumerate(["battery", "screen"] * 6)
+    ] + [
+        ("d1", "battery here", [[0, 7, "BRAND"]], "dev"),
+        ("d2", "screen there", [[0, 6, "BRAND"]], "dev"),
+    ]
+    lfs = [
+        phrase_span_lf("says_term", "TERM", ["battery", "screen"]),
+        phrase_span_lf("says_brand", "BRAND", ["battery", "screen"]),
+    ]
+    labels = "SELECT DISTINCT label FROM span_predictions ORDER BY label"
+    with spans_workspace(tmp_path, texts, lfs) as ws:
+        aggregate(ws, "dawid_skene")
+        assert ws.sql(labels)["label"].to_list() == ["BRAND", "TERM"]
+        aggregate(ws, "dawid_skene", gold_split="dev")
+        assert ws.sql(labels)["label"].to_list() == ["BRAND"]
+        with pytest.raises(LabelkitError, match="no gold spans in split 'test' to fit with"):
+            aggregate(ws, "dawid_skene", gold_split="test")
+
+
+def test_scores_on_dev_and_test_gold_beside_majority_vote(ws: Workspace) -> None:
+    result = aggregate_spans(ws, "auto")
+    scores = {(row["split"], row["method"]): row for row in result.scores.iter_rows(named=True)}
+    assert set(scores) == {
+        ("dev", "auto"),
+        ("dev", "majority_vote"),
+        ("test", "auto"),
+        ("test", "majority_vote"),
+    }
+    # dev gold: 4 TERM spans, every one predicted exactly and nothing else.
+    dev = scores[("dev", "majority_vote")]
+    assert (dev["precision"], dev["recall"], dev["f1"]) == (1.0, 1.0, 1.0)
+    assert (dev["gold_spans"], dev["predicted"]) == (4, 4)
+    assert scores[("test", "auto")]["f1"] == 1.0
+
+
+def test_scores_count_a_wrong_type_and_a_missed_span(tmp_path: Path) -> None:
+    # Gold: e1's battery is a BRAND (majority says TERM) and e3 has a keyboard no LF marks.
+    texts = [
+        ("e1", "my battery", [[3, 10, "BRAND"]], "dev"),
+        ("e3", "screen and keyboard", [[0, 6, "TERM"], [11, 19, "TERM"]], "dev"),
+        ("t1", "a battery", None, "train"),
+    ]
+    with spans_workspace(tmp_path, texts) as ws:
+        scores = aggregate_spans(ws, "majority_vote").scores
+        assert scores.rows() == [("dev", "majority_vote", 0.5, 1 / 3, 0.4, 0.25, 3, 2)]
+
+
+def test_no_span_votes_and_unknown_models_are_clear_errors_that_change_nothing(
+    tmp_path: Path,
+) -> None:
+    with spans_workspace(tmp_path, lfs=[]) as ws:
+        with pytest.raises(WorkspaceError, match="has no span_votes yet: run `labelkit apply`"):
+            aggregate(ws)
+        apply_lfs(ws, LFS)
+        aggregate(ws, "majority_vote")
+        before, predictions = table_counts(ws), stored(ws)
+        with pytest.raises(LabelkitError, match=r"unknown span label model 'snorkel'; regist"):
+            aggregate(ws, "snorkel")
+        with pytest.raises(LabelkitError, match="unknown sources \\['nope'\\]"):
+            aggregate(ws, sources=["nope"])
+        with pytest.raises(LabelkitError, match="span label models are not saved"):
+            aggregate(ws, save_to=tmp_path / "model.json")
+        assert table_counts(ws) == before and stored(ws) == predictions
+
+
+def test_votes_off_token_boundaries_snap_outward_and_are_counted(tmp_path: Path) -> None:
+    with spans_workspace(tmp_path) as ws:
+        with ws.transaction() as con:
+            # "cre" inside "screen": snapped outward to the token.
+            con.execute(
+                "INSERT INTO span_votes VALUES ('t2', 'battery_is_a_brand', 4, 7, 'TERM', 0)"
+            )
+        corpus = read_token_votes(ws)
+        t2 = corpus.example_ids.index("t2")
+        assert corpus.votes[t2] == [[(1, 2, "TERM")], [(1, 2, "TERM")], [(1, 2, "TERM")]]
+        assert corpus.snapped == 1
+
+
+def test_the_aggregate_command_prints_spans_scores_and_sources(tmp_path: Path) -> None:
+    with spans_workspace(tmp_path):
+        pass
+    path = tmp_path / "spans.duckdb"
+    result = run("aggregate", path, "--model", "majority_vote")
+    assert result.returncode == 0, result.stderr
+    assert "majority_vote: 9 spans in 7 of 8 texts: TERM 9, BRAND 0" in result.stdout
+    assert cells(result.stdout, "dev")[:5] == ["dev", "majority_vote", "1.000", "1.000", "1.000"]
+    # parts on dev: 4 spans, all right; battery_is_a_brand: 1 span, wrong type (no BRAND
+    # in the gold: its recall is undefined).
+    assert cells(result.stdout, "parts")[:7] == [
+        "dev",
+        "parts",
+        "0.750",
+        "4",
+        "1.000",
+        "1.000",
+        "1.000",
+    ]
+    assert cells(result.stdout, "battery_is_a_brand")[4:7] == ["0.000", "–", "0.000"]
+    bad = run("aggregate", path, "--model", "snorkel")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().startswith("error: unknown span label model 'snorkel'")
+    with Workspace(path) as ws:
+        assert {row[5] for row in stored(ws)} == {"majority_vote"}
