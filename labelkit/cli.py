@@ -997,10 +997,18 @@ def export(
         bool, typer.Option(help="Aspects, multi-label: one row per text, a column per attribute.")
     ] = False,
 ) -> None:
-    """Write the cleaned set: reviewed answers override the label model's labels."""
+    """Write the cleaned set: reviewed answers override the label model's labels (a spans
+    task: id, text and spans per text)."""
     with _open(workspace) as ws:
         n = export_cleaned(ws, output, split=split, wide=wide)
-        rows = "texts" if wide else "examples" if ws.task.kind == "classification" else "answers"
+        kind = ws.task.kind
+        rows = (
+            "texts"
+            if wide or kind == "spans"
+            else "examples"
+            if kind == "classification"
+            else "answers"
+        )
     console.print(f"{n} cleaned {rows} written to {output}")
 
 

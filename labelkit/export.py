@@ -8,7 +8,8 @@ import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS, RULED_OUT_LABELS
-from labelkit.workspace import Workspace
+from labelkit.task import NONE
+from labelkit.workspace import Workspace, registered
 
 
 def cleaned_labels(
@@ -33,6 +34,8 @@ def cleaned_labels(
     ['id', 'text', 'ambience', 'food', 'menu']
     """
     task = workspace.task
+    if task.kind == "spans":
+        raise InputError("a spans task's cleaned set is a set of spans per text: use cleaned_spans")
     task.require_attributes("export (cleaned_labels)")
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
@@ -69,12 +72,108 @@ def cleaned_labels(
     return pl.concat([columns, spread], how="diagonal_relaxed").select("id", "text", *task.targets)
 
 
+def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
+    """A spans task's cleaned set for one split: ``example_id, text, spans``, one row per
+    text, ``spans`` a JSON array ``[[start, end, label], ...]`` of character spans sorted
+    by start (``[]``: no entity).
+
+    The spans are the label model's (``span_predictions``) with every reviewer's
+    effective decision applied; a decision is about one span, its attribute
+    ``"<start>:<end>"``. A decision with an entity type T adds the span ``[start,
+    end)`` as T and drops every predicted span that overlaps it (a relabel, a boundary
+    fix, a missed span); one with ``none`` removes the predicted span with exactly
+    those bounds. Decisions win over predictions, and two decided spans that overlap
+    are both kept. A text with a span a reviewer marked ambiguous is left out.
+
+    Examples
+    --------
+    >>> cleaned_spans(ws).row(0)
+    ('laptops:0', 'the battery life is short', '[[4, 16, "TERM"]]')
+    """
+    task = workspace.task
+    if task.kind != "spans":
+        raise InputError(f"cleaned_spans is for a spans task; this one is {task.kind}")
+    workspace.require("span_predictions", "labelkit aggregate")
+    decided = _span_decisions(workspace, task.labels)
+    with registered(workspace.con, "decided_spans", decided):
+        frame = workspace.sql(
+            f"""
+            WITH kept AS (
+                SELECT p.example_id, p.start, p."end", p.label
+                FROM span_predictions p
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM decided_spans d
+                    WHERE d.example_id = p.example_id AND d.action IN {ANSWERS}
+                      AND CASE WHEN d.label = '{NONE}'
+                               THEN d.start = p.start AND d."end" = p."end"
+                               ELSE d.start < p."end" AND p.start < d."end" END)
+                UNION
+                SELECT example_id, start, "end", label FROM decided_spans
+                WHERE action IN {ANSWERS} AND label <> '{NONE}'
+            )
+            SELECT e.id AS example_id, e.text,
+                   -- Written as spans_json writes gold, so that the two compare as text.
+                   '[' || coalesce(string_agg(
+                       '[' || k.start || ', ' || k."end" || ', ' || to_json(k.label) || ']',
+                       ', ' ORDER BY k.start, k."end", k.label), '') || ']' AS spans
+            FROM examples e LEFT JOIN kept k ON k.example_id = e.id
+            WHERE e.split = ?
+              AND e.id NOT IN (SELECT example_id FROM decided_spans WHERE action = 'ambiguous')
+            GROUP BY e.id, e.text
+            ORDER BY e.id
+            """,
+            [split],
+        )
+    return frame
+
+
+def _span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> pl.DataFrame:
+    """The effective decisions with their span's bounds, ``example_id, action, start,
+    end, label``; a decision whose attribute is no span of its text, or whose label is
+    neither an entity type nor ``none``, is an error naming it."""
+    decisions = workspace.sql(
+        f"""SELECT d.decision_id, d.example_id, d.attribute, d.action, d.label,
+                   length(e.text) AS length
+            FROM ({EFFECTIVE_DECISIONS}) d JOIN examples e ON e.id = d.example_id"""
+    )
+    bounds = pl.col("attribute").str.extract_groups(r"^(\d+):(\d+)$")
+    decisions = decisions.with_columns(
+        bounds.struct.field("1").cast(pl.Int64).alias("start"),
+        bounds.struct.field("2").cast(pl.Int64).alias("end"),
+    )
+    off = decisions.filter(
+        pl.col("start").is_null()
+        | (pl.col("start") >= pl.col("end"))
+        | (pl.col("end") > pl.col("length"))
+    )
+    if off.height:
+        row = off.row(0, named=True)
+        raise InputError(
+            f"decision {row['decision_id']} on example {row['example_id']!r}: attribute "
+            f"{row['attribute']!r} is no span '<start>:<end>' of its {row['length']}-character "
+            "text"
+        )
+    answered = pl.col("action").is_in(ANSWERS)
+    wrong = decisions.filter(answered & ~pl.col("label").is_in([*labels, NONE]))
+    if wrong.height:
+        row = wrong.row(0, named=True)
+        raise InputError(
+            f"decision {row['decision_id']} on example {row['example_id']!r}, span "
+            f"{row['attribute']!r}: label {row['label']!r} is none of the task's entity types "
+            f"{list(labels)} or {NONE!r}"
+        )
+    return decisions.select("example_id", "action", "start", "end", "label")
+
+
 def export_cleaned(
     workspace: Workspace, path: str | Path, *, split: str = "train", wide: bool = False
 ) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
 
     ``wide`` writes one row per text and one column per attribute (see ``cleaned_labels``).
+    A spans task writes ``id, text, spans`` per text (``cleaned_spans``): in JSONL the
+    spans are a JSON array ``[[start, end, label], ...]``, as ``ingest`` reads them back
+    (``label_column="spans"``); in CSV and Parquet, that array as JSON text.
 
     Examples
     --------
@@ -82,14 +181,25 @@ def export_cleaned(
     1187
     """
     path = Path(path)
-    frame = cleaned_labels(workspace, split=split, wide=wide)
-    writers = {
-        ".csv": frame.write_csv,
-        ".jsonl": frame.write_ndjson,
-        ".parquet": frame.write_parquet,
-    }
-    if path.suffix not in writers:
-        raise InputError(f"{path}: cannot export to {path.suffix!r}; use one of {sorted(writers)}")
+    formats = (".csv", ".jsonl", ".parquet")
+    if path.suffix not in formats:
+        raise InputError(f"{path}: cannot export to {path.suffix!r}; use one of {list(formats)}")
+    if workspace.task.kind == "spans":
+        if wide:
+            raise InputError("a wide export has one column per attribute; a spans task has none")
+        frame = cleaned_spans(workspace, split=split).rename({"example_id": "id"})
+    else:
+        frame = cleaned_labels(workspace, split=split, wide=wide)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writers[path.suffix](path)
+    if path.suffix == ".jsonl" and "spans" in frame.columns:
+        # DuckDB writes a JSON column as JSON itself, not as a string of it.
+        with registered(workspace.con, "cleaned", frame):
+            workspace.con.execute(
+                "COPY (SELECT id, text, spans::JSON AS spans FROM cleaned) TO ? (FORMAT JSON)",
+                [str(path)],
+            )
+    else:
+        {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}[
+            path.suffix
+        ](path)
     return frame.height
