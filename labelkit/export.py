@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
@@ -192,14 +193,30 @@ def export_cleaned(
         frame = cleaned_labels(workspace, split=split, wide=wide)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".jsonl" and "spans" in frame.columns:
-        # DuckDB writes a JSON column as JSON itself, not as a string of it.
-        with registered(workspace.con, "cleaned", frame):
-            workspace.con.execute(
-                "COPY (SELECT id, text, spans::JSON AS spans FROM cleaned) TO ? (FORMAT JSON)",
-                [str(path)],
-            )
+        write_spans_jsonl(frame, path)
     else:
         {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}[
             path.suffix
         ](path)
     return frame.height
+
+
+def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` as JSON lines with its ``spans`` column (JSON text, as
+    ``spans_json`` writes it) as the JSON arrays themselves, not as strings.
+
+    Examples
+    --------
+    >>> write_spans_jsonl(pl.DataFrame({"text": ["big screen"], "spans": ['[[4, 10, "TERM"]]']}),
+    ...                   "spans.jsonl")  # {"text":"big screen","spans":[[4,10,"TERM"]]}
+    """
+    con = duckdb.connect()
+    try:
+        with registered(con, "framed", frame):
+            columns = ", ".join(
+                f'"{name}"::JSON AS "{name}"' if name == "spans" else f'"{name}"'
+                for name in (column.replace('"', '""') for column in frame.columns)
+            )
+            con.execute(f"COPY (SELECT {columns} FROM framed) TO ? (FORMAT JSON)", [str(path)])
+    finally:
+        con.close()
