@@ -5,10 +5,10 @@ one labelkit tokenizes with, ``spacy.blank(lang)``). Each span becomes
 ``Doc.char_span(start, end, alignment_mode="expand")``, so a span off token
 boundaries snaps outward to the tokens it touches, as span LFs' spans do; one that
 touches only whitespace is dropped. ``ner`` gives each token at most one entity: of
-spans that overlap (two reviewed spans may), the one that starts first is kept (the
-longer on a tie) and the others are dropped. What was snapped and dropped is counted
-and kept in the model's ``meta.json`` under ``labelkit.spans``, with the task, so the
-model still loads with spaCy alone.
+spans that overlap (two reviewed spans may), the first in the cleaned set's order (by
+start, then end) is kept and the later ones are dropped. What was snapped and dropped
+is counted and kept in the model's ``meta.json`` under ``labelkit.spans``, with the
+task, so the model still loads with spaCy alone.
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ def _docbin(nlp: spacy.language.Language, rows: pl.DataFrame) -> tuple[DocBin, d
             entities.append(span)
         kept: list[spacy.tokens.Span] = []
         # Snapped spans can meet even where the character spans did not.
-        for span in sorted(entities, key=lambda s: (s.start, -s.end)):
+        for span in sorted(entities, key=lambda s: (s.start, s.end, s.label_)):
             if kept and span.start < kept[-1].end:
                 counts["overlapping"] += 1
                 continue
