@@ -8,7 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import Workspace, cleaned_labels, cleaned_spans, export_cleaned, ingest
+from labelkit import (
+    LabelkitError,
+    Workspace,
+    cleaned_labels,
+    cleaned_spans,
+    export_cleaned,
+    ingest,
+    train_on_cleaned,
+)
 from labelkit.aggregate import aggregate
 from labelkit.errors import InputError
 from labelkit.review.queue import RULED_OUT
@@ -250,3 +258,15 @@ def test_a_span_decision_off_its_text_is_an_error(spans_reviewed: Workspace) -> 
             ):
                 cleaned_spans(ws)
             ws.con.execute("DELETE FROM decisions WHERE decision_id = ?", [decision_id])
+
+
+def test_a_spans_workspace_has_cleaned_spans_once_aggregated(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"id": ["a"], "text": ["big screen"]})
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, kind="spans", labels=["TERM"])
+        with pytest.raises(InputError, match="a set of spans per text: use cleaned_spans"):
+            cleaned_labels(ws)
+        with pytest.raises(LabelkitError, match="no span_predictions yet: run `labelkit aggre"):
+            cleaned_spans(ws)
+        with pytest.raises(LabelkitError, match="no span_predictions yet"):
+            train_on_cleaned(ws, tmp_path / "model")
