@@ -8,7 +8,12 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS, RULED_OUT_LABELS
+from labelkit.review.queue import (
+    ANSWERS,
+    EFFECTIVE_DECISIONS,
+    RULED_OUT_LABELS,
+    current_spans,
+)
 from labelkit.task import NONE
 from labelkit.workspace import Workspace, registered
 
@@ -84,7 +89,8 @@ def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
     end)`` as T and drops every predicted span that overlaps it (a relabel, a boundary
     fix, a missed span); one with ``none`` removes the predicted span with exactly
     those bounds. Decisions win over predictions, and two decided spans that overlap
-    are both kept. A text with a span a reviewer marked ambiguous is left out.
+    are both kept (these are the current spans review shows, ``current_spans``). A text
+    with a span a reviewer marked ambiguous is left out.
 
     Examples
     --------
@@ -95,43 +101,29 @@ def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
     if task.kind != "spans":
         raise InputError(f"cleaned_spans is for a spans task; this one is {task.kind}")
     workspace.require("span_predictions", "labelkit aggregate")
-    decided = _span_decisions(workspace, task.labels)
-    with registered(workspace.con, "decided_spans", decided):
-        frame = workspace.sql(
+    ambiguous = _check_span_decisions(workspace, task.labels)
+    # The spans a reviewer sees as current are the cleaned ones: one definition of both.
+    with registered(workspace.con, "current", current_spans(workspace)):
+        return workspace.sql(
             f"""
-            WITH kept AS (
-                SELECT p.example_id, p.start, p."end", p.label
-                FROM span_predictions p
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM decided_spans d
-                    WHERE d.example_id = p.example_id AND d.action IN {ANSWERS}
-                      AND CASE WHEN d.label = '{NONE}'
-                               THEN d.start = p.start AND d."end" = p."end"
-                               ELSE d.start < p."end" AND p.start < d."end" END)
-                UNION
-                SELECT example_id, start, "end", label FROM decided_spans
-                WHERE action IN {ANSWERS} AND label <> '{NONE}'
-            )
             SELECT e.id AS example_id, e.text,
                    -- Written as spans_json writes gold, so that the two compare as text.
                    '[' || coalesce(string_agg(
-                       '[' || k.start || ', ' || k."end" || ', ' || to_json(k.label) || ']',
-                       ', ' ORDER BY k.start, k."end", k.label), '') || ']' AS spans
-            FROM examples e LEFT JOIN kept k ON k.example_id = e.id
-            WHERE e.split = ?
-              AND e.id NOT IN (SELECT example_id FROM decided_spans WHERE action = 'ambiguous')
+                       '[' || c.start || ', ' || c."end" || ', ' || to_json(c.label) || ']',
+                       ', ' ORDER BY c.start, c."end", c.label), '') || ']' AS spans
+            FROM examples e LEFT JOIN current c ON c.example_id = e.id
+            WHERE e.split = ? AND e.id NOT IN ({ambiguous})
             GROUP BY e.id, e.text
             ORDER BY e.id
             """,
             [split],
         )
-    return frame
 
 
-def _span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> pl.DataFrame:
-    """The effective decisions with their span's bounds, ``example_id, action, start,
-    end, label``; a decision whose attribute is no span of its text, or whose label is
-    neither an entity type nor ``none``, is an error naming it."""
+def _check_span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> str:
+    """Raise an error naming the first effective decision whose attribute is no span of
+    its text or whose label is neither an entity type nor ``none``; return a query of
+    the examples with a span marked ambiguous."""
     decisions = workspace.sql(
         f"""SELECT d.decision_id, d.example_id, d.attribute, d.action, d.label,
                    length(e.text) AS length
@@ -163,7 +155,7 @@ def _span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> pl.DataFra
             f"{row['attribute']!r}: label {row['label']!r} is none of the task's entity types "
             f"{list(labels)} or {NONE!r}"
         )
-    return decisions.select("example_id", "action", "start", "end", "label")
+    return f"SELECT example_id FROM ({EFFECTIVE_DECISIONS}) WHERE action = 'ambiguous'"
 
 
 def export_cleaned(
