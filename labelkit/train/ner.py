@@ -111,8 +111,7 @@ def train_ner(
     >>> [(e.start_char, e.end_char, e.label_) for e in nlp("the battery life is short").ents]
     [(4, 16, 'TERM')]
     """
-    task = Task(labels=tuple(labels), kind="spans", lang=lang or "en")
-    rows = _span_rows(examples, task.labels, "training rows")
+    rows = _span_rows(examples, labels, "training rows")
     if rows.height < 10:
         raise LabelkitError(f"too few texts to train on: {rows.height}")
     rows = rows.sample(fraction=1.0, shuffle=True, seed=seed)
@@ -120,7 +119,7 @@ def train_ner(
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
     else:
-        dev = _span_rows(dev, task.labels, "dev rows")
+        dev = _span_rows(dev, labels, "dev rows")
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
@@ -133,7 +132,8 @@ def train_ner(
         )
     if lang is not None:
         config["nlp"]["lang"] = lang
-    nlp = spacy.blank(config["nlp"]["lang"])
+    task = Task(labels=tuple(labels), kind="spans", lang=config["nlp"]["lang"])
+    nlp = spacy.blank(task.lang)
     train_docs, train_counts = _docbin(nlp, rows)
     dev_docs, dev_counts = _docbin(nlp, dev)
     _evaluate_every_epoch(config, sum(len(doc) for doc in train_docs.get_docs(nlp.vocab)))
