@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from labelkit.data import IngestSummary, bundled_dataset, ingest, read_examples
     from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
     from labelkit.evaluation import Evaluation, evaluate, span_scores
-    from labelkit.export import cleaned_labels, export_cleaned
+    from labelkit.export import cleaned_labels, cleaned_spans, export_cleaned
     from labelkit.flag import find_label_issues
     from labelkit.lf import (
         Example,
@@ -133,6 +133,7 @@ _EXPORTS = {
     "regex_span_lf": "labelkit.lf.spans",
     "span_labeling_function": "labelkit.lf.spans",
     "token_span_lf": "labelkit.lf.spans",
+    "cleaned_spans": "labelkit.export",
 }
 
 __version__ = "0.1.0"
@@ -164,6 +165,7 @@ __all__ = [
     "apply_lfs_to_frame",
     "bundled_dataset",
     "cleaned_labels",
+    "cleaned_spans",
     "evaluate",
     "export_cleaned",
     "export_llm_cache",

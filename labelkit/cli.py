@@ -1069,10 +1069,18 @@ def export(
         bool, typer.Option(help="Aspects, multi-label: one row per text, a column per attribute.")
     ] = False,
 ) -> None:
-    """Write the cleaned set: reviewed answers override the label model's labels."""
+    """Write the cleaned set: reviewed answers override the label model's labels (a spans
+    task: id, text and spans per text)."""
     with _open(workspace) as ws:
         n = export_cleaned(ws, output, split=split, wide=wide)
-        rows = "texts" if wide else "examples" if ws.task.kind == "classification" else "answers"
+        kind = ws.task.kind
+        rows = (
+            "texts"
+            if wide or kind == "spans"
+            else "examples"
+            if kind == "classification"
+            else "answers"
+        )
     console.print(f"{n} cleaned {rows} written to {output}")
 
 
@@ -1086,8 +1094,9 @@ def train(
         typer.Option(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
             "spacy_textcat_vectors; for aspects and multi-label tasks also the layouts "
-            "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>). "
-            "[default: spacy_textcat_bow; spacy_textcat_per_attribute with attributes]"
+            "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>); "
+            "for a spans task spacy_ner. [default: spacy_textcat_bow; "
+            "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
     ] = None,
     targets: Annotated[
@@ -1099,9 +1108,10 @@ def train(
     param: Param_ = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
 ) -> None:
-    """Train the small spaCy model on the cleaned set."""
+    """Train the small spaCy model on the cleaned set (a spans task: spaCy's ner on the
+    cleaned spans)."""
     with _open(workspace) as ws:
-        from labelkit.train import train_on_cleaned
+        from labelkit.train import train_on_cleaned, training_counts
 
         path = train_on_cleaned(
             ws,
@@ -1114,6 +1124,15 @@ def train(
             verbose=True,
             **_params(param),
         )
+        if ws.task.kind == "spans":
+            counts = training_counts(path)["train"]
+            console.print(
+                f"{counts['spans']} cleaned spans: {counts['snapped']} snapped outward to "
+                f"token boundaries, {counts['whitespace']} dropped on whitespace only, "
+                f"{counts['overlapping']} dropped as overlapping an earlier span (ner gives "
+                "a token one entity)",
+                highlight=False,
+            )
     config_file = output_dir / "config.cfg"
     if not config_file.is_file():
         # One textcat per attribute: each has its own config.
@@ -1252,7 +1271,8 @@ def predict(
     ] = None,
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
-    aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>."""
+    aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
+    entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text."""
     from labelkit.train import predict_file
 
     n = predict_file(

@@ -26,7 +26,7 @@ from labelkit.export import cleaned_labels
 from labelkit.report import markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, registered
 
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
@@ -38,6 +38,9 @@ WORDS = "len(regexp_extract_all({}, '\\S+'))"
 # Speed is timed over at least this many words per pass, so that a small test split
 # still gives a stable figure.
 TIMED_WORDS = 50_000
+# An entity recognizer runs at about a tenth of a bag of words' speed: as many seconds
+# per pass from a tenth of the words.
+NER_TIMED_WORDS = 5_000
 TIMED_RUNS = 5
 CALIBRATION_BINS = 10
 ABSTAINED = "(abstain)"
@@ -113,6 +116,10 @@ class Evaluation:
         --------
         >>> evaluate(ws).comparison().select("method", "coverage", "voted_accuracy")
         """
+        if "f1" in self.summary.columns:
+            # Entity scores count only the spans a method marks: a source that marks
+            # few has a low recall, not a score that reads its silence as wrong.
+            return self.summary
         abstain_as_wrong = ("accuracy", "macro_f1", "micro_f1", "exact_match")
         return self.summary.with_columns(
             pl.when(pl.col("kind").is_in(VOTERS)).then(None).otherwise(pl.col(name)).alias(name)
@@ -141,6 +148,9 @@ class Evaluation:
             on = "" if attribute is None else f" on attribute {attribute!r}"
             raise LabelkitError(f"no method {method!r}{on} in this evaluation")
         labels = self.per_class.filter(chosen)["label"].to_list()
+        # Answers that are no class of their own (a spans task's none) come last.
+        seen = pl.concat([rows["gold"], rows["predicted"]]).unique(maintain_order=True)
+        labels += [name for name in seen if name not in labels and name != ABSTAINED]
         counts = rows.pivot(on="predicted", index="gold", values="count")
         predicted = [*labels, *([ABSTAINED] if ABSTAINED in counts.columns else [])]
         return (
@@ -167,6 +177,16 @@ class Evaluation:
         methods = self.summary["method"].to_list()
         small = self.summary.filter(pl.col("kind") == "small model")["method"].to_list()
         shown = (small or methods)[-1]
+        if "f1" in self.summary.columns:
+            return (
+                "## Summary\n\nEntity-level scores: a span counts where a gold span has "
+                "exactly its bounds and type; `f1` over all spans, `macro_f1` the mean over "
+                "the types; speed is words per second on one core.\n\n"
+                f"{markdown_table(self.summary)}\n\n"
+                f"## Per type\n\n{markdown_table(self.per_class)}\n\n"
+                f"## Spans by bounds: {shown} (rows gold, columns predicted)\n\n"
+                f"{markdown_table(self.confusion_matrix(shown))}\n"
+            )
         text = (
             "## Summary\n\n`coverage` is the share of examples a method votes on and "
             "`voted_accuracy` its accuracy there; `accuracy` and `macro_f1` count an abstain "
@@ -307,6 +327,15 @@ def evaluate(
     the label models do, presence then value; so is its small model, from the
     ``predicted_<attribute>`` answers of ``predict_frame``.
 
+    A spans task is scored by entity (``span_scores``: a span counts where a gold span
+    has exactly its bounds and label): each source's spans (``O`` aside), the stored
+    label model's ``span_predictions`` and the small model's entities, on the same
+    texts. The summary has ``precision``, ``recall`` and ``f1`` over all spans and
+    ``macro_f1`` over the entity types; ``per_class`` has them per type with
+    ``support`` (gold spans), ``predicted`` and ``correct``; ``confusion`` counts spans
+    by bounds: gold type against predicted type where both have a span with those
+    bounds, ``none`` for a span only one side has.
+
     Examples
     --------
     >>> evaluate(ws, "demo/model/model-best").summary.select("method", "accuracy")
@@ -316,6 +345,8 @@ def evaluate(
     examples = _gold(workspace, split)
     if examples.height == 0:
         raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
+    if task.kind == "spans":
+        return _evaluate_spans(workspace, examples, model_path, split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
     scored = _Scores(task)
@@ -597,18 +628,11 @@ def _score_small_model(
     gold: np.ndarray | None,
     split: str,
 ) -> None:
-    import spacy
 
-    path = Path(model)
-    if not path.is_dir() and not spacy.util.is_package(str(model)):
-        raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
-    nlp = spacy.load(model)
+    texts = examples["text"].to_list()
+    nlp, cost = _small_model(model, texts)
     pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     task = scored.task
-    texts = examples["text"].to_list()
-    on_disk = Path(nlp.path) if nlp.path is not None else path
-    size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
-    cost = {"size_mb": size / 1e6, "words_per_s": words_per_second(nlp, texts)}
     if task.kind != "classification":
         from labelkit.train.ship import predict_frame
 
@@ -639,21 +663,39 @@ def _score_small_model(
     )
 
 
-def words_per_second(nlp: spacy.Language, texts: list[str], runs: int = TIMED_RUNS) -> float:
+def _small_model(
+    model: str | Path, texts: list[str], timed_words: int = TIMED_WORDS
+) -> tuple[spacy.Language, dict[str, float]]:
+    """The trained model, its size on disk and its words per second on ``texts``."""
+    import spacy
+
+    path = Path(model)
+    if not path.is_dir() and not spacy.util.is_package(str(model)):
+        raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
+    nlp = spacy.load(model)
+    on_disk = Path(nlp.path) if nlp.path is not None else path
+    size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
+    speed = words_per_second(nlp, texts, words=timed_words)
+    return nlp, {"size_mb": size / 1e6, "words_per_s": speed}
+
+
+def words_per_second(
+    nlp: spacy.Language, texts: list[str], runs: int = TIMED_RUNS, *, words: int = TIMED_WORDS
+) -> float:
     """Median words per second of ``nlp.pipe`` over ``texts`` on one CPU core.
 
     The calling thread is pinned to one core and BLAS to one thread. ``texts`` are
-    repeated to at least 50,000 words per pass; one pass warms up first.
+    repeated to at least ``words`` words (50,000) per pass; one pass warms up first.
 
     Examples
     --------
     >>> words_per_second(spacy.load("models/spam/model-best"), texts)
     152000.0
     """
-    words = sum(len(text.split()) for text in texts)
-    if words == 0:
+    given = sum(len(text.split()) for text in texts)
+    if given == 0:
         raise LabelkitError("no words to time")
-    batch = texts * math.ceil(TIMED_WORDS / words)
+    batch = texts * math.ceil(words / given)
     timings = []
     with _one_core():
         for _ in range(runs + 1):
@@ -661,7 +703,7 @@ def words_per_second(nlp: spacy.Language, texts: list[str], runs: int = TIMED_RU
             for _ in nlp.pipe(batch, batch_size=256):
                 pass
             timings.append(time.perf_counter() - started)
-    return words * (len(batch) // len(texts)) / statistics.median(timings[1:])
+    return given * (len(batch) // len(texts)) / statistics.median(timings[1:])
 
 
 @contextmanager
@@ -760,3 +802,126 @@ def span_scores(
         for key in ("precision", "recall", "f1")
     } | {key: micro[key] for key in ("support", "predicted", "correct")}
     return {"per_label": per_label, "micro": micro, "macro": macro}
+
+
+SPAN_SCHEMA = {
+    "method": pl.String,
+    "kind": pl.String,
+    "split": pl.String,
+    "precision": pl.Float64,
+    "recall": pl.Float64,
+    "f1": pl.Float64,
+    "macro_f1": pl.Float64,
+    "size_mb": pl.Float64,
+    "words_per_s": pl.Float64,
+}
+SPAN_NONE = "none"
+
+
+def _evaluate_spans(
+    workspace: Workspace, examples: pl.DataFrame, model_path: str | Path | None, split: str
+) -> Evaluation:
+    """``evaluate`` for a spans task: every source, the label model and the small model
+    on the gold spans of ``examples`` (see ``evaluate``)."""
+    task = workspace.task
+    ids = examples["id"].to_list()
+    gold = [[tuple(span) for span in json.loads(spans)] for spans in examples["gold"]]
+    methods: list[tuple[str, str, list[list[tuple[Any, ...]]], dict[str, float]]] = []
+    with registered(workspace.con, "scored_examples", examples.select("id")):
+        votes = workspace.sql(
+            """SELECT s.name AS method, s.kind, v.example_id, v.start, v."end", v.label
+               FROM sources s JOIN scored_examples x ON true
+               LEFT JOIN span_votes v ON v.source = s.name AND v.example_id = x.id
+                                     AND v.label <> 'O'
+               ORDER BY s.name"""
+        )
+        predicted = workspace.sql(
+            """SELECT m.model AS method, 'label model' AS kind, p.example_id, p.start,
+                      p."end", p.label
+               FROM (SELECT DISTINCT model FROM span_predictions) m
+               JOIN scored_examples x ON true
+               LEFT JOIN span_predictions p ON p.model = m.model AND p.example_id = x.id"""
+        )
+    for frame in (votes, predicted):
+        for (method, kind), rows in frame.group_by("method", "kind", maintain_order=True):
+            methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
+    if model_path is not None:
+        texts = examples["text"].to_list()
+        nlp, cost = _small_model(model_path, texts, NER_TIMED_WORDS)
+        if "ner" not in nlp.pipe_names:
+            raise LabelkitError(f"{model_path} has no ner (pipes: {nlp.pipe_names})")
+        found = [
+            [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            for doc in nlp.pipe(texts, batch_size=256)
+        ]
+        methods.append(("small model (ner)", "small model", found, cost))
+    if not methods:
+        raise LabelkitError(
+            f"nothing to evaluate in {workspace.path}: no span votes, no span predictions "
+            "and no model given; run `labelkit apply` first, or evaluate a trained model"
+        )
+    summary, per_class, confusion = [], [], []
+    for method, kind, spans, extra in methods:
+        scores = span_scores(gold, spans, task.labels)
+        summary.append(
+            {
+                "method": method,
+                "kind": kind,
+                "split": split,
+                **{key: scores["micro"][key] for key in ("precision", "recall", "f1")},
+                "macro_f1": scores["macro"]["f1"],
+                **extra,
+            }
+        )
+        per_class.append(
+            pl.DataFrame(
+                [
+                    {"method": method, "label": label, **s}
+                    for label, s in scores["per_label"].items()
+                ]
+            )
+        )
+        confusion.append(_span_confusion(method, gold, spans))
+    return Evaluation(
+        pl.DataFrame(summary, schema=SPAN_SCHEMA), pl.concat(per_class), pl.concat(confusion)
+    )
+
+
+def _spans_by_example(rows: pl.DataFrame, ids: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Each example's spans, in the order of ``ids`` (``[]`` where it has none)."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for example_id, start, end, label in rows.select(
+        "example_id", "start", "end", "label"
+    ).iter_rows():
+        if label is not None:
+            found.setdefault(example_id, []).append((start, end, label))
+    return [found.get(example_id, []) for example_id in ids]
+
+
+def _span_confusion(
+    method: str, gold: list[list[tuple[Any, ...]]], predicted: list[list[tuple[Any, ...]]]
+) -> pl.DataFrame:
+    """Spans counted by bounds: the gold type against the predicted one where both sides
+    have a span with those bounds, ``none`` on the side that has none."""
+    pairs: list[tuple[str, str]] = []
+    for true_spans, guessed_spans in zip(gold, predicted, strict=True):
+        by_bounds: dict[tuple[int, int], tuple[list[str], list[str]]] = {}
+        for side, spans in enumerate((true_spans, guessed_spans)):
+            for start, end, label, *_ in set(spans):
+                by_bounds.setdefault((start, end), ([], []))[side].append(label)
+        for true, guessed in by_bounds.values():
+            both = sorted(set(true) & set(guessed))
+            rest_true = sorted(set(true) - set(both))
+            rest_guessed = sorted(set(guessed) - set(both))
+            pairs += [(label, label) for label in both]
+            pairs += list(zip(rest_true, rest_guessed, strict=False))
+            n = min(len(rest_true), len(rest_guessed))
+            pairs += [(label, SPAN_NONE) for label in rest_true[n:]]
+            pairs += [(SPAN_NONE, label) for label in rest_guessed[n:]]
+    outcome = pl.DataFrame(pairs, schema={"gold": pl.String, "predicted": pl.String}, orient="row")
+    return (
+        outcome.group_by("gold", "predicted")
+        .len("count")
+        .sort("gold", "predicted")
+        .select(pl.lit(method).alias("method"), "gold", "predicted", "count")
+    )

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS, RULED_OUT_LABELS
-from labelkit.workspace import Workspace
+from labelkit.review.queue import (
+    ANSWERS,
+    EFFECTIVE_DECISIONS,
+    RULED_OUT_LABELS,
+    current_spans,
+)
+from labelkit.task import NONE
+from labelkit.workspace import Workspace, registered
 
 
 def cleaned_labels(
@@ -33,6 +40,8 @@ def cleaned_labels(
     ['id', 'text', 'ambience', 'food', 'menu']
     """
     task = workspace.task
+    if task.kind == "spans":
+        raise InputError("a spans task's cleaned set is a set of spans per text: use cleaned_spans")
     task.require_attributes("export (cleaned_labels)")
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
@@ -69,12 +78,95 @@ def cleaned_labels(
     return pl.concat([columns, spread], how="diagonal_relaxed").select("id", "text", *task.targets)
 
 
+def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
+    """A spans task's cleaned set for one split: ``example_id, text, spans``, one row per
+    text, ``spans`` a JSON array ``[[start, end, label], ...]`` of character spans sorted
+    by start (``[]``: no entity).
+
+    The spans are the label model's (``span_predictions``) with every reviewer's
+    effective decision applied; a decision is about one span, its attribute
+    ``"<start>:<end>"``. A decision with an entity type T adds the span ``[start,
+    end)`` as T and drops every predicted span that overlaps it (a relabel, a boundary
+    fix, a missed span); one with ``none`` removes the predicted span with exactly
+    those bounds. Decisions win over predictions, and two decided spans that overlap
+    are both kept (these are the current spans review shows, ``current_spans``). A text
+    with a span a reviewer marked ambiguous is left out.
+
+    Examples
+    --------
+    >>> cleaned_spans(ws).row(0)
+    ('laptops:0', 'the battery life is short', '[[4, 16, "TERM"]]')
+    """
+    task = workspace.task
+    if task.kind != "spans":
+        raise InputError(f"cleaned_spans is for a spans task; this one is {task.kind}")
+    workspace.require("span_predictions", "labelkit aggregate")
+    ambiguous = _check_span_decisions(workspace, task.labels)
+    # The spans a reviewer sees as current are the cleaned ones: one definition of both.
+    with registered(workspace.con, "current", current_spans(workspace)):
+        return workspace.sql(
+            f"""
+            SELECT e.id AS example_id, e.text,
+                   -- Written as spans_json writes gold, so that the two compare as text.
+                   '[' || coalesce(string_agg(
+                       '[' || c.start || ', ' || c."end" || ', ' || to_json(c.label) || ']',
+                       ', ' ORDER BY c.start, c."end", c.label), '') || ']' AS spans
+            FROM examples e LEFT JOIN current c ON c.example_id = e.id
+            WHERE e.split = ? AND e.id NOT IN ({ambiguous})
+            GROUP BY e.id, e.text
+            ORDER BY e.id
+            """,
+            [split],
+        )
+
+
+def _check_span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> str:
+    """Raise an error naming the first effective decision whose attribute is no span of
+    its text or whose label is neither an entity type nor ``none``; return a query of
+    the examples with a span marked ambiguous."""
+    decisions = workspace.sql(
+        f"""SELECT d.decision_id, d.example_id, d.attribute, d.action, d.label,
+                   length(e.text) AS length
+            FROM ({EFFECTIVE_DECISIONS}) d JOIN examples e ON e.id = d.example_id"""
+    )
+    bounds = pl.col("attribute").str.extract_groups(r"^(\d+):(\d+)$")
+    decisions = decisions.with_columns(
+        bounds.struct.field("1").cast(pl.Int64).alias("start"),
+        bounds.struct.field("2").cast(pl.Int64).alias("end"),
+    )
+    off = decisions.filter(
+        pl.col("start").is_null()
+        | (pl.col("start") >= pl.col("end"))
+        | (pl.col("end") > pl.col("length"))
+    )
+    if off.height:
+        row = off.row(0, named=True)
+        raise InputError(
+            f"decision {row['decision_id']} on example {row['example_id']!r}: attribute "
+            f"{row['attribute']!r} is no span '<start>:<end>' of its {row['length']}-character "
+            "text"
+        )
+    answered = pl.col("action").is_in(ANSWERS)
+    wrong = decisions.filter(answered & ~pl.col("label").is_in([*labels, NONE]))
+    if wrong.height:
+        row = wrong.row(0, named=True)
+        raise InputError(
+            f"decision {row['decision_id']} on example {row['example_id']!r}, span "
+            f"{row['attribute']!r}: label {row['label']!r} is none of the task's entity types "
+            f"{list(labels)} or {NONE!r}"
+        )
+    return f"SELECT example_id FROM ({EFFECTIVE_DECISIONS}) WHERE action = 'ambiguous'"
+
+
 def export_cleaned(
     workspace: Workspace, path: str | Path, *, split: str = "train", wide: bool = False
 ) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
 
     ``wide`` writes one row per text and one column per attribute (see ``cleaned_labels``).
+    A spans task writes ``id, text, spans`` per text (``cleaned_spans``): in JSONL the
+    spans are a JSON array ``[[start, end, label], ...]``, as ``ingest`` reads them back
+    (``label_column="spans"``); in CSV and Parquet, that array as JSON text.
 
     Examples
     --------
@@ -82,14 +174,41 @@ def export_cleaned(
     1187
     """
     path = Path(path)
-    frame = cleaned_labels(workspace, split=split, wide=wide)
-    writers = {
-        ".csv": frame.write_csv,
-        ".jsonl": frame.write_ndjson,
-        ".parquet": frame.write_parquet,
-    }
-    if path.suffix not in writers:
-        raise InputError(f"{path}: cannot export to {path.suffix!r}; use one of {sorted(writers)}")
+    formats = (".csv", ".jsonl", ".parquet")
+    if path.suffix not in formats:
+        raise InputError(f"{path}: cannot export to {path.suffix!r}; use one of {list(formats)}")
+    if workspace.task.kind == "spans":
+        if wide:
+            raise InputError("a wide export has one column per attribute; a spans task has none")
+        frame = cleaned_spans(workspace, split=split).rename({"example_id": "id"})
+    else:
+        frame = cleaned_labels(workspace, split=split, wide=wide)
     path.parent.mkdir(parents=True, exist_ok=True)
-    writers[path.suffix](path)
+    if path.suffix == ".jsonl" and "spans" in frame.columns:
+        write_spans_jsonl(frame, path)
+    else:
+        {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}[
+            path.suffix
+        ](path)
     return frame.height
+
+
+def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` as JSON lines with its ``spans`` column (JSON text, as
+    ``spans_json`` writes it) as the JSON arrays themselves, not as strings.
+
+    Examples
+    --------
+    >>> write_spans_jsonl(pl.DataFrame({"text": ["big screen"], "spans": ['[[4, 10, "TERM"]]']}),
+    ...                   "spans.jsonl")  # {"text":"big screen","spans":[[4,10,"TERM"]]}
+    """
+    con = duckdb.connect()
+    try:
+        with registered(con, "framed", frame):
+            columns = ", ".join(
+                f'"{name}"::JSON AS "{name}"' if name == "spans" else f'"{name}"'
+                for name in (column.replace('"', '""') for column in frame.columns)
+            )
+            con.execute(f"COPY (SELECT {columns} FROM framed) TO ? (FORMAT JSON)", [str(path)])
+    finally:
+        con.close()

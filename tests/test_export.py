@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -7,7 +8,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import Workspace, cleaned_labels, export_cleaned, ingest
+from labelkit import (
+    LabelkitError,
+    Workspace,
+    cleaned_labels,
+    cleaned_spans,
+    export_cleaned,
+    ingest,
+    train_on_cleaned,
+)
 from labelkit.aggregate import aggregate
 from labelkit.errors import InputError
 from labelkit.review.queue import RULED_OUT
@@ -103,3 +112,161 @@ def test_a_wide_export_needs_attributes(workspace: Workspace) -> None:
     )
     with pytest.raises(InputError, match="one column per attribute; this task has none"):
         cleaned_labels(workspace, wide=True)
+
+
+SPAN_TEXTS = {
+    "s1": "the battery life is short",
+    "s2": "great screen and keyboard",
+    "s3": "the fan is loud",
+    "s4": "Dell keyboard feels cheap",
+    "s5": "long battery life",
+    "s6": "a battery life test",
+    "s7": "the trackpad is odd",
+    "s8": "nothing to see",
+    "d1": "the screen is dim",
+}
+
+
+@pytest.fixture
+def spans_reviewed(tmp_path: Path) -> Workspace:
+    """A spans workspace with the label model's spans and a decision of every kind,
+    written straight into the tables (aggregate and review for spans are elsewhere)."""
+    frame = pl.DataFrame(
+        {
+            "id": list(SPAN_TEXTS),
+            "text": list(SPAN_TEXTS.values()),
+            "split": ["dev" if key.startswith("d") else "train" for key in SPAN_TEXTS],
+        }
+    )
+    ws = Workspace(tmp_path / "spans.duckdb")
+    ingest(ws, frame, kind="spans", labels=["TERM", "BRAND"], split_column="split")
+    predicted = [
+        ("s1", 4, 16, "TERM"),  # battery life
+        ("s2", 6, 12, "TERM"),  # screen
+        ("s2", 17, 25, "TERM"),  # keyboard
+        ("s4", 0, 4, "TERM"),  # Dell
+        ("s4", 5, 13, "TERM"),  # keyboard
+        ("s5", 5, 17, "TERM"),  # battery life
+        ("s6", 2, 14, "TERM"),  # battery life
+        ("s7", 4, 12, "TERM"),  # trackpad
+        ("d1", 4, 10, "TERM"),
+    ]
+    decisions = [
+        # s1: a boundary fix, "none" on the old bounds and TERM on the new ones.
+        (1, "s1", "reject", "none", None, "4:16"),
+        (2, "s1", "label", "TERM", None, "4:11"),
+        # s2: keyboard accepted, then rejected: the newest decision counts.
+        (3, "s2", "accept", "TERM", None, "17:25"),
+        (4, "s2", "reject", "none", None, "17:25"),
+        # s3: a missed span.
+        (5, "s3", "label", "TERM", None, "4:7"),
+        # s4: Dell relabeled; keyboard rejected, then the rejection undone.
+        (6, "s4", "label", "BRAND", None, "0:4"),
+        (7, "s4", "reject", "none", None, "5:13"),
+        (8, "s4", "undo", None, 7, "5:13"),
+        # s5: two decided spans that overlap are both kept; the prediction they overlap goes.
+        (9, "s5", "label", "TERM", None, "5:12"),
+        (10, "s5", "label", "TERM", None, "5:17"),
+        # s6: "none" on bounds no predicted span has leaves the predictions alone.
+        (11, "s6", "reject", "none", None, "2:9"),
+        # s7: ambiguous: the text is left out.
+        (12, "s7", "ambiguous", None, None, "4:12"),
+        (13, "d1", "reject", "none", None, "4:10"),
+    ]
+    with ws.run("test", {}) as run:
+        run.con.executemany(
+            "INSERT INTO span_predictions VALUES (?, ?, ?, ?, 0.9, 'majority_vote', ?)",
+            [(*row, run.id) for row in predicted],
+        )
+        run.con.executemany(
+            """INSERT INTO decisions (decision_id, example_id, reviewer, action, label, undoes,
+                                      seconds, decided_at, attribute)
+               VALUES (?, ?, 'ana', ?, ?, ?, 1.0, now()::TIMESTAMP, ?)""",
+            decisions,
+        )
+    return ws
+
+
+def test_cleaned_spans_apply_each_span_decision(spans_reviewed: Workspace) -> None:
+    with spans_reviewed as ws:
+        cleaned = cleaned_spans(ws)
+        dev = cleaned_spans(ws, split="dev")
+    assert cleaned.columns == ["example_id", "text", "spans"]
+    assert dict(zip(cleaned["example_id"], cleaned["spans"], strict=True)) == {
+        "s1": '[[4, 11, "TERM"]]',
+        "s2": '[[6, 12, "TERM"]]',
+        "s3": '[[4, 7, "TERM"]]',
+        "s4": '[[0, 4, "BRAND"], [5, 13, "TERM"]]',
+        "s5": '[[5, 12, "TERM"], [5, 17, "TERM"]]',
+        "s6": '[[2, 14, "TERM"]]',
+        "s8": "[]",
+    }
+    assert cleaned["text"].to_list()[0] == SPAN_TEXTS["s1"]
+    assert dev.rows() == [("d1", SPAN_TEXTS["d1"], "[]")]
+
+
+def test_a_spans_export_writes_span_arrays_that_ingest_reads_back(
+    spans_reviewed: Workspace, tmp_path: Path
+) -> None:
+    with spans_reviewed as ws:
+        cleaned = cleaned_spans(ws)
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", "export", spans_reviewed.path, tmp_path / "c.jsonl"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "7 cleaned texts written" in result.stdout
+    lines = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert lines[3] == {
+        "id": "s4",
+        "text": "Dell keyboard feels cheap",
+        "spans": [[0, 4, "BRAND"], [5, 13, "TERM"]],
+    }
+    with Workspace(tmp_path / "again.duckdb") as again:
+        ingest(
+            again,
+            tmp_path / "c.jsonl",
+            kind="spans",
+            labels=["TERM", "BRAND"],
+            label_column="spans",
+        )
+        gold = again.sql("SELECT id, gold FROM examples ORDER BY id")
+    assert gold.rows() == cleaned.select("example_id", "spans").rows()
+    with Workspace(spans_reviewed.path) as ws:
+        assert export_cleaned(ws, tmp_path / "c.csv") == 7
+        with pytest.raises(InputError, match="a spans task has none"):
+            export_cleaned(ws, tmp_path / "w.csv", wide=True)
+    assert pl.read_csv(tmp_path / "c.csv").rows() == cleaned.rows()
+
+
+def test_a_span_decision_off_its_text_is_an_error(spans_reviewed: Workspace) -> None:
+    with spans_reviewed as ws:
+        for decision_id, attribute, label, message in [
+            (20, "4:99", "TERM", r"attribute '4:99' is no span '<start>:<end>' of its 15-"),
+            (21, "4:7", "PLACE", r"label 'PLACE' is none of the task's entity types"),
+        ]:
+            ws.con.execute(
+                """INSERT INTO decisions (decision_id, example_id, reviewer, action, label,
+                                          seconds, decided_at, attribute)
+                   VALUES (?, 's3', 'ana', 'label', ?, 1.0, now()::TIMESTAMP, ?)""",
+                [decision_id, label, attribute],
+            )
+            with pytest.raises(
+                InputError, match=rf"decision {decision_id} on example 's3'.*{message}"
+            ):
+                cleaned_spans(ws)
+            ws.con.execute("DELETE FROM decisions WHERE decision_id = ?", [decision_id])
+
+
+def test_a_spans_workspace_has_cleaned_spans_once_aggregated(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"id": ["a"], "text": ["big screen"]})
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, kind="spans", labels=["TERM"])
+        with pytest.raises(InputError, match="a set of spans per text: use cleaned_spans"):
+            cleaned_labels(ws)
+        with pytest.raises(LabelkitError, match="no span_predictions yet: run `labelkit aggre"):
+            cleaned_spans(ws)
+        with pytest.raises(LabelkitError, match="no span_predictions yet"):
+            train_on_cleaned(ws, tmp_path / "model")

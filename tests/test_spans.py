@@ -13,13 +13,10 @@ import pytest
 from labelkit import (
     InputError,
     LLMConfig,
-    ReviewQueue,
     Task,
     Workspace,
-    cleaned_labels,
     ingest,
     label_with_llm,
-    train_on_cleaned,
 )
 from labelkit.llm import import_answers
 from labelkit.spans import (
@@ -160,14 +157,11 @@ def test_schema_7_workspace_migrates_to_span_tables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stage", "run_stage"),
     [
-        ("export (cleaned_labels)", lambda ws, tmp: cleaned_labels(ws)),
-        ("review (ReviewQueue)", lambda ws, tmp: ReviewQueue(ws)),
         (
             "llm (label_with_llm)",
             lambda ws, tmp: label_with_llm(ws, LLMConfig(model="m", instructions="find terms")),
         ),
         ("import-answers (import_answers)", lambda ws, tmp: import_answers(ws, tmp, "m")),
-        ("train (train_on_cleaned)", lambda ws, tmp: train_on_cleaned(ws, tmp / "model")),
     ],
 )
 def test_stages_that_work_per_attribute_refuse_a_spans_workspace_by_name(

@@ -5,6 +5,7 @@ from labelkit.train.attributes import (
     textcat_per_attribute_config,
     train_attributes,
 )
+from labelkit.train.ner import ner_config, train_ner, train_ner_on_cleaned, training_counts
 from labelkit.train.ship import package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
     textcat_bow_config,
@@ -16,6 +17,7 @@ from labelkit.train.textcat import (
 from labelkit.train.vectors import static_vectors
 
 __all__ = [
+    "ner_config",
     "package_model",
     "predict_file",
     "predict_frame",
@@ -26,6 +28,9 @@ __all__ = [
     "textcat_per_attribute_config",
     "textcat_vectors_config",
     "train_attributes",
+    "train_ner",
+    "train_ner_on_cleaned",
     "train_on_cleaned",
     "train_textcat",
+    "training_counts",
 ]

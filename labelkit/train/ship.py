@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import spacy
@@ -19,6 +20,8 @@ from spacy.language import Language
 from labelkit.data import as_frame, read_table, table_format
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
+from labelkit.export import write_spans_jsonl
+from labelkit.spans import spans_json
 from labelkit.task import Task
 from labelkit.train.attributes import absent_answer, output_name
 
@@ -59,7 +62,9 @@ def package_model(
         shutil.copytree(model_path, staged)
         meta = json.loads((staged / "meta.json").read_text())
         meta |= {"name": name, "version": version}
-        meta["description"] = "A text classifier distilled with labelkit."
+        ner = "ner" in meta.get("pipeline", [])
+        what = "An entity recognizer" if ner else "A text classifier"
+        meta["description"] = f"{what} distilled with labelkit."
         if evaluation is not None:
             evaluated = _evaluation_meta(evaluation)
             # Kept beside what training put there (a task with attributes keeps its task).
@@ -95,9 +100,23 @@ def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
     if small.height == 0:
         raise LabelkitError("the evaluation has no small model row: pass the model to evaluate")
     row = small.row(0, named=True)
-    performance = {
-        key: row[key] for key in ("accuracy", "macro_f1", "ece", "words_per_s") if row[key]
-    }
+    if "f1" in row:
+        # A spans task's scores, under the names spaCy gives an entity recognizer's.
+        per_type = evaluation.per_class.filter(pl.col("method") == row["method"])
+        performance = {
+            "ents_p": row["precision"],
+            "ents_r": row["recall"],
+            "ents_f": row["f1"],
+            "ents_per_type": {
+                t["label"]: {"p": t["precision"], "r": t["recall"], "f": t["f1"]}
+                for t in per_type.iter_rows(named=True)
+            },
+            "words_per_s": row["words_per_s"],
+        }
+    else:
+        performance = {
+            key: row[key] for key in ("accuracy", "macro_f1", "ece", "words_per_s") if row[key]
+        }
     return {
         "performance": performance,
         "labelkit": {
@@ -115,6 +134,10 @@ def predict_frame(
     threshold: float = 0.5,
 ) -> pl.DataFrame:
     """Label every row of a polars (or pandas) frame; return it with the predictions added.
+
+    An entity recognizer (a spans task's model, ``train_ner``) adds one column,
+    ``spans``: each text's entities as JSON ``[[start, end, label], ...]``, character
+    offsets into the text as given (``[]``: none).
 
     The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
     the list of those scoring at least ``threshold``), ``confidence`` (the top score) and
@@ -153,7 +176,9 @@ def predict_file(
 
     The output (its format from its suffix) has the input's columns plus those of
     ``predict_frame``; in CSV, a multi-label model's ``predicted_labels`` are joined by
-    ``|``. ``model`` is a trained model's folder or an installed package.
+    ``|``; in JSONL, an entity recognizer's ``spans`` are JSON arrays ``[[start, end,
+    label], ...]`` (JSON text in CSV and Parquet). ``model`` is a trained model's folder
+    or an installed package.
 
     Examples
     --------
@@ -169,6 +194,9 @@ def predict_file(
     if output_kind == "csv" and "predicted_labels" in result.columns:
         result = result.with_columns(pl.col("predicted_labels").list.join("|"))
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    if output_kind == "jsonl" and "spans" in result.columns and "spans" not in frame.columns:
+        write_spans_jsonl(result, output_path)
+        return result.height
     {"csv": result.write_csv, "jsonl": result.write_ndjson, "parquet": result.write_parquet}[
         output_kind
     ](output_path)
@@ -199,17 +227,27 @@ def _predict(
             f"the model's limit of {nlp.max_length:,} characters; split or shorten it"
         )
     pipes = [name for name in nlp.pipe_names if name.startswith("textcat")]
-    if not pipes:
-        raise LabelkitError(f"{model} has no text classifier (pipes: {nlp.pipe_names})")
+    ner = "ner" in nlp.pipe_names
+    if not pipes and not ner:
+        raise LabelkitError(
+            f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
+        )
     labels = [label for pipe in pipes for label in nlp.get_pipe(pipe).labels]
-    scores: list[list[float]] = []
+    answers: list[Any] = []
     with Progress(transient=True) as progress:
         bar = progress.add_task(f"predicting {Path(name).name}", total=frame.height)
         for start in range(0, frame.height, PREDICT_BATCH):
             chunk = texts.slice(start, PREDICT_BATCH).to_list()
-            scores += [[doc.cats[label] for label in labels] for doc in nlp.pipe(chunk)]
+            answers += [
+                spans_json((e.start_char, e.end_char, e.label_) for e in doc.ents)
+                if ner
+                else [doc.cats[label] for label in labels]
+                for doc in nlp.pipe(chunk)
+            ]
             progress.update(bar, advance=len(chunk))
-    table = pl.DataFrame(scores, schema=[f"score_{label}" for label in labels], orient="row")
+    if ner:
+        return _joined(frame, pl.DataFrame({"spans": answers}, schema={"spans": pl.String}), name)
+    table = pl.DataFrame(answers, schema=[f"score_{label}" for label in labels], orient="row")
     task = nlp.meta.get("labelkit", {}).get("task")
     if task is not None:
         answers = _attribute_answers(Task.from_json(json.dumps(task)), table.columns, threshold)

@@ -165,6 +165,8 @@ def train_textcat(
     >>> train_textcat(cleaned_labels(ws), ["ham", "spam"], "models/spam", lang="de")
     PosixPath('models/spam/model-best')
     """
+    if getattr(resolve(small_models, model), "kind", None) == "spans":
+        raise LabelkitError(f"{model} answers a spans task, not one label per text: use train_ner")
     if getattr(resolve(small_models, model), "layout", None):
         raise LabelkitError(
             f"{model} answers a task with attributes, not one label per text: "
@@ -273,7 +275,8 @@ def train_on_cleaned(
     tenth of the cleaned set is held out for it. The texts are tokenized in the
     workspace's language; spaCy's training log is printed only with ``verbose``.
     ``model`` defaults to ``spacy_textcat_bow``, and for a task with attributes to
-    the default layout of ``train_attributes`` (one answer per attribute).
+    the default layout of ``train_attributes`` (one answer per attribute). A spans
+    task trains spaCy's ``ner`` on ``cleaned_spans`` (``train_ner_on_cleaned``).
 
     Examples
     --------
@@ -281,8 +284,21 @@ def train_on_cleaned(
     PosixPath('models/spam/model-best')
     """
     from labelkit.train.attributes import DEFAULT_ATTRIBUTE_MODEL, train_attributes
+    from labelkit.train.ner import train_ner_on_cleaned
 
     task = workspace.task
+    if task.kind == "spans":
+        return train_ner_on_cleaned(
+            workspace,
+            output_dir,
+            model=model,
+            targets=targets,
+            dev_split=dev_split,
+            seed=seed,
+            config_path=config_path,
+            verbose=verbose,
+            **params,
+        )
     task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:

@@ -1,0 +1,296 @@
+"""The small model of a spans task: spaCy's ``ner`` trained on the cleaned spans.
+
+Spans are character offsets; spaCy's entities are whole tokens of its tokenizer (the
+one labelkit tokenizes with, ``spacy.blank(lang)``). Each span becomes
+``Doc.char_span(start, end, alignment_mode="expand")``, so a span off token
+boundaries snaps outward to the tokens it touches, as span LFs' spans do; one that
+touches only whitespace is dropped. ``ner`` gives each token at most one entity: of
+spans that overlap (two reviewed spans may), the first in the cleaned set's order (by
+start, then end) is kept and the later ones are dropped. What was snapped and dropped
+is counted and kept in the model's ``meta.json`` under ``labelkit.spans``, with the
+task, so the model still loads with spaCy alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import spacy
+from spacy.cli.init_config import init_config
+from spacy.tokens import DocBin
+from thinc.api import Config
+
+from labelkit.errors import InputError, LabelkitError
+from labelkit.export import cleaned_spans
+from labelkit.registry import resolve, small_models
+from labelkit.spans import is_span_list, spans_json
+from labelkit.task import Task
+from labelkit.train.textcat import SAVED, _fit
+from labelkit.workspace import Workspace
+
+NER_MODEL = "spacy_ner"
+# What happened to the spans on their way to spaCy's entities, per corpus.
+COUNTS = ("spans", "snapped", "whitespace", "overlapping")
+
+
+@small_models.register(NER_MODEL)
+def ner_config(
+    *,
+    width: int = 96,
+    depth: int = 4,
+    max_epochs: int = 10,
+    patience: int = 1600,
+    eval_frequency: int = 200,
+    batch_words: int = 1000,
+    seed: int = 0,
+) -> Config:
+    """spaCy's ``ner`` over a small CNN tok2vec (its ``efficiency`` config), trained for
+    ``max_epochs`` passes at most: quick on a CPU. Batches grow from 100 words to
+    ``batch_words``, spaCy's schedule (a few dozen texts learn more in smaller ones).
+
+    Examples
+    --------
+    >>> ner_config(max_epochs=3)["components"]["ner"]["factory"]
+    'ner'
+    """
+    config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
+    config["training"].update(
+        {
+            "max_epochs": max_epochs,
+            "max_steps": 0,
+            "patience": patience,
+            "eval_frequency": eval_frequency,
+        }
+    )
+    config["training"]["batcher"]["size"].update(
+        {"start": min(100, batch_words), "stop": batch_words}
+    )
+    config["components"]["tok2vec"]["model"]["encode"].update({"width": width, "depth": depth})
+    config["system"]["seed"] = seed
+    config["paths"]["vectors"] = None
+    return config
+
+
+# The task kind a registered small model answers, where it is not one label per text.
+ner_config.kind = "spans"  # type: ignore[attr-defined]
+
+
+def train_ner(
+    examples: pl.DataFrame,
+    labels: Sequence[str],
+    output_dir: str | Path,
+    *,
+    model: str = NER_MODEL,
+    dev: pl.DataFrame | None = None,
+    dev_fraction: float = 0.1,
+    seed: int = 0,
+    config_path: str | Path | None = None,
+    lang: str | None = None,
+    verbose: bool = False,
+    **params: Any,
+) -> Path:
+    """Train spaCy's ``ner`` on ``text, spans`` rows; return the path of the best model.
+
+    ``spans`` holds each text's entities as ``[[start, end, label], ...]`` character
+    spans (a JSON string, as ``cleaned_spans`` and gold give them, or a list); ``[]``
+    teaches that the text has none. Spans become whole tokens as the module says, and
+    the counts of spans snapped, dropped on whitespace and dropped as overlapping are
+    kept in ``meta.json`` (``labelkit.spans``, per corpus). The best checkpoint is
+    chosen on ``dev`` (same columns, e.g. gold), else on a seeded ``dev_fraction`` of
+    the rows held out. ``output_dir`` receives ``config.cfg`` (spaCy's, ready to edit
+    and pass back as ``config_path``), the corpora and ``model-best`` / ``model-last``.
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"text": texts, "spans": ['[[4, 16, "TERM"]]', "[]", ...]})
+    >>> nlp = spacy.load(train_ner(rows, ["TERM"], "models/terms"))
+    >>> [(e.start_char, e.end_char, e.label_) for e in nlp("the battery life is short").ents]
+    [(4, 16, 'TERM')]
+    """
+    rows = _span_rows(examples, labels, "training rows")
+    if rows.height < 10:
+        raise LabelkitError(f"too few texts to train on: {rows.height}")
+    rows = rows.sample(fraction=1.0, shuffle=True, seed=seed)
+    if dev is None:
+        n_dev = max(1, round(rows.height * dev_fraction))
+        dev, rows = rows.head(n_dev), rows.slice(n_dev)
+    else:
+        dev = _span_rows(dev, labels, "dev rows")
+    config = (
+        Config().from_disk(config_path, interpolate=False)
+        if config_path is not None
+        else resolve(small_models, model)(seed=seed, **params)
+    )
+    if "ner" not in config["nlp"]["pipeline"]:
+        raise LabelkitError(
+            f"{config_path or model} has no ner component (pipeline "
+            f"{list(config['nlp']['pipeline'])}): a spans task trains spacy_ner"
+        )
+    if lang is not None:
+        config["nlp"]["lang"] = lang
+    task = Task(labels=tuple(labels), kind="spans", lang=config["nlp"]["lang"])
+    nlp = spacy.blank(task.lang)
+    train_docs, train_counts = _docbin(nlp, rows)
+    dev_docs, dev_counts = _docbin(nlp, dev)
+    _evaluate_every_epoch(config, sum(len(doc) for doc in train_docs.get_docs(nlp.vocab)))
+    output = Path(output_dir).resolve()
+    _fit(
+        config,
+        output,
+        train_docs,
+        dev_docs,
+        pl.concat([rows["text"], dev["text"]]),
+        targets="hard",
+        vectors=None,
+        verbose=verbose,
+    )
+    for saved in SAVED:
+        meta_path = output / saved / "meta.json"
+        meta = json.loads(meta_path.read_text())
+        meta["labelkit"] = {
+            "task": json.loads(task.to_json()),
+            "spans": {"train": train_counts, "dev": dev_counts},
+        }
+        meta_path.write_text(json.dumps(meta, indent=2))
+    return output / "model-best"
+
+
+def training_counts(model_path: str | Path) -> dict[str, dict[str, int]]:
+    """What ``train_ner`` did with the spans of a trained model, per corpus: ``spans``
+    given, ``snapped`` outward to token boundaries, dropped on ``whitespace`` only and
+    dropped as ``overlapping`` a span kept before them.
+
+    Examples
+    --------
+    >>> training_counts("models/terms/model-best")["train"]
+    {'spans': 2170, 'snapped': 3, 'whitespace': 0, 'overlapping': 1}
+    """
+    meta = json.loads((Path(model_path) / "meta.json").read_text())
+    return meta["labelkit"]["spans"]
+
+
+def train_ner_on_cleaned(
+    workspace: Workspace,
+    output_dir: str | Path,
+    *,
+    model: str | None = None,
+    targets: str = "hard",
+    dev_split: str | None = None,
+    seed: int = 0,
+    config_path: str | Path | None = None,
+    verbose: bool = False,
+    **params: Any,
+) -> Path:
+    """``train_on_cleaned`` for a spans task: ``train_ner`` on ``cleaned_spans``, logged as
+    a ``train`` run with the span counts of ``training_counts``. With ``dev_split``, that
+    split's gold spans choose the best checkpoint.
+
+    Examples
+    --------
+    >>> train_ner_on_cleaned(laptops, "models/terms", dev_split="dev")
+    PosixPath('models/terms/model-best')
+    """
+    task = workspace.task
+    if targets != "hard":
+        raise LabelkitError(
+            f"targets={targets!r}: spaCy's ner learns from the spans themselves (hard targets)"
+        )
+    model = model or NER_MODEL
+    examples = cleaned_spans(workspace)
+    dev = None
+    if dev_split is not None:
+        dev = workspace.sql(
+            "SELECT id, text, gold AS spans FROM examples "
+            "WHERE split = ? AND gold IS NOT NULL ORDER BY id",
+            [dev_split],
+        )
+        if dev.height == 0:
+            raise LabelkitError(f"no gold spans in split {dev_split!r} to choose the model on")
+    logged: dict[str, Any] = {"output_dir": str(output_dir), "model": model, "seed": seed}
+    logged |= {"targets": targets, "dev_split": dev_split}
+    logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
+    logged |= params
+    # The run's config is written when the block ends, so the counts join it.
+    with workspace.run("train", logged):
+        path = train_ner(
+            examples,
+            task.labels,
+            output_dir,
+            model=model,
+            dev=dev,
+            seed=seed,
+            config_path=config_path,
+            lang=task.lang,
+            verbose=verbose,
+            **params,
+        )
+        logged["spans"] = training_counts(path)
+    return path
+
+
+def _evaluate_every_epoch(config: Config, words: int) -> None:
+    """At most an epoch's steps between spaCy's evaluations: it keeps ``model-best``
+    only when it evaluates, every ``eval_frequency`` steps and not at the end, so on a
+    corpus of fewer steps per epoch the best model would be the untrained one. Steps
+    are counted at the largest batch (and its tolerance), so never more than an epoch."""
+    size = config["training"]["batcher"].get("size")
+    largest = size.get("stop") if isinstance(size, dict) else size
+    frequency = config["training"]["eval_frequency"]
+    if isinstance(largest, int) and isinstance(frequency, int):
+        steps = max(1, int(words / (largest * 1.25)))
+        config["training"]["eval_frequency"] = min(frequency, steps)
+
+
+def _span_rows(frame: pl.DataFrame, labels: Sequence[str], what: str) -> pl.DataFrame:
+    """``text, spans`` with ``spans`` as ``spans_json`` writes them, sorted; a row
+    whose spans are not such a list, fall outside its text or name another label is an
+    error naming it."""
+    missing = [c for c in ("text", "spans") if c not in frame.columns]
+    if missing:
+        raise InputError(f"the {what} have no column(s) {missing}")
+    key = next((c for c in ("example_id", "id") if c in frame.columns), None)
+    parsed = []
+    for i, (text, given) in enumerate(zip(frame["text"], frame["spans"], strict=True)):
+        where = f"{what}: {key} {frame[key][i]!r}" if key else f"{what}: row {i + 1}"
+        spans = json.loads(given) if isinstance(given, str) else given
+        if spans is None or not is_span_list(spans):
+            raise InputError(f"{where}: spans {given!r} are not [[start, end, label], ...]")
+        for start, end, label in spans:
+            if not 0 <= start < end <= len(text):
+                raise InputError(f"{where}: span {[start, end, label]} is outside its text")
+            if label not in labels:
+                raise InputError(f"{where}: label {label!r} is not among {list(labels)}")
+        parsed.append(spans_json(spans))
+    return pl.DataFrame(
+        {"text": frame["text"], "spans": parsed}, schema=dict.fromkeys(("text", "spans"), pl.String)
+    )
+
+
+def _docbin(nlp: spacy.language.Language, rows: pl.DataFrame) -> tuple[DocBin, dict[str, int]]:
+    """The rows as docs with their spans as entities, and what became of the spans."""
+    counts = dict.fromkeys(COUNTS, 0)
+    docs = DocBin()
+    for doc, spans in zip(nlp.tokenizer.pipe(rows["text"]), rows["spans"], strict=True):
+        entities = []
+        for start, end, label in json.loads(spans):
+            counts["spans"] += 1
+            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            if span is None or not len(span) or span.text.isspace():
+                counts["whitespace"] += 1
+                continue
+            counts["snapped"] += (span.start_char, span.end_char) != (start, end)
+            entities.append(span)
+        kept: list[spacy.tokens.Span] = []
+        # Snapped spans can meet even where the character spans did not.
+        for span in sorted(entities, key=lambda s: (s.start, s.end, s.label_)):
+            if kept and span.start < kept[-1].end:
+                counts["overlapping"] += 1
+                continue
+            kept.append(span)
+        doc.ents = kept
+        docs.add(doc)
+    return docs, counts
