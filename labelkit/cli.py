@@ -1154,9 +1154,13 @@ def evaluate_all(
     """Compare every source, the label models, the cleaned labels and the small model on gold."""
     with _open(workspace, read_only=True) as ws:
         evaluation = evaluate(ws, model, split=split)
-        targets = ws.task.targets
-    if "attribute" in evaluation.summary.columns:
-        _print_attribute_evaluation(evaluation, split, targets)
+        kind = ws.task.kind
+        targets = () if kind == "spans" else ws.task.targets
+    if kind == "spans" or "attribute" in evaluation.summary.columns:
+        if kind == "spans":
+            _print_span_evaluation(evaluation, split)
+        else:
+            _print_attribute_evaluation(evaluation, split, targets)
         if output:
             paths = evaluation.save(output)
             console.print(f"written to {paths[0]} and {paths[1]}")
@@ -1188,6 +1192,19 @@ def evaluate_all(
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+def _print_span_evaluation(evaluation: Evaluation, split: str) -> None:
+    """Entity scores of every source and model, then the small model's per entity type."""
+    console.print(rich_table(evaluation.comparison().drop("split"), title=f"gold {split} split"))
+    console.print(
+        "precision, recall, f1: over entities, a span right only with its exact bounds and "
+        "type; macro_f1: the mean over entity types"
+    )
+    small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
+    if small:
+        per_label = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")
+        console.print(rich_table(per_label, title=f"{small[0]}, per entity type"))
 
 
 def _print_attribute_evaluation(

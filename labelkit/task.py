@@ -121,16 +121,16 @@ class Task:
 
         Examples
         --------
-        >>> Task(("TERM",), kind="spans").require_attributes("flag")
+        >>> Task(("TERM",), kind="spans").require_attributes("import-answers")
         Traceback (most recent call last):
         ...
-        labelkit.errors.InputError: flag works per attribute (classification, aspects, ...
+        labelkit.errors.InputError: import-answers works per attribute (classification, aspects, ...
         """
         if self.kind == "spans":
             raise InputError(
                 f"{stage} works per attribute (classification, aspects, multilabel tasks); "
-                "this workspace's task is spans, whose answers are character spans: its "
-                "stages are ingest, apply, analyze, import-votes, aggregate and flag so far"
+                "this workspace's task is spans, whose answers are character spans, and it "
+                "has no span path yet"
             )
         return self.targets
 

@@ -220,3 +220,15 @@ def test_the_aggregate_command_prints_spans_scores_and_sources(tmp_path: Path) -
     assert bad.stderr.strip().startswith("error: unknown span label model 'snorkel'")
     with Workspace(path) as ws:
         assert {row[5] for row in stored(ws)} == {"majority_vote"}
+
+
+def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
+    # It failed with "this step works per attribute": the command read the task's targets.
+    with spans_workspace(tmp_path) as ws:
+        aggregate_spans(ws, "majority_vote")
+    result = run("evaluate", tmp_path / "spans.duckdb", "--split", "dev")
+    assert result.returncode == 0, result.stderr
+    # dev gold: 4 TERM spans; parts marks all 4; battery_is_a_brand marks e1's battery a
+    # BRAND, a span gold does not have; majority vote predicts the 4 exactly.
+    assert cells(result.stdout, "majority_vote")[1:5] == ["label model", "1.000", "1.000", "1.000"]
+    assert cells(result.stdout, "battery_is_a_brand")[2:5] == ["0.000", "0.000", "0.000"]
