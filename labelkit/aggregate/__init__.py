@@ -138,7 +138,7 @@ def aggregate(
                 votes.codes,
                 fit_rows,
                 gold,
-                lambda: make_label_model(model, **params),
+                lambda **balance: make_label_model(model, **(params | balance)),
                 None if save_to is None else Path(save_to),
             )
         answers_task = task.answers(attribute)

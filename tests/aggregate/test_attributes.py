@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,9 @@ import polars as pl
 import pytest
 
 from labelkit import Workspace, ingest
-from labelkit.aggregate import MajorityVote, aggregate
+from labelkit.aggregate import MajorityVote, aggregate, make_label_model
 from labelkit.aggregate.attributes import answer_attribute
+from labelkit.registry import label_models
 from labelkit.task import Task
 from labelkit.votes import import_votes
 
@@ -74,6 +76,74 @@ def test_a_none_vote_against_a_polarity_vote_is_a_presence_question() -> None:
     )
     assert REVIEWS.answers("staff").decode(predicted).to_list() == ["negative", "none"]
     assert proba[0].round(3).tolist() == [0.0, 0.667, 0.333]
+
+
+# Staff votes coded positive 0, negative 1, none 2, mentioned 3; sources: a keyword, a
+# lexicon, a rule and an LLM. The fit rows (0-19) are like MAMS train: the LFs only ever
+# say present, on 5 of 20 sentences, and the LLM never answered there. Rows 20-22 are
+# like test, where the LLM answers.
+M, P, N, A, _ = 3, 0, 1, 2, -1
+ONLY_PRESENT_VOTES = np.array(
+    [[M, P, P, _], [M, P, _, _], [M, N, N, _], [M, _, P, _], [M, P, P, _]]
+    + [[_, _, _, _]] * 15
+    + [[_, _, _, A], [M, _, _, A], [M, P, P, A]]
+)
+# Over all 20 fit rows, silence absent, one pseudo-row of each: (15 + 1) / (20 + 2).
+ABSENT_SHARE = 16 / 22
+
+
+@pytest.mark.parametrize("model", sorted(label_models.get_all()))
+def test_a_row_where_only_a_none_vote_was_cast_is_absent_for_every_label_model(
+    model: str,
+) -> None:
+    # Fitted on the present votes alone, the presence model believed nearly every row
+    # present, so a row where only the LLM said "none" came out present for some models.
+    fit_rows = np.arange(len(ONLY_PRESENT_VOTES)) < 20
+    proba, predicted = answer_attribute(
+        REVIEWS,
+        "staff",
+        ONLY_PRESENT_VOTES,
+        fit_rows,
+        None,
+        lambda **balance: make_label_model(model, **balance),
+    )
+    assert REVIEWS.answers("staff").decode(predicted[[20, 22]]).to_list() == ["none", "positive"]
+    # The "none" vote is no evidence of presence: P(absent) is at least the share of the
+    # fit rows no source called present.
+    assert proba[20, 2] >= ABSENT_SHARE - 1e-9
+
+
+def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -> None:
+    # As in the restaurants demo: fitted on train, where only LFs voted, and answering a
+    # test sentence where only the LLM did, saying staff is not mentioned.
+    ids = [f"t{i}" for i in range(20)] + ["x"]
+    frame = pl.DataFrame(
+        {"id": ids, "text": ids, "split": ["train"] * 20 + ["test"]},
+    )
+    sources = ["keyword", "lexicon", "rule", "llm"]
+    labels = {M: "mentioned", P: "positive", N: "negative", A: "none"}
+    cast = [
+        (example_id, source, "staff", labels[code])
+        for example_id, codes in zip(ids, ONLY_PRESENT_VOTES, strict=False)
+        for source, code in zip(sources, codes, strict=True)
+        if code != _
+    ]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            split_column="split",
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["staff"],
+        )
+        import_votes(ws, votes(*cast))
+        predictions = aggregate(ws, save_to=tmp_path / "models")
+    answer = predictions.filter(example_id="x", attribute="staff").row(0, named=True)
+    assert answer["label"] == "none"
+    assert answer["probabilities"][2] >= ABSENT_SHARE
+    saved = json.loads((tmp_path / "models" / "staff.presence.json").read_text())
+    assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
 
 
 def test_a_multilabel_task_is_one_yes_or_no_per_label(tmp_path: Path) -> None:
