@@ -18,8 +18,10 @@ presence model's class balance too, which is estimated over every fit row, a sil
 one as absent, and given to the label model (``class_balance``): LFs often say only
 that an attribute is there, and a balance learned from the rows they voted on alone
 would take nearly every row for present, a row where one source said ``"none"``
-included. Where presence is known and no source named a value, the values tie and
-the answer is left empty.
+included. Where presence is known and no source named a value, the value is the
+values' balance: the mean of the value model's posteriors over the rows that name
+one. Such a row's answer is then the most common value when presence wins, not a tie
+(a keyword for "waiter" alone says staff, and staff is mostly praised).
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ def answer_attribute(
             value_gold,
             _saved(save_to, attribute, "value"),
         )
+        # A row that names no value is present with the values' balance: the mean
+        # posterior over the rows that name one, which every label model has (each
+        # gives a row without votes uniform probabilities, a tie).
+        value[~(named != ABSTAIN).any(axis=1)] = value[value_rows].mean(axis=0)
     proba = np.hstack([present * value, 1 - present])
     silent = ~voted.any(axis=1)
     proba[silent] = np.eye(values + 1)[absent]

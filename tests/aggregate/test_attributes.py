@@ -55,7 +55,9 @@ def test_presence_then_value_per_attribute_and_silence_is_none(reviews: Workspac
         ("r1", "food"): "positive",
         ("r1", "staff"): "negative",
         ("r2", "food"): "none",  # no source spoke of food
-        ("r2", "staff"): None,  # staff is mentioned, its polarity unknown: left out
+        # Staff is mentioned and no source says how it is judged: the answer is the
+        # polarity the staff votes name elsewhere (only r1's negative), not a tie.
+        ("r2", "staff"): "negative",
         ("r3", "food"): "none",
         ("r3", "staff"): "none",
         ("r4", "food"): "negative",
@@ -144,6 +146,54 @@ def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -
     assert answer["probabilities"][2] >= ABSENT_SHARE
     saved = json.loads((tmp_path / "models" / "staff.presence.json").read_text())
     assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
+
+
+def test_a_mentioned_aspect_without_polarity_gets_the_polarities_balance() -> None:
+    # Three rows name positive staff, one negative; two say only "mentioned".
+    codes = np.array([[0, 0], [0, 0], [0, -1], [1, 1], [3, -1], [-1, 3], [2, 2], [-1, -1]])
+    proba, predicted = answer_attribute(
+        REVIEWS, "staff", codes, np.ones(len(codes), bool), None, MajorityVote
+    )
+    answers = REVIEWS.answers("staff").decode(predicted).to_list()
+    assert answers == [*["positive"] * 3, "negative", "positive", "positive", "none", "none"]
+    # Present for sure, then 3:1 positive, as over the rows that name a polarity.
+    assert proba[4].round(3).tolist() == [0.75, 0.25, 0.0]
+    assert proba[5].round(3).tolist() == [0.75, 0.25, 0.0]
+
+
+@pytest.mark.parametrize("model", sorted(label_models.get_all()))
+def test_every_label_model_answers_a_mentioned_aspect_by_the_polarities_balance(
+    model: str,
+) -> None:
+    # One rule for every label model: a row that says only "mentioned" gets the mean
+    # of the value model's posteriors over the rows that name a polarity (rows 0-4).
+    codes = np.array(
+        [
+            [0, 0, 0],
+            [0, 0, -1],
+            [0, -1, 0],
+            [1, 1, 1],
+            [0, 0, 0],
+            [3, -1, -1],
+            [-1, 3, 3],
+            [2, 2, 2],
+        ]
+    )
+    proba, predicted = answer_attribute(
+        REVIEWS,
+        "staff",
+        codes,
+        np.ones(len(codes), bool),
+        None,
+        lambda **balance: make_label_model(model, **balance),
+    )
+    present = proba[:7, :2]
+    value = present / present.sum(axis=1, keepdims=True)
+    balance = value[:5].mean(axis=0)
+    assert balance[0] > balance[1]
+    np.testing.assert_allclose(value[5], balance)
+    np.testing.assert_allclose(value[6], balance)
+    assert REVIEWS.answers("staff").decode(predicted[5:7]).to_list() == ["positive"] * 2
 
 
 def test_a_multilabel_task_is_one_yes_or_no_per_label(tmp_path: Path) -> None:
