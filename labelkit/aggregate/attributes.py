@@ -111,8 +111,9 @@ def _presence_balance(
 
     Examples
     --------
-    >>> _presence_balance(np.array([[1, 1], [1, 0], [-1, -1], [-1, -1]]), np.ones(4, bool))
-    [0.75, 0.25]
+    >>> presence = np.array([[1, 1], [1, 0], [-1, -1], [-1, -1], [-1, -1], [-1, -1]])
+    >>> _presence_balance(presence, np.ones(6, bool))  # (1 + 0.5 + 1) / (6 + 2) present
+    [0.6875, 0.3125]
     """
     votes = presence[fit_rows]
     cast = (votes != ABSTAIN).sum(axis=1)

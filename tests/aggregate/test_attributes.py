@@ -148,6 +148,17 @@ def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -
     assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
 
 
+def test_gold_rows_count_in_the_presence_balance_by_their_gold(tmp_path: Path) -> None:
+    # Rows 5-9 are silent but have gold: staff negative, so present.
+    gold = np.full(len(ONLY_PRESENT_VOTES), -1)
+    gold[5:10] = 1
+    fit_rows = np.arange(len(ONLY_PRESENT_VOTES)) < 20
+    answer_attribute(REVIEWS, "staff", ONLY_PRESENT_VOTES, fit_rows, gold, MajorityVote, tmp_path)
+    saved = json.loads((tmp_path / "staff.presence.json").read_text())
+    # (5 voted present + 5 gold present + 1) / (20 + 2) present.
+    assert saved["config"]["class_balance"] == pytest.approx([0.5, 0.5])
+
+
 def test_a_mentioned_aspect_without_polarity_gets_the_polarities_balance() -> None:
     # Three rows name positive staff, one negative; two say only "mentioned".
     codes = np.array([[0, 0], [0, 0], [0, -1], [1, 1], [3, -1], [-1, 3], [2, 2], [-1, -1]])
