@@ -148,6 +148,19 @@ def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -
     assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
 
 
+def test_a_given_class_balance_is_the_value_models_and_presence_keeps_its_own(
+    reviews: Workspace, tmp_path: Path
+) -> None:
+    staff = [("r1", "positive"), ("r2", "negative"), ("r4", "positive")]
+    import_votes(reviews, votes(*[(e, "kw", "staff", label) for e, label in staff]))
+    aggregate(reviews, "majority_vote", class_balance=[0.6, 0.4], save_to=tmp_path)
+    presence = json.loads((tmp_path / "staff.presence.json").read_text())
+    value = json.loads((tmp_path / "staff.value.json").read_text())
+    assert value["config"]["class_balance"] == [0.6, 0.4]
+    # Three of the four reviews name staff: (3 + 1) / (4 + 2) present.
+    assert presence["config"]["class_balance"] == pytest.approx([1 / 3, 2 / 3])
+
+
 def test_gold_rows_count_in_the_presence_balance_by_their_gold(tmp_path: Path) -> None:
     # Rows 5-9 are silent but have gold: staff negative, so present.
     gold = np.full(len(ONLY_PRESENT_VOTES), -1)
