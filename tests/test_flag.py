@@ -287,8 +287,14 @@ def test_an_aspect_mentioned_without_polarity_is_queued_with_a_suggestion(tmp_pa
         aggregate(ws, "majority_vote")
         flags = find_label_issues(ws)
         row = flags.filter(example_id=positive, attribute="staff").row(0, named=True)
-        assert row["given_label"] is None and row["suggested_label"] == "positive"
-        assert row["reasons"].startswith("no answer (classifier suggests positive, ")
+        # No polarity said: the label model answers staff's balance, the share of the
+        # staff votes that name negative, and the classifier reads positive in its words.
+        named = [label for (e, a), label in answers.items() if a == "staff" and e != positive]
+        negative = named.count("negative") / (len(named) - named.count(NONE))
+        assert negative > 0.5 and row["confidence"] == pytest.approx(negative)
+        assert row["given_label"] == "negative" and row["suggested_label"] == "positive"
+        assert row["reasons"].startswith("cleanlab (quality ")
+        assert "label model unsure" in row["reasons"]
         queued = ws.sql(
             "SELECT suggested_label FROM queue WHERE example_id = ? AND attribute = 'staff'",
             [positive],

@@ -90,7 +90,9 @@ def aggregate(
 
     A task with attributes (aspects, multi-label) is answered one attribute at a time
     (``labelkit.aggregate.attributes``); its predictions have an ``attribute`` column
-    and ``save_to`` is a folder of one model per attribute and part.
+    and ``save_to`` is a folder of one model per attribute and part. Each presence
+    model gets the class balance estimated over the fit rows (silence counted as
+    absent); a given ``class_balance`` is the value models'.
 
     Returns the predictions frame: ``example_id, label`` (null where the model abstains),
     ``confidence`` and ``probabilities`` in the task's label order (in
@@ -153,7 +155,7 @@ def aggregate(
                 votes.codes,
                 fit_rows,
                 gold,
-                lambda: make_label_model(model, **params),
+                lambda **balance: make_label_model(model, **(params | balance)),
                 None if save_to is None else Path(save_to),
             )
         answers_task = task.answers(attribute)

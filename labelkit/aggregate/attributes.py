@@ -13,8 +13,15 @@ multi-label task is presence alone, one label at a time.
 
 Silence means absent: an example no source voted on for an attribute gets the
 absent answer (``"none"`` / ``"no"``), as a token no span covers is outside every
-entity, so the label models only weigh sources that spoke. Where presence is known
-and no source named a value, the values tie and the answer is left empty.
+entity, so the label models only weigh sources that spoke. Silence counts in the
+presence model's class balance too, which is estimated over every fit row, a silent
+one as absent, and given to the label model (``class_balance``): LFs often say only
+that an attribute is there, and a balance learned from the rows they voted on alone
+would take nearly every row for present, a row where one source said ``"none"``
+included. Where presence is known and no source named a value, the value is the
+values' balance: the mean of the value model's posteriors over the rows that name
+one. Such a row's answer is then the most common value when presence wins, not a tie
+(a keyword for "waiter" alone says staff, and staff is mostly praised).
 """
 
 from __future__ import annotations
@@ -34,15 +41,17 @@ def answer_attribute(
     codes: np.ndarray,
     fit_rows: np.ndarray,
     gold: np.ndarray | None,
-    make_model: Callable[[], LabelModel],
+    make_model: Callable[..., LabelModel],
     save_to: Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities over ``task.answers(attribute)`` and predicted codes for every row.
 
     ``codes`` are votes coded by ``task.vote_task(attribute)`` (values first, then the
     absent answer, then ``"mentioned"`` for aspects); ``gold`` holds answer codes (-1 =
-    unknown). ``make_model`` makes a fresh label model for each part; ``save_to`` is a
-    folder that gets ``<attribute>.presence.json`` and ``<attribute>.value.json``.
+    unknown). ``make_model`` makes a fresh label model for each part, called with the
+    presence balance as ``class_balance=`` for the presence part (see the module
+    docstring); ``save_to`` is a folder that gets ``<attribute>.presence.json`` and
+    ``<attribute>.value.json``.
 
     Examples
     --------
@@ -58,8 +67,9 @@ def answer_attribute(
     voted = codes != ABSTAIN
     presence = np.where(voted, (codes != absent).astype(codes.dtype), ABSTAIN)
     presence_gold = None if gold is None else np.where(gold == ABSTAIN, ABSTAIN, gold != absent)
+    balance = _presence_balance(presence, fit_rows, presence_gold)
     p_present, _ = fit_predict(
-        make_model(),
+        make_model(class_balance=balance),
         presence,
         2,
         fit_rows,
@@ -81,11 +91,38 @@ def answer_attribute(
             value_gold,
             _saved(save_to, attribute, "value"),
         )
+        # A row that names no value is present with the values' balance: the mean
+        # posterior over the rows that name one, which every label model has (each
+        # gives a row without votes uniform probabilities, a tie).
+        value[~(named != ABSTAIN).any(axis=1)] = value[value_rows].mean(axis=0)
     proba = np.hstack([present * value, 1 - present])
     silent = ~voted.any(axis=1)
     proba[silent] = np.eye(values + 1)[absent]
     predicted = predict_from_proba(np.where(silent[:, None], absent, codes), proba)
     return proba, predicted
+
+
+def _presence_balance(
+    presence: np.ndarray, fit_rows: np.ndarray, gold: np.ndarray | None = None
+) -> list[float]:
+    """``[P(absent), P(present)]`` over every fit row: a row no source voted on counts as
+    absent, a voted one as its share of present votes, one with gold as its gold; one
+    pseudo-row of each keeps both possible.
+
+    Examples
+    --------
+    >>> presence = np.array([[1, 1], [1, 0], [-1, -1], [-1, -1], [-1, -1], [-1, -1]])
+    >>> _presence_balance(presence, np.ones(6, bool))  # (1 + 0.5 + 1) / (6 + 2) present
+    [0.6875, 0.3125]
+    """
+    votes = presence[fit_rows]
+    cast = (votes != ABSTAIN).sum(axis=1)
+    present = np.where(cast > 0, (votes == 1).sum(axis=1) / np.maximum(cast, 1), 0.0)
+    if gold is not None:
+        known = gold[fit_rows] != ABSTAIN
+        present = np.where(known, gold[fit_rows] == 1, present)
+    share = float((present.sum() + 1) / (len(present) + 2))
+    return [1 - share, share]
 
 
 def _saved(folder: Path | None, attribute: str, part: str) -> Path | None:

@@ -16,6 +16,7 @@ from labelkit.aggregate.base import (
     class_prior,
     expected_accuracy,
     softmax,
+    vote_shares,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.registry import label_models
@@ -61,10 +62,8 @@ class _Votes:
         )
 
 
-def _shares(votes: _Votes) -> np.ndarray:
-    counts = votes.counts().astype(np.float64)
-    totals = counts.sum(axis=1, keepdims=True)
-    return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / votes.k)
+def _shares(votes: _Votes, prior: np.ndarray | None = None) -> np.ndarray:
+    return vote_shares(votes.counts().astype(np.float64), prior)
 
 
 @label_models.register("auto")
@@ -281,7 +280,7 @@ class AutoLabelModel(BaseLabelModel):
         gold rows; each fold is fitted without its own gold labels."""
         rows = np.flatnonzero(known)
         fold = np.random.default_rng(0).permutation(len(rows)) % 5
-        scores = {"majority_vote": expected_accuracy(_shares(votes)[rows], gold[rows])}
+        scores = {"majority_vote": expected_accuracy(_shares(votes, fixed)[rows], gold[rows])}
         candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             f"precision_em, gold weight {weight:g}": lambda partial, w=weight: (
                 _fit_precisions(votes, partial, w, fixed, 30, 1e-3).posterior
@@ -314,7 +313,8 @@ class AutoLabelModel(BaseLabelModel):
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         votes = _Votes(self._kept(self._check(codes)), self.cardinality)
         if self.chosen == "majority_vote":
-            proba = _break_ties(_shares(votes))
+            fixed = class_prior(self.class_balance, self.cardinality, self.name)
+            proba = _break_ties(_shares(votes, fixed))
         elif self.chosen == "dawid_skene":
             state = {"confusion": self.confusion, "prior": self.prior}
             state |= {"iterations": 0, "gold_weight_used": None}
@@ -333,7 +333,8 @@ def votes_per_source(codes: np.ndarray) -> np.ndarray:
 
 def _break_ties(shares: np.ndarray) -> np.ndarray:
     """Vote shares with exact ties broken by a seeded coin, as majority vote with random
-    ties does; the class balance would be no safer, as a skewed source skews it too."""
+    ties does; the estimated class balance would be no safer, as a skewed source skews
+    it too (a given one has split the ties already, see ``vote_shares``)."""
     jitter = np.random.default_rng(0).random(shares.shape)
     proba = shares + 1e-6 * jitter
     return proba / proba.sum(axis=1, keepdims=True)

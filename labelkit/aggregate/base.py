@@ -109,6 +109,34 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def vote_shares(counts: np.ndarray, prior: np.ndarray | None = None) -> np.ndarray:
+    """Each row's share of the votes per class, uniform where no source voted.
+
+    With a class ``prior``, the classes tied at the top of a row split their votes'
+    share in proportion to it: votes decide, and among classes with as many votes the
+    more common class is more likely (an even prior leaves the tie).
+
+    Examples
+    --------
+    >>> vote_shares(np.array([[2, 1], [1, 1], [0, 0]]), np.array([0.75, 0.25]))
+    array([[0.66666667, 0.33333333],
+           [0.75      , 0.25      ],
+           [0.5       , 0.5       ]])
+    """
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / counts.shape[1])
+    if prior is None:
+        return shares
+    top = (counts == counts.max(axis=1, keepdims=True)) & (totals > 0)
+    tied = top.sum(axis=1) > 1
+    weight = np.where(top[tied], prior, 0.0)
+    mass = np.where(top[tied], shares[tied], 0.0).sum(axis=1, keepdims=True)
+    shares[tied] = np.where(
+        top[tied], mass * weight / weight.sum(axis=1, keepdims=True), shares[tied]
+    )
+    return shares
+
+
 def one_hot_votes(codes: np.ndarray, cardinality: int) -> np.ndarray:
     """Votes as an (n_examples, n_sources, n_classes) 0/1 array; abstains are all zeros."""
     return (codes[:, :, None] == np.arange(cardinality)).astype(np.float64)

@@ -4,7 +4,7 @@
 name                   learns                                      class balance
 =====================  ==========================================  ======================
 ``auto`` (default)     source accuracies, checked against MV       given, else MV's
-``majority_vote``      nothing: every vote counts the same         not used
+``majority_vote``      nothing: every vote counts the same         given: splits ties
 ``weighted_majority``  one accuracy per source, from agreement     given, else uniform
 ``snorkel``            Snorkel's LabelModel (matrix completion)    given, else uniform
 ``dawid_skene``        a confusion matrix per source, by EM        given, else estimated
@@ -31,6 +31,7 @@ from labelkit.aggregate.base import (
     class_prior,
     one_hot_votes,
     softmax,
+    vote_shares,
 )
 from labelkit.errors import InputError
 from labelkit.registry import label_models
@@ -65,26 +66,39 @@ class MajorityVote(BaseLabelModel):
 
     Ties are exact ties in probability, so ``predict`` abstains on them (Snorkel's
     ``tie_break_policy="abstain"``); an example with no votes gets uniform probabilities.
+    With a ``class_balance``, the tied classes split their share in proportion to it,
+    so a tie goes to the more common class (see ``vote_shares``).
+
+    Parameters
+    ----------
+    class_balance
+        Class prior that breaks ties; none if None.
 
     Examples
     --------
     >>> MajorityVote().fit(codes, 2).predict_proba(np.array([[1, 1, 0]]))
     array([[0.33333333, 0.66666667]])
+    >>> MajorityVote(class_balance=[0.8, 0.2]).fit(codes, 2).predict(np.array([[0, 1, -1]]))
+    array([0])
     """
 
     name = "majority_vote"
+    config_attributes = ("class_balance",)
+
+    def __init__(self, class_balance: ClassBalance = None) -> None:
+        self.class_balance = None if class_balance is None else list(class_balance)
 
     def fit(
         self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
     ) -> MajorityVote:
         self._check(codes, cardinality)
+        class_prior(self.class_balance, cardinality, self.name)
         self.cardinality = cardinality
         return self
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         counts = one_hot_votes(self._check(codes), self.cardinality).sum(axis=1)
-        totals = counts.sum(axis=1, keepdims=True)
-        return np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / self.cardinality)
+        return vote_shares(counts, class_prior(self.class_balance, self.cardinality, self.name))
 
 
 @label_models.register("weighted_majority")

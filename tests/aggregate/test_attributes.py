@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,9 @@ import polars as pl
 import pytest
 
 from labelkit import Workspace, ingest
-from labelkit.aggregate import MajorityVote, aggregate
+from labelkit.aggregate import MajorityVote, aggregate, make_label_model
 from labelkit.aggregate.attributes import answer_attribute
+from labelkit.registry import label_models
 from labelkit.task import Task
 from labelkit.votes import import_votes
 
@@ -53,7 +55,9 @@ def test_presence_then_value_per_attribute_and_silence_is_none(reviews: Workspac
         ("r1", "food"): "positive",
         ("r1", "staff"): "negative",
         ("r2", "food"): "none",  # no source spoke of food
-        ("r2", "staff"): None,  # staff is mentioned, its polarity unknown: left out
+        # Staff is mentioned and no source says how it is judged: the answer is the
+        # polarity the staff votes name elsewhere (only r1's negative), not a tie.
+        ("r2", "staff"): "negative",
         ("r3", "food"): "none",
         ("r3", "staff"): "none",
         ("r4", "food"): "negative",
@@ -74,6 +78,146 @@ def test_a_none_vote_against_a_polarity_vote_is_a_presence_question() -> None:
     )
     assert REVIEWS.answers("staff").decode(predicted).to_list() == ["negative", "none"]
     assert proba[0].round(3).tolist() == [0.0, 0.667, 0.333]
+
+
+# Staff votes coded positive 0, negative 1, none 2, mentioned 3; sources: a keyword, a
+# lexicon, a rule and an LLM. The fit rows (0-19) are like MAMS train: the LFs only ever
+# say present, on 5 of 20 sentences, and the LLM never answered there. Rows 20-22 are
+# like test, where the LLM answers.
+M, P, N, A, _ = 3, 0, 1, 2, -1
+ONLY_PRESENT_VOTES = np.array(
+    [[M, P, P, _], [M, P, _, _], [M, N, N, _], [M, _, P, _], [M, P, P, _]]
+    + [[_, _, _, _]] * 15
+    + [[_, _, _, A], [M, _, _, A], [M, P, P, A]]
+)
+# Over all 20 fit rows, silence absent, one pseudo-row of each: (15 + 1) / (20 + 2).
+ABSENT_SHARE = 16 / 22
+
+
+@pytest.mark.parametrize("model", sorted(label_models.get_all()))
+def test_a_row_where_only_a_none_vote_was_cast_is_absent_for_every_label_model(
+    model: str,
+) -> None:
+    # Fitted on the present votes alone, the presence model believed nearly every row
+    # present, so a row where only the LLM said "none" came out present for some models.
+    fit_rows = np.arange(len(ONLY_PRESENT_VOTES)) < 20
+    proba, predicted = answer_attribute(
+        REVIEWS,
+        "staff",
+        ONLY_PRESENT_VOTES,
+        fit_rows,
+        None,
+        lambda **balance: make_label_model(model, **balance),
+    )
+    assert REVIEWS.answers("staff").decode(predicted[[20, 22]]).to_list() == ["none", "positive"]
+    # The "none" vote is no evidence of presence: P(absent) is at least the share of the
+    # fit rows no source called present.
+    assert proba[20, 2] >= ABSENT_SHARE - 1e-9
+
+
+def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -> None:
+    # As in the restaurants demo: fitted on train, where only LFs voted, and answering a
+    # test sentence where only the LLM did, saying staff is not mentioned.
+    ids = [f"t{i}" for i in range(20)] + ["x"]
+    frame = pl.DataFrame(
+        {"id": ids, "text": ids, "split": ["train"] * 20 + ["test"]},
+    )
+    sources = ["keyword", "lexicon", "rule", "llm"]
+    labels = {M: "mentioned", P: "positive", N: "negative", A: "none"}
+    cast = [
+        (example_id, source, "staff", labels[code])
+        for example_id, codes in zip(ids, ONLY_PRESENT_VOTES, strict=False)
+        for source, code in zip(sources, codes, strict=True)
+        if code != _
+    ]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            split_column="split",
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["staff"],
+        )
+        import_votes(ws, votes(*cast))
+        predictions = aggregate(ws, save_to=tmp_path / "models")
+    answer = predictions.filter(example_id="x", attribute="staff").row(0, named=True)
+    assert answer["label"] == "none"
+    assert answer["probabilities"][2] >= ABSENT_SHARE
+    saved = json.loads((tmp_path / "models" / "staff.presence.json").read_text())
+    assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
+
+
+def test_a_given_class_balance_is_the_value_models_and_presence_keeps_its_own(
+    reviews: Workspace, tmp_path: Path
+) -> None:
+    staff = [("r1", "positive"), ("r2", "negative"), ("r4", "positive")]
+    import_votes(reviews, votes(*[(e, "kw", "staff", label) for e, label in staff]))
+    aggregate(reviews, "majority_vote", class_balance=[0.6, 0.4], save_to=tmp_path)
+    presence = json.loads((tmp_path / "staff.presence.json").read_text())
+    value = json.loads((tmp_path / "staff.value.json").read_text())
+    assert value["config"]["class_balance"] == [0.6, 0.4]
+    # Three of the four reviews name staff: (3 + 1) / (4 + 2) present.
+    assert presence["config"]["class_balance"] == pytest.approx([1 / 3, 2 / 3])
+
+
+def test_gold_rows_count_in_the_presence_balance_by_their_gold(tmp_path: Path) -> None:
+    # Rows 5-9 are silent but have gold: staff negative, so present.
+    gold = np.full(len(ONLY_PRESENT_VOTES), -1)
+    gold[5:10] = 1
+    fit_rows = np.arange(len(ONLY_PRESENT_VOTES)) < 20
+    answer_attribute(REVIEWS, "staff", ONLY_PRESENT_VOTES, fit_rows, gold, MajorityVote, tmp_path)
+    saved = json.loads((tmp_path / "staff.presence.json").read_text())
+    # (5 voted present + 5 gold present + 1) / (20 + 2) present.
+    assert saved["config"]["class_balance"] == pytest.approx([0.5, 0.5])
+
+
+def test_a_mentioned_aspect_without_polarity_gets_the_polarities_balance() -> None:
+    # Three rows name positive staff, one negative; two say only "mentioned".
+    codes = np.array([[0, 0], [0, 0], [0, -1], [1, 1], [3, -1], [-1, 3], [2, 2], [-1, -1]])
+    proba, predicted = answer_attribute(
+        REVIEWS, "staff", codes, np.ones(len(codes), bool), None, MajorityVote
+    )
+    answers = REVIEWS.answers("staff").decode(predicted).to_list()
+    assert answers == [*["positive"] * 3, "negative", "positive", "positive", "none", "none"]
+    # Present for sure, then 3:1 positive, as over the rows that name a polarity.
+    assert proba[4].round(3).tolist() == [0.75, 0.25, 0.0]
+    assert proba[5].round(3).tolist() == [0.75, 0.25, 0.0]
+
+
+@pytest.mark.parametrize("model", sorted(label_models.get_all()))
+def test_every_label_model_answers_a_mentioned_aspect_by_the_polarities_balance(
+    model: str,
+) -> None:
+    # One rule for every label model: a row that says only "mentioned" gets the mean
+    # of the value model's posteriors over the rows that name a polarity (rows 0-4).
+    codes = np.array(
+        [
+            [0, 0, 0],
+            [0, 0, -1],
+            [0, -1, 0],
+            [1, 1, 1],
+            [0, 0, 0],
+            [3, -1, -1],
+            [-1, 3, 3],
+            [2, 2, 2],
+        ]
+    )
+    proba, predicted = answer_attribute(
+        REVIEWS,
+        "staff",
+        codes,
+        np.ones(len(codes), bool),
+        None,
+        lambda **balance: make_label_model(model, **balance),
+    )
+    present = proba[:7, :2]
+    value = present / present.sum(axis=1, keepdims=True)
+    balance = value[:5].mean(axis=0)
+    assert balance[0] > balance[1]
+    np.testing.assert_allclose(value[5], balance)
+    np.testing.assert_allclose(value[6], balance)
+    assert REVIEWS.answers("staff").decode(predicted[5:7]).to_list() == ["positive"] * 2
 
 
 def test_a_multilabel_task_is_one_yes_or_no_per_label(tmp_path: Path) -> None:

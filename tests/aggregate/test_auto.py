@@ -139,6 +139,16 @@ def test_a_fit_that_overrules_clear_majorities_falls_back() -> None:
     assert (model.predict_proba(codes).argmax(1) == mv.argmax(1))[mv.max(1) > 0.5].all()
 
 
+def test_falling_back_to_majority_vote_a_given_class_balance_breaks_its_ties() -> None:
+    codes, _ = synthetic(2000, 2, np.full(6, 0.6), np.full(6, 0.75), seed=3)
+    tied = np.array([[0, 1, -1, -1, -1, -1], [-1, 0, 0, 1, 1, -1]])
+    model = AutoLabelModel(min_agreement=1.01, class_balance=[0.3, 0.7]).fit(codes, 2)
+    assert model.report["chosen"] == "majority_vote"
+    proba = model.predict_proba(tied)
+    assert proba == pytest.approx(np.array([[0.3, 0.7], [0.3, 0.7]]), abs=1e-5)
+    assert model.predict(tied).tolist() == [1, 1]
+
+
 def test_with_gold_the_choice_is_made_by_cross_validation_on_gold_rows() -> None:
     codes, truth = youtube_with_llm(seed=2)
     gold = np.full(len(truth), -1)

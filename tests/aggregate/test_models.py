@@ -36,6 +36,24 @@ def test_majority_vote_shares_ties_and_no_votes() -> None:
     assert predict_from_proba(codes, proba).tolist() == [1, -1, -1, 2]
 
 
+def test_majority_vote_with_a_class_balance_gives_a_tie_to_the_more_common_class(
+    tmp_path: Path,
+) -> None:
+    codes = np.array([[1, 1, 0], [0, 1, -1], [-1, -1, -1], [0, 1, 2], [2, -1, -1]])
+    model = MajorityVote(class_balance=[0.2, 0.3, 0.5]).fit(codes, 3)
+    proba = model.predict_proba(codes)
+    # Votes decide; only the classes tied at the top share by the balance (0.2 : 0.3).
+    assert proba[0] == pytest.approx([1 / 3, 2 / 3, 0])
+    assert proba[1] == pytest.approx([0.4, 0.6, 0])
+    assert proba[2] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    assert proba[3] == pytest.approx([0.2, 0.3, 0.5])
+    assert model.predict(codes).tolist() == [1, 1, -1, 2, 2]
+    model.save(tmp_path / "mv.json")
+    assert load_label_model(tmp_path / "mv.json").predict(codes).tolist() == [1, 1, -1, 2, 2]
+    with pytest.raises(InputError, match="majority_vote: class_balance must be 3 positive"):
+        MajorityVote(class_balance=[0.5, 0.5]).fit(codes, 3)
+
+
 def synthetic_votes(
     n: int = 2000, seed: int = 0, prior: tuple[float, ...] = (0.5, 0.5)
 ) -> tuple[np.ndarray, np.ndarray]:
