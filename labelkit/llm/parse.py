@@ -26,6 +26,9 @@ _YES_NO = re.compile(r"^(yes|no)\b", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\W_]+")
 # A JSON object with no object inside: one entity of an answer cut off before its end.
 _FLAT_OBJECT = re.compile(r"\{[^{}]*\}")
+# Words and single other characters: the pieces of an entity's word that whitespace may
+# separate in the text.
+_PIECES = re.compile(r"\w+|\W")
 
 Letters = Sequence[str] | Mapping[str, str]
 
@@ -238,8 +241,9 @@ def align_entities(
     ``parse_entities`` reads them) in ``text``, and those that found none.
 
     Each entity marks every occurrence of its words in the text, ignoring case and
-    matching any run of whitespace between words ("Windows  7" finds "windows 7"),
-    never inside a word ("ram" does not find "program"), in NFC or NFD; each
+    matching any run of whitespace between words ("Windows  7" finds "windows 7") and
+    any or none around punctuation ("(DVD)" finds the tokenized "( DVD )"), never
+    inside a word ("ram" does not find "program"), in NFC or NFD; each
     occurrence snaps outward to whole ``tokens`` (the text's, from
     ``labelkit.spans.tokenize``). Overlapping spans resolve to the longest. A label
     compares by its letters and digits (``aliases`` add other names); an entity whose
@@ -273,14 +277,18 @@ def align_entities(
 
 
 def _words(words: str) -> re.Pattern[str] | None:
-    """A pattern for ``words`` in NFC or NFD, any whitespace between them, any case,
-    not inside a word; None for words that are only whitespace."""
+    """A pattern for ``words`` in NFC or NFD, any whitespace between them (and around
+    their punctuation), any case, not inside a word; None for words that are only
+    whitespace."""
     alternatives = []
     for form in dict.fromkeys(unicodedata.normalize(f, words) for f in ("NFC", "NFD")):
         parts = form.split()
         if not parts:
             return None
-        body = r"\s+".join(re.escape(part) for part in parts)
+        # Pre-tokenized texts (WRENCH) space out punctuation that answers do not: "it 's".
+        body = r"\s+".join(
+            r"\s*".join(re.escape(piece) for piece in _PIECES.findall(part)) for part in parts
+        )
         before = r"(?<!\w)" if re.match(r"\w", parts[0]) else ""
         after = r"(?!\w)" if re.search(r"\w$", parts[-1]) else ""
         alternatives.append(before + body + after)

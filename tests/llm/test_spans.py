@@ -55,7 +55,11 @@ ANSWERS = {
     # No JSON at all.
     "No laptop words here.": "Sure! The terms are fan and screen.",
     # Cut off by the token limit: the entity it completed still counts.
-    "Great screen, weak fan.": ('{"entities": [{"text": "screen", "label": "TERM"}, {"text": "fa'),
+    "Great screen, weak fan.": '{"entities": [{"text": "screen", "label": "TERM"}, {"text": "fa',
+    # A pre-tokenized text spaces out punctuation that the answer does not.
+    "No installation disk ( DVD ) is included .": (
+        '{"entities": [{"text": "installation disk (DVD)", "label": "TERM"}]}'
+    ),
 }
 IDS = {text: f"t{i}" for i, text in enumerate(ANSWERS, start=1)}
 
@@ -69,6 +73,7 @@ EXPECTED = {
     ("t4", 24, 27, "TERM"),
     ("t5", 12, 16, "BRAND"),
     ("t7", 6, 12, "TERM"),
+    ("t8", 3, 28, "TERM"),
 }
 
 
@@ -103,7 +108,7 @@ def test_entities_align_to_every_occurrence_as_span_votes(laptops: Workspace) ->
     priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
     with OpenAIServer(Behaviour(script=_answer)) as server:
         stats = label_with_llm(laptops, dataclasses.replace(priced, base_url=server.base_url))
-        assert len(server.requests) == 7, "one request per text"
+        assert len(server.requests) == 8, "one request per text"
         request = server.requests[0]
         assert request["response_format"]["type"] == "json_schema"
         entities = request["response_format"]["json_schema"]["schema"]["properties"]["entities"]
@@ -118,12 +123,13 @@ def test_entities_align_to_every_occurrence_as_span_votes(laptops: Workspace) ->
     texts = dict(laptops.sql("SELECT id, text FROM examples").rows())
     assert texts["t1"][31:44] == "battery  life" and texts["t3"][3:9] == "screen"
     assert texts["t5"][12:16] == "U.S." and texts["t4"][24:27] == "ram"
+    assert texts["t8"][3:28] == "installation disk ( DVD )"
     # touchpad (not in the text), fan as PRICE, and the answer with no JSON.
-    assert (stats.answered, stats.failed, stats.unparsed, stats.spans) == (7, 0, 3, 8)
+    assert (stats.answered, stats.failed, stats.unparsed, stats.spans) == (8, 0, 3, 9)
     assert stats.source == SOURCE and stats.response_format == "json_schema"
     # Tokens and cost are counted per request, that is per text.
-    assert (stats.prompt_tokens, stats.completion_tokens) == (7 * 20, 7 * 5)
-    assert stats.cost == pytest.approx((7 * 20 * 1.0 + 7 * 5 * 2.0) / 1e6)
+    assert (stats.prompt_tokens, stats.completion_tokens) == (8 * 20, 8 * 5)
+    assert stats.cost == pytest.approx((8 * 20 * 1.0 + 8 * 5 * 2.0) / 1e6)
     assert laptops.sql("SELECT name, kind FROM sources").rows() == [(SOURCE, "llm")]
     assert laptops.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
     # The cache keeps each answer's spans and parse failures where a label goes.
@@ -147,19 +153,19 @@ def test_a_rerun_replays_the_cache_and_recorded_answers_replay_without_an_endpoi
         # A stale vote of the source is replaced, not added to.
         laptops.con.execute("INSERT INTO span_votes VALUES ('t6', ?, 0, 2, 'TERM', 1)", [SOURCE])
         again = label_with_llm(laptops, config)
-        assert len(server.requests) == 7, "a rerun asks nothing"
-    assert (again.cached, again.answered, again.unparsed, again.spans) == (7, 0, 3, 8)
+        assert len(server.requests) == 8, "a rerun asks nothing"
+    assert (again.cached, again.answered, again.unparsed, again.spans) == (8, 0, 3, 9)
     assert (again.prompt_tokens, again.cost) == (0, None)
     assert span_votes(laptops) == EXPECTED
 
-    assert export_llm_cache(laptops, tmp_path / "answers.jsonl", model="m") == 7
+    assert export_llm_cache(laptops, tmp_path / "answers.jsonl", model="m") == 8
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with Workspace(tmp_path / "fresh.duckdb") as fresh:
         ingest(fresh, tmp_path / "reviews.jsonl", kind="spans", labels=["TERM", "BRAND"])
-        assert import_llm_cache(fresh, tmp_path / "answers.jsonl") == 7
+        assert import_llm_cache(fresh, tmp_path / "answers.jsonl") == 8
         stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None), cached_only=True)
-        assert (stats.cached, stats.answered, stats.not_asked, stats.spans) == (7, 0, 0, 8)
+        assert (stats.cached, stats.answered, stats.not_asked, stats.spans) == (8, 0, 0, 9)
         assert span_votes(fresh) == EXPECTED
 
 
@@ -185,8 +191,8 @@ def test_the_llm_source_is_summarised_beside_the_lfs(laptops: Workspace) -> None
         label_with_llm(laptops, dataclasses.replace(CONFIG, base_url=server.base_url))
     summary = summarize_span_lfs(laptops).row(0, named=True)
     assert summary["lf"] == SOURCE
-    # 8 spans: the screen of t3 is right; ram is not gold and fan is missed.
-    assert (summary["spans"], summary["tp"], summary["fp"], summary["fn"]) == (8, 1, 7, 1)
+    # 9 spans: the screen of t3 is right; ram is not gold and fan is missed.
+    assert (summary["spans"], summary["tp"], summary["fp"], summary["fn"]) == (9, 1, 8, 1)
 
 
 def test_confidences_and_per_attribute_are_refused_and_change_nothing(
@@ -204,8 +210,8 @@ def test_confidences_and_per_attribute_are_refused_and_change_nothing(
 
 def test_the_estimate_counts_a_budget_per_entity(laptops: Workspace) -> None:
     estimate = estimate_llm_run(laptops, dataclasses.replace(CONFIG, max_entities=4))
-    assert (estimate.prompts, estimate.to_ask) == (7, 7)
-    assert estimate.completion_tokens == 7 * 16 * 4
+    assert (estimate.prompts, estimate.to_ask) == (8, 8)
+    assert estimate.completion_tokens == 8 * 16 * 4
 
 
 def test_the_cli_labels_a_spans_task(laptops: Workspace, tmp_path: Path) -> None:
@@ -217,13 +223,13 @@ def test_the_cli_labels_a_spans_task(laptops: Workspace, tmp_path: Path) -> None
     command += ["--instructions", "Mark laptop parts and brands.", "--split", "all"]
     dry = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, env=env)
     assert dry.returncode == 0, dry.stderr
-    assert "llm:m: 7 prompts, 0 cached, 7 to ask; about" in dry.stdout
+    assert "llm:m: 8 prompts, 0 cached, 8 to ask; about" in dry.stdout
     with OpenAIServer(Behaviour(script=_answer)) as server:
         endpoint = ["--base-url", server.base_url, "--api-key", "k", "--max-entities", "8"]
         result = subprocess.run([*command, *endpoint], capture_output=True, text=True, env=env)
         assert server.requests[0]["max_tokens"] == 16 * 8
     assert result.returncode == 0, result.stderr
-    assert "llm:m: 7 prompts, 0 cached, 7 answered, 0 failed, 8 spans" in result.stdout
+    assert "llm:m: 8 prompts, 0 cached, 8 answered, 0 failed, 9 spans" in result.stdout
     assert "3 entities not aligned (not in the text, a label outside the task, or no JSON)" in (
         result.stdout
     )
