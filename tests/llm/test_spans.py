@@ -235,3 +235,13 @@ def test_the_cli_labels_a_spans_task(laptops: Workspace, tmp_path: Path) -> None
     )
     with Workspace(path) as ws:
         assert span_votes(ws) == EXPECTED
+    analyzed = subprocess.run(
+        [sys.executable, "-m", "labelkit", "analyze", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert analyzed.returncode == 0, analyzed.stderr
+    row = next(line for line in analyzed.stdout.splitlines() if "llm:m" in line)
+    # The LLM source's row: its labels, and its 9 spans.
+    assert [cell.strip() for cell in row.split("│")[2:5:2]] == ["BRAND, TERM", "9"]
