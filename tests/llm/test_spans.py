@@ -23,12 +23,20 @@ from labelkit import (
     ingest,
     label_with_llm,
 )
+from labelkit.data import bundled_dataset
+from labelkit.demo import LAPTOPS_LLM, RECORDED_ANSWERS
 from labelkit.lf import summarize_span_lfs
 from labelkit.llm import estimate_llm_run
 from tests.helpers import table_counts
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(model="m", instructions="Mark laptop parts and brands.", api_key="k")
+# ../shared/data beside the checkout, which may sit more than one level deeper.
+LAPTOPS = next(
+    folder / "shared" / "data" / "spans" / "LaptopReview"
+    for folder in Path(__file__).resolve().parents
+    if (folder / "shared" / "data" / "spans" / "LaptopReview").is_dir()
+)
 SOURCE = "llm:m"
 
 # Each text and the answer the test server gives it.
@@ -245,3 +253,21 @@ def test_the_cli_labels_a_spans_task(laptops: Workspace, tmp_path: Path) -> None
     row = next(line for line in analyzed.stdout.splitlines() if "llm:m" in line)
     # The LLM source's row: its labels, and its 9 spans.
     assert [cell.strip() for cell in row.split("│")[2:5:2]] == ["BRAND, TERM", "9"]
+
+
+def test_the_recorded_laptop_answers_replay_with_the_demo_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    recorded = bundled_dataset("laptops") / RECORDED_ANSWERS
+    with Workspace(tmp_path / "laptops.duckdb") as ws:
+        ingest(ws, LAPTOPS / "test.json")
+        assert import_llm_cache(ws, recorded) == len(recorded.read_text().splitlines())
+        stats = label_with_llm(ws, LAPTOPS_LLM, cached_only=True)
+        texts = dict(ws.sql("SELECT id, text FROM examples").rows())
+        marked = ws.sql('SELECT example_id, start, "end" FROM span_votes').rows()
+    # The first sentences of test.json, file order, each answered (the README says how many).
+    assert stats.cached >= 200 and stats.cached + stats.not_asked == 800
+    assert stats.failed == 0 and stats.spans and stats.spans > stats.cached / 2
+    assert all(texts[i][start:end].strip() == texts[i][start:end] for i, start, end in marked)
