@@ -143,25 +143,34 @@ def ingest(
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
     mapping = _label_map(label_map, "RAW=LABEL")
-    with _open(workspace, must_exist=False) as ws:
-        summary = ingest_files(
-            ws,
-            files,
-            text_column=text_column,
-            id_column=id_column,
-            label_column=label_column,
-            split_column=split_column,
-            label_map=mapping,
-            labels=labels.split(",") if labels else None,
-            lang=lang,
-            kind=kind,
-            attributes=attributes.split(",") if attributes else None,
-            encoding=encoding,
-            truncate=truncate,
-            dev_fraction=dev_fraction,
-            test_fraction=test_fraction,
-            seed=seed,
-        )
+    created = not workspace.exists()
+    try:
+        with _open(workspace, must_exist=False) as ws:
+            summary = ingest_files(
+                ws,
+                files,
+                text_column=text_column,
+                id_column=id_column,
+                label_column=label_column,
+                split_column=split_column,
+                label_map=mapping,
+                labels=labels.split(",") if labels else None,
+                lang=lang,
+                kind=kind,
+                attributes=attributes.split(",") if attributes else None,
+                encoding=encoding,
+                truncate=truncate,
+                dev_fraction=dev_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+            )
+    except BaseException:
+        # A workspace this command made and could not fill goes, so that the next command
+        # says it does not exist instead of working on an empty one.
+        if created:
+            for made in (workspace, workspace.with_name(workspace.name + ".wal")):
+                made.unlink(missing_ok=True)
+        raise
     console.print(str(summary), highlight=False, markup=False, soft_wrap=True)
 
 

@@ -331,6 +331,17 @@ def test_errors_are_one_clear_line_and_exit_1(
     assert "Traceback" not in result.stderr
 
 
+def test_an_ingest_that_fails_into_a_new_workspace_leaves_no_file(tmp_path: Path) -> None:
+    # A typo in a data path must not leave an empty workspace that later commands accept.
+    ws = tmp_path / "new.duckdb"
+    result = run("ingest", ws, tmp_path / "trian.json")
+    assert result.returncode == 1
+    assert "trian.json: no such file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    followup = run("apply", ws, "--lfs", "labeling_functions.laptops")
+    assert f"workspace {ws} does not exist: start with `labelkit ingest`" in followup.stderr
+
+
 def test_llm_and_review_commands(tmp_path: Path) -> None:
     ws = tmp_path / "ws.duckdb"
     csv = tmp_path / "a.csv"
