@@ -955,6 +955,15 @@ def review(
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
+        # An empty queue flag made means "done"; one no flag run made means "not started".
+        queued = first_row(
+            ws.con,
+            "SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM runs WHERE step = 'flag')",
+        )
+        if not queued or not queued[0]:
+            raise LabelkitError(
+                f"workspace {ws.path} has no review queue yet: run `labelkit flag` first"
+            )
         review_in_terminal(
             ReviewQueue(ws),
             reviewer=reviewer,
