@@ -451,7 +451,13 @@ def llm(
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
     max_tokens: Annotated[
         int,
-        typer.Option(help="Most tokens per answer; per attribute when one answers them all."),
+        typer.Option(
+            help="Most tokens per answer; per attribute when one answers them all, per entity "
+            "on a spans task."
+        ),
+    ] = 16,
+    max_entities: Annotated[
+        int, typer.Option(help="Spans: the most entities one answer may list.")
     ] = 16,
     per_attribute: Annotated[
         bool,
@@ -536,6 +542,7 @@ def llm(
         max_response_bytes=max_response_bytes,
         stop_after_failures=stop_after_failures,
         per_attribute=per_attribute,
+        max_entities=max_entities,
     )
     chosen = None if split == "all" else split
     with _open(workspace, read_only=dry_run) as ws:
@@ -545,7 +552,7 @@ def llm(
         if dry_run:
             # A task with attributes can be asked either way: both are estimated.
             variants = [config]
-            if ws.task.kind != "classification":
+            if ws.task.kind in ("aspects", "multilabel"):
                 variants.append(dataclasses.replace(config, per_attribute=not per_attribute))
             for variant in variants:
                 estimate = estimate_llm_run(ws, variant, split=chosen, refresh=refresh)
@@ -583,9 +590,15 @@ def llm(
                 )
         else:
             stats = label_with_llm(ws, config, split=chosen, refresh=refresh)
+    parsed = f"{stats.unparsed} unparseable"
+    if stats.spans is not None:
+        parsed = (
+            f"{stats.spans} spans, {stats.unparsed} entities not aligned (not in the text, a "
+            "label outside the task, or no JSON)"
+        )
     console.print(
         f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
-        f"{stats.answered} answered, {stats.failed} failed, {stats.unparsed} unparseable"
+        f"{stats.answered} answered, {stats.failed} failed, {parsed}"
         + (f", {stats.unsure} below --min-confidence" if min_confidence is not None else "")
         + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
         + _cost(stats.cost, "cost")

@@ -57,6 +57,21 @@ RESTAURANTS_LLM = LLMConfig(
     concurrency=1,
 )
 
+# LaptopReview's sentences (WRENCH, aspect terms as TERM spans) and the config whose
+# answers datasets/laptops holds, recorded by `scripts/record_demo_llm.py laptops` (which
+# sentences: its README). Change the prompt and record again, or there is nothing to replay.
+LAPTOPS_LLM = LLMConfig(
+    model="smollm2",
+    instructions=(
+        "You read sentences from laptop reviews and mark their aspect terms: the parts, "
+        "features, software and services of a laptop that a sentence talks about, such as "
+        "battery life, screen, keyboard, Windows 7 or customer service. Opinion words "
+        "(great, fast) are not aspect terms."
+    ),
+    max_entities=8,
+    concurrency=1,
+)
+
 
 def run_demo(
     directory: str | Path,

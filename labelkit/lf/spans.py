@@ -451,17 +451,17 @@ def summarize_span_lfs(
     workspace: Workspace, *, split: str | None = None, sources: Sequence[str] | None = None
 ) -> pl.DataFrame:
     """``span_lf_summary`` of the span votes of one split (all splits if None), of
-    ``sources`` (default: every LF), judged against the split's gold spans where it
-    has any.
+    ``sources`` (default: every LF and LLM span source), judged against the split's
+    gold spans where it has any.
 
     Examples
     --------
     >>> summarize_span_lfs(ws, split="dev").select("lf", "coverage", "precision", "recall")
     """
     if sources is None:
-        sources = workspace.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")[
-            "name"
-        ].to_list()
+        sources = workspace.sql(
+            "SELECT name FROM sources WHERE kind IN ('lf', 'llm') ORDER BY name"
+        )["name"].to_list()
     examples = workspace.sql(
         "SELECT id, gold FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
     )

@@ -9,7 +9,7 @@ from labelkit.llm.labeler import (
     estimate_llm_run,
     label_with_llm,
 )
-from labelkit.llm.parse import parse_attributes, parse_label
+from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
 from labelkit.llm.prompt import build_messages, few_shot_examples
 from labelkit.llm.recorded import ImportedAnswers, import_answers
 
@@ -19,6 +19,7 @@ __all__ = [
     "LLMConfig",
     "LLMEstimate",
     "LLMRunStats",
+    "align_entities",
     "build_messages",
     "estimate_llm_run",
     "export_llm_cache",
@@ -27,6 +28,7 @@ __all__ = [
     "import_llm_cache",
     "label_with_llm",
     "parse_attributes",
+    "parse_entities",
     "parse_label",
     "request_key",
 ]

@@ -22,10 +22,17 @@ from rich.progress import Progress, TextColumn
 from labelkit.errors import InputError, LabelkitError
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
 from labelkit.llm.local import server_failure
-from labelkit.llm.parse import parse_attributes, parse_label
-from labelkit.llm.prompt import DEFAULT_TEMPLATES, attributes_schema, build_messages, label_schema
+from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
+from labelkit.llm.prompt import (
+    DEFAULT_TEMPLATES,
+    attributes_schema,
+    build_messages,
+    entities_schema,
+    label_schema,
+)
+from labelkit.spans import Offsets, tokenize
 from labelkit.task import Task
-from labelkit.votes import replace_votes
+from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -46,7 +53,10 @@ class LLMConfig:
     For a task with attributes (aspects, multi-label) one request per text asks for
     every attribute at once, as a JSON object with one enum per attribute, and its
     answer becomes one vote per attribute; ``per_attribute`` asks one request per
-    (text, attribute) instead.
+    (text, attribute) instead. For a spans task one request per text asks for its
+    entities, ``{"entities": [{"text": ..., "label": ...}]}``, and each is aligned to
+    every occurrence of its words in the text (``labelkit.llm.parse.align_entities``):
+    the spans are the source's span votes.
 
     Parameters
     ----------
@@ -62,11 +72,13 @@ class LLMConfig:
         accepts; or name one of ``RESPONSE_FORMATS``.
     max_tokens
         Most tokens per label answered: a request that answers every attribute of a
-        text may use this many per attribute.
+        text may use this many per attribute, one that lists a text's entities this
+        many per entity (``max_entities`` of them).
     template
         A Jinja2 file that renders the system message (see ``labelkit.llm.prompt``);
         default ``templates/classify.jinja``, ``attributes.jinja`` for every attribute
-        at once, ``attribute.jinja`` for one attribute per request.
+        at once, ``attribute.jinja`` for one attribute per request, ``spans.jinja``
+        for the entities of a text.
     definitions
         A one-line definition per label, shown in the prompt.
     examples
@@ -110,6 +122,8 @@ class LLMConfig:
     per_attribute
         For a task with attributes, ask one request per (text, attribute) with its own
         prompt (``templates/attribute.jinja``) instead of one per text.
+    max_entities
+        Spans: the most entities one answer may list (the schema's ``maxItems``).
 
     Examples
     --------
@@ -142,6 +156,7 @@ class LLMConfig:
     max_cost: float | None = None
     stop_after_failures: int = 5
     per_attribute: bool = False
+    max_entities: int = 16
 
     def __post_init__(self) -> None:
         if self.response_format not in ("auto", *RESPONSE_FORMATS):
@@ -157,6 +172,8 @@ class LLMConfig:
             raise LabelkitError(
                 f"stop_after_failures must be at least 1, got {self.stop_after_failures}"
             )
+        if self.max_entities < 1:
+            raise LabelkitError(f"max_entities must be at least 1, got {self.max_entities}")
 
     @property
     def source_name(self) -> str:
@@ -173,6 +190,8 @@ class LLMConfig:
         """The most tokens of an answer to a request on ``attribute`` (``""``: the text)."""
         if attribute or task.kind == "classification":
             return self.max_tokens
+        if task.kind == "spans":
+            return self.max_tokens * self.max_entities
         return self.max_tokens * len(task.targets)
 
     def request(self, task: Task, text: str, attribute: str = "") -> dict[str, Any]:
@@ -208,7 +227,10 @@ class LLMRunStats:
     """What one LLM run did. Each distinct prompt was cached, answered now, failed, or
     (when the run stopped early, see ``stopped``) not asked. For a task with attributes
     ``unparsed`` and ``unsure`` count (answer, attribute) pairs: an attribute missing
-    from an answer, or given a value outside its labels, is one unparsed."""
+    from an answer, or given a value outside its labels, is one unparsed. For a spans
+    task ``unparsed`` counts the entities not found in their text or labeled outside
+    the task, and the answers that list no entities as JSON (each kept in the cache,
+    see ``label_with_llm``); ``spans`` counts the span votes."""
 
     source: str
     examples: int
@@ -224,6 +246,7 @@ class LLMRunStats:
     cost: float | None = None
     not_asked: int = 0
     stopped: str | None = None
+    spans: int | None = None
 
 
 @dataclass(frozen=True)
@@ -273,8 +296,15 @@ class _Prompts:
         """Whether a request on ``attribute`` is answered with one label."""
         return bool(attribute) or self.task.kind == "classification"
 
+    @property
+    def spans(self) -> bool:
+        """Whether an answer lists the entities of its text (a spans task)."""
+        return self.task.kind == "spans"
+
     def schema(self, attribute: str) -> tuple[str, dict[str, Any]]:
         """The name and JSON schema of the answer to a request on ``attribute``."""
+        if self.spans:
+            return "entities", entities_schema(self.task, self.config.max_entities)
         if self.single(attribute):
             return "label", label_schema(self.task.answers(attribute))
         return "answers", attributes_schema(self.task)
@@ -289,6 +319,29 @@ class _Prompts:
         if task.kind != "classification":
             aliases = {label: names for label, names in aliases.items() if label in labels}
         return {attribute: parse_label(content, labels, aliases=aliases)}
+
+    def align(
+        self, content: str, text: str, tokens: Sequence[Offsets]
+    ) -> dict[str, list[Any]] | None:
+        """A spans answer's entities in ``text`` (of ``tokens``): ``spans``, each
+        ``[start, end, label]``, and ``failures``, the entities that found none; None
+        when the answer lists no entities as JSON."""
+        entities = parse_entities(content)
+        if entities is None:
+            return None
+        spans, failures = align_entities(
+            text, entities, self.task.labels, tokens, aliases=self.config.aliases
+        )
+        return {"spans": [span.to_json() for span in spans], "failures": failures}
+
+    def label(self, content: str, attribute: str, text: str) -> str | None:
+        """What the cache keeps as an answer's ``label``: the one label, every
+        attribute's as JSON, or a spans answer's ``align`` as JSON (None: no JSON)."""
+        if self.spans:
+            aligned = self.align(content, text, tokenize([text], self.task.lang)[0])
+            return None if aligned is None else json.dumps(aligned)
+        read = self.read(content, attribute)
+        return read[attribute] if self.single(attribute) else json.dumps(read)
 
     @cached_property
     def definition(self) -> str:
@@ -314,7 +367,8 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
         where = f" in split {split!r}" if split is not None else ""
         raise LabelkitError(f"workspace {workspace.path} has no examples to label{where}")
     task = workspace.task
-    task.require_attributes("llm (label_with_llm)")
+    if task.kind != "spans":
+        task.require_attributes("llm (label_with_llm)")
     _check_variant(config, task)
     if task.kind != "classification":
         # Aliases are checked here as parse_label checks them for classification.
@@ -352,10 +406,15 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
 
 
 def _check_variant(config: LLMConfig, task: Task) -> None:
-    if config.per_attribute and task.kind == "classification":
+    if config.per_attribute and task.kind in ("classification", "spans"):
         raise LabelkitError(
             "one request per attribute is for aspects and multi-label tasks; "
-            "this workspace's task is classification"
+            f"this workspace's task is {task.kind}"
+        )
+    if task.kind == "spans" and (config.logprobs or config.min_confidence is not None):
+        raise LabelkitError(
+            "confidences need one label per answer; an answer on a spans task lists "
+            "every entity of its text"
         )
     if (
         task.kind != "classification"
@@ -472,6 +531,12 @@ def label_with_llm(
     ``max_cost``; what was answered is voted, the rest is asked by the next run. A run
     whose estimated cost exceeds ``max_cost`` raises before asking anything.
 
+    On a spans task the votes are the spans of each answer's entities, in
+    ``span_votes``. An entity not found in its text, or labeled outside the task, is
+    a parse failure and no vote: the cache keeps, in ``label``, each answer's spans
+    and its failures as JSON (``{"spans": [[start, end, label]], "failures": [{"text",
+    "label", "reason"}]}``), and NULL for an answer that lists no entities as JSON.
+
     Examples
     --------
     >>> stats = label_with_llm(ws, LLMConfig(model="smollm2", instructions="Spam?"))
@@ -495,26 +560,32 @@ def label_with_llm(
         stopped = f"{stopped}; {died}"
 
     cached = cached_answers(workspace, distinct["key"], config.max_response_bytes)
-    answers = _parsed(cached, prompts)
     now = cached.join(pending.select("key"), on="key", how="semi")
-    answered = answers.select("key", "attribute", "vote")
-    votes = (
-        prompts.examples.select("id", "key")
-        .join(answered, on="key")
-        .select(
-            pl.col("id").alias("example_id"),
-            pl.lit(config.source_name).alias("source"),
-            pl.col("vote").alias("label"),
-            *(["attribute"] if prompts.task.kind != "classification" else []),
-        )
-    )
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
+    ids = prompts.examples.select(pl.col("id").alias("example_id"), "key")
+    source = pl.lit(config.source_name).alias("source")
+    spans = None
+    if prompts.spans:
+        found, unparsed = _aligned(cached, prompts)
+        votes = ids.join(found, on="key").select("example_id", source, "start", "end", "label")
+        replace, unsure, spans = replace_span_votes, 0, votes.height
+    else:
+        answers = _parsed(cached, prompts)
+        votes = ids.join(answers.select("key", "attribute", "vote"), on="key").select(
+            "example_id",
+            source,
+            pl.col("vote").alias("label"),
+            *(["attribute"] if prompts.task.kind != "classification" else []),
+        )
+        replace = replace_votes
+        unparsed = int(answers["label"].is_null().sum())
+        unsure = int(answers["unsure"].sum())
     with workspace.run(
         "llm", {"model": config.model, "source": config.source_name, "split": split}
     ) as run:
-        replace_votes(run.con, votes, sources, run_id=run.id)
+        replace(run.con, votes, sources, run_id=run.id)
     prompt_tokens = int(now["prompt_tokens"].sum() or 0)
     completion_tokens = int(now["completion_tokens"].sum() or 0)
     return LLMRunStats(
@@ -524,15 +595,38 @@ def label_with_llm(
         cached=distinct.height - pending.height,
         answered=outcome.answered,
         failed=outcome.failed,
-        unparsed=int(answers["label"].is_null().sum()),
-        unsure=int(answers["unsure"].sum()),
+        unparsed=unparsed,
+        unsure=unsure,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         response_format=used_format,
         cost=config.cost(prompt_tokens, completion_tokens),
         not_asked=pending.height - outcome.answered - outcome.failed,
         stopped=stopped,
+        spans=spans,
     )
+
+
+def _aligned(answers: pl.DataFrame, prompts: _Prompts) -> tuple[pl.DataFrame, int]:
+    """The spans of the cached spans answers (``key, start, end, label``), each aligned
+    to its text as this config reads it, and how many parse failures they hold: the
+    entities that found no span, and the answers with no entities."""
+    texts = answers.select("key", "response").join(prompts.distinct.select("key", "text"), on="key")
+    rows, failures = [], 0
+    tokens = tokenize(texts["text"], prompts.task.lang)
+    for (key, response, text), offsets in zip(texts.iter_rows(), tokens, strict=True):
+        aligned = prompts.align(response, text, offsets)
+        if aligned is None:
+            failures += 1
+            continue
+        failures += len(aligned["failures"])
+        rows += [(key, *span) for span in aligned["spans"]]
+    found = pl.DataFrame(
+        rows,
+        schema={"key": pl.String, "start": pl.Int64, "end": pl.Int64, "label": pl.String},
+        orient="row",
+    )
+    return found, failures
 
 
 def _parsed(answers: pl.DataFrame, prompts: _Prompts) -> pl.DataFrame:
@@ -818,9 +912,7 @@ async def _ask(
             continue
         content = choice["message"]["content"]
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        read = prompts.read(content, attribute)
-        # The cache keeps one label per answer, or every attribute's as JSON.
-        label = read[attribute] if prompts.single(attribute) else json.dumps(read)
+        label = prompts.label(content, attribute, text)
         return CachedAnswer(
             key=key,
             model=config.model,

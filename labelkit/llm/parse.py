@@ -1,12 +1,16 @@
-"""Turning an LLM's raw answer into one of the task's labels, or None."""
+"""Turning an LLM's raw answer into one of the task's labels, or None; or, for a spans
+task, into the character spans of the entities it lists."""
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from labelkit.errors import InputError
+from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 # "key": "value" (or true/false) pairs: what a cut-off or otherwise broken JSON answer
@@ -20,6 +24,11 @@ _OPTION_LETTER = re.compile(r"^\(?([A-Z]{1,2})(?:\s*$|\s*[:).]|\s+-)")
 _YES_NO = re.compile(r"^(yes|no)\b", re.IGNORECASE)
 # Names compare by their letters and digits alone: "Sci/Tech", "Sci-Tech", "sci tech".
 _SEPARATORS = re.compile(r"[\W_]+")
+# A JSON object with no object inside: one entity of an answer cut off before its end.
+_FLAT_OBJECT = re.compile(r"\{[^{}]*\}")
+# Words and single other characters: the pieces of an entity's word that whitespace may
+# separate in the text.
+_PIECES = re.compile(r"\w+|\W")
 
 Letters = Sequence[str] | Mapping[str, str]
 
@@ -166,6 +175,134 @@ def parse_attributes(
         by_name = {_normalise(label): label for label in labels}
         result[attribute] = by_name.get(_normalise(value)) if isinstance(value, str) else None
     return result
+
+
+def parse_entities(raw: str | None) -> list[tuple[str, str]] | None:
+    """The ``(text, label)`` pairs an answer lists as entities, or None when it lists
+    none as JSON.
+
+    Reads ``{"entities": [{"text": ..., "label": ...}, ...]}``, a bare list of such
+    objects, or one such object; an answer that is not JSON (cut off by the token
+    limit, say) is read for the entity objects it completed. An item without a string
+    ``text`` or ``label`` is kept with ``""`` there, so that it counts as a failure.
+
+    Examples
+    --------
+    >>> parse_entities('{"entities": [{"text": "battery life", "label": "TERM"}]}')
+    [('battery life', 'TERM')]
+    >>> parse_entities('{"entities": [{"text": "screen", "label": "TERM"}, {"text": "ke')
+    [('screen', 'TERM')]
+    >>> parse_entities("The entities are screen and keyboard.") is None
+    True
+    """
+    text = (raw or "").strip()
+    try:
+        parsed: Any = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and "entities" in parsed:
+        parsed = parsed["entities"]
+    elif isinstance(parsed, dict):
+        parsed = [parsed]
+    if not isinstance(parsed, list):
+        salvaged = []
+        for candidate in _FLAT_OBJECT.findall(text):
+            try:
+                item = json.loads(candidate)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item, dict) and "text" in item:
+                salvaged.append(item)
+        if not salvaged:
+            return None
+        parsed = salvaged
+    return [
+        (
+            _string(item.get("text")) if isinstance(item, dict) else "",
+            _string(item.get("label")) if isinstance(item, dict) else "",
+        )
+        for item in parsed
+    ]
+
+
+def _string(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def align_entities(
+    text: str,
+    entities: Sequence[tuple[str, str]],
+    labels: Sequence[str],
+    tokens: Sequence[Offsets],
+    *,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[Span], list[dict[str, str]]]:
+    """The character spans of ``entities`` (``(text, label)`` pairs, as
+    ``parse_entities`` reads them) in ``text``, and those that found none.
+
+    Each entity marks every occurrence of its words in the text, ignoring case and
+    matching any run of whitespace between words ("Windows  7" finds "windows 7") and
+    any or none around punctuation ("(DVD)" finds the tokenized "( DVD )"), never
+    inside a word ("ram" does not find "program"), in NFC or NFD; each
+    occurrence snaps outward to whole ``tokens`` (the text's, from
+    ``labelkit.spans.tokenize``). Overlapping spans resolve to the longest. A label
+    compares by its letters and digits (``aliases`` add other names); an entity whose
+    label is none of ``labels``, or whose words are not in the text, is a failure:
+    ``{"text", "label", "reason"}``.
+
+    Examples
+    --------
+    >>> text = "Battery  life is great, battery life!"
+    >>> spans, failures = align_entities(
+    ...     text, [("battery life", "term"), ("fan", "TERM")], ["TERM"], tokenize([text])[0])
+    >>> [(s.start, s.end, s.label) for s in spans], [f["reason"] for f in failures]
+    ([(0, 13, 'TERM'), (24, 36, 'TERM')], ['not in the text'])
+    """
+    by_name = {_normalise(name): label for name, label in _names(labels, aliases)}
+    found: set[Span] = set()
+    failures = []
+    for words, named in dict.fromkeys(entities):
+        label = by_name.get(_normalise(named)) if _normalise(named) else None
+        if label is None:
+            failures.append({"text": words, "label": named, "reason": "label outside the task"})
+            continue
+        pattern = _words(words)
+        matches = [] if pattern is None else list(pattern.finditer(text))
+        if not matches:
+            failures.append({"text": words, "label": named, "reason": "not in the text"})
+            continue
+        occurrences = [Span(m.start(), m.end(), label) for m in matches]
+        found.update(to_char_spans(to_token_spans(occurrences, tokens)[0], tokens))
+    return _longest_first(found), failures
+
+
+def _words(words: str) -> re.Pattern[str] | None:
+    """A pattern for ``words`` in NFC or NFD, any whitespace between them (and around
+    their punctuation), any case, not inside a word; None for words that are only
+    whitespace."""
+    alternatives = []
+    for form in dict.fromkeys(unicodedata.normalize(f, words) for f in ("NFC", "NFD")):
+        parts = form.split()
+        if not parts:
+            return None
+        # Pre-tokenized texts (WRENCH) space out punctuation that answers do not: "it 's".
+        body = r"\s+".join(
+            r"\s*".join(re.escape(piece) for piece in _PIECES.findall(part)) for part in parts
+        )
+        before = r"(?<!\w)" if re.match(r"\w", parts[0]) else ""
+        after = r"(?!\w)" if re.search(r"\w$", parts[-1]) else ""
+        alternatives.append(before + body + after)
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def _longest_first(spans: set[Span]) -> list[Span]:
+    """``spans`` without overlaps, longer ones kept first (as ``spacy.util.filter_spans``),
+    sorted by start."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start - s.end, s.start, s.label)):
+        if all(span.end <= other.start or other.end <= span.start for other in kept):
+            kept.append(span)
+    return sorted(kept)
 
 
 def _names(

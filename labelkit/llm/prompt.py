@@ -6,11 +6,13 @@ A template is a Jinja2 file that renders the system message from ``instructions`
 one-line definition; empty when none were given), ``kind`` (the task's kind),
 ``attributes`` (the attributes the request answers; empty for classification),
 ``attribute`` (the one attribute asked for, or ``""``) and ``answers`` (the values each
-may take: an aspect's labels and ``"none"``, or ``"yes"`` and ``"no"``).
+may take: an aspect's labels and ``"none"``, or ``"yes"`` and ``"no"``; a spans task's
+entity types).
 
 The defaults are beside this module: ``templates/classify.jinja`` for classification,
-``templates/attributes.jinja`` for every attribute of a text in one request, and
-``templates/attribute.jinja`` for one attribute per request; copy one to start your own.
+``templates/attributes.jinja`` for every attribute of a text in one request,
+``templates/attribute.jinja`` for one attribute per request, and ``templates/spans.jinja``
+for the entities of a text (spans); copy one to start your own.
 """
 
 from __future__ import annotations
@@ -32,20 +34,25 @@ TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATES / "classify.jinja"
 ATTRIBUTES_TEMPLATE = TEMPLATES / "attributes.jinja"
 ATTRIBUTE_TEMPLATE = TEMPLATES / "attribute.jinja"
-DEFAULT_TEMPLATES = (DEFAULT_TEMPLATE, ATTRIBUTES_TEMPLATE, ATTRIBUTE_TEMPLATE)
+SPANS_TEMPLATE = TEMPLATES / "spans.jinja"
+DEFAULT_TEMPLATES = (DEFAULT_TEMPLATE, ATTRIBUTES_TEMPLATE, ATTRIBUTE_TEMPLATE, SPANS_TEMPLATE)
 
 
 def default_template(task: Task, attribute: str = "") -> Path:
-    """The bundled template for ``task``: classification, every attribute at once, or
-    the one ``attribute``.
+    """The bundled template for ``task``: classification, every attribute at once, the
+    one ``attribute``, or the entities of a text.
 
     Examples
     --------
     >>> default_template(Task(("sports", "tech"), kind="multilabel")).name
     'attributes.jinja'
+    >>> default_template(Task(("TERM",), kind="spans")).name
+    'spans.jinja'
     """
     if task.kind == "classification":
         return DEFAULT_TEMPLATE
+    if task.kind == "spans":
+        return SPANS_TEMPLATE
     return ATTRIBUTE_TEMPLATE if attribute else ATTRIBUTES_TEMPLATE
 
 
@@ -85,7 +92,8 @@ def build_messages(
     """The chat messages that ask for ``text``'s label.
 
     For a task with attributes (aspects, multi-label) they ask for every attribute at
-    once, or with ``attribute`` for that one alone. ``examples`` are (text, label)
+    once, or with ``attribute`` for that one alone; for a spans task, for the entities
+    of the text. ``examples`` are (text, label)
     pairs shown first as user/assistant turns, the assistant answering in the JSON the
     prompt asks for (classification only).
 
@@ -97,12 +105,18 @@ def build_messages(
     >>> build_messages("Spam?", Task(("ham", "spam")), "sub", examples=shots)[2]["content"]
     '{"label": "ham"}'
     """
+    spans = task.kind == "spans"
     if attribute:
+        if spans:
+            raise InputError("a spans task is asked for the entities of a text, not per attribute")
         task.answers(attribute)
     if examples and task.kind != "classification":
         raise InputError(f"few-shot examples are for classification, not a {task.kind} task")
     path = Path(template) if template is not None else default_template(task, attribute)
-    asked = (attribute,) if attribute else tuple(a for a in task.targets if a)
+    if spans:
+        asked: tuple[str, ...] = ()
+    else:
+        asked = (attribute,) if attribute else tuple(a for a in task.targets if a)
     definitions = dict(definitions or {})
     unknown = set(definitions) - set(task.labels)
     if unknown:
@@ -117,7 +131,7 @@ def build_messages(
             kind=task.kind,
             attributes=list(asked),
             attribute=attribute,
-            answers=list(task.answers(asked[0] if asked else "").labels),
+            answers=list(task.labels if spans else task.answers(asked[0] if asked else "").labels),
         )
     except jinja2.UndefinedError as error:
         raise InputError(f"{path}: template error: {error.message}") from None
@@ -158,6 +172,34 @@ def attributes_schema(task: Task) -> dict[str, Any]:
             for attribute in task.targets
         },
         "required": list(task.targets),
+        "additionalProperties": False,
+    }
+
+
+def entities_schema(task: Task, max_entities: int) -> dict[str, Any]:
+    """A JSON schema for ``{"entities": [{"text": ..., "label": ...}, ...]}``: the
+    entities of a text, each its words as written and one of the task's entity types,
+    at most ``max_entities`` of them.
+
+    Examples
+    --------
+    >>> schema = entities_schema(Task(("TERM",), kind="spans"), 16)["properties"]["entities"]
+    >>> schema["maxItems"], schema["items"]["properties"]["label"]
+    (16, {'type': 'string', 'enum': ['TERM']})
+    """
+    entity = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "label": {"type": "string", "enum": list(task.labels)},
+        },
+        "required": ["text", "label"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"entities": {"type": "array", "items": entity, "maxItems": max_entities}},
+        "required": ["entities"],
         "additionalProperties": False,
     }
 

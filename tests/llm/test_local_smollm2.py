@@ -19,8 +19,11 @@ import polars as pl
 import pytest
 
 from labelkit import Workspace, bundled_dataset, ingest, label_with_llm
-from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
+from labelkit.demo import LAPTOPS_LLM, RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
 from labelkit.llm.local import local_llm_server, smollm2_path
+from labelkit.llm.parse import parse_entities
+from labelkit.spans import read_wrench_spans
+from tests.llm.test_spans import LAPTOPS
 
 pytestmark = pytest.mark.local_llm
 COMMENTS = 40
@@ -104,3 +107,28 @@ def test_llm_local_serves_smollm2_for_one_cli_run(few_comments: Workspace) -> No
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert f"{FEW} prompts, 0 cached, {FEW} answered, 0 failed" in result.stdout
+
+
+def test_smollm2_lists_entities_as_json_like_the_recorded_laptop_answers(
+    smollm2: str, tmp_path: Path
+) -> None:
+    sentences = read_wrench_spans(LAPTOPS / "test.json").frame.head(FEW)
+    with Workspace(tmp_path / "laptops.duckdb") as ws:
+        ingest(ws, sentences.select("id", "text"), kind="spans", labels=["TERM"])
+        config = dataclasses.replace(LAPTOPS_LLM, base_url=smollm2, api_key="local")
+        stats = label_with_llm(ws, config)
+        live = dict(ws.sql("SELECT key, response FROM llm_cache").rows())
+    assert stats.stopped is None, stats.stopped
+    assert (stats.response_format, stats.answered, stats.failed) == ("json_object", FEW, 0)
+    assert all(parse_entities(answer) is not None for answer in live.values()), (
+        "the schema's grammar makes every answer a JSON list of entities"
+    )
+    assert stats.spans, "some entity is found in its sentence"
+    recorded_path = bundled_dataset("laptops") / RECORDED_ANSWERS
+    recorded = {
+        row["key"]: row["response"]
+        for row in map(json.loads, recorded_path.read_text().splitlines())
+    }
+    assert set(live) <= set(recorded)
+    agreement = sum(live[k] == recorded[k] for k in live) / len(live)
+    assert agreement >= 0.8, f"live answers agree with the recorded ones on {agreement:.0%}"

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from labelkit import InputError, parse_label
+from labelkit.llm.parse import align_entities, parse_entities
+from labelkit.spans import tokenize
 
 LABELS = ["ham", "spam"]
 
@@ -110,3 +114,43 @@ def test_an_alias_of_no_label_is_an_error() -> None:
 )
 def test_yes_no_answers_for_a_binary_question(raw: str, expected: str | None) -> None:
     assert parse_label(raw, LABELS, yes_no=("spam", "ham")) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"entities": [{"text": "screen", "label": "TERM"}]}', [("screen", "TERM")]),
+        ('[{"label": "TERM", "text": "fan"}]', [("fan", "TERM")]),
+        ('{"text": "fan", "label": "TERM"}', [("fan", "TERM")]),
+        ('{"entities": []}', []),
+        ('{"entities": [{"text": 3}, "fan"]}', [("", ""), ("", "")]),
+        ('{"entities": [{"text": "fan", "label": "TERM"}, {"text": "scr', [("fan", "TERM")]),
+        ("The entities are fan and screen.", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_entities(raw: str | None, expected: list[tuple[str, str]] | None) -> None:
+    assert parse_entities(raw) == expected
+
+
+def test_entities_align_in_nfc_or_nfd_and_never_inside_a_word() -> None:
+    text = unicodedata.normalize("NFD", "Le café du programme, RAM")
+    entities = [("Café", "TERM"), ("ram", "TERM"), ("", "TERM"), ("gramme", "TERM")]
+    spans, failures = align_entities(text, entities, ["TERM"], tokenize([text])[0])
+    assert [(text[s.start : s.end], s.label) for s in spans] == [
+        (unicodedata.normalize("NFD", "café"), "TERM"),
+        ("RAM", "TERM"),
+    ]
+    assert [(f["text"], f["reason"]) for f in failures] == [
+        ("", "not in the text"),
+        ("gramme", "not in the text"),
+    ]
+
+
+def test_overlapping_spans_of_one_answer_keep_the_longest() -> None:
+    text = "the battery life and the battery"
+    entities = [("battery", "TERM"), ("battery life", "TERM"), ("life", "BRAND")]
+    spans, failures = align_entities(text, entities, ["TERM", "BRAND"], tokenize([text])[0])
+    assert [(s.start, s.end, s.label) for s in spans] == [(4, 16, "TERM"), (25, 32, "TERM")]
+    assert failures == []
