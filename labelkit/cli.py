@@ -143,25 +143,34 @@ def ingest(
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
     mapping = _label_map(label_map, "RAW=LABEL")
-    with _open(workspace, must_exist=False) as ws:
-        summary = ingest_files(
-            ws,
-            files,
-            text_column=text_column,
-            id_column=id_column,
-            label_column=label_column,
-            split_column=split_column,
-            label_map=mapping,
-            labels=labels.split(",") if labels else None,
-            lang=lang,
-            kind=kind,
-            attributes=attributes.split(",") if attributes else None,
-            encoding=encoding,
-            truncate=truncate,
-            dev_fraction=dev_fraction,
-            test_fraction=test_fraction,
-            seed=seed,
-        )
+    created = not workspace.exists()
+    try:
+        with _open(workspace, must_exist=False) as ws:
+            summary = ingest_files(
+                ws,
+                files,
+                text_column=text_column,
+                id_column=id_column,
+                label_column=label_column,
+                split_column=split_column,
+                label_map=mapping,
+                labels=labels.split(",") if labels else None,
+                lang=lang,
+                kind=kind,
+                attributes=attributes.split(",") if attributes else None,
+                encoding=encoding,
+                truncate=truncate,
+                dev_fraction=dev_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+            )
+    except BaseException:
+        # A workspace this command made and could not fill goes, so that the next command
+        # says it does not exist instead of working on an empty one.
+        if created:
+            for made in (workspace, workspace.with_name(workspace.name + ".wal")):
+                made.unlink(missing_ok=True)
+        raise
     console.print(str(summary), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -959,6 +968,15 @@ def review(
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
+        # An empty queue flag made means "done"; one no flag run made means "not started".
+        queued = first_row(
+            ws.con,
+            "SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM runs WHERE step = 'flag')",
+        )
+        if not queued or not queued[0]:
+            raise LabelkitError(
+                f"workspace {ws.path} has no review queue yet: run `labelkit flag` first"
+            )
         review_in_terminal(
             ReviewQueue(ws),
             reviewer=reviewer,

@@ -328,8 +328,9 @@ def evaluate(
     ``predicted_<attribute>`` answers of ``predict_frame``.
 
     A spans task is scored by entity (``span_scores``: a span counts where a gold span
-    has exactly its bounds and label): each source's spans (``O`` aside), the stored
-    label model's ``span_predictions`` and the small model's entities, on the same
+    has exactly its bounds and label): each source's spans (``O`` aside), majority
+    vote over them (as ``aggregate`` computes it), the stored label model's
+    ``span_predictions`` and the small model's entities, on the same
     texts. The summary has ``precision``, ``recall`` and ``f1`` over all spans and
     ``macro_f1`` over the entity types; ``per_class`` has them per type with
     ``support`` (gold spans), ``predicted`` and ``correct``; ``confusion`` counts spans
@@ -842,9 +843,12 @@ def _evaluate_spans(
                JOIN scored_examples x ON true
                LEFT JOIN span_predictions p ON p.model = m.model AND p.example_id = x.id"""
         )
-    for frame in (votes, predicted):
-        for (method, kind), rows in frame.group_by("method", "kind", maintain_order=True):
-            methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
+    for (method, kind), rows in votes.group_by("method", "kind", maintain_order=True):
+        methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
+    if votes.height and "majority_vote" not in set(predicted["method"]):
+        methods.append(("majority_vote", "label model", _majority_spans(workspace, ids), {}))
+    for (method, kind), rows in predicted.group_by("method", "kind", maintain_order=True):
+        methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
     if model_path is not None:
         texts = examples["text"].to_list()
         nlp, cost = _small_model(model_path, texts, NER_TIMED_WORDS)
@@ -885,6 +889,17 @@ def _evaluate_spans(
     return Evaluation(
         pl.DataFrame(summary, schema=SPAN_SCHEMA), pl.concat(per_class), pl.concat(confusion)
     )
+
+
+def _majority_spans(workspace: Workspace, ids: list[str]) -> list[list[tuple[Any, ...]]]:
+    """Majority vote's spans over every source on each of ``ids``, as ``aggregate``
+    scores it beside the label model."""
+    # Imported here: the span aggregation module scores with this module's span_scores.
+    from labelkit.aggregate.span_workspace import majority_vote_spans, read_token_votes
+
+    corpus = read_token_votes(workspace)
+    rows = np.isin(np.array(corpus.example_ids, dtype=object), ids)
+    return _spans_by_example(majority_vote_spans(corpus, rows, workspace.task.labels), ids)
 
 
 def _spans_by_example(rows: pl.DataFrame, ids: list[str]) -> list[list[tuple[Any, ...]]]:

@@ -313,6 +313,7 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
         (("apply", "missing.duckdb", "--lfs", "labeling_functions.youtube"), "does not exist"),
         (("ingest", "{ws}", "nope.csv"), "nope.csv: no such file"),
         (("aggregate", "{ws}"), "no votes yet: run `labelkit apply` first"),
+        (("review", "{ws}", "--reviewer", "ana"), "no review queue yet: run `labelkit flag` first"),
         (("evaluate", "{ws}"), "no votes yet and no model given; run `labelkit apply`"),
         (("demo", "--dataset", "cats"), "unknown demo data set 'cats'; choose one of"),
         (("ingest", "{ws}", "{csv}", "--kind", "aspects"), "task is classification, not aspects"),
@@ -329,6 +330,17 @@ def test_errors_are_one_clear_line_and_exit_1(
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_ingest_that_fails_into_a_new_workspace_leaves_no_file(tmp_path: Path) -> None:
+    # A typo in a data path must not leave an empty workspace that later commands accept.
+    ws = tmp_path / "new.duckdb"
+    result = run("ingest", ws, tmp_path / "trian.json")
+    assert result.returncode == 1
+    assert "trian.json: no such file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    followup = run("apply", ws, "--lfs", "labeling_functions.laptops")
+    assert f"workspace {ws} does not exist: start with `labelkit ingest`" in followup.stderr
 
 
 def test_llm_and_review_commands(tmp_path: Path) -> None:

@@ -242,6 +242,24 @@ def _char_predictions(
     return pl.DataFrame(records, schema=PREDICTION_SCHEMA, orient="row")
 
 
+def majority_vote_spans(
+    corpus: TokenVotes, rows: np.ndarray, labels: Sequence[str], **params: Any
+) -> pl.DataFrame:
+    """Majority vote's character spans (``example_id, start, end, label, confidence``)
+    on the examples where ``rows`` is true: the baseline a span label model is read
+    against, by ``aggregate`` and ``evaluate``.
+
+    Examples
+    --------
+    >>> corpus = read_token_votes(ws)
+    >>> majority_vote_spans(corpus, corpus.splits == "dev", ["TERM", "BRAND"]).row(0)
+    ('e1', 8, 15, 'TERM', 0.6666666666666666)
+    """
+    n_tokens, votes = _take(corpus.n_tokens, rows), _take(corpus.votes, rows)
+    fitted = fit_span_model(BASELINE, n_tokens, votes, labels, **params)
+    return _char_predictions(corpus, fitted.predict_spans(n_tokens, votes), rows)
+
+
 def _scores(
     corpus: TokenVotes,
     predictions: pl.DataFrame,
@@ -261,10 +279,8 @@ def _scores(
         gold = [[span.to_json() for span in spans] for spans in _take(corpus.gold, scored)]
         methods = {model: _per_example(predictions, ids)}
         if model != BASELINE:
-            n_tokens, votes = _take(corpus.n_tokens, scored), _take(corpus.votes, scored)
             seed = {"seed": params["seed"]} if "seed" in params else {}
-            baseline = fit_span_model(BASELINE, n_tokens, votes, labels, **seed)
-            spans = _char_predictions(corpus, baseline.predict_spans(n_tokens, votes), scored)
+            spans = majority_vote_spans(corpus, scored, labels, **seed)
             methods[BASELINE] = _per_example(spans, ids)
         for method, predicted in methods.items():
             result = span_scores(gold, predicted, labels)

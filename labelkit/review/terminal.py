@@ -461,9 +461,15 @@ def _render_spans(
     body = Table.grid()
     body.add_row(text)
     if item.spans:
-        types = dict.fromkeys(span.label for span in item.spans if span.label in colour)
-        swatches = Text(" ").join(Text(f" {t} ", colour[t]) for t in types)
-        body.add_row(Text.assemble(("other spans: ", "dim"), swatches))
+        # Words beside their type, not a colour legend alone: piped output has no colour.
+        named = Text(" · ").join(
+            Text.assemble(
+                (f'"{printable(item.text[span.start : span.end])}"', colour.get(span.label, "")),
+                f" {span.label}",
+            )
+            for span in item.spans
+        )
+        body.add_row(Text.assemble(("other spans: ", "dim"), named))
     if edit.bounds is not None:
         words = printable(item.text[edit.bounds[0] : edit.bounds[1]])
         what = "New bounds" if edit.kind == FIX else "Missed span"

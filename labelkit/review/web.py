@@ -29,6 +29,7 @@ import ipaddress
 import json
 import math
 import re
+import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +48,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelkit.errors import LabelkitError
-from labelkit.export import cleaned_labels
+from labelkit.export import export_cleaned
 from labelkit.review.highlight import lf_spans
 from labelkit.review.queue import (
     ACTIONS,
@@ -314,15 +315,22 @@ def create_app(
             progress["attributes"] = queue.progress_by_attribute(focus).to_dicts()
         return progress
 
+    def cleaned_file(kind: str) -> bytes:
+        # The file `labelkit export` writes, so that the page's download and the command's
+        # agree for every task kind (a spans task's cleaned set is its texts' spans).
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"cleaned.{kind}"
+            export_cleaned(workspace, path)
+            return path.read_bytes()
+
     async def export(request: Request) -> Response:
         kind = request.query_params.get("format", "jsonl")
         if kind not in ("jsonl", "csv"):
             return JSONResponse({"error": "format must be jsonl or csv"}, status_code=400)
         try:
-            frame = await run_in_threadpool(locked, cleaned_labels, workspace)
+            data = await run_in_threadpool(locked, cleaned_file, kind)
         except LabelkitError as error:
             return JSONResponse({"error": str(error)}, status_code=409)
-        data = frame.write_ndjson() if kind == "jsonl" else frame.write_csv()
         return Response(
             data,
             media_type="application/x-ndjson" if kind == "jsonl" else "text/csv",

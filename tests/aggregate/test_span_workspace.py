@@ -12,6 +12,7 @@ import pytest
 from labelkit import LabelkitError, Workspace, WorkspaceError, apply_lfs, ingest
 from labelkit.aggregate import aggregate
 from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
+from labelkit.evaluation import evaluate
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
 from tests.helpers import table_counts
 from tests.test_cli import cells, run
@@ -232,3 +233,29 @@ def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     # BRAND, a span gold does not have; majority vote predicts the 4 exactly.
     assert cells(result.stdout, "majority_vote")[1:5] == ["label model", "1.000", "1.000", "1.000"]
     assert cells(result.stdout, "battery_is_a_brand")[2:5] == ["0.000", "0.000", "0.000"]
+
+
+def test_evaluate_scores_majority_vote_beside_the_stored_span_label_model(tmp_path: Path) -> None:
+    # As for classification, majority vote is the baseline every label model is read
+    # against; evaluate showed only the stored model on a spans task.
+    brands = [
+        phrase_span_lf("parts", "TERM", ["battery", "screen"]),
+        phrase_span_lf("brands", "BRAND", ["battery"]),
+        phrase_span_lf("brands_again", "BRAND", ["battery"]),
+    ]
+    with spans_workspace(tmp_path, lfs=brands) as ws:
+        aggregated = aggregate_spans(ws, "dawid_skene")
+        evaluation = evaluate(ws, split="dev")
+    summary = {row["method"]: row for row in evaluation.summary.iter_rows(named=True)}
+    assert {"dawid_skene", "majority_vote"} <= set(summary)
+    # Majority vote calls both dev batteries BRAND, gold TERM: 2 of 4 right both ways.
+    majority = summary["majority_vote"]
+    assert (majority["kind"], majority["precision"], majority["recall"]) == (
+        "label model",
+        0.5,
+        0.5,
+    )
+    printed = aggregated.scores.filter(split="dev", method="majority_vote").row(0, named=True)
+    assert majority["f1"] == printed["f1"] == 0.5
+    per_type = evaluation.per_class.filter(method="majority_vote", label="BRAND").row(0, named=True)
+    assert (per_type["predicted"], per_type["correct"]) == (2, 0)

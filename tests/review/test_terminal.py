@@ -293,6 +293,15 @@ def test_spans_are_reviewed_one_at_a_time_with_keys_for_bounds_and_missed_spans(
     ]
 
 
+def test_a_span_item_names_the_other_spans_by_their_words_when_piped(
+    spans_workspace: Workspace,
+) -> None:
+    # Without colour the highlights are gone: the other spans must still be readable.
+    text = run_spans(spans_workspace, ["q"])
+    assert 'Is "battery" TERM? (the current label)' in text
+    assert 'other spans: "screen" TERM' in text
+
+
 def test_a_span_item_shows_its_text_exactly_with_the_span_under_review_highlighted(
     spans_workspace: Workspace,
 ) -> None:

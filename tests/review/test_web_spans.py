@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -75,3 +76,20 @@ def test_a_span_item_comes_with_its_bounds_other_spans_and_tokens_and_takes_new_
         ("s1", "10:22", "fix", "TERM"),
         ("s3", "15:18", "missed", "TERM"),
     ]
+
+
+def test_the_summary_pages_download_is_the_cleaned_spans(spans_file: Path, serve: Serve) -> None:
+    # It answered 409 "use cleaned_spans": the page's download links did nothing on spans.
+    with serve(spans_file) as url, httpx.Client(base_url=url) as client:
+        post = {"reviewer": "ana", "example_id": "s1", "attribute": bounds("s1", "battery")}
+        fixed = client.post("/api/answer", json={**post, "action": "fix", "start": 10, "end": 22})
+        assert fixed.status_code == 200, fixed.text
+        exported = client.get("/api/export", params={"format": "jsonl"})
+        assert exported.status_code == 200, exported.text
+        rows = {r["id"]: r for r in map(json.loads, exported.text.splitlines())}
+        table = client.get("/api/export", params={"format": "csv"})
+        assert table.status_code == 200, table.text
+    assert rows["s1"]["spans"] == [[10, 22, "TERM"], [32, 38, "TERM"]], "the fix is applied"
+    assert rows["s3"]["spans"] == [[0, 4, "TERM"], [5, 11, "TERM"]]
+    assert set(rows) == {"s1", "s2", "s3"}
+    assert table.text.splitlines()[0] == "id,text,spans"
