@@ -7,14 +7,20 @@ with one simulated LLM added that answers every comment, 45% right and saying "s
 about 80% of the time; YouTube with a real below-chance LLM added, the demo's recorded
 SmolLM2-135M answers (replayed from the cache, nothing asked live); the five
 llms_for_css tasks of Ziems et al. 2023 (each recorded LLM's answers are one
-multi-class source, read by ``llm_votes.read_task``); and six
+multi-class source, read by ``llm_votes.read_task``); MAMS-ACSA aspects, the votes of
+``labeling_functions/restaurants.py`` alone and with the recorded SmolLM2-135M answers
+(first 300 test sentences), every method answering each of the 8 aspects through
+presence then value as ``aggregate`` does (the presence model gets the presence balance,
+silent sentences counted as absent, where it takes a prior: labelkit's models, majority
+vote for its ties, not crowd-kit's), scored per (sentence, aspect) pair; and six
 synthetic sets with known truth from ``labelkit.synthetic`` (``SYNTHETIC`` below: many
 classes, class imbalance, copied sources, adversaries, below-chance sources, low coverage).
 
 Protocol. No model sees gold. On WRENCH sets every model is fitted on the train split's
 votes and scored on test; crowd-kit's methods only label the rows they are fitted on, so
 they are fitted on train and test votes together and read on test. On the LLM and
-synthetic sets models are fitted on all votes and scored on all items. Every prediction
+synthetic sets models are fitted on all votes and scored on all items; on MAMS-ACSA they are
+fitted on all votes (train, dev and test) and scored on the test pairs. Every prediction
 is the most probable class with exact ties (and unvoted items) broken at random, so
 majority vote here is majority vote with random ties; each prediction is scored at its
 expected accuracy under that tie-break (an item tied between t classes counts 1/t if
@@ -56,12 +62,17 @@ import polars as pl
 from _common import load_wrench, parser, replay_llm, write_results
 from llm_votes import TASKS, read_task
 
-from labelkit import Workspace
+from labelkit import Workspace, ingest
 from labelkit.aggregate import make_label_model
-from labelkit.lf import compute_votes, regex_lf
+from labelkit.aggregate.attributes import answer_attribute
+from labelkit.aggregate.base import expected_accuracy
+from labelkit.data import bundled_dataset
+from labelkit.demo import RECORDED_ANSWERS, RESTAURANTS_INGEST, RESTAURANTS_LLM
+from labelkit.lf import apply_lfs, compute_votes, load_lfs, regex_lf
+from labelkit.llm import import_llm_cache, label_with_llm
 from labelkit.registry import label_models
 from labelkit.synthetic import SyntheticSource, source_votes, synthetic_votes
-from labelkit.task import ABSTAIN, Task
+from labelkit.task import ABSTAIN, NONE, Task
 from labelkit.votes import LabelMatrix
 
 SEEDS = 5
@@ -82,14 +93,17 @@ GLAD_MAX_VOTES = 6_000
 
 @dataclass(frozen=True)
 class Method:
-    """A way to turn votes into class probabilities: ``proba(fit, test, k, seed)``.
+    """A way to turn votes into class probabilities: ``proba(fit, test, k, seed,
+    class_balance)``.
 
-    ``fit`` is None when the scored votes are also the ones to fit on. ``seeded``:
-    whether the seed changes the result (else it runs once per set of votes).
+    ``fit`` is None when the scored votes are also the ones to fit on. ``class_balance``
+    is a fixed prior (the presence balance ``aggregate`` gives an aspect's presence model;
+    None elsewhere), used by the methods that take one. ``seeded``: whether the seed
+    changes the result (else it runs once per set of votes).
     """
 
     name: str
-    proba: Callable[[np.ndarray | None, np.ndarray, int, int], np.ndarray]
+    proba: Callable[[np.ndarray | None, np.ndarray, int, int, list[float] | None], np.ndarray]
     seeded: bool
     max_votes: int | None = None
 
@@ -99,8 +113,16 @@ def labelkit_method(shown: str, name: str, **params: Any) -> Method:
     accepts = inspect.signature(factory).parameters
     seeded = "seed" in accepts or "random_state" in accepts
 
-    def proba(fit: np.ndarray | None, test: np.ndarray, k: int, seed: int) -> np.ndarray:
+    def proba(
+        fit: np.ndarray | None,
+        test: np.ndarray,
+        k: int,
+        seed: int,
+        class_balance: list[float] | None = None,
+    ) -> np.ndarray:
         extra = {"seed": seed} if "seed" in accepts else {}
+        if class_balance is not None:
+            extra["class_balance"] = class_balance
         model = make_label_model(name, **params, **extra)
         model.fit(test if fit is None else fit, k)
         return model.predict_proba(test)
@@ -145,8 +167,15 @@ def crowdkit_proba(result: Any, n: int, k: int) -> np.ndarray:
 def crowdkit_method(
     shown: str, make: Callable[[int], Any], seeded: bool = False, max_votes: int | None = None
 ) -> Method:
-    def proba(fit: np.ndarray | None, test: np.ndarray, k: int, seed: int) -> np.ndarray:
+    def proba(
+        fit: np.ndarray | None,
+        test: np.ndarray,
+        k: int,
+        seed: int,
+        class_balance: list[float] | None = None,
+    ) -> np.ndarray:
         # crowd-kit labels only the tasks it is fitted on: fit on both, read the test rows.
+        # Its aggregators take no prior, so a class balance is not theirs to use.
         codes = test if fit is None else np.vstack([fit, test])
         result = make(seed).fit_predict_proba(crowdkit_frame(codes))
         return crowdkit_proba(result, len(codes), k)[len(codes) - len(test) :]
@@ -197,13 +226,6 @@ def methods() -> list[Method]:
     return chosen + crowdkit_methods()
 
 
-def expected_accuracy(proba: np.ndarray, gold: np.ndarray) -> float:
-    """Accuracy of the most probable class with exact ties broken at random, in
-    expectation: a row tied between t classes, gold among them, counts 1/t."""
-    tied = proba >= proba.max(axis=1, keepdims=True) - 1e-9
-    return float((tied[np.arange(len(gold)), gold] / tied.sum(axis=1)).mean())
-
-
 # ---------------------------------------------------------------- sets
 
 
@@ -215,12 +237,71 @@ class Draw:
     test: np.ndarray
     gold: np.ndarray
 
+    def votes(self) -> int:
+        fitted = 0 if self.fit is None else int((self.fit != ABSTAIN).sum())
+        return fitted + int((self.test != ABSTAIN).sum())
+
+    def proba(self, method: Method, k: int, seed: int) -> np.ndarray:
+        return method.proba(self.fit, self.test, k, seed)
+
+
+@dataclass(frozen=True)
+class AspectDraw:
+    """An aspects task's votes, per aspect coded by ``Task.vote_task`` over every example,
+    scored on the ``test`` rows: a method answers each aspect through presence then value
+    (``answer_attribute``, as ``aggregate`` does), and ``gold`` holds the test rows'
+    answer codes aspect after aspect, in ``task.targets`` order."""
+
+    task: Task
+    codes: dict[str, np.ndarray]
+    test: np.ndarray
+    gold: np.ndarray
+
+    def votes(self) -> int:
+        return sum(int((codes != ABSTAIN).sum()) for codes in self.codes.values())
+
+    def proba(self, method: Method, k: int, seed: int) -> np.ndarray:
+        fit_rows = np.ones(len(self.test), bool)
+        return np.vstack(
+            [
+                answer_attribute(
+                    self.task,
+                    a,
+                    codes,
+                    fit_rows,
+                    None,
+                    lambda **balance: MethodModel(method, seed, **balance),
+                )[0][self.test]
+                for a, codes in self.codes.items()
+            ]
+        )
+
+
+class MethodModel:
+    """A benchmark method as the part of a label model that ``answer_attribute`` uses:
+    ``fit`` keeps the votes, ``predict_proba`` runs the method on them (with the class
+    balance ``answer_attribute`` gives the presence model)."""
+
+    name = "benchmark method"
+
+    def __init__(self, method: Method, seed: int, class_balance: list[float] | None = None) -> None:
+        self.method, self.seed, self.class_balance = method, seed, class_balance
+
+    def fit(self, codes: np.ndarray, cardinality: int, gold: None = None) -> MethodModel:
+        self.fitted, self.cardinality = codes, cardinality
+        return self
+
+    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+        return self.method.proba(
+            self.fitted, codes, self.cardinality, self.seed, self.class_balance
+        )
+
 
 @dataclass(frozen=True)
 class VoteSet:
     name: str
     cardinality: int
-    draw: Callable[[int], Draw]
+    draw: Callable[[int], Draw | AspectDraw]
     fixed: bool  # the same votes for every seed
 
 
@@ -306,6 +387,44 @@ def llm_sets(root: Path) -> list[VoteSet]:
             draw = Draw(None, matrix.codes[:, keep], gold)
             sets.append(
                 VoteSet(f"llms_for_css {task}", matrix.task.cardinality, lambda s, d=draw: d, True)
+            )
+    return sets
+
+
+def aspect_sets(folder: Path) -> list[VoteSet]:
+    """MAMS-ACSA's votes from the restaurant LFs, then with the recorded SmolLM2 answers."""
+    sets = []
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        Workspace(Path(scratch) / "mams.duckdb") as workspace,
+    ):
+        ingest(workspace, sorted(folder.glob("*.xml")), **RESTAURANTS_INGEST)
+        apply_lfs(workspace, load_lfs("labeling_functions.restaurants"))
+        task = workspace.task
+        examples = workspace.sql("SELECT split, gold FROM examples ORDER BY id")
+        test = (examples["split"] == "test").to_numpy()
+        gold = np.concatenate(
+            [
+                task.answers(a).encode(task.gold_answers(examples["gold"].filter(test), a))
+                for a in task.targets
+            ]
+        )
+        absent = float((gold == task.answers(task.targets[0]).code(NONE)).mean())
+        for name in ("restaurant LFs", "restaurant LFs + SmolLM2 (recorded)"):
+            if name.endswith("(recorded)"):
+                import_llm_cache(workspace, bundled_dataset("mams-acsa") / RECORDED_ANSWERS)
+                label_with_llm(workspace, RESTAURANTS_LLM, cached_only=True)
+            codes = {
+                a: LabelMatrix.from_workspace(workspace, attribute=a).codes for a in task.targets
+            }
+            draw = AspectDraw(task, codes, test, gold)
+            sets.append(
+                VoteSet(
+                    f"mams-acsa aspects, {name} ({absent:.0%} of test pairs none)",
+                    len(task.answers(task.targets[0]).labels),
+                    lambda seed, d=draw: d,
+                    True,
+                )
             )
     return sets
 
@@ -401,15 +520,14 @@ def evaluate(vote_set: VoteSet, chosen: list[Method], seeds: int) -> list[dict[s
             reuse = vote_set.fixed and not method.seeded and method.name in cache
             if method.name in failed:
                 continue
-            votes = int((draw.test != ABSTAIN).sum())
-            votes += 0 if draw.fit is None else int((draw.fit != ABSTAIN).sum())
+            votes = draw.votes()
             if method.max_votes is not None and votes > method.max_votes:
                 failed[method.name] = f"skipped: {votes:,} votes, over {method.max_votes:,}"
                 continue
             if not reuse:
                 start = time.perf_counter()
                 try:
-                    proba = method.proba(draw.fit, draw.test, vote_set.cardinality, seed)
+                    proba = draw.proba(method, vote_set.cardinality, seed)
                 except Exception as error:  # a peer library's failure is a result, not a stop
                     failed[method.name] = f"{type(error).__name__}: {error}"
                     print(f"{vote_set.name}: {method.name} failed: {failed[method.name]}")
@@ -722,6 +840,7 @@ def main() -> None:
         if arguments.no_accuracy
         else wrench_sets(arguments.data_dir / "wrench")
         + llm_sets(arguments.data_dir / "llm" / "llms_for_css")
+        + aspect_sets(arguments.data_dir / "aspects" / "mams-acsa")
         + synthetic_sets(500 if arguments.quick else 1_000)
     )
     if arguments.sets:
