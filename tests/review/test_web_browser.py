@@ -228,6 +228,23 @@ def attack_from(page: Page, origin: str, target: str) -> None:
         page.evaluate(ATTACKER, target)
 
 
+def test_a_name_typed_before_the_page_has_its_config_starts_the_review(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # On a busy machine the name was typed while /api/config was on its way; the page
+    # then set the (empty) saved name over it, and Enter started nothing.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        held = []
+        page.route("**/api/config", lambda route: held.append(route))
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        held[0].continue_()
+        expect(page.locator("#workspace")).to_have_text("review.duckdb")
+        page.press("#reviewer", "Enter")
+        shows(page, "w01")
+
+
 def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

@@ -449,6 +449,9 @@ $("attribute").addEventListener("change", () => {
 });
 
 async function start() {
+  // Before the first wait: set once the config is back, the saved name would wipe one
+  // typed meanwhile, and the Enter that followed would start nothing.
+  $("reviewer").value = localStorage.getItem("labelkit-reviewer") || "";
   try {
     const config = await call("/api/config");
     state.labels = config.labels;
@@ -477,7 +480,6 @@ async function start() {
     say(error.message);
     return;
   }
-  $("reviewer").value = localStorage.getItem("labelkit-reviewer") || "";
   await load();
 }
 
