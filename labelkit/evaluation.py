@@ -904,12 +904,15 @@ def _majority_spans(workspace: Workspace, ids: list[str]) -> list[list[tuple[Any
 
 def _spans_by_example(rows: pl.DataFrame, ids: list[str]) -> list[list[tuple[Any, ...]]]:
     """Each example's spans, in the order of ``ids`` (``[]`` where it has none)."""
-    found: dict[str, list[tuple[Any, ...]]] = {}
-    for example_id, start, end, label in rows.select(
-        "example_id", "start", "end", "label"
-    ).iter_rows():
-        if label is not None:
-            found.setdefault(example_id, []).append((start, end, label))
+    grouped = (
+        rows.filter(pl.col("label").is_not_null())
+        .group_by("example_id", maintain_order=True)
+        .agg("start", "end", "label")
+    )
+    found = {
+        example_id: list(zip(starts, ends, labels, strict=True))
+        for example_id, starts, ends, labels in grouped.iter_rows()
+    }
     return [found.get(example_id, []) for example_id in ids]
 
 
