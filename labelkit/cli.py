@@ -178,7 +178,10 @@ def ingest(
 def apply(
     workspace: Workspace_,
     lfs: Annotated[
-        list[str], typer.Option(help="Module (pkg.mod) or file (lfs.py) of labeling functions.")
+        list[str],
+        typer.Option(
+            help="Labeling functions: a module (pkg.mod), a file (lfs.py) or rules (.rules, .txt)."
+        ),
     ],
     strict: Annotated[
         bool, typer.Option(help="Stop at the first row an LF fails on; write nothing.")

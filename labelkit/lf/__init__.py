@@ -33,6 +33,7 @@ from labelkit.lf.core import (
     threshold_lf,
 )
 from labelkit.lf.patterns import PatternLF, pattern_lf
+from labelkit.lf.rules import load_rules, parse_rule
 from labelkit.lf.spans import (
     PythonSpanLF,
     SpanExample,
@@ -72,8 +73,10 @@ __all__ = [
     "lf_agreement",
     "lf_summary",
     "load_lfs",
+    "load_rules",
     "lookup_lf",
     "most_disputed",
+    "parse_rule",
     "pattern_lf",
     "phrase_span_lf",
     "regex_lf",

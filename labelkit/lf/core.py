@@ -639,7 +639,8 @@ def labeling_function(
 
 def load_lfs(spec: str) -> list[LabelingFunction]:
     """The module-level labeling functions of a module (``pkg.mod``) or file (``lfs.py``),
-    in the order they are defined.
+    in the order they are defined; or the rules of a rule file (``.txt`` or ``.rules``,
+    ``labelkit.lf.rules``), one LF per line.
 
     A file or module that fails to import (a syntax error, a missing import, an
     exception or ``sys.exit`` at module level) raises ``InputError`` naming the file and
@@ -649,7 +650,14 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
     --------
     >>> [lf.name for lf in load_lfs("labeling_functions.youtube")][:2]
     ['keyword_my', 'keyword_subscribe']
+    >>> [lf.name for lf in load_lfs("spam.rules")]
+    ['subscrib* -> spam', '/https?:/// -> spam']
     """
+    # Imported here: rules are built from this module's LFs.
+    from labelkit.lf.rules import RULE_SUFFIXES, load_rules
+
+    if Path(spec).suffix in RULE_SUFFIXES:
+        return load_rules(spec)
     if spec.endswith(".py") or Path(spec).is_file():
         path = Path(spec)
         if not path.is_file():

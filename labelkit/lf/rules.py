@@ -1,0 +1,117 @@
+"""Rule files: labeling functions as plain lines that people and LLMs write and git diffs.
+
+One rule per line, each a labeling function of its own::
+
+    # a line that starts with # is a comment, as is what follows # after a label
+    subscribe -> spam           # a keyword, as a whole word, any case
+    check out my -> spam        # a phrase: whole words parted by any whitespace
+    subscrib* -> spam           # a stem: any word that starts with it
+    /https?://\\S+/ -> spam      # a regex (Rust syntax, any case), between slashes
+    waiter -> staff:mentioned   # on a task with attributes, attribute:label
+
+A rule is named by its own line (``subscrib* -> spam``), so its votes, analysis and
+review show what it is, and the name does not move when lines are added above it.
+A single keyword compiles to ``keyword_lf``, the rest to ``regex_lf``, so a rule
+matches exactly as the LF written in Python would.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from labelkit.errors import InputError
+from labelkit.lf.core import DeclarativeLF, _bounded, keyword_lf, regex_lf
+
+# What ``load_lfs`` reads as a rule file rather than a Python module.
+RULE_SUFFIXES = (".txt", ".rules")
+ARROW = "->"
+STEM = "*"
+COMMENT = "#"
+
+
+def load_rules(path: str | Path) -> list[DeclarativeLF]:
+    """The labeling functions of a rule file, one per rule, in the file's order.
+
+    A line that is not a rule raises ``InputError`` naming the file and line, as does
+    a rule that repeats an earlier one (naming both lines).
+
+    Examples
+    --------
+    >>> Path("spam.rules").write_text("subscrib* -> spam\\n/https?:/// -> spam\\n")
+    >>> [lf.name for lf in load_rules("spam.rules")]
+    ['subscrib* -> spam', '/https?:/// -> spam']
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such rule file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read rules: {error}") from None
+    lfs: list[DeclarativeLF] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith(COMMENT):
+            continue
+        try:
+            lf = parse_rule(line)
+        except InputError as error:
+            raise InputError(f"{path}:{number}: {error}") from None
+        if lf.name in seen:
+            raise InputError(f"{path}:{number}: rule {lf.name!r} repeats line {seen[lf.name]}")
+        seen[lf.name] = number
+        lfs.append(lf)
+    if not lfs:
+        raise InputError(
+            f"{path}: no rules (one `keyword -> label` or `/regex/ -> label` per line)"
+        )
+    return lfs
+
+
+def parse_rule(line: str) -> DeclarativeLF:
+    """The labeling function of one rule line (see the module's docstring for the forms).
+
+    Examples
+    --------
+    >>> parse_rule("sub to -> spam").name
+    'sub to -> spam'
+    >>> parse_rule("waiter -> staff:mentioned").attribute
+    'staff'
+    """
+    line = line.strip()
+    # A regex may hold an arrow or a `#`: it runs to the first slash before an arrow.
+    regex = re.match(rf"(/.+?/)\s*{ARROW}(.*)$", line) if line.startswith("/") else None
+    if line.startswith("/") and regex is None:
+        raise InputError(f"rule {line!r}: a regex goes between two slashes, `/.../ -> label`")
+    match, arrow, target = regex.group(1, 0, 2) if regex else line.partition(ARROW)
+    match, target = match.strip(), target.partition(COMMENT)[0].strip()
+    if not arrow or not match:
+        raise InputError(f"not a rule: {line!r} (want `keyword -> label` or `/regex/ -> label`)")
+    attribute, _, label = target.rpartition(":")
+    attribute, label = attribute.strip(), label.strip()
+    if not label or (":" in target and not attribute):
+        raise InputError(f"rule {line!r} names no label after {ARROW!r}")
+    target = f"{attribute}:{label}" if attribute else label
+    if regex:
+        return regex_lf(f"{match} {ARROW} {target}", match[1:-1], label, attribute=attribute)
+    words = match.split()
+    name = f"{' '.join(words)} {ARROW} {target}"
+    if any(STEM in word[:-1] or word == STEM for word in words):
+        raise InputError(
+            f"rule {line!r}: {STEM!r} marks a stem at the end of a word (`subscrib*`), nowhere else"
+        )
+    if len(words) == 1 and not words[0].endswith(STEM):
+        return keyword_lf(name, words, label, attribute=attribute)
+    return regex_lf(name, _phrase_pattern(words), label, attribute=attribute)
+
+
+def _phrase_pattern(words: list[str]) -> str:
+    """A regex for a phrase whose words may end in a stem mark: whole words parted by
+    whitespace, a stem followed by any word characters."""
+    parts = []
+    for word in words:
+        stem = word.removesuffix(STEM)
+        bounded = _bounded(stem)
+        parts.append(bounded.removesuffix(r"\b") + r"\w*" if stem != word else bounded)
+    return r"\s+".join(parts)

@@ -1,0 +1,134 @@
+"""Rule files: one `keyword -> label` or `/regex/ -> label` per line, each an LF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import Task, Workspace
+from labelkit.errors import InputError
+from labelkit.lf import apply_lfs_to_frame, keyword_lf, load_lfs, load_rules
+from tests.lf.test_cli_apply import run
+
+TEXTS = [
+    "Please SUBSCRIBED to my channel",  # a stem, any case
+    "unsubscribe me from this",  # a stem must start a word
+    "check   out\nmy page",  # a phrase over any whitespace
+    "checkout my page",  # ...but whole words
+    "see https://spam.example now",
+    "I love this song",
+    "lovely song",  # a plain keyword is a whole word
+]
+
+
+def rule_file(tmp_path: Path, body: str, name: str = "spam.rules") -> Path:
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def votes(lfs: list, texts: list[str], labels: tuple[str, ...] = ("ham", "spam")) -> dict:
+    frame = apply_lfs_to_frame(lfs, pl.DataFrame({"text": texts}), labels=list(labels))
+    return frame.matrix.to_frame().drop("example_id").to_dict(as_series=False)
+
+
+def test_each_rule_is_an_lf_named_by_its_line_voting_where_it_matches(tmp_path: Path) -> None:
+    path = rule_file(
+        tmp_path,
+        "# spam rules, written by hand\n\n"
+        "subscrib* -> spam\n"
+        "check out my -> spam\n"
+        "  /https?://\\S+/ -> spam\n"
+        "love -> ham\n",
+    )
+    lfs = load_lfs(str(path))
+    assert [lf.name for lf in lfs] == [
+        "subscrib* -> spam",
+        "check out my -> spam",
+        "/https?://\\S+/ -> spam",
+        "love -> ham",
+    ]
+    assert votes(lfs, TEXTS) == {
+        "subscrib* -> spam": ["spam", None, None, None, None, None, None],
+        "check out my -> spam": [None, None, "spam", None, None, None, None],
+        "/https?://\\S+/ -> spam": [None, None, None, None, "spam", None, None],
+        "love -> ham": [None, None, None, None, None, "ham", None],
+    }
+
+
+def test_a_comment_follows_the_label_and_a_regex_may_hold_an_arrow_or_a_hash(
+    tmp_path: Path,
+) -> None:
+    path = rule_file(tmp_path, "/#\\d+ -> /  ->  spam   # a tag, then an arrow\nlove->ham#x\n")
+    lfs = load_rules(path)
+    assert [lf.name for lf in lfs] == ["/#\\d+ -> / -> spam", "love -> ham"]
+    assert votes(lfs, ["see #42 -> there", "#42 alone", "love it"]) == {
+        "/#\\d+ -> / -> spam": ["spam", None, None],
+        "love -> ham": [None, None, "ham"],
+    }
+
+
+def test_a_single_keyword_rule_is_the_keyword_lf_written_in_python(tmp_path: Path) -> None:
+    (rule,) = load_rules(rule_file(tmp_path, "love -> ham\n", "a.txt"))
+    # Same definition, so votes stored for the Python LF stay current for the rule.
+    assert rule.definition == keyword_lf("other name", ["love"], "ham").definition
+
+
+def test_a_rule_on_an_attribute_votes_that_attribute(tmp_path: Path) -> None:
+    task = Task(labels=("positive", "negative"), kind="aspects", attributes=("staff", "food"))
+    lfs = load_rules(rule_file(tmp_path, "waiter* -> staff:mentioned\nrude -> staff:negative\n"))
+    applied = apply_lfs_to_frame(
+        lfs, pl.DataFrame({"text": ["the waiters were rude", "good food"]}), labels=task
+    )
+    assert [lf.attribute for lf in lfs] == ["staff", "staff"]
+    assert applied.matrices["staff"].to_frame().drop("example_id").to_dict(as_series=False) == {
+        "waiter* -> staff:mentioned": ["mentioned", None],
+        "rude -> staff:negative": ["negative", None],
+    }
+    assert applied.matrices["food"].to_frame().drop("example_id").null_count().row(0) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("love -> ham\nsubscribe spam\n", "spam.rules:2: not a rule: 'subscribe spam'"),
+        ("love -> ham\n# ok\n/[a-/ -> spam\n", "spam.rules:3: labeling function '/[a-/ -> spam'"),
+        ("/https -> spam\n", "spam.rules:1: rule '/https -> spam': a regex goes between two"),
+        ("/https/ spam\n", "spam.rules:1: rule '/https/ spam': a regex goes between two"),
+        ("sub*scribe -> spam\n", "spam.rules:1: rule 'sub*scribe -> spam': '*' marks a stem"),
+        ("love ->\n", "spam.rules:1: rule 'love ->' names no label"),
+        ("waiter -> :negative\n", "spam.rules:1: rule 'waiter -> :negative' names no label"),
+        ("love -> ham\n\nlove  ->  ham\n", "spam.rules:3: rule 'love -> ham' repeats line 1"),
+        ("# nothing yet\n", "spam.rules: no rules"),
+    ],
+)
+def test_a_bad_line_is_an_error_naming_the_file_and_line(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = rule_file(tmp_path, body)
+    with pytest.raises(InputError) as error:
+        load_lfs(str(path))
+    assert str(error.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("id,text\nc1,subscribing now\nc2,nice song\nc3,I love it\n")
+    assert run("ingest", ws, csv, "--id-column", "id", "--labels", "ham,spam").returncode == 0
+    rules = rule_file(tmp_path, "subscrib* -> spam\nlove -> ham\nlove -> hma\n", "rules.txt")
+
+    misspelt = run("apply", ws, "--lfs", rules)
+    assert misspelt.returncode == 1
+    assert "'love -> hma'" in misspelt.stderr and "hma" in misspelt.stderr
+
+    rules.write_text("subscrib* -> spam\nlove -> ham\n")
+    applied = run("apply", ws, "--lfs", rules)
+    assert applied.returncode == 0, applied.stderr
+    with Workspace(ws, read_only=True) as workspace:
+        assert workspace.sql("SELECT source, example_id, label FROM votes ORDER BY 2").rows() == [
+            ("subscrib* -> spam", "c1", "spam"),
+            ("love -> ham", "c3", "ham"),
+        ]
