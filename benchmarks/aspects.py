@@ -11,11 +11,13 @@ without gold; seeds vary the small model's training (mean and standard deviation
 
     python benchmarks/aspects.py --data-dir ../shared/data [--seeds 3] [--epochs 5]
     python benchmarks/aspects.py --report-only   # the Markdown again from aspects.json
+    python benchmarks/aspects.py --report-only --from-progress   # an interrupted run's
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +45,7 @@ LABEL_MODELS = ("majority_vote", "auto", "dawid_skene", "snorkel")
 # What ``aggregate`` uses by default, so what the small models learn from.
 DEFAULT_LABEL_MODEL = "auto"
 CEILING = "small model on gold train labels (ceiling)"
+DATASET = "mams-acsa test"
 REVIEWS = (0, 100, 300)
 SCORES = ("macro_f1", "micro_f1", "exact_match", "accuracy", "coverage")
 
@@ -69,32 +72,29 @@ def sources_and_label_models(ws: Workspace) -> list[dict[str, Any]]:
     return records
 
 
-def small_models(ws: Workspace, root: Path, seeds: int, epochs: int) -> list[dict[str, Any]]:
-    """The default label model's labels, flagged once, reviewed 0/100/300 times by gold,
-    each training the small model once per seed."""
-    aggregate(ws, DEFAULT_LABEL_MODEL)
-    find_label_issues(ws)
-    answers = gold_answers_by_attribute(ws)
-    records, reviewed = [], 0
+def reviewed_copies(path: Path, root: Path) -> dict[str, Path]:
+    """The default label model's labels, flagged once and reviewed 0/100/300 times by
+    gold; each review budget's workspace is copied, to train from, under its method name."""
+    with Workspace(path) as ws:
+        aggregate(ws, DEFAULT_LABEL_MODEL)
+        find_label_issues(ws)
+    copies, reviewed = {}, 0
     for budget in REVIEWS:
         if budget > reviewed:
-            queue = ReviewQueue(ws)
-            reviewed += simulate_review(queue, answers, limit=budget - reviewed, reviewer="gold")
-        for seed in range(seeds):
-            started = time.perf_counter()
-            model = train_on_cleaned(
-                ws, root / f"reviewed-{budget}-{seed}", seed=seed, max_epochs=epochs
-            )
-            trained = {"method": small_model(budget), **timed(started, epochs)}
-            summary = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
-            records += [r | trained for r in scores(summary, seed=seed)]
-    return records
+            with Workspace(path) as ws:
+                answers = gold_answers_by_attribute(ws)
+                reviewed += simulate_review(
+                    ReviewQueue(ws), answers, limit=budget - reviewed, reviewer="gold"
+                )
+        copies[small_model(budget)] = root / f"reviewed-{budget}.duckdb"
+        shutil.copyfile(path, copies[small_model(budget)])
+    return copies
 
 
-def ceiling(folder: Path, root: Path, seeds: int, epochs: int) -> list[dict[str, Any]]:
-    """The small model trained on gold train answers: gold as the only source."""
-    records = []
-    with Workspace(root / "gold.duckdb") as ws:
+def gold_workspace(folder: Path, root: Path) -> Path:
+    """A workspace whose one source is the gold train answers: the ceiling's teacher."""
+    path = root / "gold.duckdb"
+    with Workspace(path) as ws:
         ingest(ws, sorted(folder.glob("*.xml")), **RESTAURANTS_INGEST)
         task = ws.task
         train = ws.sql("SELECT id, gold FROM examples WHERE split = 'train'")
@@ -109,12 +109,29 @@ def ceiling(folder: Path, root: Path, seeds: int, epochs: int) -> list[dict[str,
         )
         import_votes(ws, votes)
         aggregate(ws, "majority_vote")
-        for seed in range(seeds):
+    return path
+
+
+def small_models(
+    teachers: dict[str, Path], root: Path, seeds: int, epochs: int, progress: Path
+) -> list[dict[str, Any]]:
+    """Each teacher workspace's small model, trained once per seed. Seeds are outermost,
+    so an interrupted run holds whole seeds, and each training's records are appended
+    to ``progress`` (JSON lines) as it finishes (``--report-only`` reads them)."""
+    records = []
+    for seed in range(seeds):
+        for method, path in teachers.items():
             started = time.perf_counter()
-            model = train_on_cleaned(ws, root / f"gold-{seed}", seed=seed, max_epochs=epochs)
-            trained = {"method": CEILING, **timed(started, epochs)}
-            summary = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
-            records += [r | trained for r in scores(summary, seed=seed)]
+            with Workspace(path) as ws:
+                model = train_on_cleaned(
+                    ws, root / f"{path.stem}-{seed}", seed=seed, max_epochs=epochs
+                )
+                trained = {"method": method, **timed(started, epochs)}
+                summary = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
+            done = [{"dataset": DATASET, **r} | trained for r in scores(summary, seed=seed)]
+            with progress.open("a") as file:
+                file.writelines(json.dumps(record) + "\n" for record in done)
+            records += done
     return records
 
 
@@ -216,14 +233,24 @@ def main() -> None:
     arguments.add_argument(
         "--report-only", action="store_true", help="rewrite the Markdown from the saved JSON"
     )
+    arguments.add_argument(
+        "--from-progress",
+        action="store_true",
+        help="with --report-only: from the records an interrupted run saved as it went",
+    )
     options = arguments.parse_args()
+    progress = options.output_dir / "aspects.progress.jsonl"
     if options.report_only:
-        saved = json.loads((options.output_dir / "aspects.json").read_text())
+        if options.from_progress:
+            saved = [json.loads(line) for line in progress.read_text().splitlines()]
+        else:
+            saved = json.loads((options.output_dir / "aspects.json").read_text())
         stamp = ("machine", "labelkit_version")
         report([{k: v for k, v in r.items() if k not in stamp} for r in saved], options.output_dir)
         return
     folder = options.data_dir / "aspects" / "mams-acsa"
     recorded = bundled_dataset("mams-acsa") / RECORDED_ANSWERS
+    options.output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         with Workspace(root / "lfs.duckdb") as ws:
@@ -231,10 +258,13 @@ def main() -> None:
             apply_lfs(ws, load_lfs("labeling_functions.restaurants"))
             import_llm_cache(ws, recorded)
             label_with_llm(ws, RESTAURANTS_LLM, cached_only=True)
-            records = sources_and_label_models(ws)
-            records += small_models(ws, root, options.seeds, options.epochs)
-        records += ceiling(folder, root, options.seeds, options.epochs)
-    report([{"dataset": "mams-acsa test", **record} for record in records], options.output_dir)
+            records = [{"dataset": DATASET, **r} for r in sources_and_label_models(ws)]
+        progress.write_text("".join(json.dumps(record) + "\n" for record in records))
+        teachers = reviewed_copies(root / "lfs.duckdb", root)
+        teachers[CEILING] = gold_workspace(folder, root)
+        records += small_models(teachers, root, options.seeds, options.epochs, progress)
+    report(records, options.output_dir)
+    progress.unlink()
 
 
 if __name__ == "__main__":
