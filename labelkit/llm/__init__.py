@@ -12,6 +12,7 @@ from labelkit.llm.labeler import (
 from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
 from labelkit.llm.prompt import build_messages, few_shot_examples
 from labelkit.llm.recorded import ImportedAnswers, import_answers
+from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 
 __all__ = [
     "RESPONSE_FORMATS",
@@ -21,6 +22,7 @@ __all__ = [
     "LLMRunStats",
     "align_entities",
     "build_messages",
+    "decide_suggestion",
     "estimate_llm_run",
     "export_llm_cache",
     "few_shot_examples",
@@ -31,4 +33,5 @@ __all__ = [
     "parse_entities",
     "parse_label",
     "request_key",
+    "suggest_lfs",
 ]

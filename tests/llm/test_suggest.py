@@ -1,0 +1,168 @@
+"""LLM-proposed rules (suggest-lfs): asked through the real openai client against the test
+server, scored on the workspace at once, accepted into a plain rule file one key each."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelkit import LabelkitError, LLMConfig, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit.lf import load_lfs
+from labelkit.llm.suggest import decide_suggestion, suggest_lfs
+from tests.openai_server import Behaviour, OpenAIServer
+
+CONFIG = LLMConfig(
+    model="m", instructions="Is this YouTube comment spam?", api_key="k", max_tokens=400
+)
+ROWS = [  # id, text, gold, split
+    ("t1", "please subscribe to my channel", "spam", "train"),
+    ("t2", "subscribed, check out my page", "spam", "train"),
+    ("t3", "what a lovely song", "ham", "train"),
+    ("t4", "this song is my childhood", "ham", "train"),
+    ("t5", "nice video", "ham", "train"),
+    ("d1", "subscribing is free, do it", "spam", "dev"),
+    ("d2", "I subscribed years ago and still love this song", "ham", "dev"),
+    ("d3", "check out my free gift", "spam", "dev"),
+    ("d4", "song of the year", "ham", "dev"),
+]
+# The scripted answer: new rules, one malformed regex, one label outside the task, a
+# repeat within the answer, a repeat of the workspace's LF, and an item that is no rule.
+PROPOSALS = [
+    {"match": "subscrib*", "label": "spam"},
+    {"match": "check out", "label": "spam"},
+    {"match": "/[a-/", "label": "spam"},
+    {"match": "love", "label": "hma"},
+    {"match": "subscrib*", "label": "spam"},
+    {"match": "song", "label": "ham"},
+    "just a string",
+]
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Iterator[Workspace]:
+    csv = tmp_path / "comments.csv"
+    csv.write_text("id,text,label,split\n" + "".join(f'{i},"{t}",{g},{s}\n' for i, t, g, s in ROWS))
+    with Workspace(tmp_path / "ws.duckdb") as workspace:
+        ingest(workspace, csv, id_column="id", label_column="label", split_column="split")
+        apply_lfs(workspace, [keyword_lf("kw_song", ["song"], "ham")])
+        yield workspace
+
+
+def script(body: dict[str, Any]) -> str:
+    return json.dumps({"rules": PROPOSALS})
+
+
+def test_proposals_are_parsed_marked_and_scored_on_the_workspace(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    with OpenAIServer(Behaviour(script=script)) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        proposals = suggest_lfs(ws, config, rules=tmp_path / "spam.rules", per_label=10)
+        assert len(server.requests) == 1
+        shown = server.requests[0]["messages"][1]["content"]
+        # Only texts no LF votes on (t3 and t4 have "song") from the train split.
+        assert all(text in shown for text in (ROWS[0][1], ROWS[1][1], ROWS[4][1]))
+        assert "lovely song" not in shown and "check out my free gift" not in shown
+
+        again = suggest_lfs(ws, config, rules=tmp_path / "spam.rules", per_label=10)
+        assert len(server.requests) == 1, "the same sample's answer comes from the cache"
+    assert again["rule"].to_list() == proposals["rule"].to_list()
+
+    assert proposals.select("rule", "status").rows() == [
+        ("subscrib* -> spam", "new"),
+        ("check out -> spam", "new"),
+        ("/[a-/ -> spam", "malformed"),
+        ("love -> hma", "malformed"),
+        ("subscrib* -> spam", "duplicate"),
+        ("song -> ham", "duplicate"),  # the same keyword LF as kw_song
+        ('"just a string"', "malformed"),
+    ]
+    assert "invalid pattern" in proposals["error"][2]
+    assert "'hma' is not one of ['ham', 'spam']" in proposals["error"][3]
+    stem = proposals.row(0, named=True)
+    # t1 t2 d1 d2 of 9; d2 is also voted ham by kw_song; on dev right on d1, wrong on d2.
+    assert stem["coverage"] == pytest.approx(4 / 9)
+    assert stem["overlaps"] == pytest.approx(1 / 9)
+    assert stem["conflicts"] == pytest.approx(1 / 9)
+    assert (stem["correct"], stem["incorrect"], stem["accuracy"]) == (1, 1, 0.5)
+    assert stem["accuracy_low"] < 0.5 < stem["accuracy_high"]
+    check = proposals.row(1, named=True)
+    assert (check["coverage"], check["correct"], check["incorrect"]) == (pytest.approx(2 / 9), 1, 0)
+    assert proposals["coverage"][2:].is_null().all()
+    recorded = ws.sql("SELECT id, rule, status, model FROM lf_suggestions ORDER BY id")
+    assert recorded.height == 14 and set(recorded["model"]) == {"m"}
+
+
+def test_an_accepted_rule_is_appended_to_the_rule_file_and_loads(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    rules = tmp_path / "spam.rules"
+    rules.write_text("free gift -> spam")  # no final newline
+    with OpenAIServer(Behaviour(script=script)) as server:
+        proposals = suggest_lfs(
+            ws, dataclasses.replace(CONFIG, base_url=server.base_url), rules=rules
+        )
+    stem_id, check_id, bad_id = proposals["id"][:3]
+    assert decide_suggestion(ws, stem_id, True, rules) == "subscrib* -> spam"
+    assert decide_suggestion(ws, check_id, False, rules) is None
+    with pytest.raises(LabelkitError, match="malformed"):
+        decide_suggestion(ws, bad_id, True, rules)
+    with pytest.raises(LabelkitError, match="accepted already"):
+        decide_suggestion(ws, stem_id, True, rules)
+
+    lines = rules.read_text().splitlines()
+    assert lines[0] == "free gift -> spam"
+    assert lines[1].startswith(f"# proposed by m, suggestion {stem_id}, ")
+    assert lines[2:] == ["subscrib* -> spam"]
+    assert [lf.name for lf in load_lfs(str(rules))] == ["free gift -> spam", "subscrib* -> spam"]
+    assert ws.sql(
+        "SELECT id, decision, file FROM lf_suggestions WHERE decision IS NOT NULL ORDER BY id"
+    ).rows() == [(stem_id, "accepted", str(rules)), (check_id, "rejected", None)]
+
+
+def test_an_answer_without_a_rules_list_is_an_error_that_writes_nothing(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    prose = Behaviour(script=lambda body: "Here are some rules: subscribe")
+    with OpenAIServer(prose) as server, pytest.raises(LabelkitError, match="holds no"):
+        suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert ws.sql("SELECT count(*) AS n FROM lf_suggestions")["n"][0] == 0
+
+
+def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    path, rules = ws.path, tmp_path / "spam.rules"
+    ws.close()
+    with OpenAIServer(Behaviour(script=script)) as server:
+        result = subprocess_with_input(
+            "yn",
+            "suggest-lfs", path, "--rules", rules, "--model", "m",
+            "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "k",
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "malformed: love -> hma (label 'hma'" in result.stdout
+    assert "subscrib* -> spam\n  coverage 44.4%, overlaps 11.1%, conflicts 11.1%" in result.stdout
+    assert "1 rules appended" in result.stdout
+    assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]
+
+
+def subprocess_with_input(keys: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "labelkit", *map(str, args)],
+        input=keys,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
