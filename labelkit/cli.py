@@ -785,8 +785,14 @@ def import_answers_command(
             yes_no=yes_no_labels,
             aliases=_aliases(alias),
         )
+        kind = ws.task.kind
+    parsed = {
+        "classification": "parsed into labels",
+        "spans": f"parsed as entity lists ({imported.votes} spans; {imported.unaligned} "
+        "entities not in their text or labeled outside the task)",
+    }.get(kind, f"parsed ({imported.votes} attribute answers)")
     console.print(
-        f"{imported.source}: {imported.answers} answers, {imported.parsed} parsed into labels, "
+        f"{imported.source}: {imported.answers} answers, {imported.parsed} {parsed}, "
         f"{imported.unparsed} kept as abstains (raw text in the LLM cache)"
     )
 

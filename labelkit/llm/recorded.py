@@ -1,7 +1,9 @@
 """Answers bought elsewhere: a file of (example id, raw answer) becomes one LLM vote source.
 
-Each raw answer is parsed like a live one; it is kept in the LLM cache (model = the
-source, request = where it came from) for inspection, parsed or not.
+Each raw answer is parsed like a live one: one label (classification), a JSON object
+of every attribute's answer (aspects, multi-label), or a JSON list of entities aligned
+to the text (spans). It is kept in the LLM cache (model = the source, request = where
+it came from) for inspection, parsed or not.
 """
 
 from __future__ import annotations
@@ -16,18 +18,32 @@ import polars as pl
 from labelkit.data import read_table, table_format
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
-from labelkit.llm.parse import Letters, letter_map, parse_label
-from labelkit.votes import write_votes
+from labelkit.llm.parse import (
+    Letters,
+    align_entities,
+    letter_map,
+    parse_attributes,
+    parse_entities,
+    parse_label,
+)
+from labelkit.spans import tokenize
+from labelkit.task import Task
+from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, registered
 
 
 @dataclass(frozen=True)
 class ImportedAnswers:
-    """What an import stored: the source's name, rows read, and how many parsed."""
+    """What an import stored: the source's name, rows read, how many parsed (into a
+    label; into at least one attribute's answer; into a list of entities), the votes
+    stored (one per label, attribute answer or span), and on a spans task the
+    entities that found no span in their text (``unaligned``)."""
 
     source: str
     answers: int
     parsed: int
+    votes: int = 0
+    unaligned: int = 0
 
     @property
     def unparsed(self) -> int:
@@ -58,6 +74,12 @@ def import_answers(
     there is no default. ``yes_no`` reads answers to a yes/no question and ``aliases``
     adds other names per label (see ``parse_label``).
 
+    On an aspects or multi-label task each answer is a JSON object answering every
+    attribute (``parse_attributes``), one vote per attribute it answers; on a spans task
+    a JSON list of entities, each aligned to every occurrence in its text
+    (``align_entities``), one span vote each, the entities that found none counted in
+    ``unaligned`` and kept in the cache with the answer.
+
     Examples
     --------
     >>> import_answers(ws, "gpt4_answers.tsv", "gpt-4").parsed
@@ -66,9 +88,13 @@ def import_answers(
     ...                letters=["World", "Sports", "Business", "Sci/Tech"]).parsed
     1874
     """
-    workspace.task.require_attributes("import-answers (import_answers)")
     path = Path(path)
     name = source if source.startswith("llm:") else f"llm:{source}"
+    task = workspace.task
+    if task.kind != "classification" and (letters is not None or yes_no is not None):
+        raise InputError(
+            f"letters and yes/no answers hold one label each; this task is {task.kind}"
+        )
     rows = _read(path, id_column, answer_column, has_header, file_format)
     known = workspace.sql("SELECT id FROM examples")["id"]
     unknown = rows.filter(~pl.col("example_id").is_in(known.implode()))
@@ -82,50 +108,148 @@ def import_answers(
     if repeated.height:
         row, example_id = repeated.select("row", "example_id").row(0)
         raise InputError(f"{path}: row {row}: id {example_id!r} is answered more than once")
-    task = workspace.task
     for label in yes_no or ():
         task.code(label)
-    by_letter = letter_map(letters, task.labels) if letters is not None else None
-    # Answers repeat ("B", "spam"): each distinct one is parsed once.
-    distinct = rows["answer"].drop_nulls().unique()
-    label_of = {
-        raw: parse_label(raw, task.labels, letters=by_letter, yes_no=yes_no, aliases=aliases)
-        for raw in distinct
-    }
-    parsed = rows.with_columns(
-        label=pl.col("answer").replace_strict(label_of, default=None, return_dtype=pl.String),
+    if task.kind == "spans":
+        parsed, votes, unaligned = _spans(workspace, rows, aliases or {})
+    elif task.kind == "classification":
+        parsed, votes, unaligned = _labels(rows, task.labels, letters, yes_no, aliases), None, 0
+    else:
+        parsed, votes, unaligned = _attributes(rows, task, aliases or {}), None, 0
+    parsed = parsed.with_columns(
         key=pl.Series(
-            [request_key({"imported": name, "example_id": i}) for i in rows["example_id"]],
+            [request_key({"imported": name, "example_id": i}) for i in parsed["example_id"]],
             dtype=pl.String,
         ),
         request=pl.Series(
             [
                 json.dumps({"imported_from": path.name, "source": name, "example_id": i})
-                for i in rows["example_id"]
+                for i in parsed["example_id"]
             ],
             dtype=pl.String,
         ),
     )
     definition = json.dumps({"kind": "imported_answers", "file": path.name, "rows": rows.height})
+    sources = pl.DataFrame({"name": [name], "kind": ["llm"], "definition": [definition]})
+    source_column = pl.lit(name).alias("source")
     with workspace.run("import_answers", {"file": str(path), "source": name}) as run:
-        write_votes(
-            run.con,
-            source=name,
-            kind="llm",
-            definition=definition,
-            example_ids=parsed["example_id"],
-            labels=parsed["label"],
-            run_id=run.id,
-        )
-        with registered(run.con, "imported", parsed):
+        if votes is not None:
+            stored = replace_span_votes(
+                run.con, votes.with_columns(source_column), sources, run_id=run.id
+            )
+        elif task.kind == "classification":
+            stored = replace_votes(
+                run.con,
+                parsed.select("example_id", source_column, "label"),
+                sources,
+                run_id=run.id,
+            )
+        else:
+            stored = replace_votes(
+                run.con,
+                parsed.explode("votes")
+                .unnest("votes")
+                .select("example_id", source_column, "attribute", "label"),
+                sources,
+                run_id=run.id,
+            )
+        with registered(run.con, "imported", parsed.select("key", "request", "answer", "cached")):
             run.con.execute(
                 """INSERT OR REPLACE INTO llm_cache
                        (key, model, request, response, label, created_at)
-                   SELECT key, ?, request, answer, label, now()::TIMESTAMP FROM imported""",
+                   SELECT key, ?, request, answer, cached, now()::TIMESTAMP FROM imported""",
                 [name],
             )
     return ImportedAnswers(
-        source=name, answers=parsed.height, parsed=parsed["label"].is_not_null().sum()
+        source=name,
+        answers=parsed.height,
+        parsed=int(parsed["cached"].is_not_null().sum()),
+        votes=stored,
+        unaligned=unaligned,
+    )
+
+
+def _labels(
+    rows: pl.DataFrame,
+    labels: Sequence[str],
+    letters: Letters | None,
+    yes_no: tuple[str, str] | None,
+    aliases: Mapping[str, Sequence[str]] | None,
+) -> pl.DataFrame:
+    """``rows`` with each answer's ``label``, also what the cache keeps (``cached``)."""
+    by_letter = letter_map(letters, labels) if letters is not None else None
+    # Answers repeat ("B", "spam"): each distinct one is parsed once.
+    label_of = {
+        raw: parse_label(raw, labels, letters=by_letter, yes_no=yes_no, aliases=aliases)
+        for raw in rows["answer"].drop_nulls().unique()
+    }
+    return rows.with_columns(
+        label=pl.col("answer").replace_strict(label_of, default=None, return_dtype=pl.String)
+    ).with_columns(cached=pl.col("label"))
+
+
+def _attributes(
+    rows: pl.DataFrame, task: Task, aliases: Mapping[str, Sequence[str]]
+) -> pl.DataFrame:
+    """``rows`` with each answer's ``votes`` (a list of ``{attribute, label}``), and
+    what the cache keeps: every attribute's answer as JSON, null if none parsed."""
+    answers = {attribute: task.answers(attribute).labels for attribute in task.targets}
+    read = {raw: parse_attributes(raw, answers) for raw in rows["answer"].drop_nulls().unique()}
+    votes = [
+        [
+            {"attribute": attribute, "label": label}
+            for attribute, label in read.get(raw or "", {}).items()
+            if label is not None
+        ]
+        for raw in rows["answer"]
+    ]
+    cached = [
+        json.dumps(read[raw]) if raw in read and any(read[raw].values()) else None
+        for raw in rows["answer"]
+    ]
+    return rows.with_columns(
+        votes=pl.Series(
+            votes, dtype=pl.List(pl.Struct({"attribute": pl.String, "label": pl.String}))
+        ),
+        cached=pl.Series(cached, dtype=pl.String),
+    )
+
+
+def _spans(
+    workspace: Workspace, rows: pl.DataFrame, aliases: Mapping[str, Sequence[str]]
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """``rows`` with what the cache keeps (each answer's aligned spans and failures as
+    JSON, as ``label_with_llm`` keeps them; null without an entity list), the span
+    votes (``example_id, start, end, label``) and the entities that found no span."""
+    task = workspace.task
+    texts = rows.join(
+        workspace.sql("SELECT id AS example_id, text FROM examples"),
+        on="example_id",
+        maintain_order="left",
+    )
+    cached, spans, unaligned = [], [], 0
+    tokens = tokenize(texts["text"], task.lang)
+    for (example_id, answer, text), offsets in zip(
+        texts.select("example_id", "answer", "text").iter_rows(), tokens, strict=True
+    ):
+        entities = parse_entities(answer)
+        if entities is None:
+            cached.append(None)
+            continue
+        found, failures = align_entities(text, entities, task.labels, offsets, aliases=aliases)
+        unaligned += len(failures)
+        aligned = {"spans": [span.to_json() for span in found], "failures": failures}
+        cached.append(json.dumps(aligned))
+        spans += [(example_id, *span.to_json()) for span in found]
+    votes = pl.DataFrame(
+        spans,
+        schema={"example_id": pl.String, "start": pl.Int64, "end": pl.Int64, "label": pl.String},
+        orient="row",
+    )
+    return (
+        texts.drop("text").with_columns(cached=pl.Series(cached, dtype=pl.String)),
+        votes,
+        unaligned,
     )
 
 

@@ -15,7 +15,12 @@ import pytest
 from labelkit import InputError, LabelkitError, LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.data import bundled_dataset
 from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
-from labelkit.llm import estimate_llm_run, few_shot_examples, import_llm_cache
+from labelkit.llm import (
+    estimate_llm_run,
+    few_shot_examples,
+    import_answers,
+    import_llm_cache,
+)
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(model="m", instructions="What does the review say?", api_key="k")
@@ -102,6 +107,31 @@ def test_one_request_per_text_votes_every_attribute(reviews: Workspace) -> None:
         "staff": None,
         "price": None,
     }
+
+
+def test_imported_answers_vote_every_attribute_as_live_ones_do(
+    reviews: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "bought.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"r{i}", "answer": answer}) + "\n"
+            for i, answer in enumerate(ANSWERS.values(), start=1)
+        )
+    )
+    imported = import_answers(reviews, path, "m")
+    assert _votes(reviews, "llm:m") == {
+        ("r1", "food", "positive"),
+        ("r1", "staff", "negative"),
+        ("r1", "price", "none"),
+        ("r2", "food", "positive"),
+        ("r3", "price", "negative"),
+        ("r3", "food", "neutral"),
+    }
+    # r4 is no JSON: not parsed; the other three answer some attribute.
+    assert (imported.answers, imported.parsed, imported.votes) == (4, 3, 6)
+    with pytest.raises(InputError, match="one label each; this task is aspects"):
+        import_answers(reviews, path, "m", yes_no=("positive", "negative"))
 
 
 def test_the_schema_goes_with_json_object_when_json_schema_is_refused(

@@ -26,7 +26,7 @@ from labelkit import (
 from labelkit.data import bundled_dataset
 from labelkit.demo import LAPTOPS_LLM, RECORDED_ANSWERS
 from labelkit.lf import summarize_span_lfs
-from labelkit.llm import estimate_llm_run
+from labelkit.llm import estimate_llm_run, import_answers
 from tests.helpers import table_counts
 from tests.openai_server import Behaviour, OpenAIServer
 
@@ -175,6 +175,27 @@ def test_a_rerun_replays_the_cache_and_recorded_answers_replay_without_an_endpoi
         stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None), cached_only=True)
         assert (stats.cached, stats.answered, stats.not_asked, stats.spans) == (8, 0, 0, 9)
         assert span_votes(fresh) == EXPECTED
+
+
+def test_imported_answers_align_to_the_same_span_votes_as_live_ones(
+    laptops: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "bought.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": IDS[text], "answer": answer}) + "\n"
+            for text, answer in ANSWERS.items()
+        )
+    )
+    imported = import_answers(laptops, path, "m")
+    assert span_votes(laptops) == EXPECTED
+    # t6 lists no entities as JSON; t4's "touchpad" is not in its text and "fan" is PRICE.
+    assert (imported.answers, imported.parsed, imported.votes, imported.unaligned) == (8, 7, 9, 2)
+    kept = laptops.sql("SELECT response, label FROM llm_cache WHERE model = 'llm:m'").rows()
+    failures = json.loads(
+        dict(kept)[ANSWERS["The fan is loud and the ram is small, programs crash."]]
+    )
+    assert [failure["text"] for failure in failures["failures"]] == ["touchpad", "fan"]
 
 
 def test_the_schema_goes_with_json_object_when_json_schema_is_refused(
