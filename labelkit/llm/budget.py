@@ -2,20 +2,23 @@
 
 The score, in order (documented in docs/llm.md, "Spending a budget"):
 
-1. the group of the example: no other source votes on it (``no votes``: the label model
-   has nothing to go on), the other sources disagree (``conflict``: the LLM's vote can
-   break the tie), or they agree (``agree``);
+1. the group of the prompt: no other source votes on its text at all (``no votes``: the
+   label model has nothing to go on), the other sources disagree on what it asks
+   (``conflict``: the LLM's vote can break the tie), or neither (``agree``);
 2. within a group, the label model's confidence in its current prediction (the
    ``predictions`` table, from the last ``aggregate``), lowest first; without
    predictions this step is skipped and the run says so;
 3. then fewer votes first (less evidence), then the example id (a stable order).
 
 "Other sources" are every vote source but the LLM source being asked, so that its own
-earlier answers never lower the value of asking it. On a task with attributes a prompt
-that answers every attribute of a text is worth its most valuable attribute: its best
-group, then its lowest confidence; a prompt per attribute (``per_attribute``) is ranked
-on its own (example, attribute). Prompts whose answer is cached cost nothing and are
-not ranked: they always vote.
+earlier answers never lower the value of asking it. On a task with attributes, silence
+on an attribute is no gap (the label models read it as the attribute's absence), so
+``no votes`` is a text no source votes on, for any attribute. A prompt that answers
+every attribute of a text (the default) is ranked per text: ``conflict`` when the
+sources disagree on any attribute, at its least confident attribute; a prompt per
+attribute (``per_attribute``) per (text, attribute). Examples that share a text share
+one prompt, ranked at the most valuable of them. Prompts whose answer is cached cost
+nothing and are not ranked: they always vote.
 """
 
 from __future__ import annotations
@@ -99,18 +102,21 @@ def rank_prompts(
         )
     votes = workspace.sql(
         """SELECT example_id AS id, attribute, count(*) AS votes,
-                  count(DISTINCT label) AS labels
+                  count(DISTINCT label) AS labels,
+                  sum(count(*)) OVER (PARTITION BY example_id) AS text_votes
            FROM votes WHERE source <> ? GROUP BY example_id, attribute""",
         [source],
     )
+    voted = votes.select("id", "text_votes").unique("id")
     predictions = workspace.sql(
         "SELECT example_id AS id, attribute, confidence, model FROM predictions"
     )
     scored = (
-        units.join(votes, on=["id", "attribute"], how="left")
+        units.join(votes.drop("text_votes"), on=["id", "attribute"], how="left")
+        .join(voted, on="id", how="left")
         .join(predictions.drop("model"), on=["id", "attribute"], how="left")
         .with_columns(
-            group=pl.when(pl.col("votes").is_null())
+            group=pl.when(pl.col("text_votes").is_null())
             .then(0)
             .when(pl.col("labels") > 1)
             .then(1)

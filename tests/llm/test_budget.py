@@ -164,3 +164,52 @@ def test_cli_dry_run_shows_the_plan_and_sends_nothing(voted: Workspace) -> None:
         assert sorted(asked(server)) == ["b01", "b02"]
     assert "budget: 2 of 2 planned prompts asked, 6 left unasked" in real.stdout
     assert "label model auto fit on train, refit in memory: dev accuracy" in real.stdout
+
+
+REVIEWS = {
+    "r1": "The pasta was great but the waiter was rude.",
+    "r2": "Cheap and cheerful pizza.",
+    "r3": "Too pricey for what you get.",
+    "r4": "We sat outside.",
+}
+# r1: the sources disagree on food; r2: one vote on price; r3, r4: no votes at all.
+REVIEW_LFS = [
+    keyword_lf("pasta", ["pasta"], "positive", attribute="food"),
+    keyword_lf("great", ["great"], "negative", attribute="food"),
+    keyword_lf("rude", ["rude"], "negative", attribute="staff"),
+    keyword_lf("cheap", ["cheap"], "positive", attribute="price"),
+]
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Iterator[Workspace]:
+    sentences = "".join(
+        f'<sentence id="{id_}"><text>{text}</text><aspectCategories>'
+        '<aspectCategory category="food" polarity="positive"/></aspectCategories></sentence>'
+        for id_, text in REVIEWS.items()
+    )
+    xml = tmp_path / "train.xml"
+    xml.write_text(f"<sentences>{sentences}</sentences>")
+    with Workspace(tmp_path / "reviews.duckdb") as ws:
+        ingest(ws, xml, labels=["positive", "negative"], attributes=["food", "staff", "price"])
+        apply_lfs(ws, REVIEW_LFS)
+        yield ws
+
+
+def test_aspects_rank_per_text_or_per_attribute(reviews: Workspace) -> None:
+    review_id = {text: id_ for id_, text in REVIEWS.items()}
+    config = LLMConfig(model="m", instructions="What does the review say?", api_key="k")
+    # One prompt per (text, attribute): r1's food is the one conflict.
+    plan = plan_llm_budget(reviews, dataclasses.replace(config, per_attribute=True), budget=7)
+    assert plan.pending == {"no votes": 6, "conflict": 1, "agree": 5}
+    assert plan.chosen == {"no votes": 6, "conflict": 1, "agree": 0}
+    with OpenAIServer(Behaviour(script=lambda body: '{"food": "positive"}')) as server:
+        per_text = dataclasses.replace(config, base_url=server.base_url)
+        stats = label_with_llm(reviews, per_text, budget=3)
+        assert sorted(review_id[r["messages"][-1]["content"]] for r in server.requests) == [
+            "r1",
+            "r3",
+            "r4",
+        ], "silence on an attribute is no gap: only texts without any vote come first"
+        assert stats.budget is not None
+        assert stats.budget.chosen == {"no votes": 2, "conflict": 1, "agree": 0}
