@@ -574,7 +574,7 @@ def _budgeted(
     plan = LLMBudgetPlan(
         budget=budget,
         budget_usd=budget_usd,
-        cached=estimate.cached,
+        cached=prompts.distinct.height - pending.height,
         pending=per_group(ranked),
         chosen=per_group(chosen),
         prompt_tokens=estimate.prompt_tokens,

@@ -68,6 +68,7 @@ def test_without_predictions_the_groups_decide_the_top_n(voted: Workspace) -> No
     assert stats.budget is not None and stats.budget.ranked_by == "votes only"
     assert "run `labelkit aggregate` first" in (stats.budget.note or "")
     assert stats.budget.pending == {"no votes": 2, "conflict": 2, "agree": 4}
+    assert stats.budget.cached == 0, "nothing was cached before the run"
     assert stats.budget.chosen == {"no votes": 2, "conflict": 1, "agree": 0}
     assert llm_votes(voted) == {"b01", "b02", "b03"}
 
@@ -97,6 +98,7 @@ def test_cached_answers_are_used_and_not_counted(voted: Workspace) -> None:
         label_with_llm(voted, config, split="train", budget=2)
         assert sorted(asked(server)) == ["b01", "b02"]
         again = label_with_llm(voted, config, split="train", budget=2)
+        assert again.budget is not None and again.budget.cached == 2
         assert sorted(asked(server)[2:]) == ["b03", "b04"], "the budget buys new prompts only"
     assert (again.cached, again.answered, again.not_asked) == (2, 2, 4)
     assert llm_votes(voted) == {"b01", "b02", "b03", "b04"}
