@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from rich.progress import Progress, TextColumn
 
+from labelkit.aggregate import label_model_accuracy
 from labelkit.errors import InputError, LabelkitError
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
@@ -605,9 +606,6 @@ def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
 
 
 def _dev_accuracy(workspace: Workspace, model: tuple[str, dict[str, Any]]) -> float:
-    # Imported here: labelkit.aggregate imports the evaluation, which reads LLM sources.
-    from labelkit.aggregate import label_model_accuracy
-
     if not workspace.sql("SELECT count(*) AS n FROM votes")["n"][0]:
         return 0.0  # without votes every example is undecided, counted as wrong
     name, fitted = model
