@@ -215,3 +215,15 @@ def test_aspects_rank_per_text_or_per_attribute(reviews: Workspace) -> None:
         ], "silence on an attribute is no gap: only texts without any vote come first"
         assert stats.budget is not None
         assert stats.budget.chosen == {"no votes": 2, "conflict": 1, "agree": 0}
+
+
+def test_a_budget_on_a_spans_task_is_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "reviews.jsonl"
+    source.write_text('{"id": "s1", "text": "The Dell keyboard is great."}\n')
+    with Workspace(tmp_path / "spans.duckdb") as ws:
+        ingest(ws, source, kind="spans", labels=["TERM", "BRAND"])
+        with pytest.raises(InputError, match="a spans task has neither per example"):
+            plan_llm_budget(ws, CONFIG, budget=1)
+        with pytest.raises(InputError, match="a spans task has neither per example"):
+            label_with_llm(ws, CONFIG, budget=1)
+        assert ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 0
