@@ -33,12 +33,14 @@ from labelkit.lf import (
 from labelkit.lf.analysis import attribute_matrices, health_warning, source_health
 from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
+    LLMBudgetPlan,
     LLMConfig,
     estimate_llm_run,
     few_shot_examples,
     import_answers,
     import_llm_cache,
     label_with_llm,
+    plan_llm_budget,
 )
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
@@ -506,6 +508,20 @@ def llm(
         int, typer.Option(help="Stop after this many prompts in a row fail alike.")
     ] = 5,
     refresh: Annotated[bool, typer.Option(help="Ask again even when cached.")] = False,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            help="Ask at most this many prompts not cached, most valuable first (no votes, "
+            "conflicting votes, least confident label model; see docs/llm.md)."
+        ),
+    ] = None,
+    budget_usd: Annotated[
+        float | None,
+        typer.Option(
+            help="Ask the most valuable prompts up to this many estimated USD (needs prices); "
+            "also a --max-cost."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option(help="Only estimate prompts, tokens and cost; ask nothing.")
     ] = False,
@@ -554,6 +570,15 @@ def llm(
         if few_shot:
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
             config = dataclasses.replace(config, examples=tuple(examples))
+        budgeted = budget is not None or budget_usd is not None
+        if dry_run and budgeted:
+            _print_budget_plan(
+                plan_llm_budget(
+                    ws, config, split=chosen, budget=budget, budget_usd=budget_usd, refresh=refresh
+                ),
+                config,
+            )
+            return
         if dry_run:
             # A task with attributes can be asked either way: both are estimated.
             variants = [config]
@@ -592,9 +617,13 @@ def llm(
                     dataclasses.replace(config, base_url=local_url, api_key="local"),
                     split=chosen,
                     refresh=refresh,
+                    budget=budget,
+                    budget_usd=budget_usd,
                 )
         else:
-            stats = label_with_llm(ws, config, split=chosen, refresh=refresh)
+            stats = label_with_llm(
+                ws, config, split=chosen, refresh=refresh, budget=budget, budget_usd=budget_usd
+            )
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:
         parsed = (
@@ -610,11 +639,42 @@ def llm(
         + (f"; response format {stats.response_format}" if stats.response_format else "")
         + f"; {_split_words(chosen)}"
     )
+    if stats.budget is not None:
+        console.print(
+            f"budget: {stats.answered + stats.failed} of {stats.budget.to_ask} planned prompts "
+            f"asked, {stats.not_asked} left unasked (they abstain)"
+            + (f"; {stats.budget.note}" if stats.budget.note else "")
+        )
+    if stats.dev_accuracy is not None:
+        before, after = stats.dev_accuracy
+        console.print(
+            f"label model {stats.dev_model}, refit in memory: dev accuracy {before:.3f} -> "
+            f"{after:.3f} ({after - before:+.3f})"
+        )
     if stats.stopped:
         raise LabelkitError(
             f"the run stopped early, {stats.not_asked} prompts not asked (the next run asks "
             f"them and the failed ones again): {stats.stopped}"
         )
+
+
+def _print_budget_plan(plan: LLMBudgetPlan, config: LLMConfig) -> None:
+    limit = " and ".join(
+        ([f"{plan.budget} requests"] if plan.budget is not None else [])
+        + ([f"${plan.budget_usd:g}"] if plan.budget_usd is not None else [])
+    )
+    groups = ", ".join(
+        f"{group} {plan.chosen[group]} of {plan.pending[group]}" for group in plan.pending
+    )
+    console.print(
+        f"{config.source_name}: a budget of {limit} buys {plan.to_ask} of "
+        f"{sum(plan.pending.values())} prompts not cached ({groups}; ranked by "
+        f"{plan.ranked_by}); {plan.cached} cached, used for free; about {plan.to_ask} "
+        f"requests, {plan.prompt_tokens} prompt and {plan.completion_tokens} completion tokens"
+        + _cost(plan.cost, "estimated")
+    )
+    if plan.note:
+        console.print(plan.note)
 
 
 def _split_words(split: str | None) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "WeightedMajorityVote",
     "aggregate",
     "expected_accuracy",
+    "label_model_accuracy",
     "load_label_model",
     "make_label_model",
     "predict_from_proba",
@@ -120,6 +121,86 @@ def aggregate(
         return aggregate_spans(
             workspace, model, fit_split=fit_split, gold_split=gold_split, sources=sources, **params
         ).predictions
+    predictions, used_sources = _predict(
+        workspace, model, fit_split, gold_split, sources, save_to, params
+    )
+    config = {
+        "model": model,
+        "fit_split": fit_split,
+        "gold_split": gold_split,
+        "sources": used_sources,
+        **params,
+    }
+    stored = (
+        predictions
+        if "attribute" in predictions.columns
+        else predictions.with_columns(attribute=pl.lit(""))
+    )
+    with workspace.run("aggregate", config) as run:
+        run.con.execute("DELETE FROM predictions")
+        with registered(run.con, "new_predictions", stored):
+            run.con.execute(
+                "INSERT INTO predictions (example_id, model, label, confidence, probabilities, "
+                "run_id, attribute) SELECT example_id, ?, label, confidence, probabilities, ?, "
+                "attribute FROM new_predictions",
+                [model, run.id],
+            )
+    return predictions
+
+
+def label_model_accuracy(
+    workspace: Workspace,
+    model: str = "auto",
+    *,
+    split: str = "dev",
+    fit_split: str = "train",
+    gold_split: str | None = None,
+    **params: Any,
+) -> float | None:
+    """The accuracy on ``split``'s gold of a label model fitted as ``aggregate`` fits it,
+    in memory: nothing is stored. An example the model leaves undecided counts as
+    wrong; on a task with attributes each (example, attribute) counts once. None when
+    ``split`` has no gold labels.
+
+    Examples
+    --------
+    >>> round(label_model_accuracy(ws, "majority_vote"), 3)
+    0.846
+    """
+    task = workspace.task
+    gold = workspace.sql(
+        "SELECT id AS example_id, gold FROM examples WHERE split = ? AND gold IS NOT NULL",
+        [split],
+    )
+    if task.kind == "spans" or gold.height == 0:
+        return None
+    predictions, _ = _predict(workspace, model, fit_split, gold_split, None, None, params)
+    answers = pl.concat(
+        gold.select(
+            "example_id",
+            pl.lit(attribute).alias("attribute"),
+            task.gold_answers(gold["gold"], attribute).alias("answer"),
+        )
+        for attribute in task.targets
+    ).drop_nulls("answer")
+    if "attribute" not in predictions.columns:
+        predictions = predictions.with_columns(attribute=pl.lit(""))
+    scored = answers.join(predictions, on=["example_id", "attribute"], how="left")
+    return float((scored["label"] == scored["answer"]).fill_null(False).mean())
+
+
+def _predict(
+    workspace: Workspace,
+    model: str,
+    fit_split: str,
+    gold_split: str | None,
+    sources: list[str] | None,
+    save_to: str | Path | None,
+    params: dict[str, Any],
+) -> tuple[pl.DataFrame, list[str]]:
+    """``aggregate``'s predictions for a task with a label per attribute, and the sources
+    they used, computed in memory."""
+    task = workspace.task
     workspace.require("votes", "labelkit apply")
     rows = workspace.sql("SELECT id, split, gold FROM examples ORDER BY id")
     in_fit = (rows["split"] == fit_split).to_numpy()
@@ -171,26 +252,4 @@ def aggregate(
             part = part.insert_column(1, pl.lit(attribute).alias("attribute"))
         parts.append(part)
         used_sources = votes.sources
-    predictions = pl.concat(parts)
-    config = {
-        "model": model,
-        "fit_split": fit_split,
-        "gold_split": gold_split,
-        "sources": used_sources,
-        **params,
-    }
-    stored = (
-        predictions
-        if "attribute" in predictions.columns
-        else predictions.with_columns(attribute=pl.lit(""))
-    )
-    with workspace.run("aggregate", config) as run:
-        run.con.execute("DELETE FROM predictions")
-        with registered(run.con, "new_predictions", stored):
-            run.con.execute(
-                "INSERT INTO predictions (example_id, model, label, confidence, probabilities, "
-                "run_id, attribute) SELECT example_id, ?, label, confidence, probabilities, ?, "
-                "attribute FROM new_predictions",
-                [model, run.id],
-            )
-    return predictions
+    return pl.concat(parts), used_sources

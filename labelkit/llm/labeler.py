@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import math
@@ -19,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from rich.progress import Progress, TextColumn
 
+from labelkit.aggregate import label_model_accuracy
 from labelkit.errors import InputError, LabelkitError
+from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
 from labelkit.llm.local import server_failure
 from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
@@ -230,7 +233,9 @@ class LLMRunStats:
     from an answer, or given a value outside its labels, is one unparsed. For a spans
     task ``unparsed`` counts the entities not found in their text or labeled outside
     the task, and the answers that list no entities as JSON (each kept in the cache,
-    see ``label_with_llm``); ``spans`` counts the span votes."""
+    see ``label_with_llm``); ``spans`` counts the span votes. A budgeted run has its
+    ``budget`` plan and, where the dev split has gold, ``dev_accuracy``: the label
+    model ``dev_model``'s dev accuracy refitted before and after the run."""
 
     source: str
     examples: int
@@ -247,6 +252,9 @@ class LLMRunStats:
     not_asked: int = 0
     stopped: str | None = None
     spans: int | None = None
+    budget: LLMBudgetPlan | None = None
+    dev_accuracy: tuple[float, float] | None = None
+    dev_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -508,6 +516,104 @@ def estimate_llm_run(
     return _estimate(workspace, config, prompts, _to_ask(workspace, config, prompts, refresh))
 
 
+def plan_llm_budget(
+    workspace: Workspace,
+    config: LLMConfig,
+    *,
+    split: str | None = None,
+    budget: int | None = None,
+    budget_usd: float | None = None,
+    refresh: bool = False,
+) -> LLMBudgetPlan:
+    """A budgeted dry run: which prompts ``label_with_llm(..., budget=...)`` would ask,
+    counted per group of the score (``labelkit.llm.budget``), and their estimated
+    tokens and cost, asking nothing. ``budget`` counts requests (prompts not cached),
+    ``budget_usd`` estimated US dollars (needs prices); with both, the smaller buys.
+
+    Examples
+    --------
+    >>> plan = plan_llm_budget(ws, config, budget=100)
+    >>> plan.chosen
+    {'no votes': 42, 'conflict': 58, 'agree': 0}
+    """
+    prompts = _prompts(workspace, config, split)
+    pending = _to_ask(workspace, config, prompts, refresh)
+    return _budgeted(workspace, config, prompts, pending, budget, budget_usd)[1]
+
+
+def _budgeted(
+    workspace: Workspace,
+    config: LLMConfig,
+    prompts: _Prompts,
+    pending: pl.DataFrame,
+    budget: int | None,
+    budget_usd: float | None,
+) -> tuple[pl.DataFrame, LLMBudgetPlan]:
+    """The pending prompts a budget buys, most valuable first, and the plan."""
+    check_budget(budget, budget_usd, config.cost(0, 0) is not None)
+    ranked, ranked_by, note = rank_prompts(
+        workspace,
+        prompts.task,
+        prompts.examples,
+        config.source_name,
+        per_text=not config.per_attribute,
+    )
+    ranked = pending.join(ranked.select("key", "group").with_row_index("rank"), on="key").sort(
+        "rank"
+    )
+    chosen = ranked if budget is None else ranked.head(budget)
+    if budget_usd is not None:
+        chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
+        estimates = [config.cost(c / chars_per_token, completion) or 0.0 for c in chosen["chars"]]
+        chosen = chosen.filter(pl.Series(estimates).cum_sum() <= budget_usd)
+    estimate = _estimate(workspace, config, prompts, chosen)
+
+    def per_group(frame: pl.DataFrame) -> dict[str, int]:
+        counts = dict(frame["group"].value_counts().iter_rows())
+        return {group: counts.get(group, 0) for group in GROUPS}
+
+    plan = LLMBudgetPlan(
+        budget=budget,
+        budget_usd=budget_usd,
+        cached=prompts.distinct.height - pending.height,
+        pending=per_group(ranked),
+        chosen=per_group(chosen),
+        prompt_tokens=estimate.prompt_tokens,
+        completion_tokens=estimate.completion_tokens,
+        cost=estimate.cost,
+        ranked_by=ranked_by,
+        note=note,
+    )
+    return chosen.drop("rank", "group"), plan
+
+
+def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
+    """The label model ``aggregate`` last fitted (else ``auto`` on train) and how, when
+    the dev split has gold to score it on and its fit split has examples."""
+    last = workspace.sql(
+        "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
+    )
+    fitted = json.loads(last["config"][0]) if last.height else {"model": "auto"}
+    fitted.pop("sources", None)
+    fitted.setdefault("fit_split", "train")
+    counts = workspace.sql(
+        """SELECT count(*) FILTER (split = 'dev' AND gold IS NOT NULL) AS dev,
+                  count(*) FILTER (split = ?) AS fit
+           FROM examples""",
+        [fitted["fit_split"]],
+    ).row(0)
+    return (fitted.pop("model"), fitted) if all(counts) else None
+
+
+def _dev_accuracy(workspace: Workspace, model: tuple[str, dict[str, Any]]) -> float:
+    if not workspace.sql("SELECT count(*) AS n FROM votes")["n"][0]:
+        return 0.0  # without votes every example is undecided, counted as wrong
+    name, fitted = model
+    accuracy = label_model_accuracy(workspace, name, split="dev", **fitted)
+    assert accuracy is not None
+    return accuracy
+
+
 def label_with_llm(
     workspace: Workspace,
     config: LLMConfig,
@@ -515,6 +621,8 @@ def label_with_llm(
     split: str | None = None,
     refresh: bool = False,
     cached_only: bool = False,
+    budget: int | None = None,
+    budget_usd: float | None = None,
 ) -> LLMRunStats:
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
@@ -530,6 +638,13 @@ def label_with_llm(
     prompts in a row fail alike, when the quota is spent, or at ``max_requests`` or
     ``max_cost``; what was answered is voted, the rest is asked by the next run. A run
     whose estimated cost exceeds ``max_cost`` raises before asking anything.
+
+    ``budget`` (requests: prompts not cached) and ``budget_usd`` (estimated US dollars,
+    also the run's ``max_cost``) ask only the most valuable prompts by the score of
+    ``labelkit.llm.budget`` (see ``plan_llm_budget``); the rest abstain until a later
+    run asks them. Cached answers cost nothing and always vote. Where the dev split has
+    gold, the run refits the label model ``aggregate`` last fitted (``auto`` on train
+    if none) before and after, in memory, and reports its dev accuracy.
 
     On a spans task the votes are the spans of each answer's entities, in
     ``span_votes``. An entity not found in its text, or labeled outside the task, is
@@ -548,19 +663,32 @@ def label_with_llm(
     prompts = _prompts(workspace, config, split)
     distinct = prompts.distinct
     pending = _to_ask(workspace, config, prompts, refresh)
+    asked, plan, dev_model, before = pending, None, None, None
+    if budget is not None or budget_usd is not None:
+        if cached_only:
+            raise InputError("a budget buys requests and cached_only asks none: choose one")
+        asked, plan = _budgeted(workspace, config, prompts, pending, budget, budget_usd)
+        if budget_usd is not None:
+            config = dataclasses.replace(
+                config, max_cost=min(config.max_cost or budget_usd, budget_usd)
+            )
+        dev_model = _dev_model(workspace)
+        before = _dev_accuracy(workspace, dev_model) if dev_model else None
 
     used_format, outcome = None, _Run(config)
-    if pending.height and not cached_only:
-        _require_endpoint(config, pending.height, distinct.height)
+    if asked.height and not cached_only:
+        _require_endpoint(config, asked.height, distinct.height)
         if config.max_cost is not None:
-            _refuse_over_budget(_estimate(workspace, config, prompts, pending), config.max_cost)
-        used_format = asyncio.run(_ask_all(workspace, config, prompts, pending, outcome))
+            _refuse_over_budget(_estimate(workspace, config, prompts, asked), config.max_cost)
+        used_format = asyncio.run(
+            _ask_all(workspace, config, prompts, asked, outcome, distinct.height - pending.height)
+        )
     stopped = outcome.stopped
     if stopped and (died := server_failure(config.base_url)):
         stopped = f"{stopped}; {died}"
 
     cached = cached_answers(workspace, distinct["key"], config.max_response_bytes)
-    now = cached.join(pending.select("key"), on="key", how="semi")
+    now = cached.join(asked.select("key"), on="key", how="semi")
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
@@ -604,7 +732,17 @@ def label_with_llm(
         not_asked=pending.height - outcome.answered - outcome.failed,
         stopped=stopped,
         spans=spans,
+        budget=plan,
+        dev_accuracy=None
+        if dev_model is None or before is None
+        else (before, _dev_accuracy(workspace, dev_model)),
+        dev_model=None if dev_model is None else _describe_model(*dev_model),
     )
+
+
+def _describe_model(name: str, fitted: dict[str, Any]) -> str:
+    gold = fitted.get("gold_split")
+    return f"{name} fit on {fitted['fit_split']}" + (f" with {gold} gold" if gold else "")
 
 
 def _aligned(answers: pl.DataFrame, prompts: _Prompts) -> tuple[pl.DataFrame, int]:
@@ -754,8 +892,10 @@ async def _ask_all(
     prompts: _Prompts,
     pending: pl.DataFrame,
     run: _Run,
+    cached: int,
 ) -> str:
-    """Ask every pending prompt, caching each answer as it arrives; return the format used."""
+    """Ask every pending prompt, caching each answer as it arrives; return the format used.
+    ``cached`` prompts have their answer already."""
     import openai
 
     client = openai.AsyncOpenAI(
@@ -772,7 +912,6 @@ async def _ask_all(
     def estimate(chars: int) -> float:
         return config.cost(chars / chars_per_token, completion) or 0.0
 
-    cached = prompts.distinct.height - pending.height
     async with client:
         items = pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
