@@ -1342,14 +1342,15 @@ def demo(
     dataset: Annotated[
         str,
         typer.Option(
-            help="youtube-spam (one label per comment) or restaurants (MAMS: one sentiment "
-            "per aspect)."
+            help="youtube-spam (one label per comment), restaurants (MAMS: one sentiment "
+            "per aspect) or laptops (LaptopReview: aspect terms as entity spans)."
         ),
     ] = "youtube-spam",
     review_budget: Annotated[
         int | None,
         typer.Option(
-            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants]."
+            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants "
+            "and laptops]."
         ),
     ] = None,
     base_url: Annotated[
@@ -1358,9 +1359,13 @@ def demo(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Run the whole pipeline on bundled data and print the report."""
-    from labelkit.demo import run_demo, run_restaurants_demo
+    from labelkit.demo import run_demo, run_laptops_demo, run_restaurants_demo
 
-    demos = {"youtube-spam": (run_demo, 50), "restaurants": (run_restaurants_demo, 100)}
+    demos = {
+        "youtube-spam": (run_demo, 50),
+        "restaurants": (run_restaurants_demo, 100),
+        "laptops": (run_laptops_demo, 100),
+    }
     if dataset not in demos:
         raise LabelkitError(f"unknown demo data set {dataset!r}; choose one of {list(demos)}")
     run, budget = demos[dataset]
