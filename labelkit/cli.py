@@ -228,11 +228,16 @@ def apply(
         errors.print(rich_table(applied.errors.head(5)))
 
 
-def _print_health(report: dict[str, Any], sources: list[str], measured: Any) -> None:
+def _print_health(
+    report: dict[str, Any],
+    sources: list[str],
+    measured: Any,
+    title: str = "source health (auto label model)",
+) -> None:
     """The auto label model's verdict, its source-health table and its warning."""
     console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
     health = source_health(report, sources, measured)
-    console.print(rich_table(health, title="source health (auto label model)"))
+    console.print(rich_table(health, title=title))
     warning = health_warning(health)
     if warning:
         errors.print(f"warning: {warning}", highlight=False)
@@ -725,8 +730,12 @@ def import_votes_command(
             label_map={int(code): label for code, label in mapping.items()} if mapping else None,
             kind=kind,
         )
+        # A spans task stores spans (one per source and bounds), not one vote per example.
+        what = "span" if ws.task.kind == "spans" else "vote"
+    total = sum(stored.values())
     console.print(
-        f"{sum(stored.values())} votes from {len(stored)} sources: "
+        f"{total} {what}{'' if total == 1 else 's'} from {len(stored)} "
+        f"source{'' if len(stored) == 1 else 's'}: "
         + ", ".join(f"{name} {n}" for name, n in stored.items()),
         highlight=False,
         markup=False,
@@ -850,6 +859,14 @@ def _aggregate_spans(
             f"note: {corpus.snapped} span votes were not on token boundaries and were "
             "snapped outward to the tokens they touch",
             highlight=False,
+        )
+    if result.report:
+        # The span model's auto is the classification one, fitted on tokens.
+        _print_health(
+            result.report,
+            corpus.sources,
+            None,
+            title="source health (auto label model, on the tokens some source marks)",
         )
     if not result.scores.height:
         return

@@ -458,6 +458,7 @@ def run_laptops_demo(
         "LLM spans: answers recorded from a real SmolLM2-135M-Instruct run, replayed from the "
         "cache (first 180 test sentences only).\n\n" + evaluation.markdown()
     )
+    (directory / "report.json").write_text(json.dumps(report.to_dicts(), indent=2))
     console.print(f"report written to {directory / 'report.md'}")
     return report
 
