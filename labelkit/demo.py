@@ -401,7 +401,8 @@ def run_laptops_demo(
         stats = label_with_llm(ws, llm, cached_only=llm.base_url is None)
         console.print(
             f"{stats.source}: {stats.prompts} prompts, {stats.cached} from cache, "
-            f"{stats.answered} asked now, {stats.failed} failed, {stats.unparsed} unparseable"
+            f"{stats.answered} asked now, {stats.failed} failed; {stats.unparsed} entities "
+            "named were not in their sentence (or of another type) and were left out"
         )
 
         console.rule("4. span label model")
@@ -439,7 +440,9 @@ def run_laptops_demo(
         cleaned = export_cleaned(ws, directory / "cleaned.jsonl")
         console.print(f"{cleaned} sentences with cleaned spans in {directory / 'cleaned.jsonl'}")
         model = train_on_cleaned(ws, directory / "model", dev_split="dev", max_epochs=max_epochs)
-        console.print(f"spaCy ner trained {max_epochs} epochs: {model}")
+        console.print(
+            f"spaCy ner trained {max_epochs} epochs on them, best on dev: {directory / 'model'}"
+        )
 
         console.rule("8. evaluate on the gold test split")
         evaluation = evaluate(ws, model)
@@ -453,10 +456,15 @@ def run_laptops_demo(
     console.print(
         "precision, recall, f1: over entities, a span right only with its exact bounds and type"
     )
+    origin = (
+        "answers recorded from a real SmolLM2-135M-Instruct run, replayed from the cache "
+        "(the first 180 test sentences only)"
+        if llm.base_url is None
+        else f"live answers from {llm.model} at {llm.base_url}"
+    )
     (directory / "report.md").write_text(
         "# labelkit demo: LaptopReview aspect terms, gold test split\n\n"
-        "LLM spans: answers recorded from a real SmolLM2-135M-Instruct run, replayed from the "
-        "cache (first 180 test sentences only).\n\n" + evaluation.markdown()
+        f"LLM spans: {origin}.\n\n" + evaluation.markdown()
     )
     (directory / "report.json").write_text(json.dumps(report.to_dicts(), indent=2))
     console.print(f"report written to {directory / 'report.md'}")
