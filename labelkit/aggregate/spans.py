@@ -185,8 +185,9 @@ class SpanLabelModel:
 
         Examples
         --------
-        >>> make_span_model("auto", ["TERM"]).fit(n_tokens, votes).report["chosen"]
-        'majority vote'
+        >>> make_span_model("auto", ["TERM"]).fit(n_tokens, votes).report["reason"]
+        >>> make_span_model("majority_vote", ["TERM"]).report
+        {}
         """
         return {}
 

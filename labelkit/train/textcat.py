@@ -268,7 +268,7 @@ def _fit(
 
 
 class PlainText(io.TextIOBase):
-    """A text stream that passes what is written to ``target`` without ANSI escape
+    r"""A text stream that passes what is written to ``target`` without ANSI escape
     codes (colours, cursor moves).
 
     Examples
