@@ -235,11 +235,16 @@ def apply(
         errors.print(rich_table(applied.errors.head(5)))
 
 
-def _print_health(report: dict[str, Any], sources: list[str], measured: Any) -> None:
+def _print_health(
+    report: dict[str, Any],
+    sources: list[str],
+    measured: Any,
+    title: str = "source health (auto label model)",
+) -> None:
     """The auto label model's verdict, its source-health table and its warning."""
     console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
     health = source_health(report, sources, measured)
-    console.print(rich_table(health, title="source health (auto label model)"))
+    console.print(rich_table(health, title=title))
     warning = health_warning(health)
     if warning:
         errors.print(f"warning: {warning}", highlight=False)
@@ -891,8 +896,12 @@ def import_votes_command(
             label_map={int(code): label for code, label in mapping.items()} if mapping else None,
             kind=kind,
         )
+        # A spans task stores spans (one per source and bounds), not one vote per example.
+        what = "span" if ws.task.kind == "spans" else "vote"
+    total = sum(stored.values())
     console.print(
-        f"{sum(stored.values())} votes from {len(stored)} sources: "
+        f"{total} {what}{'' if total == 1 else 's'} from {len(stored)} "
+        f"source{'' if len(stored) == 1 else 's'}: "
         + ", ".join(f"{name} {n}" for name, n in stored.items()),
         highlight=False,
         markup=False,
@@ -1016,6 +1025,14 @@ def _aggregate_spans(
             f"note: {corpus.snapped} span votes were not on token boundaries and were "
             "snapped outward to the tokens they touch",
             highlight=False,
+        )
+    if result.report:
+        # The span model's auto is the classification one, fitted on tokens.
+        _print_health(
+            result.report,
+            corpus.sources,
+            None,
+            title="source health (auto label model, on the tokens some source marks)",
         )
     if not result.scores.height:
         return
@@ -1508,14 +1525,15 @@ def demo(
     dataset: Annotated[
         str,
         typer.Option(
-            help="youtube-spam (one label per comment) or restaurants (MAMS: one sentiment "
-            "per aspect)."
+            help="youtube-spam (one label per comment), restaurants (MAMS: one sentiment "
+            "per aspect) or laptops (LaptopReview: aspect terms as entity spans)."
         ),
     ] = "youtube-spam",
     review_budget: Annotated[
         int | None,
         typer.Option(
-            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants]."
+            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants "
+            "and laptops]."
         ),
     ] = None,
     base_url: Annotated[
@@ -1524,9 +1542,13 @@ def demo(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Run the whole pipeline on bundled data and print the report."""
-    from labelkit.demo import run_demo, run_restaurants_demo
+    from labelkit.demo import run_demo, run_laptops_demo, run_restaurants_demo
 
-    demos = {"youtube-spam": (run_demo, 50), "restaurants": (run_restaurants_demo, 100)}
+    demos = {
+        "youtube-spam": (run_demo, 50),
+        "restaurants": (run_restaurants_demo, 100),
+        "laptops": (run_laptops_demo, 100),
+    }
     if dataset not in demos:
         raise LabelkitError(f"unknown demo data set {dataset!r}; choose one of {list(demos)}")
     run, budget = demos[dataset]

@@ -236,6 +236,8 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
             env={**os.environ, "COLUMNS": "200"},
         )
         assert result.returncode == 0, (step, result.stderr)
+        # Piped, so plain text: spaCy's training log too (it colours whatever it writes to).
+        assert "\x1b" not in result.stdout + result.stderr, step
         outputs.setdefault(step[0], []).append(result.stdout)
     assert "unchanged, votes reused: keyword_my, keyword_subscribe" in outputs["apply"][1]
     assert "least agreeing pairs" in outputs["analyze"][0]

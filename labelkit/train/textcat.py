@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from labelkit.workspace import Workspace
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
+# spaCy (wasabi) colours its training log whatever it is written to.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def _textcat_config(
@@ -239,21 +243,60 @@ def _fit(
     config["paths"].update({key.split(".")[1]: value for key, value in overrides.items()})
     config.to_disk(output / "config.cfg")
     log = io.StringIO()
-    # spaCy prints its log to stdout and stderr; a notebook shows it only when asked.
+    # spaCy prints its log to stdout and stderr; a notebook shows it only when asked,
+    # and a stream that is not a terminal (a pipe, a file) gets it without colour codes.
     with contextlib.ExitStack() as quiet:
         if not verbose:
             quiet.enter_context(contextlib.redirect_stdout(log))
             quiet.enter_context(contextlib.redirect_stderr(log))
+        else:
+            if not _is_terminal(sys.stdout):
+                quiet.enter_context(contextlib.redirect_stdout(PlainText(sys.stdout)))
+            if not _is_terminal(sys.stderr):
+                quiet.enter_context(contextlib.redirect_stderr(PlainText(sys.stderr)))
         try:
             spacy_train(output / "config.cfg", output, overrides=overrides)
         except SystemExit:
             # spaCy's command exits on a config it cannot use, after printing why.
+            said = ANSI_ESCAPE.sub("", log.getvalue())[-2000:]
             raise LabelkitError(
-                f"spaCy could not train with {output / 'config.cfg'}: {log.getvalue()[-2000:]}"
+                f"spaCy could not train with {output / 'config.cfg'}: {said}"
             ) from None
     for saved in SAVED:
         plain_textcat(output / saved)
     return output / "model-best"
+
+
+class PlainText(io.TextIOBase):
+    r"""A text stream that passes what is written to ``target`` without ANSI escape
+    codes (colours, cursor moves).
+
+    Examples
+    --------
+    >>> out = io.StringIO()
+    >>> PlainText(out).write("\x1b[38;5;2m✔ Saved\x1b[0m\n")
+    21
+    >>> out.getvalue()
+    '✔ Saved\n'
+    """
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.target.write(ANSI_ESCAPE.sub("", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
+def _is_terminal(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def train_on_cleaned(
