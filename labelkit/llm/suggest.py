@@ -34,6 +34,7 @@ from labelkit.llm.labeler import (
     LLMConfig,
     _choice,
     _describe,
+    _format_arguments,
     _post,
     _require_endpoint,
     _retry_delay,
@@ -110,7 +111,7 @@ def suggest_lfs(
         )
     request = _request(config, task.labels, shown, max_rules)
     key = request_key(request)
-    response = _answer(workspace, config, request, key)
+    response = _answer(workspace, config, request, key, rules_schema(task.labels, max_rules))
     proposals = _proposals(response, task.labels, existing)
     scored = _score(workspace, proposals)
     with workspace.run("suggest-lfs", {"model": config.model, "key": key}) as run:
@@ -236,7 +237,13 @@ def _request(
     }
 
 
-def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], key: str) -> str:
+def _answer(
+    workspace: Workspace,
+    config: LLMConfig,
+    request: dict[str, Any],
+    key: str,
+    schema: dict[str, Any],
+) -> str:
     """The cached answer to ``request``, else the LLM's, cached; an error if none came."""
     cached = cached_answers(workspace, [key], config.max_response_bytes)
     if cached.height:
@@ -250,7 +257,7 @@ def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], ke
                 f"asking for rules could cost about ${estimate:.4f}, more than the limit of "
                 f"${config.max_cost:.4f}"
             )
-    answer = asyncio.run(_ask(config, request, key))
+    answer = asyncio.run(_ask(config, request, key, schema))
     store_answer(workspace, answer)
     if answer.error is not None:
         raise LabelkitError(f"the LLM gave no rules: {answer.error}")
@@ -258,24 +265,39 @@ def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], ke
     return answer.response
 
 
-async def _ask(config: LLMConfig, request: dict[str, Any], key: str) -> CachedAnswer:
-    """One chat completion within ``config``'s deadline per attempt, retried on 429, 5xx,
-    timeouts and dropped connections as ``label_with_llm`` retries."""
+async def _ask(
+    config: LLMConfig, request: dict[str, Any], key: str, schema: dict[str, Any]
+) -> CachedAnswer:
+    """One chat completion constrained to ``schema``, within ``config``'s deadline per
+    attempt, retried on 429, 5xx, timeouts and dropped connections as ``label_with_llm``
+    retries; an endpoint that refuses ``json_schema`` (llama.cpp's) is asked with a
+    ``json_object`` schema instead."""
     import openai
 
+    refusals = (
+        openai.BadRequestError,
+        openai.UnprocessableEntityError,
+        openai.InternalServerError,
+        openai.NotFoundError,
+    )
     client = openai.AsyncOpenAI(
         base_url=config.base_url, api_key=config.api_key or "unused", max_retries=0, timeout=None
     )
-    arguments = {**request, "response_format": {"type": "json_object"}}
+    formats, attempt = ["json_schema", "json_object"], 0
     started = time.perf_counter()
     async with client:
-        for attempt in range(config.max_retries + 1):
+        while True:
+            arguments = {**request, **_format_arguments(formats[0], "rules", schema)}
             try:
                 body = await _post(client, config, arguments)
                 content = _choice(body)["message"]["content"]
             except (openai.APIError, TimeoutError, _Unusable) as error:
+                if len(formats) > 1 and isinstance(error, refusals):
+                    formats.pop(0)
+                    continue
                 if attempt < config.max_retries and _retryable(error):
                     await asyncio.sleep(_retry_delay(error, attempt))
+                    attempt += 1
                     continue
                 failure, content, usage = _describe(error, config), None, {}
             else:
@@ -292,7 +314,31 @@ async def _ask(config: LLMConfig, request: dict[str, Any], key: str) -> CachedAn
                 completion_tokens=usage.get("completion_tokens"),
                 latency_s=time.perf_counter() - started,
             )
-    raise AssertionError("unreachable: the last attempt returns")
+
+
+def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:
+    """The JSON schema of an answer: ``{"rules": [{"match": ..., "label": ...}]}``.
+
+    Examples
+    --------
+    >>> rules_schema(("ham", "spam"), 5)["properties"]["rules"]["maxItems"]
+    5
+    """
+    rule = {
+        "type": "object",
+        "properties": {
+            "match": {"type": "string"},
+            "label": {"type": "string", "enum": list(labels)},
+        },
+        "required": ["match", "label"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"rules": {"type": "array", "items": rule, "maxItems": max_rules}},
+        "required": ["rules"],
+        "additionalProperties": False,
+    }
 
 
 def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:

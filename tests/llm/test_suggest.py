@@ -9,10 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
-from labelkit import LabelkitError, LLMConfig, Workspace, apply_lfs, ingest, keyword_lf
-from labelkit.lf import load_lfs
+from labelkit import (
+    LabelkitError,
+    LLMConfig,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    bundled_dataset,
+    ingest,
+    keyword_lf,
+)
+from labelkit.demo import YOUTUBE_INGEST
+from labelkit.lf import apply_lfs_to_frame, load_lfs, load_rules
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from tests.lf.test_cli_apply import run
 from tests.openai_server import Behaviour, OpenAIServer
@@ -97,6 +108,67 @@ def test_proposals_are_parsed_marked_and_scored_on_the_workspace(
     assert proposals["coverage"][2:].is_null().all()
     recorded = ws.sql("SELECT id, rule, status, model FROM lf_suggestions ORDER BY id")
     assert recorded.height == 14 and set(recorded["model"]) == {"m"}
+
+
+def test_the_answer_is_constrained_to_the_rules_schema_or_a_json_object_one(
+    ws: Workspace,
+) -> None:
+    for refuse in (False, True):
+        with OpenAIServer(Behaviour(script=script, refuse_json_schema=refuse)) as server:
+            config = dataclasses.replace(CONFIG, base_url=server.base_url, seed=int(refuse))
+            proposals = suggest_lfs(ws, config, max_rules=4)
+            formats = [body["response_format"]["type"] for body in server.requests]
+        assert formats == (["json_schema", "json_object"] if refuse else ["json_schema"])
+        sent = server.requests[-1]["response_format"]
+        schema = sent["json_schema"]["schema"] if not refuse else sent["schema"]
+        assert schema["properties"]["rules"]["maxItems"] == 4
+        assert schema["properties"]["rules"]["items"]["properties"]["label"]["enum"] == [
+            "ham",
+            "spam",
+        ]
+        assert proposals["status"].to_list()[:2] == ["new", "new"]
+
+
+def test_rules_proposed_for_the_demo_comments_are_scored_against_their_dev_gold(
+    tmp_path: Path,
+) -> None:
+    proposed = [
+        {"match": "subscrib*", "label": "spam"},
+        {"match": "/https?://\\S+/", "label": "spam"},
+        {"match": "love this song", "label": "ham"},
+    ]
+    with Workspace(tmp_path / "demo.duckdb") as demo:
+        ingest(demo, sorted(bundled_dataset("youtube-spam").glob("*.csv")), **YOUTUBE_INGEST)
+        apply_lfs(demo, load_lfs("labeling_functions.youtube"))
+        aggregate(demo)
+        with OpenAIServer(Behaviour(script=lambda body: json.dumps({"rules": proposed}))) as server:
+            proposals = suggest_lfs(demo, dataclasses.replace(CONFIG, base_url=server.base_url))
+            shown = server.requests[0]["messages"][1]["content"]
+        # What the prompt shows is the train texts no LF votes on or LFs dispute.
+        silent = demo.sql(
+            """SELECT text FROM examples WHERE split = 'train'
+               AND id NOT IN (SELECT example_id FROM votes)"""
+        )["text"]
+        assert "Texts a model labels ham" in shown and "Texts a model labels spam" in shown
+        assert any(" ".join(text.split())[:300] in shown for text in silent)
+        # Each rule's numbers, counted here with polars from the same data.
+        examples = demo.sql("SELECT id, text, split, gold FROM examples")
+        for rule in proposals.iter_rows(named=True):
+            (lf,) = load_rules_text(tmp_path, rule["rule"])
+            fires = apply_lfs_to_frame([lf], examples, labels=demo.task, id_column="id")
+            votes = examples.with_columns(vote=fires.matrix.to_frame()[lf.name])
+            dev = votes.filter((pl.col("split") == "dev") & pl.col("vote").is_not_null())
+            assert rule["status"] == "new"
+            assert rule["coverage"] == pytest.approx(votes["vote"].is_not_null().mean())
+            assert rule["correct"] == (dev["vote"] == dev["gold"]).sum()
+            assert rule["incorrect"] == (dev["vote"] != dev["gold"]).sum()
+    assert proposals.filter(pl.col("rule") == "subscrib* -> spam")["accuracy"][0] > 0.9
+
+
+def load_rules_text(folder: Path, line: str) -> list:
+    path = folder / "one.rules"
+    path.write_text(line + "\n")
+    return load_rules(path)
 
 
 def test_an_accepted_rule_is_appended_to_the_rule_file_and_loads(
