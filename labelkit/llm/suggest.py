@@ -7,8 +7,8 @@ is parsed as a rule line and applied at once to every example: coverage, overlap
 conflict with the workspace's LFs, and accuracy with its 95% interval on dev gold.
 Malformed proposals and repeats of a rule already in the workspace or the rule file
 are kept, marked, never offered. Every proposal is recorded in ``lf_suggestions``
-with the LLM request that proposed it (its ``llm_cache`` key: model, prompt and
-answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
+with its scores and the LLM request that proposed it (its ``llm_cache`` key: model,
+prompt and answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
 diffable text file, with a comment saying which model proposed it.
 """
 
@@ -119,13 +119,14 @@ def suggest_lfs(
         scored = scored.with_row_index("id", offset=int(first[0])).with_columns(
             pl.col("id").cast(pl.Int64)
         )
-        record = scored.select("id", "rule", "status", "error").with_columns(
+        # The scores are stored as they are returned: the web reviewer shows these.
+        record = scored.with_columns(
             key=pl.lit(key), model=pl.lit(config.model), run_id=pl.lit(run.id)
         )
+        columns = ", ".join(f'"{column}"' for column in record.columns)
         run.con.register("new_suggestions", record)
         run.con.execute(
-            """INSERT INTO lf_suggestions (id, rule, status, error, key, model, run_id)
-               SELECT id, rule, status, error, key, model, run_id FROM new_suggestions"""
+            f"INSERT INTO lf_suggestions ({columns}) SELECT {columns} FROM new_suggestions"
         )
         run.con.unregister("new_suggestions")
     return scored

@@ -97,8 +97,15 @@ def test_proposals_are_parsed_marked_and_scored_on_the_workspace(
     check = proposals.row(1, named=True)
     assert (check["coverage"], check["correct"], check["incorrect"]) == (pytest.approx(2 / 9), 1, 0)
     assert proposals["coverage"][2:].is_null().all()
-    recorded = ws.sql("SELECT id, rule, status, model FROM lf_suggestions ORDER BY id")
+    recorded = ws.sql("SELECT * FROM lf_suggestions ORDER BY id")
     assert recorded.height == 14 and set(recorded["model"]) == {"m"}
+    # The scores are stored as computed: the web page reads them, not a recomputation.
+    scores = ["coverage", "overlaps", "conflicts", "correct", "incorrect", "accuracy"]
+    scores += ["accuracy_low", "accuracy_high"]
+    assert recorded.tail(7).select("id", "rule", "status", "error", *scores).rows() == (
+        again.select("id", "rule", "status", "error", *scores).rows()
+    )
+    assert recorded.head(7).select(scores).rows() == proposals.select(scores).rows()
 
 
 def test_an_accepted_rule_is_appended_to_the_rule_file_and_loads(
