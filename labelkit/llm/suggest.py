@@ -317,16 +317,25 @@ def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl
             row["error"] = 'not {"match": "...", "label": "..."}'
         elif label not in labels:
             row["error"] = f"label {label!r} is not one of {list(labels)}"
+        elif len(line.splitlines()) != 1:
+            # A regex's `.` takes \r and the like: parsed as one rule, the rule file
+            # would read it as two lines, the second one never shown as such.
+            row["error"] = "the rule holds a line break"
         else:
             try:
                 lf = parse_rule(line)
             except InputError as error:
                 row["error"] = str(error)
             else:
-                row["rule"] = lf.name
-                duplicate = {lf.name, lf.definition} & (existing | seen)
-                row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
-                seen |= {lf.name, lf.definition}
+                voted = lf.name.rpartition(f" {ARROW} ")[2]
+                if voted != label:
+                    # An arrow inside the match (`/x/ -> ham #/`) ends the regex early.
+                    row["error"] = f"it reads as {lf.name!r}, voting {voted!r}, not {label!r}"
+                else:
+                    row["rule"] = lf.name
+                    duplicate = {lf.name, lf.definition} & (existing | seen)
+                    row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
+                    seen |= {lf.name, lf.definition}
         rows.append(row)
     return pl.DataFrame(
         {

@@ -173,3 +173,23 @@ def subprocess_with_input(keys: str, *args: str | Path) -> subprocess.CompletedP
         timeout=600,
         env=env,
     )
+
+
+def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Python's regex `.` matches \r, so this parses as one regex rule; written to the
+    # file it would be two lines, the second a rule nobody was shown on its own.
+    sneaky = [{"match": "/x/ -> spam\rfree gift -> ham #/", "label": "spam"}]
+    sneaky += [{"match": "/y\u2028z/", "label": "spam"}]
+    # An arrow in a regex ends it early: this one would vote a label nobody asked for.
+    sneaky += [{"match": "/x/ -> hma #/", "label": "spam"}]
+    answer = Behaviour(script=lambda body: json.dumps({"rules": sneaky}))
+    with OpenAIServer(answer) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert proposals["status"].to_list() == ["malformed"] * 3
+    assert proposals["error"].to_list()[:2] == ["the rule holds a line break"] * 2
+    assert "voting 'hma', not 'spam'" in proposals["error"][2]
+    with pytest.raises(LabelkitError, match="malformed"):
+        decide_suggestion(ws, proposals["id"][0], True, tmp_path / "spam.rules")
+    assert not (tmp_path / "spam.rules").exists()
