@@ -133,11 +133,12 @@ def suggest_lfs(
 
 
 def decide_suggestion(
-    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path
+    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path | None
 ) -> str | None:
     """Accept (append to the rule file ``rules``) or reject one proposal; return the line
     appended, or None. The decision is recorded in ``lf_suggestions`` either way; the
-    appended line is preceded by a comment naming the model and the suggestion.
+    appended line is preceded by a comment naming the model and the suggestion. Only
+    accepting needs ``rules``; if the file cannot be written, nothing is recorded.
 
     Examples
     --------
@@ -154,22 +155,29 @@ def decide_suggestion(
         raise InputError(f"suggestion {suggestion} ({rule!r}) is {status}: it cannot be decided")
     if decision is not None:
         raise InputError(f"suggestion {suggestion} ({rule!r}) was {decision} already")
-    path = Path(rules)
+    if accept and rules is None:
+        raise InputError(f"accepting suggestion {suggestion} needs a rule file to append it to")
+    path = Path(rules) if accept and rules is not None else None
     with workspace.transaction() as con:
         con.execute(
             """UPDATE lf_suggestions SET decision = ?, decided_at = now()::TIMESTAMP, file = ?
                WHERE id = ?""",
-            ["accepted" if accept else "rejected", str(path) if accept else None, suggestion],
+            ["accepted" if accept else "rejected", str(path) if path else None, suggestion],
         )
-        if accept:
+        if path is not None:
             # Written inside the transaction: if the file cannot be written, the
             # decision is not recorded either.
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            separator = "" if not text or text.endswith("\n") else "\n"
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-            with path.open("a", encoding="utf-8") as file:
-                file.write(f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n")
-                file.write(rule + "\n")
+            try:
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                separator = "" if not text or text.endswith("\n") else "\n"
+                stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+                with path.open("a", encoding="utf-8") as file:
+                    file.write(
+                        f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n"
+                    )
+                    file.write(rule + "\n")
+            except (OSError, UnicodeDecodeError) as error:
+                raise InputError(f"cannot append to the rule file {path}: {error}") from None
     return rule if accept else None
 
 
