@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -410,5 +411,7 @@ def suggestions_file(tmp_path: Path) -> Path:
         config = LLMConfig(
             model=PROPOSER, instructions="Spam?", api_key="k", base_url=server.base_url
         )
-        suggest_lfs(ws, config)
+        # In its own thread: the browser tests' Playwright runs an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(suggest_lfs, ws, config).result()
     return path
