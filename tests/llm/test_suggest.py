@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 from labelkit import LabelkitError, LLMConfig, Workspace, apply_lfs, ingest, keyword_lf
 from labelkit.lf import load_lfs
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
+from tests.lf.test_cli_apply import run
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(
@@ -150,29 +148,16 @@ def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     path, rules = ws.path, tmp_path / "spam.rules"
     ws.close()
     with OpenAIServer(Behaviour(script=script)) as server:
-        result = subprocess_with_input(
-            "yn",
+        result = run(
             "suggest-lfs", path, "--rules", rules, "--model", "m",
             "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "k",
+            keys="yn",
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "malformed: love -> hma (label 'hma'" in result.stdout
     assert "subscrib* -> spam\n  coverage 44.4%, overlaps 11.1%, conflicts 11.1%" in result.stdout
     assert "1 rules appended" in result.stdout
     assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]
-
-
-def subprocess_with_input(keys: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [sys.executable, "-m", "labelkit", *map(str, args)],
-        input=keys,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
 
 
 def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
