@@ -15,13 +15,14 @@ another site. Bodies are capped while they are read.
 
 The page is plain HTML, CSS and a little JavaScript shipped in ``static/``; example
 text only ever reaches it as JSON and is inserted as text, never as HTML, and a
-Content-Security-Policy forbids inline scripts besides. Rules an LLM proposed
-(``labelkit suggest-lfs``) are decided on a second page, one at a time, their scores
-read as ``suggest_lfs`` stored them; an accepted one goes to the rule file the server
-was given. On a spans task an item is one
+Content-Security-Policy forbids inline scripts besides. On a spans task an item is one
 span of a text: its bounds, the text's other current spans and its word tokens come
 as character (code point) offsets, which the page converts to its UTF-16 string
 indices.
+
+Rules an LLM proposed (``labelkit suggest-lfs``) are decided on a second page, one at
+a time, with the scores ``suggest_lfs`` stored; an accepted one is appended to the rule
+file the server was given. A rule is the LLM's text: it too is only ever shown as text.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def create_app(
         raise LabelkitError(f"the rule file {rules}: its folder does not exist")
     if rules is not None and Path(rules).exists() and not Path(rules).is_file():
         raise LabelkitError(f"the rule file {rules} is not a file")
+    rules_file = Path(rules).name if rules is not None else None
     queue = ReviewQueue(workspace, claim_seconds=claim_seconds)
     lock = threading.Lock()
 
@@ -322,14 +324,18 @@ def create_app(
         return {
             "suggestion": pending.to_dicts()[0] if pending.height else None,
             "progress": progress.to_dicts()[0],
-            "rules_file": Path(rules).name if rules is not None else None,
+            "rules_file": rules_file,
             "workspace": workspace.path.name,
         }
 
     def decide(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         suggestion = body.get("id")
         decision = body.get("decision")
-        if not isinstance(suggestion, int) or isinstance(suggestion, bool):
+        if not (
+            isinstance(suggestion, int)
+            and not isinstance(suggestion, bool)
+            and 0 <= suggestion < 2**31  # an INTEGER id
+        ):
             raise RequestError("id must be the suggestion's id (a whole number)")
         if decision not in ("accept", "reject"):
             raise RequestError(f"decision must be accept or reject, not {decision!r}")
@@ -338,7 +344,7 @@ def create_app(
                 "accepting a rule needs a rule file: start labelkit serve with --rules PATH", 409
             )
         appended = decide_suggestion(workspace, suggestion, decision == "accept", rules)
-        return {"appended": appended, "rules_file": Path(rules).name if appended else None}
+        return {"appended": appended, "rules_file": rules_file if appended else None}
 
     def pass_of(attribute: str | None) -> str | None:
         """The attribute whose counts a progress line shows: the pass's (none without

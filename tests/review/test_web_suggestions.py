@@ -97,6 +97,7 @@ def test_without_a_rule_file_proposals_can_be_rejected_not_accepted(
         ({"id": 1, "decision": "accept"}, {"Sec-Fetch-Site": "cross-site"}, 403, "other web"),
         ({"id": "1", "decision": "accept"}, {}, 400, "id must be"),
         ({"id": True, "decision": "accept"}, {}, 400, "id must be"),
+        ({"id": 10**30, "decision": "accept"}, {}, 400, "id must be"),
         ({"id": 1, "decision": "yes"}, {}, 400, "accept or reject"),
         ({"id": 4, "decision": "accept"}, {}, 400, "is malformed: it cannot be decided"),
         ({"id": 99, "decision": "reject"}, {}, 400, "no suggestion 99"),
