@@ -178,3 +178,18 @@ def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
     with pytest.raises(LabelkitError, match="malformed"):
         decide_suggestion(ws, proposals["id"][0], True, tmp_path / "spam.rules")
     assert not (tmp_path / "spam.rules").exists()
+
+
+def test_a_rule_file_that_cannot_be_written_records_no_decision(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    with OpenAIServer(Behaviour(script=script)) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    with pytest.raises(LabelkitError, match=r"cannot append to the rule file .*a folder"):
+        decide_suggestion(ws, proposals["id"][0], True, folder)
+    with pytest.raises(LabelkitError, match="needs a rule file"):
+        decide_suggestion(ws, proposals["id"][0], True, None)
+    assert ws.sql("SELECT count(decision) AS n FROM lf_suggestions")["n"][0] == 0
+    assert decide_suggestion(ws, proposals["id"][0], False, None) is None
