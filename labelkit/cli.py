@@ -1199,8 +1199,16 @@ def serve(
             "name); repeatable. IP addresses and localhost always work."
         ),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="The rule file LLM-proposed rules accepted on the page (/suggestions) are "
+            "appended to; without it they can only be rejected."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web reviewer: several people review one queue in their browsers."""
+    """Serve the web reviewer: several people review one queue in their browsers, and
+    decide the rules `labelkit suggest-lfs` proposed."""
     import ipaddress
     import os
     import secrets
@@ -1246,7 +1254,7 @@ def serve(
     # cleanup below (which removes the server's note) rather than die at once.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with _open(workspace) as ws, announce_server(ws.path, local):
-        app = create_app(ws, token=token, allowed_hosts=names)
+        app = create_app(ws, token=token, allowed_hosts=names, rules=rules)
         # Never wrapped: people copy the link.
         console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
         if token:

@@ -7,8 +7,8 @@ is parsed as a rule line and applied at once to every example: coverage, overlap
 conflict with the workspace's LFs, and accuracy with its 95% interval on dev gold.
 Malformed proposals and repeats of a rule already in the workspace or the rule file
 are kept, marked, never offered. Every proposal is recorded in ``lf_suggestions``
-with the LLM request that proposed it (its ``llm_cache`` key: model, prompt and
-answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
+with its scores and the LLM request that proposed it (its ``llm_cache`` key: model,
+prompt and answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
 diffable text file, with a comment saying which model proposed it.
 """
 
@@ -120,24 +120,26 @@ def suggest_lfs(
         scored = scored.with_row_index("id", offset=int(first[0])).with_columns(
             pl.col("id").cast(pl.Int64)
         )
-        record = scored.select("id", "rule", "status", "error").with_columns(
+        # The scores are stored as they are returned: the web reviewer shows these.
+        record = scored.with_columns(
             key=pl.lit(key), model=pl.lit(config.model), run_id=pl.lit(run.id)
         )
+        columns = ", ".join(f'"{column}"' for column in record.columns)
         run.con.register("new_suggestions", record)
         run.con.execute(
-            """INSERT INTO lf_suggestions (id, rule, status, error, key, model, run_id)
-               SELECT id, rule, status, error, key, model, run_id FROM new_suggestions"""
+            f"INSERT INTO lf_suggestions ({columns}) SELECT {columns} FROM new_suggestions"
         )
         run.con.unregister("new_suggestions")
     return scored
 
 
 def decide_suggestion(
-    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path
+    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path | None
 ) -> str | None:
     """Accept (append to the rule file ``rules``) or reject one proposal; return the line
     appended, or None. The decision is recorded in ``lf_suggestions`` either way; the
-    appended line is preceded by a comment naming the model and the suggestion.
+    appended line is preceded by a comment naming the model and the suggestion. Only
+    accepting needs ``rules``; if the file cannot be written, nothing is recorded.
 
     Examples
     --------
@@ -154,22 +156,29 @@ def decide_suggestion(
         raise InputError(f"suggestion {suggestion} ({rule!r}) is {status}: it cannot be decided")
     if decision is not None:
         raise InputError(f"suggestion {suggestion} ({rule!r}) was {decision} already")
-    path = Path(rules)
+    if accept and rules is None:
+        raise InputError(f"accepting suggestion {suggestion} needs a rule file to append it to")
+    path = Path(rules) if accept and rules is not None else None
     with workspace.transaction() as con:
         con.execute(
             """UPDATE lf_suggestions SET decision = ?, decided_at = now()::TIMESTAMP, file = ?
                WHERE id = ?""",
-            ["accepted" if accept else "rejected", str(path) if accept else None, suggestion],
+            ["accepted" if accept else "rejected", str(path) if path else None, suggestion],
         )
-        if accept:
+        if path is not None:
             # Written inside the transaction: if the file cannot be written, the
             # decision is not recorded either.
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            separator = "" if not text or text.endswith("\n") else "\n"
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-            with path.open("a", encoding="utf-8") as file:
-                file.write(f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n")
-                file.write(rule + "\n")
+            try:
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                separator = "" if not text or text.endswith("\n") else "\n"
+                stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+                with path.open("a", encoding="utf-8") as file:
+                    file.write(
+                        f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n"
+                    )
+                    file.write(rule + "\n")
+            except (OSError, UnicodeDecodeError) as error:
+                raise InputError(f"cannot append to the rule file {path}: {error}") from None
     return rule if accept else None
 
 
@@ -362,16 +371,25 @@ def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl
             row["error"] = 'not {"match": "...", "label": "..."}'
         elif label not in labels:
             row["error"] = f"label {label!r} is not one of {list(labels)}"
+        elif len(line.splitlines()) != 1:
+            # A regex's `.` takes \r and the like: parsed as one rule, the rule file
+            # would read it as two lines, the second one never shown as such.
+            row["error"] = "the rule holds a line break"
         else:
             try:
                 lf = parse_rule(line)
             except InputError as error:
                 row["error"] = str(error)
             else:
-                row["rule"] = lf.name
-                duplicate = {lf.name, lf.definition} & (existing | seen)
-                row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
-                seen |= {lf.name, lf.definition}
+                voted = lf.name.rpartition(f" {ARROW} ")[2]
+                if voted != label:
+                    # An arrow inside the match (`/x/ -> ham #/`) ends the regex early.
+                    row["error"] = f"it reads as {lf.name!r}, voting {voted!r}, not {label!r}"
+                else:
+                    row["rule"] = lf.name
+                    duplicate = {lf.name, lf.definition} & (existing | seen)
+                    row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
+                    seen |= {lf.name, lf.definition}
         rows.append(row)
     return pl.DataFrame(
         {

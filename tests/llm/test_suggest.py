@@ -106,8 +106,15 @@ def test_proposals_are_parsed_marked_and_scored_on_the_workspace(
     check = proposals.row(1, named=True)
     assert (check["coverage"], check["correct"], check["incorrect"]) == (pytest.approx(2 / 9), 1, 0)
     assert proposals["coverage"][2:].is_null().all()
-    recorded = ws.sql("SELECT id, rule, status, model FROM lf_suggestions ORDER BY id")
+    recorded = ws.sql("SELECT * FROM lf_suggestions ORDER BY id")
     assert recorded.height == 14 and set(recorded["model"]) == {"m"}
+    # The scores are stored as computed: the web page reads them, not a recomputation.
+    scores = ["coverage", "overlaps", "conflicts", "correct", "incorrect", "accuracy"]
+    scores += ["accuracy_low", "accuracy_high"]
+    assert recorded.tail(7).select("id", "rule", "status", "error", *scores).rows() == (
+        again.select("id", "rule", "status", "error", *scores).rows()
+    )
+    assert recorded.head(7).select(scores).rows() == proposals.select(scores).rows()
 
 
 def test_the_answer_is_constrained_to_the_rules_schema_or_a_json_object_one(
@@ -223,3 +230,38 @@ def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     assert "subscrib* -> spam\n  coverage 44.4%, overlaps 11.1%, conflicts 11.1%" in result.stdout
     assert "1 rules appended" in result.stdout
     assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]
+
+
+def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Python's regex `.` matches \r, so this parses as one regex rule; written to the
+    # file it would be two lines, the second a rule nobody was shown on its own.
+    sneaky = [{"match": "/x/ -> spam\rfree gift -> ham #/", "label": "spam"}]
+    sneaky += [{"match": "/y\u2028z/", "label": "spam"}]
+    # An arrow in a regex ends it early: this one would vote a label nobody asked for.
+    sneaky += [{"match": "/x/ -> hma #/", "label": "spam"}]
+    answer = Behaviour(script=lambda body: json.dumps({"rules": sneaky}))
+    with OpenAIServer(answer) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert proposals["status"].to_list() == ["malformed"] * 3
+    assert proposals["error"].to_list()[:2] == ["the rule holds a line break"] * 2
+    assert "voting 'hma', not 'spam'" in proposals["error"][2]
+    with pytest.raises(LabelkitError, match="malformed"):
+        decide_suggestion(ws, proposals["id"][0], True, tmp_path / "spam.rules")
+    assert not (tmp_path / "spam.rules").exists()
+
+
+def test_a_rule_file_that_cannot_be_written_records_no_decision(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    with OpenAIServer(Behaviour(script=script)) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    with pytest.raises(LabelkitError, match=r"cannot append to the rule file .*a folder"):
+        decide_suggestion(ws, proposals["id"][0], True, folder)
+    with pytest.raises(LabelkitError, match="needs a rule file"):
+        decide_suggestion(ws, proposals["id"][0], True, None)
+    assert ws.sql("SELECT count(decision) AS n FROM lf_suggestions")["n"][0] == 0
+    assert decide_suggestion(ws, proposals["id"][0], False, None) is None
