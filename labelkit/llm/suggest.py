@@ -43,7 +43,7 @@ from labelkit.llm.labeler import (
 )
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, registered
 
 # How an LLM is asked for rules: the forms ``labelkit.lf.rules`` reads, and what makes
 # a rule worth proposing.
@@ -125,11 +125,10 @@ def suggest_lfs(
             key=pl.lit(key), model=pl.lit(config.model), run_id=pl.lit(run.id)
         )
         columns = ", ".join(f'"{column}"' for column in record.columns)
-        run.con.register("new_suggestions", record)
-        run.con.execute(
-            f"INSERT INTO lf_suggestions ({columns}) SELECT {columns} FROM new_suggestions"
-        )
-        run.con.unregister("new_suggestions")
+        with registered(run.con, "new_suggestions", record):
+            run.con.execute(
+                f"INSERT INTO lf_suggestions ({columns}) SELECT {columns} FROM new_suggestions"
+            )
     return scored
 
 
