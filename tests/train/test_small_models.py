@@ -15,17 +15,13 @@ import spacy
 from labelkit import (
     Task,
     Workspace,
-    aggregate,
     evaluate,
-    import_votes,
-    ingest,
     train_attributes,
     train_textcat,
 )
 from labelkit.train import static_vectors, textcat_bow_vectors_config, textcat_static_config
+from tests.train.conftest import HAM, SPAM
 
-SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
-HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
 # Words no training text has, with vectors from texts nobody labeled.
 UNLABELED = ["a lovely tune", "a sweet melody"]
 VECTOR_MODELS = ("spacy_textcat_static", "spacy_textcat_bow_vectors")
@@ -127,30 +123,8 @@ def test_trains_an_aspects_task_one_classifier_per_attribute(
 
 
 def test_cli_trains_evaluates_packages_and_predicts_a_static_model(
-    tmp_path: Path, minilm_cache: Path
+    spam_workspace: Path, tmp_path: Path, minilm_cache: Path
 ) -> None:
-    texts = SPAM + HAM
-    gold = ["spam"] * len(SPAM) + ["ham"] * len(HAM)
-    frame = pl.DataFrame({"text": texts * 5, "gold": gold * 5}).with_row_index("n")
-    frame = frame.select(
-        pl.col("n").cast(pl.String).alias("id"),
-        "text",
-        "gold",
-        split=pl.when(pl.col("n") % 5 == 0).then(pl.lit("test")).otherwise(pl.lit("train")),
-    )
-    frame.write_csv(tmp_path / "comments.csv")
-    with Workspace(tmp_path / "ws.duckdb") as ws:
-        ingest(
-            ws, tmp_path / "comments.csv", id_column="id", label_column="gold", split_column="split"
-        )
-        votes = frame.select(
-            pl.col("id").alias("example_id"),
-            pl.lit("gold").alias("source"),
-            pl.col("gold").alias("label"),
-        )
-        import_votes(ws, votes)
-        aggregate(ws, "majority_vote")
-
     def labelkit(*args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "labelkit", *args], capture_output=True, text=True
@@ -158,10 +132,10 @@ def test_cli_trains_evaluates_packages_and_predicts_a_static_model(
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
 
-    ws_path, out = str(tmp_path / "ws.duckdb"), tmp_path / "model"
-    labelkit("train", ws_path, str(out), "--model", "spacy_textcat_static")
+    out = tmp_path / "model"
+    labelkit("train", str(spam_workspace), str(out), "--model", "spacy_textcat_static")
     model = out / "model-best"
-    with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
+    with Workspace(spam_workspace, read_only=True) as ws:
         row = evaluate(ws, model).summary.filter(pl.col("kind") == "small model").row(0, named=True)
     assert row["accuracy"] == 1.0
     assert 0 < row["size_mb"] < 1 and row["words_per_s"] > 1000
