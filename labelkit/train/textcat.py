@@ -159,8 +159,9 @@ def textcat_static_config(
     from MiniLM (see ``labelkit.train.vectors``): model2vec's embedding plus logistic
     regression, as a spaCy ``TextCatReduce`` that loads with spaCy alone.
 
-    Words without a vector (none seen in training, or no letters MiniLM knows) count
-    as zeros. Its size is the vectors' (2.6 MB for 10,000 words at 64 dimensions).
+    The vectors are made for the words of the training texts (unlabeled ones
+    included); a word they lack counts as zero. Nearly all its size is the vectors'
+    (2.6 MB for 10,000 words at 64 dimensions).
 
     Examples
     --------

@@ -113,7 +113,10 @@ def test_trains_an_aspects_task_one_classifier_per_attribute(
         for text in texts
     ] + [{"text": t, "attribute": "food", "label": "none"} for t in ("rude waiter", "kind waiter")]
     path = train_attributes(
-        pl.DataFrame(data * 10), task, tmp_path / "aspects", model="spacy_textcat_static"
+        pl.DataFrame(data * 10).with_row_index("id").with_columns(pl.col("id").cast(pl.String)),
+        task,
+        tmp_path / "aspects",
+        model="spacy_textcat_static",
     )
     nlp = spacy.load(path)
     assert nlp.pipe_names == ["textcat_food"]
