@@ -88,13 +88,14 @@ def main() -> None:
         print(f"{name}:", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
             records += run_dataset(name, arguments.data_dir, Path(scratch), arguments.seeds)
-    notes = (
-        "Trained on the gold train labels, checkpoint chosen on gold dev, scored on gold "
-        "test. Speed: words per second on one core, median of five passes (rough where "
-        f"the machine was shared). Whole run: {time.perf_counter() - started:.0f} s.\n\n"
-        "## Mean and sd over seeds\n\n" + markdown_table(summary(records))
-    )
-    write_results("small_models", records, arguments.output_dir, notes)
+        # Written after each data set, so that a long run keeps what it finished.
+        notes = (
+            "Trained on the gold train labels, checkpoint chosen on gold dev, scored on gold "
+            "test. Speed: words per second on one core, median of five passes (rough where "
+            f"the machine was shared). Run so far: {time.perf_counter() - started:.0f} s.\n\n"
+            "## Mean and sd over seeds\n\n" + markdown_table(summary(records))
+        )
+        write_results("small_models", records, arguments.output_dir, notes)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,9 @@ def test_trains_an_aspects_task_one_classifier_per_attribute(
         task,
         tmp_path / "aspects",
         model="spacy_textcat_static",
+        # 60 short texts make one or two steps an epoch; the best checkpoint is looked
+        # for every 50 steps.
+        max_epochs=200,
     )
     nlp = spacy.load(path)
     assert nlp.pipe_names == ["textcat_food"]
