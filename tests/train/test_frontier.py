@@ -80,6 +80,6 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
 
     refused = labelkit("train", str(spam_workspace), str(out), "--frontier")
     assert refused.returncode == 1
-    assert "--frontier compares the models on dev: name it with --dev-split" in refused.stdout
+    assert "--frontier compares the models on dev: name it with --dev-split" in refused.stderr
     alone = labelkit("train", str(spam_workspace), str(out), "--pick", "smallest-within", "0.01")
-    assert alone.returncode == 1 and "add --frontier" in alone.stdout
+    assert alone.returncode == 1 and "add --frontier" in alone.stderr
