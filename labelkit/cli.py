@@ -1314,10 +1314,11 @@ def train(
     model: Annotated[
         str | None,
         typer.Option(
-            help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
-            "spacy_textcat_vectors; for aspects and multi-label tasks also the layouts "
-            "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>); "
-            "for a spans task spacy_ner. [default: spacy_textcat_bow; "
+            help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
+            "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors; "
+            "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
+            "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner. "
+            "[default: spacy_textcat_bow; "
             "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
     ] = None,
@@ -1329,9 +1330,28 @@ def train(
     ] = None,
     param: Param_ = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    frontier: Annotated[
+        bool,
+        typer.Option(
+            help="Train every registered one-label-per-text small model into OUTPUT_DIR/<model> "
+            "and print dev accuracy, size and words/s side by side (needs --dev-split)."
+        ),
+    ] = False,
+    pick: Annotated[
+        tuple[str, float] | None,
+        typer.Option(
+            help="With --frontier: 'smallest-within MARGIN' names the smallest, then fastest, "
+            "model within MARGIN of the best dev accuracy (chosen on dev, never test)."
+        ),
+    ] = None,
 ) -> None:
     """Train the small spaCy model on the cleaned set (a spans task: spaCy's ner on the
     cleaned spans)."""
+    if pick is not None and not frontier:
+        raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
+    if frontier:
+        _train_frontier(workspace, output_dir, targets, dev_split, param, seed, pick)
+        return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
 
@@ -1360,6 +1380,30 @@ def train(
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
+
+
+def _train_frontier(
+    workspace: Path,
+    output_dir: Path,
+    targets: str,
+    dev_split: str | None,
+    param: list[str] | None,
+    seed: int,
+    pick: tuple[str, float] | None,
+) -> None:
+    from labelkit.train.frontier import pick_model, train_frontier
+
+    if dev_split is None:
+        raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
+    with _open(workspace) as ws:
+        table = train_frontier(
+            ws, output_dir, dev_split=dev_split, targets=targets, seed=seed, **_params(param)
+        )
+    console.print(rich_table(table.drop("path")))
+    if pick is not None:
+        chosen = pick_model(table, pick[0], pick[1])
+        path = table.filter(pl.col("model") == chosen)["path"][0]
+        console.print(f"picked {chosen} ({pick[0]} {pick[1]} on {dev_split}): {path}")
 
 
 @app.command(name="evaluate")
