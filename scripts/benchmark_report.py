@@ -21,6 +21,7 @@ SECTIONS = {
     "label_models": ("Label models on real and synthetic votes", None),
     "apply_speed": ("Labeling-function applier against Snorkel", None),
     "llm_votes": ("Combining LLM votes", None),
+    "aspects_llm": ("Asking an LLM about aspects: per text or per aspect", None),
     "spans": ("Span label models", None),
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
     "distill": ("Distillation", "distill_learning_curves.png"),
