@@ -75,7 +75,8 @@ def replay(layout: str, sentences: Path, root: Path) -> list[dict[str, Any]]:
                 f"{layout}: {stats.not_asked} of {stats.prompts} prompts are not recorded; "
                 "ask for fewer --sentences or record more (scripts/record_demo_llm.py)"
             )
-        texts = stats.examples
+        # stats.examples counts (text, attribute) prompts when asked per attribute.
+        texts = int(ws.sql("SELECT count(*) AS n FROM examples")["n"][0])
         summary = evaluate(ws).summary.filter(pl.col("method") == stats.source)
         usage = ws.sql(
             """SELECT count(*) AS requests, sum(prompt_tokens)::BIGINT AS prompt_tokens,
@@ -166,7 +167,7 @@ def verdict(frame: pl.DataFrame) -> str:
         f"for cost, **{cheap}** is (${text['usd_per_1000_texts']:.3f} against "
         f"${attribute['usd_per_1000_texts']:.3f} per 1,000 texts at gpt-4o-mini's prices, "
         f"{tokens:.1f} times the prompt tokens per text; {text['seconds_per_text']:.1f} s "
-        f"against {attribute['seconds_per_text']:.1f} s per text on one shared core)."
+        f"against {attribute['seconds_per_text']:.1f} s per text recorded on one shared core)."
     )
 
 
@@ -190,7 +191,9 @@ def main() -> None:
         "it votes and coverage per (sentence, aspect); macro-F1 over each aspect's answers, "
         "none included, an abstain counted as wrong (`(all)`: the mean over aspects). "
         "Tokens and seconds are what each recorded answer's usage and latency say (one "
-        "thread of llama-cpp-python's server on a shared 2-core machine: times are rough); "
+        "thread of llama-cpp-python's server on a shared 2-core machine, the two layouts "
+        "recorded on different days under different load: the seconds are rough and the "
+        "tokens are the fair measure of cost); "
         "dollars at gpt-4o-mini's prices ($0.15 and $0.60 per million prompt and completion "
         "tokens), a scale only.\n\n" + verdict(frame)
     )
