@@ -1,6 +1,6 @@
 """Asking an LLM about aspects: one request per text (every aspect at once) or one per aspect.
 
-Both layouts are SmolLM2-135M's recorded answers on the first ``--sentences`` (100)
+Both layouts are SmolLM2-135M's recorded answers on the first ``--sentences`` (30, what the per-aspect recording covers)
 sentences of MAMS-ACSA test: ``smollm2_answers.jsonl`` (one request per sentence
 answering all eight aspects as a JSON object) and ``smollm2_per_attribute_answers.jsonl``
 (one request per sentence and aspect), both of ``labelkit/datasets/mams-acsa``, made by
@@ -14,7 +14,7 @@ prompt and completion tokens per sentence, in US dollars at gpt-4o-mini's prices
 scale), time from each answer's recorded latency (one shared core: rough). Nothing is
 asked live, so this runs in seconds.
 
-    python benchmarks/aspects_llm.py [--sentences 100]
+    python benchmarks/aspects_llm.py [--sentences 30]
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def _number(value: float | None) -> str:
 
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
-    arguments.add_argument("--sentences", type=int, default=100)
+    arguments.add_argument("--sentences", type=int, default=30)
     options = arguments.parse_args()
     test = bundled_dataset("mams-acsa") / "test.xml"
     with tempfile.TemporaryDirectory() as scratch:
@@ -192,7 +192,7 @@ def main() -> None:
         "none included, an abstain counted as wrong (`(all)`: the mean over aspects). "
         "Tokens and seconds are what each recorded answer's usage and latency say (one "
         "thread of llama-cpp-python's server on a shared 2-core machine, the two layouts "
-        "recorded on different days under different load: the seconds are rough and the "
+        "recorded in different runs under different load: the seconds are rough and the "
         "tokens are the fair measure of cost); "
         "dollars at gpt-4o-mini's prices ($0.15 and $0.60 per million prompt and completion "
         "tokens), a scale only.\n\n" + verdict(frame)
