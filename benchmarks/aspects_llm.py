@@ -1,9 +1,10 @@
 """Asking an LLM about aspects: one request per text (every aspect at once) or one per aspect.
 
-Both layouts are SmolLM2-135M's recorded answers on the first ``--sentences`` (30, what the per-aspect recording covers)
-sentences of MAMS-ACSA test: ``smollm2_answers.jsonl`` (one request per sentence
-answering all eight aspects as a JSON object) and ``smollm2_per_attribute_answers.jsonl``
-(one request per sentence and aspect), both of ``labelkit/datasets/mams-acsa``, made by
+Both layouts are SmolLM2-135M's recorded answers on the first ``--sentences`` sentences
+of MAMS-ACSA test (30, what the per-aspect recording covers): ``smollm2_answers.jsonl``
+(one request per sentence answering all eight aspects as a JSON object) and
+``smollm2_per_attribute_answers.jsonl`` (one request per sentence and aspect), both of
+``labelkit/datasets/mams-acsa``, made by
 ``scripts/record_demo_llm.py`` with the config ``labelkit.demo.RESTAURANTS_LLM``, one
 server thread. Each layout is replayed through ``label_with_llm(cached_only=True)`` into
 its own workspace holding only those sentences, and scored by ``evaluate`` as
