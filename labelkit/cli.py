@@ -250,6 +250,45 @@ def _print_health(
         errors.print(f"warning: {warning}", highlight=False)
 
 
+def _print_attribute_health(ws: Workspace, folder: Path) -> None:
+    """The auto label model's source health per attribute and part (presence, then
+    value), from the models ``aggregate`` saved in ``folder``, each with the sources that
+    vote in it; nothing for a label model without a report."""
+    last = "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
+    sources = json.loads(ws.sql(last)["config"][0])["sources"]
+    measured = summarize_lfs(ws, split="dev", sources=sources) if _analysis_split(ws) else None
+    tables = []
+    for attribute in ws.task.targets:
+        gold = None
+        if measured is not None and "accuracy" in measured.columns:
+            gold = measured.filter(pl.col("attribute") == attribute).drop("attribute")
+        for part in ("presence", "value"):
+            path = folder / f"{attribute}.{part}.json"
+            report = getattr(load_label_model(path), "report", None) if path.is_file() else None
+            if not report:
+                continue
+            health = source_health(report, sources, gold).filter(pl.col("coverage") > 0)
+            tables.append(
+                health.select(
+                    pl.lit(attribute).alias("attribute"),
+                    pl.lit(part).alias("part"),
+                    pl.lit(report["chosen"]).alias("model"),
+                    pl.all(),
+                )
+            )
+    if not tables:
+        return
+    health = pl.concat(tables)
+    console.print(
+        rich_table(health, title="source health per attribute (auto label model: presence, value)")
+    )
+    warning = health_warning(
+        health.with_columns(source=pl.format("{} ({} {})", "source", "attribute", "part"))
+    )
+    if warning:
+        errors.print(f"warning: {warning}", highlight=False)
+
+
 @app.command()
 def analyze(
     workspace: Workspace_,
@@ -949,10 +988,13 @@ def aggregate_votes(
             _aggregate_spans(ws, model, fit_split, gold_split, params)
             return
         if ws.task.kind != "classification":
+            # A folder of one model per attribute and part, read back for their reports.
+            saved = save or Path(scratch) / "label_models"
             predictions = aggregate(
-                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
+                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
             )
             _print_attribute_balance(ws.task, model, predictions)
+            _print_attribute_health(ws, saved)
             if _analysis_split(ws) == "dev":
                 overall = evaluate(ws, split="dev").summary.filter(
                     (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)

@@ -43,6 +43,9 @@ YOUTUBE_LLM = LLMConfig(
     concurrency=2,
 )
 RECORDED_ANSWERS = "smollm2_answers.jsonl"
+# MAMS only: RESTAURANTS_LLM's answers asked one request per (sentence, aspect), a sample
+# to compare with one request per sentence (benchmarks/aspects_llm.py).
+PER_ATTRIBUTE_ANSWERS = "smollm2_per_attribute_answers.jsonl"
 
 # The bundled MAMS sentences: their labels in this order, and the config whose answers
 # datasets/mams-acsa holds, recorded by `scripts/record_demo_llm.py mams-acsa` (one
