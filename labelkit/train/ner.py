@@ -46,6 +46,7 @@ def ner_config(
     patience: int = 1600,
     eval_frequency: int = 200,
     batch_words: int = 1000,
+    static_vectors: bool = False,
     seed: int = 0,
 ) -> Config:
     """spaCy's ``ner`` over a small CNN tok2vec (its ``efficiency`` config), trained for
@@ -70,6 +71,7 @@ def ner_config(
         {"start": min(100, batch_words), "stop": batch_words}
     )
     config["components"]["tok2vec"]["model"]["encode"].update({"width": width, "depth": depth})
+    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = static_vectors
     config["system"]["seed"] = seed
     config["paths"]["vectors"] = None
     return config
