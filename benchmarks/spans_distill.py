@@ -19,6 +19,10 @@ NER's training; the label model is fitted once (its ties are broken by seed 0).
 
     python benchmarks/spans_distill.py --data-dir ../shared/data [--seeds 2] [--epochs 10]
     python benchmarks/spans_distill.py --report-only   # the Markdown again from the JSON
+
+Each set can run in its own process (``--sets NCBI-Disease --output-dir part``) and the
+parts be merged by ``--report-only --parts <folders>`` (same ``--seeds``, ``--epochs``
+and ``--max-train-words``, which the notes name).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import spacy
 from _common import WRENCH_SPLITS, load_wrench, parser, write_results
 
 from labelkit import (
@@ -43,6 +48,7 @@ from labelkit import (
     simulate_review,
 )
 from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL
+from labelkit.evaluation import span_scores
 from labelkit.task import span_bounds
 from labelkit.train import train_ner, train_ner_on_cleaned
 
@@ -87,11 +93,24 @@ def scored(ws: Workspace, model: Path | None, split: str, method: str) -> dict[s
     return {key: row[key] for key in kept}
 
 
-def student(ws: Workspace, model: Path) -> dict[str, Any]:
-    """The small model's test scores, size and speed, and its dev F1."""
+def student(ws: Workspace, model: Path, dev_words: int | None) -> dict[str, Any]:
+    """The small model's test scores, size and speed, and its F1 on the dev texts (the
+    first ones by id of at most ``dev_words`` words, where given)."""
     test = scored(ws, model, "test", "small model (ner)")
-    dev = scored(ws, model, "dev", "small model (ner)")
-    return test | {"dev_f1": dev["f1"]}
+    dev = ws.sql(
+        """SELECT text, gold FROM examples WHERE split = 'dev' AND gold IS NOT NULL
+           ORDER BY id"""
+    )
+    if dev_words is not None:
+        words = dev["text"].str.count_matches(" ") + 1
+        dev = dev.filter(words.cum_sum() <= dev_words)
+    nlp = spacy.load(model)
+    found = [
+        [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+        for doc in nlp.pipe(dev["text"], batch_size=256)
+    ]
+    gold = [json.loads(spans) for spans in dev["gold"]]
+    return test | {"dev_f1": span_scores(gold, found, ws.task.labels)["micro"]["f1"]}
 
 
 def capped(folder: Path, root: Path, max_words: int | None) -> Path:
@@ -152,7 +171,7 @@ def run_dataset(
                 records.append(
                     {"dataset": dataset, "method": small_model(budget), "kind": "small model"}
                     | {"reviewed": reviewed, "seed": seed, "train_s": round(trained, 1)}
-                    | student(ws, model)
+                    | student(ws, model, max_words)
                 )
                 print(records[-1], flush=True)
         rows = ws.sql("SELECT text, gold AS spans FROM examples WHERE split = 'train'")
@@ -170,7 +189,7 @@ def run_dataset(
             records.append(
                 {"dataset": dataset, "method": CEILING, "kind": "small model"}
                 | {"reviewed": None, "seed": seed, "train_s": round(trained, 1)}
-                | student(ws, model)
+                | student(ws, model, max_words)
             )
             print(records[-1], flush=True)
     return records
@@ -248,6 +267,12 @@ def main() -> None:
     arguments.add_argument(
         "--report-only", action="store_true", help="rewrite the Markdown from the saved JSON"
     )
+    arguments.add_argument(
+        "--parts",
+        nargs="+",
+        type=Path,
+        help="with --report-only: folders of runs of some --sets each, merged in this order",
+    )
     options = arguments.parse_args()
     cap = (
         "every train text"
@@ -262,9 +287,19 @@ def main() -> None:
         f"fitted on the train split's LF spans. Each NER trains for at most {options.epochs} "
         f"epochs on {cap} and keeps the checkpoint best on a held-out tenth of its own "
         "training spans."
+        + (
+            ""
+            if options.max_train_words is None
+            else f" The NER's dev F1 is on the first dev texts (by id) of at most "
+            f"{options.max_train_words:,} words; the teacher's on the whole dev split."
+        )
     )
     if options.report_only:
-        saved = json.loads((options.output_dir / "spans_distill.json").read_text())
+        saved = [
+            record
+            for folder in options.parts or [options.output_dir]
+            for record in json.loads((folder / "spans_distill.json").read_text())
+        ]
         stamp = ("machine", "labelkit_version")
         report(
             [{k: v for k, v in r.items() if k not in stamp} for r in saved],

@@ -52,6 +52,10 @@ def ner_config(
     """spaCy's ``ner`` over a small CNN tok2vec (its ``efficiency`` config), trained for
     ``max_epochs`` passes at most: quick on a CPU. Batches grow from 100 words to
     ``batch_words``, spaCy's schedule (a few dozen texts learn more in smaller ones).
+    With ``static_vectors`` the tok2vec also reads static word vectors distilled from
+    MiniLM for the training texts' words (``labelkit.train.vectors``; nothing is
+    downloaded); off by default, since on LaptopReview they did not lift the dev F1 of a
+    model trained on the label model's spans (``benchmarks/spans_distill.py``).
 
     Examples
     --------
