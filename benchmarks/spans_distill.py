@@ -220,7 +220,7 @@ def spread(values: pl.Series) -> str:
 
 def verdicts(frame: pl.DataFrame) -> str:
     """Per set: the unreviewed NER against its teacher, seed by seed, and what review adds."""
-    lines = []
+    lines, above_on = [], 0
     for dataset in frame["dataset"].unique(maintain_order=True):
         rows = frame.filter(pl.col("dataset") == dataset)
         teacher = rows.filter(pl.col("kind") == "label model")["f1"][0]
@@ -230,6 +230,7 @@ def verdicts(frame: pl.DataFrame) -> str:
 
         unreviewed = f1(small_model(0))
         above = unreviewed.mean() > teacher
+        above_on += above
         after = ", ".join(
             f"{spread(f1(small_model(budget)))} after {budget}" for budget in REVIEWS[1:]
         )
@@ -239,6 +240,8 @@ def verdicts(frame: pl.DataFrame) -> str:
             f"{int((unreviewed > teacher).sum())} of {unreviewed.len()} seeds; {after} "
             f"reviewed spans; ceiling {spread(f1(CEILING))})"
         )
+    sets = frame["dataset"].n_unique()
+    lines.append(f"- Unreviewed NER above its teacher on {above_on} of {sets} sets.")
     return "\n".join(lines)
 
 
