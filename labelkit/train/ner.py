@@ -46,11 +46,16 @@ def ner_config(
     patience: int = 1600,
     eval_frequency: int = 200,
     batch_words: int = 1000,
+    static_vectors: bool = False,
     seed: int = 0,
 ) -> Config:
     """spaCy's ``ner`` over a small CNN tok2vec (its ``efficiency`` config), trained for
     ``max_epochs`` passes at most: quick on a CPU. Batches grow from 100 words to
     ``batch_words``, spaCy's schedule (a few dozen texts learn more in smaller ones).
+    With ``static_vectors`` the tok2vec also reads static word vectors distilled from
+    MiniLM for the training texts' words (``labelkit.train.vectors``; nothing is
+    downloaded); off by default, since on LaptopReview they did not lift the dev F1 of a
+    model trained on the label model's spans (``benchmarks/spans_distill.py``).
 
     Examples
     --------
@@ -70,6 +75,7 @@ def ner_config(
         {"start": min(100, batch_words), "stop": batch_words}
     )
     config["components"]["tok2vec"]["model"]["encode"].update({"width": width, "depth": depth})
+    config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = static_vectors
     config["system"]["seed"] = seed
     config["paths"]["vectors"] = None
     return config

@@ -315,3 +315,26 @@ def test_a_spans_workspace_trains_on_hard_targets_only(
         pytest.raises(LabelkitError, match="targets='soft': spaCy's ner"),
     ):
         train_on_cleaned(ws, tmp_path / "m", targets="soft")
+
+
+def test_static_vectors_are_built_from_the_training_texts_and_shipped(
+    tmp_path: Path, minilm_cache: Path
+) -> None:
+    reviews = [review(i) for i in range(36)]
+    rows = pl.DataFrame(
+        {"text": [text for text, _ in reviews], "spans": [json.dumps(g) for _, g in reviews]}
+    )
+    model = train_ner(
+        rows, ["TERM", "BRAND"], tmp_path / "m", static_vectors=True, max_epochs=3, batch_words=20
+    )
+    nlp = spacy.load(model)
+    embed = nlp.config["components"]["tok2vec"]["model"]["embed"]
+    assert embed["include_static_vectors"] is True
+    vectors = nlp.vocab.vectors
+    # One 64-dimension MiniLM vector per word form of the texts, saved with the model.
+    assert vectors.shape == (len({w for t in rows["text"] for w in t.split()}), 64)
+    assert all(vectors.strings[word] in vectors for word in ("Dell", "battery", "awful"))
+    assert [(e.text, e.label_) for e in nlp("my Lenovo screen is fine").ents] == [
+        ("Lenovo", "BRAND"),
+        ("screen", "TERM"),
+    ]
