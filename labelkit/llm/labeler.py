@@ -636,8 +636,11 @@ def label_with_llm(
     Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
     replaces its cached answer). ``cached_only=True`` asks nothing: the cached answers
     vote and the other examples abstain (``not_asked``), as when replaying recorded
-    answers that cover part of the data without an endpoint. Each new answer is cached the moment it arrives; the
-    votes are written in one step at the end. A prompt that still fails after its
+    answers that cover part of the data without an endpoint. New answers are cached in
+    batches as they arrive, each within a second (``CACHE_BATCH_S``) or as soon as a
+    thousand are waiting (``CACHE_BATCH``), and every one when the run ends, stops,
+    fails or is interrupted (Ctrl-C): a killed process loses at most the last second's
+    answers. The votes are written in one step at the end. A prompt that still fails after its
     retries, or whose response holds no message, is recorded as a failure and its
     example abstains; the next run asks it again.
 
