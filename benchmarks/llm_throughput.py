@@ -5,7 +5,7 @@ at concurrency 1, 4, 16, 64 and 256 of an OpenAI-compatible server on 127.0.0.1 
 answers at once. The server is a bare asyncio HTTP/1.1 server (keep-alive, one canned
 ``{"label": "ham"}`` completion, no JSON parsing) in its own process, so that it is not
 the bottleneck; beside labelkit, a bare client loop (the same ``openai.AsyncOpenAI``
-call labelkit makes, at the same concurrency, nothing else) shows what the client and
+call labelkit makes, at the same concurrency, nothing else; 2,000 requests) shows what the client and
 server reach alone. Each concurrency asks under its own model name, so every run starts
 uncached; the wall time covers the whole call: prompts built, every answer cached, the
 votes written.
@@ -43,6 +43,8 @@ from labelkit.llm.labeler import _prompts
 
 CONCURRENCY = (1, 4, 16, 64, 256)
 LIVE_PROMPTS = 10_000
+# The bare loop's rate settles within a few thousand requests.
+BARE_REQUESTS = 2_000
 REPLAYS = (100_000, 1_000_000)
 INSTRUCTIONS = "Is this YouTube comment spam?"
 
@@ -155,7 +157,7 @@ def live(folder: Path) -> list[dict[str, Any]]:
     records = []
     with instant_server() as base_url, _workspace(folder, LIVE_PROMPTS) as workspace:
         for concurrency in CONCURRENCY:
-            bare = asyncio.run(_bare_loop(base_url, concurrency, LIVE_PROMPTS))
+            bare = asyncio.run(_bare_loop(base_url, concurrency, BARE_REQUESTS))
             config = LLMConfig(
                 model=f"instant-c{concurrency}",
                 instructions=INSTRUCTIONS,
@@ -175,7 +177,7 @@ def live(folder: Path) -> list[dict[str, Any]]:
                     "concurrency": concurrency,
                     "seconds": round(seconds, 2),
                     "requests_per_s": round(LIVE_PROMPTS / seconds),
-                    "bare_client_requests_per_s": round(LIVE_PROMPTS / bare),
+                    "bare_client_requests_per_s": round(BARE_REQUESTS / bare),
                 }
             )
             print(records[-1], flush=True)
@@ -222,17 +224,19 @@ def main() -> None:
     arguments.add_argument("--skip-replay", action="store_true")
     options = arguments.parse_args()
     records = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         if not options.skip_live:
             records += live(Path(folder))
         if not options.skip_replay:
             records += [replay(Path(folder), n) for n in REPLAYS]
-    load = os.getloadavg()[0]
+    load = f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end"
     notes = (
         "Wall seconds, one run each; the server is a bare asyncio HTTP server in its own "
         "process, and the bare client loop is labelkit's openai call alone at the same "
-        f"concurrency. Load average {load:.1f} on the machine while writing this: the "
-        "numbers are rough."
+        f"concurrency ({BARE_REQUESTS:,} requests). Load average {load} of the run, "
+        "under nice: the numbers are rough, and what matters is labelkit against the "
+        "bare loop on the same machine at the same time."
     )
     write_results("llm_throughput", records, options.output_dir, notes=notes)
 
