@@ -12,8 +12,11 @@ bag-of-words textcat is then trained on:
 - the cleaned set after 50, 100, 200 and 300 reviewed examples (the learning curve);
 - the gold train labels, as a ceiling no labeling pipeline gets for free.
 
-At 300 reviewed, the ensemble textcat (CNN tok2vec) and the ensemble with static
-vectors distilled from MiniLM are trained too, to measure what they buy. Every
+At 300 reviewed, the other registered small models are trained beside the BOW
+default, each with ``--seeds`` seeds (mean and sd in the summary): the mean of static
+word vectors distilled from MiniLM with a linear layer (``spacy_textcat_static``), the
+bag of words beside those vectors (``spacy_textcat_bow_vectors``) and the ensemble
+with a CNN over them (``spacy_textcat_vectors``), to measure what they buy. Every
 model picks its best checkpoint on the gold dev split (WRENCH's valid split), as the
 WRENCH protocol does. Test accuracy, macro-F1, size on disk and words per second on
 one core (median of five ``nlp.pipe`` passes) come from ``labelkit.evaluate``.
@@ -23,7 +26,9 @@ LLM answers: the demo's recorded SmolLM2-135M answers cover every YouTube commen
 cache; SMS has no LLM answers. WRENCH SMS's shipped valid/test votes do not belong
 to their texts (see ``label_models.py``), so its 73 rules are re-applied by labelkit.
 
-    python benchmarks/distill.py --data-dir ../shared/data
+    python benchmarks/distill.py --data-dir ../shared/data [--datasets youtube sms] [--seeds 3]
+
+With ``--datasets``, the rows of the other data sets are kept from the last results.
 
 With matplotlib installed it also draws ``docs/distill_learning_curves.png``.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -59,11 +65,13 @@ from labelkit import (
 )
 from labelkit.demo import YOUTUBE_INGEST
 from labelkit.lf import regex_lf
+from labelkit.report import markdown_table
 
 REVIEWED = (50, 100, 200, 300)
+DEFAULT_MODEL = "spacy_textcat_bow"
 # The plain ensemble (no vectors) takes 40-80 s a set and is left out by default to keep
-# the run under 10 minutes: pass --architectures to add it.
-ARCHITECTURES = ("spacy_textcat_vectors",)
+# the run short: pass --architectures to add it.
+ARCHITECTURES = ("spacy_textcat_static", "spacy_textcat_bow_vectors", "spacy_textcat_vectors")
 PLOT = Path(__file__).parents[1] / "docs" / "distill_learning_curves.png"
 LABEL_MODEL = "snorkel"
 
@@ -160,7 +168,7 @@ def dev_accuracy(ws: Workspace) -> float:
 
 
 def run_dataset(
-    name: str, data_dir: Path, scratch: Path, architectures: list[str]
+    name: str, data_dir: Path, scratch: Path, architectures: list[str], seeds: int
 ) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     with Workspace(scratch / "ws.duckdb") as ws:
@@ -191,9 +199,15 @@ def run_dataset(
         dev = ws.sql("SELECT id, text, gold AS label FROM examples WHERE split = 'dev'")
         gold = dict(ws.sql("SELECT id, gold FROM examples WHERE split = 'train'").iter_rows())
 
-        def add(method: str, reviewed: int, train: Callable[[], Path], used: pl.DataFrame) -> None:
+        def add(
+            method: str,
+            reviewed: int,
+            train: Callable[[], Path],
+            used: pl.DataFrame,
+            **extra: Any,
+        ) -> None:
             model, seconds = quietly(train)
-            record = {"dataset": name, "method": method, "reviewed": reviewed}
+            record = {"dataset": name, "method": method, "reviewed": reviewed, **extra}
             record |= label_quality(ws, used) | small_model_row(ws, model) | {"train_s": seconds}
             records.append(record)
             print(
@@ -232,17 +246,54 @@ def run_dataset(
                 done,
                 cleaned(f"r{reviewed}"),
                 cleaned_labels(ws),
+                model=DEFAULT_MODEL if reviewed == REVIEWED[-1] else None,
+                seed=0 if reviewed == REVIEWED[-1] else None,
             )
-        for architecture in architectures:
-            add(
-                f"{architecture} <- cleaned, {done} reviewed",
-                done,
-                cleaned(architecture, model=architecture),
-                cleaned_labels(ws),
-            )
+        # The default's seed 0 is the last point of the learning curve above.
+        for architecture in [DEFAULT_MODEL, *architectures]:
+            for seed in range(architecture == DEFAULT_MODEL, seeds):
+                add(
+                    f"{architecture} <- cleaned, {done} reviewed",
+                    done,
+                    cleaned(f"{architecture}-{seed}", model=architecture, seed=seed),
+                    cleaned_labels(ws),
+                    model=architecture,
+                    seed=seed,
+                )
         train_gold = ws.sql("SELECT id, text, gold AS label FROM examples WHERE split = 'train'")
         add("small model <- gold train labels (ceiling)", 0, fit(train_gold, "gold"), train_gold)
     return records
+
+
+def model_summary(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """Per data set and small model at the last review point: test accuracy, size and
+    speed as mean and sd over the seeds."""
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    if "model" not in frame.columns:
+        return pl.DataFrame()
+    measures = ("accuracy", "macro_f1", "size_mb", "words_per_s")
+    return (
+        frame.filter(pl.col("model").is_not_null())
+        .group_by("dataset", "model", maintain_order=True)
+        .agg(
+            pl.len().alias("seeds"),
+            *(pl.col(m).mean().alias(m) for m in measures),
+            *(pl.col(m).std().alias(f"{m}_sd") for m in ("accuracy", "words_per_s")),
+        )
+    )
+
+
+def kept(output_dir: Path, run: list[str]) -> list[dict[str, Any]]:
+    """The last results' rows of the data sets not run this time."""
+    path = output_dir / "distill.json"
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    return [
+        {k: v for k, v in row.items() if k not in ("machine", "labelkit_version")}
+        for row in old
+        if row["dataset"] not in run
+    ]
 
 
 def named(rows: pl.DataFrame, prefix: str) -> pl.DataFrame:
@@ -280,7 +331,7 @@ def plot(records: list[dict[str, Any]]) -> None:
         print("matplotlib not installed: no plot (pip install -e '.[bench]')")
         return
     frame = pl.DataFrame(records)
-    datasets = list(DATASETS)
+    datasets = [d for d in DATASETS if d in set(frame["dataset"])]
     figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4))
     for axis, dataset in zip(axes, datasets, strict=True):
         draw(axis, frame.filter(pl.col("dataset") == dataset))
@@ -307,19 +358,30 @@ def main() -> None:
         default=list(ARCHITECTURES),
         help="registered small models also trained at the last review point",
     )
+    arguments.add_argument("--datasets", nargs="*", choices=list(DATASETS), default=list(DATASETS))
+    arguments.add_argument(
+        "--seeds", type=int, default=3, help="seeds per small model at the last review point"
+    )
     arguments = arguments.parse_args()
     records: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for name in DATASETS:
+    for name in arguments.datasets:
         print(f"{name}:", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
-            records += run_dataset(name, arguments.data_dir, Path(scratch), arguments.architectures)
+            records += run_dataset(
+                name, arguments.data_dir, Path(scratch), arguments.architectures, arguments.seeds
+            )
+    seconds = time.perf_counter() - started
+    records += kept(arguments.output_dir, arguments.datasets)
+    records.sort(key=lambda r: list(DATASETS).index(r["dataset"]))
     notes = (
         "Small models are spaCy's bag-of-words textcat unless named; each picks its best "
         "checkpoint on the gold dev split. `reviewed`: queue items answered by gold "
         "(a simulated reviewer). `train_label_accuracy`: accuracy of the training labels on "
         "the train examples they cover. Speed: words per second on one core, median of five "
-        f"passes. Whole run: {time.perf_counter() - started:.0f} s."
+        f"passes. Run of {', '.join(arguments.datasets)}: {seconds:.0f} s.\n\n"
+        f"## Small models at {REVIEWED[-1]} reviewed (mean and sd over seeds)\n\n"
+        + markdown_table(model_summary(records))
     )
     write_results("distill", records, arguments.output_dir, notes)
     plot(records)

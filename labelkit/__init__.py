@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         train_on_cleaned,
         train_textcat,
     )
+    from labelkit.train.frontier import pick_model, train_frontier
     from labelkit.votes import LabelMatrix, import_votes
     from labelkit.workspace import Workspace
 
@@ -136,6 +137,8 @@ _EXPORTS = {
     "span_labeling_function": "labelkit.lf.spans",
     "token_span_lf": "labelkit.lf.spans",
     "cleaned_spans": "labelkit.export",
+    "train_frontier": "labelkit.train.frontier",
+    "pick_model": "labelkit.train.frontier",
 }
 
 __version__ = "0.1.0"
@@ -185,6 +188,7 @@ __all__ = [
     "package_model",
     "parse_label",
     "phrase_span_lf",
+    "pick_model",
     "predict_file",
     "predict_frame",
     "read_examples",
@@ -199,6 +203,7 @@ __all__ = [
     "summarize_lfs",
     "token_span_lf",
     "train_attributes",
+    "train_frontier",
     "train_on_cleaned",
     "train_textcat",
 ]

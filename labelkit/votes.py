@@ -9,7 +9,6 @@ one row per example and one column per source; or ``SparseVotes``, the votes cas
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import polars as pl
 
 from labelkit.data import as_frame, read_table, table_format, wrench_label_map
 from labelkit.errors import InputError
-from labelkit.spans import read_wrench_spans
+from labelkit.spans import read_wrench_json, read_wrench_spans
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.workspace import Workspace, registered
 
@@ -543,10 +542,7 @@ def _wrench_votes(
 ) -> tuple[pl.DataFrame, list[str]]:
     """A WRENCH file's ``weak_labels`` as ``example_id, source, label, where``, and its
     LFs' source names."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot read as WRENCH JSON: {error}") from None
+    data = read_wrench_json(path)
     if not isinstance(data, dict) or not data:
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
     keys, rows = list(data), []

@@ -233,14 +233,22 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (example_id, start, "end", label)
     );
     """,
-    # 9: rules an LLM proposed (suggest-lfs), the request that proposed them (key into
-    # llm_cache) and what a person decided.
+    # 9: rules an LLM proposed (suggest-lfs), their scores when proposed (null unless
+    # new), the request that proposed them (key into llm_cache) and what a person decided.
     """
     CREATE TABLE lf_suggestions (
         id INTEGER PRIMARY KEY,
         rule VARCHAR NOT NULL,
         status VARCHAR NOT NULL,
         error VARCHAR,
+        coverage DOUBLE,
+        "overlaps" DOUBLE,
+        conflicts DOUBLE,
+        correct INTEGER,
+        incorrect INTEGER,
+        accuracy DOUBLE,
+        accuracy_low DOUBLE,
+        accuracy_high DOUBLE,
         key VARCHAR NOT NULL,
         model VARCHAR NOT NULL,
         run_id INTEGER NOT NULL,

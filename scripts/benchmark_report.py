@@ -23,6 +23,7 @@ SECTIONS = {
     "llm_votes": ("Combining LLM votes", None),
     "llm_budget": ("Spending an LLM budget", None),
     "llm_throughput": ("LLM stage throughput", None),
+    "aspects_llm": ("Asking an LLM about aspects: per text or per aspect", None),
     "spans": ("Span label models", None),
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
     "distill": ("Distillation", "distill_learning_curves.png"),

@@ -5,15 +5,17 @@ on 127.0.0.1, labels the texts through labelkit's own LLM stage, and
 writes the answered cache rows next to the data:
 
     python scripts/record_demo_llm.py                  # every YouTube comment
-    python scripts/record_demo_llm.py mams-acsa --per-attribute 20 --train 3149
+    python scripts/record_demo_llm.py mams-acsa --per-attribute 100 --no-per-text
+    python scripts/record_demo_llm.py mams-acsa --train 3149
     python scripts/record_demo_llm.py laptops --test 800 --data-dir ../shared/data
 
 For MAMS it asks, in this order, one request per (sentence, aspect) for the first
-``--per-attribute`` test sentences (a sample to compare the two ways of asking), then
+``--per-attribute`` test sentences (a sample to compare the two ways of asking,
+written to ``smollm2_per_attribute_answers.jsonl``), then, unless ``--no-per-text``,
 one request per sentence for every aspect for all of test, all of dev (val.xml) and
-the first ``--train`` sentences of train.xml, each in growing prefixes of ``--chunk``
-sentences.
-The answers already in the file are loaded first and not asked again, and the file is
+the first ``--train`` sentences of train.xml (written to ``smollm2_answers.jsonl``),
+each in growing prefixes of ``--chunk`` sentences.
+The answers already in a file are loaded first and not asked again, and the file is
 rewritten after each chunk, so it always holds the first sentences of each file, and
 a stopped recording resumes where it stopped.
 
@@ -36,6 +38,7 @@ import polars as pl
 from labelkit.data import bundled_dataset, ingest
 from labelkit.demo import (
     LAPTOPS_LLM,
+    PER_ATTRIBUTE_ANSWERS,
     RECORDED_ANSWERS,
     RESTAURANTS_INGEST,
     RESTAURANTS_LLM,
@@ -59,18 +62,23 @@ def record_youtube(base_url: str) -> None:
         print(export_llm_cache(ws, data / RECORDED_ANSWERS, model=config.model), "answers")
 
 
-def record_mams(base_url: str, train: int, per_attribute: int, chunk: int) -> None:
+def record_mams(
+    base_url: str, train: int, per_attribute: int, chunk: int, per_text: bool = True
+) -> None:
     config = dataclasses.replace(RESTAURANTS_LLM, base_url=base_url, api_key="local")
     data = bundled_dataset("mams-acsa")
-    answers = data / RECORDED_ANSWERS
-    # (file, how many of its first sentences, config); test before dev: what is scored.
+    # (file, how many of its first sentences, config, answers file); test before dev:
+    # what is scored.
     steps = []
     if per_attribute:
-        steps.append(("test", per_attribute, dataclasses.replace(config, per_attribute=True)))
-    steps += [("test", 0, config), ("val", 0, config)]
-    if train:
-        steps.append(("train", train, config))
-    for name, wanted, step_config in steps:
+        per_attribute_config = dataclasses.replace(config, per_attribute=True)
+        steps.append(("test", per_attribute, per_attribute_config, PER_ATTRIBUTE_ANSWERS))
+    if per_text:
+        steps += [("test", 0, config, RECORDED_ANSWERS), ("val", 0, config, RECORDED_ANSWERS)]
+        if train:
+            steps.append(("train", train, config, RECORDED_ANSWERS))
+    for name, wanted, step_config, answers_name in steps:
+        answers = data / answers_name
         total = len(ElementTree.parse(data / f"{name}.xml").getroot())
         wanted = min(wanted or total, total)
         # Asked in growing prefixes, the file rewritten after each: what it holds is
@@ -131,6 +139,12 @@ def main() -> None:
         "--per-attribute", type=int, default=0, help="MAMS test sentences to ask per aspect"
     )
     parser.add_argument(
+        "--per-text",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="MAMS: after the per-aspect sample, record one request per sentence",
+    )
+    parser.add_argument(
         "--chunk", type=int, default=25, help="MAMS or LaptopReview sentences per step"
     )
     parser.add_argument("--test", type=int, default=800, help="LaptopReview test sentences")
@@ -149,7 +163,7 @@ def main() -> None:
         if args.dataset == "youtube-spam":
             record_youtube(base_url)
         elif args.dataset == "mams-acsa":
-            record_mams(base_url, args.train, args.per_attribute, args.chunk)
+            record_mams(base_url, args.train, args.per_attribute, args.chunk, args.per_text)
         else:
             record_laptops(base_url, args.data_dir, args.test, args.chunk)
 

@@ -20,6 +20,7 @@ from labelkit import (
     aggregate,
     apply_lfs,
     bundled_dataset,
+    import_votes,
     ingest,
     keyword_lf,
     summarize_lfs,
@@ -236,6 +237,8 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
             env={**os.environ, "COLUMNS": "200"},
         )
         assert result.returncode == 0, (step, result.stderr)
+        # Piped, so plain text: spaCy's training log too (it colours whatever it writes to).
+        assert "\x1b" not in result.stdout + result.stderr, step
         outputs.setdefault(step[0], []).append(result.stdout)
     assert "unchanged, votes reused: keyword_my, keyword_subscribe" in outputs["apply"][1]
     assert "least agreeing pairs" in outputs["analyze"][0]
@@ -524,6 +527,67 @@ def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_aggregate_on_aspects_shows_source_health_per_attribute_and_part(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    food = ["positive", "negative"] * 12
+    frame = pl.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(24)] + ["d0", "d1"],
+            "text": [f"review {i}" for i in range(26)],
+            "gold": [json.dumps({"food": f}) for f in food] + ['{"food": "positive"}'] * 2,
+            "split": ["train"] * 24 + ["dev"] * 2,
+        }
+    )
+    with Workspace(ws) as opened:
+        ingest(
+            opened,
+            frame,
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["food", "staff"],
+            label_column="gold",
+            split_column="split",
+        )
+        opposite = {"positive": "negative", "negative": "positive"}
+        votes = [
+            (f"t{i}", source, "food", label)
+            for i, gold in enumerate(food)
+            for source, label in [("a", gold), ("b", gold), ("c", gold), ("d", opposite[gold])]
+        ]
+        # Only a and b vote on staff, and only that it is not mentioned: no value part.
+        votes += [(f"t{i}", source, "staff", "none") for i in range(12) for source in "ab"]
+        votes += [("d0", "a", "food", "positive"), ("d1", "a", "food", "negative")]
+        import_votes(
+            opened,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+    result = piped("aggregate", ws)
+    assert result.returncode == 0, result.stderr
+    health = result.stdout.split("source health per attribute")[1]
+    rows = {
+        tuple(row[:2] + row[3:4]): row
+        for line in health.splitlines()
+        if line.startswith("│")
+        and (row := [cell.strip() for cell in line.split("│")[1:-1]])[0] in ("food", "staff")
+    }
+    # attribute, part, model, source, coverage, estimated accuracy, agreement, chance,
+    # gold accuracy (dev), status
+    assert set(rows) == {
+        *(("food", "presence", s) for s in "abcd"),
+        *(("food", "value", s) for s in "abcd"),
+        ("staff", "presence", "a"),
+        ("staff", "presence", "b"),
+    }
+    assert rows["food", "value", "d"][-1] == "dropped"
+    assert rows["food", "value", "a"][-1] == "ok"
+    assert rows["food", "presence", "d"][-1] == "ok", "d says food is there, as all do"
+    assert rows["staff", "presence", "a"][4] == "0.500", "12 of the 24 fit rows"
+    assert rows["food", "value", "a"][-2] == "0.500", "right on d0, wrong on d1"
+    assert "below chance (dropped): d (food value)" in result.stderr
 
 
 def test_ingest_prints_a_readable_summary(tmp_path: Path) -> None:

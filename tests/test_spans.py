@@ -10,11 +10,11 @@ import pytest
 
 from labelkit import (
     InputError,
+    LabelMatrix,
     Task,
     Workspace,
     ingest,
 )
-from labelkit.llm import import_answers
 from labelkit.spans import (
     Span,
     read_wrench_spans,
@@ -153,8 +153,8 @@ def test_schema_7_workspace_migrates_to_span_tables(tmp_path: Path) -> None:
 def test_a_stage_without_a_span_path_refuses_a_spans_workspace_by_name(tmp_path: Path) -> None:
     with Workspace(tmp_path / "spans.duckdb") as ws:
         ingest(ws, write_wrench(tmp_path / "set", "valid.json", WRENCH))
-        with pytest.raises(InputError, match=r"^import-answers \(import_answers\) works per"):
-            import_answers(ws, tmp_path, "m")
+        with pytest.raises(InputError, match=r"^a label matrix \(LabelMatrix, SparseVotes\) works"):
+            LabelMatrix.from_workspace(ws)
 
 
 @pytest.mark.parametrize("attribute", ["²:3", "1:٣x", "-1:3", "3:3", "a:b", "4"])

@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 
 from labelkit import InputError, LabelMatrix, Workspace, import_votes, ingest
+from labelkit.spans import read_wrench_spans
 from tests.helpers import table_counts
+from tests.test_cli import run
 from tests.test_spans import WRENCH, write_wrench
 
 
@@ -175,3 +177,32 @@ def test_a_repeated_span_names_its_own_second_row(
         r"\(the first: .*votes.csv row 2\)",
     ):
         import_votes(ws, table)
+
+
+def test_import_votes_command_names_the_spans_it_imported(tmp_path: Path) -> None:
+    valid = write_wrench(tmp_path / "set", "valid.json", WRENCH)
+    ws = tmp_path / "ws.duckdb"
+    assert run("ingest", ws, valid).returncode == 0
+    done = run("import-votes", ws, valid)
+    assert done.returncode == 0, done.stderr
+    # caps gives Dell twice: one span.
+    assert done.stdout.strip() == "2 spans from 2 sources: wrench:dict 1, wrench:caps 1"
+
+
+def test_a_missing_wrench_span_file_is_a_clear_error_that_writes_nothing(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, valid = wrench_ws
+    missing = valid.with_name("test.json")
+    with pytest.raises(InputError) as raised:
+        read_wrench_spans(missing)
+    assert str(raised.value) == f"{missing}: no such file"
+    before = table_counts(ws)
+    with pytest.raises(InputError, match=r"test\.json: no such file$"):
+        import_votes(ws, [valid, missing])
+    assert table_counts(ws) == before
+    other = tmp_path / "other.duckdb"
+    assert run("ingest", other, valid).returncode == 0
+    failed = run("import-votes", other, missing)
+    assert failed.returncode == 1
+    assert failed.stderr == f"error: {missing}: no such file\n"

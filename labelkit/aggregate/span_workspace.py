@@ -141,12 +141,15 @@ class SpanAggregation:
     majority vote's entity-level scores where dev or test has gold, and the votes it read.
 
     ``scores`` has ``split, method, precision, recall, f1`` (micro: every span pooled),
-    ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold.
+    ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold. ``report``
+    is the fitted model's account of its choices (``auto``: ``chosen`` and ``reason``),
+    empty for a model that chooses nothing.
     """
 
     predictions: pl.DataFrame
     scores: pl.DataFrame
     corpus: TokenVotes
+    report: dict[str, Any]
 
 
 def aggregate_spans(
@@ -218,7 +221,9 @@ def aggregate_spans(
                 "FROM new_predictions",
                 [model, run.id],
             )
-    return SpanAggregation(predictions=predictions, scores=scores, corpus=corpus)
+    return SpanAggregation(
+        predictions=predictions, scores=scores, corpus=corpus, report=fitted.report
+    )
 
 
 def _take(items: list[Any], rows: np.ndarray) -> list[Any]:

@@ -178,6 +178,19 @@ class SpanLabelModel:
         self.labels = labels
         self.n_sources = 0
 
+    @property
+    def report(self) -> dict[str, Any]:
+        """What the fitted model says of its own choices (``auto``'s ``chosen`` and
+        ``reason``, as for classification); empty where it chooses nothing.
+
+        Examples
+        --------
+        >>> make_span_model("auto", ["TERM"]).fit(n_tokens, votes).report["reason"]
+        >>> make_span_model("majority_vote", ["TERM"]).report
+        {}
+        """
+        return {}
+
     def fit(
         self,
         n_tokens: Sequence[int],
@@ -394,6 +407,10 @@ class TokenLabelModel(SpanLabelModel):
             raise InputError(f"label model {label_model!r}: {error}") from None
         self.silence = silence
         self.seed = seed
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return getattr(self.model, "report", {})
 
     def _fit(self, codes: np.ndarray, offsets: np.ndarray, gold: np.ndarray | None) -> None:
         types = as_types(codes, len(self.labels))

@@ -7,8 +7,8 @@ is parsed as a rule line and applied at once to every example: coverage, overlap
 conflict with the workspace's LFs, and accuracy with its 95% interval on dev gold.
 Malformed proposals and repeats of a rule already in the workspace or the rule file
 are kept, marked, never offered. Every proposal is recorded in ``lf_suggestions``
-with the LLM request that proposed it (its ``llm_cache`` key: model, prompt and
-answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
+with its scores and the LLM request that proposed it (its ``llm_cache`` key: model,
+prompt and answer); ``decide_suggestion`` appends an accepted one to the rule file, a plain
 diffable text file, with a comment saying which model proposed it.
 """
 
@@ -34,6 +34,7 @@ from labelkit.llm.labeler import (
     LLMConfig,
     _choice,
     _describe,
+    _format_arguments,
     _post,
     _require_endpoint,
     _retry_delay,
@@ -42,7 +43,7 @@ from labelkit.llm.labeler import (
 )
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, registered
 
 # How an LLM is asked for rules: the forms ``labelkit.lf.rules`` reads, and what makes
 # a rule worth proposing.
@@ -110,7 +111,7 @@ def suggest_lfs(
         )
     request = _request(config, task.labels, shown, max_rules)
     key = request_key(request)
-    response = _answer(workspace, config, request, key)
+    response = _answer(workspace, config, request, key, rules_schema(task.labels, max_rules))
     proposals = _proposals(response, task.labels, existing)
     scored = _score(workspace, proposals)
     with workspace.run("suggest-lfs", {"model": config.model, "key": key}) as run:
@@ -119,24 +120,25 @@ def suggest_lfs(
         scored = scored.with_row_index("id", offset=int(first[0])).with_columns(
             pl.col("id").cast(pl.Int64)
         )
-        record = scored.select("id", "rule", "status", "error").with_columns(
+        # The scores are stored as they are returned: the web reviewer shows these.
+        record = scored.with_columns(
             key=pl.lit(key), model=pl.lit(config.model), run_id=pl.lit(run.id)
         )
-        run.con.register("new_suggestions", record)
-        run.con.execute(
-            """INSERT INTO lf_suggestions (id, rule, status, error, key, model, run_id)
-               SELECT id, rule, status, error, key, model, run_id FROM new_suggestions"""
-        )
-        run.con.unregister("new_suggestions")
+        columns = ", ".join(f'"{column}"' for column in record.columns)
+        with registered(run.con, "new_suggestions", record):
+            run.con.execute(
+                f"INSERT INTO lf_suggestions ({columns}) SELECT {columns} FROM new_suggestions"
+            )
     return scored
 
 
 def decide_suggestion(
-    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path
+    workspace: Workspace, suggestion: int, accept: bool, rules: str | Path | None
 ) -> str | None:
     """Accept (append to the rule file ``rules``) or reject one proposal; return the line
     appended, or None. The decision is recorded in ``lf_suggestions`` either way; the
-    appended line is preceded by a comment naming the model and the suggestion.
+    appended line is preceded by a comment naming the model and the suggestion. Only
+    accepting needs ``rules``; if the file cannot be written, nothing is recorded.
 
     Examples
     --------
@@ -153,22 +155,29 @@ def decide_suggestion(
         raise InputError(f"suggestion {suggestion} ({rule!r}) is {status}: it cannot be decided")
     if decision is not None:
         raise InputError(f"suggestion {suggestion} ({rule!r}) was {decision} already")
-    path = Path(rules)
+    if accept and rules is None:
+        raise InputError(f"accepting suggestion {suggestion} needs a rule file to append it to")
+    path = Path(rules) if accept and rules is not None else None
     with workspace.transaction() as con:
         con.execute(
             """UPDATE lf_suggestions SET decision = ?, decided_at = now()::TIMESTAMP, file = ?
                WHERE id = ?""",
-            ["accepted" if accept else "rejected", str(path) if accept else None, suggestion],
+            ["accepted" if accept else "rejected", str(path) if path else None, suggestion],
         )
-        if accept:
+        if path is not None:
             # Written inside the transaction: if the file cannot be written, the
             # decision is not recorded either.
-            text = path.read_text(encoding="utf-8") if path.exists() else ""
-            separator = "" if not text or text.endswith("\n") else "\n"
-            stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-            with path.open("a", encoding="utf-8") as file:
-                file.write(f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n")
-                file.write(rule + "\n")
+            try:
+                text = path.read_text(encoding="utf-8") if path.exists() else ""
+                separator = "" if not text or text.endswith("\n") else "\n"
+                stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+                with path.open("a", encoding="utf-8") as file:
+                    file.write(
+                        f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n"
+                    )
+                    file.write(rule + "\n")
+            except (OSError, UnicodeDecodeError) as error:
+                raise InputError(f"cannot append to the rule file {path}: {error}") from None
     return rule if accept else None
 
 
@@ -236,7 +245,13 @@ def _request(
     }
 
 
-def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], key: str) -> str:
+def _answer(
+    workspace: Workspace,
+    config: LLMConfig,
+    request: dict[str, Any],
+    key: str,
+    schema: dict[str, Any],
+) -> str:
     """The cached answer to ``request``, else the LLM's, cached; an error if none came."""
     cached = cached_answers(workspace, [key], config.max_response_bytes)
     if cached.height:
@@ -250,7 +265,7 @@ def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], ke
                 f"asking for rules could cost about ${estimate:.4f}, more than the limit of "
                 f"${config.max_cost:.4f}"
             )
-    answer = asyncio.run(_ask(config, request, key))
+    answer = asyncio.run(_ask(config, request, key, schema))
     store_answer(workspace, answer)
     if answer.error is not None:
         raise LabelkitError(f"the LLM gave no rules: {answer.error}")
@@ -258,24 +273,39 @@ def _answer(workspace: Workspace, config: LLMConfig, request: dict[str, Any], ke
     return answer.response
 
 
-async def _ask(config: LLMConfig, request: dict[str, Any], key: str) -> CachedAnswer:
-    """One chat completion within ``config``'s deadline per attempt, retried on 429, 5xx,
-    timeouts and dropped connections as ``label_with_llm`` retries."""
+async def _ask(
+    config: LLMConfig, request: dict[str, Any], key: str, schema: dict[str, Any]
+) -> CachedAnswer:
+    """One chat completion constrained to ``schema``, within ``config``'s deadline per
+    attempt, retried on 429, 5xx, timeouts and dropped connections as ``label_with_llm``
+    retries; an endpoint that refuses ``json_schema`` (llama.cpp's) is asked with a
+    ``json_object`` schema instead."""
     import openai
 
+    refusals = (
+        openai.BadRequestError,
+        openai.UnprocessableEntityError,
+        openai.InternalServerError,
+        openai.NotFoundError,
+    )
     client = openai.AsyncOpenAI(
         base_url=config.base_url, api_key=config.api_key or "unused", max_retries=0, timeout=None
     )
-    arguments = {**request, "response_format": {"type": "json_object"}}
+    formats, attempt = ["json_schema", "json_object"], 0
     started = time.perf_counter()
     async with client:
-        for attempt in range(config.max_retries + 1):
+        while True:
+            arguments = {**request, **_format_arguments(formats[0], "rules", schema)}
             try:
                 body = await _post(client, config, arguments)
                 content = _choice(body)["message"]["content"]
             except (openai.APIError, TimeoutError, _Unusable) as error:
+                if len(formats) > 1 and isinstance(error, refusals):
+                    formats.pop(0)
+                    continue
                 if attempt < config.max_retries and _retryable(error):
                     await asyncio.sleep(_retry_delay(error, attempt))
+                    attempt += 1
                     continue
                 failure, content, usage = _describe(error, config), None, {}
             else:
@@ -292,7 +322,31 @@ async def _ask(config: LLMConfig, request: dict[str, Any], key: str) -> CachedAn
                 completion_tokens=usage.get("completion_tokens"),
                 latency_s=time.perf_counter() - started,
             )
-    raise AssertionError("unreachable: the last attempt returns")
+
+
+def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:
+    """The JSON schema of an answer: ``{"rules": [{"match": ..., "label": ...}]}``.
+
+    Examples
+    --------
+    >>> rules_schema(("ham", "spam"), 5)["properties"]["rules"]["maxItems"]
+    5
+    """
+    rule = {
+        "type": "object",
+        "properties": {
+            "match": {"type": "string"},
+            "label": {"type": "string", "enum": list(labels)},
+        },
+        "required": ["match", "label"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"rules": {"type": "array", "items": rule, "maxItems": max_rules}},
+        "required": ["rules"],
+        "additionalProperties": False,
+    }
 
 
 def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:
@@ -316,16 +370,25 @@ def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl
             row["error"] = 'not {"match": "...", "label": "..."}'
         elif label not in labels:
             row["error"] = f"label {label!r} is not one of {list(labels)}"
+        elif len(line.splitlines()) != 1:
+            # A regex's `.` takes \r and the like: parsed as one rule, the rule file
+            # would read it as two lines, the second one never shown as such.
+            row["error"] = "the rule holds a line break"
         else:
             try:
                 lf = parse_rule(line)
             except InputError as error:
                 row["error"] = str(error)
             else:
-                row["rule"] = lf.name
-                duplicate = {lf.name, lf.definition} & (existing | seen)
-                row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
-                seen |= {lf.name, lf.definition}
+                voted = lf.name.rpartition(f" {ARROW} ")[2]
+                if voted != label:
+                    # An arrow inside the match (`/x/ -> ham #/`) ends the regex early.
+                    row["error"] = f"it reads as {lf.name!r}, voting {voted!r}, not {label!r}"
+                else:
+                    row["rule"] = lf.name
+                    duplicate = {lf.name, lf.definition} & (existing | seen)
+                    row |= {"status": "duplicate" if duplicate else "new", "lf": lf}
+                    seen |= {lf.name, lf.definition}
         rows.append(row)
     return pl.DataFrame(
         {

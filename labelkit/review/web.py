@@ -19,6 +19,10 @@ Content-Security-Policy forbids inline scripts besides. On a spans task an item 
 span of a text: its bounds, the text's other current spans and its word tokens come
 as character (code point) offsets, which the page converts to its UTF-16 string
 indices.
+
+Rules an LLM proposed (``labelkit suggest-lfs``) are decided on a second page, one at
+a time, with the scores ``suggest_lfs`` stored; an accepted one is appended to the rule
+file the server was given. A rule is the LLM's text: it too is only ever shown as text.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labelkit.errors import LabelkitError
 from labelkit.export import export_cleaned
+from labelkit.llm.suggest import decide_suggestion
 from labelkit.review.highlight import lf_spans
 from labelkit.review.queue import (
     ACTIONS,
@@ -79,6 +84,22 @@ _HEADERS = {
 }
 
 
+# What the page shows of a proposed rule: its text, who proposed it, its scores.
+_SUGGESTION_FIELDS = (
+    "id",
+    "rule",
+    "model",
+    "coverage",
+    "overlaps",
+    "conflicts",
+    "correct",
+    "incorrect",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+)
+
+
 class RequestError(LabelkitError):
     """A request the server refuses, with the HTTP status to answer."""
 
@@ -93,6 +114,7 @@ def create_app(
     token: str | None = None,
     claim_seconds: float = 600.0,
     allowed_hosts: Iterable[str] = (),
+    rules: str | Path | None = None,
 ) -> Starlette:
     """The reviewer web app over an open (read-write) workspace; serve it with uvicorn.
 
@@ -104,6 +126,9 @@ def create_app(
         Host names reviewers reach the server by, besides IP addresses and
         ``localhost`` (which are always accepted); requests naming another host are
         refused.
+    rules
+        The rule file accepted LLM-proposed rules are appended to; without one,
+        proposals can be rejected but not accepted.
 
     Examples
     --------
@@ -114,6 +139,11 @@ def create_app(
         raise LabelkitError(f"{workspace.path}: the web reviewer needs a writable workspace")
     if token is not None and not token.strip():
         raise LabelkitError("the token is empty: give a secret, or no token on a private address")
+    if rules is not None and not Path(rules).parent.is_dir():
+        raise LabelkitError(f"the rule file {rules}: its folder does not exist")
+    if rules is not None and Path(rules).exists() and not Path(rules).is_file():
+        raise LabelkitError(f"the rule file {rules} is not a file")
+    rules_file = Path(rules).name if rules is not None else None
     queue = ReviewQueue(workspace, claim_seconds=claim_seconds)
     lock = threading.Lock()
 
@@ -277,6 +307,45 @@ def create_app(
             "agreement": queue.reviewer_agreement().to_dicts(),
         }
 
+    def next_suggestion(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        """The first proposal nobody decided (in the order the LLM gave them), and how
+        far the person is through the runs that still have some."""
+        pending = workspace.sql(
+            f"""SELECT {", ".join(f'"{column}"' for column in _SUGGESTION_FIELDS)}
+                FROM lf_suggestions WHERE status = 'new' AND decision IS NULL
+                ORDER BY id LIMIT 1"""
+        )
+        progress = workspace.sql(
+            """SELECT count(*) AS total, count(decision) AS decided FROM lf_suggestions
+               WHERE status = 'new' AND run_id IN (
+                   SELECT run_id FROM lf_suggestions
+                   WHERE status = 'new' AND decision IS NULL)"""
+        )
+        return {
+            "suggestion": pending.to_dicts()[0] if pending.height else None,
+            "progress": progress.to_dicts()[0],
+            "rules_file": rules_file,
+            "workspace": workspace.path.name,
+        }
+
+    def decide(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        suggestion = body.get("id")
+        decision = body.get("decision")
+        if not (
+            isinstance(suggestion, int)
+            and not isinstance(suggestion, bool)
+            and 0 <= suggestion < 2**31  # an INTEGER id
+        ):
+            raise RequestError("id must be the suggestion's id (a whole number)")
+        if decision not in ("accept", "reject"):
+            raise RequestError(f"decision must be accept or reject, not {decision!r}")
+        if decision == "accept" and rules is None:
+            raise RequestError(
+                "accepting a rule needs a rule file: start labelkit serve with --rules PATH", 409
+            )
+        appended = decide_suggestion(workspace, suggestion, decision == "accept", rules)
+        return {"appended": appended, "rules_file": rules_file if appended else None}
+
     def pass_of(attribute: str | None) -> str | None:
         """The attribute whose counts a progress line shows: the pass's (none without
         passes: a spans item's attribute is one span)."""
@@ -346,11 +415,14 @@ def create_app(
     routes = [
         Route("/", page("index.html")),
         Route("/summary", page("summary.html")),
+        Route("/suggestions", page("suggestions.html")),
         Route("/api/config", api(config)),
         Route("/api/next", api(next_item)),
         Route("/api/answer", api(answer), methods=["POST"]),
         Route("/api/undo", api(undo), methods=["POST"]),
         Route("/api/summary", api(summary)),
+        Route("/api/suggestions/next", api(next_suggestion)),
+        Route("/api/suggestions/decide", api(decide), methods=["POST"]),
         Route("/api/export", export),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

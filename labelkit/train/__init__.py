@@ -9,7 +9,9 @@ from labelkit.train.ner import ner_config, train_ner, train_ner_on_cleaned, trai
 from labelkit.train.ship import package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
     textcat_bow_config,
+    textcat_bow_vectors_config,
     textcat_ensemble_config,
+    textcat_static_config,
     textcat_vectors_config,
     train_on_cleaned,
     train_textcat,
@@ -23,9 +25,11 @@ __all__ = [
     "predict_frame",
     "static_vectors",
     "textcat_bow_config",
+    "textcat_bow_vectors_config",
     "textcat_ensemble_config",
     "textcat_pairs_config",
     "textcat_per_attribute_config",
+    "textcat_static_config",
     "textcat_vectors_config",
     "train_attributes",
     "train_ner",

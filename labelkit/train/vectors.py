@@ -85,5 +85,7 @@ def static_vectors(
     data = np.asarray(minilm_static_model(dims).encode(lowered), dtype="float32")
     nlp.vocab.vectors = Vectors(strings=nlp.vocab.strings, data=data, keys=words)
     output = Path(output_dir)
+    # spaCy makes only the last folder; a per-attribute model's root may not exist yet.
+    output.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(output)
     return output

@@ -223,6 +223,31 @@ def test_the_aggregate_command_prints_spans_scores_and_sources(tmp_path: Path) -
         assert {row[5] for row in stored(ws)} == {"majority_vote"}
 
 
+def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
+    tmp_path: Path,
+) -> None:
+    with spans_workspace(tmp_path) as ws:
+        report = aggregate_spans(ws).report
+        assert report == aggregate_spans(ws, "auto").report
+        assert aggregate_spans(ws, "majority_vote").report == {}
+    assert report["chosen"] and report["reason"]
+    path = tmp_path / "spans.duckdb"
+    result = run("aggregate", path)
+    assert result.returncode == 0, result.stderr
+    assert f"auto: {report['chosen']}, {report['reason']}\n" in result.stdout
+    assert "source health (auto label model, on the tokens some source marks)" in result.stdout
+    # Both dictionaries cover every token a source marks; the BRAND rule, one in four.
+    assert cells(result.stdout, "parts")[:2] + cells(result.stdout, "parts")[-1:] == [
+        "parts",
+        "1.000",
+        "ok",
+    ]
+    assert cells(result.stdout, "battery_is_a_brand")[:2] == ["battery_is_a_brand", "0.250"]
+    majority = run("aggregate", path, "--model", "majority_vote")
+    assert majority.returncode == 0, majority.stderr
+    assert "auto:" not in majority.stdout and "source health" not in majority.stdout
+
+
 def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     # It failed with "this step works per attribute": the command read the task's targets.
     with spans_workspace(tmp_path) as ws:

@@ -13,11 +13,15 @@ import pytest
 from labelkit import Workspace
 
 
-def run(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | Path, timeout: float = 600, keys: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["COLUMNS"] = "200"
     return subprocess.run(
         [sys.executable, "-m", "labelkit", *map(str, args)],
+        input=keys,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -271,7 +271,7 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
     assert applied.returncode == 0, applied.stderr
     imported = run("import-votes", ws, votes, "--kind", "llm")
     assert imported.returncode == 0, imported.stderr
-    assert "1 votes from 1 sources: gpt 1" in imported.stdout
+    assert "1 span from 1 source: gpt 1" in imported.stdout
     analyzed = run("analyze", ws)
     assert analyzed.returncode == 0, analyzed.stderr
     row = next(line for line in analyzed.stdout.splitlines() if "│ parts" in line)

@@ -8,13 +8,21 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import polars as pl
 import pytest
 
 from labelkit import InputError, LabelkitError, LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.data import bundled_dataset
-from labelkit.demo import RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
+from labelkit.demo import (
+    PER_ATTRIBUTE_ANSWERS,
+    RECORDED_ANSWERS,
+    RESTAURANTS_INGEST,
+    RESTAURANTS_LLM,
+    YOUTUBE_INGEST,
+    YOUTUBE_LLM,
+)
 from labelkit.llm import (
     estimate_llm_run,
     few_shot_examples,
@@ -235,3 +243,36 @@ def test_classification_prompts_keep_their_cache_keys(tmp_path: Path) -> None:
     assert (estimate.to_ask, estimate.cached) == (0, estimate.prompts), (
         "every recorded YouTube answer still replays"
     )
+
+
+def test_recorded_mams_answers_replay_in_both_layouts(tmp_path: Path) -> None:
+    data = bundled_dataset("mams-acsa")
+    per_attribute = data / PER_ATTRIBUTE_ANSWERS
+    # Recorded for the first sentences of test.xml, eight aspects each.
+    covered = len(per_attribute.read_text().splitlines()) // 8
+    tree = ElementTree.parse(data / "test.xml")
+    for sentence in list(tree.getroot())[covered:]:
+        tree.getroot().remove(sentence)
+    tree.write(tmp_path / "test.xml", encoding="utf-8")
+    layouts = {
+        "llm:smollm2": (RESTAURANTS_LLM, RECORDED_ANSWERS),
+        "llm:smollm2:per-attribute": (
+            dataclasses.replace(RESTAURANTS_LLM, per_attribute=True),
+            PER_ATTRIBUTE_ANSWERS,
+        ),
+    }
+    with Workspace(tmp_path / "mams.duckdb") as ws:
+        ingest(ws, tmp_path / "test.xml", **RESTAURANTS_INGEST)
+        assert len(ws.task.attributes) == 8
+        for source, (config, answers) in layouts.items():
+            import_llm_cache(ws, data / answers)
+            stats = label_with_llm(ws, config, cached_only=True)
+            assert stats.source == source
+            assert (stats.not_asked, stats.cached) == (0, stats.prompts), (
+                f"every prompt of {source} replays from {answers}"
+            )
+        voted = ws.sql(
+            "SELECT source, count(DISTINCT (example_id, attribute)) FROM votes GROUP BY 1"
+        )
+    assert covered >= 25
+    assert dict(voted.rows()) == dict.fromkeys(layouts, covered * 8)

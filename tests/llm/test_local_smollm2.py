@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import Workspace, bundled_dataset, ingest, label_with_llm
+from labelkit import LabelkitError, Workspace, bundled_dataset, ingest, label_with_llm, suggest_lfs
 from labelkit.demo import LAPTOPS_LLM, RECORDED_ANSWERS, YOUTUBE_INGEST, YOUTUBE_LLM
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.parse import parse_entities
@@ -132,3 +132,20 @@ def test_smollm2_lists_entities_as_json_like_the_recorded_laptop_answers(
     assert set(live) <= set(recorded)
     agreement = sum(live[k] == recorded[k] for k in live) / len(live)
     assert agreement >= 0.8, f"live answers agree with the recorded ones on {agreement:.0%}"
+
+
+def test_smollm2_proposes_rules_that_are_parsed_scored_and_recorded(
+    smollm2: str, few_comments: Workspace
+) -> None:
+    config = dataclasses.replace(YOUTUBE_LLM, base_url=smollm2, api_key="local", max_tokens=300)
+    try:
+        proposals = suggest_lfs(few_comments, config, per_label=5, max_rules=5)
+    except LabelkitError as error:
+        # A 135M model may answer JSON without a rules list; that must be this error.
+        assert "holds no" in str(error)
+        return
+    assert set(proposals["status"]) <= {"new", "malformed", "duplicate"}
+    assert proposals.filter(pl.col("status") == "malformed")["error"].is_not_null().all()
+    new = proposals.filter(pl.col("status") == "new")
+    assert new["coverage"].is_not_null().all() and new["error"].is_null().all()
+    assert few_comments.sql("SELECT count(*) AS n FROM lf_suggestions")["n"][0] == len(proposals)

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 
-from labelkit import LabelkitError, LLMConfig, Workspace, apply_lfs, ingest, keyword_lf
-from labelkit.lf import load_lfs
+from labelkit import (
+    LabelkitError,
+    LLMConfig,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    bundled_dataset,
+    ingest,
+    keyword_lf,
+)
+from labelkit.demo import YOUTUBE_INGEST
+from labelkit.lf import apply_lfs_to_frame, load_lfs, load_rules
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
+from tests.lf.test_cli_apply import run
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(
@@ -97,8 +106,76 @@ def test_proposals_are_parsed_marked_and_scored_on_the_workspace(
     check = proposals.row(1, named=True)
     assert (check["coverage"], check["correct"], check["incorrect"]) == (pytest.approx(2 / 9), 1, 0)
     assert proposals["coverage"][2:].is_null().all()
-    recorded = ws.sql("SELECT id, rule, status, model FROM lf_suggestions ORDER BY id")
+    recorded = ws.sql("SELECT * FROM lf_suggestions ORDER BY id")
     assert recorded.height == 14 and set(recorded["model"]) == {"m"}
+    # The scores are stored as computed: the web page reads them, not a recomputation.
+    scores = ["coverage", "overlaps", "conflicts", "correct", "incorrect", "accuracy"]
+    scores += ["accuracy_low", "accuracy_high"]
+    assert recorded.tail(7).select("id", "rule", "status", "error", *scores).rows() == (
+        again.select("id", "rule", "status", "error", *scores).rows()
+    )
+    assert recorded.head(7).select(scores).rows() == proposals.select(scores).rows()
+
+
+def test_the_answer_is_constrained_to_the_rules_schema_or_a_json_object_one(
+    ws: Workspace,
+) -> None:
+    for refuse in (False, True):
+        with OpenAIServer(Behaviour(script=script, refuse_json_schema=refuse)) as server:
+            config = dataclasses.replace(CONFIG, base_url=server.base_url, seed=int(refuse))
+            proposals = suggest_lfs(ws, config, max_rules=4)
+            formats = [body["response_format"]["type"] for body in server.requests]
+        assert formats == (["json_schema", "json_object"] if refuse else ["json_schema"])
+        sent = server.requests[-1]["response_format"]
+        schema = sent["json_schema"]["schema"] if not refuse else sent["schema"]
+        assert schema["properties"]["rules"]["maxItems"] == 4
+        assert schema["properties"]["rules"]["items"]["properties"]["label"]["enum"] == [
+            "ham",
+            "spam",
+        ]
+        assert proposals["status"].to_list()[:2] == ["new", "new"]
+
+
+def test_rules_proposed_for_the_demo_comments_are_scored_against_their_dev_gold(
+    tmp_path: Path,
+) -> None:
+    proposed = [
+        {"match": "subscrib*", "label": "spam"},
+        {"match": "/https?://\\S+/", "label": "spam"},
+        {"match": "love this song", "label": "ham"},
+    ]
+    with Workspace(tmp_path / "demo.duckdb") as demo:
+        ingest(demo, sorted(bundled_dataset("youtube-spam").glob("*.csv")), **YOUTUBE_INGEST)
+        apply_lfs(demo, load_lfs("labeling_functions.youtube"))
+        aggregate(demo)
+        with OpenAIServer(Behaviour(script=lambda body: json.dumps({"rules": proposed}))) as server:
+            proposals = suggest_lfs(demo, dataclasses.replace(CONFIG, base_url=server.base_url))
+            shown = server.requests[0]["messages"][1]["content"]
+        # What the prompt shows is the train texts no LF votes on or LFs dispute.
+        silent = demo.sql(
+            """SELECT text FROM examples WHERE split = 'train'
+               AND id NOT IN (SELECT example_id FROM votes)"""
+        )["text"]
+        assert "Texts a model labels ham" in shown and "Texts a model labels spam" in shown
+        assert any(" ".join(text.split())[:300] in shown for text in silent)
+        # Each rule's numbers, counted here with polars from the same data.
+        examples = demo.sql("SELECT id, text, split, gold FROM examples")
+        for rule in proposals.iter_rows(named=True):
+            (lf,) = load_rules_text(tmp_path, rule["rule"])
+            fires = apply_lfs_to_frame([lf], examples, labels=demo.task, id_column="id")
+            votes = examples.with_columns(vote=fires.matrix.to_frame()[lf.name])
+            dev = votes.filter((pl.col("split") == "dev") & pl.col("vote").is_not_null())
+            assert rule["status"] == "new"
+            assert rule["coverage"] == pytest.approx(votes["vote"].is_not_null().mean())
+            assert rule["correct"] == (dev["vote"] == dev["gold"]).sum()
+            assert rule["incorrect"] == (dev["vote"] != dev["gold"]).sum()
+    assert proposals.filter(pl.col("rule") == "subscrib* -> spam")["accuracy"][0] > 0.9
+
+
+def load_rules_text(folder: Path, line: str) -> list:
+    path = folder / "one.rules"
+    path.write_text(line + "\n")
+    return load_rules(path)
 
 
 def test_an_accepted_rule_is_appended_to_the_rule_file_and_loads(
@@ -143,10 +220,10 @@ def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     path, rules = ws.path, tmp_path / "spam.rules"
     ws.close()
     with OpenAIServer(Behaviour(script=script)) as server:
-        result = subprocess_with_input(
-            "yn",
+        result = run(
             "suggest-lfs", path, "--rules", rules, "--model", "m",
             "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "k",
+            keys="yn",
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "malformed: love -> hma (label 'hma'" in result.stdout
@@ -155,14 +232,36 @@ def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]
 
 
-def subprocess_with_input(keys: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [sys.executable, "-m", "labelkit", *map(str, args)],
-        input=keys,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Python's regex `.` matches \r, so this parses as one regex rule; written to the
+    # file it would be two lines, the second a rule nobody was shown on its own.
+    sneaky = [{"match": "/x/ -> spam\rfree gift -> ham #/", "label": "spam"}]
+    sneaky += [{"match": "/y\u2028z/", "label": "spam"}]
+    # An arrow in a regex ends it early: this one would vote a label nobody asked for.
+    sneaky += [{"match": "/x/ -> hma #/", "label": "spam"}]
+    answer = Behaviour(script=lambda body: json.dumps({"rules": sneaky}))
+    with OpenAIServer(answer) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert proposals["status"].to_list() == ["malformed"] * 3
+    assert proposals["error"].to_list()[:2] == ["the rule holds a line break"] * 2
+    assert "voting 'hma', not 'spam'" in proposals["error"][2]
+    with pytest.raises(LabelkitError, match="malformed"):
+        decide_suggestion(ws, proposals["id"][0], True, tmp_path / "spam.rules")
+    assert not (tmp_path / "spam.rules").exists()
+
+
+def test_a_rule_file_that_cannot_be_written_records_no_decision(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    with OpenAIServer(Behaviour(script=script)) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    with pytest.raises(LabelkitError, match=r"cannot append to the rule file .*a folder"):
+        decide_suggestion(ws, proposals["id"][0], True, folder)
+    with pytest.raises(LabelkitError, match="needs a rule file"):
+        decide_suggestion(ws, proposals["id"][0], True, None)
+    assert ws.sql("SELECT count(decision) AS n FROM lf_suggestions")["n"][0] == 0
+    assert decide_suggestion(ws, proposals["id"][0], False, None) is None

@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -13,7 +14,10 @@ import pytest
 import uvicorn
 
 from labelkit import Workspace, apply_lfs, import_votes, ingest, keyword_lf
+from labelkit.llm.labeler import LLMConfig
+from labelkit.llm.suggest import suggest_lfs
 from labelkit.review.web import create_app
+from tests.openai_server import Behaviour, OpenAIServer
 
 ATTACK = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> subscribe'
 TEXTS = [
@@ -367,3 +371,47 @@ def spans_workspace(spans_file: Path) -> Iterator[Workspace]:
     """The spans workspace of ``spans_file``, open."""
     with Workspace(spans_file) as ws:
         yield ws
+
+
+# A rule an LLM might propose to attack the page; its model's name is hostile too.
+ATTACK_RULE = '<img src=x onerror="window.pwned=1"> -> spam'
+PROPOSER = "<b>gpt</b>"
+# id, text, gold, split: suggest-lfs's rules are scored on every example, accuracy on dev.
+SUGGEST_ROWS = [
+    ("t1", "please subscribe to my channel", "spam", "train"),
+    ("t2", "subscribed, check out my page", "spam", "train"),
+    ("t3", "what a lovely song", "ham", "train"),
+    ("t4", "nice video", "ham", "train"),
+    ("d1", "subscribing is free, do it", "spam", "dev"),
+    ("d2", "I subscribed years ago and still love this song", "ham", "dev"),
+    ("d3", "check out my free gift", "spam", "dev"),
+    ("d4", "song of the year", "ham", "dev"),
+]
+
+
+@pytest.fixture
+def suggestions_file(tmp_path: Path) -> Path:
+    """A closed workspace file holding one suggest-lfs run, asked through the real openai
+    client of the test server: three new rules (a stem, a phrase, an attack on the page),
+    then a malformed and a duplicate one, which are never offered."""
+    csv = tmp_path / "comments.csv"
+    pl.DataFrame(SUGGEST_ROWS, schema=["id", "text", "label", "split"], orient="row").write_csv(csv)
+    proposals = [
+        {"match": "subscrib*", "label": "spam"},
+        {"match": "check out", "label": "spam"},
+        {"match": ATTACK_RULE.removesuffix(" -> spam"), "label": "spam"},
+        {"match": "/[a-/", "label": "spam"},
+        {"match": "song", "label": "ham"},
+    ]
+    path = tmp_path / "suggest.duckdb"
+    answer = Behaviour(script=lambda body: json.dumps({"rules": proposals}))
+    with Workspace(path) as ws, OpenAIServer(answer) as server:
+        ingest(ws, csv, id_column="id", label_column="label", split_column="split")
+        apply_lfs(ws, [keyword_lf("kw_song", ["song"], "ham")])
+        config = LLMConfig(
+            model=PROPOSER, instructions="Spam?", api_key="k", base_url=server.base_url
+        )
+        # In its own thread: the browser tests' Playwright runs an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(suggest_lfs, ws, config).result()
+    return path

@@ -142,3 +142,17 @@ def test_allowed_host_names_are_answered_and_others_refused(tmp_path: Path) -> N
         assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 200
         assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
         assert httpx.get(url, headers={"Host": f"localhost:{port}"}).status_code == 200
+
+
+def test_serve_rules_is_the_file_accepted_proposals_go_to(
+    suggestions_file: Path, tmp_path: Path
+) -> None:
+    refused = run("serve", suggestions_file, "--rules", tmp_path / "nowhere" / "spam.rules")
+    assert refused.returncode == 1 and "its folder does not exist" in refused.stderr
+    rules = tmp_path / "spam.rules"
+    with serving(suggestions_file, "--rules", str(rules)) as (_, _, port):
+        accepted = httpx.post(
+            f"http://127.0.0.1:{port}/api/suggestions/decide", json={"id": 1, "decision": "accept"}
+        )
+        assert accepted.json() == {"appended": "subscrib* -> spam", "rules_file": "spam.rules"}
+    assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from tests.review.conftest import (
     ASPECT_ATTRIBUTES,
     ASPECT_QUEUE,
     ATTACK,
+    ATTACK_RULE,
+    PROPOSER,
     REVIEWS,
     TEXTS,
     Serve,
@@ -383,3 +386,69 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
         ("r4", HOSTILE, "ruled_out", "positive", None),
         ("r4", HOSTILE, "label", "none", None),
     ]
+
+
+def test_proposed_rules_are_accepted_with_y_and_rejected_with_n(
+    suggestions_file: Path, serve: Serve, browser: Browser, tmp_path: Path
+) -> None:
+    rules = tmp_path / "spam.rules"
+    with serve(suggestions_file, rules=rules) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/suggestions")
+        expect(page.locator("#progress")).to_have_text("1 of 3")
+        expect(page.locator("#rule")).to_have_text("subscrib* -> spam")
+        expect(page.locator("#coverage")).to_have_text("50.0%")
+        expect(page.locator("#conflicts")).to_have_text("12.5%")
+        expect(page.locator("#accuracy")).to_have_text(
+            re.compile(r"^0\.500 \(95% interval 0\.\d\d–0\.\d\d\) on 2 dev examples$")
+        )
+        expect(page.locator("#model")).to_have_text(PROPOSER)
+        expect(page.locator("#no-rules-file")).to_be_hidden()
+        page.keyboard.press("y")
+        expect(page.locator("#rule")).to_have_text("check out -> spam")
+        expect(page.locator("#progress")).to_have_text("2 of 3")
+        expect(page.locator("#status")).to_have_text("Appended subscrib* -> spam to spam.rules")
+        page.keyboard.press("n")
+        # The attack is shown as text: no element from it, no script run.
+        expect(page.locator("#rule")).to_have_text(ATTACK_RULE)
+        expect(page.locator("#accuracy")).to_have_text("no dev gold where it votes")
+        assert page.locator("#card img, #model b").count() == 0
+        assert page.evaluate("window.pwned") is None
+        page.click("#reject")
+        expect(page.locator("#status")).to_have_text(
+            "No proposed rules are waiting. Run labelkit suggest-lfs to ask an LLM for some."
+        )
+        expect(page.locator("#card")).to_be_hidden()
+        page.close()
+    assert [line for line in rules.read_text().splitlines() if not line.startswith("#")] == [
+        "subscrib* -> spam"
+    ]
+    with Workspace(suggestions_file, read_only=True) as ws:
+        assert ws.sql(
+            "SELECT rule, decision FROM lf_suggestions WHERE decision IS NOT NULL ORDER BY id"
+        ).rows() == [
+            ("subscrib* -> spam", "accepted"),
+            ("check out -> spam", "rejected"),
+            (ATTACK_RULE, "rejected"),
+        ]
+
+
+def test_without_a_rule_file_the_page_says_accepting_needs_one(
+    suggestions_file: Path, serve: Serve, browser: Browser
+) -> None:
+    with serve(suggestions_file) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/suggestions")
+        expect(page.locator("#rule")).to_have_text("subscrib* -> spam")
+        expect(page.locator("#no-rules-file")).to_contain_text("labelkit serve --rules PATH")
+        expect(page.locator("#accept")).to_be_disabled()
+        page.keyboard.press("y")
+        expect(page.locator("#status")).to_contain_text("Accepting needs a rule file")
+        expect(page.locator("#rule")).to_have_text("subscrib* -> spam")
+        page.keyboard.press("n")
+        expect(page.locator("#rule")).to_have_text("check out -> spam")
+        page.close()
+    with Workspace(suggestions_file, read_only=True) as ws:
+        assert ws.sql(
+            "SELECT id, decision FROM lf_suggestions WHERE decision IS NOT NULL"
+        ).rows() == [(1, "rejected")]

@@ -4,6 +4,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 
@@ -19,3 +20,34 @@ def minilm_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         del os.environ["LABELKIT_CACHE"]
     else:
         os.environ["LABELKIT_CACHE"] = before
+
+
+SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
+HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
+
+
+@pytest.fixture
+def spam_workspace(tmp_path: Path) -> Path:
+    """A workspace of the SPAM and HAM texts five times over, every fifth in test and
+    every fifth of the next in dev, labeled by one voter that is always right."""
+    from labelkit import Workspace, aggregate, import_votes, ingest
+
+    texts, gold = SPAM + HAM, ["spam"] * len(SPAM) + ["ham"] * len(HAM)
+    frame = pl.DataFrame({"text": texts * 5, "gold": gold * 5}).with_row_index("n")
+    split = pl.when(pl.col("n") % 5 == 0).then(pl.lit("test"))
+    split = split.when(pl.col("n") % 5 == 1).then(pl.lit("dev")).otherwise(pl.lit("train"))
+    frame = frame.select(pl.col("n").cast(pl.String).alias("id"), "text", "gold", split=split)
+    frame.write_csv(tmp_path / "comments.csv")
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(
+            ws, tmp_path / "comments.csv", id_column="id", label_column="gold", split_column="split"
+        )
+        votes = frame.select(
+            pl.col("id").alias("example_id"),
+            pl.lit("gold").alias("source"),
+            pl.col("gold").alias("label"),
+        )
+        import_votes(ws, votes)
+        aggregate(ws, "majority_vote")
+    return path

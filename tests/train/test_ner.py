@@ -51,7 +51,7 @@ def labelkit(*args: object) -> str:
         timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +133,13 @@ def test_the_ner_learns_the_cleaned_spans(trained: tuple[Path, Path, str]) -> No
     with Workspace(ws_path, read_only=True) as ws:
         run = json.loads(ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0])
     assert (run["model"], run["dev_split"], run["max_epochs"]) == ("spacy_ner", "dev", 3)
+
+
+def test_the_training_log_is_plain_text_when_piped(trained: tuple[Path, Path, str]) -> None:
+    _, _, shown = trained
+    # spaCy's own log came through, without its colours (the output was a pipe).
+    assert "Saved pipeline to output directory" in shown and "Initialized pipeline" in shown
+    assert "\x1b" not in shown
 
 
 def test_spans_that_ner_cannot_take_are_counted(trained: tuple[Path, Path, str]) -> None:

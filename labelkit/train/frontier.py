@@ -1,0 +1,108 @@
+"""The frontier of small models: every registered architecture trained on the cleaned
+set and set side by side on dev (accuracy, size on disk, words per second on one
+core), so that the user chooses what speed and size buy; never on the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from labelkit.errors import LabelkitError
+from labelkit.registry import small_models
+from labelkit.workspace import Workspace
+
+PICKS = ("smallest-within",)
+
+
+def frontier_models() -> list[str]:
+    """The registered small models that give one label per text: every one but the
+    attribute layouts and the entity recognizers.
+
+    Examples
+    --------
+    >>> "spacy_textcat_static" in frontier_models()
+    True
+    """
+    return sorted(
+        name
+        for name, factory in small_models.get_all().items()
+        if not getattr(factory, "layout", None) and getattr(factory, "kind", None) != "spans"
+    )
+
+
+def train_frontier(
+    workspace: Workspace,
+    output_dir: str | Path,
+    *,
+    dev_split: str,
+    models: Sequence[str] | None = None,
+    seed: int = 0,
+    targets: str = "hard",
+    verbose: bool = False,
+    **params: Any,
+) -> pl.DataFrame:
+    """Train each of ``models`` (default: ``frontier_models()``) on the cleaned set into
+    ``output_dir/<model>``; return one row per model: ``model``, ``dev_accuracy`` (on
+    ``dev_split``'s gold, which also chose each checkpoint), ``size_mb``,
+    ``words_per_s`` (one core) and ``path``, best first.
+
+    Examples
+    --------
+    >>> train_frontier(ws, "models/frontier", dev_split="dev").select("model", "dev_accuracy")
+    """
+    from labelkit.evaluation import evaluate
+    from labelkit.train.textcat import train_on_cleaned
+
+    if workspace.task.kind != "classification":
+        raise LabelkitError(
+            f"the frontier compares one-label-per-text models; a {workspace.task.kind} task "
+            "trains with --model"
+        )
+    rows = []
+    for model in models or frontier_models():
+        path = train_on_cleaned(
+            workspace,
+            Path(output_dir) / model,
+            model=model,
+            targets=targets,
+            dev_split=dev_split,
+            seed=seed,
+            verbose=verbose,
+            **params,
+        )
+        summary = evaluate(workspace, path, split=dev_split).summary
+        row = summary.filter(pl.col("kind") == "small model").row(0, named=True)
+        rows.append(
+            {
+                "model": model,
+                "dev_accuracy": row["accuracy"],
+                "size_mb": row["size_mb"],
+                "words_per_s": row["words_per_s"],
+                "path": str(path),
+            }
+        )
+    return pl.DataFrame(rows).sort(
+        ["dev_accuracy", "size_mb", "words_per_s"], descending=[True, False, True]
+    )
+
+
+def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: float = 0.01) -> str:
+    """The model a rule picks from ``train_frontier``'s rows. ``smallest-within``: of
+    the models whose dev accuracy is within ``margin`` of the best, the smallest on
+    disk, then the fastest.
+
+    Examples
+    --------
+    >>> pick_model(train_frontier(ws, "models/frontier", dev_split="dev"), margin=0.01)
+    'spacy_textcat_bow'
+    """
+    if rule not in PICKS:
+        raise LabelkitError(f"unknown pick rule {rule!r}; use one of {list(PICKS)}")
+    if not 0 <= margin < 1:
+        raise LabelkitError(f"the margin of {rule} must lie in [0, 1), got {margin}")
+    best = frontier["dev_accuracy"].max()
+    near = frontier.filter(pl.col("dev_accuracy") >= best - margin - 1e-12)
+    return near.sort(["size_mb", "words_per_s"], descending=[False, True])["model"][0]

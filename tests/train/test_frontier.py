@@ -1,0 +1,85 @@
+"""`labelkit train --frontier`: every architecture side by side on dev, and a pick."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import LabelkitError, Workspace, evaluate
+from labelkit.train.frontier import frontier_models, pick_model
+
+
+def labelkit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labelkit", *args], capture_output=True, text=True)
+
+
+def test_frontier_models_are_the_one_label_models() -> None:
+    assert frontier_models() == [
+        "spacy_textcat_bow",
+        "spacy_textcat_bow_vectors",
+        "spacy_textcat_ensemble",
+        "spacy_textcat_static",
+        "spacy_textcat_vectors",
+    ], "no attribute layout, no entity recognizer"
+
+
+def test_pick_is_the_smallest_then_fastest_within_the_margin_of_the_best() -> None:
+    frontier = pl.DataFrame(
+        {
+            "model": ["big", "small", "tiny_bad", "small_slow"],
+            "dev_accuracy": [0.95, 0.945, 0.90, 0.945],
+            "size_mb": [7.0, 2.0, 1.0, 2.0],
+            "words_per_s": [30_000.0, 120_000.0, 200_000.0, 60_000.0],
+        }
+    )
+    assert pick_model(frontier, "smallest-within", 0.01) == "small"
+    assert pick_model(frontier, "smallest-within", 0.0) == "big"
+    assert pick_model(frontier, "smallest-within", 0.05) == "tiny_bad"
+    with pytest.raises(LabelkitError, match="unknown pick rule 'fastest'"):
+        pick_model(frontier, "fastest", 0.01)
+    with pytest.raises(LabelkitError, match=r"must lie in \[0, 1\), got 2"):
+        pick_model(frontier, "smallest-within", 2)
+
+
+def test_cli_trains_the_frontier_and_picks_on_dev(
+    spam_workspace: Path, tmp_path: Path, minilm_cache: Path
+) -> None:
+    out = tmp_path / "frontier"
+    done = labelkit(
+        "train",
+        str(spam_workspace),
+        str(out),
+        "--frontier",
+        "--dev-split",
+        "dev",
+        "--pick",
+        "smallest-within",
+        "0.01",
+        "--param",
+        "max_epochs=20",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for model in frontier_models():
+        assert (out / model / "model-best" / "meta.json").is_file()
+        assert model in done.stdout
+    assert "dev_accuracy" in done.stdout and "words_per_s" in done.stdout
+    with Workspace(spam_workspace, read_only=True) as ws:
+        scored = pl.concat(
+            evaluate(ws, out / model / "model-best", split="dev")
+            .summary.filter(pl.col("kind") == "small model")
+            .select(pl.lit(model).alias("model"), "accuracy", "size_mb")
+            for model in frontier_models()
+        )
+    within = scored.filter(pl.col("accuracy") >= scored["accuracy"].max() - 0.01)
+    picked = done.stdout.split("picked ")[1].split()[0]
+    assert picked == within.sort("size_mb")["model"][0], "the smallest near the best on dev"
+
+    refused = labelkit("train", str(spam_workspace), str(out), "--frontier")
+    assert refused.returncode == 1
+    assert "--frontier compares the models on dev: name it with --dev-split" in refused.stderr
+    alone = labelkit("train", str(spam_workspace), str(out), "--pick", "smallest-within", "0.01")
+    assert alone.returncode == 1 and "add --frontier" in alone.stderr
