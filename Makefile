@@ -84,6 +84,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/apply_speed.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/llm_votes.py --data-dir $(DATA_DIR) --live
 	$(BIN)/python benchmarks/llm_budget.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/llm_throughput.py
 	$(BIN)/python benchmarks/aspects_llm.py
 	$(BIN)/python benchmarks/spans.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/review_efficiency.py --data-dir $(DATA_DIR)

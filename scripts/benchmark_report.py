@@ -22,6 +22,7 @@ SECTIONS = {
     "apply_speed": ("Labeling-function applier against Snorkel", None),
     "llm_votes": ("Combining LLM votes", None),
     "llm_budget": ("Spending an LLM budget", None),
+    "llm_throughput": ("LLM stage throughput", None),
     "aspects_llm": ("Asking an LLM about aspects: per text or per aspect", None),
     "spans": ("Span label models", None),
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),

@@ -1,8 +1,10 @@
 """The LLM cache in the workspace: every request and its answer, keyed by a hash of the prompt.
 
 The key covers the model, the messages and the sampling parameters, so a rerun of
-the same prompt is free. Answers are written as they arrive, each in its own
-transaction, so a crash loses nothing already paid for. A failure is kept too (with
+the same prompt is free. A run writes its answers in batches as they arrive (see
+``labelkit.llm.labeler``: at most a second or a thousand answers after each arrives,
+and always when the run ends or stops), each batch in one transaction, so a crash
+loses at most the last batch of what was paid for. A failure is kept too (with
 its error and no response) and asked again on the next run, as is a row without a
 response (what a 200 without a message left before such answers were failures).
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,19 @@ _COLUMNS = (
 _OPTIONAL_COLUMNS = ("confidence",)
 _TARGET = f"INTO llm_cache ({', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))}, created_at)"
 _INSERT = f"INSERT OR REPLACE {_TARGET}"
-# A failure never overwrites an answer (see store_answer).
+_SCHEMA = {
+    "key": pl.String,
+    "model": pl.String,
+    "request": pl.String,
+    "response": pl.String,
+    "error": pl.String,
+    "label": pl.String,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "latency_s": pl.Float64,
+    "confidence": pl.Float64,
+}
+# A failure never overwrites an answer (see store_answers).
 _INSERT_FAILURE = f"INSERT OR IGNORE {_TARGET}"
 
 
@@ -91,33 +105,62 @@ def cached_answers(
 
 
 def store_answer(workspace: Workspace, answer: CachedAnswer) -> None:
-    """Write one answer (or failure) at once.
+    """Write one answer (or failure) at once; see ``store_answers``."""
+    store_answers(workspace, [answer])
+
+
+def store_answers(workspace: Workspace, answers: Sequence[CachedAnswer]) -> None:
+    """Write answers (or failures) in one transaction.
 
     An answer replaces whatever the key held; a failure replaces only an earlier
     failure (or a row without a response), so a refresh that fails keeps the answer
-    already paid for.
+    already paid for. Of several outcomes for one key the last answer wins, else the
+    last failure.
+
+    Examples
+    --------
+    >>> store_answers(ws, [CachedAnswer(key="9f86d0…", model="m", request={}, response="spam",
+    ...                                 error=None, label="spam", prompt_tokens=20,
+    ...                                 completion_tokens=5, latency_s=0.3)])
     """
-    with workspace.transaction() as con:
-        if answer.error is not None:
-            con.execute(
-                "DELETE FROM llm_cache WHERE key = ? AND (error IS NOT NULL OR response IS NULL)",
-                [answer.key],
+    if not answers:
+        return
+    rows = pl.DataFrame(
+        [
+            (
+                a.key,
+                a.model,
+                json.dumps(a.request),
+                a.response,
+                a.error,
+                a.label,
+                a.prompt_tokens,
+                a.completion_tokens,
+                a.latency_s,
+                a.confidence,
             )
+            for a in answers
+        ],
+        schema=_SCHEMA,
+        orient="row",
+    )
+    # Sorted so that per key the last answer, else the last failure, is kept.
+    rows = rows.sort(pl.col("error").is_null(), maintain_order=True).unique(
+        "key", keep="last", maintain_order=True
+    )
+    columns = ", ".join(_SCHEMA)
+    with workspace.transaction() as con, registered(con, "new_answers", rows):
         con.execute(
-            f"{_INSERT_FAILURE if answer.error else _INSERT} "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [
-                answer.key,
-                answer.model,
-                json.dumps(answer.request),
-                answer.response,
-                answer.error,
-                answer.label,
-                answer.prompt_tokens,
-                answer.completion_tokens,
-                answer.latency_s,
-                answer.confidence,
-            ],
+            """DELETE FROM llm_cache
+               WHERE key IN (SELECT key FROM new_answers WHERE error IS NOT NULL)
+                 AND (error IS NOT NULL OR response IS NULL)"""
+        )
+        con.execute(
+            f"{_INSERT_FAILURE} SELECT {columns}, now()::TIMESTAMP FROM new_answers "
+            "WHERE error IS NOT NULL"
+        )
+        con.execute(
+            f"{_INSERT} SELECT {columns}, now()::TIMESTAMP FROM new_answers WHERE error IS NULL"
         )
 
 

@@ -23,7 +23,7 @@ from rich.progress import Progress, TextColumn
 from labelkit.aggregate import label_model_accuracy
 from labelkit.errors import InputError, LabelkitError
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
-from labelkit.llm.cache import CachedAnswer, cached_answers, store_answer
+from labelkit.llm.cache import CachedAnswer, cached_answers, store_answers
 from labelkit.llm.local import server_failure
 from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
 from labelkit.llm.prompt import (
@@ -47,6 +47,13 @@ RESPONSE_FORMATS = ("json_schema", "json_object", "text")
 
 # Stands for the text in a rendered request, to cut its canonical JSON around it.
 _TEXT = "\u0000labelkit:text\u0000"
+# Answers are cached in batches: one transaction per answer caps a run at a few hundred
+# answers a second. A batch is written when it holds this many answers or its oldest
+# answer is this old, whichever comes first, so a crash loses at most one second's.
+CACHE_BATCH = 1000
+CACHE_BATCH_S = 1.0
+# The progress bar redraws ten times a second; updating it more often is wasted work.
+_PROGRESS_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -629,8 +636,11 @@ def label_with_llm(
     Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
     replaces its cached answer). ``cached_only=True`` asks nothing: the cached answers
     vote and the other examples abstain (``not_asked``), as when replaying recorded
-    answers that cover part of the data without an endpoint. Each new answer is cached the moment it arrives; the
-    votes are written in one step at the end. A prompt that still fails after its
+    answers that cover part of the data without an endpoint. New answers are cached in
+    batches as they arrive, each within a second (``CACHE_BATCH_S``) or as soon as a
+    thousand are waiting (``CACHE_BATCH``), and every one when the run ends, stops,
+    fails or is interrupted (Ctrl-C): a killed process loses at most the last second's
+    answers. The votes are written in one step at the end. A prompt that still fails after its
     retries, or whose response holds no message, is recorded as a failure and its
     example abstains; the next run asks it again.
 
@@ -886,6 +896,31 @@ class _Run:
             self.stop(f"{self.in_a_row} prompts in a row failed, the last with {answer.error}")
 
 
+class _CacheWriter:
+    """Answers on their way to the cache: written in one transaction per batch, when
+    ``CACHE_BATCH`` are waiting or the oldest has waited ``CACHE_BATCH_S`` seconds, and
+    whatever is left at ``flush`` (the end of a run, stopped, failed or interrupted)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.waiting: list[CachedAnswer] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, answer: CachedAnswer) -> None:
+        self.waiting.append(answer)
+        if len(self.waiting) >= CACHE_BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(CACHE_BATCH_S, self.flush)
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        waiting, self.waiting = self.waiting, []
+        store_answers(self.workspace, waiting)
+
+
 async def _ask_all(
     workspace: Workspace,
     config: LLMConfig,
@@ -894,8 +929,8 @@ async def _ask_all(
     run: _Run,
     cached: int,
 ) -> str:
-    """Ask every pending prompt, caching each answer as it arrives; return the format used.
-    ``cached`` prompts have their answer already."""
+    """Ask every pending prompt, caching the answers in batches as they arrive (see
+    ``_CacheWriter``); return the format used. ``cached`` prompts have their answer already."""
     import openai
 
     client = openai.AsyncOpenAI(
@@ -912,6 +947,7 @@ async def _ask_all(
     def estimate(chars: int) -> float:
         return config.cost(chars / chars_per_token, completion) or 0.0
 
+    writer = _CacheWriter(workspace)
     async with client:
         items = pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
@@ -924,32 +960,47 @@ async def _ask_all(
                 answered=0,
                 failed=0,
             )
+            shown = 0.0
+
+            def show() -> None:
+                nonlocal shown
+                shown = time.monotonic()
+                done = run.answered + run.failed
+                progress.update(bar, completed=done, answered=run.answered, failed=run.failed)
 
             def record(answer: CachedAnswer | None) -> None:
                 if answer is None:
                     return
-                store_answer(workspace, answer)
+                writer.add(answer)
                 run.record(answer)
-                progress.update(bar, advance=1, answered=run.answered, failed=run.failed)
+                if time.monotonic() - shown >= _PROGRESS_S:
+                    show()
 
-            key, text, attribute, chars = items[0]
-            used_format = config.response_format
-            if run.reserve(estimate(chars)):
-                used_format, first = await _first_answer(client, run, prompts, key, attribute, text)
-                run.settle(estimate(chars), first)
-                record(first)
-            semaphore = asyncio.Semaphore(config.concurrency)
+            try:
+                key, text, attribute, chars = items[0]
+                used_format = config.response_format
+                if run.reserve(estimate(chars)):
+                    used_format, first = await _first_answer(
+                        client, run, prompts, key, attribute, text
+                    )
+                    run.settle(estimate(chars), first)
+                    record(first)
+                semaphore = asyncio.Semaphore(config.concurrency)
 
-            async def ask(key: str, text: str, attribute: str, chars: int) -> None:
-                async with semaphore:
-                    if not run.reserve(estimate(chars)):
-                        return
-                    answer = await _ask(client, run, prompts, key, attribute, text, used_format)
-                    run.settle(estimate(chars), answer)
-                    # Recorded before the next prompt may start, so that a stop holds at once.
-                    record(answer)
+                async def ask(key: str, text: str, attribute: str, chars: int) -> None:
+                    async with semaphore:
+                        if not run.reserve(estimate(chars)):
+                            return
+                        answer = await _ask(client, run, prompts, key, attribute, text, used_format)
+                        run.settle(estimate(chars), answer)
+                        # Counted before the next prompt may start, so that a stop holds at once.
+                        record(answer)
 
-            await asyncio.gather(*(ask(*item) for item in items[1:]))
+                await asyncio.gather(*(ask(*item) for item in items[1:]))
+            finally:
+                # What arrived is kept whatever ended the run, an error or Ctrl-C included.
+                writer.flush()
+                show()
     return used_format
 
 

@@ -1,0 +1,245 @@
+"""LLM stage throughput: requests/s against an instant local server, and cached replays.
+
+Live: ``label_with_llm`` asks 10k distinct prompts (synthetic comments, classification)
+at concurrency 1, 4, 16, 64 and 256 of an OpenAI-compatible server on 127.0.0.1 that
+answers at once. The server is a bare asyncio HTTP/1.1 server (keep-alive, one canned
+``{"label": "ham"}`` completion, no JSON parsing) in its own process, so that it is not
+the bottleneck; beside labelkit, a bare client loop (the same ``openai.AsyncOpenAI``
+call labelkit makes, at the same concurrency, nothing else; 2,000 requests) shows what the client and
+server reach alone. Each concurrency asks under its own model name, so every run starts
+uncached; the wall time covers the whole call: prompts built, every answer cached, the
+votes written.
+
+Cached replay: a workspace of 100k and 1M examples whose every answer is already in
+the cache (inserted directly), labelled again with ``label_with_llm``: the wall seconds
+of building the prompts, reading the cache and writing the votes.
+
+Target (issue 21, point 2): 1,000 requests/s at some concurrency, and a 1M replay in
+seconds. Times are wall seconds on whatever machine runs it: on a shared, loaded one
+they are rough.
+
+    nice -n 10 python benchmarks/llm_throughput.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from _common import parser, write_results
+
+from labelkit import LLMConfig, Workspace, ingest, label_with_llm
+from labelkit.llm.labeler import _prompts
+
+CONCURRENCY = (1, 4, 16, 64, 256)
+LIVE_PROMPTS = 10_000
+# The bare loop's rate settles within a few thousand requests.
+BARE_REQUESTS = 2_000
+REPLAYS = (100_000, 1_000_000)
+INSTRUCTIONS = "Is this YouTube comment spam?"
+
+_BODY = json.dumps(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "instant",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": '{"label": "ham"}'},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25},
+    }
+).encode()
+_RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+    + f"Content-Length: {len(_BODY)}\r\n\r\n".encode()
+    + _BODY
+)
+
+
+async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            writer.write(_RESPONSE)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
+def _serve(listener: socket.socket) -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(_serve_connection, sock=listener, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def instant_server() -> Iterator[str]:
+    """An OpenAI-compatible endpoint in its own process that answers every request at once."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(listener,), daemon=True
+    )
+    process.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        process.kill()
+        process.join()
+        listener.close()
+
+
+async def _bare_loop(base_url: str, concurrency: int, requests: int) -> float:
+    """Seconds for ``requests`` calls at ``concurrency`` with labelkit's client call alone."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=None)
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> None:
+        async with semaphore:
+            create = client.chat.completions.with_streaming_response.create
+            arguments = {
+                "model": "bare",
+                "messages": [{"role": "user", "content": f"comment {i}"}],
+                "max_tokens": 16,
+            }
+            async with create(**arguments) as response:
+                json.loads(await response.read())
+
+    async with client:
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(requests)))
+        return time.perf_counter() - started
+
+
+def _texts(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": [f"c{i:07d}" for i in range(n)],
+            "text": [
+                f"comment number {i}: check out my channel and song {i % 97}" for i in range(n)
+            ],
+        }
+    )
+
+
+def _workspace(folder: Path, n: int) -> Workspace:
+    path = folder / f"texts_{n}.csv"
+    _texts(n).write_csv(path)
+    workspace = Workspace(folder / f"ws_{n}.duckdb")
+    ingest(workspace, path, id_column="id", labels=["ham", "spam"])
+    return workspace
+
+
+def live(folder: Path) -> list[dict[str, Any]]:
+    records = []
+    with instant_server() as base_url, _workspace(folder, LIVE_PROMPTS) as workspace:
+        for concurrency in CONCURRENCY:
+            bare = asyncio.run(_bare_loop(base_url, concurrency, BARE_REQUESTS))
+            config = LLMConfig(
+                model=f"instant-c{concurrency}",
+                instructions=INSTRUCTIONS,
+                base_url=base_url,
+                api_key="k",
+                concurrency=concurrency,
+                response_format="json_schema",
+            )
+            started = time.perf_counter()
+            stats = label_with_llm(workspace, config)
+            seconds = time.perf_counter() - started
+            assert stats.answered == LIVE_PROMPTS, stats
+            records.append(
+                {
+                    "dataset": f"synthetic {LIVE_PROMPTS:,} prompts",
+                    "method": "live, instant local server",
+                    "concurrency": concurrency,
+                    "seconds": round(seconds, 2),
+                    "requests_per_s": round(LIVE_PROMPTS / seconds),
+                    "bare_client_requests_per_s": round(BARE_REQUESTS / bare),
+                }
+            )
+            print(records[-1], flush=True)
+    return records
+
+
+def replay(folder: Path, n: int) -> dict[str, Any]:
+    config = LLMConfig(model="recorded", instructions=INSTRUCTIONS)
+    with _workspace(folder, n) as workspace:
+        keys = _prompts(workspace, config, None).distinct["key"]
+        answers = pl.DataFrame({"key": keys}).with_columns(
+            model=pl.lit("recorded"),
+            request=pl.lit("{}"),
+            response=pl.lit('{"label": "spam"}'),
+            prompt_tokens=pl.lit(20),
+            completion_tokens=pl.lit(5),
+        )
+        workspace.con.register("synthetic_answers", answers)
+        workspace.con.execute(
+            """INSERT INTO llm_cache (key, model, request, response, prompt_tokens,
+                                      completion_tokens, created_at)
+               SELECT key, model, request, response, prompt_tokens, completion_tokens,
+                      now()::TIMESTAMP
+               FROM synthetic_answers"""
+        )
+        workspace.con.unregister("synthetic_answers")
+        started = time.perf_counter()
+        stats = label_with_llm(workspace, config)
+        seconds = time.perf_counter() - started
+    assert stats.cached == n and stats.answered == 0, stats
+    record = {
+        "dataset": f"synthetic {n:,} prompts",
+        "method": "cached replay",
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(n / seconds),
+    }
+    print(record, flush=True)
+    return record
+
+
+def main() -> None:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--skip-live", action="store_true")
+    arguments.add_argument("--skip-replay", action="store_true")
+    options = arguments.parse_args()
+    records = []
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder:
+        if not options.skip_live:
+            records += live(Path(folder))
+        if not options.skip_replay:
+            records += [replay(Path(folder), n) for n in REPLAYS]
+    load = f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end"
+    notes = (
+        "Wall seconds, one run each; the server is a bare asyncio HTTP server in its own "
+        "process, and the bare client loop is labelkit's openai call alone at the same "
+        f"concurrency ({BARE_REQUESTS:,} requests). Load average {load} of the run, "
+        "under nice: the numbers are rough, and what matters is labelkit against the "
+        "bare loop on the same machine at the same time."
+    )
+    write_results("llm_throughput", records, options.output_dir, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
