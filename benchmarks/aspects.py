@@ -219,7 +219,14 @@ def report(records: list[dict[str, Any]], output_dir: Path) -> None:
         f"train on `{DEFAULT_LABEL_MODEL}`'s labels after the given number of simulated gold "
         "reviews, or on gold train labels (the ceiling), the checkpoint chosen on a held-out "
         f"tenth of their training labels. One training took {trained['train_s'].median():.0f} s "
-        "(median wall time; `train_s` in the JSON).\n\n" + verdicts(frame)
+        "(median wall time; `train_s` in the JSON).\n\n"
+        "Read the verdicts with care: SmolLM2's answers cover test sentences only, so on "
+        "test the label models also weigh votes that the training labels the small models "
+        "learn from never had (the train split has none). Its noisy votes lower majority "
+        "vote and `auto` on test, and so flatter the small model against them; compare "
+        "the small models with the ceiling, and `majority_vote labels` (majority vote's "
+        "training labels, scored on train gold), not with the test rows of the label "
+        "models.\n\n" + verdicts(frame)
     )
     table = summarize(frame)
     write_results("aspects", records, output_dir, notes, table=table)

@@ -24,9 +24,14 @@ SECTIONS = {
     "llm_budget": ("Spending an LLM budget", None),
     "llm_throughput": ("LLM stage throughput", None),
     "aspects_llm": ("Asking an LLM about aspects: per text or per aspect", None),
+    "aspects": ("Aspects end to end on MAMS-ACSA", None),
+    "attribute_models": ("Small models for aspects: one per attribute or one multi-label", None),
+    "aspect_review": ("Reviewing aspects one attribute at a time", None),
     "spans": ("Span label models", None),
+    "spans_distill": ("Span label models' NER students", None),
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
     "distill": ("Distillation", "distill_learning_curves.png"),
+    "small_models": ("Small models on gold labels", None),
 }
 
 
@@ -36,9 +41,11 @@ def report() -> str:
         "",
         "Every table below is written by a script in `benchmarks/` and gathered here by",
         "`scripts/benchmark_report.py`; none is typed by hand. Each says the machine and",
-        "labelkit version that produced it. `make bench` reruns them all (27",
-        "minutes on 2 cores) and rebuilds this page; `benchmarks/README.md` says what",
-        "each compares and how.",
+        "labelkit version that produced it. `make bench` reruns the quicker ones and",
+        "rebuilds this page; the trainings of many small models (`aspects`,",
+        "`attribute_models`, `aspect_review`, `spans_distill`, `small_models`) run on",
+        "their own, an hour or more each on 2 cores. `benchmarks/README.md` says what",
+        "each compares, how, and how long it takes.",
         "",
     ]
     missing = sorted(set(SECTIONS) - {path.stem for path in RESULTS.glob("*.md")})
