@@ -17,7 +17,7 @@ from labelkit.evaluation import Evaluation, evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs, summarize_lfs
-from labelkit.llm import LLMConfig, import_llm_cache, label_with_llm
+from labelkit.llm import LLMConfig, LLMRunStats, import_llm_cache, label_with_llm
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.task import NONE
@@ -210,6 +210,20 @@ def _demo_llm(
     return dataclasses.replace(config, base_url=base_url, model=llm_model or config.model)
 
 
+def _partial_llm_votes(
+    ws: Workspace, llm: LLMConfig, recorded: Path, console: Console
+) -> LLMRunStats:
+    """The LLM's votes: asked where an endpoint is configured, else replayed from the
+    ``recorded`` answers, which cover part of the texts (the rest get no LLM vote)."""
+    if llm.base_url is None:
+        imported = import_llm_cache(ws, recorded)
+        console.print(
+            f"no endpoint configured: replaying {imported} answers recorded from a real run "
+            "of SmolLM2-135M-Instruct; sentences they do not cover get no LLM vote"
+        )
+    return label_with_llm(ws, llm, cached_only=llm.base_url is None)
+
+
 def _write_report(directory: Path, evaluation: Evaluation, llm: LLMConfig, replayed: bool) -> None:
     origin = (
         "answers recorded from a real SmolLM2-135M-Instruct run, replayed from the cache"
@@ -277,13 +291,7 @@ def run_restaurants_demo(
 
         console.rule("3. LLM votes")
         llm = _demo_llm(base_url, llm_model, RESTAURANTS_LLM)
-        if llm.base_url is None:
-            imported = import_llm_cache(ws, data / RECORDED_ANSWERS)
-            console.print(
-                f"no endpoint configured: replaying {imported} answers recorded from a real run "
-                "of SmolLM2-135M-Instruct; sentences they do not cover get no LLM vote"
-            )
-        stats = label_with_llm(ws, llm, cached_only=llm.base_url is None)
+        stats = _partial_llm_votes(ws, llm, data / RECORDED_ANSWERS, console)
         console.print(
             f"{stats.source}: {stats.prompts} prompts, {stats.cached} from cache, "
             f"{stats.answered} asked now, {stats.failed} failed, {stats.unparsed} unparseable"
@@ -395,13 +403,7 @@ def run_laptops_demo(
 
         console.rule("3. LLM spans")
         llm = _demo_llm(base_url, llm_model, LAPTOPS_LLM)
-        if llm.base_url is None:
-            imported = import_llm_cache(ws, data / RECORDED_ANSWERS)
-            console.print(
-                f"no endpoint configured: replaying {imported} answers recorded from a real run "
-                "of SmolLM2-135M-Instruct; sentences they do not cover get no LLM vote"
-            )
-        stats = label_with_llm(ws, llm, cached_only=llm.base_url is None)
+        stats = _partial_llm_votes(ws, llm, data / RECORDED_ANSWERS, console)
         console.print(
             f"{stats.source}: {stats.prompts} prompts, {stats.cached} from cache, "
             f"{stats.answered} asked now, {stats.failed} failed; {stats.unparsed} entities "
