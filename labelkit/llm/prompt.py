@@ -187,19 +187,33 @@ def entities_schema(task: Task, max_entities: int) -> dict[str, Any]:
     >>> schema["maxItems"], schema["items"]["properties"]["label"]
     (16, {'type': 'string', 'enum': ['TERM']})
     """
-    entity = {
+    return labeled_list_schema("entities", "text", task.labels, max_entities)
+
+
+def labeled_list_schema(
+    key: str, field: str, labels: Sequence[str], max_items: int
+) -> dict[str, Any]:
+    """A JSON schema for ``{key: [{field: ..., "label": ...}, ...]}``: at most
+    ``max_items`` items, each a string ``field`` and one of ``labels``.
+
+    Examples
+    --------
+    >>> labeled_list_schema("rules", "match", ["ham", "spam"], 5)["required"]
+    ['rules']
+    """
+    item = {
         "type": "object",
         "properties": {
-            "text": {"type": "string"},
-            "label": {"type": "string", "enum": list(task.labels)},
+            field: {"type": "string"},
+            "label": {"type": "string", "enum": list(labels)},
         },
-        "required": ["text", "label"],
+        "required": [field, "label"],
         "additionalProperties": False,
     }
     return {
         "type": "object",
-        "properties": {"entities": {"type": "array", "items": entity, "maxItems": max_entities}},
-        "required": ["entities"],
+        "properties": {key: {"type": "array", "items": item, "maxItems": max_items}},
+        "required": [key],
         "additionalProperties": False,
     }
 

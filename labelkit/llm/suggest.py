@@ -41,6 +41,7 @@ from labelkit.llm.labeler import (
     _retryable,
     _Unusable,
 )
+from labelkit.llm.prompt import labeled_list_schema
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row, registered
@@ -332,21 +333,7 @@ def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:
     >>> rules_schema(("ham", "spam"), 5)["properties"]["rules"]["maxItems"]
     5
     """
-    rule = {
-        "type": "object",
-        "properties": {
-            "match": {"type": "string"},
-            "label": {"type": "string", "enum": list(labels)},
-        },
-        "required": ["match", "label"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {"rules": {"type": "array", "items": rule, "maxItems": max_rules}},
-        "required": ["rules"],
-        "additionalProperties": False,
-    }
+    return labeled_list_schema("rules", "match", labels, max_rules)
 
 
 def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:
