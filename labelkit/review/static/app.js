@@ -2,7 +2,6 @@
 // One flagged example at a time; on a task with attributes, one attribute at a time;
 // on a spans task, one span of a text at a time.
 // Example text, labels and attribute names are only ever set with textContent.
-const $ = (id) => document.getElementById(id);
 const state = {
   labels: [], attributes: [], attribute: null, nextAttribute: null, kind: null,
   item: null, shownAt: 0, busy: false,
@@ -11,18 +10,6 @@ const state = {
   // cursor, and where a keyboard selection started.
   draft: null, draftKind: null, cursor: 0, anchor: null,
 };
-
-async function call(path, body) {
-  const options = body === undefined ? {} : {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  };
-  const response = await fetch(path, { credentials: "same-origin", ...options });
-  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
-  return answer;
-}
 
 function reviewer() { return $("reviewer").value.trim(); }
 function focus() { return $("focus").value; }

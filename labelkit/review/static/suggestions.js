@@ -1,20 +1,7 @@
 "use strict";
 // Rules an LLM proposed, one at a time: y accepts, n rejects.
 // A rule and the model's name are written by an LLM: only ever set with textContent.
-const $ = (id) => document.getElementById(id);
 const state = { suggestion: null, rulesFile: null, busy: false };
-
-async function call(path, body) {
-  const options = body === undefined ? {} : {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  };
-  const response = await fetch(path, { credentials: "same-origin", ...options });
-  const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
-  if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
-  return answer;
-}
 
 function say(message) { $("status").textContent = message; }
 function share(value) { return `${(100 * value).toFixed(1)}%`; }
