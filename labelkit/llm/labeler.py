@@ -25,7 +25,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answers
 from labelkit.llm.local import server_failure
-from labelkit.llm.parse import align_entities, parse_attributes, parse_entities, parse_label
+from labelkit.llm.parse import align_answers, parse_attributes, parse_label
 from labelkit.llm.prompt import (
     DEFAULT_TEMPLATES,
     attributes_schema,
@@ -33,7 +33,6 @@ from labelkit.llm.prompt import (
     entities_schema,
     label_schema,
 )
-from labelkit.spans import Offsets, tokenize
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace
@@ -335,25 +334,17 @@ class _Prompts:
             aliases = {label: names for label, names in aliases.items() if label in labels}
         return {attribute: parse_label(content, labels, aliases=aliases)}
 
-    def align(
-        self, content: str, text: str, tokens: Sequence[Offsets]
-    ) -> dict[str, list[Any]] | None:
-        """A spans answer's entities in ``text`` (of ``tokens``): ``spans``, each
-        ``[start, end, label]``, and ``failures``, the entities that found none; None
-        when the answer lists no entities as JSON."""
-        entities = parse_entities(content)
-        if entities is None:
-            return None
-        spans, failures = align_entities(
-            text, entities, self.task.labels, tokens, aliases=self.config.aliases
+    def align(self, contents: Sequence[str | None], texts: Sequence[str]) -> list[Any]:
+        """Spans answers' entities in their texts, as ``align_answers`` gives them."""
+        return align_answers(
+            texts, contents, self.task.labels, self.task.lang, aliases=self.config.aliases
         )
-        return {"spans": [span.to_json() for span in spans], "failures": failures}
 
     def label(self, content: str, attribute: str, text: str) -> str | None:
         """What the cache keeps as an answer's ``label``: the one label, every
         attribute's as JSON, or a spans answer's ``align`` as JSON (None: no JSON)."""
         if self.spans:
-            aligned = self.align(content, text, tokenize([text], self.task.lang)[0])
+            (aligned,) = self.align([content], [text])
             return None if aligned is None else json.dumps(aligned)
         read = self.read(content, attribute)
         return read[attribute] if self.single(attribute) else json.dumps(read)
@@ -761,9 +752,8 @@ def _aligned(answers: pl.DataFrame, prompts: _Prompts) -> tuple[pl.DataFrame, in
     entities that found no span, and the answers with no entities."""
     texts = answers.select("key", "response").join(prompts.distinct.select("key", "text"), on="key")
     rows, failures = [], 0
-    tokens = tokenize(texts["text"], prompts.task.lang)
-    for (key, response, text), offsets in zip(texts.iter_rows(), tokens, strict=True):
-        aligned = prompts.align(response, text, offsets)
+    aligned_answers = prompts.align(texts["response"], texts["text"])
+    for key, aligned in zip(texts["key"], aligned_answers, strict=True):
         if aligned is None:
             failures += 1
             continue

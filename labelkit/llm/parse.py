@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labelkit.errors import InputError
-from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans
+from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans, tokenize
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 # "key": "value" (or true/false) pairs: what a cut-off or otherwise broken JSON answer
@@ -327,3 +327,33 @@ def _mention(name: str) -> re.Pattern[str]:
     if not parts:
         return re.compile(r"(?!)")
     return re.compile(r"\b" + r"[\W_]*".join(parts) + r"\b", re.IGNORECASE)
+
+
+def align_answers(
+    texts: Sequence[str],
+    answers: Sequence[str | None],
+    labels: Sequence[str],
+    lang: str,
+    *,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+) -> list[dict[str, list[Any]] | None]:
+    """Each spans answer's entities in its text, the texts tokenized in one pass:
+    ``{"spans": [[start, end, label], ...], "failures": [...]}`` (``align_entities``),
+    or None where the answer lists no entities as JSON (``parse_entities``). This is
+    what the LLM cache keeps as a spans answer's ``label``.
+
+    Examples
+    --------
+    >>> align_answers(["the battery life"], ['[{"text": "battery life", "label": "TERM"}]'],
+    ...               ["TERM"], "en")
+    [{'spans': [[4, 16, 'TERM']], 'failures': []}]
+    """
+    aligned: list[dict[str, list[Any]] | None] = []
+    for text, answer, offsets in zip(texts, answers, tokenize(texts, lang), strict=True):
+        entities = parse_entities(answer)
+        if entities is None:
+            aligned.append(None)
+            continue
+        spans, failures = align_entities(text, entities, labels, offsets, aliases=aliases)
+        aligned.append({"spans": [span.to_json() for span in spans], "failures": failures})
+    return aligned

@@ -20,13 +20,11 @@ from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import (
     Letters,
-    align_entities,
+    align_answers,
     letter_map,
     parse_attributes,
-    parse_entities,
     parse_label,
 )
-from labelkit.spans import tokenize
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, registered
@@ -228,19 +226,14 @@ def _spans(
         maintain_order="left",
     )
     cached, spans, unaligned = [], [], 0
-    tokens = tokenize(texts["text"], task.lang)
-    for (example_id, answer, text), offsets in zip(
-        texts.select("example_id", "answer", "text").iter_rows(), tokens, strict=True
-    ):
-        entities = parse_entities(answer)
-        if entities is None:
-            cached.append(None)
-            continue
-        found, failures = align_entities(text, entities, task.labels, offsets, aliases=aliases)
-        unaligned += len(failures)
-        aligned = {"spans": [span.to_json() for span in found], "failures": failures}
-        cached.append(json.dumps(aligned))
-        spans += [(example_id, *span.to_json()) for span in found]
+    aligned_answers = align_answers(
+        texts["text"], texts["answer"], task.labels, task.lang, aliases=aliases
+    )
+    for example_id, aligned in zip(texts["example_id"], aligned_answers, strict=True):
+        cached.append(None if aligned is None else json.dumps(aligned))
+        if aligned is not None:
+            unaligned += len(aligned["failures"])
+            spans += [(example_id, *span) for span in aligned["spans"]]
     votes = pl.DataFrame(
         spans,
         schema={"example_id": pl.String, "start": pl.Int64, "end": pl.Int64, "label": pl.String},
