@@ -8,7 +8,6 @@ import hashlib
 import json
 import math
 import os
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,12 @@ from labelkit.llm.prompt import (
     build_messages,
     entities_schema,
     label_schema,
+)
+from labelkit.llm.transport import (
+    complete,
+    format_arguments,
+    format_refusals,
+    require_endpoint,
 )
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
@@ -678,7 +683,7 @@ def label_with_llm(
 
     used_format, outcome = None, _Run(config)
     if asked.height and not cached_only:
-        _require_endpoint(config, asked.height, distinct.height)
+        require_endpoint(config, asked.height, distinct.height)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts, asked), config.max_cost)
         used_format = asyncio.run(
@@ -808,16 +813,6 @@ def _refuse_over_budget(estimate: LLMEstimate, max_cost: float) -> None:
         )
 
 
-def _require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
-    if config.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
-        return
-    raise LabelkitError(
-        f"{missing} of {total} prompts are not in the LLM cache and no endpoint is configured: "
-        "set OPENAI_BASE_URL and OPENAI_API_KEY (or --base-url / --api-key), use --local, or "
-        "import recorded answers"
-    )
-
-
 @dataclass
 class _Run:
     """What one run's requests share: counts, spending, and whether to stop asking."""
@@ -929,7 +924,7 @@ async def _ask_all(
         # Retries are ours: each attempt has a deadline, counts against the limits, and
         # a spent quota is not retried.
         max_retries=0,
-        # The deadline of each attempt (_post) bounds connecting and reading alike.
+        # The deadline of each attempt (transport.complete) bounds connecting and reading.
         timeout=None,
     )
     chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
@@ -1003,21 +998,14 @@ async def _first_answer(
     text: str,
 ) -> tuple[str, CachedAnswer | None]:
     """Ask the first prompt; in "auto" mode, find the best response format the endpoint accepts."""
-    import openai
-
-    # An endpoint that does not support a response format answers with one of these.
-    refusals = (
-        openai.BadRequestError,
-        openai.UnprocessableEntityError,
-        openai.InternalServerError,
-        openai.NotFoundError,
-    )
     question = (prompts, key, attribute, text)
     if run.config.response_format != "auto":
         fixed = run.config.response_format
         return fixed, await _ask(client, run, *question, fixed)
     for candidate in ("json_schema", "json_object"):
-        answer = await _ask(client, run, *question, candidate, retries=0, refusals=refusals)
+        answer = await _ask(
+            client, run, *question, candidate, retries=0, refusals=format_refusals()
+        )
         if answer is not None and answer.error is not None:
             # Accepted but failed (a 429, a dropped connection): the probe does not
             # retry, so ask again with retries.
@@ -1025,23 +1013,6 @@ async def _first_answer(
         if answer is not None or run.stopped:
             return candidate, answer
     return "text", await _ask(client, run, *question, "text")
-
-
-def _format_arguments(response_format: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    if response_format == "json_schema":
-        return {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": name, "schema": schema, "strict": True},
-            }
-        }
-    if response_format == "json_object":
-        return {"response_format": {"type": "json_object", "schema": schema}}
-    return {}
-
-
-class _Unusable(Exception):
-    """A response that is no answer: too large, not JSON, an error, or without a message."""
 
 
 async def _ask(
@@ -1058,134 +1029,34 @@ async def _ask(
 ) -> CachedAnswer | None:
     """One prompt's answer or failure, after retries; None if the endpoint refused the
     format (``refusals``) or the run stopped before it was sent."""
-    import openai
-
     config = run.config
     request = prompts.request(text, attribute)
-    formatted = {**request, **_format_arguments(response_format, *prompts.schema(attribute))}
     started = time.perf_counter()
-    failure: CachedAnswer | None = None
-    retries = config.max_retries if retries is None else retries
-    for attempt in range(retries + 1):
-        if not run.may_send():
-            return failure
-        try:
-            body = await _post(client, config, formatted)
-            choice = _choice(body)
-        except refusals:
-            return None
-        except (openai.APIError, TimeoutError, _Unusable) as error:
-            failure = CachedAnswer(
-                key=key,
-                model=config.model,
-                request={**request, "response_format": response_format},
-                response=None,
-                error=_describe(error, config),
-                label=None,
-                prompt_tokens=None,
-                completion_tokens=None,
-                latency_s=time.perf_counter() - started,
-            )
-            if attempt == retries or not _retryable(error):
-                return failure
-            await asyncio.sleep(_retry_delay(error, attempt))
-            continue
-        content = choice["message"]["content"]
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        label = prompts.label(content, attribute, text)
-        return CachedAnswer(
-            key=key,
-            model=config.model,
-            request={**request, "response_format": response_format},
-            response=content,
-            error=None,
-            label=label,
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            latency_s=time.perf_counter() - started,
-            confidence=_label_confidence(content, label, choice.get("logprobs"))
-            if prompts.single(attribute)
-            else None,
-        )
-    return failure
-
-
-async def _post(
-    client: openai.AsyncOpenAI, config: LLMConfig, arguments: dict[str, Any]
-) -> dict[str, Any]:
-    """The JSON body of one chat completion, read within the deadline and the size cap."""
-    limit = config.max_response_bytes
-    async with asyncio.timeout(config.timeout_s):
-        create = client.chat.completions.with_streaming_response.create
-        async with create(**arguments) as response:
-            length = response.headers.get("content-length")
-            if length and length.isdigit() and int(length) > limit:
-                raise _Unusable(f"the response has {length} bytes, over the cap of {limit}")
-            body = bytearray()
-            async for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise _Unusable(f"the response is over the cap of {limit} bytes")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise _Unusable(f"the response is not JSON: {bytes(body[:200])!r}") from None
-    if not isinstance(data, dict):
-        raise _Unusable(f"the response is not a JSON object: {bytes(body[:200])!r}")
-    return data
-
-
-def _choice(body: dict[str, Any]) -> dict[str, Any]:
-    """The first choice of a chat completion, if it holds a message with text."""
-    if body.get("error"):
-        raise _Unusable(f"an error came back as HTTP 200: {json.dumps(body['error'])[:300]}")
-    choices = body.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else None
-    message = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-        raise _Unusable(f"the response holds no message: {json.dumps(body)[:300]}")
-    return choice
-
-
-def _describe(error: Exception, config: LLMConfig) -> str:
-    if isinstance(error, TimeoutError):
-        return f"Timeout: no complete answer within {config.timeout_s:g} s"
-    if isinstance(error, _Unusable):
-        return f"UnusableResponse: {error}"
-    cause = error.__cause__
-    # openai says only "Connection error."; the cause says refused, reset or unresolved.
-    detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
-    code = getattr(error, "code", None)
-    return f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
-
-
-def _retryable(error: Exception) -> bool:
-    import openai
-
-    if isinstance(error, (openai.APIConnectionError, TimeoutError)):
-        return True
-    if isinstance(error, openai.APIStatusError):
-        if (
-            error.code == "insufficient_quota"
-            or getattr(error, "type", None) == "insufficient_quota"
-        ):
-            return False
-        return error.status_code in (408, 409, 429) or error.status_code >= 500
-    return False
-
-
-def _retry_delay(error: Exception, attempt: int) -> float:
-    """Retry-After when the server gives one (up to a minute), else exponential with jitter."""
-    import openai
-
-    if isinstance(error, openai.APIStatusError):
-        try:
-            after = float(error.response.headers.get("retry-after", ""))
-        except ValueError:
-            after = -1.0
-        if 0 <= after <= 60:
-            return after
-    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+    done = await complete(
+        client,
+        config,
+        {**request, **format_arguments(response_format, *prompts.schema(attribute))},
+        retries=config.max_retries if retries is None else retries,
+        may_send=run.may_send,
+        refusals=refusals,
+    )
+    if done is None or done.refused:
+        return None
+    label = None if done.content is None else prompts.label(done.content, attribute, text)
+    return CachedAnswer(
+        key=key,
+        model=config.model,
+        request={**request, "response_format": response_format},
+        response=done.content,
+        error=done.error,
+        label=label,
+        prompt_tokens=done.usage.get("prompt_tokens"),
+        completion_tokens=done.usage.get("completion_tokens"),
+        latency_s=time.perf_counter() - started,
+        confidence=_label_confidence(done.content, label, done.choice.get("logprobs"))
+        if done.choice is not None and prompts.single(attribute)
+        else None,
+    )
 
 
 def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> float | None:

@@ -30,18 +30,9 @@ from labelkit.lf.apply import apply_lfs_to_frame
 from labelkit.lf.core import LabelingFunction
 from labelkit.lf.rules import ARROW, load_rules, parse_rule
 from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
-from labelkit.llm.labeler import (
-    LLMConfig,
-    _choice,
-    _describe,
-    _format_arguments,
-    _post,
-    _require_endpoint,
-    _retry_delay,
-    _retryable,
-    _Unusable,
-)
+from labelkit.llm.labeler import LLMConfig
 from labelkit.llm.prompt import labeled_list_schema
+from labelkit.llm.transport import complete, format_arguments, format_refusals, require_endpoint
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row, registered
@@ -257,7 +248,7 @@ def _answer(
     cached = cached_answers(workspace, [key], config.max_response_bytes)
     if cached.height:
         return cached["response"][0]
-    _require_endpoint(config, 1, 1)
+    require_endpoint(config, 1, 1)
     if config.max_cost is not None:
         chars = sum(len(message["content"]) for message in request["messages"])
         estimate = config.cost(chars / 4, config.max_tokens) or 0.0
@@ -277,52 +268,38 @@ def _answer(
 async def _ask(
     config: LLMConfig, request: dict[str, Any], key: str, schema: dict[str, Any]
 ) -> CachedAnswer:
-    """One chat completion constrained to ``schema``, within ``config``'s deadline per
-    attempt, retried on 429, 5xx, timeouts and dropped connections as ``label_with_llm``
-    retries; an endpoint that refuses ``json_schema`` (llama.cpp's) is asked with a
-    ``json_object`` schema instead."""
+    """One chat completion constrained to ``schema``, asked as ``label_with_llm`` asks
+    (deadline, retries); an endpoint that refuses ``json_schema`` (llama.cpp's) is asked
+    with a ``json_object`` schema instead."""
     import openai
 
-    refusals = (
-        openai.BadRequestError,
-        openai.UnprocessableEntityError,
-        openai.InternalServerError,
-        openai.NotFoundError,
-    )
     client = openai.AsyncOpenAI(
         base_url=config.base_url, api_key=config.api_key or "unused", max_retries=0, timeout=None
     )
-    formats, attempt = ["json_schema", "json_object"], 0
     started = time.perf_counter()
     async with client:
-        while True:
-            arguments = {**request, **_format_arguments(formats[0], "rules", schema)}
-            try:
-                body = await _post(client, config, arguments)
-                content = _choice(body)["message"]["content"]
-            except (openai.APIError, TimeoutError, _Unusable) as error:
-                if len(formats) > 1 and isinstance(error, refusals):
-                    formats.pop(0)
-                    continue
-                if attempt < config.max_retries and _retryable(error):
-                    await asyncio.sleep(_retry_delay(error, attempt))
-                    attempt += 1
-                    continue
-                failure, content, usage = _describe(error, config), None, {}
-            else:
-                failure = None
-                usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-            return CachedAnswer(
-                key=key,
-                model=config.model,
-                request=request,
-                response=content,
-                error=failure,
-                label=None,
-                prompt_tokens=usage.get("prompt_tokens"),
-                completion_tokens=usage.get("completion_tokens"),
-                latency_s=time.perf_counter() - started,
+        for response_format, refusals in (("json_schema", format_refusals()), ("json_object", ())):
+            done = await complete(
+                client,
+                config,
+                {**request, **format_arguments(response_format, "rules", schema)},
+                retries=config.max_retries,
+                refusals=refusals,
             )
+            assert done is not None, "nothing limits the requests of one suggestion"
+            if not done.refused:
+                break
+    return CachedAnswer(
+        key=key,
+        model=config.model,
+        request=request,
+        response=done.content,
+        error=done.error,
+        label=None,
+        prompt_tokens=done.usage.get("prompt_tokens"),
+        completion_tokens=done.usage.get("completion_tokens"),
+        latency_s=time.perf_counter() - started,
+    )
 
 
 def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:

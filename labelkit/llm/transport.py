@@ -1,0 +1,202 @@
+"""One chat completion over HTTP: its deadline, its size cap, retries, and response formats.
+
+The labeler (a request per prompt) and ``suggest-lfs`` (a request per run) both ask
+through ``complete``, so the two retry, fail and fall back to a plainer response
+format alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labelkit.errors import LabelkitError
+
+if TYPE_CHECKING:
+    import openai
+
+    from labelkit.llm.labeler import LLMConfig
+
+
+class UnusableResponse(Exception):
+    """A response that is no answer: too large, not JSON, an error, or without a message."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How one request ended, after its retries: the first choice of the answer, or why
+    there is none. ``refused``: the endpoint refused the response format asked for."""
+
+    choice: dict[str, Any] | None = None
+    usage: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    refused: bool = False
+
+    @property
+    def content(self) -> str | None:
+        return None if self.choice is None else self.choice["message"]["content"]
+
+
+def format_refusals() -> tuple[type[Exception], ...]:
+    """The errors with which an endpoint says it does not support a response format."""
+    import openai
+
+    return (
+        openai.BadRequestError,
+        openai.UnprocessableEntityError,
+        openai.InternalServerError,
+        openai.NotFoundError,
+    )
+
+
+def format_arguments(response_format: str, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The request arguments that ask for ``response_format`` ("json_schema",
+    "json_object" or "text") with ``schema``.
+
+    Examples
+    --------
+    >>> format_arguments("json_object", "label", {"type": "object"})
+    {'response_format': {'type': 'json_object', 'schema': {'type': 'object'}}}
+    """
+    if response_format == "json_schema":
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": True},
+            }
+        }
+    if response_format == "json_object":
+        return {"response_format": {"type": "json_object", "schema": schema}}
+    return {}
+
+
+async def complete(
+    client: openai.AsyncOpenAI,
+    config: LLMConfig,
+    arguments: dict[str, Any],
+    *,
+    retries: int,
+    may_send: Callable[[], bool] = lambda: True,
+    refusals: tuple[type[Exception], ...] = (),
+) -> Completion | None:
+    """Ask once, retrying 429s, 5xx, timeouts and dropped connections up to ``retries``
+    times, each attempt within ``config``'s deadline and size cap.
+
+    ``may_send`` is asked before every attempt (a run's request and spending limits);
+    None when it refused the first. An error in ``refusals`` ends at once with
+    ``refused`` set, so that the caller can ask again in a plainer format.
+    """
+    import openai
+
+    failure: Completion | None = None
+    for attempt in range(retries + 1):
+        if not may_send():
+            return failure
+        try:
+            body = await _post(client, config, arguments)
+            choice = _first_choice(body)
+        except refusals:
+            return Completion(refused=True)
+        except (openai.APIError, TimeoutError, UnusableResponse) as error:
+            failure = Completion(error=_describe(error, config))
+            if attempt == retries or not _retryable(error):
+                return failure
+            await asyncio.sleep(_retry_delay(error, attempt))
+            continue
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        return Completion(choice=choice, usage=usage)
+    return failure
+
+
+def require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
+    """Refuse to ask when no endpoint is configured, saying what else would do."""
+    if config.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
+        return
+    raise LabelkitError(
+        f"{missing} of {total} prompts are not in the LLM cache and no endpoint is configured: "
+        "set OPENAI_BASE_URL and OPENAI_API_KEY (or --base-url / --api-key), use --local, or "
+        "import recorded answers"
+    )
+
+
+async def _post(
+    client: openai.AsyncOpenAI, config: LLMConfig, arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of one chat completion, read within the deadline and the size cap."""
+    limit = config.max_response_bytes
+    async with asyncio.timeout(config.timeout_s):
+        create = client.chat.completions.with_streaming_response.create
+        async with create(**arguments) as response:
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > limit:
+                raise UnusableResponse(f"the response has {length} bytes, over the cap of {limit}")
+            body = bytearray()
+            async for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise UnusableResponse(f"the response is over the cap of {limit} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise UnusableResponse(f"the response is not JSON: {bytes(body[:200])!r}") from None
+    if not isinstance(data, dict):
+        raise UnusableResponse(f"the response is not a JSON object: {bytes(body[:200])!r}")
+    return data
+
+
+def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
+    """The first choice of a chat completion, if it holds a message with text."""
+    if body.get("error"):
+        raise UnusableResponse(f"an error came back as HTTP 200: {json.dumps(body['error'])[:300]}")
+    choices = body.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        raise UnusableResponse(f"the response holds no message: {json.dumps(body)[:300]}")
+    return choice
+
+
+def _describe(error: Exception, config: LLMConfig) -> str:
+    if isinstance(error, TimeoutError):
+        return f"Timeout: no complete answer within {config.timeout_s:g} s"
+    if isinstance(error, UnusableResponse):
+        return f"UnusableResponse: {error}"
+    cause = error.__cause__
+    # openai says only "Connection error."; the cause says refused, reset or unresolved.
+    detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
+
+
+def _retryable(error: Exception) -> bool:
+    import openai
+
+    if isinstance(error, (openai.APIConnectionError, TimeoutError)):
+        return True
+    if isinstance(error, openai.APIStatusError):
+        if (
+            error.code == "insufficient_quota"
+            or getattr(error, "type", None) == "insufficient_quota"
+        ):
+            return False
+        return error.status_code in (408, 409, 429) or error.status_code >= 500
+    return False
+
+
+def _retry_delay(error: Exception, attempt: int) -> float:
+    """Retry-After when the server gives one (up to a minute), else exponential with jitter."""
+    import openai
+
+    if isinstance(error, openai.APIStatusError):
+        try:
+            after = float(error.response.headers.get("retry-after", ""))
+        except ValueError:
+            after = -1.0
+        if 0 <= after <= 60:
+            return after
+    return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
