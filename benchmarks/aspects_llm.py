@@ -24,7 +24,6 @@ import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import polars as pl
 from _common import parser, write_results
@@ -36,6 +35,7 @@ from labelkit.demo import (
     RECORDED_ANSWERS,
     RESTAURANTS_INGEST,
     RESTAURANTS_LLM,
+    first_mams_sentences,
 )
 from labelkit.evaluation import ALL
 from labelkit.llm import LLMConfig
@@ -51,17 +51,6 @@ LAYOUTS = {
     ),
 }
 SCORES = ("voted_accuracy", "coverage", "macro_f1")
-
-
-def first_sentences(path: Path, n: int, directory: Path) -> Path:
-    """``path`` with its first ``n`` sentences only (file order), under ``directory``."""
-    tree = ElementTree.parse(path)
-    root = tree.getroot()
-    for sentence in list(root)[n:]:
-        root.remove(sentence)
-    copy = directory / path.name
-    tree.write(copy, encoding="utf-8", xml_declaration=True)
-    return copy
 
 
 def replay(layout: str, sentences: Path, root: Path) -> list[dict[str, Any]]:
@@ -183,7 +172,7 @@ def main() -> None:
     test = bundled_dataset("mams-acsa") / "test.xml"
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        sentences = first_sentences(test, options.sentences, root)
+        sentences = first_mams_sentences(test, options.sentences, root)
         records = [r for layout in LAYOUTS for r in replay(layout, sentences, root)]
     frame = pl.DataFrame(records, infer_schema_length=None)
     notes = (

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from xml.etree import ElementTree
 
 import polars as pl
 from rich.console import Console
@@ -483,6 +484,24 @@ def _fresh_workspace(directory: str | Path) -> tuple[Path, Path]:
     workspace_path = directory / "workspace.duckdb"
     workspace_path.unlink(missing_ok=True)
     return directory, workspace_path
+
+
+def first_mams_sentences(path: Path, n: int, directory: Path) -> Path:
+    """A copy of the MAMS file ``path`` with its first ``n`` sentences only (file order),
+    written under ``directory``: what the restaurants demo's answers were recorded on.
+
+    Examples
+    --------
+    >>> first_mams_sentences(Path("mams-acsa/test.xml"), 300, Path("/tmp")).name
+    'test.xml'
+    """
+    tree = ElementTree.parse(path)
+    root = tree.getroot()
+    for sentence in list(root)[n:]:
+        root.remove(sentence)
+    copy = directory / path.name
+    tree.write(copy, encoding="utf-8", xml_declaration=True)
+    return copy
 
 
 def gold_answers_by_attribute(

@@ -44,6 +44,7 @@ from labelkit.demo import (
     RESTAURANTS_LLM,
     YOUTUBE_INGEST,
     YOUTUBE_LLM,
+    first_mams_sentences,
 )
 from labelkit.llm import LLMConfig, export_llm_cache, import_llm_cache, label_with_llm
 from labelkit.llm.local import local_llm_server, smollm2_path
@@ -88,7 +89,7 @@ def record_mams(
             with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "r.duckdb") as ws:
                 ingest(
                     ws,
-                    _first_sentences(data / f"{name}.xml", first, Path(tmp)),
+                    first_mams_sentences(data / f"{name}.xml", first, Path(tmp)),
                     **RESTAURANTS_INGEST,
                 )
                 if answers.is_file():
@@ -118,17 +119,6 @@ def _record_chunk(config: LLMConfig, sentences: pl.DataFrame, what: str) -> None
         stats = label_with_llm(ws, config)
         print(f"{what}: {stats}")
         print(export_llm_cache(ws, LAPTOPS_ANSWERS, model=config.model), "answers recorded")
-
-
-def _first_sentences(path: Path, n: int, directory: Path) -> Path:
-    """``path`` with its first ``n`` sentences only, under ``directory``."""
-    tree = ElementTree.parse(path)
-    root = tree.getroot()
-    for sentence in list(root)[n:]:
-        root.remove(sentence)
-    copy = directory / path.name
-    tree.write(copy, encoding="utf-8", xml_declaration=True)
-    return copy
 
 
 def main() -> None:
