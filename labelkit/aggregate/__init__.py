@@ -17,13 +17,14 @@ from labelkit.aggregate.base import (
     expected_accuracy,
     fit_predict,
     predict_from_proba,
+    store_predictions,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import label_models, resolve
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace
 
 __all__ = [
     "AutoLabelModel",
@@ -136,15 +137,13 @@ def aggregate(
         if "attribute" in predictions.columns
         else predictions.with_columns(attribute=pl.lit(""))
     )
-    with workspace.run("aggregate", config) as run:
-        run.con.execute("DELETE FROM predictions")
-        with registered(run.con, "new_predictions", stored):
-            run.con.execute(
-                "INSERT INTO predictions (example_id, model, label, confidence, probabilities, "
-                "run_id, attribute) SELECT example_id, ?, label, confidence, probabilities, ?, "
-                "attribute FROM new_predictions",
-                [model, run.id],
-            )
+    store_predictions(
+        workspace,
+        "predictions",
+        stored,
+        ["example_id", "label", "confidence", "probabilities", "attribute"],
+        config,
+    )
     return predictions
 
 

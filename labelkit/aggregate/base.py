@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
+import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
+from labelkit.workspace import Workspace, registered
 
 
 class LabelModel(Protocol):
@@ -246,3 +248,29 @@ def class_prior(class_balance: ClassBalance, cardinality: int, model: str) -> np
             f"got {list(class_balance)}"
         )
     return prior
+
+
+def store_predictions(
+    workspace: Workspace,
+    table: str,
+    predictions: pl.DataFrame,
+    columns: Sequence[str],
+    config: dict[str, Any],
+) -> None:
+    """Replace every row of ``table`` ("predictions" or "span_predictions") with
+    ``predictions``' ``columns``, stamped with ``config["model"]`` and the ``aggregate``
+    run logged with ``config``, in one transaction.
+
+    Examples
+    --------
+    >>> store_predictions(ws, "predictions", frame, ["example_id", "label"], {"model": "mv"})
+    """
+    names = ", ".join(f'"{column}"' for column in columns)
+    with workspace.run("aggregate", config) as run:
+        run.con.execute(f"DELETE FROM {table}")
+        with registered(run.con, "new_predictions", predictions):
+            run.con.execute(
+                f"INSERT INTO {table} ({names}, model, run_id) "
+                f"SELECT {names}, ?, ? FROM new_predictions",
+                [config["model"], run.id],
+            )

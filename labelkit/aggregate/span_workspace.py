@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from labelkit.aggregate.base import store_predictions
 from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL, fit_span_model, make_span_model
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import span_scores
 from labelkit.spans import Offsets, Span, TokenSpan, to_char_spans, to_token_spans, tokenize
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace
 
 # The splits whose gold spans score the label model after a run.
 SCORED_SPLITS = ("dev", "test")
@@ -212,15 +213,13 @@ def aggregate_spans(
         "snapped": corpus.snapped,
         **params,
     }
-    with workspace.run("aggregate", config) as run:
-        run.con.execute("DELETE FROM span_predictions")
-        with registered(run.con, "new_predictions", predictions):
-            run.con.execute(
-                'INSERT INTO span_predictions (example_id, start, "end", label, confidence, '
-                'model, run_id) SELECT example_id, start, "end", label, confidence, ?, ? '
-                "FROM new_predictions",
-                [model, run.id],
-            )
+    store_predictions(
+        workspace,
+        "span_predictions",
+        predictions,
+        ["example_id", "start", "end", "label", "confidence"],
+        config,
+    )
     return SpanAggregation(
         predictions=predictions, scores=scores, corpus=corpus, report=fitted.report
     )
