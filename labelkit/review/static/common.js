@@ -1,5 +1,5 @@
 "use strict";
-// What the review page and the proposed-rules page share: element lookup and the
+// What the review, summary and proposed-rules pages share: element lookup and the
 // JSON API call (same-origin, JSON bodies only: the server refuses anything else).
 const $ = (id) => document.getElementById(id);
 

@@ -1,6 +1,5 @@
 "use strict";
 // The review's numbers as tables; every value is set with textContent.
-const $ = (id) => document.getElementById(id);
 
 function fill(table, rows) {
   if (!rows.length) {
@@ -27,9 +26,7 @@ function fill(table, rows) {
 
 async function start() {
   try {
-    const response = await fetch("/api/summary", { credentials: "same-origin" });
-    const summary = await response.json();
-    if (!response.ok) throw new Error(summary.error);
+    const summary = await call("/api/summary");
     fill($("stats"), Object.entries(summary.stats).map(([measure, value]) => ({ measure, value })));
     fill($("per-label"), summary.per_label);
     fill($("agreement"), summary.agreement);
