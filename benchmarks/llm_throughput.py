@@ -10,12 +10,15 @@ server reach alone. Each concurrency asks under its own model name, so every run
 uncached; the wall time covers the whole call: prompts built, every answer cached, the
 votes written.
 
-Cached replay: a workspace of 100k and 1M examples whose every answer is already in
-the cache (inserted directly), labelled again with ``label_with_llm``: the wall seconds
-of building the prompts, reading the cache and writing the votes.
+Dry run and cached replay: a workspace of 100k and 1M examples. First the dry run
+(``estimate_llm_run``: every prompt built and looked up in an empty cache, tokens and
+cost estimated), then every answer is put in the cache (inserted directly) and the
+workspace labelled again with ``label_with_llm``: the wall seconds of building the
+prompts, reading the cache and writing the votes.
 
-Target (issue 21, point 2): 1,000 requests/s at some concurrency, and a 1M replay in
-seconds. Times are wall seconds on whatever machine runs it: on a shared, loaded one
+Target (issue 21, point 2): 1,000 requests/s at some concurrency, and a 1M dry run and
+a 1M replay in seconds. A part left out (``--skip-live``, ``--skip-replay``) keeps its
+earlier records in the results file. Times are wall seconds on whatever machine runs it: on a shared, loaded one
 they are rough.
 
     nice -n 10 python benchmarks/llm_throughput.py
@@ -39,6 +42,7 @@ import polars as pl
 from _common import parser, write_results
 
 from labelkit import LLMConfig, Workspace, ingest, label_with_llm
+from labelkit.llm import estimate_llm_run
 from labelkit.llm.labeler import _prompts
 
 CONCURRENCY = (1, 4, 16, 64, 256)
@@ -184,9 +188,13 @@ def live(folder: Path) -> list[dict[str, Any]]:
     return records
 
 
-def replay(folder: Path, n: int) -> dict[str, Any]:
+def replay(folder: Path, n: int) -> list[dict[str, Any]]:
     config = LLMConfig(model="recorded", instructions=INSTRUCTIONS)
     with _workspace(folder, n) as workspace:
+        started = time.perf_counter()
+        estimate = estimate_llm_run(workspace, config)
+        dry_seconds = time.perf_counter() - started
+        assert estimate.to_ask == n, estimate
         keys = _prompts(workspace, config, None).distinct["key"]
         answers = pl.DataFrame({"key": keys}).with_columns(
             model=pl.lit("recorded"),
@@ -208,14 +216,34 @@ def replay(folder: Path, n: int) -> dict[str, Any]:
         stats = label_with_llm(workspace, config)
         seconds = time.perf_counter() - started
     assert stats.cached == n and stats.answered == 0, stats
-    record = {
-        "dataset": f"synthetic {n:,} prompts",
-        "method": "cached replay",
-        "seconds": round(seconds, 2),
-        "requests_per_s": round(n / seconds),
-    }
-    print(record, flush=True)
-    return record
+    records = [
+        {
+            "dataset": f"synthetic {n:,} prompts",
+            "method": "dry run (estimate, nothing cached)",
+            "seconds": round(dry_seconds, 2),
+            "requests_per_s": round(n / dry_seconds),
+        },
+        {
+            "dataset": f"synthetic {n:,} prompts",
+            "method": "cached replay",
+            "seconds": round(seconds, 2),
+            "requests_per_s": round(n / seconds),
+        },
+    ]
+    print(*records, sep="\n", flush=True)
+    return records
+
+
+def _earlier(output_dir: Path, live: bool) -> list[dict[str, Any]]:
+    """The records of the part a run leaves out, from the results file it rewrites."""
+    path = output_dir / "llm_throughput.json"
+    if not path.is_file():
+        return []
+    return [
+        {k: v for k, v in record.items() if k not in ("machine", "labelkit_version")}
+        for record in json.loads(path.read_text())
+        if record["method"].startswith("live") == live
+    ]
 
 
 def main() -> None:
@@ -226,11 +254,18 @@ def main() -> None:
     records = []
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
-        if not options.skip_live:
+        if options.skip_live:
+            records += _earlier(options.output_dir, live=True)
+        else:
             records += live(Path(folder))
-        if not options.skip_replay:
-            records += [replay(Path(folder), n) for n in REPLAYS]
+        if options.skip_replay:
+            records += _earlier(options.output_dir, live=False)
+        else:
+            records += [record for n in REPLAYS for record in replay(Path(folder), n)]
     load = f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end"
+    if options.skip_live or options.skip_replay:
+        kept = "live" if options.skip_live else "dry-run and replay"
+        load += f" (the {kept} rows are an earlier run's)"
     notes = (
         "Wall seconds, one run each; the server is a bare asyncio HTTP server in its own "
         "process, and the bare client loop is labelkit's openai call alone at the same "
