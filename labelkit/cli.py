@@ -228,12 +228,19 @@ def apply(
             help="With --executor ray: Ray tasks at a time (default: the cluster's CPUs)."
         ),
     ] = None,
+    ray_staging: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --executor ray: the folder for the Parquet files workers read and "
+            "write, one every node sees at the same path (default: the workspace's folder)."
+        ),
+    ] = None,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     if executor == "ray":
-        runner = executor_for("ray", address=ray_address, workers=workers)
-    elif ray_address is not None or workers is not None:
-        raise InputError("--ray-address and --workers are options of --executor ray")
+        runner = executor_for("ray", address=ray_address, workers=workers, staging=ray_staging)
+    elif ray_address is not None or workers is not None or ray_staging is not None:
+        raise InputError("--ray-address, --workers and --ray-staging are options of --executor ray")
     else:
         runner = executor_for(executor)
     functions = [lf for spec in lfs for lf in load_lfs(spec)]

@@ -222,8 +222,22 @@ def test_the_cli_applies_on_the_cluster_at_an_address(
     path = tmp_path / "ray.duckdb"
     _workspace(path, examples_csv).close()
     address = ray.get_runtime_context().gcs_address
-    done = run_cli("apply", path, "--lfs", lfs, "--executor", "ray", "--ray-address", address)
+    staging = tmp_path / "shared"
+    staging.mkdir()
+    done = run_cli(
+        "apply",
+        path,
+        "--lfs",
+        lfs,
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+        "--ray-staging",
+        staging,
+    )
     assert done.returncode == 0, done.stderr
+    assert list(staging.iterdir()) == []
     assert "subscribe" in done.stdout and "loud" in done.stdout
     with Workspace(path, read_only=True) as ws:
         got = ws.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
@@ -235,7 +249,7 @@ def test_the_cli_applies_on_the_cluster_at_an_address(
 def test_ray_options_need_the_ray_executor(tmp_path: Path) -> None:
     done = run_cli("apply", tmp_path / "ws.duckdb", "--lfs", "x.py", "--workers", "2")
     assert done.returncode == 1
-    assert "--ray-address and --workers are options of --executor ray" in done.stderr
+    assert "--ray-address, --workers and --ray-staging are options of --executor ray" in done.stderr
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
