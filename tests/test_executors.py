@@ -130,9 +130,12 @@ def test_strict_stops_at_the_same_row_and_writes_nothing(
 
 
 def test_checks_across_rows_are_made_once_over_all_of_them(
-    cluster: None, examples_csv: Path, tmp_path: Path
+    cluster: None, examples_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+    # A workspace named relative to here: Ray's workers run elsewhere, and must still
+    # find the staging folder beside it.
+    monkeypatch.chdir(tmp_path)
+    with _workspace(Path("ws.duckdb"), examples_csv) as ws:
         everywhere = [*LFS[:2], always_fails]
         with pytest.raises(LabelingFunctionError, match="on all 7000 examples"):
             apply_lfs(ws, everywhere, executor=RayExecutor(workers=2))

@@ -100,7 +100,8 @@ class RayExecutor:
                 "span LFs run on the local executor (--executor local)"
             )
         _check_fields_everywhere(workspace, lfs)
-        folder = Path(self.staging) if self.staging is not None else workspace.path.parent
+        # Absolute: Ray's workers do not run in this process's working directory.
+        folder = Path(self.staging or workspace.path.parent).resolve()
         with (
             _connected(ray, self.address, self.workers) as workers,
             tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
