@@ -115,6 +115,45 @@ def test_ray_votes_equal_the_local_ones(cluster: None, examples_csv: Path, tmp_p
         assert not list(tmp_path.glob(".labelkit-ray-*"))
 
 
+@labeling_function
+def by_aspect(x: Example) -> object:
+    if "love" in x.text:
+        return {"food": "positive", "staff": "negative" if "!!" in x.text else None}
+    return None
+
+
+def test_votes_on_attributes_equal_the_local_ones(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    lfs = [keyword_lf("song_food", ["song"], "positive", attribute="food"), by_aspect]
+    applied = {}
+    for name, executor in (("local", "local"), ("ray", RayExecutor(workers=3))):
+        with Workspace(tmp_path / f"{name}.duckdb") as ws:
+            ingest(
+                ws,
+                examples_csv,
+                id_column="id",
+                kind="aspects",
+                labels=["positive", "negative"],
+                attributes=["food", "staff"],
+            )
+            applied[name] = apply_lfs(ws, lfs, executor=executor)
+            applied[name + " stored"] = ws.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
+    for attribute in ("food", "staff"):
+        local, remote = applied["local"].matrices[attribute], applied["ray"].matrices[attribute]
+        assert remote.example_ids == local.example_ids
+        assert (remote.codes == local.codes).all()
+    assert applied["ray stored"].equals(applied["local stored"])
+    # "love" and "song" each start or end the rows with i % 9 in two residues (1,556
+    # rows each), and every "love" row also has "!!" (i % 3 == 2).
+    counts = applied["ray stored"].group_by("source", "attribute").len().sort("source", "attribute")
+    assert counts.rows() == [
+        ("by_aspect", "food", 1556),
+        ("by_aspect", "staff", 1556),
+        ("song_food", "food", 1556),
+    ]
+
+
 def test_strict_stops_at_the_same_row_and_writes_nothing(
     cluster: None, examples_csv: Path, tmp_path: Path
 ) -> None:
