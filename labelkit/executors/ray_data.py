@@ -51,7 +51,7 @@ MIN_FILE_ROWS = 2_000
 MAX_FILE_ROWS = 100_000
 FILES_PER_WORKER = 4
 
-_VOTES_SCHEMA = {"example_id": pl.String, "source": pl.String, "label": pl.String}
+_VOTES_SCHEMA = {name: pl.String for name in ("example_id", "source", "label", "attribute")}
 _FAILED_SCHEMA = {**ERRORS_SCHEMA, "row": pl.Int64, "lf_index": pl.Int64}
 
 
@@ -125,7 +125,7 @@ class RayExecutor:
             )
             with _shipped_by_value(ray, lfs), _worker_errors_raised(ray):
                 votes.write_parquet(str(shards))
-            computed = _read_shards(shards, {**_VOTES_SCHEMA, "attribute": pl.String})
+            computed = _read_shards(shards, _VOTES_SCHEMA)
             errors = (
                 _read_shards(failed, _FAILED_SCHEMA)
                 .sort("lf_index", "row")
