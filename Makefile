@@ -82,6 +82,7 @@ $(BENCH_STAMP): $(LLM_STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/label_models.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/apply_speed.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/ray_apply.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/llm_votes.py --data-dir $(DATA_DIR) --live
 	$(BIN)/python benchmarks/llm_budget.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/llm_throughput.py

@@ -11,14 +11,16 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from rich.markup import escape
 
 # Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
 from labelkit.aggregate import aggregate, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
-from labelkit.errors import LabelkitError
+from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
+from labelkit.executors import executor_for
 from labelkit.export import export_cleaned
 from labelkit.lf import (
     BATCH_ROWS,
@@ -85,7 +87,8 @@ def main() -> None:
     try:
         app()
     except LabelkitError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
+        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(1)
 
 
@@ -205,8 +208,41 @@ def apply(
             help=f"Stop if a Python LF runs longer than this on one batch of {BATCH_ROWS:,} rows.",
         ),
     ] = DEFAULT_LF_TIMEOUT,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where the LFs run: local (this machine) or ray (a Ray cluster; "
+            "pip install 'labelkit[ray]')."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --executor ray: the cluster, auto (started by `ray start`) or "
+            "ray://HOST:10001; default: a local one for this command."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="With --executor ray: Ray tasks at a time (default: the cluster's CPUs)."
+        ),
+    ] = None,
+    ray_staging: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --executor ray: the folder for the Parquet files workers read and "
+            "write, one every node sees at the same path (default: the workspace's folder)."
+        ),
+    ] = None,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
+    if executor == "ray":
+        runner = executor_for("ray", address=ray_address, workers=workers, staging=ray_staging)
+    elif ray_address is not None or workers is not None or ray_staging is not None:
+        raise InputError("--ray-address, --workers and --ray-staging are options of --executor ray")
+    else:
+        runner = executor_for(executor)
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws:
         applied = apply_lfs(
@@ -217,6 +253,7 @@ def apply(
             allow_failing_lfs=allow_failing_lfs,
             n_jobs=jobs,
             lf_timeout=lf_timeout,
+            executor=runner,
         )
         split = _analysis_split(ws)
         summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])

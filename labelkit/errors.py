@@ -28,8 +28,13 @@ class LabelingFunctionError(LabelkitError):
         self.lf_name = lf_name
         self.example_id = example_id
         self.text = text
+        self.reason = reason
         shown = text if len(text) <= 200 else text[:200] + "…"
         super().__init__(
             f"labeling function {lf_name!r} failed on example {example_id!r}: {reason}\n"
             f"  text: {shown!r}"
         )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str]]:
+        # Pickled whole, so that one raised in another process (a Ray worker) arrives as it was.
+        return (type(self), (self.lf_name, self.example_id, self.text, self.reason))

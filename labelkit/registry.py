@@ -38,3 +38,6 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
 
 span_label_models = catalogue.create("labelkit", "span_label_models")
 """Span label models: factories ``(labels, **params) -> SpanLabelModel``."""
+
+executors = catalogue.create("labelkit", "executors")
+"""Where the heavy stages run: factories ``(**params) -> Executor`` (``labelkit.executors``)."""

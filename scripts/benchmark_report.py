@@ -20,6 +20,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 SECTIONS = {
     "label_models": ("Label models on real and synthetic votes", None),
     "apply_speed": ("Labeling-function applier against Snorkel", None),
+    "ray_apply": ("Labeling functions on a local Ray cluster", None),
     "llm_votes": ("Combining LLM votes", None),
     "llm_budget": ("Spending an LLM budget", None),
     "llm_throughput": ("LLM stage throughput", None),

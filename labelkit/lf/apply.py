@@ -14,7 +14,7 @@ import queue
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -37,6 +37,9 @@ from labelkit.lf.spans import SpanLF, compute_span_votes
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import LabelMatrix, definition_hash, replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, registered
+
+if TYPE_CHECKING:
+    from labelkit.executors import Executor
 
 # Below this many rows per process, another process costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
@@ -121,12 +124,35 @@ def compute_votes(
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     if task.kind == "spans":
         spans, errors = compute_span_votes(lfs, examples, task)  # type: ignore[arg-type]
-        if strict and errors.height:
-            lf, example_id, text, error = errors.row(0)
-            raise LabelingFunctionError(lf, example_id, text, error)
-        if not allow_failing_lfs:
-            _refuse_lfs_failing_everywhere(errors, examples.height)
+        check_failures(errors, examples.height, strict=strict, allow_failing_lfs=allow_failing_lfs)
         return AppliedLFs(matrices={}, errors=errors, spans=spans)
+    codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
+    check_failures(errors, examples.height, strict=strict, allow_failing_lfs=allow_failing_lfs)
+    return AppliedLFs(matrices=_matrices(codes, examples["id"].to_list(), lfs, task), errors=errors)
+
+
+def compute_codes(
+    lfs: Sequence[LabelingFunction],
+    examples: pl.DataFrame,
+    task: Task,
+    *,
+    n_jobs: int | None,
+    lf_timeout: float | None,
+    check_fields: bool = True,
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """The vote codes (rows x LFs x ``Task.targets``) of text LFs on ``examples`` (``id``,
+    ``text``, ``meta``) and the rows where a Python LF failed, in LF then row order.
+
+    No check that needs every row is made here (``strict``, an LF failing everywhere and,
+    without ``check_fields``, a metadata field no example has), so that an executor can
+    run it on one batch of the examples and make those checks once over all of them.
+
+    Examples
+    --------
+    >>> codes, errors = compute_codes(lfs, frame, task, n_jobs=1, lf_timeout=None)
+    >>> codes.shape == (frame.height, len(lfs), len(task.targets))
+    True
+    """
     codes = np.full((examples.height, len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
     codes_of = vote_codes(task)
     kinds: dict[type, list[int]] = {}
@@ -139,7 +165,8 @@ def compute_votes(
         matching = examples.with_columns(pl.col("text").str.normalize("NFC"))
     if declarative:
         matching = with_fields(matching, {name for j in declarative for name in lfs[j].fields})
-        _check_fields([lfs[j] for j in declarative], matching)
+        if check_fields:
+            _check_fields([lfs[j] for j in declarative], matching)
         columns = [
             (j, t, lfs[j].votes(label_codes).alias(f"{j}:{t}"))
             for j in declarative
@@ -154,17 +181,34 @@ def compute_votes(
         )
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if python := kinds.get(PythonLF):
-        votes, errors = _run_python_lfs(
+        codes[:, python], errors = _run_python_lfs(
             [lfs[j] for j in python], examples, task, n_jobs, lf_timeout
         )
-        if strict and errors.height:
-            lf, example_id, text, error = errors.row(0)
-            raise LabelingFunctionError(lf, example_id, text, error)
-        if not allow_failing_lfs:
-            _refuse_lfs_failing_everywhere(errors, examples.height)
-        codes[:, python] = votes
-    example_ids, sources = examples["id"].to_list(), [lf.name for lf in lfs]
-    matrices = {
+    return codes, errors
+
+
+def check_failures(
+    errors: pl.DataFrame, n_examples: int, *, strict: bool, allow_failing_lfs: bool
+) -> None:
+    """Raise ``LabelingFunctionError`` on the first failed row (``strict``) or for an LF
+    that failed on all ``n_examples`` rows (unless ``allow_failing_lfs``).
+
+    Examples
+    --------
+    >>> check_failures(errors, frame.height, strict=False, allow_failing_lfs=False)
+    """
+    if strict and errors.height:
+        lf, example_id, text, error = errors.row(0)
+        raise LabelingFunctionError(lf, example_id, text, error)
+    if not allow_failing_lfs:
+        _refuse_lfs_failing_everywhere(errors, n_examples)
+
+
+def _matrices(
+    codes: np.ndarray, example_ids: list[str], lfs: Sequence[LabelingFunction], task: Task
+) -> dict[str, LabelMatrix]:
+    sources = [lf.name for lf in lfs]
+    return {
         attribute: LabelMatrix(
             codes=np.ascontiguousarray(codes[:, :, t]),
             example_ids=example_ids,
@@ -173,7 +217,6 @@ def compute_votes(
         )
         for t, attribute in enumerate(task.targets)
     }
-    return AppliedLFs(matrices=matrices, errors=errors)
 
 
 def _codes_per_attribute(
@@ -259,6 +302,7 @@ def apply_lfs(
     allow_failing_lfs: bool = False,
     n_jobs: int | None = None,
     lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
+    executor: str | Executor = "local",
 ) -> AppliedLFs:
     """Apply ``lfs`` to every example in the workspace and store their votes in one step.
 
@@ -269,6 +313,11 @@ def apply_lfs(
     with ``strict``, a failure stops the step and nothing is written. An LF that fails
     on every example stops it too, unless ``allow_failing_lfs``; so does a Python LF
     still running on a batch of rows after ``lf_timeout`` seconds (see ``compute_votes``).
+
+    ``executor`` computes the votes: a name in ``labelkit.registry.executors`` (``"local"``:
+    this process and its forked workers; ``"ray"``: a Ray cluster, ``labelkit[ray]``) or
+    an executor made by one (``executor_for("ray", address="auto", workers=4)``). Either
+    way the votes are the same, and this process writes them in one transaction.
 
     Examples
     --------
@@ -281,31 +330,38 @@ def apply_lfs(
     >>> apply_lfs(laptops_ws, load_lfs("labeling_functions.laptops")).spans.columns
     ['example_id', 'source', 'start', 'end', 'label']
     """
+    # Imported here: the executors build on this module's compute_votes.
+    from labelkit.executors import executor_for
+
     _check_lfs(lfs, workspace.task)
-    examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
-    if examples.height == 0:
+    runner = executor_for(executor) if isinstance(executor, str) else executor
+    if workspace.sql("SELECT count(*) AS n FROM examples")["n"][0] == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
     current = set() if force else _current(workspace, lfs)
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if stale:
-        computed = compute_votes(
+        computed = runner.lf_votes(
+            workspace,
             stale,
-            examples,
-            workspace.task,
             strict=strict,
             allow_failing_lfs=allow_failing_lfs,
             n_jobs=n_jobs,
             lf_timeout=lf_timeout,
         )
         errors = computed.errors
-        config = {"lfs": [lf.name for lf in stale], "reused": reused, "errors": errors.height}
+        config = {
+            "lfs": [lf.name for lf in stale],
+            "reused": reused,
+            "errors": errors.height,
+            "executor": runner.name,
+        }
         with workspace.run("apply", config) as run:
-            replace = replace_votes if computed.spans is None else replace_span_votes
+            replace = replace_span_votes if workspace.task.kind == "spans" else replace_votes
             replace(
                 run.con,
-                _long_votes(computed.matrices) if computed.spans is None else computed.spans,
+                computed.votes,
                 pl.DataFrame(
                     {
                         "name": [lf.name for lf in stale],
@@ -339,8 +395,14 @@ def apply_lfs(
     return AppliedLFs(matrices=matrices, errors=errors, reused=reused)
 
 
-def _long_votes(matrices: Mapping[str, LabelMatrix]) -> pl.DataFrame:
-    """One row per vote cast (abstains left out): ``example_id, source, label, attribute``."""
+def long_votes(matrices: Mapping[str, LabelMatrix]) -> pl.DataFrame:
+    """One row per vote cast (abstains left out): ``example_id, source, label, attribute``.
+
+    Examples
+    --------
+    >>> long_votes(compute_votes(lfs, frame, task).matrices).columns
+    ['example_id', 'source', 'label', 'attribute']
+    """
     parts = []
     for attribute, matrix in matrices.items():
         rows, columns, codes = matrix.triplets()

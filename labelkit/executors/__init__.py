@@ -1,0 +1,33 @@
+"""Executors: where the heavy stages run, by name from ``labelkit.registry.executors``.
+
+``local`` (the default) runs them in this process and its forked workers; ``ray`` on a
+Ray cluster through Ray Data (the optional extra ``labelkit[ray]``). Either way the
+workspace's DuckDB file is written only by the process that opened it.
+
+Examples
+--------
+>>> executor_for("ray", address="auto", workers=4).name
+'ray'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelkit.executors import local, ray_data
+from labelkit.executors.base import Executor, LFVotes
+from labelkit.registry import executors, resolve
+
+
+def executor_for(name: str, **params: Any) -> Executor:
+    """The executor registered as ``name``, made with ``params``.
+
+    Examples
+    --------
+    >>> executor_for("local").name
+    'local'
+    """
+    return resolve(executors, name)(**params)
+
+
+__all__ = ["Executor", "LFVotes", "executor_for", "local", "ray_data"]

@@ -1,0 +1,54 @@
+"""What every executor offers: the votes of labeling functions on a workspace's examples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from labelkit.lf.core import LabelingFunction
+    from labelkit.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class LFVotes:
+    """Votes an executor computed, for the driver to write.
+
+    ``votes`` has one row per vote cast (``example_id, source, label, attribute``), or per
+    span on a spans task (``example_id, source, start, end, label``); ``errors`` one row
+    per failed row (``lf, example_id, text, error``), in LF then example order.
+    """
+
+    votes: pl.DataFrame
+    errors: pl.DataFrame
+
+
+class Executor(Protocol):
+    """Runs a stage's work somewhere; it reads the workspace but never writes it: the
+    caller writes what it returns, in one transaction.
+
+    Examples
+    --------
+    >>> executor_for("local").lf_votes(ws, lfs, strict=False, allow_failing_lfs=False,
+    ...                                n_jobs=None, lf_timeout=60.0).votes.columns
+    ['example_id', 'source', 'label', 'attribute']
+    """
+
+    name: str
+
+    def lf_votes(
+        self,
+        workspace: Workspace,
+        lfs: Sequence[LabelingFunction],
+        *,
+        strict: bool,
+        allow_failing_lfs: bool,
+        n_jobs: int | None,
+        lf_timeout: float | None,
+    ) -> LFVotes:
+        """The votes of ``lfs`` on every example of ``workspace``, with the same checks
+        as ``compute_votes`` (``strict``, an LF failing everywhere, ``lf_timeout``)."""
+        ...

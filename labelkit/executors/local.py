@@ -1,0 +1,55 @@
+"""The local executor: this process, and forked workers for Python LFs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelkit.executors.base import LFVotes
+from labelkit.lf.apply import compute_votes, long_votes
+from labelkit.lf.core import LabelingFunction
+from labelkit.registry import executors
+from labelkit.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class LocalExecutor:
+    """Every row in memory in this process (see ``compute_votes``).
+
+    Examples
+    --------
+    >>> LocalExecutor().lf_votes(ws, lfs, strict=False, allow_failing_lfs=False,
+    ...                          n_jobs=2, lf_timeout=60.0).errors.height
+    0
+    """
+
+    name: str = "local"
+
+    def lf_votes(
+        self,
+        workspace: Workspace,
+        lfs: Sequence[LabelingFunction],
+        *,
+        strict: bool,
+        allow_failing_lfs: bool,
+        n_jobs: int | None,
+        lf_timeout: float | None,
+    ) -> LFVotes:
+        examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
+        computed = compute_votes(
+            lfs,
+            examples,
+            workspace.task,
+            strict=strict,
+            allow_failing_lfs=allow_failing_lfs,
+            n_jobs=n_jobs,
+            lf_timeout=lf_timeout,
+        )
+        votes = computed.spans if computed.spans is not None else long_votes(computed.matrices)
+        return LFVotes(votes=votes, errors=computed.errors)
+
+
+@executors.register("local")
+def local_executor() -> LocalExecutor:
+    """The executor that runs every stage in this process (the default)."""
+    return LocalExecutor()

@@ -1,0 +1,304 @@
+"""The ray executor: labeling functions applied on a Ray cluster through Ray Data.
+
+The driver (the process that holds the workspace) exports the examples as Parquet files
+in a staging folder, each row numbered by its place in id order; Ray Data reads them,
+and each task applies the LFs to one file's Arrow batch, read by polars, and returns its
+votes, which Ray Data writes as Parquet shards beside them (the rows an LF failed on go
+into shards of their own). The driver reads the shards back and ``apply_lfs`` writes
+them into the workspace in one transaction: workers never open the DuckDB file. Votes
+are keyed by example id and failed rows carry their row number, so the order in which
+Ray runs the tasks changes nothing.
+
+Examples
+--------
+>>> apply_lfs(ws, lfs, executor=RayExecutor(workers=4)).matrix.codes.shape
+(1586, 10)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from labelkit.errors import InputError, LabelkitError
+from labelkit.executors.base import LFVotes
+from labelkit.lf.apply import (
+    _check_fields,
+    _matrices,
+    check_failures,
+    compute_codes,
+    long_votes,
+)
+from labelkit.lf.core import ERRORS_SCHEMA, DeclarativeLF, LabelingFunction, PythonLF, with_fields
+from labelkit.registry import executors
+from labelkit.task import Task
+from labelkit.workspace import Workspace
+
+# Rows per exported file, so per Ray task: several files for every worker, so that one
+# slow file does not hold the others up, and each big enough to be worth a task.
+MIN_FILE_ROWS = 2_000
+MAX_FILE_ROWS = 100_000
+FILES_PER_WORKER = 4
+
+_VOTES_SCHEMA = {name: pl.String for name in ("example_id", "source", "label", "attribute")}
+_FAILED_SCHEMA = {**ERRORS_SCHEMA, "row": pl.Int64, "lf_index": pl.Int64}
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """Labeling functions applied by ``workers`` Ray tasks at a time.
+
+    ``address`` is the cluster's (``"auto"``: the one started on this machine by ``ray
+    start``; ``"ray://host:10001"``: a remote one through Ray Client); None starts a
+    local cluster for the call, with ``workers`` CPUs (default: every core), unless
+    this process is already connected (``ray.init`` called before). ``staging`` is the
+    folder for the Parquet files the workers read and write (default: the workspace's
+    folder); on a cluster of several machines it must be one they all see, at the same
+    path (a shared file system).
+
+    Examples
+    --------
+    >>> RayExecutor(address="auto", workers=8).lf_votes(
+    ...     ws, lfs, strict=False, allow_failing_lfs=False, n_jobs=None, lf_timeout=60.0
+    ... ).votes.columns
+    ['example_id', 'source', 'label', 'attribute']
+    """
+
+    address: str | None = None
+    workers: int | None = None
+    staging: Path | None = None
+    name: str = "ray"
+
+    def lf_votes(
+        self,
+        workspace: Workspace,
+        lfs: Sequence[LabelingFunction],
+        *,
+        strict: bool,
+        allow_failing_lfs: bool,
+        n_jobs: int | None,
+        lf_timeout: float | None,
+    ) -> LFVotes:
+        """The votes of ``lfs`` on every example of ``workspace``, computed on the
+        cluster; ``n_jobs`` is unused: each Ray task runs its Python LFs in one process."""
+        ray = _import_ray()
+        task = workspace.task
+        if task.kind == "spans":
+            raise InputError(
+                "the ray executor applies LFs that vote on whole texts; a spans task's "
+                "span LFs run on the local executor (--executor local)"
+            )
+        _check_fields_everywhere(workspace, lfs)
+        # Absolute: Ray's workers do not run in this process's working directory.
+        folder = Path(self.staging or workspace.path.parent).resolve()
+        with (
+            _connected(ray, self.address, self.workers) as workers,
+            tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
+        ):
+            texts, shards, failed = (Path(staging, part) for part in ("texts", "votes", "failed"))
+            n_rows, files = _export(workspace, texts, workers)
+            dataset = ray.data.read_parquet([str(f) for f in files], override_num_blocks=len(files))
+            votes = dataset.map_batches(
+                _vote_batch,
+                batch_format="pyarrow",
+                batch_size=None,
+                zero_copy_batch=True,
+                compute=ray.data.TaskPoolStrategy(size=workers),
+                num_cpus=1,
+                fn_kwargs={
+                    "lfs": list(lfs),
+                    "task": task,
+                    "lf_timeout": lf_timeout,
+                    "failed": str(failed),
+                },
+            )
+            with _shipped_by_value(ray, lfs), _worker_errors_raised(ray):
+                votes.write_parquet(str(shards))
+            computed = _read_shards(shards, _VOTES_SCHEMA)
+            errors = (
+                _read_shards(failed, _FAILED_SCHEMA)
+                .sort("lf_index", "row")
+                .select(list(ERRORS_SCHEMA))
+            )
+        check_failures(errors, n_rows, strict=strict, allow_failing_lfs=allow_failing_lfs)
+        return LFVotes(votes=computed, errors=errors)
+
+
+@executors.register("ray")
+def ray_executor(
+    address: str | None = None, workers: int | None = None, staging: Path | None = None
+) -> RayExecutor:
+    """The executor on a Ray cluster (see ``RayExecutor``); an error naming the extra
+    to install where Ray is not installed."""
+    _import_ray()
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    return RayExecutor(address=address, workers=workers, staging=staging)
+
+
+def _import_ray() -> ModuleType:
+    try:
+        import ray
+        import ray.data
+    except ImportError as error:
+        raise LabelkitError(
+            f"the ray executor needs Ray, which is not installed ({error}): "
+            "pip install 'labelkit[ray]'"
+        ) from None
+    return ray
+
+
+@contextmanager
+def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Iterator[int]:
+    """Connected to the cluster for the block (and disconnected after, where this made
+    the connection); yields how many tasks to run at a time."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(
+            address=address,
+            num_cpus=workers if address is None else None,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+        )
+    context = ray.data.DataContext.get_current()
+    names = ("enable_progress_bars", "use_datasource_v2", "raise_original_map_exception")
+    settings = {name: getattr(context, name) for name in names}
+    # Ray Data's progress bars would fill the command's output, one per operator; its
+    # second Parquet reader (Ray 2.60) reads small files in one task whatever
+    # override_num_blocks says, so one worker would do all the work; and labelkit's
+    # errors raised in a worker (an LF past its time budget) should arrive as they are.
+    for name, value in zip(names, (False, False, True), strict=True):
+        setattr(context, name, value)
+    try:
+        yield workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    finally:
+        for name, value in settings.items():
+            setattr(context, name, value)
+        if started:
+            ray.shutdown()
+
+
+def _check_fields_everywhere(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> None:
+    """The checks ``compute_codes`` leaves to a caller that holds every row, in SQL over
+    the workspace: metadata that is not JSON, a field no example has. Each is worded by
+    the local path's own check, run on the one row that shows it."""
+    declarative = [lf for lf in lfs if isinstance(lf, DeclarativeLF)]
+    names = sorted({name for lf in declarative for name in lf.fields} - {"text"})
+    if not names:
+        return
+    bad = workspace.sql(
+        "SELECT id, meta FROM examples WHERE NOT json_valid(meta) ORDER BY id LIMIT 1"
+    )
+    if bad.height:
+        with_fields(bad, names)
+    present = workspace.sql(
+        "SELECT "
+        + ", ".join(
+            f"bool_or(json_extract_string(meta, '$.{name}') IS NOT NULL) AS \"{name}\""
+            for name in names
+        )
+        + " FROM examples"
+    )
+    stand_in = pl.DataFrame(
+        {f"meta.{name}": ["" if present[name][0] else None] for name in names},
+        schema={f"meta.{name}": pl.String for name in names},
+    ).with_columns(text=pl.lit(""))
+    _check_fields(declarative, stand_in)
+
+
+def _export(workspace: Workspace, folder: Path, workers: int) -> tuple[int, list[Path]]:
+    """The examples as Parquet files in ``folder``, one row group each, ``row`` their
+    place in id order; the number of rows and the files."""
+    n_rows = int(workspace.sql("SELECT count(*) AS n FROM examples")["n"][0])
+    per_file = math.ceil(n_rows / (workers * FILES_PER_WORKER))
+    per_file = max(MIN_FILE_ROWS, min(MAX_FILE_ROWS, per_file))
+    target = str(folder).replace("'", "''")
+    workspace.con.execute(
+        f"""COPY (SELECT row_number() OVER (ORDER BY id) - 1 AS row, id, text, meta
+                  FROM examples ORDER BY id)
+            TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE {per_file}, ROW_GROUPS_PER_FILE 1)"""
+    )
+    return n_rows, sorted(folder.glob("*.parquet"))
+
+
+def _vote_batch(
+    batch: pa.Table,
+    *,
+    lfs: list[LabelingFunction],
+    task: Task,
+    lf_timeout: float | None,
+    failed: str,
+) -> pa.Table:
+    """The votes of ``lfs`` on one batch of exported examples (a Ray task's work); the
+    rows an LF failed on go to a shard in ``failed`` named by the batch's first row, so
+    that a retried task overwrites its own."""
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    codes, errors = compute_codes(
+        lfs,
+        frame.select("id", "text", "meta"),
+        task,
+        n_jobs=1,
+        lf_timeout=lf_timeout,
+        check_fields=False,
+    )
+    if errors.height:
+        position = {lf.name: j for j, lf in enumerate(lfs)}
+        located = errors.join(
+            frame.select(pl.col("id").alias("example_id"), "row"), on="example_id", how="left"
+        ).with_columns(lf_index=pl.col("lf").replace_strict(position, return_dtype=pl.Int64))
+        Path(failed).mkdir(parents=True, exist_ok=True)
+        located.write_parquet(Path(failed, f"{frame['row'].min()}.parquet"))
+    return long_votes(_matrices(codes, frame["id"].to_list(), lfs, task)).to_arrow()
+
+
+def _read_shards(folder: Path, schema: dict[str, Any]) -> pl.DataFrame:
+    shards = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    if not shards:
+        return pl.DataFrame(schema=schema)
+    return pl.concat([pl.read_parquet(shard) for shard in shards]).select(
+        pl.col(name).cast(dtype) for name, dtype in schema.items()
+    )
+
+
+@contextmanager
+def _shipped_by_value(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> Iterator[None]:
+    """Python LFs pickled with their module's code for the block, so that workers need
+    labelkit installed but not the user's LF modules."""
+    modules = {
+        sys.modules[lf.func.__module__]
+        for lf in lfs
+        if isinstance(lf, PythonLF)
+        and lf.func.__module__ in sys.modules
+        and lf.func.__module__.split(".")[0] not in ("labelkit", "__main__")
+    }
+    for module in modules:
+        ray.cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        for module in modules:
+            ray.cloudpickle.unregister_pickle_by_value(module)
+
+
+@contextmanager
+def _worker_errors_raised(ray: ModuleType) -> Iterator[None]:
+    """labelkit's own errors raised in a worker (an LF past its time budget) raised
+    here as they are, not wrapped in Ray's."""
+    try:
+        yield
+    except ray.exceptions.RayTaskError as error:
+        if isinstance(error.cause, LabelkitError):
+            raise error.cause from None
+        raise

@@ -1,0 +1,304 @@
+"""The ray executor against the local one, on a local Ray cluster of 4 workers that this
+module starts once: the same votes, errors and checks, whatever order Ray runs in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import (
+    Example,
+    InputError,
+    LabelingFunctionError,
+    LabelkitError,
+    Workspace,
+    apply_lfs,
+    ingest,
+    keyword_lf,
+    labeling_function,
+    load_lfs,
+    regex_lf,
+)
+from labelkit.executors import executor_for
+from labelkit.executors.ray_data import RayExecutor
+from labelkit.lf import column_lf, threshold_lf
+from tests.helpers import table_counts
+
+ray = pytest.importorskip("ray")
+
+# Enough rows for several exported files (MIN_FILE_ROWS each), so several Ray tasks.
+N_ROWS = 7_000
+WORDS = ["subscribe", "song", "check", "my", "channel", "love", "video", "free", "money"]
+
+
+@labeling_function
+def long_and_loud(x: Example) -> str | None:
+    """A Python LF that reads metadata and fails on some rows, in several batches."""
+    if int(x.meta["likes"]) % 997 == 0:
+        raise ValueError(f"likes {x.meta['likes']}")
+    return "spam" if x.text.count("!") >= 2 else None
+
+
+@labeling_function
+def always_fails(x: Example) -> str | None:
+    raise RuntimeError("broken")
+
+
+LFS = [
+    keyword_lf("subscribe", ["subscribe", "channel"], "spam"),
+    keyword_lf("song", ["song", "love"], "ham"),
+    regex_lf("money", r"free\s+money|\$\d+", "spam"),
+    threshold_lf("liked", "likes", "ham", above=900),
+    column_lf("channel_owner", "author", {"owner": "ham"}),
+    long_and_loud,
+]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def examples_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Texts whose ids sort differently from the file's order (Ray must not reorder)."""
+    rows = range(N_ROWS)
+    frame = pl.DataFrame(
+        {
+            "id": [f"c{str(N_ROWS - i).zfill(5)[::-1]}" for i in rows],
+            "text": [f"{WORDS[i % 9]} {WORDS[i * 7 % 9]} " + "!" * (i % 3) for i in rows],
+            "likes": [i * 31 % 1000 for i in rows],
+            "author": [("owner", "fan", "bot")[i % 3] for i in rows],
+        }
+    )
+    path = tmp_path_factory.mktemp("data") / "comments.csv"
+    frame.write_csv(path)
+    return path
+
+
+def _workspace(path: Path, csv: Path) -> Workspace:
+    ws = Workspace(path)
+    ingest(ws, csv, id_column="id", labels=["ham", "spam"])
+    return ws
+
+
+def test_ray_votes_equal_the_local_ones(cluster: None, examples_csv: Path, tmp_path: Path) -> None:
+    with (
+        _workspace(tmp_path / "local.duckdb", examples_csv) as local,
+        _workspace(tmp_path / "ray.duckdb", examples_csv) as remote,
+    ):
+        expected = apply_lfs(local, LFS)
+        executor = RayExecutor(workers=4)
+        got = apply_lfs(remote, LFS, executor=executor)
+        assert got.matrix.example_ids == expected.matrix.example_ids
+        assert (got.matrix.codes == expected.matrix.codes).all()
+        assert (got.matrix.codes != -1).sum(axis=0).tolist() == (expected.matrix.codes != -1).sum(
+            axis=0
+        ).tolist()
+        assert got.errors.equals(expected.errors)
+        assert got.errors.height == 14  # the rows with likes 0 or 997
+        stored = "SELECT * EXCLUDE (run_id) FROM {} ORDER BY ALL"
+        for table in ("votes", "lf_errors"):
+            assert remote.sql(stored.format(table)).equals(local.sql(stored.format(table)))
+        assert remote.sql("SELECT config FROM runs WHERE step = 'apply'")["config"][0].count(
+            '"executor": "ray"'
+        )
+        # Staging files are gone once the votes are in.
+        assert not list(tmp_path.glob(".labelkit-ray-*"))
+
+
+@labeling_function
+def by_aspect(x: Example) -> object:
+    if "love" in x.text:
+        return {"food": "positive", "staff": "negative" if "!!" in x.text else None}
+    return None
+
+
+def test_votes_on_attributes_equal_the_local_ones(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    lfs = [keyword_lf("song_food", ["song"], "positive", attribute="food"), by_aspect]
+    applied = {}
+    for name, executor in (("local", "local"), ("ray", RayExecutor(workers=3))):
+        with Workspace(tmp_path / f"{name}.duckdb") as ws:
+            ingest(
+                ws,
+                examples_csv,
+                id_column="id",
+                kind="aspects",
+                labels=["positive", "negative"],
+                attributes=["food", "staff"],
+            )
+            applied[name] = apply_lfs(ws, lfs, executor=executor)
+            applied[name + " stored"] = ws.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
+    for attribute in ("food", "staff"):
+        local, remote = applied["local"].matrices[attribute], applied["ray"].matrices[attribute]
+        assert remote.example_ids == local.example_ids
+        assert (remote.codes == local.codes).all()
+    assert applied["ray stored"].equals(applied["local stored"])
+    # "love" and "song" each start or end the rows with i % 9 in two residues (1,556
+    # rows each), and every "love" row also has "!!" (i % 3 == 2).
+    counts = applied["ray stored"].group_by("source", "attribute").len().sort("source", "attribute")
+    assert counts.rows() == [
+        ("by_aspect", "food", 1556),
+        ("by_aspect", "staff", 1556),
+        ("song_food", "food", 1556),
+    ]
+
+
+def test_strict_stops_at_the_same_row_and_writes_nothing(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+        with pytest.raises(LabelingFunctionError) as local:
+            apply_lfs(ws, LFS, strict=True)
+        before = table_counts(ws)
+        with pytest.raises(LabelingFunctionError) as remote:
+            apply_lfs(ws, LFS, strict=True, executor=RayExecutor(workers=2))
+        assert str(remote.value) == str(local.value)
+        assert "likes 0" in str(remote.value)
+        assert table_counts(ws) == before
+
+
+def test_checks_across_rows_are_made_once_over_all_of_them(
+    cluster: None, examples_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A workspace named relative to here: Ray's workers run elsewhere, and must still
+    # find the staging folder beside it.
+    monkeypatch.chdir(tmp_path)
+    with _workspace(Path("ws.duckdb"), examples_csv) as ws:
+        everywhere = [*LFS[:2], always_fails]
+        with pytest.raises(LabelingFunctionError, match="on all 7000 examples"):
+            apply_lfs(ws, everywhere, executor=RayExecutor(workers=2))
+        missing = [threshold_lf("views", "views", "ham", above=10)]
+        with pytest.raises(InputError) as local:
+            apply_lfs(ws, missing)
+        with pytest.raises(InputError) as remote:
+            apply_lfs(ws, missing, executor=RayExecutor(workers=2))
+        assert str(remote.value) == str(local.value)
+        # A field that only some rows have, and only in some exported files, is fine.
+        ws.con.execute(
+            """UPDATE examples SET meta = json_merge_patch(meta, '{"views": 50}')
+               WHERE id = (SELECT max(id) FROM examples)"""
+        )
+        applied = apply_lfs(ws, [*missing, always_fails], allow_failing_lfs=True, executor="ray")
+        assert applied.matrix.to_frame()["views"].drop_nulls().to_list() == ["ham"]
+
+
+def test_a_python_lf_past_its_budget_is_named(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    @labeling_function
+    def stuck(x: Example) -> str | None:
+        if int(x.meta["likes"]) == 500:
+            import time
+
+            time.sleep(30)
+        return None
+
+    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+        before = table_counts(ws)
+        with pytest.raises(LabelingFunctionError, match="still running after 1 s") as raised:
+            apply_lfs(ws, [stuck], lf_timeout=1, executor=RayExecutor(workers=2))
+        assert raised.value.lf_name == "stuck"
+        assert table_counts(ws) == before
+
+
+def test_without_ray_the_cli_says_what_to_install(tmp_path: Path) -> None:
+    # Ray hidden from the import system: the state of a machine without the extra.
+    code = (
+        "import sys; sys.modules['ray'] = None; sys.argv = ['labelkit', *sys.argv[1:]]; "
+        "from labelkit.cli import main; main()"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "apply",
+            str(tmp_path / "ws.duckdb"),
+            "--lfs",
+            "x.py",
+            "--executor",
+            "ray",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "pip install 'labelkit[ray]'" in done.stderr
+    assert not (tmp_path / "ws.duckdb").exists()
+
+
+def test_an_unknown_executor_is_named() -> None:
+    with pytest.raises(
+        LabelkitError, match=r"unknown executor 'dask'; registered: \['local', 'ray'\]"
+    ):
+        executor_for("dask")
+
+
+def test_the_cli_applies_on_the_cluster_at_an_address(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "from labelkit import keyword_lf, labeling_function\n"
+        "subscribe = keyword_lf('subscribe', ['subscribe'], 'spam')\n"
+        "@labeling_function\n"
+        "def loud(x):\n"
+        "    return 'spam' if '!!' in x.text else None\n"
+    )
+    with _workspace(tmp_path / "local.duckdb", examples_csv) as local:
+        apply_lfs(local, load_lfs(str(lfs)))
+        expected = local.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
+    path = tmp_path / "ray.duckdb"
+    _workspace(path, examples_csv).close()
+    address = ray.get_runtime_context().gcs_address
+    staging = tmp_path / "shared"
+    staging.mkdir()
+    done = run_cli(
+        "apply",
+        path,
+        "--lfs",
+        lfs,
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+        "--ray-staging",
+        staging,
+    )
+    assert done.returncode == 0, done.stderr
+    assert list(staging.iterdir()) == []
+    assert "subscribe" in done.stdout and "loud" in done.stdout
+    with Workspace(path, read_only=True) as ws:
+        got = ws.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
+    assert got.equals(expected)
+    # subscribe: rows i % 9 == 0 (778 of them); loud: i % 3 == 2 (2333)
+    assert got.height == 778 + 2333
+
+
+def test_ray_options_need_the_ray_executor(tmp_path: Path) -> None:
+    done = run_cli("apply", tmp_path / "ws.duckdb", "--lfs", "x.py", "--workers", "2")
+    assert done.returncode == 1
+    assert "--ray-address, --workers and --ray-staging are options of --executor ray" in done.stderr
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labelkit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )
