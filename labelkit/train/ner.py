@@ -278,7 +278,7 @@ def _add_rules(path: Path, pipe: str, rules: Mapping[str, Sequence[dict[str, Any
                 "span_ruler",
                 name=name,
                 last=True,
-                config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr},
+                config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr, "overwrite": False},
             )
         ruler.add_patterns(list(patterns))
     nlp.to_disk(path)

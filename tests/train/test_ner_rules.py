@@ -14,7 +14,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from labelkit import Workspace, apply_lfs, evaluate, ingest, predict_file, span_scores
+from labelkit import InputError, Workspace, apply_lfs, evaluate, ingest, predict_file, span_scores
 from labelkit.aggregate import aggregate
 from labelkit.lf.spans import phrase_span_lf, token_span_lf
 from labelkit.train import train_ner, train_on_cleaned
@@ -152,9 +152,13 @@ def test_spancat_keeps_and_finds_overlapping_spans(tmp_path: Path) -> None:
         max_epochs=12,
         batch_words=50,
         max_span_tokens=3,
+        rules={"LOWER": [{"label": "BRAND", "pattern": "acer"}]},
     )
     nlp = spacy.load(model)
-    assert nlp.pipe_names == ["tok2vec", "spancat"]
+    # The rules add to spancat's spans, after it: spancat replaces the spans it finds.
+    assert nlp.pipe_names == ["tok2vec", "spancat", "rules_lower"]
+    assert (3, 7, "BRAND") in predicted_spans(nlp("my Acer screen is fine"))
+    nlp = spacy.load(model, exclude=RULERS)
     docs = list(DocBin().from_disk(model.parent / "train.spacy").get_docs(nlp.vocab))
     assert len(docs[0].spans["sc"]) == 2 and not docs[0].ents
     found = predicted_spans(nlp("my Lenovo screen is fine"))
@@ -178,3 +182,10 @@ def test_spancat_keeps_and_finds_overlapping_spans(tmp_path: Path) -> None:
     )
     assert row["method"] == "small model (ner)"
     assert row["f1"] == pytest.approx(by_hand["micro"]["f1"])
+
+
+def test_rules_on_another_attribute_are_refused_before_training(tmp_path: Path) -> None:
+    rows = pl.DataFrame({"text": ["my Dell screen"] * 12, "spans": ['[[3, 7, "BRAND"]]'] * 12})
+    with pytest.raises(InputError, match=r"rules match on LOWER or ORTH, not \['NORM'\]"):
+        train_ner(rows, ["BRAND"], tmp_path / "m", rules={"NORM": [{"label": "BRAND"}]})
+    assert not (tmp_path / "m").exists()
