@@ -321,6 +321,10 @@ def main() -> None:
         stamp = ("machine", "labelkit_version")
         # Every part scores the teacher: keep it once per set.
         saved = list({(r["dataset"], r["method"], r["seed"]): r for r in saved}.values())
+        # Parts that ran the same sets (students in one, the ceiling in another) still
+        # make one table, set by set.
+        order = {dataset: i for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in saved))}
+        saved.sort(key=lambda r: order[r["dataset"]])
         report(
             [{k: v for k, v in r.items() if k not in stamp} for r in saved],
             options.output_dir,
