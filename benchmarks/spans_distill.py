@@ -51,6 +51,7 @@ from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL
 from labelkit.evaluation import span_scores
 from labelkit.task import span_bounds
 from labelkit.train import train_ner, train_ner_on_cleaned
+from labelkit.train.ner import predicted_spans
 
 WRENCH_SETS = ("LaptopReview", "NCBI-Disease", "BC5CDR")
 REVIEWS = (0, 100, 300)
@@ -105,10 +106,7 @@ def student(ws: Workspace, model: Path, dev_words: int | None) -> dict[str, Any]
         words = dev["text"].str.count_matches(" ") + 1
         dev = dev.filter(words.cum_sum() <= dev_words)
     nlp = spacy.load(model)
-    found = [
-        [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-        for doc in nlp.pipe(dev["text"], batch_size=256)
-    ]
+    found = [predicted_spans(doc) for doc in nlp.pipe(dev["text"], batch_size=256)]
     gold = [json.loads(spans) for spans in dev["gold"]]
     return test | {"dev_f1": span_scores(gold, found, ws.task.labels)["micro"]["f1"]}
 
@@ -262,8 +260,9 @@ def report(records: list[dict[str, Any]], output_dir: Path, notes: str) -> None:
     trained = frame.filter(pl.col("train_s").is_not_null())
     body = (
         f"{notes} One training took {trained['train_s'].median():.0f} s (median wall time on "
-        "a shared, loaded machine; `train_s` in the JSON). Speed is words per second on one "
-        "core, the median of five passes, on that loaded machine: rough.\n\n" + verdicts(frame)
+        "a shared, loaded machine; `train_s` in the JSON). Speed is words per CPU second on "
+        "one core (the timed thread's CPU time, so the machine's load does not count), the "
+        "median of five passes.\n\n" + verdicts(frame)
     )
     write_results("spans_distill", records, output_dir, body, table=table(frame))
     print(table(frame), body, sep="\n\n")
@@ -322,6 +321,10 @@ def main() -> None:
         stamp = ("machine", "labelkit_version")
         # Every part scores the teacher: keep it once per set.
         saved = list({(r["dataset"], r["method"], r["seed"]): r for r in saved}.values())
+        # Parts that ran the same sets (students in one, the ceiling in another) still
+        # make one table, set by set.
+        order = {dataset: i for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in saved))}
+        saved.sort(key=lambda r: order[r["dataset"]])
         report(
             [{k: v for k, v in r.items() if k not in stamp} for r in saved],
             options.output_dir,

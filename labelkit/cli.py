@@ -1396,7 +1396,9 @@ def train(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
             "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors; "
             "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
-            "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner. "
+            "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner "
+            "(--param rules=true ships the precise phrase-list LFs in front of it) or "
+            "spacy_spancat (overlapping spans). "
             "[default: spacy_textcat_bow; "
             "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
@@ -1451,7 +1453,8 @@ def train(
                 f"{counts['spans']} cleaned spans: {counts['snapped']} snapped outward to "
                 f"token boundaries, {counts['whitespace']} dropped on whitespace only, "
                 f"{counts['overlapping']} dropped as overlapping an earlier span (ner gives "
-                "a token one entity)",
+                "a token one entity"
+                + ("; --model spacy_spancat keeps them)" if counts["overlapping"] else ")"),
                 highlight=False,
             )
     config_file = output_dir / "config.cfg"

@@ -1,4 +1,5 @@
-"""The small model of a spans task: spaCy's ``ner`` trained on the cleaned spans.
+"""The small model of a spans task: spaCy's ``ner`` (or ``spancat``) trained on the
+cleaned spans, with the workspace's high-precision phrase lists in front where asked.
 
 Spans are character offsets; spaCy's entities are whole tokens of its tokenizer (the
 one labelkit tokenizes with, ``spacy.blank(lang)``). Each span becomes
@@ -9,12 +10,27 @@ spans that overlap (two reviewed spans may), the first in the cleaned set's orde
 start, then end) is kept and the later ones are dropped. What was snapped and dropped
 is counted and kept in the model's ``meta.json`` under ``labelkit.spans``, with the
 task, so the model still loads with spaCy alone.
+
+Where cleaned spans overlap (a reviewer may keep two), ``spacy_spancat`` trains spaCy's
+``spancat`` instead, which keeps every span: its spans are ``doc.spans["sc"]``, read by
+``predicted_spans`` as a ``ner``'s ``doc.ents``. ``ner`` stays the default, and
+``labelkit train`` offers ``spancat`` when it drops overlapping spans: a few overlaps
+from review do not make a task nested, and ``ner`` is the stronger tagger of flat
+entities.
+
+With ``rules``, the shipped pipeline puts the phrase lists and token patterns of the
+workspace's span LFs whose spans the cleaned set keeps (``rule_patterns``) in an
+``entity_ruler`` before the ``ner`` (a ``span_ruler`` after a ``spancat``): the model
+then finds what the rules find, and the ``ner`` adds what they miss. The rules ship in
+the model (``RULERS``; ``spacy.load(path, exclude=RULERS)`` is the statistical model
+alone), and ``meta.json`` names their LFs under ``labelkit.rules``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +43,18 @@ from thinc.api import Config
 from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
 from labelkit.registry import resolve, small_models
+from labelkit.review.queue import current_spans
 from labelkit.spans import is_span_list, spans_json
-from labelkit.task import Task
+from labelkit.task import OUTSIDE, Task
 from labelkit.train.textcat import SAVED, _fit
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, registered
 
 NER_MODEL = "spacy_ner"
+SPANCAT_MODEL = "spacy_spancat"
+# Where spancat writes its spans; spaCy's default key.
+SPANS_KEY = "sc"
+# The names of the rule pipes train_ner adds, one per PhraseMatcher attribute.
+RULERS = ("rules_lower", "rules_orth")
 # What happened to the spans on their way to spaCy's entities, per corpus.
 COUNTS = ("spans", "snapped", "whitespace", "overlapping")
 
@@ -85,6 +107,67 @@ def ner_config(
 ner_config.kind = "spans"  # type: ignore[attr-defined]
 
 
+@small_models.register(SPANCAT_MODEL)
+def spancat_config(
+    *,
+    width: int = 96,
+    depth: int = 4,
+    max_span_tokens: int = 8,
+    max_epochs: int = 10,
+    patience: int = 1600,
+    eval_frequency: int = 200,
+    batch_words: int = 1000,
+    static_vectors: bool = False,
+    seed: int = 0,
+) -> Config:
+    """spaCy's ``spancat`` over the same small CNN tok2vec as ``ner_config``: it scores
+    every run of 1 to ``max_span_tokens`` tokens for each type and keeps those over
+    0.5, so spans may overlap (a span longer than that is never found).
+
+    Examples
+    --------
+    >>> spancat_config(max_span_tokens=4)["components"]["spancat"]["suggester"]["max_size"]
+    4
+    """
+    config = ner_config(
+        width=width,
+        depth=depth,
+        max_epochs=max_epochs,
+        patience=patience,
+        eval_frequency=eval_frequency,
+        batch_words=batch_words,
+        static_vectors=static_vectors,
+        seed=seed,
+    )
+    spancat = init_config(lang="en", pipeline=["spancat"], optimize="efficiency", gpu=False)
+    spancat["components"]["spancat"]["suggester"] = {
+        "@misc": "spacy.ngram_range_suggester.v1",
+        "min_size": 1,
+        "max_size": max_span_tokens,
+    }
+    config["nlp"]["pipeline"] = spancat["nlp"]["pipeline"]
+    config["components"]["spancat"] = spancat["components"]["spancat"]
+    del config["components"]["ner"]
+    config["training"]["score_weights"] = spancat["training"]["score_weights"]
+    return config
+
+
+spancat_config.kind = "spans"  # type: ignore[attr-defined]
+
+
+def predicted_spans(doc: spacy.tokens.Doc) -> list[tuple[int, int, str]]:
+    """A doc's spans as ``(start_char, end_char, label)``: a ``spancat``'s where it ran,
+    else the entities (``ner``, rules).
+
+    Examples
+    --------
+    >>> predicted_spans(nlp("the battery life is short"))
+    [(4, 16, 'TERM')]
+    """
+    spans = doc.spans.get(SPANS_KEY, doc.ents)
+    return sorted((span.start_char, span.end_char, span.label_) for span in spans)
+
+
 def train_ner(
     examples: pl.DataFrame,
     labels: Sequence[str],
@@ -96,6 +179,7 @@ def train_ner(
     seed: int = 0,
     config_path: str | Path | None = None,
     lang: str | None = None,
+    rules: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     verbose: bool = False,
     **params: Any,
 ) -> Path:
@@ -109,6 +193,10 @@ def train_ner(
     chosen on ``dev`` (same columns, e.g. gold), else on a seeded ``dev_fraction`` of
     the rows held out. ``output_dir`` receives ``config.cfg`` (spaCy's, ready to edit
     and pass back as ``config_path``), the corpora and ``model-best`` / ``model-last``.
+    A ``spancat`` config (``model="spacy_spancat"``) keeps overlapping spans instead.
+    ``rules`` (``entity_ruler`` patterns per PhraseMatcher attribute, ``LOWER`` or
+    ``ORTH``, as ``rule_patterns`` gives them) join both saved models in front of the
+    trained pipe, after training: the statistical model learns every span.
 
     Examples
     --------
@@ -131,17 +219,22 @@ def train_ner(
         if config_path is not None
         else resolve(small_models, model)(seed=seed, **params)
     )
-    if "ner" not in config["nlp"]["pipeline"]:
+    pipe = next((p for p in ("ner", "spancat") if p in config["nlp"]["pipeline"]), None)
+    if pipe is None:
         raise LabelkitError(
-            f"{config_path or model} has no ner component (pipeline "
-            f"{list(config['nlp']['pipeline'])}): a spans task trains spacy_ner"
+            f"{config_path or model} has no ner or spancat component (pipeline "
+            f"{list(config['nlp']['pipeline'])}): a spans task trains spacy_ner or "
+            "spacy_spancat"
         )
+    unknown = sorted(set(rules or {}) - {r.removeprefix("rules_").upper() for r in RULERS})
+    if unknown:
+        raise InputError(f"rules match on LOWER or ORTH, not {unknown}")
     if lang is not None:
         config["nlp"]["lang"] = lang
     task = Task(labels=tuple(labels), kind="spans", lang=config["nlp"]["lang"])
     nlp = spacy.blank(task.lang)
-    train_docs, train_counts = _docbin(nlp, rows)
-    dev_docs, dev_counts = _docbin(nlp, dev)
+    train_docs, train_counts = _docbin(nlp, rows, pipe)
+    dev_docs, dev_counts = _docbin(nlp, dev, pipe)
     _evaluate_every_epoch(config, sum(len(doc) for doc in train_docs.get_docs(nlp.vocab)))
     output = Path(output_dir).resolve()
     _fit(
@@ -155,6 +248,8 @@ def train_ner(
         verbose=verbose,
     )
     for saved in SAVED:
+        if rules:
+            _add_rules(output / saved, pipe, rules)
         meta_path = output / saved / "meta.json"
         meta = json.loads(meta_path.read_text())
         meta["labelkit"] = {
@@ -163,6 +258,30 @@ def train_ner(
         }
         meta_path.write_text(json.dumps(meta, indent=2))
     return output / "model-best"
+
+
+def _add_rules(path: Path, pipe: str, rules: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+    """Put ``rules`` in the saved model at ``path``: an ``entity_ruler`` before a ``ner``
+    (the ner keeps the entities it finds set), a ``span_ruler`` adding to a spancat's
+    spans after it (spancat replaces the spans it finds)."""
+    nlp = spacy.load(path)
+    for attr, patterns in rules.items():
+        if not patterns:
+            continue
+        name = f"rules_{attr.lower()}"
+        if pipe == "ner":
+            ruler = nlp.add_pipe(
+                "entity_ruler", name=name, before="ner", config={"phrase_matcher_attr": attr}
+            )
+        else:
+            ruler = nlp.add_pipe(
+                "span_ruler",
+                name=name,
+                last=True,
+                config={"spans_key": SPANS_KEY, "phrase_matcher_attr": attr, "overwrite": False},
+            )
+        ruler.add_patterns(list(patterns))
+    nlp.to_disk(path)
 
 
 def training_counts(model_path: str | Path) -> dict[str, dict[str, int]]:
@@ -188,16 +307,23 @@ def train_ner_on_cleaned(
     dev_split: str | None = None,
     seed: int = 0,
     config_path: str | Path | None = None,
+    rules: bool = False,
+    rule_precision: float = 0.9,
     verbose: bool = False,
     **params: Any,
 ) -> Path:
     """``train_on_cleaned`` for a spans task: ``train_ner`` on ``cleaned_spans``, logged as
     a ``train`` run with the span counts of ``training_counts``. With ``dev_split``, that
-    split's gold spans choose the best checkpoint.
+    split's gold spans choose the best checkpoint. ``model`` defaults to ``spacy_ner``;
+    ``spacy_spancat`` keeps the cleaned spans that overlap (``ner`` drops them, and
+    ``training_counts`` says how many). With ``rules``, the
+    model ships the phrase lists and token patterns of the LFs whose train spans the
+    cleaned set keeps at ``rule_precision`` or more (``rule_patterns``) in front of
+    its ``ner``.
 
     Examples
     --------
-    >>> train_ner_on_cleaned(laptops, "models/terms", dev_split="dev")
+    >>> train_ner_on_cleaned(laptops, "models/terms", dev_split="dev", rules=True)
     PosixPath('models/terms/model-best')
     """
     task = workspace.task
@@ -205,8 +331,9 @@ def train_ner_on_cleaned(
         raise LabelkitError(
             f"targets={targets!r}: spaCy's ner learns from the spans themselves (hard targets)"
         )
-    model = model or NER_MODEL
     examples = cleaned_spans(workspace)
+    model = model or NER_MODEL
+    patterns, rule_lfs = rule_patterns(workspace, rule_precision) if rules else ({}, [])
     dev = None
     if dev_split is not None:
         dev = workspace.sql(
@@ -219,6 +346,7 @@ def train_ner_on_cleaned(
     logged: dict[str, Any] = {"output_dir": str(output_dir), "model": model, "seed": seed}
     logged |= {"targets": targets, "dev_split": dev_split}
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
+    logged |= {"rules": rule_lfs if rules else False, "rule_precision": rule_precision}
     logged |= params
     # The run's config is written when the block ends, so the counts join it.
     with workspace.run("train", logged):
@@ -231,11 +359,71 @@ def train_ner_on_cleaned(
             seed=seed,
             config_path=config_path,
             lang=task.lang,
+            rules=patterns,
             verbose=verbose,
             **params,
         )
         logged["spans"] = training_counts(path)
     return path
+
+
+def rule_patterns(
+    workspace: Workspace, min_precision: float = 0.9, split: str = "train"
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """``entity_ruler`` patterns from the workspace's phrase-list and token-pattern span
+    LFs that are precise enough to ship, and the names of those LFs.
+
+    An LF's precision is measured without gold: the share of its spans on ``split``
+    that the cleaned set keeps with the same bounds and type (the label model's spans
+    with the reviews applied). LFs at ``min_precision`` or more give their phrases
+    (grouped by the token attribute they match on, ``LOWER`` or ``ORTH``) and token
+    patterns. Regular expressions, Python LFs, LFs voting ``O`` and LFs that need a
+    trained pipeline (``model``) are left out: a blank pipeline cannot run them.
+
+    Examples
+    --------
+    >>> patterns, names = rule_patterns(ws, 0.9)
+    >>> names, patterns["LOWER"][0]
+    (['parts'], {'label': 'TERM', 'pattern': 'battery life'})
+    """
+    with registered(workspace.con, "current", current_spans(workspace)):
+        sources = workspace.sql(
+            """SELECT s.name, any_value(s.definition) AS definition,
+                      count(c.example_id) / count(*) AS kept
+               FROM sources s
+               JOIN span_votes v ON v.source = s.name
+               JOIN examples e ON e.id = v.example_id AND e.split = ?
+               LEFT JOIN current c ON c.example_id = v.example_id AND c.start = v.start
+                    AND c."end" = v."end" AND c.label = v.label
+               WHERE s.kind = 'lf'
+               GROUP BY s.name ORDER BY s.name""",
+            [split],
+        )
+    patterns: dict[str, list[dict[str, Any]]] = {"LOWER": [], "ORTH": []}
+    names = []
+    for name, definition, kept in sources.iter_rows():
+        lf = json.loads(definition)
+        if (
+            lf.get("kind") != "span_patterns"
+            or lf["model"] is not None
+            or lf["labels"] == [OUTSIDE]
+            or lf["attr"] not in patterns
+            or not (lf["phrases"] or lf["token_patterns"])
+            or kept < min_precision
+        ):
+            continue
+        names.append(name)
+        label = lf["labels"][0]
+        forms = {
+            unicodedata.normalize(form, phrase)
+            for phrase in lf["phrases"]
+            for form in ("NFC", "NFD")
+        }
+        patterns[lf["attr"]] += [{"label": label, "pattern": phrase} for phrase in sorted(forms)]
+        patterns["LOWER"] += [
+            {"label": label, "pattern": pattern} for pattern in lf["token_patterns"]
+        ]
+    return {attr: listed for attr, listed in patterns.items() if listed}, names
 
 
 def _evaluate_every_epoch(config: Config, words: int) -> None:
@@ -276,8 +464,11 @@ def _span_rows(frame: pl.DataFrame, labels: Sequence[str], what: str) -> pl.Data
     )
 
 
-def _docbin(nlp: spacy.language.Language, rows: pl.DataFrame) -> tuple[DocBin, dict[str, int]]:
-    """The rows as docs with their spans as entities, and what became of the spans."""
+def _docbin(
+    nlp: spacy.language.Language, rows: pl.DataFrame, pipe: str = "ner"
+) -> tuple[DocBin, dict[str, int]]:
+    """The rows as docs with their spans as entities (for a ``spancat``, as the spans of
+    ``SPANS_KEY``, overlaps kept), and what became of the spans."""
     counts = dict.fromkeys(COUNTS, 0)
     docs = DocBin()
     for doc, spans in zip(nlp.tokenizer.pipe(rows["text"]), rows["spans"], strict=True):
@@ -290,6 +481,10 @@ def _docbin(nlp: spacy.language.Language, rows: pl.DataFrame) -> tuple[DocBin, d
                 continue
             counts["snapped"] += (span.start_char, span.end_char) != (start, end)
             entities.append(span)
+        if pipe == "spancat":
+            doc.spans[SPANS_KEY] = entities
+            docs.add(doc)
+            continue
         kept: list[spacy.tokens.Span] = []
         # Snapped spans can meet even where the character spans did not.
         for span in sorted(entities, key=lambda s: (s.start, s.end, s.label_)):

@@ -24,6 +24,7 @@ from labelkit.export import write_spans_jsonl
 from labelkit.spans import spans_json
 from labelkit.task import Task
 from labelkit.train.attributes import absent_answer, output_name
+from labelkit.train.ner import predicted_spans
 
 PREDICT_BATCH = 2_000
 
@@ -227,7 +228,7 @@ def _predict(
             f"the model's limit of {nlp.max_length:,} characters; split or shorten it"
         )
     pipes = [name for name in nlp.pipe_names if name.startswith("textcat")]
-    ner = "ner" in nlp.pipe_names
+    ner = bool({"ner", "spancat"} & set(nlp.pipe_names))
     if not pipes and not ner:
         raise LabelkitError(
             f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
@@ -239,9 +240,7 @@ def _predict(
         for start in range(0, frame.height, PREDICT_BATCH):
             chunk = texts.slice(start, PREDICT_BATCH).to_list()
             answers += [
-                spans_json((e.start_char, e.end_char, e.label_) for e in doc.ents)
-                if ner
-                else [doc.cats[label] for label in labels]
+                spans_json(predicted_spans(doc)) if ner else [doc.cats[label] for label in labels]
                 for doc in nlp.pipe(chunk)
             ]
             progress.update(bar, advance=len(chunk))
