@@ -8,6 +8,7 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from labelkit.workspace import Workspace, registered
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
     # aggregate` scores label models with this module too.
-    import spacy
+    from labelkit.train.ship import SmallModel
 
 # A word is a run of non-space characters (as str.split counts them for the small model).
 WORDS = "len(regexp_extract_all({}, '\\S+'))"
@@ -41,6 +42,8 @@ TIMED_WORDS = 50_000
 # An entity recognizer runs at about a tenth of a bag of words' speed: as many seconds
 # per pass from a tenth of the words.
 NER_TIMED_WORDS = 5_000
+# A fine-tuned transformer runs at about a fiftieth of a bag of words' speed.
+TRANSFORMER_TIMED_WORDS = 2_000
 TIMED_RUNS = 5
 CALIBRATION_BINS = 10
 ABSTAINED = "(abstain)"
@@ -630,10 +633,22 @@ def _score_small_model(
     split: str,
 ) -> None:
 
+    import spacy
+
     texts = examples["text"].to_list()
     nlp, cost = _small_model(model, texts)
-    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     task = scored.task
+    if not isinstance(nlp, spacy.Language):
+        # The MiniLM fine-tune: one label per text, its scores in its own label order.
+        if task.kind != "classification":
+            raise LabelkitError(f"{model} gives one label per text; this task has attributes")
+        order = [nlp.labels.index(label) for label in task.labels]
+        proba = np.array(list(nlp.pipe(texts)))[:, order]
+        scored.add(
+            "small model (minilm)", "small model", split, gold, proba.argmax(axis=1), proba, **cost
+        )
+        return
+    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     if task.kind != "classification":
         from labelkit.train.ship import predict_frame
 
@@ -666,26 +681,32 @@ def _score_small_model(
 
 def _small_model(
     model: str | Path, texts: list[str], timed_words: int = TIMED_WORDS
-) -> tuple[spacy.Language, dict[str, float]]:
-    """The trained model, its size on disk and its words per second on ``texts``."""
+) -> tuple[SmallModel, dict[str, float]]:
+    """The trained model (a spaCy pipeline or a MiniLM classifier), its size on disk and
+    its words per second on ``texts``."""
     import spacy
 
+    from labelkit.train.ship import load_small_model, minilm_folder
+
     path = Path(model)
-    if not path.is_dir() and not spacy.util.is_package(str(model)):
+    transformer = minilm_folder(model) is not None
+    if not path.is_dir() and not spacy.util.is_package(str(model)) and not transformer:
         raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
-    nlp = spacy.load(model)
+    nlp = load_small_model(model)
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
+    if transformer:
+        timed_words = min(timed_words, TRANSFORMER_TIMED_WORDS)
     speed = words_per_second(nlp, texts, words=timed_words)
     return nlp, {"size_mb": size / 1e6, "words_per_s": speed}
 
 
 def words_per_second(
-    nlp: spacy.Language, texts: list[str], runs: int = TIMED_RUNS, *, words: int = TIMED_WORDS
+    nlp: SmallModel, texts: list[str], runs: int = TIMED_RUNS, *, words: int = TIMED_WORDS
 ) -> float:
     """Median words per second of ``nlp.pipe`` over ``texts`` on one CPU core.
 
-    The calling thread is pinned to one core and BLAS to one thread. ``texts`` are
+    The calling thread is pinned to one core, BLAS and torch to one thread. ``texts`` are
     repeated to at least ``words`` words (50,000) per pass; one pass warms up first.
 
     Examples
@@ -713,12 +734,20 @@ def _one_core() -> Iterator[None]:
     if pinned:
         cores = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(cores)})
+    # torch keeps its own thread pool, which threadpoolctl does not reach; a model
+    # that needs torch has imported it by now.
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
     try:
+        if torch is not None:
+            torch.set_num_threads(1)
         with threadpool_limits(limits=1):
             yield
     finally:
         if pinned:
             os.sched_setaffinity(0, cores)
+        if torch is not None:
+            torch.set_num_threads(threads)
 
 
 def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:

@@ -19,17 +19,22 @@ PICKS = ("smallest-within",)
 
 def frontier_models() -> list[str]:
     """The registered small models that give one label per text: every one but the
-    attribute layouts and the entity recognizers.
+    attribute layouts and the entity recognizers, and ``minilm_finetune`` only where
+    the ``embeddings`` extra is installed.
 
     Examples
     --------
     >>> "spacy_textcat_static" in frontier_models()
     True
     """
+    import labelkit.train  # noqa: F401  (registers every small model)
+
     return sorted(
         name
         for name, factory in small_models.get_all().items()
-        if not getattr(factory, "layout", None) and getattr(factory, "kind", None) != "spans"
+        if not getattr(factory, "layout", None)
+        and getattr(factory, "kind", None) != "spans"
+        and getattr(factory, "available", lambda: True)()
     )
 
 
