@@ -4,6 +4,7 @@ and speed on one core."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from labelkit.aggregate import MajorityVote, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
-from labelkit.report import markdown_table
+from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, registered
@@ -108,6 +109,9 @@ class Evaluation:
     summary: pl.DataFrame
     per_class: pl.DataFrame
     confusion: pl.DataFrame
+    frontier: tuple[pl.DataFrame, str] | None = None
+    """For a model trained by ``train_frontier``: every model of that frontier (dev
+    accuracy, size, speed) and the dev split; the report shows the table and a plot."""
 
     def comparison(self) -> pl.DataFrame:
         """The summary as it should be read: ``accuracy`` and ``macro_f1`` count an
@@ -197,11 +201,13 @@ class Evaluation:
             "calibration error; speed is words per second on one core.\n\n"
         )
         if "attribute" not in self.confusion.columns:
+            frontier = "" if self.frontier is None else "\n" + frontier_markdown(*self.frontier)
             return text + (
                 f"{markdown_table(self.comparison())}\n\n"
                 f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
                 f"## Confusion: {shown} (rows gold, columns predicted)\n\n"
                 f"{markdown_table(self.confusion_matrix(shown))}\n"
+                f"{frontier}"
             )
         attributes = self.confusion.filter(pl.col("method") == shown)["attribute"].unique(
             maintain_order=True
@@ -238,6 +244,8 @@ class Evaluation:
             "per_class": self.per_class.to_dicts(),
             "confusion": self.confusion.to_dicts(),
         }
+        if self.frontier is not None:
+            tables["frontier"] = self.frontier[0].to_dicts()
         data.write_text(json.dumps(tables, indent=1) + "\n")
         return markdown, data
 
@@ -323,6 +331,8 @@ def evaluate(
     it, so that you can see what review fixed. For the small model, ``size_mb`` is its
     size on disk and ``words_per_s`` the median of five ``nlp.pipe`` passes on one
     core; for an LLM source, ``words_per_s`` comes from its cached answers' latencies.
+    A model that ``train_frontier`` trained carries its frontier into the evaluation
+    (``Evaluation.frontier``), and so into the report: the table and a plot.
     With no votes and no model there is nothing to score: a ``LabelkitError`` says so.
 
     A task with attributes is scored per attribute against ``Task.gold_answers`` and
@@ -408,7 +418,14 @@ def evaluate(
             "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
         )
     _score_training_labels(scored, workspace)
-    return scored.evaluation()
+    evaluation = scored.evaluation()
+    if model_path is not None and task.kind == "classification":
+        from labelkit.train.frontier import load_frontier
+
+        frontier = load_frontier(model_path)
+        if frontier is not None:
+            evaluation = dataclasses.replace(evaluation, frontier=frontier)
+    return evaluation
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ core), so that the user chooses what speed and size buy; never on the test split
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,51 @@ def train_frontier(
                 "path": str(path),
             }
         )
-    return pl.DataFrame(rows).sort(
+    table = pl.DataFrame(rows).sort(
         ["dev_accuracy", "size_mb", "words_per_s"], descending=[True, False, True]
     )
+    save_frontier(table, output_dir, dev_split)
+    return table
+
+
+FRONTIER_FILE = "frontier.json"
+
+
+def save_frontier(frontier: pl.DataFrame, output_dir: str | Path, split: str) -> Path:
+    """Write ``frontier.json`` (the rows and the dev split) and ``frontier.md`` (the
+    table and its plot) into ``output_dir``; return the Markdown's path. The evaluation
+    report of a model trained there shows the same section.
+
+    Examples
+    --------
+    >>> save_frontier(train_frontier(ws, "models/frontier", dev_split="dev"), "models/frontier", "dev")
+    PosixPath('models/frontier/frontier.md')
+    """
+    from labelkit.report import frontier_markdown
+
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    data = {"split": split, "models": frontier.to_dicts()}
+    (output / FRONTIER_FILE).write_text(json.dumps(data, indent=1) + "\n")
+    markdown = output / "frontier.md"
+    markdown.write_text(frontier_markdown(frontier, split))
+    return markdown
+
+
+def load_frontier(model_path: str | Path) -> tuple[pl.DataFrame, str] | None:
+    """The frontier that the model at ``model_path`` (``OUT/<model>/model-best``) was
+    trained in by ``train_frontier``, and its dev split; None for a model trained alone.
+
+    Examples
+    --------
+    >>> load_frontier("models/frontier/spacy_textcat_bow/model-best")[1]
+    'dev'
+    """
+    saved = Path(model_path).resolve().parent.parent / FRONTIER_FILE
+    if not saved.is_file():
+        return None
+    data = json.loads(saved.read_text())
+    return pl.DataFrame(data["models"]), data["split"]
 
 
 def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: float = 0.01) -> str:
