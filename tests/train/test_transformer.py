@@ -145,3 +145,26 @@ def test_multi_label_rows_are_refused_with_the_reason() -> None:
     rows = pl.DataFrame({"text": ["a b"] * 10, "label": [["x"]] * 10})
     with pytest.raises(LabelkitError, match="minilm_finetune gives one label per text"):
         train_textcat(rows, ["x", "y"], "unused", model="minilm_finetune")
+
+
+def test_batches_hold_every_text_once_and_texts_of_like_length() -> None:
+    from labelkit.train.transformer import POOL, _like_length_batches
+
+    lengths = [(i * 37) % 500 for i in range(16 * POOL * 2 + 5)]
+    order = list(reversed(range(len(lengths))))
+    batches = _like_length_batches(order, lengths, 16)
+    assert sorted(i for batch in batches for i in batch) == sorted(order)
+    assert all(len(batch) == 16 for batch in batches[:-1]) and len(batches[-1]) == 5
+    spread = max(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches[:-1])
+    assert spread < 40, "sorted within each pool: a batch's texts are of like length"
+
+
+def test_targets_are_one_hot_labels_or_the_label_models_probabilities() -> None:
+    from labelkit.train.transformer import _targets
+
+    rows = pl.DataFrame({"label": ["spam", "ham"], "probabilities": [[0.3, 0.7], [0.6, 0.4]]})
+    assert _targets(rows, ["ham", "spam"], "hard").tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert _targets(rows, ["ham", "spam"], "weighted").tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    assert _targets(rows, ["ham", "spam"], "soft") == pytest.approx(
+        np.array([[0.3, 0.7], [0.6, 0.4]])
+    )
