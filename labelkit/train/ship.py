@@ -157,14 +157,14 @@ def _package_minilm(
 ) -> Path:
     """The MiniLM classifier as a package ``en_<name>`` whose code is its loader:
     ``import en_<name>; en_<name>.load()(texts)`` needs torch and transformers alone."""
-    from labelkit.train import minilm_loader
-
+    # Found, not imported: importing it would import torch.
+    loader = importlib.util.find_spec("labelkit.train.minilm_loader").origin
     package = f"en_{name}"
     source = output / f"{package}-{version}"
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
-    shutil.copyfile(minilm_loader.__file__, source / package / "__init__.py")
+    shutil.copyfile(loader, source / package / "__init__.py")
     meta_path = source / package / "model" / "meta.json"
     meta = json.loads(meta_path.read_text())
     meta |= {"name": name, "version": version}

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from labelkit import LabelkitError, Workspace, evaluate, train_textcat
-from labelkit.train import package_model, predict_frame, train_on_cleaned
+from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
 from labelkit.train.minilm_loader import TextClassifier
 from labelkit.train.ship import load_small_model
 from tests.train.conftest import HAM, SPAM
@@ -168,3 +168,15 @@ def test_targets_are_one_hot_labels_or_the_label_models_probabilities() -> None:
     assert _targets(rows, ["ham", "spam"], "soft") == pytest.approx(
         np.array([[0.3, 0.7], [0.6, 0.4]])
     )
+
+
+def test_a_task_with_attributes_is_refused_with_the_reason(tmp_path: Path) -> None:
+    from tests.train.test_attributes import TASK, reviews, rows
+
+    for model, params in (
+        ("minilm_finetune", {}),
+        ("spacy_textcat_pairs", {"base": "minilm_finetune"}),
+    ):
+        with pytest.raises(LabelkitError, match="minilm_finetune gives one label per text"):
+            train_attributes(rows(reviews(1)), TASK, tmp_path / "m", model=model, **params)
+    assert not (tmp_path / "m").exists()
