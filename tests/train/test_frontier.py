@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from labelkit import LabelkitError, Workspace, evaluate
-from labelkit.report import frontier_svg
+from labelkit.report import frontier_markdown, frontier_svg
 from labelkit.train import predict_frame
 from labelkit.train.frontier import frontier_models, pick_model
 
@@ -72,6 +72,7 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
     assert "dev_accuracy" in done.stdout and "words_per_s" in done.stdout
     scored = pl.DataFrame(json.loads((out / "frontier.json").read_text())["models"])
     assert sorted(scored["model"]) == frontier_models()
+    assert (scored["train_s"] > 0).all()
     within = scored.filter(pl.col("dev_accuracy") >= scored["dev_accuracy"].max() - 0.01)
     picked = done.stdout.split("picked ")[1].split()[0]
     assert picked == within.sort("size_mb")["model"][0], "the smallest near the best on dev"
@@ -114,3 +115,6 @@ def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:
     assert accurate["r"] / fast["r"] == pytest.approx(45**0.5, rel=0.01)
     assert "accurate &lt;big&gt; (90.0 MB)" in svg, "names are escaped"
     assert ">1,000<" in svg and ">1,000,000<" in svg, "the log axis spans the decades"
+    section = frontier_markdown(frontier.with_columns(train_s=pl.Series([3.0, 400.0])), "dev")
+    assert "| model | dev_accuracy | size_mb | words_per_s | train_s |" in section
+    assert "| accurate <big> | 0.960 | 90.000 | 1,500 | 400.000 |" in section
