@@ -24,7 +24,12 @@ from _common import WRENCH_SPLITS, parser, write_results
 from labelkit import Workspace, evaluate, ingest, train_textcat
 from labelkit.report import markdown_table
 
-MODELS = ("spacy_textcat_bow", "spacy_textcat_static", "spacy_textcat_bow_vectors")
+MODELS = (
+    "spacy_textcat_bow",
+    "spacy_textcat_static",
+    "spacy_textcat_bow_vectors",
+    "minilm_finetune",
+)
 DATASETS = ("youtube", "sms")
 
 

@@ -1394,7 +1394,8 @@ def train(
         str | None,
         typer.Option(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
-            "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors; "
+            "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors, "
+            "minilm_finetune (slow, most accurate; embeddings extra); "
             "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
             "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner "
             "(--param rules=true ships the precise phrase-list LFs in front of it) or "
@@ -1458,7 +1459,12 @@ def train(
                 highlight=False,
             )
     config_file = output_dir / "config.cfg"
-    if not config_file.is_file():
+    from labelkit.train.transformer import is_minilm_folder
+
+    if is_minilm_folder(path):
+        # No spaCy config: the fine-tune's settings are kept in its meta.
+        config_file = path / "meta.json"
+    elif not config_file.is_file():
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
@@ -1482,6 +1488,7 @@ def _train_frontier(
             ws, output_dir, dev_split=dev_split, targets=targets, seed=seed, **_params(param)
         )
     console.print(rich_table(table.drop("path")))
+    console.print(f"table and plot: {output_dir / 'frontier.md'}")
     if pick is not None:
         chosen = pick_model(table, pick[0], pick[1])
         path = table.filter(pl.col("model") == chosen)["path"][0]

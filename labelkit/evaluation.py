@@ -4,10 +4,12 @@ and speed on one core."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +25,7 @@ from labelkit.aggregate import MajorityVote, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
-from labelkit.report import markdown_table
+from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, registered
@@ -31,7 +33,7 @@ from labelkit.workspace import Workspace, registered
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
     # aggregate` scores label models with this module too.
-    import spacy
+    from labelkit.train.ship import SmallModel
 
 # A word is a run of non-space characters (as str.split counts them for the small model).
 WORDS = "len(regexp_extract_all({}, '\\S+'))"
@@ -41,6 +43,10 @@ TIMED_WORDS = 50_000
 # An entity recognizer runs at about a tenth of a bag of words' speed: as many seconds
 # per pass from a tenth of the words.
 NER_TIMED_WORDS = 5_000
+# A fine-tuned MiniLM runs at hundreds of words per second on one core (190-240 on
+# YouTube's test comments, one loaded core of a shared machine), a bag of words at
+# 100k+: a thousand words a pass keeps its timing to seconds.
+TRANSFORMER_TIMED_WORDS = 1_000
 TIMED_RUNS = 5
 CALIBRATION_BINS = 10
 ABSTAINED = "(abstain)"
@@ -105,6 +111,9 @@ class Evaluation:
     summary: pl.DataFrame
     per_class: pl.DataFrame
     confusion: pl.DataFrame
+    frontier: tuple[pl.DataFrame, str] | None = None
+    """For a model trained by ``train_frontier``: every model of that frontier (dev
+    accuracy, size, speed) and the dev split; the report shows the table and a plot."""
 
     def comparison(self) -> pl.DataFrame:
         """The summary as it should be read: ``accuracy`` and ``macro_f1`` count an
@@ -194,11 +203,13 @@ class Evaluation:
             "calibration error; speed is words per second on one core.\n\n"
         )
         if "attribute" not in self.confusion.columns:
+            frontier = "" if self.frontier is None else "\n" + frontier_markdown(*self.frontier)
             return text + (
                 f"{markdown_table(self.comparison())}\n\n"
                 f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
                 f"## Confusion: {shown} (rows gold, columns predicted)\n\n"
                 f"{markdown_table(self.confusion_matrix(shown))}\n"
+                f"{frontier}"
             )
         attributes = self.confusion.filter(pl.col("method") == shown)["attribute"].unique(
             maintain_order=True
@@ -235,6 +246,8 @@ class Evaluation:
             "per_class": self.per_class.to_dicts(),
             "confusion": self.confusion.to_dicts(),
         }
+        if self.frontier is not None:
+            tables["frontier"] = self.frontier[0].to_dicts()
         data.write_text(json.dumps(tables, indent=1) + "\n")
         return markdown, data
 
@@ -320,6 +333,8 @@ def evaluate(
     it, so that you can see what review fixed. For the small model, ``size_mb`` is its
     size on disk and ``words_per_s`` the median of five ``nlp.pipe`` passes on one
     core; for an LLM source, ``words_per_s`` comes from its cached answers' latencies.
+    A model that ``train_frontier`` trained carries its frontier into the evaluation
+    (``Evaluation.frontier``), and so into the report: the table and a plot.
     With no votes and no model there is nothing to score: a ``LabelkitError`` says so.
 
     A task with attributes is scored per attribute against ``Task.gold_answers`` and
@@ -405,7 +420,14 @@ def evaluate(
             "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
         )
     _score_training_labels(scored, workspace)
-    return scored.evaluation()
+    evaluation = scored.evaluation()
+    if model_path is not None and task.kind == "classification":
+        from labelkit.train.frontier import load_frontier
+
+        frontier = load_frontier(model_path)
+        if frontier is not None:
+            evaluation = dataclasses.replace(evaluation, frontier=frontier)
+    return evaluation
 
 
 @dataclass(frozen=True)
@@ -630,10 +652,22 @@ def _score_small_model(
     split: str,
 ) -> None:
 
+    import spacy
+
     texts = examples["text"].to_list()
     nlp, cost = _small_model(model, texts)
-    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     task = scored.task
+    if not isinstance(nlp, spacy.Language):
+        # The MiniLM fine-tune: one label per text, its scores in its own label order.
+        if task.kind != "classification":
+            raise LabelkitError(f"{model} gives one label per text; this task has attributes")
+        order = [nlp.labels.index(label) for label in task.labels]
+        proba = np.array(list(nlp.pipe(texts)))[:, order]
+        scored.add(
+            "small model (minilm)", "small model", split, gold, proba.argmax(axis=1), proba, **cost
+        )
+        return
+    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     if task.kind != "classification":
         from labelkit.train.ship import predict_frame
 
@@ -666,27 +700,33 @@ def _score_small_model(
 
 def _small_model(
     model: str | Path, texts: list[str], timed_words: int = TIMED_WORDS
-) -> tuple[spacy.Language, dict[str, float]]:
-    """The trained model, its size on disk and its words per second on ``texts``."""
+) -> tuple[SmallModel, dict[str, float]]:
+    """The trained model (a spaCy pipeline or a MiniLM classifier), its size on disk and
+    its words per second on ``texts``."""
     import spacy
 
+    from labelkit.train.ship import load_small_model, minilm_folder
+
     path = Path(model)
-    if not path.is_dir() and not spacy.util.is_package(str(model)):
+    transformer = minilm_folder(model) is not None
+    if not path.is_dir() and not spacy.util.is_package(str(model)) and not transformer:
         raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
-    nlp = spacy.load(model)
+    nlp = load_small_model(model)
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
+    if transformer:
+        timed_words = min(timed_words, TRANSFORMER_TIMED_WORDS)
     speed = words_per_second(nlp, texts, words=timed_words)
     return nlp, {"size_mb": size / 1e6, "words_per_s": speed}
 
 
 def words_per_second(
-    nlp: spacy.Language, texts: list[str], runs: int = TIMED_RUNS, *, words: int = TIMED_WORDS
+    nlp: SmallModel, texts: list[str], runs: int = TIMED_RUNS, *, words: int = TIMED_WORDS
 ) -> float:
     """Median words per second of ``nlp.pipe`` over ``texts`` on one CPU core.
 
-    The calling thread is pinned to one core and BLAS to one thread, and the time is
-    that thread's CPU time: on a loaded machine (or under ``nice``) the wall clock
+    The calling thread is pinned to one core, BLAS and torch to one thread, and the time
+    is that thread's CPU time: on a loaded machine (or under ``nice``) the wall clock
     also counts the time other processes held the core, which made a spaCy ner of
     12,000 words per CPU second read as 1,500. ``texts`` are repeated to at least
     ``words`` words (50,000) per pass; one pass warms up first.
@@ -716,12 +756,20 @@ def _one_core() -> Iterator[None]:
     if pinned:
         cores = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(cores)})
+    # torch keeps its own thread pool, which threadpoolctl does not reach; a model
+    # that needs torch has imported it by now.
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
     try:
+        if torch is not None:
+            torch.set_num_threads(1)
         with threadpool_limits(limits=1):
             yield
     finally:
         if pinned:
             os.sched_setaffinity(0, cores)
+        if torch is not None:
+            torch.set_num_threads(threads)
 
 
 def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import math
 from typing import IO
 
 import polars as pl
@@ -122,4 +124,99 @@ def accuracy_with_interval(summary: pl.DataFrame) -> pl.DataFrame:
     ]
     return summary.with_columns(pl.Series("accuracy (95% CI)", shown, pl.String)).drop(
         "accuracy", "accuracy_low", "accuracy_high"
+    )
+
+
+def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400) -> str:
+    """The frontier as an SVG scatter plot, written by hand (no plotting library): dev
+    accuracy against words per second on one core (a log scale), each model a circle
+    whose area is its size on disk.
+
+    ``frontier`` has ``model``, ``dev_accuracy``, ``size_mb`` and ``words_per_s``
+    (``train_frontier``'s rows).
+
+    Examples
+    --------
+    >>> svg = frontier_svg(pl.DataFrame({"model": ["bow"], "dev_accuracy": [0.9],
+    ...     "size_mb": [2.3], "words_per_s": [150_000.0]}))
+    >>> svg.startswith("<svg")
+    True
+    """
+    left, right, top, bottom = 70, 30, 30, 50
+    speed = frontier["words_per_s"].to_numpy()
+    accuracy = frontier["dev_accuracy"].to_numpy()
+    size = frontier["size_mb"].to_numpy()
+    low, high = math.floor(math.log10(speed.min())), math.ceil(math.log10(speed.max()))
+    high = max(high, low + 1)
+    floor = max(0.0, math.floor((accuracy.min() - 0.01) * 50) / 50)
+    ceiling = min(1.0, math.ceil((accuracy.max() + 0.005) * 50) / 50)
+    ceiling = max(ceiling, floor + 0.02)
+
+    def x(value: float) -> float:
+        share = (math.log10(value) - low) / (high - low)
+        return left + share * (width - left - right)
+
+    def y(value: float) -> float:
+        share = (value - floor) / (ceiling - floor)
+        return height - bottom - share * (height - top - bottom)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" '
+        f'y2="{height - bottom}" stroke="black"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="black"/>',
+    ]
+    for power in range(low, high + 1):
+        at = x(10.0**power)
+        parts.append(
+            f'<line x1="{at:.1f}" y1="{height - bottom}" x2="{at:.1f}" '
+            f'y2="{height - bottom + 5}" stroke="black"/>'
+            f'<text x="{at:.1f}" y="{height - bottom + 18}" text-anchor="middle">'
+            f"{_cell(10.0**power)}</text>"
+        )
+    steps = 4
+    for step in range(steps + 1):
+        value = floor + (ceiling - floor) * step / steps
+        at = y(value)
+        parts.append(
+            f'<line x1="{left - 5}" y1="{at:.1f}" x2="{left}" y2="{at:.1f}" stroke="black"/>'
+            f'<text x="{left - 8}" y="{at + 4:.1f}" text-anchor="end">{value:.3f}</text>'
+        )
+    parts.append(
+        f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">'
+        "words per second, one core (log scale); circle area: size on disk</text>"
+        f'<text x="15" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 15 {(top + height - bottom) / 2})">accuracy on dev</text>'
+    )
+    # The largest circle 28 px across at most; area, not radius, scales with megabytes.
+    scale = 14 / math.sqrt(max(size.max(), 1e-9))
+    for model, a, s, mb in zip(frontier["model"], accuracy, speed, size, strict=True):
+        radius = max(2.0, scale * math.sqrt(mb))
+        parts.append(
+            f'<circle cx="{x(s):.1f}" cy="{y(a):.1f}" r="{radius:.1f}" '
+            'fill="steelblue" fill-opacity="0.5" stroke="steelblue"/>'
+            f'<text x="{x(s) + radius + 3:.1f}" y="{y(a) + 4:.1f}">'
+            f"{html.escape(str(model))} ({mb:.1f} MB)</text>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def frontier_markdown(frontier: pl.DataFrame, split: str) -> str:
+    """The frontier's section of a report: its table and ``frontier_svg``'s plot.
+
+    Examples
+    --------
+    >>> frontier = train_frontier(ws, "models/frontier", dev_split="dev")
+    >>> Path("frontier.md").write_text(frontier_markdown(frontier, "dev"))
+    """
+    columns = ["model", "dev_accuracy", "size_mb", "words_per_s", "train_s"]
+    shown = frontier.select(name for name in columns if name in frontier.columns)
+    return (
+        f"## Frontier\n\nEvery small model trained on the cleaned set: accuracy on the "
+        f"{split} split's gold (which also chose each checkpoint), size on disk, words "
+        "per second on one core and seconds to train.\n\n"
+        f"{markdown_table(shown)}\n\n{frontier_svg(shown)}\n"
     )

@@ -16,9 +16,11 @@ from labelkit.train.textcat import (
     train_on_cleaned,
     train_textcat,
 )
+from labelkit.train.transformer import minilm_finetune_config, train_minilm
 from labelkit.train.vectors import static_vectors
 
 __all__ = [
+    "minilm_finetune_config",
     "ner_config",
     "package_model",
     "predict_file",
@@ -32,6 +34,7 @@ __all__ = [
     "textcat_static_config",
     "textcat_vectors_config",
     "train_attributes",
+    "train_minilm",
     "train_ner",
     "train_ner_on_cleaned",
     "train_on_cleaned",

@@ -140,6 +140,12 @@ def train_attributes(
     layout = getattr(resolve(small_models, model), "layout", None)
     if layout is None:
         layout, params = DEFAULT_ATTRIBUTE_MODEL, {"base": model, **params}
+    base = params.get("base", "spacy_textcat_bow")
+    if getattr(resolve(small_models, base), "trainer", None) is not None:
+        raise LabelkitError(
+            f"{base} gives one label per text and trains no spaCy textcat, so it cannot "
+            "serve a layout; train a task with attributes with a spaCy model"
+        )
     key = "id" if "id" in examples.columns else "text"
     _check_attribute_examples(examples, task, targets, key)
     examples = examples.filter(pl.col("label").is_not_null())

@@ -4,6 +4,8 @@ core), so that the user chooses what speed and size buy; never on the test split
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,17 +21,22 @@ PICKS = ("smallest-within",)
 
 def frontier_models() -> list[str]:
     """The registered small models that give one label per text: every one but the
-    attribute layouts and the entity recognizers.
+    attribute layouts and the entity recognizers, and ``minilm_finetune`` only where
+    the ``embeddings`` extra is installed.
 
     Examples
     --------
     >>> "spacy_textcat_static" in frontier_models()
     True
     """
+    import labelkit.train  # noqa: F401  (registers every small model)
+
     return sorted(
         name
         for name, factory in small_models.get_all().items()
-        if not getattr(factory, "layout", None) and getattr(factory, "kind", None) != "spans"
+        if not getattr(factory, "layout", None)
+        and getattr(factory, "kind", None) != "spans"
+        and getattr(factory, "available", lambda: True)()
     )
 
 
@@ -47,7 +54,9 @@ def train_frontier(
     """Train each of ``models`` (default: ``frontier_models()``) on the cleaned set into
     ``output_dir/<model>``; return one row per model: ``model``, ``dev_accuracy`` (on
     ``dev_split``'s gold, which also chose each checkpoint), ``size_mb``,
-    ``words_per_s`` (one core) and ``path``, best first.
+    ``words_per_s`` (one core), ``train_s`` (seconds to train, on every core; the
+    MiniLM fine-tune takes minutes where the spaCy models take seconds) and ``path``,
+    best first. The table and its plot are saved too (``save_frontier``).
 
     Examples
     --------
@@ -63,6 +72,7 @@ def train_frontier(
         )
     rows = []
     for model in models or frontier_models():
+        started = time.perf_counter()
         path = train_on_cleaned(
             workspace,
             Path(output_dir) / model,
@@ -73,6 +83,7 @@ def train_frontier(
             verbose=verbose,
             **params,
         )
+        train_s = time.perf_counter() - started
         summary = evaluate(workspace, path, split=dev_split).summary
         row = summary.filter(pl.col("kind") == "small model").row(0, named=True)
         rows.append(
@@ -81,12 +92,55 @@ def train_frontier(
                 "dev_accuracy": row["accuracy"],
                 "size_mb": row["size_mb"],
                 "words_per_s": row["words_per_s"],
+                "train_s": train_s,
                 "path": str(path),
             }
         )
-    return pl.DataFrame(rows).sort(
+    table = pl.DataFrame(rows).sort(
         ["dev_accuracy", "size_mb", "words_per_s"], descending=[True, False, True]
     )
+    save_frontier(table, output_dir, dev_split)
+    return table
+
+
+FRONTIER_FILE = "frontier.json"
+
+
+def save_frontier(frontier: pl.DataFrame, output_dir: str | Path, split: str) -> Path:
+    """Write ``frontier.json`` (the rows and the dev split) and ``frontier.md`` (the
+    table and its plot) into ``output_dir``; return the Markdown's path. The evaluation
+    report of a model trained there shows the same section.
+
+    Examples
+    --------
+    >>> save_frontier(train_frontier(ws, "models/frontier", dev_split="dev"), "models/frontier", "dev")
+    PosixPath('models/frontier/frontier.md')
+    """
+    from labelkit.report import frontier_markdown
+
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    data = {"split": split, "models": frontier.to_dicts()}
+    (output / FRONTIER_FILE).write_text(json.dumps(data, indent=1) + "\n")
+    markdown = output / "frontier.md"
+    markdown.write_text(frontier_markdown(frontier, split))
+    return markdown
+
+
+def load_frontier(model_path: str | Path) -> tuple[pl.DataFrame, str] | None:
+    """The frontier that the model at ``model_path`` (``OUT/<model>/model-best``) was
+    trained in by ``train_frontier``, and its dev split; None for a model trained alone.
+
+    Examples
+    --------
+    >>> load_frontier("models/frontier/spacy_textcat_bow/model-best")[1]
+    'dev'
+    """
+    saved = Path(model_path).resolve().parent.parent / FRONTIER_FILE
+    if not saved.is_file():
+        return None
+    data = json.loads(saved.read_text())
+    return pl.DataFrame(data["models"]), data["split"]
 
 
 def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: float = 0.01) -> str:

@@ -3,13 +3,15 @@ batch prediction over table files."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
 import spacy
@@ -27,6 +29,65 @@ from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
 
 PREDICT_BATCH = 2_000
+
+
+@runtime_checkable
+class TextScorer(Protocol):
+    """A small model that is no spaCy pipeline (the MiniLM fine-tune's
+    ``minilm_loader.TextClassifier``): its ``labels``, and ``pipe``, one list of
+    probabilities per text in their order."""
+
+    labels: list[str]
+
+    def pipe(self, texts: Iterable[str], batch_size: int = ...) -> Iterator[list[float]]: ...
+
+
+SmallModel = Language | TextScorer
+
+
+def load_small_model(model: str | Path | SmallModel) -> SmallModel:
+    """A trained small model of either kind, from its folder or installed package: a
+    spaCy pipeline, or a MiniLM classifier (torch and transformers are imported for
+    that one only). A loaded model is returned as it is.
+
+    Examples
+    --------
+    >>> load_small_model("models/spam/minilm_finetune/model-best").labels
+    ['ham', 'spam']
+    """
+    if isinstance(model, Language | TextScorer):
+        return model
+    folder = minilm_folder(model)
+    if folder is not None:
+        from labelkit.train.minilm_loader import TextClassifier
+        from labelkit.train.transformer import quiet_transformers
+
+        with quiet_transformers():
+            return TextClassifier(folder)
+    return spacy.load(model)
+
+
+def minilm_folder(model: str | Path) -> Path | None:
+    """The folder of the MiniLM classifier that ``model`` names (a model folder, or an
+    installed package made by ``package_model``), else None.
+
+    Examples
+    --------
+    >>> minilm_folder("models/spam/spacy_textcat_bow/model-best") is None
+    True
+    """
+    from labelkit.train.transformer import is_minilm_folder
+
+    path = Path(model)
+    if path.is_dir():
+        return path if is_minilm_folder(path) else None
+    if not str(model).isidentifier():
+        return None
+    spec = importlib.util.find_spec(str(model))
+    if spec is None or spec.origin is None:
+        return None
+    packaged = Path(spec.origin).parent / "model"
+    return packaged if is_minilm_folder(packaged) else None
 
 
 def package_model(
@@ -58,6 +119,8 @@ def package_model(
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     output.mkdir(parents=True, exist_ok=True)
+    if minilm_folder(model_path) is not None:
+        return _package_minilm(model_path, output, name, version, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
@@ -82,8 +145,55 @@ def package_model(
             silent=True,
         )
     source = output / f"{meta['lang']}_{name}-{version}"
-    if not wheel:
-        return source
+    return _wheel(source) if wheel else source
+
+
+def _package_minilm(
+    model_path: Path,
+    output: Path,
+    name: str,
+    version: str,
+    evaluation: Evaluation | None,
+    wheel: bool,
+) -> Path:
+    """The MiniLM classifier as a package ``en_<name>`` whose code is its loader:
+    ``import en_<name>; en_<name>.load()(texts)`` needs torch and transformers alone."""
+    # Found, not imported: importing it would import torch.
+    loader = importlib.util.find_spec("labelkit.train.minilm_loader").origin
+    package = f"en_{name}"
+    source = output / f"{package}-{version}"
+    if source.exists():
+        shutil.rmtree(source)
+    shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
+    shutil.copyfile(loader, source / package / "__init__.py")
+    meta_path = source / package / "model" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta |= {"name": name, "version": version}
+    meta["description"] = "A text classifier (MiniLM fine-tuned) distilled with labelkit."
+    if evaluation is not None:
+        evaluated = _evaluation_meta(evaluation)
+        evaluated["labelkit"] = {**meta["labelkit"], **evaluated["labelkit"]}
+        meta |= evaluated
+    meta_path.write_text(json.dumps(meta, indent=2))
+    (source / "pyproject.toml").write_text(
+        "[build-system]\n"
+        'requires = ["setuptools>=69"]\n'
+        'build-backend = "setuptools.build_meta"\n\n'
+        "[project]\n"
+        f'name = "{package}"\n'
+        f'version = "{version}"\n'
+        f'description = "{meta["description"]}"\n'
+        'dependencies = ["torch", "transformers", "safetensors"]\n\n'
+        "[tool.setuptools]\n"
+        f'packages = ["{package}"]\n\n'
+        "[tool.setuptools.package-data]\n"
+        f'{package} = ["model/*", "model/encoder/*"]\n'
+    )
+    return _wheel(source) if wheel else source
+
+
+def _wheel(source: Path) -> Path:
+    """Build the wheel of the package in ``source`` with pip; return its path."""
     dist = source / "dist"
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), "."],
@@ -220,7 +330,13 @@ def _predict(
     if texts.null_count():
         row = texts.is_null().arg_true()[0] + 1
         raise InputError(f"{name} row {row}, column {text_column!r}: no text")
-    nlp = model if isinstance(model, Language) else spacy.load(model)
+    nlp = load_small_model(model)
+    if not isinstance(nlp, Language):
+        scores = _scored(nlp.pipe, texts, name)
+        table = pl.DataFrame(
+            scores, schema=[f"score_{label}" for label in nlp.labels], orient="row"
+        )
+        return _joined(frame, _exclusive_answers(table, nlp.labels), name)
     too_long = (texts.str.len_chars() > nlp.max_length).arg_true()
     if too_long.len():
         raise InputError(
@@ -234,16 +350,15 @@ def _predict(
             f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
         )
     labels = [label for pipe in pipes for label in nlp.get_pipe(pipe).labels]
-    answers: list[Any] = []
-    with Progress(transient=True) as progress:
-        bar = progress.add_task(f"predicting {Path(name).name}", total=frame.height)
-        for start in range(0, frame.height, PREDICT_BATCH):
-            chunk = texts.slice(start, PREDICT_BATCH).to_list()
-            answers += [
-                spans_json(predicted_spans(doc)) if ner else [doc.cats[label] for label in labels]
-                for doc in nlp.pipe(chunk)
-            ]
-            progress.update(bar, advance=len(chunk))
+
+    def answer(chunk: list[str]) -> Iterator[Any]:
+        for doc in nlp.pipe(chunk):
+            if ner:
+                yield spans_json(predicted_spans(doc))
+            else:
+                yield [doc.cats[label] for label in labels]
+
+    answers = _scored(answer, texts, name)
     if ner:
         return _joined(frame, pl.DataFrame({"spans": answers}, schema={"spans": pl.String}), name)
     table = pl.DataFrame(answers, schema=[f"score_{label}" for label in labels], orient="row")
@@ -254,15 +369,32 @@ def _predict(
         return _joined(frame, added, name)
     top = pl.concat_list(table.columns)
     if pipes == ["textcat"]:
-        names = dict(enumerate(labels))
-        chosen = top.list.arg_max().replace_strict(names, return_dtype=pl.String)
-        chosen = chosen.alias("predicted")
-    else:
-        columns = zip(table.columns, labels, strict=True)
-        picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
-        chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
+        return _joined(frame, _exclusive_answers(table, labels), name)
+    columns = zip(table.columns, labels, strict=True)
+    picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
+    chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
     added = table.select(chosen, top.list.max().alias("confidence"), pl.all())
     return _joined(frame, added, name)
+
+
+def _scored(pipe: Any, texts: pl.Series, name: str) -> list[Any]:
+    """``pipe``'s answer for every text, in batches, with a progress bar."""
+    answers: list[Any] = []
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"predicting {Path(name).name}", total=texts.len())
+        for start in range(0, texts.len(), PREDICT_BATCH):
+            chunk = texts.slice(start, PREDICT_BATCH).to_list()
+            answers += list(pipe(chunk))
+            progress.update(bar, advance=len(chunk))
+    return answers
+
+
+def _exclusive_answers(table: pl.DataFrame, labels: list[str]) -> pl.DataFrame:
+    """``predicted`` (the top label) and ``confidence`` (its score) before the
+    ``score_<label>`` columns of one-label-per-text scores."""
+    top = pl.concat_list(table.columns)
+    chosen = top.list.arg_max().replace_strict(dict(enumerate(labels)), return_dtype=pl.String)
+    return table.select(chosen.alias("predicted"), top.list.max().alias("confidence"), pl.all())
 
 
 def _attribute_answers(task: Task, columns: list[str], threshold: float) -> list[pl.Expr]:

@@ -283,6 +283,13 @@ def train_textcat(
     if dev is None:
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
+    trainer = getattr(resolve(small_models, model), "trainer", None)
+    if trainer is not None and config_path is None:
+        # Not a spaCy pipeline (the MiniLM fine-tune): its own trainer, the same rows.
+        settings = resolve(small_models, model)(exclusive=exclusive, seed=seed, **params)
+        return trainer(
+            rows, dev, labels, output_dir, targets=targets, settings=settings, verbose=verbose
+        )
     config = _config(model, config_path, exclusive=exclusive, seed=seed, lang=lang, params=params)
     lang = config["nlp"]["lang"]
     return _fit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,8 @@ import polars as pl
 import pytest
 
 from labelkit import LabelkitError, Workspace, evaluate
+from labelkit.report import frontier_markdown, frontier_svg
+from labelkit.train import predict_frame
 from labelkit.train.frontier import frontier_models, pick_model
 
 
@@ -19,6 +23,7 @@ def labelkit(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_frontier_models_are_the_one_label_models() -> None:
     assert frontier_models() == [
+        "minilm_finetune",
         "spacy_textcat_bow",
         "spacy_textcat_bow_vectors",
         "spacy_textcat_ensemble",
@@ -59,27 +64,57 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
         "--pick",
         "smallest-within",
         "0.01",
-        "--param",
-        "max_epochs=20",
     )
     assert done.returncode == 0, done.stdout + done.stderr
     for model in frontier_models():
         assert (out / model / "model-best" / "meta.json").is_file()
         assert model in done.stdout
     assert "dev_accuracy" in done.stdout and "words_per_s" in done.stdout
-    with Workspace(spam_workspace, read_only=True) as ws:
-        scored = pl.concat(
-            evaluate(ws, out / model / "model-best", split="dev")
-            .summary.filter(pl.col("kind") == "small model")
-            .select(pl.lit(model).alias("model"), "accuracy", "size_mb")
-            for model in frontier_models()
-        )
-    within = scored.filter(pl.col("accuracy") >= scored["accuracy"].max() - 0.01)
+    scored = pl.DataFrame(json.loads((out / "frontier.json").read_text())["models"])
+    assert sorted(scored["model"]) == frontier_models()
+    assert (scored["train_s"] > 0).all()
+    within = scored.filter(pl.col("dev_accuracy") >= scored["dev_accuracy"].max() - 0.01)
     picked = done.stdout.split("picked ")[1].split()[0]
     assert picked == within.sort("size_mb")["model"][0], "the smallest near the best on dev"
+    assert (out / "frontier.md").read_text().count("<circle") == len(frontier_models())
+    with Workspace(spam_workspace, read_only=True) as ws:
+        # Scored apart from the frontier (timing the speeds again would double the test).
+        dev = ws.sql("SELECT text, gold FROM examples WHERE split = 'dev'")
+        for model in ("spacy_textcat_bow", "minilm_finetune"):
+            predicted = predict_frame(out / model / "model-best", dev.select("text"))
+            accuracy = scored.filter(pl.col("model") == model)["dev_accuracy"].item()
+            assert accuracy == pytest.approx((predicted["predicted"] == dev["gold"]).mean())
+        report = evaluate(ws, out / picked / "model-best").markdown()
+    assert "## Frontier" in report and report.count("<circle") == len(frontier_models())
 
     refused = labelkit("train", str(spam_workspace), str(out), "--frontier")
     assert refused.returncode == 1
     assert "--frontier compares the models on dev: name it with --dev-split" in refused.stderr
     alone = labelkit("train", str(spam_workspace), str(out), "--pick", "smallest-within", "0.01")
     assert alone.returncode == 1 and "add --frontier" in alone.stderr
+
+
+def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:
+    frontier = pl.DataFrame(
+        {
+            "model": ["fast", "accurate <big>"],
+            "dev_accuracy": [0.90, 0.96],
+            "size_mb": [2.0, 90.0],
+            "words_per_s": [150_000.0, 1_500.0],
+        }
+    )
+    svg = frontier_svg(frontier)
+    circles = [
+        dict(re.findall(r'(cx|cy|r)="([\d.]+)"', circle))
+        for circle in re.findall(r"<circle [^>]*>", svg)
+    ]
+    fast, accurate = ({k: float(v) for k, v in c.items()} for c in circles)
+    assert fast["cx"] > accurate["cx"], "faster is further right"
+    assert accurate["cy"] < fast["cy"], "more accurate is higher"
+    # Area scales with size: 45 times the megabytes, sqrt(45) times the radius.
+    assert accurate["r"] / fast["r"] == pytest.approx(45**0.5, rel=0.01)
+    assert "accurate &lt;big&gt; (90.0 MB)" in svg, "names are escaped"
+    assert ">1,000<" in svg and ">1,000,000<" in svg, "the log axis spans the decades"
+    section = frontier_markdown(frontier.with_columns(train_s=pl.Series([3.0, 400.0])), "dev")
+    assert "| model | dev_accuracy | size_mb | words_per_s | train_s |" in section
+    assert "| accurate <big> | 0.960 | 90.000 | 1,500 | 400.000 |" in section
