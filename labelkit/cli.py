@@ -1372,6 +1372,14 @@ def train(
     ] = None,
     param: Param_ = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    max_examples: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on at most this many texts of the cleaned set, sampled stratified "
+            "by label and weighted by confidence, reviewed first; 0 or all: every text. "
+            "[default: 50000]"
+        ),
+    ] = None,
     frontier: Annotated[
         bool,
         typer.Option(
@@ -1396,7 +1404,9 @@ def train(
         return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
+        from labelkit.train.sample import max_examples_option
 
+        limit = max_examples_option(max_examples)
         path = train_on_cleaned(
             ws,
             output_dir,
@@ -1406,8 +1416,10 @@ def train(
             seed=seed,
             config_path=config,
             verbose=True,
+            max_examples=limit,
             **_params(param),
         )
+        _print_sampled(ws)
         if ws.task.kind == "spans":
             counts = training_counts(path)["train"]
             console.print(
@@ -1422,6 +1434,25 @@ def train(
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
+
+
+def _print_sampled(ws: Workspace) -> None:
+    """Say how many cleaned texts the last training run used, and how they were chosen."""
+    logged = json.loads(
+        ws.sql("SELECT config FROM runs WHERE step = 'train' ORDER BY run_id DESC LIMIT 1")[
+            "config"
+        ][0]
+    )
+    cleaned, limit = logged["cleaned"], logged["max_examples"]
+    if limit is not None and cleaned > limit:
+        console.print(
+            f"trained on a sample of {limit:,} of the {cleaned:,} cleaned texts (stratified "
+            "by label, weighted by the label model's confidence, reviewed first); "
+            "--max-examples all trains on every one",
+            highlight=False,
+        )
+    else:
+        console.print(f"trained on all {cleaned:,} cleaned texts", highlight=False)
 
 
 def _train_frontier(

@@ -29,6 +29,7 @@ from labelkit.export import cleaned_spans
 from labelkit.registry import resolve, small_models
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import Task
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_examples
 from labelkit.train.textcat import SAVED, _fit
 from labelkit.workspace import Workspace
 
@@ -189,11 +190,13 @@ def train_ner_on_cleaned(
     seed: int = 0,
     config_path: str | Path | None = None,
     verbose: bool = False,
+    max_examples: int | None = DEFAULT_MAX_EXAMPLES,
     **params: Any,
 ) -> Path:
     """``train_on_cleaned`` for a spans task: ``train_ner`` on ``cleaned_spans``, logged as
     a ``train`` run with the span counts of ``training_counts``. With ``dev_split``, that
-    split's gold spans choose the best checkpoint.
+    split's gold spans choose the best checkpoint. More than ``max_examples`` texts are
+    sampled down to that many, stratified by the entity types a text has (none too).
 
     Examples
     --------
@@ -207,6 +210,11 @@ def train_ner_on_cleaned(
         )
     model = model or NER_MODEL
     examples = cleaned_spans(workspace)
+    cleaned = examples.height
+    types = pl.col("spans").first().str.extract_all(r'"[^"]*"').list.unique().list.sort()
+    examples = sample_examples(
+        examples, max_examples, key="example_id", stratum=types.list.join("|"), seed=seed
+    )
     dev = None
     if dev_split is not None:
         dev = workspace.sql(
@@ -219,6 +227,7 @@ def train_ner_on_cleaned(
     logged: dict[str, Any] = {"output_dir": str(output_dir), "model": model, "seed": seed}
     logged |= {"targets": targets, "dev_split": dev_split}
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
+    logged |= {"max_examples": max_examples, "cleaned": cleaned}
     logged |= params
     # The run's config is written when the block ends, so the counts join it.
     with workspace.run("train", logged):
