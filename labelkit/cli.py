@@ -1135,6 +1135,13 @@ def flag(
             "least this sure (default 0.7)."
         ),
     ] = None,
+    fit_examples: Annotated[
+        int,
+        typer.Option(
+            help="Cross-validate the flagger on a stratified sample of at most this many "
+            "labels (per attribute) and score the rest with the fold models; 0: all."
+        ),
+    ] = 50_000,
 ) -> None:
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
     LLMs; on spans also boundaries that disagree and entities no source marks) and queue
@@ -1145,7 +1152,9 @@ def flag(
         spans = ws.task.kind == "spans"
         if missed_above is not None and not spans:
             raise LabelkitError("--missed-above is for a spans task")
-        more = {} if missed_above is None else {"missed_above": missed_above}
+        more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
+        if not spans:
+            more["fit_examples"] = fit_examples or None
         flags = find_label_issues(
             ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below, **more
         )
@@ -1625,6 +1634,12 @@ def predict(
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")
     ] = None,
+    n_process: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes labeling at once. [default: every core from 50,000 rows, else 1]"
+        ),
+    ] = None,
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
@@ -1638,6 +1653,7 @@ def predict(
         text_column=text_column,
         threshold=threshold,
         file_format=file_format,
+        n_process=n_process,
     )
     console.print(f"{n} rows labeled into {output_file}")
 
