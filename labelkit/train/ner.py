@@ -29,7 +29,7 @@ from labelkit.export import cleaned_spans
 from labelkit.registry import resolve, small_models
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import Task
-from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_examples
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _fit
 from labelkit.workspace import Workspace
 
@@ -211,9 +211,8 @@ def train_ner_on_cleaned(
     model = model or NER_MODEL
     examples = cleaned_spans(workspace)
     cleaned = examples.height
-    types = pl.col("spans").first().str.extract_all(r'"[^"]*"').list.unique().list.sort()
     examples = sample_examples(
-        examples, max_examples, key="example_id", stratum=types.list.join("|"), seed=seed
+        examples, max_examples, key="example_id", stratum=entity_types(), seed=seed
     )
     dev = None
     if dev_split is not None:

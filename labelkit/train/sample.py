@@ -66,8 +66,8 @@ def sample_examples(
     --------
     >>> rows = pl.DataFrame({"id": ["a", "b", "c", "d"], "label": ["x", "x", "x", "y"],
     ...                      "confidence": [0.9, 0.5, 0.99, 1.0]})
-    >>> sample_examples(rows, 2)["label"].to_list()
-    ['x', 'y']
+    >>> sample_examples(rows, 3)["label"].to_list()
+    ['x', 'x', 'y']
     """
     texts = examples[key].n_unique()
     if max_examples is None or texts <= max_examples:
@@ -102,6 +102,20 @@ def sample_examples(
         .select(key)
     )
     return examples.join(chosen, on=key, how="semi", maintain_order="left")
+
+
+def entity_types(column: str = "spans") -> pl.Expr:
+    """A spans text's stratum for ``sample_examples``: the entity types among its spans
+    (JSON ``[[start, end, label], ...]``), sorted and joined by ``|`` (``""``: none).
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"example_id": ["a"], "spans": ['[[0, 3, "ORG"], [5, 9, "LOC"]]']})
+    >>> rows.group_by("example_id").agg(entity_types())["spans"].to_list()
+    ['"LOC"|"ORG"']
+    """
+    types = pl.col(column).first().str.extract_all(r'"[^"]*"').list.unique().list.sort()
+    return types.list.join("|")
 
 
 def _quotas(counts: pl.DataFrame, total: int) -> pl.DataFrame:

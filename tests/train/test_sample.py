@@ -12,7 +12,7 @@ import pytest
 
 from labelkit import Workspace, train_on_cleaned
 from labelkit.errors import InputError
-from labelkit.train.sample import max_examples_option, sample_examples
+from labelkit.train.sample import entity_types, max_examples_option, sample_examples
 
 
 def _cleaned(n: int, seed: int = 0) -> pl.DataFrame:
@@ -83,6 +83,19 @@ def test_every_row_of_a_text_stays_together() -> None:
     assert dict(food.iter_rows()) == {"positive": 25, "negative": 25}
     assert sample_examples(rows, None).equals(rows)
     assert sample_examples(rows, 200).equals(rows)
+
+
+def test_spans_texts_are_sampled_by_the_entity_types_they_have() -> None:
+    spans = ['[[0, 4, "TERM"]]', "[]", '[[0, 4, "TERM"], [6, 9, "BRAND"]]', "[]"]
+    rows = pl.DataFrame(
+        {"example_id": [f"s{i}" for i in range(400)], "spans": spans * 100, "text": "x"}
+    )
+    sample = sample_examples(rows, 40, key="example_id", stratum=entity_types())
+    assert dict(sample["spans"].value_counts().iter_rows()) == {
+        spans[0]: 10,
+        "[]": 20,
+        spans[2]: 10,
+    }
 
 
 def test_max_examples_option() -> None:
