@@ -90,6 +90,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/spans.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/review_efficiency.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/distill.py --data-dir $(DATA_DIR)
+	$(BIN)/python benchmarks/scale.py
 	$(MAKE) docs
 
 lint: $(DEV_STAMP)

@@ -1172,6 +1172,13 @@ def flag(
             "least this sure (default 0.7)."
         ),
     ] = None,
+    fit_examples: Annotated[
+        int,
+        typer.Option(
+            help="Cross-validate the flagger on a stratified sample of at most this many "
+            "labels (per attribute) and score the rest with the fold models; 0: all."
+        ),
+    ] = 50_000,
 ) -> None:
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
     LLMs; on spans also boundaries that disagree and entities no source marks) and queue
@@ -1182,7 +1189,9 @@ def flag(
         spans = ws.task.kind == "spans"
         if missed_above is not None and not spans:
             raise LabelkitError("--missed-above is for a spans task")
-        more = {} if missed_above is None else {"missed_above": missed_above}
+        more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
+        if not spans:
+            more["fit_examples"] = fit_examples or None
         flags = find_label_issues(
             ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below, **more
         )
@@ -1412,6 +1421,14 @@ def train(
     ] = None,
     param: Param_ = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    max_examples: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on at most this many texts of the cleaned set, sampled stratified "
+            "by label and weighted by confidence, reviewed first; 0 or all: every text. "
+            "[default: 50000]"
+        ),
+    ] = None,
     frontier: Annotated[
         bool,
         typer.Option(
@@ -1436,7 +1453,9 @@ def train(
         return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
+        from labelkit.train.sample import max_examples_option
 
+        limit = max_examples_option(max_examples)
         path = train_on_cleaned(
             ws,
             output_dir,
@@ -1446,8 +1465,10 @@ def train(
             seed=seed,
             config_path=config,
             verbose=True,
+            max_examples=limit,
             **_params(param),
         )
+        _print_sampled(ws)
         if ws.task.kind == "spans":
             counts = training_counts(path)["train"]
             console.print(
@@ -1468,6 +1489,25 @@ def train(
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
+
+
+def _print_sampled(ws: Workspace) -> None:
+    """Say how many cleaned texts the last training run used, and how they were chosen."""
+    logged = json.loads(
+        ws.sql("SELECT config FROM runs WHERE step = 'train' ORDER BY run_id DESC LIMIT 1")[
+            "config"
+        ][0]
+    )
+    cleaned, limit = logged["cleaned"], logged["max_examples"]
+    if limit is not None and cleaned > limit:
+        console.print(
+            f"trained on a sample of {limit:,} of the {cleaned:,} cleaned texts (stratified "
+            "by label, weighted by the label model's confidence, reviewed first); "
+            "--max-examples all trains on every one",
+            highlight=False,
+        )
+    else:
+        console.print(f"trained on all {cleaned:,} cleaned texts", highlight=False)
 
 
 def _train_frontier(
@@ -1641,6 +1681,12 @@ def predict(
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")
     ] = None,
+    n_process: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes labeling at once. [default: every core from 50,000 rows, else 1]"
+        ),
+    ] = None,
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
@@ -1654,6 +1700,7 @@ def predict(
         text_column=text_column,
         threshold=threshold,
         file_format=file_format,
+        n_process=n_process,
     )
     console.print(f"{n} rows labeled into {output_file}")
 

@@ -33,6 +33,8 @@ SECTIONS = {
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
     "distill": ("Distillation", "distill_learning_curves.png"),
     "small_models": ("Small models on gold labels", None),
+    "sample_curve": ("How many labels the small model needs", None),
+    "scale": ("Every stage at 10k, 100k and 1M texts", None),
 }
 
 

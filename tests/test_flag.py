@@ -375,3 +375,50 @@ def test_the_flag_command_shows_each_flags_attribute(tmp_path: Path) -> None:
         if line.startswith("│")
     }
     assert {("r1", "food"), ("r3", "staff")} <= rows
+
+
+def test_a_bounded_fit_keeps_small_data_flags_and_still_finds_the_flips(tmp_path: Path) -> None:
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id = 't1'")
+        full = find_label_issues(ws, fit_examples=None)
+        assert find_label_issues(ws, fit_examples=300).equals(full), "up to the bound: k-fold"
+        bounded = find_label_issues(ws, fit_examples=100)
+        by_cleanlab = set(bounded.filter(pl.col("reasons").str.contains("cleanlab"))["example_id"])
+        assert len(by_cleanlab & flipped) >= 12
+        assert len(by_cleanlab - flipped) <= 5
+        assert bounded.filter(pl.col("given_label").is_not_null())["quality"].null_count() == 0
+        t1 = bounded.filter(pl.col("example_id") == "t1").row(0, named=True)
+        assert t1["suggested_label"] == "spam", "the fold models suggest a label for it"
+        logged = ws.sql("SELECT config FROM runs WHERE step = 'flag' ORDER BY run_id DESC")
+    assert '"fit_examples": 100' in logged["config"][0]
+
+
+def test_a_bounded_fit_scores_every_row_out_of_sample(tmp_path: Path) -> None:
+    """Each text is one word of its own and its label a coin toss: a model that saw a
+    row is sure of its label; one that did not knows only the class balance."""
+    n = 400
+    labels = np.random.default_rng(3).choice(["ham", "spam"], n)
+    frame = pl.DataFrame({"id": [f"u{i}" for i in range(n)], "text": [f"w{i}x" for i in range(n)]})
+    ws = Workspace(tmp_path / "ws.duckdb")
+    with ws:
+        ingest(ws, frame, labels=["ham", "spam"], test_fraction=0, dev_fraction=0)
+        ws.con.register("given", frame.with_columns(label=pl.Series(labels)).to_arrow())
+        ws.con.execute(
+            "INSERT INTO predictions SELECT id, 'test', label, 0.9, [0.5, 0.5], 0, '' FROM given"
+        )
+        flags = find_label_issues(ws, fit_examples=100, unsure_below=0.95)
+    assert flags.height == n
+    assert flags["quality"].max() < 0.6, "no row was scored by a model trained on it"
+
+
+def test_a_bounded_fit_flags_aspects(tmp_path: Path) -> None:
+    flipped = {(f"r{i}", "food") for i in range(1, 100, 10)}
+    flipped |= {(f"r{i}", "staff") for i in range(3, 150, 15)}
+    ws, _ = aspect_workspace(tmp_path, flipped)
+    with ws:
+        flags = find_label_issues(ws, fit_examples=150)
+    by_cleanlab = flags.filter(pl.col("reasons").str.contains("cleanlab"))
+    found = set(by_cleanlab.select("example_id", "attribute").iter_rows())
+    assert len(found & flipped) >= 14
+    assert len(found - flipped) <= 8

@@ -46,6 +46,7 @@ from labelkit.registry import resolve, small_models
 from labelkit.review.queue import current_spans
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import OUTSIDE, Task
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _fit
 from labelkit.workspace import Workspace, registered
 
@@ -310,16 +311,18 @@ def train_ner_on_cleaned(
     rules: bool = False,
     rule_precision: float = 0.9,
     verbose: bool = False,
+    max_examples: int | None = DEFAULT_MAX_EXAMPLES,
     **params: Any,
 ) -> Path:
     """``train_on_cleaned`` for a spans task: ``train_ner`` on ``cleaned_spans``, logged as
     a ``train`` run with the span counts of ``training_counts``. With ``dev_split``, that
     split's gold spans choose the best checkpoint. ``model`` defaults to ``spacy_ner``;
     ``spacy_spancat`` keeps the cleaned spans that overlap (``ner`` drops them, and
-    ``training_counts`` says how many). With ``rules``, the
-    model ships the phrase lists and token patterns of the LFs whose train spans the
-    cleaned set keeps at ``rule_precision`` or more (``rule_patterns``) in front of
-    its ``ner``.
+    ``training_counts`` says how many). With ``rules``, the model ships the phrase lists
+    and token patterns of the LFs whose train spans the cleaned set keeps at
+    ``rule_precision`` or more (``rule_patterns``) in front of its ``ner``. More than
+    ``max_examples`` texts are sampled down to that many, stratified by the entity
+    types a text has (none too).
 
     Examples
     --------
@@ -334,6 +337,10 @@ def train_ner_on_cleaned(
     examples = cleaned_spans(workspace)
     model = model or NER_MODEL
     patterns, rule_lfs = rule_patterns(workspace, rule_precision) if rules else ({}, [])
+    cleaned = examples.height
+    examples = sample_examples(
+        examples, max_examples, key="example_id", stratum=entity_types(), seed=seed
+    )
     dev = None
     if dev_split is not None:
         dev = workspace.sql(
@@ -347,6 +354,7 @@ def train_ner_on_cleaned(
     logged |= {"targets": targets, "dev_split": dev_split}
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
     logged |= {"rules": rule_lfs if rules else False, "rule_precision": rule_precision}
+    logged |= {"max_examples": max_examples, "cleaned": cleaned}
     logged |= params
     # The run's config is written when the block ends, so the counts join it.
     with workspace.run("train", logged):

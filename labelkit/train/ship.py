@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import spacy
 from rich.progress import Progress
 from spacy.cli.package import package as spacy_package
@@ -28,7 +34,11 @@ from labelkit.task import Task
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
 
+# Texts one nlp.pipe call (in one worker) labels; rows labeled and written at once; and
+# the input size from which predict_file starts a worker per core by default.
 PREDICT_BATCH = 2_000
+WRITE_BLOCK = 50_000
+PARALLEL_ROWS = 50_000
 
 
 @runtime_checkable
@@ -238,11 +248,12 @@ def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
 
 
 def predict_frame(
-    model: str | Path | Language,
+    model: str | Path | SmallModel,
     frame: pl.DataFrame,
     *,
     text_column: str = "text",
     threshold: float = 0.5,
+    n_process: int | None = None,
 ) -> pl.DataFrame:
     """Label every row of a polars (or pandas) frame; return it with the predictions added.
 
@@ -253,7 +264,8 @@ def predict_frame(
     The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
     the list of those scoring at least ``threshold``), ``confidence`` (the top score) and
     one ``score_<label>`` column per label. ``model`` is a trained model's folder, an
-    installed package, or a loaded spaCy pipeline.
+    installed package, or a loaded spaCy pipeline. ``n_process`` is as in
+    ``predict_file``.
 
     A model of a task with attributes (``train_attributes``) answers every attribute:
     ``predicted_<attribute>`` (e.g. ``positive`` or ``none``; ``yes`` or ``no`` for a
@@ -271,7 +283,10 @@ def predict_frame(
     table = as_frame(frame)
     if table is None:
         raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
-    return _predict(model, table, text_column, threshold, "frame")
+    blocks = [table.slice(start, WRITE_BLOCK) for start in range(0, table.height, WRITE_BLOCK)]
+    predictor = _Predictor(model, text_column, threshold, "frame")
+    labeled = list(predictor.stream(blocks or [table], table.height, n_process))
+    return pl.concat(labeled) if len(labeled) > 1 else labeled[0]
 
 
 def predict_file(
@@ -282,6 +297,8 @@ def predict_file(
     text_column: str = "text",
     threshold: float = 0.5,
     file_format: str | None = None,
+    n_process: int | None = None,
+    batch_size: int = WRITE_BLOCK,
 ) -> int:
     """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
 
@@ -290,6 +307,14 @@ def predict_file(
     ``|``; in JSONL, an entity recognizer's ``spans`` are JSON arrays ``[[start, end,
     label], ...]`` (JSON text in CSV and Parquet). ``model`` is a trained model's folder
     or an installed package.
+
+    Rows are labeled and written ``batch_size`` at a time, and a Parquet input is read
+    that way too, so memory stays bounded whatever the file's size (a CSV or JSONL input
+    is read whole). ``n_process`` worker processes, each with the model loaded, label
+    ``PREDICT_BATCH`` texts at a time, in order; by default every core, from
+    ``PARALLEL_ROWS`` rows up (below that, starting them costs more than it saves).
+    The output is the same whatever ``n_process``. It is written beside the target and
+    moved into place at the end, so a bad row leaves no half-written file.
 
     Examples
     --------
@@ -300,93 +325,249 @@ def predict_file(
     output_kind = table_format(output_path)
     if output_kind not in ("csv", "jsonl", "parquet"):
         raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
-    frame = read_table(input_path, file_format=file_format)
-    result = _predict(model, frame, text_column, threshold, str(input_path))
-    if output_kind == "csv" and "predicted_labels" in result.columns:
-        result = result.with_columns(pl.col("predicted_labels").list.join("|"))
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    rows, blocks = _read_blocks(input_path, file_format, batch_size)
+    predictor = _Predictor(model, text_column, threshold, str(input_path))
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    if output_kind == "jsonl" and "spans" in result.columns and "spans" not in frame.columns:
-        write_spans_jsonl(result, output_path)
-        return result.height
-    {"csv": result.write_csv, "jsonl": result.write_ndjson, "parquet": result.write_parquet}[
-        output_kind
-    ](output_path)
-    return result.height
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    try:
+        with _BlockWriter(partial, output_kind) as writer:
+            for labeled in predictor.stream(blocks, rows, n_process):
+                writer.write(labeled)
+        partial.replace(output_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows
 
 
-def _predict(
-    model: str | Path | Language,
-    frame: pl.DataFrame,
-    text_column: str,
-    threshold: float,
-    name: str,
-) -> pl.DataFrame:
-    if text_column not in frame.columns:
-        raise InputError(
-            f"{name}: no column {text_column!r}; columns are {frame.columns} "
-            "(choose one with text_column / --text-column)"
-        )
-    texts = frame[text_column].cast(pl.String)
-    if texts.null_count():
-        row = texts.is_null().arg_true()[0] + 1
-        raise InputError(f"{name} row {row}, column {text_column!r}: no text")
-    nlp = load_small_model(model)
-    if not isinstance(nlp, Language):
-        scores = _scored(nlp.pipe, texts, name)
-        table = pl.DataFrame(
-            scores, schema=[f"score_{label}" for label in nlp.labels], orient="row"
-        )
-        return _joined(frame, _exclusive_answers(table, nlp.labels), name)
-    too_long = (texts.str.len_chars() > nlp.max_length).arg_true()
-    if too_long.len():
-        raise InputError(
-            f"{name} row {too_long[0] + 1}, column {text_column!r}: the text is longer than "
-            f"the model's limit of {nlp.max_length:,} characters; split or shorten it"
-        )
-    pipes = [name for name in nlp.pipe_names if name.startswith("textcat")]
-    ner = bool({"ner", "spancat"} & set(nlp.pipe_names))
-    if not pipes and not ner:
-        raise LabelkitError(
-            f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
-        )
-    labels = [label for pipe in pipes for label in nlp.get_pipe(pipe).labels]
+def _read_blocks(
+    path: Path, file_format: str | None, size: int
+) -> tuple[int, Iterator[pl.DataFrame]]:
+    """The row count of a table file and its rows, ``size`` at a time: a Parquet file
+    streamed, another read whole (``read_table``) and sliced."""
+    if table_format(path, file_format) == "parquet" and path.is_file():
+        try:
+            parquet = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as error:
+            raise InputError(f"{path}: cannot read as parquet: {error}") from error
+        return parquet.metadata.num_rows, _parquet_blocks(parquet, size)
+    frame = read_table(path, file_format=file_format)
+    starts = range(0, frame.height, size)
+    return frame.height, iter([frame.slice(start, size) for start in starts] or [frame])
 
-    def answer(chunk: list[str]) -> Iterator[Any]:
-        for doc in nlp.pipe(chunk):
-            if ner:
-                yield spans_json(predicted_spans(doc))
+
+def _parquet_blocks(parquet: pq.ParquetFile, size: int) -> Iterator[pl.DataFrame]:
+    """A Parquet file's rows ``size`` at a time; an empty file's empty frame."""
+    empty = True
+    for batch in parquet.iter_batches(batch_size=size):
+        empty = False
+        yield pl.DataFrame(pl.from_arrow(batch))
+    if empty:
+        yield pl.DataFrame(pl.from_arrow(parquet.schema_arrow.empty_table()))
+
+
+class _BlockWriter:
+    """Appends labeled blocks to one CSV, JSONL or Parquet file."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind = path, kind
+        self.parquet: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def __enter__(self) -> _BlockWriter:
+        self.file = self.path.open("wb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        self.file.close()
+
+    def write(self, block: pl.DataFrame) -> None:
+        if self.kind == "csv":
+            if "predicted_labels" in block.columns:
+                block = block.with_columns(pl.col("predicted_labels").list.join("|"))
+            block.write_csv(self.file, include_header=self.rows == 0)
+        elif self.kind == "jsonl":
+            if "spans" in block.columns and block.height:
+                with tempfile.TemporaryDirectory() as scratch:
+                    lines = Path(scratch) / "block.jsonl"
+                    write_spans_jsonl(block, lines)
+                    self.file.write(lines.read_bytes())
             else:
-                yield [doc.cats[label] for label in labels]
-
-    answers = _scored(answer, texts, name)
-    if ner:
-        return _joined(frame, pl.DataFrame({"spans": answers}, schema={"spans": pl.String}), name)
-    table = pl.DataFrame(answers, schema=[f"score_{label}" for label in labels], orient="row")
-    task = nlp.meta.get("labelkit", {}).get("task")
-    if task is not None:
-        answers = _attribute_answers(Task.from_json(json.dumps(task)), table.columns, threshold)
-        added = table.select(*answers, pl.all())
-        return _joined(frame, added, name)
-    top = pl.concat_list(table.columns)
-    if pipes == ["textcat"]:
-        return _joined(frame, _exclusive_answers(table, labels), name)
-    columns = zip(table.columns, labels, strict=True)
-    picked = [pl.when(pl.col(c) >= threshold).then(pl.lit(label)) for c, label in columns]
-    chosen = pl.concat_list(picked).list.drop_nulls().alias("predicted_labels")
-    added = table.select(chosen, top.list.max().alias("confidence"), pl.all())
-    return _joined(frame, added, name)
+                block.write_ndjson(self.file)
+        else:
+            table = block.to_arrow()
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.file, table.schema)
+            # A block's string columns may come as large or small strings: one schema.
+            self.parquet.write_table(table.cast(self.parquet.schema))
+        self.rows += block.height
 
 
-def _scored(pipe: Any, texts: pl.Series, name: str) -> list[Any]:
-    """``pipe``'s answer for every text, in batches, with a progress bar."""
-    answers: list[Any] = []
-    with Progress(transient=True) as progress:
-        bar = progress.add_task(f"predicting {Path(name).name}", total=texts.len())
-        for start in range(0, texts.len(), PREDICT_BATCH):
-            chunk = texts.slice(start, PREDICT_BATCH).to_list()
-            answers += list(pipe(chunk))
-            progress.update(bar, advance=len(chunk))
-    return answers
+class _Predictor:
+    """A model's predictions for blocks of rows, in this process or in workers."""
+
+    def __init__(
+        self, model: str | Path | SmallModel, text_column: str, threshold: float, name: str
+    ) -> None:
+        self.model, self.text_column, self.threshold, self.name = (
+            model,
+            text_column,
+            threshold,
+            name,
+        )
+        self.nlp = nlp = load_small_model(model)
+        if not isinstance(nlp, Language):
+            # A MiniLM classifier: one label per text, torch's own threads.
+            self.pipes, self.ner, self.labels = ["textcat"], False, list(nlp.labels)
+            return
+        self.pipes = [pipe for pipe in nlp.pipe_names if pipe.startswith("textcat")]
+        self.ner = bool({"ner", "spancat"} & set(nlp.pipe_names))
+        if not self.pipes and not self.ner:
+            raise LabelkitError(
+                f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
+            )
+        self.labels = [label for pipe in self.pipes for label in nlp.get_pipe(pipe).labels]
+
+    def stream(
+        self, blocks: Iterable[pl.DataFrame], rows: int, n_process: int | None
+    ) -> Iterator[pl.DataFrame]:
+        """Each block with its predictions, in order, ``PREDICT_BATCH`` texts at a time."""
+        if n_process is None:
+            # torch runs a MiniLM classifier on every core already; forking it would not help.
+            spacy_model = isinstance(self.nlp, Language)
+            n_process = _cores() if rows >= PARALLEL_ROWS and spacy_model else 1
+        if n_process < 1:
+            raise InputError(f"n_process must be at least 1, not {n_process}")
+        checked = self._checked(blocks)
+        with Progress(transient=True) as progress:
+            bar = progress.add_task(f"predicting {Path(self.name).name}", total=rows)
+            for block, answers in (
+                self._in_process(checked)
+                if n_process == 1
+                else self._in_workers(checked, n_process)
+            ):
+                progress.update(bar, advance=block.height)
+                yield self._labeled(block, answers)
+
+    def _checked(self, blocks: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFrame, list[str]]]:
+        """Each block and its texts, refused with the file's row number where one is
+        missing or too long for the model."""
+        offset = 0
+        limit = getattr(self.nlp, "max_length", None)
+        for block in blocks:
+            if self.text_column not in block.columns:
+                raise InputError(
+                    f"{self.name}: no column {self.text_column!r}; columns are {block.columns} "
+                    "(choose one with text_column / --text-column)"
+                )
+            texts = block[self.text_column].cast(pl.String)
+            if texts.null_count():
+                row = offset + texts.is_null().arg_true()[0] + 1
+                raise InputError(f"{self.name} row {row}, column {self.text_column!r}: no text")
+            too_long = (texts.str.len_chars() > limit).arg_true() if limit else []
+            if len(too_long):
+                raise InputError(
+                    f"{self.name} row {offset + too_long[0] + 1}, column {self.text_column!r}: "
+                    f"the text is longer than the model's limit of {limit:,} "
+                    "characters; split or shorten it"
+                )
+            offset += block.height
+            yield block, texts.to_list()
+
+    def _in_process(
+        self, checked: Iterator[tuple[pl.DataFrame, list[str]]]
+    ) -> Iterator[tuple[pl.DataFrame, list[Any]]]:
+        for block, texts in checked:
+            answers = []
+            for start in range(0, len(texts), PREDICT_BATCH):
+                answers += _answers(self.nlp, texts[start : start + PREDICT_BATCH], self.labels)
+            yield block, answers
+
+    def _in_workers(
+        self, checked: Iterator[tuple[pl.DataFrame, list[str]]], n_process: int
+    ) -> Iterator[tuple[pl.DataFrame, list[Any]]]:
+        """The blocks labeled by ``n_process`` workers, each text batch a task; at most two
+        blocks are read ahead of the one being yielded, so memory stays bounded."""
+        # fork where there is one, as spaCy's own nlp.pipe(n_process=...) does: a worker
+        # starts with the model loaded, and a script without a __main__ guard still works.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        model = self.model if isinstance(self.model, str | Path) else self.nlp
+        with ProcessPoolExecutor(
+            n_process, mp_context=context, initializer=_load_worker, initargs=(model,)
+        ) as pool:
+            pending: deque[tuple[pl.DataFrame, list[Future[list[Any]]]]] = deque()
+            for block, texts in checked:
+                tasks = [
+                    pool.submit(_worker_answers, texts[start : start + PREDICT_BATCH], self.labels)
+                    for start in range(0, len(texts), PREDICT_BATCH)
+                ]
+                pending.append((block, tasks))
+                if len(pending) > 2:
+                    yield _collected(pending.popleft())
+            while pending:
+                yield _collected(pending.popleft())
+
+    def _labeled(self, block: pl.DataFrame, answers: list[Any]) -> pl.DataFrame:
+        """``block`` with the columns its ``answers`` make."""
+        if self.ner:
+            spans = pl.DataFrame({"spans": answers}, schema={"spans": pl.String})
+            return _joined(block, spans, self.name)
+        table = pl.DataFrame(
+            answers,
+            schema={f"score_{label}": pl.Float64 for label in self.labels},
+            orient="row",
+        )
+        meta = getattr(self.nlp, "meta", {})
+        task = meta.get("labelkit", {}).get("task")
+        if task is not None:
+            chosen = _attribute_answers(
+                Task.from_json(json.dumps(task)), table.columns, self.threshold
+            )
+            return _joined(block, table.select(*chosen, pl.all()), self.name)
+        if self.pipes == ["textcat"]:
+            return _joined(block, _exclusive_answers(table, self.labels), self.name)
+        top = pl.concat_list(table.columns)
+        columns = zip(table.columns, self.labels, strict=True)
+        over = [pl.when(pl.col(c) >= self.threshold).then(pl.lit(label)) for c, label in columns]
+        picked = pl.concat_list(over).list.drop_nulls().alias("predicted_labels")
+        added = table.select(picked, top.list.max().alias("confidence"), pl.all())
+        return _joined(block, added, self.name)
+
+
+def _answers(nlp: SmallModel, texts: list[str], labels: list[str]) -> list[Any]:
+    """Each text's spans as JSON (an entity recognizer or span categorizer) or its score
+    per label."""
+    if not isinstance(nlp, Language):
+        return list(nlp.pipe(texts))
+    if {"ner", "spancat"} & set(nlp.pipe_names):
+        return [spans_json(predicted_spans(doc)) for doc in nlp.pipe(texts)]
+    return [[doc.cats[label] for label in labels] for doc in nlp.pipe(texts)]
+
+
+_WORKER_NLP: list[SmallModel] = []
+
+
+def _load_worker(model: str | Path | SmallModel) -> None:
+    _WORKER_NLP.append(load_small_model(model))
+
+
+def _worker_answers(texts: list[str], labels: list[str]) -> list[Any]:
+    return _answers(_WORKER_NLP[0], texts, labels)
+
+
+def _collected(
+    pending: tuple[pl.DataFrame, list[Future[list[Any]]]],
+) -> tuple[pl.DataFrame, list[Any]]:
+    block, tasks = pending
+    return block, [answer for task in tasks for answer in task.result()]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _exclusive_answers(table: pl.DataFrame, labels: list[str]) -> pl.DataFrame:

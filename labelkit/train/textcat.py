@@ -25,6 +25,7 @@ from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.registry import resolve, small_models
 from labelkit.train.components import FACTORY, MULTILABEL_FACTORY, WEIGHT_KEY, plain_textcat
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_examples
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import Workspace
 
@@ -417,9 +418,16 @@ def train_on_cleaned(
     seed: int = 0,
     config_path: str | Path | None = None,
     verbose: bool = False,
+    max_examples: int | None = DEFAULT_MAX_EXAMPLES,
     **params: Any,
 ) -> Path:
     """Train the small model on the workspace's cleaned set, logged as a ``train`` run.
+
+    A cleaned set of more than ``max_examples`` texts is sampled down to that many
+    (``labelkit.train.sample.sample_examples``: stratified by label, weighted by the
+    label model's confidence, reviewed texts first; ``None`` trains on all). The run's
+    config logs ``cleaned`` (texts in the cleaned set) beside ``examples`` (rows
+    trained on) and ``max_examples``.
 
     Reviewed labels are certain (probability 1) under every ``targets`` setting. With
     ``dev_split``, that split's gold labels choose the best checkpoint; otherwise a
@@ -448,6 +456,7 @@ def train_on_cleaned(
             seed=seed,
             config_path=config_path,
             verbose=verbose,
+            max_examples=max_examples,
             **params,
         )
     task.require_attributes("train (train_on_cleaned)")
@@ -469,6 +478,8 @@ def train_on_cleaned(
         .otherwise(pl.col("probabilities"))
         .alias("probabilities")
     )
+    cleaned = examples["id"].n_unique()
+    examples = sample_examples(examples, max_examples, seed=seed)
     dev = None
     if dev_split is not None:
         dev = workspace.sql(
@@ -489,6 +500,7 @@ def train_on_cleaned(
             )
     config = {"output_dir": str(output_dir), "model": model, "seed": seed, "targets": targets}
     config |= {"dev_split": dev_split, "config_path": config_path and str(config_path)}
+    config |= {"max_examples": max_examples, "cleaned": cleaned}
     train_args = {
         "model": model,
         "targets": targets,

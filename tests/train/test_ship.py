@@ -143,3 +143,31 @@ def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path)
     long = pl.DataFrame({"text": ["fine", "x" * (nlp.max_length + 1)]})
     with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer"):
         predict_frame(nlp, long)
+
+
+def test_predict_in_worker_processes_writes_what_one_process_does(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    """Rows streamed from Parquet in blocks of 400, labeled in two workers and in this
+    process: the same files, row for row."""
+    _, model = trained
+    comments = pl.read_csv(sorted(bundled_dataset().glob("*.csv"))[2], columns=["CONTENT"])
+    n = 1_234
+    texts = comments["CONTENT"].gather([i % comments.height for i in range(n)])
+    pl.DataFrame({"id": range(n), "text": texts}).write_parquet(tmp_path / "in.parquet")
+    written = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}.parquet"
+        rows = predict_file(model, tmp_path / "in.parquet", out, n_process=workers, batch_size=400)
+        assert rows == n
+        written[workers] = out.read_bytes()
+    assert written[1] == written[2]
+    labeled = pl.read_parquet(tmp_path / "out2.parquet")
+    assert labeled["id"].to_list() == list(range(n))
+    expected = predict_frame(model, pl.DataFrame({"text": texts[:50]}), n_process=1)
+    assert labeled.head(50).drop("id").equals(expected)
+    predict_file(model, tmp_path / "in.parquet", tmp_path / "out.jsonl", batch_size=400)
+    assert pl.read_ndjson(tmp_path / "out.jsonl").equals(labeled)
+    with pytest.raises(InputError, match="n_process must be at least 1"):
+        predict_file(model, tmp_path / "in.parquet", tmp_path / "x.csv", n_process=0)
+    assert not (tmp_path / "x.csv").exists()

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labelkit import Workspace, train_on_cleaned
+from labelkit.errors import InputError
+from labelkit.train.sample import entity_types, max_examples_option, sample_examples
+
+
+def _cleaned(n: int, seed: int = 0) -> pl.DataFrame:
+    """``n`` cleaned rows: 80% ham, 18% spam, 2% other; confidence uniform in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "id": [f"e{i:05d}" for i in range(n)],
+            "label": rng.choice(["ham", "spam", "other"], n, p=[0.8, 0.18, 0.02]),
+            "origin": "label_model",
+            "confidence": rng.random(n),
+        }
+    )
+
+
+def test_sample_keeps_the_label_balance_and_favours_confident_labels() -> None:
+    rows = _cleaned(20_000)
+    sample = sample_examples(rows, 1_000, seed=3)
+    assert sample.height == 1_000
+    assert sample["id"].is_unique().all()
+    counts = dict(sample["label"].value_counts().iter_rows())
+    share = dict(rows["label"].value_counts().iter_rows())
+    for label, n in share.items():
+        # Largest remainder: each label within one text of its share.
+        assert abs(counts[label] - n * 1_000 / rows.height) < 1
+    # Drawn in proportion to confidence (uniform here), the mean confidence is about 2/3.
+    assert sample["confidence"].mean() == pytest.approx(2 / 3, abs=0.03)
+    assert rows["confidence"].mean() == pytest.approx(1 / 2, abs=0.01)
+
+
+def test_sample_is_deterministic_whatever_the_row_order() -> None:
+    rows = _cleaned(5_000)
+    shuffled = rows.sample(fraction=1.0, shuffle=True, seed=7)
+    chosen = sample_examples(rows, 300, seed=1)["id"].sort()
+    assert chosen.equals(sample_examples(shuffled, 300, seed=1)["id"].sort())
+    assert not chosen.equals(sample_examples(rows, 300, seed=2)["id"].sort())
+
+
+def test_reviewed_texts_come_first_and_a_rare_label_is_kept() -> None:
+    rows = _cleaned(5_000).with_columns(
+        origin=pl.when(pl.col("id").is_in(["e00001", "e00002"]))
+        .then(pl.lit("review"))
+        .otherwise(pl.col("origin")),
+        confidence=pl.when(pl.col("id").is_in(["e00001", "e00002"]))
+        .then(0.0)
+        .otherwise(pl.col("confidence")),
+    )
+    rows = pl.concat([rows, rows.head(1).with_columns(id=pl.lit("rare"), label=pl.lit("rare"))])
+    sample = sample_examples(rows, 100)
+    assert {"e00001", "e00002", "rare"} <= set(sample["id"])
+    assert sample.height == 100
+
+
+def test_every_row_of_a_text_stays_together() -> None:
+    rows = pl.DataFrame(
+        {
+            "id": [f"e{i}" for i in range(200) for _ in range(2)],
+            "attribute": ["food", "service"] * 200,
+            "label": ["positive", "none", "negative", "none"] * 100,
+            "confidence": 0.9,
+        }
+    )
+    sample = sample_examples(rows, 50)
+    assert sample.height == 100
+    assert sample.group_by("id").len()["len"].to_list() == [2] * 50
+    # Two kinds of text (positive/none and negative/none), 25 of each.
+    food = sample.filter(pl.col("attribute") == "food")["label"].value_counts()
+    assert dict(food.iter_rows()) == {"positive": 25, "negative": 25}
+    assert sample_examples(rows, None).equals(rows)
+    assert sample_examples(rows, 200).equals(rows)
+
+
+def test_spans_texts_are_sampled_by_the_entity_types_they_have() -> None:
+    spans = ['[[0, 4, "TERM"]]', "[]", '[[0, 4, "TERM"], [6, 9, "BRAND"]]', "[]"]
+    rows = pl.DataFrame(
+        {"example_id": [f"s{i}" for i in range(400)], "spans": spans * 100, "text": "x"}
+    )
+    sample = sample_examples(rows, 40, key="example_id", stratum=entity_types())
+    assert dict(sample["spans"].value_counts().iter_rows()) == {
+        spans[0]: 10,
+        "[]": 20,
+        spans[2]: 10,
+    }
+
+
+def test_max_examples_option() -> None:
+    assert max_examples_option(None) == 50_000
+    assert max_examples_option("0") is None
+    assert max_examples_option("ALL") is None
+    assert max_examples_option("123") == 123
+    with pytest.raises(InputError, match="--max-examples 'many'"):
+        max_examples_option("many")
+
+
+def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Path) -> None:
+    with Workspace(spam_workspace) as ws:
+        train_on_cleaned(ws, tmp_path / "model", max_examples=12, max_epochs=1)
+        logged = json.loads(ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0])
+    assert (logged["examples"], logged["cleaned"], logged["max_examples"]) == (12, 24, 12)
+
+
+def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
+    def train(*more: str) -> str:
+        command = [sys.executable, "-m", "labelkit", "train", spam_workspace, tmp_path / "m"]
+        done = subprocess.run(
+            [*map(str, command), "--param", "max_epochs=1", *more],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "trained on a sample of 12 of the 24 cleaned texts" in train("--max-examples", "12")
+    assert "trained on all 24 cleaned texts" in train("--max-examples", "all")
