@@ -33,6 +33,7 @@ SECTIONS = {
     "review_efficiency": ("Review efficiency", "review_efficiency.png"),
     "distill": ("Distillation", "distill_learning_curves.png"),
     "small_models": ("Small models on gold labels", None),
+    "small_model_defaults": ("Small-model defaults: a sweep on dev", None),
     "sample_curve": ("How many labels the small model needs", None),
     "scale": ("Every stage at 10k, 100k and 1M texts", None),
 }
@@ -46,8 +47,9 @@ def report() -> str:
         "`scripts/benchmark_report.py`; none is typed by hand. Each says the machine and",
         "labelkit version that produced it. `make bench` reruns the quicker ones and",
         "rebuilds this page; the trainings of many small models (`aspects`,",
-        "`attribute_models`, `aspect_review`, `spans_distill`, `small_models`) run on",
-        "their own, an hour or more each on 2 cores. `benchmarks/README.md` says what",
+        "`attribute_models`, `aspect_review`, `spans_distill`, `small_models`,",
+        "`small_model_defaults`) run on their own, an hour or more each on 2 cores.",
+        "`benchmarks/README.md` says what",
         "each compares, how, and how long it takes.",
         "",
     ]

@@ -38,13 +38,28 @@ VECTOR_MARKERS = ("include_static_vectors = true", '"spacy.StaticVectors.v2"')
 
 
 def _textcat_config(
-    *, exclusive: bool, optimize: str, max_epochs: int, patience: int, seed: int
+    *,
+    exclusive: bool,
+    optimize: str,
+    max_epochs: int,
+    patience: int,
+    seed: int,
+    learn_rate: float = 0.001,
+    l2: float = 0.01,
+    dropout: float = 0.1,
 ) -> Config:
     pipe = "textcat" if exclusive else "textcat_multilabel"
     config = init_config(lang="en", pipeline=[pipe], optimize=optimize, gpu=False)
     config["training"].update(
-        {"max_epochs": max_epochs, "max_steps": 0, "patience": patience, "eval_frequency": 50}
+        {
+            "max_epochs": max_epochs,
+            "max_steps": 0,
+            "patience": patience,
+            "eval_frequency": 50,
+            "dropout": dropout,
+        }
     )
+    config["training"]["optimizer"].update({"learn_rate": learn_rate, "L2": l2})
     config["system"]["seed"] = seed
     config["paths"]["vectors"] = None
     return config
@@ -62,6 +77,8 @@ def textcat_bow_config(
     length: int = 262_144,
     max_epochs: int = 30,
     patience: int = 600,
+    learn_rate: float = 0.001,
+    l2: float = 0.01,
     seed: int = 0,
 ) -> Config:
     """spaCy's bag-of-words textcat: a linear model over hashed n-grams.
@@ -80,6 +97,8 @@ def textcat_bow_config(
         max_epochs=max_epochs,
         patience=patience,
         seed=seed,
+        learn_rate=learn_rate,
+        l2=l2,
     )
     _textcat(config)["model"].update({"ngram_size": ngram_size, "length": length})
     return config
@@ -158,6 +177,9 @@ def textcat_static_config(
     width: int = 64,
     max_epochs: int = 30,
     patience: int = 600,
+    learn_rate: float = 0.001,
+    l2: float = 0.01,
+    dropout: float = 0.1,
     seed: int = 0,
 ) -> Config:
     """A linear classifier over the mean of the text's static word vectors, distilled
@@ -179,6 +201,9 @@ def textcat_static_config(
         max_epochs=max_epochs,
         patience=patience,
         seed=seed,
+        learn_rate=learn_rate,
+        l2=l2,
+        dropout=dropout,
     )
     _textcat(config)["model"] = {
         "@architectures": "spacy.TextCatReduce.v1",
@@ -202,6 +227,9 @@ def textcat_bow_vectors_config(
     length: int = 262_144,
     max_epochs: int = 30,
     patience: int = 600,
+    learn_rate: float = 0.001,
+    l2: float = 0.01,
+    dropout: float = 0.1,
     seed: int = 0,
 ) -> Config:
     """The bag of words beside the static word vectors: spaCy's ensemble textcat with
@@ -219,8 +247,11 @@ def textcat_bow_vectors_config(
         length=length,
         max_epochs=max_epochs,
         patience=patience,
+        learn_rate=learn_rate,
+        l2=l2,
         seed=seed,
     )
+    config["training"]["dropout"] = dropout
     textcat = _textcat(config)
     textcat["model"] = {
         "@architectures": "spacy.TextCatEnsemble.v2",

@@ -9,7 +9,12 @@ import spacy
 from spacy.tokens import DocBin
 
 from labelkit import LabelkitError, train_textcat
-from labelkit.train import textcat_bow_config, textcat_ensemble_config
+from labelkit.train import (
+    textcat_bow_config,
+    textcat_bow_vectors_config,
+    textcat_ensemble_config,
+    textcat_static_config,
+)
 
 SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
 HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
@@ -64,6 +69,19 @@ def test_configs_are_spacys_own() -> None:
     tok2vec = ensemble["components"]["tok2vec"]["model"]
     assert tok2vec["encode"]["width"] == 32 and tok2vec["embed"]["include_static_vectors"]
     assert ensemble["paths"]["vectors"] is None, "never a pipeline that would need a download"
+
+
+def test_optimizer_settings_reach_the_config() -> None:
+    bow = textcat_bow_config(learn_rate=0.02, l2=0.0)
+    assert bow["training"]["optimizer"]["learn_rate"] == 0.02
+    assert bow["training"]["optimizer"]["L2"] == 0.0
+    both = textcat_bow_vectors_config(learn_rate=0.03, dropout=0.3, ngram_size=2)
+    assert both["training"]["optimizer"]["learn_rate"] == 0.03
+    assert both["training"]["dropout"] == 0.3
+    assert both["components"]["textcat"]["model"]["linear_model"]["ngram_size"] == 2
+    static = textcat_static_config(l2=0.1, dropout=0.0)
+    assert static["training"]["optimizer"]["L2"] == 0.1
+    assert static["training"]["dropout"] == 0.0
 
 
 def last(best: Path) -> Path:
