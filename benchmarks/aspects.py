@@ -3,13 +3,15 @@
 Methods, all scored on the gold test split: each labeling function of
 ``labeling_functions/restaurants.py`` (where it votes), SmolLM2-135M from its recorded
 answers (the first 300 test sentences only: ``labelkit/datasets/mams-acsa/README.md``),
-majority vote, each label model, the small model (the default layout, one textcat per
-aspect) trained on the default label model's labels after 0, 100 and 300 simulated
-reviews (gold answers the most doubtful (sentence, aspect) flags), and the same small
-model trained on gold train labels, the ceiling. Label models are fitted on train
-without gold; seeds vary the small model's training (mean and standard deviation).
+majority vote, each label model, the default label model on the LF votes alone (the
+small models' teacher: the train split has no LLM votes), the small model (the default
+layout, one textcat per aspect) trained on that teacher's labels after 0, 100 and 300
+simulated reviews (gold answers the most doubtful (sentence, aspect) flags), and the
+same small model trained on gold train labels, the ceiling. Label models are fitted on
+train without gold; seeds vary the small model's training (mean and standard deviation).
 
     python benchmarks/aspects.py --data-dir ../shared/data [--seeds 3] [--epochs 5]
+    python benchmarks/aspects.py --reviews 0   # the small model after no review only
     python benchmarks/aspects.py --report-only   # the Markdown again from aspects.json
     python benchmarks/aspects.py --report-only --from-progress   # an interrupted run's
 """
@@ -45,6 +47,8 @@ LABEL_MODELS = ("majority_vote", "auto", "dawid_skene", "snorkel")
 # What ``aggregate`` uses by default, so what the small models learn from.
 DEFAULT_LABEL_MODEL = "auto"
 CEILING = "small model on gold train labels (ceiling)"
+# The label model the small models learn from, fitted and scored on the LF votes alone.
+TEACHER = f"{DEFAULT_LABEL_MODEL}, LF votes only (the small models' teacher)"
 DATASET = "mams-acsa test"
 REVIEWS = (0, 100, 300)
 SCORES = ("macro_f1", "micro_f1", "exact_match", "accuracy", "coverage")
@@ -72,14 +76,24 @@ def sources_and_label_models(ws: Workspace) -> list[dict[str, Any]]:
     return records
 
 
-def reviewed_copies(path: Path, root: Path) -> dict[str, Path]:
-    """The default label model's labels, flagged once and reviewed 0/100/300 times by
-    gold; each review budget's workspace is copied, to train from, under its method name."""
+def teacher(ws: Workspace) -> list[dict[str, Any]]:
+    """The default label model fitted on the LF votes alone, scored on test: what the
+    small models learn from, with no LLM votes the train split never had."""
+    aggregate(ws, DEFAULT_LABEL_MODEL)
+    summary = evaluate(ws).summary.filter(pl.col("method") == DEFAULT_LABEL_MODEL)
+    return scores(summary.with_columns(method=pl.lit(TEACHER)), seed=None)
+
+
+def reviewed_copies(path: Path, root: Path, budgets: list[int]) -> dict[str, Path]:
+    """The default label model's labels, flagged once and reviewed as many times as each
+    of ``budgets`` says by gold; each budget's workspace is copied, to train from, under
+    its method name."""
     with Workspace(path) as ws:
         aggregate(ws, DEFAULT_LABEL_MODEL)
-        find_label_issues(ws)
+        if max(budgets) > 0:
+            find_label_issues(ws)
     copies, reviewed = {}, 0
-    for budget in REVIEWS:
+    for budget in sorted(budgets):
         if budget > reviewed:
             with Workspace(path) as ws:
                 answers = gold_answers_by_attribute(ws)
@@ -165,28 +179,35 @@ def summarize(frame: pl.DataFrame) -> str:
 
 def verdicts(frame: pl.DataFrame) -> str:
     """What the table says over all aspects: the small model against the label model it
-    learnt from, seed by seed, and what the simulated reviews add."""
+    learnt from (on the same votes: the LF votes alone), seed by seed, and what the
+    simulated reviews add."""
     overall = frame.filter(pl.col("attribute") == "(all)")
 
     def seeded(method: str) -> pl.Series:
         return overall.filter(pl.col("method") == method)["macro_f1"]
 
-    label_model = overall.filter(pl.col("method") == DEFAULT_LABEL_MODEL)["macro_f1"][0]
+    label_model = seeded(TEACHER)[0]
     unreviewed = seeded(small_model(0))
     beats = int((unreviewed > label_model).sum())
     lines = [
         f"Over all aspects the small model trained on `{DEFAULT_LABEL_MODEL}`'s labels scores "
         f"{spread(unreviewed)} macro-F1 against {label_model:.3f} for `{DEFAULT_LABEL_MODEL}` "
-        f"itself: {'above' if unreviewed.mean() > label_model else 'not above'} it on the "
+        f"itself on the same LF votes: "
+        f"{'above' if unreviewed.mean() > label_model else 'not above'} it on the "
         f"mean, and above it on {beats} of {unreviewed.len()} seeds."
     ]
     for budget in REVIEWS[1:]:
         reviewed = seeded(small_model(budget))
+        if reviewed.len() == 0:
+            continue
         lines.append(
             f"After {budget} simulated reviews it scores {spread(reviewed)}, "
             f"{reviewed.mean() - unreviewed.mean():+.3f} on the mean against no review."
         )
-    lines.append(f"The ceiling, trained on gold train labels, scores {spread(seeded(CEILING))}.")
+    if seeded(CEILING).len():
+        lines.append(
+            f"The ceiling, trained on gold train labels, scores {spread(seeded(CEILING))}."
+        )
     return "\n".join(f"- {line}" for line in lines)
 
 
@@ -215,18 +236,16 @@ def report(records: list[dict[str, Any]], output_dir: Path) -> None:
         f"method is seeded ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}). LFs and the "
         "LLM are scored where they vote (`accuracy` and `coverage` in the JSON); SmolLM2's "
         "recorded answers cover the first 300 test sentences only. The label models are "
-        "fitted on the train split without gold; the small models (one textcat per aspect) "
-        f"train on `{DEFAULT_LABEL_MODEL}`'s labels after the given number of simulated gold "
-        "reviews, or on gold train labels (the ceiling), the checkpoint chosen on a held-out "
-        f"tenth of their training labels. One training took {trained['train_s'].median():.0f} s "
-        "(median wall time; `train_s` in the JSON).\n\n"
-        "Read the verdicts with care: SmolLM2's answers cover test sentences only, so on "
-        "test the label models also weigh votes that the training labels the small models "
-        "learn from never had (the train split has none). Its noisy votes lower majority "
-        "vote and `auto` on test, and so flatter the small model against them; compare "
-        "the small models with the ceiling, and `majority_vote labels` (majority vote's "
-        "training labels, scored on train gold), not with the test rows of the label "
-        "models.\n\n" + verdicts(frame)
+        "fitted on the train split without gold; the small models (one textcat per aspect, "
+        "its answers weighed by their rarity) train on the labels of "
+        f"`{DEFAULT_LABEL_MODEL}` fitted on the LF votes alone after the given number of "
+        "simulated gold reviews, or on gold train labels (the ceiling), the checkpoint chosen "
+        "on a held-out tenth of their training labels. One training took "
+        f"{trained['train_s'].median():.0f} s (median wall time; `train_s` in the JSON).\n\n"
+        "SmolLM2's answers cover test sentences only, so on test the other label-model rows "
+        "also weigh votes that the small models' training labels never had (the train split "
+        "has none); the verdicts compare the small model with its teacher row, "
+        f"`{TEACHER}`, fitted and scored on the same LF votes.\n\n" + verdicts(frame)
     )
     table = summarize(frame)
     write_results("aspects", records, output_dir, notes, table=table)
@@ -237,6 +256,16 @@ def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--seeds", type=int, default=3)
     arguments.add_argument("--epochs", type=int, default=5)
+    arguments.add_argument(
+        "--reviews",
+        type=int,
+        nargs="+",
+        default=list(REVIEWS),
+        help="the simulated review budgets to train a small model after (0 is needed)",
+    )
+    arguments.add_argument(
+        "--no-ceiling", action="store_true", help="skip the small model on gold train labels"
+    )
     arguments.add_argument(
         "--report-only", action="store_true", help="rewrite the Markdown from the saved JSON"
     )
@@ -263,12 +292,19 @@ def main() -> None:
         with Workspace(root / "lfs.duckdb") as ws:
             ingest(ws, sorted(folder.glob("*.xml")), **RESTAURANTS_INGEST)
             apply_lfs(ws, load_lfs("labeling_functions.restaurants"))
+            teacher_records = teacher(ws)
+        # The small models learn from the LF votes alone, as the train split has no others.
+        shutil.copyfile(root / "lfs.duckdb", root / "teacher.duckdb")
+        with Workspace(root / "lfs.duckdb") as ws:
             import_llm_cache(ws, recorded)
             label_with_llm(ws, RESTAURANTS_LLM, cached_only=True)
-            records = [{"dataset": DATASET, **r} for r in sources_and_label_models(ws)]
+            records = [
+                {"dataset": DATASET, **r} for r in sources_and_label_models(ws) + teacher_records
+            ]
         progress.write_text("".join(json.dumps(record) + "\n" for record in records))
-        teachers = reviewed_copies(root / "lfs.duckdb", root)
-        teachers[CEILING] = gold_workspace(folder, root)
+        teachers = reviewed_copies(root / "teacher.duckdb", root, options.reviews)
+        if not options.no_ceiling:
+            teachers[CEILING] = gold_workspace(folder, root)
         records += small_models(teachers, root, options.seeds, options.epochs, progress)
     report(records, options.output_dir)
     progress.unlink()

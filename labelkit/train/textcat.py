@@ -24,7 +24,7 @@ from thinc.api import Config
 from labelkit.errors import LabelkitError
 from labelkit.export import cleaned_labels
 from labelkit.registry import resolve, small_models
-from labelkit.train.components import FACTORY, MULTILABEL_FACTORY, WEIGHT_KEY, plain_textcat
+from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_examples
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import Workspace
@@ -35,6 +35,8 @@ SAVED = ("model-best", "model-last")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # What in a config means its model reads static vectors.
 VECTOR_MARKERS = ("include_static_vectors = true", '"spacy.StaticVectors.v2"')
+# The labelkit factory that trains in place of each of spaCy's.
+TRAINING = {plain: factory for factory, plain in PLAIN.items()}
 
 
 def _textcat_config(
@@ -374,7 +376,8 @@ def _fit(
     dev.to_disk(paths["dev"])
     if targets != "hard":
         textcat = _textcat(config)
-        textcat["factory"] = FACTORY if textcat["factory"] == "textcat" else MULTILABEL_FACTORY
+        # A config that names a labelkit factory already (class weights) keeps it.
+        textcat["factory"] = TRAINING.get(textcat["factory"], textcat["factory"])
     if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
         vectors = static_vectors(texts, output / "vectors", lang=config["nlp"]["lang"])
     overrides = {"paths.train": str(paths["train"]), "paths.dev": str(paths["dev"])}

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -345,3 +346,81 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
         accuracy = small.filter(pl.col("attribute") == attribute)["accuracy"][0]
         assert accuracy == pytest.approx(right.mean())
     assert small.filter(pl.col("attribute") == "(all)")["size_mb"][0] > 0
+
+
+def rare_mentions() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Texts that mostly leave the staff out, as ``id, text, attribute, label`` rows:
+    64 plain sentences (staff ``none``) and 8 of them with a waiter who was friendly
+    (positive) or rude (negative), 1 text in 9 a mention, all twice; and held out, the
+    other 56 sentences plain and with either waiter."""
+    plain = [
+        f"{who} {when}"
+        for who, when in itertools.product(
+            [
+                "we came",
+                "they parked",
+                "i walked",
+                "you booked",
+                "she drove",
+                "he called",
+                "we ate",
+                "they sat",
+            ],
+            [
+                "on sunday",
+                "at noon",
+                "by train",
+                "last week",
+                "in june",
+                "with friends",
+                "after work",
+                "for lunch",
+            ],
+        )
+    ]
+    waiter = {"positive": "and the waiter was friendly", "negative": "and the waiter was rude"}
+    said = [(text, "none") for text in plain] + [
+        (f"{text} {waiter[answer]}", answer)
+        for text, answer in zip(plain[:8], itertools.cycle(waiter), strict=False)
+    ]
+    held_out = [(text, "none") for text in plain[8:]] + [
+        (f"{text} {phrase}", answer) for text in plain[8:] for answer, phrase in waiter.items()
+    ]
+
+    def frame(pairs: list[tuple[str, str]]) -> pl.DataFrame:
+        return pl.DataFrame(pairs, schema=["text", "label"], orient="row").with_columns(
+            id=pl.int_range(pl.len()).cast(pl.String), attribute=pl.lit("staff")
+        )
+
+    return frame(said * 2), frame(held_out)
+
+
+@pytest.mark.parametrize("targets", ["hard", "soft"])
+def test_per_attribute_layout_learns_an_answer_few_texts_have(tmp_path: Path, targets: str) -> None:
+    task = Task(("positive", "negative"), kind="aspects", attributes=("staff",))
+    train, held_out = rare_mentions()
+    answers = list(task.answers("staff").labels)
+    train = train.with_columns(
+        probabilities=pl.concat_list([(pl.col("label") == a).cast(pl.Float64) for a in answers])
+    )
+    dev = train.unique("text")
+
+    def macro_f1(**params: Any) -> float:
+        model = train_attributes(
+            train, task, tmp_path / str(params), targets=targets, dev=dev, max_epochs=10, **params
+        )
+        assert "class_weight" not in (model / "config.cfg").read_text(), "loads with spaCy"
+        said = predict_frame(model, held_out.select("text"))["predicted_staff"]
+        scores = [
+            2
+            * ((said == a) & (held_out["label"] == a)).sum()
+            / ((said == a).sum() + (held_out["label"] == a).sum())
+            for a in answers
+        ]
+        return sum(scores) / len(scores)
+
+    assert macro_f1() > 0.6, "the answers weighed by their rarity (the default)"
+    if targets == "hard":
+        # Unweighted, 8 texts in 9 saying "none" teach the bag of words to say it always:
+        # right on a third of the held-out texts, a macro-F1 of 1/6 (the old default).
+        assert macro_f1(class_weight=None) == pytest.approx(1 / 6)
