@@ -1408,7 +1408,8 @@ def train(
             "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
             "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner "
             "(--param rules=true ships the precise phrase-list LFs in front of it) or "
-            "spacy_spancat (overlapping spans). "
+            "spacy_spancat (overlapping spans). With --frontier, a comma-separated list of "
+            "the models to compare. "
             "[default: spacy_textcat_bow; "
             "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
@@ -1448,14 +1449,17 @@ def train(
     cleaned spans)."""
     if pick is not None and not frontier:
         raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
+    from labelkit.train.sample import max_examples_option
+
+    limit = max_examples_option(max_examples)
     if frontier:
-        _train_frontier(workspace, output_dir, targets, dev_split, param, seed, pick)
+        models = None if model is None else [name.strip() for name in model.split(",")]
+        options = {**_params(param), "max_examples": limit}
+        _train_frontier(workspace, output_dir, models, targets, dev_split, options, seed, pick)
         return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
-        from labelkit.train.sample import max_examples_option
 
-        limit = max_examples_option(max_examples)
         path = train_on_cleaned(
             ws,
             output_dir,
@@ -1513,9 +1517,10 @@ def _print_sampled(ws: Workspace) -> None:
 def _train_frontier(
     workspace: Path,
     output_dir: Path,
+    models: list[str] | None,
     targets: str,
     dev_split: str | None,
-    param: list[str] | None,
+    options: dict[str, Any],
     seed: int,
     pick: tuple[str, float] | None,
 ) -> None:
@@ -1525,7 +1530,13 @@ def _train_frontier(
         raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
     with _open(workspace) as ws:
         table = train_frontier(
-            ws, output_dir, dev_split=dev_split, targets=targets, seed=seed, **_params(param)
+            ws,
+            output_dir,
+            dev_split=dev_split,
+            models=models,
+            targets=targets,
+            seed=seed,
+            **options,
         )
     console.print(rich_table(table.drop("path")))
     console.print(f"table and plot: {output_dir / 'frontier.md'}")
