@@ -9,6 +9,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 import labelkit
@@ -65,6 +66,17 @@ def write_results(
     body = (markdown_table(frame) if table is None else table) + "\n"
     (output_dir / f"{script}.md").write_text(header + body + (f"\n{notes}\n" if notes else ""))
     return frame
+
+
+def resampled_comments(n: int) -> pl.DataFrame:
+    """``n`` comments drawn with replacement (seed 0) from the bundled YouTube set, as
+    ``id`` and ``text``: the scale benchmarks' input at any size."""
+    comments = pl.concat(
+        pl.read_csv(path, columns=["CONTENT"])
+        for path in sorted(bundled_dataset("youtube-spam").glob("*.csv"))
+    )["CONTENT"]
+    picks = np.random.default_rng(0).integers(0, comments.len(), n)
+    return pl.DataFrame({"id": np.arange(n).astype(str), "text": comments.gather(picks)})
 
 
 def load_wrench(workspace: Workspace, folder: Path, vote_splits: tuple[str, ...]) -> None:

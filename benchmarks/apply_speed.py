@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import parser, write_results
+from _common import parser, resampled_comments, write_results
 
 from labelkit import Workspace, apply_lfs, ingest
-from labelkit.data import bundled_dataset
 from labelkit.lf import DeclarativeLF, PythonLF, column_lf, compute_votes, load_lfs
 from labelkit.lf.core import whole_words
 from labelkit.task import Task
@@ -43,16 +42,6 @@ SNORKEL_MAX_ROWS = {"declarative (9 LFs)": None, "all ten (9 + 1 Python)": 100_0
 # Rows and column LFs of the many-LF shape: the case reported in issue #16.
 MANY_COLUMNS = (2_527, 164)
 SHAPES = ("youtube", "many-columns")
-
-
-def texts(n: int) -> pl.DataFrame:
-    """``n`` comments drawn with replacement (seed 0) from the bundled YouTube set."""
-    comments = pl.concat(
-        pl.read_csv(path, columns=["CONTENT"])
-        for path in sorted(bundled_dataset("youtube-spam").glob("*.csv"))
-    )["CONTENT"]
-    picks = np.random.default_rng(0).integers(0, comments.len(), n)
-    return pl.DataFrame({"id": np.arange(n).astype(str), "text": comments.gather(picks)})
 
 
 def labelkit_lfs(with_python: bool) -> list[Any]:
@@ -107,7 +96,7 @@ def _snorkel_python(lf: PythonLF, codes: dict[str, int]) -> Any:
 
 def worker(method: str, n: int, with_python: bool, votes_path: Path) -> dict[str, Any]:
     """One measurement, in this (fresh) process."""
-    frame = texts(n)
+    frame = resampled_comments(n)
     if method == "snorkel":
         from snorkel.labeling import PandasLFApplier
 

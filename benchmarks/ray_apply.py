@@ -29,25 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import polars as pl
-from _common import parser, write_results
+from _common import parser, resampled_comments, write_results
 
 from labelkit import Workspace, apply_lfs, ingest
-from labelkit.data import bundled_dataset
 from labelkit.lf import load_lfs
 
 METHODS = {"local": None, "ray, 1 worker": 1, "ray, 2 workers": 2, "ray, 4 workers": 4}
-
-
-def texts(n: int) -> pl.DataFrame:
-    """``n`` comments drawn with replacement (seed 0) from the bundled YouTube set."""
-    comments = pl.concat(
-        pl.read_csv(path, columns=["CONTENT"])
-        for path in sorted(bundled_dataset("youtube-spam").glob("*.csv"))
-    )["CONTENT"]
-    picks = np.random.default_rng(0).integers(0, comments.len(), n)
-    return pl.DataFrame({"id": np.arange(n).astype(str), "text": comments.gather(picks)})
 
 
 def worker(workspace: Path, workers: int | None) -> dict[str, Any]:
@@ -147,7 +134,7 @@ def main() -> None:
         for n in args.sizes:
             workspace = Path(scratch, f"youtube-{n}.duckdb")
             with Workspace(workspace) as ws:
-                ingest(ws, texts(n), labels=["ham", "spam"])
+                ingest(ws, resampled_comments(n), labels=["ham", "spam"])
             expected = None
             for method in args.methods:
                 runs = [measure(workspace, METHODS[method]) for _ in range(args.repeats)]

@@ -25,11 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import polars as pl
-from _common import parser, write_results
+from _common import parser, resampled_comments, write_results
 
-from labelkit.data import bundled_dataset
 from labelkit.report import markdown_table
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -46,16 +44,6 @@ STAGES = (
 )
 ROOT = Path(__file__).parents[1]
 TIME = "/usr/bin/time"
-
-
-def comments(n: int) -> pl.DataFrame:
-    """``n`` comments drawn with replacement (seed 0) from the bundled YouTube set."""
-    texts = pl.concat(
-        pl.read_csv(path, columns=["CONTENT"])
-        for path in sorted(bundled_dataset("youtube-spam").glob("*.csv"))
-    )["CONTENT"]
-    picks = np.random.default_rng(0).integers(0, texts.len(), n)
-    return pl.DataFrame({"id": np.arange(n).astype(str), "text": texts.gather(picks)})
 
 
 def commands(folder: Path) -> dict[str, list[str]]:
@@ -115,7 +103,7 @@ def main() -> None:
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
-            comments(n).write_parquet(folder / "texts.parquet")
+            resampled_comments(n).write_parquet(folder / "texts.parquet")
             steps = commands(folder)
             log = folder / "stages.log"
             for stage in STAGES:
