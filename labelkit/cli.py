@@ -1404,13 +1404,14 @@ def train(
         typer.Option(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
             "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors, "
+            "tfidf_char_logreg (character n-grams, scikit-learn), "
             "minilm_finetune (slow, most accurate; embeddings extra); "
             "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
             "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner "
             "(--param rules=true ships the precise phrase-list LFs in front of it) or "
             "spacy_spancat (overlapping spans). With --frontier, a comma-separated list of "
             "the models to compare. "
-            "[default: spacy_textcat_bow; "
+            "[default: tfidf_char_logreg (spacy_textcat_bow with --config); "
             "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
         ),
     ] = None,
@@ -1484,10 +1485,10 @@ def train(
                 highlight=False,
             )
     config_file = output_dir / "config.cfg"
-    from labelkit.train.transformer import is_minilm_folder
+    from labelkit.train.scorers import scorer_kind
 
-    if is_minilm_folder(path):
-        # No spaCy config: the fine-tune's settings are kept in its meta.
+    if scorer_kind(path) is not None:
+        # No spaCy config: another library's model keeps its settings in its meta.
         config_file = path / "meta.json"
     elif not config_file.is_file():
         # One textcat per attribute: each has its own config.

@@ -43,10 +43,6 @@ TIMED_WORDS = 50_000
 # An entity recognizer runs at about a tenth of a bag of words' speed: as many seconds
 # per pass from a tenth of the words.
 NER_TIMED_WORDS = 5_000
-# A fine-tuned MiniLM runs at hundreds of words per second on one core (190-240 on
-# YouTube's test comments, one loaded core of a shared machine), a bag of words at
-# 100k+: a thousand words a pass keeps its timing to seconds.
-TRANSFORMER_TIMED_WORDS = 1_000
 TIMED_RUNS = 5
 CALIBRATION_BINS = 10
 ABSTAINED = "(abstain)"
@@ -658,14 +654,15 @@ def _score_small_model(
     nlp, cost = _small_model(model, texts)
     task = scored.task
     if not isinstance(nlp, spacy.Language):
-        # The MiniLM fine-tune: one label per text, its scores in its own label order.
+        # A scorer of another library: one label per text, scores in its own label order.
         if task.kind != "classification":
             raise LabelkitError(f"{model} gives one label per text; this task has attributes")
         order = [nlp.labels.index(label) for label in task.labels]
         proba = np.array(list(nlp.pipe(texts)))[:, order]
-        scored.add(
-            "small model (minilm)", "small model", split, gold, proba.argmax(axis=1), proba, **cost
-        )
+        from labelkit.train.scorers import scorer_kind
+
+        method = f"small model ({scorer_kind(nlp.path).short_name})"
+        scored.add(method, "small model", split, gold, proba.argmax(axis=1), proba, **cost)
         return
     pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     if task.kind != "classification":
@@ -701,21 +698,22 @@ def _score_small_model(
 def _small_model(
     model: str | Path, texts: list[str], timed_words: int = TIMED_WORDS
 ) -> tuple[SmallModel, dict[str, float]]:
-    """The trained model (a spaCy pipeline or a MiniLM classifier), its size on disk and
-    its words per second on ``texts``."""
+    """The trained model (a spaCy pipeline or another library's scorer), its size on disk
+    and its words per second on ``texts``."""
     import spacy
 
-    from labelkit.train.ship import load_small_model, minilm_folder
+    from labelkit.train.scorers import scorer_folder, scorer_kind
+    from labelkit.train.ship import load_small_model
 
     path = Path(model)
-    transformer = minilm_folder(model) is not None
-    if not path.is_dir() and not spacy.util.is_package(str(model)) and not transformer:
+    scorer = scorer_folder(model)
+    if not path.is_dir() and not spacy.util.is_package(str(model)) and scorer is None:
         raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
     nlp = load_small_model(model)
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
-    if transformer:
-        timed_words = min(timed_words, TRANSFORMER_TIMED_WORDS)
+    if scorer is not None and scorer_kind(scorer).timed_words is not None:
+        timed_words = min(timed_words, scorer_kind(scorer).timed_words)
     speed = words_per_second(nlp, texts, words=timed_words)
     return nlp, {"size_mb": size / 1e6, "words_per_s": speed}
 

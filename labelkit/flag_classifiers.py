@@ -128,6 +128,7 @@ class SpacyTextcat(ClassifierMixin, BaseEstimator):
                 frame,
                 [str(c) for c in self.classes_],
                 scratch,
+                model="spacy_textcat_bow",
                 seed=self.seed,
                 max_epochs=self.max_epochs,
             )

@@ -9,6 +9,7 @@ Examples
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,30 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
         known = sorted(registry.get_all())
         kind = registry.namespace[-1].replace("_", " ").rstrip("s")
         raise LabelkitError(f"unknown {kind} {name!r}; registered: {known}") from None
+
+
+def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
+    """The part registered as ``name`` made with ``params``, or an error that names a
+    parameter it does not take and lists those it does.
+
+    Examples
+    --------
+    >>> configure(small_models, "spacy_textcat_bow", max_epoch=5)
+    Traceback (most recent call last):
+    LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
+    """
+    factory = resolve(registry, name)
+    signature = inspect.signature(factory)
+    try:
+        signature.bind(**params)
+    except TypeError:
+        takes = [p for p in signature.parameters if p not in ("exclusive", "seed")]
+        unknown = next(p for p in params if p not in signature.parameters)
+        kind = registry.namespace[-1].replace("_", " ").rstrip("s")
+        raise LabelkitError(
+            f"{kind} {name!r} takes no parameter {unknown!r}; it takes {takes}"
+        ) from None
+    return factory(**params)
 
 
 span_label_models = catalogue.create("labelkit", "span_label_models")

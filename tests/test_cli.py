@@ -223,7 +223,7 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
         ("flag",),
         ("export", tmp_path / "clean.csv"),
         ("evaluate",),
-        ("train", tmp_path / "model", "--targets", "soft", "--param", "max_epochs=3"),
+        ("train", tmp_path / "model", "--targets", "soft", "--param", "C=[1.0, 10.0]"),
         ("evaluate", "--model", tmp_path / "model" / "model-best", "--output", tmp_path / "eval"),
     ]
     outputs = {}
@@ -246,13 +246,15 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "ds.json").read_text())["model"] == "dawid_skene"
     assert (tmp_path / "clean.csv").read_text().startswith("id,text,label,origin,confidence")
     assert "keyword_subscribe" in outputs["evaluate"][0]
-    assert "small model (textcat), per class" in outputs["evaluate"][1]
+    assert "small model (n-grams), per class" in outputs["evaluate"][1]
     assert "confusion matrix: rows gold, columns predicted" in outputs["evaluate"][1]
     summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["summary"]
     assert {row["kind"] for row in summary} >= {"lf", "label model", "small model"}
     with Workspace(ws, read_only=True) as opened:
         train_run = opened.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
     assert json.loads(train_run)["targets"] == "soft"
+    meta = json.loads((tmp_path / "model" / "model-best" / "meta.json").read_text())
+    assert meta["labelkit"]["training"]["C"] == [1.0, 10.0], "--param reached the model"
 
     (tmp_path / "new.jsonl").write_text('{"text": "subscribe to my channel"}\n')
     predicted = run(
@@ -271,16 +273,9 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
         ws,
     )
     assert packaged.returncode == 0, packaged.stderr
-    meta = json.loads(
-        (
-            tmp_path
-            / "dist"
-            / "en_cli_test-0.1.0"
-            / "en_cli_test"
-            / "en_cli_test-0.1.0"
-            / "meta.json"
-        ).read_text()
-    )
+    # The default model's package keeps its folder, meta.json and all, under model/.
+    package = tmp_path / "dist" / "en_cli_test-0.1.0" / "en_cli_test"
+    meta = json.loads((package / "model" / "meta.json").read_text())
     # Speed is measured afresh for the package, so compare the rest.
     accuracy = [(row["method"], row["accuracy"]) for row in summary]
     assert [(row["method"], row["accuracy"]) for row in meta["labelkit"]["summary"]] == accuracy

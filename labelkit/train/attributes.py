@@ -36,7 +36,7 @@ from spacy.tokens import DocBin
 from thinc.api import Config
 
 from labelkit.errors import LabelkitError
-from labelkit.registry import resolve, small_models
+from labelkit.registry import configure, resolve, small_models
 from labelkit.task import NO, NONE, Task
 from labelkit.train.components import CLASS_WEIGHTS, FACTORY, WEIGHT_KEY
 from labelkit.train.textcat import (
@@ -78,7 +78,7 @@ def textcat_pairs_config(*, base: str = "spacy_textcat_bow", **params: Any) -> C
     ['textcat_multilabel']
     """
     params.pop("exclusive", None)
-    return resolve(small_models, base)(exclusive=False, **params)
+    return configure(small_models, base, exclusive=False, **params)
 
 
 @_layout(PER_ATTRIBUTE)
@@ -95,7 +95,7 @@ def textcat_per_attribute_config(
     'balanced'
     """
     params.pop("exclusive", None)
-    return _weigh_classes(resolve(small_models, base)(exclusive=True, **params), class_weight)
+    return _weigh_classes(configure(small_models, base, exclusive=True, **params), class_weight)
 
 
 def _weigh_classes(config: Config, class_weight: str | None) -> Config:

@@ -4,6 +4,7 @@ core), so that the user chooses what speed and size buy; never on the test split
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from labelkit.errors import LabelkitError
-from labelkit.registry import small_models
+from labelkit.registry import resolve, small_models
 from labelkit.workspace import Workspace
 
 PICKS = ("smallest-within",)
@@ -70,8 +71,13 @@ def train_frontier(
             f"the frontier compares one-label-per-text models; a {workspace.task.kind} task "
             "trains with --model"
         )
+    models = list(models or frontier_models())
+    taken = {model: _taken(model, params) for model in models}
+    unused = set(params) - {name for names in taken.values() for name in names}
+    if unused:
+        raise LabelkitError(f"no model of the frontier takes the parameter(s) {sorted(unused)}")
     rows = []
-    for model in models or frontier_models():
+    for model in models:
         started = time.perf_counter()
         path = train_on_cleaned(
             workspace,
@@ -81,7 +87,7 @@ def train_frontier(
             dev_split=dev_split,
             seed=seed,
             verbose=verbose,
-            **params,
+            **{name: params[name] for name in taken[model]},
         )
         train_s = time.perf_counter() - started
         summary = evaluate(workspace, path, split=dev_split).summary
@@ -101,6 +107,16 @@ def train_frontier(
     )
     save_frontier(table, output_dir, dev_split)
     return table
+
+
+def _taken(model: str, params: dict[str, Any]) -> list[str]:
+    """The names in ``params`` that the registered small model ``model`` takes: a
+    ``--param`` of the frontier goes to each model that has it (``max_epochs`` to the
+    spaCy models, ``C`` to the n-grams)."""
+    signature = inspect.signature(resolve(small_models, model))
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return list(params)
+    return [name for name in params if name in signature.parameters]
 
 
 FRONTIER_FILE = "frontier.json"

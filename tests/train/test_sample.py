@@ -109,7 +109,7 @@ def test_max_examples_option() -> None:
 
 def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Path) -> None:
     with Workspace(spam_workspace) as ws:
-        train_on_cleaned(ws, tmp_path / "model", max_examples=12, max_epochs=1)
+        train_on_cleaned(ws, tmp_path / "model", max_examples=12)
         logged = json.loads(ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0])
     assert (logged["examples"], logged["cleaned"], logged["max_examples"]) == (12, 24, 12)
 
@@ -118,7 +118,7 @@ def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
     def train(*more: str) -> str:
         command = [sys.executable, "-m", "labelkit", "train", spam_workspace, tmp_path / "m"]
         done = subprocess.run(
-            [*map(str, command), "--param", "max_epochs=1", *more],
+            [*map(str, command), *more],
             capture_output=True,
             text=True,
             env={**os.environ, "COLUMNS": "200"},

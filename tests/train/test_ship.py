@@ -42,7 +42,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspac
         )
         apply_lfs(ws, load_lfs("labeling_functions.youtube"))
         aggregate(ws, "majority_vote")
-        model = train_on_cleaned(ws, folder / "model", dev_split="dev", max_epochs=5)
+        model = train_on_cleaned(
+            ws, folder / "model", model="spacy_textcat_bow", dev_split="dev", max_epochs=5
+        )
         yield ws, model
 
 

@@ -18,6 +18,8 @@ from labelkit.train import (
 
 SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
 HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
+# What these tests exercise is the spaCy trainer: the default model is not spaCy's.
+BOW = "spacy_textcat_bow"
 
 
 def rows(spam: dict[str, object], ham: dict[str, object], copies: int = 5) -> pl.DataFrame:
@@ -28,7 +30,7 @@ def rows(spam: dict[str, object], ham: dict[str, object], copies: int = 5) -> pl
 
 def test_trains_a_model_that_separates_the_classes(tmp_path: Path) -> None:
     examples = rows({"label": "spam"}, {"label": "ham"})
-    path = train_textcat(examples, ["ham", "spam"], tmp_path / "model", max_epochs=10)
+    path = train_textcat(examples, ["ham", "spam"], tmp_path / "model", model=BOW, max_epochs=10)
     assert path == (tmp_path / "model" / "model-best").resolve()
     config = (tmp_path / "model" / "config.cfg").read_text()
     assert "train.spacy" in config, "the saved config names its corpora and reruns as is"
@@ -42,7 +44,9 @@ def test_trains_in_the_given_language_and_quietly_unless_asked(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     examples = rows({"label": "spam"}, {"label": "ham"}, copies=2)
-    quiet = train_textcat(examples, ["ham", "spam"], tmp_path / "zh", lang="zh", max_epochs=1)
+    quiet = train_textcat(
+        examples, ["ham", "spam"], tmp_path / "zh", lang="zh", model=BOW, max_epochs=1
+    )
     shown = capfd.readouterr()
     assert "Training pipeline" not in shown.out + shown.err
     assert spacy.load(quiet).lang == "zh"
@@ -51,7 +55,9 @@ def test_trains_in_the_given_language_and_quietly_unless_asked(
         DocBin().from_disk(tmp_path / "zh" / "train.spacy").get_docs(spacy.blank("zh").vocab)
     )
     assert max(len(doc) for doc in docs) > 10
-    train_textcat(examples, ["ham", "spam"], tmp_path / "loud", max_epochs=1, verbose=True)
+    train_textcat(
+        examples, ["ham", "spam"], tmp_path / "loud", model=BOW, max_epochs=1, verbose=True
+    )
     assert "Training pipeline" in capfd.readouterr().out
 
 
@@ -99,12 +105,17 @@ def test_soft_targets_teach_the_label_models_doubt(tmp_path: Path) -> None:
     soft = spacy.load(
         last(
             train_textcat(
-                examples, ["ham", "spam"], tmp_path / "soft", targets="soft", max_epochs=40
+                examples,
+                ["ham", "spam"],
+                tmp_path / "soft",
+                targets="soft",
+                model=BOW,
+                max_epochs=40,
             )
         )
     )
     hard = spacy.load(
-        last(train_textcat(examples, ["ham", "spam"], tmp_path / "hard", max_epochs=40))
+        last(train_textcat(examples, ["ham", "spam"], tmp_path / "hard", model=BOW, max_epochs=40))
     )
     assert soft.get_pipe_meta("textcat").factory == "textcat", "ships as spaCy's own textcat"
     for saved in ("model-best", "model-last"):
@@ -122,11 +133,18 @@ def test_weighted_targets_ignore_weightless_examples(tmp_path: Path) -> None:
     weighted = spacy.load(
         last(
             train_textcat(
-                examples, ["ham", "spam"], tmp_path / "w", targets="weighted", max_epochs=20
+                examples,
+                ["ham", "spam"],
+                tmp_path / "w",
+                targets="weighted",
+                model=BOW,
+                max_epochs=20,
             )
         )
     )
-    hard = spacy.load(last(train_textcat(examples, ["ham", "spam"], tmp_path / "h", max_epochs=20)))
+    hard = spacy.load(
+        last(train_textcat(examples, ["ham", "spam"], tmp_path / "h", model=BOW, max_epochs=20))
+    )
     assert weighted("subscribe to my channel").cats["spam"] > 0.65
     assert hard("subscribe to my channel").cats["spam"] < 0.5, "twice as many wrong labels"
 
@@ -134,7 +152,11 @@ def test_weighted_targets_ignore_weightless_examples(tmp_path: Path) -> None:
 def test_multi_label_rows_train_a_multilabel_textcat(tmp_path: Path) -> None:
     examples = rows({"label": ["spam", "link"]}, {"label": ["music"]}, copies=6)
     nlp = spacy.load(
-        last(train_textcat(examples, ["spam", "link", "music"], tmp_path / "m", max_epochs=20))
+        last(
+            train_textcat(
+                examples, ["spam", "link", "music"], tmp_path / "m", model=BOW, max_epochs=20
+            )
+        )
     )
     assert nlp.pipe_names == ["textcat_multilabel"]
     cats = nlp("visit my site").cats
@@ -145,7 +167,7 @@ def test_multi_label_rows_train_a_multilabel_textcat(tmp_path: Path) -> None:
 def test_a_given_dev_set_chooses_the_model(tmp_path: Path) -> None:
     examples = rows({"label": "spam"}, {"label": "ham"})
     dev = pl.DataFrame({"text": ["free money", "great song"], "label": ["spam", "ham"]})
-    train_textcat(examples, ["ham", "spam"], tmp_path / "d", dev=dev, max_epochs=2)
+    train_textcat(examples, ["ham", "spam"], tmp_path / "d", dev=dev, model=BOW, max_epochs=2)
     nlp = spacy.blank("en")
     held_out = list(DocBin().from_disk(tmp_path / "d" / "dev.spacy").get_docs(nlp.vocab))
     trained = list(DocBin().from_disk(tmp_path / "d" / "train.spacy").get_docs(nlp.vocab))

@@ -137,7 +137,7 @@ def test_spacy_models_load_without_torch_models(spam_workspace: Path, tmp_path: 
     import spacy
 
     with Workspace(spam_workspace) as ws:
-        model = train_on_cleaned(ws, tmp_path / "bow", max_epochs=2)
+        model = train_on_cleaned(ws, tmp_path / "bow", model="spacy_textcat_bow", max_epochs=2)
     assert isinstance(load_small_model(model), spacy.Language)
 
 

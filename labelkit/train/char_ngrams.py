@@ -1,0 +1,209 @@
+"""Logistic regression over TF-IDF character n-grams: a small model that reads spelling.
+
+The bag of words sees whole tokens: "subscribe", "subscribers" and "sub4sub" are
+three unrelated features to it, and a URL or an obfuscated word is one rare token.
+Character n-grams (2 to 5 characters inside word boundaries, scikit-learn's
+``char_wb``) share what those spellings share, which is worth most with a few hundred
+noisy labels. It trains in seconds with no epochs to tune: the regularisation
+strength ``C`` is chosen on dev from a short grid, the answers weighed by their rarity
+by default. The saved model is numbers and strings (``char_ngram_loader``), loads with
+numpy and scikit-learn alone, and runs at about 130k words per second on one core.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.linear_model import LogisticRegression
+
+from labelkit.errors import LabelkitError
+from labelkit.registry import small_models
+from labelkit.train import char_ngram_loader
+from labelkit.train.char_ngram_loader import KIND, vectorizer
+
+NAME = "tfidf_char_logreg"
+
+
+@small_models.register(NAME)
+def tfidf_char_logreg_config(
+    *,
+    exclusive: bool = True,
+    analyzer: str = "char_wb",
+    ngram_min: int = 2,
+    ngram_max: int = 5,
+    max_features: int = 200_000,
+    min_df: int = 1,
+    C: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0),
+    class_weight: str | None = "balanced",
+    max_iter: int = 2_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """TF-IDF over character n-grams with a logistic regression: the settings of a run.
+
+    ``analyzer`` is scikit-learn's (``char_wb``: n-grams inside word boundaries;
+    ``char``; ``word``), ``ngram_min`` to ``ngram_max`` their lengths, ``max_features``
+    the commonest n-grams kept (which bounds the size: 200,000 at most about 6 MB).
+    ``C`` is the grid of inverse regularisation strengths tried, the one best on dev
+    kept (a single number trains once); ``class_weight`` is ``"balanced"`` (answers
+    weighed by their rarity) or None.
+
+    Examples
+    --------
+    >>> train_on_cleaned(ws, "models/spam", model="tfidf_char_logreg", C=[1.0, 10.0])
+    PosixPath('models/spam/model-best')
+    """
+    if not exclusive:
+        raise LabelkitError(
+            f"{NAME} gives one label per text; train a multi-label task with a spaCy model"
+        )
+    grid = [float(c) for c in (C if isinstance(C, Sequence) else [C])]
+    if not grid or min(grid) <= 0:
+        raise LabelkitError(f"C must be one or more positive numbers, got {C!r}")
+    if class_weight not in ("balanced", None):
+        raise LabelkitError(f"class_weight must be 'balanced' or null, got {class_weight!r}")
+    if not 1 <= ngram_min <= ngram_max:
+        raise LabelkitError(f"need 1 <= ngram_min <= ngram_max, got {ngram_min}, {ngram_max}")
+    return {
+        "features": {
+            "analyzer": analyzer,
+            "ngram_range": [ngram_min, ngram_max],
+            "max_features": max_features,
+            "min_df": min_df,
+        },
+        "C": grid,
+        "class_weight": class_weight,
+        "max_iter": max_iter,
+        "seed": seed,
+    }
+
+
+def train_char_ngrams(
+    rows: pl.DataFrame,
+    dev: pl.DataFrame,
+    labels: Sequence[str],
+    output_dir: str | Path,
+    *,
+    targets: str,
+    settings: dict[str, Any],
+    verbose: bool = False,
+) -> Path:
+    """Fit the n-gram vocabulary and one logistic regression per ``C`` on ``rows``
+    (``text``, ``label``, and ``probabilities`` for soft targets or ``confidence`` for
+    weighted ones), keep the one best on ``dev``'s accuracy; return
+    ``output_dir/model-best``.
+
+    Soft targets are exact: each text is repeated once per label, weighed by its
+    probability, which is the cross-entropy against the label model's distribution.
+
+    Called by ``train_textcat`` with ``model="tfidf_char_logreg"``, which checks the rows.
+
+    Examples
+    --------
+    >>> train_textcat(rows, ["ham", "spam"], "models/spam", model="tfidf_char_logreg")
+    PosixPath('models/spam/model-best')
+    """
+    texts = rows["text"].to_list()
+    features = vectorizer(settings["features"])
+    try:
+        matrix = features.fit_transform(texts)
+    except ValueError as error:  # scikit-learn's "empty vocabulary"
+        raise LabelkitError(f"{NAME} found no n-grams in the training texts: {error}") from error
+    x, y, weights = _training_rows(rows, matrix, labels, targets)
+    dev_x = features.transform(dev["text"].to_list())
+    dev_gold = np.array([labels.index(label) for label in dev["label"]])
+    if len(set(y.tolist())) < 2:
+        raise LabelkitError(f"{NAME} needs examples of at least two labels to learn from")
+    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
+    for c in settings["C"]:
+        model = LogisticRegression(
+            C=c,
+            class_weight=settings["class_weight"],
+            max_iter=settings["max_iter"],
+            random_state=settings["seed"],
+        ).fit(x, y, sample_weight=weights)
+        coef, intercept = _by_label(model, len(labels))
+        accuracy = float(((dev_x @ coef.T + intercept).argmax(axis=1) == dev_gold).mean())
+        if verbose:
+            print(f"C={c:g}: dev accuracy {accuracy:.4f}")
+        if best is None or accuracy > best[0]:
+            best = (accuracy, c, coef, intercept)
+    assert best is not None
+    accuracy, c, coef, intercept = best
+    settings = {**settings, "targets": targets, "chosen_C": c, "dev_accuracy": accuracy}
+    return _save(
+        Path(output_dir).resolve() / "model-best", features, coef, intercept, labels, settings
+    )
+
+
+def _by_label(model: LogisticRegression, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """The regression's coefficients and intercepts as one row per label, in the task's
+    order, for a softmax: scikit-learn keeps one row for two classes (the second's
+    logit; the first's is 0) and none for a label the rows never gave, which gets a
+    logit so low that its probability is 0."""
+    coef = np.zeros((n_labels, model.coef_.shape[1]), dtype="float32")
+    intercept = np.full(n_labels, -1e4, dtype="float32")
+    classes = model.classes_
+    if len(classes) == 2:
+        intercept[classes] = [0.0, model.intercept_[0]]
+        coef[classes[1]] = model.coef_[0]
+    else:
+        intercept[classes] = model.intercept_
+        coef[classes] = model.coef_
+    return coef, intercept
+
+
+def _save(
+    output: Path,
+    features: Any,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    labels: Sequence[str],
+    settings: dict[str, Any],
+) -> Path:
+    if output.exists():
+        shutil.rmtree(output)
+    output.mkdir(parents=True)
+    names = features.get_feature_names_out().tolist()
+    (output / "features.json").write_text(json.dumps(names, ensure_ascii=False))
+    np.savez_compressed(
+        output / "weights.npz",
+        idf=features.idf_.astype("float32"),
+        coef=coef,
+        intercept=intercept,
+    )
+    shutil.copyfile(char_ngram_loader.__file__, output / "loader.py")
+    meta = {
+        "lang": "en",
+        "name": NAME,
+        "labelkit": {
+            "kind": KIND,
+            "labels": list(labels),
+            "features": settings["features"],
+            "training": settings,
+        },
+    }
+    (output / "meta.json").write_text(json.dumps(meta, indent=2))
+    return output
+
+
+def _training_rows(
+    rows: pl.DataFrame, matrix: Any, labels: Sequence[str], targets: str
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The regression's inputs, label codes and sample weights for ``targets``."""
+    if targets == "soft":
+        proba = np.array(rows["probabilities"].to_list(), dtype="float64")
+        texts, codes = np.nonzero(proba > 0)
+        return matrix[texts], codes, proba[texts, codes]
+    codes = np.array([labels.index(label) for label in rows["label"]])
+    if targets == "weighted":
+        return matrix, codes, rows["confidence"].to_numpy().astype("float64")
+    return matrix, codes, np.ones(len(codes))
+
+
+tfidf_char_logreg_config.trainer = train_char_ngrams  # type: ignore[attr-defined]

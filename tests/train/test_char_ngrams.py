@@ -1,0 +1,202 @@
+"""The character n-gram classifier: trained on the cleaned set, C chosen on dev, scored,
+packaged, and serving predictions with numpy and scikit-learn alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labelkit import LabelkitError, Workspace, evaluate, train_textcat
+from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
+from labelkit.train.char_ngram_loader import TextClassifier
+from labelkit.train.ship import load_small_model
+from tests.train.conftest import HAM, SPAM
+
+MODEL = "tfidf_char_logreg"
+
+
+def spam_rows(copies: int = 3) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "text": (SPAM + HAM) * copies,
+            "label": (["spam"] * len(SPAM) + ["ham"] * len(HAM)) * copies,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("char_ngrams")
+    return train_textcat(spam_rows(), ["ham", "spam"], folder / "model", model=MODEL, seed=0)
+
+
+def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> None:
+    assert sorted(p.name for p in trained.iterdir()) == [
+        "features.json",
+        "loader.py",
+        "meta.json",
+        "weights.npz",
+    ]
+    meta = json.loads((trained / "meta.json").read_text())["labelkit"]
+    assert meta["labels"] == ["ham", "spam"] and meta["kind"] == "char_ngram_classifier"
+    assert meta["training"]["chosen_C"] in meta["training"]["C"]
+    features = json.loads((trained / "features.json").read_text())
+    assert "subs" in features and "subsc" in features, "character n-grams of 2 to 5"
+    with np.load(trained / "weights.npz", allow_pickle=False) as weights:
+        assert weights["coef"].shape == (2, len(features))
+    loaded = TextClassifier(trained)
+    texts = ["subscribe to my channel please", "her voice is beautiful", "check my page"]
+    scores = np.array(list(loaded.pipe(texts, batch_size=2)))
+    assert scores.sum(axis=1) == pytest.approx(1.0)
+    assert scores.argmax(axis=1).tolist() == [1, 0, 1]
+    one_by_one = np.array([next(loaded.pipe([text])) for text in texts])
+    assert scores == pytest.approx(one_by_one)
+
+
+def test_spelling_variants_share_features_a_bag_of_words_lacks(tmp_path: Path) -> None:
+    # "subscribers" and "subscribing" never occur in training; their n-grams do.
+    model = train_textcat(spam_rows(), ["ham", "spam"], tmp_path / "m", model=MODEL)
+    predicted = predict_frame(model, pl.DataFrame({"text": ["subscribers", "subscribing"]}))
+    assert predicted["predicted"].to_list() == ["spam", "spam"]
+
+
+def test_c_is_chosen_on_dev_and_verbose_says_each_score(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Dev labels the spam texts "ham": the weakest fit (smallest C) agrees with dev most.
+    dev = spam_rows(1).with_columns(label=pl.lit("ham"))
+    model = train_textcat(
+        spam_rows(),
+        ["ham", "spam"],
+        tmp_path / "m",
+        model=MODEL,
+        dev=dev,
+        C=[0.01, 100.0],
+        class_weight=None,
+        verbose=True,
+    )
+    shown = capsys.readouterr().out
+    assert "C=0.01: dev accuracy" in shown and "C=100: dev accuracy" in shown
+    training = json.loads((model / "meta.json").read_text())["labelkit"]["training"]
+    scores = {
+        float(line.split("=")[1].split(":")[0]): float(line.split()[-1])
+        for line in shown.splitlines()
+        if line.startswith("C=")
+    }
+    assert training["chosen_C"] == max(scores, key=scores.get)
+    assert training["dev_accuracy"] == max(scores.values())
+
+
+def test_a_label_the_rows_never_give_scores_zero(tmp_path: Path) -> None:
+    model = train_textcat(spam_rows(), ["ham", "other", "spam"], tmp_path / "m", model=MODEL)
+    scores = np.array(list(TextClassifier(model).pipe(["free money", "lovely song"])))
+    assert scores[:, 1] == pytest.approx(0.0, abs=1e-9)
+    assert scores.argmax(axis=1).tolist() == [2, 0]
+
+
+def test_soft_targets_weigh_each_label_by_its_probability() -> None:
+    from labelkit.train.char_ngrams import _training_rows
+
+    rows = pl.DataFrame(
+        {
+            "label": ["spam", "ham"],
+            "probabilities": [[0.3, 0.7], [1.0, 0.0]],
+            "confidence": [0.7, 1.0],
+        }
+    )
+    matrix = np.array([[1.0, 0.0], [0.0, 1.0]])
+    x, codes, weights = _training_rows(rows, matrix, ["ham", "spam"], "soft")
+    assert x.tolist() == [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]
+    assert codes.tolist() == [0, 1, 0] and weights.tolist() == pytest.approx([0.3, 0.7, 1.0])
+    _, codes, weights = _training_rows(rows, matrix, ["ham", "spam"], "weighted")
+    assert codes.tolist() == [1, 0] and weights.tolist() == [0.7, 1.0]
+
+
+def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> None:
+    rows = spam_rows()
+    for params, message in (
+        ({"C": [0.0]}, "C must be one or more positive numbers"),
+        ({"class_weight": "heavy"}, "class_weight must be 'balanced' or null"),
+        ({"ngram_min": 4, "ngram_max": 2}, "need 1 <= ngram_min <= ngram_max"),
+        # Was a TypeError from deep inside: a spaCy model's parameter, named and refused.
+        ({"max_epochs": 3}, f"small model '{MODEL}' takes no parameter 'max_epochs'; it takes"),
+    ):
+        with pytest.raises(LabelkitError, match=message):
+            train_textcat(rows, ["ham", "spam"], tmp_path / "m", model=MODEL, **params)
+    one_label = rows.with_columns(label=pl.lit("spam"))
+    with pytest.raises(LabelkitError, match="at least two labels"):
+        train_textcat(one_label, ["ham", "spam"], tmp_path / "m", model=MODEL)
+    multi = pl.DataFrame({"text": ["a b"] * 10, "label": [["ham"]] * 10})
+    with pytest.raises(LabelkitError, match=f"{MODEL} gives one label per text"):
+        train_textcat(multi, ["ham", "spam"], tmp_path / "m", model=MODEL)
+    from tests.train.test_attributes import TASK, reviews
+    from tests.train.test_attributes import rows as attribute_rows
+
+    with pytest.raises(LabelkitError, match=f"{MODEL} gives one label per text"):
+        train_attributes(attribute_rows(reviews(1)), TASK, tmp_path / "a", model=MODEL)
+    assert not (tmp_path / "a").exists()
+
+
+def test_evaluate_and_predict_on_a_workspace(spam_workspace: Path, tmp_path: Path) -> None:
+    with Workspace(spam_workspace) as ws:
+        model = train_on_cleaned(ws, tmp_path / "m", model=MODEL, dev_split="dev")
+        evaluation = evaluate(ws, model)
+    row = evaluation.summary.filter(pl.col("kind") == "small model").row(0, named=True)
+    assert row["method"] == "small model (n-grams)"
+    size = sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
+    assert row["size_mb"] == size / 1e6 and row["words_per_s"] > 0
+    with Workspace(spam_workspace, read_only=True) as ws:
+        test = ws.sql("SELECT text, gold FROM examples WHERE split = 'test' ORDER BY id")
+    predicted = predict_frame(model, test.select("text"))
+    assert row["accuracy"] == pytest.approx((predicted["predicted"] == test["gold"]).mean())
+    assert isinstance(load_small_model(model), TextClassifier)
+
+
+def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
+    trained: Path, tmp_path: Path
+) -> None:
+    wheel = package_model(trained, tmp_path / "dist", name="spam_chars")
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
+        check=True,
+    )
+    probe = (
+        "import json, sys, en_spam_chars; m = en_spam_chars.load(); "
+        "scores = m(['subscribe to my channel']); "
+        "print(json.dumps([scores, sorted({n.split('.')[0] for n in sys.modules})]))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores, modules = json.loads(shown.stdout)
+    assert not {"labelkit", "spacy", "torch", "polars"} & set(modules)
+    assert scores[0] == pytest.approx(TextClassifier(trained)(["subscribe to my channel"])[0])
+    pyproject = next(tmp_path.glob("dist/*/pyproject.toml")).read_text()
+    assert 'dependencies = ["numpy", "scikit-learn"]' in pyproject
+
+    texts = ["subscribe to my channel", "her voice is beautiful", "free money"]
+    pl.DataFrame({"id": [1, 2, 3], "text": texts}).write_ndjson(tmp_path / "in.jsonl")
+    env = dict(os.environ, PYTHONPATH=f"{site}:{os.environ.get('PYTHONPATH', '')}")
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", "en_spam_chars", tmp_path / "in.jsonl", out],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    served = pl.read_ndjson(out)
+    assert served.columns == ["id", "text", "predicted", "confidence", "score_ham", "score_spam"]
+    expected = predict_frame(trained, served.select("text"))["predicted"]
+    assert served["predicted"].to_list() == expected.to_list()
