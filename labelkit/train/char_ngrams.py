@@ -95,7 +95,8 @@ def train_char_ngrams(
 ) -> Path:
     """Fit the n-gram vocabulary and one logistic regression per ``C`` on ``rows``
     (``text``, ``label``, and ``probabilities`` for soft targets or ``confidence`` for
-    weighted ones), keep the one best on ``dev``'s accuracy; return
+    weighted ones), keep the one best on ``dev``'s accuracy (of equals, the first in
+    the grid: the strongest regularisation, as the grid rises); return
     ``output_dir/model-best``.
 
     Soft targets are exact: each text is repeated once per label, weighed by its

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +54,26 @@ def spam_workspace(tmp_path: Path) -> Path:
         import_votes(ws, votes)
         aggregate(ws, "majority_vote")
     return path
+
+
+def install_and_score(wheel: Path, site: Path, text: str) -> tuple[dict[str, float], set[str]]:
+    """Install a packaged scorer's ``wheel`` into ``site`` alone (no dependencies, no
+    labelkit on the path) and score ``text`` in a fresh, isolated interpreter; return
+    its scores and the top-level modules that interpreter imported."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
+        check=True,
+    )
+    package = wheel.name.split("-")[0]
+    probe = (
+        f"import json, sys, {package}; scores = {package}.load()([{text!r}]); "
+        "print(json.dumps([scores[0], sorted({n.split('.')[0] for n in sys.modules})]))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    scores, modules = json.loads(shown.stdout)
+    return scores, set(modules)

@@ -17,7 +17,7 @@ from labelkit import LabelkitError, Workspace, evaluate, train_textcat
 from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
 from labelkit.train.char_ngram_loader import TextClassifier
 from labelkit.train.ship import load_small_model
-from tests.train.conftest import HAM, SPAM
+from tests.train.conftest import HAM, SPAM, install_and_score
 
 MODEL = "tfidf_char_logreg"
 
@@ -164,24 +164,9 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
 ) -> None:
     wheel = package_model(trained, tmp_path / "dist", name="spam_chars")
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
-        check=True,
-    )
-    probe = (
-        "import json, sys, en_spam_chars; m = en_spam_chars.load(); "
-        "scores = m(['subscribe to my channel']); "
-        "print(json.dumps([scores, sorted({n.split('.')[0] for n in sys.modules})]))"
-    )
-    shown = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scores, modules = json.loads(shown.stdout)
-    assert not {"labelkit", "spacy", "torch", "polars"} & set(modules)
-    assert scores[0] == pytest.approx(TextClassifier(trained)(["subscribe to my channel"])[0])
+    scores, modules = install_and_score(wheel, site, "subscribe to my channel")
+    assert not {"labelkit", "spacy", "torch", "polars"} & modules
+    assert scores == pytest.approx(TextClassifier(trained)(["subscribe to my channel"])[0])
     pyproject = next(tmp_path.glob("dist/*/pyproject.toml")).read_text()
     assert 'dependencies = ["numpy", "scikit-learn"]' in pyproject
 

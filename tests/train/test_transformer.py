@@ -17,7 +17,7 @@ from labelkit import LabelkitError, Workspace, evaluate, train_textcat
 from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
 from labelkit.train.minilm_loader import TextClassifier
 from labelkit.train.ship import load_small_model
-from tests.train.conftest import HAM, SPAM
+from tests.train.conftest import HAM, SPAM, install_and_score
 
 # One epoch over 24 texts of a few tokens: enough for the round trip, seconds on a CPU.
 FAST = {"max_epochs": 1, "max_length": 32, "batch_size": 8}
@@ -82,25 +82,10 @@ def test_package_loads_with_torch_and_transformers_alone_and_serves_predict(
     wheel = package_model(model, tmp_path / "dist", name="spam_minilm")
     assert wheel.name == "en_spam_minilm-0.1.0-py3-none-any.whl"
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
-        check=True,
-    )
-    probe = (
-        "import json, sys, en_spam_minilm; m = en_spam_minilm.load(); "
-        "scores = m(['subscribe to my channel']); "
-        "print(json.dumps([scores, sorted({n.split('.')[0] for n in sys.modules})]))"
-    )
-    shown = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    scores, modules = json.loads(shown.stdout)
+    scores, modules = install_and_score(wheel, site, "subscribe to my channel")
     assert "labelkit" not in modules and "spacy" not in modules
     expected = TextClassifier(model)(["subscribe to my channel"])
-    assert scores[0] == pytest.approx(expected[0], abs=1e-6)
+    assert scores == pytest.approx(expected[0], abs=1e-6)
 
     texts = ["subscribe to my channel", "her voice is beautiful", "free money"]
     pl.DataFrame({"id": [1, 2, 3], "text": texts}).write_ndjson(tmp_path / "in.jsonl")
