@@ -1446,7 +1446,7 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train the small spaCy model on the cleaned set (a spans task: spaCy's ner on the
+    """Train the small model on the cleaned set (a spans task: spaCy's ner on the
     cleaned spans)."""
     if pick is not None and not frontier:
         raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")

@@ -15,6 +15,7 @@ import polars as pl
 
 from labelkit.errors import LabelkitError
 from labelkit.registry import resolve, small_models
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES
 from labelkit.workspace import Workspace
 
 PICKS = ("smallest-within",)
@@ -50,6 +51,7 @@ def train_frontier(
     seed: int = 0,
     targets: str = "hard",
     verbose: bool = False,
+    max_examples: int | None = DEFAULT_MAX_EXAMPLES,
     **params: Any,
 ) -> pl.DataFrame:
     """Train each of ``models`` (default: ``frontier_models()``) on the cleaned set into
@@ -57,7 +59,9 @@ def train_frontier(
     ``dev_split``'s gold, which also chose each checkpoint), ``size_mb``,
     ``words_per_s`` (one core), ``train_s`` (seconds to train, on every core; the
     MiniLM fine-tune takes minutes where the spaCy models take seconds) and ``path``,
-    best first. The table and its plot are saved too (``save_frontier``).
+    best first. The table and its plot are saved too (``save_frontier``). Each model
+    trains on at most ``max_examples`` texts, as in ``train_on_cleaned``; each of
+    ``params`` goes to the models that take it.
 
     Examples
     --------
@@ -87,6 +91,7 @@ def train_frontier(
             dev_split=dev_split,
             seed=seed,
             verbose=verbose,
+            max_examples=max_examples,
             **{name: params[name] for name in taken[model]},
         )
         train_s = time.perf_counter() - started
