@@ -79,10 +79,13 @@ def package_model(
     evaluation: Evaluation | None = None,
     wheel: bool = True,
 ) -> Path:
-    """Make an installable spaCy package of a trained model; return the wheel (or, with
+    """Make an installable package of a trained model; return the wheel (or, with
     ``wheel=False``, the package's source folder).
 
-    The package is spaCy's own (``spacy package``), named ``en_<name>``. With an
+    A spaCy pipeline becomes spaCy's own package (``spacy package``); a scorer of
+    another library (the default n-grams, the MiniLM fine-tune) a package whose code is
+    its loader (``import en_<name>; en_<name>.load()(texts)``). Either is named
+    ``en_<name>``. With an
     ``evaluation``, its small-model figures become the package's ``performance`` and
     the whole comparison is kept under ``labelkit`` in ``meta.json``, so the model
     carries the evidence that it beat its teachers. The wheel is built by pip.

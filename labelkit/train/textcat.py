@@ -312,8 +312,9 @@ def train_textcat(
     ``model`` is a registered small model, by default ``default_model``'s choice (the
     character n-grams for one label per row). The best checkpoint is chosen on ``dev``
     (rows with a ``label``, e.g. gold), else on a seeded ``dev_fraction`` of the rows
-    held out from training. For a spaCy model, ``output_dir`` receives ``config.cfg`` (the full spaCy config, paths filled in, ready to edit and
-    pass back as ``config_path``), the corpora, and ``model-best`` / ``model-last``.
+    held out from training. For a spaCy model, ``output_dir`` receives ``config.cfg``
+    (the full spaCy config, paths filled in, ready to edit and pass back as
+    ``config_path``), the corpora, and ``model-best`` / ``model-last``.
     A config that wants static vectors but names none gets them distilled from MiniLM
     for the training texts (``vectors`` names a spaCy pipeline with vectors instead).
     ``lang`` is the texts' spaCy language code; without it, the config's ``[nlp] lang``
@@ -342,7 +343,7 @@ def train_textcat(
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
     trainer = getattr(resolve(small_models, model), "trainer", None)
     if trainer is not None and config_path is None:
-        # Not a spaCy pipeline (the MiniLM fine-tune): its own trainer, the same rows.
+        # Not a spaCy pipeline (the n-grams, the MiniLM fine-tune): its own trainer.
         settings = configure(small_models, model, exclusive=exclusive, seed=seed, **params)
         return trainer(
             rows, dev, labels, output_dir, targets=targets, settings=settings, verbose=verbose
@@ -473,7 +474,7 @@ def default_model(*, exclusive: bool, config_path: str | Path | None = None) -> 
     On every data set measured, the n-grams beat the bag of words before and after
     review (``benchmarks/distill.py``: WRENCH YouTube and SMS, the bundled comments,
     MAMS food polarity) and on samples of 300 texts (``small_model_defaults.py``), at
-    a quarter of its size and a tenth of its training time.
+    a quarter of its size and in less training time.
 
     Examples
     --------
