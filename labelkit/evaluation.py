@@ -712,8 +712,9 @@ def _small_model(
     nlp = load_small_model(model)
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())
-    if scorer is not None and scorer_kind(scorer).timed_words is not None:
-        timed_words = min(timed_words, scorer_kind(scorer).timed_words)
+    kind = None if scorer is None else scorer_kind(scorer)
+    if kind is not None and kind.timed_words is not None:
+        timed_words = min(timed_words, kind.timed_words)
     speed = words_per_second(nlp, texts, words=timed_words)
     return nlp, {"size_mb": size / 1e6, "words_per_s": speed}
 

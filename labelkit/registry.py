@@ -37,6 +37,21 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
         raise LabelkitError(f"unknown {kind} {name!r}; registered: {known}") from None
 
 
+def parameters(registry: catalogue.Registry, name: str) -> list[str] | None:
+    """The parameters the part registered as ``name`` takes, or None where it takes any
+    (it passes ``**params`` on, as the attribute layouts do).
+
+    Examples
+    --------
+    >>> "max_epochs" in parameters(small_models, "spacy_textcat_bow")
+    True
+    """
+    signature = inspect.signature(resolve(registry, name))
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return list(signature.parameters)
+
+
 def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     """The part registered as ``name`` made with ``params``, or an error that names a
     parameter it does not take and lists those it does.
@@ -47,18 +62,13 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     Traceback (most recent call last):
     LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
     """
-    factory = resolve(registry, name)
-    signature = inspect.signature(factory)
-    try:
-        signature.bind(**params)
-    except TypeError:
-        takes = [p for p in signature.parameters if p not in ("exclusive", "seed")]
-        unknown = next(p for p in params if p not in signature.parameters)
+    known = parameters(registry, name)
+    unknown = [p for p in params if known is not None and p not in known]
+    if unknown:
+        takes = [p for p in known if p not in ("exclusive", "seed")]
         kind = registry.namespace[-1].replace("_", " ").rstrip("s")
-        raise LabelkitError(
-            f"{kind} {name!r} takes no parameter {unknown!r}; it takes {takes}"
-        ) from None
-    return factory(**params)
+        raise LabelkitError(f"{kind} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}")
+    return resolve(registry, name)(**params)
 
 
 span_label_models = catalogue.create("labelkit", "span_label_models")

@@ -7,7 +7,8 @@ Character n-grams (2 to 5 characters inside word boundaries, scikit-learn's
 noisy labels. It trains in seconds with no epochs to tune: the regularisation
 strength ``C`` is chosen on dev from a short grid, the answers weighed by their rarity
 by default. The saved model is numbers and strings (``char_ngram_loader``), loads with
-numpy and scikit-learn alone, and runs at about 130k words per second on one core.
+numpy and scikit-learn alone, and runs at 80k-140k words per second on one core
+(``benchmarks/distill.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from labelkit.errors import LabelkitError
 from labelkit.registry import small_models
 from labelkit.train import char_ngram_loader
 from labelkit.train.char_ngram_loader import KIND, vectorizer
+from labelkit.train.components import CLASS_WEIGHTS
 
 NAME = "tfidf_char_logreg"
 
@@ -48,7 +50,8 @@ def tfidf_char_logreg_config(
 
     ``analyzer`` is scikit-learn's (``char_wb``: n-grams inside word boundaries;
     ``char``; ``word``), ``ngram_min`` to ``ngram_max`` their lengths, ``max_features``
-    the commonest n-grams kept (which bounds the size: 200,000 at most about 6 MB).
+    the commonest n-grams kept (which bounds the size: each costs its text and four
+    bytes per label and for its weight).
     ``C`` is the grid of inverse regularisation strengths tried, the one best on dev
     kept (a single number trains once); ``class_weight`` is ``"balanced"`` (answers
     weighed by their rarity) or None.
@@ -65,7 +68,7 @@ def tfidf_char_logreg_config(
     grid = [float(c) for c in (C if isinstance(C, Sequence) else [C])]
     if not grid or min(grid) <= 0:
         raise LabelkitError(f"C must be one or more positive numbers, got {C!r}")
-    if class_weight not in ("balanced", None):
+    if class_weight not in CLASS_WEIGHTS:
         raise LabelkitError(f"class_weight must be 'balanced' or null, got {class_weight!r}")
     if not 1 <= ngram_min <= ngram_max:
         raise LabelkitError(f"need 1 <= ngram_min <= ngram_max, got {ngram_min}, {ngram_max}")

@@ -4,7 +4,6 @@ core), so that the user chooses what speed and size buy; never on the test split
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from collections.abc import Sequence
@@ -14,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from labelkit.errors import LabelkitError
-from labelkit.registry import resolve, small_models
+from labelkit.registry import parameters, small_models
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES
 from labelkit.workspace import Workspace
 
@@ -118,10 +117,8 @@ def _taken(model: str, params: dict[str, Any]) -> list[str]:
     """The names in ``params`` that the registered small model ``model`` takes: a
     ``--param`` of the frontier goes to each model that has it (``max_epochs`` to the
     spaCy models, ``C`` to the n-grams)."""
-    signature = inspect.signature(resolve(small_models, model))
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
-        return list(params)
-    return [name for name in params if name in signature.parameters]
+    known = parameters(small_models, model)
+    return [name for name in params if known is None or name in known]
 
 
 FRONTIER_FILE = "frontier.json"

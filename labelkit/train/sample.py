@@ -3,9 +3,9 @@ else a seeded sample, stratified by label and weighted by the label model's conf
 
 Distillation does not need millions of labels, while training time and memory grow
 with every example (100k examples took 5 minutes and 2.5 GB, 1M did not finish in 15).
-On WRENCH YouTube and SMS the default bag-of-words model still gains a little at the
-whole train split (1,600 texts; ``docs/scale.md`` has the curve), too small a set to
-show where it stops. So ``train`` keeps at most ``DEFAULT_MAX_EXAMPLES`` texts, a bound
+On WRENCH YouTube and SMS spaCy's bag-of-words model (the default when this was
+measured) still gains a little at the whole train split (1,600 texts; ``docs/scale.md``
+has the curve), too small a set to show where it stops. So ``train`` keeps at most ``DEFAULT_MAX_EXAMPLES`` texts, a bound
 set by cost (minutes to train on 2 cores) rather than by a measured plateau.
 """
 

@@ -108,17 +108,12 @@ def package_model(
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
-        meta = json.loads((staged / "meta.json").read_text())
-        meta |= {"name": name, "version": version}
-        ner = "ner" in meta.get("pipeline", [])
+        trained = json.loads((staged / "meta.json").read_text())
+        ner = "ner" in trained.get("pipeline", [])
         what = "An entity recognizer" if ner else "A text classifier"
-        meta["description"] = f"{what} distilled with labelkit."
-        if evaluation is not None:
-            evaluated = _evaluation_meta(evaluation)
-            # Kept beside what training put there (a task with attributes keeps its task).
-            evaluated["labelkit"] = {**meta.get("labelkit", {}), **evaluated["labelkit"]}
-            meta |= evaluated
-        (staged / "meta.json").write_text(json.dumps(meta, indent=2))
+        meta = _ship_meta(
+            staged / "meta.json", name, version, f"{what} distilled with labelkit.", evaluation
+        )
         spacy_package(
             staged,
             output,
@@ -151,14 +146,9 @@ def _package_scorer(
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
     shutil.copyfile(loader, source / package / "__init__.py")
-    meta_path = source / package / "model" / "meta.json"
-    meta = json.loads(meta_path.read_text())
-    meta |= {"name": name, "version": version, "description": kind.description}
-    if evaluation is not None:
-        evaluated = _evaluation_meta(evaluation)
-        evaluated["labelkit"] = {**meta["labelkit"], **evaluated["labelkit"]}
-        meta |= evaluated
-    meta_path.write_text(json.dumps(meta, indent=2))
+    _ship_meta(
+        source / package / "model" / "meta.json", name, version, kind.description, evaluation
+    )
     dependencies = ", ".join(f'"{d}"' for d in kind.dependencies)
     package_data = ", ".join(f'"{p}"' for p in kind.package_data)
     (source / "pyproject.toml").write_text(
@@ -176,6 +166,22 @@ def _package_scorer(
         f"{package} = [{package_data}]\n"
     )
     return _wheel(source) if wheel else source
+
+
+def _ship_meta(
+    path: Path, name: str, version: str, description: str, evaluation: Evaluation | None
+) -> dict[str, Any]:
+    """Rewrite the model's ``meta.json`` at ``path`` for its package: name, version,
+    description and, with an ``evaluation``, its figures; return it."""
+    meta = json.loads(path.read_text())
+    meta |= {"name": name, "version": version, "description": description}
+    if evaluation is not None:
+        evaluated = _evaluation_meta(evaluation)
+        # Kept beside what training put there (a task with attributes keeps its task).
+        evaluated["labelkit"] = {**meta.get("labelkit", {}), **evaluated["labelkit"]}
+        meta |= evaluated
+    path.write_text(json.dumps(meta, indent=2))
+    return meta
 
 
 def _wheel(source: Path) -> Path:

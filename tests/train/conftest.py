@@ -6,6 +6,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -56,18 +57,13 @@ def spam_workspace(tmp_path: Path) -> Path:
     return path
 
 
-def install_and_score(wheel: Path, site: Path, text: str) -> tuple[dict[str, float], set[str]]:
-    """Install a packaged scorer's ``wheel`` into ``site`` alone (no dependencies, no
-    labelkit on the path) and score ``text`` in a fresh, isolated interpreter; return
-    its scores and the top-level modules that interpreter imported."""
+def run_installed(wheel: Path, site: Path, probe: str) -> Any:
+    """Install ``wheel`` into ``site`` alone (no dependencies, no labelkit source on the
+    path) and run ``probe``, which prints JSON, in a fresh isolated interpreter that sees
+    ``site``; return what it printed."""
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
         check=True,
-    )
-    package = wheel.name.split("-")[0]
-    probe = (
-        f"import json, sys, {package}; scores = {package}.load()([{text!r}]); "
-        "print(json.dumps([scores[0], sorted({n.split('.')[0] for n in sys.modules})]))"
     )
     shown = subprocess.run(
         [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
@@ -75,5 +71,17 @@ def install_and_score(wheel: Path, site: Path, text: str) -> tuple[dict[str, flo
         text=True,
         check=True,
     )
-    scores, modules = json.loads(shown.stdout)
+    return json.loads(shown.stdout)
+
+
+def install_and_score(wheel: Path, site: Path, text: str) -> tuple[dict[str, float], set[str]]:
+    """Install a packaged scorer's ``wheel`` into ``site`` alone and score ``text`` in a
+    fresh, isolated interpreter; return its scores and the top-level modules that
+    interpreter imported."""
+    package = wheel.name.split("-")[0]
+    probe = (
+        f"import json, sys, {package}; scores = {package}.load()([{text!r}]); "
+        "print(json.dumps([scores[0], sorted({n.split('.')[0] for n in sys.modules})]))"
+    )
+    scores, modules = run_installed(wheel, site, probe)
     return scores, set(modules)

@@ -27,6 +27,7 @@ from labelkit import (
     train_textcat,
 )
 from labelkit.train import train_ner, training_counts
+from tests.train.conftest import run_installed
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
 ITEMS = ["battery", "screen", "keyboard"]
@@ -248,21 +249,11 @@ def test_the_package_loads_with_spacy_alone(
     labelkit("package", model, tmp_path / "dist", "--name", "terms", "--workspace", ws_path)
     wheel = next((tmp_path / "dist").glob("en_terms-0.1.0/dist/*.whl"))
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
-        check=True,
-    )
     probe = (
         "import json, spacy; nlp = spacy.load('en_terms'); doc = nlp('my Dell screen is fine'); "
         "print(json.dumps([[(e.start_char, e.end_char, e.label_) for e in doc.ents], nlp.meta]))"
     )
-    shown = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    ents, meta = json.loads(shown.stdout)
+    ents, meta = run_installed(wheel, site, probe)
     doc = spacy.load(model)("my Dell screen is fine")
     assert ents == [[e.start_char, e.end_char, e.label_] for e in doc.ents]
     with Workspace(ws_path, read_only=True) as ws:

@@ -4,8 +4,6 @@ ner (``rules``), and spaCy's spancat for spans that overlap."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from labelkit.aggregate import aggregate
 from labelkit.lf.spans import phrase_span_lf, token_span_lf
 from labelkit.train import train_ner, train_on_cleaned
 from labelkit.train.ner import RULERS, predicted_spans, rule_patterns
+from tests.train.conftest import run_installed
 from tests.train.test_ner import labelkit
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
@@ -117,22 +116,15 @@ def test_the_ruled_model_predicts_and_packages(ruled: tuple[Path, Path], tmp_pat
     labelkit("package", model, tmp_path / "dist", "--name", "ruled", "--workspace", ws_path)
     wheel = next((tmp_path / "dist").glob("en_ruled-0.1.0/dist/*.whl"))
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
-        check=True,
-    )
     probe = (
         "import json, spacy; nlp = spacy.load('en_ruled'); doc = nlp('an Acer'); "
         "print(json.dumps([nlp.pipe_names, [(e.start_char, e.end_char, e.label_) "
         "for e in doc.ents]]))"
     )
-    shown = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert json.loads(shown.stdout) == [["tok2vec", "rules_lower", "ner"], [[3, 7, "BRAND"]]]
+    assert run_installed(wheel, site, probe) == [
+        ["tok2vec", "rules_lower", "ner"],
+        [[3, 7, "BRAND"]],
+    ]
 
 
 def test_spancat_keeps_and_finds_overlapping_spans(tmp_path: Path) -> None:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from labelkit import (
     predict_frame,
     train_on_cleaned,
 )
+from tests.train.conftest import run_installed
 
 
 @pytest.fixture(scope="module")
@@ -77,22 +76,12 @@ def test_package_installs_and_carries_its_evaluation(
     )
     assert wheel.name == "en_spam_test-0.1.0-py3-none-any.whl"
     site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, wheel],
-        check=True,
-    )
     # A fresh interpreter that cannot see labelkit's source: the package stands alone.
     probe = (
         "import json, sys, spacy; nlp = spacy.load('en_spam_test'); "
         "print(json.dumps([nlp('subscribe to my channel').cats, nlp.meta]))"
     )
-    shown = subprocess.run(
-        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {probe}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    cats, meta = json.loads(shown.stdout)
+    cats, meta = run_installed(wheel, site, probe)
     assert cats == spacy.load(model)("subscribe to my channel").cats
     small = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
     assert meta["performance"]["accuracy"] == pytest.approx(small["accuracy"][0], abs=1e-9)
