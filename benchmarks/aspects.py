@@ -28,7 +28,7 @@ from typing import Any
 import polars as pl
 from _common import parser, write_results
 
-from labelkit import Workspace, aggregate, evaluate, ingest, simulate_review
+from labelkit import Workspace, aggregate, evaluate, ingest, registry, simulate_review
 from labelkit.data import bundled_dataset
 from labelkit.demo import (
     RECORDED_ANSWERS,
@@ -39,8 +39,10 @@ from labelkit.demo import (
 from labelkit.flag import find_label_issues
 from labelkit.lf import apply_lfs, load_lfs
 from labelkit.llm import import_llm_cache, label_with_llm
+from labelkit.registry import resolve
 from labelkit.review import ReviewQueue
 from labelkit.train import train_on_cleaned
+from labelkit.train.attributes import DEFAULT_ATTRIBUTE_MODEL, LAYOUT_BASE
 from labelkit.votes import import_votes
 
 LABEL_MODELS = ("majority_vote", "auto", "dawid_skene", "snorkel")
@@ -51,7 +53,11 @@ CEILING = "small model on gold train labels (ceiling)"
 TEACHER = f"{DEFAULT_LABEL_MODEL}, LF votes only (the small models' teacher)"
 DATASET = "mams-acsa test"
 REVIEWS = (0, 100, 300)
-SCORES = ("macro_f1", "micro_f1", "exact_match", "accuracy", "coverage")
+MODELS = {
+    "tfidf_char_logreg": "one logistic regression over character n-grams per aspect",
+    "spacy_textcat_per_attribute": "one spaCy textcat per aspect",
+}
+SCORES = ("macro_f1", "micro_f1", "exact_match", "accuracy", "coverage", "size_mb", "words_per_s")
 
 
 def scores(summary: pl.DataFrame, **labels: Any) -> list[dict[str, Any]]:
@@ -127,21 +133,38 @@ def gold_workspace(folder: Path, root: Path) -> Path:
 
 
 def small_models(
-    teachers: dict[str, Path], root: Path, seeds: int, epochs: int, progress: Path
+    teachers: dict[str, Path],
+    root: Path,
+    seeds: int,
+    epochs: int,
+    progress: Path,
+    model: str | None = None,
 ) -> list[dict[str, Any]]:
     """Each teacher workspace's small model, trained once per seed. Seeds are outermost,
     so an interrupted run holds whole seeds, and each training's records are appended
     to ``progress`` (JSON lines) as it finishes (``--report-only`` reads them)."""
+    # Epochs are a spaCy model's setting; the n-grams have none.
+    chosen = model or DEFAULT_ATTRIBUTE_MODEL
+    layout = getattr(resolve(registry.small_models, chosen), "layout", None)
+    base = chosen if layout is None else LAYOUT_BASE
+    takes_epochs = "max_epochs" in (registry.parameters(registry.small_models, base) or {})
+    settings = {"max_epochs": epochs} if takes_epochs else {}
     records = []
     for seed in range(seeds):
         for method, path in teachers.items():
             started = time.perf_counter()
             with Workspace(path) as ws:
-                model = train_on_cleaned(
-                    ws, root / f"{path.stem}-{seed}", seed=seed, max_epochs=epochs
+                trained_model = train_on_cleaned(
+                    ws, root / f"{path.stem}-{seed}", model=model, seed=seed, **settings
                 )
-                trained = {"method": method, **timed(started, epochs)}
-                summary = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
+                trained = {
+                    "method": method,
+                    "model": chosen,
+                    **timed(started, epochs if settings else None),
+                }
+                summary = evaluate(ws, trained_model).summary.filter(
+                    pl.col("kind") == "small model"
+                )
             done = [{"dataset": DATASET, **r} | trained for r in scores(summary, seed=seed)]
             with progress.open("a") as file:
                 file.writelines(json.dumps(record) + "\n" for record in done)
@@ -149,7 +172,7 @@ def small_models(
     return records
 
 
-def timed(started: float, epochs: int) -> dict[str, Any]:
+def timed(started: float, epochs: int | None) -> dict[str, Any]:
     """A training's epochs and wall seconds since ``started``."""
     return {"epochs": epochs, "train_s": round(time.perf_counter() - started, 1)}
 
@@ -221,6 +244,17 @@ def spread(values: pl.Series) -> str:
     )
 
 
+def size_and_speed(trained: pl.DataFrame) -> str:
+    """The small model's size and words per second on one core, as ``evaluate`` measures
+    them, where the records have them."""
+    if "size_mb" not in trained.columns or trained["size_mb"].is_null().all():
+        return ""
+    return (
+        f"; the model is {trained['size_mb'].median():.1f} MB and labels "
+        f"{trained['words_per_s'].median():,.0f} words/s on one core (medians)"
+    )
+
+
 def small_model(budget: int) -> str:
     return f"small model after {budget} reviews"
 
@@ -230,18 +264,23 @@ def report(records: list[dict[str, Any]], output_dir: Path) -> None:
     frame = pl.DataFrame(records, infer_schema_length=None)
     trained = frame.filter(pl.col("train_s").is_not_null()).unique(["method", "seed"])
     seeds, epochs = trained["seed"].n_unique(), trained["epochs"].max()
+    model = trained["model"][0] if "model" in trained.columns else "spacy_textcat_per_attribute"
+    settings = f"{seeds} seeds" + (f", {epochs} epochs" if epochs is not None else "")
+    described = MODELS.get(model, f"`{model}` per aspect")
     notes = (
         "Macro-F1 over each aspect's answers (none included), on the gold test split; "
         "`(all)` is the mean over aspects. Mean ± standard deviation over seeds where a "
-        f"method is seeded ({seeds} seeds, {epochs} epoch{'s' * (epochs != 1)}). LFs and the "
+        f"method is seeded ({settings}). LFs and the "
         "LLM are scored where they vote (`accuracy` and `coverage` in the JSON); SmolLM2's "
         "recorded answers cover the first 300 test sentences only. The label models are "
-        "fitted on the train split without gold; the small models (one textcat per aspect, "
-        "its answers weighed by their rarity) train on the labels of "
+        f"fitted on the train split without gold; the small models ({described}, its "
+        "answers weighed by their rarity) train on the labels of "
         f"`{DEFAULT_LABEL_MODEL}` fitted on the LF votes alone after the given number of "
         "simulated gold reviews, or on gold train labels (the ceiling), the checkpoint chosen "
         "on a held-out tenth of their training labels. One training took "
-        f"{trained['train_s'].median():.0f} s (median wall time; `train_s` in the JSON).\n\n"
+        f"{trained['train_s'].median():.0f} s (median wall time; `train_s` in the JSON)"
+        + size_and_speed(trained)
+        + ".\n\n"
         "SmolLM2's answers cover test sentences only, so on test the other label-model rows "
         "also weigh votes that the small models' training labels never had (the train split "
         "has none); the verdicts compare the small model with its teacher row, "
@@ -262,6 +301,9 @@ def main() -> None:
         nargs="+",
         default=list(REVIEWS),
         help="the simulated review budgets to train a small model after (0 is needed)",
+    )
+    arguments.add_argument(
+        "--model", help="the small model to train (default: the library's default for aspects)"
     )
     arguments.add_argument(
         "--no-ceiling", action="store_true", help="skip the small model on gold train labels"
@@ -305,7 +347,9 @@ def main() -> None:
         teachers = reviewed_copies(root / "teacher.duckdb", root, options.reviews)
         if not options.no_ceiling:
             teachers[CEILING] = gold_workspace(folder, root)
-        records += small_models(teachers, root, options.seeds, options.epochs, progress)
+        records += small_models(
+            teachers, root, options.seeds, options.epochs, progress, options.model
+        )
     report(records, options.output_dir)
     progress.unlink()
 

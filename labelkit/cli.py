@@ -1411,8 +1411,8 @@ def train(
             "(--param rules=true ships the precise phrase-list LFs in front of it) or "
             "spacy_spancat (overlapping spans). With --frontier, a comma-separated list of "
             "the models to compare. "
-            "[default: tfidf_char_logreg (spacy_textcat_bow with --config); "
-            "spacy_textcat_per_attribute with attributes; spacy_ner for spans]"
+            "[default: tfidf_char_logreg, once per attribute for a task with attributes "
+            "(spacy_textcat_bow with --config); spacy_ner for spans]"
         ),
     ] = None,
     targets: Annotated[

@@ -653,19 +653,10 @@ def _score_small_model(
     texts = examples["text"].to_list()
     nlp, cost = _small_model(model, texts)
     task = scored.task
-    if not isinstance(nlp, spacy.Language):
-        # A scorer of another library: one label per text, scores in its own label order.
-        if task.kind != "classification":
-            raise LabelkitError(f"{model} gives one label per text; this task has attributes")
-        order = [nlp.labels.index(label) for label in task.labels]
-        proba = np.array(list(nlp.pipe(texts)))[:, order]
-        from labelkit.train.scorers import scorer_kind
-
-        method = f"small model ({scorer_kind(nlp.path).short_name})"
-        scored.add(method, "small model", split, gold, proba.argmax(axis=1), proba, **cost)
-        return
-    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
+    spacy_model = isinstance(nlp, spacy.Language)
     if task.kind != "classification":
+        if not spacy_model and "task" not in getattr(nlp, "meta", {}).get("labelkit", {}):
+            raise LabelkitError(f"{model} gives one label per text; this task has attributes")
         from labelkit.train.ship import predict_frame
 
         predicted = predict_frame(nlp, examples.select("text"))
@@ -681,6 +672,16 @@ def _score_small_model(
                 **cost,
             )
         return
+    if not spacy_model:
+        # A scorer of another library: scores in its own label order.
+        order = [nlp.labels.index(label) for label in task.labels]
+        proba = np.array(list(nlp.pipe(texts)))[:, order]
+        from labelkit.train.scorers import scorer_kind
+
+        method = f"small model ({scorer_kind(nlp.path).short_name})"
+        scored.add(method, "small model", split, gold, proba.argmax(axis=1), proba, **cost)
+        return
+    pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
     proba = np.array(
         [[doc.cats[label] for label in task.labels] for doc in nlp.pipe(texts, batch_size=256)]
     )

@@ -9,6 +9,10 @@ document frequencies and the logistic regression's coefficients and intercepts) 
 ``meta.json`` (the labels and how texts are cut into n-grams). Nothing is unpickled:
 a model file from elsewhere can hold numbers and strings only.
 
+A model of a task with attributes (one answer per aspect) has one output per attribute
+and answer (``food=positive``) and ``groups``, how many outputs each attribute has in
+turn: its probabilities sum to one within each attribute.
+
 Examples
 --------
 >>> model = load("models/spam/tfidf_char_logreg/model-best")
@@ -70,6 +74,11 @@ class TextClassifier:
             raise ValueError(f"{self.path} holds no n-gram classifier (meta.json labelkit.kind)")
         self.meta = meta
         self.labels: list[str] = list(settings["labels"])
+        sizes = settings.get("groups", [len(self.labels)])
+        if sum(sizes) != len(self.labels):
+            raise ValueError(f"{self.path}: groups {sizes} do not cover {len(self.labels)} labels")
+        ends = np.cumsum(sizes).tolist()
+        self.groups = [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
         features = json.loads((self.path / "features.json").read_text())
         with np.load(self.path / "weights.npz", allow_pickle=False) as weights:
             idf, self.coef, self.intercept = (weights[k] for k in ("idf", "coef", "intercept"))
@@ -91,11 +100,14 @@ class TextClassifier:
         return [dict(zip(self.labels, row, strict=True)) for row in self.pipe(texts)]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """One row of probabilities per text: a softmax over the labels' logits."""
-        logits = self.vectorizer.transform(texts) @ self.coef.T + self.intercept
-        logits = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        """One row of probabilities per text: a softmax over the labels' logits (over each
+        attribute's, for a model of a task with attributes)."""
+        logits = np.asarray(self.vectorizer.transform(texts) @ self.coef.T + self.intercept)
+        for group in self.groups:
+            part = logits[:, group] - logits[:, group].max(axis=1, keepdims=True)
+            exp = np.exp(part)
+            logits[:, group] = exp / exp.sum(axis=1, keepdims=True)
+        return logits
 
 
 def load(path: str | Path | None = None) -> TextClassifier:

@@ -474,7 +474,9 @@ def default_model(*, exclusive: bool, config_path: str | Path | None = None) -> 
     On every data set measured, the n-grams beat the bag of words before and after
     review (``benchmarks/distill.py``: WRENCH YouTube and SMS, the bundled comments,
     MAMS food polarity) and on samples of 300 texts (``small_model_defaults.py``), at
-    a quarter of its size and in less training time.
+    a quarter of its size and in less training time. A task with attributes trains it
+    once per attribute (``train_attributes``), which beat one spaCy textcat per
+    attribute on MAMS aspects too (``benchmarks/aspects.py``).
 
     Examples
     --------
@@ -510,8 +512,8 @@ def train_on_cleaned(
     tenth of the cleaned set is held out for it. The texts are tokenized in the
     workspace's language; spaCy's training log is printed only with ``verbose``.
     ``model`` defaults to ``default_model`` (``tfidf_char_logreg``; with a spaCy
-    ``config_path``, ``spacy_textcat_bow``), and for a task with attributes to the
-    default layout of ``train_attributes`` (one answer per attribute). A spans
+    ``config_path``, ``spacy_textcat_bow``), for a task with attributes inside the
+    default layout of ``train_attributes`` (one classifier per attribute). A spans
     task trains spaCy's ``ner`` on ``cleaned_spans`` (``train_ner_on_cleaned``).
 
     Examples
@@ -519,7 +521,7 @@ def train_on_cleaned(
     >>> train_on_cleaned(ws, "models/spam", targets="soft", dev_split="dev")
     PosixPath('models/spam/model-best')
     """
-    from labelkit.train.attributes import DEFAULT_ATTRIBUTE_MODEL, train_attributes
+    from labelkit.train.attributes import train_attributes
     from labelkit.train.ner import train_ner_on_cleaned
 
     task = workspace.task
@@ -539,11 +541,7 @@ def train_on_cleaned(
     task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:
-        model = (
-            DEFAULT_ATTRIBUTE_MODEL
-            if with_attributes
-            else default_model(exclusive=True, config_path=config_path)
-        )
+        model = default_model(exclusive=True, config_path=config_path)
     keys = ["id", "attribute"] if with_attributes else ["id"]
     examples = cleaned_labels(workspace).join(
         workspace.sql("SELECT example_id AS id, attribute, probabilities FROM predictions").select(

@@ -248,7 +248,9 @@ def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:
         )
 
 
-def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -> None:
+def aspects_workspace(folder: Path) -> Path:
+    """A workspace of ``reviews(3)`` (every sixth text in dev, the rest in train) whose one
+    voter gives every text's gold answers, aggregated by majority vote."""
     frame = reviews(3)
     gold = [
         json.dumps({a: row[a] for a in ("food", "staff") if row[a] != "none"})
@@ -256,12 +258,13 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
     ]
     split = ["dev" if i % 6 == 0 else "train" for i in range(frame.height)]
     frame.select("id", "text").with_columns(gold=pl.Series(gold), split=pl.Series(split)).write_csv(
-        tmp_path / "reviews.csv"
+        folder / "reviews.csv"
     )
-    with Workspace(tmp_path / "ws.duckdb") as ws:
+    path = folder / "ws.duckdb"
+    with Workspace(path) as ws:
         ingest(
             ws,
-            tmp_path / "reviews.csv",
+            folder / "reviews.csv",
             label_column="gold",
             split_column="split",
             kind="aspects",
@@ -273,7 +276,14 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
         )
         import_votes(ws, votes)
         aggregate(ws, "majority_vote")
+    return path
+
+
+def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -> None:
+    aspects_workspace(tmp_path)
+    with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
         cleaned = cleaned_labels(ws).height
+        splits = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY split").rows())
 
     def labelkit(*args: str) -> str:
         done = subprocess.run(
@@ -283,12 +293,23 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
         return done.stdout
 
     ws_path, out = str(tmp_path / "ws.duckdb"), tmp_path / "model"
-    labelkit("train", ws_path, str(out), "--dev-split", "dev", "--param", "max_epochs=30")
+    layout = "spacy_textcat_per_attribute"
+    labelkit(
+        "train",
+        ws_path,
+        str(out),
+        "--dev-split",
+        "dev",
+        "--model",
+        layout,
+        "--param",
+        "max_epochs=30",
+    )
     nlp = spacy.load(out / "model-best")
-    assert nlp.meta["labelkit"]["layout"] == "spacy_textcat_per_attribute", "the default layout"
-    assert cleaned == 2 * split.count("train")
+    assert nlp.meta["labelkit"]["layout"] == layout
+    assert cleaned == 2 * splits["train"]
     dev = DocBin().from_disk(out / "by_attribute" / "00_food" / "dev.spacy").get_docs(nlp.vocab)
-    assert len(list(dev)) == split.count("dev"), "gold dev chooses the model"
+    assert len(list(dev)) == splits["dev"], "gold dev chooses the model"
     with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
         run = ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
     assert json.loads(run)["model"] == "spacy_textcat_per_attribute"
@@ -407,7 +428,14 @@ def test_per_attribute_layout_learns_an_answer_few_texts_have(tmp_path: Path, ta
 
     def macro_f1(**params: Any) -> float:
         model = train_attributes(
-            train, task, tmp_path / str(params), targets=targets, dev=dev, max_epochs=10, **params
+            train,
+            task,
+            tmp_path / str(params),
+            model="spacy_textcat_per_attribute",
+            targets=targets,
+            dev=dev,
+            max_epochs=10,
+            **params,
         )
         assert "class_weight" not in (model / "config.cfg").read_text(), "loads with spaCy"
         said = predict_frame(model, held_out.select("text"))["predicted_staff"]

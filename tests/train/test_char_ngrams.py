@@ -139,8 +139,13 @@ def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> No
     from tests.train.test_attributes import TASK, reviews
     from tests.train.test_attributes import rows as attribute_rows
 
-    with pytest.raises(LabelkitError, match=f"{MODEL} gives one label per text"):
-        train_attributes(attribute_rows(reviews(1)), TASK, tmp_path / "a", model=MODEL)
+    # The pairs layout is one multi-label spaCy textcat; the MiniLM has no layout at all.
+    for layout, base in (("spacy_textcat_pairs", MODEL), ("minilm_finetune", None)):
+        with pytest.raises(LabelkitError, match=f"{base or layout} trains no spaCy textcat"):
+            params = {"base": base} if base else {}
+            train_attributes(
+                attribute_rows(reviews(1)), TASK, tmp_path / "a", model=layout, **params
+            )
     assert not (tmp_path / "a").exists()
 
 
@@ -185,3 +190,69 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
     assert served.columns == ["id", "text", "predicted", "confidence", "score_ham", "score_spam"]
     expected = predict_frame(trained, served.select("text"))["predicted"]
     assert served["predicted"].to_list() == expected.to_list()
+
+
+def test_aspects_get_one_regression_per_attribute_over_one_vocabulary(tmp_path: Path) -> None:
+    from tests.train.test_attributes import TASK, reviews
+    from tests.train.test_attributes import rows as attribute_rows
+
+    model = train_attributes(attribute_rows(reviews()), TASK, tmp_path / "a", model=MODEL)
+    meta = json.loads((model / "meta.json").read_text())["labelkit"]
+    assert meta["groups"] == [3, 3] and meta["task"]["kind"] == "aspects"
+    assert meta["labels"][:3] == ["food=positive", "food=negative", "food=none"]
+    by_attribute = meta["training"]["by_attribute"]
+    assert set(by_attribute) == {"food", "staff"}
+    assert all(chosen["C"] in meta["training"]["C"] for chosen in by_attribute.values())
+    texts = ["delicious pizza and rude waiter", "grumpy waitress", "stale pizza"]
+    predicted = predict_frame(model, pl.DataFrame({"text": texts}))
+    assert predicted["predicted_food"].to_list() == ["positive", "none", "negative"]
+    assert predicted["predicted_staff"].to_list() == ["negative", "negative", "none"]
+    scores = np.array(list(TextClassifier(model).pipe(texts)))
+    assert scores[:, :3].sum(axis=1) == pytest.approx(1.0), "a softmax per attribute"
+    assert scores[:, 3:].sum(axis=1) == pytest.approx(1.0)
+    confidence = predicted["confidence_staff"].to_numpy()
+    assert confidence == pytest.approx(scores[:, 3:].max(axis=1))
+
+
+def test_an_attribute_with_one_answer_always_gives_it(tmp_path: Path) -> None:
+    from tests.train.test_attributes import TASK, reviews
+    from tests.train.test_attributes import rows as attribute_rows
+
+    staff_never = attribute_rows(reviews()).with_columns(
+        label=pl.when(pl.col("attribute") == "staff")
+        .then(pl.lit("none"))
+        .otherwise(pl.col("label"))
+    )
+    model = train_attributes(staff_never, TASK, tmp_path / "a", model=MODEL)
+    texts = ["rude waiter", "friendly waiter and tasty pasta"]
+    predicted = predict_frame(model, pl.DataFrame({"text": texts}))
+    assert predicted["predicted_staff"].to_list() == ["none", "none"]
+    assert predicted["confidence_staff"].to_list() == pytest.approx([1.0, 1.0])
+    assert predicted["predicted_food"].to_list() == ["none", "positive"]
+
+
+def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) -> None:
+    from tests.train.test_attributes import aspects_workspace
+
+    path = aspects_workspace(tmp_path)
+    with Workspace(path) as ws:
+        model = train_on_cleaned(ws, tmp_path / "m", dev_split="dev")
+    assert isinstance(load_small_model(model), TextClassifier), "the default for attributes"
+    with Workspace(path) as ws:
+        small = evaluate(ws, model, split="dev").summary.filter(pl.col("kind") == "small model")
+        dev = ws.sql("SELECT text, gold FROM examples WHERE split = 'dev' ORDER BY id")
+        task = ws.task
+    said = predict_frame(model, dev.select("text"))
+    for attribute in ("food", "staff"):
+        right = said[f"predicted_{attribute}"] == task.gold_answers(dev["gold"], attribute)
+        assert small.filter(pl.col("attribute") == attribute)["accuracy"][0] == pytest.approx(
+            right.mean()
+        )
+    assert small.filter(pl.col("attribute") == "(all)")["macro_f1"][0] > 0.9
+
+    wheel = package_model(model, tmp_path / "dist", name="rest_chars")
+    scores, modules = install_and_score(wheel, tmp_path / "site", "rude waiter and tasty pasta")
+    assert not {"labelkit", "spacy", "polars"} & modules
+    expected = TextClassifier(model)(["rude waiter and tasty pasta"])[0]
+    assert scores == pytest.approx(expected)
+    assert expected["staff=negative"] > 0.5 and expected["food=positive"] > 0.5
