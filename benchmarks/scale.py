@@ -5,8 +5,8 @@ Texts are the bundled YouTube comments drawn with replacement (seed 0) to each s
 written to Parquet. Each stage runs as ``python -m labelkit ...`` in a fresh process,
 one after the other on one workspace, as a user would: ingest, apply (the ten
 ``labeling_functions.youtube`` LFs), aggregate with Dawid-Skene, Snorkel and majority
-vote (the last one's labels are kept), flag, train (the default sample of the cleaned
-set; ``--param max_epochs=5`` keeps the 1M run inside its budget), predict (the
+vote (the last one's labels are kept), flag, train (the default model on the default
+sample of the cleaned set), predict (the
 Parquet back through the model) and ``llm --dry-run`` (prompts built and costed,
 nothing asked). The peak RSS is the stage process's own, so it includes
 Python, polars, DuckDB and spaCy as loaded by that command (GNU time). Records carry
@@ -57,7 +57,7 @@ def commands(folder: Path) -> dict[str, list[str]]:
         "aggregate snorkel": ["aggregate", ws, "--model", "snorkel"],
         "aggregate majority_vote": ["aggregate", ws, "--model", "majority_vote"],
         "flag": ["flag", ws],
-        "train": ["train", ws, model, "--param", "max_epochs=5"],
+        "train": ["train", ws, model],
         "predict": ["predict", f"{model}/model-best", texts, str(folder / "predicted.parquet")],
         "llm dry-run": ["llm", ws, "--model", "any", "--instructions", "spam?", "--dry-run"],
     }

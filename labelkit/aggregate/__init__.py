@@ -241,10 +241,12 @@ def _predict(
         answers_task = task.answers(attribute)
         part = pl.DataFrame(
             {
-                "example_id": votes.example_ids,
+                "example_id": rows["id"],
                 "label": answers_task.decode(predicted),
                 "confidence": proba.max(axis=1),
-                "probabilities": proba.tolist(),
+                # From the 2-d array in one step: ``proba.tolist()`` took 24 of the 33 s
+                # majority vote spent on a million texts.
+                "probabilities": pl.Series(proba).cast(pl.List(pl.Float64)),
             }
         )
         if task.kind != "classification":
