@@ -276,8 +276,9 @@ def report(records: list[dict[str, Any]], output_dir: Path) -> None:
         f"fitted on the train split without gold; the small models ({described}, its "
         "answers weighed by their rarity) train on the labels of "
         f"`{DEFAULT_LABEL_MODEL}` fitted on the LF votes alone after the given number of "
-        "simulated gold reviews, or on gold train labels (the ceiling), the checkpoint chosen "
-        "on a held-out tenth of their training labels. One training took "
+        "simulated gold reviews, or on gold train labels (the ceiling), the checkpoint (for "
+        "the n-grams, each aspect's C) chosen on a held-out tenth of their training labels. "
+        "One training took "
         f"{trained['train_s'].median():.0f} s (median wall time; `train_s` in the JSON)"
         + size_and_speed(trained)
         + ".\n\n"

@@ -20,7 +20,7 @@ from labelkit.aggregate import aggregate, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
-from labelkit.executors import executor_for
+from labelkit.executors import Executor, executor_for
 from labelkit.export import export_cleaned
 from labelkit.lf import (
     BATCH_ROWS,
@@ -181,6 +181,45 @@ def ingest(
     console.print(str(summary), highlight=False, markup=False, soft_wrap=True)
 
 
+ExecutorOption = Annotated[
+    str,
+    typer.Option(
+        help="Where the work runs: local (this machine) or ray (a Ray cluster; "
+        "pip install 'labelkit\\[ray]')."
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        help="With --executor ray: the cluster, auto (started by `ray start`) or "
+        "ray://HOST:10001; default: a local one for this command."
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(help="With --executor ray: Ray tasks at a time (default: the cluster's CPUs)."),
+]
+RayStagingOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="With --executor ray: the folder for the Parquet files workers read and "
+        "write, one every node sees at the same path (default: the workspace's folder; "
+        "for predict, the output's)."
+    ),
+]
+
+
+def _executor(
+    executor: str, ray_address: str | None, workers: int | None, ray_staging: Path | None
+) -> Executor:
+    """The executor the command's options name; its ray options refused without ray."""
+    if executor == "ray":
+        return executor_for("ray", address=ray_address, workers=workers, staging=ray_staging)
+    if ray_address is not None or workers is not None or ray_staging is not None:
+        raise InputError("--ray-address, --workers and --ray-staging are options of --executor ray")
+    return executor_for(executor)
+
+
 @app.command()
 def apply(
     workspace: Workspace_,
@@ -208,41 +247,13 @@ def apply(
             help=f"Stop if a Python LF runs longer than this on one batch of {BATCH_ROWS:,} rows.",
         ),
     ] = DEFAULT_LF_TIMEOUT,
-    executor: Annotated[
-        str,
-        typer.Option(
-            help="Where the LFs run: local (this machine) or ray (a Ray cluster; "
-            "pip install 'labelkit[ray]')."
-        ),
-    ] = "local",
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            help="With --executor ray: the cluster, auto (started by `ray start`) or "
-            "ray://HOST:10001; default: a local one for this command."
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            help="With --executor ray: Ray tasks at a time (default: the cluster's CPUs)."
-        ),
-    ] = None,
-    ray_staging: Annotated[
-        Path | None,
-        typer.Option(
-            help="With --executor ray: the folder for the Parquet files workers read and "
-            "write, one every node sees at the same path (default: the workspace's folder)."
-        ),
-    ] = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    ray_staging: RayStagingOption = None,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
-    if executor == "ray":
-        runner = executor_for("ray", address=ray_address, workers=workers, staging=ray_staging)
-    elif ray_address is not None or workers is not None or ray_staging is not None:
-        raise InputError("--ray-address, --workers and --ray-staging are options of --executor ray")
-    else:
-        runner = executor_for(executor)
+    runner = _executor(executor, ray_address, workers, ray_staging)
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws:
         applied = apply_lfs(
@@ -1696,9 +1707,14 @@ def predict(
     n_process: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes labeling at once. [default: every core from 50,000 rows, else 1]"
+            help="Worker processes labeling at once, on this machine. "
+            "[default: every core from 50,000 rows, else 1]"
         ),
     ] = None,
+    executor: ExecutorOption = "local",
+    ray_address: RayAddressOption = None,
+    workers: WorkersOption = None,
+    ray_staging: RayStagingOption = None,
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
@@ -1713,6 +1729,7 @@ def predict(
         threshold=threshold,
         file_format=file_format,
         n_process=n_process,
+        executor=_executor(executor, ray_address, workers, ray_staging),
     )
     console.print(f"{n} rows labeled into {output_file}")
 

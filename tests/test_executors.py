@@ -1,5 +1,6 @@
 """The ray executor against the local one, on a local Ray cluster of 4 workers that this
-module starts once: the same votes, errors and checks, whatever order Ray runs in."""
+module starts once: the same votes, errors, checks and predictions, whatever order Ray
+runs in."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ from labelkit import (
     labeling_function,
     load_lfs,
     regex_lf,
+    train_textcat,
 )
 from labelkit.executors import executor_for
 from labelkit.executors.ray_data import RayExecutor
 from labelkit.lf import column_lf, threshold_lf
+from labelkit.train import predict_file
 from tests.helpers import table_counts
 
 ray = pytest.importorskip("ray")
@@ -288,6 +291,70 @@ def test_the_cli_applies_on_the_cluster_at_an_address(
     assert got.height == 778 + 2333
 
 
+@pytest.fixture(scope="module")
+def spam_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The n-grams trained on a few spam and ham comments: seconds to train."""
+    from tests.train.conftest import HAM, SPAM
+
+    rows = pl.DataFrame(
+        {"text": (SPAM + HAM) * 3, "label": (["spam"] * len(SPAM) + ["ham"] * len(HAM)) * 3}
+    )
+    folder = tmp_path_factory.mktemp("model") / "m"
+    return train_textcat(rows, ["ham", "spam"], folder, model="tfidf_char_logreg")
+
+
+def test_ray_predictions_equal_the_local_ones(
+    cluster: None, examples_csv: Path, spam_model: Path, tmp_path: Path
+) -> None:
+    local, remote = tmp_path / "local.parquet", tmp_path / "ray.parquet"
+    assert predict_file(spam_model, examples_csv, local, batch_size=1_000) == N_ROWS
+    # Seven staged files of 1,000 rows for three actors: labeled in whatever order.
+    executor = RayExecutor(workers=3)
+    assert (
+        predict_file(spam_model, examples_csv, remote, batch_size=1_000, executor=executor)
+        == N_ROWS
+    )
+    expected = pl.read_parquet(local)
+    assert pl.read_parquet(remote).equals(expected)
+    assert expected["id"].to_list() == pl.read_csv(examples_csv)["id"].to_list()
+    assert expected["predicted"].value_counts()["count"].min() > 500, "both labels, often"
+    assert not list(tmp_path.glob(".labelkit-ray-*")), "staging files are gone"
+    with pytest.raises(InputError, match="n_process is the local executor's"):
+        predict_file(spam_model, examples_csv, remote, n_process=2, executor=executor)
+
+
+def test_a_missing_text_is_named_by_its_row_as_on_the_local_executor(
+    cluster: None, examples_csv: Path, spam_model: Path, tmp_path: Path
+) -> None:
+    missing = pl.when(pl.int_range(pl.len()) == 4321).then(None).otherwise(pl.col("text"))
+    pl.read_csv(examples_csv).with_columns(text=missing).write_csv(tmp_path / "bad.csv")
+    for executor in (executor_for("local"), RayExecutor(workers=2)):
+        with pytest.raises(InputError, match=r"bad.csv row 4322, column 'text': no text"):
+            predict_file(
+                spam_model,
+                tmp_path / "bad.csv",
+                tmp_path / "out.csv",
+                batch_size=1_000,
+                executor=executor,
+            )
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"], executor.name
+
+
+def test_the_cli_predicts_on_the_cluster_at_an_address(
+    cluster: None, examples_csv: Path, spam_model: Path, tmp_path: Path
+) -> None:
+    staging = tmp_path / "shared"
+    staging.mkdir()
+    address = ray.get_runtime_context().gcs_address
+    ray_options = ["--executor", "ray", "--ray-address", address, "--ray-staging", staging]
+    for name, options in (("local.csv", []), ("ray.csv", ray_options)):
+        done = run_cli("predict", spam_model, examples_csv, tmp_path / name, *options)
+        assert done.returncode == 0, done.stderr
+        assert f"{N_ROWS} rows labeled" in done.stdout
+    assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+    assert list(staging.iterdir()) == []
+
+
 def test_ray_options_need_the_ray_executor(tmp_path: Path) -> None:
     done = run_cli("apply", tmp_path / "ws.duckdb", "--lfs", "x.py", "--workers", "2")
     assert done.returncode == 1
@@ -302,3 +369,18 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "COLUMNS": "200"},
         timeout=300,
     )
+
+
+def test_labeled_shards_come_back_in_row_order_even_interleaved(tmp_path: Path) -> None:
+    from labelkit.executors.ray_data import ROW, _in_row_order
+
+    def shard(name: str, rows: list[int]) -> Path:
+        pl.DataFrame({ROW: rows, "text": [f"t{r}" for r in rows]}).write_parquet(tmp_path / name)
+        return tmp_path / name
+
+    apart = [shard("b.parquet", [3, 2]), shard("a.parquet", [1, 0]), shard("e.parquet", [])]
+    assert [f["text"].to_list() for f in _in_row_order(apart)] == [["t0", "t1"], ["t2", "t3"]]
+    mixed = [shard("c.parquet", [0, 2]), shard("d.parquet", [3, 1])]
+    frames = list(_in_row_order(mixed))
+    assert [f["text"].to_list() for f in frames] == [["t0", "t1", "t2", "t3"]]
+    assert frames[0].columns == ["text"]

@@ -1,15 +1,18 @@
-"""What every executor offers: the votes of labeling functions on a workspace's examples."""
+"""What every executor offers: the votes of labeling functions on a workspace's examples,
+and a small model's predictions for a file's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
 if TYPE_CHECKING:
     from labelkit.lf.core import LabelingFunction
+    from labelkit.train.ship import Predictor
     from labelkit.workspace import Workspace
 
 
@@ -51,4 +54,19 @@ class Executor(Protocol):
     ) -> LFVotes:
         """The votes of ``lfs`` on every example of ``workspace``, with the same checks
         as ``compute_votes`` (``strict``, an LF failing everywhere, ``lf_timeout``)."""
+        ...
+
+    def predictions(
+        self,
+        predictor: Predictor,
+        blocks: Iterable[pl.DataFrame],
+        *,
+        rows: int,
+        n_process: int | None,
+        staging: Path,
+    ) -> Iterator[pl.DataFrame]:
+        """Each of ``blocks`` (``rows`` in all) with ``predictor``'s columns added, in
+        order, the texts checked by ``predictor.checked``; ``n_process`` is the local
+        executor's; ``staging`` a folder for files workers read and write, where the
+        executor needs one."""
         ...

@@ -1,15 +1,22 @@
-"""The local executor: this process, and forked workers for Python LFs."""
+"""The local executor: this process, and forked workers for Python LFs and predictions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
 
 from labelkit.executors.base import LFVotes
 from labelkit.lf.apply import compute_votes, long_votes
 from labelkit.lf.core import LabelingFunction
 from labelkit.registry import executors
 from labelkit.workspace import Workspace
+
+if TYPE_CHECKING:
+    from labelkit.train.ship import Predictor
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,19 @@ class LocalExecutor:
         )
         votes = computed.spans if computed.spans is not None else long_votes(computed.matrices)
         return LFVotes(votes=votes, errors=computed.errors)
+
+    def predictions(
+        self,
+        predictor: Predictor,
+        blocks: Iterable[pl.DataFrame],
+        *,
+        rows: int,
+        n_process: int | None,
+        staging: Path,
+    ) -> Iterator[pl.DataFrame]:
+        """In this process or ``n_process`` forked ones (``Predictor.stream``); nothing
+        is staged."""
+        return predictor.stream(blocks, rows, n_process)
 
 
 @executors.register("local")

@@ -1,4 +1,5 @@
-"""The ray executor: labeling functions applied on a Ray cluster through Ray Data.
+"""The ray executor: labeling functions applied, and small models' predictions made, on
+a Ray cluster through Ray Data.
 
 The driver (the process that holds the workspace) exports the examples as Parquet files
 in a staging folder, each row numbered by its place in id order; Ray Data reads them,
@@ -7,7 +8,9 @@ votes, which Ray Data writes as Parquet shards beside them (the rows an LF faile
 into shards of their own). The driver reads the shards back and ``apply_lfs`` writes
 them into the workspace in one transaction: workers never open the DuckDB file. Votes
 are keyed by example id and failed rows carry their row number, so the order in which
-Ray runs the tasks changes nothing.
+Ray runs the tasks changes nothing. Predictions go the same way: a file's checked
+blocks staged as Parquet, labeled by Ray actors that each load the model once, read
+back in row order.
 
 Examples
 --------
@@ -17,16 +20,17 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -45,12 +49,17 @@ from labelkit.registry import executors
 from labelkit.task import Task
 from labelkit.workspace import Workspace
 
+if TYPE_CHECKING:
+    from labelkit.train.ship import Predictor
+
 # Rows per exported file, so per Ray task: several files for every worker, so that one
 # slow file does not hold the others up, and each big enough to be worth a task.
 MIN_FILE_ROWS = 2_000
 MAX_FILE_ROWS = 100_000
 FILES_PER_WORKER = 4
 
+# The column numbering a file's rows while workers label them.
+ROW = "__labelkit_row"
 _VOTES_SCHEMA = {name: pl.String for name in ("example_id", "source", "label", "attribute")}
 _FAILED_SCHEMA = {**ERRORS_SCHEMA, "row": pl.Int64, "lf_index": pl.Int64}
 
@@ -133,6 +142,55 @@ class RayExecutor:
             )
         check_failures(errors, n_rows, strict=strict, allow_failing_lfs=allow_failing_lfs)
         return LFVotes(votes=computed, errors=errors)
+
+    def predictions(
+        self,
+        predictor: Predictor,
+        blocks: Iterable[pl.DataFrame],
+        *,
+        rows: int,
+        n_process: int | None,
+        staging: Path,
+    ) -> Iterator[pl.DataFrame]:
+        """``predictor``'s model applied on the cluster: the checked blocks staged as
+        Parquet files (``ROW`` numbering them), one Ray actor per worker loading the
+        model once and labeling whole files, its labeled files read back in row order.
+        ``n_process`` is refused: ``workers`` says how many label at once."""
+        if n_process is not None:
+            raise InputError("n_process is the local executor's; say --workers for ray")
+        if not isinstance(predictor.model, str | Path):
+            raise InputError("the ray executor loads the model on each worker: pass its path")
+        if rows == 0:
+            yield from predictor.stream(blocks, rows, 1)
+            return
+        # Absolute where it is a folder: Ray's workers do not run in this directory.
+        on_disk = Path(predictor.model)
+        model = str(on_disk.resolve()) if on_disk.exists() else str(predictor.model)
+        ray = _import_ray()
+        folder = Path(self.staging or staging).resolve()
+        with (
+            _connected(ray, self.address, self.workers) as workers,
+            tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staged,
+        ):
+            texts, labeled = Path(staged, "texts"), Path(staged, "labeled")
+            files = _stage_blocks(predictor.checked(blocks), texts)
+            dataset = ray.data.read_parquet([str(f) for f in files], override_num_blocks=len(files))
+            answered = dataset.map_batches(
+                _LabelBatch,
+                fn_constructor_kwargs={
+                    "model": model,
+                    "text_column": predictor.text_column,
+                    "threshold": predictor.threshold,
+                },
+                batch_format="pyarrow",
+                batch_size=None,
+                zero_copy_batch=True,
+                compute=ray.data.ActorPoolStrategy(size=min(workers, len(files))),
+                num_cpus=1,
+            )
+            with _worker_errors_raised(ray):
+                answered.write_parquet(str(labeled))
+            yield from _in_row_order(sorted(labeled.glob("*.parquet")))
 
 
 @executors.register("ray")
@@ -261,6 +319,53 @@ def _vote_batch(
         Path(failed).mkdir(parents=True, exist_ok=True)
         located.write_parquet(Path(failed, f"{frame['row'].min()}.parquet"))
     return long_votes(_matrices(codes, frame["id"].to_list(), lfs, task)).to_arrow()
+
+
+def _stage_blocks(checked: Iterator[tuple[pl.DataFrame, list[str]]], folder: Path) -> list[Path]:
+    """Each checked block as a Parquet file in ``folder``, its rows numbered (``ROW``)
+    across blocks; the files, in order."""
+    folder.mkdir(parents=True)
+    files, start = [], 0
+    for i, (block, _) in enumerate(checked):
+        path = folder / f"{i:08d}.parquet"
+        block.with_columns(pl.int_range(start, start + block.height).alias(ROW)).write_parquet(path)
+        files.append(path)
+        start += block.height
+    return files
+
+
+class _LabelBatch:
+    """A Ray actor's work: the model loaded once, then whole staged files labeled."""
+
+    def __init__(self, model: str, text_column: str, threshold: float) -> None:
+        from labelkit.train.ship import Predictor
+
+        self.predictor = Predictor(model, text_column, threshold, model)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        block = frame.drop(ROW)
+        texts = block[self.predictor.text_column].cast(pl.String).to_list()
+        labeled = self.predictor.labeled(block, self.predictor.answers(texts))
+        return labeled.with_columns(frame[ROW]).to_arrow()
+
+
+def _in_row_order(shards: list[Path]) -> Iterator[pl.DataFrame]:
+    """The labeled shards' rows in ``ROW`` order, without it: shard by shard, each
+    sorted, where their row ranges do not interleave (Ray writes a file per labeled
+    file), else all at once."""
+    ranges = []
+    for shard in shards:
+        numbers = pl.read_parquet(shard, columns=[ROW])[ROW]
+        if numbers.len():
+            ranges.append((numbers.min(), numbers.max(), shard))
+    ranges.sort()
+    if all(high < low for (_, high, _), (low, _, _) in itertools.pairwise(ranges)):
+        for _, _, shard in ranges:
+            yield pl.read_parquet(shard).sort(ROW).drop(ROW)
+    else:
+        yield pl.concat(pl.read_parquet(shard) for _, _, shard in ranges).sort(ROW).drop(ROW)
 
 
 def _read_shards(folder: Path, schema: dict[str, Any]) -> pl.DataFrame:

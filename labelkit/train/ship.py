@@ -28,6 +28,7 @@ from spacy.language import Language
 from labelkit.data import as_frame, read_table, table_format
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
+from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
 from labelkit.spans import spans_json
 from labelkit.task import Task
@@ -266,7 +267,7 @@ def predict_frame(
     if table is None:
         raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
     blocks = [table.slice(start, WRITE_BLOCK) for start in range(0, table.height, WRITE_BLOCK)]
-    predictor = _Predictor(model, text_column, threshold, "frame")
+    predictor = Predictor(model, text_column, threshold, "frame")
     labeled = list(predictor.stream(blocks or [table], table.height, n_process))
     return pl.concat(labeled) if len(labeled) > 1 else labeled[0]
 
@@ -281,6 +282,7 @@ def predict_file(
     file_format: str | None = None,
     n_process: int | None = None,
     batch_size: int = WRITE_BLOCK,
+    executor: Executor | None = None,
 ) -> int:
     """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
 
@@ -298,6 +300,11 @@ def predict_file(
     The output is the same whatever ``n_process``. It is written beside the target and
     moved into place at the end, so a bad row leaves no half-written file.
 
+    ``executor`` (``labelkit.executors``; default: this machine) labels the blocks
+    elsewhere: ``ray`` on a Ray cluster, each worker with the model loaded once (the
+    model's folder, or its installed package, must be there on every worker). Rows
+    come back in the input's order, so the output is the same as here.
+
     Examples
     --------
     >>> predict_file("models/spam/model-best", "new_comments.csv", "labeled.parquet")
@@ -310,12 +317,16 @@ def predict_file(
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
     rows, blocks = _read_blocks(input_path, file_format, batch_size)
-    predictor = _Predictor(model, text_column, threshold, str(input_path))
+    predictor = Predictor(model, text_column, threshold, str(input_path))
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(f".{output_path.name}.partial")
+    runner = executor or executor_for("local")
+    labeled_blocks = runner.predictions(
+        predictor, blocks, rows=rows, n_process=n_process, staging=output_path.parent
+    )
     try:
         with _BlockWriter(partial, output_kind) as writer:
-            for labeled in predictor.stream(blocks, rows, n_process):
+            for labeled in labeled_blocks:
                 writer.write(labeled)
         partial.replace(output_path)
     finally:
@@ -388,8 +399,9 @@ class _BlockWriter:
         self.rows += block.height
 
 
-class _Predictor:
-    """A model's predictions for blocks of rows, in this process or in workers."""
+class Predictor:
+    """A model's predictions for blocks of rows, in this process or in workers (an
+    executor's too: ``checked`` blocks, their ``answers``, the ``labeled`` block)."""
 
     def __init__(
         self, model: str | Path | SmallModel, text_column: str, threshold: float, name: str
@@ -423,7 +435,7 @@ class _Predictor:
             n_process = _cores() if rows >= PARALLEL_ROWS and spacy_model else 1
         if n_process < 1:
             raise InputError(f"n_process must be at least 1, not {n_process}")
-        checked = self._checked(blocks)
+        checked = self.checked(blocks)
         with Progress(transient=True) as progress:
             bar = progress.add_task(f"predicting {Path(self.name).name}", total=rows)
             for block, answers in (
@@ -432,9 +444,9 @@ class _Predictor:
                 else self._in_workers(checked, n_process)
             ):
                 progress.update(bar, advance=block.height)
-                yield self._labeled(block, answers)
+                yield self.labeled(block, answers)
 
-    def _checked(self, blocks: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFrame, list[str]]]:
+    def checked(self, blocks: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFrame, list[str]]]:
         """Each block and its texts, refused with the file's row number where one is
         missing or too long for the model."""
         offset = 0
@@ -463,10 +475,15 @@ class _Predictor:
         self, checked: Iterator[tuple[pl.DataFrame, list[str]]]
     ) -> Iterator[tuple[pl.DataFrame, list[Any]]]:
         for block, texts in checked:
-            answers = []
-            for start in range(0, len(texts), PREDICT_BATCH):
-                answers += _answers(self.nlp, texts[start : start + PREDICT_BATCH], self.labels)
-            yield block, answers
+            yield block, self.answers(texts)
+
+    def answers(self, texts: list[str]) -> list[Any]:
+        """The model's answers to ``texts`` in this process, ``PREDICT_BATCH`` at a time:
+        for ``labeled``."""
+        answers = []
+        for start in range(0, len(texts), PREDICT_BATCH):
+            answers += _answers(self.nlp, texts[start : start + PREDICT_BATCH], self.labels)
+        return answers
 
     def _in_workers(
         self, checked: Iterator[tuple[pl.DataFrame, list[str]]], n_process: int
@@ -493,7 +510,7 @@ class _Predictor:
             while pending:
                 yield _collected(pending.popleft())
 
-    def _labeled(self, block: pl.DataFrame, answers: list[Any]) -> pl.DataFrame:
+    def labeled(self, block: pl.DataFrame, answers: list[Any]) -> pl.DataFrame:
         """``block`` with the columns its ``answers`` make."""
         if self.ner:
             spans = pl.DataFrame({"spans": answers}, schema={"spans": pl.String})
