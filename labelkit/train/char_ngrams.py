@@ -170,6 +170,8 @@ def train_char_ngrams_by_attribute(
     for attribute in task.targets:
         answers = task.answers(attribute).labels
         rows = examples.filter(pl.col("attribute") == attribute)
+        if rows.height == 0:
+            raise LabelkitError(f"no training labels for attribute {attribute!r}")
         held = dev.filter(pl.col("attribute") == attribute)
         gold = held["label"].replace_strict(answers, list(range(len(answers)))).to_numpy()
         fitted = _best_fit(

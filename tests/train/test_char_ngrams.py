@@ -229,6 +229,11 @@ def test_an_attribute_with_one_answer_always_gives_it(tmp_path: Path) -> None:
     assert predicted["predicted_staff"].to_list() == ["none", "none"]
     assert predicted["confidence_staff"].to_list() == pytest.approx([1.0, 1.0])
     assert predicted["predicted_food"].to_list() == ["none", "positive"]
+    with pytest.raises(LabelkitError, match="no training labels for attribute 'staff'"):
+        train_attributes(
+            staff_never.filter(pl.col("attribute") == "food"), TASK, tmp_path / "b", model=MODEL
+        )
+    assert not (tmp_path / "b").exists()
 
 
 def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) -> None:
@@ -256,3 +261,32 @@ def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) ->
     expected = TextClassifier(model)(["rude waiter and tasty pasta"])[0]
     assert scores == pytest.approx(expected)
     assert expected["staff=negative"] > 0.5 and expected["food=positive"] > 0.5
+
+
+def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path) -> None:
+    from labelkit import Task
+    from tests.train.test_attributes import reviews
+
+    task = Task(("food", "staff"), kind="multilabel")
+    frame = reviews().with_columns(
+        (pl.col(a) != "none").replace_strict({True: "yes", False: "no"}).alias(a)
+        for a in ("food", "staff")
+    )
+    rows = pl.concat(
+        frame.select("id", "text", pl.lit(a).alias("attribute"), pl.col(a).alias("label"))
+        for a in ("food", "staff")
+    )
+    model = train_attributes(rows, task, tmp_path / "m")
+    assert json.loads((model / "meta.json").read_text())["labelkit"]["labels"] == [
+        "food=yes",
+        "food=no",
+        "staff=yes",
+        "staff=no",
+    ]
+    texts = ["cold soup and rude waiter", "helpful waitress", "tasty pasta"]
+    predicted = predict_frame(model, pl.DataFrame({"text": texts}))
+    assert predicted.select("predicted_food", "predicted_staff").rows() == [
+        ("yes", "yes"),
+        ("no", "yes"),
+        ("yes", "no"),
+    ]
