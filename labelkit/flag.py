@@ -23,7 +23,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, emptied, registered
 
 DEFAULT_FLAGGER = "tfidf_logreg"
 # Labels the flagger is cross-validated on, at most, per attribute. Past this, a TF-IDF
@@ -233,7 +233,7 @@ def _queue(workspace: Workspace, flags: pl.DataFrame, config: dict[str, Any]) ->
     queued item updated, never duplicated."""
     with workspace.run("flag", config) as run:
         con = run.con
-        con.execute("DELETE FROM flags")
+        emptied(con, "flags")
         with registered(con, "new_flags", flags):
             con.execute(
                 """INSERT INTO flags (example_id, attribute, reason, given_label,

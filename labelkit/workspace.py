@@ -447,6 +447,31 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -
         con.unregister(name)
 
 
+def emptied(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Remove every row of ``table`` in the caller's transaction, by dropping it and
+    creating it again from its own stored definition (constraints included).
+
+    DuckDB's ``DELETE`` of every row of a table with a primary key makes the commit
+    clean each key out of the index: replacing a million predictions took 45 s to
+    commit that way, against 0.3 s for a new table (``benchmarks/scale.py``'s second
+    and third ``aggregate``).
+
+    Examples
+    --------
+    >>> with ws.transaction() as con:
+    ...     emptied(con, "predictions")
+    """
+    definition = first_row(
+        con,
+        "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+        [table],
+    )
+    if definition is None:
+        raise WorkspaceError(f"the workspace has no table {table!r}")
+    con.execute(f'DROP TABLE "{table}"')
+    con.execute(definition[0])
+
+
 def first_row(
     con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None
 ) -> tuple[Any, ...] | None:

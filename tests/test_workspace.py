@@ -10,7 +10,14 @@ import duckdb
 import pytest
 
 from labelkit import Workspace, WorkspaceError
-from labelkit.workspace import MIGRATIONS, SCHEMA_VERSION, announce_server, server_note
+from labelkit.workspace import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    announce_server,
+    emptied,
+    first_row,
+    server_note,
+)
 
 
 def test_new_workspace_has_every_table_and_the_schema_version(tmp_path: Path) -> None:
@@ -155,3 +162,23 @@ def test_a_workspace_of_schema_6_migrates_keeping_every_row_as_attribute_blank(
         ws.con.execute("INSERT INTO votes VALUES ('a', 'kw', 'ham', 4, 'food')")
         with pytest.raises(duckdb.ConstraintException):
             ws.con.execute("INSERT INTO votes VALUES ('a', 'kw', 'ham', 4, '')")
+
+
+def test_an_emptied_table_keeps_its_constraints_and_a_failed_run_restores_it(
+    workspace: Workspace,
+) -> None:
+    row = "INSERT INTO predictions VALUES ('e1', 'mv', 'spam', 0.9, [0.1, 0.9], 1, '')"
+    with workspace.transaction() as con:
+        con.execute(row)
+    with pytest.raises(RuntimeError, match="midway"), workspace.transaction() as con:
+        emptied(con, "predictions")
+        assert first_row(con, "SELECT count(*) FROM predictions") == (0,)
+        raise RuntimeError("midway")
+    assert workspace.sql("SELECT example_id FROM predictions")["example_id"].to_list() == ["e1"]
+    with workspace.transaction() as con:
+        emptied(con, "predictions")
+        con.execute(row)
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute(row)
+    with pytest.raises(WorkspaceError, match="no table 'nothing'"), workspace.transaction() as con:
+        emptied(con, "nothing")

@@ -12,7 +12,7 @@ import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.task import ABSTAIN
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, emptied, registered
 
 
 class LabelModel(Protocol):
@@ -267,7 +267,7 @@ def store_predictions(
     """
     names = ", ".join(f'"{column}"' for column in columns)
     with workspace.run("aggregate", config) as run:
-        run.con.execute(f"DELETE FROM {table}")
+        emptied(run.con, table)
         with registered(run.con, "new_predictions", predictions):
             run.con.execute(
                 f"INSERT INTO {table} ({names}, model, run_id) "
