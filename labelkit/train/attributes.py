@@ -184,11 +184,16 @@ def train_attributes(
     base = params.get("base", LAYOUT_BASE)
     factory = resolve(small_models, base)
     by_attribute = getattr(factory, "attribute_trainer", None)
-    if getattr(factory, "trainer", None) is not None and (by_attribute is None or layout == PAIRS):
+    if getattr(factory, "trainer", None) is not None and by_attribute is None:
         raise LabelkitError(
-            f"{base} trains no spaCy textcat, so it cannot serve the {layout} layout; "
-            f"train a task with attributes with a spaCy model or {PER_ATTRIBUTE} "
-            "with base tfidf_char_logreg"
+            f"{base} gives one label per text and trains no spaCy textcat, so it cannot "
+            f"serve a layout; train a task with attributes with {DEFAULT_ATTRIBUTE_MODEL} "
+            "or a spaCy model"
+        )
+    if by_attribute is not None and layout == PAIRS:
+        raise LabelkitError(
+            f"{base} trains one classifier per attribute, not the one multi-label spaCy "
+            f"textcat of {PAIRS}: train it alone (--model {base})"
         )
     key = "id" if "id" in examples.columns else "text"
     _check_attribute_examples(examples, task, targets, key)
