@@ -36,7 +36,10 @@ SECTIONS = {
     "small_model_defaults": ("Small-model defaults: a sweep on dev", None),
     "sample_curve": ("How many labels the small model needs", None),
     "scale": ("Every stage at 10k, 100k and 1M texts", None),
+    "scale_10m": ("Every stage at 10M texts", None),
 }
+# Results a script wrote under another name (``--output-name``).
+WRITTEN_BY = {"scale_10m": "scale"}
 
 
 def report() -> str:
@@ -60,7 +63,8 @@ def report() -> str:
         body = (RESULTS / f"{script}.md").read_text().splitlines()
         # The result file's own title is the script's name; the page uses a heading
         # whose anchor is that name, so other pages can link to #<script>.
-        lines += [f"## {title} {{#{script}}}", "", f"`benchmarks/{script}.py`", ""]
+        source = WRITTEN_BY.get(script, script)
+        lines += [f"## {title} {{#{script}}}", "", f"`benchmarks/{source}.py`", ""]
         lines += body[1:]
         if figure:
             lines += ["", f"![{title}]({figure})", ""]
