@@ -181,25 +181,25 @@ def ingest(
     console.print(str(summary), highlight=False, markup=False, soft_wrap=True)
 
 
-ExecutorOption = Annotated[
+Executor_ = Annotated[
     str,
     typer.Option(
         help="Where the work runs: local (this machine) or ray (a Ray cluster; "
         "pip install 'labelkit\\[ray]')."
     ),
 ]
-RayAddressOption = Annotated[
+RayAddress_ = Annotated[
     str | None,
     typer.Option(
         help="With --executor ray: the cluster, auto (started by `ray start`) or "
         "ray://HOST:10001; default: a local one for this command."
     ),
 ]
-WorkersOption = Annotated[
+Workers_ = Annotated[
     int | None,
     typer.Option(help="With --executor ray: Ray tasks at a time (default: the cluster's CPUs)."),
 ]
-RayStagingOption = Annotated[
+RayStaging_ = Annotated[
     Path | None,
     typer.Option(
         help="With --executor ray: the folder for the Parquet files workers read and "
@@ -247,10 +247,10 @@ def apply(
             help=f"Stop if a Python LF runs longer than this on one batch of {BATCH_ROWS:,} rows.",
         ),
     ] = DEFAULT_LF_TIMEOUT,
-    executor: ExecutorOption = "local",
-    ray_address: RayAddressOption = None,
-    workers: WorkersOption = None,
-    ray_staging: RayStagingOption = None,
+    executor: Executor_ = "local",
+    ray_address: RayAddress_ = None,
+    workers: Workers_ = None,
+    ray_staging: RayStaging_ = None,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     runner = _executor(executor, ray_address, workers, ray_staging)
@@ -1711,10 +1711,10 @@ def predict(
             "[default: every core from 50,000 rows, else 1]"
         ),
     ] = None,
-    executor: ExecutorOption = "local",
-    ray_address: RayAddressOption = None,
-    workers: WorkersOption = None,
-    ray_staging: RayStagingOption = None,
+    executor: Executor_ = "local",
+    ray_address: RayAddress_ = None,
+    workers: Workers_ = None,
+    ray_staging: RayStaging_ = None,
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an

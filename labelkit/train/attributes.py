@@ -195,6 +195,8 @@ def train_attributes(
             f"{base} trains one classifier per attribute, not the one multi-label spaCy "
             f"textcat of {PAIRS}: train it alone (--model {base})"
         )
+    if by_attribute is not None and config_path is not None:
+        raise LabelkitError(f"{base} takes no spaCy config; pass its settings as params")
     key = "id" if "id" in examples.columns else "text"
     _check_attribute_examples(examples, task, targets, key)
     examples = examples.filter(pl.col("label").is_not_null())
@@ -207,8 +209,6 @@ def train_attributes(
         examples = examples.filter(~pl.col(key).is_in(held_out.implode()))
     output = Path(output_dir).resolve()
     if by_attribute is not None:
-        if config_path is not None:
-            raise LabelkitError(f"{base} takes no spaCy config; pass its settings as params")
         settings = configure(
             small_models, base, seed=seed, **{k: v for k, v in params.items() if k != "base"}
         )

@@ -148,6 +148,10 @@ def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> No
             model="spacy_textcat_pairs",
             base=MODEL,
         )
+    with pytest.raises(LabelkitError, match=f"{MODEL} takes no spaCy config"):
+        train_attributes(
+            attribute_rows(reviews(1)), TASK, tmp_path / "a", config_path=tmp_path / "x.cfg"
+        )
     assert not (tmp_path / "a").exists()
 
 
