@@ -139,6 +139,38 @@ def vote_shares(counts: np.ndarray, prior: np.ndarray | None = None) -> np.ndarr
     return shares
 
 
+def vote_patterns(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of ``codes``, the index of each row's among them, and how many
+    rows share each: a label model fitted on them, weighed by their counts, does work
+    that grows with the patterns (a few dozen sources keep them to thousands), not with
+    the rows.
+
+    Each row is read as one integer, its codes the digits (re-numbered whenever the
+    next column could overflow 64 bits), since sorting whole rows is 20 times slower.
+
+    Examples
+    --------
+    >>> patterns, inverse, counts = vote_patterns(np.array([[0, -1], [1, 1], [0, -1]]))
+    >>> patterns, inverse, counts
+    (array([[ 0, -1],
+           [ 1,  1]]), array([0, 1, 0]), array([2, 1]))
+    """
+    codes = np.asarray(codes)
+    base = int(codes.max(initial=ABSTAIN)) + 2
+    key = np.zeros(len(codes), dtype=np.int64)
+    distinct = 1
+    for column in codes.T:
+        if distinct * base >= 2**62:
+            _, key = np.unique(key, return_inverse=True)
+            distinct = int(key.max(initial=0)) + 1
+        key = key * base + (column.astype(np.int64) - ABSTAIN)
+        distinct *= base
+    _, first, inverse, counts = np.unique(
+        key, return_index=True, return_inverse=True, return_counts=True
+    )
+    return codes[first], inverse.reshape(-1), counts
+
+
 def one_hot_votes(codes: np.ndarray, cardinality: int) -> np.ndarray:
     """Votes as an (n_examples, n_sources, n_classes) 0/1 array; abstains are all zeros."""
     return (codes[:, :, None] == np.arange(cardinality)).astype(np.float64)

@@ -6,7 +6,13 @@ from typing import Literal
 
 import numpy as np
 
-from labelkit.aggregate.base import BaseLabelModel, ClassBalance, class_prior, one_hot_votes
+from labelkit.aggregate.base import (
+    BaseLabelModel,
+    ClassBalance,
+    class_prior,
+    one_hot_votes,
+    vote_patterns,
+)
 from labelkit.registry import label_models
 from labelkit.task import ABSTAIN
 
@@ -85,13 +91,21 @@ class DawidSkene(BaseLabelModel):
         self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
     ) -> DawidSkene:
         """Fit by EM; rows with ``gold`` (codes, -1 = unknown) keep their known class."""
-        answers = self._answers(self._check(codes, cardinality), cardinality)
+        codes = self._check(codes, cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
         self.gold_weight_used = None
-        row_weight = None
         if known is not None:
             self.gold_weight_used = self._choose_gold_weight(codes, cardinality, gold, known)
-            row_weight = np.where(known, self.gold_weight_used, 1.0)
+        # EM runs once per distinct (votes, gold) row, weighed by how many rows share it:
+        # the same fit, at a cost that no longer grows with the rows.
+        rows = codes if gold is None else np.column_stack([codes, gold])
+        patterns, _, shared_by = vote_patterns(rows)
+        answers = self._answers(patterns[:, : codes.shape[1]], cardinality)
+        row_weight = shared_by.astype(np.float64)
+        if known is not None:
+            gold = patterns[:, -1]
+            known = gold != ABSTAIN
+            row_weight *= np.where(known, self.gold_weight_used, 1.0)
         fixed_prior = class_prior(self.class_balance, cardinality, self.name)
         counts = answers.sum(axis=1)[:, :cardinality]
         posterior = np.where(
@@ -104,13 +118,13 @@ class DawidSkene(BaseLabelModel):
         # Each confusion row is shrunk toward the source's overall answer rates, i.e.
         # toward a source that says nothing about the class: a uniform pseudo-count
         # would swamp sparse sources, whose votes are rare.
-        answer_counts = answers.sum(axis=0) + 1.0
+        answer_counts = np.tensordot(shared_by, answers, axes=1) + 1.0
         answer_rates = answer_counts / answer_counts.sum(axis=1, keepdims=True)
         pseudo_counts = self.smoothing * answer_rates[:, None, :]
         self.iterations = 0
         while self.iterations < self.max_iter:
             self.iterations += 1
-            weighted = posterior if row_weight is None else posterior * row_weight[:, None]
+            weighted = posterior * row_weight[:, None]
             self.prior = (
                 fixed_prior if fixed_prior is not None else weighted.sum(0) / weighted.sum()
             )

@@ -21,6 +21,7 @@ from labelkit.aggregate import (
     make_label_model,
     predict_from_proba,
 )
+from labelkit.aggregate.base import vote_patterns
 from labelkit.lf import keyword_lf
 from labelkit.lf.apply import apply_lfs
 from labelkit.registry import label_models
@@ -192,6 +193,31 @@ def test_every_label_model_saves_and_loads_to_the_same_predictions(
     assert (loaded.predict(codes) == model.predict(codes)).all()
     with pytest.raises(InputError, match="fitted on 3 sources, got votes of 2"):
         loaded.predict(codes[:, :2])
+
+
+def test_vote_patterns_gives_each_row_its_pattern_and_counts_them() -> None:
+    rng = np.random.default_rng(0)
+    # 70 sources of 4 answers each: too many digits for one 64-bit number, so the
+    # rows' numbers are re-numbered along the way.
+    base = rng.integers(-1, 3, (40, 70))
+    codes = base[rng.integers(0, 40, 5000)]
+    patterns, inverse, counts = vote_patterns(codes)
+    assert (patterns[inverse] == codes).all()
+    assert len(np.unique(patterns, axis=0)) == len(patterns) == len(np.unique(base, axis=0))
+    assert (np.bincount(inverse) == counts).all()
+    assert counts.sum() == len(codes)
+
+
+def test_dawid_skene_shrinks_toward_the_answer_rates_of_every_row() -> None:
+    # Fitted on distinct rows weighed by their count: the pseudo-counts must still come
+    # from every row's answers (0: 3 rows, 1: 1, abstain: 2, plus one each).
+    codes = np.array([[0], [0], [0], [1], [-1], [-1]])
+    gold = np.array([0, 0, 0, 1, 0, 1])
+    model = DawidSkene(gold_weight=1.0).fit(codes, 2, gold=gold)
+    rates = np.array([4, 2, 3]) / 9
+    assert model.confusion[0, 0] == pytest.approx((np.array([3, 0, 1]) + rates) / 5)
+    assert model.confusion[0, 1] == pytest.approx((np.array([0, 1, 1]) + rates) / 3)
+    assert model.prior == pytest.approx([4 / 6, 2 / 6])
 
 
 def test_bad_votes_and_parameters_are_named() -> None:
