@@ -626,6 +626,9 @@ def llm(
     recorded: Annotated[
         Path | None, typer.Option(help="Load recorded answers (JSONL) into the cache first.")
     ] = None,
+    executor: Executor_ = "local",
+    ray_address: RayAddress_ = None,
+    workers: Workers_ = None,
 ) -> None:
     """Label examples with an LLM through any OpenAI-compatible endpoint, cached.
 
@@ -664,6 +667,7 @@ def llm(
         max_entities=max_entities,
     )
     chosen = None if split == "all" else split
+    runner = _executor(executor, ray_address, workers, None)
     with _open(workspace, read_only=dry_run) as ws:
         if few_shot:
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
@@ -717,10 +721,17 @@ def llm(
                     refresh=refresh,
                     budget=budget,
                     budget_usd=budget_usd,
+                    executor=runner,
                 )
         else:
             stats = label_with_llm(
-                ws, config, split=chosen, refresh=refresh, budget=budget, budget_usd=budget_usd
+                ws,
+                config,
+                split=chosen,
+                refresh=refresh,
+                budget=budget,
+                budget_usd=budget_usd,
+                executor=runner,
             )
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:

@@ -4,6 +4,7 @@ runs in."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from labelkit import (
     InputError,
     LabelingFunctionError,
     LabelkitError,
+    LLMConfig,
     Workspace,
     apply_lfs,
     ingest,
     keyword_lf,
+    label_with_llm,
     labeling_function,
     load_lfs,
     regex_lf,
@@ -32,6 +35,7 @@ from labelkit.executors.ray_data import RayExecutor
 from labelkit.lf import column_lf, threshold_lf
 from labelkit.train import predict_file
 from tests.helpers import table_counts
+from tests.openai_server import OpenAIServer, answer_for
 
 ray = pytest.importorskip("ray")
 
@@ -384,3 +388,92 @@ def test_labeled_shards_come_back_in_row_order_even_interleaved(tmp_path: Path) 
     frames = list(_in_row_order(mixed))
     assert [f["text"].to_list() for f in frames] == [["t0", "t1", "t2", "t3"]]
     assert frames[0].columns == ["text"]
+
+
+@pytest.fixture(scope="module")
+def distinct_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """300 texts, each its own prompt."""
+    rows = range(300)
+    texts = [f"comment {i}: " + ("subscribe to me" if i % 4 == 0 else "nice song") for i in rows]
+    path = tmp_path_factory.mktemp("data") / "distinct.csv"
+    pl.DataFrame({"id": [f"c{i:03d}" for i in rows], "text": texts}).write_csv(path)
+    return path
+
+
+LLM = LLMConfig(model="test-model", instructions="Is this comment spam?", api_key="test")
+CACHED = "SELECT key, model, request, response, label, prompt_tokens FROM llm_cache ORDER BY key"
+
+
+def test_ray_llm_answers_equal_the_local_ones(
+    cluster: None, distinct_csv: Path, tmp_path: Path
+) -> None:
+    with (
+        OpenAIServer() as server,
+        _workspace(tmp_path / "local.duckdb", distinct_csv) as local,
+        _workspace(tmp_path / "ray.duckdb", distinct_csv) as remote,
+    ):
+        config = dataclasses.replace(LLM, base_url=server.base_url)
+        expected = label_with_llm(local, config)
+        got = label_with_llm(remote, config, executor=RayExecutor(workers=3))
+        assert len(server.requests) == 600, "every prompt asked once by each run"
+        assert (got.answered, got.failed, got.cached) == (expected.answered, 0, 0) == (300, 0, 0)
+        assert got.response_format == expected.response_format == "json_schema"
+        assert remote.sql(CACHED).equals(local.sql(CACHED))
+        stored = "SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL"
+        assert remote.sql(stored).equals(local.sql(stored))
+        spam = remote.sql("SELECT count(*) AS n FROM votes WHERE label = 'spam'")["n"][0]
+        assert spam == 75
+        run = "SELECT config->>'executor' AS name FROM runs WHERE step = 'llm'"
+        assert (local.sql(run)["name"][0], remote.sql(run)["name"][0]) == ("local", "ray")
+
+
+def test_ray_llm_run_keeps_to_its_request_limit_and_resumes_from_the_cache(
+    cluster: None, distinct_csv: Path, tmp_path: Path
+) -> None:
+    with OpenAIServer() as server, _workspace(tmp_path / "ray.duckdb", distinct_csv) as ws:
+        config = dataclasses.replace(LLM, base_url=server.base_url, max_requests=50)
+        ray_executor = RayExecutor(workers=3)
+        stopped = label_with_llm(ws, config, executor=ray_executor)
+        assert len(server.requests) == stopped.answered == 50
+        assert "limit of" in (stopped.stopped or "")
+        assert table_counts(ws)["llm_cache"] == 50
+        rest = label_with_llm(
+            ws, dataclasses.replace(config, max_requests=None), executor=ray_executor
+        )
+        assert (rest.cached, rest.answered) == (50, 250)
+        assert len(server.requests) == 300, "a resumed run asks only what the cache lacks"
+        votes = dict(ws.sql("SELECT example_id, label FROM votes").rows())
+        texts = dict(ws.sql("SELECT id, text FROM examples").rows())
+        assert votes == {i: answer_for(text) for i, text in texts.items()}
+
+
+def test_the_cli_asks_the_llm_from_the_cluster(
+    cluster: None, distinct_csv: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "ray.duckdb"
+    _workspace(path, distinct_csv).close()
+    address = ray.get_runtime_context().gcs_address
+    with OpenAIServer() as server:
+        done = run_cli(
+            "llm",
+            path,
+            "--model",
+            "test-model",
+            "--instructions",
+            "Is this comment spam?",
+            "--base-url",
+            server.base_url,
+            "--api-key",
+            "test",
+            "--executor",
+            "ray",
+            "--ray-address",
+            address,
+            "--workers",
+            "2",
+        )
+    assert done.returncode == 0, done.stderr
+    assert "300 answered, 0 failed" in done.stdout
+    with Workspace(path, read_only=True) as ws:
+        assert table_counts(ws)["llm_cache"] == 300
+    assert len(server.requests) == 300

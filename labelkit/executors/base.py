@@ -1,9 +1,9 @@
 """What every executor offers: the votes of labeling functions on a workspace's examples,
-and a small model's predictions for a file's rows."""
+an LLM's answers to a run's prompts, and a small model's predictions for a file's rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -12,6 +12,8 @@ import polars as pl
 
 if TYPE_CHECKING:
     from labelkit.lf.core import LabelingFunction
+    from labelkit.llm.cache import CachedAnswer
+    from labelkit.llm.labeler import LLMRequests, LLMRun
     from labelkit.train.ship import Predictor
     from labelkit.workspace import Workspace
 
@@ -54,6 +56,17 @@ class Executor(Protocol):
     ) -> LFVotes:
         """The votes of ``lfs`` on every example of ``workspace``, with the same checks
         as ``compute_votes`` (``strict``, an LF failing everywhere, ``lf_timeout``)."""
+        ...
+
+    def llm_answers(
+        self,
+        requests: LLMRequests,
+        run: LLMRun,
+        store: Callable[[Sequence[CachedAnswer]], None],
+    ) -> str:
+        """Ask ``requests``' pending prompts within ``run``'s limits, counting what was
+        asked into ``run``; hand the answers to ``store`` (the caller's cache write) in
+        batches as they come back; return the response format used."""
         ...
 
     def predictions(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +16,8 @@ from labelkit.registry import executors
 from labelkit.workspace import Workspace
 
 if TYPE_CHECKING:
+    from labelkit.llm.cache import CachedAnswer
+    from labelkit.llm.labeler import LLMRequests, LLMRun
     from labelkit.train.ship import Predictor
 
 
@@ -54,6 +56,19 @@ class LocalExecutor:
         )
         votes = computed.spans if computed.spans is not None else long_votes(computed.matrices)
         return LFVotes(votes=votes, errors=computed.errors)
+
+    def llm_answers(
+        self,
+        requests: LLMRequests,
+        run: LLMRun,
+        store: Callable[[Sequence[CachedAnswer]], None],
+    ) -> str:
+        """From this process, ``concurrency`` requests in flight, with a progress bar
+        (``ask_here``)."""
+        # Imported here: the LLM stage imports the executors.
+        from labelkit.llm.labeler import ask_here
+
+        return ask_here(requests, run, store)
 
     def predictions(
         self,

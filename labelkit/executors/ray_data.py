@@ -1,5 +1,5 @@
-"""The ray executor: labeling functions applied, and small models' predictions made, on
-a Ray cluster through Ray Data.
+"""The ray executor: labeling functions applied, an LLM asked, and small models'
+predictions made, on a Ray cluster through Ray Data (LLM requests in plain Ray tasks).
 
 The driver (the process that holds the workspace) exports the examples as Parquet files
 in a staging folder, each row numbered by its place in id order; Ray Data reads them,
@@ -10,7 +10,9 @@ them into the workspace in one transaction: workers never open the DuckDB file. 
 are keyed by example id and failed rows carry their row number, so the order in which
 Ray runs the tasks changes nothing. Predictions go the same way: a file's checked
 blocks staged as Parquet, labeled by Ray actors that each load the model once, read
-back in row order.
+back in row order. An LLM run's prompts go to plain Ray tasks, each asking a part of
+them with its own client and returning the answers, which the driver writes into the
+cache as each task ends.
 
 Examples
 --------
@@ -25,7 +27,7 @@ import logging
 import math
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
+from rich.progress import Progress
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors.base import LFVotes
@@ -50,6 +53,8 @@ from labelkit.task import Task
 from labelkit.workspace import Workspace
 
 if TYPE_CHECKING:
+    from labelkit.llm.cache import CachedAnswer
+    from labelkit.llm.labeler import LLMRequests, LLMRun
     from labelkit.train.ship import Predictor
 
 # Rows per exported file, so per Ray task: several files for every worker, so that one
@@ -57,6 +62,9 @@ if TYPE_CHECKING:
 MIN_FILE_ROWS = 2_000
 MAX_FILE_ROWS = 100_000
 FILES_PER_WORKER = 4
+# Prompts per LLM task: a task's answers reach the cache when it ends, so this bounds
+# what a stopped run can lose, while each task stays long enough to keep its client busy.
+MAX_PROMPTS_PER_TASK = 2_000
 
 # The column numbering a file's rows while workers label them.
 ROW = "__labelkit_row"
@@ -142,6 +150,52 @@ class RayExecutor:
             )
         check_failures(errors, n_rows, strict=strict, allow_failing_lfs=allow_failing_lfs)
         return LFVotes(votes=computed, errors=errors)
+
+    def llm_answers(
+        self,
+        requests: LLMRequests,
+        run: LLMRun,
+        store: Callable[[Sequence[CachedAnswer]], None],
+    ) -> str:
+        """The first prompt asked here (it finds the response format), the others in
+        parts of at most ``MAX_PROMPTS_PER_TASK``, one Ray task each, ``workers`` at a
+        time, each with its own client, ``concurrency`` requests in flight and its
+        share of what is left of the run's limits (``LLMRun.shares``). Each part's
+        answers come back to this process, which stores them as soon as the part
+        ends: a stopped run loses at most the parts in flight, and the next run asks
+        only what the cache lacks. A part that stops (a spent quota, failures in a
+        row) stops the run: no part starts after it."""
+        from labelkit.llm.labeler import ask_here
+
+        used = ask_here(requests.part(requests.pending.head(1)), run, store, progress=False)
+        rest = requests.pending.slice(1)
+        if rest.height == 0 or run.stopped:
+            return used
+        ray = _import_ray()
+        with _connected(ray, self.address, self.workers) as workers, _worker_errors_raised(ray):
+            count = min(max(workers, math.ceil(rest.height / MAX_PROMPTS_PER_TASK)), rest.height)
+            if requests.config.max_requests is not None:
+                count = max(1, min(count, requests.config.max_requests - run.requests))
+            size = math.ceil(rest.height / count)
+            parts = [
+                requests.part(rest.slice(i * size, size), response_format=used, **share)
+                for i, share in enumerate(run.shares(count))
+            ]
+            ask = ray.remote(num_cpus=1)(_ask_part)
+            running: dict[Any, int] = {}
+            with _progress(f"asking {requests.config.model}", rest.height) as advance:
+                while parts or running:
+                    while parts and len(running) < workers and not run.stopped:
+                        part = parts.pop(0)
+                        running[ask.remote(part)] = part.pending.height
+                    if not running:
+                        break
+                    (done,), _ = ray.wait(list(running), num_returns=1)
+                    answers, asked = ray.get(done)
+                    store(answers)
+                    run.absorb(asked)
+                    advance(running.pop(done))
+        return used
 
     def predictions(
         self,
@@ -349,6 +403,23 @@ class _LabelBatch:
         texts = block[self.predictor.text_column].cast(pl.String).to_list()
         labeled = self.predictor.labeled(block, self.predictor.answers(texts))
         return labeled.with_columns(frame[ROW]).to_arrow()
+
+
+def _ask_part(requests: LLMRequests) -> tuple[list[CachedAnswer], LLMRun]:
+    """A Ray task: one part of a run's prompts asked, its answers and what it did."""
+    from labelkit.llm.labeler import LLMRun, ask_here
+
+    run, answers = LLMRun(requests.config), []
+    ask_here(requests, run, answers.extend, progress=False)
+    return answers, run
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar over ``total`` prompts; yields the function that advances it."""
+    with Progress(*Progress.get_default_columns()) as progress:
+        bar = progress.add_task(description, total=total)
+        yield lambda done: progress.advance(bar, done)
 
 
 def _in_row_order(shards: list[Path]) -> Iterator[pl.DataFrame]:

@@ -9,7 +9,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
@@ -21,6 +21,7 @@ from rich.progress import Progress, TextColumn
 
 from labelkit.aggregate import label_model_accuracy
 from labelkit.errors import InputError, LabelkitError
+from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import CachedAnswer, cached_answers, store_answers
 from labelkit.llm.local import server_failure
@@ -44,6 +45,8 @@ from labelkit.workspace import Workspace
 
 if TYPE_CHECKING:
     import openai
+
+    from labelkit.executors import Executor
 
 # openai is imported where a run asks: importing it takes longer than the rest of the
 # CLI, whose other commands never need it.
@@ -626,6 +629,7 @@ def label_with_llm(
     cached_only: bool = False,
     budget: int | None = None,
     budget_usd: float | None = None,
+    executor: str | Executor = "local",
 ) -> LLMRunStats:
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
@@ -639,6 +643,10 @@ def label_with_llm(
     answers. The votes are written in one step at the end. A prompt that still fails after its
     retries, or whose response holds no message, is recorded as a failure and its
     example abstains; the next run asks it again.
+
+    ``executor`` sends the requests: ``local`` from this process, ``ray`` (or a
+    ``RayExecutor``) from Ray tasks, each asking a part of the prompts with its share
+    of the limits; either way this process writes every answer into the cache.
 
     The run stops early, with the reason in ``stopped``, when ``stop_after_failures``
     prompts in a row fail alike, when the quota is spent, or at ``max_requests`` or
@@ -681,13 +689,24 @@ def label_with_llm(
         dev_model = _dev_model(workspace)
         before = _dev_accuracy(workspace, dev_model) if dev_model else None
 
-    used_format, outcome = None, _Run(config)
+    used_format, outcome = None, LLMRun(config)
+    runner = executor_for(executor) if isinstance(executor, str) else executor
     if asked.height and not cached_only:
         require_endpoint(config, asked.height, distinct.height)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts, asked), config.max_cost)
-        used_format = asyncio.run(
-            _ask_all(workspace, config, prompts, asked, outcome, distinct.height - pending.height)
+        chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
+        requests = LLMRequests(
+            config=dataclasses.replace(
+                config, api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
+            ),
+            prompts=prompts,
+            pending=asked.select("key", "text", "attribute", "chars"),
+            rates=(chars_per_token, completion),
+            cached=distinct.height - pending.height,
+        )
+        used_format = runner.llm_answers(
+            requests, outcome, lambda answers: store_answers(workspace, answers)
         )
     stopped = outcome.stopped
     if stopped and (died := server_failure(config.base_url)):
@@ -717,7 +736,13 @@ def label_with_llm(
         unparsed = int(answers["label"].is_null().sum())
         unsure = int(answers["unsure"].sum())
     with workspace.run(
-        "llm", {"model": config.model, "source": config.source_name, "split": split}
+        "llm",
+        {
+            "model": config.model,
+            "source": config.source_name,
+            "split": split,
+            "executor": runner.name,
+        },
     ) as run:
         replace(run.con, votes, sources, run_id=run.id)
     prompt_tokens = int(now["prompt_tokens"].sum() or 0)
@@ -813,9 +838,56 @@ def _refuse_over_budget(estimate: LLMEstimate, max_cost: float) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LLMRequests:
+    """The prompts a run sends and what sending them takes, for an executor to send
+    wherever it runs: nothing in it refers to the workspace.
+
+    ``pending`` has ``key, text, attribute, chars``, one row per prompt to ask;
+    ``rates`` are characters per prompt token and completion tokens per answer, to
+    estimate a prompt's cost before it is sent (see ``_token_rates``); ``cached``
+    counts the run's prompts answered already. ``config.api_key`` is resolved.
+
+    Examples
+    --------
+    >>> requests.part(requests.pending.head(100), max_requests=50).pending.height
+    100
+    """
+
+    config: LLMConfig
+    prompts: _Prompts
+    pending: pl.DataFrame
+    rates: tuple[float, float]
+    cached: int
+
+    def estimate(self, chars: int) -> float:
+        """A prompt's estimated cost, 0 without prices."""
+        chars_per_token, completion = self.rates
+        return self.config.cost(chars / chars_per_token, completion) or 0.0
+
+    def part(self, pending: pl.DataFrame, **settings: Any) -> LLMRequests:
+        """These requests for ``pending`` (some of them) alone, ``settings`` replacing
+        the config's; without the workspace's examples, so that a worker gets no more
+        than it asks."""
+        prompts = dataclasses.replace(self.prompts, examples=self.prompts.examples.clear())
+        return dataclasses.replace(
+            self,
+            config=dataclasses.replace(self.config, **settings),
+            prompts=prompts,
+            pending=pending,
+        )
+
+
 @dataclass
-class _Run:
-    """What one run's requests share: counts, spending, and whether to stop asking."""
+class LLMRun:
+    """What one run's requests share: counts, spending, and whether to stop asking.
+
+    Examples
+    --------
+    >>> run = LLMRun(LLMConfig(model="m", max_requests=10))
+    >>> [share["max_requests"] for share in run.shares(4)]
+    [3, 3, 2, 2]
+    """
 
     config: LLMConfig
     answered: int = 0
@@ -829,6 +901,29 @@ class _Run:
 
     def stop(self, reason: str) -> None:
         self.stopped = self.stopped or reason
+
+    def shares(self, parts: int) -> list[dict[str, Any]]:
+        """The limits of ``parts`` runs asking at once: what is left of this run's
+        request and cost limits, split evenly (rounded down), so that together they
+        cannot pass them."""
+        requests, cost = self.config.max_requests, self.config.max_cost
+        left = None if requests is None else max(requests - self.requests, 0)
+        return [
+            {
+                "max_requests": None if left is None else left // parts + (i < left % parts),
+                "max_cost": None if cost is None else max(cost - self.cost, 0.0) / parts,
+            }
+            for i in range(parts)
+        ]
+
+    def absorb(self, part: LLMRun) -> None:
+        """Add what a part of this run (asked elsewhere, see ``shares``) did."""
+        self.answered += part.answered
+        self.failed += part.failed
+        self.requests += part.requests
+        self.cost += part.cost
+        if part.stopped:
+            self.stop(part.stopped)
 
     def may_send(self) -> bool:
         """Count one HTTP request, unless the run has stopped or the request limit is met."""
@@ -882,12 +977,13 @@ class _Run:
 
 
 class _CacheWriter:
-    """Answers on their way to the cache: written in one transaction per batch, when
-    ``CACHE_BATCH`` are waiting or the oldest has waited ``CACHE_BATCH_S`` seconds, and
-    whatever is left at ``flush`` (the end of a run, stopped, failed or interrupted)."""
+    """Answers on their way to the cache: handed to ``store`` (one transaction) per
+    batch, when ``CACHE_BATCH`` are waiting or the oldest has waited ``CACHE_BATCH_S``
+    seconds, and whatever is left at ``flush`` (the end of a run, stopped, failed or
+    interrupted)."""
 
-    def __init__(self, workspace: Workspace) -> None:
-        self.workspace = workspace
+    def __init__(self, store: Callable[[Sequence[CachedAnswer]], None]) -> None:
+        self.store = store
         self.waiting: list[CachedAnswer] = []
         self.timer: asyncio.TimerHandle | None = None
 
@@ -903,44 +999,58 @@ class _CacheWriter:
             self.timer.cancel()
             self.timer = None
         waiting, self.waiting = self.waiting, []
-        store_answers(self.workspace, waiting)
+        if waiting:
+            self.store(waiting)
+
+
+def ask_here(
+    requests: LLMRequests,
+    run: LLMRun,
+    store: Callable[[Sequence[CachedAnswer]], None],
+    *,
+    progress: bool = True,
+) -> str:
+    """Ask every pending prompt from this process, ``concurrency`` at a time, handing
+    the answers to ``store`` in batches as they arrive (see ``_CacheWriter``); return
+    the response format used (the first prompt finds it, in "auto" mode).
+
+    Examples
+    --------
+    >>> ask_here(requests, LLMRun(requests.config), print, progress=False)
+    'json_schema'
+    """
+    return asyncio.run(_ask_all(requests, run, store, progress))
 
 
 async def _ask_all(
-    workspace: Workspace,
-    config: LLMConfig,
-    prompts: _Prompts,
-    pending: pl.DataFrame,
-    run: _Run,
-    cached: int,
+    requests: LLMRequests,
+    run: LLMRun,
+    store: Callable[[Sequence[CachedAnswer]], None],
+    progress: bool,
 ) -> str:
-    """Ask every pending prompt, caching the answers in batches as they arrive (see
-    ``_CacheWriter``); return the format used. ``cached`` prompts have their answer already."""
     import openai
 
+    config, prompts = requests.config, requests.prompts
     client = openai.AsyncOpenAI(
         base_url=config.base_url,
-        api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused",
+        api_key=config.api_key,
         # Retries are ours: each attempt has a deadline, counts against the limits, and
         # a spent quota is not retried.
         max_retries=0,
         # The deadline of each attempt (transport.complete) bounds connecting and reading.
         timeout=None,
     )
-    chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
-
-    def estimate(chars: int) -> float:
-        return config.cost(chars / chars_per_token, completion) or 0.0
-
-    writer = _CacheWriter(workspace)
+    estimate = requests.estimate
+    writer = _CacheWriter(store)
     async with client:
-        items = pending.select("key", "text", "attribute", "chars").rows()
+        items = requests.pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
-        ) as progress:
-            bar = progress.add_task(
-                f"asking {config.model} ({cached} cached)",
+            disable=not progress,
+        ) as bars:
+            bar = bars.add_task(
+                f"asking {config.model} ({requests.cached} cached)",
                 total=len(items),
                 answered=0,
                 failed=0,
@@ -951,7 +1061,7 @@ async def _ask_all(
                 nonlocal shown
                 shown = time.monotonic()
                 done = run.answered + run.failed
-                progress.update(bar, completed=done, answered=run.answered, failed=run.failed)
+                bars.update(bar, completed=done, answered=run.answered, failed=run.failed)
 
             def record(answer: CachedAnswer | None) -> None:
                 if answer is None:
@@ -991,7 +1101,7 @@ async def _ask_all(
 
 async def _first_answer(
     client: openai.AsyncOpenAI,
-    run: _Run,
+    run: LLMRun,
     prompts: _Prompts,
     key: str,
     attribute: str,
@@ -1017,7 +1127,7 @@ async def _first_answer(
 
 async def _ask(
     client: openai.AsyncOpenAI,
-    run: _Run,
+    run: LLMRun,
     prompts: _Prompts,
     key: str,
     attribute: str,
