@@ -6,9 +6,10 @@ answers at once. The server is a bare asyncio HTTP/1.1 server (keep-alive, one c
 ``{"label": "ham"}`` completion, no JSON parsing) in its own process, so that it is not
 the bottleneck; beside labelkit, a bare client loop (the same ``openai.AsyncOpenAI``
 call labelkit makes, at the same concurrency, nothing else; 2,000 requests) shows what the client and
-server reach alone. Each concurrency asks under its own model name, so every run starts
-uncached; the wall time covers the whole call: prompts built, every answer cached, the
-votes written.
+server reach alone. Then the same prompts go out from Ray tasks (``--executor ray``)
+by 1, 2 and 4 workers, 16 requests in flight each, on a local Ray cluster started
+beforehand. Each run asks under its own model name, so every run starts uncached; the
+wall time covers the whole call: prompts built, every answer cached, the votes written.
 
 Dry run and cached replay: a workspace of 100k and 1M examples. First the dry run
 (``estimate_llm_run``: every prompt built and looked up in an empty cache, tokens and
@@ -46,6 +47,8 @@ from labelkit.llm import estimate_llm_run
 from labelkit.llm.labeler import _prompts
 
 CONCURRENCY = (1, 4, 16, 64, 256)
+RAY_WORKERS = (1, 2, 4)
+RAY_CONCURRENCY = 16
 LIVE_PROMPTS = 10_000
 # The bare loop's rate settles within a few thousand requests.
 BARE_REQUESTS = 2_000
@@ -185,6 +188,45 @@ def live(folder: Path) -> list[dict[str, Any]]:
                 }
             )
             print(records[-1], flush=True)
+        records += ray_live(workspace, base_url)
+    return records
+
+
+def ray_live(workspace: Workspace, base_url: str) -> list[dict[str, Any]]:
+    """The same prompts sent from Ray tasks (``--executor ray``) by 1, 2 and 4 workers,
+    at ``RAY_CONCURRENCY`` each, on a local cluster started once beforehand."""
+    import ray
+
+    from labelkit.executors.ray_data import RayExecutor
+
+    records = []
+    ray.init(num_cpus=max(RAY_WORKERS), include_dashboard=False, logging_level="WARNING")
+    try:
+        for workers in RAY_WORKERS:
+            config = LLMConfig(
+                model=f"instant-ray{workers}",
+                instructions=INSTRUCTIONS,
+                base_url=base_url,
+                api_key="k",
+                concurrency=RAY_CONCURRENCY,
+                response_format="json_schema",
+            )
+            started = time.perf_counter()
+            stats = label_with_llm(workspace, config, executor=RayExecutor(workers=workers))
+            seconds = time.perf_counter() - started
+            assert stats.answered == LIVE_PROMPTS, stats
+            records.append(
+                {
+                    "dataset": f"synthetic {LIVE_PROMPTS:,} prompts",
+                    "method": f"live, ray executor, {workers} workers",
+                    "concurrency": RAY_CONCURRENCY,
+                    "seconds": round(seconds, 2),
+                    "requests_per_s": round(LIVE_PROMPTS / seconds),
+                }
+            )
+            print(records[-1], flush=True)
+    finally:
+        ray.shutdown()
     return records
 
 

@@ -1201,10 +1201,14 @@ def flag(
             "labels (per attribute) and score the rest with the fold models; 0: all."
         ),
     ] = 50_000,
+    executor: Executor_ = "local",
+    ray_address: RayAddress_ = None,
+    workers: Workers_ = None,
 ) -> None:
     """Flag likely label errors (cleanlab, unsure label model, conflicting LFs, disagreeing
     LLMs; on spans also boundaries that disagree and entities no source marks) and queue
     them for review by one priority."""
+    runner = _executor(executor, ray_address, workers, None)
     with _open(workspace) as ws:
         from labelkit.flag import find_label_issues
 
@@ -1215,7 +1219,13 @@ def flag(
         if not spans:
             more["fit_examples"] = fit_examples or None
         flags = find_label_issues(
-            ws, flagger=flagger, folds=folds, seed=seed, unsure_below=unsure_below, **more
+            ws,
+            flagger=flagger,
+            folds=folds,
+            seed=seed,
+            unsure_below=unsure_below,
+            executor=runner,
+            **more,
         )
         top = flags.head(10)
         texts = ws.sql(

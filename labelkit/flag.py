@@ -20,6 +20,8 @@ from sklearn.pipeline import Pipeline
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
 from labelkit.errors import InputError, LabelkitError
+from labelkit.executors import Executor, executor_for
+from labelkit.executors.base import in_batches
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
@@ -44,6 +46,7 @@ def find_label_issues(
     unsure_below: float = 0.8,
     seed: int = 0,
     fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
+    executor: str | Executor = "local",
     **params: Any,
 ) -> pl.DataFrame:
     """Flag likely label errors among one split's aggregated labels and queue them for review.
@@ -87,7 +90,8 @@ def find_label_issues(
     label. Up to ``fit_examples`` labels the flags are those of plain k-fold
     cross-validation. cleanlab then reads every row's probabilities at once (a few bytes
     per row; its ``find_label_issues_batched`` computes another filter than
-    ``predicted_neq_given``).
+    ``predicted_neq_given``). ``executor`` scores those batches: ``local`` in this
+    process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the flags are the same.
 
     ``flagger`` names the classifier (``labelkit.flag_classifiers``; default
     ``tfidf_logreg``). ``filter_by`` is cleanlab's. Its default there,
@@ -119,13 +123,19 @@ def find_label_issues(
                 "a spans task is flagged by a token tagger, not by a text classifier: "
                 f"leave out the flagger ({flagger!r})"
             )
+        runner = executor_for(executor) if isinstance(executor, str) else executor
+        if runner.name != "local":
+            raise InputError(
+                "a spans task's token tagger scores on the local executor (--executor local)"
+            )
         flags = span_flags(workspace, **settings, **params)
         _queue(workspace, flags, settings | params)
         return flags
     flagger = flagger or DEFAULT_FLAGGER
     settings["fit_examples"] = fit_examples
-    flags = _attribute_flags(workspace, task, flagger, **settings, **params)
-    _queue(workspace, flags, {"flagger": flagger} | settings | params)
+    runner = executor_for(executor) if isinstance(executor, str) else executor
+    flags = _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
+    _queue(workspace, flags, {"flagger": flagger, "executor": runner.name} | settings | params)
     return flags if task.kind != "classification" else flags.drop("attribute")
 
 
@@ -140,6 +150,7 @@ def _attribute_flags(
     unsure_below: float,
     seed: int,
     fit_examples: int | None,
+    executor: Executor,
     **params: Any,
 ) -> pl.DataFrame:
     """``find_label_issues``'s flags of a task with attributes (classification too),
@@ -174,6 +185,7 @@ def _attribute_flags(
             cv,
             split,
             fit_examples,
+            executor,
         )
         for attribute in task.targets
     ]
@@ -273,19 +285,8 @@ def _features(
             return featurizer.fit_transform(texts), classifier[-1]
         picked = np.random.default_rng(seed).choice(len(texts), fit_examples, replace=False)
         featurizer.fit([texts[i] for i in np.sort(picked)])
-        return _in_batches(featurizer.transform, texts), classifier[-1]
+        return in_batches(featurizer.transform, texts, PREDICT_BATCH), classifier[-1]
     return texts, classifier
-
-
-def _in_batches(function: Any, rows: Any) -> Any:
-    """``function(rows)`` applied ``PREDICT_BATCH`` rows at a time, the results stacked,
-    so that a featurizer's intermediate (a dense embedding, a count matrix) stays small."""
-    import scipy.sparse
-
-    parts = [function(rows[i : i + PREDICT_BATCH]) for i in range(0, len(rows), PREDICT_BATCH)]
-    if scipy.sparse.issparse(parts[0]):
-        return scipy.sparse.vstack(parts).tocsr()
-    return np.concatenate(parts)
 
 
 def _take(features: Any, positions: np.ndarray) -> Any:
@@ -315,8 +316,10 @@ class _Attribute:
         cv: StratifiedKFold,
         split: str,
         fit_examples: int | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.kind = task.kind
+        self.executor = executor or executor_for("local")
         self.answers = answers = task.answers(attribute)
         self.rows = rows
         self.given = given = answers.encode(rows["label"])
@@ -368,23 +371,23 @@ class _Attribute:
         sample, rest = np.sort(sample), np.sort(rest)
         proba = np.zeros((codes.size, len(self.classes)))
         folds = cv.get_n_splits()
+        parts = []
         for k, (fit, held_out) in enumerate(cv.split(sample, codes[sample])):
             model = clone(self.estimator).fit(
                 _take(self.features, positions[sample[fit]]), codes[sample[fit]]
             )
             self.fold_models.append(model)
-            for part in (sample[held_out], rest[k::folds]):
-                proba[part] = self._predict(model, positions[part])
+            parts += [(model, sample[held_out]), (model, rest[k::folds])]
+        scored = self._scored([(model, positions[part]) for model, part in parts])
+        for (_, part), part_proba in zip(parts, scored, strict=True):
+            proba[part] = part_proba
         return proba
 
-    def _predict(self, model: Any, positions: np.ndarray) -> np.ndarray:
-        """``model``'s probabilities for the rows at ``positions``, ``PREDICT_BATCH`` at a
-        time."""
-        batches = [
-            model.predict_proba(_take(self.features, positions[i : i + PREDICT_BATCH]))
-            for i in range(0, positions.size, PREDICT_BATCH)
-        ]
-        return np.concatenate(batches) if batches else np.zeros((0, len(self.classes)))
+    def _scored(self, parts: list[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
+        """Each ``(model, positions)`` part's probabilities for the texts at those
+        positions, computed by the executor ``PREDICT_BATCH`` rows at a time."""
+        jobs = [(model, _take(self.features, positions)) for model, positions in parts]
+        return self.executor.class_probabilities(jobs, batch_rows=PREDICT_BATCH)
 
     def find_issues(self, filter_by: str) -> None:
         """cleanlab's verdict on each learned row, on this attribute alone."""
@@ -425,8 +428,9 @@ class _Attribute:
             positions = self.rows["position"].to_numpy()[unlabeled]
             proba = np.zeros_like(proba)
             folds = len(self.fold_models)
-            for k, model in enumerate(self.fold_models):
-                proba[k::folds, self.classes] = self._predict(model, positions[k::folds])
+            parts = [(model, positions[k::folds]) for k, model in enumerate(self.fold_models)]
+            for k, scored in enumerate(self._scored(parts)):
+                proba[k::folds, self.classes] = scored
         elif self.estimator is not None:
             fitted = clone(self.estimator).fit(self._features(self.learned), self.codes)
             proba = np.zeros_like(proba)

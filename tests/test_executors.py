@@ -21,7 +21,9 @@ from labelkit import (
     LabelkitError,
     LLMConfig,
     Workspace,
+    aggregate,
     apply_lfs,
+    find_label_issues,
     ingest,
     keyword_lf,
     label_with_llm,
@@ -477,3 +479,54 @@ def test_the_cli_asks_the_llm_from_the_cluster(
     with Workspace(path, read_only=True) as ws:
         assert table_counts(ws)["llm_cache"] == 300
     assert len(server.requests) == 300
+
+
+FLAG_LFS = [
+    keyword_lf("subscribe", ["subscribe"], "spam"),
+    keyword_lf("song", ["song"], "ham"),
+    # Ties with "song" on the comments ending in 7 (unlabeled), outvote it on those
+    # ending in 3 (mislabeled spam).
+    regex_lf("sevens", r"comment \d*7:", "spam"),
+    regex_lf("threes", r"comment \d*3:", "spam"),
+    regex_lf("threes_again", r"\d*3: nice", "spam"),
+]
+
+
+def _flagged(path: Path, csv: Path, executor: str | RayExecutor) -> pl.DataFrame:
+    with _workspace(path, csv) as ws:
+        apply_lfs(ws, FLAG_LFS)
+        aggregate(ws, "majority_vote")
+        return find_label_issues(ws, fit_examples=100, executor=executor)
+
+
+def test_ray_flags_equal_the_local_ones(cluster: None, distinct_csv: Path, tmp_path: Path) -> None:
+    local = _flagged(tmp_path / "local.duckdb", distinct_csv, "local")
+    remote = _flagged(tmp_path / "ray.duckdb", distinct_csv, RayExecutor(workers=3))
+    assert remote.equals(local)
+    # Scored by the fold models (100 of 270 labels cross-validated), every mislabeled
+    # comment is found and every unlabeled one gets a suggestion.
+    found = local.filter(pl.col("reasons").str.starts_with("cleanlab"))
+    assert found["example_id"].str.ends_with("3").all() and found.height == 30
+    assert (found["suggested_label"] == "ham").all()
+    assert local.filter(pl.col("given_label").is_null()).height == 30
+    queued = "SELECT * EXCLUDE (run_id) FROM queue ORDER BY ALL"
+    with (
+        Workspace(tmp_path / "local.duckdb", read_only=True) as a,
+        Workspace(tmp_path / "ray.duckdb", read_only=True) as b,
+    ):
+        assert b.sql(queued).equals(a.sql(queued))
+        run = "SELECT config->>'executor' AS name FROM runs WHERE step = 'flag'"
+        assert b.sql(run)["name"][0] == "ray"
+
+
+def test_the_cli_flags_on_the_cluster(cluster: None, distinct_csv: Path, tmp_path: Path) -> None:
+    path = tmp_path / "ray.duckdb"
+    with _workspace(path, distinct_csv) as ws:
+        apply_lfs(ws, FLAG_LFS)
+        aggregate(ws, "majority_vote")
+    address = ray.get_runtime_context().gcs_address
+    done = run_cli(
+        "flag", path, "--fit-examples", "100", "--executor", "ray", "--ray-address", address
+    )
+    assert done.returncode == 0, done.stderr
+    assert "60 labels queued for review" in done.stdout

@@ -13,6 +13,7 @@ import pytest
 
 from labelkit import InputError, LabelkitError, Workspace, WorkspaceError, import_votes
 from labelkit.aggregate import aggregate
+from labelkit.executors.ray_data import RayExecutor
 from labelkit.flag import find_label_issues
 from labelkit.flag_spans import cross_validated_proba, token_features
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
@@ -255,3 +256,11 @@ def test_the_flag_command_shows_each_span(tmp_path: Path) -> None:
     assert row[2:6] == ["4:11", "battery", "TERM", "TERM"]
     bad = run("flag", tmp_path / "spans.duckdb", "--flagger", "tfidf_logreg")
     assert bad.returncode == 1 and "flagged by a token tagger" in bad.stderr
+
+
+def test_a_spans_task_is_flagged_on_the_local_executor_only(tmp_path: Path) -> None:
+    with (
+        spans_workspace(tmp_path) as ws,
+        pytest.raises(InputError, match="token tagger scores on the local executor"),
+    ):
+        find_label_issues(ws, executor=RayExecutor(workers=1))

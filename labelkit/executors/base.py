@@ -1,13 +1,15 @@
 """What every executor offers: the votes of labeling functions on a workspace's examples,
-an LLM's answers to a run's prompts, and a small model's predictions for a file's rows."""
+an LLM's answers to a run's prompts, a flagger's probabilities for the rows it scores,
+and a small model's predictions for a file's rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
@@ -69,6 +71,13 @@ class Executor(Protocol):
         batches as they come back; return the response format used."""
         ...
 
+    def class_probabilities(
+        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
+    ) -> list[np.ndarray]:
+        """Each ``(model, rows)`` job's ``model.predict_proba(rows)``, in order, computed
+        ``batch_rows`` rows at a time (``rows``: a list of texts or a feature matrix)."""
+        ...
+
     def predictions(
         self,
         predictor: Predictor,
@@ -83,3 +92,41 @@ class Executor(Protocol):
         executor's; ``staging`` a folder for files workers read and write, where the
         executor needs one."""
         ...
+
+
+def in_batches(function: Any, rows: Any, batch_rows: int) -> Any:
+    """``function(rows)`` applied ``batch_rows`` rows at a time, the results stacked, so
+    that an intermediate (a dense embedding, a count matrix) stays small.
+
+    Examples
+    --------
+    >>> in_batches(np.square, np.arange(5), 2)
+    array([ 0,  1,  4,  9, 16])
+    """
+    import scipy.sparse
+
+    parts = [function(rows[i : i + batch_rows]) for i in range(0, rows_in(rows), batch_rows)]
+    if not parts:
+        return function(rows)
+    if scipy.sparse.issparse(parts[0]):
+        return scipy.sparse.vstack(parts).tocsr()
+    return np.concatenate(parts)
+
+
+def scored_here(model: Any, rows: Any, batch_rows: int) -> np.ndarray:
+    """``model.predict_proba(rows)`` in this process, ``batch_rows`` rows at a time; a
+    row-less array of the model's classes' width where there are no rows.
+
+    Examples
+    --------
+    >>> scored_here(fitted_pipeline, ["free money", "nice song"], 50_000).shape
+    (2, 2)
+    """
+    if rows_in(rows) == 0:
+        return np.zeros((0, len(model.classes_)))
+    return in_batches(model.predict_proba, rows, batch_rows)
+
+
+def rows_in(rows: Any) -> int:
+    """How many rows a list or a (sparse) matrix has."""
+    return rows.shape[0] if hasattr(rows, "shape") else len(rows)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
-from labelkit.executors.base import LFVotes
+from labelkit.executors.base import LFVotes, scored_here
 from labelkit.lf.apply import compute_votes, long_votes
 from labelkit.lf.core import LabelingFunction
 from labelkit.registry import executors
@@ -69,6 +70,12 @@ class LocalExecutor:
         from labelkit.llm.labeler import ask_here
 
         return ask_here(requests, run, store)
+
+    def class_probabilities(
+        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
+    ) -> list[np.ndarray]:
+        """In this process, one batch after another."""
+        return [scored_here(model, rows, batch_rows) for model, rows in jobs]
 
     def predictions(
         self,

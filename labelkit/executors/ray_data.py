@@ -1,5 +1,6 @@
 """The ray executor: labeling functions applied, an LLM asked, and small models'
-predictions made, on a Ray cluster through Ray Data (LLM requests in plain Ray tasks).
+predictions made, on a Ray cluster through Ray Data (LLM requests and a flagger's
+scoring in plain Ray tasks).
 
 The driver (the process that holds the workspace) exports the examples as Parquet files
 in a staging folder, each row numbered by its place in id order; Ray Data reads them,
@@ -34,12 +35,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from rich.progress import Progress
 
 from labelkit.errors import InputError, LabelkitError
-from labelkit.executors.base import LFVotes
+from labelkit.executors.base import LFVotes, rows_in, scored_here
 from labelkit.lf.apply import (
     _check_fields,
     _matrices,
@@ -196,6 +198,38 @@ class RayExecutor:
                     run.absorb(asked)
                     advance(running.pop(done))
         return used
+
+    def class_probabilities(
+        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
+    ) -> list[np.ndarray]:
+        """Every job's rows cut into batches of ``batch_rows``, one Ray task each,
+        ``workers`` at a time; each model goes into the object store once. A job
+        without rows is scored here."""
+        ray = _import_ray()
+        with _connected(ray, self.address, self.workers) as workers, _worker_errors_raised(ray):
+            score = ray.remote(num_cpus=1)(_predict_proba)
+            models = [ray.put(model) for model, _ in jobs]
+            batches = [
+                (job, rows[start : start + batch_rows])
+                for job, (_, rows) in enumerate(jobs)
+                for start in range(0, rows_in(rows), batch_rows)
+            ]
+            scored: list[np.ndarray | None] = [None] * len(batches)
+            running: dict[Any, int] = {}
+            for index, (job, rows) in enumerate(batches):
+                if len(running) == workers:
+                    (done,), _ = ray.wait(list(running), num_returns=1)
+                    scored[running.pop(done)] = ray.get(done)
+                running[score.remote(models[job], rows)] = index
+            for done, index in running.items():
+                scored[index] = ray.get(done)
+        by_job: list[list[np.ndarray]] = [[] for _ in jobs]
+        for (job, _), proba in zip(batches, scored, strict=True):
+            by_job[job].append(proba)
+        return [
+            np.concatenate(parts) if parts else scored_here(model, rows, batch_rows)
+            for parts, (model, rows) in zip(by_job, jobs, strict=True)
+        ]
 
     def predictions(
         self,
@@ -403,6 +437,11 @@ class _LabelBatch:
         texts = block[self.predictor.text_column].cast(pl.String).to_list()
         labeled = self.predictor.labeled(block, self.predictor.answers(texts))
         return labeled.with_columns(frame[ROW]).to_arrow()
+
+
+def _predict_proba(model: Any, rows: Any) -> np.ndarray:
+    """A Ray task: one batch of a flagger's rows scored."""
+    return model.predict_proba(rows)
 
 
 def _ask_part(requests: LLMRequests) -> tuple[list[CachedAnswer], LLMRun]:
