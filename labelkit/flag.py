@@ -117,13 +117,13 @@ def find_label_issues(
     task = workspace.task
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}
+    runner = executor_for(executor) if isinstance(executor, str) else executor
     if task.kind == "spans":
         if flagger is not None:
             raise InputError(
                 "a spans task is flagged by a token tagger, not by a text classifier: "
                 f"leave out the flagger ({flagger!r})"
             )
-        runner = executor_for(executor) if isinstance(executor, str) else executor
         if runner.name != "local":
             raise InputError(
                 "a spans task's token tagger scores on the local executor (--executor local)"
@@ -133,7 +133,6 @@ def find_label_issues(
         return flags
     flagger = flagger or DEFAULT_FLAGGER
     settings["fit_examples"] = fit_examples
-    runner = executor_for(executor) if isinstance(executor, str) else executor
     flags = _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
     _queue(workspace, flags, {"flagger": flagger, "executor": runner.name} | settings | params)
     return flags if task.kind != "classification" else flags.drop("attribute")
