@@ -43,6 +43,7 @@ import polars as pl
 from _common import parser, write_results
 
 from labelkit import LLMConfig, Workspace, ingest, label_with_llm
+from labelkit.executors import Executor
 from labelkit.llm import estimate_llm_run
 from labelkit.llm.labeler import _prompts
 
@@ -50,6 +51,7 @@ CONCURRENCY = (1, 4, 16, 64, 256)
 RAY_WORKERS = (1, 2, 4)
 RAY_CONCURRENCY = 16
 LIVE_PROMPTS = 10_000
+LIVE_DATASET = f"synthetic {LIVE_PROMPTS:,} prompts"
 # The bare loop's rate settles within a few thousand requests.
 BARE_REQUESTS = 2_000
 REPLAYS = (100_000, 1_000_000)
@@ -165,31 +167,42 @@ def live(folder: Path) -> list[dict[str, Any]]:
     with instant_server() as base_url, _workspace(folder, LIVE_PROMPTS) as workspace:
         for concurrency in CONCURRENCY:
             bare = asyncio.run(_bare_loop(base_url, concurrency, BARE_REQUESTS))
-            config = LLMConfig(
-                model=f"instant-c{concurrency}",
-                instructions=INSTRUCTIONS,
-                base_url=base_url,
-                api_key="k",
-                concurrency=concurrency,
-                response_format="json_schema",
-            )
-            started = time.perf_counter()
-            stats = label_with_llm(workspace, config)
-            seconds = time.perf_counter() - started
-            assert stats.answered == LIVE_PROMPTS, stats
+            record = _live_run(workspace, base_url, f"instant-c{concurrency}", concurrency)
             records.append(
-                {
-                    "dataset": f"synthetic {LIVE_PROMPTS:,} prompts",
-                    "method": "live, instant local server",
-                    "concurrency": concurrency,
-                    "seconds": round(seconds, 2),
-                    "requests_per_s": round(LIVE_PROMPTS / seconds),
-                    "bare_client_requests_per_s": round(BARE_REQUESTS / bare),
-                }
+                {"dataset": LIVE_DATASET, "method": "live, instant local server"}
+                | record
+                | {"bare_client_requests_per_s": round(BARE_REQUESTS / bare)}
             )
             print(records[-1], flush=True)
         records += ray_live(workspace, base_url)
     return records
+
+
+def _live_run(
+    workspace: Workspace,
+    base_url: str,
+    model: str,
+    concurrency: int,
+    executor: str | Executor = "local",
+) -> dict[str, Any]:
+    """Every prompt asked anew (a model name of its own) from ``executor``, timed."""
+    config = LLMConfig(
+        model=model,
+        instructions=INSTRUCTIONS,
+        base_url=base_url,
+        api_key="k",
+        concurrency=concurrency,
+        response_format="json_schema",
+    )
+    started = time.perf_counter()
+    stats = label_with_llm(workspace, config, executor=executor)
+    seconds = time.perf_counter() - started
+    assert stats.answered == LIVE_PROMPTS, stats
+    return {
+        "concurrency": concurrency,
+        "seconds": round(seconds, 2),
+        "requests_per_s": round(LIVE_PROMPTS / seconds),
+    }
 
 
 def ray_live(workspace: Workspace, base_url: str) -> list[dict[str, Any]]:
@@ -203,27 +216,15 @@ def ray_live(workspace: Workspace, base_url: str) -> list[dict[str, Any]]:
     ray.init(num_cpus=max(RAY_WORKERS), include_dashboard=False, logging_level="WARNING")
     try:
         for workers in RAY_WORKERS:
-            config = LLMConfig(
-                model=f"instant-ray{workers}",
-                instructions=INSTRUCTIONS,
-                base_url=base_url,
-                api_key="k",
-                concurrency=RAY_CONCURRENCY,
-                response_format="json_schema",
+            record = _live_run(
+                workspace,
+                base_url,
+                f"instant-ray{workers}",
+                RAY_CONCURRENCY,
+                RayExecutor(workers=workers),
             )
-            started = time.perf_counter()
-            stats = label_with_llm(workspace, config, executor=RayExecutor(workers=workers))
-            seconds = time.perf_counter() - started
-            assert stats.answered == LIVE_PROMPTS, stats
-            records.append(
-                {
-                    "dataset": f"synthetic {LIVE_PROMPTS:,} prompts",
-                    "method": f"live, ray executor, {workers} workers",
-                    "concurrency": RAY_CONCURRENCY,
-                    "seconds": round(seconds, 2),
-                    "requests_per_s": round(LIVE_PROMPTS / seconds),
-                }
-            )
+            method = f"live, ray executor, {workers} workers"
+            records.append({"dataset": LIVE_DATASET, "method": method} | record)
             print(records[-1], flush=True)
     finally:
         ray.shutdown()
