@@ -5,7 +5,7 @@ at concurrency 1, 4, 16, 64 and 256 of an OpenAI-compatible server on 127.0.0.1 
 answers at once. The server is a bare asyncio HTTP/1.1 server (keep-alive, one canned
 ``{"label": "ham"}`` completion, no JSON parsing) in its own process, so that it is not
 the bottleneck; beside labelkit, a bare client loop (the same ``openai.AsyncOpenAI``
-call labelkit makes, at the same concurrency, nothing else; 2,000 requests) shows what the client and
+call labelkit makes, through the same client, at the same concurrency, nothing else; 2,000 requests) shows what the client and
 server reach alone. Then the same prompts go out from Ray tasks (``--executor ray``)
 by 1, 2 and 4 workers, 16 requests in flight each, on a local Ray cluster started
 beforehand. Each run asks under its own model name, so every run starts uncached; the
@@ -46,6 +46,7 @@ from labelkit import LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.executors import Executor
 from labelkit.llm import estimate_llm_run
 from labelkit.llm.labeler import _prompts
+from labelkit.llm.transport import async_client
 
 CONCURRENCY = (1, 4, 16, 64, 256)
 RAY_WORKERS = (1, 2, 4)
@@ -121,9 +122,7 @@ def instant_server() -> Iterator[str]:
 
 async def _bare_loop(base_url: str, concurrency: int, requests: int) -> float:
     """Seconds for ``requests`` calls at ``concurrency`` with labelkit's client call alone."""
-    import openai
-
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="k", max_retries=0, timeout=None)
+    client = async_client(base_url, "k")
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(i: int) -> None:
@@ -134,7 +133,7 @@ async def _bare_loop(base_url: str, concurrency: int, requests: int) -> float:
                 "messages": [{"role": "user", "content": f"comment {i}"}],
                 "max_tokens": 16,
             }
-            async with create(**arguments) as response:
+            async with create(model="bare", messages=[], extra_body=arguments) as response:
                 json.loads(await response.read())
 
     async with client:

@@ -34,6 +34,7 @@ from labelkit.llm.prompt import (
     label_schema,
 )
 from labelkit.llm.transport import (
+    async_client,
     complete,
     format_arguments,
     format_refusals,
@@ -1028,18 +1029,9 @@ async def _ask_all(
     store: Callable[[Sequence[CachedAnswer]], None],
     progress: bool,
 ) -> str:
-    import openai
 
     config, prompts = requests.config, requests.prompts
-    client = openai.AsyncOpenAI(
-        base_url=config.base_url,
-        api_key=config.api_key,
-        # Retries are ours: each attempt has a deadline, counts against the limits, and
-        # a spent quota is not retried.
-        max_retries=0,
-        # The deadline of each attempt (transport.complete) bounds connecting and reading.
-        timeout=None,
-    )
+    client = async_client(config.base_url, config.api_key)
     estimate = requests.estimate
     writer = _CacheWriter(store)
     async with client:

@@ -32,7 +32,13 @@ from labelkit.lf.rules import ARROW, load_rules, parse_rule
 from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
 from labelkit.llm.labeler import LLMConfig
 from labelkit.llm.prompt import labeled_list_schema
-from labelkit.llm.transport import complete, format_arguments, format_refusals, require_endpoint
+from labelkit.llm.transport import (
+    async_client,
+    complete,
+    format_arguments,
+    format_refusals,
+    require_endpoint,
+)
 from labelkit.task import ABSTAIN
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row, registered
@@ -271,11 +277,8 @@ async def _ask(
     """One chat completion constrained to ``schema``, asked as ``label_with_llm`` asks
     (deadline, retries); an endpoint that refuses ``json_schema`` (llama.cpp's) is asked
     with a ``json_object`` schema instead."""
-    import openai
 
-    client = openai.AsyncOpenAI(
-        base_url=config.base_url, api_key=config.api_key or "unused", max_retries=0, timeout=None
-    )
+    client = async_client(config.base_url, config.api_key or "unused")
     started = time.perf_counter()
     async with client:
         for response_format, refusals in (("json_schema", format_refusals()), ("json_object", ())):

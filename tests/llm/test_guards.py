@@ -244,7 +244,10 @@ def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout
     assert "3 prompts in a row failed" in result.stderr
-    assert "APIConnectionError: Connection error. (ConnectError" in result.stderr
+    assert (
+        "APIConnectionError: ConnectionRefusedError: [Errno 111] Connect call failed"
+        in result.stderr
+    )
     assert "3 prompts not asked" in result.stderr
     assert "0 answered, 3 failed" in result.stdout
 

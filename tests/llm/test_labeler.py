@@ -51,6 +51,14 @@ def test_labels_through_real_http_and_caches_every_answer(workspace: Workspace) 
         assert (again.cached, again.answered) == (6, 0)
     cached = workspace.sql("SELECT count(*) AS n, sum(prompt_tokens) AS p FROM llm_cache").row(0)
     assert cached == (6, 120)
+    # The arguments go out in extra_body, past the client's typed ones: what the server
+    # got must be the request cached (which names the response format only), messages
+    # included.
+    recorded = [json.loads(r) for r in workspace.sql("SELECT request FROM llm_cache")["request"]]
+    sent = [r | {"response_format": r["response_format"]["type"]} for r in server.requests]
+    text = lambda request: request["messages"][-1]["content"]  # noqa: E731
+    assert sorted(sent, key=text) == sorted(recorded, key=text)
+    assert all(len(request["messages"]) == 2 for request in sent)
 
 
 def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:
