@@ -19,14 +19,16 @@ from labelkit.workspace import Workspace, registered
 
 
 def cleaned_labels(
-    workspace: Workspace, *, split: str = "train", wide: bool = False
+    workspace: Workspace, *, split: str = "train", wide: bool = False, texts: bool = True
 ) -> pl.DataFrame:
     """One split's training labels: ``id, text, label, origin, confidence``.
 
     ``origin`` is ``review`` where a reviewer's newest decision set the label and
     ``label_model`` elsewhere. Examples the label model abstained on, those a reviewer
     marked ambiguous, and those whose label-model label a reviewer ruled out (and nobody
-    has labeled since) are left out.
+    has labeled since) are left out. Without ``texts``, the ``text`` column is left out
+    too: millions of labels are small, their texts are not (``with_texts`` adds them to
+    the rows kept).
 
     A task with attributes has one row per example and attribute, with an
     ``attribute`` column after ``text``; each attribute is decided on its own. With
@@ -49,7 +51,7 @@ def cleaned_labels(
     frame = workspace.sql(
         f"""
         SELECT * FROM (
-        SELECT e.id, e.text, p.attribute,
+        SELECT e.id, {"e.text," if texts else ""} p.attribute,
                CASE WHEN d.action IN {ANSWERS} THEN d.label
                     WHEN d.action = 'ambiguous' OR r.label IS NOT NULL THEN NULL
                     ELSE p.label END AS label,
@@ -74,8 +76,27 @@ def cleaned_labels(
     if not wide:
         return frame
     columns = pl.DataFrame(schema={name: pl.String for name in task.targets})
-    spread = frame.pivot(on="attribute", index=["id", "text"], values="label")
-    return pl.concat([columns, spread], how="diagonal_relaxed").select("id", "text", *task.targets)
+    keys = ["id", "text"] if texts else ["id"]
+    spread = frame.pivot(on="attribute", index=keys, values="label")
+    return pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
+
+
+def with_texts(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (with an ``id`` column) with each example's ``text`` after ``id``, in
+    their order.
+
+    Examples
+    --------
+    >>> sample = cleaned_labels(ws, texts=False).head(100)
+    >>> with_texts(ws, sample).columns[:2]
+    ['id', 'text']
+    """
+    with registered(workspace.con, "wanted_ids", rows.select("id").unique()):
+        texts = workspace.sql(
+            "SELECT id, text FROM examples WHERE id IN (SELECT id FROM wanted_ids)"
+        )
+    joined = rows.join(texts, on="id", how="left", maintain_order="left")
+    return joined.select("id", "text", pl.exclude("id", "text"))
 
 
 def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:

@@ -19,6 +19,7 @@ from labelkit import (
 )
 from labelkit.aggregate import aggregate
 from labelkit.errors import InputError
+from labelkit.export import with_texts
 from labelkit.review.queue import RULED_OUT
 from labelkit.votes import import_votes
 
@@ -80,6 +81,19 @@ def test_the_cleaned_set_takes_each_attributes_own_decisions(reviewed: Workspace
         # r2's staff is ambiguous and r3's food ruled out: both left out.
         ("r3", "staff", "none", "label_model"),
     ]
+
+
+def test_labels_without_texts_get_them_back_for_the_rows_kept(reviewed: Workspace) -> None:
+    with reviewed as ws:
+        cleaned = cleaned_labels(ws)
+        bare = cleaned_labels(ws, texts=False)
+        assert bare.equals(cleaned.drop("text"))
+        assert with_texts(ws, bare).equals(cleaned)
+        # A sample keeps its own rows, in its order, each with its own text.
+        kept = bare.filter(pl.col("id") != "r2").reverse()
+        assert with_texts(ws, kept).equals(cleaned.filter(pl.col("id") != "r2").reverse())
+        wide = cleaned_labels(ws, wide=True)
+        assert cleaned_labels(ws, wide=True, texts=False).equals(wide.drop("text"))
 
 
 def test_a_wide_export_has_a_row_per_text_and_a_column_per_attribute(

@@ -47,6 +47,9 @@ PARALLEL_MIN_ROWS = 20_000
 BATCH_ROWS = 1_000
 # Seconds one Python LF may take on one batch before apply stops it.
 DEFAULT_LF_TIMEOUT = 60.0
+# Rows matched and voted on at once: what each LF kind makes per row (normal-form
+# texts, Python objects for Python LFs) lives for one chunk, not for every row.
+CHUNK_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ def compute_codes(
     No check that needs every row is made here (``strict``, an LF failing everywhere and,
     without ``check_fields``, a metadata field no example has), so that an executor can
     run it on one batch of the examples and make those checks once over all of them.
+    The rows are voted on ``CHUNK_ROWS`` at a time.
 
     Examples
     --------
@@ -153,6 +157,34 @@ def compute_codes(
     >>> codes.shape == (frame.height, len(lfs), len(task.targets))
     True
     """
+    declarative = [lf for lf in lfs if isinstance(lf, DeclarativeLF)]
+    if check_fields and declarative:
+        fields = {name for lf in declarative for name in lf.fields}
+        _check_fields(declarative, with_fields(examples.select("id", "meta"), fields))
+    codes = np.full((examples.height, len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
+    errors = [pl.DataFrame(schema=ERRORS_SCHEMA)]
+    for start in range(0, examples.height, CHUNK_ROWS):
+        chunk = examples.slice(start, CHUNK_ROWS)
+        codes[start : start + chunk.height], failed = _chunk_codes(
+            lfs, chunk, task, n_jobs, lf_timeout
+        )
+        errors.append(failed)
+    position = {lf.name: j for j, lf in enumerate(lfs)}
+    # In LF then row order: the chunks are in row order, each in LF then row order.
+    in_order = pl.concat(errors).sort(
+        pl.col("lf").replace_strict(position, return_dtype=pl.Int64), maintain_order=True
+    )
+    return codes, in_order
+
+
+def _chunk_codes(
+    lfs: Sequence[LabelingFunction],
+    examples: pl.DataFrame,
+    task: Task,
+    n_jobs: int | None,
+    lf_timeout: float | None,
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """``compute_codes`` on one chunk of rows, every LF kind in its own way."""
     codes = np.full((examples.height, len(lfs), len(task.targets)), ABSTAIN, dtype=np.int16)
     codes_of = vote_codes(task)
     kinds: dict[type, list[int]] = {}
@@ -165,8 +197,6 @@ def compute_codes(
         matching = examples.with_columns(pl.col("text").str.normalize("NFC"))
     if declarative:
         matching = with_fields(matching, {name for j in declarative for name in lfs[j].fields})
-        if check_fields:
-            _check_fields([lfs[j] for j in declarative], matching)
         columns = [
             (j, t, lfs[j].votes(label_codes).alias(f"{j}:{t}"))
             for j in declarative

@@ -420,6 +420,47 @@ def test_votes_stored_under_older_matching_rules_are_recomputed(
     assert apply_lfs(workspace, [tech]).reused == ["tech"]
 
 
+def test_votes_computed_chunk_by_chunk_are_those_computed_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    @labeling_function
+    def odd(x: Example) -> str | None:
+        if x.text.endswith("3"):
+            raise ValueError("three")
+        return "spam" if int(x.text.split()[-1]) % 2 else None
+
+    @labeling_function
+    def fifth(x: Example) -> str | None:
+        if x.text.endswith("0"):
+            raise ValueError("zero")
+        return "ham" if int(x.text.split()[-1]) % 5 == 1 else None
+
+    n = 50
+    frame = pl.DataFrame(
+        {
+            "id": [f"r{i:02}" for i in range(n)],
+            "text": [f"song {i}" if i % 4 else f"subscribe {i}" for i in range(n)],
+            # Only the last row has the field: no chunk but the last sees it.
+            "meta": [None] * (n - 1) + ['{"author": "eve"}'],
+        }
+    )
+    lfs = [SUBSCRIBE, odd, SONG, fifth, lookup_lf("known", ["eve"], "spam", field="author")]
+    task = Task(labels=("ham", "spam"))
+    at_once = compute_votes(lfs, frame, task, n_jobs=1)
+    monkeypatch.setattr("labelkit.lf.apply.CHUNK_ROWS", 7)
+    chunked = compute_votes(lfs, frame, task, n_jobs=1)
+    assert (chunked.matrix.codes == at_once.matrix.codes).all()
+    assert chunked.matrix.codes[n - 1, 4] == 1 and (chunked.matrix.codes[:-1, 4] == -1).all()
+    # Failures in LF then row order, across the chunks.
+    failed = [
+        (lf, int(example[1:])) for lf, example in chunked.errors.select("lf", "example_id").rows()
+    ]
+    assert failed == [("odd", i) for i in range(n) if i % 10 == 3] + [
+        ("fifth", i) for i in range(n) if i % 10 == 0
+    ]
+    assert chunked.errors.equals(at_once.errors)
+
+
 def test_many_column_lfs_each_read_their_own_field(tmp_path: Path) -> None:
     # 60 fields of four types, each read by its own column LF, and a threshold and a
     # lookup LF on fields of their own: every LF's votes must come from its own field.
