@@ -509,6 +509,15 @@ BaseUrl_ = Annotated[
     str | None,
     typer.Option(envvar="OPENAI_BASE_URL", help="Base URL of the OpenAI-compatible endpoint."),
 ]
+BaseUrls_ = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--base-url",
+        envvar="OPENAI_BASE_URL",
+        help="Base URL of the OpenAI-compatible endpoint; repeat it for replicas serving the "
+        "same model, and the requests are spread over them.",
+    ),
+]
 ApiKey_ = Annotated[
     str | None, typer.Option(envvar="OPENAI_API_KEY", help="The endpoint's API key.")
 ]
@@ -543,7 +552,7 @@ def llm(
     few_shot_split: Annotated[
         str, typer.Option(help="Split whose gold labels few-shot examples come from.")
     ] = "dev",
-    base_url: BaseUrl_ = None,
+    base_url: BaseUrls_ = None,
     api_key: ApiKey_ = None,
     local: Local_ = False,
     model_file: ModelFile_ = None,
@@ -644,7 +653,8 @@ def llm(
     config = LLMConfig(
         model=model,
         instructions=instructions,
-        base_url=base_url,
+        base_url=base_url[0] if base_url else None,
+        extra_base_urls=tuple(base_url[1:]) if base_url else (),
         api_key=api_key,
         template=template,
         definitions=_pairs(definition, "--definition", "LABEL=TEXT"),
@@ -716,7 +726,9 @@ def llm(
             with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
                 stats = label_with_llm(
                     ws,
-                    dataclasses.replace(config, base_url=local_url, api_key="local"),
+                    dataclasses.replace(
+                        config, base_url=local_url, extra_base_urls=(), api_key="local"
+                    ),
                     split=chosen,
                     refresh=refresh,
                     budget=budget,

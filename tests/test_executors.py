@@ -455,7 +455,8 @@ def test_the_cli_asks_the_llm_from_the_cluster(
     path = tmp_path / "ray.duckdb"
     _workspace(path, distinct_csv).close()
     address = ray.get_runtime_context().gcs_address
-    with OpenAIServer() as server:
+    # Two replicas of one model: every worker spreads its requests over both.
+    with OpenAIServer() as server, OpenAIServer() as replica:
         done = run_cli(
             "llm",
             path,
@@ -465,6 +466,8 @@ def test_the_cli_asks_the_llm_from_the_cluster(
             "Is this comment spam?",
             "--base-url",
             server.base_url,
+            "--base-url",
+            replica.base_url,
             "--api-key",
             "test",
             "--executor",
@@ -478,7 +481,11 @@ def test_the_cli_asks_the_llm_from_the_cluster(
     assert "300 answered, 0 failed" in done.stdout
     with Workspace(path, read_only=True) as ws:
         assert table_counts(ws)["llm_cache"] == 300
-    assert len(server.requests) == 300
+        votes = dict(ws.sql("SELECT example_id, label FROM votes").rows())
+        texts = dict(ws.sql("SELECT id, text FROM examples").rows())
+    assert votes == {i: answer_for(text) for i, text in texts.items()}
+    assert len(server.requests) + len(replica.requests) == 300
+    assert min(len(server.requests), len(replica.requests)) > 100
 
 
 FLAG_LFS = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -84,6 +85,10 @@ class LLMConfig:
         The task description placed before the label list in the system message.
     base_url, api_key
         The endpoint; default to ``OPENAI_BASE_URL`` and ``OPENAI_API_KEY``.
+    extra_base_urls
+        More endpoints serving the same model with the same key (replicas): the
+        requests are spread over ``base_url`` and these in turn, ``concurrency`` in
+        flight in all. Answers are cached by request, whichever endpoint gave them.
     response_format
         ``"auto"`` tries ``json_schema``, then ``json_object`` with the schema (what
         llama.cpp's server enforces), then plain text, and keeps the first the endpoint
@@ -153,6 +158,7 @@ class LLMConfig:
     instructions: str
     base_url: str | None = None
     api_key: str | None = None
+    extra_base_urls: tuple[str, ...] = ()
     temperature: float = 0.0
     max_tokens: int = 16
     seed: int | None = 0
@@ -192,6 +198,8 @@ class LLMConfig:
             )
         if self.max_entities < 1:
             raise LabelkitError(f"max_entities must be at least 1, got {self.max_entities}")
+        if self.extra_base_urls and not self.base_url:
+            raise LabelkitError("extra_base_urls are more endpoints beside base_url: give it too")
 
     @property
     def source_name(self) -> str:
@@ -1031,10 +1039,12 @@ async def _ask_all(
 ) -> str:
 
     config, prompts = requests.config, requests.prompts
-    client = async_client(config.base_url, config.api_key)
+    urls = (config.base_url, *config.extra_base_urls)
     estimate = requests.estimate
     writer = _CacheWriter(store)
-    async with client:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(async_client(u, config.api_key)) for u in urls]
+        client = clients[0]
         items = requests.pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
             *Progress.get_default_columns(),
@@ -1074,16 +1084,17 @@ async def _ask_all(
                     record(first)
                 semaphore = asyncio.Semaphore(config.concurrency)
 
-                async def ask(key: str, text: str, attribute: str, chars: int) -> None:
+                async def ask(i: int, key: str, text: str, attribute: str, chars: int) -> None:
                     async with semaphore:
                         if not run.reserve(estimate(chars)):
                             return
-                        answer = await _ask(client, run, prompts, key, attribute, text, used_format)
+                        on = clients[i % len(clients)]
+                        answer = await _ask(on, run, prompts, key, attribute, text, used_format)
                         run.settle(estimate(chars), answer)
                         # Counted before the next prompt may start, so that a stop holds at once.
                         record(answer)
 
-                await asyncio.gather(*(ask(*item) for item in items[1:]))
+                await asyncio.gather(*(ask(i, *item) for i, item in enumerate(items[1:], 1)))
             finally:
                 # What arrived is kept whatever ended the run, an error or Ctrl-C included.
                 writer.flush()

@@ -61,6 +61,19 @@ def test_labels_through_real_http_and_caches_every_answer(workspace: Workspace) 
     assert all(len(request["messages"]) == 2 for request in sent)
 
 
+def test_requests_are_spread_over_replicas_of_one_model(workspace: Workspace) -> None:
+    with OpenAIServer() as server, OpenAIServer() as replica:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, extra_base_urls=(replica.base_url,)
+        )
+        stats = label_with_llm(workspace, config)
+    assert (stats.answered, stats.failed) == (6, 0)
+    assert (len(server.requests), len(replica.requests)) == (3, 3)
+    assert votes(workspace) == expected(workspace)
+    with pytest.raises(LabelkitError, match="beside base_url"):
+        LLMConfig(model="m", instructions="?", extra_base_urls=(replica.base_url,))
+
+
 def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:
     with OpenAIServer(Behaviour(refuse_json_schema=True)) as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url)
