@@ -1037,7 +1037,6 @@ async def _ask_all(
     store: Callable[[Sequence[CachedAnswer]], None],
     progress: bool,
 ) -> str:
-
     config, prompts = requests.config, requests.prompts
     urls = (config.base_url, *config.extra_base_urls)
     estimate = requests.estimate

@@ -277,7 +277,6 @@ async def _ask(
     """One chat completion constrained to ``schema``, asked as ``label_with_llm`` asks
     (deadline, retries); an endpoint that refuses ``json_schema`` (llama.cpp's) is asked
     with a ``json_object`` schema instead."""
-
     client = async_client(config.base_url, config.api_key or "unused")
     started = time.perf_counter()
     async with client:

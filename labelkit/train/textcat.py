@@ -543,7 +543,7 @@ def train_on_cleaned(
     if model is None:
         model = default_model(exclusive=True, config_path=config_path)
     keys = ["id", "attribute"] if with_attributes else ["id"]
-    # Texts are read for the sample only: at 10M rows, every cleaned text took 7.5 GB.
+    # Texts are read for the sample only: millions of labels are small, their texts not.
     examples = cleaned_labels(workspace, texts=False).join(
         workspace.sql("SELECT example_id AS id, attribute, probabilities FROM predictions").select(
             *keys, "probabilities"
