@@ -85,6 +85,9 @@ class TextClassifier:
     [0.97, 0.03]
     """
 
+    # torch's threads already use every core: labelkit's predict forks no workers for it.
+    uses_every_core = True
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         meta = json.loads((self.path / "meta.json").read_text())

@@ -430,9 +430,10 @@ class Predictor:
     ) -> Iterator[pl.DataFrame]:
         """Each block with its predictions, in order, ``PREDICT_BATCH`` texts at a time."""
         if n_process is None:
-            # torch runs a MiniLM classifier on every core already; forking it would not help.
-            spacy_model = isinstance(self.nlp, Language)
-            n_process = _cores() if rows >= PARALLEL_ROWS and spacy_model else 1
+            # torch runs a MiniLM classifier on every core already; forking it would not
+            # help. spaCy and the n-grams run on one core each.
+            forks = not getattr(self.nlp, "uses_every_core", False)
+            n_process = _cores() if rows >= PARALLEL_ROWS and forks else 1
         if n_process < 1:
             raise InputError(f"n_process must be at least 1, not {n_process}")
         checked = self.checked(blocks)

@@ -167,6 +167,8 @@ def test_evaluate_and_predict_on_a_workspace(spam_workspace: Path, tmp_path: Pat
         test = ws.sql("SELECT text, gold FROM examples WHERE split = 'test' ORDER BY id")
     predicted = predict_frame(model, test.select("text"))
     assert row["accuracy"] == pytest.approx((predicted["predicted"] == test["gold"]).mean())
+    # One core each, so predict forks workers for it: the same answers.
+    assert predict_frame(model, test.select("text"), n_process=2).equals(predicted)
     assert isinstance(load_small_model(model), TextClassifier)
 
 
