@@ -5,8 +5,8 @@ at concurrency 1, 4, 16, 64 and 256 of an OpenAI-compatible server on 127.0.0.1 
 answers at once. The server is a bare asyncio HTTP/1.1 server (keep-alive, one canned
 ``{"label": "ham"}`` completion, no JSON parsing) in its own process, so that it is not
 the bottleneck; beside labelkit, a bare client loop (the same ``openai.AsyncOpenAI``
-call labelkit makes, through the same client, at the same concurrency, nothing else; 2,000 requests) shows what the client and
-server reach alone. Then the same prompts go out from Ray tasks (``--executor ray``)
+call labelkit makes, through the same client, at the same concurrency, nothing else;
+2,000 requests) shows what the client and server reach alone. Then the same prompts go out from Ray tasks (``--executor ray``)
 by 1, 2 and 4 workers, 16 requests in flight each, on a local Ray cluster started
 beforehand. Each run asks under its own model name, so every run starts uncached; the
 wall time covers the whole call: prompts built, every answer cached, the votes written.

@@ -47,6 +47,7 @@ from labelkit.lf.apply import (
     _matrices,
     check_failures,
     compute_codes,
+    lf_position,
     long_votes,
 )
 from labelkit.lf.core import ERRORS_SCHEMA, DeclarativeLF, LabelingFunction, PythonLF, with_fields
@@ -400,10 +401,9 @@ def _vote_batch(
         check_fields=False,
     )
     if errors.height:
-        position = {lf.name: j for j, lf in enumerate(lfs)}
         located = errors.join(
             frame.select(pl.col("id").alias("example_id"), "row"), on="example_id", how="left"
-        ).with_columns(lf_index=pl.col("lf").replace_strict(position, return_dtype=pl.Int64))
+        ).with_columns(lf_index=lf_position(lfs))
         Path(failed).mkdir(parents=True, exist_ok=True)
         located.write_parquet(Path(failed, f"{frame['row'].min()}.parquet"))
     return long_votes(_matrices(codes, frame["id"].to_list(), lfs, task)).to_arrow()

@@ -169,12 +169,20 @@ def compute_codes(
             lfs, chunk, task, n_jobs, lf_timeout
         )
         errors.append(failed)
-    position = {lf.name: j for j, lf in enumerate(lfs)}
     # In LF then row order: the chunks are in row order, each in LF then row order.
-    in_order = pl.concat(errors).sort(
-        pl.col("lf").replace_strict(position, return_dtype=pl.Int64), maintain_order=True
-    )
-    return codes, in_order
+    return codes, pl.concat(errors).sort(lf_position(lfs), maintain_order=True)
+
+
+def lf_position(lfs: Sequence[LabelingFunction]) -> pl.Expr:
+    """The position in ``lfs`` of each failure's LF (the ``lf`` column of ``errors``),
+    to put failures in LF order.
+
+    Examples
+    --------
+    >>> errors.sort(lf_position(lfs), maintain_order=True)
+    """
+    position = {lf.name: j for j, lf in enumerate(lfs)}
+    return pl.col("lf").replace_strict(position, return_dtype=pl.Int64)
 
 
 def _chunk_codes(
