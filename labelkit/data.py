@@ -580,7 +580,8 @@ def _write(
                        WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'dev'
                        ELSE 'train' END),
                    i.meta, ?
-            FROM (SELECT *, bool_or(gold IS NOT NULL) OVER (PARTITION BY text) AS text_has_gold
+            FROM (SELECT *, text IN (SELECT text FROM incoming WHERE gold IS NOT NULL)
+                                AS text_has_gold
                   FROM incoming) i
             LEFT JOIN (SELECT text, min(split) AS split FROM examples GROUP BY text) w
                 USING (text)

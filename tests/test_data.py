@@ -175,6 +175,28 @@ def test_texts_without_gold_go_to_train_and_copies_share_a_split(tmp_path: Path)
     assert mixed.height == 0
 
 
+def test_copies_in_one_file_share_the_split_of_the_copy_with_gold(tmp_path: Path) -> None:
+    rows = [
+        row
+        for i in range(200)
+        for row in ({"text": f"text {i}", "label": None}, {"text": f"text {i}", "label": "ham"})
+    ]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            _write_csv(tmp_path / "pairs.csv", rows),
+            label_column="label",
+            labels=["ham", "spam"],
+        )
+        per_text = ws.sql(
+            "SELECT text, count(DISTINCT split) AS splits, any_value(split) AS split "
+            "FROM examples GROUP BY text"
+        )
+    assert per_text["splits"].max() == 1
+    # Unlabeled alone they would all be train: the labeled copy sends them to dev and test.
+    assert per_text.filter(pl.col("split") != "train").height > 20
+
+
 def test_changed_splits_and_gold_are_applied_and_counted(
     workspace: Workspace, tmp_path: Path
 ) -> None:

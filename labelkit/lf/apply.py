@@ -7,12 +7,14 @@ attribute ``""`` for classification), each attribute coded by ``Task.vote_task``
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -575,10 +577,25 @@ def _run_python_lfs(
 
 
 def _examples_for_python(examples: pl.DataFrame) -> list[Example]:
-    return [
-        Example(id=i, text=t, meta=json.loads(m) if m else {})
-        for i, t, m in zip(examples["id"], examples["text"], examples["meta"], strict=True)
-    ]
+    columns = (examples[name].to_list() for name in ("id", "text", "meta"))
+    # Millions of new objects set off the cyclic collector again and again, each pass
+    # over every object alive, so building them with it paused is twice as fast.
+    with _collector_paused():
+        return [
+            Example(id=i, text=t, meta=json.loads(m) if m else {})
+            for i, t, m in zip(*columns, strict=True)
+        ]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 Failure = tuple[str, str, str, str]
@@ -639,6 +656,9 @@ def _run_in_workers(
         context.Process(target=_work, args=(slot,), daemon=True) for slot in range(n_workers)
     ]
     failures: dict[int, list[Failure]] = {}
+    # Frozen, the rows are never visited by the workers' collectors, which would touch
+    # every object and so copy the parent's pages into each worker.
+    gc.freeze()
     try:
         for worker in workers:
             worker.start()
@@ -662,6 +682,7 @@ def _run_in_workers(
         for worker in workers:
             worker.join()
     finally:
+        gc.unfreeze()
         _FORKED_WORK = None
         for worker in workers:
             if worker.is_alive():
