@@ -657,7 +657,9 @@ def _run_in_workers(
     ]
     failures: dict[int, list[Failure]] = {}
     # Frozen, the rows are never visited by the workers' collectors, which would touch
-    # every object and so copy the parent's pages into each worker.
+    # every object and so copy the parent's pages into each worker. Objects the caller
+    # froze stay frozen.
+    frozen_by_caller = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         for worker in workers:
@@ -682,7 +684,8 @@ def _run_in_workers(
         for worker in workers:
             worker.join()
     finally:
-        gc.unfreeze()
+        if not frozen_by_caller:
+            gc.unfreeze()
         _FORKED_WORK = None
         for worker in workers:
             if worker.is_alive():

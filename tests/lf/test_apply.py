@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import re
 import sys
@@ -166,6 +167,8 @@ def test_python_lfs_run_in_processes_with_the_same_votes(tmp_path: Path) -> None
     frame = pl.DataFrame({"id": [f"r{i}" for i in range(n)], "text": [f"n {i}" for i in range(n)]})
     task = Task(labels=("ham", "spam"))
     parallel = compute_votes([digits], frame, task, n_jobs=2)
+    # The rows are frozen for the workers and thawed after; the collector runs again.
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
     serial = compute_votes([digits], frame, task, n_jobs=1)
     expected = [-1 if i % 100 == 13 or sum(map(int, str(i))) % 3 else 1 for i in range(n)]
     assert parallel.matrix.codes[:, 0].tolist() == expected
