@@ -503,7 +503,8 @@ Alias_ = Annotated[
     list[str] | None,
     typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
 ]
-# The endpoint options `llm` and `suggest-lfs` share.
+# The endpoint options of `llm` and `suggest-lfs`: `llm` takes replicas (BaseUrls_),
+# `suggest-lfs`, a few requests, one endpoint (BaseUrl_).
 Model_ = Annotated[str, typer.Option(help="Model name at the endpoint.")]
 BaseUrl_ = Annotated[
     str | None,
