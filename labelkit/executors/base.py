@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from labelkit.llm.cache import CachedAnswer
     from labelkit.llm.labeler import LLMRequests, LLMRun
     from labelkit.train.ship import Predictor
+    from labelkit.votes import LabelMatrix
     from labelkit.workspace import Workspace
 
 
@@ -27,10 +28,14 @@ class LFVotes:
     ``votes`` has one row per vote cast (``example_id, source, label, attribute``), or per
     span on a spans task (``example_id, source, start, end, label``); ``errors`` one row
     per failed row (``lf, example_id, text, error``), in LF then example order.
+    ``matrices``, where the executor has them in memory, are the same votes over every
+    example of the workspace by id, one ``LabelMatrix`` per attribute, so that the
+    caller need not read back what it wrote.
     """
 
     votes: pl.DataFrame
     errors: pl.DataFrame
+    matrices: dict[str, LabelMatrix] | None = None
 
 
 class Executor(Protocol):

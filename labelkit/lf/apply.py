@@ -381,6 +381,7 @@ def apply_lfs(
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
+    computed = None
     if stale:
         computed = runner.lf_votes(
             workspace,
@@ -428,6 +429,8 @@ def apply_lfs(
             [names],
         )
         return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans)
+    if computed is not None and computed.matrices is not None and not reused:
+        return AppliedLFs(matrices=computed.matrices, errors=errors)
     matrices = {
         attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)
         for attribute in workspace.task.targets

@@ -117,6 +117,22 @@ def test_an_lf_returning_an_unknown_label_is_refused(workspace: Workspace) -> No
         apply_lfs(workspace, [SUBSCRIBE, SUBSCRIBE])
 
 
+def test_applied_matrices_are_the_stored_votes_in_id_order(tmp_path: Path) -> None:
+    # Ingested out of id order: the matrices computed in memory must match what a
+    # matrix read from the workspace gives, rows by example id.
+    source = tmp_path / "texts.csv"
+    source.write_text("id,text\nz1,subscribe to me\na1,nice song\nm1,my song subscribe\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, source, id_column="id", labels=["ham", "spam"])
+        fresh = apply_lfs(ws, [SUBSCRIBE, SONG])
+        stored = LabelMatrix.from_workspace(ws, sources=["subscribe", "song"])
+        reused = apply_lfs(ws, [SUBSCRIBE, SONG])
+    assert fresh.matrix.example_ids == stored.example_ids == ["a1", "m1", "z1"]
+    assert fresh.matrix.codes.tolist() == stored.codes.tolist() == [[-1, 0], [1, 0], [1, -1]]
+    assert reused.reused == ["subscribe", "song"]
+    assert reused.matrix.codes.tolist() == stored.codes.tolist()
+
+
 def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> None:
     def apply_runs() -> int:
         return workspace.sql("SELECT count(*) AS n FROM runs WHERE step = 'apply'")["n"][0]
