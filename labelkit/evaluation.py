@@ -701,15 +701,11 @@ def _small_model(
 ) -> tuple[SmallModel, dict[str, float]]:
     """The trained model (a spaCy pipeline or another library's scorer), its size on disk
     and its words per second on ``texts``."""
-    import spacy
-
     from labelkit.train.scorers import scorer_folder, scorer_kind
     from labelkit.train.ship import load_small_model
 
     path = Path(model)
     scorer = scorer_folder(model)
-    if not path.is_dir() and not spacy.util.is_package(str(model)) and scorer is None:
-        raise LabelkitError(f"no trained model at {path}: run `labelkit train` first")
     nlp = load_small_model(model)
     on_disk = Path(nlp.path) if nlp.path is not None else path
     size = sum(f.stat().st_size for f in on_disk.rglob("*") if f.is_file())

@@ -68,7 +68,33 @@ def load_small_model(model: str | Path | SmallModel) -> SmallModel:
     folder = scorer_folder(model)
     if folder is not None:
         return load_scorer(folder)
+    if not spacy.util.is_package(str(model)):
+        check_model_folder(model)
     return spacy.load(model)
+
+
+def check_model_folder(path: str | Path) -> None:
+    """Raise ``LabelkitError`` unless ``path`` holds a trained model (its ``meta.json``),
+    saying what to give instead: the ``model-best`` inside a training folder.
+
+    Examples
+    --------
+    >>> check_model_folder("models/spam")
+    Traceback (most recent call last):
+    labelkit.errors.LabelkitError: models/spam is the folder `labelkit train` wrote ...
+    """
+    path = Path(path)
+    if (path / "meta.json").is_file():
+        return
+    if (path / "model-best" / "meta.json").is_file():
+        raise LabelkitError(
+            f"{path} is the folder `labelkit train` wrote; give the model inside it: "
+            f"{path / 'model-best'}"
+        )
+    raise LabelkitError(
+        f"no trained model at {path} (no meta.json there): give the model-best folder "
+        "that `labelkit train` wrote, or an installed model package"
+    )
 
 
 def package_model(
@@ -98,8 +124,7 @@ def package_model(
     """
     # Absolute: pip builds the wheel from inside the package folder.
     model_path, output = Path(model_path), Path(output_dir).resolve()
-    if not (model_path / "meta.json").is_file():
-        raise LabelkitError(f"no trained model at {model_path}: run `labelkit train` first")
+    check_model_folder(model_path)
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     output.mkdir(parents=True, exist_ok=True)
@@ -311,9 +336,9 @@ def predict_file(
     10000
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    output_kind = table_format(output_path)
-    if output_kind not in ("csv", "jsonl", "parquet"):
+    if output_path.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".parquet"):
         raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
+    output_kind = table_format(output_path)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
     rows, blocks = _read_blocks(input_path, file_format, batch_size)

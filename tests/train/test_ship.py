@@ -10,6 +10,7 @@ import spacy
 
 from labelkit import (
     InputError,
+    LabelkitError,
     Workspace,
     aggregate,
     apply_lfs,
@@ -116,6 +117,15 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
         predict_file(model, clash, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists(), "nothing is written for bad input"
+    with pytest.raises(InputError, match=r"out.txt: write predictions to .csv, .jsonl or"):
+        predict_file(model, source, tmp_path / "out.txt", text_column="body")
+    with pytest.raises(InputError, match=r"out.tsv: write predictions to .csv, .jsonl or"):
+        predict_file(model, source, tmp_path / "out.tsv", text_column="body")
+    # The training folder, not the model in it: say which folder to give.
+    with pytest.raises(LabelkitError, match=r"is the folder `labelkit train` wrote; give the"):
+        predict_file(model.parent, source, tmp_path / "out.csv", text_column="body")
+    with pytest.raises(LabelkitError, match=r"no trained model at .*nowhere \(no meta.json"):
+        predict_file(tmp_path / "nowhere", source, tmp_path / "out.csv", text_column="body")
 
 
 def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path) -> None:
