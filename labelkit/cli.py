@@ -57,6 +57,8 @@ app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts show brackets as written ("[start, end, label]"): no console markup.
+    rich_markup_mode=None,
 )
 console = make_console()
 errors = make_console(stderr=True)
@@ -251,6 +253,13 @@ def apply(
     ray_address: RayAddress_ = None,
     workers: Workers_ = None,
     ray_staging: RayStaging_ = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            help="Delete the stored votes of LFs applied before and not given now, so that "
+            "aggregate uses these LFs alone."
+        ),
+    ] = False,
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     runner = _executor(executor, ray_address, workers, ray_staging)
@@ -265,11 +274,18 @@ def apply(
             n_jobs=jobs,
             lf_timeout=lf_timeout,
             executor=runner,
+            prune=prune,
         )
         split = _analysis_split(ws)
         summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
+    if applied.others:
+        errors.print(
+            f"warning: {len(applied.others)} LFs applied before and not given now still vote "
+            f"in aggregate: {', '.join(applied.others)} (--prune deletes their votes)",
+            highlight=False,
+        )
     console.print(
         rich_table(summary, title=f"on the {split} split" if split else "on all examples")
     )

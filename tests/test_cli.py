@@ -176,6 +176,12 @@ def test_every_option_and_argument_has_help_text() -> None:
     assert missing == []
 
 
+def test_help_shows_brackets_as_written() -> None:
+    shown = " ".join(piped("ingest", "--help").stdout.split())
+    assert "Column with a unique id [default: 'id' if there is one]." in shown
+    assert "a JSON array of [start, end, label])" in shown
+
+
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
     result = run("demo", "--workspace", tmp_path / "demo")
     assert result.returncode == 0, result.stderr

@@ -38,7 +38,7 @@ from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import SpanLF, compute_span_votes
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import LabelMatrix, definition_hash, replace_span_votes, replace_votes
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Run, Workspace, registered
 
 if TYPE_CHECKING:
     from labelkit.executors import Executor
@@ -65,13 +65,15 @@ class AppliedLFs:
     ``errors`` has one row per example where an LF raised, called ``sys.exit``, or
     returned something other than one of the task's labels or None (that vote is an
     abstain); ``reused`` the LFs whose stored votes were still current and were not
-    recomputed.
+    recomputed; ``others`` the LFs applied to the workspace before, not asked for this
+    time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them).
     """
 
     matrices: dict[str, LabelMatrix]
     errors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ERRORS_SCHEMA))
     reused: list[str] = field(default_factory=list)
     spans: pl.DataFrame | None = None
+    others: list[str] = field(default_factory=list)
 
     @property
     def matrix(self) -> LabelMatrix:
@@ -343,6 +345,7 @@ def apply_lfs(
     n_jobs: int | None = None,
     lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
     executor: str | Executor = "local",
+    prune: bool = False,
 ) -> AppliedLFs:
     """Apply ``lfs`` to every example in the workspace and store their votes in one step.
 
@@ -358,6 +361,10 @@ def apply_lfs(
     this process and its forked workers; ``"ray"``: a Ray cluster, ``labelkit[ray]``) or
     an executor made by one (``executor_for("ray", address="auto", workers=4)``). Either
     way the votes are the same, and this process writes them in one transaction.
+
+    The votes of LFs applied earlier and not in ``lfs`` stay in the workspace and keep
+    voting in ``aggregate``; ``others`` names them. ``prune`` deletes them (their votes,
+    errors and source) in the same step, so that the workspace's LFs are ``lfs``.
 
     Examples
     --------
@@ -381,6 +388,11 @@ def apply_lfs(
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
+    names = [lf.name for lf in lfs]
+    others = workspace.sql(
+        "SELECT name FROM sources WHERE kind = 'lf' AND NOT list_contains(?, name) ORDER BY name",
+        [names],
+    )["name"].to_list()
     computed = None
     if stale:
         computed = runner.lf_votes(
@@ -392,50 +404,63 @@ def apply_lfs(
             lf_timeout=lf_timeout,
         )
         errors = computed.errors
+    pruned = others if prune else []
+    if stale or pruned:
         config = {
             "lfs": [lf.name for lf in stale],
             "reused": reused,
             "errors": errors.height,
             "executor": runner.name,
+            "pruned": pruned,
         }
         with workspace.run("apply", config) as run:
-            replace = replace_span_votes if workspace.task.kind == "spans" else replace_votes
-            replace(
-                run.con,
-                computed.votes,
-                pl.DataFrame(
-                    {
-                        "name": [lf.name for lf in stale],
-                        "kind": "lf",
-                        "definition": [lf.definition for lf in stale],
-                    }
-                ),
-                run_id=run.id,
-            )
-            run.con.execute(
-                "DELETE FROM lf_errors WHERE list_contains(?, source)",
-                [[lf.name for lf in stale]],
-            )
-            with registered(run.con, "new_errors", errors):
-                run.con.execute(
-                    "INSERT INTO lf_errors SELECT lf, example_id, error, ? FROM new_errors",
-                    [run.id],
-                )
-    names = [lf.name for lf in lfs]
+            if computed is not None:
+                _store(run, computed.votes, errors, stale, workspace.task.kind)
+            if pruned:
+                for table in ("votes", "span_votes", "lf_errors"):
+                    run.con.execute(f"DELETE FROM {table} WHERE list_contains(?, source)", [pruned])
+                run.con.execute("DELETE FROM sources WHERE list_contains(?, name)", [pruned])
+        others = [] if prune else others
     if workspace.task.kind == "spans":
         spans = workspace.sql(
             """SELECT example_id, source, start, "end", label FROM span_votes
                WHERE list_contains(?, source) ORDER BY example_id, source, start, "end", label""",
             [names],
         )
-        return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans)
+        return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans, others=others)
     if computed is not None and computed.matrices is not None and not reused:
-        return AppliedLFs(matrices=computed.matrices, errors=errors)
+        return AppliedLFs(matrices=computed.matrices, errors=errors, others=others)
     matrices = {
         attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)
         for attribute in workspace.task.targets
     }
-    return AppliedLFs(matrices=matrices, errors=errors, reused=reused)
+    return AppliedLFs(matrices=matrices, errors=errors, reused=reused, others=others)
+
+
+def _store(
+    run: Run, votes: pl.DataFrame, errors: pl.DataFrame, lfs: Sequence[LabelingFunction], kind: str
+) -> None:
+    """Replace the votes and failed rows of ``lfs`` with ``votes`` and ``errors``."""
+    replace = replace_span_votes if kind == "spans" else replace_votes
+    replace(
+        run.con,
+        votes,
+        pl.DataFrame(
+            {
+                "name": [lf.name for lf in lfs],
+                "kind": "lf",
+                "definition": [lf.definition for lf in lfs],
+            }
+        ),
+        run_id=run.id,
+    )
+    run.con.execute(
+        "DELETE FROM lf_errors WHERE list_contains(?, source)", [[lf.name for lf in lfs]]
+    )
+    with registered(run.con, "new_errors", errors):
+        run.con.execute(
+            "INSERT INTO lf_errors SELECT lf, example_id, error, ? FROM new_errors", [run.id]
+        )
 
 
 def long_votes(matrices: Mapping[str, LabelMatrix]) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import multiprocessing
 import re
 import sys
@@ -131,6 +132,23 @@ def test_applied_matrices_are_the_stored_votes_in_id_order(tmp_path: Path) -> No
     assert fresh.matrix.codes.tolist() == stored.codes.tolist() == [[-1, 0], [1, 0], [1, -1]]
     assert reused.reused == ["subscribe", "song"]
     assert reused.matrix.codes.tolist() == stored.codes.tolist()
+
+
+def test_lfs_not_given_again_are_named_and_pruned_on_request(workspace: Workspace) -> None:
+    def stored(table: str, column: str = "source") -> list[str]:
+        return sorted(set(workspace.sql(f"SELECT {column} FROM {table}")[column].to_list()))
+
+    assert apply_lfs(workspace, [SUBSCRIBE, SONG]).others == []
+    kept = apply_lfs(workspace, [SUBSCRIBE])
+    assert kept.others == ["song"] and kept.reused == ["subscribe"]
+    assert stored("votes") == ["song", "subscribe"]
+    # Nothing to rerun: the pruning is a step of its own, and the song LF's votes go.
+    pruned = apply_lfs(workspace, [SUBSCRIBE], prune=True)
+    assert pruned.others == [] and pruned.reused == ["subscribe"]
+    assert stored("votes") == ["subscribe"] and stored("sources", "name") == ["subscribe"]
+    config = workspace.sql("SELECT config FROM runs WHERE step = 'apply' ORDER BY run_id")
+    assert json.loads(config["config"][-1])["pruned"] == ["song"]
+    assert LabelMatrix.from_workspace(workspace).sources == ["subscribe"]
 
 
 def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> None:

@@ -98,6 +98,22 @@ def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: P
     assert stored(ws) == [("buy", "c2")]
 
 
+def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Path) -> None:
+    scratch = tmp_path / "scratch.rules"
+    scratch.write_text("/e/ -> spam\n")
+    rules = tmp_path / "kept.rules"
+    rules.write_text("buy -> spam\n")
+    assert run("apply", ws, "--lfs", rules, "--lfs", scratch).returncode == 0
+    again = run("apply", ws, "--lfs", rules)
+    assert again.returncode == 0, again.stderr
+    assert "warning: 1 LFs applied before and not given now still vote in aggregate" in again.stderr
+    assert len({source for source, _ in stored(ws)}) == 2
+    pruned = run("apply", ws, "--lfs", rules, "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "warning" not in pruned.stderr
+    assert stored(ws) == [("buy -> spam", "c2")]
+
+
 def test_a_hanging_lf_is_stopped_by_lf_timeout_and_nothing_is_written(
     tmp_path: Path, ws: Path
 ) -> None:
