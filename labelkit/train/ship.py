@@ -69,17 +69,17 @@ def load_small_model(model: str | Path | SmallModel) -> SmallModel:
     if folder is not None:
         return load_scorer(folder)
     if not spacy.util.is_package(str(model)):
-        check_model_folder(model)
+        _check_model_folder(model)
     return spacy.load(model)
 
 
-def check_model_folder(path: str | Path) -> None:
+def _check_model_folder(path: str | Path) -> None:
     """Raise ``LabelkitError`` unless ``path`` holds a trained model (its ``meta.json``),
     saying what to give instead: the ``model-best`` inside a training folder.
 
     Examples
     --------
-    >>> check_model_folder("models/spam")
+    >>> _check_model_folder("models/spam")
     Traceback (most recent call last):
     labelkit.errors.LabelkitError: models/spam is the folder `labelkit train` wrote ...
     """
@@ -124,7 +124,7 @@ def package_model(
     """
     # Absolute: pip builds the wheel from inside the package folder.
     model_path, output = Path(model_path), Path(output_dir).resolve()
-    check_model_folder(model_path)
+    _check_model_folder(model_path)
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     output.mkdir(parents=True, exist_ok=True)
