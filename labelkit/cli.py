@@ -50,7 +50,7 @@ from labelkit.report import accuracy_with_interval, make_console, one_line, rich
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import printable, read_key
 from labelkit.task import Task
-from labelkit.votes import LabelMatrix, import_votes
+from labelkit.votes import LabelMatrix, import_votes, lf_names
 from labelkit.workspace import Workspace, first_row
 
 app = typer.Typer(
@@ -369,8 +369,7 @@ def analyze(
         if ws.task.kind != "classification":
             _analyze_attributes(ws, split, top)
             return
-        names = ws.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")["name"]
-        matrix = LabelMatrix.from_workspace(ws, split=split, sources=names.to_list())
+        matrix = LabelMatrix.from_workspace(ws, split=split, sources=lf_names(ws))
         texts = ws.sql("SELECT id AS example_id, text FROM examples")
         summary = summarize_lfs(ws, split=split, sources=matrix.sources)
         uncovered = uncovered_examples(matrix)

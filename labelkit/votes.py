@@ -249,6 +249,30 @@ def replace_span_votes(
     return kept.height
 
 
+def lf_names(workspace: Workspace) -> list[str]:
+    """The names of the labeling functions whose votes the workspace holds, sorted.
+
+    Examples
+    --------
+    >>> lf_names(ws)[:2]
+    ['keyword_my', 'keyword_subscribe']
+    """
+    return workspace.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")[
+        "name"
+    ].to_list()
+
+
+def delete_sources(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """Delete every row of the sources ``names``: their votes, span votes, failed rows
+    and ``sources`` rows.
+
+    Call inside a workspace run so that the deletion is atomic.
+    """
+    for table in ("votes", "span_votes", "lf_errors"):
+        con.execute(f"DELETE FROM {table} WHERE list_contains(?, source)", [list(names)])
+    con.execute("DELETE FROM sources WHERE list_contains(?, name)", [list(names)])
+
+
 VoteSource = str | Path | pl.DataFrame
 
 # The columns of a table of votes, one row per vote.

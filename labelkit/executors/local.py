@@ -56,7 +56,7 @@ class LocalExecutor:
             lf_timeout=lf_timeout,
         )
         votes = computed.spans if computed.spans is not None else long_votes(computed.matrices)
-        return LFVotes(votes=votes, errors=computed.errors, matrices=computed.matrices or None)
+        return LFVotes(votes=votes, errors=computed.errors, matrices=computed.matrices)
 
     def llm_answers(
         self,

@@ -15,7 +15,7 @@ import polars as pl
 
 from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.votes import LabelMatrix
+from labelkit.votes import LabelMatrix, lf_names
 from labelkit.workspace import Workspace
 
 
@@ -255,9 +255,7 @@ def attribute_matrices(
     ['staff_mentioned', 'staff_negative', 'staff_positive']
     """
     if sources is None:
-        sources = workspace.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")[
-            "name"
-        ].to_list()
+        sources = lf_names(workspace)
     voting = workspace.sql(
         "SELECT DISTINCT attribute, source FROM votes WHERE list_contains(?, source)",
         [list(sources)],

@@ -37,7 +37,14 @@ from labelkit.lf.core import (
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import SpanLF, compute_span_votes
 from labelkit.task import ABSTAIN, OUTSIDE, Task
-from labelkit.votes import LabelMatrix, definition_hash, replace_span_votes, replace_votes
+from labelkit.votes import (
+    LabelMatrix,
+    definition_hash,
+    delete_sources,
+    lf_names,
+    replace_span_votes,
+    replace_votes,
+)
 from labelkit.workspace import Run, Workspace, registered
 
 if TYPE_CHECKING:
@@ -389,10 +396,7 @@ def apply_lfs(
     reused = [lf.name for lf in lfs if lf not in stale]
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     names = [lf.name for lf in lfs]
-    others = workspace.sql(
-        "SELECT name FROM sources WHERE kind = 'lf' AND NOT list_contains(?, name) ORDER BY name",
-        [names],
-    )["name"].to_list()
+    others = [name for name in lf_names(workspace) if name not in names]
     computed = None
     if stale:
         computed = runner.lf_votes(
@@ -417,9 +421,7 @@ def apply_lfs(
             if computed is not None:
                 _store(run, computed.votes, errors, stale, workspace.task.kind)
             if pruned:
-                for table in ("votes", "span_votes", "lf_errors"):
-                    run.con.execute(f"DELETE FROM {table} WHERE list_contains(?, source)", [pruned])
-                run.con.execute("DELETE FROM sources WHERE list_contains(?, name)", [pruned])
+                delete_sources(run.con, pruned)
         others = [] if prune else others
     if workspace.task.kind == "spans":
         spans = workspace.sql(
@@ -428,7 +430,7 @@ def apply_lfs(
             [names],
         )
         return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans, others=others)
-    if computed is not None and computed.matrices is not None and not reused:
+    if computed is not None and computed.matrices and not reused:
         return AppliedLFs(matrices=computed.matrices, errors=errors, others=others)
     matrices = {
         attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)

@@ -40,7 +40,7 @@ from labelkit.llm.transport import (
     require_endpoint,
 )
 from labelkit.task import ABSTAIN
-from labelkit.votes import LabelMatrix
+from labelkit.votes import LabelMatrix, lf_names
 from labelkit.workspace import Workspace, first_row, registered
 
 # How an LLM is asked for rules: the forms ``labelkit.lf.rules`` reads, and what makes
@@ -191,7 +191,7 @@ def _existing_rules(workspace: Workspace, rules: str | Path | None) -> set[str]:
 def _sample(workspace: Workspace, split: str, per_label: int, seed: int) -> pl.DataFrame:
     """``id, text, label``: texts of ``split`` no LF votes on or whose LFs disagree, up to
     ``per_label`` per label the label model gives them (label null before aggregate)."""
-    matrix = LabelMatrix.from_workspace(workspace, split=split, sources=_lf_names(workspace))
+    matrix = LabelMatrix.from_workspace(workspace, split=split, sources=lf_names(workspace))
     pool = pl.concat(
         [
             uncovered_examples(matrix),
@@ -214,12 +214,6 @@ def _sample(workspace: Workspace, split: str, per_label: int, seed: int) -> pl.D
         .filter(pl.int_range(pl.len()).over("label") < per_label)
         .sort("label", "id", nulls_last=True)
     )
-
-
-def _lf_names(workspace: Workspace) -> list[str]:
-    return workspace.sql("SELECT name FROM sources WHERE kind = 'lf' ORDER BY name")[
-        "name"
-    ].to_list()
 
 
 def _request(
@@ -391,7 +385,7 @@ def _score(workspace: Workspace, proposals: pl.DataFrame) -> pl.DataFrame:
         proposed = apply_lfs_to_frame(
             lfs, examples.select("id", "text"), labels=task, id_column="id"
         ).matrix.codes
-        current = LabelMatrix.from_workspace(workspace, sources=_lf_names(workspace))
+        current = LabelMatrix.from_workspace(workspace, sources=lf_names(workspace))
         codes = (
             current.codes
             if current.sources
