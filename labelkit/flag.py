@@ -8,6 +8,8 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors import Executor, executor_for
-from labelkit.executors.base import in_batches
+from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
@@ -88,9 +90,10 @@ def find_label_issues(
     batches, each by one fold's model (they are out of sample for all of them); the
     examples no source covers are scored the same way instead of by a refit on every
     label. Up to ``fit_examples`` labels the flags are those of plain k-fold
-    cross-validation. cleanlab then reads every row's probabilities at once (a few bytes
-    per row; its ``find_label_issues_batched`` computes another filter than
-    ``predicted_neq_given``). ``executor`` scores those batches: ``local`` in this
+    cross-validation. The texts stay in the workspace: the sample's are read once, the
+    others a chunk at a time as they are scored. cleanlab then reads every row's
+    probabilities at once (a few bytes per row; its ``find_label_issues_batched``
+    computes another filter than ``predicted_neq_given``). ``executor`` scores those batches: ``local`` in this
     process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the flags are the same.
 
     ``flagger`` names the classifier (``labelkit.flag_classifiers``; default
@@ -157,15 +160,16 @@ def _attribute_flags(
     task.require_attributes("flag (find_label_issues)")
     workspace.require("predictions", "labelkit aggregate")
     rows = workspace.sql(
-        """SELECT e.id AS example_id, e.text, t.attribute, p.label, p.confidence,
-                  p.probabilities
+        """SELECT e.id AS example_id, t.attribute, p.label, p.confidence, p.probabilities
            FROM examples e CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS attribute) t
            LEFT JOIN predictions p ON p.example_id = e.id AND p.attribute = t.attribute
            WHERE e.split = ? ORDER BY e.id, t.attribute""",
         [list(task.targets), split],
     )
     classifier = resolve(flaggers, flagger)(**params)
-    texts = rows.unique("example_id", maintain_order=True)["text"].to_list()
+    texts = _StoredTexts(
+        workspace, split, rows.unique("example_id", maintain_order=True)["example_id"]
+    )
     features, estimator = _features(
         classifier,
         texts,
@@ -267,9 +271,73 @@ def _queue(workspace: Workspace, flags: pl.DataFrame, config: dict[str, Any]) ->
             )
 
 
+class _StoredTexts:
+    """The texts of ``split``'s examples (position ``i`` holds ``ids[i]``), left in
+    the workspace and read where a model needs them: a sample by position, or the rows
+    to score a chunk at a time, so that flag's memory does not grow with the texts.
+
+    Examples
+    --------
+    >>> texts = _StoredTexts(ws, "train", pl.Series(["c1", "c2", "c3"]))
+    >>> texts.take(np.array([2, 0]))
+    ['third comment', 'first comment']
+    """
+
+    def __init__(self, workspace: Workspace, split: str, ids: pl.Series) -> None:
+        self.workspace, self.split, self.ids = workspace, split, ids
+        self._order = ids.arg_sort()
+        self._sorted = ids.gather(self._order)
+
+    def __len__(self) -> int:
+        return self.ids.len()
+
+    def take(self, positions: np.ndarray) -> list[str]:
+        """The texts at ``positions``, in that order."""
+        wanted = pl.DataFrame({"id": self.ids.gather(positions), "at": np.arange(positions.size)})
+        with registered(self.workspace.con, "wanted_texts", wanted):
+            return self.workspace.sql(
+                "SELECT e.text FROM wanted_texts w JOIN examples e ON e.id = w.id ORDER BY w.at"
+            )["text"].to_list()
+
+    def chunks(
+        self, positions: np.ndarray, batch_rows: int
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """The texts at ``positions``, at most ``batch_rows`` at a time in storage order,
+        each chunk with where its texts are in ``positions``."""
+        index = np.full(len(self), -1)
+        index[positions] = np.arange(positions.size)
+        # A cursor of its own: the caller's queries between chunks must not end the stream.
+        with self.workspace.con.cursor() as cursor:
+            stream = cursor.sql(
+                "SELECT id, text FROM examples WHERE split = ?", params=[self.split]
+            ).to_arrow_reader(batch_rows)
+            for batch in stream:
+                chunk = pl.from_arrow(batch)
+                at = index[self._order.gather(self._sorted.search_sorted(chunk["id"])).to_numpy()]
+                wanted = at >= 0
+                if wanted.any():
+                    yield at[wanted], chunk["text"].filter(pl.Series(wanted)).to_list()
+
+
+class _InMemory:
+    """Features already computed for every position: ``_StoredTexts``' interface over a
+    (sparse) matrix."""
+
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
+
+    def take(self, positions: np.ndarray) -> Any:
+        return self.rows[positions]
+
+    def chunks(self, positions: np.ndarray, batch_rows: int) -> Iterator[tuple[np.ndarray, Any]]:
+        for start in range(0, positions.size, batch_rows):
+            at = np.arange(start, min(start + batch_rows, positions.size))
+            yield at, self.rows[positions[at]]
+
+
 def _features(
-    classifier: Any, texts: list[str], *, shared: bool, fit_examples: int | None, seed: int
-) -> tuple[Any, Any]:
+    classifier: Any, texts: _StoredTexts, *, shared: bool, fit_examples: int | None, seed: int
+) -> tuple[_StoredTexts | _InMemory, Any]:
     """What the classifier is cross-validated on, for every attribute: the texts and the
     whole classifier; or, where several attributes share the texts (``shared``), the
     texts featurized once by every step of a pipeline but the last, and that last step.
@@ -278,20 +346,25 @@ def _features(
     ``fit_examples`` of them where there are more) without their labels, so no fold
     learns another fold's labels, and it is fitted once, not per fold and attribute.
     """
-    if shared and isinstance(classifier, Pipeline) and len(classifier.steps) > 1:
-        featurizer = classifier[:-1]
-        if fit_examples is None or len(texts) <= fit_examples:
-            return featurizer.fit_transform(texts), classifier[-1]
-        picked = np.random.default_rng(seed).choice(len(texts), fit_examples, replace=False)
-        featurizer.fit([texts[i] for i in np.sort(picked)])
-        return in_batches(featurizer.transform, texts, PREDICT_BATCH), classifier[-1]
-    return texts, classifier
+    if not (shared and isinstance(classifier, Pipeline) and len(classifier.steps) > 1):
+        return texts, classifier
+    featurizer = classifier[:-1]
+    every = np.arange(len(texts))
+    if fit_examples is None or len(texts) <= fit_examples:
+        return _InMemory(featurizer.fit_transform(texts.take(every))), classifier[-1]
+    picked = np.random.default_rng(seed).choice(len(texts), fit_examples, replace=False)
+    featurizer.fit(texts.take(np.sort(picked)))
+    parts = [(at, featurizer.transform(rows)) for at, rows in texts.chunks(every, PREDICT_BATCH)]
+    order = np.argsort(np.concatenate([at for at, _ in parts]))
+    stacked = stacked_rows([matrix for _, matrix in parts])
+    return _InMemory(stacked[order]), classifier[-1]
 
 
-def _take(features: Any, positions: np.ndarray) -> Any:
-    if isinstance(features, list):
-        return [features[i] for i in positions]
-    return features[positions]
+def _take(rows: Any, positions: np.ndarray) -> Any:
+    """The rows of a list of texts or of a (sparse) matrix at ``positions``."""
+    if isinstance(rows, list):
+        return [rows[i] for i in positions]
+    return rows[positions]
 
 
 class _Attribute:
@@ -302,7 +375,8 @@ class _Attribute:
     that frequent, and for the rows of rarer answers, the label model's probabilities
     stand in for the classifier's, so those rows are flagged for the other reasons only.
     Past ``fit_examples`` learned rows, the folds split a stratified sample of them and
-    each fold's model scores its share of the others (``find_label_issues``).
+    each fold's model scores its share of the others, and of the unanswered rows
+    (``find_label_issues``).
     """
 
     def __init__(
@@ -310,7 +384,7 @@ class _Attribute:
         task: Task,
         attribute: str,
         rows: pl.DataFrame,
-        features: Any,
+        features: _StoredTexts | _InMemory,
         estimator: Any,
         cv: StratifiedKFold,
         split: str,
@@ -332,20 +406,25 @@ class _Attribute:
             )
         self.classes = np.flatnonzero(counts >= folds)
         self.learned = np.isin(given, self.classes)
-        uniform = [1 / answers.cardinality] * answers.cardinality
-        self.pred_probs = np.array(
-            [uniform if p is None else p for p in rows["probabilities"].to_list()]
-        )
+        self.unlabeled = given == ABSTAIN
+        self.positions = rows["position"].to_numpy()
+        stored = rows["probabilities"].list.to_array(answers.cardinality).to_numpy()
+        # A row the label model left unanswered has no probabilities: uniform.
+        self.pred_probs = np.where(np.isnan(stored), 1 / answers.cardinality, stored)
         self.issues = np.zeros(rows.height, dtype=bool)
         self.features, self.estimator = features, None
-        self.fold_models: list[Any] = []
+        self.uncovered_proba: np.ndarray | None = None
         if len(self.classes) < 2:
             return
         self.estimator = estimator
         codes = np.searchsorted(self.classes, given[self.learned])
         if fit_examples is None or codes.size <= fit_examples:
             proba = cross_val_predict(
-                estimator, self._features(self.learned), codes, cv=cv, method="predict_proba"
+                estimator,
+                features.take(self.positions[self.learned]),
+                codes,
+                cv=cv,
+                method="predict_proba",
             )
         else:
             proba = self._sampled_cross_validation(codes, cv, fit_examples)
@@ -353,40 +432,60 @@ class _Attribute:
         self.pred_probs[self.learned] = 0.0
         self.pred_probs[np.ix_(self.learned, self.classes)] = proba
 
-    def _features(self, mask: np.ndarray) -> Any:
-        return _take(self.features, self.rows["position"].to_numpy()[mask])
-
     def _sampled_cross_validation(
         self, codes: np.ndarray, cv: StratifiedKFold, fit_examples: int
     ) -> np.ndarray:
         """Out-of-sample probabilities of every learned row from ``cv``'s folds over a
         stratified sample of ``fit_examples`` rows: out of fold in the sample, and from
-        one fold's model (in turn) outside it; the fold models are kept for ``uncovered``."""
-        positions = self.rows["position"].to_numpy()[self.learned]
-        rows = np.arange(codes.size)
+        one fold's model (in turn) outside it, as are the unanswered rows (kept for
+        ``uncovered``)."""
+        positions = self.positions[self.learned]
         sample, rest = train_test_split(
-            rows, train_size=fit_examples, stratify=codes, random_state=cv.random_state
+            np.arange(codes.size),
+            train_size=fit_examples,
+            stratify=codes,
+            random_state=cv.random_state,
         )
         sample, rest = np.sort(sample), np.sort(rest)
+        sampled = self.features.take(positions[sample])
+        models, held_out = [], []
+        for fit, held in cv.split(sample, codes[sample]):
+            models.append(clone(self.estimator).fit(_take(sampled, fit), codes[sample[fit]]))
+            held_out.append(held)
         proba = np.zeros((codes.size, len(self.classes)))
-        folds = cv.get_n_splits()
-        parts = []
-        for k, (fit, held_out) in enumerate(cv.split(sample, codes[sample])):
-            model = clone(self.estimator).fit(
-                _take(self.features, positions[sample[fit]]), codes[sample[fit]]
-            )
-            self.fold_models.append(model)
-            parts += [(model, sample[held_out]), (model, rest[k::folds])]
-        scored = self._scored([(model, positions[part]) for model, part in parts])
-        for (_, part), part_proba in zip(parts, scored, strict=True):
-            proba[part] = part_proba
+        jobs = [[(k, _take(sampled, held)) for k, held in enumerate(held_out)]]
+        (scored,) = self.executor.class_probabilities(models, jobs, batch_rows=PREDICT_BATCH)
+        for held, part in zip(held_out, scored, strict=True):
+            proba[sample[held]] = part
+        unlabeled = self.positions[self.unlabeled]
+        others = self._scored_by(
+            models,
+            np.concatenate([positions[rest], unlabeled]),
+            np.concatenate([np.arange(rest.size), np.arange(unlabeled.size)]) % len(models),
+        )
+        proba[rest] = others[: rest.size]
+        self.uncovered_proba = others[rest.size :]
         return proba
 
-    def _scored(self, parts: list[tuple[Any, np.ndarray]]) -> list[np.ndarray]:
-        """Each ``(model, positions)`` part's probabilities for the texts at those
-        positions, computed by the executor ``PREDICT_BATCH`` rows at a time."""
-        jobs = [(model, _take(self.features, positions)) for model, positions in parts]
-        return self.executor.class_probabilities(jobs, batch_rows=PREDICT_BATCH)
+    def _scored_by(
+        self, models: list[Any], positions: np.ndarray, model_of: np.ndarray
+    ) -> np.ndarray:
+        """The probabilities of the rows at ``positions``, row ``i`` scored by
+        ``models[model_of[i]]``; the executor scores the rows as they are read, a chunk
+        of ``PREDICT_BATCH`` at a time."""
+        proba = np.zeros((positions.size, len(self.classes)))
+        owners: deque[list[np.ndarray]] = deque()
+
+        def jobs() -> Iterator[list[tuple[int, Any]]]:
+            for at, rows in self.features.chunks(positions, PREDICT_BATCH):
+                mine = [np.flatnonzero(model_of[at] == k) for k in range(len(models))]
+                owners.append([at[part] for part in mine])
+                yield [(k, _take(rows, part)) for k, part in enumerate(mine)]
+
+        for scored in self.executor.class_probabilities(models, jobs(), batch_rows=PREDICT_BATCH):
+            for at, part in zip(owners.popleft(), scored, strict=True):
+                proba[at] = part
+        return proba
 
     def find_issues(self, filter_by: str) -> None:
         """cleanlab's verdict on each learned row, on this attribute alone."""
@@ -397,7 +496,7 @@ class _Attribute:
 
     def scored(self) -> pl.DataFrame:
         """The labeled rows: given and suggested answers, quality, confidence, cleanlab."""
-        labeled = self.given != ABSTAIN
+        labeled = ~self.unlabeled
         quality = self.pred_probs[labeled, self.given[labeled]]
         return self.rows.filter(labeled).select(
             "example_id",
@@ -413,27 +512,24 @@ class _Attribute:
         """Rows the label model left without an answer, as flags.
 
         The classifier, fitted on every learned row (past ``fit_examples``, the fold
-        models in turn), suggests one (else the label
-        model's likeliest answer). Their priority is half the doubt in it, so likely
-        label errors come before labeling from scratch, and the least obvious of these
-        come first among them.
+        models in turn), suggests one (else the label model's likeliest answer). Their
+        priority is half the doubt in it, so likely label errors come before labeling
+        from scratch, and the least obvious of these come first among them.
         """
-        unlabeled = self.given == ABSTAIN
-        rows = self.rows.filter(unlabeled)
+        rows = self.rows.filter(self.unlabeled)
         if rows.height == 0:
             return pl.DataFrame()
-        proba = self.pred_probs[unlabeled]
-        if self.fold_models:
-            positions = self.rows["position"].to_numpy()[unlabeled]
+        proba = self.pred_probs[self.unlabeled]
+        if self.estimator is not None:
+            if self.uncovered_proba is None:
+                learned = self.features.take(self.positions[self.learned])
+                fitted = clone(self.estimator).fit(learned, self.codes)
+                positions = self.positions[self.unlabeled]
+                self.uncovered_proba = self._scored_by(
+                    [fitted], positions, np.zeros(positions.size, dtype=int)
+                )
             proba = np.zeros_like(proba)
-            folds = len(self.fold_models)
-            parts = [(model, positions[k::folds]) for k, model in enumerate(self.fold_models)]
-            for k, scored in enumerate(self._scored(parts)):
-                proba[k::folds, self.classes] = scored
-        elif self.estimator is not None:
-            fitted = clone(self.estimator).fit(self._features(self.learned), self.codes)
-            proba = np.zeros_like(proba)
-            proba[:, self.classes] = fitted.predict_proba(self._features(unlabeled))
+            proba[:, self.classes] = self.uncovered_proba
         suggested = self.answers.decode(proba.argmax(axis=1), "suggested_label")
         sure = proba.max(axis=1)
         why = "no source covers it" if self.kind == "classification" else "no answer"

@@ -15,6 +15,7 @@ from labelkit import (
     Workspace,
     cleaned_labels,
     find_label_issues,
+    flag,
     ingest,
 )
 from labelkit.aggregate import aggregate
@@ -392,6 +393,22 @@ def test_a_bounded_fit_keeps_small_data_flags_and_still_finds_the_flips(tmp_path
         assert t1["suggested_label"] == "spam", "the fold models suggest a label for it"
         logged = ws.sql("SELECT config FROM runs WHERE step = 'flag' ORDER BY run_id DESC")
     assert '"fit_examples": 100' in logged["config"][0]
+
+
+def test_rows_read_a_few_at_a_time_get_the_same_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The texts are read in chunks in storage order ("t0", "t1", "t2"...), which is not
+    the ids' order ("t0", "t1", "t10"...); chunks of 7 must not change a flag."""
+    ws, _ = noisy_workspace(tmp_path)
+    with ws:
+        ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id IN ('t1', 't20')")
+        whole = find_label_issues(ws, fit_examples=100)
+        monkeypatch.setattr(flag, "PREDICT_BATCH", 7)
+        assert find_label_issues(ws, fit_examples=100).equals(whole)
+        assert find_label_issues(ws, fit_examples=None).equals(
+            find_label_issues(ws, fit_examples=300)
+        )
 
 
 def test_a_bounded_fit_scores_every_row_out_of_sample(tmp_path: Path) -> None:

@@ -77,10 +77,16 @@ class Executor(Protocol):
         ...
 
     def class_probabilities(
-        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
-    ) -> list[np.ndarray]:
-        """Each ``(model, rows)`` job's ``model.predict_proba(rows)``, in order, computed
-        ``batch_rows`` rows at a time (``rows``: a list of texts or a feature matrix)."""
+        self,
+        models: Sequence[Any],
+        chunks: Iterable[Sequence[tuple[int, Any]]],
+        *,
+        batch_rows: int,
+    ) -> Iterator[list[np.ndarray]]:
+        """For each chunk of ``(model index, rows)`` jobs, in order, as the chunks come:
+        each job's ``models[index].predict_proba(rows)``, computed ``batch_rows`` rows at
+        a time (``rows``: a list of texts or a feature matrix). The caller reads its rows
+        a chunk at a time, so they need not all be in memory; each model is shipped once."""
         ...
 
     def predictions(
@@ -108,11 +114,20 @@ def in_batches(function: Any, rows: Any, batch_rows: int) -> Any:
     >>> in_batches(np.square, np.arange(5), 2)
     array([ 0,  1,  4,  9, 16])
     """
+    parts = [function(rows[i : i + batch_rows]) for i in range(0, rows_in(rows), batch_rows)]
+    return stacked_rows(parts) if parts else function(rows)
+
+
+def stacked_rows(parts: Sequence[Any]) -> Any:
+    """One matrix of ``parts``' rows, in order: sparse (CSR) where they are sparse.
+
+    Examples
+    --------
+    >>> stacked_rows([np.zeros((1, 2)), np.ones((2, 2))]).shape
+    (3, 2)
+    """
     import scipy.sparse
 
-    parts = [function(rows[i : i + batch_rows]) for i in range(0, rows_in(rows), batch_rows)]
-    if not parts:
-        return function(rows)
     if scipy.sparse.issparse(parts[0]):
         return scipy.sparse.vstack(parts).tocsr()
     return np.concatenate(parts)

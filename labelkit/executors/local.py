@@ -72,10 +72,15 @@ class LocalExecutor:
         return ask_here(requests, run, store)
 
     def class_probabilities(
-        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
-    ) -> list[np.ndarray]:
+        self,
+        models: Sequence[Any],
+        chunks: Iterable[Sequence[tuple[int, Any]]],
+        *,
+        batch_rows: int,
+    ) -> Iterator[list[np.ndarray]]:
         """In this process, one batch after another."""
-        return [scored_here(model, rows, batch_rows) for model, rows in jobs]
+        for jobs in chunks:
+            yield [scored_here(models[k], rows, batch_rows) for k, rows in jobs]
 
     def predictions(
         self,

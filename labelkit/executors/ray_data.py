@@ -201,36 +201,41 @@ class RayExecutor:
         return used
 
     def class_probabilities(
-        self, jobs: Sequence[tuple[Any, Any]], *, batch_rows: int
-    ) -> list[np.ndarray]:
-        """Every job's rows cut into batches of ``batch_rows``, one Ray task each,
-        ``workers`` at a time; each model goes into the object store once. A job
-        without rows is scored here."""
+        self,
+        models: Sequence[Any],
+        chunks: Iterable[Sequence[tuple[int, Any]]],
+        *,
+        batch_rows: int,
+    ) -> Iterator[list[np.ndarray]]:
+        """Each chunk's jobs cut into batches of ``batch_rows``, one Ray task each,
+        ``workers`` at a time; each model goes into the object store once, for every
+        chunk. A job without rows is scored here."""
         ray = _import_ray()
         with _connected(ray, self.address, self.workers) as workers, _worker_errors_raised(ray):
             score = ray.remote(num_cpus=1)(_predict_proba)
-            models = [ray.put(model) for model, _ in jobs]
-            batches = [
-                (job, rows[start : start + batch_rows])
-                for job, (_, rows) in enumerate(jobs)
-                for start in range(0, rows_in(rows), batch_rows)
-            ]
-            scored: list[np.ndarray | None] = [None] * len(batches)
-            running: dict[Any, int] = {}
-            for index, (job, rows) in enumerate(batches):
-                if len(running) == workers:
-                    (done,), _ = ray.wait(list(running), num_returns=1)
-                    scored[running.pop(done)] = ray.get(done)
-                running[score.remote(models[job], rows)] = index
-            for done, index in running.items():
-                scored[index] = ray.get(done)
-        by_job: list[list[np.ndarray]] = [[] for _ in jobs]
-        for (job, _), proba in zip(batches, scored, strict=True):
-            by_job[job].append(proba)
-        return [
-            np.concatenate(parts) if parts else scored_here(model, rows, batch_rows)
-            for parts, (model, rows) in zip(by_job, jobs, strict=True)
-        ]
+            stored = [ray.put(model) for model in models]
+            for jobs in chunks:
+                batches = [
+                    (job, rows[start : start + batch_rows])
+                    for job, (_, rows) in enumerate(jobs)
+                    for start in range(0, rows_in(rows), batch_rows)
+                ]
+                scored: list[np.ndarray | None] = [None] * len(batches)
+                running: dict[Any, int] = {}
+                for index, (job, rows) in enumerate(batches):
+                    if len(running) == workers:
+                        (done,), _ = ray.wait(list(running), num_returns=1)
+                        scored[running.pop(done)] = ray.get(done)
+                    running[score.remote(stored[jobs[job][0]], rows)] = index
+                for done, index in running.items():
+                    scored[index] = ray.get(done)
+                by_job: list[list[np.ndarray]] = [[] for _ in jobs]
+                for (job, _), proba in zip(batches, scored, strict=True):
+                    by_job[job].append(proba)
+                yield [
+                    np.concatenate(parts) if parts else scored_here(models[k], rows, batch_rows)
+                    for parts, (k, rows) in zip(by_job, jobs, strict=True)
+                ]
 
     def predictions(
         self,
