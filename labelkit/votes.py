@@ -122,27 +122,21 @@ class SparseVotes:
             if sources is not None
             else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
         )
-        votes = workspace.sql(
-            """SELECT v.example_id, v.source, v.label FROM votes v
-               JOIN examples e ON e.id = v.example_id
-               WHERE (? IS NULL OR e.split = ?) AND list_contains(?, v.source)
-                     AND v.attribute = ?""",
-            [split, split, names, attribute],
-        )
-        placed = (
-            votes.join(
-                pl.DataFrame({"example_id": ids, "row": np.arange(len(ids))}), on="example_id"
-            )
-            .with_columns(
-                pl.col("source")
-                .replace_strict({name: j for j, name in enumerate(names)}, return_dtype=pl.Int64)
-                .alias("column")
-            )
-            .sort("row", "column")
+        # Placed by DuckDB: a join and a sort of every vote in polars held several copies
+        # of the votes at once (issue 21).
+        placed = workspace.sql(
+            """WITH placed AS (
+                   SELECT id, row_number() OVER (ORDER BY id) - 1 AS at FROM examples
+                   WHERE $split IS NULL OR split = $split)
+               SELECT p.at, list_position($names, v.source) - 1 AS source_at, v.label
+               FROM votes v JOIN placed p ON p.id = v.example_id
+               WHERE list_contains($names, v.source) AND v.attribute = $attribute
+               ORDER BY p.at, source_at""",
+            {"split": split, "names": names, "attribute": attribute},
         )
         return cls(
-            rows=placed["row"].cast(pl.Int64).to_numpy(),
-            columns=placed["column"].cast(pl.Int64).to_numpy(),
+            rows=placed["at"].cast(pl.Int64).to_numpy(),
+            columns=placed["source_at"].cast(pl.Int64).to_numpy(),
             codes=task.encode(placed["label"]).astype(np.int16),
             example_ids=ids.to_list(),
             sources=names,
