@@ -1767,19 +1767,30 @@ def predict(
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
-    entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text."""
-    from labelkit.train import predict_file
+    entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text.
+    A row with no text (missing, empty or whitespace only) gets empty predictions, and a
+    note on stderr counts them."""
+    import warnings
 
-    n = predict_file(
-        model,
-        input_file,
-        output_file,
-        text_column=text_column,
-        threshold=threshold,
-        file_format=file_format,
-        n_process=n_process,
-        executor=_executor(executor, ray_address, workers, ray_staging),
-    )
+    from labelkit.train import NoTextWarning, predict_file
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoTextWarning)
+        n = predict_file(
+            model,
+            input_file,
+            output_file,
+            text_column=text_column,
+            threshold=threshold,
+            file_format=file_format,
+            n_process=n_process,
+            executor=_executor(executor, ray_address, workers, ray_staging),
+        )
+    for note in caught:
+        if issubclass(note.category, NoTextWarning):
+            errors.print(f"note: {note.message}", highlight=False, markup=False, soft_wrap=True)
+        else:
+            warnings.showwarning(note.message, note.category, note.filename, note.lineno)
     console.print(f"{n} rows labeled into {output_file}")
 
 
