@@ -118,7 +118,10 @@ def ingest(
     split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
     label_map: Annotated[
         list[str] | None,
-        typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order."),
+        typer.Option(
+            help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order. "
+            "RAW= (no label) drops that class: its rows come in unlabeled, and are counted."
+        ),
     ] = None,
     labels: Annotated[
         str | None,
