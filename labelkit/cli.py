@@ -21,7 +21,7 @@ from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.executors import Executor, executor_for
-from labelkit.export import export_cleaned
+from labelkit.export import export_cleaned, export_path, write_frame
 from labelkit.lf import (
     BATCH_ROWS,
     DEFAULT_LF_TIMEOUT,
@@ -118,7 +118,10 @@ def ingest(
     split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
     label_map: Annotated[
         list[str] | None,
-        typer.Option(help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order."),
+        typer.Option(
+            help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order. "
+            "RAW= (no label) drops that class: its rows come in unlabeled, and are counted."
+        ),
     ] = None,
     labels: Annotated[
         str | None,
@@ -1299,23 +1302,88 @@ def review(
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
-        # An empty queue flag made means "done"; one no flag run made means "not started".
-        queued = first_row(
-            ws.con,
-            "SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM runs WHERE step = 'flag')",
-        )
-        if not queued or not queued[0]:
-            raise LabelkitError(
-                f"workspace {ws.path} has no review queue yet: run `labelkit flag` first"
-            )
         review_in_terminal(
-            ReviewQueue(ws),
+            _review_queue(ws),
             reviewer=reviewer,
             console=console,
             limit=limit,
             focus=focus,
             attribute=attribute,
         )
+
+
+def _review_queue(ws: Workspace) -> ReviewQueue:
+    # An empty queue flag made means "done"; one no flag run made means "not started".
+    queued = first_row(
+        ws.con,
+        "SELECT (SELECT count(*) FROM queue) + (SELECT count(*) FROM runs WHERE step = 'flag')",
+    )
+    if not queued or not queued[0]:
+        raise LabelkitError(
+            f"workspace {ws.path} has no review queue yet: run `labelkit flag` first"
+        )
+    return ReviewQueue(ws)
+
+
+QUEUE_SHOWN = 20
+
+
+@app.command(name="queue")
+def queue_command(
+    workspace: Workspace_,
+    attribute: Annotated[
+        str | None,
+        typer.Option(help="On an aspects or multi-label task, only this attribute's items."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help=f"The first this many items [default: {QUEUE_SHOWN} shown; with --output, all].",
+            min=1,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the items, with their full texts, to a .csv, .jsonl or .parquet."),
+    ] = None,
+) -> None:
+    """List the items waiting for review, most doubtful first (the order `labelkit review`
+    asks them in): id, attribute, given and suggested label, why each was flagged and its
+    priority, and the text."""
+    if output is not None:
+        export_path(output)
+    with _open(workspace, read_only=True) as ws:
+        task = ws.task
+        if attribute is not None and task.kind not in ("aspects", "multilabel"):
+            raise LabelkitError(
+                f"--attribute is for an aspects or multi-label task, not {task.kind}"
+            )
+        queue = _review_queue(ws)
+        pending = queue.pending(attribute=attribute)
+    shown = limit or (pending.height if output else QUEUE_SHOWN)
+    columns: list[str | pl.Expr] = [
+        pl.int_range(1, pl.len() + 1).alias("rank"),
+        "example_id",
+    ]
+    if task.kind == "spans":
+        start = pl.col("attribute").str.split(":").list.get(0).cast(pl.Int64)
+        end = pl.col("attribute").str.split(":").list.get(1).cast(pl.Int64)
+        span = pl.col("text").str.slice(start, end - start)
+        columns += [start.alias("start"), end.alias("end"), span.alias("span")]
+    elif task.kind != "classification":
+        columns.append("attribute")
+    columns += ["given_label", "suggested_label", "reasons", "priority", "text"]
+    items = pending.select(columns).head(shown)
+    which = f" for {attribute}" if attribute else ""
+    if output is not None:
+        write_frame(items, output)
+        first = "" if items.height == pending.height else f"the first {items.height:,} of "
+        console.print(f"{first}{pending.height:,} pending items{which} written to {output}")
+        return
+    cut = f"; the first {items.height:,} shown" if items.height < pending.height else ""
+    console.print(f"{pending.height:,} items pending review{which}, most doubtful first{cut}")
+    if items.height:
+        console.print(rich_table(items.with_columns(one_line("text"))))
 
 
 @app.command()
@@ -1767,19 +1835,30 @@ def predict(
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
-    entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text."""
-    from labelkit.train import predict_file
+    entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text.
+    A row with no text (missing, empty or whitespace only) gets empty predictions, and a
+    note on stderr counts them."""
+    import warnings
 
-    n = predict_file(
-        model,
-        input_file,
-        output_file,
-        text_column=text_column,
-        threshold=threshold,
-        file_format=file_format,
-        n_process=n_process,
-        executor=_executor(executor, ray_address, workers, ray_staging),
-    )
+    from labelkit.train import NoTextWarning, predict_file
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoTextWarning)
+        n = predict_file(
+            model,
+            input_file,
+            output_file,
+            text_column=text_column,
+            threshold=threshold,
+            file_format=file_format,
+            n_process=n_process,
+            executor=_executor(executor, ray_address, workers, ray_staging),
+        )
+    for note in caught:
+        if issubclass(note.category, NoTextWarning):
+            errors.print(f"note: {note.message}", highlight=False, markup=False, soft_wrap=True)
+        else:
+            warnings.showwarning(note.message, note.category, note.filename, note.lineno)
     console.print(f"{n} rows labeled into {output_file}")
 
 

@@ -159,7 +159,9 @@ def read_examples(
     ``id_column``, else from a column named ``id`` where there is one, else it is
     ``<file stem>:<row>`` (``frame:<row>`` for a frame); ``split`` is null unless the
     input says it; other columns go into ``meta`` as JSON; ``file`` and ``row``
-    (1-based, header excluded) locate each row for error messages.
+    (1-based, header excluded) locate each row for error messages. ``label_map`` maps
+    raw labels to labels; a raw label mapped to ``""`` leaves its rows without gold
+    (the class is dropped, its texts kept unlabeled), and a note counts them.
 
     Numeric labels are read as their integer form where they are whole (``1.0`` is
     ``"1"``); one value written two ways (``1`` and ``1.0`` in a CSV) is refused, as is
@@ -249,7 +251,16 @@ def _read_source(
     ids = pl.col(id_column).cast(pl.String) if id_column else pl.lit(f"{stem}:") + row_number
     gold = _raw_labels(raw, name, label_column, notes) if label_column else pl.lit(None, pl.String)
     if label_map:
-        gold = gold.replace(dict(label_map))
+        # A class mapped to nothing is dropped from the task, its texts kept unlabeled.
+        unlabeled = [value for value, label in label_map.items() if not label]
+        if unlabeled:
+            found = raw.select(gold.alias("gold")).filter(pl.col("gold").is_in(unlabeled))
+            notes += [
+                f"{name}: {n:,} rows with gold {value!r} ingested unlabeled "
+                "(mapped to nothing by label_map / --label-map)"
+                for value, n in found.group_by("gold", maintain_order=True).len().iter_rows()
+            ]
+        gold = gold.replace({value: label or None for value, label in label_map.items()})
     split = (
         pl.col(split_column).cast(pl.String).str.to_lowercase().replace(_SPLIT_ALIASES)
         if split_column
@@ -390,7 +401,7 @@ def ingest(
 
     ``sources`` are file paths (see ``read_examples``) or polars / pandas DataFrames.
     The first ingest stores the task: its labels, in the order of ``labels``, else of
-    ``label_map``'s values (or a WRENCH ``label.json``), else sorted; and ``lang``,
+    ``label_map``'s non-empty values (or a WRENCH ``label.json``), else sorted; and ``lang``,
     the texts' spaCy language code (default ``"en"``), which pattern LFs and training
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
 
@@ -663,10 +674,9 @@ def _resolve_task(
         return task, order
     if labels is not None:
         return Task(labels=tuple(labels), lang=lang), "order of labels / --labels"
-    if label_map:
-        return Task(
-            labels=tuple(dict.fromkeys(label_map.values())), lang=lang
-        ), f"order of {order_from}"
+    mapped = tuple(label for label in dict.fromkeys((label_map or {}).values()) if label)
+    if mapped:
+        return Task(labels=mapped, lang=lang), f"order of {order_from}"
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
         raise InputError("no label set: pass labels (--labels) or a label column with gold labels")

@@ -194,16 +194,40 @@ def export_cleaned(
     >>> export_cleaned(ws, "cleaned.jsonl")
     1187
     """
-    path = Path(path)
-    formats = (".csv", ".jsonl", ".parquet")
-    if path.suffix not in formats:
-        raise InputError(f"{path}: cannot export to {path.suffix!r}; use one of {list(formats)}")
+    path = export_path(path)
     if workspace.task.kind == "spans":
         if wide:
             raise InputError("a wide export has one column per attribute; a spans task has none")
         frame = cleaned_spans(workspace, split=split).rename({"example_id": "id"})
     else:
         frame = cleaned_labels(workspace, split=split, wide=wide)
+    write_frame(frame, path)
+    return frame.height
+
+
+EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+def export_path(path: str | Path) -> Path:
+    """``path`` as a Path, refused unless it ends in one of ``EXPORT_FORMATS``: checked
+    before the work whose result goes there."""
+    path = Path(path)
+    if path.suffix not in EXPORT_FORMATS:
+        raise InputError(
+            f"{path}: cannot export to {path.suffix!r}; use one of {list(EXPORT_FORMATS)}"
+        )
+    return path
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` to CSV, JSONL or Parquet by the file's ending, its folder made if
+    need be; a ``spans`` column of JSON text goes into JSONL as JSON arrays.
+
+    Examples
+    --------
+    >>> write_frame(ReviewQueue(ws).pending(), "queue.parquet")
+    """
+    path = export_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".jsonl" and "spans" in frame.columns:
         write_spans_jsonl(frame, path)
@@ -211,7 +235,6 @@ def export_cleaned(
         {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}[
             path.suffix
         ](path)
-    return frame.height
 
 
 def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -327,6 +329,39 @@ def test_the_label_order_is_the_one_given(
         assert ws.task.labels == labels
     assert summary.labels == labels
     assert order in summary.label_order
+
+
+def test_a_class_mapped_to_nothing_comes_in_unlabeled(tmp_path: Path) -> None:
+    moods = ["joy", "surprise", "anger", "surprise", "sadness", "joy"]
+    path = _write_csv(
+        tmp_path / "moods.csv",
+        [{"id": f"m{i}", "text": f"text {i}", "label": mood} for i, mood in enumerate(moods)],
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, path, label_column="label", label_map={"surprise": ""})
+        assert ws.task.labels == ("anger", "joy", "sadness")
+        rows = ws.sql("SELECT id, gold, split FROM examples ORDER BY id")
+    assert rows["gold"].to_list() == ["joy", None, "anger", None, "sadness", "joy"]
+    assert rows.filter(pl.col("gold").is_null())["split"].to_list() == ["train", "train"]
+    assert f"note: {path}: 2 rows with gold 'surprise' ingested unlabeled" in str(summary)
+    # Beside real mappings, which alone make the label set, in their order.
+    with Workspace(tmp_path / "mapped.duckdb") as ws:
+        mapping = {"joy": "happy", "anger": "angry", "sadness": "sad", "surprise": ""}
+        ingest(ws, path, label_column="label", label_map=mapping)
+        assert ws.task.labels == ("happy", "angry", "sad")
+        assert ws.sql("SELECT count(*) AS n FROM examples WHERE gold IS NULL")["n"][0] == 2
+    args = ["cli.duckdb", "moods.csv", "--label-column", "label", "--label-map", "surprise="]
+    shown = subprocess.run(
+        [sys.executable, "-m", "labelkit", "ingest", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "moods.csv: 2 rows with gold 'surprise' ingested unlabeled" in shown.stdout
+    assert (
+        "labels (sorted; give the order with --labels or --label-map): anger, joy" in shown.stdout
+    )
 
 
 def test_the_language_is_stored_checked_and_kept(tmp_path: Path) -> None:

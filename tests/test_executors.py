@@ -35,7 +35,7 @@ from labelkit import (
 from labelkit.executors import executor_for
 from labelkit.executors.ray_data import RayExecutor
 from labelkit.lf import column_lf, threshold_lf
-from labelkit.train import predict_file
+from labelkit.train import NoTextWarning, predict_file
 from tests.helpers import table_counts
 from tests.openai_server import OpenAIServer, answer_for
 
@@ -329,21 +329,23 @@ def test_ray_predictions_equal_the_local_ones(
         predict_file(spam_model, examples_csv, remote, n_process=2, executor=executor)
 
 
-def test_a_missing_text_is_named_by_its_row_as_on_the_local_executor(
+def test_rows_without_text_get_no_prediction_as_on_the_local_executor(
     cluster: None, examples_csv: Path, spam_model: Path, tmp_path: Path
 ) -> None:
-    missing = pl.when(pl.int_range(pl.len()) == 4321).then(None).otherwise(pl.col("text"))
-    pl.read_csv(examples_csv).with_columns(text=missing).write_csv(tmp_path / "bad.csv")
+    row = pl.int_range(pl.len())
+    blank = pl.when(row == 4321).then(None).when(row == 12).then(pl.lit(" ")).otherwise("text")
+    pl.read_csv(examples_csv).with_columns(text=blank).write_csv(tmp_path / "holes.csv")
+    written = {}
     for executor in (executor_for("local"), RayExecutor(workers=2)):
-        with pytest.raises(InputError, match=r"bad.csv row 4322, column 'text': no text"):
+        out = tmp_path / f"{executor.name}.parquet"
+        with pytest.warns(NoTextWarning, match=r"holes.csv: 2 rows have no text"):
             predict_file(
-                spam_model,
-                tmp_path / "bad.csv",
-                tmp_path / "out.csv",
-                batch_size=1_000,
-                executor=executor,
+                spam_model, tmp_path / "holes.csv", out, batch_size=1_000, executor=executor
             )
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"], executor.name
+        written[executor.name] = pl.read_parquet(out)
+    assert written["ray"].equals(written["local"])
+    unlabeled = written["local"].with_row_index().filter(pl.col("predicted").is_null())
+    assert unlabeled["index"].to_list() == [12, 4321]
 
 
 def test_the_cli_predicts_on_the_cluster_at_an_address(

@@ -439,7 +439,7 @@ class _LabelBatch:
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         block = frame.drop(ROW)
-        texts = block[self.predictor.text_column].cast(pl.String).to_list()
+        texts = self.predictor.texts(block).to_list()
         labeled = self.predictor.labeled(block, self.predictor.answers(texts))
         return labeled.with_columns(frame[ROW]).to_arrow()
 

@@ -214,11 +214,21 @@ class ReviewQueue:
         classification); none on a spans task, whose items are its texts' spans."""
         return () if self.spans else self.task.targets
 
-    def pending(self, limit: int | None = None) -> pl.DataFrame:
-        """Queued items without a live decision, with their text, in review order."""
+    def pending(self, limit: int | None = None, *, attribute: str | None = None) -> pl.DataFrame:
+        """Queued items without a live decision, with their text, in review order (the
+        most doubtful first); with ``attribute``, only that attribute's.
+
+        Examples
+        --------
+        >>> queue.pending(2, attribute="staff")["example_id"].to_list()
+        ['r1', 'r2']
+        """
+        self._check(None, attribute)
         with self._lock:
             return self.workspace.sql(
-                f"{PENDING} ORDER BY q.priority DESC, q.example_id, q.attribute LIMIT ?", [limit]
+                f"""{PENDING} WHERE ?::VARCHAR IS NULL OR q.attribute = ?
+                    ORDER BY q.priority DESC, q.example_id, q.attribute LIMIT ?""",
+                [attribute, attribute, limit],
             )
 
     def next(

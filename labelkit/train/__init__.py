@@ -7,7 +7,7 @@ from labelkit.train.attributes import (
 )
 from labelkit.train.char_ngrams import tfidf_char_logreg_config
 from labelkit.train.ner import ner_config, train_ner, train_ner_on_cleaned, training_counts
-from labelkit.train.ship import package_model, predict_file, predict_frame
+from labelkit.train.ship import NoTextWarning, package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
     textcat_bow_config,
     textcat_bow_vectors_config,
@@ -21,6 +21,7 @@ from labelkit.train.transformer import minilm_finetune_config, train_minilm
 from labelkit.train.vectors import static_vectors
 
 __all__ = [
+    "NoTextWarning",
     "minilm_finetune_config",
     "ner_config",
     "package_model",

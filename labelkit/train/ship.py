@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -50,6 +51,10 @@ PARALLEL_ROWS = 50_000
 
 
 SmallModel = Language | TextScorer
+
+
+class NoTextWarning(UserWarning):
+    """Rows with no text (missing, empty or whitespace only) were given null predictions."""
 
 
 def load_small_model(model: str | Path | SmallModel) -> SmallModel:
@@ -282,6 +287,10 @@ def predict_frame(
     the absent answer, an attribute is absent when none of its outputs reaches
     ``threshold``, with confidence one minus its top score.
 
+    A row with no text (null, empty or whitespace only) keeps its place and gets null
+    in every added column: the model is not asked, since its answer to nothing would be
+    its prior. A ``NoTextWarning`` says how many there were.
+
     Examples
     --------
     >>> comments = pl.DataFrame({"text": ["subscribe to my channel", "lovely song"]})
@@ -294,6 +303,7 @@ def predict_frame(
     blocks = [table.slice(start, WRITE_BLOCK) for start in range(0, table.height, WRITE_BLOCK)]
     predictor = Predictor(model, text_column, threshold, "frame")
     labeled = list(predictor.stream(blocks or [table], table.height, n_process))
+    predictor.warn_without_text()
     return pl.concat(labeled) if len(labeled) > 1 else labeled[0]
 
 
@@ -324,6 +334,8 @@ def predict_file(
     ``PARALLEL_ROWS`` rows up (below that, starting them costs more than it saves).
     The output is the same whatever ``n_process``. It is written beside the target and
     moved into place at the end, so a bad row leaves no half-written file.
+    The output may not be the input file. Rows with no text get null predictions, as
+    in ``predict_frame``.
 
     ``executor`` (``labelkit.executors``; default: this machine) labels the blocks
     elsewhere: ``ray`` on a Ray cluster, each worker with the model loaded once (the
@@ -338,6 +350,11 @@ def predict_file(
     input_path, output_path = Path(input_path), Path(output_path)
     if output_path.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".parquet"):
         raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
+    # Moving the output into place would replace the input (a link to it too) for good.
+    if input_path.exists() and output_path.exists() and output_path.samefile(input_path):
+        raise InputError(
+            f"{output_path} is the input file {input_path}: write the predictions to another file"
+        )
     output_kind = table_format(output_path)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
@@ -356,6 +373,7 @@ def predict_file(
         partial.replace(output_path)
     finally:
         partial.unlink(missing_ok=True)
+    predictor.warn_without_text()
     return rows
 
 
@@ -437,6 +455,7 @@ class Predictor:
             threshold,
             name,
         )
+        self.without_text = 0
         self.nlp = nlp = load_small_model(model)
         if not isinstance(nlp, Language):
             # A MiniLM classifier: one label per text, torch's own threads.
@@ -472,9 +491,11 @@ class Predictor:
                 progress.update(bar, advance=block.height)
                 yield self.labeled(block, answers)
 
-    def checked(self, blocks: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFrame, list[str]]]:
-        """Each block and its texts, refused with the file's row number where one is
-        missing or too long for the model."""
+    def checked(
+        self, blocks: Iterable[pl.DataFrame]
+    ) -> Iterator[tuple[pl.DataFrame, list[str | None]]]:
+        """Each block and its ``texts``, refused with the file's row number where one is
+        too long for the model; the rows without text are counted in ``without_text``."""
         offset = 0
         limit = getattr(self.nlp, "max_length", None)
         for block in blocks:
@@ -483,10 +504,8 @@ class Predictor:
                     f"{self.name}: no column {self.text_column!r}; columns are {block.columns} "
                     "(choose one with text_column / --text-column)"
                 )
-            texts = block[self.text_column].cast(pl.String)
-            if texts.null_count():
-                row = offset + texts.is_null().arg_true()[0] + 1
-                raise InputError(f"{self.name} row {row}, column {self.text_column!r}: no text")
+            texts = self.texts(block)
+            self.without_text += texts.null_count()
             too_long = (texts.str.len_chars() > limit).arg_true() if limit else []
             if len(too_long):
                 raise InputError(
@@ -497,22 +516,38 @@ class Predictor:
             offset += block.height
             yield block, texts.to_list()
 
+    def texts(self, block: pl.DataFrame) -> pl.Series:
+        """The block's texts, null where there is none: missing, empty or whitespace only."""
+        texts = block[self.text_column].cast(pl.String)
+        return texts.scatter((texts.str.strip_chars() == "").arg_true(), None)
+
+    def warn_without_text(self) -> None:
+        """Say how many rows ``checked`` found without text, if any: their predictions
+        are null (a warning, which the CLI prints as a note)."""
+        if self.without_text:
+            warnings.warn(
+                f"{self.name}: {self.without_text:,} rows have no text (missing, empty or "
+                "whitespace only); their predictions are null",
+                NoTextWarning,
+                stacklevel=3,
+            )
+
     def _in_process(
-        self, checked: Iterator[tuple[pl.DataFrame, list[str]]]
+        self, checked: Iterator[tuple[pl.DataFrame, list[str | None]]]
     ) -> Iterator[tuple[pl.DataFrame, list[Any]]]:
         for block, texts in checked:
             yield block, self.answers(texts)
 
-    def answers(self, texts: list[str]) -> list[Any]:
+    def answers(self, texts: list[str | None]) -> list[Any]:
         """The model's answers to ``texts`` in this process, ``PREDICT_BATCH`` at a time:
-        for ``labeled``."""
+        for ``labeled``. A missing text's answer is None."""
         answers = []
         for start in range(0, len(texts), PREDICT_BATCH):
             answers += _answers(self.nlp, texts[start : start + PREDICT_BATCH], self.labels)
         return answers
 
     def _in_workers(
-        self, checked: Iterator[tuple[pl.DataFrame, list[str]]], n_process: int
+        self, checked: Iterator[tuple[pl.DataFrame, list[str | None]]], n_process: int
     ) -> Iterator[tuple[pl.DataFrame, list[Any]]]:
         """The blocks labeled by ``n_process`` workers, each text batch a task; at most two
         blocks are read ahead of the one being yielded, so memory stays bounded."""
@@ -537,12 +572,14 @@ class Predictor:
                 yield _collected(pending.popleft())
 
     def labeled(self, block: pl.DataFrame, answers: list[Any]) -> pl.DataFrame:
-        """``block`` with the columns its ``answers`` make."""
+        """``block`` with the columns its ``answers`` make, null in every one where the
+        answer is None (no text)."""
         if self.ner:
-            spans = pl.DataFrame({"spans": answers}, schema={"spans": pl.String})
-            return _joined(block, spans, self.name)
+            added = pl.DataFrame({"spans": answers}, schema={"spans": pl.String})
+            return _joined(block, added, self.name)
+        unscored = [None] * len(self.labels)
         table = pl.DataFrame(
-            answers,
+            [unscored if answer is None else answer for answer in answers],
             schema={f"score_{label}": pl.Float64 for label in self.labels},
             orient="row",
         )
@@ -552,25 +589,35 @@ class Predictor:
             chosen = _attribute_answers(
                 Task.from_json(json.dumps(task)), table.columns, self.threshold
             )
-            return _joined(block, table.select(*chosen, pl.all()), self.name)
-        if self.pipes == ["textcat"]:
-            return _joined(block, _exclusive_answers(table, self.labels), self.name)
-        top = pl.concat_list(table.columns)
-        columns = zip(table.columns, self.labels, strict=True)
-        over = [pl.when(pl.col(c) >= self.threshold).then(pl.lit(label)) for c, label in columns]
-        picked = pl.concat_list(over).list.drop_nulls().alias("predicted_labels")
-        added = table.select(picked, top.list.max().alias("confidence"), pl.all())
-        return _joined(block, added, self.name)
+            added = table.select(*chosen, pl.all())
+        elif self.pipes == ["textcat"]:
+            added = _exclusive_answers(table, self.labels)
+        else:
+            top = pl.concat_list(table.columns)
+            columns = zip(table.columns, self.labels, strict=True)
+            over = [
+                pl.when(pl.col(c) >= self.threshold).then(pl.lit(label)) for c, label in columns
+            ]
+            picked = pl.concat_list(over).list.drop_nulls().alias("predicted_labels")
+            added = table.select(picked, top.list.max().alias("confidence"), pl.all())
+        # An attribute's absent answer or an empty label list would claim a prediction.
+        scored = pl.Series([answer is not None for answer in answers], dtype=pl.Boolean)
+        return _joined(block, added.with_columns(pl.when(scored).then(pl.all())), self.name)
 
 
-def _answers(nlp: SmallModel, texts: list[str], labels: list[str]) -> list[Any]:
+def _answers(nlp: SmallModel, texts: list[str | None], labels: list[str]) -> list[Any]:
     """Each text's spans as JSON (an entity recognizer or span categorizer) or its score
-    per label."""
+    per label; None for a missing text, which the model never sees (a prediction for
+    no text would be the model's prior passed off as an answer)."""
+    present = [text for text in texts if text is not None]
     if not isinstance(nlp, Language):
-        return list(nlp.pipe(texts))
-    if {"ner", "spancat"} & set(nlp.pipe_names):
-        return [spans_json(predicted_spans(doc)) for doc in nlp.pipe(texts)]
-    return [[doc.cats[label] for label in labels] for doc in nlp.pipe(texts)]
+        scored = list(nlp.pipe(present))
+    elif {"ner", "spancat"} & set(nlp.pipe_names):
+        scored = [spans_json(predicted_spans(doc)) for doc in nlp.pipe(present)]
+    else:
+        scored = [[doc.cats[label] for label in labels] for doc in nlp.pipe(present)]
+    answers = iter(scored)
+    return [None if text is None else next(answers) for text in texts]
 
 
 _WORKER_NLP: list[SmallModel] = []
@@ -580,7 +627,7 @@ def _load_worker(model: str | Path | SmallModel) -> None:
     _WORKER_NLP.append(load_small_model(model))
 
 
-def _worker_answers(texts: list[str], labels: list[str]) -> list[Any]:
+def _worker_answers(texts: list[str | None], labels: list[str]) -> list[Any]:
     return _answers(_WORKER_NLP[0], texts, labels)
 
 

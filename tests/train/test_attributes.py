@@ -25,7 +25,7 @@ from labelkit import (
     train_attributes,
     train_textcat,
 )
-from labelkit.train import textcat_pairs_config
+from labelkit.train import NoTextWarning, textcat_pairs_config
 
 TASK = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"))
 PHRASES = {
@@ -229,6 +229,10 @@ def test_multilabel_task_answers_yes_or_no_per_label(tmp_path: Path) -> None:
         ("no", "yes"),
         ("yes", "no"),
     ]
+    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+        blank = predict_frame(model, pl.DataFrame({"text": ["", TEXTS[0]]}))
+    assert blank.row(0) == ("",) + (None,) * (blank.width - 1)
+    assert blank.row(1) == predicted.row(0)
 
 
 def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:

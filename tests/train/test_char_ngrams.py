@@ -14,7 +14,13 @@ import polars as pl
 import pytest
 
 from labelkit import LabelkitError, Workspace, evaluate, train_textcat
-from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
+from labelkit.train import (
+    NoTextWarning,
+    package_model,
+    predict_frame,
+    train_attributes,
+    train_on_cleaned,
+)
 from labelkit.train.char_ngram_loader import TextClassifier
 from labelkit.train.ship import load_small_model
 from tests.train.conftest import HAM, SPAM, install_and_score
@@ -58,6 +64,14 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
     assert scores.argmax(axis=1).tolist() == [1, 0, 1]
     one_by_one = np.array([next(loaded.pipe([text])) for text in texts])
     assert scores == pytest.approx(one_by_one)
+
+
+def test_a_text_that_is_not_there_gets_no_prediction(trained: Path) -> None:
+    texts = pl.Series("text", ["free money click here", "", None, "best music video"])
+    with pytest.warns(NoTextWarning, match="frame: 2 rows have no text"):
+        predicted = predict_frame(trained, texts.to_frame())
+    assert predicted["predicted"].to_list() == ["spam", None, None, "ham"]
+    assert predicted["score_spam"].null_count() == predicted["confidence"].null_count() == 2
 
 
 def test_spelling_variants_share_features_a_bag_of_words_lacks(tmp_path: Path) -> None:
@@ -298,3 +312,8 @@ def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path)
         ("no", "yes"),
         ("yes", "no"),
     ]
+    # No text, no answer: not "no" to every label.
+    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+        blank = predict_frame(model, pl.DataFrame({"text": ["tasty pasta", " "]}))
+    assert blank.row(1) == (" ",) + (None,) * (blank.width - 1)
+    assert blank.row(0) == predicted.row(2)

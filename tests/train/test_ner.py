@@ -26,7 +26,7 @@ from labelkit import (
     train_on_cleaned,
     train_textcat,
 )
-from labelkit.train import train_ner, training_counts
+from labelkit.train import NoTextWarning, predict_frame, train_ner, training_counts
 from tests.train.conftest import run_installed
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
@@ -240,6 +240,9 @@ def test_predict_writes_each_texts_spans(trained: tuple[Path, Path, str], tmp_pa
     table = pl.read_csv(tmp_path / "out.csv")
     assert table.columns == ["id", "body", "spans"]
     assert [json.loads(spans) for spans in table["spans"]] == [line["spans"] for line in lines]
+    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+        blank = predict_frame(model, pl.DataFrame({"text": [texts[0], ""]}))
+    assert json.loads(blank["spans"][0]) == lines[0]["spans"] and blank["spans"][1] is None
 
 
 def test_the_package_loads_with_spacy_alone(

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from labelkit import (
     predict_frame,
     train_on_cleaned,
 )
+from labelkit.train import NoTextWarning
 from tests.train.conftest import run_installed
 
 
@@ -108,10 +111,6 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         InputError, match=r"new.csv: no column 'text'; columns are \['id', 'body'\]"
     ):
         predict_file(model, source, tmp_path / "out.csv")
-    holes = tmp_path / "holes.jsonl"
-    holes.write_text('{"text": "fine"}\n{"text": null}\n')
-    with pytest.raises(InputError, match=r"holes.jsonl row 2, column 'text': no text"):
-        predict_file(model, holes, tmp_path / "out.csv")
     clash = tmp_path / "clash.csv"
     pl.DataFrame({"text": ["a"], "predicted": ["b"]}).write_csv(clash)
     with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
@@ -126,6 +125,74 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         predict_file(model.parent, source, tmp_path / "out.csv", text_column="body")
     with pytest.raises(LabelkitError, match=r"no trained model at .*nowhere \(no meta.json"):
         predict_file(tmp_path / "nowhere", source, tmp_path / "out.csv", text_column="body")
+
+
+def test_predict_gives_rows_without_text_null_predictions_in_their_place(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    _, model = trained
+    holes = tmp_path / "holes.jsonl"
+    holes.write_text(
+        '{"id": 1, "text": "subscribe to my channel"}\n{"id": 2, "text": null}\n'
+        '{"id": 3, "text": ""}\n{"id": 4, "text": " \\t\\n"}\n{"id": 5, "text": "great song"}\n'
+    )
+    with pytest.warns(NoTextWarning, match=r"holes.jsonl: 3 rows have no text"):
+        assert predict_file(model, holes, tmp_path / "out.parquet") == 5
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out["id"].to_list() == [1, 2, 3, 4, 5]
+    added = ["predicted", "confidence", "score_ham", "score_spam"]
+    assert out.filter(pl.col("id").is_in([2, 3, 4])).select(added).null_count().row(0) == (3,) * 4
+    expected = predict_frame(
+        model, pl.DataFrame({"text": ["subscribe to my channel", "great song"]})
+    )
+    assert (
+        out.filter(pl.col("predicted").is_not_null()).select(added).equals(expected.select(added))
+    )
+    # In CSV the missing and the empty text read alike: both get empty predictions.
+    pl.read_ndjson(holes).write_csv(tmp_path / "holes.csv")
+    labeled = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", model, "holes.csv", "out.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert labeled.returncode == 0, labeled.stderr
+    assert "note: holes.csv: 3 rows have no text" in labeled.stderr
+    assert "5 rows labeled into out.csv" in labeled.stdout
+    written = pl.read_csv(tmp_path / "out.csv")
+    assert written["predicted"].to_list() == [
+        expected["predicted"][0],
+        None,
+        None,
+        None,
+        expected["predicted"][1],
+    ]
+
+
+def test_predict_refuses_to_write_over_its_input(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    _, model = trained
+    source = tmp_path / "new.csv"
+    source.write_text("text\nsubscribe to my channel\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(source)
+    for output in (source, tmp_path / "sub" / ".." / "new.csv", tmp_path / "link.csv"):
+        with pytest.raises(
+            InputError, match=r"is the input file .*new.csv: write the predictions to another"
+        ):
+            predict_file(model, source, output)
+    assert source.read_text() == "text\nsubscribe to my channel\n"
+    refused = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", model, "new.csv", "./new.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 1
+    assert "error: new.csv is the input file new.csv" in refused.stderr
+    assert source.read_text() == "text\nsubscribe to my channel\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["link.csv", "new.csv", "sub"]
 
 
 def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path) -> None:
