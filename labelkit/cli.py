@@ -120,7 +120,7 @@ def ingest(
         list[str] | None,
         typer.Option(
             help="RAW=LABEL, e.g. 1=spam; repeatable or comma-separated, in label order. "
-            "RAW= (no label) drops that class: its rows come in unlabeled, and are counted."
+            "RAW= (no label) leaves that class out, its rows too (they are counted)."
         ),
     ] = None,
     labels: Annotated[

@@ -160,8 +160,8 @@ def read_examples(
     ``<file stem>:<row>`` (``frame:<row>`` for a frame); ``split`` is null unless the
     input says it; other columns go into ``meta`` as JSON; ``file`` and ``row``
     (1-based, header excluded) locate each row for error messages. ``label_map`` maps
-    raw labels to labels; a raw label mapped to ``""`` leaves its rows without gold
-    (the class is dropped, its texts kept unlabeled), and a note counts them.
+    raw labels to labels; a raw label mapped to ``""`` leaves the class out of the
+    task, and its rows too (a note counts them).
 
     Numeric labels are read as their integer form where they are whole (``1.0`` is
     ``"1"``); one value written two ways (``1`` and ``1.0`` in a CSV) is refused, as is
@@ -250,17 +250,20 @@ def _read_source(
     row_number = pl.int_range(1, pl.len() + 1).cast(pl.String)
     ids = pl.col(id_column).cast(pl.String) if id_column else pl.lit(f"{stem}:") + row_number
     gold = _raw_labels(raw, name, label_column, notes) if label_column else pl.lit(None, pl.String)
+    left_out = pl.lit(False)
     if label_map:
-        # A class mapped to nothing is dropped from the task, its texts kept unlabeled.
-        unlabeled = [value for value, label in label_map.items() if not label]
-        if unlabeled:
-            found = raw.select(gold.alias("gold")).filter(pl.col("gold").is_in(unlabeled))
+        # A class mapped to nothing is not part of the task: its texts would otherwise
+        # be given one of the other labels by the label model.
+        dropped = [value for value, label in label_map.items() if not label]
+        if dropped:
+            found = raw.select(gold.alias("gold")).filter(pl.col("gold").is_in(dropped))
             notes += [
-                f"{name}: {n:,} rows with gold {value!r} ingested unlabeled "
+                f"{name}: {n:,} rows with gold {value!r} left out "
                 "(mapped to nothing by label_map / --label-map)"
                 for value, n in found.group_by("gold", maintain_order=True).len().iter_rows()
             ]
-        gold = gold.replace({value: label or None for value, label in label_map.items()})
+            left_out = gold.is_in(dropped)
+        gold = gold.replace({value: label for value, label in label_map.items() if label})
     split = (
         pl.col(split_column).cast(pl.String).str.to_lowercase().replace(_SPLIT_ALIASES)
         if split_column
@@ -275,7 +278,9 @@ def _read_source(
         gold.alias("gold"),
         split.alias("split"),
         meta.alias("meta"),
+        left_out.alias("left_out"),
     ).with_row_index("row", offset=1)
+    frame = frame.filter(~pl.col("left_out")).drop("left_out")
     no_id = frame.filter(pl.col("id").is_null())
     if no_id.height:
         raise InputError(f"{name}: column {id_column!r} is empty in row {no_id['row'][0]}")

@@ -331,7 +331,7 @@ def test_the_label_order_is_the_one_given(
     assert order in summary.label_order
 
 
-def test_a_class_mapped_to_nothing_comes_in_unlabeled(tmp_path: Path) -> None:
+def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
     moods = ["joy", "surprise", "anger", "surprise", "sadness", "joy"]
     path = _write_csv(
         tmp_path / "moods.csv",
@@ -340,16 +340,15 @@ def test_a_class_mapped_to_nothing_comes_in_unlabeled(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws.duckdb") as ws:
         summary = ingest(ws, path, label_column="label", label_map={"surprise": ""})
         assert ws.task.labels == ("anger", "joy", "sadness")
-        rows = ws.sql("SELECT id, gold, split FROM examples ORDER BY id")
-    assert rows["gold"].to_list() == ["joy", None, "anger", None, "sadness", "joy"]
-    assert rows.filter(pl.col("gold").is_null())["split"].to_list() == ["train", "train"]
-    assert f"note: {path}: 2 rows with gold 'surprise' ingested unlabeled" in str(summary)
+        rows = ws.sql("SELECT id, gold FROM examples ORDER BY id")
+    assert rows.rows() == [("m0", "joy"), ("m2", "anger"), ("m4", "sadness"), ("m5", "joy")]
+    assert f"note: {path}: 2 rows with gold 'surprise' left out" in str(summary)
     # Beside real mappings, which alone make the label set, in their order.
     with Workspace(tmp_path / "mapped.duckdb") as ws:
         mapping = {"joy": "happy", "anger": "angry", "sadness": "sad", "surprise": ""}
         ingest(ws, path, label_column="label", label_map=mapping)
         assert ws.task.labels == ("happy", "angry", "sad")
-        assert ws.sql("SELECT count(*) AS n FROM examples WHERE gold IS NULL")["n"][0] == 2
+        assert ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 4
     args = ["cli.duckdb", "moods.csv", "--label-column", "label", "--label-map", "surprise="]
     shown = subprocess.run(
         [sys.executable, "-m", "labelkit", "ingest", *args],
@@ -358,7 +357,7 @@ def test_a_class_mapped_to_nothing_comes_in_unlabeled(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert shown.returncode == 0, shown.stderr
-    assert "moods.csv: 2 rows with gold 'surprise' ingested unlabeled" in shown.stdout
+    assert "moods.csv: 2 rows with gold 'surprise' left out" in shown.stdout
     assert (
         "labels (sorted; give the order with --labels or --label-map): anger, joy" in shown.stdout
     )
