@@ -289,6 +289,14 @@ def apply(
     console.print(
         rich_table(summary, title=f"on the {split} split" if split else "on all examples")
     )
+    silent = [lf.name for lf in functions if lf.name not in applied.voted]
+    if silent:
+        errors.print(
+            f"warning: {len(silent)} LFs vote on no example at all: {', '.join(silent)} (a "
+            "misspelt word, or a text form the data never has?)",
+            highlight=False,
+            markup=False,
+        )
     if applied.errors.height:
         per_lf = applied.errors.group_by("lf").len().sort("len", descending=True)
         errors.print(

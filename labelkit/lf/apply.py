@@ -93,6 +93,19 @@ class AppliedLFs:
             )
         return next(iter(self.matrices.values()))
 
+    @property
+    def voted(self) -> set[str]:
+        """The LFs that cast at least one vote (on any attribute)."""
+        if self.spans is not None:
+            return set(self.spans["source"])
+        voted: set[str] = set()
+        for matrix in self.matrices.values():
+            voting = (matrix.codes != ABSTAIN).any(axis=0)
+            voted.update(
+                name for name, any_vote in zip(matrix.sources, voting, strict=True) if any_vote
+            )
+        return voted
+
 
 def compute_votes(
     lfs: Sequence[LabelingFunction],
@@ -139,24 +152,19 @@ def compute_votes(
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     if task.kind == "spans":
         spans, errors = compute_span_votes(lfs, examples, task)  # type: ignore[arg-type]
-        check_failures(
-            errors,
-            examples.height,
-            set(spans["source"]),
-            strict=strict,
-            allow_failing_lfs=allow_failing_lfs,
-        )
-        return AppliedLFs(matrices={}, errors=errors, spans=spans)
-    codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
-    voting = (codes != ABSTAIN).any(axis=(0, 2))
+        applied = AppliedLFs(matrices={}, errors=errors, spans=spans)
+    else:
+        codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
+        matrices = _matrices(codes, examples["id"].to_list(), lfs, task)
+        applied = AppliedLFs(matrices=matrices, errors=errors)
     check_failures(
         errors,
         examples.height,
-        {lf.name for lf, voted in zip(lfs, voting, strict=True) if voted},
+        applied.voted,
         strict=strict,
         allow_failing_lfs=allow_failing_lfs,
     )
-    return AppliedLFs(matrices=_matrices(codes, examples["id"].to_list(), lfs, task), errors=errors)
+    return applied
 
 
 def compute_codes(

@@ -98,6 +98,39 @@ def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: P
     assert stored(ws) == [("buy", "c2")]
 
 
+def test_an_lf_that_never_returns_a_label_exits_1_naming_it_and_writes_nothing(
+    tmp_path: Path, ws: Path
+) -> None:
+    lfs = lf_file(
+        tmp_path,
+        "buy = keyword_lf('buy', ['buy'], 'spam')\n"
+        "@labeling_function\n"
+        "def songs(x):\n"
+        "    return 'music' if 'song' in x.text else None\n",
+    )
+    result = run("apply", ws, "--lfs", lfs)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: labeling function 'songs' failed on example 'c3': it never cast a valid vote: "
+        "on the 1 rows where it returned something other than None, it returned 'music', not "
+        "one of ['ham', 'spam'] or None; nothing was stored."
+    )
+    assert stored(ws) == []
+
+
+def test_rules_and_lfs_that_vote_nowhere_are_warned_of(tmp_path: Path, ws: Path) -> None:
+    rules = tmp_path / "r.rules"
+    rules.write_text('"buy now" -> spam\ngoodbye -> ham\n[bold]x -> ham\n')
+    lfs = lf_file(tmp_path, "@labeling_function\ndef never(x):\n    return None\n")
+    result = run("apply", ws, "--lfs", rules, "--lfs", lfs)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: 3 LFs vote on no example at all: goodbye -> ham, [bold]x -> ham, never"
+        in result.stderr
+    )
+    assert stored(ws) == [("buy now -> spam", "c2")]
+
+
 def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Path) -> None:
     scratch = tmp_path / "scratch.rules"
     scratch.write_text("/e/ -> spam\n")

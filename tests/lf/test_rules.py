@@ -96,10 +96,7 @@ def test_quotes_around_a_keyword_or_phrase_are_dropped_but_kept_in_a_regex(
     # Kept, the quotes had to be in the text, so a quoted phrase matched nothing.
     path = rule_file(
         tmp_path,
-        '"not happy" -> sad\n'
-        "'glad' -> happy\n"
-        "\"sunny day*\" -> happy\n"
-        "/\"quoted\"/ -> sad\n",
+        '"not happy" -> sad\n\'glad\' -> happy\n"sunny day*" -> happy\n/"quoted"/ -> sad\n',
     )
     lfs = load_rules(path)
     assert [lf.name for lf in lfs] == [
