@@ -384,14 +384,29 @@ def analyze(
         disputed = most_disputed(matrix, top=top).join(
             texts, on="example_id", how="left", maintain_order="left"
         )
-        # Health is estimated from every example's votes: the more overlaps, the surer.
-        everything = LabelMatrix.from_workspace(ws, sources=matrix.sources)
-        fitted = make_label_model("auto").fit(everything.codes, ws.task.cardinality)
+        # Health is that of the label model `aggregate` fits by default: auto, on the
+        # train split's votes of every source, so that both print the same numbers.
+        everything = LabelMatrix.from_workspace(ws)
+        in_fit = (ws.sql("SELECT split FROM examples ORDER BY id")["split"] == "train").to_numpy()
+        fit_on = "the train split, as aggregate fits it"
+        if not in_fit.any():
+            in_fit[:], fit_on = True, "all examples (no train split)"
+        fitted = make_label_model("auto").fit(everything.codes[in_fit], ws.task.cardinality)
+        measured = (
+            summarize_lfs(ws, split="dev", sources=everything.sources)
+            if _analysis_split(ws) == "dev"
+            else None
+        )
     where = f"the {split} split" if split else "all examples"
     console.print(
         rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
     )
-    _print_health(fitted.report, matrix.sources, summary)
+    _print_health(
+        fitted.report,
+        everything.sources,
+        measured,
+        title=f"source health (auto label model) fit on {fit_on}",
+    )
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
     console.print(
