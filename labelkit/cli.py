@@ -304,7 +304,7 @@ def apply(
             f"({', '.join(f'{lf}: {n}' for lf, n in per_lf.iter_rows())}); the first:",
             highlight=False,
         )
-        errors.print(rich_table(applied.errors.head(5)))
+        errors.print(rich_table(applied.errors.head(5).with_columns(one_line("text"))))
 
 
 def _print_health(

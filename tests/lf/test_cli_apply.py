@@ -14,11 +14,11 @@ from labelkit import Workspace
 
 
 def run(
-    *args: str | Path, timeout: float = 600, keys: str | None = None
+    *args: str | Path, timeout: float = 600, keys: str | None = None, columns: int = 200
 ) -> subprocess.CompletedProcess[str]:
-    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin."""
+    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin, ``COLUMNS`` set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "labelkit", *map(str, args)],
         input=keys,
@@ -77,6 +77,28 @@ def test_sys_exit_inside_an_lf_is_reported_as_that_lfs_failure(tmp_path: Path, w
     assert "SystemExit: the LF called sys.exit(0)" in result.stderr
     assert "quitter" in result.stdout and "buy" in result.stdout
     assert stored(ws) == [("buy", "c2"), ("quitter", "c1"), ("quitter", "c3")]
+
+
+def test_the_failed_rows_table_fits_the_width_columns_gives(tmp_path: Path, ws: Path) -> None:
+    long_text = "a long comment\nwith a line break, " + "on and on " * 20
+    more = tmp_path / "more.csv"
+    more.write_text(f'id,text\nc4,"{long_text}"\n')
+    assert run("ingest", ws, more, "--id-column", "id").returncode == 0
+    lfs = lf_file(
+        tmp_path,
+        "@labeling_function\n"
+        "def wordy(x):\n"
+        "    if 'on and on' in x.text:\n"
+        "        raise ValueError('this LF cannot read a text as long as this one ' * 3)\n"
+        "    return 'ham'\n",
+    )
+    result = run("apply", ws, "--lfs", lfs, columns=60)
+    assert result.returncode == 0, result.stderr
+    assert "1 failed rows abstained (wordy: 1)" in result.stderr
+    table = result.stderr.splitlines()[1:]
+    assert table[0].startswith("┏") and max(len(line) for line in table) == 60
+    assert table[3].startswith("│ wordy │ c4 ") and "a long comment" in table[3]
+    assert max(len(line) for line in result.stdout.splitlines()) <= 60
 
 
 def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: Path) -> None:
