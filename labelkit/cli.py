@@ -239,7 +239,8 @@ def apply(
     allow_failing_lfs: Annotated[
         bool,
         typer.Option(
-            help="Store an LF that fails on every row (as abstaining) instead of stopping."
+            help="Store an LF that fails on every row, or returns nothing but non-labels "
+            "besides None, as abstaining instead of stopping."
         ),
     ] = False,
     lf_timeout: Annotated[
