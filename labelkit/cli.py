@@ -242,7 +242,8 @@ def apply(
     allow_failing_lfs: Annotated[
         bool,
         typer.Option(
-            help="Store an LF that fails on every row (as abstaining) instead of stopping."
+            help="Store an LF that fails on every row, or returns nothing but non-labels "
+            "besides None, as abstaining instead of stopping."
         ),
     ] = False,
     lf_timeout: Annotated[
@@ -292,6 +293,14 @@ def apply(
     console.print(
         rich_table(summary, title=f"on the {split} split" if split else "on all examples")
     )
+    silent = [lf.name for lf in functions if lf.name not in applied.voted]
+    if silent:
+        errors.print(
+            f"warning: {len(silent)} LFs vote on no example at all: {', '.join(silent)} (a "
+            "misspelt word, or a text form the data never has?)",
+            highlight=False,
+            markup=False,
+        )
     if applied.errors.height:
         per_lf = applied.errors.group_by("lf").len().sort("len", descending=True)
         errors.print(
@@ -299,7 +308,7 @@ def apply(
             f"({', '.join(f'{lf}: {n}' for lf, n in per_lf.iter_rows())}); the first:",
             highlight=False,
         )
-        errors.print(rich_table(applied.errors.head(5)))
+        errors.print(rich_table(applied.errors.head(5).with_columns(one_line("text"))))
 
 
 def _print_health(
@@ -379,14 +388,29 @@ def analyze(
         disputed = most_disputed(matrix, top=top).join(
             texts, on="example_id", how="left", maintain_order="left"
         )
-        # Health is estimated from every example's votes: the more overlaps, the surer.
-        everything = LabelMatrix.from_workspace(ws, sources=matrix.sources)
-        fitted = make_label_model("auto").fit(everything.codes, ws.task.cardinality)
+        # Health is that of the label model `aggregate` fits by default: auto, on the
+        # train split's votes of every source, so that both print the same numbers.
+        everything = LabelMatrix.from_workspace(ws)
+        in_fit = (ws.sql("SELECT split FROM examples ORDER BY id")["split"] == "train").to_numpy()
+        fit_on = "the train split, as aggregate fits it"
+        if not in_fit.any():
+            in_fit[:], fit_on = True, "all examples (no train split)"
+        fitted = make_label_model("auto").fit(everything.codes[in_fit], ws.task.cardinality)
+        measured = (
+            summarize_lfs(ws, split="dev", sources=everything.sources)
+            if _analysis_split(ws) == "dev"
+            else None
+        )
     where = f"the {split} split" if split else "all examples"
     console.print(
         rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
     )
-    _print_health(fitted.report, matrix.sources, summary)
+    _print_health(
+        fitted.report,
+        everything.sources,
+        measured,
+        title=f"source health (auto label model) fit on {fit_on}",
+    )
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
     console.print(

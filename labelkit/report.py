@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from typing import IO
 
 import polars as pl
@@ -30,7 +31,9 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
     """A console for labelkit's output. In a terminal, lines wrap and tables fit its
     width. Anywhere else (a pipe, ``| tee``, a file, a CI log) there is no width to fit,
     so lines are neither wrapped nor cut and tables from ``rich_table`` take their full
-    width: a name is never cut short (rich would fit everything to 80 columns).
+    width: a name is never cut short (rich would fit everything to 80 columns). Unless
+    the ``COLUMNS`` environment variable gives a width: then tables fit it there too,
+    and lines are still not wrapped.
 
     Examples
     --------
@@ -43,10 +46,12 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
 
 
 class _FrameTable(Table):
-    """A table that fits the console's width in a terminal and takes its own elsewhere."""
+    """A table that fits the console's width in a terminal or where ``COLUMNS`` gives
+    one, and takes its own elsewhere."""
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if not options.is_terminal:
+        # Read as rich reads it for the console's width, which the table then fits.
+        if not options.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
             options = options.update(max_width=UNBOUNDED)
         return super().__rich_console__(console, options)
 

@@ -629,3 +629,31 @@ def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path
         song = cells(result.stdout.split("source health")[1], "song")
         assert song[0] == "song" and song[-1] == "ok"
         assert song[-2] == ("–" if measured["song"] is None else f"{measured['song']:.3f}")
+
+
+def test_analyze_shows_the_source_health_aggregate_fits_on_any_split(voted: Path) -> None:
+    # An LLM source too: aggregate fits every source, not the LFs alone.
+    with Workspace(voted) as ws:
+        llm = [(i, "llm:m", label) for i, _, label, _ in ROWS if i[0] in "td"]
+        import_votes(
+            ws,
+            pl.DataFrame(llm, schema=["example_id", "source", "label"], orient="row"),
+            kind="llm",
+        )
+    sources = [LONG_LF, "song", "free", "llm:m"]
+
+    def health(output: str) -> list[list[str]]:
+        table = output.split("source health")[1]
+        return [cells(table, source) for source in sources]
+
+    aggregated = piped("aggregate", voted)
+    assert aggregated.returncode == 0, aggregated.stderr
+    for split in ("train", "dev"):
+        analyzed = piped("analyze", voted, "--split", split)
+        assert analyzed.returncode == 0, analyzed.stderr
+        assert health(analyzed.stdout) == health(aggregated.stdout)
+        assert "source health (auto label model) fit on the train split, as aggregate fits it" in (
+            analyzed.stdout
+        )
+    # On train, the subscribe LF votes on 3 of the 6 rows: fit on all 15, coverage is 7/15.
+    assert health(aggregated.stdout)[0][:2] == [LONG_LF, "0.500"]

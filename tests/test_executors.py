@@ -59,6 +59,12 @@ def always_fails(x: Example) -> str | None:
     raise RuntimeError("broken")
 
 
+@labeling_function
+def loud_not_a_label(x: Example) -> str | None:
+    """Returns what is not a label on a few rows, in some exported files, None elsewhere."""
+    return "SPAM" if int(x.meta["likes"]) % 997 == 0 else None
+
+
 LFS = [
     keyword_lf("subscribe", ["subscribe", "channel"], "spam"),
     keyword_lf("song", ["song", "love"], "ham"),
@@ -187,6 +193,8 @@ def test_checks_across_rows_are_made_once_over_all_of_them(
         everywhere = [*LFS[:2], always_fails]
         with pytest.raises(LabelingFunctionError, match="on all 7000 examples"):
             apply_lfs(ws, everywhere, executor=RayExecutor(workers=2))
+        with pytest.raises(LabelingFunctionError, match="never cast a valid vote: on the 14 "):
+            apply_lfs(ws, [*LFS[:2], loud_not_a_label], executor=RayExecutor(workers=2))
         missing = [threshold_lf("views", "views", "ham", above=10)]
         with pytest.raises(InputError) as local:
             apply_lfs(ws, missing)

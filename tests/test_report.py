@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 
 import polars as pl
+import pytest
 from rich.console import Console
 
 from labelkit.report import (
@@ -79,6 +80,20 @@ def test_outside_a_terminal_tables_and_lines_keep_their_full_width() -> None:
     assert len({len(line) for line in lines[1:-1]}) == 1, "every table line equally wide"
     assert len(lines[1]) > 100
     assert lines[-1] == sentence, "not wrapped at 80 columns"
+
+
+def test_outside_a_terminal_tables_fit_the_width_columns_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    out = io.StringIO()
+    console = make_console(file=out)
+    console.print(rich_table(wide_frame()))
+    sentence = "a line of" + " many words" * 15
+    console.print(sentence)
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines[:-1]) == 60
+    assert lines[-1] == sentence, "lines are still not wrapped"
 
 
 def test_in_a_terminal_tables_fit_its_width() -> None:

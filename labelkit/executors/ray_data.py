@@ -151,7 +151,13 @@ class RayExecutor:
                 .sort("lf_index", "row")
                 .select(list(ERRORS_SCHEMA))
             )
-        check_failures(errors, n_rows, strict=strict, allow_failing_lfs=allow_failing_lfs)
+        check_failures(
+            errors,
+            n_rows,
+            set(computed["source"]),
+            strict=strict,
+            allow_failing_lfs=allow_failing_lfs,
+        )
         return LFVotes(votes=computed, errors=errors)
 
     def llm_answers(

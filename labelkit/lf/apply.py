@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,19 @@ class AppliedLFs:
             )
         return next(iter(self.matrices.values()))
 
+    @property
+    def voted(self) -> set[str]:
+        """The LFs that cast at least one vote (on any attribute)."""
+        if self.spans is not None:
+            return set(self.spans["source"])
+        voted: set[str] = set()
+        for matrix in self.matrices.values():
+            voting = (matrix.codes != ABSTAIN).any(axis=0)
+            voted.update(
+                name for name, any_vote in zip(matrix.sources, voting, strict=True) if any_vote
+            )
+        return voted
+
 
 def compute_votes(
     lfs: Sequence[LabelingFunction],
@@ -114,8 +127,9 @@ def compute_votes(
     one of the task's labels or None (on a task with attributes: nor votes on its
     attributes, see ``labeling_function``), abstains there and the row goes into
     ``errors``; with ``strict`` the first such row raises
-    ``LabelingFunctionError`` instead. An LF that fails on every row raises it too,
-    unless ``allow_failing_lfs``.
+    ``LabelingFunctionError`` instead. An LF that fails on every row raises it too, as
+    does one that never votes because all it returns, None aside, is not a vote, unless
+    ``allow_failing_lfs``.
 
     Python LFs run in worker processes (``n_jobs`` of them at most; default: every
     available core), ``BATCH_ROWS`` rows at a time. One that is still running on a
@@ -138,11 +152,19 @@ def compute_votes(
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     if task.kind == "spans":
         spans, errors = compute_span_votes(lfs, examples, task)  # type: ignore[arg-type]
-        check_failures(errors, examples.height, strict=strict, allow_failing_lfs=allow_failing_lfs)
-        return AppliedLFs(matrices={}, errors=errors, spans=spans)
-    codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
-    check_failures(errors, examples.height, strict=strict, allow_failing_lfs=allow_failing_lfs)
-    return AppliedLFs(matrices=_matrices(codes, examples["id"].to_list(), lfs, task), errors=errors)
+        applied = AppliedLFs(matrices={}, errors=errors, spans=spans)
+    else:
+        codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
+        matrices = _matrices(codes, examples["id"].to_list(), lfs, task)
+        applied = AppliedLFs(matrices=matrices, errors=errors)
+    check_failures(
+        errors,
+        examples.height,
+        applied.voted,
+        strict=strict,
+        allow_failing_lfs=allow_failing_lfs,
+    )
+    return applied
 
 
 def compute_codes(
@@ -237,20 +259,29 @@ def _chunk_codes(
 
 
 def check_failures(
-    errors: pl.DataFrame, n_examples: int, *, strict: bool, allow_failing_lfs: bool
+    errors: pl.DataFrame,
+    n_examples: int,
+    voted: Collection[str],
+    *,
+    strict: bool,
+    allow_failing_lfs: bool,
 ) -> None:
-    """Raise ``LabelingFunctionError`` on the first failed row (``strict``) or for an LF
-    that failed on all ``n_examples`` rows (unless ``allow_failing_lfs``).
+    """Raise ``LabelingFunctionError`` on the first failed row (``strict``), or, unless
+    ``allow_failing_lfs``, for an LF that failed on all ``n_examples`` rows or one that
+    returned what is not a vote and is not in ``voted`` (the LFs that voted somewhere):
+    everything it returned other than None was wrong. An LF that abstains everywhere
+    is not refused.
 
     Examples
     --------
-    >>> check_failures(errors, frame.height, strict=False, allow_failing_lfs=False)
+    >>> check_failures(errors, frame.height, {"sub"}, strict=False, allow_failing_lfs=False)
     """
     if strict and errors.height:
         lf, example_id, text, error = errors.row(0)
         raise LabelingFunctionError(lf, example_id, text, error)
     if not allow_failing_lfs:
         _refuse_lfs_failing_everywhere(errors, n_examples)
+        _refuse_lfs_never_voting(errors, voted)
 
 
 def _matrices(
@@ -361,8 +392,9 @@ def apply_lfs(
     LF's definition is its source code: if it calls a helper that changed, use ``force``.
     Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``;
     with ``strict``, a failure stops the step and nothing is written. An LF that fails
-    on every example stops it too, unless ``allow_failing_lfs``; so does a Python LF
-    still running on a batch of rows after ``lf_timeout`` seconds (see ``compute_votes``).
+    on every example, or never votes but returns what is not a vote, stops it too,
+    unless ``allow_failing_lfs``; so does a Python LF still running on a batch of rows
+    after ``lf_timeout`` seconds (see ``compute_votes``).
 
     ``executor`` computes the votes: a name in ``labelkit.registry.executors`` (``"local"``:
     this process and its forked workers; ``"ray"``: a Ray cluster, ``labelkit[ray]``) or
@@ -578,6 +610,28 @@ def _refuse_lfs_failing_everywhere(errors: pl.DataFrame, n_examples: int) -> Non
     )
 
 
+def _refuse_lfs_never_voting(errors: pl.DataFrame, voted: Collection[str]) -> None:
+    invalid = errors.filter(
+        pl.col("error").str.starts_with(RETURNED) & ~pl.col("lf").is_in(list(voted))
+    )
+    if not invalid.height:
+        return
+    lfs = invalid["lf"].unique(maintain_order=True).to_list()
+    mine = invalid.filter(pl.col("lf") == lfs[0])
+    _, example_id, text, _ = mine.row(0)
+    reasons = mine["error"].unique(maintain_order=True).to_list()
+    more = f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else ""
+    others = f"; so did {lfs[1:]}" if lfs[1:] else ""
+    raise LabelingFunctionError(
+        lfs[0],
+        example_id,
+        text,
+        f"it never cast a valid vote: on the {mine.height} rows where it returned something "
+        f"other than None, it {'; '.join(reasons[:3])}{more}{others}; nothing was stored. Fix "
+        "it, or pass allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining",
+    )
+
+
 def _run_python_lfs(
     lfs: Sequence[PythonLF],
     examples: pl.DataFrame,
@@ -629,6 +683,9 @@ def _collector_paused() -> Iterator[None]:
 
 
 Failure = tuple[str, str, str, str]
+# How the reason for a returned value that is not a vote starts (an exception's reason
+# starts with its type's name and a colon), so that such rows can be told apart.
+RETURNED = "returned "
 
 # Each worker's slot in the shared progress array: the batch it runs (-1: none), the
 # row it is on, and when it started the batch (time.monotonic, shared by all processes).
@@ -797,7 +854,7 @@ def _run_batch(
             out[i, t] = code
             continue
         if task.kind == "classification":
-            reason = f"returned {vote!r}, not one of {list(task.labels)} or None"
+            reason = f"{RETURNED}{vote!r}, not one of {list(task.labels)} or None"
             failures.append((lf.name, x.id, x.text, reason))
             continue
         try:
@@ -826,10 +883,10 @@ def _attribute_votes(
         if label is None:
             continue
         if (attribute, label) not in codes:
-            raise ValueError(f"returned {vote!r}: it {unknown_vote(task, attribute, label)}")
+            raise ValueError(f"{RETURNED}{vote!r}: it {unknown_vote(task, attribute, label)}")
         t, code = codes[(attribute, label)]
         if placed.get(t, code) != code:
-            raise ValueError(f"returned {vote!r}: two different votes on {task.targets[t]!r}")
+            raise ValueError(f"{RETURNED}{vote!r}: two different votes on {task.targets[t]!r}")
         placed[t] = code
     return placed
 
@@ -843,6 +900,6 @@ def _pair(pair: object, vote: object) -> tuple[str, str | None]:
     ):
         return pair
     raise ValueError(
-        f"returned {vote!r}: expected a label, a mapping of attribute to label, or a list of "
+        f"{RETURNED}{vote!r}: expected a label, a mapping of attribute to label, or a list of "
         "(attribute, label) pairs, or None"
     )

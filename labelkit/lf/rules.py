@@ -5,12 +5,14 @@ One rule per line, each a labeling function of its own::
     # a line that starts with # is a comment, as is what follows # after a label
     subscribe -> spam           # a keyword, as a whole word, any case
     check out my -> spam        # a phrase: whole words parted by any whitespace
+    "free money" -> spam        # quotes around a keyword or phrase are dropped
     subscrib* -> spam           # a stem: any word that starts with it
     /https?://\\S+/ -> spam      # a regex (Rust syntax, any case), between slashes
     waiter -> staff:mentioned   # on a task with attributes, attribute:label
 
-A rule is named by its own line (``subscrib* -> spam``), so its votes, analysis and
-review show what it is, and the name does not move when lines are added above it.
+A rule is named by its own line (``subscrib* -> spam``; quotes around the words left
+out), so its votes, analysis and review show what it is, and the name does not move
+when lines are added above it.
 A single keyword compiles to ``keyword_lf``, the rest to ``regex_lf``, so a rule
 matches exactly as the LF written in Python would.
 """
@@ -28,6 +30,7 @@ RULE_SUFFIXES = (".txt", ".rules")
 ARROW = "->"
 STEM = "*"
 COMMENT = "#"
+QUOTES = ('"', "'")
 
 
 def load_rules(path: str | Path) -> list[DeclarativeLF]:
@@ -95,6 +98,11 @@ def parse_rule(line: str) -> DeclarativeLF:
     target = f"{attribute}:{label}" if attribute else label
     if regex:
         return regex_lf(f"{match} {ARROW} {target}", match[1:-1], label, attribute=attribute)
+    if len(match) > 1 and match[0] in QUOTES and match[-1] == match[0]:
+        # As in search boxes, quotes mark a phrase; kept, they would have to be in the text.
+        match = match[1:-1].strip()
+        if not match:
+            raise InputError(f"rule {line!r}: nothing between the quotes")
     words = match.split()
     name = f"{' '.join(words)} {ARROW} {target}"
     if any(STEM in word[:-1] or word == STEM for word in words):

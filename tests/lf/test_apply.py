@@ -289,6 +289,39 @@ def test_an_lf_failing_on_every_row_is_an_error_unless_allowed(workspace: Worksp
     assert workspace.sql("SELECT count(*) AS n FROM lf_errors")["n"][0] == 7
 
 
+@labeling_function
+def lovesick(x: Example) -> str | None:
+    return "love" if "song" in x.text else "LOVE" if "video" in x.text else None
+
+
+@labeling_function
+def silent(x: Example) -> str | None:
+    return None
+
+
+def test_an_lf_that_never_returns_a_label_is_an_error_but_one_that_abstains_is_not(
+    workspace: Workspace,
+) -> None:
+    # lovesick fails on 3 of 6 rows only (a3, a4, a6) and abstains on the others: without
+    # this check it was stored as an LF with no votes, its rows reported as failed.
+    before = table_counts(workspace)
+    with pytest.raises(LabelingFunctionError) as error:
+        apply_lfs(workspace, [SUBSCRIBE, fragile, lovesick, silent])
+    assert error.value.lf_name == "lovesick" and error.value.example_id == "a3"
+    assert error.value.reason == (
+        "it never cast a valid vote: on the 3 rows where it returned something other than "
+        "None, it returned 'love', not one of ['ham', 'spam'] or None; returned 'LOVE', "
+        "not one of ['ham', 'spam'] or None; nothing was stored. Fix it, or pass "
+        "allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining"
+    )
+    assert table_counts(workspace) == before
+    # One LF that also votes somewhere, and one that abstains everywhere, are stored.
+    applied = apply_lfs(workspace, [SUBSCRIBE, fragile, silent])
+    assert applied.matrix.to_frame()["silent"].to_list() == [None] * 6
+    allowed = apply_lfs(workspace, [lovesick], allow_failing_lfs=True)
+    assert allowed.errors["example_id"].to_list() == ["a3", "a4", "a6"]
+
+
 SPIN_SOURCE = """
 import re
 from labelkit import labeling_function

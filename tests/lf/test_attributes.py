@@ -12,6 +12,7 @@ import pytest
 from labelkit import (
     Example,
     InputError,
+    LabelingFunctionError,
     LabelMatrix,
     Task,
     Workspace,
@@ -294,6 +295,26 @@ def test_python_lf_returns_that_are_not_votes_fail_on_their_rows_only() -> None:
     }
     assert applied.matrices["food"].to_frame()["odd"].to_list() == [None] * 5 + ["positive"]
     assert applied.matrices["staff"].to_frame()["odd"].to_list() == [None] * 5 + ["mentioned"]
+
+
+@labeling_function
+def decor_only(x: Example) -> object:
+    return {"decor": "positive", "food": None} if x.id in "13" else None
+
+
+def test_an_attribute_lf_whose_every_return_is_not_a_vote_is_an_error() -> None:
+    # `odd` above votes validly on one row and is kept; this one never does.
+    frame = pl.DataFrame({"id": list("1234"), "text": ["t"] * 4})
+    with pytest.raises(LabelingFunctionError) as error:
+        compute_votes([judge, decor_only], frame, ASPECTS)
+    assert error.value.lf_name == "decor_only" and error.value.example_id == "1"
+    assert error.value.reason.startswith(
+        "it never cast a valid vote: on the 2 rows where it returned something other than "
+        "None, it returned {'decor': 'positive', 'food': None}: it votes on unknown attribute "
+        "'decor'; the attributes are ['food', 'staff']; nothing was stored."
+    )
+    allowed = compute_votes([decor_only], frame, ASPECTS, allow_failing_lfs=True)
+    assert allowed.errors["example_id"].to_list() == ["1", "3"]
 
 
 def test_multilabel_python_lfs_return_label_names_in_forked_workers() -> None:

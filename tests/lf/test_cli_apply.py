@@ -14,11 +14,11 @@ from labelkit import Workspace
 
 
 def run(
-    *args: str | Path, timeout: float = 600, keys: str | None = None
+    *args: str | Path, timeout: float = 600, keys: str | None = None, columns: int = 200
 ) -> subprocess.CompletedProcess[str]:
-    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin."""
+    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin, ``COLUMNS`` set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    env["COLUMNS"] = "200"
+    env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "labelkit", *map(str, args)],
         input=keys,
@@ -79,6 +79,28 @@ def test_sys_exit_inside_an_lf_is_reported_as_that_lfs_failure(tmp_path: Path, w
     assert stored(ws) == [("buy", "c2"), ("quitter", "c1"), ("quitter", "c3")]
 
 
+def test_the_failed_rows_table_fits_the_width_columns_gives(tmp_path: Path, ws: Path) -> None:
+    long_text = "a long comment\nwith a line break, " + "on and on " * 20
+    more = tmp_path / "more.csv"
+    more.write_text(f'id,text\nc4,"{long_text}"\n')
+    assert run("ingest", ws, more, "--id-column", "id").returncode == 0
+    lfs = lf_file(
+        tmp_path,
+        "@labeling_function\n"
+        "def wordy(x):\n"
+        "    if 'on and on' in x.text:\n"
+        "        raise ValueError('this LF cannot read a text as long as this one ' * 3)\n"
+        "    return 'ham'\n",
+    )
+    result = run("apply", ws, "--lfs", lfs, columns=60)
+    assert result.returncode == 0, result.stderr
+    assert "1 failed rows abstained (wordy: 1)" in result.stderr
+    table = result.stderr.splitlines()[1:]
+    assert table[0].startswith("┏") and max(len(line) for line in table) == 60
+    assert table[3].startswith("│ wordy │ c4 ") and "a long comment" in table[3]
+    assert max(len(line) for line in result.stdout.splitlines()) <= 60
+
+
 def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: Path) -> None:
     lfs = lf_file(
         tmp_path,
@@ -96,6 +118,39 @@ def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: P
     assert allowed.returncode == 0, allowed.stderr
     assert "3 failed rows abstained (typo: 3)" in allowed.stderr
     assert stored(ws) == [("buy", "c2")]
+
+
+def test_an_lf_that_never_returns_a_label_exits_1_naming_it_and_writes_nothing(
+    tmp_path: Path, ws: Path
+) -> None:
+    lfs = lf_file(
+        tmp_path,
+        "buy = keyword_lf('buy', ['buy'], 'spam')\n"
+        "@labeling_function\n"
+        "def songs(x):\n"
+        "    return 'music' if 'song' in x.text else None\n",
+    )
+    result = run("apply", ws, "--lfs", lfs)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: labeling function 'songs' failed on example 'c3': it never cast a valid vote: "
+        "on the 1 rows where it returned something other than None, it returned 'music', not "
+        "one of ['ham', 'spam'] or None; nothing was stored."
+    )
+    assert stored(ws) == []
+
+
+def test_rules_and_lfs_that_vote_nowhere_are_warned_of(tmp_path: Path, ws: Path) -> None:
+    rules = tmp_path / "r.rules"
+    rules.write_text('"buy now" -> spam\ngoodbye -> ham\n[bold]x -> ham\n')
+    lfs = lf_file(tmp_path, "@labeling_function\ndef never(x):\n    return None\n")
+    result = run("apply", ws, "--lfs", rules, "--lfs", lfs)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: 3 LFs vote on no example at all: goodbye -> ham, [bold]x -> ham, never"
+        in result.stderr
+    )
+    assert stored(ws) == [("buy now -> spam", "c2")]
 
 
 def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Path) -> None:

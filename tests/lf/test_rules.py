@@ -90,6 +90,30 @@ def test_a_rule_on_an_attribute_votes_that_attribute(tmp_path: Path) -> None:
     assert applied.matrices["food"].to_frame().drop("example_id").null_count().row(0) == (2, 2)
 
 
+def test_quotes_around_a_keyword_or_phrase_are_dropped_but_kept_in_a_regex(
+    tmp_path: Path,
+) -> None:
+    # Kept, the quotes had to be in the text, so a quoted phrase matched nothing.
+    path = rule_file(
+        tmp_path,
+        '"not happy" -> sad\n\'glad\' -> happy\n"sunny day*" -> happy\n/"quoted"/ -> sad\n',
+    )
+    lfs = load_rules(path)
+    assert [lf.name for lf in lfs] == [
+        "not happy -> sad",
+        "glad -> happy",
+        "sunny day* -> happy",
+        '/"quoted"/ -> sad',
+    ]
+    texts = ["I am not  happy", "so glad", "sunny days ahead", 'he said "quoted"', "quoted"]
+    assert votes(lfs, texts, ("happy", "sad")) == {
+        "not happy -> sad": ["sad", None, None, None, None],
+        "glad -> happy": [None, "happy", None, None, None],
+        "sunny day* -> happy": [None, None, "happy", None, None],
+        '/"quoted"/ -> sad': [None, None, None, "sad", None],
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -102,6 +126,8 @@ def test_a_rule_on_an_attribute_votes_that_attribute(tmp_path: Path) -> None:
         ("waiter -> :negative\n", "spam.rules:1: rule 'waiter -> :negative' names no label"),
         ("love -> ham\n\nlove  ->  ham\n", "spam.rules:3: rule 'love -> ham' repeats line 1"),
         ("# nothing yet\n", "spam.rules: no rules"),
+        ('love -> ham\n"love" -> ham\n', "spam.rules:2: rule 'love -> ham' repeats line 1"),
+        ("' ' -> ham\n", "spam.rules:1: rule \"' ' -> ham\": nothing between the quotes"),
     ],
 )
 def test_a_bad_line_is_an_error_naming_the_file_and_line(
