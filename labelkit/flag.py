@@ -576,12 +576,17 @@ def _vote_evidence(workspace: Workspace, split: str) -> pl.DataFrame:
                SELECT v.example_id, v.attribute, v.label, count(*) AS n FROM votes v
                JOIN sources s ON s.name = v.source AND s.kind = 'lf'
                GROUP BY ALL),
+           conflicted AS (
+               SELECT example_id, attribute FROM lf GROUP BY example_id, attribute
+               HAVING count(*) FILTER (label IS DISTINCT FROM $mentioned) > 1
+                   OR (bool_or(label = $mentioned) AND bool_or(label = $none))),
+           -- Tallied only where LFs conflict: an ordered string_agg over every voted
+           -- example held 0.55 GB at 1M rows.
            conflicts AS (
                SELECT example_id, attribute,
                       string_agg(label || ' ' || n, ', ' ORDER BY n DESC, label) AS lf_votes
-               FROM lf GROUP BY example_id, attribute
-               HAVING count(*) FILTER (label IS DISTINCT FROM $mentioned) > 1
-                   OR (bool_or(label = $mentioned) AND bool_or(label = $none))),
+               FROM lf SEMI JOIN conflicted USING (example_id, attribute)
+               GROUP BY example_id, attribute),
            llm AS (
                SELECT v.example_id, v.attribute,
                       string_agg(v.source || ' says ' || v.label, '; ' ORDER BY v.source)
