@@ -196,11 +196,13 @@ def _attribute_flags(
         answer.find_issues(filter_by)
     if task.kind == "multilabel":
         _multilabel_issues(answered, filter_by)
-    scored_all = pl.concat(answer.scored() for answer in answered)
-    scored_all = scored_all.join(
-        _vote_evidence(workspace, split), on=["example_id", "attribute"], how="left"
+    # One lazy query, so that polars does not hold a copy of every row per step.
+    scored_all = (
+        pl.concat(answer.scored() for answer in answered)
+        .lazy()
+        .join(_vote_evidence(workspace, split).lazy(), on=["example_id", "attribute"], how="left")
     )
-    reasons = pl.concat_list(
+    reasons = pl.concat_str(
         pl.when(pl.col("cleanlab")).then(
             pl.format(
                 "cleanlab (quality {}, suggests {})",
@@ -215,14 +217,16 @@ def _attribute_flags(
             pl.format("LFs conflict ({})", pl.col("lf_votes"))
         ),
         pl.col("llm_disagrees"),
-    ).list.drop_nulls()
+        separator="; ",
+        ignore_nulls=True,
+    )
     flagged = scored_all.with_columns(
-        reasons=reasons.list.join("; "),
+        reasons=reasons,
         priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
     ).filter(pl.col("reasons") != "")
     return (
         pl.concat(
-            [flagged, *(answer.uncovered() for answer in answered)],
+            [flagged, *(answer.uncovered().lazy() for answer in answered)],
             how="diagonal_relaxed",
         )
         .sort("priority", "example_id", "attribute", descending=[True, False, False])
@@ -238,6 +242,7 @@ def _attribute_flags(
             "reasons",
             pl.col("rank").cast(pl.Int32),
         )
+        .collect()
     )
 
 
