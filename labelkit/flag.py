@@ -93,8 +93,9 @@ def find_label_issues(
     cross-validation. The texts stay in the workspace: the sample's are read once, the
     others a chunk at a time as they are scored. cleanlab then reads every row's
     probabilities at once (a few bytes per row; its ``find_label_issues_batched``
-    computes another filter than ``predicted_neq_given``). ``executor`` scores those batches: ``local`` in this
-    process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the flags are the same.
+    computes another filter than ``predicted_neq_given``). ``executor`` scores those
+    batches: ``local`` in this process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the
+    flags are the same.
 
     ``flagger`` names the classifier (``labelkit.flag_classifiers``; default
     ``tfidf_logreg``). ``filter_by`` is cleanlab's. Its default there,
