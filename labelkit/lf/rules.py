@@ -96,6 +96,18 @@ def _quoted(line: str) -> str:
     return f'"{match.strip()}" {ARROW} {target.strip()}'
 
 
+def rule_line(name: str) -> str:
+    """The line a rule file holds for the rule named ``name``, which reads back as that
+    rule: the name itself, but a hashtag keyword in quotes (unquoted, it is refused).
+
+    Examples
+    --------
+    >>> rule_line("subscrib* -> spam"), rule_line("#giveaway -> spam")
+    ('subscrib* -> spam', '"#giveaway" -> spam')
+    """
+    return _quoted(name) if _reads_as_hashtag_rule(name) else name
+
+
 def parse_rule(line: str) -> DeclarativeLF:
     """The labeling function of one rule line (see the module's docstring for the forms).
 
