@@ -192,6 +192,10 @@ class _Read:
     id_column: str | None
     notes: list[str]
     kind: str | None
+    # "objects" or "arrays" where the label column holds JSON objects or arrays.
+    label_shape: str | None = None
+    # A column named like gold labels that no label column named.
+    unread_label: str | None = None
 
 
 def _read_source(
@@ -233,6 +237,20 @@ def _read_source(
     ):
         if column is not None and column not in raw.columns:
             raise InputError(f"{name}: no {role} column {column!r}; the columns are {raw.columns}")
+    label_shape, unread_label = None, None
+    if label_column is not None:
+        dtype = raw.schema[label_column]
+        if isinstance(dtype, (pl.Struct, pl.List)):
+            label_shape = "objects" if isinstance(dtype, pl.Struct) else "arrays"
+    else:
+        # Ids are found unasked in a column named `id`, so a user expects the same of
+        # labels; they are not (a `label` column may be anything), but it is said.
+        unread_label = next(
+            (c for c in _LABEL_NAMES if c in raw.columns and c not in (id_column, split_column)),
+            None,
+        )
+        if unread_label is not None:
+            notes.append(f"{name}: {_unread_hint(unread_label)}")
     if raw.schema[text_column] != pl.String:
         raise InputError(
             f"{name}: text column {text_column!r} holds {raw.schema[text_column]}, not texts "
@@ -320,6 +338,19 @@ def _read_source(
         id_column=None if kind in ("wrench", "wrench-spans", "aspects-xml") else id_column,
         notes=notes,
         kind=kind,
+        label_shape=label_shape,
+        unread_label=unread_label,
+    )
+
+
+# Column names that read as gold labels, pointed out when no label column is named.
+_LABEL_NAMES = ("label", "labels", "gold")
+
+
+def _unread_hint(column: str) -> str:
+    return (
+        f"column {column!r} was not read as gold labels; to read it, pass "
+        f"label_column={column!r} / --label-column {column}"
     )
 
 
@@ -409,6 +440,8 @@ def ingest(
     ``label_map``'s non-empty values (or a WRENCH ``label.json``), else sorted; and ``lang``,
     the texts' spaCy language code (default ``"en"``), which pattern LFs and training
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
+    Gold comes from ``label_column`` alone; a column named ``label``, ``labels`` or
+    ``gold`` that it does not name is pointed out in the notes and in a missing-gold error.
 
     ``kind`` is the task's kind (see ``labelkit.task``): ``"classification"`` (the
     default), ``"aspects"``, ``"multilabel"`` or ``"spans"``. An aspects task's gold is, per text,
@@ -420,6 +453,8 @@ def ingest(
     a JSON array of ``[start, end, label]`` character spans of the text (see
     ``labelkit.spans``); a WRENCH span file (tokens in ``data.text``) is read as one,
     its tokens joined by single spaces, its labels from ``meta.json``.
+    JSON objects or arrays as the gold of a classification task are refused, naming
+    the kind they are the gold of.
 
     Examples with gold and no split get one from a stable hash of their text (a
     ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and
@@ -495,9 +530,28 @@ def ingest(
         labels, from_meta = span_types, True
     else:
         from_meta = False
+    unread = next((read.unread_label for read in reads if read.unread_label), None)
     task, label_order = _resolve_task(
-        workspace, incoming, labels, order_map, order_from, lang, kind, attributes, label_column
+        workspace,
+        incoming,
+        labels,
+        order_map,
+        order_from,
+        lang,
+        kind,
+        attributes,
+        label_column,
+        unread,
     )
+    shaped = next((read for read in reads if read.label_shape), None)
+    if task.kind == "classification" and shaped is not None:
+        # Stored as JSON strings, each object would otherwise become a class of its own.
+        other = "aspects" if shaped.label_shape == "objects" else "multilabel"
+        raise InputError(
+            f"{shaped.name}, column {label_column!r}: holds JSON {shaped.label_shape}, which "
+            f"is the gold of an {other} task, not of a classification; pass "
+            f"kind={other!r} / --kind {other}"
+        )
     if from_meta:
         label_order = "entity_types of meta.json"
     gold_column = "label" if span_files else label_column or "gold"
@@ -628,8 +682,11 @@ def _resolve_task(
     kind: str | None,
     attributes: Sequence[str] | None,
     label_column: str | None,
+    unread: str | None = None,
 ) -> tuple[Task, str]:
-    """The task, and where the order of its labels came from."""
+    """The task, and where the order of its labels came from; ``unread`` is a column
+    named like gold labels that no label column named, pointed out where gold is missed."""
+    hint = f"; {_unread_hint(unread)}" if unread else ""
     if workspace.has_task():
         task = workspace.task
         if labels is not None and tuple(labels) != task.labels:
@@ -660,12 +717,12 @@ def _resolve_task(
         pairs = _gold_pairs(incoming, kind, label_column or "gold")
         seen_attributes = tuple(pairs["attribute"].unique().sort())
         if kind == "aspects" and attributes is None and not seen_attributes:
-            raise InputError("no attributes: pass attributes (--attributes) or gold aspects")
+            raise InputError(f"no attributes: pass attributes (--attributes) or gold aspects{hint}")
         if labels is None:
             values = pairs["label"] if kind == "aspects" else pairs["attribute"]
             labels = values.filter(values != NONE).unique().sort().to_list()
             if not labels:
-                raise InputError("no label set: pass labels (--labels) or gold labels")
+                raise InputError(f"no label set: pass labels (--labels) or gold labels{hint}")
             order = "sorted; give the order with --labels"
         else:
             order = "order of labels / --labels"
@@ -684,7 +741,9 @@ def _resolve_task(
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
-        raise InputError("no label set: pass labels (--labels) or a label column with gold labels")
+        raise InputError(
+            f"no label set: pass labels (--labels) or a label column with gold labels{hint}"
+        )
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"

@@ -96,6 +96,9 @@ class Evaluation:
     A task with attributes (aspects, multi-label) is scored one attribute at a time
     over its answers, ``"none"`` / ``"no"`` included, so every table has an
     ``attribute`` column; a source that never votes on an attribute has no row for it.
+    An aspect's labels are shared by every aspect, so its macro-F1 and per-class rows
+    leave out the labels its gold never uses on any split and the method never
+    predicts (a stance aspect's ``favor``, say, on a sentiment aspect).
     Each method also has a row over all attributes (``attribute`` ``"(all)"``):
     ``coverage`` and the accuracies over every (text, attribute), ``macro_f1`` the mean
     of the attributes' macro-F1, ``micro_f1`` the F1 over the (text, attribute, label)
@@ -361,7 +364,7 @@ def evaluate(
         return _evaluate_spans(workspace, examples, model_path, split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
-    scored = _Scores(task)
+    scored = _Scores(task, _aspect_labels(workspace, task))
     for attribute in task.targets:
         answers = task.answers(attribute)
         gold = answers.encode(task.gold_answers(examples["gold"], attribute))
@@ -444,9 +447,11 @@ class _Scores:
     """Collects each method's answers per attribute, then scores them: per attribute,
     and for a task with attributes over all of them too."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, own: dict[str, np.ndarray] | None = None) -> None:
         self.task = task
         self.cells: dict[str, list[_Cell]] = {}
+        # Per aspect, which of its answers it has (see ``_aspect_labels``).
+        self.own = own or {}
 
     def add(
         self,
@@ -494,6 +499,7 @@ class _Scores:
             "attribute": cell.attribute,
             "split": cell.split,
             **score(cell.gold, cell.predicted, cardinality),
+            "macro_f1": self._macro_f1(cell),
             "ece": None
             if cell.proba is None
             else expected_calibration_error(cell.gold, cell.proba),
@@ -525,14 +531,7 @@ class _Scores:
             "coverage": float(voted.mean()),
             "voted_accuracy": float(right[voted].mean()) if voted.any() else None,
             "accuracy": float(right.mean()),
-            "macro_f1": float(
-                np.mean(
-                    [
-                        score(c.gold, c.predicted, absent + 1)["macro_f1"]  # type: ignore[arg-type]
-                        for c in cells
-                    ]
-                )
-            ),
+            "macro_f1": float(np.mean([self._macro_f1(c) for c in cells])),
             "micro_f1": mentioned_f1([c.gold for c in cells], [c.predicted for c in cells], absent),
             "exact_match": float(
                 np.logical_and.reduce([c.predicted == c.gold for c in cells]).mean()
@@ -540,6 +539,21 @@ class _Scores:
             "ece": ece,
             **cells[0].extra,
         }
+
+    def _scored(self, cell: _Cell) -> np.ndarray:
+        """Which answers of the cell's attribute its macro-F1 averages over: those the
+        attribute has, and any the method predicts (a wrong label still costs)."""
+        cardinality = self.task.answers(cell.attribute).cardinality
+        own = self.own.get(cell.attribute)
+        if own is None:
+            return np.ones(cardinality, dtype=bool)
+        voted = cell.predicted[cell.predicted != ABSTAIN]
+        return own | (np.bincount(voted, minlength=cardinality) > 0)
+
+    def _macro_f1(self, cell: _Cell) -> float:
+        cardinality = self.task.answers(cell.attribute).cardinality
+        f1 = per_class_scores(cell.gold, cell.predicted, cardinality)["f1"]
+        return float(f1[self._scored(cell)].mean())
 
     def _per_class(self, method: str, cell: _Cell) -> pl.DataFrame:
         answers = self.task.answers(cell.attribute)
@@ -550,7 +564,7 @@ class _Scores:
                 "label": answers.labels,
                 **per_class_scores(cell.gold, cell.predicted, answers.cardinality),
             }
-        )
+        ).filter(pl.Series(self._scored(cell)))
 
     def _confusion(self, method: str, cell: _Cell) -> pl.DataFrame:
         answers = self.task.answers(cell.attribute)
@@ -593,6 +607,23 @@ def mentioned_f1(gold: list[np.ndarray], predicted: list[np.ndarray], absent: in
         true += int((said & (p == g)).sum())
     total = gold_pairs + predicted_pairs
     return 2 * true / total if total else 0.0
+
+
+def _aspect_labels(workspace: Workspace, task: Task) -> dict[str, np.ndarray]:
+    """Per aspect, a mask of the answers it has: ``none``, and the labels its gold uses
+    on any split. Every aspect shares the task's labels, and a macro over the labels
+    only other aspects have would score every method 0 on each of them."""
+    if task.kind != "aspects":
+        return {}
+    gold = workspace.sql("SELECT gold FROM examples WHERE gold IS NOT NULL")["gold"]
+    own = {}
+    for attribute in task.targets:
+        answers = task.answers(attribute)
+        codes = answers.encode(task.gold_answers(gold, attribute).drop_nulls())
+        used = np.bincount(codes, minlength=answers.cardinality) > 0
+        used[answers.cardinality - 1] = True  # none: every aspect may be absent
+        own[attribute] = used
+    return own
 
 
 def _gold(workspace: Workspace, split: str) -> pl.DataFrame:

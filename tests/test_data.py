@@ -462,3 +462,39 @@ def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path
         assert ws.task.labels == ("sports", "tech") and summary.kind == "multilabel"
         gold = ws.sql("SELECT gold FROM examples ORDER BY text")["gold"]
         assert ws.task.gold_answers(gold, "sports").to_list() == ["yes", "no", "yes"]
+
+
+def test_json_objects_or_arrays_as_gold_of_a_classification_task_are_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "stance.jsonl"
+    path.write_text(
+        '{"text": "vote for him", "label": {"trump": "favor", "sentiment": "positive"}}\n'
+        '{"text": "never him", "label": {"trump": "against", "sentiment": "negative"}}\n'
+    )
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        with pytest.raises(
+            InputError, match=r"stance.jsonl, column 'label': .*JSON objects.*--kind aspects"
+        ):
+            ingest(ws, path, label_column="label")
+        assert not ws.has_task() and ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 0
+        topics = pl.DataFrame({"text": ["goal!", "phone"], "labels": [["sports"], ["tech"]]})
+        with pytest.raises(InputError, match=r"frame, column 'labels': .*--kind multilabel"):
+            ingest(ws, topics, label_column="labels")
+        assert not ws.has_task()
+
+
+def test_a_label_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
+    path = tmp_path / "stance.jsonl"
+    path.write_text('{"text": "vote for him", "label": {"trump": "favor"}}\n')
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        with pytest.raises(
+            InputError, match=r"no attributes: .*column 'label'.*--label-column label"
+        ):
+            ingest(ws, path, kind="aspects")
+        with pytest.raises(InputError, match=r"no label set: .*--label-column label"):
+            ingest(ws, _write_csv(tmp_path / "c.csv", [{"text": "a", "label": "x"}]))
+        assert not ws.has_task()
+        summary = ingest(ws, path, kind="aspects", attributes=["trump"], labels=["favor"])
+        assert any("column 'label' was not read" in note for note in summary.notes)
+        assert ws.sql("SELECT count(*) AS n FROM examples WHERE gold IS NULL")["n"][0] == 1

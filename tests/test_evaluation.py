@@ -419,3 +419,53 @@ def test_span_scores_count_a_repeated_span_once_and_nothing_to_divide_by_as_zero
         span_scores([[], []], [[]], ["A"])
     with pytest.raises(LabelkitError, match="no labels to score"):
         span_scores([[]], [[]], [])
+
+
+def test_an_attributes_macro_f1_leaves_out_the_labels_only_other_attributes_have(
+    tmp_path: Path,
+) -> None:
+    # Attributes share one label set: stance never has a sentiment's label, and a macro
+    # over them would score every method 0 on labels the attribute cannot have.
+    gold = {
+        "t1": ("test", {"stance": "favor", "sentiment": "positive"}),
+        "t2": ("test", {"stance": "against", "sentiment": "negative"}),
+        "t3": ("test", {"sentiment": "negative"}),
+        "t4": ("test", {"stance": "against"}),
+    }
+    frame = pl.DataFrame(
+        {
+            "id": list(gold),
+            "text": [f"tweet {name}" for name in gold],
+            "gold": [json.dumps(answers) for _, answers in gold.values()],
+            "split": [split for split, _ in gold.values()],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            kind="aspects",
+            labels=["favor", "against", "positive", "negative"],
+            attributes=["stance", "sentiment"],
+            label_column="gold",
+            split_column="split",
+        )
+        votes = [(i, "exact", a, label) for i, (_, g) in gold.items() for a, label in g.items()]
+        import_votes(ws, pl.DataFrame(votes, schema=VOTE_COLUMNS, orient="row"))
+        exact = evaluate(ws)
+        # A source that votes t3's stance with a label no stance has.
+        sloppy = pl.DataFrame(
+            [("t3", "sloppy", "stance", "positive")], schema=VOTE_COLUMNS, orient="row"
+        )
+        import_votes(ws, sloppy)
+        misled = evaluate(ws)
+    rows = {(r["method"], r["attribute"]): r for r in exact.summary.iter_rows(named=True)}
+    # Majority vote: silence is none, so it answers every attribute as gold does.
+    for attribute in ("stance", "sentiment", "(all)"):
+        assert rows["majority_vote", attribute]["macro_f1"] == 1.0
+    stance = exact.per_class.filter(method="majority_vote", attribute="stance")
+    assert stance["label"].to_list() == ["favor", "against", "none"]
+    # t3's stance now positive: favor 1, against 1, none 0, and positive 0, since a label
+    # the attribute does not have still counts where a method predicts it.
+    rows = {(r["method"], r["attribute"]): r for r in misled.summary.iter_rows(named=True)}
+    assert rows["majority_vote", "stance"]["macro_f1"] == pytest.approx(2 / 4)

@@ -205,7 +205,11 @@ class DawidSkene(BaseLabelModel):
             .transpose(0, 2, 1)
             .reshape(m * answer_kinds, -1)
         )
-        log_scores = answers.reshape(n, -1) @ log_confusion + np.log(self.prior)
+        # A class no source votes (an aspect's label of another attribute) fits a prior
+        # of 0: its log is -inf and its posterior 0, as it should be, without a warning.
+        with np.errstate(divide="ignore"):
+            log_prior = np.log(self.prior)
+        log_scores = answers.reshape(n, -1) @ log_confusion + log_prior
         log_scores -= log_scores.max(axis=1, keepdims=True)
         scores = np.exp(log_scores)
         return scores / scores.sum(axis=1, keepdims=True)

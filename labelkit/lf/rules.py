@@ -3,6 +3,7 @@
 One rule per line, each a labeling function of its own::
 
     # a line that starts with # is a comment, as is what follows # after a label
+    "#hashtag" -> spam          # a hashtag goes in quotes (`#hashtag -> spam` is refused)
     subscribe -> spam           # a keyword, as a whole word, any case
     check out my -> spam        # a phrase: whole words parted by any whitespace
     "free money" -> spam        # quotes around a keyword or phrase are dropped
@@ -55,7 +56,14 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
     lfs: list[DeclarativeLF] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith(COMMENT):
+        stripped = line.strip()
+        if _reads_as_hashtag_rule(stripped):
+            raise InputError(
+                f"{path}:{number}: {stripped!r} starts with {COMMENT!r}, which makes it a "
+                f"comment; for a hashtag, quote it ({_quoted(stripped)!r}), and to comment "
+                f"a rule out, put a space after the {COMMENT!r}"
+            )
+        if not stripped or stripped.startswith(COMMENT):
             continue
         try:
             lf = parse_rule(line)
@@ -70,6 +78,34 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
             f"{path}: no rules (one `keyword -> label` or `/regex/ -> label` per line)"
         )
     return lfs
+
+
+def _reads_as_hashtag_rule(line: str) -> bool:
+    # `#MAGA -> favor` on tweets means the hashtag; read as a comment, the rule would be
+    # dropped without a word. A comment starts `# ` (or `##`), so this is refused instead.
+    return (
+        line.startswith(COMMENT)
+        and re.match(r"\w", line[1:2]) is not None
+        and ARROW in line
+        and not line[1:].partition(ARROW)[0].strip().count(" ")
+    )
+
+
+def _quoted(line: str) -> str:
+    match, _, target = line.partition(ARROW)
+    return f'"{match.strip()}" {ARROW} {target.strip()}'
+
+
+def rule_line(name: str) -> str:
+    """The line a rule file holds for the rule named ``name``, which reads back as that
+    rule: the name itself, but a hashtag keyword in quotes (unquoted, it is refused).
+
+    Examples
+    --------
+    >>> rule_line("subscrib* -> spam"), rule_line("#giveaway -> spam")
+    ('subscrib* -> spam', '"#giveaway" -> spam')
+    """
+    return _quoted(name) if _reads_as_hashtag_rule(name) else name
 
 
 def parse_rule(line: str) -> DeclarativeLF:

@@ -28,7 +28,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.lf.analysis import most_disputed, uncovered_examples, wilson_interval
 from labelkit.lf.apply import apply_lfs_to_frame
 from labelkit.lf.core import LabelingFunction
-from labelkit.lf.rules import ARROW, load_rules, parse_rule
+from labelkit.lf.rules import ARROW, load_rules, parse_rule, rule_line
 from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
 from labelkit.llm.labeler import LLMConfig
 from labelkit.llm.prompt import labeled_list_schema
@@ -156,6 +156,7 @@ def decide_suggestion(
     if accept and rules is None:
         raise InputError(f"accepting suggestion {suggestion} needs a rule file to append it to")
     path = Path(rules) if accept and rules is not None else None
+    line = rule_line(rule)
     with workspace.transaction() as con:
         con.execute(
             """UPDATE lf_suggestions SET decision = ?, decided_at = now()::TIMESTAMP, file = ?
@@ -173,10 +174,10 @@ def decide_suggestion(
                     file.write(
                         f"{separator}# proposed by {model}, suggestion {suggestion}, {stamp}\n"
                     )
-                    file.write(rule + "\n")
+                    file.write(line + "\n")
             except (OSError, UnicodeDecodeError) as error:
                 raise InputError(f"cannot append to the rule file {path}: {error}") from None
-    return rule if accept else None
+    return line if accept else None
 
 
 def _existing_rules(workspace: Workspace, rules: str | Path | None) -> set[str]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -294,3 +295,16 @@ def test_expected_accuracy_counts_a_tie_as_the_share_of_tied_classes_gold_is_amo
     proba = np.array([[0.9, 0.1, 0.0], [0.25, 0.25, 0.5], [0.1 + 0.2, 0.3, 0.0]])
     assert predict_from_proba(np.zeros((3, 1), int), proba)[2] == -1
     assert expected_accuracy(proba, np.array([0, 0, 1])) == pytest.approx((1 + 0 + 0.5) / 3)
+
+
+def test_dawid_skene_scores_a_class_nobody_votes_zero_without_a_warning() -> None:
+    # On an aspects task every attribute shares the label set, so a stance attribute
+    # has sentiment labels that no source ever votes; EM gives them a prior of 0.
+    codes = np.array([[0, 0, -1], [1, 1, 1], [0, -1, 0], [1, 1, -1], [0, 0, 0]] * 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = DawidSkene().fit(codes, 3)
+        proba = model.predict_proba(codes)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
+    assert proba[:, 2].max() == 0.0
+    assert model.predict(codes[:2]).tolist() == [0, 1]

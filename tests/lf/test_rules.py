@@ -70,6 +70,15 @@ def test_a_comment_follows_the_label_and_a_regex_may_hold_an_arrow_or_a_hash(
     }
 
 
+def test_a_rule_commented_out_with_a_space_after_the_hash_is_a_comment(tmp_path: Path) -> None:
+    lfs = load_rules(rule_file(tmp_path, "# love -> ham\n#   subscribe -> spam\nsong -> ham\n"))
+    assert [lf.name for lf in lfs] == ["song -> ham"]
+    hashtag = load_rules(rule_file(tmp_path, '"#MakeAmericaGreatAgain" -> favor\n', "t.rules"))
+    assert votes(
+        hashtag, ["go #MakeAmericaGreatAgain!", "MakeAmericaGreatAgain"], ("favor", "x")
+    ) == {"#MakeAmericaGreatAgain -> favor": ["favor", None]}
+
+
 def test_a_single_keyword_rule_is_the_keyword_lf_written_in_python(tmp_path: Path) -> None:
     (rule,) = load_rules(rule_file(tmp_path, "love -> ham\n", "a.txt"))
     # Same definition, so votes stored for the Python LF stay current for the rule.
@@ -128,6 +137,10 @@ def test_quotes_around_a_keyword_or_phrase_are_dropped_but_kept_in_a_regex(
         ("# nothing yet\n", "spam.rules: no rules"),
         ('love -> ham\n"love" -> ham\n', "spam.rules:2: rule 'love -> ham' repeats line 1"),
         ("' ' -> ham\n", "spam.rules:1: rule \"' ' -> ham\": nothing between the quotes"),
+        (
+            "love -> ham\n#MakeAmericaGreatAgain -> trump:favor\n",
+            "spam.rules:2: '#MakeAmericaGreatAgain -> trump:favor' starts with '#', which makes",
+        ),
     ],
 )
 def test_a_bad_line_is_an_error_naming_the_file_and_line(

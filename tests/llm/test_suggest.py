@@ -265,3 +265,20 @@ def test_a_rule_file_that_cannot_be_written_records_no_decision(
         decide_suggestion(ws, proposals["id"][0], True, None)
     assert ws.sql("SELECT count(decision) AS n FROM lf_suggestions")["n"][0] == 0
     assert decide_suggestion(ws, proposals["id"][0], False, None) is None
+
+
+def test_an_accepted_hashtag_rule_is_written_so_that_it_loads(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    # Unquoted, `#giveaway -> spam` would start with `#`: a comment, which load_rules refuses.
+    rules = tmp_path / "spam.rules"
+    tagged = Behaviour(
+        script=lambda body: json.dumps({"rules": [{"match": "#giveaway", "label": "spam"}]})
+    )
+    with OpenAIServer(tagged) as server:
+        proposals = suggest_lfs(
+            ws, dataclasses.replace(CONFIG, base_url=server.base_url), rules=rules
+        )
+    assert proposals["rule"].to_list() == ["#giveaway -> spam"]
+    assert decide_suggestion(ws, proposals["id"][0], True, rules) == '"#giveaway" -> spam'
+    assert [lf.name for lf in load_lfs(str(rules))] == ["#giveaway -> spam"]
