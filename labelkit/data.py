@@ -276,11 +276,11 @@ def _read_source(
         if dropped:
             found = raw.select(gold.alias("gold")).filter(pl.col("gold").is_in(dropped))
             notes += [
-                f"{name}: {n:,} rows with gold {value!r} left out "
+                f"{name}: {n:,} {'row' if n == 1 else 'rows'} with gold {value!r} left out "
                 "(mapped to nothing by label_map / --label-map)"
                 for value, n in found.group_by("gold", maintain_order=True).len().iter_rows()
             ]
-            left_out = gold.is_in(dropped)
+            left_out = gold.is_in(dropped).fill_null(False)
         gold = gold.replace({value: label for value, label in label_map.items() if label})
     split = (
         pl.col(split_column).cast(pl.String).str.to_lowercase().replace(_SPLIT_ALIASES)

@@ -332,23 +332,33 @@ def test_the_label_order_is_the_one_given(
 
 
 def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
-    moods = ["joy", "surprise", "anger", "surprise", "sadness", "joy"]
+    moods = ["joy", "surprise", "anger", "surprise", "sadness", "joy", None]
     path = _write_csv(
         tmp_path / "moods.csv",
         [{"id": f"m{i}", "text": f"text {i}", "label": mood} for i, mood in enumerate(moods)],
     )
+    unlabeled = _write_csv(tmp_path / "new.csv", [{"id": "n0", "text": "a text of its own"}])
     with Workspace(tmp_path / "ws.duckdb") as ws:
         summary = ingest(ws, path, label_column="label", label_map={"surprise": ""})
         assert ws.task.labels == ("anger", "joy", "sadness")
+        ingest(ws, unlabeled, label_map={"surprise": ""})
         rows = ws.sql("SELECT id, gold FROM examples ORDER BY id")
-    assert rows.rows() == [("m0", "joy"), ("m2", "anger"), ("m4", "sadness"), ("m5", "joy")]
+    # The rows without gold stay: only the dropped class's go.
+    assert rows.rows() == [
+        ("m0", "joy"),
+        ("m2", "anger"),
+        ("m4", "sadness"),
+        ("m5", "joy"),
+        ("m6", None),
+        ("n0", None),
+    ]
     assert f"note: {path}: 2 rows with gold 'surprise' left out" in str(summary)
     # Beside real mappings, which alone make the label set, in their order.
     with Workspace(tmp_path / "mapped.duckdb") as ws:
         mapping = {"joy": "happy", "anger": "angry", "sadness": "sad", "surprise": ""}
         ingest(ws, path, label_column="label", label_map=mapping)
         assert ws.task.labels == ("happy", "angry", "sad")
-        assert ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 4
+        assert ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 5
     args = ["cli.duckdb", "moods.csv", "--label-column", "label", "--label-map", "surprise="]
     shown = subprocess.run(
         [sys.executable, "-m", "labelkit", "ingest", *args],
