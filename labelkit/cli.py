@@ -1371,9 +1371,9 @@ def queue_command(
         typer.Option(help="Write the items, with their full texts, to a .csv, .jsonl or .parquet."),
     ] = None,
 ) -> None:
-    """List the items waiting for review, most doubtful first (the order `labelkit review`
-    asks them in): id, attribute, given and suggested label, why each was flagged and its
-    priority, and the text."""
+    """List the items waiting for review, most doubtful first (by priority, the order
+    `labelkit review` asks them in within an attribute): id, attribute, given and
+    suggested label, why each was flagged and its priority, and the text."""
     if output is not None:
         export_path(output)
     with _open(workspace, read_only=True) as ws:
@@ -1383,8 +1383,9 @@ def queue_command(
                 f"--attribute is for an aspects or multi-label task, not {task.kind}"
             )
         queue = _review_queue(ws)
-        pending = queue.pending(attribute=attribute)
-    shown = limit or (pending.height if output else QUEUE_SHOWN)
+        total = queue.progress(attribute=attribute)["remaining"]
+        # Only the items shown are read, with their texts.
+        pending = queue.pending(limit or (None if output else QUEUE_SHOWN), attribute=attribute)
     columns: list[str | pl.Expr] = [
         pl.int_range(1, pl.len() + 1).alias("rank"),
         "example_id",
@@ -1397,15 +1398,15 @@ def queue_command(
     elif task.kind != "classification":
         columns.append("attribute")
     columns += ["given_label", "suggested_label", "reasons", "priority", "text"]
-    items = pending.select(columns).head(shown)
+    items = pending.select(columns)
     which = f" for {attribute}" if attribute else ""
     if output is not None:
         write_frame(items, output)
-        first = "" if items.height == pending.height else f"the first {items.height:,} of "
-        console.print(f"{first}{pending.height:,} pending items{which} written to {output}")
+        first = "" if items.height == total else f"the first {items.height:,} of "
+        console.print(f"{first}{total:,} pending items{which} written to {output}")
         return
-    cut = f"; the first {items.height:,} shown" if items.height < pending.height else ""
-    console.print(f"{pending.height:,} items pending review{which}, most doubtful first{cut}")
+    cut = f"; the first {items.height:,} shown" if items.height < total else ""
+    console.print(f"{total:,} items pending review{which}, most doubtful first{cut}")
     if items.height:
         console.print(rich_table(items.with_columns(one_line("text"))))
 

@@ -16,6 +16,7 @@ import queue
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -93,11 +94,11 @@ class AppliedLFs:
             )
         return next(iter(self.matrices.values()))
 
-    @property
+    @cached_property
     def voted(self) -> set[str]:
         """The LFs that cast at least one vote (on any attribute)."""
         if self.spans is not None:
-            return set(self.spans["source"])
+            return set(self.spans["source"].unique().to_list())
         voted: set[str] = set()
         for matrix in self.matrices.values():
             voting = (matrix.codes != ABSTAIN).any(axis=0)
