@@ -90,8 +90,8 @@ def find_label_issues(
     batches, each by one fold's model (they are out of sample for all of them); the
     examples no source covers are scored the same way instead of by a refit on every
     label. Up to ``fit_examples`` labels the flags are those of plain k-fold
-    cross-validation. The texts stay in the workspace: the sample's are read once, the
-    others a chunk at a time as they are scored. cleanlab then reads every row's
+    cross-validation. Past it, the texts stay in the workspace: the sample's are read
+    once, the others a chunk at a time as they are scored. cleanlab then reads every row's
     probabilities at once (a few bytes per row; its ``find_label_issues_batched``
     computes another filter than ``predicted_neq_given``). ``executor`` scores those
     batches: ``local`` in this process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the

@@ -403,12 +403,22 @@ def test_rows_read_a_few_at_a_time_get_the_same_flags(
     ws, _ = noisy_workspace(tmp_path)
     with ws:
         ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id IN ('t1', 't20')")
-        whole = find_label_issues(ws, fit_examples=100)
+        sampled, every = (find_label_issues(ws, fit_examples=n) for n in (100, None))
         monkeypatch.setattr(flag, "PREDICT_BATCH", 7)
-        assert find_label_issues(ws, fit_examples=100).equals(whole)
-        assert find_label_issues(ws, fit_examples=None).equals(
-            find_label_issues(ws, fit_examples=300)
-        )
+        assert find_label_issues(ws, fit_examples=100).equals(sampled)
+        # The uncovered rows, scored by a refit on every label.
+        assert find_label_issues(ws, fit_examples=None).equals(every)
+
+
+def test_aspect_texts_featurized_a_few_at_a_time_get_the_same_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flipped = {(f"r{i}", "food") for i in range(1, 100, 10)}
+    ws, _ = aspect_workspace(tmp_path, flipped)
+    with ws:
+        whole = find_label_issues(ws, fit_examples=150)
+        monkeypatch.setattr(flag, "PREDICT_BATCH", 7)
+        assert find_label_issues(ws, fit_examples=150).equals(whole)
 
 
 def test_a_bounded_fit_scores_every_row_out_of_sample(tmp_path: Path) -> None:

@@ -214,8 +214,8 @@ class RayExecutor:
         batch_rows: int,
     ) -> Iterator[list[np.ndarray]]:
         """Each chunk's jobs cut into batches of ``batch_rows``, one Ray task each,
-        ``workers`` at a time; each model goes into the object store once, for every
-        chunk. A job without rows is scored here."""
+        ``workers`` at a time; each model goes into the object store once, shared by
+        every chunk. A job without rows is scored here."""
         ray = _import_ray()
         with _connected(ray, self.address, self.workers) as workers, _worker_errors_raised(ray):
             score = ray.remote(num_cpus=1)(_predict_proba)
