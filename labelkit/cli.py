@@ -1627,6 +1627,13 @@ def train(
             **_params(param),
         )
         _print_sampled(ws)
+        if dev_split is None:
+            console.print(
+                "dev scores while training are on a held-out tenth of the cleaned labels "
+                "(the label model's, not gold); `labelkit evaluate` scores on gold "
+                "(--dev-split dev chooses on gold)",
+                highlight=False,
+            )
         if ws.task.kind == "spans":
             counts = training_counts(path)["train"]
             console.print(

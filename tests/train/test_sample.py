@@ -126,5 +126,7 @@ def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "trained on a sample of 12 of the 24 cleaned texts" in train("--max-examples", "12")
+    sampled = train("--max-examples", "12")
+    assert "trained on a sample of 12 of the 24 cleaned texts" in sampled
+    assert "held-out tenth of the cleaned labels (the label model's, not gold)" in sampled
     assert "trained on all 24 cleaned texts" in train("--max-examples", "all")
