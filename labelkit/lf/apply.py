@@ -556,7 +556,8 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
         for label in labels:
             if (lf.attribute, label) not in codes_of:
                 reason = unknown_vote(task, lf.attribute, label)
-                raise InputError(f"labeling function {lf.name!r} {reason}")
+                where = f"{lf.origin}: " if isinstance(lf, DeclarativeLF) and lf.origin else ""
+                raise InputError(f"{where}labeling function {lf.name!r} {reason}")
 
 
 def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

@@ -70,6 +70,7 @@ class DeclarativeLF(LabelingFunction):
     metadata fields the conditions read, so that a misspelt field is an error, not
     silence. ``attribute`` is the attribute its labels answer on a task with
     attributes (``""``: classification, or label names of a multi-label task).
+    ``origin`` says where it was written (``file:line`` for a rule), for errors.
     """
 
     name: str
@@ -78,6 +79,7 @@ class DeclarativeLF(LabelingFunction):
     outcomes: tuple[tuple[str, pl.Expr], ...] = field(compare=False, repr=False)
     fields: tuple[str, ...] = ()
     attribute: str = ""
+    origin: str = field(default="", compare=False, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ matches exactly as the LF written in Python would.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
         if lf.name in seen:
             raise InputError(f"{path}:{number}: rule {lf.name!r} repeats line {seen[lf.name]}")
         seen[lf.name] = number
-        lfs.append(lf)
+        lfs.append(dataclasses.replace(lf, origin=f"{path}:{number}"))
     if not lfs:
         raise InputError(
             f"{path}: no rules (one `keyword -> label` or `/regex/ -> label` per line)"

@@ -161,7 +161,7 @@ def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: 
 
     misspelt = run("apply", ws, "--lfs", rules)
     assert misspelt.returncode == 1
-    assert "'love -> hma'" in misspelt.stderr and "hma" in misspelt.stderr
+    assert f"{rules}:3: labeling function 'love -> hma' votes 'hma'" in misspelt.stderr
 
     rules.write_text("subscrib* -> spam\nlove -> ham\n")
     applied = run("apply", ws, "--lfs", rules)
