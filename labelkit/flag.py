@@ -425,13 +425,15 @@ class _Attribute:
         self.estimator = estimator
         codes = np.searchsorted(self.classes, given[self.learned])
         if fit_examples is None or codes.size <= fit_examples:
-            proba = cross_val_predict(
-                estimator,
-                features.take(self.positions[self.learned]),
-                codes,
-                cv=cv,
-                method="predict_proba",
-            )
+            learned = features.take(self.positions[self.learned])
+            proba = cross_val_predict(estimator, learned, codes, cv=cv, method="predict_proba")
+            if self.unlabeled.any():
+                # The rows no source covers, by a model fitted on every learned row.
+                fitted = clone(estimator).fit(learned, codes)
+                unlabeled = self.positions[self.unlabeled]
+                self.uncovered_proba = self._scored_by(
+                    [fitted], unlabeled, np.zeros(unlabeled.size, dtype=int)
+                )
         else:
             proba = self._sampled_cross_validation(codes, cv, fit_examples)
         self.codes, self.proba = codes, proba
@@ -526,14 +528,7 @@ class _Attribute:
         if rows.height == 0:
             return pl.DataFrame()
         proba = self.pred_probs[self.unlabeled]
-        if self.estimator is not None:
-            if self.uncovered_proba is None:
-                learned = self.features.take(self.positions[self.learned])
-                fitted = clone(self.estimator).fit(learned, self.codes)
-                positions = self.positions[self.unlabeled]
-                self.uncovered_proba = self._scored_by(
-                    [fitted], positions, np.zeros(positions.size, dtype=int)
-                )
+        if self.uncovered_proba is not None:
             proba = np.zeros_like(proba)
             proba[:, self.classes] = self.uncovered_proba
         suggested = self.answers.decode(proba.argmax(axis=1), "suggested_label")

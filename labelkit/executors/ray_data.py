@@ -154,7 +154,7 @@ class RayExecutor:
         check_failures(
             errors,
             n_rows,
-            set(computed["source"]),
+            set(computed["source"].unique().to_list()),
             strict=strict,
             allow_failing_lfs=allow_failing_lfs,
         )
