@@ -221,27 +221,7 @@ class RayExecutor:
             score = ray.remote(num_cpus=1)(_predict_proba)
             stored = [ray.put(model) for model in models]
             for jobs in chunks:
-                batches = [
-                    (job, rows[start : start + batch_rows])
-                    for job, (_, rows) in enumerate(jobs)
-                    for start in range(0, rows_in(rows), batch_rows)
-                ]
-                scored: list[np.ndarray | None] = [None] * len(batches)
-                running: dict[Any, int] = {}
-                for index, (job, rows) in enumerate(batches):
-                    if len(running) == workers:
-                        (done,), _ = ray.wait(list(running), num_returns=1)
-                        scored[running.pop(done)] = ray.get(done)
-                    running[score.remote(stored[jobs[job][0]], rows)] = index
-                for done, index in running.items():
-                    scored[index] = ray.get(done)
-                by_job: list[list[np.ndarray]] = [[] for _ in jobs]
-                for (job, _), proba in zip(batches, scored, strict=True):
-                    by_job[job].append(proba)
-                yield [
-                    np.concatenate(parts) if parts else scored_here(models[k], rows, batch_rows)
-                    for parts, (k, rows) in zip(by_job, jobs, strict=True)
-                ]
+                yield _scored_chunk(ray, score, stored, models, jobs, workers, batch_rows)
 
     def predictions(
         self,
@@ -448,6 +428,41 @@ class _LabelBatch:
         texts = self.predictor.texts(block).to_list()
         labeled = self.predictor.labeled(block, self.predictor.answers(texts))
         return labeled.with_columns(frame[ROW]).to_arrow()
+
+
+def _scored_chunk(
+    ray: ModuleType,
+    score: Any,
+    stored: list[Any],
+    models: Sequence[Any],
+    jobs: Sequence[tuple[int, Any]],
+    workers: int,
+    batch_rows: int,
+) -> list[np.ndarray]:
+    """One chunk of ``class_probabilities``: each job's rows in batches, ``workers``
+    Ray tasks at a time, each batch scored by the job's model from the object store
+    (``stored``); a job without rows is scored here."""
+    batches = [
+        (job, rows[start : start + batch_rows])
+        for job, (_, rows) in enumerate(jobs)
+        for start in range(0, rows_in(rows), batch_rows)
+    ]
+    scored: list[np.ndarray | None] = [None] * len(batches)
+    running: dict[Any, int] = {}
+    for index, (job, rows) in enumerate(batches):
+        if len(running) == workers:
+            (done,), _ = ray.wait(list(running), num_returns=1)
+            scored[running.pop(done)] = ray.get(done)
+        running[score.remote(stored[jobs[job][0]], rows)] = index
+    for done, index in running.items():
+        scored[index] = ray.get(done)
+    by_job: list[list[np.ndarray]] = [[] for _ in jobs]
+    for (job, _), proba in zip(batches, scored, strict=True):
+        by_job[job].append(proba)
+    return [
+        np.concatenate(parts) if parts else scored_here(models[k], rows, batch_rows)
+        for parts, (k, rows) in zip(by_job, jobs, strict=True)
+    ]
 
 
 def _predict_proba(model: Any, rows: Any) -> np.ndarray:
