@@ -48,8 +48,28 @@ def cleaned_labels(
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
     workspace.require("predictions", "labelkit aggregate")
-    frame = workspace.sql(
-        f"""
+    frame = workspace.sql(cleaned_query(texts=texts) + " ORDER BY id, attribute", [split])
+    if task.kind == "classification":
+        return frame.drop("attribute")
+    if not wide:
+        return frame
+    columns = pl.DataFrame(schema={name: pl.String for name in task.targets})
+    keys = ["id", "text"] if texts else ["id"]
+    spread = frame.pivot(on="attribute", index=keys, values="label")
+    return pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
+
+
+def cleaned_query(*, texts: bool = True) -> str:
+    """The SQL of ``cleaned_labels`` before it is ordered, with one parameter, the
+    split: ``id, [text,] attribute, label, origin, confidence`` (``attribute`` is
+    ``''`` for a task without attributes). For work done in DuckDB, such as sampling
+    millions of labels, that should not bring them into memory.
+
+    Examples
+    --------
+    >>> ws.sql(f"SELECT count(*) AS n FROM ({cleaned_query(texts=False)})", ["train"])
+    """
+    return f"""
         SELECT * FROM (
         SELECT e.id, {"e.text," if texts else ""} p.attribute,
                CASE WHEN d.action IN {ANSWERS} THEN d.label
@@ -66,19 +86,7 @@ def cleaned_labels(
         LEFT JOIN ({RULED_OUT_LABELS}) r
             ON r.example_id = e.id AND r.attribute = p.attribute AND r.label = p.label
         WHERE e.split = ?
-        ) WHERE label IS NOT NULL
-        ORDER BY id, attribute
-        """,
-        [split],
-    )
-    if task.kind == "classification":
-        return frame.drop("attribute")
-    if not wide:
-        return frame
-    columns = pl.DataFrame(schema={name: pl.String for name in task.targets})
-    keys = ["id", "text"] if texts else ["id"]
-    spread = frame.pivot(on="attribute", index=keys, values="label")
-    return pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
+        ) WHERE label IS NOT NULL"""
 
 
 def with_texts(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:

@@ -11,10 +11,14 @@ set by cost (minutes to train on 2 cores) rather than by a measured plateau.
 
 from __future__ import annotations
 
+from typing import Any
+
+import duckdb
 import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError
+from labelkit.workspace import first_row, registered
 
 DEFAULT_MAX_EXAMPLES = 50_000
 
@@ -54,13 +58,15 @@ def sample_examples(
 
     A text is a ``key`` (one row per text for one label; one per text and attribute for a
     task with attributes). The texts are split into strata (by default the text's labels,
-    attribute by attribute), and each stratum keeps its share of ``max_examples``
-    (largest remainder; where strata are few, at least one text each), so the label balance stays what it was.
-    Within a stratum, reviewed texts (``origin == "review"``) come first; the others are
-    drawn without replacement with probability proportional to their ``confidence``
-    (mean over attributes; every text alike without that column), by seeded
-    Efraimidis-Spirakis keys. The same rows and seed give the same sample whatever
-    their order. ``None`` (or at least as many texts) keeps every row.
+    attribute by attribute; else the aggregation ``stratum`` over a text's rows), and
+    each stratum keeps its share of ``max_examples`` (largest remainder; where strata
+    are few, at least one text each), so the label balance stays what it was. Within a
+    stratum, reviewed texts (``origin == "review"``) come first; the others are drawn
+    without replacement with probability proportional to their ``confidence`` (mean
+    over attributes; every text alike without that column), by Efraimidis-Spirakis keys
+    from a seeded hash of the text's key. The same rows and seed give the same sample
+    whatever their order. ``None`` (or at least as many texts) keeps every row.
+    ``sample_query`` does the same in the workspace, on rows that never leave DuckDB.
 
     Examples
     --------
@@ -69,39 +75,90 @@ def sample_examples(
     >>> sample_examples(rows, 3)["label"].to_list()
     ['x', 'x', 'y']
     """
-    texts = examples[key].n_unique()
-    if max_examples is None or texts <= max_examples:
+    if max_examples is None or examples[key].n_unique() <= max_examples:
         return examples
-    if stratum is None:
-        order = ["attribute", "label"] if "attribute" in examples.columns else ["label"]
-        stratum = pl.col("label").sort_by(order).cast(pl.String).str.join("|")
-    confidence = pl.col("confidence").mean() if "confidence" in examples.columns else pl.lit(1.0)
-    reviewed = (
-        (pl.col("origin") == "review").any() if "origin" in examples.columns else pl.lit(False)
-    )
-    units = (
-        examples.group_by(key)
-        .agg(
-            stratum.alias("stratum"),
-            confidence.clip(1e-6, 1.0).alias("weight"),
-            reviewed.alias("reviewed"),
-        )
-        .sort(key)
-    )
-    # log(u) / w ranks like u ** (1 / w): the larger, the likelier a heavy text is drawn.
-    draws = np.random.default_rng(seed).random(units.height)
-    units = units.with_columns(
-        draw=pl.when(pl.col("reviewed"))
-        .then(float("inf"))
-        .otherwise(pl.Series(np.log(draws)) / pl.col("weight"))
-    )
-    quotas = _quotas(units["stratum"].value_counts(name="texts"), max_examples)
-    chosen = (
-        units.join(quotas, on="stratum")
-        .filter(pl.col("draw").rank("ordinal", descending=True).over("stratum") <= pl.col("quota"))
-        .select(key)
-    )
+    rows = examples
+    if stratum is not None:
+        strata = examples.group_by(key).agg(stratum.alias(STRATUM))
+        rows = examples.join(strata, on=key)
+    with duckdb.connect() as con:
+        con.register("sampled_rows", rows.to_arrow())
+        chosen = _chosen(con, "SELECT * FROM sampled_rows", [], max_examples, key, seed)
     return examples.join(chosen, on=key, how="semi", maintain_order="left")
+
+
+def sample_query(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list[Any],
+    max_examples: int | None,
+    *,
+    order_by: str,
+    key: str = "id",
+    seed: int = 0,
+) -> pl.DataFrame:
+    """``sample_examples`` over the rows of a query, sampled in DuckDB: only the rows
+    kept come back, ordered by ``order_by``, so a cleaned set of ten million labels is
+    never held in memory to keep fifty thousand of them.
+
+    Examples
+    --------
+    >>> sample_query(ws.con, "SELECT * FROM predictions", [], 100, order_by="example_id",
+    ...              key="example_id").height
+    100
+    """
+    rows = f"SELECT * FROM ({query})"
+    texts = first_row(con, f"SELECT count(DISTINCT {key}) FROM ({query})", params)
+    if max_examples is not None and texts is not None and texts[0] > max_examples:
+        chosen = _chosen(con, query, params, max_examples, key, seed)
+        with registered(con, "chosen_keys", chosen):
+            rows += f" WHERE {key} IN (SELECT {key} FROM chosen_keys)"
+            return con.sql(f"{rows} ORDER BY {order_by}", params=params).pl()
+    return con.sql(f"{rows} ORDER BY {order_by}", params=params).pl()
+
+
+# The column a given stratum is computed into, out of the way of the caller's columns.
+STRATUM = "__stratum"
+
+
+def _chosen(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list[Any],
+    max_examples: int,
+    key: str,
+    seed: int,
+) -> pl.DataFrame:
+    """The keys of the texts a sample of ``max_examples`` keeps, as one column ``key``."""
+    columns = con.sql(f"SELECT * FROM ({query}) LIMIT 0", params=params).columns
+    if STRATUM in columns:
+        stratum = f"any_value({STRATUM})"
+    else:
+        order = "attribute, label" if "attribute" in columns else "label"
+        stratum = f"string_agg(CAST(label AS VARCHAR), '|' ORDER BY {order})"
+    weight = "avg(confidence)" if "confidence" in columns else "1.0"
+    reviewed = "bool_or(origin = 'review')" if "origin" in columns else "false"
+    # A uniform draw in (0, 1) from the key and the seed, so that the sample does not
+    # depend on the rows' order. The seed is hashed inside the string: DuckDB's
+    # hash(key, seed) combines two hashes so that seeds kept the same keys on top.
+    # log(u) / w ranks like u ** (1 / w): the larger, the likelier a heavy text is drawn.
+    units = f"""
+        SELECT {key} AS key, {stratum} AS stratum,
+               CASE WHEN {reviewed} THEN 'inf'::DOUBLE
+                    ELSE ln((hash(CAST({key} AS VARCHAR) || '#{int(seed)}')::DOUBLE + 0.5)
+                            / 18446744073709551616.0)
+                         / greatest(least({weight}, 1.0), 1e-6) END AS draw
+        FROM ({query}) GROUP BY {key}"""
+    counts = con.sql(
+        f"SELECT stratum, count(*) AS texts FROM ({units}) GROUP BY stratum", params=params
+    ).pl()
+    with registered(con, "stratum_quotas", _quotas(counts, max_examples)):
+        return con.sql(
+            f"""SELECT key AS {key} FROM ({units}) JOIN stratum_quotas USING (stratum)
+                QUALIFY row_number() OVER (PARTITION BY stratum ORDER BY draw DESC, key)
+                        <= quota""",
+            params=params,
+        ).pl()
 
 
 def entity_types(column: str = "spans") -> pl.Expr:

@@ -24,12 +24,12 @@ from spacy.tokens import DocBin
 from thinc.api import Config
 
 from labelkit.errors import LabelkitError
-from labelkit.export import cleaned_labels, with_texts
+from labelkit.export import cleaned_query, with_texts
 from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
-from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_examples
+from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, first_row
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -502,7 +502,7 @@ def train_on_cleaned(
     """Train the small model on the workspace's cleaned set, logged as a ``train`` run.
 
     A cleaned set of more than ``max_examples`` texts is sampled down to that many
-    (``labelkit.train.sample.sample_examples``: stratified by label, weighted by the
+    (``labelkit.train.sample.sample_query``, in DuckDB: stratified by label, weighted by the
     label model's confidence, reviewed texts first; ``None`` trains on all). The run's
     config logs ``cleaned`` (texts in the cleaned set) beside ``examples`` (rows
     trained on) and ``max_examples``.
@@ -542,14 +542,20 @@ def train_on_cleaned(
     with_attributes = task.kind != "classification"
     if model is None:
         model = default_model(exclusive=True, config_path=config_path)
-    keys = ["id", "attribute"] if with_attributes else ["id"]
-    # Texts are read for the sample only: millions of labels are small, their texts not.
-    examples = cleaned_labels(workspace, texts=False).join(
-        workspace.sql("SELECT example_id AS id, attribute, probabilities FROM predictions").select(
-            *keys, "probabilities"
-        ),
-        on=keys,
+    workspace.require("predictions", "labelkit aggregate")
+    # Sampled in DuckDB, with texts read for the sample only: ten million labels need
+    # not come into memory to keep fifty thousand.
+    labeled = (
+        f"SELECT c.*, p.probabilities FROM ({cleaned_query(texts=False)}) c "
+        "JOIN predictions p ON p.example_id = c.id AND p.attribute = c.attribute"
     )
+    counted = first_row(workspace.con, f"SELECT count(DISTINCT id) FROM ({labeled})", ["train"])
+    cleaned = counted[0] if counted else 0
+    examples = sample_query(
+        workspace.con, labeled, ["train"], max_examples, order_by="id, attribute", seed=seed
+    )
+    if not with_attributes:
+        examples = examples.drop("attribute")
     answers = task.answers(task.targets[0]).labels
     certain = pl.concat_list([(pl.col("label") == label).cast(pl.Float64) for label in answers])
     examples = examples.with_columns(
@@ -558,8 +564,7 @@ def train_on_cleaned(
         .otherwise(pl.col("probabilities"))
         .alias("probabilities")
     )
-    cleaned = examples["id"].n_unique()
-    examples = with_texts(workspace, sample_examples(examples, max_examples, seed=seed))
+    examples = with_texts(workspace, examples)
     dev = None
     if dev_split is not None:
         dev = workspace.sql(

@@ -12,7 +12,13 @@ import pytest
 
 from labelkit import Workspace, train_on_cleaned
 from labelkit.errors import InputError
-from labelkit.train.sample import entity_types, max_examples_option, sample_examples
+from labelkit.export import cleaned_labels, cleaned_query
+from labelkit.train.sample import (
+    entity_types,
+    max_examples_option,
+    sample_examples,
+    sample_query,
+)
 
 
 def _cleaned(n: int, seed: int = 0) -> pl.DataFrame:
@@ -96,6 +102,26 @@ def test_spans_texts_are_sampled_by_the_entity_types_they_have() -> None:
         "[]": 20,
         spans[2]: 10,
     }
+
+
+def test_sample_query_keeps_in_duckdb_what_the_frame_sample_keeps(spam_workspace: Path) -> None:
+    with Workspace(spam_workspace) as ws:
+        cleaned = cleaned_labels(ws, texts=False)
+        in_memory = sample_examples(cleaned, 12, seed=4)
+        in_duckdb = sample_query(
+            ws.con, cleaned_query(texts=False), ["train"], 12, order_by="id DESC", seed=4
+        )
+        every = sample_query(ws.con, cleaned_query(texts=False), ["train"], None, order_by="id")
+        other_seed = sample_query(
+            ws.con, cleaned_query(texts=False), ["train"], 12, order_by="id", seed=5
+        )
+    assert in_duckdb.height == 12
+    assert in_duckdb["id"].to_list() == sorted(in_memory["id"].to_list(), reverse=True)
+    assert dict(in_duckdb["label"].value_counts().iter_rows()) == dict(
+        in_memory["label"].value_counts().iter_rows()
+    )
+    assert every["id"].to_list() == sorted(cleaned["id"].to_list())
+    assert other_seed["id"].to_list() != sorted(in_duckdb["id"].to_list())
 
 
 def test_max_examples_option() -> None:
