@@ -328,7 +328,7 @@ class _Prompts:
 
     def keys(self, texts: pl.Series, attribute: str) -> pl.Series:
         """The cache key (``request_key``) of the request on ``attribute`` about each
-        of ``texts``, without rendering it."""
+        of ``texts``, as its 32 bytes (the hex is the key), without rendering it."""
         prefix, suffix = json.dumps(self.bases[attribute], sort_keys=True).split(json.dumps(_TEXT))
         # The hash of the common prefix is computed once and copied; encode_basestring_ascii
         # is json.dumps of a string without its per-call overhead.
@@ -338,8 +338,8 @@ class _Prompts:
             digest = head.copy()
             digest.update(encode_basestring_ascii(text).encode())
             digest.update(tail)
-            keys.append(digest.hexdigest())
-        return pl.Series(keys, dtype=pl.String)
+            keys.append(digest.digest())
+        return pl.Series(keys, dtype=pl.Binary)
 
     def chars(self, attribute: str) -> int:
         """The characters of the messages of a request on ``attribute``, but the text's."""
@@ -433,26 +433,31 @@ def _prompt_tables(
     refresh: bool,
     batch_rows: int = PROMPT_BATCH,
 ) -> Iterator[None]:
-    """The run's prompts in two temporary tables of the workspace's connection, for
-    the length of the block (then dropped):
+    """The run's prompts in temporary tables of the workspace's connection, for the
+    length of the block (then dropped). Keys are kept as their 32 bytes (``unhex`` of
+    the cache's), half the room of their hex:
 
-    - ``llm_prompts``, one row per example and prompt: ``id, attribute, key, chars``
-      (the characters of its messages) and ``text_key`` (where there are several
-      attributes, the key of the first: the same for every prompt about one text);
-    - ``llm_distinct``, one row per distinct prompt: those columns, ``id`` its first
-      example, ``ask_order`` (by first example, then attribute), ``pending`` (it has
-      no usable cached answer, or ``refresh``) and ``asked`` (what the run asks:
-      ``pending``, until a budget chooses, see ``_budgeted``).
+    - ``llm_prompts``, one row per example and prompt: ``id, key``;
+    - ``llm_distinct``, one row per distinct prompt: ``key, attribute, chars`` (the
+      characters of its messages), ``text_key`` (where there are several attributes,
+      the key of the first: the same for every prompt about one text; else NULL),
+      ``id`` (its first example), ``pending`` (it has no usable cached answer, or
+      ``refresh``), ``asked`` (what the run asks: ``pending``, until a budget chooses,
+      see ``_budgeted``) and ``budget_rank`` (the order a budget asks in; NULL: by
+      first example, then attribute);
+    - ``llm_prompt_units``, a view: ``id, attribute, key`` per example and prompt.
 
-    The examples are read ``batch_rows`` at a time, and each batch's distinct texts
+    The examples are read ``batch_rows`` at a time and each batch's distinct texts
     hashed, so that what this process holds does not grow with the examples; counts,
     sums and the lookup in the cache are DuckDB's.
     """
     con = workspace.con
     many = len(prompts.bases) > 1
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PROMPTS} (id VARCHAR, key BLOB)")
+    # Each batch's distinct prompts, to find the run's.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_PROMPTS} (
-                id VARCHAR, attribute VARCHAR, key VARCHAR, chars BIGINT, text_key VARCHAR)"""
+        """CREATE OR REPLACE TEMP TABLE llm_batch_prompts (
+               key BLOB, attribute VARCHAR, chars BIGINT, text_key BLOB, id VARCHAR)"""
     )
     try:
         # A cursor of its own: inserting on the workspace's connection must not end the stream.
@@ -464,51 +469,56 @@ def _prompt_tables(
                 examples = pl.from_arrow(batch)
                 assert isinstance(examples, pl.DataFrame)
                 # A text repeated in the batch is hashed once.
-                texts = examples.select(pl.col("text").unique())
-                keys = {
-                    attribute: prompts.keys(texts["text"], attribute) for attribute in prompts.bases
-                }
-                first = next(iter(keys.values())) if many else pl.lit(None, dtype=pl.String)
-                keyed = pl.concat(
+                texts = examples.group_by("text").agg(pl.col("id").min())
+                keys = {a: prompts.keys(texts["text"], a) for a in prompts.bases}
+                first = next(iter(keys.values())) if many else pl.lit(None, dtype=pl.Binary)
+                distinct = pl.concat(
                     texts.select(
-                        "text",
-                        attribute=pl.lit(attribute, dtype=pl.String),
                         key=attribute_keys,
+                        attribute=pl.lit(attribute, dtype=pl.String),
                         chars=pl.col("text").str.len_chars().cast(pl.Int64)
                         + prompts.chars(attribute),
                         text_key=first,
+                        id="id",
                     )
                     for attribute, attribute_keys in keys.items()
                 )
-                rows = examples.join(keyed, on="text").select(
-                    "id", "attribute", "key", "chars", "text_key"
+                keyed = texts.select(
+                    "text", *(k.alias(f"key{i}") for i, k in enumerate(keys.values()))
                 )
-                with registered(con, "new_prompts", rows):
+                rows = examples.join(keyed, on="text")
+                per_example = pl.concat(
+                    rows.select("id", pl.col(f"key{i}").alias("key")) for i in range(len(keys))
+                )
+                with (
+                    registered(con, "new_prompts", per_example),
+                    registered(con, "new_distinct", distinct),
+                ):
                     con.execute(f"INSERT INTO {_PROMPTS} SELECT * FROM new_prompts")
+                    con.execute("INSERT INTO llm_batch_prompts SELECT * FROM new_distinct")
         max_bytes = prompts.config.max_response_bytes
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_DISTINCT} AS
-                WITH distinct_prompts AS (
+                SELECT *, pending AS asked, NULL::BIGINT AS budget_rank FROM (
                     SELECT key, any_value(attribute) AS attribute, any_value(chars) AS chars,
-                           coalesce(any_value(text_key), key) AS text_key, min(id) AS id
-                    FROM {_PROMPTS} GROUP BY key
-                )
-                SELECT *, pending AS asked FROM (
-                    SELECT *,
-                           row_number() OVER (
-                               ORDER BY id, list_position(?::VARCHAR[], attribute)
-                           ) AS ask_order,
-                           ? OR key NOT IN (SELECT key FROM llm_cache WHERE {ANSWERED})
-                               AS pending
-                    FROM distinct_prompts
+                           any_value(text_key) AS text_key, min(id) AS id,
+                           ? OR key NOT IN (
+                               SELECT unhex(key) FROM llm_cache WHERE {ANSWERED}
+                           ) AS pending
+                    FROM llm_batch_prompts GROUP BY key
                 )""",
-            [list(prompts.bases), refresh, max_bytes, max_bytes],
+            [refresh, max_bytes, max_bytes],
+        )
+        con.execute("DROP TABLE llm_batch_prompts")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW llm_prompt_units AS
+                SELECT p.id, d.attribute, p.key FROM {_PROMPTS} p JOIN {_DISTINCT} d USING (key)"""
         )
         yield
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_PROMPTS}")
-        con.execute(f"DROP TABLE IF EXISTS {_DISTINCT}")
-        con.execute(f"DROP TABLE IF EXISTS {_RANKED}")
+        con.execute("DROP VIEW IF EXISTS llm_prompt_units")
+        for table in ("llm_batch_prompts", _PROMPTS, _DISTINCT, _RANKED):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _check_variant(config: LLMConfig, task: Task) -> None:
@@ -587,7 +597,7 @@ def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLM
     row = first_row(
         workspace.con,
         f"""SELECT count(*), count(*) FILTER (asked), coalesce(sum(chars) FILTER (asked), 0),
-                   count(DISTINCT text_key) FILTER (asked)
+                   count(DISTINCT coalesce(text_key, key)) FILTER (asked)
             FROM {_DISTINCT}""",
     )
     assert row is not None
@@ -666,19 +676,19 @@ def _budgeted(
     budget_usd: float | None,
 ) -> LLMBudgetPlan:
     """Mark the pending prompts a budget buys, most valuable first, as the ones the run
-    asks (``asked``, in that order: ``ask_order``), and return the plan."""
+    asks (``asked``, in that order: ``budget_rank``), and return the plan."""
     check_budget(budget, budget_usd, config.cost(0, 0) is not None)
     con = workspace.con
     ranked_by, note = rank_prompts(
         workspace,
         prompts.task,
-        _PROMPTS,
+        "llm_prompt_units",
         config.source_name,
         per_text=not config.per_attribute,
         into=_RANKED,
     )
     con.execute(
-        f"""UPDATE {_DISTINCT} d SET ask_order = r.position, asked = r.position < ?
+        f"""UPDATE {_DISTINCT} d SET budget_rank = r.position, asked = r.position < ?
             FROM (SELECT d.key, row_number() OVER (ORDER BY r.rank) - 1 AS position
                   FROM {_DISTINCT} d JOIN {_RANKED} r USING (key) WHERE d.pending) r
             WHERE d.key = r.key""",
@@ -870,9 +880,12 @@ def _label(
             ),
             prompts=prompts,
             pending=workspace.sql(
-                f"""SELECT d.key, e.text, d.attribute, d.chars
+                f"""SELECT lower(hex(d.key)) AS key, e.text, d.attribute, d.chars
                     FROM {_DISTINCT} d JOIN examples e ON e.id = d.id
-                    WHERE d.asked ORDER BY d.ask_order"""
+                    WHERE d.asked
+                    ORDER BY d.budget_rank NULLS LAST, d.id,
+                             list_position(?::VARCHAR[], d.attribute)""",
+                [list(prompts.bases)],
             ),
             rates=(chars_per_token, completion),
             cached=counts.prompts - counts.pending,
@@ -889,7 +902,7 @@ def _label(
         f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
                    d.attribute AS asked, d.asked AS asked_now
                    {", e.text" if prompts.spans else ""}
-            FROM llm_cache c JOIN {_DISTINCT} d USING (key)
+            FROM llm_cache c JOIN {_DISTINCT} d ON d.key = unhex(c.key)
                  {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
             WHERE {ANSWERED}""",
         [max_bytes, max_bytes],
@@ -960,7 +973,7 @@ def _per_example(
     with registered(workspace.con, "llm_answers", answers):
         return workspace.sql(
             f"""SELECT p.id AS example_id, ? AS source, {", ".join(f'a."{c}"' for c in columns)}
-                FROM {_PROMPTS} p JOIN llm_answers a USING (key)
+                FROM {_PROMPTS} p JOIN llm_answers a ON p.key = unhex(a.key)
                 ORDER BY ALL""",
             [source],
         )
