@@ -66,6 +66,8 @@ CACHE_BATCH_S = 1.0
 # below (see _prompt_tables): what a run holds does not grow with the examples.
 PROMPT_BATCH = 100_000
 _PROMPTS, _DISTINCT, _RANKED = "llm_prompts", "llm_distinct", "llm_ranked"
+# What a cache key looks like (request_key): what else an imported cache holds is no prompt's.
+_KEY = "[0-9a-f]{64}"
 # The progress bar redraws ten times a second; updating it more often is wasted work.
 _PROGRESS_S = 0.1
 
@@ -503,7 +505,8 @@ def _prompt_tables(
                     SELECT key, any_value(attribute) AS attribute, any_value(chars) AS chars,
                            any_value(text_key) AS text_key, min(id) AS id,
                            ? OR key NOT IN (
-                               SELECT unhex(key) FROM llm_cache WHERE {ANSWERED}
+                               SELECT unhex(key) FROM llm_cache
+                               WHERE {ANSWERED} AND regexp_full_match(key, '{_KEY}')
                            ) AS pending
                     FROM llm_batch_prompts GROUP BY key
                 )""",
@@ -519,6 +522,13 @@ def _prompt_tables(
         con.execute("DROP VIEW IF EXISTS llm_prompt_units")
         for table in ("llm_batch_prompts", _PROMPTS, _DISTINCT, _RANKED):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _key_bytes(column: str) -> str:
+    """SQL: the 32 bytes of the cache key in ``column``, NULL for a key that is not one
+    (imported caches may hold anything; ``unhex`` fails on it, and would read "AB" as
+    "ab")."""
+    return f"CASE WHEN regexp_full_match({column}, '{_KEY}') THEN unhex({column}) END"
 
 
 def _check_variant(config: LLMConfig, task: Task) -> None:
@@ -676,8 +686,8 @@ def _budgeted(
     budget_usd: float | None,
 ) -> LLMBudgetPlan:
     """Mark the pending prompts a budget buys, most valuable first, as the ones the run
-    asks (``asked``, in that order: ``budget_rank``), and return the plan."""
-    check_budget(budget, budget_usd, config.cost(0, 0) is not None)
+    asks (``asked``, in that order: ``budget_rank``), and return the plan. The caller
+    checked the budget (``check_budget``) before building the prompts."""
     con = workspace.con
     ranked_by, note = rank_prompts(
         workspace,
@@ -902,7 +912,7 @@ def _label(
         f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
                    d.attribute AS asked, d.asked AS asked_now
                    {", e.text" if prompts.spans else ""}
-            FROM llm_cache c JOIN {_DISTINCT} d ON d.key = unhex(c.key)
+            FROM llm_cache c JOIN {_DISTINCT} d ON d.key = {_key_bytes("c.key")}
                  {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
             WHERE {ANSWERED}""",
         [max_bytes, max_bytes],
@@ -973,7 +983,7 @@ def _per_example(
     with registered(workspace.con, "llm_answers", answers):
         return workspace.sql(
             f"""SELECT p.id AS example_id, ? AS source, {", ".join(f'a."{c}"' for c in columns)}
-                FROM {_PROMPTS} p JOIN llm_answers a ON p.key = unhex(a.key)
+                FROM {_PROMPTS} p JOIN llm_answers a ON p.key = {_key_bytes("a.key")}
                 ORDER BY ALL""",
             [source],
         )

@@ -38,7 +38,7 @@ LFS = [
 @pytest.fixture
 def aspects(tmp_path: Path) -> Iterator[Workspace]:
     """The examples above in an aspects workspace on disk, voted on by the LFs above,
-    with two answers and a failure in the cache."""
+    with two answers and a failure in the cache, and two rows whose keys are no keys."""
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ws.con.execute("INSERT INTO meta VALUES ('task', ?)", [TASK.to_json()])
         ws.con.executemany(
@@ -69,6 +69,13 @@ def aspects(tmp_path: Path) -> Iterator[Workspace]:
                 )
                 for config, text, attribute, error in cached
             ],
+        )
+        # An imported cache may hold keys that are not SHA-256 hex: no prompt's.
+        ws.con.execute(
+            """INSERT INTO llm_cache (key, model, request, response, created_at)
+               SELECT key, 'm', '{}', '{"label": "positive"}', now()::TIMESTAMP
+               FROM (VALUES ('not a key'), (?)) AS t(key)""",
+            [request_key(each.request(TASK, TEXTS[4], "food")).upper()],
         )
         yield ws
 
