@@ -238,7 +238,7 @@ def replay(folder: Path, n: int) -> list[dict[str, Any]]:
         dry_seconds = time.perf_counter() - started
         assert estimate.to_ask == n, estimate
         with _prompt_tables(workspace, _prompts(workspace, config, None), None, refresh=False):
-            keys = workspace.sql("SELECT lower(hex(key)) AS key FROM llm_distinct")["key"]
+            keys = workspace.sql("SELECT key FROM llm_distinct")["key"]
         answers = pl.DataFrame({"key": keys}).with_columns(
             model=pl.lit("recorded"),
             request=pl.lit("{}"),

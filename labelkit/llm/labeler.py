@@ -66,8 +66,6 @@ CACHE_BATCH_S = 1.0
 # below (see _prompt_tables): what a run holds does not grow with the examples.
 PROMPT_BATCH = 100_000
 _PROMPTS, _DISTINCT, _RANKED = "llm_prompts", "llm_distinct", "llm_ranked"
-# What a cache key looks like (request_key): what else an imported cache holds is no prompt's.
-_KEY = "[0-9a-f]{64}"
 # The progress bar redraws ten times a second; updating it more often is wasted work.
 _PROGRESS_S = 0.1
 
@@ -330,7 +328,7 @@ class _Prompts:
 
     def keys(self, texts: pl.Series, attribute: str) -> pl.Series:
         """The cache key (``request_key``) of the request on ``attribute`` about each
-        of ``texts``, as its 32 bytes (the hex is the key), without rendering it."""
+        of ``texts``, without rendering it."""
         prefix, suffix = json.dumps(self.bases[attribute], sort_keys=True).split(json.dumps(_TEXT))
         # The hash of the common prefix is computed once and copied; encode_basestring_ascii
         # is json.dumps of a string without its per-call overhead.
@@ -340,8 +338,8 @@ class _Prompts:
             digest = head.copy()
             digest.update(encode_basestring_ascii(text).encode())
             digest.update(tail)
-            keys.append(digest.digest())
-        return pl.Series(keys, dtype=pl.Binary)
+            keys.append(digest.hexdigest())
+        return pl.Series(keys, dtype=pl.String)
 
     def chars(self, attribute: str) -> int:
         """The characters of the messages of a request on ``attribute``, but the text's."""
@@ -436,30 +434,24 @@ def _prompt_tables(
     batch_rows: int = PROMPT_BATCH,
 ) -> Iterator[None]:
     """The run's prompts in temporary tables of the workspace's connection, for the
-    length of the block (then dropped). Keys are kept as their 32 bytes (``unhex`` of
-    the cache's), half the room of their hex:
+    length of the block (then dropped):
 
-    - ``llm_prompts``, one row per example and prompt: ``id, key``;
-    - ``llm_distinct``, one row per distinct prompt: ``key, attribute, chars`` (the
-      characters of its messages), ``text_key`` (where there are several attributes,
-      the key of the first: the same for every prompt about one text; else NULL),
-      ``id`` (its first example), ``pending`` (it has no usable cached answer, or
-      ``refresh``), ``asked`` (what the run asks: ``pending``, until a budget chooses,
-      see ``_budgeted``) and ``budget_rank`` (the order a budget asks in; NULL: by
-      first example, then attribute);
-    - ``llm_prompt_units``, a view: ``id, attribute, key`` per example and prompt.
+    - ``llm_prompts``, one row per example and prompt: ``id, attribute, key, chars``
+      (the characters of its messages);
+    - ``llm_distinct``, one row per distinct prompt: ``key, attribute, chars``, ``id``
+      (its first example: the same for every prompt about one text), ``pending`` (it
+      has no usable cached answer, or ``refresh``), ``asked`` (what the run asks:
+      ``pending``, until a budget chooses, see ``_budgeted``) and ``budget_rank`` (the
+      order a budget asks in; NULL: by first example, then attribute).
 
     The examples are read ``batch_rows`` at a time and each batch's distinct texts
     hashed, so that what this process holds does not grow with the examples; counts,
     sums and the lookup in the cache are DuckDB's.
     """
     con = workspace.con
-    many = len(prompts.bases) > 1
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_PROMPTS} (id VARCHAR, key BLOB)")
-    # Each batch's distinct prompts, to find the run's.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE llm_batch_prompts (
-               key BLOB, attribute VARCHAR, chars BIGINT, text_key BLOB, id VARCHAR)"""
+        f"""CREATE OR REPLACE TEMP TABLE {_PROMPTS} (
+                id VARCHAR, attribute VARCHAR, key VARCHAR, chars INTEGER)"""
     )
     try:
         # A cursor of its own: inserting on the workspace's connection must not end the stream.
@@ -471,64 +463,38 @@ def _prompt_tables(
                 examples = pl.from_arrow(batch)
                 assert isinstance(examples, pl.DataFrame)
                 # A text repeated in the batch is hashed once.
-                texts = examples.group_by("text").agg(pl.col("id").min())
-                keys = {a: prompts.keys(texts["text"], a) for a in prompts.bases}
-                first = next(iter(keys.values())) if many else pl.lit(None, dtype=pl.Binary)
-                distinct = pl.concat(
+                texts = examples.select(pl.col("text").unique())
+                keyed = pl.concat(
                     texts.select(
-                        key=attribute_keys,
+                        "text",
                         attribute=pl.lit(attribute, dtype=pl.String),
-                        chars=pl.col("text").str.len_chars().cast(pl.Int64)
+                        key=prompts.keys(texts["text"], attribute),
+                        chars=pl.col("text").str.len_chars().cast(pl.Int32)
                         + prompts.chars(attribute),
-                        text_key=first,
-                        id="id",
                     )
-                    for attribute, attribute_keys in keys.items()
+                    for attribute in prompts.bases
                 )
-                keyed = texts.select(
-                    "text", *(k.alias(f"key{i}") for i, k in enumerate(keys.values()))
-                )
-                rows = examples.join(keyed, on="text")
-                per_example = pl.concat(
-                    rows.select("id", pl.col(f"key{i}").alias("key")) for i in range(len(keys))
-                )
-                with (
-                    registered(con, "new_prompts", per_example),
-                    registered(con, "new_distinct", distinct),
-                ):
-                    con.execute(f"INSERT INTO {_PROMPTS} SELECT * FROM new_prompts")
-                    con.execute("INSERT INTO llm_batch_prompts SELECT * FROM new_distinct")
+                rows = examples.join(keyed, on="text").drop("text")
+                with registered(con, "new_prompts", rows):
+                    con.execute(
+                        f"INSERT INTO {_PROMPTS} SELECT id, attribute, key, chars FROM new_prompts"
+                    )
         max_bytes = prompts.config.max_response_bytes
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {_DISTINCT} AS
                 SELECT *, pending AS asked, NULL::BIGINT AS budget_rank FROM (
                     SELECT key, any_value(attribute) AS attribute, any_value(chars) AS chars,
-                           any_value(text_key) AS text_key, min(id) AS id,
-                           ? OR key NOT IN (
-                               SELECT unhex(key) FROM llm_cache
-                               WHERE {ANSWERED} AND regexp_full_match(key, '{_KEY}')
-                           ) AS pending
-                    FROM llm_batch_prompts GROUP BY key
+                           min(id) AS id,
+                           ? OR key NOT IN (SELECT key FROM llm_cache WHERE {ANSWERED})
+                               AS pending
+                    FROM {_PROMPTS} GROUP BY key
                 )""",
             [refresh, max_bytes, max_bytes],
         )
-        con.execute("DROP TABLE llm_batch_prompts")
-        con.execute(
-            f"""CREATE OR REPLACE TEMP VIEW llm_prompt_units AS
-                SELECT p.id, d.attribute, p.key FROM {_PROMPTS} p JOIN {_DISTINCT} d USING (key)"""
-        )
         yield
     finally:
-        con.execute("DROP VIEW IF EXISTS llm_prompt_units")
-        for table in ("llm_batch_prompts", _PROMPTS, _DISTINCT, _RANKED):
+        for table in (_PROMPTS, _DISTINCT, _RANKED):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _key_bytes(column: str) -> str:
-    """SQL: the 32 bytes of the cache key in ``column``, NULL for a key that is not one
-    (imported caches may hold anything; ``unhex`` fails on it, and would read "AB" as
-    "ab")."""
-    return f"CASE WHEN regexp_full_match({column}, '{_KEY}') THEN unhex({column}) END"
 
 
 def _check_variant(config: LLMConfig, task: Task) -> None:
@@ -607,7 +573,7 @@ def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLM
     row = first_row(
         workspace.con,
         f"""SELECT count(*), count(*) FILTER (asked), coalesce(sum(chars) FILTER (asked), 0),
-                   count(DISTINCT coalesce(text_key, key)) FILTER (asked)
+                   count(DISTINCT id) FILTER (asked)
             FROM {_DISTINCT}""",
     )
     assert row is not None
@@ -692,7 +658,7 @@ def _budgeted(
     ranked_by, note = rank_prompts(
         workspace,
         prompts.task,
-        "llm_prompt_units",
+        _PROMPTS,
         config.source_name,
         per_text=not config.per_attribute,
         into=_RANKED,
@@ -890,7 +856,7 @@ def _label(
             ),
             prompts=prompts,
             pending=workspace.sql(
-                f"""SELECT lower(hex(d.key)) AS key, e.text, d.attribute, d.chars
+                f"""SELECT d.key, e.text, d.attribute, d.chars
                     FROM {_DISTINCT} d JOIN examples e ON e.id = d.id
                     WHERE d.asked
                     ORDER BY d.budget_rank NULLS LAST, d.id,
@@ -912,7 +878,7 @@ def _label(
         f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
                    d.attribute AS asked, d.asked AS asked_now
                    {", e.text" if prompts.spans else ""}
-            FROM llm_cache c JOIN {_DISTINCT} d ON d.key = {_key_bytes("c.key")}
+            FROM llm_cache c JOIN {_DISTINCT} d USING (key)
                  {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
             WHERE {ANSWERED}""",
         [max_bytes, max_bytes],
@@ -983,7 +949,7 @@ def _per_example(
     with registered(workspace.con, "llm_answers", answers):
         return workspace.sql(
             f"""SELECT p.id AS example_id, ? AS source, {", ".join(f'a."{c}"' for c in columns)}
-                FROM {_PROMPTS} p JOIN llm_answers a ON p.key = {_key_bytes("a.key")}
+                FROM {_PROMPTS} p JOIN llm_answers a USING (key)
                 ORDER BY ALL""",
             [source],
         )

@@ -70,7 +70,7 @@ def aspects(tmp_path: Path) -> Iterator[Workspace]:
                 for config, text, attribute, error in cached
             ],
         )
-        # An imported cache may hold keys that are not SHA-256 hex: no prompt's.
+        # An imported cache may hold keys that are not SHA-256 hex, and none is a prompt's.
         ws.con.execute(
             """INSERT INTO llm_cache (key, model, request, response, created_at)
                SELECT key, 'm', '{}', '{"label": "positive"}', now()::TIMESTAMP
@@ -87,11 +87,9 @@ def streamed(ws: Workspace, config: LLMConfig, batch_rows: int, budget: int) -> 
     prompts = _prompts(ws, config, None)
     with _prompt_tables(ws, prompts, None, refresh=False, batch_rows=batch_rows):
         found = {
-            "units": ws.sql(
-                "SELECT id, attribute, lower(hex(key)) AS key FROM llm_prompt_units ORDER BY ALL"
-            ).rows(),
+            "units": ws.sql("SELECT id, attribute, key FROM llm_prompts ORDER BY ALL").rows(),
             "distinct": ws.sql(
-                """SELECT lower(hex(key)) AS key, attribute, chars, id, pending
+                """SELECT key, attribute, chars, id, pending
                    FROM llm_distinct ORDER BY ALL"""
             ).rows(),
             "estimate": _estimate(ws, config, prompts),
