@@ -811,8 +811,7 @@ def label_with_llm(
     """
     if refresh and cached_only:
         raise InputError("refresh asks every prompt again and cached_only asks none: choose one")
-    budgeted = budget is not None or budget_usd is not None
-    if budgeted:
+    if budget is not None or budget_usd is not None:
         if cached_only:
             raise InputError("a budget buys requests and cached_only asks none: choose one")
         check_budget(budget, budget_usd, config.cost(0, 0) is not None)
