@@ -39,6 +39,7 @@ from labelkit.aggregate import make_label_model
 from labelkit.aggregate.base import fit_predict
 from labelkit.demo import YOUTUBE_LLM
 from labelkit.llm.budget import rank_prompts
+from labelkit.workspace import registered
 
 SHARES = (0.0, 0.05, 0.1, 0.25, 0.5, 1.0)
 SEEDS = range(5)
@@ -57,9 +58,13 @@ def curve(
     """
     aggregate(workspace, MODEL, sources=[s for s in _sources(workspace) if s != llm])
     ids = workspace.sql("SELECT id FROM examples ORDER BY id")["id"]
-    prompts = pl.DataFrame({"id": ids.filter(pl.Series(pool)), "attribute": "", "key": ""})
+    prompts = pl.DataFrame({"id": ids.filter(pl.Series(pool)), "attribute": ""})
     prompts = prompts.with_columns(key=pl.col("id"))
-    ranked, ranked_by, _ = rank_prompts(workspace, workspace.task, prompts, llm, per_text=True)
+    with registered(workspace.con, "pool_prompts", prompts):
+        ranked_by, _ = rank_prompts(
+            workspace, workspace.task, "pool_prompts", llm, per_text=True, into="pool_ranked"
+        )
+    ranked = workspace.sql("SELECT id FROM pool_ranked ORDER BY rank")
     position = {id_: i for i, id_ in enumerate(ids)}
     order = np.array([position[i] for i in ranked["id"]])
     matrix = LabelMatrix.from_workspace(workspace)

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import polars as pl
-
 from labelkit.errors import InputError
 from labelkit.task import Task
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, first_row
 
 GROUPS = ("no votes", "conflict", "agree")
 
@@ -76,18 +74,23 @@ def check_budget(budget: int | None, budget_usd: float | None, priced: bool) -> 
 def rank_prompts(
     workspace: Workspace,
     task: Task,
-    prompts: pl.DataFrame,
+    prompts: str,
     source: str,
     per_text: bool,
-) -> tuple[pl.DataFrame, str, str | None]:
-    """The distinct prompts (``prompts``: ``id, attribute, key``, one row per example
-    and prompt) most valuable first, with ``group``, ``confidence`` and ``votes``;
-    what ranked them, and a note when predictions were missing.
+    *,
+    into: str,
+) -> tuple[str, str | None]:
+    """Rank the distinct prompts of the table or view ``prompts`` (``id, attribute,
+    key``, one row per example and prompt), most valuable first, into the temporary
+    table ``into`` (``key, group, confidence, votes, id`` and ``rank``, 0 first); return
+    what ranked them, and a note when predictions were missing. DuckDB ranks them
+    where they are: nothing per prompt comes into this process.
 
     Examples
     --------
-    >>> ranked, by, note = rank_prompts(ws, ws.task, frame, "llm:gpt-4o-mini", per_text=True)
-    >>> ranked["group"].to_list()[:2]
+    >>> with registered(ws.con, "pool", frame):
+    ...     by, note = rank_prompts(ws, ws.task, "pool", "llm:gpt-4o-mini", True, into="ranked")
+    >>> ws.sql("SELECT \\"group\\" FROM ranked ORDER BY rank LIMIT 2")["group"].to_list()
     ['no votes', 'conflict']
     """
     if task.kind == "spans":
@@ -95,52 +98,51 @@ def rank_prompts(
             "a budget ranks examples by their votes and label-model predictions; "
             "a spans task has neither per example: leave out the budget"
         )
-    units = prompts.select("id", "attribute", "key")
+    units, params = f"SELECT id, attribute, key FROM {prompts}", []
     if per_text and task.kind != "classification":
-        units = units.drop("attribute").join(
-            pl.DataFrame({"attribute": list(task.targets)}), how="cross"
-        )
-    votes = workspace.sql(
-        """SELECT example_id AS id, attribute, count(*) AS votes,
-                  count(DISTINCT label) AS labels,
-                  sum(count(*)) OVER (PARTITION BY example_id) AS text_votes
-           FROM votes WHERE source <> ? GROUP BY example_id, attribute""",
-        [source],
+        units = f"""SELECT p.id, t.attribute, p.key FROM {prompts} p
+                    CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS attribute) t"""
+        params = [list(task.targets)]
+    workspace.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {into} AS
+            WITH units AS ({units}),
+            counted AS (
+                SELECT example_id AS id, attribute, count(*) AS votes,
+                       count(DISTINCT label) AS labels
+                FROM votes WHERE source <> ? GROUP BY example_id, attribute
+            ),
+            voted AS (SELECT DISTINCT id FROM counted),
+            scored AS (
+                SELECT u.key, u.id, coalesce(c.votes, 0) AS votes, p.confidence,
+                       CASE WHEN w.id IS NULL THEN 0 WHEN c.labels > 1 THEN 1 ELSE 2 END
+                           AS group_index
+                FROM units u
+                LEFT JOIN counted c ON c.id = u.id AND c.attribute = u.attribute
+                LEFT JOIN voted w ON w.id = u.id
+                LEFT JOIN predictions p ON p.example_id = u.id AND p.attribute = u.attribute
+            ),
+            -- A prompt is worth its most valuable unit: a text's best attribute, or
+            -- the best of the examples that share its text.
+            best AS (
+                SELECT key, min(group_index) AS group_index, min(confidence) AS confidence,
+                       min(votes) AS votes, min(id) AS id
+                FROM scored GROUP BY key
+            )
+            SELECT key, list_extract(?::VARCHAR[], group_index + 1) AS "group", confidence, votes, id,
+                   row_number() OVER (
+                       ORDER BY group_index, confidence NULLS LAST, votes, id, key
+                   ) - 1 AS rank
+            FROM best""",
+        [*params, source, list(GROUPS)],
     )
-    voted = votes.select("id", "text_votes").unique("id")
-    predictions = workspace.sql(
-        "SELECT example_id AS id, attribute, confidence, model FROM predictions"
+    model = first_row(
+        workspace.con,
+        f"""SELECT (SELECT model FROM predictions LIMIT 1)
+            WHERE EXISTS (SELECT 1 FROM {into} WHERE confidence IS NOT NULL)""",
     )
-    scored = (
-        units.join(votes.drop("text_votes"), on=["id", "attribute"], how="left")
-        .join(voted, on="id", how="left")
-        .join(predictions.drop("model"), on=["id", "attribute"], how="left")
-        .with_columns(
-            group=pl.when(pl.col("text_votes").is_null())
-            .then(0)
-            .when(pl.col("labels") > 1)
-            .then(1)
-            .otherwise(2),
-            votes=pl.col("votes").fill_null(0),
-        )
-    )
-    # A prompt is worth its most valuable unit: a text's best attribute, or the
-    # best of the examples that share its text.
-    ranked = (
-        scored.group_by("key")
-        .agg(
-            pl.col("group").min(),
-            pl.col("confidence").min(),
-            pl.col("votes").min(),
-            pl.col("id").min(),
-        )
-        .sort(["group", "confidence", "votes", "id"], nulls_last=True)
-        .with_columns(pl.col("group").replace_strict(dict(enumerate(GROUPS))))
-    )
-    if predictions.height and ranked["confidence"].is_not_null().any():
-        return ranked, f"{predictions['model'][0]} confidence", None
+    if model is not None:
+        return f"{model[0]} confidence", None
     return (
-        ranked,
         "votes only",
         "no label-model predictions to rank by: ranked by the votes alone (no votes, then "
         "conflicting votes, then fewest votes); run `labelkit aggregate` first to rank each "

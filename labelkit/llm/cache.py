@@ -52,6 +52,12 @@ _SCHEMA = {
 }
 # A failure never overwrites an answer (see store_answers).
 _INSERT_FAILURE = f"INSERT OR IGNORE {_TARGET}"
+# The cache rows that answer their request: not failed, with a response, and none
+# longer than the run's max_response_bytes (the two parameters; NULL: any length).
+ANSWERED = (
+    "error IS NULL AND response IS NOT NULL "
+    "AND (?::BIGINT IS NULL OR strlen(response) <= ?::BIGINT)"
+)
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,8 @@ def cached_answers(
     # A join, not list_contains(?, key): that compares every row with every key.
     with registered(workspace.con, "wanted_keys", wanted):
         return workspace.sql(
-            """SELECT key, response, confidence, prompt_tokens, completion_tokens
-               FROM llm_cache
-               WHERE key IN (SELECT key FROM wanted_keys) AND error IS NULL
-                 AND response IS NOT NULL AND (?::BIGINT IS NULL OR strlen(response) <= ?)""",
+            f"""SELECT key, response, confidence, prompt_tokens, completion_tokens
+                FROM llm_cache WHERE key IN (SELECT key FROM wanted_keys) AND {ANSWERED}""",
             [max_response_bytes, max_response_bytes],
         )
 

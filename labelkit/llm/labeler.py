@@ -10,13 +10,14 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 from rich.progress import Progress, TextColumn
 
@@ -24,7 +25,7 @@ from labelkit.aggregate import label_model_accuracy
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
-from labelkit.llm.cache import CachedAnswer, cached_answers, store_answers
+from labelkit.llm.cache import ANSWERED, CachedAnswer, store_answers
 from labelkit.llm.local import server_failure
 from labelkit.llm.parse import align_answers, parse_attributes, parse_label
 from labelkit.llm.prompt import (
@@ -43,7 +44,7 @@ from labelkit.llm.transport import (
 )
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, first_row, registered
 
 if TYPE_CHECKING:
     import openai
@@ -61,6 +62,10 @@ _TEXT = "\u0000labelkit:text\u0000"
 # answer is this old, whichever comes first, so a crash loses at most one second's.
 CACHE_BATCH = 1000
 CACHE_BATCH_S = 1.0
+# Prompts are built and keyed this many examples at a time, into temporary tables named
+# below (see _prompt_tables): what a run holds does not grow with the examples.
+PROMPT_BATCH = 100_000
+_PROMPTS, _DISTINCT, _RANKED = "llm_prompts", "llm_distinct", "llm_ranked"
 # The progress bar redraws ten times a second; updating it more often is wasted work.
 _PROGRESS_S = 0.1
 
@@ -304,17 +309,15 @@ class LLMEstimate:
 
 @dataclass(frozen=True)
 class _Prompts:
-    """A run's prompts (``id, text, attribute, key, chars``, in id order) and how to ask
-    for and read each.
+    """How a run asks for and reads its prompts: one request per attribute of ``bases``.
 
-    ``attribute`` is ``""`` for a request about the whole text (the label, or every
-    attribute of a task that has them), else the one attribute it asks for. Each
-    attribute's request is rendered once: every request is the same but for the
-    text, so its cache key is the SHA-256 of the same canonical JSON with the text's
-    JSON spliced in.
+    ``""`` stands for a request about the whole text (the label, or every attribute of
+    a task that has them), else for the one attribute it asks for. Each attribute's
+    request is rendered once: every request is the same but for the text, so its
+    cache key is the SHA-256 of the same canonical JSON with the text's JSON spliced
+    in (``keys``). The prompts themselves stay in the workspace (``_prompt_tables``).
     """
 
-    examples: pl.DataFrame
     task: Task
     config: LLMConfig
     bases: dict[str, dict[str, Any]]
@@ -322,6 +325,25 @@ class _Prompts:
     def request(self, text: str, attribute: str) -> dict[str, Any]:
         base = self.bases[attribute]
         return {**base, "messages": [*base["messages"][:-1], _user(text)]}
+
+    def keys(self, texts: pl.Series, attribute: str) -> pl.Series:
+        """The cache key (``request_key``) of the request on ``attribute`` about each
+        of ``texts``, without rendering it."""
+        prefix, suffix = json.dumps(self.bases[attribute], sort_keys=True).split(json.dumps(_TEXT))
+        # The hash of the common prefix is computed once and copied; encode_basestring_ascii
+        # is json.dumps of a string without its per-call overhead.
+        head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
+        keys = []
+        for text in texts:
+            digest = head.copy()
+            digest.update(encode_basestring_ascii(text).encode())
+            digest.update(tail)
+            keys.append(digest.hexdigest())
+        return pl.Series(keys, dtype=pl.String)
+
+    def chars(self, attribute: str) -> int:
+        """The characters of the messages of a request on ``attribute``, but the text's."""
+        return _message_chars(self.bases[attribute]) - len(_TEXT)
 
     def single(self, attribute: str) -> bool:
         """Whether a request on ``attribute`` is answered with one label."""
@@ -373,20 +395,20 @@ class _Prompts:
             return json.dumps(self.config.request(self.task, "{text}"))
         return json.dumps({a: self.config.request(self.task, "{text}", a) for a in self.bases})
 
-    @cached_property
-    def distinct(self) -> pl.DataFrame:
-        return self.examples.filter(pl.col("key").is_first_distinct())
-
 
 def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
 
 def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Prompts:
-    examples = workspace.sql(
-        "SELECT id, text FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+    """How ``config`` asks about ``split``'s examples; raises if there are none, or if
+    the config does not fit the task."""
+    found = first_row(
+        workspace.con,
+        "SELECT count(*) FROM examples WHERE ? IS NULL OR split = ?",
+        [split, split],
     )
-    if examples.height == 0:
+    if not found or not found[0]:
         where = f" in split {split!r}" if split is not None else ""
         raise LabelkitError(f"workspace {workspace.path} has no examples to label{where}")
     task = workspace.task
@@ -400,32 +422,79 @@ def _prompts(workspace: Workspace, config: LLMConfig, split: str | None) -> _Pro
         attribute: config.request(task, _TEXT, attribute)
         for attribute in (task.targets if config.per_attribute else ("",))
     }
-    frames = []
-    for attribute, base in bases.items():
-        prefix, suffix = json.dumps(base, sort_keys=True).split(json.dumps(_TEXT))
-        # The hash of the common prefix is computed once and copied; encode_basestring_ascii
-        # is json.dumps of a string without its per-call overhead.
-        head, tail = hashlib.sha256(prefix.encode()), suffix.encode()
-        keys = []
-        for text in examples["text"]:
-            digest = head.copy()
-            digest.update(encode_basestring_ascii(text).encode())
-            digest.update(tail)
-            keys.append(digest.hexdigest())
-        fixed = _message_chars(base) - len(_TEXT)
-        frames.append(
-            examples.with_columns(
-                attribute=pl.lit(attribute, dtype=pl.String),
-                key=pl.Series(keys, dtype=pl.String),
-                chars=pl.col("text").str.len_chars() + fixed,
-            )
-        )
-    return _Prompts(
-        examples=pl.concat(frames).sort("id", maintain_order=True),
-        task=task,
-        config=config,
-        bases=bases,
+    return _Prompts(task=task, config=config, bases=bases)
+
+
+@contextlib.contextmanager
+def _prompt_tables(
+    workspace: Workspace,
+    prompts: _Prompts,
+    split: str | None,
+    refresh: bool,
+    batch_rows: int = PROMPT_BATCH,
+) -> Iterator[None]:
+    """The run's prompts in temporary tables of the workspace's connection, for the
+    length of the block (then dropped):
+
+    - ``llm_prompts``, one row per example and prompt: ``id, attribute, key, chars``
+      (the characters of its messages);
+    - ``llm_distinct``, one row per distinct prompt: ``key, attribute, chars``, ``id``
+      (its first example: the same for every prompt about one text), ``pending`` (it
+      has no usable cached answer, or ``refresh``), ``asked`` (what the run asks:
+      ``pending``, until a budget chooses, see ``_budgeted``) and ``budget_rank`` (the
+      order a budget asks in; NULL: by first example, then attribute).
+
+    The examples are read ``batch_rows`` at a time and each batch's distinct texts
+    hashed, so that what this process holds does not grow with the examples; counts,
+    sums and the lookup in the cache are DuckDB's.
+    """
+    con = workspace.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_PROMPTS} (
+                id VARCHAR, attribute VARCHAR, key VARCHAR, chars INTEGER)"""
     )
+    try:
+        # A cursor of its own: inserting on the workspace's connection must not end the stream.
+        with con.cursor() as cursor:
+            stream = cursor.sql(
+                "SELECT id, text FROM examples WHERE ? IS NULL OR split = ?", params=[split, split]
+            ).to_arrow_reader(batch_rows)
+            for batch in stream:
+                examples = pl.from_arrow(batch)
+                assert isinstance(examples, pl.DataFrame)
+                # A text repeated in the batch is hashed once.
+                texts = examples.select(pl.col("text").unique())
+                keyed = pl.concat(
+                    texts.select(
+                        "text",
+                        attribute=pl.lit(attribute, dtype=pl.String),
+                        key=prompts.keys(texts["text"], attribute),
+                        chars=pl.col("text").str.len_chars().cast(pl.Int32)
+                        + prompts.chars(attribute),
+                    )
+                    for attribute in prompts.bases
+                )
+                rows = examples.join(keyed, on="text").drop("text")
+                with registered(con, "new_prompts", rows):
+                    con.execute(
+                        f"INSERT INTO {_PROMPTS} SELECT id, attribute, key, chars FROM new_prompts"
+                    )
+        max_bytes = prompts.config.max_response_bytes
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_DISTINCT} AS
+                SELECT *, pending AS asked, NULL::BIGINT AS budget_rank FROM (
+                    SELECT key, any_value(attribute) AS attribute, any_value(chars) AS chars,
+                           min(id) AS id,
+                           ? OR key NOT IN (SELECT key FROM llm_cache WHERE {ANSWERED})
+                               AS pending
+                    FROM {_PROMPTS} GROUP BY key
+                )""",
+            [refresh, max_bytes, max_bytes],
+        )
+        yield
+    finally:
+        for table in (_PROMPTS, _DISTINCT, _RANKED):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _check_variant(config: LLMConfig, task: Task) -> None:
@@ -448,16 +517,6 @@ def _check_variant(config: LLMConfig, task: Task) -> None:
             "confidences need one label per answer: for an aspects or multi-label task "
             "ask one request per attribute (per_attribute, --per-attribute)"
         )
-
-
-def _to_ask(
-    workspace: Workspace, config: LLMConfig, prompts: _Prompts, refresh: bool
-) -> pl.DataFrame:
-    """The distinct prompts without a usable cached answer (all of them with ``refresh``)."""
-    if refresh:
-        return prompts.distinct
-    known = cached_answers(workspace, prompts.distinct["key"], config.max_response_bytes)
-    return prompts.distinct.join(known.select("key"), on="key", how="anti")
 
 
 def _token_rates(
@@ -490,23 +549,47 @@ def _message_chars(request: dict[str, Any]) -> int:
     return sum(len(message["content"]) for message in request["messages"])
 
 
-def _estimate(
-    workspace: Workspace, config: LLMConfig, prompts: _Prompts, to_ask: pl.DataFrame
-) -> LLMEstimate:
+@dataclass(frozen=True)
+class _Counts:
+    """The run's distinct prompts: in all, pending (not cached, or refreshed) and asked."""
+
+    prompts: int
+    pending: int
+    asked: int
+
+
+def _counts(workspace: Workspace) -> _Counts:
+    row = first_row(
+        workspace.con,
+        f"SELECT count(*), count(*) FILTER (pending), count(*) FILTER (asked) FROM {_DISTINCT}",
+    )
+    assert row is not None
+    return _Counts(*(int(n) for n in row))
+
+
+def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLMEstimate:
+    """The estimate of what the run asks (``asked`` in ``llm_distinct``)."""
     chars_per_token, completion, measured = _token_rates(workspace, config, prompts)
-    prompt_tokens = round(int(to_ask["chars"].sum()) / chars_per_token)
-    completion_tokens = round(completion * to_ask.height)
-    distinct = prompts.distinct.height
+    row = first_row(
+        workspace.con,
+        f"""SELECT count(*), count(*) FILTER (asked), coalesce(sum(chars) FILTER (asked), 0),
+                   count(DISTINCT id) FILTER (asked)
+            FROM {_DISTINCT}""",
+    )
+    assert row is not None
+    distinct, to_ask, chars, texts = (int(n) for n in row)
+    prompt_tokens = round(chars / chars_per_token)
+    completion_tokens = round(completion * to_ask)
     return LLMEstimate(
         source=config.source_name,
         prompts=distinct,
-        cached=distinct - to_ask.height,
-        to_ask=to_ask.height,
+        cached=distinct - to_ask,
+        to_ask=to_ask,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost=config.cost(prompt_tokens, completion_tokens),
         tokens_measured=measured,
-        texts_to_ask=to_ask["text"].n_unique(),
+        texts_to_ask=texts,
     )
 
 
@@ -517,7 +600,10 @@ def estimate_llm_run(
 
     Tokens are estimated from the characters of the messages, at the characters per
     token this model's cached answers measured, or 4 when there are none; completion
-    tokens at the cached mean, else at ``max_tokens`` (an upper bound).
+    tokens at the cached mean, else at ``max_tokens`` (an upper bound). The prompts
+    are built and keyed a batch of examples at a time and counted by DuckDB, in
+    temporary tables (``_prompt_tables``): a read-only workspace will do, and memory
+    does not grow with the examples in this process.
 
     Examples
     --------
@@ -528,7 +614,8 @@ def estimate_llm_run(
     (1760, 94308, 0.031)
     """
     prompts = _prompts(workspace, config, split)
-    return _estimate(workspace, config, prompts, _to_ask(workspace, config, prompts, refresh))
+    with _prompt_tables(workspace, prompts, split, refresh):
+        return _estimate(workspace, config, prompts)
 
 
 def plan_llm_budget(
@@ -551,55 +638,96 @@ def plan_llm_budget(
     >>> plan.chosen
     {'no votes': 42, 'conflict': 58, 'agree': 0}
     """
+    check_budget(budget, budget_usd, config.cost(0, 0) is not None)
     prompts = _prompts(workspace, config, split)
-    pending = _to_ask(workspace, config, prompts, refresh)
-    return _budgeted(workspace, config, prompts, pending, budget, budget_usd)[1]
+    with _prompt_tables(workspace, prompts, split, refresh):
+        return _budgeted(workspace, config, prompts, budget, budget_usd)
 
 
 def _budgeted(
     workspace: Workspace,
     config: LLMConfig,
     prompts: _Prompts,
-    pending: pl.DataFrame,
     budget: int | None,
     budget_usd: float | None,
-) -> tuple[pl.DataFrame, LLMBudgetPlan]:
-    """The pending prompts a budget buys, most valuable first, and the plan."""
-    check_budget(budget, budget_usd, config.cost(0, 0) is not None)
-    ranked, ranked_by, note = rank_prompts(
+) -> LLMBudgetPlan:
+    """Mark the pending prompts a budget buys, most valuable first, as the ones the run
+    asks (``asked``, in that order: ``budget_rank``), and return the plan. The caller
+    checked the budget (``check_budget``) before building the prompts."""
+    con = workspace.con
+    ranked_by, note = rank_prompts(
         workspace,
         prompts.task,
-        prompts.examples,
+        _PROMPTS,
         config.source_name,
         per_text=not config.per_attribute,
+        into=_RANKED,
     )
-    ranked = pending.join(ranked.select("key", "group").with_row_index("rank"), on="key").sort(
-        "rank"
+    con.execute(
+        f"""UPDATE {_DISTINCT} d SET budget_rank = r.position, asked = r.position < ?
+            FROM (SELECT d.key, row_number() OVER (ORDER BY r.rank) - 1 AS position
+                  FROM {_DISTINCT} d JOIN {_RANKED} r USING (key) WHERE d.pending) r
+            WHERE d.key = r.key""",
+        [_bought(workspace, config, prompts, budget, budget_usd)],
     )
-    chosen = ranked if budget is None else ranked.head(budget)
-    if budget_usd is not None:
-        chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
-        estimates = [config.cost(c / chars_per_token, completion) or 0.0 for c in chosen["chars"]]
-        chosen = chosen.filter(pl.Series(estimates).cum_sum() <= budget_usd)
-    estimate = _estimate(workspace, config, prompts, chosen)
-
-    def per_group(frame: pl.DataFrame) -> dict[str, int]:
-        counts = dict(frame["group"].value_counts().iter_rows())
-        return {group: counts.get(group, 0) for group in GROUPS}
-
-    plan = LLMBudgetPlan(
+    estimate = _estimate(workspace, config, prompts)
+    counts = {
+        group: (int(pending), int(chosen))
+        for group, pending, chosen in con.execute(
+            f"""SELECT r."group", count(*), count(*) FILTER (d.asked)
+                FROM {_DISTINCT} d JOIN {_RANKED} r USING (key) WHERE d.pending
+                GROUP BY r."group" """
+        ).fetchall()
+    }
+    return LLMBudgetPlan(
         budget=budget,
         budget_usd=budget_usd,
-        cached=prompts.distinct.height - pending.height,
-        pending=per_group(ranked),
-        chosen=per_group(chosen),
+        cached=estimate.prompts - _counts(workspace).pending,
+        pending={group: counts.get(group, (0, 0))[0] for group in GROUPS},
+        chosen={group: counts.get(group, (0, 0))[1] for group in GROUPS},
         prompt_tokens=estimate.prompt_tokens,
         completion_tokens=estimate.completion_tokens,
         cost=estimate.cost,
         ranked_by=ranked_by,
         note=note,
     )
-    return chosen.drop("rank", "group"), plan
+
+
+def _bought(
+    workspace: Workspace,
+    config: LLMConfig,
+    prompts: _Prompts,
+    budget: int | None,
+    budget_usd: float | None,
+) -> int:
+    """How many of the pending prompts, most valuable first (``llm_ranked``), a budget
+    buys: ``budget`` of them, and no more than the estimated cost of the top ones
+    stays within ``budget_usd``."""
+    pending = _counts(workspace).pending
+    bought = pending if budget is None else min(budget, pending)
+    if budget_usd is None:
+        return bought
+    chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
+    assert config.input_price is not None and config.output_price is not None
+    within, spent = 0, 0.0
+    # Read in rank order, a batch at a time, until the money runs out.
+    with workspace.con.sql(
+        f"""SELECT d.chars FROM {_DISTINCT} d JOIN {_RANKED} r USING (key)
+            WHERE d.pending ORDER BY r.rank LIMIT ?""",
+        params=[bought],
+    ).to_arrow_reader(PROMPT_BATCH) as stream:
+        for batch in stream:
+            # LLMConfig.cost, a batch at once.
+            tokens = batch["chars"].to_numpy() / chars_per_token
+            costs = (tokens * config.input_price + completion * config.output_price) / 1e6
+            # Added one after another from the top, each prompt's cost after those before it.
+            spent_by = np.cumsum(np.concatenate([[spent], costs]))[1:]
+            affordable = int(np.searchsorted(spent_by, budget_usd, side="right"))
+            within += affordable
+            if affordable < len(spent_by):
+                break
+            spent = float(spent_by[-1])
+    return within
 
 
 def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
@@ -683,14 +811,29 @@ def label_with_llm(
     """
     if refresh and cached_only:
         raise InputError("refresh asks every prompt again and cached_only asks none: choose one")
-    prompts = _prompts(workspace, config, split)
-    distinct = prompts.distinct
-    pending = _to_ask(workspace, config, prompts, refresh)
-    asked, plan, dev_model, before = pending, None, None, None
     if budget is not None or budget_usd is not None:
         if cached_only:
             raise InputError("a budget buys requests and cached_only asks none: choose one")
-        asked, plan = _budgeted(workspace, config, prompts, pending, budget, budget_usd)
+        check_budget(budget, budget_usd, config.cost(0, 0) is not None)
+    prompts = _prompts(workspace, config, split)
+    with _prompt_tables(workspace, prompts, split, refresh):
+        return _label(workspace, config, prompts, split, cached_only, budget, budget_usd, executor)
+
+
+def _label(
+    workspace: Workspace,
+    config: LLMConfig,
+    prompts: _Prompts,
+    split: str | None,
+    cached_only: bool,
+    budget: int | None,
+    budget_usd: float | None,
+    executor: str | Executor,
+) -> LLMRunStats:
+    """``label_with_llm`` once the prompts are in their tables (``_prompt_tables``)."""
+    plan, dev_model, before = None, None, None
+    if budget is not None or budget_usd is not None:
+        plan = _budgeted(workspace, config, prompts, budget, budget_usd)
         if budget_usd is not None:
             config = dataclasses.replace(
                 config, max_cost=min(config.max_cost or budget_usd, budget_usd)
@@ -698,21 +841,29 @@ def label_with_llm(
         dev_model = _dev_model(workspace)
         before = _dev_accuracy(workspace, dev_model) if dev_model else None
 
+    counts = _counts(workspace)
     used_format, outcome = None, LLMRun(config)
     runner = executor_for(executor) if isinstance(executor, str) else executor
-    if asked.height and not cached_only:
-        require_endpoint(config, asked.height, distinct.height)
+    if counts.asked and not cached_only:
+        require_endpoint(config, counts.asked, counts.prompts)
         if config.max_cost is not None:
-            _refuse_over_budget(_estimate(workspace, config, prompts, asked), config.max_cost)
+            _refuse_over_budget(_estimate(workspace, config, prompts), config.max_cost)
         chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
         requests = LLMRequests(
             config=dataclasses.replace(
                 config, api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
             ),
             prompts=prompts,
-            pending=asked.select("key", "text", "attribute", "chars"),
+            pending=workspace.sql(
+                f"""SELECT d.key, e.text, d.attribute, d.chars
+                    FROM {_DISTINCT} d JOIN examples e ON e.id = d.id
+                    WHERE d.asked
+                    ORDER BY d.budget_rank NULLS LAST, d.id,
+                             list_position(?::VARCHAR[], d.attribute)""",
+                [list(prompts.bases)],
+            ),
             rates=(chars_per_token, completion),
-            cached=distinct.height - pending.height,
+            cached=counts.prompts - counts.pending,
         )
         used_format = runner.llm_answers(
             requests, outcome, lambda answers: store_answers(workspace, answers)
@@ -721,25 +872,32 @@ def label_with_llm(
     if stopped and (died := server_failure(config.base_url)):
         stopped = f"{stopped}; {died}"
 
-    cached = cached_answers(workspace, distinct["key"], config.max_response_bytes)
-    now = cached.join(asked.select("key"), on="key", how="semi")
+    max_bytes = config.max_response_bytes
+    cached = workspace.sql(
+        f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
+                   d.attribute AS asked, d.asked AS asked_now
+                   {", e.text" if prompts.spans else ""}
+            FROM llm_cache c JOIN {_DISTINCT} d USING (key)
+                 {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
+            WHERE {ANSWERED}""",
+        [max_bytes, max_bytes],
+    )
+    now = cached.filter(pl.col("asked_now"))
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
-    ids = prompts.examples.select(pl.col("id").alias("example_id"), "key")
-    source = pl.lit(config.source_name).alias("source")
     spans = None
     if prompts.spans:
         found, unparsed = _aligned(cached, prompts)
-        votes = ids.join(found, on="key").select("example_id", source, "start", "end", "label")
+        votes = _per_example(workspace, found, config.source_name, ["start", "end", "label"])
         replace, unsure, spans = replace_span_votes, 0, votes.height
     else:
         answers = _parsed(cached, prompts)
-        votes = ids.join(answers.select("key", "attribute", "vote"), on="key").select(
-            "example_id",
-            source,
-            pl.col("vote").alias("label"),
-            *(["attribute"] if prompts.task.kind != "classification" else []),
+        votes = _per_example(
+            workspace,
+            answers.select("key", "attribute", pl.col("vote").alias("label")),
+            config.source_name,
+            ["label", *(["attribute"] if prompts.task.kind != "classification" else [])],
         )
         replace = replace_votes
         unparsed = int(answers["label"].is_null().sum())
@@ -754,13 +912,15 @@ def label_with_llm(
         },
     ) as run:
         replace(run.con, votes, sources, run_id=run.id)
+    examples = first_row(workspace.con, f"SELECT count(*) FROM {_PROMPTS}")
+    assert examples is not None
     prompt_tokens = int(now["prompt_tokens"].sum() or 0)
     completion_tokens = int(now["completion_tokens"].sum() or 0)
     return LLMRunStats(
         source=config.source_name,
-        examples=prompts.examples.height,
-        prompts=distinct.height,
-        cached=distinct.height - pending.height,
+        examples=int(examples[0]),
+        prompts=counts.prompts,
+        cached=counts.prompts - counts.pending,
         answered=outcome.answered,
         failed=outcome.failed,
         unparsed=unparsed,
@@ -769,7 +929,7 @@ def label_with_llm(
         completion_tokens=completion_tokens,
         response_format=used_format,
         cost=config.cost(prompt_tokens, completion_tokens),
-        not_asked=pending.height - outcome.answered - outcome.failed,
+        not_asked=counts.pending - outcome.answered - outcome.failed,
         stopped=stopped,
         spans=spans,
         budget=plan,
@@ -780,19 +940,33 @@ def label_with_llm(
     )
 
 
+def _per_example(
+    workspace: Workspace, answers: pl.DataFrame, source: str, columns: list[str]
+) -> pl.DataFrame:
+    """``answers`` (``key`` and ``columns``) for every example of its prompt, as votes of
+    ``source``: ``example_id, source`` and ``columns``, sorted."""
+    with registered(workspace.con, "llm_answers", answers):
+        return workspace.sql(
+            f"""SELECT p.id AS example_id, ? AS source, {", ".join(f'a."{c}"' for c in columns)}
+                FROM {_PROMPTS} p JOIN llm_answers a USING (key)
+                ORDER BY ALL""",
+            [source],
+        )
+
+
 def _describe_model(name: str, fitted: dict[str, Any]) -> str:
     gold = fitted.get("gold_split")
     return f"{name} fit on {fitted['fit_split']}" + (f" with {gold} gold" if gold else "")
 
 
 def _aligned(answers: pl.DataFrame, prompts: _Prompts) -> tuple[pl.DataFrame, int]:
-    """The spans of the cached spans answers (``key, start, end, label``), each aligned
-    to its text as this config reads it, and how many parse failures they hold: the
-    entities that found no span, and the answers with no entities."""
-    texts = answers.select("key", "response").join(prompts.distinct.select("key", "text"), on="key")
+    """The spans of the cached spans answers (``key, response, text``: ``key, start,
+    end, label``), each aligned to its text as this config reads it, and how many parse
+    failures they hold: the entities that found no span, and the answers with no
+    entities."""
     rows, failures = [], 0
-    aligned_answers = prompts.align(texts["response"], texts["text"])
-    for key, aligned in zip(texts["key"], aligned_answers, strict=True):
+    aligned_answers = prompts.align(answers["response"], answers["text"])
+    for key, aligned in zip(answers["key"], aligned_answers, strict=True):
         if aligned is None:
             failures += 1
             continue
@@ -807,12 +981,10 @@ def _aligned(answers: pl.DataFrame, prompts: _Prompts) -> tuple[pl.DataFrame, in
 
 
 def _parsed(answers: pl.DataFrame, prompts: _Prompts) -> pl.DataFrame:
-    """The cached answers, one row per attribute each answers (``""`` for classification),
-    with its label (each distinct response parsed once, with this config's aliases),
-    whether it is below ``min_confidence``, and the vote."""
-    answers = answers.join(
-        prompts.distinct.select("key", pl.col("attribute").alias("asked")), on="key"
-    )
+    """The cached answers (``key, response, confidence`` and the attribute each ``asked``),
+    one row per attribute each answers (``""`` for classification), with its label (each
+    distinct response parsed once, with this config's aliases), whether it is below
+    ``min_confidence``, and the vote."""
     read = [
         (response, asked, attribute, label)
         for response, asked in answers.select("response", "asked").unique().rows()
@@ -876,14 +1048,9 @@ class LLMRequests:
 
     def part(self, pending: pl.DataFrame, **settings: Any) -> LLMRequests:
         """These requests for ``pending`` (some of them) alone, ``settings`` replacing
-        the config's; without the workspace's examples, so that a worker gets no more
-        than it asks."""
-        prompts = dataclasses.replace(self.prompts, examples=self.prompts.examples.clear())
+        the config's."""
         return dataclasses.replace(
-            self,
-            config=dataclasses.replace(self.config, **settings),
-            prompts=prompts,
-            pending=pending,
+            self, config=dataclasses.replace(self.config, **settings), pending=pending
         )
 
 
