@@ -303,6 +303,9 @@ class Workspace:
             if "lock" in str(error).lower():
                 raise WorkspaceError(_locked(self.path, str(error), read_only)) from error
             raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
+        # DuckDB draws a progress bar of its own on long queries, with carriage returns
+        # that make piped output unreadable; stages report their own progress.
+        self.con.execute("SET enable_progress_bar_print = false")
         if not read_only:
             self._migrate()
         elif self.schema_version() != SCHEMA_VERSION:

@@ -182,3 +182,16 @@ def test_an_emptied_table_keeps_its_constraints_and_a_failed_run_restores_it(
             con.execute(row)
     with pytest.raises(WorkspaceError, match="no table 'nothing'"), workspace.transaction() as con:
         emptied(con, "nothing")
+
+
+def test_long_queries_draw_no_duckdb_progress_bar(tmp_path: Path) -> None:
+    # The bar came out between a stage's own lines when piped (10M-row aggregate log).
+    script = f"""
+from labelkit import Workspace
+with Workspace({str(tmp_path / "ws.duckdb")!r}) as ws:
+    ws.con.execute("SET progress_bar_time = 0")
+    ws.sql("SELECT count(*) AS n FROM range(30000000) a JOIN range(100) b ON a.range % 100 = b.range")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "%" not in done.stdout + done.stderr
