@@ -16,7 +16,7 @@ from rich.markup import escape
 # Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
-from labelkit.aggregate import aggregate, load_label_model, make_label_model
+from labelkit.aggregate import aggregate_to_workspace, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
@@ -49,7 +49,6 @@ from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import printable, read_key
-from labelkit.task import Task
 from labelkit.votes import LabelMatrix, import_votes, lf_names
 from labelkit.workspace import Workspace, first_row
 
@@ -1104,10 +1103,10 @@ def aggregate_votes(
         if ws.task.kind != "classification":
             # A folder of one model per attribute and part, read back for their reports.
             saved = save or Path(scratch) / "label_models"
-            predictions = aggregate(
+            aggregate_to_workspace(
                 ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
             )
-            _print_attribute_balance(ws.task, model, predictions)
+            _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
             if _analysis_split(ws) == "dev":
                 overall = evaluate(ws, split="dev").summary.filter(
@@ -1129,7 +1128,8 @@ def aggregate_votes(
             return
         # The saved model is what the run reports on, so the report is the fitted one's.
         saved = save or Path(scratch) / "label_model.json"
-        predictions = aggregate(
+        # Stored without a frame of every prediction: the summary below is counted in SQL.
+        aggregate_to_workspace(
             ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
         )
         labels = ws.task.labels
@@ -1141,13 +1141,15 @@ def aggregate_votes(
             sources = json.loads(ws.sql(last)["config"][0])["sources"]
             measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
             _print_health(report, sources, measured)
-    counts = dict(predictions["label"].drop_nulls().value_counts().iter_rows())
+        counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
+    examples = sum(counts.values())
+    counts.pop(None, None)
     labeled = sum(counts.values())
     balance = ", ".join(
         f"{label} {counts.get(label, 0)} ({counts.get(label, 0) / max(labeled, 1):.1%})"
         for label in labels
     )
-    console.print(f"{model}: {labeled} of {predictions.height} examples labeled: {balance}")
+    console.print(f"{model}: {labeled} of {examples} examples labeled: {balance}")
     if on_dev is not None:
         label_models = on_dev.comparison().filter(pl.col("kind") == "label model")
         console.print(
@@ -1209,9 +1211,10 @@ def _aggregate_spans(
     console.print(rich_table(sources, title="sources on gold spans (entity level)"))
 
 
-def _print_attribute_balance(task: Task, model: str, predictions: pl.DataFrame) -> None:
+def _print_attribute_balance(ws: Workspace, model: str) -> None:
     """Per attribute, how many examples got each answer and how many none."""
-    counts = predictions.group_by("attribute", "label").len()
+    task = ws.task
+    counts = ws.sql("SELECT attribute, label, count(*) AS len FROM predictions GROUP BY ALL")
     rows = []
     for attribute in task.targets:
         mine = dict(counts.filter(pl.col("attribute") == attribute).select("label", "len").rows())

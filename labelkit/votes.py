@@ -22,7 +22,7 @@ from labelkit.data import as_frame, read_table, table_format, wrench_label_map
 from labelkit.errors import InputError
 from labelkit.spans import read_wrench_json, read_wrench_spans
 from labelkit.task import ABSTAIN, OUTSIDE, Task
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, first_row, registered
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,12 @@ class LabelMatrix:
     ) -> LabelMatrix:
         """All votes on ``attribute`` (see ``Task.targets``) of the examples of ``split``
         (all splits if None), ordered by example id, coded by ``Task.vote_task``."""
-        return SparseVotes.from_workspace(
-            workspace, split=split, sources=sources, attribute=attribute
-        ).to_matrix()
+        codes, names = vote_codes(workspace, split=split, sources=sources, attribute=attribute)
+        ids = workspace.sql(
+            "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+        )["id"]
+        task = workspace.task.vote_task(attribute)
+        return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
 
     def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The votes that are not abstains, sparsely: example (row) indices, source
@@ -112,32 +115,16 @@ class SparseVotes:
         """The votes on ``attribute`` of the examples of ``split`` (all splits if None),
         examples ordered by id and sources as given (else by kind and name), read
         without a dense matrix; ``task`` is ``Task.vote_task(attribute)``."""
-        workspace.task.require_attributes("a label matrix (LabelMatrix, SparseVotes)")
-        task = workspace.task.vote_task(attribute)
+        rows, columns, codes, names, task = _placed_votes(workspace, split, sources, attribute)
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
         )["id"]
-        names = (
-            list(sources)
-            if sources is not None
-            else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
-        )
-        # Placed by DuckDB: a join and a sort of every vote in polars held several copies
-        # of the votes at once (issue 21).
-        placed = workspace.sql(
-            """WITH placed AS (
-                   SELECT id, row_number() OVER (ORDER BY id) - 1 AS at FROM examples
-                   WHERE $split IS NULL OR split = $split)
-               SELECT p.at, list_position($names, v.source) - 1 AS source_at, v.label
-               FROM votes v JOIN placed p ON p.id = v.example_id
-               WHERE list_contains($names, v.source) AND v.attribute = $attribute
-               ORDER BY p.at, source_at""",
-            {"split": split, "names": names, "attribute": attribute},
-        )
+        # In row-major order, as documented (the dense matrix needs none).
+        order = np.lexsort((columns, rows))
         return cls(
-            rows=placed["at"].cast(pl.Int64).to_numpy(),
-            columns=placed["source_at"].cast(pl.Int64).to_numpy(),
-            codes=task.encode(placed["label"]).astype(np.int16),
+            rows=rows[order].astype(np.int64),
+            columns=columns[order].astype(np.int64),
+            codes=codes[order],
             example_ids=ids.to_list(),
             sources=names,
             task=task,
@@ -150,6 +137,78 @@ class SparseVotes:
         return LabelMatrix(
             codes=codes, example_ids=self.example_ids, sources=self.sources, task=self.task
         )
+
+
+def vote_codes(
+    workspace: Workspace,
+    *,
+    split: str | None = None,
+    sources: Sequence[str] | None = None,
+    attribute: str = "",
+) -> tuple[np.ndarray, list[str]]:
+    """``LabelMatrix.from_workspace``'s codes and sources without its example ids: row
+    ``i`` is the ``i``-th example of ``split`` (all splits if None) by id.
+
+    A label model needs the codes alone; ten million ids as Python strings took more
+    memory than the votes (issue 21). Join results back to ids by row number in SQL
+    (``row_number() OVER (ORDER BY id) - 1``).
+
+    Examples
+    --------
+    >>> codes, sources = vote_codes(ws, split="train")
+    >>> (codes == LabelMatrix.from_workspace(ws, split="train").codes).all()
+    True
+    """
+    rows, columns, codes, names, _ = _placed_votes(workspace, split, sources, attribute)
+    counted = first_row(
+        workspace.con, "SELECT count(*) FROM examples WHERE ? IS NULL OR split = ?", [split, split]
+    )
+    assert counted is not None
+    matrix = np.full((counted[0], len(names)), ABSTAIN, dtype=np.int16)
+    matrix[rows, columns] = codes
+    return matrix, names
+
+
+def _placed_votes(
+    workspace: Workspace, split: str | None, sources: Sequence[str] | None, attribute: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], Task]:
+    """The votes on ``attribute`` of ``split``'s examples as (row, source, code) arrays
+    in no particular order, rows numbered by example id and sources as given (else by
+    kind and name), with the source names and ``Task.vote_task(attribute)``."""
+    workspace.task.require_attributes("a label matrix (LabelMatrix, SparseVotes)")
+    task = workspace.task.vote_task(attribute)
+    names = (
+        list(sources)
+        if sources is not None
+        else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+    )
+    # Placed and coded by DuckDB: a join and a sort of every vote in polars held several
+    # copies of the votes at once, and a label string per vote outweighed its code
+    # (issue 21). The votes come in no particular order: each lands on its own cell.
+    placed = workspace.sql(
+        """WITH placed AS (
+               SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
+               FROM examples WHERE $split IS NULL OR split = $split)
+           SELECT p.row_at, (list_position($names, v.source) - 1)::SMALLINT AS source_at,
+                  (list_position($labels, v.label) - 1)::SMALLINT AS code
+           FROM votes v JOIN placed p ON p.id = v.example_id
+           WHERE list_contains($names, v.source) AND v.attribute = $attribute""",
+        {"split": split, "names": names, "labels": list(task.labels), "attribute": attribute},
+    )
+    if placed["code"].null_count():
+        unknown = workspace.sql(
+            """SELECT label FROM votes WHERE attribute = $attribute
+               AND list_contains($names, source) AND NOT list_contains($labels, label) LIMIT 1""",
+            {"names": names, "labels": list(task.labels), "attribute": attribute},
+        )
+        task.encode(unknown["label"])  # raises, naming the label
+    return (
+        placed["row_at"].to_numpy(),
+        placed["source_at"].to_numpy(),
+        placed["code"].to_numpy(),
+        names,
+        task,
+    )
 
 
 def definition_hash(definition: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,14 @@ from labelkit.aggregate.base import (
     expected_accuracy,
     fit_predict,
     predict_from_proba,
-    store_predictions,
+    store_answers,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import label_models, resolve
-from labelkit.votes import LabelMatrix
+from labelkit.task import ABSTAIN
+from labelkit.votes import vote_codes
 from labelkit.workspace import Workspace
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "SnorkelLabelModel",
     "WeightedMajorityVote",
     "aggregate",
+    "aggregate_to_workspace",
     "expected_accuracy",
     "label_model_accuracy",
     "load_label_model",
@@ -96,9 +99,11 @@ def aggregate(
     model gets the class balance estimated over the fit rows (silence counted as
     absent); a given ``class_balance`` is the value models'.
 
-    Returns the predictions frame: ``example_id, label`` (null where the model abstains),
-    ``confidence`` and ``probabilities`` in the task's label order (in
-    ``Task.answers(attribute)``'s order where there are attributes).
+    Returns the predictions frame, read back from the workspace: ``example_id, label``
+    (null where the model abstains), ``confidence`` and ``probabilities`` in the task's
+    label order (in ``Task.answers(attribute)``'s order where there are attributes),
+    by attribute in ``Task.targets``' order, then by id. ``aggregate_to_workspace``
+    stores the same without building the frame, for millions of examples.
 
     A spans task goes through a span label model (``model``: ``auto``, the default,
     ``majority_vote`` or ``dawid_skene``; see ``labelkit.aggregate.span_workspace``):
@@ -111,8 +116,7 @@ def aggregate(
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
     """
-    task = workspace.task
-    if task.kind == "spans":
+    if workspace.task.kind == "spans":
         # Imported here: span_workspace scores with labelkit.evaluation, which imports
         # this package.
         from labelkit.aggregate.span_workspace import aggregate_spans
@@ -122,7 +126,47 @@ def aggregate(
         return aggregate_spans(
             workspace, model, fit_split=fit_split, gold_split=gold_split, sources=sources, **params
         ).predictions
-    predictions, used_sources = _predict(
+    aggregate_to_workspace(
+        workspace,
+        model,
+        fit_split=fit_split,
+        gold_split=gold_split,
+        sources=sources,
+        save_to=save_to,
+        **params,
+    )
+    targets = list(workspace.task.targets)
+    attribute = "" if targets == [""] else "attribute, "
+    return workspace.sql(
+        f"""SELECT example_id, {attribute}label, confidence, probabilities FROM predictions
+            ORDER BY list_position(?, attribute), example_id""",
+        [targets],
+    )
+
+
+def aggregate_to_workspace(
+    workspace: Workspace,
+    model: str = "auto",
+    *,
+    fit_split: str = "train",
+    gold_split: str | None = None,
+    sources: list[str] | None = None,
+    save_to: str | Path | None = None,
+    **params: Any,
+) -> None:
+    """``aggregate`` on a task with a label per attribute (not spans), without returning
+    the predictions: query them in the workspace's ``predictions`` table.
+
+    Its memory is the votes' code matrix and each attribute's probabilities (a few
+    dozen bytes per example) plus chunks of ``CHUNK_ROWS`` rows, where a frame of the
+    predictions holds every id and a list of probabilities per example.
+
+    Examples
+    --------
+    >>> aggregate_to_workspace(ws, "majority_vote")
+    >>> ws.sql("SELECT label, count(*) AS n FROM predictions GROUP BY label ORDER BY label")
+    """
+    used_sources, answers = _predict(
         workspace, model, fit_split, gold_split, sources, save_to, params
     )
     config = {
@@ -132,19 +176,7 @@ def aggregate(
         "sources": used_sources,
         **params,
     }
-    stored = (
-        predictions
-        if "attribute" in predictions.columns
-        else predictions.with_columns(attribute=pl.lit(""))
-    )
-    store_predictions(
-        workspace,
-        "predictions",
-        stored,
-        ["example_id", "label", "confidence", "probabilities", "attribute"],
-        config,
-    )
-    return predictions
+    store_answers(workspace, answers, config)
 
 
 def label_model_accuracy(
@@ -167,25 +199,26 @@ def label_model_accuracy(
     0.846
     """
     task = workspace.task
-    gold = workspace.sql(
-        "SELECT id AS example_id, gold FROM examples WHERE split = ? AND gold IS NOT NULL",
-        [split],
-    )
-    if task.kind == "spans" or gold.height == 0:
+    if task.kind == "spans":
         return None
-    predictions, _ = _predict(workspace, model, fit_split, gold_split, None, None, params)
-    answers = pl.concat(
-        gold.select(
-            "example_id",
-            pl.lit(attribute).alias("attribute"),
-            task.gold_answers(gold["gold"], attribute).alias("answer"),
-        )
-        for attribute in task.targets
-    ).drop_nulls("answer")
-    if "attribute" not in predictions.columns:
-        predictions = predictions.with_columns(attribute=pl.lit(""))
-    scored = answers.join(predictions, on=["example_id", "attribute"], how="left")
-    return float((scored["label"] == scored["answer"]).fill_null(False).mean())
+    scored = workspace.sql(
+        "SELECT coalesce(split = ? AND gold IS NOT NULL, false) AS scored FROM examples "
+        "ORDER BY id",
+        [split],
+    )["scored"].to_numpy()
+    if not scored.any():
+        return None
+    gold = workspace.sql(
+        "SELECT gold FROM examples WHERE split = ? AND gold IS NOT NULL ORDER BY id", [split]
+    )["gold"]
+    _, answers = _predict(workspace, model, fit_split, gold_split, None, None, params)
+    right = counted = 0
+    for attribute, _, predicted in answers:
+        expected = task.answers(attribute).encode(task.gold_answers(gold, attribute))
+        known = expected != ABSTAIN
+        right += int((predicted[scored][known] == expected[known]).sum())
+        counted += int(known.sum())
+    return right / counted if counted else None
 
 
 def _predict(
@@ -196,61 +229,67 @@ def _predict(
     sources: list[str] | None,
     save_to: str | Path | None,
     params: dict[str, Any],
-) -> tuple[pl.DataFrame, list[str]]:
-    """``aggregate``'s predictions for a task with a label per attribute, and the sources
-    they used, computed in memory."""
+) -> tuple[list[str], Iterator[tuple[str, np.ndarray, np.ndarray]]]:
+    """The sources ``aggregate`` uses, and its answers for a task with a label per
+    attribute: per attribute, computed as they are read, its probabilities and predicted
+    codes for every example, in id order. Bad splits raise here, before any answer."""
     task = workspace.task
     workspace.require("votes", "labelkit apply")
-    rows = workspace.sql("SELECT id, split, gold FROM examples ORDER BY id")
-    in_fit = (rows["split"] == fit_split).to_numpy()
+    used_sources = (
+        list(sources)
+        if sources is not None
+        else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+    )
+    rows = workspace.sql(
+        """SELECT coalesce(split = ?, false) AS in_fit,
+                  coalesce(split = ? AND gold IS NOT NULL, false) AS with_gold
+           FROM examples ORDER BY id""",
+        [fit_split, gold_split],
+    )
+    in_fit = rows["in_fit"].to_numpy()
     if not in_fit.any():
         raise LabelkitError(f"no examples in split {fit_split!r} to fit the label model on")
-    with_gold = None
+    with_gold = gold_labels = None
     if gold_split is not None:
-        with_gold = ((rows["split"] == gold_split) & rows["gold"].is_not_null()).to_numpy()
+        with_gold = rows["with_gold"].to_numpy()
         if not with_gold.any():
             raise LabelkitError(f"no gold labels in split {gold_split!r} to fit with")
-    parts, used_sources = [], []
-    for attribute in task.targets:
-        votes = LabelMatrix.from_workspace(workspace, sources=sources, attribute=attribute)
-        assert votes.example_ids == rows["id"].to_list()
-        gold = None
-        if with_gold is not None:
-            answers = votes.task.encode(task.gold_answers(rows["gold"], attribute))
-            gold = np.where(with_gold, answers, -1)
-        fit_rows = in_fit if with_gold is None else in_fit | with_gold
-        if task.kind == "classification":
-            proba, predicted = fit_predict(
-                make_label_model(model, **params),
-                votes.codes,
-                task.cardinality,
-                fit_rows,
-                gold,
-                save_to,
-            )
-        else:
-            proba, predicted = answer_attribute(
-                task,
-                attribute,
-                votes.codes,
-                fit_rows,
-                gold,
-                lambda **balance: make_label_model(model, **(params | balance)),
-                None if save_to is None else Path(save_to),
-            )
-        answers_task = task.answers(attribute)
-        part = pl.DataFrame(
-            {
-                "example_id": rows["id"],
-                "label": answers_task.decode(predicted),
-                "confidence": proba.max(axis=1),
-                # From the 2-d array in one step: ``proba.tolist()`` took 24 of the 33 s
-                # majority vote spent on a million texts.
-                "probabilities": pl.Series(proba).cast(pl.List(pl.Float64)),
-            }
-        )
-        if task.kind != "classification":
-            part = part.insert_column(1, pl.lit(attribute).alias("attribute"))
-        parts.append(part)
-        used_sources = votes.sources
-    return pl.concat(parts), used_sources
+        gold_labels = workspace.sql(
+            "SELECT gold FROM examples WHERE split = ? AND gold IS NOT NULL ORDER BY id",
+            [gold_split],
+        )["gold"]
+    fit_rows = in_fit if with_gold is None else in_fit | with_gold
+
+    def answered() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for attribute in task.targets:
+            codes, _ = vote_codes(workspace, sources=used_sources, attribute=attribute)
+            assert len(codes) == len(in_fit)
+            gold = None
+            if with_gold is not None and gold_labels is not None:
+                answers = task.vote_task(attribute).encode(
+                    task.gold_answers(gold_labels, attribute)
+                )
+                gold = np.full(len(codes), ABSTAIN, dtype=answers.dtype)
+                gold[with_gold] = answers
+            if task.kind == "classification":
+                proba, predicted = fit_predict(
+                    make_label_model(model, **params),
+                    codes,
+                    task.cardinality,
+                    fit_rows,
+                    gold,
+                    save_to,
+                )
+            else:
+                proba, predicted = answer_attribute(
+                    task,
+                    attribute,
+                    codes,
+                    fit_rows,
+                    gold,
+                    lambda **balance: make_label_model(model, **(params | balance)),
+                    None if save_to is None else Path(save_to),
+                )
+            yield attribute, proba, predicted
+
+    return used_sources, answered()

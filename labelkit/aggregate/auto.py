@@ -15,6 +15,7 @@ from labelkit.aggregate.base import (
     ClassBalance,
     class_prior,
     expected_accuracy,
+    predict_proba_in_chunks,
     softmax,
     vote_shares,
 )
@@ -124,6 +125,8 @@ class AutoLabelModel(BaseLabelModel):
     """
 
     name = "auto"
+    # Majority vote's ties are broken by a seeded jitter drawn for the whole matrix.
+    rows_independent = False
     config_attributes = (
         "class_balance",
         "keep_below_chance",
@@ -319,7 +322,7 @@ class AutoLabelModel(BaseLabelModel):
             state = {"confusion": self.confusion, "prior": self.prior}
             state |= {"iterations": 0, "gold_weight_used": None}
             confusion = _confusion_model(None, 1.0).restore(self.cardinality, self.n_sources, state)
-            proba = confusion.predict_proba(self._kept(codes))
+            proba = predict_proba_in_chunks(confusion, self._kept(codes))
         else:
             proba = softmax(votes.scores(self.weights) + np.log(self.prior))
         proba[votes.per_row == 0] = 1.0 / self.cardinality

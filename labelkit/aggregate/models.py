@@ -31,6 +31,7 @@ from labelkit.aggregate.base import (
     class_prior,
     one_hot_votes,
     softmax,
+    vote_patterns,
     vote_shares,
 )
 from labelkit.errors import InputError
@@ -225,7 +226,7 @@ class SnorkelLabelModel(BaseLabelModel):
         self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
     ) -> SnorkelLabelModel:
         # Imported here: snorkel pulls in torch, which takes seconds to load.
-        from snorkel.labeling.model import LabelModel as SnorkelModel
+        from labelkit.aggregate._snorkel import PatternLabelModel
 
         codes = self._check(codes, cardinality)
         if codes.shape[1] < 3:
@@ -235,9 +236,12 @@ class SnorkelLabelModel(BaseLabelModel):
             )
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
         prior = _prior(self.class_balance, gold, known, cardinality, self.name)
-        model = SnorkelModel(cardinality=cardinality, verbose=False)
+        # Fitted on the distinct vote rows, weighed by their counts: the same fit as on
+        # every row (see labelkit.aggregate._snorkel).
+        patterns, _, counts = vote_patterns(codes)
+        model = PatternLabelModel(counts, cardinality=cardinality, verbose=False)
         model.fit(
-            codes.astype(np.int64),
+            patterns.astype(np.int64),
             n_epochs=self.epochs,
             lr=self.learning_rate,
             l2=self.l2,

@@ -109,6 +109,24 @@ def test_snorkel_predictions_in_numpy_match_snorkels_own() -> None:
     assert np.allclose(ours.predict_proba(codes)[voted], expected[voted], atol=1e-6)
 
 
+def test_snorkel_fitted_on_vote_patterns_is_snorkels_fit_on_every_row_bit_for_bit() -> None:
+    from snorkel.labeling.model import LabelModel
+
+    codes, _ = synthetic_votes(n=2000)
+    assert len(np.unique(codes, axis=0)) < 30, "rows share their votes"
+    ours = SnorkelLabelModel(epochs=100, seed=3, class_balance=[0.3, 0.7]).fit(codes, 2)
+    theirs = LabelModel(cardinality=2, verbose=False)
+    theirs.fit(
+        codes.astype(np.int64),
+        n_epochs=100,
+        lr=0.01,
+        seed=3,
+        class_balance=[0.3, 0.7],
+        progress_bar=False,
+    )
+    assert np.array_equal(ours.mu, theirs.mu.detach().numpy().astype(np.float64))
+
+
 def test_weighted_majority_learns_weights_in_the_order_of_accuracy() -> None:
     codes, truth = synthetic_votes()
     model = WeightedMajorityVote().fit(codes, 2)
