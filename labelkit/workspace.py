@@ -273,11 +273,6 @@ class Run:
     con: duckdb.DuckDBPyConnection
 
 
-# DuckDB's memory for one workspace, past which it spills to disk: enough for the joins
-# and aggregates of ten million rows (benchmarks/scale.py), bounded whatever the rows.
-DUCKDB_MEMORY = "2GB"
-
-
 class Workspace:
     """A labelkit project: one DuckDB file on disk, created on first open.
 
@@ -287,10 +282,6 @@ class Workspace:
         The ``.duckdb`` file. Parent folders are created.
     read_only
         Open without write access (several readers may share a file; only one writer).
-
-    DuckDB may use ``LABELKIT_DUCKDB_MEMORY`` (default ``2GB``; any DuckDB size, such
-    as ``8GB``) and spills to a folder beside the file past it, so that its share of a
-    stage's memory does not grow with the rows (DuckDB's own default is 80% of RAM).
 
     Examples
     --------
@@ -315,12 +306,6 @@ class Workspace:
         # DuckDB draws a progress bar of its own on long queries, with carriage returns
         # that make piped output unreadable; stages report their own progress.
         self.con.execute("SET enable_progress_bar_print = false")
-        memory = os.environ.get("LABELKIT_DUCKDB_MEMORY", DUCKDB_MEMORY)
-        try:
-            self.con.execute("SET memory_limit = ?", [memory])
-        except duckdb.Error as error:
-            self.con.close()
-            raise WorkspaceError(f"LABELKIT_DUCKDB_MEMORY={memory!r}: {error}") from error
         if not read_only:
             self._migrate()
         elif self.schema_version() != SCHEMA_VERSION:

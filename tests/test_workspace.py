@@ -195,18 +195,3 @@ with Workspace({str(tmp_path / "ws.duckdb")!r}) as ws:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "%" not in done.stdout + done.stderr
-
-
-def test_duckdb_memory_is_bounded_and_can_be_set(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def limit() -> str:
-        with Workspace(tmp_path / "ws.duckdb") as ws:
-            return ws.sql("SELECT current_setting('memory_limit') AS m")["m"][0]
-
-    assert limit() == "1.8 GiB"  # DuckDB shows the default 2GB (10^9 bytes) in GiB
-    monkeypatch.setenv("LABELKIT_DUCKDB_MEMORY", "3GB")
-    assert limit() == "2.7 GiB"
-    monkeypatch.setenv("LABELKIT_DUCKDB_MEMORY", "lots")
-    with pytest.raises(WorkspaceError, match="LABELKIT_DUCKDB_MEMORY='lots'"):
-        limit()
