@@ -59,11 +59,12 @@ def cleaned_labels(
     return pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
 
 
-def cleaned_query(*, texts: bool = True) -> str:
+def cleaned_query(*, texts: bool = True, probabilities: bool = False) -> str:
     """The SQL of ``cleaned_labels`` before it is ordered, with one parameter, the
     split: ``id, [text,] attribute, label, origin, confidence`` (``attribute`` is
-    ``''`` for a task without attributes). For work done in DuckDB, such as sampling
-    millions of labels, that should not bring them into memory.
+    ``''`` for a task without attributes), and with ``probabilities`` the label
+    model's probabilities (a reviewed row's too, whatever label the reviewer gave). For work done in DuckDB, such as
+    sampling millions of labels, that should not bring them into memory.
 
     Examples
     --------
@@ -79,6 +80,7 @@ def cleaned_query(*, texts: bool = True) -> str:
                     ELSE 'label_model' END AS origin,
                CASE WHEN d.action IN {ANSWERS} THEN 1.0
                     ELSE p.confidence END AS confidence
+               {", p.probabilities" if probabilities else ""}
         FROM examples e
         JOIN predictions p ON p.example_id = e.id
         LEFT JOIN ({EFFECTIVE_DECISIONS}) d

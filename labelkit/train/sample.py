@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.workspace import first_row, registered
+from labelkit.workspace import registered
 
 DEFAULT_MAX_EXAMPLES = 50_000
 
@@ -83,7 +83,8 @@ def sample_examples(
         rows = examples.join(strata, on=key)
     with duckdb.connect() as con:
         con.register("sampled_rows", rows.to_arrow())
-        chosen = _chosen(con, "SELECT * FROM sampled_rows", [], max_examples, key, seed)
+        units = _units(con, "SELECT * FROM sampled_rows", [], key, seed)
+        chosen = _chosen(con, units, [], _strata(con, units, []), max_examples, key)
     return examples.join(chosen, on=key, how="semi", maintain_order="left")
 
 
@@ -96,62 +97,78 @@ def sample_query(
     order_by: str,
     key: str = "id",
     seed: int = 0,
-) -> pl.DataFrame:
-    """``sample_examples`` over the rows of a query, sampled in DuckDB: only the rows
-    kept come back, ordered by ``order_by``, so a cleaned set of ten million labels is
-    never held in memory to keep fifty thousand of them.
+) -> tuple[pl.DataFrame, int]:
+    """``sample_examples`` over the rows of a query, sampled in DuckDB, and how many
+    texts the query has. Only the rows kept come back, ordered by ``order_by``, so a
+    cleaned set of ten million labels is never held in memory to keep fifty thousand.
 
     Examples
     --------
-    >>> sample_query(ws.con, "SELECT * FROM predictions", [], 100, order_by="example_id",
-    ...              key="example_id").height
-    100
+    >>> rows, texts = sample_query(ws.con, "SELECT * FROM predictions", [], 100,
+    ...                            order_by="example_id", key="example_id")
+    >>> rows.height, texts
+    (100, 1760)
     """
+    units = _units(con, query, params, key, seed)
+    counts = _strata(con, units, params)
+    texts = int(counts["texts"].sum())
     rows = f"SELECT * FROM ({query})"
-    texts = first_row(con, f"SELECT count(DISTINCT {key}) FROM ({query})", params)
-    if max_examples is not None and texts is not None and texts[0] > max_examples:
-        chosen = _chosen(con, query, params, max_examples, key, seed)
-        with registered(con, "chosen_keys", chosen):
-            rows += f" WHERE {key} IN (SELECT {key} FROM chosen_keys)"
-            return con.sql(f"{rows} ORDER BY {order_by}", params=params).pl()
-    return con.sql(f"{rows} ORDER BY {order_by}", params=params).pl()
+    if max_examples is None or texts <= max_examples:
+        return con.sql(f"{rows} ORDER BY {order_by}", params=params).pl(), texts
+    with registered(con, "chosen_keys", _chosen(con, units, params, counts, max_examples, key)):
+        rows += f" WHERE {key} IN (SELECT {key} FROM chosen_keys) ORDER BY {order_by}"
+        return con.sql(rows, params=params).pl(), texts
 
 
 # The column a given stratum is computed into, out of the way of the caller's columns.
 STRATUM = "__stratum"
 
 
-def _chosen(
-    con: duckdb.DuckDBPyConnection,
-    query: str,
-    params: list[Any],
-    max_examples: int,
-    key: str,
-    seed: int,
-) -> pl.DataFrame:
-    """The keys of the texts a sample of ``max_examples`` keeps, as one column ``key``."""
+def _units(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any], key: str, seed: int
+) -> str:
+    """The SQL of one row per text of ``query``: ``key, stratum, draw`` (the larger the
+    draw, the earlier the text is taken)."""
     columns = con.sql(f"SELECT * FROM ({query}) LIMIT 0", params=params).columns
     if STRATUM in columns:
         stratum = f"any_value({STRATUM})"
+    elif "attribute" in columns:
+        stratum = "string_agg(CAST(label AS VARCHAR), '|' ORDER BY attribute, label)"
     else:
-        order = "attribute, label" if "attribute" in columns else "label"
-        stratum = f"string_agg(CAST(label AS VARCHAR), '|' ORDER BY {order})"
+        # One row, so one label, per text: an ordered string_agg of ten million single
+        # labels held more memory than the rest of the query.
+        stratum = "min(CAST(label AS VARCHAR))"
     weight = "avg(confidence)" if "confidence" in columns else "1.0"
     reviewed = "bool_or(origin = 'review')" if "origin" in columns else "false"
     # A uniform draw in (0, 1) from the key and the seed, so that the sample does not
     # depend on the rows' order. The seed is hashed inside the string: DuckDB's
     # hash(key, seed) combines two hashes so that seeds kept the same keys on top.
     # log(u) / w ranks like u ** (1 / w): the larger, the likelier a heavy text is drawn.
-    units = f"""
+    return f"""
         SELECT {key} AS key, {stratum} AS stratum,
                CASE WHEN {reviewed} THEN 'inf'::DOUBLE
                     ELSE ln((hash(CAST({key} AS VARCHAR) || '#{int(seed)}')::DOUBLE + 0.5)
                             / 18446744073709551616.0)
                          / greatest(least({weight}, 1.0), 1e-6) END AS draw
         FROM ({query}) GROUP BY {key}"""
-    counts = con.sql(
+
+
+def _strata(con: duckdb.DuckDBPyConnection, units: str, params: list[Any]) -> pl.DataFrame:
+    """How many texts each stratum has: ``stratum, texts``."""
+    return con.sql(
         f"SELECT stratum, count(*) AS texts FROM ({units}) GROUP BY stratum", params=params
     ).pl()
+
+
+def _chosen(
+    con: duckdb.DuckDBPyConnection,
+    units: str,
+    params: list[Any],
+    counts: pl.DataFrame,
+    max_examples: int,
+    key: str,
+) -> pl.DataFrame:
+    """The keys of the texts a sample of ``max_examples`` keeps, as one column ``key``."""
     with registered(con, "stratum_quotas", _quotas(counts, max_examples)):
         return con.sql(
             f"""SELECT key AS {key} FROM ({units}) JOIN stratum_quotas USING (stratum)

@@ -29,7 +29,7 @@ from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -545,17 +545,17 @@ def train_on_cleaned(
     workspace.require("predictions", "labelkit aggregate")
     # Sampled in DuckDB, with texts read for the sample only: ten million labels need
     # not come into memory to keep fifty thousand.
-    labeled = (
-        f"SELECT c.*, p.probabilities FROM ({cleaned_query(texts=False)}) c "
-        "JOIN predictions p ON p.example_id = c.id AND p.attribute = c.attribute"
-    )
-    counted = first_row(workspace.con, f"SELECT count(DISTINCT id) FROM ({labeled})", ["train"])
-    cleaned = counted[0] if counted else 0
-    examples = sample_query(
-        workspace.con, labeled, ["train"], max_examples, order_by="id, attribute", seed=seed
-    )
+    labeled = cleaned_query(texts=False, probabilities=True)
     if not with_attributes:
-        examples = examples.drop("attribute")
+        labeled = f"SELECT * EXCLUDE (attribute) FROM ({labeled})"
+    examples, cleaned = sample_query(
+        workspace.con,
+        labeled,
+        ["train"],
+        max_examples,
+        order_by="id, attribute" if with_attributes else "id",
+        seed=seed,
+    )
     answers = task.answers(task.targets[0]).labels
     certain = pl.concat_list([(pl.col("label") == label).cast(pl.Float64) for label in answers])
     examples = examples.with_columns(

@@ -108,14 +108,14 @@ def test_sample_query_keeps_in_duckdb_what_the_frame_sample_keeps(spam_workspace
     with Workspace(spam_workspace) as ws:
         cleaned = cleaned_labels(ws, texts=False)
         in_memory = sample_examples(cleaned, 12, seed=4)
-        in_duckdb = sample_query(
+        in_duckdb, texts = sample_query(
             ws.con, cleaned_query(texts=False), ["train"], 12, order_by="id DESC", seed=4
         )
-        every = sample_query(ws.con, cleaned_query(texts=False), ["train"], None, order_by="id")
-        other_seed = sample_query(
+        every, _ = sample_query(ws.con, cleaned_query(texts=False), ["train"], None, order_by="id")
+        other_seed, _ = sample_query(
             ws.con, cleaned_query(texts=False), ["train"], 12, order_by="id", seed=5
         )
-    assert in_duckdb.height == 12
+    assert (in_duckdb.height, texts) == (12, 24)
     assert in_duckdb["id"].to_list() == sorted(in_memory["id"].to_list(), reverse=True)
     assert dict(in_duckdb["label"].value_counts().iter_rows()) == dict(
         in_memory["label"].value_counts().iter_rows()
