@@ -13,10 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from labelkit.aggregate.base import vote_patterns
 from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.votes import LabelMatrix, lf_names
-from labelkit.workspace import Workspace
+from labelkit.votes import LabelMatrix, lf_names, vote_codes
+from labelkit.workspace import Workspace, first_row
 
 
 def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) -> pl.DataFrame:
@@ -34,36 +35,51 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
     --------
     >>> lf_summary(LabelMatrix.from_workspace(ws, split="dev"), gold=dev_gold)
     """
-    codes = matrix.codes
-    voted = codes != ABSTAIN
+    gold_codes = None if gold is None else matrix.task.encode(gold)
+    return _summary(matrix.codes, matrix.sources, matrix.task, gold_codes)
+
+
+def _summary(
+    codes: np.ndarray, sources: Sequence[str], task: Task, gold_codes: np.ndarray | None
+) -> pl.DataFrame:
+    """``lf_summary`` from the codes (and the gold codes, ``ABSTAIN`` where unknown).
+
+    Every figure is a count over rows, and rows with the same votes and gold count
+    alike: it is computed once per distinct row (``vote_patterns``), weighed by how
+    many rows share it, so that ten million rows cost what their few thousand patterns
+    do (issue 21)."""
+    n = max(codes.shape[0], 1)
+    with_gold = codes if gold_codes is None else np.column_stack([codes, gold_codes])
+    patterns, _, weights = vote_patterns(with_gold)
+    votes = patterns[:, : codes.shape[1]]
+    voted = votes != ABSTAIN
     n_voting = voted.sum(axis=1, keepdims=True)
     overlaps = voted & (n_voting > 1)
-    agree = agreeing_votes(matrix.task)
-    counts = _vote_counts(matrix)
+    agree = agreeing_votes(task)
+    counts = _vote_counts(votes, task.cardinality)
     conflicts = np.zeros_like(voted)
-    for k in range(matrix.task.cardinality):
+    for k in range(task.cardinality):
         disagreeing = counts[:, ~agree[k]].sum(axis=1, keepdims=True)
-        conflicts |= (codes == k) & (disagreeing > 0)
-    n = max(codes.shape[0], 1)
+        conflicts |= (votes == k) & (disagreeing > 0)
     summary = pl.DataFrame(
         {
-            "lf": matrix.sources,
+            "lf": list(sources),
             "polarity": [
-                sorted({matrix.task.labels[c] for c in np.unique(codes[:, j]) if c != ABSTAIN})
-                for j in range(codes.shape[1])
+                sorted({task.labels[c] for c in np.unique(votes[:, j]) if c != ABSTAIN})
+                for j in range(votes.shape[1])
             ],
-            "coverage": voted.sum(axis=0) / n,
-            "overlaps": overlaps.sum(axis=0) / n,
-            "conflicts": conflicts.sum(axis=0) / n,
+            "coverage": weights @ voted / n,
+            "overlaps": weights @ overlaps / n,
+            "conflicts": weights @ conflicts / n,
         }
     )
-    if gold is None:
+    if gold_codes is None:
         return summary
-    gold_codes = matrix.task.encode(gold)[:, None]
-    judged = voted & (gold_codes != ABSTAIN)
-    right = agree[np.where(voted, codes, 0), np.where(gold_codes != ABSTAIN, gold_codes, 0)]
-    correct = (judged & right).sum(axis=0)
-    incorrect = judged.sum(axis=0) - correct
+    gold = patterns[:, -1:]
+    judged = voted & (gold != ABSTAIN)
+    right = agree[np.where(voted, votes, 0), np.where(gold != ABSTAIN, gold, 0)]
+    correct = weights @ (judged & right)
+    incorrect = weights @ judged - correct
     judged_n = correct + incorrect
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(judged_n > 0, correct / judged_n, np.nan)
@@ -95,11 +111,9 @@ def agreeing_votes(task: Task) -> np.ndarray:
     return agree
 
 
-def _vote_counts(matrix: LabelMatrix) -> np.ndarray:
-    """Votes per example and label code (examples x labels)."""
-    return np.stack(
-        [(matrix.codes == k).sum(axis=1) for k in range(matrix.task.cardinality)], axis=1
-    )
+def _vote_counts(codes: np.ndarray, cardinality: int) -> np.ndarray:
+    """Votes per row of ``codes`` and label code (rows x labels)."""
+    return np.stack([(codes == k).sum(axis=1) for k in range(cardinality)], axis=1)
 
 
 def wilson_interval(
@@ -175,7 +189,7 @@ def most_disputed(matrix: LabelMatrix, top: int = 20) -> pl.DataFrame:
     >>> most_disputed(L, top=5).columns
     ['example_id', 'votes', 'n_votes', 'entropy']
     """
-    counts = _vote_counts(matrix)
+    counts = _vote_counts(matrix.codes, matrix.task.cardinality)
     n_votes = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / n_votes[:, None]
@@ -228,15 +242,14 @@ def summarize_lfs(
     task = workspace.task
     if task.kind == "spans":
         return summarize_span_lfs(workspace, split=split, sources=sources)
+    gold = _gold(workspace, split)
     if task.kind == "classification":
-        matrix = LabelMatrix.from_workspace(workspace, split=split, sources=sources)
-        gold = _gold(workspace, matrix)
-        return lf_summary(matrix, gold if gold.is_not_null().any() else None)
+        codes, names = vote_codes(workspace, split=split, sources=sources)
+        return _summary(codes, names, task.vote_task(), _encoded(task, gold, ""))
     parts = []
-    for attribute, matrix in attribute_matrices(workspace, split=split, sources=sources).items():
-        gold = _gold(workspace, matrix)
-        answers = task.gold_answers(gold, attribute) if gold.is_not_null().any() else None
-        summary = lf_summary(matrix, answers)
+    for attribute, voting in _voting_sources(workspace, sources).items():
+        codes, names = vote_codes(workspace, split=split, sources=voting, attribute=attribute)
+        summary = _summary(codes, names, task.vote_task(attribute), _encoded(task, gold, attribute))
         parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
     if not parts:
         return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
@@ -254,36 +267,51 @@ def attribute_matrices(
     >>> attribute_matrices(restaurants, split="dev")["staff"].sources
     ['staff_mentioned', 'staff_negative', 'staff_positive']
     """
+    return {
+        attribute: LabelMatrix.from_workspace(
+            workspace, split=split, sources=voting, attribute=attribute
+        )
+        for attribute, voting in _voting_sources(workspace, sources).items()
+    }
+
+
+def _voting_sources(workspace: Workspace, sources: Sequence[str] | None) -> dict[str, list[str]]:
+    """Per attribute (``Task.targets``, in order), the ``sources`` (default: every LF)
+    that vote on it anywhere in the workspace; attributes none votes on are left out."""
     if sources is None:
         sources = lf_names(workspace)
     voting = workspace.sql(
         "SELECT DISTINCT attribute, source FROM votes WHERE list_contains(?, source)",
         [list(sources)],
     )
-    matrices = {}
+    found = {}
     for attribute in workspace.task.targets:
         mine = set(voting.filter(pl.col("attribute") == attribute)["source"])
         if mine:
-            matrices[attribute] = LabelMatrix.from_workspace(
-                workspace,
-                split=split,
-                sources=[name for name in sources if name in mine],
-                attribute=attribute,
-            )
-    return matrices
+            found[attribute] = [name for name in sources if name in mine]
+    return found
 
 
-def _gold(workspace: Workspace, matrix: LabelMatrix) -> pl.Series:
-    return (
-        pl.DataFrame({"id": matrix.example_ids})
-        .join(
-            workspace.sql("SELECT id, gold FROM examples"),
-            on="id",
-            how="left",
-            maintain_order="left",
-        )
-        .get_column("gold")
+def _gold(workspace: Workspace, split: str | None) -> pl.Series | None:
+    """The gold labels of ``split``'s examples (all splits if None) in id order, the
+    order of ``vote_codes``' rows; None when it has none."""
+    known = first_row(
+        workspace.con,
+        "SELECT count(gold) FROM examples WHERE ? IS NULL OR split = ?",
+        [split, split],
     )
+    if not known or not known[0]:
+        return None
+    return workspace.sql(
+        "SELECT gold FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+    )["gold"]
+
+
+def _encoded(task: Task, gold: pl.Series | None, attribute: str) -> np.ndarray | None:
+    """``gold`` as codes of the votes on ``attribute`` (``ABSTAIN`` where unknown)."""
+    if gold is None:
+        return None
+    return task.vote_task(attribute).encode(task.gold_answers(gold, attribute))
 
 
 def source_health(

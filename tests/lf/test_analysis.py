@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from labelkit import LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
-from labelkit.lf import lf_agreement, most_disputed, summarize_lfs, uncovered_examples
+from labelkit.lf import (
+    lf_agreement,
+    lf_summary,
+    most_disputed,
+    summarize_lfs,
+    uncovered_examples,
+)
 from labelkit.lf.analysis import wilson_interval
 
 
@@ -33,6 +39,32 @@ def test_summarize_lfs_without_gold_has_no_accuracy(tmp_path: Path) -> None:
         summary = summarize_lfs(ws)
     assert "accuracy" not in summary.columns
     assert summary["coverage"].to_list() == [0.5]
+
+
+def test_summarize_lfs_of_a_split_without_examples_is_all_zero(tmp_path: Path) -> None:
+    csv = tmp_path / "a.csv"
+    csv.write_text("text\nsubscribe now\nnice\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, labels=["ham", "spam"])
+        apply_lfs(ws, [keyword_lf("subscribe", ["subscribe"], "spam")])
+        summary = summarize_lfs(ws, split="test")
+    assert summary.select("lf", "coverage", "conflicts").rows() == [("subscribe", 0.0, 0.0)]
+
+
+def test_lf_summary_counts_every_row_of_repeated_vote_patterns() -> None:
+    # Rows 0 and 2 repeat each other, votes and gold alike: they are counted twice.
+    matrix = matrix_of([[0, 1, -1], [0, 1, -1], [0, 1, -1], [0, 0, -1], [-1] * 3, [-1] * 3])
+    gold = ["ham", "spam", "ham", "ham", None, "spam"]
+    rows = {r["lf"]: r for r in lf_summary(matrix, gold).iter_rows(named=True)}
+    assert [rows[lf]["coverage"] for lf in "abc"] == [4 / 6, 4 / 6, 0.0]
+    assert [rows[lf]["overlaps"] for lf in "abc"] == [4 / 6, 4 / 6, 0.0]
+    assert [rows[lf]["conflicts"] for lf in "abc"] == [3 / 6, 3 / 6, 0.0]
+    assert [(rows[lf]["correct"], rows[lf]["incorrect"]) for lf in "abc"] == [
+        (3, 1),
+        (2, 2),
+        (0, 0),
+    ]
+    assert rows["b"]["polarity"] == ["ham", "spam"]
 
 
 def test_wilson_interval_matches_the_textbook_values() -> None:
