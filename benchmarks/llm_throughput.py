@@ -45,7 +45,7 @@ from _common import parser, write_results
 from labelkit import LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.executors import Executor
 from labelkit.llm import estimate_llm_run
-from labelkit.llm.labeler import _prompt_tables, _prompts
+from labelkit.llm.labeler import _DISTINCT, _prompt_tables, _prompts
 from labelkit.llm.transport import async_client
 
 CONCURRENCY = (1, 4, 16, 64, 256)
@@ -238,7 +238,7 @@ def replay(folder: Path, n: int) -> list[dict[str, Any]]:
         dry_seconds = time.perf_counter() - started
         assert estimate.to_ask == n, estimate
         with _prompt_tables(workspace, _prompts(workspace, config, None), None, refresh=False):
-            keys = workspace.sql("SELECT key FROM llm_distinct")["key"]
+            keys = workspace.sql(f"SELECT key FROM {_DISTINCT}")["key"]
         answers = pl.DataFrame({"key": keys}).with_columns(
             model=pl.lit("recorded"),
             request=pl.lit("{}"),

@@ -313,7 +313,7 @@ class _StoredTexts:
         index = np.full(len(self), -1)
         index[positions] = np.arange(positions.size)
         # A cursor of its own: the caller's queries between chunks must not end the stream.
-        with self.workspace.con.cursor() as cursor:
+        with self.workspace.cursor() as cursor:
             stream = cursor.sql(
                 "SELECT id, text FROM examples WHERE split = ?", params=[self.split]
             ).to_arrow_reader(batch_rows)

@@ -52,7 +52,9 @@ class LabelMatrix:
     ) -> LabelMatrix:
         """All votes on ``attribute`` (see ``Task.targets``) of the examples of ``split``
         (all splits if None), ordered by example id, coded by ``Task.vote_task``."""
-        codes, names = vote_codes(workspace, split=split, sources=sources, attribute=attribute)
+        codes, names = vote_code_matrix(
+            workspace, split=split, sources=sources, attribute=attribute
+        )
         ids = workspace.sql(
             "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
         )["id"]
@@ -139,7 +141,7 @@ class SparseVotes:
         )
 
 
-def vote_codes(
+def vote_code_matrix(
     workspace: Workspace,
     *,
     split: str | None = None,
@@ -155,7 +157,7 @@ def vote_codes(
 
     Examples
     --------
-    >>> codes, sources = vote_codes(ws, split="train")
+    >>> codes, sources = vote_code_matrix(ws, split="train")
     >>> (codes == LabelMatrix.from_workspace(ws, split="train").codes).all()
     True
     """

@@ -303,9 +303,7 @@ class Workspace:
             if "lock" in str(error).lower():
                 raise WorkspaceError(_locked(self.path, str(error), read_only)) from error
             raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
-        # DuckDB draws a progress bar of its own on long queries, with carriage returns
-        # that make piped output unreadable; stages report their own progress.
-        self.con.execute("SET enable_progress_bar_print = false")
+        _quiet(self.con)
         if not read_only:
             self._migrate()
         elif self.schema_version() != SCHEMA_VERSION:
@@ -407,6 +405,19 @@ class Workspace:
                 ],
             )
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to the workspace (DuckDB's cursor), set up as the
+        workspace's: to stream a query's rows while other queries run.
+
+        Examples
+        --------
+        >>> with ws.cursor() as cursor:
+        ...     batches = cursor.sql("SELECT id, text FROM examples").to_arrow_reader(50_000)
+        """
+        cursor = self.con.cursor()
+        _quiet(cursor)
+        return cursor
+
     def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run a query and return the result as a polars frame.
 
@@ -473,6 +484,13 @@ def emptied(con: duckdb.DuckDBPyConnection, table: str) -> None:
         raise WorkspaceError(f"the workspace has no table {table!r}")
     con.execute(f'DROP TABLE "{table}"')
     con.execute(definition[0])
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB draws a progress bar of its own on long queries, with carriage returns
+    that make piped output unreadable; stages report their own progress. The setting
+    is the connection's, so each cursor needs it too."""
+    con.execute("SET enable_progress_bar_print = false")
 
 
 def first_row(

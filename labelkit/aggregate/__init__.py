@@ -18,14 +18,14 @@ from labelkit.aggregate.base import (
     expected_accuracy,
     fit_predict,
     predict_from_proba,
-    store_answers,
+    store_label_model_answers,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import label_models, resolve
 from labelkit.task import ABSTAIN
-from labelkit.votes import vote_codes
+from labelkit.votes import vote_code_matrix
 from labelkit.workspace import Workspace
 
 __all__ = [
@@ -176,7 +176,7 @@ def aggregate_to_workspace(
         "sources": used_sources,
         **params,
     }
-    store_answers(workspace, answers, config)
+    store_label_model_answers(workspace, answers, config)
 
 
 def label_model_accuracy(
@@ -262,7 +262,7 @@ def _predict(
 
     def answered() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for attribute in task.targets:
-            codes, _ = vote_codes(workspace, sources=used_sources, attribute=attribute)
+            codes, _ = vote_code_matrix(workspace, sources=used_sources, attribute=attribute)
             assert len(codes) == len(in_fit)
             gold = None
             if with_gold is not None and gold_labels is not None:

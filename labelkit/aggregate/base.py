@@ -347,7 +347,7 @@ def store_predictions(
             )
 
 
-def store_answers(
+def store_label_model_answers(
     workspace: Workspace,
     answers: Iterable[tuple[str, np.ndarray, np.ndarray]],
     config: dict[str, Any],
@@ -365,7 +365,7 @@ def store_answers(
     Examples
     --------
     >>> proba = np.array([[0.9, 0.1], [0.5, 0.5]])
-    >>> store_answers(ws, [("", proba, np.array([0, -1]))], {"model": "mine"})
+    >>> store_label_model_answers(ws, [("", proba, np.array([0, -1]))], {"model": "mine"})
     >>> ws.sql("SELECT example_id, label FROM predictions").rows()
     [('a1', 'ham'), ('a2', None)]
     """

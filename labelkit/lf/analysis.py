@@ -16,7 +16,7 @@ import polars as pl
 from labelkit.aggregate.base import vote_patterns
 from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.votes import LabelMatrix, lf_names, vote_codes
+from labelkit.votes import LabelMatrix, lf_names, vote_code_matrix
 from labelkit.workspace import Workspace, first_row
 
 
@@ -244,11 +244,11 @@ def summarize_lfs(
         return summarize_span_lfs(workspace, split=split, sources=sources)
     gold = _gold(workspace, split)
     if task.kind == "classification":
-        codes, names = vote_codes(workspace, split=split, sources=sources)
+        codes, names = vote_code_matrix(workspace, split=split, sources=sources)
         return _summary(codes, names, task.vote_task(), _encoded(task, gold, ""))
     parts = []
     for attribute, voting in _voting_sources(workspace, sources).items():
-        codes, names = vote_codes(workspace, split=split, sources=voting, attribute=attribute)
+        codes, names = vote_code_matrix(workspace, split=split, sources=voting, attribute=attribute)
         summary = _summary(codes, names, task.vote_task(attribute), _encoded(task, gold, attribute))
         parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
     if not parts:
@@ -294,7 +294,7 @@ def _voting_sources(workspace: Workspace, sources: Sequence[str] | None) -> dict
 
 def _gold(workspace: Workspace, split: str | None) -> pl.Series | None:
     """The gold labels of ``split``'s examples (all splits if None) in id order, the
-    order of ``vote_codes``' rows; None when it has none."""
+    order of ``vote_code_matrix``' rows; None when it has none."""
     known = first_row(
         workspace.con,
         "SELECT count(gold) FROM examples WHERE ? IS NULL OR split = ?",

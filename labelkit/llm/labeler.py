@@ -455,7 +455,7 @@ def _prompt_tables(
     )
     try:
         # A cursor of its own: inserting on the workspace's connection must not end the stream.
-        with con.cursor() as cursor:
+        with workspace.cursor() as cursor:
             stream = cursor.sql(
                 "SELECT id, text FROM examples WHERE ? IS NULL OR split = ?", params=[split, split]
             ).to_arrow_reader(batch_rows)
@@ -717,9 +717,7 @@ def _bought(
         params=[bought],
     ).to_arrow_reader(PROMPT_BATCH) as stream:
         for batch in stream:
-            # LLMConfig.cost, a batch at once.
-            tokens = batch["chars"].to_numpy() / chars_per_token
-            costs = (tokens * config.input_price + completion * config.output_price) / 1e6
+            costs = np.asarray(config.cost(batch["chars"].to_numpy() / chars_per_token, completion))
             # Added one after another from the top, each prompt's cost after those before it.
             spent_by = np.cumsum(np.concatenate([[spent], costs]))[1:]
             affordable = int(np.searchsorted(spent_by, budget_usd, side="right"))

@@ -81,10 +81,13 @@ def sample_examples(
     if stratum is not None:
         strata = examples.group_by(key).agg(stratum.alias(STRATUM))
         rows = examples.join(strata, on=key)
+    one_label = stratum is None and examples.height == examples[key].n_unique()
     with duckdb.connect() as con:
         con.register("sampled_rows", rows.to_arrow())
-        units = _units(con, "SELECT * FROM sampled_rows", [], key, seed)
+        units = _units(con, "SELECT * FROM sampled_rows", [], key, seed, one_label=one_label)
         chosen = _chosen(con, units, [], _strata(con, units, []), max_examples, key)
+    # DuckDB gives the keys back as strings; a categorical key joins as itself.
+    chosen = chosen.cast({key: examples.schema[key]})
     return examples.join(chosen, on=key, how="semi", maintain_order="left")
 
 
@@ -97,10 +100,14 @@ def sample_query(
     order_by: str,
     key: str = "id",
     seed: int = 0,
+    one_label: bool = False,
 ) -> tuple[pl.DataFrame, int]:
     """``sample_examples`` over the rows of a query, sampled in DuckDB, and how many
     texts the query has. Only the rows kept come back, ordered by ``order_by``, so a
     cleaned set of ten million labels is never held in memory to keep fifty thousand.
+    ``one_label`` says that each text has one row, so its label is its stratum: an
+    ordered ``string_agg`` of ten million single labels held more memory than the
+    rest of the query.
 
     Examples
     --------
@@ -109,7 +116,7 @@ def sample_query(
     >>> rows.height, texts
     (100, 1760)
     """
-    units = _units(con, query, params, key, seed)
+    units = _units(con, query, params, key, seed, one_label=one_label)
     counts = _strata(con, units, params)
     texts = int(counts["texts"].sum())
     rows = f"SELECT * FROM ({query})"
@@ -125,30 +132,36 @@ STRATUM = "__stratum"
 
 
 def _units(
-    con: duckdb.DuckDBPyConnection, query: str, params: list[Any], key: str, seed: int
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list[Any],
+    key: str,
+    seed: int,
+    *,
+    one_label: bool,
 ) -> str:
     """The SQL of one row per text of ``query``: ``key, stratum, draw`` (the larger the
-    draw, the earlier the text is taken)."""
+    draw, the earlier the text is taken). A text without labels is a stratum of its
+    own, ``''``."""
     columns = con.sql(f"SELECT * FROM ({query}) LIMIT 0", params=params).columns
     if STRATUM in columns:
         stratum = f"any_value({STRATUM})"
-    elif "attribute" in columns:
-        stratum = "string_agg(CAST(label AS VARCHAR), '|' ORDER BY attribute, label)"
+    elif one_label:
+        stratum = "any_value(CAST(label AS VARCHAR))"
     else:
-        # One row, so one label, per text: an ordered string_agg of ten million single
-        # labels held more memory than the rest of the query.
-        stratum = "min(CAST(label AS VARCHAR))"
+        order = "attribute, label" if "attribute" in columns else "label"
+        stratum = f"string_agg(CAST(label AS VARCHAR), '|' ORDER BY {order})"
     weight = "avg(confidence)" if "confidence" in columns else "1.0"
     reviewed = "bool_or(origin = 'review')" if "origin" in columns else "false"
     # A uniform draw in (0, 1) from the key and the seed, so that the sample does not
-    # depend on the rows' order. The seed is hashed inside the string: DuckDB's
-    # hash(key, seed) combines two hashes so that seeds kept the same keys on top.
+    # depend on the rows' order: the first 52 bits of an MD5 of both, which, unlike
+    # DuckDB's hash(), stay the same from one DuckDB version to the next.
     # log(u) / w ranks like u ** (1 / w): the larger, the likelier a heavy text is drawn.
+    draw = f"('0x' || left(md5(CAST({key} AS VARCHAR) || '#{int(seed)}'), 13))::UBIGINT"
     return f"""
-        SELECT {key} AS key, {stratum} AS stratum,
+        SELECT {key} AS key, coalesce({stratum}, '') AS stratum,
                CASE WHEN {reviewed} THEN 'inf'::DOUBLE
-                    ELSE ln((hash(CAST({key} AS VARCHAR) || '#{int(seed)}')::DOUBLE + 0.5)
-                            / 18446744073709551616.0)
+                    ELSE ln(({draw}::DOUBLE + 0.5) / 4503599627370496.0)
                          / greatest(least({weight}, 1.0), 1e-6) END AS draw
         FROM ({query}) GROUP BY {key}"""
 

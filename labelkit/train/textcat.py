@@ -555,6 +555,7 @@ def train_on_cleaned(
         max_examples,
         order_by="id, attribute" if with_attributes else "id",
         seed=seed,
+        one_label=not with_attributes,
     )
     answers = task.answers(task.targets[0]).labels
     certain = pl.concat_list([(pl.col("label") == label).cast(pl.Float64) for label in answers])

@@ -72,6 +72,28 @@ def test_reviewed_texts_come_first_and_a_rare_label_is_kept() -> None:
     assert sample.height == 100
 
 
+def test_texts_without_a_label_and_categorical_keys_are_sampled_too() -> None:
+    rows = _cleaned(300).with_columns(
+        label=pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("label")),
+        id=pl.col("id").cast(pl.Categorical),
+    )
+    sample = sample_examples(rows, 100)
+    assert sample.height == 100
+    assert abs(sample["label"].null_count() - 100 / 3) < 1  # a third, by largest remainder
+    assert sample.schema["id"] == pl.Categorical
+
+
+def test_a_text_with_two_rows_is_stratified_by_both_labels() -> None:
+    rows = pl.DataFrame(
+        {
+            "id": [f"e{i}" for i in range(100) for _ in range(2)],
+            "label": ["a", "a"] * 80 + ["a", "b"] * 20,
+        }
+    )
+    sample = sample_examples(rows, 10)
+    assert sample.filter(pl.col("label") == "b").height == 2
+
+
 def test_every_row_of_a_text_stays_together() -> None:
     rows = pl.DataFrame(
         {
