@@ -49,7 +49,11 @@ def _summary(
     many rows share it, so that ten million rows cost what their few thousand patterns
     do (issue 21)."""
     n = max(codes.shape[0], 1)
-    with_gold = codes if gold_codes is None else np.column_stack([codes, gold_codes])
+    # The gold codes in the votes' own (small) integer type: an int64 copy of ten million
+    # rows of votes would outweigh them.
+    with_gold = (
+        codes if gold_codes is None else np.column_stack([codes, gold_codes.astype(codes.dtype)])
+    )
     patterns, _, weights = vote_patterns(with_gold)
     votes = patterns[:, : codes.shape[1]]
     voted = votes != ABSTAIN

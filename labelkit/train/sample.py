@@ -21,6 +21,8 @@ from labelkit.errors import InputError
 from labelkit.workspace import registered
 
 DEFAULT_MAX_EXAMPLES = 50_000
+# The column a given stratum is computed into, out of the way of the caller's columns.
+STRATUM = "__stratum"
 
 
 def max_examples_option(value: str | int | None) -> int | None:
@@ -64,8 +66,8 @@ def sample_examples(
     stratum, reviewed texts (``origin == "review"``) come first; the others are drawn
     without replacement with probability proportional to their ``confidence`` (mean
     over attributes; every text alike without that column), by Efraimidis-Spirakis keys
-    from a seeded hash of the text's key. The same rows and seed give the same sample
-    whatever their order. ``None`` (or at least as many texts) keeps every row.
+    from an MD5 of the text's key and the seed. The same rows and seed give the same
+    sample whatever their order. ``None`` (or at least as many texts) keeps every row.
     ``sample_query`` does the same in the workspace, on rows that never leave DuckDB.
 
     Examples
@@ -75,13 +77,14 @@ def sample_examples(
     >>> sample_examples(rows, 3)["label"].to_list()
     ['x', 'x', 'y']
     """
-    if max_examples is None or examples[key].n_unique() <= max_examples:
+    texts = examples[key].n_unique()
+    if max_examples is None or texts <= max_examples:
         return examples
     rows = examples
     if stratum is not None:
         strata = examples.group_by(key).agg(stratum.alias(STRATUM))
         rows = examples.join(strata, on=key)
-    one_label = stratum is None and examples.height == examples[key].n_unique()
+    one_label = stratum is None and examples.height == texts
     with duckdb.connect() as con:
         con.register("sampled_rows", rows.to_arrow())
         units = _units(con, "SELECT * FROM sampled_rows", [], key, seed, one_label=one_label)
@@ -125,10 +128,6 @@ def sample_query(
     with registered(con, "chosen_keys", _chosen(con, units, params, counts, max_examples, key)):
         rows += f" WHERE {key} IN (SELECT {key} FROM chosen_keys) ORDER BY {order_by}"
         return con.sql(rows, params=params).pl(), texts
-
-
-# The column a given stratum is computed into, out of the way of the caller's columns.
-STRATUM = "__stratum"
 
 
 def _units(
