@@ -450,6 +450,12 @@ def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:
     )
 
 
+# How much more often an attribute may go without a vote (read as absent) than gold
+# says it is absent before analyze warns: a quarter of the examples, far past the
+# noise of a few hundred gold answers.
+SILENCE_MARGIN = 0.25
+
+
 def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     """``analyze`` on a task with attributes: each table per attribute, in one table
     with an ``attribute`` column."""
@@ -465,18 +471,29 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     if silent:
         console.print(f"no labeling function votes on: {', '.join(silent)}", highlight=False)
     texts = ws.sql("SELECT id AS example_id, text FROM examples")
-    agreement, uncovered, disputed = [], [], []
+    gold = ws.sql(
+        "SELECT gold FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+    )["gold"]
+    agreement, uncovered, disputed, misread = [], [], [], []
     for attribute, matrix in matrices.items():
         tag = pl.lit(attribute).alias("attribute")
         agreement.append(lf_agreement(matrix).head(top).insert_column(0, tag))
         missed = uncovered_examples(matrix).len()
-        uncovered.append(
-            {
-                "attribute": attribute,
-                "no vote": missed,
-                "share": missed / max(matrix.codes.shape[0], 1),
-            }
-        )
+        share = missed / max(matrix.codes.shape[0], 1)
+        found: dict[str, Any] = {"attribute": attribute, "no vote": missed, "share": share}
+        # Silence is read as the absent answer; where gold says the attribute is there
+        # far more often, most silent examples get a wrong label.
+        absent = ws.task.answers(attribute).labels[-1]
+        known = ws.task.gold_answers(gold, attribute).drop_nulls()
+        if known.len():
+            gold_absent = float((known == absent).mean() or 0.0)
+            found[f"gold {absent}"] = gold_absent
+            if share - gold_absent > SILENCE_MARGIN:
+                misread.append(
+                    f"{attribute}: {share:.0%} of examples get no vote and are read as "
+                    f"{absent}, but gold says {absent} on {gold_absent:.0%}"
+                )
+        uncovered.append(found)
         disputed.append(most_disputed(matrix, top=top).insert_column(1, tag))
     console.print(rich_table(pl.concat(agreement), title="least agreeing pairs per attribute"))
     console.print(
@@ -485,6 +502,12 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
             title="examples no labeling function votes on, per attribute (read as none)",
         )
     )
+    for line in misread:
+        errors.print(
+            f"warning: {line}: add labeling functions that vote on it (for an aspect, a "
+            "'mentioned' rule catches it without a polarity)",
+            highlight=False,
+        )
     most = (
         pl.concat(disputed)
         .sort("entropy", "n_votes", descending=True)

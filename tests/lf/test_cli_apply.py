@@ -259,6 +259,34 @@ def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Pa
         "1.000 (0.34-1.00)",
     ]
     assert "no labeling function votes on: miscellaneous" in analyzed.stdout
-    # Examples with no vote: food 2 of 4 (soup votes on two), staff 1 of 4.
-    assert row(analyzed.stdout, "food", "2") == ["food", "2", "0.500"]
-    assert row(analyzed.stdout, "staff", "1") == ["staff", "1", "0.250"]
+    # Examples with no vote: food 2 of 4 (soup votes on two), staff 1 of 4; gold leaves
+    # each out of one sentence in four, close enough to warn of neither.
+    assert row(analyzed.stdout, "food", "2") == ["food", "2", "0.500", "0.250"]
+    assert row(analyzed.stdout, "staff", "1") == ["staff", "1", "0.250", "0.250"]
+    assert "gold none" in analyzed.stdout
+    assert "read as none" not in analyzed.stderr
+
+
+def test_analyze_warns_when_silence_is_read_as_none_far_more_than_gold_says(
+    tmp_path: Path,
+) -> None:
+    # Food in every sentence; only the soup LF votes on it, on two of four.
+    xml = tmp_path / "val.xml"
+    xml.write_text(ASPECT_XML.replace('category="miscellaneous"', 'category="food"'))
+    ws = tmp_path / "reviews.duckdb"
+    assert run("ingest", ws, xml, "--labels", "positive,negative,neutral").returncode == 0
+    lfs = tmp_path / "aspect_lfs.py"
+    lfs.write_text(
+        "from labelkit import labeling_function\n"
+        "@labeling_function\n"
+        "def soup(x):\n"
+        "    return {'food': 'negative'} if 'soup' in x.text else None\n"
+    )
+    assert run("apply", ws, "--lfs", lfs).returncode == 0
+    analyzed = run("analyze", ws)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert row(analyzed.stdout, "food", "2") == ["food", "2", "0.500", "0.000"]
+    assert (
+        "warning: food: 50% of examples get no vote and are read as none, but gold says "
+        "none on 0%" in " ".join(analyzed.stderr.split())
+    )
