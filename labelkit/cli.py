@@ -32,7 +32,7 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.lf.analysis import attribute_matrices, health_warning, source_health
+from labelkit.lf.analysis import attribute_matrices, health_warning, source_health, split_gold
 from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
     LLMBudgetPlan,
@@ -471,9 +471,7 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     if silent:
         console.print(f"no labeling function votes on: {', '.join(silent)}", highlight=False)
     texts = ws.sql("SELECT id AS example_id, text FROM examples")
-    gold = ws.sql(
-        "SELECT gold FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
-    )["gold"]
+    gold = split_gold(ws, split)
     agreement, uncovered, disputed, misread = [], [], [], []
     for attribute, matrix in matrices.items():
         tag = pl.lit(attribute).alias("attribute")
@@ -483,9 +481,9 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
         found: dict[str, Any] = {"attribute": attribute, "no vote": missed, "share": share}
         # Silence is read as the absent answer; where gold says the attribute is there
         # far more often, most silent examples get a wrong label.
-        absent = ws.task.answers(attribute).labels[-1]
-        known = ws.task.gold_answers(gold, attribute).drop_nulls()
-        if known.len():
+        if gold is not None:
+            absent = ws.task.answers(attribute).labels[-1]
+            known = ws.task.gold_answers(gold, attribute).drop_nulls()
             gold_absent = float((known == absent).mean() or 0.0)
             found[f"gold {absent}"] = gold_absent
             if share - gold_absent > SILENCE_MARGIN:

@@ -23,6 +23,7 @@ from labelkit.report import accuracy_with_interval, make_console, one_line, rich
 from labelkit.review import ReviewQueue, simulate_review
 from labelkit.task import NONE
 from labelkit.train import train_on_cleaned
+from labelkit.votes import source_names
 from labelkit.workspace import Workspace
 
 YOUTUBE_INGEST = {
@@ -137,7 +138,7 @@ def run_demo(
         console.rule("4. label model")
         predictions = aggregate(ws, save_to=directory / "label_model.json")
         fitted = load_label_model(directory / "label_model.json")
-        sources = ws.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+        sources = source_names(ws)
         dropped = ", ".join(sources[j] for j in fitted.report["dropped"]) or "none"
         console.print(
             f"default label model (auto) over {len(sources)} sources: "

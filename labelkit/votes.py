@@ -55,11 +55,9 @@ class LabelMatrix:
         codes, names = vote_code_matrix(
             workspace, split=split, sources=sources, attribute=attribute
         )
-        ids = workspace.sql(
-            "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
-        )["id"]
+        ids = _example_ids(workspace, split)
         task = workspace.task.vote_task(attribute)
-        return cls(codes=codes, example_ids=ids.to_list(), sources=names, task=task)
+        return cls(codes=codes, example_ids=ids, sources=names, task=task)
 
     def triplets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The votes that are not abstains, sparsely: example (row) indices, source
@@ -118,16 +116,14 @@ class SparseVotes:
         examples ordered by id and sources as given (else by kind and name), read
         without a dense matrix; ``task`` is ``Task.vote_task(attribute)``."""
         rows, columns, codes, names, task = _placed_votes(workspace, split, sources, attribute)
-        ids = workspace.sql(
-            "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
-        )["id"]
+        ids = _example_ids(workspace, split)
         # In row-major order, as documented (the dense matrix needs none).
         order = np.lexsort((columns, rows))
         return cls(
             rows=rows[order].astype(np.int64),
             columns=columns[order].astype(np.int64),
             codes=codes[order],
-            example_ids=ids.to_list(),
+            example_ids=ids,
             sources=names,
             task=task,
         )
@@ -171,6 +167,14 @@ def vote_code_matrix(
     return matrix, names
 
 
+def _example_ids(workspace: Workspace, split: str | None) -> list[str]:
+    """The ids of ``split``'s examples (all splits if None) in id order: the rows of a
+    label matrix."""
+    return workspace.sql(
+        "SELECT id FROM examples WHERE ? IS NULL OR split = ? ORDER BY id", [split, split]
+    )["id"].to_list()
+
+
 def _placed_votes(
     workspace: Workspace, split: str | None, sources: Sequence[str] | None, attribute: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], Task]:
@@ -179,11 +183,7 @@ def _placed_votes(
     kind and name), with the source names and ``Task.vote_task(attribute)``."""
     workspace.task.require_attributes("a label matrix (LabelMatrix, SparseVotes)")
     task = workspace.task.vote_task(attribute)
-    names = (
-        list(sources)
-        if sources is not None
-        else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
-    )
+    names = source_names(workspace) if sources is None else list(sources)
     # Placed and coded by DuckDB: a join and a sort of every vote in polars held several
     # copies of the votes at once, and a label string per vote outweighed its code
     # (issue 21). The votes come in no particular order: each lands on its own cell.
@@ -302,6 +302,18 @@ def replace_span_votes(
         )
         con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
+
+
+def source_names(workspace: Workspace) -> list[str]:
+    """The names of every source whose votes the workspace holds, LFs then LLMs (by
+    kind), each kind sorted: the label models' column order when none is chosen.
+
+    Examples
+    --------
+    >>> source_names(ws)[-1]
+    'llm:smollm2'
+    """
+    return workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
 
 
 def lf_names(workspace: Workspace) -> list[str]:

@@ -25,7 +25,7 @@ from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedM
 from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import label_models, resolve
 from labelkit.task import ABSTAIN
-from labelkit.votes import vote_code_matrix
+from labelkit.votes import source_names, vote_code_matrix
 from labelkit.workspace import Workspace
 
 __all__ = [
@@ -235,11 +235,7 @@ def _predict(
     codes for every example, in id order. Bad splits raise here, before any answer."""
     task = workspace.task
     workspace.require("votes", "labelkit apply")
-    used_sources = (
-        list(sources)
-        if sources is not None
-        else workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
-    )
+    used_sources = source_names(workspace) if sources is None else list(sources)
     rows = workspace.sql(
         """SELECT coalesce(split = ?, false) AS in_fit,
                   coalesce(split = ? AND gold IS NOT NULL, false) AS with_gold

@@ -31,6 +31,7 @@ from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL, fit_span_model, make_sp
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import span_scores
 from labelkit.spans import Offsets, Span, TokenSpan, to_char_spans, to_token_spans, tokenize
+from labelkit.votes import source_names
 from labelkit.workspace import Workspace
 
 # The splits whose gold spans score the label model after a run.
@@ -97,7 +98,7 @@ def read_token_votes(workspace: Workspace, sources: Sequence[str] | None = None)
     >>> corpus.votes[0]  # one list of token spans per source
     [[(1, 3, 'TERM')], [], [(1, 2, 'TERM')]]
     """
-    ran = workspace.sql("SELECT name FROM sources ORDER BY kind, name")["name"].to_list()
+    ran = source_names(workspace)
     names = ran if sources is None else list(sources)
     unknown = sorted(set(names) - set(ran))
     if unknown:

@@ -246,7 +246,7 @@ def summarize_lfs(
     task = workspace.task
     if task.kind == "spans":
         return summarize_span_lfs(workspace, split=split, sources=sources)
-    gold = _gold(workspace, split)
+    gold = split_gold(workspace, split)
     if task.kind == "classification":
         codes, names = vote_code_matrix(workspace, split=split, sources=sources)
         return _summary(codes, names, task.vote_task(), _encoded(task, gold, ""))
@@ -296,9 +296,15 @@ def _voting_sources(workspace: Workspace, sources: Sequence[str] | None) -> dict
     return found
 
 
-def _gold(workspace: Workspace, split: str | None) -> pl.Series | None:
+def split_gold(workspace: Workspace, split: str | None) -> pl.Series | None:
     """The gold labels of ``split``'s examples (all splits if None) in id order, the
-    order of ``vote_code_matrix``' rows; None when it has none."""
+    order of a label matrix's rows (null where unknown); None when it has none.
+
+    Examples
+    --------
+    >>> split_gold(ws, "dev").null_count()
+    0
+    """
     known = first_row(
         workspace.con,
         "SELECT count(gold) FROM examples WHERE ? IS NULL OR split = ?",
