@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
@@ -29,6 +33,9 @@ _FORMATS = {
     ".json": "wrench",
     ".xml": "aspects-xml",
 }
+# Rows read, checked and staged at a time: ingest holds one such batch of a file (and
+# DuckDB checks the rows across batches), whatever the file's size.
+BATCH_ROWS = 200_000
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
 # ``nlp.pipe`` raise E088, in apply, train, evaluate and predict alike.
 MAX_TEXT_CHARS = 1_000_000
@@ -149,7 +156,8 @@ def read_examples(
     truncate: bool = False,
 ) -> pl.DataFrame:
     """Read one file or frame into a frame with columns ``id, text, gold, split, meta,
-    file, row``.
+    file, row``. (``ingest`` reads files a batch of ``BATCH_ROWS`` rows at a time
+    instead, and holds no such frame.)
 
     The format follows the file ending: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``,
     ``.parquet``, or ``.json`` for WRENCH (an object of ``{"data": {"text": ...},
@@ -173,7 +181,8 @@ def read_examples(
     >>> read_examples("comments.csv", text_column="CONTENT", label_column="CLASS",
     ...               label_map={"0": "ham", "1": "spam"})
     """
-    return _read_source(
+    parts: list[pl.DataFrame] = []
+    _read_source(
         source,
         text_column=text_column,
         id_column=id_column,
@@ -182,12 +191,13 @@ def read_examples(
         label_map=label_map,
         encoding=encoding,
         truncate=truncate,
-    ).frame
+        sink=parts.append,
+    )
+    return pl.concat(parts) if parts else pl.DataFrame(schema=_ROWS_SCHEMA)
 
 
 @dataclass(frozen=True)
 class _Read:
-    frame: pl.DataFrame
     name: str
     id_column: str | None
     notes: list[str]
@@ -196,6 +206,13 @@ class _Read:
     label_shape: str | None = None
     # A column named like gold labels that no label column named.
     unread_label: str | None = None
+
+
+# The columns (and types) of the checked rows ``_read_source`` hands on, batch by batch.
+_ROWS_SCHEMA = {
+    **dict.fromkeys(("id", "text", "gold", "split", "meta", "file"), pl.String),
+    "row": pl.Int64,
+}
 
 
 def _read_source(
@@ -208,132 +225,188 @@ def _read_source(
     label_map: Mapping[str, str] | None,
     encoding: str,
     truncate: bool,
+    sink: Callable[[pl.DataFrame], None],
 ) -> _Read:
+    """Read ``source`` a batch at a time, check each row, and hand each batch's rows to
+    ``sink`` as ``_ROWS_SCHEMA`` frames, in file order.
+
+    Each check keeps its first finding (rows numbered from the file's start) and its
+    count across batches, and the findings are raised after the last batch in the order
+    a whole-file read checks them, so that the error does not depend on the batch size.
+    Once a row is refused, the rest of the file is still read (a read error later in it
+    comes first, as it did) but no longer handed on."""
     notes: list[str] = []
     frame_input = as_frame(source)
     if frame_input is not None:
-        raw, name, stem, kind = frame_input, "frame", "frame", None
+        table, name, stem, kind = _whole(frame_input), "frame", "frame", None
     else:
         path = Path(source)  # type: ignore[arg-type]
         kind = table_format(path)
-        raw = read_table(path, encoding=encoding, text_column=text_column)
+        table = _open_table(path, kind, encoding, text_column)
         name, stem = str(path), path.stem
-    if raw.height == 0:
-        raise InputError(f"{name}: the {'frame' if kind is None else 'file'} has no rows")
-    if kind == "wrench" and "spans" in raw.columns:
+    schema = table.schema
+    if kind == "wrench" and "spans" in schema:
         kind = "wrench-spans"
         text_column, id_column, label_column, split_column = "text", "id", "spans", "split"
     elif kind == "wrench":
         text_column, id_column, label_column, split_column = "text", "id", "label", "split"
     elif kind == "aspects-xml":
         text_column, id_column, label_column, split_column = "text", "id", "aspects", "split"
-    elif id_column is None and "id" in raw.columns and "id" not in (label_column, split_column):
+    elif id_column is None and "id" in schema and "id" not in (label_column, split_column):
         id_column = "id"
-    for role, column in (
-        ("text", text_column),
-        ("id", id_column),
-        ("label", label_column),
-        ("split", split_column),
-    ):
-        if column is not None and column not in raw.columns:
-            raise InputError(f"{name}: no {role} column {column!r}; the columns are {raw.columns}")
+    no_rows = f"{name}: the {'frame' if kind is None else 'file'} has no rows"
+    problem = next(
+        (
+            f"{name}: no {role} column {column!r}; the columns are {list(schema)}"
+            for role, column in (
+                ("text", text_column),
+                ("id", id_column),
+                ("label", label_column),
+                ("split", split_column),
+            )
+            if column is not None and column not in schema
+        ),
+        None,
+    )
+    if problem is None and schema[text_column] != pl.String:
+        problem = (
+            f"{name}: text column {text_column!r} holds {schema[text_column]}, not texts "
+            "(is it the right column? choose one with text_column / --text-column)"
+        )
+    if problem is not None:
+        # A whole-file read met an unreadable row, or an empty file, before the columns.
+        if not sum(batch.height for batch in table.batches(None)):
+            raise InputError(no_rows)
+        raise InputError(problem)
     label_shape, unread_label = None, None
     if label_column is not None:
-        dtype = raw.schema[label_column]
+        dtype = schema[label_column]
         if isinstance(dtype, (pl.Struct, pl.List)):
             label_shape = "objects" if isinstance(dtype, pl.Struct) else "arrays"
     else:
         # Ids are found unasked in a column named `id`, so a user expects the same of
         # labels; they are not (a `label` column may be anything), but it is said.
         unread_label = next(
-            (c for c in _LABEL_NAMES if c in raw.columns and c not in (id_column, split_column)),
+            (c for c in _LABEL_NAMES if c in schema and c not in (id_column, split_column)),
             None,
         )
         if unread_label is not None:
             notes.append(f"{name}: {_unread_hint(unread_label)}")
-    if raw.schema[text_column] != pl.String:
-        raise InputError(
-            f"{name}: text column {text_column!r} holds {raw.schema[text_column]}, not texts "
-            "(is it the right column? choose one with text_column / --text-column)"
-        )
-    empty = raw.with_row_index("row").filter(
-        pl.col(text_column).is_null() | (pl.col(text_column).str.strip_chars() == "")
-    )
-    if empty.height:
-        raise InputError(
-            f"{name}: column {text_column!r} is empty in row {empty['row'][0] + 1} "
-            f"({empty.height} empty rows in all)"
-        )
 
-    row_number = pl.int_range(1, pl.len() + 1).cast(pl.String)
-    ids = pl.col(id_column).cast(pl.String) if id_column else pl.lit(f"{stem}:") + row_number
-    gold = _raw_labels(raw, name, label_column, notes) if label_column else pl.lit(None, pl.String)
-    left_out = pl.lit(False)
+    gold, numbers = pl.lit(None, pl.String), None
+    if label_column:
+        gold, numbers = _raw_labels(table, name, label_column, notes)
+    # A class mapped to nothing is not part of the task: its texts would otherwise be
+    # given one of the other labels by the label model.
+    dropped = [value for value, label in (label_map or {}).items() if not label]
+    left_out = gold.is_in(dropped).fill_null(False) if dropped else pl.lit(False)
+    mapped = gold
     if label_map:
-        # A class mapped to nothing is not part of the task: its texts would otherwise
-        # be given one of the other labels by the label model.
-        dropped = [value for value, label in label_map.items() if not label]
-        if dropped:
-            found = raw.select(gold.alias("gold")).filter(pl.col("gold").is_in(dropped))
-            notes += [
-                f"{name}: {n:,} {'row' if n == 1 else 'rows'} with gold {value!r} left out "
-                "(mapped to nothing by label_map / --label-map)"
-                for value, n in found.group_by("gold", maintain_order=True).len().iter_rows()
-            ]
-            left_out = gold.is_in(dropped).fill_null(False)
-        gold = gold.replace({value: label for value, label in label_map.items() if label})
+        mapped = gold.replace({value: label for value, label in label_map.items() if label})
     split = (
         pl.col(split_column).cast(pl.String).str.to_lowercase().replace(_SPLIT_ALIASES)
         if split_column
         else pl.lit(None, pl.String)
     )
     used = {c for c in (text_column, id_column, label_column, split_column) if c}
-    rest = [c for c in raw.columns if c not in used]
+    rest = [c for c in schema if c not in used]
     meta = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
-    frame = raw.select(
-        ids.alias("id"),
-        pl.col(text_column).alias("text"),
-        gold.alias("gold"),
-        split.alias("split"),
-        meta.alias("meta"),
-        left_out.alias("left_out"),
-    ).with_row_index("row", offset=1)
-    frame = frame.filter(~pl.col("left_out")).drop("left_out")
-    no_id = frame.filter(pl.col("id").is_null())
-    if no_id.height:
-        raise InputError(f"{name}: column {id_column!r} is empty in row {no_id['row'][0]}")
-    bad_split = frame.filter(pl.col("split").is_not_null() & ~pl.col("split").is_in(SPLITS))
-    if bad_split.height:
-        raise InputError(
-            f"{name}: row {bad_split['row'][0]}, column {split_column!r}: unknown split "
-            f"{bad_split['split'][0]!r}; use one of {list(SPLITS)} (or valid/validation)"
+    text = pl.col(text_column)
+
+    rows = 0
+    empty, first_empty = 0, 0
+    number_rows = pl.DataFrame(schema={"row": pl.Int64, "raw": pl.String, "number": pl.Float64})
+    left: dict[str, int] = {}
+    no_id: int | None = None
+    bad_split: tuple[str, int] | None = None  # the first unknown split and its row
+    long, first_long = 0, (0, "", 0)  # how many, and the first's row, id and length
+    for batch in table.batches(None):
+        row = pl.int_range(rows + 1, rows + pl.len() + 1, dtype=pl.Int64)
+        is_blank = (text.is_null() | (text.str.strip_chars() == "")).alias("blank")
+        blank = batch.select(row.alias("row"), is_blank).filter("blank")["row"]
+        if blank.len():
+            first_empty = first_empty or blank[0]
+            empty += blank.len()
+        if numbers is not None:
+            # One number written two ways (1 and 1.0) would become two labels.
+            found = batch.select(row.alias("row"), pl.col(label_column).alias("raw"), numbers)
+            number_rows = pl.concat([number_rows, found.filter(pl.col("number").is_not_null())])
+            number_rows = number_rows.unique(subset="raw", keep="first", maintain_order=True)
+        if dropped:
+            counts = batch.select(gold.alias("gold")).filter(pl.col("gold").is_in(dropped))
+            for value, n in counts.group_by("gold", maintain_order=True).len().iter_rows():
+                left[value] = left.get(value, 0) + n
+        ids = (
+            pl.col(id_column).cast(pl.String)
+            if id_column
+            else pl.lit(f"{stem}:") + row.cast(pl.String)
         )
-    long = frame.filter(pl.col("text").str.len_chars() > MAX_TEXT_CHARS)
-    if long.height and not truncate:
-        first = long.row(0, named=True)
+        frame = batch.select(
+            ids.alias("id"),
+            text.alias("text"),
+            mapped.alias("gold"),
+            split.alias("split"),
+            meta.alias("meta"),
+            pl.lit(name).alias("file"),
+            row.alias("row"),
+            left_out.alias("left_out"),
+        )
+        rows += batch.height
+        frame = frame.filter(~pl.col("left_out")).drop("left_out")
+        if no_id is None and frame["id"].null_count():
+            no_id = frame.filter(pl.col("id").is_null())["row"][0]
+        if bad_split is None:
+            odd = frame.filter(pl.col("split").is_not_null() & ~pl.col("split").is_in(SPLITS))
+            bad_split = (odd["split"][0], odd["row"][0]) if odd.height else None
+        over = frame.filter(pl.col("text").str.len_chars() > MAX_TEXT_CHARS)
+        if over.height:
+            if not long:
+                first = over.row(0, named=True)
+                first_long = (first["row"], first["id"], len(first["text"]))
+            long += over.height
+            frame = frame.with_columns(pl.col("text").str.slice(0, MAX_TEXT_CHARS))
+        if not (empty or no_id or bad_split or (long and not truncate)):
+            sink(frame)
+    if rows == 0:
+        raise InputError(no_rows)
+    if empty:
         raise InputError(
-            f"{name}: row {first['row']} (id {first['id']!r}) has a text of "
-            f"{len(first['text']):,} characters, over spaCy's limit of {MAX_TEXT_CHARS:,} "
-            f"({long.height} such rows in all); split or shorten it, or cut it to the limit "
+            f"{name}: column {text_column!r} is empty in row {first_empty} "
+            f"({empty} empty rows in all)"
+        )
+    twice = number_rows.filter(pl.col("number").is_duplicated())
+    if twice.height:
+        first, second = twice.row(0, named=True), twice.row(1, named=True)
+        raise InputError(
+            f"{name}: column {label_column!r} writes one number two ways: {first['raw']!r} "
+            f"(row {first['row']}) and {second['raw']!r} (row {second['row']}); "
+            "write every label one way, or map both with label_map / --label-map"
+        )
+    if no_id is not None:
+        raise InputError(f"{name}: column {id_column!r} is empty in row {no_id}")
+    if bad_split is not None:
+        raise InputError(
+            f"{name}: row {bad_split[1]}, column {split_column!r}: unknown split "
+            f"{bad_split[0]!r}; use one of {list(SPLITS)} (or valid/validation)"
+        )
+    if long and not truncate:
+        raise InputError(
+            f"{name}: row {first_long[0]} (id {first_long[1]!r}) has a text of "
+            f"{first_long[2]:,} characters, over spaCy's limit of {MAX_TEXT_CHARS:,} "
+            f"({long} such rows in all); split or shorten it, or cut it to the limit "
             "with truncate=True / --truncate"
         )
-    if long.height:
+    notes += [
+        f"{name}: {n:,} {'row' if n == 1 else 'rows'} with gold {value!r} left out "
+        "(mapped to nothing by label_map / --label-map)"
+        for value, n in left.items()
+    ]
+    if long:
         notes.append(
-            f"{name}: {long.height} texts cut to {MAX_TEXT_CHARS:,} characters "
-            f"(the first: row {long['row'][0]}, id {long['id'][0]!r})"
+            f"{name}: {long} texts cut to {MAX_TEXT_CHARS:,} characters "
+            f"(the first: row {first_long[0]}, id {first_long[1]!r})"
         )
-        frame = frame.with_columns(pl.col("text").str.slice(0, MAX_TEXT_CHARS))
-    frame = frame.select(
-        "id",
-        "text",
-        "gold",
-        "split",
-        "meta",
-        pl.lit(name).alias("file"),
-        pl.col("row").cast(pl.Int64),
-    )
     return _Read(
-        frame=frame,
         name=name,
         id_column=None if kind in ("wrench", "wrench-spans", "aspects-xml") else id_column,
         notes=notes,
@@ -368,50 +441,39 @@ def as_frame(source: object) -> pl.DataFrame | None:
     return source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
 
 
-def _raw_labels(raw: pl.DataFrame, name: str, column: str, notes: list[str]) -> pl.Expr:
+def _raw_labels(
+    table: _Table, name: str, column: str, notes: list[str]
+) -> tuple[pl.Expr, pl.Expr | None]:
     """The label column as strings: whole numbers in their integer form (a float column
-    would otherwise read ``1`` as ``"1.0"``, which no label map names)."""
-    dtype = raw.schema[column]
+    would otherwise read ``1`` as ``"1.0"``, which no label map names); and, for a
+    column of strings, each label's number (null if it is none), to find one number
+    written two ways."""
+    dtype = table.schema[column]
     values = pl.col(column)
     if isinstance(dtype, pl.Struct):
         # Aspects as a struct of attribute -> label (null = not mentioned), as JSON.
-        return pl.when(values.is_not_null()).then(values.struct.json_encode())
+        return pl.when(values.is_not_null()).then(values.struct.json_encode()), None
     if isinstance(dtype, pl.List):
         # Multi-label: a list of labels, as JSON.
         listed = pl.struct(values.alias("v")).struct.json_encode().str.json_path_match("$.v")
-        return pl.when(values.is_not_null()).then(listed)
+        return pl.when(values.is_not_null()).then(listed), None
     if dtype.is_float():
-        fractional = raw.filter(values.is_not_null() & (values != values.round()))
-        if fractional.height == 0:
-            coerced = raw.filter(values.is_not_null()).height
+        # Whether every label is whole is the file's question: read the column first.
+        fractional, coerced = False, 0
+        for batch in table.batches([column]):
+            labels = batch.to_series()
+            fractional = fractional or bool((labels != labels.round()).any())
+            coerced += labels.len() - labels.null_count()
+        if not fractional:
             notes.append(
                 f"{name}: column {column!r} holds numbers; {coerced} labels read as whole "
                 "numbers (1.0 as '1')"
             )
-            return values.cast(pl.Int64).cast(pl.String)
-        return values.cast(pl.String)
+            return values.cast(pl.Int64).cast(pl.String), None
+        return values.cast(pl.String), None
     if dtype != pl.String:
-        return values.cast(pl.String)
-    # One number written two ways (1 and 1.0) would become two labels.
-    numbers = (
-        raw.with_row_index("row", offset=1)
-        .select(
-            "row",
-            values.alias("raw"),
-            values.str.strip_chars().cast(pl.Float64, strict=False).alias("number"),
-        )
-        .filter(pl.col("number").is_not_null())
-        .unique(subset="raw", keep="first", maintain_order=True)
-        .filter(pl.col("number").is_duplicated())
-    )
-    if numbers.height:
-        first, second = numbers.row(0, named=True), numbers.row(1, named=True)
-        raise InputError(
-            f"{name}: column {column!r} writes one number two ways: {first['raw']!r} "
-            f"(row {first['row']}) and {second['raw']!r} (row {second['row']}); "
-            "write every label one way, or map both with label_map / --label-map"
-        )
-    return values
+        return values.cast(pl.String), None
+    return values, values.str.strip_chars().cast(pl.Float64, strict=False).alias("number")
 
 
 def ingest(
@@ -482,121 +544,91 @@ def ingest(
         raise InputError("no input files given")
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
         raise InputError("dev_fraction and test_fraction must be >= 0 and sum to less than 1")
-    reads = []
     order_map, order_from = label_map, "label_map / --label-map"
-    for source in sources:
-        file_labels = None
-        if not _is_frame(source) and table_format(Path(source)) == "wrench":
-            file_labels = wrench_label_map(Path(source))
-            if file_labels and not order_map:
-                order_map, order_from = file_labels, "label.json"
-        reads.append(
-            _read_source(
-                source,
-                text_column=text_column,
-                id_column=id_column,
-                label_column=label_column,
-                split_column=split_column,
-                label_map=file_labels or label_map,
-                encoding=encoding,
-                truncate=truncate,
-            )
-        )
-    notes = [note for read in reads for note in read.notes]
-    rows = pl.concat([read.frame for read in reads])
-    incoming = rows.unique(
-        subset=["id", "text", "gold", "split"], keep="first", maintain_order=True
-    )
-    if incoming.height < rows.height:
-        notes.append(
-            f"{rows.height - incoming.height} rows skipped: the same id, text, label and split "
-            "as an earlier row"
-        )
-    clash = incoming.filter(pl.col("id").is_duplicated()).sort("id", "file", "row")
-    if clash.height:
-        first, second = clash.row(0, named=True), clash.row(1, named=True)
-        raise InputError(
-            f"id {first['id']!r} appears twice with different content: "
-            f"{first['file']} row {first['row']} and {second['file']} row {second['row']}"
-        )
-
-    if kind is None and any(read.kind == "aspects-xml" for read in reads):
-        kind = "aspects"
-    span_files = [Path(read.name) for read in reads if read.kind == "wrench-spans"]
-    if kind is None and span_files:
-        kind = "spans"
-    span_types = next((t for f in span_files if (t := wrench_meta(f)[1])), None)
-    if span_types and labels is None and not workspace.has_task():
-        labels, from_meta = span_types, True
-    else:
-        from_meta = False
-    unread = next((read.unread_label for read in reads if read.unread_label), None)
-    task, label_order = _resolve_task(
-        workspace,
-        incoming,
-        labels,
-        order_map,
-        order_from,
-        lang,
-        kind,
-        attributes,
-        label_column,
-        unread,
-    )
-    shaped = next((read for read in reads if read.label_shape), None)
-    if task.kind == "classification" and shaped is not None:
-        # Stored as JSON strings, each object would otherwise become a class of its own.
-        other = "aspects" if shaped.label_shape == "objects" else "multilabel"
-        raise InputError(
-            f"{shaped.name}, column {label_column!r}: holds JSON {shaped.label_shape}, which "
-            f"is the gold of an {other} task, not of a classification; pass "
-            f"kind={other!r} / --kind {other}"
-        )
-    if from_meta:
-        label_order = "entity_types of meta.json"
-    gold_column = "label" if span_files else label_column or "gold"
-    incoming = _checked_gold(incoming, task, gold_column)
-
     con = workspace.con
-    with registered(con, "incoming", incoming):
-        changed = first_row(
-            con,
-            """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
-               WHERE i.text <> e.text ORDER BY i.file, i.row LIMIT 1""",
-        )
-        if changed:
-            raise InputError(
-                f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
-                "with another text; give it a new id"
+    with _staging(workspace) as stage:
+        reads = []
+        for seq, source in enumerate(sources):
+            file_labels = None
+            if not _is_frame(source) and table_format(Path(source)) == "wrench":
+                file_labels = wrench_label_map(Path(source))
+                if file_labels and not order_map:
+                    order_map, order_from = file_labels, "label.json"
+            reads.append(
+                _read_source(
+                    source,
+                    text_column=text_column,
+                    id_column=id_column,
+                    label_column=label_column,
+                    split_column=split_column,
+                    label_map=file_labels or label_map,
+                    encoding=encoding,
+                    truncate=truncate,
+                    sink=lambda rows, seq=seq: stage.add(rows, seq),
+                )
             )
-        known = workspace.sql(
-            """SELECT e.split AS old_split, i.split AS new_split,
-                      i.split IS NOT NULL AND i.split <> e.split AS moved,
-                      i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold
-               FROM incoming i JOIN examples e USING (id)"""
+        stage.close()
+        notes = [note for read in reads for note in read.notes]
+        skipped = _skip_repeats(con)
+        if skipped:
+            notes.append(
+                f"{skipped} rows skipped: the same id, text, label and split as an earlier row"
+            )
+
+        if kind is None and any(read.kind == "aspects-xml" for read in reads):
+            kind = "aspects"
+        span_files = [Path(read.name) for read in reads if read.kind == "wrench-spans"]
+        if kind is None and span_files:
+            kind = "spans"
+        span_types = next((t for f in span_files if (t := wrench_meta(f)[1])), None)
+        if span_types and labels is None and not workspace.has_task():
+            labels, from_meta = span_types, True
+        else:
+            from_meta = False
+        unread = next((read.unread_label for read in reads if read.unread_label), None)
+        stored_kind = workspace.task.kind if workspace.has_task() else kind or "classification"
+        # Classes need the distinct labels alone; other tasks' gold is parsed row by row,
+        # their rows held whole (they are the small, hand-labeled data sets).
+        held = None
+        if stored_kind != "classification":
+            held = con.sql("SELECT * FROM ingest_rows ORDER BY seq, row").pl()
+        task, label_order = _resolve_task(
+            workspace,
+            held if held is not None else con.sql("SELECT DISTINCT gold FROM ingest_rows").pl(),
+            labels,
+            order_map,
+            order_from,
+            lang,
+            kind,
+            attributes,
+            label_column,
+            unread,
         )
-        repeated = first_row(
-            con,
-            """SELECT count(*) FROM incoming i
-               WHERE i.id NOT IN (SELECT id FROM examples)
-                 AND i.text IN (SELECT text FROM examples)""",
-        )
-        moved = (
-            known.filter("moved")
-            .group_by("old_split", "new_split")
-            .len()
-            .sort("old_split", "new_split")
-        )
-        changed_split = {(a, b): n for a, b, n in moved.iter_rows()}
-        changed_gold = int(known["regold"].sum())
-        unchanged = known.filter(~pl.col("moved") & ~pl.col("regold")).height
-        new: dict[str, int] = {}
-        if incoming.height > known.height or changed_split or changed_gold:
-            names = [read.name for read in reads]
-            new = _write(workspace, incoming, task, names, seed, dev_fraction, test_fraction)
-    if repeated and repeated[0]:
+        shaped = next((read for read in reads if read.label_shape), None)
+        if task.kind == "classification" and shaped is not None:
+            # Stored as JSON strings, each object would otherwise become a class of its own.
+            other = "aspects" if shaped.label_shape == "objects" else "multilabel"
+            raise InputError(
+                f"{shaped.name}, column {label_column!r}: holds JSON {shaped.label_shape}, "
+                f"which is the gold of an {other} task, not of a classification; pass "
+                f"kind={other!r} / --kind {other}"
+            )
+        if from_meta:
+            label_order = "entity_types of meta.json"
+        gold_column = "label" if span_files else label_column or "gold"
+        if held is None:
+            _check_classes(con, task, gold_column)
+            con.execute("CREATE TEMP VIEW incoming AS SELECT * FROM ingest_rows")
+            incoming = contextlib.nullcontext()
+        else:
+            incoming = registered(con, "incoming", _checked_gold(held, task, gold_column))
+        with incoming:
+            new, unchanged, changed_split, changed_gold, repeated = _apply(
+                workspace, task, [read.name for read in reads], seed, dev_fraction, test_fraction
+            )
+    if repeated:
         notes.append(
-            f"{repeated[0]} new examples repeat the text of an example already in the "
+            f"{repeated} new examples repeat the text of an example already in the "
             "workspace under another id (ingested before with other ids?)"
         )
     totals = dict(workspace.sql("SELECT split, count(*) AS n FROM examples GROUP BY 1").iter_rows())
@@ -616,9 +648,164 @@ def ingest(
     )
 
 
+class _Stage:
+    """The checked rows of an ingest's inputs, batch by batch, as Parquet files in a
+    folder, with ``seq`` (the input's place among the inputs) beside ``file`` and
+    ``row``: DuckDB reads them back as the view ``ingest_staged``, so that no input is
+    ever held whole."""
+
+    def __init__(self, folder: Path, con: duckdb.DuckDBPyConnection) -> None:
+        self.folder = folder
+        self.con = con
+        self.parts = 0
+
+    def add(self, rows: pl.DataFrame, seq: int) -> None:
+        rows = rows.with_columns(pl.lit(seq, pl.Int32).alias("seq"))
+        rows.write_parquet(self.folder / f"part-{self.parts:06d}.parquet", compression="lz4")
+        self.parts += 1
+
+    def close(self) -> None:
+        """Give DuckDB the staged rows as ``ingest_staged`` (an empty file if none)."""
+        if not self.parts:
+            self.add(pl.DataFrame(schema=_ROWS_SCHEMA), 0)
+        glob = str(self.folder / "part-*.parquet").replace("'", "''")
+        self.con.execute(f"CREATE TEMP VIEW ingest_staged AS SELECT * FROM read_parquet('{glob}')")
+
+
+@contextmanager
+def _staging(workspace: Workspace) -> Iterator[_Stage]:
+    """A ``_Stage`` in a folder beside the workspace (on the disk chosen for the data,
+    not a /tmp that may be memory), removed with every temporary view and table of the
+    ingest when the block ends, however it ends."""
+    con = workspace.con
+    with tempfile.TemporaryDirectory(
+        prefix=f".{workspace.path.name}.ingest-", dir=workspace.path.parent
+    ) as folder:
+        try:
+            yield _Stage(Path(folder), con)
+        finally:
+            for view in ("incoming", "ingest_rows", "ingest_staged"):
+                con.execute(f"DROP VIEW IF EXISTS {view}")
+            con.execute("DROP TABLE IF EXISTS ingest_repeats")
+
+
+def _skip_repeats(con: duckdb.DuckDBPyConnection) -> int:
+    """Leave out the staged rows that repeat an earlier row's id, text, gold and split
+    (the first, by input and row, stays) and make the rest the view ``ingest_rows``;
+    the number left out. An id given twice with different content is an error naming
+    its first two rows by file and row.
+
+    Ids are grouped by their 64-bit hash first, which keeps DuckDB's table of them
+    small; only the rows of a hash met twice are compared in full."""
+    con.execute(
+        """
+        CREATE TEMP TABLE ingest_repeats AS
+        WITH shared AS (SELECT hash(id) AS h FROM ingest_staged GROUP BY h HAVING count(*) > 1)
+        SELECT id, file, row, seq,
+               row_number() OVER (PARTITION BY id, text, gold, split ORDER BY seq, row) AS copy
+        FROM ingest_staged WHERE hash(id) IN (SELECT h FROM shared)
+        """
+    )
+    clash = con.execute(
+        """
+        SELECT id, file, row FROM ingest_repeats
+        WHERE copy = 1 AND id = (SELECT min(id) FROM (SELECT id FROM ingest_repeats
+                                                      WHERE copy = 1
+                                                      GROUP BY id HAVING count(*) > 1))
+        ORDER BY file, row, seq LIMIT 2
+        """
+    ).fetchall()
+    if clash:
+        (key, file, row), (_, other_file, other_row) = clash
+        raise InputError(
+            f"id {key!r} appears twice with different content: "
+            f"{file} row {row} and {other_file} row {other_row}"
+        )
+    skipped = first_row(con, "SELECT count(*) FROM ingest_repeats WHERE copy > 1")
+    assert skipped is not None
+    if not skipped[0]:
+        con.execute("CREATE TEMP VIEW ingest_rows AS SELECT * FROM ingest_staged")
+        return 0
+    con.execute(
+        """
+        CREATE TEMP VIEW ingest_rows AS
+        SELECT * FROM ingest_staged s
+        WHERE NOT EXISTS (SELECT 1 FROM ingest_repeats r
+                          WHERE r.copy > 1 AND r.seq = s.seq AND r.row = s.row)
+        """
+    )
+    return int(skipped[0])
+
+
+def _check_classes(con: duckdb.DuckDBPyConnection, task: Task, column: str) -> None:
+    """Refuse a gold label of ``ingest_rows`` that is not one of the task's classes,
+    naming its file, row and column (the first by input and row)."""
+    bad = first_row(
+        con,
+        """SELECT file, row, gold FROM ingest_rows
+           WHERE gold IS NOT NULL AND NOT list_contains(?::VARCHAR[], gold)
+           ORDER BY seq, row LIMIT 1""",
+        [list(task.labels)],
+    )
+    if bad:
+        raise InputError(_unknown_class(*bad, task, column))
+
+
+def _unknown_class(file: str, row: int, gold: str, task: Task, column: str) -> str:
+    return (
+        f"{file} row {row}, column {column!r}: unknown label {gold!r}; the task's labels "
+        f"are {list(task.labels)} (map raw values with label_map / --label-map)"
+    )
+
+
+def _apply(
+    workspace: Workspace,
+    task: Task,
+    names: list[str],
+    seed: int,
+    dev_fraction: float,
+    test_fraction: float,
+) -> tuple[dict[str, int], int, dict[tuple[str, str], int], int, int]:
+    """Compare ``incoming`` with the workspace's examples and write it (see ``_write``)
+    unless nothing changes: the new rows per split, the unchanged rows, the split moves,
+    the gold changes, and how many new rows repeat a stored text under another id."""
+    con = workspace.con
+    changed = first_row(
+        con,
+        """SELECT i.id, i.file, i.row FROM incoming i JOIN examples e USING (id)
+           WHERE i.text <> e.text ORDER BY i.file, i.row, i.seq LIMIT 1""",
+    )
+    if changed:
+        raise InputError(
+            f"{changed[1]} row {changed[2]}: id {changed[0]!r} is already in the workspace "
+            "with another text; give it a new id"
+        )
+    known = con.execute(
+        """SELECT e.split, i.split, i.split IS NOT NULL AND i.split <> e.split AS moved,
+                  i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold, count(*)
+           FROM incoming i JOIN examples e USING (id) GROUP BY ALL"""
+    ).fetchall()
+    repeated = first_row(
+        con,
+        """SELECT count(*) FROM incoming i
+           WHERE i.id NOT IN (SELECT id FROM examples)
+             AND i.text IN (SELECT text FROM examples)""",
+    )
+    rows = first_row(con, "SELECT count(*) FROM incoming")
+    assert repeated is not None and rows is not None
+    changed_split: dict[tuple[str, str], int] = {}
+    for old, new_split, _, _, n in sorted(row for row in known if row[2]):
+        changed_split[(old, new_split)] = changed_split.get((old, new_split), 0) + n
+    changed_gold = sum(n for *_, regold, n in known if regold)
+    unchanged = sum(n for _, _, moved, regold, n in known if not moved and not regold)
+    new: dict[str, int] = {}
+    if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
+        new = _write(workspace, task, names, seed, dev_fraction, test_fraction)
+    return new, unchanged, changed_split, changed_gold, int(repeated[0])
+
+
 def _write(
     workspace: Workspace,
-    incoming: pl.DataFrame,
     task: Task,
     names: list[str],
     seed: int,
@@ -656,7 +843,7 @@ def _write(
             LEFT JOIN (SELECT text, min(split) AS split FROM examples GROUP BY text) w
                 USING (text)
             WHERE i.id NOT IN (SELECT id FROM examples)
-            ORDER BY i.file, i.row
+            ORDER BY i.file, i.row, i.seq
             """,
             [
                 str(seed),
@@ -826,11 +1013,8 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
     if task.kind == "classification":
         unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
         if unknown.height:
-            bad = unknown.row(0, named=True)
             raise InputError(
-                f"{bad['file']} row {bad['row']}, column {column!r}: unknown label "
-                f"{bad['gold']!r}; the task's labels are {list(task.labels)} "
-                "(map raw values with label_map / --label-map)"
+                _unknown_class(*unknown.select("file", "row", "gold").row(0), task, column)
             )
         return incoming
     pairs = _gold_pairs(incoming, task.kind, column)
@@ -915,12 +1099,7 @@ def read_table(
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     kind = table_format(path, file_format)
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
+    _check_file(path, encoding)
     try:
         if kind in ("csv", "tsv"):
             return _read_csv(path, kind, has_header, encoding)
@@ -937,13 +1116,128 @@ def read_table(
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
 
 
-def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.DataFrame:
-    options: dict[str, Any] = {
+@dataclass(frozen=True)
+class _Table:
+    """A table read a batch at a time: its columns' names and types, and its batches of
+    ``BATCH_ROWS`` rows (of the columns named, else all) in file order."""
+
+    schema: pl.Schema
+    batches: Callable[[Sequence[str] | None], Iterator[pl.DataFrame]]
+
+
+def _whole(frame: pl.DataFrame) -> _Table:
+    """A frame already in memory, handed on in slices (which copy nothing)."""
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        chosen = frame if columns is None else frame.select(columns)
+        for start in range(0, chosen.height, BATCH_ROWS):
+            yield chosen.slice(start, BATCH_ROWS)
+
+    return _Table(frame.schema, batches)
+
+
+def _open_table(path: Path, kind: str, encoding: str, text_column: str | None) -> _Table:
+    """The file as a ``_Table``: Parquet, UTF-8 CSV/TSV and JSONL are read a batch at a
+    time; WRENCH JSON, aspect XML and CSV/TSV in another encoding are read whole by
+    ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
+    if kind not in ("parquet", "jsonl") and not (kind in ("csv", "tsv") and _is_utf8(encoding)):
+        return _whole(read_table(path, encoding=encoding, text_column=text_column))
+    _check_file(path, encoding)
+    if kind == "jsonl":
+        return _jsonl_table(path, encoding, text_column)
+    lazy = (
+        pl.scan_parquet(path)
+        if kind == "parquet"
+        else pl.scan_csv(path, **_csv_options(kind, has_header=True))
+    )
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        chosen = lazy if columns is None else lazy.select(columns)
+        with _read_errors(path, kind, encoding):
+            yield from chosen.collect_batches(chunk_size=BATCH_ROWS)
+
+    with _read_errors(path, kind, encoding):
+        return _Table(lazy.collect_schema(), batches)
+
+
+@contextmanager
+def _read_errors(path: Path, kind: str, encoding: str) -> Iterator[None]:
+    """A file that cannot be read as ``kind`` is an error naming it (and, for a CSV or
+    TSV with a byte its encoding lacks, the line)."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        if kind in ("csv", "tsv") and isinstance(error, pl.exceptions.ComputeError):
+            with path.open("rb") as lines:
+                for number, line in enumerate(lines, start=1):
+                    _decode(line, path, encoding, number)
+        raise InputError(f"{path}: cannot read as {kind}: {error}") from error
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False  # read_table says so
+
+
+def _check_file(path: Path, encoding: str) -> None:
+    """Refuse a path that is no file, an empty file, or an unknown encoding."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
+
+
+def _jsonl_table(path: Path, encoding: str, text_column: str | None) -> _Table:
+    """A JSONL file read twice: once to check every line and find each column's type
+    (the supertype over the batches, as one read of every line infers it), then a batch
+    at a time, each cast to those types."""
+    as_text = False
+    with _read_errors(path, "jsonl", encoding):
+        try:
+            schema = _jsonl_schema(path, encoding, text_column, as_text)
+        except (TypeError, pl.exceptions.PolarsError):
+            as_text = True
+            schema = _jsonl_schema(path, encoding, text_column, as_text)
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        for records in _jsonl_records(path, encoding, text_column):
+            frame = _records_frame(records, as_text)
+            yield frame.select(
+                pl.col(name).cast(dtype)
+                if name in frame.columns
+                else pl.lit(None, dtype).alias(name)
+                for name, dtype in schema.items()
+                if columns is None or name in columns
+            )
+
+    return _Table(schema, batches)
+
+
+def _jsonl_schema(path: Path, encoding: str, text_column: str | None, as_text: bool) -> pl.Schema:
+    parts = [
+        pl.DataFrame(schema=_records_frame(records, as_text).schema)
+        for records in _jsonl_records(path, encoding, text_column)
+    ]
+    return pl.concat(parts, how="diagonal_relaxed").schema if parts else pl.Schema()
+
+
+def _csv_options(kind: str, has_header: bool) -> dict[str, Any]:
+    return {
         "separator": "\t" if kind == "tsv" else ",",
         "has_header": has_header,
         "infer_schema": False,
         "quote_char": None if kind == "tsv" else '"',
     }
+
+
+def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.DataFrame:
+    options = _csv_options(kind, has_header)
     if codecs.lookup(encoding).name == "utf-8":
         try:
             return pl.read_csv(path, **options)
@@ -966,6 +1260,16 @@ def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:
 
 
 def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl.DataFrame:
+    records = [record for batch in _jsonl_records(path, encoding, text_column) for record in batch]
+    try:
+        return _records_frame(records, as_text=False)
+    except (TypeError, pl.exceptions.PolarsError):
+        return _records_frame(records, as_text=True)
+
+
+def _jsonl_records(path: Path, encoding: str, text_column: str | None) -> Iterator[list[dict]]:
+    """The objects of a JSONL file, ``BATCH_ROWS`` at a time; a line that is not a JSON
+    object, or whose ``text_column`` value is not a string, is an error naming it."""
     records = []
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -986,18 +1290,23 @@ def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl
                     "string; quote it if it is a text"
                 )
             records.append(record)
-    try:
-        return pl.DataFrame(records, infer_schema_length=None)
-    except (TypeError, pl.exceptions.PolarsError):
-        # Mixed lists such as spans' [[0, 5, "TERM"]] have no polars type: keep every
-        # list and object as its JSON text, which gold columns are read from as well.
-        return pl.DataFrame(
-            [
-                {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
-                for r in records
-            ],
-            infer_schema_length=None,
-        )
+            if len(records) == BATCH_ROWS:
+                yield records
+                records = []
+    if records:
+        yield records
+
+
+def _records_frame(records: list[dict], as_text: bool) -> pl.DataFrame:
+    """JSON objects as a frame; ``as_text`` keeps every list and object as its JSON
+    text, for mixed lists such as spans' ``[[0, 5, "TERM"]]``, which have no polars type
+    (gold columns are read from that text as well)."""
+    if as_text:
+        records = [
+            {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+            for r in records
+        ]
+    return pl.DataFrame(records, infer_schema_length=None)
 
 
 def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
