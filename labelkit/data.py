@@ -619,12 +619,14 @@ def ingest(
         if held is None:
             _check_classes(con, task, gold_column)
             con.execute("CREATE TEMP VIEW incoming AS SELECT * FROM ingest_rows")
-            incoming = contextlib.nullcontext()
+            incoming, parts = contextlib.nullcontext(), stage.in_order()
         else:
             incoming = registered(con, "incoming", _checked_gold(held, task, gold_column))
+            parts = None
+        names = [read.name for read in reads]
         with incoming:
             new, unchanged, changed_split, changed_gold, repeated = _apply(
-                workspace, task, [read.name for read in reads], seed, dev_fraction, test_fraction
+                workspace, task, names, seed, dev_fraction, test_fraction, parts
             )
     if repeated:
         notes.append(
@@ -648,28 +650,61 @@ def ingest(
     )
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One staged batch: its file's number, path, input (file name and place among the
+    inputs) and first row."""
+
+    number: int
+    path: Path
+    file: str
+    seq: int
+    row: int
+
+
 class _Stage:
     """The checked rows of an ingest's inputs, batch by batch, as Parquet files in a
-    folder, with ``seq`` (the input's place among the inputs) beside ``file`` and
-    ``row``: DuckDB reads them back as the view ``ingest_staged``, so that no input is
-    ever held whole."""
+    folder, with ``seq`` (the input's place among the inputs) and ``part`` (the batch's
+    file) beside ``file`` and ``row``: DuckDB reads them back as the view
+    ``ingest_staged``, so that no input is ever held whole."""
 
     def __init__(self, folder: Path, con: duckdb.DuckDBPyConnection) -> None:
         self.folder = folder
         self.con = con
-        self.parts = 0
+        self.parts: list[_Part] = []
 
     def add(self, rows: pl.DataFrame, seq: int) -> None:
-        rows = rows.with_columns(pl.lit(seq, pl.Int32).alias("seq"))
-        rows.write_parquet(self.folder / f"part-{self.parts:06d}.parquet", compression="lz4")
-        self.parts += 1
+        if rows.height == 0:
+            return
+        part = _Part(
+            len(self.parts),
+            self.folder / f"part-{len(self.parts):06d}.parquet",
+            rows["file"][0],
+            seq,
+            rows["row"][0],
+        )
+        rows.with_columns(
+            pl.lit(seq, pl.Int32).alias("seq"), pl.lit(part.number, pl.Int32).alias("part")
+        ).write_parquet(part.path, compression="lz4")
+        self.parts.append(part)
 
     def close(self) -> None:
         """Give DuckDB the staged rows as ``ingest_staged`` (an empty file if none)."""
         if not self.parts:
-            self.add(pl.DataFrame(schema=_ROWS_SCHEMA), 0)
+            empty = {**_ROWS_SCHEMA, "seq": pl.Int32, "part": pl.Int32}
+            pl.DataFrame(schema=empty).write_parquet(self.folder / "part-empty.parquet")
         glob = str(self.folder / "part-*.parquet").replace("'", "''")
         self.con.execute(f"CREATE TEMP VIEW ingest_staged AS SELECT * FROM read_parquet('{glob}')")
+
+    def in_order(self) -> list[_Part] | None:
+        """The parts in the order of the rows' file names and rows, which ``_write``
+        inserts the new rows in; None where one name is that of several inputs (frames,
+        a file given twice), whose rows interleave by row."""
+        if len({(part.file, part.seq) for part in self.parts}) > len(
+            {part.file for part in self.parts}
+        ):
+            return None
+        return sorted(self.parts, key=lambda part: (part.file, part.row))
 
 
 @contextmanager
@@ -686,7 +721,8 @@ def _staging(workspace: Workspace) -> Iterator[_Stage]:
         finally:
             for view in ("incoming", "ingest_rows", "ingest_staged"):
                 con.execute(f"DROP VIEW IF EXISTS {view}")
-            con.execute("DROP TABLE IF EXISTS ingest_repeats")
+            for table in ("ingest_repeats", "ingest_new"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _skip_repeats(con: duckdb.DuckDBPyConnection) -> int:
@@ -765,6 +801,7 @@ def _apply(
     seed: int,
     dev_fraction: float,
     test_fraction: float,
+    parts: list[_Part] | None,
 ) -> tuple[dict[str, int], int, dict[tuple[str, str], int], int, int]:
     """Compare ``incoming`` with the workspace's examples and write it (see ``_write``)
     unless nothing changes: the new rows per split, the unchanged rows, the split moves,
@@ -800,7 +837,7 @@ def _apply(
     unchanged = sum(n for _, _, moved, regold, n in known if not moved and not regold)
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
-        new = _write(workspace, task, names, seed, dev_fraction, test_fraction)
+        new = _write(workspace, task, names, seed, dev_fraction, test_fraction, parts)
     return new, unchanged, changed_split, changed_gold, int(repeated[0])
 
 
@@ -811,8 +848,10 @@ def _write(
     seed: int,
     dev_fraction: float,
     test_fraction: float,
+    parts: list[_Part] | None,
 ) -> dict[str, int]:
-    """Insert the new rows and apply changed splits and gold; the new rows per split."""
+    """Insert the new rows of ``incoming`` (those of ``parts``, in that order, where
+    given) and apply changed splits and gold; the new rows per split."""
     with workspace.run("ingest", {"files": names, "seed": seed}) as run:
         con = run.con
         if not workspace.has_task():
@@ -827,32 +866,49 @@ def _write(
         # A text keeps one split: its copies in the workspace decide, else the hash of the
         # text if any copy has gold (md5 is stable across DuckDB versions, unlike hash()),
         # else train, since dev and test are only read with gold.
-        con.execute(
-            """
-            INSERT INTO examples
-            SELECT i.id, i.text, i.gold,
-                   coalesce(i.split, w.split, CASE
+        split = """coalesce(i.split, w.split, CASE
                        WHEN NOT i.text_has_gold THEN 'train'
                        WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'test'
                        WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'dev'
-                       ELSE 'train' END),
-                   i.meta, ?
+                       ELSE 'train' END)"""
+        new = """
             FROM (SELECT *, text IN (SELECT text FROM incoming WHERE gold IS NOT NULL)
                                 AS text_has_gold
                   FROM incoming) i
             LEFT JOIN (SELECT text, min(split) AS split FROM examples GROUP BY text) w
                 USING (text)
-            WHERE i.id NOT IN (SELECT id FROM examples)
-            ORDER BY i.file, i.row, i.seq
-            """,
-            [
-                str(seed),
-                round(test_fraction * 10000),
-                str(seed),
-                round((test_fraction + dev_fraction) * 10000),
-                run.id,
-            ],
-        )
+            WHERE i.id NOT IN (SELECT id FROM examples)"""
+        hashed = [
+            str(seed),
+            round(test_fraction * 10000),
+            str(seed),
+            round((test_fraction + dev_fraction) * 10000),
+        ]
+        if parts is None:
+            con.execute(
+                f"INSERT INTO examples SELECT i.id, i.text, i.gold, {split}, i.meta, ? {new} "
+                "ORDER BY i.file, i.row, i.seq",
+                [*hashed, run.id],
+            )
+        else:
+            # One sort of every new row (texts and all) took DuckDB 2.9 GB at 10M rows:
+            # the splits are decided in one pass, then each staged batch is inserted in
+            # file and row order, sorted alone.
+            con.execute(
+                f"CREATE TEMP TABLE ingest_new AS SELECT i.part, i.row, {split} AS split "
+                f"{new} ORDER BY i.part, i.row",
+                hashed,
+            )
+            for part in parts:
+                con.execute(
+                    """INSERT INTO examples
+                       SELECT i.id, i.text, i.gold, n.split, i.meta, ?
+                       FROM read_parquet(?) i
+                       JOIN (SELECT row, split FROM ingest_new WHERE part = ?) n USING (row)
+                       ORDER BY i.row""",
+                    [run.id, str(part.path), part.number],
+                )
+            con.execute("DROP TABLE ingest_new")
         added = con.execute(
             "SELECT split, count(*) FROM examples WHERE run_id = ? GROUP BY 1", [run.id]
         ).fetchall()
