@@ -928,7 +928,9 @@ def _resolve_task(
     unread: str | None = None,
 ) -> tuple[Task, str]:
     """The task, and where the order of its labels came from; ``unread`` is a column
-    named like gold labels that no label column named, pointed out where gold is missed."""
+    named like gold labels that no label column named, pointed out where gold is missed.
+    ``incoming`` holds the rows' ``gold`` (for a classification, its distinct values
+    suffice; other kinds need ``file``, ``row`` and ``text`` too)."""
     hint = f"; {_unread_hint(unread)}" if unread else ""
     if workspace.has_task():
         task = workspace.task
