@@ -215,8 +215,22 @@ _ROWS_SCHEMA = {
 }
 
 
-def _read_source(
+def _read_source(source: Source, **options: Any) -> _Read:
+    """Read ``source`` a batch at a time, check each row, and hand each batch's rows to
+    ``sink`` as ``_ROWS_SCHEMA`` frames, in file order (``options``: ``_read_rows``'s).
+
+    Each check keeps its first finding (rows numbered from the file's start) and its
+    count across batches, and the findings are raised after the last batch in the order
+    a whole-file read checks them, so that the error does not depend on the batch size.
+    Once a row is refused, the rest of the file is still read (a read error later in it
+    comes first, as it did) but no longer handed on."""
+    with contextlib.ExitStack() as stack:
+        return _read_rows(source, stack, **options)
+
+
+def _read_rows(
     source: Source,
+    stack: contextlib.ExitStack,
     *,
     text_column: str,
     id_column: str | None,
@@ -227,14 +241,7 @@ def _read_source(
     truncate: bool,
     sink: Callable[[pl.DataFrame], None],
 ) -> _Read:
-    """Read ``source`` a batch at a time, check each row, and hand each batch's rows to
-    ``sink`` as ``_ROWS_SCHEMA`` frames, in file order.
-
-    Each check keeps its first finding (rows numbered from the file's start) and its
-    count across batches, and the findings are raised after the last batch in the order
-    a whole-file read checks them, so that the error does not depend on the batch size.
-    Once a row is refused, the rest of the file is still read (a read error later in it
-    comes first, as it did) but no longer handed on."""
+    """``_read_source``'s work, with what the read leaves behind closed by ``stack``."""
     notes: list[str] = []
     frame_input = as_frame(source)
     if frame_input is not None:
@@ -242,7 +249,7 @@ def _read_source(
     else:
         path = Path(source)  # type: ignore[arg-type]
         kind = table_format(path)
-        table = _open_table(path, kind, encoding, text_column)
+        table = _open_table(path, kind, encoding, text_column, stack)
         name, stem = str(path), path.stem
     schema = table.schema
     if kind == "wrench" and "spans" in schema:
@@ -1194,7 +1201,9 @@ def _whole(frame: pl.DataFrame) -> _Table:
     return _Table(frame.schema, batches)
 
 
-def _open_table(path: Path, kind: str, encoding: str, text_column: str | None) -> _Table:
+def _open_table(
+    path: Path, kind: str, encoding: str, text_column: str | None, stack: contextlib.ExitStack
+) -> _Table:
     """The file as a ``_Table``: Parquet, UTF-8 CSV/TSV and JSONL are read a batch at a
     time; WRENCH JSON, aspect XML and CSV/TSV in another encoding are read whole by
     ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
@@ -1202,7 +1211,7 @@ def _open_table(path: Path, kind: str, encoding: str, text_column: str | None) -
         return _whole(read_table(path, encoding=encoding, text_column=text_column))
     _check_file(path, encoding)
     if kind == "jsonl":
-        return _jsonl_table(path, encoding, text_column)
+        return _jsonl_table(path, encoding, text_column, stack)
     lazy = (
         pl.scan_parquet(path)
         if kind == "parquet"
@@ -1251,25 +1260,27 @@ def _check_file(path: Path, encoding: str) -> None:
         raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
 
 
-def _jsonl_table(path: Path, encoding: str, text_column: str | None) -> _Table:
-    """A JSONL file read twice: once to check every line and find each column's type
-    (the supertype over the batches, as one read of every line infers it), then a batch
-    at a time, each cast to those types."""
-    as_text = False
+def _jsonl_table(
+    path: Path, encoding: str, text_column: str | None, stack: contextlib.ExitStack
+) -> _Table:
+    """A JSONL file parsed once, a batch at a time, each batch's frame kept in a
+    temporary Arrow file (gone when ``stack`` closes) and handed on cast to each
+    column's type over the whole file (the supertype over the batches, which is what one
+    read of every line infers)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="labelkit-jsonl-")))
     with _read_errors(path, "jsonl", encoding):
         try:
-            schema = _jsonl_schema(path, encoding, text_column, as_text)
+            parts = _jsonl_parts(path, encoding, text_column, folder, as_text=False)
         except (TypeError, pl.exceptions.PolarsError):
-            as_text = True
-            schema = _jsonl_schema(path, encoding, text_column, as_text)
+            parts = _jsonl_parts(path, encoding, text_column, folder, as_text=True)
+        shapes = [pl.DataFrame(schema=schema) for _, schema in parts]
+        schema = pl.concat(shapes, how="diagonal_relaxed").schema if shapes else pl.Schema()
 
     def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
-        for records in _jsonl_records(path, encoding, text_column):
-            frame = _records_frame(records, as_text)
+        for part, own in parts:
+            frame = pl.read_ipc(part)
             yield frame.select(
-                pl.col(name).cast(dtype)
-                if name in frame.columns
-                else pl.lit(None, dtype).alias(name)
+                pl.col(name).cast(dtype) if name in own else pl.lit(None, dtype).alias(name)
                 for name, dtype in schema.items()
                 if columns is None or name in columns
             )
@@ -1277,12 +1288,19 @@ def _jsonl_table(path: Path, encoding: str, text_column: str | None) -> _Table:
     return _Table(schema, batches)
 
 
-def _jsonl_schema(path: Path, encoding: str, text_column: str | None, as_text: bool) -> pl.Schema:
-    parts = [
-        pl.DataFrame(schema=_records_frame(records, as_text).schema)
-        for records in _jsonl_records(path, encoding, text_column)
-    ]
-    return pl.concat(parts, how="diagonal_relaxed").schema if parts else pl.Schema()
+def _jsonl_parts(
+    path: Path, encoding: str, text_column: str | None, folder: Path, as_text: bool
+) -> list[tuple[Path, pl.Schema]]:
+    """Each batch of a JSONL file as a frame in an Arrow file in ``folder`` (which keeps
+    polars' types as they are), and the frame's schema. Raises TypeError or a polars
+    error where a batch has no frame but ``as_text``'s."""
+    parts = []
+    for number, records in enumerate(_jsonl_records(path, encoding, text_column)):
+        frame = _records_frame(records, as_text)
+        part = folder / f"{'text' if as_text else 'part'}-{number:06d}.arrow"
+        frame.write_ipc(part, compression="lz4")
+        parts.append((part, frame.schema))
+    return parts
 
 
 def _csv_options(kind: str, has_header: bool) -> dict[str, Any]:
