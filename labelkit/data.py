@@ -534,6 +534,11 @@ def ingest(
     is updated and counted; an id seen before with another text is an error.
     Re-ingesting the same rows writes nothing. All sources land in one transaction.
 
+    Parquet, UTF-8 CSV/TSV and JSONL files are read ``BATCH_ROWS`` rows at a time and
+    staged as Parquet in a temporary folder beside the workspace; the checks across rows
+    and the writes run in DuckDB over that, so no file is held whole (see
+    docs/scale.md). Errors and results are those of a whole read, whatever the batch size.
+
     Examples
     --------
     >>> with Workspace("spam.duckdb") as ws:
