@@ -225,7 +225,7 @@ def wrench_spans_of(data: object, path: Path) -> WrenchSpans:
     if not isinstance(data, dict) or not data:
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
     lfs, labels = wrench_meta(path)
-    from labelkit.data import wrench_split
+    from labelkit.tables import wrench_split
 
     rows, weak_rows, widths = [], [], set()
     for key, record in data.items():

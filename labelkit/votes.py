@@ -18,9 +18,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.data import as_frame, read_table, table_format, wrench_label_map
 from labelkit.errors import InputError
 from labelkit.spans import read_wrench_json, read_wrench_spans
+from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.workspace import Workspace, first_row, registered
 

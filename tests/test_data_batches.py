@@ -8,15 +8,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import InputError, Workspace, ingest, read_examples
-from labelkit import data as data_module
+from labelkit import InputError, Workspace, ingest, read_examples, tables
 from tests.helpers import table_counts
 
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches of 3 rows, so that a ten-row file spans four."""
-    monkeypatch.setattr(data_module, "BATCH_ROWS", 3)
+    monkeypatch.setattr(tables, "BATCH_ROWS", 3)
 
 
 def _csv(path: Path, rows: list[dict]) -> Path:

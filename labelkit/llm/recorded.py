@@ -15,7 +15,6 @@ from pathlib import Path
 
 import polars as pl
 
-from labelkit.data import read_table, table_format
 from labelkit.errors import InputError
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import (
@@ -25,6 +24,7 @@ from labelkit.llm.parse import (
     parse_attributes,
     parse_label,
 )
+from labelkit.tables import read_table, table_format
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, registered

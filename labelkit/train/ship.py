@@ -26,12 +26,12 @@ from rich.progress import Progress
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
-from labelkit.data import as_frame, read_table, table_format
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
 from labelkit.spans import spans_json
+from labelkit.tables import as_frame, read_table, table_format
 from labelkit.task import Task
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans

@@ -1,0 +1,391 @@
+"""Reading table files: CSV, TSV, JSONL, Parquet, WRENCH JSON and aspect-category XML,
+whole (``read_table``) or a batch of ``BATCH_ROWS`` rows at a time (``open_table``, which
+``labelkit.data.ingest`` reads through so that no file is held whole)."""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import polars as pl
+
+from labelkit.errors import InputError
+from labelkit.spans import is_wrench_spans, wrench_spans_of
+
+SPLITS = ("train", "dev", "test")
+SPLIT_ALIASES = {"valid": "dev", "validation": "dev", "val": "dev"}
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".json": "wrench",
+    ".xml": "aspects-xml",
+}
+# Rows read, checked and staged at a time: ingest holds one such batch of a file (and
+# DuckDB checks the rows across batches), whatever the file's size.
+BATCH_ROWS = 200_000
+
+
+def is_frame(source: object) -> bool:
+    kind = type(source)
+    return isinstance(source, pl.DataFrame) or (
+        kind.__module__.startswith("pandas") and kind.__name__ == "DataFrame"
+    )
+
+
+def as_frame(source: object) -> pl.DataFrame | None:
+    """``source`` as a polars frame if it is a polars or pandas DataFrame, else None."""
+    if not is_frame(source):
+        return None
+    return source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
+
+
+def table_format(path: Path, file_format: str | None = None) -> str:
+    """The format of a table file: ``file_format`` when given (and known), else its suffix's."""
+    if file_format is not None:
+        if file_format not in _FORMATS.values():
+            raise InputError(
+                f"{path}: unknown format {file_format!r}; use one of "
+                f"{sorted(set(_FORMATS.values()))}"
+            )
+        return file_format
+    suffix = path.suffix.lower()
+    if suffix not in _FORMATS:
+        raise InputError(f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}")
+    return _FORMATS[suffix]
+
+
+def read_table(
+    path: Path,
+    *,
+    has_header: bool = True,
+    file_format: str | None = None,
+    encoding: str = "utf-8",
+    text_column: str | None = None,
+) -> pl.DataFrame:
+    """The rows of a CSV, TSV, JSONL, Parquet or WRENCH JSON file, all CSV/TSV cells as
+    strings; ``has_header=False`` (CSV/TSV) names the columns ``column_1``, ``column_2``...
+
+    The format comes from the file's suffix unless ``file_format`` names it (``"csv"``,
+    ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"wrench"``). Text files are decoded as
+    ``encoding`` (any Python codec, e.g. ``"cp1252"``). In JSONL, a ``text_column``
+    value that is not a string is refused rather than turned into one. Errors name the
+    file (and the line, for bad bytes and JSONL).
+
+    Examples
+    --------
+    >>> read_table(Path("answers.tsv"), has_header=False).columns
+    ['column_1', 'column_2', 'column_3']
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    kind = table_format(path, file_format)
+    _check_file(path, encoding)
+    try:
+        if kind in ("csv", "tsv"):
+            return _read_csv(path, kind, has_header, encoding)
+        if kind == "parquet":
+            return pl.read_parquet(path)
+        if kind == "jsonl":
+            return _read_jsonl(path, encoding, text_column)
+        if kind == "aspects-xml":
+            return _read_aspects_xml(path)
+        return _read_wrench(path, encoding)
+    except InputError:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read as {kind}: {error}") from error
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table read a batch at a time: its columns' names and types, and its batches of
+    ``BATCH_ROWS`` rows (of the columns named, else all) in file order."""
+
+    schema: pl.Schema
+    batches: Callable[[Sequence[str] | None], Iterator[pl.DataFrame]]
+
+
+def whole_table(frame: pl.DataFrame) -> Table:
+    """A frame already in memory, handed on in slices (which copy nothing)."""
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        chosen = frame if columns is None else frame.select(columns)
+        for start in range(0, chosen.height, BATCH_ROWS):
+            yield chosen.slice(start, BATCH_ROWS)
+
+    return Table(frame.schema, batches)
+
+
+def open_table(
+    path: Path, kind: str, encoding: str, text_column: str | None, stack: contextlib.ExitStack
+) -> Table:
+    """The file as a ``Table``: Parquet, UTF-8 CSV/TSV and JSONL are read a batch at a
+    time; WRENCH JSON, aspect XML and CSV/TSV in another encoding are read whole by
+    ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
+    if kind not in ("parquet", "jsonl") and not (kind in ("csv", "tsv") and _is_utf8(encoding)):
+        return whole_table(read_table(path, encoding=encoding, text_column=text_column))
+    _check_file(path, encoding)
+    if kind == "jsonl":
+        return _jsonl_table(path, encoding, text_column, stack)
+    lazy = (
+        pl.scan_parquet(path)
+        if kind == "parquet"
+        else pl.scan_csv(path, **_csv_options(kind, has_header=True))
+    )
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        chosen = lazy if columns is None else lazy.select(columns)
+        with _read_errors(path, kind, encoding):
+            yield from chosen.collect_batches(chunk_size=BATCH_ROWS)
+
+    with _read_errors(path, kind, encoding):
+        return Table(lazy.collect_schema(), batches)
+
+
+@contextmanager
+def _read_errors(path: Path, kind: str, encoding: str) -> Iterator[None]:
+    """A file that cannot be read as ``kind`` is an error naming it (and, for a CSV or
+    TSV with a byte its encoding lacks, the line)."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        if kind in ("csv", "tsv") and isinstance(error, pl.exceptions.ComputeError):
+            with path.open("rb") as lines:
+                for number, line in enumerate(lines, start=1):
+                    _decode(line, path, encoding, number)
+        raise InputError(f"{path}: cannot read as {kind}: {error}") from error
+
+
+def _is_utf8(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False  # read_table says so
+
+
+def _check_file(path: Path, encoding: str) -> None:
+    """Refuse a path that is no file, an empty file, or an unknown encoding."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
+
+
+def _jsonl_table(
+    path: Path, encoding: str, text_column: str | None, stack: contextlib.ExitStack
+) -> Table:
+    """A JSONL file parsed once, a batch at a time, each batch's frame kept in a
+    temporary Arrow file (gone when ``stack`` closes) and handed on cast to each
+    column's type over the whole file (the supertype over the batches, which is what one
+    read of every line infers)."""
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="labelkit-jsonl-")))
+    with _read_errors(path, "jsonl", encoding):
+        try:
+            parts = _jsonl_parts(path, encoding, text_column, folder, as_text=False)
+        except (TypeError, pl.exceptions.PolarsError):
+            parts = _jsonl_parts(path, encoding, text_column, folder, as_text=True)
+        shapes = [pl.DataFrame(schema=schema) for _, schema in parts]
+        schema = pl.concat(shapes, how="diagonal_relaxed").schema if shapes else pl.Schema()
+
+    def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
+        for part, own in parts:
+            frame = pl.read_ipc(part)
+            yield frame.select(
+                pl.col(name).cast(dtype) if name in own else pl.lit(None, dtype).alias(name)
+                for name, dtype in schema.items()
+                if columns is None or name in columns
+            )
+
+    return Table(schema, batches)
+
+
+def _jsonl_parts(
+    path: Path, encoding: str, text_column: str | None, folder: Path, as_text: bool
+) -> list[tuple[Path, pl.Schema]]:
+    """Each batch of a JSONL file as a frame in an Arrow file in ``folder`` (which keeps
+    polars' types as they are), and the frame's schema. Raises TypeError or a polars
+    error where a batch has no frame but ``as_text``'s."""
+    parts = []
+    for number, records in enumerate(_jsonl_records(path, encoding, text_column)):
+        frame = _records_frame(records, as_text)
+        part = folder / f"{'text' if as_text else 'part'}-{number:06d}.arrow"
+        frame.write_ipc(part, compression="lz4")
+        parts.append((part, frame.schema))
+    return parts
+
+
+def _csv_options(kind: str, has_header: bool) -> dict[str, Any]:
+    return {
+        "separator": "\t" if kind == "tsv" else ",",
+        "has_header": has_header,
+        "infer_schema": False,
+        "quote_char": None if kind == "tsv" else '"',
+    }
+
+
+def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.DataFrame:
+    options = _csv_options(kind, has_header)
+    if codecs.lookup(encoding).name == "utf-8":
+        try:
+            return pl.read_csv(path, **options)
+        except pl.exceptions.ComputeError:
+            _decode(path.read_bytes(), path, encoding)  # names the line of a bad byte
+            raise
+    text = _decode(path.read_bytes(), path, encoding)
+    return pl.read_csv(io.BytesIO(text.encode("utf-8")), **options)
+
+
+def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        at = line + data[: error.start].count(b"\n")
+        raise InputError(
+            f"{path} line {at}: byte {data[error.start]:#04x} is not valid {encoding}; "
+            "give the file's encoding with encoding= / --encoding (e.g. cp1252, latin-1)"
+        ) from None
+
+
+def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl.DataFrame:
+    records = [record for batch in _jsonl_records(path, encoding, text_column) for record in batch]
+    try:
+        return _records_frame(records, as_text=False)
+    except (TypeError, pl.exceptions.PolarsError):
+        return _records_frame(records, as_text=True)
+
+
+def _jsonl_records(path: Path, encoding: str, text_column: str | None) -> Iterator[list[dict]]:
+    """The objects of a JSONL file, ``BATCH_ROWS`` at a time; a line that is not a JSON
+    object, or whose ``text_column`` value is not a string, is an error naming it."""
+    records = []
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            line = _decode(raw, path, encoding, number)
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InputError(f"{path} line {number}: malformed JSON: {error.msg}") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path} line {number}: expected a JSON object per line")
+            value = record.get(text_column) if text_column else None
+            if value is not None and not isinstance(value, str):
+                # polars would turn it into a string when other lines hold strings.
+                raise InputError(
+                    f"{path} line {number}: {text_column!r} is {json.dumps(value)}, not a "
+                    "string; quote it if it is a text"
+                )
+            records.append(record)
+            if len(records) == BATCH_ROWS:
+                yield records
+                records = []
+    if records:
+        yield records
+
+
+def _records_frame(records: list[dict], as_text: bool) -> pl.DataFrame:
+    """JSON objects as a frame; ``as_text`` keeps every list and object as its JSON
+    text, for mixed lists such as spans' ``[[0, 5, "TERM"]]``, which have no polars type
+    (gold columns are read from that text as well)."""
+    if as_text:
+        records = [
+            {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()}
+            for r in records
+        ]
+    return pl.DataFrame(records, infer_schema_length=None)
+
+
+def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
+    try:
+        data = json.loads(_decode(path.read_bytes(), path, encoding))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a WRENCH object of id -> record")
+    if data and is_wrench_spans(next(iter(data.values()))):
+        spans = wrench_spans_of(data, path).frame
+        return spans.select("id", "text", pl.col("gold").alias("spans"), "split")
+    split = wrench_split(path)
+    rows = []
+    for key, record in data.items():
+        try:
+            rows.append(
+                {
+                    "id": f"{path.stem}:{key}",
+                    "text": record["data"]["text"],
+                    "label": record.get("label"),
+                }
+            )
+        except (KeyError, TypeError):
+            raise InputError(f"{path}: record {key!r} has no data.text") from None
+    return pl.DataFrame(
+        rows, schema={"id": pl.String, "text": pl.String, "label": pl.Int64}
+    ).with_columns(pl.lit(split, pl.String).alias("split"))
+
+
+def _read_aspects_xml(path: Path) -> pl.DataFrame:
+    """SemEval / MAMS aspect-category XML: each ``<sentence>``'s ``<text>``, and its
+    ``<aspectCategory category=... polarity=...>`` as a JSON object in ``aspects``;
+    the split from the file name, as for WRENCH."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as error:
+        raise InputError(f"{path}: malformed XML: {error}") from None
+    rows = []
+    for number, sentence in enumerate(root.iter("sentence"), start=1):
+        text = sentence.findtext("text")
+        aspects = {
+            category.get("category"): category.get("polarity")
+            for category in sentence.iter("aspectCategory")
+        }
+        if text is None or None in aspects or None in aspects.values():
+            raise InputError(
+                f"{path}: sentence {number} lacks a <text> or an aspectCategory's "
+                "category or polarity"
+            )
+        rows.append({"id": sentence.get("id"), "text": text, "aspects": json.dumps(aspects)})
+    if not rows:
+        raise InputError(f"{path}: no <sentence> elements (SemEval / MAMS aspect XML)")
+    split = wrench_split(path)
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(("id", "text", "aspects"), pl.String))
+    if frame["id"].null_count():
+        frame = frame.with_columns(
+            pl.format("{}:{}", pl.lit(path.stem), pl.int_range(1, pl.len() + 1)).alias("id")
+        )
+    return frame.with_columns(pl.lit(split, pl.String).alias("split"))
+
+
+def wrench_split(path: Path) -> str | None:
+    """The split a file's name says (``valid`` / ``val`` / ``validation`` are ``dev``), or None."""
+    if path.stem in (*SPLITS, *SPLIT_ALIASES):
+        return SPLIT_ALIASES.get(path.stem, path.stem)
+    return None
+
+
+def wrench_label_map(path: Path) -> dict[str, str] | None:
+    """The labels the ``label.json`` beside a WRENCH file names, code (as a string) ->
+    label in lower case; None if there is no such file."""
+    names = path.with_name("label.json")
+    if not names.is_file():
+        return None
+    try:
+        return {str(int(c)): n.lower() for c, n in json.loads(names.read_text()).items()}
+    except (ValueError, AttributeError) as error:
+        raise InputError(f"{names}: expected an object of code -> label: {error}") from None
