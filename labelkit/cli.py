@@ -1289,7 +1289,7 @@ def flag(
     them for review by one priority."""
     runner = _executor(executor, ray_address, workers, None)
     with _open(workspace) as ws:
-        from labelkit.flag import find_label_issues
+        from labelkit.flag import queue_label_issues
 
         spans = ws.task.kind == "spans"
         if missed_above is not None and not spans:
@@ -1297,8 +1297,10 @@ def flag(
         more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
         if not spans:
             more["fit_examples"] = fit_examples or None
-        flags = find_label_issues(
+        # The count and the first ten only: at 10M texts, millions of flags are queued.
+        count, top = queue_label_issues(
             ws,
+            top=10,
             flagger=flagger,
             folds=folds,
             seed=seed,
@@ -1306,13 +1308,12 @@ def flag(
             executor=runner,
             **more,
         )
-        top = flags.head(10)
         texts = ws.sql(
             "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
             [top["example_id"].to_list()],
         )
     what = "spans" if spans else "labels"
-    console.print(f"{flags.height} {what} queued for review, highest priority first")
+    console.print(f"{count} {what} queued for review, highest priority first")
     shown = top.join(texts, on="example_id", how="left", maintain_order="left")
     marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
     shown = shown.select(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.workspace import Workspace, emptied, registered
+from labelkit.workspace import Workspace, emptied, first_row, registered
 
 DEFAULT_FLAGGER = "tfidf_logreg"
 # Labels the flagger is cross-validated on, at most, per attribute. Past this, a TF-IDF
@@ -36,6 +37,10 @@ DEFAULT_FLAGGER = "tfidf_logreg"
 DEFAULT_FIT_EXAMPLES = 50_000
 # Rows predicted at once where the fold models score the rows outside their sample.
 PREDICT_BATCH = 50_000
+# Rows of per-row state read from, or written to, the workspace at once.
+CHUNK_ROWS = 500_000
+# The TEMP tables of one flag run: each row's numbers, the votes' evidence, the flags.
+_STATE, _EVIDENCE, _ISSUES = "flag_state", "flag_evidence", "label_issues"
 
 
 def find_label_issues(
@@ -72,7 +77,9 @@ def find_label_issues(
     Returns the flags, highest priority first: ``example_id, given_label`` (the label
     model's), ``suggested_label`` (the cross-validated classifier's), ``quality``,
     ``confidence``, ``priority``, ``reasons`` (with evidence) and ``rank``. Flagging
-    again replaces the flags and updates queued items; it never duplicates them.
+    again replaces the flags and updates queued items; it never duplicates them. The
+    frame holds every flag (millions, on millions of weak labels):
+    ``queue_label_issues`` flags and queues the same without returning them.
 
     A task with attributes (aspects, multi-label) is flagged one attribute at a time:
     a classifier is cross-validated on each attribute's answers (the texts featurized
@@ -97,6 +104,11 @@ def find_label_issues(
     batches: ``local`` in this process, ``ray`` (or a ``RayExecutor``) as Ray tasks; the
     flags are the same.
 
+    What flag holds per row is numbers (the label model's answer, confidence and
+    probabilities, the classifier's): the ids, labels, reasons and votes' tallies stay
+    in DuckDB, where the flags are built and joined back to their examples by row
+    number, ``CHUNK_ROWS`` rows written at a time.
+
     ``flagger`` names the classifier (``labelkit.flag_classifiers``; default
     ``tfidf_logreg``). ``filter_by`` is cleanlab's. Its default there,
     ``prune_by_noise_rate``, finds little in weak labels: a text classifier trained on
@@ -118,6 +130,85 @@ def find_label_issues(
     >>> find_label_issues(reviews).columns[:2]
     ['example_id', 'attribute']
     """
+    with _flagged(
+        workspace,
+        split=split,
+        flagger=flagger,
+        folds=folds,
+        filter_by=filter_by,
+        unsure_below=unsure_below,
+        seed=seed,
+        fit_examples=fit_examples,
+        executor=executor,
+        **params,
+    ) as flags:
+        if isinstance(flags, pl.DataFrame):
+            return flags
+        return workspace.sql(f"SELECT {flags} FROM {_ISSUES} ORDER BY rank")
+
+
+def queue_label_issues(
+    workspace: Workspace,
+    *,
+    top: int = 10,
+    split: str = "train",
+    flagger: str | None = None,
+    folds: int = 5,
+    filter_by: str = "predicted_neq_given",
+    unsure_below: float = 0.8,
+    seed: int = 0,
+    fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
+    executor: str | Executor = "local",
+    **params: Any,
+) -> tuple[int, pl.DataFrame]:
+    """``find_label_issues``, returning only how many flags it queued and the ``top``
+    of them (its columns, highest priority first): the flags stay in the workspace's
+    ``flags`` and ``queue`` tables, never all in a frame (``labelkit flag`` at 10M
+    texts queues millions).
+
+    Examples
+    --------
+    >>> count, first = queue_label_issues(ws, top=3)
+    >>> count == ws.sql("SELECT count(*) AS n FROM queue")["n"][0], first.height
+    (True, 3)
+    """
+    with _flagged(
+        workspace,
+        split=split,
+        flagger=flagger,
+        folds=folds,
+        filter_by=filter_by,
+        unsure_below=unsure_below,
+        seed=seed,
+        fit_examples=fit_examples,
+        executor=executor,
+        **params,
+    ) as flags:
+        if isinstance(flags, pl.DataFrame):
+            return flags.height, flags.head(top)
+        counted = first_row(workspace.con, f"SELECT count(*) FROM {_ISSUES}")
+        assert counted is not None
+        first = workspace.sql(f"SELECT {flags} FROM {_ISSUES} ORDER BY rank LIMIT ?", [top])
+        return int(counted[0]), first
+
+
+@contextmanager
+def _flagged(
+    workspace: Workspace,
+    *,
+    split: str,
+    flagger: str | None,
+    folds: int,
+    filter_by: str,
+    unsure_below: float,
+    seed: int,
+    fit_examples: int | None,
+    executor: str | Executor,
+    **params: Any,
+) -> Iterator[pl.DataFrame | str]:
+    """Flag and queue as ``find_label_issues`` says; yield a spans task's flags, else
+    the columns to read of the TEMP table ``_ISSUES`` that holds the flags, dropped
+    after the block."""
     task = workspace.task
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}
@@ -133,13 +224,25 @@ def find_label_issues(
                 "a spans task's token tagger scores on the local executor (--executor local)"
             )
         flags = span_flags(workspace, **settings, **params)
-        _queue(workspace, flags, settings | params)
-        return flags
+        with registered(workspace.con, "span_flags", flags):
+            _queue(workspace, "span_flags", settings | params)
+        yield flags
+        return
     flagger = flagger or DEFAULT_FLAGGER
     settings["fit_examples"] = fit_examples
-    flags = _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
-    _queue(workspace, flags, {"flagger": flagger, "executor": runner.name} | settings | params)
-    return flags if task.kind != "classification" else flags.drop("attribute")
+    try:
+        _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
+        _queue(
+            workspace, _ISSUES, {"flagger": flagger, "executor": runner.name} | settings | params
+        )
+        attribute = "" if task.kind == "classification" else "attribute, "
+        yield (
+            f"example_id, {attribute}given_label, suggested_label, quality, confidence, "
+            "priority, reasons, rank"
+        )
+    finally:
+        for table in (_STATE, _EVIDENCE, _ISSUES):
+            workspace.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _attribute_flags(
@@ -155,22 +258,15 @@ def _attribute_flags(
     fit_examples: int | None,
     executor: Executor,
     **params: Any,
-) -> pl.DataFrame:
+) -> None:
     """``find_label_issues``'s flags of a task with attributes (classification too),
-    highest priority first."""
+    into the TEMP table ``_ISSUES`` (its columns and ``attribute``)."""
     task.require_attributes("flag (find_label_issues)")
     workspace.require("predictions", "labelkit aggregate")
-    rows = workspace.sql(
-        """SELECT e.id AS example_id, t.attribute, p.label, p.confidence, p.probabilities
-           FROM examples e CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS attribute) t
-           LEFT JOIN predictions p ON p.example_id = e.id AND p.attribute = t.attribute
-           WHERE e.split = ? ORDER BY e.id, t.attribute""",
-        [list(task.targets), split],
-    )
+    _require_known_labels(workspace, task, split)
+    ids = workspace.sql("SELECT id FROM examples WHERE split = ? ORDER BY id", [split])["id"]
     classifier = resolve(flaggers, flagger)(**params)
-    texts = _StoredTexts(
-        workspace, split, rows.unique("example_id", maintain_order=True)["example_id"]
-    )
+    texts = _StoredTexts(workspace, split, ids)
     features, estimator = _features(
         classifier,
         texts,
@@ -183,7 +279,7 @@ def _attribute_flags(
         _Attribute(
             task,
             attribute,
-            rows.filter(pl.col("attribute") == attribute).with_row_index("position"),
+            *_stored_answers(workspace, task.answers(attribute), attribute, split, len(texts)),
             features,
             estimator,
             cv,
@@ -197,84 +293,151 @@ def _attribute_flags(
         answer.find_issues(filter_by)
     if task.kind == "multilabel":
         _multilabel_issues(answered, filter_by)
-    # One lazy query, so that polars does not hold a copy of every row per step.
-    scored_all = (
-        pl.concat(answer.scored() for answer in answered)
-        .lazy()
-        .join(_vote_evidence(workspace, split).lazy(), on=["example_id", "attribute"], how="left")
+    _store_vote_evidence(workspace, split)
+    con = workspace.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_STATE} (
+                row_at INTEGER, attribute_at SMALLINT, given SMALLINT, suggested SMALLINT,
+                labeled BOOLEAN, cleanlab BOOLEAN, quality DOUBLE, confidence DOUBLE,
+                priority DOUBLE, shown_quality DOUBLE, shown_confidence DOUBLE,
+                shown_sure DOUBLE)"""
     )
-    reasons = pl.concat_str(
-        pl.when(pl.col("cleanlab")).then(
-            pl.format(
-                "cleanlab (quality {}, suggests {})",
-                pl.col("quality").round(2),
-                pl.col("suggested_label"),
-            )
-        ),
-        pl.when(pl.col("confidence") < unsure_below).then(
-            pl.format("label model unsure ({})", pl.col("confidence").round(2))
-        ),
-        pl.when(pl.col("lf_votes").is_not_null()).then(
-            pl.format("LFs conflict ({})", pl.col("lf_votes"))
-        ),
-        pl.col("llm_disagrees"),
-        separator="; ",
-        ignore_nulls=True,
+    for attribute_at, answer in enumerate(answered):
+        evidenced = con.execute(
+            f"SELECT row_at FROM {_EVIDENCE} WHERE attribute_at = ?", [attribute_at]
+        ).fetchnumpy()["row_at"]
+        for chunk in answer.rows_to_flag(attribute_at, unsure_below, np.asarray(evidenced)):
+            with registered(con, "flag_chunk", chunk):
+                con.execute(f"INSERT INTO {_STATE} BY NAME SELECT * FROM flag_chunk")
+    labels = pl.DataFrame(
+        [
+            (attribute_at, code, label)
+            for attribute_at, attribute in enumerate(task.targets)
+            for code, label in enumerate(task.answers(attribute).labels)
+        ],
+        schema={"attribute_at": pl.Int16, "code": pl.Int16, "label": pl.String},
+        orient="row",
     )
-    flagged = scored_all.with_columns(
-        reasons=reasons,
-        priority=1 - (pl.col("quality") + pl.col("confidence")) / 2,
-    ).filter(pl.col("reasons") != "")
-    return (
-        pl.concat(
-            [flagged, *(answer.uncovered().lazy() for answer in answered)],
-            how="diagonal_relaxed",
+    with registered(con, "flag_labels", labels):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_ISSUES} AS
+                WITH placed AS (
+                    SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
+                    FROM examples WHERE split = $split),
+                flagged AS (
+                    SELECT s.*, v.lf_votes, v.llm_disagrees
+                    FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
+                    WHERE NOT s.labeled OR s.cleanlab OR s.confidence < $unsure_below
+                        OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
+                named AS (
+                    SELECT p.id AS example_id, $attributes[f.attribute_at + 1] AS attribute,
+                           g.label AS given_label, l.label AS suggested_label, f.quality,
+                           f.confidence, f.priority,
+                           CASE WHEN f.labeled THEN concat_ws('; ',
+                               CASE WHEN f.cleanlab THEN 'cleanlab (quality '
+                                   || f.shown_quality::VARCHAR || ', suggests ' || l.label
+                                   || ')' END,
+                               CASE WHEN f.confidence < $unsure_below
+                                   THEN 'label model unsure ('
+                                       || f.shown_confidence::VARCHAR || ')' END,
+                               'LFs conflict (' || f.lf_votes || ')',
+                               f.llm_disagrees)
+                           ELSE $unanswered || ' (classifier suggests ' || l.label || ', '
+                               || f.shown_sure::VARCHAR || ')'
+                           END AS reasons
+                    FROM flagged f JOIN placed p USING (row_at)
+                    LEFT JOIN flag_labels g
+                        ON g.attribute_at = f.attribute_at AND g.code = f.given
+                    JOIN flag_labels l ON l.attribute_at = f.attribute_at AND l.code = f.suggested)
+                -- polars' order: nulls first, whichever the direction.
+                SELECT *, (row_number() OVER (ORDER BY priority DESC NULLS FIRST, example_id,
+                                              attribute))::INTEGER AS rank
+                FROM named""",
+            {
+                "split": split,
+                "unsure_below": unsure_below,
+                "attributes": list(task.targets),
+                "unanswered": (
+                    "no source covers it" if task.kind == "classification" else "no answer"
+                ),
+            },
         )
-        .sort("priority", "example_id", "attribute", descending=[True, False, False])
-        .with_row_index("rank", offset=1)
-        .select(
-            "example_id",
-            "attribute",
-            "given_label",
-            "suggested_label",
-            "quality",
-            "confidence",
-            "priority",
-            "reasons",
-            pl.col("rank").cast(pl.Int32),
-        )
-        .collect()
-    )
+    con.execute(f"DROP TABLE {_STATE}")
+    con.execute(f"DROP TABLE {_EVIDENCE}")
 
 
-def _queue(workspace: Workspace, flags: pl.DataFrame, config: dict[str, Any]) -> None:
-    """Store ``flags`` (``example_id, attribute, given_label, suggested_label, quality,
-    priority, reasons`` joined by ``"; "``, ``rank``) in one step: they replace the
-    flags, one row per reason, and each (example, attribute) item is queued, or its
-    queued item updated, never duplicated."""
+def _require_known_labels(workspace: Workspace, task: Task, split: str) -> None:
+    """Raise where a prediction of ``split`` names a label its attribute does not have."""
+    for attribute in task.targets:
+        labels = list(task.answers(attribute).labels)
+        unknown = first_row(
+            workspace.con,
+            """SELECT p.label FROM predictions p JOIN examples e ON e.id = p.example_id
+               WHERE e.split = ? AND p.attribute = ? AND NOT list_contains(?, p.label)
+               LIMIT 1""",
+            [split, attribute, labels],
+        )
+        if unknown is not None:
+            raise InputError(f"unknown label {unknown[0]!r}; this task's labels are {labels}")
+
+
+def _stored_answers(
+    workspace: Workspace, answers: Task, attribute: str, split: str, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The label model's answers on ``attribute`` of ``split``'s ``rows`` examples, row
+    ``i`` the ``i``-th by id: codes (``ABSTAIN`` where none), confidences and
+    probabilities (NaN where none), read ``CHUNK_ROWS`` rows at a time."""
+    given = np.full(rows, ABSTAIN, dtype=np.int16)
+    confidence = np.full(rows, np.nan)
+    probabilities = np.full((rows, answers.cardinality), np.nan)
+    with workspace.cursor() as cursor:
+        stream = cursor.sql(
+            """SELECT (list_position($labels, p.label) - 1)::SMALLINT AS given, p.confidence,
+                      p.probabilities
+               FROM examples e LEFT JOIN predictions p
+                   ON p.example_id = e.id AND p.attribute = $attribute
+               WHERE e.split = $split ORDER BY e.id""",
+            params={"labels": list(answers.labels), "attribute": attribute, "split": split},
+        ).to_arrow_reader(CHUNK_ROWS)
+        start = 0
+        for batch in stream:
+            chunk = pl.from_arrow(batch)
+            assert isinstance(chunk, pl.DataFrame)
+            at = slice(start, start + chunk.height)
+            given[at] = chunk["given"].fill_null(ABSTAIN).to_numpy()
+            confidence[at] = chunk["confidence"].to_numpy()
+            probabilities[at] = chunk["probabilities"].list.to_array(answers.cardinality).to_numpy()
+            start += chunk.height
+    return given, confidence, probabilities
+
+
+def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
+    """Store the flags of ``table`` (``example_id, attribute, given_label,
+    suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``) in one
+    step: they replace the flags, one row per reason, and each (example, attribute)
+    item is queued, or its queued item updated, never duplicated."""
     with workspace.run("flag", config) as run:
         con = run.con
         emptied(con, "flags")
-        with registered(con, "new_flags", flags):
-            con.execute(
-                """INSERT INTO flags (example_id, attribute, reason, given_label,
-                                     suggested_label, quality, rank, run_id)
-                   SELECT example_id, attribute, unnest(string_split(reasons, '; ')),
-                          given_label, suggested_label, quality, rank, ?
-                   FROM new_flags""",
-                [run.id],
-            )
-            con.execute(
-                """INSERT INTO queue (example_id, attribute, priority, reasons, given_label,
-                                     suggested_label, run_id)
-                   SELECT example_id, attribute, priority, reasons, given_label,
-                          suggested_label, ?
-                   FROM new_flags
-                   ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
-                       reasons = excluded.reasons, given_label = excluded.given_label,
-                       suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
-                [run.id],
-            )
+        con.execute(
+            f"""INSERT INTO flags (example_id, attribute, reason, given_label,
+                                   suggested_label, quality, rank, run_id)
+                SELECT example_id, attribute, unnest(string_split(reasons, '; ')),
+                       given_label, suggested_label, quality, rank, ?
+                FROM {table} ORDER BY rank""",
+            [run.id],
+        )
+        con.execute(
+            f"""INSERT INTO queue (example_id, attribute, priority, reasons, given_label,
+                                   suggested_label, run_id)
+                SELECT example_id, attribute, priority, reasons, given_label,
+                       suggested_label, ?
+                FROM {table} ORDER BY rank
+                ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
+                    reasons = excluded.reasons, given_label = excluded.given_label,
+                    suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
+            [run.id],
+        )
 
 
 class _StoredTexts:
@@ -389,7 +552,9 @@ class _Attribute:
         self,
         task: Task,
         attribute: str,
-        rows: pl.DataFrame,
+        given: np.ndarray,
+        confidence: np.ndarray,
+        stored: np.ndarray,
         features: _StoredTexts | _InMemory,
         estimator: Any,
         cv: StratifiedKFold,
@@ -400,8 +565,7 @@ class _Attribute:
         self.kind = task.kind
         self.executor = executor or executor_for("local")
         self.answers = answers = task.answers(attribute)
-        self.rows = rows
-        self.given = given = answers.encode(rows["label"])
+        self.given, self.confidence = given, confidence
         folds = cv.get_n_splits()
         counts = np.bincount(given[given != ABSTAIN], minlength=answers.cardinality)
         if task.kind == "classification" and counts.min() < folds:
@@ -413,11 +577,10 @@ class _Attribute:
         self.classes = np.flatnonzero(counts >= folds)
         self.learned = np.isin(given, self.classes)
         self.unlabeled = given == ABSTAIN
-        self.positions = rows["position"].to_numpy()
-        stored = rows["probabilities"].list.to_array(answers.cardinality).to_numpy()
+        self.positions = np.arange(given.size)
         # A row the label model left unanswered has no probabilities: uniform.
         self.pred_probs = np.where(np.isnan(stored), 1 / answers.cardinality, stored)
-        self.issues = np.zeros(rows.height, dtype=bool)
+        self.issues = np.zeros(given.size, dtype=bool)
         self.features, self.estimator = features, None
         self.uncovered_proba: np.ndarray | None = None
         if len(self.classes) < 2:
@@ -502,50 +665,69 @@ class _Attribute:
                 self.codes, self.proba, filter_by=filter_by
             )
 
-    def scored(self) -> pl.DataFrame:
-        """The labeled rows: given and suggested answers, quality, confidence, cleanlab."""
-        labeled = ~self.unlabeled
-        quality = self.pred_probs[labeled, self.given[labeled]]
-        return self.rows.filter(labeled).select(
-            "example_id",
-            "attribute",
-            pl.col("label").alias("given_label"),
-            self.answers.decode(self.pred_probs[labeled].argmax(axis=1), "suggested_label"),
-            pl.Series("quality", quality),
-            "confidence",
-            pl.Series("cleanlab", self.issues[labeled]),
-        )
+    def rows_to_flag(
+        self, attribute_at: int, unsure_below: float, evidenced: np.ndarray
+    ) -> Iterator[pl.DataFrame]:
+        """The rows that may be flagged (``evidenced``: where votes give a reason), as
+        numbers, ``CHUNK_ROWS`` at a time: ``row_at`` (the row number by id), the given
+        and suggested codes, quality, confidence, cleanlab's verdict, priority, and the
+        rounded numbers the reasons show.
 
-    def uncovered(self) -> pl.DataFrame:
-        """Rows the label model left without an answer, as flags.
-
-        The classifier, fitted on every learned row (past ``fit_examples``, the fold
-        models in turn), suggests one (else the label model's likeliest answer). Their
-        priority is half the doubt in it, so likely label errors come before labeling
-        from scratch, and the least obvious of these come first among them.
+        A labeled row's suggestion is the classifier's likeliest answer (else the label
+        model's), its quality the probability of the given answer. A row the label model
+        left without an answer gets the suggestion of the classifier fitted on every
+        learned row (past ``fit_examples``, the fold models in turn), else the label
+        model's likeliest answer; its priority is half the doubt in it, so likely label
+        errors come before labeling from scratch, and the least obvious of these come
+        first among them.
         """
-        rows = self.rows.filter(self.unlabeled)
-        if rows.height == 0:
-            return pl.DataFrame()
-        proba = self.pred_probs[self.unlabeled]
-        if self.uncovered_proba is not None:
-            proba = np.zeros_like(proba)
-            proba[:, self.classes] = self.uncovered_proba
-        suggested = self.answers.decode(proba.argmax(axis=1), "suggested_label")
-        sure = proba.max(axis=1)
-        why = "no source covers it" if self.kind == "classification" else "no answer"
-        return rows.select(
-            "example_id",
-            "attribute",
-            pl.lit(None, dtype=pl.String).alias("given_label"),
-            suggested,
-            pl.lit(None, dtype=pl.Float64).alias("quality"),
-            pl.lit(None, dtype=pl.Float64).alias("confidence"),
-            pl.format(
-                f"{why} (classifier suggests {{}}, {{}})", suggested, pl.Series(sure).round(2)
-            ).alias("reasons"),
-            pl.Series("priority", (1 - sure) / 2),
-        )
+        wanted = self.unlabeled | self.issues | (self.confidence < unsure_below)
+        wanted[evidenced] = True
+        rows = np.flatnonzero(wanted)
+        unlabeled_rows = np.flatnonzero(self.unlabeled)
+        for start in range(0, rows.size, CHUNK_ROWS):
+            at = rows[start : start + CHUNK_ROWS]
+            given = self.given[at]
+            labeled = given != ABSTAIN
+            proba = self.pred_probs[at]
+            if self.uncovered_proba is not None:
+                unlabeled = np.flatnonzero(~labeled)
+                proba[unlabeled] = 0.0
+                proba[np.ix_(unlabeled, self.classes)] = self.uncovered_proba[
+                    np.searchsorted(unlabeled_rows, at[unlabeled])
+                ]
+            quality = proba[np.arange(at.size), np.where(labeled, given, 0)]
+            sure = proba.max(axis=1)
+            yield pl.DataFrame(
+                {
+                    "row_at": at.astype(np.int32),
+                    "attribute_at": np.full(at.size, attribute_at, dtype=np.int16),
+                    "given": given,
+                    "suggested": proba.argmax(axis=1).astype(np.int16),
+                    "labeled": labeled,
+                    "cleanlab": self.issues[at],
+                    "quality": quality,
+                    "confidence": self.confidence[at],
+                    "sure": sure,
+                }
+            ).select(
+                "row_at",
+                "attribute_at",
+                "given",
+                "suggested",
+                "labeled",
+                "cleanlab",
+                *(pl.when("labeled").then(name).alias(name) for name in ("quality", "confidence")),
+                # The arithmetic and rounding of the polars frames flag built before
+                # (issue 21): DuckDB's round differs in the last digit now and then.
+                pl.when("labeled")
+                .then(1 - (pl.col("quality") + pl.col("confidence")) / 2)
+                .otherwise((1 - pl.col("sure")) / 2)
+                .alias("priority"),
+                pl.col("quality").round(2).alias("shown_quality"),
+                pl.col("confidence").round(2).alias("shown_confidence"),
+                pl.col("sure").round(2).alias("shown_sure"),
+            )
 
 
 def _multilabel_issues(answered: list[_Attribute], filter_by: str) -> None:
@@ -565,15 +747,18 @@ def _multilabel_issues(answered: list[_Attribute], filter_by: str) -> None:
         answer.issues[everywhere] = issues[:, k]
 
 
-def _vote_evidence(workspace: Workspace, split: str) -> pl.DataFrame:
-    """Per example and attribute of ``split``: the LF tally where LFs disagree, and LLMs
-    that disagree with the label model.
+def _store_vote_evidence(workspace: Workspace, split: str) -> None:
+    """Into the TEMP table ``_EVIDENCE``, per example (``row_at``, its row number by id)
+    and attribute (``attribute_at``, its position among the task's) of ``split``: the
+    LF tally where LFs disagree, and LLMs that disagree with the label model.
 
     On an aspect, ``"mentioned"`` agrees with every answer but ``"none"``.
     """
-    mentioned = MENTIONED if workspace.task.kind == "aspects" else None
-    return workspace.sql(
-        """WITH lf AS (
+    task = workspace.task
+    mentioned = MENTIONED if task.kind == "aspects" else None
+    workspace.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS
+           WITH lf AS (
                SELECT v.example_id, v.attribute, v.label, count(*) AS n FROM votes v
                JOIN sources s ON s.name = v.source AND s.kind = 'lf'
                GROUP BY ALL),
@@ -597,12 +782,25 @@ def _vote_evidence(workspace: Workspace, split: str) -> pl.DataFrame:
                JOIN predictions p ON p.example_id = v.example_id AND p.attribute = v.attribute
                    AND p.label <> v.label
                    AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none)
-               GROUP BY v.example_id, v.attribute)
-           SELECT coalesce(c.example_id, l.example_id) AS example_id,
-                  coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes, l.llm_disagrees
-           FROM conflicts c
-           FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute
-           JOIN examples e ON e.id = coalesce(c.example_id, l.example_id)
-           WHERE e.split = $split""",
-        {"mentioned": mentioned, "none": NONE, "split": split},
+               GROUP BY v.example_id, v.attribute),
+           placed AS (
+               SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
+               FROM examples WHERE split = $split),
+           evidence AS (
+               SELECT coalesce(c.example_id, l.example_id) AS example_id,
+                      coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes,
+                      l.llm_disagrees
+               FROM conflicts c
+               FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute)
+           SELECT p.row_at, (list_position($attributes, v.attribute) - 1)::SMALLINT
+                      AS attribute_at,
+                  v.lf_votes, v.llm_disagrees
+           FROM evidence v JOIN placed p ON p.id = v.example_id
+           WHERE list_contains($attributes, v.attribute)""",
+        {
+            "mentioned": mentioned,
+            "none": NONE,
+            "split": split,
+            "attributes": list(task.targets),
+        },
     )
