@@ -19,6 +19,7 @@ from labelkit import (
     ingest,
 )
 from labelkit.aggregate import aggregate
+from labelkit.flag import queue_label_issues
 from labelkit.task import NO, NONE, YES
 from labelkit.votes import import_votes
 
@@ -449,3 +450,84 @@ def test_a_bounded_fit_flags_aspects(tmp_path: Path) -> None:
     found = set(by_cleanlab.select("example_id", "attribute").iter_rows())
     assert len(found & flipped) >= 14
     assert len(found - flipped) <= 8
+
+
+def planted_evidence(ws: Workspace) -> None:
+    """An LF conflict on t2, an LLM that disagrees on t14 (both ham) and one that agrees
+    on t6; t1 (spam) and t20 (ham) left unlabeled."""
+    ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id IN ('t1', 't20')")
+    ws.con.execute(
+        """INSERT INTO sources VALUES ('kw_a', 'lf', 'a', 'a', 0), ('kw_b', 'lf', 'b', 'b', 0),
+                                      ('llm:m', 'llm', 'm', 'm', 0)"""
+    )
+    ws.con.execute(
+        """INSERT INTO votes VALUES ('t2', 'kw_a', 'ham', 0, ''), ('t2', 'kw_b', 'spam', 0, ''),
+                                    ('t14', 'llm:m', 'spam', 0, ''), ('t6', 'llm:m', 'ham', 0, '')"""
+    )
+
+
+def test_state_written_a_few_rows_at_a_time_lands_on_its_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row's numbers go to DuckDB in chunks, numbered by id ("t0", "t1", "t10"...,
+    not the storage order) and joined back to their ids there: chunks of 7 must not
+    change a flag, and each flag keeps its own example's label, confidence and votes."""
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        planted_evidence(ws)
+        ws.con.execute("UPDATE predictions SET confidence = 0.5 + hash(example_id) % 40 / 100")
+        whole = find_label_issues(ws, fit_examples=100)
+        whole_tables = [
+            ws.sql(f"SELECT * EXCLUDE (run_id) FROM {t} ORDER BY ALL") for t in ("flags", "queue")
+        ]
+        monkeypatch.setattr(flag, "CHUNK_ROWS", 7)
+        chunked = find_label_issues(ws, fit_examples=100)
+        assert chunked.equals(whole)
+        for table, before in zip(("flags", "queue"), whole_tables, strict=True):
+            assert ws.sql(f"SELECT * EXCLUDE (run_id) FROM {table} ORDER BY ALL").equals(before)
+        ws.con.register("chunked", chunked.to_arrow())
+        misplaced = ws.sql(
+            """SELECT c.example_id FROM chunked c JOIN predictions p USING (example_id)
+               WHERE c.given_label IS DISTINCT FROM p.label
+                  OR c.confidence IS DISTINCT FROM (CASE WHEN p.label IS NOT NULL
+                                                         THEN p.confidence END)"""
+        )
+        assert misplaced.height == 0, "every flag has its own example's answer"
+        reasons = dict(zip(chunked["example_id"], chunked["reasons"], strict=True))
+        assert "LFs conflict (ham 1, spam 1)" in reasons["t2"]
+        assert "llm:m says spam" in reasons["t14"]
+        assert "llm" not in reasons.get("t6", "")
+        assert sum("LFs conflict" in r for r in reasons.values()) == 1
+        assert sum("llm:m" in r for r in reasons.values()) == 1
+        assert reasons["t1"].startswith("no source covers it (classifier suggests spam, ")
+        assert reasons["t20"].startswith("no source covers it (classifier suggests ham, ")
+        by_cleanlab = {e for e, r in reasons.items() if "cleanlab" in r}
+        assert len(by_cleanlab & flipped) >= 12
+
+
+def test_aspect_state_written_a_few_rows_at_a_time_gets_the_same_flags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flipped = {(f"r{i}", "food") for i in range(1, 100, 10)}
+    flipped |= {(f"r{i}", "staff") for i in range(3, 150, 15)}
+    ws, _ = aspect_workspace(tmp_path, flipped)
+    with ws:
+        whole = find_label_issues(ws)
+        monkeypatch.setattr(flag, "CHUNK_ROWS", 7)
+        chunked = find_label_issues(ws)
+    assert chunked.equals(whole)
+    assert set(chunked["attribute"]) == {"food", "staff"}
+
+
+def test_queue_label_issues_counts_and_shows_the_first_flags(tmp_path: Path) -> None:
+    ws, _ = noisy_workspace(tmp_path)
+    with ws:
+        planted_evidence(ws)
+        flags = find_label_issues(ws)
+        queued = ws.sql("SELECT * EXCLUDE (run_id) FROM queue ORDER BY ALL")
+        count, top = queue_label_issues(ws, top=5)
+        assert count == flags.height == ws.sql("SELECT count(*) AS n FROM queue")["n"][0]
+        assert top.equals(flags.head(5))
+        assert ws.sql("SELECT * EXCLUDE (run_id) FROM queue ORDER BY ALL").equals(queued)
+        left = ws.sql("SELECT table_name FROM duckdb_tables() WHERE temporary")
+        assert left.height == 0, "the run's temporary tables are dropped"
