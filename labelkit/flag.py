@@ -230,6 +230,10 @@ def _flagged(
         return
     flagger = flagger or DEFAULT_FLAGGER
     settings["fit_examples"] = fit_examples
+    purging = first_row(workspace.con, "SELECT current_setting('allocator_background_threads')")
+    # DuckDB's allocator otherwise keeps what each query freed: at 10M texts, the memory
+    # of the answers read and the votes tallied stayed held (about 1 GB) to the end.
+    workspace.con.execute("SET allocator_background_threads = true")
     try:
         _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
         _queue(
@@ -243,6 +247,8 @@ def _flagged(
     finally:
         for table in (_STATE, _EVIDENCE, _ISSUES):
             workspace.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        assert purging is not None
+        workspace.con.execute(f"SET allocator_background_threads = {bool(purging[0])}")
 
 
 def _attribute_flags(
@@ -386,28 +392,32 @@ def _stored_answers(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The label model's answers on ``attribute`` of ``split``'s ``rows`` examples, row
     ``i`` the ``i``-th by id: codes (``ABSTAIN`` where none), confidences and
-    probabilities (NaN where none), read ``CHUNK_ROWS`` rows at a time."""
+    probabilities (NaN where none), read ``CHUNK_ROWS`` rows at a time.
+
+    Each row comes with its row number and lands there: DuckDB then sorts the ids
+    alone, not every row's answer with them (``ORDER BY id`` held 0.2 GB more at 1M).
+    """
     given = np.full(rows, ABSTAIN, dtype=np.int16)
     confidence = np.full(rows, np.nan)
     probabilities = np.full((rows, answers.cardinality), np.nan)
     with workspace.cursor() as cursor:
         stream = cursor.sql(
-            """SELECT (list_position($labels, p.label) - 1)::SMALLINT AS given, p.confidence,
-                      p.probabilities
-               FROM examples e LEFT JOIN predictions p
-                   ON p.example_id = e.id AND p.attribute = $attribute
-               WHERE e.split = $split ORDER BY e.id""",
+            """WITH placed AS (
+                   SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
+                   FROM examples WHERE split = $split)
+               SELECT e.row_at, (list_position($labels, p.label) - 1)::SMALLINT AS given,
+                      p.confidence, p.probabilities
+               FROM placed e JOIN predictions p
+                   ON p.example_id = e.id AND p.attribute = $attribute""",
             params={"labels": list(answers.labels), "attribute": attribute, "split": split},
         ).to_arrow_reader(CHUNK_ROWS)
-        start = 0
         for batch in stream:
             chunk = pl.from_arrow(batch)
             assert isinstance(chunk, pl.DataFrame)
-            at = slice(start, start + chunk.height)
+            at = chunk["row_at"].to_numpy()
             given[at] = chunk["given"].fill_null(ABSTAIN).to_numpy()
             confidence[at] = chunk["confidence"].to_numpy()
             probabilities[at] = chunk["probabilities"].list.to_array(answers.cardinality).to_numpy()
-            start += chunk.height
     return given, confidence, probabilities
 
 
@@ -752,55 +762,79 @@ def _store_vote_evidence(workspace: Workspace, split: str) -> None:
     and attribute (``attribute_at``, its position among the task's) of ``split``: the
     LF tally where LFs disagree, and LLMs that disagree with the label model.
 
-    On an aspect, ``"mentioned"`` agrees with every answer but ``"none"``.
+    On an aspect, ``"mentioned"`` agrees with every answer but ``"none"``. The votes
+    are tallied ``CHUNK_ROWS`` examples at a time, each chunk a range of ids: over
+    every vote at once, DuckDB's aggregates held 1.6 GB at 10M texts (issue 21).
     """
     task = workspace.task
-    mentioned = MENTIONED if task.kind == "aspects" else None
-    workspace.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} AS
-           WITH lf AS (
-               SELECT v.example_id, v.attribute, v.label, count(*) AS n FROM votes v
-               JOIN sources s ON s.name = v.source AND s.kind = 'lf'
-               GROUP BY ALL),
-           conflicted AS (
-               SELECT example_id, attribute FROM lf GROUP BY example_id, attribute
-               HAVING count(*) FILTER (label IS DISTINCT FROM $mentioned) > 1
-                   OR (bool_or(label = $mentioned) AND bool_or(label = $none))),
-           -- Tallied only where LFs conflict: an ordered string_agg over every voted
-           -- example held 0.55 GB at 1M rows.
-           conflicts AS (
-               SELECT example_id, attribute,
-                      string_agg(label || ' ' || n, ', ' ORDER BY n DESC, label) AS lf_votes
-               FROM lf SEMI JOIN conflicted USING (example_id, attribute)
-               GROUP BY example_id, attribute),
-           llm AS (
-               SELECT v.example_id, v.attribute,
-                      string_agg(v.source || ' says ' || v.label, '; ' ORDER BY v.source)
-                        AS llm_disagrees
-               FROM votes v
-               JOIN sources s ON s.name = v.source AND s.kind = 'llm'
-               JOIN predictions p ON p.example_id = v.example_id AND p.attribute = v.attribute
-                   AND p.label <> v.label
-                   AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none)
-               GROUP BY v.example_id, v.attribute),
-           placed AS (
-               SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
-               FROM examples WHERE split = $split),
-           evidence AS (
-               SELECT coalesce(c.example_id, l.example_id) AS example_id,
-                      coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes,
-                      l.llm_disagrees
-               FROM conflicts c
-               FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute)
-           SELECT p.row_at, (list_position($attributes, v.attribute) - 1)::SMALLINT
-                      AS attribute_at,
-                  v.lf_votes, v.llm_disagrees
-           FROM evidence v JOIN placed p ON p.id = v.example_id
-           WHERE list_contains($attributes, v.attribute)""",
-        {
-            "mentioned": mentioned,
-            "none": NONE,
-            "split": split,
-            "attributes": list(task.targets),
-        },
+    con = workspace.con
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} (row_at INTEGER, attribute_at SMALLINT,
+                                                     lf_votes VARCHAR, llm_disagrees VARCHAR)"""
     )
+    # The first id of every chunk: a chunk's votes are then read by range, its examples
+    # numbered from its first row, without numbering every example at once.
+    firsts = con.execute(
+        """SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS row_at
+                          FROM examples WHERE split = ?)
+           WHERE row_at % ? = 0 ORDER BY row_at""",
+        [split, CHUNK_ROWS],
+    ).fetchall()
+    bounds = [row[0] for row in firsts] + [None]
+    for chunk in range(len(firsts)):
+        con.execute(
+            f"""INSERT INTO {_EVIDENCE}
+               WITH lf AS (
+                   SELECT v.example_id, v.attribute, v.label, count(*) AS n FROM votes v
+                   JOIN sources s ON s.name = v.source AND s.kind = 'lf'
+                   WHERE v.example_id >= $first AND ($next IS NULL OR v.example_id < $next)
+                   GROUP BY ALL),
+               conflicted AS (
+                   SELECT example_id, attribute FROM lf GROUP BY example_id, attribute
+                   HAVING count(*) FILTER (label IS DISTINCT FROM $mentioned) > 1
+                       OR (bool_or(label = $mentioned) AND bool_or(label = $none))),
+               -- Tallied only where LFs conflict: an ordered string_agg over every voted
+               -- example held 0.55 GB at 1M rows.
+               conflicts AS (
+                   SELECT example_id, attribute,
+                          string_agg(label || ' ' || n, ', ' ORDER BY n DESC, label)
+                            AS lf_votes
+                   FROM lf SEMI JOIN conflicted USING (example_id, attribute)
+                   GROUP BY example_id, attribute),
+               llm AS (
+                   SELECT v.example_id, v.attribute,
+                          string_agg(v.source || ' says ' || v.label, '; ' ORDER BY v.source)
+                            AS llm_disagrees
+                   FROM votes v
+                   JOIN sources s ON s.name = v.source AND s.kind = 'llm'
+                   JOIN predictions p
+                       ON p.example_id = v.example_id AND p.attribute = v.attribute
+                       AND p.label <> v.label
+                       AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none)
+                   WHERE v.example_id >= $first AND ($next IS NULL OR v.example_id < $next)
+                   GROUP BY v.example_id, v.attribute),
+               placed AS (
+                   SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER
+                            AS row_at
+                   FROM examples
+                   WHERE split = $split AND id >= $first AND ($next IS NULL OR id < $next)),
+               evidence AS (
+                   SELECT coalesce(c.example_id, l.example_id) AS example_id,
+                          coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes,
+                          l.llm_disagrees
+                   FROM conflicts c
+                   FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute)
+               SELECT p.row_at, (list_position($attributes, v.attribute) - 1)::SMALLINT,
+                      v.lf_votes, v.llm_disagrees
+               FROM evidence v JOIN placed p ON p.id = v.example_id
+               WHERE list_contains($attributes, v.attribute)""",
+            {
+                "mentioned": MENTIONED if task.kind == "aspects" else None,
+                "none": NONE,
+                "split": split,
+                "attributes": list(task.targets),
+                "start": chunk * CHUNK_ROWS,
+                "first": bounds[chunk],
+                "next": bounds[chunk + 1],
+            },
+        )
