@@ -236,6 +236,7 @@ def _flagged(
     workspace.con.execute("SET allocator_background_threads = true")
     try:
         _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
+        _store_issues(workspace, task, split, unsure_below)
         _queue(
             workspace, _ISSUES, {"flagger": flagger, "executor": runner.name} | settings | params
         )
@@ -265,8 +266,9 @@ def _attribute_flags(
     executor: Executor,
     **params: Any,
 ) -> None:
-    """``find_label_issues``'s flags of a task with attributes (classification too),
-    into the TEMP table ``_ISSUES`` (its columns and ``attribute``)."""
+    """What ``find_label_issues`` flags on a task with attributes (classification too):
+    each row that may be flagged, as numbers, into the TEMP table ``_STATE``, and the
+    votes' evidence into ``_EVIDENCE`` (``_store_issues`` makes the flags of them)."""
     task.require_attributes("flag (find_label_issues)")
     workspace.require("predictions", "labelkit aggregate")
     _require_known_labels(workspace, task, split)
@@ -281,11 +283,14 @@ def _attribute_flags(
         seed=seed,
     )
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    ranges = _id_ranges(workspace, split)
     answered = [
         _Attribute(
             task,
             attribute,
-            *_stored_answers(workspace, task.answers(attribute), attribute, split, len(texts)),
+            *_stored_answers(
+                workspace, task.answers(attribute), attribute, split, ranges, len(texts)
+            ),
             features,
             estimator,
             cv,
@@ -299,7 +304,7 @@ def _attribute_flags(
         answer.find_issues(filter_by)
     if task.kind == "multilabel":
         _multilabel_issues(answered, filter_by)
-    _store_vote_evidence(workspace, split)
+    _store_vote_evidence(workspace, split, ranges)
     con = workspace.con
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_STATE} (
@@ -315,6 +320,14 @@ def _attribute_flags(
         for chunk in answer.rows_to_flag(attribute_at, unsure_below, np.asarray(evidenced)):
             with registered(con, "flag_chunk", chunk):
                 con.execute(f"INSERT INTO {_STATE} BY NAME SELECT * FROM flag_chunk")
+
+
+def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: float) -> None:
+    """The flags, into the TEMP table ``_ISSUES`` in rank order, from each row's numbers
+    (``_STATE``) and the votes' evidence (``_EVIDENCE``), joined to their ids by row
+    number. Called once ``_attribute_flags`` has returned, so that none of its arrays
+    are held while DuckDB builds and sorts the flags."""
+    con = workspace.con
     labels = pl.DataFrame(
         [
             (attribute_at, code, label)
@@ -358,7 +371,7 @@ def _attribute_flags(
                 -- polars' order: nulls first, whichever the direction.
                 SELECT *, (row_number() OVER (ORDER BY priority DESC NULLS FIRST, example_id,
                                               attribute))::INTEGER AS rank
-                FROM named""",
+                FROM named ORDER BY rank""",
             {
                 "split": split,
                 "unsure_below": unsure_below,
@@ -387,45 +400,68 @@ def _require_known_labels(workspace: Workspace, task: Task, split: str) -> None:
             raise InputError(f"unknown label {unknown[0]!r}; this task's labels are {labels}")
 
 
+def _id_ranges(workspace: Workspace, split: str) -> list[tuple[int, str, str | None]]:
+    """``split``'s examples in chunks of ``CHUNK_ROWS`` by id: each chunk's first row
+    number, its first id and the next chunk's (None for the last), so that a query can
+    read a chunk by range and number its rows from the first, without numbering every
+    example at once."""
+    firsts = workspace.con.execute(
+        """SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS row_at
+                          FROM examples WHERE split = ?)
+           WHERE row_at % ? = 0 ORDER BY row_at""",
+        [split, CHUNK_ROWS],
+    ).fetchall()
+    bounds = [row[0] for row in firsts] + [None]
+    return [(k * CHUNK_ROWS, bounds[k], bounds[k + 1]) for k in range(len(firsts))]
+
+
 def _stored_answers(
-    workspace: Workspace, answers: Task, attribute: str, split: str, rows: int
+    workspace: Workspace,
+    answers: Task,
+    attribute: str,
+    split: str,
+    ranges: list[tuple[int, str, str | None]],
+    rows: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The label model's answers on ``attribute`` of ``split``'s ``rows`` examples, row
     ``i`` the ``i``-th by id: codes (``ABSTAIN`` where none), confidences and
-    probabilities (NaN where none), read ``CHUNK_ROWS`` rows at a time.
+    probabilities (NaN where none), read a range of ids (``_id_ranges``) at a time.
 
-    Each row comes with its row number and lands there: DuckDB then sorts the ids
-    alone, not every row's answer with them (``ORDER BY id`` held 0.2 GB more at 1M).
+    Over every row at once, DuckDB's sort and join held 1.4 GB at 10M texts (issue 21).
     """
     given = np.full(rows, ABSTAIN, dtype=np.int16)
     confidence = np.full(rows, np.nan)
     probabilities = np.full((rows, answers.cardinality), np.nan)
-    with workspace.cursor() as cursor:
-        stream = cursor.sql(
+    for start, first, following in ranges:
+        chunk = workspace.sql(
             """WITH placed AS (
                    SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
-                   FROM examples WHERE split = $split)
+                   FROM examples
+                   WHERE split = $split AND id >= $first AND ($next IS NULL OR id < $next))
                SELECT e.row_at, (list_position($labels, p.label) - 1)::SMALLINT AS given,
                       p.confidence, p.probabilities
                FROM placed e JOIN predictions p
                    ON p.example_id = e.id AND p.attribute = $attribute""",
-            params={"labels": list(answers.labels), "attribute": attribute, "split": split},
-        ).to_arrow_reader(CHUNK_ROWS)
-        for batch in stream:
-            chunk = pl.from_arrow(batch)
-            assert isinstance(chunk, pl.DataFrame)
-            at = chunk["row_at"].to_numpy()
-            given[at] = chunk["given"].fill_null(ABSTAIN).to_numpy()
-            confidence[at] = chunk["confidence"].to_numpy()
-            probabilities[at] = chunk["probabilities"].list.to_array(answers.cardinality).to_numpy()
+            {
+                "labels": list(answers.labels),
+                "attribute": attribute,
+                "split": split,
+                "first": first,
+                "next": following,
+            },
+        )
+        at = start + chunk["row_at"].to_numpy()
+        given[at] = chunk["given"].fill_null(ABSTAIN).to_numpy()
+        confidence[at] = chunk["confidence"].to_numpy()
+        probabilities[at] = chunk["probabilities"].list.to_array(answers.cardinality).to_numpy()
     return given, confidence, probabilities
 
 
 def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
     """Store the flags of ``table`` (``example_id, attribute, given_label,
-    suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``) in one
-    step: they replace the flags, one row per reason, and each (example, attribute)
-    item is queued, or its queued item updated, never duplicated."""
+    suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``; in rank
+    order) in one step: they replace the flags, one row per reason, and each (example,
+    attribute) item is queued, or its queued item updated, never duplicated."""
     with workspace.run("flag", config) as run:
         con = run.con
         emptied(con, "flags")
@@ -434,7 +470,7 @@ def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
                                    suggested_label, quality, rank, run_id)
                 SELECT example_id, attribute, unnest(string_split(reasons, '; ')),
                        given_label, suggested_label, quality, rank, ?
-                FROM {table} ORDER BY rank""",
+                FROM {table}""",
             [run.id],
         )
         con.execute(
@@ -442,7 +478,7 @@ def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
                                    suggested_label, run_id)
                 SELECT example_id, attribute, priority, reasons, given_label,
                        suggested_label, ?
-                FROM {table} ORDER BY rank
+                FROM {table}
                 ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
                     reasons = excluded.reasons, given_label = excluded.given_label,
                     suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
@@ -757,13 +793,15 @@ def _multilabel_issues(answered: list[_Attribute], filter_by: str) -> None:
         answer.issues[everywhere] = issues[:, k]
 
 
-def _store_vote_evidence(workspace: Workspace, split: str) -> None:
+def _store_vote_evidence(
+    workspace: Workspace, split: str, ranges: list[tuple[int, str, str | None]]
+) -> None:
     """Into the TEMP table ``_EVIDENCE``, per example (``row_at``, its row number by id)
     and attribute (``attribute_at``, its position among the task's) of ``split``: the
     LF tally where LFs disagree, and LLMs that disagree with the label model.
 
     On an aspect, ``"mentioned"`` agrees with every answer but ``"none"``. The votes
-    are tallied ``CHUNK_ROWS`` examples at a time, each chunk a range of ids: over
+    are tallied a range of ids (``_id_ranges``) at a time: over
     every vote at once, DuckDB's aggregates held 1.6 GB at 10M texts (issue 21).
     """
     task = workspace.task
@@ -772,16 +810,7 @@ def _store_vote_evidence(workspace: Workspace, split: str) -> None:
         f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} (row_at INTEGER, attribute_at SMALLINT,
                                                      lf_votes VARCHAR, llm_disagrees VARCHAR)"""
     )
-    # The first id of every chunk: a chunk's votes are then read by range, its examples
-    # numbered from its first row, without numbering every example at once.
-    firsts = con.execute(
-        """SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS row_at
-                          FROM examples WHERE split = ?)
-           WHERE row_at % ? = 0 ORDER BY row_at""",
-        [split, CHUNK_ROWS],
-    ).fetchall()
-    bounds = [row[0] for row in firsts] + [None]
-    for chunk in range(len(firsts)):
+    for start, first, following in ranges:
         con.execute(
             f"""INSERT INTO {_EVIDENCE}
                WITH lf AS (
@@ -833,8 +862,8 @@ def _store_vote_evidence(workspace: Workspace, split: str) -> None:
                 "none": NONE,
                 "split": split,
                 "attributes": list(task.targets),
-                "start": chunk * CHUNK_ROWS,
-                "first": bounds[chunk],
-                "next": bounds[chunk + 1],
+                "start": start,
+                "first": first,
+                "next": following,
             },
         )
