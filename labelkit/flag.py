@@ -231,8 +231,8 @@ def _flagged(
     flagger = flagger or DEFAULT_FLAGGER
     settings["fit_examples"] = fit_examples
     purging = first_row(workspace.con, "SELECT current_setting('allocator_background_threads')")
-    # DuckDB's allocator otherwise keeps what each query freed: at 10M texts, the memory
-    # of the answers read and the votes tallied stayed held (about 1 GB) to the end.
+    # DuckDB's allocator otherwise keeps what each query freed (its background threads
+    # hand it back): at 10M texts, what reading the answers used stayed held to the end.
     workspace.con.execute("SET allocator_background_threads = true")
     try:
         _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
@@ -427,7 +427,7 @@ def _stored_answers(
     ``i`` the ``i``-th by id: codes (``ABSTAIN`` where none), confidences and
     probabilities (NaN where none), read a range of ids (``_id_ranges``) at a time.
 
-    Over every row at once, DuckDB's sort and join held 1.4 GB at 10M texts (issue 21).
+    Over every row at once, DuckDB's sort and join took about 1 GB at 10M texts (issue 21).
     """
     given = np.full(rows, ABSTAIN, dtype=np.int16)
     confidence = np.full(rows, np.nan)
