@@ -300,11 +300,12 @@ def apply(
             highlight=False,
             markup=False,
         )
-    if applied.errors.height:
-        per_lf = applied.errors.group_by("lf").len().sort("len", descending=True)
+    if applied.error_counts:
+        # Counted over every failed row: ``errors`` holds the first of them only.
+        per_lf = sorted(applied.error_counts.items(), key=lambda counted: -counted[1])
         errors.print(
-            f"[yellow]{applied.errors.height} failed rows abstained[/] "
-            f"({', '.join(f'{lf}: {n}' for lf, n in per_lf.iter_rows())}); the first:",
+            f"[yellow]{sum(applied.error_counts.values())} failed rows abstained[/] "
+            f"({', '.join(f'{lf}: {n}' for lf, n in per_lf)}); the first:",
             highlight=False,
         )
         errors.print(rich_table(applied.errors.head(5).with_columns(one_line("text"))))

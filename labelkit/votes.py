@@ -250,31 +250,59 @@ def replace_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
+    con.execute("DELETE FROM votes WHERE list_contains(?, source)", [sources["name"].to_list()])
+    kept = add_votes(con, votes, run_id=run_id)
+    set_sources(con, sources, run_id=run_id)
+    return kept
+
+
+def add_votes(con: duckdb.DuckDBPyConnection, votes: pl.DataFrame, *, run_id: int) -> int:
+    """Insert ``votes`` (as ``replace_votes`` takes them) next to those stored; return
+    the votes kept. For votes written in parts after their sources' old votes were
+    deleted (``apply_lfs``); ``replace_votes`` does both for votes held at once.
+
+    Call inside a workspace run so that the parts land together.
+
+    Examples
+    --------
+    >>> with ws.run("apply", {}) as run:
+    ...     add_votes(run.con, pl.DataFrame(
+    ...         {"example_id": ["c1"], "source": ["mine"], "label": ["spam"]}), run_id=run.id)
+    1
+    """
     attribute = pl.col("attribute") if "attribute" in votes.columns else pl.lit("")
     kept = votes.select("example_id", "source", "label", attribute.alias("attribute")).filter(
         pl.col("label").is_not_null()
     )
-    hashed = _hashed_sources(sources, run_id)
-    with registered(con, "new_sources", hashed), registered(con, "new_votes", kept):
-        con.execute("DELETE FROM votes WHERE source IN (SELECT name FROM new_sources)")
+    with registered(con, "new_votes", kept):
         con.execute(
             "INSERT INTO votes (example_id, source, label, run_id, attribute) "
             "SELECT example_id, source, label, ?, attribute FROM new_votes",
             [run_id],
         )
-        con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
 
 
-def _hashed_sources(sources: pl.DataFrame, run_id: int) -> pl.DataFrame:
-    """``sources`` (``name, kind, definition``) as rows of the ``sources`` table."""
-    return sources.select(
+def set_sources(con: duckdb.DuckDBPyConnection, sources: pl.DataFrame, *, run_id: int) -> None:
+    """Write the ``sources`` rows of ``sources`` (``name, kind, definition``), hashed and
+    stamped with ``run_id``, replacing those of the same names.
+
+    Call inside a workspace run, with the votes of these sources.
+
+    Examples
+    --------
+    >>> set_sources(run.con, pl.DataFrame(
+    ...     {"name": ["mine"], "kind": ["lf"], "definition": ["keyword mine"]}), run_id=run.id)
+    """
+    hashed = sources.select(
         "name",
         "kind",
         "definition",
         pl.col("definition").map_elements(definition_hash, return_dtype=pl.String).alias("hash"),
         pl.lit(run_id, pl.Int32).alias("run_id"),
     )
+    with registered(con, "new_sources", hashed):
+        con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
 
 
 # The columns of the span votes of a spans task, one row per span (character offsets).
@@ -291,16 +319,34 @@ def replace_span_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    hashed = _hashed_sources(sources, run_id)
+    con.execute(
+        "DELETE FROM span_votes WHERE list_contains(?, source)", [sources["name"].to_list()]
+    )
+    kept = add_span_votes(con, spans, run_id=run_id)
+    set_sources(con, sources, run_id=run_id)
+    return kept
+
+
+def add_span_votes(con: duckdb.DuckDBPyConnection, spans: pl.DataFrame, *, run_id: int) -> int:
+    """Insert ``spans`` (as ``replace_span_votes`` takes them; a span given twice is
+    stored once) next to those stored; return the spans kept. For span votes written in
+    parts, each part holding every span of its examples.
+
+    Call inside a workspace run so that the parts land together.
+
+    Examples
+    --------
+    >>> add_span_votes(run.con, pl.DataFrame({"example_id": ["r1"], "source": ["mine"],
+    ...     "start": [0], "end": [5], "label": ["TERM"]}), run_id=run.id)
+    1
+    """
     kept = spans.select(SPAN_VOTE_COLUMNS).unique(maintain_order=True)
-    with registered(con, "new_sources", hashed), registered(con, "new_spans", kept):
-        con.execute("DELETE FROM span_votes WHERE source IN (SELECT name FROM new_sources)")
+    with registered(con, "new_spans", kept):
         con.execute(
             'INSERT INTO span_votes (example_id, source, start, "end", label, run_id) '
             'SELECT example_id, source, start, "end", label, ? FROM new_spans',
             [run_id],
         )
-        con.execute("INSERT OR REPLACE INTO sources SELECT * FROM new_sources")
     return kept.height
 
 

@@ -17,25 +17,22 @@ if TYPE_CHECKING:
     from labelkit.llm.cache import CachedAnswer
     from labelkit.llm.labeler import LLMRequests, LLMRun
     from labelkit.train.ship import Predictor
-    from labelkit.votes import LabelMatrix
     from labelkit.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class LFVotes:
-    """Votes an executor computed, for the driver to write.
+    """One part of the votes an executor computed, for the driver to write.
 
     ``votes`` has one row per vote cast (``example_id, source, label, attribute``), or per
     span on a spans task (``example_id, source, start, end, label``); ``errors`` one row
-    per failed row (``lf, example_id, text, error``), in LF then example order.
-    ``matrices``, where the executor has them in memory, are the same votes over every
-    example of the workspace by id, one ``LabelMatrix`` per attribute, so that the
-    caller need not read back what it wrote.
+    per failed row (``lf, example_id, text, error``). A part covers some of the
+    examples, or some of their failed rows: each example's votes are in one part, and
+    the parts together hold every vote and failed row once, in no particular order.
     """
 
     votes: pl.DataFrame
     errors: pl.DataFrame
-    matrices: dict[str, LabelMatrix] | None = None
 
 
 class Executor(Protocol):
@@ -44,8 +41,8 @@ class Executor(Protocol):
 
     Examples
     --------
-    >>> executor_for("local").lf_votes(ws, lfs, strict=False, allow_failing_lfs=False,
-    ...                                n_jobs=None, lf_timeout=60.0).votes.columns
+    >>> parts = executor_for("local").lf_votes(ws, lfs, n_jobs=None, lf_timeout=60.0)
+    >>> next(iter(parts)).votes.columns
     ['example_id', 'source', 'label', 'attribute']
     """
 
@@ -56,13 +53,15 @@ class Executor(Protocol):
         workspace: Workspace,
         lfs: Sequence[LabelingFunction],
         *,
-        strict: bool,
-        allow_failing_lfs: bool,
         n_jobs: int | None,
         lf_timeout: float | None,
-    ) -> LFVotes:
-        """The votes of ``lfs`` on every example of ``workspace``, with the same checks
-        as ``compute_votes`` (``strict``, an LF failing everywhere, ``lf_timeout``)."""
+    ) -> Iterable[LFVotes]:
+        """The votes of ``lfs`` on every example of ``workspace``, in parts that the
+        caller writes as they come (in one transaction, while the workspace's own
+        connection is not reading): only a part need be in memory. An LF past
+        ``lf_timeout`` raises; the checks that need every row (``strict``, an LF
+        failing everywhere or never voting) are the caller's (``apply_lfs``), as is
+        the check of metadata fields (``check_fields_in_workspace``)."""
         ...
 
     def llm_answers(

@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 
 from labelkit.executors.base import LFVotes, scored_here
-from labelkit.lf.apply import compute_votes, long_votes
+from labelkit.lf.apply import votes_in_chunks
 from labelkit.lf.core import LabelingFunction
+from labelkit.lf.spans import compute_span_votes
 from labelkit.registry import executors
 from labelkit.workspace import Workspace
 
@@ -24,13 +25,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """Every row in memory in this process (see ``compute_votes``).
+    """This process, and forked workers for Python LFs and predictions.
 
     Examples
     --------
-    >>> LocalExecutor().lf_votes(ws, lfs, strict=False, allow_failing_lfs=False,
-    ...                          n_jobs=2, lf_timeout=60.0).errors.height
-    0
+    >>> sum(part.votes.height for part in LocalExecutor().lf_votes(
+    ...     ws, lfs, n_jobs=2, lf_timeout=60.0))
+    4
     """
 
     name: str = "local"
@@ -40,23 +41,20 @@ class LocalExecutor:
         workspace: Workspace,
         lfs: Sequence[LabelingFunction],
         *,
-        strict: bool,
-        allow_failing_lfs: bool,
         n_jobs: int | None,
         lf_timeout: float | None,
-    ) -> LFVotes:
+    ) -> Iterator[LFVotes]:
+        """Text LFs on ``CHUNK_ROWS`` examples at a time (``votes_in_chunks``), one part
+        per chunk; a spans task's span LFs on every example at once, in one part."""
+        if workspace.task.kind != "spans":
+            for votes, errors in votes_in_chunks(
+                workspace, lfs, n_jobs=n_jobs, lf_timeout=lf_timeout
+            ):
+                yield LFVotes(votes=votes, errors=errors)
+            return
         examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
-        computed = compute_votes(
-            lfs,
-            examples,
-            workspace.task,
-            strict=strict,
-            allow_failing_lfs=allow_failing_lfs,
-            n_jobs=n_jobs,
-            lf_timeout=lf_timeout,
-        )
-        votes = computed.spans if computed.spans is not None else long_votes(computed.matrices)
-        return LFVotes(votes=votes, errors=computed.errors, matrices=computed.matrices)
+        spans, errors = compute_span_votes(lfs, examples, workspace.task)  # type: ignore[arg-type]
+        yield LFVotes(votes=spans, errors=errors)
 
     def llm_answers(
         self,

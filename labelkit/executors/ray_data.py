@@ -6,10 +6,10 @@ The driver (the process that holds the workspace) exports the examples as Parque
 in a staging folder, each row numbered by its place in id order; Ray Data reads them,
 and each task applies the LFs to one file's Arrow batch, read by polars, and returns its
 votes, which Ray Data writes as Parquet shards beside them (the rows an LF failed on go
-into shards of their own). The driver reads the shards back and ``apply_lfs`` writes
-them into the workspace in one transaction: workers never open the DuckDB file. Votes
-are keyed by example id and failed rows carry their row number, so the order in which
-Ray runs the tasks changes nothing. Predictions go the same way: a file's checked
+into shards of their own). The driver reads the shards back one at a time and
+``apply_lfs`` writes each into the workspace as it comes, all in one transaction:
+workers never open the DuckDB file. Votes and failed rows are keyed by example id, so
+the order in which Ray runs the tasks changes nothing. Predictions go the same way: a file's checked
 blocks staged as Parquet, labeled by Ray actors that each load the model once, read
 back in row order. An LLM run's prompts go to plain Ray tasks, each asking a part of
 them with its own client and returning the answers, which the driver writes into the
@@ -42,18 +42,11 @@ from rich.progress import Progress
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors.base import LFVotes, rows_in, scored_here
-from labelkit.lf.apply import (
-    _check_fields,
-    _matrices,
-    check_failures,
-    compute_codes,
-    lf_position,
-    long_votes,
-)
-from labelkit.lf.core import ERRORS_SCHEMA, DeclarativeLF, LabelingFunction, PythonLF, with_fields
+from labelkit.lf.apply import chunk_votes, compute_codes
+from labelkit.lf.core import ERRORS_SCHEMA, LabelingFunction, PythonLF
 from labelkit.registry import executors
 from labelkit.task import Task
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, first_row
 
 if TYPE_CHECKING:
     from labelkit.llm.cache import CachedAnswer
@@ -72,7 +65,6 @@ MAX_PROMPTS_PER_TASK = 2_000
 # The column numbering a file's rows while workers label them.
 ROW = "__labelkit_row"
 _VOTES_SCHEMA = {name: pl.String for name in ("example_id", "source", "label", "attribute")}
-_FAILED_SCHEMA = {**ERRORS_SCHEMA, "row": pl.Int64, "lf_index": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -89,9 +81,10 @@ class RayExecutor:
 
     Examples
     --------
-    >>> RayExecutor(address="auto", workers=8).lf_votes(
-    ...     ws, lfs, strict=False, allow_failing_lfs=False, n_jobs=None, lf_timeout=60.0
-    ... ).votes.columns
+    >>> parts = RayExecutor(address="auto", workers=8).lf_votes(
+    ...     ws, lfs, n_jobs=None, lf_timeout=60.0
+    ... )
+    >>> next(iter(parts)).votes.columns
     ['example_id', 'source', 'label', 'attribute']
     """
 
@@ -105,13 +98,12 @@ class RayExecutor:
         workspace: Workspace,
         lfs: Sequence[LabelingFunction],
         *,
-        strict: bool,
-        allow_failing_lfs: bool,
         n_jobs: int | None,
         lf_timeout: float | None,
-    ) -> LFVotes:
+    ) -> Iterator[LFVotes]:
         """The votes of ``lfs`` on every example of ``workspace``, computed on the
-        cluster; ``n_jobs`` is unused: each Ray task runs its Python LFs in one process."""
+        cluster, one part per shard Ray wrote (then one per shard of failed rows);
+        ``n_jobs`` is unused: each Ray task runs its Python LFs in one process."""
         ray = _import_ray()
         task = workspace.task
         if task.kind == "spans":
@@ -119,7 +111,6 @@ class RayExecutor:
                 "the ray executor applies LFs that vote on whole texts; a spans task's "
                 "span LFs run on the local executor (--executor local)"
             )
-        _check_fields_everywhere(workspace, lfs)
         # Absolute: Ray's workers do not run in this process's working directory.
         folder = Path(self.staging or workspace.path.parent).resolve()
         with (
@@ -127,7 +118,7 @@ class RayExecutor:
             tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
         ):
             texts, shards, failed = (Path(staging, part) for part in ("texts", "votes", "failed"))
-            n_rows, files = _export(workspace, texts, workers)
+            files = _export(workspace, texts, workers)
             dataset = ray.data.read_parquet([str(f) for f in files], override_num_blocks=len(files))
             votes = dataset.map_batches(
                 _vote_batch,
@@ -145,20 +136,14 @@ class RayExecutor:
             )
             with _shipped_by_value(ray, lfs), _worker_errors_raised(ray):
                 votes.write_parquet(str(shards))
-            computed = _read_shards(shards, _VOTES_SCHEMA)
-            errors = (
-                _read_shards(failed, _FAILED_SCHEMA)
-                .sort("lf_index", "row")
-                .select(list(ERRORS_SCHEMA))
+            no_votes, no_errors = (
+                pl.DataFrame(schema=_VOTES_SCHEMA),
+                pl.DataFrame(schema=ERRORS_SCHEMA),
             )
-        check_failures(
-            errors,
-            n_rows,
-            set(computed["source"].unique().to_list()),
-            strict=strict,
-            allow_failing_lfs=allow_failing_lfs,
-        )
-        return LFVotes(votes=computed, errors=errors)
+            for shard in _shards(shards):
+                yield LFVotes(votes=_read_shard(shard, _VOTES_SCHEMA), errors=no_errors)
+            for shard in _shards(failed):
+                yield LFVotes(votes=no_votes, errors=_read_shard(shard, ERRORS_SCHEMA))
 
     def llm_answers(
         self,
@@ -327,38 +312,11 @@ def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Ite
             ray.shutdown()
 
 
-def _check_fields_everywhere(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> None:
-    """The checks ``compute_codes`` leaves to a caller that holds every row, in SQL over
-    the workspace: metadata that is not JSON, a field no example has. Each is worded by
-    the local path's own check, run on the one row that shows it."""
-    declarative = [lf for lf in lfs if isinstance(lf, DeclarativeLF)]
-    names = sorted({name for lf in declarative for name in lf.fields} - {"text"})
-    if not names:
-        return
-    bad = workspace.sql(
-        "SELECT id, meta FROM examples WHERE NOT json_valid(meta) ORDER BY id LIMIT 1"
-    )
-    if bad.height:
-        with_fields(bad, names)
-    present = workspace.sql(
-        "SELECT "
-        + ", ".join(
-            f"bool_or(json_extract_string(meta, '$.{name}') IS NOT NULL) AS \"{name}\""
-            for name in names
-        )
-        + " FROM examples"
-    )
-    stand_in = pl.DataFrame(
-        {f"meta.{name}": ["" if present[name][0] else None] for name in names},
-        schema={f"meta.{name}": pl.String for name in names},
-    ).with_columns(text=pl.lit(""))
-    _check_fields(declarative, stand_in)
-
-
-def _export(workspace: Workspace, folder: Path, workers: int) -> tuple[int, list[Path]]:
+def _export(workspace: Workspace, folder: Path, workers: int) -> list[Path]:
     """The examples as Parquet files in ``folder``, one row group each, ``row`` their
-    place in id order; the number of rows and the files."""
-    n_rows = int(workspace.sql("SELECT count(*) AS n FROM examples")["n"][0])
+    place in id order; the files."""
+    counted = first_row(workspace.con, "SELECT count(*) FROM examples")
+    n_rows = int(counted[0]) if counted else 0
     per_file = math.ceil(n_rows / (workers * FILES_PER_WORKER))
     per_file = max(MIN_FILE_ROWS, min(MAX_FILE_ROWS, per_file))
     target = str(folder).replace("'", "''")
@@ -367,7 +325,7 @@ def _export(workspace: Workspace, folder: Path, workers: int) -> tuple[int, list
                   FROM examples ORDER BY id)
             TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE {per_file}, ROW_GROUPS_PER_FILE 1)"""
     )
-    return n_rows, sorted(folder.glob("*.parquet"))
+    return sorted(folder.glob("*.parquet"))
 
 
 def _vote_batch(
@@ -392,12 +350,9 @@ def _vote_batch(
         check_fields=False,
     )
     if errors.height:
-        located = errors.join(
-            frame.select(pl.col("id").alias("example_id"), "row"), on="example_id", how="left"
-        ).with_columns(lf_index=lf_position(lfs))
         Path(failed).mkdir(parents=True, exist_ok=True)
-        located.write_parquet(Path(failed, f"{frame['row'].min()}.parquet"))
-    return long_votes(_matrices(codes, frame["id"].to_list(), lfs, task)).to_arrow()
+        errors.write_parquet(Path(failed, f"{frame['row'].min()}.parquet"))
+    return chunk_votes(codes, frame["id"], lfs, task).to_arrow()
 
 
 def _stage_blocks(checked: Iterator[tuple[pl.DataFrame, list[str]]], folder: Path) -> list[Path]:
@@ -504,13 +459,12 @@ def _in_row_order(shards: list[Path]) -> Iterator[pl.DataFrame]:
         yield pl.concat(pl.read_parquet(shard) for _, _, shard in ranges).sort(ROW).drop(ROW)
 
 
-def _read_shards(folder: Path, schema: dict[str, Any]) -> pl.DataFrame:
-    shards = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    if not shards:
-        return pl.DataFrame(schema=schema)
-    return pl.concat([pl.read_parquet(shard) for shard in shards]).select(
-        pl.col(name).cast(dtype) for name, dtype in schema.items()
-    )
+def _shards(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def _read_shard(shard: Path, schema: dict[str, Any]) -> pl.DataFrame:
+    return pl.read_parquet(shard).select(pl.col(name).cast(dtype) for name, dtype in schema.items())
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 import json
 import multiprocessing
 import os
@@ -16,9 +17,9 @@ import queue
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -40,16 +41,17 @@ from labelkit.lf.spans import SpanLF, compute_span_votes
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import (
     LabelMatrix,
+    add_span_votes,
+    add_votes,
     definition_hash,
     delete_sources,
     lf_names,
-    replace_span_votes,
-    replace_votes,
+    set_sources,
 )
-from labelkit.workspace import Run, Workspace, registered
+from labelkit.workspace import Run, Workspace, emptied, first_row, registered
 
 if TYPE_CHECKING:
-    from labelkit.executors import Executor
+    from labelkit.executors import Executor, LFVotes
 
 # Below this many rows per process, another process costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
@@ -58,8 +60,12 @@ BATCH_ROWS = 1_000
 # Seconds one Python LF may take on one batch before apply stops it.
 DEFAULT_LF_TIMEOUT = 60.0
 # Rows matched and voted on at once: what each LF kind makes per row (normal-form
-# texts, Python objects for Python LFs) lives for one chunk, not for every row.
+# texts, Python objects for Python LFs) lives for one chunk, not for every row, and
+# ``apply_lfs`` writes each chunk's votes before it reads the next.
 CHUNK_ROWS = 500_000
+# Failed rows that ``apply_lfs`` returns (the workspace keeps them all): an LF failing
+# on every one of millions of rows, allowed, would otherwise hold all their texts.
+ERROR_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -68,17 +74,27 @@ class AppliedLFs:
 
     ``matrices`` holds the votes of every LF asked for, one ``LabelMatrix`` per
     attribute (``Task.targets``); ``matrix`` is the one matrix of a task with one
-    attribute (classification). On a spans task ``matrices`` is empty and ``spans``
-    holds the votes: ``example_id, source, start, end, label``, character offsets.
+    attribute (classification). From ``apply_lfs`` they are read from the workspace
+    when first asked for (so ask while it is open), since every example's votes and
+    ids take more memory than applying them does. On a spans task ``matrices`` is
+    empty and ``spans`` holds the votes: ``example_id, source, start, end, label``,
+    character offsets. ``voted`` names the LFs that cast at least one vote (on any
+    attribute).
+
     ``errors`` has one row per example where an LF raised, called ``sys.exit``, or
     returned something other than one of the task's labels or None (that vote is an
-    abstain); ``reused`` the LFs whose stored votes were still current and were not
+    abstain), in LF then example order; from ``apply_lfs``, at most the first
+    ``ERROR_ROWS`` of them (the workspace's ``lf_errors`` holds every one).
+    ``error_counts`` counts every failed row per LF, for the LFs that failed, in LF
+    order. ``reused`` names the LFs whose stored votes were still current and were not
     recomputed; ``others`` the LFs applied to the workspace before, not asked for this
     time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them).
     """
 
-    matrices: dict[str, LabelMatrix]
+    matrices: Mapping[str, LabelMatrix]
+    voted: set[str] = field(default_factory=set)
     errors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ERRORS_SCHEMA))
+    error_counts: dict[str, int] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     spans: pl.DataFrame | None = None
     others: list[str] = field(default_factory=list)
@@ -94,18 +110,44 @@ class AppliedLFs:
             )
         return next(iter(self.matrices.values()))
 
-    @cached_property
-    def voted(self) -> set[str]:
-        """The LFs that cast at least one vote (on any attribute)."""
-        if self.spans is not None:
-            return set(self.spans["source"].unique().to_list())
-        voted: set[str] = set()
-        for matrix in self.matrices.values():
-            voting = (matrix.codes != ABSTAIN).any(axis=0)
-            voted.update(
-                name for name, any_vote in zip(matrix.sources, voting, strict=True) if any_vote
-            )
-        return voted
+
+class StoredMatrices(Mapping[str, LabelMatrix]):
+    """The label matrices of ``sources`` in a workspace, one per attribute of its task,
+    each read (``LabelMatrix.from_workspace``) when first asked for and kept.
+
+    Examples
+    --------
+    >>> matrices = StoredMatrices(ws, ["keyword_my", "keyword_song"])
+    >>> list(matrices), matrices[""].sources
+    ([''], ['keyword_my', 'keyword_song'])
+    """
+
+    def __init__(self, workspace: Workspace, sources: Sequence[str]) -> None:
+        self._workspace = workspace
+        self._sources = list(sources)
+        self._targets = workspace.task.targets
+        self._read: dict[str, LabelMatrix] = {}
+
+    def __getitem__(self, attribute: str) -> LabelMatrix:
+        if attribute not in self._targets:
+            raise KeyError(attribute)
+        if attribute not in self._read:
+            try:
+                self._read[attribute] = LabelMatrix.from_workspace(
+                    self._workspace, sources=self._sources, attribute=attribute
+                )
+            except duckdb.ConnectionException as error:
+                raise InputError(
+                    f"workspace {self._workspace.path} was closed ({error}): the applied "
+                    "votes are read from it, so read them before closing it"
+                ) from None
+        return self._read[attribute]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._targets)
+
+    def __len__(self) -> int:
+        return len(self._targets)
 
 
 def compute_votes(
@@ -145,27 +187,41 @@ def compute_votes(
     array([ 1, -1], dtype=int16)
     """
     _check_lfs(lfs, task)
-    if lf_timeout is not None and not lf_timeout > 0:
-        raise InputError(
-            f"lf_timeout must be a positive number of seconds (or None: no limit), got {lf_timeout}"
-        )
+    _check_timeout(lf_timeout)
     if "meta" not in examples.columns:
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     if task.kind == "spans":
         spans, errors = compute_span_votes(lfs, examples, task)  # type: ignore[arg-type]
-        applied = AppliedLFs(matrices={}, errors=errors, spans=spans)
+        matrices: dict[str, LabelMatrix] = {}
+        voted = set(spans["source"].unique().to_list())
     else:
+        spans = None
         codes, errors = compute_codes(lfs, examples, task, n_jobs=n_jobs, lf_timeout=lf_timeout)
         matrices = _matrices(codes, examples["id"].to_list(), lfs, task)
-        applied = AppliedLFs(matrices=matrices, errors=errors)
+        voting = (codes != ABSTAIN).any(axis=(0, 2)) if len(codes) else np.zeros(len(lfs), bool)
+        voted = {lf.name for lf, any_vote in zip(lfs, voting, strict=True) if any_vote}
     check_failures(
         errors,
         examples.height,
-        applied.voted,
+        voted,
         strict=strict,
         allow_failing_lfs=allow_failing_lfs,
     )
-    return applied
+    counts = errors.group_by("lf", maintain_order=True).len()
+    return AppliedLFs(
+        matrices=matrices,
+        voted=voted,
+        errors=errors,
+        error_counts=dict(counts.iter_rows()),
+        spans=spans,
+    )
+
+
+def _check_timeout(lf_timeout: float | None) -> None:
+    if lf_timeout is not None and not lf_timeout > 0:
+        raise InputError(
+            f"lf_timeout must be a positive number of seconds (or None: no limit), got {lf_timeout}"
+        )
 
 
 def compute_codes(
@@ -391,11 +447,17 @@ def apply_lfs(
     An LF whose definition (hash) is unchanged since its stored votes, with no example
     added since and no errors last time, is not rerun (``force`` reruns it). A Python
     LF's definition is its source code: if it calls a helper that changed, use ``force``.
-    Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``;
-    with ``strict``, a failure stops the step and nothing is written. An LF that fails
-    on every example, or never votes but returns what is not a vote, stops it too,
-    unless ``allow_failing_lfs``; so does a Python LF still running on a batch of rows
-    after ``lf_timeout`` seconds (see ``compute_votes``).
+    Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``
+    (the first ``ERROR_ROWS``; ``error_counts`` counts them all); with ``strict``, a
+    failure stops the step and nothing is written. An LF that fails on every example,
+    or never votes but returns what is not a vote, stops it too, unless
+    ``allow_failing_lfs``; so does a Python LF still running on a batch of rows after
+    ``lf_timeout`` seconds (see ``compute_votes``).
+
+    The examples are voted on and their votes written ``CHUNK_ROWS`` at a time, all in
+    the step's one transaction, and the checks above are made in SQL over what was
+    written before it commits: memory follows the chunk, not the workspace. The
+    returned ``matrices`` are read from the workspace when asked for.
 
     ``executor`` computes the votes: a name in ``labelkit.registry.executors`` (``"local"``:
     this process and its forked workers; ``"ray"``: a Ray cluster, ``labelkit[ray]``) or
@@ -417,108 +479,326 @@ def apply_lfs(
     >>> apply_lfs(laptops_ws, load_lfs("labeling_functions.laptops")).spans.columns
     ['example_id', 'source', 'start', 'end', 'label']
     """
-    # Imported here: the executors build on this module's compute_votes.
+    # Imported here: the executors build on this module's compute_codes.
     from labelkit.executors import executor_for
 
-    _check_lfs(lfs, workspace.task)
+    task = workspace.task
+    _check_lfs(lfs, task)
+    _check_timeout(lf_timeout)
     runner = executor_for(executor) if isinstance(executor, str) else executor
-    if workspace.sql("SELECT count(*) AS n FROM examples")["n"][0] == 0:
+    counted = first_row(workspace.con, "SELECT count(*) FROM examples")
+    n_examples = int(counted[0]) if counted else 0
+    if n_examples == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
     current = set() if force else _current(workspace, lfs)
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
-    errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     names = [lf.name for lf in lfs]
     others = [name for name in lf_names(workspace) if name not in names]
-    computed = None
-    if stale:
-        computed = runner.lf_votes(
-            workspace,
-            stale,
-            strict=strict,
-            allow_failing_lfs=allow_failing_lfs,
-            n_jobs=n_jobs,
-            lf_timeout=lf_timeout,
-        )
-        errors = computed.errors
     pruned = others if prune else []
+    counts: dict[str, int] = {}
+    errors = pl.DataFrame(schema=ERRORS_SCHEMA)
     if stale or pruned:
+        if stale:
+            check_fields_in_workspace(workspace, stale)
         config = {
             "lfs": [lf.name for lf in stale],
             "reused": reused,
-            "errors": errors.height,
+            "errors": 0,
             "executor": runner.name,
             "pruned": pruned,
         }
         with workspace.run("apply", config) as run:
-            if computed is not None:
-                _store(run, computed.votes, errors, stale, workspace.task.kind)
+            if stale:
+                parts = runner.lf_votes(workspace, stale, n_jobs=n_jobs, lf_timeout=lf_timeout)
+                with contextlib.closing(iter(parts)) as chunks:
+                    _store(run, chunks, stale, task.kind)
+                counts = _stored_error_counts(run.con, stale)
+                _check_stored(
+                    run.con,
+                    stale,
+                    counts,
+                    n_examples,
+                    task.kind,
+                    strict=strict,
+                    allow_failing_lfs=allow_failing_lfs,
+                )
+                # The runs row is written as the block ends, with the config as it is then.
+                config["errors"] = sum(counts.values())
+                if counts:
+                    errors = failed_rows(run.con, [lf.name for lf in stale], limit=ERROR_ROWS)
             if pruned:
                 delete_sources(run.con, pruned)
         others = [] if prune else others
-    if workspace.task.kind == "spans":
+    voted = _voted(workspace.con, names, task.kind)
+    if task.kind == "spans":
         spans = workspace.sql(
             """SELECT example_id, source, start, "end", label FROM span_votes
                WHERE list_contains(?, source) ORDER BY example_id, source, start, "end", label""",
             [names],
         )
-        return AppliedLFs(matrices={}, errors=errors, reused=reused, spans=spans, others=others)
-    if computed is not None and computed.matrices and not reused:
-        return AppliedLFs(matrices=computed.matrices, errors=errors, others=others)
-    matrices = {
-        attribute: LabelMatrix.from_workspace(workspace, sources=names, attribute=attribute)
-        for attribute in workspace.task.targets
-    }
-    return AppliedLFs(matrices=matrices, errors=errors, reused=reused, others=others)
-
-
-def _store(
-    run: Run, votes: pl.DataFrame, errors: pl.DataFrame, lfs: Sequence[LabelingFunction], kind: str
-) -> None:
-    """Replace the votes and failed rows of ``lfs`` with ``votes`` and ``errors``."""
-    replace = replace_span_votes if kind == "spans" else replace_votes
-    replace(
-        run.con,
-        votes,
-        pl.DataFrame(
-            {
-                "name": [lf.name for lf in lfs],
-                "kind": "lf",
-                "definition": [lf.definition for lf in lfs],
-            }
-        ),
-        run_id=run.id,
-    )
-    run.con.execute(
-        "DELETE FROM lf_errors WHERE list_contains(?, source)", [[lf.name for lf in lfs]]
-    )
-    with registered(run.con, "new_errors", errors):
-        run.con.execute(
-            "INSERT INTO lf_errors SELECT lf, example_id, error, ? FROM new_errors", [run.id]
+        return AppliedLFs(
+            matrices={},
+            voted=voted,
+            errors=errors,
+            error_counts=counts,
+            reused=reused,
+            spans=spans,
+            others=others,
         )
+    return AppliedLFs(
+        matrices=StoredMatrices(workspace, names),
+        voted=voted,
+        errors=errors,
+        error_counts=counts,
+        reused=reused,
+        others=others,
+    )
 
 
-def long_votes(matrices: Mapping[str, LabelMatrix]) -> pl.DataFrame:
-    """One row per vote cast (abstains left out): ``example_id, source, label, attribute``.
+def votes_in_chunks(
+    workspace: Workspace,
+    lfs: Sequence[LabelingFunction],
+    *,
+    n_jobs: int | None,
+    lf_timeout: float | None,
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The votes of text LFs on the workspace's examples, ``CHUNK_ROWS`` examples at a
+    time: for each chunk, its votes (``chunk_votes``) and the rows an LF failed on
+    (``lf, example_id, text, error``, in LF then row order).
+
+    The examples are read as stored, not sorted by id: sorting every text took as much
+    memory as the votes, and no vote depends on the order. The checks that need every
+    row are left to the caller (``apply_lfs`` makes them in SQL over what it wrote),
+    as is the check of the metadata fields (``check_fields_in_workspace``).
 
     Examples
     --------
-    >>> long_votes(compute_votes(lfs, frame, task).matrices).columns
+    >>> votes, errors = next(votes_in_chunks(ws, lfs, n_jobs=None, lf_timeout=60.0))
+    >>> votes.columns
     ['example_id', 'source', 'label', 'attribute']
     """
+    task = workspace.task
+    with workspace.cursor() as cursor:
+        # Read on a cursor of its own, so that the caller can write each chunk's votes
+        # on the workspace's connection while this query still streams.
+        batches = cursor.sql("SELECT id, text, meta FROM examples").to_arrow_reader(
+            min(CHUNK_ROWS, 100_000)
+        )
+        pending: list[pl.DataFrame] = []
+        held = 0
+        for batch in itertools.chain(batches, [None]):
+            if batch is not None:
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                pending.append(frame)
+                held += frame.height
+            while held >= CHUNK_ROWS or (batch is None and held):
+                rows = pl.concat(pending)
+                chunk, rest = rows.head(CHUNK_ROWS), rows.slice(CHUNK_ROWS)
+                pending, held = [rest], rest.height
+                codes, errors = compute_codes(
+                    lfs, chunk, task, n_jobs=n_jobs, lf_timeout=lf_timeout, check_fields=False
+                )
+                yield chunk_votes(codes, chunk["id"], lfs, task), errors
+
+
+def chunk_votes(
+    codes: np.ndarray, example_ids: pl.Series, lfs: Sequence[LabelingFunction], task: Task
+) -> pl.DataFrame:
+    """One row per vote cast (abstains left out) in ``codes`` (rows x LFs x
+    ``Task.targets``, as ``compute_codes`` gives them) on the examples ``example_ids``:
+    ``example_id, source, label, attribute``.
+
+    Examples
+    --------
+    >>> codes, _ = compute_codes(lfs, frame, task, n_jobs=1, lf_timeout=None)
+    >>> chunk_votes(codes, frame["id"], lfs, task).columns
+    ['example_id', 'source', 'label', 'attribute']
+    """
+    sources = pl.Series([lf.name for lf in lfs], dtype=pl.String)
     parts = []
-    for attribute, matrix in matrices.items():
-        rows, columns, codes = matrix.triplets()
+    for t, attribute in enumerate(task.targets):
+        rows, columns = np.nonzero(codes[:, :, t] != ABSTAIN)
+        labels = pl.Series(task.vote_task(attribute).labels, dtype=pl.String)
         parts.append(
             pl.DataFrame(
                 {
-                    "example_id": pl.Series(matrix.example_ids, dtype=pl.String).gather(rows),
-                    "source": pl.Series(matrix.sources, dtype=pl.String).gather(columns),
-                    "label": pl.Series(matrix.task.labels, dtype=pl.String).gather(codes),
+                    "example_id": example_ids.cast(pl.String).gather(rows),
+                    "source": sources.gather(columns),
+                    "label": labels.gather(codes[rows, columns, t]),
+                    "attribute": pl.repeat(attribute, len(rows), dtype=pl.String, eager=True),
                 }
-            ).with_columns(attribute=pl.lit(attribute, pl.String))
+            )
         )
     return pl.concat(parts)
+
+
+def check_fields_in_workspace(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> None:
+    """The checks of metadata that need every example, in SQL over the workspace:
+    metadata that is not JSON, a field that no example has. Each is worded by the
+    check on a frame (``with_fields``, ``_check_fields``), run on the one row that
+    shows it, so that chunks of the examples need not be checked one by one.
+
+    Examples
+    --------
+    >>> check_fields_in_workspace(ws, [lookup_lf("known", ["eve"], "spam", field="author")])
+    """
+    declarative = [lf for lf in lfs if isinstance(lf, DeclarativeLF)]
+    names = sorted({name for lf in declarative for name in lf.fields} - {"text"})
+    if not names:
+        return
+    for name in names:
+        field_value(name)  # refuses a name that is not an identifier, before it is in SQL
+    bad = workspace.sql(
+        "SELECT id, meta FROM examples WHERE NOT json_valid(meta) ORDER BY id LIMIT 1"
+    )
+    if bad.height:
+        with_fields(bad, names)
+    present = workspace.sql(
+        "SELECT "
+        + ", ".join(
+            f"bool_or(json_extract_string(meta, '$.{name}') IS NOT NULL) AS \"{name}\""
+            for name in names
+        )
+        + " FROM examples"
+    )
+    stand_in = pl.DataFrame(
+        {f"meta.{name}": ["" if present[name][0] else None] for name in names},
+        schema={f"meta.{name}": pl.String for name in names},
+    ).with_columns(text=pl.lit(""))
+    _check_fields(declarative, stand_in)
+
+
+def failed_rows(
+    con: duckdb.DuckDBPyConnection, lfs: Sequence[str], *, limit: int | None = None
+) -> pl.DataFrame:
+    """The stored rows the LFs ``lfs`` failed on, with their texts (``lf, example_id,
+    text, error``), in LF (as given) then example order; the first ``limit`` if given.
+
+    Examples
+    --------
+    >>> failed_rows(ws.con, ["fragile"], limit=5).columns
+    ['lf', 'example_id', 'text', 'error']
+    """
+    return con.sql(
+        """SELECT f.source AS lf, f.example_id, e.text, f.error
+           FROM lf_errors f JOIN examples e ON e.id = f.example_id
+           WHERE list_contains($lfs, f.source)
+           ORDER BY list_position($lfs, f.source), f.example_id
+           LIMIT $limit""",
+        params={"lfs": list(lfs), "limit": limit},
+    ).pl()
+
+
+def _store(run: Run, parts: Iterable[LFVotes], lfs: Sequence[LabelingFunction], kind: str) -> None:
+    """Replace the votes and failed rows of ``lfs`` with those of ``parts``, written as
+    they come, and their ``sources`` rows."""
+    names = [lf.name for lf in lfs]
+    sources = pl.DataFrame(
+        {"name": names, "kind": "lf", "definition": [lf.definition for lf in lfs]}
+    )
+    table, add = ("span_votes", add_span_votes) if kind == "spans" else ("votes", add_votes)
+    _delete_rows_of(run.con, table, names)
+    _delete_rows_of(run.con, "lf_errors", names)
+    for part in parts:
+        add(run.con, part.votes, run_id=run.id)
+        if part.errors.height:
+            with registered(run.con, "new_errors", part.errors):
+                run.con.execute(
+                    "INSERT INTO lf_errors SELECT lf, example_id, error, ? FROM new_errors",
+                    [run.id],
+                )
+    set_sources(run.con, sources, run_id=run.id)
+
+
+def _delete_rows_of(con: duckdb.DuckDBPyConnection, table: str, sources: Sequence[str]) -> None:
+    """Delete the rows of ``sources`` from ``table`` (which has a ``source`` column and a
+    primary key): where they are at least half of it, by emptying it (``emptied``) and
+    putting the others back.
+
+    A ``DELETE`` makes the commit take each key out of the table's index, one by one;
+    reapplying ten LFs to ten million examples spent most of its time and memory there
+    (issue 21), where a table built anew needs only its new keys.
+    """
+    gone, total = con.execute(
+        f"SELECT count(*) FILTER (WHERE list_contains($1, source)), count(*) FROM {table}",
+        [list(sources)],
+    ).fetchall()[0]
+    if gone == 0:
+        return
+    if 2 * gone < total:
+        con.execute(f"DELETE FROM {table} WHERE list_contains(?, source)", [list(sources)])
+        return
+    con.execute(
+        f"CREATE TEMP TABLE kept_rows AS SELECT * FROM {table} WHERE NOT list_contains(?, source)",
+        [list(sources)],
+    )
+    emptied(con, table)
+    con.execute(f"INSERT INTO {table} SELECT * FROM kept_rows")
+    con.execute("DROP TABLE kept_rows")
+
+
+def _stored_error_counts(
+    con: duckdb.DuckDBPyConnection, lfs: Sequence[LabelingFunction]
+) -> dict[str, int]:
+    """The failed rows stored per LF of ``lfs``, for those that failed, in LF order."""
+    names = [lf.name for lf in lfs]
+    counted = con.execute(
+        """SELECT source, count(*) FROM lf_errors WHERE list_contains($names, source)
+           GROUP BY source ORDER BY list_position($names, source)""",
+        {"names": names},
+    ).fetchall()
+    return {name: int(n) for name, n in counted}
+
+
+def _voted(con: duckdb.DuckDBPyConnection, names: Sequence[str], kind: str) -> set[str]:
+    """The LFs of ``names`` with at least one stored vote."""
+    table = "span_votes" if kind == "spans" else "votes"
+    found = con.execute(
+        f"SELECT DISTINCT source FROM {table} WHERE list_contains(?, source)", [list(names)]
+    ).fetchall()
+    return {name for (name,) in found}
+
+
+def _check_stored(
+    con: duckdb.DuckDBPyConnection,
+    lfs: Sequence[LabelingFunction],
+    counts: Mapping[str, int],
+    n_examples: int,
+    kind: str,
+    *,
+    strict: bool,
+    allow_failing_lfs: bool,
+) -> None:
+    """``check_failures`` over the votes and failed rows of ``lfs`` written in this
+    transaction (``counts``: the failed rows per LF), with the same errors."""
+    names = [lf.name for lf in lfs]
+    if strict and counts:
+        raise LabelingFunctionError(*failed_rows(con, names, limit=1).row(0))
+    if allow_failing_lfs or not counts:
+        return
+    everywhere = [name for name, n in counts.items() if n == n_examples]
+    if everywhere:
+        first = failed_rows(con, everywhere[:1], limit=1).row(0)
+        raise _failing_everywhere(first, everywhere, n_examples)
+    silent = [name for name in counts if name not in _voted(con, list(counts), kind)]
+    returned = con.sql(
+        """SELECT source, error, min(example_id) AS first, count(*) AS n FROM lf_errors
+           WHERE list_contains($silent, source) AND starts_with(error, $returned)
+           GROUP BY source, error
+           ORDER BY list_position($silent, source), first""",
+        params={"silent": silent, "returned": RETURNED},
+    ).pl()
+    if not returned.height:
+        return
+    never = returned["source"].unique(maintain_order=True).to_list()
+    mine = returned.filter(pl.col("source") == never[0])
+    text = first_row(con, "SELECT text FROM examples WHERE id = ?", [mine["first"][0]])
+    assert text is not None
+    raise _never_voting(
+        never, mine["first"][0], text[0], int(mine["n"].sum()), mine["error"].to_list()
+    )
 
 
 def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> set[str]:
@@ -599,11 +879,19 @@ def _check_fields(lfs: Sequence[DeclarativeLF], examples: pl.DataFrame) -> None:
 def _refuse_lfs_failing_everywhere(errors: pl.DataFrame, n_examples: int) -> None:
     per_lf = errors.group_by("lf", maintain_order=True).len()
     everywhere = per_lf.filter(pl.col("len") == n_examples)["lf"].to_list()
-    if not everywhere:
-        return
-    lf, example_id, text, error = errors.filter(pl.col("lf") == everywhere[0]).row(0)
-    others = f"; so did {everywhere[1:]}" if everywhere[1:] else ""
-    raise LabelingFunctionError(
+    if everywhere:
+        first = errors.filter(pl.col("lf") == everywhere[0]).row(0)
+        raise _failing_everywhere(first, everywhere, n_examples)
+
+
+def _failing_everywhere(
+    first: tuple[str, str, str, str], everywhere: Sequence[str], n_examples: int
+) -> LabelingFunctionError:
+    """The error for the LFs ``everywhere`` that failed on all ``n_examples`` examples,
+    naming the first one's first failed row (``lf, example_id, text, error``)."""
+    lf, example_id, text, error = first
+    others = f"; so did {list(everywhere[1:])}" if everywhere[1:] else ""
+    return LabelingFunctionError(
         lf,
         example_id,
         text,
@@ -622,13 +910,22 @@ def _refuse_lfs_never_voting(errors: pl.DataFrame, voted: Collection[str]) -> No
     mine = invalid.filter(pl.col("lf") == lfs[0])
     _, example_id, text, _ = mine.row(0)
     reasons = mine["error"].unique(maintain_order=True).to_list()
+    raise _never_voting(lfs, example_id, text, mine.height, reasons)
+
+
+def _never_voting(
+    lfs: Sequence[str], example_id: str, text: str, rows: int, reasons: Sequence[str]
+) -> LabelingFunctionError:
+    """The error for the LFs ``lfs`` that never voted but returned what is not a vote,
+    naming the first one's first such row, how many rows it did so on, and its
+    ``reasons`` in the order they first came."""
     more = f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else ""
-    others = f"; so did {lfs[1:]}" if lfs[1:] else ""
-    raise LabelingFunctionError(
+    others = f"; so did {list(lfs[1:])}" if lfs[1:] else ""
+    return LabelingFunctionError(
         lfs[0],
         example_id,
         text,
-        f"it never cast a valid vote: on the {mine.height} rows where it returned something "
+        f"it never cast a valid vote: on the {rows} rows where it returned something "
         f"other than None, it {'; '.join(reasons[:3])}{more}{others}; nothing was stored. Fix "
         "it, or pass allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining",
     )

@@ -125,13 +125,18 @@ def test_applied_matrices_are_the_stored_votes_in_id_order(tmp_path: Path) -> No
     source.write_text("id,text\nz1,subscribe to me\na1,nice song\nm1,my song subscribe\n")
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, source, id_column="id", labels=["ham", "spam"])
-        fresh = apply_lfs(ws, [SUBSCRIBE, SONG])
+        fresh = apply_lfs(ws, [SUBSCRIBE, SONG]).matrix
         stored = LabelMatrix.from_workspace(ws, sources=["subscribe", "song"])
         reused = apply_lfs(ws, [SUBSCRIBE, SONG])
-    assert fresh.matrix.example_ids == stored.example_ids == ["a1", "m1", "z1"]
-    assert fresh.matrix.codes.tolist() == stored.codes.tolist() == [[-1, 0], [1, 0], [1, -1]]
+        # Read from the workspace when asked for: while it is open.
+        assert reused.matrix.codes.tolist() == stored.codes.tolist()
+    assert fresh.example_ids == stored.example_ids == ["a1", "m1", "z1"]
+    assert fresh.codes.tolist() == stored.codes.tolist() == [[-1, 0], [1, 0], [1, -1]]
     assert reused.reused == ["subscribe", "song"]
-    assert reused.matrix.codes.tolist() == stored.codes.tolist()
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        applied = apply_lfs(ws, [SUBSCRIBE])
+    with pytest.raises(InputError, match=r"was closed .* read them before closing it"):
+        applied.matrix  # noqa: B018
 
 
 def test_lfs_not_given_again_are_named_and_pruned_on_request(workspace: Workspace) -> None:
@@ -558,7 +563,7 @@ def test_many_column_lfs_each_read_their_own_field(tmp_path: Path) -> None:
     ]
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, frame, labels=["ham", "spam"])
-        applied = apply_lfs(ws, lfs)
+        applied = apply_lfs(ws, lfs).matrix
         stored = ws.sql("SELECT source, example_id, label FROM votes").rows()
     votes = {(source, example): label for source, example, label in stored}
 
@@ -579,7 +584,7 @@ def test_many_column_lfs_each_read_their_own_field(tmp_path: Path) -> None:
             expected[("known", example)] = "spam"
     assert len(stored) == len(votes)  # one row per (source, example), abstains not stored
     assert votes == expected
-    assert len(votes) == (applied.matrix.codes != -1).sum()
+    assert len(votes) == (applied.codes != -1).sum()
 
 
 def test_metadata_that_is_not_json_is_an_error_naming_the_example() -> None:
@@ -592,3 +597,134 @@ def test_metadata_that_is_not_json_is_an_error_naming_the_example() -> None:
             examples,
             Task(labels=("ham", "spam")),
         )
+
+
+# Examples ingested out of id order, so that the chunks (read as stored) are not ranges
+# of ids; "author" is set on one example only, which no chunk but its own sees.
+CHUNKED = pl.DataFrame(
+    {
+        "id": [f"r{i * 17 % 40:02}" for i in range(40)],
+        "text": [f"song {i}" if i % 4 else f"subscribe {i}" for i in range(40)],
+        "author": [None] * 30 + ["eve"] + [None] * 9,
+    }
+)
+
+
+def _chunked_workspace(path: Path) -> Workspace:
+    ws = Workspace(path)
+    ingest(ws, CHUNKED, labels=["ham", "spam"])
+    return ws
+
+
+def _stored(ws: Workspace) -> dict[str, list[tuple[object, ...]]]:
+    """The tables apply writes, in a fixed order."""
+    return {
+        "votes": ws.sql("SELECT * FROM votes ORDER BY ALL").rows(),
+        "lf_errors": ws.sql("SELECT * FROM lf_errors ORDER BY ALL").rows(),
+        "sources": ws.sql("SELECT * FROM sources ORDER BY ALL").rows(),
+        "runs": ws.sql("SELECT run_id, step, config FROM runs ORDER BY ALL").rows(),
+    }
+
+
+@labeling_function
+def odd_or_three(x: Example) -> str | None:
+    """Fails on texts ending in 3, returns what is not a label on those ending in 5."""
+    if x.text.endswith("3"):
+        raise ValueError("three")
+    if x.text.endswith("5"):
+        return "SPAM"
+    return "spam" if int(x.text.split()[-1]) % 2 else None
+
+
+def test_votes_written_chunk_by_chunk_are_those_of_one_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lfs = [SUBSCRIBE, odd_or_three, SONG, lookup_lf("known", ["eve"], "spam", field="author")]
+    with _chunked_workspace(tmp_path / "one.duckdb") as ws:
+        whole = apply_lfs(ws, lfs)
+        expected, whole_matrix = _stored(ws), whole.matrix
+    monkeypatch.setattr("labelkit.lf.apply.CHUNK_ROWS", 7)
+    with _chunked_workspace(tmp_path / "chunked.duckdb") as ws:
+        chunked = apply_lfs(ws, lfs)
+        assert _stored(ws) == expected
+        assert (chunked.matrix.codes == whole_matrix.codes).all()
+        assert chunked.matrix.example_ids == whole_matrix.example_ids
+    # Every chunk's votes are there: the same as voting on all rows at once in memory.
+    in_memory = apply_lfs_to_frame(lfs, CHUNKED, labels=["ham", "spam"], id_column="id")
+    votes = {(source, example) for example, source, *_ in expected["votes"]}
+    assert len(votes) == (in_memory.matrix.codes != -1).sum() == 40 + 12 + 1
+    assert ("known", "r30") in votes  # 30 * 17 % 40: the one example with an author
+    # Failed rows in LF then id order, with their texts, across the chunks.
+    assert chunked.errors.equals(whole.errors)
+    failed = [(i * 17 % 40, f"song {i}") for i in range(40) if i % 10 in (3, 5)]
+    assert chunked.errors.select("example_id", "text").rows() == [
+        (f"r{n:02}", text) for n, text in sorted(failed)
+    ]
+    assert chunked.error_counts == whole.error_counts == {"odd_or_three": 8}
+    assert chunked.voted == whole.voted == {"subscribe", "odd_or_three", "song", "known"}
+
+
+def test_an_lf_failing_on_every_row_of_every_chunk_is_refused_and_nothing_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @labeling_function
+    def broken(x: Example) -> str | None:
+        raise RuntimeError(f"broken on {x.id}")
+
+    @labeling_function
+    def shouting(x: Example) -> str | None:
+        return "SPAM" if x.text.endswith(("7", "9")) else None
+
+    monkeypatch.setattr("labelkit.lf.apply.CHUNK_ROWS", 7)
+    with _chunked_workspace(tmp_path / "ws.duckdb") as ws:
+        apply_lfs(ws, [SUBSCRIBE, odd_or_three])
+        before = _stored(ws)
+        changed = keyword_lf("subscribe", ["song"], "spam")
+        # Its first failed row by id, not the first row read.
+        with pytest.raises(
+            LabelingFunctionError, match=r"'broken' failed on example 'r00'.*on all 40 examples"
+        ):
+            apply_lfs(ws, [changed, broken], force=True)
+        assert _stored(ws) == before
+        # Returned what is not a label on rows of several chunks, never a label.
+        with pytest.raises(
+            LabelingFunctionError,
+            match=r"'shouting'.*example 'r03'.*on the 8 rows where it returned something "
+            r"other than None, it returned 'SPAM', not one of \['ham', 'spam'\] or None",
+        ):
+            apply_lfs(ws, [changed, shouting])
+        assert _stored(ws) == before
+        # strict: the first failed row in LF then id order, whichever chunk it is in.
+        with pytest.raises(LabelingFunctionError, match=r"'odd_or_three' failed on example 'r01'"):
+            apply_lfs(ws, [changed, odd_or_three, broken], strict=True, force=True)
+        assert _stored(ws) == before
+
+
+def test_failures_in_later_chunks_are_counted_and_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("labelkit.lf.apply.CHUNK_ROWS", 7)
+    with _chunked_workspace(tmp_path / "ws.duckdb") as ws:
+        # The chunks are the examples as stored, CHUNK_ROWS at a time.
+        order = ws.sql("SELECT id FROM examples")["id"].to_list()
+        first, last = set(order[:7]), set(order[35:])
+
+        @labeling_function
+        def picky(x: Example) -> str | None:
+            # Fails on every row of the first chunk (not everywhere) and some of the last.
+            if x.id in first or (x.id in last and x.text.endswith(("1", "2", "6"))):
+                raise ValueError("picky")
+            return "ham"
+
+        applied = apply_lfs(ws, [SUBSCRIBE, picky])
+        late = sorted(e for e in last if CHUNKED.filter(pl.col("id") == e)["text"][0][-1] in "126")
+        assert late  # the last chunk's failures are there to count
+        assert applied.error_counts == {"picky": 7 + len(late)}
+        stored = ws.sql("SELECT example_id FROM lf_errors ORDER BY 1")["example_id"].to_list()
+        assert stored == sorted(first | set(late))
+        assert applied.errors["example_id"].to_list() == stored
+        voted = ws.sql("SELECT example_id FROM votes WHERE source = 'picky' ORDER BY 1")
+        assert voted["example_id"].to_list() == sorted(set(order) - first - set(late))
+        assert json.loads(ws.sql("SELECT config FROM runs ORDER BY run_id DESC")["config"][0])[
+            "errors"
+        ] == 7 + len(late)
