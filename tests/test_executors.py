@@ -152,10 +152,11 @@ def test_votes_on_attributes_equal_the_local_ones(
                 labels=["positive", "negative"],
                 attributes=["food", "staff"],
             )
-            applied[name] = apply_lfs(ws, lfs, executor=executor)
+            # Read from the workspace when asked for: while it is open.
+            applied[name] = dict(apply_lfs(ws, lfs, executor=executor).matrices)
             applied[name + " stored"] = ws.sql("SELECT * EXCLUDE (run_id) FROM votes ORDER BY ALL")
     for attribute in ("food", "staff"):
-        local, remote = applied["local"].matrices[attribute], applied["ray"].matrices[attribute]
+        local, remote = applied["local"][attribute], applied["ray"][attribute]
         assert remote.example_ids == local.example_ids
         assert (remote.codes == local.codes).all()
     assert applied["ray stored"].equals(applied["local stored"])
