@@ -44,11 +44,12 @@ from labelkit.votes import (
     add_span_votes,
     add_votes,
     definition_hash,
+    delete_rows_of,
     delete_sources,
     lf_names,
     set_sources,
 )
-from labelkit.workspace import Run, Workspace, emptied, first_row, registered
+from labelkit.workspace import Run, Workspace, first_row, registered
 
 if TYPE_CHECKING:
     from labelkit.executors import Executor, LFVotes
@@ -701,8 +702,8 @@ def _store(run: Run, parts: Iterable[LFVotes], lfs: Sequence[LabelingFunction], 
         {"name": names, "kind": "lf", "definition": [lf.definition for lf in lfs]}
     )
     table, add = ("span_votes", add_span_votes) if kind == "spans" else ("votes", add_votes)
-    _delete_rows_of(run.con, table, names)
-    _delete_rows_of(run.con, "lf_errors", names)
+    delete_rows_of(run.con, table, names)
+    delete_rows_of(run.con, "lf_errors", names)
     for part in parts:
         add(run.con, part.votes, run_id=run.id)
         if part.errors.height:
@@ -712,33 +713,6 @@ def _store(run: Run, parts: Iterable[LFVotes], lfs: Sequence[LabelingFunction], 
                     [run.id],
                 )
     set_sources(run.con, sources, run_id=run.id)
-
-
-def _delete_rows_of(con: duckdb.DuckDBPyConnection, table: str, sources: Sequence[str]) -> None:
-    """Delete the rows of ``sources`` from ``table`` (which has a ``source`` column and a
-    primary key): where they are at least half of it, by emptying it (``emptied``) and
-    putting the others back.
-
-    A ``DELETE`` makes the commit take each key out of the table's index, one by one;
-    reapplying ten LFs to ten million examples spent most of its time and memory there
-    (issue 21), where a table built anew needs only its new keys.
-    """
-    gone, total = con.execute(
-        f"SELECT count(*) FILTER (WHERE list_contains($1, source)), count(*) FROM {table}",
-        [list(sources)],
-    ).fetchall()[0]
-    if gone == 0:
-        return
-    if 2 * gone < total:
-        con.execute(f"DELETE FROM {table} WHERE list_contains(?, source)", [list(sources)])
-        return
-    con.execute(
-        f"CREATE TEMP TABLE kept_rows AS SELECT * FROM {table} WHERE NOT list_contains(?, source)",
-        [list(sources)],
-    )
-    emptied(con, table)
-    con.execute(f"INSERT INTO {table} SELECT * FROM kept_rows")
-    con.execute("DROP TABLE kept_rows")
 
 
 def _stored_error_counts(
