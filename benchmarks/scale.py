@@ -14,6 +14,10 @@ Python, polars, DuckDB and spaCy as loaded by that command (GNU time). Records c
 
     python benchmarks/scale.py [--sizes 10000 100000 1000000]
     python benchmarks/scale.py --sizes 10000000 --output-name scale_10m   # outside make bench
+
+With matplotlib installed (``pip install -e ".[bench]"``) it also draws every stage's
+seconds and peak memory against the rows, from all the ``scale*.json`` results there are
+(the 10M run's beside the others), into ``docs/scale.png``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ STAGES = (
 )
 ROOT = Path(__file__).parents[1]
 TIME = "/usr/bin/time"
+PLOT = ROOT / "docs" / "scale.png"
 
 
 def commands(folder: Path) -> dict[str, list[str]]:
@@ -123,6 +128,7 @@ def main() -> None:
                 records.append(record)
         # Written after every size, so that a run stopped on a larger one keeps the others.
         _write(records, args.output_dir, args.output_name)
+    plot(args.output_dir)
 
 
 def _write(records: list[dict[str, object]], output_dir: Path, name: str) -> None:
@@ -136,6 +142,48 @@ def _write(records: list[dict[str, object]], output_dir: Path, name: str) -> Non
         notes="Seconds and peak RSS (MB) of each stage's own process, one stage after another.",
         table=markdown_table(table),
     )
+
+
+def plot(output_dir: Path) -> None:
+    """Seconds and peak MB of each stage against the rows, log-log, from every
+    ``scale*.json`` in ``output_dir``, into ``PLOT``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot (pip install -e '.[bench]')")
+        return
+    frame = pl.concat(
+        [
+            pl.read_json(path).select("rows", "method", "seconds", "peak_rss_mb")
+            for path in sorted(output_dir.glob("scale*.json"))
+        ]
+    ).unique(["rows", "method"], keep="last")
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for stage in STAGES:
+        rows = frame.filter(pl.col("method") == stage).sort("rows")
+        if rows.height:
+            for axis, column in zip(axes, ("seconds", "peak_rss_mb"), strict=True):
+                axis.plot(rows["rows"], rows[column], marker="o", label=stage)
+    for axis, label in zip(axes, ("wall seconds", "peak resident MB"), strict=True):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("texts")
+        axis.set_ylabel(label)
+        axis.grid(True, which="major", alpha=0.3)
+    axes[1].axhline(24 * 1024, linestyle="--", color="grey")
+    axes[1].annotate("24 GB", (frame["rows"].min(), 24 * 1024), fontsize=8, va="bottom")
+    axes[0].legend(fontsize=7, loc="upper left")
+    figure.suptitle(
+        "Each stage through the CLI, one process per stage, on resampled YouTube comments "
+        "(2 cores)",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(PLOT, dpi=110)
+    print(f"plot written to {PLOT}")
 
 
 if __name__ == "__main__":
