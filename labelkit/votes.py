@@ -250,7 +250,7 @@ def replace_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    con.execute("DELETE FROM votes WHERE list_contains(?, source)", [sources["name"].to_list()])
+    delete_rows_of(con, "votes", sources["name"].to_list())
     kept = add_votes(con, votes, run_id=run_id)
     set_sources(con, sources, run_id=run_id)
     return kept
@@ -319,9 +319,7 @@ def replace_span_votes(
 
     Call inside a workspace run so that the replacement is atomic.
     """
-    con.execute(
-        "DELETE FROM span_votes WHERE list_contains(?, source)", [sources["name"].to_list()]
-    )
+    delete_rows_of(con, "span_votes", sources["name"].to_list())
     kept = add_span_votes(con, spans, run_id=run_id)
     set_sources(con, sources, run_id=run_id)
     return kept
