@@ -218,28 +218,6 @@ def definition_hash(definition: str) -> str:
     return hashlib.sha256(definition.encode()).hexdigest()[:16]
 
 
-def write_votes(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    source: str,
-    kind: str,
-    definition: str,
-    example_ids: Sequence[str],
-    labels: Sequence[str | None],
-    run_id: int,
-) -> int:
-    """Replace ``source``'s votes with ``labels`` (None = abstain); return the votes kept.
-
-    Call inside a workspace run so that the replacement is atomic.
-    """
-    votes = pl.DataFrame(
-        {"example_id": list(example_ids), "label": list(labels)},
-        schema={"example_id": pl.String, "label": pl.String},
-    ).select("example_id", pl.lit(source).alias("source"), "label")
-    sources = pl.DataFrame({"name": [source], "kind": [kind], "definition": [definition]})
-    return replace_votes(con, votes, sources, run_id=run_id)
-
-
 def replace_votes(
     con: duckdb.DuckDBPyConnection, votes: pl.DataFrame, sources: pl.DataFrame, *, run_id: int
 ) -> int:

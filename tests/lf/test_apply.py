@@ -27,7 +27,7 @@ from labelkit import (
     load_lfs,
 )
 from labelkit.lf import apply_lfs_to_frame, column_lf, compute_votes, lookup_lf, threshold_lf
-from labelkit.votes import write_votes
+from labelkit.votes import replace_votes
 from tests.helpers import table_counts
 
 SUBSCRIBE = keyword_lf("subscribe", ["subscribe"], "spam")
@@ -480,13 +480,13 @@ def test_votes_stored_under_older_matching_rules_are_recomputed(
     ingest(workspace, more, id_column="id", label_column="label")
     old = '{"kind": "keywords", "labels": ["spam"], "keywords": ["c++"], "case_sensitive": false}'
     with workspace.run("apply", {}) as run:
-        write_votes(
+        replace_votes(
             run.con,
-            source="tech",
-            kind="lf",
-            definition=old,
-            example_ids=["c1"],
-            labels=pl.Series([None], dtype=pl.String),
+            pl.DataFrame(
+                {"example_id": ["c1"], "source": ["tech"], "label": [None]},
+                schema={"example_id": pl.String, "source": pl.String, "label": pl.String},
+            ),
+            pl.DataFrame({"name": ["tech"], "kind": ["lf"], "definition": [old]}),
             run_id=run.id,
         )
     tech = keyword_lf("tech", ["c++"], "spam")
