@@ -104,11 +104,19 @@ def markdown_table(frame: pl.DataFrame) -> str:
     | mv | 0.900 |
     """
     lines = [
-        "| " + " | ".join(frame.columns) + " |",
+        "| " + " | ".join(map(_markdown_cell, frame.columns)) + " |",
         "| " + " | ".join("---" for _ in frame.columns) + " |",
     ]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.iter_rows()]
+    lines += [
+        "| " + " | ".join(_markdown_cell(_cell(v)) for v in row) + " |" for row in frame.iter_rows()
+    ]
     return "\n".join(lines)
+
+
+def _markdown_cell(text: str) -> str:
+    """``text`` kept in its cell: a rule's ``/a|b/`` split a row into more cells than
+    the header has, and a line break ends the table."""
+    return " ".join(text.replace("|", "\\|").split())
 
 
 def accuracy_with_interval(summary: pl.DataFrame) -> pl.DataFrame:

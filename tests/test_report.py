@@ -35,6 +35,17 @@ def test_markdown_table() -> None:
     ]
 
 
+def test_markdown_table_keeps_pipes_and_line_breaks_inside_their_cells() -> None:
+    # Trial 25: a regex LF named /\b(sweet|tender)\b/ gave its row two cells too many.
+    frame = pl.DataFrame(
+        {"method": ["/\\b(sweet|tender)\\b/ -> love", "two\nlines"], "n": [1.0, 2.0]}
+    )
+    assert markdown_table(frame).splitlines()[2:] == [
+        "| /\\b(sweet\\|tender)\\b/ -> love | 1.000 |",
+        "| two lines | 2.000 |",
+    ]
+
+
 def test_accuracy_with_interval_merges_three_columns_for_reading() -> None:
     summary = pl.DataFrame(
         {
