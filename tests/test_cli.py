@@ -117,6 +117,14 @@ def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -
     assert cells(analyzed.stdout, LONG_LF)[:3] == [LONG_LF, "spam", "0.500"], "d1, d3 of dev"
 
 
+def test_analyze_refuses_a_split_no_example_is_in(voted: Path) -> None:
+    # Trial 25: "--split validation" printed empty tables and "0 examples get no vote".
+    result = piped("analyze", voted, "--split", "validation")
+    assert result.returncode == 1
+    assert "no examples in split 'validation'" in result.stderr
+    assert "['dev', 'test', 'train']" in result.stderr
+
+
 def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     voted: Path,
 ) -> None:
