@@ -684,10 +684,9 @@ def _score_small_model(
     texts = examples["text"].to_list()
     nlp, cost = _small_model(model, texts)
     task = scored.task
+    _require_model_of(nlp, task, model)
     spacy_model = isinstance(nlp, spacy.Language)
     if task.kind != "classification":
-        if not spacy_model and "task" not in getattr(nlp, "meta", {}).get("labelkit", {}):
-            raise LabelkitError(f"{model} gives one label per text; this task has attributes")
         from labelkit.train.ship import predict_frame
 
         predicted = predict_frame(nlp, examples.select("text"))
@@ -725,6 +724,34 @@ def _score_small_model(
         proba,
         **cost,
     )
+
+
+def _require_model_of(nlp: SmallModel, task: Task, model: str | Path) -> None:
+    """Refuse a model trained for another kind of task, labels or attributes than the
+    workspace's (an aspects model on a multi-label workspace failed deep in scoring on
+    a missing column): models with attributes or spans record their task, and one that
+    records none gives one label per text."""
+    recorded = getattr(nlp, "meta", {}).get("labelkit", {}).get("task")
+    if recorded is None:
+        if task.kind != "classification":
+            raise LabelkitError(f"{model} gives one label per text; this task is {task.kind}")
+        return
+    trained = Task.from_json(json.dumps(recorded))
+    if (trained.kind, set(trained.labels), set(trained.attributes)) != (
+        task.kind,
+        set(task.labels),
+        set(task.attributes),
+    ):
+        raise LabelkitError(
+            f"{model} was trained for another task ({_described(trained)}) than this "
+            f"workspace's ({_described(task)})"
+        )
+
+
+def _described(task: Task) -> str:
+    """A task in a few words: its kind, labels and attributes."""
+    attributes = f", attributes {list(task.attributes)}" if task.attributes else ""
+    return f"{task.kind}, labels {list(task.labels)}{attributes}"
 
 
 def _small_model(
@@ -930,10 +957,9 @@ def _evaluate_spans(
     if model_path is not None:
         texts = examples["text"].to_list()
         nlp, cost = _small_model(model_path, texts, NER_TIMED_WORDS)
+        _require_model_of(nlp, workspace.task, model_path)
         from labelkit.train.ner import predicted_spans
 
-        if not {"ner", "spancat"} & set(nlp.pipe_names):
-            raise LabelkitError(f"{model_path} has no ner or spancat (pipes: {nlp.pipe_names})")
         found = [predicted_spans(doc) for doc in nlp.pipe(texts, batch_size=256)]
         methods.append(("small model (ner)", "small model", found, cost))
     if not methods:

@@ -317,3 +317,27 @@ def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path)
         blank = predict_frame(model, pl.DataFrame({"text": ["tasty pasta", " "]}))
     assert blank.row(1) == (" ",) + (None,) * (blank.width - 1)
     assert blank.row(0) == predicted.row(2)
+
+
+def test_evaluate_refuses_a_model_of_another_task(trained: Path, tmp_path: Path) -> None:
+    # Trial 25: an aspects model on a multi-label workspace failed on a missing
+    # 'predicted_ambience' column, and a one-label model on an aspects one likewise.
+    from labelkit import Task
+    from tests.train.test_attributes import aspects_workspace, reviews
+
+    multilabel = Task(("food", "staff"), kind="multilabel")
+    rows = pl.concat(
+        reviews().select(
+            "id",
+            "text",
+            pl.lit(a).alias("attribute"),
+            pl.when(pl.col(a) == "none").then(pl.lit("no")).otherwise(pl.lit("yes")).alias("label"),
+        )
+        for a in ("food", "staff")
+    )
+    model = train_attributes(rows, multilabel, tmp_path / "m")
+    with Workspace(aspects_workspace(tmp_path)) as ws:
+        with pytest.raises(LabelkitError, match=r"trained for another task \(multilabel, labels"):
+            evaluate(ws, model, split="dev")
+        with pytest.raises(LabelkitError, match="gives one label per text; this task is aspects"):
+            evaluate(ws, trained, split="dev")
