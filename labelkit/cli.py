@@ -570,6 +570,7 @@ def _analysis_split(ws: Workspace) -> str | None:
     return "dev" if dev_gold and dev_gold[0] else None
 
 
+Encoding_ = Annotated[str, typer.Option(help="The file's text encoding, e.g. cp1252.")]
 Alias_ = Annotated[
     list[str] | None,
     typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
@@ -1012,6 +1013,7 @@ def import_answers_command(
         str | None, typer.Option(help="YES_LABEL,NO_LABEL: answers to a yes/no question.")
     ] = None,
     alias: Alias_ = None,
+    encoding: Encoding_ = "utf-8",
 ) -> None:
     """Add LLM answers bought elsewhere as one vote source, parsed like live answers."""
     yes_no_labels = _yes_no(yes_no)
@@ -1027,6 +1029,7 @@ def import_answers_command(
             letters=_letters(letters),
             yes_no=yes_no_labels,
             aliases=_aliases(alias),
+            encoding=encoding,
         )
         kind = ws.task.kind
     parsed = {
@@ -1898,6 +1901,7 @@ def predict(
     ray_address: RayAddress_ = None,
     workers: Workers_ = None,
     ray_staging: RayStaging_ = None,
+    encoding: Encoding_ = "utf-8",
 ) -> None:
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
@@ -1919,6 +1923,7 @@ def predict(
             file_format=file_format,
             n_process=n_process,
             executor=_executor(executor, ray_address, workers, ray_staging),
+            encoding=encoding,
         )
     for note in caught:
         if issubclass(note.category, NoTextWarning):

@@ -60,6 +60,7 @@ def import_answers(
     letters: Letters | None = None,
     yes_no: tuple[str, str] | None = None,
     aliases: Mapping[str, Sequence[str]] | None = None,
+    encoding: str = "utf-8",
 ) -> ImportedAnswers:
     """Store the answers in a JSONL, CSV, TSV or Parquet file as the votes of ``llm:<source>``.
 
@@ -70,7 +71,8 @@ def import_answers(
     answers to lettered options: the options in the order the prompt listed them (A
     first), or letter → label; the task's label order is no guide to the prompt's, so
     there is no default. ``yes_no`` reads answers to a yes/no question and ``aliases``
-    adds other names per label (see ``parse_label``).
+    adds other names per label (see ``parse_label``). ``encoding`` is a CSV, TSV or JSONL
+    file's text encoding (e.g. ``"cp1252"``).
 
     On an aspects or multi-label task each answer is a JSON object answering every
     attribute (``parse_attributes``), one vote per attribute it answers; on a spans task
@@ -93,7 +95,7 @@ def import_answers(
         raise InputError(
             f"letters and yes/no answers hold one label each; this task is {task.kind}"
         )
-    rows = _read(path, id_column, answer_column, has_header, file_format)
+    rows = _read(path, id_column, answer_column, has_header, file_format, encoding)
     known = workspace.sql("SELECT id FROM examples")["id"]
     unknown = rows.filter(~pl.col("example_id").is_in(known.implode()))
     if unknown.height:
@@ -247,9 +249,14 @@ def _spans(
 
 
 def _read(
-    path: Path, id_column: str, answer_column: str, has_header: bool, file_format: str | None
+    path: Path,
+    id_column: str,
+    answer_column: str,
+    has_header: bool,
+    file_format: str | None,
+    encoding: str,
 ) -> pl.DataFrame:
-    frame = read_table(path, has_header=has_header, file_format=file_format)
+    frame = read_table(path, has_header=has_header, file_format=file_format, encoding=encoding)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
     for column in (id_column, answer_column):

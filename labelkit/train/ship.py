@@ -318,6 +318,7 @@ def predict_file(
     n_process: int | None = None,
     batch_size: int = WRITE_BLOCK,
     executor: Executor | None = None,
+    encoding: str = "utf-8",
 ) -> int:
     """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
 
@@ -335,7 +336,7 @@ def predict_file(
     The output is the same whatever ``n_process``. It is written beside the target and
     moved into place at the end, so a bad row leaves no half-written file.
     The output may not be the input file. Rows with no text get null predictions, as
-    in ``predict_frame``.
+    in ``predict_frame``. ``encoding`` is a CSV, TSV or JSONL input's (e.g. ``"cp1252"``).
 
     ``executor`` (``labelkit.executors``; default: this machine) labels the blocks
     elsewhere: ``ray`` on a Ray cluster, each worker with the model loaded once (the
@@ -358,7 +359,7 @@ def predict_file(
     output_kind = table_format(output_path)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    rows, blocks = _read_blocks(input_path, file_format, batch_size)
+    rows, blocks = _read_blocks(input_path, file_format, batch_size, encoding)
     predictor = Predictor(model, text_column, threshold, str(input_path))
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(f".{output_path.name}.partial")
@@ -378,7 +379,7 @@ def predict_file(
 
 
 def _read_blocks(
-    path: Path, file_format: str | None, size: int
+    path: Path, file_format: str | None, size: int, encoding: str
 ) -> tuple[int, Iterator[pl.DataFrame]]:
     """The row count of a table file and its rows, ``size`` at a time: a Parquet file
     streamed, another read whole (``read_table``) and sliced."""
@@ -388,7 +389,7 @@ def _read_blocks(
         except (OSError, pa.ArrowException) as error:
             raise InputError(f"{path}: cannot read as parquet: {error}") from error
         return parquet.metadata.num_rows, _parquet_blocks(parquet, size)
-    frame = read_table(path, file_format=file_format)
+    frame = read_table(path, file_format=file_format, encoding=encoding)
     starts = range(0, frame.height, size)
     return frame.height, iter([frame.slice(start, size) for start in starts] or [frame])
 

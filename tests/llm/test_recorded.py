@@ -53,6 +53,17 @@ def test_tsv_without_header_takes_first_and_last_columns(
     ]
 
 
+def test_answers_in_another_encoding_are_read_with_it(workspace: Workspace, tmp_path: Path) -> None:
+    # Trial 25: the error pointed to --encoding, which import-answers did not have.
+    path = tmp_path / "answers.csv"
+    path.write_bytes("id,answer\na1,spam \u2013 caf\u00e9 offer\n".encode("cp1252"))
+    with pytest.raises(InputError, match="line 2: byte 0x96 is not valid utf-8"):
+        import_answers(workspace, path, "gpt-4")
+    assert import_answers(workspace, path, "gpt-4", encoding="cp1252").parsed == 1
+    cached = workspace.sql("SELECT response FROM llm_cache WHERE model = 'llm:gpt-4'")
+    assert cached["response"].to_list() == ["spam \u2013 caf\u00e9 offer"]
+
+
 def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_path: Path) -> None:
     before = table_counts(workspace)
     unknown = tmp_path / "unknown.csv"

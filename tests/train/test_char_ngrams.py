@@ -13,10 +13,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelkitError, Workspace, evaluate, train_textcat
+from labelkit import InputError, LabelkitError, Workspace, evaluate, train_textcat
 from labelkit.train import (
     NoTextWarning,
     package_model,
+    predict_file,
     predict_frame,
     train_attributes,
     train_on_cleaned,
@@ -72,6 +73,19 @@ def test_a_text_that_is_not_there_gets_no_prediction(trained: Path) -> None:
         predicted = predict_frame(trained, texts.to_frame())
     assert predicted["predicted"].to_list() == ["spam", None, None, "ham"]
     assert predicted["score_spam"].null_count() == predicted["confidence"].null_count() == 2
+
+
+def test_predict_file_reads_an_input_in_another_encoding(trained: Path, tmp_path: Path) -> None:
+    # Trial 25: the error pointed to --encoding, which predict did not have.
+    path = tmp_path / "new.csv"
+    path.write_bytes("text\nsubscribe to my caf\u00e9 channel\n".encode("cp1252"))
+    with pytest.raises(InputError, match="line 2: byte 0xe9 is not valid utf-8"):
+        predict_file(trained, path, tmp_path / "out.csv")
+    assert predict_file(trained, path, tmp_path / "out.csv", encoding="cp1252") == 1
+    written = pl.read_csv(tmp_path / "out.csv")
+    assert written["text"].to_list() == ["subscribe to my caf\u00e9 channel"]
+    expected = predict_frame(trained, written.select("text"))["predicted"].to_list()
+    assert written["predicted"].to_list() == expected
 
 
 def test_spelling_variants_share_features_a_bag_of_words_lacks(tmp_path: Path) -> None:
