@@ -66,9 +66,39 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     unknown = [p for p in params if known is not None and p not in known]
     if unknown:
         takes = [p for p in known if p not in ("exclusive", "seed")]
-        kind = registry.namespace[-1].replace("_", " ").rstrip("s")
-        raise LabelkitError(f"{kind} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}")
+        raise LabelkitError(
+            f"{_kind(registry)} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}"
+        )
+    check_values(registry, name, params)
     return resolve(registry, name)(**params)
+
+
+def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]) -> None:
+    """Refuse text given to a parameter whose default is a number or a flag: ``--param
+    max_iter=abc`` (read as text, not JSON) ended in a TypeError deep in the fit.
+
+    Examples
+    --------
+    >>> check_values(label_models, "auto", {"max_iter": "abc"})
+    Traceback (most recent call last):
+    LabelkitError: label model 'auto': max_iter takes what its default does (100), not 'abc'
+    """
+    signature = inspect.signature(resolve(registry, name))
+    for key, value in params.items():
+        parameter = signature.parameters.get(key)
+        default = None if parameter is None else parameter.default
+        numbers = default if isinstance(default, tuple | list) else [default]
+        numeric = bool(numbers) and all(isinstance(n, bool | int | float) for n in numbers)
+        if numeric and isinstance(value, str):
+            raise LabelkitError(
+                f"{_kind(registry)} {name!r}: {key} takes what its default does "
+                f"({default!r}), not {value!r}"
+            )
+
+
+def _kind(registry: catalogue.Registry) -> str:
+    """What the registry holds, in words: ``label_models`` -> ``label model``."""
+    return registry.namespace[-1].replace("_", " ").rstrip("s")
 
 
 span_label_models = catalogue.create("labelkit", "span_label_models")

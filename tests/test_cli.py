@@ -125,6 +125,15 @@ def test_analyze_refuses_a_split_no_example_is_in(voted: Path) -> None:
     assert "['dev', 'test', 'train']" in result.stderr
 
 
+def test_a_parameter_given_text_where_it_takes_a_number_is_refused(voted: Path) -> None:
+    # Trial 25: --param max_iter=abc ended in a TypeError traceback from the fit.
+    result = piped("aggregate", voted, "--param", "max_iter=abc")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "label model 'auto': max_iter takes what its default does (100), not 'abc'" in (
+        result.stderr
+    )
+
+
 def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     voted: Path,
 ) -> None:

@@ -23,7 +23,7 @@ from labelkit.aggregate.base import (
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
-from labelkit.registry import label_models, resolve
+from labelkit.registry import check_values, label_models, resolve
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
 from labelkit.workspace import Workspace
@@ -54,6 +54,7 @@ def make_label_model(name: str, **params: Any) -> LabelModel:
     'snorkel'
     """
     factory = resolve(label_models, name)
+    check_values(label_models, name, params)
     try:
         return factory(**params)
     except TypeError as error:

@@ -155,6 +155,8 @@ def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> No
         ({"ngram_min": 4, "ngram_max": 2}, "need 1 <= ngram_min <= ngram_max"),
         # Was a TypeError from deep inside: a spaCy model's parameter, named and refused.
         ({"max_epochs": 3}, f"small model '{MODEL}' takes no parameter 'max_epochs'; it takes"),
+        # --param C=abc (text, not JSON) was a ValueError from numpy.
+        ({"C": "abc"}, r"C takes what its default does \(\(0.3, 1.0"),
     ):
         with pytest.raises(LabelkitError, match=message):
             train_textcat(rows, ["ham", "spam"], tmp_path / "m", model=MODEL, **params)
