@@ -27,6 +27,7 @@ from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
+from labelkit.review.queue import EFFECTIVE_DECISIONS
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, emptied, first_row, registered
 
@@ -77,7 +78,8 @@ def find_label_issues(
     Returns the flags, highest priority first: ``example_id, given_label`` (the label
     model's), ``suggested_label`` (the cross-validated classifier's), ``quality``,
     ``confidence``, ``priority``, ``reasons`` (with evidence) and ``rank``. Flagging
-    again replaces the flags and updates queued items; it never duplicates them. The
+    again replaces the flags and updates queued items, never duplicating them; an
+    unreviewed item of the split that is no longer flagged leaves the queue. The
     frame holds every flag (millions, on millions of weak labels):
     ``queue_label_issues`` flags and queues the same without returning them.
 
@@ -461,10 +463,23 @@ def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
     """Store the flags of ``table`` (``example_id, attribute, given_label,
     suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``; in rank
     order) in one step: they replace the flags, one row per reason, and each (example,
-    attribute) item is queued, or its queued item updated, never duplicated."""
+    attribute) item is queued, or its queued item updated, never duplicated. An item of
+    the flagged split that is no longer flagged leaves the queue unless it was reviewed:
+    after a refit, 26 such items still showed the old label model's reasons."""
     with workspace.run("flag", config) as run:
         con = run.con
         emptied(con, "flags")
+        con.execute(
+            f"""DELETE FROM queue q
+                WHERE q.example_id IN (SELECT id FROM examples WHERE split = ?)
+                  AND NOT EXISTS (SELECT 1 FROM {table} f
+                                  WHERE f.example_id = q.example_id
+                                    AND f.attribute = q.attribute)
+                  AND NOT EXISTS (SELECT 1 FROM ({EFFECTIVE_DECISIONS}) d
+                                  WHERE d.example_id = q.example_id
+                                    AND d.attribute = q.attribute)""",
+            [config["split"]],
+        )
         con.execute(
             f"""INSERT INTO flags (example_id, attribute, reason, given_label,
                                    suggested_label, quality, rank, run_id)

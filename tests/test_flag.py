@@ -72,6 +72,23 @@ def test_flags_the_flipped_labels_and_queues_them(tmp_path: Path) -> None:
         assert ws.sql("SELECT count(*) AS n FROM queue")["n"][0] == len(found), "no duplicates"
 
 
+def test_flagging_again_drops_the_unreviewed_items_no_longer_flagged(tmp_path: Path) -> None:
+    # Trial 25: after a refit, 26 items of the first flag run stayed queued with the old
+    # label model's reasons ("label model unsure (0.67)" where it was now 0.978).
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        first = set(find_label_issues(ws)["example_id"])
+        reviewed = sorted(first & flipped)[0]
+        ReviewQueue(ws).answer(reviewed, "accept", reviewer="ana")
+        ws.con.execute(
+            "UPDATE predictions p SET label = e.gold FROM examples e WHERE e.id = p.example_id"
+        )
+        again = set(find_label_issues(ws)["example_id"])
+        assert len(first - again) >= 10, "the mended labels are no longer flagged"
+        queued = set(ws.sql("SELECT example_id FROM queue")["example_id"])
+        assert queued == again | {reviewed}, "the reviewed item keeps its place"
+
+
 def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
