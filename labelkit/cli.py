@@ -1884,9 +1884,13 @@ def predict(
     output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[
-        float,
-        typer.Option(help="Multi-label and attribute models: the score to pick a label."),
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            help="Multi-label and attribute models: the score a label, or an attribute's "
+            "presence, must reach. [default: 0.5; for a model scoring the absent answer "
+            "(the n-grams), the most probable answer]"
+        ),
+    ] = None,
     file_format: Annotated[
         str | None, typer.Option("--format", help="The input's format, if its suffix lies.")
     ] = None,

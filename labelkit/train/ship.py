@@ -46,6 +46,9 @@ from labelkit.train.scorers import (
 # Texts one nlp.pipe call (in one worker) labels; rows labeled and written at once; and
 # the input size from which predict_file starts a worker per core by default.
 PREDICT_BATCH = 2_000
+# The score a label of a multi-label model, or an attribute's answer where the model has
+# no output for the absent one, must reach to be given.
+DEFAULT_THRESHOLD = 0.5
 WRITE_BLOCK = 50_000
 PARALLEL_ROWS = 50_000
 
@@ -265,7 +268,7 @@ def predict_frame(
     frame: pl.DataFrame,
     *,
     text_column: str = "text",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     n_process: int | None = None,
 ) -> pl.DataFrame:
     """Label every row of a polars (or pandas) frame; return it with the predictions added.
@@ -275,7 +278,8 @@ def predict_frame(
     offsets into the text as given (``[]``: none).
 
     The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
-    the list of those scoring at least ``threshold``), ``confidence`` (the top score) and
+    the list of those scoring at least ``threshold``, by default 0.5), ``confidence``
+    (the top score) and
     one ``score_<label>`` column per label. ``model`` is a trained model's folder, an
     installed package, or a loaded spaCy pipeline. ``n_process`` is as in
     ``predict_file``.
@@ -285,7 +289,11 @@ def predict_frame(
     multi-label task) and ``confidence_<attribute>``, then one ``score_<output>`` per
     output of the model (``score_food=positive``). Where the model has no output for
     the absent answer, an attribute is absent when none of its outputs reaches
-    ``threshold``, with confidence one minus its top score.
+    ``threshold`` (by default 0.5), with confidence one minus its top score. Where it
+    has one (``none``, or ``no`` for a multi-label task: the default n-grams), the
+    answer is the most probable one; with ``threshold``, an attribute is present where
+    one minus the absent answer's score reaches it, and then gets its most probable
+    other answer.
 
     A row with no text (null, empty or whitespace only) keeps its place and gets null
     in every added column: the model is not asked, since its answer to nothing would be
@@ -313,7 +321,7 @@ def predict_file(
     output_path: str | Path,
     *,
     text_column: str = "text",
-    threshold: float = 0.5,
+    threshold: float | None = None,
     file_format: str | None = None,
     n_process: int | None = None,
     batch_size: int = WRITE_BLOCK,
@@ -448,7 +456,11 @@ class Predictor:
     executor's too: ``checked`` blocks, their ``answers``, the ``labeled`` block)."""
 
     def __init__(
-        self, model: str | Path | SmallModel, text_column: str, threshold: float, name: str
+        self,
+        model: str | Path | SmallModel,
+        text_column: str,
+        threshold: float | None,
+        name: str,
     ) -> None:
         self.model, self.text_column, self.threshold, self.name = (
             model,
@@ -597,7 +609,10 @@ class Predictor:
             top = pl.concat_list(table.columns)
             columns = zip(table.columns, self.labels, strict=True)
             over = [
-                pl.when(pl.col(c) >= self.threshold).then(pl.lit(label)) for c, label in columns
+                pl.when(
+                    pl.col(c) >= (DEFAULT_THRESHOLD if self.threshold is None else self.threshold)
+                ).then(pl.lit(label))
+                for c, label in columns
             ]
             picked = pl.concat_list(over).list.drop_nulls().alias("predicted_labels")
             added = table.select(picked, top.list.max().alias("confidence"), pl.all())
@@ -651,9 +666,10 @@ def _exclusive_answers(table: pl.DataFrame, labels: list[str]) -> pl.DataFrame:
     return table.select(chosen.alias("predicted"), top.list.max().alias("confidence"), pl.all())
 
 
-def _attribute_answers(task: Task, columns: list[str], threshold: float) -> list[pl.Expr]:
+def _attribute_answers(task: Task, columns: list[str], threshold: float | None) -> list[pl.Expr]:
     """``predicted_<attribute>`` and ``confidence_<attribute>`` for every attribute,
-    from the ``score_<attribute>=<answer>`` columns."""
+    from the ``score_<attribute>=<answer>`` columns (``threshold`` as ``predict_frame``
+    takes it)."""
     absent = absent_answer(task)
     answers = []
     for attribute in task.targets:
@@ -664,11 +680,22 @@ def _attribute_answers(task: Task, columns: list[str], threshold: float) -> list
             dict(enumerate(scored.values())), return_dtype=pl.String
         )
         top = scores.list.max()
-        if absent in scored.values():
-            # One classifier per attribute, over all its answers.
+        if absent in scored.values() and threshold is not None:
+            # One classifier per attribute, over all its answers: present is every answer
+            # but the absent one.
+            absent_score = pl.col(next(c for c, a in scored.items() if a == absent))
+            present = {column: answer for column, answer in scored.items() if answer != absent}
+            others = pl.concat_list(list(present))
+            on = 1 - absent_score >= threshold
+            best_present = others.list.arg_max().replace_strict(
+                dict(enumerate(present.values())), return_dtype=pl.String
+            )
+            predicted = pl.when(on).then(best_present).otherwise(pl.lit(absent))
+            confidence = pl.when(on).then(others.list.max()).otherwise(absent_score)
+        elif absent in scored.values():
             predicted, confidence = best, top
         else:
-            on = top >= threshold
+            on = top >= (DEFAULT_THRESHOLD if threshold is None else threshold)
             predicted = pl.when(on).then(best).otherwise(pl.lit(absent))
             confidence = pl.when(on).then(top).otherwise(1 - top)
         answers += [

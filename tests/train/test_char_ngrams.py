@@ -335,6 +335,32 @@ def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path)
     assert blank.row(0) == predicted.row(2)
 
 
+def test_a_threshold_decides_presence_where_the_model_scores_the_absent_answer(
+    tmp_path: Path,
+) -> None:
+    # Trial 25: --threshold 0.9 and 0.1 wrote the same file: the default per-attribute
+    # n-grams took the most probable answer whatever the threshold.
+    from tests.train.test_attributes import TASK, reviews, rows
+
+    model = train_attributes(rows(reviews()), TASK, tmp_path / "m")
+    texts = pl.DataFrame({"text": ["rude waiter", "tasty pasta", "the waiter and the pasta"]})
+    scored = predict_frame(model, texts)
+    present = 1 - scored["score_staff=none"]
+    for threshold in (0.05, 0.5, 0.95):
+        said = predict_frame(model, texts, threshold=threshold)
+        best = said.select(
+            pl.concat_list(pl.col("^score_staff=(positive|negative)$")).list.arg_max()
+        ).to_series()
+        expected = [
+            ("positive", "negative")[b] if p >= threshold else "none"
+            for b, p in zip(best, present, strict=True)
+        ]
+        assert said["predicted_staff"].to_list() == expected
+    assert predict_frame(model, texts, threshold=0.01)["predicted_staff"].to_list() != (
+        predict_frame(model, texts, threshold=0.99)["predicted_staff"].to_list()
+    )
+
+
 def test_evaluate_refuses_a_model_of_another_task(trained: Path, tmp_path: Path) -> None:
     # Trial 25: an aspects model on a multi-label workspace failed on a missing
     # 'predicted_ambience' column, and a one-label model on an aspects one likewise.
