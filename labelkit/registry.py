@@ -74,8 +74,9 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
 
 
 def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]) -> None:
-    """Refuse text given to a parameter whose default is a number or a flag: ``--param
-    max_iter=abc`` (read as text, not JSON) ended in a TypeError deep in the fit.
+    """Refuse text given to a parameter whose default is a number, a flag or a list of
+    numbers: ``--param max_iter=abc`` (read as text, not JSON) ended in a TypeError
+    deep in the fit.
 
     Examples
     --------

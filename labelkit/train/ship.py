@@ -279,10 +279,9 @@ def predict_frame(
 
     The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
     the list of those scoring at least ``threshold``, by default 0.5), ``confidence``
-    (the top score) and
-    one ``score_<label>`` column per label. ``model`` is a trained model's folder, an
-    installed package, or a loaded spaCy pipeline. ``n_process`` is as in
-    ``predict_file``.
+    (the top score) and one ``score_<label>`` column per label. ``model`` is a trained
+    model's folder, an installed package, or a loaded spaCy pipeline. ``n_process`` is
+    as in ``predict_file``.
 
     A model of a task with attributes (``train_attributes``) answers every attribute:
     ``predicted_<attribute>`` (e.g. ``positive`` or ``none``; ``yes`` or ``no`` for a
