@@ -114,6 +114,8 @@ def import_answers(
         parsed, votes, unaligned = _spans(workspace, rows, aliases or {})
     elif task.kind == "classification":
         parsed, votes, unaligned = _labels(rows, task.labels, letters, yes_no, aliases), None, 0
+        if letters is None:
+            _refuse_bare_letters(path, parsed)
     else:
         parsed, votes, unaligned = _attributes(rows, task, aliases or {}), None, 0
     parsed = parsed.with_columns(
@@ -132,7 +134,17 @@ def import_answers(
     definition = json.dumps({"kind": "imported_answers", "file": path.name, "rows": rows.height})
     sources = pl.DataFrame({"name": [name], "kind": ["llm"], "definition": [definition]})
     source_column = pl.lit(name).alias("source")
-    with workspace.run("import_answers", {"file": str(path), "source": name}) as run:
+    # How the answers were read, so that two imports of one file can be told apart.
+    read_as = {
+        "letters": None
+        if letters is None
+        else dict(letters)
+        if isinstance(letters, Mapping)
+        else list(letters),
+        "yes_no": yes_no,
+        "aliases": {label: list(names) for label, names in (aliases or {}).items()},
+    }
+    with workspace.run("import_answers", {"file": str(path), "source": name} | read_as) as run:
         if votes is not None:
             stored = replace_span_votes(
                 run.con, votes.with_columns(source_column), sources, run_id=run.id
@@ -167,6 +179,20 @@ def import_answers(
         votes=stored,
         unaligned=unaligned,
     )
+
+
+def _refuse_bare_letters(path: Path, parsed: pl.DataFrame) -> None:
+    """Refuse answers of which none names a label and most are an option letter ("B",
+    "(c)"): imported without the prompt's option order, they made an empty source
+    with no word of why."""
+    lettered = parsed["answer"].str.strip_chars().str.contains(r"^\(?[A-Za-z]\)?[.):]?$")
+    if parsed["label"].is_null().all() and lettered.mean() >= 0.5:
+        example = parsed.filter(lettered)["answer"][0]
+        raise InputError(
+            f"{path}: none of the {parsed.height} answers names a label and "
+            f"{int(lettered.sum())} are option letters such as {example!r}: give the "
+            "prompt's options in order with letters= / --letters"
+        )
 
 
 def _labels(

@@ -64,6 +64,25 @@ def test_answers_in_another_encoding_are_read_with_it(workspace: Workspace, tmp_
     assert cached["response"].to_list() == ["spam \u2013 caf\u00e9 offer"]
 
 
+def test_bare_option_letters_are_refused_and_the_run_records_how_answers_were_read(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 25: FLAN's answers "A".."F" imported without --letters stored an empty
+    # source with no word why, and the run log did not say which --letters was used.
+    path = tmp_path / "flan.tsv"
+    path.write_text("id\tanswer\na1\tB\na2\tA\na3\tB\n")
+    with pytest.raises(InputError, match="none of the 3 answers names a label and 3 are option"):
+        import_answers(workspace, path, "flan")
+    assert workspace.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+    import_answers(workspace, path, "flan", letters=["ham", "spam"])
+    votes = workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows()
+    assert votes == [("a1", "spam"), ("a2", "ham"), ("a3", "spam")]
+    config = workspace.sql(
+        "SELECT config FROM runs WHERE step = 'import_answers' ORDER BY run_id DESC LIMIT 1"
+    )["config"][0]
+    assert json.loads(config)["letters"] == ["ham", "spam"]
+
+
 def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_path: Path) -> None:
     before = table_counts(workspace)
     unknown = tmp_path / "unknown.csv"
