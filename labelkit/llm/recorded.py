@@ -186,7 +186,7 @@ def _refuse_bare_letters(path: Path, parsed: pl.DataFrame) -> None:
     "(c)"): imported without the prompt's option order, they made an empty source
     with no word of why."""
     lettered = parsed["answer"].str.strip_chars().str.contains(r"^\(?[A-Za-z]\)?[.):]?$")
-    if parsed["label"].is_null().all() and lettered.mean() >= 0.5:
+    if parsed["label"].is_null().all() and (lettered.mean() or 0.0) >= 0.5:
         example = parsed.filter(lettered)["answer"][0]
         raise InputError(
             f"{path}: none of the {parsed.height} answers names a label and "
