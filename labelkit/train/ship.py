@@ -674,23 +674,17 @@ def _attribute_answers(task: Task, columns: list[str], threshold: float | None) 
     for attribute in task.targets:
         named = {f"score_{output_name(attribute, a)}": a for a in task.answers(attribute).labels}
         scored = {column: answer for column, answer in named.items() if column in columns}
-        scores = pl.concat_list(list(scored))
-        best = scores.list.arg_max().replace_strict(
-            dict(enumerate(scored.values())), return_dtype=pl.String
-        )
-        top = scores.list.max()
+        best, top = _most_probable(scored)
         if absent in scored.values() and threshold is not None:
             # One classifier per attribute, over all its answers: present is every answer
             # but the absent one.
             absent_score = pl.col(next(c for c, a in scored.items() if a == absent))
-            present = {column: answer for column, answer in scored.items() if answer != absent}
-            others = pl.concat_list(list(present))
             on = 1 - absent_score >= threshold
-            best_present = others.list.arg_max().replace_strict(
-                dict(enumerate(present.values())), return_dtype=pl.String
+            best_present, top_present = _most_probable(
+                {column: answer for column, answer in scored.items() if answer != absent}
             )
             predicted = pl.when(on).then(best_present).otherwise(pl.lit(absent))
-            confidence = pl.when(on).then(others.list.max()).otherwise(absent_score)
+            confidence = pl.when(on).then(top_present).otherwise(absent_score)
         elif absent in scored.values():
             predicted, confidence = best, top
         else:
@@ -702,6 +696,16 @@ def _attribute_answers(task: Task, columns: list[str], threshold: float | None) 
             confidence.alias(f"confidence_{attribute}"),
         ]
     return answers
+
+
+def _most_probable(scored: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
+    """The answer whose score column (``scored`` maps column to answer) is highest, and
+    that score."""
+    scores = pl.concat_list(list(scored))
+    best = scores.list.arg_max().replace_strict(
+        dict(enumerate(scored.values())), return_dtype=pl.String
+    )
+    return best, scores.list.max()
 
 
 def _joined(frame: pl.DataFrame, added: pl.DataFrame, name: str) -> pl.DataFrame:
