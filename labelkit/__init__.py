@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     )
     from labelkit.aggregate.spans import fit_span_model
     from labelkit.data import IngestSummary, bundled_dataset, ingest, read_examples
-    from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, WorkspaceError
+    from labelkit.errors import (
+        InputError,
+        LabelingFunctionError,
+        LabelkitError,
+        LabelkitWarning,
+        OutdatedWarning,
+        WorkspaceError,
+    )
     from labelkit.evaluation import Evaluation, evaluate, span_scores
     from labelkit.export import cleaned_labels, cleaned_spans, export_cleaned
     from labelkit.flag import find_label_issues
@@ -91,6 +98,8 @@ _EXPORTS = {
     "InputError": "labelkit.errors",
     "LabelingFunctionError": "labelkit.errors",
     "LabelkitError": "labelkit.errors",
+    "LabelkitWarning": "labelkit.errors",
+    "OutdatedWarning": "labelkit.errors",
     "WorkspaceError": "labelkit.errors",
     "Evaluation": "labelkit.evaluation",
     "evaluate": "labelkit.evaluation",
@@ -157,7 +166,9 @@ __all__ = [
     "LabelingFunction",
     "LabelingFunctionError",
     "LabelkitError",
+    "LabelkitWarning",
     "MajorityVote",
+    "OutdatedWarning",
     "ReviewQueue",
     "SnorkelLabelModel",
     "Span",

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import sys
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +20,7 @@ from rich.markup import escape
 from labelkit import __version__
 from labelkit.aggregate import aggregate_to_workspace, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.executors import Executor, executor_for
 from labelkit.export import export_cleaned, export_path, write_frame
@@ -84,13 +86,30 @@ def _options(
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning labelkit's errors into one clear line and exit code 1."""
+    """Entry point: run the CLI, turning labelkit's errors into one clear line and exit
+    code 1, and each of its warnings into one ``warning:`` line on stderr."""
     try:
-        app()
+        with warnings.catch_warnings():
+            warnings.simplefilter("once", LabelkitWarning)
+            warnings.showwarning = _warning_printer(warnings.showwarning)
+            app()
     except LabelkitError as error:
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(1)
+
+
+def _warning_printer(default: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints labelkit's warnings as one line each, and
+    hands the others to ``default``."""
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, LabelkitWarning):
+            errors.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+        else:
+            default(message, category, *args, **kwargs)
+
+    return show
 
 
 def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Workspace:
@@ -1912,7 +1931,6 @@ def predict(
     entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text.
     A row with no text (missing, empty or whitespace only) gets empty predictions, and a
     note on stderr counts them."""
-    import warnings
 
     from labelkit.train import NoTextWarning, predict_file
 

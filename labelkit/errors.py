@@ -38,3 +38,13 @@ class LabelingFunctionError(LabelkitError):
     def __reduce__(self) -> tuple[type, tuple[str, str, str, str]]:
         # Pickled whole, so that one raised in another process (a Ray worker) arrives as it was.
         return (type(self), (self.lf_name, self.example_id, self.text, self.reason))
+
+
+class LabelkitWarning(UserWarning):
+    """Base class of every warning labelkit gives on purpose (the CLI prints them as
+    one ``warning:`` line each)."""
+
+
+class OutdatedWarning(LabelkitWarning):
+    """A step reads results that are older than what they were computed from: examples
+    ingested after the labeling functions ran, or votes changed after ``aggregate``."""

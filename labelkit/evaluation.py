@@ -11,6 +11,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ from threadpoolctl import threadpool_limits
 
 from labelkit.aggregate import MajorityVote, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
-from labelkit.errors import LabelkitError
+from labelkit.errors import LabelkitError, LabelkitWarning, OutdatedWarning
 from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, first_row, registered, warn_if_out_of_date
 
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
@@ -360,6 +361,8 @@ def evaluate(
     examples = _gold(workspace, split)
     if examples.height == 0:
         raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
+    warn_if_out_of_date(workspace)
+    _warn_if_fitted_on(workspace, split)
     if task.kind == "spans":
         return _evaluate_spans(workspace, examples, model_path, split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
@@ -642,6 +645,24 @@ def _stored_predictions(workspace: Workspace, split: str, attribute: str) -> pl.
     )
 
 
+def _warn_if_fitted_on(workspace: Workspace, split: str) -> None:
+    """Warn where the stored label model learned from ``split``'s gold labels: its
+    scores there are not held out."""
+    row = first_row(
+        workspace.con,
+        """SELECT config->>'gold_split' FROM runs WHERE step = 'aggregate'
+           ORDER BY run_id DESC LIMIT 1""",
+    )
+    if row and row[0] == split:
+        warnings.warn(
+            f"the label model was fitted on the {split} split's gold labels (--gold-split "
+            f"{split}), so its scores on {split} are not held out: fit with another split's "
+            "gold to score it here",
+            LabelkitWarning,
+            stacklevel=3,
+        )
+
+
 def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:
     """The label model's training labels and the cleaned set, against train gold."""
     task = scored.task
@@ -649,7 +670,10 @@ def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:
     stored = {a: _stored_predictions(workspace, "train", a) for a in task.targets}
     if train.height == 0 or any(frame.height == 0 for frame in stored.values()):
         return
-    cleaned = cleaned_labels(workspace)
+    with warnings.catch_warnings():
+        # evaluate has said so already.
+        warnings.simplefilter("ignore", OutdatedWarning)
+        cleaned = cleaned_labels(workspace)
     for attribute, predictions in stored.items():
         answers = task.answers(attribute)
         gold = answers.encode(task.gold_answers(train["gold"], attribute))

@@ -15,7 +15,7 @@ from labelkit.review.queue import (
     current_spans,
 )
 from labelkit.task import NONE
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, registered, warn_if_out_of_date
 
 
 def cleaned_labels(
@@ -48,6 +48,7 @@ def cleaned_labels(
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
     workspace.require("predictions", "labelkit aggregate")
+    warn_if_out_of_date(workspace)
     frame = workspace.sql(cleaned_query(texts=texts) + " ORDER BY id, attribute", [split])
     if task.kind == "classification":
         return frame.drop("attribute")
@@ -132,6 +133,7 @@ def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
     if task.kind != "spans":
         raise InputError(f"cleaned_spans is for a spans task; this one is {task.kind}")
     workspace.require("span_predictions", "labelkit aggregate")
+    warn_if_out_of_date(workspace)
     ambiguous = _check_span_decisions(workspace, task.labels)
     # The spans a reviewer sees as current are the cleaned ones: one definition of both.
     with registered(workspace.con, "current", current_spans(workspace)):

@@ -29,7 +29,7 @@ from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
 from labelkit.review.queue import EFFECTIVE_DECISIONS
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.workspace import Workspace, emptied, first_row, registered
+from labelkit.workspace import Workspace, emptied, first_row, registered, warn_if_out_of_date
 
 DEFAULT_FLAGGER = "tfidf_logreg"
 # Labels the flagger is cross-validated on, at most, per attribute. Past this, a TF-IDF
@@ -212,6 +212,7 @@ def _flagged(
     the columns to read of the TEMP table ``_ISSUES`` that holds the flags, dropped
     after the block."""
     task = workspace.task
+    warn_if_out_of_date(workspace)
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}
     runner = executor_for(executor) if isinstance(executor, str) else executor

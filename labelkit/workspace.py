@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from labelkit.errors import WorkspaceError
+from labelkit.errors import OutdatedWarning, WorkspaceError
 from labelkit.task import Task
+
+# The steps that write votes: labels aggregated before one of them are out of date.
+VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm")
 
 # Each entry moves the schema one version up; never edit a released entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -438,11 +442,65 @@ class Workspace:
     def has_task(self) -> bool:
         return first_row(self.con, "SELECT count(*) FROM meta WHERE key = 'task'") == (1,)
 
+    def out_of_date(self, *, labels: bool = True) -> list[str]:
+        """What the stored results miss, one line each naming the step to run again:
+        examples ingested after the labeling functions last ran (they have none of their
+        votes), and, with ``labels``, examples or votes added after ``aggregate`` (the
+        label model's labels do not reflect them). Steps read run ids, which only grow.
+
+        Examples
+        --------
+        >>> ws.out_of_date()
+        ['12 examples were ingested after the labeling functions last ran, without their ...']
+        """
+        lines = []
+        row = first_row(
+            self.con,
+            """SELECT count(*) FROM examples
+               WHERE run_id > (SELECT min(run_id) FROM sources WHERE kind = 'lf')""",
+        )
+        if row and row[0]:
+            lines.append(
+                f"{_examples_were(row[0])} ingested after the labeling functions last ran, "
+                "without their votes: run `labelkit apply` again"
+            )
+        if not labels:
+            return lines
+        since = "(SELECT max(run_id) FROM runs WHERE step = 'aggregate')"
+        row = first_row(self.con, f"SELECT count(*) FROM examples WHERE run_id > {since}")
+        steps = self.sql(
+            f"""SELECT DISTINCT step FROM runs
+                WHERE run_id > {since} AND list_contains(?, step) ORDER BY step""",
+            [list(VOTING_STEPS)],
+        )["step"].to_list()
+        changes = ([f"{_examples_were(row[0])} ingested"] if row and row[0] else []) + (
+            [f"votes changed ({', '.join(steps)})"] if steps else []
+        )
+        if changes:
+            lines.append(
+                f"{' and '.join(changes)} after the label model last ran, so its labels "
+                "are out of date: run `labelkit aggregate` again"
+            )
+        return lines
+
     def require(self, table: str, step: str) -> None:
         """Raise a clear error if ``table`` is empty: the step that fills it has not run."""
         row = first_row(self.con, f"SELECT count(*) FROM {table}")
         if row is None or row[0] == 0:
             raise WorkspaceError(f"workspace {self.path} has no {table} yet: run `{step}` first")
+
+
+def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True) -> None:
+    """Warn (``OutdatedWarning``) once per line of ``workspace.out_of_date(labels=...)``:
+    a step about to read results older than their inputs says so.
+
+    Examples
+    --------
+    >>> warn_if_out_of_date(ws)
+    OutdatedWarning: 12 examples were ingested after the labeling functions last ran, ...
+    """
+    for line in workspace.out_of_date(labels=labels):
+        warnings.warn(line, OutdatedWarning, stacklevel=3)
 
 
 @contextmanager
@@ -484,6 +542,10 @@ def emptied(con: duckdb.DuckDBPyConnection, table: str) -> None:
         raise WorkspaceError(f"the workspace has no table {table!r}")
     con.execute(f'DROP TABLE "{table}"')
     con.execute(definition[0])
+
+
+def _examples_were(n: int) -> str:
+    return f"{n:,} examples were" if n != 1 else "1 example was"
 
 
 def _quiet(con: duckdb.DuckDBPyConnection) -> None:

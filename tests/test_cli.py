@@ -674,3 +674,37 @@ def test_analyze_shows_the_source_health_aggregate_fits_on_any_split(voted: Path
         )
     # On train, the subscribe LF votes on 3 of the 6 rows: fit on all 15, coverage is 7/15.
     assert health(aggregated.stdout)[0][:2] == [LONG_LF, "0.500"]
+
+
+def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path) -> None:
+    ws = tmp_path / "ws.duckdb"
+    first, later = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,text\na1,buy now\na2,hello there\n")
+    later.write_text("id,text\nb1,buy this\n")
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "from labelkit import keyword_lf\n"
+        "buy = keyword_lf('buy', ['buy'], 'spam')\n"
+        "hello = keyword_lf('hello', ['hello'], 'ham')\n"
+    )
+    for step in (
+        ("ingest", ws, first, "--labels", "ham,spam"),
+        ("apply", ws, "--lfs", lfs),
+        ("aggregate", ws, "--model", "majority_vote"),
+        ("ingest", ws, later),
+    ):
+        assert run(*step).returncode == 0
+    exported = run("export", ws, tmp_path / "clean.csv")
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.count("warning:") == 2, exported.stderr
+    assert (
+        "warning: 1 example was ingested after the labeling functions last ran, without "
+        "their votes: run `labelkit apply` again"
+    ) in exported.stderr
+    assert "1 example was ingested after the label model last ran" in exported.stderr
+    assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2"]
+    assert run("apply", ws, "--lfs", lfs).returncode == 0
+    assert run("aggregate", ws, "--model", "majority_vote").returncode == 0
+    fresh = run("export", ws, tmp_path / "clean.csv")
+    assert "warning" not in fresh.stderr
+    assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]

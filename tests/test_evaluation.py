@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from labelkit import (
     ingest,
     keyword_lf,
 )
+from labelkit.errors import LabelkitWarning
 from labelkit.evaluation import expected_calibration_error, score, span_scores
 from labelkit.votes import import_votes
 
@@ -112,6 +114,17 @@ def test_lfs_and_llms_are_read_by_accuracy_where_they_vote(workspace: Workspace)
     assert shown["majority_vote"]["accuracy"] == 1.0 and shown["majority_vote"]["macro_f1"] == 1.0
     assert shown["majority_vote labels"]["accuracy"] == 0.5, "a2 and a4 get no vote"
     assert shown["majority_vote labels"]["voted_accuracy"] == 1.0
+
+
+def test_scoring_a_label_model_on_the_gold_it_was_fitted_on_warns(workspace: Workspace) -> None:
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")])
+    aggregate(workspace, "dawid_skene", gold_split="test")
+    with pytest.warns(LabelkitWarning, match="fitted on the test split's gold labels"):
+        evaluate(workspace, split="test")
+    aggregate(workspace, "dawid_skene", gold_split="train")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelkitWarning)
+        evaluate(workspace, split="test")
 
 
 def test_a_method_that_never_votes_has_no_accuracy_where_it_votes(workspace: Workspace) -> None:

@@ -9,7 +9,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from labelkit import Workspace, WorkspaceError
+from labelkit import (
+    Workspace,
+    WorkspaceError,
+    aggregate,
+    apply_lfs,
+    cleaned_labels,
+    ingest,
+    keyword_lf,
+)
+from labelkit.errors import OutdatedWarning
 from labelkit.workspace import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -200,3 +209,31 @@ with Workspace({str(tmp_path / "ws.duckdb")!r}) as ws:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "%" not in done.stdout + done.stderr
+
+
+def test_out_of_date_names_unvoted_examples_and_labels_older_than_their_inputs(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")])
+    aggregate(workspace, "majority_vote")
+    assert workspace.out_of_date() == []
+    later = tmp_path / "later.csv"
+    later.write_text("id,text\nb1,subscribe now\nb2,a calm song\n")
+    ingest(workspace, later)
+    assert workspace.out_of_date(labels=False) == [
+        "2 examples were ingested after the labeling functions last ran, without their "
+        "votes: run `labelkit apply` again"
+    ]
+    with pytest.warns(OutdatedWarning, match="run `labelkit apply` again"):
+        aggregate(workspace, "majority_vote")
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")])
+    assert workspace.out_of_date() == [
+        "votes changed (apply) after the label model last ran, so its labels are out of "
+        "date: run `labelkit aggregate` again"
+    ]
+    with pytest.warns(OutdatedWarning, match="run `labelkit aggregate` again"):
+        cleaned_labels(workspace)
+    aggregate(workspace, "majority_vote")
+    assert workspace.out_of_date() == []
+    ingest(workspace, tmp_path / "examples.csv", id_column="id", split_column="split")
+    assert workspace.out_of_date() == [], "re-ingesting known rows adds nothing"

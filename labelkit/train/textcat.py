@@ -29,7 +29,7 @@ from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace
+from labelkit.workspace import Workspace, warn_if_out_of_date
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -543,6 +543,7 @@ def train_on_cleaned(
     if model is None:
         model = default_model(exclusive=True, config_path=config_path)
     workspace.require("predictions", "labelkit aggregate")
+    warn_if_out_of_date(workspace)
     # Sampled in DuckDB, with texts read for the sample only: ten million labels need
     # not come into memory to keep fifty thousand.
     labeled = cleaned_query(texts=False, probabilities=True)
