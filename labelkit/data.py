@@ -580,14 +580,20 @@ def ingest(
             from_meta = False
         unread = next((read.unread_label for read in reads if read.unread_label), None)
         stored_kind = workspace.task.kind if workspace.has_task() else kind or "classification"
-        # Classes need the distinct labels alone; other tasks' gold is parsed row by row,
-        # their rows held whole (they are the small, hand-labeled data sets).
+        # Classes need the distinct labels alone (with where each is first seen); other
+        # tasks' gold is parsed row by row, their rows held whole (they are the small,
+        # hand-labeled data sets).
         held = None
         if stored_kind != "classification":
             held = con.sql("SELECT * FROM ingest_rows ORDER BY seq, row").pl()
         task, label_order = _resolve_task(
             workspace,
-            held if held is not None else con.sql("SELECT DISTINCT gold FROM ingest_rows").pl(),
+            held
+            if held is not None
+            else con.sql(
+                """SELECT gold, arg_min(file, [seq, row]) AS file, arg_min(row, [seq, row]) AS row
+                   FROM ingest_rows GROUP BY gold"""
+            ).pl(),
             labels,
             order_map,
             order_from,
@@ -956,7 +962,10 @@ def _resolve_task(
         seen_attributes = tuple(pairs["attribute"].unique().sort())
         if kind == "aspects" and attributes is None and not seen_attributes:
             raise InputError(f"no attributes: pass attributes (--attributes) or gold aspects{hint}")
+        if kind == "aspects":
+            _refuse_case_variants(pairs, "attribute", "aspects")
         if labels is None:
+            _refuse_case_variants(pairs, "label" if kind == "aspects" else "attribute", "labels")
             values = pairs["label"] if kind == "aspects" else pairs["attribute"]
             labels = values.filter(values != NONE).unique().sort().to_list()
             if not labels:
@@ -977,6 +986,7 @@ def _resolve_task(
     mapped = tuple(label for label in dict.fromkeys((label_map or {}).values()) if label)
     if mapped:
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
+    _refuse_case_variants(incoming, "gold", "gold labels")
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
         raise InputError(
@@ -985,6 +995,28 @@ def _resolve_task(
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"
+
+
+def _refuse_case_variants(rows: pl.DataFrame, column: str, what: str) -> None:
+    """Refuse ``rows``' values of ``column`` that differ only in case or surrounding
+    spaces ("Fear" and "fear"): read as the label set, they would be two classes."""
+    variants = (
+        rows.filter(pl.col(column).is_not_null())
+        .group_by(pl.col(column).str.strip_chars().str.to_lowercase().alias("key"), column)
+        .agg(pl.col("file").first(), pl.col("row").min())
+        .filter(pl.len().over("key") > 1)
+        .sort("key", "row")
+    )
+    if variants.height:
+        clash = variants.filter(pl.col("key") == variants["key"][0])
+        shown = " and ".join(
+            f"{value!r} ({file} row {row})"
+            for value, file, row in clash.select(column, "file", "row").rows()
+        )
+        raise InputError(
+            f"{what} {shown} differ only in case or spaces, so they would be different "
+            "labels: fix the file, or map them to one with --label-map (label_map=)"
+        )
 
 
 def _gold_pairs(incoming: pl.DataFrame, kind: str, column: str) -> pl.DataFrame:

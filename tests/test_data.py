@@ -331,6 +331,33 @@ def test_the_label_order_is_the_one_given(
     assert order in summary.label_order
 
 
+def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: Path) -> None:
+    # Trial 25: "Fear" and "fear" became two classes of an emotion task.
+    moods = ["joy", "Fear", "sadness", "fear "]
+    path = _write_csv(
+        tmp_path / "moods.csv", [{"text": f"text {i}", "label": m} for i, m in enumerate(moods)]
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(
+            InputError,
+            match=r"gold labels 'Fear' \(.*moods.csv row 2\) and 'fear ' \(.*moods.csv row 4\)",
+        ):
+            ingest(ws, path, label_column="label")
+        assert not ws.has_task() and table_counts(ws)["examples"] == 0
+        mapped = {"joy": "joy", "Fear": "fear", "fear ": "fear", "sadness": "sadness"}
+        ingest(ws, path, label_column="label", label_map=mapped)
+        assert ws.task.labels == ("joy", "fear", "sadness")
+    multi = tmp_path / "multi.csv"
+    multi.write_text('text,label\na,"[""Joy""]"\nb,"[""joy""]"\n')
+    with (
+        Workspace(tmp_path / "multi.duckdb") as ws,
+        pytest.raises(
+            InputError, match=r"labels 'Joy' \(.*multi.csv row 1\) and 'joy' \(.*multi.csv row 2\)"
+        ),
+    ):
+        ingest(ws, multi, label_column="label", kind="multilabel")
+
+
 def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
     moods = ["joy", "surprise", "anger", "surprise", "sadness", "joy", None]
     path = _write_csv(

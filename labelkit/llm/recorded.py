@@ -9,13 +9,14 @@ it came from) for inspection, parsed or not.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, LabelkitWarning
 from labelkit.llm.cache import request_key
 from labelkit.llm.parse import (
     Letters,
@@ -204,6 +205,14 @@ def _labels(
 ) -> pl.DataFrame:
     """``rows`` with each answer's ``label``, also what the cache keeps (``cached``)."""
     by_letter = letter_map(letters, labels) if letters is not None else None
+    unlettered = [label for label in labels if by_letter and label not in by_letter.values()]
+    if unlettered:
+        warnings.warn(
+            f"the option letters give no letter to {unlettered}: no answer can vote for "
+            "them (give every option of the prompt, in its order)",
+            LabelkitWarning,
+            stacklevel=3,
+        )
     # Answers repeat ("B", "spam"): each distinct one is parsed once.
     label_of = {
         raw: parse_label(raw, labels, letters=by_letter, yes_no=yes_no, aliases=aliases)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from labelkit import InputError, LabelMatrix, Workspace
+from labelkit import InputError, LabelkitWarning, LabelMatrix, Workspace
 from labelkit.llm import import_answers
 from tests.helpers import table_counts
 
@@ -74,6 +74,8 @@ def test_bare_option_letters_are_refused_and_the_run_records_how_answers_were_re
     with pytest.raises(InputError, match="none of the 3 answers names a label and 3 are option"):
         import_answers(workspace, path, "flan")
     assert workspace.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+    with pytest.warns(LabelkitWarning, match=r"give no letter to \['spam'\]"):
+        import_answers(workspace, path, "flan", letters=["ham"])
     import_answers(workspace, path, "flan", letters=["ham", "spam"])
     votes = workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows()
     assert votes == [("a1", "spam"), ("a2", "ham"), ("a3", "spam")]
