@@ -35,6 +35,7 @@ _FORMATS = {
 # Rows read, checked and staged at a time: ingest holds one such batch of a file (and
 # DuckDB checks the rows across batches), whatever the file's size.
 BATCH_ROWS = 200_000
+BOM = "\ufeff"
 
 
 def is_frame(source: object) -> bool:
@@ -277,6 +278,9 @@ def _jsonl_records(path: Path, encoding: str, text_column: str | None) -> Iterat
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             line = _decode(raw, path, encoding, number)
+            if number == 1:
+                # A byte-order mark, as Windows editors write UTF-8: not part of the JSON.
+                line = line.removeprefix(BOM)
             if not line.strip():
                 continue
             try:
@@ -314,7 +318,7 @@ def _records_frame(records: list[dict], as_text: bool) -> pl.DataFrame:
 
 def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:
     try:
-        data = json.loads(_decode(path.read_bytes(), path, encoding))
+        data = json.loads(_decode(path.read_bytes(), path, encoding).removeprefix(BOM))
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
     if not isinstance(data, dict):

@@ -331,6 +331,19 @@ def test_the_label_order_is_the_one_given(
     assert order in summary.label_order
 
 
+def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path) -> None:
+    # Trial 26: a JSONL file saved by a Windows editor was refused as malformed JSON.
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_text(
+        '{"text": "so happy", "label": "joy"}\n{"text": "a", "label": "fear"}\n',
+        encoding="utf-8-sig",
+    )
+    wrench = tmp_path / "train.json"
+    wrench.write_text('{"7": {"data": {"text": "so sad"}, "label": 0}}', encoding="utf-8-sig")
+    assert read_examples(jsonl, label_column="label")["text"].to_list() == ["so happy", "a"]
+    assert read_examples(wrench)["text"].to_list() == ["so sad"]
+
+
 def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: Path) -> None:
     # Trial 25: "Fear" and "fear" became two classes of an emotion task.
     moods = ["joy", "Fear", "sadness", "fear "]
