@@ -963,9 +963,9 @@ def _resolve_task(
         if kind == "aspects" and attributes is None and not seen_attributes:
             raise InputError(f"no attributes: pass attributes (--attributes) or gold aspects{hint}")
         if kind == "aspects":
-            _refuse_case_variants(pairs, "attribute", "aspects")
+            _check_label_values(pairs, "attribute", "aspect")
         if labels is None:
-            _refuse_case_variants(pairs, "label" if kind == "aspects" else "attribute", "labels")
+            _check_label_values(pairs, "label" if kind == "aspects" else "attribute", "label")
             values = pairs["label"] if kind == "aspects" else pairs["attribute"]
             labels = values.filter(values != NONE).unique().sort().to_list()
             if not labels:
@@ -986,7 +986,7 @@ def _resolve_task(
     mapped = tuple(label for label in dict.fromkeys((label_map or {}).values()) if label)
     if mapped:
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
-    _refuse_case_variants(incoming, "gold", "gold labels")
+    _check_label_values(incoming, "gold", "gold label")
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
         raise InputError(
@@ -997,12 +997,22 @@ def _resolve_task(
     ), "sorted; give the order with --labels or --label-map"
 
 
-def _refuse_case_variants(rows: pl.DataFrame, column: str, what: str) -> None:
-    """Refuse ``rows``' values of ``column`` that differ only in case or surrounding
-    spaces ("Fear" and "fear"): read as the label set, they would be two classes."""
+def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
+    """Refuse ``rows``' values of ``column`` (each a ``what``) that are empty or padded
+    with spaces, or that differ only in case ("Fear" and "fear": read as the label set,
+    they would be two classes), naming the file and row of each."""
+    values = rows.filter(pl.col(column).is_not_null())
+    padded = values.filter(
+        (pl.col(column) == "") | (pl.col(column) != pl.col(column).str.strip_chars())
+    ).sort("row")
+    if padded.height:
+        file, row, value = padded.select("file", "row", column).row(0)
+        raise InputError(
+            f"{file} row {row}: {what} {value!r} is empty or padded with spaces: leave an "
+            "unlabeled text's label out (null), and strip the others"
+        )
     variants = (
-        rows.filter(pl.col(column).is_not_null())
-        .group_by(pl.col(column).str.strip_chars().str.to_lowercase().alias("key"), column)
+        values.group_by(pl.col(column).str.to_lowercase().alias("key"), column)
         .agg(pl.col("file").first(), pl.col("row").min())
         .filter(pl.len().over("key") > 1)
         .sort("key", "row")
@@ -1014,8 +1024,8 @@ def _refuse_case_variants(rows: pl.DataFrame, column: str, what: str) -> None:
             for value, file, row in clash.select(column, "file", "row").rows()
         )
         raise InputError(
-            f"{what} {shown} differ only in case or spaces, so they would be different "
-            "labels: fix the file, or map them to one with --label-map (label_map=)"
+            f"{what}s {shown} differ only in case, so they would be different labels: fix "
+            "the file, or map them to one with --label-map (label_map=)"
         )
 
 

@@ -346,18 +346,18 @@ def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path)
 
 def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: Path) -> None:
     # Trial 25: "Fear" and "fear" became two classes of an emotion task.
-    moods = ["joy", "Fear", "sadness", "fear "]
+    moods = ["joy", "Fear", "sadness", "fear"]
     path = _write_csv(
         tmp_path / "moods.csv", [{"text": f"text {i}", "label": m} for i, m in enumerate(moods)]
     )
     with Workspace(tmp_path / "ws.duckdb") as ws:
         with pytest.raises(
             InputError,
-            match=r"gold labels 'Fear' \(.*moods.csv row 2\) and 'fear ' \(.*moods.csv row 4\)",
+            match=r"gold labels 'Fear' \(.*moods.csv row 2\) and 'fear' \(.*moods.csv row 4\)",
         ):
             ingest(ws, path, label_column="label")
         assert not ws.has_task() and table_counts(ws)["examples"] == 0
-        mapped = {"joy": "joy", "Fear": "fear", "fear ": "fear", "sadness": "sadness"}
+        mapped = {"joy": "joy", "Fear": "fear", "fear": "fear", "sadness": "sadness"}
         ingest(ws, path, label_column="label", label_map=mapped)
         assert ws.task.labels == ("joy", "fear", "sadness")
     multi = tmp_path / "multi.csv"
@@ -369,6 +369,15 @@ def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: 
         ),
     ):
         ingest(ws, multi, label_column="label", kind="multilabel")
+    blank = tmp_path / "blank.jsonl"
+    blank.write_text('{"text": "a", "label": "joy"}\n{"text": "b", "label": " sad"}\n')
+    with (
+        Workspace(tmp_path / "blank.duckdb") as ws,
+        pytest.raises(
+            InputError, match=r"blank.jsonl row 2: gold label ' sad' is empty or padded with spaces"
+        ),
+    ):
+        ingest(ws, blank, label_column="label")
 
 
 def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
