@@ -256,6 +256,8 @@ class ReviewQueue:
         'Is staff negative? (currently none)'
         """
         self._check(focus, attribute)
+        if reviewer is not None:
+            reviewer = reviewer_name(reviewer)
         # Without a reviewer nothing is claimed, so a read-only workspace can be peeked at.
         writes = self.workspace.transaction() if reviewer else nullcontext(self.workspace.con)
         with self._lock, writes as con:
@@ -930,6 +932,20 @@ def _claim(
     )
 
 
+def reviewer_name(name: str) -> str:
+    """``name`` without surrounding spaces; a blank one is refused (a decision says who
+    made it).
+
+    Examples
+    --------
+    >>> reviewer_name(" ana ")
+    'ana'
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"a reviewer needs a name, got {name!r}")
+    return name.strip()
+
+
 def _append(
     con: duckdb.DuckDBPyConnection,
     example_id: str,
@@ -941,6 +957,7 @@ def _append(
     seconds: float,
     comment: str | None,
 ) -> int:
+    reviewer = reviewer_name(reviewer)
     row = first_row(con, "SELECT coalesce(max(decision_id), 0) + 1 FROM decisions")
     decision_id = int(row[0]) if row else 1
     con.execute(

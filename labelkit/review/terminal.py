@@ -18,7 +18,7 @@ from rich.text import Text
 
 from labelkit.errors import InputError
 from labelkit.review.highlight import Span, lf_spans
-from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue
+from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
 from labelkit.spans import Offsets
 
@@ -85,6 +85,7 @@ def review_in_terminal(
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     """
     console = console or Console(emoji=False)
+    reviewer = reviewer_name(reviewer)  # refused before any screen
     if queue.spans:
         if attribute is not None:
             raise InputError(

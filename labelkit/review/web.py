@@ -540,9 +540,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _reviewer(value: Any) -> str:
-    if not isinstance(value, str) or not _REVIEWER.match(value):
+    if not isinstance(value, str) or not _REVIEWER.match(value) or not value.strip():
         raise RequestError("reviewer: give your name (1-64 letters, digits, spaces or . @ ' - _)")
-    return value
+    return value.strip()
 
 
 def _string(body: dict[str, Any], key: str) -> str:

@@ -31,6 +31,19 @@ def test_items_come_highest_priority_first_with_their_votes(queue: ReviewQueue) 
     assert item.votes == {"kw": "spam"}
 
 
+def test_a_blank_reviewer_is_refused_and_a_padded_one_stored_stripped(
+    queue: ReviewQueue,
+) -> None:
+    # Trial 25: `--reviewer "  "` stored decisions by nobody.
+    with pytest.raises(InputError, match="a reviewer needs a name, got '  '"):
+        queue.answer("a1", "accept", reviewer="  ")
+    with pytest.raises(InputError, match="a reviewer needs a name"):
+        queue.next(reviewer="\t")
+    assert queue.workspace.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 0
+    queue.answer("a1", "accept", reviewer=" ana ")
+    assert queue.workspace.sql("SELECT reviewer FROM decisions")["reviewer"].to_list() == ["ana"]
+
+
 def test_answers_move_the_queue_and_undo_appends_a_reversal(queue: ReviewQueue) -> None:
     queue.answer("a1", "accept", reviewer="ana", seconds=1.5)
     queue.answer("a2", "label", label="spam", reviewer="ana")

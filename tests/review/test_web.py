@@ -32,6 +32,8 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
         assert first["votes"] == {"kw_subscribe": "spam"}
         assert next_item(client, "ana")["item"]["example_id"] == "w01", "a reload shows it again"
         assert next_item(client, "bo")["item"]["example_id"] == "w02", "never two at once"
+        blank = client.get("/api/next", params={"reviewer": "   "})
+        assert blank.status_code == 400 and "give your name" in blank.json()["error"]
         # "a" stores the candidate the page showed, and only that.
         stale = {"reviewer": "ana", "example_id": "w01", "action": "accept", "label": "ham"}
         refused = client.post("/api/answer", json=stale)
