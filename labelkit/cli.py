@@ -302,6 +302,8 @@ def apply(
         summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
+    if applied.pruned:
+        console.print(f"pruned, votes deleted: {', '.join(applied.pruned)}", highlight=False)
     if applied.others:
         errors.print(
             f"warning: {len(applied.others)} LFs applied before and not given now still vote "

@@ -91,7 +91,8 @@ class AppliedLFs:
     ``error_counts`` counts every failed row per LF, for the LFs that failed, in LF
     order. ``reused`` names the LFs whose stored votes were still current and were not
     recomputed; ``others`` the LFs applied to the workspace before, not asked for this
-    time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them).
+    time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them);
+    ``pruned`` the LFs whose votes ``prune`` deleted.
     """
 
     matrices: Mapping[str, LabelMatrix]
@@ -101,6 +102,7 @@ class AppliedLFs:
     reused: list[str] = field(default_factory=list)
     spans: pl.DataFrame | None = None
     others: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
 
     @property
     def matrix(self) -> LabelMatrix:
@@ -548,6 +550,7 @@ def apply_lfs(
             reused=reused,
             spans=spans,
             others=others,
+            pruned=pruned,
         )
     return AppliedLFs(
         matrices=StoredMatrices(workspace, names),
@@ -556,6 +559,7 @@ def apply_lfs(
         error_counts=counts,
         reused=reused,
         others=others,
+        pruned=pruned,
     )
 
 

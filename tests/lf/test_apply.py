@@ -149,7 +149,7 @@ def test_lfs_not_given_again_are_named_and_pruned_on_request(workspace: Workspac
     assert stored("votes") == ["song", "subscribe"]
     # Nothing to rerun: the pruning is a step of its own, and the song LF's votes go.
     pruned = apply_lfs(workspace, [SUBSCRIBE], prune=True)
-    assert pruned.others == [] and pruned.reused == ["subscribe"]
+    assert pruned.others == [] and pruned.reused == ["subscribe"] and pruned.pruned == ["song"]
     assert stored("votes") == ["subscribe"] and stored("sources", "name") == ["subscribe"]
     config = workspace.sql("SELECT config FROM runs WHERE step = 'apply' ORDER BY run_id")
     assert json.loads(config["config"][-1])["pruned"] == ["song"]

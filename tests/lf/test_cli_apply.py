@@ -166,6 +166,7 @@ def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Pa
     pruned = run("apply", ws, "--lfs", rules, "--prune")
     assert pruned.returncode == 0, pruned.stderr
     assert "warning" not in pruned.stderr
+    assert "pruned, votes deleted: /e/ -> spam" in pruned.stdout
     assert stored(ws) == [("buy -> spam", "c2")]
 
 
