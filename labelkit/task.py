@@ -115,6 +115,12 @@ class Task:
             return self.labels
         return ("",)
 
+    @property
+    def target_noun(self) -> str:
+        """What a user calls one of ``targets`` in a message: ``"label"`` on a
+        multi-label task (its targets are its labels), ``"attribute"`` otherwise."""
+        return "label" if self.kind == "multilabel" else "attribute"
+
     def require_attributes(self, stage: str) -> tuple[str, ...]:
         """``targets``, for ``stage`` (a step that works per attribute, named in the
         error); a spans task, which has no fixed attributes, raises ``InputError``.
@@ -150,8 +156,9 @@ class Task:
             span_bounds(attribute)
             return Task(labels=(*self.labels, NONE), lang=self.lang)
         if attribute not in self.targets:
+            noun = self.target_noun
             raise InputError(
-                f"unknown attribute {attribute!r}; this task's attributes are {list(self.targets)}"
+                f"unknown {noun} {attribute!r}; this task's {noun}s are {list(self.targets)}"
             )
         if self.kind == "aspects":
             return Task(labels=(*self.labels, NONE), lang=self.lang)

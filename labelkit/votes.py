@@ -790,9 +790,10 @@ def _check_votes(workspace: Workspace, votes: pl.DataFrame, task: Task) -> None:
     cast = votes.filter(pl.col("label").is_not_null())
     bad = cast.filter(~pl.col("attribute").is_in(task.targets))
     if bad.height:
+        noun = task.target_noun
         raise InputError(
-            f"{bad['where'][0]}: unknown attribute {bad['attribute'][0]!r}; the task's "
-            f"attributes are {list(task.targets)}"
+            f"{bad['where'][0]}: unknown {noun} {bad['attribute'][0]!r}; the task's "
+            f"{noun}s are {list(task.targets)}"
         )
     for attribute in task.targets:
         allowed = task.vote_task(attribute).labels

@@ -51,6 +51,9 @@ def test_every_kind_is_answered_one_attribute_at_a_time() -> None:
     assert TASK.targets == ("",) and TASK.answers("") is TASK
     with pytest.raises(InputError, match="unknown attribute 'price'"):
         reviews.answers("price")
+    # Trial 26: a multi-label user thinks in labels, not attributes.
+    with pytest.raises(InputError, match=r"unknown label 'art'; this task's labels are \['sports'"):
+        topics.answers("art")
 
 
 def test_a_task_stored_before_attributes_has_none() -> None:

@@ -158,7 +158,8 @@ def unknown_vote(task: Task, attribute: str, label: str) -> str:
                 f"votes {label!r} on no attribute; on this {task.kind} task a vote names one "
                 f"of the attributes {list(task.targets)}"
             )
-        return f"votes on unknown attribute {attribute!r}; the attributes are {list(task.targets)}"
+        noun = task.target_noun
+        return f"votes on unknown {noun} {attribute!r}; the {noun}s are {list(task.targets)}"
     if not attribute:
         labels = task.labels
         return f"votes {label!r}, which is not one of the task's labels {list(labels)}"

@@ -359,8 +359,9 @@ def create_app(
             span_bounds(value)
             return value
         if not isinstance(value, str) or value not in queue.attributes:
+            noun = queue.task.target_noun
             raise RequestError(
-                f"unknown attribute {value!r}; this task's attributes are {list(queue.attributes)}"
+                f"unknown {noun} {value!r}; this task's {noun}s are {list(queue.attributes)}"
             )
         return value
 
