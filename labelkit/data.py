@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,8 +16,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError
-from labelkit.spans import is_span_list, spans_json, wrench_meta
+from labelkit.errors import InputError, LabelkitWarning
+from labelkit.spans import Span, is_span_list, spans_json, to_token_spans, tokenize, wrench_meta
 from labelkit.tables import (
     SPLIT_ALIASES,
     SPLITS,
@@ -1098,11 +1099,44 @@ def _span_gold(
     return incoming.with_columns(gold), sorted(seen - {OUTSIDE})
 
 
+def _warn_off_token_gold(rows: pl.DataFrame, lang: str) -> None:
+    """Warn of gold spans that do not start and end on a token of spaCy's ``lang``
+    tokenizer (``"ell"`` of ``"hello"``): a token tagger can learn and predict only
+    whole tokens, so those spans snap outward for training and flagging, and a model
+    scores them as missed."""
+    given = rows.filter(pl.col("gold").is_not_null() & (pl.col("gold") != "[]"))
+    if given.height == 0:
+        return
+    off = []
+    tokens = tokenize(given["text"].to_list(), lang)
+    for file, row, text, value, offsets in zip(
+        given["file"], given["row"], given["text"], given["gold"], tokens, strict=True
+    ):
+        spans = [Span(*span) for span in json.loads(value) if span[2] != OUTSIDE]
+        off += [
+            (file, row, span, text[span.start : span.end])
+            for span in to_token_spans(spans, offsets)[1]
+        ]
+    if off:
+        file, row, span, words = off[0]
+        warnings.warn(
+            f"{len(off):,} gold span{'s do' if len(off) > 1 else ' does'} not start and end "
+            f"on tokens of spaCy's {lang!r} "
+            f"tokenizer, the first {file} row {row}: [{span.start}, {span.end}, "
+            f"{span.label!r}] {words!r}. A token tagger learns them widened to whole tokens "
+            "and is scored as missing them: fix their offsets if they are off by mistake",
+            LabelkitWarning,
+            stacklevel=4,
+        )
+
+
 def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFrame:
     """``incoming`` with its gold in the task's stored form; a label or attribute the
     task lacks is an error naming the file, row and column."""
     if task.kind == "spans":
-        return _span_gold(incoming, column, task.labels)[0]
+        checked = _span_gold(incoming, column, task.labels)[0]
+        _warn_off_token_gold(checked, task.lang)
+        return checked
     if task.kind == "classification":
         unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
         if unknown.height:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from labelkit import InputError, Workspace, ingest
+from labelkit import InputError, LabelkitWarning, Workspace, ingest
 from tests.helpers import table_counts
 from tests.test_spans import WRENCH, write_wrench
 
@@ -40,6 +41,25 @@ def test_jsonl_gold_spans_are_stored_as_sorted_character_spans(tmp_path: Path) -
         text = ws.sql("SELECT text FROM examples WHERE id = 'r2'")["text"][0]
         assert text[6:12] == "screen" and text[0:4] == "Dell"
         assert ws.task.kind == "spans" and ws.task.labels == ("TERM", "BRAND")
+
+
+def test_gold_spans_off_token_bounds_are_counted_and_the_first_named(tmp_path: Path) -> None:
+    # Trial 26: NCBI-style gold ending inside a word was taken in silence.
+    rows = [
+        {"text": "hello world", "spans": [[1, 5, "X"]]},
+        {"text": "big screen", "spans": [[0, 3, "X"], [4, 8, "X"]]},
+    ]
+    source = write_jsonl(tmp_path / "off.jsonl", rows)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            ingest(ws, source, kind="spans", label_column="spans")
+        assert table_counts(ws)["examples"] == 2
+    (message,) = [str(warning.message) for warning in caught]
+    assert message.startswith("2 gold spans do not start and end on tokens")
+    assert "off.jsonl row 1: [1, 5, 'X'] 'ello'" in message
+    with Workspace(tmp_path / "clean.duckdb") as ws, warnings.catch_warnings():
+        warnings.simplefilter("error", LabelkitWarning)
+        ingest(ws, write_jsonl(tmp_path / "ok.jsonl", ROWS), kind="spans", label_column="spans")
 
 
 def test_csv_gold_column_of_json_text_and_labels_sorted_from_gold(tmp_path: Path) -> None:
