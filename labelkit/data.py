@@ -433,8 +433,9 @@ def _unread_hint(column: str) -> str:
 def _raw_labels(
     table: Table, name: str, column: str, notes: list[str]
 ) -> tuple[pl.Expr, pl.Expr | None]:
-    """The label column as strings: whole numbers in their integer form (a float column
-    would otherwise read ``1`` as ``"1.0"``, which no label map names); and, for a
+    """The label column as strings: whole numbers in their integer form (a float column,
+    or a text column of numbers such as ``"1.0"`` as a frame with missing labels writes
+    them, would otherwise give ``"1.0"``, which no label map names); and, for another
     column of strings, each label's number (null if it is none), to find one number
     written two ways."""
     dtype = table.schema[column]
@@ -446,23 +447,39 @@ def _raw_labels(
         # Multi-label: a list of labels, as JSON.
         listed = pl.struct(values.alias("v")).struct.json_encode().str.json_path_match("$.v")
         return pl.when(values.is_not_null()).then(listed), None
-    if dtype.is_float():
-        # Whether every label is whole is the file's question: read the column first.
-        fractional, coerced = False, 0
+    number = (
+        values.str.strip_chars().cast(pl.Float64, strict=False) if dtype == pl.String else values
+    )
+    if dtype.is_float() or dtype == pl.String:
+        # Whether every label is a whole number is the file's question: read the column
+        # first. A text column qualifies when one of them is written as a float.
+        whole, floats, coerced = True, dtype.is_float(), 0
         for batch in table.batches([column]):
-            labels = batch.to_series()
-            fractional = fractional or bool((labels != labels.round()).any())
-            coerced += labels.len() - labels.null_count()
-        if not fractional:
+            labels = batch.select(values.alias("raw"), number.alias("number"))
+            given = labels.filter(pl.col("raw").is_not_null())
+            whole = (
+                whole
+                and given.select(
+                    (
+                        pl.col("number").is_not_null()
+                        & (pl.col("number") == pl.col("number").round())
+                    ).all()
+                ).item()
+            )
+            if dtype == pl.String:
+                floats = floats or given.select(pl.col("raw").str.contains(r"[.eE]").any()).item()
+            coerced += given.height
+            if not whole:
+                break
+        if whole and floats:
             notes.append(
                 f"{name}: column {column!r} holds numbers; {coerced} labels read as whole "
                 "numbers (1.0 as '1')"
             )
-            return values.cast(pl.Int64).cast(pl.String), None
-        return values.cast(pl.String), None
+            return number.cast(pl.Int64).cast(pl.String), None
     if dtype != pl.String:
         return values.cast(pl.String), None
-    return values, values.str.strip_chars().cast(pl.Float64, strict=False).alias("number")
+    return values, number.alias("number")
 
 
 def ingest(

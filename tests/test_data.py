@@ -293,8 +293,17 @@ def test_numeric_texts_and_labels_are_refused_or_said(tmp_path: Path) -> None:
         gold = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list()
     assert gold == ["spam", "spam", "ham"]
     assert any("3 labels read as whole numbers" in note for note in summary.notes)
+    # Trial 25: a CSV column of "1.0" and "0.0" (a float column with gaps, as pandas
+    # writes it) met `--label-map 0=ham,1=spam` as unknown labels.
+    floats = tmp_path / "floats.csv"
+    floats.write_text("text,label\na,1.0\nb,0.0\nc,\nd,1\n")
+    with Workspace(tmp_path / "floats.duckdb") as ws:
+        summary = ingest(ws, floats, label_column="label", label_map={"0": "ham", "1": "spam"})
+        gold = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list()
+    assert gold == ["spam", "ham", None, "spam"]
+    assert any("3 labels read as whole numbers" in note for note in summary.notes)
     written_twice = tmp_path / "twice.csv"
-    written_twice.write_text("text,label\na,1\nb,0\nc,1.0\n")
+    written_twice.write_text("text,label\na,1\nb,spam\nc,1.0\n")
     with pytest.raises(
         InputError, match=r"writes one number two ways: '1' \(row 1\) and '1.0' \(row 3\)"
     ):

@@ -115,9 +115,13 @@ def test_labels_are_read_over_the_whole_file_not_per_batch(tmp_path: Path) -> No
     labels = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 2.5]
     pl.DataFrame({"text": [f"t{i}" for i in range(8)], "label": labels}).write_parquet(parquet)
     assert read_examples(parquet, label_column="label")["gold"].to_list()[:2] == ["1.0", "0.0"]
-    # One number written two ways in different batches.
+    # Whole numbers written as floats in the last batch only: all read as whole.
+    whole = _csv(tmp_path / "whole.csv", [{"text": f"t{i}", "label": "1"} for i in range(7)])
+    whole.write_text(whole.read_text() + "t7,0.0\n")
+    assert read_examples(whole, label_column="label")["gold"].to_list()[-2:] == ["1", "0"]
+    # One number written two ways in different batches, among labels that are no numbers.
     twice = _csv(tmp_path / "twice.csv", [{"text": f"t{i}", "label": "1"} for i in range(7)])
-    twice.write_text(twice.read_text() + "t7,1.0\n")
+    twice.write_text(twice.read_text() + "t7,1.0\nt8,spam\n")
     with pytest.raises(InputError, match=r"'1' \(row 1\) and '1.0' \(row 8\)"):
         read_examples(twice, label_column="label")
     # A class left out is counted over every batch.
