@@ -977,7 +977,7 @@ def _resolve_task(
         return Task(tuple(seen), kind=kind, lang=lang), "sorted; give the order with --labels"
     if kind != "classification":
         pairs = _gold_pairs(incoming, kind, label_column or "gold")
-        seen_attributes = tuple(pairs["attribute"].unique().sort())
+        seen_attributes = tuple(sorted(set(pairs["attribute"]) | _declared_attributes(incoming)))
         if kind == "aspects" and attributes is None and not seen_attributes:
             raise InputError(f"no attributes: pass attributes (--attributes) or gold aspects{hint}")
         if kind == "aspects":
@@ -1022,7 +1022,7 @@ def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
     values = rows.filter(pl.col(column).is_not_null())
     padded = values.filter(
         (pl.col(column) == "") | (pl.col(column) != pl.col(column).str.strip_chars())
-    ).sort("row")
+    ).sort(pl.col("row").cast(pl.Int64))
     if padded.height:
         file, row, value = padded.select("file", "row", column).row(0)
         raise InputError(
@@ -1031,7 +1031,7 @@ def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
         )
     variants = (
         values.group_by(pl.col(column).str.to_lowercase().alias("key"), column)
-        .agg(pl.col("file").first(), pl.col("row").min())
+        .agg(pl.col("file").first(), pl.col("row").cast(pl.Int64).min())
         .filter(pl.len().over("key") > 1)
         .sort("key", "row")
     )
@@ -1045,6 +1045,18 @@ def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
             f"{what}s {shown} differ only in case, so they would be different labels: fix "
             "the file, or map them to one with --label-map (label_map=)"
         )
+
+
+def _declared_attributes(incoming: pl.DataFrame) -> set[str]:
+    """The keys of ``incoming``'s gold objects, those whose label is null included: a
+    polars struct (or JSON object) with ``food: null`` names food, not mentioned in that
+    text (``_gold_pairs`` has checked the objects)."""
+    keys: set[str] = set()
+    for value in incoming["gold"].drop_nulls():
+        parsed = json.loads(value)
+        if isinstance(parsed, dict):
+            keys |= set(parsed)
+    return keys
 
 
 def _gold_pairs(incoming: pl.DataFrame, kind: str, column: str) -> pl.DataFrame:

@@ -500,15 +500,16 @@ def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path
         {
             "text": ["great food", "rude waiter", "ok"],
             "aspects": [
-                {"food": "positive", "staff": None},
-                {"food": None, "staff": "negative"},
+                {"food": "positive", "staff": None, "price": None},
+                {"food": None, "staff": "negative", "price": None},
                 None,
             ],
         }
     )
     with Workspace(tmp_path / "a.duckdb") as ws:
         ingest(ws, reviews, label_column="aspects", kind="aspects", labels=["positive", "negative"])
-        assert ws.task.attributes == ("food", "staff")
+        # Trial 26: a struct field no text mentions is still one of the attributes.
+        assert ws.task.attributes == ("food", "price", "staff")
         gold = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"]
         assert ws.task.gold_answers(gold, "staff").to_list() == ["none", "negative", None]
         wrong = pl.DataFrame({"text": ["x"], "aspects": ['{"food": "tasty"}']})
