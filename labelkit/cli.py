@@ -51,7 +51,7 @@ from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import printable, read_key
-from labelkit.votes import LabelMatrix, import_votes, lf_names
+from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import Workspace, first_row
 
 app = typer.Typer(
@@ -392,7 +392,8 @@ def analyze(
     split: Annotated[str | None, typer.Option(help="Default: dev if it has gold.")] = None,
     top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
 ) -> None:
-    """How the labeling functions do: accuracy with intervals, agreement, gaps, disputes."""
+    """How the sources (labeling functions, LLM answers) do: accuracy with intervals,
+    agreement, gaps, disputes."""
     with _open(workspace) as ws:
         ws.require("span_votes" if ws.task.kind == "spans" else "votes", "labelkit apply")
         split = split or _analysis_split(ws)
@@ -403,7 +404,8 @@ def analyze(
         if ws.task.kind != "classification":
             _analyze_attributes(ws, split, top)
             return
-        matrix = LabelMatrix.from_workspace(ws, split=split, sources=lf_names(ws))
+        # Every source: an imported LLM's answers are judged as an LF's votes are.
+        matrix = LabelMatrix.from_workspace(ws, split=split, sources=source_names(ws))
         texts = ws.sql("SELECT id AS example_id, text FROM examples")
         summary = summarize_lfs(ws, split=split, sources=matrix.sources)
         uncovered = uncovered_examples(matrix)
@@ -435,13 +437,16 @@ def analyze(
     )
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
-    console.print(
-        f"{uncovered.len()} examples ({share:.1%}) get no vote; for instance:", highlight=False
-    )
-    sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
-        texts, on="example_id", how="left", maintain_order="left"
-    )
-    console.print(rich_table(sample.with_columns(one_line("text"))))
+    if uncovered.len():
+        console.print(
+            f"{uncovered.len()} examples ({share:.1%}) get no vote; for instance:", highlight=False
+        )
+        sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
+            texts, on="example_id", how="left", maintain_order="left"
+        )
+        console.print(rich_table(sample.with_columns(one_line("text"))))
+    else:
+        console.print("every example gets a vote")
     console.print(
         rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
     )
@@ -483,13 +488,12 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     """``analyze`` on a task with attributes: each table per attribute, in one table
     with an ``attribute`` column."""
     where = f"the {split} split" if split else "all examples"
-    summary = summarize_lfs(ws, split=split)
+    sources = source_names(ws)
+    summary = summarize_lfs(ws, split=split, sources=sources)
     console.print(
-        rich_table(
-            accuracy_with_interval(summary), title=f"labeling functions per attribute on {where}"
-        )
+        rich_table(accuracy_with_interval(summary), title=f"sources per attribute on {where}")
     )
-    matrices = attribute_matrices(ws, split=split)
+    matrices = attribute_matrices(ws, split=split, sources=sources)
     silent = [a for a in ws.task.targets if a not in matrices]
     if silent:
         console.print(f"no labeling function votes on: {', '.join(silent)}", highlight=False)

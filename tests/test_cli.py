@@ -117,6 +117,22 @@ def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -
     assert cells(analyzed.stdout, LONG_LF)[:3] == [LONG_LF, "spam", "0.500"], "d1, d3 of dev"
 
 
+def test_analyze_judges_imported_llm_answers_as_sources(tmp_path: Path) -> None:
+    # Trial 28: with only LLM answers as sources, analyze said every example got no vote.
+    ws, texts, answers = tmp_path / "ws.duckdb", tmp_path / "t.csv", tmp_path / "gpt.csv"
+    texts.write_text("id,text,label,split\nd1,buy now,spam,dev\nd2,hello,ham,dev\n")
+    answers.write_text("id,answer\nd1,spam\nd2,spam\n")
+    assert (
+        run("ingest", ws, texts, "--label-column", "label", "--split-column", "split").returncode
+        == 0
+    )
+    assert run("import-answers", ws, answers, "--source", "gpt").returncode == 0
+    analyzed = piped("analyze", ws)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "get no vote" not in analyzed.stdout
+    assert cells(analyzed.stdout, "llm:gpt")[:3] == ["llm:gpt", "spam", "1.000"]
+
+
 def test_analyze_refuses_a_split_no_example_is_in(voted: Path) -> None:
     # Trial 25: "--split validation" printed empty tables and "0 examples get no vote".
     result = piped("analyze", voted, "--split", "validation")

@@ -242,7 +242,7 @@ def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Pa
     assert row(applied.stdout, "staff", "rude")[3:8] == ["0.750", "0.750", "0.000", "2", "1"]
     analyzed = run("analyze", ws)
     assert analyzed.returncode == 0, analyzed.stderr
-    assert "labeling functions per attribute on the dev split" in analyzed.stdout
+    assert "sources per attribute on the dev split" in analyzed.stdout
     assert row(analyzed.stdout, "staff", "staff")[3:9] == [
         "0.750",
         "0.750",
