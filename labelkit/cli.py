@@ -1064,8 +1064,25 @@ def import_answers_command(
     }.get(kind, f"parsed ({imported.votes} attribute answers)")
     console.print(
         f"{imported.source}: {imported.answers} answers, {imported.parsed} {parsed}, "
-        f"{imported.unparsed} kept as abstains (raw text in the LLM cache)"
+        f"{imported.unparsed} kept as abstains (raw text in the LLM cache)",
+        highlight=False,
     )
+    if imported.unread:
+        shown = ", ".join(f"{answer!r} ({n})" for answer, n in imported.unread)
+        console.print(
+            f"  commonest answers read as no label: {shown}; --alias LABEL=ANSWER reads one "
+            "as a label",
+            highlight=False,
+            markup=False,
+        )
+    if imported.replaced:
+        was = f" (imported from {imported.replaced_file})" if imported.replaced_file else ""
+        votes = f"{imported.replaced} vote" + ("s" if imported.replaced != 1 else "")
+        line = f"replaced the {votes} {imported.source} held{was}"
+        if imported.replaced_file not in (None, file.name):
+            errors.print(f"warning: {line}", highlight=False, markup=False)
+        else:
+            console.print(line, highlight=False, markup=False)
 
 
 @app.command(name="import-votes")

@@ -130,6 +130,11 @@ def test_analyze_judges_imported_llm_answers_as_sources(tmp_path: Path) -> None:
     analyzed = piped("analyze", ws)
     assert analyzed.returncode == 0, analyzed.stderr
     assert "get no vote" not in analyzed.stdout
+    other = tmp_path / "other.csv"
+    other.write_text("id,answer\nd1,ham\nd2,Moderate\n")
+    replaced = piped("import-answers", ws, other, "--source", "gpt")
+    assert "warning: replaced the 2 votes llm:gpt held (imported from gpt.csv)" in replaced.stderr
+    assert "commonest answers read as no label: 'Moderate' (1)" in replaced.stdout
     assert cells(analyzed.stdout, "llm:gpt")[:3] == ["llm:gpt", "spam", "1.000"]
 
 

@@ -28,7 +28,7 @@ from labelkit.llm.parse import (
 from labelkit.tables import read_table, table_format
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, first_row, registered
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,20 @@ class ImportedAnswers:
     """What an import stored: the source's name, rows read, how many parsed (into a
     label; into at least one attribute's answer; into a list of entities), the votes
     stored (one per label, attribute answer or span), and on a spans task the
-    entities that found no span in their text (``unaligned``)."""
+    entities that found no span in their text (``unaligned``). ``unread`` holds the
+    commonest answers that parsed into nothing, with their counts (at most five);
+    ``replaced`` the votes the source held before this import, and ``replaced_file``
+    the file they came from (None where the source is new or not imported from a file).
+    """
 
     source: str
     answers: int
     parsed: int
     votes: int = 0
     unaligned: int = 0
+    unread: tuple[tuple[str, int], ...] = ()
+    replaced: int = 0
+    replaced_file: str | None = None
 
     @property
     def unparsed(self) -> int:
@@ -145,6 +152,7 @@ def import_answers(
         "yes_no": yes_no,
         "aliases": {label: list(names) for label, names in (aliases or {}).items()},
     }
+    before = _stored_source(workspace, name, "span_votes" if task.kind == "spans" else "votes")
     with workspace.run("import_answers", {"file": str(path), "source": name} | read_as) as run:
         if votes is not None:
             stored = replace_span_votes(
@@ -173,13 +181,35 @@ def import_answers(
                    SELECT key, ?, request, answer, cached, now()::TIMESTAMP FROM imported""",
                 [name],
             )
+    unread = (
+        parsed.filter(pl.col("cached").is_null() & pl.col("answer").is_not_null())
+        .group_by("answer")
+        .len()
+        .sort("len", "answer", descending=[True, False])
+        .head(5)
+    )
     return ImportedAnswers(
         source=name,
         answers=parsed.height,
         parsed=int(parsed["cached"].is_not_null().sum()),
         votes=stored,
         unaligned=unaligned,
+        unread=tuple(unread.iter_rows()),
+        replaced=before[0],
+        replaced_file=before[1],
     )
+
+
+def _stored_source(workspace: Workspace, name: str, table: str) -> tuple[int, str | None]:
+    """How many votes source ``name`` holds in ``table``, and the file it was imported
+    from (None if it is new or was not imported from a file)."""
+    row = first_row(
+        workspace.con,
+        f"""SELECT (SELECT count(*) FROM {table} WHERE source = ?),
+                   (SELECT definition->>'file' FROM sources WHERE name = ?)""",
+        [name, name],
+    )
+    return (int(row[0]), row[1]) if row else (0, None)
 
 
 def _refuse_bare_letters(path: Path, parsed: pl.DataFrame) -> None:

@@ -85,6 +85,22 @@ def test_bare_option_letters_are_refused_and_the_run_records_how_answers_were_re
     assert json.loads(config)["letters"] == ["ham", "spam"]
 
 
+def test_an_import_says_which_answers_it_could_not_read_and_what_it_replaced(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 28: 338 of 498 answers ("Moderate", "D") became abstains without a word, and
+    # importing another file under an existing source replaced its votes in silence.
+    first = tmp_path / "first.csv"
+    first.write_text("id,answer\na1,spam\na2,Moderate\na3,moderate\na4,D\na5,Moderate\n")
+    imported = import_answers(workspace, first, "gpt")
+    assert imported.unread == (("Moderate", 2), ("D", 1), ("moderate", 1))
+    assert (imported.replaced, imported.replaced_file) == (0, None)
+    second = tmp_path / "second.csv"
+    second.write_text("id,answer\na1,ham\n")
+    again = import_answers(workspace, second, "gpt")
+    assert (again.replaced, again.replaced_file, again.unread) == (1, "first.csv", ())
+
+
 def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_path: Path) -> None:
     before = table_counts(workspace)
     unknown = tmp_path / "unknown.csv"
