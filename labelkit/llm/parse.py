@@ -21,6 +21,11 @@ _JSON_PAIR = re.compile(r'"([^"\\]+)"\s*:\s*(?:"([^"\\]*)"|(true|false))')
 _LEADING_JUNK = re.compile(r"^[\W_]+")
 # "B", "B:", "B) Anger", "(B)", "AB: Dumb Blonde": an option letter at the start.
 _OPTION_LETTER = re.compile(r"^\(?([A-Z]{1,2})(?:\s*$|\s*[:).]|\s+-)")
+# "Answer: B", "The answer is (C)", "Option B": words before an option letter.
+_ANSWER_LEAD = re.compile(
+    r"^(?:the\s+)?(?:correct\s+|best\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:.-]?\s*",
+    re.IGNORECASE,
+)
 _YES_NO = re.compile(r"^(yes|no)\b", re.IGNORECASE)
 # Names compare by their letters and digits alone: "Sci/Tech", "Sci-Tech", "sci tech".
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -91,7 +96,7 @@ def parse_label(
     symbols; then matches, in order: a label name or alias as the whole answer
     (comparing letters and digits only, so "Sci Tech" is "Sci/Tech"); with
     ``letters`` (the prompt's options in order, or letter → label), an option letter
-    at the start; with ``yes_no=(yes_label, no_label)``, a leading yes or no; and
+    at the start (after "Answer:", "The answer is" or "Option", if any); with ``yes_no=(yes_label, no_label)``, a leading yes or no; and
     last, the one label mentioned (by name or alias) as a word.
 
     Examples
@@ -125,7 +130,7 @@ def parse_label(
     by_name = {_normalise(name): label for name, label in names}
     if _normalise(text) in by_name:
         return by_name[_normalise(text)]
-    if letters is not None and (match := _OPTION_LETTER.match(text)):
+    if letters is not None and (match := _OPTION_LETTER.match(_ANSWER_LEAD.sub("", text))):
         by_letter = letter_map(letters, labels)
         if match.group(1) in by_letter:
             return by_letter[match.group(1)]
