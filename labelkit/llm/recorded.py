@@ -25,7 +25,7 @@ from labelkit.llm.parse import (
     parse_attributes,
     parse_label,
 )
-from labelkit.tables import read_table, table_format
+from labelkit.tables import read_table
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, first_row, registered
@@ -114,8 +114,12 @@ def import_answers(
         )
     repeated = rows.filter(pl.col("example_id").is_duplicated())
     if repeated.height:
-        row, example_id = repeated.select("row", "example_id").row(0)
-        raise InputError(f"{path}: row {row}: id {example_id!r} is answered more than once")
+        example_id = repeated["example_id"][0]
+        where = repeated.filter(pl.col("example_id") == example_id)["row"].to_list()
+        raise InputError(
+            f"{path}: rows {', '.join(map(str, where))}: id {example_id!r} is answered more "
+            "than once"
+        )
     for label in yes_no or ():
         task.code(label)
     if task.kind == "spans":
@@ -329,8 +333,8 @@ def _read(
             raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
     if frame.height == 0:
         raise InputError(f"{path}: no answers")
-    header_lines = 1 if has_header and table_format(path, file_format) in ("csv", "tsv") else 0
+    # Rows are numbered from the first answer, as ingest and import-votes number them.
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("example_id"),
         pl.col(answer_column).cast(pl.String).alias("answer"),
-    ).with_row_index("row", offset=1 + header_lines)
+    ).with_row_index("row", offset=1)

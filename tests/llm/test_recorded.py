@@ -105,11 +105,11 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
     before = table_counts(workspace)
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("id,answer\na1,spam\nzz,ham\n")
-    with pytest.raises(InputError, match=r"unknown.csv: row 3: id 'zz' is not an example"):
+    with pytest.raises(InputError, match=r"unknown.csv: row 2: id 'zz' is not an example"):
         import_answers(workspace, unknown, "m")
     twice = tmp_path / "twice.csv"
     twice.write_text("id,answer\na1,spam\na1,ham\n")
-    with pytest.raises(InputError, match=r"twice.csv: row 2: id 'a1' is answered more than once"):
+    with pytest.raises(InputError, match=r"twice.csv: rows 1, 2: id 'a1' is answered more than once"):
         import_answers(workspace, twice, "m")
     columns = tmp_path / "columns.csv"
     columns.write_text("example,text\na1,spam\n")
