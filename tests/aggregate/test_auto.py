@@ -180,6 +180,18 @@ def test_with_gold_the_choice_is_made_by_cross_validation_on_gold_rows() -> None
     unlabeled = gold == -1
     got = accuracy(model.predict_proba(codes)[unlabeled], truth[unlabeled])
     assert got >= majority_vote(codes[unlabeled], truth[unlabeled], 2) - 0.01
+    # Trial 28: on 50 dev rows the best-scoring fit put 59% of a balanced set in one
+    # class. A fit whose classes stray farther from the gold rows' balance than
+    # majority vote's, by more than max_shift, is passed over for the next best.
+    assert model.report["chosen"] == "dawid_skene"
+    strict = AutoLabelModel(max_shift=0.0).fit(codes, 2, gold=gold)
+    assert strict.report["chosen"] == "majority_vote"
+    assert strict.report["reason"].startswith("majority vote, 0.733 on 5-fold cross-validation")
+    assert (
+        "passed over for moving more examples away from the gold rows' class balance"
+        in (strict.report["reason"])
+    )
+    assert "dawid_skene, gold weight 10 (1%)" in strict.report["reason"]
 
 
 def test_a_bloc_of_sources_wrong_together_falls_back_to_majority_vote() -> None:

@@ -109,7 +109,9 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
         import_answers(workspace, unknown, "m")
     twice = tmp_path / "twice.csv"
     twice.write_text("id,answer\na1,spam\na1,ham\n")
-    with pytest.raises(InputError, match=r"twice.csv: rows 1, 2: id 'a1' is answered more than once"):
+    with pytest.raises(
+        InputError, match=r"twice.csv: rows 1, 2: id 'a1' is answered more than once"
+    ):
         import_answers(workspace, twice, "m")
     columns = tmp_path / "columns.csv"
     columns.write_text("example,text\na1,spam\n")
