@@ -1158,6 +1158,13 @@ def aggregate_votes(
     keep_below_chance: Annotated[
         bool, typer.Option(help="auto: keep sources estimated below chance (default: drop).")
     ] = False,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Leave this source's votes out of the fit (they stay stored); repeatable "
+            "or comma-separated."
+        ),
+    ] = None,
 ) -> None:
     """Combine all votes into one label per example with a label model (on a spans task,
     into spans, scored against gold beside majority vote and every source)."""
@@ -1170,6 +1177,8 @@ def aggregate_votes(
         except ValueError:
             raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
     with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
+        if exclude:
+            params["sources"] = _kept_sources(ws, exclude)
         if ws.task.kind == "spans":
             if save is not None:
                 raise LabelkitError("span label models are not saved: leave out --save")
@@ -1234,6 +1243,21 @@ def aggregate_votes(
                 + (f" ({model} was fit on these gold labels)" if gold_split == "dev" else ""),
             )
         )
+
+
+def _kept_sources(ws: Workspace, exclude: list[str]) -> list[str]:
+    """The workspace's sources but those ``--exclude`` names; an unknown name is refused."""
+    left_out = {name.strip() for value in exclude for name in value.split(",") if name.strip()}
+    names = source_names(ws)
+    unknown = sorted(left_out - set(names))
+    if unknown:
+        raise LabelkitError(
+            f"--exclude names no source of the workspace: {unknown}; its sources are {names}"
+        )
+    kept = [name for name in names if name not in left_out]
+    if not kept:
+        raise LabelkitError("--exclude leaves no source to aggregate")
+    return kept
 
 
 def _aggregate_spans(

@@ -669,6 +669,20 @@ def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path
         assert song[-2] == ("–" if measured["song"] is None else f"{measured['song']:.3f}")
 
 
+def test_aggregate_leaves_out_the_sources_exclude_names(voted: Path) -> None:
+    # Trial 28: a source worse than chance on gold could be left out in Python only.
+    unknown = piped("aggregate", voted, "--exclude", "sng")
+    assert unknown.returncode == 1 and "--exclude names no source of the workspace: ['sng']" in (
+        unknown.stderr
+    )
+    result = piped("aggregate", voted, "--model", "majority_vote", "--exclude", "song,free")
+    assert result.returncode == 0, result.stderr
+    with Workspace(voted, read_only=True) as ws:
+        config = ws.sql("SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id")
+        assert json.loads(config["config"][-1])["sources"] == [LONG_LF]
+        assert ws.sql("SELECT count(*) AS n FROM votes WHERE source = 'song'")["n"][0] > 0
+
+
 def test_analyze_shows_the_source_health_aggregate_fits_on_any_split(voted: Path) -> None:
     # An LLM source too: aggregate fits every source, not the LFs alone.
     with Workspace(voted) as ws:

@@ -330,7 +330,11 @@ def source_health(
     """One row per source from the ``auto`` label model's report: coverage, estimated
     accuracy, agreement with the other sources' majority beside the chance level for the
     source's label mix, gold accuracy where ``measured`` (an ``lf_summary`` with gold)
-    has it, and the status: ``dropped`` or ``below chance`` (kept on request) or ``ok``.
+    has it, and the status: ``dropped`` or ``below chance`` (kept on request),
+    ``below chance on gold`` (its gold accuracy is below that chance level, which the
+    label model cannot see), or ``ok``. Where ``auto`` fell back to majority vote, which
+    weighs every source alike, there is no estimated accuracy: the rejected fit's is
+    not shown as if it were used.
 
     Examples
     --------
@@ -344,7 +348,9 @@ def source_health(
         {
             "source": list(sources),
             "coverage": report["coverage"],
-            "estimated_accuracy": report["accuracy"],
+            "estimated_accuracy": report["accuracy"]
+            if report.get("chosen") != "majority_vote"
+            else [None] * len(sources),
             "agreement": report["agreement"],
             "chance": report["chance"],
             "status": [
@@ -362,6 +368,13 @@ def source_health(
             how="left",
             maintain_order="left",
         ).select(*health.columns[:-1], "gold_accuracy", "status")
+        health = health.with_columns(
+            status=pl.when(
+                (pl.col("status") == "ok") & (pl.col("gold_accuracy") < pl.col("chance"))
+            )
+            .then(pl.lit("below chance on gold"))
+            .otherwise("status")
+        )
     return health
 
 
@@ -373,12 +386,21 @@ def health_warning(health: pl.DataFrame) -> str | None:
     >>> health_warning(source_health(model.report, L.sources))
     'below chance (dropped): llm:tiny'
     """
-    flagged = health.filter(pl.col("status") != "ok")
-    if flagged.is_empty():
-        return None
-    names = ", ".join(flagged["source"])
-    action = "dropped" if (flagged["status"] == "dropped").all() else "kept on request"
-    return (
-        f"below chance ({action}): {names} — these agree with the other sources' majority "
-        "less often than voting their own label mix at random would"
-    )
+    flagged = health.filter(~pl.col("status").is_in(["ok", "below chance on gold"]))
+    on_gold = health.filter(pl.col("status") == "below chance on gold")
+    lines = []
+    if not flagged.is_empty():
+        names = ", ".join(flagged["source"])
+        action = "dropped" if (flagged["status"] == "dropped").all() else "kept on request"
+        lines.append(
+            f"below chance ({action}): {names} — these agree with the other sources' "
+            "majority less often than voting their own label mix at random would"
+        )
+    if not on_gold.is_empty():
+        names = ", ".join(on_gold["source"])
+        lines.append(
+            f"below chance on gold (still voting): {names} — right on the gold rows less "
+            "often than voting their own label mix at random would; leave them out with "
+            "--exclude"
+        )
+    return "; ".join(lines) or None

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from labelkit.aggregate import AutoLabelModel, load_label_model, make_label_model
@@ -113,6 +114,16 @@ def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     assert health_warning(source_health(kept.report, names)).startswith(
         "below chance (kept on request): llm:tiny"
     )
+    # Trial 28: a source right on 16% of the dev gold was marked "ok", and after a
+    # fallback to majority vote the rejected fit's accuracies were shown as estimates.
+    measured = pl.DataFrame({"lf": ["lf0", "lf1"], "accuracy": [0.1, 0.9]})
+    on_gold = source_health(model.report, names, measured)
+    assert on_gold.filter(pl.col("status") == "below chance on gold")["source"].to_list() == ["lf0"]
+    assert "; below chance on gold (still voting): lf0 — right on the gold rows" in (
+        health_warning(on_gold)
+    )
+    fell_back = source_health(model.report | {"chosen": "majority_vote"}, names)
+    assert fell_back["estimated_accuracy"].null_count() == len(names)
 
 
 def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
