@@ -64,7 +64,8 @@ def find_label_issues(
     - ``cleanlab``: confident learning finds its label likely wrong, out of sample;
     - ``label model unsure``: the label model's confidence is below ``unsure_below``;
     - ``LFs conflict``: labeling functions voted different labels;
-    - ``<llm source> disagrees``: an LLM voted another label than the label model.
+    - ``<llm source> says <label>``: an LLM voted another label than the label model
+      (where several LLMs vote, at least half of them did; three are named per label).
 
     One priority orders the queue: ``1 - (quality + confidence) / 2``, where
     ``quality`` is cleanlab's self-confidence label quality and ``confidence`` the
@@ -846,18 +847,37 @@ def _store_vote_evidence(
                             AS lf_votes
                    FROM lf SEMI JOIN conflicted USING (example_id, attribute)
                    GROUP BY example_id, attribute),
-               llm AS (
-                   SELECT v.example_id, v.attribute,
-                          string_agg(v.source || ' says ' || v.label, '; ' ORDER BY v.source)
-                            AS llm_disagrees
+               llm_votes AS (
+                   SELECT v.example_id, v.attribute, v.source, v.label,
+                          coalesce(p.label <> v.label
+                                   AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none),
+                                   false) AS against
                    FROM votes v
                    JOIN sources s ON s.name = v.source AND s.kind = 'llm'
                    JOIN predictions p
                        ON p.example_id = v.example_id AND p.attribute = v.attribute
-                       AND p.label <> v.label
-                       AND (v.label IS DISTINCT FROM $mentioned OR p.label = $none)
-                   WHERE v.example_id >= $first AND ($next IS NULL OR v.example_id < $next)
-                   GROUP BY v.example_id, v.attribute),
+                   WHERE v.example_id >= $first AND ($next IS NULL OR v.example_id < $next)),
+               -- Per label the LLMs give against the label model: how many, and the
+               -- first three by name (twelve recorded LLMs made an unreadable reason).
+               llm_against AS (
+                   SELECT example_id, attribute, label, count(*) AS n,
+                          array_to_string(list_slice(list(source ORDER BY source), 1, 3), ', ')
+                            || CASE WHEN count(*) > 3
+                                    THEN ' and ' || (count(*) - 3) || ' more' ELSE '' END
+                            AS names
+                   FROM llm_votes WHERE against GROUP BY ALL),
+               -- A reason where at least half the LLMs that vote there disagree: one
+               -- dissenter among many is what a crowd of LLMs always has.
+               llm AS (
+                   SELECT a.example_id, a.attribute,
+                          string_agg(a.names || CASE WHEN a.n = 1 THEN ' says ' ELSE ' say ' END
+                                     || a.label, '; ' ORDER BY a.n DESC, a.label)
+                            AS llm_disagrees
+                   FROM llm_against a
+                   JOIN (SELECT example_id, attribute, count(*) AS voting FROM llm_votes
+                         GROUP BY ALL) t USING (example_id, attribute)
+                   GROUP BY a.example_id, a.attribute
+                   HAVING sum(a.n) * 2 >= max(t.voting)),
                placed AS (
                    SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER
                             AS row_at

@@ -124,6 +124,24 @@ def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
         assert queued["t4"] == "llm:m says spam"
 
 
+def test_a_crowd_of_llms_is_a_reason_where_half_disagree_named_three_a_label(
+    tmp_path: Path,
+) -> None:
+    # Trial 28: with twelve recorded LLMs some LLM disagreed everywhere, so every label
+    # was flagged, each reason naming up to twelve of them.
+    ws, _ = noisy_workspace(tmp_path, flips=0)
+    with ws:
+        crowd = [f"llm:{name}" for name in "abcde"]
+        ws.con.execute("INSERT INTO sources SELECT unnest(?), 'llm', 'm', 'm', 0", [crowd])
+        # t2 and t4 are ham: one of five says spam on t2, four of five on t4.
+        votes = [("t2", name, "spam" if name == "llm:a" else "ham") for name in crowd]
+        votes += [("t4", name, "ham" if name == "llm:e" else "spam") for name in crowd]
+        ws.con.executemany("INSERT INTO votes VALUES (?, ?, ?, 0, '')", votes)
+        reasons = dict(find_label_issues(ws).select("example_id", "reasons").iter_rows())
+        assert "t2" not in reasons, "one dissenter among five is no reason"
+        assert reasons["t4"] == "llm:a, llm:b, llm:c and 1 more say spam"
+
+
 @pytest.mark.parametrize(
     ("flagger", "params"), [("minilm_logreg", {}), ("spacy_textcat", {"max_epochs": 5})]
 )
