@@ -52,7 +52,7 @@ from labelkit.report import accuracy_with_interval, make_console, one_line, rich
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import printable, read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import VOTE_STEP, Workspace, first_row
 
 app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
@@ -395,7 +395,7 @@ def analyze(
     """How the sources (labeling functions, LLM answers) do: accuracy with intervals,
     agreement, gaps, disputes."""
     with _open(workspace) as ws:
-        ws.require("span_votes" if ws.task.kind == "spans" else "votes", "labelkit apply")
+        ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
         split = split or _analysis_split(ws)
         _require_split(ws, split)
         if ws.task.kind == "spans":

@@ -29,6 +29,8 @@ from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
 VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm")
+# What `Workspace.require` names when there are no votes (inside its backticks).
+VOTE_STEP = "labelkit apply` or `labelkit import-answers"
 
 # Each entry moves the schema one version up; never edit a released entry, append one.
 MIGRATIONS: tuple[str, ...] = (

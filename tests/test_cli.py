@@ -354,7 +354,10 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
     [
         (("apply", "missing.duckdb", "--lfs", "labeling_functions.youtube"), "does not exist"),
         (("ingest", "{ws}", "nope.csv"), "nope.csv: no such file"),
-        (("aggregate", "{ws}"), "no votes yet: run `labelkit apply` first"),
+        (
+            ("aggregate", "{ws}"),
+            "no votes yet: run `labelkit apply` or `labelkit import-answers` first",
+        ),
         (("review", "{ws}", "--reviewer", "ana"), "no review queue yet: run `labelkit flag` first"),
         (("evaluate", "{ws}"), "no votes yet and no model given; run `labelkit apply`"),
         (("demo", "--dataset", "cats"), "unknown demo data set 'cats'; choose one of"),

@@ -26,7 +26,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import check_values, label_models, resolve
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
-from labelkit.workspace import Workspace, warn_if_out_of_date
+from labelkit.workspace import VOTE_STEP, Workspace, warn_if_out_of_date
 
 __all__ = [
     "AutoLabelModel",
@@ -235,7 +235,7 @@ def _predict(
     attribute: per attribute, computed as they are read, its probabilities and predicted
     codes for every example, in id order. Bad splits raise here, before any answer."""
     task = workspace.task
-    workspace.require("votes", "labelkit apply")
+    workspace.require("votes", VOTE_STEP)
     warn_if_out_of_date(workspace, labels=False)
     used_sources = source_names(workspace) if sources is None else list(sources)
     rows = workspace.sql(
