@@ -607,6 +607,21 @@ class ReviewQueue:
                 )
             return str(example_id)
 
+    def release(self, reviewer: str) -> None:
+        """Hand back the items ``reviewer`` holds unanswered (a reviewer who quits), so
+        that another gets them now, not when the claim expires.
+
+        Examples
+        --------
+        >>> queue.next(reviewer="ana").example_id
+        'a1'
+        >>> queue.release("ana")
+        >>> queue.next(reviewer="bo").example_id
+        'a1'
+        """
+        with self._lock, self.workspace.transaction() as con:
+            con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer_name(reviewer)])
+
     def decisions(self) -> pl.DataFrame:
         """The decision that counts for every reviewed item."""
         with self._lock:

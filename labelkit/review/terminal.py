@@ -129,6 +129,7 @@ def review_in_terminal(
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
+            queue.release(reviewer)
             break
         if key == "n":
             current = following
@@ -348,6 +349,7 @@ def _review_spans(
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
+            queue.release(reviewer)
             break
         if key == "u":
             undone = queue.undo(reviewer=reviewer)

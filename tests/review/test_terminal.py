@@ -48,6 +48,9 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     assert "unknown key 'x'" in text
     assert "subscribe to my channel please" in text
     assert "reviewed 1 of 3" in text
+    # Trial 28: quitting left the item on screen claimed for ten minutes.
+    assert queue.workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
+    assert queue.next(reviewer="bo").example_id == "a2"  # type: ignore[union-attr]
 
 
 def test_end_of_input_quits_and_an_empty_queue_says_so(queue: ReviewQueue) -> None:  # noqa: F811
