@@ -1390,8 +1390,15 @@ def flag(
             "SELECT id AS example_id, text FROM examples WHERE list_contains(?, id)",
             [top["example_id"].to_list()],
         )
+        progress = ReviewQueue(ws).progress()
     what = "spans" if spans else "labels"
     console.print(f"{count} {what} queued for review, highest priority first")
+    if progress["reviewed"]:
+        # Reviewed items keep their place: the queue is more than this run's flags.
+        console.print(
+            f"the queue holds {progress['queued']} items, {progress['reviewed']} reviewed: "
+            f"{progress['remaining']} still to review"
+        )
     shown = top.join(texts, on="example_id", how="left", maintain_order="left")
     marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
     shown = shown.select(

@@ -189,6 +189,16 @@ def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None
     # t3: LFs conflict (subscribe against song and free).
     shown = " ".join(FLAGGED_TEXT.split())[:59] + "…"
     assert cells(result.stdout, "t3")[-1] == shown
+    assert "still to review" not in result.stdout
+    # Trial 28: after a review, "N queued" counted the reviewed items as waiting.
+    with Workspace(voted) as ws:
+        ReviewQueue(ws).answer("t3", "accept", reviewer="ana")
+    again = piped("flag", voted, "--folds", "2")
+    with Workspace(voted, read_only=True) as ws:
+        queued = ws.sql("SELECT count(*) AS n FROM queue")["n"][0]
+    assert f"the queue holds {queued} items, 1 reviewed: {queued - 1} still to review" in (
+        again.stdout
+    )
 
 
 def test_version() -> None:
