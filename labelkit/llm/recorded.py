@@ -148,11 +148,7 @@ def import_answers(
     source_column = pl.lit(name).alias("source")
     # How the answers were read, so that two imports of one file can be told apart.
     read_as = {
-        "letters": None
-        if letters is None
-        else dict(letters)
-        if isinstance(letters, Mapping)
-        else list(letters),
+        "letters": None if letters is None else letter_map(letters, task.labels),
         "yes_no": yes_no,
         "aliases": {label: list(names) for label, names in (aliases or {}).items()},
     }

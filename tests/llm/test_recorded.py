@@ -82,7 +82,7 @@ def test_bare_option_letters_are_refused_and_the_run_records_how_answers_were_re
     config = workspace.sql(
         "SELECT config FROM runs WHERE step = 'import_answers' ORDER BY run_id DESC LIMIT 1"
     )["config"][0]
-    assert json.loads(config)["letters"] == ["ham", "spam"]
+    assert json.loads(config)["letters"] == {"A": "ham", "B": "spam"}
 
 
 def test_an_import_says_which_answers_it_could_not_read_and_what_it_replaced(
