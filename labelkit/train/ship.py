@@ -608,9 +608,7 @@ class Predictor:
             top = pl.concat_list(table.columns)
             columns = zip(table.columns, self.labels, strict=True)
             over = [
-                pl.when(
-                    pl.col(c) >= (DEFAULT_THRESHOLD if self.threshold is None else self.threshold)
-                ).then(pl.lit(label))
+                pl.when(pl.col(c) >= _cut(self.threshold)).then(pl.lit(label))
                 for c, label in columns
             ]
             picked = pl.concat_list(over).list.drop_nulls().alias("predicted_labels")
@@ -665,6 +663,12 @@ def _exclusive_answers(table: pl.DataFrame, labels: list[str]) -> pl.DataFrame:
     return table.select(chosen.alias("predicted"), top.list.max().alias("confidence"), pl.all())
 
 
+def _cut(threshold: float | None) -> float:
+    """The score at which a label counts as present where the model scores no absent
+    answer: ``threshold``, or ``DEFAULT_THRESHOLD`` when none is given."""
+    return DEFAULT_THRESHOLD if threshold is None else threshold
+
+
 def _attribute_answers(task: Task, columns: list[str], threshold: float | None) -> list[pl.Expr]:
     """``predicted_<attribute>`` and ``confidence_<attribute>`` for every attribute,
     from the ``score_<attribute>=<answer>`` columns (``threshold`` as ``predict_frame``
@@ -688,7 +692,7 @@ def _attribute_answers(task: Task, columns: list[str], threshold: float | None) 
         elif absent in scored.values():
             predicted, confidence = best, top
         else:
-            on = top >= (DEFAULT_THRESHOLD if threshold is None else threshold)
+            on = top >= _cut(threshold)
             predicted = pl.when(on).then(best).otherwise(pl.lit(absent))
             confidence = pl.when(on).then(top).otherwise(1 - top)
         answers += [
