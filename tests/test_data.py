@@ -369,24 +369,24 @@ def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: 
         mapped = {"joy": "joy", "Fear": "fear", "fear": "fear", "sadness": "sadness"}
         ingest(ws, path, label_column="label", label_map=mapped)
         assert ws.task.labels == ("joy", "fear", "sadness")
-    multi = tmp_path / "multi.csv"
-    multi.write_text('text,label\na,"[""Joy""]"\nb,"[""joy""]"\n')
-    with (
-        Workspace(tmp_path / "multi.duckdb") as ws,
-        pytest.raises(
-            InputError, match=r"labels 'Joy' \(.*multi.csv row 1\) and 'joy' \(.*multi.csv row 2\)"
+    refused = [
+        (
+            "multi.csv",
+            'text,label\na,"[""Joy""]"\nb,"[""joy""]"\n',
+            "multilabel",
+            r"labels 'Joy' \(.*multi.csv row 1\) and 'joy' \(.*multi.csv row 2\)",
         ),
-    ):
-        ingest(ws, multi, label_column="label", kind="multilabel")
-    blank = tmp_path / "blank.jsonl"
-    blank.write_text('{"text": "a", "label": "joy"}\n{"text": "b", "label": " sad"}\n')
-    with (
-        Workspace(tmp_path / "blank.duckdb") as ws,
-        pytest.raises(
-            InputError, match=r"blank.jsonl row 2: gold label ' sad' is empty or padded with spaces"
+        (
+            "blank.jsonl",
+            '{"text": "a", "label": "joy"}\n{"text": "b", "label": " sad"}\n',
+            "classification",
+            r"blank.jsonl row 2: gold label ' sad' is empty or padded with spaces",
         ),
-    ):
-        ingest(ws, blank, label_column="label")
+    ]
+    for name, content, kind, message in refused:
+        (tmp_path / name).write_text(content)
+        with Workspace(tmp_path / f"{name}.duckdb") as ws, pytest.raises(InputError, match=message):
+            ingest(ws, tmp_path / name, label_column="label", kind=kind)
 
 
 def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
