@@ -117,8 +117,9 @@ def run_demo(
         console.rule("2. labeling functions")
         apply_lfs(ws, load_lfs("labeling_functions.youtube"))
         summary = summarize_lfs(ws, split="dev")
-        # Overlaps left out so that the table fits 100 columns; `labelkit analyze` has all.
-        shown = accuracy_with_interval(summary).drop("overlaps")
+        # Overlaps and chance left out so that the table fits 100 columns; `labelkit
+        # analyze` has all.
+        shown = accuracy_with_interval(summary).drop("overlaps", "chance")
         console.print(rich_table(shown, title="labeling functions on the dev split"))
 
         console.rule("3. LLM votes")

@@ -135,9 +135,10 @@ def accuracy_with_interval(summary: pl.DataFrame) -> pl.DataFrame:
             "accuracy", "accuracy_low", "accuracy_high"
         ).rows()
     ]
-    return summary.with_columns(pl.Series("accuracy (95% CI)", shown, pl.String)).drop(
-        "accuracy", "accuracy_low", "accuracy_high"
-    )
+    merged = summary.with_columns(pl.Series("accuracy (95% CI)", shown, pl.String))
+    # Chance beside the accuracy it is read against.
+    last = [name for name in ("accuracy (95% CI)", "chance") if name in merged.columns]
+    return merged.select(pl.exclude("accuracy", "accuracy_low", "accuracy_high", *last), *last)
 
 
 def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400) -> str:

@@ -29,7 +29,10 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
     (None where unknown; an attribute's answers on an attribute's votes), ``correct``,
     ``incorrect`` and ``accuracy`` count the voted examples that have gold, and
     ``accuracy_low``/``accuracy_high`` bound a 95% Wilson interval, which stays
-    honest on the handful of gold examples a narrow LF usually has.
+    honest on the handful of gold examples a narrow LF usually has. ``chance`` is the
+    accuracy of voting the source's own label mix at random on the gold rows: a source
+    that only ever says "spam" is right by chance as often as gold is spam there, so a
+    one-sided LF is held to the share of its label, not to one half.
 
     Examples
     --------
@@ -88,12 +91,20 @@ def _summary(
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy = np.where(judged_n > 0, correct / judged_n, np.nan)
     low, high = wilson_interval(correct, judged_n)
+    # How often a vote of each code is right on a gold row drawn at random, and each
+    # source's mix of codes over the rows it votes on.
+    gold_share = weights @ _vote_counts(gold, task.cardinality)
+    right_by_chance = agree @ gold_share / max(gold_share.sum(), 1)
+    mix = np.stack([weights @ (votes == k) for k in range(task.cardinality)], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chance = np.where(judged_n > 0, mix @ right_by_chance / mix.sum(axis=1), np.nan)
     return summary.with_columns(
         pl.Series("correct", correct),
         pl.Series("incorrect", incorrect),
         pl.Series("accuracy", accuracy).fill_nan(None),
         pl.Series("accuracy_low", low).fill_nan(None),
         pl.Series("accuracy_high", high).fill_nan(None),
+        pl.Series("chance", chance).fill_nan(None),
     )
 
 
@@ -331,8 +342,9 @@ def source_health(
     accuracy, agreement with the other sources' majority beside the chance level for the
     source's label mix, gold accuracy where ``measured`` (an ``lf_summary`` with gold)
     has it, and the status: ``dropped`` or ``below chance`` (kept on request),
-    ``below chance on gold`` (its gold accuracy is below that chance level, which the
-    label model cannot see), or ``ok``. Where ``auto`` fell back to majority vote, which
+    ``below chance on gold`` (even the top of its gold accuracy's 95% interval is below
+    the accuracy of voting its label mix at random on the gold rows, the ``chance`` of
+    ``lf_summary``: something the label model cannot see), or ``ok``. Where ``auto`` fell back to majority vote, which
     weighs every source alike, there is no estimated accuracy: the rejected fit's is
     not shown as if it were used.
 
@@ -360,20 +372,26 @@ def source_health(
         }
     ).with_columns(pl.col("agreement", "chance").fill_nan(None))
     if measured is not None and "accuracy" in measured.columns:
+        columns = health.columns[:-1]
         health = health.join(
             measured.select(
-                pl.col("lf").alias("source"), pl.col("accuracy").alias("gold_accuracy")
+                pl.col("lf").alias("source"),
+                pl.col("accuracy").alias("gold_accuracy"),
+                pl.col("accuracy_high").alias("gold_high"),
+                pl.col("chance").alias("gold_chance"),
             ),
             on="source",
             how="left",
             maintain_order="left",
-        ).select(*health.columns[:-1], "gold_accuracy", "status")
-        health = health.with_columns(
+        )
+        health = health.select(
+            *columns,
+            "gold_accuracy",
             status=pl.when(
-                (pl.col("status") == "ok") & (pl.col("gold_accuracy") < pl.col("chance"))
+                (pl.col("status") == "ok") & (pl.col("gold_high") < pl.col("gold_chance"))
             )
             .then(pl.lit("below chance on gold"))
-            .otherwise("status")
+            .otherwise("status"),
         )
     return health
 

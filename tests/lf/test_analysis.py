@@ -3,9 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from labelkit import LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit.aggregate.auto import AutoLabelModel
 from labelkit.lf import (
     lf_agreement,
     lf_summary,
@@ -13,7 +15,7 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.lf.analysis import wilson_interval
+from labelkit.lf.analysis import source_health, wilson_interval
 
 
 def test_summarize_lfs_scores_one_split_against_its_gold(workspace: Workspace) -> None:
@@ -107,3 +109,37 @@ def test_agreement_uncovered_and_disputed_examples() -> None:
     assert disputed["example_id"].to_list() == ["e1", "e2"]
     assert disputed["votes"].to_list() == ["ham 1, spam 1, eggs 1", "spam 2, ham 1"]
     assert disputed["entropy"][0] == pytest.approx(np.log2(3))
+
+
+def test_a_one_sided_source_is_held_to_its_labels_share_of_gold_not_to_its_agreement() -> None:
+    # Trial 29: "#MAGA -> Favor", right on 0.80 of the dev gold, was called "below
+    # chance on gold" beside the 0.91 chance of agreeing with the others' majority,
+    # which a source voting one label reaches by construction.
+    rng = np.random.default_rng(0)
+    labels = ("favor", "against", "none", "neutral")
+    truth = np.repeat(np.arange(4), 100)
+    good = np.where(rng.random(400) < 0.9, truth, (truth + rng.integers(1, 4, 400)) % 4)
+    good[100:110] = 0  # the rows one_sided gets wrong, as the others do
+    columns = [np.where(rng.random(400) < 0.8, good, -1) for _ in range(5)]
+    one_sided = np.full(400, -1)
+    one_sided[:40] = 0  # 40 favor rows ...
+    one_sided[100:110] = 0  # ... and 10 against rows: right on 0.8
+    scrambled = np.where(rng.random(400) < 0.1, truth, (truth + rng.integers(1, 4, 400)) % 4)
+    codes = np.column_stack([*columns, one_sided, scrambled]).astype(np.int16)
+    sources = [f"lf{j}" for j in range(5)] + ["one_sided", "scrambled"]
+    matrix = LabelMatrix(codes, [f"e{i}" for i in range(400)], sources, Task(labels=labels))
+    measured = lf_summary(matrix, [labels[k] for k in truth])
+    rows = {r["lf"]: r for r in measured.iter_rows(named=True)}
+    assert rows["one_sided"]["accuracy"] == pytest.approx(0.8)
+    assert rows["one_sided"]["chance"] == pytest.approx(0.25)
+    assert rows["scrambled"]["chance"] == pytest.approx(0.25, abs=0.01)
+    # Fitted where "scrambled" agrees with the others, so that only gold shows it wrong.
+    report = AutoLabelModel().fit(np.column_stack([*columns, one_sided, good]), 4).report
+    assert report["chance"][5] > 0.8, "the agreement chance a one-sided source reaches"
+    health = source_health(report, sources, measured)
+    flagged = health.filter(pl.col("status") == "below chance on gold")["source"]
+    assert flagged.to_list() == ["scrambled"]
+    # Three gold rows, all wrong, are too few to call a 4-class source below chance.
+    few = lf_summary(matrix, [labels[k] if i in (0, 1, 2) else None for i, k in enumerate(truth)])
+    assert few.filter(pl.col("lf") == "one_sided")["accuracy"].item() == 1.0
+    assert source_health(report, sources, few)["status"].to_list().count("ok") >= 6
