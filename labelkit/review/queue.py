@@ -91,8 +91,9 @@ class ReviewItem:
     The question is about one ``candidate``: the flagger's suggested label, the one the
     queue ranks the item for. Once a reviewer has said no to it (on a task of more than
     two labels), the item has no candidate and asks which label it is. ``choices`` are
-    the answers of its ``attribute`` (``Task.answers``); a multi-label item always
-    asks "is this <label>?", yes or no, whatever was suggested.
+    the answers of its ``attribute`` (``Task.answers``), the ``ruled_out`` ones too, so
+    that each keeps its number key (the screens leave those out); a multi-label item
+    always asks "is this <label>?", yes or no, whatever was suggested.
 
     Examples
     --------
@@ -146,8 +147,9 @@ class ReviewItem:
             return f"Is this {self.attribute}? ({now})"
         if self.candidate is None:
             asked = "Which label is it"
-            if self.attribute and self.choices:
-                asked = f"{self.attribute}: {', '.join(self.choices[:-1])} or {self.choices[-1]}"
+            left = [choice for choice in self.choices if choice not in self.ruled_out]
+            if self.attribute and left:
+                asked = f"{self.attribute}: {', '.join(left[:-1])} or {left[-1]}"
             return f"{asked}? (not {', '.join(self.ruled_out)}; {now})"
         if self.candidate == self.given_label:
             now = "the current label"
@@ -352,6 +354,7 @@ class ReviewQueue:
             "ORDER BY source",
             params=[example_id, attribute],
         ).pl()
+        ruled_out = tuple(_ruled_out(con, example_id, attribute))
         return ReviewItem(
             example_id=row["example_id"],
             text=row["text"],
@@ -360,7 +363,7 @@ class ReviewQueue:
             reasons=row["reasons"],
             priority=row["priority"],
             votes=dict(zip(votes["source"], votes["label"], strict=True)),
-            ruled_out=tuple(_ruled_out(con, example_id, attribute)),
+            ruled_out=ruled_out,
             attribute=attribute,
             choices=self.task.answers(attribute).labels,
             kind=self.task.kind,
@@ -448,7 +451,7 @@ class ReviewQueue:
             candidate = _candidate(self.task.kind, queued[0], ruled_out, queued[1])
             answers = self.task.answers(attribute).labels
             stored, chosen = _decision(
-                example_id, action, candidate, label, answers, final_no=self.spans
+                example_id, action, candidate, label, answers, ruled_out, final_no=self.spans
             )
             con.execute(
                 "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
@@ -894,14 +897,21 @@ def _decision(
     candidate: str | None,
     label: str | None,
     answers: tuple[str, ...],
+    ruled_out: Sequence[str] = (),
     *,
     final_no: bool = False,
 ) -> tuple[str, str | None]:
-    """The action and label to store for an answer to a question of ``answers``; with
-    ``final_no`` (a span: its answers are types and ``none``) a no stores ``none``."""
+    """The action and label to store for an answer to a question of ``answers``, of
+    which ``ruled_out`` were said no to; with ``final_no`` (a span: its answers are
+    types and ``none``) a no stores ``none``."""
     if action == "label":
         if label not in answers:
             raise InputError(f"review label {label!r} is not one of {list(answers)}")
+        if label in ruled_out:
+            raise InputError(
+                f"example {example_id!r}: {label!r} was ruled out by an earlier answer; "
+                "undo that answer to give this label"
+            )
         return action, label
     if action not in ("accept", "reject"):
         return action, None

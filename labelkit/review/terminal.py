@@ -168,10 +168,15 @@ def review_in_terminal(
 
 
 def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
-    """The answer keys this item takes, each with what it does: only those that exist."""
+    """The answer keys this item takes, each with what it does: only those that exist
+    (no number key for a label an earlier answer ruled out)."""
     keys = item.yes_no(focus=focus is not None)
     if focus is None or item.candidate is None:
-        keys |= {str(k): label for k, label in enumerate(item.choices[:9], start=1)}
+        keys |= {
+            str(k): label
+            for k, label in enumerate(item.choices[:9], start=1)
+            if label not in item.ruled_out
+        }
     return keys
 
 

@@ -227,6 +227,9 @@ def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
     assert full.question == "Which label is it? (not Sports; currently Business)"
     with pytest.raises(InputError, match="'n1': its suggestion was ruled out"):
         queue.answer("n1", "accept", reviewer="bo")
+    # Trial 29: the ruled-out label was still a choice, and picking it was stored.
+    with pytest.raises(InputError, match="'n1': 'Sports' was ruled out by an earlier answer"):
+        queue.answer("n1", "label", label="Sports", reviewer="bo")
     queue.answer("n1", "label", label="Business", reviewer="bo")
     assert queue.progress() == {"queued": 4, "reviewed": 1, "remaining": 3, "corrected": 0}
 
@@ -257,9 +260,7 @@ def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attrib
     queue.answer("r2", "reject", label="negative", reviewer="ana", attribute="staff")
     item = queue.next(reviewer="ana", attribute="staff")
     assert item is not None and item.candidate is None and item.example_id == "r2"
-    assert item.question == (
-        "staff: positive, negative, neutral or none? (not negative; currently positive)"
-    )
+    assert item.question == ("staff: positive, neutral or none? (not negative; currently positive)")
     queue.answer("r2", "label", label="neutral", reviewer="ana", attribute="staff")
     not_mentioned = queue.next(reviewer="ana", attribute="staff")
     assert not_mentioned is not None

@@ -116,8 +116,11 @@ def test_each_item_asks_one_question_and_a_stores_its_candidate(
 
 
 def test_no_on_a_multi_class_item_asks_for_its_label_next(news_workspace: Workspace) -> None:
-    text = run(ReviewQueue(news_workspace), "r3q")
+    # Trial 29: 2, the ruled-out Sports, was still a key and stored Sports.
+    text = run(ReviewQueue(news_workspace), "r23q")
     assert "Which label is it? (not Sports; currently Business)" in text
+    asked = text.split("Which label is it?")[1].split("Is this Sports?")[0]
+    assert "unknown key '2'" in asked and "[2] Sports" not in asked and "[3] Business" in asked
     assert stored(news_workspace) == [("n1", "ruled_out", "Sports"), ("n1", "label", "Business")]
 
 

@@ -361,9 +361,13 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
         expect(question).to_have_text(f"Is {HOSTILE} positive? (currently none)")
         expect(text).to_have_text(REVIEWS[3][1])
         page.keyboard.press("r")
-        expect(question).to_have_text(
-            f"{HOSTILE}: positive, negative, neutral or none? (not positive; currently none)"
-        )
+        asked = f"{HOSTILE}: negative, neutral or none? (not positive; currently none)"
+        expect(question).to_have_text(asked)
+        # Trial 29: the ruled-out label was still offered, and its key stored it.
+        expect(page.locator("#choices button", has_text="positive (1)")).to_have_count(0)
+        expect(page.locator("#choices button", has_text="none (4)")).to_have_count(1)
+        page.keyboard.press("1")
+        expect(question).to_have_text(asked)
         page.keyboard.press("4")
         expect(question).to_have_text("Is food positive? (currently none)")
         expect(page.locator("#by-attribute")).to_have_text(

@@ -234,7 +234,7 @@ function render(item, notice = "") {
   }
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
-      if (i < 9) choices.push(button(label, String(i + 1), () => pick(label)));
+      if (i < 9 && !ruledOut(label)) choices.push(button(label, String(i + 1), () => pick(label)));
     });
   }
   if (state.nextAttribute) {
@@ -246,6 +246,11 @@ function render(item, notice = "") {
   $("choices").replaceChildren(...choices);
   $("number-keys").textContent = `1–${Math.min(item.choices.length, 9)}`;
   state.shownAt = performance.now();
+}
+
+function ruledOut(label) {
+  // A label an earlier answer said no to: it keeps its number, but is not offered.
+  return state.item?.ruled_out?.includes(label) ?? false;
 }
 
 function keyDoes(key) {
@@ -417,7 +422,8 @@ document.addEventListener("keydown", (event) => {
   } else if (key === "?") {
     answer("ambiguous");
   } else if (state.item && numbersAsked() && /^[1-9]$/.test(key)
-             && Number(key) <= state.item.choices.length) {
+             && Number(key) <= state.item.choices.length
+             && !ruledOut(state.item.choices[Number(key) - 1])) {
     pick(state.item.choices[Number(key) - 1]);
   }
 });
