@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import socket
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -1524,7 +1527,7 @@ def queue_command(
 @app.command()
 def serve(
     workspace: Workspace_,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8080,
     host: Annotated[
         str,
         typer.Option(
@@ -1564,7 +1567,6 @@ def serve(
     import os
     import secrets
     import signal
-    import socket
     from urllib.parse import quote
 
     import uvicorn
@@ -1604,7 +1606,11 @@ def serve(
     # uvicorn re-raises the SIGTERM it caught once it has stopped: end through the
     # cleanup below (which removes the server's note) rather than die at once.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    with _open(workspace) as ws, announce_server(ws.path, local):
+    with (
+        _open(workspace) as ws,
+        _listening(host, port) as listener,
+        announce_server(ws.path, local),
+    ):
         app = create_app(ws, token=token, allowed_hosts=names, rules=rules)
         # Never wrapped: people copy the link.
         console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
@@ -1618,7 +1624,26 @@ def serve(
                 "plain HTTP: beyond a trusted network, put a TLS reverse proxy in front "
                 "(docs/how-to/review.md)"
             )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+
+
+@contextmanager
+def _listening(host: str, port: int) -> Iterator[socket.socket]:
+    """A socket bound to ``host:port``, bound before the link is printed so that a port
+    in use is one clear error rather than a link to someone else's server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        # As uvicorn does: a port left in TIME_WAIT by a stopped server is free again.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((host, port))
+        except OSError as error:
+            hint = " (another server holds it? choose one with --port)"
+            busy = error.errno == errno.EADDRINUSE
+            raise LabelkitError(
+                f"cannot listen on {host}:{port}: {error.strerror or error}{hint if busy else ''}"
+            ) from None
+        yield listener
 
 
 @app.command(name="review-stats")

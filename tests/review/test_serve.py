@@ -156,3 +156,23 @@ def test_serve_rules_is_the_file_accepted_proposals_go_to(
         )
         assert accepted.json() == {"appended": "subscrib* -> spam", "rules_file": "spam.rules"}
     assert rules.read_text().splitlines()[1:] == ["subscrib* -> spam"]
+
+
+def test_a_port_in_use_or_out_of_range_is_one_clear_error_and_no_link(tmp_path: Path) -> None:
+    # Trial 29: the link was printed, then uvicorn's own error, exit status 3; and
+    # --port 99999 ended in a traceback.
+    ws = ingested(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run("serve", ws, "--port", str(port))
+    assert busy.returncode == 1 and "reviewing" not in busy.stdout
+    assert busy.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}:")
+    assert "choose one with --port" in busy.stderr and "Traceback" not in busy.stderr
+    assert not (tmp_path / "ws.duckdb.serve.json").exists()
+    wrong = run("serve", ws, "--port", "99999")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "Invalid value for '--port': Input should be less than or equal to 65535" in (
+        " ".join(wrong.stderr.split())
+    )
