@@ -39,7 +39,7 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
     """The labeling functions of a rule file, one per rule, in the file's order.
 
     A line that is not a rule raises ``InputError`` naming the file and line, as does
-    a rule that repeats an earlier one (naming both lines).
+    a rule that repeats an earlier one (naming both lines), in any case of its words.
 
     Examples
     --------
@@ -70,15 +70,25 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
             lf = parse_rule(line)
         except InputError as error:
             raise InputError(f"{path}:{number}: {error}") from None
-        if lf.name in seen:
-            raise InputError(f"{path}:{number}: rule {lf.name!r} repeats line {seen[lf.name]}")
-        seen[lf.name] = number
+        key = _same_rule_key(lf.name)
+        if key in seen:
+            raise InputError(f"{path}:{number}: rule {lf.name!r} repeats line {seen[key]}")
+        seen[key] = number
         lfs.append(dataclasses.replace(lf, origin=f"{path}:{number}"))
     if not lfs:
         raise InputError(
             f"{path}: no rules (one `keyword -> label` or `/regex/ -> label` per line)"
         )
     return lfs
+
+
+def _same_rule_key(name: str) -> str:
+    """What two rules that vote alike share: keywords and phrases match in any case, so
+    `Trump -> favor` repeats `trump -> favor`; a regex and a label are taken as written."""
+    if name.startswith("/"):
+        return name
+    match, _, target = name.partition(f" {ARROW} ")
+    return f"{match.casefold()} {ARROW} {target}"
 
 
 def _reads_as_hashtag_rule(line: str) -> bool:

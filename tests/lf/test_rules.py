@@ -136,6 +136,8 @@ def test_quotes_around_a_keyword_or_phrase_are_dropped_but_kept_in_a_regex(
         ("love -> ham\n\nlove  ->  ham\n", "spam.rules:3: rule 'love -> ham' repeats line 1"),
         ("# nothing yet\n", "spam.rules: no rules"),
         ('love -> ham\n"love" -> ham\n', "spam.rules:2: rule 'love -> ham' repeats line 1"),
+        # Trial 29: keywords match in any case, so these vote alike, twice.
+        ("trump -> favor\nTrump -> favor\n", "spam.rules:2: rule 'Trump -> favor' repeats line 1"),
         ("' ' -> ham\n", "spam.rules:1: rule \"' ' -> ham\": nothing between the quotes"),
         (
             "love -> ham\n#MakeAmericaGreatAgain -> trump:favor\n",
