@@ -453,10 +453,7 @@ class ReviewQueue:
             stored, chosen = _decision(
                 example_id, action, candidate, label, answers, ruled_out, final_no=self.spans
             )
-            con.execute(
-                "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
-                [example_id, attribute],
-            )
+            _take_claim(con, example_id, attribute, reviewer)
             return _append(
                 con, example_id, attribute, reviewer, stored, chosen, None, seconds, comment
             )
@@ -492,10 +489,7 @@ class ReviewQueue:
                     f"example {example_id!r}: the new bounds {new} are the span's own; "
                     "accept or relabel it instead"
                 )
-            con.execute(
-                "DELETE FROM claims WHERE example_id = ? AND attribute = ?",
-                [example_id, attribute],
-            )
+            _take_claim(con, example_id, attribute, reviewer)
             _append(con, example_id, attribute, reviewer, FIX, NONE, None, seconds, comment)
             return _append(con, example_id, new, reviewer, FIX, label, None, 0.0, None)
 
@@ -954,6 +948,27 @@ def _claim(
         "INSERT OR REPLACE INTO claims (example_id, attribute, reviewer, expires_at) "
         "VALUES (?, ?, ?, to_timestamp(?)::TIMESTAMP)",
         [example_id, attribute, reviewer, until],
+    )
+
+
+def _take_claim(
+    con: duckdb.DuckDBPyConnection, example_id: str, attribute: str, reviewer: str
+) -> None:
+    """End the claim on an item ``reviewer`` answers, refusing one another reviewer
+    holds: two people would decide the item at once, one without knowing."""
+    holder = first_row(
+        con,
+        """SELECT reviewer, epoch(expires_at) - epoch(to_timestamp(?)::TIMESTAMP)
+           FROM claims WHERE example_id = ? AND attribute = ?""",
+        [time.time(), example_id, attribute],
+    )
+    if holder is not None and holder[0] != reviewer_name(reviewer) and holder[1] > 0:
+        raise InputError(
+            f"example {example_id!r} is being reviewed by {holder[0]!r} (for up to "
+            f"{holder[1]:.0f} s more, unless they answer or quit): take the next item"
+        )
+    con.execute(
+        "DELETE FROM claims WHERE example_id = ? AND attribute = ?", [example_id, attribute]
     )
 
 

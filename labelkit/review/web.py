@@ -477,15 +477,18 @@ class _Guard:
                 "or localhost, or start it with --allow-host NAME",
                 400,
             )
+        api = request.url.path.startswith("/api/")
+        # Browsers send Origin with every write and every cross-origin fetch (a GET of
+        # /api/next claims an item, so it counts); scripts (curl, httpx) send neither.
+        source = request.headers.get("origin")
         if request.method not in _SAFE_METHODS:
-            # Browsers send Origin with every write; scripts (curl, httpx) send neither.
-            source = request.headers.get("origin") or request.headers.get("referer")
-            if source is not None and urlsplit(source).netloc.lower() != host.lower():
-                raise RequestError(
-                    f"writes from {source!r} are refused: use the reviewer page", 403
-                )
+            source = source or request.headers.get("referer")
+        elif not api:
+            source = None
+        if source is not None and urlsplit(source).netloc.lower() != host.lower():
+            raise RequestError(f"calls from {source!r} are refused: use the reviewer page", 403)
         site = request.headers.get("sec-fetch-site", "same-origin")
-        if request.url.path.startswith("/api/") and site not in ("same-origin", "none"):
+        if api and site not in ("same-origin", "none"):
             raise RequestError("calls from other web pages are refused: use the reviewer page", 403)
         if self.token is not None and not self._has_token(request):
             raise RequestError("a valid token is required: open the link the server printed", 401)
@@ -505,9 +508,9 @@ class _Guard:
         assert self.token is not None and self.cookie is not None
         # Query strings decode as UTF-8, headers as Latin-1: back to the bytes that were sent.
         given = [request.query_params.get("token", "").encode()]
-        bearer = request.headers.get("authorization", "")
-        if bearer.startswith("Bearer "):
-            given.append(bearer.removeprefix("Bearer ").strip().encode("latin-1"))
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110)
+            given.append(credentials.strip().encode("latin-1"))
         cookie = request.cookies.get(TOKEN_COOKIE, "").encode()
         return any(hmac.compare_digest(value, self.token) for value in given) or (
             hmac.compare_digest(cookie, self.cookie.encode())

@@ -323,6 +323,10 @@ def test_claims_undo_and_agreement_are_per_example_and_attribute(
     assert food is not None and (food.example_id, food.attribute) == ("r1", "food")
     assert queue.next(reviewer="cy").example_id == "r2"  # type: ignore[union-attr]
     queue.answer("r1", "accept", reviewer="ana", attribute="staff")
+    # Trial 29: anyone could answer an item another reviewer held on screen.
+    with pytest.raises(InputError, match=r"'r1' is being reviewed by 'bo' .* take the next item"):
+        queue.answer("r1", "accept", reviewer="ana", attribute="food")
+    queue.release("bo")
     queue.answer("r1", "accept", reviewer="ana", attribute="food")
     # Undo in the staff pass takes back ana's staff answer, not her newer food one.
     assert queue.undo(reviewer="ana", attribute="staff") == "r1"

@@ -164,6 +164,12 @@ def test_a_token_guards_every_request(review_workspace: Path, serve: Serve) -> N
             assert reviewer.get("/api/config").status_code == 200, "the cookie carries the token"
         with httpx.Client(base_url=url, headers={"Authorization": "Bearer s3cret"}) as script:
             assert script.get("/api/config").json()["labels"] == ["ham", "spam"]
+        # Trial 29: the scheme is case-insensitive (RFC 9110), and "bearer" was refused.
+        for scheme in ("bearer", "BEARER"):
+            with httpx.Client(base_url=url, headers={"Authorization": f"{scheme} s3cret"}) as c:
+                assert c.get("/api/config").status_code == 200, scheme
+        basic = httpx.get(f"{url}/api/config", headers={"Authorization": "Basic s3cret"})
+        assert basic.status_code == 401
 
 
 def test_pages_forbid_inline_scripts_and_text_comes_back_as_data(
@@ -322,12 +328,21 @@ def test_writes_from_another_origin_or_not_as_json_are_refused(
             "/api/next", params={"reviewer": "eve"}, headers={"Sec-Fetch-Site": "cross-site"}
         )
         assert cross_site.status_code == 403, "an <img> elsewhere cannot claim items"
+        # Trial 29: without Sec-Fetch-Site (an older browser), a fetch from another
+        # origin claimed an item; the Origin it sends is enough to refuse it.
+        other_origin = client.get(
+            "/api/next", params={"reviewer": "eve"}, headers={"Origin": "http://evil.example"}
+        )
+        assert other_origin.status_code == 403, other_origin.text
+        assert client.get("/api/config", headers={"Origin": url}).status_code == 200
         # A navigation from another site (a link in a chat) still opens the page.
         page = client.get(
             "/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
         )
         assert page.status_code == 200
     assert decisions_in(review_workspace) == [("ana", "w01", "accept")]
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM claims WHERE reviewer = 'eve'")["n"][0] == 0
 
 
 def test_a_non_ascii_token_is_compared_as_bytes(review_workspace: Path, serve: Serve) -> None:
