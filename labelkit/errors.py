@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Sequence
+
 
 class LabelkitError(Exception):
     """Base class of every error labelkit raises on purpose."""
@@ -48,3 +51,36 @@ class LabelkitWarning(UserWarning):
 class OutdatedWarning(LabelkitWarning):
     """A step reads results that are older than what they were computed from: examples
     ingested after the labeling functions ran, or votes changed after ``aggregate``."""
+
+
+def did_you_mean(value: str, options: Iterable[str]) -> str:
+    """A hint naming the option ``value`` most likely meant, to end an error message:
+    the one that differs only in case, else a close spelling; empty when none is close.
+
+    Examples
+    --------
+    >>> did_you_mean("favor", ["Against", "Favor", "None"])
+    " (did you mean 'Favor'?)"
+    """
+    options = list(options)
+    same = [option for option in options if option.casefold() == value.casefold()]
+    close = same or difflib.get_close_matches(value, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_known_labels(what: str, named: Iterable[str], labels: Sequence[str]) -> None:
+    """Refuse ``named`` labels (of option letters, aliases, definitions: ``what``) that
+    are not among ``labels``, naming them, the labels, and the likely meant one.
+
+    Examples
+    --------
+    >>> check_known_labels("aliases", ["favor"], ["Against", "Favor"])
+    Traceback (most recent call last):
+    labelkit.errors.InputError: aliases name labels the task lacks: ['favor']; its labels are ['Against', 'Favor'] (did you mean 'Favor'?)
+    """
+    unknown = sorted(set(named) - set(labels))
+    if unknown:
+        raise InputError(
+            f"{what} name labels the task lacks: {unknown}; its labels are {list(labels)}"
+            + did_you_mean(unknown[0], labels)
+        )

@@ -32,7 +32,7 @@ from typing import Any, overload
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, did_you_mean
 from labelkit.task import ABSTAIN, YES, Task
 
 # Part of every declarative LF's definition: raised when the way they match changes (2:
@@ -162,10 +162,14 @@ def unknown_vote(task: Task, attribute: str, label: str) -> str:
         return f"votes on unknown {noun} {attribute!r}; the {noun}s are {list(task.targets)}"
     if not attribute:
         labels = task.labels
-        return f"votes {label!r}, which is not one of the task's labels {list(labels)}"
+        return (
+            f"votes {label!r}, which is not one of the task's labels {list(labels)}"
+            + did_you_mean(label, labels)
+        )
+    labels = task.vote_task(attribute).labels
     return (
-        f"votes {label!r} on {attribute!r}, which is not one of its labels "
-        f"{list(task.vote_task(attribute).labels)}"
+        f"votes {label!r} on {attribute!r}, which is not one of its labels {list(labels)}"
+        + did_you_mean(label, labels)
     )
 
 
@@ -235,8 +239,10 @@ def _checked_pattern(name: str, pattern: str) -> str:
     try:
         pl.Series([""]).str.contains(pattern)
     except pl.exceptions.PolarsError as error:
+        # The parser's own words and caret, without polars' note on the expression.
+        reason = str(error).partition("\n\nThis error occurred")[0].removeprefix("regex error: ")
         raise InputError(
-            f"labeling function {name!r}: invalid pattern {pattern!r}: {error}"
+            f"labeling function {name!r}: invalid pattern {pattern!r}: {reason}"
         ) from None
     return pattern
 

@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, check_known_labels
 from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans, tokenize
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
@@ -73,9 +73,7 @@ def letter_map(letters: Letters | bool, labels: Sequence[str]) -> dict[str, str]
         if isinstance(letters, Mapping)
         else {option_letter(i): label for i, label in enumerate(letters)}
     )
-    unknown = sorted(set(pairs.values()) - set(labels))
-    if unknown:
-        raise InputError(f"option letters name labels the task lacks: {unknown}")
+    check_known_labels("option letters", pairs.values(), labels)
     bad = sorted(letter for letter in pairs if not re.fullmatch(r"[A-Z]{1,2}", letter))
     if bad:
         raise InputError(f"option letters must be A to ZZ, got {bad}")
@@ -314,9 +312,7 @@ def _names(
     labels: Sequence[str], aliases: Mapping[str, Sequence[str]] | None
 ) -> list[tuple[str, str]]:
     """(name, label) for every label and alias; an alias of no label is an error."""
-    unknown = sorted(set(aliases or {}) - set(labels))
-    if unknown:
-        raise InputError(f"aliases name labels the task lacks: {unknown}")
+    check_known_labels("aliases", aliases or {}, labels)
     return [(label, label) for label in labels] + [
         (alias, label) for label, names in (aliases or {}).items() for alias in names
     ]

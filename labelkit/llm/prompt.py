@@ -25,7 +25,7 @@ from typing import Any
 
 import jinja2
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, check_known_labels
 from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.task import Task
 from labelkit.workspace import Workspace
@@ -118,9 +118,7 @@ def build_messages(
     else:
         asked = (attribute,) if attribute else tuple(a for a in task.targets if a)
     definitions = dict(definitions or {})
-    unknown = set(definitions) - set(task.labels)
-    if unknown:
-        raise InputError(f"definitions name labels the task lacks: {sorted(unknown)}")
+    check_known_labels("definitions", definitions, task.labels)
     try:
         system = _template(path.resolve()).render(
             instructions=instructions.strip(),

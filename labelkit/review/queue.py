@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, did_you_mean
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span
 from labelkit.task import NONE, YES, Task, span_bounds
@@ -900,7 +900,10 @@ def _decision(
     types and ``none``) a no stores ``none``."""
     if action == "label":
         if label not in answers:
-            raise InputError(f"review label {label!r} is not one of {list(answers)}")
+            raise InputError(
+                f"review label {label!r} is not one of {list(answers)}"
+                + (did_you_mean(label, answers) if label else "")
+            )
         if label in ruled_out:
             raise InputError(
                 f"example {example_id!r}: {label!r} was ruled out by an earlier answer; "

@@ -76,6 +76,13 @@ def test_regex_matches_anywhere() -> None:
 def test_invalid_regex_names_the_lf() -> None:
     with pytest.raises(InputError, match=r"labeling function 'bad': invalid pattern"):
         regex_lf("bad", r"(?<=x)y", "spam")
+    # Trial 29: polars' note on the expression it was building came along.
+    with pytest.raises(InputError) as error:
+        regex_lf("open", r"(unclosed", "spam")
+    assert str(error.value).startswith(
+        "labeling function 'open': invalid pattern '(?i)(unclosed': regex parse error:"
+    )
+    assert str(error.value).endswith("error: unclosed group")
 
 
 def test_python_lf_gets_the_example() -> None:

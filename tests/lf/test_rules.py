@@ -164,6 +164,7 @@ def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: 
     misspelt = run("apply", ws, "--lfs", rules)
     assert misspelt.returncode == 1
     assert f"{rules}:3: labeling function 'love -> hma' votes 'hma'" in misspelt.stderr
+    assert "['ham', 'spam'] (did you mean 'ham'?)" in misspelt.stderr
 
     rules.write_text("subscrib* -> spam\nlove -> ham\n")
     applied = run("apply", ws, "--lfs", rules)

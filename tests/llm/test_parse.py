@@ -74,6 +74,11 @@ def test_letters_without_the_option_order_are_refused() -> None:
         parse_label("B", TASK_LABELS, letters=True)  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"option letters name labels the task lacks: \['rage'\]"):
         parse_label("B", TASK_LABELS, letters=["fear", "rage"])
+    # Trial 29: a label in another case got no hint.
+    with pytest.raises(
+        InputError, match=r"\['Fear'\]; its labels are .* \(did you mean 'fear'\?\)"
+    ):
+        parse_label("B", TASK_LABELS, letters=["Fear", "anger"])
 
 
 def test_option_letters_go_past_z() -> None:
