@@ -271,6 +271,11 @@ def _read_rows(
         ),
         None,
     )
+    if problem is not None and kind in ("csv", "tsv") and _reads_as_data(list(schema)):
+        problem += (
+            " (is the first line data? The file needs a header line naming its columns, "
+            "e.g. `text,label`)"
+        )
     if problem is None and schema[text_column] != pl.String:
         problem = (
             f"{name}: text column {text_column!r} holds {schema[text_column]}, not texts "
@@ -421,6 +426,12 @@ def _read_rows(
 
 # Column names that read as gold labels, pointed out when no label column is named.
 _LABEL_NAMES = ("label", "labels", "gold")
+
+
+def _reads_as_data(names: list[str]) -> bool:
+    """Whether a CSV's column names look like a row of data (a header is short names,
+    rarely with spaces; a text is longer, with spaces or sentence punctuation)."""
+    return any(len(name.split()) > 2 or len(name) > 40 for name in names)
 
 
 def _unread_hint(column: str) -> str:

@@ -80,7 +80,13 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "kwargs", "message"),
     [
-        ("id,body\n1,x\n", {}, r"no text column 'text'; the columns are \['id', 'body'\]"),
+        ("id,body\n1,x\n", {}, r"no text column 'text'; the columns are \['id', 'body'\]$"),
+        # Trial 29: a file without a header line said only that.
+        (
+            "I like the new phone,positive\nno way,negative\n",
+            {},
+            r"the columns are \['I like the new phone', 'positive'\] \(is the first line data\?",
+        ),
         ("", {}, "the file is empty"),
         ("text\n", {}, "the file has no rows"),
         (
