@@ -1832,6 +1832,7 @@ def _train_frontier(
             models=models,
             targets=targets,
             seed=seed,
+            progress=lambda line: errors.print(line, highlight=False, markup=False),
             **options,
         )
     console.print(rich_table(table.drop("path")))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ def train_frontier(
     targets: str = "hard",
     verbose: bool = False,
     max_examples: int | None = DEFAULT_MAX_EXAMPLES,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> pl.DataFrame:
     """Train each of ``models`` (default: ``frontier_models()``) on the cleaned set into
@@ -60,7 +61,8 @@ def train_frontier(
     MiniLM fine-tune takes minutes where the spaCy models take seconds) and ``path``,
     best first. The table and its plot are saved too (``save_frontier``). Each model
     trains on at most ``max_examples`` texts, as in ``train_on_cleaned``; each of
-    ``params`` goes to the models that take it.
+    ``params`` goes to the models that take it. ``progress`` (``print``, say) gets a line
+    as each model starts and one when it is scored: a frontier takes minutes.
 
     Examples
     --------
@@ -80,7 +82,9 @@ def train_frontier(
     if unused:
         raise LabelkitError(f"no model of the frontier takes the parameter(s) {sorted(unused)}")
     rows = []
-    for model in models:
+    say = progress or (lambda line: None)
+    for number, model in enumerate(models, start=1):
+        say(f"frontier {number}/{len(models)}: training {model}")
         started = time.perf_counter()
         path = train_on_cleaned(
             workspace,
@@ -96,6 +100,10 @@ def train_frontier(
         train_s = time.perf_counter() - started
         summary = evaluate(workspace, path, split=dev_split).summary
         row = summary.filter(pl.col("kind") == "small model").row(0, named=True)
+        say(
+            f"frontier {number}/{len(models)}: {model} reaches {row['accuracy']:.3f} on "
+            f"{dev_split} (trained in {train_s:.0f} s)"
+        )
         rows.append(
             {
                 "model": model,

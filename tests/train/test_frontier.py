@@ -80,6 +80,13 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
     scored = pl.DataFrame(json.loads((out / "frontier.json").read_text())["models"])
     assert sorted(scored["model"]) == compared
     assert (scored["train_s"] > 0).all()
+    # Trial 29: piped, 8.5 minutes went by without a line.
+    first = scored.filter(pl.col("model") == compared[0]).row(0, named=True)
+    assert "frontier 1/2: training spacy_textcat_bow\n" in done.stderr
+    assert f"frontier 1/2: spacy_textcat_bow reaches {first['dev_accuracy']:.3f} on dev" in (
+        done.stderr
+    )
+    assert "frontier 2/2: training spacy_textcat_static\n" in done.stderr
     within = scored.filter(pl.col("dev_accuracy") >= scored["dev_accuracy"].max() - 0.01)
     picked = done.stdout.split("picked ")[1].split()[0]
     assert picked == within.sort("size_mb")["model"][0], "the smallest near the best on dev"
