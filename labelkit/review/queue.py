@@ -918,8 +918,8 @@ def _decision(
         )
     if label is not None and label != candidate:
         raise InputError(
-            f"example {example_id!r} now asks about {candidate!r}, not {label!r} "
-            "(the queue was flagged again): load it again"
+            f"example {example_id!r} now asks about {candidate!r}, not {label!r} as "
+            "answered: its question changed since it was shown; load it again"
         )
     if action == "accept":
         return action, candidate
