@@ -473,6 +473,8 @@ def _raw_labels(
                 and given.select(
                     (
                         pl.col("number").is_not_null()
+                        # NaN equals its own rounding in polars; "nan" is pandas' missing.
+                        & pl.col("number").is_finite()
                         & (pl.col("number") == pl.col("number").round())
                     ).all()
                 ).item()
@@ -621,7 +623,7 @@ def ingest(
             if held is not None
             else con.sql(
                 """SELECT gold, arg_min(file, [seq, row]) AS file, arg_min(row, [seq, row]) AS row
-                   FROM ingest_rows GROUP BY gold"""
+                   FROM ingest_rows GROUP BY gold ORDER BY min([seq, row])"""
             ).pl(),
             labels,
             order_map,
@@ -957,8 +959,9 @@ def _resolve_task(
 ) -> tuple[Task, str]:
     """The task, and where the order of its labels came from; ``unread`` is a column
     named like gold labels that no label column named, pointed out where gold is missed.
-    ``incoming`` holds the rows' ``gold`` (for a classification, its distinct values
-    suffice; other kinds need ``file``, ``row`` and ``text`` too)."""
+    ``incoming`` holds the rows' ``gold`` in the files' order (for a classification, its
+    distinct values suffice, each with where it is first seen; other kinds need
+    ``file``, ``row`` and ``text`` too)."""
     hint = f"; {_unread_hint(unread)}" if unread else ""
     if workspace.has_task():
         task = workspace.task
@@ -1027,24 +1030,33 @@ def _resolve_task(
 
 
 def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
-    """Refuse ``rows``' values of ``column`` (each a ``what``) that are empty or padded
-    with spaces, or that differ only in case ("Fear" and "fear": read as the label set,
-    they would be two classes), naming the file and row of each."""
-    values = rows.filter(pl.col(column).is_not_null())
+    """Refuse ``rows``' values of ``column`` (each a ``what``: ``gold label``, ``label``
+    or ``aspect``) that are empty or padded with spaces, that read ``nan`` (pandas'
+    missing value written out as text), or that differ only in case ("Fear" and
+    "fear": read as the label set, they would be two classes), naming the file and row
+    of the first of each, in the files' order."""
+    values = rows.with_row_index("order").filter(pl.col(column).is_not_null())
     padded = values.filter(
-        (pl.col(column) == "") | (pl.col(column) != pl.col(column).str.strip_chars())
-    ).sort(pl.col("row").cast(pl.Int64))
+        (pl.col(column) == "")
+        | (pl.col(column) != pl.col(column).str.strip_chars())
+        | (pl.col(column).str.to_lowercase() == "nan")
+    )
     if padded.height:
         file, row, value = padded.select("file", "row", column).row(0)
+        problem = (
+            "is a missing value written out as text (pandas' astype(str) writes NaN so)"
+            if value.lower() == "nan"
+            else "is empty or padded with spaces"
+        )
         raise InputError(
-            f"{file} row {row}: {what} {value!r} is empty or padded with spaces: leave an "
-            "unlabeled text's label out (null), and strip the others"
+            f"{file} row {row}: {what} {value!r} {problem}: leave an unlabeled text's "
+            "label out (an empty cell, null), and strip the others"
         )
     variants = (
         values.group_by(pl.col(column).str.to_lowercase().alias("key"), column)
-        .agg(pl.col("file").first(), pl.col("row").cast(pl.Int64).min())
+        .agg(pl.col("file", "row", "order").sort_by("order").first())
         .filter(pl.len().over("key") > 1)
-        .sort("key", "row")
+        .sort("key", "order")
     )
     if variants.height:
         clash = variants.filter(pl.col("key") == variants["key"][0])
@@ -1052,9 +1064,11 @@ def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
             f"{value!r} ({file} row {row})"
             for value, file, row in clash.select(column, "file", "row").rows()
         )
+        fix = "fix the file, or map them to one with --label-map (label_map=)"
         raise InputError(
-            f"{what}s {shown} differ only in case, so they would be different labels: fix "
-            "the file, or map them to one with --label-map (label_map=)"
+            f"{what}s {shown} differ only in case, so they would be different "
+            f"{'aspects' if what == 'aspect' else 'labels'}: "
+            + (fix if what == "gold label" else "fix the file")
         )
 
 

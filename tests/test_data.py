@@ -388,11 +388,33 @@ def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: 
             "classification",
             r"blank.jsonl row 2: gold label ' sad' is empty or padded with spaces",
         ),
+        # Trial-29 review: pandas' NaN written as "nan" ended in a traceback.
+        (
+            "nan.csv",
+            "text,label\na,1.0\nb,0.0\nc,nan\n",
+            "classification",
+            r"nan.csv row 3: gold label 'nan' is a missing value written out as text",
+        ),
     ]
     for name, content, kind, message in refused:
         (tmp_path / name).write_text(content)
         with Workspace(tmp_path / f"{name}.duckdb") as ws, pytest.raises(InputError, match=message):
             ingest(ws, tmp_path / name, label_column="label", kind=kind)
+    # Each variant is named with its own file and row, the files taken in order.
+    (tmp_path / "one.csv").write_text(
+        'text,label\na,"[""joy""]"\nb,"[""x""]"\nc,"[""x""]"\nd,"[""Joy""]"\n'
+    )
+    (tmp_path / "two.csv").write_text('text,label\ne,"[""Joy""]"\n')
+    with (
+        Workspace(tmp_path / "two.duckdb") as ws,
+        pytest.raises(InputError, match=r"'joy' \(.*one.csv row 1\) and 'Joy' \(.*one.csv row 4\)"),
+    ):
+        ingest(
+            ws,
+            [tmp_path / "one.csv", tmp_path / "two.csv"],
+            label_column="label",
+            kind="multilabel",
+        )
 
 
 def test_a_class_mapped_to_nothing_is_left_out_with_its_rows(tmp_path: Path) -> None:
