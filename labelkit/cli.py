@@ -1196,7 +1196,7 @@ def aggregate_votes(
             _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
             if _analysis_split(ws) == "dev":
-                overall = evaluate(ws, split="dev").summary.filter(
+                overall = _scores_on_dev(ws).summary.filter(
                     (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)
                 )
                 console.print(
@@ -1220,7 +1220,7 @@ def aggregate_votes(
             ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
         )
         labels = ws.task.labels
-        on_dev = evaluate(ws, split="dev") if _analysis_split(ws) == "dev" else None
+        on_dev = _scores_on_dev(ws) if _analysis_split(ws) == "dev" else None
         fitted = load_label_model(saved)
         report = getattr(fitted, "report", None)
         if report:
@@ -1246,6 +1246,16 @@ def aggregate_votes(
                 + (f" ({model} was fit on these gold labels)" if gold_split == "dev" else ""),
             )
         )
+
+
+def _scores_on_dev(ws: Workspace) -> Evaluation:
+    """``aggregate``'s scores on dev, without evaluate's warning that the label model
+    learned from dev's gold: the table's title says so where it did."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="the label model was fitted on", category=LabelkitWarning
+        )
+        return evaluate(ws, split="dev")
 
 
 def _kept_sources(ws: Workspace, exclude: list[str]) -> list[str]:

@@ -179,6 +179,8 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     fitted_on_dev = piped("aggregate", voted, "--model", "majority_vote", "--gold-split", "dev")
     assert fitted_on_dev.returncode == 0, fitted_on_dev.stderr
     assert "fit on these gold labels" in fitted_on_dev.stdout
+    # Said once, in the title: evaluate's warning to the same end came on top.
+    assert "warning" not in fitted_on_dev.stderr, fitted_on_dev.stderr
 
 
 def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None:

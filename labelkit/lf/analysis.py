@@ -371,9 +371,12 @@ def source_health(
         {
             "source": list(sources),
             "coverage": report["coverage"],
-            "estimated_accuracy": report["accuracy"]
-            if report.get("chosen") != "majority_vote"
-            else [None] * len(sources),
+            "estimated_accuracy": pl.Series(
+                report["accuracy"]
+                if report.get("chosen") != "majority_vote"
+                else [None] * len(sources),
+                dtype=pl.Float64,
+            ),
             "agreement": report["agreement"],
             "chance": report["chance"],
             "status": [
@@ -445,7 +448,7 @@ def health_warning(health: pl.DataFrame) -> str | None:
         names = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
         lines.append(
             f"trusted above gold: {names} — the label model weighs their votes more than "
-            "the gold rows support; fit with gold (`aggregate --gold-split dev`) or leave "
-            "them out with --exclude"
+            "the gold rows support; leave them out with --exclude, or, if it was fitted "
+            "without gold, fit with it (`aggregate --gold-split dev`)"
         )
     return "; ".join(lines) or None

@@ -566,6 +566,7 @@ class ReviewQueue:
         their ``next`` shows it again. A span's boundary fix is undone whole (both its
         decisions); undoing a missed span leaves the reviewer on the item they hold.
         """
+        reviewer = reviewer_name(reviewer)
         with self._lock, self.workspace.transaction() as con:
             latest = first_row(
                 con,

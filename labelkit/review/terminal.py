@@ -86,15 +86,33 @@ def review_in_terminal(
     """
     console = console or Console(emoji=False)
     reviewer = reviewer_name(reviewer)  # refused before any screen
-    if queue.spans:
-        if attribute is not None:
+    if attribute is not None:
+        if queue.spans:
             raise InputError(
                 "a spans task is reviewed one span after another: an attribute is for "
                 "aspects and multi-label tasks"
             )
-        return _review_spans(queue, reviewer, console, read_key, limit, focus)
-    if attribute is not None:
         queue.task.answers(attribute)  # an unknown attribute is refused before any screen
+    try:
+        if queue.spans:
+            return _review_spans(queue, reviewer, console, read_key, limit, focus)
+        return _review_items(queue, reviewer, console, read_key, limit, focus, attribute)
+    finally:
+        # However the review ends (q, the end of the input, Ctrl-C, an error), the item
+        # on screen goes back to the queue: others' answers to it are refused meanwhile.
+        queue.release(reviewer)
+
+
+def _review_items(
+    queue: ReviewQueue,
+    reviewer: str,
+    console: Console,
+    read_key: Callable[[], str],
+    limit: int | None,
+    focus: str | None,
+    attribute: str | None,
+) -> int:
+    """``review_in_terminal`` on a task of whole-text answers, an attribute at a time."""
     passes = queue.task.kind != "classification"
     current = (attribute or queue.next_attribute(focus=focus)) if passes else None
     answered = 0
@@ -129,9 +147,9 @@ def review_in_terminal(
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
-            queue.release(reviewer)
             break
         if key == "n":
+            queue.release(reviewer)  # the item on screen, of the attribute left behind
             current = following
             continue
         if key == "u":
@@ -354,7 +372,6 @@ def _review_spans(
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
-            queue.release(reviewer)
             break
         if key == "u":
             undone = queue.undo(reviewer=reviewer)

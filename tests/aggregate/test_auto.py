@@ -126,6 +126,8 @@ def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     )
     fell_back = source_health(model.report | {"chosen": "majority_vote"}, names)
     assert fell_back["estimated_accuracy"].null_count() == len(names)
+    # One table per attribute and part are stacked: a fallback's beside a fit's failed.
+    assert pl.concat([fell_back, health]).height == 2 * len(names)
 
 
 def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:

@@ -53,6 +53,20 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     assert queue.next(reviewer="bo").example_id == "a2"  # type: ignore[union-attr]
 
 
+def test_ctrl_c_hands_the_item_on_screen_back(queue: ReviewQueue) -> None:  # noqa: F811
+    # Review of trial 28's fix: only q and the end of input released the claim, so after
+    # Ctrl-C the others' answers to the item were refused for ten minutes.
+    def interrupted() -> str:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        review_in_terminal(
+            queue, reviewer="ana", console=Console(file=io.StringIO()), read_key=interrupted
+        )
+    assert queue.workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
+    queue.answer("a1", "accept", reviewer="bo")
+
+
 def test_end_of_input_quits_and_an_empty_queue_says_so(queue: ReviewQueue) -> None:  # noqa: F811
     out = io.StringIO()
     review_in_terminal(queue, reviewer="bo", console=Console(file=out), read_key=lambda: "")
