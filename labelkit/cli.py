@@ -499,7 +499,7 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     matrices = attribute_matrices(ws, split=split, sources=sources)
     silent = [a for a in ws.task.targets if a not in matrices]
     if silent:
-        console.print(f"no labeling function votes on: {', '.join(silent)}", highlight=False)
+        console.print(f"no source votes on: {', '.join(silent)}", highlight=False)
     texts = ws.sql("SELECT id AS example_id, text FROM examples")
     gold = split_gold(ws, split)
     agreement, uncovered, disputed, misread = [], [], [], []
@@ -527,7 +527,7 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     console.print(
         rich_table(
             pl.DataFrame(uncovered),
-            title="examples no labeling function votes on, per attribute (read as none)",
+            title="examples no source votes on, per attribute (read as none)",
         )
     )
     for line in misread:

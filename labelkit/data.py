@@ -429,8 +429,8 @@ _LABEL_NAMES = ("label", "labels", "gold")
 
 
 def _reads_as_data(names: list[str]) -> bool:
-    """Whether a CSV's column names look like a row of data (a header is short names,
-    rarely with spaces; a text is longer, with spaces or sentence punctuation)."""
+    """Whether a CSV's column names look like a row of data: a header is short names
+    of a word or two; a text runs to more words or characters."""
     return any(len(name.split()) > 2 or len(name) > 40 for name in names)
 
 

@@ -118,7 +118,13 @@ class Task:
     @property
     def target_noun(self) -> str:
         """What a user calls one of ``targets`` in a message: ``"label"`` on a
-        multi-label task (its targets are its labels), ``"attribute"`` otherwise."""
+        multi-label task (its targets are its labels), ``"attribute"`` otherwise.
+
+        Examples
+        --------
+        >>> Task(("sports", "tech"), kind="multilabel").target_noun
+        'label'
+        """
         return "label" if self.kind == "multilabel" else "attribute"
 
     def require_attributes(self, stage: str) -> tuple[str, ...]:

@@ -259,7 +259,7 @@ def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Pa
         "0",
         "1.000 (0.34-1.00)",
     ]
-    assert "no labeling function votes on: miscellaneous" in analyzed.stdout
+    assert "no source votes on: miscellaneous" in analyzed.stdout
     # Examples with no vote: food 2 of 4 (soup votes on two), staff 1 of 4; gold leaves
     # each out of one sentence in four, close enough to warn of neither.
     assert row(analyzed.stdout, "food", "2") == ["food", "2", "0.500", "0.250"]
