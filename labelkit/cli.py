@@ -23,7 +23,7 @@ from rich.markup import escape
 from labelkit import __version__
 from labelkit.aggregate import aggregate_to_workspace, load_label_model, make_label_model
 from labelkit.data import ingest as ingest_files
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.executors import Executor, executor_for
 from labelkit.export import export_cleaned, export_path, write_frame
@@ -1019,7 +1019,12 @@ def suggest_lfs_command(
 @app.command(name="import-answers")
 def import_answers_command(
     workspace: Workspace_,
-    file: Annotated[Path, typer.Argument(help="JSONL, CSV or TSV of example id and raw answer.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL, CSV or TSV of example id and raw answer (another suffix: --format)."
+        ),
+    ],
     source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
     id_column: Annotated[str, typer.Option(help="Column with the example id.")] = "id",
     answer_column: Annotated[str, typer.Option(help="Column with the raw answer.")] = "answer",
@@ -1264,8 +1269,10 @@ def _kept_sources(ws: Workspace, exclude: list[str]) -> list[str]:
     names = source_names(ws)
     unknown = sorted(left_out - set(names))
     if unknown:
+        shown = str(names) if len(names) <= 12 else f"{names[:12]} and {len(names) - 12} more"
         raise LabelkitError(
-            f"--exclude names no source of the workspace: {unknown}; its sources are {names}"
+            f"--exclude names no source of the workspace: {unknown}; its sources are {shown}"
+            + did_you_mean(unknown[0], names)
         )
     kept = [name for name in names if name not in left_out]
     if not kept:
@@ -2078,7 +2085,10 @@ def demo(
         "laptops": (run_laptops_demo, 100),
     }
     if dataset not in demos:
-        raise LabelkitError(f"unknown demo data set {dataset!r}; choose one of {list(demos)}")
+        raise LabelkitError(
+            f"unknown demo data set {dataset!r}; choose one of {list(demos)}"
+            + did_you_mean(dataset, demos)
+        )
     run, budget = demos[dataset]
     run(
         workspace,

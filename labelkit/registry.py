@@ -15,7 +15,7 @@ from typing import Any
 
 import catalogue
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import LabelkitError, did_you_mean
 
 label_models = catalogue.create("labelkit", "label_models")
 """Label models: factories ``(**params) -> LabelModel``."""
@@ -33,8 +33,9 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
         return registry.get(name)
     except catalogue.RegistryError:
         known = sorted(registry.get_all())
-        kind = registry.namespace[-1].replace("_", " ").rstrip("s")
-        raise LabelkitError(f"unknown {kind} {name!r}; registered: {known}") from None
+        raise LabelkitError(
+            f"unknown {_kind(registry)} {name!r}; registered: {known}" + did_you_mean(name, known)
+        ) from None
 
 
 def parameters(registry: catalogue.Registry, name: str) -> list[str] | None:
@@ -68,6 +69,7 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
         takes = [p for p in known if p not in ("exclusive", "seed")]
         raise LabelkitError(
             f"{_kind(registry)} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}"
+            + did_you_mean(unknown[0], takes)
         )
     check_values(registry, name, params)
     return resolve(registry, name)(**params)

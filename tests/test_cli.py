@@ -690,6 +690,7 @@ def test_aggregate_leaves_out_the_sources_exclude_names(voted: Path) -> None:
     assert unknown.returncode == 1 and "--exclude names no source of the workspace: ['sng']" in (
         unknown.stderr
     )
+    assert "(did you mean 'song'?)" in unknown.stderr
     result = piped("aggregate", voted, "--model", "majority_vote", "--exclude", "song,free")
     assert result.returncode == 0, result.stderr
     with Workspace(voted, read_only=True) as ws:

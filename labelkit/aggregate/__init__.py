@@ -23,7 +23,7 @@ from labelkit.aggregate.base import (
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
 from labelkit.errors import InputError, LabelkitError
-from labelkit.registry import check_values, label_models, resolve
+from labelkit.registry import configure, label_models
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
 from labelkit.workspace import VOTE_STEP, Workspace, warn_if_out_of_date
@@ -53,10 +53,8 @@ def make_label_model(name: str, **params: Any) -> LabelModel:
     >>> make_label_model("snorkel", epochs=200).name
     'snorkel'
     """
-    factory = resolve(label_models, name)
-    check_values(label_models, name, params)
     try:
-        return factory(**params)
+        return configure(label_models, name, **params)
     except TypeError as error:
         raise InputError(f"label model {name!r}: {error}") from None
 

@@ -28,7 +28,7 @@ import polars as pl
 
 from labelkit.aggregate.base import store_predictions
 from labelkit.aggregate.spans import DEFAULT_SPAN_MODEL, fit_span_model, make_span_model
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, did_you_mean
 from labelkit.evaluation import span_scores
 from labelkit.spans import Offsets, Span, TokenSpan, to_char_spans, to_token_spans, tokenize
 from labelkit.votes import source_names
@@ -102,7 +102,10 @@ def read_token_votes(workspace: Workspace, sources: Sequence[str] | None = None)
     names = ran if sources is None else list(sources)
     unknown = sorted(set(names) - set(ran))
     if unknown:
-        raise InputError(f"unknown sources {unknown}; the workspace's sources are {ran}")
+        raise InputError(
+            f"unknown sources {unknown}; the workspace's sources are {ran}"
+            + did_you_mean(unknown[0], ran)
+        )
     examples = workspace.sql("SELECT id, text, split, gold FROM examples ORDER BY id")
     votes = workspace.sql(
         """SELECT example_id, source, list(start ORDER BY start, "end", label) AS starts,

@@ -670,7 +670,7 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
     if spec.endswith(".py") or Path(spec).is_file():
         path = Path(spec)
         if not path.is_file():
-            raise InputError(f"{path}: no such labeling-function file")
+            raise InputError(f"{path}: no such labeling-function file" + near_lf_file(spec))
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None:
             raise InputError(f"{path}: cannot be imported as a Python module")
@@ -685,7 +685,8 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
         except ModuleNotFoundError as error:
             if error.name is not None and (spec + ".").startswith(error.name + "."):
                 raise InputError(
-                    f"cannot import labeling functions from {spec!r}: {error}"
+                    f"cannot import labeling functions from {spec!r}: {error}, "
+                    "and no file has that name" + near_lf_file(spec)
                 ) from None
             raise _load_error(error, _module_file(spec)) from None
         except (Exception, SystemExit) as error:
@@ -694,6 +695,19 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
     if not lfs:
         raise InputError(f"{spec!r} defines no labeling functions at module level")
     return lfs
+
+
+def near_lf_file(spec: str) -> str:
+    """A hint naming the labeling-function file (Python or rules) beside ``spec`` that
+    it most likely meant, e.g. ``emotion.rules`` for ``emotion.rule``; empty if none."""
+    from labelkit.lf.rules import RULE_SUFFIXES
+
+    folder = Path(spec).parent
+    try:
+        files = [str(folder / path.name) for path in folder.iterdir()]
+    except OSError:
+        return ""
+    return did_you_mean(spec, [f for f in files if Path(f).suffix in (".py", *RULE_SUFFIXES)])
 
 
 def _module_file(spec: str) -> str | None:

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from labelkit.errors import InputError
-from labelkit.lf.core import DeclarativeLF, _bounded, keyword_lf, regex_lf
+from labelkit.lf.core import DeclarativeLF, _bounded, keyword_lf, near_lf_file, regex_lf
 
 # What ``load_lfs`` reads as a rule file rather than a Python module.
 RULE_SUFFIXES = (".txt", ".rules")
@@ -51,7 +51,7 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise InputError(f"{path}: no such rule file") from None
+        raise InputError(f"{path}: no such rule file" + near_lf_file(str(path))) from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read rules: {error}") from None
     lfs: list[DeclarativeLF] = []

@@ -61,6 +61,8 @@ def letter_map(letters: Letters | bool, labels: Sequence[str]) -> dict[str, str]
     --------
     >>> letter_map(["World", "Sports"], ["Sports", "World"])
     {'A': 'World', 'B': 'Sports'}
+    >>> letter_map(["sci tech", "world"], ["Sci/Tech", "World"])
+    {'A': 'Sci/Tech', 'B': 'World'}
     """
     if isinstance(letters, bool):
         raise InputError(
@@ -73,6 +75,10 @@ def letter_map(letters: Letters | bool, labels: Sequence[str]) -> dict[str, str]
         if isinstance(letters, Mapping)
         else {option_letter(i): label for i, label in enumerate(letters)}
     )
+    # Options are named as answers are read: "anger" or "Sci Tech" is the task's
+    # "Anger" or "Sci/Tech".
+    by_name = {_normalise(label): label for label in labels}
+    pairs = {letter: by_name.get(_normalise(label), label) for letter, label in pairs.items()}
     check_known_labels("option letters", pairs.values(), labels)
     bad = sorted(letter for letter in pairs if not re.fullmatch(r"[A-Z]{1,2}", letter))
     if bad:

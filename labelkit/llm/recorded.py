@@ -25,7 +25,7 @@ from labelkit.llm.parse import (
     parse_attributes,
     parse_label,
 )
-from labelkit.tables import read_table
+from labelkit.tables import read_table, table_format
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, first_row, registered
@@ -321,12 +321,25 @@ def _read(
     file_format: str | None,
     encoding: str,
 ) -> pl.DataFrame:
+    if file_format is None and path.is_file():
+        try:
+            table_format(path)
+        except InputError as error:
+            raise InputError(f"{error}, or name it (CLI: --format csv, tsv or jsonl)") from None
     frame = read_table(path, has_header=has_header, file_format=file_format, encoding=encoding)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
     for column in (id_column, answer_column):
         if column not in frame.columns:
-            raise InputError(f"{path}: no column {column!r}; columns are {frame.columns}")
+            raise InputError(
+                f"{path}: no column {column!r}; columns are {frame.columns}"
+                + (
+                    " (name yours with --id-column and --answer-column, or, if the first "
+                    "line is an answer, pass --no-header: first column id, last answer)"
+                    if has_header
+                    else ""
+                )
+            )
     if frame.height == 0:
         raise InputError(f"{path}: no answers")
     # Rows are numbered from the first answer, as ingest and import-votes number them.

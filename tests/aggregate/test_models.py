@@ -196,6 +196,9 @@ def test_unknown_label_model_lists_the_registered_ones() -> None:
         r"'snorkel', 'weighted_majority'\]",
     ):
         make_label_model("em")
+    # Trial 30: a misspelt name got the list but no hint.
+    with pytest.raises(LabelkitError, match=r"\(did you mean 'dawid_skene'\?\)$"):
+        make_label_model("dawid-skene")
 
 
 @pytest.mark.parametrize("name", sorted(label_models.get_all()))
@@ -246,7 +249,11 @@ def test_bad_votes_and_parameters_are_named() -> None:
         DawidSkene(class_balance=[0.5, 0.3]).fit(np.array([[0, 1]]), 2)
     with pytest.raises(InputError, match="fit the label model before using it"):
         DawidSkene().predict(np.array([[0, 1]]))
-    with pytest.raises(InputError, match=r"label model 'snorkel': .*unexpected keyword"):
+    with pytest.raises(
+        LabelkitError,
+        match=r"label model 'snorkel' takes no parameter 'epoch'; it takes \[.*\] "
+        r"\(did you mean 'epochs'\?\)$",
+    ):
         make_label_model("snorkel", epoch=3)
 
 

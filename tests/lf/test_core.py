@@ -297,6 +297,31 @@ def test_an_lf_module_that_fails_to_import_names_its_file_and_line(
     )
 
 
+def test_a_misspelt_lf_file_names_the_file_it_likely_meant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 30: `--lfs emotion.rule` (for emotion.rules) said "No module named 'emotion'".
+    monkeypatch.chdir(tmp_path)
+    Path("emotion.rules").write_text("furious -> anger\n")
+    (tmp_path / "lfs").mkdir()
+    (tmp_path / "lfs" / "topic.py").write_text("")
+    with pytest.raises(InputError) as raised:
+        load_lfs("emotion.rule")
+    assert str(raised.value) == (
+        "cannot import labeling functions from 'emotion.rule': No module named 'emotion', "
+        "and no file has that name (did you mean 'emotion.rules'?)"
+    )
+    with pytest.raises(InputError, match=r"^emotions.rules: no such rule file \(did you mean"):
+        load_lfs("emotions.rules")
+    with pytest.raises(
+        InputError,
+        match=r"^lfs/topics.py: no such labeling-function file \(did you mean 'lfs/topic.py'\?\)$",
+    ):
+        load_lfs("lfs/topics.py")
+    with pytest.raises(InputError, match=r"^nothing_like.py: no such labeling-function file$"):
+        load_lfs("nothing_like.py")
+
+
 NFC_WORD = unicodedata.normalize("NFC", "ọmọ")  # Yoruba "child", with dots below
 NFD_WORD = unicodedata.normalize("NFD", NFC_WORD)
 

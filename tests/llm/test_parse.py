@@ -74,11 +74,17 @@ def test_letters_without_the_option_order_are_refused() -> None:
         parse_label("B", TASK_LABELS, letters=True)  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"option letters name labels the task lacks: \['rage'\]"):
         parse_label("B", TASK_LABELS, letters=["fear", "rage"])
-    # Trial 29: a label in another case got no hint.
+    # Trial 29: a misspelt label got no hint.
     with pytest.raises(
-        InputError, match=r"\['Fear'\]; its labels are .* \(did you mean 'fear'\?\)"
+        InputError, match=r"\['feer'\]; its labels are .* \(did you mean 'fear'\?\)"
     ):
-        parse_label("B", TASK_LABELS, letters=["Fear", "anger"])
+        parse_label("B", TASK_LABELS, letters=["feer", "anger"])
+
+
+def test_option_letters_name_labels_as_answers_do() -> None:
+    # Trial 30: --letters "Anger,Fear,..." was refused on a task whose labels are lower case.
+    assert parse_label("B", TASK_LABELS, letters=["Fear", "ANGER"]) == "anger"
+    assert parse_label("A", NEWS, letters={"A": "sci tech", "B": "world"}) == "Sci/Tech"
 
 
 def test_option_letters_go_past_z() -> None:

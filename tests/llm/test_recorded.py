@@ -117,6 +117,19 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
     columns.write_text("example,text\na1,spam\n")
     with pytest.raises(InputError, match=r"no column 'id'; columns are \['example', 'text'\]"):
         import_answers(workspace, columns, "m")
+    # Trial 30: neither error said how to read a file without a header or a known suffix.
+    headless = tmp_path / "headless.csv"
+    headless.write_text("a1,spam\na3,ham\n")
+    with pytest.raises(
+        InputError, match=r"no column 'id'; columns are \['a1', 'spam'\] .*--no-header"
+    ):
+        import_answers(workspace, headless, "m")
+    plain = tmp_path / "answers.txt"
+    plain.write_text("a1\tspam\n")
+    with pytest.raises(
+        InputError, match=r"answers.txt: unknown file type '.txt'; .*, or name it \(CLI: --format"
+    ):
+        import_answers(workspace, plain, "m", has_header=False)
     assert table_counts(workspace) == before
 
 
