@@ -344,6 +344,8 @@ def _print_health(
     """The auto label model's verdict, its source-health table and its warning."""
     console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
     health = source_health(report, sources, measured)
+    if "gold_accuracy" in health.columns:
+        title += "; gold_accuracy on the dev split"
     console.print(rich_table(health, title=title))
     warning = health_warning(health)
     if warning:
@@ -442,7 +444,8 @@ def analyze(
     share = uncovered.len() / max(len(matrix.example_ids), 1)
     if uncovered.len():
         console.print(
-            f"{uncovered.len()} examples ({share:.1%}) get no vote; for instance:", highlight=False
+            f"{uncovered.len()} examples ({share:.1%} of {where}) get no vote; for instance:",
+            highlight=False,
         )
         sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
             texts, on="example_id", how="left", maintain_order="left"

@@ -45,6 +45,7 @@ from labelkit.executors.base import LFVotes, rows_in, scored_here
 from labelkit.lf.apply import chunk_votes, compute_codes
 from labelkit.lf.core import ERRORS_SCHEMA, LabelingFunction, PythonLF
 from labelkit.registry import executors
+from labelkit.report import make_console
 from labelkit.task import Task
 from labelkit.workspace import Workspace, first_row
 
@@ -437,7 +438,7 @@ def _ask_part(requests: LLMRequests) -> tuple[list[CachedAnswer], LLMRun]:
 @contextmanager
 def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """A progress bar over ``total`` prompts; yields the function that advances it."""
-    with Progress(*Progress.get_default_columns()) as progress:
+    with Progress(*Progress.get_default_columns(), console=make_console(stderr=True)) as progress:
         bar = progress.add_task(description, total=total)
         yield lambda done: progress.advance(bar, done)
 

@@ -355,7 +355,7 @@ def source_health(
     ``lf_summary``: something the label model cannot see), ``trusted above gold`` (the
     label model's estimate is more than ``ABOVE_GOLD_MARGIN`` above the top of that
     interval: its votes weigh more than gold supports, as sources that err together do
-    in EM's eyes), or ``ok``. Where ``auto`` fell back to majority vote, which
+    in EM's eyes), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto`` fell back to majority vote, which
     weighs every source alike, there is no estimated accuracy: the rejected fit's is
     not shown as if it were used.
 
@@ -367,12 +367,14 @@ def source_health(
     """
     below = set(report["below_chance"])
     dropped = set(report["dropped"])
+    silent = {j for j, coverage in enumerate(report["coverage"]) if coverage == 0}
     health = pl.DataFrame(
         {
             "source": list(sources),
             "coverage": report["coverage"],
+            # A silent source's estimate is its starting value, not anything learned.
             "estimated_accuracy": pl.Series(
-                report["accuracy"]
+                [None if j in silent else a for j, a in enumerate(report["accuracy"])]
                 if report.get("chosen") != "majority_vote"
                 else [None] * len(sources),
                 dtype=pl.Float64,
@@ -380,7 +382,13 @@ def source_health(
             "agreement": report["agreement"],
             "chance": report["chance"],
             "status": [
-                "dropped" if j in dropped else "below chance" if j in below else "ok"
+                "never votes"
+                if j in silent
+                else "dropped"
+                if j in dropped
+                else "below chance"
+                if j in below
+                else "ok"
                 for j in range(len(sources))
             ],
         }

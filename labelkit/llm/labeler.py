@@ -42,6 +42,7 @@ from labelkit.llm.transport import (
     format_refusals,
     require_endpoint,
 )
+from labelkit.report import make_console
 from labelkit.task import Task
 from labelkit.votes import replace_span_votes, replace_votes
 from labelkit.workspace import Workspace, first_row, registered
@@ -1214,6 +1215,7 @@ async def _ask_all(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
             disable=not progress,
+            console=make_console(stderr=True),
         ) as bars:
             bar = bars.add_task(
                 f"asking {config.model} ({requests.cached} cached)",

@@ -30,6 +30,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
+from labelkit.report import make_console
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, read_table, table_format
 from labelkit.task import Task
@@ -493,7 +494,7 @@ class Predictor:
         if n_process < 1:
             raise InputError(f"n_process must be at least 1, not {n_process}")
         checked = self.checked(blocks)
-        with Progress(transient=True) as progress:
+        with Progress(transient=True, console=make_console(stderr=True)) as progress:
             bar = progress.add_task(f"predicting {Path(self.name).name}", total=rows)
             for block, answers in (
                 self._in_process(checked)

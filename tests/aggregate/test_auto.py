@@ -130,6 +130,19 @@ def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     assert pl.concat([fell_back, health]).height == 2 * len(names)
 
 
+def test_a_source_that_never_votes_is_said_to_with_no_estimate() -> None:
+    # Trial 30: functions that never fired showed an estimated accuracy of 0.417, "ok".
+    codes, _ = youtube_with_llm(seed=0)
+    codes[:, 3] = -1
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["chosen"] != "majority_vote"
+    health = source_health(model.report, [f"s{j}" for j in range(codes.shape[1])])
+    row = health.row(3, named=True)
+    assert (row["coverage"], row["estimated_accuracy"], row["status"]) == (0.0, None, "never votes")
+    assert health.filter(pl.col("status") == "never votes").height == 1
+    assert health["estimated_accuracy"].null_count() == 1
+
+
 def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     # This LLM is only mildly below chance, so it is not dropped, and EM lets it pull
     # most examples to spam.

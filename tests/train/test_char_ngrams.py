@@ -224,6 +224,8 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
         env=env,
     )
     assert done.returncode == 0, done.stderr
+    # Trial 30: the progress bar left a blank line on piped stdout, above this one.
+    assert done.stdout == f"3 rows labeled into {out}\n"
     served = pl.read_ndjson(out)
     assert served.columns == ["id", "text", "predicted", "confidence", "score_ham", "score_spam"]
     expected = predict_frame(trained, served.select("text"))["predicted"]
