@@ -70,8 +70,12 @@ class _Votes:
 TIE_STEP = 2e-5
 
 
-def _shares(votes: _Votes, prior: np.ndarray | None = None) -> np.ndarray:
-    return vote_shares(votes.counts().astype(np.float64), prior)
+def _shares(
+    votes: _Votes, prior: np.ndarray | None = None, pseudo_votes: float = 0.0
+) -> np.ndarray:
+    """Majority vote's shares; ``pseudo_votes`` added to every class's count soften
+    them (ties stay ties, the top class stays on top)."""
+    return vote_shares(votes.counts().astype(np.float64) + pseudo_votes, prior)
 
 
 @label_models.register("auto")
@@ -148,7 +152,16 @@ class AutoLabelModel(BaseLabelModel):
         "max_iter",
         "tol",
     )
-    state_attributes = ("weights", "prior", "confusion", "chosen", "dropped", "report")
+    state_attributes = (
+        "weights",
+        "prior",
+        "confusion",
+        "chosen",
+        "dropped",
+        "report",
+        "temperature",
+        "pseudo_votes",
+    )
     PRIOR_LIFT = 0.3
     """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
     PRIOR_VOTES = 10.0
@@ -185,6 +198,8 @@ class AutoLabelModel(BaseLabelModel):
         self.chosen = ""
         self.dropped: list[int] = []
         self.report: dict[str, Any] = {}
+        self.temperature = 1.0
+        self.pseudo_votes = 0.0
 
     def fit(
         self, codes: np.ndarray, cardinality: int, gold: np.ndarray | None = None
@@ -199,11 +214,17 @@ class AutoLabelModel(BaseLabelModel):
         fixed = class_prior(self.class_balance, cardinality, self.name)
         report: dict[str, Any] = {}
         weight = 1.0
+        self.temperature, self.pseudo_votes = 1.0, 0.0
         by_gold = known is not None and known.sum() >= self.min_gold
         if by_gold:
             chosen, weight, reason, report["cross_validation"] = self._choose_by_gold(
                 kept, votes, gold, known, fixed
             )
+            reason += (
+                f"; confidence softened by {self.pseudo_votes:.2f} votes per class"
+                if chosen == "majority_vote"
+                else f"; confidence tempered by {self.temperature:.2f}"
+            ) + " to fit the gold rows' held-out folds"
         fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
         self.confusion = np.zeros(0)
         if by_gold and chosen == "dawid_skene":
@@ -227,6 +248,8 @@ class AutoLabelModel(BaseLabelModel):
             "chance": health.chance.tolist(),
             "below_chance": np.flatnonzero(health.below).tolist(),
             "dropped": self.dropped,
+            "temperature": self.temperature,
+            "pseudo_votes": self.pseudo_votes,
         }
         return self
 
@@ -301,7 +324,7 @@ class AutoLabelModel(BaseLabelModel):
         below majority vote on test)."""
         rows = np.flatnonzero(known)
         fold = np.random.default_rng(0).permutation(len(rows)) % 5
-        scores = {"majority_vote": expected_accuracy(_shares(votes, fixed)[rows], gold[rows])}
+        held_out = {"majority_vote": _shares(votes, fixed)[rows]}
         candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {
             f"precision_em, gold weight {weight:g}": lambda partial, w=weight: (
                 _fit_precisions(votes, partial, w, fixed, 30, 1e-3).posterior
@@ -314,13 +337,12 @@ class AutoLabelModel(BaseLabelModel):
                 _confusion_model(fixed, weight).fit(codes, votes.k, partial).predict_proba(codes)
             )
         for name, posterior in candidates.items():
-            hits = 0.0
+            held_out[name] = np.zeros((len(rows), votes.k))
             for k in range(5):
-                held = rows[fold == k]
                 partial = gold.copy()
-                partial[held] = ABSTAIN
-                hits += expected_accuracy(posterior(partial)[held], gold[held]) * len(held)
-            scores[name] = hits / len(rows)
+                partial[rows[fold == k]] = ABSTAIN
+                held_out[name][fold == k] = posterior(partial)[rows[fold == k]]
+        scores = {name: expected_accuracy(held, gold[rows]) for name, held in held_out.items()}
         truth = np.bincount(gold[rows], minlength=votes.k) / len(rows)
         baseline = _distance(_shares(votes, fixed), truth)
         shifted = {}
@@ -335,11 +357,18 @@ class AutoLabelModel(BaseLabelModel):
                     f"({scores[name]:.3f} against majority vote's {scores['majority_vote']:.3f}"
                     f"{_CV_SCORE})"
                 )
+                self.temperature = _best_fit(
+                    lambda t, held=held_out[name]: _tempered(held, t), gold[rows], (0.25, 20.0)
+                )
                 return model, float(weight), reason + _passed_over(shifted), scores
             shifted[name] = shift
         reason = (
             f"majority vote, {scores['majority_vote']:.3f} on 5-fold cross-validation over "
             f"{len(rows)} gold rows ({_CV_SCORE.removeprefix(', ')})"
+        )
+        # Majority vote fits nothing, so its shares on the gold rows are held out as they are.
+        self.pseudo_votes = _best_fit(
+            lambda a: _shares(votes, fixed, a)[rows], gold[rows], (0.0, 50.0)
         )
         return "majority_vote", 1.0, reason + _passed_over(shifted), scores
 
@@ -347,16 +376,55 @@ class AutoLabelModel(BaseLabelModel):
         votes = _Votes(self._kept(self._check(codes)), self.cardinality)
         if self.chosen == "majority_vote":
             fixed = class_prior(self.class_balance, self.cardinality, self.name)
-            proba = _break_ties(_shares(votes, fixed))
+            proba = _break_ties(_shares(votes, fixed, self.pseudo_votes))
         elif self.chosen == "dawid_skene":
             state = {"confusion": self.confusion, "prior": self.prior}
             state |= {"iterations": 0, "gold_weight_used": None}
             confusion = _confusion_model(None, 1.0).restore(self.cardinality, self.n_sources, state)
-            proba = predict_proba_in_chunks(confusion, self._kept(codes))
+            proba = _tempered(
+                predict_proba_in_chunks(confusion, self._kept(codes)), self.temperature
+            )
         else:
-            proba = softmax(votes.scores(self.weights) + np.log(self.prior))
+            scores = votes.scores(self.weights) + np.log(self.prior)
+            proba = softmax(scores / self.temperature)
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
+
+    def restore(self, cardinality: int, n_sources: int, state: dict[str, Any]) -> AutoLabelModel:
+        # Saved before confidence was fitted to gold: as it was then.
+        return super().restore(
+            cardinality, n_sources, {"temperature": 1.0, "pseudo_votes": 0.0} | state
+        )
+
+
+def _tempered(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities raised to ``1 / temperature`` and renormalised: above 1 flatter
+    (less sure), below 1 sharper, the most probable class unchanged.
+
+    Examples
+    --------
+    >>> _tempered(np.array([[0.9, 0.1]]), 2.0).round(3)
+    array([[0.75, 0.25]])
+    """
+    if temperature == 1.0:
+        return proba
+    powered = np.power(proba, 1.0 / temperature)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def _best_fit(
+    proba: Callable[[float], np.ndarray], gold: np.ndarray, bounds: tuple[float, float]
+) -> float:
+    """The value in ``bounds`` whose probabilities ``proba(value)`` make the gold rows
+    most likely (least log loss): one number that rescales confidence on data the fit
+    did not see, never the answer."""
+    from scipy.optimize import minimize_scalar
+
+    def log_loss(value: float) -> float:
+        picked = proba(value)[np.arange(len(gold)), gold]
+        return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
+
+    return float(minimize_scalar(log_loss, bounds=bounds, method="bounded").x)
 
 
 def votes_per_source(codes: np.ndarray) -> np.ndarray:
