@@ -321,7 +321,10 @@ class AutoLabelModel(BaseLabelModel):
         not chosen, whatever it scored: on a few dozen gold rows the best of four
         candidates can be best by chance (trial 28: on 50 dev rows a fit scored 0.580
         against majority vote's 0.533, put 59% of a balanced set in one class and fell
-        below majority vote on test)."""
+        below majority vote on test).
+
+        The chosen one's held-out answers also set its confidence: ``temperature`` (a
+        fit) or ``pseudo_votes`` (majority vote)."""
         rows = np.flatnonzero(known)
         fold = np.random.default_rng(0).permutation(len(rows)) % 5
         held_out = {"majority_vote": _shares(votes, fixed)[rows]}

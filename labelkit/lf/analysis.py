@@ -355,9 +355,9 @@ def source_health(
     ``lf_summary``: something the label model cannot see), ``trusted above gold`` (the
     label model's estimate is more than ``ABOVE_GOLD_MARGIN`` above the top of that
     interval: its votes weigh more than gold supports, as sources that err together do
-    in EM's eyes), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto`` fell back to majority vote, which
-    weighs every source alike, there is no estimated accuracy: the rejected fit's is
-    not shown as if it were used.
+    in EM's eyes), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
+    fell back to majority vote, which weighs every source alike, there is no estimated
+    accuracy: the rejected fit's is not shown as if it were used.
 
     Examples
     --------
