@@ -66,7 +66,9 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     known = parameters(registry, name)
     unknown = [p for p in params if known is not None and p not in known]
     if unknown:
-        takes = [p for p in known if p not in ("exclusive", "seed")]
+        # A small model's task kind and seed are set by train, not by the user.
+        hidden = ("exclusive", "seed") if registry is small_models else ()
+        takes = [p for p in known if p not in hidden]
         raise LabelkitError(
             f"{_kind(registry)} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}"
             + did_you_mean(unknown[0], takes)

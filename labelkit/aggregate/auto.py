@@ -68,6 +68,10 @@ class _Votes:
 
 # Above np.isclose's tolerance (1e-5 of the value, plus 1e-8) for any probability.
 TIE_STEP = 2e-5
+# What confidence may be fitted to with gold, the neutral value first: it is only ever
+# softened, as a few dozen gold rows all answered right would otherwise sharpen it.
+TEMPERATURES = np.geomspace(1.0, 20.0, 61)
+PSEUDO_VOTES = np.concatenate([[0.0], np.geomspace(0.01, 50.0, 60)])
 
 
 def _shares(
@@ -221,9 +225,9 @@ class AutoLabelModel(BaseLabelModel):
                 kept, votes, gold, known, fixed
             )
             reason += (
-                f"; confidence softened by {self.pseudo_votes:.2f} votes per class"
+                f"; confidence softened by {self.pseudo_votes:.2f} votes added to each class"
                 if chosen == "majority_vote"
-                else f"; confidence tempered by {self.temperature:.2f}"
+                else f"; confidence softened by temperature {self.temperature:.2f}"
             ) + " to fit the gold rows' held-out folds"
         fit = _fit_precisions(votes, gold, weight, fixed, self.max_iter, self.tol)
         self.confusion = np.zeros(0)
@@ -346,6 +350,8 @@ class AutoLabelModel(BaseLabelModel):
                 partial[rows[fold == k]] = ABSTAIN
                 held_out[name][fold == k] = posterior(partial)[rows[fold == k]]
         scores = {name: expected_accuracy(held, gold[rows]) for name, held in held_out.items()}
+        # Confidence is fitted where there are votes: elsewhere every model says 1/k.
+        voted = votes.per_row[rows] > 0
         truth = np.bincount(gold[rows], minlength=votes.k) / len(rows)
         baseline = _distance(_shares(votes, fixed), truth)
         shifted = {}
@@ -361,7 +367,9 @@ class AutoLabelModel(BaseLabelModel):
                     f"{_CV_SCORE})"
                 )
                 self.temperature = _best_fit(
-                    lambda t, held=held_out[name]: _tempered(held, t), gold[rows], (0.25, 20.0)
+                    lambda t, held=held_out[name][voted]: _tempered(held, t),
+                    gold[rows[voted]],
+                    TEMPERATURES,
                 )
                 return model, float(weight), reason + _passed_over(shifted), scores
             shifted[name] = shift
@@ -371,7 +379,7 @@ class AutoLabelModel(BaseLabelModel):
         )
         # Majority vote fits nothing, so its shares on the gold rows are held out as they are.
         self.pseudo_votes = _best_fit(
-            lambda a: _shares(votes, fixed, a)[rows], gold[rows], (0.0, 50.0)
+            lambda a: _shares(votes, fixed, a)[rows[voted]], gold[rows[voted]], PSEUDO_VOTES
         )
         return "majority_vote", 1.0, reason + _passed_over(shifted), scores
 
@@ -415,19 +423,15 @@ def _tempered(proba: np.ndarray, temperature: float) -> np.ndarray:
     return powered / powered.sum(axis=1, keepdims=True)
 
 
-def _best_fit(
-    proba: Callable[[float], np.ndarray], gold: np.ndarray, bounds: tuple[float, float]
-) -> float:
-    """The value in ``bounds`` whose probabilities ``proba(value)`` make the gold rows
-    most likely (least log loss): one number that rescales confidence on data the fit
-    did not see, never the answer."""
-    from scipy.optimize import minimize_scalar
-
-    def log_loss(value: float) -> float:
-        picked = proba(value)[np.arange(len(gold)), gold]
-        return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean())
-
-    return float(minimize_scalar(log_loss, bounds=bounds, method="bounded").x)
+def _best_fit(proba: Callable[[float], np.ndarray], gold: np.ndarray, values: np.ndarray) -> float:
+    """Of ``values``, the one whose probabilities ``proba(value)`` make the gold rows
+    most likely (least log loss), the first on a tie: the neutral value goes first, so
+    that gold rows that say nothing leave confidence as it was."""
+    if not len(gold):
+        return float(values[0])
+    rows = np.arange(len(gold))
+    losses = [-np.log(np.clip(proba(v)[rows, gold], 1e-12, 1.0)).mean() for v in values]
+    return float(values[int(np.argmin(losses))])
 
 
 def votes_per_source(codes: np.ndarray) -> np.ndarray:
@@ -440,12 +444,15 @@ def _break_ties(shares: np.ndarray) -> np.ndarray:
     ties does; the estimated class balance would be no safer, as a skewed source skews
     it too (a given one has split the ties already, see ``vote_shares``).
 
-    Each row's classes get a seeded random order, each ``TIE_STEP`` above the one
-    before: a gap ``predict_from_proba``'s ``np.isclose`` does not call a tie (a random
-    jitter of 1e-6 left 41% of a new user's rows tied, and so unlabeled), and too small
-    to overturn a difference in vote shares."""
+    The classes tied at the top of a row get a seeded random order, each at least
+    ``TIE_STEP`` above the one before: a gap ``predict_from_proba``'s ``np.isclose``
+    does not call a tie (a random jitter of 1e-6 left 41% of a new user's rows tied, and
+    so unlabeled). The other classes stay where they are: shares softened by
+    pseudo-votes can lie closer than ``TIE_STEP`` times the number of classes (one vote
+    of five is 1/2005 with 40 classes and 50 pseudo-votes each)."""
     order = np.random.default_rng(0).random(shares.shape).argsort(axis=1).argsort(axis=1)
-    proba = shares + TIE_STEP * order
+    top = shares == shares.max(axis=1, keepdims=True)
+    proba = shares + TIE_STEP * order * top
     return proba / proba.sum(axis=1, keepdims=True)
 
 

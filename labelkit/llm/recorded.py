@@ -334,9 +334,11 @@ def _read(
             raise InputError(
                 f"{path}: no column {column!r}; columns are {frame.columns}"
                 + (
-                    " (name yours with --id-column and --answer-column, or, if the first "
-                    "line is an answer, pass --no-header: first column id, last answer)"
-                    if has_header
+                    " (name yours with id_column and answer_column, CLI --id-column and "
+                    "--answer-column; or, if the first line is an answer, the file has no "
+                    "header: has_header=False, CLI --no-header, reads the first column as "
+                    "the id and the last as the answer)"
+                    if has_header and table_format(path, file_format) in ("csv", "tsv")
                     else ""
                 )
             )

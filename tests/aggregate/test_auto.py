@@ -294,6 +294,10 @@ def test_with_gold_dawid_skene_is_chosen_where_sources_confuse_two_classes(
     unlabeled = gold == -1
     got = accuracy(model.predict_proba(codes)[unlabeled], truth[unlabeled])
     assert got > majority_vote(codes[unlabeled], truth[unlabeled], 3) + 0.05
+    assert model.temperature >= 1.0 and "softened by temperature" in model.report["reason"]
+    untempered = AutoLabelModel().fit(codes, 3, gold=gold)
+    untempered.temperature = 1.0
+    assert (untempered.predict(codes) == model.predict(codes)).all()
     model.save(tmp_path / "auto.json")
     loaded = load_label_model(tmp_path / "auto.json")
     assert np.allclose(loaded.predict_proba(codes), model.predict_proba(codes))
@@ -317,7 +321,7 @@ def test_with_gold_confidence_is_fitted_to_the_held_out_gold_rows(
     raw = AutoLabelModel().fit(codes, 3, gold=gold)
     raw.temperature, raw.pseudo_votes = 1.0, 0.0
     unfitted = raw.predict_proba(codes)[200:]
-    assert (fitted.argmax(axis=1) == unfitted.argmax(axis=1)).all()
+    assert (model.predict(codes) == raw.predict(codes)).all()
     before = expected_calibration_error(truth[200:], unfitted)
     after = expected_calibration_error(truth[200:], fitted)
     assert after < 0.7 * before and after < 0.1, (before, after)
@@ -335,6 +339,34 @@ def test_with_gold_confidence_is_fitted_to_the_held_out_gold_rows(
         del document["state"][key]
     (tmp_path / "old.json").write_text(json.dumps(document))
     assert np.allclose(load_label_model(tmp_path / "old.json").predict_proba(codes)[200:], unfitted)
+
+
+def test_softened_majority_vote_keeps_every_answer_among_many_classes() -> None:
+    # Second read: with 40 classes and 50 pseudo-votes one vote of five is 1/2005 of a
+    # row, less than the tie-break's steps over all classes, which then picked a class
+    # nobody voted for.
+    codes, _ = synthetic(3000, 40, np.full(5, 0.8), np.full(5, 0.3), seed=3)
+    model = AutoLabelModel().fit(codes, 40)
+    model.chosen = "majority_vote"
+    hard = model.predict(codes)
+    model.pseudo_votes = 50.0
+    assert (model.predict(codes) == hard).all()
+    voted = codes != ABSTAIN
+    picked = hard != ABSTAIN
+    assert (codes[picked] == hard[picked, None]).any(axis=1).all(), "a class someone voted for"
+    assert voted.any(axis=1).sum() > 2000
+
+
+def test_gold_rows_without_votes_leave_confidence_as_it_was() -> None:
+    # Second read: with no vote on any gold row the log loss is flat, and a bounded
+    # search returned its first probe (19 pseudo-votes per class).
+    codes, truth = synthetic(600, 3, np.full(6, 0.3), np.full(6, 0.7), seed=4)
+    silent = np.flatnonzero((codes == ABSTAIN).all(axis=1))[:30]
+    assert len(silent) == 30
+    gold = np.full(len(truth), -1)
+    gold[silent] = truth[silent]
+    model = AutoLabelModel().fit(codes, 3, gold=gold)
+    assert (model.temperature, model.pseudo_votes) == (1.0, 0.0)
 
 
 def test_no_source_better_than_chance_still_decides_like_majority_vote() -> None:
