@@ -26,7 +26,8 @@ _ANSWER_LEAD = re.compile(
     r"^(?:the\s+)?(?:correct\s+|best\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:.-]?\s*",
     re.IGNORECASE,
 )
-_YES_NO = re.compile(r"^(yes|no)\b", re.IGNORECASE)
+# True and false answer a yes/no question too, as JSON answers and some LLMs give them.
+_YES_NO = re.compile(r"^(yes|no|true|false)\b", re.IGNORECASE)
 # Names compare by their letters and digits alone: "Sci/Tech", "Sci-Tech", "sci tech".
 _SEPARATORS = re.compile(r"[\W_]+")
 # A JSON object with no object inside: one entity of an answer cut off before its end.
@@ -100,8 +101,9 @@ def parse_label(
     symbols; then matches, in order: a label name or alias as the whole answer
     (comparing letters and digits only, so "Sci Tech" is "Sci/Tech"); with
     ``letters`` (the prompt's options in order, or letter → label), an option letter
-    at the start (after "Answer:", "The answer is" or "Option", if any); with ``yes_no=(yes_label, no_label)``, a leading yes or no; and
-    last, the one label mentioned (by name or alias) as a word.
+    at the start (after "Answer:", "The answer is" or "Option", if any); with
+    ``yes_no=(yes_label, no_label)``, a leading yes or no (true or false); and last,
+    the one label mentioned (by name or alias) as a word.
 
     Examples
     --------
@@ -117,6 +119,8 @@ def parse_label(
     'Sci/Tech'
     >>> parse_label("Yes, clearly.", ["ham", "spam"], yes_no=("spam", "ham"))
     'spam'
+    >>> parse_label("False", ["ham", "spam"], yes_no=("spam", "ham"))
+    'ham'
     """
     if raw is None:
         return None
@@ -139,7 +143,7 @@ def parse_label(
         if match.group(1) in by_letter:
             return by_letter[match.group(1)]
     if yes_no and (match := _YES_NO.match(text)):
-        return yes_no[0] if match.group(1).lower() == "yes" else yes_no[1]
+        return yes_no[0] if match.group(1).lower() in ("yes", "true") else yes_no[1]
     mentioned = {label for name, label in names if _mention(name).search(text)}
     return mentioned.pop() if len(mentioned) == 1 else None
 

@@ -130,6 +130,7 @@ def import_answers(
             _refuse_bare_letters(path, parsed)
     else:
         parsed, votes, unaligned = _attributes(rows, task, aliases or {}), None, 0
+    _refuse_unread(path, parsed, task)
     parsed = parsed.with_columns(
         key=pl.Series(
             [request_key({"imported": name, "example_id": i}) for i in parsed["example_id"]],
@@ -224,6 +225,28 @@ def _refuse_bare_letters(path: Path, parsed: pl.DataFrame) -> None:
             f"{int(lettered.sum())} are option letters such as {example!r}: give the "
             "prompt's options in order with letters= / --letters"
         )
+
+
+def _refuse_unread(path: Path, parsed: pl.DataFrame, task: Task) -> None:
+    """Refuse answers of which not one could be read: stored, they made a source that
+    never votes, which only the import's count of zero parsed answers told (trial 31:
+    True/False answers to a persuasive/unpersuasive task)."""
+    answered = parsed.filter(pl.col("answer").is_not_null())
+    if answered.is_empty() or answered["cached"].is_not_null().any():
+        return
+    commonest = answered.group_by("answer").len().sort("len", "answer", descending=[True, False])
+    shown = ", ".join(f"{answer!r} ({n})" for answer, n in commonest.head(3).iter_rows())
+    how = (
+        "--alias LABEL=NAME names what an answer calls a label, --yes-no YES_LABEL,NO_LABEL "
+        "reads yes/no and true/false, --letters the prompt's options"
+        if task.kind == "classification"
+        else "--alias LABEL=NAME names what an answer calls a label"
+    )
+    raise InputError(
+        f"{path}: not one of the {answered.height} answers could be read for this task "
+        f"(commonest: {shown}); nothing was stored. {how} (aliases=, yes_no=, letters= in "
+        "Python)"
+    )
 
 
 def _labels(

@@ -133,6 +133,29 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
     assert table_counts(workspace) == before
 
 
+def test_answers_none_of_which_can_be_read_are_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 31: True/False answers imported without a way to read them stored a source
+    # that never votes, and --yes-no did not read them either.
+    path = tmp_path / "verdicts.csv"
+    path.write_text("id,answer\na1,True\na3,False\na5,True\na6,\n")
+    before = table_counts(workspace)
+    with pytest.raises(
+        InputError,
+        match=r"verdicts.csv: not one of the 3 answers could be read for this task "
+        r"\(commonest: 'True' \(2\), 'False' \(1\)\); nothing was stored\. --alias",
+    ):
+        import_answers(workspace, path, "judge")
+    assert table_counts(workspace) == before
+    imported = import_answers(workspace, path, "judge", yes_no=("spam", "ham"))
+    assert (imported.answers, imported.parsed) == (4, 3)
+    votes = workspace.sql(
+        "SELECT example_id, label FROM votes WHERE source = 'llm:judge' ORDER BY example_id"
+    )
+    assert votes.rows() == [("a1", "spam"), ("a3", "ham"), ("a5", "spam")]
+
+
 def test_letters_are_read_through_the_prompts_option_order(
     workspace: Workspace, tmp_path: Path
 ) -> None:
