@@ -699,6 +699,41 @@ def test_aggregate_leaves_out_the_sources_exclude_names(voted: Path) -> None:
         assert ws.sql("SELECT count(*) AS n FROM votes WHERE source = 'song'")["n"][0] > 0
 
 
+def test_aggregate_warns_where_dev_gold_shows_the_labels_far_surer_than_right(
+    tmp_path: Path,
+) -> None:
+    # Trial 31: auto was sure 0.92 on average and right 0.60 of the time on dev, unsaid.
+    # Five copies of one rule per class agree on every text and are right 60% of the time.
+    rows = [
+        (f"r{i}", word, ("spam" if (i % 5 < 3) == (word == "alpha") else "ham"), split)
+        for split, count in (("train", 100), ("dev", 60))
+        for i, word in enumerate(["alpha", "beta"] * (count // 2))
+    ]
+    csv = tmp_path / "rows.csv"
+    frame = pl.DataFrame(rows, schema=["id", "text", "label", "split"], orient="row")
+    frame.with_columns(id=pl.col("split") + pl.col("id")).write_csv(csv)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, id_column="id", label_column="label", split_column="split")
+        apply_lfs(
+            ws,
+            [keyword_lf(f"alpha{j}", ["alpha"], "spam") for j in range(5)]
+            + [keyword_lf(f"beta{j}", ["beta"], "ham") for j in range(5)],
+        )
+    result = piped("aggregate", tmp_path / "ws.duckdb")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: on 60 dev gold rows it labels, auto is sure 1.00 on average and right 0.60 "
+        "of the time (ece 0.400); flag and train weigh that confidence: `aggregate "
+        "--gold-split dev` (with the auto label model) fits it to the dev gold"
+    ) in result.stderr
+    fitted = piped("aggregate", tmp_path / "ws.duckdb", "--gold-split", "dev")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "is sure" not in fitted.stderr
+    with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
+        sure = ws.sql("SELECT avg(confidence) AS c FROM predictions WHERE label IS NOT NULL")
+    assert sure["c"][0] == pytest.approx(0.6, abs=0.05)
+
+
 def test_analyze_shows_the_source_health_aggregate_fits_on_any_split(voted: Path) -> None:
     # An LLM source too: aggregate fits every source, not the LFs alone.
     with Workspace(voted) as ws:
