@@ -4,6 +4,7 @@ into the workspace's examples."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import tempfile
 import warnings
@@ -614,17 +615,19 @@ def ingest(
         # Classes need the distinct labels alone (with where each is first seen); other
         # tasks' gold is parsed row by row, their rows held whole (they are the small,
         # hand-labeled data sets).
-        held = None
+        held = classes = None
         if stored_kind != "classification":
             held = con.sql("SELECT * FROM ingest_rows ORDER BY seq, row").pl()
+        else:
+            classes = con.sql(
+                """SELECT gold, arg_min(file, [seq, row]) AS file, arg_min(row, [seq, row]) AS row,
+                          count(*) AS rows
+                   FROM ingest_rows GROUP BY gold ORDER BY min([seq, row])"""
+            ).pl()
+        new_task = not workspace.has_task()
         task, label_order = _resolve_task(
             workspace,
-            held
-            if held is not None
-            else con.sql(
-                """SELECT gold, arg_min(file, [seq, row]) AS file, arg_min(row, [seq, row]) AS row
-                   FROM ingest_rows GROUP BY gold ORDER BY min([seq, row])"""
-            ).pl(),
+            held if held is not None else classes,
             labels,
             order_map,
             order_from,
@@ -658,6 +661,8 @@ def ingest(
             new, unchanged, changed_split, changed_gold, repeated = _apply(
                 workspace, task, names, seed, dev_fraction, test_fraction, parts
             )
+        if classes is not None and new_task:
+            _warn_about_classes(classes, task, named=labels is not None)
     if repeated:
         notes.append(
             f"{repeated} new examples repeat the text of an example already in the "
@@ -1027,6 +1032,42 @@ def _resolve_task(
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"
+
+
+# A gold label on at most this many rows, spelt like one on at least ten times as many,
+# is pointed out as a likely misspelling (trial 31: "nuetral" beside "neutral").
+RARE_CLASS_ROWS = 2
+
+
+def _warn_about_classes(classes: pl.DataFrame, task: Task, *, named: bool) -> None:
+    """Warn, on the ingest that sets a classification's labels, about labels given
+    (``named``) that no gold row has, and about a gold label on a row or two spelt like
+    a common one: either becomes a class of its own without a word."""
+    seen = classes.filter(pl.col("gold").is_not_null())
+    if seen.is_empty():
+        return
+    rows = dict(seen.select("gold", "rows").iter_rows())
+    unused = [label for label in task.labels if label not in rows]
+    # On a few gold rows a class may be missing by chance; on ten per label, hardly.
+    if named and unused and sum(rows.values()) >= 10 * len(task.labels):
+        warnings.warn(
+            f"no gold row has the label{'s' if len(unused) > 1 else ''} {unused} of the "
+            f"{len(task.labels)} given: a misspelling in the label set, or classes the gold "
+            "leaves out?",
+            LabelkitWarning,
+            stacklevel=3,
+        )
+    for label, file, row, n in seen.select("gold", "file", "row", "rows").iter_rows():
+        common = [other for other, m in rows.items() if other != label and m >= 10 * n]
+        close = difflib.get_close_matches(label, common, n=1, cutoff=0.8)
+        if n <= RARE_CLASS_ROWS and close:
+            warnings.warn(
+                f"gold label {label!r} is on {n} row{'s' if n > 1 else ''} (the first {file} "
+                f"row {row}) and is spelt like {close[0]!r} ({rows[close[0]]} rows): a "
+                "misspelling? Until the row is corrected it is a class of its own",
+                LabelkitWarning,
+                stacklevel=3,
+            )
 
 
 def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:

@@ -3,13 +3,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from xml.etree import ElementTree
 
 import polars as pl
 import pytest
 
-from labelkit import InputError, Workspace, bundled_dataset, ingest, read_examples
+from labelkit import (
+    InputError,
+    LabelkitWarning,
+    Workspace,
+    bundled_dataset,
+    ingest,
+    read_examples,
+)
 from labelkit.demo import YOUTUBE_INGEST
 from tests.helpers import table_counts
 
@@ -357,6 +365,39 @@ def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path)
     wrench.write_text('{"7": {"data": {"text": "so sad"}, "label": 0}}', encoding="utf-8-sig")
     assert read_examples(jsonl, label_column="label")["text"].to_list() == ["so happy", "a"]
     assert read_examples(wrench)["text"].to_list() == ["so sad"]
+
+
+def test_a_misspelt_gold_label_and_a_label_no_row_has_are_pointed_out(tmp_path: Path) -> None:
+    # Trial 31: "nuetral" on one dev row became a fourth class, and --labels naming a
+    # class no row has passed, both seen only in the sorted label list.
+    labels = ["polite"] * 30 + ["neutral"] * 40 + ["impolite"] * 30 + ["nuetral"]
+    path = tmp_path / "politeness.csv"
+    pl.DataFrame({"text": [f"t{i}" for i in range(101)], "label": labels}).write_csv(path)
+    with Workspace(tmp_path / "ws.duckdb") as ws, pytest.warns(LabelkitWarning) as caught:
+        ingest(ws, path, label_column="label")
+    assert [str(w.message) for w in caught] == [
+        f"gold label 'nuetral' is on 1 row (the first {path} row 101) and is spelt like "
+        "'neutral' (40 rows): a misspelling? Until the row is corrected it is a class of its own"
+    ]
+    given = ["polite", "neutral", "impolite", "nuetral", "rude"]
+    with Workspace(tmp_path / "given.duckdb") as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            ingest(ws, path, label_column="label", labels=given)
+        # Later ingests add to a label set already checked.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            ingest(ws, path, label_column="label")
+    assert str(caught[0].message) == (
+        "no gold row has the label ['rude'] of the 5 given: a misspelling in the label set, "
+        "or classes the gold leaves out?"
+    )
+    # Many rows of a label spelt like another (impolite, polite) are two classes.
+    path.write_text(
+        "text,label\n" + "".join(f"t{i},{label}\n" for i, label in enumerate(labels[:100]))
+    )
+    with Workspace(tmp_path / "fine.duckdb") as ws, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ingest(ws, path, label_column="label")
 
 
 def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: Path) -> None:
