@@ -29,7 +29,7 @@ from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, first_row, registered, warn_if_out_of_date
+from labelkit.workspace import Workspace, first_row, no_gold_in, registered, warn_if_out_of_date
 
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
@@ -360,7 +360,7 @@ def evaluate(
     task = workspace.task
     examples = _gold(workspace, split)
     if examples.height == 0:
-        raise LabelkitError(f"no gold labels in split {split!r} to evaluate against")
+        raise no_gold_in(workspace, split, "to evaluate against")
     warn_if_out_of_date(workspace)
     _warn_if_fitted_on(workspace, split)
     if task.kind == "spans":

@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from labelkit.errors import OutdatedWarning, WorkspaceError
+from labelkit.errors import LabelkitError, OutdatedWarning, WorkspaceError, did_you_mean
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
@@ -564,6 +564,24 @@ def first_row(
     results, and an unfinished one blocks the connection."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def no_gold_in(workspace: Workspace, split: str, purpose: str) -> LabelkitError:
+    """The error for a split without gold labels, naming the splits that have some.
+
+    Examples
+    --------
+    >>> raise no_gold_in(ws, "devv", "to fit with")
+    Traceback (most recent call last):
+    labelkit.errors.LabelkitError: no gold labels in split 'devv' to fit with; the splits with gold are ['dev', 'test'] (did you mean 'dev'?)
+    """
+    splits = workspace.sql(
+        "SELECT DISTINCT split FROM examples WHERE gold IS NOT NULL ORDER BY split"
+    )["split"].to_list()
+    return LabelkitError(
+        f"no gold labels in split {split!r} {purpose}; the splits with gold are {splits}"
+        + did_you_mean(split, splits)
+    )
 
 
 def server_note(path: Path) -> Path:

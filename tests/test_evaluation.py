@@ -197,6 +197,15 @@ def test_a_model_alone_is_evaluated_before_any_vote(workspace: Workspace, tmp_pa
 def test_needs_gold(workspace: Workspace) -> None:
     with pytest.raises(LabelkitError, match="no gold labels in split 'holdout'"):
         evaluate(workspace, split="holdout")
+    # Trial 31: a misspelt split named no split that has gold.
+    splits = workspace.sql("SELECT DISTINCT split FROM examples WHERE gold IS NOT NULL")
+    assert "test" in splits["split"].to_list()
+    with pytest.raises(
+        LabelkitError,
+        match=r"^no gold labels in split 'tset' to evaluate against; the splits with gold "
+        r"are \[.*'test'.*\] \(did you mean 'test'\?\)$",
+    ):
+        evaluate(workspace, split="tset")
 
 
 @pytest.fixture

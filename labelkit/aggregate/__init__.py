@@ -26,7 +26,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.registry import configure, label_models
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
-from labelkit.workspace import VOTE_STEP, Workspace, warn_if_out_of_date
+from labelkit.workspace import VOTE_STEP, Workspace, no_gold_in, warn_if_out_of_date
 
 __all__ = [
     "AutoLabelModel",
@@ -249,7 +249,7 @@ def _predict(
     if gold_split is not None:
         with_gold = rows["with_gold"].to_numpy()
         if not with_gold.any():
-            raise LabelkitError(f"no gold labels in split {gold_split!r} to fit with")
+            raise no_gold_in(workspace, gold_split, "to fit with")
         gold_labels = workspace.sql(
             "SELECT gold FROM examples WHERE split = ? AND gold IS NOT NULL ORDER BY id",
             [gold_split],

@@ -29,7 +29,7 @@ from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace, warn_if_out_of_date
+from labelkit.workspace import Workspace, no_gold_in, warn_if_out_of_date
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -574,7 +574,7 @@ def train_on_cleaned(
             [dev_split],
         )
         if dev.height == 0:
-            raise LabelkitError(f"no gold labels in split {dev_split!r} to choose the model on")
+            raise no_gold_in(workspace, dev_split, "to choose the model on")
         if with_attributes:
             dev = pl.concat(
                 dev.select(
