@@ -347,8 +347,8 @@ def source_health(
     report: dict, sources: Sequence[str], measured: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """One row per source from the ``auto`` label model's report: coverage, estimated
-    accuracy, agreement with the other sources' majority beside the chance level for the
-    source's label mix, gold accuracy where ``measured`` (an ``lf_summary`` with gold)
+    accuracy, agreement with the other sources' majority beside the level its label mix
+    would reach at random (``agreement_chance``), gold accuracy where ``measured`` (an ``lf_summary`` with gold)
     has it, and the status: ``dropped`` or ``below chance`` (kept on request),
     ``below chance on gold`` (even the top of its gold accuracy's 95% interval is below
     the accuracy of voting its label mix at random on the gold rows, the ``chance`` of
@@ -363,7 +363,7 @@ def source_health(
     --------
     >>> model = make_label_model("auto").fit(L.codes, 2)
     >>> source_health(model.report, L.sources).columns
-    ['source', 'coverage', 'estimated_accuracy', 'agreement', 'chance', 'status']
+    ['source', 'coverage', 'estimated_accuracy', 'agreement', 'agreement_chance', 'status']
     """
     below = set(report["below_chance"])
     dropped = set(report["dropped"])
@@ -380,7 +380,9 @@ def source_health(
                 dtype=pl.Float64,
             ),
             "agreement": report["agreement"],
-            "chance": report["chance"],
+            # Named apart from lf_summary's chance, which is on gold (trial 31 read one
+            # for the other).
+            "agreement_chance": report["chance"],
             "status": [
                 "never votes"
                 if j in silent
@@ -392,7 +394,7 @@ def source_health(
                 for j in range(len(sources))
             ],
         }
-    ).with_columns(pl.col("agreement", "chance").fill_nan(None))
+    ).with_columns(pl.col("agreement", "agreement_chance").fill_nan(None))
     if measured is not None and "accuracy" in measured.columns:
         columns = health.columns[:-1]
         health = health.join(
