@@ -105,33 +105,39 @@ def test_an_import_says_which_answers_it_could_not_read_and_what_it_replaced(
 
 def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_path: Path) -> None:
     before = table_counts(workspace)
-    unknown = tmp_path / "unknown.csv"
-    unknown.write_text("id,answer\na1,spam\nzz,ham\n")
-    with pytest.raises(InputError, match=r"unknown.csv: row 2: id 'zz' is not an example"):
-        import_answers(workspace, unknown, "m")
-    twice = tmp_path / "twice.csv"
-    twice.write_text("id,answer\na1,spam\na1,ham\n")
-    with pytest.raises(
-        InputError, match=r"twice.csv: rows 1, 2: id 'a1' is answered more than once"
-    ):
-        import_answers(workspace, twice, "m")
-    columns = tmp_path / "columns.csv"
-    columns.write_text("example,text\na1,spam\n")
-    with pytest.raises(InputError, match=r"no column 'id'; columns are \['example', 'text'\]"):
-        import_answers(workspace, columns, "m")
-    # Trial 30: neither error said how to read a file without a header or a known suffix.
-    headless = tmp_path / "headless.csv"
-    headless.write_text("a1,spam\na3,ham\n")
-    with pytest.raises(
-        InputError, match=r"no column 'id'; columns are \['a1', 'spam'\] .*--no-header"
-    ):
-        import_answers(workspace, headless, "m")
-    plain = tmp_path / "answers.txt"
-    plain.write_text("a1\tspam\n")
-    with pytest.raises(
-        InputError, match=r"answers.txt: unknown file type '.txt'; .*, or name it \(CLI: --format"
-    ):
-        import_answers(workspace, plain, "m", has_header=False)
+    bad = [
+        (
+            "unknown.csv",
+            "id,answer\na1,spam\nzz,ham\n",
+            r"unknown.csv: row 2: id 'zz' is not an example",
+        ),
+        (
+            "twice.csv",
+            "id,answer\na1,spam\na1,ham\n",
+            r"twice.csv: rows 1, 2: id 'a1' is answered more than once",
+        ),
+        (
+            "columns.csv",
+            "example,text\na1,spam\n",
+            r"no column 'id'; columns are \['example', 'text'\]",
+        ),
+        # Trial 30: neither error below said how to read a file without a header or a
+        # known suffix.
+        (
+            "headless.csv",
+            "a1,spam\na3,ham\n",
+            r"no column 'id'; columns are \['a1', 'spam'\] .*--no-header",
+        ),
+        (
+            "answers.txt",
+            "id,answer\na1,spam\n",
+            r"answers.txt: unknown file type '.txt'; .*, or name it \(CLI: --format",
+        ),
+    ]
+    for name, text, message in bad:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=message):
+            import_answers(workspace, tmp_path / name, "m")
     assert table_counts(workspace) == before
 
 
