@@ -251,6 +251,7 @@ def _warn_if_swapped(
     on a few dozen gold rows that looks like a poor source, hardly below chance (trial
     31: right on 0.330 of 100 dev rows, chance 0.347, status ok). The best exchange is
     the assignment of read labels to gold labels that agrees most often."""
+    # Imported here: scipy.optimize takes a good part of a second to load.
     from scipy.optimize import linear_sum_assignment
 
     gold = workspace.sql("SELECT id AS example_id, gold FROM examples WHERE gold IS NOT NULL")
