@@ -77,6 +77,14 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
         assert text.evaluate("t => t.textContent") == SPAN_TEXT_OF["s1"]
         assert marked(page, "review") == "battery"
         assert marked(page, "label-0") == "screen"
+        # Trial 32: the span under review took the first type's colour whatever its type.
+        review = page.locator("#text mark.review")
+        assert review.evaluate("m => m.dataset.type") == "0"
+        assert review.evaluate("m => getComputedStyle(m).backgroundColor") == (
+            page.locator("#text mark.label-0").first.evaluate(
+                "m => getComputedStyle(m).backgroundColor"
+            )
+        )
         expect(page.locator("#choices button")).to_have_text(
             [
                 "yes, TERM (a)",

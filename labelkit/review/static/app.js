@@ -73,7 +73,12 @@ function spanSegments(item) {
   const selecting = state.anchor === null ? null : selection();
   const marks = [
     ...item.spans.map((span) => ({ ...span, kind: `label-${item.choices.indexOf(span.label) % 6}` })),
-    { ...item.span, kind: "review", label: item.candidate ?? item.given_label },
+    {
+      ...item.span,
+      kind: "review",
+      label: item.candidate ?? item.given_label,
+      type: item.choices.indexOf(item.candidate ?? item.given_label),
+    },
     state.draft && { ...state.draft, kind: "draft", label: "new bounds" },
     token && { start: token[0], end: token[1], kind: "cursor", label: "cursor" },
     selecting && { ...selecting, kind: "selecting", label: "selection" },
@@ -89,6 +94,9 @@ function spanSegments(item) {
     piece.textContent = item.text.slice(units[start], units[end]);
     if (over.length) {
       piece.className = over.map((m) => m.kind).join(" ");
+      // The span under review in its type's colour (trial 32: always the first type's).
+      const review = over.find((m) => m.kind === "review");
+      if (review && review.type >= 0) piece.dataset.type = String(review.type % 6);
       piece.title = over.map((m) => (m.kind === "cursor" ? "cursor" : m.label)).join(", ");
     }
     fragment.append(piece);
