@@ -258,9 +258,10 @@ def _warn_if_swapped(
     pairs = parsed.filter(pl.col("label").is_not_null()).join(gold, on="example_id")
     if pairs.height < SWAP_MIN_GOLD:
         return
-    code = {label: i for i, label in enumerate(labels)}
+    code = pl.Enum(labels)
+    counts = pairs.group_by(pl.col("label", "gold").cast(code).to_physical()).len()
     agree = np.zeros((len(labels), len(labels)))
-    np.add.at(agree, ([code[v] for v in pairs["label"]], [code[g] for g in pairs["gold"]]), 1)
+    agree[counts["label"].to_numpy(), counts["gold"].to_numpy()] = counts["len"].to_numpy()
     read, meant = linear_sum_assignment(agree, maximize=True)
     right = np.array([np.trace(agree), agree[read, meant].sum()])
     low, high = wilson_interval(right, np.full(2, pairs.height), z=SWAP_Z)
