@@ -138,6 +138,9 @@ class ReviewItem:
         if self.bounds is not None:
             start, end = self.bounds
             shown = f'"{self.text[start:end]}"'
+            if (times := self.text.count(self.text[start:end])) > 1:
+                # Trial 32: two occurrences of one word asked the same question twice.
+                shown += f" ({self.text[:start].count(self.text[start:end]) + 1} of {times})"
             if self.candidate is None:
                 return f"{shown}: {', '.join(self.choices[:-1])} or {self.choices[-1]}? ({now})"
             if self.candidate == self.given_label:
@@ -693,8 +696,9 @@ class ReviewQueue:
                          AS suggestion_confirmed,
                        count(*) FILTER (WHERE action = 'skip') AS skipped,
                        count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
-                       count(*) FILTER (WHERE action IN {ANSWERS} AND given_label IS NOT NULL
-                                        AND label IS DISTINCT FROM given_label)
+                       count(*) FILTER (WHERE action = '{FIX}' OR (action IN {ANSWERS}
+                                        AND given_label IS NOT NULL
+                                        AND label IS DISTINCT FROM given_label))
                          AS errors_found
                 FROM items GROUP BY attribute""",
             [focus, focus, focus, attribute, attribute],
@@ -709,7 +713,8 @@ class ReviewQueue:
         or a label; not skipped, ambiguous, or waiting for a label after a no);
         ``suggested_right``: the share of those whose label is the suggested one,
         however it was given; ``errors_found``: those whose label differs from the label
-        model's (a label given where the label model had none is not counted);
+        model's (a label given where the label model had none is not counted), and a
+        span's fixed bounds;
         ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
         over reviewer pairs on doubly reviewed items (None without any). With
         ``focus``, the counts cover the items suggested as ``focus`` (see ``progress``);

@@ -298,6 +298,17 @@ class _SpanEdit:
         first, last = sorted((self.anchor, self.cursor))
         return self.item.tokens[first][0], self.item.tokens[last][1]
 
+    @property
+    def pending(self) -> bool:
+        """Whether new bounds or a selection wait to be saved or cancelled."""
+        return self.bounds is not None or self.anchor is not None
+
+    def end_selection(self) -> None:
+        """An open selection becomes the pending missed span (as a second ``m`` makes it)."""
+        if self.anchor is not None:
+            self.set(self.selection(), MISSED)
+            self.anchor = None
+
     def label(self) -> str:
         """The type Enter and ``a`` store: the span's, else the task's first."""
         candidate = self.item.candidate
@@ -318,8 +329,7 @@ class _SpanEdit:
         elif key == "m" and self.anchor is None:
             self.anchor = self.cursor
         elif key == "m":
-            self.set(self.selection(), MISSED)
-            self.anchor = None
+            self.end_selection()
         elif key == _ESCAPE:
             self.anchor = None
             self.set(None, None)
@@ -361,10 +371,26 @@ def _review_spans(
             edit = _SpanEdit(item, edit.cursor)
         progress = queue.progress(focus)
         shown = time.perf_counter()
+        warning: Text | None = None
         while True:
             keys = _span_keys(item, edit, focus)
             console.print(_render_spans(item, edit, progress, focus, keys))
+            if warning is not None:
+                console.print(warning)
+                warning = None
             key = _read_span_key(read_key, _accepted(item, edit, keys), keys, console)
+            # A no is about the span under review: it would drop the edit (trial 32).
+            if key in _NO and edit.pending:
+                warning = Text(
+                    "Enter saves the new bounds, Esc cancels them; then r says no to the span.",
+                    style="red",
+                )
+                console.clear()
+                continue
+            # A yes or a type during a selection saves it, as m then Enter would (trial
+            # 32: it dropped the selection and accepted the span under review).
+            if key in (*_YES, *_ENTER) or key.isdigit():
+                edit.end_selection()
             # Enter saves an edit; without one it does nothing.
             if not edit.key(key) and not (key in _ENTER and edit.bounds is None):
                 break
@@ -419,9 +445,9 @@ def _span_keys(item: ReviewItem, edit: _SpanEdit, focus: str | None) -> dict[str
     keys = {"a/y": item.yes_no()["a"], "r/n/x": item.yes_no()["r"]}
     if item.candidate is None:
         del keys["a/y"]
-    if edit.bounds is not None:
-        keys = {"Enter/a/y": f"save {edit.label()}", "r/n/x": keys["r/n/x"], "Esc": "cancel"}
-    if focus is None or item.candidate is None or edit.bounds is not None:
+    if edit.pending:
+        keys = {"Enter/a/y": f"save {edit.label()}", "Esc": "cancel"}
+    if focus is None or item.candidate is None or edit.pending:
         keys |= {str(k): label for k, label in enumerate(item.choices[:9], start=1)}
     keys |= {
         "[ ]": "start a word left/right",
@@ -440,7 +466,7 @@ def _accepted(item: ReviewItem, edit: _SpanEdit, keys: dict[str, str]) -> set[st
     """The keys a span item takes now."""
     accepted = {*_NO, *_BOUNDS, _LEFT, _RIGHT, _ESCAPE, *_ENTER, "m", "s", "?", "u", "q"}
     accepted |= {name for name in keys if name.isdigit()}
-    if item.candidate is not None or edit.bounds is not None:
+    if item.candidate is not None or edit.pending:
         accepted |= set(_YES)
     return accepted
 
@@ -500,7 +526,9 @@ def _render_spans(
         what = "New bounds" if edit.kind == FIX else "Missed span"
         body.add_row(Text(f'{what}: "{words}". Enter saves {edit.label()}.', style="green"))
     elif edit.anchor is not None:
-        body.add_row(Text("Selecting: move with ← →, m ends the selection.", style="green"))
+        body.add_row(
+            Text("Selecting: move with ← →; m ends the selection, Enter saves it.", style="green")
+        )
     body.add_row("")
     body.add_row(Text(printable(item.question), style="bold cyan"))
     body.add_row(Text(f"flagged by {printable(item.reasons)}", style="dim"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, simulate_review
 from labelkit.review.queue import current_spans
 from labelkit.review.spans import move_bound, snap, word_tokens
 from labelkit.spans import Span
-from tests.review.conftest import SPAN_TEXT_OF, at, bounds
+from tests.review.conftest import SPAN_TEXT_OF, SPAN_TEXTS, at, bounds, write_spans
 
 
 def decisions(ws: Workspace) -> list[tuple]:
@@ -44,6 +46,28 @@ def test_an_item_is_one_span_with_its_text_other_spans_tokens_and_votes(
     assert dell is not None
     assert dell.question == 'Is "Dell" BRAND? (currently TERM)'
     assert queue.attributes == () and queue.answers() == ("TERM", "BRAND", "none")
+
+
+def test_a_word_that_occurs_twice_is_asked_about_by_its_place(tmp_path: Path) -> None:
+    # Trial 32: the two "aspirin" of one abstract were the same question twice.
+    texts = [(i, f"{t}, battery" if i == "s1" else t) for i, t in SPAN_TEXTS]
+    with Workspace(write_spans(tmp_path / "twice.duckdb", texts)) as ws:
+        item = ReviewQueue(ws).next(reviewer="ana")
+    assert item is not None and item.question == 'Is "battery" (1 of 2) TERM? (the current label)'
+
+
+def test_a_fixed_boundary_is_an_error_found_where_the_label_model_had_no_span(
+    spans_workspace: Workspace,
+) -> None:
+    # Trial 32: a span the flag proposed (the label model's answer on its bounds: none)
+    # with its bounds fixed counted as no error.
+    spans_workspace.con.execute(
+        "UPDATE queue SET given_label = 'none' WHERE attribute = ?", [bounds("s1", "battery")]
+    )
+    queue = ReviewQueue(spans_workspace)
+    queue.fix_span("s1", bounds("s1", "battery"), *at("s1", "battery life"), reviewer="ana")
+    assert queue.stats()["errors_found"] == 1
+    assert queue.progress()["corrected"] == 1
 
 
 def test_accept_reject_and_relabel_are_decisions_on_the_span_bounds(

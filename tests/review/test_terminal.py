@@ -313,6 +313,25 @@ def test_spans_are_reviewed_one_at_a_time_with_keys_for_bounds_and_missed_spans(
     ]
 
 
+def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
+    spans_workspace: Workspace,
+) -> None:
+    # Trial 32: m, a move, then a dropped the selection and accepted the span under
+    # review; r with new bounds pending dropped them and rejected the span.
+    text = run_spans(
+        spans_workspace,
+        # battery: m, one word right, a (saves "battery life" as missed); the item comes
+        # back: end a word right, r (refused), Esc, r (a no to battery itself).
+        ["m", RIGHT, "a", ".", "r", "\x1b", "r", "q"],
+    )
+    assert "[Enter/a/y] save TERM" in text
+    assert "Enter saves the new bounds, Esc cancels them; then r says no to the span." in text
+    assert stored_by_attribute(spans_workspace) == [
+        ("s1", bounds("s1", "battery life"), "missed", "TERM"),
+        ("s1", bounds("s1", "battery"), "reject", "none"),
+    ]
+
+
 def test_a_span_item_names_the_other_spans_by_their_words_when_piped(
     spans_workspace: Workspace,
 ) -> None:

@@ -165,6 +165,47 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
     ]
 
 
+def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
+    spans_file: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    # Trial 32: m, a move, then a dropped the selection and accepted the span under
+    # review; r with new bounds pending dropped them and rejected the span.
+    with serve(spans_file) as url:
+        page = browser.new_page()
+        failed: list[str] = []
+        page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+        start(page, url)
+        question = page.locator("#question")
+        expect(question).to_have_text('Is "battery" TERM? (the current label)')
+        for key in ["m", "ArrowRight", "a"]:
+            page.keyboard.press(key)
+        expect(page.locator("#draft")).to_have_text("")
+        assert marked(page, "label-0") == "battery lifescreen"
+        expect(question).to_have_text('Is "battery" TERM? (the current label)')
+        page.keyboard.press(".")
+        page.keyboard.press("r")
+        expect(page.locator("#status")).to_have_text(
+            "Enter saves the new bounds, Esc cancels them; then r says no to the span."
+        )
+        assert marked(page, "draft") == "battery life"
+        page.keyboard.press("Escape")
+        page.keyboard.press("r")
+        expect(question).to_have_text('Is "Dell" BRAND? (currently TERM)')
+        page.close()
+    # Trial 32: the browser's request for a favicon was answered 404.
+    assert failed == []
+    with Workspace(spans_file, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, attribute, action, label FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert decisions == [
+        ("s1", bounds("s1", "battery life"), "missed", "TERM"),
+        ("s1", bounds("s1", "battery"), "reject", "none"),
+    ]
+
+
 HOSTILE = '<img src=x onerror="window.pwned = 4"> my battery life, not the screen'
 
 

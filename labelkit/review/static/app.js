@@ -188,7 +188,7 @@ function showSpans() {
     $("draft").textContent = `${what}: "${words}". Enter saves ${draftLabel()}; ` +
       `1–${Math.min(state.labels.length, 9)} another type; Esc cancels.`;
   } else if (state.anchor !== null) {
-    $("draft").textContent = "Selecting: move with ← →, m ends the selection, Esc cancels.";
+    $("draft").textContent = "Selecting: move with ← →; m ends the selection, Enter or a saves it, Esc cancels.";
   } else {
     $("draft").textContent = "";
   }
@@ -276,9 +276,15 @@ function switchAttribute() {
 function numbersAsked() { return !focus() || !state.item?.candidate; }
 
 function yesNo(key) {
-  // A yes to a span's pending edit stores it; a no is always about the span under review.
-  if (key === "a" && state.draft) {
+  // A yes to a span's pending edit (or open selection) stores it. A no is about the span
+  // under review, so it waits until the edit is saved or cancelled (trial 32: it dropped
+  // the edit without a word).
+  if (key === "a" && endSelection()) {
     saveDraft(draftLabel());
+    return;
+  }
+  if (key === "r" && (state.draft || state.anchor !== null)) {
+    say("Enter saves the new bounds, Esc cancels them; then r says no to the span.");
     return;
   }
   // The candidate shown goes with the answer: the server refuses it if it has changed.
@@ -286,8 +292,8 @@ function yesNo(key) {
 }
 
 function pick(label) {
-  // A label for the item, or the type of a span's pending edit.
-  if (!state.draft) {
+  // A label for the item, or the type of a span's pending edit (or open selection).
+  if (!endSelection()) {
     answer("label", label);
   } else if (state.labels.includes(label)) {
     saveDraft(label);
@@ -309,9 +315,19 @@ function markKey() {
     showSpans();
     return;
   }
-  const bounds = selection();
-  state.anchor = null;
-  setDraft(bounds, "missed");
+  endSelection();
+}
+
+function endSelection() {
+  // A selection still open becomes the pending edit, as m would make it (trial 32: a
+  // yes during a selection dropped it and accepted the span under review); true when
+  // an edit is pending.
+  if (state.item?.span && state.anchor !== null) {
+    const bounds = selection();
+    state.anchor = null;
+    setDraft(bounds, "missed");
+  }
+  return Boolean(state.draft);
 }
 
 function cancelEdit() {
@@ -323,7 +339,7 @@ function spanKey(key) {
   // The keys of a span item beyond those of every item; true when the key was one.
   const does = {
     y: () => yesNo("a"), n: () => yesNo("r"), x: () => yesNo("r"),
-    Enter: () => saveDraft(draftLabel()), Escape: cancelEdit,
+    Enter: () => endSelection() && saveDraft(draftLabel()), Escape: cancelEdit,
     "[": () => moveBound("start", -1), "]": () => moveBound("start", 1),
     ",": () => moveBound("end", -1), ".": () => moveBound("end", 1),
     ArrowLeft: () => moveCursor(-1), ArrowRight: () => moveCursor(1), m: markKey,
