@@ -464,6 +464,11 @@ def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:
     where = f"the {split} split" if split else "all examples"
     summary = summarize_lfs(ws, split=split)
     console.print(rich_table(summary, title=f"span labeling functions on {where}"))
+    if "recall" in summary.columns:
+        console.print(
+            "precision, recall, f1: against the gold spans of the types each LF marks "
+            "(`labelkit evaluate` scores every source against all gold spans)"
+        )
     votes = ws.sql(
         """SELECT v.example_id, v.source, v.start, v."end", v.label FROM span_votes v
            JOIN examples e ON e.id = v.example_id WHERE ? IS NULL OR e.split = ?""",
@@ -1958,8 +1963,13 @@ def _print_span_evaluation(evaluation: Evaluation, split: str) -> None:
     console.print(rich_table(evaluation.comparison().drop("split"), title=f"gold {split} split"))
     console.print(
         "precision, recall, f1: over entities, a span right only with its exact bounds and "
-        "type; macro_f1: the mean over entity types"
+        "type; macro_f1: the mean over entity types. Every method is scored against all "
+        "gold spans: a source that marks one type of two finds at most that type's share, "
+        "and its macro_f1 counts 0 for the other (`labelkit analyze` scores each LF on the "
+        "types it marks)"
     )
+    by_type = evaluation.per_class.pivot(on="label", index="method", values="f1")
+    console.print(rich_table(by_type, title="f1 per entity type"))
     small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
     if small:
         per_label = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")

@@ -258,6 +258,13 @@ def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     # BRAND, a span gold does not have; majority vote predicts the 4 exactly.
     assert cells(result.stdout, "majority_vote")[1:5] == ["label model", "1.000", "1.000", "1.000"]
     assert cells(result.stdout, "battery_is_a_brand")[2:5] == ["0.000", "0.000", "0.000"]
+    # Trial 32: per-type scores of the label models were only in evaluation.md, and an
+    # LF's recall here (over all gold spans) was not the one analyze prints.
+    per_type = result.stdout.split("f1 per entity type")[1]
+    assert cells(per_type, "majority_vote")[1:] == ["1.000", "0.000"]
+    assert "Every method is scored against all gold spans" in result.stdout
+    analyzed = run("analyze", tmp_path / "spans.duckdb", "--split", "dev")
+    assert "against the gold spans of the types each LF marks" in analyzed.stdout
 
 
 def test_evaluate_scores_majority_vote_beside_the_stored_span_label_model(tmp_path: Path) -> None:
