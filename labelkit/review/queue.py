@@ -551,6 +551,11 @@ class ReviewQueue:
         row = first_row(con, "SELECT text FROM examples WHERE id = ?", [example_id])
         assert row is not None  # queued examples exist
         text = row[0]
+        if start >= end:
+            raise InputError(
+                f"example {example_id!r}: span [{start}, {end}) is empty or backwards: "
+                "its start must come before its end"
+            )
         if not 0 <= start < end <= len(text):
             raise InputError(
                 f"example {example_id!r}: span [{start}, {end}) is not inside its text "

@@ -58,7 +58,8 @@ SmallModel = Language | TextScorer
 
 
 class NoTextWarning(UserWarning):
-    """Rows with no text (missing, empty or whitespace only) were given null predictions."""
+    """Rows with no text (missing, empty or whitespace only) were given null predictions,
+    or the text column holds single words where another holds sentences."""
 
 
 def load_small_model(model: str | Path | SmallModel) -> SmallModel:
@@ -518,6 +519,8 @@ class Predictor:
                     "(choose one with text_column / --text-column)"
                 )
             texts = self.texts(block)
+            if offset == 0:
+                self._warn_if_not_text(block, texts)
             self.without_text += texts.null_count()
             too_long = (texts.str.len_chars() > limit).arg_true() if limit else []
             if len(too_long):
@@ -533,6 +536,28 @@ class Predictor:
         """The block's texts, null where there is none: missing, empty or whitespace only."""
         texts = block[self.text_column].cast(pl.String)
         return texts.scatter((texts.str.strip_chars() == "").arg_true(), None)
+
+    def _warn_if_not_text(self, block: pl.DataFrame, texts: pl.Series) -> None:
+        """Warn when the first block's texts are single words while another column holds
+        sentences: the text column is likely the wrong one (trial 32: ``--text-column id``
+        gave every row empty spans without a word)."""
+        if texts.str.contains(r"\s").any() or texts.null_count() == texts.len():
+            return
+        wordy = [
+            name
+            for name, dtype in block.schema.items()
+            if name != self.text_column
+            and dtype == pl.String
+            and (block[name].str.contains(r"\S\s+\S").mean() or 0.0) >= 0.5
+        ]
+        if wordy:
+            warnings.warn(
+                f"{self.name}: column {self.text_column!r} holds no text of more than one "
+                f"word, and column {wordy[0]!r} does: is it the text column "
+                "(text_column / --text-column)?",
+                NoTextWarning,
+                stacklevel=4,
+            )
 
     def warn_without_text(self) -> None:
         """Say how many rows ``checked`` found without text, if any: their predictions

@@ -176,6 +176,9 @@ def test_bad_span_decisions_are_refused_and_store_nothing(spans_workspace: Works
         queue.fix_span("s1", battery, 11, 15, reviewer="ana")
     with pytest.raises(InputError, match=r"span \[30, 99\) is not inside its text \(38 char"):
         queue.fix_span("s1", battery, 30, 99, reviewer="ana")
+    # Trial 32: bounds given end first were said to lie outside the text.
+    with pytest.raises(InputError, match=r"span \[17, 10\) is empty or backwards"):
+        queue.mark_span("s1", 17, 10, "TERM", reviewer="ana")
     with pytest.raises(InputError, match=r"span \[17, 18\) covers no word"):
         queue.mark_span("s1", 17, 18, "TERM", reviewer="ana")
     with pytest.raises(InputError, match=r"type 'PART' is not one of \['TERM', 'BRAND'\]"):

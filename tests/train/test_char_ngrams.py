@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,21 @@ def test_a_text_that_is_not_there_gets_no_prediction(trained: Path) -> None:
         predicted = predict_frame(trained, texts.to_frame())
     assert predicted["predicted"].to_list() == ["spam", None, None, "ham"]
     assert predicted["score_spam"].null_count() == predicted["confidence"].null_count() == 2
+
+
+def test_predict_file_says_when_the_text_column_holds_single_words_and_another_sentences(
+    trained: Path, tmp_path: Path
+) -> None:
+    # Trial 32: `predict --text-column id` labeled every id without a word.
+    path = tmp_path / "new.csv"
+    pl.DataFrame(
+        {"id": ["train:1", "train:2"], "body": ["subscribe to my channel", "great song"]}
+    ).write_csv(path)
+    with pytest.warns(NoTextWarning, match="column 'id' holds no text of more than one word, "):
+        predict_file(trained, path, tmp_path / "out.csv", text_column="id")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoTextWarning)
+        assert predict_file(trained, path, tmp_path / "out.csv", text_column="body") == 2
 
 
 def test_predict_file_reads_an_input_in_another_encoding(trained: Path, tmp_path: Path) -> None:
