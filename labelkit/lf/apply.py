@@ -46,7 +46,6 @@ from labelkit.votes import (
     definition_hash,
     delete_rows_of,
     delete_sources,
-    lf_names,
     set_sources,
 )
 from labelkit.workspace import Run, Workspace, first_row, registered
@@ -471,7 +470,8 @@ def apply_lfs(
 
     The votes of LFs applied earlier and not in ``lfs`` stay in the workspace and keep
     voting in ``aggregate``; ``others`` names them. ``prune`` deletes them (their votes,
-    errors and source) in the same step, so that the workspace's LFs are ``lfs``.
+    errors and source) in the same step, so that the workspace's LFs are ``lfs``. Votes
+    stored by ``import_votes`` are neither named nor pruned: a later import replaces them.
 
     Examples
     --------
@@ -499,7 +499,13 @@ def apply_lfs(
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     names = [lf.name for lf in lfs]
-    others = [name for name in lf_names(workspace) if name not in names]
+    # Only LFs an earlier apply wrote: imported votes are not this command's to warn
+    # about or prune (trial 32: apply after import-votes said they "still vote").
+    applied_before = workspace.sql(
+        """SELECT s.name FROM sources s JOIN runs r USING (run_id)
+           WHERE s.kind = 'lf' AND r.step = 'apply' ORDER BY s.name"""
+    )["name"].to_list()
+    others = [name for name in applied_before if name not in names]
     pruned = others if prune else []
     counts: dict[str, int] = {}
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)

@@ -20,6 +20,7 @@ from labelkit import (
     Task,
     Workspace,
     apply_lfs,
+    import_votes,
     ingest,
     keyword_lf,
     labeling_function,
@@ -154,6 +155,19 @@ def test_lfs_not_given_again_are_named_and_pruned_on_request(workspace: Workspac
     config = workspace.sql("SELECT config FROM runs WHERE step = 'apply' ORDER BY run_id")
     assert json.loads(config["config"][-1])["pruned"] == ["song"]
     assert LabelMatrix.from_workspace(workspace).sources == ["subscribe"]
+
+
+def test_imported_votes_are_not_named_as_left_out_nor_pruned(workspace: Workspace) -> None:
+    # Trial 32: apply after import-votes warned that the imported sources still vote,
+    # and --prune would have deleted them.
+    import_votes(
+        workspace,
+        pl.DataFrame({"example_id": ["a1", "a2"], "source": "legacy", "label": ["spam", None]}),
+    )
+    apply_lfs(workspace, [SUBSCRIBE, SONG])
+    kept = apply_lfs(workspace, [SUBSCRIBE], prune=True)
+    assert kept.others == [] and kept.pruned == ["song"]
+    assert LabelMatrix.from_workspace(workspace).sources == ["legacy", "subscribe"]
 
 
 def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> None:
