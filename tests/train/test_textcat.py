@@ -208,6 +208,18 @@ def test_static_vectors_know_which_words_mean_alike(tmp_path: Path, minilm_cache
     assert cosine("song", "tune") > cosine("song", "channel") + 0.2
 
 
+def test_distilling_the_static_model_prints_no_weight_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 31: `train --frontier` printed transformers' report on the checkpoint's
+    # unused position_ids buffer ("UNEXPECTED"), which read as an error.
+    from labelkit.train.vectors import minilm_static_model
+
+    monkeypatch.setenv("LABELKIT_CACHE", str(tmp_path))
+    assert minilm_static_model(8).encode(["subscribe"]).shape == (1, 8)
+    assert "UNEXPECTED" not in capfd.readouterr().err
+
+
 def test_vectors_model_distils_vectors_for_its_texts(tmp_path: Path, minilm_cache: Path) -> None:
     examples = rows({"label": "spam"}, {"label": "ham"})
     path = train_textcat(
