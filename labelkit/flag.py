@@ -65,7 +65,10 @@ def find_label_issues(
     - ``label model unsure``: the label model's confidence is below ``unsure_below``;
     - ``LFs conflict``: labeling functions voted different labels;
     - ``<llm source> says <label>``: an LLM voted another label than the label model
-      (where several LLMs vote, at least half of them did; three are named per label).
+      (where several LLMs vote, at least half of them did; three are named per label);
+    - ``too few <label> labels to check by confident learning``: the label model gave
+      its label fewer times than there are ``folds``, too few to cross-validate, so
+      confident learning leaves those rows out and review sees every one of them.
 
     One priority orders the queue: ``1 - (quality + confidence) / 2``, where
     ``quality`` is cleanlab's self-confidence label quality and ``confidence`` the
@@ -91,8 +94,7 @@ def find_label_issues(
     comes from cleanlab's multi-label support. The flags then have an ``attribute``
     column after ``example_id``, and a queue item is an (example, attribute) pair, in
     one queue: quality and confidence are both the probability of the given answer,
-    so priorities compare across attributes. An answer given fewer times than there
-    are folds is not learned; its rows are flagged for the other reasons only.
+    so priorities compare across attributes.
 
     Every example is scored, but the classifier is cross-validated on at most
     ``fit_examples`` labels per attribute (``None``: all): past that, a seeded sample
@@ -313,7 +315,8 @@ def _attribute_flags(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_STATE} (
                 row_at INTEGER, attribute_at SMALLINT, given SMALLINT, suggested SMALLINT,
-                labeled BOOLEAN, cleanlab BOOLEAN, quality DOUBLE, confidence DOUBLE,
+                labeled BOOLEAN, cleanlab BOOLEAN, rare BOOLEAN, quality DOUBLE,
+                confidence DOUBLE,
                 priority DOUBLE, shown_quality DOUBLE, shown_confidence DOUBLE,
                 shown_sure DOUBLE)"""
     )
@@ -350,7 +353,7 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                 flagged AS (
                     SELECT s.*, v.lf_votes, v.llm_disagrees
                     FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
-                    WHERE NOT s.labeled OR s.cleanlab OR s.confidence < $unsure_below
+                    WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.confidence < $unsure_below
                         OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
                 named AS (
                     SELECT p.id AS example_id, $attributes[f.attribute_at + 1] AS attribute,
@@ -360,6 +363,8 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                                CASE WHEN f.cleanlab THEN 'cleanlab (quality '
                                    || f.shown_quality::VARCHAR || ', suggests ' || l.label
                                    || ')' END,
+                               CASE WHEN f.rare THEN 'too few ' || g.label
+                                   || ' labels to check by confident learning' END,
                                CASE WHEN f.confidence < $unsure_below
                                    THEN 'label model unsure ('
                                        || f.shown_confidence::VARCHAR || ')' END,
@@ -631,14 +636,18 @@ class _Attribute:
         self.given, self.confidence = given, confidence
         folds = cv.get_n_splits()
         counts = np.bincount(given[given != ABSTAIN], minlength=answers.cardinality)
-        if task.kind == "classification" and counts.min() < folds:
+        self.classes = np.flatnonzero(counts >= folds)
+        if task.kind == "classification" and len(self.classes) < 2:
             raise LabelkitError(
-                f"confident learning needs at least {folds} examples of every label in split "
-                f"{split!r}; the label model gave "
+                f"confident learning needs at least {folds} examples of two labels or more "
+                f"in split {split!r}; the label model gave "
                 f"{dict(zip(answers.labels, counts.tolist(), strict=True))}"
             )
-        self.classes = np.flatnonzero(counts >= folds)
         self.learned = np.isin(given, self.classes)
+        # A label given too seldom to cross-validate is left out of confident learning,
+        # and its rows are queued instead (semeval stance: 3 "None" of 308 refused the
+        # whole step).
+        self.rare = (given != ABSTAIN) & ~self.learned
         self.unlabeled = given == ABSTAIN
         self.positions = np.arange(given.size)
         # A row the label model left unanswered has no probabilities: uniform.
@@ -744,7 +753,7 @@ class _Attribute:
         errors come before labeling from scratch, and the least obvious of these come
         first among them.
         """
-        wanted = self.unlabeled | self.issues | (self.confidence < unsure_below)
+        wanted = self.unlabeled | self.rare | self.issues | (self.confidence < unsure_below)
         wanted[evidenced] = True
         rows = np.flatnonzero(wanted)
         unlabeled_rows = np.flatnonzero(self.unlabeled)
@@ -769,6 +778,7 @@ class _Attribute:
                     "suggested": proba.argmax(axis=1).astype(np.int16),
                     "labeled": labeled,
                     "cleanlab": self.issues[at],
+                    "rare": self.rare[at],
                     "quality": quality,
                     "confidence": self.confidence[at],
                     "sure": sure,
@@ -780,6 +790,7 @@ class _Attribute:
                 "suggested",
                 "labeled",
                 "cleanlab",
+                "rare",
                 *(pl.when("labeled").then(name).alias(name) for name in ("quality", "confidence")),
                 # The arithmetic and rounding of the polars frames flag built before
                 # (issue 21): DuckDB's round differs in the last digit now and then.

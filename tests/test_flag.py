@@ -93,8 +93,43 @@ def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
     )
-    with pytest.raises(LabelkitError, match=r"at least 5 examples of every label in split 'train'"):
+    with pytest.raises(LabelkitError, match=r"at least 5 examples of two labels or more in split"):
         find_label_issues(workspace)
+
+
+def test_a_label_given_too_seldom_to_learn_is_queued_not_refused(tmp_path: Path) -> None:
+    # Semeval stance: the label model gave "None" to 3 of 308 tweets, and flag refused
+    # the whole step ("at least 5 examples of every label").
+    rng = np.random.default_rng(0)
+    words = {"ham": ["song", "love", "voice", "dance"], "spam": ["subscribe", "free", "link"]}
+    rows = [
+        {"id": f"t{i:03d}", "text": " ".join(rng.choice(words[label], 4)), "label": label}
+        for i, label in enumerate(["ham", "spam"] * 60)
+    ]
+    rows += [{"id": f"r{i}", "text": "neither here nor there", "label": "other"} for i in range(3)]
+    frame = pl.DataFrame(rows)
+    frame.write_csv(tmp_path / "data.csv")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            tmp_path / "data.csv",
+            id_column="id",
+            label_column="label",
+            labels=["ham", "spam", "other"],
+            test_fraction=0,
+            dev_fraction=0,
+        )
+        ws.con.register("given", frame.to_arrow())
+        ws.con.execute(
+            "INSERT INTO predictions SELECT id, 'test', label, 0.95, "
+            "CASE label WHEN 'ham' THEN [0.95, 0.025, 0.025] WHEN 'spam' THEN "
+            "[0.025, 0.95, 0.025] ELSE [0.025, 0.025, 0.95] END, 0, '' FROM given"
+        )
+        flags = find_label_issues(ws)
+    rare = flags.filter(pl.col("reasons").str.contains("too few other labels"))
+    assert sorted(rare["example_id"]) == ["r0", "r1", "r2"]
+    assert set(rare["given_label"]) == {"other"}
+    assert flags.height == 3, "the words say ham and spam right: nothing else is flagged"
 
 
 def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
