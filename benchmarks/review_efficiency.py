@@ -1,12 +1,15 @@
 """How many wrong aggregated labels a reviewer finds in the first 50, 100 and 200 items,
-by review order: labelkit's queue priority, cleanlab's flags alone, label-model
-confidence alone, and random; and the queue priority when cleanlab reads another
-flagger's cross-validated probabilities (MiniLM embeddings, spaCy's textcat) in place
-of the default TF-IDF with logistic regression.
+by review order: labelkit's queue priority, the priority it had before (the mean of
+cleanlab's label quality and the label model's confidence), cleanlab's flags alone,
+label-model confidence alone, and random; and, on the WRENCH sets, the queue priority
+when cleanlab reads another flagger's cross-validated probabilities (MiniLM
+embeddings, spaCy's textcat) in place of the default TF-IDF with logistic regression.
 
 For each WRENCH set (YouTube, SMS), the train texts go into a workspace with the
-shipped LF votes, Snorkel's label model (labelkit's default) labels them, and
-``find_label_issues`` flags and queues the likely errors. Gold stands in for the
+shipped LF votes, Snorkel's label model labels them, and ``find_label_issues`` flags
+and queues the likely errors. For the five llms_for_css tasks (a few hundred texts
+each, 12-14 recorded LLMs as the sources, ``benchmarks/llm_votes.py``), the label
+model is ``auto``, labelkit's default, fitted without gold. Gold stands in for the
 reviewer. For each order and budget: the wrong labels among the items reviewed, and
 the accuracy of the cleaned training set (reviewed labels corrected) on the train
 examples the label model labeled.
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from _common import load_wrench, parser, write_results
+from llm_votes import TASKS, read_task
 
 from labelkit import Workspace, aggregate, find_label_issues
 
@@ -36,6 +40,7 @@ PLOT = Path(__file__).parents[1] / "docs" / "review_efficiency.png"
 RANDOM_SEEDS = 10
 RANDOM = f"random (mean of {RANDOM_SEEDS} seeds)"
 OTHER_FLAGGERS = {"minilm_logreg": {}, "spacy_textcat": {}}
+MEAN = "mean of quality and confidence (the priority before)"
 
 
 def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list]]:
@@ -46,8 +51,10 @@ def orders(workspace: Workspace, flags: pl.DataFrame) -> tuple[pl.DataFrame, dic
     )
     by_confidence = labeled.sort("confidence", "example_id")["example_id"].to_list()
     cleanlab = flags.filter(pl.col("reasons").str.contains("cleanlab")).sort("quality")
+    mean = pl.coalesce(1 - (pl.col("quality") + pl.col("confidence")) / 2, "priority")
     ranked = {
         "queue priority (labelkit)": flags.sort("rank")["example_id"].to_list(),
+        MEAN: flags.sort(mean, "example_id", descending=[True, False])["example_id"].to_list(),
         "cleanlab flags alone": cleanlab["example_id"].to_list(),
         "label-model confidence alone": by_confidence,
     }
@@ -157,13 +164,24 @@ def main() -> None:
         for record in results:
             print(record)
         records += results
+    for task in TASKS:
+        with tempfile.TemporaryDirectory() as tmp, Workspace(Path(tmp) / "ws.duckdb") as ws:
+            read_task(options.data_dir / "llm" / "llms_for_css" / task, ws)
+            aggregate(ws)
+            labeled, ranked = orders(ws, find_label_issues(ws))
+        results = measure(task, labeled, hits_in_order(labeled, ranked))
+        for record in results:
+            print(record)
+        records += results
     notes = (
         "`wrong_found`: reviewed items whose aggregated label was wrong (gold as the "
-        "reviewer); cleanlab's flags can run out before the budget (`reviewed`). The "
-        "queue priority is `1 - (cleanlab label quality + label-model confidence) / 2` "
-        "over every flagged item (any reason). Accuracies are over the train examples the label model "
-        "labeled (Snorkel, 500 epochs, fitted on train). Rows without a flagger named use the "
-        "default, `tfidf_logreg`."
+        "reviewer); the flags can run out before the budget (`reviewed`). The queue "
+        "priority ranks cleanlab's label quality and the label model's confidence among "
+        "the flagged items, the greater rank leading; the priority before was `1 - "
+        "(quality + confidence) / 2`, over the same flags. Accuracies are over the "
+        "train examples the label model labeled (WRENCH: Snorkel, 500 epochs; "
+        "llms_for_css: `auto`; fitted on train without gold). Rows without a flagger "
+        "named use the default, `tfidf_logreg`."
     )
     write_results("review_efficiency", records, options.output_dir, notes)
     plot(per_dataset)

@@ -70,14 +70,16 @@ def find_label_issues(
       its label fewer times than there are ``folds``, too few to cross-validate, so
       confident learning leaves those rows out and review sees every one of them.
 
-    One priority orders the queue: ``1 - (quality + confidence) / 2``, where
-    ``quality`` is cleanlab's self-confidence label quality and ``confidence`` the
-    label model's. On WRENCH YouTube and SMS it finds more wrong labels in the first 50,
-    100 and 200 reviewed than cleanlab's flags alone, and more than label-model
-    confidence alone in the first 50 and 100 (``benchmarks/review_efficiency.py``).
-    Examples the label model left unlabeled (no source covers them) are queued too,
-    with the classifier's suggestion and half its doubt as priority, behind most
-    likely errors.
+    One priority orders the queue: a flagged label is as doubtful as the more doubtful
+    of two signals, each by its rank among the flagged labels (0 to 1, 1 the most
+    doubtful, ties at their mid-point; ties of the greater rank go by the sum of both):
+    cleanlab's self-confidence label ``quality`` and the label model's ``confidence``. Ranks, because the two live on different scales: the label model's
+    confidence often crowds near 1, and a mean of the two (this step's priority before)
+    then followed the classifier alone, which on a few hundred texts of a hard task
+    knows less than the sources (``benchmarks/review_efficiency.py`` compares the two on
+    nine sets). Examples the label model left unlabeled (no source covers them) are
+    queued too, with the classifier's suggestion and half its doubt as priority, behind
+    most likely errors.
 
     Returns the flags, highest priority first: ``example_id, given_label`` (the label
     model's), ``suggested_label`` (the cross-validated classifier's), ``quality``,
@@ -355,6 +357,27 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                     FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
                     WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.confidence < $unsure_below
                         OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
+                -- Each doubt by its rank among the labeled flags: the label model's
+                -- confidence often crowds near 1 while the classifier's quality spreads
+                -- over 0-1, and a mean of the two is then the classifier's order alone.
+                -- A rank is the mid-point of its ties, so that a doubt all flags share
+                -- ranks each at one half; ties of the greater rank go by the sum.
+                ranks AS (
+                    SELECT *,
+                        rank() OVER by_quality / (2 * count(*) OVER labeled_or_not)
+                            + cume_dist() OVER by_quality / 2 AS quality_rank,
+                        rank() OVER by_confidence / (2 * count(*) OVER labeled_or_not)
+                            + cume_dist() OVER by_confidence / 2 AS confidence_rank
+                    FROM flagged
+                    WINDOW labeled_or_not AS (PARTITION BY labeled),
+                           by_quality AS (PARTITION BY labeled ORDER BY quality DESC),
+                           by_confidence AS (PARTITION BY labeled ORDER BY confidence DESC)),
+                ranked AS (
+                    SELECT * REPLACE (CASE WHEN labeled
+                        THEN 0.998 * greatest(quality_rank, confidence_rank)
+                            + (quality_rank + confidence_rank) / 1000
+                        ELSE priority END AS priority)
+                    FROM ranks),
                 named AS (
                     SELECT p.id AS example_id, $attributes[f.attribute_at + 1] AS attribute,
                            g.label AS given_label, l.label AS suggested_label, f.quality,
@@ -373,7 +396,7 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                            ELSE $unanswered || ' (classifier suggests ' || l.label || ', '
                                || f.shown_sure::VARCHAR || ')'
                            END AS reasons
-                    FROM flagged f JOIN placed p USING (row_at)
+                    FROM ranked f JOIN placed p USING (row_at)
                     LEFT JOIN flag_labels g
                         ON g.attribute_at = f.attribute_at AND g.code = f.given
                     JOIN flag_labels l ON l.attribute_at = f.attribute_at AND l.code = f.suggested)
@@ -742,8 +765,9 @@ class _Attribute:
     ) -> Iterator[pl.DataFrame]:
         """The rows that may be flagged (``evidenced``: where votes give a reason), as
         numbers, ``CHUNK_ROWS`` at a time: ``row_at`` (the row number by id), the given
-        and suggested codes, quality, confidence, cleanlab's verdict, priority, and the
-        rounded numbers the reasons show.
+        and suggested codes, quality, confidence, cleanlab's verdict, an unlabeled
+        row's priority (a labeled row's is ranked among all flags), and the rounded
+        numbers the reasons show.
 
         A labeled row's suggestion is the classifier's likeliest answer (else the label
         model's), its quality the probability of the given answer. A row the label model
@@ -794,10 +818,8 @@ class _Attribute:
                 *(pl.when("labeled").then(name).alias(name) for name in ("quality", "confidence")),
                 # The arithmetic and rounding of the polars frames flag built before
                 # (issue 21): DuckDB's round differs in the last digit now and then.
-                pl.when("labeled")
-                .then(1 - (pl.col("quality") + pl.col("confidence")) / 2)
-                .otherwise((1 - pl.col("sure")) / 2)
-                .alias("priority"),
+                # A labeled row's priority is ranked among the flags (``_store_issues``).
+                pl.when(~pl.col("labeled")).then((1 - pl.col("sure")) / 2).alias("priority"),
                 pl.col("quality").round(2).alias("shown_quality"),
                 pl.col("confidence").round(2).alias("shown_confidence"),
                 pl.col("sure").round(2).alias("shown_sure"),

@@ -154,7 +154,7 @@ def span_flags(
     given answer; ``confidence`` the label model's: a predicted span's own, 1 where no
     source marks anything (every span label model puts a token no source covers
     outside every entity, with probability 1), null elsewhere. ``priority`` is
-    ``1 - (quality + confidence) / 2``, as for classification, and ``1 - quality``
+    ``1 - (quality + confidence) / 2`` (classification ranks the two since), and ``1 - quality``
     where the confidence is null; so a likely entity no source marks comes at half the
     tagger's doubt, behind most likely errors, as classification's uncovered examples
     do. ``params`` go to the tagger (``C``, ``max_iter``).

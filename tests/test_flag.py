@@ -132,6 +132,38 @@ def test_a_label_given_too_seldom_to_learn_is_queued_not_refused(tmp_path: Path)
     assert flags.height == 3, "the words say ham and spam right: nothing else is flagged"
 
 
+def test_the_label_models_doubt_leads_the_queue_where_the_classifier_knows_nothing(
+    tmp_path: Path,
+) -> None:
+    # Trials 28-31 (LLM answers on a few hundred texts): the label model's confidence
+    # sat near 1 and the classifier's quality spread over 0-1, so their mean ordered
+    # the queue by a classifier that had learned nothing; no better than random.
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(40)]
+    rows = [
+        {"id": f"t{i:03d}", "text": " ".join(rng.choice(vocabulary, 6)), "label": ["a", "b"][i % 2]}
+        for i in range(300)
+    ]
+    frame = pl.DataFrame(rows)
+    frame.write_csv(tmp_path / "data.csv")
+    doubted = {f"t{i:03d}" for i in rng.choice(300, 30, replace=False)}
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, tmp_path / "data.csv", id_column="id", label_column="label",
+               test_fraction=0, dev_fraction=0)  # fmt: skip
+        ws.con.register("given", frame.to_arrow())
+        ws.con.execute(
+            "INSERT INTO predictions SELECT id, 'test', label, "
+            "CASE WHEN list_contains(?, id) THEN 0.97 ELSE 0.99 END, [0.5, 0.5], 0, '' "
+            "FROM given",
+            [sorted(doubted)],
+        )
+        flags = find_label_issues(ws, unsure_below=0.995)
+    assert flags.height == 300
+    # Each signal by its rank: the 30 doubted labels rank 0.95 on the label model's
+    # doubt, behind only the classifier's 15 most doubtful (at random) in 300.
+    assert doubted <= set(flags["example_id"].head(50))
+
+
 def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
     ws, _ = noisy_workspace(tmp_path, flips=0)
     with ws:
