@@ -347,7 +347,7 @@ def _print_health(
     if "gold_accuracy" in health.columns:
         title += "; gold_accuracy on the dev split"
     console.print(rich_table(health, title=title))
-    warning = health_warning(health)
+    warning = health_warning(health, fitted_with_gold="cross_validation" in report)
     if warning:
         errors.print(f"warning: {warning}", highlight=False)
 
@@ -831,29 +831,39 @@ def llm(
             console.print(
                 f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
             )
-        if local:
-            with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
+        try:
+            if local:
+                with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
+                    stats = label_with_llm(
+                        ws,
+                        dataclasses.replace(
+                            config, base_url=local_url, extra_base_urls=(), api_key="local"
+                        ),
+                        split=chosen,
+                        refresh=refresh,
+                        budget=budget,
+                        budget_usd=budget_usd,
+                        executor=runner,
+                    )
+            else:
                 stats = label_with_llm(
                     ws,
-                    dataclasses.replace(
-                        config, base_url=local_url, extra_base_urls=(), api_key="local"
-                    ),
+                    config,
                     split=chosen,
                     refresh=refresh,
                     budget=budget,
                     budget_usd=budget_usd,
                     executor=runner,
                 )
-        else:
-            stats = label_with_llm(
-                ws,
-                config,
-                split=chosen,
-                refresh=refresh,
-                budget=budget,
-                budget_usd=budget_usd,
-                executor=runner,
+        except KeyboardInterrupt:
+            # Trial 34: Ctrl-C ended the run without a word of what was kept.
+            errors.print(
+                "interrupted: the answers received are in the cache, but this run's votes "
+                "were not stored; run the same command again to store them (cached answers "
+                "are not asked or paid for again)",
+                highlight=False,
             )
+            raise
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:
         parsed = (
@@ -866,7 +876,9 @@ def llm(
         + (f", {stats.unsure} below --min-confidence" if min_confidence is not None else "")
         + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
         + _cost(stats.cost, "cost")
-        + (f"; response format {stats.response_format}" if stats.response_format else "")
+        # Only an answer shows which format the endpoint takes (trial 34: a wrong URL,
+        # refused in every format, read "response format text").
+        + (f"; response format {stats.response_format}" if stats.answered else "")
         + f"; {_split_words(chosen)}"
     )
     if stats.budget is not None:

@@ -28,7 +28,7 @@ from labelkit.errors import LabelkitError, LabelkitWarning, OutdatedWarning
 from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
-from labelkit.votes import LabelMatrix
+from labelkit.votes import LabelMatrix, source_names
 from labelkit.workspace import Workspace, first_row, no_gold_in, registered, warn_if_out_of_date
 
 if TYPE_CHECKING:
@@ -367,6 +367,7 @@ def evaluate(
         return _evaluate_spans(workspace, examples, model_path, split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
+    used = label_model_sources(workspace)
     scored = _Scores(task, _aspect_labels(workspace, task))
     for attribute in task.targets:
         answers = task.answers(attribute)
@@ -388,14 +389,17 @@ def evaluate(
                 listed=task.kind == "classification" or bool((votes[:, j] != ABSTAIN).any()),
                 words_per_s=speeds.get(source),
             )
-        if matrix.sources:
+        # Majority vote over the stored label model's sources: its baseline.
+        inputs = [j for j, name in enumerate(matrix.sources) if used is None or name in used]
+        if inputs:
             if task.kind == "classification":
-                proba = MajorityVote().fit(codes, task.cardinality).predict_proba(codes)
-                predicted = predict_from_proba(codes, proba)
+                voted = codes[:, inputs]
+                proba = MajorityVote().fit(voted, task.cardinality).predict_proba(voted)
+                predicted = predict_from_proba(voted, proba)
             else:
                 fit_rows = np.ones(len(votes), dtype=bool)
                 proba, predicted = answer_attribute(
-                    task, attribute, votes, fit_rows, None, MajorityVote
+                    task, attribute, votes[:, inputs], fit_rows, None, MajorityVote
                 )
             scored.add(
                 "majority_vote", "label model", split, gold, predicted, proba, attribute=attribute
@@ -975,7 +979,8 @@ def _evaluate_spans(
     for (method, kind), rows in votes.group_by("method", "kind", maintain_order=True):
         methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
     if votes.height and "majority_vote" not in set(predicted["method"]):
-        methods.append(("majority_vote", "label model", _majority_spans(workspace, ids), {}))
+        majority = _majority_spans(workspace, ids, label_model_sources(workspace))
+        methods.append(("majority_vote", "label model", majority, {}))
     for (method, kind), rows in predicted.group_by("method", "kind", maintain_order=True):
         methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
     if model_path is not None:
@@ -1018,13 +1023,35 @@ def _evaluate_spans(
     )
 
 
-def _majority_spans(workspace: Workspace, ids: list[str]) -> list[list[tuple[Any, ...]]]:
-    """Majority vote's spans over every source on each of ``ids``, as ``aggregate``
-    scores it beside the label model."""
+def label_model_sources(workspace: Workspace) -> list[str] | None:
+    """The sources the stored label model was fitted on (its ``aggregate`` run's, less
+    any ``--exclude`` left out), or None before any: majority vote, its baseline, reads
+    the same (trial 34: it read every source, excluded ones too).
+
+    Examples
+    --------
+    >>> label_model_sources(ws)
+    ['keyword_my', 'keyword_subscribe', 'llm:smollm2']
+    """
+    row = first_row(
+        workspace.con,
+        "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1",
+    )
+    return None if row is None else json.loads(row[0]).get("sources")
+
+
+def _majority_spans(
+    workspace: Workspace, ids: list[str], sources: Sequence[str] | None = None
+) -> list[list[tuple[Any, ...]]]:
+    """Majority vote's spans over ``sources`` (default every source) on each of ``ids``,
+    as ``aggregate`` scores it beside the label model."""
     # Imported here: the span aggregation module scores with this module's span_scores.
     from labelkit.aggregate.span_workspace import majority_vote_spans, read_token_votes
 
-    corpus = read_token_votes(workspace)
+    ran = set(source_names(workspace))
+    corpus = read_token_votes(
+        workspace, None if sources is None else [s for s in sources if s in ran]
+    )
     rows = np.isin(np.array(corpus.example_ids, dtype=object), ids)
     return _spans_by_example(majority_vote_spans(corpus, rows, workspace.task.labels), ids)
 

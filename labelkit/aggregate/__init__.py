@@ -185,10 +185,11 @@ def label_model_accuracy(
     split: str = "dev",
     fit_split: str = "train",
     gold_split: str | None = None,
+    sources: list[str] | None = None,
     **params: Any,
 ) -> float | None:
-    """The accuracy on ``split``'s gold of a label model fitted as ``aggregate`` fits it,
-    in memory: nothing is stored. An example the model leaves undecided counts as
+    """The accuracy on ``split``'s gold of a label model fitted as ``aggregate`` fits it
+    (on ``sources``, default every source), in memory: nothing is stored. An example the model leaves undecided counts as
     wrong; on a task with attributes each (example, attribute) counts once. None when
     ``split`` has no gold labels.
 
@@ -210,7 +211,7 @@ def label_model_accuracy(
     gold = workspace.sql(
         "SELECT gold FROM examples WHERE split = ? AND gold IS NOT NULL ORDER BY id", [split]
     )["gold"]
-    _, answers = _predict(workspace, model, fit_split, gold_split, None, None, params)
+    _, answers = _predict(workspace, model, fit_split, gold_split, sources, None, params)
     right = counted = 0
     for attribute, _, predicted in answers:
         expected = task.answers(attribute).encode(task.gold_answers(gold, attribute))

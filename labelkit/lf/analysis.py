@@ -422,8 +422,10 @@ def source_health(
     return health
 
 
-def health_warning(health: pl.DataFrame) -> str | None:
-    """A one-line warning naming the sources below chance, or None when there are none.
+def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str | None:
+    """A one-line warning naming the sources below chance, or None when there are none;
+    ``fitted_with_gold``: the label model already learned from gold, so the warning
+    does not tell to fit it with gold (trial 34).
 
     Examples
     --------
@@ -456,9 +458,9 @@ def health_warning(health: pl.DataFrame) -> str | None:
             ).rows()
         ]
         names = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+        remedy = "" if fitted_with_gold else ", or fit with gold (`aggregate --gold-split dev`)"
         lines.append(
             f"trusted above gold: {names} — the label model weighs their votes more than "
-            "the gold rows support; leave them out with --exclude, or, if it was fitted "
-            "without gold, fit with it (`aggregate --gold-split dev`)"
+            f"the gold rows support; leave them out with --exclude{remedy}"
         )
     return "; ".join(lines) or None

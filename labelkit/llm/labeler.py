@@ -44,7 +44,14 @@ from labelkit.llm.transport import (
 )
 from labelkit.report import make_console
 from labelkit.task import Task
-from labelkit.votes import replace_span_votes, replace_votes
+from labelkit.votes import (
+    add_span_votes,
+    add_votes,
+    replace_span_votes,
+    replace_votes,
+    set_sources,
+    source_names,
+)
 from labelkit.workspace import Workspace, first_row, registered
 
 if TYPE_CHECKING:
@@ -197,7 +204,14 @@ class LLMConfig:
         if self.concurrency < 1:
             raise LabelkitError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.max_cost is not None and (self.input_price is None or self.output_price is None):
-            raise LabelkitError("a cost limit needs prices: give input_price and output_price")
+            raise LabelkitError(
+                "a cost limit needs prices: give input_price and output_price "
+                "(--input-price, --output-price)"
+            )
+        if self.max_requests is not None and self.max_requests < 0:
+            raise LabelkitError(f"max_requests must be 0 or more, got {self.max_requests}")
+        if self.max_cost is not None and self.max_cost < 0:
+            raise LabelkitError(f"max_cost must be 0 or more, got {self.max_cost:g}")
         if self.stop_after_failures < 1:
             raise LabelkitError(
                 f"stop_after_failures must be at least 1, got {self.stop_after_failures}"
@@ -730,14 +744,17 @@ def _bought(
 
 
 def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
-    """The label model ``aggregate`` last fitted (else ``auto`` on train) and how, when
-    the dev split has gold to score it on and its fit split has examples."""
+    """The label model ``aggregate`` last fitted (else ``auto`` on train) and how, on
+    the sources it was fitted on (trial 34: every source, those ``--exclude`` left out
+    too), when the dev split has gold to score it on and its fit split has examples."""
     last = workspace.sql(
         "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
     )
     fitted = json.loads(last["config"][0]) if last.height else {"model": "auto"}
-    fitted.pop("sources", None)
     fitted.setdefault("fit_split", "train")
+    if fitted.get("sources") is not None:
+        ran = set(source_names(workspace))
+        fitted["sources"] = [name for name in fitted["sources"] if name in ran]
     counts = workspace.sql(
         """SELECT count(*) FILTER (split = 'dev' AND gold IS NOT NULL) AS dev,
                   count(*) FILTER (split = ?) AS fit
@@ -745,6 +762,15 @@ def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
         [fitted["fit_split"]],
     ).row(0)
     return (fitted.pop("model"), fitted) if all(counts) else None
+
+
+def _with_source(model: tuple[str, dict[str, Any]], source: str) -> tuple[str, dict[str, Any]]:
+    """``model`` fitted on ``source`` too, where it names its sources."""
+    name, fitted = model
+    sources = fitted.get("sources")
+    if sources is None or source in sources:
+        return model
+    return name, {**fitted, "sources": [*sources, source]}
 
 
 def _dev_accuracy(workspace: Workspace, model: tuple[str, dict[str, Any]]) -> float:
@@ -889,7 +915,7 @@ def _label(
     if prompts.spans:
         found, unparsed = _aligned(cached, prompts)
         votes = _per_example(workspace, found, config.source_name, ["start", "end", "label"])
-        replace, unsure, spans = replace_span_votes, 0, votes.height
+        replace, add, unsure, spans = replace_span_votes, add_span_votes, 0, votes.height
     else:
         answers = _parsed(cached, prompts)
         votes = _per_example(
@@ -898,7 +924,7 @@ def _label(
             config.source_name,
             ["label", *(["attribute"] if prompts.task.kind != "classification" else [])],
         )
-        replace = replace_votes
+        replace, add = replace_votes, add_votes
         unparsed = int(answers["label"].is_null().sum())
         unsure = int(answers["unsure"].sum())
     with workspace.run(
@@ -910,7 +936,18 @@ def _label(
             "executor": runner.name,
         },
     ) as run:
-        replace(run.con, votes, sources, run_id=run.id)
+        if split is None:
+            replace(run.con, votes, sources, run_id=run.id)
+        else:
+            # Only this split's votes are replaced: the source's votes on the others stay
+            # (trial 34: `llm --split train` deleted the votes `--split dev` had stored).
+            run.con.execute(
+                f"""DELETE FROM {"span_votes" if prompts.spans else "votes"}
+                    WHERE source = ? AND example_id IN (SELECT id FROM {_PROMPTS})""",
+                [config.source_name],
+            )
+            add(run.con, votes, run_id=run.id)
+            set_sources(run.con, sources, run_id=run.id)
     examples = first_row(workspace.con, f"SELECT count(*) FROM {_PROMPTS}")
     assert examples is not None
     prompt_tokens = int(now["prompt_tokens"].sum() or 0)
@@ -934,7 +971,7 @@ def _label(
         budget=plan,
         dev_accuracy=None
         if dev_model is None or before is None
-        else (before, _dev_accuracy(workspace, dev_model)),
+        else (before, _dev_accuracy(workspace, _with_source(dev_model, config.source_name))),
         dev_model=None if dev_model is None else _describe_model(*dev_model),
     )
 

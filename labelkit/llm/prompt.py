@@ -223,7 +223,10 @@ def few_shot_examples(
 
     Candidates are the gold examples of ``split`` and every example a reviewer has
     labeled (outside the test split); a reviewer's label wins over gold. The draw is
-    fixed by ``seed``, so the prompt (and its cache key) stays the same between runs.
+    fixed by ``seed`` and takes ``split``'s gold examples before reviewed ones, so that
+    reviewing more leaves the prompt (and its cache key) as it was wherever that gold
+    has enough of each label (trial 34: one review changed the draw, and 83 answers
+    already paid for no longer matched).
 
     Examples
     --------
@@ -241,9 +244,10 @@ def few_shot_examples(
         LEFT JOIN ({EFFECTIVE_DECISIONS}) d
                ON d.example_id = e.id AND d.action IN {ANSWERS}
         WHERE (d.label IS NOT NULL AND e.split <> 'test') OR (e.split = ? AND e.gold IS NOT NULL)
-        ORDER BY hash(e.id || ?::VARCHAR), e.id
+        ORDER BY coalesce(e.split = ? AND e.gold IS NOT NULL, false) DESC,
+                 hash(e.id || ?::VARCHAR), e.id
         """,
-        [split, seed],
+        [split, split, seed],
     )
     if candidates.height < n:
         raise InputError(

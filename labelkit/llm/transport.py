@@ -205,7 +205,16 @@ def _describe(error: Exception, config: LLMConfig) -> str:
     cause = error.__cause__
     detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
     code = getattr(error, "code", None)
-    return f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
+    described = f"{type(error).__name__}: {error}{detail}" + (f" (code {code})" if code else "")
+    if isinstance(error, openai.NotFoundError):
+        # Trial 34: a base URL without /v1 said only "Error code: 404".
+        request = getattr(error, "request", None)
+        url = f" at {request.url}" if request is not None else ""
+        described += (
+            f"; no chat completions{url}: an OpenAI-compatible base URL usually ends in /v1, "
+            "and the model name must be one the server serves"
+        )
+    return described
 
 
 def _retryable(error: Exception) -> bool:

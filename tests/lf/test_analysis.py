@@ -168,3 +168,6 @@ def test_sources_that_err_together_are_said_to_be_trusted_above_gold() -> None:
     warning = health_warning(health)
     assert warning is not None and warning.startswith("trusted above gold: llm:a (0.")
     assert "estimated, 0.5" in warning and "--gold-split dev" in warning
+    # Trial 34: fitted with gold already, it still said to fit with gold.
+    fitted = health_warning(health, fitted_with_gold=True)
+    assert fitted is not None and fitted.endswith("leave them out with --exclude")

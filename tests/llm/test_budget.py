@@ -9,7 +9,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import InputError, LLMConfig, Workspace, aggregate, apply_lfs, ingest, keyword_lf
+from labelkit import (
+    InputError,
+    LLMConfig,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    evaluate,
+    ingest,
+    keyword_lf,
+)
 from labelkit.aggregate import label_model_accuracy
 from labelkit.llm import label_with_llm, plan_llm_budget
 from tests.openai_server import Behaviour, OpenAIServer
@@ -117,6 +126,19 @@ def test_a_dollar_budget_buys_the_top_prompts_its_estimate_allows(voted: Workspa
     assert len(server.requests) == plan.to_ask
     assert asked(server)[:2] == ["b01", "b02"], "asked in order of the score"
     assert stats.cost is not None and stats.cost <= 1.0
+
+
+def test_sources_aggregate_left_out_stay_out_of_the_scores_beside_it(voted: Workspace) -> None:
+    # Trial 34: after `aggregate --exclude`, evaluate's majority vote and the LLM run's
+    # "before" accuracy on dev still counted the sources left out.
+    aggregate(voted, "majority_vote", sources=["subscribe", "http", "love"])
+    scores = evaluate(voted, split="dev").summary
+    majority = scores.filter(pl.col("method") == "majority_vote")
+    assert majority["accuracy"].to_list() == pytest.approx([1 / 3]), "d2 needs the song LF"
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        stats = label_with_llm(voted, config, split=None, budget=3)
+    assert stats.dev_accuracy is not None and stats.dev_accuracy[0] == pytest.approx(1 / 3)
 
 
 def test_dev_accuracy_is_refit_before_and_after(voted: Workspace) -> None:

@@ -158,8 +158,13 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     assert len(server.requests) == 2, "the third could pass $0.15 after $0.20 spent"
     assert stats.answered == 2 and stats.cost == pytest.approx(0.2 + 2 * 2 * 5 / 1e6)
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
-    with pytest.raises(LabelkitError, match="a cost limit needs prices"):
+    with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
+    # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".
+    with pytest.raises(LabelkitError, match="max_requests must be 0 or more, got -1"):
+        dataclasses.replace(CONFIG, max_requests=-1)
+    with pytest.raises(LabelkitError, match="max_cost must be 0 or more"):
+        dataclasses.replace(priced, max_cost=-0.5)
 
 
 def test_a_huge_answer_is_refused_and_never_replayed(workspace: Workspace) -> None:
@@ -250,6 +255,25 @@ def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace
     )
     assert "3 prompts not asked" in result.stderr
     assert "0 answered, 3 failed" in result.stdout
+
+
+def test_a_base_url_without_v1_is_named_with_the_fix(workspace: Workspace) -> None:
+    # Trial 34: "NotFoundError: Error code: 404" and "response format text", nothing more.
+    path = workspace.path
+    workspace.close()
+    with OpenAIServer() as server:
+        command = [
+            sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+            "--instructions", "Spam?", "--base-url", server.base_url.removesuffix("/v1"),
+            "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
+            "--stop-after-failures", "3", "--split", "all",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout
+    said = " ".join(result.stderr.split())
+    assert f"no chat completions at {server.base_url.removesuffix('/v1')}/chat/completions" in said
+    assert "an OpenAI-compatible base URL usually ends in /v1" in said
+    assert "response format" not in result.stdout
 
 
 def test_the_cli_labels_the_train_split_unless_told_otherwise(workspace: Workspace) -> None:

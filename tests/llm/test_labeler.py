@@ -8,12 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from labelkit import (
     InputError,
     LabelkitError,
     LLMConfig,
+    ReviewQueue,
     Workspace,
     export_llm_cache,
     import_llm_cache,
@@ -250,6 +252,31 @@ def test_a_killed_run_resumes_without_asking_answered_prompts_again(tmp_path: Pa
             assert votes(ws) == expected(ws)
 
 
+def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
+    # Trial 34: Ctrl-C ended the run with nothing printed after the progress bar.
+    csv = tmp_path / "rows.csv"
+    csv.write_text("id,text\n" + "".join(f"c{i:03d},comment {i}\n" for i in range(200)))
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", labels=["ham", "spam"])
+    with OpenAIServer(Behaviour(delay_s=0.05)) as server:
+        command = [
+            sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+            "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "test",
+            "--concurrency", "1", "--response-format", "json_schema",
+        ]  # fmt: skip
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode != 0
+    assert "interrupted: the answers received are in the cache" in " ".join(stderr.split())
+
+
 def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Workspace) -> None:
     with OpenAIServer() as server:
         config = dataclasses.replace(
@@ -313,6 +340,18 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
     assert after.prompt_tokens == round(test_chars / (train_chars / (4 * 20)))
 
 
+def test_asking_about_one_split_keeps_the_votes_on_the_others(workspace: Workspace) -> None:
+    # Trial 34: `llm --split train` after `llm --split test` deleted the test votes.
+    splits = dict(workspace.sql("SELECT id, split FROM examples").rows())
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        label_with_llm(workspace, config, split="test")
+        label_with_llm(workspace, config, split="train")
+        assert len(server.requests) == 6, "each split asked once"
+    assert votes(workspace) == expected(workspace)
+    assert {splits[i] for i in votes(workspace)} == {"train", "test"}
+
+
 def test_template_definitions_and_few_shot_examples_shape_the_prompt(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -347,6 +386,38 @@ def test_template_definitions_and_few_shot_examples_shape_the_prompt(
     with OpenAIServer() as server:
         label_with_llm(workspace, dataclasses.replace(config, base_url=server.base_url))
     assert workspace.sql("SELECT name FROM sources")["name"].to_list() == [config.source_name]
+
+
+def test_reviewing_more_leaves_the_few_shot_draw_as_it_was(tmp_path: Path) -> None:
+    # Trial 34: one reviewed text joined the draw, and every cached answer of the
+    # few-shot source stopped matching its prompt.
+    rows = [(f"d{i}", f"dev text {i}", ["ham", "spam"][i % 2], "dev") for i in range(4)]
+    rows += [(f"t{i:02d}", f"train text {i}", ["ham", "spam"][i % 2], "train") for i in range(20)]
+    path = tmp_path / "rows.csv"
+    pl.DataFrame(rows, schema=["id", "text", "label", "split"], orient="row").write_csv(path)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, path, id_column="id", label_column="label", split_column="split")
+        before = few_shot_examples(ws, 2, split="dev")
+        ws.con.execute(
+            "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
+            "suggested_label, run_id) SELECT id, '', 0.5, 'test', gold, gold, 0 FROM examples "
+            "WHERE split = 'train'"
+        )
+        queue = ReviewQueue(ws)
+        for example_id, label in ws.sql(
+            "SELECT id, gold FROM examples WHERE split = 'train'"
+        ).rows():
+            queue.answer(example_id, "label", label=label, reviewer="ana")
+        assert few_shot_examples(ws, 2, split="dev") == before
+        assert {text for text, _ in before} <= {f"dev text {i}" for i in range(4)}
+        # Reviewed examples come in where the split's gold runs short.
+        assert (
+            len(
+                {text for text, _ in few_shot_examples(ws, 6, split="dev")}
+                - set(f"dev text {i}" for i in range(4))
+            )
+            == 2
+        )
 
 
 def test_a_broken_template_or_unknown_label_names_the_fault(
