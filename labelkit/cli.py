@@ -55,7 +55,7 @@ from labelkit.report import accuracy_with_interval, make_console, one_line, rich
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import printable, read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
-from labelkit.workspace import VOTE_STEP, Workspace, first_row
+from labelkit.workspace import VOTE_STEP, Workspace, first_row, require_split
 
 app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
@@ -402,7 +402,7 @@ def analyze(
     with _open(workspace) as ws:
         ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
         split = split or _analysis_split(ws)
-        _require_split(ws, split)
+        require_split(ws, split)
         if ws.task.kind == "spans":
             _analyze_spans(ws, split, top)
             return
@@ -592,13 +592,6 @@ def _yes_no(value: str | None) -> tuple[str, str] | None:
     if len(labels) != 2:
         raise LabelkitError(f"--yes-no takes YES_LABEL,NO_LABEL, got {value!r}")
     return labels[0], labels[1]
-
-
-def _require_split(ws: Workspace, split: str | None) -> None:
-    """Refuse a split no example is in (``validation`` for ``dev``), naming those there."""
-    splits = ws.sql("SELECT DISTINCT split FROM examples ORDER BY split")["split"].to_list()
-    if split is not None and split not in splits:
-        raise LabelkitError(f"no examples in split {split!r}; the workspace's splits: {splits}")
 
 
 def _analysis_split(ws: Workspace) -> str | None:

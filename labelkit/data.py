@@ -31,7 +31,7 @@ from labelkit.tables import (
     wrench_label_map,
 )
 from labelkit.task import NONE, OUTSIDE, YES, Task
-from labelkit.workspace import Workspace, first_row, registered
+from labelkit.workspace import Workspace, first_row, not_a_workspace, registered
 
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
 # ``nlp.pipe`` raise E088, in apply, train, evaluate and predict alike.
@@ -203,6 +203,8 @@ class _Read:
     label_shape: str | None = None
     # A column named like gold labels that no label column named.
     unread_label: str | None = None
+    # The columns kept as metadata.
+    meta_columns: tuple[str, ...] = ()
 
 
 # The columns (and types) of the checked rows ``_read_source`` hands on, batch by batch.
@@ -422,6 +424,7 @@ def _read_rows(
         kind=kind,
         label_shape=label_shape,
         unread_label=unread_label,
+        meta_columns=tuple(rest),
     )
 
 
@@ -557,11 +560,12 @@ def ingest(
     >>> with Workspace("spam.duckdb") as ws:
     ...     summary = ingest(ws, "comments.csv", text_column="CONTENT", id_column="COMMENT_ID",
     ...                      label_column="CLASS", label_map={"0": "ham", "1": "spam"})
-    >>> summary.added
-    1953
-    >>> ingest(ws, pl.DataFrame({"id": ["n1"], "text": ["new comment"]})).new
-    {'train': 1}
+    ...     more = ingest(ws, pl.DataFrame({"id": ["n1"], "text": ["new comment"]}))
+    >>> summary.added, more.new
+    (1953, {'train': 1})
     """
+    if not isinstance(workspace, Workspace):
+        raise InputError(not_a_workspace("ingest", workspace))
     if isinstance(sources, (str, Path)) or is_frame(sources):
         sources = [sources]  # type: ignore[list-item]
     sources = list(sources)  # type: ignore[arg-type]
@@ -663,6 +667,8 @@ def ingest(
             )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)
+        if label_column is None:
+            _warn_about_wide_gold(reads, task)
     if repeated:
         notes.append(
             f"{repeated} new examples repeat the text of an example already in the "
@@ -683,6 +689,22 @@ def ingest(
         kind=task.kind,
         attributes=task.attributes,
     )
+
+
+def _warn_about_wide_gold(reads: list[_Read], task: Task) -> None:
+    """Warn where columns named like the task's attributes were kept as metadata: gold
+    of one column per attribute, which ingest reads only as one struct column (trial
+    33: a frame with a column per aspect ingested with no gold, without a word)."""
+    for read in reads:
+        named = [column for column in read.meta_columns if column in task.attributes]
+        if named:
+            warnings.warn(
+                f"{read.name}: columns {named} are named like the task's attributes but were "
+                "not read as gold: gold is one column of attribute -> label objects, e.g. "
+                f"frame.with_columns(gold=pl.struct({named})) with label_column='gold'",
+                LabelkitWarning,
+                stacklevel=3,
+            )
 
 
 @dataclass(frozen=True)

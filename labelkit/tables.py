@@ -40,15 +40,18 @@ BOM = "\ufeff"
 
 def is_frame(source: object) -> bool:
     kind = type(source)
-    return isinstance(source, pl.DataFrame) or (
+    return isinstance(source, (pl.DataFrame, pl.LazyFrame)) or (
         kind.__module__.startswith("pandas") and kind.__name__ == "DataFrame"
     )
 
 
 def as_frame(source: object) -> pl.DataFrame | None:
-    """``source`` as a polars frame if it is a polars or pandas DataFrame, else None."""
+    """``source`` as a polars frame if it is a polars DataFrame or LazyFrame (collected)
+    or a pandas DataFrame, else None."""
     if not is_frame(source):
         return None
+    if isinstance(source, pl.LazyFrame):
+        return source.collect()
     return source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
 
 

@@ -24,7 +24,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from labelkit.errors import LabelkitError, OutdatedWarning, WorkspaceError, did_you_mean
+from labelkit.errors import (
+    InputError,
+    LabelkitError,
+    OutdatedWarning,
+    WorkspaceError,
+    did_you_mean,
+)
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
@@ -564,6 +570,43 @@ def first_row(
     results, and an unfinished one blocks the connection."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+def require_split(workspace: Workspace, split: str | None) -> None:
+    """Refuse a split no example is in (``validation`` for ``dev``), naming those there;
+    None (every split) passes.
+
+    Examples
+    --------
+    >>> require_split(ws, "validation")
+    Traceback (most recent call last):
+    labelkit.errors.InputError: no examples in split 'validation'; the workspace's splits: ['dev', 'test', 'train']
+    """
+    if split is None:
+        return
+    splits = workspace.sql("SELECT DISTINCT split FROM examples ORDER BY split")["split"].to_list()
+    if split not in splits:
+        raise InputError(
+            f"no examples in split {split!r}; the workspace's splits: {splits}"
+            + did_you_mean(split, splits)
+        )
+
+
+def not_a_workspace(step: str, given: object) -> str:
+    """What to say when ``step`` is given something other than an open ``Workspace``
+    (trial 33: a path failed with "'str' object has no attribute 'con'").
+
+    Examples
+    --------
+    >>> not_a_workspace("ingest", "spam.duckdb")
+    "ingest takes an open Workspace, not the path 'spam.duckdb': with Workspace('spam.duckdb') as ws: ingest(ws, ...)"
+    """
+    if isinstance(given, (str, Path)):
+        return (
+            f"{step} takes an open Workspace, not the path {str(given)!r}: "
+            f"with Workspace({str(given)!r}) as ws: {step}(ws, ...)"
+        )
+    return f"{step} takes an open Workspace, not {type(given).__name__}"
 
 
 def no_gold_in(workspace: Workspace, split: str, purpose: str) -> LabelkitError:

@@ -36,6 +36,39 @@ def test_csv_ingest_keeps_ids_gold_splits_and_meta(tmp_path: Path) -> None:
         assert ws.task.labels == ("ham", "spam")
 
 
+def test_a_path_for_the_workspace_is_refused_and_a_lazy_frame_read(tmp_path: Path) -> None:
+    # Trial 33: a path gave "'str' object has no attribute 'con'", a LazyFrame
+    # "LazyFrame is not subscriptable".
+    frame = pl.DataFrame({"id": ["a", "b"], "text": ["one text", "another"]})
+    path = str(tmp_path / "ws.duckdb")
+    with pytest.raises(
+        InputError, match=r"ingest takes an open Workspace, not the path .*ws\.duckdb"
+    ):
+        ingest(path, frame)  # type: ignore[arg-type]
+    with Workspace(path) as ws:
+        assert ingest(ws, frame.lazy(), id_column="id", labels=["x", "y"]).added == 2
+
+
+def test_gold_in_a_column_per_attribute_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 33: a frame with a column per aspect ingested with no gold, without a word.
+    wide = pl.DataFrame(
+        {
+            "text": ["great food", "rude staff"],
+            "food": ["positive", None],
+            "staff": [None, "negative"],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.warns(LabelkitWarning, match=r"columns \['food', 'staff'\] are named like"):
+            ingest(ws, wide, kind="aspects", attributes=["food", "staff"],
+                   labels=["positive", "negative", "neutral"])  # fmt: skip
+        assert ws.sql("SELECT count(gold) AS n FROM examples")["n"][0] == 0
+    with Workspace(tmp_path / "struct.duckdb") as ws:
+        ingest(ws, wide.with_columns(gold=pl.struct(["food", "staff"])), kind="aspects",
+               label_column="gold", labels=["positive", "negative", "neutral"])  # fmt: skip
+        assert ws.sql("SELECT count(gold) AS n FROM examples")["n"][0] == 2
+
+
 def test_jsonl_parquet_and_wrench_read_alike(tmp_path: Path) -> None:
     records = [{"text": "a b", "label": "x"}, {"text": "c", "label": "y"}]
     jsonl = tmp_path / "d.jsonl"

@@ -17,7 +17,7 @@ from labelkit.aggregate.base import vote_patterns
 from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import LabelMatrix, lf_names, vote_code_matrix
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, require_split
 
 
 def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) -> pl.DataFrame:
@@ -255,6 +255,8 @@ def summarize_lfs(
     >>> summarize_lfs(restaurants, split="dev").filter(pl.col("attribute") == "staff")
     """
     task = workspace.task
+    # Trial 33: a misspelt split gave a summary of zero coverage, not an error.
+    require_split(workspace, split)
     if task.kind == "spans":
         return summarize_span_lfs(workspace, split=split, sources=sources)
     gold = split_gold(workspace, split)

@@ -17,6 +17,7 @@ import queue
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -32,12 +33,14 @@ from labelkit.lf.core import (
     PythonLF,
     describe_error,
     field_value,
+    load_lfs,
     unknown_vote,
     vote_codes,
     with_fields,
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import SpanLF, compute_span_votes
+from labelkit.tables import as_frame
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import (
     LabelMatrix,
@@ -48,7 +51,7 @@ from labelkit.votes import (
     delete_sources,
     set_sources,
 )
-from labelkit.workspace import Run, Workspace, first_row, registered
+from labelkit.workspace import Run, Workspace, first_row, not_a_workspace, registered
 
 if TYPE_CHECKING:
     from labelkit.executors import Executor, LFVotes
@@ -373,7 +376,7 @@ def _codes_per_attribute(
 
 
 def apply_lfs_to_frame(
-    lfs: Sequence[LabelingFunction],
+    lfs: Sequence[LabelingFunction] | LabelingFunction | str | Path,
     frame: pl.DataFrame,
     *,
     labels: Sequence[str] | Task,
@@ -401,6 +404,11 @@ def apply_lfs_to_frame(
     >>> applied.matrix.to_frame()["sub"].to_list()
     ['spam', None]
     """
+    lfs = _as_lfs(lfs)
+    table = as_frame(frame)
+    if table is None:
+        raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
+    frame = table
     task = labels if isinstance(labels, Task) else Task(labels=tuple(labels))
     for role, column in (("text", text_column), ("id", id_column)):
         if column is not None and column not in frame.columns:
@@ -434,9 +442,25 @@ def apply_lfs_to_frame(
     )
 
 
+def _as_lfs(lfs: object) -> list[LabelingFunction]:
+    """``lfs`` as a list of labeling functions: one LF, a sequence of them, or a module or
+    file to load them from (``load_lfs``); anything else is refused by its type (trial
+    33: one LF, or a module name, failed deep inside with a TypeError)."""
+    if isinstance(lfs, LabelingFunction):
+        return [lfs]
+    if isinstance(lfs, (str, Path)):
+        return load_lfs(lfs)
+    if isinstance(lfs, Sequence) and all(isinstance(lf, LabelingFunction) for lf in lfs):
+        return list(lfs)
+    raise InputError(
+        f"expected labeling functions (one, a list, or a module or file to load them from), "
+        f"got {type(lfs).__name__}"
+    )
+
+
 def apply_lfs(
     workspace: Workspace,
-    lfs: Sequence[LabelingFunction],
+    lfs: Sequence[LabelingFunction] | LabelingFunction | str | Path,
     *,
     strict: bool = False,
     force: bool = False,
@@ -487,6 +511,9 @@ def apply_lfs(
     # Imported here: the executors build on this module's compute_codes.
     from labelkit.executors import executor_for
 
+    if not isinstance(workspace, Workspace):
+        raise InputError(not_a_workspace("apply_lfs", workspace))
+    lfs = _as_lfs(lfs)
     task = workspace.task
     _check_lfs(lfs, task)
     _check_timeout(lf_timeout)

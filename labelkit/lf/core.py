@@ -646,10 +646,10 @@ def labeling_function(
     return wrap(func) if func is not None else wrap
 
 
-def load_lfs(spec: str) -> list[LabelingFunction]:
-    """The module-level labeling functions of a module (``pkg.mod``) or file (``lfs.py``),
-    in the order they are defined; or the rules of a rule file (``.txt`` or ``.rules``,
-    ``labelkit.lf.rules``), one LF per line.
+def load_lfs(spec: str | Path) -> list[LabelingFunction]:
+    """The module-level labeling functions of a module (``pkg.mod``) or file (``lfs.py``,
+    a ``str`` or ``Path``), in the order they are defined; or the rules of a rule file
+    (``.txt`` or ``.rules``, ``labelkit.lf.rules``), one LF per line.
 
     A file or module that fails to import (a syntax error, a missing import, an
     exception or ``sys.exit`` at module level) raises ``InputError`` naming the file and
@@ -665,6 +665,7 @@ def load_lfs(spec: str) -> list[LabelingFunction]:
     # Imported here: rules are built from this module's LFs.
     from labelkit.lf.rules import RULE_SUFFIXES, load_rules
 
+    spec = str(spec)  # trial 33: a Path failed on str.endswith
     if Path(spec).suffix in RULE_SUFFIXES:
         return load_rules(spec)
     if spec.endswith(".py") or Path(spec).is_file():

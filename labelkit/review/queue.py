@@ -199,7 +199,7 @@ class ReviewQueue:
     --------
     >>> queue = ReviewQueue(ws)
     >>> item = queue.next(reviewer="ana")
-    >>> queue.answer(item.example_id, "accept", reviewer="ana", seconds=2.5)
+    >>> queue.answer(item.example_id, "accept", reviewer="ana", attribute=item.attribute)
     1
     """
 
@@ -449,7 +449,18 @@ class ReviewQueue:
             )
             if queued is None:
                 where = f" for {attribute!r}" if attribute else ""
-                raise InputError(f"example {example_id!r} is not in the review queue{where}")
+                elsewhere = con.execute(
+                    "SELECT list(attribute ORDER BY attribute) FROM queue WHERE example_id = ?",
+                    [example_id],
+                ).fetchall()[0][0]
+                # Trial 33: on an aspects task, answer() without attribute= said the
+                # example was not queued at all.
+                hint = (
+                    f"; it is queued for {elsewhere}: pass attribute= (item.attribute)"
+                    if elsewhere
+                    else ""
+                )
+                raise InputError(f"example {example_id!r} is not in the review queue{where}{hint}")
             ruled_out = _ruled_out(con, example_id, attribute)
             candidate = _candidate(self.task.kind, queued[0], ruled_out, queued[1])
             answers = self.task.answers(attribute).labels

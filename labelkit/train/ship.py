@@ -518,6 +518,12 @@ class Predictor:
                     f"{self.name}: no column {self.text_column!r}; columns are {block.columns} "
                     "(choose one with text_column / --text-column)"
                 )
+            if (dtype := block.schema[self.text_column]).is_nested():
+                # Trial 33: a list column failed in a polars cast, naming no column.
+                raise InputError(
+                    f"{self.name}: column {self.text_column!r} holds {dtype}, not text "
+                    "(choose the text column with text_column / --text-column)"
+                )
             texts = self.texts(block)
             if offset == 0:
                 self._warn_if_not_text(block, texts)

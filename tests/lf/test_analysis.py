@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit import InputError, LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
 from labelkit.aggregate.auto import AutoLabelModel
 from labelkit.lf import (
     lf_agreement,
@@ -171,3 +171,13 @@ def test_sources_that_err_together_are_said_to_be_trusted_above_gold() -> None:
     # Trial 34: fitted with gold already, it still said to fit with gold.
     fitted = health_warning(health, fitted_with_gold=True)
     assert fitted is not None and fitted.endswith("leave them out with --exclude")
+
+
+def test_a_misspelt_split_is_refused_not_summarised_as_empty(workspace: Workspace) -> None:
+    # Trial 33: split="validation" gave every LF a coverage of 0 without a word.
+    apply_lfs(workspace, [keyword_lf("sub", ["subscribe"], "spam")])
+    assert summarize_lfs(workspace, split="train")["coverage"][0] > 0
+    with pytest.raises(
+        InputError, match=r"no examples in split 'validation'; .* \['test', 'train'\]"
+    ):
+        summarize_lfs(workspace, split="validation")

@@ -170,6 +170,19 @@ def test_imported_votes_are_not_named_as_left_out_nor_pruned(workspace: Workspac
     assert LabelMatrix.from_workspace(workspace).sources == ["legacy", "subscribe"]
 
 
+def test_one_lf_or_a_module_name_is_taken_and_anything_else_named(workspace: Workspace) -> None:
+    # Trial 33: one LF gave "'DeclarativeLF' object is not iterable", a module name
+    # "'str' object has no attribute 'name'".
+    assert apply_lfs(workspace, SUBSCRIBE).matrix.sources == ["subscribe"]
+    module = apply_lfs(workspace, "labeling_functions.youtube")
+    assert "keyword_subscribe" in module.matrix.sources
+    with pytest.raises(InputError, match=r"expected labeling functions .* got int"):
+        apply_lfs(workspace, 7)  # type: ignore[arg-type]
+    pandas = pl.DataFrame({"text": ["subscribe now", "a song"]}).to_pandas()
+    voted = apply_lfs_to_frame(SUBSCRIBE, pandas, labels=["ham", "spam"])
+    assert voted.matrix.to_frame()["subscribe"].to_list() == ["spam", None]
+
+
 def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> None:
     def apply_runs() -> int:
         return workspace.sql("SELECT count(*) AS n FROM runs WHERE step = 'apply'")["n"][0]

@@ -210,6 +210,7 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
         "from labelkit import keyword_lf\nfree = keyword_lf('free', ['free'], 'spam')\n"
     )
     assert [lf.name for lf in load_lfs(str(file))] == ["free"]
+    assert [lf.name for lf in load_lfs(file)] == ["free"], "a Path (trial 33: AttributeError)"
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     with pytest.raises(InputError, match="defines no labeling functions"):

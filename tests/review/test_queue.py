@@ -269,6 +269,9 @@ def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attrib
         queue.answer("r3", "label", label="yes", reviewer="ana", attribute="staff")
     with pytest.raises(InputError, match="'r3' is not in the review queue for 'food'"):
         queue.answer("r3", "accept", reviewer="ana", attribute="food")
+    # Trial 33: without attribute= it said r3 was not queued at all.
+    with pytest.raises(InputError, match=r"it is queued for \['price', 'staff'\]: pass attribute="):
+        queue.answer("r3", "accept", reviewer="ana")
     assert queue.decisions().select("example_id", "attribute", "action", "label").rows() == [
         ("r1", "staff", "accept", "negative"),
         ("r2", "staff", "label", "neutral"),

@@ -91,6 +91,13 @@ def test_predict_file_says_when_the_text_column_holds_single_words_and_another_s
         assert predict_file(trained, path, tmp_path / "out.csv", text_column="body") == 2
 
 
+def test_a_list_column_as_text_is_refused_by_name(trained: Path) -> None:
+    # Trial 33: a polars cast error that named no column.
+    frame = pl.DataFrame({"tags": [["a", "b"], ["c"]]})
+    with pytest.raises(InputError, match=r"column 'tags' holds List\(String\), not text"):
+        predict_frame(trained, frame, text_column="tags")
+
+
 def test_predict_file_reads_an_input_in_another_encoding(trained: Path, tmp_path: Path) -> None:
     # Trial 25: the error pointed to --encoding, which predict did not have.
     path = tmp_path / "new.csv"
