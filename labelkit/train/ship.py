@@ -33,7 +33,7 @@ from labelkit.export import write_spans_jsonl
 from labelkit.report import make_console
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, read_table, table_format
-from labelkit.task import Task
+from labelkit.task import YES, Task
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
 from labelkit.train.scorers import (
@@ -279,7 +279,7 @@ def predict_frame(
     ``spans``: each text's entities as JSON ``[[start, end, label], ...]``, character
     offsets into the text as given (``[]``: none).
 
-    The columns added are ``predicted`` (for a multi-label model: ``predicted_labels``,
+    The columns added are ``predicted`` (for a multi-label textcat: ``predicted_labels``,
     the list of those scoring at least ``threshold``, by default 0.5), ``confidence``
     (the top score) and one ``score_<label>`` column per label. ``model`` is a trained
     model's folder, an installed package, or a loaded spaCy pipeline. ``n_process`` is
@@ -288,7 +288,8 @@ def predict_frame(
     A model of a task with attributes (``train_attributes``) answers every attribute:
     ``predicted_<attribute>`` (e.g. ``positive`` or ``none``; ``yes`` or ``no`` for a
     multi-label task) and ``confidence_<attribute>``, then one ``score_<output>`` per
-    output of the model (``score_food=positive``). Where the model has no output for
+    output of the model (``score_food=positive``); a multi-label task's model adds
+    ``predicted_labels`` first, the list of its labels answered ``yes``. Where the model has no output for
     the absent answer, an attribute is absent when none of its outputs reaches
     ``threshold`` (by default 0.5), with confidence one minus its top score. Where it
     has one (``none``, or ``no`` for a multi-label task: the default n-grams), the
@@ -630,10 +631,17 @@ class Predictor:
         meta = getattr(self.nlp, "meta", {})
         task = meta.get("labelkit", {}).get("task")
         if task is not None:
-            chosen = _attribute_answers(
-                Task.from_json(json.dumps(task)), table.columns, self.threshold
-            )
+            kind = Task.from_json(json.dumps(task))
+            chosen = _attribute_answers(kind, table.columns, self.threshold)
             added = table.select(*chosen, pl.all())
+            if kind.kind == "multilabel":
+                # Gold went in as a list; the answer comes out as one too (trial 33).
+                said = [
+                    pl.when(pl.col(f"predicted_{label}") == YES).then(pl.lit(label))
+                    for label in kind.targets
+                ]
+                labels = pl.concat_list(said).list.drop_nulls().alias("predicted_labels")
+                added = added.select(labels, pl.all())
         elif self.pipes == ["textcat"]:
             added = _exclusive_answers(table, self.labels)
         else:
