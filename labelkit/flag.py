@@ -70,14 +70,14 @@ def find_label_issues(
       its label fewer times than there are ``folds``, too few to cross-validate, so
       confident learning leaves those rows out and review sees every one of them.
 
-    One priority orders the queue: a flagged label is as doubtful as the more doubtful
-    of two signals, each by its rank among the flagged labels (0 to 1, 1 the most
-    doubtful, ties at their mid-point; ties of the greater rank go by the sum of both):
-    cleanlab's self-confidence label ``quality`` and the label model's ``confidence``. Ranks, because the two live on different scales: the label model's
-    confidence often crowds near 1, and a mean of the two (this step's priority before)
-    then followed the classifier alone, which on a few hundred texts of a hard task
-    knows less than the sources (``benchmarks/review_efficiency.py`` compares the two on
-    nine sets). Examples the label model left unlabeled (no source covers them) are
+    One priority orders the queue: the mean of two doubts, each by its rank among the
+    flagged labels (0 to 1, 1 the most doubtful, ties at their mid-point): cleanlab's
+    self-confidence label ``quality`` and the label model's ``confidence``. Ranks,
+    because the two live on different scales: the label model's confidence often crowds
+    near 1, and a mean of the two values (this step's priority before) then followed
+    the classifier alone, which on a few hundred texts of a hard task knows less than
+    the sources (``benchmarks/review_efficiency.py`` compares the two on seven sets).
+    Examples the label model left unlabeled (no source covers them) are
     queued too, with the classifier's suggestion and half its doubt as priority, behind
     most likely errors.
 
@@ -361,7 +361,7 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                 -- confidence often crowds near 1 while the classifier's quality spreads
                 -- over 0-1, and a mean of the two is then the classifier's order alone.
                 -- A rank is the mid-point of its ties, so that a doubt all flags share
-                -- ranks each at one half; ties of the greater rank go by the sum.
+                -- ranks each at one half.
                 ranks AS (
                     SELECT *,
                         rank() OVER by_quality / (2 * count(*) OVER labeled_or_not)
@@ -374,8 +374,7 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                            by_confidence AS (PARTITION BY labeled ORDER BY confidence DESC)),
                 ranked AS (
                     SELECT * REPLACE (CASE WHEN labeled
-                        THEN 0.998 * greatest(quality_rank, confidence_rank)
-                            + (quality_rank + confidence_rank) / 1000
+                        THEN (quality_rank + confidence_rank) / 2
                         ELSE priority END AS priority)
                     FROM ranks),
                 named AS (

@@ -159,9 +159,10 @@ def test_the_label_models_doubt_leads_the_queue_where_the_classifier_knows_nothi
         )
         flags = find_label_issues(ws, unsure_below=0.995)
     assert flags.height == 300
-    # Each signal by its rank: the 30 doubted labels rank 0.95 on the label model's
-    # doubt, behind only the classifier's 15 most doubtful (at random) in 300.
-    assert doubted <= set(flags["example_id"].head(50))
+    # Ranked, the label model's doubt weighs as much as the classifier's noise: 18 of
+    # the first 30 are its doubted labels, where the mean of the values put 9 (and
+    # random order would put 3).
+    assert len(set(flags["example_id"].head(30)) & doubted) >= 15
 
 
 def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
