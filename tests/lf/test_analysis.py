@@ -43,14 +43,16 @@ def test_summarize_lfs_without_gold_has_no_accuracy(tmp_path: Path) -> None:
     assert summary["coverage"].to_list() == [0.5]
 
 
-def test_summarize_lfs_of_a_split_without_examples_is_all_zero(tmp_path: Path) -> None:
+def test_summarize_lfs_of_a_split_without_examples_is_refused(tmp_path: Path) -> None:
+    # It failed in a polars join, then gave all zeros, which read as LFs that never
+    # vote (trial 33, a misspelt split); now it says which splits there are.
     csv = tmp_path / "a.csv"
     csv.write_text("text\nsubscribe now\nnice\n")
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, csv, labels=["ham", "spam"])
         apply_lfs(ws, [keyword_lf("subscribe", ["subscribe"], "spam")])
-        summary = summarize_lfs(ws, split="test")
-    assert summary.select("lf", "coverage", "conflicts").rows() == [("subscribe", 0.0, 0.0)]
+        with pytest.raises(InputError, match=r"no examples in split 'test'; .* \['train'\]"):
+            summarize_lfs(ws, split="test")
 
 
 def test_lf_summary_counts_every_row_of_repeated_vote_patterns() -> None:
