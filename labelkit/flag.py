@@ -359,7 +359,7 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                         OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
                 -- Each doubt by its rank among the labeled flags: the label model's
                 -- confidence often crowds near 1 while the classifier's quality spreads
-                -- over 0-1, and a mean of the two is then the classifier's order alone.
+                -- over 0-1, and a mean of the two values is then the classifier's order.
                 -- A rank is the mid-point of its ties, so that a doubt all flags share
                 -- ranks each at one half.
                 ranks AS (
