@@ -289,7 +289,9 @@ def apply(
     """Apply labeling functions to every example and show how they do."""
     runner = _executor(executor, ray_address, workers, ray_staging)
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
-    with _open(workspace) as ws:
+    with _open(workspace) as ws, warnings.catch_warnings():
+        # Said below, with the first failed rows.
+        warnings.filterwarnings("ignore", "[0-9]+ failed rows abstained", LabelkitWarning)
         applied = apply_lfs(
             ws,
             functions,

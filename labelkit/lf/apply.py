@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import queue
 import time
+import warnings
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.errors import InputError, LabelingFunctionError, LabelkitError
+from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, LabelkitWarning
 from labelkit.lf.core import (
     ERRORS_SCHEMA,
     DeclarativeLF,
@@ -569,6 +570,15 @@ def apply_lfs(
                 delete_sources(run.con, pruned)
         others = [] if prune else others
     voted = _voted(workspace.con, names, task.kind)
+    if counts:
+        # Trial 33: in Python, rows an LF failed on abstained without a word.
+        per_lf = ", ".join(f"{lf}: {n}" for lf, n in sorted(counts.items(), key=lambda c: -c[1]))
+        warnings.warn(
+            f"{sum(counts.values())} failed rows abstained ({per_lf}); the first are in "
+            "errors, every one in the workspace's lf_errors",
+            LabelkitWarning,
+            stacklevel=2,
+        )
     if task.kind == "spans":
         spans = workspace.sql(
             """SELECT example_id, source, start, "end", label FROM span_votes
