@@ -349,6 +349,14 @@ def _print_health(
     if "gold_accuracy" in health.columns:
         title += "; gold_accuracy on the dev split"
     console.print(rich_table(health, title=title))
+    if (health["agreement"] == health["agreement_chance"]).any():
+        # Trial 34 read the equal columns as a fault.
+        console.print(
+            "agreement_chance: how often voting the source's own label mix at random would "
+            "agree; for a source that votes one label it equals agreement, and only gold "
+            "can judge it",
+            highlight=False,
+        )
     warning = health_warning(health, fitted_with_gold="cross_validation" in report)
     if warning:
         errors.print(f"warning: {warning}", highlight=False)

@@ -95,6 +95,12 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self._send_bytes(status, json.dumps(body).encode(), headers)
 
+    def do_GET(self) -> None:
+        if self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         behaviour = self.behaviour

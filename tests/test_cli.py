@@ -682,6 +682,9 @@ def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path
         song = cells(result.stdout.split("source health")[1], "song")
         assert song[0] == "song" and song[-1] == "ok"
         assert song[-2] == ("–" if measured["song"] is None else f"{measured['song']:.3f}")
+        # Trial 34 read a one-label LF's equal agreement and agreement_chance as a fault.
+        assert song[3] == song[4]
+        assert "for a source that votes one label it equals agreement" in result.stdout
 
 
 def test_aggregate_leaves_out_the_sources_exclude_names(voted: Path) -> None:

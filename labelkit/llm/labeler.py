@@ -41,6 +41,7 @@ from labelkit.llm.transport import (
     format_arguments,
     format_refusals,
     require_endpoint,
+    warn_if_model_unlisted,
 )
 from labelkit.report import make_console
 from labelkit.task import Task
@@ -871,6 +872,7 @@ def _label(
     runner = executor_for(executor) if isinstance(executor, str) else executor
     if counts.asked and not cached_only:
         require_endpoint(config, counts.asked, counts.prompts)
+        warn_if_model_unlisted(config)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts), config.max_cost)
         chars_per_token, completion, _ = _token_rates(workspace, config, prompts)

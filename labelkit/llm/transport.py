@@ -11,11 +11,12 @@ import asyncio
 import json
 import os
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import LabelkitError, LabelkitWarning
 
 if TYPE_CHECKING:
     import openai
@@ -134,6 +135,35 @@ async def complete(
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         return Completion(choice=choice, usage=usage)
     return failure
+
+
+def warn_if_model_unlisted(config: LLMConfig) -> None:
+    """Warn where the endpoint lists its models and ``config.model`` is not among them:
+    a server with one model may answer any name with it, under a source of that name
+    (trial 34: ``--model smolLM-wrong`` made a new source). Listing is free; an endpoint
+    that cannot list within 5 s is not asked again.
+
+    Examples
+    --------
+    >>> warn_if_model_unlisted(dataclasses.replace(config, model="gpt-4o-mni"))
+    """
+    import openai
+
+    base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+    api_key = config.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
+    try:
+        with openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=5) as client:
+            listed = [model.id for model in client.models.list()]
+    except (openai.OpenAIError, ValueError):
+        return
+    if listed and config.model not in listed:
+        shown = ", ".join(listed[:8]) + (f" and {len(listed) - 8} more" if len(listed) > 8 else "")
+        warnings.warn(
+            f"model {config.model!r} is not among the models the endpoint lists ({shown}): "
+            "a typo? A server with one model may answer any name with it",
+            LabelkitWarning,
+            stacklevel=3,
+        )
 
 
 def require_endpoint(config: LLMConfig, missing: int, total: int) -> None:

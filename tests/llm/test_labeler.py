@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +15,7 @@ import pytest
 from labelkit import (
     InputError,
     LabelkitError,
+    LabelkitWarning,
     LLMConfig,
     ReviewQueue,
     Workspace,
@@ -350,6 +352,18 @@ def test_asking_about_one_split_keeps_the_votes_on_the_others(workspace: Workspa
         assert len(server.requests) == 6, "each split asked once"
     assert votes(workspace) == expected(workspace)
     assert {splits[i] for i in votes(workspace)} == {"train", "test"}
+
+
+def test_a_model_the_endpoint_does_not_list_is_warned_of(workspace: Workspace) -> None:
+    # Trial 34: llama.cpp answered `--model smolLM-wrong` with its one model, under a
+    # new source of that name, without a word.
+    with OpenAIServer() as server:
+        wrong = dataclasses.replace(CONFIG, model="test-modle", base_url=server.base_url)
+        with pytest.warns(LabelkitWarning, match=r"model 'test-modle' is not among .*test-model"):
+            label_with_llm(workspace, wrong, split="test")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            label_with_llm(workspace, dataclasses.replace(wrong, model="test-model"), split="test")
 
 
 def test_template_definitions_and_few_shot_examples_shape_the_prompt(
