@@ -72,10 +72,13 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
 def test_its_probabilities_are_tempered_on_dev_and_its_answers_kept(tmp_path: Path) -> None:
     # Trial 33: SMS answers right 0.98 of the time, sure 0.69 on average (ECE 0.29): the
     # strongest regularisation wins on accuracy and leaves the probabilities flat.
-    rows, dev = spam_rows(), spam_rows(1)
+    rows, dev = spam_rows(), spam_rows(4)
     model = train_textcat(rows, ["ham", "spam"], tmp_path / "m", model=MODEL, C=[0.3], dev=dev)
     meta = json.loads((model / "meta.json").read_text())["labelkit"]["training"]
     assert meta["temperature"] < 1.0
+    tiny = train_textcat(rows, ["ham", "spam"], tmp_path / "t", model=MODEL, dev=spam_rows(1))
+    tiny_meta = json.loads((tiny / "meta.json").read_text())["labelkit"]["training"]
+    assert tiny_meta["temperature"] == 1.0, "8 dev rows, all right, would only sharpen"
     features = vectorizer(meta["features"]).fit(rows["text"].to_list())
     plain = LogisticRegression(C=0.3, class_weight="balanced", max_iter=2_000).fit(
         features.transform(rows["text"].to_list()), (rows["label"] == "spam").to_numpy()
