@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.aggregate.base import vote_patterns
+from labelkit.errors import InputError
 from labelkit.lf.spans import summarize_span_lfs
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import LabelMatrix, lf_names, vote_code_matrix
@@ -38,6 +39,12 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
     --------
     >>> lf_summary(LabelMatrix.from_workspace(ws, split="dev"), gold=dev_gold)
     """
+    if gold is not None and len(gold) != matrix.codes.shape[0]:
+        # Trial 33: numpy's column_stack error, naming neither.
+        raise InputError(
+            f"gold has {len(gold)} labels and the matrix {matrix.codes.shape[0]} examples: "
+            "one gold label (or None) per example, in the matrix's order"
+        )
     gold_codes = None if gold is None else matrix.task.encode(gold)
     return _summary(matrix.codes, matrix.sources, matrix.task, gold_codes)
 

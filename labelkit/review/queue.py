@@ -876,6 +876,12 @@ def simulate_review(
     >>> simulate_review(ReviewQueue(reviews), {("r1", "staff"): "negative"}, limit=1)
     1
     """
+    if not isinstance(answers, Mapping):
+        # Trial 33: a frame of gold failed with "'DataFrame' object has no attribute 'get'".
+        raise InputError(
+            f"answers must map example ids to labels (a dict), not {type(answers).__name__}; "
+            "from a frame: dict(frame.select('id', 'gold').iter_rows())"
+        )
     answered = 0
     pending = queue.pending(limit=limit)
     lookup: Mapping = answers

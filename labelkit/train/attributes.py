@@ -176,6 +176,9 @@ def train_attributes(
     >>> train_attributes(cleaned_labels(ws), ws.task, "models/restaurants")
     PosixPath('models/restaurants/model-best')
     """
+    if not isinstance(task, Task):
+        # Trial 33: None gave "'NoneType' object has no attribute 'kind'".
+        raise LabelkitError(f"train_attributes needs the task (workspace.task), got {task!r}")
     if task.kind == "classification":
         raise LabelkitError("a classification task trains with train_textcat")
     layout = getattr(resolve(small_models, model), "layout", None)

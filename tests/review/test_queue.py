@@ -88,6 +88,12 @@ def test_simulated_review_answers_from_known_labels(queue: ReviewQueue) -> None:
     # a1 is spam and the suggestion was ham; a2 is spam and the suggestion was ham.
     assert decisions == [("a1", "label", "spam"), ("a2", "label", "spam")]
     assert queue.progress()["corrected"] == 0, "the label model was right on both"
+    # Trial 33: a frame of gold failed with "'DataFrame' object has no attribute 'get'".
+    frame = queue.workspace.sql("SELECT id, gold FROM examples")
+    with pytest.raises(
+        InputError, match=r"answers must map example ids to labels .* not DataFrame"
+    ):
+        simulate_review(queue, frame, limit=1)  # type: ignore[arg-type]
 
 
 def test_two_reviewers_never_get_the_same_item_until_a_claim_expires(

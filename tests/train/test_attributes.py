@@ -239,6 +239,9 @@ def test_multilabel_task_answers_yes_or_no_per_label(tmp_path: Path) -> None:
 
 def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:
     good = rows(reviews(1))
+    # Trial 33: None for the task failed with "'NoneType' object has no attribute 'kind'".
+    with pytest.raises(LabelkitError, match=r"train_attributes needs the task \(workspace.task\)"):
+        train_attributes(good, None, tmp_path)  # type: ignore[arg-type]
     with pytest.raises(LabelkitError, match=r"attribute 'drinks' is not among"):
         train_attributes(good.with_columns(attribute=pl.lit("drinks")), TASK, tmp_path)
     with pytest.raises(LabelkitError, match=r"answer 'great' \(attribute 'food'\) is not among"):
