@@ -21,7 +21,12 @@ from rich.markup import escape
 # Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
-from labelkit.aggregate import aggregate_to_workspace, load_label_model, make_label_model
+from labelkit.aggregate import (
+    aggregate_to_workspace,
+    label_model_sources,
+    load_label_model,
+    make_label_model,
+)
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
@@ -366,8 +371,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
     """The auto label model's source health per attribute and part (presence, then
     value), from the models ``aggregate`` saved in ``folder``, each with the sources that
     vote in it; nothing for a label model without a report."""
-    last = "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
-    sources = json.loads(ws.sql(last)["config"][0])["sources"]
+    sources = label_model_sources(ws)
     measured = summarize_lfs(ws, split="dev", sources=sources) if _analysis_split(ws) else None
     tables = []
     for attribute in ws.task.targets:
@@ -1258,8 +1262,7 @@ def aggregate_votes(
         fitted = load_label_model(saved)
         report = getattr(fitted, "report", None)
         if report:
-            last = "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
-            sources = json.loads(ws.sql(last)["config"][0])["sources"]
+            sources = label_model_sources(ws)
             measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
             _print_health(report, sources, measured)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())

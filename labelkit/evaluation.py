@@ -22,13 +22,13 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from labelkit.aggregate import MajorityVote, predict_from_proba
+from labelkit.aggregate import MajorityVote, label_model_sources, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import LabelkitError, LabelkitWarning, OutdatedWarning
 from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
-from labelkit.votes import LabelMatrix, source_names
+from labelkit.votes import LabelMatrix
 from labelkit.workspace import Workspace, first_row, no_gold_in, registered, warn_if_out_of_date
 
 if TYPE_CHECKING:
@@ -1023,23 +1023,6 @@ def _evaluate_spans(
     )
 
 
-def label_model_sources(workspace: Workspace) -> list[str] | None:
-    """The sources the stored label model was fitted on (its ``aggregate`` run's, less
-    any ``--exclude`` left out), or None before any: majority vote, its baseline, reads
-    the same (trial 34: it read every source, excluded ones too).
-
-    Examples
-    --------
-    >>> label_model_sources(ws)
-    ['keyword_my', 'keyword_subscribe', 'llm:smollm2']
-    """
-    row = first_row(
-        workspace.con,
-        "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1",
-    )
-    return None if row is None else json.loads(row[0]).get("sources")
-
-
 def _majority_spans(
     workspace: Workspace, ids: list[str], sources: Sequence[str] | None = None
 ) -> list[list[tuple[Any, ...]]]:
@@ -1048,10 +1031,7 @@ def _majority_spans(
     # Imported here: the span aggregation module scores with this module's span_scores.
     from labelkit.aggregate.span_workspace import majority_vote_spans, read_token_votes
 
-    ran = set(source_names(workspace))
-    corpus = read_token_votes(
-        workspace, None if sources is None else [s for s in sources if s in ran]
-    )
+    corpus = read_token_votes(workspace, sources)
     rows = np.isin(np.array(corpus.example_ids, dtype=object), ids)
     return _spans_by_example(majority_vote_spans(corpus, rows, workspace.task.labels), ids)
 

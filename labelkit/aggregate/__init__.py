@@ -39,6 +39,8 @@ __all__ = [
     "aggregate_to_workspace",
     "expected_accuracy",
     "label_model_accuracy",
+    "label_model_sources",
+    "last_aggregate_config",
     "load_label_model",
     "make_label_model",
     "predict_from_proba",
@@ -176,6 +178,38 @@ def aggregate_to_workspace(
         **params,
     }
     store_label_model_answers(workspace, answers, config)
+
+
+def last_aggregate_config(workspace: Workspace) -> dict[str, Any] | None:
+    """How ``aggregate`` last fitted the stored label model (its run's config: ``model``,
+    ``fit_split``, ``gold_split``, ``sources`` and its parameters), or None before any.
+
+    Examples
+    --------
+    >>> last_aggregate_config(ws)["model"]
+    'auto'
+    """
+    row = workspace.sql(
+        "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
+    )
+    return json.loads(row["config"][0]) if row.height else None
+
+
+def label_model_sources(workspace: Workspace) -> list[str] | None:
+    """The sources the stored label model was fitted on that the workspace still holds
+    (less any ``--exclude`` left out), or None before any: majority vote, its baseline,
+    reads the same (trial 34: it read every source, excluded ones too).
+
+    Examples
+    --------
+    >>> label_model_sources(ws)
+    ['keyword_my', 'keyword_subscribe', 'llm:smollm2']
+    """
+    config = last_aggregate_config(workspace)
+    if config is None or config.get("sources") is None:
+        return None
+    held = set(source_names(workspace))
+    return [name for name in config["sources"] if name in held]
 
 
 def label_model_accuracy(

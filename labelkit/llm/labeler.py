@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 from rich.progress import Progress, TextColumn
 
-from labelkit.aggregate import label_model_accuracy
+from labelkit.aggregate import label_model_accuracy, label_model_sources, last_aggregate_config
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
@@ -51,7 +51,6 @@ from labelkit.votes import (
     replace_span_votes,
     replace_votes,
     set_sources,
-    source_names,
 )
 from labelkit.workspace import Workspace, first_row, registered
 
@@ -748,14 +747,9 @@ def _dev_model(workspace: Workspace) -> tuple[str, dict[str, Any]] | None:
     """The label model ``aggregate`` last fitted (else ``auto`` on train) and how, on
     the sources it was fitted on (trial 34: every source, those ``--exclude`` left out
     too), when the dev split has gold to score it on and its fit split has examples."""
-    last = workspace.sql(
-        "SELECT config FROM runs WHERE step = 'aggregate' ORDER BY run_id DESC LIMIT 1"
-    )
-    fitted = json.loads(last["config"][0]) if last.height else {"model": "auto"}
+    fitted = last_aggregate_config(workspace) or {"model": "auto"}
     fitted.setdefault("fit_split", "train")
-    if fitted.get("sources") is not None:
-        ran = set(source_names(workspace))
-        fitted["sources"] = [name for name in fitted["sources"] if name in ran]
+    fitted["sources"] = label_model_sources(workspace)
     counts = workspace.sql(
         """SELECT count(*) FILTER (split = 'dev' AND gold IS NOT NULL) AS dev,
                   count(*) FILTER (split = ?) AS fit
