@@ -141,7 +141,7 @@ def warn_if_model_unlisted(config: LLMConfig) -> None:
     """Warn where the endpoint lists its models and ``config.model`` is not among them:
     a server with one model may answer any name with it, under a source of that name
     (trial 34: ``--model smolLM-wrong`` made a new source). Listing is free; an endpoint
-    that cannot list within 5 s is not asked again.
+    that cannot list within 5 s is passed over in silence.
 
     Examples
     --------
