@@ -2011,6 +2011,13 @@ def _print_attribute_evaluation(
         "macro_f1: mean over attributes of each one's macro-F1 (none included); micro_f1: "
         "over mentioned (attribute, label) pairs; exact_match: texts right on every attribute"
     )
+    if evaluation.presence_only:
+        console.print(
+            f"not scored, as they only vote that an attribute is mentioned: "
+            f"{', '.join(evaluation.presence_only)} (`labelkit analyze` scores them on "
+            "whether it is)",
+            highlight=False,
+        )
     voter = pl.col("kind").is_in(VOTERS)
     per_attribute = (
         comparison.filter((pl.col("attribute") != ALL) & ~training)

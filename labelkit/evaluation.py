@@ -105,7 +105,9 @@ class Evaluation:
     of the attributes' macro-F1, ``micro_f1`` the F1 over the (text, attribute, label)
     pairs that say an attribute is there (in gold or predicted) and ``exact_match`` the
     share of texts right on every attribute. A ``"mentioned"`` vote names no answer and
-    is scored as an abstain.
+    is scored as an abstain; a source whose every vote on the split is ``"mentioned"``
+    has no row at all, and is named in ``presence_only`` (``analyze`` scores it on
+    whether the attribute is there).
     """
 
     summary: pl.DataFrame
@@ -114,6 +116,9 @@ class Evaluation:
     frontier: tuple[pl.DataFrame, str] | None = None
     """For a model trained by ``train_frontier``: every model of that frontier (dev
     accuracy, size, speed) and the dev split; the report shows the table and a plot."""
+    presence_only: tuple[str, ...] = ()
+    """The sources left out because they only said an attribute is there (trial 33
+    read their coverage of 0 as LFs that never fire)."""
 
     def comparison(self) -> pl.DataFrame:
         """The summary as it should be read: ``accuracy`` and ``macro_f1`` count an
@@ -218,7 +223,14 @@ class Evaluation:
             f"Each attribute is scored over its answers, none included; `{ALL}` is over all "
             "of them: `macro_f1` their mean, `micro_f1` over the (text, attribute, label) "
             "pairs that say an attribute is there, `exact_match` the share of texts right "
-            "on every attribute.\n\n"
+            "on every attribute."
+            + (
+                f" Not scored, as they only vote that an attribute is mentioned: "
+                f"{', '.join(self.presence_only)}."
+                if self.presence_only
+                else ""
+            )
+            + "\n\n"
             f"{markdown_table(self.comparison())}\n\n"
             f"## Per class\n\n{markdown_table(self.per_class)}\n\n"
             + "".join(
@@ -248,6 +260,8 @@ class Evaluation:
         }
         if self.frontier is not None:
             tables["frontier"] = self.frontier[0].to_dicts()
+        if self.presence_only:
+            tables["presence_only"] = list(self.presence_only)
         data.write_text(json.dumps(tables, indent=1) + "\n")
         return markdown, data
 
@@ -369,6 +383,8 @@ def evaluate(
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
     used = label_model_sources(workspace)
     scored = _Scores(task, _aspect_labels(workspace, task))
+    named: set[str] = set()
+    mentioned: set[str] = set()
     for attribute in task.targets:
         answers = task.answers(attribute)
         gold = answers.encode(task.gold_answers(examples["gold"], attribute))
@@ -378,6 +394,10 @@ def evaluate(
         # "mentioned" names no answer: scored as an abstain.
         codes = np.where(votes < answers.cardinality, votes, ABSTAIN)
         for j, source in enumerate(matrix.sources):
+            if (codes[:, j] != ABSTAIN).any():
+                named.add(source)
+            elif (votes[:, j] != ABSTAIN).any():
+                mentioned.add(source)
             scored.add(
                 source,
                 kinds[source],
@@ -417,16 +437,24 @@ def evaluate(
                 proba,
                 attribute=attribute,
             )
+    presence_only = sorted(mentioned - named)
+    for source in presence_only:
+        del scored.cells[source]
     if model_path is not None:
         gold = task.encode(examples["gold"]) if task.kind == "classification" else None
         _score_small_model(scored, model_path, examples, gold, split)
     if not scored.cells:
+        found = (
+            f"its sources ({', '.join(presence_only)}) only say an attribute is mentioned"
+            if presence_only
+            else "no votes yet"
+        )
         raise LabelkitError(
-            f"nothing to evaluate in {workspace.path}: no votes yet and no model given; "
+            f"nothing to evaluate in {workspace.path}: {found} and no model given; "
             "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
         )
     _score_training_labels(scored, workspace)
-    evaluation = scored.evaluation()
+    evaluation = dataclasses.replace(scored.evaluation(), presence_only=tuple(presence_only))
     if model_path is not None and task.kind == "classification":
         from labelkit.train.frontier import load_frontier
 

@@ -285,9 +285,10 @@ def test_aspects_are_scored_per_attribute_and_over_all(reviews: Workspace, tmp_p
     lexicon = rows["lexicon", "food"]
     assert (lexicon["coverage"], lexicon["voted_accuracy"]) == (0.5, 0.5)
     assert rows["lexicon", "(all)"]["coverage"] == 0.5
-    # A keyword that only says "mentioned" names no answer; it never votes on food.
-    assert rows["kw_waiter", "staff"]["coverage"] == 0.0
-    assert ("kw_waiter", "food") not in rows
+    # A keyword that only says "mentioned" names no answer: it has no row (a coverage of 0
+    # read as an LF that never fires), and is named apart.
+    assert not [key for key in rows if key[0] == "kw_waiter"]
+    assert evaluation.presence_only == ("kw_waiter",)
     # Majority vote, presence then value: t2's food ties (positive vs negative).
     majority = rows["majority_vote", "food"]
     assert (majority["coverage"], majority["accuracy"]) == (0.75, 0.75)
@@ -391,6 +392,11 @@ def test_the_cli_shows_aspects_over_all_attributes_and_per_attribute(
     shown = labelkit_cli("evaluate", reviews.path, "--split", "dev", "--output", tmp_path / "e")
     assert "gold dev split, over all attributes" in shown
     assert "per attribute: macro-F1 (LFs and LLMs: accuracy where they vote)" in shown
+    assert "kw_waiter" not in shown.split("not scored")[0]
+    assert (
+        "not scored, as they only vote that an attribute is mentioned: kw_waiter "
+        "(`labelkit analyze` scores them on whether it is)"
+    ) in shown
     per_attribute = shown.split("per attribute")[1]
     llm = next(line for line in per_attribute.splitlines() if "llm:m" in line).split()
     assert [cell for cell in llm if cell != "│"][-2:] == ["1.000", "0.750"], (
@@ -398,6 +404,11 @@ def test_the_cli_shows_aspects_over_all_attributes_and_per_attribute(
     )
     saved = json.loads((tmp_path / "e" / "evaluation.json").read_text())
     assert {row["attribute"] for row in saved["summary"]} == {"food", "staff", "(all)"}
+    assert saved["presence_only"] == ["kw_waiter"]
+    assert (
+        "only vote that an attribute is mentioned: kw_waiter."
+        in (tmp_path / "e" / "evaluation.md").read_text()
+    )
 
 
 def test_span_scores_count_exact_matches_per_label_micro_and_macro():
