@@ -477,6 +477,8 @@ def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:
     that conflict or disagree on boundaries most, and the share of texts with no span."""
     where = f"the {split} split" if split else "all examples"
     summary = summarize_lfs(ws, split=split)
+    if summary["o_spans"].sum() == 0:
+        summary = summary.drop("o_spans")
     console.print(rich_table(summary, title=f"span labeling functions on {where}"))
     if "recall" in summary.columns:
         console.print(
@@ -492,13 +494,14 @@ def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:
     console.print(rich_table(pairs, title="pairs of LFs with overlapping spans"))
     silent = first_row(
         ws.con,
-        """SELECT count(*), count(*) FILTER (WHERE id NOT IN (SELECT example_id FROM span_votes))
+        """SELECT count(*), count(*) FILTER (WHERE id NOT IN (
+                   SELECT example_id FROM span_votes WHERE label <> 'O'))
            FROM examples WHERE ? IS NULL OR split = ?""",
         [split, split],
     )
     total, uncovered = silent if silent else (0, 0)
     console.print(
-        f"{uncovered} of {total} texts ({uncovered / max(total, 1):.1%}) get no span",
+        f"{uncovered} of {total} texts ({uncovered / max(total, 1):.1%}) get no entity span",
         highlight=False,
     )
 
@@ -1144,6 +1147,15 @@ def import_votes_command(
         ),
     ] = None,
     kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
+    complete: Annotated[
+        bool,
+        typer.Option(
+            "--complete",
+            help="Spans: each source marked every entity in every text (a crowd's or "
+            "another model's annotations), so the text outside its spans is stored as its "
+            "'O' votes [default: outside its spans, a source abstains].",
+        ),
+    ] = False,
 ) -> None:
     """Add votes computed by another tool, each source as a vote source of its own."""
     mapping = _label_map(label_map, "CODE=LABEL")
@@ -1157,9 +1169,15 @@ def import_votes_command(
             lf_names=lf_names.split(",") if lf_names else None,
             label_map={int(code): label for code, label in mapping.items()} if mapping else None,
             kind=kind,
+            complete=complete,
         )
         # A spans task stores spans (one per source and bounds), not one vote per example.
         what = "span" if ws.task.kind == "spans" else "vote"
+        outside = complete and first_row(
+            ws.con,
+            "SELECT count(*) FROM span_votes WHERE label = 'O' AND list_contains(?, source)",
+            [list(stored)],
+        )
     total = sum(stored.values())
     console.print(
         f"{total} {what}{'' if total == 1 else 's'} from {len(stored)} "
@@ -1169,6 +1187,11 @@ def import_votes_command(
         markup=False,
         soft_wrap=True,
     )
+    if outside:
+        console.print(
+            f"{outside[0]} of them 'O': the text outside each source's spans (--complete)",
+            highlight=False,
+        )
 
 
 @app.command(name="aggregate")

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.spans import read_wrench_json, read_wrench_spans
+from labelkit.spans import read_wrench_json, read_wrench_spans, tokenize
 from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.workspace import Workspace, emptied, first_row, registered
@@ -410,6 +410,7 @@ def import_votes(
     lf_names: Sequence[str] | None = None,
     label_map: Mapping[int, str] | None = None,
     kind: str = "lf",
+    complete: bool = False,
 ) -> dict[str, int]:
     """Store votes computed elsewhere, each of their sources as a source of its own
     (``kind`` ``"lf"`` or ``"llm"``), replacing that source's earlier votes; return the
@@ -430,7 +431,12 @@ def import_votes(
       task has attributes (see ``Task.targets``); an empty label is an abstain.
 
     ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
-    files it replaces ``wrench:``). An unknown
+    files it replaces ``wrench:``). On a spans task, a token no span of a source covers
+    is that source abstaining there; ``complete`` (``--complete``) says instead that
+    each source read every text of the workspace and marked every entity it saw (a
+    crowd's or another model's annotations): what its spans leave of a text is stored
+    as explicit ``"O"`` spans, one per run of uncovered tokens, so that the label model
+    can weigh a source's spans against the others' "no entity here". An unknown
     example id or label, a repeated (example, source) pair, or a malformed file is an
     error naming the file and row, and nothing is written.
 
@@ -452,7 +458,12 @@ def import_votes(
         raise InputError("no vote files given")
     task = workspace.task
     if task.kind == "spans":
-        return _import_span_votes(workspace, inputs, source_prefix, lf_names, kind)
+        return _import_span_votes(workspace, inputs, source_prefix, lf_names, kind, complete)
+    if complete:
+        raise InputError(
+            "complete (--complete) is for span votes: on a spans task, the text outside a "
+            "source's spans becomes its 'O' votes"
+        )
     parts = []
     for source, frame in inputs:
         if frame is not None:
@@ -483,9 +494,11 @@ def _import_span_votes(
     prefix: str | None,
     lf_names: Sequence[str] | None,
     kind: str,
+    complete: bool,
 ) -> dict[str, int]:
     """``import_votes`` on a spans task: WRENCH span files' ``weak_labels`` and tables
-    of ``example_id, source, start, end, label``."""
+    of ``example_id, source, start, end, label``; with ``complete``, each source's
+    ``"O"`` runs (``_outside_spans``) added once the spans are checked."""
     parts = []
     for source, frame in inputs:
         if frame is None and table_format(path := Path(source)) == "wrench":  # type: ignore[arg-type]
@@ -502,6 +515,7 @@ def _import_span_votes(
         "span votes",
         lambda spans: _check_span_votes(workspace, spans),
         replace_span_votes,
+        (lambda spans: _outside_spans(workspace, spans)) if complete else None,
     )
     stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
     return {name: stored.get(name, 0) for name in names}
@@ -515,13 +529,17 @@ def _store_imported(
     what: str,
     check: Callable[[pl.DataFrame], None],
     replace: Callable[..., None],
+    completed: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Check the votes read from ``inputs`` (one ``(votes, source names)`` part each)
-    and store them in one run, each source described as ``what`` imported from the
-    files; return the votes and the source names in order."""
+    """Check the votes read from ``inputs`` (one ``(votes, source names)`` part each),
+    add what ``completed`` gives for them, and store them in one run, each source
+    described as ``what`` imported from the files; return the votes stored and the
+    source names in order."""
     votes = pl.concat([part for part, _ in parts])
     names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
     check(votes)
+    if completed is not None:
+        votes = pl.concat([votes, completed(votes)])
     files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
     definition = f"{what} imported from {', '.join(files)}"
     with workspace.run("import-votes", {"sources": names, "files": files, "kind": kind}) as run:
@@ -532,6 +550,43 @@ def _store_imported(
             run_id=run.id,
         )
     return votes, names
+
+
+def _outside_spans(workspace: Workspace, spans: pl.DataFrame) -> pl.DataFrame:
+    """Each source's ``"O"`` spans, as ``_table_span_votes`` gives spans: on every text
+    of the workspace, one per run of tokens (``labelkit.spans.tokenize``) that none of
+    the source's spans touches; a text it marked nothing on is one ``"O"`` span.
+
+    Examples
+    --------
+    >>> ws.sql("SELECT text FROM examples WHERE id = 'a'")["text"][0]
+    'the battery life is short'
+    >>> _outside_spans(ws, spans).select("start", "end", "label").rows()  # TERM 4-16
+    [(0, 3, 'O'), (17, 25, 'O')]
+    """
+    texts = workspace.sql("SELECT id, text FROM examples ORDER BY id")
+    tokens = dict(zip(texts["id"], tokenize(texts["text"], workspace.task.lang), strict=True))
+    marked: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for example_id, source, start, end in spans.select(
+        "example_id", "source", "start", "end"
+    ).iter_rows():
+        marked.setdefault((source, example_id), []).append((start, end))
+    rows = []
+    for source in spans["source"].unique(maintain_order=True):
+        where = f"outside the spans of {source!r} (complete)"
+        for example_id, offsets in tokens.items():
+            covered = marked.get((source, example_id), [])
+            run: list[tuple[int, int]] = []
+            for token in [*offsets, None]:
+                touched = token is None or any(
+                    token[0] < end and start < token[1] for start, end in covered
+                )
+                if touched and run:
+                    rows.append((example_id, source, run[0][0], run[-1][1], OUTSIDE, where))
+                    run = []
+                elif not touched:
+                    run.append(token)  # type: ignore[arg-type]
+    return pl.DataFrame(rows, schema=spans.schema, orient="row")
 
 
 def _table_span_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:

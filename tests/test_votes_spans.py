@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import InputError, LabelMatrix, Workspace, import_votes, ingest
+from labelkit import InputError, LabelMatrix, Workspace, aggregate, import_votes, ingest
 from labelkit.spans import read_wrench_spans
 from tests.helpers import table_counts
 from tests.test_cli import run
@@ -187,6 +187,12 @@ def test_import_votes_command_names_the_spans_it_imported(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     # caps gives Dell twice: one span.
     assert done.stdout.strip() == "2 spans from 2 sources: wrench:dict 1, wrench:caps 1"
+    complete = run("import-votes", ws, valid, "--complete")
+    assert complete.returncode == 0, complete.stderr
+    assert complete.stdout.splitlines() == [
+        "7 spans from 2 sources: wrench:dict 4, wrench:caps 3",
+        "5 of them 'O': the text outside each source's spans (--complete)",
+    ]
 
 
 def test_a_missing_wrench_span_file_is_a_clear_error_that_writes_nothing(
@@ -206,3 +212,64 @@ def test_a_missing_wrench_span_file_is_a_clear_error_that_writes_nothing(
     failed = run("import-votes", other, missing)
     assert failed.returncode == 1
     assert failed.stderr == f"error: {missing}: no such file\n"
+
+
+def test_complete_sources_mark_the_text_outside_their_spans_o(
+    wrench_ws: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    ws, valid = wrench_ws
+    table = pl.DataFrame(
+        {"example_id": ["valid:0"], "source": ["crowd"], "start": [4], "end": [16], "label": "TERM"}
+    )
+    # "the battery life of Dell" and "fine": a text the source marked nothing on is all O.
+    assert import_votes(ws, table, complete=True) == {"crowd": 4}
+    assert span_votes(ws) == [
+        ("valid:0", "crowd", 0, 3, "O"),
+        ("valid:0", "crowd", 4, 16, "TERM"),
+        ("valid:0", "crowd", 17, 24, "O"),
+        ("valid:1", "crowd", 0, 4, "O"),
+    ]
+    # A WRENCH file too; "dict" marks "battery" alone, "caps" "Dell".
+    assert import_votes(ws, valid, complete=True) == {"wrench:dict": 4, "wrench:caps": 3}
+    dictionary = [row[2:] for row in span_votes(ws) if row[1] == "wrench:dict"]
+    assert dictionary == [(0, 3, "O"), (4, 11, "TERM"), (12, 24, "O"), (0, 4, "O")]
+
+
+def test_complete_is_refused_for_votes_that_are_not_spans(tmp_path: Path) -> None:
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"text": ["a", "b"]}), labels=["x", "y"])
+        votes = pl.DataFrame({"example_id": ["0"], "source": ["s"], "label": ["x"]})
+        before = table_counts(ws)
+        with pytest.raises(InputError, match=r"complete \(--complete\) is for span votes"):
+            import_votes(ws, votes, complete=True)
+        assert table_counts(ws) == before
+
+
+def test_the_label_model_weighs_complete_sources_silence_as_o(tmp_path: Path) -> None:
+    """Two annotators mark "battery life"; a third also marks "Dell" a TERM. Where their
+    silence abstains, the third's "Dell" stands alone and wins; where they are complete,
+    their "O" outvotes it."""
+    texts = [f"the battery life of Dell {n}" for n in range(6)]
+    votes = pl.DataFrame(
+        [
+            (str(n), source, start, end, "TERM")
+            for n in range(6)
+            for source, spans in {
+                "a": [(4, 16)],
+                "b": [(4, 16)],
+                "c": [(4, 16), (20, 24)],
+            }.items()
+            for start, end in spans
+        ],
+        schema=["example_id", "source", "start", "end", "label"],
+        orient="row",
+    )
+    found = {}
+    for complete in (False, True):
+        with Workspace(tmp_path / f"{complete}.duckdb") as ws:
+            frame = pl.DataFrame({"id": [str(n) for n in range(6)], "text": texts})
+            ingest(ws, frame, id_column="id", kind="spans", labels=["TERM"])
+            import_votes(ws, votes, complete=complete)
+            predicted = aggregate(ws)
+            found[complete] = sorted(set(predicted.select("start", "end").rows()))
+    assert found == {False: [(4, 16), (20, 24)], True: [(4, 16)]}

@@ -374,10 +374,11 @@ def span_lf_summary(
     ``votes`` has ``example_id, source, start, end, label`` (character offsets);
     ``examples`` the ``id`` and ``gold`` (JSON ``[[start, end, label]]``, null where
     unknown) of the examples judged. ``coverage`` is the share of examples where the
-    source marks a span, ``spans`` how many it marks; ``overlaps``, ``conflicts`` and
-    ``boundary`` the shares of its spans that share characters (so tokens) with a span
-    of another source, with one of another label, and with one of the same label and
-    other bounds. On examples with gold, ``tp``, ``fp`` and ``fn`` count exact matches
+    source marks an entity, ``spans`` how many it marks, ``o_spans`` how many stretches
+    it says hold none (``"O"``); ``overlaps``, ``conflicts`` and ``boundary`` the shares
+    of its entity spans that share characters (so tokens) with an entity span of another
+    source, with a span of another label (``"O"`` included), and with one of the same
+    label and other bounds. On examples with gold, ``tp``, ``fp`` and ``fn`` count exact matches
     (bounds and label) of its entity spans (``"O"`` left out), and ``fn`` the gold
     spans of the labels it marks that it misses, whence ``precision``, ``recall`` and
     ``f1`` (null where undefined).
@@ -393,7 +394,7 @@ def span_lf_summary(
         con.register("asked", pl.DataFrame({"source": names, "position": range(len(names))}))
         summary = con.sql(_SUMMARY_SQL).pl()
     has_gold = examples["gold"].is_not_null().any()
-    columns = ["lf", "labels", "coverage", "spans", "overlaps", "conflicts", "boundary"]
+    columns = ["lf", "labels", "coverage", "spans", "o_spans", "overlaps", "conflicts", "boundary"]
     if has_gold:
         columns += ["tp", "fp", "fn", "precision", "recall", "f1"]
     return summary.select(columns)
@@ -405,13 +406,16 @@ WITH v AS (
     JOIN scope s ON s.id = v.example_id JOIN asked a USING (source)
 ), sides AS (
     SELECT a.source, a.example_id, a.start, a."end", a.label,
-           coalesce(bool_or(b.source IS NOT NULL), false) AS overlapping,
+           coalesce(bool_or(b.label <> 'O'), false) AS overlapping,
            coalesce(bool_or(b.label <> a.label), false) AS conflicting,
            coalesce(bool_or(b.label = a.label AND (b.start <> a.start OR b."end" <> a."end")),
                     false) AS bounds_differ
     FROM v a LEFT JOIN v b ON b.example_id = a.example_id AND b.source <> a.source
          AND b.start < a."end" AND a.start < b."end"
+    WHERE a.label <> 'O'
     GROUP BY ALL
+), outside AS (
+    SELECT source, count(*) AS o_spans FROM v WHERE label = 'O' GROUP BY source
 ), gold AS (
     SELECT DISTINCT id AS example_id, (g->>0)::INTEGER AS start, (g->>1)::INTEGER AS "end",
            g->>2 AS label
@@ -420,7 +424,6 @@ WITH v AS (
     SELECT s.*, g.example_id IS NOT NULL AS exact
     FROM sides s JOIN scope e ON e.id = s.example_id AND e.gold IS NOT NULL
     LEFT JOIN gold g USING (example_id, start, "end", label)
-    WHERE s.label <> 'O'
 ), per_lf AS (
     SELECT source, count(*) AS spans, count(DISTINCT example_id) AS covered,
            list_sort(list_distinct(list(label))) AS labels,
@@ -435,14 +438,15 @@ WITH v AS (
 )
 SELECT a.source AS lf, coalesce(p.labels, []::VARCHAR[]) AS labels,
        coalesce(p.covered, 0) / greatest((SELECT count(*) FROM scope), 1) AS coverage,
-       coalesce(p.spans, 0) AS spans, p."overlaps", p.conflicts, p.boundary,
+       coalesce(p.spans, 0) AS spans, coalesce(o_spans, 0) AS o_spans,
+       p."overlaps", p.conflicts, p.boundary,
        coalesce(s.tp, 0)::BIGINT AS tp, coalesce(s.fp, 0)::BIGINT AS fp,
        (coalesce(o.n_gold, 0) - coalesce(s.tp, 0))::BIGINT AS fn,
        s.tp / nullif(s.tp + s.fp, 0) AS precision,
        s.tp / nullif(o.n_gold, 0) AS recall,
        2 * s.tp / nullif(s.tp + s.fp + o.n_gold, 0) AS f1
 FROM asked a LEFT JOIN per_lf p USING (source) LEFT JOIN scored s USING (source)
-LEFT JOIN gold_of o USING (source)
+LEFT JOIN gold_of o USING (source) LEFT JOIN outside USING (source)
 ORDER BY a.position
 """
 
@@ -477,7 +481,8 @@ def summarize_span_lfs(
 def span_lf_agreement(votes: pl.DataFrame) -> pl.DataFrame:
     """Every pair of span sources whose spans overlap: how many pairs of their spans
     overlap, how many of those pairs are the same span, and how many have another
-    label (``conflicts``) or the same label and other bounds (``boundary``).
+    label (``conflicts``, an entity against ``"O"`` included) or the same label and
+    other bounds (``boundary``). Two ``"O"`` spans are no pair.
 
     Examples
     --------
@@ -494,5 +499,6 @@ def span_lf_agreement(votes: pl.DataFrame) -> pl.DataFrame:
                           AS boundary
                FROM votes a JOIN votes b ON a.example_id = b.example_id
                     AND a.source < b.source AND b.start < a."end" AND a.start < b."end"
+                    AND (a.label <> 'O' OR b.label <> 'O')
                GROUP BY ALL ORDER BY conflicts DESC, boundary DESC, lf_a, lf_b"""
         ).pl()

@@ -19,6 +19,7 @@ from labelkit import (
     Task,
     Workspace,
     apply_lfs,
+    import_votes,
     ingest,
     keyword_lf,
     summarize_lfs,
@@ -184,6 +185,10 @@ def test_apply_stores_span_votes_and_reuses_current_ones(gold_ws: Workspace) -> 
 
 def test_span_lf_summary_against_gold_computed_by_hand(gold_ws: Workspace) -> None:
     apply_lfs(gold_ws, LFS)
+    # A source that only says where no entity is: it conflicts with brands' "Dell" (e3)
+    # but is no entity overlapping it (trial K: sources complete with "O" overlapped 0.99).
+    outside = {"example_id": ["e3", "e4"], "source": "none_here", "start": 0, "end": 4}
+    import_votes(gold_ws, pl.DataFrame(outside | {"label": "O"}))
     summary = {row["lf"]: row for row in summarize_lfs(gold_ws, split="dev").iter_rows(named=True)}
     parts = summary["parts"]
     # parts: battery (e1, gold is "battery life": wrong bounds), Screen and keyboard (e2,
@@ -206,7 +211,11 @@ def test_span_lf_summary_against_gold_computed_by_hand(gold_ws: Workspace) -> No
     assert (brand["conflicts"], brand["boundary"]) == (1.0, 0.0)
     brands = summary["brands"]  # "del" snapped to "Dell"
     assert (brands["precision"], brands["recall"], brands["f1"]) == (1.0, 1.0, 1.0)
-    assert (brands["coverage"], brands["overlaps"]) == (1 / 4, 0.0)
+    assert (brands["coverage"], brands["overlaps"], brands["conflicts"]) == (1 / 4, 0.0, 1.0)
+    assert (brands["spans"], brands["o_spans"]) == (1, 0)
+    none_here = summary["none_here"]
+    assert (none_here["coverage"], none_here["spans"], none_here["o_spans"]) == (0.0, 0, 2)
+    assert none_here["labels"] == [] and none_here["tp"] == 0
 
 
 def test_text_lfs_on_a_spans_task_and_span_lfs_elsewhere_are_refused(
@@ -291,7 +300,7 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
         "0.500",
         "0.571",
     ]
-    assert "1 of 5 texts (20.0%) get no span" in analyzed.stdout
+    assert "1 of 5 texts (20.0%) get no entity span" in analyzed.stdout
     bad = run("import-votes", ws, votes.with_name("missing.csv"))
     assert bad.returncode == 1 and "missing.csv: no such file" in bad.stderr
 
