@@ -1027,13 +1027,19 @@ def _evaluate_spans(
     summary, per_class, confusion = [], [], []
     for method, kind, spans, extra in methods:
         scores = span_scores(gold, spans, task.labels)
+        # A source that marks nothing here is not scored 0 (trial K: an LLM run on
+        # another split, an LF that only votes "O"), as aggregate leaves it blank too.
+        silent = kind in VOTERS and not any(spans)
         summary.append(
             {
                 "method": method,
                 "kind": kind,
                 "split": split,
-                **{key: scores["micro"][key] for key in ("precision", "recall", "f1")},
-                "macro_f1": scores["macro"]["f1"],
+                **{
+                    key: None if silent else scores["micro"][key]
+                    for key in ("precision", "recall", "f1")
+                },
+                "macro_f1": None if silent else scores["macro"]["f1"],
                 **extra,
             }
         )

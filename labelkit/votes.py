@@ -718,6 +718,13 @@ def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFram
             f"{name}: no column(s) {missing}; a table of votes has the columns "
             f"{list(VOTE_COLUMNS)}, and has {raw.columns}"
         )
+    if {"start", "end"} <= set(raw.columns):
+        # Trial K: span votes went into a classification workspace as whole-text votes.
+        raise InputError(
+            f"{name}: has the columns 'start' and 'end' of span votes, but the workspace's "
+            "task gives a label per text; span votes go into a workspace ingested with "
+            "--kind spans"
+        )
     votes = raw.select(
         pl.col("example_id").cast(pl.String),
         (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),

@@ -273,3 +273,21 @@ def test_the_label_model_weighs_complete_sources_silence_as_o(tmp_path: Path) ->
             predicted = aggregate(ws)
             found[complete] = sorted(set(predicted.select("start", "end").rows()))
     assert found == {False: [(4, 16), (20, 24)], True: [(4, 16)]}
+
+
+def test_span_votes_are_refused_by_a_task_with_a_label_per_text(tmp_path: Path) -> None:
+    # Trial K: the table was stored as one whole-text vote, its offsets dropped.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"text": ["a", "b"]}), labels=["pos", "neg"])
+        table = tmp_path / "spans.csv"
+        pl.DataFrame(
+            {"example_id": ["frame:1"], "source": "s", "start": 0, "end": 1, "label": "pos"}
+        ).write_csv(table)
+        before = table_counts(ws)
+        with pytest.raises(
+            InputError,
+            match=r"spans.csv: has the columns 'start' and 'end' of span votes, but the "
+            r"workspace's task gives a label per text; .* --kind spans$",
+        ):
+            import_votes(ws, table)
+        assert table_counts(ws) == before

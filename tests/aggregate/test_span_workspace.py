@@ -7,9 +7,17 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from labelkit import LabelkitError, Workspace, WorkspaceError, apply_lfs, ingest
+from labelkit import (
+    LabelkitError,
+    Workspace,
+    WorkspaceError,
+    apply_lfs,
+    import_votes,
+    ingest,
+)
 from labelkit.aggregate import aggregate
 from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
 from labelkit.evaluation import evaluate
@@ -252,12 +260,17 @@ def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     # It failed with "this step works per attribute": the command read the task's targets.
     with spans_workspace(tmp_path) as ws:
         aggregate_spans(ws, "majority_vote")
+        # Trial K: a source that marks no entity on the split was scored 0.000.
+        dev = ws.sql("SELECT id FROM examples WHERE split = 'dev' LIMIT 1")["id"][0]
+        outside = {"example_id": [dev], "source": "no_entity", "start": 0, "end": 1, "label": "O"}
+        import_votes(ws, pl.DataFrame(outside))
     result = run("evaluate", tmp_path / "spans.duckdb", "--split", "dev")
     assert result.returncode == 0, result.stderr
     # dev gold: 4 TERM spans; parts marks all 4; battery_is_a_brand marks e1's battery a
     # BRAND, a span gold does not have; majority vote predicts the 4 exactly.
     assert cells(result.stdout, "majority_vote")[1:5] == ["label model", "1.000", "1.000", "1.000"]
     assert cells(result.stdout, "battery_is_a_brand")[2:5] == ["0.000", "0.000", "0.000"]
+    assert cells(result.stdout, "no_entity")[2:5] == ["–", "–", "–"]
     # Trial 32: per-type scores of the label models were only in evaluation.md, and an
     # LF's recall here (over all gold spans) was not the one analyze prints.
     per_type = result.stdout.split("f1 per entity type")[1]
