@@ -27,6 +27,7 @@ from labelkit.aggregate import (
     load_label_model,
     make_label_model,
 )
+from labelkit.aggregate.auto import shown_choice
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
@@ -349,7 +350,7 @@ def _print_health(
     title: str = "source health (auto label model)",
 ) -> None:
     """The auto label model's verdict, its source-health table and its warning."""
-    console.print(f"auto: {report['chosen']}, {report['reason']}", highlight=False)
+    console.print(f"auto: {shown_choice(report)}", highlight=False)
     health = source_health(report, sources, measured)
     if "gold_accuracy" in health.columns:
         title += "; gold_accuracy on the dev split"

@@ -12,6 +12,7 @@ import polars as pl
 from rich.console import Console
 
 from labelkit.aggregate import aggregate, load_label_model
+from labelkit.aggregate.auto import shown_choice
 from labelkit.aggregate.span_workspace import aggregate_spans
 from labelkit.data import bundled_dataset, ingest
 from labelkit.evaluation import Evaluation, evaluate
@@ -144,7 +145,7 @@ def run_demo(
         console.print(
             f"default label model (auto) over {len(sources)} sources: "
             f"{predictions['label'].is_not_null().sum()} of {predictions.height} examples "
-            f"labeled; {fitted.report['chosen']}, {fitted.report['reason']}; "
+            f"labeled; {shown_choice(fitted.report)}; "
             f"dropped as below chance: {dropped}"
         )
 
@@ -417,7 +418,7 @@ def run_laptops_demo(
         result = aggregate_spans(ws)
         predictions = result.predictions
         console.print(
-            f"auto: {result.report['chosen']}, {result.report['reason']}; "
+            f"auto: {shown_choice(result.report)}; "
             f"{predictions.height} spans in {predictions['example_id'].n_unique()} of "
             f"{len(result.corpus.example_ids)} sentences"
         )

@@ -677,7 +677,10 @@ def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path
         result = piped(command, voted)
         assert result.returncode == 0, result.stderr
         assert "source health (auto label model)" in result.stdout
-        assert "auto: precision_em, agrees with majority vote" in result.stdout
+        assert (
+            "auto: precision_em (one accuracy per source, by EM), agrees with majority vote"
+            in result.stdout
+        )
         # source, coverage, estimated accuracy, agreement, chance, gold accuracy, status
         song = cells(result.stdout.split("source health")[1], "song")
         assert song[0] == "song" and song[-1] == "ok"

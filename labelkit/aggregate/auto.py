@@ -666,3 +666,18 @@ def _fit_precisions(
         posterior=posterior,
         accuracy=accuracy,
     )
+
+
+def shown_choice(report: dict[str, Any]) -> str:
+    """What ``auto`` chose and why, as the CLI and the demos print it: its own fit is
+    named by what it is, not only by its name (trial K read ``precision_em`` as jargon).
+
+    Examples
+    --------
+    >>> shown_choice(AutoLabelModel().fit(train_codes, 2).report)
+    'precision_em (one accuracy per source, by EM), agrees with majority vote on 91% ...'
+    """
+    chosen = report["chosen"]
+    if chosen == "precision_em":
+        chosen += " (one accuracy per source, by EM)"
+    return f"{chosen}, {report['reason']}"
