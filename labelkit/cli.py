@@ -324,7 +324,13 @@ def apply(
     console.print(
         rich_table(summary, title=f"on the {split} split" if split else "on all examples")
     )
-    silent = [lf.name for lf in functions if lf.name not in applied.voted]
+    # One that failed on its rows is reported below with its errors, not as a misspelling
+    # (trial K).
+    silent = [
+        lf.name
+        for lf in functions
+        if lf.name not in applied.voted and lf.name not in applied.error_counts
+    ]
     if silent:
         errors.print(
             f"warning: {len(silent)} LFs vote on no example at all: {', '.join(silent)} (a "

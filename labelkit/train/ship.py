@@ -571,7 +571,8 @@ class Predictor:
         are null (a warning, which the CLI prints as a note)."""
         if self.without_text:
             warnings.warn(
-                f"{self.name}: {self.without_text:,} rows have no text (missing, empty or "
+                f"{self.name}: {self.without_text:,} "
+                f"{'row has' if self.without_text == 1 else 'rows have'} no text (missing, empty or "
                 "whitespace only); their predictions are null",
                 NoTextWarning,
                 stacklevel=3,

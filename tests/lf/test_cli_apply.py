@@ -117,6 +117,8 @@ def test_an_lf_failing_on_every_row_exits_1_unless_allowed(tmp_path: Path, ws: P
     allowed = run("apply", ws, "--lfs", lfs, "--allow-failing-lfs")
     assert allowed.returncode == 0, allowed.stderr
     assert "3 failed rows abstained (typo: 3)" in allowed.stderr
+    # Trial K: it was also told it voted on nothing for "a misspelt word".
+    assert "vote on no example" not in allowed.stderr
     assert stored(ws) == [("buy", "c2")]
 
 

@@ -231,7 +231,7 @@ def test_multilabel_task_answers_yes_or_no_per_label(tmp_path: Path) -> None:
     ]
     # Trial 33: gold went in as a list, and came out as yes/no columns only.
     assert predicted["predicted_labels"].to_list() == [["food", "staff"], ["staff"], ["food"]]
-    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+    with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
         blank = predict_frame(model, pl.DataFrame({"text": ["", TEXTS[0]]}))
     assert blank.row(0) == ("",) + (None,) * (blank.width - 1)
     assert blank.row(1) == predicted.row(0)

@@ -240,7 +240,7 @@ def test_predict_writes_each_texts_spans(trained: tuple[Path, Path, str], tmp_pa
     table = pl.read_csv(tmp_path / "out.csv")
     assert table.columns == ["id", "body", "spans"]
     assert [json.loads(spans) for spans in table["spans"]] == [line["spans"] for line in lines]
-    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+    with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
         blank = predict_frame(model, pl.DataFrame({"text": [texts[0], ""]}))
     assert json.loads(blank["spans"][0]) == lines[0]["spans"] and blank["spans"][1] is None
 
