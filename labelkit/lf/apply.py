@@ -25,7 +25,13 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.errors import InputError, LabelingFunctionError, LabelkitError, LabelkitWarning
+from labelkit.errors import (
+    InputError,
+    LabelingFunctionError,
+    LabelkitError,
+    LabelkitWarning,
+    did_you_mean,
+)
 from labelkit.lf.core import (
     ERRORS_SCHEMA,
     DeclarativeLF,
@@ -865,7 +871,8 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
 
 def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
     """Span LFs on a spans task, with labels of its entity types (or ``"O"``); any
-    other LF or task is an error naming the LF."""
+    other LF or task is an error naming the LF, and unknown labels one naming every LF
+    that votes one (trial K fixed one LF to meet the next)."""
     for lf in lfs:
         if task.kind != "spans":
             raise InputError(
@@ -878,12 +885,21 @@ def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
                 "task is spans: use span LFs (phrase_span_lf, regex_span_lf, token_span_lf, "
                 "span_labeling_function in labelkit.lf.spans)"
             )
-        unknown = [label for label in lf.labels if label not in (*task.labels, OUTSIDE)]
-        if unknown:
-            raise InputError(
-                f"labeling function {lf.name!r} votes {unknown[0]!r}, which is not one of the "
-                f"task's entity types {list(task.labels)} (or {OUTSIDE!r}: no entity)"
-            )
+    allowed = (*task.labels, OUTSIDE)
+    unknown = [
+        f"{lf.name!r} votes {label!r}{did_you_mean(label, allowed)}"
+        for lf in lfs
+        for label in lf.labels
+        if label not in allowed
+    ]
+    if unknown:
+        raise InputError(
+            f"labeling function {'; '.join(unknown)}: not one of the task's entity types "
+            f"{list(task.labels)} (or {OUTSIDE!r}: no entity)"
+            if len(unknown) == 1
+            else f"{len(unknown)} labeling functions vote labels that are not the task's "
+            f"entity types {list(task.labels)} (or {OUTSIDE!r}: no entity): " + "; ".join(unknown)
+        )
 
 
 def _check_fields(lfs: Sequence[DeclarativeLF], examples: pl.DataFrame) -> None:

@@ -225,8 +225,17 @@ def test_text_lfs_on_a_spans_task_and_span_lfs_elsewhere_are_refused(
         apply_lfs(gold_ws, [keyword_lf("kw", ["battery"], "TERM")])
     with pytest.raises(InputError, match=r"'parts' votes spans, but .* task is classification"):
         apply_lfs(workspace, [LFS[0]])
-    with pytest.raises(InputError, match=r"'brand' votes 'PART', which is not one of"):
+    with pytest.raises(InputError, match=r"'brand' votes 'PART': not one of the task's entity"):
         apply_lfs(gold_ws, [phrase_span_lf("brand", "PART", ["dell"])])
+    # Trial K: only the first bad LF was named, and a label in the wrong case got no hint.
+    bad = [phrase_span_lf("lower", "term", ["dell"]), phrase_span_lf("part", "PART", ["x"])]
+    with pytest.raises(
+        InputError,
+        match=r"^2 labeling functions vote labels that are not the task's entity types "
+        r"\['TERM', 'BRAND'\] \(or 'O': no entity\): 'lower' votes 'term' \(did you mean "
+        r"'TERM'\?\); 'part' votes 'PART'$",
+    ):
+        apply_lfs(gold_ws, [*bad, LFS[0]])
 
 
 def test_strict_stops_at_a_failing_python_span_lf_and_writes_nothing(gold_ws: Workspace) -> None:
