@@ -843,6 +843,13 @@ def llm(
                     )
                     + f"; {_split_words(chosen)}"
                 )
+            if config.max_requests is not None and config.max_requests < estimate.to_ask:
+                # Trial K: the estimate read as if the cap would not hold.
+                console.print(
+                    f"--max-requests {config.max_requests}: the run stops after that many "
+                    "requests (with an error saying so); the answers it gets are stored",
+                    highlight=False,
+                )
             return
         if recorded:
             console.print(

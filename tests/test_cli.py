@@ -413,6 +413,9 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
         dry = run(*asking, *prices, "--dry-run")
         assert dry.returncode == 0, dry.stderr
         assert "llm:m: 4 prompts, 0 cached, 4 to ask" in dry.stdout and "estimated $" in dry.stdout
+        assert "--max-requests" not in dry.stdout
+        capped = run(*asking, "--max-requests", "3", "--dry-run")
+        assert "--max-requests 3: the run stops after that many requests" in capped.stdout
         shots = run(*asking, "--few-shot", "2", "--few-shot-split", "train", "--dry-run")
         assert shots.returncode == 0, shots.stderr
         assert "llm:m+2shot: 4 prompts, 0 cached, 4 to ask" in shots.stdout
