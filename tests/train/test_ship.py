@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,16 @@ def test_package_installs_and_carries_its_evaluation(
     assert cats == spacy.load(model)("subscribe to my channel").cats
     small = evaluate(ws, model).summary.filter(pl.col("kind") == "small model")
     assert meta["performance"]["accuracy"] == pytest.approx(small["accuracy"][0], abs=1e-9)
+    # Trial J: the wheel did not require spaCy, and its README showed the words per
+    # second as a percentage (x 100).
+    shipped = next(r for r in meta["labelkit"]["summary"] if r["kind"] == "small model")
+    assert meta["performance"]["speed"] == shipped["words_per_s"] > 0
+    with zipfile.ZipFile(wheel) as files:
+        metadata = files.read("en_spam_test-0.1.0.dist-info/METADATA").decode()
+    assert meta["requirements"] == [f"spacy{meta['spacy_version']}"]
+    assert "\nRequires-Dist: spacy<" in metadata
+    readme = (wheel.parents[1] / "README.md").read_text()
+    assert "ACCURACY" in readme and "WORDS_PER_S" not in readme
     methods = {row["method"] for row in meta["labelkit"]["summary"]}
     assert {"majority_vote", "keyword_subscribe", small["method"][0]} <= methods
 
