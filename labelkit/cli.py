@@ -1936,10 +1936,12 @@ def _train_frontier(
     seed: int,
     pick: tuple[str, float] | None,
 ) -> None:
-    from labelkit.train.frontier import pick_model, train_frontier
+    from labelkit.train.frontier import check_pick, pick_model, train_frontier
 
     if dev_split is None:
         raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
+    if pick is not None:
+        check_pick(*pick)
     with _open(workspace) as ws:
         table = train_frontier(
             ws,

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from labelkit.errors import LabelkitError
-from labelkit.registry import parameters, small_models
+from labelkit.registry import parameters, resolve, small_models
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES
 from labelkit.workspace import Workspace
 
@@ -23,7 +23,8 @@ PICKS = ("smallest-within",)
 def frontier_models() -> list[str]:
     """The registered small models that give one label per text: every one but the
     attribute layouts and the entity recognizers, and ``minilm_finetune`` only where
-    the ``embeddings`` extra is installed.
+    the ``embeddings`` extra is installed; by name, the slow ones (``slow``: the MiniLM
+    fine-tune) last, so that the quick ones are done before them.
 
     Examples
     --------
@@ -32,12 +33,16 @@ def frontier_models() -> list[str]:
     """
     import labelkit.train  # noqa: F401  (registers every small model)
 
+    factories = small_models.get_all()
     return sorted(
-        name
-        for name, factory in small_models.get_all().items()
-        if not getattr(factory, "layout", None)
-        and getattr(factory, "kind", None) != "spans"
-        and getattr(factory, "available", lambda: True)()
+        (
+            name
+            for name, factory in factories.items()
+            if not getattr(factory, "layout", None)
+            and getattr(factory, "kind", None) != "spans"
+            and getattr(factory, "available", lambda: True)()
+        ),
+        key=lambda name: (getattr(factories[name], "slow", False), name),
     )
 
 
@@ -84,7 +89,11 @@ def train_frontier(
     rows = []
     say = progress or (lambda line: None)
     for number, model in enumerate(models, start=1):
-        say(f"frontier {number}/{len(models)}: training {model}")
+        slow = getattr(resolve(small_models, model), "slow", False)
+        say(
+            f"frontier {number}/{len(models)}: training {model}"
+            + (" (minutes on a CPU, more on a large set)" if slow else "")
+        )
         started = time.perf_counter()
         path = train_on_cleaned(
             workspace,
@@ -169,6 +178,22 @@ def load_frontier(model_path: str | Path) -> tuple[pl.DataFrame, str] | None:
     return pl.DataFrame(data["models"]), data["split"]
 
 
+def check_pick(rule: str, margin: float) -> None:
+    """Refuse a pick rule ``pick_model`` does not know, or a margin outside [0, 1): before
+    the frontier trains, not after (trial J).
+
+    Examples
+    --------
+    >>> check_pick("best", 0.01)
+    Traceback (most recent call last):
+    labelkit.errors.LabelkitError: unknown pick rule 'best'; use one of ['smallest-within']
+    """
+    if rule not in PICKS:
+        raise LabelkitError(f"unknown pick rule {rule!r}; use one of {list(PICKS)}")
+    if not 0 <= margin < 1:
+        raise LabelkitError(f"the margin of {rule} must lie in [0, 1), got {margin}")
+
+
 def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: float = 0.01) -> str:
     """The model a rule picks from ``train_frontier``'s rows. ``smallest-within``: of
     the models whose dev accuracy is within ``margin`` of the best, the smallest on
@@ -179,10 +204,7 @@ def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: fl
     >>> pick_model(train_frontier(ws, "models/frontier", dev_split="dev"), margin=0.01)
     'spacy_textcat_bow'
     """
-    if rule not in PICKS:
-        raise LabelkitError(f"unknown pick rule {rule!r}; use one of {list(PICKS)}")
-    if not 0 <= margin < 1:
-        raise LabelkitError(f"the margin of {rule} must lie in [0, 1), got {margin}")
+    check_pick(rule, margin)
     best = frontier["dev_accuracy"].max()
     near = frontier.filter(pl.col("dev_accuracy") >= best - margin - 1e-12)
     return near.sort(["size_mb", "words_per_s"], descending=[False, True])["model"][0]

@@ -94,12 +94,25 @@ def _check_model_folder(path: str | Path) -> None:
     labelkit.errors.LabelkitError: models/spam is the folder `labelkit train` wrote ...
     """
     path = Path(path)
+    inner = sorted(found.parent for found in path.glob("*/*/config.cfg"))
+    if (path / "meta.json").is_file() and not (path / "config.cfg").is_file() and inner:
+        # Trial J: spaCy's E053 traceback, for want of a config.cfg.
+        raise LabelkitError(
+            f"{path} is the source folder of a model package; give the model inside it: "
+            f"{inner[0]}, or install the package's wheel and give its name"
+        )
     if (path / "meta.json").is_file():
         return
     if (path / "model-best" / "meta.json").is_file():
         raise LabelkitError(
             f"{path} is the folder `labelkit train` wrote; give the model inside it: "
             f"{path / 'model-best'}"
+        )
+    trained = sorted(found.parent for found in path.glob("*/model-best/meta.json"))
+    if trained:
+        raise LabelkitError(
+            f"{path} holds {len(trained)} trained models (`labelkit train --frontier`); "
+            f"give one of them: {', '.join(str(model) for model in trained)}"
         )
     raise LabelkitError(
         f"no trained model at {path} (no meta.json there): give the model-best folder "

@@ -241,3 +241,5 @@ def _predict(model: Any, tokenizer: Any, texts: list[str], max_length: int) -> n
 
 minilm_finetune_config.trainer = train_minilm  # type: ignore[attr-defined]
 minilm_finetune_config.available = minilm_available  # type: ignore[attr-defined]
+# Minutes on a CPU where the others take seconds: the frontier trains it last.
+minilm_finetune_config.slow = True  # type: ignore[attr-defined]

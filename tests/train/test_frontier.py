@@ -23,14 +23,14 @@ def labelkit(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_frontier_models_are_the_one_label_models() -> None:
     assert frontier_models() == [
-        "minilm_finetune",
         "spacy_textcat_bow",
         "spacy_textcat_bow_vectors",
         "spacy_textcat_ensemble",
         "spacy_textcat_static",
         "spacy_textcat_vectors",
         "tfidf_char_logreg",
-    ], "no attribute layout, no entity recognizer"
+        "minilm_finetune",
+    ], "no attribute layout, no entity recognizer; the slow fine-tune last (trial J)"
 
 
 def test_pick_is_the_smallest_then_fastest_within_the_margin_of_the_best() -> None:
@@ -106,6 +106,20 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
     assert "--frontier compares the models on dev: name it with --dev-split" in refused.stderr
     alone = labelkit("train", str(spam_workspace), str(out), "--pick", "smallest-within", "0.01")
     assert alone.returncode == 1 and "add --frontier" in alone.stderr
+    # Trial J: an unknown rule was refused once every model had trained.
+    unknown = labelkit(
+        "train",
+        str(spam_workspace),
+        str(out / "unknown"),
+        "--frontier",
+        "--dev-split",
+        "dev",
+        "--pick",
+        "best",
+        "0.01",
+    )
+    assert unknown.returncode == 1 and "unknown pick rule 'best'" in unknown.stderr
+    assert not (out / "unknown").exists(), "nothing trained"
 
 
 def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -136,6 +137,24 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         predict_file(model.parent, source, tmp_path / "out.csv", text_column="body")
     with pytest.raises(LabelkitError, match=r"no trained model at .*nowhere \(no meta.json"):
         predict_file(tmp_path / "nowhere", source, tmp_path / "out.csv", text_column="body")
+    # Trial J: the folder --frontier wrote said only "no meta.json there", and a package's
+    # source folder (a meta.json, no config.cfg) was spaCy's E053 traceback.
+    frontier = tmp_path / "frontier"
+    for name in ("bow", "ngrams"):
+        shutil.copytree(model, frontier / name / "model-best")
+    with pytest.raises(
+        LabelkitError,
+        match=r"frontier holds 2 trained models \(`labelkit train --frontier`\); give one of "
+        r"them: .*frontier/bow/model-best, .*frontier/ngrams/model-best$",
+    ):
+        predict_file(frontier, source, tmp_path / "out.csv", text_column="body")
+    packaged = package_model(model, tmp_path / "dist", name="spam_src", wheel=False)
+    with pytest.raises(
+        LabelkitError,
+        match=r"en_spam_src-0.1.0 is the source folder of a model package; give the model "
+        r"inside it: .*en_spam_src/en_spam_src-0.1.0, or install",
+    ):
+        predict_file(packaged, source, tmp_path / "out.csv", text_column="body")
 
 
 def test_predict_gives_rows_without_text_null_predictions_in_their_place(
