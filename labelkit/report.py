@@ -1,14 +1,19 @@
-"""Showing result frames: as rich tables in the terminal and as Markdown in reports."""
+"""Showing result frames: as rich tables in the terminal and as Markdown in reports, and
+the progress of long work."""
 
 from __future__ import annotations
 
 import html
 import math
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import polars as pl
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
@@ -43,6 +48,50 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
     console = Console(stderr=stderr, file=file, emoji=False)
     console.soft_wrap = not console.is_terminal
     return console
+
+
+# Outside a terminal, the seconds between two lines of progress.
+PROGRESS_EVERY_S = 10.0
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: int, *, transient: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """Progress over ``total`` items on stderr; yields the function that counts items done.
+
+    In a terminal it is a bar. Anywhere else (a pipe, a log, cron) a bar draws nothing
+    until the end and then leaves a blank line (trial J), so it is a plain line
+    instead, ``predicting in.csv: 20,000 of 200,000 (10%)``, once at the first items
+    and then at most every ``PROGRESS_EVERY_S`` seconds.
+
+    Examples
+    --------
+    >>> with progress_bar("predicting in.csv", 200_000) as advance:
+    ...     advance(5_000)
+    """
+    console = make_console(stderr=True)
+    if console.is_terminal:
+        with Progress(
+            *Progress.get_default_columns(), transient=transient, console=console
+        ) as bars:
+            bar = bars.add_task(description, total=total)
+            yield lambda done: bars.advance(bar, done)
+        return
+    done, shown = 0, None
+
+    def advance(items: int) -> None:
+        nonlocal done, shown
+        done += items
+        if shown is None or time.monotonic() - shown >= PROGRESS_EVERY_S:
+            shown = time.monotonic()
+            console.print(
+                f"{description}: {done:,} of {total:,} ({done / max(total, 1):.0%})",
+                highlight=False,
+                markup=False,
+            )
+
+    yield advance
 
 
 class _FrameTable(Table):

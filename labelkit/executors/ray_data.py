@@ -38,14 +38,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from rich.progress import Progress
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.executors.base import LFVotes, rows_in, scored_here
 from labelkit.lf.apply import chunk_votes, compute_codes
 from labelkit.lf.core import ERRORS_SCHEMA, LabelingFunction, PythonLF
 from labelkit.registry import executors
-from labelkit.report import make_console
+from labelkit.report import progress_bar
 from labelkit.task import Task
 from labelkit.workspace import Workspace, first_row
 
@@ -178,7 +177,9 @@ class RayExecutor:
             ]
             ask = ray.remote(num_cpus=1)(_ask_part)
             running: dict[Any, int] = {}
-            with _progress(f"asking {requests.config.model}", rest.height) as advance:
+            with progress_bar(
+                f"asking {requests.config.model}", rest.height, transient=False
+            ) as advance:
                 while parts or running:
                     while parts and len(running) < workers and not run.stopped:
                         part = parts.pop(0)
@@ -433,14 +434,6 @@ def _ask_part(requests: LLMRequests) -> tuple[list[CachedAnswer], LLMRun]:
     run, answers = LLMRun(requests.config), []
     ask_here(requests, run, answers.extend, progress=False)
     return answers, run
-
-
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar over ``total`` prompts; yields the function that advances it."""
-    with Progress(*Progress.get_default_columns(), console=make_console(stderr=True)) as progress:
-        bar = progress.add_task(description, total=total)
-        yield lambda done: progress.advance(bar, done)
 
 
 def _in_row_order(shards: list[Path]) -> Iterator[pl.DataFrame]:

@@ -22,7 +22,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import spacy
-from rich.progress import Progress
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
@@ -30,7 +29,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
-from labelkit.report import make_console
+from labelkit.report import progress_bar
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, read_table, table_format
 from labelkit.task import YES, Task
@@ -513,14 +512,13 @@ class Predictor:
         if n_process < 1:
             raise InputError(f"n_process must be at least 1, not {n_process}")
         checked = self.checked(blocks)
-        with Progress(transient=True, console=make_console(stderr=True)) as progress:
-            bar = progress.add_task(f"predicting {Path(self.name).name}", total=rows)
+        with progress_bar(f"predicting {Path(self.name).name}", rows) as advance:
             for block, answers in (
                 self._in_process(checked)
                 if n_process == 1
                 else self._in_workers(checked, n_process)
             ):
-                progress.update(bar, advance=block.height)
+                advance(block.height)
                 yield self.labeled(block, answers)
 
     def checked(

@@ -189,6 +189,9 @@ def test_predict_gives_rows_without_text_null_predictions_in_their_place(
     assert labeled.returncode == 0, labeled.stderr
     assert "note: holes.csv: 3 rows have no text" in labeled.stderr
     assert "5 rows labeled into out.csv" in labeled.stdout
+    # Trial J: piped, the progress bar drew nothing and left a blank line.
+    assert "predicting holes.csv: 5 of 5 (100%)" in labeled.stderr.splitlines()
+    assert "" not in labeled.stderr.splitlines() + labeled.stdout.splitlines()
     written = pl.read_csv(tmp_path / "out.csv")
     assert written["predicted"].to_list() == [
         expected["predicted"][0],
