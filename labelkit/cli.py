@@ -179,6 +179,13 @@ def ingest(
         float, typer.Option(help="Share of gold-labeled texts without a split that go to test.")
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Salt of the text hash that picks splits.")] = 0,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="The files' format where their suffix does not say: csv, tsv, jsonl, parquet.",
+        ),
+    ] = None,
 ) -> None:
     """Add examples from files to the workspace (created if new)."""
     mapping = _label_map(label_map, "RAW=LABEL")
@@ -198,6 +205,7 @@ def ingest(
                 kind=kind,
                 attributes=attributes.split(",") if attributes else None,
                 encoding=encoding,
+                file_format=file_format,
                 truncate=truncate,
                 dev_fraction=dev_fraction,
                 test_fraction=test_fraction,

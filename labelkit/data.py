@@ -239,6 +239,7 @@ def _read_rows(
     encoding: str,
     truncate: bool,
     sink: Callable[[pl.DataFrame], None],
+    file_format: str | None = None,
 ) -> _Read:
     """``_read_source``'s work, with what the read leaves behind closed by ``stack``."""
     notes: list[str] = []
@@ -247,7 +248,7 @@ def _read_rows(
         table, name, stem, kind = whole_table(frame_input), "frame", "frame", None
     else:
         path = Path(source)  # type: ignore[arg-type]
-        kind = table_format(path)
+        kind = table_format(path, file_format)
         table = open_table(path, kind, encoding, text_column, stack)
         name, stem = str(path), path.stem
     schema = table.schema
@@ -517,6 +518,7 @@ def ingest(
     dev_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
+    file_format: str | None = None,
 ) -> IngestSummary:
     """Add the examples of files or frames to the workspace; return what changed.
 
@@ -539,7 +541,9 @@ def ingest(
     ``labelkit.spans``); a WRENCH span file (tokens in ``data.text``) is read as one,
     its tokens joined by single spaces, its labels from ``meta.json``.
     JSON objects or arrays as the gold of a classification task are refused, naming
-    the kind they are the gold of.
+    the kind they are the gold of. A file's format comes from its suffix, unless
+    ``file_format`` names it for every file (``"tsv"`` for the UCI SMS collection's
+    ``SMSSpamCollection``, say).
 
     Examples with gold and no split get one from a stable hash of their text (a
     ``dev_fraction`` and a ``test_fraction``), so copies of one text share a split and
@@ -579,7 +583,7 @@ def ingest(
         reads = []
         for seq, source in enumerate(sources):
             file_labels = None
-            if not is_frame(source) and table_format(Path(source)) == "wrench":
+            if not is_frame(source) and table_format(Path(source), file_format) == "wrench":
                 file_labels = wrench_label_map(Path(source))
                 if file_labels and not order_map:
                     order_map, order_from = file_labels, "label.json"
@@ -593,6 +597,7 @@ def ingest(
                     label_map=file_labels or label_map,
                     encoding=encoding,
                     truncate=truncate,
+                    file_format=file_format,
                     sink=lambda rows, seq=seq: stage.add(rows, seq),
                 )
             )

@@ -66,7 +66,10 @@ def table_format(path: Path, file_format: str | None = None) -> str:
         return file_format
     suffix = path.suffix.lower()
     if suffix not in _FORMATS:
-        raise InputError(f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}")
+        raise InputError(
+            f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}, or give "
+            f"the format (--format / file_format: {', '.join(sorted(set(_FORMATS.values())))})"
+        )
     return _FORMATS[suffix]
 
 
@@ -139,7 +142,9 @@ def open_table(
     time; WRENCH JSON, aspect XML and CSV/TSV in another encoding are read whole by
     ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
     if kind not in ("parquet", "jsonl") and not (kind in ("csv", "tsv") and _is_utf8(encoding)):
-        return whole_table(read_table(path, encoding=encoding, text_column=text_column))
+        return whole_table(
+            read_table(path, file_format=kind, encoding=encoding, text_column=text_column)
+        )
     _check_file(path, encoding)
     if kind == "jsonl":
         return _jsonl_table(path, encoding, text_column, stack)

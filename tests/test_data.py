@@ -669,3 +669,40 @@ def test_a_label_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
         summary = ingest(ws, path, kind="aspects", attributes=["trump"], labels=["favor"])
         assert any("column 'label' was not read" in note for note in summary.notes)
         assert ws.sql("SELECT count(*) AS n FROM examples WHERE gold IS NULL")["n"][0] == 1
+
+
+def test_a_file_without_a_known_suffix_is_read_in_the_format_given(tmp_path: Path) -> None:
+    # Trial J: the UCI SMS collection is "SMSSpamCollection", tab-separated, no suffix.
+    collection = tmp_path / "SMSSpamCollection"
+    collection.write_text("label\ttext\nham\tsee you at 5\nspam\tWIN a prize now\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        before = table_counts(ws)
+        with pytest.raises(
+            InputError,
+            match=r"SMSSpamCollection: unknown file type ''; use one of .*, or give the format "
+            r"\(--format / file_format: .*\btsv\b",
+        ):
+            ingest(ws, collection, label_column="label")
+        assert table_counts(ws) == before
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelkit",
+            "ingest",
+            str(tmp_path / "cli.duckdb"),
+            str(collection),
+            "--format",
+            "tsv",
+            "--label-column",
+            "label",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    with Workspace(tmp_path / "cli.duckdb") as ws:
+        assert ws.sql("SELECT text, gold FROM examples ORDER BY text").rows() == [
+            ("WIN a prize now", "spam"),
+            ("see you at 5", "ham"),
+        ]

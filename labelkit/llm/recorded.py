@@ -395,11 +395,6 @@ def _read(
     file_format: str | None,
     encoding: str,
 ) -> pl.DataFrame:
-    if file_format is None and path.is_file():
-        try:
-            table_format(path)
-        except InputError as error:
-            raise InputError(f"{error}, or name it (CLI: --format csv, tsv or jsonl)") from None
     frame = read_table(path, has_header=has_header, file_format=file_format, encoding=encoding)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]

@@ -131,7 +131,8 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
         (
             "answers.txt",
             "id,answer\na1,spam\n",
-            r"answers.txt: unknown file type '.txt'; .*, or name it \(CLI: --format",
+            r"answers.txt: unknown file type '.txt'; .*, or give the format \(--format / "
+            r"file_format: aspects-xml, csv, jsonl, parquet, tsv, wrench\)$",
         ),
     ]
     for name, text, message in bad:
