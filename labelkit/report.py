@@ -275,11 +275,12 @@ def frontier_markdown(frontier: pl.DataFrame, split: str) -> str:
     >>> frontier = train_frontier(ws, "models/frontier", dev_split="dev")
     >>> Path("frontier.md").write_text(frontier_markdown(frontier, "dev"))
     """
-    columns = ["model", "dev_accuracy", "size_mb", "words_per_s", "train_s"]
+    columns = ["model", "dev_accuracy", "dev_ece", "size_mb", "words_per_s", "train_s"]
     shown = frontier.select(name for name in columns if name in frontier.columns)
     return (
         f"## Frontier\n\nEvery small model trained on the cleaned set: accuracy on the "
-        f"{split} split's gold (which also chose each checkpoint), size on disk, words "
-        "per second on one core and seconds to train.\n\n"
+        f"{split} split's gold (which also chose each checkpoint), the expected "
+        "calibration error of its confidence there (0: as sure as it is right), size on "
+        "disk, words per second on one core and seconds to train.\n\n"
         f"{markdown_table(shown)}\n\n{frontier_svg(shown)}\n"
     )

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from labelkit import LabelkitError, Workspace, evaluate
+from labelkit.evaluation import expected_calibration_error
 from labelkit.report import frontier_markdown, frontier_svg
 from labelkit.train import predict_frame
 from labelkit.train.frontier import frontier_models, pick_model
@@ -77,6 +79,7 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
         assert model in done.stdout
     assert not (out / "spacy_textcat_ensemble").exists(), "only the models asked for"
     assert "dev_accuracy" in done.stdout and "words_per_s" in done.stdout
+    assert "dev_ece" in done.stdout and "dev_ece" in (out / "frontier.md").read_text()
     scored = pl.DataFrame(json.loads((out / "frontier.json").read_text())["models"])
     assert sorted(scored["model"]) == compared
     assert (scored["train_s"] > 0).all()
@@ -98,6 +101,11 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
             predicted = predict_frame(out / model / "model-best", dev.select("text"))
             accuracy = scored.filter(pl.col("model") == model)["dev_accuracy"].item()
             assert accuracy == pytest.approx((predicted["predicted"] == dev["gold"]).mean())
+            ece = scored.filter(pl.col("model") == model)["dev_ece"].item()
+            gold = dev["gold"].to_list()
+            scores = predicted.select(f"score_{label}" for label in ws.task.labels).to_numpy()
+            codes = np.array([ws.task.labels.index(label) for label in gold])
+            assert ece == pytest.approx(expected_calibration_error(codes, scores))
         report = evaluate(ws, out / picked / "model-best").markdown()
     assert "## Frontier" in report and report.count("<circle") == len(compared)
 
