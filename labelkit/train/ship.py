@@ -487,9 +487,12 @@ class Predictor:
             name,
         )
         self.without_text = 0
+        # The longest text the model takes, in characters (None: any).
+        self.limit: int | None = None
         self.nlp = nlp = load_small_model(model)
         if not isinstance(nlp, Language):
-            # A MiniLM classifier: one label per text, torch's own threads.
+            # A MiniLM classifier (one label per text, torch's own threads) cuts a text at
+            # its max_length in tokens; the n-grams read any.
             self.pipes, self.ner, self.labels = ["textcat"], False, list(nlp.labels)
             return
         self.pipes = [pipe for pipe in nlp.pipe_names if pipe.startswith("textcat")]
@@ -498,6 +501,12 @@ class Predictor:
             raise LabelkitError(
                 f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
             )
+        self.limit = nlp.max_length
+        if not self.ner and nlp is not model:
+            # spaCy's limit guards the memory of a parser or tagger, which a text
+            # classifier has not: trial J's one text of over a million characters
+            # stopped a file of 60,001 rows that the n-grams labeled whole.
+            nlp.max_length, self.limit = sys.maxsize, None
         self.labels = [label for pipe in self.pipes for label in nlp.get_pipe(pipe).labels]
 
     def stream(
@@ -526,8 +535,7 @@ class Predictor:
     ) -> Iterator[tuple[pl.DataFrame, list[str | None]]]:
         """Each block and its ``texts``, refused with the file's row number where one is
         too long for the model; the rows without text are counted in ``without_text``."""
-        offset = 0
-        limit = getattr(self.nlp, "max_length", None)
+        offset, limit = 0, self.limit
         for block in blocks:
             if self.text_column not in block.columns:
                 raise InputError(

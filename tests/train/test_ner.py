@@ -243,6 +243,9 @@ def test_predict_writes_each_texts_spans(trained: tuple[Path, Path, str], tmp_pa
     with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
         blank = predict_frame(model, pl.DataFrame({"text": [texts[0], ""]}))
     assert json.loads(blank["spans"][0]) == lines[0]["spans"] and blank["spans"][1] is None
+    # An entity recognizer keeps spaCy's limit, named with the row.
+    with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer than"):
+        predict_frame(model, pl.DataFrame({"text": [texts[0], "x " * 500_001]}))
 
 
 def test_the_package_loads_with_spacy_alone(

@@ -118,6 +118,12 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         assert row["predicted"] == max(doc.cats, key=doc.cats.get)
         assert row["score_spam"] == pytest.approx(doc.cats["spam"])
         assert row["confidence"] == pytest.approx(max(doc.cats.values()))
+    # Trial J: one text over spaCy's 1,000,000 characters stopped the whole file; a text
+    # classifier has no parser's memory to guard.
+    long = "subscribe to my channel " * 45_000
+    assert len(long) > nlp.max_length
+    labeled = predict_frame(model, pl.DataFrame({"text": [texts[0], long]}))
+    assert labeled["predicted"][0] == out["predicted"][0] and labeled["predicted"][1] == "spam"
 
     with pytest.raises(
         InputError, match=r"new.csv: no column 'text'; columns are \['id', 'body'\]"

@@ -112,6 +112,9 @@ def test_package_loads_with_torch_and_transformers_alone_and_serves_predict(
         assert done.returncode == 0, done.stderr
         served[name] = pl.read_ndjson(out)
     frame = predict_frame(model, pl.DataFrame({"text": texts}))
+    # Its max_length counts tokens and cuts: a text of more characters was refused.
+    long = predict_frame(model, pl.DataFrame({"text": ["subscribe to my channel " * 20]}))
+    assert long["predicted"][0] in ("ham", "spam")
     for table in served.values():
         assert table.columns == ["id", "text", "predicted", "confidence", "score_ham", "score_spam"]
         assert table["predicted"].to_list() == frame["predicted"].to_list()
