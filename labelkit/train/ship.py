@@ -25,7 +25,7 @@ import spacy
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
@@ -539,8 +539,11 @@ class Predictor:
         for block in blocks:
             if self.text_column not in block.columns:
                 raise InputError(
-                    f"{self.name}: no column {self.text_column!r}; columns are {block.columns} "
-                    "(choose one with text_column / --text-column)"
+                    f"{self.name}: no column {self.text_column!r}; columns are {block.columns}"
+                    + (
+                        did_you_mean(self.text_column, block.columns)
+                        or " (choose one with text_column / --text-column)"
+                    )
                 )
             if (dtype := block.schema[self.text_column]).is_nested():
                 # Trial 33: a list column failed in a polars cast, naming no column.

@@ -126,9 +126,13 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     assert labeled["predicted"][0] == out["predicted"][0] and labeled["predicted"][1] == "spam"
 
     with pytest.raises(
-        InputError, match=r"new.csv: no column 'text'; columns are \['id', 'body'\]"
+        InputError,
+        match=r"new.csv: no column 'text'; columns are \['id', 'body'\] \(choose one with",
     ):
         predict_file(model, source, tmp_path / "out.csv")
+    # Trial J: a column named in the wrong case got no hint.
+    with pytest.raises(InputError, match=r"\['id', 'body'\] \(did you mean 'body'\?\)$"):
+        predict_file(model, source, tmp_path / "out.csv", text_column="Body")
     clash = tmp_path / "clash.csv"
     pl.DataFrame({"text": ["a"], "predicted": ["b"]}).write_csv(clash)
     with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
