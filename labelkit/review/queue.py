@@ -33,7 +33,7 @@ import polars as pl
 from labelkit.errors import InputError, did_you_mean
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span
-from labelkit.task import NONE, YES, Task, span_bounds
+from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
 from labelkit.workspace import Workspace, first_row
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
@@ -928,10 +928,12 @@ def _decision(
     types and ``none``) a no stores ``none``."""
     if action == "label":
         if label not in answers:
-            raise InputError(
-                f"review label {label!r} is not one of {list(answers)}"
-                + (did_you_mean(label, answers) if label else "")
-            )
+            if label == MENTIONED:
+                # Difflib took it for "none", the opposite (trial 33).
+                hint = f" ({MENTIONED!r} is a vote that the aspect is there: answer how it is)"
+            else:
+                hint = did_you_mean(label, answers) if label else ""
+            raise InputError(f"review label {label!r} is not one of {list(answers)}{hint}")
         if label in ruled_out:
             raise InputError(
                 f"example {example_id!r}: {label!r} was ruled out by an earlier answer; "

@@ -273,6 +273,13 @@ def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attrib
     assert not_mentioned.question == "Is staff not mentioned? (currently neutral)"
     with pytest.raises(InputError, match="review label 'yes' is not one of"):
         queue.answer("r3", "label", label="yes", reviewer="ana", attribute="staff")
+    # It suggested 'none', the opposite, as the closest spelling.
+    with pytest.raises(
+        InputError,
+        match=r"\['positive', 'negative', 'neutral', 'none'\] \('mentioned' is a vote that the "
+        r"aspect is there: answer how it is\)$",
+    ):
+        queue.answer("r3", "label", label="mentioned", reviewer="ana", attribute="staff")
     with pytest.raises(InputError, match="'r3' is not in the review queue for 'food'"):
         queue.answer("r3", "accept", reviewer="ana", attribute="food")
     # Trial 33: without attribute= it said r3 was not queued at all.
