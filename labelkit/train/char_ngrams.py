@@ -32,6 +32,7 @@ from labelkit.train import char_ngram_loader
 from labelkit.train.attributes import output_name
 from labelkit.train.char_ngram_loader import KIND, vectorizer
 from labelkit.train.components import CLASS_WEIGHTS
+from labelkit.train.temper import best_temperature
 
 NAME = "tfidf_char_logreg"
 
@@ -104,8 +105,8 @@ def train_char_ngrams(
     (``text``, ``label``, and ``probabilities`` for soft targets or ``confidence`` for
     weighted ones), keep the one best on ``dev``'s accuracy (of equals, the first in
     the grid: the strongest regularisation, as the grid rises), its logits divided by
-    the temperature of least log loss on ``dev`` (``TEMPERATURES``, where ``dev`` has
-    ``TEMPER_MIN_ROWS`` rows or more; no answer changes);
+    the temperature of least log loss on ``dev`` (``labelkit.train.temper``; no answer
+    changes);
     return ``output_dir/model-best``.
 
     Soft targets are exact: each text is repeated once per label, weighed by its
@@ -238,32 +239,16 @@ class _Fit(NamedTuple):
     temperature: float = 1.0
 
 
-# Temperatures tried on dev: the regularisation that wins on accuracy (of equals, the
-# strongest) leaves the probabilities too flat (trial 33: SMS right 0.98 of the time,
-# sure 0.69 on average); dividing the logits by one changes no answer. The grid stops
-# at a fifth, and a dev split of fewer than TEMPER_MIN_ROWS rows tempers nothing: on a
-# few rows, all right, the least log loss is always the sharpest.
-TEMPERATURES = np.geomspace(0.2, 5.0, 29)
-TEMPER_MIN_ROWS = 30
-
-
 def _tempered(fit: _Fit, dev_x: Any, dev_gold: np.ndarray) -> _Fit:
     """``fit`` with its logits divided by the temperature of least log loss on dev."""
-    if len(dev_gold) < TEMPER_MIN_ROWS:
-        return fit
     logits = np.asarray(dev_x @ fit.coef.T + fit.intercept, dtype="float64")
-
-    def log_loss(temperature: float) -> float:
-        scaled = logits / temperature
-        scaled -= scaled.max(axis=1, keepdims=True)
-        log_z = np.log(np.exp(scaled).sum(axis=1))
-        return float((log_z - scaled[np.arange(len(dev_gold)), dev_gold]).mean())
-
-    best = min(TEMPERATURES, key=log_loss)
+    best = best_temperature(logits, dev_gold)
+    if best == 1.0:
+        return fit
     return fit._replace(
         coef=(fit.coef / best).astype("float32"),
         intercept=(fit.intercept / best).astype("float32"),
-        temperature=float(best),
+        temperature=best,
     )
 
 

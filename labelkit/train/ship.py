@@ -501,12 +501,7 @@ class Predictor:
             raise LabelkitError(
                 f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
             )
-        self.limit = nlp.max_length
-        if not self.ner and nlp is not model:
-            # spaCy's limit guards the memory of a parser or tagger, which a text
-            # classifier has not: trial J's one text of over a million characters
-            # stopped a file of 60,001 rows that the n-grams labeled whole.
-            nlp.max_length, self.limit = sys.maxsize, None
+        self.limit = _length_limit(nlp, loaded=nlp is not model)
         self.labels = [label for pipe in self.pipes for label in nlp.get_pipe(pipe).labels]
 
     def stream(
@@ -704,7 +699,22 @@ _WORKER_NLP: list[SmallModel] = []
 
 
 def _load_worker(model: str | Path | SmallModel) -> None:
-    _WORKER_NLP.append(load_small_model(model))
+    nlp = load_small_model(model)
+    if isinstance(nlp, Language):
+        _length_limit(nlp, loaded=nlp is not model)
+    _WORKER_NLP.append(nlp)
+
+
+def _length_limit(nlp: Language, *, loaded: bool) -> int | None:
+    """The longest text, in characters, that ``nlp`` takes (None: any). spaCy's
+    ``max_length`` guards the memory of a parser or entity recognizer, which text
+    classifiers have not: a pipeline of those alone that labelkit ``loaded`` (not one it
+    was handed) has it lifted (trial J: one text of over a million characters stopped
+    a file of 60,001 rows that the n-grams labeled whole)."""
+    if loaded and all(pipe.startswith("textcat") or pipe == "tok2vec" for pipe in nlp.pipe_names):
+        nlp.max_length = sys.maxsize
+        return None
+    return nlp.max_length
 
 
 def _worker_answers(texts: list[str | None], labels: list[str]) -> list[Any]:

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import spacy
 from spacy.cli.init_config import init_config
 from spacy.cli.train import train as spacy_train
+from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import DocBin
 from thinc.api import Config
 
@@ -28,6 +30,7 @@ from labelkit.export import cleaned_query, with_texts
 from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
+from labelkit.train.temper import best_temperature
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import Workspace, no_gold_in, warn_if_out_of_date
 
@@ -431,7 +434,60 @@ def _fit(
             ) from None
     for saved in SAVED:
         plain_textcat(output / saved)
+    temper_textcat(output / "model-best", paths["dev"])
     return output / "model-best"
+
+
+# The layers whose weights and bias make an exclusive textcat's logits: the final
+# softmax of an ensemble or of the static vectors' model, or the bag of words' sparse
+# linear layer where a softmax without weights follows it.
+LOGIT_LAYERS = ("softmax", "sparse_linear")
+
+
+def temper_textcat(model_dir: Path, dev_path: Path) -> float:
+    """Divide the logits of the exclusive ``textcat`` saved in ``model_dir`` by the
+    temperature of least log loss on the labels of the dev corpus at ``dev_path``
+    (``labelkit.train.temper``), by scaling the weights and bias of the layer that makes
+    them; return the temperature (1.0: left as it was, also for a multi-label textcat
+    or a layer of another shape). No answer changes; the model stays a plain spaCy
+    pipeline. ``meta.json`` records it under ``labelkit.temperature``.
+
+    Examples
+    --------
+    >>> temper_textcat(Path("models/spam/model-best"), Path("models/spam/dev.spacy"))
+    0.42
+    """
+    nlp = spacy.load(model_dir)
+    if "textcat" not in nlp.pipe_names:
+        return 1.0
+    textcat = nlp.get_pipe("textcat")
+    if isinstance(textcat, MultiLabel_TextCategorizer):
+        # Its labels are yes/no each (a sigmoid apiece), not one softmax.
+        return 1.0
+    layer = next(
+        (
+            node
+            for part in reversed(textcat.model.layers)
+            for node in reversed(list(part.walk()))
+            if node.name in LOGIT_LAYERS and node.has_param("W") and node.has_param("b")
+        ),
+        None,
+    )
+    if layer is None:
+        return 1.0
+    labels = list(textcat.labels)
+    docs = list(DocBin().from_disk(dev_path).get_docs(nlp.vocab))
+    gold = np.array([labels.index(max(doc.cats, key=doc.cats.get)) for doc in docs])
+    scores = np.array(
+        [[doc.cats[label] for label in labels] for doc in nlp.pipe(doc.text for doc in docs)]
+    )
+    temperature = best_temperature(np.log(np.clip(scores, 1e-12, 1.0)), gold)
+    if temperature != 1.0:
+        for name in ("W", "b"):
+            layer.set_param(name, layer.get_param(name) / temperature)
+        nlp.meta.setdefault("labelkit", {})["temperature"] = temperature
+        nlp.to_disk(model_dir)
+    return temperature
 
 
 class PlainText(io.TextIOBase):

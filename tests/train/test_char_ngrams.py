@@ -375,7 +375,7 @@ def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path)
         ("yes", "no"),
     ]
     # No text, no answer: not "no" to every label.
-    with pytest.warns(NoTextWarning, match="frame: 1 rows have no text"):
+    with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
         blank = predict_frame(model, pl.DataFrame({"text": ["tasty pasta", " "]}))
     assert blank.row(1) == (" ",) + (None,) * (blank.width - 1)
     assert blank.row(0) == predicted.row(2)

@@ -122,8 +122,11 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     # classifier has no parser's memory to guard.
     long = "subscribe to my channel " * 45_000
     assert len(long) > nlp.max_length
-    labeled = predict_frame(model, pl.DataFrame({"text": [texts[0], long]}))
-    assert labeled["predicted"][0] == out["predicted"][0] and labeled["predicted"][1] == "spam"
+    for n_process in (1, 2):  # The workers load the model themselves.
+        labeled = predict_frame(
+            model, pl.DataFrame({"text": [texts[0], long]}), n_process=n_process
+        )
+        assert labeled["predicted"].to_list() == [out["predicted"][0], "spam"]
 
     with pytest.raises(
         InputError,

@@ -15,6 +15,7 @@ from labelkit.train import (
     textcat_ensemble_config,
     textcat_static_config,
 )
+from labelkit.train.textcat import temper_textcat
 
 SPAM = ["subscribe to my channel", "free money click here", "check out my page", "visit my site"]
 HAM = ["love this song", "her voice is beautiful", "best music video", "this song is great"]
@@ -229,3 +230,34 @@ def test_vectors_model_distils_vectors_for_its_texts(tmp_path: Path, minilm_cach
     words = {w for t in SPAM + HAM for w in t.split()}
     assert nlp.vocab.vectors.shape == (len(words), 64)
     assert "include_static_vectors = true" in (path / "config.cfg").read_text()
+
+
+@pytest.mark.parametrize("model", [BOW, "spacy_textcat_static"])
+def test_an_exclusive_textcat_is_tempered_on_dev_and_its_answers_kept(
+    model: str, tmp_path: Path
+) -> None:
+    # Trial J: a bag of words right 0.97 of the time on SMS was sure 0.73 on average.
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    few = examples.head(8)  # under TEMPER_MIN_ROWS: trained, left untempered
+    path = train_textcat(
+        examples, ["ham", "spam"], tmp_path / "m", model=model, dev=few, max_epochs=5
+    )
+    assert "temperature" not in spacy.load(path).meta.get("labelkit", {})
+    texts = (SPAM + HAM) * 5
+    nlp = spacy.blank("en")
+    dev = tmp_path / "dev.spacy"
+    docs = []
+    for text in texts:
+        doc = nlp.make_doc(text)
+        doc.cats = {"spam": float(text in SPAM), "ham": float(text in HAM)}
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(dev)
+    before = np.array([[d.cats["ham"], d.cats["spam"]] for d in spacy.load(path).pipe(texts)])
+    temperature = temper_textcat(path, dev)
+    tempered = spacy.load(path)
+    after = np.array([[d.cats["ham"], d.cats["spam"]] for d in tempered.pipe(texts)])
+    assert temperature < 1.0 and tempered.meta["labelkit"]["temperature"] == temperature
+    assert (after.argmax(axis=1) == before.argmax(axis=1)).all(), "no answer changes"
+    expected = np.exp(np.log(before) / temperature)
+    assert after == pytest.approx(expected / expected.sum(axis=1, keepdims=True), abs=1e-4)
+    assert after.max(axis=1).mean() > before.max(axis=1).mean()
