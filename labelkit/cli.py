@@ -1169,6 +1169,12 @@ def import_votes_command(
         ),
     ] = None,
     kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="The files' format where their suffix does not say: csv, tsv, ..."
+        ),
+    ] = None,
     complete: Annotated[
         bool,
         typer.Option(
@@ -1192,6 +1198,7 @@ def import_votes_command(
             label_map={int(code): label for code, label in mapping.items()} if mapping else None,
             kind=kind,
             complete=complete,
+            file_format=file_format,
         )
         # A spans task stores spans (one per source and bounds), not one vote per example.
         what = "span" if ws.task.kind == "spans" else "vote"
@@ -1209,7 +1216,7 @@ def import_votes_command(
         markup=False,
         soft_wrap=True,
     )
-    if outside:
+    if outside and outside[0]:
         console.print(
             f"{outside[0]} of them 'O': the text outside each source's spans (--complete)",
             highlight=False,

@@ -226,7 +226,8 @@ class Evaluation:
             "on every attribute."
             + (
                 f" Not scored, as they only vote that an attribute is mentioned: "
-                f"{', '.join(self.presence_only)}."
+                f"{', '.join(self.presence_only)} (`labelkit analyze` scores them on whether "
+                "it is)."
                 if self.presence_only
                 else ""
             )
@@ -1043,17 +1044,20 @@ def _evaluate_spans(
                 **extra,
             }
         )
+        blank = dict.fromkeys(("precision", "recall", "f1") if silent else ())
         per_class.append(
             pl.DataFrame(
                 [
-                    {"method": method, "label": label, **s}
+                    {"method": method, "label": label, **s, **blank}
                     for label, s in scores["per_label"].items()
                 ]
             )
         )
         confusion.append(_span_confusion(method, gold, spans))
     return Evaluation(
-        pl.DataFrame(summary, schema=SPAN_SCHEMA), pl.concat(per_class), pl.concat(confusion)
+        pl.DataFrame(summary, schema=SPAN_SCHEMA),
+        pl.concat(per_class, how="vertical_relaxed"),
+        pl.concat(confusion),
     )
 
 

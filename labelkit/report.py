@@ -60,10 +60,10 @@ def progress_bar(
 ) -> Iterator[Callable[[int], None]]:
     """Progress over ``total`` items on stderr; yields the function that counts items done.
 
-    In a terminal it is a bar. Anywhere else (a pipe, a log, cron) a bar draws nothing
-    until the end and then leaves a blank line (trial J), so it is a plain line
-    instead, ``predicting in.csv: 20,000 of 200,000 (10%)``, once at the first items
-    and then at most every ``PROGRESS_EVERY_S`` seconds.
+    In a terminal or a notebook it is a bar. Anywhere else (a pipe, a log, cron) a bar
+    draws nothing until the end and then leaves a blank line (trial J), so it is a
+    plain line instead, ``predicting in.csv: 20,000 of 200,000 (10%)``, at the first
+    items, then at most every ``PROGRESS_EVERY_S`` seconds, and at the end.
 
     Examples
     --------
@@ -71,27 +71,33 @@ def progress_bar(
     ...     advance(5_000)
     """
     console = make_console(stderr=True)
-    if console.is_terminal:
+    if console.is_terminal or console.is_jupyter:
         with Progress(
             *Progress.get_default_columns(), transient=transient, console=console
         ) as bars:
             bar = bars.add_task(description, total=total)
             yield lambda done: bars.advance(bar, done)
         return
-    done, shown = 0, None
+    done, shown, said = 0, 0.0, -1
+
+    def say() -> None:
+        nonlocal shown, said
+        shown, said = time.monotonic(), done
+        console.print(
+            f"{description}: {done:,} of {total:,} ({done / max(total, 1):.0%})",
+            highlight=False,
+            markup=False,
+        )
 
     def advance(items: int) -> None:
-        nonlocal done, shown
+        nonlocal done
         done += items
-        if shown is None or time.monotonic() - shown >= PROGRESS_EVERY_S:
-            shown = time.monotonic()
-            console.print(
-                f"{description}: {done:,} of {total:,} ({done / max(total, 1):.0%})",
-                highlight=False,
-                markup=False,
-            )
+        if said < 0 or time.monotonic() - shown >= PROGRESS_EVERY_S:
+            say()
 
     yield advance
+    if said != done:
+        say()
 
 
 class _FrameTable(Table):

@@ -411,6 +411,7 @@ def import_votes(
     label_map: Mapping[int, str] | None = None,
     kind: str = "lf",
     complete: bool = False,
+    file_format: str | None = None,
 ) -> dict[str, int]:
     """Store votes computed elsewhere, each of their sources as a source of its own
     (``kind`` ``"lf"`` or ``"llm"``), replacing that source's earlier votes; return the
@@ -430,13 +431,15 @@ def import_votes(
       ``example_id, source, label``, one row per vote, and ``attribute`` where the
       task has attributes (see ``Task.targets``); an empty label is an abstain.
 
-    ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
+    A file's format comes from its suffix unless ``file_format`` (``--format``) names
+    it. ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
     files it replaces ``wrench:``). On a spans task, a token no span of a source covers
     is that source abstaining there; ``complete`` (``--complete``) says instead that
-    each source read every text of the workspace and marked every entity it saw (a
-    crowd's or another model's annotations): what its spans leave of a text is stored
-    as explicit ``"O"`` spans, one per run of uncovered tokens, so that the label model
-    can weigh a source's spans against the others' "no entity here". An unknown
+    each source read every text (of a WRENCH file, the file's; of a table, the
+    workspace's) and marked every entity it saw (a crowd's or another model's
+    annotations): what its spans leave of a text is stored as explicit ``"O"`` spans,
+    one per run of uncovered tokens, so that the label model can weigh a source's spans
+    against the others' "no entity here". An unknown
     example id or label, a repeated (example, source) pair, or a malformed file is an
     error naming the file and row, and nothing is written.
 
@@ -458,7 +461,9 @@ def import_votes(
         raise InputError("no vote files given")
     task = workspace.task
     if task.kind == "spans":
-        return _import_span_votes(workspace, inputs, source_prefix, lf_names, kind, complete)
+        return _import_span_votes(
+            workspace, inputs, source_prefix, lf_names, kind, complete, file_format
+        )
     if complete:
         raise InputError(
             "complete (--complete) is for span votes: on a spans task, the text outside a "
@@ -470,10 +475,11 @@ def import_votes(
             parts.append(_table_votes(frame, "frame", source_prefix or ""))
             continue
         path = Path(source)  # type: ignore[arg-type]
-        if table_format(path) == "wrench":
+        if table_format(path, file_format) == "wrench":
             parts.append(_wrench_votes(path, task, lf_names, label_map, source_prefix))
         else:
-            parts.append(_table_votes(read_table(path), str(path), source_prefix or ""))
+            table = read_table(path, file_format=file_format)
+            parts.append(_table_votes(table, str(path), source_prefix or ""))
     votes, names = _store_imported(
         workspace,
         inputs,
@@ -495,18 +501,28 @@ def _import_span_votes(
     lf_names: Sequence[str] | None,
     kind: str,
     complete: bool,
+    file_format: str | None,
 ) -> dict[str, int]:
     """``import_votes`` on a spans task: WRENCH span files' ``weak_labels`` and tables
     of ``example_id, source, start, end, label``; with ``complete``, each source's
     ``"O"`` runs (``_outside_spans``) added once the spans are checked."""
     parts = []
+    # The texts each source read, where the input says (a WRENCH file's records); a
+    # table's source read every text of the workspace.
+    read: dict[str, list[str] | None] = {}
     for source, frame in inputs:
-        if frame is None and table_format(path := Path(source)) == "wrench":  # type: ignore[arg-type]
-            parts.append(_wrench_span_votes(workspace, path, lf_names, prefix))
-            continue
-        name = "frame" if frame is not None else str(source)
-        raw = frame if frame is not None else read_table(Path(source))  # type: ignore[arg-type]
+        if frame is not None:
+            raw, name = frame, "frame"
+        else:
+            path = Path(source)  # type: ignore[arg-type]
+            if table_format(path, file_format) == "wrench":
+                spans, names, records = _wrench_span_votes(workspace, path, lf_names, prefix)
+                parts.append((spans, names))
+                read |= dict.fromkeys(names, records)
+                continue
+            raw, name = read_table(path, file_format=file_format), str(path)
         parts.append(_table_span_votes(raw, name, prefix or ""))
+        read |= dict.fromkeys(parts[-1][1], None)
     spans, names = _store_imported(
         workspace,
         inputs,
@@ -515,7 +531,7 @@ def _import_span_votes(
         "span votes",
         lambda spans: _check_span_votes(workspace, spans),
         replace_span_votes,
-        (lambda spans: _outside_spans(workspace, spans)) if complete else None,
+        (lambda spans: _outside_spans(workspace, spans, read)) if complete else None,
     )
     stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
     return {name: stored.get(name, 0) for name in names}
@@ -552,16 +568,20 @@ def _store_imported(
     return votes, names
 
 
-def _outside_spans(workspace: Workspace, spans: pl.DataFrame) -> pl.DataFrame:
-    """Each source's ``"O"`` spans, as ``_table_span_votes`` gives spans: on every text
-    of the workspace, one per run of tokens (``labelkit.spans.tokenize``) that none of
-    the source's spans touches; a text it marked nothing on is one ``"O"`` span.
+def _outside_spans(
+    workspace: Workspace, spans: pl.DataFrame, read: dict[str, list[str] | None]
+) -> pl.DataFrame:
+    """The ``"O"`` spans of each source of ``read`` (source -> the ids of the texts it
+    read, None for every text of the workspace), as ``_table_span_votes`` gives spans:
+    on each text it read, one per run of tokens (``labelkit.spans.tokenize``) that none
+    of its ``spans`` touches; a text it marked nothing on is one ``"O"`` span, and so is
+    every text of a source that marked nothing at all.
 
     Examples
     --------
     >>> ws.sql("SELECT text FROM examples WHERE id = 'a'")["text"][0]
     'the battery life is short'
-    >>> _outside_spans(ws, spans).select("start", "end", "label").rows()  # TERM 4-16
+    >>> _outside_spans(ws, spans, {"crowd": ["a"]}).select("start", "end", "label").rows()
     [(0, 3, 'O'), (17, 25, 'O')]
     """
     texts = workspace.sql("SELECT id, text FROM examples ORDER BY id")
@@ -572,9 +592,10 @@ def _outside_spans(workspace: Workspace, spans: pl.DataFrame) -> pl.DataFrame:
     ).iter_rows():
         marked.setdefault((source, example_id), []).append((start, end))
     rows = []
-    for source in spans["source"].unique(maintain_order=True):
+    for source, ids in read.items():
         where = f"outside the spans of {source!r} (complete)"
-        for example_id, offsets in tokens.items():
+        for example_id in tokens if ids is None else ids:
+            offsets = tokens[example_id]
             covered = marked.get((source, example_id), [])
             run: list[tuple[int, int]] = []
             for token in [*offsets, None]:
@@ -628,10 +649,10 @@ def _whole_number(column: str) -> pl.Expr:
 
 def _wrench_span_votes(
     workspace: Workspace, path: Path, lf_names: Sequence[str] | None, prefix: str | None
-) -> tuple[pl.DataFrame, list[str]]:
+) -> tuple[pl.DataFrame, list[str], list[str]]:
     """A WRENCH span file's ``weak_labels`` as character span votes, one source per LF
-    named from ``lf_names``, else ``meta.json``, else by position; the texts must be
-    the workspace's (the file ingested before)."""
+    named from ``lf_names``, else ``meta.json``, else by position, and the ids of its
+    records; the texts must be the workspace's (the file ingested before)."""
     wrench = read_wrench_spans(path)
     width = wrench.n_lfs
     if lf_names is not None and len(lf_names) != width:
@@ -660,7 +681,7 @@ def _wrench_span_votes(
         (pl.lit(f"{path} record ") + pl.col("id").str.split(":").list.last()).alias("where"),
     )
     # Every LF is a source, even one that never fires: its old votes are replaced too.
-    return spans, [prefix + name for name in names]
+    return spans, [prefix + name for name in names], wrench.frame["id"].to_list()
 
 
 def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:

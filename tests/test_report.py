@@ -6,11 +6,13 @@ import polars as pl
 import pytest
 from rich.console import Console
 
+from labelkit import report
 from labelkit.report import (
     accuracy_with_interval,
     make_console,
     markdown_table,
     one_line,
+    progress_bar,
     rich_table,
 )
 
@@ -127,3 +129,25 @@ def test_one_line_flattens_and_shortens_texts_for_a_cell() -> None:
         None,
     ]
     assert texts.select(one_line("text", 10))["text"][0] == "check out…"
+
+
+def test_progress_outside_a_terminal_is_plain_lines_at_the_start_every_while_and_the_end(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial J: piped, the bar drew nothing and left a blank line.
+    with progress_bar("predicting in.csv", 200_000) as advance:
+        for _ in range(4):
+            advance(50_000)
+    assert capsys.readouterr().err.splitlines() == [
+        "predicting in.csv: 50,000 of 200,000 (25%)",
+        "predicting in.csv: 200,000 of 200,000 (100%)",
+    ]
+    monkeypatch.setattr(report, "PROGRESS_EVERY_S", 0.0)
+    with progress_bar("asking m", 3) as advance:
+        for _ in range(3):
+            advance(1)
+    assert capsys.readouterr().err.splitlines() == [
+        "asking m: 1 of 3 (33%)",
+        "asking m: 2 of 3 (67%)",
+        "asking m: 3 of 3 (100%)",
+    ]

@@ -111,6 +111,11 @@ def test_parquet_and_jsonl_tables_are_read(workspace: Workspace, tmp_path: Path)
     (tmp_path / "v.jsonl").write_text('{"example_id": "a6", "source": "j", "label": "ham"}\n')
     labelkit.import_votes(workspace, [tmp_path / "v.parquet", tmp_path / "v.jsonl"])
     assert stored(workspace) == [("j", "a6", "ham"), ("p", "a5", "spam")]
+    # A file whose name does not say its format is read in the one given.
+    (tmp_path / "votes").write_text("example_id,source,label\na1,t,spam\n")
+    with pytest.raises(labelkit.InputError, match=r"votes: unknown file type ''; .*--format"):
+        labelkit.import_votes(workspace, tmp_path / "votes")
+    assert labelkit.import_votes(workspace, tmp_path / "votes", file_format="csv") == {"t": 1}
 
 
 @pytest.mark.parametrize(

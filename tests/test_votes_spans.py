@@ -233,6 +233,15 @@ def test_complete_sources_mark_the_text_outside_their_spans_o(
     assert import_votes(ws, valid, complete=True) == {"wrench:dict": 4, "wrench:caps": 3}
     dictionary = [row[2:] for row in span_votes(ws) if row[1] == "wrench:dict"]
     assert dictionary == [(0, 3, "O"), (4, 11, "TERM"), (12, 24, "O"), (0, 4, "O")]
+    # A WRENCH LF read the file's texts only, and one that marks nothing marked them O.
+    ingest(ws, pl.DataFrame({"id": ["other"], "text": ["not in the file"]}), id_column="id")
+    silent = {key: {**record, "weak_labels": [[], []]} for key, record in WRENCH.items()}
+    quiet = write_wrench(tmp_path / "quiet", "valid.json", silent)
+    assert import_votes(ws, quiet, complete=True) == {"wrench:dict": 2, "wrench:caps": 2}
+    assert [row for row in span_votes(ws) if row[1] == "wrench:caps"] == [
+        ("valid:0", "wrench:caps", 0, 24, "O"),
+        ("valid:1", "wrench:caps", 0, 4, "O"),
+    ]
 
 
 def test_complete_is_refused_for_votes_that_are_not_spans(tmp_path: Path) -> None:

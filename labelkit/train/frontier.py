@@ -82,7 +82,11 @@ def train_frontier(
             f"the frontier compares one-label-per-text models; a {workspace.task.kind} task "
             "trains with --model"
         )
-    models = list(models or frontier_models())
+    # The slow ones last, in a list given too: the quick ones are done before them.
+    models = sorted(
+        models or frontier_models(),
+        key=lambda model: getattr(resolve(small_models, model), "slow", False),
+    )
     taken = {model: _taken(model, params) for model in models}
     unused = set(params) - {name for names in taken.values() for name in names}
     if unused:

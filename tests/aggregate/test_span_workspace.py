@@ -271,6 +271,7 @@ def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     assert cells(result.stdout, "majority_vote")[1:5] == ["label model", "1.000", "1.000", "1.000"]
     assert cells(result.stdout, "battery_is_a_brand")[2:5] == ["0.000", "0.000", "0.000"]
     assert cells(result.stdout, "no_entity")[2:5] == ["–", "–", "–"]
+    assert cells(result.stdout.split("f1 per entity type")[1], "no_entity")[1:] == ["–", "–"]
     # Trial 32: per-type scores of the label models were only in evaluation.md, and an
     # LF's recall here (over all gold spans) was not the one analyze prints.
     per_type = result.stdout.split("f1 per entity type")[1]
