@@ -406,7 +406,7 @@ def test_the_cli_shows_aspects_over_all_attributes_and_per_attribute(
     assert {row["attribute"] for row in saved["summary"]} == {"food", "staff", "(all)"}
     assert saved["presence_only"] == ["kw_waiter"]
     assert (
-        "only vote that an attribute is mentioned: kw_waiter."
+        "only vote that an attribute is mentioned: kw_waiter (`labelkit analyze`"
         in (tmp_path / "e" / "evaluation.md").read_text()
     )
 
