@@ -19,6 +19,7 @@ from labelkit import (
     ingest,
 )
 from labelkit.aggregate import aggregate
+from labelkit.aggregate.auto import shown_choice
 from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
 from labelkit.evaluation import evaluate
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
@@ -242,7 +243,7 @@ def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
     path = tmp_path / "spans.duckdb"
     result = run("aggregate", path)
     assert result.returncode == 0, result.stderr
-    assert f"auto: {report['chosen']}, {report['reason']}\n" in result.stdout
+    assert f"auto: {shown_choice(report)}\n" in result.stdout
     assert "source health (auto label model, on the tokens some source marks)" in result.stdout
     # Both dictionaries cover every token a source marks; the BRAND rule, one in four.
     assert cells(result.stdout, "parts")[:2] + cells(result.stdout, "parts")[-1:] == [
