@@ -256,7 +256,9 @@ def majority_vote_spans(
 ) -> pl.DataFrame:
     """Majority vote's character spans (``example_id, start, end, label, confidence``)
     on the examples where ``rows`` is true: the baseline a span label model is read
-    against, by ``aggregate`` and ``evaluate``.
+    against, by ``aggregate`` and ``evaluate``. It votes on every example and keeps
+    those, so that its ties fall as in ``aggregate --model majority_vote`` (trial K:
+    0.773 beside auto, 0.756 alone).
 
     Examples
     --------
@@ -264,9 +266,10 @@ def majority_vote_spans(
     >>> majority_vote_spans(corpus, corpus.splits == "dev", ["TERM", "BRAND"]).row(0)
     ('e1', 8, 15, 'TERM', 0.6666666666666666)
     """
-    n_tokens, votes = _take(corpus.n_tokens, rows), _take(corpus.votes, rows)
-    fitted = fit_span_model(BASELINE, n_tokens, votes, labels, **params)
-    return _char_predictions(corpus, fitted.predict_spans(n_tokens, votes), rows)
+    fitted = fit_span_model(BASELINE, corpus.n_tokens, corpus.votes, labels, **params)
+    return _char_predictions(
+        corpus, _take(fitted.predict_spans(corpus.n_tokens, corpus.votes), rows), rows
+    )
 
 
 def _scores(
