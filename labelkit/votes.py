@@ -594,7 +594,8 @@ def _outside_spans(
     rows = []
     for source, ids in read.items():
         where = f"outside the spans of {source!r} (complete)"
-        for example_id in tokens if ids is None else ids:
+        # A WRENCH record the workspace lacks (and that marks nothing) has no text here.
+        for example_id in tokens if ids is None else [i for i in ids if i in tokens]:
             offsets = tokens[example_id]
             covered = marked.get((source, example_id), [])
             run: list[tuple[int, int]] = []
