@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -53,6 +54,16 @@ def marked(page: Page, kind: str) -> str:
     return "".join(page.locator(f"#text mark.{kind}").all_text_contents())
 
 
+def expect_marked(page: Page, kind: str, text: str, seconds: float = 5.0) -> None:
+    """Wait until the highlights of ``kind`` read ``text``: the page redraws them after
+    the server answers, and a bare read raced the redraw (a CI run read "screen" where
+    "battery life" had just been saved)."""
+    deadline = time.monotonic() + seconds
+    while marked(page, kind) != text and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert marked(page, kind) == text
+
+
 def select_with_mouse(page: Page, words: str, start: int, end: int) -> None:
     """Drag the mouse over ``words[start:end]`` (UTF-16 units) of the shown text."""
     left, right, middle = page.evaluate(EDGES, [words, start, end])
@@ -75,8 +86,8 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
         expect(page.locator("#span-keys")).to_be_visible()
         # Two emoji (three UTF-16 units) before the span: still highlighted exactly.
         assert text.evaluate("t => t.textContent") == SPAN_TEXT_OF["s1"]
-        assert marked(page, "review") == "battery"
-        assert marked(page, "label-0") == "screen"
+        expect_marked(page, "review", "battery")
+        expect_marked(page, "label-0", "screen")
         # Trial 32: the span under review took the first type's colour whatever its type.
         review = page.locator("#text mark.review")
         assert review.evaluate("m => m.dataset.type") == "0"
@@ -102,7 +113,7 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
         expect(page.locator("#draft")).to_have_text(
             'New bounds: "battery life". Enter saves TERM; 1–2 another type; Esc cancels.'
         )
-        assert marked(page, "draft") == "battery life"
+        expect_marked(page, "draft", "battery life")
         page.keyboard.press(",")
         expect(page.locator("#draft")).to_have_text("")
         page.keyboard.press(".")
@@ -113,28 +124,28 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
         # Relabel by number key, on a text with NFD and CRLF before the span.
         expect(question).to_have_text('Is "keyboard" TERM? (the current label)')
         assert text.evaluate("t => t.textContent") == SPAN_TEXT_OF["s2"]
-        assert marked(page, "review") == "keyboard"
+        expect_marked(page, "review", "keyboard")
         page.keyboard.press("2")
         expect(question).to_have_text('Is "screen" TERM? (the current label)')
-        assert marked(page, "label-0") == "battery life", "the fix is a current span"
+        expect_marked(page, "label-0", "battery life")  # the fix is a current span
         # A missed span by keyboard: the cursor two words left, m, a word right, m.
-        assert marked(page, "cursor") == "screen"
+        expect_marked(page, "cursor", "screen")
         for key in ["ArrowLeft", "ArrowLeft", "m", "ArrowRight"]:
             page.keyboard.press(key)
         expect(page.locator("#draft")).to_contain_text("Selecting")
-        assert marked(page, "selecting") == "not the"
+        expect_marked(page, "selecting", "not the")
         page.keyboard.press("m")
         expect(page.locator("#draft")).to_contain_text('Missed span: "not the"')
         page.keyboard.press("2")
         expect(page.locator("#draft")).to_have_text("")
-        assert marked(page, "label-1") == "not the"
+        expect_marked(page, "label-1", "not the")
         # A missed span by mouse: from inside "my" to the laptop emoji, snapped to words.
         select_with_mouse(page, "my 💻", 1, 5)
         expect(page.locator("#draft")).to_contain_text('Missed span: "my 💻"')
-        assert marked(page, "draft") == "my 💻"
+        expect_marked(page, "draft", "my 💻")
         page.keyboard.press("Enter")
         expect(page.locator("#draft")).to_have_text("")
-        assert marked(page, "label-0") == "my 💻battery life"
+        expect_marked(page, "label-0", "my 💻battery life")
         expect(question).to_have_text('Is "screen" TERM? (the current label)')
         # Reject: n, x or r say it is no entity; undo brings it back.
         page.keyboard.press("x")
@@ -182,14 +193,14 @@ def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
         for key in ["m", "ArrowRight", "a"]:
             page.keyboard.press(key)
         expect(page.locator("#draft")).to_have_text("")
-        assert marked(page, "label-0") == "battery lifescreen"
+        expect_marked(page, "label-0", "battery lifescreen")
         expect(question).to_have_text('Is "battery" TERM? (the current label)')
         page.keyboard.press(".")
         page.keyboard.press("r")
         expect(page.locator("#status")).to_have_text(
             "Enter saves the new bounds, Esc cancels them; then r says no to the span."
         )
-        assert marked(page, "draft") == "battery life"
+        expect_marked(page, "draft", "battery life")
         page.keyboard.press("Escape")
         page.keyboard.press("r")
         expect(question).to_have_text('Is "Dell" BRAND? (currently TERM)')
