@@ -2125,7 +2125,7 @@ def package(
 def predict(
     model: Annotated[str, typer.Argument(help="A trained model folder or installed package.")],
     input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
-    output_file: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet to write.")],
+    output_file: Annotated[Path, typer.Argument(help="A .csv, .tsv, .jsonl or .parquet to write.")],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[
         float | None,

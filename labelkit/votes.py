@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, did_you_mean
 from labelkit.spans import read_wrench_json, read_wrench_spans, tokenize
 from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -696,6 +696,7 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
         raise InputError(
             f"{bad['where'][0]}: unknown label {bad['label'][0]!r}; the task's entity types "
             f"are {list(task.labels)} (and {OUTSIDE!r}: no entity)"
+            + did_you_mean(bad["label"][0], allowed)
         )
     with registered(workspace.con, "imported", spans):
         placed = workspace.sql(

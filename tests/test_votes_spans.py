@@ -100,6 +100,10 @@ def test_a_table_of_span_votes_is_stored_with_o_votes(
             r"row 2: unknown label 'PART'; the task's entity types are \['TERM', 'BRAND'\]",
         ),
         (
+            {"example_id": "valid:0", "start": 4, "end": 11, "label": "term"},
+            r"row 2: unknown label 'term'; .* \(did you mean 'TERM'\?\)$",
+        ),
+        (
             {"example_id": "valid:9", "start": 4, "end": 11, "label": "TERM"},
             r"row 2: no example 'valid:9' in the workspace",
         ),

@@ -375,8 +375,8 @@ def predict_file(
     10000
     """
     input_path, output_path = Path(input_path), Path(output_path)
-    if output_path.suffix.lower() not in (".csv", ".jsonl", ".ndjson", ".parquet"):
-        raise InputError(f"{output_path}: write predictions to .csv, .jsonl or .parquet")
+    if output_path.suffix.lower() not in (".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"):
+        raise InputError(f"{output_path}: write predictions to .csv, .tsv, .jsonl or .parquet")
     # Moving the output into place would replace the input (a link to it too) for good.
     if input_path.exists() and output_path.exists() and output_path.samefile(input_path):
         raise InputError(
@@ -431,7 +431,7 @@ def _parquet_blocks(parquet: pq.ParquetFile, size: int) -> Iterator[pl.DataFrame
 
 
 class _BlockWriter:
-    """Appends labeled blocks to one CSV, JSONL or Parquet file."""
+    """Appends labeled blocks to one CSV, TSV, JSONL or Parquet file."""
 
     def __init__(self, path: Path, kind: str) -> None:
         self.path, self.kind = path, kind
@@ -448,10 +448,14 @@ class _BlockWriter:
         self.file.close()
 
     def write(self, block: pl.DataFrame) -> None:
-        if self.kind == "csv":
+        if self.kind in ("csv", "tsv"):
             if "predicted_labels" in block.columns:
                 block = block.with_columns(pl.col("predicted_labels").list.join("|"))
-            block.write_csv(self.file, include_header=self.rows == 0)
+            block.write_csv(
+                self.file,
+                include_header=self.rows == 0,
+                separator="\t" if self.kind == "tsv" else ",",
+            )
         elif self.kind == "jsonl":
             if "spans" in block.columns and block.height:
                 with tempfile.TemporaryDirectory() as scratch:
