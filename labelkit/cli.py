@@ -44,6 +44,7 @@ from labelkit.lf import (
     uncovered_examples,
 )
 from labelkit.lf.analysis import attribute_matrices, health_warning, source_health, split_gold
+from labelkit.lf.apply import failed_rows_line
 from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
     LLMBudgetPlan,
@@ -304,7 +305,7 @@ def apply(
     runner = _executor(executor, ray_address, workers, ray_staging)
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws, warnings.catch_warnings():
-        # Said below, with the first failed rows.
+        # Said below (failed_rows_line), with the first failed rows.
         warnings.filterwarnings("ignore", "[0-9]+ failed rows abstained", LabelkitWarning)
         applied = apply_lfs(
             ws,
@@ -348,11 +349,8 @@ def apply(
         )
     if applied.error_counts:
         # Counted over every failed row: ``errors`` holds the first of them only.
-        per_lf = sorted(applied.error_counts.items(), key=lambda counted: -counted[1])
         errors.print(
-            f"[yellow]{sum(applied.error_counts.values())} failed rows abstained[/] "
-            f"({', '.join(f'{lf}: {n}' for lf, n in per_lf)}); the first:",
-            highlight=False,
+            f"{failed_rows_line(applied.error_counts)}; the first:", highlight=False, markup=False
         )
         errors.print(rich_table(applied.errors.head(5).with_columns(one_line("text"))))
 
@@ -2066,12 +2064,7 @@ def _print_attribute_evaluation(
         "over mentioned (attribute, label) pairs; exact_match: texts right on every attribute"
     )
     if evaluation.presence_only:
-        console.print(
-            f"not scored, as they only vote that an attribute is mentioned: "
-            f"{', '.join(evaluation.presence_only)} (`labelkit analyze` scores them on "
-            "whether it is)",
-            highlight=False,
-        )
+        console.print(f"not scored, {evaluation.presence_only_note()}", highlight=False)
     voter = pl.col("kind").is_in(VOTERS)
     per_attribute = (
         comparison.filter((pl.col("attribute") != ALL) & ~training)

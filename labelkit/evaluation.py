@@ -120,6 +120,20 @@ class Evaluation:
     """The sources left out because they only said an attribute is there (trial 33
     read their coverage of 0 as LFs that never fire)."""
 
+    def presence_only_note(self) -> str:
+        """Why the sources of ``presence_only`` have no rows, as the CLI and the Markdown
+        say it after "not scored".
+
+        Examples
+        --------
+        >>> evaluate(reviews).presence_only_note()
+        'as they only vote that an attribute is mentioned: kw_waiter (`labelkit analyze` ...'
+        """
+        return (
+            f"as they only vote that an attribute is mentioned: {', '.join(self.presence_only)}"
+            " (`labelkit analyze` scores them on whether it is)"
+        )
+
     def comparison(self) -> pl.DataFrame:
         """The summary as it should be read: ``accuracy`` and ``macro_f1`` count an
         abstain as wrong, which compares label models and the small model fairly but
@@ -224,13 +238,7 @@ class Evaluation:
             "of them: `macro_f1` their mean, `micro_f1` over the (text, attribute, label) "
             "pairs that say an attribute is there, `exact_match` the share of texts right "
             "on every attribute."
-            + (
-                f" Not scored, as they only vote that an attribute is mentioned: "
-                f"{', '.join(self.presence_only)} (`labelkit analyze` scores them on whether "
-                "it is)."
-                if self.presence_only
-                else ""
-            )
+            + (f" Not scored, {self.presence_only_note()}." if self.presence_only else "")
             + "\n\n"
             f"{markdown_table(self.comparison())}\n\n"
             f"## Per class\n\n{markdown_table(self.per_class)}\n\n"

@@ -578,10 +578,9 @@ def apply_lfs(
     voted = _voted(workspace.con, names, task.kind)
     if counts:
         # Trial 33: in Python, rows an LF failed on abstained without a word.
-        per_lf = ", ".join(f"{lf}: {n}" for lf, n in sorted(counts.items(), key=lambda c: -c[1]))
         warnings.warn(
-            f"{sum(counts.values())} failed rows abstained ({per_lf}); the first are in "
-            "errors, every one in the workspace's lf_errors",
+            f"{failed_rows_line(counts)}; the first are in errors, every one in the workspace's "
+            "lf_errors",
             LabelkitWarning,
             stacklevel=2,
         )
@@ -867,6 +866,19 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
                 reason = unknown_vote(task, lf.attribute, label)
                 where = f"{lf.origin}: " if isinstance(lf, DeclarativeLF) and lf.origin else ""
                 raise InputError(f"{where}labeling function {lf.name!r} {reason}")
+
+
+def failed_rows_line(counts: Mapping[str, int]) -> str:
+    """How many rows abstained because an LF failed on them, the most failing LF first:
+    the line ``apply_lfs``'s warning and the CLI both begin with.
+
+    Examples
+    --------
+    >>> failed_rows_line({"fragile": 1, "broken": 6})
+    '7 failed rows abstained (broken: 6, fragile: 1)'
+    """
+    per_lf = ", ".join(f"{lf}: {n}" for lf, n in sorted(counts.items(), key=lambda c: -c[1]))
+    return f"{sum(counts.values())} failed rows abstained ({per_lf})"
 
 
 def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

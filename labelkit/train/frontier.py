@@ -33,17 +33,22 @@ def frontier_models() -> list[str]:
     """
     import labelkit.train  # noqa: F401  (registers every small model)
 
-    factories = small_models.get_all()
     return sorted(
         (
             name
-            for name, factory in factories.items()
+            for name, factory in small_models.get_all().items()
             if not getattr(factory, "layout", None)
             and getattr(factory, "kind", None) != "spans"
             and getattr(factory, "available", lambda: True)()
         ),
-        key=lambda name: (getattr(factories[name], "slow", False), name),
+        key=lambda name: (_slow(name), name),
     )
+
+
+def _slow(model: str) -> bool:
+    """Whether the registered small model ``model`` takes minutes on a CPU where the
+    others take seconds (``slow``: the MiniLM fine-tune)."""
+    return getattr(resolve(small_models, model), "slow", False)
 
 
 def train_frontier(
@@ -83,10 +88,7 @@ def train_frontier(
             "trains with --model"
         )
     # The slow ones last, in a list given too: the quick ones are done before them.
-    models = sorted(
-        models or frontier_models(),
-        key=lambda model: getattr(resolve(small_models, model), "slow", False),
-    )
+    models = sorted(models or frontier_models(), key=_slow)
     taken = {model: _taken(model, params) for model in models}
     unused = set(params) - {name for names in taken.values() for name in names}
     if unused:
@@ -94,10 +96,9 @@ def train_frontier(
     rows = []
     say = progress or (lambda line: None)
     for number, model in enumerate(models, start=1):
-        slow = getattr(resolve(small_models, model), "slow", False)
         say(
             f"frontier {number}/{len(models)}: training {model}"
-            + (" (minutes on a CPU, more on a large set)" if slow else "")
+            + (" (minutes on a CPU, more on a large set)" if _slow(model) else "")
         )
         started = time.perf_counter()
         path = train_on_cleaned(
