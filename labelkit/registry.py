@@ -66,8 +66,8 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     known = parameters(registry, name)
     unknown = [p for p in params if known is not None and p not in known]
     if unknown:
-        # A small model's task kind and seed are set by train, not by the user.
-        hidden = ("exclusive", "seed") if registry is small_models else ()
+        # A small model's task kind, language and seed are set by train, not by the user.
+        hidden = ("exclusive", "lang", "seed") if registry is small_models else ()
         takes = [p for p in known if p not in hidden]
         raise LabelkitError(
             f"{_kind(registry)} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}"

