@@ -99,6 +99,8 @@ def ner_config(
     >>> ner_config(pretrained=False)["components"]["tok2vec"]["factory"]
     'tok2vec'
     """
+    if pretrained not in (None, True, False):
+        raise InputError(f"pretrained is true, false or left out, not {pretrained!r}")
     own_shape = {
         name: value
         for name, value, default in (

@@ -392,3 +392,5 @@ def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
         ner_config(width=64, depth=2, pretrained=True)
     with pytest.raises(InputError, match="no pretrained tok2vec for language 'de'"):
         ner_config(lang="de", pretrained=True)
+    with pytest.raises(InputError, match="pretrained is true, false or left out, not 'no'"):
+        ner_config(pretrained="no")
