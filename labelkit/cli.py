@@ -2100,6 +2100,9 @@ def package(
     ] = None,
     split: Annotated[str, typer.Option(help="Split whose gold --workspace evaluates on.")] = "test",
     wheel: Annotated[bool, typer.Option(help="Build a wheel (else the source folder).")] = True,
+    force: Annotated[
+        bool, typer.Option(help="Replace a package of this name and version made before.")
+    ] = False,
 ) -> None:
     """Make an installable spaCy package of the model, with its evaluation in its meta."""
     from labelkit.evaluation import evaluate
@@ -2110,7 +2113,13 @@ def package(
         with _open(workspace, read_only=True) as ws:
             evaluation = evaluate(ws, model, split=split)
     built = package_model(
-        model, output_dir, name=name, version=version, evaluation=evaluation, wheel=wheel
+        model,
+        output_dir,
+        name=name,
+        version=version,
+        evaluation=evaluation,
+        wheel=wheel,
+        force=force,
     )
     console.print(f"package: {built}")
 

@@ -380,6 +380,11 @@ def train_ner_on_cleaned(
         raise LabelkitError(
             f"targets={targets!r}: spaCy's ner learns from the spans themselves (hard targets)"
         )
+    if "lang" in params:
+        raise InputError(
+            f"lang is the task's ({task.lang!r}), set once by `labelkit ingest --lang`; "
+            "not a parameter of the model"
+        )
     examples = cleaned_spans(workspace)
     model = model or NER_MODEL
     patterns, rule_lfs = rule_patterns(workspace, rule_precision) if rules else ({}, [])

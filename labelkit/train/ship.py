@@ -127,9 +127,12 @@ def package_model(
     version: str = "0.1.0",
     evaluation: Evaluation | None = None,
     wheel: bool = True,
+    force: bool = False,
 ) -> Path:
     """Make an installable package of a trained model; return the wheel (or, with
-    ``wheel=False``, the package's source folder).
+    ``wheel=False``, the package's source folder). A package of the same name and
+    version already in ``output_dir`` is replaced only with ``force``, as spaCy's
+    ``package`` does: a shipped version is not overwritten by accident.
 
     A spaCy pipeline becomes spaCy's own package (``spacy package``); a scorer of
     another library (the default n-grams, the MiniLM fine-tune) a package whose code is
@@ -149,8 +152,15 @@ def package_model(
     _check_model_folder(model_path)
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
-    output.mkdir(parents=True, exist_ok=True)
     kind = scorer_kind(model_path)
+    lang = "en" if kind is not None else json.loads((model_path / "meta.json").read_text())["lang"]
+    made = output / f"{lang}_{name}-{version}"
+    if made.exists() and not force:
+        raise InputError(
+            f"{made} exists: a package {name} {version} was made there before; give "
+            "another version (--version), or --force to replace it"
+        )
+    output.mkdir(parents=True, exist_ok=True)
     if kind is not None:
         return _package_scorer(kind, model_path, output, name, version, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
@@ -159,7 +169,7 @@ def package_model(
         trained = json.loads((staged / "meta.json").read_text())
         ner = "ner" in trained.get("pipeline", [])
         what = "An entity recognizer" if ner else "A text classifier"
-        meta = _ship_meta(
+        _ship_meta(
             staged / "meta.json", name, version, f"{what} distilled with labelkit.", evaluation
         )
         spacy_package(
@@ -174,8 +184,7 @@ def package_model(
             force=True,
             silent=True,
         )
-    source = output / f"{meta['lang']}_{name}-{version}"
-    return _wheel(source) if wheel else source
+    return _wheel(made) if wheel else made
 
 
 def _package_scorer(

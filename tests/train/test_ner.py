@@ -306,7 +306,7 @@ def test_refuses_what_ner_cannot_train_on(tmp_path: Path) -> None:
     assert not (tmp_path / "m").exists()
 
 
-def test_a_spans_workspace_trains_on_hard_targets_only(
+def test_a_spans_workspace_refuses_soft_targets_and_a_language_of_its_own(
     trained: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
     ws_path, _, _ = trained
@@ -315,6 +315,12 @@ def test_a_spans_workspace_trains_on_hard_targets_only(
         pytest.raises(LabelkitError, match="targets='soft': spaCy's ner"),
     ):
         train_on_cleaned(ws, tmp_path / "m", targets="soft")
+    with (
+        Workspace(ws_path) as ws,
+        pytest.raises(InputError, match=r"lang is the task's \('en'\), set once by `labelkit"),
+    ):
+        train_on_cleaned(ws, tmp_path / "m", lang="de")
+    assert not (tmp_path / "m").exists()
 
 
 def test_static_vectors_are_built_from_the_training_texts_and_shipped(

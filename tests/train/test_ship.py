@@ -172,6 +172,29 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         predict_file(packaged, source, tmp_path / "out.csv", text_column="body")
 
 
+def test_a_package_made_before_is_replaced_only_when_asked(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    _, model = trained
+    dist = tmp_path / "dist"
+    first = package_model(model, dist, name="spam", wheel=False)
+    (first / "shipped.txt").write_text("the version users installed")
+    with pytest.raises(
+        InputError,
+        match=r"en_spam-0.1.0 exists: a package spam 0.1.0 was made there before; give "
+        r"another version \(--version\), or --force to replace it",
+    ):
+        package_model(model, dist, name="spam", wheel=False)
+    assert (first / "shipped.txt").read_text() == "the version users installed"
+    assert package_model(model, dist, name="spam", version="0.2.0", wheel=False).is_dir()
+    command = [sys.executable, "-m", "labelkit", "package", model, dist, "--name", "spam"]
+    refused = subprocess.run([*command, "--no-wheel"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "--force to replace it" in refused.stderr
+    replaced = subprocess.run([*command, "--no-wheel", "--force"], capture_output=True, text=True)
+    assert replaced.returncode == 0, replaced.stderr
+    assert f"package: {first}" in " ".join(replaced.stdout.split())
+
+
 def test_predict_gives_rows_without_text_null_predictions_in_their_place(
     trained: tuple[Workspace, Path], tmp_path: Path
 ) -> None:
