@@ -54,6 +54,8 @@ TEACHER = f"{DEFAULT_LABEL_MODEL}, LF votes only (the small models' teacher)"
 DATASET = "mams-acsa test"
 REVIEWS = (0, 100, 300)
 MODELS = {
+    "tfidf_char_clauses": "character n-gram logistic regressions: whether each aspect is "
+    "mentioned, read from the sentence, and its answer from the clause that mentions it most",
     "tfidf_char_logreg": "one logistic regression over character n-grams per aspect",
     "spacy_textcat_per_attribute": "one spaCy textcat per aspect",
 }

@@ -5,7 +5,7 @@ from labelkit.train.attributes import (
     textcat_per_attribute_config,
     train_attributes,
 )
-from labelkit.train.char_ngrams import tfidf_char_logreg_config
+from labelkit.train.char_ngrams import tfidf_char_clauses_config, tfidf_char_logreg_config
 from labelkit.train.ner import ner_config, train_ner, train_ner_on_cleaned, training_counts
 from labelkit.train.ship import NoTextWarning, package_model, predict_file, predict_frame
 from labelkit.train.textcat import (
@@ -35,6 +35,7 @@ __all__ = [
     "textcat_per_attribute_config",
     "textcat_static_config",
     "textcat_vectors_config",
+    "tfidf_char_clauses_config",
     "tfidf_char_logreg_config",
     "train_attributes",
     "train_minilm",

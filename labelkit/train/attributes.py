@@ -67,7 +67,7 @@ LAYOUT_BASE = "spacy_textcat_bow"
 PER_ATTRIBUTE = "spacy_textcat_per_attribute"
 # A small model named without a layout goes into this one.
 DEFAULT_LAYOUT = PER_ATTRIBUTE
-DEFAULT_ATTRIBUTE_MODEL = "tfidf_char_logreg"
+DEFAULT_ATTRIBUTE_MODEL = "tfidf_char_clauses"
 SEPARATOR = "="
 # Characters kept out of the folder names of the per-attribute classifiers.
 UNSAFE = re.compile(r"[^\w.-]+")

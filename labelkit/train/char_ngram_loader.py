@@ -11,7 +11,15 @@ a model file from elsewhere can hold numbers and strings only.
 
 A model of a task with attributes (one answer per aspect) has one output per attribute
 and answer (``food=positive``) and ``groups``, how many outputs each attribute has in
-turn: its probabilities sum to one within each attribute.
+turn: its probabilities sum to one within each attribute. Its ``layout`` is
+``per_attribute`` (one softmax over each attribute's answers, read from the whole
+text) or ``clauses``: the text is cut into clauses (``meta.json``'s ``clauses``:
+a regular expression that splits them), a logistic regression per attribute scores
+whether the text mentions it, and a softmax reads its present answer from the clause
+that scores highest on that mention, with weights shared by the attributes
+(``answer_coef``) plus the attribute's own (``attribute_answer_coef``). "Great food but
+the service was slow" then takes food's answer from "Great food" and service's from
+"the service was slow", where the whole text's words would give both the same.
 
 Examples
 --------
@@ -25,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +42,20 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 KIND = "char_ngram_classifier"
+CLAUSES = "clauses"
+
+
+def split_clauses(text: str, pattern: re.Pattern[str], min_chars: int = 3) -> list[str]:
+    """The clauses of ``text`` that ``pattern`` separates, those shorter than
+    ``min_chars`` left out; the whole text where none is left.
+
+    Examples
+    --------
+    >>> split_clauses("Great food, but slow service.", re.compile(r"[,.]|\\sbut\\s"))
+    ['Great food', 'slow service']
+    """
+    parts = [part.strip() for part in pattern.split(text)]
+    return [part for part in parts if len(part) >= min_chars] or [text]
 
 
 def vectorizer(settings: dict[str, Any], features: Sequence[str] | None = None) -> TfidfVectorizer:
@@ -80,8 +103,15 @@ class TextClassifier:
         ends = np.cumsum(sizes).tolist()
         self.groups = [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
         features = json.loads((self.path / "features.json").read_text())
+        clauses = settings.get(CLAUSES)
+        self.clauses = None if clauses is None else re.compile(clauses["pattern"])
+        self.min_chars = 0 if clauses is None else int(clauses["min_chars"])
         with np.load(self.path / "weights.npz", allow_pickle=False) as weights:
             idf, self.coef, self.intercept = (weights[k] for k in ("idf", "coef", "intercept"))
+            if self.clauses is not None:
+                self.answer_coef = weights["answer_coef"]
+                self.attribute_answer_coef = weights["attribute_answer_coef"]
+                self.answer_intercept = weights["answer_intercept"]
         self.vectorizer = vectorizer(settings["features"], features)
         self.vectorizer.idf_ = idf
 
@@ -102,12 +132,53 @@ class TextClassifier:
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """One row of probabilities per text: a softmax over the labels' logits (over each
         attribute's, for a model of a task with attributes)."""
+        if self.clauses is not None:
+            return self._clause_scores(texts)
         logits = np.asarray(self.vectorizer.transform(texts) @ self.coef.T + self.intercept)
         for group in self.groups:
-            part = logits[:, group] - logits[:, group].max(axis=1, keepdims=True)
-            exp = np.exp(part)
-            logits[:, group] = exp / exp.sum(axis=1, keepdims=True)
+            logits[:, group] = softmax(logits[:, group])
         return logits
+
+    def _clause_scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Each attribute's answers: the probability that the text mentions it times
+        the answer's probability in the clause that mentions it most, and the absent
+        answer (the last of each group) one minus that probability."""
+        logits = np.asarray(self.vectorizer.transform(texts) @ self.coef.T + self.intercept)
+        # Clipped: an attribute no training text mentioned has a logit of -1e4.
+        mentioned = 1 / (1 + np.exp(-np.clip(logits, -500, 500)))
+        pieces = [split_clauses(text, self.clauses, self.min_chars) for text in texts]
+        owner = np.repeat(np.arange(len(texts)), [len(clauses) for clauses in pieces])
+        clauses = self.vectorizer.transform([clause for clauses in pieces for clause in clauses])
+        mention = np.asarray(clauses @ self.coef.T)
+        scores = np.empty((len(texts), len(self.labels)))
+        for attribute, group in enumerate(self.groups):
+            chosen = clauses[top_clauses(mention[:, attribute], owner, len(texts))]
+            weights = self.answer_coef + self.attribute_answer_coef[attribute]
+            answers = softmax(np.asarray(chosen @ weights.T + self.answer_intercept))
+            present = mentioned[:, attribute]
+            scores[:, group.start : group.stop - 1] = present[:, None] * answers
+            scores[:, group.stop - 1] = 1 - present
+        return scores
+
+
+def top_clauses(scores: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarray:
+    """For each of ``n_texts`` texts, the index of its clause of the highest score;
+    ``owner`` is each clause's text, in order, and every text has a clause.
+
+    Examples
+    --------
+    >>> top_clauses(np.array([0.1, 0.9, 0.5]), np.array([0, 0, 1]), 2)
+    array([1, 2])
+    """
+    # Sorted by text, then by score from high to low: the first clause of each text.
+    order = np.lexsort((-scores, owner))
+    return order[np.searchsorted(owner[order], np.arange(n_texts))]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Each row's logits as probabilities that sum to one."""
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def load(path: str | Path | None = None) -> TextClassifier:

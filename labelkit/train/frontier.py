@@ -22,7 +22,7 @@ PICKS = ("smallest-within",)
 
 def frontier_models() -> list[str]:
     """The registered small models that give one label per text: every one but the
-    attribute layouts and the entity recognizers, and ``minilm_finetune`` only where
+    attribute layouts, the models of tasks with attributes and the entity recognizers, and ``minilm_finetune`` only where
     the ``embeddings`` extra is installed; by name, the slow ones (``slow``: the MiniLM
     fine-tune) last, so that the quick ones are done before them.
 
@@ -38,7 +38,7 @@ def frontier_models() -> list[str]:
             name
             for name, factory in small_models.get_all().items()
             if not getattr(factory, "layout", None)
-            and getattr(factory, "kind", None) != "spans"
+            and getattr(factory, "kind", None) not in ("spans", "attributes")
             and getattr(factory, "available", lambda: True)()
         ),
         key=lambda name: (_slow(name), name),

@@ -332,9 +332,10 @@ def train_textcat(
     exclusive = examples.schema["label"] != pl.List(pl.String)
     if model is None:
         model = default_model(exclusive=exclusive, config_path=config_path)
-    if getattr(resolve(small_models, model), "kind", None) == "spans":
+    factory = resolve(small_models, model)
+    if getattr(factory, "kind", None) == "spans":
         raise LabelkitError(f"{model} answers a spans task, not one label per text: use train_ner")
-    if getattr(resolve(small_models, model), "layout", None):
+    if getattr(factory, "layout", None) or getattr(factory, "kind", None) == "attributes":
         raise LabelkitError(
             f"{model} answers a task with attributes, not one label per text: "
             "use train_attributes (or train on an aspects or multi-label workspace)"
@@ -344,7 +345,7 @@ def train_textcat(
     if dev is None:
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
-    trainer = getattr(resolve(small_models, model), "trainer", None)
+    trainer = getattr(factory, "trainer", None)
     if trainer is not None and config_path is None:
         # Not a spaCy pipeline (the n-grams, the MiniLM fine-tune): its own trainer.
         settings = configure(small_models, model, exclusive=exclusive, seed=seed, **params)

@@ -29,6 +29,7 @@ from labelkit.train.ship import load_small_model
 from tests.train.conftest import HAM, SPAM, install_and_score
 
 MODEL = "tfidf_char_logreg"
+CLAUSES = "tfidf_char_clauses"
 
 
 def spam_rows(copies: int = 3) -> pl.DataFrame:
@@ -222,10 +223,15 @@ def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> No
             model="spacy_textcat_pairs",
             base=MODEL,
         )
-    with pytest.raises(LabelkitError, match=f"{MODEL} takes no spaCy config"):
-        train_attributes(
-            attribute_rows(reviews(1)), TASK, tmp_path / "a", config_path=tmp_path / "x.cfg"
-        )
+    for model in (MODEL, CLAUSES):
+        with pytest.raises(LabelkitError, match=f"{model} takes no spaCy config"):
+            train_attributes(
+                attribute_rows(reviews(1)),
+                TASK,
+                tmp_path / "a",
+                model=model,
+                config_path=tmp_path / "x.cfg",
+            )
     assert not (tmp_path / "a").exists()
 
 
@@ -429,3 +435,109 @@ def test_evaluate_refuses_a_model_of_another_task(trained: Path, tmp_path: Path)
             evaluate(ws, model, split="dev")
         with pytest.raises(LabelkitError, match="gives one label per text; this task is aspects"):
             evaluate(ws, trained, split="dev")
+
+
+GOOD, BAD = ("great", "lovely", "excellent"), ("awful", "terrible", "dreadful")
+DISHES, STAFF = ("pizza", "pasta", "soup", "salad"), ("waiter", "waitress", "bartender", "host")
+
+
+def clause_reviews() -> pl.DataFrame:
+    """Sentences praising one of food and staff and faulting the other in two clauses,
+    and sentences of one clause about one of them: the same sentiment words serve both,
+    so only the clause that names an attribute tells its answer."""
+    data = []
+    for i, (dish, person) in enumerate(zip(DISHES * 3, STAFF * 3, strict=True)):
+        good, bad = GOOD[i % 3], BAD[(i + 1) % 3]
+        data += [
+            (f"the {dish} was {good}, but the {person} was {bad}", "positive", "negative"),
+            (f"the {dish} was {bad}, but the {person} was {good}", "negative", "positive"),
+            (f"the {person} was {good}. the {dish} was {bad}", "negative", "positive"),
+            (f"the {dish} was {good}", "positive", "none"),
+            (f"the {person} was {bad}", "none", "negative"),
+            ("we went there on a tuesday", "none", "none"),
+        ]
+    frame = pl.DataFrame(data * 2, schema=["text", "food", "staff"], orient="row")
+    frame = frame.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
+    return pl.concat(
+        frame.select("id", "text", pl.lit(a).alias("attribute"), pl.col(a).alias("label"))
+        for a in ("food", "staff")
+    )
+
+
+def test_clause_model_reads_each_attribute_from_the_clause_that_names_it(
+    tmp_path: Path,
+) -> None:
+    from tests.train.test_attributes import TASK
+
+    model = train_attributes(clause_reviews(), TASK, tmp_path / "c", model=CLAUSES)
+    # The same n-grams in both (no comma: char_wb keeps it with its word, "lovely,"),
+    # so a model of the whole text cannot tell them apart.
+    texts = [
+        "the soup was lovely but the host was dreadful",
+        "the soup was dreadful but the host was lovely",
+    ]
+    said = predict_frame(model, pl.DataFrame({"text": texts}))
+    assert said.select("predicted_food", "predicted_staff").rows() == [
+        ("positive", "negative"),
+        ("negative", "positive"),
+    ]
+    whole = predict_frame(
+        train_attributes(clause_reviews(), TASK, tmp_path / "w", model=MODEL),
+        pl.DataFrame({"text": texts}),
+    )
+    assert whole["predicted_food"][0] == whole["predicted_food"][1]
+    meta = json.loads((model / "meta.json").read_text())["labelkit"]
+    assert meta["layout"] == "clauses" and meta["groups"] == [3, 3]
+    assert meta["training"]["connectives"][0] == "but"
+    scores = np.array(list(TextClassifier(model).pipe([*texts, "the pizza was great"])))
+    assert scores[:, :3].sum(axis=1) == pytest.approx(1.0)
+    assert scores[:, 3:].sum(axis=1) == pytest.approx(1.0)
+    assert scores[2, 5] > 0.5, "no staff in a sentence about the pizza"
+
+
+def test_clause_model_takes_soft_and_weighted_targets(tmp_path: Path) -> None:
+    from tests.train.test_attributes import TASK
+
+    rows = clause_reviews()
+    answers = list(TASK.answers("food").labels)
+    soft = rows.with_columns(
+        probabilities=pl.col("label").map_elements(
+            lambda label: [0.85 if a == label else 0.05 for a in answers],
+            return_dtype=pl.List(pl.Float64),
+        ),
+        confidence=pl.lit(0.9),
+    )
+    texts = pl.DataFrame({"text": ["the salad was terrible, but the waiter was excellent"]})
+    for targets in ("soft", "weighted"):
+        model = train_attributes(soft, TASK, tmp_path / targets, model=CLAUSES, targets=targets)
+        said = predict_frame(model, texts)
+        assert said.select("predicted_food", "predicted_staff").row(0) == ("negative", "positive")
+
+
+def test_clause_model_splits_at_punctuation_alone_in_another_language(tmp_path: Path) -> None:
+    from labelkit import Task
+
+    task = Task(("positive", "negative"), kind="aspects", attributes=("food", "staff"), lang="de")
+    model = train_attributes(clause_reviews(), task, tmp_path / "de", model=CLAUSES)
+    meta = json.loads((model / "meta.json").read_text())["labelkit"]
+    assert meta["training"]["connectives"] == []
+    assert meta["clauses"]["pattern"] == "(?i)[,;:.!?()]+"
+    mine = train_attributes(
+        clause_reviews(), task, tmp_path / "own", model=CLAUSES, connectives=["aber"]
+    )
+    pattern = json.loads((mine / "meta.json").read_text())["labelkit"]["clauses"]["pattern"]
+    assert pattern == "(?i)[,;:.!?()]+|\\s(?:aber)\\s"
+
+
+def test_clause_model_refuses_a_classification_task_and_bad_settings(tmp_path: Path) -> None:
+    from tests.train.test_attributes import TASK
+
+    with pytest.raises(LabelkitError, match="tfidf_char_clauses answers a task with attributes"):
+        train_textcat(spam_rows(), ["ham", "spam"], tmp_path / "s", model=CLAUSES)
+    with pytest.raises(LabelkitError, match="connectives must be a list of words, got 'but'"):
+        train_attributes(clause_reviews(), TASK, tmp_path / "a", model=CLAUSES, connectives="but")
+    with pytest.raises(LabelkitError, match="takes no parameter 'conectives'"):
+        train_attributes(clause_reviews(), TASK, tmp_path / "b", model=CLAUSES, conectives=[])
+    with pytest.raises(LabelkitError, match="C must be one or more positive numbers"):
+        train_attributes(clause_reviews(), TASK, tmp_path / "c", model=CLAUSES, C=[0])
+    assert not {"s", "a", "b", "c"} & {p.name for p in tmp_path.iterdir()}
