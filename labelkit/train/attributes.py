@@ -50,6 +50,7 @@ from labelkit.registry import configure, resolve, small_models
 from labelkit.task import NO, NONE, Task
 from labelkit.train.components import CLASS_WEIGHTS, FACTORY, WEIGHT_KEY
 from labelkit.train.textcat import (
+    DEFAULT_ATTRIBUTE_MODEL,
     SAVED,
     TARGETS,
     TRAINING,
@@ -67,7 +68,6 @@ LAYOUT_BASE = "spacy_textcat_bow"
 PER_ATTRIBUTE = "spacy_textcat_per_attribute"
 # A small model named without a layout goes into this one.
 DEFAULT_LAYOUT = PER_ATTRIBUTE
-DEFAULT_ATTRIBUTE_MODEL = "tfidf_char_clauses"
 SEPARATOR = "="
 # Characters kept out of the folder names of the per-attribute classifiers.
 UNSAFE = re.compile(r"[^\w.-]+")

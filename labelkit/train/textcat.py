@@ -36,6 +36,8 @@ from labelkit.workspace import Workspace, no_gold_in, warn_if_out_of_date
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
+# The small model of a task with attributes when none is named (``default_model``).
+DEFAULT_ATTRIBUTE_MODEL = "tfidf_char_clauses"
 # spaCy (wasabi) colours its training log whatever it is written to.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # What in a config means its model reads static vectors.
@@ -523,24 +525,31 @@ def _is_terminal(stream: Any) -> bool:
     return bool(isatty and isatty())
 
 
-def default_model(*, exclusive: bool, config_path: str | Path | None = None) -> str:
+def default_model(
+    *, exclusive: bool, config_path: str | Path | None = None, attributes: bool = False
+) -> str:
     """The small model trained when none is named: logistic regression over character
-    n-grams (``tfidf_char_logreg``) for one label per text; spaCy's bag of words for a
-    list of labels per text or a spaCy ``config_path``, which that model cannot take.
+    n-grams (``tfidf_char_logreg``) for one label per text, the same read clause by clause
+    (``tfidf_char_clauses``) for a task with ``attributes``; spaCy's bag of words for a
+    list of labels per text or a spaCy ``config_path``, which the n-grams cannot take.
 
     On every data set measured, the n-grams beat the bag of words before and after
     review (``benchmarks/distill.py``: WRENCH YouTube and SMS, the bundled comments,
     MAMS food polarity) and on samples of 300 texts (``small_model_defaults.py``), at
-    a quarter of its size and in less training time. A task with attributes trains it
-    once per attribute (``train_attributes``), which beat one spaCy textcat per
-    attribute on MAMS aspects too (``benchmarks/aspects.py``).
+    a quarter of its size and in less training time. For a task with attributes, the
+    clauses beat one regression per attribute over the whole text on MAMS aspects, which
+    beat one spaCy textcat per attribute (``benchmarks/aspects.py``).
 
     Examples
     --------
     >>> default_model(exclusive=True), default_model(exclusive=False)
     ('tfidf_char_logreg', 'spacy_textcat_bow')
+    >>> default_model(exclusive=True, attributes=True)
+    'tfidf_char_clauses'
     """
-    return "tfidf_char_logreg" if exclusive and config_path is None else "spacy_textcat_bow"
+    if not exclusive or config_path is not None:
+        return "spacy_textcat_bow"
+    return DEFAULT_ATTRIBUTE_MODEL if attributes else "tfidf_char_logreg"
 
 
 def train_on_cleaned(
@@ -598,7 +607,7 @@ def train_on_cleaned(
     task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:
-        model = default_model(exclusive=True, config_path=config_path)
+        model = default_model(exclusive=True, config_path=config_path, attributes=with_attributes)
     workspace.require("predictions", "labelkit aggregate")
     warn_if_out_of_date(workspace)
     # Sampled in DuckDB, with texts read for the sample only: ten million labels need

@@ -333,6 +333,8 @@ def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) ->
     with Workspace(path) as ws:
         model = train_on_cleaned(ws, tmp_path / "m", dev_split="dev")
     assert isinstance(load_small_model(model), TextClassifier), "the default for attributes"
+    # It was tfidf_char_logreg: train_attributes had the new default, train_on_cleaned not.
+    assert json.loads((model / "meta.json").read_text())["labelkit"]["layout"] == "clauses"
     with Workspace(path) as ws:
         small = evaluate(ws, model, split="dev").summary.filter(pl.col("kind") == "small model")
         dev = ws.sql("SELECT text, gold FROM examples WHERE split = 'dev' ORDER BY id")
