@@ -1822,6 +1822,7 @@ def train(
             help="A registered small model: spacy_textcat_bow, spacy_textcat_static, "
             "spacy_textcat_bow_vectors, spacy_textcat_ensemble, spacy_textcat_vectors, "
             "tfidf_char_logreg (character n-grams, scikit-learn), "
+            "tfidf_char_clauses (the same, read clause by clause, for aspects), "
             "minilm_finetune (slow, most accurate; embeddings extra); "
             "for aspects and multi-label tasks also the layouts spacy_textcat_pairs and "
             "spacy_textcat_per_attribute (--param base=<model>); for a spans task spacy_ner "
@@ -1829,7 +1830,7 @@ def train(
             "from scratch; --param rules=true ships the precise phrase-list LFs in front of it) or "
             "spacy_spancat (overlapping spans). With --frontier, a comma-separated list of "
             "the models to compare. "
-            "[default: tfidf_char_logreg, once per attribute for a task with attributes "
+            "[default: tfidf_char_logreg; tfidf_char_clauses for a task with attributes "
             "(spacy_textcat_bow with --config); spacy_ner for spans]"
         ),
     ] = None,

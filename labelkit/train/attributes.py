@@ -1,12 +1,13 @@
 """The small model for tasks with attributes: one answer per attribute and text.
 
-The default is one logistic regression over character n-grams per attribute
-(``tfidf_char_logreg``, ``char_ngrams.train_char_ngrams_by_attribute``): one vocabulary,
-a softmax over each attribute's answers, the absent one included, saved as one
-numpy-and-scikit-learn model. On MAMS-ACSA it beat a spaCy textcat per attribute by
-0.06 macro-F1 over aspects (0.420 against 0.358 on the label model's labels, 0.560
-against 0.505 on gold), at a ninth of the size and twice the speed
-(``benchmarks/aspects.py``).
+The default is ``tfidf_char_clauses`` (``char_ngrams.train_clause_ngrams_by_attribute``):
+logistic regressions over one vocabulary of character n-grams, per attribute whether
+the text mentions it, and its answer read from the clause that mentions it most, saved
+as one numpy-and-scikit-learn model. ``tfidf_char_logreg`` gives each attribute one
+softmax over its answers, the absent one included, read from the whole text; on
+MAMS-ACSA it beat a spaCy textcat per attribute by 0.06 macro-F1 over aspects (0.420
+against 0.358 on the label model's labels, 0.560 against 0.505 on gold), at a ninth of
+the size and twice the speed, and the clauses beat it (``benchmarks/aspects.py``).
 
 Two spaCy layouts are registered as small models too, so that either can be chosen:
 
@@ -20,9 +21,9 @@ Two spaCy layouts are registered as small models too, so that either can be chos
   on its own, then put into one pipeline. Its answers are weighed by their rarity
   (``class_weight="balanced"``, ``labelkit.train.components``): most texts leave
   most attributes out, and unweighted, an attribute that nine texts in ten lack is
-  learnt as "always none", which its macro-F1 scores at a quarter. Any other small
-  model named for a task with attributes is trained inside this layout (with
-  ``tfidf_char_logreg``, the n-grams above).
+  learnt as "always none", which its macro-F1 scores at a quarter. Any other spaCy small
+  model named for a task with attributes is trained inside this layout (the n-grams
+  above train with their own trainers).
 
 Of the two, the second scores the higher macro-F1 over aspects on MAMS-ACSA and the
 first is the faster (``benchmarks/attribute_models.py``, docs/distillation.md).
@@ -166,9 +167,10 @@ def train_attributes(
 
     ``model`` is a layout (``spacy_textcat_pairs``, ``spacy_textcat_per_attribute``;
     ``--param base=`` names the small model inside it) or any other registered small
-    model, used inside the per-attribute layout: by default ``tfidf_char_logreg``, one
-    logistic regression over character n-grams per attribute, which takes no spaCy
-    ``config_path`` or ``vectors``. ``dev`` has the same columns (e.g. gold); without
+    model, used inside the per-attribute layout: by default ``tfidf_char_clauses``,
+    logistic regressions over character n-grams that read each attribute's answer from
+    the clause that mentions it (``tfidf_char_logreg``: one per attribute over the whole
+    text), which take no spaCy ``config_path`` or ``vectors``. ``dev`` has the same columns (e.g. gold); without
     it, a seeded ``dev_fraction`` of the texts is held out.
 
     Examples

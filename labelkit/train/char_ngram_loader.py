@@ -46,16 +46,22 @@ CLAUSES = "clauses"
 
 
 def split_clauses(text: str, pattern: re.Pattern[str], min_chars: int = 3) -> list[str]:
-    """The clauses of ``text`` that ``pattern`` separates, those shorter than
-    ``min_chars`` left out; the whole text where none is left.
+    r"""The clauses of ``text`` that ``pattern`` separates; one shorter than
+    ``min_chars`` joins the clause before it (the first, the one after it); the whole
+    text where there is none.
 
     Examples
     --------
-    >>> split_clauses("Great food, but slow service.", re.compile(r"[,.]|\\sbut\\s"))
-    ['Great food', 'slow service']
+    >>> split_clauses("Great food, but slow service. ok", re.compile(r"[,.]|\sbut\s"))
+    ['Great food', 'slow service ok']
     """
-    parts = [part.strip() for part in pattern.split(text)]
-    return [part for part in parts if len(part) >= min_chars] or [text]
+    clauses: list[str] = []
+    for part in (part.strip() for part in pattern.split(text)):
+        if clauses and (len(part) < min_chars or len(clauses[-1]) < min_chars):
+            clauses[-1] = f"{clauses[-1]} {part}".strip()
+        elif part:
+            clauses.append(part)
+    return clauses or [text]
 
 
 def vectorizer(settings: dict[str, Any], features: Sequence[str] | None = None) -> TfidfVectorizer:
@@ -143,7 +149,8 @@ class TextClassifier:
         """Each attribute's answers: the probability that the text mentions it times
         the answer's probability in the clause that mentions it most, and the absent
         answer (the last of each group) one minus that probability."""
-        logits = np.asarray(self.vectorizer.transform(texts) @ self.coef.T + self.intercept)
+        whole = self.vectorizer.transform(texts)
+        logits = np.asarray(whole @ self.coef.T + self.intercept)
         # Clipped: an attribute no training text mentioned has a logit of -1e4.
         mentioned = 1 / (1 + np.exp(-np.clip(logits, -500, 500)))
         pieces = [split_clauses(text, self.clauses, self.min_chars) for text in texts]
@@ -152,7 +159,12 @@ class TextClassifier:
         mention = np.asarray(clauses @ self.coef.T)
         scores = np.empty((len(texts), len(self.labels)))
         for attribute, group in enumerate(self.groups):
-            chosen = clauses[top_clauses(mention[:, attribute], owner, len(texts))]
+            if self.coef[attribute].any():
+                chosen = clauses[top_clauses(mention[:, attribute], owner, len(texts))]
+            else:
+                # Every training text mentioned it: no clause mentions it more than
+                # another, so the whole text is read.
+                chosen = whole
             weights = self.answer_coef + self.attribute_answer_coef[attribute]
             answers = softmax(np.asarray(chosen @ weights.T + self.answer_intercept))
             present = mentioned[:, attribute]

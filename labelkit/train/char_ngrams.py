@@ -57,7 +57,7 @@ ENGLISH_CONNECTIVES = (
     "yet",
     "except",
 )
-# Shorter pieces ("a", "ok") are kept with no clause of their own.
+# Shorter pieces ("ok", "so") join the clause before them rather than stand alone.
 MIN_CLAUSE_CHARS = 3
 
 
@@ -253,7 +253,7 @@ def tfidf_char_clauses_config(
 
     Whether a text mentions an attribute is read from the whole text; the attribute's
     answer from the clause that mentions it most (``char_ngram_loader``). Clauses are
-    split at punctuation and before ``connectives`` (by default, for an English task,
+    split at punctuation and at ``connectives`` (by default, for an English task,
     "but", "although", "though", "however", "while", "whereas", "yet" and "except"; none
     for another language).
 
@@ -263,7 +263,8 @@ def tfidf_char_clauses_config(
     PosixPath('models/restaurants/model-best')
     """
     if connectives is not None and (
-        isinstance(connectives, str) or not all(isinstance(w, str) and w for w in connectives)
+        not isinstance(connectives, list | tuple)
+        or not all(isinstance(word, str) and word.strip() for word in connectives)
     ):
         raise LabelkitError(f"connectives must be a list of words, got {connectives!r}")
     return {
@@ -283,16 +284,17 @@ tfidf_char_clauses_config.__signature__ = inspect.signature(tfidf_char_logreg_co
 
 
 def clause_pattern(connectives: Sequence[str]) -> str:
-    """The regular expression that splits a text into clauses: runs of punctuation, and
+    r"""The regular expression that splits a text into clauses: runs of punctuation, and
     each of ``connectives`` as a whole word (its case ignored).
 
     Examples
     --------
     >>> clause_pattern(["but"])
-    '(?i)[,;:.!?()]+|\\s(?:but)\\s'
+    '(?i)(?:[,;!?]|\\.(?!\\d))+|\\s(?:but)\\s'
     """
     words = "|".join(re.escape(word) for word in connectives)
-    return r"(?i)[,;:.!?()]+" + (rf"|\s(?:{words})\s" if words else "")
+    # Not at ":" ("food: ok") or brackets, nor at a decimal point ("3.5 stars").
+    return r"(?i)(?:[,;!?]|\.(?!\d))+" + (rf"|\s(?:{words})\s" if words else "")
 
 
 def train_clause_ngrams_by_attribute(
@@ -332,11 +334,11 @@ def train_clause_ngrams_by_attribute(
     texts = examples.unique(key, maintain_order=True).with_row_index("row")
     features = vectorizer(settings["features"])
     matrix = _fit_features(features, texts["text"].to_list())
-    train = _Clauses.of(texts["text"], features, pattern)
+    train = _Clauses.of(texts["text"], matrix, features, pattern)
     examples = examples.join(texts.select(key, "row"), on=key, maintain_order="left")
     dev_texts = dev.unique(key, maintain_order=True).with_row_index("row")
     dev_matrix = features.transform(dev_texts["text"].to_list())
-    held = _Clauses.of(dev_texts["text"], features, pattern)
+    held = _Clauses.of(dev_texts["text"], dev_matrix, features, pattern)
     dev = dev.join(dev_texts.select(key, "row"), on=key, maintain_order="left")
     mentions, answer_rows, dev_rows, chosen = [], [], [], {}
     for attribute in task.targets:
@@ -458,30 +460,40 @@ def _over_present(rows: pl.DataFrame, present: list[str], targets: str) -> pl.Da
     if targets != "soft":
         return rows
     kept = pl.col("probabilities").list.head(len(present))
-    return rows.with_columns((kept / kept.list.sum()).alias("probabilities"))
+    # A row whose present answers all have probability 0 keeps its label, certain.
+    certain = pl.concat_list([(pl.col("label") == answer).cast(pl.Float64) for answer in present])
+    spread = pl.when(kept.list.sum() > 0).then(kept / kept.list.sum()).otherwise(certain)
+    return rows.with_columns(spread.alias("probabilities"))
 
 
 class _Clauses(NamedTuple):
-    """Texts cut into clauses: the clauses' n-gram ``matrix``, the ``owner`` row (in
-    the texts' order) of each clause, and how many texts there are."""
+    """Texts cut into clauses: the n-gram ``matrix`` of the clauses, then of the whole
+    texts, and the ``owner`` row (in the texts' order) of each clause."""
 
     matrix: Any
     owner: np.ndarray
-    n_texts: int
 
     @classmethod
-    def of(cls, texts: pl.Series, features: Any, pattern: str) -> _Clauses:
+    def of(cls, texts: pl.Series, matrix: Any, features: Any, pattern: str) -> _Clauses:
+        """The clauses of ``texts``, whose n-grams are ``matrix``."""
         split = re.compile(pattern)
         pieces = [split_clauses(text, split, MIN_CLAUSE_CHARS) for text in texts]
-        flat = [clause for clauses in pieces for clause in clauses]
+        clauses = features.transform([clause for clauses in pieces for clause in clauses])
         owner = np.repeat(np.arange(len(pieces)), [len(clauses) for clauses in pieces])
-        return cls(features.transform(flat), owner, len(pieces))
+        return cls(sp.vstack([clauses, matrix], format="csr"), owner)
 
     def mentioned(self, rows: pl.DataFrame, coef: np.ndarray, absent: str) -> pl.DataFrame:
-        """``rows`` with a present answer, each with ``clause``: the index of its text's
-        clause of the highest mention score (by ``coef``)."""
+        """``rows`` with a present answer, each with ``clause``: the ``matrix`` row of its
+        text's clause of the highest mention score (by ``coef``); of the whole text
+        where ``coef`` is all zero (as the loader does)."""
         rows = rows.filter(pl.col("label") != absent)
-        top = top_clauses(np.asarray(self.matrix @ coef).ravel(), self.owner, self.n_texts)
+        n_clauses = len(self.owner)
+        n_texts = self.matrix.shape[0] - n_clauses
+        if coef.any():
+            scores = np.asarray(self.matrix[:n_clauses] @ coef).ravel()
+            top = top_clauses(scores, self.owner, n_texts)
+        else:
+            top = n_clauses + np.arange(n_texts)
         return rows.with_columns(clause=pl.Series(top[rows["row"].to_numpy()], dtype=pl.Int64))
 
 

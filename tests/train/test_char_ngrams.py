@@ -483,11 +483,6 @@ def test_clause_model_reads_each_attribute_from_the_clause_that_names_it(
         ("positive", "negative"),
         ("negative", "positive"),
     ]
-    whole = predict_frame(
-        train_attributes(clause_reviews(), TASK, tmp_path / "w", model=MODEL),
-        pl.DataFrame({"text": texts}),
-    )
-    assert whole["predicted_food"][0] == whole["predicted_food"][1]
     meta = json.loads((model / "meta.json").read_text())["labelkit"]
     assert meta["layout"] == "clauses" and meta["groups"] == [3, 3]
     assert meta["training"]["connectives"][0] == "but"
@@ -523,12 +518,12 @@ def test_clause_model_splits_at_punctuation_alone_in_another_language(tmp_path: 
     model = train_attributes(clause_reviews(), task, tmp_path / "de", model=CLAUSES)
     meta = json.loads((model / "meta.json").read_text())["labelkit"]
     assert meta["training"]["connectives"] == []
-    assert meta["clauses"]["pattern"] == "(?i)[,;:.!?()]+"
+    assert meta["clauses"]["pattern"] == "(?i)(?:[,;!?]|\\.(?!\\d))+"
     mine = train_attributes(
         clause_reviews(), task, tmp_path / "own", model=CLAUSES, connectives=["aber"]
     )
     pattern = json.loads((mine / "meta.json").read_text())["labelkit"]["clauses"]["pattern"]
-    assert pattern == "(?i)[,;:.!?()]+|\\s(?:aber)\\s"
+    assert pattern == "(?i)(?:[,;!?]|\\.(?!\\d))+|\\s(?:aber)\\s"
 
 
 def test_clause_model_refuses_a_classification_task_and_bad_settings(tmp_path: Path) -> None:
@@ -536,10 +531,45 @@ def test_clause_model_refuses_a_classification_task_and_bad_settings(tmp_path: P
 
     with pytest.raises(LabelkitError, match="tfidf_char_clauses answers a task with attributes"):
         train_textcat(spam_rows(), ["ham", "spam"], tmp_path / "s", model=CLAUSES)
-    with pytest.raises(LabelkitError, match="connectives must be a list of words, got 'but'"):
-        train_attributes(clause_reviews(), TASK, tmp_path / "a", model=CLAUSES, connectives="but")
+    for bad in ("but", 5, ["but", " "]):
+        with pytest.raises(LabelkitError, match="connectives must be a list of words, got"):
+            train_attributes(clause_reviews(), TASK, tmp_path / "a", model=CLAUSES, connectives=bad)
+    nothing = clause_reviews().with_columns(label=pl.lit("none"))
+    with pytest.raises(
+        LabelkitError, match=r"no training text mentions any of \['food', 'staff'\]"
+    ):
+        train_attributes(nothing, TASK, tmp_path / "n", model=CLAUSES)
     with pytest.raises(LabelkitError, match="takes no parameter 'conectives'"):
         train_attributes(clause_reviews(), TASK, tmp_path / "b", model=CLAUSES, conectives=[])
     with pytest.raises(LabelkitError, match="C must be one or more positive numbers"):
         train_attributes(clause_reviews(), TASK, tmp_path / "c", model=CLAUSES, C=[0])
-    assert not {"s", "a", "b", "c"} & {p.name for p in tmp_path.iterdir()}
+    assert not {"s", "a", "b", "c", "n"} & {p.name for p in tmp_path.iterdir()}
+
+
+def test_clause_model_reads_the_whole_text_for_an_attribute_every_text_mentions(
+    tmp_path: Path,
+) -> None:
+    # The second read found it: with no text to tell "mentioned" from, every clause
+    # scored alike and the answer was read from the first, here the day of the visit.
+    from tests.train.test_attributes import TASK
+
+    data = []
+    for i, person in enumerate(STAFF * 3):
+        data += [
+            (f"we came on day {i}, the {person} was {GOOD[i % 3]}", "none", "positive"),
+            (f"we came on day {i}, the {person} was {BAD[i % 3]}", "none", "negative"),
+            (f"the {person} was {GOOD[i % 3]}, the {DISHES[i % 4]} too", "positive", "positive"),
+        ]
+    frame = pl.DataFrame(data * 2, schema=["text", "food", "staff"], orient="row")
+    frame = frame.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
+    rows = pl.concat(
+        frame.select("id", "text", pl.lit(a).alias("attribute"), pl.col(a).alias("label"))
+        for a in ("food", "staff")
+    )
+    model = train_attributes(rows, TASK, tmp_path / "m", model=CLAUSES)
+    texts = [
+        "we came on a sunday, the host was dreadful",
+        "we came on a monday, the host was lovely",
+    ]
+    said = predict_frame(model, pl.DataFrame({"text": texts}))
+    assert said["predicted_staff"].to_list() == ["negative", "positive"]
