@@ -5,7 +5,7 @@ Methods, all scored on the gold test split: each labeling function of
 answers (the first 300 test sentences only: ``labelkit/datasets/mams-acsa/README.md``),
 majority vote, each label model, the default label model on the LF votes alone (the
 small models' teacher: the train split has no LLM votes), the small model (the default
-layout, one textcat per aspect) trained on that teacher's labels after 0, 100 and 300
+for aspects, ``tfidf_char_clauses``) trained on that teacher's labels after 0, 100 and 300
 simulated reviews (gold answers the most doubtful (sentence, aspect) flags), and the
 same small model trained on gold train labels, the ceiling. Label models are fitted on
 train without gold; seeds vary the small model's training (mean and standard deviation).

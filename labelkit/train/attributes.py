@@ -166,12 +166,13 @@ def train_attributes(
     that lacks a row for an attribute teaches nothing about it.
 
     ``model`` is a layout (``spacy_textcat_pairs``, ``spacy_textcat_per_attribute``;
-    ``--param base=`` names the small model inside it) or any other registered small
-    model, used inside the per-attribute layout: by default ``tfidf_char_clauses``,
-    logistic regressions over character n-grams that read each attribute's answer from
-    the clause that mentions it (``tfidf_char_logreg``: one per attribute over the whole
-    text), which take no spaCy ``config_path`` or ``vectors``. ``dev`` has the same columns (e.g. gold); without
-    it, a seeded ``dev_fraction`` of the texts is held out.
+    ``--param base=`` names the small model inside it), a spaCy small model (trained
+    inside the per-attribute layout), or one of the n-grams, which train with their own
+    trainer and take no spaCy ``config_path`` or ``vectors``: by default
+    ``tfidf_char_clauses``, which reads each attribute's answer from the clause that
+    mentions it, or ``tfidf_char_logreg``, one regression per attribute over the whole
+    text. ``dev`` has the same columns (e.g. gold); without it, a seeded
+    ``dev_fraction`` of the texts is held out.
 
     Examples
     --------

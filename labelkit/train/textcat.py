@@ -577,9 +577,9 @@ def train_on_cleaned(
     ``dev_split``, that split's gold labels choose the best checkpoint; otherwise a
     tenth of the cleaned set is held out for it. The texts are tokenized in the
     workspace's language; spaCy's training log is printed only with ``verbose``.
-    ``model`` defaults to ``default_model`` (``tfidf_char_logreg``; with a spaCy
-    ``config_path``, ``spacy_textcat_bow``), for a task with attributes inside the
-    default layout of ``train_attributes`` (one classifier per attribute). A spans
+    ``model`` defaults to ``default_model`` (``tfidf_char_logreg``; for a task with
+    attributes, trained by ``train_attributes``, ``tfidf_char_clauses``; with a spaCy
+    ``config_path``, ``spacy_textcat_bow``, for a task with attributes one per attribute). A spans
     task trains spaCy's ``ner`` on ``cleaned_spans`` (``train_ner_on_cleaned``).
 
     Examples

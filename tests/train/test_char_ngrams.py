@@ -458,12 +458,15 @@ def clause_reviews() -> pl.DataFrame:
             (f"the {person} was {bad}", "none", "negative"),
             ("we went there on a tuesday", "none", "none"),
         ]
-    frame = pl.DataFrame(data * 2, schema=["text", "food", "staff"], orient="row")
-    frame = frame.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
-    return pl.concat(
-        frame.select("id", "text", pl.lit(a).alias("attribute"), pl.col(a).alias("label"))
-        for a in ("food", "staff")
-    )
+    return as_rows(data * 2)
+
+
+def as_rows(data: list[tuple[str, str, str]]) -> pl.DataFrame:
+    """``(text, food, staff)`` tuples as rows of ``id, text, attribute, label``."""
+    from tests.train.test_attributes import rows
+
+    frame = pl.DataFrame(data, schema=["text", "food", "staff"], orient="row")
+    return rows(frame.with_row_index("id").with_columns(pl.col("id").cast(pl.String)))
 
 
 def test_clause_model_reads_each_attribute_from_the_clause_that_names_it(
@@ -485,7 +488,7 @@ def test_clause_model_reads_each_attribute_from_the_clause_that_names_it(
     ]
     meta = json.loads((model / "meta.json").read_text())["labelkit"]
     assert meta["layout"] == "clauses" and meta["groups"] == [3, 3]
-    assert meta["training"]["connectives"][0] == "but"
+    assert meta["training"]["connectives"][:2] == ["and", "but"]
     scores = np.array(list(TextClassifier(model).pipe([*texts, "the pizza was great"])))
     assert scores[:, :3].sum(axis=1) == pytest.approx(1.0)
     assert scores[:, 3:].sum(axis=1) == pytest.approx(1.0)
@@ -560,13 +563,7 @@ def test_clause_model_reads_the_whole_text_for_an_attribute_every_text_mentions(
             (f"we came on day {i}, the {person} was {BAD[i % 3]}", "none", "negative"),
             (f"the {person} was {GOOD[i % 3]}, the {DISHES[i % 4]} too", "positive", "positive"),
         ]
-    frame = pl.DataFrame(data * 2, schema=["text", "food", "staff"], orient="row")
-    frame = frame.with_row_index("id").with_columns(pl.col("id").cast(pl.String))
-    rows = pl.concat(
-        frame.select("id", "text", pl.lit(a).alias("attribute"), pl.col(a).alias("label"))
-        for a in ("food", "staff")
-    )
-    model = train_attributes(rows, TASK, tmp_path / "m", model=CLAUSES)
+    model = train_attributes(as_rows(data * 2), TASK, tmp_path / "m", model=CLAUSES)
     texts = [
         "we came on a sunday, the host was dreadful",
         "we came on a monday, the host was lovely",
