@@ -22,9 +22,10 @@ PICKS = ("smallest-within",)
 
 def frontier_models() -> list[str]:
     """The registered small models that give one label per text: every one but the
-    attribute layouts, the models of tasks with attributes and the entity recognizers, and ``minilm_finetune`` only where
-    the ``embeddings`` extra is installed; by name, the slow ones (``slow``: the MiniLM
-    fine-tune) last, so that the quick ones are done before them.
+    attribute layouts, the models of tasks with attributes and the entity recognizers,
+    and ``minilm_finetune`` only where the ``embeddings`` extra is installed; by name,
+    the slow ones (``slow``: the MiniLM fine-tune) last, so that the quick ones are done
+    before them.
 
     Examples
     --------
