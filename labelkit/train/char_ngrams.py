@@ -197,7 +197,7 @@ def train_char_ngrams_by_attribute(
     >>> train_attributes(rows, task, "models/restaurants", model="tfidf_char_logreg")
     PosixPath('models/restaurants/model-best')
     """
-    features, examples, matrix, dev, dev_matrix = _by_text(examples, dev, key, settings)
+    features, examples, matrix, _, dev, dev_matrix, _ = _by_text(examples, dev, key, settings)
     coefs, intercepts, outputs, groups, chosen = [], [], [], [], {}
     for attribute in task.targets:
         answers = task.answers(attribute).labels
@@ -330,9 +330,11 @@ def train_clause_ngrams_by_attribute(
     if connectives is None:
         connectives = ENGLISH_CONNECTIVES if task.lang == "en" else ()
     pattern = clause_pattern(connectives)
-    features, examples, matrix, dev, dev_matrix = _by_text(examples, dev, key, settings)
-    train = _Clauses.of(_texts(examples), matrix, features, pattern)
-    held = _Clauses.of(_texts(dev), dev_matrix, features, pattern)
+    features, examples, matrix, texts, dev, dev_matrix, dev_texts = _by_text(
+        examples, dev, key, settings
+    )
+    train = _Clauses.of(texts, matrix, features, pattern)
+    held = _Clauses.of(dev_texts, dev_matrix, features, pattern)
     mentions, answer_rows, dev_rows, chosen = [], [], [], {}
     for attribute in task.targets:
         rows = examples.filter(pl.col("attribute") == attribute)
@@ -490,29 +492,37 @@ class _Clauses(NamedTuple):
         return rows.with_columns(clause=pl.Series(top[rows["row"].to_numpy()], dtype=pl.Int64))
 
 
+class _ByText(NamedTuple):
+    """Training and dev rows indexed by text: the vectorizer fitted on the training
+    texts, ``examples`` and ``dev`` with ``row`` (their text's row in ``matrix`` /
+    ``dev_matrix``, each text once however many attributes it has rows for), and the
+    texts in row order."""
+
+    features: Any
+    examples: pl.DataFrame
+    matrix: Any
+    texts: pl.Series
+    dev: pl.DataFrame
+    dev_matrix: Any
+    dev_texts: pl.Series
+
+
 def _by_text(
     examples: pl.DataFrame, dev: pl.DataFrame, key: str, settings: dict[str, Any]
-) -> tuple[Any, pl.DataFrame, Any, pl.DataFrame, Any]:
-    """The vectorizer fitted on the training texts; ``examples`` with ``row``, its text's
-    row in their n-gram matrix, and that matrix; ``dev`` and its matrix likewise (each
-    text once, however many attributes it has rows for)."""
+) -> _ByText:
+    """``examples`` and ``dev`` indexed by text (``_ByText``), ``key`` grouping a text's rows."""
     features = vectorizer(settings["features"])
     texts = examples.unique(key, maintain_order=True).with_row_index("row")
-    matrix = _fit_features(features, texts["text"].to_list())
     dev_texts = dev.unique(key, maintain_order=True).with_row_index("row")
-    dev_matrix = features.transform(dev_texts["text"].to_list())
-    return (
+    return _ByText(
         features,
         examples.join(texts.select(key, "row"), on=key, maintain_order="left"),
-        matrix,
+        _fit_features(features, texts["text"].to_list()),
+        texts["text"],
         dev.join(dev_texts.select(key, "row"), on=key, maintain_order="left"),
-        dev_matrix,
+        features.transform(dev_texts["text"].to_list()),
+        dev_texts["text"],
     )
-
-
-def _texts(rows: pl.DataFrame) -> pl.Series:
-    """Each text of ``rows`` once, in the order of their ``row``."""
-    return rows.unique("row").sort("row")["text"]
 
 
 def _fit_features(features: Any, texts: list[str]) -> Any:

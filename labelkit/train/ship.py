@@ -162,7 +162,7 @@ def package_model(
         )
     output.mkdir(parents=True, exist_ok=True)
     if kind is not None:
-        return _package_scorer(kind, model_path, output, name, version, evaluation, wheel)
+        return _package_scorer(kind, model_path, made, name, version, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
@@ -189,18 +189,18 @@ def package_model(
 def _package_scorer(
     kind: ScorerKind,
     model_path: Path,
-    output: Path,
+    source: Path,
     name: str,
     version: str,
     evaluation: Evaluation | None,
     wheel: bool,
 ) -> Path:
     """A scorer as a package ``en_<name>`` whose code is its loader:
-    ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone."""
+    ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone,
+    its source in the folder ``source``."""
     # Found, not imported: importing the MiniLM loader would import torch.
     loader = importlib.util.find_spec(kind.loader).origin
     package = f"en_{name}"
-    source = output / f"{package}-{version}"
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
@@ -229,9 +229,9 @@ def _package_scorer(
 
 def _ship_meta(
     path: Path, name: str, version: str, description: str, evaluation: Evaluation | None
-) -> dict[str, Any]:
+) -> None:
     """Rewrite the model's ``meta.json`` at ``path`` for its package: name, version,
-    description and, with an ``evaluation``, its figures; return it."""
+    description and, with an ``evaluation``, its figures."""
     meta = json.loads(path.read_text())
     meta |= {"name": name, "version": version, "description": description}
     if evaluation is not None:
@@ -240,7 +240,6 @@ def _ship_meta(
         evaluated["labelkit"] = {**meta.get("labelkit", {}), **evaluated["labelkit"]}
         meta |= evaluated
     path.write_text(json.dumps(meta, indent=2))
-    return meta
 
 
 def _wheel(source: Path) -> Path:
