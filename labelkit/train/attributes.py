@@ -208,7 +208,14 @@ def train_attributes(
     examples = examples.filter(pl.col("label").is_not_null())
     texts = examples[key].unique(maintain_order=True).sample(fraction=1.0, shuffle=True, seed=seed)
     if dev is not None:
+        _check_known(dev, task, "dev")
         dev = dev.filter(pl.col("label").is_not_null())
+        if dev.height == 0:
+            # The n-grams met it with scikit-learn's "Found array with 0 sample(s)".
+            raise LabelkitError(
+                "dev has no rows with a label to choose the model on; leave dev out to "
+                "hold out dev_fraction of the texts"
+            )
     else:
         held_out = texts.head(max(1, round(texts.len() * dev_fraction)))
         dev = examples.filter(pl.col(key).is_in(held_out.implode()))
@@ -377,24 +384,31 @@ def _assemble(parts: dict[str, Path], lang: str) -> spacy.language.Language:
     return nlp
 
 
+def _check_known(rows: pl.DataFrame, task: Task, what: str) -> None:
+    """Refuse ``rows`` (``what`` names them) that lack a column or name an attribute or
+    answer the task does not have."""
+    missing = [c for c in ("text", "attribute", "label") if c not in rows.columns]
+    if missing:
+        raise LabelkitError(f"{what} have no column(s) {missing}")
+    unknown = rows.filter(~pl.col("attribute").is_in(task.targets))
+    if unknown.height:
+        raise LabelkitError(
+            f"attribute {unknown['attribute'][0]!r} in {what} is not among the task's "
+            f"{list(task.targets)}"
+        )
+    answers = task.answers(task.targets[0]).labels
+    wrong = rows.filter(pl.col("label").is_not_null() & ~pl.col("label").is_in(answers))
+    if wrong.height:
+        raise LabelkitError(
+            f"answer {wrong['label'][0]!r} (attribute {wrong['attribute'][0]!r}) in {what} "
+            f"is not among the task's {list(answers)}"
+        )
+
+
 def _check_attribute_examples(examples: pl.DataFrame, task: Task, targets: str, key: str) -> None:
     if targets not in TARGETS:
         raise LabelkitError(f"unknown targets {targets!r}; use one of {list(TARGETS)}")
-    missing = [c for c in ("text", "attribute", "label") if c not in examples.columns]
-    if missing:
-        raise LabelkitError(f"the training rows have no column(s) {missing}")
-    unknown = examples.filter(~pl.col("attribute").is_in(task.targets))
-    if unknown.height:
-        raise LabelkitError(
-            f"attribute {unknown['attribute'][0]!r} is not among the task's {list(task.targets)}"
-        )
-    answers = task.answers(task.targets[0]).labels
-    wrong = examples.filter(pl.col("label").is_not_null() & ~pl.col("label").is_in(answers))
-    if wrong.height:
-        raise LabelkitError(
-            f"answer {wrong['label'][0]!r} (attribute {wrong['attribute'][0]!r}) is not "
-            f"among the task's {list(answers)}"
-        )
+    _check_known(examples, task, "the training rows")
     repeated = examples.filter(pl.struct(key, "attribute").is_duplicated())
     if repeated.height:
         raise LabelkitError(

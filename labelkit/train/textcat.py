@@ -344,7 +344,9 @@ def train_textcat(
         )
     _check_examples(examples, labels, targets, exclusive)
     rows = examples.sample(fraction=1.0, shuffle=True, seed=seed)
-    if dev is None:
+    if dev is not None:
+        dev = _check_dev(dev, labels, exclusive)
+    else:
         n_dev = max(1, round(rows.height * dev_fraction))
         dev, rows = rows.head(n_dev), rows.slice(n_dev)
     trainer = getattr(factory, "trainer", None)
@@ -686,6 +688,29 @@ def _check_examples(
         raise LabelkitError(f"targets={targets!r} needs exclusive classes, not a list of labels")
     if needs and needs not in examples.columns:
         raise LabelkitError(f"targets={targets!r} needs a {needs!r} column")
+
+
+def _check_dev(dev: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> pl.DataFrame:
+    """``dev``'s rows with a label, refused where none has one or a label is not the
+    task's: the n-grams met an empty dev with scikit-learn's "Found array with 0
+    sample(s)", and spaCy chose its checkpoint on nothing."""
+    missing = [column for column in ("text", "label") if column not in dev.columns]
+    if missing:
+        raise LabelkitError(f"dev has no column(s) {missing}")
+    if (dev.schema["label"] == pl.List(pl.String)) == exclusive:
+        shape = "one label per row" if exclusive else "a list of labels per row"
+        raise LabelkitError(f"dev's labels must be {shape}, as the training rows' are")
+    dev = dev.filter(pl.col("label").is_not_null())
+    if dev.height == 0:
+        raise LabelkitError(
+            "dev has no rows with a label to choose the model on; leave dev out to hold "
+            "out dev_fraction of the training rows"
+        )
+    given = dev["label"] if exclusive else dev["label"].explode()
+    unknown = set(given.drop_nulls().unique()) - set(labels)
+    if unknown:
+        raise LabelkitError(f"dev labels {sorted(unknown)} are not among the task's {list(labels)}")
+    return dev
 
 
 def _wants_vectors(config: Config) -> bool:

@@ -242,10 +242,19 @@ def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:
     # Trial 33: None for the task failed with "'NoneType' object has no attribute 'kind'".
     with pytest.raises(LabelkitError, match=r"train_attributes needs the task \(workspace.task\)"):
         train_attributes(good, None, tmp_path)  # type: ignore[arg-type]
-    with pytest.raises(LabelkitError, match=r"attribute 'drinks' is not among"):
+    with pytest.raises(
+        LabelkitError, match=r"attribute 'drinks' in the training rows is not among"
+    ):
         train_attributes(good.with_columns(attribute=pl.lit("drinks")), TASK, tmp_path)
-    with pytest.raises(LabelkitError, match=r"answer 'great' \(attribute 'food'\) is not among"):
+    with pytest.raises(LabelkitError, match=r"answer 'great' \(attribute 'food'\) in the training"):
         train_attributes(good.with_columns(label=pl.lit("great")), TASK, tmp_path)
+    # An empty dev met the n-grams with scikit-learn's "Found array with 0 sample(s)".
+    for model in ("tfidf_char_clauses", "spacy_textcat_per_attribute"):
+        with pytest.raises(LabelkitError, match="dev has no rows with a label"):
+            train_attributes(good, TASK, tmp_path / "m", model=model, dev=good.head(0))
+    with pytest.raises(LabelkitError, match=r"answer 'great' \(attribute 'food'\) in dev"):
+        train_attributes(good, TASK, tmp_path / "m", dev=good.with_columns(label=pl.lit("great")))
+    assert not (tmp_path / "m").exists()
     with pytest.raises(LabelkitError, match="id '0' has more than one row for attribute 'food'"):
         train_attributes(pl.concat([good, good.head(1)]), TASK, tmp_path)
     with pytest.raises(LabelkitError, match="spacy_textcat_pairs answers a task with attributes"):

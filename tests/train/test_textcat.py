@@ -192,6 +192,26 @@ def test_refuses_bad_training_input(tmp_path: Path) -> None:
         train_textcat(lists, ["ham", "spam"], tmp_path, targets="weighted")
 
 
+@pytest.mark.parametrize("model", ["tfidf_char_logreg", BOW])
+def test_refuses_a_dev_set_it_cannot_choose_on(tmp_path: Path, model: str) -> None:
+    # An empty dev met the n-grams with scikit-learn's "Found array with 0 sample(s)",
+    # and spaCy chose its checkpoint on nothing.
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    unlabeled = pl.DataFrame({"text": ["free money"], "label": [None]}, schema=examples.schema)
+    cases = {
+        "dev has no rows with a label": unlabeled,
+        r"dev labels \['eggs'\] are not among": unlabeled.with_columns(label=pl.lit("eggs")),
+        "dev's labels must be one label per row": pl.DataFrame(
+            {"text": ["free money"], "label": [["spam"]]}
+        ),
+        r"dev has no column\(s\) \['label'\]": unlabeled.select("text"),
+    }
+    for message, dev in cases.items():
+        with pytest.raises(LabelkitError, match=message):
+            train_textcat(examples, ["ham", "spam"], tmp_path / "m", model=model, dev=dev)
+    assert not (tmp_path / "m").exists()
+
+
 def test_static_vectors_know_which_words_mean_alike(tmp_path: Path, minilm_cache: Path) -> None:
     from labelkit.train import static_vectors
 
