@@ -10,6 +10,7 @@ Examples
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -88,7 +89,9 @@ def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]
     Traceback (most recent call last):
     LabelkitError: label model 'auto': max_iter takes what its default does (100), not 'abc'
     """
-    signature = inspect.signature(resolve(registry, name))
+    factory = resolve(registry, name)
+    signature = inspect.signature(factory)
+    hints = typing.get_type_hints(factory)
     for key, value in params.items():
         parameter = signature.parameters.get(key)
         default = None if parameter is None else parameter.default
@@ -99,6 +102,11 @@ def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]
                 f"{_kind(registry)} {name!r}: {key} takes what its default does "
                 f"({default!r}), not {value!r}"
             )
+        # A default of None says nothing; the hint does (ray's ``workers: int | None``).
+        kinds = set(typing.get_args(hints.get(key))) - {type(None)}
+        if kinds and kinds <= {bool, int, float} and isinstance(value, str):
+            named = " or ".join(sorted(kind.__name__ for kind in kinds))
+            raise LabelkitError(f"{_kind(registry)} {name!r}: {key} takes {named}, not {value!r}")
 
 
 def _kind(registry: catalogue.Registry) -> str:

@@ -265,6 +265,15 @@ def test_an_unknown_executor_is_named() -> None:
         executor_for("dask")
 
 
+def test_an_executor_refuses_a_parameter_by_name() -> None:
+    # ray's workers defaults to None, which let "2" through to Ray's own TypeError;
+    # a misspelt parameter ended in Python's "unexpected keyword argument".
+    with pytest.raises(LabelkitError, match=r"executor 'ray': workers takes int, not '2'"):
+        executor_for("ray", workers="2")
+    with pytest.raises(LabelkitError, match=r"executor 'ray' takes no parameter 'worker'"):
+        executor_for("ray", worker=2)
+
+
 def test_the_cli_applies_on_the_cluster_at_an_address(
     cluster: None, examples_csv: Path, tmp_path: Path
 ) -> None:

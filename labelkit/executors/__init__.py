@@ -16,18 +16,19 @@ from typing import Any
 
 from labelkit.executors import local, ray_data
 from labelkit.executors.base import Executor, LFVotes
-from labelkit.registry import executors, resolve
+from labelkit.registry import configure, executors
 
 
 def executor_for(name: str, **params: Any) -> Executor:
-    """The executor registered as ``name``, made with ``params``.
+    """The executor registered as ``name``, made with ``params`` (a parameter it does not
+    take, or text where it takes a number, is refused by name).
 
     Examples
     --------
     >>> executor_for("local").name
     'local'
     """
-    return resolve(executors, name)(**params)
+    return configure(executors, name, **params)
 
 
 __all__ = ["Executor", "LFVotes", "executor_for", "local", "ray_data"]
