@@ -20,6 +20,7 @@ from labelkit.aggregate.base import (
     vote_shares,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
+from labelkit.errors import InputError
 from labelkit.registry import label_models
 from labelkit.task import ABSTAIN
 
@@ -167,7 +168,13 @@ class AutoLabelModel(BaseLabelModel):
         "pseudo_votes",
     )
     PRIOR_LIFT = 0.3
-    """Prior mean of a source's accuracy: chance plus this share of the way to 1."""
+    """Prior mean of a source's accuracy: chance plus this share of the way to 1, and
+    at least ``PRIOR_ACCURACY``."""
+    PRIOR_ACCURACY = 0.7
+    """Least prior mean of a source's accuracy, Snorkel's ``prec_init``: the lift alone
+    put it at 0.44 for a source of one label of five, so a text one such source voted
+    on (its accuracy unknown: no other source votes there) got confidence 0.44 where
+    its rules were right every time (trial 44)."""
     PRIOR_VOTES = 10.0
     """How many votes the prior on a source's pooled accuracy counts as."""
     LABEL_VOTES = 1e9
@@ -188,6 +195,9 @@ class AutoLabelModel(BaseLabelModel):
         max_iter: int = 100,
         tol: float = 1e-4,
     ) -> None:
+        if max_iter < 1:
+            # Zero rounds left the accuracies unset: an UnboundLocalError (trial 44).
+            raise InputError(f"max_iter must be at least 1, got {max_iter}")
         self.class_balance = None if class_balance is None else list(class_balance)
         self.keep_below_chance = keep_below_chance
         self.min_agreement = min_agreement
@@ -635,7 +645,9 @@ def _fit_precisions(
     pooled_n = n_votes.sum(axis=1)
     chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
     chance = np.where(pooled_n > 0, chance, 1.0 / k)
-    prior_mean = chance + AutoLabelModel.PRIOR_LIFT * (1 - chance)
+    prior_mean = np.maximum(
+        chance + AutoLabelModel.PRIOR_LIFT * (1 - chance), AutoLabelModel.PRIOR_ACCURACY
+    )
     for _ in range(max_iter):
         loo = np.where(vote_known, vote_gold_hit, loo)
         hits = votes.per_source(loo * vote_weight)

@@ -16,6 +16,7 @@ import pytest
 from labelkit.aggregate import AutoLabelModel, load_label_model, make_label_model
 from labelkit.data import bundled_dataset, ingest
 from labelkit.demo import YOUTUBE_INGEST
+from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import expected_calibration_error
 from labelkit.lf import apply_lfs, load_lfs
 from labelkit.lf.analysis import health_warning, source_health
@@ -142,6 +143,30 @@ def test_a_source_that_never_votes_is_said_to_with_no_estimate() -> None:
     assert (row["coverage"], row["estimated_accuracy"], row["status"]) == (0.0, None, "never votes")
     assert health.filter(pl.col("status") == "never votes").height == 1
     assert health["estimated_accuracy"].null_count() == 1
+
+
+def test_a_lone_vote_of_a_source_no_other_overlaps_is_trusted_as_a_typical_rule() -> None:
+    # Trial 44: five keyword rules, one per intent, that never voted on the same text
+    # (so nothing measured their accuracy) gave each lone vote confidence 0.44, though
+    # every one was right; the flagger then queued 212 of 228 labels as unsure.
+    rows = np.arange(100)
+    codes = np.full((100, 5), ABSTAIN)
+    codes[rows, rows % 5] = rows % 5
+    model = AutoLabelModel().fit(codes, 5)
+    assert model.report["accuracy"] == pytest.approx([0.7] * 5)
+    proba = model.predict_proba(codes[:5])
+    assert (proba.argmax(axis=1) == np.arange(5)).all()
+    assert proba.max(axis=1) == pytest.approx([0.7] * 5, abs=0.01)
+
+
+def test_refuses_no_rounds_of_estimation() -> None:
+    # Trial 44: max_iter=0 left the accuracies unset, an UnboundLocalError.
+    with pytest.raises(InputError, match="max_iter must be at least 1, got 0"):
+        make_label_model("auto", max_iter=0)
+    with pytest.raises(LabelkitError, match="label model 'auto': max_iter takes a number from 0"):
+        make_label_model("auto", max_iter=-1)
+    with pytest.raises(LabelkitError, match="'snorkel': learning_rate takes a number from 0"):
+        make_label_model("snorkel", learning_rate=-1)
 
 
 def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
