@@ -274,7 +274,7 @@ def apply(
         bool, typer.Option(help="Stop at the first row an LF fails on; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Rerun LFs whose votes are current.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.", min=1)] = None,
     allow_failing_lfs: Annotated[
         bool,
         typer.Option(
@@ -422,7 +422,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
 def analyze(
     workspace: Workspace_,
     split: Annotated[str | None, typer.Option(help="Default: dev if it has gold.")] = None,
-    top: Annotated[int, typer.Option(help="Rows per table.")] = 10,
+    top: Annotated[int, typer.Option(help="Rows per table.", min=1)] = 10,
 ) -> None:
     """How the sources (labeling functions, LLM answers) do: accuracy with intervals,
     agreement, gaps, disputes."""
@@ -1471,10 +1471,11 @@ def flag(
             "a spans task has its own token tagger."
         ),
     ] = None,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.", min=2)] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.", min=0)] = 0,
     unsure_below: Annotated[
-        float, typer.Option(help="Flag labels the label model is less sure of than this.")
+        float,
+        typer.Option(help="Flag labels the label model is less sure of than this.", min=0, max=1),
     ] = 0.8,
     missed_above: Annotated[
         float | None,
@@ -1487,7 +1488,8 @@ def flag(
         int,
         typer.Option(
             help="Cross-validate the flagger on a stratified sample of at most this many "
-            "labels (per attribute) and score the rest with the fold models; 0: all."
+            "labels (per attribute) and score the rest with the fold models; 0: all.",
+            min=0,
         ),
     ] = 50_000,
     executor: Executor_ = "local",
@@ -1551,7 +1553,7 @@ def flag(
 def review(
     workspace: Workspace_,
     reviewer: Annotated[str, typer.Option(help="Your name, stored with every answer.")],
-    limit: Annotated[int | None, typer.Option(help="Stop after this many answers.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many answers.", min=1)] = None,
     focus: Annotated[
         str | None,
         typer.Option(help="Focus mode: only the items asking 'is this LABEL?', yes or no."),
@@ -1841,7 +1843,7 @@ def train(
         str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
     ] = None,
     param: Param_ = None,
-    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.", min=0)] = 0,
     max_examples: Annotated[
         str | None,
         typer.Option(
@@ -2105,7 +2107,9 @@ def package(
         bool, typer.Option(help="Replace a package of this name and version made before.")
     ] = False,
 ) -> None:
-    """Make an installable spaCy package of the model, with its evaluation in its meta."""
+    """Make an installable package of the model, with its evaluation in its meta: a spaCy
+    package of a spaCy model, else one that needs only the model's own libraries (numpy
+    and scikit-learn for the n-grams)."""
     from labelkit.evaluation import evaluate
     from labelkit.train import package_model
 
@@ -2136,7 +2140,9 @@ def predict(
         typer.Option(
             help="Multi-label and attribute models: the score a label, or an attribute's "
             "presence, must reach. [default: 0.5; for a model scoring the absent answer "
-            "(the n-grams), the most probable answer]"
+            "(the n-grams), the most probable answer]",
+            min=0,
+            max=1,
         ),
     ] = None,
     file_format: Annotated[

@@ -217,6 +217,15 @@ def _flagged(
     the columns to read of the TEMP table ``_ISSUES`` that holds the flags, dropped
     after the block."""
     task = workspace.task
+    # Each of these ended in scikit-learn's or numpy's own error (trial 44).
+    if folds < 2:
+        raise InputError(f"folds must be at least 2 to cross-validate, got {folds}")
+    if seed < 0:
+        raise InputError(f"seed must be a number from 0, got {seed}")
+    if not 0 <= unsure_below <= 1:
+        raise InputError(f"unsure_below is a probability from 0 to 1, got {unsure_below}")
+    if fit_examples is not None and fit_examples < 1:
+        raise InputError(f"fit_examples must be at least 1 (None: all), got {fit_examples}")
     warn_if_out_of_date(workspace)
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}

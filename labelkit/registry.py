@@ -80,8 +80,8 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
 
 def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]) -> None:
     """Refuse text given to a parameter whose default is a number, a flag or a list of
-    numbers: ``--param max_iter=abc`` (read as text, not JSON) ended in a TypeError
-    deep in the fit.
+    numbers (``--param max_iter=abc``, read as text, not JSON, ended in a TypeError deep
+    in the fit), and a negative number given to one whose default is not negative.
 
     Examples
     --------
@@ -102,11 +102,22 @@ def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]
                 f"{_kind(registry)} {name!r}: {key} takes what its default does "
                 f"({default!r}), not {value!r}"
             )
+        # No registered number may be negative (rates, counts, seeds, strengths): -1
+        # iterations or a learning rate of -1 ended in numpy's or torch's own error.
+        given = value if isinstance(value, tuple | list) else [value]
+        if numeric and any(_negative(v) for v in given) and not any(_negative(n) for n in numbers):
+            raise LabelkitError(
+                f"{_kind(registry)} {name!r}: {key} takes a number from 0, not {value!r}"
+            )
         # A default of None says nothing; the hint does (ray's ``workers: int | None``).
         kinds = set(typing.get_args(hints.get(key))) - {type(None)}
         if kinds and kinds <= {bool, int, float} and isinstance(value, str):
             named = " or ".join(sorted(kind.__name__ for kind in kinds))
             raise LabelkitError(f"{_kind(registry)} {name!r}: {key} takes {named}, not {value!r}")
+
+
+def _negative(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value < 0
 
 
 def _kind(registry: catalogue.Registry) -> str:

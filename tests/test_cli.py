@@ -155,6 +155,31 @@ def test_a_parameter_given_text_where_it_takes_a_number_is_refused(voted: Path) 
     )
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("flag", "--folds", "1"),
+        ("flag", "--unsure-below", "5"),
+        ("flag", "--seed", "-1"),
+        ("train", "{tmp}/m", "--seed", "-1"),
+        ("apply", "--jobs", "0"),
+        ("analyze", "--top", "-1"),
+        ("aggregate", "--param", "max_iter=-1"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_any_work(
+    voted: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    # Trial 44: each ended in a traceback from scikit-learn, numpy or the fit, or (the
+    # threshold, the jobs, the top rows) ran on with a meaningless setting.
+    command, *rest = args
+    before = voted.read_bytes()
+    result = piped(command, voted, *(a.format(tmp=tmp_path) for a in rest))
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert "Invalid value for '--" in result.stderr or "takes a number from 0" in result.stderr
+    assert voted.read_bytes() == before
+
+
 def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     voted: Path,
 ) -> None:
