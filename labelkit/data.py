@@ -30,7 +30,7 @@ from labelkit.tables import (
     whole_table,
     wrench_label_map,
 )
-from labelkit.task import NONE, OUTSIDE, YES, Task
+from labelkit.task import NONE, OUTSIDE, TASK_KINDS, YES, Task
 from labelkit.workspace import Workspace, first_row, not_a_workspace, registered
 
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
@@ -575,6 +575,10 @@ def ingest(
     sources = list(sources)  # type: ignore[arg-type]
     if not sources:
         raise InputError("no input files given")
+    if kind is not None and kind not in TASK_KINDS:
+        # Trial 44: --kind bogus read the labels as a multi-label task's and said
+        # "'shipping' is not a JSON array of labels".
+        raise InputError(f"unknown task kind {kind!r}; known kinds: {TASK_KINDS}")
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
         raise InputError("dev_fraction and test_fraction must be >= 0 and sum to less than 1")
     order_map, order_from = label_map, "label_map / --label-map"

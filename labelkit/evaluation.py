@@ -101,7 +101,8 @@ class Evaluation:
     leave out the labels its gold never uses on any split and the method never
     predicts (a stance aspect's ``favor``, say, on a sentiment aspect).
     Each method also has a row over all attributes (``attribute`` ``"(all)"``):
-    ``coverage`` and the accuracies over every (text, attribute), ``macro_f1`` the mean
+    ``coverage`` and the accuracies over every (text, attribute) (for an LF or an LLM,
+    every attribute it votes on), ``macro_f1`` the mean
     of the attributes' macro-F1, ``micro_f1`` the F1 over the (text, attribute, label)
     pairs that say an attribute is there (in gold or predicted) and ``exact_match`` the
     share of texts right on every attribute. A ``"mentioned"`` vote names no answer and
@@ -512,7 +513,8 @@ class _Scores:
     ) -> None:
         """``gold`` and ``predicted`` are codes of ``task.answers(attribute)``, over the
         same examples in the same order for every attribute of a method. A method not
-        ``listed`` on an attribute counts in its scores over all attributes only."""
+        ``listed`` on an attribute counts in a label model's or a small model's scores over
+        all attributes only, and in a source's not at all."""
         cell = _Cell(kind, split, attribute, gold, predicted, proba, extra, listed)
         self.cells.setdefault(method, []).append(cell)
 
@@ -522,7 +524,10 @@ class _Scores:
         per_class, confusion = [], []
         for method, cells in self.cells.items():
             if attributes:
-                summary.append(self._overall(method, cells))
+                # A source's row over all attributes is over those it votes on: an LF
+                # of one aspect in three showed a third of its coverage (trial 44).
+                pooled = [c for c in cells if c.listed] if cells[0].kind in VOTERS else cells
+                summary.append(self._overall(method, pooled or cells))
             for cell in cells:
                 if not cell.listed:
                     continue

@@ -15,7 +15,7 @@ from labelkit.review.queue import (
     current_spans,
 )
 from labelkit.task import NONE
-from labelkit.workspace import Workspace, registered, warn_if_out_of_date
+from labelkit.workspace import Workspace, registered, require_split, warn_if_out_of_date
 
 
 def cleaned_labels(
@@ -207,6 +207,8 @@ def export_cleaned(
     1187
     """
     path = export_path(path)
+    # Trial 44: `--split nope` wrote an empty file and "0 cleaned examples written".
+    require_split(workspace, split)
     if workspace.task.kind == "spans":
         if wide:
             raise InputError("a wide export has one column per attribute; a spans task has none")

@@ -163,6 +163,11 @@ class Task:
             return Task(labels=(*self.labels, NONE), lang=self.lang)
         if attribute not in self.targets:
             noun = self.target_noun
+            if self.kind == "classification":
+                # Trial 44: "this task's attributes are ['']".
+                raise InputError(
+                    f"unknown attribute {attribute!r}: a classification task has no attributes"
+                )
             raise InputError(
                 f"unknown {noun} {attribute!r}; this task's {noun}s are {list(self.targets)}"
             )

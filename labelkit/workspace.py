@@ -450,11 +450,13 @@ class Workspace:
     def has_task(self) -> bool:
         return first_row(self.con, "SELECT count(*) FROM meta WHERE key = 'task'") == (1,)
 
-    def out_of_date(self, *, labels: bool = True) -> list[str]:
+    def out_of_date(self, *, labels: bool = True, queue: bool = False) -> list[str]:
         """What the stored results miss, one line each naming the step to run again:
         examples ingested after the labeling functions last ran (they have none of their
-        votes), and, with ``labels``, examples or votes added after ``aggregate`` (the
-        label model's labels do not reflect them). Steps read run ids, which only grow.
+        votes); with ``labels``, examples or votes added after ``aggregate`` (the label
+        model's labels do not reflect them); with ``queue``, votes or labels changed
+        after ``flag`` (the queue's reasons may be stale). Steps read run ids, which
+        only grow.
 
         Examples
         --------
@@ -472,6 +474,20 @@ class Workspace:
                 f"{_examples_were(row[0])} ingested after the labeling functions last ran, "
                 "without their votes: run `labelkit apply` again"
             )
+        if queue:
+            # Trial 44: after `apply --prune` and `aggregate`, the queue still showed
+            # conflicts with an LF whose votes were gone, and said nothing.
+            flagged = "(SELECT max(run_id) FROM runs WHERE step = 'flag')"
+            steps = self.sql(
+                f"""SELECT DISTINCT step FROM runs
+                    WHERE run_id > {flagged} AND list_contains(?, step) ORDER BY step""",
+                [["aggregate", *VOTING_STEPS]],
+            )["step"].to_list()
+            if steps:
+                lines.append(
+                    f"votes or labels changed ({', '.join(steps)}) after the queue was "
+                    "flagged, so its reasons may be out of date: run `labelkit flag` again"
+                )
         if not labels:
             return lines
         since = "(SELECT max(run_id) FROM runs WHERE step = 'aggregate')"
@@ -498,16 +514,16 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} has no {table} yet: run `{step}` first")
 
 
-def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True) -> None:
-    """Warn (``OutdatedWarning``) once per line of ``workspace.out_of_date(labels=...)``:
-    a step about to read results older than their inputs says so.
+def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True, queue: bool = False) -> None:
+    """Warn (``OutdatedWarning``) once per line of ``workspace.out_of_date(...)``: a step
+    about to read results older than their inputs says so.
 
     Examples
     --------
     >>> warn_if_out_of_date(ws)
     OutdatedWarning: 12 examples were ingested after the labeling functions last ran, ...
     """
-    for line in workspace.out_of_date(labels=labels):
+    for line in workspace.out_of_date(labels=labels, queue=queue):
         warnings.warn(line, OutdatedWarning, stacklevel=3)
 
 

@@ -49,6 +49,18 @@ def test_a_path_for_the_workspace_is_refused_and_a_lazy_frame_read(tmp_path: Pat
         assert ingest(ws, frame.lazy(), id_column="id", labels=["x", "y"]).added == 2
 
 
+def test_an_unknown_task_kind_is_named_before_the_labels_are_read(tmp_path: Path) -> None:
+    # Trial 44: kind="bogus" read the gold as a multi-label task's and said "'shipping'
+    # is not a JSON array of labels".
+    frame = pl.DataFrame(
+        {"text": ["parcel late", "refund please"], "label": ["shipping", "billing"]}
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError, match=r"unknown task kind 'bogus'; known kinds: \("):
+            ingest(ws, frame, label_column="label", kind="bogus")
+        assert not ws.has_task()
+
+
 def test_gold_in_a_column_per_attribute_is_pointed_out(tmp_path: Path) -> None:
     # Trial 33: a frame with a column per aspect ingested with no gold, without a word.
     wide = pl.DataFrame(

@@ -316,6 +316,22 @@ def test_aspects_are_scored_per_attribute_and_over_all(reviews: Workspace, tmp_p
     assert "## Confusion: cleaned labels, staff" in text
 
 
+def test_a_source_of_one_attribute_is_scored_over_all_on_that_attribute(
+    reviews: Workspace,
+) -> None:
+    # Trial 44: an LF of one aspect in three showed a third of its coverage over all.
+    with reviews as ws:
+        food_only = [("t1", "food_kw", "food", "positive"), ("t3", "food_kw", "food", "negative")]
+        import_votes(ws, pl.DataFrame(food_only, schema=VOTE_COLUMNS, orient="row"))
+        rows = {
+            (r["method"], r["attribute"]): r for r in evaluate(ws).summary.iter_rows(named=True)
+        }
+    assert ("food_kw", "staff") not in rows
+    assert rows["food_kw", "food"]["coverage"] == 0.5
+    assert rows["food_kw", "(all)"]["coverage"] == 0.5
+    assert rows["food_kw", "(all)"]["voted_accuracy"] == rows["food_kw", "food"]["voted_accuracy"]
+
+
 def test_the_cleaned_labels_of_an_aspect_follow_its_decisions(reviews: Workspace) -> None:
     with reviews as ws:
         aggregate(ws, "majority_vote")

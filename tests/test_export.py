@@ -120,6 +120,15 @@ def test_a_wide_export_has_a_row_per_text_and_a_column_per_attribute(
     assert pl.read_csv(tmp_path / "w.csv").rows() == wide.rows()
 
 
+def test_an_export_of_a_split_no_example_is_in_is_refused(
+    reviewed: Workspace, tmp_path: Path
+) -> None:
+    # Trial 44: `export ws x.csv --split nope` wrote an empty file, "0 cleaned examples".
+    with reviewed as ws, pytest.raises(InputError, match="no examples in split 'nope'"):
+        export_cleaned(ws, tmp_path / "x.csv", split="nope")
+    assert not (tmp_path / "x.csv").exists()
+
+
 def test_a_wide_export_needs_attributes(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"

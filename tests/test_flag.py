@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from labelkit import (
     ingest,
 )
 from labelkit.aggregate import aggregate
+from labelkit.errors import OutdatedWarning
 from labelkit.flag import queue_label_issues
 from labelkit.task import NO, NONE, YES
 from labelkit.votes import import_votes
@@ -95,6 +97,27 @@ def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     )
     with pytest.raises(LabelkitError, match=r"at least 5 examples of two labels or more in split"):
         find_label_issues(workspace)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"folds": 1}, "folds must be at least 2 to cross-validate, got 1"),
+        ({"seed": -1}, "seed must be a number from 0, got -1"),
+        ({"unsure_below": 5.0}, "unsure_below is a probability from 0 to 1, got 5.0"),
+        ({"fit_examples": -1}, r"fit_examples must be at least 1 \(None: all\), got -1"),
+    ],
+)
+def test_refuses_settings_it_cannot_flag_with(
+    tmp_path: Path, setting: dict[str, float], message: str
+) -> None:
+    # Trial 44: each ended in scikit-learn's or numpy's own error, or (unsure_below)
+    # flagged every label without a word.
+    ws, _ = noisy_workspace(tmp_path, n=60, flips=0)
+    with ws, pytest.raises(LabelkitError, match=message):
+        find_label_issues(ws, **setting)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        assert ws.sql("SELECT count(*) AS n FROM queue")["n"][0] == 0
 
 
 def test_a_label_given_too_seldom_to_learn_is_queued_not_refused(tmp_path: Path) -> None:
@@ -304,6 +327,26 @@ def aspect_workspace(
     import_votes(ws, votes)
     aggregate(ws, "majority_vote")
     return ws, answers
+
+
+def test_the_queue_says_when_votes_or_labels_changed_after_it_was_flagged(
+    tmp_path: Path,
+) -> None:
+    # Trial 44: after `apply --prune` and `aggregate`, `queue` and `review` still showed
+    # conflicts with an LF whose votes were gone, and said nothing.
+    ws, _ = aspect_workspace(tmp_path, set())
+    with ws:
+        find_label_issues(ws)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutdatedWarning)
+            ReviewQueue(ws)
+        aggregate(ws, "majority_vote")
+        with pytest.warns(OutdatedWarning, match=r"labels changed \(aggregate\) after the queue"):
+            ReviewQueue(ws)
+        find_label_issues(ws)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OutdatedWarning)
+            ReviewQueue(ws)
 
 
 def test_aspects_are_flagged_and_queued_per_attribute(tmp_path: Path) -> None:

@@ -16,6 +16,12 @@ def test_encode_and_decode_are_inverse_with_abstain_as_null() -> None:
     assert TASK.encode([]).tolist() == []
 
 
+def test_an_attribute_asked_of_a_classification_task_is_refused_in_words() -> None:
+    # Trial 44: `review --attribute food` said "this task's attributes are ['']".
+    with pytest.raises(InputError, match="unknown attribute 'food': a classification task has no"):
+        Task(("ham", "spam")).answers("food")
+
+
 def test_encode_refuses_unknown_labels() -> None:
     with pytest.raises(InputError, match=r"unknown label 'bacon'"):
         TASK.encode(["ham", "bacon"])

@@ -730,7 +730,9 @@ def _load_error(error: BaseException, file: str | None) -> InputError:
     else:
         where, line, what = file, None, str(error).splitlines()[0] if str(error) else ""
         frames = traceback.extract_tb(error.__traceback__)
-        in_file = [frame for frame in frames if file and Path(frame.filename) == Path(file)]
+        # Resolved: `--lfs badre.py` (relative) named labelkit's own line (trial 44).
+        own = file and Path(file).resolve()
+        in_file = [frame for frame in frames if own and Path(frame.filename).resolve() == own]
         # Elsewhere (a package's __init__, say): the innermost frame that is not importlib's.
         real = in_file or [frame for frame in frames if not frame.filename.startswith("<")]
         if real:

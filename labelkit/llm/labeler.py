@@ -890,6 +890,10 @@ def _label(
             requests, outcome, lambda answers: store_answers(workspace, answers)
         )
     stopped = outcome.stopped
+    if stopped and outcome.last_error and outcome.last_error not in stopped:
+        # Trial 44: retries spent --max-requests on a refused connection, and the run
+        # named the limit, never the refusal.
+        stopped = f"{stopped}; {outcome.failed} failed, the last with {outcome.last_error}"
     if stopped and (died := server_failure(config.base_url)):
         stopped = f"{stopped}; {died}"
 
@@ -1106,6 +1110,7 @@ class LLMRun:
     stopped: str | None = None
     last_kind: str | None = None
     in_a_row: int = 0
+    last_error: str | None = None
 
     def stop(self, reason: str) -> None:
         self.stopped = self.stopped or reason
@@ -1128,6 +1133,7 @@ class LLMRun:
         """Add what a part of this run (asked elsewhere, see ``shares``) did."""
         self.answered += part.answered
         self.failed += part.failed
+        self.last_error = part.last_error or self.last_error
         self.requests += part.requests
         self.cost += part.cost
         if part.stopped:
@@ -1175,6 +1181,7 @@ class LLMRun:
             self.last_kind, self.in_a_row = None, 0
             return
         self.failed += 1
+        self.last_error = answer.error
         if "insufficient_quota" in answer.error:
             self.stop(f"the endpoint's quota is spent: {answer.error}")
         kind = answer.error.split(":", 1)[0]

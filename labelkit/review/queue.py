@@ -34,7 +34,7 @@ from labelkit.errors import InputError, did_you_mean
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span
 from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
-from labelkit.workspace import Workspace, first_row
+from labelkit.workspace import Workspace, first_row, warn_if_out_of_date
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
 """What a reviewer can answer to an item's question, "is this <candidate>?":
@@ -211,6 +211,7 @@ class ReviewQueue:
             self.task.require_attributes("review (ReviewQueue)")
         self.labels = self.task.labels
         self.claim_seconds = claim_seconds
+        warn_if_out_of_date(workspace, labels=False, queue=True)
         self._lock = threading.RLock()
 
     @property

@@ -12,6 +12,7 @@ import contextlib
 import io
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import LabelkitError, LabelkitWarning
 from labelkit.export import cleaned_query, with_texts
 from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
@@ -343,6 +344,7 @@ def train_textcat(
             "use train_attributes (or train on an aspects or multi-label workspace)"
         )
     _check_examples(examples, labels, targets, exclusive)
+    _warn_of_unseen_labels(examples, labels, exclusive)
     rows = examples.sample(fraction=1.0, shuffle=True, seed=seed)
     if dev is not None:
         dev = _check_dev(dev, labels, exclusive)
@@ -688,6 +690,20 @@ def _check_examples(
         raise LabelkitError(f"targets={targets!r} needs exclusive classes, not a list of labels")
     if needs and needs not in examples.columns:
         raise LabelkitError(f"targets={targets!r} needs a {needs!r} column")
+
+
+def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> None:
+    """Warn of a label no training row has: the model can never give it, which
+    ``evaluate`` showed only as a recall of 0 (trial 44: rules pruned to four)."""
+    given = examples["label"] if exclusive else examples["label"].explode()
+    unseen = [label for label in labels if label not in set(given.drop_nulls().unique())]
+    if unseen:
+        warnings.warn(
+            f"no training row is labelled {', '.join(map(repr, unseen))}: the model will "
+            "never predict it; add labeling functions or reviews that give it",
+            LabelkitWarning,
+            stacklevel=3,
+        )
 
 
 def _check_dev(dev: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> pl.DataFrame:

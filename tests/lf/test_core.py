@@ -252,6 +252,19 @@ def test_keywords_starting_or_ending_with_punctuation_match() -> None:
     ]
 
 
+def test_an_lf_file_given_by_a_relative_path_is_named_at_its_own_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 44: `--lfs badre.py` named labelkit's own line (lf/core.py:244), as the
+    # relative path never matched the traceback's absolute one.
+    (tmp_path / "badre.py").write_text(
+        "from labelkit import regex_lf\nr = regex_lf('r', '(unclosed', 'billing')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"^badre\.py:2: cannot load labeling functions: Input"):
+        load_lfs("badre.py")
+
+
 @pytest.mark.parametrize(
     ("source", "line", "error"),
     [

@@ -257,6 +257,19 @@ def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace
     assert "0 answered, 3 failed" in result.stdout
 
 
+def test_a_request_limit_spent_on_retries_names_the_failure(workspace: Workspace) -> None:
+    # Trial 44: "1 failed ... the limit of 5 requests is reached", and the refused
+    # connection that used the requests up was never named.
+    config = dataclasses.replace(
+        CONFIG, base_url=f"http://127.0.0.1:{closed_port()}/v1", max_retries=4, max_requests=5
+    )
+    stats = label_with_llm(workspace, config)
+    assert stats.failed == 1 and stats.answered == 0
+    assert stats.stopped is not None
+    assert stats.stopped.startswith("the limit of 5 requests is reached; 1 failed, the last with")
+    assert "ConnectionRefusedError" in stats.stopped
+
+
 def test_a_base_url_without_v1_is_named_with_the_fix(workspace: Workspace) -> None:
     # Trial 34: "NotFoundError: Error code: 404" and "response format text", nothing more.
     path = workspace.path

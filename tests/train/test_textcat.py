@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from labelkit import LabelkitError, train_textcat
+from labelkit import LabelkitError, LabelkitWarning, train_textcat
 from labelkit.train import (
     textcat_bow_config,
     textcat_bow_vectors_config,
@@ -190,6 +190,17 @@ def test_refuses_bad_training_input(tmp_path: Path) -> None:
     lists = pl.DataFrame({"text": ["a"] * 10, "label": [["ham"]] * 10, "confidence": [1.0] * 10})
     with pytest.raises(LabelkitError, match="needs exclusive classes"):
         train_textcat(lists, ["ham", "spam"], tmp_path, targets="weighted")
+
+
+def test_warns_of_a_label_no_training_row_has(tmp_path: Path) -> None:
+    # Trial 44: with the rules pruned, no label said "shipping"; train said nothing and
+    # evaluate showed its recall of 0.
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    with pytest.warns(LabelkitWarning, match="no training row is labelled 'eggs': the model"):
+        model = train_textcat(
+            examples, ["ham", "spam", "eggs"], tmp_path, model="tfidf_char_logreg"
+        )
+    assert model.exists()
 
 
 @pytest.mark.parametrize("model", ["tfidf_char_logreg", BOW])
