@@ -93,9 +93,9 @@ class AutoLabelModel(BaseLabelModel):
     precisions are estimated, from majority vote's posteriors on, against the posterior
     of the *other* sources (leave-one-out), so a source that votes on every example
     cannot vouch for itself; they are shrunk toward the source's pooled accuracy and
-    that toward a prior above chance. A source whose estimated accuracy is below
-    chance for its label mix gets weight zero (``keep_below_chance`` keeps its votes,
-    with a weight that is never below zero).
+    that toward a prior above chance (at least ``PRIOR_ACCURACY``). A source whose
+    estimated accuracy is below chance for its label mix gets weight zero
+    (``keep_below_chance`` keeps its votes, with a weight that is never below zero).
 
     Without gold, the fit is kept only when its predictions agree with majority vote
     on at least ``min_agreement`` of the rows majority vote decides, and when a model
