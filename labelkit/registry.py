@@ -91,7 +91,7 @@ def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]
     """
     factory = resolve(registry, name)
     signature = inspect.signature(factory)
-    hints = typing.get_type_hints(factory)
+    hints = _parameter_hints(factory)
     for key, value in params.items():
         parameter = signature.parameters.get(key)
         default = None if parameter is None else parameter.default
@@ -114,6 +114,15 @@ def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]
         if kinds and kinds <= {bool, int, float} and isinstance(value, str):
             named = " or ".join(sorted(kind.__name__ for kind in kinds))
             raise LabelkitError(f"{_kind(registry)} {name!r}: {key} takes {named}, not {value!r}")
+
+
+def _parameter_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The type hints of ``factory``'s parameters (a class's, of its ``__init__``), or
+    none where they cannot be read."""
+    try:
+        return typing.get_type_hints(factory.__init__ if inspect.isclass(factory) else factory)
+    except (NameError, TypeError):
+        return {}
 
 
 def _negative(value: Any) -> bool:
