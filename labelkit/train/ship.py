@@ -551,8 +551,9 @@ class Predictor:
                         or " (choose one with text_column / --text-column)"
                     )
                 )
-            if (dtype := block.schema[self.text_column]).is_nested():
-                # Trial 33: a list column failed in a polars cast, naming no column.
+            if (dtype := block.schema[self.text_column]).is_nested() or dtype.is_numeric():
+                # Trial 33: a list column failed in a polars cast, naming no column;
+                # trial 44: numbers were labelled as their digits, which ingest refuses.
                 raise InputError(
                     f"{self.name}: column {self.text_column!r} holds {dtype}, not text "
                     "(choose the text column with text_column / --text-column)"

@@ -118,6 +118,9 @@ def test_a_list_column_as_text_is_refused_by_name(trained: Path) -> None:
     frame = pl.DataFrame({"tags": [["a", "b"], ["c"]]})
     with pytest.raises(InputError, match=r"column 'tags' holds List\(String\), not text"):
         predict_frame(trained, frame, text_column="tags")
+    # Trial 44: a file of numbers was labelled as their digits, which ingest refuses.
+    with pytest.raises(InputError, match=r"column 'text' holds Int64, not text"):
+        predict_frame(trained, pl.DataFrame({"text": [5, 7]}))
 
 
 def test_predict_file_reads_an_input_in_another_encoding(trained: Path, tmp_path: Path) -> None:
