@@ -105,6 +105,11 @@ def tfidf_char_logreg_config(
         raise LabelkitError(f"class_weight must be 'balanced' or null, got {class_weight!r}")
     if not 1 <= ngram_min <= ngram_max:
         raise LabelkitError(f"need 1 <= ngram_min <= ngram_max, got {ngram_min}, {ngram_max}")
+    if max_features < 1:
+        # Trial 44: 0 ended in "found no n-grams in the training texts".
+        raise LabelkitError(
+            f"max_features keeps the commonest n-grams: at least 1, got {max_features}"
+        )
     return {
         "features": {
             "analyzer": analyzer,

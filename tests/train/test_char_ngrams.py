@@ -205,6 +205,8 @@ def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> No
         ({"max_epochs": 3}, f"small model '{MODEL}' takes no parameter 'max_epochs'; it takes"),
         # --param C=abc (text, not JSON) was a ValueError from numpy.
         ({"C": "abc"}, r"C takes what its default does \(\(0.3, 1.0"),
+        # Trial 44: 0 said "found no n-grams in the training texts".
+        ({"max_features": 0}, "max_features keeps the commonest n-grams: at least 1, got 0"),
     ):
         with pytest.raises(LabelkitError, match=message):
             train_textcat(rows, ["ham", "spam"], tmp_path / "m", model=MODEL, **params)
