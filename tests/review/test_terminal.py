@@ -259,7 +259,9 @@ def test_the_review_command_takes_an_attribute(aspects_file: Path) -> None:
 def test_an_attribute_the_task_lacks_is_refused_before_any_screen(
     queue: ReviewQueue,  # noqa: F811
 ) -> None:
-    with pytest.raises(InputError, match="unknown attribute 'food'; this task's attributes are"):
+    with pytest.raises(
+        InputError, match="unknown attribute 'food': a classification task has no attributes"
+    ):
         run(queue, "aq", attribute="food")
     assert stored(queue.workspace) == []
 
