@@ -165,13 +165,16 @@ def test_a_parameter_given_text_where_it_takes_a_number_is_refused(voted: Path) 
         ("apply", "--jobs", "0"),
         ("analyze", "--top", "-1"),
         ("aggregate", "--param", "max_iter=-1"),
+        ("review", "--reviewer", "ana", "--limit", "0"),
+        ("predict", "{tmp}/in.csv", "{tmp}/out.csv", "--threshold", "5"),
     ],
 )
 def test_numbers_out_of_range_are_refused_before_any_work(
     voted: Path, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     # Trial 44: each ended in a traceback from scikit-learn, numpy or the fit, or (the
-    # threshold, the jobs, the top rows) ran on with a meaningless setting.
+    # jobs, the top rows, the review limit, the threshold) ran on with a meaningless
+    # setting. predict takes the workspace's place as its model; the range comes first.
     command, *rest = args
     before = voted.read_bytes()
     result = piped(command, voted, *(a.format(tmp=tmp_path) for a in rest))
