@@ -14,7 +14,7 @@ import platform
 import re
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -477,12 +477,7 @@ class Workspace:
         if queue:
             # Trial 44: after `apply --prune` and `aggregate`, the queue still showed
             # conflicts with an LF whose votes were gone, and said nothing.
-            flagged = "(SELECT max(run_id) FROM runs WHERE step = 'flag')"
-            steps = self.sql(
-                f"""SELECT DISTINCT step FROM runs
-                    WHERE run_id > {flagged} AND list_contains(?, step) ORDER BY step""",
-                [["aggregate", *VOTING_STEPS]],
-            )["step"].to_list()
+            steps = self._steps_since("flag", ("aggregate", *VOTING_STEPS))
             if steps:
                 lines.append(
                     f"votes or labels changed ({', '.join(steps)}) after the queue was "
@@ -492,11 +487,7 @@ class Workspace:
             return lines
         since = "(SELECT max(run_id) FROM runs WHERE step = 'aggregate')"
         row = first_row(self.con, f"SELECT count(*) FROM examples WHERE run_id > {since}")
-        steps = self.sql(
-            f"""SELECT DISTINCT step FROM runs
-                WHERE run_id > {since} AND list_contains(?, step) ORDER BY step""",
-            [list(VOTING_STEPS)],
-        )["step"].to_list()
+        steps = self._steps_since("aggregate", VOTING_STEPS)
         changes = ([f"{_examples_were(row[0])} ingested"] if row and row[0] else []) + (
             [f"votes changed ({', '.join(steps)})"] if steps else []
         )
@@ -506,6 +497,15 @@ class Workspace:
                 "are out of date: run `labelkit aggregate` again"
             )
         return lines
+
+    def _steps_since(self, last: str, steps: Sequence[str]) -> list[str]:
+        """Which of ``steps`` ran after the step ``last`` last ran, by name."""
+        return self.sql(
+            """SELECT DISTINCT step FROM runs
+               WHERE run_id > (SELECT max(run_id) FROM runs WHERE step = ?)
+                 AND list_contains(?, step) ORDER BY step""",
+            [last, list(steps)],
+        )["step"].to_list()
 
     def require(self, table: str, step: str) -> None:
         """Raise a clear error if ``table`` is empty: the step that fills it has not run."""

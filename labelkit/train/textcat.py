@@ -681,8 +681,7 @@ def _check_examples(
         raise LabelkitError(f"unknown targets {targets!r}; use one of {list(TARGETS)}")
     if examples.height < 10:
         raise LabelkitError(f"too few labeled examples to train on: {examples.height}")
-    given = examples["label"] if exclusive else examples["label"].explode()
-    missing = set(given.drop_nulls().unique()) - set(labels)
+    missing = _labels_given(examples, exclusive) - set(labels)
     if missing:
         raise LabelkitError(f"labels {sorted(missing)} are not among the task's {list(labels)}")
     needs = {"soft": "probabilities", "weighted": "confidence"}.get(targets)
@@ -692,11 +691,17 @@ def _check_examples(
         raise LabelkitError(f"targets={targets!r} needs a {needs!r} column")
 
 
+def _labels_given(rows: pl.DataFrame, exclusive: bool) -> set[str]:
+    """The labels ``rows`` give: one per row, or a list per row (multi-label)."""
+    given = rows["label"] if exclusive else rows["label"].explode()
+    return set(given.drop_nulls().unique())
+
+
 def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> None:
     """Warn of a label no training row has: the model can never give it, which
     ``evaluate`` showed only as a recall of 0 (trial 44: rules pruned to four)."""
-    given = examples["label"] if exclusive else examples["label"].explode()
-    unseen = [label for label in labels if label not in set(given.drop_nulls().unique())]
+    given = _labels_given(examples, exclusive)
+    unseen = [label for label in labels if label not in given]
     if unseen:
         warnings.warn(
             f"no training row is labelled {', '.join(map(repr, unseen))}: the model will "
@@ -722,8 +727,7 @@ def _check_dev(dev: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> pl.
             "dev has no rows with a label to choose the model on; leave dev out to hold "
             "out dev_fraction of the training rows"
         )
-    given = dev["label"] if exclusive else dev["label"].explode()
-    unknown = set(given.drop_nulls().unique()) - set(labels)
+    unknown = _labels_given(dev, exclusive) - set(labels)
     if unknown:
         raise LabelkitError(f"dev labels {sorted(unknown)} are not among the task's {list(labels)}")
     return dev
