@@ -72,7 +72,7 @@ def tfidf_char_logreg_config(
     analyzer: str = "char_wb",
     ngram_min: int = 2,
     ngram_max: int = 5,
-    max_features: int = 200_000,
+    max_features: int | None = 200_000,
     min_df: int = 1,
     C: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0),
     class_weight: str | None = "balanced",
@@ -84,7 +84,7 @@ def tfidf_char_logreg_config(
     ``analyzer`` is scikit-learn's (``char_wb``: n-grams inside word boundaries;
     ``char``; ``word``), ``ngram_min`` to ``ngram_max`` their lengths, ``max_features``
     the commonest n-grams kept (which bounds the size: each costs its text and four
-    bytes per label and for its weight).
+    bytes per label and for its weight; null keeps them all).
     ``C`` is the grid of inverse regularisation strengths tried, the one best on dev
     kept (a single number trains once); ``class_weight`` is ``"balanced"`` (answers
     weighed by their rarity) or None.
@@ -105,7 +105,7 @@ def tfidf_char_logreg_config(
         raise LabelkitError(f"class_weight must be 'balanced' or null, got {class_weight!r}")
     if not 1 <= ngram_min <= ngram_max:
         raise LabelkitError(f"need 1 <= ngram_min <= ngram_max, got {ngram_min}, {ngram_max}")
-    if max_features < 1:
+    if max_features is not None and max_features < 1:
         # Trial 44: 0 ended in "found no n-grams in the training texts".
         raise LabelkitError(
             f"max_features keeps the commonest n-grams: at least 1, got {max_features}"

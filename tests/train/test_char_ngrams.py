@@ -195,6 +195,18 @@ def test_soft_targets_weigh_each_label_by_its_probability() -> None:
     assert codes.tolist() == [1, 0] and weights.tolist() == [0.7, 1.0]
 
 
+def test_max_features_null_keeps_every_n_gram(tmp_path: Path) -> None:
+    # The check for max_features below 1 compared None with 1, a TypeError.
+    model = train_textcat(
+        spam_rows(), ["ham", "spam"], tmp_path / "m", model=MODEL, max_features=None
+    )
+    features = json.loads((model / "features.json").read_text())
+    capped = train_textcat(
+        spam_rows(), ["ham", "spam"], tmp_path / "c", model=MODEL, max_features=5
+    )
+    assert len(json.loads((capped / "features.json").read_text())) == 5 < len(features)
+
+
 def test_bad_settings_and_rows_are_refused_with_the_reason(tmp_path: Path) -> None:
     rows = spam_rows()
     for params, message in (
