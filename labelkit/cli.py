@@ -274,7 +274,7 @@ def apply(
         bool, typer.Option(help="Stop at the first row an LF fails on; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Rerun LFs whose votes are current.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.", min=1)] = None,
+    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.")] = None,
     allow_failing_lfs: Annotated[
         bool,
         typer.Option(
@@ -1471,11 +1471,11 @@ def flag(
             "a spans task has its own token tagger."
         ),
     ] = None,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.", min=2)] = 5,
-    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.", min=0)] = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds for the flagger.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds and the flagger.")] = 0,
     unsure_below: Annotated[
         float,
-        typer.Option(help="Flag labels the label model is less sure of than this.", min=0, max=1),
+        typer.Option(help="Flag labels the label model is less sure of than this."),
     ] = 0.8,
     missed_above: Annotated[
         float | None,
@@ -1843,7 +1843,7 @@ def train(
         str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
     ] = None,
     param: Param_ = None,
-    seed: Annotated[int, typer.Option(help="Seed of the training run.", min=0)] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     max_examples: Annotated[
         str | None,
         typer.Option(
@@ -2141,8 +2141,6 @@ def predict(
             help="Multi-label and attribute models: the score a label, or an attribute's "
             "presence, must reach. [default: 0.5; for a model scoring the absent answer "
             "(the n-grams), the most probable answer]",
-            min=0,
-            max=1,
         ),
     ] = None,
     file_format: Annotated[

@@ -84,3 +84,25 @@ def check_known_labels(what: str, named: Iterable[str], labels: Sequence[str]) -
             f"{what} name labels the task lacks: {unknown}; its labels are {list(labels)}"
             + did_you_mean(unknown[0], labels)
         )
+
+
+def check_range(
+    name: str, value: float, low: float | None = None, high: float | None = None, why: str = ""
+) -> None:
+    """Refuse a setting ``name`` whose ``value`` lies below ``low`` or above ``high``
+    (either may be None), saying ``why`` the bound is there. The library checks its own
+    ranges, so that the CLI and the Python API refuse the same values in the same words.
+
+    Examples
+    --------
+    >>> check_range("folds", 1, low=2, why=" to cross-validate")
+    Traceback (most recent call last):
+    labelkit.errors.InputError: folds must be at least 2 to cross-validate, got 1
+    """
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    if high is None:
+        bounds = f"at least {low}"
+    else:
+        bounds = f"at most {high}" if low is None else f"from {low} to {high}"
+    raise InputError(f"{name} must be {bounds}{why}, got {value!r}")

@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 from sklearn.pipeline import Pipeline
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
@@ -218,14 +218,11 @@ def _flagged(
     after the block."""
     task = workspace.task
     # Each of these ended in scikit-learn's or numpy's own error (trial 44).
-    if folds < 2:
-        raise InputError(f"folds must be at least 2 to cross-validate, got {folds}")
-    if seed < 0:
-        raise InputError(f"seed must be a number from 0, got {seed}")
-    if not 0 <= unsure_below <= 1:
-        raise InputError(f"unsure_below is a probability from 0 to 1, got {unsure_below}")
-    if fit_examples is not None and fit_examples < 1:
-        raise InputError(f"fit_examples must be at least 1 (None: all), got {fit_examples}")
+    check_range("folds", folds, low=2, why=" to cross-validate")
+    check_range("seed", seed, low=0)
+    check_range("unsure_below", unsure_below, low=0, high=1, why=" (a probability)")
+    if fit_examples is not None:
+        check_range("fit_examples", fit_examples, low=1, why=" (None: all)")
     warn_if_out_of_date(workspace)
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}

@@ -103,8 +103,8 @@ def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     ("setting", "message"),
     [
         ({"folds": 1}, "folds must be at least 2 to cross-validate, got 1"),
-        ({"seed": -1}, "seed must be a number from 0, got -1"),
-        ({"unsure_below": 5.0}, "unsure_below is a probability from 0 to 1, got 5.0"),
+        ({"seed": -1}, "seed must be at least 0, got -1"),
+        ({"unsure_below": 5.0}, r"unsure_below must be from 0 to 1 \(a probability\), got 5.0"),
         ({"fit_examples": -1}, r"fit_examples must be at least 1 \(None: all\), got -1"),
     ],
 )

@@ -30,6 +30,7 @@ from labelkit.errors import (
     LabelingFunctionError,
     LabelkitError,
     LabelkitWarning,
+    check_range,
     did_you_mean,
 )
 from labelkit.lf.core import (
@@ -201,7 +202,7 @@ def compute_votes(
     array([ 1, -1], dtype=int16)
     """
     _check_lfs(lfs, task)
-    _check_timeout(lf_timeout)
+    _check_workers(n_jobs, lf_timeout)
     if "meta" not in examples.columns:
         examples = examples.with_columns(meta=pl.lit(None, pl.String))
     if task.kind == "spans":
@@ -231,7 +232,9 @@ def compute_votes(
     )
 
 
-def _check_timeout(lf_timeout: float | None) -> None:
+def _check_workers(n_jobs: int | None, lf_timeout: float | None) -> None:
+    if n_jobs is not None:
+        check_range("n_jobs", n_jobs, low=1, why=" (None: every core)")
     if lf_timeout is not None and not lf_timeout > 0:
         raise InputError(
             f"lf_timeout must be a positive number of seconds (or None: no limit), got {lf_timeout}"
@@ -523,7 +526,7 @@ def apply_lfs(
     lfs = _as_lfs(lfs)
     task = workspace.task
     _check_lfs(lfs, task)
-    _check_timeout(lf_timeout)
+    _check_workers(n_jobs, lf_timeout)
     runner = executor_for(executor) if isinstance(executor, str) else executor
     counted = first_row(workspace.con, "SELECT count(*) FROM examples")
     n_examples = int(counted[0]) if counted else 0

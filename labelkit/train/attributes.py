@@ -55,6 +55,7 @@ from labelkit.train.textcat import (
     SAVED,
     TARGETS,
     TRAINING,
+    _check_run,
     _config,
     _fit,
     _textcat,
@@ -184,6 +185,7 @@ def train_attributes(
         raise LabelkitError(f"train_attributes needs the task (workspace.task), got {task!r}")
     if task.kind == "classification":
         raise LabelkitError("a classification task trains with train_textcat")
+    _check_run(seed, dev_fraction)
     layout = getattr(resolve(small_models, model), "layout", None)
     if layout is None:
         layout, params = DEFAULT_LAYOUT, {"base": model, **params}

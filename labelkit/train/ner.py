@@ -47,7 +47,7 @@ from labelkit.review.queue import current_spans
 from labelkit.spans import is_span_list, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
-from labelkit.train.textcat import SAVED, _fit
+from labelkit.train.textcat import SAVED, _check_run, _fit
 from labelkit.workspace import Workspace, registered
 
 NER_MODEL = "spacy_ner"
@@ -246,6 +246,7 @@ def train_ner(
     >>> [(e.start_char, e.end_char, e.label_) for e in nlp("the battery life is short").ents]
     [(4, 16, 'TERM')]
     """
+    _check_run(seed, dev_fraction)
     rows = _span_rows(examples, labels, "training rows")
     if rows.height < 10:
         raise LabelkitError(f"too few texts to train on: {rows.height}")

@@ -25,7 +25,7 @@ import spacy
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
-from labelkit.errors import InputError, LabelkitError, did_you_mean
+from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import write_spans_jsonl
@@ -330,6 +330,7 @@ def predict_frame(
     >>> predict_frame("models/spam/model-best", comments)["predicted"].to_list()
     ['spam', 'ham']
     """
+    _check_threshold(threshold)
     table = as_frame(frame)
     if table is None:
         raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
@@ -390,8 +391,8 @@ def predict_file(
             f"{output_path} is the input file {input_path}: write the predictions to another file"
         )
     output_kind = table_format(output_path)
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, not {batch_size}")
+    check_range("batch_size", batch_size, low=1)
+    _check_threshold(threshold)
     rows, blocks = _read_blocks(input_path, file_format, batch_size, encoding)
     predictor = Predictor(model, text_column, threshold, str(input_path))
     output_path.parent.mkdir(parents=True, exist_ok=True)
@@ -750,6 +751,11 @@ def _exclusive_answers(table: pl.DataFrame, labels: list[str]) -> pl.DataFrame:
     top = pl.concat_list(table.columns)
     chosen = top.list.arg_max().replace_strict(dict(enumerate(labels)), return_dtype=pl.String)
     return table.select(chosen.alias("predicted"), top.list.max().alias("confidence"), pl.all())
+
+
+def _check_threshold(threshold: float | None) -> None:
+    if threshold is not None:
+        check_range("threshold", threshold, low=0, high=1, why=" (a probability)")
 
 
 def _cut(threshold: float | None) -> float:

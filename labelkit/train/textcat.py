@@ -26,7 +26,7 @@ from spacy.pipeline.textcat_multilabel import MultiLabel_TextCategorizer
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from labelkit.errors import LabelkitError, LabelkitWarning
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range
 from labelkit.export import cleaned_query, with_texts
 from labelkit.registry import configure, resolve, small_models
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
@@ -332,6 +332,7 @@ def train_textcat(
     >>> train_textcat(cleaned_labels(ws), ["ham", "spam"], "models/spam", lang="de")
     PosixPath('models/spam/model-best')
     """
+    _check_run(seed, dev_fraction)
     exclusive = examples.schema["label"] != pl.List(pl.String)
     if model is None:
         model = default_model(exclusive=exclusive, config_path=config_path)
@@ -370,6 +371,16 @@ def train_textcat(
         vectors=vectors,
         verbose=verbose,
     )
+
+
+def _check_run(seed: int, dev_fraction: float) -> None:
+    """Refuse a seed or a dev share that the shuffle, spaCy or the split cannot take (a
+    seed of -1 ended in polars' OverflowError; a share of 5 held out every row)."""
+    check_range("seed", seed, low=0)
+    if not 0 < dev_fraction < 1:
+        raise InputError(
+            f"dev_fraction is the share of rows held out: above 0 and below 1, got {dev_fraction!r}"
+        )
 
 
 def _config(
@@ -594,6 +605,8 @@ def train_on_cleaned(
     from labelkit.train.attributes import train_attributes
     from labelkit.train.ner import train_ner_on_cleaned
 
+    # Before the sample of the cleaned set, which the seed draws too.
+    check_range("seed", seed, low=0)
     task = workspace.task
     if task.kind == "spans":
         return train_ner_on_cleaned(

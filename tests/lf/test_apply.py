@@ -434,6 +434,9 @@ def test_a_hanging_lf_is_found_among_parallel_workers(tmp_path: Path) -> None:
 def test_lf_timeout_must_be_positive(workspace: Workspace) -> None:
     with pytest.raises(InputError, match=r"lf_timeout must be a positive number of seconds"):
         apply_lfs(workspace, [fragile], lf_timeout=0)
+    # 0 workers ran on as every core, the CLI's --jobs 0 too.
+    with pytest.raises(InputError, match=r"n_jobs must be at least 1 \(None: every core\), got 0"):
+        apply_lfs(workspace, [fragile], n_jobs=0)
 
 
 def test_lfs_apply_to_a_frame_as_they_do_to_a_workspace(workspace: Workspace) -> None:

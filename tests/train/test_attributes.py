@@ -13,6 +13,7 @@ import spacy
 from spacy.tokens import DocBin
 
 from labelkit import (
+    InputError,
     LabelkitError,
     Task,
     Workspace,
@@ -254,6 +255,8 @@ def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:
             train_attributes(good, TASK, tmp_path / "m", model=model, dev=good.head(0))
     with pytest.raises(LabelkitError, match=r"answer 'great' \(attribute 'food'\) in dev"):
         train_attributes(good, TASK, tmp_path / "m", dev=good.with_columns(label=pl.lit("great")))
+    with pytest.raises(InputError, match="seed must be at least 0, got -2"):
+        train_attributes(good, TASK, tmp_path / "m", seed=-2)
     assert not (tmp_path / "m").exists()
     with pytest.raises(LabelkitError, match="id '0' has more than one row for attribute 'food'"):
         train_attributes(pl.concat([good, good.head(1)]), TASK, tmp_path)

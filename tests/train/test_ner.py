@@ -294,6 +294,8 @@ def test_refuses_what_ner_cannot_train_on(tmp_path: Path) -> None:
         train_ner(rows, ["BRAND"], tmp_path / "m")
     with pytest.raises(InputError, match=r"id 't0': label 'BRAND' is not among \['TERM'\]"):
         train_ner(rows.head(11), ["TERM"], tmp_path / "m")
+    with pytest.raises(InputError, match="dev_fraction is the share of rows held out"):
+        train_ner(rows.head(11), ["BRAND"], tmp_path / "m", dev_fraction=1.0)
     with pytest.raises(LabelkitError, match="too few texts to train on: 5"):
         train_ner(rows.head(5), ["BRAND"], tmp_path / "m")
     with pytest.raises(LabelkitError, match="spacy_ner answers a spans task"):

@@ -279,6 +279,13 @@ def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path)
     from_pandas = predict_frame(nlp, frame.to_pandas(), text_column="body")
     assert from_pandas["predicted"].to_list() == predicted["predicted"].to_list()
     assert predicted["predicted"].to_list()[1] == "ham"
+    # A threshold of 5 ran on, and no label reached it.
+    for bad in (-0.1, 5.0):
+        with pytest.raises(InputError, match=rf"threshold must be from 0 to 1 .*, got {bad}"):
+            predict_frame(nlp, frame, text_column="body", threshold=bad)
+        with pytest.raises(InputError, match=rf"threshold must be from 0 to 1 .*, got {bad}"):
+            predict_file(model, tmp_path / "new.csv", tmp_path / "x.csv", threshold=bad)
+    assert not (tmp_path / "x.csv").exists()
     long = pl.DataFrame({"text": ["fine", "x" * (nlp.max_length + 1)]})
     with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer"):
         predict_frame(nlp, long)

@@ -8,7 +8,7 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from labelkit import LabelkitError, LabelkitWarning, train_textcat
+from labelkit import InputError, LabelkitError, LabelkitWarning, train_textcat
 from labelkit.train import (
     textcat_bow_config,
     textcat_bow_vectors_config,
@@ -190,6 +190,18 @@ def test_refuses_bad_training_input(tmp_path: Path) -> None:
     lists = pl.DataFrame({"text": ["a"] * 10, "label": [["ham"]] * 10, "confidence": [1.0] * 10})
     with pytest.raises(LabelkitError, match="needs exclusive classes"):
         train_textcat(lists, ["ham", "spam"], tmp_path, targets="weighted")
+
+
+def test_refuses_a_seed_or_dev_share_it_cannot_train_with(tmp_path: Path) -> None:
+    # A seed of -1 ended in polars' OverflowError from the shuffle; a dev share of 5
+    # held out every row and trained on none.
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    with pytest.raises(InputError, match="seed must be at least 0, got -1"):
+        train_textcat(examples, ["ham", "spam"], tmp_path / "m", seed=-1)
+    for share in (0.0, 1.0, 5.0):
+        with pytest.raises(InputError, match=f"above 0 and below 1, got {share}"):
+            train_textcat(examples, ["ham", "spam"], tmp_path / "m", dev_fraction=share)
+    assert not (tmp_path / "m").exists()
 
 
 def test_warns_of_a_label_no_training_row_has(tmp_path: Path) -> None:
