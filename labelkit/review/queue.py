@@ -449,19 +449,7 @@ class ReviewQueue:
                 [example_id, attribute],
             )
             if queued is None:
-                where = f" for {attribute!r}" if attribute else ""
-                elsewhere = con.execute(
-                    "SELECT list(attribute ORDER BY attribute) FROM queue WHERE example_id = ?",
-                    [example_id],
-                ).fetchall()[0][0]
-                # Trial 33: on an aspects task, answer() without attribute= said the
-                # example was not queued at all.
-                hint = (
-                    f"; it is queued for {elsewhere}: pass attribute= (item.attribute)"
-                    if elsewhere
-                    else ""
-                )
-                raise InputError(f"example {example_id!r} is not in the review queue{where}{hint}")
+                raise InputError(not_queued(con, example_id, attribute))
             ruled_out = _ruled_out(con, example_id, attribute)
             candidate = _candidate(self.task.kind, queued[0], ruled_out, queued[1])
             answers = self.task.answers(attribute).labels
@@ -505,6 +493,22 @@ class ReviewQueue:
                     "accept or relabel it instead"
                 )
             _take_claim(con, example_id, attribute, reviewer)
+            # Trial 45: a second fix of the span (a double submit) kept the first fix's
+            # bounds beside its own; a later fix replaces an earlier one, which it undoes.
+            earlier = first_row(
+                con,
+                f"""SELECT old.decision_id, fixed.decision_id, fixed.attribute
+                    FROM ({LIVE_DECISIONS}) old JOIN ({LIVE_DECISIONS}) fixed
+                      ON fixed.decision_id = old.decision_id + 1
+                    WHERE old.example_id = ? AND old.attribute = ? AND old.action = '{FIX}'
+                      AND old.label = '{NONE}' AND fixed.action = '{FIX}'
+                    ORDER BY old.decision_id DESC LIMIT 1""",
+                [example_id, attribute],
+            )
+            if earlier is not None:
+                old_id, fixed_id, fixed = earlier
+                _append(con, example_id, attribute, reviewer, "undo", None, old_id, 0.0, None)
+                _append(con, example_id, fixed, reviewer, "undo", None, fixed_id, 0.0, None)
             _append(con, example_id, attribute, reviewer, FIX, NONE, None, seconds, comment)
             return _append(con, example_id, new, reviewer, FIX, label, None, 0.0, None)
 
@@ -549,7 +553,7 @@ class ReviewQueue:
             [example_id, attribute],
         )
         if row is None:
-            raise InputError(f"example {example_id!r} is not in the review queue for {attribute!r}")
+            raise InputError(not_queued(con, example_id, attribute))
         return row[0], row[1]
 
     def _span_attribute(
@@ -1018,6 +1022,20 @@ def reviewer_name(name: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"a reviewer needs a name, got {name!r}")
     return name.strip()
+
+
+def not_queued(con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> str:
+    """Why an answer to ``example_id``'s ``attribute`` finds no queued item: what the
+    example is queued for, if anything (on a spans task, the bounds its spans have)."""
+    where = f" for {attribute!r}" if attribute else ""
+    elsewhere = con.execute(
+        "SELECT list(attribute ORDER BY attribute) FROM queue WHERE example_id = ?", [example_id]
+    ).fetchall()[0][0]
+    # Trial 33: on an aspects task, answer() without attribute= said the example was
+    # not queued at all. Trial 45: a span answered by the bounds a fix gave it said so too.
+    then = "answer one of those" if attribute else "pass attribute= (item.attribute)"
+    hint = f"; it is queued for {elsewhere}: {then}" if elsewhere else ""
+    return f"example {example_id!r} is not in the review queue{where}{hint}"
 
 
 def _append(

@@ -428,6 +428,23 @@ def _read_blocks(
     return frame.height, iter([frame.slice(start, size) for start in starts] or [frame])
 
 
+def _flat(block: pl.DataFrame) -> pl.DataFrame:
+    """``block`` with every nested column written out for CSV, which holds none: a list
+    of scalars joined by ``|`` (a multi-label model's ``predicted_labels``, an input's
+    own list of labels), anything deeper as JSON. Trial 45: an input Parquet's list
+    column ended the run in polars' "CSV format does not support nested data"."""
+    flat = []
+    for name, dtype in block.schema.items():
+        if isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested():
+            flat.append(pl.col(name).cast(pl.List(pl.String)).list.join("|"))
+        elif isinstance(dtype, pl.Struct):
+            flat.append(pl.col(name).struct.json_encode())
+        elif dtype.is_nested():
+            encoded = [None if v is None else json.dumps(v) for v in block[name].to_list()]
+            flat.append(pl.Series(name, encoded, pl.String))
+    return block.with_columns(flat) if flat else block
+
+
 def _parquet_blocks(parquet: pq.ParquetFile, size: int) -> Iterator[pl.DataFrame]:
     """A Parquet file's rows ``size`` at a time; an empty file's empty frame."""
     empty = True
@@ -457,9 +474,7 @@ class _BlockWriter:
 
     def write(self, block: pl.DataFrame) -> None:
         if self.kind in ("csv", "tsv"):
-            if "predicted_labels" in block.columns:
-                block = block.with_columns(pl.col("predicted_labels").list.join("|"))
-            block.write_csv(
+            block.pipe(_flat).write_csv(
                 self.file,
                 include_header=self.rows == 0,
                 separator="\t" if self.kind == "tsv" else ",",

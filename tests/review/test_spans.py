@@ -127,6 +127,35 @@ def test_a_boundary_fix_is_none_on_the_old_bounds_and_the_type_on_the_new_undone
     assert spans_of(spans_workspace, "s3") == [("Dell screen", "BRAND", "review")]
 
 
+def test_a_second_fix_of_a_span_replaces_the_first(spans_workspace: Workspace) -> None:
+    # Trial 45: the page's fix sent twice for one span (new bounds, then others) kept
+    # both fixes' spans, and the export trained on the two.
+    queue = ReviewQueue(spans_workspace)
+    battery = bounds("s1", "battery")
+    queue.fix_span("s1", battery, *at("s1", "battery life"), reviewer="ana")
+    queue.fix_span("s1", battery, *at("s1", "life"), reviewer="bo")
+    assert spans_of(spans_workspace, "s1") == [
+        ("life", "TERM", "review"),
+        ("screen", "TERM", "model"),
+    ]
+    assert queue.progress()["reviewed"] == 1
+    queue.fix_span("s1", battery, *at("s1", "life"), reviewer="bo")
+    assert spans_of(spans_workspace, "s1") == [
+        ("life", "TERM", "review"),
+        ("screen", "TERM", "model"),
+    ]
+    # Undone, the latest fix leaves the span as the queue gave it, not the first fix.
+    assert queue.undo(reviewer="bo") == "s1"
+    assert spans_of(spans_workspace, "s1") == [
+        ("battery", "TERM", "model"),
+        ("screen", "TERM", "model"),
+    ]
+    # Answered by the bounds a fix gave it, the span's item is named by its own.
+    queue.fix_span("s1", battery, *at("s1", "battery life"), reviewer="bo")
+    with pytest.raises(InputError, match=rf"for '{bounds('s1', 'battery life')}'; it is queued"):
+        queue.answer("s1", "accept", reviewer="bo", attribute=bounds("s1", "battery life"))
+
+
 def test_a_missed_span_is_the_type_on_new_bounds_and_the_item_stays(
     spans_workspace: Workspace,
 ) -> None:

@@ -240,6 +240,35 @@ def test_predict_gives_rows_without_text_null_predictions_in_their_place(
     ]
 
 
+def test_predict_writes_an_input_s_nested_columns_to_csv(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    # Trial 45: a Parquet input with its gold as a list of labels was labeled whole, then
+    # lost to polars' "CSV format does not support nested data".
+    _, model = trained
+    source = tmp_path / "new.parquet"
+    pl.DataFrame(
+        {
+            "text": ["subscribe to my channel", "I love this song"],
+            "labels": [["spam", "promo"], []],
+            "meta": [{"user": "a", "likes": 3}, {"user": "b", "likes": None}],
+            "pairs": [[[1, 2]], None],
+        }
+    ).write_parquet(source)
+    assert predict_file(model, source, tmp_path / "out.csv") == 2
+    out = pl.read_csv(tmp_path / "out.csv")
+    assert out["labels"].to_list() == ["spam|promo", ""]
+    assert [json.loads(m) for m in out["meta"]] == [
+        {"user": "a", "likes": 3},
+        {"user": "b", "likes": None},
+    ]
+    assert out["pairs"].to_list() == ["[[1, 2]]", None]
+    assert (
+        out["predicted"].to_list()
+        == predict_frame(model, pl.read_parquet(source))["predicted"].to_list()
+    )
+
+
 def test_predict_refuses_to_write_over_its_input(
     trained: tuple[Workspace, Path], tmp_path: Path
 ) -> None:
