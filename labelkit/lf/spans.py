@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, overload
 
@@ -294,6 +295,11 @@ def compute_span_votes(
                 )
                 try:
                     spans = _returned_spans(lf, lf.func(x), doc, texts[i], allowed)
+                except NotAVoteError as error:
+                    # As a classification LF's: "returned ..." rows of an LF that never
+                    # votes stop the run unless failing LFs are allowed (trial 45).
+                    failures.append((lf.name, ids[i], texts[i], str(error)))
+                    continue
                 except (Exception, SystemExit) as error:
                     failures.append((lf.name, ids[i], texts[i], describe_error(error)))
                     continue
@@ -325,13 +331,25 @@ def _longest(
     ]
 
 
+class NotAVoteError(ValueError):
+    """What a Python span LF returned on a row is not a vote; the message starts with
+    ``returned``, as a classification LF's reason for the same does."""
+
+
 def _returned_spans(
     lf: PythonSpanLF, returned: SpanVotes, doc: Any, text: str, allowed: tuple[str, ...]
 ) -> set[Span]:
     """What a Python span LF returned as spans snapped to the tokens of ``doc`` (of
-    ``text``); ``ValueError`` says what is wrong."""
+    ``text``); ``NotAVoteError`` says what is wrong with what is not a vote: a span
+    outside the text, of an unknown type, or overlapping another it returned (a
+    source marks each token once)."""
     if returned is None:
         return set()
+    if isinstance(returned, str | bytes):
+        raise NotAVoteError(
+            f"returned {returned!r}, not spans: return (start, end, label) character "
+            "offsets, (start, end) with the LF's label, or spaCy Span objects"
+        )
     spans = set()
     for item in returned if isinstance(returned, Iterable) else [returned]:
         if hasattr(item, "start_char") and hasattr(item, "label_"):
@@ -344,24 +362,31 @@ def _returned_spans(
             start, end = item[:2]
             label = item[2] if len(item) == 3 else lf.label
         else:
-            raise ValueError(
+            raise NotAVoteError(
                 f"returned {item!r}: expected (start, end, label) character offsets, "
                 "(start, end) with the LF's label, or spaCy Span objects"
             )
         if label is None:
-            raise ValueError(f"returned {item!r} with no label, and the LF has no `label`")
+            raise NotAVoteError(f"returned {item!r} with no label, and the LF has no `label`")
         if label not in allowed:
-            raise ValueError(
+            raise NotAVoteError(
                 f"returned label {label!r}, not one of the task's entity types "
                 f"{list(allowed[:-1])} or {OUTSIDE!r}"
             )
         if not 0 <= start < end <= len(text):
-            raise ValueError(
+            raise NotAVoteError(
                 f"returned {item!r}: not inside the text ({len(text)} characters) with start < end"
             )
         snapped = doc.char_span(start, end, alignment_mode="expand")
         if snapped is not None and len(snapped) and not snapped.text.isspace():
             spans.add(Span(snapped.start_char, snapped.end_char, label))
+    for first, second in pairwise(sorted(spans)):
+        if second.start < first.end:
+            # Trial 45: stored both, so one source voted two types on the same tokens.
+            raise NotAVoteError(
+                f"returned overlapping spans {first.to_json()} and {second.to_json()} (on its "
+                "tokens): a source marks each token once"
+            )
     return spans
 
 

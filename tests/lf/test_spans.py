@@ -16,6 +16,7 @@ import pytest
 from labelkit import (
     InputError,
     LabelingFunctionError,
+    LabelkitWarning,
     Task,
     Workspace,
     apply_lfs,
@@ -91,7 +92,7 @@ def test_python_span_lfs_return_offsets_or_spacy_spans() -> None:
     @span_labeling_function
     def tuples(x: SpanExample) -> list:
         at = x.text.find("Dell")
-        return [(at, at + 4, "BRAND"), (at + 1, at + 2, "O")] if at >= 0 else None
+        return [(at, at + 4, "BRAND"), (at + 6, at + 8, "O")] if at >= 0 else None
 
     @span_labeling_function(label="TERM")
     def last_token(x: SpanExample) -> list:
@@ -101,16 +102,22 @@ def test_python_span_lfs_return_offsets_or_spacy_spans() -> None:
         ("t0", "last_token", 0, 2, "TERM"),
         ("t0", "last_token", 8, 16, "TERM"),
         ("t0", "tuples", 3, 7, "BRAND"),
-        ("t0", "tuples", 3, 7, "O"),  # inside "Dell": snapped to the token
+        ("t0", "tuples", 8, 16, "O"),  # inside "keyboard": snapped to the token
     ]
 
 
 def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> None:
     @span_labeling_function
-    def odd(x: SpanExample) -> list:
-        return [(0, 3, "PART")] if x.text.startswith("bad") else [(0, 3, "TERM")]
+    def odd(x: SpanExample) -> list | str:
+        if x.text.startswith("bad"):
+            return [(0, 3, "PART")]
+        if x.text.startswith("two"):
+            # Trial 45: both were stored, two types on the same tokens from one source.
+            return [(0, 3, "TERM"), (2, 7, "BRAND")]
+        return "TERM" if x.text.startswith("word") else [(0, 3, "TERM")]
 
-    frame = pl.DataFrame({"id": ["a", "b"], "text": ["bad one", "good one"]})
+    texts = ["bad one", "good one", "two types", "word"]
+    frame = pl.DataFrame({"id": list("abcd"), "text": texts})
     spans, errors = compute_span_votes([odd], frame, TASK)
     assert spans.rows() == [("b", "odd", 0, 4, "TERM")]
     assert errors.rows() == [
@@ -118,10 +125,38 @@ def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> 
             "odd",
             "a",
             "bad one",
-            "ValueError: returned label 'PART', not one of the task's entity types "
-            "['TERM', 'BRAND'] or 'O'",
-        )
+            "returned label 'PART', not one of the task's entity types ['TERM', 'BRAND'] or 'O'",
+        ),
+        (
+            "odd",
+            "c",
+            "two types",
+            "returned overlapping spans [0, 3, 'TERM'] and [0, 9, 'BRAND'] (on its tokens): "
+            "a source marks each token once",
+        ),
+        (
+            "odd",
+            "d",
+            "word",
+            "returned 'TERM', not spans: return (start, end, label) character offsets, "
+            "(start, end) with the LF's label, or spaCy Span objects",
+        ),
     ]
+
+
+def test_a_span_lf_that_never_casts_a_valid_vote_is_refused(gold_ws: Workspace) -> None:
+    # Trial 45: a span LF returning a label instead of spans on every row was stored as
+    # abstaining, where a classification LF doing the same stops the run.
+    @span_labeling_function
+    def label_only(x: SpanExample) -> str | None:
+        return None if x.id == "e4" else "TERM"
+
+    with pytest.raises(LabelingFunctionError, match=r"'label_only' .*it never cast a valid vote"):
+        apply_lfs(gold_ws, [label_only])
+    assert gold_ws.sql("SELECT count(*) AS n FROM span_votes")["n"][0] == 0
+    with pytest.warns(LabelkitWarning, match="3 failed rows abstained"):
+        applied = apply_lfs(gold_ws, [label_only], allow_failing_lfs=True)
+    assert applied.error_counts == {"label_only": 3}
 
 
 GOLD = [
