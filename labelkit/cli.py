@@ -226,7 +226,7 @@ Executor_ = Annotated[
     str,
     typer.Option(
         help="Where the work runs: local (this machine) or ray (a Ray cluster; "
-        "pip install 'labelkit\\[ray]')."
+        "pip install 'labelkit[ray]')."
     ),
 ]
 RayAddress_ = Annotated[

@@ -266,6 +266,8 @@ def test_help_shows_brackets_as_written() -> None:
     shown = " ".join(piped("ingest", "--help").stdout.split())
     assert "Column with a unique id [default: 'id' if there is one]." in shown
     assert "a JSON array of [start, end, label])" in shown
+    # Trial 45: written for rich markup, which the help does not use, as 'labelkit\[ray]'.
+    assert "pip install 'labelkit[ray]')" in " ".join(piped("apply", "--help").stdout.split())
 
 
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:

@@ -645,6 +645,19 @@ def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path
         assert ws.task.labels == ("sports", "tech") and summary.kind == "multilabel"
         gold = ws.sql("SELECT gold FROM examples ORDER BY text")["gold"]
         assert ws.task.gold_answers(gold, "sports").to_list() == ["yes", "no", "yes"]
+    # Trial 45: a label given twice was stored twice, and an unknown one was called an
+    # attribute.
+    twice = topics.with_columns(labels=pl.Series([["sports", "sports"], [], ["tech", "sports"]]))
+    with Workspace(tmp_path / "m2.duckdb") as ws:
+        ingest(ws, twice, label_column="labels", kind="multilabel", labels=["sports", "tech"])
+        stored = ws.sql("SELECT gold FROM examples ORDER BY text")["gold"].to_list()
+        assert stored == ['["sports"]', "[]", '["sports","tech"]']
+        cars = pl.DataFrame({"text": ["x"], "labels": [["cars"]]})
+        with pytest.raises(
+            InputError,
+            match=r"frame row 1, column 'labels': unknown label 'cars'; the task's labels are",
+        ):
+            ingest(ws, cars, label_column="labels")
 
 
 def test_json_objects_or_arrays_as_gold_of_a_classification_task_are_refused(

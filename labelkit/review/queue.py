@@ -323,7 +323,16 @@ class ReviewQueue:
         if attribute is not None:
             self.task.answers(attribute)  # names the task's attributes when it is not one
         if focus is not None and focus not in self.answers(attribute):
-            raise InputError(f"focus label {focus!r} is not one of {list(self.answers(attribute))}")
+            # Trial 45: on a multi-label task, the natural focus is a label's name.
+            hint = (
+                f": each item asks whether a text is one label; --attribute {focus} "
+                "(attribute=) reviews that label's items"
+                if self.task.kind == "multilabel" and focus in self.task.labels
+                else ""
+            )
+            raise InputError(
+                f"focus label {focus!r} is not one of {list(self.answers(attribute))}{hint}"
+            )
 
     def answers(self, attribute: str | None = None) -> tuple[str, ...]:
         """The answers of ``attribute``, or of any attribute when it is None: what an
