@@ -1538,8 +1538,9 @@ def flag(
     shown = shown.select(
         "rank",
         "example_id",
-        *(["attribute"] if "attribute" in top.columns else []),
-        *([marked.alias("span")] if spans else []),
+        # A span's attribute is its bounds: shown as start and end, as `queue` does.
+        *(["start", "end", marked.alias("span")] if spans else []),
+        *(["attribute"] if "attribute" in top.columns and not spans else []),
         "given_label",
         "suggested_label",
         "priority",
@@ -1842,7 +1843,13 @@ def train(
     dev_split: Annotated[
         str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
     ] = None,
-    param: Param_ = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUE (JSON) setting of the small model, e.g. max_epochs=5 (spaCy) "
+            "or C=1.0 (the n-grams); repeatable. A name it does not take lists those it does."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the training run.")] = 0,
     max_examples: Annotated[
         str | None,

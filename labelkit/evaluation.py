@@ -757,9 +757,9 @@ def _score_small_model(
     _require_model_of(nlp, task, model)
     spacy_model = isinstance(nlp, spacy.Language)
     if task.kind != "classification":
-        from labelkit.train.ship import predict_frame
+        from labelkit.train.ship import label_table
 
-        predicted = predict_frame(nlp, examples.select("text"))
+        predicted = label_table(nlp, examples.select("text"), f"{split} split")
         for attribute in task.targets:
             answers = task.answers(attribute)
             scored.add(

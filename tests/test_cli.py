@@ -268,6 +268,8 @@ def test_help_shows_brackets_as_written() -> None:
     assert "a JSON array of [start, end, label])" in shown
     # Trial 45: written for rich markup, which the help does not use, as 'labelkit\[ray]'.
     assert "pip install 'labelkit[ray]')" in " ".join(piped("apply", "--help").stdout.split())
+    # Trial 45: only docs/distillation.md named a small model's settings.
+    assert "e.g. max_epochs=5 (spaCy) or C=1.0" in " ".join(piped("train", "--help").stdout.split())
 
 
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:

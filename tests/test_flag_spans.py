@@ -253,7 +253,9 @@ def test_the_flag_command_shows_each_span(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "5 spans queued for review, highest priority first" in result.stdout
     row = cells(result.stdout, "x_conflict")
-    assert row[2:6] == ["4:11", "battery", "TERM", "TERM"]
+    # Trial 45: the bounds were headed "attribute"; they are start and end, as in `queue`.
+    assert row[2:7] == ["4", "11", "battery", "TERM", "TERM"]
+    assert "│ start │ end │ span" in result.stdout.replace("┃", "│")
     bad = run("flag", tmp_path / "spans.duckdb", "--flagger", "tfidf_logreg")
     assert bad.returncode == 1 and "flagged by a token tagger" in bad.stderr
 

@@ -300,7 +300,9 @@ def aspects_workspace(folder: Path) -> Path:
     return path
 
 
-def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -> None:
+def test_cli_trains_packages_and_predicts_an_aspects_workspace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     aspects_workspace(tmp_path)
     with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
         cleaned = cleaned_labels(ws).height
@@ -379,8 +381,11 @@ def test_cli_trains_packages_and_predicts_an_aspects_workspace(tmp_path: Path) -
     # The small model is scored per attribute on the dev split's gold, as predict answers.
     with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
         dev = ws.sql("SELECT text, gold FROM examples WHERE split = 'dev' ORDER BY id")
+        capsys.readouterr()
         scores = evaluate(ws, out / "model-best", split="dev").summary
         task = ws.task
+    # Trial 45: its progress said "predicting frame", where the user passed none.
+    assert "predicting dev split: " in capsys.readouterr().err
     said = predict_frame(out / "model-best", dev.select("text"))
     small = scores.filter(pl.col("method") == "small model")
     for attribute in ("food", "staff"):
