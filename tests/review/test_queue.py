@@ -378,7 +378,7 @@ def test_a_multilabel_item_asks_is_this_label_yes_or_no(topics_workspace: Worksp
     ]
     assert queue.stats(attribute="sports")["errors_found"] == 0
     # Trial 45: a label's name as the focus said only that it is not yes or no.
-    with pytest.raises(InputError, match="--attribute sports .* reviews that label's items"):
+    with pytest.raises(InputError, match=r"--attribute sports .* reviews that label's items"):
         queue.next(reviewer="ana", focus="sports")
 
 
