@@ -687,8 +687,8 @@ def _wrench_span_votes(
 
 def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
     """Refuse, naming the first row, a label the task lacks (``"O"`` is allowed), an
-    example the workspace lacks, offsets outside its text or with start >= end, and a
-    span a source gives twice."""
+    example the workspace lacks, offsets outside its text or with start >= end, a span
+    a source gives twice, and two of a source's spans on one text that overlap."""
     task = workspace.task
     allowed = (*task.labels, OUTSIDE)
     bad = spans.filter(~pl.col("label").is_in(allowed))
@@ -729,6 +729,23 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
             f"{second['where']}: {first['source']!r} gives the span "
             f"{[first['start'], first['end'], first['label']]} of {first['example_id']!r} "
             f"twice (the first: {first['where']})"
+        )
+    # Trial 45: both were stored, and the label models read the later one on the shared
+    # tokens; a source, as an LF, marks each character once.
+    ordered = spans.sort("example_id", "source", "start", "end")
+    before = [pl.col(c).shift(1).over("example_id", "source") for c in ("start", "end", "label")]
+    overlap = ordered.with_columns(
+        before[0].alias("before_start"),
+        before[1].alias("before_end"),
+        before[2].alias("before_label"),
+    ).filter(pl.col("start") < pl.col("before_end"))
+    if overlap.height:
+        row = overlap.row(0, named=True)
+        raise InputError(
+            f"{row['where']}: {row['source']!r} gives overlapping spans "
+            f"{[row['before_start'], row['before_end'], row['before_label']]} and "
+            f"{[row['start'], row['end'], row['label']]} of {row['example_id']!r}: a source "
+            "marks each character once (import the two as two sources)"
         )
 
 

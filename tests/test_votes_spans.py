@@ -116,6 +116,12 @@ def test_a_table_of_span_votes_is_stored_with_o_votes(
             r"row 2: 'lf' gives the span \[4, 16, 'TERM'\] of 'valid:0' twice \(the first: "
             r".*votes.jsonl row 1\)",
         ),
+        (
+            # Trial 45: both were stored, two types on the same tokens from one source.
+            {"example_id": "valid:0", "start": 10, "end": 20, "label": "BRAND"},
+            r"row 2: 'lf' gives overlapping spans \[4, 16, 'TERM'\] and \[10, 20, 'BRAND'\] "
+            r"of 'valid:0': a source marks each character once",
+        ),
     ],
 )
 def test_a_bad_span_vote_names_the_row_and_writes_nothing(
