@@ -74,9 +74,33 @@ def _tokenizer(lang: str) -> Any:
     import spacy
 
     try:
-        return spacy.blank(lang).tokenizer
+        return split_after_accents(spacy.blank(lang)).tokenizer
     except (ImportError, OSError, KeyError, ValueError) as error:
         raise InputError(f"language {lang!r}: spacy.blank({lang!r}) fails ({error})") from None
+
+
+# A period after a combining accent: spaCy's suffix rules split a final period off a
+# word after a letter, and in NFD text a word may end in its accent ("açaí." as
+# "i" + U+0301 + "."), which kept the period in the word's token (trial 45).
+_PERIOD_AFTER_ACCENT = r"(?<=[\u0300-\u036f])\."
+
+
+def split_after_accents(nlp: Any) -> Any:
+    """``nlp`` with its tokenizer splitting a final period off a word that ends in a
+    combining accent (NFD text) as it does off one that ends in a letter.
+
+    Examples
+    --------
+    >>> import spacy, unicodedata
+    >>> text = unicodedata.normalize("NFD", "Add açaí.")
+    >>> [t.text for t in split_after_accents(spacy.blank("en"))(text)][-1]
+    '.'
+    """
+    import re
+
+    pattern = nlp.tokenizer.suffix_search.__self__.pattern
+    nlp.tokenizer.suffix_search = re.compile(f"{pattern}|{_PERIOD_AFTER_ACCENT}$").search
+    return nlp
 
 
 def tokenize(texts: Iterable[str], lang: str = "en") -> list[list[Offsets]]:

@@ -134,10 +134,12 @@ def run_pattern_lfs(
 def _load_pipeline(model: str) -> Any:
     import spacy
 
+    from labelkit.spans import split_after_accents
+
     try:
         if model.startswith("blank:"):
-            return spacy.blank(model.removeprefix("blank:"))
-        return spacy.load(model)
+            return split_after_accents(spacy.blank(model.removeprefix("blank:")))
+        return split_after_accents(spacy.load(model))
     except (OSError, ImportError) as error:
         raise InputError(
             f"spaCy pipeline {model!r} is not available ({error}); install it as a package "

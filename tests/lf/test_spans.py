@@ -33,6 +33,7 @@ from labelkit.lf.spans import (
     span_labeling_function,
     token_span_lf,
 )
+from labelkit.spans import tokenize
 from tests.test_cli import run
 
 TASK = Task(("TERM", "BRAND"), kind="spans")
@@ -62,10 +63,15 @@ def test_a_phrase_matches_nfd_text_at_its_own_offsets(tmp_path: Path) -> None:
     gazetteer.write_text("café\nbar\n")
     places = phrase_span_lf("places", "TERM", gazetteer)
     text = unicodedata.normalize("NFD", "the café")
-    assert spans_of([places], [text, "the café"]) == [
+    # Trial 45: in NFD, a period after the word's accent stayed in its token, and the
+    # phrase did not match there.
+    period = unicodedata.normalize("NFD", "a café. Then")
+    assert spans_of([places], [text, "the café", period]) == [
         ("t0", "places", 4, 9, "TERM"),
         ("t1", "places", 4, 8, "TERM"),
+        ("t2", "places", 2, 7, "TERM"),
     ]
+    assert [period[a:b] for a, b in tokenize([period])[0]] == ["a", period[2:7], ".", "Then"]
 
 
 def test_overlapping_matches_of_one_lf_keep_the_longest() -> None:
