@@ -87,7 +87,8 @@ _PERIOD_AFTER_ACCENT = r"(?<=[\u0300-\u036f])\."
 
 def split_after_accents(nlp: Any) -> Any:
     """``nlp`` with its tokenizer splitting a final period off a word that ends in a
-    combining accent (NFD text) as it does off one that ends in a letter.
+    combining accent (NFD text) as it does off one that ends in a letter, where the
+    tokenizer works by spaCy's suffix rules.
 
     Examples
     --------
@@ -98,7 +99,10 @@ def split_after_accents(nlp: Any) -> Any:
     """
     import re
 
-    pattern = nlp.tokenizer.suffix_search.__self__.pattern
+    search = getattr(nlp.tokenizer, "suffix_search", None)
+    if search is None:
+        return nlp  # a tokenizer of its own (Chinese, Japanese): no suffix rules to extend
+    pattern = search.__self__.pattern
     nlp.tokenizer.suffix_search = re.compile(f"{pattern}|{_PERIOD_AFTER_ACCENT}$").search
     return nlp
 

@@ -112,6 +112,8 @@ def read_table(
     except InputError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        if kind in ("csv", "tsv") and isinstance(error, pl.exceptions.ComputeError):
+            _refuse_broken_quotes(path, kind, encoding)
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
 
 
@@ -174,7 +176,28 @@ def _read_errors(path: Path, kind: str, encoding: str) -> Iterator[None]:
             with path.open("rb") as lines:
                 for number, line in enumerate(lines, start=1):
                     _decode(line, path, encoding, number)
+            _refuse_broken_quotes(path, kind, encoding)
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
+
+
+def _refuse_broken_quotes(path: Path, kind: str, encoding: str) -> None:
+    """Name the line of a CSV or TSV row whose quotes do not close where they should:
+    polars says only that a field "is not properly escaped" and suggests schema
+    settings that cannot help (trial 45). Called once polars has failed."""
+    import csv
+
+    with path.open(newline="", encoding=encoding, errors="replace") as file:
+        rows = csv.reader(file, delimiter="\t" if kind == "tsv" else ",", strict=True)
+        start = 1
+        try:
+            for _ in rows:
+                start = rows.line_num + 1
+        except csv.Error as error:
+            raise InputError(
+                f"{path} line {start}: the row's quotes do not close ({error}): a field in "
+                "quotes ends with its quote, then the separator or the line's end, and a "
+                'quote inside it is written twice ("")'
+            ) from None
 
 
 def _is_utf8(encoding: str) -> bool:

@@ -150,6 +150,18 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
         ('text\nfine\n""\n', {}, "column 'text' is empty in row 2"),
         ("id,text\n1,a\n,b\n", {"id_column": "id"}, "column 'id' is empty in row 2"),
         ("text,split\nx,holdout\n", {"split_column": "split"}, "unknown split 'holdout'"),
+        # Trial 45: polars' "not properly escaped" with advice on schema inference.
+        (
+            'id,text\n1,"hello\n2,world\n',
+            {},
+            r"bad.csv line 2: the row's quotes do not close \(unexpected end of data\)",
+        ),
+        ('id,text\n1,hi\n2,"wor"ld\n3,ok\n', {}, "bad.csv line 3: the row's quotes do not close"),
+        (
+            'id,text\n1,"caf\xe9\n',
+            {"encoding": "cp1252"},
+            r"bad.csv line 2: the row's quotes do not close",
+        ),
     ],
 )
 def test_bad_csv_names_file_column_row_and_changes_nothing(
