@@ -22,7 +22,7 @@ import polars as pl
 from rich.progress import Progress, TextColumn
 
 from labelkit.aggregate import label_model_accuracy, label_model_sources, last_aggregate_config
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import ANSWERED, CachedAnswer, store_answers
@@ -203,6 +203,17 @@ class LLMConfig:
             )
         if self.concurrency < 1:
             raise LabelkitError(f"concurrency must be at least 1, got {self.concurrency}")
+        # Trial 45: max_retries=-1 asked one prompt and stopped as if a limit were
+        # reached; a timeout of 0 retried for seconds without a request; a negative
+        # price gave a negative cost.
+        check_range("max_retries", self.max_retries, low=0)
+        check_range("max_tokens", self.max_tokens, low=1)
+        if not self.timeout_s > 0:
+            raise InputError(f"timeout_s is a deadline in seconds: above 0, got {self.timeout_s}")
+        for name in ("input_price", "output_price"):
+            price = getattr(self, name)
+            if price is not None:
+                check_range(name, price, low=0, why=" (dollars per million tokens)")
         if self.max_cost is not None and (self.input_price is None or self.output_price is None):
             raise LabelkitError(
                 "a cost limit needs prices: give input_price and output_price "
@@ -864,6 +875,18 @@ def _label(
     counts = _counts(workspace)
     used_format, outcome = None, LLMRun(config)
     runner = executor_for(executor) if isinstance(executor, str) else executor
+    # The tokens this run paid for: of the answers it stored, not of the cache rows of
+    # the prompts it asked, which a failed --refresh leaves holding the old answer's
+    # (trial 45 counted those twice).
+    spent = [0, 0]
+
+    def store(answers: Sequence[CachedAnswer]) -> None:
+        store_answers(workspace, answers)
+        for answer in answers:
+            if answer.response is not None:
+                spent[0] += answer.prompt_tokens or 0
+                spent[1] += answer.completion_tokens or 0
+
     if counts.asked and not cached_only:
         require_endpoint(config, counts.asked, counts.prompts)
         warn_if_model_unlisted(config)
@@ -886,9 +909,7 @@ def _label(
             rates=(chars_per_token, completion),
             cached=counts.prompts - counts.pending,
         )
-        used_format = runner.llm_answers(
-            requests, outcome, lambda answers: store_answers(workspace, answers)
-        )
+        used_format = runner.llm_answers(requests, outcome, store)
     stopped = outcome.stopped
     if stopped and outcome.last_error and outcome.last_error not in stopped:
         # Trial 44: retries spent --max-requests on a refused connection, and the run
@@ -900,14 +921,13 @@ def _label(
     max_bytes = config.max_response_bytes
     cached = workspace.sql(
         f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
-                   d.attribute AS asked, d.asked AS asked_now
+                   d.attribute AS asked
                    {", e.text" if prompts.spans else ""}
             FROM llm_cache c JOIN {_DISTINCT} d USING (key)
                  {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
             WHERE {ANSWERED}""",
         [max_bytes, max_bytes],
     )
-    now = cached.filter(pl.col("asked_now"))
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
@@ -950,8 +970,7 @@ def _label(
             set_sources(run.con, sources, run_id=run.id)
     examples = first_row(workspace.con, f"SELECT count(*) FROM {_PROMPTS}")
     assert examples is not None
-    prompt_tokens = int(now["prompt_tokens"].sum() or 0)
-    completion_tokens = int(now["completion_tokens"].sum() or 0)
+    prompt_tokens, completion_tokens = spent
     return LLMRunStats(
         source=config.source_name,
         examples=int(examples[0]),

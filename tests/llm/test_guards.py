@@ -165,6 +165,16 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
         dataclasses.replace(CONFIG, max_requests=-1)
     with pytest.raises(LabelkitError, match="max_cost must be 0 or more"):
         dataclasses.replace(priced, max_cost=-0.5)
+    # Trial 45: max_retries=-1 asked one prompt of 164 and reported success; a timeout
+    # of 0 retried for seconds with no request sent; a negative price, a negative cost.
+    for setting, message in (
+        ({"max_retries": -1}, "max_retries must be at least 0, got -1"),
+        ({"timeout_s": 0}, "timeout_s is a deadline in seconds: above 0, got 0"),
+        ({"max_tokens": 0}, "max_tokens must be at least 1, got 0"),
+        ({"input_price": -1.0}, r"input_price must be at least 0 \(dollars per million"),
+    ):
+        with pytest.raises(LabelkitError, match=message):
+            dataclasses.replace(CONFIG, **setting)
 
 
 def test_a_huge_answer_is_refused_and_never_replayed(workspace: Workspace) -> None:

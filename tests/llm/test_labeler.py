@@ -303,6 +303,7 @@ def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace
         stats = label_with_llm(workspace, config, refresh=True)
         assert len(server.requests) == 12
     assert (stats.cached, stats.answered) == (0, 6)
+    assert stats.prompt_tokens == 6 * Behaviour().prompt_tokens
     assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 6
     with OpenAIServer(Behaviour(always="500")) as server:
         config = dataclasses.replace(
@@ -310,6 +311,8 @@ def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace
         )
         failed = label_with_llm(workspace, config, refresh=True)
     assert failed.failed == 6
+    # Trial 45: the answers a failed refresh kept were counted as this run's tokens.
+    assert (failed.prompt_tokens, failed.completion_tokens) == (0, 0)
     assert cache_rows(workspace) == [(key, True) for key, _ in cache_rows(workspace)], (
         "a failed refresh keeps the answers already paid for"
     )
