@@ -47,12 +47,17 @@ def is_frame(source: object) -> bool:
 
 def as_frame(source: object) -> pl.DataFrame | None:
     """``source`` as a polars frame if it is a polars DataFrame or LazyFrame (collected)
-    or a pandas DataFrame, else None."""
+    or a pandas DataFrame (a named index kept as its columns), else None."""
     if not is_frame(source):
         return None
     if isinstance(source, pl.LazyFrame):
         return source.collect()
-    return source if isinstance(source, pl.DataFrame) else pl.from_pandas(source)
+    if isinstance(source, pl.DataFrame):
+        return source
+    # Trial 45: predict_frame(frame.set_index("id")) gave the rows back without their ids.
+    # An unnamed index (0, 1, 2... or what a slice left) is only the rows' positions.
+    named = any(name is not None for name in source.index.names)
+    return pl.from_pandas(source, include_index=named)
 
 
 def table_format(path: Path, file_format: str | None = None) -> str:

@@ -1174,7 +1174,8 @@ class LLMRun:
         if not self.stopped and limit is not None and self.cost + self.reserved + estimate > limit:
             self.stop(
                 f"the next request could take the cost past the limit of ${limit:.4f} "
-                f"(${self.cost:.4f} spent)"
+                f"(${self.cost:.4f} spent, ${self.reserved:.4f} estimated for the requests "
+                "in flight, which finish and count)"
             )
         if self.stopped:
             return False

@@ -247,7 +247,9 @@ def _answer(
 ) -> str:
     """The cached answer to ``request``, else the LLM's, cached; an error if none came."""
     cached = cached_answers(workspace, [key], config.max_response_bytes)
-    if cached.height:
+    # An answer with no rules in it is asked again: replayed, it stopped every rerun
+    # with the same error, whatever the endpoint now said (trial 45).
+    if cached.height and _rules_in(cached["response"][0]) is not None:
         return cached["response"][0]
     require_endpoint(config, 1, 1)
     if config.max_cost is not None:
@@ -310,13 +312,19 @@ def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:
     return labeled_list_schema("rules", "match", labels, max_rules)
 
 
-def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:
-    """``rule, status, error, lf`` per proposal of the answer, in its order."""
+def _rules_in(response: str) -> list[Any] | None:
+    """The ``rules`` list of an answer; None where it holds none."""
     try:
         items = json.loads(response).get("rules")
     except (ValueError, AttributeError):
-        items = None
-    if not isinstance(items, list):
+        return None
+    return items if isinstance(items, list) else None
+
+
+def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:
+    """``rule, status, error, lf`` per proposal of the answer, in its order."""
+    items = _rules_in(response)
+    if items is None:
         raise LabelkitError(
             f'the LLM\'s answer holds no {{"rules": [...]}} list: {response[:200]!r}'
         )

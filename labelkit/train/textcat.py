@@ -607,6 +607,18 @@ def train_on_cleaned(
 
     # Before the sample of the cleaned set, which the seed draws too.
     check_range("seed", seed, low=0)
+    if dev_split in ("train", "test"):
+        # Trial 45: taken without a word, though nothing is meant to be chosen on test.
+        why = (
+            "evaluate's test scores then measure the choice, not texts the model never met"
+            if dev_split == "test"
+            else "the model learns from that split's texts, so the choice favours memory"
+        )
+        warnings.warn(
+            f"choosing the model on the {dev_split} split's gold: {why}; choose on dev",
+            LabelkitWarning,
+            stacklevel=2,
+        )
     task = workspace.task
     if task.kind == "spans":
         return train_ner_on_cleaned(

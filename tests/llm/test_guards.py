@@ -158,6 +158,9 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     assert len(server.requests) == 2, "the third could pass $0.15 after $0.20 spent"
     assert stats.answered == 2 and stats.cost == pytest.approx(0.2 + 2 * 2 * 5 / 1e6)
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
+    # Trial 45: the run's cost came out above the "spent" the stop named, which left
+    # out the requests still in flight.
+    assert ", $0.0000 estimated for the requests in flight" in stats.stopped
     with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
     # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".

@@ -212,6 +212,12 @@ def test_an_answer_without_a_rules_list_is_an_error_that_writes_nothing(
     with OpenAIServer(prose) as server, pytest.raises(LabelkitError, match="holds no"):
         suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
     assert ws.sql("SELECT count(*) AS n FROM lf_suggestions")["n"][0] == 0
+    # Trial 45: the broken answer was replayed from the cache on every rerun, with the
+    # same error, after the endpoint was fixed.
+    with OpenAIServer(Behaviour(script=script)) as server:
+        suggested = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+        assert len(server.requests) == 1
+    assert suggested.height > 0
 
 
 def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(

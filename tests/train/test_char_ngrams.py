@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from labelkit import InputError, LabelkitError, Workspace, evaluate, train_textcat
+from labelkit import InputError, LabelkitError, LabelkitWarning, Workspace, evaluate, train_textcat
 from labelkit.train import (
     NoTextWarning,
     package_model,
@@ -267,6 +267,12 @@ def test_evaluate_and_predict_on_a_workspace(spam_workspace: Path, tmp_path: Pat
     # One core each, so predict forks workers for it: the same answers.
     assert predict_frame(model, test.select("text"), n_process=2).equals(predicted)
     assert isinstance(load_small_model(model), TextClassifier)
+    # Trial 45: chosen on test, its evaluate scores then measure the choice; not a word.
+    with (
+        Workspace(spam_workspace) as ws,
+        pytest.warns(LabelkitWarning, match="choosing the model on the test split's gold"),
+    ):
+        train_on_cleaned(ws, tmp_path / "t", model=MODEL, dev_split="test")
 
 
 def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(

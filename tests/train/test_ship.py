@@ -306,6 +306,12 @@ def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path)
     assert predicted.drop("id").equals(pl.read_parquet(tmp_path / "out.parquet").drop("id"))
     nlp = spacy.load(model)
     from_pandas = predict_frame(nlp, frame.to_pandas(), text_column="body")
+    # Trial 45: a pandas frame indexed by its ids came back without them.
+    indexed = predict_frame(nlp, frame.to_pandas().set_index("id"), text_column="body")
+    assert indexed.drop("id").equals(from_pandas.drop("id"))
+    assert indexed["id"].to_list() == [1, 2, 3]
+    sliced = predict_frame(nlp, frame.to_pandas().iloc[1:], text_column="body")
+    assert sliced.columns == from_pandas.columns, "a slice's unnamed index is no column"
     assert from_pandas["predicted"].to_list() == predicted["predicted"].to_list()
     assert predicted["predicted"].to_list()[1] == "ham"
     # A threshold of 5 ran on, and no label reached it.
