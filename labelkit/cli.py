@@ -690,7 +690,10 @@ def llm(
     model_file: ModelFile_ = None,
     split: Annotated[
         str,
-        typer.Option(help="Split to label: train (what the label model fits on) or 'all'."),
+        typer.Option(
+            help="Split to label: train (what the label model fits on), another (dev, "
+            "test) or 'all'."
+        ),
     ] = "train",
     source: Annotated[str | None, typer.Option(help="Name of the vote source.")] = None,
     alias: Alias_ = None,
@@ -1072,7 +1075,8 @@ def import_answers_command(
     file: Annotated[
         Path,
         typer.Argument(
-            help="JSONL, CSV or TSV of example id and raw answer (another suffix: --format)."
+            help="JSONL, CSV, TSV or Parquet of example id and raw answer (another "
+            "suffix: --format)."
         ),
     ],
     source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
@@ -1083,7 +1087,9 @@ def import_answers_command(
     ] = True,
     file_format: Annotated[
         str | None,
-        typer.Option("--format", help="csv, tsv or jsonl, for a file without such a suffix."),
+        typer.Option(
+            "--format", help="csv, tsv, jsonl or parquet, for a file without such a suffix."
+        ),
     ] = None,
     letters: Annotated[
         str | None,

@@ -14,7 +14,8 @@ client timeout), ``"drip"`` (headers at once, then the body one byte every
 ``"null_content"`` (a 200 whose message has no content), ``"empty_choices"`` (a 200
 with ``choices: {}``), ``"quota"`` (429 ``insufficient_quota``, as OpenAI answers an
 account without credit) and ``"huge"`` (a valid answer of ``huge_bytes``, sent
-without a Content-Length).
+without a Content-Length) and ``"401"`` (a key refused, as OpenAI refuses a wrong
+or missing one).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ FAULTS = (
     "empty_choices",
     "quota",
     "huge",
+    "401",
 )
 
 
@@ -130,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "code": "insufficient_quota",
             }
             self._send(429, {"error": quota})
+            return
+        if fault == "401":
+            refused = {"message": "Incorrect API key provided", "code": "invalid_api_key"}
+            self._send(401, {"error": {**refused, "type": "invalid_request_error"}})
             return
         if fault == "error_200":
             self._send(200, {"error": {"message": "upstream overloaded", "code": 503}})

@@ -8,7 +8,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from labelkit.llm.prompt import (
     label_schema,
 )
 from labelkit.llm.transport import (
+    api_key_of,
     async_client,
     complete,
     format_arguments,
@@ -801,7 +801,8 @@ def label_with_llm(
 ) -> LLMRunStats:
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
-    Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
+    ``split`` names the split whose examples are asked; None (the default here) asks
+    every split, where ``labelkit llm`` asks train unless told otherwise. Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
     replaces its cached answer). ``cached_only=True`` asks nothing: the cached answers
     vote and the other examples abstain (``not_asked``), as when replaying recorded
     answers that cover part of the data without an endpoint. New answers are cached in
@@ -895,7 +896,7 @@ def _label(
         chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
         requests = LLMRequests(
             config=dataclasses.replace(
-                config, api_key=config.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
+                config, api_key=api_key_of(config) or "unused"
             ),
             prompts=prompts,
             pending=workspace.sql(
@@ -917,6 +918,9 @@ def _label(
         stopped = f"{stopped}; {outcome.failed} failed, the last with {outcome.last_error}"
     if stopped and (died := server_failure(config.base_url)):
         stopped = f"{stopped}; {died}"
+    if stopped and "AuthenticationError" in stopped and not api_key_of(config):
+        # Trial 45: the endpoint refused "Bearer unused", and nothing said no key was set.
+        stopped += "; no API key was given: pass --api-key (api_key=) or set OPENAI_API_KEY"
 
     max_bytes = config.max_response_bytes
     cached = workspace.sql(

@@ -387,6 +387,9 @@ def _spans(
     )
 
 
+ANSWER_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+
+
 def _read(
     path: Path,
     id_column: str,
@@ -395,7 +398,11 @@ def _read(
     file_format: str | None,
     encoding: str,
 ) -> pl.DataFrame:
-    frame = read_table(path, has_header=has_header, file_format=file_format, encoding=encoding)
+    kind = table_format(path, file_format)
+    if kind not in ANSWER_FORMATS:
+        # Trial 45: WRENCH JSON and aspect XML were read, then failed on missing columns.
+        raise InputError(f"{path}: answers come as {', '.join(ANSWER_FORMATS)}, not {kind}")
+    frame = read_table(path, has_header=has_header, file_format=kind, encoding=encoding)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
     for column in (id_column, answer_column):

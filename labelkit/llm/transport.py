@@ -137,6 +137,18 @@ async def complete(
     return failure
 
 
+def api_key_of(config: LLMConfig) -> str | None:
+    """The key a request sends: the config's, else ``$OPENAI_API_KEY``; None if neither
+    (a local server needs none, and is sent ``unused``).
+
+    Examples
+    --------
+    >>> api_key_of(dataclasses.replace(config, api_key="sk-test"))
+    'sk-test'
+    """
+    return config.api_key or os.environ.get("OPENAI_API_KEY")
+
+
 def warn_if_model_unlisted(config: LLMConfig) -> None:
     """Warn where the endpoint lists its models and ``config.model`` is not among them:
     a server with one model may answer any name with it, under a source of that name
@@ -150,7 +162,7 @@ def warn_if_model_unlisted(config: LLMConfig) -> None:
     import openai
 
     base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
-    api_key = config.api_key or os.environ.get("OPENAI_API_KEY") or "unused"
+    api_key = api_key_of(config) or "unused"
     try:
         with openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=5) as client:
             listed = [model.id for model in client.models.list()]

@@ -126,6 +126,26 @@ def test_the_same_failure_again_and_again_stops_the_run(workspace: Workspace) ->
     assert "InternalServerError" in stats.stopped
 
 
+def test_a_refused_key_names_the_missing_one(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 45: with no key set, "Bearer unused" was refused (401) and the stop said only
+    # AuthenticationError.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with OpenAIServer(Behaviour(always="401")) as server:
+        keyless = dataclasses.replace(
+            CONFIG, base_url=server.base_url, api_key=None, stop_after_failures=2
+        )
+        stats = label_with_llm(workspace, keyless)
+        assert server.requests, "the run asked"
+        assert stats.stopped is not None and "AuthenticationError" in stats.stopped
+        assert stats.stopped.endswith(
+            "no API key was given: pass --api-key (api_key=) or set OPENAI_API_KEY"
+        )
+        keyed = label_with_llm(workspace, dataclasses.replace(keyless, api_key="sk-wrong"))
+    assert keyed.stopped is not None and "no API key was given" not in keyed.stopped
+
+
 def test_the_request_limit_stops_the_run_and_the_next_run_goes_on(workspace: Workspace) -> None:
     with OpenAIServer() as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url, max_requests=4)

@@ -134,6 +134,12 @@ def test_bad_files_name_the_row_and_change_nothing(workspace: Workspace, tmp_pat
             r"answers.txt: unknown file type '.txt'; .*, or give the format \(--format / "
             r"file_format: aspects-xml, csv, jsonl, parquet, tsv, wrench\)$",
         ),
+        # Trial 45: read as WRENCH JSON, it failed on the columns it lacked.
+        (
+            "answers.json",
+            "{}",
+            r"answers.json: answers come as csv, tsv, jsonl, parquet, not wrench",
+        ),
     ]
     for name, text, message in bad:
         (tmp_path / name).write_text(text)
