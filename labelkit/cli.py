@@ -1966,7 +1966,7 @@ def _train_frontier(
     seed: int,
     pick: tuple[str, float] | None,
 ) -> None:
-    from labelkit.train.frontier import check_pick, pick_model, train_frontier
+    from labelkit.train.frontier import check_pick, pick_model, save_frontier, train_frontier
 
     if dev_split is None:
         raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
@@ -1988,6 +1988,7 @@ def _train_frontier(
     if pick is not None:
         chosen = pick_model(table, pick[0], pick[1])
         path = table.filter(pl.col("model") == chosen)["path"][0]
+        save_frontier(table, output_dir, dev_split, picked=(*pick, chosen))
         console.print(f"picked {chosen} ({pick[0]} {pick[1]} on {dev_split}): {path}")
 
 

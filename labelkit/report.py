@@ -267,7 +267,7 @@ def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400)
             f'<circle cx="{x(s):.1f}" cy="{y(a):.1f}" r="{radius:.1f}" '
             'fill="steelblue" fill-opacity="0.5" stroke="steelblue"/>'
             f'<text x="{x(s) + radius + 3:.1f}" y="{y(a) + 4:.1f}">'
-            f"{html.escape(str(model))} ({mb:.1f} MB)</text>"
+            f"{html.escape(str(model))} ({mb:.2g} MB)</text>"
         )
     parts.append("</svg>")
     return "\n".join(parts)

@@ -895,9 +895,7 @@ def _label(
             _refuse_over_budget(_estimate(workspace, config, prompts), config.max_cost)
         chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
         requests = LLMRequests(
-            config=dataclasses.replace(
-                config, api_key=api_key_of(config) or "unused"
-            ),
+            config=dataclasses.replace(config, api_key=api_key_of(config) or "unused"),
             prompts=prompts,
             pending=workspace.sql(
                 f"""SELECT d.key, e.text, d.attribute, d.chars

@@ -89,7 +89,8 @@ def train_frontier(
             "trains with --model"
         )
     # The slow ones last, in a list given too: the quick ones are done before them.
-    models = sorted(models or frontier_models(), key=_slow)
+    # Each once: a name given twice was trained and listed twice (trial 45).
+    models = sorted(dict.fromkeys(models or frontier_models()), key=_slow)
     taken = {model: _taken(model, params) for model in models}
     unused = set(params) - {name for names in taken.values() for name in names}
     if unused:
@@ -151,10 +152,16 @@ def _taken(model: str, params: dict[str, Any]) -> list[str]:
 FRONTIER_FILE = "frontier.json"
 
 
-def save_frontier(frontier: pl.DataFrame, output_dir: str | Path, split: str) -> Path:
+def save_frontier(
+    frontier: pl.DataFrame,
+    output_dir: str | Path,
+    split: str,
+    picked: tuple[str, float, str] | None = None,
+) -> Path:
     """Write ``frontier.json`` (the rows and the dev split) and ``frontier.md`` (the
     table and its plot) into ``output_dir``; return the Markdown's path. The evaluation
-    report of a model trained there shows the same section.
+    report of a model trained there shows the same section. ``picked`` (rule, margin,
+    model: what ``pick_model`` chose) is kept in both.
 
     Examples
     --------
@@ -165,10 +172,16 @@ def save_frontier(frontier: pl.DataFrame, output_dir: str | Path, split: str) ->
 
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    data = {"split": split, "models": frontier.to_dicts()}
+    data: dict[str, Any] = {"split": split, "models": frontier.to_dicts()}
+    shown = frontier_markdown(frontier, split)
+    if picked is not None:
+        # Trial 45: the choice was printed, and nowhere kept.
+        rule, margin, model = picked
+        data["picked"] = {"rule": rule, "margin": margin, "model": model}
+        shown += f"\nPicked by `--pick {rule} {margin}` on {split}: **{model}**.\n"
     (output / FRONTIER_FILE).write_text(json.dumps(data, indent=1) + "\n")
     markdown = output / "frontier.md"
-    markdown.write_text(frontier_markdown(frontier, split))
+    markdown.write_text(shown)
     return markdown
 
 

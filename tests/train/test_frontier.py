@@ -66,7 +66,8 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
         str(out),
         "--frontier",
         "--model",
-        ",".join(compared),
+        # Trial 45: a name given twice was trained and listed twice.
+        ",".join([*compared, compared[0]]),
         "--dev-split",
         "dev",
         "--pick",
@@ -93,6 +94,12 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
     within = scored.filter(pl.col("dev_accuracy") >= scored["dev_accuracy"].max() - 0.01)
     picked = done.stdout.split("picked ")[1].split()[0]
     assert picked == within.sort("size_mb")["model"][0], "the smallest near the best on dev"
+    # Trial 45: the pick was printed and kept nowhere.
+    saved = json.loads((out / "frontier.json").read_text())["picked"]
+    assert saved == {"rule": "smallest-within", "margin": 0.01, "model": picked}
+    assert f"Picked by `--pick smallest-within 0.01` on dev: **{picked}**" in (
+        (out / "frontier.md").read_text()
+    )
     assert (out / "frontier.md").read_text().count("<circle") == len(compared)
     with Workspace(spam_workspace, read_only=True) as ws:
         # Scored apart from the frontier (timing the speeds again would double the test).
@@ -149,7 +156,10 @@ def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:
     assert accurate["cy"] < fast["cy"], "more accurate is higher"
     # Area scales with size: 45 times the megabytes, sqrt(45) times the radius.
     assert accurate["r"] / fast["r"] == pytest.approx(45**0.5, rel=0.01)
-    assert "accurate &lt;big&gt; (90.0 MB)" in svg, "names are escaped"
+    assert "accurate &lt;big&gt; (90 MB)" in svg, "names are escaped"
+    # Trial 45: a model of 0.036 MB was labelled "(0.0 MB)".
+    tiny = frontier.with_columns(size_mb=pl.Series([0.036, 90.0]))
+    assert "fast (0.036 MB)" in frontier_svg(tiny)
     assert ">1,000<" in svg and ">1,000,000<" in svg, "the log axis spans the decades"
     section = frontier_markdown(frontier.with_columns(train_s=pl.Series([3.0, 400.0])), "dev")
     assert "| model | dev_accuracy | size_mb | words_per_s | train_s |" in section
