@@ -129,6 +129,32 @@ def test_an_export_of_a_split_no_example_is_in_is_refused(
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_the_cli_says_how_many_texts_the_export_left_out(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 45: 198 of 200 were written, and nothing said why two were not.
+    workspace.con.execute(
+        """INSERT INTO predictions SELECT id, 'test', CASE WHEN id = 'a1' THEN NULL ELSE gold END,
+                  1.0, [1.0, 0.0], 0, '' FROM examples"""
+    )
+    workspace.con.execute(
+        """INSERT INTO decisions (decision_id, example_id, reviewer, action, label, undoes,
+                                  seconds, decided_at, attribute)
+           VALUES (1, 'a2', 'ana', 'ambiguous', NULL, NULL, 1.0, now()::TIMESTAMP, '')"""
+    )
+    workspace.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", "export", workspace.path, tmp_path / "c.csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "2 cleaned examples written" in said
+    assert "2 of the 4 texts of train left out: without a label" in said
+    assert sorted(pl.read_csv(tmp_path / "c.csv")["id"]) == ["a3", "a4"]
+
+
 def test_a_wide_export_needs_attributes(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
