@@ -9,7 +9,7 @@ import socket
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -914,6 +914,7 @@ def llm(
         + (f"; response format {stats.response_format}" if stats.answered else "")
         + f"; {_split_words(chosen)}"
     )
+    _show_unread(stats.unread)
     if stats.budget is not None:
         console.print(
             f"budget: {stats.answered + stats.failed} of {stats.budget.to_ask} planned prompts "
@@ -1069,6 +1070,18 @@ def suggest_lfs_command(
     console.print(f"{accepted} rules appended to {rules}", markup=False)
 
 
+def _show_unread(unread: Sequence[tuple[str, int]]) -> None:
+    """The commonest answers that parsed into no label, each cut to one short line."""
+    if not unread:
+        return
+    shown = ", ".join(f"{' '.join(answer.split())[:60]!r} ({n})" for answer, n in unread)
+    console.print(
+        f"  commonest answers read as no label: {shown}; --alias LABEL=ANSWER reads one as a label",
+        highlight=False,
+        markup=False,
+    )
+
+
 @app.command(name="import-answers")
 def import_answers_command(
     workspace: Workspace_,
@@ -1131,14 +1144,7 @@ def import_answers_command(
         f"{imported.unparsed} kept as abstains (raw text in the LLM cache)",
         highlight=False,
     )
-    if imported.unread:
-        shown = ", ".join(f"{answer!r} ({n})" for answer, n in imported.unread)
-        console.print(
-            f"  commonest answers read as no label: {shown}; --alias LABEL=ANSWER reads one "
-            "as a label",
-            highlight=False,
-            markup=False,
-        )
+    _show_unread(imported.unread)
     if imported.replaced:
         was = f" (imported from {imported.replaced_file})" if imported.replaced_file else ""
         votes = f"{imported.replaced} vote" + ("s" if imported.replaced != 1 else "")

@@ -26,7 +26,7 @@ from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import ANSWERED, CachedAnswer, store_answers
 from labelkit.llm.local import server_failure
-from labelkit.llm.parse import align_answers, parse_attributes, parse_label
+from labelkit.llm.parse import align_answers, commonest_answers, parse_attributes, parse_label
 from labelkit.llm.prompt import (
     DEFAULT_TEMPLATES,
     attributes_schema,
@@ -309,6 +309,7 @@ class LLMRunStats:
     budget: LLMBudgetPlan | None = None
     dev_accuracy: tuple[float, float] | None = None
     dev_model: str | None = None
+    unread: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -938,6 +939,7 @@ def _label(
         found, unparsed = _aligned(cached, prompts)
         votes = _per_example(workspace, found, config.source_name, ["start", "end", "label"])
         replace, add, unsure, spans = replace_span_votes, add_span_votes, 0, votes.height
+        unread: tuple[tuple[str, int], ...] = ()
     else:
         answers = _parsed(cached, prompts)
         votes = _per_example(
@@ -948,6 +950,8 @@ def _label(
         )
         replace, add = replace_votes, add_votes
         unparsed = int(answers["label"].is_null().sum())
+        # Trial 45: "45 unparseable" said nothing of what the answers were.
+        unread = commonest_answers(answers.filter(pl.col("label").is_null())["response"])
         unsure = int(answers["unsure"].sum())
     with workspace.run(
         "llm",
@@ -994,6 +998,7 @@ def _label(
         if dev_model is None or before is None
         else (before, _dev_accuracy(workspace, _with_source(dev_model, config.source_name))),
         dev_model=None if dev_model is None else _describe_model(*dev_model),
+        unread=unread,
     )
 
 

@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import polars as pl
+
 from labelkit.errors import InputError, check_known_labels
 from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans, tokenize
 
@@ -368,3 +370,16 @@ def align_answers(
         spans, failures = align_entities(text, entities, labels, offsets, aliases=aliases)
         aligned.append({"spans": [span.to_json() for span in spans], "failures": failures})
     return aligned
+
+
+def commonest_answers(answers: pl.Series, n: int = 5) -> tuple[tuple[str, int], ...]:
+    """The ``n`` commonest of ``answers`` (raw answers, say, that parsed into nothing)
+    with their counts, most frequent first.
+
+    Examples
+    --------
+    >>> commonest_answers(pl.Series(["maybe", "dunno", "maybe"]))
+    (('maybe', 2), ('dunno', 1))
+    """
+    counted = answers.drop_nulls().value_counts(name="n")
+    return tuple(counted.sort("n", answers.name, descending=[True, False]).head(n).iter_rows())

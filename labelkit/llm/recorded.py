@@ -23,6 +23,7 @@ from labelkit.llm.cache import request_key
 from labelkit.llm.parse import (
     Letters,
     align_answers,
+    commonest_answers,
     letter_map,
     parse_attributes,
     parse_label,
@@ -197,20 +198,14 @@ def import_answers(
             )
     if task.kind == "classification":
         _warn_if_swapped(workspace, parsed, task.labels, name)
-    unread = (
-        parsed.filter(pl.col("cached").is_null() & pl.col("answer").is_not_null())
-        .group_by("answer")
-        .len()
-        .sort("len", "answer", descending=[True, False])
-        .head(5)
-    )
+    unread = commonest_answers(parsed.filter(pl.col("cached").is_null())["answer"])
     return ImportedAnswers(
         source=name,
         answers=parsed.height,
         parsed=int(parsed["cached"].is_not_null().sum()),
         votes=stored,
         unaligned=unaligned,
-        unread=tuple(unread.iter_rows()),
+        unread=unread,
         replaced=before[0],
         replaced_file=before[1],
     )

@@ -95,6 +95,22 @@ def test_free_text_answers_are_parsed(workspace: Workspace) -> None:
     assert votes(workspace) == expected(workspace)
 
 
+def test_a_run_names_the_commonest_answers_it_could_not_read(workspace: Workspace) -> None:
+    # Trial 45: "45 unparseable" said nothing of what the answers were.
+    def unsure(body: dict) -> str:
+        text = body["messages"][-1]["content"]
+        return answer_for(text) if "song" in text else "No  idea,\nsorry"
+
+    with OpenAIServer(Behaviour(script=unsure)) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url, response_format="text")
+        stats = label_with_llm(workspace, config)
+    unread = sum(
+        1 for text in workspace.sql("SELECT text FROM examples")["text"] if "song" not in text
+    )
+    assert stats.unparsed == unread > 0
+    assert stats.unread == (("No  idea,\nsorry", unread),)
+
+
 def test_retries_on_429_with_retry_after(workspace: Workspace) -> None:
     behaviour = Behaviour(faults=["429", "429"])
     with OpenAIServer(behaviour) as server:
