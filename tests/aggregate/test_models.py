@@ -9,6 +9,7 @@ import pytest
 from labelkit import (
     InputError,
     LabelkitError,
+    LabelkitWarning,
     MajorityVote,
     SnorkelLabelModel,
     Workspace,
@@ -279,6 +280,25 @@ def test_aggregate_fits_on_train_and_predicts_every_example(workspace: Workspace
     apply_lfs(workspace, [keyword_lf("my", ["my"], "spam")])
     aggregate(workspace, "snorkel", epochs=50)
     assert workspace.sql("SELECT DISTINCT model FROM predictions").rows() == [("snorkel",)]
+
+
+def test_aggregate_warns_of_two_sources_with_the_same_votes(workspace: Workspace) -> None:
+    # Trial 45: one answer file imported as two sources; auto trusted both (0.98 each).
+    lfs = [
+        keyword_lf("sub", ["subscribe"], "spam"),
+        keyword_lf("sub_again", ["subscribe"], "spam"),
+        keyword_lf("song", ["song"], "ham"),
+        keyword_lf("never", ["zzzz"], "ham"),
+        keyword_lf("never_again", ["zzzz"], "ham"),
+    ]
+    apply_lfs(workspace, lfs, allow_failing_lfs=True)
+    with pytest.warns(
+        LabelkitWarning, match="sources 'sub' and 'sub_again' cast the same votes"
+    ) as said:
+        aggregate(workspace, "majority_vote")
+    assert len([w for w in said if "cast the same votes" in str(w.message)]) == 1, (
+        "sources that never vote are no copies of each other"
+    )
 
 
 def test_aggregate_fits_with_a_gold_split_and_saves_the_model(
