@@ -733,11 +733,9 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
     # Trial 45: both were stored, and the label models read the later one on the shared
     # tokens; a source, as an LF, marks each character once.
     ordered = spans.sort("example_id", "source", "start", "end")
-    before = [pl.col(c).shift(1).over("example_id", "source") for c in ("start", "end", "label")]
     overlap = ordered.with_columns(
-        before[0].alias("before_start"),
-        before[1].alias("before_end"),
-        before[2].alias("before_label"),
+        pl.col(c).shift(1).over("example_id", "source").alias(f"before_{c}")
+        for c in ("start", "end", "label")
     ).filter(pl.col("start") < pl.col("before_end"))
     if overlap.height:
         row = overlap.row(0, named=True)
