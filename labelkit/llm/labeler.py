@@ -803,8 +803,9 @@ def label_with_llm(
     """Label the workspace's examples with an LLM and store its answers as one vote source.
 
     ``split`` names the split whose examples are asked; None (the default here) asks
-    every split, where ``labelkit llm`` asks train unless told otherwise. Cached prompts are not asked again (``refresh=True`` asks every prompt anew and
-    replaces its cached answer). ``cached_only=True`` asks nothing: the cached answers
+    every split, where ``labelkit llm`` asks train unless told otherwise. Cached prompts
+    are not asked again (``refresh=True`` asks every prompt anew and replaces its cached
+    answer). ``cached_only=True`` asks nothing: the cached answers
     vote and the other examples abstain (``not_asked``), as when replaying recorded
     answers that cover part of the data without an endpoint. New answers are cached in
     batches as they arrive, each within a second (``CACHE_BATCH_S``) or as soon as a
@@ -923,8 +924,7 @@ def _label(
 
     max_bytes = config.max_response_bytes
     cached = workspace.sql(
-        f"""SELECT c.key, c.response, c.confidence, c.prompt_tokens, c.completion_tokens,
-                   d.attribute AS asked
+        f"""SELECT c.key, c.response, c.confidence, d.attribute AS asked
                    {", e.text" if prompts.spans else ""}
             FROM llm_cache c JOIN {_DISTINCT} d USING (key)
                  {"JOIN examples e ON e.id = d.id" if prompts.spans else ""}
