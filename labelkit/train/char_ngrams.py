@@ -7,9 +7,9 @@ Character n-grams (2 to 5 characters inside word boundaries, scikit-learn's
 noisy labels. It trains in seconds with no epochs to tune: the regularisation
 strength ``C`` is chosen on dev from a short grid, the strongest within one standard
 error of the best dev accuracy (its probabilities then tempered on dev, which changes
-no answer), the answers weighed by their rarity by default. The saved model is numbers and strings (``char_ngram_loader``), loads with
-numpy and scikit-learn alone, and runs at 80k-140k words per second on one core
-(``benchmarks/distill.py``).
+no answer), the answers weighed by their rarity by default. The saved model is numbers
+and strings (``char_ngram_loader``), loads with numpy and scikit-learn alone, and runs
+at 80k-160k words per second on one core (``benchmarks/distill.py``).
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def tfidf_char_logreg_config(
     the commonest n-grams kept (which bounds the size: each costs its text and four
     bytes per label and for its weight; null keeps them all).
     ``C`` is the grid of inverse regularisation strengths tried, the smallest within one
-    standard error of the best dev accuracy kept (a single number trains once); ``class_weight`` is ``"balanced"`` (answers
-    weighed by their rarity) or None.
+    standard error of the best dev accuracy kept (a single number trains once);
+    ``class_weight`` is ``"balanced"`` (answers weighed by their rarity) or None.
 
     Examples
     --------
