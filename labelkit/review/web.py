@@ -235,8 +235,8 @@ def create_app(
         # A missed span is marked on a queued text, whichever of its spans is shown.
         queued = "SELECT 1 FROM queue WHERE example_id = ? AND (? OR attribute = ?)"
         if not workspace.sql(queued, [example_id, action == MISSED, attribute]).height:
-            shown = None if action == MISSED else attribute
-            raise RequestError(not_queued(workspace.con, example_id, shown or ""), 404)
+            asked = "" if action == MISSED else attribute
+            raise RequestError(not_queued(workspace.con, example_id, asked), 404)
         if action in (FIX, MISSED):
             start, end = _offset(body, "start"), _offset(body, "end")
             if action == MISSED:
