@@ -1504,6 +1504,14 @@ def flag(
             min=0,
         ),
     ] = 50_000,
+    spot_check: Annotated[
+        int,
+        typer.Option(
+            help="Also queue this many labels of each answer (per attribute) at random, "
+            "first: their review says how often each answer is right (review-stats), "
+            "which confident learning cannot see where the flagger learnt the same error.",
+        ),
+    ] = 0,
     executor: Executor_ = "local",
     ray_address: RayAddress_ = None,
     workers: Workers_ = None,
@@ -1521,6 +1529,8 @@ def flag(
         more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
         if not spans:
             more["fit_examples"] = fit_examples or None
+        if spot_check:
+            more["spot_check"] = spot_check
         # The count and the first ten only: at 10M texts, millions of flags are queued.
         count, top = queue_label_issues(
             ws,
@@ -1797,7 +1807,16 @@ def review_stats(workspace: Workspace_) -> None:
         queue = ReviewQueue(ws)
         stats = queue.stats()
         agreement = queue.reviewer_agreement()
+        spot_checks = queue.spot_checks()
     console.print(rich_table(pl.DataFrame([stats]), title="review"))
+    if spot_checks.height:
+        console.print(
+            rich_table(
+                spot_checks,
+                title="spot checks: how often each answer of the label model was right "
+                "(precision, 95% interval low to high)",
+            )
+        )
     if agreement.height:
         console.print(rich_table(agreement, title="agreement on doubly reviewed items"))
 

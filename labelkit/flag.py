@@ -27,7 +27,7 @@ from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
 from labelkit.registry import flaggers, resolve
-from labelkit.review.queue import EFFECTIVE_DECISIONS
+from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, emptied, first_row, registered, warn_if_out_of_date
 
@@ -55,6 +55,7 @@ def find_label_issues(
     seed: int = 0,
     fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
     executor: str | Executor = "local",
+    spot_check: int = 0,
     **params: Any,
 ) -> pl.DataFrame:
     """Flag likely label errors among one split's aggregated labels and queue them for review.
@@ -69,6 +70,13 @@ def find_label_issues(
     - ``too few <label> labels to check by confident learning``: the label model gave
       its label fewer times than there are ``folds``, too few to cross-validate, so
       confident learning leaves those rows out and review sees every one of them.
+    - ``spot check``: with ``spot_check=n``, ``n`` labels of each answer the label
+      model gave (per attribute), drawn at random (by ``seed``) whatever their doubts,
+      and queued first. Their review says how often each answer is right
+      (``ReviewQueue.spot_checks``, ``labelkit review-stats``), which confident learning
+      cannot: its classifier learns the label model's answers, a systematic error
+      included. On MAMS-ACSA's restaurant LFs two in three of ``auto``'s ``neutral``
+      labels are wrong, and the first 300 flags hold none of them.
 
     One priority orders the queue: the mean of two doubts, each by its rank among the
     flagged labels (0 to 1, 1 the most doubtful, ties at their mid-point): cleanlab's
@@ -147,6 +155,7 @@ def find_label_issues(
         seed=seed,
         fit_examples=fit_examples,
         executor=executor,
+        spot_check=spot_check,
         **params,
     ) as flags:
         if isinstance(flags, pl.DataFrame):
@@ -166,6 +175,7 @@ def queue_label_issues(
     seed: int = 0,
     fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
     executor: str | Executor = "local",
+    spot_check: int = 0,
     **params: Any,
 ) -> tuple[int, pl.DataFrame]:
     """``find_label_issues``, returning only how many flags it queued and the ``top``
@@ -189,6 +199,7 @@ def queue_label_issues(
         seed=seed,
         fit_examples=fit_examples,
         executor=executor,
+        spot_check=spot_check,
         **params,
     ) as flags:
         if isinstance(flags, pl.DataFrame):
@@ -211,6 +222,7 @@ def _flagged(
     seed: int,
     fit_examples: int | None,
     executor: str | Executor,
+    spot_check: int,
     **params: Any,
 ) -> Iterator[pl.DataFrame | str]:
     """Flag and queue as ``find_label_issues`` says; yield a spans task's flags, else
@@ -223,6 +235,7 @@ def _flagged(
     check_range("unsure_below", unsure_below, low=0, high=1, why=" (a probability)")
     if fit_examples is not None:
         check_range("fit_examples", fit_examples, low=1, why=" (None: all)")
+    check_range("spot_check", spot_check, low=0)
     warn_if_out_of_date(workspace)
     settings = {"split": split, "folds": folds, "filter_by": filter_by}
     settings |= {"unsure_below": unsure_below, "seed": seed}
@@ -237,6 +250,11 @@ def _flagged(
             raise InputError(
                 "a spans task's token tagger scores on the local executor (--executor local)"
             )
+        if spot_check:
+            raise InputError(
+                "spot checks sample the label model's answers; a spans task's are spans: "
+                "leave out spot_check (--spot-check)"
+            )
         flags = span_flags(workspace, **settings, **params)
         with registered(workspace.con, "span_flags", flags):
             _queue(workspace, "span_flags", settings | params)
@@ -249,10 +267,16 @@ def _flagged(
     # hand it back): at 10M texts, what reading the answers used stayed held to the end.
     workspace.con.execute("SET allocator_background_threads = true")
     try:
-        _attribute_flags(workspace, task, flagger, **settings, executor=runner, **params)
+        _attribute_flags(
+            workspace, task, flagger, **settings, executor=runner, spot_check=spot_check, **params
+        )
         _store_issues(workspace, task, split, unsure_below)
         _queue(
-            workspace, _ISSUES, {"flagger": flagger, "executor": runner.name} | settings | params
+            workspace,
+            _ISSUES,
+            {"flagger": flagger, "executor": runner.name, "spot_check": spot_check}
+            | settings
+            | params,
         )
         attribute = "" if task.kind == "classification" else "attribute, "
         yield (
@@ -278,6 +302,7 @@ def _attribute_flags(
     seed: int,
     fit_examples: int | None,
     executor: Executor,
+    spot_check: int = 0,
     **params: Any,
 ) -> None:
     """What ``find_label_issues`` flags on a task with attributes (classification too):
@@ -316,6 +341,8 @@ def _attribute_flags(
     ]
     for answer in answered:
         answer.find_issues(filter_by)
+    if spot_check:
+        _pick_spot_checks(answered, spot_check, seed)
     if task.kind == "multilabel":
         _multilabel_issues(answered, filter_by)
     _store_vote_evidence(workspace, split, ranges)
@@ -323,7 +350,7 @@ def _attribute_flags(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_STATE} (
                 row_at INTEGER, attribute_at SMALLINT, given SMALLINT, suggested SMALLINT,
-                labeled BOOLEAN, cleanlab BOOLEAN, rare BOOLEAN, quality DOUBLE,
+                labeled BOOLEAN, cleanlab BOOLEAN, rare BOOLEAN, spot BOOLEAN, quality DOUBLE,
                 confidence DOUBLE,
                 priority DOUBLE, shown_quality DOUBLE, shown_confidence DOUBLE,
                 shown_sure DOUBLE)"""
@@ -361,7 +388,8 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                 flagged AS (
                     SELECT s.*, v.lf_votes, v.llm_disagrees
                     FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
-                    WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.confidence < $unsure_below
+                    WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.spot
+                        OR s.confidence < $unsure_below
                         OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
                 -- Each doubt by its rank among the labeled flags: the label model's
                 -- confidence often crowds near 1 while the classifier's quality spreads
@@ -378,8 +406,10 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                     WINDOW labeled_or_not AS (PARTITION BY labeled),
                            by_quality AS (PARTITION BY labeled ORDER BY quality DESC),
                            by_confidence AS (PARTITION BY labeled ORDER BY confidence DESC)),
+                -- A spot check comes first, whatever its doubts: a few per answer, and
+                -- only reviewed do they say how often that answer is right.
                 ranked AS (
-                    SELECT * REPLACE (CASE WHEN labeled
+                    SELECT * REPLACE (CASE WHEN spot THEN 1.0 WHEN labeled
                         THEN (quality_rank + confidence_rank) / 2
                         ELSE priority END AS priority)
                     FROM ranks),
@@ -388,6 +418,8 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                            g.label AS given_label, l.label AS suggested_label, f.quality,
                            f.confidence, f.priority,
                            CASE WHEN f.labeled THEN concat_ws('; ',
+                               CASE WHEN f.spot THEN '{SPOT_CHECK} (a ' || g.label
+                                   || ' label drawn at random)' END,
                                CASE WHEN f.cleanlab THEN 'cleanlab (quality '
                                    || f.shown_quality::VARCHAR || ', suggests ' || l.label
                                    || ')' END,
@@ -681,6 +713,7 @@ class _Attribute:
         # A row the label model left unanswered has no probabilities: uniform.
         self.pred_probs = np.where(np.isnan(stored), 1 / answers.cardinality, stored)
         self.issues = np.zeros(given.size, dtype=bool)
+        self.spot = np.zeros(given.size, dtype=bool)
         self.features, self.estimator = features, None
         self.uncovered_proba: np.ndarray | None = None
         if len(self.classes) < 2:
@@ -782,7 +815,8 @@ class _Attribute:
         errors come before labeling from scratch, and the least obvious of these come
         first among them.
         """
-        wanted = self.unlabeled | self.rare | self.issues | (self.confidence < unsure_below)
+        wanted = self.unlabeled | self.rare | self.issues | self.spot
+        wanted |= self.confidence < unsure_below
         wanted[evidenced] = True
         rows = np.flatnonzero(wanted)
         unlabeled_rows = np.flatnonzero(self.unlabeled)
@@ -808,6 +842,7 @@ class _Attribute:
                     "labeled": labeled,
                     "cleanlab": self.issues[at],
                     "rare": self.rare[at],
+                    "spot": self.spot[at],
                     "quality": quality,
                     "confidence": self.confidence[at],
                     "sure": sure,
@@ -820,6 +855,7 @@ class _Attribute:
                 "labeled",
                 "cleanlab",
                 "rare",
+                "spot",
                 *(pl.when("labeled").then(name).alias(name) for name in ("quality", "confidence")),
                 # The arithmetic and rounding of the polars frames flag built before
                 # (issue 21): DuckDB's round differs in the last digit now and then.
@@ -829,6 +865,27 @@ class _Attribute:
                 pl.col("confidence").round(2).alias("shown_confidence"),
                 pl.col("sure").round(2).alias("shown_sure"),
             )
+
+
+def _pick_spot_checks(answered: list[_Attribute], per_answer: int, seed: int) -> None:
+    """Mark ``per_answer`` labels of each answer (all, where the label model gave it
+    fewer times) as spot checks, drawn alike from every attribute's labels of that
+    answer: a simple random sample, so that its share of right answers estimates the
+    answer's precision over the split, and each attribute gets spot checks in
+    proportion to how often it has the answer."""
+    rng = np.random.default_rng(seed)
+    labels = dict.fromkeys(label for answer in answered for label in answer.answers.labels)
+    for label in labels:
+        rows = [
+            np.flatnonzero(answer.given == answer.answers.labels.index(label))
+            if label in answer.answers.labels
+            else np.array([], dtype=np.int64)
+            for answer in answered
+        ]
+        owner = np.repeat(np.arange(len(answered)), [r.size for r in rows])
+        flat = np.concatenate(rows)
+        for at in rng.choice(flat.size, min(per_answer, flat.size), replace=False):
+            answered[owner[at]].spot[flat[at]] = True
 
 
 def _multilabel_issues(answered: list[_Attribute], filter_by: str) -> None:

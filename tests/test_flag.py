@@ -679,3 +679,121 @@ def test_queue_label_issues_counts_and_shows_the_first_flags(tmp_path: Path) -> 
         assert ws.sql("SELECT * EXCLUDE (run_id) FROM queue ORDER BY ALL").equals(queued)
         left = ws.sql("SELECT table_name FROM duckdb_tables() WHERE temporary")
         assert left.height == 0, "the run's temporary tables are dropped"
+
+
+def spot_items(flags: pl.DataFrame) -> pl.DataFrame:
+    return flags.filter(pl.col("reasons").str.starts_with("spot check"))
+
+
+def test_spot_checks_queue_random_labels_of_each_answer_first(tmp_path: Path) -> None:
+    # Stop 46: on MAMS-ACSA the flagger learns the label model's neutral bias, so the
+    # first 300 flags held none of its 3,632 wrong neutral labels; only a random
+    # sample of each answer shows how often it is right.
+    ws, _ = noisy_workspace(tmp_path)
+    with ws:
+        plain = set(find_label_issues(ws)["example_id"])
+        flags = find_label_issues(ws, spot_check=5)
+        spots = spot_items(flags)
+        assert spots["given_label"].value_counts().sort("given_label").rows() == [
+            ("ham", 5),
+            ("spam", 5),
+        ]
+        assert spots["rank"].sort().to_list() == list(range(1, 11)), "queued first"
+        assert (spots["priority"] == 1.0).all()
+        assert set(spots["reasons"]) >= {"spot check (a ham label drawn at random)"}
+        assert set(spots["example_id"]) - plain, "confident labels are drawn too"
+        assert set(flags["example_id"]) - set(spots["example_id"]) == plain
+        again = spot_items(find_label_issues(ws, spot_check=5))
+        assert again["example_id"].sort().to_list() == spots["example_id"].sort().to_list()
+        other = spot_items(find_label_issues(ws, spot_check=5, seed=1))
+        assert set(other["example_id"]) != set(spots["example_id"])
+        every = spot_items(find_label_issues(ws, spot_check=1_000))
+        assert every.height == 300, "an answer given fewer times is checked whole"
+        with pytest.raises(LabelkitError, match="spot_check must be at least 0, got -1"):
+            find_label_issues(ws, spot_check=-1)
+
+
+def test_spot_checks_say_how_often_each_answer_was_right(tmp_path: Path) -> None:
+    ws, flipped = noisy_workspace(tmp_path, flips=60)
+    with ws:
+        spots = spot_items(find_label_issues(ws, spot_check=20))
+        queue = ReviewQueue(ws)
+        given = dict(zip(spots["example_id"], spots["given_label"], strict=True))
+        for example_id, label in sorted(given.items())[:30]:
+            if example_id in flipped:
+                right = "ham" if label == "spam" else "spam"
+                queue.answer(example_id, "label", label=right, reviewer="ana")
+            else:
+                queue.answer(example_id, "accept", reviewer="ana")
+        checked = sorted(given.items())[:30]
+        expected = []
+        for label in ("ham", "spam"):
+            ids = [i for i, given_label in checked if given_label == label]
+            right = sum(i not in flipped for i in ids)
+            expected.append((label, 20, len(ids), right, right / len(ids)))
+        found = queue.spot_checks()
+        assert found.select("given_label", "queued", "checked", "right", "precision").rows() == (
+            expected
+        )
+        assert (found["low"] < found["precision"]).all()
+        assert (found["precision"] < found["high"]).all()
+
+
+def test_an_aspects_spot_check_draws_each_answer_across_attributes(tmp_path: Path) -> None:
+    ws, _ = aspect_workspace(tmp_path, set())
+    with ws:
+        spots = spot_items(find_label_issues(ws, spot_check=6))
+        assert spots.group_by("given_label").len().sort("given_label").rows() == [
+            ("negative", 6),
+            ("none", 6),
+            ("positive", 6),
+        ]
+        # "none" is staff's alone here (food is always mentioned): all its checks are staff's.
+        assert set(spots.filter(pl.col("given_label") == NONE)["attribute"]) == {"staff"}
+        staff = ReviewQueue(ws).spot_checks(attribute="staff")
+        counts = spots.filter(pl.col("attribute") == "staff").group_by("given_label").len()
+        assert dict(staff.select("given_label", "queued").rows()) == dict(counts.rows())
+
+
+def test_the_flag_command_queues_spot_checks_and_review_stats_shows_them(
+    tmp_path: Path,
+) -> None:
+    ws, _ = noisy_workspace(tmp_path)
+    ws.close()
+    env = {**os.environ, "COLUMNS": "200"}
+    flagged = subprocess.run(
+        [sys.executable, "-m", "labelkit", "flag", ws.path, "--spot-check", "3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert flagged.returncode == 0, flagged.stderr
+    assert "spot check (a" in flagged.stdout
+    with Workspace(ws.path) as again:
+        queue = ReviewQueue(again)
+        spots = again.sql(
+            "SELECT example_id FROM queue WHERE starts_with(reasons, 'spot check') "
+            "ORDER BY example_id"
+        )["example_id"]
+        for example_id in spots:
+            queue.answer(example_id, "accept", reviewer="ana")
+    stats = subprocess.run(
+        [sys.executable, "-m", "labelkit", "review-stats", ws.path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert stats.returncode == 0, stats.stderr
+    assert "spot checks" in stats.stdout
+    rows = [
+        [cell for cell in line.split() if cell not in "┃│"]
+        for line in stats.stdout.splitlines()
+        if line.startswith("│") and ("ham" in line or "spam" in line)
+    ]
+    # Accepting every check says the label model was right on each: 3 of 3.
+    assert [row[:5] for row in rows] == [
+        ["ham", "3", "3", "3", "1.000"],
+        ["spam", "3", "3", "3", "1.000"],
+    ]

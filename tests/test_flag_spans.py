@@ -266,3 +266,9 @@ def test_a_spans_task_is_flagged_on_the_local_executor_only(tmp_path: Path) -> N
         pytest.raises(InputError, match="token tagger scores on the local executor"),
     ):
         find_label_issues(ws, executor=RayExecutor(workers=1))
+
+
+def test_a_spans_task_has_no_spot_checks(flagged: tuple[Workspace, pl.DataFrame]) -> None:
+    ws, _ = flagged
+    with pytest.raises(LabelkitError, match="spot checks sample the label model's answers"):
+        find_label_issues(ws, spot_check=2)

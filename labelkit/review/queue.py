@@ -54,6 +54,10 @@ RULED_OUT = "ruled_out"
 """The stored action of a multi-class ``reject``: ``label`` is the candidate ruled out. It
 is not a final decision: the item stays in the queue for the full question."""
 
+SPOT_CHECK = "spot check"
+"""The reason of a label queued at random (``find_label_issues(spot_check=)``), to learn
+how often its answer is right (``ReviewQueue.spot_checks``)."""
+
 # A decision is live unless it is an undo or has been undone.
 LIVE_DECISIONS = """
     SELECT * FROM decisions
@@ -780,6 +784,40 @@ class ReviewQueue:
             "kappa": agreement["kappa"].mean() if agreement.height else None,
         }
 
+    def spot_checks(self, *, attribute: str | None = None) -> pl.DataFrame:
+        """How often the label model's answers were right where a reviewer checked them at
+        random (``find_label_issues(spot_check=n)``), per answer it gave: ``queued`` spot
+        checks, ``checked`` (answered), ``right`` (answered with the label model's
+        answer), ``precision`` (right / checked) and its 95% Wilson interval, ``low`` to
+        ``high``. With ``attribute``, over that attribute's items only.
+
+        Confident learning finds the answers its classifier doubts; a systematic error
+        the classifier has learnt too shows only here.
+
+        Examples
+        --------
+        >>> ReviewQueue(ws).spot_checks().row(0)
+        ('ham', 10, 10, 9, 0.9, 0.596, 0.982)
+        """
+        self._check(None, attribute)
+        with self._lock:
+            counts = self.workspace.sql(
+                f"""SELECT q.given_label, count(*) AS queued,
+                           count(*) FILTER (WHERE d.action IN {ANSWERS}) AS checked,
+                           count(*) FILTER (WHERE d.action IN {ANSWERS}
+                                            AND d.label = q.given_label) AS "right"
+                    FROM queue q
+                    LEFT JOIN ({EFFECTIVE_DECISIONS}) d USING (example_id, attribute)
+                    WHERE starts_with(q.reasons, '{SPOT_CHECK}')
+                      AND (?::VARCHAR IS NULL OR q.attribute = ?)
+                    GROUP BY q.given_label ORDER BY q.given_label""",
+                [attribute, attribute],
+            )
+        return counts.with_columns(
+            pl.col("queued", "checked", "right").cast(pl.Int64),
+            *wilson_interval(pl.col("right"), pl.col("checked")),
+        )
+
     def reviewer_agreement(self, *, attribute: str | None = None) -> pl.DataFrame:
         """Per pair of reviewers: items both labeled, raw agreement and Cohen's kappa.
 
@@ -834,6 +872,30 @@ class ReviewQueue:
             .select(*pair, "items", "agreement", "kappa")
             .sort(pair)
         )
+
+
+def wilson_interval(
+    successes: pl.Expr, trials: pl.Expr, z: float = 1.96
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The share ``successes / trials`` as ``precision``, and its Wilson score interval
+    (95% for ``z`` 1.96) as ``low`` and ``high``: null where there are no trials. Unlike
+    the normal approximation, it stays inside 0 to 1 and is not of width 0 at 10 of 10.
+
+    Examples
+    --------
+    >>> pl.select(*wilson_interval(pl.lit(9), pl.lit(10))).row(0)
+    (0.9, 0.596, 0.982)
+    """
+    n = trials.cast(pl.Float64)
+    share = successes / n
+    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * (share * (1 - share) / n + z**2 / (4 * n**2)).sqrt() / (1 + z**2 / n)
+    some = n > 0
+    return (
+        pl.when(some).then(share).alias("precision"),
+        pl.when(some).then((centre - half).round(3)).alias("low"),
+        pl.when(some).then((centre + half).round(3)).alias("high"),
+    )
 
 
 def current_spans(workspace: Workspace, example_id: str | None = None) -> pl.DataFrame:
