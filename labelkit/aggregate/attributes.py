@@ -26,6 +26,8 @@ one. Such a row's answer is then the most common value when presence wins, not a
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,7 +53,7 @@ def answer_attribute(
     unknown). ``make_model`` makes a fresh label model for each part, called with the
     presence balance as ``class_balance=`` for the presence part (see the module
     docstring); ``save_to`` is a folder that gets ``<attribute>.presence.json`` and
-    ``<attribute>.value.json``.
+    ``<attribute>.value.json`` (``saved_model_path``).
 
     Examples
     --------
@@ -129,4 +131,28 @@ def _saved(folder: Path | None, attribute: str, part: str) -> Path | None:
     if folder is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{attribute}.{part}.json"
+    return saved_model_path(folder, attribute, part)
+
+
+# A name that is one plain file name as it is: letters, digits, "_", "-" and inner dots.
+_PLAIN_NAME = re.compile(r"\w[\w.-]*")
+
+
+def saved_model_path(folder: Path, attribute: str, part: str) -> Path:
+    """Where ``aggregate(save_to=folder)`` keeps ``attribute``'s ``part`` (``presence``
+    or ``value``): ``<attribute>.<part>.json`` for a plain name, else (a multi-label
+    task's labels come from the data) the name's letters and digits and a hash of it,
+    so that no label leaves ``folder`` or names a file it cannot hold.
+
+    Examples
+    --------
+    >>> saved_model_path(Path("m"), "staff", "value")
+    PosixPath('m/staff.value.json')
+    >>> saved_model_path(Path("m"), "../../x", "value")
+    PosixPath('m/x-9bdbf20b.value.json')
+    """
+    if _PLAIN_NAME.fullmatch(attribute) and len(attribute) <= 100:
+        return folder / f"{attribute}.{part}.json"
+    digest = hashlib.sha1(attribute.encode()).hexdigest()[:8]
+    stem = re.sub(r"\W+", "_", attribute).strip("_")[:60]
+    return folder / f"{stem}-{digest}.{part}.json" if stem else folder / f"{digest}.{part}.json"

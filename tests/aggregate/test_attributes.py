@@ -250,3 +250,20 @@ def test_importing_votes_checks_each_attributes_labels(reviews: Workspace) -> No
     with pytest.raises(InputError, match=r"frame row 2: unknown label 'tasty' on 'food'"):
         import_votes(reviews, votes(("r1", "kw", "food", "none"), ("r2", "kw", "food", "tasty")))
     assert reviews.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+
+
+def test_labels_from_the_data_never_name_a_file_outside_the_saved_folder(
+    tmp_path: Path,
+) -> None:
+    # Trial 46: a multi-label label "../../../../PWNED" made aggregate write
+    # PWNED.presence.json outside its folder, and "<i>sports</i>" crashed it.
+    hostile = ["../../escaped", "<i>sports</i>", "a/b", ".."]
+    with Workspace(tmp_path / "m.duckdb") as ws:
+        frame = pl.DataFrame({"id": ["a", "b"], "text": ["goal", "phone at the match"]})
+        ingest(ws, frame, kind="multilabel", labels=hostile)
+        import_votes(ws, votes(*[("a", "kw", label, "yes") for label in hostile]))
+        aggregate(ws, "majority_vote", save_to=tmp_path / "deep" / "er" / "models")
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
+    assert len(written) == len(hostile), "one presence model per label"
+    assert all(path.startswith("deep/er/models/") for path in written), written
+    assert "deep/er/models/i_sports_i-0afe7956.presence.json" in written
