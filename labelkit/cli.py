@@ -27,6 +27,7 @@ from labelkit.aggregate import (
     load_label_model,
     make_label_model,
 )
+from labelkit.aggregate.attributes import saved_model_path
 from labelkit.aggregate.auto import shown_choice
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
@@ -58,9 +59,9 @@ from labelkit.llm import (
 )
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
-from labelkit.report import accuracy_with_interval, make_console, one_line, rich_table
+from labelkit.report import accuracy_with_interval, make_console, one_line, printable, rich_table
 from labelkit.review import ReviewQueue, review_in_terminal
-from labelkit.review.terminal import printable, read_key
+from labelkit.review.terminal import read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import VOTE_STEP, Workspace, first_row, require_split
 
@@ -392,7 +393,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
         if measured is not None and "accuracy" in measured.columns:
             gold = measured.filter(pl.col("attribute") == attribute).drop("attribute")
         for part in ("presence", "value"):
-            path = folder / f"{attribute}.{part}.json"
+            path = saved_model_path(folder, attribute, part)
             report = getattr(load_label_model(path), "report", None) if path.is_file() else None
             if not report:
                 continue

@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 import polars as pl
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -22,14 +22,37 @@ from rich.text import Text
 UNBOUNDED = 10_000
 
 
+# Control characters in a text would act on the terminal (clear the screen, hide text,
+# set the title): each is shown as one visible character instead, so spans keep their
+# offsets. Newlines and tabs are layout, and stay. Bidirectional overrides and isolates
+# would reorder what follows them ("Trojan Source"), labels and table borders included:
+# each shows as the replacement character.
+_VISIBLE = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\n\t"}
+_VISIBLE |= {0x7F: 0x2421} | {code: 0xFFFD for code in range(0x80, 0xA0)}
+_VISIBLE |= {code: 0xFFFD for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters made visible, for a terminal.
+
+    Examples
+    --------
+    >>> printable("hi\\x1b[2J there")
+    'hi␛[2J there'
+    >>> printable("evil \\u202egnp.exe")
+    'evil �gnp.exe'
+    """
+    return text.translate(_VISIBLE)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}"
     if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
+        return printable(", ".join(map(str, value)))
+    return printable(str(value))
 
 
 def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Console:
@@ -45,9 +68,29 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
     >>> make_console().print(rich_table(summarize_lfs(ws), title="labeling functions"))
     """
     # emoji=False: names like "llm:m:" must print as written, not as emoji codes.
-    console = Console(stderr=stderr, file=file, emoji=False)
+    console = _PrintableConsole(stderr=stderr, file=file, emoji=False)
     console.soft_wrap = not console.is_terminal
     return console
+
+
+class _PrintableConsole(Console):
+    """A console whose strings and texts are ``printable`` before rich renders them:
+    a message that names a label, an LF or a file from the user's data cannot act on
+    the terminal (trial 46: ``ingest`` and ``apply`` printed a label's escape codes).
+    Tables and panels are made of texts that ``rich_table`` and the reviewer already
+    made printable."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        shown = []
+        for item in objects:
+            if isinstance(item, str):
+                item = printable(item)
+            elif isinstance(item, Text):
+                item = item.copy()
+                # One character for one: the styles' offsets still hold.
+                item.plain = printable(item.plain)
+            shown.append(item)
+        super().print(*shown, **kwargs)
 
 
 # Outside a terminal, the seconds between two lines of progress.

@@ -5,6 +5,7 @@ import io
 import polars as pl
 import pytest
 from rich.console import Console
+from rich.text import Text
 
 from labelkit import report
 from labelkit.report import (
@@ -151,3 +152,21 @@ def test_progress_outside_a_terminal_is_plain_lines_at_the_start_every_while_and
         "asking m: 2 of 3 (67%)",
         "asking m: 3 of 3 (100%)",
     ]
+
+
+def test_control_and_bidi_characters_from_the_data_never_reach_the_terminal() -> None:
+    # Trial 46: a text "\x1b[2J" cleared the screen from `flag` and `queue`, a label's
+    # "\x1b[31m" coloured `ingest`'s output, and U+202E reversed a table's row.
+    out = io.StringIO()
+    console = make_console(file=out)
+    hostile = pl.DataFrame(
+        {"text": ["bad \x1b[2J clear"], "labels": [["pos\x1b]0;T\x07", "a\u202eb"]]}
+    )
+    console.print(rich_table(hostile))
+    console.print("labels: pos\x1b[31mRED, evil \u2066x\u2069")
+    console.print(Text.assemble(("clear\x1b[2J", "red"), " over\u202d"))
+    shown = out.getvalue()
+    assert not {"\x1b", "\x07", "\u202e", "\u202d", "\u2066", "\u2069"} & set(shown)
+    assert "bad ␛[2J clear" in shown and "pos␛]0;T␇, a\ufffdb" in shown
+    assert "labels: pos␛[31mRED, evil \ufffdx\ufffd" in shown
+    assert "clear␛[2J over\ufffd" in shown

@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labelkit.errors import InputError
+from labelkit.report import printable
 from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
@@ -32,23 +33,6 @@ HIGHLIGHTS = (
 )
 """The highlight of the words an LF voting the task's n-th label matched (cycled); the web
 page's ``mark.label-n`` colours are the same."""
-
-# Control characters in a text would act on the reviewer's terminal (clear the screen,
-# hide text, set the title): each is shown as one visible character instead, so spans
-# keep their offsets. Newlines and tabs are layout, and stay.
-_VISIBLE = {code: 0x2400 + code for code in range(0x20) if chr(code) not in "\n\t"}
-_VISIBLE |= {0x7F: 0x2421} | {code: 0xFFFD for code in range(0x80, 0xA0)}
-
-
-def printable(text: str) -> str:
-    """``text`` with its control characters made visible, for a terminal.
-
-    Examples
-    --------
-    >>> printable("hi\\x1b[2J there")
-    'hi␛[2J there'
-    """
-    return text.translate(_VISIBLE)
 
 
 def read_key() -> str:
@@ -238,7 +222,7 @@ def _render(
     body.add_row(text)
     if spans:
         voted = dict.fromkeys(span.label for span in spans if span.label in colour)
-        swatches = Text(" ").join(Text(f" {v} ", colour[v]) for v in voted)
+        swatches = Text(" ").join(Text(f" {printable(v)} ", colour[v]) for v in voted)
         body.add_row(Text.assemble(("highlighted: what made an LF vote ", "dim"), swatches))
     body.add_row("")
     body.add_row(Text(printable(item.question), style="bold cyan"))
