@@ -6,10 +6,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from labelkit import Workspace
+from labelkit import Workspace, ingest
 from tests.review.conftest import (
     ASPECT_ATTRIBUTES,
     ASPECT_QUEUE,
@@ -456,3 +457,41 @@ def test_without_a_rule_file_the_page_says_accepting_needs_one(
         assert ws.sql(
             "SELECT id, decision FROM lf_suggestions WHERE decision IS NOT NULL"
         ).rows() == [(1, "rejected")]
+
+
+def test_bidirectional_overrides_in_the_data_show_as_replacement_characters(
+    tmp_path: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 46: a label "bidi\u202eevil" reversed the rest of the reasons and votes
+    # lines, and a text "evil \u202egnp.exe" read "exe.png"; the answer keeps the label.
+    label = "bidi\u202eevil"
+    csv = tmp_path / "bidi.csv"
+    pl.DataFrame(
+        {"id": ["b1", "b2"], "text": ["evil \u202egnp.exe is fine", "ok"], "label": [label, "ok"]}
+    ).write_csv(csv)
+    path = tmp_path / "bidi.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", label_column="label", labels=["ok", label])
+        ws.con.execute(
+            "INSERT INTO predictions VALUES ('b1', 'test', 'ok', 0.6, [0.6, 0.4], 0, '')"
+        )
+        ws.con.execute(f"INSERT INTO votes VALUES ('b1', 'kw\u2066x', '{label}', 0, '')")
+        ws.con.execute(
+            f"INSERT INTO queue VALUES ('b1', 0.9, 'cleanlab (suggests {label})', 'ok', "
+            f"'{label}', 0, '')"
+        )
+    with serve(path) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        expect(page.locator("#text")).to_have_text("evil \ufffdgnp.exe is fine")
+        expect(page.locator("#reasons")).to_have_text("cleanlab (suggests bidi\ufffdevil)")
+        expect(page.locator("#votes")).to_have_text("kw\ufffdx: bidi\ufffdevil")
+        expect(page.locator("#choices button").first).to_have_text("yes, bidi\ufffdevil (a)")
+        shown = page.locator("body").inner_text()
+        assert not {"\u202e", "\u2066"} & set(shown)
+        page.keyboard.press("a")
+        expect(page.locator("#card")).to_be_hidden()
+    with Workspace(path) as ws:
+        assert ws.sql("SELECT label FROM decisions")["label"].to_list() == [label]

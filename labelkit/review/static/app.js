@@ -13,19 +13,19 @@ const state = {
 
 function reviewer() { return $("reviewer").value.trim(); }
 function focus() { return $("focus").value; }
-function say(message) { $("status").textContent = message; }
+function say(message) { $("status").textContent = shown(message); }
 
 function showProgress(progress) {
   if (!progress) return;
   // In focus mode the counts cover the items asking about that label only; in a pass
   // over one attribute, that attribute's items.
-  $("progress").textContent = (state.attribute ? `${state.attribute}: ` : "") +
+  $("progress").textContent = shown((state.attribute ? `${state.attribute}: ` : "") +
     (focus() ? `${focus()} items: ` : "") +
     `${progress.reviewed} done · ${progress.remaining} remaining · ` +
-    `${progress.errors_found} errors found`;
+    `${progress.errors_found} errors found`);
   const parts = (progress.attributes || []).map((counts) => {
     const part = document.createElement(counts.attribute === state.attribute ? "strong" : "span");
-    part.textContent = `${counts.attribute} ${counts.reviewed}/${counts.queued}`;
+    part.textContent = shown(`${counts.attribute} ${counts.reviewed}/${counts.queued}`);
     return part;
   });
   $("by-attribute").replaceChildren(...parts.flatMap((part, i) => (i ? [" · ", part] : [part])));
@@ -38,15 +38,15 @@ function highlighted(text, spans) {
   let cursor = 0;
   for (const span of spans) {
     if (span.start < cursor) continue;
-    fragment.append(chars.slice(cursor, span.start).join(""));
+    fragment.append(shown(chars.slice(cursor, span.start).join("")));
     const mark = document.createElement("mark");
-    mark.textContent = chars.slice(span.start, span.end).join("");
-    mark.title = `${span.source} → ${span.label}`;
+    mark.textContent = shown(chars.slice(span.start, span.end).join(""));
+    mark.title = shown(`${span.source} → ${span.label}`);
     mark.className = `label-${state.item.choices.indexOf(span.label) % 6}`;
     fragment.append(mark);
     cursor = span.end;
   }
-  fragment.append(chars.slice(cursor).join(""));
+  fragment.append(shown(chars.slice(cursor).join("")));
   return fragment;
 }
 
@@ -91,13 +91,13 @@ function spanSegments(item) {
     const over = marks.filter((m) => m.start <= start && end <= m.end);
     const piece = document.createElement(over.length ? "mark" : "span");
     piece.dataset.start = String(start);
-    piece.textContent = item.text.slice(units[start], units[end]);
+    piece.textContent = shown(item.text.slice(units[start], units[end]));
     if (over.length) {
       piece.className = over.map((m) => m.kind).join(" ");
       // The span under review in its type's colour (trial 32: always the first type's).
       const review = over.find((m) => m.kind === "review");
       if (review && review.type >= 0) piece.dataset.type = String(review.type % 6);
-      piece.title = over.map((m) => (m.kind === "cursor" ? "cursor" : m.label)).join(", ");
+      piece.title = shown(over.map((m) => (m.kind === "cursor" ? "cursor" : m.label)).join(", "));
     }
     fragment.append(piece);
   }
@@ -185,8 +185,8 @@ function showSpans() {
     const units = unitsOf(item.text);
     const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
     const what = state.draftKind === "fix" ? "New bounds" : "Missed span";
-    $("draft").textContent = `${what}: "${words}". Enter saves ${draftLabel()}; ` +
-      `1–${Math.min(state.labels.length, 9)} another type; Esc cancels.`;
+    $("draft").textContent = shown(`${what}: "${words}". Enter saves ${draftLabel()}; ` +
+      `1–${Math.min(state.labels.length, 9)} another type; Esc cancels.`);
   } else if (state.anchor !== null) {
     $("draft").textContent = "Selecting: move with ← →; m ends the selection, Enter or a saves it, Esc cancels.";
   } else {
@@ -202,7 +202,7 @@ function saveDraft(label) {
 function button(text, key, onClick, primary = false) {
   const element = document.createElement("button");
   element.type = "button";
-  element.textContent = `${text} (${key})`;
+  element.textContent = shown(`${text} (${key})`);
   element.dataset.key = key;
   if (primary) element.className = "primary";
   element.addEventListener("click", onClick);
@@ -219,7 +219,7 @@ function render(item, notice = "") {
   }
   say(notice);
   // One question about one candidate, worded by the server as in the terminal.
-  $("question").textContent = item.question;
+  $("question").textContent = shown(item.question);
   if (item.span) {
     // Every screen starts without an edit; a new item's cursor is on its span's first
     // token (after a missed span is saved, the same item comes back, cursor kept).
@@ -233,9 +233,9 @@ function render(item, notice = "") {
   } else {
     $("text").replaceChildren(highlighted(item.text, item.spans));
   }
-  $("reasons").textContent = item.reasons;
-  $("votes").textContent = Object.entries(item.votes)
-    .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none";
+  $("reasons").textContent = shown(item.reasons);
+  $("votes").textContent = shown(Object.entries(item.votes)
+    .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none");
   const choices = [];
   for (const key of ["a", "r"]) {
     if (keyDoes(key)) choices.push(button(keyDoes(key), key, () => yesNo(key), key === "a"));
@@ -476,12 +476,12 @@ async function start() {
     state.kind = config.kind;
     $("keys").hidden = config.kind === "spans";
     $("span-keys").hidden = config.kind !== "spans";
-    $("workspace").textContent = config.workspace;
+    $("workspace").textContent = shown(config.workspace);
     $("number-keys").textContent = `1–${Math.min(config.answers.length, 9)}`;
     for (const name of config.attributes) {
       const option = document.createElement("option");
       option.value = name;
-      option.textContent = name;
+      option.textContent = shown(name);
       $("attribute").append(option);
     }
     $("attribute-choice").hidden = !config.attributes.length;
@@ -490,7 +490,7 @@ async function start() {
     for (const label of config.kind === "spans" ? config.labels : config.answers) {
       const option = document.createElement("option");
       option.value = label;
-      option.textContent = `is this ${label}?`;
+      option.textContent = shown(`is this ${label}?`);
       $("focus").append(option);
     }
   } catch (error) {

@@ -3,6 +3,12 @@
 // JSON API call (same-origin, JSON bodies only: the server refuses anything else).
 const $ = (id) => document.getElementById(id);
 
+// A value from the data as shown: a bidirectional override or isolate in it would
+// reorder what follows ("evil\u202Egnp.exe" reads "evil exe.png"), labels and other
+// fields included, so each shows as the replacement character (trial 46). One code
+// point for one: span offsets still hold.
+const shown = (value) => String(value).replace(/[\u202A-\u202E\u2066-\u2069]/g, "\uFFFD");
+
 async function call(path, body) {
   const options = body === undefined ? {} : {
     method: "POST",

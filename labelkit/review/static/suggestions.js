@@ -3,7 +3,7 @@
 // A rule and the model's name are written by an LLM: only ever set with textContent.
 const state = { suggestion: null, rulesFile: null, busy: false };
 
-function say(message) { $("status").textContent = message; }
+function say(message) { $("status").textContent = shown(message); }
 function share(value) { return `${(100 * value).toFixed(1)}%`; }
 
 function accuracy(s) {
@@ -17,7 +17,7 @@ function show(answer) {
   const s = answer.suggestion;
   state.suggestion = s;
   state.rulesFile = answer.rules_file;
-  $("workspace").textContent = answer.workspace;
+  $("workspace").textContent = shown(answer.workspace);
   $("no-rules-file").hidden = answer.rules_file !== null || s === null;
   $("accept").disabled = answer.rules_file === null;
   $("card").hidden = s === null;
@@ -28,12 +28,12 @@ function show(answer) {
   }
   const { decided, total } = answer.progress;
   $("progress").textContent = `${decided + 1} of ${total}`;
-  $("rule").textContent = s.rule;
+  $("rule").textContent = shown(s.rule);
   $("coverage").textContent = share(s.coverage);
   $("overlaps").textContent = share(s.overlaps);
   $("conflicts").textContent = share(s.conflicts);
   $("accuracy").textContent = accuracy(s);
-  $("model").textContent = s.model;
+  $("model").textContent = shown(s.model);
 }
 
 async function load() {

@@ -11,7 +11,7 @@ function fill(table, rows) {
   const head = table.createTHead().insertRow();
   for (const column of Object.keys(rows[0])) {
     const cell = document.createElement("th");
-    cell.textContent = column;
+    cell.textContent = shown(column);
     head.append(cell);
   }
   const body = table.createTBody();
@@ -19,7 +19,7 @@ function fill(table, rows) {
     const line = body.insertRow();
     for (const value of Object.values(row)) {
       line.insertCell().textContent =
-        typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : String(value ?? "–");
+        typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : shown(value ?? "–");
     }
   }
 }
