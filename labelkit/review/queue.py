@@ -443,7 +443,8 @@ class ReviewQueue:
         for its label. For both, ``label`` may name the
         candidate the reviewer was shown: a different one (the queue was flagged again
         meanwhile) is refused. The ``label`` action stores ``label``, one of the
-        attribute's answers.
+        attribute's answers. The same reviewer's same answer to an item whose standing
+        decision it already is stores nothing and returns that decision's id.
 
         Examples
         --------
@@ -470,6 +471,18 @@ class ReviewQueue:
                 example_id, action, candidate, label, answers, ruled_out, final_no=self.spans
             )
             _take_claim(con, example_id, attribute, reviewer)
+            # Trial 46: twenty copies of one answer (a page's retry after "not saved",
+            # a double submit) stored twenty decisions, and undo took back one of
+            # them. The reviewer's same answer again is the one already stored.
+            repeated = first_row(
+                con,
+                f"""SELECT decision_id FROM ({EFFECTIVE_DECISIONS})
+                    WHERE example_id = ? AND attribute = ? AND reviewer = ? AND action = ?
+                      AND label IS NOT DISTINCT FROM ? AND comment IS NOT DISTINCT FROM ?""",
+                [example_id, attribute, reviewer, stored, chosen, comment],
+            )
+            if repeated is not None and stored != RULED_OUT:
+                return int(repeated[0])
             return _append(
                 con, example_id, attribute, reviewer, stored, chosen, None, seconds, comment
             )

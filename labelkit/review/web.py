@@ -73,6 +73,12 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "labelkit_token"
 _REVIEWER = re.compile(r"^[\w .@'-]{1,64}$")
 _MAX_BODY = 64 * 1024
+# A Host header is a name or an address and a port, nothing else: "evil.com@127.0.0.1"
+# parsed as a URL is 127.0.0.1 (trial 46).
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[\w.-]+)(:\d{1,5})?")
+# Past an hour on one item the page was left open: the review's times count it as an hour
+# (trial 46 stored 1e308 seconds).
+_MAX_SECONDS = 3600.0
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HEADERS = {
     "Content-Security-Policy": (
@@ -230,6 +236,7 @@ def create_app(
         number = isinstance(seconds, int | float) and not isinstance(seconds, bool)
         if not number or not math.isfinite(seconds) or seconds < 0:
             raise RequestError("seconds must be a finite number of at least 0")
+        seconds = min(seconds, _MAX_SECONDS)
         if action not in actions:
             raise RequestError(f"unknown action {action!r}; use one of {actions}")
         # A missed span is marked on a queued text, whichever of its spans is shown.
@@ -496,7 +503,7 @@ class _Guard:
             raise RequestError("a valid token is required: open the link the server printed", 401)
 
     def _known_host(self, host: str) -> bool:
-        name = urlsplit(f"//{host}").hostname if host else None
+        name = urlsplit(f"//{host}").hostname if _HOST.fullmatch(host) else None
         if not name:
             return False
         try:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 import polars as pl
 import pytest
 
@@ -59,6 +61,34 @@ def test_answers_move_the_queue_and_undo_appends_a_reversal(queue: ReviewQueue) 
     ).rows()
     assert actions == [("accept", None), ("label", None), ("undo", 2)]
     assert queue.progress() == {"queued": 3, "reviewed": 1, "remaining": 2, "corrected": 1}
+
+
+def test_the_same_answer_again_is_the_one_stored_and_one_undo_takes_it_back(
+    queue: ReviewQueue,
+) -> None:
+    # Trial 46: twenty concurrent copies of one answer stored twenty decisions, and three
+    # undos later the item was still answered.
+    first = queue.answer("a1", "label", label="spam", reviewer="ana")
+    copies = []
+    threads = [
+        threading.Thread(
+            target=lambda: copies.append(queue.answer("a1", "label", label="spam", reviewer="ana"))
+        )
+        for _ in range(20)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert copies == [first] * 20
+    assert queue.workspace.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 1
+    assert queue.undo(reviewer="ana") == "a1"
+    assert queue.progress()["reviewed"] == 0, "one undo takes the answer back"
+    changed = queue.answer("a1", "label", label="ham", reviewer="ana")
+    again = queue.answer("a1", "label", label="spam", reviewer="ana")
+    assert len({first, changed, again}) == 3, "a changed mind is a new decision"
+    other = queue.answer("a1", "label", label="spam", reviewer="bo")
+    assert other != again, "another reviewer's answer counts on its own (agreement)"
 
 
 def test_newest_decision_wins_and_reject_means_the_other_label(queue: ReviewQueue) -> None:

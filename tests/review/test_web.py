@@ -289,6 +289,9 @@ def test_a_foreign_host_name_is_refused_so_a_rebound_dns_name_reads_nothing(
                 assert "--allow-host" in rebound.json()["error"]
             for host in (f"localhost:{port}", f"127.0.0.1:{port}", "review.lan", "[::1]"):
                 assert client.get("/api/config", headers={"Host": host}).status_code == 200, host
+            # Trial 46: read as a URL, "evil.example@127.0.0.1" is 127.0.0.1.
+            for host in (f"evil.example@127.0.0.1:{port}", f"127.0.0.1:{port}/x", "a b"):
+                assert client.get("/api/config", headers={"Host": host}).status_code == 400, host
     assert decisions_in(review_workspace) == []
     with Workspace(review_workspace, read_only=True) as ws:
         assert ws.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0, "nothing was claimed"
@@ -458,3 +461,13 @@ def test_an_aspects_task_is_served_one_attribute_at_a_time(
         ("r3", "price", "label", "none"),
         ("r3", "price", "undo", None),
     ]
+
+
+def test_a_page_left_open_counts_an_hour_at_most(review_workspace: Path, serve: Serve) -> None:
+    # Trial 46: "seconds": 1e308 was stored as given, and the review's times with it.
+    with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
+        next_item(client, "ana")
+        answer = {"reviewer": "ana", "example_id": "w01", "action": "accept", "seconds": 1e308}
+        assert client.post("/api/answer", json=answer).status_code == 200
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT seconds FROM decisions")["seconds"].to_list() == [3600.0]
