@@ -176,6 +176,25 @@ def test_confusion_rows_and_columns_follow_the_label_order(tmp_path: Path) -> No
     assert "| gold | spam | ham | other | (abstain) |" in markdown
 
 
+def test_a_label_neither_the_gold_nor_a_method_gives_is_not_averaged(tmp_path: Path) -> None:
+    # Trial 46: "shiping", a misspelling corrected in the gold, stayed in the label set,
+    # and a perfect model's macro-F1 read 0.833 (its F1 counted as 0).
+    csv = tmp_path / "two.csv"
+    pl.DataFrame(
+        {"text": ["buy now", "nice song", "buy pills"], "label": ["spam", "ham", "spam"]}
+    ).with_columns(split=pl.lit("test")).write_csv(csv)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws, csv, label_column="label", split_column="split", labels=["spam", "ham", "shiping"]
+        )
+        apply_lfs(ws, [keyword_lf("buy", ["buy"], "spam"), keyword_lf("song", ["song"], "ham")])
+        summary = evaluate(ws).summary
+    perfect = summary.filter(pl.col("method") == "majority_vote").row(0, named=True)
+    assert perfect["accuracy"] == 1.0 and perfect["macro_f1"] == 1.0
+    # An LF that votes one label is still scored on every label the gold gives.
+    assert summary.filter(pl.col("method") == "buy")["macro_f1"].item() == pytest.approx(0.5)
+
+
 def test_evaluating_before_any_vote_or_model_says_what_to_run(workspace: Workspace) -> None:
     with pytest.raises(LabelkitError, match=r"nothing to evaluate.*run `labelkit apply`"):
         evaluate(workspace)
