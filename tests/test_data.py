@@ -434,8 +434,28 @@ def test_a_misspelt_gold_label_and_a_label_no_row_has_are_pointed_out(tmp_path: 
         ingest(ws, path, label_column="label")
     assert [str(w.message) for w in caught] == [
         f"gold label 'nuetral' is on 1 row (the first {path} row 101) and is spelt like "
-        "'neutral' (40 rows): a misspelling? Until the row is corrected it is a class of its own"
+        "'neutral' (40 rows): a misspelling? It is a class of its own, and stays in the label "
+        "set once ingested: correct the file first, or map it (--label-map nuetral=neutral "
+        "with --labels naming every label)"
     ]
+    # Trial 46: mapping the misspelling alone said "a task needs at least two labels".
+    with (
+        Workspace(tmp_path / "mapped.duckdb") as ws,
+        pytest.raises(
+            InputError, match=r"gives the whole label set, \['neutral'\], and the gold also"
+        ),
+    ):
+        ingest(ws, path, label_column="label", label_map={"nuetral": "neutral"})
+    with Workspace(tmp_path / "mapped.duckdb") as ws:
+        assert not ws.has_task(), "the refused ingest left the workspace as it was"
+        ingest(
+            ws,
+            path,
+            label_column="label",
+            label_map={"nuetral": "neutral"},
+            labels=["polite", "neutral", "impolite"],
+        )
+        assert ws.task.labels == ("polite", "neutral", "impolite")
     given = ["polite", "neutral", "impolite", "nuetral", "rude"]
     with Workspace(tmp_path / "given.duckdb") as ws:
         with pytest.warns(LabelkitWarning) as caught:
@@ -743,3 +763,22 @@ def test_a_file_without_a_known_suffix_is_read_in_the_format_given(tmp_path: Pat
             ("WIN a prize now", "spam"),
             ("see you at 5", "ham"),
         ]
+
+
+def test_texts_without_gold_held_out_with_their_copies_are_counted(tmp_path: Path) -> None:
+    # Trial 46: 8,000 of 50,000 texts without gold went to dev and test without a word,
+    # where the README said texts without gold go to train.
+    texts = [f"text number {i}" for i in range(40)]
+    gold = tmp_path / "gold.csv"
+    pl.DataFrame({"text": texts, "label": ["a", "b"] * 20}).write_csv(gold)
+    plain = tmp_path / "plain.csv"
+    pl.DataFrame({"text": [*texts, "a new text"]}).write_csv(plain)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, gold, label_column="label")
+        held = ws.sql("SELECT count(*) AS n FROM examples WHERE split <> 'train'")["n"][0]
+        summary = ingest(ws, plain)
+        assert summary.new["train"] == 41 - held, "each copy took its text's split"
+        assert f"{held:,} new examples without gold are in dev or test" in str(summary)
+        assert ws.sql("SELECT split FROM examples WHERE text = 'a new text'")[
+            "split"
+        ].to_list() == ["train"]
