@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import polars as pl
 import typer
 from rich.markup import escape
@@ -63,7 +64,7 @@ from labelkit.report import accuracy_with_interval, make_console, one_line, prin
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
-from labelkit.workspace import VOTE_STEP, Workspace, first_row, require_split
+from labelkit.workspace import VOTE_STEP, Workspace, finished_runs, first_row, require_split
 
 app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
@@ -105,9 +106,62 @@ def main() -> None:
             warnings.showwarning = _warning_printer(warnings.showwarning)
             app()
     except LabelkitError as error:
+        if _interrupted(error):
+            # A worker that Ctrl-C stopped too, reported while the interrupt unwound.
+            _say_interrupted()
+            sys.exit(INTERRUPTED)
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(1)
+    except SystemExit as exited:
+        # typer turns Ctrl-C into a silent exit 130 (trial 46: aggregate had saved).
+        if exited.code == INTERRUPTED and not isinstance(exited, _InterruptExplained):
+            _say_interrupted()
+        raise
+    except Exception as error:
+        if not _interrupted(error):
+            raise
+        _say_interrupted()
+        sys.exit(INTERRUPTED)
+
+
+# The shell's exit status of a command that SIGINT stopped.
+INTERRUPTED = 130
+
+
+class _InterruptExplained(SystemExit):
+    """Ctrl-C, after a command said itself what it kept."""
+
+
+def _interrupted(error: BaseException | None) -> bool:
+    """Whether ``error`` comes of Ctrl-C: DuckDB stops a query with its own exception
+    (trial 46: "Query interrupted" under a traceback)."""
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt | duckdb.InterruptException) or (
+            isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
+        ):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _say_interrupted() -> None:
+    """What an interrupted command kept: the steps it finished, each whole."""
+    kept, saving = finished_runs()
+    done = (
+        "kept what finished: " + ", ".join(f"{run.step} (run {run.id})" for run in kept)
+        if kept
+        else "no step had finished"
+    )
+    if saving is not None:
+        # Ctrl-C during the commit (trial 46's timing): DuckDB keeps it whole or not at all.
+        done += f"; {saving.step} (run {saving.id}) was being saved: kept whole, or not at all"
+    errors.print(
+        f"interrupted; {done}. A step under way keeps nothing (answers an LLM already "
+        "sent stay cached).",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _warning_printer(default: Callable[..., None]) -> Callable[..., None]:
@@ -307,7 +361,7 @@ def apply(
     functions = [lf for spec in lfs for lf in load_lfs(spec)]
     with _open(workspace) as ws, warnings.catch_warnings():
         # Said below (failed_rows_line), with the first failed rows.
-        warnings.filterwarnings("ignore", "[0-9]+ failed rows abstained", LabelkitWarning)
+        warnings.filterwarnings("ignore", "[0-9]+ failed rows? abstained", LabelkitWarning)
         applied = apply_lfs(
             ws,
             functions,
@@ -897,7 +951,7 @@ def llm(
                 "are not asked or paid for again)",
                 highlight=False,
             )
-            raise
+            raise _InterruptExplained(INTERRUPTED) from None
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:
         parsed = (
@@ -1548,8 +1602,26 @@ def flag(
             [top["example_id"].to_list()],
         )
         progress = ReviewQueue(ws).progress()
+        unsure_only = first_row(
+            ws.con,
+            """SELECT count(*) FROM (SELECT example_id, attribute FROM flags GROUP BY ALL
+                                    HAVING count(*) = 1
+                                       AND bool_and(starts_with(reason, 'label model unsure')))""",
+        )
     what = "spans" if spans else "labels"
     console.print(f"{count} {what} queued for review, highest priority first")
+    unsure = unsure_only[0] if unsure_only else 0
+    if count >= 50 and unsure >= count / 2:
+        # Trial 46: 260,669 of 416k train rows, every one "label model unsure (0.69)", on
+        # LFs that seldom overlapped, where auto's accuracies stay at their prior.
+        console.print(
+            f"{unsure} of them only because the label model is unsure (below "
+            f"--unsure-below {unsure_below:g}). Where sources seldom overlap, a label model "
+            "cannot learn their accuracies and keeps its prior (aggregate's table shows "
+            "each one's): with gold on dev, `labelkit aggregate --gold-split dev` fits "
+            "them on it; else lower --unsure-below.",
+            highlight=False,
+        )
     if progress["reviewed"]:
         # Reviewed items keep their place: the queue is more than this run's flags.
         console.print(

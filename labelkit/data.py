@@ -610,7 +610,8 @@ def ingest(
         skipped = _skip_repeats(con)
         if skipped:
             notes.append(
-                f"{skipped} rows skipped: the same id, text, label and split as an earlier row"
+                f"{skipped} row{'s' if skipped != 1 else ''} skipped: the same id, text, label "
+                "and split as an earlier row"
             )
 
         if kind is None and any(read.kind == "aspects-xml" for read in reads):

@@ -416,6 +416,9 @@ class Workspace:
                     time.time() - started,
                 ],
             )
+            _SAVING.append(run)
+        _SAVING.remove(run)
+        _FINISHED.append(run)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the workspace (DuckDB's cursor), set up as the
@@ -527,6 +530,24 @@ def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True, queue: boo
         warnings.warn(line, OutdatedWarning, stacklevel=3)
 
 
+# The steps this process has committed, in order, and the one committing (``finished_runs``).
+_FINISHED: list[Run] = []
+_SAVING: list[Run] = []
+
+
+def finished_runs() -> tuple[list[Run], Run | None]:
+    """The steps (``Workspace.run``) this process has committed so far, oldest first,
+    and the one it was committing, if any: what an interrupted command kept (the last,
+    whole or not at all).
+
+    Examples
+    --------
+    >>> [run.step for run in finished_runs()[0]]
+    ['ingest', 'apply']
+    """
+    return list(_FINISHED), (_SAVING[-1] if _SAVING else None)
+
+
 @contextmanager
 def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Iterator[None]:
     """Make ``frame`` queryable as the view ``name`` inside the block, and only there.
@@ -540,7 +561,10 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -
     try:
         yield
     finally:
-        con.unregister(name)
+        # An interrupted query aborts the transaction, which refuses even this until it
+        # is rolled back: the interruption, not this, is the error (trial 46).
+        with contextlib.suppress(duckdb.TransactionException):
+            con.unregister(name)
 
 
 def emptied(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -393,12 +393,46 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     lenient = run("apply", ws, "--lfs", lfs)
     assert lenient.returncode == 0, lenient.stderr
-    assert "1 failed rows abstained (picky: 1)" in lenient.stderr
+    assert "1 failed row abstained (picky: 1)" in lenient.stderr
     assert "ValueError: no shopping" in lenient.stderr
     strict = run("apply", ws, "--lfs", lfs, "--strict")
     assert strict.returncode == 1
     assert "labeling function 'picky' failed on example" in strict.stderr
     assert "'buy now'" in strict.stderr
+
+
+def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path) -> None:
+    # Trial 46: Ctrl-C exited 130 without a word though aggregate had saved its run, or
+    # with DuckDB's "Query interrupted" traceback.
+    ws = tmp_path / "ws.duckdb"
+    csv = tmp_path / "a.csv"
+    csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
+    lfs = tmp_path / "lfs.py"
+    lfs.write_text(
+        "import os, signal, time\n"
+        "from labelkit import labeling_function\n"
+        "@labeling_function\n"
+        "def ctrl_c(x):\n"
+        "    time.sleep(1)  # the workers have started: apply waits on them\n"
+        "    os.killpg(os.getpgrp(), signal.SIGINT)  # as a terminal does: every process\n"
+        "    return 'ham'\n"
+    )
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    # A session of its own, so that the signal stops the CLI and its workers only.
+    stopped = subprocess.run(
+        [*LABELKIT, "apply", str(ws), "--lfs", str(lfs)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        start_new_session=True,
+    )
+    assert stopped.returncode == 130
+    assert stopped.stderr.strip() == (
+        "interrupted; no step had finished. A step under way keeps nothing (answers an "
+        "LLM already sent stay cached)."
+    )
+    with Workspace(ws, read_only=True) as again:
+        assert again.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
 
 
 @pytest.mark.parametrize(

@@ -797,3 +797,30 @@ def test_the_flag_command_queues_spot_checks_and_review_stats_shows_them(
         ["ham", "3", "3", "3", "1.000"],
         ["spam", "3", "3", "3", "1.000"],
     ]
+
+
+def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
+    tmp_path: Path,
+) -> None:
+    # Trial 46: 260,669 of 416k rows were queued, all "label model unsure (0.69)" from
+    # auto's prior accuracies, and nothing said why or what to do.
+    ws, _ = noisy_workspace(tmp_path)
+    ws.con.execute("UPDATE predictions SET confidence = 0.6")
+    ws.close()
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", "flag", ws.path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    with Workspace(ws.path, read_only=True) as again:
+        flagged = again.sql("SELECT reason FROM flags")["reason"]
+    unsure = int(flagged.str.starts_with("label model unsure").sum())
+    only = unsure - int(flagged.str.starts_with("cleanlab").sum())
+    assert "300 labels queued" in result.stdout
+    assert f"{only} of them only because the label model is unsure (below --unsure-below 0.8)" in (
+        result.stdout
+    )
+    assert "`labelkit aggregate --gold-split dev`" in result.stdout

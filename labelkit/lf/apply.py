@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import queue
+import signal
 import time
 import warnings
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -879,9 +880,12 @@ def failed_rows_line(counts: Mapping[str, int]) -> str:
     --------
     >>> failed_rows_line({"fragile": 1, "broken": 6})
     '7 failed rows abstained (broken: 6, fragile: 1)'
+    >>> failed_rows_line({"fragile": 1})
+    '1 failed row abstained (fragile: 1)'
     """
     per_lf = ", ".join(f"{lf}: {n}" for lf, n in sorted(counts.items(), key=lambda c: -c[1]))
-    return f"{sum(counts.values())} failed rows abstained ({per_lf})"
+    total = sum(counts.values())
+    return f"{total} failed row{'s' if total != 1 else ''} abstained ({per_lf})"
 
 
 def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
@@ -1158,6 +1162,9 @@ def _check_worker(work: _Work, slot: int, worker: Any, lf_timeout: float | None)
 
 
 def _work(slot: int) -> None:
+    # Ctrl-C is the parent's to handle: it stops and kills its workers. A worker that
+    # took it too printed its own traceback under the parent's one line (trial 46).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     work = _FORKED_WORK
     assert work is not None
     at = slot * _SLOT

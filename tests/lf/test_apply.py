@@ -75,7 +75,7 @@ def fragile(x: Example) -> str | None:
 
 def test_an_lf_that_raises_abstains_there_and_the_row_is_kept(workspace: Workspace) -> None:
     # Trial 33: in Python the failed rows abstained without a word.
-    with pytest.warns(LabelkitWarning, match=r"1 failed rows abstained \(fragile: 1\)"):
+    with pytest.warns(LabelkitWarning, match=r"1 failed row abstained \(fragile: 1\)"):
         applied = apply_lfs(workspace, [SUBSCRIBE, fragile])
     assert applied.errors.rows() == [
         ("fragile", "a4", "great video", "ValueError: cannot handle videos")

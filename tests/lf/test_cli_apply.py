@@ -73,7 +73,7 @@ def test_sys_exit_inside_an_lf_is_reported_as_that_lfs_failure(tmp_path: Path, w
     )
     result = run("apply", ws, "--lfs", lfs)
     assert result.returncode == 0, result.stderr
-    assert "1 failed rows abstained (quitter: 1)" in result.stderr
+    assert "1 failed row abstained (quitter: 1)" in result.stderr
     assert "SystemExit: the LF called sys.exit(0)" in result.stderr
     assert "quitter" in result.stdout and "buy" in result.stdout
     assert stored(ws) == [("buy", "c2"), ("quitter", "c1"), ("quitter", "c3")]
@@ -94,7 +94,7 @@ def test_the_failed_rows_table_fits_the_width_columns_gives(tmp_path: Path, ws: 
     )
     result = run("apply", ws, "--lfs", lfs, columns=60)
     assert result.returncode == 0, result.stderr
-    assert "1 failed rows abstained (wordy: 1)" in result.stderr
+    assert "1 failed row abstained (wordy: 1)" in result.stderr
     table = result.stderr.splitlines()[1:]
     assert table[0].startswith("┏") and max(len(line) for line in table) == 60
     assert table[3].startswith("│ wordy │ c4 ") and "a long comment" in table[3]
