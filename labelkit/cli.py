@@ -149,13 +149,13 @@ def _say_interrupted() -> None:
     """What an interrupted command kept: the steps it finished, each whole."""
     kept, saving = finished_runs()
     done = (
-        "kept what finished: " + ", ".join(f"{run.step} (run {run.id})" for run in kept)
+        "kept what finished: " + ", ".join(f"{step} (run {run})" for step, run in kept)
         if kept
         else "no step had finished"
     )
     if saving is not None:
         # Ctrl-C during the commit (trial 46's timing): DuckDB keeps it whole or not at all.
-        done += f"; {saving.step} (run {saving.id}) was being saved: kept whole, or not at all"
+        done += f"; {saving[0]} (run {saving[1]}) was being saved: kept whole, or not at all"
     errors.print(
         f"interrupted; {done}. A step under way keeps nothing (answers an LLM already "
         "sent stay cached).",
@@ -1562,7 +1562,7 @@ def flag(
     spot_check: Annotated[
         int,
         typer.Option(
-            help="Also queue this many labels of each answer (per attribute) at random, "
+            help="Also queue this many labels of each answer at random (over all attributes), "
             "first: their review says how often each answer is right (review-stats), "
             "which confident learning cannot see where the flagger learnt the same error.",
         ),

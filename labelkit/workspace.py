@@ -400,25 +400,34 @@ class Workspace:
         ...     run.con.execute("DELETE FROM votes WHERE source = 'keyword_subscribe'")
         """
         started = time.time()
-        with self.transaction() as con:
-            row = first_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs")
-            assert row is not None
-            run = Run(id=int(row[0]), step=step, con=con)
-            yield run
-            con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, to_timestamp(?)::TIMESTAMP, ?)",
-                [
-                    run.id,
-                    step,
-                    json.dumps(config, default=str),
-                    json.dumps(_versions()),
-                    started,
-                    time.time() - started,
-                ],
-            )
-            _SAVING.append(run)
-        _SAVING.remove(run)
-        _FINISHED.append(run)
+        saving: tuple[str, int] | None = None
+        try:
+            with self.transaction() as con:
+                row = first_row(con, "SELECT coalesce(max(run_id), 0) + 1 FROM runs")
+                assert row is not None
+                run = Run(id=int(row[0]), step=step, con=con)
+                yield run
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, to_timestamp(?)::TIMESTAMP, ?)",
+                    [
+                        run.id,
+                        step,
+                        json.dumps(config, default=str),
+                        json.dumps(_versions()),
+                        started,
+                        time.time() - started,
+                    ],
+                )
+                saving = (step, run.id)
+                _SAVING.append(saving)
+        except Exception:
+            # The commit failed: nothing was kept. (Ctrl-C is no Exception: a step it
+            # caught committing stays said to be so.)
+            if saving in _SAVING:
+                _SAVING.remove(saving)
+            raise
+        _SAVING.remove(saving)
+        _FINISHED.append(saving)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the workspace (DuckDB's cursor), set up as the
@@ -530,20 +539,21 @@ def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True, queue: boo
         warnings.warn(line, OutdatedWarning, stacklevel=3)
 
 
-# The steps this process has committed, in order, and the one committing (``finished_runs``).
-_FINISHED: list[Run] = []
-_SAVING: list[Run] = []
+# The steps this process has committed, in order, and the one committing, as (step, run
+# id): ``finished_runs``.
+_FINISHED: list[tuple[str, int]] = []
+_SAVING: list[tuple[str, int]] = []
 
 
-def finished_runs() -> tuple[list[Run], Run | None]:
+def finished_runs() -> tuple[list[tuple[str, int]], tuple[str, int] | None]:
     """The steps (``Workspace.run``) this process has committed so far, oldest first,
-    and the one it was committing, if any: what an interrupted command kept (the last,
-    whole or not at all).
+    and the one it was committing, if any, each as (step, run id): what an interrupted
+    command kept (the last, whole or not at all).
 
     Examples
     --------
-    >>> [run.step for run in finished_runs()[0]]
-    ['ingest', 'apply']
+    >>> finished_runs()
+    ([('ingest', 1), ('apply', 2)], None)
     """
     return list(_FINISHED), (_SAVING[-1] if _SAVING else None)
 

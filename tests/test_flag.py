@@ -26,6 +26,17 @@ from labelkit.task import NO, NONE, YES
 from labelkit.votes import import_votes
 
 
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The labelkit command with ``args``, as a user runs it, in a wide terminal."""
+    return subprocess.run(
+        [sys.executable, "-m", "labelkit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
 def noisy_workspace(tmp_path: Path, n: int = 300, flips: int = 15) -> tuple[Workspace, set[str]]:
     """Texts whose words say their class; ``flips`` of them carry the wrong label."""
     rng = np.random.default_rng(0)
@@ -505,13 +516,7 @@ def test_multilabel_flags_come_from_cleanlabs_multi_label_issues(tmp_path: Path)
 def test_the_flag_command_shows_each_flags_attribute(tmp_path: Path) -> None:
     ws, _ = aspect_workspace(tmp_path, {("r1", "food"), ("r3", "staff")})
     ws.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "labelkit", "flag", ws.path],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    result = cli("flag", ws.path)
     assert result.returncode == 0, result.stderr
     header = next(line for line in result.stdout.splitlines() if "example_id" in line)
     assert [cell for cell in header.split() if cell not in "┃│"][:3] == [
@@ -760,14 +765,7 @@ def test_the_flag_command_queues_spot_checks_and_review_stats_shows_them(
 ) -> None:
     ws, _ = noisy_workspace(tmp_path)
     ws.close()
-    env = {**os.environ, "COLUMNS": "200"}
-    flagged = subprocess.run(
-        [sys.executable, "-m", "labelkit", "flag", ws.path, "--spot-check", "3"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    flagged = cli("flag", ws.path, "--spot-check", "3")
     assert flagged.returncode == 0, flagged.stderr
     assert "spot check (a" in flagged.stdout
     with Workspace(ws.path) as again:
@@ -778,13 +776,7 @@ def test_the_flag_command_queues_spot_checks_and_review_stats_shows_them(
         )["example_id"]
         for example_id in spots:
             queue.answer(example_id, "accept", reviewer="ana")
-    stats = subprocess.run(
-        [sys.executable, "-m", "labelkit", "review-stats", ws.path],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    stats = cli("review-stats", ws.path)
     assert stats.returncode == 0, stats.stderr
     assert "spot checks" in stats.stdout
     rows = [
@@ -807,13 +799,7 @@ def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
     ws, _ = noisy_workspace(tmp_path)
     ws.con.execute("UPDATE predictions SET confidence = 0.6")
     ws.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "labelkit", "flag", ws.path],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    result = cli("flag", ws.path)
     assert result.returncode == 0, result.stderr
     with Workspace(ws.path, read_only=True) as again:
         flagged = again.sql("SELECT reason FROM flags")["reason"]

@@ -31,6 +31,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError, did_you_mean
+from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span
 from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
@@ -826,9 +827,13 @@ class ReviewQueue:
                     GROUP BY q.given_label ORDER BY q.given_label""",
                 [attribute, attribute],
             )
+        low, high = wilson_interval(counts["right"].to_numpy(), counts["checked"].to_numpy())
+        checked = pl.col("checked") > 0
         return counts.with_columns(
             pl.col("queued", "checked", "right").cast(pl.Int64),
-            *wilson_interval(pl.col("right"), pl.col("checked")),
+            pl.when(checked).then(pl.col("right") / pl.col("checked")).alias("precision"),
+            pl.when(checked).then(pl.Series(low).round(3)).alias("low"),
+            pl.when(checked).then(pl.Series(high).round(3)).alias("high"),
         )
 
     def reviewer_agreement(self, *, attribute: str | None = None) -> pl.DataFrame:
@@ -885,30 +890,6 @@ class ReviewQueue:
             .select(*pair, "items", "agreement", "kappa")
             .sort(pair)
         )
-
-
-def wilson_interval(
-    successes: pl.Expr, trials: pl.Expr, z: float = 1.96
-) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """The share ``successes / trials`` as ``precision``, and its Wilson score interval
-    (95% for ``z`` 1.96) as ``low`` and ``high``: null where there are no trials. Unlike
-    the normal approximation, it stays inside 0 to 1 and is not of width 0 at 10 of 10.
-
-    Examples
-    --------
-    >>> pl.select(*wilson_interval(pl.lit(9), pl.lit(10))).row(0)
-    (0.9, 0.596, 0.982)
-    """
-    n = trials.cast(pl.Float64)
-    share = successes / n
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * (share * (1 - share) / n + z**2 / (4 * n**2)).sqrt() / (1 + z**2 / n)
-    some = n > 0
-    return (
-        pl.when(some).then(share).alias("precision"),
-        pl.when(some).then((centre - half).round(3)).alias("low"),
-        pl.when(some).then((centre + half).round(3)).alias("high"),
-    )
 
 
 def current_spans(workspace: Workspace, example_id: str | None = None) -> pl.DataFrame:

@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import threading
 
-import polars as pl
 import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
 from labelkit.review import ReviewItem
-from labelkit.review.queue import wilson_interval
 from tests.helpers import review_in_threads
 
 QUEUED = [("a1", 0.9, "spam", "ham"), ("a2", 0.8, "spam", "ham"), ("a3", 0.7, "ham", "spam")]
@@ -424,10 +422,3 @@ def test_simulated_review_answers_each_attribute_from_gold(aspects_workspace: Wo
         ("r3", "staff", "skip", None),
         ("r1", "food", "accept", "positive"),
     ]
-
-
-def test_the_wilson_interval_of_a_share() -> None:
-    # Wilson's score interval of 9 of 10 at 95% is 0.596 to 0.982.
-    assert pl.select(*wilson_interval(pl.lit(9), pl.lit(10))).row(0) == (0.9, 0.596, 0.982)
-    assert pl.select(*wilson_interval(pl.lit(10), pl.lit(10))).row(0) == (1.0, 0.722, 1.0)
-    assert pl.select(*wilson_interval(pl.lit(0), pl.lit(0))).row(0) == (None, None, None)
