@@ -1916,12 +1916,25 @@ def export(
             else "answers"
         )
         total = ws.sql("SELECT count(*) AS n FROM examples WHERE split = ?", [split])["n"][0]
+        unaggregated = ws.sql(
+            """SELECT count(*) AS n FROM examples e WHERE split = ?
+                 AND NOT EXISTS (SELECT 1 FROM predictions p WHERE p.example_id = e.id)""",
+            [split],
+        )["n"][0]
     console.print(f"{n} cleaned {rows} written to {output}")
     if rows != "answers" and n < total:
         # Trial 45: 198 of 200 were written, and nothing said why two were not.
         console.print(
             f"{total - n} of the {total} texts of {split} left out: without a label (the "
             "label model abstained, or a reviewer ruled its label out) or marked ambiguous",
+            highlight=False,
+        )
+    if unaggregated:
+        # Trial 46: texts ingested after the last aggregate were said to be abstained on.
+        console.print(
+            f"{unaggregated} of them {'was' if unaggregated == 1 else 'were'} added after "
+            "the label model last ran: "
+            "`labelkit aggregate` labels them",
             highlight=False,
         )
 

@@ -153,6 +153,17 @@ def test_the_cli_says_how_many_texts_the_export_left_out(
     assert "2 cleaned examples written" in said
     assert "2 of the 4 texts of train left out: without a label" in said
     assert sorted(pl.read_csv(tmp_path / "c.csv")["id"]) == ["a3", "a4"]
+    # Trial 46: texts ingested after the last aggregate are no abstentions.
+    with Workspace(workspace.path) as again:
+        again.con.execute("DELETE FROM predictions WHERE example_id = 'a4'")
+    result = subprocess.run(
+        [sys.executable, "-m", "labelkit", "export", workspace.path, tmp_path / "c.csv"],
+        capture_output=True,
+        text=True,
+    )
+    said = " ".join(result.stdout.split())
+    assert "3 of the 4 texts of train left out" in said
+    assert "1 of them was added after the label model last ran: `labelkit aggregate`" in said
 
 
 def test_a_wide_export_needs_attributes(workspace: Workspace) -> None:
