@@ -1929,7 +1929,7 @@ def export(
             "label model abstained, or a reviewer ruled its label out) or marked ambiguous",
             highlight=False,
         )
-    if unaggregated:
+    if rows != "answers" and n < total and unaggregated:
         # Trial 46: texts ingested after the last aggregate were said to be abstained on.
         console.print(
             f"{unaggregated} of them {'was' if unaggregated == 1 else 'were'} added after "
