@@ -406,8 +406,11 @@ def predict_file(
     output_kind = table_format(output_path)
     check_range("batch_size", batch_size, low=1)
     _check_threshold(threshold)
-    rows, blocks = _read_blocks(input_path, file_format, batch_size, encoding)
+    rows, header, blocks = _read_blocks(input_path, file_format, batch_size, encoding)
     predictor = Predictor(model, text_column, threshold, str(input_path))
+    # Trial 46: a clash with the columns predictions add was found only once the first
+    # block (or, for a CSV, the whole file) had been labeled.
+    predictor.labeled(header, [])
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(f".{output_path.name}.partial")
     runner = executor or executor_for("local")
@@ -427,18 +430,21 @@ def predict_file(
 
 def _read_blocks(
     path: Path, file_format: str | None, size: int, encoding: str
-) -> tuple[int, Iterator[pl.DataFrame]]:
-    """The row count of a table file and its rows, ``size`` at a time: a Parquet file
-    streamed, another read whole (``read_table``) and sliced."""
+) -> tuple[int, pl.DataFrame, Iterator[pl.DataFrame]]:
+    """The row count of a table file, its columns (an empty frame) and its rows, ``size``
+    at a time: a Parquet file streamed, another read whole (``read_table``) and sliced."""
     if table_format(path, file_format) == "parquet" and path.is_file():
         try:
             parquet = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as error:
             raise InputError(f"{path}: cannot read as parquet: {error}") from error
-        return parquet.metadata.num_rows, _parquet_blocks(parquet, size)
+        header = pl.from_arrow(parquet.schema_arrow.empty_table())
+        assert isinstance(header, pl.DataFrame)
+        return parquet.metadata.num_rows, header, _parquet_blocks(parquet, size)
     frame = read_table(path, file_format=file_format, encoding=encoding)
     starts = range(0, frame.height, size)
-    return frame.height, iter([frame.slice(start, size) for start in starts] or [frame])
+    blocks = iter([frame.slice(start, size) for start in starts] or [frame])
+    return frame.height, frame.head(0), blocks
 
 
 def _flat(block: pl.DataFrame) -> pl.DataFrame:

@@ -141,6 +141,12 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
         predict_file(model, clash, tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists(), "nothing is written for bad input"
+    # Trial 46: the clash was found only once a block (a whole CSV) had been labeled; it
+    # is found in the header, before any row is read (this one's texts are numbers).
+    header_clash = tmp_path / "clash.parquet"
+    pl.DataFrame({"text": [1], "predicted": ["b"]}).write_parquet(header_clash)
+    with pytest.raises(InputError, match=r"already has columns \['predicted'\]"):
+        predict_file(model, header_clash, tmp_path / "out.csv")
     with pytest.raises(InputError, match=r"out.txt: write predictions to .csv, .tsv, .jsonl or"):
         predict_file(model, source, tmp_path / "out.txt", text_column="body")
     # Trial J: TSV was read but could not be written.
