@@ -698,6 +698,8 @@ def ingest(
                 "nothing reads them: their split was given, or a copy of their text has "
                 "one (copies of a text share a split, so that none leaks into test)"
             )
+        if task.kind == "classification":
+            notes += _conflicting_gold(workspace)
     totals = dict(workspace.sql("SELECT split, count(*) AS n FROM examples GROUP BY 1").iter_rows())
     return IngestSummary(
         new=new,
@@ -994,6 +996,27 @@ def _write(
             "SELECT split, count(*) FROM examples WHERE run_id = ? GROUP BY 1", [run.id]
         ).fetchall()
     return dict(added)
+
+
+def _conflicting_gold(workspace: Workspace) -> list[str]:
+    """A note on the texts of the latest ingest that carry two or more gold labels in
+    the workspace (copies of one text under several ids), naming the first."""
+    conflicts = workspace.sql(
+        """SELECT text, list_sort(list_distinct(list(gold))) AS golds FROM examples
+           WHERE gold IS NOT NULL AND text IN (
+               SELECT text FROM examples
+               WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'ingest'))
+           GROUP BY text HAVING count(DISTINCT gold) > 1 ORDER BY text"""
+    )
+    if conflicts.is_empty():
+        return []
+    text, golds = conflicts.row(0)
+    # Trial 46: copies of a text with different gold passed without a word.
+    return [
+        f"{conflicts.height:,} text{'s carry' if conflicts.height > 1 else ' carries'} more "
+        f"than one gold label in its copies (the first, {text[:60]!r}: {', '.join(golds)}): "
+        "likely a wrong label; each copy is scored against its own"
+    ]
 
 
 def _resolve_task(

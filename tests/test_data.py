@@ -782,3 +782,24 @@ def test_texts_without_gold_held_out_with_their_copies_are_counted(tmp_path: Pat
         assert ws.sql("SELECT split FROM examples WHERE text = 'a new text'")[
             "split"
         ].to_list() == ["train"]
+
+
+def test_copies_of_a_text_with_different_gold_are_pointed_out(tmp_path: Path) -> None:
+    # Trial 46: copies of a text with different gold labels passed without a word.
+    first = tmp_path / "first.csv"
+    pl.DataFrame({"id": ["1", "2"], "text": ["same text", "other"], "label": ["a", "b"]}).write_csv(
+        first
+    )
+    more = tmp_path / "more.csv"
+    pl.DataFrame({"id": ["3", "4"], "text": ["same text", "new"], "label": ["b", "a"]}).write_csv(
+        more
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        assert not any(
+            "gold label" in note for note in ingest(ws, first, label_column="label").notes
+        )
+        notes = ingest(ws, more, label_column="label").notes
+    assert (
+        "1 text carries more than one gold label in its copies (the first, 'same text': a, b): "
+        "likely a wrong label; each copy is scored against its own"
+    ) in notes
