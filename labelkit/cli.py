@@ -228,6 +228,9 @@ def ingest(
     truncate: Annotated[
         bool, typer.Option(help="Cut texts over spaCy's 1,000,000 characters instead of refusing.")
     ] = False,
+    skip_empty: Annotated[
+        bool, typer.Option(help="Leave out rows without a text (or all blank) instead of refusing.")
+    ] = False,
     dev_fraction: Annotated[
         float, typer.Option(help="Share of gold-labeled texts without a split that go to dev.")
     ] = 0.1,
@@ -263,6 +266,7 @@ def ingest(
                 encoding=encoding,
                 file_format=file_format,
                 truncate=truncate,
+                skip_empty=skip_empty,
                 dev_fraction=dev_fraction,
                 test_fraction=test_fraction,
                 seed=seed,

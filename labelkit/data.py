@@ -151,6 +151,7 @@ def read_examples(
     label_map: Mapping[str, str] | None = None,
     encoding: str = "utf-8",
     truncate: bool = False,
+    skip_empty: bool = False,
 ) -> pl.DataFrame:
     """Read one file or frame into a frame with columns ``id, text, gold, split, meta,
     file, row``. (``ingest`` reads files a batch of ``labelkit.tables.BATCH_ROWS`` rows
@@ -171,7 +172,8 @@ def read_examples(
     Numeric labels are read as their integer form where they are whole (``1.0`` is
     ``"1"``); one value written two ways (``1`` and ``1.0`` in a CSV) is refused, as is
     a text that is not a string. A text longer than ``MAX_TEXT_CHARS`` (spaCy's limit)
-    is refused, or cut to it with ``truncate``.
+    is refused, or cut to it with ``truncate``. A row whose text is missing or blank is
+    refused, naming it, or left out with ``skip_empty`` (a note counts them).
 
     Examples
     --------
@@ -188,6 +190,7 @@ def read_examples(
         label_map=label_map,
         encoding=encoding,
         truncate=truncate,
+        skip_empty=skip_empty,
         sink=parts.append,
     )
     return pl.concat(parts) if parts else pl.DataFrame(schema=_ROWS_SCHEMA)
@@ -240,6 +243,7 @@ def _read_rows(
     truncate: bool,
     sink: Callable[[pl.DataFrame], None],
     file_format: str | None = None,
+    skip_empty: bool = False,
 ) -> _Read:
     """``_read_source``'s work, with what the read leaves behind closed by ``stack``."""
     notes: list[str] = []
@@ -377,14 +381,17 @@ def _read_rows(
                 first_long = (first["row"], first["id"], len(first["text"]))
             long += over.height
             frame = frame.with_columns(pl.col("text").str.slice(0, MAX_TEXT_CHARS))
-        if not (empty or no_id or bad_split or (long and not truncate)):
+        if skip_empty:
+            frame = frame.filter(pl.col("text").str.strip_chars() != "")
+        if not ((empty and not skip_empty) or no_id or bad_split or (long and not truncate)):
             sink(frame)
     if rows == 0:
         raise InputError(no_rows)
-    if empty:
+    if empty and not skip_empty:
         raise InputError(
             f"{name}: column {text_column!r} is empty in row {first_empty} "
-            f"({empty} empty rows in all)"
+            f"({empty} empty rows in all); fill it, or leave such rows out with "
+            "skip_empty=True / --skip-empty"
         )
     twice = number_rows.filter(pl.col("number").is_duplicated())
     if twice.height:
@@ -413,6 +420,12 @@ def _read_rows(
         "(mapped to nothing by label_map / --label-map)"
         for value, n in left.items()
     ]
+    if empty:
+        # Trial 46: there was no way but cleaning the file elsewhere.
+        notes.append(
+            f"{name}: {empty:,} {'row' if empty == 1 else 'rows'} without a text left out "
+            f"(the first: row {first_empty})"
+        )
     if long:
         notes.append(
             f"{name}: {long} texts cut to {MAX_TEXT_CHARS:,} characters "
@@ -515,6 +528,7 @@ def ingest(
     attributes: Sequence[str] | None = None,
     encoding: str = "utf-8",
     truncate: bool = False,
+    skip_empty: bool = False,
     dev_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
@@ -601,6 +615,7 @@ def ingest(
                     label_map=file_labels or label_map,
                     encoding=encoding,
                     truncate=truncate,
+                    skip_empty=skip_empty,
                     file_format=file_format,
                     sink=lambda rows, seq=seq: stage.add(rows, seq),
                 )

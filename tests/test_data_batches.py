@@ -151,3 +151,23 @@ def test_jsonl_batches_take_the_types_of_the_whole_file(tmp_path: Path) -> None:
         == whole.select(pl.struct("n", "extra").struct.json_encode()).to_series().to_list()
     )
     assert json.loads(batched["meta"][0]) == {"n": 0.0, "extra": None}
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_rows_without_a_text_can_be_left_out_across_batches(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 46: empty texts had to be cleaned out of the file elsewhere.
+    rows = _rows(10)
+    rows[1]["text"] = ""
+    rows[7]["text"] = "   "
+    path = _csv(tmp_path / "blanks.csv", rows)
+    with pytest.raises(
+        InputError, match=r"leave such rows out with skip_empty=True / --skip-empty"
+    ):
+        ingest(workspace, path, split_column="split")
+    summary = ingest(workspace, path, split_column="split", skip_empty=True)
+    assert summary.added == 8
+    assert f"{path}: 2 rows without a text left out (the first: row 2)" in summary.notes
+    kept = workspace.sql("SELECT id FROM examples WHERE starts_with(id, 'r')")["id"]
+    assert sorted(kept) == sorted(f"r{i}" for i in (1, 3, 4, 5, 6, 7, 9, 10))
