@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import typer
 from rich.markup import escape
@@ -45,7 +46,13 @@ from labelkit.lf import (
     summarize_lfs,
     uncovered_examples,
 )
-from labelkit.lf.analysis import attribute_matrices, health_warning, source_health, split_gold
+from labelkit.lf.analysis import (
+    attribute_matrices,
+    health_warning,
+    source_health,
+    split_gold,
+    wilson_interval,
+)
 from labelkit.lf.apply import failed_rows_line
 from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
@@ -1380,6 +1387,9 @@ def aggregate_votes(
                JOIN examples e ON e.id = p.example_id
                WHERE e.split = 'dev' AND e.gold IS NOT NULL AND p.label IS NOT NULL"""
         ).row(0)
+        dev_rows = ws.sql(
+            "SELECT count(*) AS n FROM examples WHERE split = 'dev' AND gold IS NOT NULL"
+        )["n"][0]
         fitted = load_label_model(saved)
         report = getattr(fitted, "report", None)
         if report:
@@ -1406,6 +1416,7 @@ def aggregate_votes(
         )
         if gold_split != "dev":
             _warn_if_too_sure(label_models, model, *sure_on_dev)
+            _warn_if_ties_go_wrong(label_models, model, dev_rows, len(labels))
 
 
 # Above this expected calibration error on dev (and with this many gold rows there),
@@ -1431,6 +1442,44 @@ def _warn_if_too_sure(label_models: pl.DataFrame, model: str, sure: float, rows:
         f"and right {right:.2f} of the time (ece {ece:.3f}); flag and train weigh that "
         "confidence: `aggregate --gold-split dev` (with the auto label model) fits it to "
         "the dev gold",
+        highlight=False,
+        markup=False,
+    )
+
+
+# Fewer added rows than this say nothing of a label model's ties, whatever the interval.
+TIE_ROWS = 5
+
+
+def _warn_if_ties_go_wrong(
+    label_models: pl.DataFrame, model: str, rows: int, cardinality: int
+) -> None:
+    """Warn where, on the ``rows`` dev gold rows, the label model labels rows majority
+    vote leaves (its ties, mostly) and is right on them less often than chance, by the
+    95% interval: its estimates of the sources' accuracies are upside down. Trial 46: on
+    five LFs that each vote one label, auto rated a URL rule 0.38 (gold 0.94) and a
+    short-comment rule 0.71 (gold 0.36), so it broke their ties the wrong way, and its
+    labels were right 0.72 of the time against majority vote's 0.96, without a word."""
+    scores = {row["method"]: row for row in label_models.iter_rows(named=True)}
+    mine, majority = scores.get(model), scores.get("majority_vote")
+    if mine is None or majority is None or model == "majority_vote":
+        return
+    added = round((mine["coverage"] - majority["coverage"]) * rows)
+    if added < TIE_ROWS:
+        return
+    # Where majority vote labels, the label model agrees with it (auto says how often):
+    # what it gets right beyond majority vote is on the rows it adds.
+    right = min(max(round((mine["accuracy"] - majority["accuracy"]) * rows), 0), added)
+    _, high = wilson_interval(np.array([right]), np.array([added]))
+    if high[0] >= 1 / cardinality:
+        return
+    errors.print(
+        f"warning: on the dev gold, {model} labels {added} rows majority vote leaves (its "
+        f"ties) and is right on {right} of them: worse than chance, so its estimates of "
+        f"the sources' accuracies are off (right {mine['voted_accuracy']:.2f} of the time "
+        f"in all, majority vote {majority['voted_accuracy']:.2f}). A source that votes one "
+        "label cannot be judged without gold: `aggregate --gold-split dev` fits them on "
+        "the dev gold; `--model majority_vote` leaves the ties unlabeled.",
         highlight=False,
         markup=False,
     )

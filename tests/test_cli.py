@@ -877,3 +877,30 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
     fresh = run("export", ws, tmp_path / "clean.csv")
     assert "warning" not in fresh.stderr
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]
+
+
+def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 46: on five LFs that each vote one label, auto broke the ties of a URL rule
+    # (gold 0.94, estimated 0.38) and a short-comment rule (gold 0.36, estimated 0.71)
+    # the wrong way: right 0.72 of the time against majority vote's 0.96, without a word.
+    from labelkit.cli import _warn_if_ties_go_wrong
+
+    def scores(auto: tuple[float, float, float]) -> pl.DataFrame:
+        rows = [("majority_vote", 0.338, 0.955, 0.323), ("auto", *auto)]
+        return pl.DataFrame(
+            rows, schema=["method", "coverage", "voted_accuracy", "accuracy"], orient="row"
+        )
+
+    _warn_if_ties_go_wrong(scores((0.446, 0.724, 0.323)), "auto", 70, 2)
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.startswith(
+        "warning: on the dev gold, auto labels 8 rows majority vote leaves (its ties) and is "
+        "right on 0 of them: worse than chance"
+    )
+    assert "`aggregate --gold-split dev`" in said
+    # Ties broken at chance or better, or too few to tell, are no warning.
+    for fine in [(0.446, 0.76, 0.357), (0.40, 0.80, 0.323)]:
+        _warn_if_ties_go_wrong(scores(fine), "auto", 70, 2)
+        assert capsys.readouterr().err == ""
