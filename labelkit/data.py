@@ -700,21 +700,7 @@ def ingest(
             "workspace under another id (ingested before with other ids?)"
         )
     if sum(new.values()):
-        held_out = first_row(
-            workspace.con,
-            """SELECT count(*) FROM examples
-               WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'ingest')
-                 AND gold IS NULL AND split <> 'train'""",
-        )
-        if held_out and held_out[0]:
-            # Trial 46: 8,000 of 50,000 texts without gold went to dev and test unsaid.
-            notes.append(
-                f"{held_out[0]:,} new examples without gold are in dev or test, where "
-                "nothing reads them: their split was given, or a copy of their text has "
-                "one (copies of a text share a split, so that none leaks into test)"
-            )
-        if task.kind == "classification":
-            notes += _conflicting_gold(workspace)
+        notes += _new_rows_notes(workspace, task)
     totals = dict(workspace.sql("SELECT split, count(*) AS n FROM examples GROUP BY 1").iter_rows())
     return IngestSummary(
         new=new,
@@ -1013,28 +999,46 @@ def _write(
     return dict(added)
 
 
-def _conflicting_gold(workspace: Workspace) -> list[str]:
-    """A note on the texts of the latest ingest that carry two or more gold labels in
-    the workspace (copies of one text under several ids), naming the first."""
+def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
+    """Notes on the examples the latest ingest added: how many without gold are in dev
+    or test, and (for a classification) the texts among them whose copies carry more
+    than one gold label, naming the first."""
+    latest = first_row(workspace.con, "SELECT max(run_id) FROM runs WHERE step = 'ingest'")
+    assert latest is not None
+    notes = []
+    held_out = first_row(
+        workspace.con,
+        """SELECT count(*) FROM examples
+           WHERE run_id = ? AND gold IS NULL AND split <> 'train'""",
+        [latest[0]],
+    )
+    if held_out and held_out[0]:
+        # Trial 46: 8,000 of 50,000 texts without gold went to dev and test unsaid.
+        notes.append(
+            f"{held_out[0]:,} new examples without gold are in dev or test, where "
+            "nothing reads them: their split was given, or a copy of their text has "
+            "one (copies of a text share a split, so that none leaks into test)"
+        )
+    if task.kind != "classification":
+        return notes
     conflicts = workspace.sql(
         """SELECT text, list_sort(list_distinct(list(gold))) AS golds FROM examples
            WHERE gold IS NOT NULL AND text IN (
                -- Its labeled rows only: at 10M unlabeled texts the set of them all
                -- would take gigabytes for nothing.
-               SELECT text FROM examples
-               WHERE gold IS NOT NULL
-                 AND run_id = (SELECT max(run_id) FROM runs WHERE step = 'ingest'))
-           GROUP BY text HAVING count(DISTINCT gold) > 1 ORDER BY text"""
+               SELECT text FROM examples WHERE gold IS NOT NULL AND run_id = ?)
+           GROUP BY text HAVING count(DISTINCT gold) > 1 ORDER BY text""",
+        [latest[0]],
     )
-    if conflicts.is_empty():
-        return []
-    text, golds = conflicts.row(0)
-    # Trial 46: copies of a text with different gold passed without a word.
-    return [
-        f"{conflicts.height:,} text{'s carry' if conflicts.height > 1 else ' carries'} more "
-        f"than one gold label in its copies (the first, {text[:60]!r}: {', '.join(golds)}): "
-        "likely a wrong label; each copy is scored against its own"
-    ]
+    if conflicts.height:
+        text, golds = conflicts.row(0)
+        # Trial 46: copies of a text with different gold passed without a word.
+        notes.append(
+            f"{conflicts.height:,} text{'s carry' if conflicts.height > 1 else ' carries'} "
+            f"more than one gold label in its copies (the first, {text[:60]!r}: "
+            f"{', '.join(golds)}): likely a wrong label; each copy is scored against its own"
+        )
+    return notes
 
 
 def _resolve_task(
