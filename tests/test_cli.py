@@ -377,20 +377,27 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert [(row["method"], row["accuracy"]) for row in meta["labelkit"]["summary"]] == accuracy
 
 
-def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
+def two_texts_and_an_lf(tmp_path: Path, lf_lines: str) -> tuple[Path, Path]:
+    """A workspace of two labeled texts, ingested by the CLI, and an LF file that
+    imports ``labeling_function`` and then holds ``lf_lines``: their paths."""
     ws = tmp_path / "ws.duckdb"
     csv = tmp_path / "a.csv"
     csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
     lfs = tmp_path / "lfs.py"
-    lfs.write_text(
-        "from labelkit import labeling_function\n"
+    lfs.write_text("from labelkit import labeling_function\n" + lf_lines)
+    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    return ws, lfs
+
+
+def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
+    ws, lfs = two_texts_and_an_lf(
+        tmp_path,
         "@labeling_function\n"
         "def picky(x):\n"
         "    if 'buy' in x.text:\n"
         "        raise ValueError('no shopping')\n"
-        "    return 'ham'\n"
+        "    return 'ham'\n",
     )
-    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     lenient = run("apply", ws, "--lfs", lfs)
     assert lenient.returncode == 0, lenient.stderr
     assert "1 failed row abstained (picky: 1)" in lenient.stderr
@@ -404,20 +411,15 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
 def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path) -> None:
     # Trial 46: Ctrl-C exited 130 without a word though aggregate had saved its run, or
     # with DuckDB's "Query interrupted" traceback.
-    ws = tmp_path / "ws.duckdb"
-    csv = tmp_path / "a.csv"
-    csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
-    lfs = tmp_path / "lfs.py"
-    lfs.write_text(
+    ws, lfs = two_texts_and_an_lf(
+        tmp_path,
         "import os, signal, time\n"
-        "from labelkit import labeling_function\n"
         "@labeling_function\n"
         "def ctrl_c(x):\n"
         "    time.sleep(1)  # the workers have started: apply waits on them\n"
         "    os.killpg(os.getpgrp(), signal.SIGINT)  # as a terminal does: every process\n"
-        "    return 'ham'\n"
+        "    return 'ham'\n",
     )
-    assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
     # A session of its own, so that the signal stops the CLI and its workers only.
     stopped = subprocess.run(
         [*LABELKIT, "apply", str(ws), "--lfs", str(lfs)],
