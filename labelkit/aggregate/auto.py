@@ -1,4 +1,4 @@
-"""The default label model: a leave-one-out precision model that falls back to majority vote.
+"""The default label model: a one-accuracy-per-source EM that falls back to majority vote.
 
 See docs/label_models.md for the design and the failures each safeguard guards against.
 """
@@ -90,10 +90,11 @@ class AutoLabelModel(BaseLabelModel):
     Each source ``j`` has a precision ``p[j, l]``: how often the true class is ``l``
     when it votes ``l``; a vote for ``l`` adds ``logit(p[j, l]) - logit(prior[l])`` to
     class ``l``'s score (zero for a source no better than the class balance). The
-    precisions are estimated, from majority vote's posteriors on, against the posterior
-    of the *other* sources (leave-one-out), so a source that votes on every example
-    cannot vouch for itself; they are shrunk toward the source's pooled accuracy and
-    that toward a prior above chance (at least ``PRIOR_ACCURACY``). A source whose
+    precisions are estimated by EM, first against the *other* sources' majority vote
+    (leave-one-out), then against the posterior, counted only on rows another source
+    votes on, so a lone vote cannot vouch for its source; they are shrunk toward the
+    source's pooled accuracy and that toward a prior above chance (at least
+    ``PRIOR_ACCURACY``). A source whose
     estimated accuracy is below chance for its label mix gets weight zero
     (``keep_below_chance`` keeps its votes, with a weight that is never below zero).
 
