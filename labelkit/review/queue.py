@@ -677,17 +677,20 @@ class ReviewQueue:
             return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
 
     def progress(self, focus: str | None = None, *, attribute: str | None = None) -> dict[str, int]:
-        """Counts for a progress line: queued, reviewed, remaining, and labels corrected.
+        """Counts for a progress line: queued, reviewed, of those skipped, remaining,
+        and labels corrected.
 
         With ``focus``, over the items whose suggested label is ``focus`` (what a focus
         pass works through): an item counts as reviewed once it has a final decision or
-        its candidate was ruled out, and ``remaining`` is what the pass still asks. With
-        ``attribute``, over that attribute's items.
+        its candidate was ruled out, and ``remaining`` is what the pass still asks. A
+        skipped item counts as reviewed, as it is not asked again, and as ``skipped``
+        too, so that a line can say how many were only passed over. With ``attribute``,
+        over that attribute's items.
 
         Examples
         --------
         >>> queue.progress(focus="Sports")
-        {'queued': 12, 'reviewed': 3, 'remaining': 9, 'corrected': 1}
+        {'queued': 12, 'reviewed': 3, 'skipped': 1, 'remaining': 9, 'corrected': 1}
         """
         self._check(focus, attribute)
         with self._lock:
@@ -695,18 +698,19 @@ class ReviewQueue:
         return {
             "queued": counts["queued"],
             "reviewed": counts["reviewed"],
+            "skipped": counts["skipped"],
             "remaining": counts["queued"] - counts["reviewed"],
             "corrected": counts["errors_found"],
         }
 
     def progress_by_attribute(self, focus: str | None = None) -> pl.DataFrame:
         """``progress`` for each attribute, in the task's order: one row per attribute
-        with ``queued``, ``reviewed``, ``remaining`` and ``corrected``.
+        with ``queued``, ``reviewed``, ``skipped``, ``remaining`` and ``corrected``.
 
         Examples
         --------
         >>> queue.progress_by_attribute().row(0)
-        ('food', 2, 0, 2, 0)
+        ('food', 2, 0, 0, 2, 0)
         """
         self._check(focus, None)
         with self._lock:
@@ -716,7 +720,7 @@ class ReviewQueue:
             .join(counts, on="attribute", how="left", maintain_order="left")
             .select(
                 "attribute",
-                pl.col("queued", "reviewed").fill_null(0),
+                pl.col("queued", "reviewed", "skipped").fill_null(0),
                 remaining=(pl.col("queued") - pl.col("reviewed")).fill_null(0),
                 corrected=pl.col("errors_found").fill_null(0),
             )

@@ -162,7 +162,9 @@ def _review_items(
     console.print(
         f"reviewed {progress['reviewed']} of {progress['queued']}"
         + (f" {focus} items" if focus else "")
-        + f", {progress['corrected']} labels corrected",
+        + f"{_skipped(progress)}, {progress['corrected']} "
+        + ("label" if progress["corrected"] == 1 else "labels")
+        + " corrected",
         markup=False,
         highlight=False,
     )
@@ -180,6 +182,12 @@ def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
             if label not in item.ruled_out
         }
     return keys
+
+
+def _skipped(progress: dict[str, int]) -> str:
+    """How many of the reviewed items were only skipped, for a progress line (trial 46:
+    "reviewed 3 of 3" after three skips read as three labels checked)."""
+    return f" ({progress['skipped']} skipped)" if progress["skipped"] else ""
 
 
 def _help(keys: dict[str, str]) -> Text:
@@ -244,8 +252,8 @@ def _render(
             )
         )
     counts = (
-        f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
-        f"{progress['corrected']} corrected"
+        f"{progress['reviewed']} reviewed{_skipped(progress)} · {progress['remaining']} "
+        f"remaining · {progress['corrected']} corrected"
     )
     if focus:
         counts = f"{focus} items: {counts}"
@@ -417,7 +425,7 @@ def _review_spans(
     console.print(
         f"reviewed {progress['reviewed']} of {progress['queued']} spans"
         + (f" suggested {focus}" if focus else "")
-        + f", {progress['corrected']} corrected",
+        + f"{_skipped(progress)}, {progress['corrected']} corrected",
         markup=False,
         highlight=False,
     )
@@ -525,8 +533,8 @@ def _render_spans(
     help_line.stylize("cyan")
     body.add_row(help_line)
     counts = (
-        f"{progress['reviewed']} reviewed · {progress['remaining']} remaining · "
-        f"{progress['corrected']} corrected"
+        f"{progress['reviewed']} reviewed{_skipped(progress)} · {progress['remaining']} "
+        f"remaining · {progress['corrected']} corrected"
     )
     title = Text(printable(f"{focus} spans: {counts}" if focus else counts))
     return Panel(body, title=title, subtitle=Text(printable(item.example_id)))

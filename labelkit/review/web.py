@@ -388,7 +388,14 @@ def create_app(
         stats = queue.stats(focus, attribute=attribute)
         progress: dict[str, Any] = {
             key: stats[key]
-            for key in ("queued", "reviewed", "remaining", "errors_found", "errors_per_100")
+            for key in (
+                "queued",
+                "reviewed",
+                "skipped",
+                "remaining",
+                "errors_found",
+                "errors_per_100",
+            )
         }
         if passes:
             progress["attributes"] = queue.progress_by_attribute(focus).to_dicts()

@@ -58,7 +58,13 @@ def test_answers_move_the_queue_and_undo_appends_a_reversal(queue: ReviewQueue) 
         "SELECT action, undoes FROM decisions ORDER BY decision_id"
     ).rows()
     assert actions == [("accept", None), ("label", None), ("undo", 2)]
-    assert queue.progress() == {"queued": 3, "reviewed": 1, "remaining": 2, "corrected": 1}
+    assert queue.progress() == {
+        "queued": 3,
+        "reviewed": 1,
+        "skipped": 0,
+        "remaining": 2,
+        "corrected": 1,
+    }
 
 
 def test_the_same_answer_again_is_the_one_stored_and_one_undo_takes_it_back(
@@ -239,6 +245,7 @@ def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
     assert queue.progress(focus="Sports") == {
         "queued": 3,
         "reviewed": 0,
+        "skipped": 0,
         "remaining": 3,
         "corrected": 0,
     }
@@ -249,10 +256,17 @@ def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
     assert queue.progress(focus="Sports") == {
         "queued": 3,
         "reviewed": 1,
+        "skipped": 0,
         "remaining": 2,
         "corrected": 0,
     }
-    assert queue.progress() == {"queued": 4, "reviewed": 0, "remaining": 4, "corrected": 0}
+    assert queue.progress() == {
+        "queued": 4,
+        "reviewed": 0,
+        "skipped": 0,
+        "remaining": 4,
+        "corrected": 0,
+    }
     assert queue.stats()["errors_found"] == 0 and queue.decisions().height == 0
     cleaned = {r["id"]: r for r in cleaned_labels(news_workspace).iter_rows(named=True)}
     assert (cleaned["n1"]["label"], cleaned["n1"]["origin"]) == ("Business", "label_model")
@@ -267,7 +281,13 @@ def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
     with pytest.raises(InputError, match="'n1': 'Sports' was ruled out by an earlier answer"):
         queue.answer("n1", "label", label="Sports", reviewer="bo")
     queue.answer("n1", "label", label="Business", reviewer="bo")
-    assert queue.progress() == {"queued": 4, "reviewed": 1, "remaining": 3, "corrected": 0}
+    assert queue.progress() == {
+        "queued": 4,
+        "reviewed": 1,
+        "skipped": 0,
+        "remaining": 3,
+        "corrected": 0,
+    }
 
 
 def test_ruling_out_the_label_models_own_label_leaves_the_cleaned_set_until_answered(
@@ -324,14 +344,21 @@ def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attrib
     assert queue.progress(attribute="staff") == {
         "queued": 3,
         "reviewed": 2,
+        "skipped": 0,
         "remaining": 1,
         "corrected": 2,
     }
-    assert queue.progress() == {"queued": 6, "reviewed": 2, "remaining": 4, "corrected": 2}
+    assert queue.progress() == {
+        "queued": 6,
+        "reviewed": 2,
+        "skipped": 0,
+        "remaining": 4,
+        "corrected": 2,
+    }
     assert queue.progress_by_attribute().rows() == [
-        ("food", 2, 0, 2, 0),
-        ("staff", 3, 2, 1, 2),
-        ("price", 1, 0, 1, 0),
+        ("food", 2, 0, 0, 2, 0),
+        ("staff", 3, 2, 0, 1, 2),
+        ("price", 1, 0, 0, 1, 0),
     ]
     cleaned = cleaned_labels(aspects_workspace).filter(id="r1")
     assert cleaned.select("attribute", "label", "origin").rows() == [

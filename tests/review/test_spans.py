@@ -88,7 +88,13 @@ def test_accept_reject_and_relabel_are_decisions_on_the_span_bounds(
     ]
     assert spans_of(spans_workspace, "s1") == [("battery", "TERM", "model")]
     assert queue.stats()["errors_found"] == 3
-    assert queue.progress() == {"queued": 4, "reviewed": 3, "remaining": 1, "corrected": 3}
+    assert queue.progress() == {
+        "queued": 4,
+        "reviewed": 3,
+        "skipped": 0,
+        "remaining": 1,
+        "corrected": 3,
+    }
     with pytest.raises(InputError, match="now asks about 'BRAND', not 'TERM'"):
         queue.answer("s3", "accept", label="TERM", reviewer="bo", attribute=bounds("s3", "Dell"))
 

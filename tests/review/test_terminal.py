@@ -53,6 +53,21 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     assert queue.next(reviewer="bo").example_id == "a2"  # type: ignore[union-attr]
 
 
+def test_the_progress_lines_say_how_many_items_were_only_skipped(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    # Trial 46: three skips ended on "reviewed 3 of 3", read as three labels checked.
+    pressed = keys("sasq")
+    out = io.StringIO()
+    review_in_terminal(
+        queue, reviewer="ana", console=Console(file=out, width=100), read_key=lambda: next(pressed)
+    )
+    text = out.getvalue()
+    assert "1 reviewed (1 skipped) · 2 remaining" in text
+    assert "reviewed 3 of 3 (2 skipped), 1 label corrected" in text
+    assert queue.progress()["skipped"] == 2
+
+
 def test_ctrl_c_hands_the_item_on_screen_back(queue: ReviewQueue) -> None:  # noqa: F811
     # Review of trial 28's fix: only q and the end of input released the claim, so after
     # Ctrl-C the others' answers to the item were refused for ten minutes.

@@ -52,6 +52,7 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
         assert saved["progress"] == {
             "queued": 12,
             "reviewed": 1,
+            "skipped": 0,
             "remaining": 11,
             "errors_found": 1,
             "errors_per_100": 100.0,
@@ -96,6 +97,7 @@ def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -
         assert saved["progress"] == {
             "queued": 6,
             "reviewed": 1,
+            "skipped": 0,
             "remaining": 5,
             "errors_found": 0,
             "errors_per_100": 0.0,

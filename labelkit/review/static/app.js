@@ -21,7 +21,8 @@ function showProgress(progress) {
   // over one attribute, that attribute's items.
   $("progress").textContent = shown((state.attribute ? `${state.attribute}: ` : "") +
     (focus() ? `${focus()} items: ` : "") +
-    `${progress.reviewed} done · ${progress.remaining} remaining · ` +
+    `${progress.reviewed} done` + (progress.skipped ? ` (${progress.skipped} skipped)` : "") +
+    ` · ${progress.remaining} remaining · ` +
     `${progress.errors_found} errors found`);
   const parts = (progress.attributes || []).map((counts) => {
     const part = document.createElement(counts.attribute === state.attribute ? "strong" : "span");
