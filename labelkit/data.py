@@ -30,7 +30,7 @@ from labelkit.tables import (
     whole_table,
     wrench_label_map,
 )
-from labelkit.task import NONE, OUTSIDE, TASK_KINDS, YES, Task
+from labelkit.task import NONE, OUTSIDE, TASK_KINDS, UNPRINTABLE, YES, Task
 from labelkit.workspace import Workspace, first_row, not_a_workspace, registered
 
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
@@ -1176,7 +1176,8 @@ def _warn_about_classes(classes: pl.DataFrame, task: Task, *, named: bool) -> No
 def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
     """Refuse ``rows``' values of ``column`` (each a ``what``: ``gold label``, ``label``
     or ``aspect``) that are empty or padded with spaces, that read ``nan`` (pandas'
-    missing value written out as text), or that differ only in case ("Fear" and
+    missing value written out as text), that hold a control character, or that differ
+    only in case ("Fear" and
     "fear": read as the label set, they would be two classes), naming the file and row
     of the first of each, in the files' order."""
     values = rows.with_row_index("order").filter(pl.col(column).is_not_null())
@@ -1195,6 +1196,14 @@ def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
         raise InputError(
             f"{file} row {row}: {what} {value!r} {problem}: leave an unlabeled text's "
             "label out (an empty cell, null), and strip the others"
+        )
+    unprintable = values.filter(pl.col(column).str.contains(UNPRINTABLE))
+    if unprintable.height:
+        # Trial 46: a label with an escape code was taken as a class of its own.
+        file, row, value = unprintable.select("file", "row", column).row(0)
+        raise InputError(
+            f"{file} row {row}: {what} {value!r} holds a control character (a stray "
+            "escape code, tab or line break?): fix the file"
         )
     variants = (
         values.group_by(pl.col(column).str.to_lowercase().alias("key"), column)

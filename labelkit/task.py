@@ -24,6 +24,7 @@ text:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -311,8 +312,20 @@ def span_bounds(attribute: str) -> tuple[int, int]:
     return int(start), int(end)
 
 
+# Control characters (tabs and newlines too) and bidirectional overrides: in a label or
+# an attribute they are a stray escape or a broken CSV, and they would reach every
+# table, file name and page that names it.
+UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+
+
 def _check_names(what: str, names: tuple[str, ...]) -> None:
     if len(set(names)) != len(names):
         raise InputError(f"{what} must be distinct, got {list(names)}")
     if any(not name or name != name.strip() for name in names):
         raise InputError(f"{what} must be non-empty and unpadded, got {list(names)}")
+    unprintable = [name for name in names if re.search(UNPRINTABLE, name)]
+    if unprintable:
+        raise InputError(
+            f"{what} must hold no control characters (a stray escape code, tab or line "
+            f"break?), got {unprintable}"
+        )

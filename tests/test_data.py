@@ -506,6 +506,19 @@ def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: 
             "classification",
             r"blank.jsonl row 2: gold label ' sad' is empty or padded with spaces",
         ),
+        # Trial 46: an escape code in a label was taken for a class of its own.
+        (
+            "escape.csv",
+            'text,label\na,ham\nb,"spam\x1b[31m"\n',
+            "classification",
+            r"escape.csv row 2: gold label 'spam\\x1b\[31m' holds a control character",
+        ),
+        (
+            "aspect.csv",
+            'text,label\na,"{""fo\\u0007od"": ""positive""}"\n',
+            "aspects",
+            r"aspect.csv row 1: aspect 'fo\\x07od' holds a control character",
+        ),
         # Trial-29 review: pandas' NaN written as "nan" ended in a traceback.
         (
             "nan.csv",

@@ -34,6 +34,13 @@ def test_a_task_needs_distinct_unpadded_labels() -> None:
         Task(labels=("ham", "ham"))
     with pytest.raises(InputError, match="unpadded"):
         Task(labels=("ham", " spam"))
+    # Trial 46: a label with an escape code was taken as a class of its own.
+    for name in ("spam\x1b[31m", "sp\tam", "ma\u202eps"):
+        with pytest.raises(InputError, match="labels must hold no control characters"):
+            Task(labels=("ham", name))
+    with pytest.raises(InputError, match="attributes must hold no control characters"):
+        Task(labels=("positive",), kind="aspects", attributes=("fo\nod",))
+    assert Task(labels=("ham", "spam 📨", "café")).cardinality == 3
     assert Task.from_json(TASK.to_json()) == TASK
     assert np.array_equal(TASK.encode(["spam"]), [1])
 
