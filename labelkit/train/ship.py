@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -670,9 +671,10 @@ class Predictor:
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         model = self.model if isinstance(self.model, str | Path) else self.nlp
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             n_process, mp_context=context, initializer=_load_worker, initargs=(model,)
-        ) as pool:
+        )
+        try:
             pending: deque[tuple[pl.DataFrame, list[Future[list[Any]]]]] = deque()
             for block, texts in checked:
                 tasks = [
@@ -684,6 +686,17 @@ class Predictor:
                     yield _collected(pending.popleft())
             while pending:
                 yield _collected(pending.popleft())
+        except BaseException:
+            # Ctrl-C or an error: the workers are stopped, their answers unwanted. Left
+            # to finish, they labeled every block read ahead first: a minute after Ctrl-C
+            # on 240k rows (trial 46). The pool's own processes only (CPython keeps them
+            # in `_processes`; 3.14 adds terminate_workers), not the caller's.
+            workers = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            raise
+        pool.shutdown()
 
     def labeled(self, block: pl.DataFrame, answers: list[Any]) -> pl.DataFrame:
         """``block`` with the columns its ``answers`` make, null in every one where the
@@ -746,6 +759,9 @@ _WORKER_NLP: list[SmallModel] = []
 
 
 def _load_worker(model: str | Path | SmallModel) -> None:
+    # Ctrl-C is the parent's to handle: a worker that took it turned it into the answer
+    # of its batch and went on to the next.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     nlp = load_small_model(model)
     if isinstance(nlp, Language):
         _length_limit(nlp, loaded=nlp is not model)
