@@ -458,9 +458,10 @@ def rule_patterns(
     patterns: dict[str, list[dict[str, Any]]] = {"LOWER": [], "ORTH": []}
     names = []
     for name, definition, kept in sources.iter_rows():
-        lf = json.loads(definition)
+        lf = _declared(definition)
         if (
-            lf.get("kind") != "span_patterns"
+            lf is None
+            or lf.get("kind") != "span_patterns"
             or lf["model"] is not None
             or lf["labels"] == [OUTSIDE]
             or lf["attr"] not in patterns
@@ -480,6 +481,16 @@ def rule_patterns(
             {"label": label, "pattern": pattern} for pattern in lf["token_patterns"]
         ]
     return {attr: listed for attr, listed in patterns.items() if listed}, names
+
+
+def _declared(definition: str | None) -> dict[str, Any] | None:
+    """A declarative LF's stored definition (JSON), None for a Python LF's, which is its
+    source code (trial 47: it stopped ``rules=true`` with a JSONDecodeError)."""
+    try:
+        lf = json.loads(definition or "")
+    except ValueError:
+        return None
+    return lf if isinstance(lf, dict) else None
 
 
 def _evaluate_every_epoch(config: Config, words: int) -> None:

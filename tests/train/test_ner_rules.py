@@ -14,7 +14,13 @@ from spacy.tokens import DocBin
 
 from labelkit import InputError, Workspace, apply_lfs, evaluate, ingest, predict_file, span_scores
 from labelkit.aggregate import aggregate
-from labelkit.lf.spans import phrase_span_lf, token_span_lf
+from labelkit.lf.spans import (
+    SpanExample,
+    phrase_span_lf,
+    regex_span_lf,
+    span_labeling_function,
+    token_span_lf,
+)
 from labelkit.train import train_ner, train_on_cleaned
 from labelkit.train.ner import RULERS, predicted_spans, rule_patterns
 from tests.train.conftest import run_installed
@@ -22,6 +28,14 @@ from tests.train.test_ner import labelkit
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
 ITEMS = ["battery", "screen", "keyboard"]
+
+
+@span_labeling_function(label="BRAND")
+def lenovo(x: SpanExample) -> list[tuple[int, int]]:
+    start = x.text.find("Lenovo")
+    return [] if start < 0 else [(start, start + len("Lenovo"))]
+
+
 LFS = [
     # Acer is in the list but in no text: only the shipped rules can find it.
     phrase_span_lf("brands", "BRAND", [*BRANDS, "Acer"]),
@@ -30,6 +44,10 @@ LFS = [
     token_span_lf("keyboards", "TERM", [[{"LOWER": "keyboard"}]]),
     # Outvoted on every span it marks: the label model calls Dell a BRAND.
     phrase_span_lf("sloppy", "TERM", ["Dell"]),
+    # Not shipped: a regex and Python (trial 47: a Python LF stopped rules=true with a
+    # JSONDecodeError, its definition being its source code).
+    regex_span_lf("asus_regex", r"\bAsus\b", "BRAND"),
+    lenovo,
 ]
 
 
