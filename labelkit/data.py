@@ -672,7 +672,8 @@ def ingest(
             other = "aspects" if shaped.label_shape == "objects" else "multilabel"
             raise InputError(
                 f"{shaped.name}, column {label_column!r}: holds JSON {shaped.label_shape}, "
-                f"which is the gold of an {other} task, not of a classification; pass "
+                f"which is the gold of {'an' if other == 'aspects' else 'a'} {other} task, not "
+                "of a classification; pass "
                 f"kind={other!r} / --kind {other}"
             )
         if from_meta:
@@ -1124,6 +1125,7 @@ def _resolve_task(
                 f"{missing[0]}={missing[0]}), or name every label with labels / --labels"
             )
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
+    _refuse_json_classes(incoming)
     _check_label_values(incoming, "gold", "gold label")
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
@@ -1133,6 +1135,37 @@ def _resolve_task(
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"
+
+
+def _refuse_json_classes(incoming: pl.DataFrame) -> None:
+    """Refuse a classification's gold labels that are all JSON arrays or objects (of the
+    first hundred distinct ones): read from a CSV, a multi-label, aspects or spans gold
+    column is text, and each value would become a class of its own (trial 47: 24
+    "labels" such as '["billing", "bug"]')."""
+    values = incoming.filter(pl.col("gold").is_not_null()).unique("gold", maintain_order=True)
+    shapes = set()
+    for value in values["gold"].head(100):
+        try:
+            parsed = json.loads(value) if value[:1] in "[{" else None
+        except ValueError:
+            return
+        if isinstance(parsed, dict):
+            shapes.add("aspects")
+        elif isinstance(parsed, list):
+            shapes.add(
+                "spans" if parsed and all(isinstance(p, list) for p in parsed) else "multilabel"
+            )
+        else:
+            return
+    if len(shapes) == 1 or shapes == {"spans", "multilabel"}:
+        kind = "aspects" if "aspects" in shapes else "spans" if "spans" in shapes else "multilabel"
+        file, row, value = values.select("file", "row", "gold").row(0)
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise InputError(
+            f"{file} row {row}: gold label {shown!r} and every other one is JSON, the gold "
+            f"of {'an' if kind == 'aspects' else 'a'} {kind} task, not of a classification "
+            f"(each would be a class of its own); pass kind={kind!r} / --kind {kind}"
+        )
 
 
 # A gold label on at most this many rows, spelt like one on at least ten times as many,

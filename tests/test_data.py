@@ -715,14 +715,32 @@ def test_json_objects_or_arrays_as_gold_of_a_classification_task_are_refused(
     )
     with Workspace(tmp_path / "w.duckdb") as ws:
         with pytest.raises(
-            InputError, match=r"stance.jsonl, column 'label': .*JSON objects.*--kind aspects"
+            InputError, match=r"stance.jsonl row 1: gold label .*JSON.*--kind aspects"
         ):
             ingest(ws, path, label_column="label")
         assert not ws.has_task() and ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 0
         topics = pl.DataFrame({"text": ["goal!", "phone"], "labels": [["sports"], ["tech"]]})
-        with pytest.raises(InputError, match=r"frame, column 'labels': .*--kind multilabel"):
+        with pytest.raises(InputError, match=r"frame row 1: .*--kind multilabel"):
             ingest(ws, topics, label_column="labels")
         assert not ws.has_task()
+        # Trial 47: read from a CSV, JSON gold is text, and each value became a class.
+        for name, content, kind in [
+            (
+                "tickets.csv",
+                'text,tags\nbill,"[""billing""]"\nboth,"[""login"", ""bug""]"\n',
+                "multilabel",
+            ),
+            ("hotel.csv", 'text,tags\nnice,"{""room"": ""positive""}"\n', "aspects"),
+            ("posts.csv", 'text,tags\nsoup,"[[0, 4, ""DISH""]]"\ntea,[]\n', "spans"),
+        ]:
+            (tmp_path / name).write_text(content)
+            with pytest.raises(InputError, match=rf"{name} row 1: gold label .* --kind {kind}$"):
+                ingest(ws, tmp_path / name, label_column="tags")
+            assert not ws.has_task()
+        # Plain labels among them are labels: "[sic]" is one.
+        (tmp_path / "odd.csv").write_text('text,tags\na,"[sic]"\nb,"[""x""]"\nc,plain\n')
+        ingest(ws, tmp_path / "odd.csv", label_column="tags")
+        assert ws.task.labels == ('["x"]', "[sic]", "plain")
 
 
 def test_a_label_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
