@@ -26,6 +26,7 @@ from labelkit import __version__
 from labelkit.aggregate import (
     aggregate_to_workspace,
     label_model_sources,
+    last_aggregate_config,
     load_label_model,
     make_label_model,
 )
@@ -1661,6 +1662,7 @@ def flag(
                                     HAVING count(*) = 1
                                        AND bool_and(starts_with(reason, 'label model unsure')))""",
         )
+        fitted = last_aggregate_config(ws) or {}
     what = "spans" if spans else "labels"
     console.print(f"{count} {what} queued for review, highest priority first")
     unsure = unsure_only[0] if unsure_only else 0
@@ -1671,8 +1673,15 @@ def flag(
             f"{unsure} of them only because the label model is unsure (below "
             f"--unsure-below {unsure_below:g}). Where sources seldom overlap, a label model "
             "cannot learn their accuracies and keeps its prior (aggregate's table shows "
-            "each one's): with gold on dev, `labelkit aggregate --gold-split dev` fits "
-            "them on it; else lower --unsure-below.",
+            "each one's): "
+            # Trial 47: the hint named --gold-split dev right after an aggregate with it.
+            + (
+                f"it was fitted with {fitted['gold_split']}'s gold already; "
+                if fitted.get("gold_split")
+                else "with gold on dev, `labelkit aggregate --gold-split dev` fits them on it; "
+                "else "
+            )
+            + "lower --unsure-below.",
             highlight=False,
         )
     if progress["reviewed"]:

@@ -810,3 +810,12 @@ def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
         result.stdout
     )
     assert "`labelkit aggregate --gold-split dev`" in result.stdout
+    # Trial 47: the same hint came right after an aggregate fitted on dev's gold.
+    with (
+        Workspace(ws.path) as again,
+        again.run("aggregate", {"model": "auto", "gold_split": "dev"}),
+    ):
+        pass
+    fitted = cli("flag", ws.path)
+    assert "it was fitted with dev's gold already; lower --unsure-below." in fitted.stdout
+    assert "--gold-split" not in fitted.stdout
