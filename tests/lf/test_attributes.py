@@ -261,7 +261,8 @@ def test_python_lfs_may_return_several_attribute_votes(reviews: Workspace) -> No
             "judge",
             "r3",
             "returned 'neutral': it votes 'neutral' on no attribute; on this aspects task a "
-            "vote names one of the attributes ['food', 'staff']",
+            "vote names one of the attributes ['food', 'staff'] (one (attribute, label) pair "
+            "goes in a list: [('food', ...)])",
         )
     ]
 
@@ -275,11 +276,13 @@ def odd(x: Example) -> object:
         "4": ["food"],
         "5": 7,
         "6": [("food", "positive"), ("staff", "mentioned")],
+        # Trial 47: one pair, not in a list, is two bare labels.
+        "7": ("staff", "positive"),
     }[x.id]
 
 
 def test_python_lf_returns_that_are_not_votes_fail_on_their_rows_only() -> None:
-    frame = pl.DataFrame({"id": list("123456"), "text": ["t"] * 6})
+    frame = pl.DataFrame({"id": list("1234567"), "text": ["t"] * 7})
     applied = compute_votes([odd], frame, ASPECTS)
     errors = dict(applied.errors.select("example_id", "error").rows())
     assert errors == {
@@ -289,12 +292,16 @@ def test_python_lf_returns_that_are_not_votes_fail_on_their_rows_only() -> None:
         "labels ['positive', 'negative', 'neutral', 'none', 'mentioned']",
         "3": "returned [('food', 'positive'), ('food', 'negative')]: two different votes on 'food'",
         "4": "returned ['food']: it votes 'food' on no attribute; on this aspects task a vote "
-        "names one of the attributes ['food', 'staff']",
+        "names one of the attributes ['food', 'staff'] (one (attribute, label) pair goes in a "
+        "list: [('food', ...)])",
         "5": "returned 7: expected a label, a mapping of attribute to label, or a list of "
         "(attribute, label) pairs, or None",
+        "7": "returned ('staff', 'positive'): it votes 'staff' on no attribute; on this aspects "
+        "task a vote names one of the attributes ['food', 'staff'] (one (attribute, label) "
+        "pair goes in a list: [('food', ...)])",
     }
-    assert applied.matrices["food"].to_frame()["odd"].to_list() == [None] * 5 + ["positive"]
-    assert applied.matrices["staff"].to_frame()["odd"].to_list() == [None] * 5 + ["mentioned"]
+    assert applied.matrices["food"].to_frame()["odd"].to_list() == [None] * 5 + ["positive", None]
+    assert applied.matrices["staff"].to_frame()["odd"].to_list() == [None] * 5 + ["mentioned", None]
 
 
 @labeling_function
