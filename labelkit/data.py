@@ -18,7 +18,15 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError, LabelkitWarning
-from labelkit.spans import Span, is_span_list, spans_json, to_token_spans, tokenize, wrench_meta
+from labelkit.spans import (
+    Span,
+    is_span_list,
+    misplaced,
+    spans_json,
+    to_token_spans,
+    tokenize,
+    wrench_meta,
+)
 from labelkit.tables import (
     SPLIT_ALIASES,
     SPLITS,
@@ -1324,11 +1332,8 @@ def _span_gold(
         if not is_span_list(parsed):
             raise InputError(f"{where}: {value!r} is not a JSON array of [start, end, label] spans")
         for start, end, label in parsed:
-            if not 0 <= start < end <= len(row["text"]):
-                raise InputError(
-                    f"{where}: span {[start, end, label]} is not inside the text "
-                    f"({len(row['text'])} characters) with start < end"
-                )
+            if problem := misplaced(start, end, len(row["text"])):
+                raise InputError(f"{where}: span {[start, end, label]} {problem}")
             if labels is not None and label not in labels:
                 raise InputError(
                     f"{where}: unknown label {label!r}; the task's entity types are {list(labels)}"

@@ -305,6 +305,26 @@ def wrench_spans_of(data: object, path: Path) -> WrenchSpans:
     )
 
 
+def misplaced(start: int, end: int, length: int) -> str | None:
+    """What is wrong with the character offsets ``[start, end)`` in a text of ``length``
+    characters, or None where they mark a span of it.
+
+    Examples
+    --------
+    >>> misplaced(15, 7, 20), misplaced(3, 25, 20), misplaced(3, 7, 20)
+    ('is backwards: it ends (7) before it starts (15)', 'ends at 25, after the text (20 characters)', None)
+    """
+    if end < start:
+        return f"is backwards: it ends ({end}) before it starts ({start})"
+    if end == start:
+        return f"is empty: it starts and ends at {start}"
+    if start < 0:
+        return f"starts at {start}, before the text"
+    if end > length:
+        return f"ends at {end}, after the text ({length} characters)"
+    return None
+
+
 def is_span_list(value: object) -> bool:
     """Whether ``value`` (parsed JSON) is a list of ``[start, end, label]`` with whole
     numbers (not booleans, not floats) for offsets.

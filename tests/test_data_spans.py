@@ -82,8 +82,13 @@ def test_csv_gold_column_of_json_text_and_labels_sorted_from_gold(tmp_path: Path
 @pytest.mark.parametrize(
     ("spans", "message"),
     [
-        ([[10, 18, "TERM"]], r"span \[10, 18, 'TERM'\] is not inside the text \(17 characters\)"),
-        ([[12, 12, "TERM"]], r"span \[12, 12, 'TERM'\] is not inside the text"),
+        (
+            [[10, 18, "TERM"]],
+            r"span \[10, 18, 'TERM'\] ends at 18, after the text \(17 characters\)",
+        ),
+        ([[12, 12, "TERM"]], r"span \[12, 12, 'TERM'\] is empty: it starts and ends at 12"),
+        # Trial 47: "not inside the text ... with start < end" said of a span inside it.
+        ([[15, 7, "TERM"]], r"span \[15, 7, 'TERM'\] is backwards: it ends \(7\) before it starts"),
         ([[10, 17, "PART"]], r"unknown label 'PART'; the task's entity types are \['TERM'\]"),
         (
             [[10, "17", "TERM"]],

@@ -27,7 +27,7 @@ import polars as pl
 from labelkit.errors import InputError
 from labelkit.lf.core import ERRORS_SCHEMA, Example, LabelingFunction, describe_error
 from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
-from labelkit.spans import Span
+from labelkit.spans import Span, misplaced
 from labelkit.task import OUTSIDE, Task
 from labelkit.workspace import Workspace
 
@@ -373,10 +373,8 @@ def _returned_spans(
                 f"returned label {label!r}, not one of the task's entity types "
                 f"{list(allowed[:-1])} or {OUTSIDE!r}"
             )
-        if not 0 <= start < end <= len(text):
-            raise NotAVoteError(
-                f"returned {item!r}: not inside the text ({len(text)} characters) with start < end"
-            )
+        if problem := misplaced(start, end, len(text)):
+            raise NotAVoteError(f"returned {item!r}, which {problem}")
         snapped = doc.char_span(start, end, alignment_mode="expand")
         if snapped is not None and len(snapped) and not snapped.text.isspace():
             spans.add(Span(snapped.start_char, snapped.end_char, label))

@@ -120,10 +120,13 @@ def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> 
         if x.text.startswith("two"):
             # Trial 45: both were stored, two types on the same tokens from one source.
             return [(0, 3, "TERM"), (2, 7, "BRAND")]
+        if x.text.startswith("back"):
+            # Trial 47: "not inside the text ... with start < end" of a span inside it.
+            return [(6, 2, "TERM")]
         return "TERM" if x.text.startswith("word") else [(0, 3, "TERM")]
 
-    texts = ["bad one", "good one", "two types", "word"]
-    frame = pl.DataFrame({"id": list("abcd"), "text": texts})
+    texts = ["bad one", "good one", "two types", "word", "backwards"]
+    frame = pl.DataFrame({"id": list("abcde"), "text": texts})
     spans, errors = compute_span_votes([odd], frame, TASK)
     assert spans.rows() == [("b", "odd", 0, 4, "TERM")]
     assert errors.rows() == [
@@ -146,6 +149,12 @@ def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> 
             "word",
             "returned 'TERM', not spans: return (start, end, label) character offsets, "
             "(start, end) with the LF's label, or spaCy Span objects",
+        ),
+        (
+            "odd",
+            "e",
+            "backwards",
+            "returned (6, 2, 'TERM'), which is backwards: it ends (2) before it starts (6)",
         ),
     ]
 
