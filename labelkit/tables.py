@@ -63,7 +63,7 @@ def as_frame(source: object) -> pl.DataFrame | None:
 def table_format(path: Path, file_format: str | None = None) -> str:
     """The format of a table file: ``file_format`` when given (and known), else its suffix's."""
     if file_format is not None:
-        if file_format not in _FORMATS.values():
+        if file_format not in (*_FORMATS.values(), "json-records"):
             raise InputError(
                 f"{path}: unknown format {file_format!r}; use one of "
                 f"{sorted(set(_FORMATS.values()))}"
@@ -75,7 +75,23 @@ def table_format(path: Path, file_format: str | None = None) -> str:
             f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}, or give "
             f"the format (--format / file_format: {', '.join(sorted(set(_FORMATS.values())))})"
         )
-    return _FORMATS[suffix]
+    kind = _FORMATS[suffix]
+    if kind == "wrench" and _first_character(path) == "[":
+        # A JSON array of records (pandas' orient="records"), not WRENCH's object of
+        # id -> record: read as JSONL's records are (trial 47 was refused it).
+        return "json-records"
+    return kind
+
+
+def _first_character(path: Path) -> str:
+    """The first character of a text file other than whitespace and a byte-order mark,
+    "" where there is none (or no file)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return ""
+    return chr(head[0]) if head else ""
 
 
 def read_table(
@@ -113,12 +129,14 @@ def read_table(
             return _read_jsonl(path, encoding, text_column)
         if kind == "aspects-xml":
             return _read_aspects_xml(path)
+        if kind == "json-records":
+            return _read_records(path, encoding)
         return _read_wrench(path, encoding)
     except InputError:
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
         if kind in ("csv", "tsv") and isinstance(error, pl.exceptions.ComputeError):
-            _refuse_broken_quotes(path, kind, encoding)
+            _refuse_bad_rows(path, kind, encoding)
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
 
 
@@ -181,21 +199,27 @@ def _read_errors(path: Path, kind: str, encoding: str) -> Iterator[None]:
             with path.open("rb") as lines:
                 for number, line in enumerate(lines, start=1):
                     _decode(line, path, encoding, number)
-            _refuse_broken_quotes(path, kind, encoding)
+            _refuse_bad_rows(path, kind, encoding)
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
 
 
-def _refuse_broken_quotes(path: Path, kind: str, encoding: str) -> None:
-    """Name the line of a CSV or TSV row whose quotes do not close where they should:
-    polars says only that a field "is not properly escaped" and suggests schema
-    settings that cannot help (trial 45). Called once polars has failed."""
+def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
+    """Name the line of a CSV or TSV row whose quotes do not close where they should, or
+    whose fields outnumber the header's: polars says only that a field "is not properly
+    escaped" or that there are "more fields than defined in 'Schema'", and suggests
+    settings the CLI does not have (trials 45, 47). Called once polars has failed."""
     import csv
 
+    separator = "\t" if kind == "tsv" else ","
     with path.open(newline="", encoding=encoding, errors="replace") as file:
-        rows = csv.reader(file, delimiter="\t" if kind == "tsv" else ",", strict=True)
-        start = 1
+        rows = csv.reader(file, delimiter=separator, strict=True)
+        start, header = 1, None
         try:
-            for _ in rows:
+            for row in rows:
+                if header is None:
+                    header = row
+                elif len(row) > len(header):
+                    _refuse_ragged(path, kind, header, row, start)
                 start = rows.line_num + 1
         except csv.Error as error:
             # Python's reader fails on other things too (a field over its size limit);
@@ -207,6 +231,19 @@ def _refuse_broken_quotes(path: Path, kind: str, encoding: str) -> None:
                 "quotes ends with its quote, then the separator or the line's end, and a "
                 'quote inside it is written twice ("")'
             ) from None
+
+
+def _refuse_ragged(path: Path, kind: str, header: list[str], row: list[str], line: int) -> None:
+    """The error for ``row``, at ``line``, with more fields than ``header``."""
+    if kind == "csv" and len(header) == 1 and "\t" in header[0]:
+        raise InputError(
+            f"{path}: its header is split by tabs, not commas: read it as TSV (--format tsv "
+            "/ file_format='tsv', or name it .tsv)"
+        )
+    raise InputError(
+        f"{path} line {line}: {len(row)} fields where the header has {len(header)}: a field "
+        f"holding the separator ({'a tab' if kind == 'tsv' else 'a comma'}) goes in quotes"
+    )
 
 
 def _is_utf8(encoding: str) -> bool:
@@ -305,6 +342,12 @@ def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:
 
 def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl.DataFrame:
     records = [record for batch in _jsonl_records(path, encoding, text_column) for record in batch]
+    return _records_table(records)
+
+
+def _records_table(records: list[dict]) -> pl.DataFrame:
+    """JSON objects as a frame, their lists and objects as polars types where they have
+    one, else as JSON text."""
     try:
         return _records_frame(records, as_text=False)
     except (TypeError, pl.exceptions.PolarsError):
@@ -354,6 +397,17 @@ def _records_frame(records: list[dict], as_text: bool) -> pl.DataFrame:
             for r in records
         ]
     return pl.DataFrame(records, infer_schema_length=None)
+
+
+def _read_records(path: Path, encoding: str) -> pl.DataFrame:
+    """A JSON array of objects, one row each."""
+    try:
+        data = json.loads(_decode(path.read_bytes(), path, encoding).removeprefix(BOM))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
+    if not data or not all(isinstance(record, dict) for record in data):
+        raise InputError(f"{path}: expected a JSON array of objects, one per row")
+    return _records_table(data)
 
 
 def _read_wrench(path: Path, encoding: str) -> pl.DataFrame:

@@ -162,6 +162,19 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             {"encoding": "cp1252"},
             r"bad.csv line 2: the row's quotes do not close",
         ),
+        # Trial 47: polars' "more fields than defined in 'Schema'. Consider setting
+        # 'truncate_ragged_lines=True'", an option the CLI lacks.
+        (
+            "text\tlabel\nhello, there\tham\nbuy, now, ok\tspam\n",
+            {},
+            r"bad.csv: its header is split by tabs, not commas: read it as TSV \(--format tsv",
+        ),
+        (
+            "text,label\nhello there,ham\n\nbuy, now,spam\n",
+            {},
+            r"bad.csv line 4: 3 fields where the header has 2: a field holding the separator "
+            r"\(a comma\) goes in quotes",
+        ),
     ],
 )
 def test_bad_csv_names_file_column_row_and_changes_nothing(
@@ -174,6 +187,22 @@ def test_bad_csv_names_file_column_row_and_changes_nothing(
         ingest(workspace, path, **kwargs)
     assert "bad.csv" in str(error.value)
     assert table_counts(workspace) == before
+
+
+def test_a_json_array_of_records_is_read_as_jsonl_is(workspace: Workspace, tmp_path: Path) -> None:
+    # Trial 47: pandas' to_json(orient="records") was refused as "not a WRENCH object".
+    path = tmp_path / "rows.json"
+    path.write_text(' [{"text": "hi", "label": "ham"}, {"text": "buy", "label": "spam"}]')
+    ingest(workspace, path, label_column="label")
+    assert workspace.sql(
+        "SELECT text, gold FROM examples WHERE starts_with(id, 'rows') ORDER BY text"
+    ).rows() == [
+        ("buy", "spam"),
+        ("hi", "ham"),
+    ]
+    (tmp_path / "numbers.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match=r"numbers.json: expected a JSON array of objects"):
+        ingest(workspace, tmp_path / "numbers.json")
 
 
 def test_malformed_jsonl_names_the_line(workspace: Workspace, tmp_path: Path) -> None:
