@@ -1055,7 +1055,9 @@ def _evaluate_spans(
         from labelkit.train.ner import predicted_spans
 
         found = [predicted_spans(doc) for doc in nlp.pipe(texts, batch_size=256)]
-        methods.append(("small model (ner)", "small model", found, cost))
+        # Named by its tagger (trial 47: a spancat's row read "small model (ner)").
+        tagger = "spancat" if "spancat" in nlp.pipe_names else "ner"
+        methods.append((f"small model ({tagger})", "small model", found, cost))
     if not methods:
         raise LabelkitError(
             f"nothing to evaluate in {workspace.path}: no span votes, no span predictions "

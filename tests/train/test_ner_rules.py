@@ -190,7 +190,7 @@ def test_spancat_keeps_and_finds_overlapping_spans(tmp_path: Path) -> None:
         [predicted_spans(doc) for doc in nlp.pipe(texts[:2])],
         ["TERM", "BRAND"],
     )
-    assert row["method"] == "small model (ner)"
+    assert row["method"] == "small model (spancat)"
     assert row["f1"] == pytest.approx(by_hand["micro"]["f1"])
 
 
