@@ -1375,12 +1375,46 @@ def _warn_off_token_gold(rows: pl.DataFrame, lang: str) -> None:
         )
 
 
+def _warn_overlapping_gold(rows: pl.DataFrame) -> None:
+    """Warn of texts whose gold spans overlap (trial 47: one span given two types was
+    taken without a word): ``ner``, the default small model, tags a token once."""
+    overlapping = []
+    for file, row, value in (
+        rows.filter(pl.col("gold").is_not_null()).select("file", "row", "gold").iter_rows()
+    ):
+        spans = sorted(json.loads(value))
+        pair = next(
+            (
+                (spans[i], later)
+                for i in range(len(spans))
+                for later in spans[i + 1 :]
+                if later[0] < spans[i][1]
+            ),
+            None,
+        )
+        if pair is not None:
+            overlapping.append((file, row, pair))
+    if overlapping:
+        file, row, (first, second) = overlapping[0]
+        many = len(overlapping)
+        warnings.warn(
+            f"{many:,} text{'s have' if many > 1 else ' has'} gold spans that overlap, the "
+            f"first {file} row {row}: {json.dumps(first)} and {json.dumps(second)}. The "
+            "default small model, ner, "
+            "tags a token once and learns the first of them; `train --model spacy_spancat` "
+            "keeps both",
+            LabelkitWarning,
+            stacklevel=4,
+        )
+
+
 def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFrame:
     """``incoming`` with its gold in the task's stored form; a label or attribute the
     task lacks is an error naming the file, row and column."""
     if task.kind == "spans":
         checked = _span_gold(incoming, column, task.labels)[0]
         _warn_off_token_gold(checked, task.lang)
+        _warn_overlapping_gold(checked)
         return checked
     if task.kind == "classification":
         unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))

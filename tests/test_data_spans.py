@@ -62,6 +62,24 @@ def test_gold_spans_off_token_bounds_are_counted_and_the_first_named(tmp_path: P
         ingest(ws, write_jsonl(tmp_path / "ok.jsonl", ROWS), kind="spans", label_column="spans")
 
 
+def test_overlapping_gold_spans_are_counted_and_the_first_pair_named(tmp_path: Path) -> None:
+    # Trial 47: one span given two types, and a span inside another, came in silence.
+    rows = [
+        {"text": "chicken soup is good", "spans": [[0, 7, "DISH"], [0, 7, "FOOD"]]},
+        {"text": "chicken soup", "spans": [[0, 12, "DISH"], [0, 7, "FOOD"]]},
+        {"text": "soup and tea", "spans": [[0, 4, "DISH"], [9, 12, "DISH"]]},
+    ]
+    source = write_jsonl(tmp_path / "overlap.jsonl", rows)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            ingest(ws, source, kind="spans", label_column="spans")
+        assert table_counts(ws)["examples"] == 3
+    (message,) = [str(warning.message) for warning in caught]
+    assert message.startswith("2 texts have gold spans that overlap, the first ")
+    assert 'overlap.jsonl row 1: [0, 7, "DISH"] and [0, 7, "FOOD"].' in message
+    assert "`train --model spacy_spancat` keeps both" in message
+
+
 def test_csv_gold_column_of_json_text_and_labels_sorted_from_gold(tmp_path: Path) -> None:
     source = tmp_path / "reviews.csv"
     pl.DataFrame(
