@@ -1101,8 +1101,13 @@ def _resolve_task(
             raise InputError(f"no attributes: pass attributes (--attributes) or gold aspects{hint}")
         if kind == "aspects":
             _check_label_values(pairs, "attribute", "aspect")
+            if attributes is None:
+                _warn_about_names(pairs, "attribute", "attribute", "--attributes")
         if labels is None:
             _check_label_values(pairs, "label" if kind == "aspects" else "attribute", "label")
+            _warn_about_names(
+                pairs, "label" if kind == "aspects" else "attribute", "label", "--labels"
+            )
             values = pairs["label"] if kind == "aspects" else pairs["attribute"]
             labels = values.filter(values != NONE).unique().sort().to_list()
             if not labels:
@@ -1199,28 +1204,58 @@ def _warn_about_classes(classes: pl.DataFrame, task: Task, *, named: bool) -> No
             LabelkitWarning,
             stacklevel=3,
         )
-    for label, file, row, n in seen.select("gold", "file", "row", "rows").iter_rows():
-        common = [other for other, m in rows.items() if other != label and m >= 10 * n]
-        close = difflib.get_close_matches(label, common, n=1, cutoff=0.8)
+    for label, file, row, n, close in _misspelt(seen.rename({"gold": "value"})):
+        warnings.warn(
+            f"gold label {label!r} is on {n} row{'s' if n > 1 else ''} (the first {file} "
+            f"row {row}) and is spelt like {close!r} ({rows[close]} rows): a "
+            "misspelling? It is a class of its own, and stays in the label set once ingested: "
+            f"correct the file first, or map it (--label-map {label}={close} with "
+            "--labels naming every label)",
+            LabelkitWarning,
+            stacklevel=3,
+        )
+
+
+def _misspelt(counted: pl.DataFrame) -> list[tuple[str, str, str, int, str]]:
+    """Of ``counted`` (``value``, ``rows``, and the ``file`` and ``row`` of its first),
+    the values on at most ``RARE_CLASS_ROWS`` rows spelt like one on ten times as many:
+    ``(value, file, row, rows, the common one)``."""
+    rows = dict(counted.select("value", "rows").iter_rows())
+    found = []
+    for value, file, row, n in counted.select("value", "file", "row", "rows").iter_rows():
+        common = [other for other, m in rows.items() if other != value and m >= 10 * n]
+        close = difflib.get_close_matches(value, common, n=1, cutoff=0.8)
         if n <= RARE_CLASS_ROWS and close:
-            warnings.warn(
-                f"gold label {label!r} is on {n} row{'s' if n > 1 else ''} (the first {file} "
-                f"row {row}) and is spelt like {close[0]!r} ({rows[close[0]]} rows): a "
-                "misspelling? It is a class of its own, and stays in the label set once ingested: "
-                f"correct the file first, or map it (--label-map {label}={close[0]} with "
-                "--labels naming every label)",
-                LabelkitWarning,
-                stacklevel=3,
-            )
+            found.append((value, file, row, n, close[0]))
+    return found
+
+
+def _warn_about_names(pairs: pl.DataFrame, column: str, noun: str, option: str) -> None:
+    """Warn of ``noun``s (attributes, or an aspect's labels) read from the gold
+    ``pairs``' ``column`` on a row or two and spelt like a common one (trial 47: gold
+    "loaction" beside "location" became an attribute of its own)."""
+    counted = (
+        pairs.filter(pl.col(column).is_not_null() & (pl.col(column) != NONE))
+        .group_by(pl.col(column).alias("value"), maintain_order=True)
+        .agg(pl.len().alias("rows"), pl.col("file", "row").first())
+    )
+    article = "an" if noun[0] in "aeiou" else "a"
+    for value, file, row, n, close in _misspelt(counted):
+        warnings.warn(
+            f"gold {noun} {value!r} is on {n} row{'s' if n > 1 else ''} (the first {file} row "
+            f"{row}) and is spelt like {close!r}: a misspelling? It stays {article} {noun} of "
+            f"its own once ingested: correct the file first, or name every {noun} with {option}",
+            LabelkitWarning,
+            stacklevel=4,
+        )
 
 
 def _check_label_values(rows: pl.DataFrame, column: str, what: str) -> None:
     """Refuse ``rows``' values of ``column`` (each a ``what``: ``gold label``, ``label``
     or ``aspect``) that are empty or padded with spaces, that read ``nan`` (pandas'
     missing value written out as text), that hold a control character, or that differ
-    only in case ("Fear" and
-    "fear": read as the label set, they would be two classes), naming the file and row
-    of the first of each, in the files' order."""
+    only in case ("Fear" and "fear": read as the label set, they would be two classes),
+    naming the file and row of the first of each, in the files' order."""
     values = rows.with_row_index("order").filter(pl.col(column).is_not_null())
     padded = values.filter(
         (pl.col(column) == "")

@@ -453,6 +453,24 @@ def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path)
     assert read_examples(wrench)["text"].to_list() == ["so sad"]
 
 
+def test_a_misspelt_attribute_or_aspect_label_in_the_gold_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 47: gold "loaction" beside "location" became a fourth attribute in silence.
+    gold = [{"location": "positive", "room": "negative"}] * 25 + [{"loaction": "postive"}]
+    path = tmp_path / "hotel.csv"
+    frame = pl.DataFrame({"text": [f"t{i}" for i in range(26)], "label": map(json.dumps, gold)})
+    frame.write_csv(path)
+    with Workspace(tmp_path / "ws.duckdb") as ws, pytest.warns(LabelkitWarning) as caught:
+        ingest(ws, path, label_column="label", kind="aspects")
+    assert [str(w.message) for w in caught] == [
+        f"gold attribute 'loaction' is on 1 row (the first {path} row 26) and is spelt like "
+        "'location': a misspelling? It stays an attribute of its own once ingested: correct "
+        "the file first, or name every attribute with --attributes",
+        f"gold label 'postive' is on 1 row (the first {path} row 26) and is spelt like "
+        "'positive': a misspelling? It stays a label of its own once ingested: correct the "
+        "file first, or name every label with --labels",
+    ]
+
+
 def test_a_misspelt_gold_label_and_a_label_no_row_has_are_pointed_out(tmp_path: Path) -> None:
     # Trial 31: "nuetral" on one dev row became a fourth class, and --labels naming a
     # class no row has passed, both seen only in the sorted label list.
