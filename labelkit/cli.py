@@ -1576,8 +1576,13 @@ def _print_attribute_balance(ws: Workspace, model: str) -> None:
     console.print(
         rich_table(
             pl.DataFrame(rows),
-            title=f"{model}, per attribute: examples per answer (unlabeled: mentioned, "
-            "polarity unknown or tied)",
+            # Trial 47: a multi-label task read of polarity.
+            title=f"{model}, per attribute: examples per answer (unlabeled: "
+            + (
+                "mentioned, polarity unknown or tied)"
+                if task.kind == "aspects"
+                else "a tie, or no vote)"
+            ),
         )
     )
 
@@ -2199,7 +2204,7 @@ def evaluate_all(
         if kind == "spans":
             _print_span_evaluation(evaluation, split)
         else:
-            _print_attribute_evaluation(evaluation, split, targets)
+            _print_attribute_evaluation(evaluation, split, targets, kind)
         if output:
             paths = evaluation.save(output)
             console.print(f"written to {paths[0]} and {paths[1]}")
@@ -2252,7 +2257,7 @@ def _print_span_evaluation(evaluation: Evaluation, split: str) -> None:
 
 
 def _print_attribute_evaluation(
-    evaluation: Evaluation, split: str, targets: tuple[str, ...]
+    evaluation: Evaluation, split: str, targets: tuple[str, ...], kind: str
 ) -> None:
     """Over all attributes, then a figure per attribute, then the training labels."""
     comparison = evaluation.comparison()
@@ -2265,8 +2270,11 @@ def _print_attribute_evaluation(
         )
     )
     console.print(
-        "macro_f1: mean over attributes of each one's macro-F1 (none included); micro_f1: "
-        "over mentioned (attribute, label) pairs; exact_match: texts right on every attribute"
+        "macro_f1: mean over attributes of each one's macro-F1 "
+        + ("(none included)" if kind == "aspects" else "(over yes and no)")
+        + "; micro_f1: over "
+        + ("mentioned (attribute, label) pairs" if kind == "aspects" else "the labels given")
+        + "; exact_match: texts right on every attribute"
     )
     if evaluation.presence_only:
         console.print(f"not scored, {evaluation.presence_only_note()}", highlight=False)

@@ -235,7 +235,8 @@ class Evaluation:
             maintain_order=True
         )
         return text + (
-            f"Each attribute is scored over its answers, none included; `{ALL}` is over all "
+            f"Each attribute is scored over all its answers (`none` or `no` included); "
+            f"`{ALL}` is over all "
             "of them: `macro_f1` their mean, `micro_f1` over the (text, attribute, label) "
             "pairs that say an attribute is there, `exact_match` the share of texts right "
             "on every attribute."

@@ -906,3 +906,32 @@ def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
     for fine in [(0.446, 0.76, 0.357), (0.40, 0.80, 0.323)]:
         _warn_if_ties_go_wrong(scores(fine), "auto", 70, 2)
         assert capsys.readouterr().err == ""
+
+
+def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Path) -> None:
+    # Trial 47: aggregate's table spoke of polarity and evaluate of `none` on yes/no labels.
+    tickets = tmp_path / "tickets.csv"
+    rows = [("my bill is wrong", '["billing"]'), ("cannot log in", '["login"]')] * 10
+    rows += [("bill and login broken", '["billing", "login"]')] * 10
+    pl.DataFrame(rows, schema=["text", "tags"], orient="row").write_csv(tickets)
+    lfs = tmp_path / "ticket_lfs.py"
+    lfs.write_text(
+        "from labelkit import keyword_lf\n"
+        'bill = keyword_lf("bill", ["bill"], "billing")\n'
+        'login = keyword_lf("login", ["login", "log in"], "login")\n'
+    )
+    ws = tmp_path / "t.duckdb"
+    for step in (
+        ("ingest", ws, tickets, "--kind", "multilabel", "--label-column", "tags"),
+        ("apply", ws, "--lfs", lfs),
+    ):
+        assert run(*step).returncode == 0
+    aggregated = run("aggregate", ws)
+    assert aggregated.returncode == 0, aggregated.stderr
+    assert "(unlabeled: a tie, or no vote)" in aggregated.stdout
+    assert "polarity" not in aggregated.stdout
+    evaluated = run("evaluate", ws, "--split", "train")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "each one's macro-F1 (over yes and no); micro_f1: over the labels given" in (
+        evaluated.stdout
+    )

@@ -367,7 +367,7 @@ def train_clause_ngrams_by_attribute(
             (held_rows["label"] == absent).cast(pl.Int64).to_numpy(),
             _macro_f1,
             verbose,
-            name=f"{attribute} mentioned: ",
+            name=f"{attribute} {'mentioned' if task.kind == 'aspects' else 'given'}: ",
         )
         # One logit, of being mentioned: the regression's two rows' difference.
         mention = _Fit(
