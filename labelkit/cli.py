@@ -386,7 +386,10 @@ def apply(
             prune=prune,
         )
         split = _analysis_split(ws)
-        summary = summarize_lfs(ws, split=split, sources=[lf.name for lf in functions])
+        # Overlaps and conflicts with every source, as `analyze` counts them (trial 47:
+        # with these LFs alone, an LF overlapping the ones applied before showed none).
+        given = [lf.name for lf in functions]
+        summary = summarize_lfs(ws, split=split).filter(pl.col("lf").is_in(given))
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
     if applied.pruned:
@@ -397,9 +400,12 @@ def apply(
             f"in aggregate: {', '.join(applied.others)} (--prune deletes their votes)",
             highlight=False,
         )
-    console.print(
-        rich_table(summary, title=f"on the {split} split" if split else "on all examples")
-    )
+    where = f"the {split} split" if split else "all examples"
+    if summary.is_empty():
+        # Trial 47: a table of headers alone.
+        console.print(f"none of these LFs votes on {where}", highlight=False)
+    else:
+        console.print(rich_table(summary, title=f"on {where}"))
     # One that failed on its rows is reported below with its errors, not as a misspelling
     # (trial K).
     silent = [

@@ -268,6 +268,15 @@ def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Pa
     assert row(analyzed.stdout, "staff", "1") == ["staff", "1", "0.250", "0.250"]
     assert "gold none" in analyzed.stdout
     assert "read as none" not in analyzed.stderr
+    # Trial 47: LFs voting on none of the split's examples printed a table of headers.
+    (tmp_path / "silent.py").write_text(
+        "from labelkit import keyword_lf\n"
+        "bar = keyword_lf('bar', ['sommelier'], 'mentioned', attribute='staff')\n"
+    )
+    silent = run("apply", ws, "--lfs", tmp_path / "silent.py", "--allow-failing-lfs")
+    assert silent.returncode == 0, silent.stderr
+    assert "none of these LFs votes on the dev split" in silent.stdout
+    assert "┃" not in silent.stdout
 
 
 def test_analyze_warns_when_silence_is_read_as_none_far_more_than_gold_says(
@@ -293,3 +302,17 @@ def test_analyze_warns_when_silence_is_read_as_none_far_more_than_gold_says(
         "warning: food: 50% of examples get no vote and are read as none, but gold says "
         "none on 0%" in " ".join(analyzed.stderr.split())
     )
+
+
+def test_apply_counts_overlaps_with_the_lfs_applied_before(tmp_path: Path, ws: Path) -> None:
+    # Trial 47: with only the LFs given counted, one overlapping earlier LFs showed none.
+    first, second = tmp_path / "first.rules", tmp_path / "second.rules"
+    first.write_text("buy -> spam\n")
+    second.write_text("now -> spam\nnothing -> ham\n")
+    assert run("apply", ws, "--lfs", first).returncode == 0
+    again = run("apply", ws, "--lfs", second, "--allow-failing-lfs")
+    assert again.returncode == 0, again.stderr
+    rows = [line.split("│") for line in again.stdout.splitlines() if line.startswith("│")]
+    # lf, polarity, coverage, overlaps (with `buy -> spam`, on c2), conflicts
+    now = next(cells for cells in rows if cells[1].strip() == "now -> spam")
+    assert [cell.strip() for cell in now[2:6]] == ["spam", "0.333", "0.333", "0.000"]
