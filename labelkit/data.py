@@ -20,8 +20,8 @@ import polars as pl
 from labelkit.errors import InputError, LabelkitWarning
 from labelkit.spans import (
     Span,
-    is_span_list,
     misplaced,
+    span_triples,
     spans_json,
     to_token_spans,
     tokenize,
@@ -273,6 +273,18 @@ def _read_rows(
         text_column, id_column, label_column, split_column = "text", "id", "aspects", "split"
     elif id_column is None and "id" in schema and "id" not in (label_column, split_column):
         id_column = "id"
+    held_objects = [
+        column
+        for column in (text_column, id_column, label_column, split_column)
+        if column in schema and schema[column] == pl.Object
+    ]
+    if held_objects:
+        # Trial 47: polars' "cannot cast 'Object' type", naming no column.
+        raise InputError(
+            f"{name}, column {held_objects[0]!r}: holds Python objects, which polars cannot "
+            "read: give text, numbers, lists or structs (spans as JSON text, or as a list "
+            "of structs of start, end and label)"
+        )
     no_rows = f"{name}: the {'frame' if kind is None else 'file'} has no rows"
     problem = next(
         (
@@ -1361,11 +1373,14 @@ def _span_gold(
             continue
         where = f"{row['file']} row {row['row']}, column {column!r}"
         try:
-            parsed = json.loads(value)
+            parsed = span_triples(json.loads(value))
         except ValueError:
             parsed = None
-        if not is_span_list(parsed):
-            raise InputError(f"{where}: {value!r} is not a JSON array of [start, end, label] spans")
+        if parsed is None:
+            raise InputError(
+                f"{where}: {value!r} is not a JSON array of [start, end, label] spans (or of "
+                '{"start": ..., "end": ..., "label": ...} objects)'
+            )
         for start, end, label in parsed:
             if problem := misplaced(start, end, len(row["text"])):
                 raise InputError(f"{where}: span {[start, end, label]} {problem}")

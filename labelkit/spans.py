@@ -325,6 +325,26 @@ def misplaced(start: int, end: int, length: int) -> str | None:
     return None
 
 
+def span_triples(value: object) -> list[list[Any]] | None:
+    """``value`` (parsed JSON, or a polars list of structs as Python objects) as a list
+    of ``[start, end, label]``, or None where it is no list of spans. A span may also be
+    an object with ``start``, ``end`` and ``label`` (Prodigy's form; its other keys,
+    such as ``token_start``, are left).
+
+    Examples
+    --------
+    >>> span_triples([{"start": 4, "end": 16, "label": "TERM", "token_start": 1}])
+    [[4, 16, 'TERM']]
+    >>> span_triples([[4, 16, "TERM"]]), span_triples("TERM")
+    ([[4, 16, 'TERM']], None)
+    """
+    if isinstance(value, list) and all(
+        isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in value
+    ):
+        value = [[s["start"], s["end"], s["label"]] for s in value]
+    return value if is_span_list(value) else None  # type: ignore[return-value]
+
+
 def is_span_list(value: object) -> bool:
     """Whether ``value`` (parsed JSON) is a list of ``[start, end, label]`` with whole
     numbers (not booleans, not floats) for offsets.

@@ -80,6 +80,39 @@ def test_overlapping_gold_spans_are_counted_and_the_first_pair_named(tmp_path: P
     assert "`train --model spacy_spancat` keeps both" in message
 
 
+def test_spans_as_prodigy_objects_or_polars_structs_are_read(tmp_path: Path) -> None:
+    # Trial 47: a polars list of structs was refused as "not a JSON array of spans", and
+    # a column of Python objects ended in polars' "cannot cast 'Object' type".
+    prodigy = write_jsonl(
+        tmp_path / "prodigy.jsonl",
+        [
+            {
+                "text": "big screen",
+                "spans": [{"start": 4, "end": 10, "label": "TERM", "token_start": 1}],
+            }
+        ],
+    )
+    frame = pl.DataFrame(
+        {
+            "id": ["f1"],
+            "text": ["Dell battery"],
+            "spans": [[{"start": 0, "end": 4, "label": "BRAND"}]],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, prodigy, kind="spans", labels=["TERM", "BRAND"], label_column="spans")
+        ingest(ws, frame, label_column="spans")
+        assert ws.sql("SELECT text, gold FROM examples ORDER BY text").rows() == [
+            ("Dell battery", '[[0, 4, "BRAND"]]'),
+            ("big screen", '[[4, 10, "TERM"]]'),
+        ]
+        objects = pl.DataFrame(
+            {"text": ["x"], "spans": [object()]}, schema={"text": pl.String, "spans": pl.Object}
+        )
+        with pytest.raises(InputError, match=r"frame, column 'spans': holds Python objects"):
+            ingest(ws, objects, label_column="spans")
+
+
 def test_csv_gold_column_of_json_text_and_labels_sorted_from_gold(tmp_path: Path) -> None:
     source = tmp_path / "reviews.csv"
     pl.DataFrame(

@@ -44,7 +44,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
 from labelkit.registry import configure, parameters, small_models
 from labelkit.review.queue import current_spans
-from labelkit.spans import is_span_list, spans_json
+from labelkit.spans import span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _check_run, _fit
@@ -517,8 +517,8 @@ def _span_rows(frame: pl.DataFrame, labels: Sequence[str], what: str) -> pl.Data
     parsed = []
     for i, (text, given) in enumerate(zip(frame["text"], frame["spans"], strict=True)):
         where = f"{what}: {key} {frame[key][i]!r}" if key else f"{what}: row {i + 1}"
-        spans = json.loads(given) if isinstance(given, str) else given
-        if spans is None or not is_span_list(spans):
+        spans = span_triples(json.loads(given) if isinstance(given, str) else given)
+        if spans is None:
             raise InputError(f"{where}: spans {given!r} are not [[start, end, label], ...]")
         for start, end, label in spans:
             if not 0 <= start < end <= len(text):
