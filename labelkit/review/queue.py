@@ -227,7 +227,9 @@ class ReviewQueue:
 
     def pending(self, limit: int | None = None, *, attribute: str | None = None) -> pl.DataFrame:
         """Queued items without a live decision, with their text, in review order (the
-        most doubtful first); with ``attribute``, only that attribute's.
+        most doubtful first); with ``attribute``, only that attribute's. Items another
+        reviewer has claimed are listed too: to work through the queue, ask ``next``
+        with your reviewer name, which hands out only what nobody else holds.
 
         Examples
         --------
