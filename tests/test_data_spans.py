@@ -26,6 +26,16 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def the_ingest_warning(path: Path, rows: list[dict]) -> str:
+    """The one warning ingesting ``rows`` from ``path`` gives; every row is ingested."""
+    with Workspace(path.with_suffix(".duckdb")) as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            ingest(ws, write_jsonl(path, rows), kind="spans", label_column="spans")
+        assert table_counts(ws)["examples"] == len(rows)
+    (message,) = [str(warning.message) for warning in caught]
+    return message
+
+
 def test_jsonl_gold_spans_are_stored_as_sorted_character_spans(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
     with Workspace(tmp_path / "ws.duckdb") as ws:
@@ -49,12 +59,7 @@ def test_gold_spans_off_token_bounds_are_counted_and_the_first_named(tmp_path: P
         {"text": "hello world", "spans": [[1, 5, "X"]]},
         {"text": "big screen", "spans": [[0, 3, "X"], [4, 8, "X"]]},
     ]
-    source = write_jsonl(tmp_path / "off.jsonl", rows)
-    with Workspace(tmp_path / "ws.duckdb") as ws:
-        with pytest.warns(LabelkitWarning) as caught:
-            ingest(ws, source, kind="spans", label_column="spans")
-        assert table_counts(ws)["examples"] == 2
-    (message,) = [str(warning.message) for warning in caught]
+    message = the_ingest_warning(tmp_path / "off.jsonl", rows)
     assert message.startswith("2 gold spans do not start and end on tokens")
     assert "off.jsonl row 1: [1, 5, 'X'] 'ello'" in message
     with Workspace(tmp_path / "clean.duckdb") as ws, warnings.catch_warnings():
@@ -69,12 +74,7 @@ def test_overlapping_gold_spans_are_counted_and_the_first_pair_named(tmp_path: P
         {"text": "chicken soup", "spans": [[0, 12, "DISH"], [0, 7, "FOOD"]]},
         {"text": "soup and tea", "spans": [[0, 4, "DISH"], [9, 12, "DISH"]]},
     ]
-    source = write_jsonl(tmp_path / "overlap.jsonl", rows)
-    with Workspace(tmp_path / "ws.duckdb") as ws:
-        with pytest.warns(LabelkitWarning) as caught:
-            ingest(ws, source, kind="spans", label_column="spans")
-        assert table_counts(ws)["examples"] == 3
-    (message,) = [str(warning.message) for warning in caught]
+    message = the_ingest_warning(tmp_path / "overlap.jsonl", rows)
     assert message.startswith("2 texts have gold spans that overlap, the first ")
     assert 'overlap.jsonl row 1: [0, 7, "DISH"] and [0, 7, "FOOD"].' in message
     assert "`train --model spacy_spancat` keeps both" in message
