@@ -38,7 +38,7 @@ from labelkit.tables import (
     whole_table,
     wrench_label_map,
 )
-from labelkit.task import NONE, OUTSIDE, TASK_KINDS, UNPRINTABLE, YES, Task
+from labelkit.task import NONE, OUTSIDE, TASK_KINDS, UNPRINTABLE, YES, Task, refuse_unprintable
 from labelkit.workspace import Workspace, first_row, not_a_workspace, registered
 
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
@@ -686,6 +686,10 @@ def ingest(
             label_column,
             unread,
         )
+        if new_task:
+            # New names only: a workspace that took such a label before stays usable.
+            refuse_unprintable("labels", task.labels)
+            refuse_unprintable("attributes", task.attributes)
         shaped = next((read for read in reads if read.label_shape), None)
         if task.kind == "classification" and shaped is not None:
             # Stored as JSON strings, each object would otherwise become a class of its own.

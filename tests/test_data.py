@@ -578,6 +578,11 @@ def test_labels_that_differ_only_in_case_or_spaces_are_refused_by_row(tmp_path: 
         (tmp_path / name).write_text(content)
         with Workspace(tmp_path / f"{name}.duckdb") as ws, pytest.raises(InputError, match=message):
             ingest(ws, tmp_path / name, label_column="label", kind=kind)
+    (tmp_path / "plain.csv").write_text("text\na\nb\n")
+    with Workspace(tmp_path / "named.duckdb") as ws:
+        with pytest.raises(InputError, match=r"labels must hold no control characters"):
+            ingest(ws, tmp_path / "plain.csv", labels=["ham", "sp\tam"])
+        assert not ws.has_task()
     # Each variant is named with its own file and row, the files taken in order.
     (tmp_path / "one.csv").write_text(
         'text,label\na,"[""joy""]"\nb,"[""x""]"\nc,"[""x""]"\nd,"[""Joy""]"\n'
