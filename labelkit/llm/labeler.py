@@ -76,6 +76,9 @@ PROMPT_BATCH = 100_000
 _PROMPTS, _DISTINCT, _RANKED = "llm_prompts", "llm_distinct", "llm_ranked"
 # The progress bar redraws ten times a second; updating it more often is wasted work.
 _PROGRESS_S = 0.1
+# Tokens a chat template adds around a request's messages (OpenAI's count 3 to 4 per
+# message and 3 to prime the answer), on top of a token per character in the ceiling.
+TEMPLATE_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -887,15 +890,15 @@ def _label(
         store_answers(workspace, answers)
         for answer in answers:
             if answer.response is not None:
-                spent[0] += answer.prompt_tokens or 0
-                spent[1] += answer.completion_tokens or 0
+                # Trial 47: an endpoint's negative counts gave a negative cost.
+                spent[0] += max(answer.prompt_tokens or 0, 0)
+                spent[1] += max(answer.completion_tokens or 0, 0)
 
     if counts.asked and not cached_only:
         require_endpoint(config, counts.asked, counts.prompts)
         warn_if_model_unlisted(config)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts), config.max_cost)
-        chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
         requests = LLMRequests(
             config=dataclasses.replace(config, api_key=api_key_of(config) or "unused"),
             prompts=prompts,
@@ -907,7 +910,6 @@ def _label(
                              list_position(?::VARCHAR[], d.attribute)""",
                 [list(prompts.bases)],
             ),
-            rates=(chars_per_token, completion),
             cached=counts.prompts - counts.pending,
         )
         used_format = runner.llm_answers(requests, outcome, store)
@@ -989,7 +991,9 @@ def _label(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         response_format=used_format,
-        cost=config.cost(prompt_tokens, completion_tokens),
+        # As the cost limit counts it: an answer without usage at its ceiling (trial 47
+        # read $0.0000 for 136 answers from an endpoint that gave none).
+        cost=None if config.cost(0, 0) is None else outcome.cost,
         not_asked=counts.pending - outcome.answered - outcome.failed,
         stopped=stopped,
         spans=spans,
@@ -1086,10 +1090,9 @@ class LLMRequests:
     """The prompts a run sends and what sending them takes, for an executor to send
     wherever it runs: nothing in it refers to the workspace.
 
-    ``pending`` has ``key, text, attribute, chars``, one row per prompt to ask;
-    ``rates`` are characters per prompt token and completion tokens per answer, to
-    estimate a prompt's cost before it is sent (see ``_token_rates``); ``cached``
-    counts the run's prompts answered already. ``config.api_key`` is resolved.
+    ``pending`` has ``key, text, attribute, chars``, one row per prompt to ask (see
+    ``ceiling`` for what a cost limit holds back for each); ``cached`` counts the run's
+    prompts answered already. ``config.api_key`` is resolved.
 
     Examples
     --------
@@ -1100,13 +1103,22 @@ class LLMRequests:
     config: LLMConfig
     prompts: _Prompts
     pending: pl.DataFrame
-    rates: tuple[float, float]
     cached: int
 
-    def estimate(self, chars: int) -> float:
-        """A prompt's estimated cost, 0 without prices."""
-        chars_per_token, completion = self.rates
-        return self.config.cost(chars / chars_per_token, completion) or 0.0
+    def ceiling(self, chars: int, attribute: str) -> float:
+        """The most a prompt of ``chars`` characters on ``attribute`` can cost, 0 without
+        prices: a token per character (tokenizers average three to four) and the chat
+        template's few, and the longest answer ``max_tokens`` allows. A cost limit holds
+        back this much per request in flight (trial 47: at the typical estimate, 32
+        requests at once passed the limit by 9%).
+
+        Examples
+        --------
+        >>> requests.ceiling(400, "")  # at $1 and $2 per million tokens, max_tokens 16
+        0.000464
+        """
+        answer = self.config.answer_tokens(self.prompts.task, attribute)
+        return self.config.cost(chars + TEMPLATE_TOKENS, answer) or 0.0
 
     def part(self, pending: pl.DataFrame, **settings: Any) -> LLMRequests:
         """These requests for ``pending`` (some of them) alone, ``settings`` replacing
@@ -1133,6 +1145,7 @@ class LLMRun:
     requests: int = 0
     cost: float = 0.0
     reserved: float = 0.0
+    dearest: float = 0.0
     stopped: str | None = None
     last_kind: str | None = None
     in_a_row: int = 0
@@ -1175,30 +1188,47 @@ class LLMRun:
         self.requests += 1
         return True
 
-    def reserve(self, estimate: float) -> bool:
-        """Set aside a prompt's estimated cost, unless it could take the run past its limit."""
+    def held(self, ceiling: float) -> float:
+        """What to hold back for a request whose cost is at most ``ceiling``: that, or
+        the dearest answer of the run so far where an endpoint counts more tokens than
+        the ceiling allows."""
+        return max(ceiling, self.dearest)
+
+    def reserve(self, amount: float) -> bool | None:
+        """Hold back ``amount`` for a request (see ``held``): True if it fits under the
+        cost limit; None if it fits only once requests in flight have settled (wait for
+        ``settle``); False if the run has stopped, or stops here, as nothing in flight
+        could make room."""
         limit = self.config.max_cost
-        if not self.stopped and limit is not None and self.cost + self.reserved + estimate > limit:
-            self.stop(
-                f"the next request could take the cost past the limit of ${limit:.4f} "
-                f"(${self.cost:.4f} spent, ${self.reserved:.4f} estimated for the requests "
-                "in flight, which finish and count)"
-            )
         if self.stopped:
             return False
-        self.reserved += estimate
-        return True
+        if limit is None or self.cost + self.reserved + amount <= limit:
+            self.reserved += amount
+            return True
+        if self.reserved > 0:
+            return None
+        self.stop(
+            f"the next request could take the cost past the limit of ${limit:.4f} "
+            f"(${self.cost:.4f} spent; a request may cost up to ${amount:.4f})"
+        )
+        return False
 
-    def settle(self, estimate: float, answer: CachedAnswer | None) -> None:
-        self.reserved -= estimate
+    def settle(self, amount: float, answer: CachedAnswer | None) -> None:
+        """Release what ``reserve`` held for a request and count what it cost: its
+        usage at the configured prices, never below zero, or, where the endpoint gave
+        none, what was held for it (an upper bound)."""
+        self.reserved -= amount
         if answer is not None and answer.error is None:
-            # An answer without usage counts at its estimate.
             actual = (
-                self.config.cost(answer.prompt_tokens, answer.completion_tokens or 0)
+                self.config.cost(
+                    max(answer.prompt_tokens, 0), max(answer.completion_tokens or 0, 0)
+                )
                 if answer.prompt_tokens is not None
                 else None
             )
-            self.cost += actual if actual is not None else estimate
+            counted = actual if actual is not None else amount
+            self.cost += counted
+            self.dearest = max(self.dearest, counted)
 
     def record(self, answer: CachedAnswer) -> None:
         """Count an outcome; a spent quota, or the same kind of failure again and again,
@@ -1272,8 +1302,25 @@ async def _ask_all(
 ) -> str:
     config, prompts = requests.config, requests.prompts
     urls = (config.base_url, *config.extra_base_urls)
-    estimate = requests.estimate
     writer = _CacheWriter(store)
+    settled = asyncio.Condition()
+
+    async def held_back(chars: int, attribute: str) -> float | None:
+        """What was held back for the next request under the cost limit, waiting for
+        requests in flight to settle where it does not fit yet; None if the run stops."""
+        while True:
+            amount = run.held(requests.ceiling(chars, attribute))
+            verdict = run.reserve(amount)
+            if verdict is not None:
+                return amount if verdict else None
+            async with settled:
+                await settled.wait()
+
+    async def settle(amount: float, answer: CachedAnswer | None) -> None:
+        run.settle(amount, answer)
+        async with settled:
+            settled.notify_all()
+
     async with contextlib.AsyncExitStack() as stack:
         clients = [await stack.enter_async_context(async_client(u, config.api_key)) for u in urls]
         client = clients[0]
@@ -1309,23 +1356,23 @@ async def _ask_all(
             try:
                 key, text, attribute, chars = items[0]
                 used_format = config.response_format
-                if run.reserve(estimate(chars)):
+                if (amount := await held_back(chars, attribute)) is not None:
                     used_format, first = await _first_answer(
                         client, run, prompts, key, attribute, text
                     )
-                    run.settle(estimate(chars), first)
+                    await settle(amount, first)
                     record(first)
                 semaphore = asyncio.Semaphore(config.concurrency)
 
                 async def ask(i: int, key: str, text: str, attribute: str, chars: int) -> None:
                     async with semaphore:
-                        if not run.reserve(estimate(chars)):
+                        if (amount := await held_back(chars, attribute)) is None:
                             return
                         on = clients[i % len(clients)]
                         answer = await _ask(on, run, prompts, key, attribute, text, used_format)
-                        run.settle(estimate(chars), answer)
                         # Counted before the next prompt may start, so that a stop holds at once.
                         record(answer)
+                        await settle(amount, answer)
 
                 await asyncio.gather(*(ask(i, *item) for i, item in enumerate(items[1:], 1)))
             finally:

@@ -160,6 +160,22 @@ def test_the_request_limit_stops_the_run_and_the_next_run_goes_on(workspace: Wor
     assert votes(workspace) == expected(workspace)
 
 
+def test_requests_in_flight_never_take_the_cost_past_its_limit(workspace: Workspace) -> None:
+    # Trial 47: each in flight was held back at the typical estimate (4 characters a
+    # token), so 32 at once, each counted at 100 prompt tokens, passed the limit by 9%.
+    # Here each is counted at 200, more than its characters: after the first answer the
+    # others are held back at its cost.
+    priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0, concurrency=6)
+    each = 200 / 1e6 + 2 * 5 / 1e6
+    with OpenAIServer(Behaviour(prompt_tokens=200, delay_s=0.2)) as server:
+        stats = label_with_llm(
+            workspace, dataclasses.replace(priced, base_url=server.base_url, max_cost=3.5 * each)
+        )
+        sent = len(server.requests)
+    assert sent == 3 and stats.cost == pytest.approx(3 * each)
+    assert stats.cost <= 3.5 * each
+
+
 def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     workspace: Workspace,
 ) -> None:
@@ -175,12 +191,13 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
         assert workspace.sql("SELECT count(*) FROM llm_cache").item() == 0
         dear = dataclasses.replace(priced, base_url=server.base_url, max_cost=0.15)
         stats = label_with_llm(workspace, dear)
-    assert len(server.requests) == 2, "the third could pass $0.15 after $0.20 spent"
-    assert stats.answered == 2 and stats.cost == pytest.approx(0.2 + 2 * 2 * 5 / 1e6)
+    # The first answer cost $0.10: the next is held back at that much, not at the
+    # ceiling its characters give, and could pass $0.15.
+    assert len(server.requests) == 1
+    assert stats.answered == 1 and stats.cost == pytest.approx(0.1 + 2 * 5 / 1e6)
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
-    # Trial 45: the run's cost came out above the "spent" the stop named, which left
-    # out the requests still in flight.
-    assert ", $0.0000 estimated for the requests in flight" in stats.stopped
+    # Trial 45: the run's cost came out above the "spent" the stop named.
+    assert "($0.1000 spent; a request may cost up to $0.1000)" in stats.stopped
     with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
     # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".
