@@ -1587,7 +1587,8 @@ def _print_attribute_balance(ws: Workspace, model: str) -> None:
             + (
                 "mentioned, polarity unknown or tied)"
                 if task.kind == "aspects"
-                else "a tie, or no vote)"
+                # Silence is "no" on a multi-label task: only a tie leaves one unlabeled.
+                else "a tie)"
             ),
         )
     )

@@ -1243,7 +1243,12 @@ def _attribute_votes(
         if label is None:
             continue
         if (attribute, label) not in codes:
-            raise ValueError(f"{RETURNED}{vote!r}: it {unknown_vote(task, attribute, label)}")
+            # Trial 47: `return ("room", "positive")` is iterated as two bare labels.
+            pair = (
+                isinstance(vote, tuple) and len(vote) == 2 and all(isinstance(v, str) for v in vote)
+            )
+            hint = f" (one (attribute, label) pair goes in a list: [{vote!r}])" if pair else ""
+            raise ValueError(f"{RETURNED}{vote!r}: it {unknown_vote(task, attribute, label)}{hint}")
         t, code = codes[(attribute, label)]
         if placed.get(t, code) != code:
             raise ValueError(f"{RETURNED}{vote!r}: two different votes on {task.targets[t]!r}")

@@ -150,28 +150,21 @@ def unknown_vote(task: Task, attribute: str, label: str) -> str:
     >>> unknown_vote(Task(("ham", "spam")), "", "eggs")
     "votes 'eggs', which is not one of the task's labels ['ham', 'spam']"
     """
-    # Trial 47: `return ("room", "positive")` is iterated as two bare labels.
-    pair = (
-        f" (one (attribute, label) pair goes in a list: [({task.targets[0]!r}, ...)])"
-        if not attribute
-        and task.kind != "classification"
-        and (label in task.targets or label in task.vote_task(task.targets[0]).labels)
-        else ""
-    )
     if attribute not in task.targets and not (task.kind == "multilabel" and not attribute):
         if task.kind == "classification":
             return f"votes on attribute {attribute!r}, but a classification task has none"
         if not attribute:
             return (
                 f"votes {label!r} on no attribute; on this {task.kind} task a vote names one "
-                f"of the attributes {list(task.targets)}{pair}"
+                f"of the attributes {list(task.targets)}"
             )
         noun = task.target_noun
         return f"votes on unknown {noun} {attribute!r}; the {noun}s are {list(task.targets)}"
     if not attribute:
         labels = task.labels
-        return f"votes {label!r}, which is not one of the task's labels {list(labels)}" + (
-            pair or did_you_mean(label, labels)
+        return (
+            f"votes {label!r}, which is not one of the task's labels {list(labels)}"
+            + did_you_mean(label, labels)
         )
     labels = task.vote_task(attribute).labels
     return (
