@@ -1167,34 +1167,47 @@ def _resolve_task(
 
 
 def _refuse_json_classes(incoming: pl.DataFrame) -> None:
-    """Refuse a classification's gold labels that are all JSON arrays or objects (of the
-    first hundred distinct ones): read from a CSV, a multi-label, aspects or spans gold
+    """Refuse a classification's gold labels that are all JSON objects, arrays of
+    strings or arrays of arrays: read from a CSV, a multi-label, aspects or spans gold
     column is text, and each value would become a class of its own (trial 47: 24
-    "labels" such as '["billing", "bug"]')."""
+    "labels" such as '["billing", "bug"]'). Labels such as "[1]" or "[sic]" pass."""
     values = incoming.filter(pl.col("gold").is_not_null()).unique("gold", maintain_order=True)
-    shapes = set()
-    for value in values["gold"].head(100):
+    kinds = set()
+    for value in values["gold"]:
         try:
             parsed = json.loads(value) if value[:1] in "[{" else None
         except ValueError:
             return
-        if isinstance(parsed, dict):
-            shapes.add("aspects")
-        elif isinstance(parsed, list):
-            shapes.add(
-                "spans" if parsed and all(isinstance(p, list) for p in parsed) else "multilabel"
-            )
-        else:
+        kind = _json_gold_kind(parsed)
+        if kind is None:
             return
-    if len(shapes) == 1 or shapes == {"spans", "multilabel"}:
-        kind = "aspects" if "aspects" in shapes else "spans" if "spans" in shapes else "multilabel"
-        file, row, value = values.select("file", "row", "gold").row(0)
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        raise InputError(
-            f"{file} row {row}: gold label {shown!r} and every other one is JSON, the gold "
-            f"of {'an' if kind == 'aspects' else 'a'} {kind} task, not of a classification "
-            f"(each would be a class of its own); pass kind={kind!r} / --kind {kind}"
-        )
+        kinds.add(kind)
+    # An empty list is either kind of list's (no labels, no spans).
+    kinds.discard("empty")
+    if len(kinds) != 1:
+        return
+    (kind,) = kinds
+    file, row, value = values.select("file", "row", "gold").row(0)
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    raise InputError(
+        f"{file} row {row}: gold label {shown!r} and every other one is JSON, the gold of "
+        f"{'an' if kind == 'aspects' else 'a'} {kind} task, not of a classification (each "
+        f"would be a class of its own); pass kind={kind!r} / --kind {kind}"
+    )
+
+
+def _json_gold_kind(parsed: object) -> str | None:
+    """The task whose gold ``parsed`` (a JSON value) looks like, ``"empty"`` for an
+    empty list, or None."""
+    if isinstance(parsed, dict):
+        return "aspects"
+    if not isinstance(parsed, list):
+        return None
+    if not parsed:
+        return "empty"
+    if all(isinstance(item, str) for item in parsed):
+        return "multilabel"
+    return "spans" if all(isinstance(item, list) for item in parsed) else None
 
 
 # A gold label on at most this many rows, spelt like one on at least ten times as many,

@@ -789,10 +789,14 @@ def test_json_objects_or_arrays_as_gold_of_a_classification_task_are_refused(
             with pytest.raises(InputError, match=rf"{name} row 1: gold label .* --kind {kind}$"):
                 ingest(ws, tmp_path / name, label_column="tags")
             assert not ws.has_task()
-        # Plain labels among them are labels: "[sic]" is one.
-        (tmp_path / "odd.csv").write_text('text,tags\na,"[sic]"\nb,"[""x""]"\nc,plain\n')
+        # Plain labels among them are labels: "[sic]" is one, and so is "[1]".
+        (tmp_path / "odd.csv").write_text('text,tags\na,"[sic]"\nb,"[""x""]"\nc,[1]\n')
         ingest(ws, tmp_path / "odd.csv", label_column="tags")
-        assert ws.task.labels == ('["x"]', "[sic]", "plain")
+        assert ws.task.labels == ('["x"]', "[1]", "[sic]")
+    (tmp_path / "numbers.csv").write_text("text,tags\na,[1]\nb,[2]\n")
+    with Workspace(tmp_path / "numbers.duckdb") as ws:
+        ingest(ws, tmp_path / "numbers.csv", label_column="tags")
+        assert ws.task.labels == ("[1]", "[2]")
 
 
 def test_a_label_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
