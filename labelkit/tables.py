@@ -32,6 +32,9 @@ _FORMATS = {
     ".json": "wrench",
     ".xml": "aspects-xml",
 }
+# Every format a file may be read as: a `.json` file holding an array of records is
+# "json", one holding WRENCH's object of id -> record "wrench".
+_KINDS = {*_FORMATS.values(), "json"}
 # Rows read, checked and staged at a time: ingest holds one such batch of a file (and
 # DuckDB checks the rows across batches), whatever the file's size.
 BATCH_ROWS = 200_000
@@ -63,11 +66,8 @@ def as_frame(source: object) -> pl.DataFrame | None:
 def table_format(path: Path, file_format: str | None = None) -> str:
     """The format of a table file: ``file_format`` when given (and known), else its suffix's."""
     if file_format is not None:
-        if file_format not in (*_FORMATS.values(), "json-records"):
-            raise InputError(
-                f"{path}: unknown format {file_format!r}; use one of "
-                f"{sorted(set(_FORMATS.values()))}"
-            )
+        if file_format not in _KINDS:
+            raise InputError(f"{path}: unknown format {file_format!r}; use one of {sorted(_KINDS)}")
         return file_format
     suffix = path.suffix.lower()
     if suffix not in _FORMATS:
@@ -79,7 +79,7 @@ def table_format(path: Path, file_format: str | None = None) -> str:
     if kind == "wrench" and _first_character(path) == "[":
         # A JSON array of records (pandas' orient="records"), not WRENCH's object of
         # id -> record: read as JSONL's records are (trial 47 was refused it).
-        return "json-records"
+        return "json"
     return kind
 
 
@@ -102,11 +102,13 @@ def read_table(
     encoding: str = "utf-8",
     text_column: str | None = None,
 ) -> pl.DataFrame:
-    """The rows of a CSV, TSV, JSONL, Parquet or WRENCH JSON file, all CSV/TSV cells as
-    strings; ``has_header=False`` (CSV/TSV) names the columns ``column_1``, ``column_2``...
+    """The rows of a CSV, TSV, JSONL, Parquet or JSON file (an array of records, or
+    WRENCH's object of id -> record), all CSV/TSV cells as strings; ``has_header=False``
+    (CSV/TSV) names the columns ``column_1``, ``column_2``...
 
-    The format comes from the file's suffix unless ``file_format`` names it (``"csv"``,
-    ``"tsv"``, ``"jsonl"``, ``"parquet"``, ``"wrench"``). Text files are decoded as
+    The format comes from the file's suffix (a ``.json`` file's from its first
+    character) unless ``file_format`` names it (``"csv"``, ``"tsv"``, ``"jsonl"``,
+    ``"parquet"``, ``"json"``, ``"wrench"``). Text files are decoded as
     ``encoding`` (any Python codec, e.g. ``"cp1252"``). In JSONL, a ``text_column``
     value that is not a string is refused rather than turned into one. Errors name the
     file (and the line, for bad bytes and JSONL).
@@ -129,8 +131,8 @@ def read_table(
             return _read_jsonl(path, encoding, text_column)
         if kind == "aspects-xml":
             return _read_aspects_xml(path)
-        if kind == "json-records":
-            return _read_records(path, encoding)
+        if kind == "json":
+            return _read_records(path, encoding, text_column)
         return _read_wrench(path, encoding)
     except InputError:
         raise
@@ -164,7 +166,7 @@ def open_table(
     path: Path, kind: str, encoding: str, text_column: str | None, stack: contextlib.ExitStack
 ) -> Table:
     """The file as a ``Table``: Parquet, UTF-8 CSV/TSV and JSONL are read a batch at a
-    time; WRENCH JSON, aspect XML and CSV/TSV in another encoding are read whole by
+    time; JSON (records or WRENCH's), aspect XML and CSV/TSV in another encoding are read whole by
     ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
     if kind not in ("parquet", "jsonl") and not (kind in ("csv", "tsv") and _is_utf8(encoding)):
         return whole_table(
@@ -345,6 +347,19 @@ def _read_jsonl(path: Path, encoding: str, text_column: str | None = None) -> pl
     return _records_table(records)
 
 
+def _check_record(record: object, where: str, text_column: str | None, expected: str) -> None:
+    """Refuse a JSON record that is not an object, or whose ``text_column`` value is not
+    a string (polars would turn it into one where other records hold strings)."""
+    if not isinstance(record, dict):
+        raise InputError(f"{where}: expected {expected}")
+    value = record.get(text_column) if text_column else None
+    if value is not None and not isinstance(value, str):
+        raise InputError(
+            f"{where}: {text_column!r} is {json.dumps(value)}, not a string; quote it if it "
+            "is a text"
+        )
+
+
 def _records_table(records: list[dict]) -> pl.DataFrame:
     """JSON objects as a frame, their lists and objects as polars types where they have
     one, else as JSON text."""
@@ -370,15 +385,7 @@ def _jsonl_records(path: Path, encoding: str, text_column: str | None) -> Iterat
                 record = json.loads(line)
             except json.JSONDecodeError as error:
                 raise InputError(f"{path} line {number}: malformed JSON: {error.msg}") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path} line {number}: expected a JSON object per line")
-            value = record.get(text_column) if text_column else None
-            if value is not None and not isinstance(value, str):
-                # polars would turn it into a string when other lines hold strings.
-                raise InputError(
-                    f"{path} line {number}: {text_column!r} is {json.dumps(value)}, not a "
-                    "string; quote it if it is a text"
-                )
+            _check_record(record, f"{path} line {number}", text_column, "a JSON object per line")
             records.append(record)
             if len(records) == BATCH_ROWS:
                 yield records
@@ -399,14 +406,16 @@ def _records_frame(records: list[dict], as_text: bool) -> pl.DataFrame:
     return pl.DataFrame(records, infer_schema_length=None)
 
 
-def _read_records(path: Path, encoding: str) -> pl.DataFrame:
-    """A JSON array of objects, one row each."""
+def _read_records(path: Path, encoding: str, text_column: str | None) -> pl.DataFrame:
+    """A JSON array of objects, one row each, checked as JSONL's lines are."""
     try:
         data = json.loads(_decode(path.read_bytes(), path, encoding).removeprefix(BOM))
     except json.JSONDecodeError as error:
         raise InputError(f"{path}: malformed JSON at line {error.lineno}: {error.msg}") from None
-    if not data or not all(isinstance(record, dict) for record in data):
-        raise InputError(f"{path}: expected a JSON array of objects, one per row")
+    if not data:
+        raise InputError(f"{path}: the file has no rows")
+    for number, record in enumerate(data, start=1):
+        _check_record(record, f"{path} record {number}", text_column, "a JSON array of objects")
     return _records_table(data)
 
 

@@ -200,9 +200,14 @@ def test_a_json_array_of_records_is_read_as_jsonl_is(workspace: Workspace, tmp_p
         ("buy", "spam"),
         ("hi", "ham"),
     ]
-    (tmp_path / "numbers.json").write_text("[1, 2]")
-    with pytest.raises(InputError, match=r"numbers.json: expected a JSON array of objects"):
-        ingest(workspace, tmp_path / "numbers.json")
+    for content, message in [
+        ("[1, 2]", r"bad.json record 1: expected a JSON array of objects"),
+        ('[{"text": "a"}, {"text": 5}]', r"bad.json record 2: 'text' is 5, not a string"),
+        ("[]", r"bad.json: the file has no rows"),
+    ]:
+        (tmp_path / "bad.json").write_text(content)
+        with pytest.raises(InputError, match=message):
+            ingest(workspace, tmp_path / "bad.json")
 
 
 def test_malformed_jsonl_names_the_line(workspace: Workspace, tmp_path: Path) -> None:
