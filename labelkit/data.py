@@ -1252,11 +1252,35 @@ def _misspelt(counted: pl.DataFrame) -> list[tuple[str, str, str, int, str]]:
     rows = dict(counted.select("value", "rows").iter_rows())
     found = []
     for value, file, row, n in counted.select("value", "file", "row", "rows").iter_rows():
+        if n > RARE_CLASS_ROWS:
+            continue
         common = [other for other, m in rows.items() if other != value and m >= 10 * n]
-        close = difflib.get_close_matches(value, common, n=1, cutoff=0.8)
-        if n <= RARE_CLASS_ROWS and close:
+        # A typo is an edit or two: "CPU#PRICE" and "LAPTOP#PRICE" are alike, not one.
+        close = [
+            other
+            for other in difflib.get_close_matches(value, common, n=3, cutoff=0.8)
+            if _edits(value, other) <= 2
+        ]
+        if close:
             found.append((value, file, row, n, close[0]))
     return found
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions from ``a`` to ``b``.
+
+    Examples
+    --------
+    >>> _edits("nuetral", "neutral"), _edits("CPU#PRICE", "LAPTOP#PRICE")
+    (2, 5)
+    """
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 def _warn_about_names(pairs: pl.DataFrame, column: str, noun: str, option: str) -> None:
@@ -1449,18 +1473,15 @@ def _warn_overlapping_gold(rows: pl.DataFrame) -> None:
     for file, row, value in (
         rows.filter(pl.col("gold").is_not_null()).select("file", "row", "gold").iter_rows()
     ):
-        spans = sorted(json.loads(value))
-        pair = next(
-            (
-                (spans[i], later)
-                for i in range(len(spans))
-                for later in spans[i + 1 :]
-                if later[0] < spans[i][1]
-            ),
-            None,
-        )
-        if pair is not None:
-            overlapping.append((file, row, pair))
+        # Sorted by start, a span overlaps an earlier one where it starts before the
+        # farthest end so far.
+        reaching: list[Any] | None = None
+        for span in sorted(json.loads(value)):
+            if reaching is not None and span[0] < reaching[1]:
+                overlapping.append((file, row, (reaching, span)))
+                break
+            if reaching is None or span[1] > reaching[1]:
+                reaching = span
     if overlapping:
         file, row, (first, second) = overlapping[0]
         many = len(overlapping)

@@ -218,7 +218,10 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
         start, header = 1, None
         try:
             for row in rows:
-                if header is None:
+                if not row:
+                    # A blank line: polars skips it, the header included.
+                    pass
+                elif header is None:
                     header = row
                 elif len(row) > len(header):
                     _refuse_ragged(path, kind, header, row, start)

@@ -175,6 +175,12 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             r"bad.csv line 4: 3 fields where the header has 2: a field holding the separator "
             r"\(a comma\) goes in quotes",
         ),
+        # Review of stop 47: a blank first line was taken for the header.
+        (
+            "\ntext,label\nhello,spam\nx,y,z\n",
+            {},
+            r"bad.csv line 4: 3 fields where the header has 2",
+        ),
     ],
 )
 def test_bad_csv_names_file_column_row_and_changes_nothing(
@@ -460,7 +466,9 @@ def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path)
 
 def test_a_misspelt_attribute_or_aspect_label_in_the_gold_is_pointed_out(tmp_path: Path) -> None:
     # Trial 47: gold "loaction" beside "location" became a fourth attribute in silence.
-    gold = [{"location": "positive", "room": "negative"}] * 25 + [{"loaction": "postive"}]
+    gold = [{"location": "positive", "room": "negative", "LAPTOP#PRICE": "neutral"}] * 25
+    # Review of stop 47: "CPU#PRICE" is another attribute, five edits away, not a typo.
+    gold += [{"loaction": "postive", "CPU#PRICE": "neutral"}]
     path = tmp_path / "hotel.csv"
     frame = pl.DataFrame({"text": [f"t{i}" for i in range(26)], "label": map(json.dumps, gold)})
     frame.write_csv(path)
