@@ -389,7 +389,9 @@ def apply(
         # Overlaps and conflicts with every source, as `analyze` counts them (trial 47:
         # with these LFs alone, an LF overlapping the ones applied before showed none).
         given = [lf.name for lf in functions]
-        summary = summarize_lfs(ws, split=split).filter(pl.col("lf").is_in(given))
+        summary = summarize_lfs(ws, split=split, sources=source_names(ws)).filter(
+            pl.col("lf").is_in(given)
+        )
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
     if applied.pruned:
