@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError, did_you_mean
-from labelkit.spans import read_wrench_json, read_wrench_spans, tokenize
+from labelkit.spans import misplaced, read_wrench_json, read_wrench_spans, tokenize
 from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.workspace import Workspace, emptied, first_row, registered
@@ -714,10 +714,10 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
                 f"{first['where']}: no example {first['example_id']!r} in the workspace "
                 "(ids as `labelkit ingest` gave them)"
             )
+        problem = misplaced(first["start"], first["end"], first["n"])
         raise InputError(
-            f"{first['where']}: span {[first['start'], first['end'], first['label']]} is not "
-            f"inside the text of {first['example_id']!r} ({first['n']} characters) with "
-            "start < end"
+            f"{first['where']}: span {[first['start'], first['end'], first['label']]} "
+            f"{problem} (the text of {first['example_id']!r})"
         )
     again = spans.filter(~pl.struct(SPAN_VOTE_COLUMNS).is_first_distinct())
     if again.height:

@@ -88,12 +88,12 @@ def test_a_table_of_span_votes_is_stored_with_o_votes(
     [
         (
             {"example_id": "valid:1", "start": 0, "end": 5, "label": "TERM"},
-            r"votes.jsonl row 2: span \[0, 5, 'TERM'\] is not inside the text of 'valid:1' "
-            r"\(4 characters\)",
+            r"votes.jsonl row 2: span \[0, 5, 'TERM'\] ends at 5, after the text \(4 "
+            r"characters\) \(the text of 'valid:1'\)",
         ),
         (
             {"example_id": "valid:0", "start": 4, "end": 4, "label": "TERM"},
-            r"row 2: span \[4, 4, 'TERM'\] is not inside",
+            r"row 2: span \[4, 4, 'TERM'\] is empty: it starts and ends at 4",
         ),
         (
             {"example_id": "valid:0", "start": 4, "end": 11, "label": "PART"},

@@ -44,7 +44,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
 from labelkit.registry import configure, parameters, small_models
 from labelkit.review.queue import current_spans
-from labelkit.spans import span_triples, spans_json
+from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _check_run, _fit
@@ -515,14 +515,17 @@ def _span_rows(frame: pl.DataFrame, labels: Sequence[str], what: str) -> pl.Data
         raise InputError(f"the {what} have no column(s) {missing}")
     key = next((c for c in ("example_id", "id") if c in frame.columns), None)
     parsed = []
-    for i, (text, given) in enumerate(zip(frame["text"], frame["spans"], strict=True)):
+    # As Python values: a polars list of structs gives lists of dicts, not Series.
+    for i, (text, given) in enumerate(
+        zip(frame["text"].to_list(), frame["spans"].to_list(), strict=True)
+    ):
         where = f"{what}: {key} {frame[key][i]!r}" if key else f"{what}: row {i + 1}"
         spans = span_triples(json.loads(given) if isinstance(given, str) else given)
         if spans is None:
             raise InputError(f"{where}: spans {given!r} are not [[start, end, label], ...]")
         for start, end, label in spans:
-            if not 0 <= start < end <= len(text):
-                raise InputError(f"{where}: span {[start, end, label]} is outside its text")
+            if problem := misplaced(start, end, len(text)):
+                raise InputError(f"{where}: span {[start, end, label]} {problem}")
             if label not in labels:
                 raise InputError(f"{where}: label {label!r} is not among {list(labels)}")
         parsed.append(spans_json(spans))

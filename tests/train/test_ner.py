@@ -29,7 +29,7 @@ from labelkit import (
     train_textcat,
 )
 from labelkit.train import NoTextWarning, predict_frame, train_ner, training_counts
-from labelkit.train.ner import ner_config, spancat_config
+from labelkit.train.ner import _span_rows, ner_config, spancat_config
 from tests.train.conftest import run_installed
 
 BRANDS = ["Dell", "Lenovo", "Asus"]
@@ -402,3 +402,18 @@ def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
         ner_config(lang="de", pretrained=True)
     with pytest.raises(InputError, match="pretrained is true, false or left out, not 'no'"):
         ner_config(pretrained="no")
+
+
+def test_training_spans_may_be_a_polars_list_of_structs() -> None:
+    # Review of stop 47: iterating the column gave Series, refused with their repr; and
+    # a backwards span was called "outside its text".
+    frame = pl.DataFrame(
+        {
+            "text": ["my Dell screen", "no entity"],
+            "spans": [[{"start": 3, "end": 7, "label": "BRAND"}], []],
+        }
+    )
+    assert _span_rows(frame, ["BRAND"], "rows")["spans"].to_list() == ['[[3, 7, "BRAND"]]', "[]"]
+    backwards = pl.DataFrame({"text": ["my Dell"], "spans": ['[[7, 3, "BRAND"]]']})
+    with pytest.raises(InputError, match=r"rows: row 1: span \[7, 3, 'BRAND'\] is backwards"):
+        _span_rows(backwards, ["BRAND"], "rows")
