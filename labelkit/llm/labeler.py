@@ -1395,17 +1395,24 @@ async def _first_answer(
     if run.config.response_format != "auto":
         fixed = run.config.response_format
         return fixed, await _ask(client, run, *question, fixed)
+    retries = run.config.max_retries
     for candidate in ("json_schema", "json_object"):
         answer = await _ask(
             client, run, *question, candidate, retries=0, refusals=format_refusals()
         )
-        if answer is not None and answer.error is not None:
-            # Accepted but failed (a 429, a dropped connection): the probe does not
-            # retry, so ask again with retries.
-            answer = await _ask(client, run, *question, candidate)
+        if answer is not None and answer.error is not None and retries and _worth_again(answer):
+            # Accepted but failed (a 429, a dropped connection): the probe was the first
+            # attempt, so the rest of the retries follow (trial 47: a spent quota was
+            # asked twice with none allowed).
+            answer = await _ask(client, run, *question, candidate, retries=retries - 1)
         if answer is not None or run.stopped:
             return candidate, answer
     return "text", await _ask(client, run, *question, "text")
+
+
+def _worth_again(answer: CachedAnswer) -> bool:
+    """Whether a failed first answer may be asked again: not where the quota is spent."""
+    return "insufficient_quota" not in (answer.error or "")
 
 
 async def _ask(

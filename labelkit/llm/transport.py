@@ -113,24 +113,32 @@ async def complete(
 
     ``may_send`` is asked before every attempt (a run's request and spending limits);
     None when it refused the first. An error in ``refusals`` ends at once with
-    ``refused`` set, so that the caller can ask again in a plainer format.
+    ``refused`` set, so that the caller can ask again in a plainer format; a 500 among
+    them, only when a second attempt gets one too.
     """
     import openai
 
     failure: Completion | None = None
-    for attempt in range(retries + 1):
+    attempt, doubted = 0, False
+    while attempt <= retries:
         if not may_send():
             return failure
         try:
             body = await _post(client, config, arguments)
             choice = _first_choice(body)
-        except refusals:
+        except refusals as error:
+            if isinstance(error, openai.InternalServerError) and not doubted:
+                # A server that cannot take the format answers 500 again; one that failed
+                # by chance answers (trial 47: one 500 dropped schemas for a whole run).
+                doubted = True
+                continue
             return Completion(refused=True)
         except (openai.APIError, TimeoutError, UnusableResponse) as error:
             failure = Completion(error=_describe(error, config))
             if attempt == retries or not _retryable(error):
                 return failure
             await asyncio.sleep(_retry_delay(error, attempt))
+            attempt += 1
             continue
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         return Completion(choice=choice, usage=usage)

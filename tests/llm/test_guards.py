@@ -104,6 +104,20 @@ def test_a_cached_row_without_a_response_is_asked_again(workspace: Workspace) ->
     assert votes(workspace) == expected(workspace)
 
 
+def test_a_first_prompt_that_fails_is_asked_no_more_than_max_retries_allows(
+    workspace: Workspace,
+) -> None:
+    # Trial 47: with no retries allowed, the first prompt was asked twice: once to find
+    # the response format, once again "with retries".
+    with OpenAIServer(Behaviour(faults=["429"])) as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, max_retries=0, response_format="auto"
+        )
+        stats = label_with_llm(workspace, config)
+    assert len(server.requests) == 6
+    assert (stats.failed, stats.answered) == (1, 5)
+
+
 def test_a_spent_quota_stops_the_run_at_once(workspace: Workspace) -> None:
     with OpenAIServer(Behaviour(always="quota")) as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url, max_retries=3)

@@ -83,8 +83,20 @@ def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:
         config = dataclasses.replace(CONFIG, base_url=server.base_url)
         stats = label_with_llm(workspace, config)
     assert stats.response_format == "json_object"
-    assert server.requests[1]["response_format"]["type"] == "json_object"
+    # A 500 is taken for a refusal when a second attempt gets one too.
+    formats = [request["response_format"]["type"] for request in server.requests[:3]]
+    assert formats == ["json_schema", "json_schema", "json_object"]
     assert votes(workspace) == expected(workspace)
+
+
+def test_one_500_on_the_first_request_keeps_the_json_schema(workspace: Workspace) -> None:
+    # Trial 47: any 5xx to the first request was read as "json_schema is not supported",
+    # and the run went on in json_object.
+    with OpenAIServer(Behaviour(faults=["500"])) as server:
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert stats.response_format == "json_schema" and stats.answered == 6
+    assert len(server.requests) == 7
+    assert {request["response_format"]["type"] for request in server.requests} == {"json_schema"}
 
 
 def test_free_text_answers_are_parsed(workspace: Workspace) -> None:
