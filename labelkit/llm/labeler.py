@@ -173,7 +173,8 @@ class LLMConfig:
     model: str
     instructions: str
     base_url: str | None = None
-    api_key: str | None = None
+    # Never in a repr: a printed config, a log line or a traceback would show it.
+    api_key: str | None = field(default=None, repr=False)
     extra_base_urls: tuple[str, ...] = ()
     temperature: float = 0.0
     max_tokens: int = 16

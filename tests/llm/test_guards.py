@@ -372,3 +372,10 @@ def test_the_cli_labels_the_train_split_unless_told_otherwise(workspace: Workspa
         )
         assert "llm:test-model: 6 prompts, 4 cached, 2 answered" in every.stdout, every.stderr
         assert "; all splits" in every.stdout
+
+
+def test_the_api_key_is_not_in_the_config_s_repr() -> None:
+    # Trial 47: print(config) or a traceback showed api_key='sk-...'.
+    config = dataclasses.replace(CONFIG, api_key="sk-SECRETKEY123")
+    assert "sk-SECRETKEY123" not in repr(config) and "model='test-model'" in repr(config)
+    assert config.api_key == "sk-SECRETKEY123"
