@@ -1148,8 +1148,9 @@ class LLMRun:
     reserved: float = 0.0
     dearest: float = 0.0
     stopped: str | None = None
-    last_kind: str | None = None
-    in_a_row: int = 0
+    # Per endpoint (a replica of --base-url): the kind of its last failure and how many
+    # of its answers in a row failed so.
+    failing: dict[str, tuple[str, int]] = field(default_factory=dict)
     last_error: str | None = None
 
     def stop(self, reason: str) -> None:
@@ -1231,22 +1232,26 @@ class LLMRun:
             self.cost += counted
             self.dearest = max(self.dearest, counted)
 
-    def record(self, answer: CachedAnswer) -> None:
-        """Count an outcome; a spent quota, or the same kind of failure again and again,
-        stops the run (asking on would fail alike, and may cost)."""
+    def record(self, answer: CachedAnswer, endpoint: str = "") -> None:
+        """Count an outcome from ``endpoint``; a spent quota, or the same kind of failure
+        again and again at one endpoint, stops the run (asking on would fail alike, and
+        may cost). Counted per endpoint: with two replicas, one of them down failed every
+        other prompt and never twice in a row (trial 47)."""
         if answer.error is None:
             self.answered += 1
-            self.last_kind, self.in_a_row = None, 0
+            self.failing.pop(endpoint, None)
             return
         self.failed += 1
         self.last_error = answer.error
         if "insufficient_quota" in answer.error:
             self.stop(f"the endpoint's quota is spent: {answer.error}")
         kind = answer.error.split(":", 1)[0]
-        self.in_a_row = self.in_a_row + 1 if kind == self.last_kind else 1
-        self.last_kind = kind
-        if self.in_a_row >= self.config.stop_after_failures:
-            self.stop(f"{self.in_a_row} prompts in a row failed, the last with {answer.error}")
+        last, in_a_row = self.failing.get(endpoint, ("", 0))
+        in_a_row = in_a_row + 1 if kind == last else 1
+        self.failing[endpoint] = (kind, in_a_row)
+        if in_a_row >= self.config.stop_after_failures:
+            at = f" at {endpoint}" if endpoint and self.config.extra_base_urls else ""
+            self.stop(f"{in_a_row} prompts in a row failed{at}, the last with {answer.error}")
 
 
 class _CacheWriter:
@@ -1346,11 +1351,11 @@ async def _ask_all(
                 done = run.answered + run.failed
                 bars.update(bar, completed=done, answered=run.answered, failed=run.failed)
 
-            def record(answer: CachedAnswer | None) -> None:
+            def record(answer: CachedAnswer | None, endpoint: str) -> None:
                 if answer is None:
                     return
                 writer.add(answer)
-                run.record(answer)
+                run.record(answer, endpoint)
                 if time.monotonic() - shown >= _PROGRESS_S:
                     show()
 
@@ -1362,17 +1367,19 @@ async def _ask_all(
                         client, run, prompts, key, attribute, text
                     )
                     await settle(amount, first)
-                    record(first)
+                    record(first, urls[0])
                 semaphore = asyncio.Semaphore(config.concurrency)
 
                 async def ask(i: int, key: str, text: str, attribute: str, chars: int) -> None:
                     async with semaphore:
                         if (amount := await held_back(chars, attribute)) is None:
                             return
-                        on = clients[i % len(clients)]
-                        answer = await _ask(on, run, prompts, key, attribute, text, used_format)
+                        on = i % len(clients)
+                        answer = await _ask(
+                            clients[on], run, prompts, key, attribute, text, used_format
+                        )
                         # Counted before the next prompt may start, so that a stop holds at once.
-                        record(answer)
+                        record(answer, urls[on])
                         await settle(amount, answer)
 
                 await asyncio.gather(*(ask(i, *item) for i, item in enumerate(items[1:], 1)))

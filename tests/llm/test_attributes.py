@@ -149,7 +149,7 @@ def test_the_schema_goes_with_json_object_when_json_schema_is_refused(
     with OpenAIServer(behaviour) as server:
         stats = label_with_llm(reviews, dataclasses.replace(CONFIG, base_url=server.base_url))
     assert stats.response_format == "json_object"
-    sent = server.requests[1]["response_format"]
+    sent = server.requests[2]["response_format"]
     assert sent["type"] == "json_object"
     assert sent["schema"]["properties"]["price"]["enum"] == [
         "positive",

@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -76,6 +77,27 @@ def test_requests_are_spread_over_replicas_of_one_model(workspace: Workspace) ->
     assert votes(workspace) == expected(workspace)
     with pytest.raises(LabelkitError, match="beside base_url"):
         LLMConfig(model="m", instructions="?", extra_base_urls=(replica.base_url,))
+
+
+def test_a_replica_that_keeps_failing_stops_the_run_and_is_named(workspace: Workspace) -> None:
+    # Trial 47: a dead replica failed every other prompt, never twice in a row overall,
+    # and the run ended with half its prompts failed and no reason given.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    with OpenAIServer() as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=server.base_url,
+            extra_base_urls=(dead,),
+            concurrency=1,
+            max_retries=0,
+            stop_after_failures=2,
+        )
+        stats = label_with_llm(workspace, config)
+    assert (stats.answered, stats.failed) == (2, 2)
+    assert stats.stopped is not None
+    assert stats.stopped.startswith(f"2 prompts in a row failed at {dead}, the last with")
 
 
 def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:
