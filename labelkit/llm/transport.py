@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
     from labelkit.llm.labeler import LLMConfig
 
+# The longest wait a Retry-After may ask before a retry.
+MAX_RETRY_AFTER_S = 60.0
+
 
 class UnusableResponse(Exception):
     """A response that is no answer: too large, not JSON, an error, or without a message."""
@@ -283,7 +286,14 @@ def _retryable(error: Exception) -> bool:
 
 
 def _retry_delay(error: Exception, attempt: int) -> float:
-    """Retry-After when the server gives one (up to a minute), else exponential with jitter."""
+    """Retry-After when the server gives one, a minute at most (trial 47: an hour's was
+    dropped for half-second retries), else exponential with jitter.
+
+    Examples
+    --------
+    >>> _retry_delay(rate_limited(retry_after="3600"), attempt=0)
+    60.0
+    """
     import openai
 
     if isinstance(error, openai.APIStatusError):
@@ -291,6 +301,6 @@ def _retry_delay(error: Exception, attempt: int) -> float:
             after = float(error.response.headers.get("retry-after", ""))
         except ValueError:
             after = -1.0
-        if 0 <= after <= 60:
-            return after
+        if after >= 0:
+            return min(after, MAX_RETRY_AFTER_S)
     return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())

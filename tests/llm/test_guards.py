@@ -12,11 +12,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
 
 from labelkit import LabelkitError, LLMConfig, Workspace, label_with_llm
 from labelkit.llm import estimate_llm_run, request_key
 from labelkit.llm.cache import CachedAnswer, store_answer
+from labelkit.llm.transport import _retry_delay
 from labelkit.task import Task
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
@@ -379,3 +382,12 @@ def test_the_api_key_is_not_in_the_config_s_repr() -> None:
     config = dataclasses.replace(CONFIG, api_key="sk-SECRETKEY123")
     assert "sk-SECRETKEY123" not in repr(config) and "model='test-model'" in repr(config)
     assert config.api_key == "sk-SECRETKEY123"
+
+
+def test_a_retry_after_past_a_minute_waits_a_minute() -> None:
+    # Trial 47: Retry-After: 3600 was dropped, and the retries came half a second apart.
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    for after, waited in (("3600", 60.0), ("7", 7.0)):
+        response = httpx.Response(429, headers={"retry-after": after}, request=request)
+        error = openai.RateLimitError("slow down", response=response, body=None)
+        assert _retry_delay(error, attempt=0) == waited
