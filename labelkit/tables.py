@@ -166,8 +166,9 @@ def open_table(
     path: Path, kind: str, encoding: str, text_column: str | None, stack: contextlib.ExitStack
 ) -> Table:
     """The file as a ``Table``: Parquet, UTF-8 CSV/TSV and JSONL are read a batch at a
-    time; JSON (records or WRENCH's), aspect XML and CSV/TSV in another encoding are read whole by
-    ``read_table``, being small by nature (or, for other encodings, decoded whole)."""
+    time; JSON (records or WRENCH's), aspect XML and CSV/TSV in another encoding are
+    read whole by ``read_table``, being small by nature (or, for other encodings,
+    decoded whole)."""
     if kind not in ("parquet", "jsonl") and not (kind in ("csv", "tsv") and _is_utf8(encoding)):
         return whole_table(
             read_table(path, file_format=kind, encoding=encoding, text_column=text_column)
@@ -218,12 +219,10 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
         start, header = 1, None
         try:
             for row in rows:
-                if not row:
-                    # A blank line: polars skips it, the header included.
-                    pass
-                elif header is None:
+                # A blank line is skipped, as polars skips it, before the header too.
+                if row and header is None:
                     header = row
-                elif len(row) > len(header):
+                elif row and header is not None and len(row) > len(header):
                     _refuse_ragged(path, kind, header, row, start)
                 start = rows.line_num + 1
         except csv.Error as error:
