@@ -289,7 +289,8 @@ def test_refuses_what_ner_cannot_train_on(tmp_path: Path) -> None:
         }
     )
     with pytest.raises(
-        InputError, match=r"training rows: id 't11': span \[3, 70, 'BRAND'\] is outside"
+        InputError,
+        match=r"training rows: id 't11': span \[3, 70, 'BRAND'\] ends at 70, after the text",
     ):
         train_ner(rows, ["BRAND"], tmp_path / "m")
     with pytest.raises(InputError, match=r"id 't0': label 'BRAND' is not among \['TERM'\]"):
