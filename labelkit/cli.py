@@ -1390,15 +1390,13 @@ def aggregate_votes(
         )
         labels = ws.task.labels
         on_dev = _scores_on_dev(ws) if _analysis_split(ws) == "dev" else None
-        # How sure the labels on dev's gold rows are, beside how often they are right.
-        sure_on_dev = ws.sql(
-            """SELECT avg(p.confidence), count(*) FROM predictions p
-               JOIN examples e ON e.id = p.example_id
-               WHERE e.split = 'dev' AND e.gold IS NOT NULL AND p.label IS NOT NULL"""
+        # Dev's gold rows: how sure the labels there are (beside how often they are right),
+        # how many are labeled, and how many there are.
+        sure, labeled_rows, dev_rows = ws.sql(
+            """SELECT avg(p.confidence) FILTER (p.label IS NOT NULL), count(p.label), count(*)
+               FROM examples e LEFT JOIN predictions p ON p.example_id = e.id
+               WHERE e.split = 'dev' AND e.gold IS NOT NULL"""
         ).row(0)
-        dev_rows = ws.sql(
-            "SELECT count(*) AS n FROM examples WHERE split = 'dev' AND gold IS NOT NULL"
-        )["n"][0]
         fitted = load_label_model(saved)
         report = getattr(fitted, "report", None)
         if report:
@@ -1424,7 +1422,7 @@ def aggregate_votes(
             )
         )
         if gold_split != "dev":
-            _warn_if_too_sure(label_models, model, *sure_on_dev)
+            _warn_if_too_sure(label_models, model, sure, labeled_rows)
             _warn_if_ties_go_wrong(label_models, model, dev_rows, len(labels))
 
 
