@@ -210,8 +210,6 @@ class _Read:
     id_column: str | None
     notes: list[str]
     kind: str | None
-    # "objects" or "arrays" where the label column holds JSON objects or arrays.
-    label_shape: str | None = None
     # A column named like gold labels that no label column named.
     unread_label: str | None = None
     # The columns kept as metadata.
@@ -314,12 +312,8 @@ def _read_rows(
         if not sum(batch.height for batch in table.batches(None)):
             raise InputError(no_rows)
         raise InputError(problem)
-    label_shape, unread_label = None, None
-    if label_column is not None:
-        dtype = schema[label_column]
-        if isinstance(dtype, (pl.Struct, pl.List)):
-            label_shape = "objects" if isinstance(dtype, pl.Struct) else "arrays"
-    else:
+    unread_label = None
+    if label_column is None:
         # Ids are found unasked in a column named `id`, so a user expects the same of
         # labels; they are not (a `label` column may be anything), but it is said.
         unread_label = next(
@@ -456,7 +450,6 @@ def _read_rows(
         id_column=None if kind in ("wrench", "wrench-spans", "aspects-xml") else id_column,
         notes=notes,
         kind=kind,
-        label_shape=label_shape,
         unread_label=unread_label,
         meta_columns=tuple(rest),
     )
@@ -690,16 +683,6 @@ def ingest(
             # New names only: a workspace that took such a label before stays usable.
             refuse_unprintable("labels", task.labels)
             refuse_unprintable("attributes", task.attributes)
-        shaped = next((read for read in reads if read.label_shape), None)
-        if task.kind == "classification" and shaped is not None:
-            # Stored as JSON strings, each object would otherwise become a class of its own.
-            other = "aspects" if shaped.label_shape == "objects" else "multilabel"
-            raise InputError(
-                f"{shaped.name}, column {label_column!r}: holds JSON {shaped.label_shape}, "
-                f"which is the gold of {'an' if other == 'aspects' else 'a'} {other} task, not "
-                "of a classification; pass "
-                f"kind={other!r} / --kind {other}"
-            )
         if from_meta:
             label_order = "entity_types of meta.json"
         gold_column = "label" if span_files else label_column or "gold"
@@ -1099,6 +1082,8 @@ def _resolve_task(
             raise InputError(
                 f"the workspace's attributes are {list(task.attributes)}, not {list(attributes)}"
             )
+        if task.kind == "classification":
+            _refuse_json_classes(incoming)
         return task, "as stored in the workspace"
     lang = lang or "en"
     kind = kind or "classification"
@@ -1139,6 +1124,8 @@ def _resolve_task(
             attributes=chosen if kind == "aspects" else (),
         )
         return task, order
+    # Before the labels are checked: JSON objects differing in case are no misspelling.
+    _refuse_json_classes(incoming)
     if labels is not None:
         return Task(labels=tuple(labels), lang=lang), "order of labels / --labels"
     mapped = tuple(label for label in dict.fromkeys((label_map or {}).values()) if label)
@@ -1154,7 +1141,6 @@ def _resolve_task(
                 f"{missing[0]}={missing[0]}), or name every label with labels / --labels"
             )
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
-    _refuse_json_classes(incoming)
     _check_label_values(incoming, "gold", "gold label")
     seen = incoming["gold"].drop_nulls().unique().sort().to_list()
     if not seen:
