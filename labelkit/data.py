@@ -1421,24 +1421,29 @@ def _span_gold(
     return incoming.with_columns(gold), sorted(seen - {OUTSIDE})
 
 
-def _warn_off_token_gold(rows: pl.DataFrame, lang: str) -> None:
+def _warn_about_gold_spans(rows: pl.DataFrame, lang: str) -> None:
     """Warn of gold spans that do not start and end on a token of spaCy's ``lang``
     tokenizer (``"ell"`` of ``"hello"``): a token tagger can learn and predict only
     whole tokens, so those spans snap outward for training and flagging, and a model
-    scores them as missed."""
+    scores them as missed. And warn of texts whose gold spans overlap (trial 47: one
+    span given two types was taken without a word): ``ner``, the default small model,
+    tags a token once. Each text's spans are read once, for both."""
     given = rows.filter(pl.col("gold").is_not_null() & (pl.col("gold") != "[]"))
     if given.height == 0:
         return
-    off = []
+    off, overlapping = [], []
     tokens = tokenize(given["text"].to_list(), lang)
     for file, row, text, value, offsets in zip(
         given["file"], given["row"], given["text"], given["gold"], tokens, strict=True
     ):
-        spans = [Span(*span) for span in json.loads(value) if span[2] != OUTSIDE]
+        spans = sorted(Span(*span) for span in json.loads(value))
+        entities = [span for span in spans if span.label != OUTSIDE]
         off += [
             (file, row, span, text[span.start : span.end])
-            for span in to_token_spans(spans, offsets)[1]
+            for span in to_token_spans(entities, offsets)[1]
         ]
+        if (pair := _first_overlap(spans)) is not None:
+            overlapping.append((file, row, pair))
     if off:
         file, row, span, words = off[0]
         warnings.warn(
@@ -1450,36 +1455,29 @@ def _warn_off_token_gold(rows: pl.DataFrame, lang: str) -> None:
             LabelkitWarning,
             stacklevel=4,
         )
-
-
-def _warn_overlapping_gold(rows: pl.DataFrame) -> None:
-    """Warn of texts whose gold spans overlap (trial 47: one span given two types was
-    taken without a word): ``ner``, the default small model, tags a token once."""
-    overlapping = []
-    for file, row, value in (
-        rows.filter(pl.col("gold").is_not_null()).select("file", "row", "gold").iter_rows()
-    ):
-        # Sorted by start, a span overlaps an earlier one where it starts before the
-        # farthest end so far.
-        reaching: list[Any] | None = None
-        for span in sorted(json.loads(value)):
-            if reaching is not None and span[0] < reaching[1]:
-                overlapping.append((file, row, (reaching, span)))
-                break
-            if reaching is None or span[1] > reaching[1]:
-                reaching = span
     if overlapping:
         file, row, (first, second) = overlapping[0]
         many = len(overlapping)
         warnings.warn(
             f"{many:,} text{'s have' if many > 1 else ' has'} gold spans that overlap, the "
-            f"first {file} row {row}: {json.dumps(first)} and {json.dumps(second)}. The "
-            "default small model, ner, "
-            "tags a token once and learns the first of them; `train --model spacy_spancat` "
-            "keeps both",
+            f"first {file} row {row}: {json.dumps(first.to_json())} and "
+            f"{json.dumps(second.to_json())}. The default small model, ner, tags a token "
+            "once and learns the first of them; `train --model spacy_spancat` keeps both",
             LabelkitWarning,
             stacklevel=4,
         )
+
+
+def _first_overlap(spans: Sequence[Span]) -> tuple[Span, Span] | None:
+    """Of ``spans``, sorted, the first that overlaps an earlier one, with the earlier one
+    reaching farthest: it starts before that one ends."""
+    reaching: Span | None = None
+    for span in spans:
+        if reaching is not None and span.start < reaching.end:
+            return reaching, span
+        if reaching is None or span.end > reaching.end:
+            reaching = span
+    return None
 
 
 def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFrame:
@@ -1487,8 +1485,7 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
     task lacks is an error naming the file, row and column."""
     if task.kind == "spans":
         checked = _span_gold(incoming, column, task.labels)[0]
-        _warn_off_token_gold(checked, task.lang)
-        _warn_overlapping_gold(checked)
+        _warn_about_gold_spans(checked, task.lang)
         return checked
     if task.kind == "classification":
         unknown = incoming.filter(pl.col("gold").is_not_null() & ~pl.col("gold").is_in(task.labels))
