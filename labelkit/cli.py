@@ -68,7 +68,14 @@ from labelkit.llm import (
 )
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
-from labelkit.report import accuracy_with_interval, make_console, one_line, printable, rich_table
+from labelkit.report import (
+    accuracy_with_interval,
+    counted,
+    make_console,
+    one_line,
+    printable,
+    rich_table,
+)
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
@@ -1222,7 +1229,7 @@ def import_answers_command(
     _show_unread(imported.unread)
     if imported.replaced:
         was = f" (imported from {imported.replaced_file})" if imported.replaced_file else ""
-        votes = f"{imported.replaced} vote" + ("s" if imported.replaced != 1 else "")
+        votes = counted(imported.replaced, "vote")
         line = f"replaced the {votes} {imported.source} held{was}"
         if imported.replaced_file not in (None, file.name):
             errors.print(f"warning: {line}", highlight=False, markup=False)
@@ -1294,8 +1301,7 @@ def import_votes_command(
         )
     total = sum(stored.values())
     console.print(
-        f"{total} {what}{'' if total == 1 else 's'} from {len(stored)} "
-        f"source{'' if len(stored) == 1 else 's'}: "
+        f"{counted(total, what)} from {counted(len(stored), 'source')}: "
         + ", ".join(f"{name} {n}" for name, n in stored.items()),
         highlight=False,
         markup=False,

@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError, LabelkitWarning
+from labelkit.report import counted
 from labelkit.spans import (
     Span,
     misplaced,
@@ -430,14 +431,14 @@ def _read_rows(
             "with truncate=True / --truncate"
         )
     notes += [
-        f"{name}: {n:,} {'row' if n == 1 else 'rows'} with gold {value!r} left out "
+        f"{name}: {counted(n, 'row')} with gold {value!r} left out "
         "(mapped to nothing by label_map / --label-map)"
         for value, n in left.items()
     ]
     if empty:
         # Trial 46: there was no way but cleaning the file elsewhere.
         notes.append(
-            f"{name}: {empty:,} {'row' if empty == 1 else 'rows'} without a text left out "
+            f"{name}: {counted(empty, 'row')} without a text left out "
             f"(the first: row {first_empty})"
         )
     if long:
@@ -638,7 +639,7 @@ def ingest(
         skipped = _skip_repeats(con)
         if skipped:
             notes.append(
-                f"{skipped} row{'s' if skipped != 1 else ''} skipped: the same id, text, label "
+                f"{counted(skipped, 'row')} skipped: the same id, text, label "
                 "and split as an earlier row"
             )
 
@@ -1221,7 +1222,7 @@ def _warn_about_classes(classes: pl.DataFrame, task: Task, *, named: bool) -> No
         )
     for label, file, row, n, close in _misspelt(seen.rename({"gold": "value"})):
         warnings.warn(
-            f"gold label {label!r} is on {n} row{'s' if n > 1 else ''} (the first {file} "
+            f"gold label {label!r} is on {counted(n, 'row')} (the first {file} "
             f"row {row}) and is spelt like {close!r} ({rows[close]} rows): a "
             "misspelling? It is a class of its own, and stays in the label set once ingested: "
             f"correct the file first, or map it (--label-map {label}={close} with "
@@ -1231,13 +1232,13 @@ def _warn_about_classes(classes: pl.DataFrame, task: Task, *, named: bool) -> No
         )
 
 
-def _misspelt(counted: pl.DataFrame) -> list[tuple[str, str, str, int, str]]:
-    """Of ``counted`` (``value``, ``rows``, and the ``file`` and ``row`` of its first),
+def _misspelt(tallies: pl.DataFrame) -> list[tuple[str, str, str, int, str]]:
+    """Of ``tallies`` (``value``, ``rows``, and the ``file`` and ``row`` of its first),
     the values on at most ``RARE_CLASS_ROWS`` rows spelt like one on ten times as many:
     ``(value, file, row, rows, the common one)``."""
-    rows = dict(counted.select("value", "rows").iter_rows())
+    rows = dict(tallies.select("value", "rows").iter_rows())
     found = []
-    for value, file, row, n in counted.select("value", "file", "row", "rows").iter_rows():
+    for value, file, row, n in tallies.select("value", "file", "row", "rows").iter_rows():
         if n > RARE_CLASS_ROWS:
             continue
         common = [other for other, m in rows.items() if other != value and m >= 10 * n]
@@ -1273,15 +1274,15 @@ def _warn_about_names(pairs: pl.DataFrame, column: str, noun: str, option: str) 
     """Warn of ``noun``s (attributes, or an aspect's labels) read from the gold
     ``pairs``' ``column`` on a row or two and spelt like a common one (trial 47: gold
     "loaction" beside "location" became an attribute of its own)."""
-    counted = (
+    tallies = (
         pairs.filter(pl.col(column).is_not_null() & (pl.col(column) != NONE))
         .group_by(pl.col(column).alias("value"), maintain_order=True)
         .agg(pl.len().alias("rows"), pl.col("file", "row").first())
     )
     article = "an" if noun[0] in "aeiou" else "a"
-    for value, file, row, n, close in _misspelt(counted):
+    for value, file, row, n, close in _misspelt(tallies):
         warnings.warn(
-            f"gold {noun} {value!r} is on {n} row{'s' if n > 1 else ''} (the first {file} row "
+            f"gold {noun} {value!r} is on {counted(n, 'row')} (the first {file} row "
             f"{row}) and is spelt like {close!r}: a misspelling? It stays {article} {noun} of "
             f"its own once ingested: correct the file first, or name every {noun} with {option}",
             LabelkitWarning,

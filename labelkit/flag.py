@@ -72,8 +72,8 @@ def find_label_issues(
       confident learning leaves those rows out and review sees every one of them.
     - ``spot check``: with ``spot_check=n``, ``n`` labels of each answer the label
       model gave, drawn at random (by ``seed``) from every attribute's labels of that
-      answer whatever their doubts, and queued first. Their review says how often each answer is right
-      (``ReviewQueue.spot_checks``, ``labelkit review-stats``), which confident learning
+      answer whatever their doubts, and queued first. Their review says how often each
+      answer is right (``ReviewQueue.spot_checks``, ``labelkit review-stats``), which confident learning
       cannot: its classifier learns the label model's answers, a systematic error
       included. On MAMS-ACSA's restaurant LFs two in three of ``auto``'s ``neutral``
       labels are wrong, and the first 300 flags hold none of them.

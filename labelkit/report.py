@@ -45,6 +45,17 @@ def printable(text: str) -> str:
     return text.translate(_VISIBLE)
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, with an s unless ``n`` is 1.
+
+    Examples
+    --------
+    >>> counted(1, "row"), counted(1200, "failed row")
+    ('1 row', '1,200 failed rows')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "–"

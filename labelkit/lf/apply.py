@@ -49,6 +49,7 @@ from labelkit.lf.core import (
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import SpanLF, compute_span_votes
+from labelkit.report import counted
 from labelkit.tables import as_frame
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import (
@@ -884,8 +885,7 @@ def failed_rows_line(counts: Mapping[str, int]) -> str:
     '1 failed row abstained (fragile: 1)'
     """
     per_lf = ", ".join(f"{lf}: {n}" for lf, n in sorted(counts.items(), key=lambda c: -c[1]))
-    total = sum(counts.values())
-    return f"{total} failed row{'s' if total != 1 else ''} abstained ({per_lf})"
+    return f"{counted(sum(counts.values()), 'failed row')} abstained ({per_lf})"
 
 
 def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

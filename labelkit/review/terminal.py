@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labelkit.errors import InputError
-from labelkit.report import printable
+from labelkit.report import counted, printable
 from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
@@ -162,9 +162,7 @@ def _review_items(
     console.print(
         f"reviewed {progress['reviewed']} of {progress['queued']}"
         + (f" {focus} items" if focus else "")
-        + f"{_skipped(progress)}, {progress['corrected']} "
-        + ("label" if progress["corrected"] == 1 else "labels")
-        + " corrected",
+        + f"{_skipped(progress)}, {counted(progress['corrected'], 'label')} corrected",
         markup=False,
         highlight=False,
     )
