@@ -200,6 +200,22 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def declared_definition(definition: str | None) -> dict[str, Any] | None:
+    """A declarative LF's stored definition (its JSON spec), None for a Python LF's,
+    which is its source code.
+
+    Examples
+    --------
+    >>> declared_definition('{"kind": "regex", "pattern": "free"}')["kind"], declared_definition("def f(x): ...")
+    ('regex', None)
+    """
+    try:
+        spec = json.loads(definition or "")
+    except ValueError:
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
 def whole_words(words: Sequence[str]) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
 

@@ -7,13 +7,12 @@ pattern such as ``(\\w+\\s?)+$``, and a reviewer's screen must never wait on tha
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from itertools import islice
 
 import polars as pl
 
-from labelkit.lf.core import whole_words
+from labelkit.lf.core import declared_definition, whole_words
 from labelkit.workspace import Workspace
 
 
@@ -83,11 +82,8 @@ def matches(pattern: str, text: str) -> list[tuple[int, int]]:
 
 def _pattern(definition: str) -> str | None:
     """The regex an LF's definition applies to the text, with its flags; None for others."""
-    try:
-        spec = json.loads(definition)
-    except ValueError:
-        return None  # a Python LF: its definition is source code
-    if not isinstance(spec, dict):
+    spec = declared_definition(definition)
+    if spec is None:
         return None
     flags = "" if spec.get("case_sensitive") else "(?i)"
     if spec.get("kind") == "keywords":

@@ -42,6 +42,7 @@ from thinc.api import Config
 
 from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
+from labelkit.lf.core import declared_definition
 from labelkit.registry import configure, parameters, small_models
 from labelkit.review.queue import current_spans
 from labelkit.spans import misplaced, span_triples, spans_json
@@ -458,7 +459,8 @@ def rule_patterns(
     patterns: dict[str, list[dict[str, Any]]] = {"LOWER": [], "ORTH": []}
     names = []
     for name, definition, kept in sources.iter_rows():
-        lf = _declared(definition)
+        # A Python LF's definition is code (trial 47: it stopped rules=true).
+        lf = declared_definition(definition)
         if (
             lf is None
             or lf.get("kind") != "span_patterns"
@@ -481,16 +483,6 @@ def rule_patterns(
             {"label": label, "pattern": pattern} for pattern in lf["token_patterns"]
         ]
     return {attr: listed for attr, listed in patterns.items() if listed}, names
-
-
-def _declared(definition: str | None) -> dict[str, Any] | None:
-    """A declarative LF's stored definition (JSON), None for a Python LF's, which is its
-    source code (trial 47: it stopped ``rules=true`` with a JSONDecodeError)."""
-    try:
-        lf = json.loads(definition or "")
-    except ValueError:
-        return None
-    return lf if isinstance(lf, dict) else None
 
 
 def _evaluate_every_epoch(config: Config, words: int) -> None:
