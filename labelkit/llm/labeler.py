@@ -1243,7 +1243,7 @@ class LLMRun:
             return
         self.failed += 1
         self.last_error = answer.error
-        if "insufficient_quota" in answer.error:
+        if _quota_spent(answer):
             self.stop(f"the endpoint's quota is spent: {answer.error}")
         kind = answer.error.split(":", 1)[0]
         last, in_a_row = self.failing.get(endpoint, ("", 0))
@@ -1408,7 +1408,7 @@ async def _first_answer(
         answer = await _ask(
             client, run, *question, candidate, retries=0, refusals=format_refusals()
         )
-        if answer is not None and answer.error is not None and retries and _worth_again(answer):
+        if answer is not None and answer.error is not None and retries and not _quota_spent(answer):
             # Accepted but failed (a 429, a dropped connection): the probe was the first
             # attempt, so the rest of the retries follow (trial 47: a spent quota was
             # asked twice with none allowed).
@@ -1418,9 +1418,10 @@ async def _first_answer(
     return "text", await _ask(client, run, *question, "text")
 
 
-def _worth_again(answer: CachedAnswer) -> bool:
-    """Whether a failed first answer may be asked again: not where the quota is spent."""
-    return "insufficient_quota" not in (answer.error or "")
+def _quota_spent(answer: CachedAnswer) -> bool:
+    """Whether the endpoint refused ``answer`` as its quota is spent: asking again,
+    after any wait, fails alike."""
+    return "insufficient_quota" in (answer.error or "")
 
 
 async def _ask(
