@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import catalogue
@@ -64,18 +64,35 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     Traceback (most recent call last):
     LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
     """
+    check_names(registry, name, params)
+    check_values(registry, name, params)
+    return resolve(registry, name)(**params)
+
+
+def check_names(
+    registry: catalogue.Registry, name: str, params: Mapping[str, Any], also: Sequence[str] = ()
+) -> None:
+    """Refuse a parameter the part registered as ``name`` does not take, naming those it
+    does; ``also`` are the parameters its caller takes beside them, listed with them.
+
+    Examples
+    --------
+    >>> check_names(small_models, "spacy_ner", {"rule": True}, also=("rules",))
+    Traceback (most recent call last):
+    LabelkitError: small model 'spacy_ner' takes no parameter 'rule'; ... (did you mean 'rules'?)
+    """
     known = parameters(registry, name)
-    unknown = [p for p in params if known is not None and p not in known]
+    if known is None:
+        return
+    unknown = [p for p in params if p not in known and p not in also]
     if unknown:
         # A small model's task kind, language and seed are set by train, not by the user.
         hidden = ("exclusive", "lang", "seed") if registry is small_models else ()
-        takes = [p for p in known if p not in hidden]
+        takes = [p for p in known if p not in hidden] + list(also)
         raise LabelkitError(
             f"{_kind(registry)} {name!r} takes no parameter {unknown[0]!r}; it takes {takes}"
             + did_you_mean(unknown[0], takes)
         )
-    check_values(registry, name, params)
-    return resolve(registry, name)(**params)
 
 
 def check_values(registry: catalogue.Registry, name: str, params: dict[str, Any]) -> None:

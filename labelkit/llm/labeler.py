@@ -212,6 +212,8 @@ class LLMConfig:
         # price gave a negative cost.
         check_range("max_retries", self.max_retries, low=0)
         check_range("max_tokens", self.max_tokens, low=1)
+        # Trial 47c: 0 was taken, and every answer then failed as too large.
+        check_range("max_response_bytes", self.max_response_bytes, low=1)
         if not self.timeout_s > 0:
             raise InputError(f"timeout_s is a deadline in seconds: above 0, got {self.timeout_s}")
         for name in ("input_price", "output_price"):

@@ -137,7 +137,7 @@ async def complete(
                 continue
             return Completion(refused=True)
         except (openai.APIError, TimeoutError, UnusableResponse) as error:
-            failure = Completion(error=_describe(error, config))
+            failure = Completion(error=_describe(error, config, str(client.base_url)))
             if attempt == retries or not _retryable(error):
                 return failure
             await asyncio.sleep(_retry_delay(error, attempt))
@@ -240,9 +240,12 @@ def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
     return choice
 
 
-def _describe(error: Exception, config: LLMConfig) -> str:
+def _describe(error: Exception, config: LLMConfig, endpoint: str) -> str:
     if isinstance(error, TimeoutError):
-        return f"Timeout: no complete answer within {config.timeout_s:g} s"
+        # Trial 47c: with replicas, a timeout did not say which endpoint was slow.
+        return (
+            f"Timeout: no complete answer from {endpoint.rstrip('/')} within {config.timeout_s:g} s"
+        )
     if isinstance(error, UnusableResponse):
         return f"UnusableResponse: {error}"
     import openai

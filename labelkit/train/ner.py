@@ -43,7 +43,7 @@ from thinc.api import Config
 from labelkit.errors import InputError, LabelkitError
 from labelkit.export import cleaned_spans
 from labelkit.lf.core import declared_definition
-from labelkit.registry import configure, parameters, small_models
+from labelkit.registry import check_names, configure, parameters, small_models
 from labelkit.review.queue import current_spans
 from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
@@ -383,8 +383,12 @@ def train_ner_on_cleaned(
             f"lang is the task's ({task.lang!r}), set once by `labelkit ingest --lang`; "
             "not a parameter of the model"
         )
-    examples = cleaned_spans(workspace)
     model = model or NER_MODEL
+    if config_path is None:
+        # Before the cleaned set is built; and a misspelt parameter is told that
+        # rules and rule_precision exist (trial 47b: the list left them out).
+        check_names(small_models, model, params, also=("rules", "rule_precision"))
+    examples = cleaned_spans(workspace)
     patterns, rule_lfs = rule_patterns(workspace, rule_precision) if rules else ({}, [])
     cleaned = examples.height
     examples = sample_examples(

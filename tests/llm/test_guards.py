@@ -69,7 +69,8 @@ def test_a_server_dripping_its_answer_hits_the_deadline(workspace: Workspace) ->
         )
         stats = finishes(lambda: label_with_llm(workspace, config))
     assert (stats.answered, stats.failed) == (0, 6)
-    assert errors(workspace) == ["Timeout: no complete answer within 1 s"] * 6
+    deadline = f"Timeout: no complete answer from {server.base_url} within 1 s"
+    assert errors(workspace) == [deadline] * 6
     # Each prompt is tried twice; a loaded machine may cut an attempt before the server
     # has read it, so the server can count fewer.
     assert 6 < len(server.requests) <= 12
@@ -228,6 +229,7 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
         ({"max_retries": -1}, "max_retries must be at least 0, got -1"),
         ({"timeout_s": 0}, "timeout_s is a deadline in seconds: above 0, got 0"),
         ({"max_tokens": 0}, "max_tokens must be at least 1, got 0"),
+        ({"max_response_bytes": 0}, "max_response_bytes must be at least 1, got 0"),
         ({"input_price": -1.0}, r"input_price must be at least 0 \(dollars per million"),
     ):
         with pytest.raises(LabelkitError, match=message):

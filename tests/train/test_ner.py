@@ -323,6 +323,16 @@ def test_a_spans_workspace_refuses_soft_targets_and_a_language_of_its_own(
         pytest.raises(InputError, match=r"lang is the task's \('en'\), set once by `labelkit"),
     ):
         train_on_cleaned(ws, tmp_path / "m", lang="de")
+    # Trial 47b: the parameters listed left out the two train_ner_on_cleaned takes.
+    with (
+        Workspace(ws_path) as ws,
+        pytest.raises(
+            LabelkitError,
+            match=r"takes no parameter 'rule'; it takes \[.*'rules', 'rule_precision'\] "
+            r"\(did you mean 'rules'\?\)",
+        ),
+    ):
+        train_on_cleaned(ws, tmp_path / "m", rule=True)
     assert not (tmp_path / "m").exists()
 
 
