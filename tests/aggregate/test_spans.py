@@ -7,10 +7,11 @@ import pytest
 
 from labelkit.aggregate.spans import (
     TokenLabelModel,
+    best_source_spans,
     encode_votes,
     fit_span_model,
     make_span_model,
-    split_where_sources_do,
+    source_spans,
 )
 from labelkit.errors import InputError, LabelkitError
 from labelkit.evaluation import span_scores
@@ -196,19 +197,77 @@ def test_encode_votes_codes_bio_tags_and_explicit_o():
     assert codes.tolist() == [[2, -1], [4, -1], [4, -1], [-1, 0], [-1, -1], [1, -1]]
 
 
-def test_a_run_splits_where_more_sources_separate_than_join():
+def test_source_spans_are_each_sources_runs_counted_once_per_source():
     k = 1
-    # Source 0 has two spans (B at token 2), source 1 one span over all, source 2 silent.
+    # Source 0 has two spans (B at token 2), source 1 one span over all, source 2 the
+    # same two as source 0; a document boundary ends every span.
+    codes = np.array([[1, 1, 1], [2, 2, 2], [1, 2, 1], [2, 2, 2], [2, -1, 0]])
+    spans = source_spans(codes, np.array([0, 4, 5]), k).tolist()
+    assert spans == [[0, 2, 1, 2], [0, 4, 1, 1], [2, 4, 1, 2], [4, 5, 1, 1]]
+    # An I- after another type opens a span of its own.
+    assert source_spans(np.array([[1], [4]]), np.array([0, 2]), 2).tolist() == [
+        [0, 1, 1, 1],
+        [1, 2, 2, 1],
+    ]
+    assert source_spans(np.zeros((0, 2), dtype=np.int64), np.array([0]), k).shape == (0, 4)
+
+
+def test_a_run_splits_where_more_sources_separate_than_join():
     codes = np.array([[1, 1, -1], [2, 2, -1], [1, 2, -1], [2, 2, -1]])
-    tags = np.array([1, 2, 2, 2])
-    assert split_where_sources_do(tags, codes, np.array([0, 4]), k).tolist() == [1, 2, 2, 2]
+    proba = np.tile([0.1, 0.9], (4, 1))
+    offsets = np.array([0, 4])
+    # One source separates, one joins: the longer span.
+    assert best_source_spans(codes, proba, offsets, ["A"]) == [[(0, 4, "A", pytest.approx(0.9))]]
     codes[:, 2] = codes[:, 0]
-    assert split_where_sources_do(tags, codes, np.array([0, 4]), k).tolist() == [1, 2, 1, 2]
-    # A document boundary is no separation to count: the next document starts afresh.
-    both = np.vstack([codes[:2], codes[:2]])
-    assert split_where_sources_do(
-        np.array([1, 2, 1, 2]), both, np.array([0, 2, 4]), k
-    ).tolist() == [1, 2, 1, 2]
+    assert [s[:3] for s in best_source_spans(codes, proba, offsets, ["A"])[0]] == [
+        (0, 2, "A"),
+        (2, 4, "A"),
+    ]
+
+
+def test_a_type_nested_in_a_longer_span_of_another_does_not_cut_it():
+    """Trial 47b: a dish LF marks "chicken tikka masala", two ingredient LFs "chicken".
+    Token by token "chicken" is an ingredient and "tikka masala" a dish of its own: two
+    spans no source voted, both wrong."""
+    labels = ["INGREDIENT", "DISH"]
+    n_tokens = [4] * 40
+    votes = [[[(0, 3, "DISH")], [(0, 1, "INGREDIENT")], [(0, 1, "INGREDIENT")]]] * 40
+    model = fit_span_model("auto", n_tokens, votes, labels)
+    assert model.predict_token_proba(n_tokens, votes)[0][0].argmax() == 1
+    assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 3, "DISH")]
+    majority = fit_span_model("majority_vote", n_tokens, votes, labels)
+    assert [s[:3] for s in majority.predict_spans(n_tokens, votes)[0]] == [
+        (0, 1, "INGREDIENT"),
+        (1, 3, "DISH"),
+    ]
+    # Where the ingredient has more evidence (a two-token dish), it alone is kept:
+    # never the fragment "curry" as a dish.
+    votes = [[[(0, 2, "DISH")], [(0, 1, "INGREDIENT")], [(0, 1, "INGREDIENT")]]] * 40
+    model = fit_span_model("auto", n_tokens, votes, labels)
+    assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 1, "INGREDIENT")]
+
+
+def test_exact_ties_between_types_on_the_same_tokens_are_broken_at_random():
+    n_tokens = [2] * 200
+    votes = [[[(0, 1, "A")], [(0, 1, "B")]]] * 200
+
+    def types(seed: int) -> tuple[str, ...]:
+        model = TokenLabelModel(LABELS, "majority_vote", seed=seed).fit(n_tokens, votes)
+        return tuple(spans[0][2] for spans in model.predict_spans(n_tokens, votes))
+
+    outcomes = [types(seed) for seed in (0, 0, 1)]
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] != outcomes[2]
+    assert 60 < outcomes[0].count("A") < 140
+
+
+def test_a_span_with_more_evidence_for_o_than_its_type_is_not_predicted():
+    codes = np.array([[1, -1], [2, -1], [-1, 1]])
+    proba = np.array([[0.3, 0.7], [0.9, 0.1], [0.4, 0.6]])
+    # Span 0-2 scores 0.4 - 0.8 < 0; span 2-3 scores 0.2.
+    assert best_source_spans(codes, proba, np.array([0, 3]), ["A"]) == [
+        [(2, 3, "A", pytest.approx(0.6))]
+    ]
 
 
 @pytest.mark.parametrize(
