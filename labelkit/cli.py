@@ -60,6 +60,7 @@ from labelkit.llm import (
     LLMBudgetPlan,
     LLMConfig,
     estimate_llm_run,
+    export_llm_cache,
     few_shot_examples,
     import_answers,
     import_llm_cache,
@@ -852,6 +853,13 @@ def llm(
     recorded: Annotated[
         Path | None, typer.Option(help="Load recorded answers (JSONL) into the cache first.")
     ] = None,
+    save_answers: Annotated[
+        Path | None,
+        typer.Option(
+            help="After the run, write this model's answers in the cache to a JSONL file, "
+            "for --recorded in another workspace."
+        ),
+    ] = None,
     executor: Executor_ = "local",
     ray_address: RayAddress_ = None,
     workers: Workers_ = None,
@@ -893,6 +901,19 @@ def llm(
         per_attribute=per_attribute,
         max_entities=max_entities,
     )
+    if dry_run and recorded:
+        # Trial 47c: the dry run opened the workspace read-only and counted the recorded
+        # answers as still to ask.
+        raise InputError(
+            "--dry-run changes nothing, so it would not load --recorded and would count "
+            "those answers as still to ask: load them first with `labelkit llm ... "
+            "--recorded FILE --max-requests 0` (asks nothing), then --dry-run"
+        )
+    if dry_run and save_answers:
+        raise InputError(
+            "--save-answers writes a run's answers and a dry run asks nothing: "
+            "`--max-requests 0 --save-answers FILE` writes the cached ones"
+        )
     chosen = None if split == "all" else split
     runner = _executor(executor, ray_address, workers, None)
     with _open(workspace, read_only=dry_run) as ws:
@@ -979,6 +1000,8 @@ def llm(
                 highlight=False,
             )
             raise _InterruptExplained(INTERRUPTED) from None
+        # Before a stop is reported: what was paid for is saved either way.
+        saved = export_llm_cache(ws, save_answers, model=config.model) if save_answers else None
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:
         parsed = (
@@ -997,6 +1020,8 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
+    if saved is not None:
+        console.print(f"{counted(saved, 'answer')} of {config.model} written to {save_answers}")
     if stats.budget is not None:
         console.print(
             f"budget: {stats.answered + stats.failed} of {stats.budget.to_ask} planned prompts "

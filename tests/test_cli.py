@@ -476,6 +476,35 @@ def test_an_ingest_that_fails_into_a_new_workspace_leaves_no_file(tmp_path: Path
     assert f"workspace {ws} does not exist: start with `labelkit ingest`" in followup.stderr
 
 
+def test_answers_saved_from_one_workspace_are_recorded_in_another(tmp_path: Path) -> None:
+    csv = tmp_path / "a.csv"
+    csv.write_text(
+        "text,label\nsubscribe to me,spam\nnice song,ham\nhttp://x.io,spam\nlove it,ham\n"
+    )
+    first, second, saved = tmp_path / "one.duckdb", tmp_path / "two.duckdb", tmp_path / "a.jsonl"
+    for ws in (first, second):
+        assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
+    asking = ("--model", "m", "--instructions", "Spam?", "--split", "all")
+    with OpenAIServer() as server:
+        endpoint = ("--base-url", server.base_url, "--api-key", "k")
+        result = run("llm", first, *asking, *endpoint, "--save-answers", saved)
+    assert result.returncode == 0, result.stderr
+    assert "4 answers of m written to" in result.stdout
+    assert len(saved.read_text().splitlines()) == 4
+    # Trial 47c: a dry run with --recorded counted the recorded answers as still to ask.
+    dry = run("llm", second, *asking, "--recorded", saved, "--dry-run")
+    assert dry.returncode == 1
+    assert "--dry-run changes nothing, so it would not load --recorded" in dry.stderr
+    assert (
+        "--save-answers writes a run's answers"
+        in run("llm", second, *asking, "--save-answers", saved, "--dry-run").stderr
+    )
+    loaded = run("llm", second, *asking, "--recorded", saved, "--max-requests", "0")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "4 recorded answers loaded into the cache" in loaded.stdout
+    assert "llm:m: 4 prompts, 4 cached, 0 to ask" in run("llm", second, *asking, "--dry-run").stdout
+
+
 def test_llm_and_review_commands(tmp_path: Path) -> None:
     ws = tmp_path / "ws.duckdb"
     csv = tmp_path / "a.csv"
