@@ -206,6 +206,12 @@ def test_recorded_answers_replay_without_an_endpoint(
         fresh.con.execute("INSERT INTO meta VALUES ('task', ?)", [workspace.task.to_json()])
         fresh.con.register("rows", workspace_rows.to_arrow())
         fresh.con.execute("INSERT INTO examples SELECT id, text, gold, split, NULL, 0 FROM rows")
+        # Trial 47c: a broken line was polars' error, with no line named.
+        lines = (tmp_path / "answers.jsonl").read_text().splitlines()
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text("\n".join([*lines[:2], lines[2][:-5], *lines[3:]]) + "\n")
+        with pytest.raises(InputError, match=r"broken.jsonl line 3: malformed JSON"):
+            import_llm_cache(fresh, broken)
         assert import_llm_cache(fresh, tmp_path / "answers.jsonl") == 6
         assert import_llm_cache(fresh, tmp_path / "answers.jsonl") == 0
         stats = label_with_llm(fresh, dataclasses.replace(CONFIG, api_key=None))
