@@ -33,7 +33,7 @@ import polars as pl
 from labelkit.errors import InputError, did_you_mean
 from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
-from labelkit.spans import Offsets, Span
+from labelkit.spans import Offsets, Span, misplaced
 from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
 from labelkit.workspace import Workspace, first_row, warn_if_out_of_date
 
@@ -596,16 +596,9 @@ class ReviewQueue:
         row = first_row(con, "SELECT text FROM examples WHERE id = ?", [example_id])
         assert row is not None  # queued examples exist
         text = row[0]
-        if start >= end:
-            raise InputError(
-                f"example {example_id!r}: span [{start}, {end}) is empty or backwards: "
-                "its start must come before its end"
-            )
-        if not 0 <= start < end <= len(text):
-            raise InputError(
-                f"example {example_id!r}: span [{start}, {end}) is not inside its text "
-                f"({len(text)} characters)"
-            )
+        wrong = misplaced(start, end, len(text))
+        if wrong:
+            raise InputError(f"example {example_id!r}: span [{start}, {end}) {wrong}")
         snapped = snap(word_tokens(text, self.task.lang), start, end)
         if snapped is None:
             raise InputError(f"example {example_id!r}: span [{start}, {end}) covers no word")

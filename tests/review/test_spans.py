@@ -209,11 +209,14 @@ def test_bad_span_decisions_are_refused_and_store_nothing(spans_workspace: Works
     battery = bounds("s1", "battery")
     with pytest.raises(InputError, match="new bounds 10:17 are the span's own"):
         queue.fix_span("s1", battery, 11, 15, reviewer="ana")
-    with pytest.raises(InputError, match=r"span \[30, 99\) is not inside its text \(38 char"):
+    with pytest.raises(InputError, match=r"span \[30, 99\) ends at 99, after the text \(38 char"):
         queue.fix_span("s1", battery, 30, 99, reviewer="ana")
-    # Trial 32: bounds given end first were said to lie outside the text.
-    with pytest.raises(InputError, match=r"span \[17, 10\) is empty or backwards"):
+    # Trial 32: bounds given end first were said to lie outside the text. Trial 47: in
+    # the words every other span check uses (spans.misplaced).
+    with pytest.raises(InputError, match=r"span \[17, 10\) is backwards: it ends \(10\) before"):
         queue.mark_span("s1", 17, 10, "TERM", reviewer="ana")
+    with pytest.raises(InputError, match=r"span \[17, 17\) is empty: it starts and ends at 17"):
+        queue.mark_span("s1", 17, 17, "TERM", reviewer="ana")
     with pytest.raises(InputError, match=r"span \[17, 18\) covers no word"):
         queue.mark_span("s1", 17, 18, "TERM", reviewer="ana")
     with pytest.raises(InputError, match=r"type 'PART' is not one of \['TERM', 'BRAND'\]"):
