@@ -967,6 +967,7 @@ def llm(
             console.print(
                 f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
             )
+        kept_before = _answers_cached(ws)
         try:
             if local:
                 with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
@@ -993,8 +994,10 @@ def llm(
                 )
         except KeyboardInterrupt:
             # Trial 34: Ctrl-C ended the run without a word of what was kept.
+            # Trial 47c: it did not say how many answers the run had paid for.
+            kept = counted(_answers_cached(ws) - kept_before, "answer")
             errors.print(
-                "interrupted: the answers received are in the cache, but this run's votes "
+                f"interrupted: the {kept} received are in the cache, but this run's votes "
                 "were not stored; run the same command again to store them (cached answers "
                 "are not asked or paid for again)",
                 highlight=False,
@@ -1039,6 +1042,10 @@ def llm(
             f"the run stopped early, {stats.not_asked} prompts not asked (the next run asks "
             f"them and the failed ones again): {stats.stopped}"
         )
+
+
+def _answers_cached(workspace: Workspace) -> int:
+    return int(workspace.sql("SELECT count(*) AS n FROM llm_cache WHERE error IS NULL")["n"][0])
 
 
 def _print_budget_plan(plan: LLMBudgetPlan, config: LLMConfig) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -332,7 +333,10 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode != 0
-    assert "interrupted: the answers received are in the cache" in " ".join(stderr.split())
+    said = re.search(r"interrupted: the (\d+) answers received are in the cache", stderr)
+    assert said is not None, stderr
+    with Workspace(path, read_only=True) as ws:
+        assert int(said[1]) == ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 0
 
 
 def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Workspace) -> None:
