@@ -92,7 +92,8 @@ def find_label_issues(
     Returns the flags, highest priority first: ``example_id, given_label`` (the label
     model's), ``suggested_label`` (the cross-validated classifier's), ``quality``,
     ``confidence``, ``priority``, ``reasons`` (with evidence) and ``rank``. Flagging
-    again replaces the flags and updates queued items, never duplicating them; an
+    again replaces the split's flags (another split's stay) and updates queued items,
+    never duplicating them; an
     unreviewed item of the split that is no longer flagged leaves the queue. The
     frame holds every flag (millions, on millions of weak labels):
     ``queue_label_issues`` flags and queues the same without returning them.
@@ -529,13 +530,18 @@ def _stored_answers(
 def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
     """Store the flags of ``table`` (``example_id, attribute, given_label,
     suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``; in rank
-    order) in one step: they replace the flags, one row per reason, and each (example,
+    order) in one step: they replace the split's flags, one row per reason, and each (example,
     attribute) item is queued, or its queued item updated, never duplicated. An item of
     the flagged split that is no longer flagged leaves the queue unless it was reviewed:
     after a refit, 26 such items still showed the old label model's reasons."""
     with workspace.run("flag", config) as run:
         con = run.con
-        emptied(con, "flags")
+        of_split = "example_id IN (SELECT id FROM examples WHERE split = ?)"
+        if first_row(con, f"SELECT 1 FROM flags WHERE NOT {of_split} LIMIT 1", [config["split"]]):
+            # Another split's flags stay (trial 48b: flagging dev dropped train's).
+            con.execute(f"DELETE FROM flags WHERE {of_split}", [config["split"]])
+        else:
+            emptied(con, "flags")
         con.execute(
             f"""DELETE FROM queue q
                 WHERE q.example_id IN (SELECT id FROM examples WHERE split = ?)

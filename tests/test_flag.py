@@ -102,6 +102,26 @@ def test_flagging_again_drops_the_unreviewed_items_no_longer_flagged(tmp_path: P
         assert queued == again | {reviewed}, "the reviewed item keeps its place"
 
 
+def test_flagging_one_split_keeps_the_flags_of_another(tmp_path: Path) -> None:
+    # Trial 48b: flagging dev emptied the flags of train, whose items stayed queued.
+    ws, _ = noisy_workspace(tmp_path)
+    with ws:
+        ws.con.execute(
+            "UPDATE examples SET split = 'dev' WHERE id IN (SELECT id FROM examples ORDER BY id LIMIT 150)"
+        )
+        flags_of = (
+            "SELECT DISTINCT e.split FROM flags f JOIN examples e ON e.id = f.example_id ORDER BY 1"
+        )
+        train = find_label_issues(ws)
+        dev = find_label_issues(ws, split="dev")
+        assert train.height and dev.height
+        assert ws.sql(flags_of)["split"].to_list() == ["dev", "train"]
+        stored = ws.sql("SELECT count(DISTINCT example_id) AS n FROM flags")["n"][0]
+        assert stored == train.height + dev.height
+        assert find_label_issues(ws).height == train.height
+        assert ws.sql("SELECT count(DISTINCT example_id) AS n FROM flags")["n"][0] == stored
+
+
 def test_too_few_examples_per_label_is_explained(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
