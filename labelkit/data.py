@@ -1463,7 +1463,7 @@ def _warn_about_gold_spans(rows: pl.DataFrame, lang: str) -> None:
             f"{many:,} text{'s have' if many > 1 else ' has'} gold spans that overlap, the "
             f"first {file} row {row}: {json.dumps(first.to_json())} and "
             f"{json.dumps(second.to_json())}. The default small model, ner, tags a token "
-            "once and learns the first of them; `train --model spacy_spancat` keeps both",
+            "once and learns the longer of them; `train --model spacy_spancat` keeps both",
             LabelkitWarning,
             stacklevel=4,
         )
