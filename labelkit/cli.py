@@ -72,6 +72,7 @@ from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
     accuracy_with_interval,
     counted,
+    from_span,
     make_console,
     one_line,
     printable,
@@ -1741,12 +1742,16 @@ def flag(
             f"{progress['remaining']} still to review"
         )
     shown = top.join(texts, on="example_id", how="left", maintain_order="left")
-    marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+    if spans:
+        # The span, and the text from just before it (trial 48a: the text's first words
+        # did not hold the flagged span).
+        marked = pl.col("text").str.slice(pl.col("start"), pl.col("end") - pl.col("start"))
+        shown = shown.with_columns(marked.alias("span"), from_span("text", "start"))
     shown = shown.select(
         "rank",
         "example_id",
         # A span's attribute is its bounds: shown as start and end, as `queue` does.
-        *(["start", "end", marked.alias("span")] if spans else []),
+        *(["start", "end", "span"] if spans else []),
         *(["attribute"] if "attribute" in top.columns and not spans else []),
         "given_label",
         "suggested_label",

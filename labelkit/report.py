@@ -202,6 +202,26 @@ def one_line(column: str, width: int = 60) -> pl.Expr:
     )
 
 
+def from_span(column: str, start: str, lead: int = 20) -> pl.Expr:
+    """A text column cut to begin ``lead`` characters before the offset in the
+    ``start`` column, an ellipsis first where cut: a span's context for a table cell,
+    which ``one_line`` shortens from the start.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"text": ["x" * 40 + " the tofu"], "start": [45]})
+    >>> frame.select(from_span("text", "start", 5)).item()
+    '…x the tofu'
+    """
+    text = pl.col(column)
+    return (
+        pl.when(pl.col(start) > lead)
+        .then(pl.concat_str(pl.lit("…"), text.str.slice(pl.col(start) - lead)))
+        .otherwise(text)
+        .alias(column)
+    )
+
+
 def markdown_table(frame: pl.DataFrame) -> str:
     """A GitHub-flavoured Markdown table of ``frame``.
 

@@ -10,6 +10,7 @@ from rich.text import Text
 from labelkit import report
 from labelkit.report import (
     accuracy_with_interval,
+    from_span,
     make_console,
     markdown_table,
     one_line,
@@ -130,6 +131,13 @@ def test_one_line_flattens_and_shortens_texts_for_a_cell() -> None:
         None,
     ]
     assert texts.select(one_line("text", 10))["text"][0] == "check out…"
+
+
+def test_a_span_is_shown_from_just_before_it() -> None:
+    # Trial 48a: flag's table showed a long text's first words, not the flagged span.
+    frame = pl.DataFrame({"text": ["a" * 100 + " tofu", "short tofu", None], "start": [101, 6, 0]})
+    shown = frame.select(from_span("text", "start")).with_columns(one_line("text"))
+    assert shown["text"].to_list() == ["…" + "a" * 19 + " tofu", "short tofu", None]
 
 
 def test_progress_outside_a_terminal_is_plain_lines_at_the_start_every_while_and_the_end(
