@@ -530,8 +530,8 @@ def apply_lfs(
     _check_lfs(lfs, task)
     _check_workers(n_jobs, lf_timeout)
     runner = executor_for(executor) if isinstance(executor, str) else executor
-    counted = first_row(workspace.con, "SELECT count(*) FROM examples")
-    n_examples = int(counted[0]) if counted else 0
+    examples = first_row(workspace.con, "SELECT count(*) FROM examples")
+    n_examples = int(examples[0]) if examples else 0
     if n_examples == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
     current = set() if force else _current(workspace, lfs)
@@ -977,7 +977,8 @@ def _never_voting(
     """The error for the LFs ``lfs`` that never voted but returned what is not a vote,
     naming the first one's first such row, how many rows it did so on, and its
     ``reasons`` in the order they first came."""
-    more = f" (and {len(reasons) - 3} more)" if len(reasons) > 3 else ""
+    # Trial 48a: "(and 39 more)" beside "on the 49 rows" read as a count of rows.
+    more = f" (and {counted(len(reasons) - 3, 'other error')})" if len(reasons) > 3 else ""
     others = f"; so did {list(lfs[1:])}" if lfs[1:] else ""
     return LabelingFunctionError(
         lfs[0],

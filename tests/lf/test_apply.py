@@ -350,6 +350,9 @@ def test_an_lf_that_never_returns_a_label_is_an_error_but_one_that_abstains_is_n
         "allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining"
     )
     assert table_counts(workspace) == before
+    echo = labeling_function(lambda x: None if "song" in x.text else x.text[:12], name="echo")
+    with pytest.raises(LabelingFunctionError, match=r"on the 4 rows .*\(and 1 other error\);"):
+        apply_lfs(workspace, [echo])
     # One LF that also votes somewhere, and one that abstains everywhere, are stored.
     applied = apply_lfs(workspace, [SUBSCRIBE, fragile, silent])
     assert applied.matrix.to_frame()["silent"].to_list() == [None] * 6
