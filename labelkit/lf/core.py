@@ -509,6 +509,46 @@ def threshold_lf(
     )
 
 
+def read_list(path: str | Path, owner: str) -> list[str]:
+    """The entries of a list file (a gazetteer, lookup values): one per line, stripped;
+    blank lines and lines that start with ``"# "`` are skipped (``#hashtag`` is an
+    entry). A relative path is looked for in the current folder, then beside the file
+    that defines the LF, so an LF module reads its lists wherever it is run from.
+    ``owner`` names the LF in errors.
+
+    Examples
+    --------
+    >>> read_list("equipment.txt", "span LF 'equipment'")
+    ['dutch oven', 'wok']
+    """
+    path = Path(path)
+    tried = [path]
+    beside = _defining_folder()
+    if not path.is_absolute() and not path.exists() and beside is not None:
+        tried.append(beside / path)
+    found = next((candidate for candidate in tried if candidate.is_file()), tried[0])
+    try:
+        text = found.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        where = " or ".join(str(candidate) for candidate in tried)
+        raise InputError(f"{owner}: cannot read {where} as UTF-8: {error}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and line != "#" and not line.startswith("# ")]
+
+
+def _defining_folder() -> Path | None:
+    """The folder of the innermost file outside labelkit on the call stack: where the
+    LF being defined lives."""
+    package = Path(__file__).resolve().parent.parent
+    frame = sys._getframe(1)
+    while frame is not None:
+        file = Path(frame.f_code.co_filename)
+        if file.is_file() and package not in file.resolve().parents:
+            return file.resolve().parent
+        frame = frame.f_back
+    return None
+
+
 def lookup_lf(
     name: str,
     values: Iterable[str] | str | Path,
@@ -527,11 +567,7 @@ def lookup_lf(
     >>> known_spammers = lookup_lf("known_spammer", "spammers.txt", "spam", field="author")
     """
     if isinstance(values, (str, Path)):
-        path = Path(values)
-        try:
-            values = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-        except OSError as error:
-            raise InputError(f"lookup LF {name!r}: cannot read {path}: {error}") from None
+        values = read_list(values, f"lookup LF {name!r}")
     items = sorted({nfc(v if case_sensitive else v.lower()) for v in values})
     if not items:
         raise InputError(f"lookup LF {name!r} has no values")

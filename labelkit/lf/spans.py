@@ -25,7 +25,13 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError
-from labelkit.lf.core import ERRORS_SCHEMA, Example, LabelingFunction, describe_error
+from labelkit.lf.core import (
+    ERRORS_SCHEMA,
+    Example,
+    LabelingFunction,
+    describe_error,
+    read_list,
+)
 from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
 from labelkit.spans import Span, misplaced
 from labelkit.task import OUTSIDE, Task
@@ -135,12 +141,7 @@ def phrase_span_lf(
     >>> parts = phrase_span_lf("parts", "TERM", ["battery life", "keyboard", "screen"])
     """
     if isinstance(phrases, (str, Path)):
-        path = Path(phrases)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"span LF {name!r}: cannot read {path} as UTF-8: {error}") from None
-        phrases = [line.strip() for line in text.splitlines() if line.strip()]
+        phrases = read_list(phrases, f"span LF {name!r}")
     listed = tuple(dict.fromkeys(phrases))
     if not listed or any(not phrase.strip() for phrase in listed):
         raise InputError(f"span LF {name!r} needs phrases, none of them blank")

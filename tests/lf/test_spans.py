@@ -23,6 +23,7 @@ from labelkit import (
     import_votes,
     ingest,
     keyword_lf,
+    load_lfs,
     summarize_lfs,
 )
 from labelkit.lf.spans import (
@@ -380,3 +381,26 @@ def test_a_gazetteer_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None
     gazetteer.write_bytes("café\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"span LF 'places': cannot read .*places.txt as UTF-8"):
         phrase_span_lf("places", "TERM", gazetteer)
+
+
+def test_an_lf_files_gazetteer_is_found_beside_it_and_skips_comments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 48a: run from another folder, the LF file's gazetteer was not found, and a
+    # "# comment" line became a phrase.
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "tools.txt").write_text("# cookware\n\nwok\n#wok\ndutch oven\n#\n")
+    (project / "cooking.py").write_text(
+        "from labelkit.lf.spans import phrase_span_lf\n"
+        "tools = phrase_span_lf('tools', 'EQUIPMENT', 'tools.txt')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    (tools,) = load_lfs(str(project / "cooking.py"))
+    assert tools.phrases == ("wok", "#wok", "dutch oven")
+    with pytest.raises(InputError, match=r"cannot read gone.txt or .*proj/gone.txt as UTF-8"):
+        (project / "broken.py").write_text(
+            "from labelkit.lf.spans import phrase_span_lf\n"
+            "tools = phrase_span_lf('tools', 'EQUIPMENT', 'gone.txt')\n"
+        )
+        load_lfs(str(project / "broken.py"))
