@@ -132,8 +132,15 @@ class TextClassifier:
         if batch:
             yield from self.scores(batch).tolist()
 
-    def __call__(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return [dict(zip(self.labels, row, strict=True)) for row in self.pipe(texts)]
+    def __call__(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
+        """A dict of probabilities per text; None for a text with no words, to which
+        ``labelkit predict`` gives null predictions too (trial 48b: a packaged model
+        answered its prior for "")."""
+        rows = self.pipe(texts)
+        return [
+            dict(zip(self.labels, row, strict=True)) if text.strip() else None
+            for text, row in zip(texts, rows, strict=True)
+        ]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """One row of probabilities per text: a softmax over the labels' logits (over each

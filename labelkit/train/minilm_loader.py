@@ -116,8 +116,15 @@ class TextClassifier:
         if batch:
             yield from self._scores(batch)
 
-    def __call__(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        return [dict(zip(self.labels, row, strict=True)) for row in self.pipe(texts)]
+    def __call__(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
+        """A dict of probabilities per text; None for a text with no words, to which
+        ``labelkit predict`` gives null predictions too (trial 48b: a packaged model
+        answered its prior for "")."""
+        rows = self.pipe(texts)
+        return [
+            dict(zip(self.labels, row, strict=True)) if text.strip() else None
+            for text, row in zip(texts, rows, strict=True)
+        ]
 
     def _scores(self, texts: list[str]) -> list[list[float]]:
         # Texts of like length together: padding to a batch's longest costs the most.

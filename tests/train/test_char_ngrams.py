@@ -69,6 +69,10 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
     assert scores.argmax(axis=1).tolist() == [1, 0, 1]
     one_by_one = np.array([next(loaded.pipe([text])) for text in texts])
     assert scores == pytest.approx(one_by_one)
+    # Trial 48b: the packaged loader answered its prior for an empty text.
+    called = loaded(["subscribe to my channel please", "", " \n"])
+    assert called[0] == pytest.approx(dict(zip(["ham", "spam"], scores[0], strict=True)))
+    assert called[1:] == [None, None]
 
 
 def test_its_probabilities_are_tempered_on_dev_and_its_answers_kept(tmp_path: Path) -> None:
