@@ -2187,15 +2187,18 @@ def _print_sampled(ws: Workspace) -> None:
         ][0]
     )
     cleaned, limit = logged["cleaned"], logged["max_examples"]
+    # Trial 48b: which label model taught it was said nowhere.
+    teacher = logged.get("label_model")
+    taught = f" ({teacher['model']}'s labels, run {teacher['run_id']})" if teacher else ""
     if limit is not None and cleaned > limit:
         console.print(
-            f"trained on a sample of {limit:,} of the {cleaned:,} cleaned texts (stratified "
-            "by label, weighted by the label model's confidence, reviewed first); "
-            "--max-examples all trains on every one",
+            f"trained on a sample of {limit:,} of the {cleaned:,} cleaned texts{taught} "
+            "(stratified by label, weighted by the label model's confidence, reviewed "
+            "first); --max-examples all trains on every one",
             highlight=False,
         )
     else:
-        console.print(f"trained on all {cleaned:,} cleaned texts", highlight=False)
+        console.print(f"trained on all {cleaned:,} cleaned texts{taught}", highlight=False)
 
 
 def _train_frontier(

@@ -29,7 +29,14 @@ from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
-from labelkit.workspace import Workspace, first_row, no_gold_in, registered, warn_if_out_of_date
+from labelkit.workspace import (
+    Workspace,
+    first_row,
+    label_model_run,
+    no_gold_in,
+    registered,
+    warn_if_out_of_date,
+)
 
 if TYPE_CHECKING:
     # spaCy takes seconds to import and only the small model needs it: `labelkit
@@ -410,6 +417,8 @@ def evaluate(
         raise no_gold_in(workspace, split, "to evaluate against")
     warn_if_out_of_date(workspace)
     _warn_if_fitted_on(workspace, split)
+    if model_path is not None:
+        _warn_if_taught_by_another(workspace, model_path)
     if task.kind == "spans":
         return _evaluate_spans(workspace, examples, model_path, split)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
@@ -731,6 +740,37 @@ def _warn_if_fitted_on(workspace: Workspace, split: str) -> None:
             LabelkitWarning,
             stacklevel=3,
         )
+
+
+def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> None:
+    """Warn where this workspace trained the model at ``model_path`` on the labels of an
+    ``aggregate`` run other than the stored one: the label model row beside it is then
+    not its teacher (trial 48b: trained on auto's labels, scored beside dawid_skene)."""
+    model = Path(model_path).resolve()
+    trained = workspace.sql(
+        """SELECT config->>'output_dir' AS output_dir, config->'label_model' AS taught
+           FROM runs WHERE step = 'train' ORDER BY run_id DESC"""
+    )
+    teacher = next(
+        (
+            json.loads(taught)
+            for output_dir, taught in trained.iter_rows()
+            # The folder trained into holds model-best and model-last.
+            if output_dir and taught and Path(output_dir).resolve() in (model, model.parent)
+        ),
+        None,
+    )
+    now = label_model_run(workspace)
+    if not teacher or not now or teacher["run_id"] == now["run_id"]:
+        return
+    warnings.warn(
+        f"{model_path} learnt from the labels of {teacher['model']} (aggregate run "
+        f"{teacher['run_id']}); the workspace's label model is now {now['model']} (run "
+        f"{now['run_id']}), so the label model scored beside it is not its teacher: train "
+        f"it again, or aggregate with {teacher['model']} again, to compare the two",
+        LabelkitWarning,
+        stacklevel=3,
+    )
 
 
 def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:

@@ -526,6 +526,23 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} has no {table} yet: run `{step}` first")
 
 
+def label_model_run(workspace: Workspace) -> dict[str, Any] | None:
+    """The stored label model's name and ``aggregate`` run (``{"model": ..., "run_id":
+    ...}``), from ``predictions`` or, for a spans task, ``span_predictions``; None
+    before the first ``aggregate``. A small model's train run logs it as its teacher.
+
+    Examples
+    --------
+    >>> label_model_run(ws)
+    {'model': 'auto', 'run_id': 4}
+    """
+    table = "span_predictions" if workspace.task.kind == "spans" else "predictions"
+    row = first_row(workspace.con, f"SELECT any_value(model), max(run_id) FROM {table}")
+    if row is None or row[1] is None:
+        return None
+    return {"model": row[0], "run_id": int(row[1])}
+
+
 def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True, queue: bool = False) -> None:
     """Warn (``OutdatedWarning``) once per line of ``workspace.out_of_date(...)``: a step
     about to read results older than their inputs says so.

@@ -50,7 +50,7 @@ from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _check_run, _fit
-from labelkit.workspace import Workspace, registered
+from labelkit.workspace import Workspace, label_model_run, registered
 
 NER_MODEL = "spacy_ner"
 SPANCAT_MODEL = "spacy_spancat"
@@ -409,6 +409,7 @@ def train_ner_on_cleaned(
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
     logged |= {"rules": rule_lfs if rules else False, "rule_precision": rule_precision}
     logged |= {"max_examples": max_examples, "cleaned": cleaned}
+    logged["label_model"] = label_model_run(workspace)
     logged |= params
     # The run's config is written when the block ends, so the counts join it.
     with workspace.run("train", logged):

@@ -33,7 +33,7 @@ from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.temper import best_temperature
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace, no_gold_in, warn_if_out_of_date
+from labelkit.workspace import Workspace, label_model_run, no_gold_in, warn_if_out_of_date
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -683,6 +683,7 @@ def train_on_cleaned(
     config = {"output_dir": str(output_dir), "model": model, "seed": seed, "targets": targets}
     config |= {"dev_split": dev_split, "config_path": config_path and str(config_path)}
     config |= {"max_examples": max_examples, "cleaned": cleaned}
+    config["label_model"] = label_model_run(workspace)
     train_args = {
         "model": model,
         "targets": targets,

@@ -168,6 +168,7 @@ def test_spans_that_ner_cannot_take_are_counted(trained: tuple[Path, Path, str])
         "overlapping": 0,
     }
     assert run["spans"]["train"] == counts
+    assert run["label_model"]["model"] == "hmm", "the teacher is logged"
     assert (
         f"{total} cleaned spans: 1 snapped outward to token boundaries, 1 dropped on "
         "whitespace only, 1 dropped as overlapping" in " ".join(shown.split())

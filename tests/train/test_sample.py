@@ -4,14 +4,15 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import Workspace, train_on_cleaned
-from labelkit.errors import InputError
+from labelkit import Workspace, aggregate, evaluate, train_on_cleaned
+from labelkit.errors import InputError, LabelkitWarning
 from labelkit.export import cleaned_labels, cleaned_query
 from labelkit.train.sample import (
     entity_types,
@@ -157,9 +158,23 @@ def test_max_examples_option() -> None:
 
 def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Path) -> None:
     with Workspace(spam_workspace) as ws:
-        train_on_cleaned(ws, tmp_path / "model", max_examples=12)
+        model = train_on_cleaned(ws, tmp_path / "model", max_examples=12)
         logged = json.loads(ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0])
-    assert (logged["examples"], logged["cleaned"], logged["max_examples"]) == (12, 24, 12)
+        assert (logged["examples"], logged["cleaned"], logged["max_examples"]) == (12, 24, 12)
+        # Trial 48b: trained on one label model's labels, the model was scored beside
+        # another's without a word.
+        taught = ws.sql("SELECT run_id FROM runs WHERE step = 'aggregate'")["run_id"][0]
+        assert logged["label_model"] == {"model": "majority_vote", "run_id": taught}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            evaluate(ws, model)
+        aggregate(ws, "dawid_skene")
+        with pytest.warns(
+            LabelkitWarning,
+            match=rf"learnt from the labels of majority_vote \(aggregate run {taught}\); the "
+            r"workspace's label model is now dawid_skene \(run \d+\)",
+        ):
+            evaluate(ws, model)
 
 
 def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
