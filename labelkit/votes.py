@@ -41,6 +41,13 @@ class LabelMatrix:
     sources: list[str]
     task: Task
 
+    def __repr__(self) -> str:
+        # Trial 48b: the dataclass repr listed every example id.
+        return (
+            f"LabelMatrix({len(self.example_ids):,} examples x {len(self.sources)} "
+            f"sources {self.sources})"
+        )
+
     @classmethod
     def from_workspace(
         cls,

@@ -53,6 +53,8 @@ def test_sparse_votes_read_from_the_workspace_are_the_votes_cast(workspace: Work
     ]
     dense = LabelMatrix.from_workspace(workspace, sources=["subscribe", "song"])
     assert (votes.to_matrix().codes == dense.codes).all()
+    # Trial 48b: printing applied LFs listed every example id.
+    assert repr(dense) == "LabelMatrix(6 examples x 2 sources ['subscribe', 'song'])"
     assert [a.tolist() for a in dense.triplets()] == [
         votes.rows.tolist(),
         votes.columns.tolist(),
