@@ -903,3 +903,22 @@ def test_copies_of_a_text_with_different_gold_are_pointed_out(tmp_path: Path) ->
         "1 text carries more than one gold label in its copies (the first, 'same text': a, b): "
         "likely a wrong label; each copy is scored against its own"
     ) in notes
+
+
+def test_held_out_texts_that_are_train_texts_too_are_pointed_out(tmp_path: Path) -> None:
+    # Trial 48b: with given splits, 189 test texts were word for word train texts, unsaid.
+    path = tmp_path / "split.csv"
+    texts = ["shared text", "shared text", "train only", "test only", "also shared", "also shared"]
+    splits = ["train", "test", "train", "test", "dev", "train"]
+    pl.DataFrame(
+        {"text": texts, "label": ["a", "a", "b", "b", "a", "a"], "split": splits}
+    ).write_csv(path)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        notes = ingest(ws, path, label_column="label", split_column="split").notes
+    assert (
+        "2 dev or test texts also in train, word for word (the first: 'also shared'): a model "
+        "scores better on those than on new texts; give each text one split"
+    ) in notes
+    with Workspace(tmp_path / "apart.duckdb") as ws:
+        hashed = ingest(ws, path, label_column="label", test_fraction=0.5).notes
+    assert not any("also in train" in note for note in hashed), "copies share a hashed split"
