@@ -230,4 +230,6 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    # The public names and the module's own, not what it imports for itself (trial 48b:
+    # dir() listed Any, TYPE_CHECKING and importlib, and loaded names twice).
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})

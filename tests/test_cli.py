@@ -253,6 +253,19 @@ def test_commands_that_ask_no_llm_start_without_importing_openai() -> None:
     assert shown.stdout == "False\n"
 
 
+def test_the_packages_dir_lists_its_public_names_once_and_nothing_it_imports() -> None:
+    # Trial 48b: dir(labelkit) listed Any, TYPE_CHECKING and importlib, and names twice.
+    probe = (
+        "import json, labelkit; labelkit.Workspace; names = dir(labelkit); "
+        "print(json.dumps([names, labelkit.__all__]))"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    names, public = json.loads(shown.stdout)
+    assert len(names) == len(set(names))
+    assert [name for name in names if not name.startswith("__")] == sorted(public)
+
+
 def test_every_option_and_argument_has_help_text() -> None:
     group = get_command(app)
     commands = {"labelkit": group, **group.commands}
