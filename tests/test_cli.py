@@ -977,3 +977,25 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     assert "each one's macro-F1 (over yes and no); micro_f1: over the labels given" in (
         evaluated.stdout
     )
+
+
+def test_train_says_what_became_of_the_spans_of_train_and_dev(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 48a: a spancat was told "0 dropped as overlapping ... (ner gives a token one
+    # entity)", and 36 dev gold spans dropped by a ner were not mentioned.
+    from labelkit.cli import _print_span_counts
+
+    kept = {"spans": 10, "snapped": 1, "whitespace": 0, "overlapping": 0}
+    _print_span_counts({"train": kept, "dev": kept})
+    said = " ".join(capsys.readouterr().out.split())
+    assert (
+        said
+        == "10 cleaned spans: 1 snapped outward to token boundaries, 0 dropped on whitespace only"
+    )
+    _print_span_counts({"train": kept | {"overlapping": 2}, "dev": kept | {"overlapping": 36}})
+    said = " ".join(capsys.readouterr().out.split())
+    assert "0 dropped on whitespace only, 2 dropped as overlapping a longer span" in said
+    assert (
+        "dev: 36 gold spans overlapping a longer one left out of the choice of checkpoint" in said
+    )
