@@ -11,6 +11,7 @@ from labelkit.aggregate.spans import (
     encode_votes,
     fit_span_model,
     make_span_model,
+    nested_tokens,
     source_spans,
 )
 from labelkit.errors import InputError, LabelkitError
@@ -240,11 +241,26 @@ def test_a_type_nested_in_a_longer_span_of_another_does_not_cut_it():
         (0, 1, "INGREDIENT"),
         (1, 3, "DISH"),
     ]
-    # Where the ingredient has more evidence (a two-token dish), it alone is kept:
-    # never the fragment "curry" as a dish.
+    # A two-token dish too: never the ingredient beside a fragment "curry".
     votes = [[[(0, 2, "DISH")], [(0, 1, "INGREDIENT")], [(0, 1, "INGREDIENT")]]] * 40
     model = fit_span_model("auto", n_tokens, votes, labels)
-    assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 1, "INGREDIENT")]
+    assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 2, "DISH")]
+
+
+def test_a_type_nested_in_another_is_no_disagreement_to_rate_sources_by():
+    """Trial 48a: an ingredient list, right 0.99 of the time, was rated 0.02 because it
+    marks the ingredients inside dish names, and every ingredient came out unsure."""
+    labels = ["INGREDIENT", "DISH"]
+    nested = [[(0, 2, "DISH")], [(0, 1, "INGREDIENT")], []]
+    alone = [[], [(0, 1, "INGREDIENT")], [(0, 1, "INGREDIENT")]]
+    dish = [[(0, 2, "DISH")], [], [(0, 2, "DISH")]]
+    votes = [nested] * 60 + [alone] * 30 + [dish] * 30
+    n_tokens = [3] * len(votes)
+    codes, offsets = encode_votes(n_tokens[:2], votes[:2], labels, "bio")
+    assert nested_tokens(codes, offsets, 2).tolist() == [True, False, False, True, False, False]
+    model = fit_span_model("auto", n_tokens, votes, labels)
+    assert min(model.report["accuracy"]) > 0.9
+    assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 2, "DISH")]
 
 
 def test_exact_ties_between_types_on_the_same_tokens_are_broken_at_random():
