@@ -35,9 +35,25 @@ HIGHLIGHTS = (
 page's ``mark.label-n`` colours are the same."""
 
 
+# Characters read from piped input after an escape that began no arrow key.
+_READ_AHEAD: list[str] = []
+
+
 def read_key() -> str:
-    """One key press from the terminal; from piped input, the next character."""
-    return click.getchar() if sys.stdin.isatty() else sys.stdin.read(1)
+    """One key press from the terminal; from piped input, the next character, or an
+    arrow key's escape sequence whole (trial 48a: piped, it was three keys, escape, a
+    bound key and an unknown one, and stored an answer nobody gave)."""
+    if sys.stdin.isatty():
+        return click.getchar()
+    if _READ_AHEAD:
+        return _READ_AHEAD.pop(0)
+    key = sys.stdin.read(1)
+    if key == "\x1b":
+        more = sys.stdin.read(2)
+        if len(more) == 2 and more[0] == "[" and more[1] in "ABCD":
+            return key + more
+        _READ_AHEAD.extend(more)
+    return key
 
 
 def review_in_terminal(

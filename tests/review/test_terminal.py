@@ -390,3 +390,12 @@ def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> N
             ("s1", bounds("s1", "battery"), "accept", "TERM"),
             ("s3", bounds("s3", "Dell"), "reject", "none"),
         ]
+
+
+def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Trial 48a: a piped arrow key was read as escape, '[' (a bound key) and a letter.
+    from labelkit.review.terminal import read_key
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\x1b[Da\x1b[q\x1b"))
+    keys = [read_key() for _ in range(7)]
+    assert keys == ["\x1b[D", "a", "\x1b", "[", "q", "\x1b", ""]
