@@ -860,5 +860,9 @@ def _most_probable(scored: dict[str, str]) -> tuple[pl.Expr, pl.Expr]:
 def _joined(frame: pl.DataFrame, added: pl.DataFrame, name: str) -> pl.DataFrame:
     clash = sorted(set(added.columns) & set(frame.columns))
     if clash:
-        raise InputError(f"{name}: already has columns {clash}, which predictions add")
+        # Trial 48a: a labelled file was refused with no way out said.
+        raise InputError(
+            f"{name}: already has columns {clash}, which predictions add and never "
+            "overwrite: rename or drop them in the input first"
+        )
     return pl.concat([frame, added], how="horizontal")

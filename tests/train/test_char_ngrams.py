@@ -103,6 +103,16 @@ def test_a_text_that_is_not_there_gets_no_prediction(trained: Path) -> None:
     assert predicted["score_spam"].null_count() == predicted["confidence"].null_count() == 2
 
 
+def test_a_column_predictions_would_add_is_refused_with_the_way_out(trained: Path) -> None:
+    frame = pl.DataFrame({"text": ["free money click here"], "predicted": ["spam"]})
+    with pytest.raises(
+        InputError,
+        match=r"frame: already has columns \['predicted'\], which predictions add and never "
+        "overwrite: rename or drop them",
+    ):
+        predict_frame(trained, frame)
+
+
 def test_predict_file_says_when_the_text_column_holds_single_words_and_another_sentences(
     trained: Path, tmp_path: Path
 ) -> None:
