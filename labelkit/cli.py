@@ -81,7 +81,14 @@ from labelkit.report import (
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
-from labelkit.workspace import VOTE_STEP, Workspace, finished_runs, first_row, require_split
+from labelkit.workspace import (
+    VOTE_STEP,
+    Workspace,
+    finished_runs,
+    first_row,
+    label_model_run,
+    require_split,
+)
 
 app = typer.Typer(
     help="Labeling functions, LLM votes, label models, review and distillation.",
@@ -1045,6 +1052,15 @@ def llm(
         )
 
 
+def _say_replaced(replaced: dict[str, Any] | None) -> None:
+    """Say whose stored labels an aggregate replaced (trial 48b: it said nothing)."""
+    if replaced is not None:
+        console.print(
+            f"these replace the labels of {replaced['model']} (aggregate run {replaced['run_id']})",
+            highlight=False,
+        )
+
+
 def _answers_cached(workspace: Workspace) -> int:
     return int(workspace.sql("SELECT count(*) AS n FROM llm_cache WHERE error IS NULL")["n"][0])
 
@@ -1390,10 +1406,12 @@ def aggregate_votes(
     with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
         if exclude:
             params["sources"] = _kept_sources(ws, exclude)
+        replaced = label_model_run(ws)
         if ws.task.kind == "spans":
             if save is not None:
                 raise LabelkitError("span label models are not saved: leave out --save")
             _aggregate_spans(ws, model, fit_split, gold_split, params)
+            _say_replaced(replaced)
             return
         if ws.task.kind != "classification":
             # A folder of one model per attribute and part, read back for their reports.
@@ -1451,6 +1469,7 @@ def aggregate_votes(
         for label in labels
     )
     console.print(f"{model}: {labeled} of {examples} examples labeled: {balance}")
+    _say_replaced(replaced)
     if on_dev is not None:
         label_models = on_dev.comparison().filter(pl.col("kind") == "label model")
         console.print(

@@ -917,7 +917,12 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
     assert "1 example was ingested after the label model last ran" in exported.stderr
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2"]
     assert run("apply", ws, "--lfs", lfs).returncode == 0
-    assert run("aggregate", ws, "--model", "majority_vote").returncode == 0
+    again = run("aggregate", ws, "--model", "majority_vote")
+    assert again.returncode == 0
+    # Trial 48b: a second aggregate replaced the first one's labels without a word.
+    with Workspace(ws, read_only=True) as workspace:
+        first = workspace.sql("SELECT min(run_id) AS r FROM runs WHERE step = 'aggregate'")["r"][0]
+    assert f"these replace the labels of majority_vote (aggregate run {first})" in again.stdout
     fresh = run("export", ws, tmp_path / "clean.csv")
     assert "warning" not in fresh.stderr
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]
