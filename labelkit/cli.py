@@ -841,6 +841,13 @@ def llm(
         int, typer.Option(help="Stop after this many prompts in a row fail alike.")
     ] = 5,
     refresh: Annotated[bool, typer.Option(help="Ask again even when cached.")] = False,
+    cached_only: Annotated[
+        bool,
+        typer.Option(
+            help="Ask nothing: the cached answers (--recorded ones too) vote, the other "
+            "examples abstain."
+        ),
+    ] = False,
     budget: Annotated[
         int | None,
         typer.Option(
@@ -915,12 +922,12 @@ def llm(
         raise InputError(
             "--dry-run changes nothing, so it would not load --recorded and would count "
             "those answers as still to ask: load them first with `labelkit llm ... "
-            "--recorded FILE --max-requests 0` (asks nothing), then --dry-run"
+            "--recorded FILE --cached-only` (asks nothing), then --dry-run"
         )
     if dry_run and save_answers:
         raise InputError(
             "--save-answers writes a run's answers and a dry run asks nothing: "
-            "`--max-requests 0 --save-answers FILE` writes the cached ones"
+            "`--cached-only --save-answers FILE` writes the cached ones"
         )
     chosen = None if split == "all" else split
     runner = _executor(executor, ray_address, workers, None)
@@ -975,7 +982,7 @@ def llm(
             console.print(
                 f"{import_llm_cache(ws, recorded)} recorded answers loaded into the cache"
             )
-        kept_before = _answers_cached(ws)
+        started = first_row(ws.con, "SELECT now()::TIMESTAMP")
         try:
             if local:
                 with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
@@ -986,6 +993,7 @@ def llm(
                         ),
                         split=chosen,
                         refresh=refresh,
+                        cached_only=cached_only,
                         budget=budget,
                         budget_usd=budget_usd,
                         executor=runner,
@@ -996,6 +1004,7 @@ def llm(
                     config,
                     split=chosen,
                     refresh=refresh,
+                    cached_only=cached_only,
                     budget=budget,
                     budget_usd=budget_usd,
                     executor=runner,
@@ -1003,9 +1012,10 @@ def llm(
         except KeyboardInterrupt:
             # Trial 34: Ctrl-C ended the run without a word of what was kept.
             # Trial 47c: it did not say how many answers the run had paid for.
-            kept = counted(_answers_cached(ws) - kept_before, "answer")
+            kept = _answers_since(ws, started[0] if started else None)
             errors.print(
-                f"interrupted: the {kept} received are in the cache, but this run's votes "
+                f"interrupted: {counted(kept, 'answer')} received "
+                f"{'is' if kept == 1 else 'are'} in the cache, but this run's votes "
                 "were not stored; run the same command again to store them (cached answers "
                 "are not asked or paid for again)",
                 highlight=False,
@@ -1061,8 +1071,15 @@ def _say_replaced(replaced: dict[str, Any] | None) -> None:
         )
 
 
-def _answers_cached(workspace: Workspace) -> int:
-    return int(workspace.sql("SELECT count(*) AS n FROM llm_cache WHERE error IS NULL")["n"][0])
+def _answers_since(workspace: Workspace, started: Any) -> int:
+    """The answers cached since ``started`` (DuckDB's clock): a refreshed answer
+    replaces its row, so counting rows before and after would miss it."""
+    row = first_row(
+        workspace.con,
+        "SELECT count(*) FROM llm_cache WHERE error IS NULL AND created_at >= ?",
+        [started],
+    )
+    return int(row[0]) if row else 0
 
 
 def _print_budget_plan(plan: LLMBudgetPlan, config: LLMConfig) -> None:
@@ -1728,8 +1745,10 @@ def flag(
         progress = ReviewQueue(ws).progress()
         unsure_only = first_row(
             ws.con,
-            """SELECT count(*) FROM (SELECT example_id, attribute FROM flags GROUP BY ALL
-                                    HAVING count(*) = 1
+            # This run's flags: another split's stay in the table.
+            """SELECT count(*) FROM (SELECT example_id, attribute FROM flags
+                                    WHERE run_id = (SELECT max(run_id) FROM flags)
+                                    GROUP BY ALL HAVING count(*) = 1
                                        AND bool_and(starts_with(reason, 'label model unsure')))""",
         )
         fitted = last_aggregate_config(ws) or {}

@@ -767,7 +767,7 @@ def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> 
         f"{model_path} learnt from the labels of {teacher['model']} (aggregate run "
         f"{teacher['run_id']}); the workspace's label model is now {now['model']} (run "
         f"{now['run_id']}), so the label model scored beside it is not its teacher: train "
-        f"it again, or aggregate with {teacher['model']} again, to compare the two",
+        "it again on these labels to compare the two",
         LabelkitWarning,
         stacklevel=3,
     )

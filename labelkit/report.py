@@ -211,7 +211,7 @@ def from_span(column: str, start: str, lead: int = 20) -> pl.Expr:
     --------
     >>> frame = pl.DataFrame({"text": ["x" * 40 + " the tofu"], "start": [45]})
     >>> frame.select(from_span("text", "start", 5)).item()
-    '…x the tofu'
+    '… the tofu'
     """
     text = pl.col(column)
     return (

@@ -14,11 +14,13 @@ name               what it does
 ``majority_vote``  per token, the most voted class (IO); ties at random (seed);
                    a token no source covers is O; runs of one type are a span
 ``auto``           (default) the ``auto`` classification label model over the
-                   tokens some source covers, classes O and the entity types;
+                   tokens some source covers (but nested ones), classes O and
+                   the entity types;
                    of the spans sources voted, the disjoint ones with most
                    evidence over O
 ``dawid_skene``    token-level Dawid-Skene, a source's silence on a token one
                    of its answers (``silence=True``), fitted on every token
+                   but nested ones (``nested_tokens``); spans chosen as auto's
 =================  ===========================================================
 
 Any registered classification label model runs over tokens the same way:
@@ -43,7 +45,6 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
-import polars as pl
 
 from labelkit.errors import InputError
 from labelkit.registry import label_models, resolve, span_label_models
@@ -339,6 +340,10 @@ def nested_tokens(codes: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
     """Per token, whether it lies in a voted span that lies inside a longer voted span
     of another type (in the same document).
 
+    One sweep over the spans by start (the longer first): a span is nested where a span
+    of another type that starts no later, on other tokens, ends no sooner. Spans never
+    cross documents, so an earlier document's spans end before this one's start.
+
     Examples
     --------
     >>> codes = np.array([[2, 1], [4, -1], [-1, 1]])  # type 2 over 0-1; type 1 at 0 and 2
@@ -346,27 +351,21 @@ def nested_tokens(codes: np.ndarray, offsets: np.ndarray, k: int) -> np.ndarray:
     [True, False, False]
     """
     voted = source_spans(codes, offsets, k)
-    spans = pl.DataFrame(
-        {
-            "start": voted[:, 0],
-            "end": voted[:, 1],
-            "kind": voted[:, 2],
-            "document": np.searchsorted(offsets, voted[:, 0], side="right") - 1,
-        }
-    )
-    inner = (
-        spans.join(spans, on="document", suffix="_outer")
-        .filter(
-            (pl.col("kind") != pl.col("kind_outer"))
-            & (pl.col("start_outer") <= pl.col("start"))
-            & (pl.col("end") <= pl.col("end_outer"))
-            & ((pl.col("end_outer") - pl.col("start_outer")) > (pl.col("end") - pl.col("start")))
-        )
-        .unique(["start", "end"])
-    )
+    order = np.lexsort((-voted[:, 1], voted[:, 0]))
+    start, end, kind = voted[order, 0], voted[order, 1], voted[order, 2]
+    # Spans of the same bounds disagree on the type: none holds another. The furthest
+    # end so far is read where each run of equal bounds begins.
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (start[1:] != start[:-1]) | (end[1:] != end[:-1])
+    run_start = np.maximum.accumulate(np.where(new, np.arange(len(order)), 0))
+    nested = np.zeros(len(order), dtype=bool)
+    for other in range(1, k + 1):
+        ends = np.where(kind == other, end, -1)
+        before = np.concatenate([[-1], np.maximum.accumulate(ends)[:-1]]) if len(ends) else ends
+        nested |= (kind != other) & (before[run_start] >= end)
     inside = np.zeros(len(codes) + 1, dtype=np.int64)
-    np.add.at(inside, inner["start"].to_numpy(), 1)
-    np.add.at(inside, inner["end"].to_numpy(), -1)
+    np.add.at(inside, start[nested], 1)
+    np.add.at(inside, end[nested], -1)
     return np.cumsum(inside)[:-1] > 0
 
 
@@ -385,7 +384,8 @@ def best_source_spans(
     of two readings the probabilities cannot tell apart the one more sources drew
     wins. Of types voted on the same tokens the best scoring is kept, exact ties at
     random (``seed``); of spans that overlap, the set with the highest total, found by
-    weighted interval scheduling, on an exact tie the longer span. Every predicted
+    weighted interval scheduling (where totals tie, the longer of two spans that end
+    on the same token). Every predicted
     span is one a source proposed: where one source marks "chicken curry" a dish and
     others "chicken" an ingredient, the dish is one span or none, never an ingredient
     beside the fragment "curry" (trial 47b: token-by-token decoding split such dishes,
@@ -400,10 +400,15 @@ def best_source_spans(
     """
     k = len(labels)
     spans = source_spans(codes, offsets, k)
-    margin = np.vstack([np.zeros((1, k + 1)), np.cumsum(proba - proba[:, :1], axis=0)])
-    mass = np.vstack([np.zeros((1, k + 1)), np.cumsum(proba, axis=0)])
     start, end, kind, support = spans.T
-    gain = margin[end, kind] - margin[start, kind]
+    # Each span's own tokens summed (a running sum over ten million tokens drifts by
+    # more than the tolerances below).
+    width = end - start
+    span_of = np.repeat(np.arange(len(spans)), width)
+    token = np.arange(len(span_of)) - np.repeat(np.cumsum(width) - width, width) + start[span_of]
+    typed = proba[token, kind[span_of]]
+    gain = np.bincount(span_of, weights=typed - proba[token, 0], minlength=len(spans))
+    mass = np.bincount(span_of, weights=typed, minlength=len(spans))
     score = gain + 1e-6 * (support - 1)
     # One type per stretch of tokens: the best, exact ties at random (a jitter below
     # a source's worth of support).
@@ -413,7 +418,7 @@ def best_source_spans(
     first[1:] = (np.diff(start[order]) != 0) | (np.diff(end[order]) != 0)
     keep = order[first & (gain[order] > 1e-9)]
     start, end, kind, score = start[keep], end[keep], kind[keep], score[keep]
-    confidence = (mass[end, kind] - mass[start, kind]) / (end - start)
+    confidence = mass[keep] / (end - start)
     document = np.searchsorted(offsets, start, side="right") - 1
     # Spans come sorted by start; a span overlaps an earlier one of its document where
     # it starts before the furthest end so far (no span ends past its document).
@@ -421,9 +426,10 @@ def best_source_spans(
     tangled = np.zeros(len(offsets) - 1, dtype=bool)
     tangled[document[1:][start[1:] < furthest[:-1]]] = True
     chosen = ~tangled[document]
-    for d in np.flatnonzero(tangled):
-        members = np.flatnonzero(document == d)
-        chosen[_heaviest_disjoint(start[members], end[members], score[members], members)] = True
+    # Tokens are numbered over the corpus and no span crosses a document: one schedule
+    # over every tangled document's spans is each document's own.
+    members = np.flatnonzero(tangled[document])
+    chosen[_heaviest_disjoint(start[members], end[members], score[members], members)] = True
     documents: list[list[ScoredSpan]] = [[] for _ in range(len(offsets) - 1)]
     for i in np.flatnonzero(chosen):
         lo = offsets[document[i]]
@@ -504,13 +510,15 @@ class TokenLabelModel(SpanLabelModel):
 
     Each token is one example and each source's vote on it (a type, an explicit
     ``"O"``, or nothing) one vote. The label model is fitted on the tokens some source
-    covers (with their gold class where ``fit`` has gold); a token no source covers is
+    covers (with their gold class where ``fit`` has gold), but for those of a type
+    nested in a longer span of another (``nested_tokens``); a token no source covers is
     O. The spans predicted are spans some source voted, the disjoint set with the most
     evidence over O in the token probabilities (``best_source_spans``): adjacent
     entities the sources keep apart stay apart, and a type nested in a longer span of
     another type does not cut it in pieces.
 
-    With ``silence=True`` (Dawid-Skene only) the model is fitted on every token and a
+    With ``silence=True`` (Dawid-Skene only) the model is fitted on every token (but
+    nested ones) and a
     source covering nothing on a token is one more answer, learned per true class: a
     source that covers most entities then counts as evidence for O where it is silent.
 
@@ -567,7 +575,9 @@ class TokenLabelModel(SpanLabelModel):
         # A type nested in a longer span of another ("chicken" in "chicken curry") is no
         # disagreement to learn accuracies from (trial 48a: the ingredient list, F1 0.99
         # on gold, was rated 0.02 and every ingredient came out unsure).
-        rows &= ~nested_tokens(codes, offsets, len(self.labels))
+        nested = nested_tokens(codes, offsets, len(self.labels))
+        if (rows & ~nested).any():
+            rows &= ~nested
         if gold is not None:
             rows |= gold != ABSTAIN
             gold = gold[rows]

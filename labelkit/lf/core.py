@@ -526,24 +526,31 @@ def read_list(path: str | Path, owner: str) -> list[str]:
     beside = _defining_folder()
     if not path.is_absolute() and not path.exists() and beside is not None:
         tried.append(beside / path)
-    found = next((candidate for candidate in tried if candidate.is_file()), tried[0])
+    found = next((candidate for candidate in tried if candidate.is_file()), None)
+    if found is None:
+        raise InputError(f"{owner}: no file {' or '.join(str(c) for c in tried)}")
     try:
         text = found.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        where = " or ".join(str(candidate) for candidate in tried)
-        raise InputError(f"{owner}: cannot read {where} as UTF-8: {error}") from None
+        raise InputError(f"{owner}: cannot read {found} as UTF-8: {error}") from None
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and line != "#" and not line.startswith("# ")]
 
 
 def _defining_folder() -> Path | None:
-    """The folder of the innermost file outside labelkit on the call stack: where the
-    LF being defined lives."""
+    """The folder of the innermost file on the call stack outside labelkit and installed
+    packages (a notebook's frames below its cells are IPython's): where the LF being
+    defined lives."""
     package = Path(__file__).resolve().parent.parent
+    installed = {"site-packages", "dist-packages"}
     frame = sys._getframe(1)
     while frame is not None:
         file = Path(frame.f_code.co_filename)
-        if file.is_file() and package not in file.resolve().parents:
+        if (
+            file.is_file()
+            and not installed & set(file.parts)
+            and package not in file.resolve().parents
+        ):
             return file.resolve().parent
         frame = frame.f_back
     return None

@@ -197,8 +197,12 @@ def import_llm_cache(workspace: Workspace, path: str | Path) -> int:
     1953
     """
     path = Path(path)
-    # Read as ingest reads JSONL: a bad line is named (trial 47c: polars' error was not).
-    rows = read_table(path, file_format="jsonl")
+    try:
+        rows = pl.read_ndjson(path, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, OSError):
+        # Read again as ingest reads JSONL, to name the bad line (trial 47c: polars'
+        # error named none), or the missing file.
+        rows = read_table(path, file_format="jsonl")
     missing = [c for c in _COLUMNS if c not in rows.columns]
     if missing:
         raise InputError(f"{path}: recorded LLM answers lack the columns {missing}")

@@ -45,14 +45,12 @@ def read_key() -> str:
     bound key and an unknown one, and stored an answer nobody gave)."""
     if sys.stdin.isatty():
         return click.getchar()
-    if _READ_AHEAD:
-        return _READ_AHEAD.pop(0)
-    key = sys.stdin.read(1)
+    key = _READ_AHEAD.pop(0) if _READ_AHEAD else sys.stdin.read(1)
     if key == "\x1b":
-        more = sys.stdin.read(2)
-        if len(more) == 2 and more[0] == "[" and more[1] in "ABCD":
-            return key + more
-        _READ_AHEAD.extend(more)
+        while len(_READ_AHEAD) < 2 and (char := sys.stdin.read(1)):
+            _READ_AHEAD.append(char)
+        if len(_READ_AHEAD) == 2 and _READ_AHEAD[0] == "[" and _READ_AHEAD[1] in "ABCD":
+            return key + _READ_AHEAD.pop(0) + _READ_AHEAD.pop(0)
     return key
 
 

@@ -261,6 +261,11 @@ def test_a_type_nested_in_another_is_no_disagreement_to_rate_sources_by():
     model = fit_span_model("auto", n_tokens, votes, labels)
     assert min(model.report["accuracy"]) > 0.9
     assert [s[:3] for s in model.predict_spans(n_tokens, votes)[0]] == [(0, 2, "DISH")]
+    # Where every token is nested, none is left out: nothing else would be left to fit.
+    whole = [[[(0, 2, "DISH")], [(0, 1, "INGREDIENT"), (1, 2, "INGREDIENT")], []]] * 3
+    for name in ("auto", "dawid_skene"):
+        model = fit_span_model(name, [2] * 3, whole, labels)
+        assert len(model.predict_spans([2] * 3, whole)[0]) >= 1
 
 
 def test_exact_ties_between_types_on_the_same_tokens_are_broken_at_random():

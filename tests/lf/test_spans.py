@@ -398,7 +398,7 @@ def test_an_lf_files_gazetteer_is_found_beside_it_and_skips_comments(
     monkeypatch.chdir(tmp_path)
     (tools,) = load_lfs(str(project / "cooking.py"))
     assert tools.phrases == ("wok", "#wok", "dutch oven")
-    with pytest.raises(InputError, match=r"cannot read gone.txt or .*proj/gone.txt as UTF-8"):
+    with pytest.raises(InputError, match=r"span LF 'tools': no file gone.txt or .*proj/gone.txt$"):
         (project / "broken.py").write_text(
             "from labelkit.lf.spans import phrase_span_lf\n"
             "tools = phrase_span_lf('tools', 'EQUIPMENT', 'gone.txt')\n"

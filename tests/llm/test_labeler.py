@@ -324,19 +324,29 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
             "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "test",
             "--concurrency", "1", "--response-format", "json_schema",
         ]  # fmt: skip
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + 60
-        while len(server.requests) < 20 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode != 0
-    said = re.search(r"interrupted: the (\d+) answers received are in the cache", stderr)
-    assert said is not None, stderr
-    with Workspace(path, read_only=True) as ws:
-        assert int(said[1]) == ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 0
+
+        def interrupted(*more: str) -> int:
+            asked = len(server.requests)
+            process = subprocess.Popen(
+                [*command, *more], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            deadline = time.monotonic() + 60
+            while len(server.requests) < asked + 20 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode != 0
+            said = re.search(
+                r"interrupted: (\d+) answers? received (?:is|are) in the cache", stderr
+            )
+            assert said is not None, stderr
+            return int(said[1])
+
+        kept = interrupted()
+        with Workspace(path, read_only=True) as ws:
+            assert kept == ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 0
+        # Refreshed answers replace cached rows: counting rows said 0 (second read, stop 48).
+        assert interrupted("--refresh") > 0
 
 
 def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Workspace) -> None:

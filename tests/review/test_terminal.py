@@ -396,6 +396,6 @@ def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> N
     # Trial 48a: a piped arrow key was read as escape, '[' (a bound key) and a letter.
     from labelkit.review.terminal import read_key
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\x1b[Da\x1b[q\x1b"))
-    keys = [read_key() for _ in range(7)]
-    assert keys == ["\x1b[D", "a", "\x1b", "[", "q", "\x1b", ""]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\x1b[Da\x1b[q\x1b\x1b[C\x1b"))
+    keys = [read_key() for _ in range(9)]
+    assert keys == ["\x1b[D", "a", "\x1b", "[", "q", "\x1b", "\x1b[C", "\x1b", ""]
