@@ -172,7 +172,7 @@ def test_lookup_matches_whole_values_from_a_list_or_a_file(tmp_path: Path) -> No
     listed = tmp_path / "greetings.txt"
     listed.write_text("nice\n\n  my song \n")
     assert votes(lookup_lf("greeting", listed, "ham")) == [None, None, None, "ham", "ham"]
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match=r"lookup LF 'missing': no file .*nope.txt$"):
         lookup_lf("missing", tmp_path / "nope.txt", "ham")
 
 
