@@ -1062,6 +1062,20 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
             f"more than one gold label in its copies (the first, {text[:60]!r}: "
             f"{', '.join(golds)}): likely a wrong label; each copy is scored against its own"
         )
+    single = workspace.sql(
+        """SELECT gold AS label, sum(count(*)) OVER () AS total FROM examples
+           WHERE gold IS NOT NULL GROUP BY gold
+           QUALIFY count(*) = 1 AND bool_or(run_id = ?) ORDER BY gold""",
+        [latest[0]],
+    )
+    if single.height and single["total"][0] >= 20:
+        # Trial 48b: one stray "fraud" row made a class of its own without a word.
+        labels = single["label"].to_list()
+        notes.append(
+            f"{counted(len(labels), 'label')} {'has' if len(labels) == 1 else 'have'} one gold "
+            f"example of {int(single['total'][0]):,} ({', '.join(map(repr, labels[:5]))}): "
+            "too few to learn or score; if stray, fix the file or map it (--label-map)"
+        )
     return notes
 
 

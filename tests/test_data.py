@@ -922,3 +922,21 @@ def test_held_out_texts_that_are_train_texts_too_are_pointed_out(tmp_path: Path)
     with Workspace(tmp_path / "apart.duckdb") as ws:
         hashed = ingest(ws, path, label_column="label", test_fraction=0.5).notes
     assert not any("also in train" in note for note in hashed), "copies share a hashed split"
+
+
+def test_a_label_with_one_gold_example_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 48b: one stray "fraud" row made a class of its own without a word.
+    texts = [f"message number {i}" for i in range(30)]
+    labels = ["card", "transfer"] * 14 + ["fraud", "transfer"]
+    path = tmp_path / "bank.csv"
+    pl.DataFrame({"text": texts, "label": labels}).write_csv(path)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        notes = ingest(ws, path, label_column="label").notes
+        assert (
+            "1 label has one gold example of 30 ('fraud'): too few to learn or score; if stray, "
+            "fix the file or map it (--label-map)"
+        ) in notes
+        more = tmp_path / "more.csv"
+        pl.DataFrame({"text": ["another message"], "label": ["card"]}).write_csv(more)
+        again = ingest(ws, more, label_column="label").notes
+    assert not any("one gold example" in note for note in again), "only new rows' labels"

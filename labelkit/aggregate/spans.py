@@ -385,11 +385,11 @@ def best_source_spans(
     wins. Of types voted on the same tokens the best scoring is kept, exact ties at
     random (``seed``); of spans that overlap, the set with the highest total, found by
     weighted interval scheduling (where totals tie, the longer of two spans that end
-    on the same token). Every predicted
-    span is one a source proposed: where one source marks "chicken curry" a dish and
-    others "chicken" an ingredient, the dish is one span or none, never an ingredient
-    beside the fragment "curry" (trial 47b: token-by-token decoding split such dishes,
-    entity F1 0.19). The confidence is the mean of P(T) over the span's tokens.
+    on the same token). Every predicted span is one a source proposed: where one
+    source marks "chicken curry" a dish and others "chicken" an ingredient, the dish is
+    one span or none, never an ingredient beside the fragment "curry" (trial 47b:
+    token-by-token decoding split such dishes, entity F1 0.19). The confidence is the
+    mean of P(T) over the span's tokens.
 
     Examples
     --------
