@@ -42,13 +42,35 @@ from labelkit.task import ABSTAIN, YES, Task
 MATCHING_RULES = 3
 
 
+class Fields(dict[str, Any]):
+    """An example's metadata: a dict whose missing key is an error naming the fields
+    there are (trial 48b: ``x.meta["amout"]`` failed as a bare ``KeyError: 'amout'``).
+
+    Examples
+    --------
+    >>> Fields({"amount": "12"})["amout"]
+    Traceback (most recent call last):
+    KeyError: "no field 'amout'; the example's fields are ['amount'] (did you mean 'amount'?)"
+    """
+
+    def __missing__(self, key: str) -> Any:
+        raise KeyError(
+            f"no field {key!r}; the example's fields are {sorted(self)}"
+            + did_you_mean(str(key), self)
+        )
+
+
 @dataclass(frozen=True)
 class Example:
-    """What a Python labeling function receives: ``x.text``, ``x.id`` and ``x.meta``."""
+    """What a Python labeling function receives: ``x.text``, ``x.id`` and ``x.meta``
+    (``Fields``)."""
 
     id: str
     text: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meta", Fields(self.meta))
 
 
 class LabelingFunction:

@@ -764,3 +764,28 @@ def test_failures_in_later_chunks_are_counted_and_stored(
         assert json.loads(ws.sql("SELECT config FROM runs ORDER BY run_id DESC")["config"][0])[
             "errors"
         ] == 7 + len(late)
+
+
+def test_a_misspelt_meta_field_names_the_fields_there_are(tmp_path: Path) -> None:
+    # Trial 48b: x.meta["amout"] failed as a bare KeyError: 'amout'.
+    frame = pl.DataFrame(
+        {"text": ["refund 12 now", "hello there"], "amount": ["12", "0"], "label": ["a", "b"]}
+    )
+    path = tmp_path / "rows.csv"
+    frame.write_csv(path)
+
+    @labeling_function
+    def big_amount(x: Example) -> str | None:
+        return "a" if float(x.meta["amout"]) > 10 else None
+
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, path, label_column="label")
+        applied = apply_lfs(ws, [big_amount], allow_failing_lfs=True)
+    assert (
+        applied.errors["error"].to_list()
+        == [
+            "KeyError: \"no field 'amout'; the example's fields are ['amount'] (did you mean "
+            "'amount'?)\""
+        ]
+        * 2
+    )
