@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -1071,7 +1072,7 @@ def _say_replaced(replaced: dict[str, Any] | None) -> None:
         )
 
 
-def _answers_since(workspace: Workspace, started: Any) -> int:
+def _answers_since(workspace: Workspace, started: datetime | None) -> int:
     """The answers cached since ``started`` (DuckDB's clock): a refreshed answer
     replaces its row, so counting rows before and after would miss it."""
     row = first_row(

@@ -119,7 +119,8 @@ class TextClassifier:
     def __call__(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
         """A dict of probabilities per text; None for a text with no words, to which
         ``labelkit predict`` gives null predictions too (trial 48b: a packaged model
-        answered its prior for "")."""
+        answered its prior for ""). ``char_ngram_loader`` has the same: each loader is
+        copied alone into its model, to load without labelkit."""
         rows = self.pipe(texts)
         return [
             dict(zip(self.labels, row, strict=True)) if text.strip() else None

@@ -7,9 +7,9 @@ one labelkit tokenizes with, ``spacy.blank(lang)``). Each span becomes
 boundaries snaps outward to the tokens it touches, as span LFs' spans do; one that
 touches only whitespace is dropped. ``ner`` gives each token at most one entity: of
 spans that overlap (nested gold, or two reviewed spans), the longest is kept (of equal
-length the first by start: spaCy's ``filter_spans``) and the others are dropped. What was snapped and dropped
-is counted and kept in the model's ``meta.json`` under ``labelkit.spans``, with the
-task, so the model still loads with spaCy alone.
+length the first by start: spaCy's ``filter_spans``) and the others are dropped. What
+was snapped and dropped is counted and kept in the model's ``meta.json`` under
+``labelkit.spans``, with the task, so the model still loads with spaCy alone.
 
 Where cleaned spans overlap (a reviewer may keep two), ``spacy_spancat`` trains spaCy's
 ``spancat`` instead, which keeps every span: its spans are ``doc.spans["sc"]``, read by
