@@ -80,7 +80,7 @@ from labelkit.report import (
     rich_table,
 )
 from labelkit.review import ReviewQueue, review_in_terminal
-from labelkit.review.terminal import read_key
+from labelkit.review.terminal import progress_line, read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import (
     VOTE_STEP,
@@ -358,7 +358,9 @@ def apply(
         bool, typer.Option(help="Stop at the first row an LF fails on; write nothing.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Rerun LFs whose votes are current.")] = False,
-    jobs: Annotated[int | None, typer.Option(help="Processes for Python LFs.")] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Processes for Python LFs.")
+    ] = None,
     allow_failing_lfs: Annotated[
         bool,
         typer.Option(
@@ -411,6 +413,13 @@ def apply(
         )
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
+    if applied.rerun_after_errors:
+        # Trial 48b: an unchanged LF was rerun, and nothing said why.
+        console.print(
+            "unchanged, rerun as they failed on some rows last time: "
+            + ", ".join(applied.rerun_after_errors),
+            highlight=False,
+        )
     if applied.pruned:
         console.print(f"pruned, votes deleted: {', '.join(applied.pruned)}", highlight=False)
     if applied.others:
@@ -1042,6 +1051,11 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
+    for endpoint, why in stats.dropped.items():
+        errors.print(
+            f"warning: {endpoint} was dropped, its prompts asked of the other endpoints: {why}",
+            highlight=False,
+        )
     if saved is not None:
         console.print(f"{counted(saved, 'answer')} of {config.model} written to {save_answers}")
     if stats.budget is not None:
@@ -1626,6 +1640,14 @@ def _aggregate_spans(
             None,
             title="source health (auto label model, on the tokens some source marks)",
         )
+        if "cross_validation" in result.report:
+            # Trial 48a: 0.95 against majority vote's 0.51 above, and entity F1 below it.
+            console.print(
+                f"(that choice scored each {gold_split} token's type, O included, where "
+                "majority vote leaves a token no source marks to chance: the entity F1 "
+                "below is what the spans score)",
+                highlight=False,
+            )
     if not result.scores.height:
         return
     fitted_on = f" ({model} was fit on the {gold_split} split's gold)" if gold_split else ""
@@ -1636,6 +1658,8 @@ def _aggregate_spans(
             f"precision, recall and F1 over every span){fitted_on}",
         )
     )
+    if len(ws.task.labels) > 1:
+        console.print(rich_table(result.per_type, title="the same, per entity type"))
     sources = pl.concat(
         summarize_span_lfs(ws, split=split, sources=corpus.sources)
         .select("lf", "coverage", "spans", "precision", "recall", "f1")
@@ -1728,6 +1752,11 @@ def flag(
             more["fit_examples"] = fit_examples or None
         if spot_check:
             more["spot_check"] = spot_check
+        earlier = first_row(
+            ws.con,
+            """SELECT count(DISTINCT (f.example_id, f.attribute)), max(f.run_id)
+               FROM flags f JOIN examples e ON e.id = f.example_id WHERE e.split = 'train'""",
+        )
         # The count and the first ten only: at 10M texts, millions of flags are queued.
         count, top = queue_label_issues(
             ws,
@@ -1755,6 +1784,12 @@ def flag(
         fitted = last_aggregate_config(ws) or {}
     what = "spans" if spans else "labels"
     console.print(f"{count} {what} queued for review, highest priority first")
+    if earlier and earlier[0]:
+        # Trial 48b: a second flag said what the first had, as if it added to it.
+        console.print(
+            f"they replace the {earlier[0]} train items flag run {earlier[1]} flagged",
+            highlight=False,
+        )
     unsure = unsure_only[0] if unsure_only else 0
     if count >= 50 and unsure >= count / 2:
         # Trial 46: 260,669 of 416k train rows, every one "label model unsure (0.69)", on
@@ -1822,14 +1857,25 @@ def review(
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
-        review_in_terminal(
-            _review_queue(ws),
-            reviewer=reviewer,
-            console=console,
-            limit=limit,
-            focus=focus,
-            attribute=attribute,
-        )
+        queue = _review_queue(ws)
+        try:
+            review_in_terminal(
+                queue,
+                reviewer=reviewer,
+                console=console,
+                limit=limit,
+                focus=focus,
+                attribute=attribute,
+            )
+        except KeyboardInterrupt:
+            # Trial 49b: Ctrl-C said no step had finished, as if the answers were lost.
+            errors.print(
+                "interrupted: every answer was stored as it was given; "
+                + progress_line(queue, focus),
+                highlight=False,
+                markup=False,
+            )
+            raise _InterruptExplained(INTERRUPTED) from None
 
 
 def _review_queue(ws: Workspace) -> ReviewQueue:
@@ -1970,6 +2016,12 @@ def serve(
         errors.print(
             "note: a --token on the command line shows in `ps` to everyone on this machine; "
             "set LABELKIT_TOKEN or use --token-file instead"
+        )
+    if not host.strip():
+        # Trial 49b: "" bound every interface and printed the link http://:8640/.
+        raise LabelkitError(
+            "--host is empty: give an address (127.0.0.1, the default; 0.0.0.0 for every "
+            "interface) or a name"
         )
     try:
         address = ipaddress.ip_address(host)
@@ -2357,6 +2409,9 @@ def _print_span_evaluation(evaluation: Evaluation, split: str) -> None:
         "and its macro_f1 counts 0 for the other (`labelkit analyze` scores each LF on the "
         "types it marks)"
     )
+    if note := evaluation.overlapping_gold_note():
+        # Trial 48a: nested gold capped the ner's recall and nothing said so.
+        console.print(f"note: {note}", highlight=False)
     by_type = evaluation.per_class.pivot(on="label", index="method", values="f1")
     console.print(rich_table(by_type, title="f1 per entity type"))
     small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
@@ -2467,8 +2522,12 @@ def predict(
     n_process: Annotated[
         int | None,
         typer.Option(
+            # --n-process was its first name; apply says --jobs (trial 48b).
+            "--jobs",
+            "-j",
+            "--n-process",
             help="Worker processes labeling at once, on this machine. "
-            "[default: every core from 50,000 rows, else 1]"
+            "[default: every core from 50,000 rows, else 1]",
         ),
     ] = None,
     executor: Executor_ = "local",

@@ -10,7 +10,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ from labelkit.workspace import Workspace, first_row, not_a_workspace, registered
 # spaCy's default ``nlp.max_length``: a longer text makes every ``nlp(...)`` and
 # ``nlp.pipe`` raise E088, in apply, train, evaluate and predict alike.
 MAX_TEXT_CHARS = 1_000_000
+# How many ids of a change ingest names.
+SHOWN_IDS = 3
 
 
 def bundled_dataset(name: str = "youtube-spam") -> Path:
@@ -67,7 +69,8 @@ class IngestSummary:
 
     ``new`` counts the examples added per split; ``unchanged`` the rows already in the
     workspace as given; ``changed_split`` the ``(old, new)`` split moves of known ids, and
-    ``changed_gold`` the known ids whose gold label the input changed (both applied).
+    ``changed_gold`` the known ids whose gold label the input changed (both applied),
+    the first ``SHOWN_IDS`` of each in ``changed_ids`` (``"split"``, ``"gold"``).
     ``label_order`` says where the order of ``labels`` came from, ``id_columns`` which
     column gave each source's ids (None: made from the file name and row), and
     ``notes`` every row skipped, coerced or truncated.
@@ -94,6 +97,7 @@ class IngestSummary:
     totals: dict[str, int]
     kind: str = "classification"
     attributes: tuple[str, ...] = ()
+    changed_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def added(self) -> int:
@@ -104,6 +108,11 @@ class IngestSummary:
     def wrote(self) -> bool:
         """Whether the workspace changed (else re-ingesting was a no-op)."""
         return bool(self.added or self.changed_split or self.changed_gold)
+
+    def _ids(self, change: str, count: int) -> str:
+        """The first ids of a change (trial 48b: the counts named none)."""
+        ids = ", ".join(repr(i) for i in self.changed_ids.get(change, ()))
+        return ("id " if count == 1 else "ids ") + ids + (", ..." if count > SHOWN_IDS else "")
 
     def __str__(self) -> str:
         lines = []
@@ -118,9 +127,13 @@ class IngestSummary:
             )
         if self.changed_split:
             moves = ", ".join(f"{a} -> {b}: {n:,}" for (a, b), n in self.changed_split.items())
-            lines.append(f"split changed for {sum(self.changed_split.values()):,} ({moves})")
+            moved = sum(self.changed_split.values())
+            lines.append(f"split changed for {moved:,} ({moves}): {self._ids('split', moved)}")
         if self.changed_gold:
-            lines.append(f"gold label changed for {self.changed_gold:,}")
+            lines.append(
+                f"gold label changed for {self.changed_gold:,}: "
+                + self._ids("gold", self.changed_gold)
+            )
         by_column: dict[str | None, list[str]] = {}
         for source, column in self.id_columns.items():
             by_column.setdefault(column, []).append(source)
@@ -696,7 +709,7 @@ def ingest(
             parts = None
         names = [read.name for read in reads]
         with incoming:
-            new, unchanged, changed_split, changed_gold, repeated = _apply(
+            new, unchanged, changed_split, changed_gold, repeated, changed_ids = _apply(
                 workspace, task, names, seed, dev_fraction, test_fraction, parts
             )
         if classes is not None and new_task:
@@ -716,6 +729,7 @@ def ingest(
         unchanged=unchanged,
         changed_split=changed_split,
         changed_gold=changed_gold,
+        changed_ids=changed_ids,
         labels=task.labels,
         label_order=label_order,
         lang=task.lang,
@@ -895,10 +909,11 @@ def _apply(
     dev_fraction: float,
     test_fraction: float,
     parts: list[_Part] | None,
-) -> tuple[dict[str, int], int, dict[tuple[str, str], int], int, int]:
+) -> tuple[dict[str, int], int, dict[tuple[str, str], int], int, int, dict[str, tuple[str, ...]]]:
     """Compare ``incoming`` with the workspace's examples and write it (see ``_write``)
     unless nothing changes: the new rows per split, the unchanged rows, the split moves,
-    the gold changes, and how many new rows repeat a stored text under another id."""
+    the gold changes, how many new rows repeat a stored text under another id, and the
+    first ids whose split and whose gold changed."""
     con = workspace.con
     changed = first_row(
         con,
@@ -922,7 +937,16 @@ def _apply(
              AND i.text IN (SELECT text FROM examples)""",
     )
     rows = first_row(con, "SELECT count(*) FROM incoming")
-    assert repeated is not None and rows is not None
+    firsts = first_row(
+        con,
+        f"""SELECT list(id ORDER BY file, row, seq) FILTER (WHERE moved)[:{SHOWN_IDS}],
+                   list(id ORDER BY file, row, seq) FILTER (WHERE regold)[:{SHOWN_IDS}]
+            FROM (SELECT i.*, i.split IS NOT NULL AND i.split <> e.split AS moved,
+                         i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold
+                  FROM incoming i JOIN examples e USING (id))""",
+    )
+    assert repeated is not None and rows is not None and firsts is not None
+    changed_ids = {"split": tuple(firsts[0] or ()), "gold": tuple(firsts[1] or ())}
     changed_split: dict[tuple[str, str], int] = {}
     for old, new_split, _, _, n in sorted(row for row in known if row[2]):
         changed_split[(old, new_split)] = changed_split.get((old, new_split), 0) + n
@@ -931,7 +955,7 @@ def _apply(
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
         new = _write(workspace, task, names, seed, dev_fraction, test_fraction, parts)
-    return new, unchanged, changed_split, changed_gold, int(repeated[0])
+    return new, unchanged, changed_split, changed_gold, int(repeated[0]), changed_ids
 
 
 def _write(
@@ -1527,14 +1551,14 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
     pairs = _gold_pairs(incoming, task.kind, column)
     allowed = (*task.labels, NONE) if task.kind == "aspects" else (YES,)
     # On a multi-label task the targets are its labels, and a user calls them so.
-    for what, field, bad, known in (
+    for what, column_name, bad, known in (
         (task.target_noun, "attribute", ~pl.col("attribute").is_in(task.targets), task.targets),
         ("label", "label", ~pl.col("label").is_in(allowed), task.labels),
     ):
         bad = pairs.filter(bad)
         if bad.height:
             first = bad.row(0, named=True)
-            wrong = first[field]
+            wrong = first[column_name]
             raise InputError(
                 f"{first['file']} row {first['row']}, column {column!r}: unknown {what} "
                 f"{wrong!r}; the task's {what}s are {list(known)}"

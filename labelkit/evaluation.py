@@ -99,7 +99,8 @@ class Evaluation:
     ``voted_accuracy`` its accuracy there (Snorkel's empirical accuracy); ``accuracy``
     and ``macro_f1`` count an abstain as wrong. ``ece`` is the expected calibration
     error of the method's top probability (10 equal bins), for methods that give
-    probabilities.
+    probabilities. A labeling function's or an LLM's per-class scores are blank (null)
+    for the labels it does not vote on the split.
 
     A task with attributes (aspects, multi-label) is scored one attribute at a time
     over its answers, ``"none"`` / ``"no"`` included, so every table has an
@@ -127,6 +128,28 @@ class Evaluation:
     presence_only: tuple[str, ...] = ()
     """The sources left out because they only said an attribute is there (trial 33
     read their coverage of 0 as LFs that never fire)."""
+    overlapping_gold: tuple[int, int] = (0, 0)
+    """A spans task's gold spans that overlap a longer one, and all of them: a tagger
+    that gives a token one entity (``ner``, majority vote) cannot find those."""
+
+    def overlapping_gold_note(self) -> str:
+        """What ``overlapping_gold`` costs a flat tagger, as the CLI and the Markdown
+        say it; empty where no gold span overlaps another.
+
+        Examples
+        --------
+        >>> evaluate(ws, model).overlapping_gold_note()
+        '36 of 410 gold spans overlap a longer one (nested types, say): a ner gives ...'
+        """
+        overlapping, total = self.overlapping_gold
+        if not overlapping:
+            return ""
+        return (
+            f"{overlapping} of {total} gold spans overlap a longer one (nested types, say): "
+            "a ner gives each token one entity, so its recall here is at most "
+            f"{(total - overlapping) / total:.3f} (a spancat, `--model spacy_spancat`, "
+            "keeps overlapping spans)"
+        )
 
     def presence_only_note(self) -> str:
         """Why the sources of ``presence_only`` have no rows, as the CLI and the Markdown
@@ -219,7 +242,8 @@ class Evaluation:
                 "exactly its bounds and type; `f1` over all spans, `macro_f1` the mean over "
                 "the types; speed is words per second on one core.\n\n"
                 f"{markdown_table(self.summary)}\n\n"
-                f"## Per type\n\n{markdown_table(self.per_class)}\n\n"
+                + (f"{note}.\n\n" if (note := self.overlapping_gold_note()) else "")
+                + f"## Per type\n\n{markdown_table(self.per_class)}\n\n"
                 f"## Spans by bounds: {shown} (rows gold, columns predicted)\n\n"
                 f"{markdown_table(self.confusion_matrix(shown))}\n"
             )
@@ -639,13 +663,22 @@ class _Scores:
 
     def _per_class(self, method: str, cell: _Cell) -> pl.DataFrame:
         answers = self.task.answers(cell.attribute)
+        scores = per_class_scores(cell.gold, cell.predicted, answers.cardinality)
+        if cell.kind in VOTERS:
+            # Blank for the labels it does not vote here: an LF of one label had a row
+            # of zeros for every other (trial 48b), as if it had tried them and failed.
+            voted = cell.predicted[cell.predicted != ABSTAIN]
+            silent = np.bincount(voted, minlength=answers.cardinality) == 0
+            for name in ("precision", "recall", "f1"):
+                scores[name] = np.where(silent, np.nan, scores[name])
         return pl.DataFrame(
             {
                 "method": method,
                 "attribute": cell.attribute,
                 "label": answers.labels,
-                **per_class_scores(cell.gold, cell.predicted, answers.cardinality),
-            }
+                **scores,
+            },
+            nan_to_null=True,
         ).filter(pl.Series(self._scored(cell)))
 
     def _confusion(self, method: str, cell: _Cell) -> pl.DataFrame:
@@ -1137,7 +1170,18 @@ def _evaluate_spans(
         pl.DataFrame(summary, schema=SPAN_SCHEMA),
         pl.concat(per_class, how="vertical_relaxed"),
         pl.concat(confusion),
+        overlapping_gold=(sum(map(_overlapping, gold)), sum(map(len, gold))),
     )
+
+
+def _overlapping(spans: Sequence[Sequence[Any]]) -> int:
+    """How many of one text's ``spans`` a tagger of one entity per token must miss: all
+    but those spaCy's ``filter_spans`` keeps (the longest first, then the first)."""
+    kept: list[tuple[int, int]] = []
+    for start, end, *_ in sorted(spans, key=lambda span: (span[0] - span[1], span[0])):
+        if all(end <= s or start >= e for s, e in kept):
+            kept.append((start, end))
+    return len(spans) - len(kept)
 
 
 def _majority_spans(

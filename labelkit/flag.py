@@ -64,6 +64,9 @@ def find_label_issues(
 
     - ``cleanlab``: confident learning finds its label likely wrong, out of sample;
     - ``label model unsure``: the label model's confidence is below ``unsure_below``;
+    - ``no source voted <label>`` (classification): sources voted on the example, none
+      for the label the label model gave, which its prior (the classes' shares) won
+      against votes it trusts little;
     - ``LFs conflict``: labeling functions voted different labels;
     - ``<llm source> says <label>``: an LLM voted another label than the label model
       (where several LLMs vote, at least half of them did; three are named per label);
@@ -387,10 +390,10 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                     SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
                     FROM examples WHERE split = $split),
                 flagged AS (
-                    SELECT s.*, v.lf_votes, v.llm_disagrees
+                    SELECT s.*, v.lf_votes, v.llm_disagrees, coalesce(v.unvoted, false) AS unvoted
                     FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
                     WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.spot
-                        OR s.confidence < $unsure_below
+                        OR s.confidence < $unsure_below OR v.unvoted
                         OR v.lf_votes IS NOT NULL OR v.llm_disagrees IS NOT NULL),
                 -- Each doubt by its rank among the labeled flags: the label model's
                 -- confidence often crowds near 1 while the classifier's quality spreads
@@ -429,6 +432,10 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                                CASE WHEN f.confidence < $unsure_below
                                    THEN 'label model unsure ('
                                        || f.shown_confidence::VARCHAR || ')' END,
+                               -- An LLM's vote against it says as much.
+                               CASE WHEN f.unvoted AND f.llm_disagrees IS NULL
+                                   THEN 'no source voted ' || g.label
+                                   || ' (its share of the labels outweighed the votes)' END,
                                'LFs conflict (' || f.lf_votes || ')',
                                f.llm_disagrees)
                            ELSE $unanswered || ' (classifier suggests ' || l.label || ', '
@@ -926,7 +933,8 @@ def _store_vote_evidence(
     con = workspace.con
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} (row_at INTEGER, attribute_at SMALLINT,
-                                                     lf_votes VARCHAR, llm_disagrees VARCHAR)"""
+                                                     lf_votes VARCHAR, llm_disagrees VARCHAR,
+                                                     unvoted BOOLEAN)"""
     )
     for start, first, following in ranges:
         con.execute(
@@ -979,24 +987,39 @@ def _store_vote_evidence(
                          GROUP BY ALL) t USING (example_id, attribute)
                    GROUP BY a.example_id, a.attribute
                    HAVING sum(a.n) * 2 >= max(t.voting)),
+               -- A class label no source voted for, though some voted: its prior
+               -- outweighed votes the label model trusts little (trial 48b).
+               unvoted AS (
+                   SELECT p.example_id, p.attribute FROM predictions p
+                   WHERE $classification AND p.label IS NOT NULL
+                     AND p.example_id >= $first AND ($next IS NULL OR p.example_id < $next)
+                     AND EXISTS (SELECT 1 FROM votes v WHERE v.example_id = p.example_id
+                                                         AND v.attribute = p.attribute)
+                     AND NOT EXISTS (SELECT 1 FROM votes v
+                                     WHERE v.example_id = p.example_id
+                                       AND v.attribute = p.attribute AND v.label = p.label)),
                placed AS (
                    SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER
                             AS row_at
                    FROM examples
                    WHERE split = $split AND id >= $first AND ($next IS NULL OR id < $next)),
                evidence AS (
-                   SELECT coalesce(c.example_id, l.example_id) AS example_id,
-                          coalesce(c.attribute, l.attribute) AS attribute, c.lf_votes,
-                          l.llm_disagrees
-                   FROM conflicts c
-                   FULL JOIN llm l ON l.example_id = c.example_id AND l.attribute = c.attribute)
+                   SELECT k.example_id, k.attribute, c.lf_votes, l.llm_disagrees,
+                          u.example_id IS NOT NULL AS unvoted
+                   FROM (SELECT example_id, attribute FROM conflicts
+                         UNION SELECT example_id, attribute FROM llm
+                         UNION SELECT example_id, attribute FROM unvoted) k
+                   LEFT JOIN conflicts c USING (example_id, attribute)
+                   LEFT JOIN llm l USING (example_id, attribute)
+                   LEFT JOIN unvoted u USING (example_id, attribute))
                SELECT p.row_at, (list_position($attributes, v.attribute) - 1)::SMALLINT,
-                      v.lf_votes, v.llm_disagrees
+                      v.lf_votes, v.llm_disagrees, v.unvoted
                FROM evidence v JOIN placed p ON p.id = v.example_id
                WHERE list_contains($attributes, v.attribute)""",
             {
                 "mentioned": MENTIONED if task.kind == "aspects" else None,
                 "none": NONE,
+                "classification": task.kind == "classification",
                 "split": split,
                 "attributes": list(task.targets),
                 "start": start,

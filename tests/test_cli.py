@@ -228,12 +228,19 @@ def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None
     shown = " ".join(FLAGGED_TEXT.split())[:59] + "…"
     assert cells(result.stdout, "t3")[-1] == shown
     assert "still to review" not in result.stdout
+    assert "they replace" not in result.stdout
+    first_count = int(result.stdout.split(" labels queued")[0].split()[-1])
     # Trial 28: after a review, "N queued" counted the reviewed items as waiting.
     with Workspace(voted) as ws:
         ReviewQueue(ws).answer("t3", "accept", reviewer="ana")
     again = piped("flag", voted, "--folds", "2")
     with Workspace(voted, read_only=True) as ws:
         queued = ws.sql("SELECT count(*) AS n FROM queue")["n"][0]
+        runs = ws.sql("SELECT run_id FROM runs WHERE step = 'flag' ORDER BY run_id")["run_id"]
+    # Trial 48b: the second flag read like the first, as if it had added to it.
+    assert f"they replace the {first_count} train items flag run {runs[0]} flagged" in (
+        again.stdout
+    )
     assert f"the queue holds {queued} items, 1 reviewed: {queued - 1} still to review" in (
         again.stdout
     )
@@ -415,6 +422,10 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
     assert lenient.returncode == 0, lenient.stderr
     assert "1 failed row abstained (picky: 1)" in lenient.stderr
     assert "ValueError: no shopping" in lenient.stderr
+    assert "rerun as they failed" not in lenient.stdout
+    # Trial 48b: an unchanged LF ran again, and nothing said why.
+    again = run("apply", ws, "--lfs", lfs)
+    assert "unchanged, rerun as they failed on some rows last time: picky" in again.stdout
     strict = run("apply", ws, "--lfs", lfs, "--strict")
     assert strict.returncode == 1
     assert "labeling function 'picky' failed on example" in strict.stderr

@@ -347,10 +347,13 @@ def test_changed_splits_and_gold_are_applied_and_counted(
         "train/spam",
         "train/spam",
     ]
-    assert "split changed for 3 (test -> train: 1, train -> dev: 1, train -> test: 1)" in str(
-        summary
-    )
-    assert "gold label changed for 1" in str(summary)
+    # Trial 48b: the counts named no id.
+    assert (
+        "split changed for 3 (test -> train: 1, train -> dev: 1, train -> test: 1): "
+        "ids 'a1', 'a2', 'a5'"
+    ) in str(summary)
+    assert "gold label changed for 1: id 'a3'" in str(summary)
+    assert summary.changed_ids == {"split": ("a1", "a2", "a5"), "gold": ("a3",)}
 
 
 def test_other_encodings_are_read_and_a_bad_byte_is_located(tmp_path: Path) -> None:

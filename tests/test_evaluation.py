@@ -84,7 +84,15 @@ def test_report_has_a_row_per_source_and_label_model(workspace: Workspace, tmp_p
     per_class = evaluation.per_class.filter(pl.col("method") == "subscribe")
     spam = per_class.filter(pl.col("label") == "spam").row(0, named=True)
     assert (spam["precision"], spam["recall"], spam["support"]) == (1.0, 1.0, 1)
-    assert per_class.filter(pl.col("label") == "ham")["recall"][0] == 0.0
+    # It votes spam only: ham's scores are blank, not zeros (trial 48b).
+    ham = per_class.filter(pl.col("label") == "ham").row(0, named=True)
+    assert (ham["precision"], ham["recall"], ham["f1"], ham["support"]) == (None, None, None, 1)
+    # free votes ham on a spam text: scored, and 0.
+    free = evaluation.per_class.filter(pl.col("method") == "free")
+    assert free.select("label", "precision", "recall").rows() == [
+        ("ham", 0.0, 0.0),
+        ("spam", None, None),
+    ]
     confusion = evaluation.confusion_matrix("free")
     assert confusion.columns == ["gold", "ham", "spam", "(abstain)"]
     assert confusion.rows() == [("ham", 0, 0, 1), ("spam", 1, 0, 0)]
@@ -324,7 +332,8 @@ def test_aspects_are_scored_per_attribute_and_over_all(reviews: Workspace, tmp_p
 
     per_class = evaluation.per_class.filter(method="llm:m", attribute="staff")
     assert per_class["label"].to_list() == ["positive", "negative", "none"]
-    assert per_class["f1"].to_list() == pytest.approx([2 / 3, 0.0, 1.0])
+    # It never answers negative: blank there, not 0.
+    assert per_class["f1"].to_list() == [pytest.approx(2 / 3), None, 1.0]
     confusion = evaluation.confusion_matrix("llm:m", "staff")
     assert confusion.rows() == [("positive", 1, 0, 0), ("negative", 1, 0, 0), ("none", 0, 0, 2)]
     with pytest.raises(LabelkitError, match="name an attribute"):

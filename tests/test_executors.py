@@ -343,7 +343,7 @@ def test_ray_predictions_equal_the_local_ones(
     assert expected["id"].to_list() == pl.read_csv(examples_csv)["id"].to_list()
     assert expected["predicted"].value_counts()["count"].min() > 500, "both labels, often"
     assert not list(tmp_path.glob(".labelkit-ray-*")), "staging files are gone"
-    with pytest.raises(InputError, match="n_process is the local executor's"):
+    with pytest.raises(InputError, match=r"n_process \(--jobs\) is the local executor's"):
         predict_file(spam_model, examples_csv, remote, n_process=2, executor=executor)
 
 
@@ -373,7 +373,8 @@ def test_the_cli_predicts_on_the_cluster_at_an_address(
     staging.mkdir()
     address = ray.get_runtime_context().gcs_address
     ray_options = ["--executor", "ray", "--ray-address", address, "--ray-staging", staging]
-    for name, options in (("local.csv", []), ("ray.csv", ray_options)):
+    # --n-process: --jobs's first name, still taken.
+    for name, options in (("local.csv", ["--n-process", "1"]), ("ray.csv", ray_options)):
         done = run_cli("predict", spam_model, examples_csv, tmp_path / name, *options)
         assert done.returncode == 0, done.stderr
         assert f"{N_ROWS} rows labeled" in done.stdout

@@ -229,7 +229,8 @@ def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
         )
         ws.con.execute(
             """INSERT INTO votes VALUES ('t2', 'kw_a', 'ham', 0, ''), ('t2', 'kw_b', 'spam', 0, ''),
-                                        ('t4', 'llm:m', 'spam', 0, ''), ('t6', 'llm:m', 'ham', 0, '')"""
+                                        ('t4', 'llm:m', 'spam', 0, ''), ('t6', 'llm:m', 'ham', 0, ''),
+                                        ('t8', 'kw_b', 'spam', 0, '')"""
         )
         flags = find_label_issues(ws)
         reasons = dict(zip(flags["example_id"], flags["reasons"], strict=True))
@@ -238,6 +239,8 @@ def test_other_reasons_are_recorded_with_their_evidence(tmp_path: Path) -> None:
         assert reasons["t2"] == "LFs conflict (ham 1, spam 1)"
         assert reasons["t4"] == "llm:m says spam"
         assert "t6" not in reasons, "an LLM that agrees is no reason"
+        # Trial 48b: a label no source voted, won by the classes' shares, said nothing.
+        assert reasons["t8"] == "no source voted ham (its share of the labels outweighed the votes)"
         assert flags["priority"].is_sorted(descending=True)
         assert flags["rank"][0] == 1 and flags["example_id"][0] == "t0"
         stored = ws.sql("SELECT example_id, reason FROM flags ORDER BY 1, 2").rows()

@@ -55,6 +55,9 @@ SCORE_SCHEMA = {
     "gold_spans": pl.Int64,
     "predicted": pl.Int64,
 }
+TYPE_SCHEMA = {"split": pl.String, "method": pl.String, "type": pl.String} | {
+    key: dtype for key, dtype in SCORE_SCHEMA.items() if key not in ("split", "method", "macro_f1")
+}
 
 
 @dataclass(frozen=True)
@@ -146,13 +149,15 @@ class SpanAggregation:
     majority vote's entity-level scores where dev or test has gold, and the votes it read.
 
     ``scores`` has ``split, method, precision, recall, f1`` (micro: every span pooled),
-    ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold. ``report``
+    ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold.
+    ``per_type`` has the same per entity type, in a ``type`` column after ``method``. ``report``
     is the fitted model's account of its choices (``auto``: ``chosen`` and ``reason``),
     empty for a model that chooses nothing.
     """
 
     predictions: pl.DataFrame
     scores: pl.DataFrame
+    per_type: pl.DataFrame
     corpus: TokenVotes
     report: dict[str, Any]
 
@@ -209,7 +214,7 @@ def aggregate_spans(
         fitted.predict_spans(corpus.n_tokens, corpus.votes),
         np.ones(len(corpus.tokens), dtype=bool),
     )
-    scores = _scores(corpus, predictions, model, labels, params)
+    scores, per_type = _scores(corpus, predictions, model, labels, params)
     config = {
         "model": model,
         "fit_split": fit_split,
@@ -226,7 +231,11 @@ def aggregate_spans(
         config,
     )
     return SpanAggregation(
-        predictions=predictions, scores=scores, corpus=corpus, report=fitted.report
+        predictions=predictions,
+        scores=scores,
+        per_type=per_type,
+        corpus=corpus,
+        report=fitted.report,
     )
 
 
@@ -278,11 +287,12 @@ def _scores(
     model: str,
     labels: Sequence[str],
     params: dict[str, Any],
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Entity-level scores (exact character bounds and type) of ``predictions`` and of
-    majority vote on each split of ``SCORED_SPLITS`` that has gold spans."""
+    majority vote on each split of ``SCORED_SPLITS`` that has gold spans: over all
+    types, and per type."""
     has_gold = np.array([spans is not None for spans in corpus.gold])
-    rows = []
+    rows, per_type = [], []
     for split in SCORED_SPLITS:
         scored = has_gold & (corpus.splits == split)
         if not scored.any():
@@ -296,20 +306,20 @@ def _scores(
             methods[BASELINE] = _per_example(spans, ids)
         for method, predicted in methods.items():
             result = span_scores(gold, predicted, labels)
-            micro = result["micro"]
-            rows.append(
-                {
-                    "split": split,
-                    "method": method,
-                    "precision": micro["precision"],
-                    "recall": micro["recall"],
-                    "f1": micro["f1"],
-                    "macro_f1": result["macro"]["f1"],
-                    "gold_spans": micro["support"],
-                    "predicted": micro["predicted"],
-                }
-            )
-    return pl.DataFrame(rows, schema=SCORE_SCHEMA)
+            row = {"split": split, "method": method}
+            rows.append(row | _counted(result["micro"]) | {"macro_f1": result["macro"]["f1"]})
+            per_type += [
+                row | {"type": label} | _counted(result["per_label"][label]) for label in labels
+            ]
+    return pl.DataFrame(rows, schema=SCORE_SCHEMA), pl.DataFrame(per_type, schema=TYPE_SCHEMA)
+
+
+def _counted(scores: dict[str, Any]) -> dict[str, Any]:
+    """``span_scores``' scores under the names of ``SCORE_SCHEMA``."""
+    return {key: scores[key] for key in ("precision", "recall", "f1")} | {
+        "gold_spans": scores["support"],
+        "predicted": scores["predicted"],
+    }
 
 
 def _per_example(spans: pl.DataFrame, example_ids: list[str]) -> list[list[tuple[int, int, str]]]:

@@ -224,7 +224,7 @@ class RayExecutor:
         model once and labeling whole files, its labeled files read back in row order.
         ``n_process`` is refused: ``workers`` says how many label at once."""
         if n_process is not None:
-            raise InputError("n_process is the local executor's; say --workers for ray")
+            raise InputError("n_process (--jobs) is the local executor's; say --workers for ray")
         if not isinstance(predictor.model, str | Path):
             raise InputError("the ray executor loads the model on each worker: pass its path")
         if rows == 0:

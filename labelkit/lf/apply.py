@@ -104,7 +104,8 @@ class AppliedLFs:
     order. ``reused`` names the LFs whose stored votes were still current and were not
     recomputed; ``others`` the LFs applied to the workspace before, not asked for this
     time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them);
-    ``pruned`` the LFs whose votes ``prune`` deleted.
+    ``pruned`` the LFs whose votes ``prune`` deleted; ``rerun_after_errors`` the LFs
+    recomputed, though unchanged, because they failed on some rows last time.
     """
 
     matrices: Mapping[str, LabelMatrix]
@@ -115,6 +116,7 @@ class AppliedLFs:
     spans: pl.DataFrame | None = None
     others: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    rerun_after_errors: list[str] = field(default_factory=list)
 
     @property
     def matrix(self) -> LabelMatrix:
@@ -534,7 +536,9 @@ def apply_lfs(
     n_examples = int(examples[0]) if examples else 0
     if n_examples == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
-    current = set() if force else _current(workspace, lfs)
+    current, failed_before = _current(workspace, lfs)
+    if force:
+        current, failed_before = set(), []
     stale = [lf for lf in lfs if lf.name not in current]
     reused = [lf.name for lf in lfs if lf not in stale]
     names = [lf.name for lf in lfs]
@@ -604,6 +608,7 @@ def apply_lfs(
             spans=spans,
             others=others,
             pruned=pruned,
+            rerun_after_errors=failed_before,
         )
     return AppliedLFs(
         matrices=StoredMatrices(workspace, names),
@@ -613,6 +618,7 @@ def apply_lfs(
         reused=reused,
         others=others,
         pruned=pruned,
+        rerun_after_errors=failed_before,
     )
 
 
@@ -834,19 +840,20 @@ def _check_stored(
     )
 
 
-def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> set[str]:
-    """The LFs whose stored votes still hold: same definition hash, no example added
-    since, and no errors last time."""
+def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> tuple[set[str], list[str]]:
+    """The LFs whose stored votes still hold (same definition hash, no example added
+    since, and no errors last time), and those that would but for errors last time."""
     hashes = pl.DataFrame(
         {"name": [lf.name for lf in lfs], "hash": [definition_hash(lf.definition) for lf in lfs]}
     )
     with registered(workspace.con, "asked", hashes):
-        current = workspace.sql(
-            """SELECT s.name FROM sources s JOIN asked a ON a.name = s.name AND a.hash = s.hash
-               WHERE s.kind = 'lf' AND s.run_id >= (SELECT max(run_id) FROM examples)
-                 AND s.name NOT IN (SELECT source FROM lf_errors)"""
+        unchanged = workspace.sql(
+            """SELECT s.name, s.name IN (SELECT source FROM lf_errors) AS failed
+               FROM sources s JOIN asked a ON a.name = s.name AND a.hash = s.hash
+               WHERE s.kind = 'lf' AND s.run_id >= (SELECT max(run_id) FROM examples)"""
         )
-    return set(current["name"])
+    failed = set(unchanged.filter("failed")["name"])
+    return set(unchanged["name"]) - failed, [lf.name for lf in lfs if lf.name in failed]
 
 
 def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

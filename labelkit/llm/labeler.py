@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from json.encoder import encode_basestring_ascii
@@ -104,7 +104,11 @@ class LLMConfig:
     extra_base_urls
         More endpoints serving the same model with the same key (replicas): the
         requests are spread over ``base_url`` and these in turn, ``concurrency`` in
-        flight in all. Answers are cached by request, whichever endpoint gave them.
+        flight in all. Answers are cached by request, whichever endpoint gave them. A
+        prompt that fails at one in a way another may not (a refused or dropped
+        connection, a timeout, a 5xx, a 429) is asked of the next; an endpoint that
+        fails ``stop_after_failures`` prompts in a row alike is dropped from the
+        rotation (``LLMRunStats.dropped``), and the run stops only when none is left.
     response_format
         ``"auto"`` tries ``json_schema``, then ``json_object`` with the schema (what
         llama.cpp's server enforces), then plain text, and keeps the first the endpoint
@@ -239,6 +243,11 @@ class LLMConfig:
             raise LabelkitError("extra_base_urls are more endpoints beside base_url: give it too")
 
     @property
+    def endpoints(self) -> tuple[str, ...]:
+        """``base_url`` (``""`` for ``OPENAI_BASE_URL``'s) and its replicas."""
+        return (self.base_url or "", *self.extra_base_urls)
+
+    @property
     def source_name(self) -> str:
         if self.source:
             return self.source
@@ -295,7 +304,9 @@ class LLMRunStats:
     the task, and the answers that list no entities as JSON (each kept in the cache,
     see ``label_with_llm``); ``spans`` counts the span votes. A budgeted run has its
     ``budget`` plan and, where the dev split has gold, ``dev_accuracy``: the label
-    model ``dev_model``'s dev accuracy refitted before and after the run."""
+    model ``dev_model``'s dev accuracy refitted before and after the run. ``dropped``
+    names each replica (``extra_base_urls``) taken out of the rotation, with why: its
+    prompts were asked of the others."""
 
     source: str
     examples: int
@@ -316,6 +327,7 @@ class LLMRunStats:
     dev_accuracy: tuple[float, float] | None = None
     dev_model: str | None = None
     unread: tuple[tuple[str, int], ...] = ()
+    dropped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -1006,6 +1018,7 @@ def _label(
         else (before, _dev_accuracy(workspace, _with_source(dev_model, config.source_name))),
         dev_model=None if dev_model is None else _describe_model(*dev_model),
         unread=unread,
+        dropped=outcome.dropped if len(config.endpoints) > 1 else {},
     )
 
 
@@ -1153,6 +1166,8 @@ class LLMRun:
     # Per endpoint (a replica of --base-url): the kind of its last failure and how many
     # of its answers in a row failed so.
     failing: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Replicas taken out of the rotation, each with why; the others ask their prompts.
+    dropped: dict[str, str] = field(default_factory=dict)
     last_error: str | None = None
 
     def stop(self, reason: str) -> None:
@@ -1177,6 +1192,7 @@ class LLMRun:
         self.answered += part.answered
         self.failed += part.failed
         self.last_error = part.last_error or self.last_error
+        self.dropped = part.dropped | self.dropped
         self.requests += part.requests
         self.cost += part.cost
         if part.stopped:
@@ -1235,25 +1251,41 @@ class LLMRun:
             self.dearest = max(self.dearest, counted)
 
     def record(self, answer: CachedAnswer, endpoint: str = "") -> None:
-        """Count an outcome from ``endpoint``; a spent quota, or the same kind of failure
-        again and again at one endpoint, stops the run (asking on would fail alike, and
-        may cost). Counted per endpoint: with two replicas, one of them down failed every
-        other prompt and never twice in a row (trial 47)."""
+        """Count a prompt's outcome from ``endpoint`` (see ``failed_at`` for failures)."""
         if answer.error is None:
             self.answered += 1
             self.failing.pop(endpoint, None)
             return
         self.failed += 1
         self.last_error = answer.error
+        self.failed_at(answer, endpoint)
+
+    def failed_at(self, answer: CachedAnswer, endpoint: str = "") -> None:
+        """Count a failure at ``endpoint``, a prompt's or an attempt's that is asked
+        elsewhere next (``_fails_over``). A spent quota stops the run; so does the same
+        kind of failure ``stop_after_failures`` times in a row at one endpoint (asking on
+        would fail alike, and may cost), except that a replica is only dropped while
+        another endpoint is left. Counted per endpoint: with two replicas, one of them
+        down failed every other prompt and never twice in a row (trial 47)."""
+        assert answer.error is not None
         if _quota_spent(answer):
             self.stop(f"the endpoint's quota is spent: {answer.error}")
         kind = answer.error.split(":", 1)[0]
         last, in_a_row = self.failing.get(endpoint, ("", 0))
         in_a_row = in_a_row + 1 if kind == last else 1
         self.failing[endpoint] = (kind, in_a_row)
-        if in_a_row >= self.config.stop_after_failures:
-            at = f" at {endpoint}" if endpoint and self.config.extra_base_urls else ""
-            self.stop(f"{in_a_row} prompts in a row failed{at}, the last with {answer.error}")
+        if in_a_row < self.config.stop_after_failures:
+            return
+        endpoints = self.config.endpoints
+        at = f" at {endpoint}" if len(endpoints) > 1 else ""
+        reason = f"{in_a_row} prompts in a row failed{at}, the last with {answer.error}"
+        self.dropped.setdefault(endpoint, reason)
+        if len(self.live(endpoints)) == 0:
+            self.stop(reason)
+
+    def live(self, endpoints: Sequence[str]) -> list[int]:
+        """The positions in ``endpoints`` of those not dropped."""
+        return [i for i, endpoint in enumerate(endpoints) if endpoint not in self.dropped]
 
 
 class _CacheWriter:
@@ -1309,7 +1341,7 @@ async def _ask_all(
     progress: bool,
 ) -> str:
     config, prompts = requests.config, requests.prompts
-    urls = (config.base_url, *config.extra_base_urls)
+    urls = config.endpoints
     writer = _CacheWriter(store)
     settled = asyncio.Condition()
 
@@ -1330,8 +1362,9 @@ async def _ask_all(
             settled.notify_all()
 
     async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(async_client(u, config.api_key)) for u in urls]
-        client = clients[0]
+        clients = [
+            await stack.enter_async_context(async_client(u or None, config.api_key)) for u in urls
+        ]
         items = requests.pending.select("key", "text", "attribute", "chars").rows()
         with Progress(
             *Progress.get_default_columns(),
@@ -1361,24 +1394,47 @@ async def _ask_all(
                 if time.monotonic() - shown >= _PROGRESS_S:
                     show()
 
+            async def asked_over(
+                i: int, question: Callable[[openai.AsyncOpenAI], Awaitable[CachedAnswer | None]]
+            ) -> tuple[CachedAnswer | None, int]:
+                """``question`` asked of the ``i``-th live endpoint in turn and, while it
+                fails in a way another replica may not (``_fails_over``), of the next live
+                one not asked yet: its last answer and the endpoint that gave it."""
+                live = run.live(urls) or list(range(len(urls)))
+                on, tried = live[i % len(live)], []
+                while True:
+                    answer = await question(clients[on])
+                    tried.append(on)
+                    untried = [k for k in run.live(urls) if k not in tried]
+                    if not (untried and answer is not None and _fails_over(answer)):
+                        return answer, on
+                    run.failed_at(answer, urls[on])
+                    on = untried[0]
+
             try:
                 key, text, attribute, chars = items[0]
                 used_format = config.response_format
                 if (amount := await held_back(chars, attribute)) is not None:
-                    used_format, first = await _first_answer(
-                        client, run, prompts, key, attribute, text
-                    )
+
+                    async def probe(client: openai.AsyncOpenAI) -> CachedAnswer | None:
+                        nonlocal used_format
+                        used_format, answer = await _first_answer(
+                            client, run, prompts, key, attribute, text
+                        )
+                        return answer
+
+                    first, on = await asked_over(0, probe)
                     await settle(amount, first)
-                    record(first, urls[0])
+                    record(first, urls[on])
                 semaphore = asyncio.Semaphore(config.concurrency)
 
                 async def ask(i: int, key: str, text: str, attribute: str, chars: int) -> None:
                     async with semaphore:
                         if (amount := await held_back(chars, attribute)) is None:
                             return
-                        on = i % len(clients)
-                        answer = await _ask(
-                            clients[on], run, prompts, key, attribute, text, used_format
+                        answer, on = await asked_over(
+                            i,
+                            lambda c: _ask(c, run, prompts, key, attribute, text, used_format),
                         )
                         # Counted before the next prompt may start, so that a stop holds at once.
                         record(answer, urls[on])
@@ -1418,6 +1474,19 @@ async def _first_answer(
         if answer is not None or run.stopped:
             return candidate, answer
     return "text", await _ask(client, run, *question, "text")
+
+
+# Failures another replica of the endpoint may not share: it is down, slow or busy.
+_FAILOVER_ERRORS = ("APIConnectionError", "Timeout", "InternalServerError", "RateLimitError")
+
+
+def _fails_over(answer: CachedAnswer) -> bool:
+    """Whether ``answer`` failed in a way worth asking another replica about."""
+    return (
+        answer.error is not None
+        and answer.error.split(":", 1)[0] in _FAILOVER_ERRORS
+        and not _quota_spent(answer)
+    )
 
 
 def _quota_spent(answer: CachedAnswer) -> bool:

@@ -1074,18 +1074,26 @@ def _take_claim(
     )
 
 
+# The longest reviewer name, in characters.
+MAX_REVIEWER = 64
+
+
 def reviewer_name(name: str) -> str:
-    """``name`` without surrounding spaces; a blank one is refused (a decision says who
-    made it).
+    """``name`` without surrounding spaces: 1 to ``MAX_REVIEWER`` printable characters
+    (a decision says who made it; no control or direction character, which would act on
+    the terminal or the page that shows it). The terminal and the page take the same.
 
     Examples
     --------
-    >>> reviewer_name(" ana ")
-    'ana'
+    >>> reviewer_name(" ana+qa@example.com ")
+    'ana+qa@example.com'
     """
-    if not isinstance(name, str) or not name.strip():
-        raise InputError(f"a reviewer needs a name, got {name!r}")
-    return name.strip()
+    stripped = name.strip() if isinstance(name, str) else ""
+    if not stripped or len(stripped) > MAX_REVIEWER or not stripped.isprintable():
+        raise InputError(
+            f"a reviewer needs a name of 1 to {MAX_REVIEWER} printable characters, got {name!r}"
+        )
+    return stripped
 
 
 def not_queued(con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> str:

@@ -40,14 +40,18 @@ _READ_AHEAD: list[str] = []
 
 
 def read_key() -> str:
-    """One key press from the terminal; from piped input, the next character, or an
-    arrow key's escape sequence whole (trial 48a: piped, it was three keys, escape, a
-    bound key and an unknown one, and stored an answer nobody gave)."""
-    if sys.stdin.isatty():
-        return click.getchar()
+    """One key press: the next character, or an arrow key's escape sequence whole
+    (trial 48a: piped, it was three keys, escape, a bound key and an unknown one, and
+    stored an answer nobody gave)."""
+    terminal = sys.stdin.isatty()
+    if terminal and not _READ_AHEAD:
+        # click hands over what arrived at once: two keys typed fast came as one
+        # unknown key "as" (trial 49b), so they are taken a key at a time here too.
+        _READ_AHEAD.extend(click.getchar())
     key = _READ_AHEAD.pop(0) if _READ_AHEAD else sys.stdin.read(1)
     if key == "\x1b":
-        while len(_READ_AHEAD) < 2 and (char := sys.stdin.read(1)):
+        # From a terminal an arrow's sequence comes whole: a lone escape waits for nothing.
+        while len(_READ_AHEAD) < 2 and not terminal and (char := sys.stdin.read(1)):
             _READ_AHEAD.append(char)
         if len(_READ_AHEAD) == 2 and _READ_AHEAD[0] == "[" and _READ_AHEAD[1] in "ABCD":
             return key + _READ_AHEAD.pop(0) + _READ_AHEAD.pop(0)
@@ -172,15 +176,30 @@ def _review_items(
             attribute=item.attribute,
         )
         answered += 1
+    console.print(progress_line(queue, focus), markup=False, highlight=False)
+    return answered
+
+
+def progress_line(queue: ReviewQueue, focus: str | None = None) -> str:
+    """Where the review stands, as a review ends: reviewed of queued, skipped, corrected.
+
+    Examples
+    --------
+    >>> progress_line(ReviewQueue(ws))
+    'reviewed 12 of 40 (2 of them only skipped), 3 labels corrected'
+    """
     progress = queue.progress(focus)
-    console.print(
+    if queue.spans:
+        return (
+            f"reviewed {progress['reviewed']} of {progress['queued']} spans"
+            + (f" suggested {focus}" if focus else "")
+            + f"{_skipped(progress)}, {progress['corrected']} corrected"
+        )
+    return (
         f"reviewed {progress['reviewed']} of {progress['queued']}"
         + (f" {focus} items" if focus else "")
-        + f"{_skipped(progress)}, {counted(progress['corrected'], 'label')} corrected",
-        markup=False,
-        highlight=False,
+        + f"{_skipped(progress)}, {counted(progress['corrected'], 'label')} corrected"
     )
-    return answered
 
 
 def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
@@ -433,14 +452,7 @@ def _review_spans(
             action = {"s": "skip", "?": "ambiguous"}[key]
             queue.answer(item.example_id, action, attribute=item.attribute, **answer)
         answered += 1
-    progress = queue.progress(focus)
-    console.print(
-        f"reviewed {progress['reviewed']} of {progress['queued']} spans"
-        + (f" suggested {focus}" if focus else "")
-        + f"{_skipped(progress)}, {progress['corrected']} corrected",
-        markup=False,
-        highlight=False,
-    )
+    console.print(progress_line(queue, focus), markup=False, highlight=False)
     return answered
 
 

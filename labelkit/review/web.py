@@ -3,8 +3,12 @@
 DuckDB lets one process write a file, so the server is that process: every
 reviewer's browser talks to it over HTTP, and it serialises their requests on the
 queue under one lock. A reviewer names themselves on the page; with a token set at
-start, every request must carry it (``?token=`` once, then a cookie, or an
-``Authorization: Bearer`` header).
+start, every API request must carry it (``Authorization: Bearer``, or ``?token=``).
+The page and its static files are the app alone, no data, and open without it: the
+page takes the token from the link it was opened by (``/?token=``), keeps it in the
+tab's ``sessionStorage``, which is this origin's, port included, and drops it from the
+address bar. Never a cookie: a browser sends a host's cookies to every port of it, and
+so to any other server there (trial 49b collected one and exported the cleaned set).
 
 Other web pages the reviewers' browsers open must not reach the queue through
 them. So the server answers only requests addressed to it by an IP address,
@@ -27,7 +31,6 @@ file the server was given. A rule is the LLM's text: it too is only ever shown a
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -51,7 +54,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import InputError, LabelkitError
 from labelkit.export import export_cleaned
 from labelkit.llm.suggest import decide_suggestion
 from labelkit.review.highlight import lf_spans
@@ -60,18 +63,18 @@ from labelkit.review.queue import (
     ANSWERS,
     EFFECTIVE_DECISIONS,
     FIX,
+    MAX_REVIEWER,
     MISSED,
     ReviewItem,
     ReviewQueue,
     not_queued,
+    reviewer_name,
 )
 from labelkit.review.spans import word_tokens
 from labelkit.task import span_bounds
 from labelkit.workspace import Workspace
 
 STATIC = Path(__file__).parent / "static"
-TOKEN_COOKIE = "labelkit_token"
-_REVIEWER = re.compile(r"^[\w .@'-]{1,64}$")
 _MAX_BODY = 64 * 1024
 # A Host header is a name or an address and a port, nothing else: "evil.com@127.0.0.1"
 # parsed as a URL is 127.0.0.1 (trial 46).
@@ -195,9 +198,10 @@ def create_app(
         }
 
     def next_item(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-        reviewer = _reviewer(request.query_params.get("reviewer"))
-        attribute = _attribute(request.query_params.get("attribute"))
-        focus = _focus(request.query_params.get("focus"), attribute)
+        # A POST: it claims the item (trial 49b: as a GET, an <img> could claim items).
+        reviewer = _reviewer(body.get("reviewer"))
+        attribute = _attribute(body.get("attribute"))
+        focus = _focus(body.get("focus"), attribute)
         if not passes:
             item = queue.next(reviewer=reviewer, focus=focus)
             return {
@@ -434,7 +438,7 @@ def create_app(
         Route("/summary", page("summary.html")),
         Route("/suggestions", page("suggestions.html")),
         Route("/api/config", api(config)),
-        Route("/api/next", api(next_item)),
+        Route("/api/next", api(next_item), methods=["POST"]),
         Route("/api/answer", api(answer), methods=["POST"]),
         Route("/api/undo", api(undo), methods=["POST"]),
         Route("/api/summary", api(summary)),
@@ -454,8 +458,6 @@ class _Guard:
     def __init__(self, app: ASGIApp, token: str | None, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = app
         self.token = token.encode() if token is not None else None
-        # The cookie carries a digest, not the token: a cookie value must be ASCII.
-        self.cookie = hashlib.sha256(self.token).hexdigest() if self.token is not None else None
         self.names = {"localhost", *(name.lower().rstrip(".") for name in allowed_hosts)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -470,17 +472,10 @@ class _Guard:
             refusal.headers.update(_HEADERS)
             await refusal(scope, receive, send)
             return
-        set_cookie = self.cookie is not None and "token" in request.query_params
 
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.update(_HEADERS)
-                if set_cookie:
-                    headers.append(
-                        "set-cookie",
-                        f"{TOKEN_COOKIE}={self.cookie}; HttpOnly; Path=/; SameSite=strict",
-                    )
+                MutableHeaders(scope=message).update(_HEADERS)
             await send(message)
 
         await self.app(scope, receive, send_secured)
@@ -501,12 +496,15 @@ class _Guard:
             source = source or request.headers.get("referer")
         elif not api:
             source = None
-        if source is not None and urlsplit(source).netloc.lower() != host.lower():
-            raise RequestError(f"calls from {source!r} are refused: use the reviewer page", 403)
+        if source is not None:
+            origin = urlsplit(source)
+            # http, or https through a proxy that ends TLS; no other scheme is a page of ours.
+            if origin.scheme not in ("http", "https") or origin.netloc.lower() != host.lower():
+                raise RequestError(f"calls from {source!r} are refused: use the reviewer page", 403)
         site = request.headers.get("sec-fetch-site", "same-origin")
         if api and site not in ("same-origin", "none"):
             raise RequestError("calls from other web pages are refused: use the reviewer page", 403)
-        if self.token is not None and not self._has_token(request):
+        if api and self.token is not None and not self._has_token(request):
             raise RequestError("a valid token is required: open the link the server printed", 401)
 
     def _known_host(self, host: str) -> bool:
@@ -521,16 +519,13 @@ class _Guard:
             return name.rstrip(".") in self.names
 
     def _has_token(self, request: Request) -> bool:
-        assert self.token is not None and self.cookie is not None
+        assert self.token is not None
         # Query strings decode as UTF-8, headers as Latin-1: back to the bytes that were sent.
         given = [request.query_params.get("token", "").encode()]
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110)
             given.append(credentials.strip().encode("latin-1"))
-        cookie = request.cookies.get(TOKEN_COOKIE, "").encode()
-        return any(hmac.compare_digest(value, self.token) for value in given) or (
-            hmac.compare_digest(cookie, self.cookie.encode())
-        )
+        return any(hmac.compare_digest(value, self.token) for value in given)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -560,9 +555,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _reviewer(value: Any) -> str:
-    if not isinstance(value, str) or not _REVIEWER.match(value) or not value.strip():
-        raise RequestError("reviewer: give your name (1-64 letters, digits, spaces or . @ ' - _)")
-    return value.strip()
+    # The terminal's rule (trial 49b: the page refused "ana+qa@example.com" and the
+    # terminal took control characters).
+    try:
+        return reviewer_name(value)
+    except InputError:
+        raise RequestError(
+            f"reviewer: give your name (1 to {MAX_REVIEWER} printable characters)"
+        ) from None
 
 
 def _string(body: dict[str, Any], key: str) -> str:

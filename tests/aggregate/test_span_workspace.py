@@ -12,6 +12,7 @@ import pytest
 
 from labelkit import (
     LabelkitError,
+    LabelkitWarning,
     Workspace,
     WorkspaceError,
     apply_lfs,
@@ -170,8 +171,14 @@ def test_scores_count_a_wrong_type_and_a_missed_span(tmp_path: Path) -> None:
         ("t1", "a battery", None, "train"),
     ]
     with spans_workspace(tmp_path, texts) as ws:
-        scores = aggregate_spans(ws, "majority_vote").scores
-        assert scores.rows() == [("dev", "majority_vote", 0.5, 1 / 3, 0.4, 0.25, 3, 2)]
+        result = aggregate_spans(ws, "majority_vote")
+    assert result.scores.rows() == [("dev", "majority_vote", 0.5, 1 / 3, 0.4, 0.25, 3, 2)]
+    # Per type (trial 48a: aggregate gave only the pooled score): the TERM screen is
+    # right and the keyboard missed; the one BRAND was called a TERM.
+    assert result.per_type.rows() == [
+        ("dev", "majority_vote", "TERM", 0.5, 0.5, 0.5, 2, 2),
+        ("dev", "majority_vote", "BRAND", 0.0, 0.0, 0.0, 1, 0),
+    ]
 
 
 def test_no_span_votes_and_unknown_models_are_clear_errors_that_change_nothing(
@@ -225,6 +232,10 @@ def test_the_aggregate_command_prints_spans_scores_and_sources(tmp_path: Path) -
         "1.000",
     ]
     assert cells(result.stdout, "battery_is_a_brand")[4:7] == ["0.000", "–", "0.000"]
+    # Two types: each one's scores too (trial 48a); BRAND has no gold span and none predicted.
+    assert "the same, per entity type" in result.stdout
+    assert cells(result.stdout, "TERM")[:6] == ["dev", "majority_vote", "TERM"] + ["1.000"] * 3
+    assert cells(result.stdout, "BRAND")[2:] == ["BRAND", "0.000", "0.000", "0.000", "0", "0"]
     bad = run("aggregate", path, "--model", "snorkel")
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: unknown span label model 'snorkel'")
@@ -257,6 +268,24 @@ def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
     assert "auto:" not in majority.stdout and "source health" not in majority.stdout
 
 
+def test_a_choice_made_on_dev_tokens_says_so_beside_the_entity_scores(tmp_path: Path) -> None:
+    # Trial 48a: auto's choice read 0.95 against majority vote's 0.51 (token accuracy),
+    # and the entity F1 below it was under majority vote's, with nothing said.
+    texts = [
+        (f"d{i}", f"the {word} is fine today", [[4, 4 + len(word), "TERM"]], "dev")
+        for i, word in enumerate(["battery", "screen"] * 4)
+    ] + [(f"t{i}", f"my {word} broke", None, "train") for i, word in enumerate(["battery"] * 4)]
+    with spans_workspace(tmp_path, texts):
+        pass
+    path = tmp_path / "spans.duckdb"
+    plain = run("aggregate", path)
+    fitted = run("aggregate", path, "--gold-split", "dev")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "cross-validation on 40 gold rows" in fitted.stdout
+    assert "(that choice scored each dev token's type, O included" in fitted.stdout
+    assert "O included" not in plain.stdout
+
+
 def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     # It failed with "this step works per attribute": the command read the task's targets.
     with spans_workspace(tmp_path) as ws:
@@ -280,6 +309,34 @@ def test_the_evaluate_command_scores_spans_by_entity(tmp_path: Path) -> None:
     assert "Every method is scored against all gold spans" in result.stdout
     analyzed = run("analyze", tmp_path / "spans.duckdb", "--split", "dev")
     assert "against the gold spans of the types each LF marks" in analyzed.stdout
+
+
+def test_evaluate_says_what_nested_gold_spans_cost_a_flat_tagger(tmp_path: Path) -> None:
+    # Trial 48a: dishes held ingredients in gold, and nothing said a ner cannot find both.
+    texts = [
+        ("d1", "lentil soup and bread", [[0, 11, "TERM"], [0, 6, "BRAND"], [16, 21, "TERM"]]),
+        ("d2", "a screen", [[2, 8, "TERM"]]),
+        ("d3", "big battery pack", [[4, 16, "TERM"], [4, 11, "BRAND"], [0, 11, "TERM"]]),
+    ]
+    texts = [(*text, "dev") for text in texts] + [("t1", "a battery", None, "train")]
+    with pytest.warns(LabelkitWarning, match="2 texts have gold spans that overlap"):
+        nested = spans_workspace(tmp_path, texts)
+    with nested as ws:
+        aggregate_spans(ws, "majority_vote")
+        evaluation = evaluate(ws, split="dev")
+        assert evaluation.overlapping_gold == (3, 7)
+        assert "3 of 7 gold spans overlap a longer one" in evaluation.markdown()
+    result = run("evaluate", tmp_path / "spans.duckdb", "--split", "dev")
+    assert "note: 3 of 7 gold spans overlap a longer one (nested types, say): a ner gives" in (
+        " ".join(result.stdout.split())
+    )
+    assert "recall here is at most 0.571" in " ".join(result.stdout.split())
+    (tmp_path / "flat").mkdir()
+    with spans_workspace(tmp_path / "flat", TEXTS) as ws:
+        aggregate_spans(ws, "majority_vote")
+        assert evaluate(ws, split="dev").overlapping_gold == (0, 4)
+    flat = run("evaluate", tmp_path / "flat" / "spans.duckdb", "--split", "dev")
+    assert "overlap a longer one" not in flat.stdout
 
 
 def test_evaluate_scores_majority_vote_beside_the_stored_span_label_model(tmp_path: Path) -> None:

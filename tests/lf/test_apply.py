@@ -203,8 +203,10 @@ def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> No
     ]
     assert apply_lfs(workspace, [SUBSCRIBE], force=True).reused == []
     # An LF that failed somewhere runs again, in case what it failed on has changed.
-    apply_lfs(workspace, [fragile])
-    assert apply_lfs(workspace, [fragile]).reused == []
+    assert apply_lfs(workspace, [fragile]).rerun_after_errors == []
+    rerun = apply_lfs(workspace, [fragile])
+    assert (rerun.reused, rerun.rerun_after_errors) == ([], ["fragile"])
+    assert apply_lfs(workspace, [fragile], force=True).rerun_after_errors == []
     # New examples: every LF must vote on them.
     more = tmp_path / "more.csv"
     more.write_text("id,text,label,split\nb1,subscribe now,spam,train\n")

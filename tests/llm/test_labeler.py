@@ -80,25 +80,69 @@ def test_requests_are_spread_over_replicas_of_one_model(workspace: Workspace) ->
         LLMConfig(model="m", instructions="?", extra_base_urls=(replica.base_url,))
 
 
-def test_a_replica_that_keeps_failing_stops_the_run_and_is_named(workspace: Workspace) -> None:
-    # Trial 47: a dead replica failed every other prompt, never twice in a row overall,
-    # and the run ended with half its prompts failed and no reason given.
+def _closed_port_url() -> str:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+        return f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+
+
+def test_a_dead_replicas_prompts_are_asked_of_the_live_one(workspace: Workspace) -> None:
+    # Trial 47: a dead replica failed every other prompt; stop 47 then stopped the run
+    # after it failed twice, with two prompts left unasked though base_url answered.
+    dead = _closed_port_url()
     with OpenAIServer() as server:
         config = dataclasses.replace(
             CONFIG,
-            base_url=server.base_url,
-            extra_base_urls=(dead,),
+            base_url=dead,
+            extra_base_urls=(server.base_url,),
             concurrency=1,
             max_retries=0,
             stop_after_failures=2,
         )
         stats = label_with_llm(workspace, config)
-    assert (stats.answered, stats.failed) == (2, 2)
+        # Each failure at the dead one was asked again at the live one, until it was dropped.
+        assert len(server.requests) == 6
+    assert (stats.answered, stats.failed, stats.not_asked, stats.stopped) == (6, 0, 0, None)
+    assert list(stats.dropped) == [dead]
+    assert stats.dropped[dead].startswith(f"2 prompts in a row failed at {dead}, the last with")
+    assert "ConnectionRefusedError" in stats.dropped[dead]
+    assert votes(workspace) == expected(workspace)
+
+
+def test_a_replica_that_answers_errors_is_dropped_and_the_run_goes_on(
+    workspace: Workspace,
+) -> None:
+    # A 4xx is the same everywhere: not asked again elsewhere, but counted per endpoint.
+    with OpenAIServer(Behaviour(always="401")) as broken, OpenAIServer() as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=server.base_url,
+            extra_base_urls=(broken.base_url,),
+            concurrency=1,
+            max_retries=0,
+            stop_after_failures=2,
+        )
+        stats = label_with_llm(workspace, config)
+        assert (len(server.requests), len(broken.requests)) == (4, 2)
+    assert (stats.answered, stats.failed, stats.not_asked, stats.stopped) == (4, 2, 0, None)
+    assert list(stats.dropped) == [broken.base_url]
+
+
+def test_a_run_stops_when_every_replica_is_dropped(workspace: Workspace) -> None:
+    dead, gone = _closed_port_url(), _closed_port_url()
+    config = dataclasses.replace(
+        CONFIG,
+        base_url=dead,
+        extra_base_urls=(gone,),
+        concurrency=1,
+        max_retries=0,
+        stop_after_failures=2,
+    )
+    stats = label_with_llm(workspace, config)
+    assert stats.answered == 0 and stats.not_asked > 0
+    assert set(stats.dropped) == {dead, gone}
     assert stats.stopped is not None
-    assert stats.stopped.startswith(f"2 prompts in a row failed at {dead}, the last with")
+    assert re.match(rf"2 prompts in a row failed at ({dead}|{gone}), the last with", stats.stopped)
 
 
 def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:

@@ -37,10 +37,17 @@ def test_a_blank_reviewer_is_refused_and_a_padded_one_stored_stripped(
     queue: ReviewQueue,
 ) -> None:
     # Trial 25: `--reviewer "  "` stored decisions by nobody.
-    with pytest.raises(InputError, match="a reviewer needs a name, got '  '"):
+    with pytest.raises(
+        InputError, match="a reviewer needs a name of 1 to 64 printable characters, got '  '"
+    ):
         queue.answer("a1", "accept", reviewer="  ")
     with pytest.raises(InputError, match="a reviewer needs a name"):
         queue.next(reviewer="\t")
+    # Trial 49b: the terminal stored a name holding an escape sequence, which the page
+    # refused; both take the same names now.
+    for odd in ("\x1b]0;pwn\x07", "ana\u202e", "a" * 65):
+        with pytest.raises(InputError, match="1 to 64 printable characters"):
+            queue.next(reviewer=odd)
     assert queue.workspace.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 0
     queue.answer("a1", "accept", reviewer=" ana ")
     assert queue.workspace.sql("SELECT reviewer FROM decisions")["reviewer"].to_list() == ["ana"]

@@ -118,18 +118,18 @@ def test_the_token_from_the_environment_or_a_file_may_be_any_text(tmp_path: Path
     ws = ingested(tmp_path)
     with serving(ws, env={"LABELKIT_TOKEN": "pässwort"}) as (server, link, port):
         assert link == f"http://127.0.0.1:{port}/?token=p%C3%A4sswort"
-        with httpx.Client() as browser:
-            assert browser.get(link).status_code == 200
-            assert browser.get(f"http://127.0.0.1:{port}/api/config").status_code == 200
-        wrong = httpx.get(f"http://127.0.0.1:{port}/", params={"token": "pässwörter"})
-        assert wrong.status_code == 401
+        api = f"http://127.0.0.1:{port}/api/config"
+        assert httpx.get(link).status_code == 200
+        assert httpx.get(api, params={"token": "pässwort"}).status_code == 200
+        assert httpx.get(api, params={"token": "pässwörter"}).status_code == 401
     assert "shows in `ps`" not in (server.stderr.read() if server.stderr else "")
     secret = tmp_path / "token"
     secret.write_text("from-a-file\n")
     with serving(ws, "--token-file", str(secret)) as (server, link, port):
         assert link.endswith("/?token=from-a-file")
-        assert httpx.get(link).status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 401
+        api = f"http://127.0.0.1:{port}/api/config"
+        assert httpx.get(api, headers={"Authorization": "Bearer from-a-file"}).status_code == 200
+        assert httpx.get(api).status_code == 401
     with serving(ws, "--token", "on-the-command-line") as (server, link, port):
         assert httpx.get(link).status_code == 200
     assert "shows in `ps`" in (server.stderr.read() if server.stderr else "")
@@ -171,6 +171,10 @@ def test_a_port_in_use_or_out_of_range_is_one_clear_error_and_no_link(tmp_path: 
     assert busy.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}:")
     assert "choose one with --port" in busy.stderr and "Traceback" not in busy.stderr
     assert not (tmp_path / "ws.duckdb.serve.json").exists()
+    # Trial 49b: an empty host bound every interface and printed http://:8640/.
+    empty = run("serve", ws, "--host", "")
+    assert empty.returncode == 1 and "reviewing" not in empty.stdout
+    assert empty.stderr.strip().startswith("error: --host is empty")
     wrong = run("serve", ws, "--port", "99999")
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "Invalid value for '--port': Input should be less than or equal to 65535" in (

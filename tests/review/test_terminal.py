@@ -1,8 +1,14 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -390,6 +396,75 @@ def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> N
             ("s1", bounds("s1", "battery"), "accept", "TERM"),
             ("s3", bounds("s3", "Dell"), "reject", "none"),
         ]
+
+
+def test_ctrl_c_in_the_review_command_says_the_answers_are_kept(review_workspace: Path) -> None:
+    # Trial 49b: Ctrl-C said "no step had finished. A step under way keeps nothing",
+    # though the answers given were stored.
+    command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
+    process = subprocess.Popen(
+        [*command, "--reviewer", "ana"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    shown: list[str] = []
+    reader = threading.Thread(target=lambda: shown.extend(process.stdout), daemon=True)
+    reader.start()
+    process.stdin.write("a")
+    process.stdin.flush()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any("1 reviewed" in line for line in shown):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    said = " ".join(stderr.split())
+    assert "interrupted: every answer was stored as it was given; reviewed 1 of 12" in said
+    assert "no step had finished" not in said and "Traceback" not in said
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT example_id, action FROM decisions").rows() == [("w01", "accept")]
+
+
+def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Path) -> None:
+    # Trial 49b: in a real terminal "as" typed fast arrived in one read, was one
+    # unknown key "as", and nothing was stored.
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
+    process = subprocess.Popen(
+        [*command, "--reviewer", "ana"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100", "LINES": "40"},
+    )
+    os.close(follower)
+    screen = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 120
+        while text not in screen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                screen += os.read(leader, 65536)
+        assert text in screen, screen[-500:]
+
+    read_until(b"w01")
+    # Keys typed before the program reads (the terminal still in line mode) are dropped
+    # by the switch to raw mode: a person types once the screen is up.
+    time.sleep(1)
+    os.write(leader, b"as")
+    read_until(b"2 reviewed")
+    os.write(leader, b"q")
+    read_until(b"reviewed 2 of 12")
+    assert process.wait(timeout=60) == 0
+    os.close(leader)
+    assert b"unknown key" not in screen
+    with Workspace(review_workspace, read_only=True) as ws:
+        stored = ws.sql("SELECT example_id, action FROM decisions ORDER BY decision_id").rows()
+    assert stored == [("w01", "accept"), ("w02", "skip")]
 
 
 def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> None:

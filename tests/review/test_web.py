@@ -14,7 +14,7 @@ from tests.review.conftest import ATTACK, TEXTS, Serve
 
 
 def next_item(client: httpx.Client, reviewer: str, **params: str) -> dict:
-    response = client.get("/api/next", params={"reviewer": reviewer, **params})
+    response = client.post("/api/next", json={"reviewer": reviewer, **params})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -32,8 +32,12 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
         assert first["votes"] == {"kw_subscribe": "spam"}
         assert next_item(client, "ana")["item"]["example_id"] == "w01", "a reload shows it again"
         assert next_item(client, "bo")["item"]["example_id"] == "w02", "never two at once"
-        blank = client.get("/api/next", params={"reviewer": "   "})
+        blank = client.post("/api/next", json={"reviewer": "   "})
         assert blank.status_code == 400 and "give your name" in blank.json()["error"]
+        # Trial 49b: the page refused names the terminal took; the same rule now.
+        assert client.post("/api/undo", json={"reviewer": "ana+qa@example.com (QA)"}).is_success
+        control = client.post("/api/next", json={"reviewer": "eve\x1b[2J"})
+        assert control.status_code == 400 and "printable" in control.json()["error"]
         # "a" stores the candidate the page showed, and only that.
         stale = {"reviewer": "ana", "example_id": "w01", "action": "accept", "label": "ham"}
         refused = client.post("/api/answer", json=stale)
@@ -102,7 +106,7 @@ def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -
             "errors_found": 0,
             "errors_per_100": 0.0,
         }
-        bad = client.get("/api/next", params={"reviewer": "ana", "focus": "eggs"})
+        bad = client.post("/api/next", json={"reviewer": "ana", "focus": "eggs"})
         assert bad.status_code == 400 and "focus label 'eggs'" in bad.json()["error"]
 
 
@@ -112,7 +116,7 @@ def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -
         (b"{not json", 400, "not valid JSON"),
         (b"[1, 2]", 400, "must be a JSON object"),
         (b'{"example_id": "w01", "action": "accept"}', 400, "reviewer: give your name"),
-        (b'{"reviewer": "<b>x</b>", "example_id": "w01", "action": "accept"}', 400, "reviewer"),
+        (b'{"reviewer": "x\\u0007", "example_id": "w01", "action": "accept"}', 400, "reviewer"),
         (b'{"reviewer": "ana", "action": "accept"}', 400, "example_id must be"),
         (b'{"reviewer": "ana", "example_id": "w01", "action": "maybe"}', 400, "unknown action"),
         (
@@ -156,14 +160,22 @@ def test_malformed_requests_get_4xx_with_a_clear_message_and_change_nothing(
 def test_a_token_guards_every_request(review_workspace: Path, serve: Serve) -> None:
     with serve(review_workspace, token="s3cret") as url:
         with httpx.Client(base_url=url) as stranger:
-            for path in ("/", "/static/app.js", "/api/config", "/api/export"):
+            for path in ("/api/config", "/api/export", "/api/summary"):
                 assert stranger.get(path).status_code == 401, path
+            assert stranger.post("/api/next", json={"reviewer": "eve"}).status_code == 401
             wrong = stranger.get("/api/config", headers={"Authorization": "Bearer nope"})
             assert wrong.status_code == 401
+            # The page and its scripts hold no data: they open without it, and the
+            # page reads the token from its link.
+            for path in ("/", "/summary", "/static/app.js"):
+                assert stranger.get(path).status_code == 200, path
         with httpx.Client(base_url=url) as reviewer:
             page = reviewer.get("/", params={"token": "s3cret"})
             assert page.status_code == 200 and "labelkit review" in page.text
-            assert reviewer.get("/api/config").status_code == 200, "the cookie carries the token"
+            # Trial 49b: a cookie went to every port of the host, and any server there
+            # could replay it; there is none now.
+            assert "set-cookie" not in page.headers and not reviewer.cookies
+            assert reviewer.get("/api/config").status_code == 401
         with httpx.Client(base_url=url, headers={"Authorization": "Bearer s3cret"}) as script:
             assert script.get("/api/config").json()["labels"] == ["ham", "spam"]
         # Trial 29: the scheme is case-insensitive (RFC 9110), and "bearer" was refused.
@@ -244,7 +256,7 @@ url, name = sys.argv[1], sys.argv[2]
 done = []
 with httpx.Client(base_url=url, timeout=30) as client:
     while True:
-        item = client.get("/api/next", params={"reviewer": name}).json()["item"]
+        item = client.post("/api/next", json={"reviewer": name}).json()["item"]
         if item is None:
             break
         client.post("/api/answer", json={"reviewer": name, "example_id": item["example_id"],
@@ -284,7 +296,7 @@ def test_a_foreign_host_name_is_refused_so_a_rebound_dns_name_reads_nothing(
     with serve(review_workspace, allowed_hosts=["review.lan"]) as url:
         port = url.rsplit(":", 1)[1]
         with httpx.Client(base_url=url) as client:
-            for path in ("/api/next?reviewer=ana", "/api/export", "/"):
+            for path in ("/api/config", "/api/export", "/"):
                 rebound = client.get(path, headers={"Host": f"evil.example:{port}"})
                 assert rebound.status_code == 400, path
                 assert "evil.example" in rebound.json()["error"]
@@ -329,16 +341,29 @@ def test_writes_from_another_origin_or_not_as_json_are_refused(
                     response = client.post(path, content=json.dumps(body), headers=headers)
                 assert response.status_code == status, (path, headers, response.text)
                 assert response.json()["error"]
-        cross_site = client.get(
-            "/api/next", params={"reviewer": "eve"}, headers={"Sec-Fetch-Site": "cross-site"}
+        cross_site = client.post(
+            "/api/next", json={"reviewer": "eve"}, headers={"Sec-Fetch-Site": "cross-site"}
         )
-        assert cross_site.status_code == 403, "an <img> elsewhere cannot claim items"
+        assert cross_site.status_code == 403, "another page cannot claim items"
+        # Trial 49b: a GET claimed an item, so an <img> in a browser that sends neither
+        # Origin nor Sec-Fetch-Site could claim them; a claim is a POST of JSON now.
+        assert client.get("/api/next", params={"reviewer": "eve"}).status_code == 405
+        plain = client.post("/api/next", content='{"reviewer": "eve"}')
+        assert plain.status_code == 415, plain.text
         # Trial 29: without Sec-Fetch-Site (an older browser), a fetch from another
         # origin claimed an item; the Origin it sends is enough to refuse it.
-        other_origin = client.get(
-            "/api/next", params={"reviewer": "eve"}, headers={"Origin": "http://evil.example"}
+        other_origin = client.post(
+            "/api/next", json={"reviewer": "eve"}, headers={"Origin": "http://evil.example"}
         )
         assert other_origin.status_code == 403, other_origin.text
+        # Trial 49b: the scheme was not compared: ftp://127.0.0.1:PORT passed.
+        for scheme in ("ftp", "file", "chrome-extension"):
+            odd = client.post(
+                "/api/next",
+                json={"reviewer": "eve"},
+                headers={"Origin": f"{scheme}://{url.removeprefix('http://')}"},
+            )
+            assert odd.status_code == 403, scheme
         assert client.get("/api/config", headers={"Origin": url}).status_code == 200
         # A navigation from another site (a link in a chat) still opens the page.
         page = client.get(
@@ -353,9 +378,7 @@ def test_writes_from_another_origin_or_not_as_json_are_refused(
 def test_a_non_ascii_token_is_compared_as_bytes(review_workspace: Path, serve: Serve) -> None:
     with serve(review_workspace, token="pässwort") as url:
         with httpx.Client(base_url=url) as reviewer:
-            assert reviewer.get("/", params={"token": "pässwort"}).status_code == 200
-            assert reviewer.get("/api/config").status_code == 200, "the cookie carries it"
-            assert "pässwort" not in reviewer.cookies.get("labelkit_token", "")
+            assert reviewer.get("/api/config", params={"token": "pässwort"}).status_code == 200
         with httpx.Client(base_url=url) as stranger:
             for given in ("pässwörter", "p\u00e4sswort ", "passwort"):
                 wrong = stranger.get("/api/config", params={"token": given})
@@ -449,7 +472,7 @@ def test_an_aspects_task_is_served_one_attribute_at_a_time(
         undo = {"reviewer": "ana", "attribute": "food"}
         assert client.post("/api/undo", json=undo).json()["undone"] is None
         assert client.post("/api/undo", json=undo | {"attribute": "price"}).json()["undone"] == "r3"
-        bad = client.get("/api/next", params={"reviewer": "ana", "attribute": "decor"})
+        bad = client.post("/api/next", json={"reviewer": "ana", "attribute": "decor"})
         assert bad.status_code == 400 and "unknown attribute 'decor'" in bad.json()["error"]
         per_label = client.get("/api/summary").json()["per_label"]
         staff = {row["label"]: row for row in per_label if row["attribute"] == "staff"}

@@ -268,12 +268,69 @@ def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
         reviewer = context.new_page()
         reviewer.goto(f"{url}/?token=s3cret")
         expect(reviewer.locator("#status")).to_have_text("Type your name to start reviewing.")
-        # Another port of the same host is the same site: the cookie goes along.
+        # Another port of the same host is the same site, but the token is not a
+        # cookie: nothing of it goes along.
         attack_from(context.new_page(), "http://127.0.0.1:9", url)
         context.close()
     with Workspace(review_workspace, read_only=True) as ws:
         decisions = ws.sql("SELECT reviewer, example_id, action FROM decisions").rows()
     assert decisions == [("ana", "w01", "accept")], "eve stored nothing and undid nothing"
+
+
+def test_the_token_stays_in_its_tab_for_its_port_and_leaves_the_address_bar(
+    review_workspace: Path, serve: Serve, browser: Browser, tmp_path: Path
+) -> None:
+    # Trial 49b: the token went into a cookie, which the browser sends to every port of
+    # the host (a server there collected it and exported the cleaned set), and a second
+    # server's cookie locked the first one's page out; the token stayed in the URL.
+    second = tmp_path / "second.duckdb"
+    second.write_bytes(review_workspace.read_bytes())
+    with (
+        serve(review_workspace, token="tokenA") as first_url,
+        serve(second, token="tokenB") as second_url,
+    ):
+        context = browser.new_context(accept_downloads=True)
+        first, other = context.new_page(), context.new_page()
+        first.goto(f"{first_url}/?token=tokenA")
+        other.goto(f"{second_url}/?token=tokenB")
+        for page, url in ((first, first_url), (other, second_url)):
+            expect(page).to_have_url(f"{url}/")
+            page.fill("#reviewer", "ana")
+            page.press("#reviewer", "Enter")
+            shows(page, "w01")
+            page.keyboard.press("a")
+            shows(page, "w02")
+        assert context.cookies() == []
+        first.goto(f"{first_url}/summary")
+        with first.expect_download() as downloading:
+            first.get_by_text("cleaned set (CSV)").click()
+        saved = Path(downloading.value.path()).read_text()
+        assert saved.splitlines()[0].startswith("id,text") and "w01" in saved
+        context.close()
+    for path in (review_workspace, second):
+        with Workspace(path, read_only=True) as ws:
+            assert ws.sql("SELECT reviewer, example_id FROM decisions").rows() == [("ana", "w01")]
+
+
+def test_a_held_key_answers_one_item_only(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 49b: holding "a" for a second answered six items, five shown under 200 ms.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        shows(page, "w01")
+        page.keyboard.down("a")
+        shows(page, "w02")
+        for _ in range(5):
+            page.dispatch_event("body", "keydown", {"key": "a", "repeat": True})
+        page.keyboard.up("a")
+        page.wait_for_timeout(300)
+        shows(page, "w02")
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT example_id FROM decisions").rows() == [("w01",)]
 
 
 def test_a_rebound_dns_name_cannot_read_the_queue_or_the_export(
@@ -288,7 +345,7 @@ def test_a_rebound_dns_name_cannot_read_the_queue_or_the_export(
         page.route(f"{attack_from_page}/", lambda r: r.fulfill(body="<html></html>"))
         page.goto(f"{attack_from_page}/")
         read = page.evaluate(
-            """async () => Promise.all(["/api/next?reviewer=eve", "/api/export"].map(
+            """async () => Promise.all(["/api/config", "/api/export"].map(
                  async (path) => { const r = await fetch(path); return [r.status, await r.text()]; }))"""
         )
         assert [status for status, _ in read] == [400, 400]

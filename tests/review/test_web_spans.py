@@ -19,7 +19,7 @@ def test_a_span_item_comes_with_its_bounds_other_spans_and_tokens_and_takes_new_
         assert config["kind"] == "spans" and config["attributes"] == []
         assert config["answers"] == ["TERM", "BRAND", "none"]
         assert config["actions"][-2:] == ["fix", "missed"]
-        answer = client.get("/api/next", params={"reviewer": "ana"}).json()
+        answer = client.post("/api/next", json={"reviewer": "ana"}).json()
         item = answer["item"]
         assert item["question"] == 'Is "battery" TERM? (the current label)'
         assert item["span"] == {"start": 10, "end": 17}
@@ -42,7 +42,7 @@ def test_a_span_item_comes_with_its_bounds_other_spans_and_tokens_and_takes_new_
         )
         assert fixed.status_code == 200, fixed.text
         assert fixed.json()["progress"]["reviewed"] == 1
-        item = client.get("/api/next", params={"reviewer": "ana"}).json()["item"]
+        item = client.post("/api/next", json={"reviewer": "ana"}).json()["item"]
         assert item["example_id"] == "s3"
         missed = client.post(
             "/api/answer",
@@ -57,7 +57,7 @@ def test_a_span_item_comes_with_its_bounds_other_spans_and_tokens_and_takes_new_
             },
         )
         assert missed.status_code == 200, missed.text
-        again = client.get("/api/next", params={"reviewer": "ana"}).json()["item"]
+        again = client.post("/api/next", json={"reviewer": "ana"}).json()["item"]
         assert again["attribute"] == item["attribute"], "a missed span leaves the item"
         assert {"start": 15, "end": 18, "source": "current", "label": "TERM"} in again["spans"]
         summary = client.get("/api/summary").json()

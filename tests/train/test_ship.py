@@ -304,7 +304,7 @@ def test_ctrl_c_stops_predict_s_workers_at_once(tmp_path: Path) -> None:
         str(model),
         str(tmp_path / "in.parquet"),
     ]
-    command += [str(tmp_path / "out.csv"), "--n-process", "2"]
+    command += [str(tmp_path / "out.csv"), "--jobs", "2"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         started = time.monotonic()

@@ -356,11 +356,11 @@ async function load() {
     $("reviewer").focus();
     return;
   }
-  const query = new URLSearchParams({ reviewer: reviewer() });
-  if (focus()) query.set("focus", focus());
-  if (state.attribute) query.set("attribute", state.attribute);
+  const asked = { reviewer: reviewer() };
+  if (focus()) asked.focus = focus();
+  if (state.attribute) asked.attribute = state.attribute;
   try {
-    const answer = await call(`/api/next?${query}`);
+    const answer = await call("/api/next", asked);
     let notice = "";
     if (state.attributes.length) {
       // The server names the pass: the one asked for, the one with most left, or the
@@ -428,6 +428,11 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // A held key repeats: it would answer items nobody read (trial 49b: six in a second).
+  if (event.repeat) {
+    event.preventDefault();
+    return;
+  }
   const key = event.key;
   if (state.item?.span && !state.busy && spanKey(key)) {
     event.preventDefault();

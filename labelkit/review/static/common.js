@@ -9,13 +9,33 @@ const $ = (id) => document.getElementById(id);
 // point for one: span offsets still hold.
 const shown = (value) => String(value).replace(/[\u202A-\u202E\u2066-\u2069]/g, "\uFFFD");
 
+// The server's token, when it has one: taken from the link the page was opened by
+// (?token=), kept in this tab's sessionStorage (this origin's alone: unlike a cookie,
+// no other port of the host sees it) and dropped from the address bar and history.
+const TOKEN_KEY = "labelkit_token";
+(() => {
+  const url = new URL(window.location.href);
+  const given = url.searchParams.get("token");
+  if (given === null) return;
+  sessionStorage.setItem(TOKEN_KEY, given);
+  url.searchParams.delete("token");
+  history.replaceState(history.state, "", url);
+})();
+
+async function fetchWithToken(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = { ...(options.headers || {}) };
+  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  return fetch(path, { credentials: "omit", ...options, headers });
+}
+
 async function call(path, body) {
   const options = body === undefined ? {} : {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   };
-  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const response = await fetchWithToken(path, options);
   const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
   if (!response.ok) throw new Error(answer.error || `HTTP ${response.status}`);
   return answer;

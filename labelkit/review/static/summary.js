@@ -35,4 +35,25 @@ async function start() {
   }
 }
 
+// The downloads go through fetch: a plain link would not carry the token.
+async function download(event) {
+  event.preventDefault();
+  const link = event.currentTarget;
+  try {
+    const response = await fetchWithToken(link.getAttribute("href"));
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+      throw new Error(answer.error || `HTTP ${response.status}`);
+    }
+    const saved = document.createElement("a");
+    saved.href = URL.createObjectURL(await response.blob());
+    saved.download = link.getAttribute("download");
+    saved.click();
+    URL.revokeObjectURL(saved.href);
+  } catch (error) {
+    $("status").textContent = `Could not download the cleaned set: ${error.message}`;
+  }
+}
+
+for (const link of document.querySelectorAll("a[download]")) link.addEventListener("click", download);
 start();
