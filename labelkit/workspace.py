@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -730,7 +731,20 @@ def _locked(path: Path, error: str, read_only: bool) -> str:
             f"its summary page {url}summary shows the review's statistics and exports the "
             "cleaned set; for anything else stop that server and retry"
         )
-    holder = f"another process (pid {pid}, {held.group(1)})" if held else "another process"
+    command = _labelkit_command(pid) if pid is not None else None
+    if command is not None:
+        # Trial 49b: a second reviewer was told of "/usr/bin/python3", not of `labelkit review`.
+        holder = f"`{command}` (pid {pid})"
+    elif held:
+        holder = f"another process (pid {pid}, {held.group(1)})"
+    else:
+        holder = "another process"
+    together = (
+        "; to review with several people at once, one of you runs `labelkit serve` and "
+        "the others open its page"
+        if command is not None and command.split()[1:2] == ["review"]
+        else ""
+    )
     if read_only:
         how = "open for writing in"  # readers share a file; only a writer keeps them out
     elif "read-only mode" in error:
@@ -739,8 +753,28 @@ def _locked(path: Path, error: str, read_only: bool) -> str:
         how = "open in"
     return (
         f"workspace {path} is {how} {holder} (DuckDB lets one process write a file, or "
-        "several read it); close it and retry"
+        f"several read it); close it and retry{together}"
     )
+
+
+def _labelkit_command(pid: int) -> str | None:
+    """The labelkit command process ``pid`` runs (``labelkit review ws.duckdb ...``), read
+    from ``/proc`` where there is one; None for another program or where it cannot tell."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return None
+    argv = [arg for arg in argv if arg]
+    # The `labelkit` script, a Python running it, or `python -m labelkit`.
+    if argv[:1] and Path(argv[0]).name == "labelkit":
+        rest = argv[1:]
+    elif argv[1:2] and Path(argv[1]).name == "labelkit":
+        rest = argv[2:]
+    elif argv[1:3] == ["-m", "labelkit"]:
+        rest = argv[3:]
+    else:
+        return None
+    return shlex.join(["labelkit", *rest])[:200]
 
 
 def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:

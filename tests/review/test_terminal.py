@@ -428,6 +428,35 @@ def test_ctrl_c_in_the_review_command_says_the_answers_are_kept(review_workspace
         assert ws.sql("SELECT example_id, action FROM decisions").rows() == [("w01", "accept")]
 
 
+def test_a_second_reviewer_in_the_terminal_is_told_who_holds_the_file_and_of_serve(
+    review_workspace: Path,
+) -> None:
+    # Trial 49b: the second reviewer read "another process (pid 24863, /root/.pyenv/...
+    # python3.11)", and nothing of `labelkit serve`, which takes several reviewers.
+    command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
+    first = subprocess.Popen(
+        [*command, "--reviewer", "ana"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None
+        first.stdout.readline()  # the first screen: it holds the file
+        second = subprocess.run(
+            [*command, "--reviewer", "bo"], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        first.kill()
+        first.wait()
+    said = " ".join(second.stderr.split())
+    assert second.returncode == 1, said
+    held = f"is open in `labelkit review {review_workspace} --reviewer ana` (pid {first.pid})"
+    assert held in said
+    assert "one of you runs `labelkit serve` and the others open its page" in said
+
+
 def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Path) -> None:
     # Trial 49b: in a real terminal "as" typed fast arrived in one read, was one
     # unknown key "as", and nothing was stored.

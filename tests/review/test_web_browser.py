@@ -180,9 +180,13 @@ def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(
             ]
         )
         expect(page.locator("footer")).to_contain_text("1–4 label")
+        expect(page.locator("#yes-no-keys")).to_be_visible()
+        expect(page.locator("#next-attribute")).to_be_hidden()
         page.keyboard.press("r")
         expect(question).to_have_text("Which label is it? (not Sports; currently Business)")
         expect(buttons.first).to_have_text("World (1)")
+        # Trial 49b: the hints still offered "a yes · r no" here.
+        expect(page.locator("#yes-no-keys")).to_be_hidden()
         page.keyboard.press("a")  # nothing left to say yes to: stores nothing
         page.keyboard.press("3")
         expect(question).to_have_text("Is this Sports? (currently World)")
@@ -310,6 +314,21 @@ def test_the_token_stays_in_its_tab_for_its_port_and_leaves_the_address_bar(
     for path in (review_workspace, second):
         with Workspace(path, read_only=True) as ws:
             assert ws.sql("SELECT reviewer, example_id FROM decisions").rows() == [("ana", "w01")]
+
+
+def test_a_long_text_scrolls_in_its_box_and_the_answers_stay_in_view(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 49b: a 100,000-character text put the question and its buttons 47,000 px down.
+    with Workspace(review_workspace) as ws:
+        ws.con.execute("UPDATE examples SET text = repeat('word ', 20000) WHERE id = 'w01'")
+    with serve(review_workspace) as url:
+        page = browser.new_page(viewport={"width": 800, "height": 700})
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        expect(page.locator("#text")).to_contain_text("word word word")
+        expect(page.locator("#choices button").first).to_be_in_viewport()
 
 
 def test_a_held_key_answers_one_item_only(

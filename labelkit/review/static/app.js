@@ -182,6 +182,8 @@ function draftLabel() {
 function showSpans() {
   const item = state.item;
   $("text").replaceChildren(spanSegments(item));
+  // The span asked about (or the edit, or the cursor) in view in a long text's box.
+  $("text").querySelector("mark.draft, mark.review, mark.cursor")?.scrollIntoView({ block: "nearest" });
   if (state.draft) {
     const units = unitsOf(item.text);
     const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
@@ -253,7 +255,16 @@ function render(item, notice = "") {
   choices.push(button("ambiguous", "?", () => answer("ambiguous")));
   choices.push(button("undo", "u", undo));
   $("choices").replaceChildren(...choices);
-  $("number-keys").textContent = `1–${Math.min(item.choices.length, 9)}`;
+  // The key hints say what the keys do on this screen, as the buttons do (trial 49b:
+  // "a yes · r no" after r had turned the question into "which label?", "n next
+  // attribute" with none left, "1–9 type" with two types).
+  const numbers = Math.min(item.choices.length, 9);
+  $("number-keys").textContent = numbers > 1 ? `1–${numbers}` : "1";
+  $("yes-no-keys").hidden = !keyDoes("a") && !keyDoes("r");
+  $("label-keys").hidden = !numbersAsked();
+  $("next-attribute").hidden = !state.nextAttribute;
+  const types = Math.min(state.labels.length, 9);
+  $("type-keys").textContent = types > 1 ? `1–${types}` : "1";
   state.shownAt = performance.now();
 }
 
@@ -483,7 +494,6 @@ async function start() {
     $("keys").hidden = config.kind === "spans";
     $("span-keys").hidden = config.kind !== "spans";
     $("workspace").textContent = shown(config.workspace);
-    $("number-keys").textContent = `1–${Math.min(config.answers.length, 9)}`;
     for (const name of config.attributes) {
       const option = document.createElement("option");
       option.value = name;
@@ -491,7 +501,6 @@ async function start() {
       $("attribute").append(option);
     }
     $("attribute-choice").hidden = !config.attributes.length;
-    $("next-attribute").hidden = !config.attributes.length;
     // A spans pass focuses on one entity type ("none" is no span's type).
     for (const label of config.kind === "spans" ? config.labels : config.answers) {
       const option = document.createElement("option");
