@@ -666,7 +666,10 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     console.print(
         rich_table(
             pl.DataFrame(uncovered),
-            title="examples no source votes on, per attribute (read as none)",
+            # Trial 49a: "none" on a multi-label task, whose silence is "no".
+            title="examples no source votes on, per attribute (read as "
+            + ("no" if ws.task.kind == "multilabel" else "none")
+            + ")",
         )
     )
     for line in misread:
@@ -2108,7 +2111,11 @@ def export(
     output: Annotated[Path, typer.Argument(help="A .csv, .jsonl or .parquet file.")],
     split: Annotated[str, typer.Option(help="The split to export.")] = "train",
     wide: Annotated[
-        bool, typer.Option(help="Aspects, multi-label: one row per text, a column per attribute.")
+        bool,
+        typer.Option(
+            help="Aspects, multi-label: one row per text, a column per attribute (multi-label: "
+            "and the labels as a list, which ingest --label-column labels reads back)."
+        ),
     ] = False,
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels (a spans

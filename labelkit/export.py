@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,7 @@ from labelkit.review.queue import (
     RULED_OUT_LABELS,
     current_spans,
 )
-from labelkit.task import NONE
+from labelkit.task import NONE, YES
 from labelkit.workspace import Workspace, registered, require_split, warn_if_out_of_date
 
 
@@ -33,7 +34,9 @@ def cleaned_labels(
     A task with attributes has one row per example and attribute, with an
     ``attribute`` column after ``text``; each attribute is decided on its own. With
     ``wide``, it has one row per text instead, ``id, text`` and one column of answers
-    per attribute, null where that attribute is left out.
+    per attribute, null where that attribute is left out; a multi-label task's also
+    has ``labels`` after ``text``, the labels answered ``yes`` as a list (null where
+    an answer is left out), which ``labelkit ingest --label-column labels`` reads back.
 
     Examples
     --------
@@ -57,7 +60,18 @@ def cleaned_labels(
     columns = pl.DataFrame(schema={name: pl.String for name in task.targets})
     keys = ["id", "text"] if texts else ["id"]
     spread = frame.pivot(on="attribute", index=keys, values="label")
-    return pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
+    wide_frame = pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
+    if task.kind != "multilabel":
+        return wide_frame
+    # The set of labels too, as ingest reads gold (trial 49a: neither layout read back);
+    # null where an answer is left out, as the set is then not known.
+    answered = pl.all_horizontal(pl.col(task.targets).is_not_null())
+    labels = pl.concat_list(
+        pl.when(pl.col(name) == YES).then(pl.lit(name)) for name in task.targets
+    ).list.drop_nulls()
+    return wide_frame.insert_column(
+        len(keys), wide_frame.select(pl.when(answered).then(labels).alias("labels")).to_series()
+    )
 
 
 def cleaned_query(*, texts: bool = True, probabilities: bool = False) -> str:
@@ -233,6 +247,30 @@ def export_path(path: str | Path) -> Path:
     return path
 
 
+def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every nested column as JSON text, for CSV, which holds none: a
+    list of labels as ``["billing", "login"]``, which ``labelkit ingest`` reads back as a
+    set of labels (trial 49a: joined by ``|`` it was refused; trial 45: a list column
+    ended ``predict`` in polars' "CSV format does not support nested data").
+
+    Examples
+    --------
+    >>> csv_ready(pl.DataFrame({"labels": [["billing", "login"]]})).row(0)
+    ('["billing", "login"]',)
+    """
+    flat = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Struct):
+            flat.append(pl.col(name).struct.json_encode())
+        elif dtype.is_nested():
+            encoded = [
+                None if v is None else json.dumps(v, ensure_ascii=False)
+                for v in frame[name].to_list()
+            ]
+            flat.append(pl.Series(name, encoded, pl.String))
+    return frame.with_columns(flat) if flat else frame
+
+
 def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     """Write ``frame`` to CSV, JSONL or Parquet by the file's ending, its folder made if
     need be; a ``spans`` column of JSON text goes into JSONL as JSON arrays.
@@ -246,9 +284,11 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     if path.suffix == ".jsonl" and "spans" in frame.columns:
         write_spans_jsonl(frame, path)
     else:
-        {".csv": frame.write_csv, ".jsonl": frame.write_ndjson, ".parquet": frame.write_parquet}[
-            path.suffix
-        ](path)
+        {
+            ".csv": csv_ready(frame).write_csv,
+            ".jsonl": frame.write_ndjson,
+            ".parquet": frame.write_parquet,
+        }[path.suffix](path)
 
 
 def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:

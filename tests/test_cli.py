@@ -995,6 +995,10 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     assert "each one's macro-F1 (over yes and no); micro_f1: over the labels given" in (
         evaluated.stdout
     )
+    # Trial 49a: analyze read a silent label as "none".
+    analyzed = run("analyze", ws, "--split", "train")
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "examples no source votes on, per attribute (read as no)" in analyzed.stdout
 
 
 def test_train_says_what_became_of_the_spans_of_train_and_dev(

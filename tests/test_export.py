@@ -120,6 +120,45 @@ def test_a_wide_export_has_a_row_per_text_and_a_column_per_attribute(
     assert pl.read_csv(tmp_path / "w.csv").rows() == wide.rows()
 
 
+def test_a_wide_multilabel_export_reads_back_as_sets_of_labels(tmp_path: Path) -> None:
+    # Trial 49a: neither the long nor the wide export of a multi-label task could be
+    # ingested again; the wide one now has the set of labels as ingest reads gold.
+    frame = pl.DataFrame(
+        {"id": ["t1", "t2", "t3"], "text": ["cannot log in", "refund please", "hello there"]}
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, kind="multilabel", labels=["login", "billing"])
+        votes = [("t1", "login", "yes"), ("t2", "billing", "yes"), ("t2", "login", "yes")]
+        import_votes(
+            ws,
+            pl.DataFrame(
+                [(e, "kw", a, label) for e, a, label in votes],
+                schema=["example_id", "source", "attribute", "label"],
+                orient="row",
+            ),
+        )
+        aggregate(ws, "majority_vote")
+        wide = cleaned_labels(ws, wide=True)
+        for suffix in ("csv", "jsonl", "parquet"):
+            export_cleaned(ws, tmp_path / f"wide.{suffix}", wide=True)
+    assert wide.columns == ["id", "text", "labels", "login", "billing"]
+    assert wide["labels"].to_list() == [["login"], ["login", "billing"], []]
+    assert pl.read_csv(tmp_path / "wide.csv")["labels"].to_list() == [
+        '["login"]',
+        '["login", "billing"]',
+        "[]",
+    ]
+    for suffix in ("csv", "jsonl", "parquet"):
+        with Workspace(tmp_path / f"again-{suffix}.duckdb") as again:
+            ingest(again, tmp_path / f"wide.{suffix}", kind="multilabel", label_column="labels")
+            gold = dict(again.sql("SELECT id, gold FROM examples").rows())
+        assert {i: json.loads(g) for i, g in gold.items()} == {
+            "t1": ["login"],
+            "t2": ["billing", "login"],
+            "t3": [],
+        }, suffix
+
+
 def test_an_export_of_a_split_no_example_is_in_is_refused(
     reviewed: Workspace, tmp_path: Path
 ) -> None:

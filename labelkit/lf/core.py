@@ -181,7 +181,10 @@ def unknown_vote(task: Task, attribute: str, label: str) -> str:
                 f"of the attributes {list(task.targets)}"
             )
         noun = task.target_noun
-        return f"votes on unknown {noun} {attribute!r}; the {noun}s are {list(task.targets)}"
+        return (
+            f"votes on unknown {noun} {attribute!r}; the {noun}s are {list(task.targets)}"
+            + did_you_mean(attribute, task.targets)
+        )
     if not attribute:
         labels = task.labels
         return (

@@ -405,20 +405,24 @@ def create_app(
             progress["attributes"] = queue.progress_by_attribute(focus).to_dicts()
         return progress
 
-    def cleaned_file(kind: str) -> bytes:
+    def cleaned_file(kind: str, wide: bool) -> bytes:
         # The file `labelkit export` writes, so that the page's download and the command's
         # agree for every task kind (a spans task's cleaned set is its texts' spans).
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"cleaned.{kind}"
-            export_cleaned(workspace, path)
+            export_cleaned(workspace, path, wide=wide)
             return path.read_bytes()
 
     async def export(request: Request) -> Response:
         kind = request.query_params.get("format", "jsonl")
         if kind not in ("jsonl", "csv"):
             return JSONResponse({"error": "format must be jsonl or csv"}, status_code=400)
+        # `export --wide`'s layout (trial 49a: the parameter was ignored).
+        wide = request.query_params.get("wide", "0")
+        if wide not in ("0", "1"):
+            return JSONResponse({"error": "wide must be 0 or 1"}, status_code=400)
         try:
-            data = await run_in_threadpool(locked, cleaned_file, kind)
+            data = await run_in_threadpool(locked, cleaned_file, kind, wide == "1")
         except LabelkitError as error:
             return JSONResponse({"error": str(error)}, status_code=409)
         return Response(

@@ -60,6 +60,7 @@ from labelkit.train.textcat import (
     _fit,
     _textcat,
     _wants_vectors,
+    default_model,
     train_textcat,
 )
 from labelkit.train.vectors import static_vectors
@@ -146,7 +147,7 @@ def train_attributes(
     task: Task,
     output_dir: str | Path,
     *,
-    model: str = DEFAULT_ATTRIBUTE_MODEL,
+    model: str | None = None,
     targets: str = "hard",
     dev: pl.DataFrame | None = None,
     dev_fraction: float = 0.1,
@@ -169,10 +170,10 @@ def train_attributes(
     ``model`` is a layout (``spacy_textcat_pairs``, ``spacy_textcat_per_attribute``;
     ``--param base=`` names the small model inside it), a spaCy small model (trained
     inside the per-attribute layout), or one of the n-grams, which train with their own
-    trainer and take no spaCy ``config_path`` or ``vectors``: by default
-    ``tfidf_char_clauses``, which reads each attribute's answer from the clause that
-    mentions it, or ``tfidf_char_logreg``, one regression per attribute over the whole
-    text. ``dev`` has the same columns (e.g. gold); without it, a seeded
+    trainer and take no spaCy ``config_path`` or ``vectors``: ``tfidf_char_clauses``,
+    which reads each attribute's answer from the clause that mentions it (the default
+    for aspects), or ``tfidf_char_logreg``, one regression per attribute over the whole
+    text (the default for multi-label: see ``default_model``). ``dev`` has the same columns (e.g. gold); without it, a seeded
     ``dev_fraction`` of the texts is held out.
 
     Examples
@@ -186,11 +187,20 @@ def train_attributes(
     if task.kind == "classification":
         raise LabelkitError("a classification task trains with train_textcat")
     _check_run(seed, dev_fraction)
+    if model is None:
+        model = default_model(exclusive=True, config_path=config_path, kind=task.kind)
     layout = getattr(resolve(small_models, model), "layout", None)
     if layout is None:
         layout, params = DEFAULT_LAYOUT, {"base": model, **params}
     base = params.get("base", LAYOUT_BASE)
     factory = resolve(small_models, base)
+    if getattr(factory, "kind", None) == "spans":
+        # Trial 49a: "takes no parameter 'exclusive'", for a parameter nobody gave.
+        raise LabelkitError(
+            f"{base} finds entities in a spans task; an aspects or multi-label task trains "
+            f"{DEFAULT_ATTRIBUTE_MODEL}, tfidf_char_logreg or a spaCy textcat "
+            "(`labelkit train --help` lists them)"
+        )
     by_attribute = getattr(factory, "attribute_trainer", None)
     if getattr(factory, "trainer", None) is not None and by_attribute is None:
         raise LabelkitError(

@@ -29,7 +29,7 @@ from spacy.language import Language
 from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
-from labelkit.export import write_spans_jsonl
+from labelkit.export import csv_ready, write_spans_jsonl
 from labelkit.report import progress_bar
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, read_table, table_format
@@ -448,23 +448,6 @@ def _read_blocks(
     return frame.height, frame.head(0), blocks
 
 
-def _flat(block: pl.DataFrame) -> pl.DataFrame:
-    """``block`` with every nested column written out for CSV, which holds none: a list
-    of scalars joined by ``|`` (a multi-label model's ``predicted_labels``, an input's
-    own list of labels), anything deeper as JSON. Trial 45: an input Parquet's list
-    column ended the run in polars' "CSV format does not support nested data"."""
-    flat = []
-    for name, dtype in block.schema.items():
-        if isinstance(dtype, pl.List | pl.Array) and not dtype.inner.is_nested():
-            flat.append(pl.col(name).cast(pl.List(pl.String)).list.join("|"))
-        elif isinstance(dtype, pl.Struct):
-            flat.append(pl.col(name).struct.json_encode())
-        elif dtype.is_nested():
-            encoded = [None if v is None else json.dumps(v) for v in block[name].to_list()]
-            flat.append(pl.Series(name, encoded, pl.String))
-    return block.with_columns(flat) if flat else block
-
-
 def _parquet_blocks(parquet: pq.ParquetFile, size: int) -> Iterator[pl.DataFrame]:
     """A Parquet file's rows ``size`` at a time; an empty file's empty frame."""
     empty = True
@@ -494,7 +477,7 @@ class _BlockWriter:
 
     def write(self, block: pl.DataFrame) -> None:
         if self.kind in ("csv", "tsv"):
-            block.pipe(_flat).write_csv(
+            csv_ready(block).write_csv(
                 self.file,
                 include_header=self.rows == 0,
                 separator="\t" if self.kind == "tsv" else ",",

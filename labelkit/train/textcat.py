@@ -541,30 +541,33 @@ def _is_terminal(stream: Any) -> bool:
 
 
 def default_model(
-    *, exclusive: bool, config_path: str | Path | None = None, attributes: bool = False
+    *, exclusive: bool, config_path: str | Path | None = None, kind: str = "classification"
 ) -> str:
     """The small model trained when none is named: logistic regression over character
-    n-grams (``tfidf_char_logreg``) for one label per text, the same read clause by clause
-    (``tfidf_char_clauses``) for a task with ``attributes``; spaCy's bag of words for a
-    list of labels per text or a spaCy ``config_path``, which the n-grams cannot take.
+    n-grams (``tfidf_char_logreg``) for one label per text and for a multi-label task,
+    the same read clause by clause (``tfidf_char_clauses``) for an aspects task; spaCy's
+    bag of words for a list of labels per text or a spaCy ``config_path``, which the
+    n-grams cannot take.
 
     On every data set measured, the n-grams beat the bag of words before and after
     review (``benchmarks/distill.py``: WRENCH YouTube and SMS, the bundled comments,
     MAMS food polarity) and on samples of 300 texts (``small_model_defaults.py``), at
-    a quarter of its size and in less training time. For a task with attributes, the
-    clauses beat one regression per attribute over the whole text on MAMS aspects, which
-    beat one spaCy textcat per attribute (``benchmarks/aspects.py``).
+    a quarter of its size and in less training time. For aspects, the clauses beat one
+    regression per attribute over the whole text on MAMS, which beat one spaCy textcat
+    per attribute (``benchmarks/aspects.py``). A multi-label task's labels have one
+    answer each to find ("yes"), so the clauses have nothing to choose between and give
+    the whole text's predictions at twice the cost (trial 49a: the same on 9,600 texts).
 
     Examples
     --------
     >>> default_model(exclusive=True), default_model(exclusive=False)
     ('tfidf_char_logreg', 'spacy_textcat_bow')
-    >>> default_model(exclusive=True, attributes=True)
+    >>> default_model(exclusive=True, kind="aspects")
     'tfidf_char_clauses'
     """
     if not exclusive or config_path is not None:
         return "spacy_textcat_bow"
-    return DEFAULT_ATTRIBUTE_MODEL if attributes else "tfidf_char_logreg"
+    return DEFAULT_ATTRIBUTE_MODEL if kind == "aspects" else "tfidf_char_logreg"
 
 
 def train_on_cleaned(
@@ -636,7 +639,7 @@ def train_on_cleaned(
     task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:
-        model = default_model(exclusive=True, config_path=config_path, attributes=with_attributes)
+        model = default_model(exclusive=True, config_path=config_path, kind=task.kind)
     workspace.require("predictions", "labelkit aggregate")
     warn_if_out_of_date(workspace)
     # Sampled in DuckDB, with texts read for the sample only: ten million labels need

@@ -181,6 +181,12 @@ def test_an_lfs_attribute_and_label_are_checked_naming_it_and_nothing_is_written
             pattern_lf("pat", "positive", phrases=["yum"], attribute="drinks"),
             r"'pat' votes on unknown attribute 'drinks'",
         ),
+        # Trial 49a: a misspelt label had a did-you-mean, a misspelt attribute none.
+        (
+            keyword_lf("stafff", ["waiter"], "positive", attribute="Staf"),
+            r"votes on unknown attribute 'Staf'; the attributes are \['food', 'staff'\] "
+            r"\(did you mean 'staff'\?\)",
+        ),
     ]
     for lf, message in cases:
         with pytest.raises(InputError, match=message):

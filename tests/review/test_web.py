@@ -477,6 +477,10 @@ def test_an_aspects_task_is_served_one_attribute_at_a_time(
         per_label = client.get("/api/summary").json()["per_label"]
         staff = {row["label"]: row for row in per_label if row["attribute"] == "staff"}
         assert (staff["none"]["queued"], staff["negative"]["reviewed_as"]) == (1, 1)
+        # Trial 49a: wide=1 was ignored; it is `export --wide`'s layout.
+        wide = client.get("/api/export", params={"format": "csv", "wide": "1"})
+        assert wide.text.splitlines()[0] == "id,text,food,staff,price", wide.text
+        assert client.get("/api/export", params={"wide": "yes"}).status_code == 400
     with Workspace(aspects_file, read_only=True) as ws:
         decisions = ws.sql(
             "SELECT example_id, attribute, action, label FROM decisions ORDER BY decision_id"

@@ -22,6 +22,7 @@ from labelkit import (
     evaluate,
     import_votes,
     ingest,
+    predict_file,
     predict_frame,
     train_attributes,
     train_textcat,
@@ -232,6 +233,16 @@ def test_multilabel_task_answers_yes_or_no_per_label(tmp_path: Path) -> None:
     ]
     # Trial 33: gold went in as a list, and came out as yes/no columns only.
     assert predicted["predicted_labels"].to_list() == [["food", "staff"], ["staff"], ["food"]]
+    # Trial 49a: in CSV the list was "food|staff", which ingest refused as gold; it is
+    # JSON text now, read back as the set of labels it is.
+    pl.DataFrame({"text": TEXTS}).write_csv(tmp_path / "new.csv")
+    predict_file(model, tmp_path / "new.csv", tmp_path / "labeled.csv")
+    written = pl.read_csv(tmp_path / "labeled.csv")
+    assert written["predicted_labels"].to_list() == ['["food", "staff"]', '["staff"]', '["food"]']
+    with Workspace(tmp_path / "again.duckdb") as again:
+        ingest(again, tmp_path / "labeled.csv", kind="multilabel", label_column="predicted_labels")
+        gold = dict(again.sql("SELECT text, gold FROM examples").rows())
+    assert [json.loads(gold[text]) for text in TEXTS] == [["food", "staff"], ["staff"], ["food"]]
     with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
         blank = predict_frame(model, pl.DataFrame({"text": ["", TEXTS[0]]}))
     assert blank.row(0) == ("",) + (None,) * (blank.width - 1)
@@ -257,6 +268,10 @@ def test_refuses_bad_attribute_rows(tmp_path: Path) -> None:
         train_attributes(good, TASK, tmp_path / "m", dev=good.with_columns(label=pl.lit("great")))
     with pytest.raises(InputError, match="seed must be at least 0, got -2"):
         train_attributes(good, TASK, tmp_path / "m", seed=-2)
+    # Trial 49a: "small model 'spacy_ner' takes no parameter 'exclusive'", none given.
+    for model in ("spacy_ner", "spacy_spancat"):
+        with pytest.raises(LabelkitError, match=f"{model} finds entities in a spans task; an"):
+            train_attributes(good, TASK, tmp_path / "m", model=model)
     assert not (tmp_path / "m").exists()
     with pytest.raises(LabelkitError, match="id '0' has more than one row for attribute 'food'"):
         train_attributes(pl.concat([good, good.head(1)]), TASK, tmp_path)
