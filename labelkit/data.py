@@ -937,20 +937,24 @@ def _apply(
              AND i.text IN (SELECT text FROM examples)""",
     )
     rows = first_row(con, "SELECT count(*) FROM incoming")
-    firsts = first_row(
-        con,
-        f"""SELECT list(id ORDER BY file, row, seq) FILTER (WHERE moved)[:{SHOWN_IDS}],
-                   list(id ORDER BY file, row, seq) FILTER (WHERE regold)[:{SHOWN_IDS}]
-            FROM (SELECT i.*, i.split IS NOT NULL AND i.split <> e.split AS moved,
-                         i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold
-                  FROM incoming i JOIN examples e USING (id))""",
-    )
-    assert repeated is not None and rows is not None and firsts is not None
-    changed_ids = {"split": tuple(firsts[0] or ()), "gold": tuple(firsts[1] or ())}
+    assert repeated is not None and rows is not None
     changed_split: dict[tuple[str, str], int] = {}
     for old, new_split, _, _, n in sorted(row for row in known if row[2]):
         changed_split[(old, new_split)] = changed_split.get((old, new_split), 0) + n
     changed_gold = sum(n for *_, regold, n in known if regold)
+    changed_ids: dict[str, tuple[str, ...]] = {}
+    if changed_split or changed_gold:
+        # Asked only when something changed: a re-ingest of the same file is the common case.
+        firsts = first_row(
+            con,
+            f"""SELECT min_by(id, (file, row, seq), {SHOWN_IDS}) FILTER (WHERE moved),
+                       min_by(id, (file, row, seq), {SHOWN_IDS}) FILTER (WHERE regold)
+                FROM (SELECT i.*, i.split IS NOT NULL AND i.split <> e.split AS moved,
+                             i.gold IS NOT NULL AND i.gold IS DISTINCT FROM e.gold AS regold
+                      FROM incoming i JOIN examples e USING (id))""",
+        )
+        assert firsts is not None
+        changed_ids = {"split": tuple(firsts[0] or ()), "gold": tuple(firsts[1] or ())}
     unchanged = sum(n for _, _, moved, regold, n in known if not moved and not regold)
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:

@@ -63,6 +63,11 @@ def cleaned_labels(
     wide_frame = pl.concat([columns, spread], how="diagonal_relaxed").select(*keys, *task.targets)
     if task.kind != "multilabel":
         return wide_frame
+    if "labels" in task.targets:
+        raise InputError(
+            "a wide multi-label export adds the column 'labels', and 'labels' is one of this "
+            "task's labels: export without --wide (wide=False)"
+        )
     # The set of labels too, as ingest reads gold (trial 49a: neither layout read back);
     # null where an answer is left out, as the set is then not known.
     answered = pl.all_horizontal(pl.col(task.targets).is_not_null())
@@ -263,8 +268,9 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(dtype, pl.Struct):
             flat.append(pl.col(name).struct.json_encode())
         elif dtype.is_nested():
+            # Dates and decimals as their text, as CSV writes them elsewhere.
             encoded = [
-                None if v is None else json.dumps(v, ensure_ascii=False)
+                None if v is None else json.dumps(v, ensure_ascii=False, default=str)
                 for v in frame[name].to_list()
             ]
             flat.append(pl.Series(name, encoded, pl.String))

@@ -993,10 +993,16 @@ def _store_vote_evidence(
                    SELECT p.example_id, p.attribute FROM predictions p
                    WHERE $classification AND p.label IS NOT NULL
                      AND p.example_id >= $first AND ($next IS NULL OR p.example_id < $next)
-                     AND EXISTS (SELECT 1 FROM votes v WHERE v.example_id = p.example_id
-                                                         AND v.attribute = p.attribute)
+                     -- The range on votes too: else each range scans every vote.
+                     AND EXISTS (SELECT 1 FROM votes v
+                                 WHERE v.example_id >= $first
+                                   AND ($next IS NULL OR v.example_id < $next)
+                                   AND v.example_id = p.example_id
+                                   AND v.attribute = p.attribute)
                      AND NOT EXISTS (SELECT 1 FROM votes v
-                                     WHERE v.example_id = p.example_id
+                                     WHERE v.example_id >= $first
+                                       AND ($next IS NULL OR v.example_id < $next)
+                                       AND v.example_id = p.example_id
                                        AND v.attribute = p.attribute AND v.label = p.label)),
                placed AS (
                    SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER

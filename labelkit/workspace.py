@@ -758,8 +758,9 @@ def _locked(path: Path, error: str, read_only: bool) -> str:
 
 
 def _labelkit_command(pid: int) -> str | None:
-    """The labelkit command process ``pid`` runs (``labelkit review ws.duckdb ...``), read
-    from ``/proc`` where there is one; None for another program or where it cannot tell."""
+    """The labelkit command process ``pid`` runs, as ``labelkit review``: its subcommand
+    alone, since its options may hold a secret (``--api-key``, ``--token``). Read from
+    ``/proc`` where there is one; None for another program or where it cannot tell."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
@@ -774,7 +775,8 @@ def _labelkit_command(pid: int) -> str | None:
         rest = argv[3:]
     else:
         return None
-    return shlex.join(["labelkit", *rest])[:200]
+    subcommand = next((arg for arg in rest if not arg.startswith("-")), None)
+    return "labelkit" if subcommand is None else f"labelkit {shlex.quote(subcommand)}"
 
 
 def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:

@@ -157,6 +157,17 @@ def test_a_wide_multilabel_export_reads_back_as_sets_of_labels(tmp_path: Path) -
             "t2": ["billing", "login"],
             "t3": [],
         }, suffix
+    with Workspace(tmp_path / "named.duckdb") as named:
+        ingest(named, frame, kind="multilabel", labels=["labels", "login"])
+        import_votes(
+            named,
+            pl.DataFrame(
+                {"example_id": ["t1"], "source": "kw", "attribute": "login", "label": "yes"}
+            ),
+        )
+        aggregate(named, "majority_vote")
+        with pytest.raises(InputError, match="'labels' is one of this task's labels"):
+            cleaned_labels(named, wide=True)
 
 
 def test_an_export_of_a_split_no_example_is_in_is_refused(

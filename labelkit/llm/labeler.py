@@ -305,8 +305,8 @@ class LLMRunStats:
     see ``label_with_llm``); ``spans`` counts the span votes. A budgeted run has its
     ``budget`` plan and, where the dev split has gold, ``dev_accuracy``: the label
     model ``dev_model``'s dev accuracy refitted before and after the run. ``dropped``
-    names each replica (``extra_base_urls``) taken out of the rotation, with why: its
-    prompts were asked of the others."""
+    names each endpoint (``base_url`` or one of ``extra_base_urls``) taken out of the
+    rotation, with why: its prompts were asked of the others."""
 
     source: str
     examples: int

@@ -21,6 +21,7 @@ queue's lock and runs in one transaction.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -1078,10 +1079,18 @@ def _take_claim(
 MAX_REVIEWER = 64
 
 
+# Characters no name holds: controls, lone surrogates, line breaks, and the marks
+# that reorder the text after them ("ana\u202e" shows reversed what follows).
+_NOT_IN_NAMES = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
 def reviewer_name(name: str) -> str:
-    """``name`` without surrounding spaces: 1 to ``MAX_REVIEWER`` printable characters
-    (a decision says who made it; no control or direction character, which would act on
-    the terminal or the page that shows it). The terminal and the page take the same.
+    """``name`` without surrounding spaces: 1 to ``MAX_REVIEWER`` characters, none a
+    control character or one that reorders text, which would act on the terminal or the
+    page that shows it (a decision says who made it). Any script's own spaces and
+    joiners are names' (``"山田\u3000太郎"``). The terminal and the page take the same.
 
     Examples
     --------
@@ -1089,9 +1098,10 @@ def reviewer_name(name: str) -> str:
     'ana+qa@example.com'
     """
     stripped = name.strip() if isinstance(name, str) else ""
-    if not stripped or len(stripped) > MAX_REVIEWER or not stripped.isprintable():
+    if not stripped or len(stripped) > MAX_REVIEWER or _NOT_IN_NAMES.search(stripped):
         raise InputError(
-            f"a reviewer needs a name of 1 to {MAX_REVIEWER} printable characters, got {name!r}"
+            f"a reviewer needs a name of 1 to {MAX_REVIEWER} characters, none a control "
+            f"character or a direction mark, got {name!r}"
         )
     return stripped
 

@@ -35,8 +35,11 @@ HIGHLIGHTS = (
 page's ``mark.label-n`` colours are the same."""
 
 
-# Characters read from piped input after an escape that began no arrow key.
+# Keys read but not yet taken: piped characters after an escape that began no arrow
+# key, or the rest of what one read from a terminal brought.
 _READ_AHEAD: list[str] = []
+# What click's getchar turns into exceptions when it reads them alone.
+_CONTROL_KEYS = {"\x03": KeyboardInterrupt, "\x04": EOFError}
 
 
 def read_key() -> str:
@@ -45,13 +48,17 @@ def read_key() -> str:
     stored an answer nobody gave)."""
     terminal = sys.stdin.isatty()
     if terminal and not _READ_AHEAD:
-        # click hands over what arrived at once: two keys typed fast came as one
-        # unknown key "as" (trial 49b), so they are taken a key at a time here too.
-        _READ_AHEAD.extend(click.getchar())
+        chunk = click.getchar()
+        # click hands over what arrived at once. A special key's sequence comes whole
+        # and stays one key (Shift-Up's "\x1b[1;2A" taken apart stored answers); two
+        # keys typed fast come as one "as" (trial 49b) and are taken one at a time.
+        _READ_AHEAD.extend([chunk] if chunk.startswith("\x1b") else chunk)
     key = _READ_AHEAD.pop(0) if _READ_AHEAD else sys.stdin.read(1)
-    if key == "\x1b":
-        # From a terminal an arrow's sequence comes whole: a lone escape waits for nothing.
-        while len(_READ_AHEAD) < 2 and not terminal and (char := sys.stdin.read(1)):
+    if terminal and key in _CONTROL_KEYS:
+        _READ_AHEAD.clear()
+        raise _CONTROL_KEYS[key]
+    if key == "\x1b" and not terminal:
+        while len(_READ_AHEAD) < 2 and (char := sys.stdin.read(1)):
             _READ_AHEAD.append(char)
         if len(_READ_AHEAD) == 2 and _READ_AHEAD[0] == "[" and _READ_AHEAD[1] in "ABCD":
             return key + _READ_AHEAD.pop(0) + _READ_AHEAD.pop(0)

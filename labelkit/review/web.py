@@ -131,7 +131,8 @@ def create_app(
     Parameters
     ----------
     token
-        When set, every request must carry it (any text; compared as UTF-8 bytes).
+        When set, every API request must carry it (any text; compared as UTF-8 bytes);
+        the page and its static files, which hold no data, do not need it.
     allowed_hosts
         Host names reviewers reach the server by, besides IP addresses and
         ``localhost`` (which are always accepted); requests naming another host are
@@ -493,8 +494,8 @@ class _Guard:
                 400,
             )
         api = request.url.path.startswith("/api/")
-        # Browsers send Origin with every write and every cross-origin fetch (a GET of
-        # /api/next claims an item, so it counts); scripts (curl, httpx) send neither.
+        # Browsers send Origin with every write and every cross-origin fetch; scripts
+        # (curl, httpx) send neither.
         source = request.headers.get("origin")
         if request.method not in _SAFE_METHODS:
             source = source or request.headers.get("referer")
@@ -565,7 +566,8 @@ def _reviewer(value: Any) -> str:
         return reviewer_name(value)
     except InputError:
         raise RequestError(
-            f"reviewer: give your name (1 to {MAX_REVIEWER} printable characters)"
+            f"reviewer: give your name (1 to {MAX_REVIEWER} characters, no control "
+            "character or direction mark)"
         ) from None
 
 

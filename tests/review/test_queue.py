@@ -6,6 +6,7 @@ import pytest
 
 from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
 from labelkit.review import ReviewItem
+from labelkit.review.queue import reviewer_name
 from tests.helpers import review_in_threads
 
 QUEUED = [("a1", 0.9, "spam", "ham"), ("a2", 0.8, "spam", "ham"), ("a3", 0.7, "ham", "spam")]
@@ -38,16 +39,19 @@ def test_a_blank_reviewer_is_refused_and_a_padded_one_stored_stripped(
 ) -> None:
     # Trial 25: `--reviewer "  "` stored decisions by nobody.
     with pytest.raises(
-        InputError, match="a reviewer needs a name of 1 to 64 printable characters, got '  '"
+        InputError, match="a reviewer needs a name of 1 to 64 characters, none a control"
     ):
         queue.answer("a1", "accept", reviewer="  ")
     with pytest.raises(InputError, match="a reviewer needs a name"):
         queue.next(reviewer="\t")
     # Trial 49b: the terminal stored a name holding an escape sequence, which the page
     # refused; both take the same names now.
-    for odd in ("\x1b]0;pwn\x07", "ana\u202e", "a" * 65):
-        with pytest.raises(InputError, match="1 to 64 printable characters"):
+    for odd in ("\x1b]0;pwn\x07", "ana\u202e", "a\u2028b", "a" * 65):
+        with pytest.raises(InputError, match="1 to 64 characters, none a control"):
             queue.next(reviewer=odd)
+    # Any script's own spaces and joiners are a name's (the second read of this stop).
+    for name in ("山田\u3000太郎", "Jean\xa0Dupont", "\u0645\u06cc\u200c\u0631\u0648\u062f"):
+        assert reviewer_name(f" {name} ") == name
     assert queue.workspace.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 0
     queue.answer("a1", "accept", reviewer=" ana ")
     assert queue.workspace.sql("SELECT reviewer FROM decisions")["reviewer"].to_list() == ["ana"]

@@ -37,7 +37,7 @@ def test_items_are_claimed_reloads_show_the_same_one_and_answers_land_in_duckdb(
         # Trial 49b: the page refused names the terminal took; the same rule now.
         assert client.post("/api/undo", json={"reviewer": "ana+qa@example.com (QA)"}).is_success
         control = client.post("/api/next", json={"reviewer": "eve\x1b[2J"})
-        assert control.status_code == 400 and "printable" in control.json()["error"]
+        assert control.status_code == 400 and "no control character" in control.json()["error"]
         # "a" stores the candidate the page showed, and only that.
         stale = {"reviewer": "ana", "example_id": "w01", "action": "accept", "label": "ham"}
         refused = client.post("/api/answer", json=stale)

@@ -9,6 +9,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -264,6 +265,7 @@ def test_predict_writes_an_input_s_nested_columns_to_csv(
             "labels": [["spam", "promo"], []],
             "meta": [{"user": "a", "likes": 3}, {"user": "b", "likes": None}],
             "pairs": [[[1, 2]], None],
+            "days": [[date(2024, 1, 1)], []],
         }
     ).write_parquet(source)
     assert predict_file(model, source, tmp_path / "out.csv") == 2
@@ -275,6 +277,8 @@ def test_predict_writes_an_input_s_nested_columns_to_csv(
         {"user": "b", "likes": None},
     ]
     assert out["pairs"].to_list() == ["[[1, 2]]", None]
+    # A list of dates failed "not JSON serializable" (the second read of this stop).
+    assert out["days"].to_list() == ['["2024-01-01"]', "[]"]
     assert (
         out["predicted"].to_list()
         == predict_frame(model, pl.read_parquet(source))["predicted"].to_list()
