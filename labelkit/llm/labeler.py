@@ -1166,7 +1166,7 @@ class LLMRun:
     # Per endpoint (a replica of --base-url): the kind of its last failure and how many
     # of its answers in a row failed so.
     failing: dict[str, tuple[str, int]] = field(default_factory=dict)
-    # Replicas taken out of the rotation, each with why; the others ask their prompts.
+    # Endpoints taken out of the rotation, each with why; the others ask their prompts.
     dropped: dict[str, str] = field(default_factory=dict)
     last_error: str | None = None
 

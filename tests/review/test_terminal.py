@@ -398,17 +398,21 @@ def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> N
         ]
 
 
+def reviewing(path: Path, reviewer: str, *, stderr: int) -> subprocess.Popen[str]:
+    """``labelkit review`` running on ``path``, its keys and screens through pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "labelkit", "review", str(path), "--reviewer", reviewer],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def test_ctrl_c_in_the_review_command_says_the_answers_are_kept(review_workspace: Path) -> None:
     # Trial 49b: Ctrl-C said "no step had finished. A step under way keeps nothing",
     # though the answers given were stored.
-    command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
-    process = subprocess.Popen(
-        [*command, "--reviewer", "ana"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = reviewing(review_workspace, "ana", stderr=subprocess.PIPE)
     assert process.stdin is not None and process.stdout is not None
     shown: list[str] = []
     reader = threading.Thread(target=lambda: shown.extend(process.stdout), daemon=True)
@@ -433,14 +437,8 @@ def test_a_second_reviewer_in_the_terminal_is_told_who_holds_the_file_and_of_ser
 ) -> None:
     # Trial 49b: the second reviewer read "another process (pid 24863, /root/.pyenv/...
     # python3.11)", and nothing of `labelkit serve`, which takes several reviewers.
+    first = reviewing(review_workspace, "ana", stderr=subprocess.DEVNULL)
     command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
-    first = subprocess.Popen(
-        [*command, "--reviewer", "ana"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
     try:
         assert first.stdout is not None
         first.stdout.readline()  # the first screen: it holds the file
