@@ -158,6 +158,19 @@ class _InterruptExplained(SystemExit):
     """Ctrl-C, after a command said itself what it kept."""
 
 
+@contextmanager
+def _interrupt_said(message: str) -> Iterator[None]:
+    """Ctrl-C in the block says ``message``, the command's own words for what it kept
+    (trial 49c: predict was told of steps and LLM answers, which it has none of)."""
+    try:
+        yield
+    except BaseException as error:
+        if not _interrupted(error):
+            raise
+        errors.print(message, highlight=False, markup=False)
+        raise _InterruptExplained(INTERRUPTED) from None
+
+
 def _interrupted(error: BaseException | None) -> bool:
     """Whether ``error`` comes of Ctrl-C: DuckDB stops a query with its own exception
     (trial 46: "Query interrupted" under a traceback)."""
@@ -2486,6 +2499,13 @@ def package(
     force: Annotated[
         bool, typer.Option(help="Replace a package of this name and version made before.")
     ] = False,
+    license: Annotated[
+        str | None,
+        typer.Option(
+            help="The package's licence (an SPDX name such as MIT, or the terms of the data "
+            "it learnt from), written into its metadata."
+        ),
+    ] = None,
 ) -> None:
     """Make an installable package of the model, with its evaluation in its meta: a spaCy
     package of a spaCy model, else one that needs only the model's own libraries (numpy
@@ -2505,6 +2525,7 @@ def package(
         evaluation=evaluation,
         wheel=wheel,
         force=force,
+        license=license,
     )
     console.print(f"package: {built}")
 
@@ -2551,7 +2572,13 @@ def predict(
 
     from labelkit.train import NoTextWarning, predict_file
 
-    with warnings.catch_warnings(record=True) as caught:
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        _interrupt_said(
+            f"interrupted: nothing was written to {output_file} (predict writes it whole or "
+            "not at all)"
+        ),
+    ):
         warnings.simplefilter("always", NoTextWarning)
         n = predict_file(
             model,

@@ -775,24 +775,44 @@ def _warn_if_fitted_on(workspace: Workspace, split: str) -> None:
         )
 
 
+def _trained_from(model: Path) -> dict[str, Any] | None:
+    """What the model's ``meta.json`` records of its training (``record_provenance``);
+    None for a model from before that, or one that is no folder (an installed package
+    is read by its path too)."""
+    meta = model / "meta.json"
+    try:
+        made = json.loads(meta.read_text()).get("trained_from") if meta.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return made if isinstance(made, dict) else None
+
+
 def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> None:
     """Warn where this workspace trained the model at ``model_path`` on the labels of an
     ``aggregate`` run other than the stored one: the label model row beside it is then
     not its teacher (trial 48b: trained on auto's labels, scored beside dawid_skene)."""
     model = Path(model_path).resolve()
-    trained = workspace.sql(
-        """SELECT config->>'output_dir' AS output_dir, config->'label_model' AS taught
-           FROM runs WHERE step = 'train' ORDER BY run_id DESC"""
-    )
-    teacher = next(
-        (
-            json.loads(taught)
-            for output_dir, taught in trained.iter_rows()
-            # The folder trained into holds model-best and model-last.
-            if output_dir and taught and Path(output_dir).resolve() in (model, model.parent)
-        ),
-        None,
-    )
+    made = _trained_from(model)
+    if made is not None:
+        # Its own record, wherever it was copied or installed (trial 49c: the folder's
+        # path, logged as given, was read from wherever evaluate ran).
+        if made.get("workspace") != str(workspace.path.resolve()):
+            return
+        teacher = made.get("label_model")
+    else:
+        trained = workspace.sql(
+            """SELECT config->>'output_dir' AS output_dir, config->'label_model' AS taught
+               FROM runs WHERE step = 'train' ORDER BY run_id DESC"""
+        )
+        teacher = next(
+            (
+                json.loads(taught)
+                for output_dir, taught in trained.iter_rows()
+                # The folder trained into holds model-best and model-last.
+                if output_dir and taught and Path(output_dir).resolve() in (model, model.parent)
+            ),
+            None,
+        )
     now = label_model_run(workspace)
     if not teacher or not now or teacher["run_id"] == now["run_id"]:
         return

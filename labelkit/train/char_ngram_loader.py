@@ -132,15 +132,19 @@ class TextClassifier:
         if batch:
             yield from self.scores(batch).tolist()
 
-    def __call__(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
-        """A dict of probabilities per text; None for a text with no words, to which
-        ``labelkit predict`` gives null predictions too (trial 48b: a packaged model
-        answered its prior for ""). ``minilm_loader`` has the same: each loader is
-        copied alone into its model, to load without labelkit."""
-        rows = self.pipe(texts)
+    def __call__(self, texts: Iterable[str | None]) -> list[dict[str, float] | None]:
+        """A dict of probabilities per text; None for a text with no words (or None), to
+        which ``labelkit predict`` gives null predictions too (trial 48b: a packaged
+        model answered its prior for ""). One string is refused: it would be read as
+        texts of one character each (trial 49c). ``minilm_loader`` has the same: each loader
+        is copied alone into its model, to load without labelkit."""
+        if isinstance(texts, str):
+            raise TypeError(f"give a list of texts, not one text: model([{texts[:20]!r}])")
+        given = list(texts)
+        rows = self.pipe(["" if text is None else text for text in given])
         return [
-            dict(zip(self.labels, row, strict=True)) if text.strip() else None
-            for text, row in zip(texts, rows, strict=True)
+            dict(zip(self.labels, row, strict=True)) if text and text.strip() else None
+            for text, row in zip(given, rows, strict=True)
         ]
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:

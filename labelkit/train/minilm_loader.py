@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -116,15 +116,19 @@ class TextClassifier:
         if batch:
             yield from self._scores(batch)
 
-    def __call__(self, texts: Sequence[str]) -> list[dict[str, float] | None]:
-        """A dict of probabilities per text; None for a text with no words, to which
-        ``labelkit predict`` gives null predictions too (trial 48b: a packaged model
-        answered its prior for ""). ``char_ngram_loader`` has the same: each loader is
-        copied alone into its model, to load without labelkit."""
-        rows = self.pipe(texts)
+    def __call__(self, texts: Iterable[str | None]) -> list[dict[str, float] | None]:
+        """A dict of probabilities per text; None for a text with no words (or None), to
+        which ``labelkit predict`` gives null predictions too (trial 48b: a packaged
+        model answered its prior for ""). One string is refused: it would be read as
+        texts of one character each (trial 49c). ``char_ngram_loader`` has the same: each loader
+        is copied alone into its model, to load without labelkit."""
+        if isinstance(texts, str):
+            raise TypeError(f"give a list of texts, not one text: model([{texts[:20]!r}])")
+        given = list(texts)
+        rows = self.pipe(["" if text is None else text for text in given])
         return [
-            dict(zip(self.labels, row, strict=True)) if text.strip() else None
-            for text, row in zip(texts, rows, strict=True)
+            dict(zip(self.labels, row, strict=True)) if text and text.strip() else None
+            for text, row in zip(given, rows, strict=True)
         ]
 
     def _scores(self, texts: list[str]) -> list[list[float]]:

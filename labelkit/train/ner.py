@@ -50,7 +50,7 @@ from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _check_run, _fit
-from labelkit.workspace import Workspace, label_model_run, registered
+from labelkit.workspace import Workspace, label_model_run, record_provenance, registered
 
 NER_MODEL = "spacy_ner"
 SPANCAT_MODEL = "spacy_spancat"
@@ -404,7 +404,8 @@ def train_ner_on_cleaned(
         )
         if dev.height == 0:
             raise LabelkitError(f"no gold spans in split {dev_split!r} to choose the model on")
-    logged: dict[str, Any] = {"output_dir": str(output_dir), "model": model, "seed": seed}
+    logged: dict[str, Any] = {"output_dir": str(Path(output_dir).resolve()), "model": model}
+    logged["seed"] = seed
     logged |= {"targets": targets, "dev_split": dev_split}
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
     logged |= {"rules": rule_lfs if rules else False, "rule_precision": rule_precision}
@@ -412,7 +413,7 @@ def train_ner_on_cleaned(
     logged["label_model"] = label_model_run(workspace)
     logged |= params
     # The run's config is written when the block ends, so the counts join it.
-    with workspace.run("train", logged):
+    with workspace.run("train", logged) as run:
         path = train_ner(
             examples,
             task.labels,
@@ -427,6 +428,7 @@ def train_ner_on_cleaned(
             **params,
         )
         logged["spans"] = training_counts(path)
+        record_provenance(path, workspace, run.id)
     return path
 
 

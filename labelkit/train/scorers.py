@@ -45,7 +45,8 @@ class ScorerKind:
 KINDS = {
     "minilm_classifier": ScorerKind(
         loader="labelkit.train.minilm_loader",
-        dependencies=("torch", "transformers", "safetensors"),
+        # Lower bounds the loader's calls need (trial 49c: unbounded, any version went).
+        dependencies=("torch>=2.0", "transformers>=4.30", "safetensors>=0.3"),
         package_data=("model/*", "model/encoder/*"),
         short_name="minilm",
         description="A text classifier (MiniLM fine-tuned) distilled with labelkit.",
@@ -55,7 +56,7 @@ KINDS = {
     ),
     "char_ngram_classifier": ScorerKind(
         loader="labelkit.train.char_ngram_loader",
-        dependencies=("numpy", "scikit-learn"),
+        dependencies=("numpy>=1.23", "scikit-learn>=1.2"),
         package_data=("model/*",),
         short_name="n-grams",
         description="A text classifier (character n-grams) distilled with labelkit.",

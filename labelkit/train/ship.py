@@ -3,6 +3,8 @@ batch prediction over table files."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib.util
 import json
 import multiprocessing
@@ -23,6 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import spacy
+from packaging.version import InvalidVersion, Version
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
@@ -43,6 +46,9 @@ from labelkit.train.scorers import (
     scorer_folder,
     scorer_kind,
 )
+
+# What writing a file fails with where the disk or the folder refuses it.
+_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 # Texts one nlp.pipe call (in one worker) labels; rows labeled and written at once; and
 # the input size from which predict_file starts a worker per core by default.
@@ -129,6 +135,7 @@ def package_model(
     evaluation: Evaluation | None = None,
     wheel: bool = True,
     force: bool = False,
+    license: str | None = None,
 ) -> Path:
     """Make an installable package of a trained model; return the wheel (or, with
     ``wheel=False``, the package's source folder). A package of the same name and
@@ -141,7 +148,9 @@ def package_model(
     ``en_<name>``. With an
     ``evaluation``, its small-model figures become the package's ``performance`` and
     the whole comparison is kept under ``labelkit`` in ``meta.json``, so the model
-    carries the evidence that it beat its teachers. The wheel is built by pip.
+    carries the evidence that it beat its teachers. ``license`` (an SPDX name such as
+    ``MIT``, or the terms of the data it learnt from) goes into the metadata and the
+    package's own. The wheel is built by pip.
 
     Examples
     --------
@@ -153,6 +162,13 @@ def package_model(
     _check_model_folder(model_path)
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
+    try:
+        Version(version)
+    except InvalidVersion:
+        # Trial 49c: pip refused it after the build, leaving a folder that --force needed.
+        raise InputError(
+            f"version {version!r} is no Python package version: give one like 0.1.0 or 1.2.3"
+        ) from None
     kind = scorer_kind(model_path)
     trained = None if kind is not None else json.loads((model_path / "meta.json").read_text())
     made = output / f"{'en' if trained is None else trained['lang']}_{name}-{version}"
@@ -162,16 +178,16 @@ def package_model(
             "another version (--version), or --force to replace it"
         )
     output.mkdir(parents=True, exist_ok=True)
+    shipped = {"name": name, "version": version, "license": license or ""}
     if kind is not None:
-        return _package_scorer(kind, model_path, made, name, version, evaluation, wheel)
+        return _package_scorer(kind, model_path, made, shipped, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
         staged = Path(scratch) / "model"
         shutil.copytree(model_path, staged)
         ner = "ner" in trained.get("pipeline", [])
         what = "An entity recognizer" if ner else "A text classifier"
-        _ship_meta(
-            staged / "meta.json", name, version, f"{what} distilled with labelkit.", evaluation
-        )
+        shipped["description"] = f"{what} distilled with labelkit."
+        _ship_meta(staged / "meta.json", shipped, evaluation)
         spacy_package(
             staged,
             output,
@@ -191,8 +207,7 @@ def _package_scorer(
     kind: ScorerKind,
     model_path: Path,
     source: Path,
-    name: str,
-    version: str,
+    shipped: dict[str, str],
     evaluation: Evaluation | None,
     wheel: bool,
 ) -> Path:
@@ -201,16 +216,21 @@ def _package_scorer(
     its source in the folder ``source``."""
     # Found, not imported: importing the MiniLM loader would import torch.
     loader = importlib.util.find_spec(kind.loader).origin
-    package = f"en_{name}"
+    package, version = f"en_{shipped['name']}", shipped["version"]
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
     shutil.copyfile(loader, source / package / "__init__.py")
     _ship_meta(
-        source / package / "model" / "meta.json", name, version, kind.description, evaluation
+        source / package / "model" / "meta.json",
+        shipped | {"description": kind.description},
+        evaluation,
     )
     dependencies = ", ".join(f'"{d}"' for d in kind.dependencies)
     package_data = ", ".join(f'"{p}"' for p in kind.package_data)
+    licensed = (
+        f"license = {{text = {json.dumps(shipped['license'])}}}\n" if shipped["license"] else ""
+    )
     (source / "pyproject.toml").write_text(
         "[build-system]\n"
         'requires = ["setuptools>=69"]\n'
@@ -219,6 +239,10 @@ def _package_scorer(
         f'name = "{package}"\n'
         f'version = "{version}"\n'
         f'description = "{kind.description}"\n'
+        # The loaders use Python 3.10's zip(strict=) (trial 49c: a wheel for any Python
+        # installed on 3.9 and failed when loaded).
+        'requires-python = ">=3.10"\n'
+        f"{licensed}"
         f"dependencies = [{dependencies}]\n\n"
         "[tool.setuptools]\n"
         f'packages = ["{package}"]\n\n'
@@ -228,13 +252,11 @@ def _package_scorer(
     return _wheel(source) if wheel else source
 
 
-def _ship_meta(
-    path: Path, name: str, version: str, description: str, evaluation: Evaluation | None
-) -> None:
-    """Rewrite the model's ``meta.json`` at ``path`` for its package: name, version,
-    description and, with an ``evaluation``, its figures."""
+def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | None) -> None:
+    """Rewrite the model's ``meta.json`` at ``path`` for its package: ``shipped``'s name,
+    version, description and licence and, with an ``evaluation``, its figures."""
     meta = json.loads(path.read_text())
-    meta |= {"name": name, "version": version, "description": description}
+    meta |= shipped
     if evaluation is not None:
         evaluated = _evaluation_meta(evaluation)
         # Kept beside what training put there (a task with attributes keeps its task).
@@ -412,19 +434,28 @@ def predict_file(
     # Trial 46: a clash with the columns predictions add was found only once the first
     # block (or, for a CSV, the whole file) had been labeled.
     predictor.labeled(header, [])
-    output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(f".{output_path.name}.partial")
-    runner = executor or executor_for("local")
-    labeled_blocks = runner.predictions(
-        predictor, blocks, rows=rows, n_process=n_process, staging=output_path.parent
-    )
     try:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        runner = executor or executor_for("local")
+        labeled_blocks = runner.predictions(
+            predictor, blocks, rows=rows, n_process=n_process, staging=output_path.parent
+        )
         with _BlockWriter(partial, output_kind) as writer:
             for labeled in labeled_blocks:
                 writer.write(labeled)
         partial.replace(output_path)
+    except OSError as error:
+        if error.errno not in _WRITE_ERRORS:
+            raise
+        # Trial 49c: a full disk or a read-only folder ended in a traceback, the cause
+        # masked by the cleanup's own failure.
+        raise InputError(
+            f"cannot write the predictions to {output_path}: {error.strerror}; nothing was written"
+        ) from None
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     predictor.warn_without_text()
     return rows
 
@@ -544,7 +575,7 @@ class Predictor:
             forks = not getattr(self.nlp, "uses_every_core", False)
             n_process = _cores() if rows >= PARALLEL_ROWS and forks else 1
         if n_process < 1:
-            raise InputError(f"n_process must be at least 1, not {n_process}")
+            raise InputError(f"n_process (--jobs) must be at least 1, not {n_process}")
         checked = self.checked(blocks)
         with progress_bar(f"predicting {Path(self.name).name}", rows) as advance:
             for block, answers in (

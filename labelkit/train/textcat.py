@@ -33,7 +33,13 @@ from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.temper import best_temperature
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace, label_model_run, no_gold_in, warn_if_out_of_date
+from labelkit.workspace import (
+    Workspace,
+    label_model_run,
+    no_gold_in,
+    record_provenance,
+    warn_if_out_of_date,
+)
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -683,7 +689,8 @@ def train_on_cleaned(
                 )
                 for attribute in task.targets
             )
-    config = {"output_dir": str(output_dir), "model": model, "seed": seed, "targets": targets}
+    config = {"output_dir": str(Path(output_dir).resolve()), "model": model, "seed": seed}
+    config["targets"] = targets
     config |= {"dev_split": dev_split, "config_path": config_path and str(config_path)}
     config |= {"max_examples": max_examples, "cleaned": cleaned}
     config["label_model"] = label_model_run(workspace)
@@ -695,12 +702,15 @@ def train_on_cleaned(
         "config_path": config_path,
         "verbose": verbose,
     }
-    with workspace.run("train", {**config, "examples": examples.height, **params}):
+    with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
         if with_attributes:
-            return train_attributes(examples, task, output_dir, **train_args, **params)
-        return train_textcat(
-            examples, task.labels, output_dir, lang=task.lang, **train_args, **params
-        )
+            path = train_attributes(examples, task, output_dir, **train_args, **params)
+        else:
+            path = train_textcat(
+                examples, task.labels, output_dir, lang=task.lang, **train_args, **params
+            )
+        record_provenance(path, workspace, run.id)
+    return path
 
 
 def _check_examples(

@@ -73,6 +73,12 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
     called = loaded(["subscribe to my channel please", "", " \n"])
     assert called[0] == pytest.approx(dict(zip(["ham", "spam"], scores[0], strict=True)))
     assert called[1:] == [None, None]
+    # Trial 49c: one string was read as texts of a character each, None failed on
+    # .lower(), and a generator on zip().
+    with pytest.raises(TypeError, match="give a list of texts, not one text"):
+        loaded("subscribe to my channel please")
+    assert loaded([None]) == [None]
+    assert loaded(text for text in texts[:1]) == called[:1]
 
 
 def test_its_probabilities_are_tempered_on_dev_and_its_answers_kept(tmp_path: Path) -> None:
@@ -306,13 +312,22 @@ def test_evaluate_and_predict_on_a_workspace(spam_workspace: Path, tmp_path: Pat
 def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
     trained: Path, tmp_path: Path
 ) -> None:
-    wheel = package_model(trained, tmp_path / "dist", name="spam_chars")
+    wheel = package_model(trained, tmp_path / "dist", name="spam_chars", license="CC-BY-4.0")
     site = tmp_path / "site"
     scores, modules = install_and_score(wheel, site, "subscribe to my channel")
     assert not {"labelkit", "spacy", "torch", "polars"} & modules
     assert scores == pytest.approx(TextClassifier(trained)(["subscribe to my channel"])[0])
     pyproject = next(tmp_path.glob("dist/*/pyproject.toml")).read_text()
-    assert 'dependencies = ["numpy", "scikit-learn"]' in pyproject
+    # Trial 49c: no Python or version bounds, so it installed on 3.9 and failed to load.
+    assert 'dependencies = ["numpy>=1.23", "scikit-learn>=1.2"]' in pyproject
+    assert 'requires-python = ">=3.10"' in pyproject
+    # Trial 49c: no way to say the licence of a model learnt from CC BY 4.0 comments.
+    assert 'license = {text = "CC-BY-4.0"}' in pyproject
+    meta = json.loads(next(tmp_path.glob("dist/*/en_spam_chars/model/meta.json")).read_text())
+    assert meta["license"] == "CC-BY-4.0"
+    with pytest.raises(InputError, match="version 'not a version' is no Python package version"):
+        package_model(trained, tmp_path / "dist2", name="spam_chars", version="not a version")
+    assert not (tmp_path / "dist2").exists()
 
     texts = ["subscribe to my channel", "her voice is beautiful", "free money"]
     pl.DataFrame({"id": [1, 2, 3], "text": texts}).write_ndjson(tmp_path / "in.jsonl")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -11,7 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import Workspace, aggregate, evaluate, train_on_cleaned
+from labelkit import Workspace, aggregate, evaluate, package_model, train_on_cleaned
 from labelkit.errors import InputError, LabelkitWarning
 from labelkit.export import cleaned_labels, cleaned_query
 from labelkit.train.sample import (
@@ -168,13 +169,30 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         with warnings.catch_warnings():
             warnings.simplefilter("error", LabelkitWarning)
             evaluate(ws, model)
+        # What made it travels in its meta.json (trial 49c: nothing in a package said).
+        made = json.loads((model / "meta.json").read_text())["trained_from"]
+        train_run = ws.sql("SELECT run_id FROM runs WHERE step = 'train'")["run_id"][0]
+        assert made["workspace"] == str(spam_workspace.resolve())
+        assert (made["train_run"], made["label_model"]) == (
+            train_run,
+            {"model": "majority_vote", "run_id": taught},
+        )
+        assert made["labelkit_version"] and made["trained_at"].endswith("Z")
+        source = package_model(model, tmp_path / "dist", name="spam", wheel=False)
+        shipped = json.loads(next(source.glob("*/model/meta.json")).read_text())
+        assert shipped["trained_from"] == made, "the package says what made it"
         aggregate(ws, "dawid_skene")
-        with pytest.warns(
-            LabelkitWarning,
-            match=rf"learnt from the labels of majority_vote \(aggregate run {taught}\); the "
-            r"workspace's label model is now dawid_skene \(run \d+\)",
-        ):
-            evaluate(ws, model)
+        # Copied elsewhere, and read from another folder, it still knows its teacher
+        # (trial 49c: the folder was logged as given, and resolved where evaluate ran).
+        copy = tmp_path / "elsewhere" / "copy"
+        shutil.copytree(model, copy)
+        for path in (model, copy):
+            with pytest.warns(
+                LabelkitWarning,
+                match=rf"learnt from the labels of majority_vote \(aggregate run {taught}\); "
+                r"the workspace's label model is now dawid_skene \(run \d+\)",
+            ):
+                evaluate(ws, path)
 
 
 def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
