@@ -120,6 +120,13 @@ def _check_model_folder(path: str | Path) -> None:
             f"{path} holds {len(trained)} trained models (`labelkit train --frontier`); "
             f"give one of them: {', '.join(str(model) for model in trained)}"
         )
+    if not path.exists():
+        # Trial 49c: an uninstalled package's name was told of a missing meta.json.
+        raise LabelkitError(
+            f"no folder and no installed model package named {str(path)!r}: give the "
+            "model-best folder that `labelkit train` wrote, or the name of a package "
+            "`labelkit package` made and pip installed"
+        )
     raise LabelkitError(
         f"no trained model at {path} (no meta.json there): give the model-best folder "
         "that `labelkit train` wrote, or an installed model package"
@@ -607,6 +614,13 @@ class Predictor:
                 raise InputError(
                     f"{self.name}: column {self.text_column!r} holds {dtype}, not text "
                     "(choose the text column with text_column / --text-column)"
+                )
+            if dtype == pl.Binary:
+                # Trial 49c: polars' "invalid utf8", or a traceback once written to CSV.
+                raise InputError(
+                    f"{self.name}: column {self.text_column!r} holds bytes (Binary), not "
+                    "text: store it as text, decoded from its encoding (in polars, "
+                    "pl.col(...).cast(pl.String) for UTF-8)"
                 )
             texts = self.texts(block)
             if offset == 0:

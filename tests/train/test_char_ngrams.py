@@ -142,6 +142,9 @@ def test_a_list_column_as_text_is_refused_by_name(trained: Path) -> None:
     # Trial 44: a file of numbers was labelled as their digits, which ingest refuses.
     with pytest.raises(InputError, match=r"column 'text' holds Int64, not text"):
         predict_frame(trained, pl.DataFrame({"text": [5, 7]}))
+    # Trial 49c: bytes met polars' "invalid utf8", or a traceback once written to CSV.
+    with pytest.raises(InputError, match=r"column 'text' holds bytes \(Binary\), not text"):
+        predict_frame(trained, pl.DataFrame({"text": [b"caf\xe9", b"ok"]}))
 
 
 def test_predict_file_reads_an_input_in_another_encoding(trained: Path, tmp_path: Path) -> None:

@@ -162,8 +162,13 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
     # The training folder, not the model in it: say which folder to give.
     with pytest.raises(LabelkitError, match=r"is the folder `labelkit train` wrote; give the"):
         predict_file(model.parent, source, tmp_path / "out.csv", text_column="body")
-    with pytest.raises(LabelkitError, match=r"no trained model at .*nowhere \(no meta.json"):
-        predict_file(tmp_path / "nowhere", source, tmp_path / "out.csv", text_column="body")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(LabelkitError, match=r"no trained model at .*empty \(no meta.json"):
+        predict_file(empty, source, tmp_path / "out.csv", text_column="body")
+    # Trial 49c: a package name never installed was told of a missing meta.json.
+    with pytest.raises(LabelkitError, match=r"no folder and no installed model package named"):
+        predict_file("en_nothing", source, tmp_path / "out.csv", text_column="body")
     # Trial J: the folder --frontier wrote said only "no meta.json there", and a package's
     # source folder (a meta.json, no config.cfg) was spaCy's E053 traceback.
     frontier = tmp_path / "frontier"
