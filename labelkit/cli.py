@@ -159,15 +159,17 @@ class _InterruptExplained(SystemExit):
 
 
 @contextmanager
-def _interrupt_said(message: str) -> Iterator[None]:
-    """Ctrl-C in the block says ``message``, the command's own words for what it kept
-    (trial 49c: predict was told of steps and LLM answers, which it has none of)."""
+def _interrupt_said(message: str | Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C in the block says ``message`` (or what it returns, asked then), the
+    command's own words for what it kept (trial 49c: predict was told of steps and LLM
+    answers, which it has none of; trial 49b: review, that its answers were lost)."""
     try:
         yield
     except BaseException as error:
         if not _interrupted(error):
             raise
-        errors.print(message, highlight=False, markup=False)
+        said = message() if callable(message) else message
+        errors.print(said, highlight=False, markup=False)
         raise _InterruptExplained(INTERRUPTED) from None
 
 
@@ -1874,7 +1876,13 @@ def review(
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
         queue = _review_queue(ws)
-        try:
+
+        def kept() -> str:
+            return "interrupted: every answer was stored as it was given; " + progress_line(
+                queue, focus
+            )
+
+        with _interrupt_said(kept):
             review_in_terminal(
                 queue,
                 reviewer=reviewer,
@@ -1883,15 +1891,6 @@ def review(
                 focus=focus,
                 attribute=attribute,
             )
-        except KeyboardInterrupt:
-            # Trial 49b: Ctrl-C said no step had finished, as if the answers were lost.
-            errors.print(
-                "interrupted: every answer was stored as it was given; "
-                + progress_line(queue, focus),
-                highlight=False,
-                markup=False,
-            )
-            raise _InterruptExplained(INTERRUPTED) from None
 
 
 def _review_queue(ws: Workspace) -> ReviewQueue:

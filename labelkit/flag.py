@@ -988,22 +988,17 @@ def _store_vote_evidence(
                    GROUP BY a.example_id, a.attribute
                    HAVING sum(a.n) * 2 >= max(t.voting)),
                -- A class label no source voted for, though some voted: its prior
-               -- outweighed votes the label model trusts little (trial 48b).
+               -- outweighed votes the label model trusts little (trial 48b). One pass
+               -- over the range's votes.
+               voted AS (
+                   SELECT example_id, attribute, list(DISTINCT label) AS labels FROM votes
+                   WHERE $classification
+                     AND example_id >= $first AND ($next IS NULL OR example_id < $next)
+                   GROUP BY ALL),
                unvoted AS (
-                   SELECT p.example_id, p.attribute FROM predictions p
-                   WHERE $classification AND p.label IS NOT NULL
-                     AND p.example_id >= $first AND ($next IS NULL OR p.example_id < $next)
-                     -- The range on votes too: else each range scans every vote.
-                     AND EXISTS (SELECT 1 FROM votes v
-                                 WHERE v.example_id >= $first
-                                   AND ($next IS NULL OR v.example_id < $next)
-                                   AND v.example_id = p.example_id
-                                   AND v.attribute = p.attribute)
-                     AND NOT EXISTS (SELECT 1 FROM votes v
-                                     WHERE v.example_id >= $first
-                                       AND ($next IS NULL OR v.example_id < $next)
-                                       AND v.example_id = p.example_id
-                                       AND v.attribute = p.attribute AND v.label = p.label)),
+                   SELECT p.example_id, p.attribute
+                   FROM predictions p JOIN voted v USING (example_id, attribute)
+                   WHERE p.label IS NOT NULL AND NOT list_contains(v.labels, p.label)),
                placed AS (
                    SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER
                             AS row_at

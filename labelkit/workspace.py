@@ -544,31 +544,6 @@ def label_model_run(workspace: Workspace) -> dict[str, Any] | None:
     return {"model": row[0], "run_id": int(row[1])}
 
 
-def record_provenance(model_path: Path, workspace: Workspace, run_id: int) -> None:
-    """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
-    ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
-    run, the label model it learnt from (``label_model_run``), labelkit's version and
-    when. It goes with the model when copied or packaged (trial 49c: nothing in a
-    package said which run, label model or data made it).
-
-    Examples
-    --------
-    >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
-    """
-    made = {
-        "workspace": str(workspace.path.resolve()),
-        "train_run": run_id,
-        "label_model": label_model_run(workspace),
-        "labelkit_version": _versions().get("labelkit"),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    for folder in (model_path, model_path.parent / "model-last"):
-        meta = folder / "meta.json"
-        if meta.is_file():
-            stamped = json.loads(meta.read_text()) | {"trained_from": made}
-            meta.write_text(json.dumps(stamped, indent=2))
-
-
 def warn_if_out_of_date(workspace: Workspace, *, labels: bool = True, queue: bool = False) -> None:
     """Warn (``OutdatedWarning``) once per line of ``workspace.out_of_date(...)``: a step
     about to read results older than their inputs says so.

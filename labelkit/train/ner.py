@@ -49,8 +49,8 @@ from labelkit.review.queue import current_spans
 from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
-from labelkit.train.textcat import SAVED, _check_run, _fit
-from labelkit.workspace import Workspace, label_model_run, record_provenance, registered
+from labelkit.train.textcat import SAVED, _check_run, _fit, record_provenance
+from labelkit.workspace import Workspace, label_model_run, registered
 
 NER_MODEL = "spacy_ner"
 SPANCAT_MODEL = "spacy_spancat"

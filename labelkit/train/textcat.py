@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import sys
+import time
 import warnings
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +36,7 @@ from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.temper import best_temperature
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import (
-    Workspace,
-    label_model_run,
-    no_gold_in,
-    record_provenance,
-    warn_if_out_of_date,
-)
+from labelkit.workspace import Workspace, label_model_run, no_gold_in, warn_if_out_of_date
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -711,6 +708,31 @@ def train_on_cleaned(
             )
         record_provenance(path, workspace, run.id)
     return path
+
+
+def record_provenance(model_path: Path, workspace: Workspace, run_id: int) -> None:
+    """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
+    ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
+    run, the label model it learnt from (``label_model_run``), labelkit's version and
+    when. It goes with the model when copied or packaged (trial 49c: nothing in a
+    package said which run, label model or data made it).
+
+    Examples
+    --------
+    >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
+    """
+    made = {
+        "workspace": str(workspace.path.resolve()),
+        "train_run": run_id,
+        "label_model": label_model_run(workspace),
+        "labelkit_version": metadata.version("labelkit"),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    for folder in (model_path, model_path.parent / "model-last"):
+        meta = folder / "meta.json"
+        if meta.is_file():
+            stamped = json.loads(meta.read_text()) | {"trained_from": made}
+            meta.write_text(json.dumps(stamped, indent=2))
 
 
 def _check_examples(

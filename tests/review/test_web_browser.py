@@ -55,6 +55,13 @@ def shows(page: Page, example_id: str) -> None:
     expect(page.locator("#text")).to_have_text(TEXT_OF[example_id])
 
 
+def review_as(page: Page, url: str, reviewer: str = "ana") -> None:
+    """Open the reviewer page at ``url`` and start reviewing as ``reviewer``."""
+    page.goto(url)
+    page.fill("#reviewer", reviewer)
+    page.press("#reviewer", "Enter")
+
+
 def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:
@@ -160,9 +167,7 @@ def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(
 ) -> None:
     with serve(news_file) as url:
         page = browser.new_page()
-        page.goto(url)
-        page.fill("#reviewer", "ana")
-        page.press("#reviewer", "Enter")
+        review_as(page, url)
         question = page.locator("#question")
         expect(question).to_have_text("Is this Sports? (currently Business)")
         buttons = page.locator("#choices button")
@@ -260,9 +265,7 @@ def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
 ) -> None:
     with serve(review_workspace) as url:
         ana = browser.new_page()
-        ana.goto(url)
-        ana.fill("#reviewer", "ana")
-        ana.press("#reviewer", "Enter")
+        review_as(ana, url)
         shows(ana, "w01")
         ana.keyboard.press("a")
         shows(ana, "w02")
@@ -324,9 +327,7 @@ def test_a_long_text_scrolls_in_its_box_and_the_answers_stay_in_view(
         ws.con.execute("UPDATE examples SET text = repeat('word ', 20000) WHERE id = 'w01'")
     with serve(review_workspace) as url:
         page = browser.new_page(viewport={"width": 800, "height": 700})
-        page.goto(url)
-        page.fill("#reviewer", "ana")
-        page.press("#reviewer", "Enter")
+        review_as(page, url)
         expect(page.locator("#text")).to_contain_text("word word word")
         expect(page.locator("#choices button").first).to_be_in_viewport()
 
@@ -337,9 +338,7 @@ def test_a_held_key_answers_one_item_only(
     # Trial 49b: holding "a" for a second answered six items, five shown under 200 ms.
     with serve(review_workspace) as url:
         page = browser.new_page()
-        page.goto(url)
-        page.fill("#reviewer", "ana")
-        page.press("#reviewer", "Enter")
+        review_as(page, url)
         shows(page, "w01")
         page.keyboard.down("a")
         shows(page, "w02")
@@ -388,9 +387,7 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
     )
     with serve(workspace) as url:
         page = browser.new_page()
-        page.goto(url)
-        page.fill("#reviewer", "ana")
-        page.press("#reviewer", "Enter")
+        review_as(page, url)
         question, text = page.locator("#question"), page.locator("#text")
         # The one-attribute pass is the default, on the attribute with the most items.
         expect(question).to_have_text("Is staff negative? (currently none)")
@@ -560,9 +557,7 @@ def test_bidirectional_overrides_in_the_data_show_as_replacement_characters(
         )
     with serve(path) as url:
         page = browser.new_page()
-        page.goto(url)
-        page.fill("#reviewer", "ana")
-        page.press("#reviewer", "Enter")
+        review_as(page, url)
         expect(page.locator("#text")).to_have_text("evil \ufffdgnp.exe is fine")
         expect(page.locator("#reasons")).to_have_text("cleanlab (suggests bidi\ufffdevil)")
         expect(page.locator("#votes")).to_have_text("kw\ufffdx: bidi\ufffdevil")
