@@ -2487,7 +2487,10 @@ def package(
     model: Annotated[Path, typer.Argument(help="A trained model folder (model-best).")],
     output_dir: Annotated[Path, typer.Argument(help="Where the package and wheel go.")],
     name: Annotated[
-        str, typer.Option(help="Package name; installs as en_<name>.")
+        str,
+        typer.Option(
+            help="Package name; installs as <lang>_<name> (en_<name> for an English model)."
+        ),
     ] = "labelkit_model",
     version: Annotated[str, typer.Option(help="Package version.")] = "0.1.0",
     workspace: Annotated[

@@ -336,6 +336,13 @@ def _read_rows(
         )
         if unread_label is not None:
             notes.append(f"{name}: {_unread_hint(unread_label)}")
+    if split_column is None and "split" in schema and "split" not in (id_column, label_column):
+        # Trial 50a: rows marked test in the file went to train without a word.
+        notes.append(
+            f"{name}: column 'split' was not read as the rows' splits (rows with gold get "
+            "one from a hash of their text, others go to train); to read it, pass "
+            "split_column='split' / --split-column split"
+        )
 
     gold, numbers = pl.lit(None, pl.String), None
     if label_column:
@@ -364,6 +371,7 @@ def _read_rows(
     no_id: int | None = None
     bad_split: tuple[str, int] | None = None  # the first unknown split and its row
     long, first_long = 0, (0, "", 0)  # how many, and the first's row, id and length
+    quoted: int | None = None  # a TSV row whose text opens a quote its line leaves open
     for batch in table.batches(None):
         row = pl.int_range(rows + 1, rows + pl.len() + 1, dtype=pl.Int64)
         is_blank = (text.is_null() | (text.str.strip_chars() == "")).alias("blank")
@@ -396,6 +404,9 @@ def _read_rows(
             left_out.alias("left_out"),
         )
         rows += batch.height
+        if kind == "tsv" and quoted is None:
+            opened = frame.filter(pl.col("text").str.contains(r'^"[^"]*$'))["row"]
+            quoted = opened[0] if opened.len() else None
         frame = frame.filter(~pl.col("left_out")).drop("left_out")
         if no_id is None and frame["id"].null_count():
             no_id = frame.filter(pl.col("id").is_null())["row"][0]
@@ -415,11 +426,20 @@ def _read_rows(
             sink(frame)
     if rows == 0:
         raise InputError(no_rows)
+    split_quote = None
+    if quoted is not None:
+        # Trial 50a: pandas and Excel quote a TSV text holding a line break; read without
+        # quotes, as TSV is, it became two rows, one with the next row's id.
+        split_quote = (
+            f"row {quoted}, column {text_column!r} opens a quote that its line leaves open; "
+            "TSV is read without quotes, so a quoted text holding a line break (as pandas "
+            "and Excel write one) is split into rows: check it, and write such a file as CSV"
+        )
     if empty and not skip_empty:
         raise InputError(
             f"{name}: column {text_column!r} is empty in row {first_empty} "
             f"({empty} empty rows in all); fill it, or leave such rows out with "
-            "skip_empty=True / --skip-empty"
+            "skip_empty=True / --skip-empty" + (f". Also: {split_quote}" if split_quote else "")
         )
     twice = number_rows.filter(pl.col("number").is_duplicated())
     if twice.height:
@@ -448,6 +468,8 @@ def _read_rows(
         "(mapped to nothing by label_map / --label-map)"
         for value, n in left.items()
     ]
+    if split_quote:
+        notes.append(f"{name}: {split_quote}")
     if empty:
         # Trial 46: there was no way but cleaning the file elsewhere.
         notes.append(

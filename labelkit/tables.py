@@ -179,7 +179,7 @@ def open_table(
     lazy = (
         pl.scan_parquet(path)
         if kind == "parquet"
-        else pl.scan_csv(path, **_csv_options(kind, has_header=True))
+        else pl.scan_csv(path, **_csv_options(kind, True, _separator(path, kind, True, encoding)))
     )
 
     def batches(columns: Sequence[str] | None) -> Iterator[pl.DataFrame]:
@@ -213,7 +213,7 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
     settings the CLI does not have (trials 45, 47). Called once polars has failed."""
     import csv
 
-    separator = "\t" if kind == "tsv" else ","
+    separator = _separator(path, kind, True, encoding)
     with path.open(newline="", encoding=encoding, errors="replace") as file:
         rows = csv.reader(file, delimiter=separator, strict=True)
         start, header = 1, None
@@ -223,7 +223,7 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
                 if row and header is None:
                     header = row
                 elif row and header is not None and len(row) > len(header):
-                    _refuse_ragged(path, kind, header, row, start)
+                    _refuse_ragged(path, kind, header, row, start, separator)
                 start = rows.line_num + 1
         except csv.Error as error:
             # Python's reader fails on other things too (a field over its size limit);
@@ -237,7 +237,9 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
             ) from None
 
 
-def _refuse_ragged(path: Path, kind: str, header: list[str], row: list[str], line: int) -> None:
+def _refuse_ragged(
+    path: Path, kind: str, header: list[str], row: list[str], line: int, separator: str
+) -> None:
     """The error for ``row``, at ``line``, with more fields than ``header``."""
     if kind == "csv" and len(header) == 1 and "\t" in header[0]:
         raise InputError(
@@ -246,7 +248,7 @@ def _refuse_ragged(path: Path, kind: str, header: list[str], row: list[str], lin
         )
     raise InputError(
         f"{path} line {line}: {len(row)} fields where the header has {len(header)}: a field "
-        f"holding the separator ({'a tab' if kind == 'tsv' else 'a comma'}) goes in quotes"
+        f"holding the separator ({_SEPARATOR_NAMES[separator]}) goes in quotes"
     )
 
 
@@ -264,9 +266,23 @@ def _check_file(path: Path, encoding: str) -> None:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise InputError(f"unknown encoding {encoding!r} (for {path})") from None
+    # A byte-order mark says the encoding: a wrong --encoding turned "Grüße" into
+    # "GrÃ¼Ã\x9fe" without a word, and the hint for UTF-16 named cp1252 (trial 50a).
+    with path.open("rb") as file:
+        start = file.read(3)
+    if start == codecs.BOM_UTF8 and not codec.startswith("utf-8"):
+        raise InputError(
+            f"{path} starts with a UTF-8 byte-order mark: it is UTF-8, not {encoding}; "
+            "leave out encoding= / --encoding"
+        )
+    if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and not codec.startswith("utf-16"):
+        raise InputError(
+            f'{path} starts with a UTF-16 byte-order mark (as Excel\'s "Unicode Text" '
+            "does): pass encoding='utf-16' / --encoding utf-16"
+        )
 
 
 def _jsonl_table(
@@ -312,9 +328,25 @@ def _jsonl_parts(
     return parts
 
 
-def _csv_options(kind: str, has_header: bool) -> dict[str, Any]:
+_SEPARATOR_NAMES = {"\t": "a tab", ",": "a comma", ";": "a semicolon"}
+
+
+def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
+    """A TSV's tab; a CSV's comma, or a semicolon where its header holds semicolons and
+    no comma: Excel writes ``;`` where the decimal mark is a comma (Germany, France...),
+    and such files were refused as ragged commas (trial 50a)."""
+    if kind == "tsv":
+        return "\t"
+    if not has_header:
+        return ","
+    with path.open("rb") as file:
+        header = file.readline().decode(encoding, errors="replace")
+    return ";" if ";" in header and "," not in header else ","
+
+
+def _csv_options(kind: str, has_header: bool, separator: str) -> dict[str, Any]:
     return {
-        "separator": "\t" if kind == "tsv" else ",",
+        "separator": separator,
         "has_header": has_header,
         "infer_schema": False,
         "quote_char": None if kind == "tsv" else '"',
@@ -322,7 +354,7 @@ def _csv_options(kind: str, has_header: bool) -> dict[str, Any]:
 
 
 def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.DataFrame:
-    options = _csv_options(kind, has_header)
+    options = _csv_options(kind, has_header, _separator(path, kind, has_header, encoding))
     if codecs.lookup(encoding).name == "utf-8":
         try:
             return pl.read_csv(path, **options)
@@ -331,6 +363,27 @@ def _read_csv(path: Path, kind: str, has_header: bool, encoding: str) -> pl.Data
             raise
     text = _decode(path.read_bytes(), path, encoding)
     return pl.read_csv(io.BytesIO(text.encode("utf-8")), **options)
+
+
+def read_utf8(path: Path, what: str) -> str:
+    """The text of a UTF-8 file of ``what`` (a rule file, a list), without the byte-order
+    mark Windows editors put first: kept, it became part of the first rule's words and
+    the first entry of a list, which then matched nothing (trial 50a).
+
+    Examples
+    --------
+    >>> read_utf8(Path("spam.rules"), "rule file").splitlines()[0]
+    'subscrib* -> spam'
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").removeprefix(BOM)
+    except UnicodeDecodeError as error:
+        line = 1 + data[: error.start].count(b"\n")
+        raise InputError(
+            f"{path} line {line}: byte {data[error.start]:#04x} is not valid UTF-8: save the "
+            f"{what} as UTF-8 (in most editors: Save As, encoding UTF-8)"
+        ) from None
 
 
 def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:

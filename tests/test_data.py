@@ -19,6 +19,7 @@ from labelkit import (
     read_examples,
 )
 from labelkit.demo import YOUTUBE_INGEST
+from labelkit.tables import read_table
 from tests.helpers import table_counts
 
 
@@ -175,6 +176,13 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             r"bad.csv line 4: 3 fields where the header has 2: a field holding the separator "
             r"\(a comma\) goes in quotes",
         ),
+        # Trial 50a: a semicolon file's ragged row names its separator.
+        (
+            "id;text\n1;ok\n2;a;b\n",
+            {},
+            r"bad.csv line 3: 3 fields where the header has 2: a field holding the separator "
+            r"\(a semicolon\) goes in quotes",
+        ),
         # Review of stop 47: a blank first line was taken for the header.
         (
             "\ntext,label\nhello,spam\nx,y,z\n",
@@ -193,6 +201,48 @@ def test_bad_csv_names_file_column_row_and_changes_nothing(
         ingest(workspace, path, **kwargs)
     assert "bad.csv" in str(error.value)
     assert table_counts(workspace) == before
+
+
+def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) -> None:
+    # Trial 50a: Excel in German locales writes ";" with a BOM and CRLF; it was refused
+    # as "2 fields where the header has 1: a field holding the separator (a comma)".
+    path = tmp_path / "nachrichten.csv"
+    path.write_bytes(
+        "\ufeffid;text;label\r\n1;Grüße, Paket fehlt;lieferung\r\n"
+        '2;"Rechnung; bitte prüfen";rechnung\r\n'.encode()
+    )
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        ingest(ws, path, label_column="label")
+        assert ws.sql("SELECT id, text, gold FROM examples ORDER BY id").rows() == [
+            ("1", "Grüße, Paket fehlt", "lieferung"),
+            ("2", "Rechnung; bitte prüfen", "rechnung"),
+        ]
+    # predict and import_votes read a file whole, the same way.
+    assert read_table(path)["text"].to_list() == ["Grüße, Paket fehlt", "Rechnung; bitte prüfen"]
+
+
+def test_a_quoted_tsv_text_split_over_rows_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 50a: pandas' to_csv(sep="\t") quotes a text holding a line break; read as
+    # TSV (without quotes) it became two rows, the second with a made-up id, unsaid.
+    path = tmp_path / "q.tsv"
+    path.write_text('id\ttext\n1\t"Fehler:\nZugriff verweigert"\n2\tPaket fehlt\n')
+    with (
+        Workspace(tmp_path / "w.duckdb") as ws,
+        pytest.raises(InputError, match=r"is empty in row 2 .*Also: row 1, column 'text'"),
+    ):
+        ingest(ws, path, labels=["a", "b"])
+    path.write_text('id\ttext\tlabel\n1\t"Fehler:\nZugriff verweigert"\tb\n2\tPaket fehlt\ta\n')
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        summary = ingest(ws, path, labels=["a", "b"])
+    assert [n for n in summary.notes if "opens a quote" in n] == [
+        f"{path}: row 1, column 'text' opens a quote that its line leaves open; TSV is "
+        "read without quotes, so a quoted text holding a line break (as pandas and Excel "
+        "write one) is split into rows: check it, and write such a file as CSV"
+    ]
+    plain = tmp_path / "p.tsv"
+    plain.write_text('id\ttext\n1\t"Great" song\n2\t5" screen\n')
+    with Workspace(tmp_path / "p.duckdb") as ws:
+        assert not [n for n in ingest(ws, plain, labels=["a", "b"]).notes if "quote" in n]
 
 
 def test_a_json_array_of_records_is_read_as_jsonl_is(workspace: Workspace, tmp_path: Path) -> None:
@@ -371,6 +421,25 @@ def test_other_encodings_are_read_and_a_bad_byte_is_located(tmp_path: Path) -> N
         read_examples(jsonl)
     with pytest.raises(InputError, match="unknown encoding 'klingon'"):
         read_examples(path, encoding="klingon")
+
+
+def test_a_byte_order_mark_overrules_a_wrong_encoding(tmp_path: Path) -> None:
+    # Trial 50a: --encoding latin-1 on a UTF-8 file with a BOM mangled every umlaut and
+    # the id column's name without a word; a UTF-16 file was told to try cp1252.
+    utf8 = tmp_path / "excel.csv"
+    utf8.write_bytes("\ufeffid,text\n1,Grüße aus Köln\n".encode())
+    with pytest.raises(InputError) as error:
+        read_examples(utf8, encoding="latin-1")
+    assert str(error.value) == (
+        f"{utf8} starts with a UTF-8 byte-order mark: it is UTF-8, not latin-1; "
+        "leave out encoding= / --encoding"
+    )
+    assert read_examples(utf8).select("id", "text").rows() == [("1", "Grüße aus Köln")]
+    utf16 = tmp_path / "unicode.csv"
+    utf16.write_bytes("id,text\n1,Grüße\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"UTF-16 byte-order mark .*--encoding utf-16$"):
+        read_examples(utf16)
+    assert read_examples(utf16, encoding="utf-16")["text"].to_list() == ["Grüße"]
 
 
 def test_a_text_over_spacys_limit_is_refused_or_cut(workspace: Workspace, tmp_path: Path) -> None:
@@ -829,6 +898,22 @@ def test_a_label_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
         summary = ingest(ws, path, kind="aspects", attributes=["trump"], labels=["favor"])
         assert any("column 'label' was not read" in note for note in summary.notes)
         assert ws.sql("SELECT count(*) AS n FROM examples WHERE gold IS NULL")["n"][0] == 1
+
+
+def test_a_split_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 50a: a file's test rows went to train, and nothing said the column was unread.
+    rows = [{"id": str(i), "text": f"text {i}", "label": "a", "split": "test"} for i in range(4)]
+    path = _write_csv(tmp_path / "c.csv", rows)
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        summary = ingest(ws, path, label_column="label", labels=["a", "b"])
+        assert [n for n in summary.notes if "'split'" in n] == [
+            f"{path}: column 'split' was not read as the rows' splits (rows with gold get one "
+            "from a hash of their text, others go to train); to read it, pass "
+            "split_column='split' / --split-column split"
+        ]
+        again = ingest(ws, path, label_column="label", split_column="split")
+        assert not [n for n in again.notes if "'split'" in n]
+        assert ws.sql("SELECT DISTINCT split FROM examples")["split"].to_list() == ["test"]
 
 
 def test_a_file_without_a_known_suffix_is_read_in_the_format_given(tmp_path: Path) -> None:

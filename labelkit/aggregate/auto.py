@@ -292,7 +292,8 @@ class AutoLabelModel(BaseLabelModel):
                     f"and with Dawid-Skene on {1 - disagreement:.0%} of the voted examples"
                 )
             return "majority_vote", (
-                f"fell back to majority vote: Dawid-Skene decides {disagreement:.0%} of the "
+                "fell back to majority vote: Dawid-Skene decides "
+                f"{_share(disagreement, self.max_disagreement)} of the "
                 f"voted examples otherwise (above {self.max_disagreement:.0%}: the votes "
                 "alone do not tell which sources to trust; dev gold would)"
             )
@@ -302,12 +303,14 @@ class AutoLabelModel(BaseLabelModel):
         """How a fit fails the checks against majority vote, or None if it passes."""
         if shift > self.max_shift:
             return (
-                f"moves {shift:.0%} of the examples to other classes than majority vote's "
+                f"moves {_share(shift, self.max_shift)} of the examples to other classes than "
+                "majority vote's "
                 f"balance (above {self.max_shift:.0%}: one class swallowing others)"
             )
         if agreement < self.min_agreement:
             return (
-                f"agrees with majority vote on only {agreement:.0%} of its clear majorities "
+                f"agrees with majority vote on only {_share(agreement, self.min_agreement)} of "
+                "its clear majorities "
                 f"(below {self.min_agreement:.0%}: collapsed or switched labels)"
             )
         return None
@@ -694,3 +697,19 @@ def shown_choice(report: dict[str, Any]) -> str:
     if chosen == "precision_em":
         chosen += " (one accuracy per source, by EM)"
     return f"{chosen}, {report['reason']}"
+
+
+def _share(value: float, threshold: float) -> str:
+    """``value`` as a percentage precise enough not to read as ``threshold``: "15.3%"
+    beside a limit of 15%, where "15%" read as the limit itself (trial 50a).
+
+    Examples
+    --------
+    >>> _share(0.153, 0.15), _share(0.40, 0.15)
+    ('15.3%', '40%')
+    """
+    for digits in range(4):
+        shown = f"{value:.{digits}%}"
+        if value == threshold or round(value, digits + 2) != round(threshold, digits + 2):
+            return shown
+    return shown

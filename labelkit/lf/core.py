@@ -33,6 +33,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError, did_you_mean
+from labelkit.tables import read_utf8
 from labelkit.task import ABSTAIN, YES, Task
 
 # Part of every declarative LF's definition: raised when the way they match changes (2:
@@ -555,9 +556,11 @@ def read_list(path: str | Path, owner: str) -> list[str]:
     if found is None:
         raise InputError(f"{owner}: no file {' or '.join(str(c) for c in tried)}")
     try:
-        text = found.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{owner}: cannot read {found} as UTF-8: {error}") from None
+        text = read_utf8(found, "list")
+    except OSError as error:
+        raise InputError(f"{owner}: cannot read {found}: {error}") from None
+    except InputError as error:
+        raise InputError(f"{owner}: {error}") from None
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and line != "#" and not line.startswith("# ")]
 

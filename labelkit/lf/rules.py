@@ -26,6 +26,7 @@ from pathlib import Path
 
 from labelkit.errors import InputError
 from labelkit.lf.core import DeclarativeLF, _bounded, keyword_lf, near_lf_file, regex_lf
+from labelkit.tables import read_utf8
 
 # What ``load_lfs`` reads as a rule file rather than a Python module.
 RULE_SUFFIXES = (".txt", ".rules")
@@ -49,10 +50,10 @@ def load_rules(path: str | Path) -> list[DeclarativeLF]:
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_utf8(path, "rule file").splitlines()
     except FileNotFoundError:
         raise InputError(f"{path}: no such rule file" + near_lf_file(str(path))) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         raise InputError(f"{path}: cannot read rules: {error}") from None
     lfs: list[DeclarativeLF] = []
     seen: dict[str, int] = {}

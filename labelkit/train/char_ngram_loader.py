@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,13 +77,20 @@ def vectorizer(settings: dict[str, Any], features: Sequence[str] | None = None) 
     return TfidfVectorizer(
         analyzer=settings.get("analyzer", "char_wb"),
         ngram_range=tuple(settings.get("ngram_range", (2, 5))),
-        lowercase=True,
+        preprocessor=_normalized,
         sublinear_tf=True,
         max_features=None if features is not None else settings.get("max_features"),
         min_df=1 if features is not None else settings.get("min_df", 1),
         vocabulary=None if features is None else {f: i for i, f in enumerate(features)},
         dtype=np.float32,
     )
+
+
+def _normalized(text: str) -> str:
+    """``text`` in NFC, lower case: "ü" typed as one character or as "u" and a combining
+    mark (as macOS writes file names and some editors write text) gives one n-gram; in
+    NFD a German message's answers changed (trial 50a)."""
+    return unicodedata.normalize("NFC", text).lower()
 
 
 class TextClassifier:

@@ -133,6 +133,7 @@ def train_char_ngrams(
     *,
     targets: str,
     settings: dict[str, Any],
+    lang: str = "en",
     verbose: bool = False,
 ) -> Path:
     """Fit the n-gram vocabulary and one logistic regression per ``C`` on ``rows``
@@ -184,6 +185,7 @@ def train_char_ngrams(
         fitted.intercept,
         labels,
         {"training": settings},
+        lang=lang,
     )
 
 
@@ -255,6 +257,7 @@ def train_char_ngrams_by_attribute(
             "layout": "per_attribute",
             "training": {**settings, "targets": targets, "by_attribute": chosen},
         },
+        lang=task.lang,
     )
 
 
@@ -425,6 +428,7 @@ def train_clause_ngrams_by_attribute(
             },
         },
         name=CLAUSES_NAME,
+        lang=task.lang,
         answer_intercept=answers.intercept,
         **_split_copies(answers.coef, len(task.targets)),
     )
@@ -670,6 +674,7 @@ def _save(
     labels: Sequence[str],
     described: dict[str, Any],
     name: str = NAME,
+    lang: str = "en",
     **arrays: np.ndarray,
 ) -> Path:
     """The model in ``output``; ``described`` joins its ``meta.json``'s ``labelkit``
@@ -688,8 +693,9 @@ def _save(
         **arrays,
     )
     shutil.copyfile(char_ngram_loader.__file__, output / "loader.py")
+    # Only what `labelkit package` names the package by (trial 50a: de_, not en_).
     meta = {
-        "lang": "en",
+        "lang": lang,
         "name": name,
         "labelkit": {
             "kind": KIND,

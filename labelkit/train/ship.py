@@ -152,7 +152,8 @@ def package_model(
     A spaCy pipeline becomes spaCy's own package (``spacy package``); a scorer of
     another library (the default n-grams, the MiniLM fine-tune) a package whose code is
     its loader (``import en_<name>; en_<name>.load()(texts)``). Either is named
-    ``en_<name>``. With an
+    ``<lang>_<name>`` by the model's language (the workspace's), ``en_<name>`` in
+    English. With an
     ``evaluation``, its small-model figures become the package's ``performance`` and
     the whole comparison is kept under ``labelkit`` in ``meta.json``, so the model
     carries the evidence that it beat its teachers. ``license`` (an SPDX name such as
@@ -177,8 +178,9 @@ def package_model(
             f"version {version!r} is no Python package version: give one like 0.1.0 or 1.2.3"
         ) from None
     kind = scorer_kind(model_path)
-    trained = None if kind is not None else json.loads((model_path / "meta.json").read_text())
-    made = output / f"{'en' if trained is None else trained['lang']}_{name}-{version}"
+    trained = json.loads((model_path / "meta.json").read_text())
+    # The model's language, the workspace's (trial 50a: a German n-gram model was en_).
+    made = output / f"{trained.get('lang', 'en')}_{name}-{version}"
     if made.exists() and not force:
         raise InputError(
             f"{made} exists: a package {name} {version} was made there before; give "
@@ -218,12 +220,13 @@ def _package_scorer(
     evaluation: Evaluation | None,
     wheel: bool,
 ) -> Path:
-    """A scorer as a package ``en_<name>`` whose code is its loader:
-    ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone,
+    """A scorer as a package ``<lang>_<name>`` (``source``'s name, less its version)
+    whose code is its loader: ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone,
     its source in the folder ``source``."""
     # Found, not imported: importing the MiniLM loader would import torch.
     loader = importlib.util.find_spec(kind.loader).origin
-    package, version = f"en_{shipped['name']}", shipped["version"]
+    version = shipped["version"]
+    package = source.name.removesuffix(f"-{version}")
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))

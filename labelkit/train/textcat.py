@@ -360,7 +360,14 @@ def train_textcat(
         # Not a spaCy pipeline (the n-grams, the MiniLM fine-tune): its own trainer.
         settings = configure(small_models, model, exclusive=exclusive, seed=seed, **params)
         return trainer(
-            rows, dev, labels, output_dir, targets=targets, settings=settings, verbose=verbose
+            rows,
+            dev,
+            labels,
+            output_dir,
+            targets=targets,
+            settings=settings,
+            lang=lang or "en",
+            verbose=verbose,
         )
     config = _config(model, config_path, exclusive=exclusive, seed=seed, lang=lang, params=params)
     lang = config["nlp"]["lang"]

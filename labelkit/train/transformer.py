@@ -92,6 +92,7 @@ def train_minilm(
     *,
     targets: str,
     settings: dict[str, Any],
+    lang: str = "en",
     verbose: bool = False,
 ) -> Path:
     """Fine-tune MiniLM on ``rows`` (``text``, ``label``, and ``probabilities`` for soft
@@ -187,7 +188,7 @@ def train_minilm(
     save_file(model.head.state_dict(), output / "head.safetensors")
     shutil.copyfile(minilm_loader.__file__, output / "loader.py")
     meta = {
-        "lang": "en",
+        "lang": lang,
         "name": "minilm_finetune",
         "labelkit": {
             "kind": KIND,

@@ -7,6 +7,7 @@ Synthetic sets have known truth; the YouTube tests read WRENCH's votes from
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,14 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     assert model.report["chosen"] == "majority_vote"
     assert "one class swallowing others" in model.report["reason"]
     assert accuracy(model.predict_proba(codes), truth) >= mv - 0.01
+    # Trial 50a: "moves 15% ... (above 15%" read as the limit itself; the share shows
+    # the digits that set it apart.
+    shift = model.report["class_shift_from_majority_vote"]
+    limit = math.floor(shift * 100) / 100
+    assert f"{shift:.0%}" == f"{limit:.0%}"  # the case: both read the same, rounded
+    near = AutoLabelModel(max_shift=limit).fit(codes, 2)
+    assert f"moves {shift:.1%} of the examples" in near.report["reason"]
+    assert f"(above {limit:.0%}: one class" in near.report["reason"]
 
 
 def test_a_fit_that_overrules_clear_majorities_falls_back() -> None:

@@ -172,6 +172,9 @@ def test_lookup_matches_whole_values_from_a_list_or_a_file(tmp_path: Path) -> No
     listed = tmp_path / "greetings.txt"
     listed.write_text("nice\n\n  my song \n")
     assert votes(lookup_lf("greeting", listed, "ham")) == [None, None, None, "ham", "ham"]
+    # Trial 50a: a list saved with a byte-order mark lost its first entry to it.
+    listed.write_bytes("\ufeffnice\nmy song\n".encode())
+    assert votes(lookup_lf("greeting", listed, "ham")) == [None, None, None, "ham", "ham"]
     with pytest.raises(InputError, match=r"lookup LF 'missing': no file .*nope.txt$"):
         lookup_lf("missing", tmp_path / "nope.txt", "ham")
 

@@ -154,6 +154,31 @@ def test_a_bad_line_is_an_error_naming_the_file_and_line(
     assert str(error.value).startswith(f"{tmp_path}/{message}")
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_rule(tmp_path: Path) -> None:
+    # Trial 50a: a rule file saved by Notepad started with a BOM, which became part of
+    # the first rule's keyword; the rule then voted on nothing.
+    path = tmp_path / "de.rules"
+    path.write_bytes("\ufeffpaket -> spam\nliebe -> ham\n".encode())
+    lfs = load_rules(path)
+    assert [lf.name for lf in lfs] == ["paket -> spam", "liebe -> ham"]
+    assert votes(lfs, ["Paket fehlt", "Liebe Grüße"]) == {
+        "paket -> spam": ["spam", None],
+        "liebe -> ham": [None, "ham"],
+    }
+
+
+def test_a_rule_file_in_another_encoding_is_named_with_its_line(tmp_path: Path) -> None:
+    # Trial 50a: a cp1252 rule file failed with Python's codec message alone.
+    path = tmp_path / "cp.rules"
+    path.write_bytes("paket -> spam\nröhre -> ham\n".encode("cp1252"))
+    with pytest.raises(InputError) as error:
+        load_rules(path)
+    assert str(error.value) == (
+        f"{path} line 2: byte 0xf6 is not valid UTF-8: save the rule file as UTF-8 "
+        "(in most editors: Save As, encoding UTF-8)"
+    )
+
+
 def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: Path) -> None:
     ws = tmp_path / "ws.duckdb"
     csv = tmp_path / "a.csv"

@@ -379,7 +379,10 @@ def test_a_gazetteer_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "('caf\\xe9',)"
     gazetteer.write_bytes("café\n".encode("latin-1"))
-    with pytest.raises(InputError, match=r"span LF 'places': cannot read .*places.txt as UTF-8"):
+    with pytest.raises(
+        InputError,
+        match=r"span LF 'places': .*places.txt line 1: byte 0xe9 is not valid UTF-8: save",
+    ):
         phrase_span_lf("places", "TERM", gazetteer)
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -349,6 +350,29 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
     assert served.columns == ["id", "text", "predicted", "confidence", "score_ham", "score_spam"]
     expected = predict_frame(trained, served.select("text"))["predicted"]
     assert served["predicted"].to_list() == expected.to_list()
+
+
+def test_a_model_of_another_language_says_so_and_packages_under_it(tmp_path: Path) -> None:
+    # Trial 50a: a German workspace's n-grams said "lang": "en" and packaged as en_.
+    model = train_textcat(spam_rows(), ["ham", "spam"], tmp_path / "m", model=MODEL, lang="de")
+    assert json.loads((model / "meta.json").read_text())["lang"] == "de"
+    source = package_model(model, tmp_path / "dist", name="kunden", wheel=False)
+    assert source.name == "de_kunden-0.1.0"
+    assert (source / "de_kunden" / "__init__.py").is_file()
+    assert 'name = "de_kunden"' in (source / "pyproject.toml").read_text()
+
+
+def test_a_text_in_nfd_gets_the_answers_of_the_same_text_in_nfc(tmp_path: Path) -> None:
+    # Trial 50a: "Rückerstattung ..." scored rechnung 0.863 in NFC and 0.648 in NFD (as
+    # macOS writes it): the n-grams of "ü" differ from those of "u" and its mark.
+    texts = ["Rückerstattung für die Überweisung", "Grüße, das Paket fehlt"] * 6
+    rows = pl.DataFrame({"text": texts, "label": ["rechnung", "lieferung"] * 6})
+    model = train_textcat(rows, ["rechnung", "lieferung"], tmp_path / "m", model=MODEL, lang="de")
+    nfc = "Rückerstattung fehlt, Überweisung bitte"
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert nfd != nfc
+    scored = list(TextClassifier(model).pipe([nfc, nfd]))
+    assert scored[0] == pytest.approx(scored[1])
 
 
 def test_aspects_get_one_regression_per_attribute_over_one_vocabulary(tmp_path: Path) -> None:
