@@ -37,7 +37,9 @@ def lf_summary(matrix: LabelMatrix, gold: Sequence[str | None] | None = None) ->
 
     Examples
     --------
-    >>> lf_summary(LabelMatrix.from_workspace(ws, split="dev"), gold=dev_gold)
+    >>> dev = LabelMatrix.from_workspace(ws, split="dev")
+    >>> gold = dict(ws.sql("SELECT id, gold FROM examples WHERE split = 'dev'").iter_rows())
+    >>> lf_summary(dev, gold=[gold[i] for i in dev.example_ids])
     """
     if gold is not None and len(gold) != matrix.codes.shape[0]:
         # Trial 33: numpy's column_stack error, naming neither.
@@ -153,7 +155,9 @@ def wilson_interval(
         p = np.asarray(successes) / n
         center = (p + z**2 / (2 * n)) / (1 + z**2 / n)
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return center - half, center + half
+    # At 0 or n successes a bound is 0 or 1 exactly, give or take a rounding error that
+    # printed as "-0.000" (trial 50b).
+    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
 
 
 def lf_agreement(matrix: LabelMatrix) -> pl.DataFrame:

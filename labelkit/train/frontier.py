@@ -225,7 +225,7 @@ def pick_model(frontier: pl.DataFrame, rule: str = "smallest-within", margin: fl
     Examples
     --------
     >>> pick_model(train_frontier(ws, "models/frontier", dev_split="dev"), margin=0.01)
-    'spacy_textcat_bow'
+    'tfidf_char_logreg'
     """
     check_pick(rule, margin)
     best = frontier["dev_accuracy"].max()

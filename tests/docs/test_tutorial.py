@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,18 @@ def test_tutorial_runs_and_its_claims_hold(tmp_path: Path) -> None:
         assert shown == pytest.approx([values[composed], values[single]], abs=0.0005), (
             "the tutorial's table must show this run's numbers"
         )
+
+
+def test_every_snippet_include_is_one_that_mkdocs_reads() -> None:
+    # Trial 50b: a formatter had turned `--8<-- "file:part"` into `--8 < --"file:part"`,
+    # which pymdownx.snippets does not read: the tutorial showed those lines as its code.
+    for page in (ROOT / "docs").rglob("*.md"):
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            if not line.startswith("--8"):
+                continue
+            where = f"{page.relative_to(ROOT)}:{number}"
+            match = re.fullmatch(r'--8<-- "([^":]+):(?:(\w+)|\d+:\d+)"', line)
+            assert match, f'{where}: {line!r} is not `--8<-- "file:section"` (or lines)'
+            source = (ROOT / match[1]).read_text()
+            if match[2]:
+                assert f"# --8<-- [start:{match[2]}]" in source, f"{where}: no {match[2]}"

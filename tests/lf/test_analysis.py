@@ -79,6 +79,10 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert low[:2] == pytest.approx([0.5958, 0.0], abs=1e-4)
     assert high[:2] == pytest.approx([0.9821, 0.4899], abs=1e-4)
     assert np.isnan(low[2]) and np.isnan(high[2])
+    # Trial 50b: 0 of 20 printed its lower bound as "-0.000" (-1.4e-17).
+    low, high = wilson_interval(np.array([0, 20]), np.array([20, 20]))
+    assert low[0] == 0.0 and not np.signbit(low[0]) and high[1] == 1.0
+    assert f"{low[0]:.3f}" == "0.000"
 
 
 def matrix_of(codes: list[list[int]]) -> LabelMatrix:

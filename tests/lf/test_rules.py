@@ -199,3 +199,15 @@ def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: 
             ("subscrib* -> spam", "c1", "spam"),
             ("love -> ham", "c3", "ham"),
         ]
+
+
+def test_the_docs_rule_file_applies_to_a_spam_task_as_written(tmp_path: Path) -> None:
+    # Trial 50b: the page's spam.rules held a rule on an attribute and one with a label
+    # of another task, so the command under it failed on a spam workspace.
+    page = (Path(__file__).parents[2] / "docs" / "labeling_functions.md").read_text()
+    body = page.split("```text\n# spam.rules", 1)[1].split("```", 1)[0]
+    lfs = load_rules(rule_file(tmp_path, "# spam.rules" + body))
+    voted = votes(lfs, ["free   money here", "join #subforsub now", "nice song"])
+    assert voted["#subforsub -> spam"] == [None, "spam", None]
+    assert voted["free money -> spam"] == ["spam", None, None]
+    assert all(value is None for column in voted.values() for value in column[2:])
