@@ -38,6 +38,12 @@ page's ``mark.label-n`` colours are the same."""
 # Keys read but not yet taken: piped characters after an escape that began no arrow
 # key, or the rest of what one read from a terminal brought.
 _READ_AHEAD: list[str] = []
+# Arrow keys arrive as escape sequences. Yes and no have the same keys on every screen,
+# spans or whole texts, as on the suggestions page (trial 49a: on a whole text "n" was
+# "next attribute", and a reviewer's "no" moved on without a word); the next attribute
+# is the right arrow.
+_LEFT, _RIGHT, _ESCAPE = "\x1b[D", "\x1b[C", "\x1b"
+_YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
 # What click's getchar turns into exceptions when it reads them alone.
 _CONTROL_KEYS = {"\x03": KeyboardInterrupt, "\x04": EOFError}
 
@@ -144,7 +150,7 @@ def _review_items(
             break
         keys = _keys(item, focus)
         if following not in (None, current):
-            keys["n"] = f"next: {following}"
+            keys[_RIGHT] = f"next: {following}"
         keys |= {"s": "skip", "?": "ambiguous", "u": "undo", "q": "quit"}
         spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
         shown_counts = by_attribute.filter(attribute=item.attribute).row(0, named=True)
@@ -157,7 +163,7 @@ def _review_items(
         notice = None
         if key == "q":
             break
-        if key == "n":
+        if key == _RIGHT:
             queue.release(reviewer)  # the item on screen, of the attribute left behind
             current = following
             continue
@@ -229,19 +235,27 @@ def _skipped(progress: dict[str, int]) -> str:
 
 
 def _help(keys: dict[str, str]) -> Text:
-    return Text("   ").join(Text(f"[{key}] {printable(does)}") for key, does in keys.items())
+    return Text("   ").join(
+        Text(f"[{_KEY_NAMES.get(key, key)}] {printable(does)}") for key, does in keys.items()
+    )
+
+
+# Each yes or no key, as the key a whole-text item's keys name it by.
+_ALIASES = {key: keys[0] for keys in (_YES, _NO) for key in keys}
+_KEY_NAMES = {"a": "a/y", "r": "r/n", _RIGHT: "→"}
 
 
 def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: Console) -> str:
     while True:
-        key = read_key().lower()
+        pressed = read_key()
+        key = _ALIASES.get(pressed.lower(), pressed.lower()) if len(pressed) == 1 else pressed
         if key in keys:
             return key
         if key in ("", "\x04"):  # end of input: treat as quit so a closed stdin never loops
             return "q"
         if key.strip():
             console.print(
-                Text.assemble((f"unknown key {printable(repr(key))}; ", "red"), _help(keys))
+                Text.assemble((f"unknown key {printable(repr(pressed))}; ", "red"), _help(keys))
             )
 
 
@@ -301,9 +315,7 @@ def _render(
     return Panel(body, title=title, subtitle=Text(printable(item.example_id)))
 
 
-# Keys of a span item, as the web page has them; arrows arrive as escape sequences.
-_LEFT, _RIGHT, _ESCAPE = "\x1b[D", "\x1b[C", "\x1b"
-_YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
+# Keys of a span item, as the web page has them.
 _BOUNDS = {"[": ("start", -1), "]": ("start", 1), ",": ("end", -1), ".": ("end", 1)}
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,12 +31,12 @@ from tests.review.conftest import NEWS_LABELS, bounds
 from tests.review.test_queue import queue  # noqa: F401 - the fixture
 
 
-def keys(sequence: str) -> Iterator[str]:
+def keys(sequence: Sequence[str]) -> Iterator[str]:
     yield from sequence
 
 
 def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
-    pressed = keys("xa2uq")
+    pressed = keys("za2uq")
     out = io.StringIO()
     answered = review_in_terminal(
         queue, reviewer="ana", console=Console(file=out, width=100), read_key=lambda: next(pressed)
@@ -51,7 +51,7 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     ]
     assert answered == 1
     text = out.getvalue()
-    assert "unknown key 'x'" in text
+    assert "unknown key 'z'" in text
     assert "subscribe to my channel please" in text
     assert "reviewed 1 of 3" in text
     # Trial 28: quitting left the item on screen claimed for ten minutes.
@@ -121,7 +121,7 @@ def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -
     ]
 
 
-def run(queue: ReviewQueue, pressed: str, **options: object) -> str:  # noqa: F811
+def run(queue: ReviewQueue, pressed: Sequence[str], **options: object) -> str:  # noqa: F811
     out = io.StringIO()
     console = options.pop("console", None) or Console(file=out, width=120)
     if console.file is not out:
@@ -146,7 +146,7 @@ def test_each_item_asks_one_question_and_a_stores_its_candidate(
 ) -> None:
     text = run(ReviewQueue(news_workspace), "aq")
     assert "Is this Sports? (currently Business)" in text
-    assert "[a] yes, Sports   [r] no, another label" in text
+    assert "[a/y] yes, Sports   [r/n] no, another label" in text
     assert stored(news_workspace) == [("n1", "accept", "Sports")]
 
 
@@ -165,7 +165,7 @@ def test_a_no_in_a_focus_pass_keeps_the_item_and_progress_counts_that_labels_ite
     review_queue = ReviewQueue(news_workspace)
     text = run(review_queue, "rq", focus="Sports")
     assert "Sports items: 0 reviewed · 3 remaining · 0 corrected" in text
-    assert "[r] no (its label is asked later)" in text and "[1] World" not in text
+    assert "[r/n] no (its label is asked later)" in text and "[1] World" not in text
     assert "reviewed 1 of 3 Sports items, 0 labels corrected" in text
     assert review_queue.stats()["errors_found"] == 0
     cleaned = cleaned_labels(news_workspace).filter(id="n1")
@@ -178,10 +178,10 @@ def test_a_no_in_a_focus_pass_keeps_the_item_and_progress_counts_that_labels_ite
 def test_only_keys_that_exist_are_shown_and_an_unknown_key_gets_a_clean_hint(
     news_workspace: Workspace,
 ) -> None:
-    text = run(ReviewQueue(news_workspace), "x9q")
+    text = run(ReviewQueue(news_workspace), "z9q")
     assert "[4] Sci/Tech" in text and "[5]" not in text and "1-9" not in text
-    hint = "[a] yes, Sports   [r] no, another label   [1] World"
-    assert f"unknown key 'x'; {hint}" in text and f"unknown key '9'; {hint}" in text
+    hint = "[a/y] yes, Sports   [r/n] no, another label   [1] World"
+    assert f"unknown key 'z'; {hint}" in text and f"unknown key '9'; {hint}" in text
     assert "ccept" not in text
     assert stored(news_workspace) == []
 
@@ -220,17 +220,17 @@ def stored_by_attribute(ws: Workspace) -> list[tuple]:
     ).rows()
 
 
-def test_an_aspects_task_is_reviewed_one_attribute_at_a_time_n_switching(
+def test_an_aspects_task_is_reviewed_one_attribute_at_a_time_the_arrow_switching(
     aspects_workspace: Workspace,
 ) -> None:
     console = Console(file=io.StringIO(), width=160)
-    text = run(ReviewQueue(aspects_workspace), "aua" + "n4" + "q", console=console)
+    text = run(ReviewQueue(aspects_workspace), ["a", "u", "a", RIGHT, "4", "q"], console=console)
     # The pass starts with staff, the attribute with the most items to ask.
     assert "Is staff negative? (currently none)" in text
     assert "staff: 0 reviewed · 3 remaining · 0 corrected" in text
     assert "food 0/2 · staff 0/3 · price 0/1" in text
-    assert "[a] yes, negative   [r] no, another label   [1] positive" in text
-    assert "[4] none" in text and "[n] next: price" in text
+    assert "[a/y] yes, negative   [r/n] no, another label   [1] positive" in text
+    assert "[4] none" in text and "[→] next: price" in text
     assert "undid your answer on r1" in text
     assert "Is price negative? (currently none)" in text
     # price has nothing left: the pass moves on to food by itself.
@@ -255,8 +255,23 @@ def test_the_attribute_option_starts_the_pass_there(aspects_workspace: Workspace
 def test_a_multilabel_task_asks_is_this_label_yes_or_no(topics_workspace: Workspace) -> None:
     text = run(ReviewQueue(topics_workspace), "aq")
     assert "Is this sports? (currently yes)" in text
-    assert "[a] yes, sports   [r] no, not sports   [1] yes   [2] no" in text
+    assert "[a/y] yes, sports   [r/n] no, not sports   [1] yes   [2] no" in text
     assert stored_by_attribute(topics_workspace) == [("t1", "sports", "accept", "yes")]
+
+
+def test_y_and_n_answer_yes_and_no_on_a_whole_text_as_on_a_span(
+    topics_workspace: Workspace,
+) -> None:
+    # Trial 49a: on "Is this sports?" n moved to the next label without a word, and a
+    # piped "yes" read as y (unknown), e, s (a skip). y and n are yes and no now, as in
+    # span review and on the suggestions page.
+    text = run(ReviewQueue(topics_workspace), "nuyq")
+    assert "unknown key" not in text
+    assert stored_by_attribute(topics_workspace) == [
+        ("t1", "sports", "reject", "no"),
+        ("t1", "sports", "undo", None),
+        ("t1", "sports", "accept", "yes"),
+    ]
 
 
 def test_the_review_command_takes_an_attribute(aspects_file: Path) -> None:

@@ -407,13 +407,15 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
                 "negative (2)",
                 "neutral (3)",
                 "none (4)",
-                "next: price (n)",
+                "next: price (→)",
                 "skip (s)",
                 "ambiguous (?)",
                 "undo (u)",
             ]
         )
         expect(page.locator("footer")).to_contain_text("1–4 label")
+        expect(page.locator("footer")).to_contain_text("a/y yes · r/n no")
+        expect(page.locator("footer")).to_contain_text("→ next attribute")
         page.keyboard.press("a")
         expect(question).to_have_text("Is staff negative? (currently positive)")
         page.keyboard.press("u")
@@ -425,8 +427,9 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
         expect(page.locator("#progress")).to_have_text(
             "staff: 2 done · 1 remaining · 2 errors found"
         )
-        # n: the next attribute, one key.
-        page.keyboard.press("n")
+        # The right arrow: the next attribute, one key (trial 49a: it was n, which a
+        # reviewer pressed for "no").
+        page.keyboard.press("ArrowRight")
         expect(question).to_have_text("Is price negative? (currently none)")
         expect(page.locator("#attribute")).to_have_value("price")
         page.keyboard.press("a")
@@ -436,7 +439,8 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
         )
         expect(question).to_have_text(f"Is {HOSTILE} positive? (currently none)")
         expect(text).to_have_text(REVIEWS[3][1])
-        page.keyboard.press("r")
+        # n is no, as in span review and on the suggestions page.
+        page.keyboard.press("n")
         asked = f"{HOSTILE}: negative, neutral or none? (not positive; currently none)"
         expect(question).to_have_text(asked)
         # Trial 29: the ruled-out label was still offered, and its key stored it.

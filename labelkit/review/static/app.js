@@ -249,7 +249,7 @@ function render(item, notice = "") {
     });
   }
   if (state.nextAttribute) {
-    choices.push(button(`next: ${state.nextAttribute}`, "n", switchAttribute));
+    choices.push(button(`next: ${state.nextAttribute}`, "→", switchAttribute));
   }
   choices.push(button("skip", "s", () => answer("skip")));
   choices.push(button("ambiguous", "?", () => answer("ambiguous")));
@@ -454,9 +454,14 @@ document.addEventListener("keydown", (event) => {
     $("comment").focus();
   } else if (key === "u") {
     undo();
-  } else if (key === "a" || key === "r") {
-    yesNo(key);
-  } else if (key === "n") {
+  } else if (key === "a" || key === "y") {
+    // Yes and no have the keys of span review and the suggestions page (trial 49a: n
+    // was "next attribute" here, and a reviewer's "no" moved on without a word).
+    yesNo("a");
+  } else if (key === "r" || key === "n" || key === "x") {
+    yesNo("r");
+  } else if (key === "ArrowRight") {
+    event.preventDefault();
     switchAttribute();
   } else if (key === "s") {
     answer("skip");
