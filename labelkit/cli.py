@@ -1751,6 +1751,14 @@ def flag(
             "which confident learning cannot see where the flagger learnt the same error.",
         ),
     ] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=VALUE (JSON) setting of the flagger, e.g. C=1.0 or "
+            "class_weight=balanced (a spans task's tagger: C, max_iter, n_features); "
+            "repeatable. A name it does not take lists those it does."
+        ),
+    ] = None,
     executor: Executor_ = "local",
     ray_address: RayAddress_ = None,
     workers: Workers_ = None,
@@ -1761,11 +1769,19 @@ def flag(
     runner = _executor(executor, ray_address, workers, None)
     with _open(workspace) as ws:
         from labelkit.flag import queue_label_issues
+        from labelkit.flag_spans import SPAN_TAGGER_PARAMETERS
 
         spans = ws.task.kind == "spans"
         if missed_above is not None and not spans:
             raise LabelkitError("--missed-above is for a spans task")
+        settings = _params(param)
+        if spans and (unknown := sorted(set(settings) - set(SPAN_TAGGER_PARAMETERS))):
+            raise LabelkitError(
+                f"the span tagger takes no parameter {unknown[0]!r}; it takes "
+                f"{list(SPAN_TAGGER_PARAMETERS)}" + did_you_mean(unknown[0], SPAN_TAGGER_PARAMETERS)
+            )
         more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
+        more |= settings
         if not spans:
             more["fit_examples"] = fit_examples or None
         if spot_check:

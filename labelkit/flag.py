@@ -26,7 +26,7 @@ from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
-from labelkit.registry import flaggers, resolve
+from labelkit.registry import configure, flaggers
 from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, emptied, first_row, registered, warn_if_out_of_date
@@ -316,7 +316,7 @@ def _attribute_flags(
     workspace.require("predictions", "labelkit aggregate")
     _require_known_labels(workspace, task, split)
     ids = workspace.sql("SELECT id FROM examples WHERE split = ? ORDER BY id", [split])["id"]
-    classifier = resolve(flaggers, flagger)(**params)
+    classifier = configure(flaggers, flagger, **params)
     texts = _StoredTexts(workspace, split, ids)
     features, estimator = _features(
         classifier,

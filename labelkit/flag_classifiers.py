@@ -31,8 +31,12 @@ from labelkit.registry import flaggers
 
 
 @flaggers.register("tfidf_logreg")
-def tfidf_logreg(max_features: int = 50_000, C: float = 4.0) -> Pipeline:
+def tfidf_logreg(
+    max_features: int = 50_000, C: float = 4.0, class_weight: str | None = None
+) -> Pipeline:
     """Word and bigram TF-IDF with logistic regression: seconds to cross-validate.
+    ``class_weight="balanced"`` weighs each answer by its rarity (see
+    ``docs/how-to/review.md`` on tags that the LFs miss).
 
     Examples
     --------
@@ -41,12 +45,21 @@ def tfidf_logreg(max_features: int = 50_000, C: float = 4.0) -> Pipeline:
     """
     return make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=max_features),
-        LogisticRegression(C=C, max_iter=2000),
+        LogisticRegression(C=C, max_iter=2000, class_weight=_class_weight(class_weight)),
     )
 
 
+def _class_weight(value: str | None) -> str | None:
+    """``value`` if scikit-learn takes it, before a fit deep in cross-validation says not."""
+    if value not in (None, "balanced"):
+        raise LabelkitError(f"class_weight takes 'balanced' or null, not {value!r}")
+    return value
+
+
 @flaggers.register("minilm_logreg")
-def minilm_logreg(C: float = 1.0, batch_size: int = 64) -> Pipeline:
+def minilm_logreg(
+    C: float = 1.0, batch_size: int = 64, class_weight: str | None = None
+) -> Pipeline:
     """Logistic regression on all-MiniLM-L6-v2 sentence embeddings (384 dimensions).
 
     Examples
@@ -54,7 +67,8 @@ def minilm_logreg(C: float = 1.0, batch_size: int = 64) -> Pipeline:
     >>> find_label_issues(ws, flagger="minilm_logreg")
     """
     return make_pipeline(
-        SentenceEmbeddings(batch_size=batch_size), LogisticRegression(C=C, max_iter=2000)
+        SentenceEmbeddings(batch_size=batch_size),
+        LogisticRegression(C=C, max_iter=2000, class_weight=_class_weight(class_weight)),
     )
 
 

@@ -83,6 +83,10 @@ def token_features(texts: list[str], tokens: list[list[Offsets]]) -> pl.DataFram
     return frame.select("doc", "start", "end", features.alias("features"))
 
 
+# What ``span_flags`` passes on to its tagger, or uses for it, that a user may set.
+SPAN_TAGGER_PARAMETERS = ("C", "max_iter", "n_features")
+
+
 def cross_validated_proba(
     features: Any,
     labels: np.ndarray,

@@ -258,6 +258,14 @@ def test_the_flag_command_shows_each_span(tmp_path: Path) -> None:
     assert "│ start │ end │ span" in result.stdout.replace("┃", "│")
     bad = run("flag", tmp_path / "spans.duckdb", "--flagger", "tfidf_logreg")
     assert bad.returncode == 1 and "flagged by a token tagger" in bad.stderr
+    # --param sets the tagger here; a name it does not take is refused before any work.
+    tuned = run("flag", tmp_path / "spans.duckdb", "--param", "C=1.0", "--param", "max_iter=200")
+    assert tuned.returncode == 0, tuned.stderr
+    bad = run("flag", tmp_path / "spans.duckdb", "--param", "c=1.0")
+    assert bad.returncode == 1
+    assert "the span tagger takes no parameter 'c'; it takes ['C', 'max_iter', 'n_features']" in (
+        bad.stderr
+    )
 
 
 def test_a_spans_task_is_flagged_on_the_local_executor_only(tmp_path: Path) -> None:
