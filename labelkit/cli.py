@@ -1069,6 +1069,21 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
+    if stats.unmetered and stats.cost is not None:
+        # Trial 50c: such a cost read 7 times what the tokens would have cost, unsaid.
+        console.print(
+            f"{counted(stats.unmetered, 'answer')} came without usage (token counts): the "
+            "cost counts each at the most its request could cost",
+            highlight=False,
+        )
+    if stats.last_error:
+        # Trial 50c: "0 answered, 3 failed" and nothing said why.
+        errors.print(
+            f"warning: {counted(stats.failed, 'prompt')} failed (asked again next run); the "
+            f"last: {stats.last_error}",
+            highlight=False,
+            markup=False,
+        )
     for endpoint, why in stats.dropped.items():
         errors.print(
             f"warning: {endpoint} was dropped, its prompts asked of the other endpoints: {why}",

@@ -15,7 +15,11 @@ client timeout), ``"drip"`` (headers at once, then the body one byte every
 with ``choices: {}``), ``"quota"`` (429 ``insufficient_quota``, as OpenAI answers an
 account without credit) and ``"huge"`` (a valid answer of ``huge_bytes``, sent
 without a Content-Length) and ``"401"`` (a key refused, as OpenAI refuses a wrong
-or missing one).
+or missing one); ``"503"`` (an outage), ``"context_length"`` (400, the prompt over the
+model's context), ``"429_date"`` (Retry-After as an HTTP date ``retry_after_s`` ahead, where ``"429"``
+sends ``retry_after`` seconds)
+and ``"401_echo"`` (a key refused by a proxy that repeats it). ``times`` holds each
+request's arrival (``time.monotonic``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -43,6 +48,10 @@ FAULTS = (
     "quota",
     "huge",
     "401",
+    "503",
+    "context_length",
+    "429_date",
+    "401_echo",
 )
 
 
@@ -57,7 +66,10 @@ class Behaviour:
     huge_bytes: int = 3_000_000
     prompt_tokens: int = 20
     script: Callable[[dict[str, Any]], str] | None = None
+    retry_after: str = "0"
+    retry_after_s: float = 2.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -108,15 +120,37 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.behaviour
         with behaviour.lock:
             behaviour.requests.append(body)
+            behaviour.times.append(time.monotonic())
             fault = behaviour.faults.pop(0) if behaviour.faults else behaviour.always
         if self.path != "/v1/chat/completions":
             self._send(404, {"error": {"message": "not found"}})
             return
         if fault == "429":
-            self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
+            self._send(
+                429, {"error": {"message": "slow down"}}, {"Retry-After": behaviour.retry_after}
+            )
             return
         if fault == "500":
             self._send(500, {"error": {"message": "try later"}})
+            return
+        if fault == "503":
+            self._send(503, {"error": {"message": "service unavailable"}})
+            return
+        if fault == "context_length":
+            too_long = {
+                "message": "This model's maximum context length is 2048 tokens.",
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+            }
+            self._send(400, {"error": too_long})
+            return
+        if fault == "429_date":
+            when = formatdate(time.time() + behaviour.retry_after_s, usegmt=True)
+            self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": when})
+            return
+        if fault == "401_echo":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            self._send(401, {"error": {"message": f"Incorrect API key provided: {key}"}})
             return
         if fault == "malformed":
             self._send_bytes(200, b'{"id": "chatcmpl-1", "choices": [{"mess')

@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,7 +22,7 @@ import polars as pl
 from rich.progress import Progress, TextColumn
 
 from labelkit.aggregate import label_model_accuracy, label_model_sources, last_aggregate_config
-from labelkit.errors import InputError, LabelkitError, check_range
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range
 from labelkit.executors import executor_for
 from labelkit.llm.budget import GROUPS, LLMBudgetPlan, check_budget, rank_prompts
 from labelkit.llm.cache import ANSWERED, CachedAnswer, store_answers
@@ -306,7 +307,9 @@ class LLMRunStats:
     ``budget`` plan and, where the dev split has gold, ``dev_accuracy``: the label
     model ``dev_model``'s dev accuracy refitted before and after the run. ``dropped``
     names each endpoint (``base_url`` or one of ``extra_base_urls``) taken out of the
-    rotation, with why: its prompts were asked of the others."""
+    rotation, with why: its prompts were asked of the others. ``unmetered`` answers came
+    without usage and are counted in ``cost`` at the most their requests could cost;
+    ``last_error`` is the last failure's, where any failed."""
 
     source: str
     examples: int
@@ -328,6 +331,8 @@ class LLMRunStats:
     dev_model: str | None = None
     unread: tuple[tuple[str, int], ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)
+    unmetered: int = 0
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -913,7 +918,7 @@ def _label(
         require_endpoint(config, counts.asked, counts.prompts)
         warn_if_model_unlisted(config)
         if config.max_cost is not None:
-            _refuse_over_budget(_estimate(workspace, config, prompts), config.max_cost)
+            _refuse_over_budget(_estimate(workspace, config, prompts), config)
         requests = LLMRequests(
             config=dataclasses.replace(config, api_key=api_key_of(config) or "unused"),
             prompts=prompts,
@@ -1019,6 +1024,8 @@ def _label(
         dev_model=None if dev_model is None else _describe_model(*dev_model),
         unread=unread,
         dropped=outcome.dropped if len(config.endpoints) > 1 else {},
+        unmetered=outcome.unmetered,
+        last_error=outcome.last_error if outcome.failed else None,
     )
 
 
@@ -1090,14 +1097,22 @@ def _parsed(answers: pl.DataFrame, prompts: _Prompts) -> pl.DataFrame:
     )
 
 
-def _refuse_over_budget(estimate: LLMEstimate, max_cost: float) -> None:
-    assert estimate.cost is not None
-    if estimate.cost > max_cost:
+def _refuse_over_budget(estimate: LLMEstimate, config: LLMConfig) -> None:
+    """Refuse a run whose prompts would cost more than ``config.max_cost``, counting no
+    more of them than ``max_requests`` lets be sent (trial 50c: the refusal advised a
+    request limit, which it then did not count)."""
+    assert estimate.cost is not None and config.max_cost is not None
+    asked = estimate.to_ask
+    if config.max_requests is not None and config.max_requests < asked:
+        asked = config.max_requests
+    cost = estimate.cost * asked / max(estimate.to_ask, 1)
+    if cost > config.max_cost:
         raise LabelkitError(
-            f"{estimate.to_ask} prompts would cost about ${estimate.cost:.4f} "
-            f"({estimate.prompt_tokens} prompt and {estimate.completion_tokens} completion "
-            f"tokens), more than the limit of ${max_cost:.4f}: ask fewer (a split, a request "
-            "limit) or raise the limit"
+            f"{asked} prompts would cost about ${cost:.4f} (of "
+            f"{estimate.to_ask}: {estimate.prompt_tokens} prompt and "
+            f"{estimate.completion_tokens} completion tokens in all), more than the limit of "
+            f"${config.max_cost:.4f}: ask fewer (a split, --max-requests, or --budget-usd to "
+            "choose which) or raise the limit"
         )
 
 
@@ -1161,7 +1176,14 @@ class LLMRun:
     requests: int = 0
     cost: float = 0.0
     reserved: float = 0.0
-    dearest: float = 0.0
+    # Requests holding part of ``reserved``: whether to wait is counted, not read off a
+    # float (trial 50c: adding and taking back the holds left 8.7e-19, and with nothing
+    # in flight to settle it a run at the limit waited forever).
+    holding: int = 0
+    # The most an answer cost against what its request's ceiling allowed (1: within it).
+    excess: float = 1.0
+    # Answers whose endpoint gave no usage, counted at what was held for them.
+    unmetered: int = 0
     stopped: str | None = None
     # Per endpoint (a replica of --base-url): the kind of its last failure and how many
     # of its answers in a row failed so.
@@ -1195,6 +1217,8 @@ class LLMRun:
         self.dropped = part.dropped | self.dropped
         self.requests += part.requests
         self.cost += part.cost
+        self.unmetered += part.unmetered
+        self.excess = max(self.excess, part.excess)
         if part.stopped:
             self.stop(part.stopped)
 
@@ -1209,10 +1233,11 @@ class LLMRun:
         return True
 
     def held(self, ceiling: float) -> float:
-        """What to hold back for a request whose cost is at most ``ceiling``: that, or
-        the dearest answer of the run so far where an endpoint counts more tokens than
-        the ceiling allows."""
-        return max(ceiling, self.dearest)
+        """What to hold back for a request whose cost is at most ``ceiling``: that, times
+        the most an answer so far passed its own ceiling, where an endpoint counts more
+        tokens than a request holds (trial 50c: holding the dearest answer so far let
+        answers that grew dearer pass the limit)."""
+        return ceiling * self.excess
 
     def reserve(self, amount: float) -> bool | None:
         """Hold back ``amount`` for a request (see ``held``): True if it fits under the
@@ -1224,20 +1249,29 @@ class LLMRun:
             return False
         if limit is None or self.cost + self.reserved + amount <= limit:
             self.reserved += amount
+            self.holding += 1
             return True
-        if self.reserved > 0:
+        if self.holding:
             return None
-        self.stop(
-            f"the next request could take the cost past the limit of ${limit:.4f} "
-            f"(${self.cost:.4f} spent; a request may cost up to ${amount:.4f})"
-        )
+        if self.cost > limit:
+            self.stop(
+                f"the cost passed the limit of ${limit:.4f} (${self.cost:.4f} spent): the "
+                "endpoint counted more tokens than its requests could hold"
+            )
+        else:
+            self.stop(
+                f"the next request could take the cost past the limit of ${limit:.4f} "
+                f"(${self.cost:.4f} spent; a request may cost up to ${amount:.4f})"
+            )
         return False
 
-    def settle(self, amount: float, answer: CachedAnswer | None) -> None:
+    def settle(self, amount: float, ceiling: float, answer: CachedAnswer | None) -> None:
         """Release what ``reserve`` held for a request and count what it cost: its
         usage at the configured prices, never below zero, or, where the endpoint gave
-        none, what was held for it (an upper bound)."""
-        self.reserved -= amount
+        none, what was held for it (an upper bound). ``ceiling`` is what the request
+        could cost by its length (``LLMRequests.ceiling``)."""
+        self.holding -= 1
+        self.reserved = self.reserved - amount if self.holding else 0.0
         if answer is not None and answer.error is None:
             actual = (
                 self.config.cost(
@@ -1246,9 +1280,11 @@ class LLMRun:
                 if answer.prompt_tokens is not None
                 else None
             )
+            self.unmetered += actual is None
             counted = actual if actual is not None else amount
             self.cost += counted
-            self.dearest = max(self.dearest, counted)
+            if ceiling > 0:
+                self.excess = max(self.excess, counted / ceiling)
 
     def record(self, answer: CachedAnswer, endpoint: str = "") -> None:
         """Count a prompt's outcome from ``endpoint`` (see ``failed_at`` for failures)."""
@@ -1345,19 +1381,21 @@ async def _ask_all(
     writer = _CacheWriter(store)
     settled = asyncio.Condition()
 
-    async def held_back(chars: int, attribute: str) -> float | None:
-        """What was held back for the next request under the cost limit, waiting for
-        requests in flight to settle where it does not fit yet; None if the run stops."""
+    async def held_back(chars: int, attribute: str) -> tuple[float, float] | None:
+        """What was held back for the next request under the cost limit, and the
+        request's ceiling, waiting for requests in flight to settle where it does not
+        fit yet; None if the run stops."""
+        ceiling = requests.ceiling(chars, attribute)
         while True:
-            amount = run.held(requests.ceiling(chars, attribute))
+            amount = run.held(ceiling)
             verdict = run.reserve(amount)
             if verdict is not None:
-                return amount if verdict else None
+                return (amount, ceiling) if verdict else None
             async with settled:
                 await settled.wait()
 
-    async def settle(amount: float, answer: CachedAnswer | None) -> None:
-        run.settle(amount, answer)
+    async def settle(hold: tuple[float, float], answer: CachedAnswer | None) -> None:
+        run.settle(*hold, answer=answer)
         async with settled:
             settled.notify_all()
 
@@ -1414,7 +1452,7 @@ async def _ask_all(
             try:
                 key, text, attribute, chars = items[0]
                 used_format = config.response_format
-                if (amount := await held_back(chars, attribute)) is not None:
+                if (hold := await held_back(chars, attribute)) is not None:
 
                     async def probe(client: openai.AsyncOpenAI) -> CachedAnswer | None:
                         nonlocal used_format
@@ -1424,13 +1462,13 @@ async def _ask_all(
                         return answer
 
                     first, on = await asked_over(0, probe)
-                    await settle(amount, first)
+                    await settle(hold, first)
                     record(first, urls[on])
                 semaphore = asyncio.Semaphore(config.concurrency)
 
                 async def ask(i: int, key: str, text: str, attribute: str, chars: int) -> None:
                     async with semaphore:
-                        if (amount := await held_back(chars, attribute)) is None:
+                        if (hold := await held_back(chars, attribute)) is None:
                             return
                         answer, on = await asked_over(
                             i,
@@ -1438,7 +1476,7 @@ async def _ask_all(
                         )
                         # Counted before the next prompt may start, so that a stop holds at once.
                         record(answer, urls[on])
-                        await settle(amount, answer)
+                        await settle(hold, answer)
 
                 await asyncio.gather(*(ask(i, *item) for i, item in enumerate(items[1:], 1)))
             finally:
@@ -1461,18 +1499,20 @@ async def _first_answer(
     if run.config.response_format != "auto":
         fixed = run.config.response_format
         return fixed, await _ask(client, run, *question, fixed)
-    retries = run.config.max_retries
-    for candidate in ("json_schema", "json_object"):
-        answer = await _ask(
-            client, run, *question, candidate, retries=0, refusals=format_refusals()
-        )
-        if answer is not None and answer.error is not None and retries and not _quota_spent(answer):
-            # Accepted but failed (a 429, a dropped connection): the probe was the first
-            # attempt, so the rest of the retries follow (trial 47: a spent quota was
-            # asked twice with none allowed).
-            answer = await _ask(client, run, *question, candidate, retries=retries - 1)
+    for candidate, plainer in (("json_schema", "json_object"), ("json_object", "text")):
+        # With the run's retries, each waiting as a 429's Retry-After says (trial 50c: the
+        # probe's retry went at once); a refusal of the format ends it at once.
+        answer = await _ask(client, run, *question, candidate, refusals=format_refusals())
         if answer is not None or run.stopped:
             return candidate, answer
+        # Trial 50c: a whole run went out without its schema, and only the summary's last
+        # words said so.
+        warnings.warn(
+            f"the endpoint refused response format {candidate}; asking in {plainer} "
+            f"(--response-format {candidate} keeps it, and fails each prompt it refuses)",
+            LabelkitWarning,
+            stacklevel=2,
+        )
     return "text", await _ask(client, run, *question, "text")
 
 

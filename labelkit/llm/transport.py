@@ -8,6 +8,8 @@ format alike.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import json
 import os
 import random
@@ -115,9 +117,9 @@ async def complete(
     times, each attempt within ``config``'s deadline and size cap.
 
     ``may_send`` is asked before every attempt (a run's request and spending limits);
-    None when it refused the first. An error in ``refusals`` ends at once with
-    ``refused`` set, so that the caller can ask again in a plainer format; a 500 among
-    them, only when a second attempt gets one too.
+    None when it refused the first. An error in ``refusals`` that may be about the format
+    (``_refuses_format``) ends at once with ``refused`` set, so that the caller can ask
+    again in a plainer format; a 500 among them, only when a second attempt gets one too.
     """
     import openai
 
@@ -129,14 +131,16 @@ async def complete(
         try:
             body = await _post(client, config, arguments)
             choice = _first_choice(body)
-        except refusals as error:
-            if isinstance(error, openai.InternalServerError) and not doubted:
-                # A server that cannot take the format answers 500 again; one that failed
-                # by chance answers (trial 47: one 500 dropped schemas for a whole run).
-                doubted = True
-                continue
-            return Completion(refused=True)
         except (openai.APIError, TimeoutError, UnusableResponse) as error:
+            if isinstance(error, refusals) and _refuses_format(error):
+                if isinstance(error, openai.InternalServerError) and not doubted:
+                    # A server that cannot take the format answers 500 again; one that
+                    # failed by chance answers (trial 47: one 500 dropped schemas for a
+                    # whole run).
+                    doubted = True
+                    await asyncio.sleep(_retry_delay(error, attempt))
+                    continue
+                return Completion(refused=True)
             failure = Completion(error=_describe(error, config, str(client.base_url)))
             if attempt == retries or not _retryable(error):
                 return failure
@@ -241,6 +245,14 @@ def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(error: Exception, config: LLMConfig, endpoint: str) -> str:
+    """``error`` in words for the cache and the summary, the API key masked: an endpoint
+    that echoes it in an error would put it on screen and in the workspace (trial 50c)."""
+    described = _described(error, config, endpoint)
+    key = api_key_of(config)
+    return described.replace(key, "<api key>") if key and len(key) >= 8 else described
+
+
+def _described(error: Exception, config: LLMConfig, endpoint: str) -> str:
     if isinstance(error, TimeoutError):
         # Trial 47c: with replicas, a timeout did not say which endpoint was slow.
         return (
@@ -273,6 +285,25 @@ def _describe(error: Exception, config: LLMConfig, endpoint: str) -> str:
     return described
 
 
+def _refuses_format(error: Exception) -> bool:
+    """Whether an error among ``format_refusals`` may say the response format is refused:
+    not a 502-504 (an outage, retried as any) nor a prompt over the context length, which
+    fails in every format (trial 50c: four 503s, or one long first text, sent a whole run
+    without its schema).
+
+    Examples
+    --------
+    >>> _refuses_format(bad_request("This model's maximum context length is 2048 tokens"))
+    False
+    """
+    import openai
+
+    if isinstance(error, openai.InternalServerError):
+        return error.status_code == 500
+    said = f"{getattr(error, 'code', '') or ''} {error}".lower()
+    return not any(words in said for words in ("context_length", "context length", "too long"))
+
+
 def _retryable(error: Exception) -> bool:
     import openai
 
@@ -300,10 +331,29 @@ def _retry_delay(error: Exception, attempt: int) -> float:
     import openai
 
     if isinstance(error, openai.APIStatusError):
-        try:
-            after = float(error.response.headers.get("retry-after", ""))
-        except ValueError:
-            after = -1.0
-        if after >= 0:
+        after = _seconds_after(error.response.headers.get("retry-after", ""))
+        if after is not None:
             return min(after, MAX_RETRY_AFTER_S)
     return min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())
+
+
+def _seconds_after(retry_after: str) -> float | None:
+    """A Retry-After header's wait: seconds, or an HTTP date (trial 50c: a date was
+    ignored, and retries came at once); None if it has neither.
+
+    Examples
+    --------
+    >>> _seconds_after("3"), _seconds_after("Wed, 21 Oct 2015 07:28:00 GMT"), _seconds_after("")
+    (3.0, 0.0, None)
+    """
+    try:
+        return max(float(retry_after), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(retry_after)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max((when - datetime.datetime.now(datetime.UTC)).total_seconds(), 0.0)

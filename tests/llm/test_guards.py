@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ import httpx
 import openai
 import pytest
 
-from labelkit import LabelkitError, LLMConfig, Workspace, label_with_llm
+from labelkit import LabelkitError, LabelkitWarning, LLMConfig, Workspace, label_with_llm
 from labelkit.llm import estimate_llm_run, request_key
 from labelkit.llm.cache import CachedAnswer, store_answer
+from labelkit.llm.labeler import LLMRun
 from labelkit.llm.transport import _retry_delay
 from labelkit.task import Task
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
@@ -215,7 +218,7 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     assert stats.answered == 1 and stats.cost == pytest.approx(0.1 + 2 * 5 / 1e6)
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
     # Trial 45: the run's cost came out above the "spent" the stop named.
-    assert "($0.1000 spent; a request may cost up to $0.1000)" in stats.stopped
+    assert re.search(r"\(\$0\.1000 spent; a request may cost up to \$0\.10\d\d\)", stats.stopped)
     with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
     # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".
@@ -389,7 +392,138 @@ def test_the_api_key_is_not_in_the_config_s_repr() -> None:
 def test_a_retry_after_past_a_minute_waits_a_minute() -> None:
     # Trial 47: Retry-After: 3600 was dropped, and the retries came half a second apart.
     request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    for after, waited in (("3600", 60.0), ("7", 7.0)):
+    # Trial 50c: a date (here one in the past) was not read at all.
+    for after, waited in (("3600", 60.0), ("7", 7.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)):
         response = httpx.Response(429, headers={"retry-after": after}, request=request)
         error = openai.RateLimitError("slow down", response=response, body=None)
         assert _retry_delay(error, attempt=0) == waited
+
+
+def test_a_run_at_its_cost_limit_stops_though_its_holds_leave_a_rounding_error() -> None:
+    # Trial 50c: sixteen requests held back and took back amounts that left 8.7e-19
+    # reserved, and with nothing in flight to settle it the run waited forever.
+    run = LLMRun(dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0, max_cost=1.0))
+    for amount in (0.1, 0.2, 0.3):
+        assert run.reserve(amount) is True
+    for amount in (0.1, 0.3, 0.2):
+        run.settle(amount, amount, None)
+    assert 0.1 + 0.2 + 0.3 - 0.1 - 0.3 - 0.2 > 0, "the float remainder the holds left"
+    assert run.reserve(1.5) is False
+    assert run.stopped is not None and "past the limit of $1.0000" in run.stopped
+
+
+def test_answers_dearer_than_their_ceiling_raise_every_later_hold() -> None:
+    # Trial 50c: holding the dearest answer so far let answers that grew dearer pass the
+    # limit 1.5 to 2.5 times; a hold is now the request's ceiling times the most any
+    # answer passed its own.
+    run = LLMRun(dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0, max_cost=1.0))
+    dear = CachedAnswer(
+        key="k", model="m", request={}, response="ham", error=None, label="ham",
+        prompt_tokens=300_000, completion_tokens=0, latency_s=0.1,
+    )  # fmt: skip
+    assert run.reserve(0.1) is True
+    run.settle(0.1, 0.1, dear)  # $0.30 where its ceiling said $0.10
+    assert run.held(0.2) == pytest.approx(0.6)
+    assert run.reserve(0.6) is True
+    run.settle(0.6, 0.2, dataclasses.replace(dear, prompt_tokens=800_000))
+    assert run.cost == pytest.approx(1.1)
+    assert run.reserve(run.held(0.01)) is False
+    assert run.stopped == (
+        "the cost passed the limit of $1.0000 ($1.1000 spent): the endpoint counted more "
+        "tokens than its requests could hold"
+    )
+
+
+def test_an_outage_or_a_long_first_text_keeps_the_response_format(workspace: Workspace) -> None:
+    # Trial 50c: four 503s on the first prompt, or one text over the model's context,
+    # sent the whole run in plain text, a warning nowhere.
+    auto = dataclasses.replace(CONFIG, response_format="auto", max_retries=3)
+    for faults, failed in ((["503"] * 4, 1), (["context_length"], 1), (["503"], 0)):
+        with OpenAIServer(Behaviour(faults=list(faults))) as server:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", LabelkitWarning)
+                stats = label_with_llm(
+                    workspace,
+                    dataclasses.replace(auto, base_url=server.base_url),
+                    refresh=True,
+                )
+            formats = {body["response_format"]["type"] for body in server.requests}
+        assert (stats.response_format, stats.failed, formats) == (
+            "json_schema",
+            failed,
+            {"json_schema"},
+        )
+    # A refusal is one still, and now said.
+    with (
+        OpenAIServer(Behaviour(refuse_json_schema=True)) as server,
+        pytest.warns(
+            LabelkitWarning, match="refused response format json_schema; asking in json_object"
+        ),
+    ):
+        stats = label_with_llm(
+            workspace, dataclasses.replace(auto, base_url=server.base_url), refresh=True
+        )
+    assert stats.response_format == "json_object"
+
+
+def test_the_first_prompts_retry_waits_as_retry_after_says(workspace: Workspace) -> None:
+    # Trial 50c: the probe of the response format retried a 429 at once, and a
+    # Retry-After given as an HTTP date was not read at all.
+    auto = dataclasses.replace(CONFIG, response_format="auto")
+    for behaviour, wait in (
+        (Behaviour(faults=["429"], retry_after="1"), 0.95),
+        (Behaviour(faults=["429_date"], retry_after_s=2.0), 1.0),
+    ):
+        with OpenAIServer(behaviour) as server:
+            label_with_llm(
+                workspace, dataclasses.replace(auto, base_url=server.base_url), refresh=True
+            )
+        assert behaviour.times[1] - behaviour.times[0] >= wait
+        assert server.requests[1]["response_format"]["type"] == "json_schema"
+
+
+def test_an_endpoint_that_repeats_the_key_never_gets_it_shown_or_stored(
+    workspace: Workspace,
+) -> None:
+    # Trial 50c: a proxy answered "Incorrect API key provided: <the key>", which the
+    # summary printed and llm_cache.error kept.
+    secret = "sk-proj-a1b2c3d4e5f6"
+    with OpenAIServer(Behaviour(always="401_echo")) as server:
+        stats = label_with_llm(
+            workspace, dataclasses.replace(CONFIG, base_url=server.base_url, api_key=secret)
+        )
+    said = f"{stats.stopped} {stats.last_error}"
+    assert "Incorrect API key provided: <api key>" in said and secret not in said
+    stored = workspace.sql("SELECT error FROM llm_cache")["error"].to_list()
+    assert stored and all("<api key>" in e and secret not in e for e in stored)
+
+
+def test_failed_prompts_are_explained_when_the_run_goes_on(workspace: Workspace) -> None:
+    # Trial 50c: "0 answered, 3 failed", exit 0, and nothing said why.
+    path = workspace.path
+    workspace.close()
+    command = [
+        sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+        "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
+        "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
+        "--stop-after-failures", "20", "--split", "all",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "0 answered, 6 failed" in result.stdout
+    said = " ".join(result.stderr.split())
+    assert "warning: 6 prompts failed (asked again next run); the last: APIConnectionError" in said
+
+
+def test_a_request_limit_counts_in_the_cost_estimate(workspace: Workspace) -> None:
+    # Trial 50c: refused as too dear, the run was told to use a request limit, which the
+    # estimate then did not count.
+    priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
+    estimate = estimate_llm_run(workspace, priced)
+    assert estimate.cost is not None and estimate.to_ask == 6
+    with OpenAIServer() as server:
+        over = dataclasses.replace(priced, base_url=server.base_url, max_cost=0.9 * estimate.cost)
+        with pytest.raises(LabelkitError, match=r"--max-requests, or --budget-usd"):
+            label_with_llm(workspace, over)
+        stats = label_with_llm(workspace, dataclasses.replace(over, max_requests=2))
+    assert stats.answered == 2 and len(server.requests) == 2
