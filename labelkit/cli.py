@@ -89,6 +89,7 @@ from labelkit.workspace import (
     first_row,
     label_model_run,
     require_split,
+    warn_if_out_of_date,
 )
 
 app = typer.Typer(
@@ -205,12 +206,17 @@ def _say_interrupted() -> None:
 
 
 def _warning_printer(default: Callable[..., None]) -> Callable[..., None]:
-    """A ``warnings.showwarning`` that prints labelkit's warnings as one line each, and
-    hands the others to ``default``."""
+    """A ``warnings.showwarning`` that prints labelkit's warnings as one line each, once
+    per command, and hands the others to ``default``."""
+    shown: set[str] = set()
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
         if issubclass(category, LabelkitWarning):
-            errors.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+            # Trial 50d: aggregate's and flag's stale-results warning printed twice: the
+            # "once" filter forgets what it saw when a step enters catch_warnings.
+            if str(message) not in shown:
+                shown.add(str(message))
+                errors.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
         else:
             default(message, category, *args, **kwargs)
 
@@ -544,6 +550,7 @@ def analyze(
     agreement, gaps, disputes."""
     with _open(workspace) as ws:
         ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
+        warn_if_out_of_date(ws, labels=False)
         split = split or _analysis_split(ws)
         require_split(ws, split)
         if ws.task.kind == "spans":

@@ -28,16 +28,20 @@ import polars as pl
 from labelkit.errors import (
     InputError,
     LabelkitError,
+    LabelkitWarning,
     OutdatedWarning,
     WorkspaceError,
     did_you_mean,
 )
+from labelkit.report import counted
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
 VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm")
 # What `Workspace.require` names when there are no votes (inside its backticks).
 VOTE_STEP = "labelkit apply` or `labelkit import-answers"
+# The meta key of the LF names the last `apply` was given (JSON).
+APPLIED_LFS = "applied_lfs"
 
 # Each entry moves the schema one version up; never edit a released entry, append one.
 MIGRATIONS: tuple[str, ...] = (
@@ -356,6 +360,15 @@ class Workspace:
             con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
+        if 0 < current < SCHEMA_VERSION:
+            # Trial 50d: review-stats moved a workspace up a version without a word, and
+            # the labelkit that made it then refused it.
+            warnings.warn(
+                f"workspace {self.path} moved from schema version {current} to "
+                f"{SCHEMA_VERSION}: a labelkit older than this one can no longer open it",
+                LabelkitWarning,
+                stacklevel=3,
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -487,6 +500,13 @@ class Workspace:
                 f"{_examples_were(row[0])} ingested after the labeling functions last ran, "
                 "without their votes: run `labelkit apply` again"
             )
+        if unapplied := self.unapplied_lfs():
+            lines.append(
+                f"{counted(len(unapplied), 'LF')} that the last `labelkit apply` was not given "
+                f"still vote{'s' if len(unapplied) == 1 else ''}: {', '.join(unapplied)} (a "
+                "deleted or renamed LF, or an edited "
+                "rule); `labelkit apply --prune` with your LFs deletes their votes"
+            )
         if queue:
             # Trial 44: after `apply --prune` and `aggregate`, the queue still showed
             # conflicts with an LF whose votes were gone, and said nothing.
@@ -510,6 +530,27 @@ class Workspace:
                 "are out of date: run `labelkit aggregate` again"
             )
         return lines
+
+    def unapplied_lfs(self) -> list[str]:
+        """The LFs an earlier ``apply`` stored votes of that the last one was not given:
+        their votes still count in ``aggregate`` until ``apply --prune`` deletes them
+        (trial 50d: a renamed LF, or an edited rule, which renames it, kept voting, and
+        only ``apply`` said so, once).
+
+        Examples
+        --------
+        >>> ws.unapplied_lfs()
+        ['crash_words']
+        """
+        given = first_row(self.con, "SELECT value FROM meta WHERE key = ?", [APPLIED_LFS])
+        if given is None:
+            return []
+        return self.sql(
+            """SELECT s.name FROM sources s JOIN runs r USING (run_id)
+               WHERE s.kind = 'lf' AND r.step = 'apply' AND NOT list_contains(?, s.name)
+               ORDER BY s.name""",
+            [json.loads(given[0])],
+        )["name"].to_list()
 
     def _steps_since(self, last: str, steps: Sequence[str]) -> list[str]:
         """Which of ``steps`` ran after the step ``last`` last ran, by name."""

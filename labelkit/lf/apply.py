@@ -61,7 +61,7 @@ from labelkit.votes import (
     delete_sources,
     set_sources,
 )
-from labelkit.workspace import Run, Workspace, first_row, not_a_workspace, registered
+from labelkit.workspace import APPLIED_LFS, Run, Workspace, first_row, not_a_workspace, registered
 
 if TYPE_CHECKING:
     from labelkit.executors import Executor, LFVotes
@@ -584,6 +584,11 @@ def apply_lfs(
             if pruned:
                 delete_sources(run.con, pruned)
         others = [] if prune else others
+    # What this apply was given, for analyze and aggregate to name the LFs left out of
+    # it that still vote (trial 50d: only apply said so, once).
+    workspace.con.execute(
+        "INSERT OR REPLACE INTO meta VALUES (?, ?)", [APPLIED_LFS, json.dumps(names)]
+    )
     voted = _voted(workspace.con, names, task.kind)
     if counts:
         # Trial 33: in Python, rows an LF failed on abstained without a word.

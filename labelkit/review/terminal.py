@@ -3,13 +3,16 @@ task, one span of a text at a time, with keys to move its bounds and mark missed
 
 from __future__ import annotations
 
+import os
 import sys
+import termios
 import time
-from collections.abc import Callable
+import tty
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import polars as pl
 from rich.console import Console
 from rich.panel import Panel
@@ -44,18 +47,18 @@ _READ_AHEAD: list[str] = []
 # is the right arrow.
 _LEFT, _RIGHT, _ESCAPE = "\x1b[D", "\x1b[C", "\x1b"
 _YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
-# What click's getchar turns into exceptions when it reads them alone.
+# Control keys a terminal hands over as characters, and what they end the review with.
 _CONTROL_KEYS = {"\x03": KeyboardInterrupt, "\x04": EOFError}
 
 
 def read_key() -> str:
     """One key press: the next character, or an arrow key's escape sequence whole
     (trial 48a: piped, it was three keys, escape, a bound key and an unknown one, and
-    stored an answer nobody gave)."""
+    stored an answer nobody gave). From a terminal, in the mode ``_keys_as_typed`` sets."""
     terminal = sys.stdin.isatty()
     if terminal and not _READ_AHEAD:
-        chunk = click.getchar()
-        # click hands over what arrived at once. A special key's sequence comes whole
+        chunk = os.read(sys.stdin.fileno(), 32).decode(errors="replace")
+        # A read hands over what arrived at once. A special key's sequence comes whole
         # and stays one key (Shift-Up's "\x1b[1;2A" taken apart stored answers); two
         # keys typed fast come as one "as" (trial 49b) and are taken one at a time.
         _READ_AHEAD.extend([chunk] if chunk.startswith("\x1b") else chunk)
@@ -71,6 +74,25 @@ def read_key() -> str:
     return key
 
 
+@contextmanager
+def _keys_as_typed() -> Iterator[None]:
+    """A terminal's input a key at a time, unechoed, for a whole review (cbreak mode:
+    Ctrl-C still interrupts), so that a key typed while a screen is drawn waits for the
+    next read. click's ``getchar``, read before, set raw mode for each key and flushed
+    what was typed in between (trial 50d: "s" then "q" 50 ms later stored the skip and
+    lost the quit)."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
 def review_in_terminal(
     queue: ReviewQueue,
     *,
@@ -84,15 +106,15 @@ def review_in_terminal(
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
     Each item asks one question about one candidate label, "is this <candidate>?": ``a``
-    stores that candidate; ``r`` says no (the other label on a two-label task; otherwise
-    the item asks next which label it is). With ``focus`` only items whose candidate is
+    (or ``y``) stores that candidate; ``r`` (or ``n``, ``x``) says no (the other label on
+    a two-label task; otherwise the item asks next which label it is). With ``focus`` only items whose candidate is
     that label come up, and a no leaves the item for a review without focus. Every answer
     is stored before the next item is drawn, in place of the last. Returns the number of
     answers given (undos not counted).
 
     On a task with attributes (aspects, multi-label) the review is a pass over one
-    attribute at a time: ``attribute``, else the one with the most items left; ``n``
-    switches to the next attribute, and a pass that runs out moves on by itself.
+    attribute at a time: ``attribute``, else the one with the most items left; the right
+    arrow switches to the next attribute, and a pass that runs out moves on by itself.
 
     Examples
     --------
@@ -109,9 +131,10 @@ def review_in_terminal(
             )
         queue.task.answers(attribute)  # an unknown attribute is refused before any screen
     try:
-        if queue.spans:
-            return _review_spans(queue, reviewer, console, read_key, limit, focus)
-        return _review_items(queue, reviewer, console, read_key, limit, focus, attribute)
+        with _keys_as_typed():
+            if queue.spans:
+                return _review_spans(queue, reviewer, console, read_key, limit, focus)
+            return _review_items(queue, reviewer, console, read_key, limit, focus, attribute)
     finally:
         # However the review ends (q, the end of the input, Ctrl-C, an error), the item
         # on screen goes back to the queue: others' answers to it are refused meanwhile.

@@ -32,11 +32,18 @@ from thinc.api import Config
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range
 from labelkit.export import cleaned_query, with_texts
 from labelkit.registry import configure, resolve, small_models
+from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.temper import best_temperature
 from labelkit.train.vectors import static_vectors
-from labelkit.workspace import Workspace, label_model_run, no_gold_in, warn_if_out_of_date
+from labelkit.workspace import (
+    Workspace,
+    first_row,
+    label_model_run,
+    no_gold_in,
+    warn_if_out_of_date,
+)
 
 TARGETS = ("hard", "soft", "weighted")
 SAVED = ("model-best", "model-last")
@@ -720,18 +727,26 @@ def train_on_cleaned(
 def record_provenance(model_path: Path, workspace: Workspace, run_id: int) -> None:
     """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
     ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
-    run, the label model it learnt from (``label_model_run``), labelkit's version and
-    when. It goes with the model when copied or packaged (trial 49c: nothing in a
-    package said which run, label model or data made it).
+    run, the label model it learnt from (``label_model_run``), the review it saw
+    (``reviewed``: the answers that count, and the last decision's id), labelkit's
+    version and when. It goes with the model when copied or packaged (trial 49c: nothing
+    in a package said which run, label model or data made it; trial 50d: two models
+    trained before and after 100 more reviews read alike).
 
     Examples
     --------
     >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
     """
+    decided, last = first_row(
+        workspace.con,
+        f"""SELECT (SELECT count(*) FROM ({EFFECTIVE_DECISIONS}) WHERE action IN {ANSWERS}),
+                   max(decision_id) FROM decisions""",
+    ) or (0, None)
     made = {
         "workspace": str(workspace.path.resolve()),
         "train_run": run_id,
         "label_model": label_model_run(workspace),
+        "reviewed": {"decisions": decided, "last_decision_id": last},
         "labelkit_version": metadata.version("labelkit"),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

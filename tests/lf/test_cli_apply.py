@@ -165,11 +165,22 @@ def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Pa
     assert again.returncode == 0, again.stderr
     assert "warning: 1 LFs applied before and not given now still vote in aggregate" in again.stderr
     assert len({source for source, _ in stored(ws)}) == 2
+    # Trial 50d: analyze and aggregate used the left-out LF's votes and said nothing.
+    left_out = (
+        "warning: 1 LF that the last `labelkit apply` was not given still votes: /e/ -> spam "
+        "(a deleted or renamed LF, or an edited rule); `labelkit apply --prune` with your "
+        "LFs deletes their votes"
+    )
+    for step in ("analyze", "aggregate"):
+        said = run(step, ws)
+        assert said.returncode == 0, said.stderr
+        assert said.stderr.count(left_out) == 1, said.stderr
     pruned = run("apply", ws, "--lfs", rules, "--prune")
     assert pruned.returncode == 0, pruned.stderr
     assert "warning" not in pruned.stderr
     assert "pruned, votes deleted: /e/ -> spam" in pruned.stdout
     assert stored(ws) == [("buy -> spam", "c2")]
+    assert "still vote" not in run("aggregate", ws).stderr
 
 
 def test_a_hanging_lf_is_stopped_by_lf_timeout_and_nothing_is_written(

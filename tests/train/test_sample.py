@@ -12,7 +12,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import Workspace, aggregate, evaluate, package_model, train_on_cleaned
+from labelkit import (
+    ReviewQueue,
+    Workspace,
+    aggregate,
+    evaluate,
+    package_model,
+    train_on_cleaned,
+)
 from labelkit.errors import InputError, LabelkitWarning
 from labelkit.export import cleaned_labels, cleaned_query
 from labelkit.train.sample import (
@@ -178,6 +185,24 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
             {"model": "majority_vote", "run_id": taught},
         )
         assert made["labelkit_version"] and made["trained_at"].endswith("Z")
+        # Trial 50d: trained before and after 100 more reviews, two models read alike.
+        assert made["reviewed"] == {"decisions": 0, "last_decision_id": None}
+        first = ws.sql("SELECT id FROM examples WHERE split = 'train' ORDER BY id LIMIT 3")["id"]
+        for example_id in first:
+            ws.con.execute(
+                "INSERT INTO queue (example_id, attribute, priority, reasons, given_label, "
+                "suggested_label, run_id) VALUES (?, '', 1, 'cleanlab', 'ham', 'spam', 0)",
+                [example_id],
+            )
+        queue = ReviewQueue(ws)
+        for example_id in first:
+            queue.answer(example_id, "label", label="spam", reviewer="ana")
+        queue.undo(reviewer="ana")
+        queue.answer(first[1], "skip", reviewer="ana")
+        again = train_on_cleaned(ws, tmp_path / "again", max_examples=12)
+        reviewed = json.loads((again / "meta.json").read_text())["trained_from"]["reviewed"]
+        last = ws.sql("SELECT max(decision_id) AS d FROM decisions")["d"][0]
+        assert reviewed == {"decisions": 1, "last_decision_id": last}
         source = package_model(model, tmp_path / "dist", name="spam", wheel=False)
         shipped = json.loads(next(source.glob("*/model/meta.json")).read_text())
         assert shipped["trained_from"] == made, "the package says what made it"
