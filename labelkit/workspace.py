@@ -504,8 +504,8 @@ class Workspace:
             lines.append(
                 f"{counted(len(unapplied), 'LF')} that the last `labelkit apply` was not given "
                 f"still vote{'s' if len(unapplied) == 1 else ''}: {', '.join(unapplied)} (a "
-                "deleted or renamed LF, or an edited "
-                "rule); `labelkit apply --prune` with your LFs deletes their votes"
+                "deleted or renamed LF, or an edited rule); `labelkit apply --prune` with "
+                "your LFs deletes their votes"
             )
         if queue:
             # Trial 44: after `apply --prune` and `aggregate`, the queue still showed

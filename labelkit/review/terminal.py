@@ -107,10 +107,10 @@ def review_in_terminal(
 
     Each item asks one question about one candidate label, "is this <candidate>?": ``a``
     (or ``y``) stores that candidate; ``r`` (or ``n``, ``x``) says no (the other label on
-    a two-label task; otherwise the item asks next which label it is). With ``focus`` only items whose candidate is
-    that label come up, and a no leaves the item for a review without focus. Every answer
-    is stored before the next item is drawn, in place of the last. Returns the number of
-    answers given (undos not counted).
+    a two-label task; otherwise the item asks next which label it is). With ``focus``
+    only items whose candidate is that label come up, and a no leaves the item for a
+    review without focus. Every answer is stored before the next item is drawn, in place
+    of the last. Returns the number of answers given (undos not counted).
 
     On a task with attributes (aspects, multi-label) the review is a pass over one
     attribute at a time: ``attribute``, else the one with the most items left; the right

@@ -221,8 +221,8 @@ def _package_scorer(
     wheel: bool,
 ) -> Path:
     """A scorer as a package ``<lang>_<name>`` (``source``'s name, less its version)
-    whose code is its loader: ``import en_<name>; en_<name>.load()(texts)`` needs the kind's own libraries alone,
-    its source in the folder ``source``."""
+    whose code is its loader: ``import en_<name>; en_<name>.load()(texts)`` needs the
+    kind's own libraries alone, its source in the folder ``source``."""
     # Found, not imported: importing the MiniLM loader would import torch.
     loader = importlib.util.find_spec(kind.loader).origin
     version = shipped["version"]
