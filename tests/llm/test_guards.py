@@ -309,16 +309,21 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace) -> None:
+def llm_of_a_closed_port(workspace: Workspace, stop_after: int) -> subprocess.CompletedProcess:
+    """`labelkit llm` on ``workspace`` against a port nothing listens on."""
     path = workspace.path
     workspace.close()
     command = [
         sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
         "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
         "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
-        "--stop-after-failures", "3", "--split", "all",
+        "--stop-after-failures", str(stop_after), "--split", "all",
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_a_server_that_is_gone_stops_the_cli_with_the_cause(workspace: Workspace) -> None:
+    result = llm_of_a_closed_port(workspace, stop_after=3)
     assert result.returncode == 1, result.stdout
     assert "3 prompts in a row failed" in result.stderr
     assert (
@@ -500,15 +505,7 @@ def test_an_endpoint_that_repeats_the_key_never_gets_it_shown_or_stored(
 
 def test_failed_prompts_are_explained_when_the_run_goes_on(workspace: Workspace) -> None:
     # Trial 50c: "0 answered, 3 failed", exit 0, and nothing said why.
-    path = workspace.path
-    workspace.close()
-    command = [
-        sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
-        "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
-        "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
-        "--stop-after-failures", "20", "--split", "all",
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    result = llm_of_a_closed_port(workspace, stop_after=20)
     assert result.returncode == 0, result.stderr
     assert "0 answered, 6 failed" in result.stdout
     said = " ".join(result.stderr.split())
