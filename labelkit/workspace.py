@@ -274,6 +274,13 @@ MIGRATIONS: tuple[str, ...] = (
         file VARCHAR
     );
     """,
+    # 10: what a decision's reviewer was shown, the label model's label and the
+    # suggestion, kept with it: review statistics compared answers with the queue's
+    # labels of the moment, which the next flag replaced (trial 50d).
+    """
+    ALTER TABLE decisions ADD COLUMN shown_given VARCHAR;
+    ALTER TABLE decisions ADD COLUMN shown_suggested VARCHAR;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -726,7 +726,10 @@ class ReviewQueue:
         """The counts behind ``progress`` and ``stats``, one row per attribute queued."""
         return self.workspace.sql(
             f"""WITH items AS (
-                    SELECT q.attribute, q.given_label, q.suggested_label, d.action, d.label,
+                    -- The labels the reviewer was shown, where the decision kept them.
+                    SELECT q.attribute, coalesce(d.shown_given, q.given_label) AS given_label,
+                           coalesce(d.shown_suggested, q.suggested_label) AS suggested_label,
+                           d.action, d.label,
                            d.example_id IS NOT NULL
                              OR (?::VARCHAR IS NOT NULL AND r.label IS NOT NULL) AS reviewed
                     FROM queue q
@@ -1134,21 +1137,26 @@ def _append(
     reviewer = reviewer_name(reviewer)
     row = first_row(con, "SELECT coalesce(max(decision_id), 0) + 1 FROM decisions")
     decision_id = int(row[0]) if row else 1
+    # With what the reviewer was shown: the next flag replaces the queue's labels.
     con.execute(
-        "INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action, label, "
-        "undoes, seconds, comment, decided_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?)::TIMESTAMP)",
-        [
-            decision_id,
-            example_id,
-            attribute,
-            reviewer,
-            action,
-            label,
-            undoes,
-            seconds,
-            comment,
-            time.time(),
-        ],
+        """INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action, label,
+                                  undoes, seconds, comment, decided_at, shown_given,
+                                  shown_suggested)
+           SELECT $id, $example, $attribute, $reviewer, $action, $label, $undoes, $seconds,
+                  $comment, to_timestamp($at)::TIMESTAMP, q.given_label, q.suggested_label
+           FROM (SELECT 1) LEFT JOIN queue q
+             ON q.example_id = $example AND q.attribute = $attribute""",
+        {
+            "id": decision_id,
+            "example": example_id,
+            "attribute": attribute,
+            "reviewer": reviewer,
+            "action": action,
+            "label": label,
+            "undoes": undoes,
+            "seconds": seconds,
+            "comment": comment,
+            "at": time.time(),
+        },
     )
     return decision_id

@@ -247,6 +247,16 @@ def test_suggested_right_counts_every_answer_equal_to_the_suggestion_and_no_skip
     assert (stats["answered"], stats["skipped"]) == (3, 1)
     assert stats["suggested_right"] == pytest.approx(2 / 3)
     assert stats["errors_found"] == 2, "n1 and n2 changed label; n3 kept Business"
+    # Trial 50d: a new label model and flag run changed these numbers about answers
+    # already given; they count against what each reviewer was shown.
+    news_workspace.con.execute("UPDATE queue SET given_label = 'Sports', suggested_label = 'World'")
+    again = queue.stats()
+    assert (again["suggested_right"], again["errors_found"]) == (stats["suggested_right"], 2)
+    shown = news_workspace.sql(
+        "SELECT example_id, shown_given, shown_suggested FROM decisions ORDER BY decision_id"
+    )
+    assert shown["example_id"].to_list() == ["n1", "n2", "n3", "n4"]
+    assert shown["shown_given"].null_count() == 0 and shown["shown_suggested"].null_count() == 0
 
 
 def test_a_no_in_focus_mode_keeps_the_item_for_the_full_question(
