@@ -2140,9 +2140,12 @@ def review_stats(workspace: Workspace_) -> None:
     with _open(workspace) as ws:
         queue = ReviewQueue(ws)
         stats = queue.stats()
+        reviewers = queue.by_reviewer()
         agreement = queue.reviewer_agreement()
         spot_checks = queue.spot_checks()
     console.print(rich_table(pl.DataFrame([stats]), title="review"))
+    if reviewers.height:
+        console.print(rich_table(reviewers, title="by reviewer"))
     if spot_checks.height:
         console.print(
             rich_table(

@@ -585,6 +585,9 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     stats = run("review-stats", ws)
     assert stats.returncode == 0, stats.stderr
     assert "errors_per_100" in stats.stdout and "suggested_right" in stats.stdout
+    by_reviewer = stats.stdout[stats.stdout.index("by reviewer") :]
+    rows = {line.split()[1]: line.split()[3] for line in by_reviewer.splitlines() if "│ " in line}
+    assert rows["ana"] == "2" and rows["bo"] == "1", "each reviewer's answers"
 
 
 def test_llm_on_aspects_estimates_both_variants_and_asks_per_attribute(tmp_path: Path) -> None:

@@ -194,6 +194,12 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
     assert stats["answered"] == 4 and stats["errors_found"] == 1
     assert stats["errors_per_100"] == 25.0 and stats["suggested_right"] == 0.25
     assert stats["kappa"] == 0.5 and stats["reviewers"] == 2
+    # Trial 50d: "reviewers 2", and each one's share took SQL with the undos by hand.
+    queue.answer("a3", "skip", reviewer="ana")
+    queue.undo(reviewer="ana")
+    queue.answer("a4", "ambiguous", reviewer="ana")
+    counts = queue.by_reviewer().select("reviewer", "answered", "corrected", "skipped", "ambiguous")
+    assert counts.rows() == [("ana", 3, 2, 0, 1), ("bo", 4, 1, 0, 0)]
 
 
 def test_ten_threads_share_one_queue_without_losing_or_doubling_work(
