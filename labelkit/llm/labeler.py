@@ -982,6 +982,13 @@ def _label(
             "source": config.source_name,
             "split": split,
             "executor": runner.name,
+            # What this run asked and paid, for spend across runs (trial 50c: the
+            # workspace kept no cost, and no prices to compute one).
+            "answered": outcome.answered,
+            "failed": outcome.failed,
+            "input_price": config.input_price,
+            "output_price": config.output_price,
+            "cost": None if config.cost(0, 0) is None else outcome.cost,
         },
     ) as run:
         if split is None:

@@ -195,6 +195,10 @@ def test_requests_in_flight_never_take_the_cost_past_its_limit(workspace: Worksp
         sent = len(server.requests)
     assert sent == 3 and stats.cost == pytest.approx(3 * each)
     assert stats.cost <= 3.5 * each
+    # Trial 50c: the workspace kept no cost, nor the prices to compute one.
+    logged = json.loads(workspace.sql("SELECT config FROM runs WHERE step = 'llm'")["config"][0])
+    assert (logged["answered"], logged["input_price"], logged["output_price"]) == (3, 1.0, 2.0)
+    assert logged["cost"] == pytest.approx(stats.cost)
 
 
 def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
