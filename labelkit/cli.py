@@ -551,6 +551,7 @@ def analyze(
     with _open(workspace) as ws:
         ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
         warn_if_out_of_date(ws, labels=False)
+        _say_unapplied(ws)
         split = split or _analysis_split(ws)
         require_split(ws, split)
         if ws.task.kind == "spans":
@@ -1117,6 +1118,20 @@ def llm(
         )
 
 
+def _say_unapplied(ws: Workspace) -> None:
+    """Name the LFs the last ``apply`` was not given whose votes still count (trial 50d:
+    a renamed LF and an edited rule kept voting, and only ``apply`` said so, once)."""
+    if unapplied := ws.unapplied_lfs():
+        errors.print(
+            f"note: {counted(len(unapplied), 'LF')} applied in an earlier call than the last "
+            f"`labelkit apply` also vote{'s' if len(unapplied) == 1 else ''}: "
+            f"{', '.join(unapplied)}. If one is gone (deleted, renamed, or an edited rule), "
+            "`labelkit apply --prune` with all your LF files in one call deletes its votes",
+            highlight=False,
+            markup=False,
+        )
+
+
 def _say_replaced(replaced: dict[str, Any] | None) -> None:
     """Say whose stored labels an aggregate replaced (trial 48b: it said nothing)."""
     if replaced is not None:
@@ -1476,6 +1491,7 @@ def aggregate_votes(
         except ValueError:
             raise LabelkitError(f"--class-balance takes numbers, got {class_balance!r}") from None
     with _open(workspace) as ws, tempfile.TemporaryDirectory() as scratch:
+        _say_unapplied(ws)
         if exclude:
             params["sources"] = _kept_sources(ws, exclude)
         replaced = label_model_run(ws)
@@ -1790,18 +1806,23 @@ def flag(
     them for review by one priority."""
     runner = _executor(executor, ray_address, workers, None)
     with _open(workspace) as ws:
-        from labelkit.flag import queue_label_issues
+        from labelkit.flag import DEFAULT_FLAGGER, queue_label_issues
         from labelkit.flag_spans import SPAN_TAGGER_PARAMETERS
+        from labelkit.registry import check_names, flaggers
 
         spans = ws.task.kind == "spans"
         if missed_above is not None and not spans:
             raise LabelkitError("--missed-above is for a spans task")
         settings = _params(param)
+        # The flagger's own names only: flag's options (folds, split...) are not settings
+        # of it, and passed on they clashed or were taken silently (the second read).
         if spans and (unknown := sorted(set(settings) - set(SPAN_TAGGER_PARAMETERS))):
             raise LabelkitError(
                 f"the span tagger takes no parameter {unknown[0]!r}; it takes "
                 f"{list(SPAN_TAGGER_PARAMETERS)}" + did_you_mean(unknown[0], SPAN_TAGGER_PARAMETERS)
             )
+        if not spans:
+            check_names(flaggers, flagger or DEFAULT_FLAGGER, settings)
         more: dict[str, Any] = {} if missed_above is None else {"missed_above": missed_above}
         more |= settings
         if not spans:

@@ -326,6 +326,7 @@ def _read_rows(
         if not sum(batch.height for batch in table.batches(None)):
             raise InputError(no_rows)
         raise InputError(problem)
+    used_by_name = (text_column, id_column, label_column)
     unread_label = None
     if label_column is None:
         # Ids are found unasked in a column named `id`, so a user expects the same of
@@ -336,7 +337,7 @@ def _read_rows(
         )
         if unread_label is not None:
             notes.append(f"{name}: {_unread_hint(unread_label)}")
-    if split_column is None and "split" in schema and "split" not in (id_column, label_column):
+    if split_column is None and "split" in schema and "split" not in used_by_name:
         # Trial 50a: rows marked test in the file went to train without a word.
         notes.append(
             f"{name}: column 'split' was not read as the rows' splits (rows with gold get "

@@ -272,8 +272,16 @@ def _check_file(path: Path, encoding: str) -> None:
     # A byte-order mark says the encoding: a wrong --encoding turned "Grüße" into
     # "GrÃ¼Ã\x9fe" without a word, and the hint for UTF-16 named cp1252 (trial 50a).
     with path.open("rb") as file:
-        start = file.read(3)
-    if start == codecs.BOM_UTF8 and not codec.startswith("utf-8"):
+        start = file.read(4)
+    # UTF-32's little-endian mark begins with UTF-16's: it is looked at first.
+    if start in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        if not codec.startswith("utf-32"):
+            raise InputError(
+                f"{path} starts with a UTF-32 byte-order mark: pass encoding='utf-32' / "
+                "--encoding utf-32"
+            )
+        return
+    if start[:3] == codecs.BOM_UTF8 and not codec.startswith("utf-8"):
         raise InputError(
             f"{path} starts with a UTF-8 byte-order mark: it is UTF-8, not {encoding}; "
             "leave out encoding= / --encoding"
@@ -340,7 +348,11 @@ def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
     if not has_header:
         return ","
     with path.open("rb") as file:
-        header = file.readline().decode(encoding, errors="replace")
+        start = file.read(65_536)
+    # Decoded before it is cut into lines (a UTF-16 character may hold the byte of a line
+    # break), and its first line that is not blank, as polars skips blank ones.
+    lines = start.decode(encoding, errors="replace").removeprefix(BOM).splitlines()
+    header = next((line for line in lines if line.strip()), "")
     return ";" if ";" in header and "," not in header else ","
 
 

@@ -33,7 +33,6 @@ from labelkit.errors import (
     WorkspaceError,
     did_you_mean,
 )
-from labelkit.report import counted
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
@@ -275,9 +274,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     """,
     # 10: what a decision's reviewer was shown, the label model's label and the
-    # suggestion, kept with it: review statistics compared answers with the queue's
-    # labels of the moment, which the next flag replaced (trial 50d).
+    # suggestion, kept with it (``shown``: they were; a null label is one the label
+    # model did not give): review statistics compared answers with the queue's labels
+    # of the moment, which the next flag replaced (trial 50d).
     """
+    ALTER TABLE decisions ADD COLUMN shown BOOLEAN;
     ALTER TABLE decisions ADD COLUMN shown_given VARCHAR;
     ALTER TABLE decisions ADD COLUMN shown_suggested VARCHAR;
     """,
@@ -507,13 +508,6 @@ class Workspace:
                 f"{_examples_were(row[0])} ingested after the labeling functions last ran, "
                 "without their votes: run `labelkit apply` again"
             )
-        if unapplied := self.unapplied_lfs():
-            lines.append(
-                f"{counted(len(unapplied), 'LF')} that the last `labelkit apply` was not given "
-                f"still vote{'s' if len(unapplied) == 1 else ''}: {', '.join(unapplied)} (a "
-                "deleted or renamed LF, or an edited rule); `labelkit apply --prune` with "
-                "your LFs deletes their votes"
-            )
         if queue:
             # Trial 44: after `apply --prune` and `aggregate`, the queue still showed
             # conflicts with an LF whose votes were gone, and said nothing.
@@ -540,9 +534,9 @@ class Workspace:
 
     def unapplied_lfs(self) -> list[str]:
         """The LFs an earlier ``apply`` stored votes of that the last one was not given:
-        their votes still count in ``aggregate`` until ``apply --prune`` deletes them
-        (trial 50d: a renamed LF, or an edited rule, which renames it, kept voting, and
-        only ``apply`` said so, once).
+        LFs applied in separate calls, or ones since deleted or renamed (an edited rule
+        is renamed), whose votes still count in ``aggregate`` until ``apply --prune``
+        deletes them (trial 50d: only ``apply`` said so, once).
 
         Examples
         --------

@@ -219,6 +219,14 @@ def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) ->
         ]
     # predict and import_votes read a file whole, the same way.
     assert read_table(path)["text"].to_list() == ["Grüße, Paket fehlt", "Rechnung; bitte prüfen"]
+    # The second read: a blank first line, which polars skips, hid the semicolons; a
+    # UTF-16 header holding the byte of a line break ("上" is 0x4E0A) was cut there.
+    blank = tmp_path / "blank.csv"
+    blank.write_text("\nid;text\n1;a, b\n")
+    assert read_table(blank).rows() == [("1", "a, b")]
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes("id;text;上\n1;Grüße, ja;x\n".encode("utf-16"))
+    assert read_table(wide, encoding="utf-16").rows() == [("1", "Grüße, ja", "x")]
 
 
 def test_a_quoted_tsv_text_split_over_rows_is_pointed_out(tmp_path: Path) -> None:
@@ -445,6 +453,12 @@ def test_a_byte_order_mark_overrules_a_wrong_encoding(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"UTF-16 byte-order mark .*--encoding utf-16$"):
         read_examples(utf16)
     assert read_examples(utf16, encoding="utf-16")["text"].to_list() == ["Grüße"]
+    # The second read: UTF-32's mark begins with UTF-16's, and was told to use utf-16.
+    utf32 = tmp_path / "wide.csv"
+    utf32.write_bytes("id,text\n1,Grüße\n".encode("utf-32"))
+    assert read_examples(utf32, encoding="utf-32")["text"].to_list() == ["Grüße"]
+    with pytest.raises(InputError, match=r"UTF-32 byte-order mark: pass .*--encoding utf-32$"):
+        read_examples(utf32)
 
 
 def test_a_text_over_spacys_limit_is_refused_or_cut(workspace: Workspace, tmp_path: Path) -> None:
@@ -918,6 +932,10 @@ def test_a_split_column_left_unread_is_pointed_out(tmp_path: Path) -> None:
         ]
         again = ingest(ws, path, label_column="label", split_column="split")
         assert not [n for n in again.notes if "'split'" in n]
+        # The second read: a text column named "split" is read, not left unread.
+        texts = _write_csv(tmp_path / "t.csv", [{"id": "9", "split": "a text", "label": "a"}])
+        named = ingest(ws, texts, text_column="split", label_column="label")
+        assert not [n for n in named.notes if "'split'" in n]
         assert ws.sql("SELECT DISTINCT split FROM examples")["split"].to_list() == ["test"]
 
 

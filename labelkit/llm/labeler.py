@@ -1277,7 +1277,8 @@ class LLMRun:
         usage at the configured prices, never below zero, or, where the endpoint gave
         none, what was held for it (an upper bound). ``ceiling`` is what the request
         could cost by its length (``LLMRequests.ceiling``)."""
-        self.holding -= 1
+        # Never below zero, or every later reserve would wait for a settle to come.
+        self.holding = max(self.holding - 1, 0)
         self.reserved = self.reserved - amount if self.holding else 0.0
         if answer is not None and answer.error is None:
             actual = (

@@ -11,6 +11,7 @@ import asyncio
 import datetime
 import email.utils
 import json
+import math
 import os
 import random
 import warnings
@@ -289,13 +290,7 @@ def _refuses_format(error: Exception) -> bool:
     """Whether an error among ``format_refusals`` may say the response format is refused:
     not a 502-504 (an outage, retried as any) nor a prompt over the context length, which
     fails in every format (trial 50c: four 503s, or one long first text, sent a whole run
-    without its schema).
-
-    Examples
-    --------
-    >>> _refuses_format(bad_request("This model's maximum context length is 2048 tokens"))
-    False
-    """
+    without its schema)."""
     import openai
 
     if isinstance(error, openai.InternalServerError):
@@ -347,9 +342,12 @@ def _seconds_after(retry_after: str) -> float | None:
     (3.0, 0.0, None)
     """
     try:
-        return max(float(retry_after), 0.0)
+        seconds = float(retry_after)
     except ValueError:
         pass
+    else:
+        # "nan" and "inf" parse as numbers, and no wait (the second read).
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(retry_after)
     except (TypeError, ValueError):

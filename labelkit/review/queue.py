@@ -69,6 +69,10 @@ LIVE_DECISIONS = """
 
 # The final decision that counts for an example's attribute: its newest live one,
 # ruling-outs aside.
+# The label model's label a decision ``d`` on a queued item ``q`` was shown: kept with the
+# decision since schema 10, the queue's for one from before.
+_SHOWN_GIVEN = "CASE WHEN d.shown THEN d.shown_given ELSE q.given_label END"
+
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
     QUALIFY row_number() OVER (PARTITION BY example_id, attribute ORDER BY decision_id DESC) = 1
@@ -727,8 +731,9 @@ class ReviewQueue:
         return self.workspace.sql(
             f"""WITH items AS (
                     -- The labels the reviewer was shown, where the decision kept them.
-                    SELECT q.attribute, coalesce(d.shown_given, q.given_label) AS given_label,
-                           coalesce(d.shown_suggested, q.suggested_label) AS suggested_label,
+                    SELECT q.attribute, {_SHOWN_GIVEN} AS given_label,
+                           CASE WHEN d.shown THEN d.shown_suggested ELSE q.suggested_label END
+                             AS suggested_label,
                            d.action, d.label,
                            d.example_id IS NOT NULL
                              OR (?::VARCHAR IS NOT NULL AND r.label IS NOT NULL) AS reviewed
@@ -819,15 +824,15 @@ class ReviewQueue:
         self._check(None, attribute)
         with self._lock:
             counts = self.workspace.sql(
-                f"""SELECT q.given_label, count(*) AS queued,
+                f"""SELECT {_SHOWN_GIVEN} AS given_label, count(*) AS queued,
                            count(*) FILTER (WHERE d.action IN {ANSWERS}) AS checked,
                            count(*) FILTER (WHERE d.action IN {ANSWERS}
-                                            AND d.label = q.given_label) AS "right"
+                                            AND d.label = {_SHOWN_GIVEN}) AS "right"
                     FROM queue q
                     LEFT JOIN ({EFFECTIVE_DECISIONS}) d USING (example_id, attribute)
                     WHERE starts_with(q.reasons, '{SPOT_CHECK}')
                       AND (?::VARCHAR IS NULL OR q.attribute = ?)
-                    GROUP BY q.given_label ORDER BY q.given_label""",
+                    GROUP BY ALL ORDER BY given_label""",
                 [attribute, attribute],
             )
         low, high = wilson_interval(counts["right"].to_numpy(), counts["checked"].to_numpy())
@@ -840,11 +845,12 @@ class ReviewQueue:
         )
 
     def by_reviewer(self) -> pl.DataFrame:
-        """Per reviewer, over the items they decided (each reviewer's newest decision on
-        an item, undone ones aside): ``answered`` (a label given), ``corrected`` (a label
-        other than the label model's they were shown), ``skipped``, ``ambiguous`` and
-        the median ``seconds`` per decision (trial 50d: only a count of reviewers was
-        shown, and two people's shares took SQL).
+        """Per reviewer, over the queued items they decided (each reviewer's newest
+        decision on an item, undone ones aside), counted as ``stats`` counts them:
+        ``answered`` (a label given), ``corrected`` (a label other than the label model's
+        they were shown, or a span's bounds fixed), ``skipped``, ``ambiguous`` and the
+        median ``seconds`` per decision (trial 50d: only a count of reviewers was shown,
+        and two people's shares took SQL).
 
         Examples
         --------
@@ -853,15 +859,20 @@ class ReviewQueue:
         """
         with self._lock:
             return self.workspace.sql(
+                # Joined to the queue: a fixed span's new bounds and a missed span are
+                # decisions on spans no item asked about.
                 f"""WITH own AS (
-                        SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
-                        QUALIFY row_number() OVER (PARTITION BY reviewer, example_id, attribute
-                                                   ORDER BY decision_id DESC) = 1)
+                        SELECT d.*, {_SHOWN_GIVEN} AS given
+                        FROM ({LIVE_DECISIONS}) d JOIN queue q USING (example_id, attribute)
+                        WHERE d.action <> '{RULED_OUT}'
+                        QUALIFY row_number() OVER (PARTITION BY d.reviewer, d.example_id,
+                                                                d.attribute
+                                                   ORDER BY d.decision_id DESC) = 1)
                     SELECT reviewer,
                            count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
                            count(*) FILTER (WHERE action = '{FIX}' OR (action IN {ANSWERS}
-                                            AND shown_given IS NOT NULL
-                                            AND label IS DISTINCT FROM shown_given))
+                                            AND given IS NOT NULL
+                                            AND label IS DISTINCT FROM given))
                              AS corrected,
                            count(*) FILTER (WHERE action = 'skip') AS skipped,
                            count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
@@ -1170,10 +1181,11 @@ def _append(
     # With what the reviewer was shown: the next flag replaces the queue's labels.
     con.execute(
         """INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action, label,
-                                  undoes, seconds, comment, decided_at, shown_given,
+                                  undoes, seconds, comment, decided_at, shown, shown_given,
                                   shown_suggested)
            SELECT $id, $example, $attribute, $reviewer, $action, $label, $undoes, $seconds,
-                  $comment, to_timestamp($at)::TIMESTAMP, q.given_label, q.suggested_label
+                  $comment, to_timestamp($at)::TIMESTAMP, true, q.given_label,
+                  q.suggested_label
            FROM (SELECT 1) LEFT JOIN queue q
              ON q.example_id = $example AND q.attribute = $attribute""",
         {

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import sys
-import termios
 import time
-import tty
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import click
 import polars as pl
 from rich.console import Console
 from rich.panel import Panel
@@ -25,6 +24,12 @@ from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
 from labelkit.spans import Offsets
+
+try:  # a POSIX terminal's modes; Windows has none, and its keys are read through click
+    import termios
+    import tty
+except ImportError:
+    termios = tty = None  # type: ignore[assignment]
 
 HIGHLIGHTS = (
     "black on yellow",
@@ -47,7 +52,8 @@ _READ_AHEAD: list[str] = []
 # is the right arrow.
 _LEFT, _RIGHT, _ESCAPE = "\x1b[D", "\x1b[C", "\x1b"
 _YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
-# Control keys a terminal hands over as characters, and what they end the review with.
+# Control keys a terminal hands over as characters (Ctrl-C only where its terminal
+# does not make it an interrupt), and what they end the review with.
 _CONTROL_KEYS = {"\x03": KeyboardInterrupt, "\x04": EOFError}
 
 
@@ -57,7 +63,7 @@ def read_key() -> str:
     stored an answer nobody gave). From a terminal, in the mode ``_keys_as_typed`` sets."""
     terminal = sys.stdin.isatty()
     if terminal and not _READ_AHEAD:
-        chunk = os.read(sys.stdin.fileno(), 32).decode(errors="replace")
+        chunk = _read_chunk()
         # A read hands over what arrived at once. A special key's sequence comes whole
         # and stays one key (Shift-Up's "\x1b[1;2A" taken apart stored answers); two
         # keys typed fast come as one "as" (trial 49b) and are taken one at a time.
@@ -74,14 +80,24 @@ def read_key() -> str:
     return key
 
 
+def _read_chunk() -> str:
+    """What a terminal has for us: the keys that arrived at once, read as they come in
+    the mode ``_keys_as_typed`` set; where there is no termios (Windows), click's."""
+    if termios is None:
+        return click.getchar()
+    return os.read(sys.stdin.fileno(), 32).decode(errors="replace")
+
+
 @contextmanager
 def _keys_as_typed() -> Iterator[None]:
-    """A terminal's input a key at a time, unechoed, for a whole review (cbreak mode:
-    Ctrl-C still interrupts), so that a key typed while a screen is drawn waits for the
-    next read. click's ``getchar``, read before, set raw mode for each key and flushed
-    what was typed in between (trial 50d: "s" then "q" 50 ms later stored the skip and
-    lost the quit)."""
-    if not sys.stdin.isatty():
+    """A terminal's input a key at a time, unechoed, for a whole review (cbreak mode),
+    so that a key typed while a screen is drawn waits for the next read. click's
+    ``getchar``, read before, set raw mode for each key and flushed what was typed in
+    between (trial 50d: "s" then "q" 50 ms later stored the skip and lost the quit).
+    Ctrl-C interrupts wherever the review is, as in any command: each answer is stored
+    in one transaction, whole or not at all. Without termios (Windows), nothing changes.
+    """
+    if termios is None or not sys.stdin.isatty():
         yield
         return
     fd = sys.stdin.fileno()

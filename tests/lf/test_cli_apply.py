@@ -167,20 +167,43 @@ def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Pa
     assert len({source for source, _ in stored(ws)}) == 2
     # Trial 50d: analyze and aggregate used the left-out LF's votes and said nothing.
     left_out = (
-        "warning: 1 LF that the last `labelkit apply` was not given still votes: /e/ -> spam "
-        "(a deleted or renamed LF, or an edited rule); `labelkit apply --prune` with your "
-        "LFs deletes their votes"
+        "note: 1 LF applied in an earlier call than the last `labelkit apply` also votes: "
+        "/e/ -> spam. If one is gone (deleted, renamed, or an edited rule), `labelkit apply "
+        "--prune` with all your LF files in one call deletes its votes"
     )
     for step in ("analyze", "aggregate"):
         said = run(step, ws)
         assert said.returncode == 0, said.stderr
-        assert said.stderr.count(left_out) == 1, said.stderr
+        assert " ".join(said.stderr.split()).count(left_out) == 1, said.stderr
     pruned = run("apply", ws, "--lfs", rules, "--prune")
     assert pruned.returncode == 0, pruned.stderr
     assert "warning" not in pruned.stderr
     assert "pruned, votes deleted: /e/ -> spam" in pruned.stdout
     assert stored(ws) == [("buy -> spam", "c2")]
-    assert "still vote" not in run("aggregate", ws).stderr
+    assert "also vote" not in run("aggregate", ws).stderr
+
+
+def test_a_warning_two_steps_of_a_command_give_is_printed_once(tmp_path: Path) -> None:
+    # Trial 50d: aggregate and flag printed "examples were ingested after the labeling
+    # functions last ran" twice: the label model's step warned, then the scores on dev
+    # (or the queue's progress) did.
+    path, rules = tmp_path / "ws.duckdb", tmp_path / "r.rules"
+    rows = [f"c{i},buy now {i},spam\nh{i},nice song {i},ham" for i in range(60)]
+    (tmp_path / "a.csv").write_text("id,text,label\n" + "\n".join(rows) + "\n")
+    (tmp_path / "b.csv").write_text("id,text,label\nz1,buy a car,spam\n")
+    rules.write_text("buy -> spam\nnice -> ham\n")
+    ingest = ("--id-column", "id", "--label-column", "label")
+    for step in (
+        ("ingest", path, tmp_path / "a.csv", *ingest),
+        ("apply", path, "--lfs", rules),
+        ("aggregate", path),
+        ("ingest", path, tmp_path / "b.csv", *ingest),
+    ):
+        assert run(*step).returncode == 0
+    for step in ("aggregate", "flag"):
+        said = run(step, path)
+        assert said.returncode == 0, said.stderr
+        assert said.stderr.count("ingested after the labeling functions last ran") == 1
 
 
 def test_a_hanging_lf_is_stopped_by_lf_timeout_and_nothing_is_written(

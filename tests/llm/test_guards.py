@@ -406,6 +406,10 @@ def test_a_retry_after_past_a_minute_waits_a_minute() -> None:
         response = httpx.Response(429, headers={"retry-after": after}, request=request)
         error = openai.RateLimitError("slow down", response=response, body=None)
         assert _retry_delay(error, attempt=0) == waited
+    # The second read: "nan" parses as a number, and was waited as one.
+    response = httpx.Response(429, headers={"retry-after": "nan"}, request=request)
+    error = openai.RateLimitError("slow down", response=response, body=None)
+    assert 0.3 < _retry_delay(error, attempt=0) <= 0.5, "the backoff"
 
 
 def test_a_run_at_its_cost_limit_stops_though_its_holds_leave_a_rounding_error() -> None:
@@ -414,11 +418,12 @@ def test_a_run_at_its_cost_limit_stops_though_its_holds_leave_a_rounding_error()
     run = LLMRun(dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0, max_cost=1.0))
     for amount in (0.1, 0.2, 0.3):
         assert run.reserve(amount) is True
-    for amount in (0.1, 0.3, 0.2):
+    for amount in (0.1, 0.3, 0.2):  # in floats, 0.1 + 0.2 + 0.3 - 0.1 - 0.3 - 0.2 > 0
         run.settle(amount, amount, None)
-    assert 0.1 + 0.2 + 0.3 - 0.1 - 0.3 - 0.2 > 0, "the float remainder the holds left"
     assert run.reserve(1.5) is False
     assert run.stopped is not None and "past the limit of $1.0000" in run.stopped
+    run.settle(0.1, 0.1, None)  # one too many (the second read): no wait forever either
+    assert run.holding == 0
 
 
 def test_answers_dearer_than_their_ceiling_raise_every_later_hold() -> None:

@@ -117,6 +117,9 @@ def test_a_boundary_fix_is_none_on_the_old_bounds_and_the_type_on_the_new_undone
     ]
     assert queue.next(reviewer="ana").example_id == "s3"  # type: ignore[union-attr]
     assert queue.stats()["errors_found"] == 1
+    # One fix is one answer, one correction per reviewer too (the second read: its
+    # two decisions counted twice, the second at 0 s).
+    assert queue.by_reviewer().select("reviewer", "answered", "corrected").rows() == [("ana", 1, 1)]
     assert queue.undo(reviewer="ana") == "s1"
     assert decisions(spans_workspace)[2:] == [
         ("s1", bounds("s1", "battery life"), "undo", None, 2),
@@ -174,6 +177,7 @@ def test_a_missed_span_is_the_type_on_new_bounds_and_the_item_stays(
     assert again is not None and again.attribute == item.attribute
     assert Span(start, end, "TERM") in again.spans
     assert queue.progress()["reviewed"] == 0
+    assert queue.by_reviewer().height == 0, "a missed span is no answer to a queued item"
     # Undoing it leaves ana on the item she holds.
     assert queue.undo(reviewer="ana") == "s1"
     assert queue.next(reviewer="bo").example_id == "s3"  # type: ignore[union-attr]
