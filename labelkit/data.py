@@ -326,7 +326,7 @@ def _read_rows(
         if not sum(batch.height for batch in table.batches(None)):
             raise InputError(no_rows)
         raise InputError(problem)
-    used_by_name = (text_column, id_column, label_column)
+    used = {c for c in (text_column, id_column, label_column, split_column) if c}
     unread_label = None
     if label_column is None:
         # Ids are found unasked in a column named `id`, so a user expects the same of
@@ -337,7 +337,7 @@ def _read_rows(
         )
         if unread_label is not None:
             notes.append(f"{name}: {_unread_hint(unread_label)}")
-    if split_column is None and "split" in schema and "split" not in used_by_name:
+    if split_column is None and "split" in schema and "split" not in used:
         # Trial 50a: rows marked test in the file went to train without a word.
         notes.append(
             f"{name}: column 'split' was not read as the rows' splits (rows with gold get "
@@ -360,7 +360,6 @@ def _read_rows(
         if split_column
         else pl.lit(None, pl.String)
     )
-    used = {c for c in (text_column, id_column, label_column, split_column) if c}
     rest = [c for c in schema if c not in used]
     meta = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
     text = pl.col(text_column)

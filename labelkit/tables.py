@@ -387,25 +387,28 @@ def read_utf8(path: Path, what: str) -> str:
     >>> read_utf8(Path("spam.rules"), "rule file").splitlines()[0]
     'subscrib* -> spam'
     """
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8").removeprefix(BOM)
-    except UnicodeDecodeError as error:
-        line = 1 + data[: error.start].count(b"\n")
-        raise InputError(
-            f"{path} line {line}: byte {data[error.start]:#04x} is not valid UTF-8: save the "
-            f"{what} as UTF-8 (in most editors: Save As, encoding UTF-8)"
-        ) from None
+    advice = f": save the {what} as UTF-8 (in most editors: Save As, encoding UTF-8)"
+    return _decode(path.read_bytes(), path, "utf-8", named="UTF-8", advice=advice).removeprefix(BOM)
 
 
-def _decode(data: bytes, path: Path, encoding: str, line: int = 1) -> str:
+def _decode(
+    data: bytes,
+    path: Path,
+    encoding: str,
+    line: int = 1,
+    *,
+    named: str | None = None,
+    advice: str = "; give the file's encoding with encoding= / --encoding (e.g. cp1252, latin-1)",
+) -> str:
+    """``data`` decoded, or an error naming the line (counted from ``line``) of its first
+    bad byte, the encoding as ``named``, and ``advice``."""
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         at = line + data[: error.start].count(b"\n")
         raise InputError(
-            f"{path} line {at}: byte {data[error.start]:#04x} is not valid {encoding}; "
-            "give the file's encoding with encoding= / --encoding (e.g. cp1252, latin-1)"
+            f"{path} line {at}: byte {data[error.start]:#04x} is not valid "
+            f"{named or encoding}{advice}"
         ) from None
 
 

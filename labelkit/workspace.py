@@ -546,11 +546,21 @@ class Workspace:
         given = first_row(self.con, "SELECT value FROM meta WHERE key = ?", [APPLIED_LFS])
         if given is None:
             return []
+        last = set(json.loads(given[0]))
+        return [name for name in self.applied_lfs() if name not in last]
+
+    def applied_lfs(self) -> list[str]:
+        """The LFs whose votes an ``apply`` stored (imported votes are not among them), by
+        name.
+
+        Examples
+        --------
+        >>> ws.applied_lfs()
+        ['crash_words', 'money_back']
+        """
         return self.sql(
             """SELECT s.name FROM sources s JOIN runs r USING (run_id)
-               WHERE s.kind = 'lf' AND r.step = 'apply' AND NOT list_contains(?, s.name)
-               ORDER BY s.name""",
-            [json.loads(given[0])],
+               WHERE s.kind = 'lf' AND r.step = 'apply' ORDER BY s.name"""
         )["name"].to_list()
 
     def _steps_since(self, last: str, steps: Sequence[str]) -> list[str]:

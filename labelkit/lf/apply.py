@@ -544,11 +544,7 @@ def apply_lfs(
     names = [lf.name for lf in lfs]
     # Only LFs an earlier apply wrote: imported votes are not this command's to warn
     # about or prune (trial 32: apply after import-votes said they "still vote").
-    applied_before = workspace.sql(
-        """SELECT s.name FROM sources s JOIN runs r USING (run_id)
-           WHERE s.kind = 'lf' AND r.step = 'apply' ORDER BY s.name"""
-    )["name"].to_list()
-    others = [name for name in applied_before if name not in names]
+    others = [name for name in workspace.applied_lfs() if name not in names]
     pruned = others if prune else []
     counts: dict[str, int] = {}
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)

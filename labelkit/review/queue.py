@@ -72,6 +72,11 @@ LIVE_DECISIONS = """
 # The label model's label a decision ``d`` on a queued item ``q`` was shown: kept with the
 # decision since schema 10, the queue's for one from before.
 _SHOWN_GIVEN = "CASE WHEN d.shown THEN d.shown_given ELSE q.given_label END"
+# A decision that found an error (a row with its ``action``, ``label`` and the
+# ``given_label`` it was shown): a span's bounds fixed, or a label other than the label
+# model's where it gave one.
+_CORRECTED = f"""action = '{FIX}' OR (action IN {ANSWERS} AND given_label IS NOT NULL
+                                       AND label IS DISTINCT FROM given_label)"""
 
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
@@ -752,10 +757,7 @@ class ReviewQueue:
                          AS suggestion_confirmed,
                        count(*) FILTER (WHERE action = 'skip') AS skipped,
                        count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
-                       count(*) FILTER (WHERE action = '{FIX}' OR (action IN {ANSWERS}
-                                        AND given_label IS NOT NULL
-                                        AND label IS DISTINCT FROM given_label))
-                         AS errors_found
+                       count(*) FILTER (WHERE {_CORRECTED}) AS errors_found
                 FROM items GROUP BY attribute""",
             [focus, focus, focus, attribute, attribute],
         )
@@ -862,7 +864,7 @@ class ReviewQueue:
                 # Joined to the queue: a fixed span's new bounds and a missed span are
                 # decisions on spans no item asked about.
                 f"""WITH own AS (
-                        SELECT d.*, {_SHOWN_GIVEN} AS given
+                        SELECT d.*, {_SHOWN_GIVEN} AS given_label
                         FROM ({LIVE_DECISIONS}) d JOIN queue q USING (example_id, attribute)
                         WHERE d.action <> '{RULED_OUT}'
                         QUALIFY row_number() OVER (PARTITION BY d.reviewer, d.example_id,
@@ -870,10 +872,7 @@ class ReviewQueue:
                                                    ORDER BY d.decision_id DESC) = 1)
                     SELECT reviewer,
                            count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
-                           count(*) FILTER (WHERE action = '{FIX}' OR (action IN {ANSWERS}
-                                            AND given IS NOT NULL
-                                            AND label IS DISTINCT FROM given))
-                             AS corrected,
+                           count(*) FILTER (WHERE {_CORRECTED}) AS corrected,
                            count(*) FILTER (WHERE action = 'skip') AS skipped,
                            count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
                            round(median(seconds), 1) AS seconds
