@@ -34,7 +34,13 @@ from labelkit.aggregate import (
 from labelkit.aggregate.attributes import saved_model_path
 from labelkit.aggregate.auto import shown_choice
 from labelkit.data import ingest as ingest_files
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
+from labelkit.errors import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    SchemaToMigrateError,
+    did_you_mean,
+)
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.executors import Executor, executor_for
 from labelkit.export import export_cleaned, export_path, write_frame
@@ -223,10 +229,22 @@ def _warning_printer(default: Callable[..., None]) -> Callable[..., None]:
     return show
 
 
+def _check_folder(path: Path) -> None:
+    """Refuse an output folder that is a file, before the work that fills it (trial
+    51c: `train ws data.csv` trained to the end, then failed in a traceback)."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path} is a file; the output goes in a folder: give a folder's path")
+
+
 def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Workspace:
+    """The workspace at ``path``; a command that only reads opens it ``read_only``, so
+    that others can read it at once (trial 51c), unless its schema is to be migrated."""
     if must_exist and not path.exists():
         raise LabelkitError(f"workspace {path} does not exist: start with `labelkit ingest`")
-    return Workspace(path, read_only=read_only)
+    try:
+        return Workspace(path, read_only=read_only)
+    except SchemaToMigrateError:
+        return Workspace(path)
 
 
 @app.command()
@@ -454,7 +472,10 @@ def apply(
         # Trial 47: a table of headers alone.
         console.print(f"none of these LFs votes on {where}", highlight=False)
     else:
-        console.print(rich_table(summary, title=f"on {where}"))
+        # As `analyze` shows it (trial 51b: the same numbers under two headings).
+        console.print(
+            rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
+        )
     # One that failed on its rows is reported below with its errors, not as a misspelling
     # (trial K).
     silent = [
@@ -548,7 +569,7 @@ def analyze(
 ) -> None:
     """How the sources (labeling functions, LLM answers) do: accuracy with intervals,
     agreement, gaps, disputes."""
-    with _open(workspace) as ws:
+    with _open(workspace, read_only=True) as ws:
         ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
         warn_if_out_of_date(ws, labels=False)
         _say_unapplied(ws)
@@ -2158,7 +2179,7 @@ def _listening(host: str, port: int) -> Iterator[socket.socket]:
 @app.command(name="review-stats")
 def review_stats(workspace: Workspace_) -> None:
     """What the review has done and found, and how much reviewers agree."""
-    with _open(workspace) as ws:
+    with _open(workspace, read_only=True) as ws:
         queue = ReviewQueue(ws)
         stats = queue.stats()
         reviewers = queue.by_reviewer()
@@ -2298,6 +2319,7 @@ def train(
     cleaned spans)."""
     if pick is not None and not frontier:
         raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
+    _check_folder(output_dir)
     from labelkit.train.sample import max_examples_option
 
     limit = max_examples_option(max_examples)
@@ -2438,6 +2460,8 @@ def evaluate_all(
     ] = None,
 ) -> None:
     """Compare every source, the label models, the cleaned labels and the small model on gold."""
+    if output:
+        _check_folder(output)
     with _open(workspace, read_only=True) as ws:
         evaluation = evaluate(ws, model, split=split)
         kind = ws.task.kind
@@ -2454,13 +2478,12 @@ def evaluate_all(
     comparison = evaluation.comparison()
     training = pl.col("kind") == "training labels"
     console.print(
-        rich_table(
-            comparison.filter(~training).drop("split", "macro_f1"), title=f"gold {split} split"
-        )
+        rich_table(comparison.filter(~training).drop("split"), title=f"gold {split} split")
     )
     console.print(
         "voted_accuracy: accuracy where a method votes; accuracy: an abstain counts as "
-        "wrong (left blank for LFs and LLMs)"
+        "wrong (left blank for LFs and LLMs); macro_f1: the mean of the labels' F1, an "
+        "abstain wrong"
     )
     trained = comparison.filter(training)
     if trained.height:
@@ -2470,14 +2493,37 @@ def evaluate_all(
         )
     small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
     if small:
-        per_class = evaluation.per_class.filter(pl.col("method") == small[0]).drop("method")
-        console.print(rich_table(per_class, title=f"{small[0]}, per class"))
-        # Said above the table, not as its title: a narrow table would wrap a title.
-        console.print("confusion matrix: rows gold, columns predicted")
-        console.print(rich_table(evaluation.confusion_matrix(small[0])))
+        _print_per_class(evaluation, small[0])
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+# Wider, a confusion matrix fits no terminal (trial 51a: 22 intents, 545 characters).
+_PRINTED_CONFUSION_LABELS = 10
+
+
+def _print_per_class(evaluation: Evaluation, small: str) -> None:
+    """The small model's scores per class beside each label model's F1 (trial 51b: a
+    label model's 0.889 accuracy hid a rare class's precision of 0.348), then its
+    confusion matrix where it fits."""
+    models = evaluation.summary.filter(pl.col("kind") == "label model")["method"].to_list()
+    per_class = evaluation.per_class.filter(pl.col("method") == small).drop("method")
+    for model in models:
+        f1 = evaluation.per_class.filter(pl.col("method") == model).select(
+            "label", pl.col("f1").alias(f"f1 {model}")
+        )
+        per_class = per_class.join(f1, on="label", how="left", maintain_order="left")
+    console.print(rich_table(per_class, title=f"{small}, per class"))
+    confusion = evaluation.confusion_matrix(small)
+    if confusion.width - 1 > _PRINTED_CONFUSION_LABELS:
+        console.print(
+            f"confusion matrix: {confusion.width - 1} labels, too wide to print; --output writes it"
+        )
+        return
+    # Said above the table, not as its title: a narrow table would wrap a title.
+    console.print("confusion matrix: rows gold, columns predicted")
+    console.print(rich_table(confusion))
 
 
 def _print_span_evaluation(evaluation: Evaluation, split: str) -> None:
@@ -2577,6 +2623,7 @@ def package(
     from labelkit.evaluation import evaluate
     from labelkit.train import package_model
 
+    _check_folder(output_dir)
     evaluation = None
     if workspace is not None:
         with _open(workspace, read_only=True) as ws:
@@ -2603,7 +2650,7 @@ def predict(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help="Multi-label and attribute models: the score a label, or an attribute's "
+            help="Multi-label and attribute models only: the score a label, or an attribute's "
             "presence, must reach. [default: 0.5; for a model scoring the absent answer "
             "(the n-grams), the most probable answer]",
         ),

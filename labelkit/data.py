@@ -1153,7 +1153,18 @@ def _resolve_task(
     if workspace.has_task():
         task = workspace.task
         if labels is not None and tuple(labels) != task.labels:
-            raise InputError(f"the workspace's labels are {list(task.labels)}, not {list(labels)}")
+            added = [label for label in labels if label not in task.labels]
+            raise InputError(
+                f"the workspace's labels are {list(task.labels)}, not {list(labels)}; they "
+                "are set by its first ingest"
+                + (
+                    # Trial 51a: nothing said what to do about a label found later.
+                    f", and {added} cannot be added to it: ingest into a new workspace "
+                    "with every label, then apply the labeling functions there again"
+                    if added
+                    else ""
+                )
+            )
         if lang is not None and lang != task.lang:
             raise InputError(
                 f"the workspace's language is {task.lang!r}, not {lang!r}; it is set by "

@@ -18,6 +18,10 @@ class WorkspaceError(LabelkitError):
     """The workspace file cannot be used as asked (locked, missing a step, wrong version)."""
 
 
+class SchemaToMigrateError(WorkspaceError):
+    """A workspace opened read-only is of an older schema, which only a writer migrates."""
+
+
 class LabelingFunctionError(LabelkitError):
     """A labeling function raised or returned something that is not a label.
 

@@ -103,6 +103,15 @@ class _PrintableConsole(Console):
             shown.append(item)
         super().print(*shown, **kwargs)
 
+    def on_broken_pipe(self) -> None:
+        """The reader of the pipe left (``| head -3``): the rest of the output goes
+        nowhere, and the command goes on. rich's own stopped it, with exit code 1 and not
+        a word (trial 51c: ``train | head -1`` stopped training and kept nothing)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())
+        os.close(devnull)
+
 
 # Outside a terminal, the seconds between two lines of progress.
 PROGRESS_EVERY_S = 10.0

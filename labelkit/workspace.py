@@ -30,6 +30,7 @@ from labelkit.errors import (
     LabelkitError,
     LabelkitWarning,
     OutdatedWarning,
+    SchemaToMigrateError,
     WorkspaceError,
     did_you_mean,
 )
@@ -321,6 +322,7 @@ class Workspace:
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise WorkspaceError(f"workspace {self.path} does not exist")
+        _check_duckdb_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
@@ -328,13 +330,42 @@ class Workspace:
             if "lock" in str(error).lower():
                 raise WorkspaceError(_locked(self.path, str(error), read_only)) from error
             raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
-        _quiet(self.con)
-        if not read_only:
-            self._migrate()
-        elif self.schema_version() != SCHEMA_VERSION:
+        try:
+            _quiet(self.con)
+            self._check_labelkit_tables()
+            if not read_only:
+                self._migrate()
+            elif self.schema_version() != SCHEMA_VERSION:
+                raise SchemaToMigrateError(
+                    f"workspace {self.path} has schema version {self.schema_version()}, "
+                    f"this labelkit needs {SCHEMA_VERSION}; open it once for writing to migrate"
+                )
+        except duckdb.Error as error:
+            # Trial 51c: a file cut short failed at its first query, in a traceback.
+            self.con.close()
             raise WorkspaceError(
-                f"workspace {self.path} has schema version {self.schema_version()}, "
-                f"this labelkit needs {SCHEMA_VERSION}; open it once for writing to migrate"
+                f"cannot read workspace {self.path} (damaged?): {error}"
+            ) from error
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _check_labelkit_tables(self) -> None:
+        """Refuse a DuckDB file of other tables than a workspace's (trial 51c: one with an
+        ``examples`` table of its own failed in a migration's traceback)."""
+        tables = [
+            name
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY 1"
+            ).fetchall()
+        ]
+        if tables and "meta" not in tables:
+            shown = ", ".join(tables[:5]) + (
+                f" and {len(tables) - 5} more" if len(tables) > 5 else ""
+            )
+            raise WorkspaceError(
+                f"{self.path} is a DuckDB file but not a labelkit workspace: it holds the "
+                f"tables {shown} and no labelkit meta table; give a new file's path"
             )
 
     def __enter__(self) -> Workspace:
@@ -768,6 +799,27 @@ def announce_server(path: Path, url: str) -> Iterator[None]:
         yield
     finally:
         note.unlink(missing_ok=True)
+
+
+# What a DuckDB file holds at bytes 8 to 12 of its first block.
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def _check_duckdb_file(path: Path) -> None:
+    """Refuse an existing file that is no DuckDB database (trial 51c: `ingest data.csv
+    new.csv`, the workspace left out, reported 300 examples added to a CSV file that
+    DuckDB had opened as a database in memory, and kept nothing)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(12)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return
+    if head and head[8:12] != _DUCKDB_MAGIC:
+        raise WorkspaceError(
+            f"{path} is not a DuckDB workspace"
+            + (f" (a {path.suffix} file)" if path.suffix and path.suffix != ".duckdb" else "")
+            + "; the workspace is the first argument: a .duckdb file, made by the first ingest"
+        )
 
 
 def _locked(path: Path, error: str, read_only: bool) -> str:

@@ -25,7 +25,8 @@ from labelkit import (
     keyword_lf,
     summarize_lfs,
 )
-from labelkit.cli import app
+from labelkit.cli import _print_per_class, app
+from labelkit.evaluation import Evaluation
 from tests.openai_server import Behaviour, OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
@@ -103,7 +104,7 @@ def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -
     assert result.returncode == 0, result.stderr
     # Test split: the long-named LF votes on s1 (right) and s5 (wrong); counting its
     # three abstains as wrong would give 0.200.
-    assert cells(result.stdout, LONG_LF) == [LONG_LF, "lf", "0.400", "0.500", "–", "–", "–", "–"]
+    assert cells(result.stdout, LONG_LF) == [LONG_LF, "lf", "0.400", "0.500", *["–"] * 5]
     # Majority vote: s1, s2 right, s3 wrong (free), s4 no vote, s5 a tie.
     assert cells(result.stdout, "majority_vote")[:5] == [
         "majority_vote",
@@ -364,6 +365,10 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert "keyword_subscribe" in outputs["evaluate"][0]
     assert "small model (n-grams), per class" in outputs["evaluate"][1]
     assert "confusion matrix: rows gold, columns predicted" in outputs["evaluate"][1]
+    # Trials 51a and 51b: macro-F1 was only in the saved report, and a label model's
+    # per-class scores nowhere in the terminal.
+    assert "macro_f1" in outputs["evaluate"][1]
+    assert "f1 majority_vote" in outputs["evaluate"][1]
     summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["summary"]
     assert {row["kind"] for row in summary} >= {"lf", "label model", "small model"}
     with Workspace(ws, read_only=True) as opened:
@@ -1024,3 +1029,67 @@ def test_train_says_what_became_of_the_spans_of_train_and_dev(
     assert (
         "dev: 36 gold spans overlapping a longer one left out of the choice of checkpoint" in said
     )
+
+
+def test_a_confusion_matrix_too_wide_for_a_terminal_is_left_to_the_report(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 51a: 22 intents made a 545-character matrix, cut to ellipses in a terminal.
+    labels = [f"intent_{i:02d}" for i in range(12)]
+    per_class = pl.DataFrame(
+        {
+            "method": ["small"] * 12 + ["auto"] * 12,
+            "label": labels * 2,
+            "precision": [1.0] * 24,
+            "recall": [1.0] * 24,
+            "f1": [1.0] * 12 + [0.5] * 12,
+            "support": [1] * 24,
+        }
+    )
+    confusion = pl.DataFrame(
+        {"method": ["small"] * 12, "gold": labels, "predicted": labels, "count": [1] * 12}
+    )
+    summary = pl.DataFrame({"method": ["auto", "small"], "kind": ["label model", "small model"]})
+    _print_per_class(Evaluation(summary, per_class, confusion), "small")
+    shown = capsys.readouterr().out
+    assert "f1 auto" in shown and "intent_11" in shown
+    assert "confusion matrix: 12 labels, too wide to print; --output writes it" in shown
+    assert "rows gold" not in shown
+    _print_per_class(Evaluation(summary, per_class.head(10), confusion.head(10)), "small")
+    assert "confusion matrix: rows gold, columns predicted" in capsys.readouterr().out
+
+
+def test_a_reader_that_leaves_the_pipe_does_not_stop_the_command(voted: Path) -> None:
+    # Trial 51c: `train | head -1` stopped training at its first line, exit 1, no word;
+    # `aggregate | head -3` exited 1 after its step.
+    read, write = os.pipe()
+    os.close(read)  # the reader left before the first line
+    try:
+        for step in ("aggregate", "analyze"):
+            done = subprocess.run(
+                [*LABELKIT, step, str(voted)],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode == 0, (step, done.stderr)
+    finally:
+        os.close(write)
+    with Workspace(voted, read_only=True) as ws:
+        steps = ws.sql("SELECT step FROM runs ORDER BY run_id")["step"].to_list()
+    assert steps[-1] == "aggregate"
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_the_work(voted: Path) -> None:
+    # Trial 51c: `train ws data.csv` trained to the end, then failed in a traceback;
+    # `evaluate --output data.csv` printed every table first.
+    taken = voted.parent / "rows.csv"
+    for command in (["train", voted, taken], ["evaluate", voted, "--output", taken]):
+        refused = run(*command)
+        assert refused.returncode == 1, refused.stderr
+        assert (
+            refused.stderr
+            == f"error: {taken} is a file; the output goes in a folder: give a folder's path\n"
+        )
+        assert refused.stdout == ""

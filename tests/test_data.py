@@ -756,6 +756,17 @@ def test_the_language_is_stored_checked_and_kept(tmp_path: Path) -> None:
         assert ws.task.lang == "de"
         with pytest.raises(InputError, match="the workspace's language is 'de', not 'fr'"):
             ingest(ws, path, lang="fr")
+        # Trial 51a: a label found later was refused with no word on what to do.
+        with pytest.raises(
+            InputError,
+            match=r"not \['ja', 'nein', 'vielleicht'\]; they are set by its first ingest, and "
+            r"\['vielleicht'\] cannot be added to it: ingest into a new workspace",
+        ):
+            ingest(ws, path, labels=["ja", "nein", "vielleicht"])
+        with pytest.raises(
+            InputError, match=r"not \['nein', 'ja'\]; they are set by its first ingest$"
+        ):
+            ingest(ws, path, labels=["nein", "ja"])
 
 
 def test_polars_and_pandas_frames_are_ingested(tmp_path: Path) -> None:

@@ -208,17 +208,28 @@ def test_evaluating_before_any_vote_or_model_says_what_to_run(workspace: Workspa
         evaluate(workspace)
 
 
-def test_a_model_alone_is_evaluated_before_any_vote(workspace: Workspace, tmp_path: Path) -> None:
+def untrained_textcat(path: Path, labels: tuple[str, ...]) -> Path:
+    """An initialized, untrained spaCy textcat of ``labels``, saved at ``path``."""
     nlp = spacy.blank("en")
     textcat = nlp.add_pipe("textcat")
-    for label in ("ham", "spam"):
+    for label in labels:
         textcat.add_label(label)
     nlp.initialize()
-    nlp.to_disk(tmp_path / "model")
-    summary = evaluate(workspace, tmp_path / "model").summary
+    nlp.to_disk(path)
+    return path
+
+
+def test_a_model_alone_is_evaluated_before_any_vote(workspace: Workspace, tmp_path: Path) -> None:
+    summary = evaluate(workspace, untrained_textcat(tmp_path / "model", ("ham", "spam"))).summary
     assert summary.select("method", "kind", "coverage").rows() == [
         ("small model (textcat)", "small model", 1.0)
     ]
+    # Trial 51c: a model of other labels failed in "ValueError: 'politics' is not in list".
+    topics = untrained_textcat(tmp_path / "topics", ("sports", "tech"))
+    with pytest.raises(
+        LabelkitError, match=r"topics answers the labels \['sports', 'tech'\], not this workspace's"
+    ):
+        evaluate(workspace, topics)
 
 
 def test_needs_gold(workspace: Workspace) -> None:

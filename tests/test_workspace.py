@@ -115,6 +115,34 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         Workspace(path)
 
 
+def test_a_file_that_is_no_workspace_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # Trial 51c: `ingest data.csv new.csv` said 300 examples were added, to a CSV file
+    # DuckDB had opened as a database in memory, and kept nothing.
+    data = tmp_path / "data.csv"
+    data.write_text("id,text\n1,hello\n")
+    with pytest.raises(WorkspaceError, match=r"data.csv is not a DuckDB workspace \(a .csv file\)"):
+        Workspace(data)
+    assert data.read_text() == "id,text\n1,hello\n"
+    # A DuckDB file of someone else's tables: a migration's CatalogException before.
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as con:
+        con.execute("CREATE TABLE examples (a INTEGER)")
+    with pytest.raises(WorkspaceError, match="holds the tables examples and no labelkit meta"):
+        Workspace(other)
+    with duckdb.connect(str(other), read_only=True) as con:
+        assert con.execute("SELECT table_name FROM information_schema.tables").fetchall() == [
+            ("examples",)
+        ]
+    # A workspace cut short: an IOException traceback at its first query before.
+    whole = tmp_path / "whole.duckdb"
+    with Workspace(whole) as ws:
+        ws.con.execute("CREATE TABLE filler AS SELECT range AS i FROM range(300000)")
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    with pytest.raises(WorkspaceError, match=r"cannot read workspace .*cut.duckdb \(damaged\?\)"):
+        Workspace(cut)
+
+
 def test_missing_step_is_named(workspace: Workspace) -> None:
     with pytest.raises(WorkspaceError, match="run `labelkit aggregate` first"):
         workspace.require("predictions", "labelkit aggregate")

@@ -363,6 +363,8 @@ def source_health(
     accuracy, agreement with the other sources' majority beside the level its label mix
     would reach at random (``agreement_chance``), gold accuracy where ``measured`` (an ``lf_summary`` with gold)
     has it, and the status: ``dropped`` or ``below chance`` (kept on request),
+    ``unconfirmed`` (weighed zero: the fit rated it above its prior, and the others'
+    votes alone put it at chance, so its own votes had vouched for it),
     ``below chance on gold`` (even the top of its gold accuracy's 95% interval is below
     the accuracy of voting its label mix at random on the gold rows, the ``chance`` of
     ``lf_summary``: something the label model cannot see), ``trusted above gold`` (the
@@ -380,6 +382,7 @@ def source_health(
     """
     below = set(report["below_chance"])
     dropped = set(report["dropped"])
+    unconfirmed = set(report.get("unconfirmed", ()))
     silent = {j for j, coverage in enumerate(report["coverage"]) if coverage == 0}
     health = pl.DataFrame(
         {
@@ -403,6 +406,8 @@ def source_health(
                 if j in dropped
                 else "below chance"
                 if j in below
+                else "unconfirmed"
+                if j in unconfirmed
                 else "ok"
                 for j in range(len(sources))
             ],
@@ -448,6 +453,7 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     flagged = health.filter(pl.col("status").is_in(["dropped", "below chance"]))
     on_gold = health.filter(pl.col("status") == "below chance on gold")
     above = health.filter(pl.col("status") == "trusted above gold")
+    unconfirmed = health.filter(pl.col("status") == "unconfirmed")
     lines = []
     if not flagged.is_empty():
         names = ", ".join(flagged["source"])
@@ -455,6 +461,13 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
         lines.append(
             f"below chance ({action}): {names} — these agree with the other sources' "
             "majority less often than voting their own label mix at random would"
+        )
+    if not unconfirmed.is_empty():
+        names = ", ".join(unconfirmed["source"])
+        remedy = "" if fitted_with_gold else "; gold would tell (`aggregate --gold-split dev`)"
+        lines.append(
+            f"unconfirmed (weighed zero): {names} — only their own votes rated them above "
+            f"chance; the other sources contradict them where both vote{remedy}"
         )
     if not on_gold.is_empty():
         names = ", ".join(on_gold["source"])

@@ -97,8 +97,14 @@ def pattern_lf(
         attribute=attribute,
     )
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    build_matchers([lf], _load_pipeline("blank:en"))
+    build_matchers([lf], _load_pipeline("blank:en"), probe=runs_blank(lf))
     return lf
+
+
+def runs_blank(lf: Patterned) -> bool:
+    """Whether ``lf`` matches on a blank pipeline (its task's language, or one it names),
+    where only what the tokenizer sets is there to match."""
+    return lf.model is None or lf.model.startswith("blank:")
 
 
 def run_pattern_lfs(
@@ -148,7 +154,8 @@ def _load_pipeline(model: str) -> Any:
 
 
 class Patterned(Protocol):
-    """What ``build_matchers`` reads of an LF (``PatternLF``, ``SpanPatternLF``)."""
+    """What ``build_matchers`` and ``runs_blank`` read of an LF (``PatternLF``,
+    ``SpanPatternLF``)."""
 
     @property
     def name(self) -> str: ...
@@ -158,15 +165,23 @@ class Patterned(Protocol):
     def token_patterns(self) -> str: ...
     @property
     def attr(self) -> str: ...
+    @property
+    def model(self) -> str | None: ...
 
 
 def build_matchers(
-    lfs: Sequence[Patterned], nlp: Any, *, forms: Sequence[str] = (), what: str = "pattern LF"
+    lfs: Sequence[Patterned],
+    nlp: Any,
+    *,
+    forms: Sequence[str] = (),
+    what: str = "pattern LF",
+    probe: bool = True,
 ) -> list[Any]:
     """One token ``Matcher`` and one ``PhraseMatcher`` per attribute for all ``lfs``,
     each match named by its LF; an invalid pattern is an error naming the LF (``what``
     it is). Each phrase is added as given, or in each Unicode normal form of ``forms``
-    (texts matched as stored may come in either).
+    (texts matched as stored may come in either). With ``probe`` (``nlp`` is the
+    pipeline the LFs run on), a token pattern on what ``nlp`` does not set is one too.
 
     Examples
     --------
@@ -200,4 +215,20 @@ def build_matchers(
         except (MatchPatternError, ValueError, KeyError) as error:
             raise InputError(f"{what} {lf.name!r}: invalid pattern: {error}") from None
     matchers = list(phrase_matchers.values())
-    return [token_matcher, *matchers] if len(token_matcher) else matchers
+    if not (probe and len(token_matcher)):
+        return [token_matcher, *matchers] if len(token_matcher) else matchers
+    # A pattern on what only a trained pipe sets (POS, LEMMA, DEP...) fails on the first
+    # text, in spaCy's error and naming no LF (trial 51c): tried on one text here.
+    sample = nlp("labelkit")
+    for lf in lfs:
+        if patterns := json.loads(lf.token_patterns):
+            alone = Matcher(nlp.vocab)
+            alone.add(lf.name, patterns)
+            try:
+                alone(sample)
+            except ValueError as error:
+                raise InputError(
+                    f"{what} {lf.name!r}: its pattern needs what this pipeline does not "
+                    f"set (give model= a trained pipeline, e.g. 'en_core_web_sm'): {error}"
+                ) from None
+    return [token_matcher, *matchers]

@@ -32,7 +32,7 @@ from labelkit.lf.core import (
     describe_error,
     read_list,
 )
-from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
+from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers, runs_blank
 from labelkit.spans import Span, misplaced
 from labelkit.task import OUTSIDE, Task
 from labelkit.workspace import Workspace
@@ -232,13 +232,13 @@ def span_labeling_function(
 
 def _checked(lf: SpanPatternLF) -> SpanPatternLF:
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    _matchers([lf], _load_pipeline("blank:en"))
+    _matchers([lf], _load_pipeline("blank:en"), probe=runs_blank(lf))
     return lf
 
 
-def _matchers(lfs: Sequence[SpanPatternLF], nlp: Any) -> list[Any]:
+def _matchers(lfs: Sequence[SpanPatternLF], nlp: Any, probe: bool = True) -> list[Any]:
     # Texts are matched as stored, so each phrase is added in NFC and in NFD.
-    return build_matchers(lfs, nlp, forms=("NFC", "NFD"), what="span LF")
+    return build_matchers(lfs, nlp, forms=("NFC", "NFD"), what="span LF", probe=probe)
 
 
 def compute_span_votes(

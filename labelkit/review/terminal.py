@@ -214,7 +214,12 @@ def _review_items(
             )
             answered -= undone is not None
             continue
-        if key.isdigit():
+        if key == _TYPED:
+            action, label = "label", _typed_label(read_key, console, item)
+            if label is None:
+                notice = Text("no label chosen", style="dim")
+                continue
+        elif key.isdigit():
             action, label = "label", item.choices[int(key) - 1]
         else:
             action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
@@ -264,7 +269,53 @@ def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
             for k, label in enumerate(item.choices[:9], start=1)
             if label not in item.ruled_out
         }
+        if any(label not in item.ruled_out for label in item.choices[9:]):
+            keys[_TYPED] = "another label, typed"
     return keys
+
+
+def _typed_label(read_key: Callable[[], str], console: Console, item: ReviewItem) -> str | None:
+    """A label typed by its number, its name or a part of it that only it has, then
+    Enter, for a task of more labels than number keys (trial 51a: 22 intents, and no
+    key for the last 13); None on Esc, an empty line or a part no single label has."""
+    open_labels = [
+        (number, label)
+        for number, label in enumerate(item.choices, start=1)
+        if label not in item.ruled_out
+    ]
+    console.print(Text("   ").join(Text(f"{n} {printable(label)}") for n, label in open_labels))
+    console.print("label (number or name), Enter; Esc cancels: ", end="")
+    typed = ""
+    while (key := read_key()) not in (*_ENTER, _ESCAPE, "", "\x04"):
+        # Echoed here: the review reads keys unechoed (``_keys_as_typed``).
+        if key in ("\x7f", "\b") and typed:
+            typed = typed[:-1]
+            console.print("\b \b", end="")
+        elif key.isprintable():
+            typed += key
+            console.print(key, end="", markup=False, highlight=False)
+    console.print()
+    wanted = typed.strip().lower()
+    if key == _ESCAPE or not wanted:
+        return None
+    named = {str(n): label for n, label in open_labels} | {
+        label.lower(): label for _, label in open_labels
+    }
+    matches = (
+        [named[wanted]]
+        if wanted in named
+        else [label for _, label in open_labels if wanted in label.lower()]
+    )
+    if len(matches) == 1:
+        return matches[0]
+    console.print(
+        Text(
+            f"{len(matches)} labels contain {printable(repr(typed))}"
+            + (": " + ", ".join(printable(label) for label in matches) if matches else ""),
+            style="red",
+        )
+    )
+    return None
 
 
 def _skipped(progress: dict[str, int]) -> str:
@@ -282,6 +333,8 @@ def _help(keys: dict[str, str]) -> Text:
 # Each yes or no key, as the key a whole-text item's keys name it by.
 _ALIASES = {key: keys[0] for keys in (_YES, _NO) for key in keys}
 _KEY_NAMES = {"a": "a/y", "r": "r/n", _RIGHT: "→"}
+# Labels past the ninth have no number key: this key asks for one by name or number.
+_TYPED = "/"
 
 
 def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: Console) -> str:

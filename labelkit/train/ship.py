@@ -565,6 +565,7 @@ class Predictor:
             # A MiniLM classifier (one label per text, torch's own threads) cuts a text at
             # its max_length in tokens; the n-grams read any.
             self.pipes, self.ner, self.labels = ["textcat"], False, list(nlp.labels)
+            self._check_threshold_applies()
             return
         self.pipes = [pipe for pipe in nlp.pipe_names if pipe.startswith("textcat")]
         self.ner = bool({"ner", "spancat"} & set(nlp.pipe_names))
@@ -574,6 +575,21 @@ class Predictor:
             )
         self.limit = _length_limit(nlp, loaded=nlp is not model)
         self.labels = [label for pipe in self.pipes for label in nlp.get_pipe(pipe).labels]
+        self._check_threshold_applies()
+
+    def _check_threshold_applies(self) -> None:
+        """Refuse a threshold the model's answers would not read (trial 51b: a
+        single-label model's file came out the same at 0.01 and 0.99, without a word)."""
+        task = getattr(self.nlp, "meta", {}).get("labelkit", {}).get("task")
+        if self.threshold is None or not (self.ner or (task is None and self.pipes == ["textcat"])):
+            return
+        answers = "spans" if self.ner else "one label per text, the most probable"
+        named = f" {self.model}" if isinstance(self.model, str | Path) else ""
+        raise InputError(
+            f"the model{named} answers {answers}: a threshold (--threshold) only cuts a "
+            "multi-label or attribute model's answers"
+            + ("" if self.ner else "; to cut at a score, filter its score_<label> columns")
+        )
 
     def stream(
         self, blocks: Iterable[pl.DataFrame], rows: int, n_process: int | None

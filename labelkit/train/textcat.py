@@ -12,7 +12,9 @@ import contextlib
 import io
 import json
 import re
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -448,9 +450,15 @@ def _fit(
     config["paths"].update({key.split(".")[1]: value for key, value in overrides.items()})
     config.to_disk(output / "config.cfg")
     log = io.StringIO()
+    # Trained beside the models it replaces, which are moved out of the way only once it
+    # is done: a training cut short (Ctrl-C, an error) leaves the model trained before
+    # (trial 51c: an interrupted retrain left its first epoch as model-best, used by
+    # predict and evaluate without a word).
+    staging = Path(tempfile.mkdtemp(prefix=".training-", dir=output))
     # spaCy prints its log to stdout and stderr; a notebook shows it only when asked,
     # and a stream that is not a terminal (a pipe, a file) gets it without colour codes.
     with contextlib.ExitStack() as quiet:
+        quiet.callback(shutil.rmtree, staging, ignore_errors=True)
         if not verbose:
             quiet.enter_context(contextlib.redirect_stdout(log))
             quiet.enter_context(contextlib.redirect_stderr(log))
@@ -460,16 +468,19 @@ def _fit(
             if not _is_terminal(sys.stderr):
                 quiet.enter_context(contextlib.redirect_stderr(PlainText(sys.stderr)))
         try:
-            spacy_train(output / "config.cfg", output, overrides=overrides)
+            spacy_train(output / "config.cfg", staging, overrides=overrides)
         except SystemExit:
             # spaCy's command exits on a config it cannot use, after printing why.
             said = ANSI_ESCAPE.sub("", log.getvalue())[-2000:]
             raise LabelkitError(
                 f"spaCy could not train with {output / 'config.cfg'}: {said}"
             ) from None
-    for saved in SAVED:
-        plain_textcat(output / saved)
-    temper_textcat(output / "model-best", paths["dev"])
+        for saved in SAVED:
+            plain_textcat(staging / saved)
+        temper_textcat(staging / "model-best", paths["dev"])
+        for saved in SAVED:
+            shutil.rmtree(output / saved, ignore_errors=True)
+            (staging / saved).rename(output / saved)
     return output / "model-best"
 
 

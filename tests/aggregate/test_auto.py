@@ -87,6 +87,58 @@ def test_beats_majority_vote_where_sources_differ_in_quality() -> None:
     assert (estimated[:3] > 0.8).all() and (estimated[3:] < 0.5).all()
 
 
+def test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothing() -> None:
+    # Trial 51b: a "violent words" rule for a class of 1.5%, right on 1% of its votes,
+    # contradicted on every row it shared with narrow "ok" rules (cooking, slang), was
+    # estimated at 0.82 while they fell to 0.2, and 17% of the texts went to the rare class.
+    names = ["logistics", "price", "cooking", "slang", "short", "violent", "threat", "weapons"]
+
+    def block(n: int, **votes: int) -> list[list[int]]:
+        return [[votes.get(name, ABSTAIN) for name in names]] * n
+
+    ok = (
+        block(300, cooking=0, violent=1)
+        + block(180, slang=0, violent=1)
+        + block(45, slang=0)
+        + block(100, logistics=0, violent=1)
+        + block(2000, logistics=0)
+        + block(100, price=0, violent=1)
+        + block(900, price=0)
+        + block(230, violent=1)
+        + block(1400, short=0)
+    )
+    risk = block(10, threat=1, violent=1) + block(25, weapons=1) + block(5, threat=1, weapons=1)
+    codes = np.array(ok + risk)
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["chosen"] == "precision_em"
+    assert model.report["unconfirmed"] == [5]
+    assert not model.weights[5].any()
+    assert model.report["accuracy"][2] > 0.9, "the cooking rule is trusted again"
+    predicted = model.predict(codes)
+    assert (predicted[: len(ok)] == 0).all()
+    assert (predicted[len(ok) :] == 1).all()
+    health = source_health(model.report, names)
+    assert health.filter(status="unconfirmed")["source"].to_list() == ["violent"]
+    assert "unconfirmed (weighed zero): violent — only their own votes" in str(
+        health_warning(health)
+    )
+
+
+def test_a_text_only_weightless_sources_voted_on_keeps_their_class_among_many() -> None:
+    # Trial 51a: a "thanks" rule, wrong where other intents' rules also fired, weighed
+    # nothing, and the 163 texts it alone voted on went to the most common of 22 intents.
+    rows = [[0, 0, -1, -1, 3]] * 60 + [[-1, -1, -1, -1, 3]] * 40
+    codes = np.array(rows + [[-1, -1, 1, 1, -1]] * 150 + [[-1, -1, 2, 2, -1]] * 30)
+    model = AutoLabelModel().fit(codes, 4)
+    assert model.report["chosen"] == "precision_em"
+    assert not model.weights[4].any()
+    alone = model.predict_proba(codes[60:61])[0]
+    assert alone.argmax() == 3
+    # Halfway between the prior and the vote: a guess, and flagged as one.
+    assert alone[3] == pytest.approx(0.5 + 0.5 * model.prior[3])
+    assert model.predict(codes[:1]).tolist() == [0]
+
+
 def test_many_sparse_sources_and_nine_classes_stay_above_majority_vote() -> None:
     rng = np.random.default_rng(7)
     coverage, correct = rng.uniform(0.01, 0.05, 164), rng.uniform(0.2, 0.7, 164)

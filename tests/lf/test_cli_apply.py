@@ -276,6 +276,9 @@ def test_apply_and_analyze_report_each_attribute_of_an_aspects_task(tmp_path: Pa
     assert applied.returncode == 0, applied.stderr
     # attribute, lf, polarity, coverage, overlaps, conflicts, correct, incorrect
     assert row(applied.stdout, "staff", "rude")[3:8] == ["0.750", "0.750", "0.000", "2", "1"]
+    # Trial 51b: apply showed the interval's bounds as two raw columns, analyze as one.
+    assert "labeling functions on the dev split" in applied.stdout
+    assert row(applied.stdout, "staff", "rude")[8] == "0.667 (0.21-0.94)"
     analyzed = run("analyze", ws)
     assert analyzed.returncode == 0, analyzed.stderr
     assert "sources per attribute on the dev split" in analyzed.stdout
@@ -350,3 +353,16 @@ def test_apply_counts_overlaps_with_the_lfs_applied_before(tmp_path: Path, ws: P
     # lf, polarity, coverage, overlaps (with `buy -> spam`, on c2), conflicts
     now = next(cells for cells in rows if cells[1].strip() == "now -> spam")
     assert [cell.strip() for cell in now[2:6]] == ["spam", "0.333", "0.333", "0.000"]
+
+
+def test_analyze_and_review_stats_read_beside_another_reader(tmp_path: Path, ws: Path) -> None:
+    # Trial 51c: two `analyze` at once, the second refused as if it would write.
+    applied = run(
+        "apply", ws, "--lfs", lf_file(tmp_path, "buy = keyword_lf('buy', ['buy'], 'spam')\n")
+    )
+    assert applied.returncode == 0, applied.stderr
+    with Workspace(ws, read_only=True):
+        for command in ("analyze", "review-stats"):
+            done = run(command, ws)
+            assert done.returncode == 0, (command, done.stderr)
+    assert "labeling functions on" in run("analyze", ws).stdout

@@ -139,6 +139,46 @@ def news_file(tmp_path: Path) -> Path:
     return path
 
 
+INTENTS = [
+    "card_lost",
+    "refund_status",
+    "change_address",
+    "cancel_subscription",
+    "greeting",
+    "payment_declined",
+    "pin_change",
+    "balance",
+    "transfer_failed",
+    "open_account",
+    "close_account",
+    "thanks_goodbye",
+]
+
+
+@pytest.fixture
+def intents_file(tmp_path: Path) -> Path:
+    """A twelve-label workspace file, more labels than number keys, with two items
+    queued whose right labels (thanks_goodbye, close_account) come after the ninth."""
+    path = tmp_path / "intents.duckdb"
+    texts = [("i1", "hey thanks bye", "refund_status"), ("i2", "shut my account", "card_lost")]
+    with Workspace(path) as ws:
+        ingest(
+            ws,
+            pl.DataFrame([(i, t) for i, t, _ in texts], schema=["id", "text"], orient="row"),
+            labels=INTENTS,
+        )
+        for rank, (example_id, _, given) in enumerate(texts):
+            ws.con.execute(
+                "INSERT INTO predictions VALUES (?, 'train', ?, 0.2, ?, 0, '')",
+                [example_id, given, [1 / len(INTENTS)] * len(INTENTS)],
+            )
+            ws.con.execute(
+                "INSERT INTO queue VALUES (?, ?, 'cleanlab', ?, 'greeting', 0, '')",
+                [example_id, 1.0 - rank / 10, given],
+            )
+    return path
+
+
 @pytest.fixture
 def news_workspace(news_file: Path) -> Iterator[Workspace]:
     """The four-label workspace of ``news_file``, open."""

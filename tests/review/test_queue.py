@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -200,6 +201,20 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
     queue.answer("a4", "ambiguous", reviewer="ana")
     counts = queue.by_reviewer().select("reviewer", "answered", "corrected", "skipped", "ambiguous")
     assert counts.rows() == [("ana", 3, 2, 0, 1), ("bo", 4, 1, 0, 0)]
+
+
+def test_one_who_only_ruled_a_label_out_is_no_reviewer_yet(intents_file: Path) -> None:
+    # Trial 51a: "reviewers 2" in review-stats, and one in its table: the other had only
+    # said "no" to a suggestion among 22 intents, then left.
+    with Workspace(intents_file) as ws:
+        queue = ReviewQueue(ws)
+        queue.answer("i1", "reject", label="greeting", reviewer="cy")
+        assert ws.sql("SELECT action FROM decisions")["action"].to_list() == ["ruled_out"]
+        assert queue.stats()["reviewers"] == 0
+        assert queue.by_reviewer().height == 0
+        queue.answer("i1", "label", label="thanks_goodbye", reviewer="cy")
+        assert queue.stats()["reviewers"] == 1
+        assert queue.by_reviewer()["reviewer"].to_list() == ["cy"]
 
 
 def test_ten_threads_share_one_queue_without_losing_or_doubling_work(

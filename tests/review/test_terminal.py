@@ -59,6 +59,34 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     assert queue.next(reviewer="bo").example_id == "a2"  # type: ignore[union-attr]
 
 
+def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_file: Path) -> None:
+    # Trial 51a: with 22 intents only labels 1-9 had a key, and the last 13 could not be
+    # given in the terminal at all.
+    pressed = keys(["r", "/", *"thanks", "\n", "/", *"account", "\n", "/", "\x1b"])
+    pressed = keys([*pressed, "/", *"11", "\n", "q"])
+    out = io.StringIO()
+    with Workspace(intents_file) as ws:
+        review_in_terminal(
+            ReviewQueue(ws),
+            reviewer="ana",
+            console=Console(file=out, width=200),
+            read_key=lambda: next(pressed),
+        )
+        decisions = ws.sql(
+            "SELECT example_id, action, label FROM decisions ORDER BY 1, decision_id"
+        )
+    assert decisions.rows() == [
+        ("i1", "ruled_out", "greeting"),
+        ("i1", "label", "thanks_goodbye"),
+        ("i2", "label", "close_account"),
+    ]
+    text = out.getvalue()
+    assert "[/] another label, typed" in text
+    assert "12 thanks_goodbye" in text
+    assert "2 labels contain 'account': open_account, close_account" in text
+    assert text.count("no label chosen") == 2
+
+
 def test_the_progress_lines_say_how_many_items_were_only_skipped(
     queue: ReviewQueue,  # noqa: F811
 ) -> None:

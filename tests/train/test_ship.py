@@ -391,6 +391,9 @@ def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path)
         with pytest.raises(InputError, match=rf"threshold must be from 0 to 1 .*, got {bad}"):
             predict_file(model, tmp_path / "new.csv", tmp_path / "x.csv", threshold=bad)
     assert not (tmp_path / "x.csv").exists()
+    # Trial 51b: a single-label model's file came out the same at 0.01 and 0.99.
+    with pytest.raises(InputError, match="answers one label per text, the most probable: a "):
+        predict_frame(nlp, frame, text_column="body", threshold=0.9)
     long = pl.DataFrame({"text": ["fine", "x" * (nlp.max_length + 1)]})
     with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer"):
         predict_frame(nlp, long)

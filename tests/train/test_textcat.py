@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 import spacy
 from spacy.tokens import DocBin
+from thinc.api import Config
 
 from labelkit import InputError, LabelkitError, LabelkitWarning, train_textcat
 from labelkit.train import (
@@ -39,6 +40,36 @@ def test_trains_a_model_that_separates_the_classes(tmp_path: Path) -> None:
     assert set(nlp("anything").cats) == {"ham", "spam"}
     assert nlp("subscribe to my channel for free money").cats["spam"] > 0.5
     assert nlp("what a beautiful song").cats["ham"] > 0.5
+
+
+@spacy.registry.callbacks("labelkit_test_interrupt.v1")
+def _interrupt_at_step_one() -> object:
+    def before_update(nlp: object, args: dict[str, int]) -> None:
+        if args["step"] >= 1:
+            raise KeyboardInterrupt
+
+    return before_update
+
+
+def test_a_training_cut_short_leaves_the_model_trained_before(tmp_path: Path) -> None:
+    # Trial 51c: Ctrl-C during a retrain left its first epoch as model-best, which
+    # predict and evaluate then used without a word.
+    examples = rows({"label": "spam"}, {"label": "ham"})
+    best = train_textcat(examples, ["ham", "spam"], tmp_path / "m", model=BOW, max_epochs=4)
+    before = {path.name: path.read_bytes() for path in best.rglob("*") if path.is_file()}
+    config = Config().from_disk(tmp_path / "m" / "config.cfg", interpolate=False)
+    config["training"]["before_update"] = {"@callbacks": "labelkit_test_interrupt.v1"}
+    config.to_disk(tmp_path / "stop.cfg")
+    with pytest.raises(KeyboardInterrupt):
+        train_textcat(examples, ["ham", "spam"], tmp_path / "m", config_path=tmp_path / "stop.cfg")
+    assert {path.name: path.read_bytes() for path in best.rglob("*") if path.is_file()} == before
+    assert sorted(path.name for path in (tmp_path / "m").iterdir()) == [
+        "config.cfg",
+        "dev.spacy",
+        "model-best",
+        "model-last",
+        "train.spacy",
+    ]
 
 
 def test_trains_in_the_given_language_and_quietly_unless_asked(

@@ -205,8 +205,9 @@ function saveDraft(label) {
 function button(text, key, onClick, primary = false) {
   const element = document.createElement("button");
   element.type = "button";
-  element.textContent = shown(`${text} (${key})`);
-  element.dataset.key = key;
+  // Labels past the ninth have no key (trial 51a: 22 intents, buttons for 9 only).
+  element.textContent = shown(key ? `${text} (${key})` : text);
+  if (key) element.dataset.key = key;
   if (primary) element.className = "primary";
   element.addEventListener("click", onClick);
   return element;
@@ -245,7 +246,7 @@ function render(item, notice = "") {
   }
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
-      if (i < 9 && !ruledOut(label)) choices.push(button(label, String(i + 1), () => pick(label)));
+      if (!ruledOut(label)) choices.push(button(label, i < 9 ? String(i + 1) : "", () => pick(label)));
     });
   }
   if (state.nextAttribute) {
