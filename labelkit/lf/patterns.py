@@ -97,14 +97,10 @@ def pattern_lf(
         attribute=attribute,
     )
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    build_matchers([lf], _load_pipeline("blank:en"), probe=runs_blank(lf))
+    # What the pipeline sets is checked where the LF runs, on its own pipeline: a blank
+    # Japanese one sets POS, a blank English one does not.
+    build_matchers([lf], _load_pipeline("blank:en"), probe=False)
     return lf
-
-
-def runs_blank(lf: Patterned) -> bool:
-    """Whether ``lf`` matches on a blank pipeline (its task's language, or one it names),
-    where only what the tokenizer sets is there to match."""
-    return lf.model is None or lf.model.startswith("blank:")
 
 
 def run_pattern_lfs(
@@ -154,8 +150,7 @@ def _load_pipeline(model: str) -> Any:
 
 
 class Patterned(Protocol):
-    """What ``build_matchers`` and ``runs_blank`` read of an LF (``PatternLF``,
-    ``SpanPatternLF``)."""
+    """What ``build_matchers`` reads of an LF (``PatternLF``, ``SpanPatternLF``)."""
 
     @property
     def name(self) -> str: ...
@@ -165,8 +160,6 @@ class Patterned(Protocol):
     def token_patterns(self) -> str: ...
     @property
     def attr(self) -> str: ...
-    @property
-    def model(self) -> str | None: ...
 
 
 def build_matchers(

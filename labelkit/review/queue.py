@@ -788,8 +788,9 @@ class ReviewQueue:
             counts = _total(self._counts(focus, attribute))
             reviewers = first_row(
                 self.workspace.con,
-                # As ``by_reviewer`` counts them (trial 51a: one who only said "no"
-                # to a suggestion and left was a reviewer here and not in its table).
+                # A label ruled out is no decision, as in ``by_reviewer`` (trial 51a: one
+                # who only said "no" to a suggestion, then left, was a reviewer here and
+                # not in its table).
                 f"""SELECT count(DISTINCT reviewer) FROM ({LIVE_DECISIONS})
                     WHERE (?::VARCHAR IS NULL OR attribute = ?) AND action <> '{RULED_OUT}'""",
                 [attribute, attribute],

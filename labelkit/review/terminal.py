@@ -277,7 +277,8 @@ def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
 def _typed_label(read_key: Callable[[], str], console: Console, item: ReviewItem) -> str | None:
     """A label typed by its number, its name or a part of it that only it has, then
     Enter, for a task of more labels than number keys (trial 51a: 22 intents, and no
-    key for the last 13); None on Esc, an empty line or a part no single label has."""
+    key for the last 13); None on Esc, the end of the input, an empty line or a part no
+    single label has."""
     open_labels = [
         (number, label)
         for number, label in enumerate(item.choices, start=1)
@@ -287,16 +288,18 @@ def _typed_label(read_key: Callable[[], str], console: Console, item: ReviewItem
     console.print("label (number or name), Enter; Esc cancels: ", end="")
     typed = ""
     while (key := read_key()) not in (*_ENTER, _ESCAPE, "", "\x04"):
-        # Echoed here: the review reads keys unechoed (``_keys_as_typed``).
+        # Echoed here: the review reads keys unechoed (``_keys_as_typed``). Written to
+        # the file, as rich would strip the backspace that rubs a key out.
         if key in ("\x7f", "\b") and typed:
             typed = typed[:-1]
-            console.print("\b \b", end="")
+            console.file.write("\b \b")
         elif key.isprintable():
             typed += key
-            console.print(key, end="", markup=False, highlight=False)
+            console.file.write(key)
+        console.file.flush()
     console.print()
     wanted = typed.strip().lower()
-    if key == _ESCAPE or not wanted:
+    if key in (_ESCAPE, "", "\x04") or not wanted:
         return None
     named = {str(n): label for n, label in open_labels} | {
         label.lower(): label for _, label in open_labels

@@ -87,11 +87,17 @@ def test_beats_majority_vote_where_sources_differ_in_quality() -> None:
     assert (estimated[:3] > 0.8).all() and (estimated[3:] < 0.5).all()
 
 
-def test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothing() -> None:
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothing(
+    classes: int,
+) -> None:
     # Trial 51b: a "violent words" rule for a class of 1.5%, right on 1% of its votes,
     # contradicted on every row it shared with narrow "ok" rules (cooking, slang), was
-    # estimated at 0.82 while they fell to 0.2, and 17% of the texts went to the rare class.
+    # estimated at 0.82 while they fell to 0.2, and 11.7% of the train texts went to the
+    # rare class. With a third class, the second read found the rule still deciding the
+    # texts only it voted on.
     names = ["logistics", "price", "cooking", "slang", "short", "violent", "threat", "weapons"]
+    names += ["spam"] * (classes > 2)
 
     def block(n: int, **votes: int) -> list[list[int]]:
         return [[votes.get(name, ABSTAIN) for name in names]] * n
@@ -108,20 +114,25 @@ def test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothin
         + block(1400, short=0)
     )
     risk = block(10, threat=1, violent=1) + block(25, weapons=1) + block(5, threat=1, weapons=1)
-    codes = np.array(ok + risk)
-    model = AutoLabelModel().fit(codes, 2)
+    spam = block(300, spam=2) if classes > 2 else []
+    codes = np.array(ok + risk + spam)
+    model = AutoLabelModel().fit(codes, classes)
     assert model.report["chosen"] == "precision_em"
     assert model.report["unconfirmed"] == [5]
     assert not model.weights[5].any()
-    assert model.report["accuracy"][2] > 0.9, "the cooking rule is trusted again"
+    assert model.report["accuracy"][2] > 0.8, "the cooking rule is trusted again"
     predicted = model.predict(codes)
     assert (predicted[: len(ok)] == 0).all()
-    assert (predicted[len(ok) :] == 1).all()
+    assert (predicted[len(ok) : len(ok) + len(risk)] == 1).all()
+    assert (predicted[len(ok) + len(risk) :] == 2).all()
     health = source_health(model.report, names)
     assert health.filter(status="unconfirmed")["source"].to_list() == ["violent"]
     assert "unconfirmed (weighed zero): violent — only their own votes" in str(
         health_warning(health)
     )
+    # Majority vote counts every source: none is said to weigh nothing.
+    fallen = AutoLabelModel(min_agreement=1.01).fit(codes, classes)
+    assert (fallen.report["chosen"], fallen.report["unconfirmed"]) == ("majority_vote", [])
 
 
 def test_a_text_only_weightless_sources_voted_on_keeps_their_class_among_many() -> None:

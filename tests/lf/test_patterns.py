@@ -45,14 +45,15 @@ def test_bad_patterns_and_missing_pipelines_are_named() -> None:
         pattern_lf("typo", "spam", token_patterns=[[{"LOWR": "x"}]])
     with pytest.raises(InputError, match="pattern LF 'empty' needs phrases or token_patterns"):
         pattern_lf("empty", "spam")
+    lf = pattern_lf("pos", "spam", token_patterns=[[{"POS": "PROPN"}]], model="no_such_pipeline")
+    frame = pl.DataFrame({"id": ["1"], "text": ["Alice"]})
     # Trial 51c: on the blank pipeline, a POS pattern failed on the first text in spaCy's
     # E155, naming no LF.
+    noun = pattern_lf("noun", "spam", token_patterns=[[{"POS": "NOUN"}]])
     with pytest.raises(
         InputError, match=r"pattern LF 'noun': its pattern needs what this pipeline does not set"
     ):
-        pattern_lf("noun", "spam", token_patterns=[[{"POS": "NOUN"}]])
-    lf = pattern_lf("pos", "spam", token_patterns=[[{"POS": "PROPN"}]], model="no_such_pipeline")
-    frame = pl.DataFrame({"id": ["1"], "text": ["Alice"]})
+        compute_votes([noun], frame, TASK)
     with pytest.raises(InputError, match="spaCy pipeline 'no_such_pipeline' is not available"):
         compute_votes([lf], frame, TASK)
 

@@ -62,8 +62,10 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
 def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_file: Path) -> None:
     # Trial 51a: with 22 intents only labels 1-9 had a key, and the last 13 could not be
     # given in the terminal at all.
-    pressed = keys(["r", "/", *"thanks", "\n", "/", *"account", "\n", "/", "\x1b"])
-    pressed = keys([*pressed, "/", *"11", "\n", "q"])
+    first = ["r", "/", *"thx", "\x7f", *"anks", "\n"]
+    # Two labels contain "account"; Esc, and the end of the input, choose none.
+    second = ["/", *"account", "\n", "/", "\x1b", "/", *"clos", "", "/", *"11", "\n"]
+    pressed = keys([*first, *second, "q"])
     out = io.StringIO()
     with Workspace(intents_file) as ws:
         review_in_terminal(
@@ -84,7 +86,8 @@ def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_f
     assert "[/] another label, typed" in text
     assert "12 thanks_goodbye" in text
     assert "2 labels contain 'account': open_account, close_account" in text
-    assert text.count("no label chosen") == 2
+    assert text.count("no label chosen") == 3
+    assert "thx\b \banks" in text, "typed keys are echoed, a backspace rubbing one out"
 
 
 def test_the_progress_lines_say_how_many_items_were_only_skipped(
