@@ -47,6 +47,7 @@ from labelkit.export import export_cleaned, export_path, write_frame
 from labelkit.lf import (
     BATCH_ROWS,
     DEFAULT_LF_TIMEOUT,
+    LabelingFunction,
     apply_lfs,
     lf_agreement,
     load_lfs,
@@ -227,6 +228,18 @@ def _warning_printer(default: Callable[..., None]) -> Callable[..., None]:
             default(message, category, *args, **kwargs)
 
     return show
+
+
+def _refuse_names_in_two_files(loaded: list[tuple[str, LabelingFunction]]) -> None:
+    """Refuse an LF name that two ``--lfs`` give, naming both (trial 51c: "repeated:
+    ['kw_sports']" named neither file)."""
+    first: dict[str, str] = {}
+    for spec, lf in loaded:
+        if first.setdefault(lf.name, spec) != spec:
+            raise InputError(
+                f"labeling function {lf.name!r} is in both {first[lf.name]} and {spec}: "
+                "names must be unique; rename one"
+            )
 
 
 def _check_folder(path: Path) -> None:
@@ -428,7 +441,9 @@ def apply(
 ) -> None:
     """Apply labeling functions to every example and show how they do."""
     runner = _executor(executor, ray_address, workers, ray_staging)
-    functions = [lf for spec in lfs for lf in load_lfs(spec)]
+    loaded = [(spec, lf) for spec in lfs for lf in load_lfs(spec)]
+    _refuse_names_in_two_files(loaded)
+    functions = [lf for _, lf in loaded]
     with _open(workspace) as ws, warnings.catch_warnings():
         # Said below (failed_rows_line), with the first failed rows.
         warnings.filterwarnings("ignore", "[0-9]+ failed rows? abstained", LabelkitWarning)

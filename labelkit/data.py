@@ -729,10 +729,14 @@ def ingest(
         else:
             incoming = registered(con, "incoming", _checked_gold(held, task, gold_column))
             parts = None
-        names = [read.name for read in reads]
+        read_from = {
+            "files": [read.name for read in reads],
+            # In full too, so that no export writes over them (trial 51c).
+            "paths": [str(Path(source).resolve()) for source in sources if not is_frame(source)],
+        }
         with incoming:
             new, unchanged, changed_split, changed_gold, repeated, changed_ids = _apply(
-                workspace, task, names, seed, dev_fraction, test_fraction, parts
+                workspace, task, read_from, seed, dev_fraction, test_fraction, parts
             )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)
@@ -926,7 +930,7 @@ def _unknown_class(file: str, row: int, gold: str, task: Task, column: str) -> s
 def _apply(
     workspace: Workspace,
     task: Task,
-    names: list[str],
+    read_from: dict[str, list[str]],
     seed: int,
     dev_fraction: float,
     test_fraction: float,
@@ -983,14 +987,14 @@ def _apply(
     unchanged = sum(n for _, _, moved, regold, n in known if not moved and not regold)
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
-        new = _write(workspace, task, names, seed, dev_fraction, test_fraction, parts)
+        new = _write(workspace, task, read_from, seed, dev_fraction, test_fraction, parts)
     return new, unchanged, changed_split, changed_gold, int(repeated[0]), changed_ids
 
 
 def _write(
     workspace: Workspace,
     task: Task,
-    names: list[str],
+    read_from: dict[str, list[str]],
     seed: int,
     dev_fraction: float,
     test_fraction: float,
@@ -998,7 +1002,7 @@ def _write(
 ) -> dict[str, int]:
     """Insert the new rows of ``incoming`` (those of ``parts``, in that order, where
     given) and apply changed splits and gold; the new rows per split."""
-    with workspace.run("ingest", {"files": names, "seed": seed}) as run:
+    with workspace.run("ingest", {**read_from, "seed": seed}) as run:
         con = run.con
         if not workspace.has_task():
             con.execute("INSERT INTO meta VALUES ('task', ?)", [task.to_json()])

@@ -226,6 +226,7 @@ def export_cleaned(
     1187
     """
     path = export_path(path)
+    _refuse_an_input(workspace, path)
     # Trial 44: `--split nope` wrote an empty file and "0 cleaned examples written".
     require_split(workspace, split)
     if workspace.task.kind == "spans":
@@ -239,6 +240,21 @@ def export_cleaned(
 
 
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
+def _refuse_an_input(workspace: Workspace, path: Path) -> None:
+    """Refuse to write over a file the workspace ingested (trial 51c: `export ws
+    data.csv` replaced the 300 raw rows of data.csv with 239 cleaned ones). Workspaces
+    ingested before their paths were kept are not checked."""
+    if not path.exists():
+        return
+    configs = workspace.sql("SELECT config FROM runs WHERE step = 'ingest'")["config"]
+    ingested = {read for config in configs for read in json.loads(config).get("paths", [])}
+    if str(path.resolve()) in ingested:
+        raise InputError(
+            f"{path} is a file this workspace ingested: export to another file, or the "
+            "data it came from is gone"
+        )
 
 
 def export_path(path: str | Path) -> Path:
@@ -286,15 +302,19 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     >>> write_frame(ReviewQueue(ws).pending(), "queue.parquet")
     """
     path = export_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".jsonl" and "spans" in frame.columns:
-        write_spans_jsonl(frame, path)
-    else:
-        {
-            ".csv": csv_ready(frame).write_csv,
-            ".jsonl": frame.write_ndjson,
-            ".parquet": frame.write_parquet,
-        }[path.suffix](path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".jsonl" and "spans" in frame.columns:
+            write_spans_jsonl(frame, path)
+        else:
+            {
+                ".csv": csv_ready(frame).write_csv,
+                ".jsonl": frame.write_ndjson,
+                ".parquet": frame.write_parquet,
+            }[path.suffix](path)
+    except OSError as error:
+        # Trial 51c: a read-only folder ended in polars' traceback.
+        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:

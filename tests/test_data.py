@@ -278,8 +278,16 @@ def test_malformed_jsonl_names_the_line(workspace: Workspace, tmp_path: Path) ->
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "ok", "label": "ham"}\n{"text": oops}\n')
     before = table_counts(workspace)
-    with pytest.raises(InputError, match=r"bad.jsonl line 2: malformed JSON"):
+    with pytest.raises(
+        InputError, match=r"bad.jsonl line 2: malformed JSON: Expecting value at column 10$"
+    ):
         ingest(workspace, path, label_column="label")
+    # Trial 51c: the JSON reader's own message ended "Invalid control character at".
+    path.write_text('{"text": "a tab\there"}\n')
+    with pytest.raises(
+        InputError, match=r"line 1: malformed JSON: Invalid control character at column 16$"
+    ):
+        ingest(workspace, path)
     assert table_counts(workspace) == before
 
 

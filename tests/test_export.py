@@ -216,6 +216,24 @@ def test_the_cli_says_how_many_texts_the_export_left_out(
     assert "1 of them was added after the label model last ran: `labelkit aggregate`" in said
 
 
+def test_an_export_over_a_file_the_workspace_ingested_is_refused(
+    workspace: Workspace, examples_csv: Path, tmp_path: Path
+) -> None:
+    # Trial 51c: `export ws data.csv` replaced the raw rows of data.csv with cleaned ones.
+    workspace.con.execute(
+        "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"
+    )
+    raw = examples_csv.read_bytes()
+    with pytest.raises(InputError, match=r"examples.csv is a file this workspace ingested"):
+        export_cleaned(workspace, examples_csv)
+    assert examples_csv.read_bytes() == raw
+    (tmp_path / "cleaned.csv").write_text("an earlier export\n")
+    assert export_cleaned(workspace, tmp_path / "cleaned.csv") > 0, "other files are replaced"
+    # A folder that cannot be made or written (trial 51c: a read-only mount) is one error.
+    with pytest.raises(InputError, match=r"cannot write .*examples.csv/out.csv: "):
+        export_cleaned(workspace, examples_csv / "out.csv")
+
+
 def test_a_wide_export_needs_attributes(workspace: Workspace) -> None:
     workspace.con.execute(
         "INSERT INTO predictions SELECT id, 'test', gold, 1.0, [1.0, 0.0], 0, '' FROM examples"

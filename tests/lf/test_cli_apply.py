@@ -366,3 +366,17 @@ def test_analyze_and_review_stats_read_beside_another_reader(tmp_path: Path, ws:
             done = run(command, ws)
             assert done.returncode == 0, (command, done.stderr)
     assert "labeling functions on" in run("analyze", ws).stdout
+
+
+def test_one_lf_name_in_two_files_names_both(tmp_path: Path, ws: Path) -> None:
+    # Trial 51c: "labeling function names must be unique; repeated: ['kw']" named no file.
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    first.write_text("from labelkit import keyword_lf\nkw = keyword_lf('kw', ['buy'], 'spam')\n")
+    second.write_text("from labelkit import keyword_lf\nkw = keyword_lf('kw', ['song'], 'ham')\n")
+    refused = run("apply", ws, "--lfs", first, "--lfs", second)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"error: labeling function 'kw' is in both {first} and {second}: names must be "
+        "unique; rename one\n"
+    )
+    assert stored(ws) == []
