@@ -2522,13 +2522,14 @@ def _print_per_class(evaluation: Evaluation, small: str) -> None:
     """The small model's scores per class beside each label model's F1 (trial 51b: a
     label model's 0.889 accuracy hid a rare class's precision of 0.348), then its
     confusion matrix where it fits."""
-    models = evaluation.summary.filter(pl.col("kind") == "label model")["method"].to_list()
+    models = evaluation.summary.filter(pl.col("kind") == "label model")["method"]
     per_class = evaluation.per_class.filter(pl.col("method") == small).drop("method")
-    for model in models:
-        f1 = evaluation.per_class.filter(pl.col("method") == model).select(
-            "label", pl.col("f1").alias(f"f1 {model}")
-        )
-        per_class = per_class.join(f1, on="label", how="left", maintain_order="left")
+    f1 = (
+        evaluation.per_class.filter(pl.col("method").is_in(models.implode()))
+        .pivot(on="method", index="label", values="f1", on_columns=models)
+        .rename({model: f"f1 {model}" for model in models})
+    )
+    per_class = per_class.join(f1, on="label", how="left", maintain_order="left")
     console.print(rich_table(per_class, title=f"{small}, per class"))
     confusion = evaluation.confusion_matrix(small)
     if confusion.width - 1 > _PRINTED_CONFUSION_LABELS:

@@ -922,12 +922,9 @@ def _require_model_of(nlp: SmallModel, task: Task, model: str | Path) -> None:
     if recorded is None:
         if task.kind != "classification":
             raise LabelkitError(f"{model} gives one label per text; this task is {task.kind}")
-        # A spaCy pipeline has pipes; a scorer of another library, its labels.
-        if hasattr(nlp, "pipe_names"):
-            pipes = [name for name in nlp.pipe_names if name.startswith("textcat")]
-            answers = [label for name in pipes for label in nlp.get_pipe(name).labels]
-        else:
-            answers = list(nlp.labels)
+        from labelkit.train.ship import scored_labels
+
+        answers = scored_labels(nlp)
         if set(task.labels) - set(answers):
             # Trial 51c: a spam model on a three-topic workspace failed in a ValueError.
             raise LabelkitError(

@@ -51,9 +51,12 @@ class _Votes:
         self.cell = rows.astype(np.int64) * cardinality + labels
         self.per_row = np.bincount(rows, minlength=self.n)
 
-    def counts(self) -> np.ndarray:
-        """Votes per (row, class)."""
-        return np.bincount(self.cell, minlength=self.n * self.k).reshape(self.n, self.k)
+    def counts(self, of: np.ndarray | None = None) -> np.ndarray:
+        """Votes per (row, class), of the sources where ``of`` (a mask) is True if given."""
+        heard = None if of is None else of[self.key // self.k]
+        return np.bincount(self.cell, weights=heard, minlength=self.n * self.k).reshape(
+            self.n, self.k
+        )
 
     def scores(self, weights: np.ndarray) -> np.ndarray:
         """Sum of the weights of the votes per (row, class)."""
@@ -458,9 +461,7 @@ def _votes_where_weightless(
     """
     if votes.k <= 2:
         return proba
-    heard = ~unconfirmed[votes.key // votes.k]
-    counts = np.bincount(votes.cell, weights=heard, minlength=votes.n * votes.k)
-    counts = counts.reshape(votes.n, votes.k)
+    counts = votes.counts(of=~unconfirmed)
     weightless = (counts.sum(axis=1) > 0) & ~evidence.any(axis=1)
     moved = proba.copy()
     moved[weightless] = 0.5 * proba[weightless] + 0.5 * vote_shares(counts[weightless], prior)

@@ -564,17 +564,17 @@ class Predictor:
         if not isinstance(nlp, Language):
             # A MiniLM classifier (one label per text, torch's own threads) cuts a text at
             # its max_length in tokens; the n-grams read any.
-            self.pipes, self.ner, self.labels = ["textcat"], False, list(nlp.labels)
+            self.pipes, self.ner, self.labels = ["textcat"], False, scored_labels(nlp)
             self._check_threshold_applies()
             return
-        self.pipes = [pipe for pipe in nlp.pipe_names if pipe.startswith("textcat")]
+        self.pipes = _textcat_pipes(nlp)
         self.ner = bool({"ner", "spancat"} & set(nlp.pipe_names))
         if not self.pipes and not self.ner:
             raise LabelkitError(
                 f"{model} has no text classifier or entity recognizer (pipes: {nlp.pipe_names})"
             )
         self.limit = _length_limit(nlp, loaded=nlp is not model)
-        self.labels = [label for pipe in self.pipes for label in nlp.get_pipe(pipe).labels]
+        self.labels = scored_labels(nlp)
         self._check_threshold_applies()
 
     def _check_threshold_applies(self) -> None:
@@ -785,6 +785,24 @@ class Predictor:
         # An attribute's absent answer or an empty label list would claim a prediction.
         scored = pl.Series([answer is not None for answer in answers], dtype=pl.Boolean)
         return _joined(block, added.with_columns(pl.when(scored).then(pl.all())), self.name)
+
+
+def _textcat_pipes(nlp: Language) -> list[str]:
+    return [pipe for pipe in nlp.pipe_names if pipe.startswith("textcat")]
+
+
+def scored_labels(nlp: SmallModel) -> list[str]:
+    """The labels a small model scores, in its order: a spaCy pipeline's, over its text
+    classifiers in turn; a scorer of another library's, its own.
+
+    Examples
+    --------
+    >>> scored_labels(spacy.load("models/spam/model-best"))
+    ['ham', 'spam']
+    """
+    if not isinstance(nlp, Language):
+        return list(nlp.labels)
+    return [label for pipe in _textcat_pipes(nlp) for label in nlp.get_pipe(pipe).labels]
 
 
 def _answers(nlp: SmallModel, texts: list[str | None], labels: list[str]) -> list[Any]:
