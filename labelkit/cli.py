@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import socket
 import sys
 import tempfile
@@ -32,7 +33,7 @@ from labelkit.aggregate import (
     make_label_model,
 )
 from labelkit.aggregate.attributes import saved_model_path
-from labelkit.aggregate.auto import shown_choice
+from labelkit.aggregate.auto import AutoLabelModel, shown_choice
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import (
     InputError,
@@ -90,6 +91,7 @@ from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import (
+    MAX_CHARACTERS,
     VOTE_STEP,
     Workspace,
     finished_runs,
@@ -151,6 +153,18 @@ def main() -> None:
         if exited.code == INTERRUPTED and not isinstance(exited, _InterruptExplained):
             _say_interrupted()
         raise
+    except OSError as error:
+        if _interrupted(error):
+            _say_interrupted()
+            sys.exit(INTERRUPTED)
+        if error.filename is None:
+            raise
+        # A path the system refused (a read-only mount, a full disk, a file where a
+        # folder goes): trial 51c got a traceback for `train --output` on a read-only mount.
+        errors.print(
+            f"error: {error.filename}: {error.strerror or error}", highlight=False, markup=False
+        )
+        sys.exit(1)
     except Exception as error:
         if not _interrupted(error):
             raise
@@ -247,6 +261,13 @@ def _check_folder(path: Path) -> None:
     51c: `train ws data.csv` trained to the end, then failed in a traceback)."""
     if path.exists() and not path.is_dir():
         raise InputError(f"{path} is a file; the output goes in a folder: give a folder's path")
+    # The folder or the nearest folder above it that exists, which training fills or
+    # creates it in: trial 51c's `train --output` on a read-only mount failed at the end.
+    nearest = next(folder for folder in (path, *path.absolute().parents) if folder.exists())
+    if not nearest.is_dir():
+        raise InputError(f"{nearest} is a file, so {path} cannot be a folder: give another path")
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in {nearest} (read-only?): give another path for {path}")
 
 
 def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Workspace:
@@ -1545,6 +1566,7 @@ def aggregate_votes(
             )
             _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
+            _say(_unused_gold(ws, model, fit_split, gold_split))
             if _analysis_split(ws) == "dev":
                 overall = _scores_on_dev(ws).summary.filter(
                     (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)
@@ -1585,6 +1607,7 @@ def aggregate_votes(
             measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
             _print_health(report, sources, measured)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
+        unused_gold = _unused_gold(ws, model, fit_split, gold_split)
     examples = sum(counts.values())
     counts.pop(None, None)
     labeled = sum(counts.values())
@@ -1593,6 +1616,7 @@ def aggregate_votes(
         for label in labels
     )
     console.print(f"{model}: {labeled} of {examples} examples labeled: {balance}")
+    _say(unused_gold)
     _say_replaced(replaced)
     if on_dev is not None:
         label_models = on_dev.comparison().filter(pl.col("kind") == "label model")
@@ -1606,6 +1630,29 @@ def aggregate_votes(
         if gold_split != "dev":
             _warn_if_too_sure(label_models, model, sure, labeled_rows)
             _warn_if_ties_go_wrong(label_models, model, dev_rows, len(labels))
+
+
+def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | None) -> str | None:
+    """A note on the gold labels of the fit split that ``auto`` could have used, if
+    there are enough (trial 52a: ingest put 324 of a user's 454 gold rows in train, where
+    nothing read them; fitted with them, auto labeled 1,249 of 1,499 texts right instead
+    of 1,060)."""
+    if model != "auto" or gold_split == fit_split:
+        return None
+    row = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = ?", [fit_split])
+    rows = int(row[0]) if row else 0
+    if rows < AutoLabelModel().min_gold:
+        return None
+    return (
+        f"note: {rows} examples of the {fit_split} split have gold labels, which auto did "
+        f"not use: `aggregate --gold-split {fit_split}` chooses the label model and fits "
+        "its sources' accuracies with them (other splits' gold stays for scoring)"
+    )
+
+
+def _say(note: str | None) -> None:
+    if note is not None:
+        console.print(note, highlight=False, markup=False)
 
 
 # Above this expected calibration error on dev (and with this many gold rows there),
@@ -1879,6 +1926,7 @@ def flag(
             seed=seed,
             unsure_below=unsure_below,
             executor=runner,
+            progress=lambda line: errors.print(line, highlight=False, markup=False),
             **more,
         )
         texts = ws.sql(
@@ -1962,7 +2010,7 @@ def review(
         str | None,
         typer.Option(
             help="On an aspects or multi-label task, the attribute to review first (default: "
-            "the one with the most items left); n switches to the next."
+            "the one with the most items left); the right arrow switches to the next."
         ),
     ] = None,
 ) -> None:
@@ -2199,7 +2247,9 @@ def review_stats(workspace: Workspace_) -> None:
         stats = queue.stats()
         reviewers = queue.by_reviewer()
         agreement = queue.reviewer_agreement()
+        disagreements = queue.disagreements()
         spot_checks = queue.spot_checks()
+        kind = ws.task.kind
     console.print(rich_table(pl.DataFrame([stats]), title="review"))
     if reviewers.height:
         console.print(rich_table(reviewers, title="by reviewer"))
@@ -2213,6 +2263,81 @@ def review_stats(workspace: Workspace_) -> None:
         )
     if agreement.height:
         console.print(rich_table(agreement, title="agreement on doubly reviewed items"))
+    if disagreements.height:
+        shown = disagreements.head(_SHOWN_DISAGREEMENTS).with_columns(one_line("text"))
+        if kind == "classification":
+            shown = shown.drop("attribute")
+        more = disagreements.height - shown.height
+        console.print(
+            rich_table(
+                shown,
+                title=f"{counted(disagreements.height, 'item')} reviewers answered differently, "
+                "newest first (the newest answer counts)"
+                + (f"; {more} more: ReviewQueue(ws).disagreements()" if more else ""),
+            )
+        )
+
+
+@app.command()
+def runs(
+    workspace: Workspace_,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", help="Show this run's whole config and package versions (JSON)."),
+    ] = None,
+) -> None:
+    """The workspace's log: every step that changed it, oldest first, with its settings."""
+    with _open(workspace, read_only=True) as ws:
+        if run is not None:
+            logged = ws.sql(
+                "SELECT step, started_at, config, versions FROM runs WHERE run_id = ?", [run]
+            )
+            if logged.is_empty():
+                last = first_row(ws.con, "SELECT max(run_id) FROM runs")
+                raise InputError(
+                    f"no run {run} in {workspace}: its runs are 1 to {last[0] if last else 0}"
+                )
+            step, started, config, versions = logged.row(0)
+            shown = {
+                "run": run,
+                "step": step,
+                "started_at": started.isoformat(sep=" ", timespec="seconds"),
+                "config": json.loads(config),
+                "versions": json.loads(versions),
+            }
+            print(json.dumps(shown, indent=2))
+            return
+        logged = ws.sql("SELECT run_id, step, started_at, config FROM runs ORDER BY run_id")
+    settings = [_settings(json.loads(config)) for config in logged["config"]]
+    console.print(
+        rich_table(
+            logged.select(
+                pl.col("run_id").alias("run"),
+                "step",
+                pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S").alias("started"),
+                pl.Series("settings", settings),
+            ).with_columns(one_line("settings", 120)),
+            title=f"runs of {workspace} (`labelkit runs {workspace} --run N` shows one whole)",
+        )
+    )
+
+
+def _settings(config: dict[str, Any]) -> str:
+    """A run's config on one line: ``key=value`` for each that is set, lists joined."""
+    parts = []
+    for key, value in config.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif isinstance(value, dict):
+            value = json.dumps(value, separators=(",", ":"))
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+# Disagreements review-stats lists; the rest are a call away.
+_SHOWN_DISAGREEMENTS = 20
 
 
 @app.command()
@@ -2356,6 +2481,7 @@ def train(
             config_path=config,
             verbose=True,
             max_examples=limit,
+            release=True,
             **_params(param),
         )
         _print_sampled(ws)
@@ -2423,6 +2549,13 @@ def _print_sampled(ws: Workspace) -> None:
             "first); --max-examples all trains on every one",
             highlight=False,
         )
+        if mean := logged.get("mean_characters"):
+            console.print(
+                f"{limit:,} texts and not {logged['asked_max_examples']:,}: they run to "
+                f"{mean:,} characters on average, and a sample holds about "
+                f"{MAX_CHARACTERS:,} characters",
+                highlight=False,
+            )
     else:
         console.print(f"trained on all {cleaned:,} cleaned texts{taught}", highlight=False)
 
@@ -2467,7 +2600,11 @@ def _train_frontier(
 def evaluate_all(
     workspace: Workspace_,
     model: Annotated[
-        str | None, typer.Option(help="A trained model (folder or package) to include.")
+        list[str] | None,
+        typer.Option(
+            help="A trained model (folder or package) to include; repeat it to compare "
+            "models side by side."
+        ),
     ] = None,
     split: Annotated[str, typer.Option(help="Evaluate on this split's gold labels.")] = "test",
     output: Annotated[
@@ -2506,9 +2643,8 @@ def evaluate_all(
         console.print(
             rich_table(trained.select("method", "coverage", "voted_accuracy", "accuracy"))
         )
-    small = evaluation.summary.filter(pl.col("kind") == "small model")["method"].to_list()
-    if small:
-        _print_per_class(evaluation, small[0])
+    for small in evaluation.summary.filter(pl.col("kind") == "small model")["method"]:
+        _print_per_class(evaluation, small)
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")

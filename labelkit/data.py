@@ -73,7 +73,8 @@ class IngestSummary:
     the first ``SHOWN_IDS`` of each in ``changed_ids`` (``"split"``, ``"gold"``).
     ``label_order`` says where the order of ``labels`` came from, ``id_columns`` which
     column gave each source's ids (None: made from the file name and row), and
-    ``notes`` every row skipped, coerced or truncated.
+    ``notes`` every row skipped, coerced or truncated. ``totals`` counts the workspace's
+    examples per split after the call, ``gold_totals`` those with a gold label.
 
     Examples
     --------
@@ -98,6 +99,7 @@ class IngestSummary:
     kind: str = "classification"
     attributes: tuple[str, ...] = ()
     changed_ids: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    gold_totals: dict[str, int] = field(default_factory=dict)
 
     @property
     def added(self) -> int:
@@ -148,8 +150,11 @@ class IngestSummary:
         lines.append(f"labels ({self.label_order}): {', '.join(self.labels)}")
         lines.append(f"language: {self.lang}")
         lines += [f"note: {note}" for note in self.notes]
+        # Trial 52b: 715 of 1,002 gold rows went to train, and nothing said so.
+        with_gold = f"; with gold{_per_split(self.gold_totals)}" if self.gold_totals else ""
         lines.append(
-            f"the workspace now has {sum(self.totals.values()):,} examples{_per_split(self.totals)}"
+            f"the workspace now has {sum(self.totals.values()):,} examples"
+            f"{_per_split(self.totals)}{with_gold}"
         )
         return "\n".join(lines)
 
@@ -320,6 +325,12 @@ def _read_rows(
         problem = (
             f"{name}: text column {text_column!r} holds {schema[text_column]}, not texts "
             "(is it the right column? choose one with text_column / --text-column)"
+        )
+    if problem is None and id_column and isinstance(schema[id_column], pl.Struct | pl.List):
+        # Trial 51c: JSON objects as ids were stored as their JSON text, and came back so.
+        problem = (
+            f"{name}: id column {id_column!r} holds {schema[id_column]}, not ids: give text "
+            "or whole numbers (choose the column with id_column / --id-column)"
         )
     if problem is not None:
         # A whole-file read met an unreadable row, or an empty file, before the columns.
@@ -750,6 +761,11 @@ def ingest(
     if sum(new.values()):
         notes += _new_rows_notes(workspace, task)
     totals = dict(workspace.sql("SELECT split, count(*) AS n FROM examples GROUP BY 1").iter_rows())
+    gold_totals = dict(
+        workspace.sql(
+            "SELECT split, count(*) AS n FROM examples WHERE gold IS NOT NULL GROUP BY 1"
+        ).iter_rows()
+    )
     return IngestSummary(
         new=new,
         unchanged=unchanged,
@@ -762,6 +778,7 @@ def ingest(
         id_columns={read.name: read.id_column for read in reads},
         notes=tuple(notes),
         totals=totals,
+        gold_totals=gold_totals,
         kind=task.kind,
         attributes=task.attributes,
     )

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from labelkit import __version__
 from labelkit.aggregate import MajorityVote, label_model_sources, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import LabelkitError, LabelkitWarning, OutdatedWarning
@@ -131,6 +133,11 @@ class Evaluation:
     overlapping_gold: tuple[int, int] = (0, 0)
     """A spans task's gold spans that overlap a longer one, and all of them: a tagger
     that gives a token one entity (``ner``, majority vote) cannot find those."""
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """What was scored on what: the workspace, split and its gold rows, the label model's
+    ``aggregate`` run, the small models, the time and labelkit's version (trial 52a: an
+    evaluation.json of round 1 and one of round 3 could not be told apart, nor the gold
+    they were scored on)."""
 
     def overlapping_gold_note(self) -> str:
         """What ``overlapping_gold`` costs a flat tagger, as the CLI and the Markdown
@@ -304,6 +311,7 @@ class Evaluation:
             tables["frontier"] = self.frontier[0].to_dicts()
         if self.presence_only:
             tables["presence_only"] = list(self.presence_only)
+        tables["provenance"] = self.provenance
         data.write_text(json.dumps(tables, indent=1) + "\n")
         return markdown, data
 
@@ -400,13 +408,17 @@ def expected_calibration_error(
 
 
 def evaluate(
-    workspace: Workspace, model_path: str | Path | None = None, *, split: str = "test"
+    workspace: Workspace,
+    model_path: str | Path | Sequence[str | Path] | None = None,
+    *,
+    split: str = "test",
 ) -> Evaluation:
     """Score every source and model on the gold labels of ``split``.
 
     Methods: each labeling function and LLM source (``kind`` lf / llm), majority vote
     over all sources, the stored label model, and the small model at ``model_path``
-    (a directory or an installed package). Where the train split has gold labels too,
+    (a directory or an installed package); given several, each is scored, its row named
+    by its path. Where the train split has gold labels too,
     the label model's training labels and the cleaned set (after review) are scored on
     it, so that you can see what review fixed. For the small model, ``size_mb`` is its
     size on disk and ``words_per_s`` the median of five ``nlp.pipe`` passes on one
@@ -441,10 +453,21 @@ def evaluate(
         raise no_gold_in(workspace, split, "to evaluate against")
     warn_if_out_of_date(workspace)
     _warn_if_fitted_on(workspace, split)
-    if model_path is not None:
-        _warn_if_taught_by_another(workspace, model_path)
+    models = _small_models(model_path)
+    for model in models:
+        _warn_if_taught_by_another(workspace, model)
+    provenance = {
+        "workspace": str(workspace.path),
+        "split": split,
+        "gold_rows": examples.height,
+        "label_model": label_model_run(workspace),
+        "models": [str(model) for model in models],
+        "evaluated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labelkit_version": __version__,
+    }
     if task.kind == "spans":
-        return _evaluate_spans(workspace, examples, model_path, split)
+        evaluation = _evaluate_spans(workspace, examples, models, split)
+        return dataclasses.replace(evaluation, provenance=provenance)
     kinds = dict(workspace.sql("SELECT name, kind FROM sources").iter_rows())
     speeds = {name: _llm_words_per_s(workspace, name) for name in kinds if kinds[name] == "llm"}
     used = label_model_sources(workspace)
@@ -506,9 +529,9 @@ def evaluate(
     presence_only = sorted(mentioned - named)
     for source in presence_only:
         del scored.cells[source]
-    if model_path is not None:
-        gold = task.encode(examples["gold"]) if task.kind == "classification" else None
-        _score_small_model(scored, model_path, examples, gold, split)
+    gold = task.encode(examples["gold"]) if task.kind == "classification" else None
+    for model in models:
+        _score_small_model(scored, model, examples, gold, split, _named(model, models))
     if not scored.cells:
         found = (
             f"its sources ({', '.join(presence_only)}) only say an attribute is mentioned"
@@ -520,14 +543,36 @@ def evaluate(
             "run `labelkit apply` or `labelkit llm` first, or evaluate a trained model"
         )
     _score_training_labels(scored, workspace)
-    evaluation = dataclasses.replace(scored.evaluation(), presence_only=tuple(presence_only))
-    if model_path is not None and task.kind == "classification":
+    evaluation = dataclasses.replace(
+        scored.evaluation(), presence_only=tuple(presence_only), provenance=provenance
+    )
+    if len(models) == 1 and task.kind == "classification":
         from labelkit.train.frontier import load_frontier
 
-        frontier = load_frontier(model_path)
+        frontier = load_frontier(models[0])
         if frontier is not None:
             evaluation = dataclasses.replace(evaluation, frontier=frontier)
     return evaluation
+
+
+def _small_models(model_path: str | Path | Sequence[str | Path] | None) -> list[str | Path]:
+    """The small models ``evaluate`` was given, as a list; one named twice is refused."""
+    if model_path is None:
+        return []
+    models = [model_path] if isinstance(model_path, str | Path) else list(model_path)
+    paths = [Path(model).resolve() for model in models]
+    twice = next(
+        (model for model, path in zip(models, paths, strict=True) if paths.count(path) > 1), None
+    )
+    if twice is not None:
+        raise LabelkitError(f"the model {twice} is given twice")
+    return models
+
+
+def _named(model: str | Path, models: Sequence[str | Path]) -> str:
+    """What a small model's row adds to its name: nothing when it is the only one, its
+    path when several are compared (trial 52a: `--model r1 --model r2` scored only r2)."""
+    return "" if len(models) == 1 else f" {model}"
 
 
 @dataclass(frozen=True)
@@ -864,6 +909,7 @@ def _score_small_model(
     examples: pl.DataFrame,
     gold: np.ndarray | None,
     split: str,
+    suffix: str = "",
 ) -> None:
 
     import spacy
@@ -880,7 +926,7 @@ def _score_small_model(
         for attribute in task.targets:
             answers = task.answers(attribute)
             scored.add(
-                "small model",
+                f"small model{suffix}",
                 "small model",
                 split,
                 answers.encode(task.gold_answers(examples["gold"], attribute)),
@@ -895,7 +941,7 @@ def _score_small_model(
         proba = np.array(list(nlp.pipe(texts)))[:, order]
         from labelkit.train.scorers import scorer_kind
 
-        method = f"small model ({scorer_kind(nlp.path).short_name})"
+        method = f"small model ({scorer_kind(nlp.path).short_name}){suffix}"
         scored.add(method, "small model", split, gold, proba.argmax(axis=1), proba, **cost)
         return
     pipe = next(name for name in nlp.pipe_names if name.startswith("textcat"))
@@ -903,7 +949,7 @@ def _score_small_model(
         [[doc.cats[label] for label in task.labels] for doc in nlp.pipe(texts, batch_size=256)]
     )
     scored.add(
-        f"small model ({pipe})",
+        f"small model ({pipe}){suffix}",
         "small model",
         split,
         gold,
@@ -1120,7 +1166,7 @@ SPAN_NONE = "none"
 
 
 def _evaluate_spans(
-    workspace: Workspace, examples: pl.DataFrame, model_path: str | Path | None, split: str
+    workspace: Workspace, examples: pl.DataFrame, models: list[str | Path], split: str
 ) -> Evaluation:
     """``evaluate`` for a spans task: every source, the label model and the small model
     on the gold spans of ``examples`` (see ``evaluate``)."""
@@ -1150,16 +1196,17 @@ def _evaluate_spans(
         methods.append(("majority_vote", "label model", majority, {}))
     for (method, kind), rows in predicted.group_by("method", "kind", maintain_order=True):
         methods.append((str(method), str(kind), _spans_by_example(rows, ids), {}))
-    if model_path is not None:
+    for model in models:
         texts = examples["text"].to_list()
-        nlp, cost = _small_model(model_path, texts, NER_TIMED_WORDS)
-        _require_model_of(nlp, workspace.task, model_path)
+        nlp, cost = _small_model(model, texts, NER_TIMED_WORDS)
+        _require_model_of(nlp, workspace.task, model)
         from labelkit.train.ner import predicted_spans
 
         found = [predicted_spans(doc) for doc in nlp.pipe(texts, batch_size=256)]
         # Named by its tagger (trial 47: a spancat's row read "small model (ner)").
         tagger = "spancat" if "spancat" in nlp.pipe_names else "ner"
-        methods.append((f"small model ({tagger})", "small model", found, cost))
+        named = f"small model ({tagger}){_named(model, models)}"
+        methods.append((named, "small model", found, cost))
     if not methods:
         raise LabelkitError(
             f"nothing to evaluate in {workspace.path}: no span votes, no span predictions "

@@ -11,6 +11,7 @@ import polars as pl
 from labelkit.errors import InputError
 from labelkit.review.queue import (
     ANSWERS,
+    COPIED_DECISIONS,
     EFFECTIVE_DECISIONS,
     RULED_OUT_LABELS,
     current_spans,
@@ -103,7 +104,7 @@ def cleaned_query(*, texts: bool = True, probabilities: bool = False) -> str:
                {", p.probabilities" if probabilities else ""}
         FROM examples e
         JOIN predictions p ON p.example_id = e.id
-        LEFT JOIN ({EFFECTIVE_DECISIONS}) d
+        LEFT JOIN ({COPIED_DECISIONS}) d
             ON d.example_id = e.id AND d.attribute = p.attribute
         LEFT JOIN ({RULED_OUT_LABELS}) r
             ON r.example_id = e.id AND r.attribute = p.attribute AND r.label = p.label

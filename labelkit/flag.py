@@ -9,7 +9,7 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,9 +27,16 @@ from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
 from labelkit.registry import configure, flaggers
-from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK
+from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK, TEXT_DECISIONS
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
-from labelkit.workspace import Workspace, emptied, first_row, registered, warn_if_out_of_date
+from labelkit.workspace import (
+    Workspace,
+    emptied,
+    first_row,
+    registered,
+    warn_if_out_of_date,
+    within_characters,
+)
 
 DEFAULT_FLAGGER = "tfidf_logreg"
 # Labels the flagger is cross-validated on, at most, per attribute. Past this, a TF-IDF
@@ -56,6 +63,7 @@ def find_label_issues(
     fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
     executor: str | Executor = "local",
     spot_check: int = 0,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> pl.DataFrame:
     """Flag likely label errors among one split's aggregated labels and queue them for review.
@@ -141,6 +149,9 @@ def find_label_issues(
     ``"<start>:<end>"``, and ``params`` go to ``span_flags`` (``missed_above``, the
     tagger's ``C``). A spans task takes no ``flagger``.
 
+    ``progress``, where given, is called with a line as each stage begins (the
+    command prints them on stderr).
+
     Examples
     --------
     >>> flags = find_label_issues(ws)
@@ -160,6 +171,7 @@ def find_label_issues(
         fit_examples=fit_examples,
         executor=executor,
         spot_check=spot_check,
+        progress=progress,
         **params,
     ) as flags:
         if isinstance(flags, pl.DataFrame):
@@ -180,6 +192,7 @@ def queue_label_issues(
     fit_examples: int | None = DEFAULT_FIT_EXAMPLES,
     executor: str | Executor = "local",
     spot_check: int = 0,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> tuple[int, pl.DataFrame]:
     """``find_label_issues``, returning only how many flags it queued and the ``top``
@@ -204,6 +217,7 @@ def queue_label_issues(
         fit_examples=fit_examples,
         executor=executor,
         spot_check=spot_check,
+        progress=progress,
         **params,
     ) as flags:
         if isinstance(flags, pl.DataFrame):
@@ -227,6 +241,7 @@ def _flagged(
     fit_examples: int | None,
     executor: str | Executor,
     spot_check: int,
+    progress: Callable[[str], None] | None = None,
     **params: Any,
 ) -> Iterator[pl.DataFrame | str]:
     """Flag and queue as ``find_label_issues`` says; yield a spans task's flags, else
@@ -261,7 +276,7 @@ def _flagged(
             )
         flags = span_flags(workspace, **settings, **params)
         with registered(workspace.con, "span_flags", flags):
-            _queue(workspace, "span_flags", settings | params)
+            _queue(workspace, "span_flags", settings | params, by_text=False)
         yield flags
         return
     flagger = flagger or DEFAULT_FLAGGER
@@ -272,7 +287,14 @@ def _flagged(
     workspace.con.execute("SET allocator_background_threads = true")
     try:
         _attribute_flags(
-            workspace, task, flagger, **settings, executor=runner, spot_check=spot_check, **params
+            workspace,
+            task,
+            flagger,
+            **settings,
+            executor=runner,
+            spot_check=spot_check,
+            progress=progress or (lambda line: None),
+            **params,
         )
         _store_issues(workspace, task, split, unsure_below)
         _queue(
@@ -307,6 +329,7 @@ def _attribute_flags(
     fit_examples: int | None,
     executor: Executor,
     spot_check: int = 0,
+    progress: Callable[[str], None],
     **params: Any,
 ) -> None:
     """What ``find_label_issues`` flags on a task with attributes (classification too):
@@ -318,6 +341,8 @@ def _attribute_flags(
     ids = workspace.sql("SELECT id FROM examples WHERE split = ? ORDER BY id", [split])["id"]
     classifier = configure(flaggers, flagger, **params)
     texts = _StoredTexts(workspace, split, ids)
+    # Long texts: fewer of them to fit on (each fold's model still scores every row).
+    fit_examples, _ = within_characters(workspace.con, split, fit_examples)
     features, estimator = _features(
         classifier,
         texts,
@@ -327,22 +352,33 @@ def _attribute_flags(
     )
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     ranges = _id_ranges(workspace, split)
-    answered = [
-        _Attribute(
-            task,
-            attribute,
-            *_stored_answers(
-                workspace, task.answers(attribute), attribute, split, ranges, len(texts)
-            ),
-            features,
-            estimator,
-            cv,
-            split,
-            fit_examples,
-            executor,
+    fitted = len(texts) if fit_examples is None else min(len(texts), fit_examples)
+    # Trial 52b: six minutes on long texts without a word.
+    progress(
+        f"flag: {flagger} cross-validated in {folds} folds on {fitted:,} of the "
+        f"{len(texts):,} {split} texts"
+        + (f", {len(task.targets)} attributes" if len(task.targets) > 1 else "")
+    )
+    answered = []
+    for at, attribute in enumerate(task.targets, start=1):
+        if len(task.targets) > 1:
+            progress(f"flag: {attribute} ({at} of {len(task.targets)})")
+        answered.append(
+            _Attribute(
+                task,
+                attribute,
+                *_stored_answers(
+                    workspace, task.answers(attribute), attribute, split, ranges, len(texts)
+                ),
+                features,
+                estimator,
+                cv,
+                split,
+                fit_examples,
+                executor,
+            )
         )
-        for attribute in task.targets
-    ]
+    progress("flag: confident learning and the other reasons, then the queue")
     for answer in answered:
         answer.find_issues(filter_by)
     if spot_check:
@@ -534,15 +570,43 @@ def _stored_answers(
     return given, confidence, probabilities
 
 
-def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
+def _queue(
+    workspace: Workspace, table: str, config: dict[str, Any], *, by_text: bool = True
+) -> None:
     """Store the flags of ``table`` (``example_id, attribute, given_label,
     suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``; in rank
     order) in one step: they replace the split's flags, one row per reason, and each (example,
     attribute) item is queued, or its queued item updated, never duplicated. An item of
     the flagged split that is no longer flagged leaves the queue unless it was reviewed:
-    after a refit, 26 such items still showed the old label model's reasons."""
+    after a refit, 26 such items still showed the old label model's reasons.
+
+    ``by_text``: copies of a text (the same text under other ids) are queued once, the
+    copy of highest priority, its reasons saying how many there are, since one answer
+    labels them all (``cleaned_labels``); and none is queued whose text a decision on a
+    copy answered already (trial 51b: one message, copied 14 times, was asked 14 times).
+    """
     with workspace.run("flag", config) as run:
         con = run.con
+        if by_text:
+            con.execute(
+                # A text's hash, not the text: at 10M texts millions are flagged.
+                f"""CREATE TEMP TABLE queued_flags AS
+                    SELECT f.* REPLACE (CASE WHEN copies > 1 THEN f.reasons || '; flagged in '
+                                        || copies || ' copies of this text; the answer labels '
+                                        || 'every copy' ELSE f.reasons END AS reasons)
+                    FROM (SELECT f.*, hash(e.text) AS text_hash,
+                                 count(*) OVER (PARTITION BY hash(e.text), f.attribute) AS copies
+                          FROM {table} f JOIN examples e ON e.id = f.example_id) f
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM ({TEXT_DECISIONS}) d
+                        WHERE hash(d.text) = f.text_hash AND d.attribute = f.attribute
+                          AND d.example_id <> f.example_id)
+                    QUALIFY row_number() OVER (PARTITION BY f.text_hash, f.attribute
+                                               ORDER BY f.priority DESC, f.example_id) = 1"""
+            )
+            queued = "queued_flags"
+        else:
+            queued = table
         of_split = "example_id IN (SELECT id FROM examples WHERE split = ?)"
         if first_row(con, f"SELECT 1 FROM flags WHERE NOT {of_split} LIMIT 1", [config["split"]]):
             # Another split's flags stay (trial 48b: flagging dev dropped train's).
@@ -552,7 +616,7 @@ def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
         con.execute(
             f"""DELETE FROM queue q
                 WHERE q.example_id IN (SELECT id FROM examples WHERE split = ?)
-                  AND NOT EXISTS (SELECT 1 FROM {table} f
+                  AND NOT EXISTS (SELECT 1 FROM {queued} f
                                   WHERE f.example_id = q.example_id
                                     AND f.attribute = q.attribute)
                   AND NOT EXISTS (SELECT 1 FROM ({EFFECTIVE_DECISIONS}) d
@@ -573,12 +637,13 @@ def _queue(workspace: Workspace, table: str, config: dict[str, Any]) -> None:
                                    suggested_label, run_id)
                 SELECT example_id, attribute, priority, reasons, given_label,
                        suggested_label, ?
-                FROM {table}
+                FROM {queued}
                 ON CONFLICT (example_id, attribute) DO UPDATE SET priority = excluded.priority,
                     reasons = excluded.reasons, given_label = excluded.given_label,
                     suggested_label = excluded.suggested_label, run_id = excluded.run_id""",
             [run.id],
         )
+        con.execute("DROP TABLE IF EXISTS temp.queued_flags")
 
 
 class _StoredTexts:

@@ -99,6 +99,31 @@ def voted(tmp_path: Path) -> Path:
     return tmp_path / "ws.duckdb"
 
 
+def test_aggregate_points_out_train_gold_auto_could_fit_with(tmp_path: Path) -> None:
+    # Trial 52a: ingest put 324 of the user's gold rows in train, where auto never read
+    # them, while it broke ties the wrong way; fitted with them it labeled 18% more right.
+    csv = tmp_path / "rows.csv"
+    words = {"spam": "subscribe", "ham": "song"}
+    rows = [
+        (f"{label}{i}", f"{words[label]} number {i}", label) for i in range(30) for label in words
+    ]
+    pl.DataFrame(rows, schema=["id", "text", "label"], orient="row").write_csv(csv)
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", label_column="label", dev_fraction=0, test_fraction=0)
+        apply_lfs(ws, [keyword_lf("sub", ["subscribe"], "spam"), keyword_lf("s", ["song"], "ham")])
+    result = piped("aggregate", path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "note: 60 examples of the train split have gold labels, which auto did not use: "
+        "`aggregate --gold-split train` chooses"
+    ) in " ".join(result.stdout.split())
+    fitted = piped("aggregate", path, "--gold-split", "train")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "gold labels, which auto did not use" not in fitted.stdout
+    assert "cross-validation over 60 gold rows" in " ".join(fitted.stdout.split())
+
+
 def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -> None:
     result = piped("evaluate", voted)
     assert result.returncode == 0, result.stderr
@@ -213,6 +238,7 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     assert cells(result.stdout, "auto")[3] == f"{dev:.3f}"
     # d1, d2 right, d3 a tie, d4 no vote.
     assert cells(result.stdout, "majority_vote")[1:4] == ["0.500", "1.000", "0.500"]
+    assert "gold labels, which auto did not use" not in result.stdout, "6 train gold rows"
     fitted_on_dev = piped("aggregate", voted, "--model", "majority_vote", "--gold-split", "dev")
     assert fitted_on_dev.returncode == 0, fitted_on_dev.stderr
     assert "fit on these gold labels" in fitted_on_dev.stdout
@@ -291,6 +317,9 @@ def test_help_shows_brackets_as_written() -> None:
     assert "pip install 'labelkit[ray]')" in " ".join(piped("apply", "--help").stdout.split())
     # Trial 45: only docs/distillation.md named a small model's settings.
     assert "e.g. max_epochs=5 (spaCy) or C=1.0" in " ".join(piped("train", "--help").stdout.split())
+    # Trial 52a: the help said n switches attribute, where n answers no.
+    review = " ".join(piped("review", "--help").stdout.split())
+    assert "the right arrow switches to the next" in review and "n switches" not in review
 
 
 def test_demo_runs_the_whole_pipeline_on_bundled_data(tmp_path: Path) -> None:
@@ -342,6 +371,17 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
         ("evaluate",),
         ("train", tmp_path / "model", "--targets", "soft", "--param", "C=[1.0, 10.0]"),
         ("evaluate", "--model", tmp_path / "model" / "model-best", "--output", tmp_path / "eval"),
+        ("train", tmp_path / "model2", "--param", "C=[0.01]"),
+        # Trial 52a: a second --model replaced the first, without a word.
+        (
+            "evaluate",
+            "--model",
+            "model/model-best",
+            "--model",
+            "model2/model-best",
+            "--output",
+            tmp_path / "eval2",
+        ),
     ]
     outputs = {}
     for step in steps:
@@ -371,6 +411,33 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert "f1 majority_vote" in outputs["evaluate"][1]
     summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["summary"]
     assert {row["kind"] for row in summary} >= {"lf", "label model", "small model"}
+    both = json.loads((tmp_path / "eval2" / "evaluation.json").read_text())
+    small = {row["method"]: row for row in both["summary"] if row["kind"] == "small model"}
+    assert list(small) == [
+        "small model (n-grams) model/model-best",
+        "small model (n-grams) model2/model-best",
+    ]
+    assert small["small model (n-grams) model/model-best"]["accuracy"] == next(
+        row["accuracy"] for row in summary if row["kind"] == "small model"
+    )
+    assert "small model (n-grams) model2/model-best, per class" in outputs["evaluate"][2]
+    with Workspace(ws, read_only=True) as opened:
+        tested = opened.sql("SELECT count(*) FROM examples WHERE split = 'test'").item()
+        aggregated = opened.sql("SELECT max(run_id) FROM runs WHERE step = 'aggregate'").item()
+    provenance = both["provenance"]
+    assert provenance["models"] == ["model/model-best", "model2/model-best"]
+    assert (provenance["split"], provenance["gold_rows"]) == ("test", tested)
+    assert provenance["label_model"] == {"model": "majority_vote", "run_id": aggregated}
+    twice = run(
+        "evaluate",
+        ws,
+        "--model",
+        tmp_path / "model2" / "model-best",
+        "--model",
+        tmp_path / "model2" / "model-best",
+    )
+    assert twice.returncode == 1
+    assert twice.stderr == f"error: the model {tmp_path / 'model2' / 'model-best'} is given twice\n"
     with Workspace(ws, read_only=True) as opened:
         train_run = opened.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
     assert json.loads(train_run)["targets"] == "soft"
@@ -593,6 +660,18 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     by_reviewer = stats.stdout[stats.stdout.index("by reviewer") :]
     rows = {line.split()[1]: line.split()[3] for line in by_reviewer.splitlines() if "│ " in line}
     assert rows["ana"] == "2" and rows["bo"] == "1", "each reviewer's answers"
+    assert "reviewers answered differently" not in stats.stdout
+    # Trial 52a: two reviewers' agreement was shown, never where they differed.
+    with Workspace(ws) as workspace:
+        first, label = workspace.sql(
+            "SELECT example_id, label FROM decisions WHERE reviewer = 'ana' ORDER BY decision_id"
+        ).row(0)
+        other = "ham" if label == "spam" else "spam"
+        ReviewQueue(workspace).answer(first, "label", label=other, reviewer="cy")
+        text = workspace.sql("SELECT text FROM examples WHERE id = ?", [first]).item()
+    differing = run("review-stats", ws).stdout
+    assert "1 item reviewers answered differently, newest first" in differing
+    assert cells(differing, first) == [first, f"ana: {label}, cy: {other}", other, text]
 
 
 def test_llm_on_aspects_estimates_both_variants_and_asks_per_attribute(tmp_path: Path) -> None:
@@ -1093,3 +1172,18 @@ def test_an_output_folder_that_is_a_file_is_refused_before_the_work(voted: Path)
             == f"error: {taken} is a file; the output goes in a folder: give a folder's path\n"
         )
         assert refused.stdout == ""
+
+
+def test_a_path_through_a_file_is_one_clear_line(voted: Path) -> None:
+    # Trial 51c: an output below a file (or on a read-only mount) ended in a traceback.
+    inside = voted.parent / "rows.csv" / "models"
+    for command in (["train", voted, inside], ["evaluate", voted, "--output", inside]):
+        refused = run(*command)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr == (
+            f"error: {voted.parent / 'rows.csv'} is a file, so {inside} cannot be a folder: "
+            "give another path\n"
+        )
+    made = run("ingest", voted.parent / "rows.csv" / "w.duckdb", voted.parent / "rows.csv")
+    assert made.returncode == 1, made.stderr
+    assert made.stderr == f"error: {voted.parent / 'rows.csv' / 'w.duckdb'}: Not a directory\n"

@@ -37,6 +37,25 @@ def test_csv_ingest_keeps_ids_gold_splits_and_meta(tmp_path: Path) -> None:
         assert ws.task.labels == ("ham", "spam")
 
 
+def test_the_summary_says_how_many_gold_labels_each_split_got(tmp_path: Path) -> None:
+    # Trial 52b: 715 of 1,002 gold rows went to train, 90 to dev; nothing said so.
+    path = tmp_path / "c.csv"
+    rows = [f"t{i},text number {i},{'spam' if i % 2 else 'ham'}" for i in range(40)]
+    path.write_text("id,text,label\n" + "\n".join(rows) + "\nu1,no gold here,\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, path, label_column="label")
+        gold = dict(
+            ws.sql(
+                "SELECT split, count(gold) FROM examples GROUP BY 1 HAVING count(gold) > 0"
+            ).iter_rows()
+        )
+    assert summary.gold_totals == gold and sum(gold.values()) == 40
+    shown = ", ".join(
+        f"{gold[split]} {split}" for split in ("train", "dev", "test") if split in gold
+    )
+    assert str(summary).splitlines()[-1].endswith(f"; with gold: {shown}")
+
+
 def test_a_path_for_the_workspace_is_refused_and_a_lazy_frame_read(tmp_path: Path) -> None:
     # Trial 33: a path gave "'str' object has no attribute 'con'", a LazyFrame
     # "LazyFrame is not subscriptable".
@@ -301,6 +320,20 @@ def test_an_id_with_new_text_is_refused(workspace: Workspace, tmp_path: Path) ->
     assert str(error.value) == (
         f"2 rows give an id already in the workspace with another text ({path} row 1: id "
         f"'a1'; {path} row 3: id 'a3'): give each a new id"
+    )
+    assert table_counts(workspace) == before
+
+
+def test_json_objects_as_ids_are_refused(workspace: Workspace, tmp_path: Path) -> None:
+    # Trial 51c: {"a": 1} as an id was stored as its JSON text and exported so.
+    path = tmp_path / "objects.jsonl"
+    path.write_text('{"id": {"a": 1}, "text": "one"}\n{"id": {"a": 2}, "text": "two"}\n')
+    before = table_counts(workspace)
+    with pytest.raises(InputError) as error:
+        ingest(workspace, path)
+    assert str(error.value) == (
+        f"{path}: id column 'id' holds Struct({{'a': Int64}}), not ids: give text or whole "
+        "numbers (choose the column with id_column / --id-column)"
     )
     assert table_counts(workspace) == before
 

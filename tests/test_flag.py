@@ -107,6 +107,58 @@ def test_flagging_again_drops_the_unreviewed_items_no_longer_flagged(tmp_path: P
         assert queued == again | {reviewed}, "the reviewed item keeps its place"
 
 
+def add_copies(ws: Workspace, tmp_path: Path, of: str, ids: list[str]) -> None:
+    """Copies of example ``of``'s text under ``ids``, with its label at confidence 0.5."""
+    text, label = ws.sql(
+        "SELECT e.text, p.label FROM examples e JOIN predictions p ON p.example_id = e.id "
+        "WHERE e.id = ?",
+        [of],
+    ).row(0)
+    path = tmp_path / f"copies-{ids[0]}.csv"
+    pl.DataFrame({"id": ids, "text": [text] * len(ids)}).write_csv(path)
+    ingest(ws, path, id_column="id")
+    ws.con.execute("UPDATE predictions SET confidence = 0.5 WHERE example_id = ?", [of])
+    for copy in ids:
+        ws.con.execute(
+            "INSERT INTO predictions VALUES (?, 'test', ?, 0.5, [0.5, 0.5], 0, '')", [copy, label]
+        )
+
+
+def test_copies_of_a_text_are_queued_once_and_one_answer_labels_them_all(
+    tmp_path: Path,
+) -> None:
+    # Trial 51b: one message, copied 14 times, was asked 14 times; trial 52a: copies of a
+    # text answered one by one were exported with two labels, and a copy ingested after
+    # the answer was queued again.
+    ws, flipped = noisy_workspace(tmp_path)
+    with ws:
+        original = sorted(flipped)[0]
+        add_copies(ws, tmp_path, original, ["copy1", "copy2"])
+        copies = {original, "copy1", "copy2"}
+        flags = find_label_issues(ws)
+        assert copies <= set(flags["example_id"]), "each copy is flagged"
+        queued = ws.sql(
+            "SELECT example_id, reasons FROM queue WHERE example_id IN ?", [sorted(copies)]
+        )
+        assert queued.height == 1
+        assert queued["reasons"][0].endswith(
+            "flagged in 3 copies of this text; the answer labels every copy"
+        )
+        gold = ws.sql("SELECT gold FROM examples WHERE id = ?", [original])["gold"][0]
+        ReviewQueue(ws).answer(queued["example_id"][0], "label", label=gold, reviewer="ana")
+        add_copies(ws, tmp_path, original, ["copy3"])
+        find_label_issues(ws)
+        assert ws.sql(
+            "SELECT example_id FROM queue WHERE example_id IN ?", [sorted(copies | {"copy3"})]
+        )["example_id"].to_list() == [queued["example_id"][0]], (
+            "no copy of an answered text is queued"
+        )
+        labels = cleaned_labels(ws).filter(pl.col("id").is_in(list(copies | {"copy3"})))
+        assert labels.height == 4
+        assert labels["label"].to_list() == [gold] * 4
+        assert labels["origin"].to_list() == ["review"] * 4
+
+
 def test_flagging_one_split_keeps_the_flags_of_another(tmp_path: Path) -> None:
     # Trial 48b: flagging dev emptied the flags of train, whose items stayed queued.
     ws, _ = noisy_workspace(tmp_path)
@@ -558,6 +610,19 @@ def test_the_flag_command_shows_each_flags_attribute(tmp_path: Path) -> None:
         if line.startswith("│")
     }
     assert {("r1", "food"), ("r3", "staff")} <= rows
+    # Trial 52b: six minutes on long texts, and not a line until the end.
+    with Workspace(ws.path, read_only=True) as opened:
+        texts = opened.sql("SELECT count(*) FROM examples WHERE split = 'train'").item()
+        targets = opened.task.targets
+    stages = result.stderr.splitlines()
+    assert stages[0] == (
+        f"flag: tfidf_logreg cross-validated in 5 folds on {texts:,} of the {texts:,} train "
+        f"texts, {len(targets)} attributes"
+    )
+    assert stages[1 : len(targets) + 1] == [
+        f"flag: {name} ({at} of {len(targets)})" for at, name in enumerate(targets, start=1)
+    ]
+    assert stages[len(targets) + 1].startswith("flag: confident learning")
 
 
 def test_a_bounded_fit_keeps_small_data_flags_and_still_finds_the_flips(tmp_path: Path) -> None:
@@ -909,10 +974,12 @@ def test_balanced_class_weights_find_the_tags_a_rule_missed(tmp_path: Path) -> N
     result = cli("flag", tmp_path / "ws.duckdb", "--param", "class_weight=balanced")
     assert result.returncode == 0, result.stderr
     with Workspace(tmp_path / "ws.duckdb", read_only=True) as ws:
+        # Copies of a text are queued once.
+        texts = dict(ws.sql("SELECT id, text FROM examples").iter_rows())
         queued = set(
             ws.sql("SELECT example_id FROM queue WHERE attribute = 'billing'")["example_id"]
         )
-    assert queued & missing == balanced & missing
+    assert {texts[id_] for id_ in queued & missing} == {texts[id_] for id_ in balanced & missing}
     for bad, message in (
         ("class_weigth=balanced", "takes no parameter 'class_weigth'.*did you mean 'class_weight'"),
         ("class_weight=heavy", "class_weight takes 'balanced' or null, not 'heavy'"),

@@ -26,6 +26,7 @@ from labelkit.workspace import (
     emptied,
     first_row,
     server_note,
+    within_characters,
 )
 
 
@@ -146,6 +147,22 @@ def test_a_file_that_is_no_workspace_is_refused_and_left_as_it_was(tmp_path: Pat
 def test_missing_step_is_named(workspace: Workspace) -> None:
     with pytest.raises(WorkspaceError, match="run `labelkit aggregate` first"):
         workspace.require("predictions", "labelkit aggregate")
+
+
+def test_long_texts_lower_how_many_a_sample_holds(tmp_path: Path) -> None:
+    # Trial 52b: 50,000 emails of 1,700 characters on average kept train running past
+    # ten minutes, and flag for six: a count of texts let long ones run on.
+    csv = tmp_path / "long.csv"
+    texts = ["word " * 1000, "short text", "x" * 9_990]  # 5,000, 10 and 9,990 characters
+    csv.write_text("text\n" + "\n".join(texts) + "\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, labels=["a", "b"])
+        assert within_characters(ws.con, "train", 50_000) == (4_000, 5_000.0)
+        assert within_characters(ws.con, "train", 3_000) == (3_000, 5_000.0)
+        assert within_characters(ws.con, "train", None) == (None, 5_000.0)
+        assert within_characters(ws.con, "dev", 50_000) == (50_000, 0.0), "no dev texts"
+        ws.con.execute("UPDATE examples SET text = repeat('y', 40000)")
+        assert within_characters(ws.con, "train", 50_000) == (1_000, 40_000.0), "the floor"
 
 
 def test_file_is_plain_duckdb(workspace: Workspace, tmp_path: Path) -> None:

@@ -370,7 +370,9 @@ def source_health(
     ``lf_summary``: something the label model cannot see), ``trusted above gold`` (the
     label model's estimate is more than ``ABOVE_GOLD_MARGIN`` above the top of that
     interval: its votes weigh more than gold supports, as sources that err together do
-    in EM's eyes), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
+    in EM's eyes), ``trusted below gold`` (more than that margin below the bottom of the
+    interval: trial 52a's one-label keyword LFs, right on every dev gold row, were put
+    at 0.11 to 0.27 and lost their ties), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
     fell back to majority vote, which weighs every source alike, there is no estimated
     accuracy: the rejected fit's is not shown as if it were used.
 
@@ -419,6 +421,7 @@ def source_health(
             measured.select(
                 pl.col("lf").alias("source"),
                 pl.col("accuracy").alias("gold_accuracy"),
+                pl.col("accuracy_low").alias("gold_low"),
                 pl.col("accuracy_high").alias("gold_high"),
                 pl.col("chance").alias("gold_chance"),
             ),
@@ -435,6 +438,8 @@ def source_health(
             .then(pl.lit("below chance on gold"))
             .when(pl.col("estimated_accuracy") > pl.col("gold_high") + ABOVE_GOLD_MARGIN)
             .then(pl.lit("trusted above gold"))
+            .when(pl.col("estimated_accuracy") < pl.col("gold_low") - ABOVE_GOLD_MARGIN)
+            .then(pl.lit("trusted below gold"))
             .otherwise("status"),
         )
     return health
@@ -453,6 +458,7 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     flagged = health.filter(pl.col("status").is_in(["dropped", "below chance"]))
     on_gold = health.filter(pl.col("status") == "below chance on gold")
     above = health.filter(pl.col("status") == "trusted above gold")
+    below_gold = health.filter(pl.col("status") == "trusted below gold")
     unconfirmed = health.filter(pl.col("status") == "unconfirmed")
     lines = []
     if not flagged.is_empty():
@@ -476,17 +482,27 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             "often than voting their own label mix at random would; leave them out with "
             "--exclude"
         )
+    remedy = "" if fitted_with_gold else ", or fit with gold (`aggregate --gold-split dev`)"
     if not above.is_empty():
-        named = [
-            f"{source} ({estimated:.3f} estimated, {gold:.3f} on gold)"
-            for source, estimated, gold in above.select(
-                "source", "estimated_accuracy", "gold_accuracy"
-            ).rows()
-        ]
-        names = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
-        remedy = "" if fitted_with_gold else ", or fit with gold (`aggregate --gold-split dev`)"
         lines.append(
-            f"trusted above gold: {names} — the label model weighs their votes more than "
-            f"the gold rows support; leave them out with --exclude{remedy}"
+            f"trusted above gold: {_estimated_and_gold(above)} — the label model weighs "
+            f"their votes more than the gold rows support; leave them out with --exclude{remedy}"
+        )
+    if not below_gold.is_empty():
+        lines.append(
+            f"trusted below gold: {_estimated_and_gold(below_gold)} — the label model weighs "
+            "their votes less than the gold rows support, so they lose the ties they are "
+            f"in{remedy.replace(', or fit', '; fit')}"
         )
     return "; ".join(lines) or None
+
+
+def _estimated_and_gold(health: pl.DataFrame) -> str:
+    """The first three sources of ``health`` with their estimated and gold accuracy."""
+    named = [
+        f"{source} ({estimated:.3f} estimated, {gold:.3f} on gold)"
+        for source, estimated, gold in health.select(
+            "source", "estimated_accuracy", "gold_accuracy"
+        ).rows()
+    ]
+    return ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")

@@ -488,7 +488,8 @@ def apply_lfs(
 
     An LF whose definition (hash) is unchanged since its stored votes, with no example
     added since and no errors last time, is not rerun (``force`` reruns it). A Python
-    LF's definition is its source code: if it calls a helper that changed, use ``force``.
+    LF's definition is its source code and what it reads from its module
+    (``python_definition``): for a change inside an installed package, use ``force``.
     Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``
     (the first ``ERROR_ROWS``; ``error_counts`` counts them all); with ``strict``, a
     failure stops the step and nothing is written. An LF that fails on every example,
@@ -551,8 +552,17 @@ def apply_lfs(
     if stale or pruned:
         if stale:
             check_fields_in_workspace(workspace, stale)
+        known = dict(workspace.sql("SELECT name, hash FROM sources WHERE kind = 'lf'").rows())
         config = {
             "lfs": [lf.name for lf in stale],
+            # Which of them are new, and which had votes of another definition (trial
+            # 52a: a renamed and an edited LF could not be told from the log).
+            "new": [lf.name for lf in stale if lf.name not in known],
+            "changed": [
+                lf.name
+                for lf in stale
+                if lf.name in known and known[lf.name] != definition_hash(lf.definition)
+            ],
             "reused": reused,
             "errors": 0,
             "executor": runner.name,

@@ -16,6 +16,7 @@ that label's attribute answered ``"yes"`` (``vote_codes``).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -208,13 +209,120 @@ class PythonLF(LabelingFunction):
 
     @property
     def definition(self) -> str:
-        try:
-            return inspect.getsource(self.func)
-        except (OSError, TypeError):
-            return f"{self.func.__module__}.{self.func.__qualname__}"
+        return python_definition(self.func)
 
     def __call__(self, x: Example) -> Vote:
         return self.func(x)
+
+
+def python_definition(func: Callable[..., Any]) -> str:
+    """A Python LF's definition: its source code, and where it reads names of its module
+    (constants, helper functions, default arguments, closure variables) a fingerprint of
+    their values, so that editing them changes the definition and ``apply`` runs it
+    again (trial 52a: a keyword list edited between rounds kept its old votes). A value
+    counts as its ``repr`` shows it; a helper of the project, as its source code and what
+    it reads in turn; a module or an installed package's function, by name.
+
+    Examples
+    --------
+    >>> WORDS = ["crash"]
+    >>> def bug(x):
+    ...     return "bug" if any(w in x.text for w in WORDS) else None
+    >>> python_definition(bug).splitlines()[-1].startswith("# reads WORDS (fingerprint ")
+    True
+    """
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return f"{func.__module__}.{func.__qualname__}"
+    reads = _reads(func, set())
+    if not reads:
+        # What an LF without them always stored: their votes stay current.
+        return source
+    fingerprint = hashlib.sha256(repr(reads).encode()).hexdigest()[:16]
+    names = ", ".join(dict.fromkeys(name for name, _ in reads))
+    return f"{source.rstrip()}\n# reads {names} (fingerprint {fingerprint})\n"
+
+
+def _reads(func: Callable[..., Any], seen: set[str]) -> list[tuple[str, str]]:
+    """``(name, value)`` of what ``func`` reads from its module, its defaults and its
+    closure, the project's helpers followed; ``seen`` names those already listed."""
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return []
+    found: list[tuple[str, str]] = []
+    module = getattr(func, "__globals__", {})
+    for name in sorted(_code_names(code)):
+        if name in seen or name not in module or inspect.ismodule(module[name]):
+            continue
+        seen.add(name)
+        value = module[name]
+        if inspect.isfunction(value) and _project_code(value):
+            found.append((name, _source_or_name(value)))
+            found.extend(_reads(value, seen))
+        else:
+            found.append((name, _stable_repr(value)))
+    defaults = (*(func.__defaults__ or ()), *(func.__kwdefaults__ or {}).items())
+    found.extend((f"{func.__name__} defaults", _stable_repr(value)) for value in defaults)
+    for name, cell in zip(code.co_freevars, func.__closure__ or (), strict=False):
+        try:
+            found.append((name, _stable_repr(cell.cell_contents)))
+        except ValueError:  # a cell not yet filled
+            continue
+    return found
+
+
+def _code_names(code: Any) -> set[str]:
+    """The global names ``code`` and the functions nested in it read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _code_names(const)
+    return names
+
+
+def _project_code(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is the user's code: neither Python's nor an installed package's
+    (labelkit's own included)."""
+    try:
+        path = Path(inspect.getsourcefile(func) or "").resolve()
+    except TypeError:
+        return False
+    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(__file__).parents[1])}
+    return not any(path.is_relative_to(Path(root).resolve()) for root in installed)
+
+
+def _source_or_name(func: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return f"{func.__module__}.{func.__qualname__}"
+
+
+def _stable_repr(value: Any, depth: int = 0) -> str:
+    """``repr(value)`` the same in every process: sets sorted (str hashes vary from
+    run to run), memory addresses left out, functions by name."""
+    if depth > 20:
+        return "..."
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(_stable_repr(v, depth + 1) for v in value)) + "}"
+    if isinstance(value, dict):
+        pairs = (
+            f"{_stable_repr(k, depth + 1)}: {_stable_repr(v, depth + 1)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(pairs) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_stable_repr(v, depth + 1) for v in value) + "]"
+    if inspect.isfunction(value) or inspect.isclass(value) or inspect.isbuiltin(value):
+        return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', '')}"
+    try:
+        shown = repr(value)
+    except Exception:  # a repr that fails is the object's own bug; its type still counts
+        shown = f"<{type(value).__qualname__}>"
+    return _ADDRESS.sub("", shown)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _flags(case_sensitive: bool) -> str:

@@ -12,7 +12,6 @@ An LF may also vote ``"O"`` over a stretch of text: "no entity here".
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -30,6 +29,7 @@ from labelkit.lf.core import (
     Example,
     LabelingFunction,
     describe_error,
+    python_definition,
     read_list,
 )
 from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
@@ -115,10 +115,7 @@ class PythonSpanLF(SpanLF):
 
     @property
     def definition(self) -> str:
-        try:
-            return inspect.getsource(self.func)
-        except (OSError, TypeError):
-            return f"{self.func.__module__}.{self.func.__qualname__}"
+        return python_definition(self.func)
 
 
 def phrase_span_lf(

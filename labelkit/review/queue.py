@@ -36,7 +36,7 @@ from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span, misplaced
 from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
-from labelkit.workspace import Workspace, first_row, warn_if_out_of_date
+from labelkit.workspace import Workspace, first_row, registered, warn_if_out_of_date
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
 """What a reviewer can answer to an item's question, "is this <candidate>?":
@@ -81,6 +81,20 @@ _CORRECTED = f"""action = '{FIX}' OR (action IN {ANSWERS} AND given_label IS NOT
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
     QUALIFY row_number() OVER (PARTITION BY example_id, attribute ORDER BY decision_id DESC) = 1
+"""
+
+# A decision holds for every copy of its text (the same text under other ids; copies
+# share a split): the newest that counts on any copy, with the text. Flag queues a text once.
+TEXT_DECISIONS = f"""
+    SELECT e.text, d.* FROM ({EFFECTIVE_DECISIONS}) d JOIN examples e ON e.id = d.example_id
+    QUALIFY row_number() OVER (PARTITION BY e.text, d.attribute ORDER BY d.decision_id DESC) = 1
+"""
+
+# The same per example: each copy's id with its text's decision. Joined with the
+# decisions as the hash table, so that without any no text is read.
+COPIED_DECISIONS = f"""
+    SELECT c.id AS example_id, d.* EXCLUDE (example_id, text)
+    FROM ({TEXT_DECISIONS}) d JOIN examples c ON c.text = d.text
 """
 
 # The spans that decisions that count give a text: bounds parsed from the attribute.
@@ -893,16 +907,7 @@ class ReviewQueue:
         >>> ReviewQueue(ws).reviewer_agreement().columns
         ['reviewer_a', 'reviewer_b', 'items', 'agreement', 'kappa']
         """
-        with self._lock:
-            labeled = self.workspace.sql(
-                f"""SELECT example_id, attribute, reviewer, label FROM ({LIVE_DECISIONS})
-                    WHERE action IN {ANSWERS} AND label IS NOT NULL
-                      AND (?::VARCHAR IS NULL OR attribute = ?)
-                    QUALIFY row_number() OVER (
-                        PARTITION BY example_id, attribute, reviewer
-                        ORDER BY decision_id DESC) = 1""",
-                [attribute, attribute],
-            )
+        labeled = self._reviewers_labels(attribute)
         pair = ["reviewer_a", "reviewer_b"]
         both = (
             labeled.rename({"reviewer": "reviewer_a", "label": "label_a"})
@@ -936,6 +941,54 @@ class ReviewQueue:
             .select(*pair, "items", "agreement", "kappa")
             .sort(pair)
         )
+
+    def disagreements(self, *, attribute: str | None = None) -> pl.DataFrame:
+        """The items reviewers answered differently, newest first: ``example_id``,
+        ``attribute``, each reviewer's label (``"ana: bug, bo: praise"``, by name), the
+        label that counts (the newest answer's) and the text (trial 52a: review-stats
+        gave the agreement of two reviewers, and no way to find where they differed).
+
+        Examples
+        --------
+        >>> ReviewQueue(ws).disagreements().columns
+        ['example_id', 'attribute', 'answers', 'counts', 'text']
+        """
+        labeled = self._reviewers_labels(attribute)
+        differing = (
+            labeled.group_by("example_id", "attribute")
+            .agg(
+                pl.col("label").n_unique().alias("labels"),
+                pl.format("{}: {}", "reviewer", "label").sort_by("reviewer").alias("answers"),
+                pl.col("label").sort_by("decision_id").last().alias("counts"),
+                pl.col("decision_id").max().alias("newest"),
+            )
+            .filter(pl.col("labels") > 1)
+            .sort("newest", descending=True)
+            .with_columns(pl.col("answers").list.join(", "))
+        )
+        with registered(self.workspace.con, "differing", differing.select("example_id")):
+            texts = self.workspace.sql(
+                "SELECT id AS example_id, text FROM examples "
+                "WHERE id IN (SELECT example_id FROM differing)"
+            )
+        return differing.join(texts, on="example_id", how="left", maintain_order="left").select(
+            "example_id", "attribute", "answers", "counts", "text"
+        )
+
+    def _reviewers_labels(self, attribute: str | None) -> pl.DataFrame:
+        """Each reviewer's newest live label per item (``example_id, attribute,
+        reviewer, label, decision_id``), of ``attribute``'s items where given."""
+        with self._lock:
+            return self.workspace.sql(
+                f"""SELECT example_id, attribute, reviewer, label, decision_id
+                    FROM ({LIVE_DECISIONS})
+                    WHERE action IN {ANSWERS} AND label IS NOT NULL
+                      AND (?::VARCHAR IS NULL OR attribute = ?)
+                    QUALIFY row_number() OVER (
+                        PARTITION BY example_id, attribute, reviewer
+                        ORDER BY decision_id DESC) = 1""",
+                [attribute, attribute],
+            )
 
 
 def current_spans(workspace: Workspace, example_id: str | None = None) -> pl.DataFrame:

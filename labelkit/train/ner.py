@@ -28,6 +28,7 @@ alone), and ``meta.json`` names their LFs under ``labelkit.rules``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -49,7 +50,7 @@ from labelkit.review.queue import current_spans
 from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
-from labelkit.train.textcat import SAVED, _check_run, _fit, record_provenance
+from labelkit.train.textcat import SAVED, _check_run, _fit, learnt_from, record_provenance
 from labelkit.workspace import Workspace, label_model_run, registered
 
 NER_MODEL = "spacy_ner"
@@ -357,6 +358,7 @@ def train_ner_on_cleaned(
     rule_precision: float = 0.9,
     verbose: bool = False,
     max_examples: int | None = DEFAULT_MAX_EXAMPLES,
+    release: bool = False,
     **params: Any,
 ) -> Path:
     """``train_on_cleaned`` for a spans task: ``train_ner`` on ``cleaned_spans``, logged as
@@ -412,8 +414,8 @@ def train_ner_on_cleaned(
     logged |= {"max_examples": max_examples, "cleaned": cleaned}
     logged["label_model"] = label_model_run(workspace)
     logged |= params
-    # The run's config is written when the block ends, so the counts join it.
-    with workspace.run("train", logged) as run:
+    learnt = learnt_from(workspace)
+    with workspace.released() if release else contextlib.nullcontext():
         path = train_ner(
             examples,
             task.labels,
@@ -427,8 +429,9 @@ def train_ner_on_cleaned(
             verbose=verbose,
             **params,
         )
-        logged["spans"] = training_counts(path)
-        record_provenance(path, workspace, run.id)
+    logged["spans"] = training_counts(path)
+    with workspace.run("train", logged) as run:
+        record_provenance(path, workspace, run.id, learnt)
     return path
 
 

@@ -45,6 +45,7 @@ from labelkit.workspace import (
     label_model_run,
     no_gold_in,
     warn_if_out_of_date,
+    within_characters,
 )
 
 TARGETS = ("hard", "soft", "weighted")
@@ -435,26 +436,19 @@ def _fit(
     """Train ``config`` on the corpora with spaCy; return the best model's path."""
     output = output_dir.resolve()
     output.mkdir(parents=True, exist_ok=True)
-    paths = {"train": output / "train.spacy", "dev": output / "dev.spacy"}
-    train.to_disk(paths["train"])
-    dev.to_disk(paths["dev"])
-    if targets != "hard":
-        textcat = _textcat(config)
-        # A config that names a labelkit factory already (class weights) keeps it.
-        textcat["factory"] = TRAINING.get(textcat["factory"], textcat["factory"])
-    if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
-        vectors = static_vectors(texts, output / "vectors", lang=config["nlp"]["lang"])
-    overrides = {"paths.train": str(paths["train"]), "paths.dev": str(paths["dev"])}
-    if vectors is not None:
-        overrides["paths.vectors"] = str(vectors)
-    config["paths"].update({key.split(".")[1]: value for key, value in overrides.items()})
-    config.to_disk(output / "config.cfg")
-    log = io.StringIO()
-    # Trained beside the models it replaces, which are moved out of the way only once it
-    # is done: a training cut short (Ctrl-C, an error) leaves the model trained before
-    # (trial 51c: an interrupted retrain left its first epoch as model-best, used by
-    # predict and evaluate without a word).
+    # Everything a training writes (corpora, config, vectors, models) goes into a folder
+    # beside the one it replaces, moved into place only once it is done: a training cut
+    # short (Ctrl-C, an error) leaves the model and config trained before (trial 51c:
+    # an interrupted retrain left its first epoch as model-best, used by predict and
+    # evaluate without a word; and, on a second read, a config of the new run beside
+    # the old models).
     staging = Path(tempfile.mkdtemp(prefix=".training-", dir=output))
+    try:
+        overrides = _staged_inputs(config, staging, output, train, dev, texts, targets, vectors)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log = io.StringIO()
     # spaCy prints its log to stdout and stderr; a notebook shows it only when asked,
     # and a stream that is not a terminal (a pipe, a file) gets it without colour codes.
     with contextlib.ExitStack() as quiet:
@@ -468,7 +462,7 @@ def _fit(
             if not _is_terminal(sys.stderr):
                 quiet.enter_context(contextlib.redirect_stderr(PlainText(sys.stderr)))
         try:
-            spacy_train(output / "config.cfg", staging, overrides=overrides)
+            spacy_train(staging / "config.cfg", staging, overrides=overrides)
         except SystemExit:
             # spaCy's command exits on a config it cannot use, after printing why.
             said = ANSI_ESCAPE.sub("", log.getvalue())[-2000:]
@@ -477,11 +471,60 @@ def _fit(
             ) from None
         for saved in SAVED:
             plain_textcat(staging / saved)
-        temper_textcat(staging / "model-best", paths["dev"])
-        for saved in SAVED:
-            shutil.rmtree(output / saved, ignore_errors=True)
-            (staging / saved).rename(output / saved)
+            # The corpora and vectors as they will lie, not where they were staged.
+            saved_config = Config().from_disk(staging / saved / "config.cfg", interpolate=False)
+            saved_config["paths"].update(config["paths"])
+            saved_config.to_disk(staging / saved / "config.cfg")
+        temper_textcat(staging / "model-best", staging / "dev.spacy")
+        for name in (*STAGED, *SAVED):
+            if (staging / name).exists():
+                _remove(output / name)
+                (staging / name).rename(output / name)
     return output / "model-best"
+
+
+# What a training writes beside its models, in the folder it trains into.
+STAGED = ("config.cfg", "train.spacy", "dev.spacy", "vectors")
+
+
+def _staged_inputs(
+    config: Config,
+    staging: Path,
+    output: Path,
+    train: DocBin,
+    dev: DocBin,
+    texts: pl.Series,
+    targets: str,
+    vectors: str | Path | None,
+) -> dict[str, str]:
+    """Write the corpora, the static vectors a config asks for and the config (its
+    paths those of ``output``, where they will lie) into ``staging``; return spaCy's
+    overrides that train on the staged files."""
+    train.to_disk(staging / "train.spacy")
+    dev.to_disk(staging / "dev.spacy")
+    if targets != "hard":
+        textcat = _textcat(config)
+        # A config that names a labelkit factory already (class weights) keeps it.
+        textcat["factory"] = TRAINING.get(textcat["factory"], textcat["factory"])
+    overrides = {"paths.train": staging / "train.spacy", "paths.dev": staging / "dev.spacy"}
+    final = {"paths.train": output / "train.spacy", "paths.dev": output / "dev.spacy"}
+    if vectors is None and _wants_vectors(config) and not config["paths"].get("vectors"):
+        static_vectors(texts, staging / "vectors", lang=config["nlp"]["lang"])
+        overrides["paths.vectors"] = staging / "vectors"
+        final["paths.vectors"] = output / "vectors"
+    elif vectors is not None:
+        overrides["paths.vectors"] = final["paths.vectors"] = Path(vectors)
+    config["paths"].update({key.split(".")[1]: str(value) for key, value in final.items()})
+    config.to_disk(staging / "config.cfg")
+    return {key: str(value) for key, value in overrides.items()}
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or a folder, if there is one."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 # The layers whose weights and bias make an exclusive textcat's logits: the final
@@ -609,15 +652,18 @@ def train_on_cleaned(
     config_path: str | Path | None = None,
     verbose: bool = False,
     max_examples: int | None = DEFAULT_MAX_EXAMPLES,
+    release: bool = False,
     **params: Any,
 ) -> Path:
     """Train the small model on the workspace's cleaned set, logged as a ``train`` run.
 
     A cleaned set of more than ``max_examples`` texts is sampled down to that many
     (``labelkit.train.sample.sample_query``, in DuckDB: stratified by label, weighted by the
-    label model's confidence, reviewed texts first; ``None`` trains on all). The run's
-    config logs ``cleaned`` (texts in the cleaned set) beside ``examples`` (rows
-    trained on) and ``max_examples``.
+    label model's confidence, reviewed texts first; ``None`` trains on all), fewer where
+    the texts are long, so that the sample holds about ``MAX_CHARACTERS`` characters
+    (``within_characters``). The run's config logs ``cleaned`` (texts in the cleaned
+    set) beside ``examples`` (rows trained on) and ``max_examples`` (the limit used; where
+    long texts lowered it, with ``asked_max_examples`` and ``mean_characters``).
 
     Reviewed labels are certain (probability 1) under every ``targets`` setting. With
     ``dev_split``, that split's gold labels choose the best checkpoint; otherwise a
@@ -627,6 +673,9 @@ def train_on_cleaned(
     attributes, trained by ``train_attributes``, ``tfidf_char_clauses``; with a spaCy
     ``config_path``, ``spacy_textcat_bow``, for a task with attributes one per attribute). A spans
     task trains spaCy's ``ner`` on ``cleaned_spans`` (``train_ner_on_cleaned``).
+    With ``release``, the workspace is closed while the model trains
+    (``Workspace.released``), so that other processes can read it meanwhile, as
+    ``labelkit train`` does; its connection is then a new one.
 
     Examples
     --------
@@ -662,6 +711,7 @@ def train_on_cleaned(
             config_path=config_path,
             verbose=verbose,
             max_examples=max_examples,
+            release=release,
             **params,
         )
     task.require_attributes("train (train_on_cleaned)")
@@ -672,6 +722,7 @@ def train_on_cleaned(
     warn_if_out_of_date(workspace)
     # Sampled in DuckDB, with texts read for the sample only: ten million labels need
     # not come into memory to keep fifty thousand.
+    limit, mean_characters = within_characters(workspace.con, "train", max_examples)
     labeled = cleaned_query(texts=False, probabilities=True)
     if not with_attributes:
         labeled = f"SELECT * EXCLUDE (attribute) FROM ({labeled})"
@@ -679,7 +730,7 @@ def train_on_cleaned(
         workspace.con,
         labeled,
         ["train"],
-        max_examples,
+        limit,
         order_by="id, attribute" if with_attributes else "id",
         seed=seed,
         one_label=not with_attributes,
@@ -714,7 +765,9 @@ def train_on_cleaned(
     config = {"output_dir": str(Path(output_dir).resolve()), "model": model, "seed": seed}
     config["targets"] = targets
     config |= {"dev_split": dev_split, "config_path": config_path and str(config_path)}
-    config |= {"max_examples": max_examples, "cleaned": cleaned}
+    config |= {"max_examples": limit, "cleaned": cleaned}
+    if limit != max_examples:
+        config |= {"asked_max_examples": max_examples, "mean_characters": round(mean_characters)}
     config["label_model"] = label_model_run(workspace)
     train_args = {
         "model": model,
@@ -724,40 +777,62 @@ def train_on_cleaned(
         "config_path": config_path,
         "verbose": verbose,
     }
-    with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
+    learnt = learnt_from(workspace)
+    with workspace.released() if release else contextlib.nullcontext():
         if with_attributes:
             path = train_attributes(examples, task, output_dir, **train_args, **params)
         else:
             path = train_textcat(
                 examples, task.labels, output_dir, lang=task.lang, **train_args, **params
             )
-        record_provenance(path, workspace, run.id)
+    with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
+        record_provenance(path, workspace, run.id, learnt)
     return path
 
 
-def record_provenance(model_path: Path, workspace: Workspace, run_id: int) -> None:
-    """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
-    ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
-    run, the label model it learnt from (``label_model_run``), the review it saw
-    (``reviewed``: the answers that count, and the last decision's id), labelkit's
-    version and when. It goes with the model when copied or packaged (trial 49c: nothing
-    in a package said which run, label model or data made it; trial 50d: two models
-    trained before and after 100 more reviews read alike).
+def learnt_from(workspace: Workspace) -> dict[str, Any]:
+    """What a model trained now learns from: the label model's ``aggregate`` run and the
+    review (the answers that count, and the last decision's id), read before it trains,
+    as the workspace may change while it does (``Workspace.released``).
 
     Examples
     --------
-    >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
+    >>> learnt_from(ws)["reviewed"]
+    {'decisions': 50, 'last_decision_id': 50}
     """
     decided, last = first_row(
         workspace.con,
         f"""SELECT (SELECT count(*) FROM ({EFFECTIVE_DECISIONS}) WHERE action IN {ANSWERS}),
                    max(decision_id) FROM decisions""",
     ) or (0, None)
+    return {
+        "label_model": label_model_run(workspace),
+        "reviewed": {"decisions": decided, "last_decision_id": last},
+    }
+
+
+def record_provenance(
+    model_path: Path, workspace: Workspace, run_id: int, learnt: dict[str, Any] | None = None
+) -> None:
+    """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
+    ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
+    run, the label model it learnt from (``label_model_run``), the review it saw
+    (``reviewed``: the answers that count, and the last decision's id), labelkit's
+    version and when. It goes with the model when copied or packaged (trial 49c: nothing
+    in a package said which run, label model or data made it; trial 50d: two models
+    trained before and after 100 more reviews read alike). ``learnt`` is ``learnt_from``
+    read before training (read now if not given).
+
+    Examples
+    --------
+    >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
+    """
+    learnt = learnt_from(workspace) if learnt is None else learnt
     made = {
         "workspace": str(workspace.path.resolve()),
         "train_run": run_id,
-        "label_model": label_model_run(workspace),
-        "reviewed": {"decisions": decided, "last_decision_id": last},
+        "label_model": learnt["label_model"],
+        "reviewed": learnt["reviewed"],
         "labelkit_version": metadata.version("labelkit"),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -183,7 +183,12 @@ def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     # Trial 28: a source right on 16% of the dev gold was marked "ok", and after a
     # fallback to majority vote the rejected fit's accuracies were shown as estimates.
     measured = pl.DataFrame(
-        {"lf": ["lf0", "lf1"], "accuracy": [0.1, 0.9], "accuracy_high": [0.2, 0.95]}
+        {
+            "lf": ["lf0", "lf1"],
+            "accuracy": [0.1, 0.9],
+            "accuracy_low": [0.05, 0.8],
+            "accuracy_high": [0.2, 0.95],
+        }
     ).with_columns(chance=0.5)
     on_gold = source_health(model.report, names, measured)
     assert on_gold.filter(pl.col("status") == "below chance on gold")["source"].to_list() == ["lf0"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -380,3 +381,39 @@ def test_one_lf_name_in_two_files_names_both(tmp_path: Path, ws: Path) -> None:
         "unique; rename one\n"
     )
     assert stored(ws) == []
+
+
+def test_an_edited_constant_or_helper_runs_the_lf_again(tmp_path: Path, ws: Path) -> None:
+    # Trial 52a: a keyword list edited between rounds kept the LF's old votes ("unchanged,
+    # votes reused"), since only the function's own source was hashed.
+    body = (
+        'WORDS = ["buy"]\nSEEN = {"hello", "song", "nice"}\n\n'
+        "def has(text, words=WORDS):\n    return any(w in text for w in words)\n\n"
+        '@labeling_function(name="spammy")\ndef spammy(x):\n'
+        '    return "spam" if has(x.text) else None\n\n'
+        '@labeling_function(name="hammy")\ndef hammy(x):\n'
+        '    return "ham" if set(x.text.split()) & SEEN else None\n'
+    )
+    lfs = lf_file(tmp_path, body)
+    first = run("apply", ws, "--lfs", lfs)
+    assert first.returncode == 0, first.stderr
+    assert ("spammy", "c2") in stored(ws)
+    # A set's order differs from one process to the next: still the same definition.
+    again = run("apply", ws, "--lfs", lfs)
+    assert "unchanged, votes reused: spammy, hammy" in again.stdout
+    lfs.write_text(lfs.read_text().replace('WORDS = ["buy"]', 'WORDS = ["hello"]'))
+    edited = run("apply", ws, "--lfs", lfs)
+    assert edited.returncode == 0, edited.stderr
+    assert "unchanged, votes reused: hammy\n" in edited.stdout
+    assert [row for row in stored(ws) if row[0] == "spammy"] == [("spammy", "c1")]
+    # Trial 52a: the log, read only by SQL, could not tell a new LF from an edited one.
+    logged = run("runs", ws)
+    assert logged.returncode == 0, logged.stderr
+    lines = [line for line in logged.stdout.splitlines() if "│ apply" in line]
+    assert len(lines) == 2
+    assert "lfs=spammy,hammy new=spammy,hammy errors=0" in lines[0]
+    assert "lfs=spammy changed=spammy reused=hammy errors=0" in lines[1]
+    last = int(lines[1].split("│")[1])
+    shown = json.loads(run("runs", ws, "--run", str(last)).stdout)
+    assert (shown["step"], shown["config"]["changed"]) == ("apply", ["spammy"])
+    assert "duckdb" in shown["versions"]

@@ -189,6 +189,8 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
         queue.answer(example_id, "label", label=bo, reviewer="bo")
     # Agreement 3/4; by chance ana (1/2 spam) and bo (1/4 spam) agree 1/2 of the time.
     assert queue.reviewer_agreement().rows() == [("ana", "bo", 4, 0.75, 0.5)]
+    text = workspace.sql("SELECT text FROM examples WHERE id = 'a2'").item()
+    assert queue.disagreements().rows() == [("a2", "", "ana: spam, bo: ham", "ham", text)]
     stats = queue.stats()
     # bo answered last everywhere: spam once, ham three times, against 'ham' given; his
     # one spam is the suggestion, given with a number key rather than accepted.

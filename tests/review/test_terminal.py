@@ -130,26 +130,48 @@ def test_end_of_input_quits_and_an_empty_queue_says_so(queue: ReviewQueue) -> No
     assert "The queue is empty" in out.getvalue()
 
 
-def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -> None:  # noqa: F811
+def song_focus_pass(queue: ReviewQueue, pressed: str) -> str:  # noqa: F811
+    """A focus pass on spam, item a3 voted by a keyword LF on "song"; its output."""
     queue.workspace.con.execute(
         "INSERT INTO sources VALUES ('kw', 'lf', ?, 'h', 0)",
         ['{"kind": "keywords", "labels": ["spam"], "keywords": ["song"], "case_sensitive": false}'],
     )
     queue.workspace.con.execute("INSERT INTO votes VALUES ('a3', 'kw', 'spam', 0, '')")
-    pressed = keys("aq")
+    left = keys(pressed)
     out = io.StringIO()
     review_in_terminal(
         queue,
         reviewer="ana",
         console=Console(file=out, width=100),
-        read_key=lambda: next(pressed),
+        read_key=lambda: next(left),
         focus="spam",
     )
-    text = out.getvalue()
+    return out.getvalue()
+
+
+def test_focus_mode_asks_one_question_and_shows_what_fired(queue: ReviewQueue) -> None:  # noqa: F811
+    text = song_focus_pass(queue, "aq")
     assert "Is this spam?" in text and '"song"' in text
     assert queue.decisions().select("example_id", "action", "label").rows() == [
         ("a3", "accept", "spam")
     ]
+
+
+def test_a_huge_text_shows_its_start_and_the_words_around_what_fired(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    # Trial 52b: a 521,472-character email filled 9,000 lines, the question at the end.
+    huge = "log line " * 20_000 + "I love this song so much " + "trace " * 20_000
+    queue.workspace.con.execute("UPDATE examples SET text = ? WHERE id = 'a3'", [huge])
+    out = song_focus_pass(queue, "q")
+    shown = " ".join(out.replace("│", " ").split())
+    song = huge.index("song")
+    assert len(out.splitlines()) < 80
+    assert f"… {song - 200 - 1_500:,} characters …" in shown
+    assert "log line I love this song so much trace" in shown
+    after = len(huge) - (song + 4 + 200)
+    assert f"… {after:,} characters … (a {len(huge):,}-character text" in shown
+    assert "Is this spam?" in shown
 
 
 def run(queue: ReviewQueue, pressed: Sequence[str], **options: object) -> str:  # noqa: F811

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -9,7 +11,14 @@ import spacy
 from spacy.tokens import DocBin
 from thinc.api import Config
 
-from labelkit import InputError, LabelkitError, LabelkitWarning, train_textcat
+from labelkit import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    Workspace,
+    train_on_cleaned,
+    train_textcat,
+)
 from labelkit.train import (
     textcat_bow_config,
     textcat_bow_vectors_config,
@@ -51,18 +60,65 @@ def _interrupt_at_step_one() -> object:
     return before_update
 
 
+# What a reader outside the training saw of the workspace, by path.
+PEEKED: dict[str, int] = {}
+
+
+@spacy.registry.callbacks("labelkit_test_peek.v1")
+def _peek_at_the_workspace(path: str) -> object:
+    def before_update(nlp: object, args: dict[str, int]) -> None:
+        if args["step"] == 1:
+            # Refused while this process holds the file open for writing.
+            with duckdb.connect(path, read_only=True) as con:
+                PEEKED[path] = con.execute("SELECT count(*) FROM examples").fetchall()[0][0]
+
+    return before_update
+
+
+def test_the_workspace_can_be_read_while_a_model_trains(
+    spam_workspace: Path, tmp_path: Path
+) -> None:
+    # Trial 52b: `analyze`, `queue` and `serve` were refused for the minutes `train` ran.
+    config = textcat_bow_config()
+    config["training"]["before_update"] = {
+        "@callbacks": "labelkit_test_peek.v1",
+        "path": str(spam_workspace),
+    }
+    Config(config).to_disk(tmp_path / "peek.cfg")
+    with Workspace(spam_workspace) as ws:
+        with pytest.raises(duckdb.ConnectionException):
+            train_on_cleaned(ws, tmp_path / "held", config_path=tmp_path / "peek.cfg")
+        model = train_on_cleaned(
+            ws, tmp_path / "released", config_path=tmp_path / "peek.cfg", release=True
+        )
+        runs = ws.sql("SELECT run_id, step FROM runs ORDER BY run_id DESC LIMIT 1").row(0)
+    assert PEEKED[str(spam_workspace)] == 40
+    assert runs[1] == "train", "logged once the workspace was opened again"
+    meta = json.loads((model / "meta.json").read_text())
+    assert meta["trained_from"]["train_run"] == runs[0]
+    assert meta["trained_from"]["label_model"]["model"] == "majority_vote"
+
+
 def test_a_training_cut_short_leaves_the_model_trained_before(tmp_path: Path) -> None:
     # Trial 51c: Ctrl-C during a retrain left its first epoch as model-best, which
     # predict and evaluate then used without a word.
     examples = rows({"label": "spam"}, {"label": "ham"})
     best = train_textcat(examples, ["ham", "spam"], tmp_path / "m", model=BOW, max_epochs=4)
+    folder = tmp_path / "m"
     before = {path.name: path.read_bytes() for path in best.rglob("*") if path.is_file()}
+    # A second read: the retrain's config and corpora had replaced the old model's.
+    beside = {name: (folder / name).read_bytes() for name in ("config.cfg", "train.spacy")}
     config = Config().from_disk(tmp_path / "m" / "config.cfg", interpolate=False)
     config["training"]["before_update"] = {"@callbacks": "labelkit_test_interrupt.v1"}
     config.to_disk(tmp_path / "stop.cfg")
     with pytest.raises(KeyboardInterrupt):
-        train_textcat(examples, ["ham", "spam"], tmp_path / "m", config_path=tmp_path / "stop.cfg")
+        train_textcat(
+            examples.slice(1), ["ham", "spam"], tmp_path / "m", config_path=tmp_path / "stop.cfg"
+        )
     assert {path.name: path.read_bytes() for path in best.rglob("*") if path.is_file()} == before
+    assert {name: (folder / name).read_bytes() for name in beside} == beside
+    saved = Config().from_disk(best / "config.cfg", interpolate=False)
+    assert saved["paths"]["train"] == str(folder / "train.spacy"), "where the corpus lies"
     assert sorted(path.name for path in (tmp_path / "m").iterdir()) == [
         "config.cfg",
         "dev.spacy",
