@@ -33,7 +33,7 @@ from labelkit.aggregate import (
     make_label_model,
 )
 from labelkit.aggregate.attributes import saved_model_path
-from labelkit.aggregate.auto import AutoLabelModel, shown_choice
+from labelkit.aggregate.auto import MIN_GOLD, shown_choice
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import (
     InputError,
@@ -1641,7 +1641,7 @@ def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | No
         return None
     row = first_row(ws.con, "SELECT count(gold) FROM examples WHERE split = ?", [fit_split])
     rows = int(row[0]) if row else 0
-    if rows < AutoLabelModel().min_gold:
+    if rows < MIN_GOLD:
         return None
     return (
         f"note: {rows} examples of the {fit_split} split have gold labels, which auto did "

@@ -594,9 +594,9 @@ def _queue(
                     SELECT f.* REPLACE (CASE WHEN copies > 1 THEN f.reasons || '; flagged in '
                                         || copies || ' copies of this text; the answer labels '
                                         || 'every copy' ELSE f.reasons END AS reasons)
-                    FROM (SELECT f.*, hash(e.text) AS text_hash,
-                                 count(*) OVER (PARTITION BY hash(e.text), f.attribute) AS copies
-                          FROM {table} f JOIN examples e ON e.id = f.example_id) f
+                    FROM (SELECT *, count(*) OVER (PARTITION BY text_hash, attribute) AS copies
+                          FROM (SELECT f.*, hash(e.text) AS text_hash
+                                FROM {table} f JOIN examples e ON e.id = f.example_id)) f
                     WHERE NOT EXISTS (
                         SELECT 1 FROM ({TEXT_DECISIONS}) d
                         WHERE hash(d.text) = f.text_hash AND d.attribute = f.attribute

@@ -324,12 +324,7 @@ class Workspace:
             raise WorkspaceError(f"workspace {self.path} does not exist")
         _check_duckdb_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
-                raise WorkspaceError(_locked(self.path, str(error), read_only)) from error
-            raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
+        self.con = self._connect()
         try:
             _quiet(self.con)
             self._check_labelkit_tables()
@@ -394,18 +389,22 @@ class Workspace:
         try:
             yield
         finally:
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    self.con = duckdb.connect(str(self.path), read_only=self.read_only)
-                    break
-                except duckdb.IOException as error:
-                    if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                        raise WorkspaceError(
-                            _locked(self.path, str(error), self.read_only)
-                        ) from error
-                    time.sleep(0.5)
+            self.con = self._connect(wait_s)
             _quiet(self.con)
+
+    def _connect(self, wait_s: float = 0.0) -> duckdb.DuckDBPyConnection:
+        """A connection to the file in this workspace's mode; a lock another process
+        holds is waited on up to ``wait_s`` seconds, then named (``_locked``)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower():
+                    raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
+                if time.monotonic() >= deadline:
+                    raise WorkspaceError(_locked(self.path, str(error), self.read_only)) from error
+                time.sleep(0.5)
 
     def schema_version(self) -> int:
         has_meta = first_row(

@@ -76,6 +76,8 @@ TIE_STEP = 2e-5
 # softened, as a few dozen gold rows all answered right would otherwise sharpen it.
 TEMPERATURES = np.geomspace(1.0, 20.0, 61)
 PSEUDO_VOTES = np.concatenate([[0.0], np.geomspace(0.01, 50.0, 60)])
+# Fewest gold rows for choosing the label model by cross-validation on them.
+MIN_GOLD = 20
 
 
 def _shares(
@@ -198,7 +200,7 @@ class AutoLabelModel(BaseLabelModel):
         min_agreement: float = 0.75,
         max_shift: float = 0.15,
         max_disagreement: float = 0.25,
-        min_gold: int = 20,
+        min_gold: int = MIN_GOLD,
         max_iter: int = 100,
         tol: float = 1e-4,
     ) -> None:

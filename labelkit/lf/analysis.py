@@ -482,17 +482,18 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             "often than voting their own label mix at random would; leave them out with "
             "--exclude"
         )
-    remedy = "" if fitted_with_gold else ", or fit with gold (`aggregate --gold-split dev`)"
+    fit = "" if fitted_with_gold else "fit with gold (`aggregate --gold-split dev`)"
     if not above.is_empty():
         lines.append(
             f"trusted above gold: {_estimated_and_gold(above)} — the label model weighs "
-            f"their votes more than the gold rows support; leave them out with --exclude{remedy}"
+            "their votes more than the gold rows support; leave them out with --exclude"
+            + (f", or {fit}" if fit else "")
         )
     if not below_gold.is_empty():
         lines.append(
             f"trusted below gold: {_estimated_and_gold(below_gold)} — the label model weighs "
-            "their votes less than the gold rows support, so they lose the ties they are "
-            f"in{remedy.replace(', or fit', '; fit')}"
+            "their votes less than the gold rows support, so they lose the ties they are in"
+            + (f"; {fit}" if fit else "")
         )
     return "; ".join(lines) or None
 

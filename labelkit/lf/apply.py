@@ -537,7 +537,9 @@ def apply_lfs(
     n_examples = int(examples[0]) if examples else 0
     if n_examples == 0:
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
-    current, failed_before = _current(workspace, lfs)
+    # Each read once: a Python LF's definition reads its source file and module.
+    definitions = {lf.name: lf.definition for lf in lfs}
+    current, failed_before = _current(workspace, definitions)
     if force:
         current, failed_before = set(), []
     stale = [lf for lf in lfs if lf.name not in current]
@@ -561,7 +563,7 @@ def apply_lfs(
             "changed": [
                 lf.name
                 for lf in stale
-                if lf.name in known and known[lf.name] != definition_hash(lf.definition)
+                if lf.name in known and known[lf.name] != definition_hash(definitions[lf.name])
             ],
             "reused": reused,
             "errors": 0,
@@ -572,7 +574,7 @@ def apply_lfs(
             if stale:
                 parts = runner.lf_votes(workspace, stale, n_jobs=n_jobs, lf_timeout=lf_timeout)
                 with contextlib.closing(iter(parts)) as chunks:
-                    _store(run, chunks, stale, task.kind)
+                    _store(run, chunks, stale, task.kind, definitions)
                 counts = _stored_error_counts(run.con, stale)
                 _check_stored(
                     run.con,
@@ -768,12 +770,18 @@ def failed_rows(
     ).pl()
 
 
-def _store(run: Run, parts: Iterable[LFVotes], lfs: Sequence[LabelingFunction], kind: str) -> None:
+def _store(
+    run: Run,
+    parts: Iterable[LFVotes],
+    lfs: Sequence[LabelingFunction],
+    kind: str,
+    definitions: dict[str, str],
+) -> None:
     """Replace the votes and failed rows of ``lfs`` with those of ``parts``, written as
-    they come, and their ``sources`` rows."""
+    they come, and their ``sources`` rows (``definitions`` by name)."""
     names = [lf.name for lf in lfs]
     sources = pl.DataFrame(
-        {"name": names, "kind": "lf", "definition": [lf.definition for lf in lfs]}
+        {"name": names, "kind": "lf", "definition": [definitions[name] for name in names]}
     )
     table, add = ("span_votes", add_span_votes) if kind == "spans" else ("votes", add_votes)
     delete_rows_of(run.con, table, names)
@@ -851,11 +859,12 @@ def _check_stored(
     )
 
 
-def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> tuple[set[str], list[str]]:
-    """The LFs whose stored votes still hold (same definition hash, no example added
-    since, and no errors last time), and those that would but for errors last time."""
+def _current(workspace: Workspace, definitions: dict[str, str]) -> tuple[set[str], list[str]]:
+    """Of the LFs of ``definitions`` (name -> definition), those whose stored votes still
+    hold (same definition hash, no example added since, and no errors last time), and
+    those that would but for errors last time."""
     hashes = pl.DataFrame(
-        {"name": [lf.name for lf in lfs], "hash": [definition_hash(lf.definition) for lf in lfs]}
+        {"name": list(definitions), "hash": [definition_hash(d) for d in definitions.values()]}
     )
     with registered(workspace.con, "asked", hashes):
         unchanged = workspace.sql(
@@ -864,7 +873,7 @@ def _current(workspace: Workspace, lfs: Sequence[LabelingFunction]) -> tuple[set
                WHERE s.kind = 'lf' AND s.run_id >= (SELECT max(run_id) FROM examples)"""
         )
     failed = set(unchanged.filter("failed")["name"])
-    return set(unchanged["name"]) - failed, [lf.name for lf in lfs if lf.name in failed]
+    return set(unchanged["name"]) - failed, [name for name in definitions if name in failed]
 
 
 def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

@@ -36,7 +36,7 @@ from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span, misplaced
 from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
-from labelkit.workspace import Workspace, first_row, registered, warn_if_out_of_date
+from labelkit.workspace import Workspace, first_row, warn_if_out_of_date
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
 """What a reviewer can answer to an item's question, "is this <candidate>?":
@@ -95,6 +95,15 @@ TEXT_DECISIONS = f"""
 COPIED_DECISIONS = f"""
     SELECT c.id AS example_id, d.* EXCLUDE (example_id, text)
     FROM ({TEXT_DECISIONS}) d JOIN examples c ON c.text = d.text
+"""
+
+# Each reviewer's newest live label per item, of one attribute's items where the
+# parameter (given twice) names one.
+_REVIEWERS_LABELS = f"""
+    SELECT example_id, attribute, reviewer, label, decision_id FROM ({LIVE_DECISIONS})
+    WHERE action IN {ANSWERS} AND label IS NOT NULL AND (?::VARCHAR IS NULL OR attribute = ?)
+    QUALIFY row_number() OVER (
+        PARTITION BY example_id, attribute, reviewer ORDER BY decision_id DESC) = 1
 """
 
 # The spans that decisions that count give a text: bounds parsed from the attribute.
@@ -907,7 +916,8 @@ class ReviewQueue:
         >>> ReviewQueue(ws).reviewer_agreement().columns
         ['reviewer_a', 'reviewer_b', 'items', 'agreement', 'kappa']
         """
-        labeled = self._reviewers_labels(attribute)
+        with self._lock:
+            labeled = self.workspace.sql(_REVIEWERS_LABELS, [attribute, attribute])
         pair = ["reviewer_a", "reviewer_b"]
         both = (
             labeled.rename({"reviewer": "reviewer_a", "label": "label_a"})
@@ -953,40 +963,16 @@ class ReviewQueue:
         >>> ReviewQueue(ws).disagreements().columns
         ['example_id', 'attribute', 'answers', 'counts', 'text']
         """
-        labeled = self._reviewers_labels(attribute)
-        differing = (
-            labeled.group_by("example_id", "attribute")
-            .agg(
-                pl.col("label").n_unique().alias("labels"),
-                pl.format("{}: {}", "reviewer", "label").sort_by("reviewer").alias("answers"),
-                pl.col("label").sort_by("decision_id").last().alias("counts"),
-                pl.col("decision_id").max().alias("newest"),
-            )
-            .filter(pl.col("labels") > 1)
-            .sort("newest", descending=True)
-            .with_columns(pl.col("answers").list.join(", "))
-        )
-        with registered(self.workspace.con, "differing", differing.select("example_id")):
-            texts = self.workspace.sql(
-                "SELECT id AS example_id, text FROM examples "
-                "WHERE id IN (SELECT example_id FROM differing)"
-            )
-        return differing.join(texts, on="example_id", how="left", maintain_order="left").select(
-            "example_id", "attribute", "answers", "counts", "text"
-        )
-
-    def _reviewers_labels(self, attribute: str | None) -> pl.DataFrame:
-        """Each reviewer's newest live label per item (``example_id, attribute,
-        reviewer, label, decision_id``), of ``attribute``'s items where given."""
         with self._lock:
             return self.workspace.sql(
-                f"""SELECT example_id, attribute, reviewer, label, decision_id
-                    FROM ({LIVE_DECISIONS})
-                    WHERE action IN {ANSWERS} AND label IS NOT NULL
-                      AND (?::VARCHAR IS NULL OR attribute = ?)
-                    QUALIFY row_number() OVER (
-                        PARTITION BY example_id, attribute, reviewer
-                        ORDER BY decision_id DESC) = 1""",
+                f"""SELECT l.example_id, l.attribute,
+                           string_agg(l.reviewer || ': ' || l.label, ', ' ORDER BY l.reviewer)
+                               AS answers,
+                           arg_max(l.label, l.decision_id) AS counts, any_value(e.text) AS text
+                    FROM ({_REVIEWERS_LABELS}) l JOIN examples e ON e.id = l.example_id
+                    GROUP BY l.example_id, l.attribute
+                    HAVING count(DISTINCT l.label) > 1
+                    ORDER BY max(l.decision_id) DESC""",
                 [attribute, attribute],
             )
 

@@ -51,7 +51,7 @@ from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
 from labelkit.train.textcat import SAVED, _check_run, _fit, learnt_from, record_provenance
-from labelkit.workspace import Workspace, label_model_run, registered
+from labelkit.workspace import Workspace, registered
 
 NER_MODEL = "spacy_ner"
 SPANCAT_MODEL = "spacy_spancat"
@@ -412,9 +412,9 @@ def train_ner_on_cleaned(
     logged |= {"config_path": config_path and str(config_path), "examples": examples.height}
     logged |= {"rules": rule_lfs if rules else False, "rule_precision": rule_precision}
     logged |= {"max_examples": max_examples, "cleaned": cleaned}
-    logged["label_model"] = label_model_run(workspace)
-    logged |= params
     learnt = learnt_from(workspace)
+    logged["label_model"] = learnt["label_model"]
+    logged |= params
     with workspace.released() if release else contextlib.nullcontext():
         path = train_ner(
             examples,

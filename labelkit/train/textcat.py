@@ -768,7 +768,8 @@ def train_on_cleaned(
     config |= {"max_examples": limit, "cleaned": cleaned}
     if limit != max_examples:
         config |= {"asked_max_examples": max_examples, "mean_characters": round(mean_characters)}
-    config["label_model"] = label_model_run(workspace)
+    learnt = learnt_from(workspace)
+    config["label_model"] = learnt["label_model"]
     train_args = {
         "model": model,
         "targets": targets,
@@ -777,7 +778,6 @@ def train_on_cleaned(
         "config_path": config_path,
         "verbose": verbose,
     }
-    learnt = learnt_from(workspace)
     with workspace.released() if release else contextlib.nullcontext():
         if with_attributes:
             path = train_attributes(examples, task, output_dir, **train_args, **params)
