@@ -1,5 +1,18 @@
-"""`python -m labelkit` runs the CLI."""
+"""`python -m labelkit` and the `labelkit` command run the CLI."""
 
-from labelkit.cli import main
+import sys
 
-main()
+
+def run() -> None:
+    """Import the CLI, then run it; Ctrl-C while the CLI's libraries load says so in a
+    line, as it does once the command runs, not in a traceback through the imports."""
+    try:
+        from labelkit.cli import main
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted before the command started: nothing was changed\n")
+        sys.exit(130)
+    main()
+
+
+if __name__ == "__main__":
+    run()

@@ -478,6 +478,7 @@ def apply(
             lf_timeout=lf_timeout,
             executor=runner,
             prune=prune,
+            progress=lambda line: errors.print(line, highlight=False, markup=False),
         )
         split = _analysis_split(ws)
         # Overlaps and conflicts with every source, as `analyze` counts them (trial 47:
@@ -1450,7 +1451,8 @@ def import_votes_command(
     label_map: Annotated[
         list[str] | None,
         typer.Option(
-            help="CODE=LABEL for WRENCH codes, e.g. 0=ham; repeatable or comma-separated."
+            help="CODE=LABEL for class numbers (a WRENCH file's codes, a table's numbered "
+            "labels), e.g. 0=ham; repeatable or comma-separated."
         ),
     ] = None,
     kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
@@ -1492,6 +1494,13 @@ def import_votes_command(
             "SELECT count(*) FROM span_votes WHERE label = 'O' AND list_contains(?, source)",
             [list(stored)],
         )
+        on_dev = what == "vote" and first_row(
+            ws.con,
+            """SELECT (SELECT count(*) FROM examples WHERE split = 'dev' AND gold IS NOT NULL),
+                      (SELECT count(*) FROM votes v JOIN examples e ON e.id = v.example_id
+                       WHERE e.split = 'dev' AND list_contains(?, v.source))""",
+            [list(stored)],
+        )
     total = sum(stored.values())
     console.print(
         f"{counted(total, what)} from {counted(len(stored), 'source')}: "
@@ -1504,6 +1513,15 @@ def import_votes_command(
         console.print(
             f"{outside[0]} of them 'O': the text outside each source's spans (--complete)",
             highlight=False,
+        )
+    if on_dev and on_dev[0] and not on_dev[1]:
+        # Trial 53a: L_train alone imported, analyze showed every source at 0 coverage.
+        console.print(
+            f"note: none of these votes is on the dev split, whose {on_dev[0]} gold labels "
+            "analyze and aggregate score the sources on: import the votes on dev too "
+            "(Snorkel's L_dev)",
+            highlight=False,
+            markup=False,
         )
 
 
@@ -1608,6 +1626,7 @@ def aggregate_votes(
             _print_health(report, sources, measured)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
+        lost = _lost_labels(ws, model, fit_split)
     examples = sum(counts.values())
     counts.pop(None, None)
     labeled = sum(counts.values())
@@ -1616,6 +1635,8 @@ def aggregate_votes(
         for label in labels
     )
     console.print(f"{model}: {labeled} of {examples} examples labeled: {balance}")
+    if lost:
+        errors.print(f"warning: {lost}", highlight=False, markup=False)
     _say(unused_gold)
     _say_replaced(replaced)
     if on_dev is not None:
@@ -1630,6 +1651,55 @@ def aggregate_votes(
         if gold_split != "dev":
             _warn_if_too_sure(label_models, model, sure, labeled_rows)
             _warn_if_ties_go_wrong(label_models, model, dev_rows, len(labels))
+
+
+# A label its sources vote on this many fit rows or more, and that the label model gives
+# to fewer than a tenth as many, is said to be lost.
+LOST_LABEL_VOTES = 20
+
+
+def _lost_labels(ws: Workspace, model: str, fit_split: str) -> str | None:
+    """A warning naming the labels of the task the label model gives to no example of
+    ``fit_split`` or next to none: those no source it weighs votes (trial 53a:
+    `--exclude` of the two LFs the health table called "trusted above gold" left
+    `returns` to nobody), and those its sources vote on ``LOST_LABEL_VOTES`` rows or
+    more and it gives to under a tenth as many (trial 53a: weighted majority vote
+    weighed the billing LFs 0, as each always voted beside another class's)."""
+    sources = label_model_sources(ws)
+    of_split = "(SELECT id FROM examples WHERE split = $split)"
+    rows = ws.sql(
+        f"""SELECT label, count(DISTINCT example_id) FILTER (voted) AS voted,
+                   count(DISTINCT example_id) FILTER (NOT voted) AS given
+            FROM (SELECT label, example_id, true AS voted FROM votes
+                  WHERE example_id IN {of_split}
+                    AND ($sources::VARCHAR[] IS NULL OR list_contains($sources, source))
+                  UNION ALL
+                  SELECT label, example_id, false FROM predictions
+                  WHERE example_id IN {of_split})
+            GROUP BY label""",
+        {"split": fit_split, "sources": sources},
+    )
+    voted = dict(zip(rows["label"], rows["voted"], strict=True))
+    given = dict(zip(rows["label"], rows["given"], strict=True))
+    unvoted = [label for label in ws.task.labels if not voted.get(label)]
+    outweighed = [
+        f"{label} (voted on {voted[label]:,}, given to {given[label]:,})"
+        for label in ws.task.labels
+        if voted.get(label, 0) >= LOST_LABEL_VOTES and given[label] < voted[label] / 10
+    ]
+    said = []
+    if unvoted:
+        said.append(
+            f"no source {model} weighs votes {', '.join(unvoted)}, so it labels no example "
+            "so: write a labeling function for it, or leave in the sources --exclude left out"
+        )
+    if outweighed:
+        said.append(
+            f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
+            f"{fit_split}: their votes are outweighed; compare another label model "
+            "(`labelkit aggregate --model auto` or majority_vote)"
+        )
+    return "; ".join(said) or None
 
 
 def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | None) -> str | None:
@@ -1934,6 +2004,10 @@ def flag(
             [top["example_id"].to_list()],
         )
         progress = ReviewQueue(ws).progress()
+        queued_now = first_row(
+            ws.con,
+            "SELECT count(*) FROM queue WHERE run_id = (SELECT max(run_id) FROM flags)",
+        )
         unsure_only = first_row(
             ws.con,
             # This run's flags: another split's stay in the table.
@@ -1944,7 +2018,17 @@ def flag(
         )
         fitted = last_aggregate_config(ws) or {}
     what = "spans" if spans else "labels"
-    console.print(f"{count} {what} queued for review, highest priority first")
+    queued = int(queued_now[0]) if queued_now else count
+    if queued < count:
+        # Trial 53a: flag said 3145 queued, review and review-stats 2,512.
+        console.print(
+            f"{count} {what} flagged, {queued} queued for review, highest priority first: "
+            f"the other {count - queued} are copies of a text queued (or answered) once, "
+            "whose answer labels every copy",
+            highlight=False,
+        )
+    else:
+        console.print(f"{count} {what} queued for review, highest priority first")
     if earlier and earlier[0]:
         # Trial 48b: a second flag said what the first had, as if it added to it.
         console.print(

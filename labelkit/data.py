@@ -1225,7 +1225,7 @@ def _resolve_task(
                 pairs, "label" if kind == "aspects" else "attribute", "label", "--labels"
             )
             values = pairs["label"] if kind == "aspects" else pairs["attribute"]
-            labels = values.filter(values != NONE).unique().sort().to_list()
+            labels = _in_order(values.filter(values != NONE).unique())
             if not labels:
                 raise InputError(f"no label set: pass labels (--labels) or gold labels{hint}")
             order = "sorted; give the order with --labels"
@@ -1257,7 +1257,7 @@ def _resolve_task(
             )
         return Task(labels=mapped, lang=lang), f"order of {order_from}"
     _check_label_values(incoming, "gold", "gold label")
-    seen = incoming["gold"].drop_nulls().unique().sort().to_list()
+    seen = _in_order(incoming["gold"].drop_nulls().unique())
     if not seen:
         raise InputError(
             f"no label set: pass labels (--labels) or a label column with gold labels{hint}"
@@ -1265,6 +1265,15 @@ def _resolve_task(
     return Task(
         labels=tuple(seen), lang=lang
     ), "sorted; give the order with --labels or --label-map"
+
+
+def _in_order(labels: pl.Series) -> list[str]:
+    """``labels`` sorted: by number where every one is an integer (trial 53a: classes 0
+    to 11 came out as 0, 1, 10, 11, 2, ..., so that class 10's code was 2), else as text."""
+    as_numbers = labels.cast(pl.Int64, strict=False)
+    if as_numbers.null_count() == 0 and (as_numbers.cast(pl.String) == labels).all():
+        return labels.gather(as_numbers.arg_sort()).to_list()
+    return labels.sort().to_list()
 
 
 def _refuse_json_classes(incoming: pl.DataFrame) -> None:

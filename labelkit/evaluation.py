@@ -840,8 +840,15 @@ def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> 
     made = _trained_from(model)
     if made is not None:
         # Its own record, wherever it was copied or installed (trial 49c: the folder's
-        # path, logged as given, was read from wherever evaluate ran).
-        if made.get("workspace") != str(workspace.path.resolve()):
+        # path, logged as given, was read from wherever evaluate ran), and the workspace
+        # by its id, wherever it was copied (trial 53b: a moved workspace, by its path,
+        # was another, and the warning went).
+        trained_in = (
+            made["workspace_id"] == workspace.identity
+            if made.get("workspace_id")
+            else made.get("workspace") == str(workspace.path.resolve())
+        )
+        if not trained_in:
             return
         teacher = made.get("label_model")
     else:

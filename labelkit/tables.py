@@ -59,8 +59,29 @@ def as_frame(source: object) -> pl.DataFrame | None:
         return source
     # Trial 45: predict_frame(frame.set_index("id")) gave the rows back without their ids.
     # An unnamed index (0, 1, 2... or what a slice left) is only the rows' positions.
+    # Imported here: polars reads a pandas frame through it, and nothing else needs it.
+    import pyarrow as pa
+
     named = any(name is not None for name in source.index.names)
-    return pl.from_pandas(source, include_index=named)
+    try:
+        return pl.from_pandas(source, include_index=named)
+    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as error:
+        # Trial 53b: a column of texts and numbers failed as "Expected bytes, got a 'int'
+        # object", naming no column.
+        mixed = next(
+            (
+                name
+                for name in source.columns
+                if source[name].dtype == object
+                and len({type(value) for value in source[name].dropna()}) > 1
+            ),
+            None,
+        )
+        where = f"column {mixed!r} of the pandas frame mixes types" if mixed else "the frame"
+        raise InputError(
+            f"{where}: {error}; make it one type (in pandas, "
+            f"frame[{mixed or 'column'!r}].astype(str) where every value is text)"
+        ) from None
 
 
 def table_format(path: Path, file_format: str | None = None) -> str:

@@ -436,7 +436,10 @@ def import_votes(
       their positions, a code is ambiguous and ``label_map`` is required.
     - a table (CSV, TSV, JSONL or Parquet file, or a frame) with columns
       ``example_id, source, label``, one row per vote, and ``attribute`` where the
-      task has attributes (see ``Task.targets``); an empty label is an abstain.
+      task has attributes (see ``Task.targets``); an empty label is an abstain, and so
+      is -1 (Snorkel's ``ABSTAIN``) unless it is one of the task's labels. Labels that
+      are class numbers are read through ``label_map`` where given (a float that is a
+      whole number, as pandas writes 3 beside a missing value, as that number).
 
     A file's format comes from its suffix unless ``file_format`` (``--format``) names
     it. ``source_prefix`` is put before every source name (``--source-prefix``; for WRENCH
@@ -458,6 +461,15 @@ def import_votes(
     ...     {"example_id": ["c1", "c2"], "source": ["legacy", "legacy"], "label": ["spam", None]}
     ... ))
     {'legacy': 1}
+
+    Snorkel's label matrix ``L_train`` (a row per example of ``df_train``, a column per
+    LF, class numbers, -1 to abstain), in one long frame:
+
+    >>> votes = pl.DataFrame(L_train, schema=[lf.name for lf in lfs]).with_columns(
+    ...     example_id=pl.Series(df_train["id"])
+    ... ).unpivot(index="example_id", variable_name="source", value_name="label")
+    >>> import_votes(ws, votes, label_map={0: "ham", 1: "spam"})
+    {'check_out': 290, 'subscribe': 174}
     """
     if kind not in ("lf", "llm"):
         raise InputError(f"kind must be 'lf' or 'llm', got {kind!r}")
@@ -479,14 +491,14 @@ def import_votes(
     parts = []
     for source, frame in inputs:
         if frame is not None:
-            parts.append(_table_votes(frame, "frame", source_prefix or ""))
+            parts.append(_table_votes(frame, "frame", source_prefix or "", task, label_map))
             continue
         path = Path(source)  # type: ignore[arg-type]
         if table_format(path, file_format) == "wrench":
             parts.append(_wrench_votes(path, task, lf_names, label_map, source_prefix))
         else:
             table = read_table(path, file_format=file_format)
-            parts.append(_table_votes(table, str(path), source_prefix or ""))
+            parts.append(_table_votes(table, str(path), source_prefix or "", task, label_map))
     votes, names = _store_imported(
         workspace,
         inputs,
@@ -754,9 +766,18 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
         )
 
 
-def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFrame, list[str]]:
+def _table_votes(
+    raw: pl.DataFrame,
+    name: str,
+    prefix: str,
+    task: Task,
+    label_map: Mapping[int, str] | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
     """A table of votes as ``example_id, source, label, where`` (``where`` locates each
-    row for errors), and its source names."""
+    row for errors), and its source names. Labels given as numbers, as Snorkel's label
+    matrices hold them, are read as ``label_map`` maps them, a float that is a whole
+    number as the integer (pandas makes 3 into 3.0 beside a missing value), and -1 as
+    an abstain unless it is one of the task's labels (trial 53a)."""
     missing = [column for column in VOTE_COLUMNS if column not in raw.columns]
     if missing:
         raise InputError(
@@ -770,10 +791,17 @@ def _table_votes(raw: pl.DataFrame, name: str, prefix: str) -> tuple[pl.DataFram
             "task gives a label per text; span votes go into a workspace ingested with "
             "--kind spans"
         )
+    label = pl.col("label").cast(pl.String).replace({"": None, "NaN": None, "nan": None})
+    whole = label.str.replace(r"^(-?[0-9]+)\.0*$", "${1}")
+    label = pl.when(label.is_in(task.labels)).then(label).otherwise(whole)
+    if label_map:
+        label = label.replace({str(code): name for code, name in label_map.items()})
+    if "-1" not in task.labels:
+        label = label.replace("-1", None)
     votes = raw.select(
         pl.col("example_id").cast(pl.String),
         (pl.lit(prefix) + pl.col("source").cast(pl.String)).alias("source"),
-        pl.col("label").cast(pl.String).replace("", None),
+        label.alias("label"),
         (pl.lit(f"{name} row ") + pl.int_range(1, pl.len() + 1).cast(pl.String)).alias("where"),
         (
             pl.col("attribute").cast(pl.String).fill_null("")

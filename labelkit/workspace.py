@@ -14,6 +14,7 @@ import platform
 import re
 import shlex
 import time
+import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -286,6 +287,8 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The meta key of ``Workspace.identity``.
+WORKSPACE_ID = "workspace_id"
 
 _VERSIONED_PACKAGES = ("labelkit", "duckdb", "polars", "snorkel", "cleanlab", "spacy", "openai")
 
@@ -344,6 +347,20 @@ class Workspace:
         except BaseException:
             self.con.close()
             raise
+
+    @property
+    def identity(self) -> str | None:
+        """The workspace's own id, made when it is first opened for writing and kept by
+        its copies, wherever they are moved: what a trained model records of where it
+        was trained (trial 53b: a path, which a copied workspace no longer matched).
+
+        Examples
+        --------
+        >>> len(ws.identity)
+        32
+        """
+        row = first_row(self.con, f"SELECT value FROM meta WHERE key = '{WORKSPACE_ID}'")
+        return str(row[0]) if row else None
 
     def _check_labelkit_tables(self) -> None:
         """Refuse a DuckDB file of other tables than a workspace's (trial 51c: one with an
@@ -427,6 +444,11 @@ class Workspace:
                 con.execute(migration)
             con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+            con.execute(
+                f"""INSERT INTO meta SELECT '{WORKSPACE_ID}', ?
+                    WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = '{WORKSPACE_ID}')""",
+                [uuid.uuid4().hex],
             )
         if 0 < current < SCHEMA_VERSION:
             # Trial 50d: review-stats moved a workspace up a version without a word, and

@@ -525,12 +525,38 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path) -> None:
         start_new_session=True,
     )
     assert stopped.returncode == 130
-    assert stopped.stderr.strip() == (
+    # Trial 52b: apply printed nothing until it ended; it says what it runs first.
+    assert stopped.stderr.strip().splitlines() == [
+        "apply: 1 LF (1 Python) on 2 examples",
         "interrupted; no step had finished. A step under way keeps nothing (answers an "
-        "LLM already sent stay cached)."
-    )
+        "LLM already sent stay cached).",
+    ]
     with Workspace(ws, read_only=True) as again:
         assert again.sql("SELECT count(*) AS n FROM votes")["n"][0] == 0
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line() -> None:
+    # A Ctrl-C in the second the CLI's libraries take to import printed a traceback
+    # through them. The interrupt is raised as typer is imported, every time.
+    stopped = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "class Stop:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'typer':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Stop())\n"
+            "from labelkit.__main__ import run\n"
+            "run()\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert stopped.returncode == 130
+    assert stopped.stderr == "interrupted before the command started: nothing was changed\n"
 
 
 @pytest.mark.parametrize(
@@ -1187,3 +1213,32 @@ def test_a_path_through_a_file_is_one_clear_line(voted: Path) -> None:
     made = run("ingest", voted.parent / "rows.csv" / "w.duckdb", voted.parent / "rows.csv")
     assert made.returncode == 1, made.stderr
     assert made.stderr == f"error: {voted.parent / 'rows.csv' / 'w.duckdb'}: Not a directory\n"
+
+
+def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
+    # Trial 53a: `--exclude` of the two LFs the health table called "trusted above gold"
+    # left `returns` to nobody, and weighted majority vote gave billing to none of the
+    # 3,960 texts; both printed "0 (0.0%)" and no warning.
+    ws = tmp_path / "ws.duckdb"
+    texts = ["invoice parcel tracking"] * 30 + ["refund please"] * 10 + ["hello"] * 10
+    csv = tmp_path / "messages.csv"
+    pl.DataFrame({"text": [f"{text} {i}" for i, text in enumerate(texts)]}).write_csv(csv)
+    rules = tmp_path / "lfs.rules"
+    rules.write_text(
+        "invoice -> billing\nparcel -> shipping\ntracking -> shipping\nrefund -> returns\n"
+    )
+    labels = "billing,shipping,returns,other"
+    assert run("ingest", ws, csv, "--labels", labels).returncode == 0
+    assert run("apply", ws, "--lfs", rules).returncode == 0
+    majority = run("aggregate", ws, "--model", "majority_vote")
+    assert majority.returncode == 0, majority.stderr
+    assert "billing 0 (0.0%)" in majority.stdout
+    warning = " ".join(majority.stderr.split())
+    assert "no source majority_vote weighs votes other, so it labels no example so" in warning
+    assert "gives next to none of its sources' votes for billing (voted on 30, given to 0)" in (
+        warning
+    )
+    excluded = run("aggregate", ws, "--model", "majority_vote", "--exclude", "refund -> returns")
+    assert "no source majority_vote weighs votes returns, other" in " ".join(
+        excluded.stderr.split()
+    )

@@ -1103,3 +1103,15 @@ def test_a_label_with_one_gold_example_is_pointed_out(tmp_path: Path) -> None:
         pl.DataFrame({"text": ["another message"], "label": ["card"]}).write_csv(more)
         again = ingest(ws, more, label_column="label").notes
     assert not any("one gold example" in note for note in again), "only new rows' labels"
+
+
+def test_classes_numbered_from_0_to_11_keep_their_order(tmp_path: Path) -> None:
+    # Trial 53a: sorted as text, class 10 came second to last of 0, 1, 10, 11, 2, ...
+    # and a label's code was no longer its class number.
+    csv = tmp_path / "classes.csv"
+    pl.DataFrame(
+        {"text": [f"text {i}" for i in range(24)], "label": list(range(12)) * 2}
+    ).write_csv(csv)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, label_column="label")
+        assert ws.task.labels == tuple(str(i) for i in range(12))

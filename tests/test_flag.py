@@ -906,7 +906,7 @@ def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
         )["reason"]
     unsure = int(flagged.str.starts_with("label model unsure").sum())
     only = unsure - int(flagged.str.starts_with("cleanlab").sum())
-    assert "280 labels queued" in result.stdout
+    assert "280 labels flagged, 269 queued for review" in result.stdout
     assert f"{only} of them only because the label model is unsure (below --unsure-below 0.8)" in (
         result.stdout
     )
@@ -989,3 +989,21 @@ def test_balanced_class_weights_find_the_tags_a_rule_missed(tmp_path: Path) -> N
     ):
         result = cli("flag", tmp_path / "ws.duckdb", "--param", bad)
         assert result.returncode != 0 and re.search(message, result.stderr), result.stderr
+
+
+def test_the_flag_command_counts_copies_of_a_text_once(tmp_path: Path) -> None:
+    # Trial 53a: flag said "3145 labels queued", review and review-stats 2,512: copies
+    # of a text are queued once, and the count was of every flagged copy.
+    ws, flipped = noisy_workspace(tmp_path)
+    add_copies(ws, tmp_path, sorted(flipped)[0], ["copy1", "copy2"])
+    ws.close()
+    result = cli("flag", ws.path)
+    assert result.returncode == 0, result.stderr
+    with Workspace(ws.path, read_only=True) as again:
+        flagged = again.sql("SELECT count(DISTINCT example_id) AS n FROM flags")["n"][0]
+        queued = again.sql("SELECT count(*) AS n FROM queue")["n"][0]
+    assert flagged - queued == 2
+    assert (
+        f"{flagged} labels flagged, {queued} queued for review, highest priority first: the "
+        "other 2 are copies of a text queued (or answered) once"
+    ) in " ".join(result.stdout.split())

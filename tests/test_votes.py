@@ -269,3 +269,58 @@ def test_import_votes_command(wrench: Path, tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert failed.stderr.count("\n") == 1
     assert "bad.csv row 1: unknown label 'eggs'" in failed.stderr
+
+
+def test_a_snorkel_label_matrix_imports_with_its_class_numbers(tmp_path: Path) -> None:
+    # Trial 53a: L_train melted to a long frame failed on "-1" (Snorkel's abstain), on
+    # "3.0" (pandas' float beside a missing value), and --label-map was ignored for a
+    # table; with L_train alone, nothing said why every source had 0 coverage on dev.
+    csv = tmp_path / "messages.csv"
+    pl.DataFrame(
+        {
+            "id": ["m1", "m2", "m3", "d1"],
+            "text": ["invoice", "parcel", "refund", "dev text"],
+            "split": ["train", "train", "train", "dev"],
+            "label": ["billing", "shipping", "returns", "billing"],
+        }
+    ).write_csv(csv)
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", split_column="split", label_column="label")
+    codes = np.array([[0, -1], [1, -1], [-1, 2]])
+    votes = (
+        pl.DataFrame(codes, schema=["lf_invoice", "lf_other"])
+        .with_columns(example_id=pl.Series(["m1", "m2", "m3"]))
+        .unpivot(index="example_id", variable_name="source", value_name="label")
+    )
+    floats = votes.with_columns(pl.col("label").cast(pl.Float64).replace(-1.0, None))
+    with Workspace(path) as ws:
+        mapping = {0: "billing", 1: "shipping", 2: "returns"}
+        assert labelkit.import_votes(ws, votes, label_map=mapping) == {
+            "lf_invoice": 2,
+            "lf_other": 1,
+        }
+        assert stored(ws) == [
+            ("lf_invoice", "m1", "billing"),
+            ("lf_invoice", "m2", "shipping"),
+            ("lf_other", "m3", "returns"),
+        ]
+        labelkit.import_votes(ws, floats, label_map=mapping)
+        assert len(stored(ws)) == 3
+    floats.write_csv(tmp_path / "L_train.csv")
+    done = cli(
+        "import-votes", path, tmp_path / "L_train.csv", "--label-map", "0=billing,1=shipping"
+    )
+    assert done.returncode == 1, "2 is not mapped, and no label"
+    assert "L_train.csv row 6: unknown label '2'" in done.stderr
+    done = cli(
+        "import-votes",
+        path,
+        tmp_path / "L_train.csv",
+        "--label-map",
+        "0=billing,1=shipping,2=returns",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "note: none of these votes is on the dev split, whose 1 gold labels" in " ".join(
+        done.stdout.split()
+    )

@@ -486,8 +486,9 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     if not above.is_empty():
         lines.append(
             f"trusted above gold: {_estimated_and_gold(above)} — the label model weighs "
-            "their votes more than the gold rows support; leave them out with --exclude"
-            + (f", or {fit}" if fit else "")
+            # Trial 53a: excluding the two LFs named left a label no source voted.
+            "their votes more than the gold rows support; leave them out with --exclude, "
+            "unless they alone vote a label" + (f", or {fit}" if fit else "")
         )
     if not below_gold.is_empty():
         lines.append(

@@ -17,7 +17,8 @@ import queue
 import signal
 import time
 import warnings
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,7 @@ from labelkit.lf.core import (
     with_fields,
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
-from labelkit.lf.spans import SpanLF, compute_span_votes
+from labelkit.lf.spans import PythonSpanLF, SpanLF, compute_span_votes
 from labelkit.report import counted
 from labelkit.tables import as_frame
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -483,6 +484,7 @@ def apply_lfs(
     lf_timeout: float | None = DEFAULT_LF_TIMEOUT,
     executor: str | Executor = "local",
     prune: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> AppliedLFs:
     """Apply ``lfs`` to every example in the workspace and store their votes in one step.
 
@@ -511,6 +513,9 @@ def apply_lfs(
     voting in ``aggregate``; ``others`` names them. ``prune`` deletes them (their votes,
     errors and source) in the same step, so that the workspace's LFs are ``lfs``. Votes
     stored by ``import_votes`` are neither named nor pruned: a later import replaces them.
+
+    ``progress``, where given, is called with a line saying which LFs run on how many
+    examples before they run, and one when their votes are stored.
 
     Examples
     --------
@@ -572,9 +577,15 @@ def apply_lfs(
         }
         with workspace.run("apply", config) as run:
             if stale:
+                began = time.monotonic()
+                if progress is not None:
+                    # Trial 52b: 60,000 long emails, and nothing printed until the end.
+                    progress(f"apply: {_families(stale)} on {n_examples:,} examples")
                 parts = runner.lf_votes(workspace, stale, n_jobs=n_jobs, lf_timeout=lf_timeout)
                 with contextlib.closing(iter(parts)) as chunks:
                     _store(run, chunks, stale, task.kind, definitions)
+                if progress is not None:
+                    progress(f"apply: votes computed in {time.monotonic() - began:.0f} s")
                 counts = _stored_error_counts(run.con, stale)
                 _check_stored(
                     run.con,
@@ -633,6 +644,19 @@ def apply_lfs(
         pruned=pruned,
         rerun_after_errors=failed_before,
     )
+
+
+def _families(lfs: Sequence[LabelingFunction]) -> str:
+    """How many ``lfs`` there are of each family, e.g. "12 LFs (10 declarative, 2 Python)"."""
+    kinds = Counter(
+        "Python"
+        if isinstance(lf, PythonLF | PythonSpanLF)
+        else "declarative"
+        if isinstance(lf, DeclarativeLF)
+        else "spaCy pattern"
+        for lf in lfs
+    )
+    return f"{counted(len(lfs), 'LF')} ({', '.join(f'{n} {kind}' for kind, n in kinds.items())})"
 
 
 def votes_in_chunks(
@@ -1013,7 +1037,8 @@ def _never_voting(
         text,
         f"it never cast a valid vote: on the {rows} rows where it returned something "
         f"other than None, it {'; '.join(reasons[:3])}{more}{others}; nothing was stored. Fix "
-        "it, or pass allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining",
+        "what it returns (allow_failing_lfs=True, --allow-failing-lfs, stores it as "
+        "abstaining on every row, to go on without it)",
     )
 
 
@@ -1235,6 +1260,8 @@ def _run_batch(
         except (Exception, SystemExit) as error:
             failures.append((lf.name, x.id, x.text, describe_error(error)))
             continue
+        if isinstance(vote, int | np.integer) and not isinstance(vote, bool):
+            vote = _numbered(int(vote), codes)
         if vote is None:
             continue
         if isinstance(vote, str) and ("", vote) in codes:
@@ -1243,6 +1270,8 @@ def _run_batch(
             continue
         if task.kind == "classification":
             reason = f"{RETURNED}{vote!r}, not one of {list(task.labels)} or None"
+            if isinstance(vote, int):
+                reason += ": an LF votes a label by its name, not by its class number"
             failures.append((lf.name, x.id, x.text, reason))
             continue
         try:
@@ -1251,6 +1280,15 @@ def _run_batch(
         except ValueError as error:
             failures.append((lf.name, x.id, x.text, str(error)))
     return failures
+
+
+def _numbered(vote: int, codes: Mapping[tuple[str, str], tuple[int, int]]) -> str | int | None:
+    """A Snorkel-style vote by number: the label it names where the labels are numbers
+    (trial 53a: a return of 2 was "not one of ['0', '1', '2', '3']"), None for Snorkel's
+    ``ABSTAIN = -1`` unless "-1" is a label; else the number, which is no vote."""
+    if ("", str(vote)) in codes:
+        return str(vote)
+    return None if vote == -1 else vote
 
 
 def _attribute_votes(

@@ -74,6 +74,19 @@ class Example:
     def __post_init__(self) -> None:
         object.__setattr__(self, "meta", Fields(self.meta))
 
+    def __getattr__(self, name: str) -> Any:
+        # Snorkel's LFs read a row's columns as attributes (trial 53a: x.true_label
+        # failed as a bare AttributeError): a metadata field reads as one too.
+        meta = self.__dict__.get("meta")
+        if name.startswith("__") or meta is None:
+            raise AttributeError(name)
+        if name in meta:
+            return meta[name]
+        raise AttributeError(
+            f"the example has no attribute or field {name!r}: it has id, text and meta, "
+            f"and its fields are {sorted(meta)}" + did_you_mean(name, meta)
+        )
+
 
 class LabelingFunction:
     """Base of every labeling function: a ``name`` and a ``definition`` that identifies it."""
@@ -205,14 +218,18 @@ class PythonLF(LabelingFunction):
     """An LF written as a Python function of an ``Example``, run per row."""
 
     name: str
-    func: Callable[[Example], Vote] = field(repr=False)
+    func: Callable[..., Vote] = field(repr=False)
+    resources: tuple[tuple[str, Any], ...] = field(default=(), repr=False)
 
     @property
     def definition(self) -> str:
-        return python_definition(self.func)
+        source = python_definition(self.func)
+        if not self.resources:
+            return source
+        return f"{source.rstrip()}\n# resources {_stable_repr(dict(self.resources))}\n"
 
     def __call__(self, x: Example) -> Vote:
-        return self.func(x)
+        return self.func(x, **dict(self.resources)) if self.resources else self.func(x)
 
 
 def python_definition(func: Callable[..., Any]) -> str:
@@ -812,18 +829,26 @@ def lexicon_lf(
 def labeling_function(func: Callable[[Example], Vote], /) -> PythonLF: ...
 @overload
 def labeling_function(
-    *, name: str | None = None
-) -> Callable[[Callable[[Example], Vote]], PythonLF]: ...
+    *, name: str | None = None, resources: Mapping[str, Any] | None = None
+) -> Callable[[Callable[..., Vote]], PythonLF]: ...
 
 
 def labeling_function(
-    func: Callable[[Example], Vote] | None = None, /, *, name: str | None = None
-) -> PythonLF | Callable[[Callable[[Example], Vote]], PythonLF]:
+    func: Callable[[Example], Vote] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    resources: Mapping[str, Any] | None = None,
+) -> PythonLF | Callable[[Callable[..., Vote]], PythonLF]:
     """Turn a function of an ``Example`` that returns a label or None into an LF.
 
     On a task with attributes it may return several votes: a mapping of attribute to
     label (None abstains on that attribute), or a list of ``(attribute, label)`` pairs;
-    on a multi-label task a label name alone votes that label ``"yes"``.
+    on a multi-label task a label name alone votes that label ``"yes"``. As in Snorkel,
+    ``resources`` are passed to the function as keyword arguments (their ``repr`` is
+    part of its definition), a metadata field reads as ``x.field`` as well as
+    ``x.meta["field"]``, and on a task whose labels are numbers, the integer ``2``
+    votes label ``"2"`` and ``-1`` abstains (``ABSTAIN = -1``).
 
     Examples
     --------
@@ -833,10 +858,15 @@ def labeling_function(
     >>> @labeling_function
     ... def rude_waiter(x):
     ...     return {"staff": "negative"} if "rude waiter" in x.text else None
+    >>> @labeling_function(resources={"words": {"refund", "money back"}})
+    ... def refund(x, words):
+    ...     return "returns" if any(w in x.text for w in words) else None
     """
 
-    def wrap(f: Callable[[Example], Vote]) -> PythonLF:
-        return PythonLF(name=name or f.__name__, func=f)
+    def wrap(f: Callable[..., Vote]) -> PythonLF:
+        return PythonLF(
+            name=name or f.__name__, func=f, resources=tuple(sorted((resources or {}).items()))
+        )
 
     return wrap(func) if func is not None else wrap
 
@@ -887,10 +917,34 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
             raise _load_error(error, _module_file(spec)) from None
         except (Exception, SystemExit) as error:
             raise _load_error(error, _module_file(spec)) from None
-    lfs = [value for value in vars(module).values() if isinstance(value, LabelingFunction)]
+    lfs = [
+        value if isinstance(value, LabelingFunction) else _from_snorkel(value, spec)
+        for value in vars(module).values()
+        if isinstance(value, LabelingFunction) or _is_snorkel_lf(value)
+    ]
     if not lfs:
         raise InputError(f"{spec!r} defines no labeling functions at module level")
     return lfs
+
+
+def _is_snorkel_lf(value: object) -> bool:
+    kind = type(value)
+    return kind.__name__ == "LabelingFunction" and kind.__module__.startswith("snorkel.")
+
+
+def _from_snorkel(lf: Any, spec: str) -> PythonLF:
+    """A Snorkel ``LabelingFunction`` (trial 53a: a Snorkel file "defined no labeling
+    functions") as labelkit's: its function and resources; preprocessors refused, as
+    they rewrite the row a labelkit example keeps fixed."""
+    if getattr(lf, "_pre", None):
+        raise InputError(
+            f"{spec}: Snorkel labeling function {lf.name!r} has preprocessors (pre=), which "
+            "labelkit does not run: compute the field at ingest (a metadata column) or "
+            "inside the function"
+        )
+    return PythonLF(
+        name=lf.name, func=lf._f, resources=tuple(sorted((lf._resources or {}).items()))
+    )
 
 
 def near_lf_file(spec: str) -> str:

@@ -158,6 +158,15 @@ class ReviewItem:
     tokens: tuple[Offsets, ...] = ()
 
     @property
+    def numbers(self) -> dict[str, str]:
+        """Each choice by the number a reviewer gives it by (with one key where it is one
+        digit): the choice itself where every choice is a whole number (labels 0 to 3:
+        key 2 answers "2", not the second label, "1"; trial 53a), else its place from 1."""
+        if all(re.fullmatch(r"0|[1-9][0-9]*", choice) for choice in self.choices):
+            return {choice: choice for choice in self.choices}
+        return {str(n): choice for n, choice in enumerate(self.choices, start=1)}
+
+    @property
     def candidate(self) -> str | None:
         """The label ``accept`` stores, or None when it has been ruled out."""
         return _candidate(self.kind, self.suggested_label, self.ruled_out, self.given_label)

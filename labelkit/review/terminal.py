@@ -220,7 +220,7 @@ def _review_items(
                 notice = Text("no label chosen", style="dim")
                 continue
         elif key.isdigit():
-            action, label = "label", item.choices[int(key) - 1]
+            action, label = "label", item.numbers[key]
         else:
             action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
             label = item.candidate if key in ("a", "r") else None
@@ -264,12 +264,9 @@ def _keys(item: ReviewItem, focus: str | None) -> dict[str, str]:
     (no number key for a label an earlier answer ruled out)."""
     keys = item.yes_no(focus=focus is not None)
     if focus is None or item.candidate is None:
-        keys |= {
-            str(k): label
-            for k, label in enumerate(item.choices[:9], start=1)
-            if label not in item.ruled_out
-        }
-        if any(label not in item.ruled_out for label in item.choices[9:]):
+        numbered = {key: label for key, label in item.numbers.items() if len(key) == 1}
+        keys |= {key: label for key, label in numbered.items() if label not in item.ruled_out}
+        if any(label not in item.ruled_out for label in set(item.choices) - set(numbered.values())):
             keys[_TYPED] = "another label, typed"
     return keys
 
@@ -280,11 +277,14 @@ def _typed_label(read_key: Callable[[], str], console: Console, item: ReviewItem
     key for the last 13); None on Esc, the end of the input, an empty line or a part no
     single label has."""
     open_labels = [
-        (number, label)
-        for number, label in enumerate(item.choices, start=1)
-        if label not in item.ruled_out
+        (number, label) for number, label in item.numbers.items() if label not in item.ruled_out
     ]
-    console.print(Text("   ").join(Text(f"{n} {printable(label)}") for n, label in open_labels))
+    console.print(
+        Text("   ").join(
+            Text(printable(label) if n == label else f"{n} {printable(label)}")
+            for n, label in open_labels
+        )
+    )
     console.print("label (number or name), Enter; Esc cancels: ", end="")
     typed = ""
     while (key := read_key()) not in (*_ENTER, _ESCAPE, "", "\x04"):
@@ -584,7 +584,7 @@ def _review_spans(
             answered -= undone is not None
             continue
         answer = {"reviewer": reviewer, "seconds": seconds}
-        pick = item.choices[int(key) - 1] if key.isdigit() else None
+        pick = item.numbers[key] if key.isdigit() else None
         if edit.bounds is not None and (key in (*_YES, *_ENTER) or pick is not None):
             label = pick or edit.label()
             if label not in queue.labels:
@@ -617,7 +617,7 @@ def _span_keys(item: ReviewItem, edit: _SpanEdit, focus: str | None) -> dict[str
     if edit.pending:
         keys = {"Enter/a/y": f"save {edit.label()}", "Esc": "cancel"}
     if focus is None or item.candidate is None or edit.pending:
-        keys |= {str(k): label for k, label in enumerate(item.choices[:9], start=1)}
+        keys |= {key: label for key, label in item.numbers.items() if len(key) == 1}
     keys |= {
         "[ ]": "start a word left/right",
         ", .": "end a word left/right",

@@ -141,14 +141,19 @@ class TextClassifier:
             yield from self.scores(batch).tolist()
 
     def __call__(self, texts: Iterable[str | None]) -> list[dict[str, float] | None]:
-        """A dict of probabilities per text; None for a text with no words (or None), to
+        """A dict of probabilities per text; None for a text with no words (or None, NaN), to
         which ``labelkit predict`` gives null predictions too (trial 48b: a packaged
         model answered its prior for ""). One string is refused: it would be read as
         texts of one character each (trial 49c). ``minilm_loader`` has the same: each loader
         is copied alone into its model, to load without labelkit."""
         if isinstance(texts, str):
             raise TypeError(f"give a list of texts, not one text: model([{texts[:20]!r}])")
-        given = list(texts)
+        # NaN is pandas' missing text, and no text; another non-string is refused by its
+        # place (trial 53b: "normalize() argument 2 must be str, not float").
+        given = [None if text != text else text for text in texts]
+        for at, text in enumerate(given):
+            if text is not None and not isinstance(text, str):
+                raise TypeError(f"text {at} is {text!r} ({type(text).__name__}), not a string")
         rows = self.pipe(["" if text is None else text for text in given])
         return [
             dict(zip(self.labels, row, strict=True)) if text and text.strip() else None

@@ -431,7 +431,7 @@ def train_ner_on_cleaned(
         )
     logged["spans"] = training_counts(path)
     with workspace.run("train", logged) as run:
-        record_provenance(path, workspace, run.id, learnt)
+        record_provenance(path, workspace, run.id, learnt, dev_split=dev_split)
     return path
 
 

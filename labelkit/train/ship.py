@@ -57,6 +57,9 @@ PREDICT_BATCH = 2_000
 # no output for the absent one, must reach to be given.
 DEFAULT_THRESHOLD = 0.5
 WRITE_BLOCK = 50_000
+# predict_frame shows no progress for a frame of fewer rows than this: it is done in
+# seconds, and a service calling it per request would print a line each time.
+QUIET_BELOW = 10_000
 PARALLEL_ROWS = 50_000
 
 
@@ -171,7 +174,9 @@ def package_model(
     if not name.isidentifier():
         raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
     try:
-        Version(version)
+        # In pip's own spelling (trial 53b: 1.0-beta made a folder of that name and a
+        # wheel of 1.0b0).
+        version = str(Version(version))
     except InvalidVersion:
         # Trial 49c: pip refused it after the build, leaving a folder that --force needed.
         raise InputError(
@@ -355,7 +360,8 @@ def predict_frame(
 
     A row with no text (null, empty or whitespace only) keeps its place and gets null
     in every added column: the model is not asked, since its answer to nothing would be
-    its prior. A ``NoTextWarning`` says how many there were.
+    its prior. A ``NoTextWarning`` says how many there were. A frame of ``QUIET_BELOW``
+    rows or more shows its progress on stderr.
 
     Examples
     --------
@@ -367,7 +373,9 @@ def predict_frame(
     table = as_frame(frame)
     if table is None:
         raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
-    return label_table(model, table, "frame", text_column, threshold, n_process)
+    # Trial 53b: a service labeling one request at a time printed a line for each.
+    shown = table.height >= QUIET_BELOW
+    return label_table(model, table, "frame", text_column, threshold, n_process, progress=shown)
 
 
 def label_table(
@@ -377,12 +385,14 @@ def label_table(
     text_column: str = "text",
     threshold: float | None = None,
     n_process: int | None = None,
+    *,
+    progress: bool = True,
 ) -> pl.DataFrame:
     """``predict_frame`` of a polars ``table`` that progress and errors call ``name``
     (evaluate's ``test split``: trial 45 saw "predicting frame" where it passed none)."""
     blocks = [table.slice(start, WRITE_BLOCK) for start in range(0, table.height, WRITE_BLOCK)]
     predictor = Predictor(model, text_column, threshold, name)
-    labeled = list(predictor.stream(blocks or [table], table.height, n_process))
+    labeled = list(predictor.stream(blocks or [table], table.height, n_process, progress=progress))
     predictor.warn_without_text()
     return pl.concat(labeled) if len(labeled) > 1 else labeled[0]
 
@@ -439,7 +449,7 @@ def predict_file(
     output_kind = table_format(output_path)
     check_range("batch_size", batch_size, low=1)
     _check_threshold(threshold)
-    rows, header, blocks = _read_blocks(input_path, file_format, batch_size, encoding)
+    rows, header, blocks = _read_blocks(input_path, file_format, batch_size, encoding, text_column)
     predictor = Predictor(model, text_column, threshold, str(input_path))
     # Trial 46: a clash with the columns predictions add was found only once the first
     # block (or, for a CSV, the whole file) had been labeled.
@@ -471,10 +481,12 @@ def predict_file(
 
 
 def _read_blocks(
-    path: Path, file_format: str | None, size: int, encoding: str
+    path: Path, file_format: str | None, size: int, encoding: str, text_column: str
 ) -> tuple[int, pl.DataFrame, Iterator[pl.DataFrame]]:
     """The row count of a table file, its columns (an empty frame) and its rows, ``size``
-    at a time: a Parquet file streamed, another read whole (``read_table``) and sliced."""
+    at a time: a Parquet file streamed, another read whole (``read_table``) and sliced;
+    a JSONL record whose ``text_column`` is not a string is refused, naming its line
+    (trial 53b: numbers, lists and objects were scored as their JSON text)."""
     if table_format(path, file_format) == "parquet" and path.is_file():
         try:
             parquet = pq.ParquetFile(path)
@@ -483,7 +495,7 @@ def _read_blocks(
         header = pl.from_arrow(parquet.schema_arrow.empty_table())
         assert isinstance(header, pl.DataFrame)
         return parquet.metadata.num_rows, header, _parquet_blocks(parquet, size)
-    frame = read_table(path, file_format=file_format, encoding=encoding)
+    frame = read_table(path, file_format=file_format, encoding=encoding, text_column=text_column)
     starts = range(0, frame.height, size)
     blocks = iter([frame.slice(start, size) for start in starts] or [frame])
     return frame.height, frame.head(0), blocks
@@ -592,9 +604,15 @@ class Predictor:
         )
 
     def stream(
-        self, blocks: Iterable[pl.DataFrame], rows: int, n_process: int | None
+        self,
+        blocks: Iterable[pl.DataFrame],
+        rows: int,
+        n_process: int | None,
+        *,
+        progress: bool = True,
     ) -> Iterator[pl.DataFrame]:
-        """Each block with its predictions, in order, ``PREDICT_BATCH`` texts at a time."""
+        """Each block with its predictions, in order, ``PREDICT_BATCH`` texts at a time,
+        with a progress bar unless ``progress`` is False."""
         if n_process is None:
             # torch runs a MiniLM classifier on every core already; forking it would not
             # help. spaCy and the n-grams run on one core each.
@@ -603,7 +621,11 @@ class Predictor:
         if n_process < 1:
             raise InputError(f"n_process (--jobs) must be at least 1, not {n_process}")
         checked = self.checked(blocks)
-        with progress_bar(f"predicting {Path(self.name).name}", rows) as advance:
+        with (
+            progress_bar(f"predicting {Path(self.name).name}", rows)
+            if progress
+            else contextlib.nullcontext(lambda done: None)
+        ) as advance:
             for block, answers in (
                 self._in_process(checked)
                 if n_process == 1

@@ -786,7 +786,7 @@ def train_on_cleaned(
                 examples, task.labels, output_dir, lang=task.lang, **train_args, **params
             )
     with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
-        record_provenance(path, workspace, run.id, learnt)
+        record_provenance(path, workspace, run.id, learnt, dev_split=dev_split)
     return path
 
 
@@ -812,28 +812,42 @@ def learnt_from(workspace: Workspace) -> dict[str, Any]:
 
 
 def record_provenance(
-    model_path: Path, workspace: Workspace, run_id: int, learnt: dict[str, Any] | None = None
+    model_path: Path,
+    workspace: Workspace,
+    run_id: int,
+    learnt: dict[str, Any] | None = None,
+    *,
+    dev_split: str | None = None,
 ) -> None:
     """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
-    ``model-last``'s) what made it, as ``trained_from``: the workspace, the ``train``
-    run, the label model it learnt from (``label_model_run``), the review it saw
-    (``reviewed``: the answers that count, and the last decision's id), labelkit's
-    version and when. It goes with the model when copied or packaged (trial 49c: nothing
-    in a package said which run, label model or data made it; trial 50d: two models
-    trained before and after 100 more reviews read alike). ``learnt`` is ``learnt_from``
-    read before training (read now if not given).
+    ``model-last``'s) what made it, as ``trained_from``: the workspace (its path and
+    ``Workspace.identity``), the ``train`` run, the label model it learnt from
+    (``label_model_run``), the review it saw (``reviewed``: the answers that count, and
+    the last decision's id), what its dev scores were measured on (``dev_scores_on``:
+    ``dev_split``'s gold, or a held-out tenth of its training labels), the versions of
+    labelkit and of the libraries a model loads with, and when. It goes with the model
+    when copied or packaged (trial 49c: nothing in a package said which run, label model
+    or data made it; trial 50d: two models trained before and after 100 more reviews
+    read alike). ``learnt`` is ``learnt_from`` read before training (read now if not
+    given).
 
     Examples
     --------
-    >>> record_provenance(Path("models/spam/model-best"), ws, run.id)
+    >>> record_provenance(Path("models/spam/model-best"), ws, run.id, dev_split="dev")
     """
     learnt = learnt_from(workspace) if learnt is None else learnt
     made = {
         "workspace": str(workspace.path.resolve()),
+        "workspace_id": workspace.identity,
         "train_run": run_id,
         "label_model": learnt["label_model"],
         "reviewed": learnt["reviewed"],
+        # Trial 53b: meta.json's dev_accuracy read as a score on gold where it was not.
+        "dev_scores_on": f"{dev_split} gold"
+        if dev_split
+        else "a held-out tenth of the training labels (not gold)",
         "labelkit_version": metadata.version("labelkit"),
+        "versions": {name: metadata.version(name) for name in ("numpy", "scikit-learn", "spacy")},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     for folder in (model_path, model_path.parent / "model-last"):

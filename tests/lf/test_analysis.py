@@ -181,7 +181,10 @@ def test_sources_that_err_together_are_said_to_be_trusted_above_gold() -> None:
     assert "; trusted below gold: lf0 (0.49" in warning
     # Trial 34: fitted with gold already, it still said to fit with gold.
     fitted = health_warning(health, fitted_with_gold=True)
-    assert fitted is not None and "leave them out with --exclude; " in fitted
+    assert (
+        fitted is not None
+        and "leave them out with --exclude, unless they alone vote a label; " in fitted
+    )
     assert "--gold-split" not in fitted and fitted.endswith("the ties they are in")
 
 

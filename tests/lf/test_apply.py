@@ -348,8 +348,9 @@ def test_an_lf_that_never_returns_a_label_is_an_error_but_one_that_abstains_is_n
     assert error.value.reason == (
         "it never cast a valid vote: on the 3 rows where it returned something other than "
         "None, it returned 'love', not one of ['ham', 'spam'] or None; returned 'LOVE', "
-        "not one of ['ham', 'spam'] or None; nothing was stored. Fix it, or pass "
-        "allow_failing_lfs=True (--allow-failing-lfs) to store it as abstaining"
+        "not one of ['ham', 'spam'] or None; nothing was stored. Fix what it returns "
+        "(allow_failing_lfs=True, --allow-failing-lfs, stores it as abstaining on every "
+        "row, to go on without it)"
     )
     assert table_counts(workspace) == before
     echo = labeling_function(lambda x: None if "song" in x.text else x.text[:12], name="echo")
@@ -790,4 +791,88 @@ def test_a_misspelt_meta_field_names_the_fields_there_are(tmp_path: Path) -> Non
             "'amount'?)\""
         ]
         * 2
+    )
+
+
+SNORKEL_LFS = """\
+from snorkel.labeling import labeling_function
+
+ABSTAIN, BILLING, SHIPPING, RETURNS = -1, 0, 1, 2
+
+
+@labeling_function()
+def lf_invoice(x):
+    return BILLING if "invoice" in x.text.lower() else ABSTAIN
+
+
+@labeling_function(resources=dict(words=("parcel", "tracking")))
+def lf_parcel(x, words):
+    return SHIPPING if any(w in x.text for w in words) else ABSTAIN
+
+
+@labeling_function()
+def lf_channel(x):
+    return RETURNS if x.channel == "returns-form" else ABSTAIN
+"""
+
+
+def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path: Path) -> None:
+    # Trial 53a: the Snorkel file "defined no labeling functions"; ported to labelkit's
+    # decorator, every LF failed ("returned 2, not one of ['0', '1', '2', '3']"), and
+    # --allow-failing-lfs, which the error advised, stored every vote as an abstain.
+    csv = tmp_path / "messages.csv"
+    pl.DataFrame(
+        {
+            "id": ["m1", "m2", "m3", "m4"],
+            "text": ["Invoice twice", "parcel lost", "tracking says home", "hello"],
+            "channel": ["email", "email", "returns-form", "chat"],
+            "label": [0, 1, 2, 3],
+        }
+    ).write_csv(csv)
+    lfs = tmp_path / "snorkel_lfs.py"
+    lfs.write_text(SNORKEL_LFS)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, id_column="id", label_column="label")
+        loaded = load_lfs(lfs)
+        assert [lf.name for lf in loaded] == ["lf_invoice", "lf_parcel", "lf_channel"]
+        votes = apply_lfs(ws, loaded).matrix.to_frame().sort("example_id")
+        assert votes.rows() == [
+            ("m1", "0", None, None),
+            ("m2", None, "1", None),
+            ("m3", None, "1", "2"),
+            ("m4", None, None, None),
+        ]
+        # The resources are part of the definition: new words are a new LF.
+        lfs.write_text(SNORKEL_LFS.replace('"tracking"', '"courier"'))
+        again = apply_lfs(ws, load_lfs(lfs))
+        assert again.reused == ["lf_invoice", "lf_channel"]
+        assert again.matrix.to_frame().sort("example_id")["lf_parcel"].to_list() == [
+            None,
+            "1",
+            None,
+            None,
+        ]
+    misspelt = labeling_function(lambda x: 0 if x.chanel else None, name="misspelt")
+    with pytest.raises(AttributeError, match=r"no attribute or field 'chanel'.*'channel'"):
+        misspelt(Example("m1", "hi", {"channel": "email"}))
+    lfs.write_text(
+        "from snorkel.labeling import labeling_function\n"
+        "from snorkel.preprocess import preprocessor\n"
+        "@preprocessor()\n"
+        "def lower(x):\n"
+        "    return x\n"
+        "@labeling_function(pre=[lower])\n"
+        "def lf_lower(x):\n"
+        "    return 0\n"
+    )
+    with pytest.raises(InputError, match=r"'lf_lower' has preprocessors \(pre=\)"):
+        load_lfs(lfs)
+
+
+def test_a_class_number_on_a_task_labeled_by_names_says_so(workspace: Workspace) -> None:
+    numbered = labeling_function(lambda x: 1 if "subscribe" in x.text else -1, name="numbered")
+    with pytest.raises(LabelingFunctionError) as error:
+        apply_lfs(workspace, [numbered])
+    assert "returned 1, not one of ['ham', 'spam'] or None: an LF votes a label by its name" in (
+        error.value.reason
     )

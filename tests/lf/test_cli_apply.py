@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,7 +97,8 @@ def test_the_failed_rows_table_fits_the_width_columns_gives(tmp_path: Path, ws: 
     result = run("apply", ws, "--lfs", lfs, columns=60)
     assert result.returncode == 0, result.stderr
     assert "1 failed row abstained (wordy: 1)" in result.stderr
-    table = result.stderr.splitlines()[1:]
+    # After apply's two progress lines and the failed rows' line.
+    table = result.stderr.splitlines()[3:]
     assert table[0].startswith("┏") and max(len(line) for line in table) == 60
     assert table[3].startswith("│ wordy │ c4 ") and "a long comment" in table[3]
     assert max(len(line) for line in result.stdout.splitlines()) <= 60
@@ -135,7 +137,7 @@ def test_an_lf_that_never_returns_a_label_exits_1_naming_it_and_writes_nothing(
     )
     result = run("apply", ws, "--lfs", lfs)
     assert result.returncode == 1
-    assert result.stderr.startswith(
+    assert result.stderr.split("\n", 2)[2].startswith(
         "error: labeling function 'songs' failed on example 'c3': it never cast a valid vote: "
         "on the 1 rows where it returned something other than None, it returned 'music', not "
         "one of ['ham', 'spam'] or None; nothing was stored."
@@ -153,6 +155,8 @@ def test_rules_and_lfs_that_vote_nowhere_are_warned_of(tmp_path: Path, ws: Path)
         "warning: 3 LFs vote on no example at all: goodbye -> ham, [bold]x -> ham, never"
         in result.stderr
     )
+    assert result.stderr.startswith("apply: 4 LFs (3 declarative, 1 Python) on 3 examples\n")
+    assert re.search(r"^apply: votes computed in [0-9]+ s$", result.stderr, re.MULTILINE)
     assert stored(ws) == [("buy now -> spam", "c2")]
 
 

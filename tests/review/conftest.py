@@ -180,6 +180,29 @@ def intents_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def numbered_file(tmp_path: Path) -> Path:
+    """A workspace file whose twelve labels are the numbers 0 to 11, with two items
+    queued, each labeled 0 and suggested 1."""
+    path = tmp_path / "numbered.duckdb"
+    with Workspace(path) as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": ["n1", "n2"], "text": ["first text", "second text"]}),
+            labels=[str(n) for n in range(12)],
+        )
+        for rank, example_id in enumerate(["n1", "n2"]):
+            ws.con.execute(
+                "INSERT INTO predictions VALUES (?, 'train', '0', 0.2, ?, 0, '')",
+                [example_id, [1 / 12] * 12],
+            )
+            ws.con.execute(
+                "INSERT INTO queue VALUES (?, ?, 'cleanlab', '0', '1', 0, '')",
+                [example_id, 1.0 - rank / 10],
+            )
+    return path
+
+
+@pytest.fixture
 def news_workspace(news_file: Path) -> Iterator[Workspace]:
     """The four-label workspace of ``news_file``, open."""
     with Workspace(news_file) as ws:

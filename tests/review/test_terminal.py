@@ -90,6 +90,29 @@ def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_f
     assert "thx\b \banks" in text, "typed keys are echoed, a backspace rubbing one out"
 
 
+def test_labels_that_are_numbers_are_answered_by_their_own_key(numbered_file: Path) -> None:
+    # Trial 53a: on classes 0 to 3 the keys read "[1] 0 [2] 1 ...", and 2 stored "1".
+    # Classes past 9 are typed by their own number too.
+    with Workspace(numbered_file) as ws:
+        pressed = keys(["r", "2", "/", *"10", "\n", "q"])
+        out = io.StringIO()
+        review_in_terminal(
+            ReviewQueue(ws),
+            reviewer="ana",
+            console=Console(file=out, width=200),
+            read_key=lambda: next(pressed),
+        )
+        decisions = ws.sql("SELECT example_id, action, label FROM decisions ORDER BY decision_id")
+    assert decisions.rows() == [
+        ("n1", "ruled_out", "1"),
+        ("n1", "label", "2"),
+        ("n2", "label", "10"),
+    ]
+    text = out.getvalue()
+    assert "[2] 2" in text and "[9] 9" in text and "[0] 0" in text
+    assert "10   11" in text, "a typed label that is its own number is listed once"
+
+
 def test_the_progress_lines_say_how_many_items_were_only_skipped(
     queue: ReviewQueue,  # noqa: F811
 ) -> None:

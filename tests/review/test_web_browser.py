@@ -332,6 +332,31 @@ def test_a_long_text_scrolls_in_its_box_and_the_answers_stay_in_view(
         expect(page.locator("#choices button").first).to_be_in_viewport()
 
 
+def test_labels_that_are_numbers_have_their_own_keys(
+    numbered_file: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 53a: on classes 0 to 3 the key 2 stored label 1, the second.
+    with serve(numbered_file) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        buttons = page.locator("#choices button")
+        expect(buttons.nth(2)).to_have_text("0 (0)")
+        expect(buttons.nth(11)).to_have_text("9 (9)")
+        expect(buttons.nth(12)).to_have_text("10")
+        expect(page.locator("footer")).to_contain_text("0–9 label")
+        expect(page.locator("#text")).to_have_text("first text")
+        page.keyboard.press("r")
+        expect(page.locator("#question")).to_have_text("Which label is it? (not 1; currently 0)")
+        page.keyboard.press("2")
+        expect(page.locator("#text")).to_have_text("second text")
+        page.keyboard.press("0")
+        expect(page.locator("#status")).to_contain_text("The queue is empty")
+    with Workspace(numbered_file, read_only=True) as ws:
+        assert ws.sql(
+            "SELECT example_id, action, label FROM decisions ORDER BY decision_id"
+        ).rows() == [("n1", "ruled_out", "1"), ("n1", "label", "2"), ("n2", "label", "0")]
+
+
 def test_a_held_key_answers_one_item_only(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

@@ -80,6 +80,10 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
         loaded("subscribe to my channel please")
     assert loaded([None]) == [None]
     assert loaded(text for text in texts[:1]) == called[:1]
+    # Trial 53b: pandas' NaN failed in normalize(), and a number named no position.
+    assert loaded([float("nan"), texts[0]]) == [None, called[0]]
+    with pytest.raises(TypeError, match=r"text 1 is 12345 \(int\), not a string"):
+        loaded([texts[0], 12345])
 
 
 def test_its_probabilities_are_tempered_on_dev_and_its_answers_kept(tmp_path: Path) -> None:

@@ -180,11 +180,15 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         made = json.loads((model / "meta.json").read_text())["trained_from"]
         train_run = ws.sql("SELECT run_id FROM runs WHERE step = 'train'")["run_id"][0]
         assert made["workspace"] == str(spam_workspace.resolve())
+        assert made["workspace_id"] == ws.identity and len(ws.identity or "") == 32
         assert (made["train_run"], made["label_model"]) == (
             train_run,
             {"model": "majority_vote", "run_id": taught},
         )
         assert made["labelkit_version"] and made["trained_at"].endswith("Z")
+        # Trial 53b: which scikit-learn made it, and what dev_accuracy was measured on.
+        assert set(made["versions"]) == {"numpy", "scikit-learn", "spacy"}
+        assert made["dev_scores_on"] == "a held-out tenth of the training labels (not gold)"
         # Trial 50d: trained before and after 100 more reviews, two models read alike.
         assert made["reviewed"] == {"decisions": 0, "last_decision_id": None}
         first = ws.sql("SELECT id FROM examples WHERE split = 'train' ORDER BY id LIMIT 3")["id"]
@@ -218,6 +222,14 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
                 r"the workspace's label model is now dawid_skene \(run \d+\)",
             ):
                 evaluate(ws, path)
+    # The workspace moved too, as a colleague's copy is (trial 53b: by its path it was
+    # another workspace, and the warning went).
+    moved = shutil.move(spam_workspace, tmp_path / "handed-over.duckdb")
+    with (
+        Workspace(moved) as ws,
+        pytest.warns(LabelkitWarning, match=r"learnt from the labels of majority_vote"),
+    ):
+        evaluate(ws, copy)
 
 
 def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
 import spacy
@@ -204,6 +205,10 @@ def test_a_package_made_before_is_replaced_only_when_asked(
         package_model(model, dist, name="spam", wheel=False)
     assert (first / "shipped.txt").read_text() == "the version users installed"
     assert package_model(model, dist, name="spam", version="0.2.0", wheel=False).is_dir()
+    # Trial 53b: 1.0-beta named the folder so and the wheel 1.0b0.
+    assert package_model(model, dist, name="spam", version="1.0-beta", wheel=False).name == (
+        "en_spam-1.0b0"
+    )
     command = [sys.executable, "-m", "labelkit", "package", model, dist, "--name", "spam"]
     refused = subprocess.run([*command, "--no-wheel"], capture_output=True, text=True)
     assert refused.returncode != 0 and "--force to replace it" in refused.stderr
@@ -365,11 +370,16 @@ def test_predict_refuses_to_write_over_its_input(
     assert sorted(path.name for path in tmp_path.iterdir()) == ["link.csv", "new.csv", "sub"]
 
 
-def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path) -> None:
+def test_predict_labels_a_frame(
+    trained: tuple[Workspace, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, model = trained
     texts = ["subscribe to my channel http://x.io", "I love this song", "check out my video"]
     frame = pl.DataFrame({"id": [1, 2, 3], "body": texts})
+    capsys.readouterr()
     predicted = predict_frame(model, frame, text_column="body")
+    # Trial 53b: a service labeling a request at a time printed a progress line each.
+    assert capsys.readouterr().err == ""
     frame.write_csv(tmp_path / "new.csv")
     predict_file(model, tmp_path / "new.csv", tmp_path / "out.parquet", text_column="body")
     # The CSV reads the ids back as strings; the rest is the same.
@@ -397,6 +407,14 @@ def test_predict_labels_a_frame(trained: tuple[Workspace, Path], tmp_path: Path)
     long = pl.DataFrame({"text": ["fine", "x" * (nlp.max_length + 1)]})
     with pytest.raises(InputError, match=r"frame row 2, column 'text': the text is longer"):
         predict_frame(nlp, long)
+    # Trial 53b: a file's numbers were scored as their digits, confidently; a pandas
+    # column of texts and numbers failed in pyarrow, naming no column.
+    (tmp_path / "numbers.jsonl").write_text('{"text": "fine song"}\n{"text": 12345}\n')
+    with pytest.raises(InputError, match=r"numbers.jsonl line 2: 'text' is 12345, not a string"):
+        predict_file(model, tmp_path / "numbers.jsonl", tmp_path / "y.csv")
+    mixed = pd.DataFrame({"text": ["fine song", 12345]})
+    with pytest.raises(InputError, match=r"column 'text' of the pandas frame mixes types"):
+        predict_frame(nlp, mixed)
 
 
 def test_predict_in_worker_processes_writes_what_one_process_does(

@@ -84,9 +84,9 @@ def test_package_loads_with_torch_and_transformers_alone_and_serves_predict(
     site = tmp_path / "site"
     scores, modules = install_and_score(wheel, site, "subscribe to my channel")
     assert "labelkit" not in modules and "spacy" not in modules
-    expected = TextClassifier(model)(["subscribe to my channel", " "])
+    expected = TextClassifier(model)(["subscribe to my channel", " ", float("nan")])
     assert scores == pytest.approx(expected[0], abs=1e-6)
-    assert expected[1] is None, "no words, no answer (trial 48b)"
+    assert expected[1:] == [None, None], "no words, no answer (trial 48b); NaN (trial 53b)"
 
     texts = ["subscribe to my channel", "her voice is beautiful", "free money"]
     pl.DataFrame({"id": [1, 2, 3], "text": texts}).write_ndjson(tmp_path / "in.jsonl")

@@ -189,7 +189,7 @@ function showSpans() {
     const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
     const what = state.draftKind === "fix" ? "New bounds" : "Missed span";
     $("draft").textContent = shown(`${what}: "${words}". Enter saves ${draftLabel()}; ` +
-      `1–${Math.min(state.labels.length, 9)} another type; Esc cancels.`);
+      `${keyRange(state.labels)} another type; Esc cancels.`);
   } else if (state.anchor !== null) {
     $("draft").textContent = "Selecting: move with ← →; m ends the selection, Enter or a saves it, Esc cancels.";
   } else {
@@ -211,6 +211,21 @@ function button(text, key, onClick, primary = false) {
   if (primary) element.className = "primary";
   element.addEventListener("click", onClick);
   return element;
+}
+
+// A choice's key: the choice itself where every choice is a whole number (labels 0 to 3:
+// key 2 answers "2", not the second label; trial 53a) and it is one digit, else 1 to 9
+// for the first nine.
+function numberKey(choices, i) {
+  if (choices.every((choice) => /^(0|[1-9][0-9]*)$/.test(choice))) {
+    return choices[i].length === 1 ? choices[i] : "";
+  }
+  return i < 9 ? String(i + 1) : "";
+}
+
+function keyRange(choices) {
+  const keys = choices.map((_, i) => numberKey(choices, i)).filter(Boolean);
+  return keys.length > 1 ? `${keys[0]}–${keys[keys.length - 1]}` : keys[0] ?? "";
 }
 
 function render(item, notice = "") {
@@ -246,7 +261,7 @@ function render(item, notice = "") {
   }
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
-      if (!ruledOut(label)) choices.push(button(label, i < 9 ? String(i + 1) : "", () => pick(label)));
+      if (!ruledOut(label)) choices.push(button(label, numberKey(item.choices, i), () => pick(label)));
     });
   }
   if (state.nextAttribute) {
@@ -259,13 +274,11 @@ function render(item, notice = "") {
   // The key hints say what the keys do on this screen, as the buttons do (trial 49b:
   // "a yes · r no" after r had turned the question into "which label?", "n next
   // attribute" with none left, "1–9 type" with two types).
-  const numbers = Math.min(item.choices.length, 9);
-  $("number-keys").textContent = numbers > 1 ? `1–${numbers}` : "1";
+  $("number-keys").textContent = keyRange(item.choices);
   $("yes-no-keys").hidden = !keyDoes("a") && !keyDoes("r");
   $("label-keys").hidden = !numbersAsked();
   $("next-attribute").hidden = !state.nextAttribute;
-  const types = Math.min(state.labels.length, 9);
-  $("type-keys").textContent = types > 1 ? `1–${types}` : "1";
+  $("type-keys").textContent = keyRange(state.labels);
   state.shownAt = performance.now();
 }
 
@@ -468,10 +481,10 @@ document.addEventListener("keydown", (event) => {
     answer("skip");
   } else if (key === "?") {
     answer("ambiguous");
-  } else if (state.item && numbersAsked() && /^[1-9]$/.test(key)
-             && Number(key) <= state.item.choices.length
-             && !ruledOut(state.item.choices[Number(key) - 1])) {
-    pick(state.item.choices[Number(key) - 1]);
+  } else if (state.item && numbersAsked() && /^[0-9]$/.test(key)) {
+    const { choices } = state.item;
+    const label = choices.find((_, i) => numberKey(choices, i) === key);
+    if (label !== undefined && !ruledOut(label)) pick(label);
   }
 });
 
