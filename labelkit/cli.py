@@ -2097,12 +2097,20 @@ def review(
             "the one with the most items left); the right arrow switches to the next."
         ),
     ] = None,
+    example: Annotated[
+        str | None,
+        typer.Option(
+            help="Review this example's queued items only, answered before or not: your "
+            "answer replaces the one that counted (not on a spans task)."
+        ),
+    ] = None,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision (one attribute at a
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
     with keys to fix its bounds and mark missed spans)."""
     with _open(workspace) as ws:
         queue = _review_queue(ws)
+        _warn_of_a_like_name(ws, reviewer)
 
         def kept() -> str:
             return "interrupted: every answer was stored as it was given; " + progress_line(
@@ -2117,7 +2125,26 @@ def review(
                 limit=limit,
                 focus=focus,
                 attribute=attribute,
+                example=example,
             )
+
+
+def _warn_of_a_like_name(ws: Workspace, reviewer: str) -> None:
+    """Warn where another name that answered differs from ``reviewer`` in case or spaces
+    alone (trial 52a: "Ana" and "ana" were two reviewers in every count)."""
+    like = ws.sql(
+        """SELECT DISTINCT reviewer FROM decisions
+           WHERE lower(replace(reviewer, ' ', '')) = lower(replace(?, ' ', ''))
+             AND reviewer <> ? ORDER BY reviewer""",
+        [reviewer.strip(), reviewer.strip()],
+    )["reviewer"].to_list()
+    if like:
+        errors.print(
+            f"warning: {', '.join(map(repr, like))} answered here before: if that is you, "
+            "review under that name, as every count is per name",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _review_queue(ws: Workspace) -> ReviewQueue:
@@ -2436,11 +2463,18 @@ def export(
             "and the labels as a list, which ingest --label-column labels reads back)."
         ),
     ] = False,
+    reviewed_only: Annotated[
+        bool,
+        typer.Option(help="Only the labels a reviewer's answer set (origin review)."),
+    ] = False,
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels (a spans
     task: id, text and spans per text)."""
     with _open(workspace) as ws:
-        n = export_cleaned(ws, output, split=split, wide=wide)
+        n = export_cleaned(ws, output, split=split, wide=wide, reviewed_only=reviewed_only)
+        if reviewed_only:
+            console.print(f"{n} reviewed labels of {split} written to {output}", highlight=False)
+            return
         kind = ws.task.kind
         rows = (
             "texts"

@@ -212,7 +212,12 @@ def _check_span_decisions(workspace: Workspace, labels: tuple[str, ...]) -> str:
 
 
 def export_cleaned(
-    workspace: Workspace, path: str | Path, *, split: str = "train", wide: bool = False
+    workspace: Workspace,
+    path: str | Path,
+    *,
+    split: str = "train",
+    wide: bool = False,
+    reviewed_only: bool = False,
 ) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
 
@@ -220,22 +225,33 @@ def export_cleaned(
     A spans task writes ``id, text, spans`` per text (``cleaned_spans``): in JSONL the
     spans are a JSON array ``[[start, end, label], ...]``, as ``ingest`` reads them back
     (``label_column="spans"``); in CSV and Parquet, that array as JSON text.
+    ``reviewed_only`` writes only the labels a reviewer's answer set (``origin``
+    ``review``): the human-checked set, e.g. as gold for another project.
 
     Examples
     --------
     >>> export_cleaned(ws, "cleaned.jsonl")
     1187
+    >>> export_cleaned(ws, "reviewed.csv", reviewed_only=True)
+    50
     """
     path = export_path(path)
     _refuse_an_input(workspace, path)
     # Trial 44: `--split nope` wrote an empty file and "0 cleaned examples written".
     require_split(workspace, split)
+    if reviewed_only and (wide or workspace.task.kind == "spans"):
+        raise InputError(
+            "reviewed_only (--reviewed-only) writes one row per reviewed answer: not with "
+            "wide (--wide), nor on a spans task, whose texts mix reviewed and unreviewed spans"
+        )
     if workspace.task.kind == "spans":
         if wide:
             raise InputError("a wide export has one column per attribute; a spans task has none")
         frame = cleaned_spans(workspace, split=split).rename({"example_id": "id"})
     else:
         frame = cleaned_labels(workspace, split=split, wide=wide)
+    if reviewed_only:
+        frame = frame.filter(pl.col("origin") == "review")
     write_frame(frame, path)
     return frame.height
 

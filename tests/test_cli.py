@@ -698,6 +698,24 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     differing = run("review-stats", ws).stdout
     assert "1 item reviewers answered differently, newest first" in differing
     assert cells(differing, first) == [first, f"ana: {label}, cy: {other}", other, text]
+    # Trial 52a: an answer given before could be changed in Python only, and "Ana" and
+    # "ana" were two reviewers without a word.
+    again = subprocess.run(
+        [*LABELKIT, "review", str(ws), "--reviewer", "Ana", "--example", first],
+        input="2",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "warning: 'ana' answered here before: if that is you, review under that name" in (
+        " ".join(again.stderr.split())
+    )
+    assert f"answered before by cy: {other}; your answer replaces it" in again.stdout
+    with Workspace(ws, read_only=True) as workspace:
+        assert ReviewQueue(workspace).decisions().filter(pl.col("example_id") == first).select(
+            "reviewer", "label"
+        ).row(0) == ("Ana", "spam")
 
 
 def test_llm_on_aspects_estimates_both_variants_and_asks_per_attribute(tmp_path: Path) -> None:

@@ -398,3 +398,32 @@ def test_a_spans_workspace_has_cleaned_spans_once_aggregated(tmp_path: Path) -> 
             cleaned_spans(ws)
         with pytest.raises(LabelkitError, match="no span_predictions yet"):
             train_on_cleaned(ws, tmp_path / "model")
+
+
+def test_reviewed_only_exports_the_answers_reviewers_gave(
+    reviewed: Workspace, tmp_path: Path
+) -> None:
+    # Trial 52a: the human-checked labels could not be exported apart from the rest.
+    with reviewed as ws:
+        assert export_cleaned(ws, tmp_path / "reviewed.csv", reviewed_only=True) == 1
+        with pytest.raises(InputError, match=r"reviewed_only \(--reviewed-only\) writes one row"):
+            export_cleaned(ws, tmp_path / "wide.csv", reviewed_only=True, wide=True)
+    written = pl.read_csv(tmp_path / "reviewed.csv")
+    assert written.select("id", "attribute", "label", "origin").rows() == [
+        ("r1", "food", "negative", "review")
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelkit",
+            "export",
+            reviewed.path,
+            tmp_path / "again.jsonl",
+            "--reviewed-only",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 reviewed labels of train written to" in result.stdout

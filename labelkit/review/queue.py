@@ -341,6 +341,37 @@ class ReviewQueue:
                 _claim(con, example_id, attribute, reviewer, now + self.claim_seconds)
             return self._item(con, example_id, attribute)
 
+    def items_of(
+        self, example_id: str, *, reviewer: str, attribute: str | None = None
+    ) -> list[ReviewItem]:
+        """The queued items of ``example_id`` (of ``attribute``, where given), answered
+        or not, claimed for ``reviewer``: to review one again, whose new answer then
+        counts in place of the old (``labelkit review --example``; trial 52a: an answer
+        given days before could only be changed in Python).
+
+        Examples
+        --------
+        >>> [item.attribute for item in reviews_queue.items_of("r1", reviewer="ana")]
+        ['food', 'staff']
+        """
+        reviewer = reviewer_name(reviewer)
+        with self._lock, self.workspace.transaction() as con:
+            attributes = [
+                name
+                for (name,) in con.execute(
+                    """SELECT attribute FROM queue WHERE example_id = ?
+                         AND (?::VARCHAR IS NULL OR attribute = ?) ORDER BY attribute""",
+                    [example_id, attribute, attribute],
+                ).fetchall()
+            ]
+            if not attributes:
+                raise InputError(not_queued(con, example_id, attribute or ""))
+            until = time.time() + self.claim_seconds
+            for name in attributes:
+                _take_claim(con, example_id, name, reviewer)  # refuses another's claim
+                _claim(con, example_id, name, reviewer, until)
+            return [self._item(con, example_id, name) for name in attributes]
+
     def next_attribute(
         self,
         after: str | None = None,

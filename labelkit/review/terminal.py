@@ -118,6 +118,7 @@ def review_in_terminal(
     limit: int | None = None,
     focus: str | None = None,
     attribute: str | None = None,
+    example: str | None = None,
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
@@ -132,13 +133,27 @@ def review_in_terminal(
     attribute at a time: ``attribute``, else the one with the most items left; the right
     arrow switches to the next attribute, and a pass that runs out moves on by itself.
 
+    With ``example``, only that example's queued items (of ``attribute``, where given)
+    come up, answered before or not: the new answer counts in place of the old.
+
     Examples
     --------
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana")
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
+    >>> review_in_terminal(ReviewQueue(ws), reviewer="ana", example="c17")
     """
     console = console or Console(emoji=False)
     reviewer = reviewer_name(reviewer)  # refused before any screen
+    if example is not None:
+        if queue.spans:
+            raise InputError(
+                "an example of a spans task is reviewed span by span in the queue's order; "
+                "to change a span's answer, undo it (u) or answer in Python "
+                "(ReviewQueue.answer)"
+            )
+        if focus is not None:
+            raise InputError("an example is reviewed whole: leave out the focus")
+        chosen = queue.items_of(example, reviewer=reviewer, attribute=attribute)
     if attribute is not None:
         if queue.spans:
             raise InputError(
@@ -150,11 +165,80 @@ def review_in_terminal(
         with _keys_as_typed():
             if queue.spans:
                 return _review_spans(queue, reviewer, console, read_key, limit, focus)
+            if example is not None:
+                return _review_chosen(queue, chosen, reviewer, console, read_key)
             return _review_items(queue, reviewer, console, read_key, limit, focus, attribute)
     finally:
         # However the review ends (q, the end of the input, Ctrl-C, an error), the item
         # on screen goes back to the queue: others' answers to it are refused meanwhile.
         queue.release(reviewer)
+
+
+def _review_chosen(
+    queue: ReviewQueue,
+    items: list[ReviewItem],
+    reviewer: str,
+    console: Console,
+    read_key: Callable[[], str],
+) -> int:
+    """``review_in_terminal`` of the ``items`` of one example, each asked once, with the
+    answer that counts for it now."""
+    standing = {
+        (row["attribute"], row["example_id"]): row
+        for row in queue.decisions()
+        .filter(pl.col("example_id") == items[0].example_id)
+        .iter_rows(named=True)
+    }
+    answered = 0
+    for item in items:
+        console.clear()
+        before = standing.get((item.attribute, item.example_id))
+        if before is not None:
+            what = before["label"] or before["action"]
+            console.print(
+                Text(
+                    f"answered before by {printable(before['reviewer'])}: {printable(what)}; "
+                    "your answer replaces it",
+                    style="dim",
+                )
+            )
+        keys = _keys(item, None) | {"s": "skip", "?": "ambiguous", "q": "quit"}
+        spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
+        counts = queue.progress_by_attribute().filter(attribute=item.attribute).row(0, named=True)
+        console.print(_render(item, counts, None, spans, keys, None))
+        shown = time.perf_counter()
+        key = _read_valid_key(read_key, keys, console)
+        if key == "q":
+            break
+        answer = _answer_of(key, item, read_key, console)
+        if answer is None:
+            console.print(Text("no label chosen", style="dim"))
+            continue
+        queue.answer(
+            item.example_id,
+            answer[0],
+            label=answer[1],
+            reviewer=reviewer,
+            seconds=time.perf_counter() - shown,
+            attribute=item.attribute,
+        )
+        answered += 1
+    console.print(progress_line(queue), markup=False, highlight=False)
+    return answered
+
+
+def _answer_of(
+    key: str, item: ReviewItem, read_key: Callable[[], str], console: Console
+) -> tuple[str, str | None] | None:
+    """The action and label an answer key stores on ``item``; None where a label typed
+    after ``/`` named none."""
+    if key == _TYPED:
+        label = _typed_label(read_key, console, item)
+        return None if label is None else ("label", label)
+    if key.isdigit():
+        return "label", item.numbers[key]
+    action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
+    return action, item.candidate if key in ("a", "r") else None
 
 
 def _review_items(
@@ -214,16 +298,11 @@ def _review_items(
             )
             answered -= undone is not None
             continue
-        if key == _TYPED:
-            action, label = "label", _typed_label(read_key, console, item)
-            if label is None:
-                notice = Text("no label chosen", style="dim")
-                continue
-        elif key.isdigit():
-            action, label = "label", item.numbers[key]
-        else:
-            action = {"a": "accept", "r": "reject", "s": "skip", "?": "ambiguous"}[key]
-            label = item.candidate if key in ("a", "r") else None
+        answer = _answer_of(key, item, read_key, console)
+        if answer is None:
+            notice = Text("no label chosen", style="dim")
+            continue
+        action, label = answer
         queue.answer(
             item.example_id,
             action,

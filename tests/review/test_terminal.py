@@ -59,6 +59,32 @@ def test_keys_answer_undo_and_quit(queue: ReviewQueue) -> None:  # noqa: F811
     assert queue.next(reviewer="bo").example_id == "a2"  # type: ignore[union-attr]
 
 
+def test_one_example_is_reviewed_again_and_the_new_answer_counts(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    # Trial 52a: a wrong answer given days before could be changed in Python only; undo
+    # takes back the latest answer, not one on a given text.
+    queue.answer("a1", "accept", reviewer="ana")
+    queue.answer("a2", "accept", reviewer="ana")
+    pressed = keys("r")
+    out = io.StringIO()
+    answered = review_in_terminal(
+        queue,
+        reviewer="bo",
+        console=Console(file=out, width=100),
+        read_key=lambda: next(pressed),
+        example="a1",
+    )
+    assert answered == 1
+    text = out.getvalue()
+    assert "answered before by ana: ham; your answer replaces it" in text
+    counting = queue.decisions().select("example_id", "reviewer", "label").rows()
+    assert counting == [("a2", "ana", "ham"), ("a1", "bo", "spam")]
+    assert queue.workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
+    with pytest.raises(InputError, match="example 'nope' is not in the review queue"):
+        review_in_terminal(queue, reviewer="bo", example="nope", read_key=lambda: "q")
+
+
 def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_file: Path) -> None:
     # Trial 51a: with 22 intents only labels 1-9 had a key, and the last 13 could not be
     # given in the terminal at all.
