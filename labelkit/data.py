@@ -8,7 +8,7 @@ import difflib
 import json
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -646,9 +646,28 @@ def ingest(
         raise InputError(not_a_workspace("ingest", workspace))
     if isinstance(sources, (str, Path)) or is_frame(sources):
         sources = [sources]  # type: ignore[list-item]
-    sources = list(sources)  # type: ignore[arg-type]
+    # Trial 53c: a Series of texts was read as file paths, a dict as its keys, and 42
+    # failed in a TypeError.
+    kind_given = type(sources).__name__
+    if kind_given == "Series" or isinstance(sources, Mapping) or not isinstance(sources, Iterable):
+        raise InputError(
+            f"ingest reads files or data frames, got {kind_given}"
+            + (
+                ": for a column of texts, pass it as a frame (series.to_frame('text'))"
+                if kind_given == "Series"
+                else ": for a dict of columns, pl.DataFrame(it)"
+                if isinstance(sources, Mapping)
+                else ""
+            )
+        )
+    sources = list(sources)
     if not sources:
         raise InputError("no input files given")
+    for at, source in enumerate(sources):
+        if not (isinstance(source, (str, Path)) or is_frame(source)):
+            raise InputError(
+                f"source {at} is {type(source).__name__}: ingest reads file paths or frames"
+            )
     if kind is not None and kind not in TASK_KINDS:
         # Trial 44: --kind bogus read the labels as a multi-label task's and said
         # "'shipping' is not a JSON array of labels".

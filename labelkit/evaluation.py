@@ -119,6 +119,12 @@ class Evaluation:
     is scored as an abstain; a source whose every vote on the split is ``"mentioned"``
     has no row at all, and is named in ``presence_only`` (``analyze`` scores it on
     whether the attribute is there).
+
+    Examples
+    --------
+    >>> scores = evaluate(ws, "models/spam/model-best")
+    >>> scores.comparison().select("method", "kind", "accuracy").head(2)
+    >>> scores.per_class.filter(pl.col("method") == "small model (n-grams)")
     """
 
     summary: pl.DataFrame
@@ -160,13 +166,16 @@ class Evaluation:
 
     def presence_only_note(self) -> str:
         """Why the sources of ``presence_only`` have no rows, as the CLI and the Markdown
-        say it after "not scored".
+        say it after "not scored"; empty where there are none.
 
         Examples
         --------
         >>> evaluate(reviews).presence_only_note()
         'as they only vote that an attribute is mentioned: kw_waiter (`labelkit analyze` ...'
         """
+        if not self.presence_only:
+            # Trial 53c: on a classification task it named no source.
+            return ""
         return (
             f"as they only vote that an attribute is mentioned: {', '.join(self.presence_only)}"
             " (`labelkit analyze` scores them on whether it is)"
@@ -201,7 +210,7 @@ class Evaluation:
 
         Examples
         --------
-        >>> evaluate(ws, model).confusion_matrix("small model (textcat)")
+        >>> evaluate(ws, model).confusion_matrix("small model (n-grams)")
         >>> evaluate(reviews).confusion_matrix("majority_vote", "staff")
         """
         chosen = pl.col("method") == method

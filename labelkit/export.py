@@ -25,7 +25,8 @@ def cleaned_labels(
 ) -> pl.DataFrame:
     """One split's training labels: ``id, text, label, origin, confidence``.
 
-    ``origin`` is ``review`` where a reviewer's newest decision set the label and
+    ``origin`` is ``review`` where a reviewer's newest decision set the label (on the
+    example, or on a copy of its text: one answer labels every copy) and
     ``label_model`` elsewhere. Examples the label model abstained on, those a reviewer
     marked ambiguous, and those whose label-model label a reviewer ruled out (and nobody
     has labeled since) are left out. Without ``texts``, the ``text`` column is left out
@@ -52,6 +53,8 @@ def cleaned_labels(
     if wide and task.kind == "classification":
         raise InputError("a wide export has one column per attribute; this task has none")
     workspace.require("predictions", "labelkit aggregate")
+    # Trial 53c: split="validation" gave an empty frame, as if nothing were labeled.
+    require_split(workspace, split)
     warn_if_out_of_date(workspace)
     frame = workspace.sql(cleaned_query(texts=texts) + " ORDER BY id, attribute", [split])
     if task.kind == "classification":
@@ -153,6 +156,7 @@ def cleaned_spans(workspace: Workspace, split: str = "train") -> pl.DataFrame:
     if task.kind != "spans":
         raise InputError(f"cleaned_spans is for a spans task; this one is {task.kind}")
     workspace.require("span_predictions", "labelkit aggregate")
+    require_split(workspace, split)
     warn_if_out_of_date(workspace)
     ambiguous = _check_span_decisions(workspace, task.labels)
     # The spans a reviewer sees as current are the cleaned ones: one definition of both.

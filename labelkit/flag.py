@@ -105,7 +105,10 @@ def find_label_issues(
     ``confidence``, ``priority``, ``reasons`` (with evidence) and ``rank``. Flagging
     again replaces the split's flags (another split's stay) and updates queued items,
     never duplicating them; an
-    unreviewed item of the split that is no longer flagged leaves the queue. The
+    unreviewed item of the split that is no longer flagged leaves the queue. Copies of
+    a text (the same text under other ids) are flagged each, and queued once: the copy
+    of highest priority, whose answer labels every copy (``cleaned_labels``); a text
+    answered on any copy is not queued again. The
     frame holds every flag (millions, on millions of weak labels):
     ``queue_label_issues`` flags and queues the same without returning them.
 

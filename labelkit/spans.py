@@ -214,7 +214,7 @@ def read_wrench_spans(path: str | Path) -> WrenchSpans:
 
     Examples
     --------
-    >>> laptops = read_wrench_spans("../shared/data/spans/LaptopReview/valid.json")
+    >>> laptops = read_wrench_spans(bundled_dataset("laptops") / "valid.json")
     >>> laptops.frame.row(0, named=True)["split"], laptops.labels
     ('dev', ('TERM',))
     """

@@ -1115,3 +1115,19 @@ def test_classes_numbered_from_0_to_11_keep_their_order(tmp_path: Path) -> None:
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, csv, label_column="label")
         assert ws.task.labels == tuple(str(i) for i in range(12))
+
+
+def test_what_is_neither_a_file_nor_a_frame_is_refused_by_what_it_is(tmp_path: Path) -> None:
+    # Trial 53c: a Series of texts was read as file paths ("unknown file type ''"), a
+    # dict as its keys, and ingest(ws, 42) failed in a TypeError.
+    texts = pl.Series("text", ["where is my parcel?", "refund please"])
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError, match=r"got Series: .*\(series.to_frame\('text'\)\)"):
+            ingest(ws, texts)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match=r"got dict: for a dict of columns"):
+            ingest(ws, {"text": ["a"]})  # type: ignore[arg-type]
+        with pytest.raises(InputError, match=r"got int$"):
+            ingest(ws, 42)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match=r"source 1 is int: ingest reads"):
+            ingest(ws, [texts.to_frame(), 42])  # type: ignore[list-item]
+        assert not ws.has_task()

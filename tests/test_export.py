@@ -427,3 +427,12 @@ def test_reviewed_only_exports_the_answers_reviewers_gave(
     )
     assert result.returncode == 0, result.stderr
     assert "1 reviewed labels of train written to" in result.stdout
+
+
+def test_a_split_that_is_not_there_is_refused_not_empty(reviewed: Workspace) -> None:
+    # Trial 53c: cleaned_labels(ws, split="validation") gave an empty frame.
+    with (
+        reviewed as ws,
+        pytest.raises(InputError, match=r"no examples in split 'validation'; .*\['train'\]"),
+    ):
+        cleaned_labels(ws, split="validation")

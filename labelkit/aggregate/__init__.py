@@ -23,7 +23,7 @@ from labelkit.aggregate.base import (
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
 from labelkit.registry import configure, label_models
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
@@ -62,6 +62,41 @@ def make_label_model(name: str, **params: Any) -> LabelModel:
         raise InputError(f"label model {name!r}: {error}") from None
 
 
+def checked_sources(
+    workspace: Workspace, model: object, sources: str | list[str] | None
+) -> list[str] | None:
+    """``sources`` as a list of the workspace's source names (one name alone is a list
+    of one), refused where one is unknown, and ``model`` refused unless it is a name
+    (trial 53c: a misspelt source gave every example no label, stored without a word;
+    a ``DawidSkene()`` failed on "no attribute 'casefold'").
+
+    Examples
+    --------
+    >>> checked_sources(ws, "auto", "keyword_my")
+    ['keyword_my']
+    """
+    if not isinstance(model, str):
+        raise InputError(
+            f"model is a label model's name in labelkit.registry.label_models, with its "
+            f"settings as keyword arguments (aggregate(ws, 'dawid_skene', max_iter=50)), "
+            f"not {type(model).__name__}"
+        )
+    if sources is None:
+        return None
+    names = [sources] if isinstance(sources, str) else list(sources)
+    held = source_names(workspace)
+    unknown = [name for name in names if name not in held]
+    if unknown:
+        shown = str(held) if len(held) <= 12 else f"{held[:12]} and {len(held) - 12} more"
+        raise InputError(
+            f"sources names no source of the workspace: {unknown}; its sources are {shown}"
+            + did_you_mean(unknown[0], held)
+        )
+    if not names:
+        raise InputError("sources is empty: name the sources to aggregate, or leave it out")
+    return names
+
+
 def load_label_model(path: str | Path) -> BaseLabelModel:
     """A fitted label model saved with ``save``.
 
@@ -85,7 +120,7 @@ def aggregate(
     *,
     fit_split: str = "train",
     gold_split: str | None = None,
-    sources: list[str] | None = None,
+    sources: str | list[str] | None = None,
     save_to: str | Path | None = None,
     **params: Any,
 ) -> pl.DataFrame:
@@ -118,6 +153,7 @@ def aggregate(
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
     """
+    sources = checked_sources(workspace, model, sources)
     if workspace.task.kind == "spans":
         # Imported here: span_workspace scores with labelkit.evaluation, which imports
         # this package.
@@ -152,7 +188,7 @@ def aggregate_to_workspace(
     *,
     fit_split: str = "train",
     gold_split: str | None = None,
-    sources: list[str] | None = None,
+    sources: str | list[str] | None = None,
     save_to: str | Path | None = None,
     **params: Any,
 ) -> None:
@@ -168,6 +204,7 @@ def aggregate_to_workspace(
     >>> aggregate_to_workspace(ws, "majority_vote")
     >>> ws.sql("SELECT label, count(*) AS n FROM predictions GROUP BY label ORDER BY label")
     """
+    sources = checked_sources(workspace, model, sources)
     used_sources, answers = _predict(
         workspace, model, fit_split, gold_split, sources, save_to, params
     )

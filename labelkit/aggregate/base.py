@@ -22,6 +22,12 @@ class LabelModel(Protocol):
     of classes and, optionally, gold codes for some rows (-1 = unknown); ``predict_proba`` returns an (n_examples x n_classes) array whose rows
     sum to one; ``predict`` applies ``predict_from_proba``; ``save`` writes the fitted
     model to a JSON file that ``load_label_model`` reads back.
+
+    Examples
+    --------
+    >>> codes = np.array([[0, 0, -1], [1, -1, 1], [0, 1, 1]])
+    >>> DawidSkene().fit(codes, 2).predict_proba(codes).shape
+    (3, 2)
     """
 
     name: str

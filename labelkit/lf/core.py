@@ -65,7 +65,14 @@ class Fields(dict[str, Any]):
 @dataclass(frozen=True)
 class Example:
     """What a Python labeling function receives: ``x.text``, ``x.id`` and ``x.meta``
-    (``Fields``)."""
+    (``Fields``), whose fields read as attributes too.
+
+    Examples
+    --------
+    >>> x = Example("c1", "Subscribe to me", {"author": "bot 7"})
+    >>> x.meta["author"], x.author
+    ('bot 7', 'bot 7')
+    """
 
     id: str
     text: str
@@ -89,7 +96,14 @@ class Example:
 
 
 class LabelingFunction:
-    """Base of every labeling function: a ``name`` and a ``definition`` that identifies it."""
+    """Base of every labeling function: a ``name`` and a ``definition`` that identifies it.
+
+    Examples
+    --------
+    >>> lf = keyword_lf("sub", ["subscribe"], "spam")
+    >>> lf.name, isinstance(lf, LabelingFunction)
+    ('sub', True)
+    """
 
     name: str
 
@@ -482,16 +496,16 @@ def _fields(name: str) -> tuple[str, ...]:
 
 def keyword_lf(
     name: str,
-    keywords: Sequence[str],
+    keywords: str | Sequence[str],
     label: str,
     *,
     case_sensitive: bool = False,
     attribute: str = "",
-    near: Sequence[str] = (),
+    near: str | Sequence[str] = (),
     window: int | None = None,
 ) -> DeclarativeLF:
     """Vote ``label`` (on ``attribute``, where the task has attributes) when any keyword
-    occurs as a whole word (or phrase).
+    occurs as a whole word (or phrase). One string is one keyword.
 
     With ``near`` (a lexicon: say, negative words), a keyword counts only where a word
     of ``near`` occurs too: anywhere in the text if ``window`` is None, else within
@@ -508,6 +522,8 @@ def keyword_lf(
     ...     attribute="staff", near=["rude", "slow"], window=3,
     ... )
     """
+    # Trial 53c: "refund" was iterated as the keywords r, e, f, u, n and d.
+    keywords, near = as_words(keywords), as_words(near)
     if not keywords or any(not keyword.strip() for keyword in keywords):
         raise InputError(f"keyword LF {name!r} needs keywords, none of them blank: {keywords!r}")
     if any(not word.strip() for word in near):
@@ -539,6 +555,17 @@ def keyword_lf(
         outcomes=((label, condition),),
         attribute=attribute,
     )
+
+
+def as_words(words: str | Sequence[str]) -> list[str]:
+    """A list of words or phrases, one string being one (not its characters).
+
+    Examples
+    --------
+    >>> as_words("refund"), as_words(["refund", "money back"])
+    (['refund'], ['refund', 'money back'])
+    """
+    return [words] if isinstance(words, str) else list(words)
 
 
 def _within(first: str, second: str, window: int) -> str:
@@ -777,7 +804,7 @@ def column_lf(
 
 def lexicon_lf(
     name: str,
-    lexicons: Mapping[str, Sequence[str]],
+    lexicons: Mapping[str, str | Sequence[str]],
     *,
     margin: int = 1,
     case_sensitive: bool = False,
@@ -785,7 +812,7 @@ def lexicon_lf(
 ) -> DeclarativeLF:
     """Vote the label whose word list has the most whole-word hits in the text, when it
     leads every other list by at least ``margin`` hits (a sentiment lexicon, say); on
-    ``attribute``, where the task has attributes.
+    ``attribute``, where the task has attributes. One string is a list of one word.
 
     Examples
     --------
@@ -793,6 +820,7 @@ def lexicon_lf(
     ...     "sentiment", {"positive": ["great", "love"], "negative": ["awful", "hate"]}
     ... )
     """
+    lexicons = {label: as_words(words) for label, words in lexicons.items()}
     if len(lexicons) < 2 or any(
         not words or any(not word.strip() for word in words) for words in lexicons.values()
     ):

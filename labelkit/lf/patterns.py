@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from labelkit.errors import InputError
-from labelkit.lf.core import LabelingFunction, vote_codes
+from labelkit.lf.core import LabelingFunction, as_words, vote_codes
 from labelkit.task import ABSTAIN, Task
 
 TokenPattern = list[dict[str, Any]]
@@ -63,14 +63,14 @@ def pattern_lf(
     name: str,
     label: str,
     *,
-    phrases: Sequence[str] = (),
+    phrases: str | Sequence[str] = (),
     token_patterns: Sequence[TokenPattern] = (),
     attr: str = "LOWER",
     model: str | None = None,
     attribute: str = "",
 ) -> PatternLF:
     """Vote ``label`` (on ``attribute``, where the task has attributes) where a phrase
-    or a spaCy token pattern matches.
+    (one string: one phrase) or a spaCy token pattern matches.
 
     Texts are tokenized by ``model``: by default a blank pipeline of the task's
     language (``Task.lang``, the workspace's ``--lang``), else e.g. ``"blank:de"`` or
@@ -90,7 +90,7 @@ def pattern_lf(
     lf = PatternLF(
         name=name,
         label=label,
-        phrases=tuple(phrases),
+        phrases=tuple(as_words(phrases)),
         token_patterns=json.dumps([list(p) for p in token_patterns]),
         attr=attr,
         model=model,

@@ -684,6 +684,13 @@ class ReviewQueue:
         The undone item is claimed for the reviewer in place of what they held, so
         their ``next`` shows it again. A span's boundary fix is undone whole (both its
         decisions); undoing a missed span leaves the reviewer on the item they hold.
+
+        Examples
+        --------
+        >>> queue.answer("a2", "accept", reviewer="ana")
+        4
+        >>> queue.undo(reviewer="ana")
+        'a2'
         """
         reviewer = reviewer_name(reviewer)
         with self._lock, self.workspace.transaction() as con:
@@ -740,7 +747,14 @@ class ReviewQueue:
             con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer_name(reviewer)])
 
     def decisions(self) -> pl.DataFrame:
-        """The decision that counts for every reviewed item."""
+        """The decision that counts for every reviewed item (the log of every decision,
+        undos and those replaced included, is the workspace's ``decisions`` table).
+
+        Examples
+        --------
+        >>> queue.decisions().select("example_id", "reviewer", "action", "label").rows()
+        [('a1', 'ana', 'accept', 'ham')]
+        """
         with self._lock:
             return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
 
@@ -1061,8 +1075,9 @@ def simulate_review(
     """Answer the first ``limit`` queued items from known labels, as a perfect reviewer would.
 
     For demos and benchmarks: gold labels stand in for a person. ``answers`` are keyed
-    by example id, or for a task with attributes by (example id, attribute). Returns
-    the number answered.
+    by example id, or for a task with attributes by (example id, attribute). Items
+    another reviewer holds (``next`` gave them out, unanswered) are left to them.
+    Returns the number answered.
 
     Examples
     --------
@@ -1078,11 +1093,24 @@ def simulate_review(
             "from a frame: dict(frame.select('id', 'gold').iter_rows())"
         )
     answered = 0
-    pending = queue.pending(limit=limit)
+    # Trial 53c: an item an earlier script's reviewer held stopped the run with "is
+    # being reviewed by 'me'".
+    held = set(
+        queue.workspace.con.execute(
+            """SELECT example_id, attribute FROM claims
+               WHERE reviewer <> ? AND expires_at > to_timestamp(?)::TIMESTAMP""",
+            [reviewer_name(reviewer), time.time()],
+        ).fetchall()
+    )
+    pending = queue.pending(limit=limit + len(held))
     lookup: Mapping = answers
     for example_id, attribute, suggested, given in pending.select(
         "example_id", "attribute", "suggested_label", "given_label"
     ).iter_rows():
+        if (example_id, attribute) in held:
+            continue
+        if answered == limit:
+            break
         truth = lookup.get((example_id, attribute) if attribute else example_id)
         item = {"reviewer": reviewer, "attribute": attribute}
         if truth is None:

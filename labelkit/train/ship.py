@@ -334,7 +334,8 @@ def predict_frame(
     threshold: float | None = None,
     n_process: int | None = None,
 ) -> pl.DataFrame:
-    """Label every row of a polars (or pandas) frame; return it with the predictions added.
+    """Label every row of a polars (or pandas) frame; return it with the predictions
+    added, as a polars frame (a pandas frame's named index among its columns).
 
     An entity recognizer (a spans task's model, ``train_ner``) adds one column,
     ``spans``: each text's entities as JSON ``[[start, end, label], ...]``, character

@@ -282,6 +282,23 @@ def test_aggregate_fits_on_train_and_predicts_every_example(workspace: Workspace
     assert workspace.sql("SELECT DISTINCT model FROM predictions").rows() == [("snorkel",)]
 
 
+def test_aggregate_refuses_an_unknown_source_and_a_model_object(workspace: Workspace) -> None:
+    # Trial 53c: sources=["kw_shipp"] (a typo) stored a null label for every example
+    # without a word, and aggregate(ws, DawidSkene()) failed on "no attribute 'casefold'".
+    apply_lfs(
+        workspace, [keyword_lf("sub", ["subscribe"], "spam"), keyword_lf("song", ["song"], "ham")]
+    )
+    aggregate(workspace, "majority_vote")
+    before = workspace.sql("SELECT example_id, label FROM predictions ORDER BY 1").rows()
+    with pytest.raises(InputError, match=r"no source of the workspace: \['sng'\].*'song'"):
+        aggregate(workspace, "majority_vote", sources=["sub", "sng"])
+    with pytest.raises(InputError, match=r"aggregate\(ws, 'dawid_skene', max_iter=50\)"):
+        aggregate(workspace, MajorityVote())  # type: ignore[arg-type]
+    assert workspace.sql("SELECT example_id, label FROM predictions ORDER BY 1").rows() == before
+    one = aggregate(workspace, "majority_vote", sources="sub")
+    assert one.filter(one["label"].is_not_null())["example_id"].to_list() == ["a1", "a5"]
+
+
 def test_aggregate_warns_of_two_sources_with_the_same_votes(workspace: Workspace) -> None:
     # Trial 45: one answer file imported as two sources; auto trusted both (0.98 each).
     lfs = [

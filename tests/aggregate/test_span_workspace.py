@@ -192,7 +192,7 @@ def test_no_span_votes_and_unknown_models_are_clear_errors_that_change_nothing(
         before, predictions = table_counts(ws), stored(ws)
         with pytest.raises(LabelkitError, match=r"unknown span label model 'snorkel'; regist"):
             aggregate(ws, "snorkel")
-        with pytest.raises(LabelkitError, match="unknown sources \\['nope'\\]"):
+        with pytest.raises(LabelkitError, match=r"no source of the workspace: \['nope'\]"):
             aggregate(ws, sources=["nope"])
         with pytest.raises(LabelkitError, match="span label models are not saved"):
             aggregate(ws, save_to=tmp_path / "model.json")

@@ -15,6 +15,7 @@ from labelkit.lf import (
     length_lf,
     lexicon_lf,
     lookup_lf,
+    pattern_lf,
     threshold_lf,
 )
 from labelkit.lf.core import whole_words
@@ -49,6 +50,14 @@ def votes(lf: object, frame: pl.DataFrame = FRAME) -> list[str | None]:
 def test_keywords_match_whole_words_ignoring_case() -> None:
     lf = keyword_lf("sub", ["subscribe"], "spam")
     assert votes(lf) == ["spam", None, None, None, None]
+
+
+def test_one_string_is_one_keyword_not_its_letters() -> None:
+    # Trial 53c: keyword_lf("kw", "refund", ...) voted on texts holding an "e" or an "r".
+    assert votes(keyword_lf("sub", "subscribe to", "spam")) == ["spam", None, None, None, None]
+    mood = lexicon_lf("mood", {"ham": "song", "spam": ["subscribe", "check"]})
+    assert votes(mood) == ["spam", None, "spam", "ham", None]
+    assert pattern_lf("plug", "spam", phrases="my song").phrases == ("my song",)
 
 
 def test_keywords_can_be_case_sensitive_and_phrases() -> None:

@@ -131,10 +131,14 @@ def test_bad_answers_are_refused(queue: ReviewQueue) -> None:
 
 def test_simulated_review_answers_from_known_labels(queue: ReviewQueue) -> None:
     gold = dict(queue.workspace.sql("SELECT id, gold FROM examples").rows())
+    # Trial 53c: an item another reviewer held stopped the run with an error.
+    assert queue.next(reviewer="me").example_id == "a1"  # type: ignore[union-attr]
+    assert simulate_review(queue, gold, limit=1, reviewer="gold") == 1
+    queue.release("me")
     assert simulate_review(queue, gold, limit=2, reviewer="gold") == 2
     decisions = queue.decisions().select("example_id", "action", "label").rows()
-    # a1 is spam and the suggestion was ham; a2 is spam and the suggestion was ham.
-    assert decisions == [("a1", "label", "spam"), ("a2", "label", "spam")]
+    # a1 and a2 are spam, suggested ham; a3 is ham, suggested spam.
+    assert decisions == [("a2", "label", "spam"), ("a1", "label", "spam"), ("a3", "label", "ham")]
     assert queue.progress()["corrected"] == 0, "the label model was right on both"
     # Trial 33: a frame of gold failed with "'DataFrame' object has no attribute 'get'".
     frame = queue.workspace.sql("SELECT id, gold FROM examples")
