@@ -163,7 +163,7 @@ _EXPORTS = {
     "pick_model": "labelkit.train.frontier",
 }
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ABSTAIN",

@@ -496,6 +496,13 @@ def apply(
             + ", ".join(applied.rerun_after_errors),
             highlight=False,
         )
+    if applied.upgraded:
+        # Trial 53d: after an upgrade every Python LF was rerun, and nothing said why.
+        console.print(
+            "unedited, rerun once as their definition now covers the constants and helpers "
+            f"they read (labelkit 0.2): {', '.join(applied.upgraded)}",
+            highlight=False,
+        )
     if applied.pruned:
         console.print(f"pruned, votes deleted: {', '.join(applied.pruned)}", highlight=False)
     if applied.others:

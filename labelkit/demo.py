@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from xml.etree import ElementTree
 
+import duckdb
 import polars as pl
 from rich.console import Console
 
@@ -15,6 +16,7 @@ from labelkit.aggregate import aggregate, load_label_model
 from labelkit.aggregate.auto import shown_choice
 from labelkit.aggregate.span_workspace import aggregate_spans
 from labelkit.data import bundled_dataset, ingest
+from labelkit.errors import InputError
 from labelkit.evaluation import Evaluation, evaluate
 from labelkit.export import export_cleaned
 from labelkit.flag import find_label_issues
@@ -80,6 +82,9 @@ LAPTOPS_LLM = LLMConfig(
     concurrency=1,
 )
 
+# The reviewer name of the demo's simulated review: gold answers, not a person.
+SIMULATED = "simulated-gold"
+
 
 def run_demo(
     directory: str | Path,
@@ -102,7 +107,7 @@ def run_demo(
     True
     """
     console = console or make_console()
-    directory, workspace_path = _fresh_workspace(directory)
+    directory, workspace_path = _fresh_workspace(directory, console)
     data = bundled_dataset("youtube-spam")
 
     with Workspace(workspace_path) as ws:
@@ -174,7 +179,7 @@ def run_demo(
         console.rule("6. review")
         queue = ReviewQueue(ws)
         gold = dict(ws.sql("SELECT id, gold FROM examples WHERE split = 'train'").iter_rows())
-        reviewed = simulate_review(queue, gold, limit=review_budget, reviewer="simulated-gold")
+        reviewed = simulate_review(queue, gold, limit=review_budget, reviewer=SIMULATED)
         progress = queue.progress()
         console.print(
             f"simulated review: gold labels answered the {reviewed} highest-priority flags "
@@ -264,7 +269,7 @@ def run_restaurants_demo(
     >>> report.filter(pl.col("attribute") == "(all)").select("method", "macro_f1")
     """
     console = console or make_console()
-    directory, workspace_path = _fresh_workspace(directory)
+    directory, workspace_path = _fresh_workspace(directory, console)
     data = bundled_dataset("mams-acsa")
 
     with Workspace(workspace_path) as ws:
@@ -319,7 +324,7 @@ def run_restaurants_demo(
         console.rule("6. review, one aspect at a time")
         queue = ReviewQueue(ws)
         reviewed = simulate_review(
-            queue, gold_answers_by_attribute(ws), limit=review_budget, reviewer="simulated-gold"
+            queue, gold_answers_by_attribute(ws), limit=review_budget, reviewer=SIMULATED
         )
         console.print(
             f"simulated review: gold answered the {reviewed} highest-priority (sentence, "
@@ -384,7 +389,7 @@ def run_laptops_demo(
     >>> report.filter(pl.col("kind") == "small model").select("method", "f1")
     """
     console = console or make_console()
-    directory, workspace_path = _fresh_workspace(directory)
+    directory, workspace_path = _fresh_workspace(directory, console)
     data = bundled_dataset("laptops")
 
     with Workspace(workspace_path) as ws:
@@ -436,7 +441,7 @@ def run_laptops_demo(
         console.rule("6. review, one span at a time")
         queue = ReviewQueue(ws)
         reviewed = simulate_review(
-            queue, gold_answers_of_queued_spans(ws), limit=review_budget, reviewer="simulated-gold"
+            queue, gold_answers_of_queued_spans(ws), limit=review_budget, reviewer=SIMULATED
         )
         progress = queue.progress()
         console.print(
@@ -480,12 +485,33 @@ def run_laptops_demo(
     return report
 
 
-def _fresh_workspace(directory: str | Path) -> tuple[Path, Path]:
-    """The demo's folder, created, and its workspace path, emptied of any earlier run."""
+def _fresh_workspace(directory: str | Path, console: Console) -> tuple[Path, Path]:
+    """The demo's folder, created, and its workspace path, emptied of an earlier demo
+    run; a workspace there that people answered in (or no workspace) is refused (trial
+    53d: the demo deleted one without a word)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     workspace_path = directory / "workspace.duckdb"
-    workspace_path.unlink(missing_ok=True)
+    if workspace_path.exists():
+        try:
+            with duckdb.connect(str(workspace_path), read_only=True) as con:
+                people = [
+                    name
+                    for (name,) in con.execute(
+                        "SELECT DISTINCT reviewer FROM decisions WHERE reviewer <> ? ORDER BY 1",
+                        [SIMULATED],
+                    ).fetchall()
+                ]
+        except duckdb.Error:
+            people = None
+        if people is None or people:
+            held = f"answers by {', '.join(people[:3])}" if people else "no demo's workspace"
+            raise InputError(
+                f"{workspace_path} holds {held}: the demo starts over in its folder, so "
+                "give it another one (--workspace)"
+            )
+        console.print(f"replacing {workspace_path}, an earlier demo run's workspace")
+        workspace_path.unlink()
     return directory, workspace_path
 
 

@@ -13,6 +13,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import time
 import uuid
 import warnings
@@ -287,6 +288,21 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _newer(path: Path, version: int) -> str:
+    """Why a workspace of a newer schema than this labelkit's cannot be opened."""
+    return (
+        f"workspace {path} has schema version {version}, newer than this labelkit "
+        f"({_labelkit_version()}, schema {SCHEMA_VERSION}) reads: upgrade labelkit "
+        "(pip install -U labelkit)"
+    )
+
+
+def _labelkit_version() -> str:
+    return metadata.version("labelkit")
+
+
 # The meta key of ``Workspace.identity``.
 WORKSPACE_ID = "workspace_id"
 
@@ -331,12 +347,15 @@ class Workspace:
         try:
             _quiet(self.con)
             self._check_labelkit_tables()
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(_newer(self.path, version))
             if not read_only:
                 self._migrate()
-            elif self.schema_version() != SCHEMA_VERSION:
+            elif version != SCHEMA_VERSION:
                 raise SchemaToMigrateError(
-                    f"workspace {self.path} has schema version {self.schema_version()}, "
-                    f"this labelkit needs {SCHEMA_VERSION}; open it once for writing to migrate"
+                    f"workspace {self.path} has schema version {version}, this labelkit "
+                    f"needs {SCHEMA_VERSION}; open it once for writing to migrate"
                 )
         except duckdb.Error as error:
             # Trial 51c: a file cut short failed at its first query, in a traceback.
@@ -434,11 +453,8 @@ class Workspace:
 
     def _migrate(self) -> None:
         current = self.schema_version()
-        if current > SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"workspace {self.path} has schema version {current}, newer than this "
-                f"labelkit ({SCHEMA_VERSION}); upgrade labelkit"
-            )
+        upgrade = 0 < current < SCHEMA_VERSION
+        copy = self._keep_a_copy(current) if upgrade else None
         with self.transaction() as con:
             for migration in MIGRATIONS[current:]:
                 con.execute(migration)
@@ -450,15 +466,42 @@ class Workspace:
                     WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = '{WORKSPACE_ID}')""",
                 [uuid.uuid4().hex],
             )
-        if 0 < current < SCHEMA_VERSION:
+        if upgrade:
+            config = {"from_schema": current, "to_schema": SCHEMA_VERSION, "copy": str(copy)}
+            with self.run("migrate", config):
+                pass
             # Trial 50d: review-stats moved a workspace up a version without a word, and
             # the labelkit that made it then refused it.
+            kept = (
+                f"; the workspace as it was is kept at {copy}, which it can open"
+                if copy
+                else "; no copy was kept: the disk has no room for one"
+            )
             warnings.warn(
                 f"workspace {self.path} moved from schema version {current} to "
-                f"{SCHEMA_VERSION}: a labelkit older than this one can no longer open it",
+                f"{SCHEMA_VERSION} (labelkit {_labelkit_version()}): a labelkit older than "
+                f"this one can no longer open it{kept}",
                 LabelkitWarning,
                 stacklevel=3,
             )
+
+    def _keep_a_copy(self, version: int) -> Path | None:
+        """A copy of the file as it is, before a migration, beside it and named for its
+        schema version; None where the disk lacks room for it (trial 53d: the first
+        command after an upgrade, a read-only one, moved a team's workspace up a version,
+        and their teammates' older labelkit could open it no more)."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        copy = self.path.with_name(f"{self.path.stem}.schema{version}-{stamp}{self.path.suffix}")
+        # Closed first: DuckDB writes what its log holds into the file as it closes.
+        self.con.close()
+        try:
+            if shutil.disk_usage(self.path.parent).free < 2 * self.path.stat().st_size:
+                return None
+            shutil.copy2(self.path, copy)
+            return copy
+        finally:
+            self.con = self._connect()
+            _quiet(self.con)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

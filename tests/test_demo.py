@@ -3,14 +3,18 @@ LaptopReview sentences, from the CLI as a user runs it."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 from pathlib import Path
 
+import polars as pl
 import pytest
+from rich.console import Console
 
-from labelkit import Workspace
+from labelkit import InputError, ReviewQueue, Workspace, ingest
+from labelkit.demo import SIMULATED, _fresh_workspace
 from tests.test_cli import LABELKIT
 
 # The demo trains a ner on 2,436 sentences: about 3 minutes on 2 idle cores, over 10
@@ -65,3 +69,28 @@ def test_the_laptops_demo_runs_the_spans_pipeline_on_bundled_data(tmp_path: Path
         start, end = map(int, attribute.split(":"))
         truth = next((t for s, e, t in json.loads(gold) if (s, e) == (start, end)), "none")
         assert label == truth, (attribute, label, gold)
+
+
+def test_the_demo_starts_over_only_on_a_workspace_of_its_own(tmp_path: Path) -> None:
+    # Trial 53d: `demo --workspace` over a folder deleted its workspace.duckdb without a
+    # word, whoever had answered in it.
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    with Workspace(folder / "workspace.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"id": ["a"], "text": ["hello"]}), labels=["ham", "spam"])
+        ws.con.execute("INSERT INTO queue VALUES ('a', 1, 'cleanlab', 'ham', 'spam', 0, '')")
+        ReviewQueue(ws).answer("a", "accept", reviewer=SIMULATED)
+    out = io.StringIO()
+    _fresh_workspace(folder, Console(file=out))
+    assert "replacing" in out.getvalue() and not (folder / "workspace.duckdb").exists()
+    with Workspace(folder / "workspace.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"id": ["a"], "text": ["hello"]}), labels=["ham", "spam"])
+        ws.con.execute("INSERT INTO queue VALUES ('a', 1, 'cleanlab', 'ham', 'spam', 0, '')")
+        ReviewQueue(ws).answer("a", "accept", reviewer="ana")
+    with pytest.raises(InputError, match=r"holds answers by ana: the demo starts over"):
+        _fresh_workspace(folder, Console(file=out))
+    (folder / "workspace.duckdb").unlink()
+    (folder / "workspace.duckdb").write_text("not a database")
+    with pytest.raises(InputError, match=r"holds no demo's workspace"):
+        _fresh_workspace(folder, Console(file=out))
+    assert (folder / "workspace.duckdb").read_text() == "not a database"

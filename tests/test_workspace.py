@@ -114,6 +114,9 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         ws.con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(WorkspaceError, match="newer than this labelkit"):
         Workspace(path)
+    # Trial 53d: read-only, the advice was to open it for writing to migrate it.
+    with pytest.raises(WorkspaceError, match=r"schema version 99, newer .*: upgrade labelkit"):
+        Workspace(path, read_only=True)
 
 
 def test_a_file_that_is_no_workspace_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
@@ -183,16 +186,26 @@ def test_a_workspace_from_before_languages_is_english(tmp_path: Path) -> None:
         """INSERT INTO meta VALUES ('task', '{"kind": "classification", "labels": ["b", "a"]}')"""
     )
     con.close()
-    # Trial 50d: a read of an old workspace moved it up a version without a word.
+    # Trial 50d: a read of an old workspace moved it up a version without a word; trial
+    # 53d: and kept no copy that the team's older labelkit could still open.
     with (
         pytest.warns(
             LabelkitWarning,
-            match=f"moved from schema version 5 to {SCHEMA_VERSION}: a labelkit older than "
-            "this one can no longer open it",
+            match=rf"moved from schema version 5 to {SCHEMA_VERSION} \(labelkit .*\): a "
+            r"labelkit older than this one can no longer open it; the workspace as it was "
+            r"is kept at .*old\.schema5-[0-9T]+\.duckdb, which it can open",
         ),
         Workspace(path) as ws,
     ):
         assert ws.schema_version() == SCHEMA_VERSION
+        migrated = json.loads(ws.sql("SELECT config FROM runs WHERE step = 'migrate'").item())
+        assert (migrated["from_schema"], migrated["to_schema"]) == (5, SCHEMA_VERSION)
+        copy = Path(migrated["copy"])
+        kept = duckdb.connect(str(copy), read_only=True)
+        assert kept.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+            ("5",)
+        ]
+        kept.close()
         stored = json.loads(ws.sql("SELECT value FROM meta WHERE key = 'task'")["value"][0])
         assert stored == {"kind": "classification", "labels": ["b", "a"], "lang": "en"}
         assert ws.task.lang == "en" and ws.task.labels == ("b", "a")

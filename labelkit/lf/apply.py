@@ -37,6 +37,7 @@ from labelkit.errors import (
 )
 from labelkit.lf.core import (
     ERRORS_SCHEMA,
+    FINGERPRINT,
     DeclarativeLF,
     Example,
     LabelingFunction,
@@ -106,7 +107,9 @@ class AppliedLFs:
     recomputed; ``others`` the LFs applied to the workspace before, not asked for this
     time, whose stored votes still count (``apply_lfs(..., prune=True)`` deletes them);
     ``pruned`` the LFs whose votes ``prune`` deleted; ``rerun_after_errors`` the LFs
-    recomputed, though unchanged, because they failed on some rows last time.
+    recomputed, though unchanged, because they failed on some rows last time;
+    ``upgraded`` the Python LFs recomputed, though unedited, because their definition
+    now fingerprints what they read from their module (stored by a labelkit before 0.2).
     """
 
     matrices: Mapping[str, LabelMatrix]
@@ -118,6 +121,7 @@ class AppliedLFs:
     others: list[str] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     rerun_after_errors: list[str] = field(default_factory=list)
+    upgraded: list[str] = field(default_factory=list)
 
     @property
     def matrix(self) -> LabelMatrix:
@@ -556,10 +560,12 @@ def apply_lfs(
     pruned = others if prune else []
     counts: dict[str, int] = {}
     errors = pl.DataFrame(schema=ERRORS_SCHEMA)
+    upgraded: list[str] = []
     if stale or pruned:
         if stale:
             check_fields_in_workspace(workspace, stale)
         known = dict(workspace.sql("SELECT name, hash FROM sources WHERE kind = 'lf'").rows())
+        upgraded = _fingerprinted_since(workspace, stale, definitions)
         config = {
             "lfs": [lf.name for lf in stale],
             # Which of them are new, and which had votes of another definition (trial
@@ -568,8 +574,11 @@ def apply_lfs(
             "changed": [
                 lf.name
                 for lf in stale
-                if lf.name in known and known[lf.name] != definition_hash(definitions[lf.name])
+                if lf.name in known
+                and known[lf.name] != definition_hash(definitions[lf.name])
+                and lf.name not in upgraded
             ],
+            "upgraded": upgraded,
             "reused": reused,
             "errors": 0,
             "executor": runner.name,
@@ -631,6 +640,7 @@ def apply_lfs(
             reused=reused,
             spans=spans,
             others=others,
+            upgraded=upgraded,
             pruned=pruned,
             rerun_after_errors=failed_before,
         )
@@ -643,7 +653,30 @@ def apply_lfs(
         others=others,
         pruned=pruned,
         rerun_after_errors=failed_before,
+        upgraded=upgraded,
     )
+
+
+def _fingerprinted_since(
+    workspace: Workspace, lfs: Sequence[LabelingFunction], definitions: dict[str, str]
+) -> list[str]:
+    """The Python LFs whose stored definition is their source alone, as a labelkit from
+    before ``python_definition``'s fingerprint stored it, and whose definition now adds
+    the fingerprint: rerun once, not edited (trial 53d: logged as changed)."""
+    stored = dict(
+        workspace.sql(
+            "SELECT name, definition FROM sources WHERE kind = 'lf' AND list_contains(?, name)",
+            [[lf.name for lf in lfs]],
+        ).rows()
+    )
+    return [
+        lf.name
+        for lf in lfs
+        if isinstance(lf, PythonLF)
+        and lf.name in stored
+        and FINGERPRINT in definitions[lf.name]
+        and definitions[lf.name].rsplit(FINGERPRINT, 1)[0].rstrip() == stored[lf.name].rstrip()
+    ]
 
 
 def _families(lfs: Sequence[LabelingFunction]) -> str:

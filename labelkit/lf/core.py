@@ -246,6 +246,10 @@ class PythonLF(LabelingFunction):
         return self.func(x, **dict(self.resources)) if self.resources else self.func(x)
 
 
+# What starts the line a Python LF's definition adds for what it reads.
+FINGERPRINT = "\n# reads "
+
+
 def python_definition(func: Callable[..., Any]) -> str:
     """A Python LF's definition: its source code, and where it reads names of its module
     (constants, helper functions, default arguments, closure variables) a fingerprint of
@@ -272,7 +276,7 @@ def python_definition(func: Callable[..., Any]) -> str:
         return source
     fingerprint = hashlib.sha256(repr(reads).encode()).hexdigest()[:16]
     names = ", ".join(dict.fromkeys(name for name, _ in reads))
-    return f"{source.rstrip()}\n# reads {names} (fingerprint {fingerprint})\n"
+    return f"{source.rstrip()}{FINGERPRINT}{names} (fingerprint {fingerprint})\n"
 
 
 def _reads(func: Callable[..., Any], seen: set[str]) -> list[tuple[str, str]]:

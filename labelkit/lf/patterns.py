@@ -99,7 +99,7 @@ def pattern_lf(
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
     # What the pipeline sets is checked where the LF runs, on its own pipeline: a blank
     # Japanese one sets POS, a blank English one does not.
-    build_matchers([lf], _load_pipeline("blank:en"), probe=False)
+    build_matchers([lf], load_pipeline("blank:en"), probe=False)
     return lf
 
 
@@ -120,7 +120,7 @@ def run_pattern_lfs(
     for j, lf in enumerate(lfs):
         by_model.setdefault(lf.model or f"blank:{task.lang}", []).append(j)
     for model, columns in by_model.items():
-        nlp = _load_pipeline(model)
+        nlp = load_pipeline(model)
         group = [lfs[j] for j in columns]
         matchers = build_matchers(group, nlp)
         column_of = {nlp.vocab.strings[lf.name]: j for lf, j in zip(group, columns, strict=True)}
@@ -133,7 +133,15 @@ def run_pattern_lfs(
     return codes
 
 
-def _load_pipeline(model: str) -> Any:
+def load_pipeline(model: str) -> Any:
+    """The spaCy pipeline pattern LFs of ``model`` run on (``"blank:<lang>"`` or an
+    installed pipeline), its tokenizer splitting after combining accents.
+
+    Examples
+    --------
+    >>> [token.text for token in load_pipeline("blank:en")("check it out")]
+    ['check', 'it', 'out']
+    """
     import spacy
 
     from labelkit.spans import split_after_accents
@@ -179,7 +187,7 @@ def build_matchers(
     Examples
     --------
     >>> lf = pattern_lf("greeting", "ham", phrases=["hello"])
-    >>> [type(m).__name__ for m in build_matchers([lf], _load_pipeline("blank:en"))]
+    >>> [type(m).__name__ for m in build_matchers([lf], load_pipeline("blank:en"))]
     ['PhraseMatcher']
     """
     from spacy.errors import MatchPatternError

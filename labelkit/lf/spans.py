@@ -32,7 +32,7 @@ from labelkit.lf.core import (
     python_definition,
     read_list,
 )
-from labelkit.lf.patterns import TokenPattern, _load_pipeline, build_matchers
+from labelkit.lf.patterns import TokenPattern, build_matchers, load_pipeline
 from labelkit.spans import Span, misplaced
 from labelkit.task import OUTSIDE, Task
 from labelkit.workspace import Workspace
@@ -229,7 +229,7 @@ def span_labeling_function(
 
 def _checked(lf: SpanPatternLF) -> SpanPatternLF:
     # Checks the patterns now; any tokenizer does, and English needs nothing installed.
-    _matchers([lf], _load_pipeline("blank:en"), probe=False)
+    _matchers([lf], load_pipeline("blank:en"), probe=False)
     return lf
 
 
@@ -264,7 +264,7 @@ def compute_span_votes(
     found: list[tuple[str, str, int, int, str]] = []
     failures: list[tuple[str, str, str, str]] = []
     for model, group in by_model.items():
-        nlp = _load_pipeline(model)
+        nlp = load_pipeline(model)
         patterns = [lf for lf in group if isinstance(lf, SpanPatternLF)]
         matchers = _matchers(patterns, nlp)
         regexes = [

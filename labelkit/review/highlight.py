@@ -2,17 +2,22 @@
 
 The matches are found by polars, with the same Rust regex engine (linear in the text)
 that applied the labeling functions: Python's backtracking ``re`` can take minutes on a
-pattern such as ``(\\w+\\s?)+$``, and a reviewer's screen must never wait on that.
+pattern such as ``(\\w+\\s?)+$``, and a reviewer's screen must never wait on that. A
+spaCy pattern LF's matches come from its own matchers, on the text's tokens.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
+from typing import Any
 
 import polars as pl
 
 from labelkit.lf.core import declared_definition, whole_words
+from labelkit.lf.patterns import PatternLF, build_matchers, load_pipeline
 from labelkit.workspace import Workspace
 
 
@@ -32,6 +37,7 @@ def lf_spans(
     """The matches of the keyword and regex LFs that voted on an example (on its
     ``attribute``, when given), in text order.
 
+    spaCy pattern LFs' matches are found by their matchers on the text's tokens.
     Other kinds (lengths, lookups, Python functions) fire on the whole text and have
     no span to show.
 
@@ -51,7 +57,43 @@ def lf_spans(
         pattern = _pattern(definition)
         if pattern is not None:
             spans += [Span(start, end, source, label) for start, end in matches(pattern, text)]
+        spec = declared_definition(definition)
+        if spec is not None and spec.get("kind") == "spacy_patterns":
+            # Trial 52b: the phrases a pattern LF voted for were not shown.
+            model = spec.get("model") or f"blank:{workspace.task.lang}"
+            spans += [
+                Span(start, end, source, label)
+                for start, end in _pattern_matches(source, json.dumps(spec), model, text)
+            ]
     return sorted(spans, key=lambda span: (span.start, span.end))
+
+
+def _pattern_matches(name: str, spec: str, model: str, text: str) -> list[tuple[int, int]]:
+    """Start and end (in characters) of a pattern LF's matches in ``text``."""
+    nlp, matchers = _matchers(name, spec, model)
+    doc = nlp.make_doc(text)
+    found = {
+        (doc[start].idx, doc[end - 1].idx + len(doc[end - 1]))
+        for matcher in matchers
+        for _, start, end in matcher(doc)
+    }
+    return sorted(found)
+
+
+@lru_cache(maxsize=64)
+def _matchers(name: str, spec: str, model: str) -> tuple[Any, list[Any]]:
+    """A pattern LF's pipeline and matchers, built once per review session."""
+    declared = json.loads(spec)
+    lf = PatternLF(
+        name=name,
+        label=declared["labels"][0],
+        phrases=tuple(declared["phrases"]),
+        token_patterns=json.dumps(declared["token_patterns"]),
+        attr=declared["attr"],
+        model=declared.get("model"),
+    )
+    nlp = load_pipeline(model)
+    return nlp, build_matchers([lf], nlp, probe=False)
 
 
 def matches(pattern: str, text: str) -> list[tuple[int, int]]:

@@ -160,9 +160,10 @@ class ReviewItem:
     @property
     def numbers(self) -> dict[str, str]:
         """Each choice by the number a reviewer gives it by (with one key where it is one
-        digit): the choice itself where every choice is a whole number (labels 0 to 3:
-        key 2 answers "2", not the second label, "1"; trial 53a), else its place from 1."""
-        if all(re.fullmatch(r"0|[1-9][0-9]*", choice) for choice in self.choices):
+        digit): the choice itself where every choice is one digit (labels 0 to 3: key 2
+        answers "2", not the second label, "1"; trial 53a), else its place from 1 (labels
+        1, 2, 10 and 11 keep keys 1 to 4: trial 53d)."""
+        if all(len(choice) == 1 and choice in "0123456789" for choice in self.choices):
             return {choice: choice for choice in self.choices}
         return {str(n): choice for n, choice in enumerate(self.choices, start=1)}
 
@@ -1011,22 +1012,31 @@ class ReviewQueue:
         ``attribute``, each reviewer's label (``"ana: bug, bo: praise"``, by name), the
         label that counts (the newest answer's) and the text (trial 52a: review-stats
         gave the agreement of two reviewers, and no way to find where they differed).
+        Answers on copies of a text are answers on one item, as one answer labels every
+        copy (trial 53d: two reviewers' answers on two copies, the older one overruled,
+        were no disagreement); ``example_id`` is then the copy answered last. A spans
+        task's items are each text's own.
 
         Examples
         --------
         >>> ReviewQueue(ws).disagreements().columns
         ['example_id', 'attribute', 'answers', 'counts', 'text']
         """
+        item = "l.example_id" if self.spans else "e.text"
         with self._lock:
             return self.workspace.sql(
-                f"""SELECT l.example_id, l.attribute,
-                           string_agg(l.reviewer || ': ' || l.label, ', ' ORDER BY l.reviewer)
+                f"""SELECT arg_max(example_id, decision_id) AS example_id, attribute,
+                           string_agg(reviewer || ': ' || label, ', ' ORDER BY reviewer)
                                AS answers,
-                           arg_max(l.label, l.decision_id) AS counts, any_value(e.text) AS text
-                    FROM ({_REVIEWERS_LABELS}) l JOIN examples e ON e.id = l.example_id
-                    GROUP BY l.example_id, l.attribute
-                    HAVING count(DISTINCT l.label) > 1
-                    ORDER BY max(l.decision_id) DESC""",
+                           arg_max(label, decision_id) AS counts, any_value(text) AS text
+                    FROM (SELECT l.*, e.text, {item} AS item
+                          FROM ({_REVIEWERS_LABELS}) l JOIN examples e ON e.id = l.example_id
+                          QUALIFY row_number() OVER (
+                              PARTITION BY {item}, l.attribute, l.reviewer
+                              ORDER BY l.decision_id DESC) = 1)
+                    GROUP BY item, attribute
+                    HAVING count(DISTINCT label) > 1
+                    ORDER BY max(decision_id) DESC""",
                 [attribute, attribute],
             )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from labelkit import Workspace
+from labelkit.votes import definition_hash
 
 
 def run(
@@ -421,3 +422,24 @@ def test_an_edited_constant_or_helper_runs_the_lf_again(tmp_path: Path, ws: Path
     shown = json.loads(run("runs", ws, "--run", str(last)).stdout)
     assert (shown["step"], shown["config"]["changed"]) == ("apply", ["spammy"])
     assert "duckdb" in shown["versions"]
+    # Trial 53d: after an upgrade, LFs whose stored definition was their source alone
+    # were rerun without a word and logged as changed.
+    with Workspace(ws) as workspace:
+        definition = workspace.sql("SELECT definition FROM sources WHERE name = 'hammy'").item()
+        source_alone = definition.rsplit("\n# reads ", 1)[0] + "\n"
+        workspace.con.execute(
+            "UPDATE sources SET definition = ?, hash = ? WHERE name = 'hammy'",
+            [source_alone, definition_hash(source_alone)],
+        )
+    upgraded = run("apply", ws, "--lfs", lfs)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "unedited, rerun once as their definition now covers the constants and helpers " in (
+        " ".join(upgraded.stdout.split())
+    )
+    with Workspace(ws, read_only=True) as workspace:
+        config = json.loads(
+            workspace.sql("SELECT config FROM runs WHERE step = 'apply' ORDER BY run_id DESC")[
+                "config"
+            ][0]
+        )
+    assert (config["upgraded"], config["changed"]) == (["hammy"], [])

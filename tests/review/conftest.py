@@ -181,19 +181,19 @@ def intents_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def numbered_file(tmp_path: Path) -> Path:
-    """A workspace file whose twelve labels are the numbers 0 to 11, with two items
-    queued, each labeled 0 and suggested 1."""
+    """A workspace file whose ten labels are the digits 0 to 9, with two items queued,
+    each labeled 0 and suggested 1."""
     path = tmp_path / "numbered.duckdb"
     with Workspace(path) as ws:
         ingest(
             ws,
             pl.DataFrame({"id": ["n1", "n2"], "text": ["first text", "second text"]}),
-            labels=[str(n) for n in range(12)],
+            labels=[str(n) for n in range(10)],
         )
         for rank, example_id in enumerate(["n1", "n2"]):
             ws.con.execute(
                 "INSERT INTO predictions VALUES (?, 'train', '0', 0.2, ?, 0, '')",
-                [example_id, [1 / 12] * 12],
+                [example_id, [0.1] * 10],
             )
             ws.con.execute(
                 "INSERT INTO queue VALUES (?, ?, 'cleanlab', '0', '1', 0, '')",

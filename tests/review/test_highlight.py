@@ -7,7 +7,15 @@ from pathlib import Path
 
 import polars as pl
 
-from labelkit import Workspace, apply_lfs, ingest, keyword_lf, labeling_function, regex_lf
+from labelkit import (
+    Workspace,
+    apply_lfs,
+    ingest,
+    keyword_lf,
+    labeling_function,
+    pattern_lf,
+    regex_lf,
+)
 from labelkit.lf import length_lf
 from labelkit.review.highlight import lf_spans, matches
 
@@ -27,6 +35,20 @@ def test_spans_of_keyword_and_regex_lfs_that_voted(workspace: Workspace) -> None
     spans = [(s.source, s.label, text[s.start : s.end]) for s in lf_spans(workspace, "a1", text)]
     assert spans == [("subscribe", "spam", "subscribe"), ("channel", "spam", "my channel")]
     assert lf_spans(workspace, "a4", "great video") == []
+
+
+def test_spans_of_spacy_pattern_lfs_that_voted(workspace: Workspace) -> None:
+    # Trial 52b: the phrases and token patterns a pattern LF voted for were not shown.
+    apply_lfs(
+        workspace,
+        [
+            pattern_lf("plug", "spam", phrases=["my channel"]),
+            pattern_lf("please", "spam", token_patterns=[[{"LOWER": "please"}]]),
+        ],
+    )
+    text = "subscribe to my channel please"
+    spans = [(s.source, text[s.start : s.end]) for s in lf_spans(workspace, "a1", text)]
+    assert spans == [("plug", "my channel"), ("please", "please")]
 
 
 def test_matches_count_characters_and_skip_empty_matches() -> None:

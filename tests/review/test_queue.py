@@ -3,9 +3,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, simulate_review
+from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, ingest, simulate_review
 from labelkit.review import ReviewItem
 from labelkit.review.queue import reviewer_name
 from tests.helpers import review_in_threads
@@ -498,4 +499,22 @@ def test_simulated_review_answers_each_attribute_from_gold(aspects_workspace: Wo
         ("r2", "staff", "accept", "negative"),
         ("r3", "staff", "skip", None),
         ("r1", "food", "accept", "positive"),
+    ]
+
+
+def test_answers_on_copies_of_a_text_that_differ_are_a_disagreement(
+    queue: ReviewQueue,
+) -> None:
+    # Trial 53d: two reviewers answered two copies of a text differently; one answer
+    # labels every copy, so the older was overruled, and review-stats listed nothing.
+    text = queue.workspace.sql("SELECT text FROM examples WHERE id = 'a1'").item()
+    ingest(queue.workspace, pl.DataFrame({"id": ["a1copy"], "text": [text]}))
+    queue.workspace.con.execute(
+        "INSERT INTO queue VALUES ('a1copy', 0.95, 'cleanlab', 'spam', 'ham', 0, '')"
+    )
+    queue.answer("a1", "label", label="spam", reviewer="ana")
+    queue.answer("a1copy", "label", label="ham", reviewer="bo")
+    queue.answer("a2", "label", label="spam", reviewer="ana")
+    assert queue.disagreements().select("example_id", "answers", "counts", "text").rows() == [
+        ("a1copy", "ana: spam, bo: ham", "ham", text)
     ]

@@ -213,13 +213,10 @@ function button(text, key, onClick, primary = false) {
   return element;
 }
 
-// A choice's key: the choice itself where every choice is a whole number (labels 0 to 3:
-// key 2 answers "2", not the second label; trial 53a) and it is one digit, else 1 to 9
-// for the first nine.
+// A choice's key: the choice itself where every choice is one digit (labels 0 to 3: key
+// 2 answers "2", not the second label; trial 53a), else 1 to 9 for the first nine.
 function numberKey(choices, i) {
-  if (choices.every((choice) => /^(0|[1-9][0-9]*)$/.test(choice))) {
-    return choices[i].length === 1 ? choices[i] : "";
-  }
+  if (choices.every((choice) => /^[0-9]$/.test(choice))) return choices[i];
   return i < 9 ? String(i + 1) : "";
 }
 
