@@ -2770,9 +2770,33 @@ def evaluate_all(
         )
     for small in evaluation.summary.filter(pl.col("kind") == "small model")["method"]:
         _print_per_class(evaluation, small)
+    _print_thresholds(evaluation, split)
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+def _print_thresholds(evaluation: Evaluation, split: str) -> None:
+    """The small models' share of texts kept and accuracy on them at each confidence
+    threshold, one row per model (trial 53b: no help choosing a threshold)."""
+    small = evaluation.summary.filter(pl.col("kind") == "small model")["method"]
+    rows = evaluation.thresholds.filter(pl.col("method").is_in(small.implode()))
+    if rows.is_empty():
+        return
+    shown = rows.with_columns(
+        pl.format(
+            "{} at {}",
+            (pl.col("kept") * 100).round(0).cast(pl.Int64).cast(pl.String) + "%",
+            pl.col("accuracy_kept").round(3).cast(pl.String).fill_null("-"),
+        ).alias("cell"),
+        ("≥ " + pl.col("threshold").cast(pl.String)).alias("confidence"),
+    ).pivot(on="confidence", index="method", values="cell", maintain_order=True)
+    console.print(
+        rich_table(
+            shown,
+            title=f"confidence thresholds on {split}: share of texts kept at accuracy (on those)",
+        )
+    )
 
 
 # Wider, a confusion matrix fits no terminal (trial 51a: 22 intents, 545 characters).

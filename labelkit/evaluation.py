@@ -139,6 +139,12 @@ class Evaluation:
     overlapping_gold: tuple[int, int] = (0, 0)
     """A spans task's gold spans that overlap a longer one, and all of them: a tagger
     that gives a token one entity (``ner``, majority vote) cannot find those."""
+    thresholds: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """For each method with probabilities, on a task of one label per text: at each
+    confidence threshold (``THRESHOLDS``), the share of texts whose top probability
+    reaches it (``kept``) and the accuracy on those (``accuracy_kept``): what a
+    threshold in production keeps and how right that is (trial 53b: one ECE figure, and
+    no way to choose a threshold but computing it)."""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     """What was scored on what: the workspace, split and its gold rows, the label model's
     ``aggregate`` run, the small models, the time and labelkit's version (trial 52a: an
@@ -318,11 +324,39 @@ class Evaluation:
         }
         if self.frontier is not None:
             tables["frontier"] = self.frontier[0].to_dicts()
+        if self.thresholds.height:
+            tables["thresholds"] = self.thresholds.to_dicts()
         if self.presence_only:
             tables["presence_only"] = list(self.presence_only)
         tables["provenance"] = self.provenance
         data.write_text(json.dumps(tables, indent=1) + "\n")
         return markdown, data
+
+
+# The confidence thresholds ``Evaluation.thresholds`` reports.
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+THRESHOLD_SCHEMA = {
+    "method": pl.String,
+    "threshold": pl.Float64,
+    "kept": pl.Float64,
+    "accuracy_kept": pl.Float64,
+}
+
+
+def _kept_at_thresholds(
+    method: str, gold: np.ndarray, proba: np.ndarray
+) -> Iterator[dict[str, object]]:
+    """``Evaluation.thresholds``' rows of one method: at each threshold the share of
+    texts whose top probability reaches it and the accuracy on them (None: none)."""
+    confidence, predicted = proba.max(axis=1), proba.argmax(axis=1)
+    for threshold in THRESHOLDS:
+        kept = confidence >= threshold
+        yield {
+            "method": method,
+            "threshold": threshold,
+            "kept": float(kept.mean()) if len(kept) else None,
+            "accuracy_kept": float((predicted[kept] == gold[kept]).mean()) if kept.any() else None,
+        }
 
 
 def score(gold: np.ndarray, predicted: np.ndarray, cardinality: int) -> dict[str, float | None]:
@@ -648,7 +682,17 @@ class _Scores:
         frames = [pl.concat(per_class), pl.concat(confusion)]
         if not attributes:
             frames = [frame.drop("attribute") for frame in frames]
-        return Evaluation(pl.DataFrame(summary, schema=schema), *frames)
+        thresholds = pl.DataFrame(
+            [
+                row
+                for method, cells in self.cells.items()
+                for cell in cells
+                if cell.proba is not None and not attributes
+                for row in _kept_at_thresholds(method, cell.gold, cell.proba)
+            ],
+            schema=THRESHOLD_SCHEMA,
+        )
+        return Evaluation(pl.DataFrame(summary, schema=schema), *frames, thresholds=thresholds)
 
     def _row(self, method: str, cell: _Cell) -> dict[str, object]:
         cardinality = self.task.answers(cell.attribute).cardinality

@@ -409,7 +409,18 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     # per-class scores nowhere in the terminal.
     assert "macro_f1" in outputs["evaluate"][1]
     assert "f1 majority_vote" in outputs["evaluate"][1]
-    summary = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["summary"]
+    # Trial 53b: nothing helped choose a confidence threshold.
+    saved = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    kept = next(
+        row
+        for row in saved["thresholds"]
+        if row["method"] == "small model (n-grams)" and row["threshold"] == 0.9
+    )
+    title = "confidence thresholds on test: share of texts kept at accuracy"
+    table = outputs["evaluate"][1].split(title)[1]
+    cell = f"{round(kept['kept'] * 100)}% at {round(kept['accuracy_kept'], 3)}"
+    assert cells(table, "small model (n-grams)")[5] == cell, "the ≥ 0.9 column"
+    summary = saved["summary"]
     assert {row["kind"] for row in summary} >= {"lf", "label model", "small model"}
     both = json.loads((tmp_path / "eval2" / "evaluation.json").read_text())
     small = {row["method"]: row for row in both["summary"] if row["kind"] == "small model"}

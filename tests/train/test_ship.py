@@ -66,9 +66,18 @@ def test_small_model_is_scored_beside_its_teachers(trained: tuple[Workspace, Pat
     row = evaluation.summary.filter(pl.col("kind") == "small model").row(0, named=True)
     test = ws.sql("SELECT text, gold FROM examples WHERE split = 'test' ORDER BY id")
     nlp = spacy.load(model)
-    predicted = [max(doc.cats, key=doc.cats.get) for doc in nlp.pipe(test["text"])]
+    cats = [doc.cats for doc in nlp.pipe(test["text"])]
+    predicted = [max(scores, key=scores.get) for scores in cats]
     accuracy = sum(p == g for p, g in zip(predicted, test["gold"], strict=True)) / test.height
     assert row["accuracy"] == pytest.approx(accuracy)
+    # Trial 53b: what a confidence threshold keeps, and how right that is.
+    at = evaluation.thresholds.filter(
+        (pl.col("method") == row["method"]) & (pl.col("threshold") == 0.7)
+    ).row(0, named=True)
+    sure = [max(scores.values()) >= 0.7 for scores in cats]
+    right = [p == g for p, g, k in zip(predicted, test["gold"], sure, strict=True) if k]
+    assert at["kept"] == pytest.approx(sum(sure) / test.height)
+    assert at["accuracy_kept"] == pytest.approx(sum(right) / len(right))
     assert row["coverage"] == 1.0 and 0 <= row["ece"] <= 1
     size = sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
     assert row["size_mb"] == size / 1e6
