@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -2945,8 +2946,16 @@ def package(
 @app.command()
 def predict(
     model: Annotated[str, typer.Argument(help="A trained model folder or installed package.")],
-    input_file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL or Parquet to label.")],
-    output_file: Annotated[Path, typer.Argument(help="A .csv, .tsv, .jsonl or .parquet to write.")],
+    input_file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, TSV, JSONL or Parquet to label; - reads JSONL (or --format) from stdin."
+        ),
+    ],
+    output_file: Annotated[
+        Path,
+        typer.Argument(help="A .csv, .tsv, .jsonl or .parquet to write; - writes JSONL to stdout."),
+    ],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[
         float | None,
@@ -2985,6 +2994,7 @@ def predict(
     from labelkit.train import NoTextWarning, predict_file
 
     with (
+        tempfile.TemporaryDirectory(prefix="labelkit-predict-") as scratch,
         warnings.catch_warnings(record=True) as caught,
         _interrupt_said(
             f"interrupted: nothing was written to {output_file} (predict writes it whole or "
@@ -2992,10 +3002,19 @@ def predict(
         ),
     ):
         warnings.simplefilter("always", NoTextWarning)
+        # Trial 53b: a pipe (`cat x.jsonl | labelkit predict m - -`) was refused: the
+        # standard streams are staged as files, since predict reads and writes files whole.
+        piped_in, piped_out = str(input_file) == "-", str(output_file) == "-"
+        if piped_in:
+            file_format = file_format or "jsonl"
+            input_file = Path(scratch) / f"stdin.{file_format}"
+            with input_file.open("wb") as staged:
+                shutil.copyfileobj(sys.stdin.buffer, staged)
+        written = Path(scratch) / "stdout.jsonl" if piped_out else output_file
         n = predict_file(
             model,
             input_file,
-            output_file,
+            written,
             text_column=text_column,
             threshold=threshold,
             file_format=file_format,
@@ -3003,12 +3022,19 @@ def predict(
             executor=_executor(executor, ray_address, workers, ray_staging),
             encoding=encoding,
         )
+        if piped_out:
+            with written.open("rb") as labeled:
+                shutil.copyfileobj(labeled, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
     for note in caught:
         if issubclass(note.category, NoTextWarning):
             errors.print(f"note: {note.message}", highlight=False, markup=False, soft_wrap=True)
         else:
             warnings.showwarning(note.message, note.category, note.filename, note.lineno)
-    console.print(f"{n} rows labeled into {output_file}")
+    # On stderr where the labels went to stdout: it holds them alone.
+    (errors if piped_out else console).print(
+        f"{n} rows labeled into {'stdout' if piped_out else output_file}"
+    )
 
 
 @app.command()

@@ -119,10 +119,13 @@ def _check_model_folder(path: str | Path) -> None:
         )
     trained = sorted(found.parent for found in path.glob("*/model-best/meta.json"))
     if trained:
-        raise LabelkitError(
-            f"{path} holds {len(trained)} trained models (`labelkit train --frontier`); "
-            f"give one of them: {', '.join(str(model) for model in trained)}"
+        # Trial 53b: a demo's folder, one model in it, was said to be a frontier's.
+        held = (
+            f"holds {len(trained)} trained models (`labelkit train --frontier`); give one of them"
+            if len(trained) > 1
+            else "holds a trained model in a folder of its own; give it"
         )
+        raise LabelkitError(f"{path} {held}: {', '.join(str(model) for model in trained)}")
     if not path.exists():
         # Trial 49c: an uninstalled package's name was told of a missing meta.json.
         raise LabelkitError(

@@ -190,6 +190,13 @@ def test_predict_labels_a_table(trained: tuple[Workspace, Path], tmp_path: Path)
         r"them: .*frontier/bow/model-best, .*frontier/ngrams/model-best$",
     ):
         predict_file(frontier, source, tmp_path / "out.csv", text_column="body")
+    # Trial 53b: a demo's folder, with one model in it, was called a frontier's.
+    demo = tmp_path / "demo"
+    shutil.copytree(model, demo / "model" / "model-best")
+    with pytest.raises(
+        LabelkitError, match=r"demo holds a trained model in a folder of its own; give it: "
+    ):
+        predict_file(demo, source, tmp_path / "out.csv", text_column="body")
     packaged = package_model(model, tmp_path / "dist", name="spam_src", wheel=False)
     with pytest.raises(
         LabelkitError,
@@ -261,6 +268,17 @@ def test_predict_gives_rows_without_text_null_predictions_in_their_place(
     # Trial J: piped, the progress bar drew nothing and left a blank line.
     assert "predicting holes.csv: 5 of 5 (100%)" in labeled.stderr.splitlines()
     assert "" not in labeled.stderr.splitlines() + labeled.stdout.splitlines()
+    # Trial 53b: a pipe was refused ("/dev/stdin: no such file").
+    streamed = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", model, "-", "-"],
+        input=holes.read_text(),
+        capture_output=True,
+        text=True,
+    )
+    assert streamed.returncode == 0, streamed.stderr
+    lines = [json.loads(line) for line in streamed.stdout.splitlines()]
+    assert [line["predicted"] for line in lines] == out["predicted"].to_list()
+    assert "5 rows labeled into stdout" in streamed.stderr
     written = pl.read_csv(tmp_path / "out.csv")
     assert written["predicted"].to_list() == [
         expected["predicted"][0],
