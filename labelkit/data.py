@@ -625,8 +625,8 @@ def ingest(
     and test are only used with gold. Where some of the rows read have gold and others
     none, the gold rows all go to dev and test, in the ratio of the two fractions (1 to
     2 by default): nothing reads train's gold unless asked, and dev's and test's is
-    what fits and scores the label models and the small model. A new copy of a text already in the workspace
-    takes that text's split. Rows already in the workspace (same id and text) are
+    what fits and scores the label models and the small model. A new copy of a text
+    already in the workspace takes that text's split. Rows already in the workspace (same id and text) are
     left as they are, except that a split or gold label the input gives differently
     is updated and counted; an id seen before with another text is an error.
     Re-ingesting the same rows writes nothing. All sources land in one transaction.

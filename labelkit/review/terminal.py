@@ -190,7 +190,9 @@ def _review_chosen(
         .iter_rows(named=True)
     }
     answered = 0
-    for item in items:
+    items = list(items)
+    while items:
+        item = items.pop(0)
         console.clear()
         before = standing.get((item.attribute, item.example_id))
         if before is not None:
@@ -223,6 +225,9 @@ def _review_chosen(
             attribute=item.attribute,
         )
         answered += 1
+        if answer[0] == "reject" and len(item.choices) > 2:
+            # A no rules the candidate out: the item asks next which label it is.
+            items[:0] = queue.items_of(item.example_id, reviewer=reviewer, attribute=item.attribute)
     console.print(progress_line(queue), markup=False, highlight=False)
     return answered
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import polars as pl
 import pytest
 from rich.color import ColorSystem
 from rich.console import Console
@@ -84,6 +85,24 @@ def test_one_example_is_reviewed_again_and_the_new_answer_counts(
     assert queue.workspace.sql("SELECT count(*) AS n FROM claims")["n"][0] == 0
     with pytest.raises(InputError, match="example 'nope' is not in the review queue"):
         review_in_terminal(queue, reviewer="bo", example="nope", read_key=lambda: "q")
+
+
+def test_a_no_on_one_example_asked_again_asks_for_its_label(news_workspace: Workspace) -> None:
+    # Review of --example: a no on a four-label item moved on with no label given.
+    news = ReviewQueue(news_workspace)
+    item = news.next(reviewer="ana")
+    assert item is not None
+    news.answer(item.example_id, "accept", reviewer="ana")
+    pressed = keys(["r", "1"])
+    review_in_terminal(
+        news,
+        reviewer="bo",
+        console=Console(file=io.StringIO(), width=100),
+        read_key=lambda: next(pressed),
+        example=item.example_id,
+    )
+    counting = news.decisions().filter(pl.col("example_id") == item.example_id)
+    assert counting.select("reviewer", "label").row(0) == ("bo", item.choices[0])
 
 
 def test_a_label_past_the_ninth_is_chosen_by_typing_its_name_or_number(intents_file: Path) -> None:
