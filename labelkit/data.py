@@ -788,6 +788,15 @@ def ingest(
             "SELECT split, count(*) AS n FROM examples WHERE gold IS NOT NULL GROUP BY 1"
         ).iter_rows()
     )
+    if changed_gold and set(gold_totals) == {"train"}:
+        # Trial 53e: gold given on a second ingest stayed where its rows were, in train,
+        # and evaluate then found no gold to score on.
+        notes.append(
+            f"every gold label is in train ({gold_totals['train']:,}), where nothing scores "
+            "the models: the rows kept the split they got without gold. Give their split "
+            "(split_column / --split-column), or ingest into a new workspace, which puts "
+            "gold beside rows without it into dev and test"
+        )
     return IngestSummary(
         new=new,
         unchanged=unchanged,

@@ -1157,3 +1157,21 @@ def test_scarce_gold_goes_to_dev_and_test_where_it_is_read(tmp_path: Path) -> No
     with Workspace(tmp_path / "all.duckdb") as ws:
         ingest(ws, rows.head(300), label_column="label")
         assert 180 <= ws.sql("SELECT count(*) FROM examples WHERE split = 'train'").item() <= 240
+
+
+def test_gold_given_on_a_second_ingest_says_where_it_is(tmp_path: Path) -> None:
+    # Trial 53e: the label column, left unread the first time, was read the second; its
+    # 3,000 gold labels stayed in train, and evaluate found none to score on.
+    rows = pl.DataFrame(
+        {
+            "id": [str(i) for i in range(40)],
+            "text": [f"review {i}" for i in range(40)],
+            "label": ["good" if i % 2 else "bad" for i in range(10)] + [None] * 30,
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, rows.drop("label"), labels=["bad", "good"])
+        notes = ingest(ws, rows, label_column="label").notes
+    assert any(
+        note.startswith("every gold label is in train (10), where nothing") for note in notes
+    )

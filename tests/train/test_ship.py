@@ -279,6 +279,16 @@ def test_predict_gives_rows_without_text_null_predictions_in_their_place(
     lines = [json.loads(line) for line in streamed.stdout.splitlines()]
     assert [line["predicted"] for line in lines] == out["predicted"].to_list()
     assert "5 rows labeled into stdout" in streamed.stderr
+    # Trial 53e: plain lines on stdin named a temporary file.
+    plain = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", model, "-", "-"],
+        input="great song\n",
+        capture_output=True,
+        text=True,
+    )
+    assert plain.returncode == 1
+    assert plain.stderr.startswith("error: stdin line 1: malformed JSON")
+    assert "one object with a 'text' field per line" in plain.stderr
     written = pl.read_csv(tmp_path / "out.csv")
     assert written["predicted"].to_list() == [
         expected["predicted"][0],
