@@ -280,3 +280,19 @@ def test_a_spans_task_has_no_spot_checks(flagged: tuple[Workspace, pl.DataFrame]
     ws, _ = flagged
     with pytest.raises(LabelkitError, match="spot checks sample the label model's answers"):
         find_label_issues(ws, spot_check=2)
+
+
+def test_the_flag_command_says_why_no_span_is_queued(tmp_path: Path) -> None:
+    # Trial 53f: "0 spans queued for review" and an empty table; a type no source marks
+    # could never be flagged, and nothing said so.
+    texts = [(f"s{i}", f"the screen number {i} is fine", None, "train") for i in range(6)]
+    with spans_workspace(tmp_path, texts, [LFS[0]]) as ws:
+        aggregate(ws, "majority_vote")
+    result = run("flag", tmp_path / "spans.duckdb")
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert "0 spans queued for review" in said
+    assert "no span met a reason to doubt it: the label model under --unsure-below" in said
+    assert "note: the label model predicts no BRAND span anywhere" in " ".join(
+        result.stderr.split()
+    )

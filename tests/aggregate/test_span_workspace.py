@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -19,10 +20,10 @@ from labelkit import (
     import_votes,
     ingest,
 )
-from labelkit.aggregate import aggregate
+from labelkit.aggregate import AutoLabelModel, aggregate
 from labelkit.aggregate.auto import shown_choice
 from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
-from labelkit.cli import _better_on_dev
+from labelkit.cli import _better_on_dev, _warn_of_spans_trusted_above_gold
 from labelkit.evaluation import evaluate
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
 from tests.helpers import table_counts
@@ -408,3 +409,27 @@ def test_a_span_label_model_better_on_dev_is_pointed_out() -> None:
         pl.when(pl.col("method") == "dawid_skene").then(0.89).otherwise("f1").alias("f1")
     )
     assert _better_on_dev(close, "auto", None) is None, "within 0.02"
+
+
+def test_a_span_source_trusted_far_above_its_dev_precision_is_warned_of(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 53f: a token pattern at 0.537 precision on dev was estimated at 0.999, "ok",
+    # and flag queued 13 of its 320 wrong spans.
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 400)
+    codes = np.stack([truth, truth, np.where(rng.random(400) < 0.9, truth, 1 - truth)], 1)
+    report = AutoLabelModel().fit(codes, 2).report
+    sources = pl.DataFrame(
+        {
+            "split": ["dev", "dev", "dev"],
+            "lf": ["pattern", "gazetteer", "llm"],
+            "spans": [54, 40, 5],
+            "precision": [0.537, 0.95, 0.2],
+        }
+    )
+    _warn_of_spans_trusted_above_gold(report, ["pattern", "gazetteer", "llm"], sources)
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.startswith("warning: trusted above gold: pattern (0.9")
+    assert "0.537 precision on dev)" in said and "gazetteer" not in said
+    assert "llm" not in said, "5 dev spans say too little"
