@@ -93,6 +93,7 @@ from labelkit.review.terminal import progress_line, read_key
 from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import (
     MAX_CHARACTERS,
+    SPAN_VOTE_STEP,
     VOTE_STEP,
     Workspace,
     finished_runs,
@@ -620,7 +621,10 @@ def analyze(
     """How the sources (labeling functions, LLM answers) do: accuracy with intervals,
     agreement, gaps, disputes."""
     with _open(workspace, read_only=True) as ws:
-        ws.require("span_votes" if ws.task.kind == "spans" else "votes", VOTE_STEP)
+        if ws.task.kind == "spans":
+            ws.require("span_votes", SPAN_VOTE_STEP)
+        else:
+            ws.require("votes", VOTE_STEP)
         warn_if_out_of_date(ws, labels=False)
         _say_unapplied(ws)
         split = split or _analysis_split(ws)

@@ -706,8 +706,9 @@ def _wrench_span_votes(
 
 def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
     """Refuse, naming the first row, a label the task lacks (``"O"`` is allowed), an
-    example the workspace lacks, offsets outside its text or with start >= end, a span
-    a source gives twice, and two of a source's spans on one text that overlap."""
+    example the workspace lacks, offsets outside its text or with start >= end, an
+    entity span of whitespace alone, a span a source gives twice, and two of a source's
+    spans on one text that overlap."""
     task = workspace.task
     allowed = (*task.labels, OUTSIDE)
     bad = spans.filter(~pl.col("label").is_in(allowed))
@@ -726,6 +727,18 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
                                           AND i."end" <= length(e.text))
                LIMIT 1"""
         )
+        # Trial 53f: a span of one space was stored as a PRODUCT vote, where a span LF's
+        # such span marks nothing.
+        blank = workspace.sql(
+            rf"""SELECT i."where", i.start, i."end", i.label,
+                       substring(e.text, i.start + 1, i."end" - i.start) AS covered
+                FROM imported i JOIN examples e ON e.id = i.example_id
+                WHERE i.label <> '{OUTSIDE}' AND 0 <= i.start AND i.start < i."end"
+                  AND i."end" <= length(e.text)
+                  AND regexp_matches(substring(e.text, i.start + 1, i."end" - i.start),
+                                     '^\s*$')
+                LIMIT 1"""
+        )
     if placed.height:
         first = placed.row(0, named=True)
         if first["unknown"]:
@@ -737,6 +750,12 @@ def _check_span_votes(workspace: Workspace, spans: pl.DataFrame) -> None:
         raise InputError(
             f"{first['where']}: span {[first['start'], first['end'], first['label']]} "
             f"{problem} (the text of {first['example_id']!r})"
+        )
+    if blank.height:
+        first = blank.row(0, named=True)
+        raise InputError(
+            f"{first['where']}: span {[first['start'], first['end'], first['label']]} covers "
+            f"only whitespace ({first['covered']!r}), which marks no entity: leave it out"
         )
     again = spans.filter(~pl.struct(SPAN_VOTE_COLUMNS).is_first_distinct())
     if again.height:

@@ -42,6 +42,8 @@ from labelkit.task import Task
 VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm")
 # What `Workspace.require` names when there are no votes (inside its backticks).
 VOTE_STEP = "labelkit apply` or `labelkit import-answers"
+# The same for span votes, which `import-answers` does not make (trial 53f).
+SPAN_VOTE_STEP = "labelkit apply` or `labelkit import-votes"
 # The meta key of the LF names the last `apply` was given (JSON).
 APPLIED_LFS = "applied_lfs"
 

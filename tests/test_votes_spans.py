@@ -310,3 +310,25 @@ def test_span_votes_are_refused_by_a_task_with_a_label_per_text(tmp_path: Path) 
         ):
             import_votes(ws, table)
         assert table_counts(ws) == before
+
+
+def test_a_span_of_whitespace_alone_is_refused(wrench_ws: tuple[Workspace, Path]) -> None:
+    # Trial 53f: a span of one space was stored as a PRODUCT vote; a span LF's marks nothing.
+    ws, _ = wrench_ws
+    text = ws.sql("SELECT text FROM examples WHERE id = 'valid:0'").item()
+    space = text.index(" ")
+    before = table_counts(ws)
+    votes = pl.DataFrame(
+        {
+            "example_id": ["valid:0", "valid:0"],
+            "source": ["llm:x", "llm:x"],
+            "start": [0, space],
+            "end": [3, space + 1],
+            "label": ["TERM", "TERM"],
+        }
+    )
+    with pytest.raises(
+        InputError, match=r"frame row 2: span \[3, 4, 'TERM'\] covers only whitespace \(' '\)"
+    ):
+        import_votes(ws, votes, kind="llm")
+    assert table_counts(ws) == before

@@ -32,7 +32,7 @@ from labelkit.errors import InputError, LabelkitError, did_you_mean
 from labelkit.evaluation import span_scores
 from labelkit.spans import Offsets, Span, TokenSpan, to_char_spans, to_token_spans, tokenize
 from labelkit.votes import source_names
-from labelkit.workspace import VOTE_STEP, Workspace, warn_if_out_of_date
+from labelkit.workspace import SPAN_VOTE_STEP, Workspace, warn_if_out_of_date
 
 # The splits whose gold spans score the label model after a run.
 SCORED_SPLITS = ("dev", "test")
@@ -184,7 +184,7 @@ def aggregate_spans(
     >>> result.predictions.row(0)
     ('e1', 4, 16, 'TERM', 1.0)
     """
-    workspace.require("span_votes", VOTE_STEP)
+    workspace.require("span_votes", SPAN_VOTE_STEP)
     warn_if_out_of_date(workspace, labels=False)
     labels = workspace.task.labels
     make_span_model(model, labels, **params)  # an unknown model fails before the work
