@@ -1648,10 +1648,10 @@ def aggregate_votes(
     counts.pop(None, None)
     labeled = sum(counts.values())
     balance = ", ".join(
-        f"{label} {counts.get(label, 0)} ({counts.get(label, 0) / max(labeled, 1):.1%})"
+        f"{label} {counts.get(label, 0):,} ({counts.get(label, 0) / max(labeled, 1):.1%})"
         for label in labels
     )
-    console.print(f"{model}: {labeled} of {examples} examples labeled: {balance}")
+    console.print(f"{model}: {labeled:,} of {examples:,} examples labeled: {balance}")
     if lost:
         errors.print(f"warning: {lost}", highlight=False, markup=False)
     _say(unused_gold)
@@ -2109,13 +2109,13 @@ def flag(
     if queued < count:
         # Trial 53a: flag said 3145 queued, review and review-stats 2,512.
         console.print(
-            f"{count} {what} flagged, {queued} queued for review, highest priority first: "
-            f"the other {count - queued} are copies of a text queued (or answered) once, "
+            f"{count:,} {what} flagged, {queued:,} queued for review, highest priority first: "
+            f"the other {count - queued:,} are copies of a text queued (or answered) once, "
             "whose answer labels every copy",
             highlight=False,
         )
     else:
-        console.print(f"{count} {what} queued for review, highest priority first")
+        console.print(f"{count:,} {what} queued for review, highest priority first")
     if spans and count == 0:
         # Trial 53f: "0 spans queued" and an empty table, nothing said why.
         console.print(
@@ -3143,7 +3143,7 @@ def predict(
             warnings.showwarning(note.message, note.category, note.filename, note.lineno)
     # On stderr where the labels went to stdout: it holds them alone.
     (errors if piped_out else console).print(
-        f"{n} rows labeled into {'stdout' if piped_out else output_file}"
+        f"{n:,} rows labeled into {'stdout' if piped_out else output_file}"
     )
 
 

@@ -931,7 +931,11 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
             raise InputError(f"{path}: no such labeling-function file" + near_lf_file(spec))
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None:
-            raise InputError(f"{path}: cannot be imported as a Python module")
+            # Trial 53e: reviews.rules.orig was "no Python module", and no more.
+            raise InputError(
+                f"{path}: a labeling-function file ends in .py (Python) or in "
+                f"{' or '.join(sorted(RULE_SUFFIXES))} (rules, one per line): rename it"
+            )
         module = importlib.util.module_from_spec(module_spec)
         try:
             module_spec.loader.exec_module(module)

@@ -227,6 +227,11 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
     empty.write_text("x = 1\n")
     with pytest.raises(InputError, match="defines no labeling functions"):
         load_lfs(str(empty))
+    # Trial 53e: a rule file saved as .rules.orig was "no Python module", and no more.
+    kept = tmp_path / "reviews.rules.orig"
+    kept.write_text("free -> spam\n")
+    with pytest.raises(InputError, match=r"ends in \.py \(Python\) or in \.rules or \.txt"):
+        load_lfs(kept)
 
 
 def test_keywords_starting_or_ending_with_punctuation_match() -> None:
