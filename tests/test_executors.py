@@ -377,7 +377,7 @@ def test_the_cli_predicts_on_the_cluster_at_an_address(
     for name, options in (("local.csv", ["--n-process", "1"]), ("ray.csv", ray_options)):
         done = run_cli("predict", spam_model, examples_csv, tmp_path / name, *options)
         assert done.returncode == 0, done.stderr
-        assert f"{N_ROWS} rows labeled" in done.stdout
+        assert f"{N_ROWS:,} rows labeled" in done.stdout
     assert (tmp_path / "ray.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
     assert list(staging.iterdir()) == []
 
