@@ -1707,14 +1707,16 @@ def _lost_labels(ws: Workspace, model: str, fit_split: str) -> str | None:
     said = []
     if unvoted:
         said.append(
-            f"no source {model} weighs votes {', '.join(unvoted)}, so it labels no example "
-            "so: write a labeling function for it, or leave in the sources --exclude left out"
+            f"no source {model} weighs votes {', '.join(unvoted)}, so it gives that label to "
+            "no example: write a labeling function for it, or leave in the sources "
+            "--exclude left out"
         )
     if outweighed:
+        other = "majority_vote" if model == "auto" else "auto"
         said.append(
             f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
             f"{fit_split}: their votes are outweighed; compare another label model "
-            "(`labelkit aggregate --model auto` or majority_vote)"
+            f"(`labelkit aggregate --model {other}`)"
         )
     return "; ".join(said) or None
 

@@ -469,7 +469,11 @@ class Workspace:
                 [uuid.uuid4().hex],
             )
         if upgrade:
-            config = {"from_schema": current, "to_schema": SCHEMA_VERSION, "copy": str(copy)}
+            config = {
+                "from_schema": current,
+                "to_schema": SCHEMA_VERSION,
+                "copy": str(copy) if copy else None,
+            }
             with self.run("migrate", config):
                 pass
             # Trial 50d: review-stats moved a workspace up a version without a word, and

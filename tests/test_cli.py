@@ -1263,7 +1263,9 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     assert majority.returncode == 0, majority.stderr
     assert "billing 0 (0.0%)" in majority.stdout
     warning = " ".join(majority.stderr.split())
-    assert "no source majority_vote weighs votes other, so it labels no example so" in warning
+    assert "no source majority_vote weighs votes other, so it gives that label to no example" in (
+        warning
+    )
     assert "gives next to none of its sources' votes for billing (voted on 30, given to 0)" in (
         warning
     )
