@@ -2086,17 +2086,12 @@ def flag(
             """SELECT count(*) FROM queue
                WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'flag')""",
         )
-        unpredicted = (
-            [
-                label
-                for label in ws.task.labels
-                if not first_row(
-                    ws.con, "SELECT 1 FROM span_predictions WHERE label = ? LIMIT 1", [label]
-                )
-            ]
-            if spans
-            else []
+        predicted = (
+            set(ws.sql("SELECT DISTINCT label FROM span_predictions")["label"]) if spans else None
         )
+        unpredicted = [
+            label for label in ws.task.labels if predicted is not None and label not in predicted
+        ]
         unsure_only = first_row(
             ws.con,
             # This run's flags: another split's stay in the table.
