@@ -32,6 +32,7 @@ from labelkit.aggregate import (
     last_aggregate_config,
     load_label_model,
     make_label_model,
+    refuse_unknown_sources,
 )
 from labelkit.aggregate.attributes import saved_model_path
 from labelkit.aggregate.auto import MIN_GOLD, shown_choice
@@ -1823,14 +1824,8 @@ def _scores_on_dev(ws: Workspace) -> Evaluation:
 def _kept_sources(ws: Workspace, exclude: list[str]) -> list[str]:
     """The workspace's sources but those ``--exclude`` names; an unknown name is refused."""
     left_out = {name.strip() for value in exclude for name in value.split(",") if name.strip()}
+    refuse_unknown_sources(ws, sorted(left_out), "--exclude")
     names = source_names(ws)
-    unknown = sorted(left_out - set(names))
-    if unknown:
-        shown = str(names) if len(names) <= 12 else f"{names[:12]} and {len(names) - 12} more"
-        raise LabelkitError(
-            f"--exclude names no source of the workspace: {unknown}; its sources are {shown}"
-            + did_you_mean(unknown[0], names)
-        )
     kept = [name for name in names if name not in left_out]
     if not kept:
         raise LabelkitError("--exclude leaves no source to aggregate")

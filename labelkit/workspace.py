@@ -595,7 +595,7 @@ class Workspace:
         _quiet(cursor)
         return cursor
 
-    def sql(self, query: str, params: list[Any] | None = None) -> pl.DataFrame:
+    def sql(self, query: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run a query and return the result as a polars frame.
 
         Examples

@@ -84,17 +84,30 @@ def checked_sources(
     if sources is None:
         return None
     names = [sources] if isinstance(sources, str) else list(sources)
+    refuse_unknown_sources(workspace, names, "sources")
+    if not names:
+        raise InputError("sources is empty: name the sources to aggregate, or leave it out")
+    return names
+
+
+def refuse_unknown_sources(workspace: Workspace, names: list[str], given_as: str) -> None:
+    """Refuse ``names`` where one is no source of the workspace, naming the argument
+    (``given_as``) they came from and the workspace's sources.
+
+    Examples
+    --------
+    >>> refuse_unknown_sources(ws, ["keyword_mi"], "--exclude")
+    Traceback (most recent call last):
+    labelkit.errors.InputError: --exclude names no source of the workspace: ['keyword_mi']; its sources are ['keyword_my'] (did you mean 'keyword_my'?)
+    """
     held = source_names(workspace)
     unknown = [name for name in names if name not in held]
     if unknown:
         shown = str(held) if len(held) <= 12 else f"{held[:12]} and {len(held) - 12} more"
         raise InputError(
-            f"sources names no source of the workspace: {unknown}; its sources are {shown}"
+            f"{given_as} names no source of the workspace: {unknown}; its sources are {shown}"
             + did_you_mean(unknown[0], held)
         )
-    if not names:
-        raise InputError("sources is empty: name the sources to aggregate, or leave it out")
-    return names
 
 
 def load_label_model(path: str | Path) -> BaseLabelModel:

@@ -50,7 +50,7 @@ from labelkit.lf.core import (
     with_fields,
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
-from labelkit.lf.spans import PythonSpanLF, SpanLF, compute_span_votes
+from labelkit.lf.spans import PythonSpanLF, SpanLF, SpanPatternLF, compute_span_votes
 from labelkit.report import counted
 from labelkit.tables import as_frame
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -686,6 +686,9 @@ def _families(lfs: Sequence[LabelingFunction]) -> str:
         if isinstance(lf, PythonLF | PythonSpanLF)
         else "declarative"
         if isinstance(lf, DeclarativeLF)
+        # Phrases, regexes and token patterns alike (trial 53f: a regex was "spaCy").
+        else "span pattern"
+        if isinstance(lf, SpanPatternLF)
         else "spaCy pattern"
         for lf in lfs
     )

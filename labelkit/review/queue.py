@@ -747,17 +747,25 @@ class ReviewQueue:
         with self._lock, self.workspace.transaction() as con:
             con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer_name(reviewer)])
 
-    def decisions(self) -> pl.DataFrame:
-        """The decision that counts for every reviewed item (the log of every decision,
-        undos and those replaced included, is the workspace's ``decisions`` table).
+    def decisions(self, example_id: str | None = None) -> pl.DataFrame:
+        """The decision that counts for every reviewed item, or for those of one
+        example (the log of every decision, undos and those replaced included, is the
+        workspace's ``decisions`` table).
 
         Examples
         --------
         >>> queue.decisions().select("example_id", "reviewer", "action", "label").rows()
         [('a1', 'ana', 'accept', 'ham')]
+        >>> queue.decisions("b2").height
+        0
         """
         with self._lock:
-            return self.workspace.sql(f"SELECT * FROM ({EFFECTIVE_DECISIONS}) ORDER BY decision_id")
+            return self.workspace.sql(
+                f"""SELECT * FROM ({EFFECTIVE_DECISIONS})
+                    WHERE $example_id IS NULL OR example_id = $example_id
+                    ORDER BY decision_id""",
+                {"example_id": example_id},
+            )
 
     def progress(self, focus: str | None = None, *, attribute: str | None = None) -> dict[str, int]:
         """Counts for a progress line: queued, reviewed, of those skipped, remaining,

@@ -185,9 +185,7 @@ def _review_chosen(
     answer that counts for it now."""
     standing = {
         (row["attribute"], row["example_id"]): row
-        for row in queue.decisions()
-        .filter(pl.col("example_id") == items[0].example_id)
-        .iter_rows(named=True)
+        for row in queue.decisions(items[0].example_id).iter_rows(named=True)
     }
     answered = 0
     items = list(items)

@@ -338,6 +338,8 @@ def test_cli_ingests_applies_imports_and_analyzes_spans(tmp_path: Path) -> None:
     )
     applied = run("apply", ws, "--lfs", lfs)
     assert applied.returncode == 0, applied.stderr
+    # A phrase list is a span pattern, not a spaCy pattern LF (trial 53f).
+    assert applied.stderr.startswith("apply: 1 LF (1 span pattern) on 5 examples\n")
     imported = run("import-votes", ws, votes, "--kind", "llm")
     assert imported.returncode == 0, imported.stderr
     assert "1 span from 1 source: gpt 1" in imported.stdout

@@ -140,6 +140,8 @@ def test_simulated_review_answers_from_known_labels(queue: ReviewQueue) -> None:
     decisions = queue.decisions().select("example_id", "action", "label").rows()
     # a1 and a2 are spam, suggested ham; a3 is ham, suggested spam.
     assert decisions == [("a2", "label", "spam"), ("a1", "label", "spam"), ("a3", "label", "ham")]
+    assert queue.decisions("a1").select("example_id", "label").rows() == [("a1", "spam")]
+    assert queue.decisions("a4").height == 0
     assert queue.progress()["corrected"] == 0, "the label model was right on both"
     # Trial 33: a frame of gold failed with "'DataFrame' object has no attribute 'get'".
     frame = queue.workspace.sql("SELECT id, gold FROM examples")
