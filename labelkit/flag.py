@@ -47,6 +47,8 @@ DEFAULT_FIT_EXAMPLES = 50_000
 PREDICT_BATCH = 50_000
 # Rows of per-row state read from, or written to, the workspace at once.
 CHUNK_ROWS = 500_000
+# Scoring this many rows takes long enough to be worth a line of progress.
+SCORED_LINE_ROWS = 200_000
 # The TEMP tables of one flag run: each row's numbers, the votes' evidence, the flags.
 _STATE, _EVIDENCE, _ISSUES = "flag_state", "flag_evidence", "label_issues"
 
@@ -379,6 +381,7 @@ def _attribute_flags(
                 split,
                 fit_examples,
                 executor,
+                progress,
             )
         )
     progress("flag: confident learning and the other reasons, then the queue")
@@ -770,8 +773,10 @@ class _Attribute:
         split: str,
         fit_examples: int | None = None,
         executor: Executor | None = None,
+        progress: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.kind = task.kind
+        self.progress = progress
         self.executor = executor or executor_for("local")
         self.answers = answers = task.answers(attribute)
         self.given, self.confidence = given, confidence
@@ -843,6 +848,8 @@ class _Attribute:
         for held, part in zip(held_out, scored, strict=True):
             proba[sample[held]] = part
         unlabeled = self.positions[self.unlabeled]
+        # Trial 53e: minutes without a word while a million texts were scored.
+        self.progress(f"flag: the fold models score the other {rest.size + unlabeled.size:,} texts")
         others = self._scored_by(
             models,
             np.concatenate([positions[rest], unlabeled]),
@@ -860,6 +867,9 @@ class _Attribute:
         of ``PREDICT_BATCH`` at a time."""
         proba = np.zeros((positions.size, len(self.classes)))
         owners: deque[list[np.ndarray]] = deque()
+        # A line at each tenth of the rows where they take more than a few chunks.
+        every = max(positions.size // 10, SCORED_LINE_ROWS)
+        done = 0
 
         def jobs() -> Iterator[list[tuple[int, Any]]]:
             for at, rows in self.features.chunks(positions, PREDICT_BATCH):
@@ -868,8 +878,12 @@ class _Attribute:
                 yield [(k, _take(rows, part)) for k, part in enumerate(mine)]
 
         for scored in self.executor.class_probabilities(models, jobs(), batch_rows=PREDICT_BATCH):
+            before = done
             for at, part in zip(owners.popleft(), scored, strict=True):
                 proba[at] = part
+                done += at.size
+            if done // every > before // every and done < positions.size:
+                self.progress(f"flag: scored {done:,} of {positions.size:,}")
         return proba
 
     def find_issues(self, filter_by: str) -> None:

@@ -652,7 +652,15 @@ def test_rows_read_a_few_at_a_time_get_the_same_flags(
         ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id IN ('t1', 't20')")
         sampled, every = (find_label_issues(ws, fit_examples=n) for n in (100, None))
         monkeypatch.setattr(flag, "PREDICT_BATCH", 7)
-        assert find_label_issues(ws, fit_examples=100).equals(sampled)
+        monkeypatch.setattr(flag, "SCORED_LINE_ROWS", 20)
+        lines: list[str] = []
+        assert find_label_issues(ws, fit_examples=100, progress=lines.append).equals(sampled)
+        rest = ws.sql("SELECT count(*) FROM examples WHERE split = 'train'").item() - 100
+        # Trial 53e: scoring the rows outside the sample said nothing, for minutes.
+        scoring = lines.index(f"flag: the fold models score the other {rest} texts")
+        counts = [int(line.split()[2]) for line in lines[scoring + 1 :] if "scored" in line]
+        assert counts and all(0 < n < rest for n in counts) and counts == sorted(counts)
+        assert len(counts) == (rest - 1) // 20, "a line each time 20 more rows are scored"
         # The uncovered rows, scored by a refit on every label.
         assert find_label_issues(ws, fit_examples=None).equals(every)
 
