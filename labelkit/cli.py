@@ -1489,6 +1489,15 @@ def import_votes_command(
             "'O' votes [default: outside its spans, a source abstains].",
         ),
     ] = False,
+    add: Annotated[
+        bool,
+        typer.Option(
+            "--add",
+            help="Keep the sources' earlier votes (a crowd's answers day by day): a new "
+            "vote on an example a source voted on replaces that one [default: a source's "
+            "votes are replaced by this import's].",
+        ),
+    ] = False,
 ) -> None:
     """Add votes computed by another tool, each source as a vote source of its own."""
     mapping = _label_map(label_map, "CODE=LABEL")
@@ -1504,6 +1513,7 @@ def import_votes_command(
             kind=kind,
             complete=complete,
             file_format=file_format,
+            add=add,
         )
         # A spans task stores spans (one per source and bounds), not one vote per example.
         what = "span" if ws.task.kind == "spans" else "vote"

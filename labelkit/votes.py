@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from labelkit.errors import InputError, did_you_mean
+from labelkit.errors import InputError, LabelkitWarning, did_you_mean
+from labelkit.report import counted
 from labelkit.spans import misplaced, read_wrench_json, read_wrench_spans, tokenize
 from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -419,10 +421,17 @@ def import_votes(
     kind: str = "lf",
     complete: bool = False,
     file_format: str | None = None,
+    add: bool = False,
 ) -> dict[str, int]:
     """Store votes computed elsewhere, each of their sources as a source of its own
     (``kind`` ``"lf"`` or ``"llm"``), replacing that source's earlier votes; return the
     votes stored per source.
+
+    Where earlier votes of these sources came from other files, their replacement is
+    warned of. ``add`` (``--add``) keeps them instead, as for a crowd's answers that
+    arrive day by day: a source's new vote on an example (and attribute) it voted on
+    before replaces that one vote; on a spans task, its new spans on a text replace
+    its spans there.
 
     ``sources`` are files or polars frames, read together:
 
@@ -473,6 +482,11 @@ def import_votes(
     """
     if kind not in ("lf", "llm"):
         raise InputError(f"kind must be 'lf' or 'llm', got {kind!r}")
+    if add and complete:
+        raise InputError(
+            "add (--add) and complete (--complete) do not go together: a source's 'O' "
+            "votes are the text outside all of its spans, so import them in one call"
+        )
     if isinstance(sources, (str, Path)) or as_frame(sources) is not None:
         sources = [sources]  # type: ignore[list-item]
     inputs = [(source, as_frame(source)) for source in sources]  # type: ignore[union-attr]
@@ -481,7 +495,7 @@ def import_votes(
     task = workspace.task
     if task.kind == "spans":
         return _import_span_votes(
-            workspace, inputs, source_prefix, lf_names, kind, complete, file_format
+            workspace, inputs, source_prefix, lf_names, kind, complete, file_format, add
         )
     if complete:
         raise InputError(
@@ -506,7 +520,9 @@ def import_votes(
         kind,
         "votes",
         lambda votes: _check_votes(workspace, votes, task),
-        replace_votes,
+        _KeptAndAdded(add_votes, "votes", ("example_id", "source", "attribute"))
+        if add
+        else replace_votes,
     )
     counts = votes.filter(pl.col("label").is_not_null())["source"].value_counts()
     stored = dict(counts.iter_rows())
@@ -521,6 +537,7 @@ def _import_span_votes(
     kind: str,
     complete: bool,
     file_format: str | None,
+    add: bool,
 ) -> dict[str, int]:
     """``import_votes`` on a spans task: WRENCH span files' ``weak_labels`` and tables
     of ``example_id, source, start, end, label``; with ``complete``, each source's
@@ -549,7 +566,9 @@ def _import_span_votes(
         kind,
         "span votes",
         lambda spans: _check_span_votes(workspace, spans),
-        replace_span_votes,
+        _KeptAndAdded(add_span_votes, "span_votes", ("example_id", "source"))
+        if add
+        else replace_span_votes,
         (lambda spans: _outside_spans(workspace, spans, read)) if complete else None,
     )
     stored = dict(spans.unique(SPAN_VOTE_COLUMNS)["source"].value_counts().iter_rows())
@@ -577,14 +596,74 @@ def _store_imported(
         votes = pl.concat([votes, completed(votes)])
     files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
     definition = f"{what} imported from {', '.join(files)}"
-    with workspace.run("import-votes", {"sources": names, "files": files, "kind": kind}) as run:
+    table = "span_votes" if what == "span votes" else "votes"
+    earlier = workspace.sql(
+        f"""SELECT s.name, s.definition, count(v.source) AS n FROM sources s
+            JOIN {table} v ON v.source = s.name
+            WHERE list_contains($names, s.name) GROUP BY ALL ORDER BY s.name""",
+        {"names": names},
+    )
+    adding = isinstance(replace, _KeptAndAdded)
+    if adding:
+        known = dict(earlier.select("name", "definition").iter_rows())
+        defined = [
+            definition
+            if known.get(name, definition) == definition
+            else f"{known[name]}; added from {', '.join(files)}"
+            for name in names
+        ]
+    else:
+        defined = [definition] * len(names)
+        # Trial 54b: a second day's crowd answers silently took the first day's place.
+        others = earlier.filter(pl.col("definition") != definition)
+        if others.height:
+            warnings.warn(
+                f"import_votes replaced the {counted(others['n'].sum(), what[:-1])} that "
+                f"{counted(others.height, 'source')} held from an earlier import "
+                f"({'; '.join(dict.fromkeys(others['definition']))}); import a source's "
+                "files in one call, or add them with add=True (--add)",
+                LabelkitWarning,
+                stacklevel=3,
+            )
+    with workspace.run(
+        "import-votes", {"sources": names, "files": files, "kind": kind, "add": adding}
+    ) as run:
         replace(
             run.con,
             votes,
-            pl.DataFrame({"name": names, "kind": kind, "definition": definition}),
+            pl.DataFrame({"name": names, "kind": kind, "definition": defined}),
             run_id=run.id,
         )
     return votes, names
+
+
+@dataclass(frozen=True)
+class _KeptAndAdded:
+    """What ``import_votes(..., add=True)`` stores in place of ``replace_votes``: the new
+    votes beside the sources' earlier ones, each taking the place of the earlier rows
+    with its ``keys``."""
+
+    add: Callable[..., int]
+    table: str
+    keys: tuple[str, ...]
+
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        votes: pl.DataFrame,
+        sources: pl.DataFrame,
+        *,
+        run_id: int,
+    ) -> int:
+        keyed = votes.with_columns(
+            attribute=pl.col("attribute") if "attribute" in votes.columns else pl.lit("")
+        ).filter(pl.col("label").is_not_null())
+        with registered(con, "new_keys", keyed.select(self.keys).unique()):
+            matched = " AND ".join(f"t.{key} = k.{key}" for key in self.keys)
+            con.execute(f"DELETE FROM {self.table} t USING new_keys k WHERE {matched}")
+        kept = self.add(con, votes, run_id=run_id)
+        set_sources(con, sources, run_id=run_id)
+        return kept
 
 
 def _outside_spans(

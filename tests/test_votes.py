@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,16 @@ import polars as pl
 import pytest
 
 import labelkit
-from labelkit import InputError, LabelMatrix, Task, Workspace, apply_lfs, ingest, keyword_lf
+from labelkit import (
+    InputError,
+    LabelkitWarning,
+    LabelMatrix,
+    Task,
+    Workspace,
+    apply_lfs,
+    ingest,
+    keyword_lf,
+)
 from labelkit.votes import SparseVotes
 from tests.helpers import table_counts
 
@@ -105,6 +115,54 @@ def test_a_table_of_votes_becomes_sources_of_their_own(
     ]
     kind = workspace.sql("SELECT kind FROM sources WHERE name = 'ext:old_model'").item()
     assert kind == "llm"
+
+
+def test_a_crowds_answers_day_by_day_replace_with_a_warning_or_add_with_add(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    day1, day2 = tmp_path / "day1.csv", tmp_path / "day2.csv"
+    day1.write_text("example_id,source,label\na1,w1,spam\na2,w1,ham\na1,w2,ham\n")
+    day2.write_text("example_id,source,label\na1,w1,ham\na3,w3,spam\na4,w1,\n")
+    labelkit.import_votes(workspace, day1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        labelkit.import_votes(workspace, day1)  # the same file again: nothing to warn of
+    before = stored(workspace)
+    # Trial 54b: a second day's answers silently took the first day's place.
+    with pytest.warns(LabelkitWarning) as caught:
+        assert labelkit.import_votes(workspace, day2) == {"w1": 1, "w3": 1}
+    assert str(caught[0].message) == (
+        "import_votes replaced the 2 votes that 1 source held from an earlier import "
+        f"(votes imported from {day1}); import a source's files in one call, or add them "
+        "with add=True (--add)"
+    )
+    assert stored(workspace) == [("w1", "a1", "ham"), ("w2", "a1", "ham"), ("w3", "a3", "spam")]
+
+    labelkit.import_votes(workspace, day1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert labelkit.import_votes(workspace, day2, add=True) == {"w1": 1, "w3": 1}
+    # w1's new answer on a1 takes the place of its old one; its a2 vote stays; a4's
+    # empty answer removes nothing.
+    assert stored(workspace) == [
+        ("w1", "a1", "ham"),
+        ("w1", "a2", "ham"),
+        ("w2", "a1", "ham"),
+        ("w3", "a3", "spam"),
+    ]
+    definitions = dict(workspace.sql("SELECT name, definition FROM sources").rows())
+    assert definitions["w1"] == f"votes imported from {day1}; added from {day2}"
+    assert definitions["w3"] == f"votes imported from {day2}"
+    assert before == [("w1", "a1", "spam"), ("w1", "a2", "ham"), ("w2", "a1", "ham")]
+    with pytest.raises(InputError, match=r"add \(--add\) and complete \(--complete\)"):
+        labelkit.import_votes(workspace, day2, add=True, complete=True)
+
+    workspace.close()
+    warned = cli("import-votes", workspace.path, day1)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: import_votes replaced the 2 votes that 1 source held" in warned.stderr
+    added = cli("import-votes", workspace.path, day2, "--add")
+    assert added.returncode == 0 and "warning" not in added.stderr, added.stderr
 
 
 def test_parquet_and_jsonl_tables_are_read(workspace: Workspace, tmp_path: Path) -> None:
