@@ -432,7 +432,8 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                     SELECT id, (row_number() OVER (ORDER BY id) - 1)::INTEGER AS row_at
                     FROM examples WHERE split = $split),
                 flagged AS (
-                    SELECT s.*, v.lf_votes, v.llm_disagrees, coalesce(v.unvoted, false) AS unvoted
+                    SELECT s.*, v.lf_votes, v.llm_disagrees, coalesce(v.unvoted, false) AS unvoted,
+                           coalesce(v.undecided, false) AS undecided
                     FROM {_STATE} s LEFT JOIN {_EVIDENCE} v USING (row_at, attribute_at)
                     WHERE NOT s.labeled OR s.cleanlab OR s.rare OR s.spot
                         OR s.confidence < $unsure_below OR v.unvoted
@@ -453,10 +454,13 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                            by_quality AS (PARTITION BY labeled ORDER BY quality DESC),
                            by_confidence AS (PARTITION BY labeled ORDER BY confidence DESC)),
                 -- A spot check comes first, whatever its doubts: a few per answer, and
-                -- only reviewed do they say how often that answer is right.
+                -- only reviewed do they say how often that answer is right. A tie the
+                -- sources left is a question for a person: ahead of half the labeled
+                -- flags, where a text no source voted on waits behind them.
                 ranked AS (
                     SELECT * REPLACE (CASE WHEN spot THEN 1.0 WHEN labeled
                         THEN (quality_rank + confidence_rank) / 2
+                        WHEN undecided THEN 0.5 + priority
                         ELSE priority END AS priority)
                     FROM ranks),
                 named AS (
@@ -480,8 +484,12 @@ def _store_issues(workspace: Workspace, task: Task, split: str, unsure_below: fl
                                    || ' (its share of the labels outweighed the votes)' END,
                                'LFs conflict (' || f.lf_votes || ')',
                                f.llm_disagrees)
-                           ELSE $unanswered || ' (classifier suggests ' || l.label || ', '
-                               || f.shown_sure::VARCHAR || ')'
+                           ELSE concat_ws('; ',
+                               CASE WHEN f.undecided THEN 'votes left undecided'
+                                   ELSE $unanswered END
+                               || ' (classifier suggests ' || l.label || ', '
+                               || f.shown_sure::VARCHAR || ')',
+                               'LFs conflict (' || f.lf_votes || ')')
                            END AS reasons
                     FROM ranked f JOIN placed p USING (row_at)
                     LEFT JOIN flag_labels g
@@ -908,7 +916,7 @@ class _Attribute:
         learned row (past ``fit_examples``, the fold models in turn), else the label
         model's likeliest answer; its priority is half the doubt in it, so likely label
         errors come before labeling from scratch, and the least obvious of these come
-        first among them.
+        first among them (``_store_issues`` puts the rows whose votes tied ahead).
         """
         wanted = self.unlabeled | self.rare | self.issues | self.spot
         wanted |= self.confidence < unsure_below
@@ -1016,7 +1024,7 @@ def _store_vote_evidence(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_EVIDENCE} (row_at INTEGER, attribute_at SMALLINT,
                                                      lf_votes VARCHAR, llm_disagrees VARCHAR,
-                                                     unvoted BOOLEAN)"""
+                                                     unvoted BOOLEAN, undecided BOOLEAN)"""
     )
     for start, first, following in ranges:
         con.execute(
@@ -1081,6 +1089,12 @@ def _store_vote_evidence(
                    SELECT p.example_id, p.attribute
                    FROM predictions p JOIN voted v USING (example_id, attribute)
                    WHERE p.label IS NOT NULL AND NOT list_contains(v.labels, p.label)),
+               -- Voted on, yet left without a label: a tie majority vote does not break
+               -- (trials 54b and 54d: queued as "no source covers it").
+               undecided AS (
+                   SELECT p.example_id, p.attribute
+                   FROM predictions p JOIN voted v USING (example_id, attribute)
+                   WHERE p.label IS NULL),
                placed AS (
                    SELECT id, ($start + row_number() OVER (ORDER BY id) - 1)::INTEGER
                             AS row_at
@@ -1088,15 +1102,18 @@ def _store_vote_evidence(
                    WHERE split = $split AND id >= $first AND ($next IS NULL OR id < $next)),
                evidence AS (
                    SELECT k.example_id, k.attribute, c.lf_votes, l.llm_disagrees,
-                          u.example_id IS NOT NULL AS unvoted
+                          u.example_id IS NOT NULL AS unvoted,
+                          d.example_id IS NOT NULL AS undecided
                    FROM (SELECT example_id, attribute FROM conflicts
                          UNION SELECT example_id, attribute FROM llm
-                         UNION SELECT example_id, attribute FROM unvoted) k
+                         UNION SELECT example_id, attribute FROM unvoted
+                         UNION SELECT example_id, attribute FROM undecided) k
                    LEFT JOIN conflicts c USING (example_id, attribute)
                    LEFT JOIN llm l USING (example_id, attribute)
-                   LEFT JOIN unvoted u USING (example_id, attribute))
+                   LEFT JOIN unvoted u USING (example_id, attribute)
+                   LEFT JOIN undecided d USING (example_id, attribute))
                SELECT p.row_at, (list_position($attributes, v.attribute) - 1)::SMALLINT,
-                      v.lf_votes, v.llm_disagrees, v.unvoted
+                      v.lf_votes, v.llm_disagrees, v.unvoted, v.undecided
                FROM evidence v JOIN placed p ON p.id = v.example_id
                WHERE list_contains($attributes, v.attribute)""",
             {

@@ -1084,30 +1084,57 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
 
 
 def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Trial 46: on five LFs that each vote one label, auto broke the ties of a URL rule
     # (gold 0.94, estimated 0.38) and a short-comment rule (gold 0.36, estimated 0.71)
     # the wrong way: right 0.72 of the time against majority vote's 0.96, without a word.
     from labelkit.cli import _warn_if_ties_go_wrong
 
-    def scores(auto: tuple[float, float, float]) -> pl.DataFrame:
-        rows = [("majority_vote", 0.338, 0.955, 0.323), ("auto", *auto)]
-        return pl.DataFrame(
-            rows, schema=["method", "coverage", "voted_accuracy", "accuracy"], orient="row"
+    ids = [f"d{i}" for i in range(12)]
+    dev = pl.DataFrame({"id": ids, "text": ids, "label": "ham", "split": "dev"})
+    # LF a votes ham on all 12, b spam on the first 8: majority vote decides 4.
+    votes = [(i, "a", "ham") for i in ids] + [(i, "b", "spam") for i in ids[:8]]
+    scores = pl.DataFrame(
+        [("majority_vote", 0.333, 1.0, 0.333), ("auto", 1.0, 0.333, 0.333)],
+        schema=["method", "coverage", "voted_accuracy", "accuracy"],
+        orient="row",
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            dev,
+            id_column="id",
+            label_column="label",
+            split_column="split",
+            labels=["ham", "spam"],
+        )
+        import_votes(
+            ws, pl.DataFrame(votes, schema=["example_id", "source", "label"], orient="row")
         )
 
-    _warn_if_ties_go_wrong(scores((0.446, 0.724, 0.323)), "auto", 70, 2)
-    said = " ".join(capsys.readouterr().err.split())
-    assert said.startswith(
-        "warning: on the dev gold, auto labels 8 rows majority vote leaves (its ties) and is "
-        "right on 0 of them: worse than chance"
-    )
-    assert "`aggregate --gold-split dev`" in said
-    # Ties broken at chance or better, or too few to tell, are no warning.
-    for fine in [(0.446, 0.76, 0.357), (0.40, 0.80, 0.323)]:
-        _warn_if_ties_go_wrong(scores(fine), "auto", 70, 2)
-        assert capsys.readouterr().err == ""
+        def warned(tie_labels: list[str]) -> str:
+            labels = tie_labels + ["ham"] * 4
+            ws.con.execute("DELETE FROM predictions")
+            ws.con.register("labels", pl.DataFrame({"id": ids, "label": labels}).to_arrow())
+            ws.con.execute(
+                "INSERT INTO predictions SELECT id, 'auto', label, 0.9, [0.5, 0.5], 0, '' "
+                "FROM labels"
+            )
+            _warn_if_ties_go_wrong(ws, scores, "auto", 2)
+            return " ".join(capsys.readouterr().err.split())
+
+        said = warned(["spam"] * 8)
+        assert said.startswith(
+            "warning: on the dev gold, auto labels 8 rows majority vote leaves (its ties) "
+            "and is right on 0 of them: worse than chance"
+        )
+        assert "`aggregate --gold-split dev`" in said
+        # Trial 54b: counted on the rows, not estimated from the accuracies (the scores
+        # above would say 0 right of 8 whatever the ties got); ties broken at chance or
+        # better are no warning.
+        assert warned(["ham", "spam"] * 4) == ""
+        assert warned(["ham"] * 8) == ""
 
 
 def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Path) -> None:

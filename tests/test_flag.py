@@ -342,6 +342,37 @@ def test_other_flaggers_from_the_registry_find_the_flipped_labels(
     assert f'"flagger": "{flagger}"' in config
 
 
+def test_a_tie_the_label_model_left_is_queued_as_one_ahead_of_uncovered_texts(
+    tmp_path: Path,
+) -> None:
+    # Trials 54b and 54d: a majority-vote tie was queued as "no source covers it", with
+    # the priority of a text nobody voted on.
+    ws, _ = noisy_workspace(tmp_path)
+    with ws:
+        votes = pl.DataFrame(
+            {
+                "example_id": ["t0", "t0", "t1"],
+                "source": ["a", "b", "a"],
+                "label": ["ham", "spam", "spam"],
+            }
+        )
+        import_votes(ws, votes)
+        ws.con.execute("UPDATE predictions SET label = NULL WHERE example_id IN ('t0', 't1', 't2')")
+        flags = find_label_issues(ws)
+        rows = {r["example_id"]: r for r in flags.iter_rows(named=True)}
+        assert re.fullmatch(
+            r"votes left undecided \(classifier suggests ham, 0\.\d+\); LFs conflict "
+            r"\(ham 1, spam 1\)",
+            rows["t0"]["reasons"],
+        )
+        assert re.fullmatch(
+            r"votes left undecided \(classifier suggests spam, 0\.\d+\)", rows["t1"]["reasons"]
+        )
+        assert rows["t2"]["reasons"].startswith("no source covers it (classifier suggests ham")
+        assert min(rows["t0"]["priority"], rows["t1"]["priority"]) >= 0.5
+        assert rows["t2"]["priority"] < 0.25
+
+
 def test_examples_no_source_covers_are_queued_last_with_a_suggestion(tmp_path: Path) -> None:
     ws, flipped = noisy_workspace(tmp_path)
     with ws:
