@@ -1646,6 +1646,7 @@ def aggregate_votes(
                FROM examples e LEFT JOIN predictions p ON p.example_id = e.id
                WHERE e.split = 'dev' AND e.gold IS NOT NULL"""
         ).row(0)
+        ties = _dev_ties(ws) if on_dev is not None else (0, 0)
         fitted = load_label_model(saved)
         report = getattr(fitted, "report", None)
         if report:
@@ -1678,7 +1679,7 @@ def aggregate_votes(
         )
         if gold_split != "dev":
             _warn_if_too_sure(label_models, model, sure, labeled_rows)
-            _warn_if_ties_go_wrong(ws, label_models, model, len(labels))
+            _warn_if_ties_go_wrong(label_models, model, ties, len(labels))
 
 
 # A label its sources vote on this many fit rows or more, and that the label model gives
@@ -1787,24 +1788,13 @@ def _warn_if_too_sure(label_models: pl.DataFrame, model: str, sure: float, rows:
 TIE_ROWS = 5
 
 
-def _warn_if_ties_go_wrong(
-    ws: Workspace, label_models: pl.DataFrame, model: str, cardinality: int
-) -> None:
-    """Warn where, on the dev gold rows, the label model labels rows majority vote
-    leaves (its ties, and rows without votes) and is right on them less often than
-    chance, by the 95% interval: its estimates of the sources' accuracies are upside
-    down. Trial 46: on five LFs that each vote one label, auto rated a URL rule 0.38
-    (gold 0.94) and a short-comment rule 0.71 (gold 0.36), so it broke their ties the
-    wrong way, and its labels were right 0.72 of the time against majority vote's
-    0.96, without a word."""
-    scores = {row["method"]: row for row in label_models.iter_rows(named=True)}
-    mine, majority = scores.get(model), scores.get("majority_vote")
-    if mine is None or majority is None or model == "majority_vote":
-        return
-    # Counted on those rows (trial 54b: estimated from the two accuracies, as if the
-    # model agreed with majority vote wherever it decides, Snorkel's was "right on 0
-    # of 36", and on 15).
-    added, right = ws.sql(
+def _dev_ties(ws: Workspace) -> tuple[int, int]:
+    """The dev gold rows the label model labels that majority vote (over its sources)
+    leaves, its ties and the rows without votes, and how many of them it gets right.
+    Counted on the rows (trial 54b: estimated from the two accuracies, as if the model
+    agreed with majority vote wherever that decides, Snorkel's was "right on 0 of 36",
+    and on 15)."""
+    return ws.sql(
         """WITH tally AS (
                SELECT v.example_id, v.label, count(*) AS n
                FROM votes v JOIN examples e ON e.id = v.example_id
@@ -1822,6 +1812,23 @@ def _warn_if_ties_go_wrong(
              AND e.id NOT IN (SELECT example_id FROM decided)""",
         {"sources": label_model_sources(ws) or source_names(ws)},
     ).row(0)
+
+
+def _warn_if_ties_go_wrong(
+    label_models: pl.DataFrame, model: str, ties: tuple[int, int], cardinality: int
+) -> None:
+    """Warn where, of the dev gold rows majority vote leaves that the label model labels
+    (``ties``: how many, and how many it gets right, ``_dev_ties``), it is right less
+    often than chance, by the 95% interval: its estimates of the sources' accuracies
+    are upside down. Trial 46: on five LFs that each vote one label, auto rated a URL
+    rule 0.38 (gold 0.94) and a short-comment rule 0.71 (gold 0.36), so it broke their
+    ties the wrong way, and its labels were right 0.72 of the time against majority
+    vote's 0.96, without a word."""
+    scores = {row["method"]: row for row in label_models.iter_rows(named=True)}
+    mine, majority = scores.get(model), scores.get("majority_vote")
+    if mine is None or majority is None or model == "majority_vote":
+        return
+    added, right = ties
     if added < TIE_ROWS:
         return
     _, high = wilson_interval(np.array([right]), np.array([added]))

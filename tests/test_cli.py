@@ -244,6 +244,13 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     assert "fit on these gold labels" in fitted_on_dev.stdout
     # Said once, in the title: evaluate's warning to the same end came on top.
     assert "warning" not in fitted_on_dev.stderr, fitted_on_dev.stderr
+    # Trial 54b: majority vote stored with a class balance, which breaks its ties, was
+    # shown as the baseline's row under the same name.
+    balanced = piped("aggregate", voted, "--model", "majority_vote", "--class-balance", "0.4,0.6")
+    assert balanced.returncode == 0, balanced.stderr
+    # d3's tie broken: d1-d3 right, d4 without a vote.
+    assert cells(balanced.stdout, "majority_vote (stored)")[1:4] == ["0.750", "1.000", "0.750"]
+    assert cells(balanced.stdout, "majority_vote")[1:4] == ["0.500", "1.000", "0.500"]
 
 
 def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None:
@@ -1089,7 +1096,7 @@ def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
     # Trial 46: on five LFs that each vote one label, auto broke the ties of a URL rule
     # (gold 0.94, estimated 0.38) and a short-comment rule (gold 0.36, estimated 0.71)
     # the wrong way: right 0.72 of the time against majority vote's 0.96, without a word.
-    from labelkit.cli import _warn_if_ties_go_wrong
+    from labelkit.cli import _dev_ties, _warn_if_ties_go_wrong
 
     ids = [f"d{i}" for i in range(12)]
     dev = pl.DataFrame({"id": ids, "text": ids, "label": "ham", "split": "dev"})
@@ -1121,7 +1128,7 @@ def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
                 "INSERT INTO predictions SELECT id, 'auto', label, 0.9, [0.5, 0.5], 0, '' "
                 "FROM labels"
             )
-            _warn_if_ties_go_wrong(ws, scores, "auto", 2)
+            _warn_if_ties_go_wrong(scores, "auto", _dev_ties(ws), 2)
             return " ".join(capsys.readouterr().err.split())
 
         said = warned(["spam"] * 8)
