@@ -359,6 +359,8 @@ def _read_rows(
     gold, numbers = pl.lit(None, pl.String), None
     if label_column:
         gold, numbers = _raw_labels(table, name, label_column, notes)
+        if PRODIGY_ANSWER not in used:
+            gold = _accepted_gold(table, name, label_column, gold, notes)
     # A class mapped to nothing is not part of the task: its texts would otherwise be
     # given one of the other labels by the label model.
     dropped = [value for value, label in (label_map or {}).items() if not label]
@@ -517,6 +519,50 @@ def _unread_hint(column: str) -> str:
         f"column {column!r} was not read as gold labels; to read it, pass "
         f"label_column={column!r} / --label-column {column}"
     )
+
+
+# Prodigy's column of a person's answer to a task: accept, reject or ignore.
+PRODIGY_ANSWER = "answer"
+_PRODIGY_ANSWERS = ("accept", "reject", "ignore")
+
+
+def _accepted_gold(
+    table: Table, name: str, label_column: str, gold: pl.Expr, notes: list[str]
+) -> pl.Expr:
+    """``gold`` where a Prodigy export's ``answer`` says the label was accepted; and, on
+    a row of a choice interface (a list ``accept`` of one label, no label of its own),
+    that label. Anything else is kept as it is.
+
+    Trial 54a: 77 rejected and 9 ignored labels of a Prodigy export became gold, and
+    the 88 answers of its choice interface were dropped, without a word.
+    """
+    schema = table.schema
+    if schema.get(PRODIGY_ANSWER) != pl.String:
+        return gold
+    counts: dict[str | None, int] = {}
+    for batch in table.batches([PRODIGY_ANSWER]):
+        for answer, n in batch[PRODIGY_ANSWER].value_counts().iter_rows():
+            counts[answer] = counts.get(answer, 0) + n
+    if not set(counts) <= {*_PRODIGY_ANSWERS, None} or not counts.get("accept"):
+        return gold
+    said = (
+        f"{name}: column 'answer' holds Prodigy's answers: the labels of the "
+        f"{counts['accept']:,} accepted rows are gold"
+    )
+    if schema[label_column] == pl.String and schema.get("accept") == pl.List(pl.String):
+        chosen = pl.col("accept").list
+        chose = (pl.col(PRODIGY_ANSWER) == "accept") & (chosen.len() == 1)
+        gold = pl.coalesce(gold, pl.when(chose).then(chosen.first()))
+        said += " (a choice interface's one accepted option, where a row has no label)"
+    others = {answer: counts.get(answer, 0) for answer in ("reject", "ignore")}
+    if any(others.values()):
+        said += (
+            f"; those of the {others['reject']:,} rejected and {others['ignore']:,} ignored "
+            "rows are not (a rejected label says only what the text is not)"
+        )
+    notes.append(said)
+    refused = pl.col(PRODIGY_ANSWER).is_in(["reject", "ignore"])
+    return pl.when(refused).then(pl.lit(None, pl.String)).otherwise(gold)
 
 
 def _raw_labels(

@@ -37,6 +37,38 @@ def test_csv_ingest_keeps_ids_gold_splits_and_meta(tmp_path: Path) -> None:
         assert ws.task.labels == ("ham", "spam")
 
 
+def test_a_prodigy_exports_rejected_and_ignored_labels_are_no_gold(tmp_path: Path) -> None:
+    # Trial 54a: 77 rejected labels became gold, and a choice interface's accepted
+    # options were dropped, without a word.
+    rows = [
+        {"text": "refund please", "label": "billing", "answer": "accept"},
+        {"text": "cannot log in", "label": "billing", "answer": "reject"},
+        {"text": "where is my parcel", "label": "shipping", "answer": "ignore"},
+        {"text": "card charged twice", "accept": ["billing"], "answer": "accept"},
+        {"text": "password reset", "accept": [], "answer": "reject"},
+        {"text": "two options", "accept": ["billing", "login"], "answer": "accept"},
+    ]
+    source = tmp_path / "prodigy.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, source, label_column="label", labels=["billing", "shipping", "login"])
+        gold = dict(ws.sql("SELECT text, gold FROM examples").rows())
+    assert gold == {
+        "refund please": "billing",
+        "cannot log in": None,
+        "where is my parcel": None,
+        "card charged twice": "billing",
+        "password reset": None,
+        "two options": None,
+    }
+    assert (
+        f"{source}: column 'answer' holds Prodigy's answers: the labels of the 3 accepted "
+        "rows are gold (a choice interface's one accepted option, where a row has no "
+        "label); those of the 2 rejected and 1 ignored rows are not (a rejected label says "
+        "only what the text is not)"
+    ) in summary.notes
+
+
 def test_the_summary_says_how_many_gold_labels_each_split_got(tmp_path: Path) -> None:
     # Trial 52b: 715 of 1,002 gold rows went to train, 90 to dev; nothing said so.
     path = tmp_path / "c.csv"

@@ -89,7 +89,14 @@ def test_spans_as_prodigy_objects_or_polars_structs_are_read(tmp_path: Path) -> 
             {
                 "text": "big screen",
                 "spans": [{"start": 4, "end": 10, "label": "TERM", "token_start": 1}],
-            }
+                "answer": "accept",
+            },
+            # Trial 54a: a rejected annotation's spans became gold.
+            {
+                "text": "dim screen",
+                "spans": [{"start": 0, "end": 3, "label": "TERM", "token_start": 0}],
+                "answer": "reject",
+            },
         ],
     )
     frame = pl.DataFrame(
@@ -105,6 +112,7 @@ def test_spans_as_prodigy_objects_or_polars_structs_are_read(tmp_path: Path) -> 
         assert ws.sql("SELECT text, gold FROM examples ORDER BY text").rows() == [
             ("Dell battery", '[[0, 4, "BRAND"]]'),
             ("big screen", '[[4, 10, "TERM"]]'),
+            ("dim screen", None),
         ]
         objects = pl.DataFrame(
             {"text": ["x"], "spans": [object()]}, schema={"text": pl.String, "spans": pl.Object}
