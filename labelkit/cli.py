@@ -2352,6 +2352,10 @@ def queue_command(
         console.print(rich_table(items.with_columns(one_line("text"))))
 
 
+# A token shorter than this is warned of: each try of a guess costs one request.
+MIN_TOKEN_CHARACTERS = 16
+
+
 @app.command()
 def serve(
     workspace: Workspace_,
@@ -2415,6 +2419,15 @@ def serve(
         errors.print(
             "note: a --token on the command line shows in `ps` to everyone on this machine; "
             "set LABELKIT_TOKEN or use --token-file instead"
+        )
+    if token is not None and len(token) < MIN_TOKEN_CHARACTERS:
+        # Trial 54d: LABELKIT_TOKEN=x started without a word, and tries are not limited.
+        errors.print(
+            f"warning: the token is {counted(len(token), 'character')} long, few enough to "
+            f'guess: use {MIN_TOKEN_CHARACTERS} or more, such as python -c "import secrets; '
+            'print(secrets.token_urlsafe())"',
+            highlight=False,
+            markup=False,
         )
     if not host.strip():
         # Trial 49b: "" bound every interface and printed the link http://:8640/.

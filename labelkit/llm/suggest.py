@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,16 @@ def _rules_in(response: str) -> list[Any] | None:
     return items if isinstance(items, list) else None
 
 
+def _hidden_character(text: str) -> str | None:
+    """The first control, format or unassigned-surrogate character of ``text``, named
+    (``"U+200B (ZERO WIDTH SPACE)"``), or None."""
+    for character in text:
+        if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co"):
+            name = unicodedata.name(character, "a control character")
+            return f"U+{ord(character):04X} ({name})"
+    return None
+
+
 def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl.DataFrame:
     """``rule, status, error, lf`` per proposal of the answer, in its order."""
     items = _rules_in(response)
@@ -343,6 +354,10 @@ def _proposals(response: str, labels: tuple[str, ...], existing: set[str]) -> pl
             # A regex's `.` takes \r and the like: parsed as one rule, the rule file
             # would read it as two lines, the second one never shown as such.
             row["error"] = "the rule holds a line break"
+        elif (hidden := _hidden_character(line)) is not None:
+            # Trial 54d: NUL, U+202E and U+200B went into the rule file, where git sees
+            # a binary file and an editor shows another rule than the one that runs.
+            row["error"] = f"the rule holds {hidden}, which a reader of the rule file cannot see"
         else:
             try:
                 lf = parse_rule(line)

@@ -230,6 +230,21 @@ def _review_chosen(
     return answered
 
 
+def _nothing_to_ask(queue: ReviewQueue, focus: str | None, attribute: str | None) -> Text:
+    """What to say when ``queue.next`` has nothing for this reviewer: the queue is done,
+    or what is left is on other reviewers' screens (trial 54d: "the queue is empty"
+    while names that never answered held every item)."""
+    held = queue.progress(focus, attribute=attribute)["remaining"]
+    if held:
+        return Text(
+            f"{counted(held, 'item')} left, on other reviewers' screens; one left unanswered "
+            f"comes back to the queue after {queue.claim_seconds / 60:g} minutes.",
+            style="bold",
+        )
+    empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
+    return Text.assemble(("The queue is empty. ", "bold green"), empty)
+
+
 def _answer_of(
     key: str, item: ReviewItem, read_key: Callable[[], str], console: Console
 ) -> tuple[str, str | None] | None:
@@ -271,8 +286,7 @@ def _review_items(
         if notice is not None:
             console.print(notice)
         if item is None:
-            empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
-            console.print(Text.assemble(("The queue is empty. ", "bold green"), empty))
+            console.print(_nothing_to_ask(queue, focus, current))
             break
         keys = _keys(item, focus)
         if following not in (None, current):
@@ -614,8 +628,7 @@ def _review_spans(
         if notice is not None:
             console.print(notice)
         if item is None:
-            empty = f"Nothing left to ask about {focus}." if focus else "Nothing left to review."
-            console.print(Text.assemble(("The queue is empty. ", "bold green"), empty))
+            console.print(_nothing_to_ask(queue, focus, None))
             break
         assert item.bounds is not None
         if edit is None or (edit.item.example_id, edit.item.attribute) != (

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 import math
 import re
 import tempfile
@@ -74,6 +75,8 @@ from labelkit.review.spans import word_tokens
 from labelkit.task import span_bounds
 from labelkit.workspace import Workspace
 
+_log = logging.getLogger(__name__)
+
 STATIC = Path(__file__).parent / "static"
 _MAX_BODY = 64 * 1024
 # A Host header is a name or an address and a port, nothing else: "evil.com@127.0.0.1"
@@ -86,8 +89,10 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
-        "base-uri 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
     ),
+    # frame-ancestors' older form, for browsers that predate it.
+    "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -466,6 +471,10 @@ class _Guard:
         self.names = {"localhost", *(name.lower().rstrip(".") for name in allowed_hosts)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # No route takes one, and none of the checks below would see it (trial 54d).
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -478,12 +487,28 @@ class _Guard:
             await refusal(scope, receive, send)
             return
 
+        started = False
+
         async def send_secured(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 MutableHeaders(scope=message).update(_HEADERS)
             await send(message)
 
-        await self.app(scope, receive, send_secured)
+        try:
+            await self.app(scope, receive, send_secured)
+        except Exception:
+            if started:
+                raise
+            # Starlette's own 500 is sent past this middleware, without the headers
+            # (trial 54d); the traceback goes to the server's log, not to the page.
+            _log.exception("%s %s failed", request.method, request.url.path)
+            failure = JSONResponse(
+                {"error": "the server failed on this request: its log says why"}, status_code=500
+            )
+            failure.headers.update(_HEADERS)
+            await failure(scope, receive, send)
 
     def _check(self, request: Request) -> None:
         host = request.headers.get("host", "")
@@ -556,6 +581,11 @@ async def _json_body(request: Request) -> dict[str, Any]:
         raise RequestError("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
+    try:
+        # JSON's "\ud800" is a lone surrogate, which no text can hold (trial 54d: 500).
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise RequestError("the request body holds a lone surrogate (\\ud800-\\udfff)") from None
     return body
 
 
@@ -567,7 +597,7 @@ def _reviewer(value: Any) -> str:
     except InputError:
         raise RequestError(
             f"reviewer: give your name (1 to {MAX_REVIEWER} characters, no control "
-            "character or direction mark)"
+            "character, direction mark or invisible one)"
         ) from None
 
 

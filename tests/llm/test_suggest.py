@@ -249,12 +249,20 @@ def test_a_rule_with_a_line_break_is_malformed_and_never_reaches_the_file(
     sneaky += [{"match": "/y\u2028z/", "label": "spam"}]
     # An arrow in a regex ends it early: this one would vote a label nobody asked for.
     sneaky += [{"match": "/x/ -> hma #/", "label": "spam"}]
+    # Trial 54d: a NUL made git see a binary file; U+202E shows another rule in an
+    # editor than the one that runs; U+200B between two letters is not seen at all.
+    sneaky += [{"match": f"/a{c}b/", "label": "spam"} for c in ("\x00", "\u202e", "\u200b")]
     answer = Behaviour(script=lambda body: json.dumps({"rules": sneaky}))
     with OpenAIServer(answer) as server:
         proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
-    assert proposals["status"].to_list() == ["malformed"] * 3
+    assert proposals["status"].to_list() == ["malformed"] * 6
     assert proposals["error"].to_list()[:2] == ["the rule holds a line break"] * 2
     assert "voting 'hma', not 'spam'" in proposals["error"][2]
+    assert [error.split(",")[0] for error in proposals["error"][3:]] == [
+        "the rule holds U+0000 (a control character)",
+        "the rule holds U+202E (RIGHT-TO-LEFT OVERRIDE)",
+        "the rule holds U+200B (ZERO WIDTH SPACE)",
+    ]
     with pytest.raises(LabelkitError, match="malformed"):
         decide_suggestion(ws, proposals["id"][0], True, tmp_path / "spam.rules")
     assert not (tmp_path / "spam.rules").exists()

@@ -48,7 +48,9 @@ def test_a_blank_reviewer_is_refused_and_a_padded_one_stored_stripped(
         queue.next(reviewer="\t")
     # Trial 49b: the terminal stored a name holding an escape sequence, which the page
     # refused; both take the same names now.
-    for odd in ("\x1b]0;pwn\x07", "ana\u202e", "a\u2028b", "a" * 65):
+    # Trial 54d: "ana" with a zero-width space was a second reviewer who looked the same.
+    invisible = ("ana\u200b", "\u200fmal", "\ufeffana\u2060", "an\xada")
+    for odd in ("\x1b]0;pwn\x07", "ana\u202e", "a\u2028b", "a" * 65, *invisible):
         with pytest.raises(InputError, match="1 to 64 characters, none a control"):
             queue.next(reviewer=odd)
     # Any script's own spaces and joiners are a name's (the second read of this stop).

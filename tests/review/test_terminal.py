@@ -202,6 +202,23 @@ def test_end_of_input_quits_and_an_empty_queue_says_so(queue: ReviewQueue) -> No
     assert "The queue is empty" in out.getvalue()
 
 
+def test_items_on_other_reviewers_screens_are_not_an_empty_queue(
+    queue: ReviewQueue,  # noqa: F811
+) -> None:
+    # Trial 54d: names that never answered held every item: "The queue is empty".
+    assert queue.next(reviewer="cy") is not None
+    pressed = keys("ss")
+    out = io.StringIO()
+    review_in_terminal(
+        queue, reviewer="bo", console=Console(file=out, width=200), read_key=lambda: next(pressed)
+    )
+    assert (
+        "1 item left, on other reviewers' screens; one left unanswered comes back to the "
+        "queue after 10 minutes."
+    ) in out.getvalue()
+    assert "The queue is empty" not in out.getvalue()
+
+
 def song_focus_pass(queue: ReviewQueue, pressed: str) -> str:  # noqa: F811
     """A focus pass on spam, item a3 voted by a keyword LF on "song"; its output."""
     queue.workspace.con.execute(

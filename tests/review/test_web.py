@@ -140,6 +140,13 @@ def test_focus_mode_asks_about_one_label(review_workspace: Path, serve: Serve) -
             "seconds must be a finite number",
         ),
         (b'{"reviewer": "ana", "pad": "' + b"x" * 70_000 + b'"}', 413, "request body over"),
+        # Trial 54d: a lone surrogate ended in a 500 from DuckDB.
+        (
+            b'{"reviewer": "ana", "example_id": "\\ud800", "action": "skip"}',
+            400,
+            "lone surrogate",
+        ),
+        (b'{"reviewer": "ana\\u200b", "example_id": "w01", "action": "skip"}', 400, "invisible"),
     ],
 )
 def test_malformed_requests_get_4xx_with_a_clear_message_and_change_nothing(
@@ -193,6 +200,10 @@ def test_pages_forbid_inline_scripts_and_text_comes_back_as_data(
         page = client.get("/")
         assert "script-src 'self'" in page.headers["content-security-policy"]
         assert page.headers["x-content-type-options"] == "nosniff"
+        # Trial 54d: framing refused in browsers without frame-ancestors, and no form
+        # of the page may post anywhere.
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "form-action 'none'" in page.headers["content-security-policy"]
         for escape in ("/static/%2e%2e/web.py", "/static/..%2fweb.py", "/static/%2e%2e%2fqueue.py"):
             assert client.get(escape).status_code == 404, escape
         for example_id, *_ in TEXTS[:10]:
@@ -500,3 +511,28 @@ def test_a_page_left_open_counts_an_hour_at_most(review_workspace: Path, serve: 
         assert client.post("/api/answer", json=answer).status_code == 200
     with Workspace(review_workspace, read_only=True) as ws:
         assert ws.sql("SELECT seconds FROM decisions")["seconds"].to_list() == [3600.0]
+
+
+def test_a_websocket_is_closed_and_a_failure_still_carries_the_headers(
+    review_workspace: Path,
+) -> None:
+    # Trial 54d: a websocket request passed the Host, Origin and token checks unseen,
+    # and Starlette's 500 was sent without the security headers.
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from labelkit.review.web import create_app
+
+    with Workspace(review_workspace) as ws:
+        client = TestClient(
+            create_app(ws), base_url="http://127.0.0.1", raise_server_exceptions=False
+        )
+        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/"):
+            pass
+        assert closed.value.code == 1008
+        ws.con.close()  # every request that reads the workspace now fails
+        failed = client.post("/api/next", json={"reviewer": "ana"})
+    assert failed.status_code == 500
+    assert failed.json() == {"error": "the server failed on this request: its log says why"}
+    assert failed.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in failed.headers["content-security-policy"]

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from labelkit import Workspace, ingest
+from labelkit import ReviewQueue, Workspace, ingest
 from tests.review.conftest import (
     ASPECT_ATTRIBUTES,
     ASPECT_QUEUE,
@@ -330,6 +330,25 @@ def test_a_long_text_scrolls_in_its_box_and_the_answers_stay_in_view(
         review_as(page, url)
         expect(page.locator("#text")).to_contain_text("word word word")
         expect(page.locator("#choices button").first).to_be_in_viewport()
+
+
+def test_items_on_other_reviewers_screens_are_said_to_be_so(
+    numbered_file: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 54d: names that never answered held every item, and the page said "The
+    # queue is empty. Thank you!".
+    with Workspace(numbered_file) as ws:
+        held = ReviewQueue(ws).next(reviewer="bot")
+    assert held is not None and held.example_id == "n1"
+    with serve(numbered_file) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        expect(page.locator("#text")).to_have_text("second text")
+        page.keyboard.press("0")
+        expect(page.locator("#status")).to_have_text(
+            "1 item left, on other reviewers' screens; one left unanswered comes back to the "
+            "queue after a few minutes."
+        )
 
 
 def test_labels_that_are_numbers_have_their_own_keys(

@@ -4,7 +4,7 @@
 // Example text, labels and attribute names are only ever set with textContent.
 const state = {
   labels: [], attributes: [], attribute: null, nextAttribute: null, kind: null,
-  item: null, shownAt: 0, busy: false,
+  item: null, shownAt: 0, busy: false, progress: null,
   // A span item's pending edit: new bounds (code points) that Enter, a or a number key
   // store, as a boundary fix ("fix") or a span no source caught ("missed"); the token
   // cursor, and where a keyboard selection started.
@@ -17,6 +17,7 @@ function say(message) { $("status").textContent = shown(message); }
 
 function showProgress(progress) {
   if (!progress) return;
+  state.progress = progress;
   // In focus mode the counts cover the items asking about that label only; in a pass
   // over one attribute, that attribute's items.
   $("progress").textContent = shown((state.attribute ? `${state.attribute}: ` : "") +
@@ -230,7 +231,13 @@ function render(item, notice = "") {
   state.item = item;
   $("card").hidden = item === null;
   if (item === null) {
-    say(focus() ? `Nothing left suggested as ${focus()}.` : "The queue is empty. Thank you!");
+    // What is left is on other reviewers' screens (trial 54d: "the queue is empty"
+    // while names that never answered held every item).
+    const held = state.progress?.remaining ?? 0;
+    say(held > 0
+      ? `${held} ${held === 1 ? "item" : "items"} left, on other reviewers' screens; ` +
+        "one left unanswered comes back to the queue after a few minutes."
+      : focus() ? `Nothing left suggested as ${focus()}.` : "The queue is empty. Thank you!");
     return;
   }
   say(notice);
