@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
+from rich.text import Text
 
 from labelkit import (
     InputError,
@@ -261,6 +263,21 @@ def test_a_huge_text_shows_its_start_and_the_words_around_what_fired(
     after = len(huge) - (song + 4 + 200)
     assert f"… {after:,} characters … (a {len(huge):,}-character text" in shown
     assert "Is this spam?" in shown
+
+
+def test_a_long_texts_excerpt_shows_each_sources_first_match_before_more_of_one() -> None:
+    # Trial 54e: a broad LF's six matches in a letter's first lines took every window,
+    # and the colonoscopy two other LFs voted on was never shown.
+    from labelkit.review.terminal import _excerpt
+
+    letter = "patient seen today. " * 400 + "Colonoscopy booked. " + "filler text. " * 200
+    found = [m.start() for m in re.finditer("patient", letter)]
+    at = letter.index("Colonoscopy")
+    marks = [(start, start + 7, "broad") for start in found] + [(at, at + 11, "gi")]
+    shown = _excerpt(Text(letter), marks).plain
+    assert "Colonoscopy booked" in shown
+    # The other windows go to the broad LF's matches, one of them within the start.
+    assert shown.count("characters …") >= 2
 
 
 def run(queue: ReviewQueue, pressed: Sequence[str], **options: object) -> str:  # noqa: F811
