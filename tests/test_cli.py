@@ -138,9 +138,32 @@ def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -
         "0.667",
         "0.400",
     ]
+    # Trial 54e: 1.000 against 0.667 on 21 letters, with nothing said of how few.
+    assert "gold test split (5 texts)" in result.stdout
+    assert (
+        "note: 5 gold texts say little: accuracy with its 95% interval: majority_vote 0.400 "
+        "(0.12-0.77). Add gold to the test split to tell these apart."
+    ) in " ".join(result.stderr.split())
     analyzed = piped("analyze", voted)
     assert analyzed.returncode == 0, analyzed.stderr
     assert cells(analyzed.stdout, LONG_LF)[:3] == [LONG_LF, "spam", "0.500"], "d1, d3 of dev"
+
+
+def test_evaluate_names_the_labels_no_gold_text_of_the_split_has(tmp_path: Path) -> None:
+    # Trial 54e: oncology had no test gold, and no row or word said it was never scored.
+    texts = tmp_path / "t.csv"
+    texts.write_text("id,text,label,split\nt1,chest pain,cardio,test\nt2,cough,resp,test\n")
+    ws = tmp_path / "ws.duckdb"
+    ingested = run(
+        "ingest", ws, texts, "--label-column", "label", "--split-column", "split",
+        "--labels", "cardio,resp,onco",
+    )  # fmt: skip
+    assert ingested.returncode == 0, ingested.stderr
+    with Workspace(ws) as opened:
+        apply_lfs(opened, [keyword_lf("pain", ["pain"], "cardio")])
+    result = piped("evaluate", ws)
+    assert result.returncode == 0, result.stderr
+    assert "note: no test gold text is onco: nothing here scores that label" in result.stderr
 
 
 def test_analyze_judges_imported_llm_answers_as_sources(tmp_path: Path) -> None:
