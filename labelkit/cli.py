@@ -1655,7 +1655,7 @@ def aggregate_votes(
             _print_health(report, sources, measured)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
-        lost = _lost_labels(ws, model, fit_split)
+        lost = _lost_labels(ws, model, fit_split, (report or {}).get("chosen"))
     examples = sum(counts.values())
     counts.pop(None, None)
     labeled = sum(counts.values())
@@ -1687,7 +1687,9 @@ def aggregate_votes(
 LOST_LABEL_VOTES = 20
 
 
-def _lost_labels(ws: Workspace, model: str, fit_split: str) -> str | None:
+def _lost_labels(
+    ws: Workspace, model: str, fit_split: str, chosen: str | None = None
+) -> str | None:
     """A warning naming the labels of the task the label model gives to no example of
     ``fit_split`` or next to none: those no source it weighs votes (trial 53a:
     `--exclude` of the two LFs the health table called "trusted above gold" left
@@ -1724,7 +1726,14 @@ def _lost_labels(ws: Workspace, model: str, fit_split: str) -> str | None:
             "--exclude left out"
         )
     if outweighed:
-        other = "majority_vote" if model == "auto" else "auto"
+        # Trial 54e: auto, fallen back to majority vote, advised majority_vote.
+        other = (
+            "auto"
+            if model != "auto"
+            else "dawid_skene"
+            if chosen == "majority_vote"
+            else "majority_vote"
+        )
         said.append(
             f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
             f"{fit_split}: their votes are outweighed; compare another label model "

@@ -792,6 +792,9 @@ def shown_choice(report: dict[str, Any]) -> str:
     chosen = report["chosen"]
     if chosen == "precision_em":
         chosen += " (one accuracy per source, by EM)"
+    elif chosen == "majority_vote":
+        # Trial 54e: auto's labels beside `--model majority_vote`'s read as a contradiction.
+        chosen += " (its exact ties broken in a seeded order, as --model majority_vote does not)"
     return f"{chosen}, {report['reason']}"
 
 
