@@ -570,6 +570,7 @@ def temper_textcat(model_dir: Path, dev_path: Path) -> float:
     scores = np.array(
         [[doc.cats[label] for label in labels] for doc in nlp.pipe(doc.text for doc in docs)]
     )
+    _warn_if_no_better_than_the_commonest(scores.argmax(axis=1), gold, labels)
     temperature = best_temperature(np.log(np.clip(scores, 1e-12, 1.0)), gold)
     if temperature != 1.0:
         for name in ("W", "b"):
@@ -577,6 +578,29 @@ def temper_textcat(model_dir: Path, dev_path: Path) -> float:
         nlp.meta.setdefault("labelkit", {})["temperature"] = temperature
         nlp.to_disk(model_dir)
     return temperature
+
+
+def _warn_if_no_better_than_the_commonest(
+    predicted: np.ndarray, gold: np.ndarray, labels: Sequence[str]
+) -> None:
+    """Warn where the chosen checkpoint is right on its dev labels no more often than
+    answering their commonest label always would: it learned nothing usable. Trial 54e:
+    spaCy's bag of words on 400 long letters answered two classes for everything (0.048
+    test accuracy), and `train` said only "model saved"."""
+    if len(gold) == 0:
+        return
+    accuracy = float((predicted == gold).mean())
+    commonest = np.bincount(gold, minlength=len(labels)).argmax()
+    baseline = float((gold == commonest).mean())
+    if accuracy <= baseline:
+        warnings.warn(
+            f"the model is right on {accuracy:.1%} of its {len(gold):,} dev labels, no more "
+            f"than answering {labels[commonest]!r} always ({baseline:.1%}): it learned "
+            "nothing usable from these texts; try the default model, or more epochs "
+            "(--param max_epochs=...)",
+            LabelkitWarning,
+            stacklevel=2,
+        )
 
 
 class PlainText(io.TextIOBase):
@@ -882,7 +906,9 @@ def _labels_given(rows: pl.DataFrame, exclusive: bool) -> set[str]:
 
 def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> None:
     """Warn of a label no training row has: the model can never give it, which
-    ``evaluate`` showed only as a recall of 0 (trial 44: rules pruned to four)."""
+    ``evaluate`` showed only as a recall of 0 (trial 44: rules pruned to four); and of
+    labels fewer than ``FEW_TRAINING_ROWS`` rows have (trial 54e: one oncology letter,
+    two psychiatry, without a word)."""
     given = _labels_given(examples, exclusive)
     unseen = [label for label in labels if label not in given]
     if unseen:
@@ -892,6 +918,24 @@ def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclus
             LabelkitWarning,
             stacklevel=3,
         )
+    listed = examples["label"].explode() if not exclusive else examples["label"]
+    counts = dict(listed.drop_nulls().value_counts().iter_rows())
+    few = [
+        f"{counts[label]} {label!r}"
+        for label in labels
+        if 0 < counts.get(label, 0) < FEW_TRAINING_ROWS
+    ]
+    if few:
+        warnings.warn(
+            f"few training rows are labelled {', '.join(few)}: too few to learn a label "
+            "from; add labeling functions or reviews that give it",
+            LabelkitWarning,
+            stacklevel=3,
+        )
+
+
+# A label fewer training rows have than this is warned of.
+FEW_TRAINING_ROWS = 5
 
 
 def _check_dev(dev: pl.DataFrame, labels: Sequence[str], exclusive: bool) -> pl.DataFrame:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -300,6 +301,31 @@ def test_warns_of_a_label_no_training_row_has(tmp_path: Path) -> None:
             examples, ["ham", "spam", "eggs"], tmp_path, model="tfidf_char_logreg"
         )
     assert model.exists()
+
+
+def test_warns_of_labels_few_training_rows_have(tmp_path: Path) -> None:
+    # Trial 54e: one oncology letter and two psychiatry ones trained without a word.
+    examples = pl.concat(
+        [
+            rows({"label": "spam"}, {"label": "ham"}),
+            pl.DataFrame({"text": ["a b"], "label": ["egg"]}),
+        ]
+    )
+    with pytest.warns(LabelkitWarning, match="few training rows are labelled 1 'egg': too few"):
+        train_textcat(examples, ["ham", "spam", "egg"], tmp_path, model="tfidf_char_logreg")
+
+
+def test_a_model_no_better_than_the_commonest_dev_label_is_warned_of() -> None:
+    # Trial 54e: spaCy's bag of words answered two classes for every letter (0.048 on
+    # test), and train said "model saved".
+    from labelkit.train.textcat import _warn_if_no_better_than_the_commonest
+
+    gold = np.array([0, 0, 0, 1, 2])
+    with pytest.warns(LabelkitWarning, match=r"right on 40\.0% of its 5 dev labels, no more "):
+        _warn_if_no_better_than_the_commonest(np.array([1, 1, 0, 1, 1]), gold, ["a", "b", "c"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_no_better_than_the_commonest(np.array([0, 0, 0, 1, 1]), gold, ["a", "b", "c"])
 
 
 @pytest.mark.parametrize("model", ["tfidf_char_logreg", BOW])
