@@ -718,7 +718,27 @@ def read_list(path: str | Path, owner: str) -> list[str]:
     except InputError as error:
         raise InputError(f"{owner}: {error}") from None
     lines = (line.strip() for line in text.splitlines())
-    return [line for line in lines if line and line != "#" and not line.startswith("# ")]
+    entries = [line for line in lines if line and line != "#" and not line.startswith("# ")]
+    if entries and _is_json_pattern(entries[0]):
+        # Trial 54a: a Prodigy patterns file became 10 "phrases" of JSON, matching nothing.
+        raise InputError(
+            f"{owner}: {found} holds JSON patterns ({entries[0][:60]}...), as Prodigy's "
+            "--patterns and spaCy's entity_ruler read them, not one entry per line: give "
+            "them to token_span_lf or pattern_lf (docs/labeling_functions.md, 'Coming "
+            "from Prodigy')"
+        )
+    return entries
+
+
+def _is_json_pattern(line: str) -> bool:
+    """Whether ``line`` is a JSON object with a ``pattern``, a patterns file's line."""
+    if not line.startswith("{"):
+        return False
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and "pattern" in value
 
 
 def _defining_folder() -> Path | None:
@@ -932,9 +952,15 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
         module_spec = importlib.util.spec_from_file_location(path.stem, path)
         if module_spec is None or module_spec.loader is None:
             # Trial 53e: reviews.rules.orig was "no Python module", and no more.
+            patterns = (
+                " (a .jsonl of patterns, as Prodigy's --patterns: see 'Coming from Prodigy' "
+                "in docs/labeling_functions.md)"
+                if path.suffix == ".jsonl"
+                else ": rename it"
+            )
             raise InputError(
                 f"{path}: a labeling-function file ends in .py (Python) or in "
-                f"{' or '.join(sorted(RULE_SUFFIXES))} (rules, one per line): rename it"
+                f"{' or '.join(sorted(RULE_SUFFIXES))} (rules, one per line){patterns}"
             )
         module = importlib.util.module_from_spec(module_spec)
         try:

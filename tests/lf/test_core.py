@@ -232,6 +232,11 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
     kept.write_text("free -> spam\n")
     with pytest.raises(InputError, match=r"ends in \.py \(Python\) or in \.rules or \.txt"):
         load_lfs(kept)
+    # Trial 54a: a Prodigy patterns file given to --lfs.
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "ORG", "pattern": "Apple"}\n')
+    with pytest.raises(InputError, match=r"\(a \.jsonl of patterns, as Prodigy's --patterns: see"):
+        load_lfs(patterns)
 
 
 def test_keywords_starting_or_ending_with_punctuation_match() -> None:

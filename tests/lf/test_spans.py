@@ -386,6 +386,10 @@ def test_a_gazetteer_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None
         match=r"span LF 'places': .*places.txt line 1: byte 0xe9 is not valid UTF-8: save",
     ):
         phrase_span_lf("places", "TERM", gazetteer)
+    # Trial 54a: a Prodigy patterns file read as ten "phrases" of JSON matched nothing.
+    gazetteer.write_text('# products\n{"label": "PRODUCT", "pattern": [{"lower": "iphone"}]}\n')
+    with pytest.raises(InputError, match=r"places.txt holds JSON patterns \(\{\"label\""):
+        phrase_span_lf("places", "TERM", gazetteer)
 
 
 def test_an_lf_files_gazetteer_is_found_beside_it_and_skips_comments(
