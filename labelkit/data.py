@@ -1043,10 +1043,21 @@ def _apply(
     if changed:
         rows = "; ".join(f"{file} row {row}: id {id_!r}" for id_, file, row, _ in changed)
         more = changed[0][3] - len(changed)
+        first_id, file, row, _ = changed[0]
+        # Trial 54a: a later Prodigy export, its rows in another order, and ids made from
+        # the file's name and row.
+        made = first_id == f"{Path(file).stem}:{row}"
+        fix = (
+            "these ids are the file's name and row, which another order of the rows gives "
+            "to other texts: name a column that identifies each text with id_column / "
+            "--id-column (a Prodigy export: _task_hash)"
+            if made
+            else "give each a new id"
+        )
         raise InputError(
             f"{counted(changed[0][3], 'row')} give{'s' if changed[0][3] == 1 else ''} an id "
             f"already in the workspace with another text ({rows}"
-            f"{f'; and {more} more' if more else ''}): give each a new id"
+            f"{f'; and {more} more' if more else ''}): {fix}"
         )
     known = con.execute(
         """SELECT e.split, i.split, i.split IS NOT NULL AND i.split <> e.split AS moved,

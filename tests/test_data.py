@@ -354,6 +354,14 @@ def test_an_id_with_new_text_is_refused(workspace: Workspace, tmp_path: Path) ->
         f"'a1'; {path} row 3: id 'a3'): give each a new id"
     )
     assert table_counts(workspace) == before
+    # Trial 54a: a later export, its rows in another order, and ids made from its name
+    # and row: --id-column is the way out.
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"text": "one", "_task_hash": 1}\n{"text": "two", "_task_hash": 2}\n')
+    ingest(workspace, export)
+    export.write_text('{"text": "two", "_task_hash": 2}\n{"text": "one", "_task_hash": 1}\n')
+    with pytest.raises(InputError, match=r"these ids are the file's name and row, which ano"):
+        ingest(workspace, export)
 
 
 def test_json_objects_as_ids_are_refused(workspace: Workspace, tmp_path: Path) -> None:
