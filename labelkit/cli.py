@@ -1656,6 +1656,17 @@ def aggregate_votes(
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
         lost = _lost_labels(ws, model, fit_split, (report or {}).get("chosen"))
+        # Trial 54b: 305 ties left unlabeled, said only by the counts.
+        tied = (
+            first_row(
+                ws.con,
+                """SELECT count(*) FROM predictions p
+                   WHERE p.label IS NULL
+                     AND p.example_id IN (SELECT example_id FROM votes)""",
+            )[0]
+            if model == "majority_vote"
+            else 0
+        )
     examples = sum(counts.values())
     counts.pop(None, None)
     labeled = sum(counts.values())
@@ -1664,6 +1675,13 @@ def aggregate_votes(
         for label in labels
     )
     console.print(f"{model}: {labeled:,} of {examples:,} examples labeled: {balance}")
+    if tied:
+        console.print(
+            f"note: {counted(tied, 'example')} with votes {'is' if tied == 1 else 'are'} left "
+            f"without a label, {'its' if tied == 1 else 'their'} votes tied: --class-balance "
+            "breaks ties by the labels' shares, and flag queues them for review",
+            highlight=False,
+        )
     if lost:
         errors.print(f"warning: {lost}", highlight=False, markup=False)
     _say(unused_gold)
