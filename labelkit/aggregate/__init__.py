@@ -229,6 +229,12 @@ def aggregate_to_workspace(
         **params,
     }
     store_label_model_answers(workspace, answers, config)
+    if save_to is not None and workspace.task.kind == "classification":
+        # What the saved matrices' rows and columns are (trial 54b: 43 workers'
+        # confusion matrices, their order to be guessed).
+        document = json.loads(Path(save_to).read_text())
+        document |= {"sources": used_sources, "labels": list(workspace.task.labels)}
+        Path(save_to).write_text(json.dumps(document))
 
 
 def last_aggregate_config(workspace: Workspace) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -338,6 +339,9 @@ def test_aggregate_fits_with_a_gold_split_and_saves_the_model(
     ]
     config = workspace.sql("SELECT config FROM runs WHERE step = 'aggregate'")["config"][0]
     assert '"gold_split": "test"' in config
+    # Trial 54b: 43 workers' confusion matrices saved, their order to be guessed.
+    saved = json.loads((tmp_path / "wmv.json").read_text())
+    assert saved["sources"] == ["song", "sub"] and saved["labels"] == ["ham", "spam"]
 
 
 def test_dawid_skene_picks_the_gold_weight_by_cross_validation() -> None:
