@@ -657,10 +657,22 @@ def analyze(
             if _analysis_split(ws) == "dev"
             else None
         )
+        unscored = _labels_without_gold(ws, split) if split else []
+        if len(unscored) == len(ws.task.labels):
+            unscored = []  # a split without gold, which the table says
     where = f"the {split} split" if split else "all examples"
     console.print(
         rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
     )
+    if unscored:
+        # Trial 54e: an LF voting psychiatry, which no dev letter was, read 0 of 18 right
+        # and "ok", with nothing said of why.
+        console.print(
+            f"note: no gold text of {where} is {', '.join(unscored)}: an LF's votes for "
+            f"{'that label' if len(unscored) == 1 else 'those labels'} can only be wrong "
+            "here, so its accuracy says nothing of them",
+            highlight=False,
+        )
     _print_health(
         fitted.report,
         everything.sources,

@@ -164,6 +164,11 @@ def test_evaluate_names_the_labels_no_gold_text_of_the_split_has(tmp_path: Path)
     result = piped("evaluate", ws)
     assert result.returncode == 0, result.stderr
     assert "note: no test gold text is onco: nothing here scores that label" in result.stderr
+    analyzed = piped("analyze", ws, "--split", "test")
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "note: no gold text of the test split is onco: an LF's votes for that label" in (
+        " ".join(analyzed.stdout.split())
+    )
 
 
 def test_analyze_judges_imported_llm_answers_as_sources(tmp_path: Path) -> None:
