@@ -457,10 +457,15 @@ def _fit(
             quiet.enter_context(contextlib.redirect_stdout(log))
             quiet.enter_context(contextlib.redirect_stderr(log))
         else:
-            if not _is_terminal(sys.stdout):
-                quiet.enter_context(contextlib.redirect_stdout(PlainText(sys.stdout)))
-            if not _is_terminal(sys.stderr):
-                quiet.enter_context(contextlib.redirect_stderr(PlainText(sys.stderr)))
+            # spaCy names the staging folder, which is gone once training ends (trial
+            # 54a: "Saved pipeline to output directory .../.training-h7fgy88_").
+            moved = (str(staging), str(output))
+            for redirect, stream in (
+                (contextlib.redirect_stdout, sys.stdout),
+                (contextlib.redirect_stderr, sys.stderr),
+            ):
+                plain = not _is_terminal(stream)
+                quiet.enter_context(redirect(PlainText(stream, moved=moved, plain=plain)))
         try:
             spacy_train(staging / "config.cfg", staging, overrides=overrides)
         except SystemExit:
@@ -605,25 +610,31 @@ def _warn_if_no_better_than_the_commonest(
 
 class PlainText(io.TextIOBase):
     r"""A text stream that passes what is written to ``target`` without ANSI escape
-    codes (colours, cursor moves).
+    codes (colours, cursor moves) unless ``plain`` is false, and with the path
+    ``moved[0]`` written as ``moved[1]``.
 
     Examples
     --------
     >>> out = io.StringIO()
-    >>> PlainText(out).write("\x1b[38;5;2m✔ Saved\x1b[0m\n")
-    21
+    >>> PlainText(out, moved=("/tmp/x", "models")).write("\x1b[38;5;2m✔ Saved /tmp/x\x1b[0m\n")
+    28
     >>> out.getvalue()
-    '✔ Saved\n'
+    '✔ Saved models\n'
     """
 
-    def __init__(self, target: Any) -> None:
-        self.target = target
+    def __init__(
+        self, target: Any, *, moved: tuple[str, str] | None = None, plain: bool = True
+    ) -> None:
+        self.target, self.moved, self.plain = target, moved, plain
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.target.write(ANSI_ESCAPE.sub("", text))
+        shown = ANSI_ESCAPE.sub("", text) if self.plain else text
+        if self.moved is not None:
+            shown = shown.replace(*self.moved)
+        self.target.write(shown)
         return len(text)
 
     def flush(self) -> None:

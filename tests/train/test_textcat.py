@@ -147,7 +147,11 @@ def test_trains_in_the_given_language_and_quietly_unless_asked(
     train_textcat(
         examples, ["ham", "spam"], tmp_path / "loud", model=BOW, max_epochs=1, verbose=True
     )
-    assert "Training pipeline" in capfd.readouterr().out
+    loud = capfd.readouterr().out
+    assert "Training pipeline" in loud
+    # Trial 54a: spaCy named the staging folder, which was gone once training ended.
+    assert f"Saved pipeline to output directory\n{tmp_path / 'loud' / 'model-last'}" in loud
+    assert ".training-" not in loud
 
 
 def test_configs_are_spacys_own() -> None:
