@@ -957,7 +957,15 @@ def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
             if (lf.attribute, label) not in codes_of:
                 reason = unknown_vote(task, lf.attribute, label)
                 where = f"{lf.origin}: " if isinstance(lf, DeclarativeLF) and lf.origin else ""
-                raise InputError(f"{where}labeling function {lf.name!r} {reason}")
+                # Trial 54e: a class no gold row had was left out of the labels at the
+                # first ingest, and "did you mean 'neurology'?" was all the error said.
+                fixed = (
+                    "; a workspace's labels are set at its first ingest: to add one, "
+                    "ingest into a new workspace with --labels (labels=) naming it"
+                    if task.kind == "classification"
+                    else ""
+                )
+                raise InputError(f"{where}labeling function {lf.name!r} {reason}{fixed}")
 
 
 def failed_rows_line(counts: Mapping[str, int]) -> str:

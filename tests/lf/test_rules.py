@@ -190,6 +190,10 @@ def test_labelkit_apply_takes_a_rule_file_and_stores_each_rules_votes(tmp_path: 
     assert misspelt.returncode == 1
     assert f"{rules}:3: labeling function 'love -> hma' votes 'hma'" in misspelt.stderr
     assert "['ham', 'spam'] (did you mean 'ham'?)" in misspelt.stderr
+    # Trial 54e: a class left out of the labels at the first ingest, and nothing said so.
+    assert "a workspace's labels are set at its first ingest: to add one, ingest into" in (
+        " ".join(misspelt.stderr.split())
+    )
 
     rules.write_text("subscrib* -> spam\nlove -> ham\n")
     applied = run("apply", ws, "--lfs", rules)
