@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -137,7 +138,9 @@ def _options(
 
 def main() -> None:
     """Entry point: run the CLI, turning labelkit's errors into one clear line and exit
-    code 1, and each of its warnings into one ``warning:`` line on stderr."""
+    code 1, and each of its warnings into one ``warning:`` line on stderr. SIGTERM
+    unwinds as Ctrl-C does, and exits 143."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("once", LabelkitWarning)
@@ -147,7 +150,7 @@ def main() -> None:
         if _interrupted(error):
             # A worker that Ctrl-C stopped too, reported while the interrupt unwound.
             _say_interrupted()
-            sys.exit(INTERRUPTED)
+            sys.exit(_interrupted_status())
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(1)
@@ -155,11 +158,13 @@ def main() -> None:
         # typer turns Ctrl-C into a silent exit 130 (trial 46: aggregate had saved).
         if exited.code == INTERRUPTED and not isinstance(exited, _InterruptExplained):
             _say_interrupted()
+        if exited.code == INTERRUPTED:
+            sys.exit(_interrupted_status())
         raise
     except OSError as error:
         if _interrupted(error):
             _say_interrupted()
-            sys.exit(INTERRUPTED)
+            sys.exit(_interrupted_status())
         if error.filename is None:
             raise
         # A path the system refused (a read-only mount, a full disk, a file where a
@@ -172,11 +177,30 @@ def main() -> None:
         if not _interrupted(error):
             raise
         _say_interrupted()
-        sys.exit(INTERRUPTED)
+        sys.exit(_interrupted_status())
 
 
 # The shell's exit status of a command that SIGINT stopped.
 INTERRUPTED = 130
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill PID``, a scheduler's timeout), unwound as Ctrl-C is: each step
+    keeps what it finished and says so, and worker processes are stopped. Trial 54c:
+    a SIGTERM'd predict left its two workers running, 320 MB each, and said nothing."""
+
+
+_SIGTERMS: list[int] = []
+
+
+def _terminated(signum: int, frame: object) -> None:
+    _SIGTERMS.append(signum)
+    raise _Terminated
+
+
+def _interrupted_status() -> int:
+    """130 after Ctrl-C, 143 after SIGTERM: what the shell reports for each."""
+    return 128 + signal.SIGTERM if _SIGTERMS else INTERRUPTED
 
 
 class _InterruptExplained(SystemExit):
@@ -2437,7 +2461,6 @@ def serve(
     import ipaddress
     import os
     import secrets
-    import signal
     from urllib.parse import quote
 
     import uvicorn
@@ -3218,8 +3241,6 @@ def predict(
     A row with no text (missing, empty or whitespace only) gets empty predictions, and a
     note on stderr counts them."""
 
-    from labelkit.train import NoTextWarning, predict_file
-
     with (
         tempfile.TemporaryDirectory(prefix="labelkit-predict-") as scratch,
         warnings.catch_warnings(record=True) as caught,
@@ -3228,6 +3249,10 @@ def predict(
             "not at all)"
         ),
     ):
+        # Imported inside: Ctrl-C while spaCy loads is predict's too (trial 54c: told of
+        # steps and LLM answers, which predict has none of).
+        from labelkit.train import NoTextWarning, predict_file
+
         warnings.simplefilter("always", NoTextWarning)
         # Trial 53b: a pipe (`cat x.jsonl | labelkit predict m - -`) was refused: the
         # standard streams are staged as files, since predict reads and writes files whole.

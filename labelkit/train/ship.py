@@ -760,14 +760,13 @@ class Predictor:
             while pending:
                 yield _collected(pending.popleft())
         except BaseException:
-            # Ctrl-C or an error: the workers are stopped, their answers unwanted. Left
-            # to finish, they labeled every block read ahead first: a minute after Ctrl-C
-            # on 240k rows (trial 46). The pool's own processes only (CPython keeps them
-            # in `_processes`; 3.14 adds terminate_workers), not the caller's.
-            workers = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                worker.terminate()
+            # Ctrl-C, a SIGTERM or an error: the batches not yet handed to a worker are
+            # cancelled (left to run, they labeled every block read ahead: a minute after
+            # Ctrl-C on 240k rows, trial 46), and the few a worker holds are waited for.
+            # Killing the workers instead could cut one off halfway through sending its
+            # answers, and the pool then waited forever for the rest of them (trial 54c:
+            # predict hung after Ctrl-C, and `kill PID` left its workers running).
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown()
 

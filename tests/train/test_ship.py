@@ -332,9 +332,11 @@ def test_predict_writes_an_input_s_nested_columns_to_csv(
     )
 
 
-def test_ctrl_c_stops_predict_s_workers_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_predict_s_workers_at_once(tmp_path: Path, stop: str) -> None:
     # Trial 46: after Ctrl-C the workers labeled every block read ahead first, a minute
-    # on 240k rows, before predict ended.
+    # on 240k rows, before predict ended. Trial 54c: killed mid-send, a worker left the
+    # pool waiting forever after Ctrl-C; and `kill PID` left both workers running.
     reviews = ["the food was great", "the staff was rude", "slow service", "fine wine"] * 25
     rows = pl.DataFrame(
         {
@@ -362,14 +364,19 @@ def test_ctrl_c_stops_predict_s_workers_at_once(tmp_path: Path) -> None:
         started = time.monotonic()
         while len(_children(process.pid)) < 2 and time.monotonic() - started < 120:
             time.sleep(0.2)
-        assert len(_children(process.pid)) == 2, "the two workers never started"
+        workers = _children(process.pid)
+        assert len(workers) == 2, "the two workers never started"
         time.sleep(3)  # at work on the first block
-        os.killpg(process.pid, signal.SIGINT)
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)  # as a terminal does: every process
+        else:
+            process.send_signal(signal.SIGTERM)  # as `kill PID` does: the main one
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr
+    assert process.returncode == (130 if stop == "ctrl-c" else 143), stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
+    assert not [pid for pid in workers if _running(pid)], "a worker outlived predict"
     # Trial 49c: predict was told that "no step had finished" and of LLM answers.
     assert "interrupted: nothing was written to" in " ".join(stderr.split())
     assert "no step had finished" not in stderr
@@ -379,6 +386,12 @@ def test_ctrl_c_stops_predict_s_workers_at_once(tmp_path: Path) -> None:
 def _children(pid: int) -> list[str]:
     found = subprocess.run(["ps", "--ppid", str(pid), "-o", "pid="], capture_output=True, text=True)
     return found.stdout.split()
+
+
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` exists and is no zombie (an exited child left unreaped)."""
+    state = subprocess.run(["ps", "-p", pid, "-o", "stat="], capture_output=True, text=True)
+    return bool(state.stdout.strip()) and not state.stdout.strip().startswith("Z")
 
 
 def test_predict_refuses_to_write_over_its_input(
