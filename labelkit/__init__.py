@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         LabelkitWarning,
         OutdatedWarning,
         WorkspaceError,
+        WorkspaceLockedError,
     )
     from labelkit.evaluation import Evaluation, evaluate, span_scores
     from labelkit.export import cleaned_labels, cleaned_spans, export_cleaned
@@ -107,6 +108,7 @@ _EXPORTS = {
     "LabelkitWarning": "labelkit.errors",
     "OutdatedWarning": "labelkit.errors",
     "WorkspaceError": "labelkit.errors",
+    "WorkspaceLockedError": "labelkit.errors",
     "Evaluation": "labelkit.evaluation",
     "evaluate": "labelkit.evaluation",
     "cleaned_labels": "labelkit.export",
@@ -189,6 +191,7 @@ __all__ = [
     "WeightedMajorityVote",
     "Workspace",
     "WorkspaceError",
+    "WorkspaceLockedError",
     "aggregate",
     "apply_lfs",
     "apply_lfs_to_frame",

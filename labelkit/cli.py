@@ -43,6 +43,7 @@ from labelkit.errors import (
     LabelkitError,
     LabelkitWarning,
     SchemaToMigrateError,
+    WorkspaceLockedError,
     did_you_mean,
 )
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
@@ -153,7 +154,9 @@ def main() -> None:
             sys.exit(_interrupted_status())
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
         errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
-        sys.exit(1)
+        # A workspace another process holds is worth a later try: sysexits' EX_TEMPFAIL,
+        # which a scheduler can tell from a failure (trial 54c).
+        sys.exit(LOCKED if isinstance(error, WorkspaceLockedError) else 1)
     except SystemExit as exited:
         # typer turns Ctrl-C into a silent exit 130 (trial 46: aggregate had saved).
         if exited.code == INTERRUPTED and not isinstance(exited, _InterruptExplained):
@@ -182,6 +185,8 @@ def main() -> None:
 
 # The shell's exit status of a command that SIGINT stopped.
 INTERRUPTED = 130
+# The exit status of a command that found its workspace held by another process.
+LOCKED = 75
 
 
 class _Terminated(KeyboardInterrupt):
@@ -302,10 +307,26 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
     that others can read it at once (trial 51c), unless its schema is to be migrated."""
     if must_exist and not path.exists():
         raise LabelkitError(f"workspace {path} does not exist: start with `labelkit ingest`")
+    wait_s = _wait_seconds()
     try:
-        return Workspace(path, read_only=read_only)
+        return Workspace(path, read_only=read_only, wait_s=wait_s)
     except SchemaToMigrateError:
-        return Workspace(path)
+        return Workspace(path, wait_s=wait_s)
+
+
+def _wait_seconds() -> float:
+    """``LABELKIT_WAIT``: how long a command waits for a workspace another process holds
+    (trial 54c: a nightly job failed at once where `flag` ran a minute longer)."""
+    given = os.environ.get("LABELKIT_WAIT", "").strip()
+    if not given:
+        return 0.0
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise LabelkitError(f"LABELKIT_WAIT is {given!r}: give a number of seconds, such as 600")
+    return seconds
 
 
 @app.command()
@@ -2624,6 +2645,10 @@ def runs(
             print(json.dumps(shown, indent=2))
             return
         logged = ws.sql("SELECT run_id, step, started_at, config FROM runs ORDER BY run_id")
+    if logged.is_empty():
+        # A typed empty column failed in polars (trial 54c's second read).
+        console.print(f"no runs yet in {workspace}: start with `labelkit ingest`")
+        return
     settings = [_settings(json.loads(config)) for config in logged["config"]]
     console.print(
         rich_table(

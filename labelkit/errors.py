@@ -18,6 +18,11 @@ class WorkspaceError(LabelkitError):
     """The workspace file cannot be used as asked (locked, missing a step, wrong version)."""
 
 
+class WorkspaceLockedError(WorkspaceError):
+    """Another process holds the workspace file: a later try may succeed (the CLI exits
+    75, EX_TEMPFAIL)."""
+
+
 class SchemaToMigrateError(WorkspaceError):
     """A workspace opened read-only is of an older schema, which only a writer migrates."""
 

@@ -34,6 +34,7 @@ from labelkit.errors import (
     OutdatedWarning,
     SchemaToMigrateError,
     WorkspaceError,
+    WorkspaceLockedError,
     did_you_mean,
 )
 from labelkit.task import Task
@@ -329,6 +330,9 @@ class Workspace:
         The ``.duckdb`` file. Parent folders are created.
     read_only
         Open without write access (several readers may share a file; only one writer).
+    wait_s
+        Where another process holds the file, try again for up to this many seconds
+        before raising ``WorkspaceLockedError`` (naming the holder where it can).
 
     Examples
     --------
@@ -338,14 +342,14 @@ class Workspace:
     >>> ws.close()
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, wait_s: float = 0.0) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise WorkspaceError(f"workspace {self.path} does not exist")
         _check_duckdb_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = self._connect()
+        self.con = self._connect(wait_s)
         try:
             _quiet(self.con)
             self._check_labelkit_tables()
@@ -441,7 +445,9 @@ class Workspace:
                 if "lock" not in str(error).lower():
                     raise WorkspaceError(f"cannot open workspace {self.path}: {error}") from error
                 if time.monotonic() >= deadline:
-                    raise WorkspaceError(_locked(self.path, str(error), self.read_only)) from error
+                    raise WorkspaceLockedError(
+                        _locked(self.path, str(error), self.read_only)
+                    ) from error
                 time.sleep(0.5)
 
     def schema_version(self) -> int:

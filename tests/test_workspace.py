@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -84,6 +85,33 @@ def test_the_lock_error_names_the_holding_process_and_what_it_does(tmp_path: Pat
         message = open_elsewhere(path)
     assert f"is open read-only in another process {me}" in message
     assert "for writing" not in message
+
+
+def test_a_command_waits_for_the_workspace_with_labelkit_wait_or_exits_75(tmp_path: Path) -> None:
+    # Trial 54c: a nightly job failed at once, with the exit code of a real error, where
+    # `flag` held the workspace a minute longer.
+    path = tmp_path / "held.duckdb"
+    with Workspace(path):
+        pass
+    command = [sys.executable, "-m", "labelkit", "runs", str(path)]
+    holder = Workspace(path)
+    try:
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 75, refused.stderr
+        assert "is open for writing in another process" in refused.stderr
+        env = {**os.environ, "LABELKIT_WAIT": "60"}
+        waiting = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert waiting.poll() is None, "it waits while the workspace is held"
+    finally:
+        holder.close()
+    shown, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0
+    assert "no runs yet in" in shown, "an empty log failed in polars"
+    bad = subprocess.run(
+        command, env={**os.environ, "LABELKIT_WAIT": "soon"}, capture_output=True, text=True
+    )
+    assert bad.returncode == 1 and "LABELKIT_WAIT is 'soon'" in bad.stderr
 
 
 def test_the_lock_error_points_at_a_running_server_and_ignores_a_dead_ones_note(
