@@ -54,10 +54,11 @@ def marked(page: Page, kind: str) -> str:
     return "".join(page.locator(f"#text mark.{kind}").all_text_contents())
 
 
-def expect_marked(page: Page, kind: str, text: str, seconds: float = 5.0) -> None:
+def expect_marked(page: Page, kind: str, text: str, seconds: float = 15.0) -> None:
     """Wait until the highlights of ``kind`` read ``text``: the page redraws them after
     the server answers, and a bare read raced the redraw (a CI run read "screen" where
-    "battery life" had just been saved)."""
+    "battery life" had just been saved; stop 54's suite, two workers on two cores, ran
+    past 5 seconds)."""
     deadline = time.monotonic() + seconds
     while marked(page, kind) != text and time.monotonic() < deadline:
         page.wait_for_timeout(50)
