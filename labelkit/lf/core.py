@@ -963,10 +963,19 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
                 f"{' or '.join(sorted(RULE_SUFFIXES))} (rules, one per line){patterns}"
             )
         module = importlib.util.module_from_spec(module_spec)
+        # As Python runs a script: the modules beside the file import (trial 54c: `from
+        # helper_words import KEYWORDS` failed from every folder).
+        folder = str(path.resolve().parent)
+        added = folder not in sys.path
+        if added:
+            sys.path.insert(0, folder)
         try:
             module_spec.loader.exec_module(module)
         except (Exception, SystemExit) as error:
             raise _load_error(error, str(path)) from None
+        finally:
+            if added:
+                sys.path.remove(folder)
     else:
         try:
             module = importlib.import_module(spec)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -223,6 +224,15 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
     )
     assert [lf.name for lf in load_lfs(str(file))] == ["free"]
     assert [lf.name for lf in load_lfs(file)] == ["free"], "a Path (trial 33: AttributeError)"
+    # Trial 54c: an LF file could not import a module beside it, from any folder.
+    (tmp_path / "helper_words.py").write_text("KEYWORDS = ['refund']\n")
+    beside = tmp_path / "uses_helper.py"
+    beside.write_text(
+        "from helper_words import KEYWORDS\nfrom labelkit import keyword_lf\n"
+        "refund = keyword_lf('refund', KEYWORDS, 'spam')\n"
+    )
+    assert [lf.name for lf in load_lfs(beside)] == ["refund"]
+    assert str(tmp_path) not in sys.path, "the folder is on the path while the file loads"
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
     with pytest.raises(InputError, match="defines no labeling functions"):
