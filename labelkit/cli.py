@@ -142,11 +142,21 @@ def main() -> None:
     code 1, and each of its warnings into one ``warning:`` line on stderr. SIGTERM
     unwinds as Ctrl-C does, and exits 143."""
     signal.signal(signal.SIGTERM, _terminated)
+    # Trial 54c: a nightly job trained on stale labels, the warning in a log nobody read.
+    strict = os.environ.get("LABELKIT_STRICT", "").strip() not in ("", "0")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("once", LabelkitWarning)
+            warnings.simplefilter("error" if strict else "once", LabelkitWarning)
             warnings.showwarning = _warning_printer(warnings.showwarning)
             app()
+    except LabelkitWarning as warning:
+        errors.print(
+            f"error: {warning} (LABELKIT_STRICT makes a warning an error; the step under "
+            "way kept nothing)",
+            highlight=False,
+            markup=False,
+        )
+        sys.exit(1)
     except LabelkitError as error:
         if _interrupted(error):
             # A worker that Ctrl-C stopped too, reported while the interrupt unwound.

@@ -1103,6 +1103,19 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
         ("ingest", ws, later),
     ):
         assert run(*step).returncode == 0
+    # Trial 54c: a nightly job went on past such warnings; LABELKIT_STRICT stops it.
+    strict = subprocess.run(
+        [*LABELKIT, "export", str(ws), str(tmp_path / "strict.csv")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LABELKIT_STRICT": "1"},
+    )
+    assert strict.returncode == 1 and not (tmp_path / "strict.csv").exists()
+    assert strict.stderr.startswith(
+        "error: 1 example was ingested after the labeling functions last ran"
+    ), strict.stderr
+    assert "(LABELKIT_STRICT makes a warning an error" in " ".join(strict.stderr.split())
     exported = run("export", ws, tmp_path / "clean.csv")
     assert exported.returncode == 0, exported.stderr
     assert exported.stderr.count("warning:") == 2, exported.stderr
