@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import io
 import json
 import os
 import shutil
@@ -142,6 +143,11 @@ def main() -> None:
     code 1, and each of its warnings into one ``warning:`` line on stderr. SIGTERM
     unwinds as Ctrl-C does, and exits 143."""
     signal.signal(signal.SIGTERM, _terminated)
+    for stream in (sys.stdout, sys.stderr):
+        # A stream that cannot write a character (PYTHONIOENCODING=ascii, a legacy
+        # console) shows it escaped rather than end the command (trial 54c: a traceback).
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     # Trial 54c: a nightly job trained on stale labels, the warning in a log nobody read.
     strict = os.environ.get("LABELKIT_STRICT", "").strip() not in ("", "0")
     try:

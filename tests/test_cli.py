@@ -147,6 +147,15 @@ def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -
     analyzed = piped("analyze", voted)
     assert analyzed.returncode == 0, analyzed.stderr
     assert cells(analyzed.stdout, LONG_LF)[:3] == [LONG_LF, "spam", "0.500"], "d1, d3 of dev"
+    # Trial 54c: an output stream that cannot encode "–" ended in a traceback.
+    ascii_only = subprocess.run(
+        [*LABELKIT, "evaluate", str(voted)],
+        capture_output=True,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        timeout=600,
+    )
+    assert ascii_only.returncode == 0, ascii_only.stderr
+    assert b"\\u2013" in ascii_only.stdout
 
 
 def test_evaluate_names_the_labels_no_gold_text_of_the_split_has(tmp_path: Path) -> None:
