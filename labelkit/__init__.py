@@ -70,7 +70,7 @@ if TYPE_CHECKING:
         parse_label,
         suggest_lfs,
     )
-    from labelkit.review import ReviewQueue, review_in_terminal, simulate_review
+    from labelkit.review import ReviewQueue, import_decisions, review_in_terminal, simulate_review
     from labelkit.spans import Span, read_wrench_spans
     from labelkit.task import ABSTAIN, Task
     from labelkit.train import (
@@ -139,6 +139,7 @@ _EXPORTS = {
     "suggest_lfs": "labelkit.llm",
     "ReviewQueue": "labelkit.review",
     "review_in_terminal": "labelkit.review",
+    "import_decisions": "labelkit.review",
     "simulate_review": "labelkit.review",
     "ABSTAIN": "labelkit.task",
     "Task": "labelkit.task",
@@ -204,6 +205,7 @@ __all__ = [
     "export_llm_cache",
     "find_label_issues",
     "fit_span_model",
+    "import_decisions",
     "import_llm_cache",
     "import_votes",
     "ingest",

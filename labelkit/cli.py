@@ -1522,6 +1522,37 @@ def import_answers_command(
             console.print(line, highlight=False, markup=False)
 
 
+@app.command(name="import-decisions")
+def import_decisions_command(
+    workspace: Workspace_,
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, TSV, JSONL or Parquet of example_id, label (and attribute on a task "
+            "with attributes)."
+        ),
+    ],
+    reviewer: Annotated[str, typer.Option(help="Who made these decisions (a name).")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="The file's format where its suffix does not say."),
+    ] = None,
+) -> None:
+    """Store labels a person gave elsewhere (Prodigy, a spreadsheet) as review decisions,
+    which the cleaned set and the small model then take as reviewed."""
+    from labelkit.review import import_decisions
+
+    with _open(workspace) as ws:
+        counts = import_decisions(ws, file, reviewer=reviewer, file_format=file_format)
+    standing = f" ({counts['standing']:,} stood already)" if counts["standing"] else ""
+    console.print(
+        f"{counted(counts['stored'], 'decision')} of {reviewer} stored{standing}: "
+        "export and train take them as reviewed labels",
+        highlight=False,
+        markup=False,
+    )
+
+
 @app.command(name="import-votes")
 def import_votes_command(
     workspace: Workspace_,

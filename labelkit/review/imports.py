@@ -1,0 +1,146 @@
+"""Decisions made outside labelkit's review: a person's labels from another tool (a
+Prodigy dataset, a spreadsheet of a colleague's answers), stored as review decisions
+of a named reviewer, so that the cleaned set, and the small model trained on it, take
+them as reviewed labels, as ``export`` and ``train`` take the queue's answers.
+
+Gold is another matter: it scores, and trains nothing (trial 54a: a Prodigy user's
+300 accepted labels went to dev and test as gold, and no way led to training on them).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+
+from labelkit.errors import InputError
+from labelkit.review.queue import EFFECTIVE_DECISIONS, reviewer_name
+from labelkit.tables import as_frame, read_table
+from labelkit.workspace import Workspace, registered
+
+DecisionSource = str | Path | pl.DataFrame
+
+
+def import_decisions(
+    workspace: Workspace,
+    source: DecisionSource,
+    *,
+    reviewer: str,
+    file_format: str | None = None,
+) -> dict[str, int]:
+    """Store a table of labels a person gave (``example_id, label``, and ``attribute``
+    on a task with attributes) as ``reviewer``'s decisions; return how many were
+    ``stored`` and how many were ``standing`` already (the reviewer's decision that
+    counts gives that label).
+
+    Each row is one decision of the action ``label``, on any example of the workspace,
+    queued or not, marked as not shown in labelkit's review; the newest decision on an
+    item counts, as in review, and ``undo`` takes one back. An unknown example id, a
+    label the item cannot have, an empty cell or one item given twice is an error
+    naming the row, and nothing is stored. A spans task's decisions are made in review.
+
+    Examples
+    --------
+    >>> import_decisions(ws, pl.DataFrame({"example_id": ["c1"], "label": ["spam"]}),
+    ...                  reviewer="prodigy")
+    {'stored': 1, 'standing': 0}
+    """
+    task = workspace.task
+    if task.kind == "spans":
+        raise InputError(
+            "import_decisions takes a label per text or attribute; a spans task's decisions "
+            "are made in review (import spans as a source: import_votes)"
+        )
+    reviewer = reviewer_name(reviewer)
+    frame = as_frame(source)
+    name = "frame" if frame is not None else str(source)
+    if frame is None:
+        frame = read_table(Path(source), file_format=file_format)  # type: ignore[arg-type]
+    with_attributes = task.kind != "classification"
+    wanted = ["example_id", *(["attribute"] if with_attributes else []), "label"]
+    missing = [column for column in wanted if column not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{name}: no column(s) {missing}; a table of decisions has the columns {wanted}"
+        )
+    rows = frame.select(
+        pl.int_range(1, pl.len() + 1).alias("row"),
+        *(pl.col(column).cast(pl.String).str.strip_chars() for column in wanted),
+    )
+    if not with_attributes:
+        rows = rows.with_columns(attribute=pl.lit(""))
+    answers = pl.DataFrame(
+        [
+            (attribute, label)
+            for attribute in task.targets
+            for label in task.answers(attribute).labels
+        ],
+        schema={"attribute": pl.String, "label": pl.String},
+        orient="row",
+    )
+    with (
+        registered(workspace.con, "imported_decisions", rows),
+        registered(workspace.con, "decision_answers", answers),
+    ):
+        _check(workspace, name, task.targets)
+        standing = workspace.sql(
+            f"""SELECT count(*) FROM imported_decisions i JOIN ({EFFECTIVE_DECISIONS}) d
+                  ON d.example_id = i.example_id AND d.attribute = i.attribute
+                 AND d.reviewer = $reviewer AND d.label = i.label""",
+            {"reviewer": reviewer},
+        ).item()
+        with workspace.run(
+            "import-decisions", {"file": name, "reviewer": reviewer, "rows": rows.height}
+        ) as run:
+            run.con.execute(
+                f"""INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action,
+                                          label, undoes, seconds, comment, decided_at, shown)
+                    SELECT (SELECT coalesce(max(decision_id), 0) FROM decisions)
+                               + row_number() OVER (ORDER BY i.row),
+                           i.example_id, i.attribute, $reviewer, 'label', i.label, NULL, 0.0,
+                           $comment, to_timestamp($at)::TIMESTAMP, false
+                    FROM imported_decisions i
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM ({EFFECTIVE_DECISIONS}) d
+                        WHERE d.example_id = i.example_id AND d.attribute = i.attribute
+                          AND d.reviewer = $reviewer AND d.label = i.label)""",
+                {"reviewer": reviewer, "comment": f"imported from {name}", "at": time.time()},
+            )
+    return {"stored": rows.height - standing, "standing": standing}
+
+
+def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
+    """Refuse the registered ``imported_decisions`` where a row is empty, names an
+    example the workspace lacks or an attribute or label its item cannot have, or
+    repeats an item, naming the first such row."""
+    problems = workspace.sql(
+        """WITH placed AS (
+               SELECT *, min(row) OVER (PARTITION BY example_id, attribute) AS first
+               FROM imported_decisions)
+           SELECT row, CASE
+                   WHEN example_id IS NULL OR example_id = '' THEN 'no example_id'
+                   WHEN label IS NULL OR label = '' THEN 'no label'
+                   WHEN example_id NOT IN (SELECT id FROM examples)
+                       THEN 'no example ' || example_id || ' in the workspace'
+                   WHEN NOT list_contains($targets, attribute)
+                       THEN 'unknown attribute ' || coalesce(attribute, '(none)') || '; the '
+                            || 'attributes are ' || array_to_string($targets, ', ')
+                   WHEN NOT EXISTS (SELECT 1 FROM decision_answers a
+                                    WHERE a.attribute = i.attribute AND a.label = i.label)
+                       THEN 'label ' || label || ' is not one of '
+                            || (SELECT string_agg(a.label, ', ') FROM decision_answers a
+                                WHERE a.attribute = i.attribute)
+                   WHEN row > first
+                       THEN 'a second decision on ' || example_id
+                            || CASE WHEN attribute = '' THEN '' ELSE ' (' || attribute || ')' END
+                            || ' (the first: row ' || first || ')'
+                   END AS problem
+           FROM placed i
+           WHERE problem IS NOT NULL
+           ORDER BY row LIMIT 1""",
+        {"targets": list(targets)},
+    )
+    if problems.height:
+        row, problem = problems.row(0)
+        raise InputError(f"{name} row {row}: {problem}; nothing was stored")

@@ -1,0 +1,131 @@
+"""import_decisions: labels a person gave elsewhere, stored as review decisions."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labelkit import (
+    InputError,
+    ReviewQueue,
+    Workspace,
+    aggregate,
+    apply_lfs,
+    cleaned_labels,
+    import_decisions,
+    keyword_lf,
+)
+from tests.helpers import table_counts
+
+
+def decided(ws: Workspace) -> list[tuple]:
+    return ws.sql(
+        "SELECT example_id, attribute, reviewer, action, label, shown FROM decisions "
+        "ORDER BY decision_id"
+    ).rows()
+
+
+def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 54a: a Prodigy user's accepted labels could be gold (which trains nothing)
+    # or votes (which the LFs overruled, 13 times of 13 wrongly); not reviewed labels.
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")])
+    aggregate(workspace, "majority_vote")
+    answers = tmp_path / "prodigy.csv"
+    # a1: the label model says spam, the person too; a3 has no label, no queue item.
+    answers.write_text("example_id,label\na1, spam\na3,ham\n")
+    assert import_decisions(workspace, answers, reviewer="prodigy") == {
+        "stored": 2,
+        "standing": 0,
+    }
+    assert decided(workspace) == [
+        ("a1", "", "prodigy", "label", "spam", False),
+        ("a3", "", "prodigy", "label", "ham", False),
+    ]
+    cleaned = cleaned_labels(workspace, texts=False)
+    assert cleaned.select("id", "label", "origin").rows() == [
+        ("a1", "spam", "review"),
+        ("a3", "ham", "review"),
+    ]
+    # The same file again stores nothing; a changed answer is a new, newest decision.
+    assert import_decisions(workspace, answers, reviewer="prodigy") == {
+        "stored": 0,
+        "standing": 2,
+    }
+    again = pl.DataFrame({"example_id": ["a3"], "label": ["spam"]})
+    assert import_decisions(workspace, again, reviewer="prodigy")["stored"] == 1
+    assert cleaned_labels(workspace, texts=False).row(1)[:2] == ("a3", "spam")
+    # Undo takes an imported decision back, as any other.
+    assert ReviewQueue(workspace).undo(reviewer="prodigy") == "a3"
+    assert cleaned_labels(workspace, texts=False).row(1)[:2] == ("a3", "ham")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("example_id,label\na1,spam\nzz,ham\n", "row 2: no example zz in the workspace"),
+        ("example_id,label\na1,spam\na2,eggs\n", "row 2: label eggs is not one of ham, spam"),
+        (
+            "example_id,label\na1,spam\na1,ham\n",
+            "row 2: a second decision on a1 (the first: row 1)",
+        ),
+        ("example_id,label\na1,\n", "row 1: no label"),
+        ("example_id,answer\na1,spam\n", "no column(s) ['label']; a table of decisions"),
+    ],
+)
+def test_a_bad_row_is_named_and_nothing_is_stored(
+    workspace: Workspace, tmp_path: Path, table: str, message: str
+) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text(table)
+    before = table_counts(workspace)
+    with pytest.raises(InputError, match=re.escape(message)):
+        import_decisions(workspace, answers, reviewer="ana")
+    assert table_counts(workspace) == before
+
+
+def test_an_aspects_decision_names_its_attribute(aspects_file: Path) -> None:
+    with Workspace(aspects_file) as ws:
+        rows = pl.DataFrame(
+            {
+                "example_id": ["r1", "r2"],
+                "attribute": ["staff", "price"],
+                "label": ["negative", "none"],
+            }
+        )
+        assert import_decisions(ws, rows, reviewer="ana")["stored"] == 2
+        cleaned = cleaned_labels(ws, texts=False).filter(pl.col("origin") == "review")
+        assert cleaned.select("id", "attribute", "label").rows() == [
+            ("r1", "staff", "negative"),
+            ("r2", "price", "none"),
+        ]
+        with pytest.raises(InputError, match=r"no column\(s\) \['attribute'\]"):
+            import_decisions(ws, rows.drop("attribute"), reviewer="ana")
+        wrong = rows.with_columns(attribute=pl.lit("decor"))
+        with pytest.raises(InputError, match="row 1: unknown attribute decor; the attributes"):
+            import_decisions(ws, wrong, reviewer="ana")
+
+
+def test_the_cli_stores_them_and_says_how_many(workspace: Workspace, tmp_path: Path) -> None:
+    apply_lfs(workspace, [keyword_lf("song", ["song"], "ham")])
+    aggregate(workspace, "majority_vote")
+    path = workspace.path
+    workspace.close()
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text('{"example_id": "a4", "label": "ham"}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "import-decisions", path, answers, "--reviewer", "bo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 decision of bo stored: export and train take them")
+    with Workspace(path, read_only=True) as ws:
+        assert decided(ws) == [("a4", "", "bo", "label", "ham", False)]
