@@ -148,17 +148,15 @@ def main() -> None:
         # console) shows it escaped rather than end the command (trial 54c: a traceback).
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    # Trial 54c: a nightly job trained on stale labels, the warning in a log nobody read.
-    strict = os.environ.get("LABELKIT_STRICT", "").strip() not in ("", "0")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error" if strict else "once", LabelkitWarning)
+            warnings.simplefilter("error" if _strict() else "once", LabelkitWarning)
             warnings.showwarning = _warning_printer(warnings.showwarning)
             app()
     except LabelkitWarning as warning:
         errors.print(
-            f"error: {warning} (LABELKIT_STRICT makes a warning an error; the step under "
-            "way kept nothing)",
+            f"error: {warning} (LABELKIT_STRICT makes a warning an error: a step it stopped "
+            "kept nothing, one it followed is kept)",
             highlight=False,
             markup=False,
         )
@@ -169,10 +167,12 @@ def main() -> None:
             _say_interrupted()
             sys.exit(_interrupted_status())
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
-        errors.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        locked = isinstance(error, WorkspaceLockedError)
+        waits = "; LABELKIT_WAIT=SECONDS waits for it" if locked and not _wait_seconds() else ""
+        errors.print(f"[bold red]error:[/] {escape(str(error))}{waits}", highlight=False)
         # A workspace another process holds is worth a later try: sysexits' EX_TEMPFAIL,
         # which a scheduler can tell from a failure (trial 54c).
-        sys.exit(LOCKED if isinstance(error, WorkspaceLockedError) else 1)
+        sys.exit(LOCKED if locked else 1)
     except SystemExit as exited:
         # typer turns Ctrl-C into a silent exit 130 (trial 46: aggregate had saved).
         if exited.code == INTERRUPTED and not isinstance(exited, _InterruptExplained):
@@ -197,6 +197,20 @@ def main() -> None:
             raise
         _say_interrupted()
         sys.exit(_interrupted_status())
+
+
+def _strict() -> bool:
+    """``LABELKIT_STRICT``: every warning an error (trial 54c: a nightly job trained on
+    stale labels, the warning in a log nobody read)."""
+    return os.environ.get("LABELKIT_STRICT", "").strip() not in ("", "0")
+
+
+def _warn(message: str, **shown: Any) -> None:
+    """A ``warning:`` line on stderr; under ``LABELKIT_STRICT``, an error that ends the
+    command, as a ``LabelkitWarning`` from the library does."""
+    if _strict():
+        raise LabelkitWarning(message)
+    errors.print(f"warning: {message}", **shown)
 
 
 # The shell's exit status of a command that SIGINT stopped.
@@ -575,8 +589,8 @@ def apply(
     if applied.pruned:
         console.print(f"pruned, votes deleted: {', '.join(applied.pruned)}", highlight=False)
     if applied.others:
-        errors.print(
-            f"warning: {len(applied.others)} LFs applied before and not given now still vote "
+        _warn(
+            f"{len(applied.others)} LFs applied before and not given now still vote "
             f"in aggregate: {', '.join(applied.others)} (--prune deletes their votes)",
             highlight=False,
         )
@@ -597,8 +611,8 @@ def apply(
         if lf.name not in applied.voted and lf.name not in applied.error_counts
     ]
     if silent:
-        errors.print(
-            f"warning: {len(silent)} LFs vote on no example at all: {', '.join(silent)} (a "
+        _warn(
+            f"{len(silent)} LFs vote on no example at all: {', '.join(silent)} (a "
             "misspelt word, or a text form the data never has?)",
             highlight=False,
             markup=False,
@@ -633,7 +647,7 @@ def _print_health(
         )
     warning = health_warning(health, fitted_with_gold="cross_validation" in report)
     if warning:
-        errors.print(f"warning: {warning}", highlight=False)
+        _warn(f"{warning}", highlight=False)
 
 
 def _print_attribute_health(ws: Workspace, folder: Path) -> None:
@@ -671,7 +685,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
         health.with_columns(source=pl.format("{} ({} {})", "source", "attribute", "part"))
     )
     if warning:
-        errors.print(f"warning: {warning}", highlight=False)
+        _warn(f"{warning}", highlight=False)
 
 
 @app.command()
@@ -845,8 +859,8 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
         )
     )
     for line in misread:
-        errors.print(
-            f"warning: {line}: add labeling functions that vote on it (for an aspect, a "
+        _warn(
+            f"{line}: add labeling functions that vote on it (for an aspect, a "
             "'mentioned' rule catches it without a polarity)",
             highlight=False,
         )
@@ -1235,15 +1249,15 @@ def llm(
         )
     if stats.last_error:
         # Trial 50c: "0 answered, 3 failed" and nothing said why.
-        errors.print(
-            f"warning: {counted(stats.failed, 'prompt')} failed (asked again next run); the "
+        _warn(
+            f"{counted(stats.failed, 'prompt')} failed (asked again next run); the "
             f"last: {stats.last_error}",
             highlight=False,
             markup=False,
         )
     for endpoint, why in stats.dropped.items():
-        errors.print(
-            f"warning: {endpoint} was dropped, its prompts asked of the other endpoints: {why}",
+        _warn(
+            f"{endpoint} was dropped, its prompts asked of the other endpoints: {why}",
             highlight=False,
         )
     if saved is not None:
@@ -1517,7 +1531,7 @@ def import_answers_command(
         votes = counted(imported.replaced, "vote")
         line = f"replaced the {votes} {imported.source} held{was}"
         if imported.replaced_file not in (None, file.name):
-            errors.print(f"warning: {line}", highlight=False, markup=False)
+            _warn(f"{line}", highlight=False, markup=False)
         else:
             console.print(line, highlight=False, markup=False)
 
@@ -1766,7 +1780,11 @@ def aggregate_votes(
                 ws.con,
                 """SELECT count(*) FROM predictions p
                    WHERE p.label IS NULL
-                     AND p.example_id IN (SELECT example_id FROM votes)""",
+                     AND EXISTS (SELECT 1 FROM votes v
+                                 WHERE v.example_id = p.example_id
+                                   AND v.attribute = p.attribute
+                                   AND list_contains(?, v.source))""",
+                [label_model_sources(ws) or source_names(ws)],
             )[0]
             if model == "majority_vote"
             else 0
@@ -1787,7 +1805,7 @@ def aggregate_votes(
             highlight=False,
         )
     if lost:
-        errors.print(f"warning: {lost}", highlight=False, markup=False)
+        _warn(f"{lost}", highlight=False, markup=False)
     _say(unused_gold)
     _say_replaced(replaced)
     if on_dev is not None:
@@ -1848,14 +1866,9 @@ def _lost_labels(
             "--exclude left out"
         )
     if outweighed:
-        # Trial 54e: auto, fallen back to majority vote, advised majority_vote.
-        other = (
-            "auto"
-            if model != "auto"
-            else "dawid_skene"
-            if chosen == "majority_vote"
-            else "majority_vote"
-        )
+        other = "auto" if model != "auto" else "majority_vote"
+        if model == "auto" and chosen == "majority_vote":
+            other = "dawid_skene"  # trial 54e: auto, fallen back, advised majority_vote
         said.append(
             f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
             f"{fit_split}: their votes are outweighed; compare another label model "
@@ -1905,8 +1918,8 @@ def _warn_if_too_sure(label_models: pl.DataFrame, model: str, sure: float, rows:
     right, ece = row["voted_accuracy"][0], row["ece"][0] or 0.0
     if ece <= TOO_SURE_ECE or sure <= right:
         return
-    errors.print(
-        f"warning: on {rows} dev gold rows it labels, {model} is sure {sure:.2f} on average "
+    _warn(
+        f"on {rows} dev gold rows it labels, {model} is sure {sure:.2f} on average "
         f"and right {right:.2f} of the time (ece {ece:.3f}); flag and train weigh that "
         "confidence: `aggregate --gold-split dev` (with the auto label model) fits it to "
         "the dev gold",
@@ -1965,8 +1978,8 @@ def _warn_if_ties_go_wrong(
     _, high = wilson_interval(np.array([right]), np.array([added]))
     if high[0] >= 1 / cardinality:
         return
-    errors.print(
-        f"warning: on the dev gold, {model} labels {added} rows majority vote leaves (its "
+    _warn(
+        f"on the dev gold, {model} labels {added} rows majority vote leaves (its "
         f"ties) and is right on {right} of them: worse than chance, so its estimates of "
         f"the sources' accuracies are off (right {mine['voted_accuracy']:.2f} of the time "
         f"in all, majority vote {majority['voted_accuracy']:.2f}). A source that votes one "
@@ -2089,8 +2102,8 @@ def _warn_of_spans_trusted_above_gold(
             "lf", "estimated_accuracy", "precision"
         ).iter_rows()
     )
-    errors.print(
-        f"warning: trusted above gold: {named}: the label model keeps their spans with "
+    _warn(
+        f"trusted above gold: {named}: the label model keeps their spans with "
         "confidence dev's gold does not support, so flag seldom queues them; `labelkit "
         "aggregate --gold-split dev` fits with that gold, or fix the rule",
         highlight=False,
@@ -2400,8 +2413,8 @@ def _warn_of_a_like_name(ws: Workspace, reviewer: str) -> None:
         [reviewer.strip(), reviewer.strip()],
     )["reviewer"].to_list()
     if like:
-        errors.print(
-            f"warning: {', '.join(map(repr, like))} answered here before: if that is you, "
+        _warn(
+            f"{', '.join(map(repr, like))} answered here before: if that is you, "
             "review under that name, as every count is per name",
             highlight=False,
             markup=False,
@@ -2552,8 +2565,8 @@ def serve(
         )
     if token is not None and len(token) < MIN_TOKEN_CHARACTERS:
         # Trial 54d: LABELKIT_TOKEN=x started without a word, and tries are not limited.
-        errors.print(
-            f"warning: the token is {counted(len(token), 'character')} long, few enough to "
+        _warn(
+            f"the token is {counted(len(token), 'character')} long, few enough to "
             f'guess: use {MIN_TOKEN_CHARACTERS} or more, such as python -c "import secrets; '
             'print(secrets.token_urlsafe())"',
             highlight=False,

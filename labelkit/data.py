@@ -1029,10 +1029,11 @@ def _split_scarce_gold(
     con: duckdb.DuckDBPyConnection, scarce: bool, test_share: float, seed: int, task: Task
 ) -> None:
     """Into the TEMP table ``_SCARCE`` (``text, split``), where ``scarce``: each new
-    gold text's split, test or dev, ``test_share`` of each label's texts (of all texts
-    but a classification task's) to test, in the order of their seeded hash, so the
-    shares are exact and every label with two texts or more is in both. Empty where
-    gold is not scarce (the hash alone decides, as for every text before).
+    gold text's split, test or dev, ``test_share`` of each label's texts of this ingest
+    (of all its texts but a classification task's) to test, in the order of their
+    seeded hash, so the shares are exact and every label with two texts or more is in
+    both; a label's one text goes where its hash says. Empty where gold is not scarce
+    (the hash alone decides, as for every text before).
 
     Trial 54e: of 40 gold letters, the hash alone sent 19 to dev and 21 to test, not
     13 and 27, with psychiatry's one dev letter in test and none in dev.
@@ -1052,8 +1053,14 @@ def _split_scarce_gold(
                            AS place,
                        count(*) OVER (PARTITION BY stratum) AS n
                 FROM gold_texts)
-            SELECT text, CASE WHEN place <= round(n * $test_share) THEN 'test' ELSE 'dev' END
-                       AS split
+            SELECT text, CASE
+                       -- One text alone: the hash, as for gold added a text at a time,
+                       -- which exact shares of one would send to test every time.
+                       WHEN n = 1 THEN CASE WHEN md5_number($seed || ':' || text) % 10000
+                                                 < round($test_share * 10000)
+                                            THEN 'test' ELSE 'dev' END
+                       WHEN place <= round(n * $test_share) THEN 'test'
+                       ELSE 'dev' END AS split
             FROM ranked""",
         {
             "classification": task.kind == "classification",
@@ -1091,9 +1098,9 @@ def _apply(
         # the file's name and row.
         made = first_id == f"{Path(file).stem}:{row}"
         fix = (
-            "these ids are the file's name and row, which another order of the rows gives "
-            "to other texts: name a column that identifies each text with id_column / "
-            "--id-column (a Prodigy export: _task_hash)"
+            "these ids are made of the input's name and row number, which another order "
+            "of the rows gives to other texts: name a column that identifies each text "
+            "with id_column / --id-column (a Prodigy export: _task_hash)"
             if made
             else "give each a new id"
         )

@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_te
 from sklearn.pipeline import Pipeline
 
 from labelkit import flag_classifiers  # noqa: F401 (registers the flaggers)
+from labelkit.aggregate import label_model_sources
 from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
@@ -29,6 +30,7 @@ from labelkit.flag_spans import span_flags
 from labelkit.registry import configure, flaggers
 from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK, TEXT_DECISIONS
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
+from labelkit.votes import source_names
 from labelkit.workspace import (
     Workspace,
     emptied,
@@ -1082,7 +1084,7 @@ def _store_vote_evidence(
                -- over the range's votes.
                voted AS (
                    SELECT example_id, attribute, list(DISTINCT label) AS labels FROM votes
-                   WHERE $classification
+                   WHERE $classification AND list_contains($sources, source)
                      AND example_id >= $first AND ($next IS NULL OR example_id < $next)
                    GROUP BY ALL),
                unvoted AS (
@@ -1120,6 +1122,9 @@ def _store_vote_evidence(
                 "mentioned": MENTIONED if task.kind == "aspects" else None,
                 "none": NONE,
                 "classification": task.kind == "classification",
+                # The sources the label model weighs: a vote left out (--exclude) is
+                # not one it tied or outweighed (the second read of stop 54).
+                "sources": label_model_sources(workspace) or source_names(workspace),
                 "split": split,
                 "attributes": list(task.targets),
                 "start": start,

@@ -627,7 +627,10 @@ def _store_imported(
     check(votes)
     if completed is not None:
         votes = pl.concat([votes, completed(votes)])
-    files = sorted({str(source) if frame is None else "a frame" for source, frame in inputs})
+    # Resolved, so that votes.csv and ./votes.csv are one file (the second read).
+    files = sorted(
+        {str(Path(source).resolve()) if frame is None else "a frame" for source, frame in inputs}  # type: ignore[arg-type]
+    )
     definition = f"{what} imported from {', '.join(files)}"
     table = "span_votes" if what == "span votes" else "votes"
     earlier = workspace.sql(
@@ -648,7 +651,8 @@ def _store_imported(
     else:
         defined = [definition] * len(names)
         # Trial 54b: a second day's crowd answers silently took the first day's place.
-        others = earlier.filter(pl.col("definition") != definition)
+        # A frame's votes are never known to be the same as before.
+        others = earlier.filter((pl.col("definition") != definition) | ("a frame" in files))
         if others.height:
             warnings.warn(
                 f"import_votes replaced the {counted(others['n'].sum(), what[:-1])} that "

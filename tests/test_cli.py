@@ -284,6 +284,12 @@ def test_aggregate_shows_class_balance_and_dev_accuracy_beside_majority_vote(
     assert "note: 2 examples with votes are left without a label, their votes tied" in (
         " ".join(fitted_on_dev.stdout.split())
     )
+    # A source left out is no vote of the model's: without free, t3 and s5 tie
+    # (subscribe against song), and s3, voted by free alone, is no tie.
+    excluded = piped("aggregate", voted, "--model", "majority_vote", "--exclude", "free")
+    assert "note: 2 examples with votes are left without a label, their votes tied" in (
+        " ".join(excluded.stdout.split())
+    )
     assert "fit on these gold labels" in fitted_on_dev.stdout
     # Said once, in the title: evaluate's warning to the same end came on top.
     assert "warning" not in fitted_on_dev.stderr, fitted_on_dev.stderr
@@ -1360,6 +1366,24 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
         warning
     )
     assert "(`labelkit aggregate --model auto`)" in warning
+    # A warning the command prints itself is an error under LABELKIT_STRICT too.
+    strict = subprocess.run(
+        [
+            *LABELKIT,
+            "aggregate",
+            str(ws),
+            "--model",
+            "majority_vote",
+            "--exclude",
+            "tracking -> shipping",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LABELKIT_STRICT": "1"},
+    )
+    assert strict.returncode == 1
+    assert strict.stderr.startswith("error: no source majority_vote weighs votes other")
     # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote`.
     assert run("aggregate", ws).returncode == 0
     with Workspace(ws, read_only=True) as opened:

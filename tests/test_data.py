@@ -360,7 +360,7 @@ def test_an_id_with_new_text_is_refused(workspace: Workspace, tmp_path: Path) ->
     export.write_text('{"text": "one", "_task_hash": 1}\n{"text": "two", "_task_hash": 2}\n')
     ingest(workspace, export)
     export.write_text('{"text": "two", "_task_hash": 2}\n{"text": "one", "_task_hash": 1}\n')
-    with pytest.raises(InputError, match=r"these ids are the file's name and row, which ano"):
+    with pytest.raises(InputError, match=r"these ids are made of the input's name and row"):
         ingest(workspace, export)
 
 
@@ -1214,7 +1214,26 @@ def test_scarce_gold_goes_to_dev_and_test_where_it_is_read(tmp_path: Path) -> No
             """SELECT gold, count(*) FILTER (split = 'dev'), count(*) FILTER (split = 'test')
                FROM examples WHERE gold IS NOT NULL GROUP BY gold ORDER BY gold"""
         ).rows()
-    assert shares == [("a", 7, 13), ("b", 3, 7), ("c", 2, 5), ("d", 1, 1), ("e", 0, 1)]
+    assert shares[:4] == [("a", 7, 13), ("b", 3, 7), ("c", 2, 5), ("d", 1, 1)]
+    # A label's one text goes where its hash says (the second read: exact shares of one
+    # sent each text of gold added one at a time to test).
+    assert shares[4][0] == "e" and shares[4][1] + shares[4][2] == 1
+    with Workspace(tmp_path / "one_at_a_time.duckdb") as ws:
+        for i in range(24):
+            ingest(
+                ws,
+                pl.DataFrame(
+                    {
+                        "id": [f"g{i}", f"p{i}"],
+                        "text": [f"gold {i}", f"plain {i}"],
+                        "label": ["a", None],
+                    }
+                ),
+                label_column="label",
+                labels=["a", "b"],
+            )
+        splits = dict(ws.sql("SELECT split, count(*) FROM examples GROUP BY 1").rows())
+    assert splits["train"] == 24 and splits["dev"] > 0 and splits["test"] > splits["dev"]
     # Gold on every row, as the benchmark sets have: the usual 70 / 10 / 20.
     with Workspace(tmp_path / "all.duckdb") as ws:
         ingest(ws, rows.head(300), label_column="label")

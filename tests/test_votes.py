@@ -118,15 +118,17 @@ def test_a_table_of_votes_becomes_sources_of_their_own(
 
 
 def test_a_crowds_answers_day_by_day_replace_with_a_warning_or_add_with_add(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day1, day2 = tmp_path / "day1.csv", tmp_path / "day2.csv"
     day1.write_text("example_id,source,label\na1,w1,spam\na2,w1,ham\na1,w2,ham\n")
     day2.write_text("example_id,source,label\na1,w1,ham\na3,w3,spam\na4,w1,\n")
     labelkit.import_votes(workspace, day1)
+    monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        labelkit.import_votes(workspace, day1)  # the same file again: nothing to warn of
+        # The same file again, named another way: nothing to warn of.
+        labelkit.import_votes(workspace, Path("day1.csv"))
     before = stored(workspace)
     # Trial 54b: a second day's answers silently took the first day's place.
     with pytest.warns(LabelkitWarning) as caught:

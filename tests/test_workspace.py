@@ -99,6 +99,7 @@ def test_a_command_waits_for_the_workspace_with_labelkit_wait_or_exits_75(tmp_pa
         refused = subprocess.run(command, capture_output=True, text=True, timeout=120)
         assert refused.returncode == 75, refused.stderr
         assert "is open for writing in another process" in refused.stderr
+        assert refused.stderr.rstrip().endswith("; LABELKIT_WAIT=SECONDS waits for it")
         env = {**os.environ, "LABELKIT_WAIT": "60"}
         waiting = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
         time.sleep(3)

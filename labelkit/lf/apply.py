@@ -1260,8 +1260,10 @@ def _check_worker(work: _Work, slot: int, worker: Any, lf_timeout: float | None)
 
 def _work(slot: int) -> None:
     # Ctrl-C is the parent's to handle: it stops and kills its workers. A worker that
-    # took it too printed its own traceback under the parent's one line (trial 46).
+    # took it too printed its own traceback under the parent's one line (trial 46). So
+    # is SIGTERM, which the CLI turns into Ctrl-C (the second read of stop 54).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     work = _FORKED_WORK
     assert work is not None
     at = slot * _SLOT

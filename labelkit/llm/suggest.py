@@ -323,7 +323,7 @@ def _rules_in(response: str) -> list[Any] | None:
 
 
 def _hidden_character(text: str) -> str | None:
-    """The first control, format or unassigned-surrogate character of ``text``, named
+    """The first control, format, surrogate or private-use character of ``text``, named
     (``"U+200B (ZERO WIDTH SPACE)"``), or None."""
     for character in text:
         if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co"):

@@ -1250,11 +1250,10 @@ def _take_claim(
 MAX_REVIEWER = 64
 
 
-# Characters no name holds: controls, lone surrogates, line breaks, and the marks
-# that reorder the text after them ("ana\u202e" shows reversed what follows).
-# Control characters, those that reorder text, and the invisible ones (trial 54d: "ana"
-# and "ana" with a zero-width space were two reviewers who looked the same); the
-# joiners U+200C and U+200D belong to names in some scripts.
+# Characters no name holds: controls, lone surrogates, line breaks, the marks that
+# reorder the text after them ("ana\u202e" shows reversed what follows), and the
+# invisible ones (trial 54d: "ana" and "ana" with a zero-width space were two reviewers
+# who looked the same); the joiners U+200C and U+200D belong to names in some scripts.
 _NOT_IN_NAMES = re.compile(
     r"[\x00-\x1f\x7f-\x9f\xad\u061c\u180e\u200b\u200e\u200f\ud800-\udfff\u2028\u2029"
     r"\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"

@@ -849,9 +849,13 @@ _WORKER_NLP: list[SmallModel] = []
 
 
 def _load_worker(model: str | Path | SmallModel) -> None:
-    # Ctrl-C is the parent's to handle: a worker that took it turned it into the answer
-    # of its batch and went on to the next.
+    # Ctrl-C and SIGTERM are the parent's to handle, which lets the workers finish the
+    # batches they hold: a worker that took Ctrl-C turned it into the answer of its
+    # batch and went on; one with the parent's SIGTERM handler it forked with printed a
+    # traceback; one killed halfway through sending its answers left the pool waiting
+    # forever for the rest (trial 54c and the second read of stop 54).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     nlp = load_small_model(model)
     if isinstance(nlp, Language):
         _length_limit(nlp, loaded=nlp is not model)

@@ -39,7 +39,8 @@ def best_temperature(logits: np.ndarray, gold: np.ndarray) -> float:
         # Trial 54e: 19 dev rows left the model unsure 0.6 of answers it got right, and
         # evaluate's ece of 0.505 was the only sign.
         warnings.warn(
-            f"{counted(len(gold), 'dev label')} are too few to fit the model's temperature "
+            f"{counted(len(gold), 'dev label')} {'is' if len(gold) == 1 else 'are'} too few "
+            "to fit the model's temperature "
             f"({TEMPER_MIN_ROWS} or more): its confidences stay as trained, often too unsure",
             LabelkitWarning,
             stacklevel=2,

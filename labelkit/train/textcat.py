@@ -37,7 +37,7 @@ from labelkit.registry import configure, resolve, small_models
 from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.train.components import PLAIN, WEIGHT_KEY, plain_textcat
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
-from labelkit.train.temper import best_temperature
+from labelkit.train.temper import TEMPER_MIN_ROWS, best_temperature
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import (
     Workspace,
@@ -592,12 +592,14 @@ def _warn_if_no_better_than_the_commonest(
     answering their commonest label always would: it learned nothing usable. Trial 54e:
     spaCy's bag of words on 400 long letters answered two classes for everything (0.048
     test accuracy), and `train` said only "model saved"."""
-    if len(gold) == 0:
-        return
+    if len(gold) < TEMPER_MIN_ROWS:
+        return  # too few to tell
     accuracy = float((predicted == gold).mean())
     commonest = np.bincount(gold, minlength=len(labels)).argmax()
     baseline = float((gold == commonest).mean())
-    if accuracy <= baseline:
+    # Answering the commonest label always is what a model that learned nothing does;
+    # where every dev label is one, that is every model's answer, right or not.
+    if accuracy <= baseline < 1.0:
         warnings.warn(
             f"the model is right on {accuracy:.1%} of its {len(gold):,} dev labels, no more "
             f"than answering {labels[commonest]!r} always ({baseline:.1%}): it learned "
@@ -629,6 +631,14 @@ class PlainText(io.TextIOBase):
 
     def writable(self) -> bool:
         return True
+
+    def isatty(self) -> bool:
+        # spaCy and tqdm draw for a terminal where the stream they write to is one.
+        return _is_terminal(self.target)
+
+    @property
+    def encoding(self) -> str | None:  # type: ignore[override]
+        return getattr(self.target, "encoding", None)
 
     def write(self, text: str) -> int:
         shown = ANSI_ESCAPE.sub("", text) if self.plain else text

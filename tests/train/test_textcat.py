@@ -324,12 +324,20 @@ def test_a_model_no_better_than_the_commonest_dev_label_is_warned_of() -> None:
     # test), and train said "model saved".
     from labelkit.train.textcat import _warn_if_no_better_than_the_commonest
 
-    gold = np.array([0, 0, 0, 1, 2])
-    with pytest.warns(LabelkitWarning, match=r"right on 40\.0% of its 5 dev labels, no more "):
-        _warn_if_no_better_than_the_commonest(np.array([1, 1, 0, 1, 1]), gold, ["a", "b", "c"])
+    labels = ["a", "b", "c"]
+    gold = np.array([0] * 18 + [1] * 6 + [2] * 6)
+    for guessed in (np.ones(30, dtype=int), np.zeros(30, dtype=int)):
+        with pytest.warns(LabelkitWarning, match=r"dev labels, no more than answering 'a'"):
+            _warn_if_no_better_than_the_commonest(guessed, gold, labels)
+    # Right more often than the commonest label; a dev split of one label, where
+    # answering it is right; and too few dev rows to tell: no warning (the second read).
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_if_no_better_than_the_commonest(np.array([0, 0, 0, 1, 1]), gold, ["a", "b", "c"])
+        _warn_if_no_better_than_the_commonest(gold, gold, labels)
+        _warn_if_no_better_than_the_commonest(
+            np.zeros(30, dtype=int), np.zeros(30, dtype=int), labels
+        )
+        _warn_if_no_better_than_the_commonest(np.ones(5, dtype=int), gold[:5], labels)
 
 
 @pytest.mark.parametrize("model", ["tfidf_char_logreg", BOW])
