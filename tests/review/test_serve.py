@@ -103,7 +103,7 @@ def test_while_serve_holds_the_workspace_other_commands_say_where_it_is(
         assert note.exists()
         for command in (("review-stats", ws), ("export", ws, tmp_path / "out.csv")):
             refused = run(*command)
-            assert refused.returncode == 1
+            assert refused.returncode == 75, "held: worth a later try (trial 54c)"
             message = " ".join(refused.stderr.split())
             assert f"held by `labelkit serve` (pid {server.pid}) at http://127.0.0.1:{port}/" in (
                 message

@@ -623,7 +623,7 @@ def test_a_second_reviewer_in_the_terminal_is_told_who_holds_the_file_and_of_ser
         first.kill()
         first.wait()
     said = " ".join(second.stderr.split())
-    assert second.returncode == 1, said
+    assert second.returncode == 75, said
     # The subcommand only: another's options may hold a secret (--api-key, --token).
     held = f"is open in `labelkit review` (pid {first.pid})"
     assert held in said and "--reviewer" not in said
