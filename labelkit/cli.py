@@ -920,6 +920,10 @@ def _analysis_split(ws: Workspace) -> str | None:
 
 
 Encoding_ = Annotated[str, typer.Option(help="The file's text encoding, e.g. cp1252.")]
+TableFormat_ = Annotated[
+    str | None,
+    typer.Option("--format", help="csv, tsv, jsonl or parquet, for a file without such a suffix."),
+]
 Alias_ = Annotated[
     list[str] | None,
     typer.Option(help="LABEL=NAME,NAME: more names the parser reads as LABEL; repeatable."),
@@ -1479,12 +1483,7 @@ def import_answers_command(
     header: Annotated[
         bool, typer.Option(help="--no-header: first column id, last column answer.")
     ] = True,
-    file_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="csv, tsv, jsonl or parquet, for a file without such a suffix."
-        ),
-    ] = None,
+    file_format: TableFormat_ = None,
     letters: Annotated[
         str | None,
         typer.Option(
@@ -1547,10 +1546,7 @@ def import_decisions_command(
         ),
     ],
     reviewer: Annotated[str, typer.Option(help="Who made these decisions (a name).")],
-    file_format: Annotated[
-        str | None,
-        typer.Option("--format", help="The file's format where its suffix does not say."),
-    ] = None,
+    file_format: TableFormat_ = None,
 ) -> None:
     """Store labels a person gave elsewhere (Prodigy, a spreadsheet) as review decisions,
     which the cleaned set and the small model then take as reviewed."""
@@ -1592,12 +1588,7 @@ def import_votes_command(
         ),
     ] = None,
     kind: Annotated[str, typer.Option(help="lf or llm: what the sources are.")] = "lf",
-    file_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="The files' format where their suffix does not say: csv, tsv, ..."
-        ),
-    ] = None,
+    file_format: TableFormat_ = None,
     complete: Annotated[
         bool,
         typer.Option(
