@@ -742,7 +742,7 @@ def analyze(
     if unscored:
         # Trial 54e: an LF voting psychiatry, which no dev letter was, read 0 of 18 right
         # and "ok", with nothing said of why.
-        console.print(
+        errors.print(
             f"note: no gold text of {where} is {', '.join(unscored)}: an LF's votes for "
             f"{'that label' if len(unscored) == 1 else 'those labels'} can only be wrong "
             "here, so its accuracy says nothing of them",

@@ -176,7 +176,7 @@ def test_evaluate_names_the_labels_no_gold_text_of_the_split_has(tmp_path: Path)
     analyzed = piped("analyze", ws, "--split", "test")
     assert analyzed.returncode == 0, analyzed.stderr
     assert "note: no gold text of the test split is onco: an LF's votes for that label" in (
-        " ".join(analyzed.stdout.split())
+        " ".join(analyzed.stderr.split())
     )
 
 
