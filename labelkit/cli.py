@@ -168,7 +168,8 @@ def main() -> None:
             sys.exit(_interrupted_status())
         # Escaped: a message may hold brackets (labelkit[ray], a regex) that rich would eat.
         locked = isinstance(error, WorkspaceLockedError)
-        waits = "; LABELKIT_WAIT=SECONDS waits for it" if locked and not _wait_seconds() else ""
+        waited = os.environ.get("LABELKIT_WAIT", "").strip()
+        waits = "; LABELKIT_WAIT=SECONDS waits for it" if locked and not waited else ""
         errors.print(f"[bold red]error:[/] {escape(str(error))}{waits}", highlight=False)
         # A workspace another process holds is worth a later try: sysexits' EX_TEMPFAIL,
         # which a scheduler can tell from a failure (trial 54c).
