@@ -1531,7 +1531,7 @@ def import_answers_command(
         votes = counted(imported.replaced, "vote")
         line = f"replaced the {votes} {imported.source} held{was}"
         if imported.replaced_file not in (None, file.name):
-            _warn(f"{line}", highlight=False, markup=False)
+            _warn(line, highlight=False, markup=False)
         else:
             console.print(line, highlight=False, markup=False)
 

@@ -518,11 +518,9 @@ def import_votes(
         inputs,
         parts,
         kind,
-        "votes",
+        _VOTES,
         lambda votes: _check_votes(workspace, votes, task),
-        _KeptAndAdded(add_votes, "votes", ("example_id", "source", "attribute"))
-        if add
-        else replace_votes,
+        add,
     )
     counts = votes.filter(pl.col("label").is_not_null())["source"].value_counts()
     stored = dict(counts.iter_rows())
@@ -564,11 +562,9 @@ def _import_span_votes(
         inputs,
         parts,
         kind,
-        "span votes",
+        _SPAN_VOTES,
         lambda spans: _check_span_votes(workspace, spans),
-        _KeptAndAdded(add_span_votes, "span_votes", ("example_id", "source"))
-        if add
-        else replace_span_votes,
+        add,
         (lambda spans: _outside_spans(workspace, spans, read)) if complete else None,
     )
     if complete:
@@ -608,20 +604,33 @@ def _warn_of_complete_sources_that_marked_little(
         )
 
 
+@dataclass(frozen=True)
+class _VoteTable:
+    """A table ``import_votes`` stores votes in: the columns that name one vote of a
+    source (``add`` puts a new vote in the place of the stored one with them), what a
+    row is called, and how a source's votes are replaced, or added to."""
+
+    name: str
+    keys: tuple[str, ...]
+    noun: str
+    replace: Callable[..., int]
+    add: Callable[..., int]
+
+
 def _store_imported(
     workspace: Workspace,
     inputs: list[tuple[VoteSource, pl.DataFrame | None]],
     parts: list[tuple[pl.DataFrame, list[str]]],
     kind: str,
-    what: str,
+    table: _VoteTable,
     check: Callable[[pl.DataFrame], None],
-    replace: Callable[..., None],
+    add: bool,
     completed: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Check the votes read from ``inputs`` (one ``(votes, source names)`` part each),
-    add what ``completed`` gives for them, and store them in one run, each source
-    described as ``what`` imported from the files; return the votes stored and the
-    source names in order."""
+    add what ``completed`` gives for them, and store them in ``table`` in one run,
+    replacing the sources' earlier votes or, with ``add``, beside them; return the votes
+    stored and the source names in order."""
     votes = pl.concat([part for part, _ in parts])
     names = list(dict.fromkeys(name for _, part_names in parts for name in part_names))
     check(votes)
@@ -631,16 +640,14 @@ def _store_imported(
     files = sorted(
         {str(Path(source).resolve()) if frame is None else "a frame" for source, frame in inputs}  # type: ignore[arg-type]
     )
-    definition = f"{what} imported from {', '.join(files)}"
-    table = "span_votes" if what == "span votes" else "votes"
+    definition = f"{table.noun}s imported from {', '.join(files)}"
     earlier = workspace.sql(
         f"""SELECT s.name, s.definition, count(v.source) AS n FROM sources s
-            JOIN {table} v ON v.source = s.name
+            JOIN {table.name} v ON v.source = s.name
             WHERE list_contains($names, s.name) GROUP BY ALL ORDER BY s.name""",
         {"names": names},
     )
-    adding = isinstance(replace, _KeptAndAdded)
-    if adding:
+    if add:
         known = dict(earlier.select("name", "definition").iter_rows())
         defined = [
             definition
@@ -655,52 +662,37 @@ def _store_imported(
         others = earlier.filter((pl.col("definition") != definition) | ("a frame" in files))
         if others.height:
             warnings.warn(
-                f"import_votes replaced the {counted(others['n'].sum(), what[:-1])} that "
+                f"import_votes replaced the {counted(others['n'].sum(), table.noun)} that "
                 f"{counted(others.height, 'source')} held from an earlier import "
                 f"({'; '.join(dict.fromkeys(others['definition']))}); import a source's "
                 "files in one call, or add them with add=True (--add)",
                 LabelkitWarning,
                 stacklevel=3,
             )
+    described = pl.DataFrame({"name": names, "kind": kind, "definition": defined})
     with workspace.run(
-        "import-votes", {"sources": names, "files": files, "kind": kind, "add": adding}
+        "import-votes", {"sources": names, "files": files, "kind": kind, "add": add}
     ) as run:
-        replace(
-            run.con,
-            votes,
-            pl.DataFrame({"name": names, "kind": kind, "definition": defined}),
-            run_id=run.id,
-        )
-    return votes, names
-
-
-@dataclass(frozen=True)
-class _KeptAndAdded:
-    """What ``import_votes(..., add=True)`` stores in place of ``replace_votes``: the new
-    votes beside the sources' earlier ones, each taking the place of the earlier rows
-    with its ``keys``."""
-
-    add: Callable[..., int]
-    table: str
-    keys: tuple[str, ...]
-
-    def __call__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        votes: pl.DataFrame,
-        sources: pl.DataFrame,
-        *,
-        run_id: int,
-    ) -> int:
+        if not add:
+            table.replace(run.con, votes, described, run_id=run.id)
+            return votes, names
         keyed = votes.with_columns(
             attribute=pl.col("attribute") if "attribute" in votes.columns else pl.lit("")
         ).filter(pl.col("label").is_not_null())
-        with registered(con, "new_keys", keyed.select(self.keys).unique()):
-            matched = " AND ".join(f"t.{key} = k.{key}" for key in self.keys)
-            con.execute(f"DELETE FROM {self.table} t USING new_keys k WHERE {matched}")
-        kept = self.add(con, votes, run_id=run_id)
-        set_sources(con, sources, run_id=run_id)
-        return kept
+        with registered(run.con, "new_keys", keyed.select(table.keys).unique()):
+            matched = " AND ".join(f"t.{key} = k.{key}" for key in table.keys)
+            run.con.execute(f"DELETE FROM {table.name} t USING new_keys k WHERE {matched}")
+        table.add(run.con, votes, run_id=run.id)
+        set_sources(run.con, described, run_id=run.id)
+    return votes, names
+
+
+_VOTES = _VoteTable(
+    "votes", ("example_id", "source", "attribute"), "vote", replace_votes, add_votes
+)
+_SPAN_VOTES = _VoteTable(
+    "span_votes", ("example_id", "source"), "span vote", replace_span_votes, add_span_votes
+)
 
 
 def _outside_spans(

@@ -84,16 +84,12 @@ def import_decisions(
         registered(workspace.con, "decision_answers", answers),
     ):
         _check(workspace, name, task.targets)
-        standing = workspace.sql(
-            f"""SELECT count(*) FROM imported_decisions i JOIN ({EFFECTIVE_DECISIONS}) d
-                  ON d.example_id = i.example_id AND d.attribute = i.attribute
-                 AND d.reviewer = $reviewer AND d.label = i.label""",
-            {"reviewer": reviewer},
-        ).item()
         with workspace.run(
             "import-decisions", {"file": name, "reviewer": reviewer, "rows": rows.height}
         ) as run:
-            run.con.execute(
+            # The rows whose decision stands already (the same reviewer, the same label)
+            # are left out: an INSERT's count is the rest.
+            inserted = run.con.execute(
                 f"""INSERT INTO decisions (decision_id, example_id, attribute, reviewer, action,
                                           label, undoes, seconds, comment, decided_at, shown)
                     SELECT (SELECT coalesce(max(decision_id), 0) FROM decisions)
@@ -106,8 +102,9 @@ def import_decisions(
                         WHERE d.example_id = i.example_id AND d.attribute = i.attribute
                           AND d.reviewer = $reviewer AND d.label = i.label)""",
                 {"reviewer": reviewer, "comment": f"imported from {name}", "at": time.time()},
-            )
-    return {"stored": rows.height - standing, "standing": standing}
+            ).fetchone()
+    stored = int(inserted[0]) if inserted else 0
+    return {"stored": stored, "standing": rows.height - stored}
 
 
 def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:

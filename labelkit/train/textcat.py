@@ -544,7 +544,9 @@ def temper_textcat(model_dir: Path, dev_path: Path) -> float:
     (``labelkit.train.temper``), by scaling the weights and bias of the layer that makes
     them; return the temperature (1.0: left as it was, also for a multi-label textcat
     or a layer of another shape). No answer changes; the model stays a plain spaCy
-    pipeline. ``meta.json`` records it under ``labelkit.temperature``.
+    pipeline. ``meta.json`` records it under ``labelkit.temperature``. The dev scores it
+    reads also tell whether the model beats answering the commonest dev label, which is
+    warned of where it does not.
 
     Examples
     --------
@@ -930,8 +932,9 @@ def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclus
     ``evaluate`` showed only as a recall of 0 (trial 44: rules pruned to four); and of
     labels fewer than ``FEW_TRAINING_ROWS`` rows have (trial 54e: one oncology letter,
     two psychiatry, without a word)."""
-    given = _labels_given(examples, exclusive)
-    unseen = [label for label in labels if label not in given]
+    listed = examples["label"] if exclusive else examples["label"].explode()
+    counts = dict(listed.drop_nulls().value_counts().iter_rows())
+    unseen = [label for label in labels if label not in counts]
     if unseen:
         warnings.warn(
             f"no training row is labelled {', '.join(map(repr, unseen))}: the model will "
@@ -939,8 +942,6 @@ def _warn_of_unseen_labels(examples: pl.DataFrame, labels: Sequence[str], exclus
             LabelkitWarning,
             stacklevel=3,
         )
-    listed = examples["label"].explode() if not exclusive else examples["label"]
-    counts = dict(listed.drop_nulls().value_counts().iter_rows())
     few = [
         f"{counts[label]} {label!r}"
         for label in labels
