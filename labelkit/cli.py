@@ -36,8 +36,8 @@ from labelkit.aggregate import (
     make_label_model,
     refuse_unknown_sources,
 )
-from labelkit.aggregate.attributes import saved_model_path
-from labelkit.aggregate.auto import MIN_GOLD, shown_choice
+from labelkit.aggregate.attributes import PRESENCE_CLASSES, saved_model_path
+from labelkit.aggregate.auto import FELL_BACK, MIN_GOLD, named_reason, shown_choice
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import (
     InputError,
@@ -66,6 +66,7 @@ from labelkit.lf.analysis import (
     health_warning,
     source_health,
     split_gold,
+    summarize_part,
     wilson_interval,
 )
 from labelkit.lf.apply import failed_rows_line
@@ -631,9 +632,11 @@ def _print_health(
     sources: list[str],
     measured: Any,
     title: str = "source health (auto label model)",
+    labels: Sequence[str] | None = None,
 ) -> None:
-    """The auto label model's verdict, its source-health table and its warning."""
-    console.print(f"auto: {shown_choice(report)}", highlight=False)
+    """The auto label model's verdict (a class it names, by its label among ``labels``),
+    its source-health table and its warning."""
+    console.print(f"auto: {shown_choice(report, labels)}", highlight=False)
     health = source_health(report, sources, measured)
     if "gold_accuracy" in health.columns:
         title += "; gold_accuracy on the dev split"
@@ -656,18 +659,33 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
     value), from the models ``aggregate`` saved in ``folder``, each with the sources that
     vote in it; nothing for a label model without a report."""
     sources = label_model_sources(ws)
-    measured = summarize_lfs(ws, split="dev", sources=sources) if _analysis_split(ws) else None
-    tables = []
+    measured = {}
+    if _analysis_split(ws):
+        measured = {
+            part: summarize_part(ws, part, split="dev", sources=sources)
+            for part in ("presence", "value")
+        }
+    tables, fell_back = [], []
     for attribute in ws.task.targets:
-        gold = None
-        if measured is not None and "accuracy" in measured.columns:
-            gold = measured.filter(pl.col("attribute") == attribute).drop("attribute")
         for part in ("presence", "value"):
             path = saved_model_path(folder, attribute, part)
             report = getattr(load_label_model(path), "report", None) if path.is_file() else None
             if not report:
                 continue
+            gold = measured.get(part)
+            if gold is not None and "accuracy" in gold.columns:
+                gold = gold.filter(pl.col("attribute") == attribute).drop("attribute")
+            else:
+                gold = None
             health = source_health(report, sources, gold).filter(pl.col("coverage") > 0)
+            if report["reason"].startswith(FELL_BACK):
+                classes = (
+                    PRESENCE_CLASSES
+                    if part == "presence"
+                    else ws.task.answers(attribute).labels[:-1]
+                )
+                reason = named_reason(report, classes).removeprefix(FELL_BACK)
+                fell_back.append(f"  {attribute} {part}: {reason}")
             tables.append(
                 health.select(
                     pl.lit(attribute).alias("attribute"),
@@ -687,6 +705,11 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
     )
     if warning:
         _warn(f"{warning}", highlight=False)
+    if fell_back:
+        # Trial 55c: only the table's model column said so.
+        console.print(
+            "auto fell back to majority vote on:\n" + "\n".join(fell_back), highlight=False
+        )
 
 
 @app.command()
@@ -754,6 +777,7 @@ def analyze(
         everything.sources,
         measured,
         title=f"source health (auto label model) fit on {fit_on}",
+        labels=ws.task.labels,
     )
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
@@ -1762,7 +1786,7 @@ def aggregate_votes(
         if report:
             sources = label_model_sources(ws)
             measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
-            _print_health(report, sources, measured)
+            _print_health(report, sources, measured, labels=ws.task.labels)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
         lost = _lost_labels(ws, model, fit_split, (report or {}).get("chosen"))

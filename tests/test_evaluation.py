@@ -371,6 +371,38 @@ def test_a_source_of_one_attribute_is_scored_over_all_on_that_attribute(
     assert rows["food_kw", "(all)"]["voted_accuracy"] == rows["food_kw", "food"]["voted_accuracy"]
 
 
+def test_the_majority_vote_of_an_aspect_is_fitted_as_aggregate_fits_it(tmp_path: Path) -> None:
+    # Trial 55c: the baseline took the answer of a text that only says "mentioned" from
+    # the scored split's votes, the stored majority vote from train's, so evaluate showed
+    # "majority_vote" and "majority_vote (stored)" on some aspects, and "(all)" over those.
+    gold = {"r1": "negative", "r2": "negative", "r3": "positive", "t1": "positive"}
+    gold |= {"t2": "positive", "t3": "negative"}
+    frame = pl.DataFrame(
+        {
+            "id": list(gold),
+            "text": [f"review {name}" for name in gold],
+            "gold": [json.dumps({"staff": answer}) for answer in gold.values()],
+            "split": ["train" if name[0] == "r" else "test" for name in gold],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, kind="aspects", labels=["positive", "negative"],
+               attributes=["staff", "food"], label_column="gold", split_column="split")  # fmt: skip
+        named = {"r1": "negative", "r2": "negative", "r3": "positive"}
+        named |= {"t1": "positive", "t2": "positive"}
+        votes = [(i, "lexicon", "staff", label) for i, label in named.items()]
+        votes += [(i, "waiter", "staff", "mentioned") for i in gold]
+        votes += [("t1", "lexicon", "food", "positive")]
+        import_votes(ws, pl.DataFrame(votes, schema=VOTE_COLUMNS, orient="row"))
+        aggregate(ws, "majority_vote")
+        summary = evaluate(ws).summary
+    assert "majority_vote (stored)" not in summary["method"].to_list()
+    staff = summary.filter(method="majority_vote", attribute="staff").row(0, named=True)
+    # t3 says only "mentioned": negative, the train split's commoner answer (test's is
+    # positive), and right.
+    assert staff["accuracy"] == 1.0
+
+
 def test_the_cleaned_labels_of_an_aspect_follow_its_decisions(reviews: Workspace) -> None:
     with reviews as ws:
         aggregate(ws, "majority_vote")

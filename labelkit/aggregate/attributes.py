@@ -36,6 +36,9 @@ import numpy as np
 from labelkit.aggregate.base import LabelModel, fit_predict, predict_from_proba
 from labelkit.task import ABSTAIN, Task
 
+PRESENCE_CLASSES = ("absent", "present")
+"""The presence part's classes, in the order of its codes."""
+
 
 def answer_attribute(
     task: Task,

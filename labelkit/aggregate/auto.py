@@ -5,7 +5,7 @@ See docs/label_models.md for the design and the failures each safeguard guards a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,10 @@ def _shares(
     return vote_shares(votes.counts().astype(np.float64) + pseudo_votes, prior)
 
 
+FELL_BACK = "fell back to majority vote: "
+"""How the reason of a fit without gold that was not kept begins."""
+
+
 @label_models.register("auto")
 class AutoLabelModel(BaseLabelModel):
     """The default: majority vote made safe, weighted only where the data says so.
@@ -109,8 +113,10 @@ class AutoLabelModel(BaseLabelModel):
     Without gold, the fit is kept only when its predictions agree with majority vote
     on at least ``min_agreement`` of the rows majority vote decides, and when a model
     of another family, Dawid-Skene's per-class confusion matrices, agrees with it on
-    all but at most ``max_disagreement`` of the voted rows; otherwise (collapse,
-    switched labels, sources whose quality the votes alone do not identify) the model
+    all but at most ``max_disagreement`` of the voted rows, and when it gives each class
+    to at least ``min_unanimous_kept`` of the rows whose every vote names that class;
+    otherwise (collapse, switched labels, sources whose quality the votes alone do not
+    identify, a class erased) the model
     is majority vote, with exact ties broken by a seeded coin. With ``gold`` (at least
     ``min_gold`` rows), majority vote, the fit with gold weights 1 and 10 and, on small
     vote matrices, Dawid-Skene are scored by 5-fold cross-validation on the gold rows
@@ -138,6 +144,10 @@ class AutoLabelModel(BaseLabelModel):
         Largest share of the voted rows (a random sample of at most ``CHECK_CELLS``
         rows x sources x classes) on which the fit and Dawid-Skene may decide
         differently, without gold.
+    min_unanimous_kept
+        Least share of the rows whose every vote names a class that a fit without gold
+        must give that class, for each class every vote names on at least
+        ``UNANIMOUS_SHARE`` of the voted rows (``_erased_class``); 0 turns the check off.
     min_gold
         Fewest gold rows for choosing by cross-validation.
     max_iter, tol
@@ -162,6 +172,7 @@ class AutoLabelModel(BaseLabelModel):
         "min_agreement",
         "max_shift",
         "max_disagreement",
+        "min_unanimous_kept",
         "min_gold",
         "max_iter",
         "tol",
@@ -200,6 +211,7 @@ class AutoLabelModel(BaseLabelModel):
         min_agreement: float = 0.75,
         max_shift: float = 0.15,
         max_disagreement: float = 0.25,
+        min_unanimous_kept: float = 0.05,
         min_gold: int = MIN_GOLD,
         max_iter: int = 100,
         tol: float = 1e-4,
@@ -212,6 +224,7 @@ class AutoLabelModel(BaseLabelModel):
         self.min_agreement = min_agreement
         self.max_shift = max_shift
         self.max_disagreement = max_disagreement
+        self.min_unanimous_kept = min_unanimous_kept
         self.min_gold = min_gold
         self.max_iter = max_iter
         self.tol = tol
@@ -295,6 +308,9 @@ class AutoLabelModel(BaseLabelModel):
         report["agreement_with_majority_vote"] = agreement
         report["class_shift_from_majority_vote"] = shift
         failed = self._failed_check(agreement, shift)
+        erased = _erased_class(votes, fit.posterior, self.min_unanimous_kept)
+        if failed is None and erased is not None:
+            report["erased_class"], failed = erased
         if failed is None:
             disagreement = _disagreement_with_confusion(codes, votes.k, fit)
             report["disagreement_with_dawid_skene"] = disagreement
@@ -304,12 +320,12 @@ class AutoLabelModel(BaseLabelModel):
                     f"and with Dawid-Skene on {1 - disagreement:.0%} of the voted examples"
                 )
             return "majority_vote", (
-                "fell back to majority vote: Dawid-Skene decides "
+                f"{FELL_BACK}Dawid-Skene decides "
                 f"{_share(disagreement, self.max_disagreement)} of the "
                 f"voted examples otherwise (above {self.max_disagreement:.0%}: the votes "
                 "alone do not tell which sources to trust; dev gold would)"
             )
-        return "majority_vote", f"fell back to majority vote: the fit {failed}"
+        return "majority_vote", f"{FELL_BACK}the fit {failed}"
 
     def _failed_check(self, agreement: float, shift: float) -> str | None:
         """How a fit fails the checks against majority vote, or None if it passes."""
@@ -554,17 +570,61 @@ def _passed_over(shifted: dict[str, float]) -> str:
     )
 
 
-def _balance_shift(votes: _Votes, posterior: np.ndarray) -> float:
-    """Total variation between the classes the fit predicts and majority vote's, on the
-    rows with votes (majority vote's ties split evenly)."""
+def _class_shares(votes: _Votes, posterior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each class's share of the rows with votes under majority vote (its ties split
+    evenly) and under the fit; zeros where no row has a vote."""
     voted = votes.per_row > 0
     if not voted.any():
-        return 0.0
+        return np.zeros(votes.k), np.zeros(votes.k)
     counts = votes.counts()[voted]
     winners = counts == counts.max(axis=1, keepdims=True)
     mv = (winners / winners.sum(axis=1, keepdims=True)).mean(axis=0)
     fit = np.bincount(posterior[voted].argmax(axis=1), minlength=votes.k) / voted.sum()
+    return mv, fit
+
+
+def _balance_shift(votes: _Votes, posterior: np.ndarray) -> float:
+    """Total variation between the classes the fit predicts and majority vote's, on the
+    rows with votes."""
+    mv, fit = _class_shares(votes, posterior)
     return float(np.abs(mv - fit).sum() / 2)
+
+
+UNANIMOUS_SHARE = 0.01
+"""Least share of the voted rows whose every vote names a class for ``_erased_class``
+to check that class."""
+
+
+def _erased_class(votes: _Votes, posterior: np.ndarray, min_kept: float) -> tuple[int, str] | None:
+    """The class a fit erased, and how, or None: a class that every vote names on at
+    least ``UNANIMOUS_SHARE`` of the voted rows, and that the fit gives to under
+    ``min_kept`` of those rows. To overrule the sources on every row where they
+    agree, the fit must rate every source of that class below chance for it, and the
+    votes rarely settle that.
+
+    Trial 55c: an LF that voted `neutral` for an aspect, mostly alone (131 texts) and
+    right on 92% of the dev gold, voted against the others on the few texts where both
+    voted (the texts praised and faulted the aspect: `neutral` in that gold). The fit rated it
+    at 0.25 and gave `neutral` to none of the texts, moving only 14% of the examples
+    (under ``max_shift``), and scored 0.73 macro-F1 on dev against majority vote's
+    0.82. Trial 51b's broad rule for a rare class, contradicted on each of the 680
+    texts it shared, is rightly overruled where it votes alone: the fit still gives
+    its class to the texts its precise rules vote on alone, so the class stands."""
+    counts = votes.counts()
+    predicted = posterior.argmax(axis=1)
+    voted = votes.per_row > 0
+    for k in np.argsort(-counts.sum(axis=0)):
+        unanimous = voted & (counts[:, k] == votes.per_row)
+        if unanimous.sum() < max(UNANIMOUS_SHARE * voted.sum(), 1):
+            continue
+        kept = (predicted[unanimous] == k).mean()
+        if kept < min_kept:
+            return int(k), (
+                f"gives class {k} to {kept:.0%} of the {unanimous.sum():,} examples whose "
+                "every vote names it (a class the sources vote for, erased; dev gold would "
+                "tell whether rightly)"
+            )
+    return None
 
 
 def _disagreement_with_confusion(codes: np.ndarray, cardinality: int, fit: _Fit) -> float:
@@ -780,9 +840,10 @@ def _unconfirmed(
     )
 
 
-def shown_choice(report: dict[str, Any]) -> str:
+def shown_choice(report: dict[str, Any], labels: Sequence[str] | None = None) -> str:
     """What ``auto`` chose and why, as the CLI and the demos print it: its own fit is
-    named by what it is, not only by its name (trial K read ``precision_em`` as jargon).
+    named by what it is, not only by its name (trial K read ``precision_em`` as jargon),
+    and a class the reason names by number is named by its label, given ``labels``.
 
     Examples
     --------
@@ -795,7 +856,23 @@ def shown_choice(report: dict[str, Any]) -> str:
     elif chosen == "majority_vote":
         # Trial 54e: auto's labels beside `--model majority_vote`'s read as a contradiction.
         chosen += " (its exact ties broken in a seeded order, as --model majority_vote does not)"
-    return f"{chosen}, {report['reason']}"
+    return f"{chosen}, {named_reason(report, labels)}"
+
+
+def named_reason(report: dict[str, Any], labels: Sequence[str] | None = None) -> str:
+    """Why ``auto`` chose what it did, a class the reason names by number named by its
+    label among ``labels`` (in the order of the codes it was fitted on).
+
+    Examples
+    --------
+    >>> named_reason(model.report, ["positive", "negative", "neutral"])
+    "fell back to majority vote: the fit gives 'neutral' to 0% of the 131 examples whose ..."
+    """
+    reason = report["reason"]
+    if labels is not None and "erased_class" in report:
+        k = report["erased_class"]
+        reason = reason.replace(f"class {k}", repr(labels[k]), 1)
+    return reason
 
 
 def _share(value: float, threshold: float) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from labelkit.aggregate.attributes import PRESENCE_CLASSES
 from labelkit.aggregate.base import vote_patterns
 from labelkit.errors import InputError
 from labelkit.lf.spans import summarize_span_lfs
@@ -282,6 +283,55 @@ def summarize_lfs(
     if not parts:
         return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
     return pl.concat(parts)
+
+
+def summarize_part(
+    workspace: Workspace,
+    part: str,
+    *,
+    split: str | None = None,
+    sources: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """``summarize_lfs`` of a task with attributes, each source judged on one ``part``
+    of the attribute's label model, as that part sees its votes: ``"presence"`` (a vote
+    of any answer but ``none`` says the attribute is present, and gold says so where its
+    answer is not ``none``) or ``"value"`` (only votes that name an answer, on the rows
+    whose gold names one). Trial 55c: the health of a presence part showed an LF's
+    accuracy on its answers, 0.676, where it was right on presence 37 times in 37.
+
+    Examples
+    --------
+    >>> summarize_part(restaurants, "presence", split="dev").select("attribute", "lf", "accuracy")
+    """
+    task = workspace.task
+    gold = split_gold(workspace, split)
+    parts = []
+    for attribute, voting in _voting_sources(workspace, sources).items():
+        codes, names = vote_code_matrix(workspace, split=split, sources=voting, attribute=attribute)
+        answers = task.answers(attribute)
+        absent = answers.cardinality - 1
+        if part == "value" and absent < 2:
+            continue  # One answer besides none (a multi-label "yes"): no value part.
+        judged = Task(PRESENCE_CLASSES if part == "presence" else answers.labels[:absent])
+        gold_codes = _encoded(task, gold, attribute)
+        summary = _summary(
+            _part_codes(codes, part, absent),
+            names,
+            judged,
+            None if gold_codes is None else _part_codes(gold_codes, part, absent),
+        )
+        parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
+    if not parts:
+        return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
+    return pl.concat(parts)
+
+
+def _part_codes(codes: np.ndarray, part: str, absent: int) -> np.ndarray:
+    """An attribute's codes as its label model's ``part`` sees them: present (1) or
+    absent (0), or only the codes that name an answer."""
+    if part == "presence":
+        return np.where(codes == ABSTAIN, ABSTAIN, codes != absent).astype(codes.dtype)
+    return np.where(codes < absent, codes, ABSTAIN).astype(codes.dtype)
 
 
 def attribute_matrices(

@@ -298,7 +298,9 @@ class ReviewQueue:
 
         With ``reviewer``, skip items another reviewer holds an unexpired claim on and
         claim the one returned for ``claim_seconds`` (the reviewer's own claim is handed
-        back again: a reload shows the same item). With ``focus`` (binary focus mode),
+        back again: a reload shows the same item), handing back any other the reviewer
+        held: one reviewer, one item on screen (trial 55b: switching attribute left the
+        item of the one before held for ten minutes). With ``focus`` (binary focus mode),
         only items whose candidate is ``focus``: each asks "is this <focus>?", answered
         with accept or reject. An item whose candidate was ruled out no longer comes up
         in focus mode; without focus it asks for its label. With ``attribute`` (a pass
@@ -335,6 +337,13 @@ class ReviewQueue:
                     LIMIT 1""",
                 [focus, focus, attribute, attribute, reviewer, now, reviewer],
             )
+            held = ("", "") if row is None else row
+            if reviewer is not None:
+                con.execute(
+                    """DELETE FROM claims WHERE reviewer = ?
+                         AND (example_id, attribute) != (?, ?)""",
+                    [reviewer, *held],
+                )
             if row is None:
                 return None
             example_id, attribute = row

@@ -160,6 +160,39 @@ class TextClassifier:
             for text, row in zip(given, rows, strict=True)
         ]
 
+    def answers(self, texts: Iterable[str | None]) -> list[str | dict[str, str] | None]:
+        """The most probable label of each text; for a model of a task with attributes,
+        a dict of each attribute's most probable answer (``{"room": "positive",
+        "staff": "none"}``; a multi-label task's ``{"billing": "yes", ...}``), as
+        ``labelkit predict`` gives them; None where the call gives None. Trial 55c: a
+        packaged model's users had to rebuild this from its flat scores.
+
+        Examples
+        --------
+        >>> load("models/hotel/model-best").answers(["Great location, filthy room."])
+        [{'room': 'negative', 'cleanliness': 'negative', 'location': 'positive', ...}]
+        """
+        answered: list[str | dict[str, str] | None] = []
+        for scored in self(texts):
+            if scored is None:
+                answered.append(None)
+                continue
+            probabilities = np.fromiter(scored.values(), dtype=float, count=len(self.labels))
+            best = [self.labels[group][int(probabilities[group].argmax())] for group in self.groups]
+            if len(self.groups) == 1:
+                answered.append(best[0])
+                continue
+            task = self.meta["labelkit"]["task"]
+            # A multi-label task's attributes are its labels.
+            attributes = task.get("attributes") or task["labels"]
+            answered.append(
+                {
+                    attribute: label[len(attribute) + 1 :]
+                    for attribute, label in zip(attributes, best, strict=True)
+                }
+            )
+        return answered
+
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """One row of probabilities per text: a softmax over the labels' logits (over each
         attribute's, for a model of a task with attributes)."""

@@ -244,7 +244,9 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     # most examples to spam.
     codes, truth = youtube_with_llm(seed=2)
     mv = majority_vote(codes, truth, 2)
-    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0, max_disagreement=1.0).fit(codes, 2)
+    unguarded = AutoLabelModel(
+        max_shift=1.0, min_agreement=0.0, max_disagreement=1.0, min_unanimous_kept=0.0
+    ).fit(codes, 2)
     assert unguarded.report["dropped"] == []
     assert accuracy(unguarded.predict_proba(codes), truth) < mv - 0.1
     model = AutoLabelModel().fit(codes, 2)
@@ -259,6 +261,37 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     near = AutoLabelModel(max_shift=limit).fit(codes, 2)
     assert f"moves {shift:.1%} of the examples" in near.report["reason"]
     assert f"(above {limit:.0%}: one class" in near.report["reason"]
+
+
+def test_a_fit_that_erases_a_class_the_sources_agree_on_falls_back() -> None:
+    # Trial 55c's staff aspect (value part), pattern by pattern: a Python LF judging
+    # clauses, a keyword, two lexicon LFs, and `neutral`'s LF, which mostly votes alone
+    # (right on 92% of the dev gold). The fit gave `neutral` to none of the texts
+    # majority vote gives it, moving only 14% of the examples. (Trial 51b's broad rule,
+    # rightly overruled, is test_a_broad_rare_class_rule_that_only_its_own_votes_...)
+    patterns = {
+        (0, -1, -1, -1, 0): 426,
+        (1, -1, 1, -1, -1): 272,
+        (1, 1, 1, -1, -1): 188,
+        (-1, -1, -1, 2, -1): 131,
+        (2, -1, 1, -1, 0): 56,
+        (2, 1, 1, -1, 0): 39,
+        (-1, -1, 1, -1, -1): 15,
+        (0, -1, 1, -1, 0): 10,
+        (-1, 1, 1, -1, -1): 8,
+        (-1, -1, -1, 2, 0): 7,
+        (-1, -1, 1, 2, -1): 6,
+        (0, -1, -1, 2, 0): 5,
+    }
+    codes = np.repeat(np.array(list(patterns)), list(patterns.values()), axis=0)
+    model = AutoLabelModel().fit(codes, 3)
+    assert model.report["chosen"] == "majority_vote"
+    assert model.report["erased_class"] == 2
+    assert model.report["class_shift_from_majority_vote"] < model.max_shift
+    said = shown_choice(model.report, ["positive", "negative", "neutral"])
+    assert "the fit gives 'neutral' to 0% of the 131 examples whose every vote names it" in said
+    alone = (codes[:, 3] == 2) & ((codes == -1).sum(axis=1) == 4)
+    assert (model.predict(codes[alone]) == 2).all(), "the lone votes for neutral stand"
 
 
 def test_a_fit_that_overrules_clear_majorities_falls_back() -> None:
@@ -360,7 +393,9 @@ def test_one_sided_rules_that_err_where_the_other_side_fires_fall_back(
     codes, truth = matrix.codes, matrix.task.encode(gold)
     voted = (codes != -1).any(axis=1)
     mv = majority_vote(codes[voted], truth[voted], 2)
-    unguarded = AutoLabelModel(max_shift=1.0, min_agreement=0.0, max_disagreement=1.0)
+    unguarded = AutoLabelModel(
+        max_shift=1.0, min_agreement=0.0, max_disagreement=1.0, min_unanimous_kept=0.0
+    )
     unguarded.fit(codes, 2)
     assert unguarded.report["chosen"] == "precision_em"
     assert accuracy(unguarded.predict_proba(codes)[voted], truth[voted]) < mv - 0.1

@@ -472,6 +472,30 @@ def test_claims_undo_and_agreement_are_per_example_and_attribute(
     assert queue.reviewer_agreement(attribute="food")["agreement"].to_list() == [0.0]
 
 
+def test_a_reviewer_who_moves_to_another_attribute_hands_the_item_on_screen_back(
+    aspects_workspace: Workspace,
+) -> None:
+    # Trial 55b: switching attribute on the page left the item of the one before held
+    # for ten minutes, so other reviewers were told that attribute was done.
+    queue = ReviewQueue(aspects_workspace)
+    staff = queue.next(reviewer="ana", attribute="staff")
+    assert staff is not None and staff.example_id == "r1"
+    assert queue.next(reviewer="bo", attribute="staff").example_id == "r2"  # type: ignore[union-attr]
+    assert queue.next(reviewer="ana", attribute="food") is not None
+    handed_back = queue.next(reviewer="cy", attribute="staff")
+    assert handed_back is not None and handed_back.example_id == "r1"
+    # A reload keeps the item on screen; asking where nothing is left hands it back.
+    assert queue.next(reviewer="bo", attribute="staff").example_id == "r2"  # type: ignore[union-attr]
+    assert queue.next(reviewer="dan", attribute="price").example_id == "r3"  # type: ignore[union-attr]
+    assert queue.next(reviewer="cy", attribute="price") is None, "dan holds its one item"
+    claims = "SELECT reviewer, example_id, attribute FROM claims ORDER BY reviewer"
+    assert queue.workspace.sql(claims).rows() == [
+        ("ana", "r1", "food"),
+        ("bo", "r2", "staff"),
+        ("dan", "r3", "price"),
+    ]
+
+
 def test_a_multilabel_item_asks_is_this_label_yes_or_no(topics_workspace: Workspace) -> None:
     queue = ReviewQueue(topics_workspace)
     assert queue.next_attribute() == "sports"

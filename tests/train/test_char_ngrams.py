@@ -74,6 +74,7 @@ def test_saved_model_is_numbers_and_strings_its_loader_reads(trained: Path) -> N
     called = loaded(["subscribe to my channel please", "", " \n"])
     assert called[0] == pytest.approx(dict(zip(["ham", "spam"], scores[0], strict=True)))
     assert called[1:] == [None, None]
+    assert loaded.answers([*texts, ""]) == ["spam", "ham", "spam", None]
     # Trial 49c: one string was read as texts of a character each, None failed on
     # .lower(), and a generator on zip().
     with pytest.raises(TypeError, match="give a list of texts, not one text"):
@@ -445,6 +446,10 @@ def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) ->
             right.mean()
         )
     assert small.filter(pl.col("attribute") == "(all)")["macro_f1"][0] > 0.9
+    # Trial 55c: a packaged model's users rebuilt predict's answers from the flat scores.
+    answers = TextClassifier(model).answers([*dev["text"], " "])
+    assert answers[-1] is None
+    assert answers[:-1] == said.select(food="predicted_food", staff="predicted_staff").to_dicts()
 
     wheel = package_model(model, tmp_path / "dist", name="rest_chars")
     scores, modules = install_and_score(wheel, tmp_path / "site", "rude waiter and tasty pasta")
@@ -483,6 +488,11 @@ def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path)
         ("yes", "yes"),
         ("no", "yes"),
         ("yes", "no"),
+    ]
+    assert TextClassifier(model).answers(texts) == [
+        {"food": "yes", "staff": "yes"},
+        {"food": "no", "staff": "yes"},
+        {"food": "yes", "staff": "no"},
     ]
     # No text, no answer: not "no" to every label.
     with pytest.warns(NoTextWarning, match="frame: 1 row has no text"):
