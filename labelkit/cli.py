@@ -374,7 +374,10 @@ def ingest(
     ] = None,
     label_column: Annotated[
         str | None,
-        typer.Option(help="Column with gold labels (spans: a JSON array of [start, end, label])."),
+        typer.Option(
+            help="Column with gold labels (spans: a JSON array of [start, end, label]; "
+            "aspects: also one column per attribute, named with commas: food,staff)."
+        ),
     ] = None,
     split_column: Annotated[str | None, typer.Option(help="Column with train/dev/test.")] = None,
     label_map: Annotated[

@@ -7,6 +7,7 @@ import contextlib
 import difflib
 import json
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -173,7 +174,7 @@ def read_examples(
     *,
     text_column: str = "text",
     id_column: str | None = None,
-    label_column: str | None = None,
+    label_column: str | Sequence[str] | None = None,
     split_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
     encoding: str = "utf-8",
@@ -261,7 +262,7 @@ def _read_rows(
     *,
     text_column: str,
     id_column: str | None,
-    label_column: str | None,
+    label_column: str | Sequence[str] | None,
     split_column: str | None,
     label_map: Mapping[str, str] | None,
     encoding: str,
@@ -281,6 +282,7 @@ def _read_rows(
         table = open_table(path, kind, encoding, text_column, stack)
         name, stem = str(path), path.stem
     schema = table.schema
+    label_column, wide_gold = _gold_columns(label_column, schema)
     if kind == "wrench" and "spans" in schema:
         kind = "wrench-spans"
         text_column, id_column, label_column, split_column = "text", "id", "spans", "split"
@@ -311,6 +313,7 @@ def _read_rows(
                 ("id", id_column),
                 ("label", label_column),
                 ("split", split_column),
+                *(("label", column) for column in wide_gold),
             )
             if column is not None and column not in schema
         ),
@@ -337,9 +340,9 @@ def _read_rows(
         if not sum(batch.height for batch in table.batches(None)):
             raise InputError(no_rows)
         raise InputError(problem)
-    used = {c for c in (text_column, id_column, label_column, split_column) if c}
+    used = {c for c in (text_column, id_column, label_column, split_column, *wide_gold) if c}
     unread_label = None
-    if label_column is None:
+    if label_column is None and not wide_gold:
         # Ids are found unasked in a column named `id`, so a user expects the same of
         # labels; they are not (a `label` column may be anything), but it is said.
         unread_label = next(
@@ -357,10 +360,15 @@ def _read_rows(
         )
 
     gold, numbers = pl.lit(None, pl.String), None
-    if label_column:
+    if wide_gold:
+        gold = _wide_gold(wide_gold)
+    elif label_column:
         gold, numbers = _raw_labels(table, name, label_column, notes)
         if PRODIGY_ANSWER not in used:
             gold = _accepted_gold(table, name, label_column, gold, notes)
+    # Trial 55a: "facturación" in NFD became a label of its own beside the NFC one, the
+    # two printed alike.
+    gold = gold.str.normalize("NFC")
     # A class mapped to nothing is not part of the task: its texts would otherwise be
     # given one of the other labels by the label model.
     dropped = [value for value, label in (label_map or {}).items() if not label]
@@ -508,6 +516,34 @@ def _read_rows(
 _LABEL_NAMES = ("label", "labels", "gold")
 
 
+def _gold_columns(
+    label_column: str | Sequence[str] | None, schema: pl.Schema
+) -> tuple[str | None, list[str]]:
+    """The label column, or the columns of gold in one column per attribute: a list of
+    them, or one string of them separated by commas that names no column itself (the
+    CLI's ``--label-column food,staff``)."""
+    if label_column is None or (isinstance(label_column, str) and label_column in schema):
+        return label_column, []
+    columns = label_column.split(",") if isinstance(label_column, str) else list(label_column)
+    columns = [column.strip() for column in columns]
+    if len(columns) == 1:
+        return columns[0], []
+    return None, columns
+
+
+def _wide_gold(columns: list[str]) -> pl.Expr:
+    """Gold in one column per attribute as one JSON object of attribute -> label, as an
+    aspects task's gold is read: an empty cell is an attribute not mentioned, a row of
+    empty cells has no gold (trial 55c: ``export --wide`` wrote what ingest could not
+    read)."""
+    fields = [
+        pl.col(column).cast(pl.String).str.strip_chars().replace("", None).alias(column)
+        for column in columns
+    ]
+    given = pl.any_horizontal(field.is_not_null() for field in fields)
+    return pl.when(given).then(pl.struct(fields).struct.json_encode())
+
+
 def _reads_as_data(names: list[str]) -> bool:
     """Whether a CSV's column names look like a row of data: a header is short names
     of a word or two; a text runs to more words or characters."""
@@ -565,6 +601,11 @@ def _accepted_gold(
     return pl.when(refused).then(pl.lit(None, pl.String)).otherwise(gold)
 
 
+def _nfc(value: Any) -> Any:
+    """A string in Unicode NFC, as every label is stored; anything else as it is."""
+    return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
+
+
 def _raw_labels(
     table: Table, name: str, column: str, notes: list[str]
 ) -> tuple[pl.Expr, pl.Expr | None]:
@@ -576,8 +617,13 @@ def _raw_labels(
     dtype = table.schema[column]
     values = pl.col(column)
     if isinstance(dtype, pl.Struct):
-        # Aspects as a struct of attribute -> label (null = not mentioned), as JSON.
-        return pl.when(values.is_not_null()).then(values.struct.json_encode()), None
+        # Aspects as a struct of attribute -> label (null = not mentioned), as JSON; an
+        # empty string is not mentioned too (trial 55c: a CSV's quoted empty cells).
+        fields = [
+            values.struct.field(field.name).cast(pl.String).replace("", None)
+            for field in dtype.fields
+        ]
+        return pl.when(values.is_not_null()).then(pl.struct(fields).struct.json_encode()), None
     if isinstance(dtype, pl.List):
         # Multi-label: a list of labels, as JSON.
         listed = pl.struct(values.alias("v")).struct.json_encode().str.json_path_match("$.v")
@@ -625,7 +671,7 @@ def ingest(
     *,
     text_column: str = "text",
     id_column: str | None = None,
-    label_column: str | None = None,
+    label_column: str | Sequence[str] | None = None,
     split_column: str | None = None,
     label_map: Mapping[str, str] | None = None,
     labels: Sequence[str] | None = None,
@@ -649,6 +695,10 @@ def ingest(
     tokenize with. Ids come from ``id_column``, else a column named ``id``.
     Gold comes from ``label_column`` alone; a column named ``label``, ``labels`` or
     ``gold`` that it does not name is pointed out in the notes and in a missing-gold error.
+    An aspects task's gold may be one column per attribute: ``label_column`` lists them
+    (``["food", "staff"]``; the CLI's ``--label-column food,staff``), an empty cell
+    being an attribute not mentioned and a row of empty cells no gold, as ``labelkit
+    export --wide`` writes them.
 
     ``kind`` is the task's kind (see ``labelkit.task``): ``"classification"`` (the
     default), ``"aspects"``, ``"multilabel"`` or ``"spans"``. An aspects task's gold is, per text,
@@ -717,6 +767,14 @@ def ingest(
             raise InputError(
                 f"source {at} is {type(source).__name__}: ingest reads file paths or frames"
             )
+    if isinstance(labels, str):
+        # Trial 55c: "positive,negative" was read as its letters.
+        raise InputError(
+            f"labels is one string, {labels!r}: give a list, labels={labels.split(',')!r}"
+        )
+    labels = None if labels is None else [_nfc(label) for label in labels]
+    if label_map is not None:
+        label_map = {_nfc(value): _nfc(label) for value, label in label_map.items()}
     if kind is not None and kind not in TASK_KINDS:
         # Trial 44: --kind bogus read the labels as a multi-label task's and said
         # "'shipping' is not a JSON array of labels".
@@ -724,6 +782,8 @@ def ingest(
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
         raise InputError("dev_fraction and test_fraction must be >= 0 and sum to less than 1")
     order_map, order_from = label_map, "label_map / --label-map"
+    # Gold in one column per attribute is named by its columns in messages.
+    label_name = label_column if isinstance(label_column, str | None) else ",".join(label_column)
     con = workspace.con
     with _staging(workspace) as stage:
         reads = []
@@ -791,7 +851,7 @@ def ingest(
             lang,
             kind,
             attributes,
-            label_column,
+            label_name,
             unread,
         )
         if new_task:
@@ -800,7 +860,7 @@ def ingest(
             refuse_unprintable("attributes", task.attributes)
         if from_meta:
             label_order = "entity_types of meta.json"
-        gold_column = "label" if span_files else label_column or "gold"
+        gold_column = "label" if span_files else label_name or "gold"
         if held is None:
             _check_classes(con, task, gold_column)
             con.execute("CREATE TEMP VIEW incoming AS SELECT * FROM ingest_rows")
@@ -870,8 +930,8 @@ def _warn_about_wide_gold(reads: list[_Read], task: Task) -> None:
         if named:
             warnings.warn(
                 f"{read.name}: columns {named} are named like the task's attributes but were "
-                "not read as gold: gold is one column of attribute -> label objects, e.g. "
-                f"frame.with_columns(gold=pl.struct({named})) with label_column='gold'",
+                f"not read as gold; to read them, pass label_column={named} / --label-column "
+                f"{','.join(named)} (an empty cell: not mentioned)",
                 LabelkitWarning,
                 stacklevel=3,
             )

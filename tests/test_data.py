@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 from xml.etree import ElementTree
@@ -131,6 +132,33 @@ def test_gold_in_a_column_per_attribute_is_pointed_out(tmp_path: Path) -> None:
         ingest(ws, wide.with_columns(gold=pl.struct(["food", "staff"])), kind="aspects",
                label_column="gold", labels=["positive", "negative", "neutral"])  # fmt: skip
         assert ws.sql("SELECT count(gold) AS n FROM examples")["n"][0] == 2
+    # Trial 55c: the warning's way out was Python's, and failed on a CSV's quoted empty
+    # cells ('unknown label'); the columns are read as gold where the label column names
+    # them, an empty cell not mentioned, a row of empty cells no gold.
+    csv = tmp_path / "wide.csv"
+    csv.write_text(
+        'id,text,food,staff\nr1,great food,positive,""\nr2,rude staff,"",negative\nr3,we came,,\n'
+    )
+    command = [sys.executable, "-m", "labelkit", "ingest", str(tmp_path / "wide.duckdb"), str(csv)]
+    command += ["--kind", "aspects", "--attributes", "food,staff", "--labels", "positive,negative"]
+    done = subprocess.run(
+        [*command, "--label-column", "food,staff"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    with Workspace(tmp_path / "wide.duckdb", read_only=True) as ws:
+        gold = ws.sql("SELECT id, gold FROM examples ORDER BY id")
+        task = ws.task
+    assert task.gold_answers(gold["gold"], "food").to_list() == ["positive", "none", None]
+    assert task.gold_answers(gold["gold"], "staff").to_list() == ["none", "negative", None]
+    with Workspace(tmp_path / "listed.duckdb") as ws:
+        ingest(ws, pl.read_csv(csv), kind="aspects", label_column=["food", "staff"],
+               labels=["positive", "negative"])  # fmt: skip
+        assert ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].equals(gold["gold"])
+    with Workspace(tmp_path / "empty.duckdb") as ws:
+        structs = pl.read_csv(csv).with_columns(gold=pl.struct("food", "staff"))
+        ingest(ws, structs, kind="aspects", label_column="gold", labels=["positive", "negative"])
+        stored = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"]
+        assert ws.task.gold_answers(stored, "staff").to_list()[:2] == ["none", "negative"]
 
 
 def test_jsonl_parquet_and_wrench_read_alike(tmp_path: Path) -> None:
@@ -620,6 +648,32 @@ def test_the_label_order_is_the_one_given(
         assert ws.task.labels == labels
     assert summary.labels == labels
     assert order in summary.label_order
+
+
+def test_labels_in_nfd_are_the_labels_in_nfc(tmp_path: Path) -> None:
+    # Trial 55a: "facturación" in NFD was a label of its own beside the NFC one, and
+    # the errors showed two labels that looked the same.
+    nfc, nfd = "facturación", unicodedata.normalize("NFD", "facturación")
+    assert nfc != nfd
+    frame = pl.DataFrame(
+        {"text": ["mi factura", "otra factura", "el envío", "un envio"]}
+    ).with_columns(label=pl.Series([nfc, nfd, "envío", unicodedata.normalize("NFD", "envío")]))
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, frame, label_column="label", labels=[unicodedata.normalize("NFD", "envío"), nfc])
+        assert ws.task.labels == ("envío", nfc)
+        assert ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list() == [
+            nfc, nfc, "envío", "envío",
+        ]  # fmt: skip
+    numbered = frame.with_columns(label=pl.Series(["1", "1", "2", "2"]))
+    with Workspace(tmp_path / "mapped.duckdb") as ws:
+        ingest(ws, numbered, label_column="label", label_map={"1": nfd, "2": "envío"})
+        assert ws.task.labels == (nfc, "envío")
+        assert ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list()[:2] == [nfc] * 2
+    # Trial 55c: a comma-separated string was read as its letters.
+    with pytest.raises(
+        InputError, match=r"labels is one string, 'a,b': give a list, labels=\['a', 'b'\]"
+    ):
+        ingest(Workspace(tmp_path / "string.duckdb"), frame, labels="a,b")
 
 
 def test_a_byte_order_mark_is_read_past_in_jsonl_and_wrench_json(tmp_path: Path) -> None:

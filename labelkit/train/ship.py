@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -174,8 +175,18 @@ def package_model(
     # Absolute: pip builds the wheel from inside the package folder.
     model_path, output = Path(model_path), Path(output_dir).resolve()
     _check_model_folder(model_path)
-    if not name.isidentifier():
-        raise InputError(f"package name {name!r} must be a Python identifier, e.g. spam_model")
+    if not (name.isascii() and name.isidentifier()):
+        # Trial 55a: "clasificación" is an identifier to Python, not a name to pip, which
+        # failed on the pyproject.toml it was given, a folder left half-built.
+        plain = "".join(
+            c
+            for c in unicodedata.normalize("NFKD", name)
+            if c.isascii() and (c.isalnum() or c == "_")
+        )
+        raise InputError(
+            f"package name {name!r} must be a Python identifier of ASCII letters, digits and "
+            f"underscores, as pip's names are: e.g. {plain if plain.isidentifier() else 'spam_model'}"
+        )
     try:
         # In pip's own spelling (trial 53b: 1.0-beta made a folder of that name and a
         # wheel of 1.0b0).

@@ -225,6 +225,10 @@ def test_a_package_made_before_is_replaced_only_when_asked(
     assert package_model(model, dist, name="spam", version="1.0-beta", wheel=False).name == (
         "en_spam-1.0b0"
     )
+    # Trial 55a: an identifier to Python, not a name to pip, which failed mid-build.
+    with pytest.raises(InputError, match=r"of ASCII letters, .* e\.g\. clasificacion_soporte"):
+        package_model(model, dist, name="clasificación_soporte", wheel=False)
+    assert not list(dist.glob("en_clasif*"))
     command = [sys.executable, "-m", "labelkit", "package", model, dist, "--name", "spam"]
     refused = subprocess.run([*command, "--no-wheel"], capture_output=True, text=True)
     assert refused.returncode != 0 and "--force to replace it" in refused.stderr
