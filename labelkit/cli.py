@@ -2921,6 +2921,7 @@ def train(
             )
         if ws.task.kind == "spans":
             _print_span_counts(training_counts(path))
+            _say_tok2vec_from_scratch(output_dir / "config.cfg", ws.task.lang)
     config_file = output_dir / "config.cfg"
     from labelkit.train.scorers import scorer_kind
 
@@ -2931,6 +2932,25 @@ def train(
         # One textcat per attribute: each has its own config.
         config_file = output_dir / "by_attribute" / "*" / "config.cfg"
     console.print(f"model saved to {path}; its config is {config_file}")
+
+
+def _say_tok2vec_from_scratch(config_file: Path, lang: str) -> None:
+    """Say where a task with no pretrained tok2vec for its language trained one from
+    scratch (trial 55a: a Spanish tagger did so without a word)."""
+    from spacy.util import load_config
+
+    from labelkit.train.ner import PRETRAINED_TOK2VEC
+
+    if lang in PRETRAINED_TOK2VEC or not config_file.is_file():
+        return
+    tok2vec = load_config(config_file)["components"].get("tok2vec", {})
+    if "source" not in tok2vec:
+        console.print(
+            f"note: the tok2vec was trained from scratch: labelkit has a pretrained one for "
+            f"{', '.join(map(repr, PRETRAINED_TOK2VEC))} only, and this task's language is "
+            f"{lang!r}",
+            highlight=False,
+        )
 
 
 def _print_span_counts(counts: dict[str, dict[str, int]]) -> None:

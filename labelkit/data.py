@@ -387,6 +387,7 @@ def _read_rows(
 
     rows = 0
     empty, first_empty = 0, 0
+    misread: int | None = None  # the first row whose text holds a C1 control character
     number_rows = pl.DataFrame(schema={"row": pl.Int64, "raw": pl.String, "number": pl.Float64})
     left: dict[str, int] = {}
     no_id: int | None = None
@@ -428,6 +429,9 @@ def _read_rows(
         if kind == "tsv" and quoted is None:
             opened = frame.filter(pl.col("text").str.contains(r'^"[^"]*$'))["row"]
             quoted = opened[0] if opened.len() else None
+        if misread is None:
+            c1 = frame.filter(pl.col("text").str.contains(r"[\x80-\x9f]"))["row"]
+            misread = c1[0] if c1.len() else None
         frame = frame.filter(~pl.col("left_out")).drop("left_out")
         if no_id is None and frame["id"].null_count():
             no_id = frame.filter(pl.col("id").is_null())["row"][0]
@@ -461,6 +465,13 @@ def _read_rows(
             f"{name}: column {text_column!r} is empty in row {first_empty} "
             f"({empty} empty rows in all); fill it, or leave such rows out with "
             "skip_empty=True / --skip-empty" + (f". Also: {split_quote}" if split_quote else "")
+        )
+    if misread is not None:
+        # Trial 55a: a Windows file read as latin-1 stored "25 €" as "25 \x80".
+        notes.append(
+            f"{name}: row {misread}'s text holds a control character of U+0080 to U+009F, "
+            "which a file Excel saved on Windows gives when read as latin-1 (€ becomes "
+            "\\x80): if so, ingest the file into a new workspace with --encoding cp1252"
         )
     twice = number_rows.filter(pl.col("number").is_duplicated())
     if twice.height:
@@ -1393,9 +1404,11 @@ def _resolve_task(
                 )
             )
         if lang is not None and lang != task.lang:
+            # Trial 55a: nothing said what to do about it.
             raise InputError(
                 f"the workspace's language is {task.lang!r}, not {lang!r}; it is set by "
-                "the first ingest"
+                f"the first ingest: ingest into a new workspace with --lang {lang} (lang=), "
+                "then apply the labeling functions there again"
             )
         if kind is not None and kind != task.kind:
             raise InputError(f"the workspace's task is {task.kind}, not {kind}")

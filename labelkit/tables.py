@@ -419,7 +419,10 @@ def _decode(
     line: int = 1,
     *,
     named: str | None = None,
-    advice: str = "; give the file's encoding with encoding= / --encoding (e.g. cp1252, latin-1)",
+    advice: str = (
+        "; give the file's encoding with encoding= / --encoding (cp1252 for a CSV that "
+        "Excel saved on Windows in western Europe or the Americas)"
+    ),
 ) -> str:
     """``data`` decoded, or an error naming the line (counted from ``line``) of its first
     bad byte, the encoding as ``named``, and ``advice``."""

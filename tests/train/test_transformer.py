@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelkitError, Workspace, evaluate, train_textcat
+from labelkit import LabelkitError, LabelkitWarning, Workspace, evaluate, train_textcat
 from labelkit.train import package_model, predict_frame, train_attributes, train_on_cleaned
 from labelkit.train.minilm_loader import TextClassifier
 from labelkit.train.ship import load_small_model
@@ -128,6 +128,16 @@ def test_spacy_models_load_without_torch_models(spam_workspace: Path, tmp_path: 
     with Workspace(spam_workspace) as ws:
         model = train_on_cleaned(ws, tmp_path / "bow", model="spacy_textcat_bow", max_epochs=2)
     assert isinstance(load_small_model(model), spacy.Language)
+
+
+def test_a_task_in_another_language_is_warned_of(tmp_path: Path) -> None:
+    # Trial 55a: a Spanish task trained without a word, where the docs say English.
+    rows = pl.DataFrame(
+        {"text": (SPAM + HAM) * 3, "label": (["spam"] * len(SPAM) + ["ham"] * len(HAM)) * 3}
+    )
+    with pytest.warns(LabelkitWarning, match="MiniLM learned English only, .* language is 'es'"):
+        train_textcat(rows, ["ham", "spam"], tmp_path / "m", model="minilm_finetune", lang="es",
+                      seed=0, **FAST)  # fmt: skip
 
 
 def test_multi_label_rows_are_refused_with_the_reason() -> None:
