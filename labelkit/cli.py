@@ -2666,7 +2666,11 @@ def review_stats(workspace: Workspace_) -> None:
         disagreements = queue.disagreements()
         spot_checks = queue.spot_checks()
         kind = ws.task.kind
+        # Trial 55c: only the review screen showed how far each aspect had come.
+        attributes = queue.progress_by_attribute() if kind in ("aspects", "multilabel") else None
     console.print(rich_table(pl.DataFrame([stats]), title="review"))
+    if attributes is not None:
+        console.print(rich_table(attributes, title="by attribute"))
     if reviewers.height:
         console.print(rich_table(reviewers, title="by reviewer"))
     if spot_checks.height:

@@ -204,6 +204,9 @@ class ReviewItem:
             return f"{asked}? (not {', '.join(self.ruled_out)}; {now})"
         if self.candidate == self.given_label:
             now = "the current label"
+            if self.kind == "aspects" and self.votes and set(self.votes.values()) == {MENTIONED}:
+                # Trial 55c: the attribute's commonest answer read as the votes' evidence.
+                now += f", a guess: the votes only say {self.attribute} is mentioned"
         if not self.attribute:
             return f"Is this {self.candidate}? ({now})"
         if self.candidate == NONE:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -365,6 +366,13 @@ def test_a_pass_over_one_attribute_asks_one_short_question_and_stores_the_attrib
     assert item.question == "Is staff negative? (currently none)"
     assert item.choices == ("positive", "negative", "neutral", "none")
     assert item.votes == {"kw_waiter": "mentioned"}, "only the votes on staff"
+    # Trial 55c: the attribute's commonest answer, given where the votes only say
+    # mentioned, read as what they said.
+    kept = dataclasses.replace(item, given_label="negative")
+    assert kept.question == (
+        "Is staff negative? (the current label, a guess: the votes only say staff is mentioned)"
+    )
+    assert "guess" not in dataclasses.replace(kept, votes={"lexicon": "negative"}).question
     queue.answer("r1", "accept", reviewer="ana", attribute="staff")
     item = queue.next(reviewer="ana", attribute="staff")
     assert item is not None and (item.example_id, item.attribute) == ("r2", "staff")

@@ -449,6 +449,17 @@ def test_the_review_command_takes_an_attribute(aspects_file: Path) -> None:
     assert "Is food positive? (currently none)" in food.stdout
     with Workspace(aspects_file, read_only=True) as ws:
         assert stored_by_attribute(ws) == [("r1", "food", "accept", "positive")]
+    # Trial 55c: only the review screen showed how far each attribute had come.
+    stats = subprocess.run(
+        [sys.executable, "-m", "labelkit", "review-stats", str(aspects_file)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert stats.returncode == 0, stats.stderr
+    rows = {line.split("│")[1].strip(): line for line in stats.stdout.splitlines() if "│" in line}
+    assert [cell.strip() for cell in rows["food"].split("│")[2:7]] == ["2", "1", "0", "1", "1"]
+    assert [cell.strip() for cell in rows["price"].split("│")[2:7]] == ["1", "0", "0", "1", "0"]
 
 
 def test_an_attribute_the_task_lacks_is_refused_before_any_screen(
