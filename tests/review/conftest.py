@@ -310,6 +310,12 @@ def aspects_workspace(aspects_file: Path) -> Iterator[Workspace]:
 @pytest.fixture
 def topics_workspace(tmp_path: Path) -> Iterator[Workspace]:
     """A multi-label workspace (sports, tech, politics); three (example, label) items queued."""
+    with Workspace(write_topics(tmp_path / "topics.duckdb")) as ws:
+        yield ws
+
+
+def write_topics(path: Path) -> Path:
+    """A closed multi-label workspace at ``path``: ``topics_workspace``'s."""
     frame = pl.DataFrame(
         {
             "id": ["t1", "t2"],
@@ -318,7 +324,7 @@ def topics_workspace(tmp_path: Path) -> Iterator[Workspace]:
             "split": ["train", "train"],
         }
     )
-    with Workspace(tmp_path / "topics.duckdb") as ws:
+    with Workspace(path) as ws:
         ingest(
             ws,
             frame,
@@ -337,7 +343,7 @@ def topics_workspace(tmp_path: Path) -> Iterator[Workspace]:
                 "suggested_label, run_id) VALUES (?, ?, ?, 'cleanlab', ?, ?, 0)",
                 [example_id, attribute, priority, given, suggested],
             )
-        yield ws
+    return path
 
 
 SPAN_TYPES = ["TERM", "BRAND"]

@@ -21,6 +21,7 @@ from tests.review.conftest import (
     TEXTS,
     Serve,
     write_aspects,
+    write_topics,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -513,6 +514,35 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
         ("r4", HOSTILE, "ruled_out", "positive", None),
         ("r4", HOSTILE, "label", "none", None),
     ]
+
+
+def test_a_tag_is_asked_yes_or_no_and_a_reviewer_moving_on_hands_the_item_back(
+    tmp_path: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 55b: four buttons for a tag's two answers, and switching tag left the item
+    # on screen held for ten minutes, so another reviewer was told the tag was done.
+    with serve(write_topics(tmp_path / "topics.duckdb")) as url:
+        ana = browser.new_page()
+        review_as(ana, url, "ana")
+        expect(ana.locator("#question")).to_have_text("Is this sports? (currently yes)")
+        expect(ana.locator("#choices button")).to_have_text(
+            [
+                "yes, sports (a)",
+                "no, not sports (r)",
+                "next: tech (→)",
+                "skip (s)",
+                "ambiguous (?)",
+                "undo (u)",
+            ]  # fmt: skip
+        )
+        ana.keyboard.press("ArrowRight")
+        expect(ana.locator("#question")).to_have_text("Is this tech? (currently no)")
+        bo = browser.new_page()
+        review_as(bo, url, "bo")
+        expect(bo.locator("#question")).to_have_text("Is this sports? (currently yes)")
+        expect(bo.locator("#text")).to_have_text("The team's new app tracks every player")
+        ana.close()
+        bo.close()
 
 
 def test_proposed_rules_are_accepted_with_y_and_rejected_with_n(

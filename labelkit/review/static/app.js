@@ -303,7 +303,11 @@ function switchAttribute() {
   load();
 }
 
-function numbersAsked() { return !focus() || !state.item?.candidate; }
+function numbersAsked() {
+  // A tag's two answers are yes and no, which a and r give (trial 55b: four buttons).
+  if (state.kind === "multilabel" && state.item?.candidate) return false;
+  return !focus() || !state.item?.candidate;
+}
 
 function yesNo(key) {
   // A yes to a span's pending edit (or open selection) stores it. A no is about the span
