@@ -744,6 +744,25 @@ class ReviewQueue:
                 )
             return str(example_id)
 
+    def latest_attribute(self, reviewer: str) -> str | None:
+        """The attribute of ``reviewer``'s latest live answer (None if none): where an
+        undo from another attribute's pass goes (trial 55b: "Nothing to undo" about an
+        answer given just before switching attribute).
+
+        Examples
+        --------
+        >>> queue.answer("r1", "accept", reviewer="ana", attribute="staff")
+        >>> queue.latest_attribute("ana")
+        'staff'
+        """
+        latest = first_row(
+            self.workspace.con,
+            f"""SELECT attribute FROM ({LIVE_DECISIONS}) WHERE reviewer = ?
+                ORDER BY decision_id DESC LIMIT 1""",
+            [reviewer_name(reviewer)],
+        )
+        return None if latest is None else str(latest[0])
+
     def release(self, reviewer: str) -> None:
         """Hand back the items ``reviewer`` holds unanswered (a reviewer who quits), so
         that another gets them now, not when the claim expires.

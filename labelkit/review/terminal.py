@@ -309,10 +309,15 @@ def _review_items(
             continue
         if key == "u":
             undone = queue.undo(reviewer=reviewer, attribute=current)
-            notice = Text(
-                f"undid your answer on {printable(undone)}" if undone else "nothing to undo",
-                style="dim",
-            )
+            where = ""
+            if undone is None and current is not None:
+                # Trial 55b: the answer given just before switching attribute, in its pass.
+                latest = queue.latest_attribute(reviewer)
+                if latest is not None:
+                    undone = queue.undo(reviewer=reviewer, attribute=latest)
+                    current, where = latest, f", on {printable(latest)}"
+            said = f"undid your answer on {printable(undone)}{where}" if undone else None
+            notice = Text(said or "nothing to undo", style="dim")
             answered -= undone is not None
             continue
         answer = _answer_of(key, item, read_key, console)

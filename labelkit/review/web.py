@@ -294,8 +294,21 @@ def create_app(
     def undo(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         attribute = _attribute(body.get("attribute"))
         focus = _focus(body.get("focus"), attribute)
-        undone = queue.undo(reviewer=_reviewer(body.get("reviewer")), attribute=attribute)
-        return {"undone": undone, "progress": _progress(focus, pass_of(attribute))}
+        reviewer = _reviewer(body.get("reviewer"))
+        undone = queue.undo(reviewer=reviewer, attribute=attribute)
+        moved_to = None
+        if undone is None and attribute is not None and passes:
+            # Trial 55b: an answer given just before switching attribute could not be
+            # taken back ("Nothing to undo"): the reviewer's latest answer is, in its pass.
+            moved_to = queue.latest_attribute(reviewer)
+            if moved_to is not None:
+                undone = queue.undo(reviewer=reviewer, attribute=moved_to)
+        shown = moved_to or attribute
+        return {
+            "undone": undone,
+            "attribute": moved_to,
+            "progress": _progress(focus, pass_of(shown)),
+        }
 
     def summary(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         stats = queue.stats()

@@ -404,6 +404,20 @@ def test_an_aspects_task_is_reviewed_one_attribute_at_a_time_the_arrow_switching
     ]
 
 
+def test_undo_after_switching_attribute_takes_back_the_answer_before(
+    aspects_workspace: Workspace,
+) -> None:
+    # Trial 55b: u after the arrow said "nothing to undo" about the answer just given.
+    console = Console(file=io.StringIO(), width=160)
+    text = run(ReviewQueue(aspects_workspace), ["a", RIGHT, "u", "q"], console=console)
+    assert "undid your answer on r1, on staff" in text
+    assert text.rindex("Is staff negative? (currently none)") > text.index("undid")
+    assert stored_by_attribute(aspects_workspace) == [
+        ("r1", "staff", "accept", "negative"),
+        ("r1", "staff", "undo", None),
+    ]
+
+
 def test_the_attribute_option_starts_the_pass_there(aspects_workspace: Workspace) -> None:
     text = run(ReviewQueue(aspects_workspace), "r" + "q", attribute="food")
     assert "Is food positive? (currently none)" in text

@@ -533,8 +533,18 @@ def test_a_tag_is_asked_yes_or_no_and_a_reviewer_moving_on_hands_the_item_back(
                 "skip (s)",
                 "ambiguous (?)",
                 "undo (u)",
-            ]  # fmt: skip
+            ]
         )
+        ana.keyboard.press("a")
+        expect(ana.locator("#text")).to_have_text("Parliament debates tax")
+        ana.keyboard.press("ArrowRight")
+        expect(ana.locator("#question")).to_have_text("Is this tech? (currently no)")
+        # Trial 55b: u after switching said "Nothing to undo" about an answer given just
+        # before; it takes that answer back, in its own pass.
+        ana.keyboard.press("u")
+        expect(ana.locator("#status")).to_have_text("Took back your last answer, on sports.")
+        expect(ana.locator("#question")).to_have_text("Is this sports? (currently yes)")
+        expect(ana.locator("#attribute")).to_have_value("sports")
         ana.keyboard.press("ArrowRight")
         expect(ana.locator("#question")).to_have_text("Is this tech? (currently no)")
         bo = browser.new_page()

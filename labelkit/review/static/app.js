@@ -443,8 +443,11 @@ async function undo() {
     const undone = await call("/api/undo", {
       reviewer: reviewer(), focus: focus() || null, attribute: state.attribute,
     });
+    // Nothing in this pass: the server took back the latest answer, in its own pass.
+    if (undone.attribute) state.attribute = undone.attribute;
     await load();
     if (!undone.undone) say("Nothing to undo.");
+    else if (undone.attribute) say(`Took back your last answer, on ${undone.attribute}.`);
   } catch (error) {
     say(`Could not undo: ${error.message}`);
   } finally {
