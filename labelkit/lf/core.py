@@ -385,29 +385,55 @@ def declared_definition(definition: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else None
 
 
-def whole_words(words: Sequence[str]) -> str:
+def whole_words(words: Sequence[str], accents: bool = True) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
 
     A word boundary is required only at an edge where the word has a word character:
     ``c++`` must start a word but may end anywhere, as ``\\b`` after ``+`` would need a
     word character to follow. Each word matches in NFC and in NFD, so that the regex
-    finds it in stored texts of either form (review highlights spans with it).
+    finds it in stored texts of either form (review highlights spans with it). With
+    ``accents=False`` a letter matches itself with any accent or none (``envio`` and
+    ``envío`` both match either; ``ñ`` is an ``n``).
 
     Examples
     --------
     >>> whole_words(["sub to", "c++"])
     '(?:\\bsub\\ to\\b|\\bc\\+\\+)'
+    >>> bool(re.search(whole_words(["envio"], accents=False), "su envío"))
+    True
     """
+    if not accents:
+        bare = dict.fromkeys(_without_accents(word) for word in words)
+        return f"(?:{'|'.join(_bounded(word, _any_accent) for word in bare)})"
     forms = dict.fromkeys(
         unicodedata.normalize(form, word) for word in words for form in ("NFC", "NFD")
     )
     return f"(?:{'|'.join(_bounded(word) for word in forms)})"
 
 
-def _bounded(word: str) -> str:
+def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
     start = r"\b" if _is_word_char(word[:1]) else ""
     end = r"\b" if _is_word_char(word[-1:]) else ""
-    return start + re.escape(word) + end
+    return start + "".join(map(escape, word)) + end
+
+
+def _without_accents(word: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+# Each Latin letter's accented forms, composed (NFC), by the plain letter: "e" -> "éèêë...".
+_ACCENTED: dict[str, str] = {}
+for _code in range(0xC0, 0x250):
+    _decomposed = unicodedata.normalize("NFD", chr(_code))
+    if len(_decomposed) > 1 and _decomposed[0].isascii() and _decomposed[0].isalpha():
+        _ACCENTED[_decomposed[0]] = _ACCENTED.get(_decomposed[0], "") + chr(_code)
+
+
+def _any_accent(char: str) -> str:
+    """A regex of ``char`` with any accent or none, composed or as combining marks after it."""
+    if char not in _ACCENTED:
+        return re.escape(char)
+    return rf"[{char}{_ACCENTED[char]}][\u0300-\u036f]*"
 
 
 def _is_word_char(char: str) -> bool:
@@ -507,9 +533,13 @@ def keyword_lf(
     attribute: str = "",
     near: str | Sequence[str] = (),
     window: int | None = None,
+    accents: bool = True,
 ) -> DeclarativeLF:
     """Vote ``label`` (on ``attribute``, where the task has attributes) when any keyword
-    occurs as a whole word (or phrase). One string is one keyword.
+    occurs as a whole word (or phrase). One string is one keyword. With
+    ``accents=False`` a keyword's letters match with any accent or none, so that
+    ``"envio"`` and ``"envío"`` each find both (trial 55a: people type without accents;
+    ``ñ`` is an ``n`` then, so ``"año"`` finds "ano" too).
 
     With ``near`` (a lexicon: say, negative words), a keyword counts only where a word
     of ``near`` occurs too: anywhere in the text if ``window`` is None, else within
@@ -539,18 +569,22 @@ def keyword_lf(
             + ("" if near else " and no `near` words")
         )
     flags = _flags(case_sensitive)
-    condition = pl.col("text").str.contains(flags + whole_words(keywords))
+    condition = pl.col("text").str.contains(flags + whole_words(keywords, accents))
     params: tuple[tuple[str, Any], ...] = (
         ("keywords", tuple(keywords)),
         ("case_sensitive", case_sensitive),
     )
+    if not accents:
+        # Only where given: the definitions stored before it stay the same.
+        params += (("accents", False),)
     if near:
         params += (("near", tuple(near)), ("window", window))
         if window is None:
-            condition &= pl.col("text").str.contains(flags + whole_words(near))
+            condition &= pl.col("text").str.contains(flags + whole_words(near, accents))
         else:
             condition = pl.col("text").str.contains(
-                flags + _within(whole_words(keywords), whole_words(near), window)
+                flags
+                + _within(whole_words(keywords, accents), whole_words(near, accents), window)
             )
     return DeclarativeLF(
         name=name,

@@ -129,7 +129,7 @@ def _pattern(definition: str) -> str | None:
         return None
     flags = "" if spec.get("case_sensitive") else "(?i)"
     if spec.get("kind") == "keywords":
-        return flags + whole_words(spec["keywords"])
+        return flags + whole_words(spec["keywords"], spec.get("accents", True))
     if spec.get("kind") == "regex":
         return flags + spec["pattern"]
     return None

@@ -399,6 +399,22 @@ def test_declarative_lfs_match_across_unicode_normal_forms() -> None:
     assert votes(length_lf("short", "ham", max_chars=3), frame) == [None, None, None, "ham"]
 
 
+def test_a_keyword_can_match_with_any_accent_or_none() -> None:
+    # Trial 55a: "envío" matched none of the 51 texts typed "envio", and nothing said so.
+    texts = ["su envío", "envio rápido", "ENVÍO YA", unicodedata.normalize("NFD", "Envío"),
+             "enviado", "un año", "el ano"]  # fmt: skip
+    frame = pl.DataFrame({"id": [str(n) for n in range(len(texts))], "text": texts})
+    exact = ["ham", None, "ham", "ham", None, None, None]
+    assert votes(keyword_lf("kw", ["envío"], "ham"), frame) == exact
+    for word in ("envío", "envio", "ENVIO"):
+        folded = keyword_lf("kw", [word], "ham", accents=False)
+        assert votes(folded, frame) == ["ham", "ham", "ham", "ham", None, None, None]
+    assert votes(keyword_lf("kw", ["año"], "ham", accents=False), frame)[5:] == ["ham", "ham"]
+    near = keyword_lf("kw", ["envio"], "ham", near=["rapido"], window=2, accents=False)
+    assert votes(near, frame)[:2] == [None, "ham"]
+    assert json.loads(keyword_lf("kw", ["envío"], "ham").definition).get("accents") is None
+
+
 def test_python_lfs_and_errors_keep_the_text_as_stored() -> None:
     @labeling_function
     def as_stored(x: Example) -> str | None:

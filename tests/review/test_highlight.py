@@ -35,6 +35,10 @@ def test_spans_of_keyword_and_regex_lfs_that_voted(workspace: Workspace) -> None
     spans = [(s.source, s.label, text[s.start : s.end]) for s in lf_spans(workspace, "a1", text)]
     assert spans == [("subscribe", "spam", "subscribe"), ("channel", "spam", "my channel")]
     assert lf_spans(workspace, "a4", "great video") == []
+    # Trial 55a: a keyword matched with any accent is shown where it matched so.
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscríbe"], "spam", accents=False)])
+    shown = [(s.source, text[s.start : s.end]) for s in lf_spans(workspace, "a1", text)]
+    assert ("subscribe", "subscribe") in shown
 
 
 def test_spans_of_spacy_pattern_lfs_that_voted(workspace: Workspace) -> None:
