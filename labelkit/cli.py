@@ -760,7 +760,8 @@ def analyze(
             else None
         )
         unscored = _labels_without_gold(ws, split) if split else []
-        if len(unscored) == len(ws.task.labels):
+        labels = ws.task.labels
+        if len(unscored) == len(labels):
             unscored = []  # a split without gold, which the table says
     where = f"the {split} split" if split else "all examples"
     console.print(
@@ -780,7 +781,7 @@ def analyze(
         everything.sources,
         measured,
         title=f"source health (auto label model) fit on {fit_on}",
-        labels=ws.task.labels,
+        labels=labels,
     )
     console.print(rich_table(lf_agreement(matrix).head(top), title="least agreeing pairs"))
     share = uncovered.len() / max(len(matrix.example_ids), 1)
