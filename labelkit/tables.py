@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import csv
 import io
 import json
 import tempfile
@@ -232,8 +233,6 @@ def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:
     whose fields outnumber the header's: polars says only that a field "is not properly
     escaped" or that there are "more fields than defined in 'Schema'", and suggests
     settings the CLI does not have (trials 45, 47). Called once polars has failed."""
-    import csv
-
     separator = _separator(path, kind, True, encoding)
     with path.open(newline="", encoding=encoding, errors="replace") as file:
         rows = csv.reader(file, delimiter=separator, strict=True)
@@ -372,9 +371,27 @@ def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
         start = file.read(65_536)
     # Decoded before it is cut into lines (a UTF-16 character may hold the byte of a line
     # break), and its first line that is not blank, as polars skips blank ones.
-    lines = start.decode(encoding, errors="replace").removeprefix(BOM).splitlines()
-    header = next((line for line in lines if line.strip()), "")
-    return ";" if ";" in header and "," not in header else ","
+    text = start.decode(encoding, errors="replace").removeprefix(BOM)
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if ";" not in header:
+        return ","
+    if "," not in header:
+        return ";"
+    # Trial 55a: `id;text;importe (€, IVA incl.)` was read with commas, and refused. The
+    # separator is the one that splits the first rows into as many fields each, the more.
+    cut = len(start) == 65_536
+    return ";" if _fields_alike(text, ";", cut) > _fields_alike(text, ",", cut) else ","
+
+
+def _fields_alike(text: str, separator: str, cut: bool, rows: int = 20) -> int:
+    """How many fields each of the first ``rows`` records of ``text`` has when split by
+    ``separator``, where they all have as many; else 0. The last record is left out of
+    a ``cut`` text, whose end it may lack."""
+    records = [row for row in csv.reader(io.StringIO(text), delimiter=separator) if row]
+    if cut and len(records) > 1:
+        records.pop()
+    counts = {len(row) for row in records[:rows]}
+    return counts.pop() if len(counts) == 1 else 0
 
 
 def _csv_options(kind: str, has_header: bool, separator: str) -> dict[str, Any]:

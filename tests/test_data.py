@@ -306,6 +306,14 @@ def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) ->
     wide = tmp_path / "wide.csv"
     wide.write_bytes("id;text;上\n1;Grüße, ja;x\n".encode("utf-16"))
     assert read_table(wide, encoding="utf-16").rows() == [("1", "Grüße, ja", "x")]
+    # Trial 55a: a comma in the header's last name ("importe (€, IVA incl.)") read the
+    # file as commas, and refused it; where each row has as many semicolons, it is one.
+    euros = tmp_path / "importes.csv"
+    euros.write_text("id;text;importe (€, IVA incl.)\n1;mi pedido;25,50\n2;otro, sí;3,10\n")
+    assert read_table(euros).rows() == [("1", "mi pedido", "25,50"), ("2", "otro, sí", "3,10")]
+    commas = tmp_path / "commas.csv"
+    commas.write_text("id,text,note\n1,hola,a;b\n2,adiós,c\n")
+    assert read_table(commas).columns == ["id", "text", "note"]
 
 
 def test_a_quoted_tsv_text_split_over_rows_is_pointed_out(tmp_path: Path) -> None:
