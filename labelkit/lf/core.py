@@ -583,8 +583,7 @@ def keyword_lf(
             condition &= pl.col("text").str.contains(flags + whole_words(near, accents))
         else:
             condition = pl.col("text").str.contains(
-                flags
-                + _within(whole_words(keywords, accents), whole_words(near, accents), window)
+                flags + _within(whole_words(keywords, accents), whole_words(near, accents), window)
             )
     return DeclarativeLF(
         name=name,

@@ -35,7 +35,7 @@ from labelkit.errors import InputError, did_you_mean
 from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span, misplaced
-from labelkit.task import MENTIONED, NONE, YES, Task, span_bounds
+from labelkit.task import MENTIONED, NO, NONE, YES, Task, span_bounds
 from labelkit.workspace import Workspace, first_row, warn_if_out_of_date
 
 ACTIONS = ("accept", "reject", "label", "skip", "ambiguous")
@@ -360,7 +360,10 @@ class ReviewQueue:
         """The queued items of ``example_id`` (of ``attribute``, where given), answered
         or not, claimed for ``reviewer``: to review one again, whose new answer then
         counts in place of the old (``labelkit review --example``; trial 52a: an answer
-        given days before could only be changed in Python).
+        given days before could only be changed in Python). On an aspects or multi-label
+        task, an ``attribute`` nothing flagged is queued for the asking (reason "asked
+        for by <reviewer>"): a tag the label model missed can be added, or an aspect
+        answered that no source saw (trial 55b).
 
         Examples
         --------
@@ -378,12 +381,41 @@ class ReviewQueue:
                 ).fetchall()
             ]
             if not attributes:
-                raise InputError(not_queued(con, example_id, attribute or ""))
+                if attribute is None or self.task.kind not in ("aspects", "multilabel"):
+                    raise InputError(not_queued(con, example_id, attribute or ""))
+                self._queue_asked(con, example_id, attribute, reviewer)
+                attributes = [attribute]
             until = time.time() + self.claim_seconds
             for name in attributes:
                 _take_claim(con, example_id, name, reviewer)  # refuses another's claim
                 _claim(con, example_id, name, reviewer, until)
             return [self._item(con, example_id, name) for name in attributes]
+
+    def _queue_asked(
+        self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str, reviewer: str
+    ) -> None:
+        """Queue ``example_id``'s ``attribute``, which nothing flagged, asked for by
+        ``reviewer``: it asks about its current answer (a tag's opposite: "is this
+        billing?" of a text without it)."""
+        self.task.answers(attribute)  # names the task's attributes when it is not one
+        if first_row(con, "SELECT 1 FROM examples WHERE id = ?", [example_id]) is None:
+            raise InputError(f"no example {example_id!r} in {self.workspace.path}")
+        given = first_row(
+            con,
+            "SELECT label FROM predictions WHERE example_id = ? AND attribute = ?",
+            [example_id, attribute],
+        )
+        current = None if given is None else given[0]
+        if self.task.kind == "multilabel":
+            suggested = NO if current == YES else YES
+        else:
+            suggested = current or NONE
+        con.execute(
+            """INSERT INTO queue (example_id, attribute, priority, reasons, given_label,
+                                  suggested_label, run_id)
+               SELECT ?, ?, 0, ?, ?, ?, coalesce(max(run_id), 0) FROM queue""",
+            [example_id, attribute, f"asked for by {reviewer}", current, suggested],
+        )
 
     def next_attribute(
         self,

@@ -504,6 +504,25 @@ def test_a_reviewer_who_moves_to_another_attribute_hands_the_item_on_screen_back
     ]
 
 
+def test_a_tag_nothing_flagged_is_queued_when_a_reviewer_asks_for_it(
+    topics_workspace: Workspace,
+) -> None:
+    # Trial 55b: a missing tag could not be added; only the queued tags could be answered.
+    queue = ReviewQueue(topics_workspace)
+    with pytest.raises(InputError, match=r"'t2' is not in the review queue for 'tech'"):
+        queue.answer("t2", "accept", reviewer="ana", attribute="tech")
+    [item] = queue.items_of("t2", reviewer="ana", attribute="tech")
+    assert (item.attribute, item.candidate) == ("tech", "yes")
+    assert item.question == "Is this tech? (no label yet)"
+    assert item.reasons == "asked for by ana"
+    queue.answer("t2", "accept", reviewer="ana", attribute="tech")
+    assert queue.decisions("t2").select("attribute", "label").rows() == [("tech", "yes")]
+    with pytest.raises(InputError, match="unknown label 'sport'"):
+        queue.items_of("t2", reviewer="ana", attribute="sport")
+    with pytest.raises(InputError, match="no example 't9'"):
+        queue.items_of("t9", reviewer="ana", attribute="tech")
+
+
 def test_a_multilabel_item_asks_is_this_label_yes_or_no(topics_workspace: Workspace) -> None:
     queue = ReviewQueue(topics_workspace)
     assert queue.next_attribute() == "sports"

@@ -432,6 +432,14 @@ def test_a_multilabel_task_asks_is_this_label_yes_or_no(topics_workspace: Worksp
     assert stored_by_attribute(topics_workspace) == [("t1", "sports", "accept", "yes")]
 
 
+def test_a_missing_tag_is_added_by_asking_for_it(topics_workspace: Workspace) -> None:
+    # Trial 55b: `review --example r0010 --attribute performance` refused a tag nothing
+    # had flagged, so a missing tag could not be added.
+    text = run(ReviewQueue(topics_workspace), "a", example="t2", attribute="politics")
+    assert "Is this politics? (no label yet)" in text
+    assert stored_by_attribute(topics_workspace) == [("t2", "politics", "accept", "yes")]
+
+
 def test_y_and_n_answer_yes_and_no_on_a_whole_text_as_on_a_span(
     topics_workspace: Workspace,
 ) -> None:
