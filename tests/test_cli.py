@@ -368,7 +368,7 @@ def test_every_option_and_argument_has_help_text() -> None:
 def test_help_shows_brackets_as_written() -> None:
     shown = " ".join(piped("ingest", "--help").stdout.split())
     assert "Column with a unique id [default: 'id' if there is one]." in shown
-    assert "a JSON array of [start, end, label])" in shown
+    assert "a JSON array of [start, end, label];" in shown
     # Trial 45: written for rich markup, which the help does not use, as 'labelkit\[ray]'.
     assert "pip install 'labelkit[ray]')" in " ".join(piped("apply", "--help").stdout.split())
     # Trial 45: only docs/distillation.md named a small model's settings.
