@@ -1211,7 +1211,10 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     tickets = tmp_path / "tickets.csv"
     rows = [("my bill is wrong", '["billing"]'), ("cannot log in", '["login"]')] * 10
     rows += [("bill and login broken", '["billing", "login"]')] * 10
-    pl.DataFrame(rows, schema=["text", "tags"], orient="row").write_csv(tickets)
+    rows += [("the invoice doubled", '["billing"]')] * 5
+    pl.DataFrame(rows, schema=["text", "tags"], orient="row").with_columns(
+        split=pl.lit("train")
+    ).write_csv(tickets)
     lfs = tmp_path / "ticket_lfs.py"
     lfs.write_text(
         "from labelkit import keyword_lf\n"
@@ -1220,7 +1223,17 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     )
     ws = tmp_path / "t.duckdb"
     for step in (
-        ("ingest", ws, tickets, "--kind", "multilabel", "--label-column", "tags"),
+        (
+            "ingest",
+            ws,
+            tickets,
+            "--kind",
+            "multilabel",
+            "--label-column",
+            "tags",
+            "--split-column",
+            "split",
+        ),
         ("apply", ws, "--lfs", lfs),
     ):
         assert run(*step).returncode == 0
@@ -1233,6 +1246,10 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     assert "each one's macro-F1 (over yes and no); micro_f1: over the labels given" in (
         evaluated.stdout
     )
+    # Trial 55b: macro-F1 over yes and no hid a tag's misses; F1 of yes shows them:
+    # billing found in 20 of 25 texts, never wrongly (2 * 20 / (20 + 25)).
+    per_label = evaluated.stdout.split("per label: F1 of yes")[1]
+    assert cells(per_label, "majority_vote")[1:] == [f"{40 / 45:.3f}", "1.000"]
     # Trial 49a: analyze read a silent label as "none".
     analyzed = run("analyze", ws, "--split", "train")
     assert analyzed.returncode == 0, analyzed.stderr
