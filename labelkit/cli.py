@@ -663,7 +663,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
     value), from the models ``aggregate`` saved in ``folder``, each with the sources that
     vote in it; nothing for a label model without a report."""
     sources = label_model_sources(ws)
-    measured = {}
+    measured: dict[str, pl.DataFrame] = {}
     if _analysis_split(ws):
         measured = {
             part: summarize_part(ws, part, split="dev", sources=sources)
@@ -1791,7 +1791,7 @@ def aggregate_votes(
         if report:
             sources = label_model_sources(ws)
             measured = summarize_lfs(ws, split="dev", sources=sources) if on_dev else None
-            _print_health(report, sources, measured, labels=ws.task.labels)
+            _print_health(report, sources, measured, labels=labels)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
         lost = _lost_labels(ws, model, fit_split, (report or {}).get("chosen"))

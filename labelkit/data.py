@@ -429,7 +429,7 @@ def _read_rows(
         if kind == "tsv" and quoted is None:
             opened = frame.filter(pl.col("text").str.contains(r'^"[^"]*$'))["row"]
             quoted = opened[0] if opened.len() else None
-        if misread is None:
+        if misread is None and kind in ("csv", "tsv"):
             c1 = frame.filter(pl.col("text").str.contains(r"[\x80-\x9f]"))["row"]
             misread = c1[0] if c1.len() else None
         frame = frame.filter(~pl.col("left_out")).drop("left_out")
@@ -535,11 +535,38 @@ def _gold_columns(
     CLI's ``--label-column food,staff``)."""
     if label_column is None or (isinstance(label_column, str) and label_column in schema):
         return label_column, []
-    columns = label_column.split(",") if isinstance(label_column, str) else list(label_column)
-    columns = [column.strip() for column in columns]
-    if len(columns) == 1:
-        return columns[0], []
-    return None, columns
+    if isinstance(label_column, str):
+        columns = [column.strip() for column in label_column.split(",")]
+        return (columns[0], []) if len(columns) == 1 else (None, columns)
+    return None, list(label_column)
+
+
+def _wide_gold_of(
+    workspace: Workspace,
+    label_column: str | Sequence[str] | None,
+    kind: str | None,
+    attributes: Sequence[str] | None,
+) -> str | Sequence[str] | None:
+    """``label_column`` as ``_read_source`` reads it: the column of an aspects task's
+    one attribute as a list of it (its cells are that attribute's answers). Gold in one
+    column per attribute must name every attribute the task has or is given (the
+    second read of stop 55: an attribute left out would have read as not mentioned)."""
+    known = workspace.task if workspace.has_task() else None
+    kind = kind or (known.kind if known else None)
+    names = tuple(attributes or (known.attributes if known else ()))
+    if isinstance(label_column, str) and kind == "aspects" and label_column in names:
+        label_column = [label_column]
+    if label_column is None or (isinstance(label_column, str) and "," not in label_column):
+        return label_column
+    columns = label_column.split(",") if isinstance(label_column, str) else label_column
+    left_out = [name for name in names if name not in [c.strip() for c in columns]]
+    if left_out:
+        raise InputError(
+            f"gold in one column per attribute names every attribute: "
+            f"label_column / --label-column leaves out {left_out}, whose answers would "
+            "read as not mentioned"
+        )
+    return label_column
 
 
 def _wide_gold(columns: list[str]) -> pl.Expr:
@@ -793,6 +820,7 @@ def ingest(
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
         raise InputError("dev_fraction and test_fraction must be >= 0 and sum to less than 1")
     order_map, order_from = label_map, "label_map / --label-map"
+    label_column = _wide_gold_of(workspace, label_column, kind, attributes)
     # Gold in one column per attribute is named by its columns in messages.
     label_name = label_column if isinstance(label_column, str | None) else ",".join(label_column)
     con = workspace.con

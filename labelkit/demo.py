@@ -150,7 +150,7 @@ def run_demo(
         console.print(
             f"default label model (auto) over {len(sources)} sources: "
             f"{predictions['label'].is_not_null().sum()} of {predictions.height} examples "
-            f"labeled; {shown_choice(fitted.report)}; "
+            f"labeled; {shown_choice(fitted.report, ws.task.labels)}; "
             f"dropped as below chance: {dropped}"
         )
 

@@ -517,7 +517,9 @@ def evaluate(
     scored = _Scores(task, _aspect_labels(workspace, task))
     named: set[str] = set()
     mentioned: set[str] = set()
-    label_model, label_model_rows, baselined = None, [], True
+    label_model: str | None = None
+    label_model_rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    baselined = True
     for attribute in task.targets:
         answers = task.answers(attribute)
         gold = answers.encode(task.gold_answers(examples["gold"], attribute))
@@ -562,9 +564,14 @@ def evaluate(
         if stored.height == examples.height:
             predicted = answers.encode(stored["label"])
             label_model = stored["model"][0]
-            label_model_rows.append(
-                (attribute, gold, predicted, np.array(stored["probabilities"].to_list()))
-            )
+            proba = np.array(stored["probabilities"].to_list())
+            if label_model == "majority_vote" and baseline is None:
+                # No source of it votes here: the stored majority vote is the only one.
+                scored.add(
+                    label_model, "label model", split, gold, predicted, proba, attribute=attribute
+                )
+                continue
+            label_model_rows.append((attribute, gold, predicted, proba))
             baselined = baselined and np.array_equal(predicted, baseline)
     # A majority vote stored with settings (--class-balance breaks its ties) or fitted on
     # other rows is not the baseline (trial 54b: the table showed the baseline under its

@@ -361,8 +361,9 @@ _SEPARATOR_NAMES = {"\t": "a tab", ",": "a comma", ";": "a semicolon"}
 
 def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
     """A TSV's tab; a CSV's comma, or a semicolon where its header holds semicolons and
-    no comma: Excel writes ``;`` where the decimal mark is a comma (Germany, France...),
-    and such files were refused as ragged commas (trial 50a)."""
+    no comma, or both and its first rows split into more fields alike by semicolons:
+    Excel writes ``;`` where the decimal mark is a comma (Germany, France, Spain...),
+    and such files were refused as ragged commas (trials 50a, 55a)."""
     if kind == "tsv":
         return "\t"
     if not has_header:

@@ -918,7 +918,13 @@ def _table_votes(
             "task gives a label per text; span votes go into a workspace ingested with "
             "--kind spans"
         )
-    label = pl.col("label").cast(pl.String).replace({"": None, "NaN": None, "nan": None})
+    # In NFC, as ingest stores the task's labels.
+    label = (
+        pl.col("label")
+        .cast(pl.String)
+        .str.normalize("NFC")
+        .replace({"": None, "NaN": None, "nan": None})
+    )
     whole = label.str.replace(r"^(-?[0-9]+)\.0*$", "${1}")
     label = pl.when(label.is_in(task.labels)).then(label).otherwise(whole)
     if label_map:

@@ -973,7 +973,42 @@ def test_aggregate_on_aspects_shows_source_health_per_attribute_and_part(tmp_pat
     assert rows["food", "presence", "d"][-1] == "ok", "d says food is there, as all do"
     assert rows["staff", "presence", "a"][4] == "0.500", "12 of the 24 fit rows"
     assert rows["food", "value", "a"][-2] == "0.500", "right on d0, wrong on d1"
+    # Trial 55c: a presence part showed the value's gold accuracy; food is there in both.
+    assert rows["food", "presence", "a"][-2] == "1.000"
     assert "below chance (dropped): d (food value)" in result.stderr
+
+
+def test_aggregate_says_where_auto_fell_back_naming_the_erased_answer(tmp_path: Path) -> None:
+    # Trial 55c: only the health table's model column said an attribute's part fell
+    # back, and the reason named a class by its number.
+    from tests.aggregate.test_auto import TRIAL_55C_STAFF
+
+    rows = [row for row, n in TRIAL_55C_STAFF.items() for _ in range(n)]
+    answers = ["positive", "negative", "neutral"]
+    ws = tmp_path / "ws.duckdb"
+    with Workspace(ws) as opened:
+        ingest(opened, pl.DataFrame({"id": [f"r{i}" for i in range(len(rows))],
+                                     "text": [f"review {i}" for i in range(len(rows))]}),
+               kind="aspects", labels=answers, attributes=["staff"])  # fmt: skip
+        votes = [
+            (f"r{i}", f"lf{j}", "staff", answers[code])
+            for i, row in enumerate(rows)
+            for j, code in enumerate(row)
+            if code >= 0
+        ]
+        import_votes(
+            opened,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+    result = piped("aggregate", ws)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        "auto fell back to majority vote on: staff value: the fit gives 'neutral' to 0% of "
+        "the 131 examples whose every vote names it"
+    ) in said
 
 
 def test_ingest_prints_a_readable_summary(tmp_path: Path) -> None:

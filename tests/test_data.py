@@ -15,8 +15,11 @@ from labelkit import (
     InputError,
     LabelkitWarning,
     Workspace,
+    apply_lfs,
     bundled_dataset,
+    import_votes,
     ingest,
+    keyword_lf,
     read_examples,
 )
 from labelkit.demo import YOUTUBE_INGEST
@@ -154,6 +157,16 @@ def test_gold_in_a_column_per_attribute_is_pointed_out(tmp_path: Path) -> None:
         ingest(ws, pl.read_csv(csv), kind="aspects", label_column=["food", "staff"],
                labels=["positive", "negative"])  # fmt: skip
         assert ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].equals(gold["gold"])
+    # The second read: one attribute's column read as a label column of JSON objects,
+    # and a column per attribute that leaves one out read it as not mentioned.
+    with Workspace(tmp_path / "one.duckdb") as ws:
+        ingest(ws, pl.read_csv(csv), kind="aspects", attributes=["food"], label_column="food",
+               labels=["positive", "negative"])  # fmt: skip
+        stored = ws.sql("SELECT gold FROM examples ORDER BY id")["gold"]
+        assert ws.task.gold_answers(stored, "food").to_list() == ["positive", None, None]
+    with pytest.raises(InputError, match=r"leaves out \['staff'\], whose answers would read"):
+        ingest(Workspace(tmp_path / "part.duckdb"), pl.read_csv(csv), kind="aspects",
+               attributes=["food", "staff"], label_column=["food"], labels=["positive"])  # fmt: skip
     with Workspace(tmp_path / "empty.duckdb") as ws:
         structs = pl.read_csv(csv).with_columns(gold=pl.struct("food", "staff"))
         ingest(ws, structs, kind="aspects", label_column="gold", labels=["positive", "negative"])
@@ -686,6 +699,12 @@ def test_labels_in_nfd_are_the_labels_in_nfc(tmp_path: Path) -> None:
         assert ws.sql("SELECT gold FROM examples ORDER BY id")["gold"].to_list() == [
             nfc, nfc, "envío", "envío",
         ]  # fmt: skip
+        # The second read: an LF's label and an imported vote's in NFD were refused.
+        apply_lfs(ws, [keyword_lf("kw", ["factura"], nfd)])
+        first = ws.sql("SELECT min(id) AS id FROM examples")["id"][0]
+        import_votes(ws, pl.DataFrame({"example_id": [first], "source": ["x"], "label": [nfd]}))
+        stored = ws.sql("SELECT DISTINCT label FROM votes")["label"].to_list()
+        assert stored == [nfc]
     numbered = frame.with_columns(label=pl.Series(["1", "1", "2", "2"]))
     with Workspace(tmp_path / "mapped.duckdb") as ws:
         ingest(ws, numbered, label_column="label", label_map={"1": nfd, "2": "envío"})

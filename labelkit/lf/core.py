@@ -190,7 +190,12 @@ def vote_codes(task: Task) -> dict[tuple[str, str], tuple[int, int]]:
     }
     if task.kind == "multilabel":
         table |= {("", label): table[(label, YES)] for label in task.labels}
-    return table
+    # A label written in another normal form is the same label (stored in NFC by ingest;
+    # the second read of stop 55: an LF voting "facturación" in NFD was refused).
+    return table | {
+        (unicodedata.normalize("NFD", attribute), unicodedata.normalize("NFD", label)): code
+        for (attribute, label), code in table.items()
+    }
 
 
 def unknown_vote(task: Task, attribute: str, label: str) -> str:
@@ -421,12 +426,19 @@ def _without_accents(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
-# Each Latin letter's accented forms, composed (NFC), by the plain letter: "e" -> "éèêë...".
-_ACCENTED: dict[str, str] = {}
-for _code in range(0xC0, 0x250):
-    _decomposed = unicodedata.normalize("NFD", chr(_code))
-    if len(_decomposed) > 1 and _decomposed[0].isascii() and _decomposed[0].isalpha():
-        _ACCENTED[_decomposed[0]] = _ACCENTED.get(_decomposed[0], "") + chr(_code)
+def _accented_letters() -> dict[str, str]:
+    """Each Latin letter's composed accented forms by the plain letter: "e" -> "éèêë...",
+    from Latin-1 to Latin Extended-B and Latin Extended Additional (Vietnamese "ạ", Yoruba
+    "ọ"). Letters that do not decompose ("ø", "đ") stay letters of their own."""
+    accented: dict[str, str] = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        if len(decomposed) > 1 and decomposed[0].isascii() and decomposed[0].isalpha():
+            accented[decomposed[0]] = accented.get(decomposed[0], "") + chr(code)
+    return accented
+
+
+_ACCENTED = _accented_letters()
 
 
 def _any_accent(char: str) -> str:

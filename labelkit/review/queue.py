@@ -60,6 +60,9 @@ SPOT_CHECK = "spot check"
 """The reason of a label queued at random (``find_label_issues(spot_check=)``), to learn
 how often its answer is right (``ReviewQueue.spot_checks``)."""
 
+ASKED_FOR = "asked for by "
+"""How the reason of an item a reviewer asked for (``items_of``) begins, their name after it."""
+
 # A decision is live unless it is an undo or has been undone.
 LIVE_DECISIONS = """
     SELECT * FROM decisions
@@ -414,7 +417,7 @@ class ReviewQueue:
             """INSERT INTO queue (example_id, attribute, priority, reasons, given_label,
                                   suggested_label, run_id)
                SELECT ?, ?, 0, ?, ?, ?, coalesce(max(run_id), 0) FROM queue""",
-            [example_id, attribute, f"asked for by {reviewer}", current, suggested],
+            [example_id, attribute, f"{ASKED_FOR}{reviewer}", current, suggested],
         )
 
     def next_attribute(
@@ -842,8 +845,17 @@ class ReviewQueue:
         >>> queue.next(reviewer="bo").example_id
         'a1'
         """
+        reviewer = reviewer_name(reviewer)
         with self._lock, self.workspace.transaction() as con:
-            con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer_name(reviewer)])
+            con.execute("DELETE FROM claims WHERE reviewer = ?", [reviewer])
+            # What the reviewer asked for and left unanswered leaves the shared queue too
+            # (the second read of stop 55: it stayed there, for the next reviewer).
+            con.execute(
+                """DELETE FROM queue q WHERE reasons = ? AND NOT EXISTS (
+                       SELECT 1 FROM decisions d
+                       WHERE d.example_id = q.example_id AND d.attribute = q.attribute)""",
+                [f"{ASKED_FOR}{reviewer}"],
+            )
 
     def decisions(self, example_id: str | None = None) -> pl.DataFrame:
         """The decision that counts for every reviewed item, or for those of one

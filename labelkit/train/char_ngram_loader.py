@@ -179,10 +179,11 @@ class TextClassifier:
                 continue
             probabilities = np.fromiter(scored.values(), dtype=float, count=len(self.labels))
             best = [self.labels[group][int(probabilities[group].argmax())] for group in self.groups]
-            if len(self.groups) == 1:
+            # A model trained before the task was saved with it gives one label per text.
+            task = self.meta["labelkit"].get("task", {"kind": "classification"})
+            if task["kind"] == "classification":
                 answered.append(best[0])
                 continue
-            task = self.meta["labelkit"]["task"]
             # A multi-label task's attributes are its labels.
             attributes = task.get("attributes") or task["labels"]
             answered.append(

@@ -263,27 +263,30 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
     assert f"(above {limit:.0%}: one class" in near.report["reason"]
 
 
+# Trial 55c's staff aspect (its value part), vote pattern by vote pattern, with how many
+# texts had each: a Python LF judging clauses, a keyword, two lexicon LFs and the LF of
+# `neutral`, which mostly votes alone (right on 92% of the dev gold).
+TRIAL_55C_STAFF = {
+    (0, -1, -1, -1, 0): 426,
+    (1, -1, 1, -1, -1): 272,
+    (1, 1, 1, -1, -1): 188,
+    (-1, -1, -1, 2, -1): 131,
+    (2, -1, 1, -1, 0): 56,
+    (2, 1, 1, -1, 0): 39,
+    (-1, -1, 1, -1, -1): 15,
+    (0, -1, 1, -1, 0): 10,
+    (-1, 1, 1, -1, -1): 8,
+    (-1, -1, -1, 2, 0): 7,
+    (-1, -1, 1, 2, -1): 6,
+    (0, -1, -1, 2, 0): 5,
+}
+
+
 def test_a_fit_that_erases_a_class_the_sources_agree_on_falls_back() -> None:
-    # Trial 55c's staff aspect (value part), pattern by pattern: a Python LF judging
-    # clauses, a keyword, two lexicon LFs, and `neutral`'s LF, which mostly votes alone
-    # (right on 92% of the dev gold). The fit gave `neutral` to none of the texts
-    # majority vote gives it, moving only 14% of the examples. (Trial 51b's broad rule,
-    # rightly overruled, is test_a_broad_rare_class_rule_that_only_its_own_votes_...)
-    patterns = {
-        (0, -1, -1, -1, 0): 426,
-        (1, -1, 1, -1, -1): 272,
-        (1, 1, 1, -1, -1): 188,
-        (-1, -1, -1, 2, -1): 131,
-        (2, -1, 1, -1, 0): 56,
-        (2, 1, 1, -1, 0): 39,
-        (-1, -1, 1, -1, -1): 15,
-        (0, -1, 1, -1, 0): 10,
-        (-1, 1, 1, -1, -1): 8,
-        (-1, -1, -1, 2, 0): 7,
-        (-1, -1, 1, 2, -1): 6,
-        (0, -1, -1, 2, 0): 5,
-    }
-    codes = np.repeat(np.array(list(patterns)), list(patterns.values()), axis=0)
+    # The fit gave `neutral` to none of the texts majority vote gives it, moving only 14%
+    # of the examples. (Trial 51b's broad rule, rightly overruled, is
+    # test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothing.)
+    codes = np.repeat(np.array(list(TRIAL_55C_STAFF)), list(TRIAL_55C_STAFF.values()), axis=0)
     model = AutoLabelModel().fit(codes, 3)
     assert model.report["chosen"] == "majority_vote"
     assert model.report["erased_class"] == 2

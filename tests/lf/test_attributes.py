@@ -32,6 +32,7 @@ from labelkit.lf import (
     regex_lf,
     summarize_lfs,
 )
+from labelkit.lf.analysis import summarize_part
 from tests.helpers import table_counts
 
 ASPECTS = Task(("positive", "negative", "neutral"), kind="aspects", attributes=("food", "staff"))
@@ -397,6 +398,30 @@ def test_summarize_lfs_reports_each_attribute_against_its_gold_answers(
         # (no window), so staff=negative is voted, and wrong.
         ("staff", "staff_negative"): (0.75, 0.0, 2, 1),
     }
+
+
+def test_summarize_part_judges_presence_and_answers_apart(reviews: Workspace) -> None:
+    # Trial 55c: the health of a presence part showed an LF's accuracy on its answers,
+    # where it was right on presence every time.
+    apply_lfs(
+        reviews,
+        [
+            keyword_lf("staff_mentioned", STAFF, "mentioned", attribute="staff"),
+            keyword_lf("staff_negative", STAFF, "negative", attribute="staff", near=NEGATIVE),
+        ],
+    )
+
+    def judged(part: str) -> dict[str, tuple]:
+        summary = summarize_part(reviews, part, split="dev").filter(attribute="staff")
+        return {
+            r["lf"]: (r["coverage"], r["correct"], r["incorrect"])
+            for r in summary.iter_rows(named=True)
+        }
+
+    # r1, r2 and r4 name the staff; staff_negative is wrong on r4's answer alone.
+    assert judged("presence") == {"staff_mentioned": (0.75, 3, 0), "staff_negative": (0.75, 3, 0)}
+    assert judged("value")["staff_negative"] == (0.75, 2, 1)
+    assert judged("value")["staff_mentioned"][0] == 0.0, "names no answer"
 
 
 def test_an_lf_moved_to_another_attribute_is_recomputed(reviews: Workspace) -> None:

@@ -410,6 +410,9 @@ def test_a_keyword_can_match_with_any_accent_or_none() -> None:
         folded = keyword_lf("kw", [word], "ham", accents=False)
         assert votes(folded, frame) == ["ham", "ham", "ham", "ham", None, None, None]
     assert votes(keyword_lf("kw", ["año"], "ham", accents=False), frame)[5:] == ["ham", "ham"]
+    # The second read: Latin Extended Additional too (Yoruba's ọ, Vietnamese's ạ).
+    yoruba = pl.DataFrame({"id": ["y"], "text": [f"{NFC_WORD} mi"]})
+    assert votes(keyword_lf("kw", ["omo"], "ham", accents=False), yoruba) == ["ham"]
     near = keyword_lf("kw", ["envio"], "ham", near=["rapido"], window=2, accents=False)
     assert votes(near, frame)[:2] == [None, "ham"]
     assert json.loads(keyword_lf("kw", ["envío"], "ham").definition).get("accents") is None

@@ -517,6 +517,11 @@ def test_a_tag_nothing_flagged_is_queued_when_a_reviewer_asks_for_it(
     assert item.reasons == "asked for by ana"
     queue.answer("t2", "accept", reviewer="ana", attribute="tech")
     assert queue.decisions("t2").select("attribute", "label").rows() == [("tech", "yes")]
+    # The second read: one asked for and left unanswered stayed, for the next reviewer.
+    queue.items_of("t2", reviewer="ana", attribute="politics")
+    queue.release("ana")
+    queued = "SELECT example_id, attribute FROM queue WHERE example_id = 't2' ORDER BY ALL"
+    assert topics_workspace.sql(queued).rows() == [("t2", "sports"), ("t2", "tech")]
     with pytest.raises(InputError, match="unknown label 'sport'"):
         queue.items_of("t2", reviewer="ana", attribute="sport")
     with pytest.raises(InputError, match="no example 't9'"):

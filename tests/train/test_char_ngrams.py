@@ -16,7 +16,15 @@ import polars as pl
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from labelkit import InputError, LabelkitError, LabelkitWarning, Workspace, evaluate, train_textcat
+from labelkit import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    Task,
+    Workspace,
+    evaluate,
+    train_textcat,
+)
 from labelkit.train import (
     NoTextWarning,
     package_model,
@@ -424,6 +432,13 @@ def test_an_attribute_with_one_answer_always_gives_it(tmp_path: Path) -> None:
             staff_never.filter(pl.col("attribute") == "food"), TASK, tmp_path / "b", model=MODEL
         )
     assert not (tmp_path / "b").exists()
+    # The second read of stop 55: a task of one attribute is one group of outputs, and
+    # its answers were given as a bare label ("food=positive").
+    food = Task(TASK.labels, kind="aspects", attributes=("food",))
+    one = train_attributes(
+        staff_never.filter(pl.col("attribute") == "food"), food, tmp_path / "c", model=MODEL
+    )
+    assert TextClassifier(one).answers(texts) == [{"food": "none"}, {"food": "positive"}]
 
 
 def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) -> None:
@@ -460,7 +475,6 @@ def test_aspects_model_is_evaluated_packaged_and_served_alone(tmp_path: Path) ->
 
 
 def test_a_multilabel_task_gets_a_yes_or_no_regression_per_label(tmp_path: Path) -> None:
-    from labelkit import Task
     from tests.train.test_attributes import reviews
 
     task = Task(("food", "staff"), kind="multilabel")
