@@ -401,6 +401,14 @@ def test_the_majority_vote_of_an_aspect_is_fitted_as_aggregate_fits_it(tmp_path:
     # t3 says only "mentioned": negative, the train split's commoner answer (test's is
     # positive), and right.
     assert staff["accuracy"] == 1.0
+    # Fitted on test's votes, it answers t3 otherwise on staff alone, and is told apart
+    # on every attribute, so that its "(all)" row is over all of them.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        aggregate(ws, "majority_vote", fit_split="test")
+        summary = evaluate(ws).summary
+    stored = summary.filter(method="majority_vote (stored)")
+    assert sorted(stored["attribute"].to_list()) == ["(all)", "food", "staff"]
+    assert stored.filter(attribute="staff")["accuracy"][0] == pytest.approx(2 / 3)
 
 
 def test_the_cleaned_labels_of_an_aspect_follow_its_decisions(reviews: Workspace) -> None:
