@@ -152,10 +152,8 @@ def review_in_terminal(
     console = console or Console(emoji=False)
     reviewer = reviewer_name(reviewer)  # refused before any screen
     if second_opinion and (example is not None or focus is not None):
-        raise InputError(
-            "a second opinion goes through every item others answered: leave out the "
-            "example and the focus"
-        )
+        raise InputError("a second opinion goes through every item others answered: "
+                         "leave out the example and the focus")  # fmt: skip
     opinions = queue.second_opinions(reviewer, attribute=attribute) if second_opinion else None
     if example is not None:
         if queue.spans:
