@@ -314,14 +314,14 @@ def test_a_second_opinion_goes_blind_through_what_others_answered(
 ) -> None:
     # Trial 55b: no item could be answered by two reviewers but by hand, so there was
     # never an agreement to report.
-    news = ReviewQueue(news_workspace)
-    run(news, "aaq")  # ana: n1 and n2, Sports each (the candidates)
-    assert news.second_opinions("ana") == []
-    assert news.second_opinions("bo") == [("n1", ""), ("n2", "")]
+    queue = ReviewQueue(news_workspace)
+    run(queue, "aaq")  # ana: n1 and n2, Sports each (the candidates)
+    assert queue.second_opinions("ana") == []
+    assert queue.second_opinions("bo") == [("n1", ""), ("n2", "")]
     out = io.StringIO()
     pressed = iter("a3")  # bo: n1 Sports, as ana; n2 Business (key 3), not Sports
     answered = review_in_terminal(
-        news,
+        queue,
         reviewer="bo",
         console=Console(file=out, width=120),
         read_key=lambda: next(pressed),
@@ -329,14 +329,14 @@ def test_a_second_opinion_goes_blind_through_what_others_answered(
     )
     assert answered == 2
     assert "answered before" not in out.getvalue(), "blind to ana's answers"
-    assert news.second_opinions("bo") == [] and news.second_opinions("cy") == [
+    assert queue.second_opinions("bo") == [] and queue.second_opinions("cy") == [
         ("n1", ""),
         ("n2", ""),
     ]
-    agreement = news.reviewer_agreement().row(0, named=True)
+    agreement = queue.reviewer_agreement().row(0, named=True)
     assert (agreement["items"], agreement["agreement"]) == (2, 0.5)
     with pytest.raises(InputError, match="a second opinion goes through every item"):
-        review_in_terminal(news, reviewer="cy", example="n1", second_opinion=True)
+        review_in_terminal(queue, reviewer="cy", example="n1", second_opinion=True)
 
 
 def test_no_on_a_multi_class_item_asks_for_its_label_next(news_workspace: Workspace) -> None:
