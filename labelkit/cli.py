@@ -2399,14 +2399,6 @@ def review(
             "answer replaces the one that counted (not on a spans task)."
         ),
     ] = None,
-    second_opinion: Annotated[
-        bool,
-        typer.Option(
-            help="Answer the items other reviewers answered and you did not, without "
-            "seeing their answers; review-stats then says how much you agree (not on a "
-            "spans task)."
-        ),
-    ] = False,
 ) -> None:
     """Review flagged examples in the terminal, one key per decision (one attribute at a
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
@@ -2429,7 +2421,6 @@ def review(
                 focus=focus,
                 attribute=attribute,
                 example=example,
-                second_opinion=second_opinion,
             )
 
 

@@ -779,41 +779,6 @@ class ReviewQueue:
                 )
             return str(example_id)
 
-    def second_opinions(
-        self, reviewer: str, *, attribute: str | None = None
-    ) -> list[tuple[str, str]]:
-        """The queued items whose answer that counts is another reviewer's label, and
-        which ``reviewer`` never answered, as ``(example_id, attribute)``, the earliest
-        answered first: what a second opinion goes through, blind to the first, so that
-        ``reviewer_agreement`` has items both answered (trial 55b: a team could not
-        have any item answered twice). Of ``attribute``'s items, where given.
-
-        Examples
-        --------
-        >>> queue.answer("a1", "accept", reviewer="ana")
-        >>> queue.second_opinions("bo"), queue.second_opinions("ana")
-        ([('a1', '')], [])
-        """
-        if self.spans:
-            raise InputError(
-                "a spans task has no second opinions: its answers change the spans other "
-                "items ask about"
-            )
-        if attribute is not None:
-            self.task.answers(attribute)  # names the task's attributes when it is not one
-        reviewer = reviewer_name(reviewer)
-        return self.workspace.sql(
-            f"""SELECT d.example_id, d.attribute FROM ({EFFECTIVE_DECISIONS}) d
-                  JOIN queue q ON q.example_id = d.example_id AND q.attribute = d.attribute
-                WHERE d.action IN {ANSWERS} AND d.label IS NOT NULL AND d.reviewer <> ?
-                  AND (?::VARCHAR IS NULL OR d.attribute = ?)
-                  AND NOT EXISTS (SELECT 1 FROM ({LIVE_DECISIONS}) m
-                                  WHERE m.example_id = d.example_id
-                                    AND m.attribute = d.attribute AND m.reviewer = ?)
-                ORDER BY d.decision_id""",
-            [reviewer, attribute, attribute, reviewer],
-        ).rows()
-
     def latest_attribute(self, reviewer: str) -> str | None:
         """The attribute of ``reviewer``'s latest live answer (None if none): where an
         undo from another attribute's pass goes (trial 55b: "Nothing to undo" about an

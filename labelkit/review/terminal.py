@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +119,6 @@ def review_in_terminal(
     focus: str | None = None,
     attribute: str | None = None,
     example: str | None = None,
-    second_opinion: bool = False,
 ) -> int:
     """Review queued items until the queue is empty, ``limit`` answers, or the reviewer quits.
 
@@ -136,25 +134,16 @@ def review_in_terminal(
     arrow switches to the next attribute, and a pass that runs out moves on by itself.
 
     With ``example``, only that example's queued items (of ``attribute``, where given)
-    come up, answered before or not: the new answer counts in place of the old. With
-    ``second_opinion``, the items other reviewers answered and this one did not
-    (``ReviewQueue.second_opinions``), earliest first, without showing their answers:
-    the new answer counts in place of the old, and ``review-stats`` reports how much
-    the two agree.
+    come up, answered before or not: the new answer counts in place of the old.
 
     Examples
     --------
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana")
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana", example="c17")
-    >>> review_in_terminal(ReviewQueue(ws), reviewer="bo", second_opinion=True)
     """
     console = console or Console(emoji=False)
     reviewer = reviewer_name(reviewer)  # refused before any screen
-    if second_opinion and (example is not None or focus is not None):
-        raise InputError("a second opinion goes through every item others answered: "
-                         "leave out the example and the focus")  # fmt: skip
-    opinions = queue.second_opinions(reviewer, attribute=attribute) if second_opinion else None
     if example is not None:
         if queue.spans:
             raise InputError(
@@ -178,9 +167,6 @@ def review_in_terminal(
                 return _review_spans(queue, reviewer, console, read_key, limit, focus)
             if example is not None:
                 return _review_chosen(queue, chosen, reviewer, console, read_key)
-            if opinions is not None:
-                items = _items_of_each(queue, opinions, reviewer)
-                return _review_chosen(queue, items, reviewer, console, read_key, limit, blind=True)
             return _review_items(queue, reviewer, console, read_key, limit, focus, attribute)
     finally:
         # However the review ends (q, the end of the input, Ctrl-C, an error), the item
@@ -188,41 +174,25 @@ def review_in_terminal(
         queue.release(reviewer)
 
 
-def _items_of_each(
-    queue: ReviewQueue, chosen: list[tuple[str, str]], reviewer: str
-) -> Iterator[ReviewItem]:
-    """The item of each ``(example_id, attribute)``, claimed as it comes up (one
-    another reviewer holds by then is passed over)."""
-    for example_id, attribute in chosen:
-        try:
-            yield from queue.items_of(example_id, reviewer=reviewer, attribute=attribute)
-        except InputError:
-            continue
-
-
 def _review_chosen(
     queue: ReviewQueue,
-    items: Iterable[ReviewItem],
+    items: list[ReviewItem],
     reviewer: str,
     console: Console,
     read_key: Callable[[], str],
-    limit: int | None = None,
-    *,
-    blind: bool = False,
 ) -> int:
-    """``review_in_terminal`` of the chosen ``items``, each asked once, with the answer
-    that counts for it now, unless ``blind`` (a second opinion)."""
+    """``review_in_terminal`` of the ``items`` of one example, each asked once, with the
+    answer that counts for it now."""
+    standing = {
+        (row["attribute"], row["example_id"]): row
+        for row in queue.decisions(items[0].example_id).iter_rows(named=True)
+    }
     answered = 0
-    coming, again = iter(items), deque[ReviewItem]()
-    while limit is None or answered < limit:
-        item = again.popleft() if again else next(coming, None)
-        if item is None:
-            break
+    items = list(items)
+    while items:
+        item = items.pop(0)
         console.clear()
-        before = None
-        if not blind:
-            standing = queue.decisions(item.example_id).filter(attribute=item.attribute)
-            before = standing.row(0, named=True) if standing.height else None
+        before = standing.get((item.attribute, item.example_id))
         if before is not None:
             what = before["label"] or before["action"]
             console.print(
@@ -255,9 +225,7 @@ def _review_chosen(
         answered += 1
         if answer[0] == "reject" and len(item.choices) > 2:
             # A no rules the candidate out: the item asks next which label it is.
-            again.extend(
-                queue.items_of(item.example_id, reviewer=reviewer, attribute=item.attribute)
-            )
+            items[:0] = queue.items_of(item.example_id, reviewer=reviewer, attribute=item.attribute)
     console.print(progress_line(queue), markup=False, highlight=False)
     return answered
 

@@ -309,36 +309,6 @@ def test_each_item_asks_one_question_and_a_stores_its_candidate(
     assert stored(news_workspace) == [("n1", "accept", "Sports")]
 
 
-def test_a_second_opinion_goes_blind_through_what_others_answered(
-    news_workspace: Workspace,
-) -> None:
-    # Trial 55b: no item could be answered by two reviewers but by hand, so there was
-    # never an agreement to report.
-    queue = ReviewQueue(news_workspace)
-    run(queue, "aaq")  # ana: n1 and n2, Sports each (the candidates)
-    assert queue.second_opinions("ana") == []
-    assert queue.second_opinions("bo") == [("n1", ""), ("n2", "")]
-    out = io.StringIO()
-    pressed = iter("a3")  # bo: n1 Sports, as ana; n2 Business (key 3), not Sports
-    answered = review_in_terminal(
-        queue,
-        reviewer="bo",
-        console=Console(file=out, width=120),
-        read_key=lambda: next(pressed),
-        second_opinion=True,
-    )
-    assert answered == 2
-    assert "answered before" not in out.getvalue(), "blind to ana's answers"
-    assert queue.second_opinions("bo") == [] and queue.second_opinions("cy") == [
-        ("n1", ""),
-        ("n2", ""),
-    ]
-    agreement = queue.reviewer_agreement().row(0, named=True)
-    assert (agreement["items"], agreement["agreement"]) == (2, 0.5)
-    with pytest.raises(InputError, match="a second opinion goes through every item"):
-        review_in_terminal(queue, reviewer="cy", example="n1", second_opinion=True)
-
-
 def test_no_on_a_multi_class_item_asks_for_its_label_next(news_workspace: Workspace) -> None:
     # Trial 29: 2, the ruled-out Sports, was still a key and stored Sports.
     text = run(ReviewQueue(news_workspace), "r23q")
