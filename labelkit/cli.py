@@ -3264,12 +3264,10 @@ def _print_attribute_evaluation(
             title="per attribute: macro-F1 (LFs and LLMs: accuracy where they vote)",
         )
     )
-    if kind == "multilabel":
+    models = overall.filter(~voter & ~training)["method"]
+    tagged = evaluation.per_class.filter(pl.col("method").is_in(models) & (pl.col("label") == YES))
+    if kind == "multilabel" and tagged.height:
         # Trial 55b: macro-F1 over yes and no read 0.881 for a tag found 68% of the time.
-        models = overall.filter(~voter & ~training)["method"]
-        tagged = evaluation.per_class.filter(
-            pl.col("method").is_in(models) & (pl.col("label") == YES)
-        )
         console.print(
             rich_table(
                 tagged.pivot(on="attribute", index="method", values="f1").select(

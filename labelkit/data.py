@@ -538,7 +538,7 @@ def _gold_columns(
     if isinstance(label_column, str):
         columns = [column.strip() for column in label_column.split(",")]
         return (columns[0], []) if len(columns) == 1 else (None, columns)
-    return None, list(label_column)
+    return None, [column.strip() for column in label_column]
 
 
 def _wide_gold_of(

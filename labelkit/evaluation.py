@@ -518,7 +518,7 @@ def evaluate(
     named: set[str] = set()
     mentioned: set[str] = set()
     label_model: str | None = None
-    label_model_rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    label_model_rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, bool]] = []
     baselined = True
     for attribute in task.targets:
         answers = task.answers(attribute)
@@ -565,22 +565,21 @@ def evaluate(
             predicted = answers.encode(stored["label"])
             label_model = stored["model"][0]
             proba = np.array(stored["probabilities"].to_list())
-            if label_model == "majority_vote" and baseline is None:
-                # No source of it votes here: the stored majority vote is the only one.
-                scored.add(
-                    label_model, "label model", split, gold, predicted, proba, attribute=attribute
-                )
-                continue
-            label_model_rows.append((attribute, gold, predicted, proba))
-            baselined = baselined and np.array_equal(predicted, baseline)
+            label_model_rows.append((attribute, gold, predicted, proba, baseline is None))
+            if baseline is not None:
+                baselined = baselined and np.array_equal(predicted, baseline)
     # A majority vote stored with settings (--class-balance breaks its ties) or fitted on
     # other rows is not the baseline (trial 54b: the table showed the baseline under its
     # name). It is told apart on every attribute or on none (trial 55c: shown on the two
-    # of five that differed, its "(all)" row averaged those two).
-    if label_model == "majority_vote":
-        label_model = None if baselined else "majority_vote (stored)"
-    for attribute, gold, predicted, proba in label_model_rows if label_model else ():
-        scored.add(label_model, "label model", split, gold, predicted, proba, attribute=attribute)
+    # of five that differed, its "(all)" row averaged those two); where it is the
+    # baseline, it stands for it only on an attribute no source of it votes on.
+    if label_model == "majority_vote" and not baselined:
+        label_model = "majority_vote (stored)"
+    for attribute, gold, predicted, proba, alone in label_model_rows:
+        if label_model != "majority_vote" or alone:
+            scored.add(
+                label_model, "label model", split, gold, predicted, proba, attribute=attribute
+            )
     presence_only = sorted(mentioned - named)
     for source in presence_only:
         del scored.cells[source]

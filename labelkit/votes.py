@@ -937,7 +937,7 @@ def _table_votes(
         label.alias("label"),
         (pl.lit(f"{name} row ") + pl.int_range(1, pl.len() + 1).cast(pl.String)).alias("where"),
         (
-            pl.col("attribute").cast(pl.String).fill_null("")
+            pl.col("attribute").cast(pl.String).str.normalize("NFC").fill_null("")
             if "attribute" in raw.columns
             else pl.lit("")
         ).alias("attribute"),

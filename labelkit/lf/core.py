@@ -193,8 +193,9 @@ def vote_codes(task: Task) -> dict[tuple[str, str], tuple[int, int]]:
     # A label written in another normal form is the same label (stored in NFC by ingest;
     # the second read of stop 55: an LF voting "facturación" in NFD was refused).
     return table | {
-        (unicodedata.normalize("NFD", attribute), unicodedata.normalize("NFD", label)): code
+        (unicodedata.normalize(a, attribute), unicodedata.normalize(b, label)): code
         for (attribute, label), code in table.items()
+        for a, b in (("NFD", "NFD"), ("NFC", "NFD"), ("NFD", "NFC"))
     }
 
 

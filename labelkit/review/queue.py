@@ -800,7 +800,8 @@ class ReviewQueue:
 
     def release(self, reviewer: str) -> None:
         """Hand back the items ``reviewer`` holds unanswered (a reviewer who quits), so
-        that another gets them now, not when the claim expires.
+        that another gets them now, not when the claim expires; an item they asked for
+        (``items_of``) that nobody answered or holds leaves the queue.
 
         Examples
         --------
@@ -816,10 +817,15 @@ class ReviewQueue:
             # What the reviewer asked for and left unanswered leaves the shared queue too
             # (the second read of stop 55: it stayed there, for the next reviewer).
             con.execute(
-                """DELETE FROM queue q WHERE reasons = ? AND NOT EXISTS (
-                       SELECT 1 FROM decisions d
-                       WHERE d.example_id = q.example_id AND d.attribute = q.attribute)""",
-                [f"{ASKED_FOR}{reviewer}"],
+                """DELETE FROM queue q WHERE reasons = ?
+                     AND NOT EXISTS (SELECT 1 FROM decisions d
+                                     WHERE d.example_id = q.example_id
+                                       AND d.attribute = q.attribute)
+                     AND NOT EXISTS (SELECT 1 FROM claims c
+                                     WHERE c.example_id = q.example_id
+                                       AND c.attribute = q.attribute
+                                       AND c.expires_at > to_timestamp(?)::TIMESTAMP)""",
+                [f"{ASKED_FOR}{reviewer}", time.time()],
             )
 
     def decisions(self, example_id: str | None = None) -> pl.DataFrame:

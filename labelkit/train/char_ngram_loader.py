@@ -172,6 +172,10 @@ class TextClassifier:
         >>> load("models/hotel/model-best").answers(["Great location, filthy room."])
         [{'room': 'negative', 'cleanliness': 'negative', 'location': 'positive', ...}]
         """
+        # A model trained before the task was saved with it gives one label per text.
+        task = self.meta["labelkit"].get("task", {"kind": "classification"})
+        # A multi-label task's attributes are its labels.
+        attributes = task.get("attributes") or task.get("labels", ())
         answered: list[str | dict[str, str] | None] = []
         for scored in self(texts):
             if scored is None:
@@ -179,13 +183,9 @@ class TextClassifier:
                 continue
             probabilities = np.fromiter(scored.values(), dtype=float, count=len(self.labels))
             best = [self.labels[group][int(probabilities[group].argmax())] for group in self.groups]
-            # A model trained before the task was saved with it gives one label per text.
-            task = self.meta["labelkit"].get("task", {"kind": "classification"})
             if task["kind"] == "classification":
                 answered.append(best[0])
                 continue
-            # A multi-label task's attributes are its labels.
-            attributes = task.get("attributes") or task["labels"]
             answered.append(
                 {
                     attribute: label[len(attribute) + 1 :]

@@ -522,6 +522,12 @@ def test_a_tag_nothing_flagged_is_queued_when_a_reviewer_asks_for_it(
     queue.release("ana")
     queued = "SELECT example_id, attribute FROM queue WHERE example_id = 't2' ORDER BY ALL"
     assert topics_workspace.sql(queued).rows() == [("t2", "sports"), ("t2", "tech")]
+    # Nor while another reviewer holds it: ana's claim lapsed, bo took it over.
+    queue.items_of("t1", reviewer="ana", attribute="politics")
+    topics_workspace.con.execute("DELETE FROM claims WHERE reviewer = 'ana'")
+    assert len(queue.items_of("t1", reviewer="bo", attribute="politics")) == 1
+    queue.release("ana")
+    queue.answer("t1", "accept", reviewer="bo", attribute="politics")
     with pytest.raises(InputError, match="unknown label 'sport'"):
         queue.items_of("t2", reviewer="ana", attribute="sport")
     with pytest.raises(InputError, match="no example 't9'"):
