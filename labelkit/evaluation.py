@@ -520,11 +520,21 @@ def evaluate(
     label_model: str | None = None
     label_model_rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, bool]] = []
     baselined = True
+    # An attribute's majority vote is fitted as `aggregate` fits it, on the train split's
+    # votes (trial 55c: fitted on the scored split's, a text whose votes only say
+    # "mentioned" got another answer than the stored majority vote gave it), so its
+    # matrix holds every split; a classification's majority vote has nothing to fit.
+    every_split = task.kind != "classification"
+    fit_rows: np.ndarray | None = None
     for attribute in task.targets:
         answers = task.answers(attribute)
         gold = answers.encode(task.gold_answers(examples["gold"], attribute))
-        matrix = LabelMatrix.from_workspace(workspace, split=split, attribute=attribute)
+        matrix = LabelMatrix.from_workspace(
+            workspace, split=None if every_split else split, attribute=attribute
+        )
         keep = np.isin(np.array(matrix.example_ids), examples["id"].to_numpy())
+        if every_split and fit_rows is None:
+            fit_rows = _train_rows(workspace, matrix.example_ids, keep)
         votes = matrix.codes[keep]
         # "mentioned" names no answer: scored as an abstain.
         codes = np.where(votes < answers.cardinality, votes, ABSTAIN)
@@ -553,9 +563,11 @@ def evaluate(
                 proba = MajorityVote().fit(voted, task.cardinality).predict_proba(voted)
                 predicted = predict_from_proba(voted, proba)
             else:
-                proba, predicted = _attribute_majority_vote(
-                    workspace, attribute, [matrix.sources[j] for j in inputs], examples["id"]
+                assert fit_rows is not None
+                proba, predicted = answer_attribute(
+                    task, attribute, matrix.codes[:, inputs], fit_rows, None, MajorityVote
                 )
+                proba, predicted = proba[keep], predicted[keep]
             scored.add(
                 "majority_vote", "label model", split, gold, predicted, proba, attribute=attribute
             )
@@ -1330,23 +1342,11 @@ def _overlapping(spans: Sequence[Sequence[Any]]) -> int:
     return len(spans) - len(kept)
 
 
-def _attribute_majority_vote(
-    workspace: Workspace, attribute: str, sources: list[str], ids: pl.Series
-) -> tuple[np.ndarray, np.ndarray]:
-    """Majority vote's probabilities and answer codes on ``attribute`` for the examples
-    ``ids`` (in id order), fitted as ``aggregate`` fits it: the presence balance, and the
-    answer of a text whose votes only say the attribute is mentioned, come from the
-    train split's votes (trial 55c: taken from the scored split's, the baseline gave
-    such texts another answer than the stored majority vote did)."""
-    matrix = LabelMatrix.from_workspace(workspace, sources=sources, attribute=attribute)
-    every_id = np.array(matrix.example_ids)
+def _train_rows(workspace: Workspace, ids: list[str], scored: np.ndarray) -> np.ndarray:
+    """Which of ``ids`` (a label matrix's rows) are in the train split, where a label
+    model is fitted; the ``scored`` rows where the workspace has no train split."""
     train = workspace.sql("SELECT id FROM examples WHERE split = 'train'")["id"].to_numpy()
-    scored = np.isin(every_id, ids.to_numpy())
-    fit_rows = np.isin(every_id, train) if len(train) else scored
-    proba, predicted = answer_attribute(
-        workspace.task, attribute, matrix.codes, fit_rows, None, MajorityVote
-    )
-    return proba[scored], predicted[scored]
+    return np.isin(np.array(ids), train) if len(train) else scored
 
 
 def _majority_spans(
