@@ -275,14 +275,7 @@ def summarize_lfs(
     if task.kind == "classification":
         codes, names = vote_code_matrix(workspace, split=split, sources=sources)
         return _summary(codes, names, task.vote_task(), _encoded(task, gold, ""))
-    parts = []
-    for attribute, voting in _voting_sources(workspace, sources).items():
-        codes, names = vote_code_matrix(workspace, split=split, sources=voting, attribute=attribute)
-        summary = _summary(codes, names, task.vote_task(attribute), _encoded(task, gold, attribute))
-        parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
-    if not parts:
-        return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
-    return pl.concat(parts)
+    return _attribute_summaries(workspace, split, sources, gold)
 
 
 def summarize_part(
@@ -303,23 +296,34 @@ def summarize_part(
     --------
     >>> summarize_part(restaurants, "presence", split="dev").select("attribute", "lf", "accuracy")
     """
+    return _attribute_summaries(workspace, split, sources, split_gold(workspace, split), part)
+
+
+def _attribute_summaries(
+    workspace: Workspace,
+    split: str | None,
+    sources: Sequence[str] | None,
+    gold: pl.Series | None,
+    part: str | None = None,
+) -> pl.DataFrame:
+    """``lf_summary`` per attribute of a task with attributes, an ``attribute`` column
+    first: of every vote, or of one ``part`` of the label model (``summarize_part``)."""
     task = workspace.task
-    gold = split_gold(workspace, split)
     parts = []
     for attribute, voting in _voting_sources(workspace, sources).items():
         codes, names = vote_code_matrix(workspace, split=split, sources=voting, attribute=attribute)
-        answers = task.answers(attribute)
-        absent = answers.cardinality - 1
-        if part == "value" and absent < 2:
-            continue  # One answer besides none (a multi-label "yes"): no value part.
-        judged = Task(PRESENCE_CLASSES if part == "presence" else answers.labels[:absent])
         gold_codes = _encoded(task, gold, attribute)
-        summary = _summary(
-            _part_codes(codes, part, absent),
-            names,
-            judged,
-            None if gold_codes is None else _part_codes(gold_codes, part, absent),
-        )
+        if part is not None:
+            answers = task.answers(attribute)
+            absent = answers.cardinality - 1
+            if part == "value" and absent < 2:
+                continue  # One answer besides none (a multi-label "yes"): no value part.
+            judged = Task(PRESENCE_CLASSES if part == "presence" else answers.labels[:absent])
+            codes = _part_codes(codes, part, absent)
+            gold_codes = None if gold_codes is None else _part_codes(gold_codes, part, absent)
+        else:
+            judged = task.vote_task(attribute)
+        summary = _summary(codes, names, judged, gold_codes)
         parts.append(summary.insert_column(0, pl.lit(attribute).alias("attribute")))
     if not parts:
         return pl.DataFrame(schema={"attribute": pl.String, "lf": pl.String})
