@@ -535,10 +535,17 @@ def _gold_columns(
     CLI's ``--label-column food,staff``)."""
     if label_column is None or (isinstance(label_column, str) and label_column in schema):
         return label_column, []
-    if isinstance(label_column, str):
-        columns = [column.strip() for column in label_column.split(",")]
-        return (columns[0], []) if len(columns) == 1 else (None, columns)
-    return None, [column.strip() for column in label_column]
+    columns = _named_columns(label_column)
+    if isinstance(label_column, str) and len(columns) == 1:
+        return columns[0], []
+    return None, columns
+
+
+def _named_columns(label_column: str | Sequence[str]) -> list[str]:
+    """The columns ``label_column`` names: a list of them, or a string of them separated
+    by commas (the CLI's)."""
+    listed = label_column.split(",") if isinstance(label_column, str) else label_column
+    return [column.strip() for column in listed]
 
 
 def _wide_gold_of(
@@ -558,8 +565,8 @@ def _wide_gold_of(
         label_column = [label_column]
     if label_column is None or (isinstance(label_column, str) and "," not in label_column):
         return label_column
-    columns = label_column.split(",") if isinstance(label_column, str) else label_column
-    left_out = [name for name in names if name not in [c.strip() for c in columns]]
+    columns = _named_columns(label_column)
+    left_out = [name for name in names if name not in columns]
     if left_out:
         raise InputError(
             f"gold in one column per attribute names every attribute: "
