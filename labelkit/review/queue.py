@@ -779,24 +779,32 @@ class ReviewQueue:
                 )
             return str(example_id)
 
-    def latest_attribute(self, reviewer: str) -> str | None:
-        """The attribute of ``reviewer``'s latest live answer (None if none): where an
-        undo from another attribute's pass goes (trial 55b: "Nothing to undo" about an
-        answer given just before switching attribute).
+    def undo_in_pass(
+        self, *, reviewer: str, attribute: str | None
+    ) -> tuple[str | None, str | None]:
+        """``undo`` in a pass over ``attribute``, or where ``reviewer`` gave no answer
+        there, of their latest answer on another attribute (trial 55b: "Nothing to undo"
+        about an answer given just before switching attribute). Returns the undone
+        example's id (None if none) and that other attribute (None if it was this one).
 
         Examples
         --------
         >>> queue.answer("r1", "accept", reviewer="ana", attribute="staff")
-        >>> queue.latest_attribute("ana")
-        'staff'
+        >>> queue.undo_in_pass(reviewer="ana", attribute="food")
+        ('r1', 'staff')
         """
+        undone = self.undo(reviewer=reviewer, attribute=attribute)
+        if undone is not None or attribute is None:
+            return undone, None
         latest = first_row(
             self.workspace.con,
             f"""SELECT attribute FROM ({LIVE_DECISIONS}) WHERE reviewer = ?
                 ORDER BY decision_id DESC LIMIT 1""",
             [reviewer_name(reviewer)],
         )
-        return None if latest is None else str(latest[0])
+        if latest is None:
+            return None, None
+        return self.undo(reviewer=reviewer, attribute=latest[0]), str(latest[0])
 
     def release(self, reviewer: str) -> None:
         """Hand back the items ``reviewer`` holds unanswered (a reviewer who quits), so

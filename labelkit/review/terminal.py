@@ -308,14 +308,10 @@ def _review_items(
             current = following
             continue
         if key == "u":
-            undone = queue.undo(reviewer=reviewer, attribute=current)
+            undone, moved_to = queue.undo_in_pass(reviewer=reviewer, attribute=current)
             where = ""
-            if undone is None and current is not None:
-                # Trial 55b: the answer given just before switching attribute, in its pass.
-                latest = queue.latest_attribute(reviewer)
-                if latest is not None:
-                    undone = queue.undo(reviewer=reviewer, attribute=latest)
-                    current, where = latest, f", on {printable(latest)}"
+            if moved_to is not None:
+                current, where = moved_to, f", on {printable(moved_to)}"
             said = f"undid your answer on {printable(undone)}{where}" if undone else None
             notice = Text(said or "nothing to undo", style="dim")
             answered -= undone is not None

@@ -295,14 +295,12 @@ def create_app(
         attribute = _attribute(body.get("attribute"))
         focus = _focus(body.get("focus"), attribute)
         reviewer = _reviewer(body.get("reviewer"))
-        undone = queue.undo(reviewer=reviewer, attribute=attribute)
-        moved_to = None
-        if undone is None and attribute is not None and passes:
-            # Trial 55b: an answer given just before switching attribute could not be
-            # taken back ("Nothing to undo"): the reviewer's latest answer is, in its pass.
-            moved_to = queue.latest_attribute(reviewer)
-            if moved_to is not None:
-                undone = queue.undo(reviewer=reviewer, attribute=moved_to)
+        if passes:
+            # Where the pass holds none of the reviewer's answers, their latest is taken
+            # back, and the page moves to its attribute.
+            undone, moved_to = queue.undo_in_pass(reviewer=reviewer, attribute=attribute)
+        else:
+            undone, moved_to = queue.undo(reviewer=reviewer, attribute=attribute), None
         shown = moved_to or attribute
         return {
             "undone": undone,
