@@ -265,7 +265,7 @@ def test_a_fit_that_swallows_a_class_falls_back_to_majority_vote() -> None:
 
 # Trial 55c's staff aspect (its value part), vote pattern by vote pattern, with how many
 # texts had each: a Python LF judging clauses, a keyword, two lexicon LFs and the LF of
-# `neutral`, which mostly votes alone (right on 92% of the dev gold).
+# `neutral`, which mostly votes alone (right on 75% of its dev gold).
 TRIAL_55C_STAFF = {
     (0, -1, -1, -1, 0): 426,
     (1, -1, 1, -1, -1): 272,
@@ -283,7 +283,7 @@ TRIAL_55C_STAFF = {
 
 
 def test_a_fit_that_erases_a_class_the_sources_agree_on_falls_back() -> None:
-    # The fit gave `neutral` to none of the texts majority vote gives it, moving only 14%
+    # The fit gave `neutral` to none of the texts majority vote gives it, moving only 9.9%
     # of the examples. (Trial 51b's broad rule, rightly overruled, is
     # test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothing.)
     codes = np.repeat(np.array(list(TRIAL_55C_STAFF)), list(TRIAL_55C_STAFF.values()), axis=0)
