@@ -3346,7 +3346,10 @@ def predict(
     ],
     output_file: Annotated[
         Path,
-        typer.Argument(help="A .csv, .tsv, .jsonl or .parquet to write; - writes JSONL to stdout."),
+        typer.Argument(
+            help="A .csv, .tsv, .jsonl or .parquet to write; - writes JSONL to stdout. A CSV "
+            "from a CSV keeps its separator (a ; file gets decimal commas) and byte-order mark."
+        ),
     ],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",
     threshold: Annotated[

@@ -384,6 +384,16 @@ def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
     return ";" if _fields_alike(text, ";", cut) > _fields_alike(text, ",", cut) else ","
 
 
+def csv_style(path: Path, encoding: str) -> tuple[str, bool]:
+    """A CSV file's separator, and whether it starts with a byte-order mark: what a
+    CSV written for the same reader should keep (Excel where the decimal mark is a
+    comma writes ``;``, and its "CSV UTF-8" a mark it reads the encoding by)."""
+    mark = BOM.encode("utf-8")
+    with path.open("rb") as file:
+        has_bom = _is_utf8(encoding) and file.read(len(mark)) == mark
+    return _separator(path, "csv", True, encoding), has_bom
+
+
 def _fields_alike(text: str, separator: str, cut: bool, rows: int = 20) -> int:
     """How many fields each of the first ``rows`` records of ``text`` has when split by
     ``separator``, where they all have as many; else 0. The last record is left out of

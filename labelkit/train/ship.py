@@ -36,7 +36,7 @@ from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl
 from labelkit.report import progress_bar
 from labelkit.spans import spans_json
-from labelkit.tables import as_frame, read_table, table_format
+from labelkit.tables import as_frame, csv_style, read_table, table_format
 from labelkit.task import YES, Task
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
@@ -428,10 +428,11 @@ def predict_file(
     """Label every row of a CSV, TSV, JSONL or Parquet file; return the row count.
 
     The output (its format from its suffix) has the input's columns plus those of
-    ``predict_frame``; in CSV, a multi-label model's ``predicted_labels`` are joined by
-    ``|``; in JSONL, an entity recognizer's ``spans`` are JSON arrays ``[[start, end,
-    label], ...]`` (JSON text in CSV and Parquet). ``model`` is a trained model's folder
-    or an installed package.
+    ``predict_frame``; a CSV from a CSV keeps its separator (with decimal commas where
+    that is ``;``) and byte-order mark; in CSV, a multi-label model's
+    ``predicted_labels`` are joined by ``|``; in JSONL, an entity recognizer's ``spans``
+    are JSON arrays ``[[start, end, label], ...]`` (JSON text in CSV and Parquet).
+    ``model`` is a trained model's folder or an installed package.
 
     Rows are labeled and written ``batch_size`` at a time, and a Parquet input is read
     that way too, so memory stays bounded whatever the file's size (a CSV or JSONL input
@@ -476,7 +477,9 @@ def predict_file(
         labeled_blocks = runner.predictions(
             predictor, blocks, rows=rows, n_process=n_process, staging=output_path.parent
         )
-        with _BlockWriter(partial, output_kind) as writer:
+        with _BlockWriter(
+            partial, output_kind, _csv_style_of(input_path, file_format, encoding)
+        ) as writer:
             for labeled in labeled_blocks:
                 writer.write(labeled)
         partial.replace(output_path)
@@ -526,11 +529,24 @@ def _parquet_blocks(parquet: pq.ParquetFile, size: int) -> Iterator[pl.DataFrame
         yield pl.DataFrame(pl.from_arrow(parquet.schema_arrow.empty_table()))
 
 
-class _BlockWriter:
-    """Appends labeled blocks to one CSV, TSV, JSONL or Parquet file."""
+def _csv_style_of(path: Path, file_format: str | None, encoding: str) -> tuple[str, bool]:
+    """The separator and byte-order mark a CSV of predictions is written with: a CSV
+    input's (trial 55a: a `;` file from Excel in Spain came back with commas, its
+    confidences with decimal points, which that Excel reads as one column of text),
+    else a comma and none."""
+    if table_format(path, file_format) == "csv" and path.is_file():
+        return csv_style(path, encoding)
+    return ",", False
 
-    def __init__(self, path: Path, kind: str) -> None:
+
+class _BlockWriter:
+    """Appends labeled blocks to one CSV, TSV, JSONL or Parquet file; a CSV with
+    ``csv_style``'s separator and mark, and decimal commas where the separator is
+    ``;``, as the spreadsheets that write such files read numbers."""
+
+    def __init__(self, path: Path, kind: str, style: tuple[str, bool] = (",", False)) -> None:
         self.path, self.kind = path, kind
+        self.separator, self.bom = style if kind == "csv" else ("\t", False)
         self.parquet: pq.ParquetWriter | None = None
         self.rows = 0
 
@@ -548,7 +564,9 @@ class _BlockWriter:
             csv_ready(block).write_csv(
                 self.file,
                 include_header=self.rows == 0,
-                separator="\t" if self.kind == "tsv" else ",",
+                include_bom=self.bom and self.rows == 0,
+                separator=self.separator,
+                decimal_comma=self.separator == ";",
             )
         elif self.kind == "jsonl":
             if "spans" in block.columns and block.height:

@@ -336,6 +336,39 @@ def test_predict_writes_an_input_s_nested_columns_to_csv(
     )
 
 
+def test_predictions_from_a_semicolon_csv_keep_its_separator_mark_and_decimal_commas(
+    trained: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    # Trial 55a: a `;` file from Excel in Spain came back with commas and decimal points,
+    # which that Excel shows as one column of text.
+    _, model = trained
+    source = tmp_path / "nuevos.csv"
+    source.write_bytes(
+        '\ufeffid;texto;importe\n1;subscribe to my channel;12,50\n2;"great song; really";3,00\n'.encode()
+    )
+    assert predict_file(model, source, tmp_path / "out.csv", text_column="texto") == 2
+    written = (tmp_path / "out.csv").read_bytes()
+    assert written.startswith("\ufeffid;texto;importe;predicted;confidence;".encode())
+    assert written.count("\ufeff".encode()) == 1
+    out = pl.read_csv(tmp_path / "out.csv", separator=";", decimal_comma=True)
+    expected = predict_frame(
+        model, pl.DataFrame({"text": ["subscribe to my channel", "great song; really"]})
+    )
+    assert out["texto"].to_list() == ["subscribe to my channel", "great song; really"]
+    assert out["importe"].to_list() == [12.5, 3.0]
+    assert b";12,50;" in written
+    assert out["predicted"].to_list() == expected["predicted"].to_list()
+    assert out["confidence"].to_list() == pytest.approx(expected["confidence"].to_list())
+    # A comma CSV, and a CSV from another format, keep commas, points and no mark.
+    pl.DataFrame({"text": ["great song"]}).write_csv(tmp_path / "plain.csv")
+    pl.DataFrame({"text": ["great song"]}).write_parquet(tmp_path / "plain.parquet")
+    for name in ("plain.csv", "plain.parquet"):
+        predict_file(model, tmp_path / name, tmp_path / "plain_out.csv")
+        text = (tmp_path / "plain_out.csv").read_text(encoding="utf-8")
+        assert text.startswith("text,predicted,confidence,")
+        assert "." in text.splitlines()[1].split(",")[2]
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "sigterm to the group"])
 def test_ctrl_c_or_sigterm_stops_predict_s_workers_at_once(tmp_path: Path, stop: str) -> None:
     # Trial 46: after Ctrl-C the workers labeled every block read ahead first, a minute
