@@ -154,7 +154,10 @@ def span_flags(
 
     ``given_label`` is the type of the predicted span with exactly its bounds, else
     ``"none"``; ``suggested_label`` the tagger's (its mean token probability over the
-    span, ``"none"`` for outside); ``quality`` the tagger's mean probability of the
+    span, ``"none"`` for outside), except where both it and the label model say
+    ``"none"``: there it is the type most sources mark on exactly these bounds, so that
+    the review asks "is it that type?" (trial 56a: an LLM's span no LF marked asked for
+    a type from the list); ``quality`` the tagger's mean probability of the
     given answer; ``confidence`` the label model's: a predicted span's own, 1 where no
     source marks anything (every span label model puts a token no source covers
     outside every entity, with probability 1), null elsewhere. ``priority`` is
@@ -383,6 +386,13 @@ missed AS (
     SELECT t.example_id, t.start, t."end", t.label, t.confidence
     FROM tagged t JOIN c USING (example_id, start, "end")
     WHERE t.confidence >= $missed_above AND c.given_label = 'none' AND c.confidence = 1),
+marked AS (
+    SELECT example_id, start, "end", first(label ORDER BY n DESC, label) AS marked_label
+    FROM (SELECT example_id, vote_start AS start, vote_end AS "end", label,
+                 count(DISTINCT source) AS n
+          FROM voted WHERE label <> 'O' AND vote_start = start AND vote_end = "end"
+          GROUP BY ALL)
+    GROUP BY ALL),
 judged AS (
     SELECT example_id, start, "end", arg_max(answer, p) AS suggested_label,
            max(p) FILTER (WHERE answer = given_label) AS quality
@@ -392,8 +402,11 @@ judged AS (
           GROUP BY ALL)
     GROUP BY ALL),
 flagged AS (
-    SELECT c.example_id, c.start, c."end", c.given_label, j.suggested_label, j.quality,
-           c.confidence,
+    SELECT c.example_id, c.start, c."end", c.given_label,
+           CASE WHEN j.suggested_label = 'none' AND c.given_label = 'none'
+                THEN coalesce(mk.marked_label, 'none') ELSE j.suggested_label END
+               AS suggested_label,
+           j.quality, c.confidence,
            list_filter([
                CASE WHEN i.example_id IS NOT NULL THEN
                    format('cleanlab (quality {:.2f}, suggests {})', j.quality, j.suggested_label)
@@ -413,7 +426,8 @@ flagged AS (
     LEFT JOIN conflicts cf USING (example_id, start, "end")
     LEFT JOIN boundaries b USING (example_id, start, "end")
     LEFT JOIN llm_disagrees l USING (example_id, start, "end")
-    LEFT JOIN missed m USING (example_id, start, "end"))
+    LEFT JOIN missed m USING (example_id, start, "end")
+    LEFT JOIN marked mk USING (example_id, start, "end"))
 SELECT example_id, start || ':' || "end" AS attribute, start, "end", given_label,
        suggested_label, quality, confidence,
        1 - (quality + coalesce(confidence, quality)) / 2 AS priority,

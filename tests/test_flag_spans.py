@@ -172,7 +172,12 @@ def test_the_llm_and_boundaries_that_disagree(flagged: tuple[Workspace, pl.DataF
         "llm:mock says TERM at 4:16"
     )
     only = item(flags, "x_llm_only")
-    assert (only["attribute"], only["given_label"]) == ("5:13", "none")
+    # Trial 56a: the type the LLM marked is asked about, not "TERM, BRAND or none?".
+    assert (only["attribute"], only["given_label"], only["suggested_label"]) == (
+        "5:13",
+        "none",
+        "TERM",
+    )
     assert only["reasons"] == "llm:mock says TERM"
     assert only["confidence"] is None
     assert only["priority"] == pytest.approx(1 - only["quality"])

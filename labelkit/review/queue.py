@@ -218,8 +218,9 @@ class ReviewItem:
 
     def yes_no(self, focus: bool = False) -> dict[str, str]:
         """What the yes key ``a`` and the no key ``r`` store, as the screens name them
-        (none once the candidate was ruled out). In a ``focus`` pass a no on a question
-        of more than two answers leaves the item for its label.
+        (none once the candidate was ruled out; on a span with no type to ask about, a
+        no alone: no entity there). In a ``focus`` pass a no on a question of more than
+        two answers leaves the item for its label.
 
         Examples
         --------
@@ -227,7 +228,7 @@ class ReviewItem:
         {'a': 'yes, Sports', 'r': 'no, another label'}
         """
         if self.candidate is None:
-            return {}
+            return {"r": "no, not an entity"} if self.kind == "spans" else {}
         if self.kind == "multilabel":
             return {"a": f"yes, {self.attribute}", "r": f"no, not {self.attribute}"}
         if self.kind == "spans":
@@ -1272,6 +1273,8 @@ def _decision(
         return action, label
     if action not in ("accept", "reject"):
         return action, None
+    if candidate is None and final_no and action == "reject":
+        return action, NONE
     if candidate is None:
         raise InputError(
             f"example {example_id!r}: its suggestion was ruled out; answer with its label"

@@ -714,9 +714,9 @@ def _review_spans(
 
 def _span_keys(item: ReviewItem, edit: _SpanEdit, focus: str | None) -> dict[str, str]:
     """What each key does on a span item now, for the help line."""
-    keys = {"a/y": item.yes_no()["a"], "r/n/x": item.yes_no()["r"]}
-    if item.candidate is None:
-        del keys["a/y"]
+    said = item.yes_no()
+    # Trial 56a: a span with no type to ask about (no candidate) raised KeyError here.
+    keys = {name: said[key] for name, key in (("a/y", "a"), ("r/n/x", "r")) if key in said}
     if edit.pending:
         keys = {"Enter/a/y": f"save {edit.label()}", "Esc": "cancel"}
     if focus is None or item.candidate is None or edit.pending:

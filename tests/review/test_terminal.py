@@ -562,6 +562,26 @@ def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
     ]
 
 
+def test_a_span_with_no_type_to_ask_about_is_answered_by_a_type_or_a_no(
+    spans_workspace: Workspace,
+) -> None:
+    # Trial 56a: a span an LLM alone marked, given and suggested none, raised KeyError
+    # before it was shown, on every start of the review after.
+    spans_workspace.con.execute(
+        "UPDATE queue SET given_label = 'none', suggested_label = 'none' "
+        "WHERE example_id IN ('s1', 's3')"
+    )
+    text = run_spans(spans_workspace, ["a", "r", "2", "q"])
+    assert '"battery": TERM, BRAND or none? (currently none)' in text
+    assert "[r/n/x] no, not an entity   [1] TERM   [2] BRAND   [3] none" in text
+    assert "[a/y]" not in text.split('"Dell"')[0]
+    assert "unknown key 'a'" in text
+    assert stored_by_attribute(spans_workspace)[:2] == [
+        ("s1", bounds("s1", "battery"), "reject", "none"),
+        ("s3", bounds("s3", "Dell"), "label", "BRAND"),
+    ]
+
+
 def test_a_span_item_names_the_other_spans_by_their_words_when_piped(
     spans_workspace: Workspace,
 ) -> None:

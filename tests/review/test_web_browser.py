@@ -376,6 +376,41 @@ def test_labels_that_are_numbers_have_their_own_keys(
         ).rows() == [("n1", "ruled_out", "1"), ("n1", "label", "2"), ("n2", "label", "0")]
 
 
+def test_a_label_past_the_ninth_is_picked_by_its_two_digits_or_found_by_name(
+    intents_file: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 56b: of 30 intents only the first nine had keys, and typing 17 stored label 1.
+    with serve(intents_file) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        expect(page.locator("#text")).to_have_text("hey thanks bye")
+        expect(page.locator("#choices button[data-label]").last).to_have_text("thanks_goodbye (12)")
+        expect(page.locator("footer")).to_contain_text("1–12 label")
+        page.keyboard.press("1")
+        expect(page.locator("#status")).to_have_text(
+            "1: Enter picks card_lost, or type its next digit."
+        )
+        page.keyboard.press("2")
+        expect(page.locator("#text")).to_have_text("shut my account")
+        # 1 waits for 10 to 12; Escape forgets it; / finds close_account by name.
+        page.keyboard.press("1")
+        page.keyboard.press("Escape")
+        expect(page.locator("#text")).to_have_text("shut my account")
+        page.keyboard.press("/")
+        page.keyboard.type("shut")
+        expect(page.locator("#choices button[data-label]:visible")).to_have_count(0)
+        page.fill("#label-filter", "clos")
+        expect(page.locator("#choices button[data-label]:visible")).to_have_text(
+            ["close_account (11)"]
+        )
+        page.keyboard.press("Enter")
+        expect(page.locator("#status")).to_contain_text("The queue is empty")
+    with Workspace(intents_file, read_only=True) as ws:
+        assert ws.sql(
+            "SELECT example_id, action, label FROM decisions ORDER BY decision_id"
+        ).rows() == [("i1", "label", "thanks_goodbye"), ("i2", "label", "close_account")]
+
+
 def test_a_held_key_answers_one_item_only(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

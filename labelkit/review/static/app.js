@@ -9,6 +9,8 @@ const state = {
   // store, as a boundary fix ("fix") or a span no source caught ("missed"); the token
   // cursor, and where a keyboard selection started.
   draft: null, draftKind: null, cursor: 0, anchor: null,
+  // The digits of a label's number typed so far, where more than nine labels have keys.
+  typed: "",
 };
 
 function reviewer() { return $("reviewer").value.trim(); }
@@ -206,19 +208,70 @@ function saveDraft(label) {
 function button(text, key, onClick, primary = false) {
   const element = document.createElement("button");
   element.type = "button";
-  // Labels past the ninth have no key (trial 51a: 22 intents, buttons for 9 only).
   element.textContent = shown(key ? `${text} (${key})` : text);
   if (key) element.dataset.key = key;
-  if (primary) element.className = "primary";
+  element.className = primary ? "primary" : "";
   element.addEventListener("click", onClick);
   return element;
 }
 
 // A choice's key: the choice itself where every choice is one digit (labels 0 to 3: key
-// 2 answers "2", not the second label; trial 53a), else 1 to 9 for the first nine.
+// 2 answers "2", not the second label; trial 53a), else its place from 1, typed in as
+// many digits as it has (typeNumber).
 function numberKey(choices, i) {
   if (choices.every((choice) => /^[0-9]$/.test(choice))) return choices[i];
-  return i < 9 ? String(i + 1) : "";
+  return String(i + 1);
+}
+
+function typeNumber(digit) {
+  // Trial 56b: with 30 labels, typing 17 stored label 1 and dropped the 7. A number is
+  // picked once no other starts with the digits typed; Enter picks it before (1 of 1-19).
+  const { choices } = state.item;
+  const keys = choices.map((_, i) => numberKey(choices, i));
+  const typed = state.typed + digit;
+  const index = keys.indexOf(typed);
+  const longer = keys.some((key) => key !== typed && key.startsWith(typed));
+  state.typed = longer ? typed : "";
+  if (longer) {
+    say(index < 0 ? `${typed}…` : `${typed}: Enter picks ${choices[index]}, or type its next digit.`);
+  } else if (index < 0) {
+    say(`No label has the number ${typed}.`);
+  } else {
+    pickNumbered(index);
+  }
+}
+
+function pickNumbered(index) {
+  const label = state.item.choices[index];
+  if (ruledOut(label)) say(`${label} was ruled out by an earlier answer.`);
+  else pick(label);
+}
+
+function typedKey(key) {
+  // Enter, Escape and Backspace while a number is being typed; true when the key was one.
+  if (!state.typed || !["Enter", "Escape", "Backspace"].includes(key)) return false;
+  const { choices } = state.item;
+  const index = choices.findIndex((_, i) => numberKey(choices, i) === state.typed);
+  if (key === "Backspace" && state.typed.length > 1) {
+    state.typed = state.typed.slice(0, -1);
+    say(`${state.typed}…`);
+    return true;
+  }
+  state.typed = "";
+  say("");
+  if (key === "Enter" && index >= 0) pickNumbered(index);
+  return true;
+}
+
+function filterLabels() {
+  // The label buttons whose name holds what is typed in the filter (/): with 30 labels,
+  // one found by name in a few keys (trial 56b: label 28 took 31 Tab presses).
+  const wanted = $("label-filter").value.trim().toLowerCase();
+  const buttons = [...$("choices").querySelectorAll("button[data-label]")];
+  for (const element of buttons) {
+    element.hidden = !element.dataset.label.toLowerCase().includes(wanted);
+  }
+  return buttons.filter((element) => !element.hidden);
 }
 
 function keyRange(choices) {
@@ -261,13 +314,23 @@ function render(item, notice = "") {
     .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none");
   const choices = [];
   for (const key of ["a", "r"]) {
-    if (keyDoes(key)) choices.push(button(keyDoes(key), key, () => yesNo(key), key === "a"));
+    if (!keyDoes(key)) continue;
+    const element = button(keyDoes(key), key, () => yesNo(key), key === "a");
+    element.classList.add("answer");
+    choices.push(element);
   }
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
-      if (!ruledOut(label)) choices.push(button(label, numberKey(item.choices, i), () => pick(label)));
+      if (ruledOut(label)) return;
+      const element = button(label, numberKey(item.choices, i), () => pick(label));
+      element.dataset.label = label;
+      element.classList.add("answer");
+      choices.push(element);
     });
   }
+  state.typed = "";
+  $("label-filter").value = "";
+  $("filter").hidden = !numbersAsked() || item.choices.length <= 9;
   if (state.nextAttribute) {
     choices.push(button(`next: ${state.nextAttribute}`, "→", switchAttribute));
   }
@@ -281,6 +344,7 @@ function render(item, notice = "") {
   $("number-keys").textContent = keyRange(item.choices);
   $("yes-no-keys").hidden = !keyDoes("a") && !keyDoes("r");
   $("label-keys").hidden = !numbersAsked();
+  $("filter-keys").hidden = $("filter").hidden;
   $("next-attribute").hidden = !state.nextAttribute;
   $("type-keys").textContent = keyRange(state.labels);
   state.shownAt = performance.now();
@@ -470,6 +534,10 @@ document.addEventListener("keydown", (event) => {
     return;
   }
   const key = event.key;
+  if (state.item && typedKey(key)) {
+    event.preventDefault();
+    return;
+  }
   if (state.item?.span && !state.busy && spanKey(key)) {
     event.preventDefault();
     return;
@@ -477,6 +545,9 @@ document.addEventListener("keydown", (event) => {
   if (key === "c") {
     event.preventDefault();
     $("comment").focus();
+  } else if (key === "/" && !$("filter").hidden) {
+    event.preventDefault();
+    $("label-filter").focus();
   } else if (key === "u") {
     undo();
   } else if (key === "a" || key === "y") {
@@ -493,9 +564,20 @@ document.addEventListener("keydown", (event) => {
   } else if (key === "?") {
     answer("ambiguous");
   } else if (state.item && numbersAsked() && /^[0-9]$/.test(key)) {
-    const { choices } = state.item;
-    const label = choices.find((_, i) => numberKey(choices, i) === key);
-    if (label !== undefined && !ruledOut(label)) pick(label);
+    typeNumber(key);
+  }
+});
+
+$("label-filter").addEventListener("input", filterLabels);
+$("label-filter").addEventListener("keydown", (event) => {
+  // Enter picks the first label left; Escape clears the filter. The document's listener
+  // then takes the focus back to the page's keys.
+  if (event.key === "Enter") {
+    const [first] = filterLabels();
+    if (first) first.click();
+  } else if (event.key === "Escape") {
+    $("label-filter").value = "";
+    filterLabels();
   }
 });
 
