@@ -10,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 from typer.main import get_command
@@ -1185,6 +1186,46 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
     fresh = run("export", ws, tmp_path / "clean.csv")
     assert "warning" not in fresh.stderr
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]
+
+
+def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path: Path) -> None:
+    # Trial 56b: on 30 intents, one keyword LF per intent tied with broad rules, auto fell
+    # back to majority vote (0.575 on dev), Dawid-Skene reached 0.885, and nothing said so.
+    from labelkit.aggregate.base import predict_from_proba
+    from labelkit.aggregate.dawid_skene import DawidSkene
+
+    k, rng = 8, np.random.default_rng(0)
+    truth = rng.integers(0, k, 1800)
+    lfs = [np.where((truth == c) & (rng.random(1800) < 0.7), c, -1) for c in range(k)]
+    lfs += [np.where(rng.random(1800) < 0.5, c, -1) for c in (0, 1)]  # two broad rules
+    codes = np.column_stack(lfs).astype(np.int16)
+    ids = [f"t{i:04d}" for i in range(1800)]
+    labels = [f"intent_{c}" for c in range(k)]
+    ws = tmp_path / "ws.duckdb"
+    with Workspace(ws) as opened:
+        frame = pl.DataFrame({"id": ids, "text": ids, "split": ["train"] * 1500 + ["dev"] * 300})
+        gold = [labels[c] if i >= 1500 else None for i, c in enumerate(truth)]
+        ingest(opened, frame.with_columns(label=pl.Series(gold)), labels=labels,
+               id_column="id", label_column="label", split_column="split")  # fmt: skip
+        rows, sources = np.nonzero(codes >= 0)
+        import_votes(opened, pl.DataFrame({
+            "example_id": [ids[r] for r in rows], "source": [f"lf{j}" for j in sources],
+            "label": [labels[codes[r, j]] for r, j in zip(rows, sources, strict=True)],
+        }))  # fmt: skip
+    result = piped("aggregate", ws)
+    assert result.returncode == 0, result.stderr
+    fitted = DawidSkene().fit(codes[:1500], k)
+    right = predict_from_proba(codes[1500:], fitted.predict_proba(codes[1500:])) == truth[1500:]
+    said = " ".join(result.stdout.split())
+    assert (
+        f"note: dawid_skene labels {right.mean():.3f} of dev's gold rows right against auto's 0."
+        in said
+    )
+    assert "`labelkit aggregate --gold-split dev` lets auto choose by that gold" in said
+    # Fitted with dev's gold, auto is told nothing more.
+    again = piped("aggregate", ws, "--gold-split", "dev")
+    assert again.returncode == 0, again.stderr
+    assert "note: dawid_skene" not in again.stdout
 
 
 def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(

@@ -403,6 +403,10 @@ def _encoded(task: Task, gold: pl.Series | None, attribute: str) -> np.ndarray |
 
 
 ABOVE_GOLD_MARGIN = 0.1
+MOSTLY_RIGHT = 0.5
+"""A source whose gold accuracy's 95% interval tops out below this is *mostly wrong on
+gold*: over many labels, a rule right on 0 of 20 gold rows is not below the chance of
+1 in 30, yet each of its votes adds a wrong one (trial 56b)."""
 """How far above the top of its gold accuracy's 95% interval the label model's estimate
 of a source may be before ``source_health`` says so: EM's estimates of precise keyword
 LFs run a few points high on every set measured (0.98 against an interval topping at
@@ -426,7 +430,8 @@ def source_health(
     interval: its votes weigh more than gold supports, as sources that err together do
     in EM's eyes), ``trusted below gold`` (more than that margin below the bottom of the
     interval: trial 52a's one-label keyword LFs, right on every dev gold row, were put
-    at 0.11 to 0.27 and lost their ties), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
+    at 0.11 to 0.27 and lost their ties), ``mostly wrong on gold`` (the top of that
+    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
     fell back to majority vote, which weighs every source alike, there is no estimated
     accuracy: the rejected fit's is not shown as if it were used.
 
@@ -494,6 +499,8 @@ def source_health(
             .then(pl.lit("trusted above gold"))
             .when(pl.col("estimated_accuracy") < pl.col("gold_low") - ABOVE_GOLD_MARGIN)
             .then(pl.lit("trusted below gold"))
+            .when(pl.col("gold_high") < MOSTLY_RIGHT)
+            .then(pl.lit("mostly wrong on gold"))
             .otherwise("status"),
         )
     return health
@@ -513,6 +520,7 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     on_gold = health.filter(pl.col("status") == "below chance on gold")
     above = health.filter(pl.col("status") == "trusted above gold")
     below_gold = health.filter(pl.col("status") == "trusted below gold")
+    wrong = health.filter(pl.col("status") == "mostly wrong on gold")
     unconfirmed = health.filter(pl.col("status") == "unconfirmed")
     lines = []
     if not flagged.is_empty():
@@ -535,6 +543,17 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             f"below chance on gold (still voting): {names} — right on the gold rows less "
             "often than voting their own label mix at random would; leave them out with "
             "--exclude"
+        )
+    if not wrong.is_empty():
+        named = [
+            f"{source} ({gold:.0%} right)"
+            for source, gold in wrong.select("source", "gold_accuracy").rows()
+        ]
+        lines.append(
+            f"mostly wrong on gold (still voting): {', '.join(named[:8])}"
+            + (f" and {len(named) - 8} more" if len(named) > 8 else "")
+            + " — wrong on most of the gold rows they vote on, so each of their votes "
+            "is more often a wrong one; fix them or leave them out with --exclude"
         )
     fit = "" if fitted_with_gold else "fit with gold (`aggregate --gold-split dev`)"
     if not above.is_empty():

@@ -157,6 +157,31 @@ def test_a_one_sided_source_is_held_to_its_labels_share_of_gold_not_to_its_agree
     assert status["scrambled"] != "below chance on gold" and status["one_sided"] == "ok"
 
 
+def test_a_rule_wrong_on_most_of_its_gold_rows_is_named_though_above_the_chance_of_thirty() -> None:
+    # Trial 56b: over 30 intents, a rule right on 0 of its 20 gold rows stayed "ok", as
+    # 0 of 20 is not surely below the chance of 1 in 30.
+    rng = np.random.default_rng(2)
+    labels = tuple(f"intent_{k}" for k in range(30))
+    truth = rng.integers(0, 30, 900)
+    keywords = [np.where(rng.random(900) < 0.5, truth, -1) for _ in range(4)]
+    caps = np.full(900, -1)
+    caps[:20] = np.where(truth[:20] == 7, 8, 7)  # "urgent" votes intent_7, always wrong
+    poor = np.where(rng.random(900) < 0.3, 3, -1)  # right where truth is 3 only: ~3%
+    fair = np.where(truth < 15, truth, -1)  # right on every vote
+    codes = np.column_stack([*keywords, caps, poor, fair]).astype(np.int16)
+    sources = ["kw0", "kw1", "kw2", "kw3", "all_caps", "poor", "fair"]
+    matrix = LabelMatrix(codes, [f"e{i}" for i in range(900)], sources, Task(labels=labels))
+    measured = lf_summary(matrix, [labels[k] for k in truth])
+    report = AutoLabelModel().fit(codes, 30).report
+    status = dict(source_health(report, sources, measured).select("source", "status").rows())
+    assert status["all_caps"] == "mostly wrong on gold", status
+    assert status["poor"] in ("mostly wrong on gold", "below chance on gold")
+    assert {status[name] for name in ("kw0", "kw1", "kw2", "kw3", "fair")} == {"ok"}
+    warning = health_warning(source_health(report, sources, measured))
+    assert warning is not None
+    assert "mostly wrong on gold (still voting): all_caps (0% right)" in warning
+
+
 def test_sources_that_err_together_are_said_to_be_trusted_above_gold() -> None:
     # Trial 29: LLMs right on 0.63 of the dev gold were estimated at 0.955, without a
     # word. Three copies of one answer right half the time agree with each other always,
