@@ -971,8 +971,9 @@ def labeling_function(
 
 def load_lfs(spec: str | Path) -> list[LabelingFunction]:
     """The module-level labeling functions of a module (``pkg.mod``) or file (``lfs.py``,
-    a ``str`` or ``Path``), in the order they are defined; or the rules of a rule file
-    (``.txt`` or ``.rules``, ``labelkit.lf.rules``), one LF per line.
+    a ``str`` or ``Path``), in the order they are defined, those in a module-level list
+    or tuple of LFs included (each LF once); or the rules of a rule file (``.txt`` or
+    ``.rules``, ``labelkit.lf.rules``), one LF per line.
 
     A file or module that fails to import (a syntax error, a missing import, an
     exception or ``sys.exit`` at module level) raises ``InputError`` naming the file and
@@ -1034,10 +1035,16 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
             raise _load_error(error, _module_file(spec)) from None
         except (Exception, SystemExit) as error:
             raise _load_error(error, _module_file(spec)) from None
+    # Trial 56b: 36 keyword LFs built in a list comprehension were skipped without a
+    # word, as Snorkel users keep theirs (`lfs = [...]`). Each LF once, in order.
+    found: dict[int, Any] = {}
+    for value in vars(module).values():
+        members = value if isinstance(value, list | tuple) and value else [value]
+        if all(isinstance(m, LabelingFunction) or _is_snorkel_lf(m) for m in members):
+            found |= {id(member): member for member in members if id(member) not in found}
     lfs = [
         value if isinstance(value, LabelingFunction) else _from_snorkel(value, spec)
-        for value in vars(module).values()
-        if isinstance(value, LabelingFunction) or _is_snorkel_lf(value)
+        for value in found.values()
     ]
     if not lfs:
         raise InputError(f"{spec!r} defines no labeling functions at module level")

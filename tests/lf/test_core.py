@@ -233,8 +233,20 @@ def test_load_lfs_from_module_and_file(tmp_path: Path) -> None:
     )
     assert [lf.name for lf in load_lfs(beside)] == ["refund"]
     assert str(tmp_path) not in sys.path, "the folder is on the path while the file loads"
+    # Trial 56b: LFs kept in a list (as Snorkel users do) were skipped without a word.
+    listed = tmp_path / "listed.py"
+    listed.write_text(
+        "from labelkit import keyword_lf, labeling_function\n"
+        "INTENTS = {'card_lost': ['lost'], 'refund': ['refund', 'money back']}\n"
+        "keyword_lfs = [keyword_lf(f'kw_{i}', w, i) for i, w in INTENTS.items()]\n"
+        "@labeling_function()\n"
+        "def short(x):\n    return 'refund' if len(x.text) < 5 else None\n"
+        "lfs = [*keyword_lfs, short]\n"
+        "pairs = (1, 2)\n"
+    )
+    assert [lf.name for lf in load_lfs(listed)] == ["kw_card_lost", "kw_refund", "short"]
     empty = tmp_path / "empty.py"
-    empty.write_text("x = 1\n")
+    empty.write_text("x = 1\nnothing = []\n")
     with pytest.raises(InputError, match="defines no labeling functions"):
         load_lfs(str(empty))
     # Trial 53e: a rule file saved as .rules.orig was "no Python module", and no more.
