@@ -42,6 +42,7 @@ from labelkit.train.char_ngram_loader import (
     vectorizer,
 )
 from labelkit.train.components import CLASS_WEIGHTS
+from labelkit.train.folders import written_whole
 from labelkit.train.temper import best_temperature
 
 NAME = "tfidf_char_logreg"
@@ -680,19 +681,7 @@ def _save(
     """The model in ``output``; ``described`` joins its ``meta.json``'s ``labelkit``
     part (``training``: the settings; for attributes ``groups``, ``task``, ``layout``),
     ``arrays`` its ``weights.npz`` (the clause layout's answer regression)."""
-    if output.exists():
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
     names = features.get_feature_names_out().tolist()
-    (output / "features.json").write_text(json.dumps(names, ensure_ascii=False))
-    np.savez_compressed(
-        output / "weights.npz",
-        idf=features.idf_.astype("float32"),
-        coef=coef,
-        intercept=intercept,
-        **arrays,
-    )
-    shutil.copyfile(char_ngram_loader.__file__, output / "loader.py")
     # Only what `labelkit package` names the package by (trial 50a: de_, not en_).
     meta = {
         "lang": lang,
@@ -704,7 +693,17 @@ def _save(
             **described,
         },
     }
-    (output / "meta.json").write_text(json.dumps(meta, indent=2))
+    with written_whole(output) as folder:
+        (folder / "features.json").write_text(json.dumps(names, ensure_ascii=False))
+        np.savez_compressed(
+            folder / "weights.npz",
+            idf=features.idf_.astype("float32"),
+            coef=coef,
+            intercept=intercept,
+            **arrays,
+        )
+        shutil.copyfile(char_ngram_loader.__file__, folder / "loader.py")
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
     return output
 
 

