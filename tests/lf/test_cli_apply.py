@@ -17,10 +17,15 @@ from labelkit.votes import definition_hash
 
 
 def run(
-    *args: str | Path, timeout: float = 600, keys: str | None = None, columns: int = 200
+    *args: str | Path,
+    timeout: float = 600,
+    keys: str | None = None,
+    columns: int = 200,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin, ``COLUMNS`` set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    """``labelkit ARGS`` in a subprocess, ``keys`` piped to its stdin, ``COLUMNS`` and
+    ``env`` set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")} | (env or {})
     env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "labelkit", *map(str, args)],
@@ -76,9 +81,16 @@ def test_sys_exit_inside_an_lf_is_reported_as_that_lfs_failure(tmp_path: Path, w
     )
     result = run("apply", ws, "--lfs", lfs)
     assert result.returncode == 0, result.stderr
-    assert "1 failed row abstained (quitter: 1)" in result.stderr
+    assert "warning: 1 failed row abstained (quitter: 1)" in result.stderr
     assert "SystemExit: the LF called sys.exit(0)" in result.stderr
     assert "quitter" in result.stdout and "buy" in result.stdout
+    assert stored(ws) == [("buy", "c2"), ("quitter", "c1"), ("quitter", "c3")]
+    # Trial 56c: LABELKIT_STRICT let a run with failed rows exit 0, under 1,000 of them;
+    # the rerun of an LF that failed before did too. The votes are kept either way.
+    strict = run("apply", ws, "--lfs", lfs, env={"LABELKIT_STRICT": "1"})
+    assert strict.returncode == 1
+    assert "rerun as they failed on some rows last time: quitter" in strict.stdout
+    assert "error: 1 failed row abstained (quitter: 1)" in strict.stderr
     assert stored(ws) == [("buy", "c2"), ("quitter", "c1"), ("quitter", "c3")]
 
 
@@ -98,8 +110,9 @@ def test_the_failed_rows_table_fits_the_width_columns_gives(tmp_path: Path, ws: 
     result = run("apply", ws, "--lfs", lfs, columns=60)
     assert result.returncode == 0, result.stderr
     assert "1 failed row abstained (wordy: 1)" in result.stderr
-    # After apply's two progress lines and the failed rows' line.
-    table = result.stderr.splitlines()[3:]
+    # After apply's two progress lines and the table's title, before the warning.
+    table = result.stderr.splitlines()[3:-1]
+    assert result.stderr.splitlines()[-1].startswith("warning: 1 failed row abstained")
     assert table[0].startswith("┏") and max(len(line) for line in table) == 60
     assert table[3].startswith("│ wordy │ c4 ") and "a long comment" in table[3]
     assert max(len(line) for line in result.stdout.splitlines()) <= 60
