@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -23,7 +24,7 @@ from typing import Any, overload
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, LabelkitWarning
 from labelkit.lf.core import (
     ERRORS_SCHEMA,
     Example,
@@ -65,6 +66,7 @@ class SpanPatternLF(SpanLF):
     attr: str = "LOWER"
     case_sensitive: bool = False
     model: str | None = None
+    group: int | str = 0
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -83,6 +85,8 @@ class SpanPatternLF(SpanLF):
                 "case_sensitive": self.case_sensitive,
                 "model": self.model,
             }
+            # Only where set: the LFs written before it keep their definitions (no rerun).
+            | ({"group": self.group} if self.group else {})
         )
 
 
@@ -166,24 +170,53 @@ def token_span_lf(
 
 
 def regex_span_lf(
-    name: str, pattern: str, label: str, *, case_sensitive: bool = False, model: str | None = None
+    name: str,
+    pattern: str,
+    label: str,
+    *,
+    case_sensitive: bool = False,
+    model: str | None = None,
+    group: int | str = 0,
 ) -> SpanPatternLF:
     """Vote ``label`` on every match of a Python regular expression in the text as
     stored, snapped outward to whole tokens (``"ram"`` inside ``"8GB RAM,"`` marks the
-    token ``RAM``; a match of whitespace alone marks nothing).
+    token ``RAM``; a match of whitespace alone marks nothing). ``group`` marks one
+    group of each match (its number or name) instead of the whole match; a pattern
+    with groups and none chosen is warned of (trial 56a: ``years of ([A-Z]\\w*)``
+    marked "6 years of Terraform", not "Terraform").
 
     Examples
     --------
     >>> memory = regex_span_lf("memory", r"\\b\\d+\\s?gb\\b", "TERM")
+    >>> skill = regex_span_lf("years_of", r"\\d+ years of ([A-Z][\\w+#]*)", "SKILL", group=1)
     """
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise InputError(f"span LF {name!r}: invalid pattern {pattern!r}: {error}") from None
     if not pattern:
         raise InputError(f"span LF {name!r} needs a pattern")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise InputError(f"span LF {name!r}: invalid pattern {pattern!r}: {error}") from None
+    if group and group not in (*range(1, compiled.groups + 1), *compiled.groupindex):
+        named = f", named {', '.join(compiled.groupindex)}" if compiled.groupindex else ""
+        raise InputError(
+            f"span LF {name!r}: its pattern has no group {group!r} (it has "
+            f"{compiled.groups}{named})"
+        )
+    if compiled.groups and not group:
+        warnings.warn(
+            f"span LF {name!r} marks its pattern's whole matches, groups and all: pass "
+            "group=1 (or a group's name) to mark one group, or write (?:...) for a group "
+            "that only groups",
+            LabelkitWarning,
+            stacklevel=2,
+        )
     lf = SpanPatternLF(
-        name=name, label=label, regex=pattern, case_sensitive=case_sensitive, model=model
+        name=name,
+        label=label,
+        regex=pattern,
+        case_sensitive=case_sensitive,
+        model=model,
+        group=group,
     )
     return _checked(lf)
 
@@ -283,7 +316,11 @@ def compute_span_votes(
             for lf, regex in regexes:
                 # texts[i] is doc.text, which spaCy would build again from the tokens.
                 for match in regex.finditer(texts[i]):
-                    span = doc.char_span(match.start(), match.end(), alignment_mode="expand")
+                    if match.start(lf.group) < 0:
+                        continue  # the group took no part in this match
+                    span = doc.char_span(
+                        match.start(lf.group), match.end(lf.group), alignment_mode="expand"
+                    )
                     if span is not None and len(span) and not span.text.isspace():
                         matched.setdefault(lf.name, []).append(span)
             found += _longest(matched, labels, ids[i])
