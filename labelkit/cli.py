@@ -586,6 +586,11 @@ def apply(
         )
     if applied.reused:
         console.print(f"unchanged, votes reused: {', '.join(applied.reused)}")
+    if applied.extended:
+        console.print(
+            "unchanged, run on the examples added since alone: " + ", ".join(applied.extended),
+            highlight=False,
+        )
     if applied.rerun_after_errors:
         # Trial 48b: an unchanged LF was rerun, and nothing said why.
         console.print(

@@ -128,6 +128,20 @@ def test_ray_votes_equal_the_local_ones(cluster: None, examples_csv: Path, tmp_p
         )
         # Staging files are gone once the votes are in.
         assert not list(tmp_path.glob(".labelkit-ray-*"))
+        # New examples: the LFs unchanged and without errors run on those alone.
+        more = tmp_path / "more.csv"
+        pl.DataFrame(
+            {"id": ["z1", "z2"], "text": ["free subscribe !", "a song"], "likes": [5, 6],
+             "author": ["bot", "fan"]}
+        ).write_csv(more)  # fmt: skip
+        clean = [lf for lf in LFS if lf.name not in expected.error_counts]
+        for opened in (local, remote):
+            ingest(opened, more, id_column="id")
+        added = apply_lfs(remote, clean, executor=executor)
+        assert added.extended == [lf.name for lf in clean]
+        assert apply_lfs(local, clean).extended == added.extended
+        assert remote.sql(stored.format("votes")).equals(local.sql(stored.format("votes")))
+        assert remote.sql("SELECT count(*) FROM votes WHERE example_id LIKE 'z%'").item() > 0
 
 
 @labeling_function

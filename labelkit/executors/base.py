@@ -55,8 +55,10 @@ class Executor(Protocol):
         *,
         n_jobs: int | None,
         lf_timeout: float | None,
+        since_run: int | None = None,
     ) -> Iterable[LFVotes]:
-        """The votes of ``lfs`` on every example of ``workspace``, in parts that the
+        """The votes of ``lfs`` on every example of ``workspace`` (those added after the
+        run ``since_run``, where given: ``examples.run_id`` above it), in parts that the
         caller writes as they come (in one transaction, while the workspace's own
         connection is not reading): only a part need be in memory. An LF past
         ``lf_timeout`` raises; the checks that need every row (``strict``, an LF

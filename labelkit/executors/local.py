@@ -43,16 +43,20 @@ class LocalExecutor:
         *,
         n_jobs: int | None,
         lf_timeout: float | None,
+        since_run: int | None = None,
     ) -> Iterator[LFVotes]:
         """Text LFs on ``CHUNK_ROWS`` examples at a time (``votes_in_chunks``), one part
         per chunk; a spans task's span LFs on every example at once, in one part."""
         if workspace.task.kind != "spans":
             for votes, errors in votes_in_chunks(
-                workspace, lfs, n_jobs=n_jobs, lf_timeout=lf_timeout
+                workspace, lfs, n_jobs=n_jobs, lf_timeout=lf_timeout, since_run=since_run
             ):
                 yield LFVotes(votes=votes, errors=errors)
             return
-        examples = workspace.sql("SELECT id, text, meta FROM examples ORDER BY id")
+        examples = workspace.sql(
+            "SELECT id, text, meta FROM examples WHERE run_id > ? ORDER BY id",
+            [-1 if since_run is None else since_run],
+        )
         spans, errors = compute_span_votes(lfs, examples, workspace.task)  # type: ignore[arg-type]
         yield LFVotes(votes=spans, errors=errors)
 

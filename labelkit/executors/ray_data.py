@@ -100,6 +100,7 @@ class RayExecutor:
         *,
         n_jobs: int | None,
         lf_timeout: float | None,
+        since_run: int | None = None,
     ) -> Iterator[LFVotes]:
         """The votes of ``lfs`` on every example of ``workspace``, computed on the
         cluster, one part per shard Ray wrote (then one per shard of failed rows);
@@ -118,7 +119,7 @@ class RayExecutor:
             tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
         ):
             texts, shards, failed = (Path(staging, part) for part in ("texts", "votes", "failed"))
-            files = _export(workspace, texts, workers)
+            files = _export(workspace, texts, workers, since_run)
             dataset = ray.data.read_parquet([str(f) for f in files], override_num_blocks=len(files))
             votes = dataset.map_batches(
                 _vote_batch,
@@ -314,17 +315,20 @@ def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Ite
             ray.shutdown()
 
 
-def _export(workspace: Workspace, folder: Path, workers: int) -> list[Path]:
-    """The examples as Parquet files in ``folder``, one row group each, ``row`` their
-    place in id order; the files."""
-    counted = first_row(workspace.con, "SELECT count(*) FROM examples")
+def _export(
+    workspace: Workspace, folder: Path, workers: int, since_run: int | None = None
+) -> list[Path]:
+    """The examples (added after the run ``since_run``, where given) as Parquet files in
+    ``folder``, one row group each, ``row`` their place in id order; the files."""
+    since = -1 if since_run is None else since_run
+    counted = first_row(workspace.con, "SELECT count(*) FROM examples WHERE run_id > ?", [since])
     n_rows = int(counted[0]) if counted else 0
     per_file = math.ceil(n_rows / (workers * FILES_PER_WORKER))
     per_file = max(MIN_FILE_ROWS, min(MAX_FILE_ROWS, per_file))
     target = str(folder).replace("'", "''")
     workspace.con.execute(
         f"""COPY (SELECT row_number() OVER (ORDER BY id) - 1 AS row, id, text, meta
-                  FROM examples ORDER BY id)
+                  FROM examples WHERE run_id > {int(since)} ORDER BY id)
             TO '{target}' (FORMAT parquet, ROW_GROUP_SIZE {per_file}, ROW_GROUPS_PER_FILE 1)"""
     )
     return sorted(folder.glob("*.parquet"))

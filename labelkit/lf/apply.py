@@ -109,7 +109,9 @@ class AppliedLFs:
     ``pruned`` the LFs whose votes ``prune`` deleted; ``rerun_after_errors`` the LFs
     recomputed, though unchanged, because they failed on some rows last time;
     ``upgraded`` the Python LFs recomputed, though unedited, because their definition
-    now fingerprints what they read from their module (stored by a labelkit before 0.2).
+    now fingerprints what they read from their module (stored by a labelkit before 0.2);
+    ``extended`` the LFs unchanged since their votes that ran on the examples added
+    since alone.
     """
 
     matrices: Mapping[str, LabelMatrix]
@@ -122,6 +124,7 @@ class AppliedLFs:
     pruned: list[str] = field(default_factory=list)
     rerun_after_errors: list[str] = field(default_factory=list)
     upgraded: list[str] = field(default_factory=list)
+    extended: list[str] = field(default_factory=list)
 
     @property
     def matrix(self) -> LabelMatrix:
@@ -492,8 +495,9 @@ def apply_lfs(
 ) -> AppliedLFs:
     """Apply ``lfs`` to every example in the workspace and store their votes in one step.
 
-    An LF whose definition (hash) is unchanged since its stored votes, with no example
-    added since and no errors last time, is not rerun (``force`` reruns it). A Python
+    An LF whose definition (hash) is unchanged since its stored votes, with no errors
+    last time, is not rerun (``force`` reruns it); where examples were added since, it
+    runs on those alone. A Python
     LF's definition is its source code and what it reads from its module
     (``python_definition``): for a change inside an installed package, use ``force``.
     Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``
@@ -548,10 +552,14 @@ def apply_lfs(
         raise InputError(f"workspace {workspace.path} has no examples: run `labelkit ingest`")
     # Each read once: a Python LF's definition reads its source file and module.
     definitions = {lf.name: lf.definition for lf in lfs}
-    current, failed_before = _current(workspace, definitions)
+    current, failed_before, behind = _current(workspace, definitions)
     if force:
-        current, failed_before = set(), []
+        current, failed_before, behind = set(), [], {}
     stale = [lf for lf in lfs if lf.name not in current]
+    # Trial 56c: each week's new posts reran every LF on every post; an LF unchanged
+    # since its votes runs on the examples added since alone.
+    extended = [lf for lf in stale if lf.name in behind]
+    since_run = min((behind[lf.name] for lf in extended), default=None)
     reused = [lf.name for lf in lfs if lf not in stale]
     names = [lf.name for lf in lfs]
     # Only LFs an earlier apply wrote: imported votes are not this command's to warn
@@ -580,6 +588,7 @@ def apply_lfs(
             ],
             "upgraded": upgraded,
             "reused": reused,
+            "extended": [lf.name for lf in extended],
             "errors": 0,
             "executor": runner.name,
             "pruned": pruned,
@@ -587,12 +596,18 @@ def apply_lfs(
         with workspace.run("apply", config) as run:
             if stale:
                 began = time.monotonic()
-                if progress is not None:
-                    # Trial 52b: 60,000 long emails, and nothing printed until the end.
-                    progress(f"apply: {_families(stale)} on {n_examples:,} examples")
-                parts = runner.lf_votes(workspace, stale, n_jobs=n_jobs, lf_timeout=lf_timeout)
-                with contextlib.closing(iter(parts)) as chunks:
-                    _store(run, chunks, stale, task.kind, definitions)
+                whole = [lf for lf in stale if lf not in extended]
+                for group, since in ((whole, None), (extended, since_run)):
+                    if not group:
+                        continue
+                    if progress is not None:
+                        # Trial 52b: 60,000 long emails, and nothing printed until the end.
+                        progress(f"apply: {_families(group)} on {_examples_since(run.con, since)}")
+                    parts = runner.lf_votes(
+                        workspace, group, n_jobs=n_jobs, lf_timeout=lf_timeout, since_run=since
+                    )
+                    with contextlib.closing(iter(parts)) as chunks:
+                        _store(run, chunks, group, task.kind, definitions, since)
                 if progress is not None:
                     progress(f"apply: votes computed in {time.monotonic() - began:.0f} s")
                 counts = _stored_error_counts(run.con, stale)
@@ -643,6 +658,7 @@ def apply_lfs(
             upgraded=upgraded,
             pruned=pruned,
             rerun_after_errors=failed_before,
+            extended=[lf.name for lf in extended],
         )
     return AppliedLFs(
         matrices=StoredMatrices(workspace, names),
@@ -654,6 +670,7 @@ def apply_lfs(
         pruned=pruned,
         rerun_after_errors=failed_before,
         upgraded=upgraded,
+        extended=[lf.name for lf in extended],
     )
 
 
@@ -701,9 +718,10 @@ def votes_in_chunks(
     *,
     n_jobs: int | None,
     lf_timeout: float | None,
+    since_run: int | None = None,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """The votes of text LFs on the workspace's examples, ``CHUNK_ROWS`` examples at a
-    time: for each chunk, its votes (``chunk_votes``) and the rows an LF failed on
+    """The votes of text LFs on the workspace's examples (those added after the run
+    ``since_run``, where given), ``CHUNK_ROWS`` examples at a time: for each chunk, its votes (``chunk_votes``) and the rows an LF failed on
     (``lf, example_id, text, error``, in LF then row order).
 
     The examples are read as stored, not sorted by id: sorting every text took as much
@@ -721,9 +739,10 @@ def votes_in_chunks(
     with workspace.cursor() as cursor:
         # Read on a cursor of its own, so that the caller can write each chunk's votes
         # on the workspace's connection while this query still streams.
-        batches = cursor.sql("SELECT id, text, meta FROM examples").to_arrow_reader(
-            min(CHUNK_ROWS, 100_000)
-        )
+        batches = cursor.sql(
+            "SELECT id, text, meta FROM examples WHERE run_id > $since",
+            params={"since": -1 if since_run is None else since_run},
+        ).to_arrow_reader(min(CHUNK_ROWS, 100_000))
         pending: list[pl.DataFrame] = []
         held = 0
         for batch in itertools.chain(batches, [None]):
@@ -836,16 +855,25 @@ def _store(
     lfs: Sequence[LabelingFunction],
     kind: str,
     definitions: dict[str, str],
+    since_run: int | None = None,
 ) -> None:
     """Replace the votes and failed rows of ``lfs`` with those of ``parts``, written as
-    they come, and their ``sources`` rows (``definitions`` by name)."""
+    they come (on the examples added after the run ``since_run`` alone, where given),
+    and their ``sources`` rows (``definitions`` by name)."""
     names = [lf.name for lf in lfs]
     sources = pl.DataFrame(
         {"name": names, "kind": "lf", "definition": [definitions[name] for name in names]}
     )
     table, add = ("span_votes", add_span_votes) if kind == "spans" else ("votes", add_votes)
-    delete_rows_of(run.con, table, names)
-    delete_rows_of(run.con, "lf_errors", names)
+    for replaced in (table, "lf_errors"):
+        if since_run is None:
+            delete_rows_of(run.con, replaced, names)
+        else:
+            run.con.execute(
+                f"""DELETE FROM {replaced} WHERE list_contains(?, source)
+                    AND example_id IN (SELECT id FROM examples WHERE run_id > ?)""",
+                [names, since_run],
+            )
     for part in parts:
         add(run.con, part.votes, run_id=run.id)
         if part.errors.height:
@@ -855,6 +883,17 @@ def _store(
                     [run.id],
                 )
     set_sources(run.con, sources, run_id=run.id)
+
+
+def _examples_since(con: duckdb.DuckDBPyConnection, since_run: int | None) -> str:
+    """How many examples an LF runs on: every one, or those added after ``since_run``."""
+    counted = first_row(
+        con,
+        "SELECT count(*) FROM examples WHERE run_id > ?",
+        [-1 if since_run is None else since_run],
+    )
+    n = int(counted[0]) if counted else 0
+    return f"{n:,} examples" + ("" if since_run is None else " added since they last ran")
 
 
 def _stored_error_counts(
@@ -919,21 +958,32 @@ def _check_stored(
     )
 
 
-def _current(workspace: Workspace, definitions: dict[str, str]) -> tuple[set[str], list[str]]:
+def _current(
+    workspace: Workspace, definitions: dict[str, str]
+) -> tuple[set[str], list[str], dict[str, int]]:
     """Of the LFs of ``definitions`` (name -> definition), those whose stored votes still
-    hold (same definition hash, no example added since, and no errors last time), and
-    those that would but for errors last time."""
+    hold (same definition hash, no example added since, and no errors last time);
+    those that would but for errors last time; and those whose votes hold but for the
+    examples added since, each with the run that wrote its votes (``since_run``)."""
     hashes = pl.DataFrame(
         {"name": list(definitions), "hash": [definition_hash(d) for d in definitions.values()]}
     )
     with registered(workspace.con, "asked", hashes):
         unchanged = workspace.sql(
-            """SELECT s.name, s.name IN (SELECT source FROM lf_errors) AS failed
+            """SELECT s.name, s.run_id, s.name IN (SELECT source FROM lf_errors) AS failed,
+                      s.run_id >= (SELECT max(run_id) FROM examples) AS current
                FROM sources s JOIN asked a ON a.name = s.name AND a.hash = s.hash
-               WHERE s.kind = 'lf' AND s.run_id >= (SELECT max(run_id) FROM examples)"""
+               WHERE s.kind = 'lf'"""
         )
-    failed = set(unchanged.filter("failed")["name"])
-    return set(unchanged["name"]) - failed, [name for name in definitions if name in failed]
+    failed = set(unchanged.filter("failed", "current")["name"])
+    behind = dict(
+        unchanged.filter(~pl.col("failed"), ~pl.col("current")).select("name", "run_id").rows()
+    )
+    return (
+        set(unchanged.filter("current")["name"]) - failed,
+        [name for name in definitions if name in failed],
+        behind,
+    )
 
 
 def _check_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:

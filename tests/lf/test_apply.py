@@ -207,18 +207,44 @@ def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> No
     rerun = apply_lfs(workspace, [fragile])
     assert (rerun.reused, rerun.rerun_after_errors) == ([], ["fragile"])
     assert apply_lfs(workspace, [fragile], force=True).rerun_after_errors == []
-    # New examples: every LF must vote on them.
+    # New examples: every LF votes on them, and only on them (trial 56c: each week's
+    # new posts reran every LF on every post).
+    log = tmp_path / "read.txt"
+
+    @labeling_function()
+    def counted(x: Example) -> str | None:
+        with log.open("a") as read:  # written from the worker processes
+            read.write(f"{x.id}\n")
+        return "spam" if "subscribe" in x.text else None
+
+    def read() -> list[str]:
+        return sorted(log.read_text().split())
+
+    apply_lfs(workspace, [SUBSCRIBE, counted], n_jobs=1)
+    assert read() == ["a1", "a2", "a3", "a4", "a5", "a6"]
+    before = workspace.sql("SELECT * FROM votes ORDER BY ALL")
     more = tmp_path / "more.csv"
-    more.write_text("id,text,label,split\nb1,subscribe now,spam,train\n")
+    more.write_text("id,text,label,split\nb1,subscribe now,spam,train\nb2,a song,ham,train\n")
     ingest(workspace, more, id_column="id", label_column="label", split_column="split")
-    refreshed = apply_lfs(workspace, [SUBSCRIBE])
-    assert refreshed.reused == []
-    assert (
-        "b1"
-        in workspace.sql("SELECT example_id FROM votes WHERE source = 'subscribe'")[
-            "example_id"
-        ].to_list()
+    log.unlink()
+    now = keyword_lf("now", ["now"], "spam")
+    refreshed = apply_lfs(workspace, [SUBSCRIBE, counted, now], n_jobs=1)
+    assert (refreshed.reused, refreshed.extended) == ([], ["subscribe", "counted"])
+    assert read() == ["b1", "b2"]
+    votes = workspace.sql("SELECT example_id, source, label FROM votes ORDER BY ALL")
+    assert votes.filter(pl.col("example_id").str.starts_with("b")).rows() == [
+        ("b1", "counted", "spam"),
+        ("b1", "now", "spam"),
+        ("b1", "subscribe", "spam"),
+    ]
+    kept = pl.col("source").is_in(["subscribe", "counted"])
+    assert votes.filter(pl.col("example_id").str.starts_with("a"), kept).rows() == (
+        before.filter(kept).select("example_id", "source", "label").rows()
     )
+    config = json.loads(workspace.sql("SELECT config FROM runs ORDER BY run_id")["config"][-1])
+    assert config["extended"] == ["subscribe", "counted"] and config["lfs"][-1] == "now"
+    again = apply_lfs(workspace, [SUBSCRIBE, counted], n_jobs=1)
+    assert (again.reused, again.extended) == (["subscribe", "counted"], [])
 
 
 def test_python_lfs_run_in_processes_with_the_same_votes(tmp_path: Path) -> None:
