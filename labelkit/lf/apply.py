@@ -51,6 +51,7 @@ from labelkit.lf.core import (
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import PythonSpanLF, SpanLF, SpanPatternLF, compute_span_votes
+from labelkit.processes import end_with_parent
 from labelkit.report import counted
 from labelkit.tables import as_frame
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -1244,7 +1245,8 @@ def _run_in_workers(
         results=context.Queue(),
     )
     workers = [
-        context.Process(target=_work, args=(slot,), daemon=True) for slot in range(n_workers)
+        context.Process(target=_work, args=(slot, os.getpid()), daemon=True)
+        for slot in range(n_workers)
     ]
     failures: dict[int, list[Failure]] = {}
     # Frozen, the rows are never visited by the workers' collectors, which would touch
@@ -1308,7 +1310,8 @@ def _check_worker(work: _Work, slot: int, worker: Any, lf_timeout: float | None)
         raise LabelingFunctionError(work.lfs[j].name, x.id, x.text, reason)
 
 
-def _work(slot: int) -> None:
+def _work(slot: int, parent: int) -> None:
+    end_with_parent(parent)
     # Ctrl-C is the parent's to handle: it stops and kills its workers. A worker that
     # took it too printed its own traceback under the parent's one line (trial 46). So
     # is SIGTERM, which the CLI turns into Ctrl-C (the second read of stop 54).

@@ -34,6 +34,7 @@ from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl
+from labelkit.processes import end_with_parent
 from labelkit.report import progress_bar
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, csv_style, read_table, table_format
@@ -774,7 +775,10 @@ class Predictor:
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         model = self.model if isinstance(self.model, str | Path) else self.nlp
         pool = ProcessPoolExecutor(
-            n_process, mp_context=context, initializer=_load_worker, initargs=(model,)
+            n_process,
+            mp_context=context,
+            initializer=_load_worker,
+            initargs=(model, os.getpid()),
         )
         try:
             pending: deque[tuple[pl.DataFrame, list[Future[list[Any]]]]] = deque()
@@ -877,7 +881,8 @@ def _answers(nlp: SmallModel, texts: list[str | None], labels: list[str]) -> lis
 _WORKER_NLP: list[SmallModel] = []
 
 
-def _load_worker(model: str | Path | SmallModel) -> None:
+def _load_worker(model: str | Path | SmallModel, parent: int) -> None:
+    end_with_parent(parent)
     # Ctrl-C and SIGTERM are the parent's to handle, which lets the workers finish the
     # batches they hold: a worker that took Ctrl-C turned it into the answer of its
     # batch and went on; one with the parent's SIGTERM handler it forked with printed a

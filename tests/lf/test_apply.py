@@ -3,7 +3,10 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import os
 import re
+import signal
+import subprocess
 import sys
 import time
 import unicodedata
@@ -902,3 +905,54 @@ def test_a_class_number_on_a_task_labeled_by_names_says_so(workspace: Workspace)
     assert "returned 1, not one of ['ham', 'spam'] or None: an LF votes a label by its name" in (
         error.value.reason
     )
+
+
+# Applies a slow Python LF to 20,000 texts in two worker processes, printing its pid.
+SLOW_APPLY = """
+import os, sys, time
+import polars as pl
+from labelkit import Task, labeling_function
+from labelkit.lf import compute_votes
+
+@labeling_function()
+def slow(x):
+    time.sleep(0.01)
+    return None
+
+print(os.getpid(), flush=True)
+frame = pl.DataFrame({"id": [f"r{i}" for i in range(20_000)], "text": "a text"})
+compute_votes([slow], frame, Task(labels=("ham", "spam")), n_jobs=2, lf_timeout=None)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_lf_workers_end_when_apply_is_killed(tmp_path: Path) -> None:
+    # Trial 56c: a `kill -9` of apply left its two workers running, parent pid 1.
+    parent = subprocess.Popen([sys.executable, "-c", SLOW_APPLY], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pid = int(parent.stdout.readline())
+    children: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(children) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        children = [int(child) for child in listed]
+    assert len(children) == 2, "the workers started"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_alive, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [child for child in children if _alive(child)]
+    for child in left:  # so that a failure leaves nothing running
+        os.kill(child, signal.SIGKILL)
+    assert not left
