@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import glob
 import json
+import shutil
 import tempfile
 import unicodedata
 import warnings
@@ -1044,11 +1046,14 @@ class _Stage:
 def _staging(workspace: Workspace) -> Iterator[_Stage]:
     """A ``_Stage`` in a folder beside the workspace (on the disk chosen for the data,
     not a /tmp that may be memory), removed with every temporary view and table of the
-    ingest when the block ends, however it ends."""
+    ingest when the block ends, however it ends; one a killed ingest left is removed."""
     con = workspace.con
-    with tempfile.TemporaryDirectory(
-        prefix=f".{workspace.path.name}.ingest-", dir=workspace.path.parent
-    ) as folder:
+    prefix = f".{workspace.path.name}.ingest-"
+    # An ingest killed outright left its folder (trial 56c); this process holds the
+    # workspace, so no other ingest of it is running, and any such folder is left over.
+    for left in workspace.path.parent.glob(f"{glob.escape(prefix)}*"):
+        shutil.rmtree(left, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=workspace.path.parent) as folder:
         try:
             yield _Stage(Path(folder), con)
         finally:

@@ -171,3 +171,19 @@ def test_rows_without_a_text_can_be_left_out_across_batches(
     assert f"{path}: 2 rows without a text left out (the first: row 2)" in summary.notes
     kept = workspace.sql("SELECT id FROM examples WHERE starts_with(id, 'r')")["id"]
     assert sorted(kept) == sorted(f"r{i}" for i in (1, 3, 4, 5, 6, 7, 9, 10))
+
+
+def test_a_staging_folder_a_killed_ingest_left_is_removed_by_the_next(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 56c: `kill -9` during ingest left .ws.duckdb.ingest-3ukbv8kh for good, as
+    # large as the input at scale.
+    left = workspace.path.parent / f".{workspace.path.name}.ingest-3ukbv8kh"
+    left.mkdir()
+    (left / "part-0.parquet").write_bytes(b"rows")
+    other = workspace.path.parent / ".other.duckdb.ingest-abc"  # another workspace's
+    other.mkdir()
+    assert ingest(workspace, _csv(tmp_path / "fine.csv", _rows(3)), split_column="split").added == 3
+    assert not left.exists() and other.exists()
+    other.rmdir()
+    _no_leftovers(workspace)
