@@ -1299,8 +1299,12 @@ def _write(
         # split between test and dev alone (in the fractions' ratio), where they are
         # read, rather than 70% of them into train, where nothing reads them (trials
         # 52a, 53a, 53c: 324 of 454, 267 of 396 and 294 of 400 gold rows in train).
+        # So is gold that comes alone to a workspace of texts without (trial 56c: each
+        # week's moderator labels, joined to no unlabeled rows, went 70% to train).
         partial = first_row(
-            con, "SELECT bool_or(gold IS NULL) AND bool_or(gold IS NOT NULL) FROM incoming"
+            con,
+            """SELECT (bool_or(gold IS NULL) OR EXISTS (SELECT 1 FROM examples WHERE gold IS NULL))
+                      AND bool_or(gold IS NOT NULL) FROM incoming""",
         )
         held_out = test_fraction + dev_fraction
         scarce = bool(partial and partial[0] and held_out > 0)
@@ -1341,7 +1345,8 @@ def _write(
 
 def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
     """Notes on the examples the latest ingest added: how many without gold are in dev
-    or test, and (for a classification) the texts among them whose copies carry more
+    or test, how many with gold went to train after copies of their texts, and (for a
+    classification) the texts among them whose copies carry more
     than one gold label, naming the first."""
     latest = first_row(workspace.con, "SELECT max(run_id) FROM runs WHERE step = 'ingest'")
     assert latest is not None
@@ -1373,6 +1378,23 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
             f"{counted(leaked['n'][0], 'dev or test text')} also in train, word for word "
             f"(the first: {leaked['first'][0][:60]!r}): a model scores better on those than "
             "on new texts; give each text one split"
+        )
+    copied = workspace.sql(
+        """SELECT count(*) AS n, min(n.text) AS first FROM examples n
+           WHERE n.run_id = $latest AND n.gold IS NOT NULL AND n.split = 'train'
+             AND n.text IN (SELECT text FROM examples WHERE run_id < $latest AND split = 'train'
+                            AND text IN (SELECT text FROM examples
+                                         WHERE run_id = $latest AND gold IS NOT NULL))""",
+        {"latest": latest[0]},
+    )
+    if copied["n"][0]:
+        # Trial 56c: a week's new gold went to train where its texts had been posted
+        # before, 54 of 100, and nothing scored them.
+        notes.append(
+            f"{counted(copied['n'][0], 'new example')} with gold went to train, as copies of "
+            f"their texts were there already (the first: {copied['first'][0][:60]!r}): "
+            "no small model is scored on gold in train (evaluate scores the label "
+            "model's train labels with it), and `aggregate --gold-split train` fits with it"
         )
     if task.kind != "classification":
         return notes

@@ -1267,6 +1267,35 @@ def test_what_is_neither_a_file_nor_a_frame_is_refused_by_what_it_is(tmp_path: P
         assert not ws.has_task()
 
 
+def test_new_gold_that_follows_its_texts_copies_into_train_is_noted(tmp_path: Path) -> None:
+    # Trial 56c: 54 of a week's 100 gold labels went to train, where their posts had been
+    # seen the week before, and nothing said so.
+    week1 = pl.DataFrame(
+        {"id": [f"a{i}" for i in range(40)], "text": [f"post {i}" for i in range(40)]}
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, week1, id_column="id", labels=["ok", "spam"])
+        assert ws.sql("SELECT DISTINCT split FROM examples").rows() == [("train",)]
+        week2 = pl.DataFrame(
+            {
+                "id": [f"b{i}" for i in range(30)],
+                "text": [f"post {i}" for i in range(3)] + [f"new post {i}" for i in range(27)],
+                "label": ["spam", "ok"] * 15,
+            }
+        )
+        added = ingest(ws, week2, id_column="id", label_column="label")
+        copied = [note for note in added.notes if "went to train" in note]
+        assert copied == [
+            "3 new examples with gold went to train, as copies of their texts were there "
+            "already (the first: 'post 0'): no small model is scored on gold in train "
+            "(evaluate scores the label model's train labels with it), and `aggregate "
+            "--gold-split train` fits with it"
+        ]
+        # The rest is scarce gold in a workspace of texts without: dev and test alone.
+        in_train = ws.sql("SELECT id FROM examples WHERE gold IS NOT NULL AND split = 'train'")
+        assert sorted(in_train["id"]) == ["b0", "b1", "b2"]
+
+
 def test_scarce_gold_goes_to_dev_and_test_where_it_is_read(tmp_path: Path) -> None:
     # Trials 52a, 53a and 53c: 70% of a user's few hundred gold rows went to train,
     # where nothing reads them, and dev was left with a few dozen to fit and check on.
