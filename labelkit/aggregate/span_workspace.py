@@ -151,8 +151,8 @@ class SpanAggregation:
     ``scores`` has ``split, method, precision, recall, f1`` (micro: every span pooled),
     ``macro_f1``, ``gold_spans`` and ``predicted``; it is empty without gold.
     ``per_type`` has the same per entity type, in a ``type`` column after ``method``. ``report``
-    is the fitted model's account of its choices (``auto``: ``chosen`` and ``reason``),
-    empty for a model that chooses nothing.
+    is the fitted model's account of its choices (``auto``: ``chosen`` and ``reason``, in
+    tokens), empty for a model that chooses nothing.
     """
 
     predictions: pl.DataFrame
@@ -235,8 +235,18 @@ def aggregate_spans(
         scores=scores,
         per_type=per_type,
         corpus=corpus,
-        report=fitted.report,
+        report=_on_tokens(fitted.report),
     )
+
+
+def _on_tokens(report: dict[str, Any]) -> dict[str, Any]:
+    """``auto``'s report with its reason saying what it counted: tokens, not examples
+    (trial 56a: "agrees with Dawid-Skene on 100% of the voted examples" beside entity
+    F1 0.761 for it and 0.923 for Dawid-Skene, whose spans differ)."""
+    if "reason" not in report:
+        return report
+    reason = report["reason"].replace("of the voted examples", "of the voted tokens")
+    return report | {"reason": reason.replace("its clear majorities", "the tokens it decides")}
 
 
 def _take(items: list[Any], rows: np.ndarray) -> list[Any]:

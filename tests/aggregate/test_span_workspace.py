@@ -22,7 +22,7 @@ from labelkit import (
 )
 from labelkit.aggregate import AutoLabelModel, aggregate
 from labelkit.aggregate.auto import shown_choice
-from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
+from labelkit.aggregate.span_workspace import _on_tokens, aggregate_spans, read_token_votes
 from labelkit.cli import _better_on_dev, _warn_of_spans_trusted_above_gold
 from labelkit.evaluation import evaluate
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
@@ -254,6 +254,10 @@ def test_the_aggregate_command_prints_spans_scores_and_sources(tmp_path: Path) -
         assert {row[5] for row in stored(ws)} == {"majority_vote"}
 
 
+# Three agreeing sources over tokens of two types, one of them often silent.
+TOKEN_CODES = np.array([[0, 0, 0], [1, 1, 1], [0, 0, -1], [1, 1, -1]] * 50, dtype=np.int16)
+
+
 def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
     tmp_path: Path,
 ) -> None:
@@ -262,6 +266,16 @@ def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
         assert report == aggregate_spans(ws, "auto").report
         assert aggregate_spans(ws, "majority_vote").report == {}
     assert report["chosen"] and report["reason"]
+    # Trial 56a: auto's reason said "of the voted examples", where they are tokens.
+    fitted = {
+        "chosen": "precision_em",
+        "reason": AutoLabelModel().fit(TOKEN_CODES, 2).report["reason"],
+    }
+    assert fitted["reason"].endswith("% of the voted examples")
+    reason = _on_tokens(fitted)["reason"]
+    assert reason.startswith("agrees with majority vote on ")
+    assert "% of the tokens it decides and with Dawid-Skene on " in reason
+    assert reason.endswith("% of the voted tokens")
     path = tmp_path / "spans.duckdb"
     result = run("aggregate", path)
     assert result.returncode == 0, result.stderr
