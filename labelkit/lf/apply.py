@@ -416,6 +416,8 @@ def apply_lfs_to_frame(
     The frame's other columns are the examples' metadata (``x.meta`` for Python LFs, the
     fields of ``threshold_lf``, ``lookup_lf`` and ``column_lf``). Example ids come from
     ``id_column``, or are the row positions ("0", "1", ...), in the frame's order.
+    ``labels`` given as names make a classification task, or a spans task for span LFs
+    (their votes then in ``spans``); a ``Task`` says which.
 
     Examples
     --------
@@ -432,7 +434,14 @@ def apply_lfs_to_frame(
     if table is None:
         raise InputError(f"expected a polars or pandas DataFrame, got {type(frame).__name__}")
     frame = table
-    task = labels if isinstance(labels, Task) else Task(labels=tuple(labels))
+    # Trial 56a: span LFs with a list of types were refused as "this workspace's task is
+    # classification", with no workspace about; the types of span LFs are a spans task's.
+    spans = bool(lfs) and all(isinstance(lf, SpanLF) for lf in lfs)
+    task = (
+        labels
+        if isinstance(labels, Task)
+        else Task(labels=tuple(labels), kind="spans" if spans else "classification")
+    )
     for role, column in (("text", text_column), ("id", id_column)):
         if column is not None and column not in frame.columns:
             raise InputError(f"no {role} column {column!r}; the columns are {frame.columns}")
@@ -1041,13 +1050,13 @@ def _check_span_lfs(lfs: Sequence[LabelingFunction], task: Task) -> None:
     for lf in lfs:
         if task.kind != "spans":
             raise InputError(
-                f"labeling function {lf.name!r} votes spans, but this workspace's task is "
-                f"{task.kind}; span LFs are for a spans task (--kind spans)"
+                f"labeling function {lf.name!r} votes spans, but the task is {task.kind}; "
+                "span LFs are for a spans task (--kind spans, Task(kind='spans'))"
             )
         if not isinstance(lf, SpanLF):
             raise InputError(
-                f"labeling function {lf.name!r} votes on whole texts, but this workspace's "
-                "task is spans: use span LFs (phrase_span_lf, regex_span_lf, token_span_lf, "
+                f"labeling function {lf.name!r} votes on whole texts, but the task is "
+                "spans: use span LFs (phrase_span_lf, regex_span_lf, token_span_lf, "
                 "span_labeling_function in labelkit.lf.spans)"
             )
     allowed = (*task.labels, OUTSIDE)

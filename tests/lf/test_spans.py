@@ -26,6 +26,7 @@ from labelkit import (
     load_lfs,
     summarize_lfs,
 )
+from labelkit.lf import apply_lfs_to_frame
 from labelkit.lf.spans import (
     SpanExample,
     compute_span_votes,
@@ -288,6 +289,19 @@ def test_span_lf_summary_against_gold_computed_by_hand(gold_ws: Workspace) -> No
     none_here = summary["none_here"]
     assert (none_here["coverage"], none_here["spans"], none_here["o_spans"]) == (0.0, 0, 2)
     assert none_here["labels"] == [] and none_here["tp"] == 0
+
+
+def test_span_lfs_on_a_frame_with_their_types_named_vote_spans() -> None:
+    # Trial 56a: labels=["SKILL", "TITLE"] was refused as "this workspace's task is
+    # classification", with no workspace about.
+    frame = pl.DataFrame({"text": ["Python developer wanted", "a team of 3"]})
+    skills = phrase_span_lf("skills", "SKILL", ["python"])
+    applied = apply_lfs_to_frame([skills], frame, labels=["SKILL", "TITLE"])
+    assert applied.spans is not None
+    assert applied.spans.rows() == [("0", "skills", 0, 6, "SKILL")]
+    text_lf = keyword_lf("kw", ["team"], "TITLE")
+    with pytest.raises(InputError, match=r"'skills' votes spans, but the task is classification"):
+        apply_lfs_to_frame([skills, text_lf], frame, labels=["SKILL", "TITLE"])
 
 
 def test_text_lfs_on_a_spans_task_and_span_lfs_elsewhere_are_refused(
