@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import statistics
 import sys
@@ -26,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from labelkit import __version__
 from labelkit.aggregate import MajorityVote, label_model_sources, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
-from labelkit.errors import LabelkitError, LabelkitWarning, OutdatedWarning
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, OutdatedWarning
 from labelkit.export import cleaned_labels
 from labelkit.report import frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
@@ -1162,6 +1163,22 @@ def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:
     return row["wps"][0]
 
 
+def _check_offsets(side: str, documents: list[set[tuple[Any, ...]]]) -> None:
+    """Refuse a span whose start or end is not a whole number, naming it (trial 56a:
+    polars read ``[21, 24, "SKILL"]`` from JSON lines as three strings, and every score
+    came out 0 without a word)."""
+    for number, spans in enumerate(documents):
+        for span in spans:
+            if len(span) < 3 or not all(
+                isinstance(at, numbers.Integral) and not isinstance(at, bool) for at in span[:2]
+            ):
+                raise InputError(
+                    f"span scores: {side} span {list(span)} of document {number} is not "
+                    "(start, end, label) with whole-number offsets (JSON read into polars "
+                    "gives a list of mixed values as strings: cast its offsets to integers)"
+                )
+
+
 def span_scores(
     gold: Sequence[Iterable[Sequence[Any]]],
     predicted: Sequence[Iterable[Sequence[Any]]],
@@ -1197,6 +1214,8 @@ def span_scores(
         raise LabelkitError("span scores: no labels to score")
     true_sets = [{tuple(span[:3]) for span in spans} for spans in gold]
     predicted_sets = [{tuple(span[:3]) for span in spans} for spans in predicted]
+    for side, sets in (("gold", true_sets), ("predicted", predicted_sets)):
+        _check_offsets(side, sets)
 
     def count(sets: list[set[tuple[Any, ...]]]) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -329,20 +329,33 @@ def span_triples(value: object) -> list[list[Any]] | None:
     """``value`` (parsed JSON, or a polars list of structs as Python objects) as a list
     of ``[start, end, label]``, or None where it is no list of spans. A span may also be
     an object with ``start``, ``end`` and ``label`` (Prodigy's form; its other keys,
-    such as ``token_start``, are left).
+    such as ``token_start``, are left). Offsets written as strings of digits are read
+    as numbers: polars reads ``[21, 24, "SKILL"]`` from JSON lines as three strings
+    (trial 56a).
 
     Examples
     --------
     >>> span_triples([{"start": 4, "end": 16, "label": "TERM", "token_start": 1}])
     [[4, 16, 'TERM']]
-    >>> span_triples([[4, 16, "TERM"]]), span_triples("TERM")
-    ([[4, 16, 'TERM']], None)
+    >>> span_triples([[4, 16, "TERM"]]), span_triples([["4", "16", "TERM"]]), span_triples("TERM")
+    ([[4, 16, 'TERM']], [[4, 16, 'TERM']], None)
     """
     if isinstance(value, list) and all(
         isinstance(s, dict) and {"start", "end", "label"} <= s.keys() for s in value
     ):
         value = [[s["start"], s["end"], s["label"]] for s in value]
+    if isinstance(value, list):
+        value = [
+            [*(int(at) if _digits(at) else at for at in s[:2]), *s[2:]]
+            if isinstance(s, list)
+            else s
+            for s in value
+        ]
     return value if is_span_list(value) else None  # type: ignore[return-value]
+
+
+def _digits(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 def is_span_list(value: object) -> bool:

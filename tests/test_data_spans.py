@@ -114,6 +114,13 @@ def test_spans_as_prodigy_objects_or_polars_structs_are_read(tmp_path: Path) -> 
             ("big screen", '[[4, 10, "TERM"]]'),
             ("dim screen", None),
         ]
+        # Trial 56a: polars reads [21, 24, "SKILL"] from JSON lines as three strings.
+        lines = tmp_path / "posts.jsonl"
+        lines.write_text('{"id": "j1", "text": "Python developer", "spans": [[0, 6, "TERM"]]}\n')
+        read = pl.read_ndjson(lines)
+        assert read.schema["spans"] == pl.List(pl.List(pl.String))
+        ingest(ws, read, id_column="id", label_column="spans")
+        assert ws.sql("SELECT gold FROM examples WHERE id = 'j1'").item() == '[[0, 6, "TERM"]]'
         objects = pl.DataFrame(
             {"text": ["x"], "spans": [object()]}, schema={"text": pl.String, "spans": pl.Object}
         )

@@ -13,6 +13,7 @@ import pytest
 import spacy
 
 from labelkit import (
+    InputError,
     LabelkitError,
     Workspace,
     aggregate,
@@ -547,6 +548,13 @@ def test_span_scores_count_a_repeated_span_once_and_nothing_to_divide_by_as_zero
         span_scores([[], []], [[]], ["A"])
     with pytest.raises(LabelkitError, match="no labels to score"):
         span_scores([[]], [[]], [])
+    # Trial 56a: offsets polars read as strings from JSON lines scored 0, unsaid.
+    with pytest.raises(
+        InputError, match=r"predicted span \['21', '24', 'SKILL'\] of document 1 is not"
+    ):
+        span_scores([[], [(21, 24, "SKILL")]], [[], [("21", "24", "SKILL")]], ["SKILL"])
+    numpy_offsets = [[(np.int64(21), np.int64(24), "SKILL")]]
+    assert span_scores([[(21, 24, "SKILL")]], numpy_offsets, ["SKILL"])["micro"]["f1"] == 1.0
 
 
 def test_an_attributes_macro_f1_leaves_out_the_labels_only_other_attributes_have(
