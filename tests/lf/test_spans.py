@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import unicodedata
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +109,12 @@ def test_a_regex_marks_the_group_asked_for_and_warns_of_groups_left_unchosen() -
     assert [text[a:b] for _, _, a, b, _ in spans_of([named], [text])] == ["Go"]
     assert grouped.definition != whole.definition, "a new group reruns the LF"
     assert "group" not in json.loads(whole.definition), "older LFs keep their definitions"
+    # Groups that only group (labeling_functions.laptops' specs) are no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        regex_span_lf("specs", r"\b\d+(\.\d+)?\s?(gb|tb|inch(es)?)(?!\w)", "TERM")
+    with pytest.warns(LabelkitWarning, match="marks its pattern's whole matches"):
+        regex_span_lf("named", r"\d+ (?P<unit>gb|tb)", "TERM")
     with pytest.raises(InputError, match=r"has no group 2 \(it has 1\)"):
         regex_span_lf("years_of", pattern, "SKILL", group=2)
 
