@@ -89,6 +89,7 @@ from labelkit.llm import (
     label_with_llm,
     plan_llm_budget,
 )
+from labelkit.llm.labeler import over_budget
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
@@ -1202,7 +1203,12 @@ def llm(
                 variants.append(dataclasses.replace(config, per_attribute=not per_attribute))
             for variant in variants:
                 estimate = estimate_llm_run(ws, variant, split=chosen, refresh=refresh)
-                how = "measured on cached answers" if estimate.tokens_measured else "~4 chars/token"
+                how = (
+                    "measured on cached answers"
+                    if estimate.tokens_measured
+                    # Trial 56a: read as the expected use, 4 times what the run used.
+                    else "prompts at ~4 chars/token, each answer at its --max-tokens: a ceiling"
+                )
                 per_text = (
                     f" ({estimate.to_ask / estimate.texts_to_ask:g} per text)"
                     if len(variants) > 1 and estimate.texts_to_ask
@@ -1221,6 +1227,9 @@ def llm(
                     )
                     + f"; {_split_words(chosen)}"
                 )
+            refusal = over_budget(estimate, config)
+            if refusal is not None:
+                console.print(f"--max-cost: the run would be refused: {refusal}", highlight=False)
             if config.max_requests is not None and config.max_requests < estimate.to_ask:
                 # Trial K: the estimate read as if the cap would not hold.
                 console.print(

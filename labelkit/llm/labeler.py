@@ -1105,22 +1105,38 @@ def _parsed(answers: pl.DataFrame, prompts: _Prompts) -> pl.DataFrame:
 
 
 def _refuse_over_budget(estimate: LLMEstimate, config: LLMConfig) -> None:
-    """Refuse a run whose prompts would cost more than ``config.max_cost``, counting no
-    more of them than ``max_requests`` lets be sent (trial 50c: the refusal advised a
-    request limit, which it then did not count)."""
-    assert estimate.cost is not None and config.max_cost is not None
+    """Refuse a run whose prompts would cost more than ``config.max_cost``."""
+    refusal = over_budget(estimate, config)
+    if refusal is not None:
+        raise LabelkitError(refusal)
+
+
+def over_budget(estimate: LLMEstimate, config: LLMConfig) -> str | None:
+    """Why a run of ``estimate`` would be refused for costing more than
+    ``config.max_cost``, or None: its prompts counted up to ``max_requests`` (trial
+    50c: the refusal advised a request limit, which it then did not count). The dry run
+    says it too (trial 56a: it printed the estimate, not that the run would stop).
+
+    Examples
+    --------
+    >>> over_budget(estimate_llm_run(ws, config), config)
+    '3829 prompts would cost about $0.3496 (...), more than the limit of $0.0500: ...'
+    """
+    if estimate.cost is None or config.max_cost is None:
+        return None
     asked = estimate.to_ask
     if config.max_requests is not None and config.max_requests < asked:
         asked = config.max_requests
     cost = estimate.cost * asked / max(estimate.to_ask, 1)
-    if cost > config.max_cost:
-        raise LabelkitError(
-            f"{asked} prompts would cost about ${cost:.4f} (of "
-            f"{estimate.to_ask}: {estimate.prompt_tokens} prompt and "
-            f"{estimate.completion_tokens} completion tokens in all), more than the limit of "
-            f"${config.max_cost:.4f}: ask fewer (a split, --max-requests, or --budget-usd to "
-            "choose which) or raise the limit"
-        )
+    if cost <= config.max_cost:
+        return None
+    return (
+        f"{asked} prompts would cost about ${cost:.4f} (of "
+        f"{estimate.to_ask}: {estimate.prompt_tokens} prompt and "
+        f"{estimate.completion_tokens} completion tokens in all), more than the limit of "
+        f"${config.max_cost:.4f}: ask fewer (a split, --max-requests, or --budget-usd to "
+        "choose which) or raise the limit"
+    )
 
 
 @dataclass(frozen=True)

@@ -459,6 +459,36 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
     assert after.prompt_tokens == round(test_chars / (train_chars / (4 * 20)))
 
 
+def test_a_dry_run_says_when_max_cost_would_refuse_the_run(tmp_path: Path) -> None:
+    # Trial 56a: the dry run printed a $0.3496 estimate beside --max-cost 0.05, and not
+    # that the run would be refused (it was).
+    csv = tmp_path / "comments.csv"
+    csv.write_text("id,text\n" + "".join(f"c{i},comment number {i}\n" for i in range(20)))
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(ws, csv, id_column="id", labels=["ham", "spam"])
+    command = [sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
+               "--instructions", CONFIG.instructions, "--dry-run", "--input-price", "1",
+               "--output-price", "2"]  # fmt: skip
+    with Workspace(path, read_only=True) as ws:
+        estimate = estimate_llm_run(
+            ws, dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
+        )
+    assert estimate.cost is not None
+    over = subprocess.run(
+        [*command, "--max-cost", f"{estimate.cost / 2:.8f}"], capture_output=True, text=True
+    )
+    assert over.returncode == 0, over.stderr
+    said = " ".join(over.stdout.split())
+    assert (
+        f"--max-cost: the run would be refused: 20 prompts would cost about ${estimate.cost:.4f}"
+        in said
+    )
+    assert "each answer at its --max-tokens: a ceiling" in said
+    within = subprocess.run([*command, "--max-cost", "1"], capture_output=True, text=True)
+    assert within.returncode == 0 and "would be refused" not in within.stdout
+
+
 def test_asking_about_one_split_keeps_the_votes_on_the_others(workspace: Workspace) -> None:
     # Trial 34: `llm --split train` after `llm --split test` deleted the test votes.
     splits = dict(workspace.sql("SELECT id, split FROM examples").rows())
