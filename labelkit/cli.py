@@ -3141,11 +3141,13 @@ def evaluate_all(
         kind = ws.task.kind
         targets = () if kind == "spans" else ws.task.targets
         unscored = [] if kind != "classification" else _labels_without_gold(ws, split)
+        unasked = _llms_silent_on(ws, split)
     if kind == "spans" or "attribute" in evaluation.summary.columns:
         if kind == "spans":
             _print_span_evaluation(evaluation, split)
         else:
             _print_attribute_evaluation(evaluation, split, targets, kind)
+        _say(unasked)
         if output:
             paths = evaluation.save(output)
             console.print(f"written to {paths[0]} and {paths[1]}")
@@ -3174,9 +3176,30 @@ def evaluate_all(
     for small in evaluation.summary.filter(pl.col("kind") == "small model")["method"]:
         _print_per_class(evaluation, small)
     _print_thresholds(evaluation, split)
+    _say(unasked)
     if output:
         paths = evaluation.save(output)
         console.print(f"written to {paths[0]} and {paths[1]}")
+
+
+def _llms_silent_on(ws: Workspace, split: str) -> str | None:
+    """A note naming the LLM sources that vote on other splits and on no example of
+    ``split``: `labelkit llm` asks about train unless told (trial 56a: the LLM's rows
+    in evaluate were blank, and nothing said why)."""
+    table = "span_votes" if ws.task.kind == "spans" else "votes"
+    silent = ws.sql(
+        f"""SELECT v.source FROM {table} v JOIN examples e ON e.id = v.example_id
+            WHERE v.source IN (SELECT name FROM sources WHERE kind = 'llm')
+            GROUP BY v.source HAVING NOT bool_or(e.split = $split) ORDER BY v.source""",
+        {"split": split},
+    )["source"].to_list()
+    if not silent:
+        return None
+    return (
+        f"note: {', '.join(silent)} voted on no example of the {split} split, so "
+        f"{'it is' if len(silent) == 1 else 'they are'} not scored there: `labelkit llm "
+        f"--split {split}` asks there (answers already cached are not paid for again)"
+    )
 
 
 # Below this many gold texts, evaluate gives the models' accuracies with their intervals.

@@ -1228,6 +1228,32 @@ def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path:
     assert "note: dawid_skene" not in again.stdout
 
 
+def test_evaluate_says_an_llm_asked_about_train_alone_is_not_scored(tmp_path: Path) -> None:
+    # Trial 56a: `labelkit llm` asks about train unless told; evaluate's LLM rows were
+    # blank, and nothing said why.
+    ids = [f"t{i}" for i in range(12)]
+    frame = pl.DataFrame(
+        {"id": ids, "text": [f"text {i}" for i in range(12)], "split": ["train"] * 8 + ["test"] * 4,
+         "label": [None] * 8 + ["ham", "spam"] * 2}
+    )  # fmt: skip
+    ws = tmp_path / "ws.duckdb"
+    with Workspace(ws) as opened:
+        ingest(opened, frame, id_column="id", split_column="split", label_column="label",
+               labels=["ham", "spam"])  # fmt: skip
+        import_votes(opened, pl.DataFrame({"example_id": ids[:8], "source": "llm:gpt", "label": "ham"}),
+                     kind="llm")  # fmt: skip
+        import_votes(opened, pl.DataFrame({"example_id": ids, "source": "rule", "label": "spam"}))
+        aggregate(opened, "majority_vote")
+    result = piped("evaluate", ws)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        "note: llm:gpt voted on no example of the test split, so it is not scored there: "
+        "`labelkit llm --split test` asks there" in said
+    )
+    assert "note: rule" not in said, "an LF is not named"
+
+
 def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
