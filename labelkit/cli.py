@@ -1725,8 +1725,9 @@ def aggregate_votes(
     model: Annotated[
         str,
         typer.Option(
-            help="A registered label model; auto checks itself (see docs). On a spans task "
-            "a span label model: auto, majority_vote or dawid_skene."
+            help="A registered label model: auto (checks itself, see docs), majority_vote, "
+            "weighted_majority, dawid_skene, snorkel, or one a package registers. On a spans "
+            "task a span label model: auto, majority_vote or dawid_skene."
         ),
     ] = "auto",
     fit_split: Annotated[str, typer.Option(help="Fit on this split's votes.")] = "train",

@@ -1030,8 +1030,9 @@ class ReviewQueue:
         decision on an item, undone ones aside), counted as ``stats`` counts them:
         ``answered`` (a label given), ``corrected`` (a label other than the label model's
         they were shown, or a span's bounds fixed), ``skipped``, ``ambiguous`` and the
-        median ``seconds`` per decision (trial 50d: only a count of reviewers was shown,
-        and two people's shares took SQL).
+        ``median_seconds`` per decision, to a hundredth (trial 50d: only a count of
+        reviewers was shown, and two people's shares took SQL; trial 56b: "seconds 0.000"
+        for a median of 0.03, named as if it were a total).
 
         Examples
         --------
@@ -1054,7 +1055,7 @@ class ReviewQueue:
                            count(*) FILTER (WHERE {_CORRECTED}) AS corrected,
                            count(*) FILTER (WHERE action = 'skip') AS skipped,
                            count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
-                           round(median(seconds), 1) AS seconds
+                           round(median(seconds), 2) AS median_seconds
                     FROM own GROUP BY reviewer ORDER BY reviewer"""
             )
 

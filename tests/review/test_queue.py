@@ -189,14 +189,14 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
             "INSERT INTO queue VALUES (?, 1, 'cleanlab', 'ham', 'spam', 0, '')", [example_id]
         )
     queue = ReviewQueue(workspace)
-    for example_id, ana, bo in [
-        ("a1", "spam", "spam"),
-        ("a2", "spam", "ham"),
-        ("a3", "ham", "ham"),
-        ("a4", "ham", "ham"),
+    for example_id, ana, bo, seconds in [
+        ("a1", "spam", "spam", 0.02),
+        ("a2", "spam", "ham", 0.03),
+        ("a3", "ham", "ham", 0.05),
+        ("a4", "ham", "ham", 9.0),
     ]:
-        queue.answer(example_id, "label", label=ana, reviewer="ana")
-        queue.answer(example_id, "label", label=bo, reviewer="bo")
+        queue.answer(example_id, "label", label=ana, reviewer="ana", seconds=seconds)
+        queue.answer(example_id, "label", label=bo, reviewer="bo", seconds=2 * seconds)
     # Agreement 3/4; by chance ana (1/2 spam) and bo (1/4 spam) agree 1/2 of the time.
     assert queue.reviewer_agreement().rows() == [("ana", "bo", 4, 0.75, 0.5)]
     text = workspace.sql("SELECT text FROM examples WHERE id = 'a2'").item()
@@ -213,6 +213,9 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
     queue.answer("a4", "ambiguous", reviewer="ana")
     counts = queue.by_reviewer().select("reviewer", "answered", "corrected", "skipped", "ambiguous")
     assert counts.rows() == [("ana", 3, 2, 0, 1), ("bo", 4, 1, 0, 0)]
+    # Medians to a hundredth (trial 56b: 0.03 was shown as "seconds 0.000"); ana's a3 is
+    # a skip undone, her a4 an ambiguous of no time.
+    assert queue.by_reviewer()["median_seconds"].to_list() == [0.03, 0.08]
 
 
 def test_one_who_only_ruled_a_label_out_is_no_reviewer_yet(intents_file: Path) -> None:
