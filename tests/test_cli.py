@@ -1228,6 +1228,14 @@ def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path:
     assert "note: dawid_skene" not in again.stdout
 
 
+def test_aggregate_help_names_every_registered_label_model() -> None:
+    # Trial 56b: the list was only in the error for an unknown name.
+    from labelkit.registry import label_models
+
+    shown = " ".join(piped("aggregate", "--help").stdout.split())
+    assert all(name in shown for name in label_models.get_all())
+
+
 def test_evaluate_says_an_llm_asked_about_train_alone_is_not_scored(tmp_path: Path) -> None:
     # Trial 56a: `labelkit llm` asks about train unless told; evaluate's LLM rows were
     # blank, and nothing said why.
