@@ -14,6 +14,7 @@ import platform
 import re
 import shlex
 import shutil
+import sys
 import time
 import uuid
 import warnings
@@ -438,6 +439,7 @@ class Workspace:
         """A connection to the file in this workspace's mode; a lock another process
         holds is waited on up to ``wait_s`` seconds, then named (``_locked``)."""
         deadline = time.monotonic() + wait_s
+        said = False
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=self.read_only)
@@ -448,6 +450,12 @@ class Workspace:
                     raise WorkspaceLockedError(
                         _locked(self.path, str(error), self.read_only)
                     ) from error
+                if not said:
+                    # Trial 56c: a job waited minutes behind another without a word.
+                    said_why = _locked(self.path, str(error), self.read_only)
+                    held = re.split(r" \(DuckDB lets|: its summary page", said_why)[0]
+                    print(f"waiting up to {wait_s:g} s: {held}", file=sys.stderr, flush=True)
+                    said = True
                 time.sleep(0.5)
 
     def schema_version(self) -> int:

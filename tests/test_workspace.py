@@ -101,13 +101,21 @@ def test_a_command_waits_for_the_workspace_with_labelkit_wait_or_exits_75(tmp_pa
         assert "is open for writing in another process" in refused.stderr
         assert refused.stderr.rstrip().endswith("; LABELKIT_WAIT=SECONDS waits for it")
         env = {**os.environ, "LABELKIT_WAIT": "60"}
-        waiting = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        waiting = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         time.sleep(3)
         assert waiting.poll() is None, "it waits while the workspace is held"
     finally:
         holder.close()
-    shown, _ = waiting.communicate(timeout=120)
+    shown, told = waiting.communicate(timeout=120)
     assert waiting.returncode == 0
+    # Trial 56c: the wait was silent in the job's log.
+    assert told.startswith(
+        f"waiting up to 60 s: workspace {path} is open for writing in another process "
+        f"(pid {os.getpid()}, "
+    )
+    assert told.count("\n") == 1, "said once"
     assert "no runs yet in" in shown, "an empty log failed in polars"
     bad = subprocess.run(
         command, env={**os.environ, "LABELKIT_WAIT": "soon"}, capture_output=True, text=True
