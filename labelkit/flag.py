@@ -203,7 +203,8 @@ def queue_label_issues(
     **params: Any,
 ) -> tuple[int, pl.DataFrame]:
     """``find_label_issues``, returning only how many flags it queued and the ``top``
-    of them (its columns, highest priority first): the flags stay in the workspace's
+    queued ones (its columns, highest priority first; a copy of a text queued once is
+    left out): the flags stay in the workspace's
     ``flags`` and ``queue`` tables, never all in a frame (``labelkit flag`` at 10M
     texts queues millions).
 
@@ -231,7 +232,14 @@ def queue_label_issues(
             return flags.height, flags.head(top)
         counted = first_row(workspace.con, f"SELECT count(*) FROM {_ISSUES}")
         assert counted is not None
-        first = workspace.sql(f"SELECT {flags} FROM {_ISSUES} ORDER BY rank LIMIT ?", [top])
+        # The queued ones: a copy of a text queued once is no item of its own (trial
+        # 56c: two copies listed right after "copies are queued once").
+        first = workspace.sql(
+            f"""SELECT {flags} FROM {_ISSUES} i
+                SEMI JOIN queue q ON q.example_id = i.example_id AND q.attribute = i.attribute
+                ORDER BY rank LIMIT ?""",
+            [top],
+        )
         return int(counted[0]), first
 
 

@@ -1041,8 +1041,16 @@ def test_the_flag_command_counts_copies_of_a_text_once(tmp_path: Path) -> None:
     with Workspace(ws.path, read_only=True) as again:
         flagged = again.sql("SELECT count(DISTINCT example_id) AS n FROM flags")["n"][0]
         queued = again.sql("SELECT count(*) AS n FROM queue")["n"][0]
+        in_queue = set(again.sql("SELECT example_id FROM queue")["example_id"])
     assert flagged - queued == 2
     assert (
         f"{flagged} labels flagged, {queued} queued for review, highest priority first: the "
         "other 2 are copies of a text queued (or answered) once"
     ) in " ".join(result.stdout.split())
+    # Trial 56c: the table of the first ten listed the copies too.
+    shown = [
+        line.split("│")[2].strip()
+        for line in result.stdout.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip().isdigit()
+    ]
+    assert len(shown) == 10 and set(shown) <= in_queue
