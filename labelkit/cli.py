@@ -1201,8 +1201,10 @@ def llm(
             variants = [config]
             if ws.task.kind in ("aspects", "multilabel"):
                 variants.append(dataclasses.replace(config, per_attribute=not per_attribute))
-            for variant in variants:
-                estimate = estimate_llm_run(ws, variant, split=chosen, refresh=refresh)
+            estimates = [
+                estimate_llm_run(ws, variant, split=chosen, refresh=refresh) for variant in variants
+            ]
+            for estimate in estimates:
                 how = (
                     "measured on cached answers"
                     if estimate.tokens_measured
@@ -1227,6 +1229,8 @@ def llm(
                     )
                     + f"; {_split_words(chosen)}"
                 )
+            # The run as asked, not the other variant shown beside it (the second read).
+            estimate = estimates[0]
             refusal = over_budget(estimate, config)
             if refusal is not None:
                 console.print(f"--max-cost: the run would be refused: {refusal}", highlight=False)

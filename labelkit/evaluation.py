@@ -1163,15 +1163,23 @@ def _llm_words_per_s(workspace: Workspace, source: str) -> float | None:
     return row["wps"][0]
 
 
+def _whole_number(value: object) -> bool:
+    """An int, or a float of a whole number (4.0 from a pandas column with NaN), not a
+    bool: what equals the same offset in a set of spans."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, numbers.Integral) or (
+        isinstance(value, numbers.Real) and float(value).is_integer()
+    )
+
+
 def _check_offsets(side: str, documents: list[set[tuple[Any, ...]]]) -> None:
     """Refuse a span whose start or end is not a whole number, naming it (trial 56a:
     polars read ``[21, 24, "SKILL"]`` from JSON lines as three strings, and every score
     came out 0 without a word)."""
     for number, spans in enumerate(documents):
         for span in spans:
-            if len(span) < 3 or not all(
-                isinstance(at, numbers.Integral) and not isinstance(at, bool) for at in span[:2]
-            ):
+            if len(span) < 3 or not all(map(_whole_number, span[:2])):
                 raise InputError(
                     f"span scores: {side} span {list(span)} of document {number} is not "
                     "(start, end, label) with whole-number offsets (JSON read into polars "

@@ -555,6 +555,13 @@ def test_span_scores_count_a_repeated_span_once_and_nothing_to_divide_by_as_zero
         span_scores([[], [(21, 24, "SKILL")]], [[], [("21", "24", "SKILL")]], ["SKILL"])
     numpy_offsets = [[(np.int64(21), np.int64(24), "SKILL")]]
     assert span_scores([[(21, 24, "SKILL")]], numpy_offsets, ["SKILL"])["micro"]["f1"] == 1.0
+    # Whole floats (a pandas column with NaN) scored before the check, and still do.
+    assert (
+        span_scores([[(21.0, 24.0, "SKILL")]], [[(21, 24, "SKILL")]], ["SKILL"])["micro"]["f1"]
+        == 1.0
+    )
+    with pytest.raises(InputError, match=r"gold span \[21.5, 24, 'SKILL'\]"):
+        span_scores([[(21.5, 24, "SKILL")]], [[]], ["SKILL"])
 
 
 def test_an_attributes_macro_f1_leaves_out_the_labels_only_other_attributes_have(

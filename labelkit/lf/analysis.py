@@ -403,15 +403,15 @@ def _encoded(task: Task, gold: pl.Series | None, attribute: str) -> np.ndarray |
 
 
 ABOVE_GOLD_MARGIN = 0.1
-MOSTLY_RIGHT = 0.5
-"""A source whose gold accuracy's 95% interval tops out below this is *mostly wrong on
-gold*: over many labels, a rule right on 0 of 20 gold rows is not below the chance of
-1 in 30, yet each of its votes adds a wrong one (trial 56b)."""
 """How far above the top of its gold accuracy's 95% interval the label model's estimate
 of a source may be before ``source_health`` says so: EM's estimates of precise keyword
 LFs run a few points high on every set measured (0.98 against an interval topping at
 0.94 on YouTube's test gold), while LLMs that err together were put at 0.65-0.94
 against 0.35-0.56 on SemEval stance (llms_for_css)."""
+MOSTLY_RIGHT = 0.5
+"""A source whose gold accuracy's 95% interval tops out below this is *mostly wrong on
+gold*: over many labels, a rule right on 0 of 20 gold rows is not below the chance of
+1 in 30, yet each of its votes adds a wrong one (trial 56b)."""
 
 
 def source_health(

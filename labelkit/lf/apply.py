@@ -985,7 +985,9 @@ def _current(
                FROM sources s JOIN asked a ON a.name = s.name AND a.hash = s.hash
                WHERE s.kind = 'lf'"""
         )
-    failed = set(unchanged.filter("failed", "current")["name"])
+    # Rerun on every example for its errors, whether or not examples came since (the
+    # second read: one behind was named neither extended nor rerun after errors).
+    failed = set(unchanged.filter("failed")["name"])
     behind = dict(
         unchanged.filter(~pl.col("failed"), ~pl.col("current")).select("name", "run_id").rows()
     )

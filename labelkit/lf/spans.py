@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -24,7 +23,7 @@ from typing import Any, overload
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError, LabelkitWarning
+from labelkit.errors import InputError
 from labelkit.lf.core import (
     ERRORS_SCHEMA,
     Example,
@@ -181,10 +180,8 @@ def regex_span_lf(
     """Vote ``label`` on every match of a Python regular expression in the text as
     stored, snapped outward to whole tokens (``"ram"`` inside ``"8GB RAM,"`` marks the
     token ``RAM``; a match of whitespace alone marks nothing). ``group`` marks one
-    group of each match (its number or name) instead of the whole match; a pattern
-    that looks written to extract a group (a named group, or words outside its groups)
-    with none chosen is warned of (trial 56a: ``years of ([A-Z]\\w*)`` marked "6 years
-    of Terraform", not "Terraform"); groups that only group (``\\d+(gb|tb)``) are not.
+    group of each match (its number or name) instead of the whole match (trial 56a:
+    ``years of ([A-Z]\\w*)`` marked "6 years of Terraform", where "Terraform" was meant).
 
     Examples
     --------
@@ -203,14 +200,6 @@ def regex_span_lf(
             f"span LF {name!r}: its pattern has no group {group!r} (it has "
             f"{compiled.groups}{named})"
         )
-    if not group and (compiled.groupindex or (compiled.groups and _words_outside_groups(pattern))):
-        warnings.warn(
-            f"span LF {name!r} marks its pattern's whole matches, groups and all: pass "
-            "group=1 (or a group's name) to mark one group, or write (?:...) for a group "
-            "that only groups",
-            LabelkitWarning,
-            stacklevel=2,
-        )
     lf = SpanPatternLF(
         name=name,
         label=label,
@@ -220,29 +209,6 @@ def regex_span_lf(
         group=group,
     )
     return _checked(lf)
-
-
-def _words_outside_groups(pattern: str) -> bool:
-    """Whether ``pattern`` has a literal letter outside its parentheses (escapes such as
-    ``\\d`` and character classes left aside): ``years of ([A-Z]\\w*)`` does, ``\\d+(gb)``
-    does not."""
-    depth, escaped, in_class = 0, False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and char.isalpha():
-            return True
-    return False
 
 
 @overload

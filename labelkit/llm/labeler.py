@@ -1131,12 +1131,18 @@ def over_budget(estimate: LLMEstimate, config: LLMConfig) -> str | None:
     if cost <= config.max_cost:
         return None
     return (
-        f"{asked} prompts would cost about ${cost:.4f} (of "
+        f"{asked} prompts would cost about {_dollars(cost)} (of "
         f"{estimate.to_ask}: {estimate.prompt_tokens} prompt and "
         f"{estimate.completion_tokens} completion tokens in all), more than the limit of "
-        f"${config.max_cost:.4f}: ask fewer (a split, --max-requests, or --budget-usd to "
-        "choose which) or raise the limit"
+        f"{_dollars(config.max_cost)}: ask fewer (a split, --max-requests, or --budget-usd "
+        "to choose which) or raise the limit"
     )
+
+
+def _dollars(value: float) -> str:
+    """US dollars to four significant digits below $100, so that a cost and a limit
+    under a cent read apart (the second read: "$0.0003 ... more than $0.0003")."""
+    return f"${value:,.2f}" if value >= 100 else f"${value:.4g}"
 
 
 @dataclass(frozen=True)

@@ -260,9 +260,9 @@ def align_entities(
     any or none around punctuation ("(DVD)" finds the tokenized "( DVD )"), never
     inside a word ("ram" does not find "program"), in NFC or NFD; each
     occurrence snaps outward to whole ``tokens`` (the text's, from
-    ``labelkit.spans.tokenize``), unless that adds more than punctuation: "C" does not
-    mark the token "C++", nor "R" the token "R&D". Overlapping spans resolve to the
-    longest. A label
+    ``labelkit.spans.tokenize``); a name's letters are not found beside ``#``, ``+`` or
+    ``&`` that join them into another ("C" does not mark "C++" or "C#", nor "R"
+    "R&D"). Overlapping spans resolve to the longest. A label
     compares by its letters and digits (``aliases`` add other names); an entity whose
     label is none of ``labels``, or whose words are not in the text, is a failure:
     ``{"text", "label", "reason"}``.
@@ -288,26 +288,9 @@ def align_entities(
         if not matches:
             failures.append({"text": words, "label": named, "reason": "not in the text"})
             continue
-        snapped = [
-            span
-            for match in matches
-            for span in to_char_spans(
-                to_token_spans([Span(match.start(), match.end(), label)], tokens)[0], tokens
-            )
-            if not _WIDENED_BY.search(
-                text[span.start : match.start()] + text[match.end() : span.end]
-            )
-        ]
-        if not snapped:
-            failures.append({"text": words, "label": named, "reason": "only inside longer words"})
-        found.update(snapped)
+        occurrences = [Span(m.start(), m.end(), label) for m in matches]
+        found.update(to_char_spans(to_token_spans(occurrences, tokens)[0], tokens))
     return _longest_first(found), failures
-
-
-# What a token may add to an occurrence that does not fill it, other than punctuation
-# that opens or closes: a letter, a digit or a symbol makes it another word (trial 56a:
-# "C" marked the token "C++" and "R" the token "R&D.").
-_WIDENED_BY = re.compile(r"[^\s.,;:!?'\"()\[\]{}«»“”‘’…-]")
 
 
 def _words(words: str) -> re.Pattern[str] | None:
@@ -323,9 +306,13 @@ def _words(words: str) -> re.Pattern[str] | None:
         body = r"\s+".join(
             r"\s*".join(re.escape(piece) for piece in _PIECES.findall(part)) for part in parts
         )
+        # Nor beside a symbol that joins letters into a name (trial 56a: "C" marked the
+        # token "C++" and "R" the token "R&D."): "C" is not in "C#", "R" nor "D" in
+        # "R&D"; "5" is in "5+ years".
         before = r"(?<!\w)" if re.match(r"\w", parts[0]) else ""
-        # Nor before a symbol that continues a name: "C" is not in "C#", nor "R" in "R&D".
-        after = r"(?![\w#+&])" if re.search(r"\w$", parts[-1]) else ""
+        before += r"(?<!&)" if parts[0][0].isalpha() else ""
+        after = r"(?!\w)" if re.search(r"\w$", parts[-1]) else ""
+        after += r"(?![#+&])" if parts[-1][-1].isalpha() else ""
         alternatives.append(before + body + after)
     return re.compile("|".join(alternatives), re.IGNORECASE)
 

@@ -3,6 +3,7 @@ once every file is written, so a save that fails leaves the model trained before
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labelkit.errors import LabelkitError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -27,6 +34,9 @@ def written_whole(output: Path) -> Iterator[Path]:
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
+        # mkdtemp's folder is its owner's alone; a model folder is as mkdir makes it, so
+        # that a server of another user reads it (the second read).
+        staging.chmod(0o777 & ~_umask())
         yield staging
         replaced = output.with_name(f"{staging.name}-replaced")
         if output.exists():

@@ -248,6 +248,10 @@ def test_unchanged_lfs_are_not_rerun(workspace: Workspace, tmp_path: Path) -> No
     assert config["extended"] == ["subscribe", "counted"] and config["lfs"][-1] == "now"
     again = apply_lfs(workspace, [SUBSCRIBE, counted], n_jobs=1)
     assert (again.reused, again.extended) == (["subscribe", "counted"], [])
+    # An LF that failed last time runs everywhere again, examples added since or not,
+    # and is said to (the second read: it was named neither way).
+    behind = apply_lfs(workspace, [fragile])
+    assert (behind.extended, behind.rerun_after_errors) == ([], ["fragile"])
 
 
 def test_python_lfs_run_in_processes_with_the_same_votes(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import unicodedata
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,13 +91,12 @@ def test_regex_matches_snap_outward_to_tokens() -> None:
     assert spans_of([spaces], ["a  b"]) == []
 
 
-def test_a_regex_marks_the_group_asked_for_and_warns_of_groups_left_unchosen() -> None:
+def test_a_regex_marks_the_whole_match_or_the_group_asked_for() -> None:
     # Trial 56a: "years of ([A-Z]...)" marked "6 years of Terraform." on 44 texts, all
-    # wrong, without a word about its group.
+    # wrong, and there was no way to mark the group.
     text = "6 years of Terraform. Also 2+ years of Go or some years of (?)"
     pattern = r"\d+\+? years? of ([A-Z][\w+#]*)"
-    with pytest.warns(LabelkitWarning, match="marks its pattern's whole matches, groups and all"):
-        whole = regex_span_lf("years_of", pattern, "SKILL")
+    whole = regex_span_lf("years_of", pattern, "SKILL")
     assert [text[a:b] for _, _, a, b, _ in spans_of([whole], [text])] == [
         "6 years of Terraform",
         "2+ years of Go",
@@ -109,12 +107,6 @@ def test_a_regex_marks_the_group_asked_for_and_warns_of_groups_left_unchosen() -
     assert [text[a:b] for _, _, a, b, _ in spans_of([named], [text])] == ["Go"]
     assert grouped.definition != whole.definition, "a new group reruns the LF"
     assert "group" not in json.loads(whole.definition), "older LFs keep their definitions"
-    # Groups that only group (labeling_functions.laptops' specs) are no warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        regex_span_lf("specs", r"\b\d+(\.\d+)?\s?(gb|tb|inch(es)?)(?!\w)", "TERM")
-    with pytest.warns(LabelkitWarning, match="marks its pattern's whole matches"):
-        regex_span_lf("named", r"\d+ (?P<unit>gb|tb)", "TERM")
     with pytest.raises(InputError, match=r"has no group 2 \(it has 1\)"):
         regex_span_lf("years_of", pattern, "SKILL", group=2)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +223,25 @@ def test_a_dry_run_counts_requests_and_tokens_of_either_variant(reviews: Workspa
     assert whole.completion_tokens == 4 * 16 * 3 and each.completion_tokens == 12 * 16
     assert each.prompt_tokens > 2 * whole.prompt_tokens, "the text is sent once per attribute"
     assert whole.cost_per_text == pytest.approx(whole.cost / 4)
+
+
+def test_a_dry_run_judges_max_cost_on_the_run_as_asked(reviews: Workspace) -> None:
+    # The second read: the refusal was judged on the other variant, shown second.
+    priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=1.0)
+    whole = estimate_llm_run(reviews, priced)
+    each = estimate_llm_run(reviews, dataclasses.replace(priced, per_attribute=True))
+    assert whole.cost is not None and each.cost is not None and whole.cost < each.cost
+    reviews.close()
+    command = [sys.executable, "-m", "labelkit", "llm", str(reviews.path), "--model", "m",
+               "--instructions", CONFIG.instructions, "--input-price", "1", "--output-price",
+               "1", "--dry-run", "--max-cost"]  # fmt: skip
+    between = subprocess.run(
+        [*command, f"{(whole.cost + each.cost) / 2:.8f}"], capture_output=True, text=True
+    )
+    assert between.returncode == 0, between.stderr
+    assert "would be refused" not in between.stdout
+    below = subprocess.run([*command, f"{whole.cost / 2:.8f}"], capture_output=True, text=True)
+    assert "the run would be refused: 4 prompts would cost" in " ".join(below.stdout.split())
 
 
 def test_variants_that_do_not_fit_the_task_are_refused(

@@ -481,7 +481,7 @@ def test_a_dry_run_says_when_max_cost_would_refuse_the_run(tmp_path: Path) -> No
     assert over.returncode == 0, over.stderr
     said = " ".join(over.stdout.split())
     assert (
-        f"--max-cost: the run would be refused: 20 prompts would cost about ${estimate.cost:.4f}"
+        f"--max-cost: the run would be refused: 20 prompts would cost about ${estimate.cost:.4g}"
         in said
     )
     assert "each answer at its --max-tokens: a ceiling" in said

@@ -419,6 +419,8 @@ def test_a_held_key_answers_one_item_only(
         page = browser.new_page()
         review_as(page, url)
         shows(page, "w01")
+        # Two labels: no box to find one by name (the second read: it showed always).
+        expect(page.locator("#filter")).to_be_hidden()
         page.keyboard.down("a")
         shows(page, "w02")
         for _ in range(5):

@@ -47,4 +47,8 @@ def test_a_save_that_fails_or_is_cut_short_leaves_the_model_before(tmp_path: Pat
     with written_whole(output) as folder:
         (folder / "weights.npz").write_bytes(b"weights")
     assert [path.name for path in output.iterdir()] == ["weights.npz"]
+    # As mkdir makes it, not mkdtemp's owner-only folder (the second read).
+    (tmp_path / "plain").mkdir()
+    assert output.stat().st_mode == (tmp_path / "plain").stat().st_mode
+    (tmp_path / "plain").rmdir()
     assert [path.name for path in tmp_path.iterdir()] == ["model-best"]

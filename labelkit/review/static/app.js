@@ -547,6 +547,7 @@ document.addEventListener("keydown", (event) => {
     $("comment").focus();
   } else if (key === "/" && !$("filter").hidden) {
     event.preventDefault();
+    state.typed = "";  // a number begun before is dropped, not picked by a later Enter
     $("label-filter").focus();
   } else if (key === "u") {
     undo();
