@@ -329,9 +329,9 @@ def span_triples(value: object) -> list[list[Any]] | None:
     """``value`` (parsed JSON, or a polars list of structs as Python objects) as a list
     of ``[start, end, label]``, or None where it is no list of spans. A span may also be
     an object with ``start``, ``end`` and ``label`` (Prodigy's form; its other keys,
-    such as ``token_start``, are left). Offsets written as strings of digits are read
-    as numbers: polars reads ``[21, 24, "SKILL"]`` from JSON lines as three strings
-    (trial 56a).
+    such as ``token_start``, are left). A span whose two offsets are both strings of
+    digits is read with them as numbers: polars reads ``[21, 24, "SKILL"]`` from JSON
+    lines as three strings (trial 56a).
 
     Examples
     --------
@@ -345,9 +345,10 @@ def span_triples(value: object) -> list[list[Any]] | None:
     ):
         value = [[s["start"], s["end"], s["label"]] for s in value]
     if isinstance(value, list):
+        # Both offsets strings, as polars makes them; a list that mixes is a file's error.
         value = [
-            [*(int(at) if _digits(at) else at for at in s[:2]), *s[2:]]
-            if isinstance(s, list)
+            [int(s[0]), int(s[1]), *s[2:]]
+            if isinstance(s, list) and len(s) >= 2 and _digits(s[0]) and _digits(s[1])
             else s
             for s in value
         ]
