@@ -2072,6 +2072,8 @@ def _dawid_skene_better_on_dev(
     dev, _ = vote_code_matrix(ws, split="dev", sources=sources)
     gold = ws.sql("SELECT gold FROM examples WHERE split = 'dev' ORDER BY id")["gold"]
     known = gold.is_not_null().to_numpy()
+    if not known.any():
+        return None
     truth = gold.replace_strict(ws.task.labels, range(cardinality), default=-1).to_numpy()
     fitted = make_label_model("dawid_skene").fit(codes, cardinality)
     predicted = predict_from_proba(dev, fitted.predict_proba(dev))

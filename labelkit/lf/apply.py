@@ -507,9 +507,9 @@ def apply_lfs(
 
     An LF whose definition (hash) is unchanged since its stored votes, with no errors
     last time, is not rerun (``force`` reruns it); where examples were added since, it
-    runs on those alone. A Python
-    LF's definition is its source code and what it reads from its module
-    (``python_definition``): for a change inside an installed package, use ``force``.
+    runs on those alone. A Python LF's definition is its source code and what it reads
+    from its module (``python_definition``): for a change inside an installed package,
+    use ``force``.
     Rows where an LF fails are stored in ``lf_errors`` and returned in ``errors``
     (the first ``ERROR_ROWS``; ``error_counts`` counts them all); with ``strict``, a
     failure stops the step and nothing is written. An LF that fails on every example,
@@ -731,8 +731,9 @@ def votes_in_chunks(
     since_run: int | None = None,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """The votes of text LFs on the workspace's examples (those added after the run
-    ``since_run``, where given), ``CHUNK_ROWS`` examples at a time: for each chunk, its votes (``chunk_votes``) and the rows an LF failed on
-    (``lf, example_id, text, error``, in LF then row order).
+    ``since_run``, where given), ``CHUNK_ROWS`` examples at a time: for each chunk, its
+    votes (``chunk_votes``) and the rows an LF failed on (``lf, example_id, text,
+    error``, in LF then row order).
 
     The examples are read as stored, not sorted by id: sorting every text took as much
     memory as the votes, and no vote depends on the order. The checks that need every
