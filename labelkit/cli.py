@@ -103,7 +103,7 @@ from labelkit.report import (
 )
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
-from labelkit.task import YES
+from labelkit.task import ABSTAIN, YES
 from labelkit.votes import LabelMatrix, import_votes, source_names, vote_code_matrix
 from labelkit.workspace import (
     MAX_CHARACTERS,
@@ -2069,12 +2069,12 @@ def _dawid_skene_better_on_dev(
     codes, _ = vote_code_matrix(ws, split=fit_split, sources=sources)
     if codes.size * (cardinality + 1) > AutoLabelModel.CHECK_CELLS:
         return None
-    dev, _ = vote_code_matrix(ws, split="dev", sources=sources)
-    gold = ws.sql("SELECT gold FROM examples WHERE split = 'dev' ORDER BY id")["gold"]
-    known = gold.is_not_null().to_numpy()
-    if not known.any():
+    gold = split_gold(ws, "dev")
+    if gold is None:
         return None
-    truth = gold.replace_strict(ws.task.labels, range(cardinality), default=-1).to_numpy()
+    truth = ws.task.encode(gold)
+    known = truth != ABSTAIN
+    dev, _ = vote_code_matrix(ws, split="dev", sources=sources)
     fitted = make_label_model("dawid_skene").fit(codes, cardinality)
     predicted = predict_from_proba(dev, fitted.predict_proba(dev))
     theirs = float((predicted[known] == truth[known]).mean())

@@ -1346,8 +1346,8 @@ def _write(
 def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
     """Notes on the examples the latest ingest added: how many without gold are in dev
     or test, how many with gold went to train after copies of their texts, and (for a
-    classification) the texts among them whose copies carry more
-    than one gold label, naming the first."""
+    classification) the texts among them whose copies carry more than one gold label,
+    naming the first."""
     latest = first_row(workspace.con, "SELECT max(run_id) FROM runs WHERE step = 'ingest'")
     assert latest is not None
     notes = []
@@ -1381,11 +1381,9 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
         )
     copied = workspace.sql(
         """SELECT count(*) AS n, min(n.text) AS first FROM examples n
-           WHERE n.run_id = $latest AND n.gold IS NOT NULL AND n.split = 'train'
-             AND n.text IN (SELECT text FROM examples WHERE run_id < $latest AND split = 'train'
-                            AND text IN (SELECT text FROM examples
-                                         WHERE run_id = $latest AND gold IS NOT NULL))""",
-        {"latest": latest[0]},
+           SEMI JOIN examples o ON o.text = n.text AND o.run_id < n.run_id AND o.split = 'train'
+           WHERE n.run_id = ? AND n.gold IS NOT NULL AND n.split = 'train'""",
+        [latest[0]],
     )
     if copied["n"][0]:
         # Trial 56c: a week's new gold went to train where its texts had been posted

@@ -452,8 +452,7 @@ class Workspace:
                     ) from error
                 if not said:
                     # Trial 56c: a job waited minutes behind another without a word.
-                    said_why = _locked(self.path, str(error), self.read_only)
-                    held = re.split(r" \(DuckDB lets|: its summary page", said_why)[0]
+                    held, _ = _lock_holder(self.path, str(error), self.read_only)
                     print(f"waiting up to {wait_s:g} s: {held}", file=sys.stderr, flush=True)
                     said = True
                 time.sleep(0.5)
@@ -964,6 +963,12 @@ def _check_duckdb_file(path: Path) -> None:
 
 def _locked(path: Path, error: str, read_only: bool) -> str:
     """Who holds the workspace, as far as is known, and what to do instead."""
+    return "".join(_lock_holder(path, error, read_only))
+
+
+def _lock_holder(path: Path, error: str, read_only: bool) -> tuple[str, str]:
+    """Who holds the workspace, as far as is known ("workspace ... is open in ..."), and
+    the rest of ``_locked``'s message: why, and what to do instead."""
     # DuckDB: 'Conflicting lock is held in /usr/bin/python3 (PID 123)'.
     held = re.search(r"held in (.+?) \(PID (\d+)\)", error)
     pid = int(held.group(2)) if held else None
@@ -971,9 +976,9 @@ def _locked(path: Path, error: str, read_only: bool) -> str:
     if server is not None:
         url = server["url"]
         return (
-            f"workspace {path} is held by `labelkit serve` (pid {server['pid']}) at {url}: "
-            f"its summary page {url}summary shows the review's statistics and exports the "
-            "cleaned set; for anything else stop that server and retry"
+            f"workspace {path} is held by `labelkit serve` (pid {server['pid']}) at {url}",
+            f": its summary page {url}summary shows the review's statistics and exports the "
+            "cleaned set; for anything else stop that server and retry",
         )
     command = _labelkit_command(pid) if pid is not None else None
     if command is not None:
@@ -996,8 +1001,9 @@ def _locked(path: Path, error: str, read_only: bool) -> str:
     else:
         how = "open in"
     return (
-        f"workspace {path} is {how} {holder} (DuckDB lets one process write a file, or "
-        f"several read it); close it and retry{together}"
+        f"workspace {path} is {how} {holder}",
+        f" (DuckDB lets one process write a file, or several read it); close it and "
+        f"retry{together}",
     )
 
 

@@ -567,7 +567,7 @@ class TokenLabelModel(SpanLabelModel):
 
     @property
     def report(self) -> dict[str, Any]:
-        return getattr(self.model, "report", {})
+        return _on_tokens(getattr(self.model, "report", {}))
 
     def _fit(self, codes: np.ndarray, offsets: np.ndarray, gold: np.ndarray | None) -> None:
         types = as_types(codes, len(self.labels))
@@ -594,6 +594,17 @@ class TokenLabelModel(SpanLabelModel):
         self, codes: np.ndarray, offsets: np.ndarray, proba: np.ndarray
     ) -> list[list[ScoredSpan]]:
         return best_source_spans(codes, proba, offsets, self.labels, self.seed)
+
+
+def _on_tokens(report: dict[str, Any]) -> dict[str, Any]:
+    """A classification label model's report with its reason saying what it counted:
+    tokens, not examples (trial 56a: "agrees with Dawid-Skene on 100% of the voted
+    examples" beside entity F1 0.761 for it and 0.923 for Dawid-Skene, whose spans
+    differ)."""
+    if "reason" not in report:
+        return report
+    reason = report["reason"].replace("of the voted examples", "of the voted tokens")
+    return report | {"reason": reason.replace("its clear majorities", "the tokens it decides")}
 
 
 @span_label_models.register("auto")

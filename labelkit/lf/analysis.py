@@ -431,9 +431,9 @@ def source_health(
     in EM's eyes), ``trusted below gold`` (more than that margin below the bottom of the
     interval: trial 52a's one-label keyword LFs, right on every dev gold row, were put
     at 0.11 to 0.27 and lost their ties), ``mostly wrong on gold`` (the top of that
-    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted), or ``ok``. Where ``auto``
-    fell back to majority vote, which weighs every source alike, there is no estimated
-    accuracy: the rejected fit's is not shown as if it were used.
+    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted), or
+    ``ok``. Where ``auto`` fell back to majority vote, which weighs every source alike,
+    there is no estimated accuracy: the rejected fit's is not shown as if it were used.
 
     Examples
     --------

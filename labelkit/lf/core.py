@@ -1041,7 +1041,8 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
     for value in vars(module).values():
         members = value if isinstance(value, list | tuple) and value else [value]
         if all(isinstance(m, LabelingFunction) or _is_snorkel_lf(m) for m in members):
-            found |= {id(member): member for member in members if id(member) not in found}
+            for member in members:
+                found.setdefault(id(member), member)
     lfs = [
         value if isinstance(value, LabelingFunction) else _from_snorkel(value, spec)
         for value in found.values()

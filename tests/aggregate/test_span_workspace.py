@@ -22,7 +22,8 @@ from labelkit import (
 )
 from labelkit.aggregate import AutoLabelModel, aggregate
 from labelkit.aggregate.auto import shown_choice
-from labelkit.aggregate.span_workspace import _on_tokens, aggregate_spans, read_token_votes
+from labelkit.aggregate.span_workspace import aggregate_spans, read_token_votes
+from labelkit.aggregate.spans import _on_tokens
 from labelkit.cli import _better_on_dev, _warn_of_spans_trusted_above_gold
 from labelkit.evaluation import evaluate
 from labelkit.lf.spans import SpanExample, phrase_span_lf, span_labeling_function
