@@ -100,6 +100,7 @@ from labelkit.report import (
     one_line,
     printable,
     rich_table,
+    still_running,
 )
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
@@ -1778,9 +1779,10 @@ def aggregate_votes(
         if ws.task.kind != "classification":
             # A folder of one model per attribute and part, read back for their reports.
             saved = save or Path(scratch) / "label_models"
-            aggregate_to_workspace(
-                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
-            )
+            with still_running(_fitting(model, fit_split)):
+                aggregate_to_workspace(
+                    ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
+                )
             _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
             _say(_unused_gold(ws, model, fit_split, gold_split))
@@ -1805,9 +1807,10 @@ def aggregate_votes(
         # The saved model is what the run reports on, so the report is the fitted one's.
         saved = save or Path(scratch) / "label_model.json"
         # Stored without a frame of every prediction: the summary below is counted in SQL.
-        aggregate_to_workspace(
-            ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
-        )
+        with still_running(_fitting(model, fit_split)):
+            aggregate_to_workspace(
+                ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
+            )
         labels = ws.task.labels
         on_dev = _scores_on_dev(ws) if _analysis_split(ws) == "dev" else None
         # Dev's gold rows: how sure the labels there are (beside how often they are right),
@@ -2108,6 +2111,10 @@ def _kept_sources(ws: Workspace, exclude: list[str]) -> list[str]:
     return kept
 
 
+def _fitting(model: str, fit_split: str) -> str:
+    return f"aggregate: fitting {model} on the {fit_split} split"
+
+
 def _aggregate_spans(
     ws: Workspace, model: str, fit_split: str, gold_split: str | None, params: dict[str, Any]
 ) -> None:
@@ -2116,7 +2123,8 @@ def _aggregate_spans(
     from labelkit.aggregate.span_workspace import aggregate_spans
     from labelkit.lf.spans import summarize_span_lfs
 
-    result = aggregate_spans(ws, model, fit_split=fit_split, gold_split=gold_split, **params)
+    with still_running(_fitting(model, fit_split)):
+        result = aggregate_spans(ws, model, fit_split=fit_split, gold_split=gold_split, **params)
     predictions, corpus = result.predictions, result.corpus
     per_type = dict(predictions.group_by("label").len().iter_rows())
     console.print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -161,6 +162,44 @@ def progress_bar(
     yield advance
     if said != done:
         say()
+
+
+@contextmanager
+def still_running(description: str, every_s: float = PROGRESS_EVERY_S) -> Iterator[None]:
+    """Says on stderr that work which cannot count its steps is still going.
+
+    In a terminal or a notebook it is a spinner beside ``description``. Anywhere else it
+    is a line every ``every_s`` seconds, ``aggregate: fitting snorkel on the train
+    split: still running after 20 s``, and nothing for work done sooner (trial 56b: a
+    Snorkel fit printed nothing for 91 s).
+
+    Examples
+    --------
+    >>> with still_running("aggregate: fitting snorkel on the train split"):
+    ...     model.fit(codes, 30)
+    """
+    console = make_console(stderr=True)
+    if console.is_terminal or console.is_jupyter:
+        with console.status(description):
+            yield
+        return
+    began, finished = time.monotonic(), threading.Event()
+
+    def beat() -> None:
+        while not finished.wait(every_s):
+            console.print(
+                f"{description}: still running after {time.monotonic() - began:.0f} s",
+                highlight=False,
+                markup=False,
+            )
+
+    beating = threading.Thread(target=beat, daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        beating.join()
 
 
 class _FrameTable(Table):

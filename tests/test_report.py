@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import polars as pl
 import pytest
@@ -16,6 +17,7 @@ from labelkit.report import (
     one_line,
     progress_bar,
     rich_table,
+    still_running,
 )
 
 LONG_NAME = "keyword_subscribe_to_my_channel_and_check_out_my_other_videos_please"
@@ -160,6 +162,20 @@ def test_progress_outside_a_terminal_is_plain_lines_at_the_start_every_while_and
         "asking m: 2 of 3 (67%)",
         "asking m: 3 of 3 (100%)",
     ]
+
+
+def test_work_that_cannot_count_its_steps_says_it_is_still_running_only_when_slow(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 56b: a Snorkel fit printed nothing for 91 s.
+    with still_running("aggregate: fitting snorkel on the train split", every_s=0.2):
+        time.sleep(0.7)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) in (3, 4)
+    assert lines[0] == "aggregate: fitting snorkel on the train split: still running after 0 s"
+    with still_running("aggregate: fitting auto on the train split", every_s=5.0):
+        time.sleep(0.1)
+    assert capsys.readouterr().err == ""
 
 
 def test_control_and_bidi_characters_from_the_data_never_reach_the_terminal() -> None:
