@@ -54,8 +54,8 @@ class LocalExecutor:
                 yield LFVotes(votes=votes, errors=errors)
             return
         examples = workspace.sql(
-            "SELECT id, text, meta FROM examples WHERE run_id > ? ORDER BY id",
-            [-1 if since_run is None else since_run],
+            "SELECT id, text, meta FROM examples WHERE run_id > coalesce(?, -1) ORDER BY id",
+            [since_run],
         )
         spans, errors = compute_span_votes(lfs, examples, workspace.task)  # type: ignore[arg-type]
         yield LFVotes(votes=spans, errors=errors)

@@ -751,8 +751,8 @@ def votes_in_chunks(
         # Read on a cursor of its own, so that the caller can write each chunk's votes
         # on the workspace's connection while this query still streams.
         batches = cursor.sql(
-            "SELECT id, text, meta FROM examples WHERE run_id > $since",
-            params={"since": -1 if since_run is None else since_run},
+            "SELECT id, text, meta FROM examples WHERE run_id > coalesce($since, -1)",
+            params={"since": since_run},
         ).to_arrow_reader(min(CHUNK_ROWS, 100_000))
         pending: list[pl.DataFrame] = []
         held = 0
@@ -899,9 +899,7 @@ def _store(
 def _examples_since(con: duckdb.DuckDBPyConnection, since_run: int | None) -> str:
     """How many examples an LF runs on: every one, or those added after ``since_run``."""
     counted = first_row(
-        con,
-        "SELECT count(*) FROM examples WHERE run_id > ?",
-        [-1 if since_run is None else since_run],
+        con, "SELECT count(*) FROM examples WHERE run_id > coalesce(?, -1)", [since_run]
     )
     n = int(counted[0]) if counted else 0
     return f"{n:,} examples" + ("" if since_run is None else " added since they last ran")
