@@ -1834,7 +1834,6 @@ def aggregate_votes(
             _print_health(report, sources, measured, labels=labels)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
-        lost = _lost_labels(ws, model, fit_split, (report or {}).get("chosen"))
         # Trial 54b: 305 ties left unlabeled, said only by the counts.
         tied = (
             first_row(
@@ -1865,8 +1864,6 @@ def aggregate_votes(
             "breaks ties by the labels' shares, and flag queues them for review",
             highlight=False,
         )
-    if lost:
-        _warn(f"{lost}", highlight=False, markup=False)
     _say(unused_gold)
     _say_replaced(replaced)
     if on_dev is not None:
@@ -1882,61 +1879,6 @@ def aggregate_votes(
             _warn_if_too_sure(label_models, model, sure, labeled_rows)
             _warn_if_ties_go_wrong(label_models, model, ties, len(labels))
             _say(better_on_dev)
-
-
-# A label its sources vote on this many fit rows or more, and that the label model gives
-# to fewer than a tenth as many, is said to be lost.
-LOST_LABEL_VOTES = 20
-
-
-def _lost_labels(
-    ws: Workspace, model: str, fit_split: str, chosen: str | None = None
-) -> str | None:
-    """A warning naming the labels of the task the label model gives to no example of
-    ``fit_split`` or next to none: those no source it weighs votes (trial 53a:
-    `--exclude` of the two LFs the health table called "trusted above gold" left
-    `returns` to nobody), and those its sources vote on ``LOST_LABEL_VOTES`` rows or
-    more and it gives to under a tenth as many (trial 53a: weighted majority vote
-    weighed the billing LFs 0, as each always voted beside another class's)."""
-    sources = label_model_sources(ws)
-    of_split = "(SELECT id FROM examples WHERE split = $split)"
-    rows = ws.sql(
-        f"""SELECT label, count(DISTINCT example_id) FILTER (voted) AS voted,
-                   count(DISTINCT example_id) FILTER (NOT voted) AS given
-            FROM (SELECT label, example_id, true AS voted FROM votes
-                  WHERE example_id IN {of_split}
-                    AND ($sources::VARCHAR[] IS NULL OR list_contains($sources, source))
-                  UNION ALL
-                  SELECT label, example_id, false FROM predictions
-                  WHERE example_id IN {of_split})
-            GROUP BY label""",
-        {"split": fit_split, "sources": sources},
-    )
-    voted = dict(zip(rows["label"], rows["voted"], strict=True))
-    given = dict(zip(rows["label"], rows["given"], strict=True))
-    unvoted = [label for label in ws.task.labels if not voted.get(label)]
-    outweighed = [
-        f"{label} (voted on {voted[label]:,}, given to {given[label]:,})"
-        for label in ws.task.labels
-        if voted.get(label, 0) >= LOST_LABEL_VOTES and given[label] < voted[label] / 10
-    ]
-    said = []
-    if unvoted:
-        said.append(
-            f"no source {model} weighs votes {', '.join(unvoted)}, so it gives that label to "
-            "no example: write a labeling function for it, or leave in the sources "
-            "--exclude left out"
-        )
-    if outweighed:
-        other = "auto" if model != "auto" else "majority_vote"
-        if model == "auto" and chosen == "majority_vote":
-            other = "dawid_skene"  # trial 54e: auto, fallen back, advised majority_vote
-        said.append(
-            f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
-            f"{fit_split}: their votes are outweighed; compare another label model "
-            f"(`labelkit aggregate --model {other}`)"
-        )
-    return "; ".join(said) or None
 
 
 def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | None) -> str | None:

@@ -26,7 +26,8 @@ from labelkit import (
     keyword_lf,
     summarize_lfs,
 )
-from labelkit.cli import _lost_labels, _print_per_class, app
+from labelkit.aggregate import lost_labels
+from labelkit.cli import _print_per_class, app
 from labelkit.evaluation import Evaluation
 from tests.openai_server import Behaviour, OpenAIServer
 
@@ -1511,11 +1512,13 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     )
     assert strict.returncode == 1
     assert strict.stderr.startswith("error: no source majority_vote weighs votes other")
-    # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote`.
+    # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote` alone.
     assert run("aggregate", ws).returncode == 0
     with Workspace(ws, read_only=True) as opened:
-        advice = _lost_labels(opened, "auto", "train", chosen="majority_vote")
-    assert advice is not None and advice.endswith("(`labelkit aggregate --model dawid_skene`)")
+        advice = lost_labels(opened, "auto", "train")
+    assert advice is not None and advice.endswith(
+        "(`labelkit aggregate --model majority_vote` or `--model dawid_skene`)"
+    )
     excluded = run("aggregate", ws, "--model", "majority_vote", "--exclude", "refund -> returns")
     assert "no source majority_vote weighs votes returns, other" in " ".join(
         excluded.stderr.split()

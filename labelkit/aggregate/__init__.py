@@ -43,6 +43,7 @@ __all__ = [
     "label_model_sources",
     "last_aggregate_config",
     "load_label_model",
+    "lost_labels",
     "make_label_model",
     "predict_from_proba",
 ]
@@ -229,12 +230,82 @@ def aggregate_to_workspace(
         **params,
     }
     store_label_model_answers(workspace, answers, config)
+    lost = lost_labels(workspace, model, fit_split, used_sources)
+    if lost is not None:
+        warnings.warn(lost, LabelkitWarning, stacklevel=2)
     if save_to is not None and workspace.task.kind == "classification":
         # What the saved matrices' rows and columns are (trial 54b: 43 workers'
         # confusion matrices, their order to be guessed).
         document = json.loads(Path(save_to).read_text())
         document |= {"sources": used_sources, "labels": list(workspace.task.labels)}
         Path(save_to).write_text(json.dumps(document))
+
+
+# A label its sources vote on this many fit rows or more, and that the label model gives
+# to fewer than a tenth as many, is said to be lost.
+LOST_LABEL_VOTES = 20
+
+
+def lost_labels(
+    workspace: Workspace, model: str, fit_split: str, sources: list[str] | None = None
+) -> str | None:
+    """What the stored predictions lose of the task's labels, said as a warning, or None.
+
+    Labels none of ``sources`` (default every source) votes on, so that the label model
+    gives them to no example (trial 53a: ``--exclude`` of two LFs left `returns` to
+    nobody), and labels they vote on ``LOST_LABEL_VOTES`` rows of ``fit_split`` or more
+    that the model gives to under a tenth as many (trial 53a: weighted majority vote
+    weighed the billing LFs 0; trial 57b: Snorkel and weighted majority vote answered
+    `no` for every ticket on four of five tags, whose only LFs voted `yes`). On a task
+    with attributes only the second is said, per ``attribute=label``: an aspect's
+    polarity no LF votes is a choice, not an accident.
+
+    Examples
+    --------
+    >>> lost_labels(ws, "weighted_majority", "train")
+    "weighted_majority gives next to none of its sources' votes for ui=yes (voted on 693, given to 0) of train: ..."
+    """
+    task = workspace.task
+    of_split = "(SELECT id FROM examples WHERE split = $split)"
+    rows = workspace.sql(
+        f"""SELECT attribute, label,
+                   count(DISTINCT example_id) FILTER (voted) AS voted,
+                   count(DISTINCT example_id) FILTER (NOT voted) AS given
+            FROM (SELECT attribute, label, example_id, true AS voted FROM votes
+                  WHERE example_id IN {of_split}
+                    AND ($sources::VARCHAR[] IS NULL OR list_contains($sources, source))
+                  UNION ALL
+                  SELECT attribute, label, example_id, false FROM predictions
+                  WHERE example_id IN {of_split})
+            GROUP BY ALL""",
+        {"split": fit_split, "sources": sources},
+    )
+    counts = {(a, label): (v, g) for a, label, v, g in rows.iter_rows()}
+    said = []
+    if task.kind == "classification":
+        unvoted = [label for label in task.labels if not counts.get(("", label), (0, 0))[0]]
+        if unvoted:
+            said.append(
+                f"no source {model} weighs votes {', '.join(unvoted)}, so it gives that label "
+                "to no example: write a labeling function for it, or leave in the sources "
+                "--exclude left out"
+            )
+    outweighed = [
+        f"{label if not attribute else f'{attribute}={label}'} (voted on {voted:,}, "
+        f"given to {given:,})"
+        for attribute in task.targets
+        for label in task.answers(attribute).labels
+        for voted, given in [counts.get((attribute, label), (0, 0))]
+        if voted >= LOST_LABEL_VOTES and given < voted / 10
+    ]
+    if outweighed:
+        other = "auto" if model != "auto" else "majority_vote` or `--model dawid_skene"
+        said.append(
+            f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
+            f"{fit_split}: their votes are outweighed; compare another label model "
+            f"(`labelkit aggregate --model {other}`)"
+        )
+    return "; ".join(said) or None
 
 
 def last_aggregate_config(workspace: Workspace) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from labelkit.aggregate.base import (
     predict_proba_in_chunks,
     softmax,
     vote_shares,
+    votes_where_weightless,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.errors import InputError
@@ -441,7 +442,11 @@ class AutoLabelModel(BaseLabelModel):
             evidence = votes.scores(self.weights)
             proba = softmax((evidence + np.log(self.prior)) / self.temperature)
             unconfirmed = np.isin(np.arange(votes.m), self.report.get("unconfirmed", []))
-            proba = _votes_where_weightless(votes, evidence, proba, self.prior, unconfirmed)
+            # An unconfirmed source (see ``_unconfirmed``) was found to be no witness,
+            # and decides nothing.
+            proba = votes_where_weightless(
+                votes.counts(of=~unconfirmed), evidence, proba, self.prior
+            )
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
 
@@ -450,40 +455,6 @@ class AutoLabelModel(BaseLabelModel):
         return super().restore(
             cardinality, n_sources, {"temperature": 1.0, "pseudo_votes": 0.0} | state
         )
-
-
-def _votes_where_weightless(
-    votes: _Votes,
-    evidence: np.ndarray,
-    proba: np.ndarray,
-    prior: np.ndarray,
-    unconfirmed: np.ndarray,
-) -> np.ndarray:
-    """``proba`` with each row whose votes all weigh nothing (``evidence``, the weighted
-    votes per class, all zero) moved halfway to the shares of its votes, those of
-    ``unconfirmed`` sources left out; on two classes, ``proba`` as it is.
-
-    A source weighs nothing where the votes it shares rows with put it at chance; a
-    row only such sources voted on was left to the prior, which on three classes or
-    more gave it a class none of them voted for (trial 51a: 163 texts only a "thanks"
-    rule voted on went to the most common of 22 intents, 4% of them right against 58%
-    for majority vote). Of two classes, the prior's is the one the votes left. Half the
-    prior is kept, so the confidence stays that of a guess; an unconfirmed source (see
-    ``_unconfirmed``) was found to be no witness, and decides nothing.
-
-    Examples
-    --------
-    >>> votes, prior = _Votes(np.array([[2]]), 3), np.array([0.5, 0.3, 0.2])
-    >>> _votes_where_weightless(votes, np.zeros((1, 3)), prior[None, :], prior, np.zeros(1, bool))
-    array([[0.25, 0.15, 0.6 ]])
-    """
-    if votes.k <= 2:
-        return proba
-    counts = votes.counts(of=~unconfirmed)
-    weightless = (counts.sum(axis=1) > 0) & ~evidence.any(axis=1)
-    moved = proba.copy()
-    moved[weightless] = 0.5 * proba[weightless] + 0.5 * vote_shares(counts[weightless], prior)
-    return moved
 
 
 def _tempered(proba: np.ndarray, temperature: float) -> np.ndarray:
@@ -802,8 +773,8 @@ def _fit_precisions(
         if unconfirmed.any():
             fit = rounds(unconfirmed)
     # What predict_proba gives, for the checks and the cross-validation that judge it.
-    shipped = _votes_where_weightless(
-        votes, votes.scores(fit.weights), fit.posterior, prior, fit.unconfirmed
+    shipped = votes_where_weightless(
+        votes.counts(of=~fit.unconfirmed), votes.scores(fit.weights), fit.posterior, prior
     )
     shipped[known] = fit.posterior[known]
     fit.posterior = shipped

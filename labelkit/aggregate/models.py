@@ -33,6 +33,7 @@ from labelkit.aggregate.base import (
     softmax,
     vote_patterns,
     vote_shares,
+    votes_where_weightless,
 )
 from labelkit.errors import InputError
 from labelkit.registry import label_models
@@ -112,7 +113,10 @@ class WeightedMajorityVote(BaseLabelModel):
     ``w_j = log(a_j (K - 1) / (1 - a_j))``. Without given ``weights``, ``a_j`` is
     estimated as the (smoothed) agreement of source ``j`` with the gold label where
     ``fit`` is given one, else with the majority vote of the other sources; a source
-    no better than chance gets weight 0.
+    no better than chance gets weight 0. A row whose votes all weigh 0 goes halfway
+    from the prior to its votes' shares, as in ``auto`` (``votes_where_weightless``):
+    a source that votes alone on its class is only ever judged where another one
+    disagrees, and weighed 0 it left its rows to the prior (trial 57b).
 
     Parameters
     ----------
@@ -159,8 +163,10 @@ class WeightedMajorityVote(BaseLabelModel):
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         votes = one_hot_votes(self._check(codes), self.cardinality)
-        scores = np.einsum("ijk,j->ik", votes, self.weights) + np.log(self.prior)
-        return _uniform_where_unvoted(codes, softmax(scores))
+        evidence = np.einsum("ijk,j->ik", votes, self.weights)
+        proba = softmax(evidence + np.log(self.prior))
+        proba = votes_where_weightless(votes.sum(axis=1), evidence, proba, self.prior)
+        return _uniform_where_unvoted(codes, proba)
 
     @staticmethod
     def _estimate_weights(

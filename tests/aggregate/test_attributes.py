@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import Workspace, ingest
+from labelkit import LabelkitWarning, Workspace, apply_lfs, ingest, keyword_lf
 from labelkit.aggregate import MajorityVote, aggregate, make_label_model
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.registry import label_models
@@ -240,6 +240,27 @@ def test_a_multilabel_task_is_one_yes_or_no_per_label(tmp_path: Path) -> None:
             ("b", "sports", "yes"),
             ("b", "tech", "yes"),
         ]
+
+
+def test_a_label_model_that_answers_no_to_a_whole_tag_is_warned_of(tmp_path: Path) -> None:
+    # Trial 57b: Snorkel and weighted majority vote answered `no` for every ticket on
+    # four of five tags, whose only LFs voted `yes`, without a word.
+    texts = [f"crash {i}" for i in range(30)] + [f"screen {i}" for i in range(270)]
+    with Workspace(tmp_path / "m.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"text": texts}), kind="multilabel", labels=["bug", "ui"])
+        apply_lfs(ws, [keyword_lf("crash", ["crash"], "bug")])
+        with pytest.warns(LabelkitWarning) as caught:
+            predictions = aggregate(ws, "weighted_majority")
+        assert predictions.filter(pl.col("attribute") == "bug")["label"].unique().to_list() == [
+            "no"
+        ]
+        majority = aggregate(ws, "majority_vote")
+    [warning] = [str(w.message) for w in caught if "outweighed" in str(w.message)]
+    assert warning.startswith(
+        "weighted_majority gives next to none of its sources' votes for bug=yes (voted on "
+    )
+    assert warning.endswith("compare another label model (`labelkit aggregate --model auto`)")
+    assert majority.filter(pl.col("label") == "yes").height == 30
 
 
 def test_importing_votes_checks_each_attributes_labels(reviews: Workspace) -> None:

@@ -152,6 +152,21 @@ def test_weighted_majority_takes_accuracies_from_gold_where_given() -> None:
     assert model.prior == pytest.approx([3 / 5, 2 / 5])  # gold's balance, smoothed
 
 
+def test_weighted_majority_gives_rows_only_weightless_sources_voted_on_their_votes() -> None:
+    # Trial 57b: an LF alone on its class is judged only where another source disagrees,
+    # weighed 0, and left 1,700 of 4,249 voted tickets to the prior: uniform, abstained.
+    alone = np.full((60, 3), -1)
+    alone[0:30, 0] = 2  # votes class 2 alone on rows 10-29
+    alone[0:10, 1:] = 0  # ... and against two agreeing sources on rows 0-9
+    alone[30:60, 1:] = np.repeat([[0], [1]], 15, axis=0)
+    model = WeightedMajorityVote().fit(alone, 3)
+    assert model.weights[0] == 0.0 < model.weights[1]
+    proba = model.predict_proba(alone)
+    assert model.predict(alone)[10:30].tolist() == [2] * 20
+    assert proba[10] == pytest.approx([1 / 6, 1 / 6, 2 / 3])  # half the prior: a guess
+    assert model.predict(alone)[0:10].tolist() == [0] * 10
+
+
 def test_given_weights_and_class_balance_decide_the_vote() -> None:
     codes = np.array([[0, 1, 1], [-1, -1, 1]])
     model = WeightedMajorityVote(weights=[3.0, 1.0, 1.0]).fit(codes, 2)
