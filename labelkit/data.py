@@ -37,6 +37,7 @@ from labelkit.tables import (
     Table,
     as_frame,
     is_frame,
+    is_text,
     open_table,
     table_format,
     whole_table,
@@ -326,7 +327,7 @@ def _read_rows(
             " (is the first line data? The file needs a header line naming its columns, "
             "e.g. `text,label`)"
         )
-    if problem is None and schema[text_column] != pl.String:
+    if problem is None and not is_text(schema[text_column]):
         problem = (
             f"{name}: text column {text_column!r} holds {schema[text_column]}, not texts "
             "(is it the right column? choose one with text_column / --text-column)"
@@ -385,7 +386,7 @@ def _read_rows(
     )
     rest = [c for c in schema if c not in used]
     meta = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
-    text = pl.col(text_column)
+    text = pl.col(text_column).cast(pl.String)
 
     rows = 0
     empty, first_empty = 0, 0

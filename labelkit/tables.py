@@ -624,3 +624,16 @@ def wrench_label_map(path: Path) -> dict[str, str] | None:
         return {str(int(c)): n.lower() for c, n in json.loads(names.read_text()).items()}
     except (ValueError, AttributeError) as error:
         raise InputError(f"{names}: expected an object of code -> label: {error}") from None
+
+
+def is_text(dtype: pl.DataType) -> bool:
+    """Whether a column of ``dtype`` holds texts: strings, or strings kept as categories
+    (pandas' ``category``, polars' ``Categorical`` and ``Enum``), which are read as
+    their strings (trial 57b: a categorical text column was refused as not texts).
+
+    Examples
+    --------
+    >>> is_text(pl.String), is_text(pl.Categorical()), is_text(pl.Int64)
+    (True, True, False)
+    """
+    return dtype == pl.String or dtype == pl.Categorical or dtype == pl.Enum

@@ -951,8 +951,12 @@ def test_polars_and_pandas_frames_are_ingested(tmp_path: Path) -> None:
         assert summary.added == 2 and summary.id_columns == {"frame": "id"}
         pandas_frame = pl.DataFrame({"text": ["from pandas"], "label": ["b"]}).to_pandas()
         assert ingest(ws, [pandas_frame], label_column="label").added == 1
+        # Trial 57b: a text column of pandas' `category` was refused as "not texts".
+        categories = pl.DataFrame({"id": ["c1"], "text": ["a category"]}).to_pandas()
+        assert ingest(ws, categories.astype({"text": "category"})).added == 1
         rows = ws.sql("SELECT id, text, gold FROM examples ORDER BY id").rows()
     assert rows == [
+        ("c1", "a category", None),
         ("frame:1", "from pandas", "b"),
         ("p1", "from polars", "a"),
         ("p2", "also", "b"),

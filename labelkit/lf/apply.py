@@ -53,7 +53,7 @@ from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import PythonSpanLF, SpanLF, SpanPatternLF, compute_span_votes
 from labelkit.processes import end_with_parent
 from labelkit.report import counted
-from labelkit.tables import as_frame
+from labelkit.tables import as_frame, is_text
 from labelkit.task import ABSTAIN, OUTSIDE, Task
 from labelkit.votes import (
     LabelMatrix,
@@ -415,7 +415,8 @@ def apply_lfs_to_frame(
 
     The frame's other columns are the examples' metadata (``x.meta`` for Python LFs, the
     fields of ``threshold_lf``, ``lookup_lf`` and ``column_lf``). Example ids come from
-    ``id_column``, or are the row positions ("0", "1", ...), in the frame's order.
+    ``id_column`` (a column named ``id`` if not given, as ``ingest`` reads it), or are
+    the row positions ("0", "1", ...), in the frame's order; they must be unique.
     ``labels`` given as names make a classification task, or a spans task for span LFs
     (their votes then in ``spans``); a ``Task`` says which.
 
@@ -442,17 +443,30 @@ def apply_lfs_to_frame(
         if isinstance(labels, Task)
         else Task(labels=tuple(labels), kind="spans" if spans else "classification")
     )
+    if id_column is None and "id" in frame.columns and text_column != "id":
+        id_column = "id"  # as ingest reads it (trial 57b: the votes came back as "0", "1", ...)
     for role, column in (("text", text_column), ("id", id_column)):
         if column is not None and column not in frame.columns:
             raise InputError(f"no {role} column {column!r}; the columns are {frame.columns}")
-    if frame.schema[text_column] != pl.String:
+    if not is_text(frame.schema[text_column]):
         raise InputError(f"text column {text_column!r} holds {frame.schema[text_column]}")
+    frame = frame.with_columns(pl.col(text_column).cast(pl.String))
     for column in (text_column, id_column):
         if column is not None and (missing := frame[column].is_null().arg_true()).len():
             raise InputError(
-                f"column {column!r} is empty in row {missing[0]} (counting from 0; "
-                f"{missing.len()} empty rows in all)"
+                f"column {column!r} is null in row {missing[0]} (counting from 0; "
+                f"{missing.len()} null rows in all): leave those rows out first, e.g. "
+                f"frame.drop_nulls({column!r})"
             )
+    if id_column is not None and (copies := frame[id_column].cast(pl.String).is_duplicated()).any():
+        # Trial 57b: ingest refuses a repeated id; here its votes came back twice, alike.
+        ids = frame[id_column].cast(pl.String)
+        again = int((copies & ~ids.is_first_distinct()).arg_true()[0])
+        first = int((ids == ids[again]).arg_true()[0])
+        raise InputError(
+            f"id column {id_column!r} repeats the id {ids[again]!r} of row {first} in row "
+            f"{again} (counting from 0; {copies.sum()} rows share an id): ids must be unique"
+        )
     rest = [c for c in frame.columns if c not in (text_column, id_column)]
     examples = frame.select(
         (

@@ -521,10 +521,22 @@ def test_lfs_apply_to_a_frame_as_they_do_to_a_workspace(workspace: Workspace) ->
     assert with_ids.matrix.example_ids == ["k1", "k2", "k3", "k4"]
     with pytest.raises(InputError, match=r"no text column 'text'; the columns are"):
         apply_lfs_to_frame([SUBSCRIBE], frame, labels=["ham", "spam"])
-    with pytest.raises(InputError, match=r"column 'body' is empty in row 1 \(counting from 0"):
+    with pytest.raises(InputError, match=r"column 'body' is null in row 1 \(counting from 0"):
         apply_lfs_to_frame(
             [SUBSCRIBE], pl.DataFrame({"body": ["a", None]}), text_column="body", labels=["a", "b"]
         )
+    # Trial 57b: a column named `id` is read as ingest reads it, and a repeated id refused;
+    # a categorical text column is read as its strings.
+    named = frame.with_columns(id=pl.Series(["k1", "k2", "k3", "k2"]), body=pl.col("body"))
+    with pytest.raises(
+        InputError, match=r"repeats the id 'k2' of row 1 in row 3 \(counting from 0; 2 rows"
+    ):
+        apply_lfs_to_frame([SUBSCRIBE], named, text_column="body", labels=["ham", "spam"])
+    categorical = named.with_columns(
+        id=pl.Series(["k1", "k2", "k3", "k4"]), body=pl.col("body").cast(pl.Categorical)
+    )
+    by_id = apply_lfs_to_frame([SUBSCRIBE], categorical, text_column="body", labels=["ham", "spam"])
+    assert by_id.matrix.to_frame().rows() == with_ids.matrix.to_frame().rows()
     with pytest.raises(LabelingFunctionError, match=r"'broken' failed .* on all 4 examples"):
         apply_lfs_to_frame([broken], frame, text_column="body", labels=["ham", "spam"])
 
