@@ -181,7 +181,9 @@ def main() -> None:
         locked = isinstance(error, WorkspaceLockedError)
         waited = os.environ.get("LABELKIT_WAIT", "").strip()
         waits = "; LABELKIT_WAIT=SECONDS waits for it" if locked and not waited else ""
-        errors.print(f"[bold red]error:[/] {escape(str(error))}{waits}", highlight=False)
+        errors.print(
+            f"[bold red]error:[/] {escape(str(error))}{waits}", highlight=False, markup=True
+        )
         # A workspace another process holds is worth a later try: sysexits' EX_TEMPFAIL,
         # which a scheduler can tell from a failure (trial 54c).
         sys.exit(LOCKED if locked else 1)

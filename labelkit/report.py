@@ -79,8 +79,10 @@ def make_console(*, stderr: bool = False, file: IO[str] | None = None) -> Consol
     --------
     >>> make_console().print(rich_table(summarize_lfs(ws), title="labeling functions"))
     """
-    # emoji=False: names like "llm:m:" must print as written, not as emoji codes.
-    console = _PrintableConsole(stderr=stderr, file=file, emoji=False)
+    # emoji=False: names like "llm:m:" must print as written, not as emoji codes; and
+    # markup=False: a regex LF's name is no style (trial 57a: "[a-z]" vanished from
+    # `/laws of [A-Z][a-z]+/` in apply's lines, as rich read it as a tag).
+    console = _PrintableConsole(stderr=stderr, file=file, emoji=False, markup=False)
     console.soft_wrap = not console.is_terminal
     return console
 

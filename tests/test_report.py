@@ -164,6 +164,16 @@ def test_progress_outside_a_terminal_is_plain_lines_at_the_start_every_while_and
     ]
 
 
+def test_lines_are_printed_as_written_never_read_as_markup() -> None:
+    # Trial 57a: apply printed the rule `/laws of [A-Z][a-z]+/` as `/laws of [A-Z]+/`.
+    out = io.StringIO()
+    console = make_console(file=out)
+    console.print("unchanged: /laws of (the state of )?[A-Z][a-z]+/ -> governing_law")
+    console.print(rich_table(pl.DataFrame({"n": [1]}), title="rules /[a-z]+/"))
+    assert "/laws of (the state of )?[A-Z][a-z]+/ -> governing_law" in out.getvalue()
+    assert "rules /[a-z]+/" in out.getvalue()
+
+
 def test_work_that_cannot_count_its_steps_says_it_is_still_running_only_when_slow(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
