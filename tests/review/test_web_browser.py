@@ -553,6 +553,33 @@ def test_one_attribute_of_a_restaurant_review_set_by_keyboard(
     ]
 
 
+def test_an_attribute_chosen_from_the_menu_gives_the_keys_back_and_outlasts_a_reload(
+    tmp_path: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 57c: after the menu, `s` (skip) went to its type-ahead and switched the pass
+    # to another attribute; and a reload went back to the attribute with most left.
+    workspace = write_aspects(tmp_path / "mams.duckdb", ASPECT_ATTRIBUTES, ASPECT_QUEUE)
+    with serve(workspace) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        question, menu = page.locator("#question"), page.locator("#attribute")
+        expect(question).to_have_text("Is staff negative? (currently none)")
+        menu.focus()
+        menu.select_option("food")
+        expect(question).to_have_text("Is food positive? (currently none)")
+        page.keyboard.press("s")
+        expect(question).to_have_text("Is food positive? (currently neutral)")
+        expect(menu).to_have_value("food")
+        page.reload()
+        expect(question).to_have_text("Is food positive? (currently neutral)")
+        expect(page.locator("#text")).to_have_text(REVIEWS[1][1])
+        expect(menu).to_have_value("food")
+        page.close()
+    with Workspace(workspace, read_only=True) as ws:
+        decisions = ws.sql("SELECT example_id, attribute, action FROM decisions").rows()
+    assert decisions == [("r1", "food", "skip")]
+
+
 def test_a_tag_is_asked_yes_or_no_and_a_reviewer_moving_on_hands_the_item_back(
     tmp_path: Path, serve: Serve, browser: Browser
 ) -> None:

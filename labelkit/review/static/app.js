@@ -14,6 +14,8 @@ const state = {
 };
 
 function reviewer() { return $("reviewer").value.trim(); }
+// This tab's attribute and focus, kept over a reload.
+const PASS_KEY = "labelkit-pass";
 function focus() { return $("focus").value; }
 function say(message) { $("status").textContent = shown(message); }
 
@@ -467,6 +469,9 @@ async function load() {
       $("attribute").value = answer.attribute ?? "";
       if (answer.moved_from) notice = `Nothing left to ask about ${answer.moved_from}; now ${answer.attribute}.`;
     }
+    // This tab's pass, for a reload to ask the same (trial 57c: a reload went to the
+    // attribute with most left, and showed another item).
+    sessionStorage.setItem(PASS_KEY, JSON.stringify({ attribute: state.attribute, focus: focus() }));
     showProgress(answer.progress);
     render(answer.item, notice);
   } catch (error) {
@@ -589,8 +594,14 @@ $("reviewer").addEventListener("change", () => {
   localStorage.setItem("labelkit-reviewer", reviewer());
   load();
 });
-$("focus").addEventListener("change", load);
+// A menu gives the keys back once chosen (trial 57c: `s`, meant as skip, went to the
+// attribute menu's type-ahead and switched the pass to screen).
+$("focus").addEventListener("change", () => {
+  $("focus").blur();
+  load();
+});
 $("attribute").addEventListener("change", () => {
+  $("attribute").blur();
   state.attribute = $("attribute").value;
   load();
 });
@@ -620,6 +631,11 @@ async function start() {
       option.value = label;
       option.textContent = shown(`is this ${label}?`);
       $("focus").append(option);
+    }
+    const pass = JSON.parse(sessionStorage.getItem(PASS_KEY) || "{}");
+    if (config.attributes.includes(pass.attribute)) state.attribute = pass.attribute;
+    if ([...$("focus").options].some((option) => option.value === pass.focus)) {
+      $("focus").value = pass.focus;
     }
   } catch (error) {
     say(error.message);
