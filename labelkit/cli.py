@@ -1316,12 +1316,21 @@ def llm(
             highlight=False,
         )
     if stats.last_error:
-        # Trial 50c: "0 answered, 3 failed" and nothing said why.
+        # Trial 50c: "0 answered, 3 failed" and nothing said why; trial 57a: nor which.
+        shown = ", ".join(stats.failed_examples)
+        more = " and others" if stats.failed > len(stats.failed_examples) else ""
         _warn(
-            f"{counted(stats.failed, 'prompt')} failed (asked again next run); the "
-            f"last: {stats.last_error}",
+            f"{counted(stats.failed, 'prompt')} failed (asked again next run), for "
+            f"examples {shown}{more}; the last: {stats.last_error}",
             highlight=False,
-            markup=False,
+        )
+    if stats.too_long:
+        _warn(
+            f"{counted(stats.too_long, 'prompt')} {'is' if stats.too_long == 1 else 'are'} "
+            f"longer than {config.model}'s context and will fail on every run, costing "
+            "nothing; their texts abstain: shorten those texts, or ask a model with a "
+            "longer context",
+            highlight=False,
         )
     for endpoint, why in stats.dropped.items():
         _warn(

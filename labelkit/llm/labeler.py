@@ -41,10 +41,11 @@ from labelkit.llm.transport import (
     complete,
     format_arguments,
     format_refusals,
+    over_context,
     require_endpoint,
     warn_if_model_unlisted,
 )
-from labelkit.report import make_console
+from labelkit.report import counted, make_console
 from labelkit.task import Task
 from labelkit.votes import (
     add_span_votes,
@@ -75,6 +76,8 @@ CACHE_BATCH_S = 1.0
 # below (see _prompt_tables): what a run holds does not grow with the examples.
 PROMPT_BATCH = 100_000
 _PROMPTS, _DISTINCT, _RANKED = "llm_prompts", "llm_distinct", "llm_ranked"
+# How many failed prompts a run names by their examples.
+FAILED_SHOWN = 5
 # The progress bar redraws ten times a second; updating it more often is wasted work.
 _PROGRESS_S = 0.1
 # Tokens a chat template adds around a request's messages (OpenAI's count 3 to 4 per
@@ -309,7 +312,9 @@ class LLMRunStats:
     names each endpoint (``base_url`` or one of ``extra_base_urls``) taken out of the
     rotation, with why: its prompts were asked of the others. ``unmetered`` answers came
     without usage and are counted in ``cost`` at the most their requests could cost;
-    ``last_error`` is the last failure's, where any failed."""
+    ``last_error`` is the last failure's, where any failed, ``failed_examples`` the ids
+    of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
+    failed as longer than the model's context (they fail alike on every run)."""
 
     source: str
     examples: int
@@ -333,6 +338,8 @@ class LLMRunStats:
     dropped: dict[str, str] = field(default_factory=dict)
     unmetered: int = 0
     last_error: str | None = None
+    failed_examples: list[str] = field(default_factory=list)
+    too_long: int = 0
 
 
 @dataclass(frozen=True)
@@ -1033,7 +1040,21 @@ def _label(
         dropped=outcome.dropped if len(config.endpoints) > 1 else {},
         unmetered=outcome.unmetered,
         last_error=outcome.last_error if outcome.failed else None,
+        failed_examples=_examples_of(workspace, outcome.failed_keys),
+        too_long=outcome.too_long,
     )
+
+
+def _examples_of(workspace: Workspace, keys: list[str]) -> list[str]:
+    """The first example of each prompt of ``keys``, in their order."""
+    if not keys:
+        return []
+    ids = dict(
+        workspace.sql(
+            f"SELECT key, id FROM {_DISTINCT} WHERE list_contains(?, key)", [keys]
+        ).iter_rows()
+    )
+    return [ids[key] for key in keys if key in ids]
 
 
 def _per_example(
@@ -1220,6 +1241,13 @@ class LLMRun:
     # Endpoints taken out of the rotation, each with why; the others ask their prompts.
     dropped: dict[str, str] = field(default_factory=dict)
     last_error: str | None = None
+    # The cache keys of the first prompts that failed (``FAILED_SHOWN``), to name them.
+    failed_keys: list[str] = field(default_factory=list)
+    # Prompts the endpoint refused as longer than its model's context, and prompts not
+    # sent as they alone could cost more than the cost limit left (with the dearest).
+    too_long: int = 0
+    over_limit: int = 0
+    dearest_over: float = 0.0
 
     def stop(self, reason: str) -> None:
         self.stopped = self.stopped or reason
@@ -1248,6 +1276,10 @@ class LLMRun:
         self.cost += part.cost
         self.unmetered += part.unmetered
         self.excess = max(self.excess, part.excess)
+        self.failed_keys = (self.failed_keys + part.failed_keys)[:FAILED_SHOWN]
+        self.too_long += part.too_long
+        self.over_limit += part.over_limit
+        self.dearest_over = max(self.dearest_over, part.dearest_over)
         if part.stopped:
             self.stop(part.stopped)
 
@@ -1288,11 +1320,23 @@ class LLMRun:
                 "endpoint counted more tokens than its requests could hold"
             )
         else:
-            self.stop(
-                f"the next request could take the cost past the limit of ${limit:.4f} "
-                f"(${self.cost:.4f} spent; a request may cost up to ${amount:.4f})"
-            )
+            # This prompt alone could pass the limit: it is left unasked and the cheaper
+            # ones after it still go (trial 57a: one 16,000-word contract's hold ended a
+            # run with $0.04 of its $0.25 spent). ``over_limit_stop`` says so at the end.
+            self.over_limit += 1
+            self.dearest_over = max(self.dearest_over, amount)
         return False
+
+    def over_limit_stop(self) -> None:
+        """Stop the run, at its end, for the prompts ``reserve`` left unasked."""
+        limit = self.config.max_cost
+        if self.over_limit and limit is not None:
+            each = "each " if self.over_limit > 1 else ""
+            self.stop(
+                f"{counted(self.over_limit, 'prompt')} could {each}take the cost past the "
+                f"limit of ${limit:.4f} (${self.cost:.4f} spent; a request may cost up to "
+                f"${self.dearest_over:.4f}, a token per character of its prompt)"
+            )
 
     def settle(self, amount: float, ceiling: float, answer: CachedAnswer | None) -> None:
         """Release what ``reserve`` held for a request and count what it cost: its
@@ -1324,6 +1368,9 @@ class LLMRun:
             return
         self.failed += 1
         self.last_error = answer.error
+        self.too_long += over_context(answer.error)
+        if len(self.failed_keys) < FAILED_SHOWN:
+            self.failed_keys.append(answer.key)
         self.failed_at(answer, endpoint)
 
     def failed_at(self, answer: CachedAnswer, endpoint: str = "") -> None:
@@ -1332,10 +1379,14 @@ class LLMRun:
         kind of failure ``stop_after_failures`` times in a row at one endpoint (asking on
         would fail alike, and may cost), except that a replica is only dropped while
         another endpoint is left. Counted per endpoint: with two replicas, one of them
-        down failed every other prompt and never twice in a row (trial 47)."""
+        down failed every other prompt and never twice in a row (trial 47). A prompt
+        over the model's context length is the prompt's fault, not the endpoint's: it
+        counts in no row (trial 57a: five pasted contracts in a row stopped every run)."""
         assert answer.error is not None
         if _quota_spent(answer):
             self.stop(f"the endpoint's quota is spent: {answer.error}")
+        if over_context(answer.error):
+            return
         kind = answer.error.split(":", 1)[0]
         last, in_a_row = self.failing.get(endpoint, ("", 0))
         in_a_row = in_a_row + 1 if kind == last else 1
@@ -1480,9 +1531,16 @@ async def _ask_all(
                     on = untried[0]
 
             try:
-                key, text, attribute, chars = items[0]
                 used_format = config.response_format
-                if (hold := await held_back(chars, attribute)) is not None:
+                # The first prompt that fits under the cost limit finds the response
+                # format; those before it that alone could pass the limit stay unasked.
+                first_at, hold = 0, None
+                for first_at, (_, _, attribute, chars) in enumerate(items):  # noqa: B007
+                    hold = await held_back(chars, attribute)
+                    if hold is not None or run.stopped:
+                        break
+                if hold is not None:
+                    key, text, attribute, _ = items[first_at]
 
                     async def probe(client: openai.AsyncOpenAI) -> CachedAnswer | None:
                         nonlocal used_format
@@ -1508,7 +1566,9 @@ async def _ask_all(
                         record(answer, urls[on])
                         await settle(hold, answer)
 
-                await asyncio.gather(*(ask(i, *item) for i, item in enumerate(items[1:], 1)))
+                rest = items[first_at + 1 :]
+                await asyncio.gather(*(ask(i, *item) for i, item in enumerate(rest, 1)))
+                run.over_limit_stop()
             finally:
                 # What arrived is kept whatever ended the run, an error or Ctrl-C included.
                 writer.flush()

@@ -295,8 +295,22 @@ def _refuses_format(error: Exception) -> bool:
 
     if isinstance(error, openai.InternalServerError):
         return error.status_code == 500
-    said = f"{getattr(error, 'code', '') or ''} {error}".lower()
-    return not any(words in said for words in ("context_length", "context length", "too long"))
+    return not over_context(f"{getattr(error, 'code', '') or ''} {error}")
+
+
+def over_context(error: str) -> bool:
+    """Whether an endpoint's error says the prompt is longer than its model's context
+    (OpenAI's ``context_length_exceeded``, llama.cpp's and vLLM's wordings).
+
+    Examples
+    --------
+    >>> over_context("BadRequestError: ... maximum context length is 8192 tokens")
+    True
+    >>> over_context("RateLimitError: slow down")
+    False
+    """
+    said = error.lower()
+    return any(words in said for words in ("context_length", "context length", "too long"))
 
 
 def _retryable(error: Exception) -> bool:

@@ -16,9 +16,10 @@ from typing import Any
 
 import httpx
 import openai
+import polars as pl
 import pytest
 
-from labelkit import LabelkitError, LabelkitWarning, LLMConfig, Workspace, label_with_llm
+from labelkit import LabelkitError, LabelkitWarning, LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.llm import estimate_llm_run, request_key
 from labelkit.llm.cache import CachedAnswer, store_answer
 from labelkit.llm.labeler import LLMRun
@@ -222,7 +223,8 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     assert stats.answered == 1 and stats.cost == pytest.approx(0.1 + 2 * 5 / 1e6)
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
     # Trial 45: the run's cost came out above the "spent" the stop named.
-    assert re.search(r"\(\$0\.1000 spent; a request may cost up to \$0\.10\d\d\)", stats.stopped)
+    assert re.search(r"\(\$0\.1000 spent; a request may cost up to \$0\.10\d\d", stats.stopped)
+    assert stats.stopped.startswith("5 prompts could each take the cost past the limit")
     with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
     # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".
@@ -421,7 +423,11 @@ def test_a_run_at_its_cost_limit_stops_though_its_holds_leave_a_rounding_error()
     for amount in (0.1, 0.3, 0.2):  # in floats, 0.1 + 0.2 + 0.3 - 0.1 - 0.3 - 0.2 > 0
         run.settle(amount, amount, None)
     assert run.reserve(1.5) is False
-    assert run.stopped is not None and "past the limit of $1.0000" in run.stopped
+    assert (run.stopped, run.over_limit) == (None, 1), "cheaper prompts may still go"
+    run.over_limit_stop()
+    assert run.stopped is not None and "1 prompt could take the cost past the limit of $1" in (
+        run.stopped
+    )
     run.settle(0.1, 0.1, None)  # one too many (the second read): no wait forever either
     assert run.holding == 0
 
@@ -518,7 +524,36 @@ def test_failed_prompts_are_explained_when_the_run_goes_on(workspace: Workspace)
     assert result.returncode == 0, result.stderr
     assert "0 answered, 6 failed" in result.stdout
     said = " ".join(result.stderr.split())
-    assert "warning: 6 prompts failed (asked again next run); the last: APIConnectionError" in said
+    assert (
+        "warning: 6 prompts failed (asked again next run), for examples a1, a2, a3, a4, a5 "
+        "and others; the last: APIConnectionError"
+    ) in said
+
+
+def test_a_prompt_that_alone_could_pass_the_cost_limit_leaves_the_cheaper_ones_asked(
+    workspace: Workspace,
+) -> None:
+    # Trial 57a: one pasted contract's hold, a token per character, ended a run with
+    # $0.04 of its $0.25 spent, every shorter clause after it unasked.
+    ingest(workspace, pl.DataFrame({"id": ["a0"], "text": ["subscribe " * 600]}))
+    priced = dataclasses.replace(CONFIG, input_price=10.0, output_price=0.0, max_cost=0.02)
+    with OpenAIServer() as server:
+        stats = label_with_llm(workspace, dataclasses.replace(priced, base_url=server.base_url))
+        asked = [body["messages"][-1]["content"] for body in server.requests]
+    assert (stats.answered, stats.not_asked, len(asked)) == (6, 1, 6)
+    assert not any("subscribe subscribe" in content for content in asked)
+    assert stats.stopped is not None and stats.stopped.startswith(
+        "1 prompt could take the cost past the limit of $0.0200"
+    )
+
+
+def test_prompts_over_the_models_context_fail_alone_and_are_said(workspace: Workspace) -> None:
+    # Trial 57a: five whole contracts in a row stopped the run, as if the endpoint were
+    # down, and every rerun asked them first and stopped again.
+    with OpenAIServer(Behaviour(faults=["context_length"] * 5)) as server:
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert (stats.failed, stats.too_long, stats.answered, stats.stopped) == (5, 5, 1, None)
+    assert stats.failed_examples == ["a1", "a2", "a3", "a4", "a5"]
 
 
 def test_a_request_limit_counts_in_the_cost_estimate(workspace: Workspace) -> None:
