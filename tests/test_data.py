@@ -1179,7 +1179,12 @@ def test_texts_without_gold_held_out_with_their_copies_are_counted(tmp_path: Pat
         held = ws.sql("SELECT count(*) AS n FROM examples WHERE split <> 'train'")["n"][0]
         summary = ingest(ws, plain)
         assert summary.new["train"] == 41 - held, "each copy took its text's split"
-        assert f"{held:,} new examples without gold are in dev or test" in str(summary)
+        # Trial 57b: said to have had "their split given", which the user never gave.
+        assert (
+            f"{held:,} new examples without gold are in dev or test, where nothing reads "
+            f"them: {held:,} are copies of {held:,} texts with gold there"
+        ) in str(summary)
+        assert "split given" not in str(summary)
         assert ws.sql("SELECT split FROM examples WHERE text = 'a new text'")[
             "split"
         ].to_list() == ["train"]
