@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError, LabelkitWarning
+from labelkit.errors import InputError, LabelkitWarning, did_you_mean
 from labelkit.report import counted
 from labelkit.spans import (
     Span,
@@ -1922,9 +1922,13 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
         if bad.height:
             first = bad.row(0, named=True)
             wrong = first[column_name]
+            # Gold in one column per attribute: the cell's own column (trial 57c named
+            # "camera,battery,screen,...").
+            cell = first["attribute"] if first["attribute"] in column.split(",") else column
             raise InputError(
-                f"{first['file']} row {first['row']}, column {column!r}: unknown {what} "
+                f"{first['file']} row {first['row']}, column {cell!r}: unknown {what} "
                 f"{wrong!r}; the task's {what}s are {list(known)}"
+                + did_you_mean(str(wrong), [str(name) for name in known])
             )
     if task.kind == "aspects":
         fields = pl.Struct({name: pl.String for name in task.attributes})

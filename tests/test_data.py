@@ -167,6 +167,14 @@ def test_gold_in_a_column_per_attribute_is_pointed_out(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"leaves out \['staff'\], whose answers would read"):
         ingest(Workspace(tmp_path / "part.duckdb"), pl.read_csv(csv), kind="aspects",
                attributes=["food", "staff"], label_column=["food"], labels=["positive"])  # fmt: skip
+    # Trial 57c: a bad cell named every column, and `Positive` had no hint.
+    capital = pl.read_csv(csv).with_columns(staff=pl.Series(["", "Negative", ""]))
+    with pytest.raises(
+        InputError,
+        match=r"frame row 2, column 'staff': unknown label 'Negative'; .* \(did you mean 'negative'",
+    ):
+        ingest(Workspace(tmp_path / "capital.duckdb"), capital, kind="aspects",
+               label_column=["food", "staff"], labels=["positive", "negative"])  # fmt: skip
     with Workspace(tmp_path / "empty.duckdb") as ws:
         structs = pl.read_csv(csv).with_columns(gold=pl.struct("food", "staff"))
         ingest(ws, structs, kind="aspects", label_column="gold", labels=["positive", "negative"])
