@@ -1308,6 +1308,14 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
+    if stats.unread_by_attribute:
+        # Trial 57c: the answers quoted were cut before the attribute they left out.
+        console.print(
+            "  read as no label, per attribute (left out of the answer, or a value "
+            "outside its labels): "
+            + ", ".join(f"{attribute} {n}" for attribute, n in stats.unread_by_attribute),
+            highlight=False,
+        )
     if stats.unmetered and stats.cost is not None:
         # Trial 50c: such a cost read 7 times what the tokens would have cost, unsaid.
         console.print(

@@ -303,7 +303,8 @@ class LLMRunStats:
     """What one LLM run did. Each distinct prompt was cached, answered now, failed, or
     (when the run stopped early, see ``stopped``) not asked. For a task with attributes
     ``unparsed`` and ``unsure`` count (answer, attribute) pairs: an attribute missing
-    from an answer, or given a value outside its labels, is one unparsed. For a spans
+    from an answer, or given a value outside its labels, is one unparsed, and
+    ``unread_by_attribute`` counts them per attribute, most first. For a spans
     task ``unparsed`` counts the entities not found in their text or labeled outside
     the task, and the answers that list no entities as JSON (each kept in the cache,
     see ``label_with_llm``); ``spans`` counts the span votes. A budgeted run has its
@@ -335,6 +336,7 @@ class LLMRunStats:
     dev_accuracy: tuple[float, float] | None = None
     dev_model: str | None = None
     unread: tuple[tuple[str, int], ...] = ()
+    unread_by_attribute: tuple[tuple[str, int], ...] = ()
     dropped: dict[str, str] = field(default_factory=dict)
     unmetered: int = 0
     last_error: str | None = None
@@ -964,11 +966,12 @@ def _label(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
     spans = None
+    unread: tuple[tuple[str, int], ...] = ()
+    unread_by_attribute: tuple[tuple[str, int], ...] = ()
     if prompts.spans:
         found, unparsed = _aligned(cached, prompts)
         votes = _per_example(workspace, found, config.source_name, ["start", "end", "label"])
         replace, add, unsure, spans = replace_span_votes, add_span_votes, 0, votes.height
-        unread: tuple[tuple[str, int], ...] = ()
     else:
         answers = _parsed(cached, prompts)
         votes = _per_example(
@@ -979,8 +982,17 @@ def _label(
         )
         replace, add = replace_votes, add_votes
         unparsed = int(answers["label"].is_null().sum())
-        # Trial 45: "45 unparseable" said nothing of what the answers were.
+        # Trial 45: "45 unparseable" said nothing of what the answers were; trial 57c:
+        # nor, with attributes, which attribute an answer left out.
         unread = commonest_answers(answers.filter(pl.col("label").is_null())["response"])
+        if prompts.task.kind != "classification":
+            unread_by_attribute = tuple(
+                answers.filter(pl.col("label").is_null())
+                .group_by("attribute")
+                .len()
+                .sort("len", "attribute", descending=[True, False])
+                .rows()
+            )
         unsure = int(answers["unsure"].sum())
     with workspace.run(
         "llm",
@@ -1037,6 +1049,7 @@ def _label(
         else (before, _dev_accuracy(workspace, _with_source(dev_model, config.source_name))),
         dev_model=None if dev_model is None else _describe_model(*dev_model),
         unread=unread,
+        unread_by_attribute=unread_by_attribute,
         dropped=outcome.dropped if len(config.endpoints) > 1 else {},
         unmetered=outcome.unmetered,
         last_error=outcome.last_error if outcome.failed else None,

@@ -107,6 +107,8 @@ def test_one_request_per_text_votes_every_attribute(reviews: Workspace) -> None:
     }
     # r2 lacks price and calls staff "friendly"; r3 was cut off before staff; r4 has no JSON.
     assert (stats.answered, stats.failed, stats.unparsed) == (4, 0, 2 + 1 + 3)
+    # Trial 57c: which attribute the answers left out was said nowhere.
+    assert stats.unread_by_attribute == (("staff", 3), ("price", 2), ("food", 1))
     assert (again.cached, again.unparsed) == (4, 6)
     assert (stats.prompt_tokens, stats.completion_tokens) == (4 * 20, 4 * 5), "counted per text"
     assert stats.cost == pytest.approx((4 * 20 * 1.0 + 4 * 5 * 2.0) / 1e6)
