@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         WeightedMajorityVote,
         aggregate,
         load_label_model,
+        make_label_model,
     )
     from labelkit.aggregate.spans import fit_span_model
     from labelkit.data import IngestSummary, bundled_dataset, ingest, read_examples
@@ -98,6 +99,7 @@ _EXPORTS = {
     "SnorkelLabelModel": "labelkit.aggregate",
     "WeightedMajorityVote": "labelkit.aggregate",
     "load_label_model": "labelkit.aggregate",
+    "make_label_model": "labelkit.aggregate",
     "AutoLabelModel": "labelkit.aggregate",
     "bundled_dataset": "labelkit.data",
     "ingest": "labelkit.data",
@@ -218,6 +220,7 @@ __all__ = [
     "load_label_model",
     "load_lfs",
     "lookup_lf",
+    "make_label_model",
     "package_model",
     "parse_label",
     "pattern_lf",

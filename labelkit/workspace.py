@@ -412,6 +412,9 @@ class Workspace:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
+
     def close(self) -> None:
         self.con.close()
 

@@ -167,6 +167,13 @@ def aggregate(
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
     """
+    if not isinstance(workspace, Workspace):
+        # Trial 57b: a LabelMatrix failed on "no attribute 'require'".
+        raise InputError(
+            f"aggregate takes a Workspace, not a {type(workspace).__name__}: for a "
+            'LabelMatrix, fit a model on its codes: make_label_model("auto").fit('
+            "matrix.codes, matrix.task.cardinality)"
+        )
     sources = checked_sources(workspace, model, sources)
     if workspace.task.kind == "spans":
         # Imported here: span_workspace scores with labelkit.evaluation, which imports

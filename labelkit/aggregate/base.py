@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -263,6 +264,26 @@ class BaseLabelModel:
     state_attributes: ClassVar[tuple[str, ...]] = ()
     cardinality: int = 0
     n_sources: int = 0
+
+    def __repr__(self) -> str:
+        """The model's name, the settings it was given that differ from their defaults,
+        and what it was fitted on (trial 57b: ``<...DawidSkene object at 0x...>``).
+
+        Examples
+        --------
+        >>> AutoLabelModel(min_agreement=0.8).fit(codes, 2)
+        AutoLabelModel(min_agreement=0.8; fitted: 3 sources, 2 classes)
+        """
+        defaults = inspect.signature(type(self)).parameters
+        given = [
+            f"{name}={getattr(self, name)!r}"
+            for name in self.config_attributes
+            if name not in defaults or getattr(self, name) != defaults[name].default
+        ]
+        said = [", ".join(given)] if given else []
+        if self.cardinality:
+            said.append(f"fitted: {self.n_sources} sources, {self.cardinality} classes")
+        return f"{type(self).__name__}({'; '.join(said)})"
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
         """The predicted code per example (``ABSTAIN`` where undecided).

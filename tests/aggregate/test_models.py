@@ -28,6 +28,8 @@ from labelkit.aggregate.base import vote_patterns
 from labelkit.lf import keyword_lf
 from labelkit.lf.apply import apply_lfs
 from labelkit.registry import label_models
+from labelkit.task import Task
+from labelkit.votes import LabelMatrix
 
 
 def test_majority_vote_shares_ties_and_no_votes() -> None:
@@ -165,6 +167,23 @@ def test_weighted_majority_gives_rows_only_weightless_sources_voted_on_their_vot
     assert model.predict(alone)[10:30].tolist() == [2] * 20
     assert proba[10] == pytest.approx([1 / 6, 1 / 6, 2 / 3])  # half the prior: a guess
     assert model.predict(alone)[0:10].tolist() == [0] * 10
+
+
+def test_aggregate_refuses_what_is_not_a_workspace_and_says_what_to_do() -> None:
+    matrix = LabelMatrix(np.array([[0, 1]]), ["e1"], ["a", "b"], Task(labels=("x", "y")))
+    with pytest.raises(InputError, match=r"aggregate takes a Workspace, not a LabelMatrix: .*fit"):
+        aggregate(matrix)  # type: ignore[arg-type]
+
+
+def test_a_label_model_shows_its_settings_and_its_fit() -> None:
+    # Trial 57b: a notebook showed `<labelkit.aggregate.dawid_skene.DawidSkene object at 0x...>`.
+    codes = np.array([[0, 0, 1], [1, 1, -1], [0, -1, 0]])
+    assert repr(DawidSkene()) == "DawidSkene()"
+    assert repr(SnorkelLabelModel(epochs=10, seed=0)) == "SnorkelLabelModel(epochs=10)"
+    assert repr(MajorityVote().fit(codes, 2)) == "MajorityVote(fitted: 3 sources, 2 classes)"
+    assert repr(make_label_model("auto", min_agreement=0.8).fit(codes, 2)) == (
+        "AutoLabelModel(min_agreement=0.8; fitted: 3 sources, 2 classes)"
+    )
 
 
 def test_given_weights_and_class_balance_decide_the_vote() -> None:
