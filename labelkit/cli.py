@@ -2400,7 +2400,10 @@ def flag(
             f"the queue holds {progress['queued']} items, {progress['reviewed']} reviewed: "
             f"{progress['remaining']} still to review"
         )
-    shown = top.join(texts, on="example_id", how="left", maintain_order="left")
+    # Numbered as `queue` numbers them (trial 57a: the copies left out showed as gaps,
+    # 1, 2, 3, 4, 6, 7, 10, where `queue` counted 1 to 66).
+    shown = top.with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
+    shown = shown.join(texts, on="example_id", how="left", maintain_order="left")
     if spans:
         # The span, and the text from just before it (trial 48a: the text's first words
         # did not hold the flagged span).
