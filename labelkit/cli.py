@@ -13,7 +13,7 @@ import socket
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -626,6 +626,7 @@ def apply(
         console.print(
             rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
         )
+        _say_voting_elsewhere(summary, applied.voted, split)
     # One that failed on its rows is reported below with its errors, not as a misspelling
     # (trial K).
     silent = [
@@ -790,6 +791,8 @@ def analyze(
     console.print(
         rich_table(accuracy_with_interval(summary), title=f"labeling functions on {where}")
     )
+    voting = (everything.codes != ABSTAIN).any(axis=0)
+    _say_voting_elsewhere(summary, set(np.array(everything.sources)[voting]), split)
     if unscored:
         # Trial 54e: an LF voting psychiatry, which no dev letter was, read 0 of 18 right
         # and "ok", with nothing said of why.
@@ -1363,6 +1366,21 @@ def llm(
         raise LabelkitError(
             f"the run stopped early, {stats.not_asked} prompts not asked (the next run asks "
             f"them and the failed ones again): {stats.stopped}"
+        )
+
+
+def _say_voting_elsewhere(
+    summary: pl.DataFrame, voting: Collection[str], split: str | None
+) -> None:
+    """Name the LFs of the per-LF table that vote on no example of ``split`` but on
+    others (``voting``: the sources with a vote anywhere), whose blank figures read as
+    a dead LF (trial 57a: two LFs at coverage 0.000 voted on 24 and 37 train texts)."""
+    elsewhere = [name for name in summary.filter(pl.col("coverage") == 0)["lf"] if name in voting]
+    if elsewhere and split:
+        console.print(
+            f"note: {', '.join(elsewhere)} vote on no example of the {split} split, only on "
+            "others: their figures above are empty, not bad",
+            highlight=False,
         )
 
 

@@ -174,6 +174,34 @@ def test_rules_and_lfs_that_vote_nowhere_are_warned_of(tmp_path: Path, ws: Path)
     assert stored(ws) == [("buy now -> spam", "c2")]
 
 
+def test_an_lf_that_votes_on_other_splits_alone_is_not_left_to_look_dead(
+    tmp_path: Path,
+) -> None:
+    # Trial 57a: two LFs showed coverage 0.000 and a blank label on the dev table, and
+    # voted on 24 and 37 train texts.
+    path, csv = tmp_path / "ws.duckdb", tmp_path / "a.csv"
+    csv.write_text(
+        "id,text,label,split\nd1,hello there,ham,dev\nd2,buy now,spam,dev\nt1,cheap pills,,train\n"
+    )
+    assert (
+        run("ingest", path, csv, "--label-column", "label", "--split-column", "split").returncode
+        == 0
+    )
+    rules = tmp_path / "r.rules"
+    rules.write_text("cheap -> spam\nbuy -> spam\n")
+    result = run("apply", path, "--lfs", rules)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        "note: cheap -> spam vote on no example of the dev split, only on others: their "
+        "figures above are empty, not bad"
+    ) in said
+    assert "buy -> spam vote on no example" not in said
+    analyzed = run("analyze", path)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "note: cheap -> spam vote on no example of the dev split" in analyzed.stdout
+
+
 def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Path) -> None:
     scratch = tmp_path / "scratch.rules"
     scratch.write_text("/e/ -> spam\n")
