@@ -605,7 +605,7 @@ def _token_rates(
 
 
 def _message_chars(request: dict[str, Any]) -> int:
-    return sum(len(message["content"]) for message in request["messages"])
+    return sum(len(message["content"]) for message in request.get("messages", []))
 
 
 @dataclass(frozen=True)
@@ -942,6 +942,9 @@ def _label(
             cached=counts.prompts - counts.pending,
         )
         used_format = runner.llm_answers(requests, outcome, store)
+    # At the end of the whole run, not of a part: Ray asks the first prompt alone, and a
+    # part that stopped would stop the parts after it (the second read of stop 57).
+    outcome.over_limit_stop()
     stopped = outcome.stopped
     if stopped and outcome.last_error and outcome.last_error not in stopped:
         # Trial 44: retries spent --max-requests on a refused connection, and the run
@@ -1261,6 +1264,9 @@ class LLMRun:
     too_long: int = 0
     over_limit: int = 0
     dearest_over: float = 0.0
+    # The median pending prompt's characters (``_ask_all`` sets it): only a longer one
+    # over the model's context is the prompt's fault (see ``too_long``).
+    typical_chars: float = math.inf
 
     def stop(self, reason: str) -> None:
         self.stopped = self.stopped or reason
@@ -1316,8 +1322,9 @@ class LLMRun:
     def reserve(self, amount: float) -> bool | None:
         """Hold back ``amount`` for a request (see ``held``): True if it fits under the
         cost limit; None if it fits only once requests in flight have settled (wait for
-        ``settle``); False if the run has stopped, or stops here, as nothing in flight
-        could make room."""
+        ``settle``); False if the run has stopped, stops here (the cost passed the limit)
+        or, with nothing in flight to make room, this request would take the cost past
+        it: it is left unasked and counted in ``over_limit``."""
         limit = self.config.max_cost
         if self.stopped:
             return False
@@ -1344,11 +1351,11 @@ class LLMRun:
         """Stop the run, at its end, for the prompts ``reserve`` left unasked."""
         limit = self.config.max_cost
         if self.over_limit and limit is not None:
-            each = "each " if self.over_limit > 1 else ""
+            each = "each" if self.over_limit > 1 else "it"
             self.stop(
-                f"{counted(self.over_limit, 'prompt')} could {each}take the cost past the "
-                f"limit of ${limit:.4f} (${self.cost:.4f} spent; a request may cost up to "
-                f"${self.dearest_over:.4f}, a token per character of its prompt)"
+                f"{counted(self.over_limit, 'prompt')} left unasked: {each} could take the "
+                f"cost past the limit of ${limit:.4f} (${self.cost:.4f} spent; a request may "
+                f"cost up to ${self.dearest_over:.4f}, a token per character of its prompt)"
             )
 
     def settle(self, amount: float, ceiling: float, answer: CachedAnswer | None) -> None:
@@ -1381,7 +1388,7 @@ class LLMRun:
             return
         self.failed += 1
         self.last_error = answer.error
-        self.too_long += over_context(answer.error)
+        self.too_long += self.too_long_for_context(answer)
         if len(self.failed_keys) < FAILED_SHOWN:
             self.failed_keys.append(answer.key)
         self.failed_at(answer, endpoint)
@@ -1398,7 +1405,7 @@ class LLMRun:
         assert answer.error is not None
         if _quota_spent(answer):
             self.stop(f"the endpoint's quota is spent: {answer.error}")
-        if over_context(answer.error):
+        if self.too_long_for_context(answer):
             return
         kind = answer.error.split(":", 1)[0]
         last, in_a_row = self.failing.get(endpoint, ("", 0))
@@ -1412,6 +1419,15 @@ class LLMRun:
         self.dropped.setdefault(endpoint, reason)
         if len(self.live(endpoints)) == 0:
             self.stop(reason)
+
+    def too_long_for_context(self, answer: CachedAnswer) -> bool:
+        """Whether ``answer`` failed as its prompt is over the model's context, and the
+        prompt is longer than the run's median: a short one that fails so says the
+        endpoint cannot take the run's settings (vLLM counts ``--max-tokens`` into the
+        context), and counts in the row of failures as any other error."""
+        return over_context(answer.error or "") and (
+            _message_chars(answer.request) > self.typical_chars
+        )
 
     def live(self, endpoints: Sequence[str]) -> list[int]:
         """The positions in ``endpoints`` of those not dropped."""
@@ -1498,6 +1514,8 @@ async def _ask_all(
             await stack.enter_async_context(async_client(u or None, config.api_key)) for u in urls
         ]
         items = requests.pending.select("key", "text", "attribute", "chars").rows()
+        if items:
+            run.typical_chars = float(requests.pending["chars"].median())  # type: ignore[arg-type]
         with Progress(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
@@ -1581,7 +1599,6 @@ async def _ask_all(
 
                 rest = items[first_at + 1 :]
                 await asyncio.gather(*(ask(i, *item) for i, item in enumerate(rest, 1)))
-                run.over_limit_stop()
             finally:
                 # What arrived is kept whatever ended the run, an error or Ctrl-C included.
                 writer.flush()

@@ -224,7 +224,7 @@ def test_a_cost_limit_refuses_an_expensive_run_and_stops_a_dear_one(
     assert stats.stopped is not None and "past the limit of $0.1500" in stats.stopped
     # Trial 45: the run's cost came out above the "spent" the stop named.
     assert re.search(r"\(\$0\.1000 spent; a request may cost up to \$0\.10\d\d", stats.stopped)
-    assert stats.stopped.startswith("5 prompts could each take the cost past the limit")
+    assert stats.stopped.startswith("5 prompts left unasked: each could take the cost past")
     with pytest.raises(LabelkitError, match=r"a cost limit needs prices: .*\(--input-price"):
         dataclasses.replace(CONFIG, max_cost=1.0)
     # Trial 34: -1 was taken, and the run said "the limit of -1 requests is reached".
@@ -425,8 +425,9 @@ def test_a_run_at_its_cost_limit_stops_though_its_holds_leave_a_rounding_error()
     assert run.reserve(1.5) is False
     assert (run.stopped, run.over_limit) == (None, 1), "cheaper prompts may still go"
     run.over_limit_stop()
-    assert run.stopped is not None and "1 prompt could take the cost past the limit of $1" in (
-        run.stopped
+    assert (
+        run.stopped is not None
+        and ("1 prompt left unasked: it could take the cost past the limit of $1") in run.stopped
     )
     run.settle(0.1, 0.1, None)  # one too many (the second read): no wait forever either
     assert run.holding == 0
@@ -543,17 +544,27 @@ def test_a_prompt_that_alone_could_pass_the_cost_limit_leaves_the_cheaper_ones_a
     assert (stats.answered, stats.not_asked, len(asked)) == (6, 1, 6)
     assert not any("subscribe subscribe" in content for content in asked)
     assert stats.stopped is not None and stats.stopped.startswith(
-        "1 prompt could take the cost past the limit of $0.0200"
+        "1 prompt left unasked: it could take the cost past the limit of $0.0200"
     )
 
 
 def test_prompts_over_the_models_context_fail_alone_and_are_said(workspace: Workspace) -> None:
     # Trial 57a: five whole contracts in a row stopped the run, as if the endpoint were
     # down, and every rerun asked them first and stopped again.
+    contracts = [f"L{i}" for i in range(1, 6)]  # asked first: upper case sorts first
+    texts = [f"whereas clause {i} " * 300 for i in range(5)]
+    ingest(workspace, pl.DataFrame({"id": contracts, "text": texts}))
     with OpenAIServer(Behaviour(faults=["context_length"] * 5)) as server:
         stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
-    assert (stats.failed, stats.too_long, stats.answered, stats.stopped) == (5, 5, 1, None)
-    assert stats.failed_examples == ["a1", "a2", "a3", "a4", "a5"]
+    assert (stats.failed, stats.too_long, stats.answered, stats.stopped) == (5, 5, 6, None)
+    assert stats.failed_examples == contracts
+    # A short prompt over the context is the endpoint's setting (vLLM counts max_tokens
+    # in), not its length: those count in the row, and stop the run as any error does.
+    with OpenAIServer(Behaviour(always="context_length")) as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        again = label_with_llm(workspace, config, refresh=True)
+    assert again.too_long == 5 and again.failed == 10
+    assert again.stopped is not None and again.stopped.startswith("5 prompts in a row failed")
 
 
 def test_a_request_limit_counts_in_the_cost_estimate(workspace: Workspace) -> None:
