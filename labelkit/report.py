@@ -168,12 +168,11 @@ def progress_bar(
 
 @contextmanager
 def still_running(description: str, every_s: float = PROGRESS_EVERY_S) -> Iterator[None]:
-    """Says on stderr that work which cannot count its steps is still going.
-
-    In a terminal or a notebook it is a spinner beside ``description``. Anywhere else it
-    is a line every ``every_s`` seconds, ``aggregate: fitting snorkel on the train
-    split: still running after 20 s``, and nothing for work done sooner (trial 56b: a
-    Snorkel fit printed nothing for 91 s).
+    """Says on stderr that work which cannot count its steps is still going: a line
+    every ``every_s`` seconds, ``aggregate: fitting snorkel on the train split: still
+    running after 20 s``, and nothing for work done sooner (trial 56b: a Snorkel fit
+    printed nothing for 91 s). Lines, not a spinner, in a terminal too: a warning the
+    work prints meanwhile would be glued to a spinner's frame.
 
     Examples
     --------
@@ -181,10 +180,6 @@ def still_running(description: str, every_s: float = PROGRESS_EVERY_S) -> Iterat
     ...     model.fit(codes, 30)
     """
     console = make_console(stderr=True)
-    if console.is_terminal or console.is_jupyter:
-        with console.status(description):
-            yield
-        return
     began, finished = time.monotonic(), threading.Event()
 
     def beat() -> None:

@@ -181,7 +181,7 @@ def test_work_that_cannot_count_its_steps_says_it_is_still_running_only_when_slo
     with still_running("aggregate: fitting snorkel on the train split", every_s=0.2):
         time.sleep(0.7)
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) in (3, 4)
+    assert 2 <= len(lines) <= 4, lines
     assert lines[0] == "aggregate: fitting snorkel on the train split: still running after 0 s"
     with still_running("aggregate: fitting auto on the train split", every_s=5.0):
         time.sleep(0.1)
