@@ -1357,7 +1357,7 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
         """SELECT count(*), count(*) FILTER (copied), count(DISTINCT text) FILTER (copied)
            FROM (SELECT e.text, EXISTS (SELECT 1 FROM examples g
                                        WHERE g.text = e.text AND g.split = e.split
-                                         AND g.gold IS NOT NULL) AS copied
+                                         AND g.id <> e.id) AS copied
                  FROM examples e
                  WHERE e.run_id = ? AND e.gold IS NULL AND e.split <> 'train')""",
         [latest[0]],
@@ -1369,11 +1369,12 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
         why = []
         if copies:
             why.append(
-                f"{copies:,} are copies of {counted(texts, 'text')} with gold there (copies "
-                "of a text share a split: training on them would train on dev and test)"
+                f"{copies:,} {'is a copy' if copies == 1 else 'are copies'} of "
+                f"{counted(texts, 'text')} there (copies of a text share a split: training "
+                "on them would train on dev and test)"
             )
-        if held - copies:
-            why.append(f"{held - copies:,} had their split given")
+        if given := held - copies:
+            why.append(f"{given:,} had {'its' if given == 1 else 'their'} split given")
         notes.append(
             f"{held:,} new examples without gold are in dev or test, where nothing reads "
             f"them: {'; '.join(why)}"
@@ -1928,7 +1929,7 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
             raise InputError(
                 f"{first['file']} row {first['row']}, column {cell!r}: unknown {what} "
                 f"{wrong!r}; the task's {what}s are {list(known)}"
-                + did_you_mean(str(wrong), [str(name) for name in known])
+                + did_you_mean(str(wrong), list(allowed if column_name == "label" else known))
             )
     if task.kind == "aspects":
         fields = pl.Struct({name: pl.String for name in task.attributes})

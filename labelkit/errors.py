@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable, Sequence
 
 
@@ -60,6 +61,21 @@ class LabelkitWarning(UserWarning):
 class OutdatedWarning(LabelkitWarning):
     """A step reads results that are older than what they were computed from: examples
     ingested after the labeling functions ran, or votes changed after ``aggregate``."""
+
+
+def outside_labelkit() -> int:
+    """The ``stacklevel`` of a warning that points at the first caller outside labelkit,
+    however deep in labelkit it is raised (``aggregate`` through ``aggregate_to_workspace``
+    pointed at labelkit's own line).
+
+    Examples
+    --------
+    >>> warnings.warn("...", LabelkitWarning, stacklevel=outside_labelkit())
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("labelkit."):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def did_you_mean(value: str, options: Iterable[str]) -> str:

@@ -636,4 +636,5 @@ def is_text(dtype: pl.DataType) -> bool:
     >>> is_text(pl.String), is_text(pl.Categorical()), is_text(pl.Int64)
     (True, True, False)
     """
-    return dtype == pl.String or dtype == pl.Categorical or dtype == pl.Enum
+    # By type: `pl.Categorical("lexical") == pl.Categorical` is False (the second read).
+    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)

@@ -1512,11 +1512,13 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     )
     assert strict.returncode == 1
     assert strict.stderr.startswith("error: no source majority_vote weighs votes other")
-    # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote` alone.
+    # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote`.
     assert run("aggregate", ws).returncode == 0
     with Workspace(ws, read_only=True) as opened:
-        advice = lost_labels(opened, "auto", "train")
-    assert advice is not None and advice.endswith(
+        fallen = lost_labels(opened, "auto", "train", chosen="majority_vote")
+        fitted = lost_labels(opened, "auto", "train", chosen="precision_em")
+    assert fallen is not None and fallen.endswith("(`labelkit aggregate --model dawid_skene`)")
+    assert fitted is not None and fitted.endswith(
         "(`labelkit aggregate --model majority_vote` or `--model dawid_skene`)"
     )
     excluded = run("aggregate", ws, "--model", "majority_vote", "--exclude", "refund -> returns")

@@ -1190,9 +1190,17 @@ def test_texts_without_gold_held_out_with_their_copies_are_counted(tmp_path: Pat
         # Trial 57b: said to have had "their split given", which the user never gave.
         assert (
             f"{held:,} new examples without gold are in dev or test, where nothing reads "
-            f"them: {held:,} are copies of {held:,} texts with gold there"
+            f"them: {held:,} are copies of {held:,} texts there"
         ) in str(summary)
         assert "split given" not in str(summary)
+        # The second read: a copy of a text without gold, whose split was given once.
+        given = tmp_path / "given.csv"
+        pl.DataFrame({"text": ["held back"], "split": ["test"]}).write_csv(given)
+        said = str(ingest(ws, given, split_column="split"))
+        assert "1 had its split given" in said
+        assert "1 is a copy of 1 text there" in str(
+            ingest(ws, pl.DataFrame({"text": ["held back"]}))
+        )
         assert ws.sql("SELECT split FROM examples WHERE text = 'a new text'")[
             "split"
         ].to_list() == ["train"]

@@ -23,7 +23,13 @@ from labelkit.aggregate.base import (
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.aggregate.models import MajorityVote, SnorkelLabelModel, WeightedMajorityVote
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning, did_you_mean
+from labelkit.errors import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    did_you_mean,
+    outside_labelkit,
+)
 from labelkit.registry import configure, label_models
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
@@ -226,7 +232,7 @@ def aggregate_to_workspace(
     >>> ws.sql("SELECT label, count(*) AS n FROM predictions GROUP BY label ORDER BY label")
     """
     sources = checked_sources(workspace, model, sources)
-    used_sources, answers = _predict(
+    used_sources, answers, fitted = _predict(
         workspace, model, fit_split, gold_split, sources, save_to, params
     )
     config = {
@@ -237,15 +243,17 @@ def aggregate_to_workspace(
         **params,
     }
     store_label_model_answers(workspace, answers, config)
-    lost = lost_labels(workspace, model, fit_split, used_sources)
-    if lost is not None:
-        warnings.warn(lost, LabelkitWarning, stacklevel=2)
     if save_to is not None and workspace.task.kind == "classification":
         # What the saved matrices' rows and columns are (trial 54b: 43 workers'
         # confusion matrices, their order to be guessed).
         document = json.loads(Path(save_to).read_text())
         document |= {"sources": used_sources, "labels": list(workspace.task.labels)}
         Path(save_to).write_text(json.dumps(document))
+    # Last: under LABELKIT_STRICT it is an error, and what was stored and saved stays.
+    chosen = getattr(fitted[0], "chosen", None) if fitted else None
+    lost = lost_labels(workspace, model, fit_split, used_sources, chosen=chosen)
+    if lost is not None:
+        warnings.warn(lost, LabelkitWarning, stacklevel=outside_labelkit())
 
 
 # A label its sources vote on this many fit rows or more, and that the label model gives
@@ -254,7 +262,12 @@ LOST_LABEL_VOTES = 20
 
 
 def lost_labels(
-    workspace: Workspace, model: str, fit_split: str, sources: list[str] | None = None
+    workspace: Workspace,
+    model: str,
+    fit_split: str,
+    sources: list[str] | None = None,
+    *,
+    chosen: str | None = None,
 ) -> str | None:
     """What the stored predictions lose of the task's labels, said as a warning, or None.
 
@@ -265,7 +278,8 @@ def lost_labels(
     weighed the billing LFs 0; trial 57b: Snorkel and weighted majority vote answered
     `no` for every ticket on four of five tags, whose only LFs voted `yes`). On a task
     with attributes only the second is said, per ``attribute=label``: an aspect's
-    polarity no LF votes is a choice, not an accident.
+    polarity no LF votes is a choice, not an accident. ``chosen`` is what ``auto`` ended
+    with: fallen back to majority vote, it is not told to try majority vote (trial 54e).
 
     Examples
     --------
@@ -307,6 +321,8 @@ def lost_labels(
     ]
     if outweighed:
         other = "auto" if model != "auto" else "majority_vote` or `--model dawid_skene"
+        if model == "auto" and chosen == "majority_vote":
+            other = "dawid_skene"
         said.append(
             f"{model} gives next to none of its sources' votes for {', '.join(outweighed)} of "
             f"{fit_split}: their votes are outweighed; compare another label model "
@@ -380,7 +396,7 @@ def label_model_accuracy(
     gold = workspace.sql(
         "SELECT gold FROM examples WHERE split = ? AND gold IS NOT NULL ORDER BY id", [split]
     )["gold"]
-    _, answers = _predict(workspace, model, fit_split, gold_split, sources, None, params)
+    _, answers, _ = _predict(workspace, model, fit_split, gold_split, sources, None, params)
     right = counted = 0
     for attribute, _, predicted in answers:
         expected = task.answers(attribute).encode(task.gold_answers(gold, attribute))
@@ -419,10 +435,12 @@ def _predict(
     sources: list[str] | None,
     save_to: str | Path | None,
     params: dict[str, Any],
-) -> tuple[list[str], Iterator[tuple[str, np.ndarray, np.ndarray]]]:
+) -> tuple[list[str], Iterator[tuple[str, np.ndarray, np.ndarray]], list[LabelModel]]:
     """The sources ``aggregate`` uses, and its answers for a task with a label per
     attribute: per attribute, computed as they are read, its probabilities and predicted
-    codes for every example, in id order. Bad splits raise here, before any answer."""
+    codes for every example, in id order; and, once they are read, a classification's
+    fitted model (its ``chosen`` names the model ``auto`` ended with). Bad splits raise
+    here, before any answer."""
     task = workspace.task
     workspace.require("votes", VOTE_STEP)
     warn_if_out_of_date(workspace, labels=False)
@@ -446,6 +464,7 @@ def _predict(
             [gold_split],
         )["gold"]
     fit_rows = in_fit if with_gold is None else in_fit | with_gold
+    fitted: list[LabelModel] = []
 
     def answered() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for attribute in task.targets:
@@ -460,8 +479,9 @@ def _predict(
                 gold = np.full(len(codes), ABSTAIN, dtype=answers.dtype)
                 gold[with_gold] = answers
             if task.kind == "classification":
+                fitted.append(make_label_model(model, **params))
                 proba, predicted = fit_predict(
-                    make_label_model(model, **params),
+                    fitted[-1],
                     codes,
                     task.cardinality,
                     fit_rows,
@@ -480,4 +500,4 @@ def _predict(
                 )
             yield attribute, proba, predicted
 
-    return used_sources, answered()
+    return used_sources, answered(), fitted

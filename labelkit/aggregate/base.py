@@ -180,6 +180,16 @@ def vote_shares(counts: np.ndarray, prior: np.ndarray | None = None) -> np.ndarr
     return shares
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy's arrays and numbers as Python's, for a repr: a class
+    balance read ``[np.float64(0.5), ...]`` (the second read of stop 57)."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def votes_where_weightless(
     counts: np.ndarray, evidence: np.ndarray, proba: np.ndarray, prior: np.ndarray
 ) -> np.ndarray:
@@ -274,16 +284,21 @@ class BaseLabelModel:
         >>> AutoLabelModel(min_agreement=0.8).fit(codes, 2)
         AutoLabelModel(min_agreement=0.8; fitted: 3 sources, 2 classes)
         """
-        defaults = inspect.signature(type(self)).parameters
-        given = [
-            f"{name}={getattr(self, name)!r}"
-            for name in self.config_attributes
-            if name not in defaults or getattr(self, name) != defaults[name].default
-        ]
-        said = [", ".join(given)] if given else []
+        given = self._given()
+        said = [", ".join(f"{name}={_plain(value)!r}" for name, value in given)] if given else []
         if self.cardinality:
             said.append(f"fitted: {self.n_sources} sources, {self.cardinality} classes")
         return f"{type(self).__name__}({'; '.join(said)})"
+
+    def _given(self) -> list[tuple[str, Any]]:
+        """The settings the repr shows: those of ``config_attributes`` not at their
+        defaults."""
+        defaults = inspect.signature(type(self)).parameters
+        return [
+            (name, getattr(self, name))
+            for name in self.config_attributes
+            if name not in defaults or getattr(self, name) != defaults[name].default
+        ]
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
         """The predicted code per example (``ABSTAIN`` where undecided).

@@ -22,6 +22,7 @@ unless one is given; Dawid-Skene holds those rows to their known class during EM
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -113,10 +114,11 @@ class WeightedMajorityVote(BaseLabelModel):
     ``w_j = log(a_j (K - 1) / (1 - a_j))``. Without given ``weights``, ``a_j`` is
     estimated as the (smoothed) agreement of source ``j`` with the gold label where
     ``fit`` is given one, else with the majority vote of the other sources; a source
-    no better than chance gets weight 0. A row whose votes all weigh 0 goes halfway
-    from the prior to its votes' shares, as in ``auto`` (``votes_where_weightless``):
-    a source that votes alone on its class is only ever judged where another one
-    disagrees, and weighed 0 it left its rows to the prior (trial 57b).
+    no better than chance gets weight 0. On three classes or more, a row whose votes
+    all weigh 0 goes halfway from the prior to its votes' shares, as in ``auto``
+    (``votes_where_weightless``): a source that votes alone on its class is only ever
+    judged where another one disagrees, and weighed 0 it left its rows to the prior
+    (trial 57b). Of two classes, the prior's is the one its votes left.
 
     Parameters
     ----------
@@ -135,6 +137,11 @@ class WeightedMajorityVote(BaseLabelModel):
     name = "weighted_majority"
     config_attributes = ("class_balance",)
     state_attributes = ("weights", "prior")
+
+    def _given(self) -> list[tuple[str, Any]]:
+        # The given weights are no config: a fit saves the weights it used as state.
+        weights = [] if self.given_weights is None else [("weights", self.given_weights)]
+        return weights + super()._given()
 
     def __init__(
         self, weights: Sequence[float] | None = None, class_balance: ClassBalance = None

@@ -415,8 +415,9 @@ def apply_lfs_to_frame(
 
     The frame's other columns are the examples' metadata (``x.meta`` for Python LFs, the
     fields of ``threshold_lf``, ``lookup_lf`` and ``column_lf``). Example ids come from
-    ``id_column`` (a column named ``id`` if not given, as ``ingest`` reads it), or are
-    the row positions ("0", "1", ...), in the frame's order; they must be unique.
+    ``id_column`` (a column named ``id`` if not given, as ``ingest`` reads it; it stays
+    a field too), or are the row positions ("0", "1", ...), in the frame's order; they
+    must be unique.
     ``labels`` given as names make a classification task, or a spans task for span LFs
     (their votes then in ``spans``); a ``Task`` says which.
 
@@ -443,8 +444,11 @@ def apply_lfs_to_frame(
         if isinstance(labels, Task)
         else Task(labels=tuple(labels), kind="spans" if spans else "classification")
     )
-    if id_column is None and "id" in frame.columns and text_column != "id":
-        id_column = "id"  # as ingest reads it (trial 57b: the votes came back as "0", "1", ...)
+    # A column named `id` gives the ids, as ingest reads it (trial 57b: the votes came
+    # back as "0", "1", ...), and stays a field LFs may read, as it was before.
+    found_id = id_column is None and "id" in frame.columns and text_column != "id"
+    if found_id:
+        id_column = "id"
     for role, column in (("text", text_column), ("id", id_column)):
         if column is not None and column not in frame.columns:
             raise InputError(f"no {role} column {column!r}; the columns are {frame.columns}")
@@ -467,7 +471,7 @@ def apply_lfs_to_frame(
             f"id column {id_column!r} repeats the id {ids[again]!r} of row {first} in row "
             f"{again} (counting from 0; {copies.sum()} rows share an id): ids must be unique"
         )
-    rest = [c for c in frame.columns if c not in (text_column, id_column)]
+    rest = [c for c in frame.columns if c != text_column and (c != id_column or found_id)]
     examples = frame.select(
         (
             pl.col(id_column).cast(pl.String)

@@ -255,7 +255,10 @@ def test_a_label_model_that_answers_no_to_a_whole_tag_is_warned_of(tmp_path: Pat
             "no"
         ]
         majority = aggregate(ws, "majority_vote")
-    [warning] = [str(w.message) for w in caught if "outweighed" in str(w.message)]
+    [(warning, where)] = [
+        (str(w.message), w.filename) for w in caught if "outweighed" in str(w.message)
+    ]
+    assert where == __file__, "the warning points at the caller's line (the second read)"
     assert warning.startswith(
         "weighted_majority gives next to none of its sources' votes for bug=yes (voted on "
     )

@@ -184,6 +184,11 @@ def test_a_label_model_shows_its_settings_and_its_fit() -> None:
     assert repr(make_label_model("auto", min_agreement=0.8).fit(codes, 2)) == (
         "AutoLabelModel(min_agreement=0.8; fitted: 3 sources, 2 classes)"
     )
+    # The second read: given weights were hidden, and numbers read np.float64(0.5).
+    weighted = WeightedMajorityVote(weights=[3, 1, 1], class_balance=np.array([0.5, 0.5]))
+    assert repr(weighted) == (
+        "WeightedMajorityVote(weights=[3.0, 1.0, 1.0], class_balance=[0.5, 0.5])"
+    )
 
 
 def test_given_weights_and_class_balance_decide_the_vote() -> None:

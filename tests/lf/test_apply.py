@@ -537,6 +537,16 @@ def test_lfs_apply_to_a_frame_as_they_do_to_a_workspace(workspace: Workspace) ->
     )
     by_id = apply_lfs_to_frame([SUBSCRIBE], categorical, text_column="body", labels=["ham", "spam"])
     assert by_id.matrix.to_frame().rows() == with_ids.matrix.to_frame().rows()
+    # The second read: a categorical ordered by its strings is text too; and an LF
+    # reading the field `id` kept working.
+    lexical = categorical.with_columns(
+        pl.col("body").cast(pl.String).cast(pl.Categorical("lexical"))
+    )
+    by_id = apply_lfs_to_frame([SUBSCRIBE], lexical, text_column="body", labels=["ham", "spam"])
+    assert by_id.matrix.to_frame().rows() == with_ids.matrix.to_frame().rows()
+    field = column_lf("by_id", "id", {"k1": "spam"})
+    read = apply_lfs_to_frame([field], categorical, text_column="body", labels=["ham", "spam"])
+    assert read.matrix.to_frame()["by_id"].to_list() == ["spam", None, None, None]
     with pytest.raises(LabelingFunctionError, match=r"'broken' failed .* on all 4 examples"):
         apply_lfs_to_frame([broken], frame, text_column="body", labels=["ham", "spam"])
 
