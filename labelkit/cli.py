@@ -1658,8 +1658,14 @@ def import_decisions_command(
         f"{counted(counts['stored'], 'decision')} of {reviewer} stored{standing}: "
         "export and train take them as reviewed labels",
         highlight=False,
-        markup=False,
     )
+    if counts["rejected"] or counts["ignored"]:
+        console.print(
+            f"column 'answer' holds Prodigy's answers: the {counts['rejected']:,} rejected "
+            f"and {counts['ignored']:,} ignored rows are no decisions (a rejected label says "
+            "only what the text is not)",
+            highlight=False,
+        )
 
 
 @app.command(name="import-votes")

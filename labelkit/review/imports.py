@@ -10,11 +10,14 @@ Gold is another matter: it scores, and trains nothing (trial 54a: a Prodigy user
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.data import PRODIGY_ANSWER
+from labelkit.errors import InputError, LabelkitWarning, outside_labelkit
+from labelkit.report import counted
 from labelkit.review.queue import EFFECTIVE_DECISIONS, reviewer_name
 from labelkit.tables import as_frame, read_table
 from labelkit.workspace import Workspace, registered
@@ -31,8 +34,8 @@ def import_decisions(
 ) -> dict[str, int]:
     """Store a table of labels a person gave (``example_id, label``, and ``attribute``
     on a task with attributes) as ``reviewer``'s decisions; return how many were
-    ``stored`` and how many were ``standing`` already (the reviewer's decision that
-    counts gives that label).
+    ``stored``, how many were ``standing`` already (the reviewer's decision that
+    counts gives that label), and how many rows a Prodigy ``answer`` left out.
 
     Each row is one decision of the action ``label``, on any example of the workspace,
     queued or not, marked as not shown in labelkit's review; the newest decision on an
@@ -40,11 +43,18 @@ def import_decisions(
     label the item cannot have, an empty cell or one item given twice is an error
     naming the row, and nothing is stored. A spans task's decisions are made in review.
 
+    Where the table has Prodigy's ``answer`` column, as ``ingest`` reads it, only the
+    accepted rows are decisions: a rejected label says what the text is not, an ignored
+    one nothing (``rejected``, ``ignored``; trial 57d: 48 rejects were stored as the
+    labels they refused). A choice interface's row (``"accept": ["billing"]``, no
+    ``label``) gives its one accepted option. Decisions on texts of dev or test, which
+    training never reads, are warned of.
+
     Examples
     --------
     >>> import_decisions(ws, pl.DataFrame({"example_id": ["c1"], "label": ["spam"]}),
     ...                  reviewer="prodigy")
-    {'stored': 1, 'standing': 0}
+    {'stored': 1, 'standing': 0, 'rejected': 0, 'ignored': 0}
     """
     task = workspace.task
     if task.kind == "spans":
@@ -57,6 +67,7 @@ def import_decisions(
     name = "frame" if frame is not None else str(source)
     if frame is None:
         frame = read_table(Path(source), file_format=file_format)  # type: ignore[arg-type]
+    frame, left_out = _accepted(frame)
     with_attributes = task.kind != "classification"
     wanted = ["example_id", *(["attribute"] if with_attributes else []), "label"]
     missing = [column for column in wanted if column not in frame.columns]
@@ -103,8 +114,42 @@ def import_decisions(
                           AND d.reviewer = $reviewer AND d.label = i.label)""",
                 {"reviewer": reviewer, "comment": f"imported from {name}", "at": time.time()},
             ).fetchone()
+        elsewhere = workspace.sql(
+            "SELECT count(*) AS n FROM imported_decisions i JOIN examples e "
+            "ON e.id = i.example_id WHERE e.split <> 'train'"
+        )["n"][0]
+    if elsewhere:
+        warnings.warn(
+            f"{counted(elsewhere, 'decision')} of {name} {'is' if elsewhere == 1 else 'are'} on "
+            "texts of dev or test, which training never reads (ingest puts texts with gold "
+            "there): to train on annotations, ingest their texts without --label-column",
+            LabelkitWarning,
+            stacklevel=outside_labelkit(),
+        )
     stored = int(inserted[0]) if inserted else 0
-    return {"stored": stored, "standing": rows.height - stored}
+    return {"stored": stored, "standing": rows.height - stored, **left_out}
+
+
+def _accepted(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``frame``'s accepted rows where it has Prodigy's ``answer`` column (a choice
+    interface's one accepted option as the label where a row has none), and how many
+    rows were ``rejected`` and ``ignored``."""
+    counts = {"rejected": 0, "ignored": 0}
+    if frame.schema.get(PRODIGY_ANSWER) != pl.String:
+        return frame, counts
+    answers = set(frame[PRODIGY_ANSWER].drop_nulls().unique().to_list())
+    if not answers <= {"accept", "reject", "ignore"}:
+        return frame, counts
+    counts = {
+        "rejected": int((frame[PRODIGY_ANSWER] == "reject").sum()),
+        "ignored": int((frame[PRODIGY_ANSWER] == "ignore").sum()),
+    }
+    if frame.schema.get("accept") == pl.List(pl.String):
+        chosen = pl.col("accept").list
+        option = pl.when(chosen.len() == 1).then(chosen.first())
+        label = pl.coalesce(pl.col("label"), option) if "label" in frame.columns else option
+        frame = frame.with_columns(label.alias("label"))
+    return frame.filter(pl.col(PRODIGY_ANSWER) == "accept"), counts
 
 
 def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:

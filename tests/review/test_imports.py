@@ -43,6 +43,8 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
     assert import_decisions(workspace, answers, reviewer="prodigy") == {
         "stored": 2,
         "standing": 0,
+        "rejected": 0,
+        "ignored": 0,
     }
     assert decided(workspace) == [
         ("a1", "", "prodigy", "label", "spam", False),
@@ -57,6 +59,8 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
     assert import_decisions(workspace, answers, reviewer="prodigy") == {
         "stored": 0,
         "standing": 2,
+        "rejected": 0,
+        "ignored": 0,
     }
     again = pl.DataFrame({"example_id": ["a3"], "label": ["spam"]})
     assert import_decisions(workspace, again, reviewer="prodigy")["stored"] == 1
@@ -129,3 +133,40 @@ def test_the_cli_stores_them_and_says_how_many(workspace: Workspace, tmp_path: P
     assert done.stdout.startswith("1 decision of bo stored: export and train take them")
     with Workspace(path, read_only=True) as ws:
         assert decided(ws) == [("a4", "", "bo", "label", "ham", False)]
+
+
+def test_prodigy_answers_store_the_accepted_rows_alone(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 57d: 48 rejected and 4 ignored rows of a textcat.teach export were stored as
+    # the labels they refused; and decisions on gold texts, in dev and test, trained
+    # nothing without a word.
+    path = workspace.path
+    workspace.close()
+    answers = tmp_path / "prodigy.jsonl"
+    answers.write_text(
+        '{"example_id": "a1", "label": "spam", "answer": "accept"}\n'
+        '{"example_id": "a2", "label": "ham", "answer": "reject"}\n'
+        '{"example_id": "a3", "label": "spam", "answer": "ignore"}\n'
+        '{"example_id": "a4", "accept": ["ham"], "answer": "accept"}\n'
+        '{"example_id": "a5", "label": "spam", "answer": "accept"}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "import-decisions", path, answers, "--reviewer", "pd"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert said.startswith("3 decisions of pd stored")
+    assert "the 1 rejected and 1 ignored rows are no decisions" in said
+    assert (
+        f"warning: 1 decision of {answers} is on texts of dev or test, which training never reads"
+    ) in " ".join(done.stderr.split())
+    with Workspace(path, read_only=True) as ws:
+        assert decided(ws) == [
+            ("a1", "", "pd", "label", "spam", False),
+            ("a4", "", "pd", "label", "ham", False),
+            ("a5", "", "pd", "label", "spam", False),
+        ]
