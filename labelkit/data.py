@@ -1083,18 +1083,27 @@ def _skip_repeats(con: duckdb.DuckDBPyConnection) -> int:
     )
     clash = con.execute(
         """
-        SELECT id, file, row FROM ingest_repeats
-        WHERE copy = 1 AND id = (SELECT min(id) FROM (SELECT id FROM ingest_repeats
-                                                      WHERE copy = 1
-                                                      GROUP BY id HAVING count(*) > 1))
-        ORDER BY file, row, seq LIMIT 2
+        SELECT r.id, r.file, r.row, s.text, s.gold FROM ingest_repeats r
+        JOIN ingest_staged s ON s.seq = r.seq AND s.row = r.row
+        WHERE r.copy = 1 AND r.id = (SELECT min(id) FROM (SELECT id FROM ingest_repeats
+                                                          WHERE copy = 1
+                                                          GROUP BY id HAVING count(*) > 1))
+        ORDER BY r.file, r.row, r.seq LIMIT 2
         """
     ).fetchall()
     if clash:
-        (key, file, row), (_, other_file, other_row) = clash
+        (key, file, row, text, gold), (_, other_file, other_row, other_text, other_gold) = clash
+        differ = "different content"
+        if text == other_text and gold != other_gold:
+            # Trial 57d: two annotators' answers on one Prodigy task.
+            differ = (
+                f"the same text and two gold labels, {gold!r} and {other_gold!r} (two people's "
+                "answers? one gold label per text; import each person's as votes of a source "
+                "of their own with `labelkit import-votes`)"
+            )
         raise InputError(
-            f"id {key!r} appears twice with different content: "
-            f"{file} row {row} and {other_file} row {other_row}"
+            f"id {key!r} appears twice with {differ}: {file} row {row} and {other_file} row "
+            f"{other_row}"
         )
     skipped = first_row(con, "SELECT count(*) FROM ingest_repeats WHERE copy > 1")
     assert skipped is not None

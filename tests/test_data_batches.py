@@ -89,6 +89,16 @@ def test_an_id_given_twice_across_batches_with_other_text_names_both_rows(
         ingest(workspace, path, split_column="split")
     assert table_counts(workspace) == before
     _no_leftovers(workspace)
+    # Trial 57d: two annotators' answers on one task read as "different content".
+    answers = tmp_path / "answers.csv"
+    answers.write_text("id,text,label\nt1,a goal,sports\nt1,a goal,tech\n")
+    with pytest.raises(
+        InputError,
+        match=r"id 't1' appears twice with the same text and two gold labels, 'sports' and "
+        r"'tech' \(two people's answers\?.*import-votes",
+    ):
+        ingest(workspace, answers, label_column="label")
+    assert table_counts(workspace) == before
 
 
 @pytest.mark.usefixtures("small_batches")
