@@ -3186,23 +3186,38 @@ def evaluate_all(
 
 
 def _llms_silent_on(ws: Workspace, split: str) -> str | None:
-    """A note naming the LLM sources that vote on other splits and on no example of
-    ``split``: `labelkit llm` asks about train unless told (trial 56a: the LLM's rows
-    in evaluate were blank, and nothing said why)."""
+    """A note naming the sources that vote on other splits and on no example of
+    ``split``: `labelkit llm` asks about train unless told (trial 56a: the LLM's rows in
+    evaluate were blank, and nothing said why), and imported votes cover the texts
+    their table names (trial 57d: every LF at coverage 0 on test, unexplained)."""
     table = "span_votes" if ws.task.kind == "spans" else "votes"
-    silent = ws.sql(
-        f"""SELECT v.source FROM {table} v JOIN examples e ON e.id = v.example_id
-            WHERE v.source IN (SELECT name FROM sources WHERE kind = 'llm')
-            GROUP BY v.source HAVING NOT bool_or(e.split = $split) ORDER BY v.source""",
+    voters = ws.sql(
+        f"""SELECT v.source, any_value(s.kind) = 'llm' AS llm,
+                   NOT bool_or(e.split = $split) AS silent
+            FROM {table} v JOIN examples e ON e.id = v.example_id
+                 JOIN sources s ON s.name = v.source
+            GROUP BY v.source ORDER BY v.source""",
         {"split": split},
-    )["source"].to_list()
-    if not silent:
-        return None
-    return (
-        f"note: {', '.join(silent)} voted on no example of the {split} split, so "
-        f"{'it is' if len(silent) == 1 else 'they are'} not scored there: `labelkit llm "
-        f"--split {split}` asks there (answers already cached are not paid for again)"
     )
+    llms = voters.filter(pl.col("llm") & pl.col("silent"))["source"].to_list()
+    # Only where every other source is silent there: an LF may never fire on a split.
+    others = voters.filter(~pl.col("llm"))
+    others = others["source"].to_list() if others["silent"].all() else []
+    said = []
+    if llms:
+        said.append(
+            f"{', '.join(llms)} voted on no example of the {split} split, so "
+            f"{'it is' if len(llms) == 1 else 'they are'} not scored there: `labelkit llm "
+            f"--split {split}` asks there (answers already cached are not paid for again)"
+        )
+    if others:
+        said.append(
+            f"{', '.join(others)} voted on no example of the {split} split, so "
+            f"{'it is' if len(others) == 1 else 'they are'} not scored there, and the label "
+            f"model has no LF votes there to combine: imported votes cover the texts their "
+            f"table names (`labelkit import-votes` a table with the {split} texts)"
+        )
+    return "note: " + "; ".join(said) if said else None
 
 
 # Below this many gold texts, evaluate gives the models' accuracies with their intervals.

@@ -1261,6 +1261,21 @@ def test_evaluate_says_an_llm_asked_about_train_alone_is_not_scored(tmp_path: Pa
         "`labelkit llm --split test` asks there" in said
     )
     assert "note: rule" not in said, "an LF is not named"
+    # Trial 57d: votes imported for train and dev alone left every source at coverage 0
+    # on test, unexplained.
+    train_only = tmp_path / "train_only.duckdb"
+    with Workspace(train_only) as opened:
+        ingest(opened, frame, id_column="id", split_column="split", label_column="label",
+               labels=["ham", "spam"])  # fmt: skip
+        import_votes(
+            opened, pl.DataFrame({"example_id": ids[:8], "source": "rule", "label": "spam"})
+        )
+        aggregate(opened, "majority_vote")
+    said = " ".join(piped("evaluate", train_only).stdout.split())
+    assert (
+        "note: rule voted on no example of the test split, so it is not scored there, and "
+        "the label model has no LF votes there to combine: imported votes cover"
+    ) in said
 
 
 def test_aggregate_warns_when_the_ties_a_label_model_breaks_go_wrong(
