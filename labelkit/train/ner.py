@@ -50,7 +50,14 @@ from labelkit.review.queue import current_spans
 from labelkit.spans import misplaced, span_triples, spans_json
 from labelkit.task import OUTSIDE, Task
 from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, entity_types, sample_examples
-from labelkit.train.textcat import SAVED, _check_run, _fit, learnt_from, record_provenance
+from labelkit.train.textcat import (
+    SAVED,
+    _check_run,
+    _fit,
+    learnt_from,
+    record_provenance,
+    set_language,
+)
 from labelkit.workspace import Workspace, registered
 
 NER_MODEL = "spacy_ner"
@@ -121,7 +128,7 @@ def ner_config(
             f"{PRETRAINED_SHAPE['depth']} and no static vectors"
         )
     config = init_config(lang="en", pipeline=["ner"], optimize="efficiency", gpu=False)
-    config["nlp"]["lang"] = lang
+    set_language(config, lang)
     config["training"].update(
         {
             "max_epochs": max_epochs,
@@ -280,7 +287,7 @@ def train_ner(
     if unknown:
         raise InputError(f"rules match on LOWER or ORTH, not {unknown}")
     if lang is not None:
-        config["nlp"]["lang"] = lang
+        set_language(config, lang)
     task = Task(labels=tuple(labels), kind="spans", lang=config["nlp"]["lang"])
     nlp = spacy.blank(task.lang)
     train_docs, train_counts = _docbin(nlp, rows, pipe)

