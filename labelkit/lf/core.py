@@ -418,9 +418,37 @@ def whole_words(words: Sequence[str], accents: bool = True) -> str:
 
 
 def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
-    start = r"\b" if _is_word_char(word[:1]) else ""
-    end = r"\b" if _is_word_char(word[-1:]) else ""
+    start = r"\b" if _is_word_char(word[:1]) and not _unspaced(word[:1]) else ""
+    end = r"\b" if _is_word_char(word[-1:]) and not _unspaced(word[-1:]) else ""
     return start + "".join(map(escape, word)) + end
+
+
+# Scripts written without spaces between words, by the start of their letters' Unicode
+# names: a whole word there has no edge a regex can see.
+_UNSPACED_SCRIPTS = (
+    "CJK",
+    "HIRAGANA",
+    "KATAKANA",
+    "HALFWIDTH KATAKANA",
+    "THAI",
+    "LAO",
+    "KHMER",
+    "MYANMAR",
+)
+
+
+def _unspaced(char: str) -> bool:
+    """Whether ``char`` is of a script written without spaces (Chinese, Japanese, Thai,
+    ...): a keyword's edge there needs no word boundary, as ``\\b`` would need a space
+    or punctuation beside it (trial 57e: 22 Chinese and Japanese keyword LFs matched
+    nothing; 快递 was found in 快递，很慢 and not in 快递很慢).
+
+    Examples
+    --------
+    >>> _unspaced("快"), _unspaced("か"), _unspaced("k")
+    (True, True, False)
+    """
+    return unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
 
 
 def _without_accents(word: str) -> str:
@@ -626,12 +654,19 @@ def _within(first: str, second: str, window: int) -> str:
     # After a match, the rest of its word; then up to window - 1 whole words between;
     # then the start of the other's word, up to where it begins.
     gap = rf"{word}*(?:\s+{word}+){{0,{window - 1}}}\s+{word}*?"
-    return f"(?:{first}{gap}{second}|{second}{gap}{first})"
+    # Or, in a script written without spaces, anywhere in the same run of its letters
+    # (trial 57e: 物流很慢 has no space for a window to count).
+    run = rf"[{_UNSPACED_CLASS}]*?"
+    return f"(?:{first}{gap}{second}|{second}{gap}{first}|{first}{run}{second}|{second}{run}{first})"
+
+
+# The letters of ``_UNSPACED_SCRIPTS`` in polars' regex syntax.
+_UNSPACED_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
 
 
 # What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must
 # not have one between them.
-CLAUSE_BREAKS = ".,;:!?"
+CLAUSE_BREAKS = ".,;:!?，。、；：！？"
 
 
 def regex_lf(

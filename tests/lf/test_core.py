@@ -430,6 +430,24 @@ def test_a_keyword_can_match_with_any_accent_or_none() -> None:
     assert json.loads(keyword_lf("kw", ["envío"], "ham").definition).get("accents") is None
 
 
+def test_keywords_of_scripts_written_without_spaces_match_inside_a_run() -> None:
+    # Trial 57e: 22 Chinese and Japanese keyword LFs matched nothing (no space around
+    # 快递 in 快递很慢), and near= found no window in 物流很慢.
+    texts = ["快递很慢", "客服 very nice", "このイヤホンは最高です", "质量很慢", "质量很好，物流慢",
+             "物流 很 慢 ， 质量 很 好", "iPhone 15 的电池", "sub to me"]  # fmt: skip
+    frame = pl.DataFrame({"id": [str(n) for n in range(len(texts))], "text": texts})
+    assert votes(keyword_lf("kw", ["快递", "客服", "イヤホン"], "ham"), frame) == [
+        "ham", "ham", "ham", None, None, None, None, None
+    ]  # fmt: skip
+    stem = keyword_lf("kw", ["物流"], "ham")
+    assert votes(stem, frame) == [None, None, None, None, "ham", "ham", None, None]
+    near = keyword_lf("kw", ["质量"], "ham", near=["慢"], window=3)
+    assert votes(near, frame) == [None, None, None, "ham", None, None, None, None]
+    # Latin words keep their word edges.
+    assert votes(keyword_lf("kw", ["phone", "sub"], "ham"), frame)[6:] == [None, "ham"]
+    assert whole_words(["快递", "sub"]) == r"(?:快递|\bsub\b)"
+
+
 def test_python_lfs_and_errors_keep_the_text_as_stored() -> None:
     @labeling_function
     def as_stored(x: Example) -> str | None:
