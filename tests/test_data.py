@@ -1405,3 +1405,20 @@ def test_gold_given_on_a_second_ingest_says_where_it_is(tmp_path: Path) -> None:
     assert any(
         note.startswith("every gold label is in train (10), where nothing") for note in notes
     )
+
+
+def test_chinese_or_japanese_texts_under_a_language_that_reads_runs_as_words_are_noted(
+    tmp_path: Path,
+) -> None:
+    # Trial 57e: --lang xx widened every span LF's spans to the runs between spaces.
+    texts = ["快递很慢", "客服 very nice", "このイヤホンは最高です", "iPhone 15 的电池很差"]
+    for lang, noted in (("xx", True), ("en", True), ("zh", False)):
+        with Workspace(tmp_path / f"{lang}.duckdb") as ws:
+            summary = ingest(ws, pl.DataFrame({"text": texts}), labels=["a", "b"], lang=lang)
+        said = f"most texts are in Chinese or Japanese script, which spaCy's {lang!r} tokenizer"
+        assert (said in str(summary)) is noted, lang
+    with Workspace(tmp_path / "english.duckdb") as ws:
+        summary = ingest(
+            ws, pl.DataFrame({"text": ["hello there", "the 快递 word"]}), labels=["a", "b"]
+        )
+    assert "Chinese or Japanese script" not in str(summary)
