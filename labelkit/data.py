@@ -1838,7 +1838,7 @@ def _span_gold(
                 '{"start": ..., "end": ..., "label": ...} objects)'
             )
         for start, end, label in parsed:
-            if problem := misplaced(start, end, len(row["text"])):
+            if problem := misplaced(start, end, len(row["text"]), row["text"]):
                 raise InputError(f"{where}: span {[start, end, label]} {problem}")
             if labels is not None and label not in labels:
                 raise InputError(

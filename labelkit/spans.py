@@ -305,9 +305,10 @@ def wrench_spans_of(data: object, path: Path) -> WrenchSpans:
     )
 
 
-def misplaced(start: int, end: int, length: int) -> str | None:
+def misplaced(start: int, end: int, length: int, text: str | None = None) -> str | None:
     """What is wrong with the character offsets ``[start, end)`` in a text of ``length``
-    characters, or None where they mark a span of it.
+    characters, or None where they mark a span of it. Given the ``text``, a span past
+    its end in a text with emoji is said to be likely counted in UTF-16 units.
 
     Examples
     --------
@@ -321,7 +322,13 @@ def misplaced(start: int, end: int, length: int) -> str | None:
     if start < 0:
         return f"starts at {start}, before the text"
     if end > length:
-        return f"ends at {end}, after the text ({length} characters)"
+        wide = sum(ord(char) > 0xFFFF for char in text or "")
+        return f"ends at {end}, after the text ({length} characters)" + (
+            f"; offsets count characters (code points, as Python does), and this text has "
+            f"{wide} (emoji, say) that UTF-16, as JavaScript tools count, makes two"
+            if wide
+            else ""
+        )
     return None
 
 

@@ -174,6 +174,20 @@ def test_a_bad_gold_span_names_file_row_and_column_and_writes_nothing(
         assert not ws.has_task()
 
 
+def test_a_span_past_a_text_with_emoji_says_offsets_are_not_utf16(tmp_path: Path) -> None:
+    # Trial 57e: offsets a JavaScript tool counted in UTF-16 ran past the end, and the
+    # error said nothing of why.
+    row = {"id": "e1", "text": "🔥🔥 充电宝很好", "spans": [[5, 10, "PRODUCT"]]}
+    source = write_jsonl(tmp_path / "emoji.jsonl", [row])
+    with Workspace(tmp_path / "ws.duckdb") as ws, pytest.raises(InputError) as error:
+        ingest(ws, source, kind="spans", labels=["PRODUCT"], label_column="spans")
+    assert str(error.value).endswith(
+        "ends at 10, after the text (8 characters); offsets count characters (code points, "
+        "as Python does), and this text has 2 (emoji, say) that UTF-16, as JavaScript tools "
+        "count, makes two"
+    )
+
+
 def test_wrench_span_files_give_the_task_splits_and_character_gold(tmp_path: Path) -> None:
     folder = tmp_path / "set"
     train = write_wrench(folder, "train.json", {"5": WRENCH["1"]})
