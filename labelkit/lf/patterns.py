@@ -151,10 +151,14 @@ def load_pipeline(model: str) -> Any:
             return split_after_accents(spacy.blank(model.removeprefix("blank:")))
         return split_after_accents(spacy.load(model))
     except (OSError, ImportError) as error:
-        raise InputError(
-            f"spaCy pipeline {model!r} is not available ({error}); install it as a package "
-            "or use a blank tokenizer such as 'blank:en'"
-        ) from None
+        # Trial 57e: a Japanese task missing sudachipy was told to use 'blank:en'.
+        advice = (
+            "it needs a language spaCy has, with what the error names installed"
+            if model.startswith("blank:")
+            else "install it as a package, or use the task language's blank tokenizer "
+            "('blank:<lang>')"
+        )
+        raise InputError(f"spaCy pipeline {model!r} is not available ({error}): {advice}") from None
 
 
 class Patterned(Protocol):

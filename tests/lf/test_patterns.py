@@ -5,6 +5,7 @@ import pytest
 
 from labelkit import InputError, Task
 from labelkit.lf import compute_votes, keyword_lf, pattern_lf
+from labelkit.lf.patterns import load_pipeline
 
 TASK = Task(labels=("ham", "spam"))
 TEXTS = [
@@ -56,6 +57,11 @@ def test_bad_patterns_and_missing_pipelines_are_named() -> None:
         compute_votes([noun], frame, TASK)
     with pytest.raises(InputError, match="spaCy pipeline 'no_such_pipeline' is not available"):
         compute_votes([lf], frame, TASK)
+    # Trial 57e: Japanese without sudachipy was told to use 'blank:en'.
+    with pytest.raises(
+        InputError, match=r"'blank:xyz' is not available \(.*\): it needs a language spaCy has"
+    ):
+        load_pipeline("blank:xyz")
 
 
 def test_pattern_lfs_tokenize_in_the_tasks_language() -> None:
