@@ -459,6 +459,20 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
     assert after.prompt_tokens == round(test_chars / (train_chars / (4 * 20)))
 
 
+def test_a_dry_run_counts_a_token_per_chinese_character(tmp_path: Path) -> None:
+    # Trial 57e: at 4 characters a token for every character, a Chinese set's dry run
+    # counted a quarter of its tokens.
+    with Workspace(tmp_path / "zh.duckdb") as ws:
+        ingest(ws, pl.DataFrame({"text": ["快递很慢很慢", "abcdefgh"]}), labels=["a", "b"])
+        estimate = estimate_llm_run(ws, dataclasses.replace(CONFIG, input_price=1.0))
+        chars = sum(
+            sum(len(m["content"]) for m in CONFIG.request(ws.task, text)["messages"])
+            for text in ("快递很慢很慢", "abcdefgh")
+        )
+    # 14 characters of text, 6 of them Chinese: 14 / (8 / 4 + 6) characters a token.
+    assert estimate.prompt_tokens == round(chars / (14 / (8 / 4 + 6)))
+
+
 def test_a_dry_run_says_when_max_cost_would_refuse_the_run(tmp_path: Path) -> None:
     # Trial 56a: the dry run printed a $0.3496 estimate beside --max-cost 0.05, and not
     # that the run would be refused (it was).
