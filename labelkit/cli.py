@@ -3189,20 +3189,19 @@ def _llms_silent_on(ws: Workspace, split: str) -> str | None:
     """A note naming the sources that vote on other splits and on no example of
     ``split``: `labelkit llm` asks about train unless told (trial 56a: the LLM's rows in
     evaluate were blank, and nothing said why), and imported votes cover the texts
-    their table names (trial 57d: every LF at coverage 0 on test, unexplained)."""
+    their table names (trial 57d: every imported LF at coverage 0 on test, unexplained)."""
     table = "span_votes" if ws.task.kind == "spans" else "votes"
     voters = ws.sql(
         f"""SELECT v.source, any_value(s.kind) = 'llm' AS llm,
-                   NOT bool_or(e.split = $split) AS silent
+                   any_value(s.definition) LIKE '% imported from %' AS imported
             FROM {table} v JOIN examples e ON e.id = v.example_id
                  JOIN sources s ON s.name = v.source
-            GROUP BY v.source ORDER BY v.source""",
+            GROUP BY v.source HAVING NOT bool_or(e.split = $split) ORDER BY v.source""",
         {"split": split},
     )
-    llms = voters.filter(pl.col("llm") & pl.col("silent"))["source"].to_list()
-    # Only where every other source is silent there: an LF may never fire on a split.
-    others = voters.filter(~pl.col("llm"))
-    others = others["source"].to_list() if others["silent"].all() else []
+    llms = voters.filter("llm")["source"].to_list()
+    # Imported ones alone: an applied LF votes on every text, and may never fire on one.
+    others = voters.filter(~pl.col("llm") & pl.col("imported"))["source"].to_list()
     said = []
     if llms:
         said.append(
@@ -3213,9 +3212,9 @@ def _llms_silent_on(ws: Workspace, split: str) -> str | None:
     if others:
         said.append(
             f"{', '.join(others)} voted on no example of the {split} split, so "
-            f"{'it is' if len(others) == 1 else 'they are'} not scored there, and the label "
-            f"model has no LF votes there to combine: imported votes cover the texts their "
-            f"table names (`labelkit import-votes` a table with the {split} texts)"
+            f"{'it is' if len(others) == 1 else 'they are'} not scored there: imported votes "
+            f"cover the texts their table names (`labelkit import-votes` a table with the "
+            f"{split} texts)"
         )
     return "note: " + "; ".join(said) if said else None
 

@@ -1096,7 +1096,13 @@ def _skip_repeats(con: duckdb.DuckDBPyConnection) -> int:
     if clash:
         (key, file, row, text, gold), (_, other_file, other_row, other_text, other_gold) = clash
         differ = "different content"
-        if text == other_text and gold != other_gold:
+        if text == other_text and None in (gold, other_gold):
+            given = gold if gold is not None else other_gold
+            differ = (
+                f"the same text, gold {given!r} in one row and none in the other (a "
+                "rejected or ignored answer beside an accepted one? keep one row per text)"
+            )
+        elif text == other_text and gold != other_gold:
             # Trial 57d: two annotators' answers on one Prodigy task.
             differ = (
                 f"the same text and two gold labels, {gold!r} and {other_gold!r} (two people's "

@@ -326,7 +326,7 @@ def misplaced(start: int, end: int, length: int, text: str | None = None) -> str
         return f"ends at {end}, after the text ({length} characters)" + (
             f"; offsets count characters (code points, as Python does), and this text has "
             f"{wide} (emoji, say) that UTF-16, as JavaScript tools count, makes two"
-            if wide
+            if wide and end <= length + wide
             else ""
         )
     return None

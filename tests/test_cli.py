@@ -1260,7 +1260,7 @@ def test_evaluate_says_an_llm_asked_about_train_alone_is_not_scored(tmp_path: Pa
         "note: llm:gpt voted on no example of the test split, so it is not scored there: "
         "`labelkit llm --split test` asks there" in said
     )
-    assert "note: rule" not in said, "an LF is not named"
+    assert "note: rule" not in said, "an LF that votes on test is not named"
     # Trial 57d: votes imported for train and dev alone left every source at coverage 0
     # on test, unexplained.
     train_only = tmp_path / "train_only.duckdb"
@@ -1270,11 +1270,14 @@ def test_evaluate_says_an_llm_asked_about_train_alone_is_not_scored(tmp_path: Pa
         import_votes(
             opened, pl.DataFrame({"example_id": ids[:8], "source": "rule", "label": "spam"})
         )
+        # An applied LF that never fires on test is no imported table (the second read).
+        apply_lfs(opened, [keyword_lf("zero", ["0"], "ham")])
         aggregate(opened, "majority_vote")
     said = " ".join(piped("evaluate", train_only).stdout.split())
+    assert "zero voted on no example" not in said and "zero" in said
     assert (
-        "note: rule voted on no example of the test split, so it is not scored there, and "
-        "the label model has no LF votes there to combine: imported votes cover"
+        "note: rule voted on no example of the test split, so it is not scored there: "
+        "imported votes cover the texts their table names"
     ) in said
 
 

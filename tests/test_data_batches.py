@@ -99,6 +99,10 @@ def test_an_id_given_twice_across_batches_with_other_text_names_both_rows(
     ):
         ingest(workspace, answers, label_column="label")
     assert table_counts(workspace) == before
+    # The second read: an accepted answer beside a rejected one is no second gold label.
+    answers.write_text("id,text,label\nt1,a goal,sports\nt1,a goal,\n")
+    with pytest.raises(InputError, match=r"the same text, gold 'sports' in one row and none"):
+        ingest(workspace, answers, label_column="label")
 
 
 @pytest.mark.usefixtures("small_batches")

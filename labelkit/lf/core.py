@@ -427,6 +427,7 @@ def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
 # names: a whole word there has no edge a regex can see.
 _UNSPACED_SCRIPTS = (
     "CJK",
+    "IDEOGRAPHIC ITERATION",
     "HIRAGANA",
     "KATAKANA",
     "HALFWIDTH KATAKANA",
@@ -452,7 +453,20 @@ def _unspaced(char: str) -> bool:
 
 
 def _without_accents(word: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+    """``word`` with the accents of its Latin letters taken off; other letters as they
+    are (the second read of stop 57: Japanese ギ lost its voicing mark, and Hangul fell
+    apart into its letters, so that neither matched).
+
+    Examples
+    --------
+    >>> _without_accents("envío"), _without_accents("ギフト")
+    ('envio', 'ギフト')
+    """
+    plain = []
+    for char in unicodedata.normalize("NFC", word):
+        parts = unicodedata.normalize("NFD", char)
+        plain.append(parts[0] if parts[0].isascii() and parts[0].isalpha() else char)
+    return "".join(plain)
 
 
 def _accented_letters() -> dict[str, str]:
@@ -623,8 +637,12 @@ def keyword_lf(
         if window is None:
             condition &= pl.col("text").str.contains(flags + whole_words(near, accents))
         else:
+            unspaced = any(_unspaced(char) for word in (*keywords, *near) for char in word)
             condition = pl.col("text").str.contains(
-                flags + _within(whole_words(keywords, accents), whole_words(near, accents), window)
+                flags
+                + _within(
+                    whole_words(keywords, accents), whole_words(near, accents), window, unspaced
+                )
             )
     return DeclarativeLF(
         name=name,
@@ -646,22 +664,27 @@ def as_words(words: str | Sequence[str]) -> list[str]:
     return [words] if isinstance(words, str) else list(words)
 
 
-def _within(first: str, second: str, window: int) -> str:
+def _within(first: str, second: str, window: int, unspaced: bool = False) -> str:
     """A regex matching ``first`` and ``second`` at most ``window`` words apart, in
     either order, with no clause break (``CLAUSE_BREAKS``) between them; a word is a
-    run of non-whitespace, as in ``length_lf``."""
+    run of non-whitespace, as in ``length_lf``. With ``unspaced`` (words of a script
+    written without spaces), also anywhere in one run of such script, however long."""
     word = rf"[^\s{CLAUSE_BREAKS}]"
     # After a match, the rest of its word; then up to window - 1 whole words between;
     # then the start of the other's word, up to where it begins.
     gap = rf"{word}*(?:\s+{word}+){{0,{window - 1}}}\s+{word}*?"
-    # Or, in a script written without spaces, anywhere in the same run of its letters
+    near = f"{first}{gap}{second}|{second}{gap}{first}"
+    if not unspaced:
+        # Not for other words: `c++` near `code` would match `c++code` (the second read).
+        return f"(?:{near})"
+    # In a script written without spaces, anywhere in the same run of its letters
     # (trial 57e: 物流很慢 has no space for a window to count).
     run = rf"[{_UNSPACED_CLASS}]*?"
-    return f"(?:{first}{gap}{second}|{second}{gap}{first}|{first}{run}{second}|{second}{run}{first})"
+    return f"(?:{near}|{first}{run}{second}|{second}{run}{first})"
 
 
 # The letters of ``_UNSPACED_SCRIPTS`` in polars' regex syntax.
-_UNSPACED_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_UNSPACED_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}々〆ー"
 
 
 # What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must
@@ -1100,12 +1123,18 @@ def _from_snorkel(lf: Any, spec: str) -> PythonLF:
     """A Snorkel ``LabelingFunction`` (trial 53a: a Snorkel file "defined no labeling
     functions") as labelkit's: its function and resources; preprocessors refused, as
     they rewrite the row a labelkit example keeps fixed."""
-    if type(lf).__name__ != "LabelingFunction":
+    kind = type(lf).__name__
+    if kind != "LabelingFunction":
+        spacy = "NLP" in kind
         raise InputError(
-            f"{spec}: Snorkel labeling function {lf.name!r} is a {type(lf).__name__}, whose "
-            "spaCy preprocessing labelkit does not run: write its rule as a pattern_lf "
-            "(spaCy patterns, one nlp.pipe pass for every such LF), or as a function that "
-            "runs spaCy itself"
+            f"{spec}: Snorkel labeling function {lf.name!r} is of the class {kind}"
+            + (
+                ", whose spaCy preprocessing labelkit does not run: write its rule as a "
+                "pattern_lf (spaCy patterns, one nlp.pipe pass for every such LF), or as a "
+                "function that runs spaCy itself"
+                if spacy
+                else ", which labelkit does not read: make it a plain @labeling_function"
+            )
         )
     if getattr(lf, "_pre", None):
         raise InputError(

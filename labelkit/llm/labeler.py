@@ -596,7 +596,7 @@ def _token_rates(
     )
     bound = sum(config.answer_tokens(prompts.task, a) for a in prompts.bases) / len(prompts.bases)
     if not measured.height:
-        return _unmeasured_chars_per_token(workspace), bound, False
+        return _unmeasured_chars_per_token(workspace, prompts), bound, False
     chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
     chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
     same = measured.filter(pl.col("same"))
@@ -604,20 +604,31 @@ def _token_rates(
     return chars_per_token, completion, True
 
 
-def _unmeasured_chars_per_token(workspace: Workspace) -> float:
-    """Characters per token before any answer measured them: 4 for the alphabets, 1 for
-    Chinese, Japanese and Korean characters, weighed by their share of the first
-    thousand texts (trial 57e: at 4 for every character, a Chinese set's dry run
-    counted a quarter of its tokens)."""
+def _unmeasured_chars_per_token(workspace: Workspace, prompts: _Prompts) -> float:
+    """Characters per token of the prompts before any answer measured them: 4 for the
+    alphabets (the instructions among them), 1 for Chinese, Japanese and Korean
+    characters, by their share of the first thousand texts (trial 57e: at 4 for every
+    character, a Chinese set's dry run counted a quarter of its tokens).
+
+    Examples
+    --------
+    >>> _unmeasured_chars_per_token(ws, prompts)  # English texts, any instructions
+    4.0
+    """
     row = first_row(
         workspace.con,
-        r"""SELECT sum(length(text)),
+        r"""SELECT count(*), sum(length(text)),
                    sum(length(regexp_replace(
                        text, '[^\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]', '', 'g')))
             FROM (SELECT text FROM examples LIMIT 1000)""",
     )
-    chars, dense = row if row and row[0] else (0, 0)
-    return chars / ((chars - dense) / 4 + dense) if chars else 4.0
+    texts, chars, dense = row if row and row[0] else (0, 0, 0)
+    if not chars:
+        return 4.0
+    base = sum(prompts.chars(attribute) for attribute in prompts.bases) / len(prompts.bases)
+    # Per prompt, on average: its instructions and text in characters, and in tokens.
+    length = base + chars / texts
+    return length / ((length - dense / texts) / 4 + dense / texts)
 
 
 def _message_chars(request: dict[str, Any]) -> int:

@@ -67,7 +67,9 @@ def import_decisions(
     name = "frame" if frame is not None else str(source)
     if frame is None:
         frame = read_table(Path(source), file_format=file_format)  # type: ignore[arg-type]
-    frame, left_out = _accepted(frame)
+    # Numbered before a Prodigy answer leaves rows out, so that errors name the file's.
+    frame = frame.with_columns(pl.int_range(1, pl.len() + 1).alias(_ROW))
+    frame, left_out = _accepted(frame, name)
     with_attributes = task.kind != "classification"
     wanted = ["example_id", *(["attribute"] if with_attributes else []), "label"]
     missing = [column for column in wanted if column not in frame.columns]
@@ -76,7 +78,7 @@ def import_decisions(
             f"{name}: no column(s) {missing}; a table of decisions has the columns {wanted}"
         )
     rows = frame.select(
-        pl.int_range(1, pl.len() + 1).alias("row"),
+        pl.col(_ROW).alias("row"),
         *(pl.col(column).cast(pl.String).str.strip_chars() for column in wanted),
     )
     if not with_attributes:
@@ -130,10 +132,16 @@ def import_decisions(
     return {"stored": stored, "standing": rows.height - stored, **left_out}
 
 
-def _accepted(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
-    """``frame``'s accepted rows where it has Prodigy's ``answer`` column (a choice
-    interface's one accepted option as the label where a row has none), and how many
-    rows were ``rejected`` and ``ignored``."""
+# The column numbering a table's rows as read (a name no table of decisions has).
+_ROW = "__labelkit_row"
+
+
+def _accepted(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, dict[str, int]]:
+    """``frame`` less the rejected and ignored rows where it has Prodigy's ``answer``
+    column (a choice interface's one accepted option as the label where a row has
+    none), and how many rows were ``rejected`` and ``ignored``. A row of a choice
+    interface that accepts several options, or none, is refused: a decision is one
+    label."""
     counts = {"rejected": 0, "ignored": 0}
     if frame.schema.get(PRODIGY_ANSWER) != pl.String:
         return frame, counts
@@ -144,12 +152,22 @@ def _accepted(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
         "rejected": int((frame[PRODIGY_ANSWER] == "reject").sum()),
         "ignored": int((frame[PRODIGY_ANSWER] == "ignore").sum()),
     }
-    if frame.schema.get("accept") == pl.List(pl.String):
+    kept = frame.filter(pl.col(PRODIGY_ANSWER).is_null() | (pl.col(PRODIGY_ANSWER) == "accept"))
+    if kept.schema.get("accept") == pl.List(pl.String):
         chosen = pl.col("accept").list
-        option = pl.when(chosen.len() == 1).then(chosen.first())
-        label = pl.coalesce(pl.col("label"), option) if "label" in frame.columns else option
-        frame = frame.with_columns(label.alias("label"))
-    return frame.filter(pl.col(PRODIGY_ANSWER) == "accept"), counts
+        labeled = pl.col("label").is_not_null() if "label" in kept.columns else pl.lit(False)
+        several = kept.filter(~labeled & chosen.len().fill_null(0).ne(1))
+        if several.height:
+            first = several.row(0, named=True)
+            raise InputError(
+                f"{name} row {first[_ROW]}: Prodigy's accept lists {len(first['accept'] or [])} "
+                "options and the row has no label: a decision is one label per text (on a "
+                "multi-label task, one row per label, with its attribute); nothing was stored"
+            )
+        option = chosen.first()
+        label = pl.coalesce(pl.col("label"), option) if "label" in kept.columns else option
+        kept = kept.with_columns(label.alias("label"))
+    return kept, counts
 
 
 def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:

@@ -441,7 +441,9 @@ def set_language(config: Config, lang: str) -> None:
     {'@tokenizers': 'spacy.zh.ChineseTokenizer', 'segmenter': 'char'}
     """
     config["nlp"]["lang"] = lang
-    if config["nlp"]["tokenizer"].get("@tokenizers") == GENERIC_TOKENIZER:
+    # A config without a tokenizer gets the language's own when spaCy fills it in.
+    tokenizer = config["nlp"].get("tokenizer")
+    if tokenizer is not None and tokenizer.get("@tokenizers") == GENERIC_TOKENIZER:
         config["nlp"]["tokenizer"] = dict(
             spacy.util.get_lang_class(lang).default_config["nlp"]["tokenizer"]
         )

@@ -929,7 +929,9 @@ def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path
         "def has_person(x):\n"
         "    return 0 if any(e.label_ == 'PERSON' for e in x.doc.ents) else -1\n"
     )
-    with pytest.raises(InputError, match=r"'has_person' is a NLPLabelingFunction, whose spaCy"):
+    with pytest.raises(
+        InputError, match=r"'has_person' is of the class NLPLabelingFunction, whose spaCy"
+    ):
         load_lfs(lfs)
 
 

@@ -428,6 +428,10 @@ def test_a_keyword_can_match_with_any_accent_or_none() -> None:
     near = keyword_lf("kw", ["envio"], "ham", near=["rapido"], window=2, accents=False)
     assert votes(near, frame)[:2] == [None, "ham"]
     assert json.loads(keyword_lf("kw", ["envío"], "ham").definition).get("accents") is None
+    # The second read: Japanese voicing marks and Hangul are no accents to fold.
+    asian = pl.DataFrame({"id": ["j", "k"], "text": ["ギフトが届いた", "배송 늦음"]})
+    folded = keyword_lf("kw", ["ギフト", "배송"], "ham", accents=False)
+    assert votes(folded, asian) == ["ham", "ham"]
 
 
 def test_keywords_of_scripts_written_without_spaces_match_inside_a_run() -> None:
@@ -439,13 +443,22 @@ def test_keywords_of_scripts_written_without_spaces_match_inside_a_run() -> None
     assert votes(keyword_lf("kw", ["快递", "客服", "イヤホン"], "ham"), frame) == [
         "ham", "ham", "ham", None, None, None, None, None
     ]  # fmt: skip
-    stem = keyword_lf("kw", ["物流"], "ham")
-    assert votes(stem, frame) == [None, None, None, None, "ham", "ham", None, None]
+    logistics = keyword_lf("kw", ["物流"], "ham")
+    assert votes(logistics, frame) == [None, None, None, None, "ham", "ham", None, None]
     near = keyword_lf("kw", ["质量"], "ham", near=["慢"], window=3)
     assert votes(near, frame) == [None, None, None, "ham", None, None, None, None]
     # Latin words keep their word edges.
     assert votes(keyword_lf("kw", ["phone", "sub"], "ham"), frame)[6:] == [None, "ham"]
     assert whole_words(["快递", "sub"]) == r"(?:快递|\bsub\b)"
+    # The second read: the iteration mark and the long-vowel mark are of the run, and
+    # other words keep needing a space between them.
+    marks = pl.DataFrame(
+        {"id": ["1", "2", "3"], "text": ["人々が", "配送スピードが遅い", "c++code"]}
+    )
+    assert votes(keyword_lf("kw", ["人々"], "ham"), marks) == ["ham", None, None]
+    slow = keyword_lf("kw", ["配送"], "ham", near=["遅い"], window=2)
+    assert votes(slow, marks) == [None, "ham", None]
+    assert votes(keyword_lf("kw", ["c++"], "ham", near=["code"], window=2), marks) == [None] * 3
 
 
 def test_python_lfs_and_errors_keep_the_text_as_stored() -> None:

@@ -461,16 +461,17 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
 
 def test_a_dry_run_counts_a_token_per_chinese_character(tmp_path: Path) -> None:
     # Trial 57e: at 4 characters a token for every character, a Chinese set's dry run
-    # counted a quarter of its tokens.
+    # counted a quarter of its tokens. Its instructions stay English, 4 a token (the
+    # second read: a token per character of them too had tripled the estimate).
+    texts = ["快递很慢很慢", "快递很快"]
     with Workspace(tmp_path / "zh.duckdb") as ws:
-        ingest(ws, pl.DataFrame({"text": ["快递很慢很慢", "abcdefgh"]}), labels=["a", "b"])
+        ingest(ws, pl.DataFrame({"text": texts}), labels=["a", "b"])
         estimate = estimate_llm_run(ws, dataclasses.replace(CONFIG, input_price=1.0))
-        chars = sum(
-            sum(len(m["content"]) for m in CONFIG.request(ws.task, text)["messages"])
-            for text in ("快递很慢很慢", "abcdefgh")
-        )
-    # 14 characters of text, 6 of them Chinese: 14 / (8 / 4 + 6) characters a token.
-    assert estimate.prompt_tokens == round(chars / (14 / (8 / 4 + 6)))
+        messages = [CONFIG.request(ws.task, text)["messages"] for text in texts]
+    chars = [sum(len(m["content"]) for m in each) for each in messages]
+    # Each prompt: its characters but the text's at 4 a token, the text's 1 a token.
+    expected = sum((n - len(text)) / 4 + len(text) for n, text in zip(chars, texts, strict=True))
+    assert estimate.prompt_tokens == round(expected)
 
 
 def test_a_dry_run_says_when_max_cost_would_refuse_the_run(tmp_path: Path) -> None:

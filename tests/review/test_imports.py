@@ -170,3 +170,27 @@ def test_prodigy_answers_store_the_accepted_rows_alone(
             ("a4", "", "pd", "label", "ham", False),
             ("a5", "", "pd", "label", "spam", False),
         ]
+
+
+def test_a_prodigy_row_is_named_by_its_place_in_the_file(workspace: Workspace) -> None:
+    # The second read: rows left out as rejected shifted the row an error named, and a
+    # choice of two options read as "no label".
+    rows = pl.DataFrame(
+        {
+            "example_id": ["a1", "a2", "a3"],
+            "label": ["spam", "spam", "eggs"],
+            "answer": ["reject", "ignore", "accept"],
+        }
+    )
+    with pytest.raises(InputError, match=r"frame row 3: label eggs is not one of"):
+        import_decisions(workspace, rows, reviewer="pd")
+    choices = pl.DataFrame(
+        {
+            "example_id": ["a1", "a2"],
+            "accept": [["spam"], ["spam", "ham"]],
+            "answer": ["accept", "accept"],
+        }
+    )
+    with pytest.raises(InputError, match=r"frame row 2: Prodigy's accept lists 2 options"):
+        import_decisions(workspace, choices, reviewer="pd")
+    assert decided(workspace) == []

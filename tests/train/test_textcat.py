@@ -185,6 +185,11 @@ def test_a_japanese_or_chinese_textcat_has_its_languages_tokenizer(tmp_path: Pat
     own.to_disk(path)
     mine = _config("spacy_textcat_bow", path, exclusive=True, seed=0, lang="zh", params={})
     assert mine["nlp"]["tokenizer"]["segmenter"] == "pkuseg"
+    # The second read: a config without a tokenizer block (spaCy fills one in).
+    del own["nlp"]["tokenizer"]
+    own.to_disk(path)
+    bare = _config("spacy_textcat_bow", path, exclusive=True, seed=0, lang="zh", params={})
+    assert "tokenizer" not in bare["nlp"] and bare["nlp"]["lang"] == "zh"
 
 
 def test_optimizer_settings_reach_the_config() -> None:
