@@ -23,6 +23,27 @@ from labelkit import (
 from tests.helpers import table_counts
 
 
+def import_with_cli(path: Path, answers: Path, reviewer: str) -> subprocess.CompletedProcess[str]:
+    """``labelkit import-decisions`` as a user runs it; it must succeed."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelkit",
+            "import-decisions",
+            path,
+            answers,
+            "--reviewer",
+            reviewer,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 def decided(ws: Workspace) -> list[tuple]:
     return ws.sql(
         "SELECT example_id, attribute, reviewer, action, label, shown FROM decisions "
@@ -123,13 +144,7 @@ def test_the_cli_stores_them_and_says_how_many(workspace: Workspace, tmp_path: P
     workspace.close()
     answers = tmp_path / "answers.jsonl"
     answers.write_text('{"example_id": "a4", "label": "ham"}\n')
-    done = subprocess.run(
-        [sys.executable, "-m", "labelkit", "import-decisions", path, answers, "--reviewer", "bo"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done = import_with_cli(path, answers, "bo")
     assert done.stdout.startswith("1 decision of bo stored: export and train take them")
     with Workspace(path, read_only=True) as ws:
         assert decided(ws) == [("a4", "", "bo", "label", "ham", False)]
@@ -151,13 +166,7 @@ def test_prodigy_answers_store_the_accepted_rows_alone(
         '{"example_id": "a4", "accept": ["ham"], "answer": "accept"}\n'
         '{"example_id": "a5", "label": "spam", "answer": "accept"}\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "labelkit", "import-decisions", path, answers, "--reviewer", "pd"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
+    done = import_with_cli(path, answers, "pd")
     said = " ".join(done.stdout.split())
     assert said.startswith("3 decisions of pd stored")
     assert "the 1 rejected and 1 ignored rows are no decisions" in said
