@@ -27,6 +27,7 @@ import traceback
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, overload
 
@@ -391,7 +392,7 @@ def declared_definition(definition: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else None
 
 
-def whole_words(words: Sequence[str], accents: bool = True) -> str:
+def whole_words(words: Sequence[str], accents: bool = True, *, case_sensitive: bool = False) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
 
     A word boundary is required only at an edge where the word has a word character:
@@ -399,22 +400,45 @@ def whole_words(words: Sequence[str], accents: bool = True) -> str:
     word character to follow. Each word matches in NFC and in NFD, so that the regex
     finds it in stored texts of either form (review highlights spans with it). With
     ``accents=False`` a letter matches itself with any accent or none (``envio`` and
-    ``envío`` both match either; ``ñ`` is an ``n``).
+    ``envío`` both match either; ``ñ`` is an ``n``; Arabic and Hebrew letters with any
+    of their vowel marks, and Arabic's stretching tatweel). Unless ``case_sensitive``,
+    Turkish's dotted and dotless i are cases of i and ı, which the caller's ``(?i)``
+    cannot know (``istanbul`` matches ``İstanbul``).
 
     Examples
     --------
-    >>> whole_words(["sub to", "c++"])
+    >>> whole_words(["sub to", "c++"], case_sensitive=True)
     '(?:\\bsub\\ to\\b|\\bc\\+\\+)'
     >>> bool(re.search(whole_words(["envio"], accents=False), "su envío"))
     True
     """
+    escape = _escaper(accents, case_sensitive)
     if not accents:
         bare = dict.fromkeys(_without_accents(word) for word in words)
-        return f"(?:{'|'.join(_bounded(word, _any_accent) for word in bare)})"
+        return f"(?:{'|'.join(_bounded(word, escape) for word in bare)})"
     forms = dict.fromkeys(
         unicodedata.normalize(form, word) for word in words for form in ("NFC", "NFD")
     )
-    return f"(?:{'|'.join(_bounded(word) for word in forms)})"
+    return f"(?:{'|'.join(_bounded(word, escape) for word in forms)})"
+
+
+# Turkish's i: each case's other that a regex's case folding leaves out (Unicode folds
+# "İ" to "i" + a combining dot, and "ı" to nothing), the lowercase ones scoped case-exact
+# (trial 57f: "istanbul" matched no "İstanbul", "ılık" no "ILIK").
+_TURKISH_CASES = {"i": "İ", "I": "ı", "İ": "(?-i:[iI])", "ı": "(?-i:I)"}
+
+
+def _escaper(accents: bool, case_sensitive: bool) -> Callable[[str], str]:
+    """How ``whole_words`` writes one character of a word as a regex."""
+    escape = re.escape if accents else _any_accent
+    if case_sensitive:
+        return escape
+
+    def either_case(char: str) -> str:
+        other = _TURKISH_CASES.get(char)
+        return escape(char) if other is None else f"(?:{escape(char)}|{other})"
+
+    return either_case
 
 
 def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
@@ -464,9 +488,18 @@ def _without_accents(word: str) -> str:
     """
     plain = []
     for char in unicodedata.normalize("NFC", word):
+        if _VOWEL_MARKS.fullmatch(char):
+            continue
         parts = unicodedata.normalize("NFD", char)
         plain.append(parts[0] if parts[0].isascii() and parts[0].isalpha() else char)
     return "".join(plain)
+
+
+# Arabic's vowel marks (harakat, tanwin, shadda, sukun, the dagger alif) and tatweel,
+# which stretches a word; Hebrew's points and cantillation marks (trial 57f: with
+# accents=False, الجائزة missed الجَائِزَةِ and فاشل missed فاشـــل).
+_VOWEL_MARKS = re.compile("[\u064b-\u065f\u0670\u0640\u0591-\u05c7]")
+_ARABIC_MARKS, _HEBREW_MARKS = "[\u064b-\u065f\u0670\u0640]*", "[\u0591-\u05c7]*"
 
 
 def _accented_letters() -> dict[str, str]:
@@ -485,7 +518,13 @@ _ACCENTED = _accented_letters()
 
 
 def _any_accent(char: str) -> str:
-    """A regex of ``char`` with any accent or none, composed or as combining marks after it."""
+    """A regex of ``char`` with any accent or none, composed or as combining marks after
+    it; an Arabic or Hebrew letter with any of its vowel marks after it."""
+    name = unicodedata.name(char, "")
+    if name.startswith("ARABIC LETTER"):
+        return re.escape(char) + _ARABIC_MARKS
+    if name.startswith("HEBREW LETTER"):
+        return re.escape(char) + _HEBREW_MARKS
     if char not in _ACCENTED:
         return re.escape(char)
     return rf"[{char}{_ACCENTED[char]}][\u0300-\u036f]*"
@@ -624,7 +663,8 @@ def keyword_lf(
             + ("" if near else " and no `near` words")
         )
     flags = _flags(case_sensitive)
-    condition = pl.col("text").str.contains(flags + whole_words(keywords, accents))
+    words = partial(whole_words, accents=accents, case_sensitive=case_sensitive)
+    condition = pl.col("text").str.contains(flags + words(keywords))
     params: tuple[tuple[str, Any], ...] = (
         ("keywords", tuple(keywords)),
         ("case_sensitive", case_sensitive),
@@ -635,14 +675,11 @@ def keyword_lf(
     if near:
         params += (("near", tuple(near)), ("window", window))
         if window is None:
-            condition &= pl.col("text").str.contains(flags + whole_words(near, accents))
+            condition &= pl.col("text").str.contains(flags + words(near))
         else:
             unspaced = any(_unspaced(char) for word in (*keywords, *near) for char in word)
             condition = pl.col("text").str.contains(
-                flags
-                + _within(
-                    whole_words(keywords, accents), whole_words(near, accents), window, unspaced
-                )
+                flags + _within(words(keywords), words(near), window, unspaced)
             )
     return DeclarativeLF(
         name=name,
@@ -958,7 +995,9 @@ def lexicon_lf(
     flags = _flags(case_sensitive)
     hits = {
         # Int32: the counts are unsigned, and their differences must go negative.
-        label: pl.col("text").str.count_matches(flags + whole_words(words)).cast(pl.Int32)
+        label: pl.col("text")
+        .str.count_matches(flags + whole_words(words, case_sensitive=case_sensitive))
+        .cast(pl.Int32)
         for label, words in lexicons.items()
     }
     outcomes = tuple(

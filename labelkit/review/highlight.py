@@ -129,7 +129,11 @@ def _pattern(definition: str) -> str | None:
         return None
     flags = "" if spec.get("case_sensitive") else "(?i)"
     if spec.get("kind") == "keywords":
-        return flags + whole_words(spec["keywords"], spec.get("accents", True))
+        return flags + whole_words(
+            spec["keywords"],
+            spec.get("accents", True),
+            case_sensitive=bool(spec.get("case_sensitive")),
+        )
     if spec.get("kind") == "regex":
         return flags + spec["pattern"]
     return None

@@ -434,6 +434,20 @@ def test_a_keyword_can_match_with_any_accent_or_none() -> None:
     assert votes(folded, asian) == ["ham", "ham"]
 
 
+def test_turkish_is_and_arabic_vowel_marks_match_as_a_reader_expects() -> None:
+    # Trial 57f: "istanbul" matched no "İstanbul" (a regex's case folding has no dotted
+    # capital I), and accents=False missed Arabic words written with their vowel marks.
+    texts = ["İstanbul'da", "ISTANBUL", "ılık su", "ILIK", "ilik", "الجَائِزَةِ لك", "فاشـــل"]
+    frame = pl.DataFrame({"id": [str(n) for n in range(len(texts))], "text": texts})
+    assert votes(keyword_lf("kw", ["istanbul"], "ham"), frame)[:2] == ["ham", "ham"]
+    assert votes(keyword_lf("kw", ["ılık"], "ham"), frame)[2:5] == ["ham", "ham", None]
+    exact = keyword_lf("kw", ["istanbul"], "ham", case_sensitive=True)
+    assert votes(exact, frame)[:2] == [None, None]
+    folded = keyword_lf("kw", ["الجائزة", "فاشل"], "ham", accents=False)
+    assert votes(folded, frame)[5:] == ["ham", "ham"]
+    assert votes(keyword_lf("kw", ["الجائزة", "فاشل"], "ham"), frame)[5:] == [None, None]
+
+
 def test_keywords_of_scripts_written_without_spaces_match_inside_a_run() -> None:
     # Trial 57e: 22 Chinese and Japanese keyword LFs matched nothing (no space around
     # 快递 in 快递很慢), and near= found no window in 物流很慢.
