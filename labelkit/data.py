@@ -1967,21 +1967,21 @@ def _checked_gold(incoming: pl.DataFrame, task: Task, column: str) -> pl.DataFra
 # Languages whose spaCy tokenizer splits text written without spaces into words or
 # characters; every other one reads a run of Chinese or Japanese as one word.
 _SEGMENTING_LANGS = ("zh", "ja", "th", "vi", "ko")
-# The share of a text's characters in Chinese or Japanese script above which it is
-# taken for one written so, and the texts read to judge.
+# The share of a text's characters in Chinese, Japanese or Thai script above which it
+# is taken for one written so, and the texts read to judge (trial 57f: Thai too).
 _UNSPACED_SHARE, _UNSPACED_SAMPLE = 0.3, 1_000
 
 
 def _unspaced_texts(workspace: Workspace, lang: str) -> str | None:
     """A note where most of a new task's texts (of the first ``_UNSPACED_SAMPLE``) are
-    in Chinese or Japanese script and ``lang``'s tokenizer does not segment them
+    in Chinese, Japanese or Thai script and ``lang``'s tokenizer does not segment them
     (trial 57e: `--lang xx` for a mixed set widened every span LF's spans to the runs
     between spaces, the label model's entity F1 0.99 to 0.20, without a word)."""
     if lang in _SEGMENTING_LANGS:
         return None
     share = first_row(
         workspace.con,
-        r"""SELECT avg((length(regexp_replace(text, '[^\p{Han}\p{Hiragana}\p{Katakana}]', '',
+        r"""SELECT avg((length(regexp_replace(text, '[^\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}]', '',
                                              'g')) > ? * length(text))::INTEGER)
             FROM (SELECT text FROM examples LIMIT ?)""",
         [_UNSPACED_SHARE, _UNSPACED_SAMPLE],
@@ -1989,11 +1989,12 @@ def _unspaced_texts(workspace: Workspace, lang: str) -> str | None:
     if not share or share[0] is None or share[0] <= 0.5:
         return None
     return (
-        f"most texts are in Chinese or Japanese script, which spaCy's {lang!r} tokenizer "
-        "reads as one word per run between spaces: span and pattern LFs and spaCy models "
-        "need --lang zh (a token per character, nothing to install; Japanese kana too) or "
-        "--lang ja (with sudachipy); keyword LFs and the n-gram models are fine as it is. "
-        "The language is the task's: ingest into a new workspace to change it"
+        f"most texts are in Chinese, Japanese or Thai script, which spaCy's {lang!r} "
+        "tokenizer reads as one word per run between spaces: span and pattern LFs and "
+        "spaCy models need --lang zh (a token per character, nothing to install; Japanese "
+        "kana too), --lang ja (with sudachipy) or --lang th (with pythainlp); keyword LFs "
+        "and the n-gram models are fine as it is. The language is the task's: ingest into "
+        "a new workspace to change it"
     )
 
 
