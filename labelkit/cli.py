@@ -524,7 +524,8 @@ def apply(
     lfs: Annotated[
         list[str],
         typer.Option(
-            help="Labeling functions: a module (pkg.mod), a file (lfs.py) or rules (.rules, .txt)."
+            help="Labeling functions: a module (pkg.mod), a file (lfs.py) or rules (.rules, "
+            ".txt); repeatable: --lfs lfs.py --lfs spam.rules."
         ),
     ],
     strict: Annotated[
@@ -813,7 +814,8 @@ def analyze(
     share = uncovered.len() / max(len(matrix.example_ids), 1)
     if uncovered.len():
         console.print(
-            f"{uncovered.len()} examples ({share:.1%} of {where}) get no vote; for instance:",
+            f"{counted(uncovered.len(), 'example')} ({share:.1%} of {where}) "
+            f"{'gets' if uncovered.len() == 1 else 'get'} no vote; for instance:",
             highlight=False,
         )
         sample = pl.DataFrame({"example_id": uncovered.head(top)}).join(
@@ -822,9 +824,13 @@ def analyze(
         console.print(rich_table(sample.with_columns(one_line("text"))))
     else:
         console.print("every example gets a vote")
-    console.print(
-        rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
-    )
+    if disputed.height:
+        console.print(
+            rich_table(disputed.with_columns(one_line("text")), title="most disputed examples")
+        )
+    else:
+        # Trial 57g: a table of headers alone.
+        console.print("no example has votes that disagree", highlight=False)
 
 
 def _analyze_spans(ws: Workspace, split: str | None, top: int) -> None:

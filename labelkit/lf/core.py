@@ -1145,7 +1145,11 @@ def load_lfs(spec: str | Path) -> list[LabelingFunction]:
         for value in found.values()
     ]
     if not lfs:
-        raise InputError(f"{spec!r} defines no labeling functions at module level")
+        # Trial 57g: a plain function was not taken for an LF, and nothing said how.
+        raise InputError(
+            f"{spec!r} defines no labeling functions at module level: decorate a function "
+            "with @labeling_function, or make one with keyword_lf, regex_lf, ..."
+        )
     return lfs
 
 

@@ -200,6 +200,9 @@ def test_an_lf_that_votes_on_other_splits_alone_is_not_left_to_look_dead(
     analyzed = run("analyze", path)
     assert analyzed.returncode == 0, analyzed.stderr
     assert "note: cheap -> spam vote on no example of the dev split" in analyzed.stdout
+    # Trial 57g: "1 examples", and a table of headers alone.
+    assert "1 example (50.0% of the dev split) gets no vote" in analyzed.stdout
+    assert "no example has votes that disagree" in analyzed.stdout
 
 
 def test_lfs_left_out_are_warned_of_and_pruned_with_prune(tmp_path: Path, ws: Path) -> None:
