@@ -30,6 +30,7 @@ from rich.markup import escape
 from labelkit import __version__
 from labelkit.aggregate import (
     aggregate_to_workspace,
+    label_model_accuracy,
     label_model_sources,
     last_aggregate_config,
     load_label_model,
@@ -44,7 +45,6 @@ from labelkit.aggregate.auto import (
     named_reason,
     shown_choice,
 )
-from labelkit.aggregate.base import predict_from_proba
 from labelkit.data import ingest as ingest_files
 from labelkit.errors import (
     InputError,
@@ -105,7 +105,7 @@ from labelkit.report import (
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
 from labelkit.task import ABSTAIN, YES
-from labelkit.votes import LabelMatrix, import_votes, source_names, vote_code_matrix
+from labelkit.votes import LabelMatrix, import_votes, source_names
 from labelkit.workspace import (
     MAX_CHARACTERS,
     SPAN_VOTE_STEP,
@@ -2056,23 +2056,17 @@ def _dawid_skene_better_on_dev(
     was right on 0.575 of dev, Dawid-Skene on 0.885, and nothing pointed there). Not
     fitted where the votes are too many to hold densely (``AutoLabelModel.CHECK_CELLS``)."""
     mine = on_dev.summary.filter(pl.col("method") == model)["accuracy"]
-    cardinality = len(ws.task.labels)
     if model == "dawid_skene" or mine.is_empty() or mine[0] is None:
         return None
-    sources = label_model_sources(ws)
-    codes, _ = vote_code_matrix(ws, split=fit_split, sources=sources)
-    if codes.size * (cardinality + 1) > AutoLabelModel.CHECK_CELLS:
+    sources = label_model_sources(ws) or source_names(ws)
+    rows = first_row(ws.con, "SELECT count(*) FROM examples WHERE split = ?", [fit_split])
+    cells = (rows[0] if rows else 0) * len(sources) * (len(ws.task.labels) + 1)
+    if cells > AutoLabelModel.CHECK_CELLS:
         return None
-    gold = split_gold(ws, "dev")
-    if gold is None:
-        return None
-    truth = ws.task.encode(gold)
-    known = truth != ABSTAIN
-    dev, _ = vote_code_matrix(ws, split="dev", sources=sources)
-    fitted = make_label_model("dawid_skene").fit(codes, cardinality)
-    predicted = predict_from_proba(dev, fitted.predict_proba(dev))
-    theirs = float((predicted[known] == truth[known]).mean())
-    if theirs <= mine[0] + BETTER_ON_DEV:
+    theirs = label_model_accuracy(
+        ws, "dawid_skene", split="dev", fit_split=fit_split, sources=sources
+    )
+    if theirs is None or theirs <= mine[0] + BETTER_ON_DEV:
         return None
     return (
         f"note: dawid_skene labels {theirs:.3f} of dev's gold rows right against {model}'s "
