@@ -105,7 +105,7 @@ from labelkit.report import (
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
 from labelkit.task import ABSTAIN, YES
-from labelkit.votes import LabelMatrix, import_votes, source_names
+from labelkit.votes import IMPORTED_FROM, LabelMatrix, import_votes, source_names
 from labelkit.workspace import (
     MAX_CHARACTERS,
     SPAN_VOTE_STEP,
@@ -3144,7 +3144,7 @@ def evaluate_all(
         kind = ws.task.kind
         targets = () if kind == "spans" else ws.task.targets
         unscored = [] if kind != "classification" else _labels_without_gold(ws, split)
-        unasked = _llms_silent_on(ws, split)
+        unasked = _sources_silent_on(ws, split)
     if kind == "spans" or "attribute" in evaluation.summary.columns:
         if kind == "spans":
             _print_span_evaluation(evaluation, split)
@@ -3185,7 +3185,7 @@ def evaluate_all(
         console.print(f"written to {paths[0]} and {paths[1]}")
 
 
-def _llms_silent_on(ws: Workspace, split: str) -> str | None:
+def _sources_silent_on(ws: Workspace, split: str) -> str | None:
     """A note naming the sources that vote on other splits and on no example of
     ``split``: `labelkit llm` asks about train unless told (trial 56a: the LLM's rows in
     evaluate were blank, and nothing said why), and imported votes cover the texts
@@ -3193,11 +3193,11 @@ def _llms_silent_on(ws: Workspace, split: str) -> str | None:
     table = "span_votes" if ws.task.kind == "spans" else "votes"
     voters = ws.sql(
         f"""SELECT v.source, any_value(s.kind) = 'llm' AS llm,
-                   any_value(s.definition) LIKE '% imported from %' AS imported
+                   contains(any_value(s.definition), $imported) AS imported
             FROM {table} v JOIN examples e ON e.id = v.example_id
                  JOIN sources s ON s.name = v.source
             GROUP BY v.source HAVING NOT bool_or(e.split = $split) ORDER BY v.source""",
-        {"split": split},
+        {"split": split, "imported": IMPORTED_FROM},
     )
     llms = voters.filter("llm")["source"].to_list()
     # Imported ones alone: an applied LF votes on every text, and may never fire on one.

@@ -617,6 +617,11 @@ class _VoteTable:
     add: Callable[..., int]
 
 
+# How an imported source's definition reads, between its kind and its files
+# ("votes imported from a.csv"): what tells it from an applied LF's.
+IMPORTED_FROM = " imported from "
+
+
 def _store_imported(
     workspace: Workspace,
     inputs: list[tuple[VoteSource, pl.DataFrame | None]],
@@ -640,7 +645,7 @@ def _store_imported(
     files = sorted(
         {str(Path(source).resolve()) if frame is None else "a frame" for source, frame in inputs}  # type: ignore[arg-type]
     )
-    definition = f"{table.noun}s imported from {', '.join(files)}"
+    definition = f"{table.noun}s{IMPORTED_FROM}{', '.join(files)}"
     earlier = workspace.sql(
         f"""SELECT s.name, s.definition, count(v.source) AS n FROM sources s
             JOIN {table.name} v ON v.source = s.name
