@@ -462,9 +462,9 @@ def apply_lfs_to_frame(
                 f"{missing.len()} null rows in all): leave those rows out first, e.g. "
                 f"frame.drop_nulls({column!r})"
             )
-    if id_column is not None and (copies := frame[id_column].cast(pl.String).is_duplicated()).any():
+    ids = None if id_column is None else frame[id_column].cast(pl.String)
+    if ids is not None and (copies := ids.is_duplicated()).any():
         # Trial 57b: ingest refuses a repeated id; here its votes came back twice, alike.
-        ids = frame[id_column].cast(pl.String)
         again = int((copies & ~ids.is_first_distinct()).arg_true()[0])
         first = int((ids == ids[again]).arg_true()[0])
         raise InputError(

@@ -1014,11 +1014,11 @@ def _label(
         unparsed = int(answers["label"].is_null().sum())
         # Trial 45: "45 unparseable" said nothing of what the answers were; trial 57c:
         # nor, with attributes, which attribute an answer left out.
-        unread = commonest_answers(answers.filter(pl.col("label").is_null())["response"])
+        unlabeled = answers.filter(pl.col("label").is_null())
+        unread = commonest_answers(unlabeled["response"])
         if prompts.task.kind != "classification":
             unread_by_attribute = tuple(
-                answers.filter(pl.col("label").is_null())
-                .group_by("attribute")
+                unlabeled.group_by("attribute")
                 .len()
                 .sort("len", "attribute", descending=[True, False])
                 .rows()
