@@ -20,6 +20,7 @@ from labelkit import (
     LabelkitWarning,
     LLMConfig,
     ReviewQueue,
+    Task,
     Workspace,
     export_llm_cache,
     import_llm_cache,
@@ -433,11 +434,16 @@ def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace
     assert votes(workspace) == expected(workspace)
 
 
+def prompt_chars(config: LLMConfig, task: Task, text: str) -> int:
+    """The characters of the messages ``config`` sends about ``text``."""
+    return sum(len(message["content"]) for message in config.request(task, text)["messages"])
+
+
 def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) -> None:
     priced = dataclasses.replace(CONFIG, input_price=1.0, output_price=2.0)
     before = estimate_llm_run(workspace, priced)
     chars = sum(
-        sum(len(m["content"]) for m in priced.request(workspace.task, text)["messages"])
+        prompt_chars(priced, workspace.task, text)
         for text in workspace.sql("SELECT text FROM examples")["text"]
     )
     assert (before.to_ask, before.cached, before.tokens_measured) == (6, 0, False)
@@ -452,7 +458,7 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
     assert (after.to_ask, after.cached, after.tokens_measured) == (2, 4, True)
     assert after.completion_tokens == 2 * 5, "measured on the cached answers"
     test_chars = sum(
-        sum(len(m["content"]) for m in priced.request(workspace.task, text)["messages"])
+        prompt_chars(priced, workspace.task, text)
         for text in workspace.sql("SELECT text FROM examples WHERE split = 'test'")["text"]
     )
     train_chars = chars - test_chars
@@ -467,8 +473,7 @@ def test_a_dry_run_counts_a_token_per_chinese_character(tmp_path: Path) -> None:
     with Workspace(tmp_path / "zh.duckdb") as ws:
         ingest(ws, pl.DataFrame({"text": texts}), labels=["a", "b"])
         estimate = estimate_llm_run(ws, dataclasses.replace(CONFIG, input_price=1.0))
-        messages = [CONFIG.request(ws.task, text)["messages"] for text in texts]
-    chars = [sum(len(m["content"]) for m in each) for each in messages]
+        chars = [prompt_chars(CONFIG, ws.task, text) for text in texts]
     # Each prompt: its characters but the text's at 4 a token, the text's 1 a token.
     expected = sum((n - len(text)) / 4 + len(text) for n, text in zip(chars, texts, strict=True))
     assert estimate.prompt_tokens == round(expected)
