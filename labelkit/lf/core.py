@@ -392,7 +392,12 @@ def declared_definition(definition: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else None
 
 
-def whole_words(words: Sequence[str], accents: bool = True, *, case_sensitive: bool = False) -> str:
+def whole_words(
+    words: Sequence[str],
+    accents: bool = True,
+    *,
+    case_sensitive: bool = False,
+) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
 
     A word boundary is required only at an edge where the word has a word character:
@@ -404,6 +409,10 @@ def whole_words(words: Sequence[str], accents: bool = True, *, case_sensitive: b
     of their vowel marks, and Arabic's stretching tatweel). Unless ``case_sensitive``,
     Turkish's dotted and dotless i are cases of i and ı, which the caller's ``(?i)``
     cannot know (``istanbul`` matches ``İstanbul``).
+
+    A letter of a script written without spaces (Chinese, Japanese, Thai, ...) is an
+    edge too: ``iphone`` matches in ``买了iPhone手机``. Polars' regex has no lookaround,
+    so the match takes that letter in.
 
     Examples
     --------
@@ -441,10 +450,51 @@ def _escaper(accents: bool, case_sensitive: bool) -> Callable[[str], str]:
     return either_case
 
 
-def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
-    start = r"\b" if _is_word_char(word[:1]) and not _unspaced(word[:1]) else ""
-    end = r"\b" if _is_word_char(word[-1:]) and not _unspaced(word[-1:]) else ""
+def _bounded(
+    word: str, escape: Callable[[str], str] = re.escape, *, end_bounded: bool = True
+) -> str:
+    """``word`` with a word boundary at each edge where it has a word character, not of
+    a script written without spaces; a letter of such a script beside it is an edge
+    too (trial 57e: ``iphone`` was not found in ``iPhone手机``). ``end_bounded=False``
+    leaves its end open, for a stem."""
+    start = end = ""
+    if _is_word_char(word[:1]) and not unspaced(word[:1]):
+        start = rf"(?:\b|{_UNSPACED_LETTER})"
+    if end_bounded and _is_word_char(word[-1:]) and not unspaced(word[-1:]):
+        end = rf"(?:\b|{_UNSPACED_LETTER})"
     return start + "".join(map(escape, word)) + end
+
+
+def trim_edge_letters(
+    found: Sequence[tuple[int, int]], words: Sequence[str], text: str
+) -> list[tuple[int, int]]:
+    """The matches ``found`` in ``text`` of ``whole_words(words)`` less the letter of a
+    script written without spaces that a word's edge took in (polars' regex has no
+    lookaround), so that review shows ``iPhone`` where ``了iPhone手`` matched: a
+    match's end letter where it meets a letter of another script, unless a word of
+    ``words`` has such a seam at that end itself.
+
+    Examples
+    --------
+    >>> text = "买了iPhone手机"
+    >>> trim_edge_letters([(1, 9)], ["iphone"], text), text[2:8]
+    ([(2, 8)], 'iPhone')
+    """
+    opens = any(_seam(word[:1], word[1:2]) for word in words)
+    closes = any(_seam(word[-1:], word[-2:-1]) for word in words)
+    return [
+        (
+            start + (not opens and _seam(text[start], text[start + 1 : start + 2])),
+            end - (not closes and _seam(text[end - 1], text[end - 2 : end - 1])),
+        )
+        for start, end in found
+    ]
+
+
+def _seam(letter: str, beside: str) -> bool:
+    """Whether ``letter``, of a script written without spaces, meets ``beside``, a word
+    character of another script."""
+    return unspaced(letter) and _is_word_char(beside) and not unspaced(beside)
 
 
 # Scripts written without spaces between words, by the start of their letters' Unicode
@@ -462,7 +512,7 @@ _UNSPACED_SCRIPTS = (
 )
 
 
-def _unspaced(char: str) -> bool:
+def unspaced(char: str) -> bool:
     """Whether ``char`` is of a script written without spaces (Chinese, Japanese, Thai,
     ...): a keyword's edge there needs no word boundary, as ``\\b`` would need a space
     or punctuation beside it (trial 57e: 22 Chinese and Japanese keyword LFs matched
@@ -470,10 +520,19 @@ def _unspaced(char: str) -> bool:
 
     Examples
     --------
-    >>> _unspaced("快"), _unspaced("か"), _unspaced("k")
+    >>> unspaced("快"), unspaced("か"), unspaced("k")
     (True, True, False)
     """
     return unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
+
+
+# A letter of ``_UNSPACED_SCRIPTS`` in a class both Python's re and polars' regex read:
+# Thai, Lao, Myanmar, Khmer, 々 and 〆, kana, CJK ideographs (extension A, the unified
+# block, compatibility), halfwidth katakana, and the ideographs' supplementary planes.
+_UNSPACED_LETTER = (
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005\u3006\u3040-\u30ff\u3400-\u4dbf"
+    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
+)
 
 
 def _without_accents(word: str) -> str:
@@ -540,14 +599,24 @@ def _is_word_char(char: str) -> bool:
 _WORD_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "Pc"}
 
 
-def _checked_pattern(name: str, pattern: str) -> str:
+def _checked_pattern(name: str, pattern: str, written: str) -> str:
+    """``pattern`` (``written`` by the user, before labelkit's flags) if polars' regex
+    reads it; else an error naming the LF with the parser's reason on its first line
+    (trial 58c: the line read "regex parse error:" and the reason came four lines on)."""
     try:
         pl.Series([""]).str.contains(pattern)
     except pl.exceptions.PolarsError as error:
         # The parser's own words and caret, without polars' note on the expression.
-        reason = str(error).partition("\n\nThis error occurred")[0].removeprefix("regex error: ")
+        detail = str(error).partition("\n\nThis error occurred")[0].removeprefix("regex error: ")
+        reasons = [line for line in detail.splitlines() if line.startswith("error: ")]
+        reason = reasons[-1].removeprefix("error: ") if reasons else detail.splitlines()[0]
+        if "look-around" in reason or "backreference" in reason:
+            reason += (
+                " (keyword and regex LFs run Rust's regex, in time linear in the text, "
+                "which has neither; a Python LF may use `re`)"
+            )
         raise InputError(
-            f"labeling function {name!r}: invalid pattern {pattern!r}: {reason}"
+            f"labeling function {name!r}: invalid pattern {written!r}: {reason}\n{detail}"
         ) from None
     return pattern
 
@@ -677,9 +746,9 @@ def keyword_lf(
         if window is None:
             condition &= pl.col("text").str.contains(flags + words(near))
         else:
-            unspaced = any(_unspaced(char) for word in (*keywords, *near) for char in word)
+            runs = any(unspaced(char) for word in (*keywords, *near) for char in word)
             condition = pl.col("text").str.contains(
-                flags + _within(words(keywords), words(near), window, unspaced)
+                flags + _within(words(keywords), words(near), window, runs)
             )
     return DeclarativeLF(
         name=name,
@@ -716,12 +785,8 @@ def _within(first: str, second: str, window: int, unspaced: bool = False) -> str
         return f"(?:{near})"
     # In a script written without spaces, anywhere in the same run of its letters
     # (trial 57e: 物流很慢 has no space for a window to count).
-    run = rf"[{_UNSPACED_CLASS}]*?"
+    run = f"{_UNSPACED_LETTER}*?"
     return f"(?:{near}|{first}{run}{second}|{second}{run}{first})"
-
-
-# The letters of ``_UNSPACED_SCRIPTS`` in polars' regex syntax.
-_UNSPACED_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}々〆ー"
 
 
 # What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must
@@ -741,7 +806,7 @@ def regex_lf(
     --------
     >>> lf = regex_lf("regex_check_out", r"check\\s+(it\\s+)?out", "spam")
     """
-    full = _checked_pattern(name, _flags(case_sensitive) + nfc(pattern))
+    full = _checked_pattern(name, _flags(case_sensitive) + nfc(pattern), pattern)
     return DeclarativeLF(
         name=name,
         kind="regex",

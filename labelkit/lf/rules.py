@@ -168,6 +168,5 @@ def _phrase_pattern(words: list[str]) -> str:
     parts = []
     for word in words:
         stem = word.removesuffix(STEM)
-        bounded = _bounded(stem)
-        parts.append(bounded.removesuffix(r"\b") + r"\w*" if stem != word else bounded)
+        parts.append(_bounded(stem, end_bounded=False) + r"\w*" if stem != word else _bounded(word))
     return r"\s+".join(parts)
