@@ -721,12 +721,15 @@ def _fit_precisions(
         )
     )
     # What chance means for each source depends on its votes and the class balance,
-    # neither of which EM changes.
+    # neither of which EM changes: the label mix of all its votes, lone ones included
+    # (trial 58c: a rule for a 1% class that never voted beside another source was
+    # measured against chance 1/2, so its lone votes lost to the prior, 0.41 to 0.59).
     n_votes = votes.per_source(vote_weight)
+    mix = votes.per_source(np.ones(len(votes.rows)))
     chance_label = prior[None, :]
     pooled_n = n_votes.sum(axis=1)
-    chance = (n_votes * chance_label).sum(axis=1) / np.maximum(pooled_n, _EPS)
-    chance = np.where(pooled_n > 0, chance, 1.0 / k)
+    chance = (mix * chance_label).sum(axis=1) / np.maximum(mix.sum(axis=1), _EPS)
+    chance = np.where(mix.sum(axis=1) > 0, chance, 1.0 / k)
     prior_mean = np.maximum(
         chance + AutoLabelModel.PRIOR_LIFT * (1 - chance), AutoLabelModel.PRIOR_ACCURACY
     )

@@ -537,3 +537,23 @@ def test_a_fall_back_to_majority_vote_says_it_breaks_ties() -> None:
         "majority_vote (its exact ties broken in a seeded order, as --model majority_vote "
         "does not), fell back to majority vote: ..."
     )
+
+
+def test_a_lone_rule_for_a_rare_class_is_trusted_as_the_prior_accuracy_says() -> None:
+    # Trial 58c: a rule for a 1% class that never voted beside another source was
+    # measured against chance 1/2, not its class's 1%, so its lone votes lost to the
+    # prior (scam 0.41) and 37 of 127 scams were labelled ok.
+    rng = np.random.default_rng(0)
+    n = 6_000
+    codes = np.full((n, 3), ABSTAIN, dtype=np.int16)
+    common = rng.random(n) < 0.6
+    codes[common, 0] = 0
+    codes[common & (rng.random(n) < 0.7), 1] = 0
+    codes[-60:] = ABSTAIN
+    codes[-60:, 2] = 1  # the rare rule, alone on every row it votes on
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.chosen == "precision_em"
+    assert model.prior[1] < 0.03
+    lone = model.predict_proba(codes[-1:])[0]
+    assert lone[1] == pytest.approx(AutoLabelModel.PRIOR_ACCURACY, abs=0.01)
+    assert model.predict(codes[-60:]).tolist() == [1] * 60
