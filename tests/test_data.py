@@ -89,7 +89,21 @@ def test_the_summary_says_how_many_gold_labels_each_split_got(tmp_path: Path) ->
     shown = ", ".join(
         f"{gold[split]} {split}" for split in ("train", "dev", "test") if split in gold
     )
-    assert str(summary).splitlines()[-1].endswith(f"; with gold: {shown}")
+    assert str(summary).splitlines()[-2].endswith(f"; with gold: {shown}")
+    # Trial 58c: an investigator's finds made a test split of 12.6% scams, unseen.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        by_label = ws.sql(
+            "SELECT split, gold, count(*) FROM examples WHERE gold IS NOT NULL GROUP BY ALL"
+        ).rows()
+    assert summary.gold_by_label == {
+        split: {label: n for s, label, n in sorted(by_label) if s == split} for split in gold
+    }
+    assert str(summary).splitlines()[-1] == "gold per label: " + "; ".join(
+        f"{split} " + ", ".join(f"{label} {n}" for label, n in summary.gold_by_label[split].items())
+        for split in ("train", "dev", "test")
+        if split in gold
+    )
+    assert all(list(counts) == ["ham", "spam"] for counts in summary.gold_by_label.values())
 
 
 def test_a_path_for_the_workspace_is_refused_and_a_lazy_frame_read(tmp_path: Path) -> None:
