@@ -1435,6 +1435,35 @@ def test_a_confusion_matrix_too_wide_for_a_terminal_is_left_to_the_report(
     assert "confusion matrix: rows gold, columns predicted" in capsys.readouterr().out
 
 
+def test_a_class_with_few_gold_texts_gets_its_scores_as_counts_with_intervals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 58c: a rare class's precision 0.444 and recall 0.800 on 5 gold texts, read
+    # as if they were measured.
+    per_class = pl.DataFrame(
+        {
+            "method": ["small"] * 3,
+            "label": ["ok", "scam", "spam"],
+            "precision": [0.99, 4 / 9, 0.0],
+            "recall": [0.98, 0.8, 0.0],
+            "f1": [0.98, 0.571, 0.0],
+            "support": [390, 5, 2],
+        }
+    )
+    summary = pl.DataFrame({"method": ["small"], "kind": ["small model"]})
+    confusion = pl.DataFrame(
+        {"method": ["small"], "gold": ["scam"], "predicted": ["scam"], "count": [4]}
+    )
+    _print_per_class(Evaluation(summary, per_class, confusion), "small")
+    said = " ".join(capsys.readouterr().err.split())
+    assert (
+        "note: few gold texts of these classes, so their scores are rough (95% intervals): "
+        "scam: recall 4 of 5 (0.38-0.96), precision 4 of 9 (0.19-0.73); "
+        "spam: recall 0 of 2 (0.00-0.66)"
+    ) in said
+    assert "ok:" not in said
+
+
 def test_a_reader_that_leaves_the_pipe_does_not_stop_the_command(voted: Path) -> None:
     # Trial 51c: `train | head -1` stopped training at its first line, exit 1, no word;
     # `aggregate | head -3` exited 1 after its step.

@@ -4,6 +4,8 @@ evaluation beside its teacher, packaging and prediction."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -224,6 +226,17 @@ def test_evaluation_scores_the_ner_beside_its_teacher(trained: tuple[Path, Path,
     confusion = evaluation.confusion_matrix("hmm")
     assert confusion.rows() == [("TERM", 9, 0, 0), ("BRAND", 0, 6, 3), ("none", 0, 0, 0)]
     assert "## Spans by bounds: small model (ner)" in evaluation.markdown()
+
+
+def test_evaluate_shows_each_models_scores_per_type(
+    trained: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    # Trial 58d: with two --model, only the first's per-type table was printed.
+    ws_path, model, _ = trained
+    other = shutil.copytree(model.parent, tmp_path / "second") / model.name
+    shown = labelkit("evaluate", ws_path, "--model", model, "--model", other)
+    titles = re.findall(r"(small model \(ner\)[^\n]*), per entity type", shown)
+    assert len(titles) == 2 and titles[0] != titles[1]
 
 
 def test_predict_writes_each_texts_spans(trained: tuple[Path, Path, str], tmp_path: Path) -> None:
