@@ -68,6 +68,8 @@ class Behaviour:
     script: Callable[[dict[str, Any]], str] | None = None
     retry_after: str = "0"
     retry_after_s: float = 2.0
+    # A word written in place of a label ({"spam": "junk"}), as a model may answer.
+    written: dict[str, str] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -188,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": {"message": "json_schema is not supported"}})
             return
         text = body["messages"][-1]["content"]
-        label = answer_for(text)
+        label = behaviour.written.get(answer_for(text), answer_for(text))
         content = (
             behaviour.script(body)
             if behaviour.script

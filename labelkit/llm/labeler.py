@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -561,6 +562,12 @@ def _check_variant(config: LLMConfig, task: Task) -> None:
         raise LabelkitError(
             "one request per attribute is for aspects and multi-label tasks; "
             f"this workspace's task is {task.kind}"
+        )
+    if config.min_confidence is not None and not config.logprobs:
+        # Trial 58a: every answer voted, "0 below --min-confidence", exit 0.
+        raise LabelkitError(
+            "min_confidence needs logprobs (--logprobs): without them no answer has a "
+            "confidence to compare"
         )
     if task.kind == "spans" and (config.logprobs or config.min_confidence is not None):
         raise LabelkitError(
@@ -1333,7 +1340,7 @@ class LLMRun:
         """Count one HTTP request, unless the run has stopped or the request limit is met."""
         limit = self.config.max_requests
         if not self.stopped and limit is not None and self.requests >= limit:
-            self.stop(f"the limit of {limit} requests is reached")
+            self.stop(f"the limit of {counted(limit, 'request')} is reached")
         if self.stopped:
             return False
         self.requests += 1
@@ -1720,31 +1727,60 @@ async def _ask(
         prompt_tokens=done.usage.get("prompt_tokens"),
         completion_tokens=done.usage.get("completion_tokens"),
         latency_s=time.perf_counter() - started,
-        confidence=_label_confidence(done.content, label, done.choice.get("logprobs"))
+        confidence=_answer_confidence(done.content, label, done.choice.get("logprobs"))
         if done.choice is not None and prompts.single(attribute)
         else None,
     )
 
 
-def _label_confidence(content: str | None, label: str | None, logprobs: Any) -> float | None:
-    """The probability of the tokens that spell ``label`` in ``content``, from logprobs.
+def _answer_confidence(content: str | None, label: str | None, logprobs: Any) -> float | None:
+    """The probability of the tokens that spell the answer in ``content``, from logprobs:
+    ``label``'s first occurrence (ignoring case) after the JSON key ``"label"``, else
+    the value written there or, in a plain answer, its words; None when the endpoint
+    returned no log-probabilities.
 
-    Tokens are laid end to end to find where each starts; those overlapping the
-    label's first occurrence (ignoring case) count. None when the endpoint returned no
-    log-probabilities or the label is not spelled out in the answer.
+    The value as written counts where ``label`` is not spelled out, so that an answer
+    read through an alias ("delivery" for ``shipping``), now or by aliases added later,
+    has a confidence too (trial 58a: 244 such answers had none and passed every
+    ``min_confidence``). Tokens are laid end to end to find where each starts; those
+    overlapping the answer count.
+
+    Examples
+    --------
+    >>> tokens = [{"token": '{"label": "', "logprob": 0.0}, {"token": "delivery", "logprob": -0.5},
+    ...           {"token": '"}', "logprob": 0.0}]  # fmt: skip
+    >>> round(_answer_confidence('{"label": "delivery"}', None, {"content": tokens}), 3)
+    0.607
     """
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not content or not label or not isinstance(tokens, list) or not tokens:
+    if not content or not isinstance(tokens, list) or not tokens:
         return None
-    # Look past the JSON key, so that a label spelled inside "label" is not found there.
-    anchor = content.find('"label"')
-    start = content.lower().find(label.lower(), anchor + len('"label"') if anchor >= 0 else 0)
-    if start < 0:
+    where = _answer_span(content, label)
+    if where is None:
         return None
-    end, position, total = start + len(label), 0, 0.0
+    start, end = where
+    position, total = 0, 0.0
     for token in tokens:
         piece = str(token.get("token", ""))
         if position < end and position + len(piece) > start:
             total += float(token.get("logprob", 0.0))
         position += len(piece)
     return math.exp(total)
+
+
+def _answer_span(content: str, label: str | None) -> tuple[int, int] | None:
+    """Where in ``content`` the answer is written: ``label`` after the JSON key
+    ``"label"`` (looking past the key, so that a label spelled inside it is not found
+    there), else the string value of that key, else the whole answer less its
+    surrounding whitespace, quotes and punctuation."""
+    anchor = content.find('"label"')
+    after = anchor + len('"label"') if anchor >= 0 else 0
+    if label:
+        start = content.lower().find(label.lower(), after)
+        if start >= 0:
+            return start, start + len(label)
+    if anchor >= 0:
+        value = re.compile(r'\s*:\s*"([^"]*)"').match(content, after)
+        return (value.start(1), value.end(1)) if value and value.group(1).strip() else None
+    words = re.search(r"\w(?:.*\w)?", content, re.DOTALL)
+    return (words.start(), words.end()) if words else None

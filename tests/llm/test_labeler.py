@@ -411,6 +411,31 @@ def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Worksp
     assert votes(workspace) == {k: v for k, v in expected(workspace).items() if k != "a2"}
 
 
+def test_an_answer_read_through_an_alias_has_a_confidence(workspace: Workspace) -> None:
+    # Trial 58a: 244 answers read through an alias ("delivery") had no confidence and
+    # voted past --min-confidence 0.7, unreported; and --min-confidence without
+    # --logprobs let every answer vote.
+    with OpenAIServer(Behaviour(written={"spam": "junk"})) as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=server.base_url,
+            logprobs=True,
+            min_confidence=0.7,
+            aliases={"spam": ["junk"]},
+        )
+        stats = label_with_llm(workspace, config)
+        with pytest.raises(LabelkitError, match="min_confidence needs logprobs"):
+            label_with_llm(workspace, dataclasses.replace(config, logprobs=False))
+    ids = dict(workspace.sql("SELECT text, id FROM examples").rows())
+    confidences = {
+        ids[json.loads(request)["messages"][-1]["content"]]: round(confidence, 6)
+        for request, confidence in workspace.sql("SELECT request, confidence FROM llm_cache").rows()
+    }
+    assert confidences == {"a1": 0.9, "a2": 0.6, "a3": 0.9, "a4": 0.9, "a5": 0.9, "a6": 0.9}
+    assert stats.unsure == 1
+    assert votes(workspace) == {k: v for k, v in expected(workspace).items() if k != "a2"}
+
+
 def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace) -> None:
     with OpenAIServer() as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url)
