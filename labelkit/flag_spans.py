@@ -145,7 +145,8 @@ def span_flags(
       tagger's out-of-fold probabilities (a token the label model left outside every
       span counts for the tagger's span over it);
     - ``label model unsure``: a predicted span whose confidence is below ``unsure_below``;
-    - ``LFs conflict``: labeling functions vote different types (or ``O``) on it;
+    - ``LFs conflict``: labeling functions vote different types (or ``O``) on it; a
+      span of another type that holds it or lies inside it is nesting, not a conflict;
     - ``boundaries disagree``: sources mark spans of one type over it with other bounds;
     - ``<llm source> says``: an LLM source (kind ``llm``, or a name starting with
       ``llm``) marks it otherwise (silence is an abstain, as for every source);
@@ -352,7 +353,14 @@ conflicts AS (
            'LFs conflict (' || string_agg(label || ' ' || n, ', ' ORDER BY n DESC, label)
                || ')' AS conflict
     FROM (SELECT example_id, start, "end", label, count(DISTINCT source) AS n
-          FROM voted WHERE NOT llm GROUP BY ALL)
+          FROM voted
+          -- A type nested in the candidate, or holding it, is no conflict (trial 58d:
+          -- 7,398 DRUG and DOSE spans queued for lying inside a MEDICATION).
+          WHERE NOT llm AND NOT (
+              label <> 'O' AND (vote_start, vote_end) <> (start, "end")
+              AND ((vote_start <= start AND "end" <= vote_end)
+                   OR (start <= vote_start AND vote_end <= "end")))
+          GROUP BY ALL)
     GROUP BY ALL HAVING count(*) > 1),
 bounds AS (
     SELECT example_id, start, "end", label, vote_start, vote_end,

@@ -137,6 +137,30 @@ def test_two_lfs_agree_and_a_third_conflicts(flagged: tuple[Workspace, pl.DataFr
     ]
 
 
+@span_labeling_function
+def part_with_its_verb(x: SpanExample) -> list:
+    """A PHRASE over "{part} died/broke ...": a type that holds a TERM."""
+    found = re.search(r"(battery|screen|keyboard) (died|broke)\b", x.text)
+    return [(found.start(), found.end(), "PHRASE")] if found else []
+
+
+def test_a_type_nested_in_another_is_no_conflict(tmp_path: Path) -> None:
+    # Trial 58d: 7,398 DRUG and DOSE spans were queued as "LFs conflict (DOSE 1,
+    # MEDICATION 1)" for lying inside a MEDICATION span.
+    lfs = [phrase_span_lf("parts", "TERM", PARTS, attr="ORTH"), part_with_its_verb]
+    texts = [row for row in TEXTS if not row[0].startswith("x_")]
+    with spans_workspace(tmp_path, texts, lfs, labels=("TERM", "PHRASE")) as ws:
+        held = ws.sql(
+            """SELECT count(*) FROM span_votes p JOIN span_votes t USING (example_id)
+               WHERE p.label = 'PHRASE' AND t.label = 'TERM'
+                 AND p.start <= t.start AND t."end" <= p."end" """
+        ).item()
+        assert held == 9
+        aggregate(ws, "majority_vote")
+        flags = find_label_issues(ws)
+    assert not flags.filter(pl.col("reasons").str.contains("conflict")).height
+
+
 def test_an_obvious_entity_no_lf_catches_is_flagged_as_missed(
     flagged: tuple[Workspace, pl.DataFrame],
 ) -> None:

@@ -343,26 +343,28 @@ def test_evaluate_says_what_nested_gold_spans_cost_a_flat_tagger(tmp_path: Path)
         ("d1", "lentil soup and bread", [[0, 11, "TERM"], [0, 6, "BRAND"], [16, 21, "TERM"]]),
         ("d2", "a screen", [[2, 8, "TERM"]]),
         ("d3", "big battery pack", [[4, 16, "TERM"], [4, 11, "BRAND"], [0, 11, "TERM"]]),
+        # Trial 58d: two spans inside a longer one are two a ner can find, not one.
+        ("d4", "battery pack", [[0, 12, "TERM"], [0, 7, "BRAND"], [8, 12, "BRAND"]]),
     ]
     texts = [(*text, "dev") for text in texts] + [("t1", "a battery", None, "train")]
-    with pytest.warns(LabelkitWarning, match="2 texts have gold spans that overlap"):
+    with pytest.warns(LabelkitWarning, match="3 texts have gold spans that overlap"):
         nested = spans_workspace(tmp_path, texts)
     with nested as ws:
         aggregate_spans(ws, "majority_vote")
         evaluation = evaluate(ws, split="dev")
-        assert evaluation.overlapping_gold == (3, 7)
-        assert "3 of 7 gold spans overlap a longer one" in evaluation.markdown()
+        assert evaluation.overlapping_gold == (4, 10)
+        assert "4 of 10 gold spans overlap others" in evaluation.markdown()
     result = run("evaluate", tmp_path / "spans.duckdb", "--split", "dev")
-    assert "note: 3 of 7 gold spans overlap a longer one (nested types, say): a ner gives" in (
-        " ".join(result.stdout.split())
-    )
-    assert "recall here is at most 0.571" in " ".join(result.stdout.split())
+    assert (
+        "note: 4 of 10 gold spans overlap others that a tagger of one entity per token "
+        "finds instead (nested types, say), so a ner's recall here is at most 0.600"
+    ) in " ".join(result.stdout.split())
     (tmp_path / "flat").mkdir()
     with spans_workspace(tmp_path / "flat", TEXTS) as ws:
         aggregate_spans(ws, "majority_vote")
         assert evaluate(ws, split="dev").overlapping_gold == (0, 4)
     flat = run("evaluate", tmp_path / "flat" / "spans.duckdb", "--split", "dev")
-    assert "overlap a longer one" not in flat.stdout
+    assert "overlap others" not in flat.stdout
 
 
 def test_evaluate_scores_majority_vote_beside_the_stored_span_label_model(tmp_path: Path) -> None:
@@ -452,3 +454,28 @@ def test_a_span_source_trusted_far_above_its_dev_precision_is_warned_of(
     assert said.startswith("warning: trusted above gold: pattern (0.9")
     assert "0.537 precision on dev)" in said and "gazetteer" not in said
     assert "llm" not in said, "5 dev spans say too little"
+
+
+@span_labeling_function
+def whole_complaint(x: SpanExample) -> list:
+    """A COMPLAINT over "my {part} broke": a type that holds the part's TERM."""
+    return [(0, len(x.text), "COMPLAINT")] if x.text.endswith("broke") else []
+
+
+def test_a_type_lost_to_another_nested_in_it_is_said(tmp_path: Path) -> None:
+    # Trial 58d: a MEDICATION type over DRUG and DOSE came out 0 of 4,257 spans without
+    # a word, and every model trained on the spans scored it 0.
+    texts = [(f"t{i}{part}", f"day {i}: my {part} broke", None, "train") for i in range(15) for part in ("battery", "screen")]  # fmt: skip
+    lfs = [phrase_span_lf("parts", "TERM", ["battery", "screen"]), whole_complaint]
+    with spans_workspace(tmp_path, texts, lfs, labels=("TERM", "COMPLAINT")) as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            aggregate(ws)
+        kept = dict(ws.sql("SELECT label, count(*) FROM span_predictions GROUP BY 1").rows())
+    lost = "TERM" if "COMPLAINT" in kept else "COMPLAINT"
+    said = " ".join(str(warning.message) for warning in caught)
+    assert (
+        f"the span label model keeps next to none of the spans its sources mark of {lost} "
+        f"(marked 30, kept {kept.get(lost, 0)}) in train: most of them hold spans of another "
+        "type, or lie inside one"
+    ) in said
+    assert "one layer is kept" in said
