@@ -252,6 +252,19 @@ def test_a_type_nested_in_a_longer_span_of_another_does_not_cut_it():
     )
 
 
+def test_a_token_two_gold_spans_cover_judges_no_source():
+    """Trial 58d: with nested gold (a DRUG inside a MEDICATION), each token took one gold
+    type, and the LF of the other layer was rated wrong on it: a 0.99-precise drug list
+    at 0.20."""
+    labels = ["DRUG", "MED"]
+    nested = [[(0, 1, "DRUG")], [(0, 3, "MED")], [(0, 1, "DRUG")]]
+    alone = [[(0, 1, "DRUG")], [], [(0, 1, "DRUG")]]
+    votes = [nested] * 40 + [alone] * 40
+    gold = [[(0, 3, "MED"), (0, 1, "DRUG")]] * 40 + [[(0, 1, "DRUG")]] * 40
+    model = fit_span_model("auto", [3] * 80, votes, labels, gold)
+    assert min(model.report["accuracy"]) > 0.9
+
+
 def test_a_type_nested_in_another_is_no_disagreement_to_rate_sources_by():
     """Trial 48a: an ingredient list, right 0.99 of the time, was rated 0.02 because it
     marks the ingredients inside dish names, and every ingredient came out unsure."""
