@@ -81,6 +81,7 @@ from labelkit.lf.spans import span_lf_agreement
 from labelkit.llm import (
     LLMBudgetPlan,
     LLMConfig,
+    LLMEstimate,
     estimate_llm_run,
     export_llm_cache,
     few_shot_examples,
@@ -1221,7 +1222,8 @@ def llm(
                     "measured on cached answers"
                     if estimate.tokens_measured
                     # Trial 56a: read as the expected use, 4 times what the run used.
-                    else "prompts at ~4 chars/token, each answer at its --max-tokens: a ceiling"
+                    else "prompts at ~4 characters a token and a Chinese, Japanese or Korean "
+                    "character a token, each answer at its --max-tokens: a ceiling"
                 )
                 per_text = (
                     f" ({estimate.to_ask / estimate.texts_to_ask:g} per text)"
@@ -1236,13 +1238,15 @@ def llm(
                     + _cost(estimate.cost, "estimated")
                     + (
                         f"; per text ${estimate.cost_per_text:.6f}"
-                        if len(variants) > 1 and estimate.cost_per_text is not None
+                        if estimate.cost_per_text is not None
                         else ""
                     )
                     + f"; {_split_words(chosen)}"
                 )
             # The run as asked, not the other variant shown beside it (the second read).
             estimate = estimates[0]
+            if config.logprobs and estimate.to_ask:
+                _say_cached_without_logprobs(ws, config, estimate, chosen, refresh)
             refusal = over_budget(estimate, config)
             if refusal is not None:
                 console.print(f"--max-cost: the run would be refused: {refusal}", highlight=False)
@@ -3264,6 +3268,22 @@ def _say_how_little_gold_tells(
         highlight=False,
         markup=False,
     )
+
+
+def _say_cached_without_logprobs(
+    ws: Workspace, config: LLMConfig, estimate: LLMEstimate, split: str | None, refresh: bool
+) -> None:
+    """A note where prompts the run would ask are cached without log-probabilities: a
+    request for them is another request (trial 58a: the dry run said "0 cached" of
+    2,470 answers paid for the hour before, and the run paid for them again)."""
+    plain = dataclasses.replace(config, logprobs=False, min_confidence=None)
+    cached = estimate_llm_run(ws, plain, split=split, refresh=refresh).cached - estimate.cached
+    if cached > 0:
+        console.print(
+            f"note: {cached} of the prompts to ask are cached without log-probabilities "
+            "(asked without --logprobs): asking for confidences asks them again",
+            highlight=False,
+        )
 
 
 def _print_thresholds(evaluation: Evaluation, split: str) -> None:

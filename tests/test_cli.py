@@ -696,6 +696,18 @@ def test_answers_saved_from_one_workspace_are_recorded_in_another(tmp_path: Path
     assert loaded.returncode == 0, loaded.stderr
     assert "2 recorded answers loaded into the cache" in loaded.stdout
     assert "llm:m: 4 prompts, 2 cached, 2 to ask" in run("llm", second, *asking, "--dry-run").stdout
+    # Trial 58a: --logprobs asked every cached answer again, and the dry run said
+    # "0 cached" without a word of the answers cached without them.
+    prices = ("--input-price", "1", "--output-price", "2")
+    probed = run("llm", second, *asking, "--logprobs", *prices, "--dry-run")
+    said = " ".join(probed.stdout.split())
+    assert "4 prompts, 0 cached, 4 to ask" in said
+    assert (
+        "note: 2 of the prompts to ask are cached without log-probabilities (asked without "
+        "--logprobs): asking for confidences asks them again"
+    ) in said
+    assert "; per text $" in said
+    assert "cached without" not in run("llm", second, *asking, "--dry-run").stdout
 
 
 def test_llm_and_review_commands(tmp_path: Path) -> None:
