@@ -3183,6 +3183,7 @@ def evaluate_all(
     for small in evaluation.summary.filter(pl.col("kind") == "small model")["method"]:
         _print_per_class(evaluation, small)
     _print_thresholds(evaluation, split)
+    _print_label_cuts(evaluation, split)
     _say(unasked)
     if output:
         paths = evaluation.save(output)
@@ -3307,6 +3308,38 @@ def _print_thresholds(evaluation: Evaluation, split: str) -> None:
             title=f"confidence thresholds on {split}: share of texts kept at accuracy (on those)",
         )
     )
+
+
+def _print_label_cuts(evaluation: Evaluation, split: str) -> None:
+    """On a task of two labels, for each small model, what cutting the rarer label's
+    score at each of ``LABEL_CUTS`` flags, and its precision and recall there: how to
+    choose the cut on ``predict``'s ``score_<label>`` (trial 58c: a scam score that
+    holds precision 0.9 had to be computed by hand)."""
+    cuts = evaluation.label_thresholds
+    labels = evaluation.per_class["label"].unique(maintain_order=True).to_list()
+    if cuts.is_empty() or len(labels) != 2:
+        return
+    small = evaluation.summary.filter(pl.col("kind") == "small model")["method"]
+    support = evaluation.per_class.group_by("label").agg(pl.col("support").first())
+    rare = support.sort("support", "label")["label"][0]
+    for method in small:
+        rows = cuts.filter((pl.col("method") == method) & (pl.col("label") == rare))
+        if rows.is_empty():
+            continue
+        shown = rows.select(
+            ("≥ " + pl.col("threshold").cast(pl.String)).alias("score"),
+            pl.col("flagged").cast(pl.String),
+            pl.col("precision").round(3).cast(pl.String).fill_null("-"),
+            pl.col("recall").round(3).cast(pl.String).fill_null("-"),
+        ).transpose(include_header=True, column_names="score", header_name=f"score_{rare}")
+        console.print(
+            rich_table(
+                shown,
+                title=f"{method} on {split}: texts whose score_{rare} reaches each cut, and "
+                f"{rare}'s precision and recall if they alone were {rare} (cut predict's "
+                f"score_{rare} column where these suit)",
+            )
+        )
 
 
 # Wider, a confusion matrix fits no terminal (trial 51a: 22 intents, 545 characters).

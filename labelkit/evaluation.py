@@ -147,6 +147,12 @@ class Evaluation:
     reaches it (``kept``) and the accuracy on those (``accuracy_kept``): what a
     threshold in production keeps and how right that is (trial 53b: one ECE figure, and
     no way to choose a threshold but computing it)."""
+    label_thresholds: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
+    """For each method with probabilities, on a task of one label per text, each label
+    and each cut of its score (``LABEL_CUTS``): how many texts score at least the cut
+    (``flagged``), and the label's precision and recall if those were given it, what
+    ``predict``'s ``score_<label>`` column cut there gives (trial 58c: no way to find
+    the scam score that holds precision 0.9)."""
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
     """What was scored on what: the workspace, split and its gold rows, the label model's
     ``aggregate`` run, the small models, the time and labelkit's version (trial 52a: an
@@ -328,6 +334,8 @@ class Evaluation:
             tables["frontier"] = self.frontier[0].to_dicts()
         if self.thresholds.height:
             tables["thresholds"] = self.thresholds.to_dicts()
+        if self.label_thresholds.height:
+            tables["label_thresholds"] = self.label_thresholds.to_dicts()
         if self.presence_only:
             tables["presence_only"] = list(self.presence_only)
         tables["provenance"] = self.provenance
@@ -359,6 +367,39 @@ def _kept_at_thresholds(
             "kept": float(kept.mean()) if len(kept) else None,
             "accuracy_kept": float((predicted[kept] == gold[kept]).mean()) if kept.any() else None,
         }
+
+
+# The cuts of a label's score ``Evaluation.label_thresholds`` reports.
+LABEL_CUTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+LABEL_THRESHOLD_SCHEMA = {
+    "method": pl.String,
+    "label": pl.String,
+    "threshold": pl.Float64,
+    "flagged": pl.Int64,
+    "precision": pl.Float64,
+    "recall": pl.Float64,
+}
+
+
+def _label_at_thresholds(
+    method: str, gold: np.ndarray, proba: np.ndarray, labels: Sequence[str]
+) -> Iterator[dict[str, object]]:
+    """``Evaluation.label_thresholds``' rows of one method: per label and cut of its
+    score, the texts at or above it and the label's precision (None: none) and recall
+    (None: no gold text of it) were they given it."""
+    for code, label in enumerate(labels):
+        positive = gold == code
+        for cut in LABEL_CUTS:
+            chosen = proba[:, code] >= cut
+            hits = int((positive & chosen).sum())
+            yield {
+                "method": method,
+                "label": label,
+                "threshold": cut,
+                "flagged": int(chosen.sum()),
+                "precision": hits / chosen.sum() if chosen.any() else None,
+                "recall": hits / positive.sum() if positive.any() else None,
+            }
 
 
 def score(gold: np.ndarray, predicted: np.ndarray, cardinality: int) -> dict[str, float | None]:
@@ -713,7 +754,22 @@ class _Scores:
             ],
             schema=THRESHOLD_SCHEMA,
         )
-        return Evaluation(pl.DataFrame(summary, schema=schema), *frames, thresholds=thresholds)
+        label_thresholds = pl.DataFrame(
+            [
+                row
+                for method, cells in self.cells.items()
+                for cell in cells
+                if cell.proba is not None and not attributes
+                for row in _label_at_thresholds(method, cell.gold, cell.proba, self.task.labels)
+            ],
+            schema=LABEL_THRESHOLD_SCHEMA,
+        )
+        return Evaluation(
+            pl.DataFrame(summary, schema=schema),
+            *frames,
+            thresholds=thresholds,
+            label_thresholds=label_thresholds,
+        )
 
     def _row(self, method: str, cell: _Cell) -> dict[str, object]:
         cardinality = self.task.answers(cell.attribute).cardinality

@@ -478,6 +478,25 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     table = outputs["evaluate"][1].split(title)[1]
     cell = f"{round(kept['kept'] * 100)}% at {round(kept['accuracy_kept'], 3)}"
     assert cells(table, "small model (n-grams)")[5] == cell, "the ≥ 0.9 column"
+    # Trial 58c: the cut of the rarer label's score that holds a precision, by hand.
+    rare = min(
+        ("ham", "spam"),
+        key=lambda label: (
+            sum(
+                r["support"]
+                for r in saved["per_class"]
+                if r["label"] == label and r["method"] == "small model (n-grams)"
+            ),
+            label,
+        ),
+    )
+    at = {
+        row["threshold"]: row
+        for row in saved["label_thresholds"]
+        if row["method"] == "small model (n-grams)" and row["label"] == rare
+    }
+    table = outputs["evaluate"][1].split(f"texts whose score_{rare} reaches each cut")[1]
+    assert cells(table, "flagged")[1:4] == [str(at[cut]["flagged"]) for cut in (0.1, 0.2, 0.3)]
     summary = saved["summary"]
     assert {row["kind"] for row in summary} >= {"lf", "label model", "small model"}
     both = json.loads((tmp_path / "eval2" / "evaluation.json").read_text())

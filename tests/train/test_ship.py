@@ -78,6 +78,18 @@ def test_small_model_is_scored_beside_its_teachers(trained: tuple[Workspace, Pat
     right = [p == g for p, g, k in zip(predicted, test["gold"], sure, strict=True) if k]
     assert at["kept"] == pytest.approx(sum(sure) / test.height)
     assert at["accuracy_kept"] == pytest.approx(sum(right) / len(right))
+    # Trial 58c: no way to find the score of one label that holds a precision.
+    label = ws.task.labels[0]
+    cut = evaluation.label_thresholds.filter(
+        (pl.col("method") == row["method"])
+        & (pl.col("label") == label)
+        & (pl.col("threshold") == 0.3)
+    ).row(0, named=True)
+    chosen = [scores[label] >= 0.3 for scores in cats]
+    hits = sum(c and g == label for c, g in zip(chosen, test["gold"], strict=True))
+    assert cut["flagged"] == sum(chosen)
+    assert cut["precision"] == pytest.approx(hits / sum(chosen))
+    assert cut["recall"] == pytest.approx(hits / (test["gold"] == label).sum())
     assert row["coverage"] == 1.0 and 0 <= row["ece"] <= 1
     size = sum(f.stat().st_size for f in model.rglob("*") if f.is_file())
     assert row["size_mb"] == size / 1e6
