@@ -783,9 +783,10 @@ def _within(first: str, second: str, window: int, unspaced: bool = False) -> str
     if not unspaced:
         # Not for other words: `c++` near `code` would match `c++code` (the second read).
         return f"(?:{near})"
-    # In a script written without spaces, anywhere in the same run of its letters
-    # (trial 57e: 物流很慢 has no space for a window to count).
-    run = f"{_UNSPACED_LETTER}*?"
+    # In a script written without spaces, anywhere in the same run of its letters and
+    # digits (trial 57e: 物流很慢 has no space for a window to count; 物流3天才到 held a
+    # digit in the run).
+    run = f"(?:{_UNSPACED_LETTER}|[0-9０-９])*?"
     return f"(?:{near}|{first}{run}{second}|{second}{run}{first})"
 
 

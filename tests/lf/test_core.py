@@ -470,6 +470,12 @@ def test_keywords_of_scripts_written_without_spaces_match_inside_a_run() -> None
     assert votes(logistics, frame) == [None, None, None, None, "ham", "ham", None, None]
     near = keyword_lf("kw", ["质量"], "ham", near=["慢"], window=3)
     assert votes(near, frame) == [None, None, None, "ham", None, None, None, None]
+    # Digits are of the run too: 物流3天才到 (full-width ３ as well).
+    days = pl.DataFrame(
+        {"id": ["1", "2", "3"], "text": ["物流3天才到", "物流３天才到", "物流。3天才到"]}
+    )
+    late = keyword_lf("kw", ["物流"], "ham", near=["到"], window=1)
+    assert votes(late, days) == ["ham", "ham", None]
     # Latin words keep their word edges against Latin letters and digits, and a letter
     # of such a script is an edge too (iPhone手机 held no "iphone" before).
     assert votes(keyword_lf("kw", ["phone", "sub"], "ham"), frame)[6:] == [None, "ham"]
