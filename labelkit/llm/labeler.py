@@ -1045,6 +1045,11 @@ def _label(
             "input_price": config.input_price,
             "output_price": config.output_price,
             "cost": None if config.cost(0, 0) is None else outcome.cost,
+            # How its answers were read into votes (trial 58a: two sources of one model
+            # could not be told apart in the log); the prompt is the source's definition.
+            "aliases": {label: list(names) for label, names in config.aliases.items()},
+            "logprobs": config.logprobs,
+            "min_confidence": config.min_confidence,
         },
     ) as run:
         if split is None:

@@ -434,6 +434,13 @@ def test_an_answer_read_through_an_alias_has_a_confidence(workspace: Workspace) 
     assert confidences == {"a1": 0.9, "a2": 0.6, "a3": 0.9, "a4": 0.9, "a5": 0.9, "a6": 0.9}
     assert stats.unsure == 1
     assert votes(workspace) == {k: v for k, v in expected(workspace).items() if k != "a2"}
+    # Trial 58a: the log did not say how the answers were read.
+    logged = json.loads(workspace.sql("SELECT config FROM runs WHERE step = 'llm'").item())
+    assert (logged["aliases"], logged["logprobs"], logged["min_confidence"]) == (
+        {"spam": ["junk"]},
+        True,
+        0.7,
+    )
 
 
 def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace) -> None:
