@@ -50,7 +50,14 @@ from labelkit.train.scorers import (
 )
 
 # What writing a file fails with where the disk or the folder refuses it.
-_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+_WRITE_ERRORS = (
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EFBIG,
+)
 
 # Texts one nlp.pipe call (in one worker) labels; rows labeled and written at once; and
 # the input size from which predict_file starts a worker per core by default.
@@ -66,6 +73,11 @@ PARALLEL_ROWS = 50_000
 
 
 SmallModel = Language | TextScorer
+
+
+# A text classifier reads at most this many characters of a text: spaCy's limit, as
+# ingest's (labelkit.data.MAX_TEXT_CHARS).
+CLASSIFIED_CHARS = 1_000_000
 
 
 class NoTextWarning(UserWarning):
@@ -604,6 +616,8 @@ class Predictor:
             name,
         )
         self.without_text = 0
+        # Rows whose text a classifier read only the first CLASSIFIED_CHARS of.
+        self.cut = 0
         # The longest text the model takes, in characters (None: any).
         self.limit: int | None = None
         self.nlp = nlp = load_small_model(model)
@@ -708,6 +722,12 @@ class Predictor:
                     f"the text is longer than the model's limit of {limit:,} "
                     "characters; split or shorten it"
                 )
+            if not limit:
+                # A classifier reads a text's start: one text of 50 MB took 11.8 GB of
+                # memory in the n-grams (trial 58b), and refusing it stopped the file.
+                long = texts.str.len_chars() > CLASSIFIED_CHARS
+                self.cut += int(long.sum())
+                texts = texts.str.slice(0, CLASSIFIED_CHARS) if long.any() else texts
             offset += block.height
             yield block, texts.to_list()
 
@@ -740,7 +760,16 @@ class Predictor:
 
     def warn_without_text(self) -> None:
         """Say how many rows ``checked`` found without text, if any: their predictions
-        are null (a warning, which the CLI prints as a note)."""
+        are null; and how many texts a classifier read the start of (warnings, which the
+        CLI prints as notes)."""
+        if self.cut:
+            warnings.warn(
+                f"{self.name}: {self.cut:,} {'text is' if self.cut == 1 else 'texts are'} "
+                f"longer than {CLASSIFIED_CHARS:,} characters; the predictions read the "
+                "first that many",
+                NoTextWarning,
+                stacklevel=3,
+            )
         if self.without_text:
             warnings.warn(
                 f"{self.name}: {self.without_text:,} "
