@@ -94,6 +94,7 @@ from labelkit.llm.labeler import over_budget
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
+    PipeSafeOutput,
     accuracy_with_interval,
     counted,
     from_span,
@@ -160,6 +161,7 @@ def main() -> None:
         # console) shows it escaped rather than end the command (trial 54c: a traceback).
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
+    sys.stdout = PipeSafeOutput(sys.stdout)  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error" if _strict() else "once", LabelkitWarning)

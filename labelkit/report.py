@@ -116,6 +116,43 @@ class _PrintableConsole(Console):
         os.close(devnull)
 
 
+class PipeSafeOutput:
+    """Standard output that outlives its reader: when the reader of the pipe leaves
+    (``| head -1``), the rest of the output goes nowhere and the command goes on, as
+    ``_PrintableConsole.on_broken_pipe`` does for labelkit's own lines (trial 58b: a
+    ``print`` in training raised BrokenPipeError, and `train | head -1` exited 1 with
+    no model and no word). Everything else is the wrapped stream's.
+
+    Examples
+    --------
+    >>> sys.stdout = PipeSafeOutput(sys.stdout)
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 # Outside a terminal, the seconds between two lines of progress.
 PROGRESS_EVERY_S = 10.0
 

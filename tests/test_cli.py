@@ -531,6 +531,22 @@ def test_stage_commands_chain_on_a_workspace(tmp_path: Path) -> None:
     assert json.loads(train_run)["targets"] == "soft"
     meta = json.loads((tmp_path / "model" / "model-best" / "meta.json").read_text())
     assert meta["labelkit"]["training"]["C"] == [1.0, 10.0], "--param reached the model"
+    # Trial 58b: `train | head -1` exited 1, with no model and no word: training printed
+    # its lines past the console, to a pipe whose reader had left.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        piped = subprocess.run(
+            [*LABELKIT, "train", str(ws), str(tmp_path / "model3"), "--param", "C=[0.1, 1.0]"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        os.close(write)
+    assert piped.returncode == 0, piped.stderr
+    assert (tmp_path / "model3" / "model-best" / "meta.json").exists()
 
     (tmp_path / "new.jsonl").write_text('{"text": "subscribe to my channel"}\n')
     predicted = run(
