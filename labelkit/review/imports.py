@@ -32,8 +32,8 @@ def import_decisions(
     reviewer: str,
     file_format: str | None = None,
 ) -> dict[str, int]:
-    """Store a table of labels a person gave (``example_id, label``, and ``attribute``
-    on a task with attributes) as ``reviewer``'s decisions; return how many were
+    """Store a table of labels a person gave (``example_id``, or ``id`` as ``export``
+    writes it, ``label``, and ``attribute`` on a task with attributes) as ``reviewer``'s decisions; return how many were
     ``stored``, how many were ``standing`` already (the reviewer's decision that
     counts gives that label), and how many rows a Prodigy ``answer`` left out.
 
@@ -72,10 +72,20 @@ def import_decisions(
     frame, left_out = _accepted(frame, name)
     with_attributes = task.kind != "classification"
     wanted = ["example_id", *(["attribute"] if with_attributes else []), "label"]
+    if "example_id" not in frame.columns and "id" in frame.columns:
+        # As export and ingest name it (trial 58f: an exported set was refused back).
+        frame = frame.rename({"id": "example_id"})
     missing = [column for column in wanted if column not in frame.columns]
     if missing:
+        tool = (
+            "; this looks like a Label Studio export, which is not read: export CSV there, "
+            "or write a table of those columns"
+            if {"annotations", "data"} & set(frame.columns)
+            else ""
+        )
         raise InputError(
             f"{name}: no column(s) {missing}; a table of decisions has the columns {wanted}"
+            f" (ids in example_id, or id){tool}"
         )
     rows = frame.select(
         pl.col(_ROW).alias("row"),

@@ -76,6 +76,9 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
         ("a1", "spam", "review"),
         ("a3", "ham", "review"),
     ]
+    # Trial 58f: an exported set's column is id, as ingest reads it.
+    exported = pl.DataFrame({"id": ["a1"], "label": ["spam"], "origin": ["review"]})
+    assert import_decisions(workspace, exported, reviewer="prodigy")["standing"] == 1
     # The same file again stores nothing; a changed answer is a new, newest decision.
     assert import_decisions(workspace, answers, reviewer="prodigy") == {
         "stored": 0,
@@ -102,12 +105,17 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
         ),
         ("example_id,label\na1,\n", "row 1: no label"),
         ("example_id,answer\na1,spam\n", "no column(s) ['label']; a table of decisions"),
+        # Trial 58f: a Label Studio export was read and refused as columns missing.
+        (
+            '[{"id": 1, "data": {"text": "x"}, "annotations": []}]',
+            "looks like a Label Studio export, which is not read",
+        ),
     ],
 )
 def test_a_bad_row_is_named_and_nothing_is_stored(
     workspace: Workspace, tmp_path: Path, table: str, message: str
 ) -> None:
-    answers = tmp_path / "answers.csv"
+    answers = tmp_path / ("answers.json" if table.startswith("[") else "answers.csv")
     answers.write_text(table)
     before = table_counts(workspace)
     with pytest.raises(InputError, match=re.escape(message)):
