@@ -944,6 +944,20 @@ def ingest(
             new, unchanged, changed_split, changed_gold, repeated, changed_ids = _apply(
                 workspace, task, read_from, seed, dev_fraction, test_fraction, parts
             )
+            # Trial 58f: 200 rows of new field values were "already in the workspace as
+            # given", and LFs went on reading the old ones.
+            refielded = first_row(
+                workspace.con,
+                """SELECT count(*) FROM incoming i JOIN examples e USING (id)
+                   WHERE i.meta::VARCHAR IS DISTINCT FROM e.meta::VARCHAR""",
+            )
+            if refielded and refielded[0]:
+                notes.append(
+                    f"{counted(refielded[0], 'row')} already in the workspace "
+                    f"{'has' if refielded[0] == 1 else 'have'} other values in the columns "
+                    "besides id, text, gold and split; ingest keeps the stored ones, which "
+                    "LFs read (a new workspace takes the new values)"
+                )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)
         if label_column is None:

@@ -1440,3 +1440,22 @@ def test_chinese_or_japanese_texts_under_a_language_that_reads_runs_as_words_are
         thai = ["ลดราคาพิเศษสมัครสมาชิกเลย", "ขอบคุณมากครับ", "hello"]
         summary = ingest(ws, pl.DataFrame({"text": thai}), labels=["a", "b"], lang="xx")
     assert "Japanese or Thai script" in str(summary)
+
+
+def test_a_reingest_with_other_field_values_says_they_were_not_taken(tmp_path: Path) -> None:
+    # Trial 58f: 200 rows with new field values were "already in the workspace as given",
+    # and the LFs went on reading the old values.
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,text,priority\nt1,one text,P3\nt2,two texts,P1\n")
+    second.write_text("id,text,priority\nt1,one text,3\nt2,two texts,P1\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, first, labels=["a", "b"])
+        again = ingest(ws, first)
+        assert not any("other values" in note for note in again.notes)
+        summary = ingest(ws, second)
+        stored = ws.sql("SELECT meta->>'priority' FROM examples WHERE id = 't1'").item()
+    assert stored == "P3"
+    assert (
+        "1 row already in the workspace has other values in the columns besides id, text, "
+        "gold and split; ingest keeps the stored ones" in " ".join(summary.notes)
+    )
