@@ -1459,3 +1459,31 @@ def test_a_reingest_with_other_field_values_says_they_were_not_taken(tmp_path: P
         "1 row already in the workspace has other values in the columns besides id, text, "
         "gold and split; ingest keeps the stored ones" in " ".join(summary.notes)
     )
+
+
+def test_aspect_gold_as_a_long_table_is_named_as_such(tmp_path: Path) -> None:
+    # Trial 58e: a table of (id, attribute, label) was refused as "two people's answers?"
+    # with a CLI command to import them.
+    long = pl.DataFrame(
+        {
+            "id": ["r1", "r1", "r2"],
+            "text": ["good food, slow staff", "good food, slow staff", "fine"],
+            "attribute": ["food", "staff", "food"],
+            "label": ["positive", "negative", "neutral"],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError) as error:
+            ingest(
+                ws,
+                long,
+                kind="aspects",
+                attributes=["food", "staff"],
+                labels=["positive", "negative", "neutral"],
+                label_column="label",
+            )
+        assert not ws.has_task()
+    said = str(error.value)
+    assert "id 'r1' appears twice with the same text and the gold 'positive' and 'negative'" in said
+    assert "pivot a table of one row per attribute first" in said
+    assert "two people" not in said
