@@ -894,8 +894,9 @@ def label_with_llm(
     also the run's ``max_cost``) ask only the most valuable prompts by the score of
     ``labelkit.llm.budget`` (see ``plan_llm_budget``); the rest abstain until a later
     run asks them. Cached answers cost nothing and always vote. Where the dev split has
-    gold, the run refits the label model ``aggregate`` last fitted (``auto`` on train
-    if none) before and after, in memory, and reports its dev accuracy.
+    gold, such a budgeted run refits the label model ``aggregate`` last fitted (``auto``
+    on train if none) before and after, in memory, and reports its dev accuracy
+    (``dev_accuracy``; None for a run without a budget: trial 58e read it as any run's).
 
     On a spans task the votes are the spans of each answer's entities, in
     ``span_votes``. An entity not found in its text, or labeled outside the task, is
