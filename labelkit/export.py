@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -316,26 +317,35 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
 
 def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     """Write ``frame`` to CSV, JSONL or Parquet by the file's ending, its folder made if
-    need be; a ``spans`` column of JSON text goes into JSONL as JSON arrays.
+    need be; a ``spans`` column of JSON text goes into JSONL as JSON arrays. The file is
+    written beside the target and moved into place, so a failed write leaves the file
+    as it was (trial 58b: a full disk left half a JSONL file behind).
 
     Examples
     --------
     >>> write_frame(ReviewQueue(ws).pending(), "queue.parquet")
     """
     path = export_path(path)
+    partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".jsonl" and "spans" in frame.columns:
-            write_spans_jsonl(frame, path)
+            write_spans_jsonl(frame, partial)
         else:
             {
                 ".csv": csv_ready(frame).write_csv,
                 ".jsonl": frame.write_ndjson,
                 ".parquet": frame.write_parquet,
-            }[path.suffix](path)
-    except OSError as error:
+            }[path.suffix](partial)
+        partial.replace(path)
+    except (OSError, duckdb.IOException, pl.exceptions.PolarsError) as error:
         # Trial 51c: a read-only folder ended in polars' traceback.
-        raise InputError(f"cannot write {path}: {error.strerror or error}") from None
+        raise InputError(
+            f"cannot write {path}: {getattr(error, 'strerror', None) or error}; nothing was written"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def write_spans_jsonl(frame: pl.DataFrame, path: str | Path) -> None:

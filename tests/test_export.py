@@ -436,3 +436,26 @@ def test_a_split_that_is_not_there_is_refused_not_empty(reviewed: Workspace) -> 
         pytest.raises(InputError, match=r"no examples in split 'validation'; .*\['train'\]"),
     ):
         cleaned_labels(ws, split="validation")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path, suffix: str) -> None:
+    # Trial 58b: a full disk (ulimit -f) left half a JSONL file, and parquet's failure
+    # was a traceback.
+    target = tmp_path / f"cleaned{suffix}"
+    target.write_text("the last export\n")
+    script = (
+        "import resource, sys, polars as pl\n"
+        "from labelkit.export import write_frame\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))\n"
+        "frame = pl.DataFrame({'id': [str(i) for i in range(5000)], 'text': ['some text'] * 5000})\n"
+        "write_frame(frame, sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(target)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1
+    assert f"InputError: cannot write {target}:" in done.stderr
+    assert "nothing was written" in done.stderr
+    assert target.read_text() == "the last export\n"
+    assert [path.name for path in tmp_path.iterdir()] == [target.name]
