@@ -1619,3 +1619,23 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     assert "no source majority_vote weighs votes returns, other" in " ".join(
         excluded.stderr.split()
     )
+
+
+def test_a_workspace_cut_short_past_its_catalog_is_one_line(tmp_path: Path) -> None:
+    # Trial 58b: `runs` on a workspace file cut at 5 MB opened it, then failed at its
+    # query in a 44-line traceback.
+    whole = tmp_path / "whole.duckdb"
+    with Workspace(whole) as ws:
+        ws.con.execute("CREATE TABLE filler AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(300000)")  # fmt: skip
+        ws.con.execute("CHECKPOINT")
+        ws.con.execute(
+            "INSERT INTO runs SELECT range + 1, 'ingest', json_object('n', md5(range::VARCHAR)), "
+            "'{}', now(), 0.0 FROM range(100000)"
+        )
+    cut = tmp_path / "cut.duckdb"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 3 // 4])
+    done = run("runs", cut)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: cannot read the workspace: IO Error: Could not read")
+    assert done.stderr.rstrip().endswith("damaged or cut short: restore it from a copy)")
