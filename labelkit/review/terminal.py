@@ -4,6 +4,7 @@ task, one span of a text at a time, with keys to move its bounds and mark missed
 from __future__ import annotations
 
 import os
+import select
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -85,7 +86,17 @@ def _read_chunk() -> str:
     the mode ``_keys_as_typed`` set; where there is no termios (Windows), click's."""
     if termios is None:
         return click.getchar()
-    return os.read(sys.stdin.fileno(), 32).decode(errors="replace")
+    fd = sys.stdin.fileno()
+    # Waited on in short steps: a signal that another thread (DuckDB's) took leaves a
+    # blocking read asleep, and Python runs its handler only between steps here
+    # (trial 58b: Ctrl-C and SIGINT ended the review only at the next key).
+    while not select.select([fd], [], [], _KEY_WAIT_S)[0]:
+        pass
+    return os.read(fd, 32).decode(errors="replace")
+
+
+# The longest a key read waits before Python may run a signal's handler.
+_KEY_WAIT_S = 0.2
 
 
 @contextmanager

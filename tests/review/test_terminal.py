@@ -732,6 +732,40 @@ def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Pa
     assert stored == [("w01", "accept"), ("w02", "skip"), ("w03", "skip")]
 
 
+def test_an_interrupt_ends_a_review_waiting_for_a_key(review_workspace: Path) -> None:
+    # Trial 58b: Ctrl-C (and kill -INT) ended the review only at the next key press,
+    # the workspace held meanwhile: another thread had taken the signal.
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labelkit", "review", str(review_workspace), "--reviewer", "ana"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100", "LINES": "40"},
+    )
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 120
+    while b"w01" not in screen and time.monotonic() < deadline:
+        if select.select([leader], [], [], 0.5)[0]:
+            screen += os.read(leader, 65536)
+    assert b"w01" in screen, screen[-500:]
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    try:
+        status = process.wait(timeout=20)
+    finally:
+        process.kill()
+    while select.select([leader], [], [], 0.5)[0]:
+        try:
+            screen += os.read(leader, 65536)
+        except OSError:
+            break
+    os.close(leader)
+    assert status == 130
+    assert b"interrupted" in screen
+
+
 def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> None:
     # Trial 48a: a piped arrow key was read as escape, '[' (a bound key) and a letter.
     from labelkit.review.terminal import read_key
