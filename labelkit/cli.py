@@ -484,8 +484,11 @@ def ingest(
             )
     except BaseException:
         # A workspace this command made and could not fill goes, so that the next command
-        # says it does not exist instead of working on an empty one.
-        if created:
+        # says it does not exist instead of working on an empty one; one whose ingest
+        # was saved before the interrupt stays, as the interrupt's line says (trial 58b:
+        # "kept what finished: ingest (run 1)", and no file).
+        kept, saving = finished_runs()
+        if created and not kept and saving is None:
             for made in (workspace, workspace.with_name(workspace.name + ".wal")):
                 made.unlink(missing_ok=True)
         raise

@@ -1639,3 +1639,33 @@ def test_a_workspace_cut_short_past_its_catalog_is_one_line(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: cannot read the workspace: IO Error: Could not read")
     assert done.stderr.rstrip().endswith("damaged or cut short: restore it from a copy)")
+
+
+def test_a_new_workspace_an_ingest_saved_stays_when_the_command_then_stops(
+    tmp_path: Path,
+) -> None:
+    # Trial 58b: Ctrl-C just after the first ingest was saved said "kept what finished:
+    # ingest (run 1)", and the new workspace had been deleted. LABELKIT_STRICT stops the
+    # command at a warning given after the save the same way.
+    rows = tmp_path / "rows.csv"
+    rows.write_text(
+        "id,text,label\n"
+        + "".join(f"r{i},text number {i},{'spam' if i else 'spamm'}\n" for i in range(30))
+    )
+    ws = tmp_path / "ws.duckdb"
+    strict = subprocess.run(
+        [*LABELKIT, "ingest", str(ws), str(rows), "--label-column", "label"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "LABELKIT_STRICT": "1"},
+    )
+    assert strict.returncode == 1
+    assert "gold label 'spamm' is on 1 row" in strict.stderr
+    with Workspace(ws, read_only=True) as opened:
+        assert opened.sql("SELECT count(*) FROM examples").item() == 30
+    # Refused before anything was saved, a new workspace is not left behind.
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,text\n")
+    refused = run("ingest", tmp_path / "other.duckdb", empty, "--labels", "a,b")
+    assert refused.returncode == 1 and not (tmp_path / "other.duckdb").exists()
