@@ -595,8 +595,11 @@ class Workspace:
             if saving in _SAVING:
                 _SAVING.remove(saving)
             raise
-        _SAVING.remove(saving)
+        # Said finished before it is no longer said being saved: an interrupt between
+        # the two may not leave a saved step said to be neither (trial 58b: "no step had
+        # finished" beside the aggregate run in the log).
         _FINISHED.append(saving)
+        _SAVING.remove(saving)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the workspace (DuckDB's cursor), set up as the
@@ -798,7 +801,8 @@ def finished_runs() -> tuple[list[tuple[str, int]], tuple[str, int] | None]:
     >>> finished_runs()
     ([('ingest', 1), ('apply', 2)], None)
     """
-    return list(_FINISHED), (_SAVING[-1] if _SAVING else None)
+    saving = _SAVING[-1] if _SAVING else None
+    return list(_FINISHED), (None if saving in _FINISHED else saving)
 
 
 @contextmanager
