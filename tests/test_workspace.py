@@ -340,3 +340,23 @@ def test_out_of_date_names_unvoted_examples_and_labels_older_than_their_inputs(
     assert workspace.out_of_date() == []
     ingest(workspace, tmp_path / "examples.csv", id_column="id", split_column="split")
     assert workspace.out_of_date() == [], "re-ingesting known rows adds nothing"
+
+
+def test_a_step_being_saved_is_said_finished_once_saved(tmp_path: Path) -> None:
+    # Trial 58b: an interrupt just after a step's commit said "no step had finished"
+    # while the run was in the log; a saved step is said finished first.
+    from labelkit import workspace as module
+
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        before = len(module.finished_runs()[0])
+        with ws.run("apply", {}) as run:
+            during = module.finished_runs()
+        after = module.finished_runs()
+    assert (len(during[0]), during[1]) == (before, None)
+    assert (after[0][before:], after[1]) == ([("apply", run.id)], None)
+    # Both lists hold it for a moment: it is said finished, not being saved.
+    module._SAVING.append(("apply", run.id))
+    try:
+        assert module.finished_runs()[1] is None
+    finally:
+        module._SAVING.remove(("apply", run.id))
