@@ -146,6 +146,8 @@ def read_table(
     _check_file(path, encoding)
     try:
         if kind in ("csv", "tsv"):
+            if has_header:
+                _refuse_cut_short(path, kind, encoding)
             return _read_csv(path, kind, has_header, encoding)
         if kind == "parquet":
             return pl.read_parquet(path)
@@ -198,6 +200,8 @@ def open_table(
     _check_file(path, encoding)
     if kind == "jsonl":
         return _jsonl_table(path, encoding, text_column, stack)
+    if kind != "parquet":
+        _refuse_cut_short(path, kind, encoding)
     lazy = (
         pl.scan_parquet(path)
         if kind == "parquet"
@@ -226,6 +230,37 @@ def _read_errors(path: Path, kind: str, encoding: str) -> Iterator[None]:
                     _decode(line, path, encoding, number)
             _refuse_bad_rows(path, kind, encoding)
         raise InputError(f"{path}: cannot read as {kind}: {error}") from error
+
+
+# The end of a CSV or TSV read for its last line.
+_TAIL_BYTES = 1 << 16
+
+
+def _refuse_cut_short(path: Path, kind: str, encoding: str) -> None:
+    """Refuse a CSV or TSV whose last line has no line end and fewer fields than its
+    header: a file cut short mid-row (trial 58b: ``t12518,Pasta a`` of a copy stopped
+    half-way became a text, its label missing, without a word)."""
+    with path.open("rb") as file:
+        header = file.readline()
+        file.seek(max(path.stat().st_size - _TAIL_BYTES, 0))
+        tail = file.read()
+    last = tail.rsplit(b"\n", 1)[-1]
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    # A quote in it may close a field that began lines before: not judged alone.
+    if not last or last.endswith(b"\r") or b'"' in last or wide:
+        return
+    separator = _separator(path, kind, True, encoding)
+    fields = [
+        next(csv.reader([line.decode(encoding, errors="replace")], delimiter=separator), [])
+        for line in (header.rstrip(b"\r\n"), last)
+    ]
+    if len(fields[1]) < len(fields[0]):
+        raise InputError(
+            f"{path}: its last line has {len(fields[1])} of the header's {len(fields[0])} "
+            f"fields and no line end ({last[:60].decode(encoding, errors='replace')!r}): the "
+            "file looks cut short (a copy or download stopped?); complete it, or end the "
+            "line if the row is whole"
+        )
 
 
 def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:

@@ -1487,3 +1487,30 @@ def test_aspect_gold_as_a_long_table_is_named_as_such(tmp_path: Path) -> None:
     assert "id 'r1' appears twice with the same text and the gold 'positive' and 'negative'" in said
     assert "pivot a table of one row per attribute first" in said
     assert "two people" not in said
+
+
+def test_a_csv_cut_short_mid_row_is_refused(tmp_path: Path) -> None:
+    # Trial 58b: the last row of a copy stopped half-way ("t12518,Pasta a", its label
+    # field and line end missing) was stored as a text, without a word.
+    cut = tmp_path / "cut.csv"
+    cut.write_text("id,text,label\nt1,hello there,spam\nt2,Pasta a")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        with pytest.raises(InputError) as error:
+            ingest(ws, cut, label_column="label")
+        assert not ws.has_task()
+    assert str(error.value) == (
+        f"{cut}: its last line has 2 of the header's 3 fields and no line end ('t2,Pasta a'): "
+        "the file looks cut short (a copy or download stopped?); complete it, or end the "
+        "line if the row is whole"
+    )
+    # Whole rows without a last line end, or ending in a quoted field, are read.
+    for name, text in (
+        ("whole.csv", "id,text,label\nt1,hello there,spam\nt2,Pasta a,ham"),
+        ("quoted.csv", 'id,text,label\nt1,hello there,spam\nt2,"Pasta\n a",ham'),
+        ("ended.csv", "id,text,label\nt1,hello there,spam\nt2,Pasta a\n"),
+    ):
+        (tmp_path / name).write_text(text)
+        with Workspace(tmp_path / f"{name}.duckdb") as ws:
+            assert (
+                ingest(ws, tmp_path / name, label_column="label", labels=["ham", "spam"]).added == 2
+            )
