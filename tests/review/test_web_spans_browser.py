@@ -242,3 +242,43 @@ def test_a_hostile_text_and_its_spans_show_as_text(
         page.keyboard.press("Escape")
         expect(page.locator("#draft")).to_have_text("")
         page.close()
+
+
+def test_a_focus_pass_takes_a_draft_type_by_number_and_u_cancels_a_draft_alone(
+    spans_file: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    # Trial 58d: in a focus pass the draft's line offered "1–2 another type" and the keys
+    # did nothing; u with a draft open took back an answer on another text, unseen; and
+    # "]" on a one-word span did nothing, without a word.
+    with serve(spans_file) as url:
+        page = browser.new_page()
+        start(page, url)
+        page.select_option("#focus", "TERM")
+        # The pass's first item is drawn again once it loads, drafts and all.
+        expect(page.locator("#progress")).to_contain_text("TERM items")
+        question = page.locator("#question")
+        expect(question).to_contain_text('"battery" TERM?')
+        page.keyboard.press("]")
+        expect(page.locator("#status")).to_have_text(
+            "The start cannot move right: the span is one word."
+        )
+        page.keyboard.press(".")
+        expect_marked(page, "draft", "battery life")
+        page.keyboard.press("u")
+        expect(page.locator("#status")).to_have_text(
+            "Edit cancelled; u again takes back your last answer."
+        )
+        expect_marked(page, "draft", "")
+        page.keyboard.press(".")
+        expect_marked(page, "draft", "battery life")
+        page.keyboard.press("2")
+        expect(question).not_to_contain_text('"battery" TERM?')
+        page.close()
+    with Workspace(spans_file, read_only=True) as ws:
+        decisions = ws.sql(
+            "SELECT example_id, attribute, action, label FROM decisions ORDER BY decision_id"
+        ).rows()
+    assert ("s1", bounds("s1", "battery life"), "BRAND") in [(d[0], d[1], d[3]) for d in decisions]
+    assert all(action != "undo" for _, _, action, _ in decisions)

@@ -131,8 +131,17 @@ function moveBound(bound, step) {
   let first = tokens.findIndex(([, e]) => e > from.start);
   let last = tokens.findLastIndex(([s]) => s < from.end);
   if (first < 0 || last < first) return;
+  const was = [first, last];
   if (bound === "start") first = Math.min(Math.max(first + step, 0), last);
   else last = Math.max(Math.min(last + step, tokens.length - 1), first);
+  if (first === was[0] && last === was[1]) {
+    // Trial 58d: "]" on a one-word span did nothing, without a word.
+    const inward = (bound === "start") === (step > 0);
+    say(`The ${bound} cannot move ${step < 0 ? "left" : "right"}: ` + (inward
+      ? "the span is one word."
+      : `the text ${step < 0 ? "begins" : "ends"} there.`));
+    return;
+  }
   setDraft({ start: tokens[first][0], end: tokens[last][1] }, state.draftKind ?? "fix");
 }
 
@@ -370,6 +379,9 @@ function switchAttribute() {
 }
 
 function numbersAsked() {
+  // A pending span edit takes its type by number in every mode, as its line says
+  // (trial 58d: in a focus pass "1–4 another type" was shown and the keys did nothing).
+  if (state.draft || state.anchor !== null) return true;
   // A tag's two answers are yes and no, which a and r give (trial 55b: four buttons).
   if (state.kind === "multilabel" && state.item?.candidate) return false;
   return !focus() || !state.item?.candidate;
@@ -554,6 +566,11 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     state.typed = "";  // a number begun before is dropped, not picked by a later Enter
     $("label-filter").focus();
+  } else if (key === "u" && (state.draft || state.anchor !== null)) {
+    // An edit open: u cancels it, and takes back no answer (trial 58d: it undid an
+    // answer on another text, unseen).
+    cancelEdit();
+    say("Edit cancelled; u again takes back your last answer.");
   } else if (key === "u") {
     undo();
   } else if (key === "a" || key === "y") {
