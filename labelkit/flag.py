@@ -113,8 +113,10 @@ def find_label_issues(
     a text (the same text under other ids) are flagged each, and queued once: the copy
     of highest priority, whose answer labels every copy (``cleaned_labels``); a text
     answered on any copy is not queued again. The
-    frame holds every flag (millions, on millions of weak labels):
-    ``queue_label_issues`` flags and queues the same without returning them.
+    frame holds every flag (millions, on millions of weak labels), copies included:
+    ``queue_label_issues`` flags and queues the same without returning them, and
+    ``ReviewQueue(workspace).pending()`` is the queue as review takes it, a text once
+    (trial 58c: the frame's first 100 rows were not the queue's first 100 items).
 
     A task with attributes (aspects, multi-label) is flagged one attribute at a time:
     a classifier is cross-validated on each attribute's answers (the texts featurized
