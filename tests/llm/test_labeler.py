@@ -27,7 +27,7 @@ from labelkit import (
     ingest,
     label_with_llm,
 )
-from labelkit.llm import estimate_llm_run, few_shot_examples
+from labelkit.llm import LLMRunStats, estimate_llm_run, few_shot_examples
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
 CONFIG = LLMConfig(model="test-model", instructions="Is this comment spam?", api_key="test")
@@ -401,6 +401,12 @@ def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Worksp
         )
         stats = label_with_llm(workspace, config)
     assert server.requests[0]["logprobs"] is True
+    assert_unsure_on_a2(workspace, stats)
+
+
+def assert_unsure_on_a2(workspace: Workspace, stats: LLMRunStats) -> None:
+    """Each cached answer's confidence is the test server's (0.6 for a2, whose link is
+    no subscribe), and a2's answer alone is under 0.7 and does not vote."""
     ids = dict(workspace.sql("SELECT text, id FROM examples").rows())
     confidences = {
         ids[json.loads(request)["messages"][-1]["content"]]: round(confidence, 6)
@@ -426,14 +432,7 @@ def test_an_answer_read_through_an_alias_has_a_confidence(workspace: Workspace) 
         stats = label_with_llm(workspace, config)
         with pytest.raises(LabelkitError, match="min_confidence needs logprobs"):
             label_with_llm(workspace, dataclasses.replace(config, logprobs=False))
-    ids = dict(workspace.sql("SELECT text, id FROM examples").rows())
-    confidences = {
-        ids[json.loads(request)["messages"][-1]["content"]]: round(confidence, 6)
-        for request, confidence in workspace.sql("SELECT request, confidence FROM llm_cache").rows()
-    }
-    assert confidences == {"a1": 0.9, "a2": 0.6, "a3": 0.9, "a4": 0.9, "a5": 0.9, "a6": 0.9}
-    assert stats.unsure == 1
-    assert votes(workspace) == {k: v for k, v in expected(workspace).items() if k != "a2"}
+    assert_unsure_on_a2(workspace, stats)
     # Trial 58a: the log did not say how the answers were read.
     logged = json.loads(workspace.sql("SELECT config FROM runs WHERE step = 'llm'").item())
     assert (logged["aliases"], logged["logprobs"], logged["min_confidence"]) == (

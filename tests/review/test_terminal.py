@@ -683,19 +683,25 @@ def test_a_second_reviewer_in_the_terminal_is_told_who_holds_the_file_and_of_ser
     assert "one of you runs `labelkit serve` and the others open its page" in said
 
 
-def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Path) -> None:
-    # Trial 49b: in a real terminal "as" typed fast arrived in one read, was one
-    # unknown key "as", and nothing was stored.
+def review_in_a_terminal(workspace: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    """``labelkit review`` by ana in a pseudo-terminal of 100 x 40: the terminal's end
+    to read and type on, and the process."""
     leader, follower = pty.openpty()
-    command = [sys.executable, "-m", "labelkit", "review", str(review_workspace)]
     process = subprocess.Popen(
-        [*command, "--reviewer", "ana"],
+        [sys.executable, "-m", "labelkit", "review", str(workspace), "--reviewer", "ana"],
         stdin=follower,
         stdout=follower,
         stderr=follower,
         env={**os.environ, "COLUMNS": "100", "LINES": "40"},
     )
     os.close(follower)
+    return leader, process
+
+
+def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Path) -> None:
+    # Trial 49b: in a real terminal "as" typed fast arrived in one read, was one
+    # unknown key "as", and nothing was stored.
+    leader, process = review_in_a_terminal(review_workspace)
     screen = b""
 
     def read_until(text: bytes) -> None:
@@ -735,15 +741,7 @@ def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Pa
 def test_an_interrupt_ends_a_review_waiting_for_a_key(review_workspace: Path) -> None:
     # Trial 58b: Ctrl-C (and kill -INT) ended the review only at the next key press,
     # the workspace held meanwhile: another thread had taken the signal.
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "labelkit", "review", str(review_workspace), "--reviewer", "ana"],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env={**os.environ, "COLUMNS": "100", "LINES": "40"},
-    )
-    os.close(follower)
+    leader, process = review_in_a_terminal(review_workspace)
     screen = b""
     deadline = time.monotonic() + 120
     while b"w01" not in screen and time.monotonic() < deadline:
