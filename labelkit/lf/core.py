@@ -410,10 +410,6 @@ def whole_words(
     Turkish's dotted and dotless i are cases of i and ı, which the caller's ``(?i)``
     cannot know (``istanbul`` matches ``İstanbul``).
 
-    A letter of a script written without spaces (Chinese, Japanese, Thai, ...) is an
-    edge too: ``iphone`` matches in ``买了iPhone手机``. Polars' regex has no lookaround,
-    so the match takes that letter in.
-
     Examples
     --------
     >>> whole_words(["sub to", "c++"], case_sensitive=True)
@@ -454,47 +450,11 @@ def _bounded(
     word: str, escape: Callable[[str], str] = re.escape, *, end_bounded: bool = True
 ) -> str:
     """``word`` with a word boundary at each edge where it has a word character, not of
-    a script written without spaces; a letter of such a script beside it is an edge
-    too (trial 57e: ``iphone`` was not found in ``iPhone手机``). ``end_bounded=False``
-    leaves its end open, for a stem."""
-    start = end = ""
-    if _is_word_char(word[:1]) and not unspaced(word[:1]):
-        start = rf"(?:\b|{_UNSPACED_LETTER})"
-    if end_bounded and _is_word_char(word[-1:]) and not unspaced(word[-1:]):
-        end = rf"(?:\b|{_UNSPACED_LETTER})"
-    return start + "".join(map(escape, word)) + end
-
-
-def trim_edge_letters(
-    found: Sequence[tuple[int, int]], words: Sequence[str], text: str
-) -> list[tuple[int, int]]:
-    """The matches ``found`` in ``text`` of ``whole_words(words)`` less the letter of a
-    script written without spaces that a word's edge took in (polars' regex has no
-    lookaround), so that review shows ``iPhone`` where ``了iPhone手`` matched: a
-    match's end letter where it meets a letter of another script, unless a word of
-    ``words`` has such a seam at that end itself.
-
-    Examples
-    --------
-    >>> text = "买了iPhone手机"
-    >>> trim_edge_letters([(1, 9)], ["iphone"], text), text[2:8]
-    ([(2, 8)], 'iPhone')
-    """
-    opens = any(_seam(word[:1], word[1:2]) for word in words)
-    closes = any(_seam(word[-1:], word[-2:-1]) for word in words)
-    return [
-        (
-            start + (not opens and _seam(text[start], text[start + 1 : start + 2])),
-            end - (not closes and _seam(text[end - 1], text[end - 2 : end - 1])),
-        )
-        for start, end in found
-    ]
-
-
-def _seam(letter: str, beside: str) -> bool:
-    """Whether ``letter``, of a script written without spaces, meets ``beside``, a word
-    character of another script."""
-    return unspaced(letter) and _is_word_char(beside) and not unspaced(beside)
+    a script written without spaces; ``end_bounded=False`` leaves its end open, for a
+    stem."""
+    start = r"\b" if _is_word_char(word[:1]) and not _unspaced(word[:1]) else ""
+    end_ok = end_bounded and _is_word_char(word[-1:]) and not _unspaced(word[-1:])
+    return start + "".join(map(escape, word)) + (r"\b" if end_ok else "")
 
 
 # Scripts written without spaces between words, by the start of their letters' Unicode
@@ -512,7 +472,7 @@ _UNSPACED_SCRIPTS = (
 )
 
 
-def unspaced(char: str) -> bool:
+def _unspaced(char: str) -> bool:
     """Whether ``char`` is of a script written without spaces (Chinese, Japanese, Thai,
     ...): a keyword's edge there needs no word boundary, as ``\\b`` would need a space
     or punctuation beside it (trial 57e: 22 Chinese and Japanese keyword LFs matched
@@ -520,13 +480,13 @@ def unspaced(char: str) -> bool:
 
     Examples
     --------
-    >>> unspaced("快"), unspaced("か"), unspaced("k")
+    >>> _unspaced("快"), _unspaced("か"), _unspaced("k")
     (True, True, False)
     """
     return unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
 
 
-# A letter of ``_UNSPACED_SCRIPTS`` in a class both Python's re and polars' regex read:
+# A letter of ``_UNSPACED_SCRIPTS`` as a class polars' regex reads:
 # Thai, Lao, Myanmar, Khmer, 々 and 〆, kana, CJK ideographs (extension A, the unified
 # block, compatibility), halfwidth katakana, and the ideographs' supplementary planes.
 _UNSPACED_LETTER = (
@@ -746,7 +706,7 @@ def keyword_lf(
         if window is None:
             condition &= pl.col("text").str.contains(flags + words(near))
         else:
-            runs = any(unspaced(char) for word in (*keywords, *near) for char in word)
+            runs = any(_unspaced(char) for word in (*keywords, *near) for char in word)
             condition = pl.col("text").str.contains(
                 flags + _within(words(keywords), words(near), window, runs)
             )

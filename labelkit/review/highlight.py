@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from labelkit.lf.core import declared_definition, trim_edge_letters, whole_words
+from labelkit.lf.core import declared_definition, whole_words
 from labelkit.lf.patterns import PatternLF, build_matchers, load_pipeline
 from labelkit.workspace import Workspace
 
@@ -129,12 +129,12 @@ def _regex_matches(spec: dict[str, Any], text: str) -> list[tuple[int, int]]:
         return matches(flags + spec["pattern"], text)
     if spec.get("kind") != "keywords":
         return []
-    keywords = spec["keywords"]
-    found = matches(
+    return matches(
         flags
         + whole_words(
-            keywords, spec.get("accents", True), case_sensitive=bool(spec.get("case_sensitive"))
+            spec["keywords"],
+            spec.get("accents", True),
+            case_sensitive=bool(spec.get("case_sensitive")),
         ),
         text,
     )
-    return trim_edge_letters(found, keywords, text)
