@@ -240,20 +240,26 @@ def _refuse_cut_short(path: Path, kind: str, encoding: str) -> None:
     """Refuse a CSV or TSV whose last line has no line end and fewer fields than its
     header: a file cut short mid-row (trial 58b: ``t12518,Pasta a`` of a copy stopped
     half-way became a text, its label missing, without a word)."""
+    size = path.stat().st_size
     with path.open("rb") as file:
         header = file.readline()
-        file.seek(max(path.stat().st_size - _TAIL_BYTES, 0))
+        file.seek(max(size - _TAIL_BYTES, 0))
         tail = file.read()
     last = tail.rsplit(b"\n", 1)[-1]
+    whole_line = b"\n" in tail or size <= _TAIL_BYTES
     wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-    # A quote in it may close a field that began lines before: not judged alone.
-    if not last or last.endswith(b"\r") or b'"' in last or wide:
+    # Not judged: a line longer than the tail read, one ending a line (a CR), a quote
+    # that may close a field begun lines before, only spaces.
+    if not whole_line or last.endswith(b"\r") or b'"' in last or not last.strip() or wide:
         return
     separator = _separator(path, kind, True, encoding)
-    fields = [
-        next(csv.reader([line.decode(encoding, errors="replace")], delimiter=separator), [])
-        for line in (header.rstrip(b"\r\n"), last)
-    ]
+    try:
+        fields = [
+            next(csv.reader([line.decode(encoding, errors="replace")], delimiter=separator), [])
+            for line in (header.rstrip(b"\r\n"), last)
+        ]
+    except csv.Error:
+        return  # read by polars, which says what is wrong with it
     if len(fields[1]) < len(fields[0]):
         raise InputError(
             f"{path}: its last line has {len(fields[1])} of the header's {len(fields[0])} "

@@ -1503,14 +1503,25 @@ def test_a_csv_cut_short_mid_row_is_refused(tmp_path: Path) -> None:
         "the file looks cut short (a copy or download stopped?); complete it, or end the "
         "line if the row is whole"
     )
-    # Whole rows without a last line end, or ending in a quoted field, are read.
+    # Whole rows without a last line end, or ending in a quoted field, or a last line
+    # longer than the end read (the second read: refused), are read.
     for name, text in (
         ("whole.csv", "id,text,label\nt1,hello there,spam\nt2,Pasta a,ham"),
         ("quoted.csv", 'id,text,label\nt1,hello there,spam\nt2,"Pasta\n a",ham'),
         ("ended.csv", "id,text,label\nt1,hello there,spam\nt2,Pasta a\n"),
+        ("long.csv", f"id,text,label\nt1,hello there,spam\nt2,{'word ' * 20_000},ham"),
     ):
         (tmp_path / name).write_text(text)
         with Workspace(tmp_path / f"{name}.duckdb") as ws:
             assert (
                 ingest(ws, tmp_path / name, label_column="label", labels=["ham", "spam"]).added == 2
             )
+    # Spaces after the last line end are a row without text, said as such (the second
+    # read: they were called a cut).
+    spaces = tmp_path / "spaces.csv"
+    spaces.write_text("id,text,label\nt1,hello there,spam\nt2,Pasta a,ham\n ")
+    with (
+        Workspace(tmp_path / "spaces.duckdb") as ws,
+        pytest.raises(InputError, match="is empty in row 3"),
+    ):
+        ingest(ws, spaces, label_column="label", labels=["ham", "spam"])
