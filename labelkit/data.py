@@ -877,10 +877,9 @@ def ingest(
             )
         stage.close()
         notes = [note for read in reads for note in read.notes]
-        per_text = kind in ("aspects", "multilabel") or (
-            workspace.has_task() and workspace.task.kind in ("aspects", "multilabel")
+        skipped = _skip_repeats(
+            con, task_kind=workspace.task.kind if workspace.has_task() else kind or ""
         )
-        skipped = _skip_repeats(con, gold_per_text=per_text)
         if skipped:
             notes.append(
                 f"{counted(skipped, 'row')} skipped: the same id, text, label "
@@ -1117,11 +1116,11 @@ def _staging(workspace: Workspace) -> Iterator[_Stage]:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _skip_repeats(con: duckdb.DuckDBPyConnection, *, gold_per_text: bool = False) -> int:
+def _skip_repeats(con: duckdb.DuckDBPyConnection, *, task_kind: str = "classification") -> int:
     """Leave out the staged rows that repeat an earlier row's id, text, gold and split
     (the first, by input and row, stays) and make the rest the view ``ingest_rows``;
     the number left out. An id given twice with different content is an error naming
-    its first two rows by file and row; with ``gold_per_text`` (a task with attributes),
+    its first two rows by file and row; on an aspects or multi-label task (``task_kind``)
     two gold labels of one text are said to be a long table's rows.
 
     Ids are grouped by their 64-bit hash first, which keeps DuckDB's table of them
@@ -1154,7 +1153,7 @@ def _skip_repeats(con: duckdb.DuckDBPyConnection, *, gold_per_text: bool = False
                 f"the same text, gold {given!r} in one row and none in the other (a "
                 "rejected or ignored answer beside an accepted one? keep one row per text)"
             )
-        elif text == other_text and gold != other_gold and gold_per_text:
+        elif text == other_text and gold != other_gold and task_kind == "aspects":
             # Trial 58e: a long table (id, attribute, label), read as two people's answers.
             differ = (
                 f"the same text and the gold {gold!r} and {other_gold!r}: a text's gold is "
@@ -1162,6 +1161,14 @@ def _skip_repeats(con: duckdb.DuckDBPyConnection, *, gold_per_text: bool = False
                 "per attribute) or a JSON object of them; pivot a table of one row per "
                 "attribute first (polars: frame.pivot(on='attribute', index=['id', 'text'], "
                 "values='label'))"
+            )
+        elif text == other_text and gold != other_gold and task_kind == "multilabel":
+            # The second read: the aspects' pivot named a column a tag table lacks.
+            differ = (
+                f"the same text and the gold {gold!r} and {other_gold!r}: a text's gold is "
+                "one row, its labels in a JSON array (or a polars list); gather a table of "
+                "one row per label first (polars: frame.group_by(['id', 'text'])"
+                ".agg('label'))"
             )
         elif text == other_text and gold != other_gold:
             # Trial 57d: two annotators' answers on one Prodigy task.

@@ -1528,3 +1528,23 @@ def test_a_csv_cut_short_mid_row_is_refused(tmp_path: Path) -> None:
         pytest.raises(InputError, match="is empty in row 3"),
     ):
         ingest(ws, spaces, label_column="label", labels=["ham", "spam"])
+
+
+def test_multilabel_gold_as_a_table_of_one_row_per_label_is_named_as_such(
+    tmp_path: Path,
+) -> None:
+    # The second read: the aspects' advice (a pivot on 'attribute') was given for tags,
+    # whose gold is a list of labels.
+    long = pl.DataFrame(
+        {
+            "id": ["r1", "r1"],
+            "text": ["slow app, crashes", "slow app, crashes"],
+            "label": ["speed", "crash"],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws, pytest.raises(InputError) as error:
+        ingest(ws, long, kind="multilabel", labels=["speed", "crash"], label_column="label")
+    said = str(error.value)
+    assert "its labels in a JSON array (or a polars list)" in said
+    assert "group_by(['id', 'text']).agg('label')" in said
+    assert "pivot" not in said
