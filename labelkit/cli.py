@@ -161,7 +161,8 @@ def main() -> None:
         # console) shows it escaped rather than end the command (trial 54c: a traceback).
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    sys.stdout = PipeSafeOutput(sys.stdout)  # type: ignore[assignment]
+    if not isinstance(sys.stdout, PipeSafeOutput):
+        sys.stdout = PipeSafeOutput(sys.stdout)  # type: ignore[assignment]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error" if _strict() else "once", LabelkitWarning)
@@ -3293,11 +3294,13 @@ def _say_cached_without_logprobs(
     request for them is another request (trial 58a: the dry run said "0 cached" of
     2,470 answers paid for the hour before, and the run paid for them again)."""
     plain = dataclasses.replace(config, logprobs=False, min_confidence=None)
+    # A lower bound: the two caches' prompts may differ (the second read).
     cached = estimate_llm_run(ws, plain, split=split, refresh=refresh).cached - estimate.cached
     if cached > 0:
         console.print(
-            f"note: {cached} of the prompts to ask are cached without log-probabilities "
-            "(asked without --logprobs): asking for confidences asks them again",
+            f"note: at least {cached} of the prompts to ask are cached without "
+            "log-probabilities (asked without --logprobs): asking for confidences asks "
+            "them again",
             highlight=False,
         )
 

@@ -1775,18 +1775,23 @@ def _answer_confidence(content: str | None, label: str | None, logprobs: Any) ->
 
 
 def _answer_span(content: str, label: str | None) -> tuple[int, int] | None:
-    """Where in ``content`` the answer is written: ``label`` after the JSON key
-    ``"label"`` (looking past the key, so that a label spelled inside it is not found
-    there), else the string value of that key, else the whole answer less its
-    surrounding whitespace, quotes and punctuation."""
+    """Where in ``content`` the answer is written: within the string value of the JSON
+    key ``"label"``, ``label`` where the value spells it, else the whole value (not a
+    word of a later key: the second read found "shipping" in a reason's text); else
+    ``label`` after that key, or anywhere where there is no such key; else the answer's
+    words less the spaces, quotes and punctuation around them."""
     anchor = content.find('"label"')
     after = anchor + len('"label"') if anchor >= 0 else 0
-    if label:
-        start = content.lower().find(label.lower(), after)
-        if start >= 0:
-            return start, start + len(label)
+    value = re.compile(r'\s*:\s*"([^"]*)"').match(content, after) if anchor >= 0 else None
+    if value is not None:
+        start, end = value.span(1)
+        inside = content[start:end].lower().find(label.lower()) if label else -1
+        if inside >= 0 and label:
+            return start + inside, start + inside + len(label)
+        return (start, end) if value.group(1).strip() else None
+    if label and (start := content.lower().find(label.lower(), after)) >= 0:
+        return start, start + len(label)
     if anchor >= 0:
-        value = re.compile(r'\s*:\s*"([^"]*)"').match(content, after)
-        return (value.start(1), value.end(1)) if value and value.group(1).strip() else None
+        return None
     words = re.search(r"\w(?:.*\w)?", content, re.DOTALL)
     return (words.start(), words.end()) if words else None

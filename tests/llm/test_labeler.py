@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import signal
 import socket
@@ -440,6 +441,25 @@ def test_an_answer_read_through_an_alias_has_a_confidence(workspace: Workspace) 
         True,
         0.7,
     )
+
+
+def test_an_answers_confidence_is_read_from_its_label_value() -> None:
+    # The second read: an alias answer's label spelled in a later key ("a shipping
+    # delay") took that key's tokens for the answer's confidence.
+    from labelkit.llm.labeler import _answer_confidence
+
+    def tokens(*pieces: tuple[str, float]) -> dict:
+        return {"content": [{"token": text, "logprob": logprob} for text, logprob in pieces]}
+
+    written = tokens(('{"label": "', 0.0), ("delivery", -0.5), ('", "reason": "a ', 0.0),
+                     ("shipping", -3.0), (' delay"}', 0.0))  # fmt: skip
+    content = '{"label": "delivery", "reason": "a shipping delay"}'
+    assert _answer_confidence(content, "shipping", written) == pytest.approx(math.exp(-0.5))
+    spelled = tokens(('{"label": "', 0.0), ("Ship", -0.1), ("ping", -0.2), ('"}', 0.0))
+    assert _answer_confidence('{"label": "Shipping"}', "shipping", spelled) == pytest.approx(
+        math.exp(-0.3)
+    )
+    assert _answer_confidence('{"label": ""}', "shipping", tokens(('{"label": ""}', 0.0))) is None
 
 
 def test_refresh_asks_again_and_replaces_the_cached_answers(workspace: Workspace) -> None:
