@@ -392,12 +392,7 @@ def declared_definition(definition: str | None) -> dict[str, Any] | None:
     return spec if isinstance(spec, dict) else None
 
 
-def whole_words(
-    words: Sequence[str],
-    accents: bool = True,
-    *,
-    case_sensitive: bool = False,
-) -> str:
+def whole_words(words: Sequence[str], accents: bool = True, *, case_sensitive: bool = False) -> str:
     """A regex matching any of ``words`` (or phrases) as whole words, flags left to the caller.
 
     A word boundary is required only at an edge where the word has a word character:
@@ -446,15 +441,10 @@ def _escaper(accents: bool, case_sensitive: bool) -> Callable[[str], str]:
     return either_case
 
 
-def _bounded(
-    word: str, escape: Callable[[str], str] = re.escape, *, end_bounded: bool = True
-) -> str:
-    """``word`` with a word boundary at each edge where it has a word character, not of
-    a script written without spaces; ``end_bounded=False`` leaves its end open, for a
-    stem."""
+def _bounded(word: str, escape: Callable[[str], str] = re.escape) -> str:
     start = r"\b" if _is_word_char(word[:1]) and not _unspaced(word[:1]) else ""
-    end_ok = end_bounded and _is_word_char(word[-1:]) and not _unspaced(word[-1:])
-    return start + "".join(map(escape, word)) + (r"\b" if end_ok else "")
+    end = r"\b" if _is_word_char(word[-1:]) and not _unspaced(word[-1:]) else ""
+    return start + "".join(map(escape, word)) + end
 
 
 # Scripts written without spaces between words, by the start of their letters' Unicode
@@ -484,15 +474,6 @@ def _unspaced(char: str) -> bool:
     (True, True, False)
     """
     return unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS)
-
-
-# A letter of ``_UNSPACED_SCRIPTS`` as a class polars' regex reads:
-# Thai, Lao, Myanmar, Khmer, 々 and 〆, kana, CJK ideographs (extension A, the unified
-# block, compatibility), halfwidth katakana, and the ideographs' supplementary planes.
-_UNSPACED_LETTER = (
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005\u3006\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
-)
 
 
 def _without_accents(word: str) -> str:
@@ -706,9 +687,9 @@ def keyword_lf(
         if window is None:
             condition &= pl.col("text").str.contains(flags + words(near))
         else:
-            runs = any(_unspaced(char) for word in (*keywords, *near) for char in word)
+            unspaced = any(_unspaced(char) for word in (*keywords, *near) for char in word)
             condition = pl.col("text").str.contains(
-                flags + _within(words(keywords), words(near), window, runs)
+                flags + _within(words(keywords), words(near), window, unspaced)
             )
     return DeclarativeLF(
         name=name,
@@ -746,8 +727,12 @@ def _within(first: str, second: str, window: int, unspaced: bool = False) -> str
     # In a script written without spaces, anywhere in the same run of its letters and
     # digits (trial 57e: 物流很慢 has no space for a window to count; 物流3天才到 held a
     # digit in the run).
-    run = f"(?:{_UNSPACED_LETTER}|[0-9０-９])*?"
+    run = rf"[{_UNSPACED_CLASS}0-9０-９]*?"
     return f"(?:{near}|{first}{run}{second}|{second}{run}{first})"
+
+
+# The letters of ``_UNSPACED_SCRIPTS`` in polars' regex syntax.
+_UNSPACED_CLASS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}々〆ー"
 
 
 # What ends a clause for ``keyword_lf``'s window: a keyword and a word near it must

@@ -168,5 +168,6 @@ def _phrase_pattern(words: list[str]) -> str:
     parts = []
     for word in words:
         stem = word.removesuffix(STEM)
-        parts.append(_bounded(stem, end_bounded=False) + r"\w*" if stem != word else _bounded(word))
+        bounded = _bounded(stem)
+        parts.append(bounded.removesuffix(r"\b") + r"\w*" if stem != word else bounded)
     return r"\s+".join(parts)

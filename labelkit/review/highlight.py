@@ -54,11 +54,11 @@ def lf_spans(
     )
     spans = []
     for source, definition, label in fired.iter_rows():
+        pattern = _pattern(definition)
+        if pattern is not None:
+            spans += [Span(start, end, source, label) for start, end in matches(pattern, text)]
         spec = declared_definition(definition)
-        if spec is None:
-            continue
-        spans += [Span(start, end, source, label) for start, end in _regex_matches(spec, text)]
-        if spec.get("kind") == "spacy_patterns":
+        if spec is not None and spec.get("kind") == "spacy_patterns":
             # Trial 52b: the phrases a pattern LF voted for were not shown.
             model = spec.get("model") or f"blank:{workspace.task.lang}"
             spans += [
@@ -122,19 +122,18 @@ def matches(pattern: str, text: str) -> list[tuple[int, int]]:
     return found
 
 
-def _regex_matches(spec: dict[str, Any], text: str) -> list[tuple[int, int]]:
-    """Start and end of the matches in ``text`` of a keyword or regex LF's ``spec``."""
+def _pattern(definition: str) -> str | None:
+    """The regex an LF's definition applies to the text, with its flags; None for others."""
+    spec = declared_definition(definition)
+    if spec is None:
+        return None
     flags = "" if spec.get("case_sensitive") else "(?i)"
-    if spec.get("kind") == "regex":
-        return matches(flags + spec["pattern"], text)
-    if spec.get("kind") != "keywords":
-        return []
-    return matches(
-        flags
-        + whole_words(
+    if spec.get("kind") == "keywords":
+        return flags + whole_words(
             spec["keywords"],
             spec.get("accents", True),
             case_sensitive=bool(spec.get("case_sensitive")),
-        ),
-        text,
-    )
+        )
+    if spec.get("kind") == "regex":
+        return flags + spec["pattern"]
+    return None
