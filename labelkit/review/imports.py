@@ -33,9 +33,10 @@ def import_decisions(
     file_format: str | None = None,
 ) -> dict[str, int]:
     """Store a table of labels a person gave (``example_id``, or ``id`` as ``export``
-    writes it, ``label``, and ``attribute`` on a task with attributes) as ``reviewer``'s decisions; return how many were
-    ``stored``, how many were ``standing`` already (the reviewer's decision that
-    counts gives that label), and how many rows a Prodigy ``answer`` left out.
+    writes it, ``label``, and ``attribute`` on a task with attributes) as
+    ``reviewer``'s decisions; return how many were ``stored``, how many were
+    ``standing`` already (the reviewer's decision that counts gives that label), and
+    how many rows a Prodigy ``answer`` left out.
 
     Each row is one decision of the action ``label``, on any example of the workspace,
     queued or not, marked as not shown in labelkit's review; the newest decision on an
