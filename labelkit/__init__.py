@@ -83,7 +83,7 @@ if TYPE_CHECKING:
         train_textcat,
     )
     from labelkit.train.frontier import pick_model, train_frontier
-    from labelkit.votes import LabelMatrix, import_votes
+    from labelkit.votes import LabelMatrix, import_votes, remove_sources
     from labelkit.workspace import Workspace
 
 # `aggregate` names both a subpackage and its main function. Importing the subpackage
@@ -154,6 +154,7 @@ _EXPORTS = {
     "IngestSummary": "labelkit.data",
     "predict_frame": "labelkit.train",
     "import_votes": "labelkit.votes",
+    "remove_sources": "labelkit.votes",
     "train_attributes": "labelkit.train",
     "fit_span_model": "labelkit.aggregate.spans",
     "span_scores": "labelkit.evaluation",
@@ -232,6 +233,7 @@ __all__ = [
     "read_wrench_spans",
     "regex_lf",
     "regex_span_lf",
+    "remove_sources",
     "review_in_terminal",
     "simulate_review",
     "span_labeling_function",

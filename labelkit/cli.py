@@ -107,7 +107,7 @@ from labelkit.report import (
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
 from labelkit.task import ABSTAIN, YES
-from labelkit.votes import IMPORTED_FROM, LabelMatrix, import_votes, source_names
+from labelkit.votes import IMPORTED_FROM, LabelMatrix, import_votes, remove_sources, source_names
 from labelkit.workspace import (
     MAX_CHARACTERS,
     SPAN_VOTE_STEP,
@@ -1791,6 +1791,29 @@ def import_votes_command(
             highlight=False,
             markup=False,
         )
+
+
+@app.command(name="remove-sources")
+def remove_sources_command(
+    workspace: Workspace_,
+    names: Annotated[
+        list[str], typer.Argument(help="The sources to remove, as analyze and evaluate name them.")
+    ],
+) -> None:
+    """Delete every vote of the named sources (LFs, LLMs, imported ones) from the
+    workspace; an LLM's answers stay cached. Run aggregate again afterwards."""
+    with _open(workspace) as ws:
+        kinds = dict(ws.sql("SELECT name, kind FROM sources").rows())
+        removed = remove_sources(ws, names)
+    for name, votes in removed.items():
+        console.print(f"removed {name} ({kinds.get(name, 'lf')}): {counted(votes, 'vote')}")
+    if any(kinds.get(name) == "llm" for name in removed):
+        console.print(
+            "its answers stay in the LLM cache: `labelkit llm` with the same settings votes "
+            "them again at no cost",
+            highlight=False,
+        )
+    console.print("run `labelkit aggregate` again: the label model's labels still weigh them")
 
 
 @app.command(name="aggregate")

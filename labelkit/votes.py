@@ -371,6 +371,45 @@ def delete_sources(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None
     con.execute("DELETE FROM sources WHERE list_contains(?, name)", [list(names)])
 
 
+def remove_sources(workspace: Workspace, names: str | Sequence[str]) -> dict[str, int]:
+    """Delete every vote of the sources ``names`` (labeling functions, LLMs, imported
+    sources), with their span votes, failed rows and their ``sources`` row, in one
+    logged step (``remove-sources``); return how many votes and span votes each had.
+    A name the workspace has no source of is an error naming the ones it has, and
+    nothing is removed. An LLM's answers stay in its cache: ``label_with_llm`` with the
+    same settings votes them again at no cost. The label model's labels are then out of
+    date until ``aggregate`` runs again, which later steps say (trial 58a: a source of a
+    test request, a wrong model name and a variant stayed for good, and two copies of
+    one LLM, agreeing on every text, outweighed the rules).
+
+    Examples
+    --------
+    >>> remove_sources(ws, ["llm:test-model"])
+    {'llm:test-model': 2470}
+    """
+    names = [names] if isinstance(names, str) else list(dict.fromkeys(names))
+    if not names:
+        raise InputError("name at least one source to remove")
+    held = source_names(workspace)
+    unknown = [name for name in names if name not in held]
+    if unknown:
+        raise InputError(
+            f"no source {unknown[0]!r} in the workspace"
+            + (did_you_mean(unknown[0], held) or f"; its sources are {held}")
+            + "; nothing was removed"
+        )
+    counts = dict.fromkeys(names, 0)
+    for table in ("votes", "span_votes"):
+        for name, n in workspace.sql(
+            f"SELECT source, count(*) FROM {table} WHERE list_contains(?, source) GROUP BY 1",
+            [names],
+        ).rows():
+            counts[name] += n
+    with workspace.run("remove-sources", {"sources": names, "votes": counts}) as run:
+        delete_sources(run.con, names)
+    return counts
+
+
 def delete_rows_of(con: duckdb.DuckDBPyConnection, table: str, sources: Sequence[str]) -> None:
     """Delete the rows of ``sources`` from ``table`` (which has a ``source`` column and a
     primary key): where they are at least half of it, by emptying it (``emptied``) and

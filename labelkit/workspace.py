@@ -41,7 +41,7 @@ from labelkit.errors import (
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
-VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm")
+VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm", "remove-sources")
 # What `Workspace.require` names when there are no votes (inside its backticks).
 VOTE_STEP = "labelkit apply` or `labelkit import-answers"
 # The same for span votes, which `import-answers` does not make (trial 53f).

@@ -1669,3 +1669,36 @@ def test_a_new_workspace_an_ingest_saved_stays_when_the_command_then_stops(
     empty.write_text("id,text\n")
     refused = run("ingest", tmp_path / "other.duckdb", empty, "--labels", "a,b")
     assert refused.returncode == 1 and not (tmp_path / "other.duckdb").exists()
+
+
+def test_sources_are_removed_by_name_and_the_labels_said_out_of_date(voted: Path) -> None:
+    # Trial 58a: a test request's source, a wrong model name and a variant stayed for
+    # good, and two copies of one LLM outweighed the rules.
+    with Workspace(voted) as ws:
+        ids = ws.sql("SELECT id FROM examples ORDER BY id LIMIT 2")["id"].to_list()
+        import_votes(
+            ws,
+            pl.DataFrame({"example_id": ids, "source": "llm:typo", "label": ["spam", "ham"]}),
+            kind="llm",
+        )
+        aggregate(ws, "majority_vote")
+        before = dict(ws.sql("SELECT source, count(*) FROM votes GROUP BY 1").rows())
+    wrong = run("remove-sources", voted, "fre")
+    assert wrong.returncode == 1
+    assert "no source 'fre' in the workspace (did you mean 'free'?); nothing was removed" in (
+        " ".join(wrong.stderr.split())
+    )
+    done = run("remove-sources", voted, "free", "llm:typo")
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stdout.split())
+    assert f"removed free (lf): {before['free']} votes" in said
+    assert "removed llm:typo (llm): 2 votes" in said
+    assert "its answers stay in the LLM cache" in said
+    with Workspace(voted, read_only=True) as ws:
+        after = dict(ws.sql("SELECT source, count(*) FROM votes GROUP BY 1").rows())
+        assert after == {k: v for k, v in before.items() if k not in ("free", "llm:typo")}
+        assert "free" not in ws.sql("SELECT name FROM sources")["name"].to_list()
+        assert ws.sql("SELECT step FROM runs ORDER BY run_id DESC LIMIT 1").item() == (
+            "remove-sources"
+        )
+        assert any("votes changed (remove-sources)" in line for line in ws.out_of_date())
