@@ -18,6 +18,7 @@ for the entities of a text (spans); copy one to start your own.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from labelkit.errors import InputError, check_known_labels
+from labelkit.errors import InputError, LabelkitWarning, check_known_labels, outside_labelkit
 from labelkit.review.queue import ANSWERS, EFFECTIVE_DECISIONS
 from labelkit.task import Task
 from labelkit.workspace import Workspace
@@ -236,6 +237,15 @@ def few_shot_examples(
     if workspace.task.kind != "classification":
         raise InputError(
             f"few-shot examples are for classification, not a {workspace.task.kind} task"
+        )
+    if split == "test":
+        # Trial 58a: only the docs said so.
+        warnings.warn(
+            "few-shot examples from the test split show the LLM texts the evaluation then "
+            "scores it and every model on, so test is no longer held out: take them from "
+            "dev (or reviewed texts)",
+            LabelkitWarning,
+            stacklevel=outside_labelkit(),
         )
     candidates = workspace.sql(
         f"""

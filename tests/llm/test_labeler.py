@@ -595,6 +595,9 @@ def test_template_definitions_and_few_shot_examples_shape_the_prompt(
     )
     shots = few_shot_examples(workspace, 2, split="train")
     assert sorted(label for _, label in shots) == ["ham", "spam"]
+    # Trial 58a: test's gold as examples was said in the docs alone.
+    with pytest.warns(LabelkitWarning, match="so test is no longer held out"):
+        few_shot_examples(workspace, 1, split="test")
     config = dataclasses.replace(
         CONFIG, template=template, definitions={"spam": "ads and links"}, examples=tuple(shots)
     )
