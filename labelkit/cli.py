@@ -153,9 +153,11 @@ def _options(
 
 def main() -> None:
     """Entry point: run the CLI, turning labelkit's errors into one clear line and exit
-    code 1, and each of its warnings into one ``warning:`` line on stderr. SIGTERM
-    unwinds as Ctrl-C does, and exits 143."""
+    code 1, and each of its warnings into one ``warning:`` line on stderr. SIGTERM and
+    SIGHUP unwind as Ctrl-C does, and exit 143 and 129."""
     signal.signal(signal.SIGTERM, _terminated)
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, _terminated)
     for stream in (sys.stdout, sys.stderr):
         # A stream that cannot write a character (PYTHONIOENCODING=ascii, a legacy
         # console) shows it escaped rather than end the command (trial 54c: a traceback).
@@ -248,9 +250,10 @@ LOCKED = 75
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill PID``, a scheduler's timeout), unwound as Ctrl-C is: each step
-    keeps what it finished and says so, and worker processes are stopped. Trial 54c:
-    a SIGTERM'd predict left its two workers running, 320 MB each, and said nothing."""
+    """SIGTERM (``kill PID``, a scheduler's timeout) or SIGHUP (the terminal closed),
+    unwound as Ctrl-C is: each step keeps what it finished and says so, and worker
+    processes are stopped. Trial 54c: a SIGTERM'd predict left its two workers running,
+    320 MB each, and said nothing; trial 58b: SIGHUP ended apply without a line."""
 
 
 _SIGTERMS: list[int] = []
@@ -262,8 +265,8 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def _interrupted_status() -> int:
-    """130 after Ctrl-C, 143 after SIGTERM: what the shell reports for each."""
-    return 128 + signal.SIGTERM if _SIGTERMS else INTERRUPTED
+    """130 after Ctrl-C, 143 after SIGTERM, 129 after SIGHUP: what the shell reports."""
+    return 128 + _SIGTERMS[-1] if _SIGTERMS else INTERRUPTED
 
 
 class _InterruptExplained(SystemExit):

@@ -28,3 +28,18 @@ def end_with_parent(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:
         os._exit(1)
+
+
+def leave_stops_to_parent() -> None:
+    """Ignore, in this forked worker, the signals that stop a command (Ctrl-C, SIGTERM,
+    SIGHUP): the parent handles them and stops its workers. A worker that took Ctrl-C
+    printed its own traceback under the parent's line (trial 46), one with the parent's
+    SIGTERM handler it forked with too (the second read of stop 54).
+
+    Examples
+    --------
+    >>> leave_stops_to_parent()  # first thing in a worker
+    """
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # Windows has no SIGHUP
+            signal.signal(getattr(signal, name), signal.SIG_IGN)

@@ -608,16 +608,18 @@ def test_apply_reports_failing_rows_and_strict_stops(tmp_path: Path) -> None:
     assert "'buy now'" in strict.stderr
 
 
-def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "status"), [("SIGINT", 130), ("SIGHUP", 129)])
+def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path, sent: str, status: int) -> None:
     # Trial 46: Ctrl-C exited 130 without a word though aggregate had saved its run, or
-    # with DuckDB's "Query interrupted" traceback.
+    # with DuckDB's "Query interrupted" traceback. Trial 58b: SIGHUP (a closed terminal)
+    # ended apply without a line.
     ws, lfs = two_texts_and_an_lf(
         tmp_path,
         "import os, signal, time\n"
         "@labeling_function\n"
         "def ctrl_c(x):\n"
         "    time.sleep(1)  # the workers have started: apply waits on them\n"
-        "    os.killpg(os.getpgrp(), signal.SIGINT)  # as a terminal does: every process\n"
+        f"    os.killpg(os.getpgrp(), signal.{sent})  # as a terminal does: every process\n"
         "    return 'ham'\n",
     )
     # A session of its own, so that the signal stops the CLI and its workers only.
@@ -628,7 +630,7 @@ def test_ctrl_c_says_what_was_kept_and_exits_130(tmp_path: Path) -> None:
         timeout=300,
         start_new_session=True,
     )
-    assert stopped.returncode == 130
+    assert stopped.returncode == status
     # Trial 52b: apply printed nothing until it ended; it says what it runs first.
     assert stopped.stderr.strip().splitlines() == [
         "apply: 1 LF (1 Python) on 2 examples",

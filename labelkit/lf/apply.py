@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import queue
-import signal
 import time
 import warnings
 from collections import Counter
@@ -51,7 +50,7 @@ from labelkit.lf.core import (
 )
 from labelkit.lf.patterns import PatternLF, run_pattern_lfs
 from labelkit.lf.spans import PythonSpanLF, SpanLF, SpanPatternLF, compute_span_votes
-from labelkit.processes import end_with_parent
+from labelkit.processes import end_with_parent, leave_stops_to_parent
 from labelkit.report import counted
 from labelkit.tables import as_frame, is_text
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -1340,11 +1339,7 @@ def _check_worker(work: _Work, slot: int, worker: Any, lf_timeout: float | None)
 
 def _work(slot: int, parent: int) -> None:
     end_with_parent(parent)
-    # Ctrl-C is the parent's to handle: it stops and kills its workers. A worker that
-    # took it too printed its own traceback under the parent's one line (trial 46). So
-    # is SIGTERM, which the CLI turns into Ctrl-C (the second read of stop 54).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_stops_to_parent()
     work = _FORKED_WORK
     assert work is not None
     at = slot * _SLOT

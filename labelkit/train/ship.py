@@ -10,7 +10,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl
-from labelkit.processes import end_with_parent
+from labelkit.processes import end_with_parent, leave_stops_to_parent
 from labelkit.report import progress_bar
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, csv_style, read_table, table_format
@@ -912,13 +911,11 @@ _WORKER_NLP: list[SmallModel] = []
 
 def _load_worker(model: str | Path | SmallModel, parent: int) -> None:
     end_with_parent(parent)
-    # Ctrl-C and SIGTERM are the parent's to handle, which lets the workers finish the
-    # batches they hold: a worker that took Ctrl-C turned it into the answer of its
-    # batch and went on; one with the parent's SIGTERM handler it forked with printed a
-    # traceback; one killed halfway through sending its answers left the pool waiting
+    # The stops are the parent's to handle, which lets the workers finish the batches
+    # they hold: a worker that took Ctrl-C turned it into the answer of its batch and
+    # went on; one killed halfway through sending its answers left the pool waiting
     # forever for the rest (trial 54c and the second read of stop 54).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    leave_stops_to_parent()
     nlp = load_small_model(model)
     if isinstance(nlp, Language):
         _length_limit(nlp, loaded=nlp is not model)
