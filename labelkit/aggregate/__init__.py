@@ -148,7 +148,10 @@ def aggregate(
 
     With ``gold_split`` (e.g. ``"dev"``), that split's examples with gold labels join
     the fit with their labels as ``gold`` (see each model's ``fit``). ``save_to``
-    writes the fitted model as JSON (see ``load_label_model``).
+    writes the fitted model as JSON (see ``load_label_model``); its ``report`` is what
+    ``labelkit aggregate`` prints of the fit: for ``auto``, what it ended with and why
+    (``chosen``, ``reason``), each source's estimated accuracy and chance, and the
+    sources it dropped (trial 58e: in Python the fit said nothing).
 
     A task with attributes (aspects, multi-label) is answered one attribute at a time
     (``labelkit.aggregate.attributes``); its predictions have an ``attribute`` column
@@ -172,6 +175,9 @@ def aggregate(
     >>> predictions = aggregate(ws, "dawid_skene", gold_split="dev")
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
+    >>> predictions = aggregate(ws, save_to="label_model.json")
+    >>> load_label_model("label_model.json").report["chosen"]
+    'precision_em'
     """
     if not isinstance(workspace, Workspace):
         # Trial 57b: a LabelMatrix failed on "no attribute 'require'".
