@@ -1116,6 +1116,18 @@ def _staging(workspace: Workspace) -> Iterator[_Stage]:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+# How a task with attributes takes a text's gold in one row, and how to gather a table
+# of one row per attribute or label into it (the second read of stop 58: the aspects'
+# pivot named a column a tag table lacks).
+_GOLD_OF_ONE_ROW = {
+    "aspects": "with a column per attribute (label_column=[...], --label-column per "
+    "attribute) or a JSON object of them; pivot a table of one row per attribute first "
+    "(polars: frame.pivot(on='attribute', index=['id', 'text'], values='label'))",
+    "multilabel": "its labels in a JSON array (or a polars list); gather a table of one "
+    "row per label first (polars: frame.group_by(['id', 'text']).agg('label'))",
+}
+
+
 def _skip_repeats(con: duckdb.DuckDBPyConnection, *, task_kind: str = "classification") -> int:
     """Leave out the staged rows that repeat an earlier row's id, text, gold and split
     (the first, by input and row, stays) and make the rest the view ``ingest_rows``;
@@ -1153,22 +1165,11 @@ def _skip_repeats(con: duckdb.DuckDBPyConnection, *, task_kind: str = "classific
                 f"the same text, gold {given!r} in one row and none in the other (a "
                 "rejected or ignored answer beside an accepted one? keep one row per text)"
             )
-        elif text == other_text and gold != other_gold and task_kind == "aspects":
+        elif text == other_text and gold != other_gold and task_kind in _GOLD_OF_ONE_ROW:
             # Trial 58e: a long table (id, attribute, label), read as two people's answers.
             differ = (
                 f"the same text and the gold {gold!r} and {other_gold!r}: a text's gold is "
-                "one row, with a column per attribute (label_column=[...], --label-column "
-                "per attribute) or a JSON object of them; pivot a table of one row per "
-                "attribute first (polars: frame.pivot(on='attribute', index=['id', 'text'], "
-                "values='label'))"
-            )
-        elif text == other_text and gold != other_gold and task_kind == "multilabel":
-            # The second read: the aspects' pivot named a column a tag table lacks.
-            differ = (
-                f"the same text and the gold {gold!r} and {other_gold!r}: a text's gold is "
-                "one row, its labels in a JSON array (or a polars list); gather a table of "
-                "one row per label first (polars: frame.group_by(['id', 'text'])"
-                ".agg('label'))"
+                f"one row, {_GOLD_OF_ONE_ROW[task_kind]}"
             )
         elif text == other_text and gold != other_gold:
             # Trial 57d: two annotators' answers on one Prodigy task.
