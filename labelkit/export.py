@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -326,23 +327,39 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
     >>> write_frame(ReviewQueue(ws).pending(), "queue.parquet")
     """
     path = export_path(path)
-    partial = path.with_name(f".{path.name}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix == ".jsonl" and "spans" in frame.columns:
-            write_spans_jsonl(frame, partial)
-        else:
-            {
-                ".csv": csv_ready(frame).write_csv,
-                ".jsonl": frame.write_ndjson,
-                ".parquet": frame.write_parquet,
-            }[path.suffix](partial)
-        partial.replace(path)
+        with written_whole(path) as partial:
+            if path.suffix == ".jsonl" and "spans" in frame.columns:
+                write_spans_jsonl(frame, partial)
+            else:
+                {
+                    ".csv": csv_ready(frame).write_csv,
+                    ".jsonl": frame.write_ndjson,
+                    ".parquet": frame.write_parquet,
+                }[path.suffix](partial)
     except (OSError, duckdb.IOException, pl.exceptions.PolarsError) as error:
         # Trial 51c: a read-only folder ended in polars' traceback.
         raise InputError(
             f"cannot write {path}: {getattr(error, 'strerror', None) or error}; nothing was written"
         ) from None
+
+
+@contextlib.contextmanager
+def written_whole(path: Path) -> Iterator[Path]:
+    """The file to write in place of ``path``: beside it, moved into place when the block
+    ends without an error, and removed otherwise, so that a failed write leaves ``path``
+    as it was (trials 49c and 58b: a full disk left half a file behind).
+
+    Examples
+    --------
+    >>> with written_whole(Path("labeled.csv")) as partial:
+    ...     frame.write_csv(partial)
+    """
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        yield partial
+        partial.replace(path)
     finally:
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from spacy.language import Language
 from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
-from labelkit.export import csv_ready, write_spans_jsonl
+from labelkit.export import csv_ready, write_spans_jsonl, written_whole
 from labelkit.processes import end_with_parent, leave_stops_to_parent
 from labelkit.report import progress_bar
 from labelkit.spans import spans_json
@@ -482,19 +482,20 @@ def predict_file(
     # Trial 46: a clash with the columns predictions add was found only once the first
     # block (or, for a CSV, the whole file) had been labeled.
     predictor.labeled(header, [])
-    partial = output_path.with_name(f".{output_path.name}.partial")
     try:
         output_path.parent.mkdir(parents=True, exist_ok=True)
         runner = executor or executor_for("local")
         labeled_blocks = runner.predictions(
             predictor, blocks, rows=rows, n_process=n_process, staging=output_path.parent
         )
-        with _BlockWriter(
-            partial, output_kind, _csv_style_of(input_path, file_format, encoding)
-        ) as writer:
+        with (
+            written_whole(output_path) as partial,
+            _BlockWriter(
+                partial, output_kind, _csv_style_of(input_path, file_format, encoding)
+            ) as writer,
+        ):
             for labeled in labeled_blocks:
                 writer.write(labeled)
-        partial.replace(output_path)
     except OSError as error:
         if error.errno not in _WRITE_ERRORS:
             raise
@@ -503,9 +504,6 @@ def predict_file(
         raise InputError(
             f"cannot write the predictions to {output_path}: {error.strerror}; nothing was written"
         ) from None
-    finally:
-        with contextlib.suppress(OSError):
-            partial.unlink(missing_ok=True)
     predictor.warn_without_text()
     return rows
 
