@@ -943,28 +943,18 @@ def ingest(
             "paths": [str(Path(source).resolve()) for source in sources if not is_frame(source)],
         }
         with incoming:
-            new, unchanged, changed_split, changed_gold, repeated, changed_ids = _apply(
+            new, unchanged, changed_split, changed_gold, repeated, changed_ids, refielded = _apply(
                 workspace, task, read_from, seed, dev_fraction, test_fraction, parts
             )
+        if refielded:
             # Trial 58f: 200 rows of new field values were "already in the workspace as
             # given", and LFs went on reading the old ones.
-            # Fields by name: the same values in another column order are the same
-            # (the second read); the text is compared first, as it nearly always is.
-            fields = "list_sort(map_entries(json_transform({}, '\"MAP(VARCHAR, JSON)\"')))"
-            refielded = first_row(
-                workspace.con,
-                f"""SELECT count(*) FROM incoming i JOIN examples e USING (id)
-                    WHERE i.meta::VARCHAR IS DISTINCT FROM e.meta::VARCHAR
-                      AND {fields.format("i.meta::JSON")}
-                          IS DISTINCT FROM {fields.format("e.meta::JSON")}""",
+            notes.append(
+                f"{counted(refielded, 'row')} already in the workspace "
+                f"{'has' if refielded == 1 else 'have'} other values in the columns "
+                "besides id, text, gold and split; ingest keeps the stored ones, which "
+                "LFs read (a new workspace takes the new values)"
             )
-            if refielded and refielded[0]:
-                notes.append(
-                    f"{counted(refielded[0], 'row')} already in the workspace "
-                    f"{'has' if refielded[0] == 1 else 'have'} other values in the columns "
-                    "besides id, text, gold and split; ingest keeps the stored ones, which "
-                    "LFs read (a new workspace takes the new values)"
-                )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)
         if label_column is None:
@@ -1277,11 +1267,14 @@ def _apply(
     dev_fraction: float,
     test_fraction: float,
     parts: list[_Part] | None,
-) -> tuple[dict[str, int], int, dict[tuple[str, str], int], int, int, dict[str, tuple[str, ...]]]:
+) -> tuple[
+    dict[str, int], int, dict[tuple[str, str], int], int, int, dict[str, tuple[str, ...]], int
+]:
     """Compare ``incoming`` with the workspace's examples and write it (see ``_write``)
     unless nothing changes: the new rows per split, the unchanged rows, the split moves,
-    the gold changes, how many new rows repeat a stored text under another id, and the
-    first ids whose split and whose gold changed."""
+    the gold changes, how many new rows repeat a stored text under another id, the
+    first ids whose split and whose gold changed, and how many stored rows came with
+    other field values (which are not written)."""
     con = workspace.con
     # Every such row is named, to a point (trial 50d: five edited texts took five runs).
     changed = con.execute(
@@ -1320,6 +1313,15 @@ def _apply(
     )
     rows = first_row(con, "SELECT count(*) FROM incoming")
     assert repeated is not None and rows is not None
+    # Before the new rows are written, so that only the ids already stored are compared;
+    # by field name, so that another column order is no other value (the second read).
+    fields = "list_sort(map_entries(json_transform({}, '\"MAP(VARCHAR, JSON)\"')))"
+    refielded = first_row(
+        con,
+        f"""SELECT count(*) FROM incoming i JOIN examples e USING (id)
+            WHERE i.meta::VARCHAR IS DISTINCT FROM e.meta::VARCHAR
+              AND {fields.format("i.meta::JSON")} IS DISTINCT FROM {fields.format("e.meta::JSON")}""",
+    )
     changed_split: dict[tuple[str, str], int] = {}
     for old, new_split, _, _, n in sorted(row for row in known if row[2]):
         changed_split[(old, new_split)] = changed_split.get((old, new_split), 0) + n
@@ -1341,7 +1343,16 @@ def _apply(
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
         new = _write(workspace, task, read_from, seed, dev_fraction, test_fraction, parts)
-    return new, unchanged, changed_split, changed_gold, int(repeated[0]), changed_ids
+    refielded_rows = int(refielded[0]) if refielded else 0
+    return (
+        new,
+        unchanged,
+        changed_split,
+        changed_gold,
+        int(repeated[0]),
+        changed_ids,
+        refielded_rows,
+    )
 
 
 def _write(
