@@ -111,9 +111,7 @@ class _PrintableConsole(Console):
         nowhere, and the command goes on. rich's own stopped it, with exit code 1 and not
         a word (trial 51c: ``train | head -1`` stopped training and kept nothing)."""
         self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.file.fileno())
-        os.close(devnull)
+        _to_nowhere(self.file)
 
 
 class PipeSafeOutput:
@@ -135,22 +133,25 @@ class PipeSafeOutput:
         try:
             return self._stream.write(text)
         except BrokenPipeError:
-            self._reader_left()
+            _to_nowhere(self._stream)
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except BrokenPipeError:
-            self._reader_left()
-
-    def _reader_left(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self._stream.fileno())
-        os.close(devnull)
+            _to_nowhere(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def _to_nowhere(stream: IO[str]) -> None:
+    """Point ``stream``'s file descriptor at the null device: what is written after its
+    reader left goes nowhere, and writing no longer fails."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 # Outside a terminal, the seconds between two lines of progress.
