@@ -21,12 +21,13 @@ queue's lock and runs in one transaction.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
@@ -134,7 +135,8 @@ class ReviewItem:
     two labels), the item has no candidate and asks which label it is. ``choices`` are
     the answers of its ``attribute`` (``Task.answers``), the ``ruled_out`` ones too, so
     that each keeps its number key (the screens leave those out); a multi-label item
-    always asks "is this <label>?", yes or no, whatever was suggested.
+    always asks "is this <label>?", yes or no, whatever was suggested. ``fields`` are
+    the text's other ingested fields as the screens show them (``shown_fields``).
 
     Examples
     --------
@@ -159,6 +161,7 @@ class ReviewItem:
     kind: str = "classification"
     spans: tuple[Span, ...] = ()
     tokens: tuple[Offsets, ...] = ()
+    fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def numbers(self) -> dict[str, str]:
@@ -238,6 +241,33 @@ class ReviewItem:
             return {"a": f"yes, {self.candidate}", "r": f"no, {other}"}
         no = "no (its label is asked later)" if focus else "no, another label"
         return {"a": f"yes, {self.candidate}", "r": no}
+
+
+# What a review screen shows of a text's other fields: a reviewer checks what a field LF
+# read, and routes on what a person would (trial 58f), without a page of them.
+SHOWN_FIELDS = 20
+SHOWN_FIELD_CHARS = 200
+
+
+def shown_fields(meta: str | None) -> dict[str, str]:
+    """A text's other fields (its ``meta`` JSON) as a review screen shows them: each
+    value as text (a string as it is, anything else as JSON) cut at
+    ``SHOWN_FIELD_CHARS``, the first ``SHOWN_FIELDS`` of them, then how many more.
+
+    Examples
+    --------
+    >>> shown_fields('{"priority": 2, "tags": ["vip"], "note": null}')
+    {'priority': '2', 'tags': '["vip"]', 'note': 'null'}
+    """
+    values = json.loads(meta) if meta else {}
+    shown = {}
+    for name, value in list(values.items())[:SHOWN_FIELDS]:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        cut = len(text) > SHOWN_FIELD_CHARS
+        shown[name] = text[:SHOWN_FIELD_CHARS] + "…" if cut else text
+    if len(values) > SHOWN_FIELDS:
+        shown["…"] = f"{len(values) - SHOWN_FIELDS} more fields"
+    return shown
 
 
 PENDING = f"""
@@ -482,8 +512,8 @@ class ReviewQueue:
     def _item(self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> ReviewItem:
         row = (
             con.sql(
-                "SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id "
-                "WHERE q.example_id = ? AND q.attribute = ?",
+                "SELECT q.*, e.text, e.meta::VARCHAR AS meta FROM queue q "
+                "JOIN examples e ON e.id = q.example_id WHERE q.example_id = ? AND q.attribute = ?",
                 params=[example_id, attribute],
             )
             .pl()
@@ -509,6 +539,7 @@ class ReviewQueue:
             attribute=attribute,
             choices=self.task.answers(attribute).labels,
             kind=self.task.kind,
+            fields=shown_fields(row["meta"]),
         )
 
     def _span_item(self, con: duckdb.DuckDBPyConnection, row: dict) -> ReviewItem:
@@ -547,6 +578,7 @@ class ReviewQueue:
             kind=self.task.kind,
             spans=tuple(Span(*span) for span in others.select("start", "end", "label").rows()),
             tokens=tuple(word_tokens(text, self.task.lang)),
+            fields=shown_fields(row["meta"]),
         )
 
     def answer(

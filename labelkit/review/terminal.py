@@ -508,6 +508,14 @@ def _excerpt(text: Text, marks: Sequence[tuple[int, int, str]]) -> Text:
     return shown
 
 
+def _add_fields(body: Table, item: ReviewItem) -> None:
+    """The text's other fields, one line (trial 58f: a field LF's vote showed, never the
+    value it read)."""
+    if item.fields:
+        shown = " · ".join(f"{name} {value}" for name, value in item.fields.items())
+        body.add_row(Text.assemble(("fields  ", "dim"), printable(shown)))
+
+
 def _render(
     item: ReviewItem,
     progress: dict[str, Any],
@@ -537,6 +545,7 @@ def _render(
     body.add_row(Text(printable(item.question), style="bold cyan"))
     body.add_row(Text(f"flagged by {printable(item.reasons)}", style="dim"))
     body.add_row(votes)
+    _add_fields(body, item)
     body.add_row("")
     help_line = _help(keys)
     help_line.stylize("cyan")
@@ -823,6 +832,7 @@ def _render_spans(
     for source, said in item.votes.items():
         votes.add_row(Text(printable(source), style="dim"), Text(printable(said)))
     body.add_row(votes)
+    _add_fields(body, item)
     body.add_row("")
     help_line = _help(keys)
     help_line.stylize("cyan")

@@ -657,6 +657,7 @@ def _item_json(workspace: Workspace, item: ReviewItem, focus: str | None) -> dic
         "reasons": item.reasons,
         "priority": item.priority,
         "votes": item.votes,
+        "fields": item.fields,
         "spans": shown,
         **extra,
     }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pty
 import re
@@ -371,6 +372,35 @@ def test_control_characters_in_a_text_never_reach_the_terminal(news_workspace: W
     assert "buy now␛[2J␛[H␛[8mhidden␛[0m␛]0;owned␇ �31m␍done" in text
     stored_text = news_workspace.sql("SELECT text FROM examples WHERE id = 'x1'")["text"][0]
     assert stored_text == nasty, "only the display is escaped"
+
+
+def test_a_texts_other_fields_show_under_its_votes_cut_and_escaped(
+    news_workspace: Workspace,
+) -> None:
+    # Trial 58f: a field LF's vote showed, never the priority or amount it read.
+    fields = {"priority": 2, "tags": ["vip"], "route": "abuse\x1b[2J", "note": "x" * 500}
+    news_workspace.con.execute(
+        "INSERT INTO examples VALUES ('x1', 'refund please', NULL, 'train', ?, 0)",
+        [json.dumps(fields)],
+    )
+    news_workspace.con.execute(
+        "INSERT INTO queue VALUES ('x1', 5, 'cleanlab', 'World', 'Business', 0, '')"
+    )
+    item = ReviewQueue(news_workspace).next(reviewer="ana")
+    assert item is not None and item.example_id == "x1"
+    assert item.fields == {
+        "priority": "2",
+        "tags": '["vip"]',
+        "route": "abuse\x1b[2J",
+        "note": "x" * 200 + "…",
+    }
+    text = " ".join(
+        run(
+            ReviewQueue(news_workspace), "q", console=Console(file=io.StringIO(), width=1000)
+        ).split()
+    )
+    assert 'fields priority 2 · tags ["vip"] · route abuse␛[2J · note xxx' in text
+    assert "x" * 201 not in text
 
 
 def stored_by_attribute(ws: Workspace) -> list[tuple]:

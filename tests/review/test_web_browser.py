@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from labelkit import ReviewQueue, Workspace, ingest
 from tests.review.conftest import (
@@ -75,6 +75,7 @@ def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
         shows(page, "w01")
         expect(page.locator("#question")).to_have_text("Is this spam? (currently ham)")
         expect(page.locator("#choices button").first).to_have_text("yes, spam (a)")
+        expect(page.locator("#fields-name")).to_be_hidden()
         expect(page.locator("#text mark")).to_have_text("subscribe")
         for key, next_id in [("a", "w02"), ("r", "w03"), ("1", "w04")]:
             page.keyboard.press(key)
@@ -161,6 +162,39 @@ def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
     with Workspace(review_workspace, read_only=True) as ws:
         decisions = ws.sql("SELECT example_id, reviewer, action FROM decisions").rows()
     assert decisions == [("w02", "bo", "reject")], "the offline key press stored nothing"
+
+
+def test_an_older_load_answered_late_does_not_draw_over_the_newer_pass(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # On a busy machine the load of the pass left behind came back after the one
+    # chosen next, and drew its item and progress over the chosen pass's.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        held = []
+
+        def hold_the_first(route: Route) -> None:
+            if held:
+                route.continue_()
+            else:
+                held.append(route)
+
+        page.route("**/api/next", hold_the_first)
+        review_as(page, url)
+        for _ in range(200):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page asked for no item"
+        page.select_option("#focus", "ham")
+        ham_pass = "ham items: 0 done · 6 remaining · 0 errors found"
+        expect(page.locator("#progress")).to_have_text(ham_pass)
+        shows(page, "w02")
+        with page.expect_response("**/api/next"):
+            held[0].continue_()
+        page.wait_for_timeout(200)
+        expect(page.locator("#progress")).to_have_text(ham_pass)
+        shows(page, "w02")
 
 
 def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(
@@ -693,7 +727,12 @@ def test_bidirectional_overrides_in_the_data_show_as_replacement_characters(
     label = "bidi\u202eevil"
     csv = tmp_path / "bidi.csv"
     pl.DataFrame(
-        {"id": ["b1", "b2"], "text": ["evil \u202egnp.exe is fine", "ok"], "label": [label, "ok"]}
+        {
+            "id": ["b1", "b2"],
+            "text": ["evil \u202egnp.exe is fine", "ok"],
+            "label": [label, "ok"],
+            "route": ["<img src=x onerror=window.pwned=1>\u202eevil", "ok"],
+        }
     ).write_csv(csv)
     path = tmp_path / "bidi.duckdb"
     with Workspace(path) as ws:
@@ -712,6 +751,11 @@ def test_bidirectional_overrides_in_the_data_show_as_replacement_characters(
         expect(page.locator("#text")).to_have_text("evil \ufffdgnp.exe is fine")
         expect(page.locator("#reasons")).to_have_text("cleanlab (suggests bidi\ufffdevil)")
         expect(page.locator("#votes")).to_have_text("kw\ufffdx: bidi\ufffdevil")
+        # The text's other fields too (trial 58f), as text.
+        expect(page.locator("#fields")).to_have_text(
+            "route: <img src=x onerror=window.pwned=1>\ufffdevil"
+        )
+        assert page.locator("#card img").count() == 0
         expect(page.locator("#choices button").first).to_have_text("yes, bidi\ufffdevil (a)")
         shown = page.locator("body").inner_text()
         assert not {"\u202e", "\u2066"} & set(shown)

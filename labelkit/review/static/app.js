@@ -323,6 +323,9 @@ function render(item, notice = "") {
   $("reasons").textContent = shown(item.reasons);
   $("votes").textContent = shown(Object.entries(item.votes)
     .map(([source, label]) => `${source}: ${label}`).join(" · ") || "none");
+  const fields = Object.entries(item.fields);
+  $("fields").textContent = shown(fields.map(([name, value]) => `${name}: ${value}`).join(" · "));
+  $("fields").hidden = $("fields-name").hidden = !fields.length;
   const choices = [];
   for (const key of ["a", "r"]) {
     if (!keyDoes(key)) continue;
@@ -460,7 +463,12 @@ function spanKey(key) {
   return Boolean(does);
 }
 
+// Each load's number: a pass changed while an older load was on its way asks again,
+// and the older answer, arriving last on a busy machine, must not draw over the newer.
+let loads = 0;
+
 async function load() {
+  const mine = ++loads;
   if (!reviewer()) {
     $("card").hidden = true;
     say("Type your name to start reviewing.");
@@ -472,6 +480,7 @@ async function load() {
   if (state.attribute) asked.attribute = state.attribute;
   try {
     const answer = await call("/api/next", asked);
+    if (mine !== loads) return;
     let notice = "";
     if (state.attributes.length) {
       // The server names the pass: the one asked for, the one with most left, or the
@@ -487,7 +496,7 @@ async function load() {
     showProgress(answer.progress);
     render(answer.item, notice);
   } catch (error) {
-    say(`Could not load the next example: ${error.message}`);
+    if (mine === loads) say(`Could not load the next example: ${error.message}`);
   }
 }
 
