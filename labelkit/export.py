@@ -224,6 +224,7 @@ def export_cleaned(
     split: str = "train",
     wide: bool = False,
     reviewed_only: bool = False,
+    fields: bool = False,
 ) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
 
@@ -232,7 +233,9 @@ def export_cleaned(
     spans are a JSON array ``[[start, end, label], ...]``, as ``ingest`` reads them back
     (``label_column="spans"``); in CSV and Parquet, that array as JSON text.
     ``reviewed_only`` writes only the labels a reviewer's answer set (``origin``
-    ``review``): the human-checked set, e.g. as gold for another project.
+    ``review``): the human-checked set, e.g. as gold for another project. ``fields``
+    adds the other fields each text was ingested with, one column each after the
+    cleaned set's own (see ``with_fields``).
 
     Examples
     --------
@@ -240,6 +243,8 @@ def export_cleaned(
     1187
     >>> export_cleaned(ws, "reviewed.csv", reviewed_only=True)
     50
+    >>> export_cleaned(ws, "tickets.parquet", fields=True)
+    1187
     """
     path = export_path(path)
     _refuse_an_input(workspace, path)
@@ -258,8 +263,45 @@ def export_cleaned(
         frame = cleaned_labels(workspace, split=split, wide=wide)
     if reviewed_only:
         frame = frame.filter(pl.col("origin") == "review")
+    if fields:
+        frame = with_fields(workspace, frame)
     write_frame(frame, path)
     return frame.height
+
+
+def with_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (with an ``id`` column) with the other fields their texts were ingested
+    with, one column per field, in their order: the fields of a CSV as the text they
+    were, a JSONL's and a Parquet's with their types; a field holding numbers in some
+    rows and text in others as text. A field named like one of ``rows``' columns comes
+    as ``field_`` and its name (trial 58f: a ticket's ``priority`` beside the queue's).
+
+    Examples
+    --------
+    >>> with_fields(ws, cleaned_labels(ws)).columns
+    ['id', 'text', 'label', 'origin', 'confidence', 'priority', 'refund_amount']
+    """
+    with registered(workspace.con, "wanted_ids", rows.select("id").unique()):
+        wanted = "FROM examples WHERE id IN (SELECT id FROM wanted_ids)"
+        found = workspace.sql(f"SELECT json_group_structure(meta)::VARCHAR AS s {wanted}")
+        structure = json.loads(found["s"][0] or "null")
+        if not isinstance(structure, dict):
+            return rows
+        # A field of mixed or unknown type (JSON, NULL) reads as its text.
+        structure = {
+            name: "VARCHAR" if kind in ("JSON", "NULL") else kind
+            for name, kind in structure.items()
+        }
+        literal = json.dumps(structure).replace("'", "''")
+        stored = workspace.sql(
+            f"SELECT id AS \"labelkit id\", json_transform(meta, '{literal}') AS fields {wanted}"
+        )
+    names = [f"field_{name}" if name in rows.columns else name for name in structure]
+    stored = stored.with_columns(pl.col("fields").struct.rename_fields(names))
+    joined = rows.join(
+        stored, left_on="id", right_on="labelkit id", how="left", maintain_order="left"
+    )
+    return joined.unnest("fields")
 
 
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")

@@ -459,3 +459,62 @@ def test_a_failed_write_leaves_the_file_as_it_was(tmp_path: Path, suffix: str) -
     assert "nothing was written" in done.stderr
     assert target.read_text() == "the last export\n"
     assert [path.name for path in tmp_path.iterdir()] == [target.name]
+
+
+def test_fields_come_with_the_export_when_asked_typed_as_ingested(tmp_path: Path) -> None:
+    # Trial 58f: the tickets' priorities, amounts and tags were gone from every export.
+    rows = [
+        {"id": "t1", "text": "refund me", "priority": 2, "amount": 12.5, "tags": ["a"]},
+        {"id": "t2", "text": "login broken", "priority": "N/A", "label": "x", "tags": []},
+        {"id": "t3", "text": "card charged twice", "priority": 1},
+    ]
+    source = tmp_path / "tickets.jsonl"
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, source, labels=["billing", "technical"])
+        votes = [("t1", "billing"), ("t2", "technical"), ("t3", "billing")]
+        import_votes(
+            ws,
+            pl.DataFrame(
+                [(e, "rule", label) for e, label in votes],
+                schema=["example_id", "source", "label"],
+                orient="row",
+            ),
+        )
+        aggregate(ws, "majority_vote")
+        export_cleaned(ws, tmp_path / "plain.jsonl")
+        assert export_cleaned(ws, tmp_path / "fields.parquet", fields=True) == 3
+        export_cleaned(ws, tmp_path / "fields.csv", fields=True)
+    assert pl.read_ndjson(tmp_path / "plain.jsonl").columns == [
+        "id",
+        "text",
+        "label",
+        "origin",
+        "confidence",
+    ]
+    typed = pl.read_parquet(tmp_path / "fields.parquet")
+    assert typed.columns == [
+        "id",
+        "text",
+        "label",
+        "origin",
+        "confidence",
+        "priority",
+        "amount",
+        "tags",
+        "field_label",
+    ]
+    assert typed["label"].to_list() == ["billing", "technical", "billing"]
+    assert typed["field_label"].to_list() == [None, "x", None]
+    # Numbers in two rows and text in one: text, as written.
+    assert typed["priority"].to_list() == ["2", "N/A", "1"]
+    assert typed["amount"].to_list() == [12.5, None, None]
+    assert typed["tags"].to_list() == [["a"], [], None]
+    flat = pl.read_csv(tmp_path / "fields.csv", infer_schema=False)
+    assert flat["tags"].to_list() == ['["a"]', "[]", None]
+    said = subprocess.run(
+        [sys.executable, "-m", "labelkit", "export", tmp_path / "ws.duckdb", tmp_path / "c.csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert "other fields are left out: --fields adds them" in " ".join(said.stdout.split())
