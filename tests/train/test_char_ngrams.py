@@ -213,6 +213,31 @@ def test_c_is_chosen_on_dev_and_verbose_says_each_score(
     assert training["dev_accuracy"] == scores[training["chosen_C"]]
 
 
+def test_c_is_chosen_by_macro_f1_where_a_label_is_rare_in_dev(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 58c: on a dev split of few scams, accuracy rewards a model that never says scam.
+    rows = spam_rows(1)
+    dev = pl.concat([rows.filter(pl.col("label") == "ham")] * 4 + [rows.head(1)])
+    assert dev["label"].value_counts()["count"].min() < 0.25 * dev.height
+    model = train_textcat(
+        spam_rows(), ["ham", "spam"], tmp_path / "m", model=MODEL, dev=dev, C=[0.01, 100.0],
+        verbose=True,
+    )  # fmt: skip
+    shown = capsys.readouterr().out
+    scores = {
+        float(line.split("=")[1].split(":")[0]): float(line.split()[-1])
+        for line in shown.splitlines()
+        if line.startswith("C=")
+    }
+    assert "C=0.01: dev macro_f1" in shown and "dev accuracy" not in shown
+    training = json.loads((model / "meta.json").read_text())["labelkit"]["training"]
+    best = max(scores.values())
+    assert training["chosen_C"] == min(c for c, score in scores.items() if score == best)
+    assert training["dev_macro_f1"] == scores[training["chosen_C"]]
+    assert "dev_accuracy" not in training
+
+
 def test_c_is_the_strongest_within_one_standard_error_of_the_best() -> None:
     # MAMS food polarity: 290 dev rows chose C=10 on 0.679 against C=1's 0.666, where
     # one standard error is 0.027; on test C=1 scored 0.680 and C=10 0.653.
