@@ -1326,7 +1326,7 @@ def llm(
     if stats.spans is not None:
         parsed = (
             f"{stats.spans} spans, {stats.unparsed} entities not aligned (not in the text, a "
-            "label outside the task, or no JSON)"
+            "label outside the task, given two types, or no JSON)"
         )
     console.print(
         f"{stats.source}: {stats.prompts} prompts, {stats.cached} cached, "
@@ -3611,7 +3611,8 @@ def predict(
         Path,
         typer.Argument(
             help="A .csv, .tsv, .jsonl or .parquet to write; - writes JSONL to stdout. A CSV "
-            "from a CSV keeps its separator (a ; file gets decimal commas) and byte-order mark."
+            "from a CSV keeps its separator (a ; file gets decimal commas) and byte-order mark "
+            "(a file in another --encoding gets one: the output is UTF-8)."
         ),
     ],
     text_column: Annotated[str, typer.Option(help="Column with the text.")] = "text",

@@ -426,12 +426,14 @@ def _separator(path: Path, kind: str, has_header: bool, encoding: str) -> str:
 
 
 def csv_style(path: Path, encoding: str) -> tuple[str, bool]:
-    """A CSV file's separator, and whether it starts with a byte-order mark: what a
-    CSV written for the same reader should keep (Excel where the decimal mark is a
-    comma writes ``;``, and its "CSV UTF-8" a mark it reads the encoding by)."""
+    """A CSV file's separator, and whether a CSV written for the same reader in UTF-8
+    should start with a byte-order mark: Excel where the decimal mark is a comma writes
+    ``;``, and its "CSV UTF-8" a mark it reads the encoding by. A file in another
+    encoding (Excel's plain "CSV" is the Windows code page) gets one too: without it,
+    that Excel reads the UTF-8 written back as its code page (trial 59c: "KÃ¼che")."""
     mark = BOM.encode("utf-8")
     with path.open("rb") as file:
-        has_bom = _is_utf8(encoding) and file.read(len(mark)) == mark
+        has_bom = not _is_utf8(encoding) or file.read(len(mark)) == mark
     return _separator(path, "csv", True, encoding), has_bom
 
 

@@ -374,6 +374,12 @@ def test_predictions_from_a_semicolon_csv_keep_its_separator_mark_and_decimal_co
     assert b";12,50;" in written
     assert out["predicted"].to_list() == expected["predicted"].to_list()
     assert out["confidence"].to_list() == pytest.approx(expected["confidence"].to_list())
+    # Trial 59c: a Windows code page file came back as UTF-8 with no mark, which the
+    # Excel that wrote it read as its code page ("KÃ¼che"): now it gets a mark.
+    (tmp_path / "cp1252.csv").write_bytes("id;text\n1;Küche zu laut\n".encode("cp1252"))
+    predict_file(model, tmp_path / "cp1252.csv", tmp_path / "back.csv", encoding="cp1252")
+    assert (tmp_path / "back.csv").read_bytes().startswith("\ufeffid;text;".encode())
+    assert "Küche zu laut" in (tmp_path / "back.csv").read_text(encoding="utf-8-sig")
     # A comma CSV, and a CSV from another format, keep commas, points and no mark.
     pl.DataFrame({"text": ["great song"]}).write_csv(tmp_path / "plain.csv")
     pl.DataFrame({"text": ["great song"]}).write_parquet(tmp_path / "plain.parquet")
