@@ -35,6 +35,7 @@ from labelkit.errors import (
     did_you_mean,
 )
 from labelkit.lf.core import (
+    DECIMAL_COMMA,
     ERRORS_SCHEMA,
     FINGERPRINT,
     DeclarativeLF,
@@ -42,6 +43,7 @@ from labelkit.lf.core import (
     LabelingFunction,
     PythonLF,
     describe_error,
+    field_path,
     field_value,
     load_lfs,
     unknown_vote,
@@ -834,26 +836,55 @@ def check_fields_in_workspace(workspace: Workspace, lfs: Sequence[LabelingFuncti
     names = sorted({name for lf in declarative for name in lf.fields} - {"text"})
     if not names:
         return
-    for name in names:
-        field_value(name)  # refuses a name that is not an identifier, before it is in SQL
+    paths = [field_path(name) for name in names]
     bad = workspace.sql(
         "SELECT id, meta FROM examples WHERE NOT json_valid(meta) ORDER BY id LIMIT 1"
     )
     if bad.height:
         with_fields(bad, names)
-    present = workspace.sql(
-        "SELECT "
-        + ", ".join(
-            f"bool_or(json_extract_string(meta, '$.{name}') IS NOT NULL) AS \"{name}\""
-            for name in names
+    numeric = sorted({lf.fields[0] for lf in declarative if lf.kind == "threshold"})
+    # One pass: whether each field is there, and how many of a threshold's fields' values
+    # are no number, with the first of them.
+    read = [f"json_extract_string(meta, $p{i}) AS f{i}" for i in range(len(names))]
+    found = [f"bool_or(f{i} IS NOT NULL) AS present{i}" for i in range(len(names))]
+    for name in numeric:
+        i = names.index(name)
+        number = (
+            f"TRY_CAST(CASE WHEN regexp_matches(f{i}, $pattern) THEN replace(trim(f{i}), ',', '.') "
+            f"ELSE trim(f{i}) END AS DOUBLE)"
         )
-        + " FROM examples"
+        found += [
+            f"count(f{i}) AS given{i}",
+            f"count(f{i}) FILTER (WHERE {number} IS NULL) AS unread{i}",
+            f"min(f{i}) FILTER (WHERE {number} IS NULL) AS example{i}",
+        ]
+    params = {f"p{i}": path for i, path in enumerate(paths)}
+    checked = workspace.sql(
+        f"SELECT {', '.join(found)} FROM (SELECT {', '.join(read)} FROM examples)",
+        params | ({"pattern": DECIMAL_COMMA} if numeric else {}),
     )
     stand_in = pl.DataFrame(
-        {f"meta.{name}": ["" if present[name][0] else None] for name in names},
+        {
+            f"meta.{name}": ["" if checked[f"present{i}"][0] else None]
+            for i, name in enumerate(names)
+        },
         schema={f"meta.{name}": pl.String for name in names},
     ).with_columns(text=pl.lit(""))
     _check_fields(declarative, stand_in)
+    for name in numeric:
+        i = names.index(name)
+        unread = checked[f"unread{i}"][0]
+        if unread:
+            users = [lf.name for lf in declarative if lf.kind == "threshold" and name in lf.fields]
+            warnings.warn(
+                f"threshold LF(s) {users} read field {name!r} as a number, and {unread:,} of "
+                f"its {checked[f'given{i}'][0]:,} values are none (such as "
+                f"{checked[f'example{i}'][0]!r}): those texts abstain. A decimal comma is "
+                "read where no thousands separator could be one (1,5; not 1,500): a Python "
+                "LF reads other forms as you mean them",
+                LabelkitWarning,
+                stacklevel=3,
+            )
 
 
 def failed_rows(

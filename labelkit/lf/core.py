@@ -574,9 +574,27 @@ def field_value(name: str) -> pl.Expr:
     """
     if name == "text":
         return pl.col("text")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise InputError(f"metadata field names must be identifiers, got {name!r}")
+    field_path(name)
     return pl.col(_FIELD_COLUMN + name)
+
+
+def field_path(name: str) -> str:
+    """The JSON path of metadata field ``name`` in DuckDB's syntax, quoted, so that a
+    column as a spreadsheet names it (``Score (1-5)``, ``Catégorie``) is readable
+    (trial 59c: such names were refused); a name a quoted path cannot hold is refused.
+
+    Examples
+    --------
+    >>> field_path("Score (1-5)")
+    '$."Score (1-5)"'
+    """
+    if not name or re.search(r'["\\\x00-\x1f]', name):
+        raise InputError(
+            f"metadata field {name!r} cannot be read by name (it is empty or holds a quote, "
+            "a backslash or a control character): rename the column before ingest, or read "
+            "it in a Python LF (x.meta)"
+        )
+    return f'$."{name}"'
 
 
 # A prefix no column of the examples frame (id, text, meta) can start with.
@@ -599,8 +617,7 @@ def with_fields(examples: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
     if not names:
         return examples
     columns = [_FIELD_COLUMN + name for name in names]
-    for name in names:
-        field_value(name)  # refuses a name that is not an identifier
+    paths = [field_path(name) for name in names]
     # DuckDB parses each row's JSON once for every path; polars' json_path_match would
     # parse it again per field, which dominates when many LFs read many fields.
     with duckdb.connect() as con:
@@ -608,7 +625,7 @@ def with_fields(examples: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
         try:
             values = con.sql(
                 "SELECT json_extract_string(meta, $paths) AS v FROM examples ORDER BY i",
-                params={"paths": [f"$.{name}" for name in names]},
+                params={"paths": paths},
             ).pl()
         except duckdb.InvalidInputException as error:
             bad = con.sql("SELECT id FROM examples WHERE NOT json_valid(meta) LIMIT 1").fetchall()
@@ -819,7 +836,9 @@ def threshold_lf(
 ) -> DeclarativeLF:
     """Vote ``label`` (on ``attribute``, where the task has attributes) when a numeric
     metadata field is above and/or below a threshold (strictly); rows where the field
-    is missing or not a number abstain.
+    is missing or not a number abstain (``apply`` warns of values it cannot read).
+    A decimal comma is read where it cannot be a thousands separator (``1,5``,
+    ``12,50``; not ``1,500``).
 
     Examples
     --------
@@ -827,7 +846,7 @@ def threshold_lf(
     """
     if above is None and below is None:
         raise InputError(f"threshold LF {name!r} needs `above`, `below` or both")
-    value = field_value(field).cast(pl.Float64, strict=False)
+    value = as_number(field_value(field))
     conditions = []
     if above is not None:
         conditions.append(value > above)
@@ -841,6 +860,28 @@ def threshold_lf(
         fields=_fields(field),
         attribute=attribute,
     )
+
+
+# A number with a decimal comma that no thousands separator could be: one comma, and
+# not three digits after it (Excel where the decimal mark is a comma: trial 59c's "1,5"
+# abstained). Rust's regex syntax, which DuckDB's RE2 reads alike.
+DECIMAL_COMMA = r"^\s*[+-]?[0-9]+,(?:[0-9]{1,2}|[0-9]{4,})\s*$"
+
+
+def as_number(value: pl.Expr) -> pl.Expr:
+    """A string expression as a Float64 expression: null where it is not a number; a
+    ``DECIMAL_COMMA`` read as a decimal point.
+
+    Examples
+    --------
+    >>> pl.select(as_number(pl.lit(pl.Series(["1,5", " 2.5 ", "1,500", "N/A"])))).to_series().to_list()
+    [1.5, 2.5, None, None]
+    """
+    stripped = value.str.strip_chars()
+    pointed = pl.when(stripped.str.contains(DECIMAL_COMMA)).then(
+        stripped.str.replace(",", ".", literal=True)
+    )
+    return pointed.otherwise(stripped).cast(pl.Float64, strict=False)
 
 
 def read_list(path: str | Path, owner: str) -> list[str]:

@@ -993,3 +993,25 @@ def test_the_lf_workers_end_when_apply_is_killed(tmp_path: Path) -> None:
     for child in left:  # so that a failure leaves nothing running
         os.kill(child, signal.SIGKILL)
     assert not left
+
+
+def test_apply_warns_of_the_values_a_threshold_lf_cannot_read_as_numbers(tmp_path: Path) -> None:
+    # Trial 59c: a `Score` column of decimal commas abstained without a word.
+    csv = tmp_path / "excel.csv"
+    csv.write_bytes(
+        "\ufeffid;text;Score (1-5)\r\n1;slow;1,5\r\n2;fine;4\r\n3;late;1,500\r\n"
+        "4;ok;N/A\r\n5;bad;\r\n".encode()
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, csv, labels=["ham", "spam"])
+        with pytest.warns(LabelkitWarning) as warned:
+            apply_lfs(ws, [threshold_lf("low", "Score (1-5)", "spam", below=2)])
+        said = [str(w.message) for w in warned if "as a number" in str(w.message)]
+        assert said == [
+            "threshold LF(s) ['low'] read field 'Score (1-5)' as a number, and 2 of its 4 "
+            "values are none (such as '1,500'): those texts abstain. A decimal comma is read "
+            "where no thousands separator could be one (1,5; not 1,500): a Python LF reads "
+            "other forms as you mean them"
+        ]
+        stored = ws.sql("SELECT example_id, label FROM votes ORDER BY example_id").rows()
+    assert stored == [("1", "spam")]

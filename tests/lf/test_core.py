@@ -169,8 +169,25 @@ def test_threshold_reads_a_numeric_field_and_abstains_where_it_is_not_a_number()
 def test_a_field_no_example_has_is_an_error_naming_it() -> None:
     with pytest.raises(InputError, match=r"\['stars'\] read metadata field 'stars'"):
         votes(threshold_lf("stars", "stars", "spam", above=3))
-    with pytest.raises(InputError, match="field names must be identifiers"):
-        threshold_lf("x", "likes; drop", "spam", above=1)
+    with pytest.raises(InputError, match=r"field 'likes\"' cannot be read by name .*x.meta"):
+        threshold_lf("x", 'likes"', "spam", above=1)
+
+
+def test_fields_named_as_a_spreadsheet_names_them_and_decimal_commas_are_read() -> None:
+    # Trial 59c: `Score (1-5)` was refused as no identifier, and "1,5" abstained.
+    frame = pl.DataFrame(
+        {
+            "id": [str(i) for i in range(6)],
+            "text": ["a"] * 6,
+            "meta": [
+                json.dumps({"Score (1-5)": score, "Catégorie": "x"})
+                for score in ["1,5", "1", " 4,25 ", "1,500", "N/A", "1.9"]
+            ],
+        }
+    )
+    low = threshold_lf("low", "Score (1-5)", "spam", below=2)
+    assert votes(low, frame) == ["spam", "spam", None, None, None, "spam"]
+    assert votes(lookup_lf("x", ["x"], "ham", field="Catégorie"), frame) == ["ham"] * 6
 
 
 def test_lookup_matches_whole_values_from_a_list_or_a_file(tmp_path: Path) -> None:
