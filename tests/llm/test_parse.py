@@ -182,3 +182,29 @@ def test_overlapping_spans_of_one_answer_keep_the_longest() -> None:
     spans, failures = align_entities(text, entities, ["TERM", "BRAND"], tokenize([text])[0])
     assert [(s.start, s.end, s.label) for s in spans] == [(4, 16, "TERM"), (25, 32, "TERM")]
     assert failures == []
+
+
+def test_spaces_around_punctuation_may_be_in_the_answer_the_text_or_neither() -> None:
+    # Trial 59b: "€ 12,50" was not found in "€12,50", though "€12,50" was in "€ 12,50".
+    text = "Topf-Set für €12,50 oder US$ 9.99, battery life"
+    entities = [("€ 12,50", "PRICE"), ("US$9.99", "PRICE"), ("Topf - Set", "PRODUCT"),
+                ("batterylife", "PRODUCT")]  # fmt: skip
+    spans, failures = align_entities(text, entities, ["PRICE", "PRODUCT"], tokenize([text])[0])
+    assert [(text[s.start : s.end], s.label) for s in spans] == [
+        ("Topf-Set", "PRODUCT"), ("€12,50", "PRICE"), ("US$ 9.99", "PRICE")
+    ]  # fmt: skip
+    # Two words stay two words.
+    assert [(f["text"], f["reason"]) for f in failures] == [("batterylife", "not in the text")]
+
+
+def test_words_an_answer_gives_two_types_mark_nothing_and_are_failures() -> None:
+    # Trial 59b: "Haartrockner" as BRAND and as PRODUCT became BRAND everywhere (the
+    # first type by name), 114 wrong spans and no word of it.
+    text = "Haartrockner von Braun, Haartrockner"
+    entities = [("Haartrockner", "PRODUCT"), ("haartrockner", "BRAND"), ("Braun", "BRAND")]
+    spans, failures = align_entities(text, entities, ["BRAND", "PRODUCT"], tokenize([text])[0])
+    assert [(text[s.start : s.end], s.label) for s in spans] == [("Braun", "BRAND")]
+    assert [(f["text"], f["label"], f["reason"]) for f in failures] == [
+        ("Haartrockner", "PRODUCT", "given another type too"),
+        ("haartrockner", "BRAND", "given another type too"),
+    ]

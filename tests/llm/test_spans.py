@@ -259,8 +259,9 @@ def test_the_cli_labels_a_spans_task(laptops: Workspace, tmp_path: Path) -> None
         assert server.requests[0]["max_tokens"] == 16 * 8
     assert result.returncode == 0, result.stderr
     assert "llm:m: 8 prompts, 0 cached, 8 answered, 0 failed, 9 spans" in result.stdout
-    assert "3 entities not aligned (not in the text, a label outside the task, or no JSON)" in (
-        result.stdout
+    assert (
+        "3 entities not aligned (not in the text, a label outside the task, given two types, or no JSON)"
+        in (result.stdout)
     )
     with Workspace(path) as ws:
         assert span_votes(ws) == EXPECTED
