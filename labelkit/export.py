@@ -235,7 +235,7 @@ def export_cleaned(
     ``reviewed_only`` writes only the labels a reviewer's answer set (``origin``
     ``review``): the human-checked set, e.g. as gold for another project. ``fields``
     adds the other fields each text was ingested with, one column each after the
-    cleaned set's own (see ``with_fields``).
+    cleaned set's own (see ``with_stored_fields``).
 
     Examples
     --------
@@ -264,12 +264,12 @@ def export_cleaned(
     if reviewed_only:
         frame = frame.filter(pl.col("origin") == "review")
     if fields:
-        frame = with_fields(workspace, frame)
+        frame = with_stored_fields(workspace, frame)
     write_frame(frame, path)
     return frame.height
 
 
-def with_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
+def with_stored_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` (with an ``id`` column) with the other fields their texts were ingested
     with, one column per field, in their order: the fields of a CSV as the text they
     were, a JSONL's and a Parquet's with their types; a field holding numbers in some
@@ -278,7 +278,7 @@ def with_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
 
     Examples
     --------
-    >>> with_fields(ws, cleaned_labels(ws)).columns
+    >>> with_stored_fields(ws, cleaned_labels(ws)).columns
     ['id', 'text', 'label', 'origin', 'confidence', 'priority', 'refund_amount']
     """
     with registered(workspace.con, "wanted_ids", rows.select("id").unique()):
