@@ -7,6 +7,7 @@ import contextlib
 import difflib
 import glob
 import json
+import re
 import shutil
 import tempfile
 import unicodedata
@@ -257,6 +258,15 @@ class _Read:
     meta_columns: tuple[str, ...] = ()
 
 
+# Each read row's number from 1, as the file's data rows count (a name no file's column has).
+_ROW = "\x00row"
+
+
+def _blank(column: str) -> pl.Expr:
+    """Whether a cell of ``column`` is empty: null, or only whitespace."""
+    return pl.col(column).cast(pl.String).str.strip_chars().fill_null("") == ""
+
+
 # The columns (and types) of the checked rows ``_read_source`` hands on, batch by batch.
 _ROWS_SCHEMA = {
     **dict.fromkeys(("id", "text", "gold", "split", "meta", "file"), pl.String),
@@ -340,6 +350,17 @@ def _read_rows(
         ),
         None,
     )
+    if (
+        problem is not None
+        and text_column not in schema
+        and label_column in schema
+        and len(schema) <= 3
+    ):
+        # Trial 59c: gold kept in a file of its own, keyed by id.
+        problem += (
+            " (gold labels alone? ingest reads each text with its gold: join the labels to "
+            "the texts' file by id first, then ingest that into a new workspace)"
+        )
     if problem is not None and kind in ("csv", "tsv") and _reads_as_data(list(schema)):
         problem += (
             " (is the first line data? The file needs a header line naming its columns, "
@@ -403,8 +424,21 @@ def _read_rows(
         else pl.lit(None, pl.String)
     )
     rest = [c for c in schema if c not in used]
+    # A spreadsheet's empty columns past the data have no name (polars: "",
+    # "_duplicated_0", ...): not fields (trial 59c), unless something is in them.
+    unnamed = [c for c in rest if re.fullmatch(r"(_duplicated_\d+)?", c)]
+    if unnamed:
+        filled = [
+            c
+            for c in unnamed
+            if any(batch.select(_blank(c).not_().any()).item() for batch in table.batches(None))
+        ]
+        rest = [c for c in rest if c not in unnamed or c in filled]
     meta = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
     text = pl.col(text_column).cast(pl.String)
+    # A row with every cell empty is no row: spreadsheets leave them after the data.
+    hollow = pl.all_horizontal(_blank(c) for c in schema) if kind in ("csv", "tsv") else None
+    skipped, first_skipped = 0, 0
 
     rows = 0
     empty, first_empty = 0, 0
@@ -416,7 +450,17 @@ def _read_rows(
     long, first_long = 0, (0, "", 0)  # how many, and the first's row, id and length
     quoted: int | None = None  # a TSV row whose text opens a quote its line leaves open
     for batch in table.batches(None):
-        row = pl.int_range(rows + 1, rows + pl.len() + 1, dtype=pl.Int64)
+        height = batch.height
+        batch = batch.with_columns(
+            pl.int_range(rows + 1, rows + pl.len() + 1, dtype=pl.Int64).alias(_ROW)
+        )
+        row = pl.col(_ROW)
+        if hollow is not None:
+            gone = batch.filter(hollow)[_ROW]
+            if gone.len():
+                first_skipped = first_skipped or gone[0]
+                skipped += gone.len()
+                batch = batch.filter(~hollow)
         is_blank = (text.is_null() | (text.str.strip_chars() == "")).alias("blank")
         blank = batch.select(row.alias("row"), is_blank).filter("blank")["row"]
         if blank.len():
@@ -446,7 +490,7 @@ def _read_rows(
             row.alias("row"),
             left_out.alias("left_out"),
         )
-        rows += batch.height
+        rows += height
         if kind == "tsv" and quoted is None:
             opened = frame.filter(pl.col("text").str.contains(r'^"[^"]*$'))["row"]
             quoted = opened[0] if opened.len() else None
@@ -470,7 +514,7 @@ def _read_rows(
             frame = frame.filter(pl.col("text").str.strip_chars() != "")
         if not ((empty and not skip_empty) or no_id or bad_split or (long and not truncate)):
             sink(frame)
-    if rows == 0:
+    if rows == skipped:
         raise InputError(no_rows)
     split_quote = None
     if quoted is not None:
@@ -523,6 +567,11 @@ def _read_rows(
     ]
     if split_quote:
         notes.append(f"{name}: {split_quote}")
+    if skipped:
+        notes.append(
+            f"{name}: {counted(skipped, 'row')} with every cell empty skipped "
+            f"(the first: row {first_skipped})"
+        )
     if empty:
         # Trial 46: there was no way but cleaning the file elsewhere.
         notes.append(

@@ -85,6 +85,10 @@ def as_frame(source: object) -> pl.DataFrame | None:
         ) from None
 
 
+# Workbooks, which are zip or binary files and no table labelkit reads.
+_SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+
+
 def table_format(path: Path, file_format: str | None = None) -> str:
     """The format of a table file: ``file_format`` when given (and known), else its suffix's."""
     if file_format is not None:
@@ -92,6 +96,12 @@ def table_format(path: Path, file_format: str | None = None) -> str:
             raise InputError(f"{path}: unknown format {file_format!r}; use one of {sorted(_KINDS)}")
         return file_format
     suffix = path.suffix.lower()
+    if suffix in _SPREADSHEETS:
+        # Trial 59c: the advice to give --format led to a decoding error on the zip.
+        raise InputError(
+            f"{path}: a spreadsheet workbook ({suffix}), which labelkit does not read: save "
+            'the sheet from the spreadsheet as "CSV UTF-8" and give that file'
+        )
     if suffix not in _FORMATS:
         raise InputError(
             f"{path}: unknown file type {suffix!r}; use one of {sorted(_FORMATS)}, or give "

@@ -249,6 +249,12 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
     ("content", "kwargs", "message"),
     [
         ("id,body\n1,x\n", {}, r"no text column 'text'; the columns are \['id', 'body'\]$"),
+        # Trial 59c: gold in a file of its own.
+        (
+            "ID,gold\n00123,ham\n",
+            {"id_column": "ID", "label_column": "gold"},
+            r"no text column 'text'; .* \(gold labels alone\? .*join the labels to the texts'",
+        ),
         # Trial 29: a file without a header line said only that.
         (
             "I like the new phone,positive\nno way,negative\n",
@@ -262,7 +268,7 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             {"label_column": "label", "labels": ["ham", "spam"]},
             r"row 2, column 'label': unknown label 'maybe'",
         ),
-        ('text\nfine\n""\n', {}, "column 'text' is empty in row 2"),
+        ('id,text\n1,fine\n2,""\n', {}, "column 'text' is empty in row 2"),
         ("id,text\n1,a\n,b\n", {"id_column": "id"}, "column 'id' is empty in row 2"),
         ("text,split\nx,holdout\n", {"split_column": "split"}, "unknown split 'holdout'"),
         # Trial 45: polars' "not properly escaped" with advice on schema inference.
@@ -315,6 +321,26 @@ def test_bad_csv_names_file_column_row_and_changes_nothing(
         ingest(workspace, path, **kwargs)
     assert "bad.csv" in str(error.value)
     assert table_counts(workspace) == before
+
+
+def test_a_spreadsheets_empty_rows_and_unnamed_empty_columns_are_no_data(
+    tmp_path: Path,
+) -> None:
+    # Trial 59c: Excel's empty rows after the data stopped ingest ("column 'ID' is
+    # empty in row 2001"), and its empty columns became fields "" and "_duplicated_0".
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        "\ufeffID;Commentaire client;Score;;;note\r\n00123;trop cher;1,5;;;\r\n"
+        ";;;;;\r\n00124;livré tard;2;;x;\r\n; ;;;;\r\n;;;;;\r\n".encode()
+    )
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        read = ingest(ws, path, id_column="ID", text_column="Commentaire client", labels=["a", "b"])
+        stored = ws.sql("SELECT id, text, meta FROM examples ORDER BY id").rows()
+    assert [(i, t, json.loads(m)) for i, t, m in stored] == [
+        ("00123", "trop cher", {"Score": "1,5", "_duplicated_0": None, "note": None}),
+        ("00124", "livré tard", {"Score": "2", "_duplicated_0": "x", "note": None}),
+    ], "a filled unnamed column stays, a named empty one too"
+    assert f"{path}: 3 rows with every cell empty skipped (the first: row 2)" in read.notes
 
 
 def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) -> None:
@@ -1163,6 +1189,11 @@ def test_a_file_without_a_known_suffix_is_read_in_the_format_given(tmp_path: Pat
             r"\(--format / file_format: .*\btsv\b",
         ):
             ingest(ws, collection, label_column="label")
+        # Trial 59c: the same advice for a workbook led to a decoding error on the zip.
+        workbook = tmp_path / "Avis.xlsx"
+        workbook.write_bytes(b"PK\x03\x04")
+        with pytest.raises(InputError, match=r"Avis.xlsx: a spreadsheet workbook .*CSV UTF-8"):
+            ingest(ws, workbook, label_column="label")
         assert table_counts(ws) == before
     done = subprocess.run(
         [
@@ -1519,15 +1550,14 @@ def test_a_csv_cut_short_mid_row_is_refused(tmp_path: Path) -> None:
             assert (
                 ingest(ws, tmp_path / name, label_column="label", labels=["ham", "spam"]).added == 2
             )
-    # Spaces after the last line end are a row without text, said as such (the second
+    # Spaces after the last line end are a row of empty cells, said as such (the second
     # read: they were called a cut).
     spaces = tmp_path / "spaces.csv"
     spaces.write_text("id,text,label\nt1,hello there,spam\nt2,Pasta a,ham\n ")
-    with (
-        Workspace(tmp_path / "spaces.duckdb") as ws,
-        pytest.raises(InputError, match="is empty in row 3"),
-    ):
-        ingest(ws, spaces, label_column="label", labels=["ham", "spam"])
+    with Workspace(tmp_path / "spaces.duckdb") as ws:
+        read = ingest(ws, spaces, label_column="label", labels=["ham", "spam"])
+    assert read.added == 2
+    assert f"{spaces}: 1 row with every cell empty skipped (the first: row 3)" in read.notes
 
 
 def test_multilabel_gold_as_a_table_of_one_row_per_label_is_named_as_such(
