@@ -1675,13 +1675,16 @@ def import_decisions_command(
     ],
     reviewer: Annotated[str, typer.Option(help="Who made these decisions (a name).")],
     file_format: TableFormat_ = None,
+    encoding: Encoding_ = "utf-8",
 ) -> None:
     """Store labels a person gave elsewhere (Prodigy, a spreadsheet) as review decisions,
     which the cleaned set and the small model then take as reviewed."""
     from labelkit.review import import_decisions
 
     with _open(workspace) as ws:
-        counts = import_decisions(ws, file, reviewer=reviewer, file_format=file_format)
+        counts = import_decisions(
+            ws, file, reviewer=reviewer, file_format=file_format, encoding=encoding
+        )
     standing = f" ({counts['standing']:,} stood already)" if counts["standing"] else ""
     console.print(
         f"{counted(counts['stored'], 'decision')} of {reviewer} stored{standing}: "
@@ -1741,6 +1744,7 @@ def import_votes_command(
             "votes are replaced by this import's].",
         ),
     ] = False,
+    encoding: Encoding_ = "utf-8",
 ) -> None:
     """Add votes computed by another tool, each source as a vote source of its own."""
     mapping = _label_map(label_map, "CODE=LABEL")
@@ -1757,6 +1761,7 @@ def import_votes_command(
             complete=complete,
             file_format=file_format,
             add=add,
+            encoding=encoding,
         )
         # A spans task stores spans (one per source and bounds), not one vote per example.
         what = "span" if ws.task.kind == "spans" else "vote"

@@ -461,6 +461,7 @@ def import_votes(
     complete: bool = False,
     file_format: str | None = None,
     add: bool = False,
+    encoding: str = "utf-8",
 ) -> dict[str, int]:
     """Store votes computed elsewhere, each of their sources as a source of its own
     (``kind`` ``"lf"`` or ``"llm"``), replacing that source's earlier votes; return the
@@ -534,7 +535,7 @@ def import_votes(
     task = workspace.task
     if task.kind == "spans":
         return _import_span_votes(
-            workspace, inputs, source_prefix, lf_names, kind, complete, file_format, add
+            workspace, inputs, source_prefix, lf_names, kind, complete, file_format, add, encoding
         )
     if complete:
         raise InputError(
@@ -550,7 +551,7 @@ def import_votes(
         if table_format(path, file_format) == "wrench":
             parts.append(_wrench_votes(path, task, lf_names, label_map, source_prefix))
         else:
-            table = read_table(path, file_format=file_format)
+            table = read_table(path, file_format=file_format, encoding=encoding)
             parts.append(_table_votes(table, str(path), source_prefix or "", task, label_map))
     votes, names = _store_imported(
         workspace,
@@ -575,6 +576,7 @@ def _import_span_votes(
     complete: bool,
     file_format: str | None,
     add: bool,
+    encoding: str,
 ) -> dict[str, int]:
     """``import_votes`` on a spans task: WRENCH span files' ``weak_labels`` and tables
     of ``example_id, source, start, end, label``; with ``complete``, each source's
@@ -593,7 +595,7 @@ def _import_span_votes(
                 parts.append((spans, names))
                 read |= dict.fromkeys(names, records)
                 continue
-            raw, name = read_table(path, file_format=file_format), str(path)
+            raw, name = read_table(path, file_format=file_format, encoding=encoding), str(path)
         parts.append(_table_span_votes(raw, name, prefix or ""))
         read |= dict.fromkeys(parts[-1][1], None)
     spans, names = _store_imported(

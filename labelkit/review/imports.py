@@ -31,6 +31,7 @@ def import_decisions(
     *,
     reviewer: str,
     file_format: str | None = None,
+    encoding: str = "utf-8",
 ) -> dict[str, int]:
     """Store a table of labels a person gave (``example_id``, or ``id`` as ``export``
     writes it, ``label``, and ``attribute`` on a task with attributes) as
@@ -47,7 +48,8 @@ def import_decisions(
     Where the table has Prodigy's ``answer`` column, as ``ingest`` reads it, only the
     accepted rows are decisions: a rejected label says what the text is not, an ignored
     one nothing (``rejected``, ``ignored``; trial 57d: 48 rejects were stored as the
-    labels they refused). A choice interface's row (``"accept": ["billing"]``, no
+    labels they refused). ``encoding`` is a text file's (a spreadsheet's CSV may be
+    ``cp1252``). A choice interface's row (``"accept": ["billing"]``, no
     ``label``) gives its one accepted option. Decisions on texts of dev or test, which
     training never reads, are warned of.
 
@@ -67,7 +69,7 @@ def import_decisions(
     frame = as_frame(source)
     name = "frame" if frame is not None else str(source)
     if frame is None:
-        frame = read_table(Path(source), file_format=file_format)  # type: ignore[arg-type]
+        frame = read_table(Path(source), file_format=file_format, encoding=encoding)  # type: ignore[arg-type]
     # Numbered before a Prodigy answer leaves rows out, so that errors name the file's.
     frame = frame.with_columns(pl.int_range(1, pl.len() + 1).alias(_ROW))
     frame, left_out = _accepted(frame, name)
@@ -199,9 +201,14 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
                             || 'attributes are ' || array_to_string($targets, ', ')
                    WHEN NOT EXISTS (SELECT 1 FROM decision_answers a
                                     WHERE a.attribute = i.attribute AND a.label = i.label)
-                       THEN 'label ' || label || ' is not one of '
+                       THEN 'label ' || to_json(label) || ' is not one of '
                             || (SELECT string_agg(a.label, ', ') FROM decision_answers a
                                 WHERE a.attribute = i.attribute)
+                            || coalesce((SELECT ' (labels are told apart by case: '
+                                                || a.label || '?)'
+                                         FROM decision_answers a
+                                         WHERE a.attribute = i.attribute
+                                           AND lower(a.label) = lower(i.label) LIMIT 1), '')
                    WHEN row > first
                        THEN 'a second decision on ' || example_id
                             || CASE WHEN attribute = '' THEN '' ELSE ' (' || attribute || ')' END
@@ -214,4 +221,24 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
     )
     if problems.height:
         row, problem = problems.row(0)
-        raise InputError(f"{name} row {row}: {problem}; nothing was stored")
+        raise InputError(
+            f"{name} row {row}: {problem}{_zeros_hint(workspace, problem)}; nothing was stored"
+        )
+
+
+def _zeros_hint(workspace: Workspace, problem: str) -> str:
+    """Where an unknown id is a known one without its leading zeros, which a spreadsheet
+    drops from a column it reads as numbers (trial 59c: 1265 for 01265), say so."""
+    given = problem.removeprefix("no example ").removesuffix(" in the workspace")
+    if given == problem or not given.isdigit():
+        return ""
+    known = workspace.sql(
+        "SELECT min(id) AS id FROM examples WHERE id LIKE '0%' AND ltrim(id, '0') = ?",
+        [given.lstrip("0")],
+    )["id"][0]
+    return (
+        f" (the workspace has {known}: a spreadsheet drops leading zeros from a column it "
+        "reads as numbers; keep the ids as text)"
+        if known
+        else ""
+    )

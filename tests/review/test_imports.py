@@ -18,6 +18,7 @@ from labelkit import (
     apply_lfs,
     cleaned_labels,
     import_decisions,
+    ingest,
     keyword_lf,
 )
 from tests.helpers import table_counts
@@ -98,7 +99,12 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
     ("table", "message"),
     [
         ("example_id,label\na1,spam\nzz,ham\n", "row 2: no example zz in the workspace"),
-        ("example_id,label\na1,spam\na2,eggs\n", "row 2: label eggs is not one of ham, spam"),
+        ("example_id,label\na1,spam\na2,eggs\n", 'row 2: label "eggs" is not one of ham, spam'),
+        # Trial 59c: "Prix " read as a label unlike "prix", for no reason shown.
+        (
+            "example_id,label\na1,Spam \n",
+            'row 1: label "Spam" is not one of ham, spam (labels are told apart by case: spam?)',
+        ),
         (
             "example_id,label\na1,spam\na1,ham\n",
             "row 2: a second decision on a1 (the first: row 1)",
@@ -199,7 +205,7 @@ def test_a_prodigy_row_is_named_by_its_place_in_the_file(workspace: Workspace) -
             "answer": ["reject", "ignore", "accept"],
         }
     )
-    with pytest.raises(InputError, match=r"frame row 3: label eggs is not one of"):
+    with pytest.raises(InputError, match=r'frame row 3: label "eggs" is not one of'):
         import_decisions(workspace, rows, reviewer="pd")
     choices = pl.DataFrame(
         {
@@ -211,3 +217,25 @@ def test_a_prodigy_row_is_named_by_its_place_in_the_file(workspace: Workspace) -
     with pytest.raises(InputError, match=r"frame row 2: Prodigy's accept lists 2 options"):
         import_decisions(workspace, choices, reviewer="pd")
     assert decided(workspace) == []
+
+
+def test_decisions_from_a_spreadsheet_in_its_code_page_and_ids_without_zeros(
+    tmp_path: Path,
+) -> None:
+    # Trial 59c: --encoding was advised and did not exist; Excel's 1265 for 01265 was
+    # "no example 1265" with no word of the zeros.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": ["01265", "01266"], "text": ["trop cher", "livré tard"]}),
+            id_column="id",
+            labels=["prix", "qualité"],
+        )
+        answers = tmp_path / "answers.csv"
+        answers.write_bytes("example_id;label\n01265;qualité\n".encode("cp1252"))
+        assert import_decisions(ws, answers, reviewer="amélie", encoding="cp1252")["stored"] == 1
+        assert ws.sql("SELECT label FROM decisions")["label"].to_list() == ["qualité"]
+        answers.write_text("example_id,label\n1266,prix\n")
+        with pytest.raises(InputError, match=r"row 1: no example 1266 in the workspace \(the "
+                           r"workspace has 01266: a spreadsheet drops leading zeros"):  # fmt: skip
+            import_decisions(ws, answers, reviewer="amélie")
