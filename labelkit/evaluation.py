@@ -29,7 +29,7 @@ from labelkit.aggregate import MajorityVote, label_model_sources, predict_from_p
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, OutdatedWarning
 from labelkit.export import cleaned_labels
-from labelkit.report import frontier_markdown, markdown_table
+from labelkit.report import counted, frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
 from labelkit.votes import LabelMatrix
 from labelkit.workspace import (
@@ -978,6 +978,8 @@ def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> 
             ),
             None,
         )
+    if made is not None:
+        _warn_if_reviewed_since(workspace, model_path, made.get("reviewed") or {})
     now = label_model_run(workspace)
     if not teacher or not now or teacher["run_id"] == now["run_id"]:
         return
@@ -989,6 +991,29 @@ def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> 
         LabelkitWarning,
         stacklevel=3,
     )
+
+
+def _warn_if_reviewed_since(
+    workspace: Workspace, model_path: str | Path, reviewed: dict[str, Any]
+) -> None:
+    """Warn where people decided on train texts after the model learnt from the review
+    (trial 59d: 300 decisions imported after training changed 226 training labels, and
+    neither evaluate nor package said so)."""
+    last = reviewed.get("last_decision_id")
+    since = first_row(
+        workspace.con,
+        """SELECT count(*) FROM decisions d JOIN examples e ON e.id = d.example_id
+           WHERE d.decision_id > ? AND e.split = 'train' AND d.action <> 'skip'""",
+        [last or 0],
+    )
+    if since and since[0]:
+        learnt = f"the review up to decision {last}" if last else "no review decision"
+        warnings.warn(
+            f"{model_path} learnt from {learnt}; {counted(since[0], 'decision')} on train "
+            "texts came since, which it has not learnt from: train it again to",
+            LabelkitWarning,
+            stacklevel=4,
+        )
 
 
 def _score_training_labels(scored: _Scores, workspace: Workspace) -> None:

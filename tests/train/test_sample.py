@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -207,6 +208,16 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         reviewed = json.loads((again / "meta.json").read_text())["trained_from"]["reviewed"]
         last = ws.sql("SELECT max(decision_id) AS d FROM decisions")["d"][0]
         assert reviewed == {"decisions": 1, "last_decision_id": last}
+        # Trial 59d: decisions made after training went unsaid by evaluate and package.
+        with pytest.warns(
+            LabelkitWarning,
+            match=rf"{re.escape(str(model))} learnt from no review decision; 4 decisions on "
+            "train texts came since, which it has not learnt from: train it again to",
+        ):
+            evaluate(ws, model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            evaluate(ws, again)
         source = package_model(model, tmp_path / "dist", name="spam", wheel=False)
         shipped = json.loads(next(source.glob("*/model/meta.json")).read_text())
         assert shipped["trained_from"] == made, "the package says what made it"
