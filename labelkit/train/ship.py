@@ -38,6 +38,7 @@ from labelkit.report import progress_bar
 from labelkit.spans import spans_json
 from labelkit.tables import as_frame, csv_style, read_table, table_format
 from labelkit.task import YES, Task
+from labelkit.train import char_ngram_loader
 from labelkit.train.attributes import absent_answer, output_name
 from labelkit.train.ner import predicted_spans
 from labelkit.train.scorers import (
@@ -75,8 +76,8 @@ SmallModel = Language | TextScorer
 
 
 # A text classifier reads at most this many characters of a text: spaCy's limit, as
-# ingest's (labelkit.data.MAX_TEXT_CHARS).
-CLASSIFIED_CHARS = 1_000_000
+# ingest's (labelkit.data.MAX_TEXT_CHARS), and a shipped n-gram model's.
+CLASSIFIED_CHARS = char_ngram_loader.READ_CHARS
 
 
 class NoTextWarning(UserWarning):

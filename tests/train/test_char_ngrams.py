@@ -183,6 +183,19 @@ def test_spelling_variants_share_features_a_bag_of_words_lacks(tmp_path: Path) -
     assert predicted["predicted"].to_list() == ["spam", "spam"]
 
 
+def test_the_shipped_model_reads_what_predict_reads_of_a_long_text(trained: Path) -> None:
+    # Trial 59d: predict read the first million characters of a 2.65M-character text
+    # and said technical 0.992; the shipped model read it all and said 0.654.
+    start = "I love this song so much " * 40_000
+    long = start + "subscribe to my channel http://x.io " * 40_000
+    assert len(start) == 1_000_000
+    shipped = load_small_model(trained)
+    assert shipped([long]) == shipped([start])
+    with pytest.warns(NoTextWarning, match="longer than 1,000,000 characters"):
+        predicted = predict_frame(trained, pl.DataFrame({"text": [long]}))
+    assert predicted["score_spam"][0] == pytest.approx(shipped([start])[0]["spam"])
+
+
 def test_c_is_chosen_on_dev_and_verbose_says_each_score(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
