@@ -542,6 +542,7 @@ def evaluate(
         _warn_if_taught_by_another(workspace, model)
     provenance = {
         "workspace": str(workspace.path),
+        "workspace_id": workspace.identity,
         "split": split,
         "gold_rows": examples.height,
         "label_model": label_model_run(workspace),

@@ -29,7 +29,7 @@ from packaging.version import InvalidVersion, Version
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
-from labelkit.errors import InputError, LabelkitError, check_range, did_you_mean
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range, did_you_mean
 from labelkit.evaluation import Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl, written_whole
@@ -73,6 +73,10 @@ PARALLEL_ROWS = 50_000
 
 
 SmallModel = Language | TextScorer
+
+
+# The time a wheel's files are stamped with (1980-01-01, the first a zip file holds).
+WHEEL_TIME = 315_532_800
 
 
 # A text classifier reads at most this many characters of a text: spaCy's limit, as
@@ -299,6 +303,17 @@ def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | Non
     version, description and licence and, with an ``evaluation``, its figures."""
     meta = json.loads(path.read_text())
     meta |= shipped
+    trained_in = (meta.get("trained_from") or {}).get("workspace_id")
+    evaluated_in = evaluation.provenance.get("workspace_id") if evaluation else None
+    if trained_in and evaluated_in and trained_in != evaluated_in:
+        warnings.warn(
+            f"{path.parent} was trained in {meta['trained_from'].get('workspace')} and is "
+            f"evaluated on the gold of another workspace, "
+            f"{evaluation.provenance.get('workspace')}: the package's figures are that "
+            "workspace's (meta.json says so under labelkit.evaluated_on)",
+            LabelkitWarning,
+            stacklevel=3,
+        )
     if evaluation is not None:
         evaluated = _evaluation_meta(evaluation)
         # Kept beside what training put there (a task with attributes keeps its task).
@@ -308,13 +323,16 @@ def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | Non
 
 
 def _wheel(source: Path) -> Path:
-    """Build the wheel of the package in ``source`` with pip; return its path."""
+    """Build the wheel of the package in ``source`` with pip; return its path. Its files
+    are stamped with one fixed time, so that the same package builds the same wheel,
+    byte for byte (trial 59d: two builds of one model differed in their zip times)."""
     dist = source / "dist"
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), "."],
         cwd=source,
         capture_output=True,
         text=True,
+        env={**os.environ, "SOURCE_DATE_EPOCH": str(WHEEL_TIME)},
     )
     if built.returncode != 0:
         raise LabelkitError(f"building the wheel in {source} failed:\n{built.stderr[-2000:]}")
@@ -347,6 +365,9 @@ def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
     return {
         "performance": performance,
         "labelkit": {
+            # Where the figures were measured (trial 59d: nothing said which workspace's
+            # gold, which split, or when).
+            "evaluated_on": evaluation.provenance,
             "summary": evaluation.summary.to_dicts(),
             "per_class": evaluation.per_class.filter(pl.col("method") == row["method"]).to_dicts(),
         },

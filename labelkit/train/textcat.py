@@ -882,6 +882,9 @@ def learnt_from(workspace: Workspace) -> dict[str, Any]:
     return {
         "label_model": label_model_run(workspace),
         "reviewed": {"decisions": decided, "last_decision_id": last},
+        # Which LFs and LLMs voted, each by its definition's hash: the workspace keeps
+        # only a source's newest definition (trial 59d: an audit could not tell which).
+        "sources": workspace.sql("SELECT name, kind, hash FROM sources ORDER BY name").to_dicts(),
     }
 
 
@@ -897,7 +900,8 @@ def record_provenance(
     ``model-last``'s) what made it, as ``trained_from``: the workspace (its path and
     ``Workspace.identity``), the ``train`` run, the label model it learnt from
     (``label_model_run``), the review it saw (``reviewed``: the answers that count, and
-    the last decision's id), what its dev scores were measured on (``dev_scores_on``:
+    the last decision's id), the sources that voted (``sources``: name, kind and the
+    hash of each one's definition), what its dev scores were measured on (``dev_scores_on``:
     ``dev_split``'s gold, or a held-out tenth of its training labels), the versions of
     labelkit and of the libraries a model loads with, and when. It goes with the model
     when copied or packaged (trial 49c: nothing in a package said which run, label model
@@ -916,6 +920,7 @@ def record_provenance(
         "train_run": run_id,
         "label_model": learnt["label_model"],
         "reviewed": learnt["reviewed"],
+        "sources": learnt["sources"],
         # Trial 53b: meta.json's dev_accuracy read as a score on gold where it was not.
         "dev_scores_on": f"{dev_split} gold"
         if dev_split

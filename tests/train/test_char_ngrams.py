@@ -382,6 +382,9 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
     assert 'license = {text = "CC-BY-4.0"}' in pyproject
     meta = json.loads(next(tmp_path.glob("dist/*/en_spam_chars/model/meta.json")).read_text())
     assert meta["license"] == "CC-BY-4.0"
+    # Trial 59d: two builds of one model made two wheels, byte for byte.
+    again = package_model(trained, tmp_path / "again", name="spam_chars", license="CC-BY-4.0")
+    assert again.read_bytes() == wheel.read_bytes()
     with pytest.raises(InputError, match="version 'not a version' is no Python package version"):
         package_model(trained, tmp_path / "dist2", name="spam_chars", version="not a version")
     assert not (tmp_path / "dist2").exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import spacy
 from labelkit import (
     InputError,
     LabelkitError,
+    LabelkitWarning,
     Task,
     Workspace,
     aggregate,
@@ -123,6 +125,28 @@ def test_package_installs_and_carries_its_evaluation(
     # second as a percentage (x 100).
     shipped = next(r for r in meta["labelkit"]["summary"] if r["kind"] == "small model")
     assert meta["performance"]["speed"] == shipped["words_per_s"] > 0
+    # Trial 59d: where the figures were measured, and which sources taught it.
+    evaluated_on = meta["labelkit"]["evaluated_on"]
+    assert (evaluated_on["workspace_id"], evaluated_on["split"]) == (ws.identity, "test")
+    assert (
+        evaluated_on["gold_rows"]
+        == ws.sql("SELECT count(*) AS n FROM examples WHERE split = 'test' AND gold IS NOT NULL")[
+            "n"
+        ][0]
+    )
+    assert (
+        meta["trained_from"]["sources"]
+        == ws.sql("SELECT name, kind, hash FROM sources ORDER BY name").to_dicts()
+    )
+    # Evaluated on another workspace's gold, the package says so.
+    elsewhere = dataclasses.replace(
+        evaluate(ws, model),
+        provenance={"workspace": "/there/ws.duckdb", "workspace_id": "another"},
+    )
+    with pytest.warns(LabelkitWarning, match=r"is evaluated on the gold of another workspace"):
+        package_model(
+            model, tmp_path / "other", name="spam_test", evaluation=elsewhere, wheel=False
+        )
     with zipfile.ZipFile(wheel) as files:
         metadata = files.read("en_spam_test-0.1.0.dist-info/METADATA").decode()
     assert meta["requirements"] == [f"spacy{meta['spacy_version']}"]
