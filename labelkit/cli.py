@@ -1340,6 +1340,14 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
+    if stats.redefined:
+        console.print(
+            f"note: {stats.source} asked another prompt than its last run (other "
+            "instructions, template, examples or aliases): its votes are now this prompt's "
+            "answers (the earlier answers stay cached; the log keeps each run's "
+            "definition_hash). A new --source name keeps both as sources",
+            highlight=False,
+        )
     if stats.unread_by_attribute:
         # Trial 57c: the answers quoted were cut before the attribute they left out.
         console.print(

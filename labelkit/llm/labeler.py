@@ -51,6 +51,7 @@ from labelkit.task import Task
 from labelkit.votes import (
     add_span_votes,
     add_votes,
+    definition_hash,
     replace_span_votes,
     replace_votes,
     set_sources,
@@ -316,7 +317,9 @@ class LLMRunStats:
     without usage and are counted in ``cost`` at the most their requests could cost;
     ``last_error`` is the last failure's, where any failed, ``failed_examples`` the ids
     of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
-    failed as longer than the model's context (they fail alike on every run)."""
+    failed as longer than the model's context (they fail alike on every run).
+    ``redefined`` says the source had votes from another prompt (other instructions, a
+    template, aliases), which this run's answers replaced."""
 
     source: str
     examples: int
@@ -343,6 +346,7 @@ class LLMRunStats:
     last_error: str | None = None
     failed_examples: list[str] = field(default_factory=list)
     too_long: int = 0
+    redefined: bool = False
 
 
 @dataclass(frozen=True)
@@ -1003,6 +1007,11 @@ def _label(
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
+    # Trial 59a: new instructions replaced a source's 6,000 votes under its name unsaid.
+    stored_hash = first_row(
+        workspace.con, "SELECT hash FROM sources WHERE name = ?", [config.source_name]
+    )
+    redefined = stored_hash is not None and stored_hash[0] != definition_hash(prompts.definition)
     spans = None
     unread: tuple[tuple[str, int], ...] = ()
     unread_by_attribute: tuple[tuple[str, int], ...] = ()
@@ -1051,6 +1060,8 @@ def _label(
             "aliases": {label: list(names) for label, names in config.aliases.items()},
             "logprobs": config.logprobs,
             "min_confidence": config.min_confidence,
+            # Which prompt it asked (the sources table keeps only the newest).
+            "definition_hash": definition_hash(prompts.definition),
         },
     ) as run:
         if split is None:
@@ -1098,6 +1109,7 @@ def _label(
         last_error=outcome.last_error if outcome.failed else None,
         failed_examples=_examples_of(workspace, outcome.failed_keys),
         too_long=outcome.too_long,
+        redefined=redefined,
     )
 
 

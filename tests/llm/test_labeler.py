@@ -69,6 +69,30 @@ def test_labels_through_real_http_and_caches_every_answer(workspace: Workspace) 
     assert all(len(request["messages"]) == 2 for request in sent)
 
 
+def test_a_source_asked_another_prompt_says_so_and_logs_each_prompts_hash(
+    workspace: Workspace,
+) -> None:
+    # Trial 59a: new instructions replaced the source's votes under its name unsaid, and
+    # the log could not tell the two runs apart.
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        first = label_with_llm(workspace, config)
+        again = label_with_llm(workspace, config)
+        other = label_with_llm(
+            workspace, dataclasses.replace(config, instructions="Is this comment an advert?")
+        )
+    assert (first.redefined, again.redefined, other.redefined) == (False, False, True)
+    assert other.answered == 6
+    hashes = [
+        json.loads(logged)["definition_hash"]
+        for logged in workspace.sql("SELECT config FROM runs WHERE step = 'llm' ORDER BY run_id")[
+            "config"
+        ]
+    ]
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert hashes[2] == workspace.sql("SELECT hash FROM sources")["hash"][0]
+
+
 def test_requests_are_spread_over_replicas_of_one_model(workspace: Workspace) -> None:
     with OpenAIServer() as server, OpenAIServer() as replica:
         config = dataclasses.replace(
