@@ -256,12 +256,20 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def load(path: str | Path | None = None) -> TextClassifier:
+def load(path: str | Path | None = None, **spacy_arguments: object) -> TextClassifier:
     """The classifier saved in ``path`` (in an installed package: the package's own).
+    ``spacy.load`` of the package calls this with spaCy's arguments, and is told that
+    the model is no spaCy pipeline (trial 59d: "unexpected keyword argument 'vocab'").
 
     Examples
     --------
     >>> load("models/spam/tfidf_char_logreg/model-best")(["lovely song"])
     [{'ham': 0.97, 'spam': 0.03}]
     """
+    if spacy_arguments:
+        package = __name__.rpartition(".")[0] or __name__
+        raise TypeError(
+            f"{package} is no spaCy pipeline, and spacy.load cannot load it: "
+            f"`import {package}; model = {package}.load(); model(texts)`"
+        )
     return TextClassifier(Path(__file__).parent / "model" if path is None else path)

@@ -36,7 +36,7 @@ from labelkit.train import (
 from labelkit.train.char_ngram_loader import TextClassifier, vectorizer
 from labelkit.train.char_ngrams import _Fit, _strongest_within
 from labelkit.train.ship import load_small_model
-from tests.train.conftest import HAM, SPAM, install_and_score
+from tests.train.conftest import HAM, SPAM, install_and_score, run_installed
 
 MODEL = "tfidf_char_logreg"
 CLAUSES = "tfidf_char_clauses"
@@ -373,6 +373,17 @@ def test_package_loads_with_numpy_and_scikit_learn_alone_and_serves_predict(
     site = tmp_path / "site"
     scores, modules = install_and_score(wheel, site, "subscribe to my channel")
     assert not {"labelkit", "spacy", "torch", "polars"} & modules
+    # Trial 59d: spacy.load of the package ended in "unexpected keyword argument 'vocab'".
+    told = run_installed(
+        wheel,
+        site,
+        "import json, spacy\ntry: spacy.load('en_spam_chars')\n"
+        "except TypeError as error: print(json.dumps(str(error)))",
+    )
+    assert told == (
+        "en_spam_chars is no spaCy pipeline, and spacy.load cannot load it: "
+        "`import en_spam_chars; model = en_spam_chars.load(); model(texts)`"
+    )
     assert scores == pytest.approx(TextClassifier(trained)(["subscribe to my channel"])[0])
     pyproject = next(tmp_path.glob("dist/*/pyproject.toml")).read_text()
     # Trial 49c: no Python or version bounds, so it installed on 3.9 and failed to load.
