@@ -1341,11 +1341,18 @@ def llm(
     )
     _show_unread(stats.unread)
     if stats.redefined:
+        # The second read: with --split, the other splits keep the earlier prompt's votes.
+        now = (
+            f"its votes on the {chosen} split are now this prompt's answers (any on other "
+            "splits are the earlier prompt's)"
+            if chosen
+            else "its votes are now this prompt's answers"
+        )
         console.print(
             f"note: {stats.source} asked another prompt than its last run (other "
-            "instructions, template, examples or aliases): its votes are now this prompt's "
-            "answers (the earlier answers stay cached; the log keeps each run's "
-            "definition_hash). A new --source name keeps both as sources",
+            f"instructions, template, examples or aliases): {now}; the earlier answers stay "
+            "cached, and the log keeps each run's definition_hash. A new --source name keeps "
+            "both as sources",
             highlight=False,
         )
     if stats.unread_by_attribute:

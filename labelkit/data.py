@@ -428,12 +428,18 @@ def _read_rows(
     # "_duplicated_0", ...): not fields (trial 59c), unless something is in them.
     unnamed = [c for c in rest if re.fullmatch(r"(_duplicated_\d+)?", c)]
     if unnamed:
-        filled = [
-            c
-            for c in unnamed
-            if any(batch.select(_blank(c).not_().any()).item() for batch in table.batches(None))
-        ]
+        filled: set[str] = set()
+        for batch in table.batches(unnamed):
+            found = batch.select(_blank(c).not_().any() for c in unnamed).row(0)
+            filled.update(c for c, any_value in zip(unnamed, found, strict=True) if any_value)
+            if len(filled) == len(unnamed):
+                break
         rest = [c for c in rest if c not in unnamed or c in filled]
+        if len(filled) < len(unnamed):
+            notes.append(
+                f"{name}: {counted(len(unnamed) - len(filled), 'empty column')} without a "
+                "name left out"
+            )
     meta = pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)
     text = pl.col(text_column).cast(pl.String)
     # A row with every cell empty is no row: spreadsheets leave them after the data.
@@ -456,11 +462,12 @@ def _read_rows(
         )
         row = pl.col(_ROW)
         if hollow is not None:
-            gone = batch.filter(hollow)[_ROW]
-            if gone.len():
+            empty_row = batch.select(hollow).to_series()
+            if empty_row.any():
+                gone = batch.filter(empty_row)[_ROW]
                 first_skipped = first_skipped or gone[0]
                 skipped += gone.len()
-                batch = batch.filter(~hollow)
+                batch = batch.filter(~empty_row)
         is_blank = (text.is_null() | (text.str.strip_chars() == "")).alias("blank")
         blank = batch.select(row.alias("row"), is_blank).filter("blank")["row"]
         if blank.len():

@@ -1011,7 +1011,7 @@ def _warn_if_reviewed_since(
         learnt = f"the review up to decision {last}" if last else "no review decision"
         warnings.warn(
             f"{model_path} learnt from {learnt}; {counted(since[0], 'decision')} on train "
-            "texts came since, which it has not learnt from: train it again to",
+            "texts came since, which it has not learnt from: train it again to learn them",
             LabelkitWarning,
             stacklevel=4,
         )

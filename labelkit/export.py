@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -273,8 +274,9 @@ def with_stored_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame
     """``rows`` (with an ``id`` column) with the other fields their texts were ingested
     with, one column per field, in their order: the fields of a CSV as the text they
     were, a JSONL's and a Parquet's with their types; a field holding numbers in some
-    rows and text in others as text. A field named like one of ``rows``' columns comes
-    as ``field_`` and its name (trial 58f: a ticket's ``priority`` beside the queue's).
+    rows and text in others as text. A field named like one of ``rows``' columns (or
+    like another field, or with no name) comes as ``field_`` and its name, numbered if
+    that is taken too (trial 58f: a ticket's ``priority`` beside the queue's).
 
     Examples
     --------
@@ -282,26 +284,33 @@ def with_stored_fields(workspace: Workspace, rows: pl.DataFrame) -> pl.DataFrame
     ['id', 'text', 'label', 'origin', 'confidence', 'priority', 'refund_amount']
     """
     with registered(workspace.con, "wanted_ids", rows.select("id").unique()):
-        wanted = "FROM examples WHERE id IN (SELECT id FROM wanted_ids)"
-        found = workspace.sql(f"SELECT json_group_structure(meta)::VARCHAR AS s {wanted}")
-        structure = json.loads(found["s"][0] or "null")
-        if not isinstance(structure, dict):
-            return rows
-        # A field of mixed or unknown type (JSON, NULL) reads as its text.
-        structure = {
-            name: "VARCHAR" if kind in ("JSON", "NULL") else kind
-            for name, kind in structure.items()
-        }
-        literal = json.dumps(structure).replace("'", "''")
         stored = workspace.sql(
-            f"SELECT id AS \"labelkit id\", json_transform(meta, '{literal}') AS fields {wanted}"
+            "SELECT id, meta::VARCHAR AS meta FROM examples "
+            "WHERE meta IS NOT NULL AND id IN (SELECT id FROM wanted_ids)"
         )
-    names = [f"field_{name}" if name in rows.columns else name for name in structure]
-    stored = stored.with_columns(pl.col("fields").struct.rename_fields(names))
-    joined = rows.join(
-        stored, left_on="id", right_on="labelkit id", how="left", maintain_order="left"
-    )
-    return joined.unnest("fields")
+    if stored.height == 0:
+        return rows
+    # polars, not DuckDB: DuckDB's structs take "Score" and "score" for one name, and
+    # refuse a field without one (the second read).
+    fields = stored["meta"].str.json_decode(infer_schema_length=None)
+    if not isinstance(fields.dtype, pl.Struct):
+        return rows
+    taken = set(rows.columns)
+    names = []
+    for name in (field.name for field in fields.dtype.fields):
+        shown = name if name and name not in taken else f"field_{name}".rstrip("_")
+        numbered = shown
+        for n in itertools.count(2):
+            if numbered not in taken:
+                break
+            numbered = f"{shown}_{n}"
+        taken.add(numbered)
+        names.append(numbered)
+    values = fields.struct.rename_fields(names).struct.unnest()
+    # Parquet holds no 128-bit integers (a JSON number past 2^63): as their text.
+    values = values.with_columns(pl.col(pl.Int128, pl.UInt128).cast(pl.String))
+    joined = stored.select("id").hstack(values)
+    return rows.join(joined, on="id", how="left", maintain_order="left")
 
 
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")

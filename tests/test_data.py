@@ -341,6 +341,7 @@ def test_a_spreadsheets_empty_rows_and_unnamed_empty_columns_are_no_data(
         ("00124", "livré tard", {"Score": "2", "_duplicated_0": "x", "note": None}),
     ], "a filled unnamed column stays, a named empty one too"
     assert f"{path}: 3 rows with every cell empty skipped (the first: row 2)" in read.notes
+    assert f"{path}: 1 empty column without a name left out" in read.notes
 
 
 def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) -> None:

@@ -265,8 +265,8 @@ def align_entities(
     "R&D"). Overlapping spans resolve to the longest. A label
     compares by its letters and digits (``aliases`` add other names); an entity whose
     label is none of ``labels``, or whose words are not in the text, is a failure:
-    ``{"text", "label", "reason"}``; so is one whose words the answer gives another type
-    too, and neither type marks them.
+    ``{"text", "label", "reason"}``; words the answer gives two types mark neither where
+    both fall, and an entity left with no span so is a failure too.
 
     Examples
     --------
@@ -299,9 +299,10 @@ def align_entities(
     torn = {bounds for bounds, types in types_at.items() if len(types) > 1}
     found = set()
     for (words, named), spans in spans_of.items():
-        if any((span.start, span.end) in torn for span in spans):
+        kept = [span for span in spans if (span.start, span.end) not in torn]
+        if not kept:
             failures.append({"text": words, "label": named, "reason": "given another type too"})
-        found.update(span for span in spans if (span.start, span.end) not in torn)
+        found.update(kept)
     return _longest_first(found), failures
 
 

@@ -267,11 +267,9 @@ def _package_scorer(
         shutil.rmtree(source)
     shutil.copytree(model_path, source / package / "model", ignore=shutil.ignore_patterns("*.py"))
     shutil.copyfile(loader, source / package / "__init__.py")
-    _ship_meta(
-        source / package / "model" / "meta.json",
-        shipped | {"description": kind.description},
-        evaluation,
-    )
+    meta_path = source / package / "model" / "meta.json"
+    _ship_meta(meta_path, shipped | {"description": kind.description}, evaluation)
+    (source / "README.md").write_text(model_card(json.loads(meta_path.read_text()), package))
     dependencies = ", ".join(f'"{d}"' for d in kind.dependencies)
     package_data = ", ".join(f'"{p}"' for p in kind.package_data)
     licensed = (
@@ -285,6 +283,7 @@ def _package_scorer(
         f'name = "{package}"\n'
         f'version = "{version}"\n'
         f'description = "{kind.description}"\n'
+        'readme = "README.md"\n'
         # The loaders use Python 3.10's zip(strict=) (trial 49c: a wheel for any Python
         # installed on 3.9 and failed when loaded).
         'requires-python = ">=3.10"\n'
@@ -296,6 +295,95 @@ def _package_scorer(
         f"{package} = [{package_data}]\n"
     )
     return _wheel(source) if wheel else source
+
+
+def model_card(meta: dict[str, Any], package: str) -> str:
+    """A shipped scorer's README, from its ``meta.json``: how to use it, its labels,
+    what it learnt from, how well it did where it was evaluated, and where it falls
+    short (trial 59d: the wheel had no description, and nothing said what the model is
+    or is not for).
+
+    Examples
+    --------
+    >>> print(model_card(json.loads(Path("dist/en_spam-0.1.0/en_spam/model/meta.json")
+    ...       .read_text()), "en_spam"))
+    """
+    made, performance = meta.get("trained_from") or {}, meta.get("performance") or {}
+    labelkit = meta.get("labelkit") or {}
+    lines = [
+        f"# {package} {meta.get('version', '')}",
+        "",
+        meta.get("description", ""),
+        "",
+        "## Use",
+        "",
+        "```python",
+        f"import {package}",
+        "",
+        f"model = {package}.load()",
+        'model(["a text to label"])  # one dict of probabilities per text',
+        'model.answers(["a text to label"])  # the most probable label of each',
+        "```",
+        "",
+        f"Labels: {', '.join(map(str, labelkit.get('labels', [])))}.",
+        "",
+        "## What it learnt from",
+        "",
+    ]
+    if made:
+        taught = made.get("label_model") or {}
+        lines.append(
+            f"- The labels of the label model `{taught.get('model')}` (aggregate run "
+            f"{taught.get('run_id')}) in the labelkit workspace `{made.get('workspace')}`, "
+            f"with {(made.get('reviewed') or {}).get('decisions', 0)} answers people gave "
+            "in review over them."
+        )
+        if "sources" in made:
+            sources = made["sources"]
+            kinds = ", ".join(sorted({source["kind"] for source in sources}))
+            lines.append(
+                f"- {len(sources)} sources voted ({kinds}): "
+                + ", ".join(f"`{source['name']}`" for source in sources[:20])
+                + (" and others" if len(sources) > 20 else "")
+                + "."
+            )
+        lines.append(
+            f"- Trained {made.get('trained_at')} with labelkit {made.get('labelkit_version')}."
+        )
+    else:
+        lines.append("- Not recorded: the model was trained before labelkit recorded it.")
+    lines += ["", "## How well it does", ""]
+    where = labelkit.get("evaluated_on") or {}
+    if performance and where:
+        figures = ", ".join(
+            f"{name} {performance[key]:.3f}"
+            for key, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("ece", "ECE"))
+            if isinstance(performance.get(key), int | float)
+        )
+        lines.append(
+            f"On the {where.get('gold_rows')} gold texts of the `{where.get('split')}` split "
+            f"of `{where.get('workspace')}` ({where.get('evaluated_at')}): {figures}; "
+            f"{performance.get('speed', 0):,.0f} words per second on one core. `meta.json` "
+            "holds the whole comparison with its teachers."
+        )
+    else:
+        lines.append(
+            "Not evaluated when packaged: `labelkit package --workspace WS` adds the figures."
+        )
+    lines += [
+        "",
+        "## Where it falls short",
+        "",
+        f"- It reads the first {CLASSIFIED_CHARS:,} characters of a text.",
+        "- A text with no words (empty, or whitespace) gets no answer (None).",
+        "- It knows only texts like those it learnt from. Others (another language, "
+        "another kind of text, symbols alone) still get an answer, often near the labels' "
+        "balance: check its scores on such texts before relying on them.",
+        "- Its scores are probabilities; the ECE above says how far they are from how "
+        "often it is right.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | None) -> None:

@@ -999,13 +999,15 @@ def test_apply_warns_of_the_values_a_threshold_lf_cannot_read_as_numbers(tmp_pat
     # Trial 59c: a `Score` column of decimal commas abstained without a word.
     csv = tmp_path / "excel.csv"
     csv.write_bytes(
-        "\ufeffid;text;Score (1-5)\r\n1;slow;1,5\r\n2;fine;4\r\n3;late;1,500\r\n"
+        "\ufeffid;text;Score (1-5)\r\n1;slow;1,5\u00a0\r\n2;fine;4\r\n3;late;1,500\r\n"
         "4;ok;N/A\r\n5;bad;\r\n".encode()
     )
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, csv, labels=["ham", "spam"])
         with pytest.warns(LabelkitWarning) as warned:
-            apply_lfs(ws, [threshold_lf("low", "Score (1-5)", "spam", below=2)])
+            # The second read: a threshold on the text beside it ended in an IndexError.
+            low = threshold_lf("low", "Score (1-5)", "spam", below=2)
+            apply_lfs(ws, [low, threshold_lf("text", "text", "ham", above=1)])
         said = [str(w.message) for w in warned if "as a number" in str(w.message)]
         assert said == [
             "threshold LF(s) ['low'] read field 'Score (1-5)' as a number, and 2 of its 4 "
@@ -1014,4 +1016,6 @@ def test_apply_warns_of_the_values_a_threshold_lf_cannot_read_as_numbers(tmp_pat
             "other forms as you mean them"
         ]
         stored = ws.sql("SELECT example_id, label FROM votes ORDER BY example_id").rows()
-    assert stored == [("1", "spam")]
+    assert stored == [("1", "spam")], (
+        "a no-break space after the number is read, as polars reads it"
+    )

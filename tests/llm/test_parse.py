@@ -208,3 +208,11 @@ def test_words_an_answer_gives_two_types_mark_nothing_and_are_failures() -> None
         ("Haartrockner", "PRODUCT", "given another type too"),
         ("haartrockner", "BRAND", "given another type too"),
     ]
+    # The second read: an entity that still marks a span elsewhere is no failure.
+    text = "Haartrockner and Haartrockner´s"
+    entities = [("Haartrockner", "BRAND"), ("Haartrockner´s", "PRODUCT")]
+    spans, failures = align_entities(text, entities, ["BRAND", "PRODUCT"], tokenize([text])[0])
+    assert [(s.start, s.end, s.label) for s in spans] == [(0, 12, "BRAND")]
+    assert [(f["text"], f["reason"]) for f in failures] == [
+        ("Haartrockner´s", "given another type too")
+    ]

@@ -190,11 +190,19 @@ def test_an_older_load_answered_late_does_not_draw_over_the_newer_pass(
         ham_pass = "ham items: 0 done · 6 remaining · 0 errors found"
         expect(page.locator("#progress")).to_have_text(ham_pass)
         shows(page, "w02")
-        with page.expect_response("**/api/next"):
+        # The late answer is ignored, and the item on screen asked for again: the server
+        # had handed it back when it gave the older pass its item (the second read).
+        with page.expect_request("**/api/next") as asked_again:
             held[0].continue_()
+        assert "ham" in (asked_again.value.post_data or "")
         page.wait_for_timeout(200)
         expect(page.locator("#progress")).to_have_text(ham_pass)
         shows(page, "w02")
+        bo = browser.new_context().new_page()
+        review_as(bo, url, "bo")
+        bo.select_option("#focus", "ham")
+        expect(bo.locator("#question")).to_have_text("Is this ham? (currently spam)")
+        shows(bo, "w04")
 
 
 def test_a_four_label_item_asks_about_its_candidate_then_for_its_label(

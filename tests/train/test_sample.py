@@ -29,6 +29,7 @@ from labelkit.train.sample import (
     sample_examples,
     sample_query,
 )
+from labelkit.train.ship import model_card
 
 
 def _cleaned(n: int, seed: int = 0) -> pl.DataFrame:
@@ -212,7 +213,7 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         with pytest.warns(
             LabelkitWarning,
             match=rf"{re.escape(str(model))} learnt from no review decision; 4 decisions on "
-            "train texts came since, which it has not learnt from: train it again to",
+            "train texts came since, which it has not learnt from: train it again to learn them$",
         ):
             evaluate(ws, model)
         with warnings.catch_warnings():
@@ -221,6 +222,32 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         source = package_model(model, tmp_path / "dist", name="spam", wheel=False)
         shipped = json.loads(next(source.glob("*/model/meta.json")).read_text())
         assert shipped["trained_from"] == made, "the package says what made it"
+        # Trial 59d: no model card said what the model is, learnt from, or is not for.
+        card = (source / "README.md").read_text()
+        names = ", ".join(f"`{s['name']}`" for s in made["sources"])
+        assert "## Use\n\n```python\nimport en_spam\n" in card
+        assert "Labels: ham, spam." in card
+        assert f"- {len(made['sources'])} sources voted (lf): {names}." in card
+        assert f"aggregate run {taught}) in the labelkit workspace `{made['workspace']}`" in card
+        assert "Not evaluated when packaged" in card
+        assert "- It reads the first 1,000,000 characters of a text." in card
+        assert 'readme = "README.md"' in (source / "pyproject.toml").read_text()
+        evaluated = shipped | {
+            "performance": {"accuracy": 0.91, "macro_f1": 0.9, "ece": 0.05, "speed": 123456},
+            "labelkit": shipped["labelkit"]
+            | {
+                "evaluated_on": {
+                    "gold_rows": 40,
+                    "split": "test",
+                    "workspace": "ws.duckdb",
+                    "evaluated_at": "2026-12-06T17:00:00+00:00",
+                }
+            },
+        }
+        assert (
+            "On the 40 gold texts of the `test` split of `ws.duckdb` (2026-12-06T17:00:00+00:00): accuracy 0.910, "
+            "macro-F1 0.900, ECE 0.050; 123,456 words per second on one core."
+        ) in model_card(evaluated, "en_spam")
         aggregate(ws, "dawid_skene")
         # Copied elsewhere, and read from another folder, it still knows its teacher
         # (trial 49c: the folder was logged as given, and resolved where evaluate ran).

@@ -464,8 +464,10 @@ function spanKey(key) {
 }
 
 // Each load's number: a pass changed while an older load was on its way asks again,
-// and the older answer, arriving last on a busy machine, must not draw over the newer.
+// and the older answer, arriving last on a busy machine, must not draw over the newer;
+// ``drawn`` is the number of the load on screen.
 let loads = 0;
+let drawn = 0;
 
 async function load() {
   const mine = ++loads;
@@ -480,7 +482,13 @@ async function load() {
   if (state.attribute) asked.attribute = state.attribute;
   try {
     const answer = await call("/api/next", asked);
-    if (mine !== loads) return;
+    if (mine !== loads) {
+      // The server gave the older pass an item, and took back the one on screen (the
+      // second read: another reviewer was then given it too): ask for it again.
+      if (drawn > mine) load();
+      return;
+    }
+    drawn = mine;
     let notice = "";
     if (state.attributes.length) {
       // The server names the pass: the one asked for, the one with most left, or the
