@@ -43,6 +43,26 @@ class LabelMatrix:
     sources: list[str]
     task: Task
 
+    def __post_init__(self) -> None:
+        # Trial 59e: a matrix of 5 columns took 10 source names, and codes outside the
+        # task read as abstains in to_frame and as votes in triplets.
+        shape = np.shape(self.codes)
+        if len(shape) != 2 or shape != (len(self.example_ids), len(self.sources)):
+            raise InputError(
+                f"LabelMatrix: codes of shape {shape} for {len(self.example_ids)} example "
+                f"ids and {len(self.sources)} sources; codes[i, j] is source j's vote on "
+                "example i"
+            )
+        width = len(self.task.labels)
+        # Bounds first: no mask of ten million rows unless something is out of them.
+        if self.codes.size and (self.codes.min() < ABSTAIN or self.codes.max() >= width):
+            row, column = np.argwhere((self.codes < ABSTAIN) | (self.codes >= width))[0]
+            raise InputError(
+                f"LabelMatrix: vote {self.codes[row, column]} of source "
+                f"{self.sources[column]!r} on example {self.example_ids[row]!r} is not a "
+                f"class code 0..{width - 1} or {ABSTAIN} (abstain)"
+            )
+
     def __repr__(self) -> str:
         # Trial 48b: the dataclass repr listed every example id.
         return (
@@ -60,7 +80,10 @@ class LabelMatrix:
         attribute: str = "",
     ) -> LabelMatrix:
         """All votes on ``attribute`` (see ``Task.targets``) of the examples of ``split``
-        (all splits if None), ordered by example id, coded by ``Task.vote_task``."""
+        (all splits if None), ordered by example id, coded by ``Task.vote_task``, one
+        column per source in the order of their names (``sources``), not the order they
+        came in: a WRENCH file's ``weak_labels[j]`` is the column its name sorts to
+        (trial 59e)."""
         codes, names = vote_code_matrix(
             workspace, split=split, sources=sources, attribute=attribute
         )

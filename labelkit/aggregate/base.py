@@ -61,6 +61,7 @@ def predict_from_proba(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
     >>> predict_from_proba(np.array([[0, -1], [-1, -1]]), np.array([[0.9, 0.1], [0.5, 0.5]]))
     array([ 0, -1])
     """
+    codes = np.asarray(codes)  # A list of rows too (trial 59e: 'bool' has no 'all').
     predicted = proba.argmax(axis=1)
     top = np.sort(proba, axis=1)
     tied = np.isclose(top[:, -1], top[:, -2]) if proba.shape[1] > 1 else np.zeros(len(proba), bool)
@@ -342,8 +343,31 @@ class BaseLabelModel:
         return self
 
     def _check(self, codes: np.ndarray, cardinality: int | None = None) -> np.ndarray:
-        """Validate votes; with ``cardinality`` (when fitting) also remember their width."""
+        """Validate votes; with ``cardinality`` (when fitting) also remember their width.
+        Whole numbers held as floats are taken; NaN and fractions are refused (trial 59e:
+        a pandas table with NaN for an abstain made each model do something else)."""
         codes = np.asarray(codes)
+        if codes.dtype.kind == "f":
+            missing = np.isnan(codes)
+            if missing.any():
+                row, column = np.argwhere(missing)[0]
+                raise InputError(
+                    f"{self.name}: vote NaN in row {row}, source {column}: an abstain is "
+                    f"{ABSTAIN} (np.nan_to_num(codes, nan={ABSTAIN}), or fillna({ABSTAIN}))"
+                )
+            fractional = codes != np.round(codes)
+            if fractional.any():
+                row, column = np.argwhere(fractional)[0]
+                raise InputError(
+                    f"{self.name}: vote {codes[row, column]} in row {row}, source {column} is "
+                    "no class code: votes are whole numbers"
+                )
+            codes = codes.astype(np.int64)
+        elif codes.dtype.kind not in "iu":
+            raise InputError(
+                f"{self.name}: votes must be whole numbers (class codes, {ABSTAIN} to "
+                f"abstain), got an array of {codes.dtype}"
+            )
         if codes.ndim != 2:
             raise InputError(f"{self.name}: votes must be a 2-d matrix, got shape {codes.shape}")
         if cardinality is None:

@@ -172,6 +172,9 @@ class DawidSkene(BaseLabelModel):
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
         codes = self._check(codes)
+        if not len(codes):
+            # An empty chunk of a batched prediction (trial 59e: a reshape error).
+            return np.empty((0, self.cardinality))
         proba = self._posterior(self._answers(codes, self.cardinality))
         proba[(codes == ABSTAIN).all(axis=1)] = 1.0 / self.cardinality
         return proba

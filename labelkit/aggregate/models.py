@@ -169,7 +169,8 @@ class WeightedMajorityVote(BaseLabelModel):
         return self
 
     def predict_proba(self, codes: np.ndarray) -> np.ndarray:
-        votes = one_hot_votes(self._check(codes), self.cardinality)
+        codes = self._check(codes)
+        votes = one_hot_votes(codes, self.cardinality)
         evidence = np.einsum("ijk,j->ik", votes, self.weights)
         proba = softmax(evidence + np.log(self.prior))
         proba = votes_where_weightless(votes.sum(axis=1), evidence, proba, self.prior)
@@ -271,6 +272,8 @@ class SnorkelLabelModel(BaseLabelModel):
         # Snorkel's own predict_proba, in numpy: votes (one-hot, abstains ignored)
         # times log mu, plus the log prior. Snorkel gives unvoted rows the prior; we
         # give them uniform, as no source spoke.
-        votes = one_hot_votes(self._check(codes), self.cardinality)
-        scores = votes.reshape(len(codes), -1) @ np.log(self.mu) + np.log(self.prior)
+        codes = self._check(codes)
+        votes = one_hot_votes(codes, self.cardinality)
+        # Sized, not inferred: an empty chunk has no -1 to infer (trial 59e).
+        scores = votes.reshape(len(codes), self.mu.shape[0]) @ np.log(self.mu) + np.log(self.prior)
         return _uniform_where_unvoted(codes, softmax(scores))

@@ -298,6 +298,41 @@ def test_bad_votes_and_parameters_are_named() -> None:
         make_label_model("snorkel", epoch=3)
 
 
+@pytest.mark.parametrize(
+    "name", ["majority_vote", "auto", "weighted_majority", "dawid_skene", "snorkel"]
+)
+def test_float_votes_lists_and_empty_batches_are_taken_alike_by_every_model(name: str) -> None:
+    # Trial 59e: NaN for an abstain made each model do something else (silent abstains,
+    # a crash, all -1); a list of rows crashed predict; an empty chunk crashed two models.
+    codes = np.array([[0, 0, -1], [1, 1, 0], [0, -1, 0], [1, 1, 1], [0, 0, 0], [1, -1, 1]] * 5)
+    model = make_label_model(name).fit(codes, 2)
+    assert (model.predict(codes.astype(float)) == model.predict(codes)).all()
+    assert (model.predict(codes.tolist()) == model.predict(codes)).all()
+    assert model.predict_proba(np.empty((0, 3), dtype=int)).shape == (0, 2)
+    assert model.predict(np.empty((0, 3), dtype=int)).shape == (0,)
+    with_nan = codes.astype(float)
+    with_nan[2, 1] = np.nan
+    with pytest.raises(InputError, match=r"vote NaN in row 2, source 1: an abstain is -1"):
+        model.predict(with_nan)
+    with pytest.raises(InputError, match=r"vote NaN in row 2, source 1"):
+        make_label_model(name).fit(with_nan, 2)
+    with_nan[2, 1] = 0.7
+    with pytest.raises(InputError, match=r"vote 0\.7 in row 2, source 1 is no class code"):
+        model.predict(with_nan)
+
+
+def test_a_label_matrix_refuses_codes_its_ids_sources_or_task_do_not_fit() -> None:
+    # Trial 59e: codes 5 and -7 read as abstains in to_frame and as votes in triplets;
+    # 5 columns took 10 source names.
+    task = Task(labels=("ham", "spam"))
+    codes = np.array([[0, 1, -1], [-1, 1, 1]])
+    LabelMatrix(codes, ["a", "b"], ["s1", "s2", "s3"], task)
+    with pytest.raises(InputError, match=r"codes of shape \(2, 3\) for 2 example ids and 4"):
+        LabelMatrix(codes, ["a", "b"], ["s1", "s2", "s3", "s4"], task)
+    with pytest.raises(InputError, match=r"vote 5 of source 's3' on example 'a' is not a class"):
+        LabelMatrix(np.array([[0, 1, 5], [-1, -7, 1]]), ["a", "b"], ["s1", "s2", "s3"], task)
+
+
 def test_loading_something_else_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "notes.json"
     path.write_text('{"hello": 1}')
