@@ -75,6 +75,8 @@ class CachedAnswer:
     completion_tokens: int | None
     latency_s: float | None
     confidence: float | None = None
+    # Attempts past the deadline before this outcome: not stored, counted in the cost.
+    timed_out: int = 0
 
 
 def request_key(request: dict[str, Any]) -> str:

@@ -319,7 +319,9 @@ class LLMRunStats:
     of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
     failed as longer than the model's context (they fail alike on every run).
     ``redefined`` says the source had votes from another prompt (other instructions, a
-    template, aliases), which this run's answers replaced."""
+    template, aliases), which this run's answers replaced. ``timed_out`` attempts ran
+    past the deadline; ``cost`` counts each at the most its request could cost, as an
+    endpoint may have answered and billed it."""
 
     source: str
     examples: int
@@ -347,6 +349,7 @@ class LLMRunStats:
     failed_examples: list[str] = field(default_factory=list)
     too_long: int = 0
     redefined: bool = False
+    timed_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -1106,6 +1109,7 @@ def _label(
         unread_by_attribute=unread_by_attribute,
         dropped=outcome.dropped if len(config.endpoints) > 1 else {},
         unmetered=outcome.unmetered,
+        timed_out=outcome.timed_out,
         last_error=outcome.last_error if outcome.failed else None,
         failed_examples=_examples_of(workspace, outcome.failed_keys),
         too_long=outcome.too_long,
@@ -1298,6 +1302,8 @@ class LLMRun:
     # float (trial 50c: adding and taking back the holds left 8.7e-19, and with nothing
     # in flight to settle it a run at the limit waited forever).
     holding: int = 0
+    # Attempts that ran past the deadline, each counted in the cost at its request's hold.
+    timed_out: int = 0
     # The most an answer cost against what its request's ceiling allowed (1: within it).
     excess: float = 1.0
     # Answers whose endpoint gave no usage, counted at what was held for them.
@@ -1346,6 +1352,7 @@ class LLMRun:
         self.requests += part.requests
         self.cost += part.cost
         self.unmetered += part.unmetered
+        self.timed_out += part.timed_out
         self.excess = max(self.excess, part.excess)
         self.failed_keys = (self.failed_keys + part.failed_keys)[:FAILED_SHOWN]
         self.too_long += part.too_long
@@ -1418,6 +1425,12 @@ class LLMRun:
         # Never below zero, or every later reserve would wait for a settle to come.
         self.holding = max(self.holding - 1, 0)
         self.reserved = self.reserved - amount if self.holding else 0.0
+        if answer is not None and answer.timed_out:
+            # An attempt past the deadline may have been answered and billed: each at
+            # what was held for the request (trial 59g: 215 slow attempts were counted
+            # $0, and the run went 36% past its limit by the provider's bill).
+            self.timed_out += answer.timed_out
+            self.cost += answer.timed_out * amount
         if answer is not None and answer.error is None:
             actual = (
                 self.config.cost(
@@ -1748,6 +1761,7 @@ async def _ask(
         confidence=_answer_confidence(done.content, label, done.choice.get("logprobs"))
         if done.choice is not None and prompts.single(attribute)
         else None,
+        timed_out=done.timed_out,
     )
 
 

@@ -37,12 +37,15 @@ class UnusableResponse(Exception):
 @dataclass(frozen=True)
 class Completion:
     """How one request ended, after its retries: the first choice of the answer, or why
-    there is none. ``refused``: the endpoint refused the response format asked for."""
+    there is none. ``refused``: the endpoint refused the response format asked for;
+    ``timed_out``: how many attempts ran past the deadline, which the endpoint may have
+    answered, and billed, all the same."""
 
     choice: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     refused: bool = False
+    timed_out: int = 0
 
     @property
     def content(self) -> str | None:
@@ -125,7 +128,7 @@ async def complete(
     import openai
 
     failure: Completion | None = None
-    attempt, doubted = 0, False
+    attempt, doubted, timed_out = 0, False, 0
     while attempt <= retries:
         if not may_send():
             return failure
@@ -141,15 +144,18 @@ async def complete(
                     doubted = True
                     await asyncio.sleep(_retry_delay(error, attempt))
                     continue
-                return Completion(refused=True)
-            failure = Completion(error=_describe(error, config, str(client.base_url)))
+                return Completion(refused=True, timed_out=timed_out)
+            timed_out += isinstance(error, TimeoutError | openai.APITimeoutError)
+            failure = Completion(
+                error=_describe(error, config, str(client.base_url)), timed_out=timed_out
+            )
             if attempt == retries or not _retryable(error):
                 return failure
             await asyncio.sleep(_retry_delay(error, attempt))
             attempt += 1
             continue
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        return Completion(choice=choice, usage=usage)
+        return Completion(choice=choice, usage=usage, timed_out=timed_out)
     return failure
 
 

@@ -25,6 +25,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -369,8 +370,8 @@ class ReviewQueue:
                       AND (?::VARCHAR IS NULL OR p.attribute = ?)
                       AND (c.example_id IS NULL OR c.reviewer = ?
                            OR c.expires_at <= to_timestamp(?)::TIMESTAMP)
-                    ORDER BY (c.reviewer = ?) DESC NULLS LAST, p.priority DESC, p.example_id,
-                             p.attribute
+                    ORDER BY coalesce(c.reviewer = ?, false) DESC, p.priority DESC,
+                             p.example_id, p.attribute
                     LIMIT 1""",
                 [focus, focus, attribute, attribute, reviewer, now, reviewer],
             )
@@ -981,8 +982,10 @@ class ReviewQueue:
         however it was given; ``errors_found``: those whose label differs from the label
         model's (a label given where the label model had none is not counted), and a
         span's fixed bounds;
-        ``errors_per_100``: per hundred answered; ``kappa``: mean Cohen's kappa
-        over reviewer pairs on doubly reviewed items (None without any). With
+        ``errors_per_100``: per hundred answered; ``kappa``: Cohen's kappa over
+        reviewer pairs on doubly reviewed items, each pair weighed by the items both
+        answered, and ``kappa_items`` how many those are (None and 0 without any; a
+        pair whose kappa is undefined is left out). With
         ``focus``, the counts cover the items suggested as ``focus`` (see ``progress``);
         with ``attribute``, that attribute's items.
 
@@ -1016,7 +1019,10 @@ class ReviewQueue:
             "reviewers": reviewers[0] if reviewers else 0,
             "suggested_right": counts["suggestion_confirmed"] / answered if answered else None,
             "errors_per_100": 100 * counts["errors_found"] / answered if answered else None,
-            "kappa": agreement["kappa"].mean() if agreement.height else None,
+            # Weighed by items (trial 59f: a mean over pairs sharing one item each read
+            # as the label definitions' failure).
+            "kappa": _weighted_kappa(agreement),
+            "kappa_items": int(agreement.filter(pl.col("kappa").is_not_null())["items"].sum()),
         }
 
     def spot_checks(self, *, attribute: str | None = None) -> pl.DataFrame:
@@ -1095,7 +1101,9 @@ class ReviewQueue:
         """Per pair of reviewers: items both labeled, raw agreement and Cohen's kappa.
 
         An item is an (example, attribute); each reviewer's newest live label on it
-        counts. With ``attribute``, over that attribute's items only.
+        counts. With ``attribute``, over that attribute's items only. Kappa is null
+        where it is undefined: both reviewers gave one and the same label throughout,
+        so chance explains every agreement (trial 59f: one shared item read 1.000).
 
         Examples
         --------
@@ -1132,7 +1140,7 @@ class ReviewQueue:
                     (pl.col("agreement") - pl.col("expected").fill_null(0))
                     / (1 - pl.col("expected").fill_null(0))
                 )
-                .otherwise(pl.lit(1.0))
+                .otherwise(pl.lit(None, pl.Float64))
             )
             .select(*pair, "items", "agreement", "kappa")
             .sort(pair)
@@ -1385,18 +1393,30 @@ _NOT_IN_NAMES = re.compile(
 )
 
 
+def _weighted_kappa(agreement: pl.DataFrame) -> float | None:
+    """The pairs' kappas (``reviewer_agreement``) weighed by the items each pair shares;
+    None where no pair has one."""
+    defined = agreement.filter(pl.col("kappa").is_not_null())
+    if defined.height == 0:
+        return None
+    return float((defined["kappa"] * defined["items"]).sum() / defined["items"].sum())
+
+
 def reviewer_name(name: str) -> str:
     """``name`` without surrounding spaces: 1 to ``MAX_REVIEWER`` characters, none a
     control character or one that reorders text, which would act on the terminal or the
-    page that shows it (a decision says who made it). Any script's own spaces and
-    joiners are names' (``"山田\u3000太郎"``). The terminal and the page take the same.
+    page that shows it (a decision says who made it), in NFC, so that a name typed in
+    composed or decomposed letters is one name. Any script's own spaces and joiners
+    are names' (``"山田\u3000太郎"``). The terminal and the page take the same.
 
     Examples
     --------
     >>> reviewer_name(" ana+qa@example.com ")
     'ana+qa@example.com'
     """
-    stripped = name.strip() if isinstance(name, str) else ""
+    # NFC: "José" typed on macOS (decomposed) and elsewhere is one name (trial 59f: two
+    # "José" rows in review-stats).
+    stripped = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else ""
     if not stripped or len(stripped) > MAX_REVIEWER or _NOT_IN_NAMES.search(stripped):
         raise InputError(
             f"a reviewer needs a name of 1 to {MAX_REVIEWER} characters, none a control "

@@ -327,6 +327,31 @@ def test_each_fault_is_retried_or_recorded_never_lost(workspace: Workspace, faul
     assert votes(workspace) == expected(workspace)
 
 
+def test_attempts_past_the_deadline_are_counted_in_the_cost(tmp_path: Path) -> None:
+    # Trial 59g: 215 attempts that timed out, billed by the provider, were counted $0.
+    def run(faults: list[str], name: str) -> LLMRunStats:
+        with Workspace(tmp_path / f"{name}.duckdb") as ws:
+            ingest(ws, pl.DataFrame({"id": ["a", "b"], "text": ["nice song", "subscribe"]}),
+                   id_column="id", labels=["ham", "spam"])  # fmt: skip
+            with OpenAIServer(Behaviour(faults=faults)) as server:
+                config = dataclasses.replace(
+                    CONFIG,
+                    base_url=server.base_url,
+                    concurrency=1,
+                    max_retries=3,
+                    timeout_s=1.0,
+                    input_price=1.0,
+                    output_price=2.0,
+                )
+                return label_with_llm(ws, config)
+
+    plain, slow = run([], "plain"), run(["slow", "slow"], "slow")
+    assert (plain.answered, slow.answered, plain.timed_out, slow.timed_out) == (2, 2, 0, 2)
+    # Each timed-out attempt at the most its request could cost: at least what an answer
+    # of that request cost.
+    assert slow.cost > plain.cost * 1.9
+
+
 def test_a_killed_run_resumes_without_asking_answered_prompts_again(tmp_path: Path) -> None:
     n = 120
     texts = [f"comment {i} {'subscribe now' if i % 3 == 0 else 'nice song'}" for i in range(n)]

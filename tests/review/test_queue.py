@@ -60,6 +60,8 @@ def test_a_blank_reviewer_is_refused_and_a_padded_one_stored_stripped(
     assert queue.workspace.sql("SELECT count(*) AS n FROM decisions")["n"][0] == 0
     queue.answer("a1", "accept", reviewer=" ana ")
     assert queue.workspace.sql("SELECT reviewer FROM decisions")["reviewer"].to_list() == ["ana"]
+    # Trial 59f: "José" typed decomposed (macOS) was a second José.
+    assert reviewer_name("Jose\u0301") == reviewer_name("Jos\u00e9") == "Jos\u00e9"
 
 
 def test_answers_move_the_queue_and_undo_appends_a_reversal(queue: ReviewQueue) -> None:
@@ -171,6 +173,13 @@ def test_two_reviewers_never_get_the_same_item_until_a_claim_expires(
     ]
     queue.workspace.con.execute("UPDATE claims SET expires_at = TIMESTAMP '2000-01-01'")
     assert queue.next(reviewer="dee").example_id == "a2"  # type: ignore[union-attr]
+    # Trial 59f: an item someone left on a closed tab went ahead of every item nobody
+    # had held, whatever their priorities.
+    queue.workspace.con.execute("DELETE FROM claims")
+    queue.workspace.con.execute(
+        "INSERT INTO claims VALUES ('a3', 'zed', TIMESTAMP '2000-01-01', '')"
+    )
+    assert queue.next(reviewer="eve").example_id == "a2"  # type: ignore[union-attr]
 
 
 def test_focus_mode_asks_about_one_label(queue: ReviewQueue) -> None:
@@ -206,7 +215,7 @@ def test_stats_and_cohens_kappa_on_doubly_reviewed_items(workspace: Workspace) -
     # one spam is the suggestion, given with a number key rather than accepted.
     assert stats["answered"] == 4 and stats["errors_found"] == 1
     assert stats["errors_per_100"] == 25.0 and stats["suggested_right"] == 0.25
-    assert stats["kappa"] == 0.5 and stats["reviewers"] == 2
+    assert stats["kappa"] == 0.5 and stats["kappa_items"] == 4 and stats["reviewers"] == 2
     # Trial 50d: "reviewers 2", and each one's share took SQL with the undos by hand.
     queue.answer("a3", "skip", reviewer="ana")
     queue.undo(reviewer="ana")
