@@ -90,7 +90,7 @@ from labelkit.llm import (
     label_with_llm,
     plan_llm_budget,
 )
-from labelkit.llm.labeler import over_budget
+from labelkit.llm.labeler import INTERRUPTED_STEP, over_budget
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
@@ -1239,6 +1239,10 @@ def llm(
             for estimate in estimates:
                 how = (
                     "measured on cached answers"
+                    if estimate.completions_measured
+                    # Trial 59g: a changed prompt's answers, at --max-tokens, read as measured.
+                    else "prompts measured on this model's cached answers, each answer at "
+                    "its --max-tokens, as none to these prompts is cached: a ceiling"
                     if estimate.tokens_measured
                     # Trial 56a: read as the expected use, 4 times what the run used.
                     else "prompts at ~4 characters a token and a Chinese, Japanese or Korean "
@@ -1312,11 +1316,25 @@ def llm(
             # Trial 34: Ctrl-C ended the run without a word of what was kept.
             # Trial 47c: it did not say how many answers the run had paid for.
             kept = _answers_since(ws, started[0] if started else None)
+            logged = ws.sql(
+                "SELECT config->>'cost' AS cost FROM runs WHERE step = ? "
+                "ORDER BY run_id DESC LIMIT 1",
+                [INTERRUPTED_STEP],
+            )
+            cost = logged["cost"][0] if logged.height else None
+            # Trial 59g: a budgeted run started again bought a whole budget more.
+            again = (
+                "again with --cached-only to store them alone (a budgeted run asks for a "
+                "budget of new prompts)"
+                if budget is not None or budget_usd is not None
+                else "the same command again to store them"
+            )
             errors.print(
                 f"interrupted: {counted(kept, 'answer')} received "
-                f"{'is' if kept == 1 else 'are'} in the cache, but this run's votes "
-                "were not stored; run the same command again to store them (cached answers "
-                "are not asked or paid for again)",
+                f"{'is' if kept == 1 else 'are'} in the cache"
+                + (f" (${float(cost):.4f}, logged as step {INTERRUPTED_STEP})" if cost else "")
+                + f", but this run's votes were not stored; run {again} (cached answers are "
+                "not asked or paid for again)",
                 highlight=False,
             )
             raise _InterruptExplained(INTERRUPTED) from None

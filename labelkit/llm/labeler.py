@@ -354,7 +354,10 @@ class LLMRunStats:
 
 @dataclass(frozen=True)
 class LLMEstimate:
-    """What a run would ask and roughly cost, before anything is spent."""
+    """What a run would ask and roughly cost, before anything is spent: prompt tokens
+    ``tokens_measured`` on this model's cached answers or counted by characters, and
+    completion tokens ``completions_measured`` on its cached answers to these prompts
+    or at each answer's ``max_tokens``."""
 
     source: str
     prompts: int
@@ -365,6 +368,7 @@ class LLMEstimate:
     cost: float | None
     tokens_measured: bool
     texts_to_ask: int = 0
+    completions_measured: bool = False
 
     @property
     def cost_per_text(self) -> float | None:
@@ -594,11 +598,12 @@ def _check_variant(config: LLMConfig, task: Task) -> None:
 
 def _token_rates(
     workspace: Workspace, config: LLMConfig, prompts: _Prompts
-) -> tuple[float, float, bool]:
+) -> tuple[float, float, bool, bool]:
     """Characters per prompt token, measured on this model's cached answers, else
-    ``_unmeasured_chars_per_token``; and completion tokens per answer, measured on its
+    ``_unmeasured_chars_per_token``; completion tokens per answer, measured on its
     cached answers to these prompts (one answer per text runs far longer than one per
-    attribute), else ``max_tokens`` (an upper bound)."""
+    attribute), else ``max_tokens`` (an upper bound); and whether each was measured
+    (trial 59g: a changed prompt's ceiling was said to be measured)."""
     systems = [base["messages"][0]["content"] for base in prompts.bases.values()]
     measured = workspace.sql(
         """SELECT request, prompt_tokens, completion_tokens,
@@ -610,12 +615,12 @@ def _token_rates(
     )
     bound = sum(config.answer_tokens(prompts.task, a) for a in prompts.bases) / len(prompts.bases)
     if not measured.height:
-        return _unmeasured_chars_per_token(workspace, prompts), bound, False
+        return _unmeasured_chars_per_token(workspace, prompts), bound, False, False
     chars = sum(_message_chars(json.loads(r)) for r in measured["request"])
     chars_per_token = chars / max(int(measured["prompt_tokens"].sum()), 1)
     same = measured.filter(pl.col("same"))
     completion = float(same["completion_tokens"].mean() or 0.0) if same.height else bound
-    return chars_per_token, completion, True
+    return chars_per_token, completion, True, bool(same.height)
 
 
 def _unmeasured_chars_per_token(workspace: Workspace, prompts: _Prompts) -> float:
@@ -669,7 +674,7 @@ def _counts(workspace: Workspace) -> _Counts:
 
 def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLMEstimate:
     """The estimate of what the run asks (``asked`` in ``llm_distinct``)."""
-    chars_per_token, completion, measured = _token_rates(workspace, config, prompts)
+    chars_per_token, completion, measured, completions = _token_rates(workspace, config, prompts)
     row = first_row(
         workspace.con,
         f"""SELECT count(*), count(*) FILTER (asked), coalesce(sum(chars) FILTER (asked), 0),
@@ -690,6 +695,7 @@ def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLM
         cost=config.cost(prompt_tokens, completion_tokens),
         tokens_measured=measured,
         texts_to_ask=texts,
+        completions_measured=completions,
     )
 
 
@@ -807,7 +813,7 @@ def _bought(
     bought = pending if budget is None else min(budget, pending)
     if budget_usd is None:
         return bought
-    chars_per_token, completion, _ = _token_rates(workspace, config, prompts)
+    chars_per_token, completion, *_ = _token_rates(workspace, config, prompts)
     assert config.input_price is not None and config.output_price is not None
     within, spent = 0, 0.0
     # Read in rank order, a batch at a time, until the money runs out.
@@ -983,7 +989,11 @@ def _label(
             ),
             cached=counts.prompts - counts.pending,
         )
-        used_format = runner.llm_answers(requests, outcome, store)
+        try:
+            used_format = runner.llm_answers(requests, outcome, store)
+        except KeyboardInterrupt:
+            _log_interrupted(workspace, config, split, outcome)
+            raise
     # At the end of the whole run, not of a part: Ray asks the first prompt alone, and a
     # part that stopped would stop the parts after it (the second read of stop 57).
     outcome.over_limit_stop()
@@ -1115,6 +1125,31 @@ def _label(
         too_long=outcome.too_long,
         redefined=redefined,
     )
+
+
+INTERRUPTED_STEP = "llm-interrupted"
+
+
+def _log_interrupted(
+    workspace: Workspace, config: LLMConfig, split: str | None, outcome: LLMRun
+) -> None:
+    """Log what an interrupted run asked and paid, as a run of its own that changes no
+    votes (trial 59g: Ctrl-C left $0.10 of answers in the cache and no cost in the log,
+    so spend across runs did not add up)."""
+    with workspace.run(
+        INTERRUPTED_STEP,
+        {
+            "model": config.model,
+            "source": config.source_name,
+            "split": split,
+            "answered": outcome.answered,
+            "failed": outcome.failed,
+            "input_price": config.input_price,
+            "output_price": config.output_price,
+            "cost": None if config.cost(0, 0) is None else outcome.cost,
+        },
+    ):
+        pass
 
 
 def _examples_of(workspace: Workspace, keys: list[str]) -> list[str]:

@@ -420,7 +420,7 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
             "--concurrency", "1", "--response-format", "json_schema",
         ]  # fmt: skip
 
-        def interrupted(*more: str) -> int:
+        def interrupted(*more: str) -> tuple[int, str]:
             asked = len(server.requests)
             process = subprocess.Popen(
                 [*command, *more], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -435,13 +435,21 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
                 r"interrupted: (\d+) answers? received (?:is|are) in the cache", stderr
             )
             assert said is not None, stderr
-            return int(said[1])
+            return int(said[1]), " ".join(stderr.split())
 
-        kept = interrupted()
+        kept, said = interrupted("--input-price", "1", "--output-price", "2")
         with Workspace(path, read_only=True) as ws:
             assert kept == ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 0
+            # Trial 59g: what an interrupted run paid was logged nowhere.
+            logged = ws.sql("SELECT config FROM runs WHERE step = 'llm-interrupted'")
+            cost = json.loads(logged["config"][0])["cost"]
+        assert logged.height == 1 and cost > 0
+        assert f"(${cost:.4f}, logged as step llm-interrupted)" in said
+        assert "run the same command again to store them" in said
         # Refreshed answers replace cached rows: counting rows said 0 (second read, stop 48).
-        assert interrupted("--refresh") > 0
+        refreshed, said = interrupted("--refresh", "--budget", "150")
+        assert refreshed > 0
+        assert "run again with --cached-only to store them alone" in said
 
 
 def test_logprobs_give_a_confidence_and_unsure_answers_abstain(workspace: Workspace) -> None:
@@ -563,6 +571,22 @@ def test_dry_run_estimates_tokens_and_cost_without_asking(workspace: Workspace) 
     )
     train_chars = chars - test_chars
     assert after.prompt_tokens == round(test_chars / (train_chars / (4 * 20)))
+
+
+def test_a_dry_run_says_which_token_counts_were_measured(workspace: Workspace) -> None:
+    # Trial 59g: a changed prompt's answers, each at its max_tokens, were said to be
+    # "measured on cached answers".
+    before = estimate_llm_run(workspace, CONFIG)
+    assert (before.tokens_measured, before.completions_measured) == (False, False)
+    with OpenAIServer() as server:
+        label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    other = dataclasses.replace(CONFIG, instructions="Is this comment an advert?")
+    changed = estimate_llm_run(workspace, other)
+    assert (changed.tokens_measured, changed.completions_measured) == (True, False)
+    assert changed.completion_tokens == changed.to_ask * CONFIG.max_tokens
+    again = estimate_llm_run(workspace, CONFIG, refresh=True)
+    assert (again.tokens_measured, again.completions_measured) == (True, True)
+    assert again.completion_tokens < again.to_ask * CONFIG.max_tokens
 
 
 def test_a_dry_run_counts_a_token_per_chinese_character(tmp_path: Path) -> None:
