@@ -90,7 +90,7 @@ from labelkit.llm import (
     label_with_llm,
     plan_llm_budget,
 )
-from labelkit.llm.labeler import INTERRUPTED_STEP, over_budget
+from labelkit.llm.labeler import INTERRUPTED_STEP, over_budget, votes_of_another_prompt
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
@@ -1227,6 +1227,12 @@ def llm(
                 ),
                 config,
             )
+            replaced = votes_of_another_prompt(ws, config, split=chosen)
+            if replaced:
+                _warn(
+                    _another_prompt(config.source_name, replaced, chosen, "would be"),
+                    highlight=False,
+                )
             return
         if dry_run:
             # A task with attributes can be asked either way: both are estimated.
@@ -1268,6 +1274,11 @@ def llm(
                 )
             # The run as asked, not the other variant shown beside it (the second read).
             estimate = estimates[0]
+            if estimate.replaces_votes:
+                _warn(
+                    _another_prompt(estimate.source, estimate.replaces_votes, chosen, "would be"),
+                    highlight=False,
+                )
             if config.logprobs and estimate.to_ask:
                 _say_cached_without_logprobs(ws, config, estimate, chosen, refresh)
             refusal = over_budget(estimate, config)
@@ -1358,21 +1369,8 @@ def llm(
         + f"; {_split_words(chosen)}"
     )
     _show_unread(stats.unread)
-    if stats.redefined:
-        # The second read: with --split, the other splits keep the earlier prompt's votes.
-        now = (
-            f"its votes on the {chosen} split are now this prompt's answers (any on other "
-            "splits are the earlier prompt's)"
-            if chosen
-            else "its votes are now this prompt's answers"
-        )
-        console.print(
-            f"note: {stats.source} asked another prompt than its last run (other "
-            f"instructions, template, examples or aliases): {now}; the earlier answers stay "
-            "cached, and the log keeps each run's definition_hash. A new --source name keeps "
-            "both as sources",
-            highlight=False,
-        )
+    if stats.replaced_votes:
+        _warn(_another_prompt(stats.source, stats.replaced_votes, chosen, "were"), highlight=False)
     if stats.unread_by_attribute:
         # Trial 57c: the answers quoted were cut before the attribute they left out.
         console.print(
@@ -1504,6 +1502,20 @@ def _print_budget_plan(plan: LLMBudgetPlan, config: LLMConfig) -> None:
     )
     if plan.note:
         console.print(plan.note)
+
+
+def _another_prompt(source: str, votes: int, split: str | None, tense: str) -> str:
+    """Say that ``source`` asks another prompt than its votes came from, and what of
+    them a run replaces (trial 59a: unsaid; trial 59g: a budget of 20 left 132 votes
+    of 24,000, said in a note)."""
+    where = f" on the {split} split" if split else ""
+    return (
+        f"{source} asks another prompt than its last run (other instructions, template, "
+        f"examples or aliases): its {counted(votes, 'vote')} of the earlier prompt{where} "
+        f"{tense} replaced by this prompt's answers; the earlier answers stay cached (the "
+        "earlier prompt with --cached-only brings them back), and a new --source name "
+        "keeps both as sources"
+    )
 
 
 def _split_words(split: str | None) -> str:

@@ -318,8 +318,8 @@ class LLMRunStats:
     ``last_error`` is the last failure's, where any failed, ``failed_examples`` the ids
     of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
     failed as longer than the model's context (they fail alike on every run).
-    ``redefined`` says the source had votes from another prompt (other instructions, a
-    template, aliases), which this run's answers replaced. ``timed_out`` attempts ran
+    ``replaced_votes`` counts the votes the source had from another prompt (other
+    instructions, a template, aliases), which this run's answers replaced. ``timed_out`` attempts ran
     past the deadline; ``cost`` counts each at the most its request could cost, as an
     endpoint may have answered and billed it."""
 
@@ -348,7 +348,7 @@ class LLMRunStats:
     last_error: str | None = None
     failed_examples: list[str] = field(default_factory=list)
     too_long: int = 0
-    redefined: bool = False
+    replaced_votes: int = 0
     timed_out: int = 0
 
 
@@ -369,6 +369,8 @@ class LLMEstimate:
     tokens_measured: bool
     texts_to_ask: int = 0
     completions_measured: bool = False
+    # The source's votes from another prompt, which the run would replace.
+    replaces_votes: int = 0
 
     @property
     def cost_per_text(self) -> float | None:
@@ -699,6 +701,37 @@ def _estimate(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> LLM
     )
 
 
+def _votes_of_another_prompt(workspace: Workspace, config: LLMConfig, prompts: _Prompts) -> int:
+    """How many votes the source holds from a prompt other than ``prompts``' (other
+    instructions, template, examples or aliases): a run replaces them with its answers
+    (trial 59a: new instructions replaced 6,000 votes unsaid; trial 59g: a budget of 20
+    left 132 of 24,000)."""
+    stored = first_row(
+        workspace.con, "SELECT hash FROM sources WHERE name = ?", [config.source_name]
+    )
+    if stored is None or stored[0] == definition_hash(prompts.definition):
+        return 0
+    table = "span_votes" if prompts.spans else "votes"
+    held = first_row(
+        workspace.con, f"SELECT count(*) FROM {table} WHERE source = ?", [config.source_name]
+    )
+    return int(held[0]) if held else 0
+
+
+def votes_of_another_prompt(
+    workspace: Workspace, config: LLMConfig, *, split: str | None = None
+) -> int:
+    """How many votes ``config``'s source holds from another prompt than ``config``
+    asks about ``split``: those a run would replace.
+
+    Examples
+    --------
+    >>> votes_of_another_prompt(ws, dataclasses.replace(config, instructions="Spam?"))
+    1953
+    """
+    return _votes_of_another_prompt(workspace, config, _prompts(workspace, config, split))
+
+
 def estimate_llm_run(
     workspace: Workspace, config: LLMConfig, *, split: str | None = None, refresh: bool = False
 ) -> LLMEstimate:
@@ -721,7 +754,10 @@ def estimate_llm_run(
     """
     prompts = _prompts(workspace, config, split)
     with _prompt_tables(workspace, prompts, split, refresh):
-        return _estimate(workspace, config, prompts)
+        estimate = _estimate(workspace, config, prompts)
+    return dataclasses.replace(
+        estimate, replaces_votes=_votes_of_another_prompt(workspace, config, prompts)
+    )
 
 
 def plan_llm_budget(
@@ -1020,11 +1056,7 @@ def _label(
     sources = pl.DataFrame(
         {"name": [config.source_name], "kind": ["llm"], "definition": [prompts.definition]}
     )
-    # Trial 59a: new instructions replaced a source's 6,000 votes under its name unsaid.
-    stored_hash = first_row(
-        workspace.con, "SELECT hash FROM sources WHERE name = ?", [config.source_name]
-    )
-    redefined = stored_hash is not None and stored_hash[0] != definition_hash(prompts.definition)
+    replaced = _votes_of_another_prompt(workspace, config, prompts)
     spans = None
     unread: tuple[tuple[str, int], ...] = ()
     unread_by_attribute: tuple[tuple[str, int], ...] = ()
@@ -1123,7 +1155,7 @@ def _label(
         last_error=outcome.last_error if outcome.failed else None,
         failed_examples=_examples_of(workspace, outcome.failed_keys),
         too_long=outcome.too_long,
-        redefined=redefined,
+        replaced_votes=replaced,
     )
 
 

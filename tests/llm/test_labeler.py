@@ -78,10 +78,12 @@ def test_a_source_asked_another_prompt_says_so_and_logs_each_prompts_hash(
         config = dataclasses.replace(CONFIG, base_url=server.base_url)
         first = label_with_llm(workspace, config)
         again = label_with_llm(workspace, config)
-        other = label_with_llm(
-            workspace, dataclasses.replace(config, instructions="Is this comment an advert?")
-        )
-    assert (first.redefined, again.redefined, other.redefined) == (False, False, True)
+        advert = dataclasses.replace(config, instructions="Is this comment an advert?")
+        # Trial 59g: the dry run said nothing of the votes a changed prompt replaces.
+        assert estimate_llm_run(workspace, advert).replaces_votes == 6
+        assert estimate_llm_run(workspace, config, refresh=True).replaces_votes == 0
+        other = label_with_llm(workspace, advert)
+    assert (first.replaced_votes, again.replaced_votes, other.replaced_votes) == (0, 0, 6)
     assert other.answered == 6
     hashes = [
         json.loads(logged)["definition_hash"]
