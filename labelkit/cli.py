@@ -2795,11 +2795,16 @@ def serve(
     with (
         _open(workspace) as ws,
         _listening(host, port) as listener,
-        announce_server(ws.path, local),
+        announce_server(ws.path, local, token=token is not None),
     ):
         app = create_app(ws, token=token, allowed_hosts=names, rules=rules)
         # Never wrapped: people copy the link.
         console.print(f"reviewing {workspace} at {link} (Ctrl-C to stop)", soft_wrap=True)
+        lan = _lan_address() if everywhere else None
+        if lan:
+            # Trial 59f: other machines of the office could not resolve the bare name.
+            console.print(f"  or, by this machine's address: {link.replace(netloc, lan, 1)}",
+                          soft_wrap=True, highlight=False)  # fmt: skip
         if token:
             errors.print(
                 "the link is a secret: anyone who has it can review and export the "
@@ -2811,6 +2816,18 @@ def serve(
                 "(docs/how-to/review.md)"
             )
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+
+
+def _lan_address() -> str | None:
+    """This machine's IPv4 address on the network its default route leads to, or None:
+    a datagram socket is pointed at a private address, which sends nothing."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
 
 
 @contextmanager

@@ -930,9 +930,10 @@ def server_note(path: Path) -> Path:
 
 
 @contextmanager
-def announce_server(path: Path, url: str) -> Iterator[None]:
+def announce_server(path: Path, url: str, *, token: bool = False) -> Iterator[None]:
     """Name this process and its URL next to the workspace while the block runs, so that
-    another process the lock refuses is told where the server is.
+    another process the lock refuses is told where the server is (and whether its pages
+    need the token, never the token itself).
 
     Examples
     --------
@@ -940,7 +941,7 @@ def announce_server(path: Path, url: str) -> Iterator[None]:
     ...     uvicorn.run(app, port=8080)
     """
     note = server_note(path)
-    note.write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    note.write_text(json.dumps({"pid": os.getpid(), "url": url, "token": token}))
     try:
         yield
     finally:
@@ -982,10 +983,12 @@ def _lock_holder(path: Path, error: str, read_only: bool) -> tuple[str, str]:
     server = _live_server(path, pid)
     if server is not None:
         url = server["url"]
+        # Trial 59f: the link, opened as given, asked for a token it did not carry.
+        token = " (add ?token= and the server's token)" if server["token"] else ""
         return (
             f"workspace {path} is held by `labelkit serve` (pid {server['pid']}) at {url}",
-            f": its summary page {url}summary shows the review's statistics and exports the "
-            "cleaned set; for anything else stop that server and retry",
+            f": its summary page {url}summary{token} shows the review's statistics and "
+            "exports the cleaned set; for anything else stop that server and retry",
         )
     command = _labelkit_command(pid) if pid is not None else None
     if command is not None:
@@ -1052,7 +1055,7 @@ def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:
         return None
     except PermissionError:
         pass  # alive, run by another user
-    return {"pid": server_pid, "url": url}
+    return {"pid": server_pid, "url": url, "token": bool(note.get("token"))}
 
 
 def _versions() -> dict[str, str]:

@@ -139,10 +139,15 @@ def test_the_lock_error_points_at_a_running_server_and_ignores_a_dead_ones_note(
             assert note.exists()
             served = open_elsewhere(path, read_only=True)
         assert not note.exists()
+        # Trial 59f: the summary link of a server with a token asked for it, unsaid.
+        with announce_server(path, "http://127.0.0.1:8080/", token=True):
+            assert "token" not in json.loads(note.read_text()).get("url")
+            guarded = open_elsewhere(path, read_only=True)
     assert (
         f"is held by `labelkit serve` (pid {os.getpid()}) at http://127.0.0.1:8080/: "
-        "its summary page http://127.0.0.1:8080/summary"
+        "its summary page http://127.0.0.1:8080/summary shows"
     ) in served
+    assert "summary (add ?token= and the server's token) shows" in guarded
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

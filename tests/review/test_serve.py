@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from labelkit.cli import _lan_address
+
 LABELKIT = [sys.executable, "-m", "labelkit"]
 
 
@@ -89,6 +91,16 @@ def test_every_interface_without_a_token_gets_a_made_up_one_and_a_warning(
             headers={"Host": f"{socket.gethostname()}:{port}"},
         )
         assert named.status_code == 200, "the name in the link is allowed"
+        # Trial 59f: the office's other machines could not resolve the bare name: the
+        # link by this machine's address too, where it has one.
+        lan = _lan_address()
+        if lan is not None:
+            assert server.stdout is not None
+            also = server.stdout.readline()
+            shown = link.replace(socket.gethostname(), lan, 1)
+            assert also.strip() == f"or, by this machine's address: {shown}"
+            by_address = httpx.get(f"http://{lan}:{port}/api/config", params={"token": token})
+            assert by_address.status_code == 200
     stderr = server.stderr.read() if server.stderr else ""
     assert "a token was made" in stderr and "the link is a secret" in stderr
     assert "TLS reverse proxy" in stderr
