@@ -631,12 +631,18 @@ class ReviewQueue:
             _take_claim(con, example_id, attribute, reviewer)
             # Trial 46: twenty copies of one answer (a page's retry after "not saved",
             # a double submit) stored twenty decisions, and undo took back one of
-            # them. The reviewer's same answer again is the one already stored.
+            # them. The reviewer's same answer again is the one already stored, even
+            # where another reviewer answered in between (trial 59f: concurrent copies
+            # interleaved with another's answer were stored three times).
             repeated = first_row(
                 con,
-                f"""SELECT decision_id FROM ({EFFECTIVE_DECISIONS})
-                    WHERE example_id = ? AND attribute = ? AND reviewer = ? AND action = ?
-                      AND label IS NOT DISTINCT FROM ? AND comment IS NOT DISTINCT FROM ?""",
+                f"""SELECT decision_id FROM (
+                        SELECT * FROM ({LIVE_DECISIONS})
+                        WHERE example_id = ? AND attribute = ? AND reviewer = ?
+                          AND action <> '{RULED_OUT}'
+                        QUALIFY row_number() OVER (ORDER BY decision_id DESC) = 1)
+                    WHERE action = ? AND label IS NOT DISTINCT FROM ?
+                      AND comment IS NOT DISTINCT FROM ?""",
                 [example_id, attribute, reviewer, stored, chosen, comment],
             )
             if repeated is not None and stored != RULED_OUT:

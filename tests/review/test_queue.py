@@ -111,6 +111,11 @@ def test_the_same_answer_again_is_the_one_stored_and_one_undo_takes_it_back(
     assert len({first, changed, again}) == 3, "a changed mind is a new decision"
     other = queue.answer("a1", "label", label="spam", reviewer="bo")
     assert other != again, "another reviewer's answer counts on its own (agreement)"
+    # Trial 59f: ana's retried answer, arriving after bo's, was stored again and made
+    # her answer the newest; a copy is the answer already stored.
+    bo = queue.answer("a1", "label", label="ham", reviewer="bo")
+    assert queue.answer("a1", "label", label="spam", reviewer="ana") == again
+    assert queue.decisions().filter(pl.col("example_id") == "a1")["decision_id"][0] == bo
 
 
 def test_newest_decision_wins_and_reject_means_the_other_label(queue: ReviewQueue) -> None:
