@@ -319,9 +319,9 @@ class LLMRunStats:
     of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
     failed as longer than the model's context (they fail alike on every run).
     ``replaced_votes`` counts the votes the source had from another prompt (other
-    instructions, a template, aliases), which this run's answers replaced. ``timed_out`` attempts ran
-    past the deadline; ``cost`` counts each at the most its request could cost, as an
-    endpoint may have answered and billed it."""
+    instructions, a template, aliases), which this run's answers replaced.
+    ``timed_out`` attempts ran past the deadline; ``cost`` counts each at the most its
+    request could cost, as an endpoint may have answered and billed it."""
 
     source: str
     examples: int
