@@ -2988,9 +2988,8 @@ def export(
         n = export_cleaned(
             ws, output, split=split, wide=wide, reviewed_only=reviewed_only, fields=fields
         )
-        fields_left = (
-            not fields
-            and ws.sql(
+        fields_left = not fields and bool(
+            ws.sql(
                 "SELECT count(*) AS n FROM (SELECT 1 FROM examples WHERE meta IS NOT NULL LIMIT 1)"
             )["n"][0]
         )
