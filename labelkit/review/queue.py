@@ -261,6 +261,8 @@ def shown_fields(meta: str | None) -> dict[str, str]:
     {'priority': '2', 'tags': '["vip"]', 'note': 'null'}
     """
     values = json.loads(meta) if meta else {}
+    if not isinstance(values, dict):
+        return {}
     shown = {}
     for name, value in list(values.items())[:SHOWN_FIELDS]:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
