@@ -493,6 +493,16 @@ class _Guard:
         try:
             self._check(request)
         except RequestError as error:
+            # Trial 59f: a wrong token, a foreign Origin or a rebinding name left no trace
+            # for whoever watches the server. Every value as its repr: they are the sender's.
+            _log.warning(
+                "refused %s %r from %s (%d): %s",
+                request.method,
+                request.url.path,
+                request.client.host if request.client else "?",
+                error.status,
+                error,
+            )
             refusal = JSONResponse({"error": str(error)}, status_code=error.status)
             refusal.headers.update(_HEADERS)
             await refusal(scope, receive, send)

@@ -104,6 +104,8 @@ def test_every_interface_without_a_token_gets_a_made_up_one_and_a_warning(
     stderr = server.stderr.read() if server.stderr else ""
     assert "a token was made" in stderr and "the link is a secret" in stderr
     assert "TLS reverse proxy" in stderr
+    # Trial 59f: refused requests left no trace for whoever watched the server.
+    assert "refused GET '/api/config' from 127.0.0.1 (401): a valid token is required" in stderr
 
 
 def test_while_serve_holds_the_workspace_other_commands_say_where_it_is(
