@@ -246,7 +246,9 @@ def test_c_is_chosen_by_macro_f1_where_a_label_is_rare_in_dev(
     assert "C=0.01: dev macro_f1" in shown and "dev accuracy" not in shown
     training = json.loads((model / "meta.json").read_text())["labelkit"]["training"]
     best = max(scores.values())
-    assert training["chosen_C"] == min(c for c, score in scores.items() if score == best)
+    slack = (best * (1 - best) / dev.height) ** 0.5
+    within = [c for c, score in scores.items() if score >= best - slack]
+    assert training["chosen_C"] == min(within), "the strongest within a standard error"
     assert training["dev_macro_f1"] == scores[training["chosen_C"]]
     assert "dev_accuracy" not in training
 
