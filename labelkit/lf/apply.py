@@ -893,7 +893,8 @@ def _warn_of_unread_numbers(workspace: Workspace, lfs: Sequence[DeclarativeLF]) 
                     first[i] = bad[0]
     for i, name in enumerate(names):
         if unread[i]:
-            example = first[i] if len(first[i] or "") <= 80 else f"{first[i][:80]}…"
+            value = first[i] or ""
+            example = value if len(value) <= 80 else f"{value[:80]}…"
             warnings.warn(
                 f"threshold LF(s) {users[name]} read field {name!r} as a number, and "
                 f"{unread[i]:,} of its {given[i]:,} values are none (such as {example!r}): "
