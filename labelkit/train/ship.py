@@ -374,16 +374,25 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         "",
         "## Where it falls short",
         "",
-        f"- It reads the first {CLASSIFIED_CHARS:,} characters of a text.",
+        _read_limit(meta),
         "- A text with no words (empty, or whitespace) gets no answer (None).",
         "- It knows only texts like those it learnt from. Others (another language, "
         "another kind of text, symbols alone) still get an answer, often near the labels' "
         "balance: check its scores on such texts before relying on them.",
-        "- Its scores are probabilities; the ECE above says how far they are from how "
-        "often it is right.",
+        "- Its scores are probabilities; its evaluation's ECE says how far they are from "
+        "how often it is right.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _read_limit(meta: dict[str, Any]) -> str:
+    """How much of a text the shipped scorer reads: a transformer its first
+    ``max_length`` tokens, the n-grams their first ``CLASSIFIED_CHARS`` characters."""
+    tokens = (meta.get("labelkit") or {}).get("max_length")
+    if tokens:
+        return f"- It reads the first {tokens} tokens of a text."
+    return f"- It reads the first {CLASSIFIED_CHARS:,} characters of a text."
 
 
 def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | None) -> None:

@@ -248,6 +248,9 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
             "On the 40 gold texts of the `test` split of `ws.duckdb` (2026-12-06T17:00:00+00:00): accuracy 0.910, "
             "macro-F1 0.900, ECE 0.050; 123,456 words per second on one core."
         ) in model_card(evaluated, "en_spam")
+        # A MiniLM reads tokens, not a million characters.
+        minilm = evaluated | {"labelkit": evaluated["labelkit"] | {"max_length": 128}}
+        assert "- It reads the first 128 tokens of a text." in model_card(minilm, "en_spam")
         aggregate(ws, "dawid_skene")
         # Copied elsewhere, and read from another folder, it still knows its teacher
         # (trial 49c: the folder was logged as given, and resolved where evaluate ran).
