@@ -1883,7 +1883,8 @@ def aggregate_votes(
         str,
         typer.Option(
             help="A registered label model: auto (checks itself, see docs), majority_vote, "
-            "weighted_majority, dawid_skene, snorkel, or one a package registers. On a spans "
+            "weighted_majority, dawid_skene, snorkel, or one a package registers (docs: label "
+            "models). On a spans "
             "task a span label model: auto, majority_vote or dawid_skene."
         ),
     ] = "auto",

@@ -1,5 +1,10 @@
 """Registries for the swappable parts, in spaCy's manner: a name in a config picks the part.
 
+Code registers a part with ``label_models.register("name")`` (as the shipped ones
+are); an installed package adds its own through the entry-point groups
+``labelkit_label_models``, ``labelkit_flaggers`` and ``labelkit_small_models``, so that
+the CLI's ``--model NAME`` finds them too.
+
 Examples
 --------
 >>> from labelkit.registry import label_models, resolve
@@ -18,13 +23,13 @@ import catalogue
 
 from labelkit.errors import LabelkitError, did_you_mean
 
-label_models = catalogue.create("labelkit", "label_models")
+label_models = catalogue.create("labelkit", "label_models", entry_points=True)
 """Label models: factories ``(**params) -> LabelModel``."""
 
-flaggers = catalogue.create("labelkit", "flaggers")
+flaggers = catalogue.create("labelkit", "flaggers", entry_points=True)
 """Out-of-sample classifiers for confident learning: ``(**params) -> sklearn estimator``."""
 
-small_models = catalogue.create("labelkit", "small_models")
+small_models = catalogue.create("labelkit", "small_models", entry_points=True)
 """Small models to distil into: ``(**params) -> spaCy training config``."""
 
 
