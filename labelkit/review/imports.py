@@ -191,7 +191,7 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
         """WITH placed AS (
                SELECT *, min(row) OVER (PARTITION BY example_id, attribute) AS first
                FROM imported_decisions)
-           SELECT row, CASE
+           SELECT row, example_id, CASE
                    WHEN example_id IS NULL OR example_id = '' THEN 'no example_id'
                    WHEN label IS NULL OR label = '' THEN 'no label'
                    WHEN example_id NOT IN (SELECT id FROM examples)
@@ -220,17 +220,16 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
         {"targets": list(targets)},
     )
     if problems.height:
-        row, problem = problems.row(0)
-        raise InputError(
-            f"{name} row {row}: {problem}{_zeros_hint(workspace, problem)}; nothing was stored"
-        )
+        row, example_id, problem = problems.row(0)
+        unknown = problem == f"no example {example_id} in the workspace"
+        hint = _zeros_hint(workspace, example_id) if unknown else ""
+        raise InputError(f"{name} row {row}: {problem}{hint}; nothing was stored")
 
 
-def _zeros_hint(workspace: Workspace, problem: str) -> str:
+def _zeros_hint(workspace: Workspace, given: str | None) -> str:
     """Where an unknown id is a known one without its leading zeros, which a spreadsheet
     drops from a column it reads as numbers (trial 59c: 1265 for 01265), say so."""
-    given = problem.removeprefix("no example ").removesuffix(" in the workspace")
-    if given == problem or not given.isdigit():
+    if not given or not given.isdigit():
         return ""
     known = workspace.sql(
         "SELECT min(id) AS id FROM examples WHERE id LIKE '0%' AND ltrim(id, '0') = ?",
