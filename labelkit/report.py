@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 import polars as pl
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderResult
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
@@ -92,7 +92,24 @@ class _PrintableConsole(Console):
     a message that names a label, an LF or a file from the user's data cannot act on
     the terminal (trial 46: ``ingest`` and ``apply`` printed a label's escape codes).
     Tables and panels are made of texts that ``rich_table`` and the reviewer already
-    made printable."""
+    made printable.
+
+    It fits a dumb terminal (``TERM=dumb``: Emacs' shell, many SSH set-ups) to its
+    width, which rich takes to be 80 columns (trial 60a: the reviewer's every line
+    wrapped in two in a window of 60)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if self.is_dumb_terminal and self._width is None:
+            try:
+                return ConsoleDimensions(*os.get_terminal_size(self.file.fileno()))
+            except (AttributeError, ValueError, OSError):
+                pass
+        return super().size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
         shown = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labelkit.errors import InputError
-from labelkit.report import counted, printable
+from labelkit.report import counted, make_console, printable
 from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
@@ -58,13 +60,23 @@ _YES, _NO, _ENTER = ("a", "y"), ("r", "n", "x"), ("\r", "\n")
 _CONTROL_KEYS = {"\x03": KeyboardInterrupt, "\x04": EOFError}
 
 
+# What a key read returns when the screen must be drawn again, no key pressed: the
+# window was resized, or the review came back to the foreground (Ctrl-Z, then fg).
+_REDRAW = "\x00redraw"
+# Set by those signals' handlers, taken by the key read that waits.
+_redraw_wanted = threading.Event()
+
+
 def read_key() -> str:
     """One key press: the next character, or an arrow key's escape sequence whole
     (trial 48a: piped, it was three keys, escape, a bound key and an unknown one, and
-    stored an answer nobody gave). From a terminal, in the mode ``_keys_as_typed`` sets."""
+    stored an answer nobody gave). From a terminal, in the mode ``_keys_as_typed`` sets;
+    ``_REDRAW`` where the screen must be drawn again."""
     terminal = sys.stdin.isatty()
     if terminal and not _READ_AHEAD:
         chunk = _read_chunk()
+        if chunk == _REDRAW:
+            return chunk
         # A read hands over what arrived at once. A special key's sequence comes whole
         # and stays one key (Shift-Up's "\x1b[1;2A" taken apart stored answers); two
         # keys typed fast come as one "as" (trial 49b) and are taken one at a time.
@@ -91,7 +103,9 @@ def _read_chunk() -> str:
     # blocking read asleep, and Python runs its handler only between steps here
     # (trial 58b: Ctrl-C and SIGINT ended the review only at the next key).
     while not select.select([fd], [], [], _KEY_WAIT_S)[0]:
-        pass
+        if _redraw_wanted.is_set():
+            _redraw_wanted.clear()
+            return _REDRAW
     return os.read(fd, 32).decode(errors="replace")
 
 
@@ -107,17 +121,49 @@ def _keys_as_typed() -> Iterator[None]:
     between (trial 50d: "s" then "q" 50 ms later stored the skip and lost the quit).
     Ctrl-C interrupts wherever the review is, as in any command: each answer is stored
     in one transaction, whole or not at all. Without termios (Windows), nothing changes.
+
+    Ctrl-Z gives the shell its terminal back as it was; ``fg`` sets the mode again,
+    drops what was typed meanwhile and draws the screen again (trial 60a: after ``fg``
+    the terminal stayed in line mode, and "aa" then Enter answered an item never shown),
+    as a resized window does.
     """
     if termios is None or not sys.stdin.isatty():
         yield
         return
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
+
+    def stop(signum: int, frame: Any) -> None:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        # Here again after fg (SIGCONT's handler sets the mode).
+        signal.signal(signal.SIGTSTP, stop)
+
+    def resume(signum: int, frame: Any) -> None:
+        tty.setcbreak(fd)  # TCSAFLUSH: keys typed while stopped are not answers
+        _redraw_wanted.set()
+
+    handlers = {
+        signal.SIGTSTP: stop,
+        signal.SIGCONT: resume,
+        signal.SIGWINCH: lambda signum, frame: _redraw_wanted.set(),
+    }
+    # Only the main thread may set a signal's handler.
+    main = threading.current_thread() is threading.main_thread()
+    before = (
+        {number: signal.signal(number, handler) for number, handler in handlers.items()}
+        if main
+        else {}
+    )
     tty.setcbreak(fd)
     try:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        _redraw_wanted.clear()
 
 
 def review_in_terminal(
@@ -153,7 +199,7 @@ def review_in_terminal(
     >>> review_in_terminal(ReviewQueue(reviews), reviewer="ana", attribute="staff")
     >>> review_in_terminal(ReviewQueue(ws), reviewer="ana", example="c17")
     """
-    console = console or Console(emoji=False)
+    console = console or make_console()
     reviewer = reviewer_name(reviewer)  # refused before any screen
     if example is not None:
         if queue.spans:
@@ -219,6 +265,9 @@ def _review_chosen(
         console.print(_render(item, counts, None, spans, keys, None))
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
+        if key == _REDRAW:
+            items.insert(0, item)
+            continue
         if key == "q":
             break
         answer = _answer_of(key, item, read_key, console)
@@ -310,6 +359,8 @@ def _review_items(
         )
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
+        if key == _REDRAW:
+            continue  # the same item: it is this reviewer's until answered
         seconds = time.perf_counter() - shown
         notice = None
         if key == "q":
@@ -452,7 +503,7 @@ def _read_valid_key(read_key: Callable[[], str], keys: dict[str, str], console: 
     while True:
         pressed = read_key()
         key = _ALIASES.get(pressed.lower(), pressed.lower()) if len(pressed) == 1 else pressed
-        if key in keys:
+        if key in keys or key == _REDRAW:
             return key
         if key in ("", "\x04"):  # end of input: treat as quit so a closed stdin never loops
             return "q"
@@ -678,6 +729,9 @@ def _review_spans(
                 console.print(warning)
                 warning = None
             key = _read_span_key(read_key, _accepted(item, edit, keys), keys, console)
+            if key == _REDRAW:
+                console.clear()
+                continue
             # A no is about the span under review: it would drop the edit (trial 32).
             if key in _NO and edit.pending:
                 warning = Text(
@@ -770,6 +824,8 @@ def _read_span_key(
         key = read_key()
         if key in ("", "\x04"):  # end of input: quit, so a closed stdin never loops
             return "q"
+        if key == _REDRAW:
+            return key
         if key not in accepted:
             key = key.lower()
         if key in accepted:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -7,12 +8,15 @@ import pty
 import re
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -713,19 +717,105 @@ def test_a_second_reviewer_in_the_terminal_is_told_who_holds_the_file_and_of_ser
     assert "one of you runs `labelkit serve` and the others open its page" in said
 
 
-def review_in_a_terminal(workspace: Path) -> tuple[int, subprocess.Popen[bytes]]:
-    """``labelkit review`` by ana in a pseudo-terminal of 100 x 40: the terminal's end
-    to read and type on, and the process."""
+def review_in_a_terminal(
+    workspace: Path, env: dict[str, str] | None = None, **popen: Any
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """``labelkit review`` by ana in a pseudo-terminal of 100 x 40 (or as ``env`` says):
+    the terminal's end to read and type on, and the process."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "labelkit", "review", str(workspace), "--reviewer", "ana"],
         stdin=follower,
         stdout=follower,
         stderr=follower,
-        env={**os.environ, "COLUMNS": "100", "LINES": "40"},
+        env=env or {**os.environ, "COLUMNS": "100", "LINES": "40"},
+        **popen,
     )
     os.close(follower)
     return leader, process
+
+
+class Screen:
+    """What a process wrote to its pseudo-terminal since the last key typed."""
+
+    def __init__(self, leader: int) -> None:
+        self.leader, self.text = leader, b""
+
+    def read_until(self, wanted: bytes, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while wanted not in self.text and time.monotonic() < deadline:
+            if select.select([self.leader], [], [], 0.5)[0]:
+                self.text += os.read(self.leader, 65536)
+        assert wanted in self.text, self.text[-500:]
+
+    def press(self, keys: bytes, wait: float = 1.0) -> None:
+        time.sleep(wait)
+        self.text = b""
+        os.write(self.leader, keys)
+
+    def frame_widths(self) -> set[int]:
+        """The widths of the screen's frame: its top lines, colours taken off."""
+        plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", self.text).decode()
+        return {len(line.rstrip("\r")) for line in plain.split("\n") if line.startswith("╭")}
+
+
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped (Ctrl-Z), by the state /proc gives it."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+def test_ctrl_z_hands_the_terminal_back_and_fg_takes_it_again(review_workspace: Path) -> None:
+    # Trial 60a: after Ctrl-Z and fg the terminal stayed in line mode, nothing was
+    # drawn, and "aa" then Enter answered an item that had never been on screen.
+    # Its own process group, as a shell's job has, so that SIGTSTP stops it.
+    leader, process = review_in_a_terminal(review_workspace, process_group=0)
+    screen = Screen(leader)
+    try:
+        screen.read_until(b"w01")
+        process.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 20
+        while not stopped(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stopped(process.pid)
+        # The shell's line mode is back: typed now, "aa" is echoed and waits for an Enter.
+        screen.press(b"aa", wait=0.2)
+        screen.read_until(b"aa", seconds=30)
+        process.send_signal(signal.SIGCONT)
+        screen.read_until(b"w01", seconds=30)  # drawn again
+        screen.press(b"s")
+        screen.read_until(b"w02")
+        screen.press(b"q")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(leader)
+    with Workspace(review_workspace, read_only=True) as ws:
+        stored = ws.sql("SELECT example_id, action FROM decisions ORDER BY decision_id").rows()
+    assert stored == [("w01", "skip")]
+
+
+def test_a_dumb_terminal_is_drawn_at_its_width_and_again_when_resized(
+    review_workspace: Path,
+) -> None:
+    # Trial 60a: with TERM=dumb and no COLUMNS (Emacs' shell, SSH) rich drew 80
+    # columns in a window of 60, and a resized window was drawn anew only at a key.
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    leader, process = review_in_a_terminal(review_workspace, {**env, "TERM": "dumb"})
+    screen = Screen(leader)
+    try:
+        fcntl.ioctl(leader, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 60, 0, 0))
+        screen.read_until(b"w01")
+        assert screen.frame_widths() == {60}
+        screen.text = b""
+        fcntl.ioctl(leader, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 90, 0, 0))
+        process.send_signal(signal.SIGWINCH)
+        screen.read_until(b"w01", seconds=30)
+        assert screen.frame_widths() == {90}
+        screen.press(b"q")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(leader)
 
 
 def test_keys_that_reach_a_terminal_together_are_each_a_key(review_workspace: Path) -> None:
