@@ -346,6 +346,9 @@ def test_a_spans_export_writes_span_arrays_that_ingest_reads_back(
     )
     assert result.returncode == 0, result.stderr
     assert "7 cleaned texts written" in result.stdout
+    assert "1 of the 8 texts of train left out: a reviewer marked a span" in result.stdout
+    # Trial 60a: texts of a spans task, in no `predictions`, were said to be new.
+    assert "added after" not in result.stdout
     lines = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert lines[3] == {
         "id": "s4",
