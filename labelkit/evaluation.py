@@ -539,7 +539,7 @@ def evaluate(
     _warn_if_fitted_on(workspace, split)
     models = _small_models(model_path)
     for model in models:
-        _warn_if_taught_by_another(workspace, model)
+        _warn_if_out_of_date(workspace, model)
     provenance = {
         "workspace": str(workspace.path),
         "workspace_id": workspace.identity,
@@ -946,10 +946,12 @@ def _trained_from(model: Path) -> dict[str, Any] | None:
     return made if isinstance(made, dict) else None
 
 
-def _warn_if_taught_by_another(workspace: Workspace, model_path: str | Path) -> None:
-    """Warn where this workspace trained the model at ``model_path`` on the labels of an
-    ``aggregate`` run other than the stored one: the label model row beside it is then
-    not its teacher (trial 48b: trained on auto's labels, scored beside dawid_skene)."""
+def _warn_if_out_of_date(workspace: Workspace, model_path: str | Path) -> None:
+    """Warn where the model at ``model_path``, trained in this workspace, is out of date
+    with it: it learnt from the labels of an ``aggregate`` run other than the stored one,
+    so the label model row beside it is not its teacher (trial 48b: trained on auto's
+    labels, scored beside dawid_skene), or people decided on its train texts since
+    (``_warn_if_reviewed_since``)."""
     model = Path(model_path).resolve()
     made = _trained_from(model)
     if made is not None:
