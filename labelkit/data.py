@@ -738,6 +738,10 @@ def _raw_labels(
     written two ways."""
     dtype = table.schema[column]
     values = pl.col(column)
+    if dtype == pl.String:
+        # An empty label is no gold, in any format, as an empty CSV cell is (trial 60a:
+        # JSONL's "label": "" was refused as an unknown label '').
+        values = pl.when(values.str.strip_chars() != "").then(values)
     if isinstance(dtype, pl.Struct):
         # Aspects as a struct of attribute -> label (null = not mentioned), as JSON; an
         # empty string is not mentioned too (trial 55c: a CSV's quoted empty cells).

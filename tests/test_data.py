@@ -1579,3 +1579,23 @@ def test_multilabel_gold_as_a_table_of_one_row_per_label_is_named_as_such(
     assert "its labels in a JSON array (or a polars list)" in said
     assert "group_by(['id', 'text']).agg('label')" in said
     assert "pivot" not in said
+
+
+def test_an_empty_label_is_no_gold_in_every_format(tmp_path: Path) -> None:
+    # Trial 60a: JSONL's "label": "" was refused as an unknown label '', where an
+    # empty CSV cell is no gold.
+    rows = [
+        {"id": "1", "text": "refund please", "label": "billing"},
+        {"id": "2", "text": "app crashes", "label": ""},
+        {"id": "3", "text": "where is it", "label": "  "},
+        {"id": "4", "text": "hello", "label": None},
+    ]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    csv = tmp_path / "t.csv"
+    csv.write_text('id,text,label\n1,refund please,billing\n2,app crashes,""\n3,where is it," "\n')
+    for path in (jsonl, csv):
+        with Workspace(tmp_path / f"{path.suffix[1:]}.duckdb") as ws:
+            ingest(ws, path, id_column="id", label_column="label", labels=["billing", "bug"])
+            gold = ws.sql("SELECT id, gold FROM examples ORDER BY id").rows()
+        assert gold[:3] == [("1", "billing"), ("2", None), ("3", None)], path
