@@ -199,7 +199,11 @@ def test_control_and_bidi_characters_from_the_data_never_reach_the_terminal() ->
     console.print(rich_table(hostile))
     console.print("labels: pos\x1b[31mRED, evil \u2066x\u2069")
     console.print(Text.assemble(("clear\x1b[2J", "red"), " over\u202d"))
+    # Trial 60a: a zero-width space hid why a keyword LF did not match "re\u200bfund";
+    # the joiner an emoji family needs stays.
+    console.print("re\u200bfund \u2060x\ufeff 👩\u200d👧")
     shown = out.getvalue()
+    assert "re\ufffdfund \ufffdx\ufffd 👩\u200d👧" in shown
     assert not {"\x1b", "\x07", "\u202e", "\u202d", "\u2066", "\u2069"} & set(shown)
     assert "bad ␛[2J clear" in shown and "pos␛]0;T␇, a\ufffdb" in shown
     assert "labels: pos␛[31mRED, evil \ufffdx\ufffd" in shown
