@@ -60,11 +60,15 @@ def write_results(
     stamp = {"machine": machine(), "labelkit_version": labelkit.__version__}
     records = [{**record, **stamp} for record in records]
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / f"{script}.json").write_text(json.dumps(records, indent=1) + "\n")
+    (output_dir / f"{script}.json").write_text(
+        json.dumps(records, indent=1) + "\n", encoding="utf-8"
+    )
     frame = pl.DataFrame(records, infer_schema_length=None).drop("machine", "labelkit_version")
     header = f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__}.\n\n"
     body = (markdown_table(frame) if table is None else table) + "\n"
-    (output_dir / f"{script}.md").write_text(header + body + (f"\n{notes}\n" if notes else ""))
+    (output_dir / f"{script}.md").write_text(
+        header + body + (f"\n{notes}\n" if notes else ""), encoding="utf-8"
+    )
     return frame
 
 

@@ -168,7 +168,7 @@ def small_models(
                     pl.col("kind") == "small model"
                 )
             done = [{"dataset": DATASET, **r} | trained for r in scores(summary, seed=seed)]
-            with progress.open("a") as file:
+            with progress.open("a", encoding="utf-8") as file:
                 file.writelines(json.dumps(record) + "\n" for record in done)
             records += done
     return records
@@ -323,9 +323,9 @@ def main() -> None:
     progress = options.output_dir / "aspects.progress.jsonl"
     if options.report_only:
         if options.from_progress:
-            saved = [json.loads(line) for line in progress.read_text().splitlines()]
+            saved = [json.loads(line) for line in progress.read_text(encoding="utf-8").splitlines()]
         else:
-            saved = json.loads((options.output_dir / "aspects.json").read_text())
+            saved = json.loads((options.output_dir / "aspects.json").read_text(encoding="utf-8"))
         stamp = ("machine", "labelkit_version")
         report([{k: v for k, v in r.items() if k not in stamp} for r in saved], options.output_dir)
         return
@@ -346,7 +346,9 @@ def main() -> None:
             records = [
                 {"dataset": DATASET, **r} for r in sources_and_label_models(ws) + teacher_records
             ]
-        progress.write_text("".join(json.dumps(record) + "\n" for record in records))
+        progress.write_text(
+            "".join(json.dumps(record) + "\n" for record in records), encoding="utf-8"
+        )
         teachers = reviewed_copies(root / "teacher.duckdb", root, options.reviews)
         if not options.no_ceiling:
             teachers[CEILING] = gold_workspace(folder, root)

@@ -337,7 +337,7 @@ def kept(output_dir: Path, run: list[str]) -> list[dict[str, Any]]:
     path = output_dir / "distill.json"
     if not path.is_file():
         return []
-    old = json.loads(path.read_text())
+    old = json.loads(path.read_text(encoding="utf-8"))
     return [
         {k: v for k, v in row.items() if k not in ("machine", "labelkit_version")}
         for row in old

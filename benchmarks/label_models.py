@@ -306,7 +306,7 @@ class VoteSet:
 
 
 def read_split(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    rows = list(json.loads(path.read_text()).values())
+    rows = list(json.loads(path.read_text(encoding="utf-8")).values())
     votes = np.array([row["weak_labels"] for row in rows], dtype=np.int16)
     gold = np.array([row["label"] for row in rows])
     return votes, gold, [row["data"]["text"] for row in rows]
@@ -314,7 +314,7 @@ def read_split(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def sms_rules(readme: Path) -> list[tuple[str, str]]:
     """The (label, regex) pairs listed in WRENCH's SMS readme, in LF order."""
-    lines = readme.read_text().splitlines()
+    lines = readme.read_text(encoding="utf-8").splitlines()
     return [tuple(line.split("\t")[:2]) for line in lines if line.startswith(("ham\t", "spam\t"))]
 
 
@@ -604,13 +604,13 @@ def timed_fit(
 
 def resident_gb() -> float:
     """This process's resident memory now, in GB."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    pages = int(Path("/proc/self/statm").read_text(encoding="utf-8").split()[1])
     return pages * resource.getpagesize() / 1e9
 
 
 def available_gb() -> float:
     """Memory free for a new process now, in GB (read before each fit: the machine is shared)."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
+    for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
         if line.startswith("MemAvailable:"):
             return int(line.split()[1]) / 1e6
     return 8.0
@@ -860,7 +860,10 @@ def saved_results(output_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     keys = ("machine", "labelkit_version")
-    return [{k: v for k, v in r.items() if k not in keys} for r in json.loads(path.read_text())]
+    return [
+        {k: v for k, v in r.items() if k not in keys}
+        for r in json.loads(path.read_text(encoding="utf-8"))
+    ]
 
 
 def merged(

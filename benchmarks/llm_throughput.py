@@ -284,7 +284,7 @@ def _earlier(output_dir: Path, live: bool) -> list[dict[str, Any]]:
         return []
     return [
         {k: v for k, v in record.items() if k not in ("machine", "labelkit_version")}
-        for record in json.loads(path.read_text())
+        for record in json.loads(path.read_text(encoding="utf-8"))
         if record["method"].startswith("live") == live
     ]
 

@@ -88,7 +88,7 @@ def options(prompt: str) -> list[str]:
 
 def read_task(directory: Path, workspace: Workspace) -> tuple[LabelMatrix, np.ndarray]:
     """Ingest a task's items and import every model's answers; return votes and gold codes."""
-    test = json.loads((directory / "test.json").read_text())
+    test = json.loads((directory / "test.json").read_text(encoding="utf-8"))
     keys = list(test["context"])
     labels = options(test["prompts"][keys[0]])
     by_letter = {chr(ord("A") + i): label for i, label in enumerate(labels)}
@@ -215,7 +215,8 @@ def live_youtube(wrench: Path, scratch: Path) -> list[dict[str, Any]]:
     # WRENCH's valid split is labelkit's dev split; ids sort in file order.
     splits = {
         ours: sorted(
-            json.loads((wrench / f"{theirs}.json").read_text()).items(), key=lambda kv: int(kv[0])
+            json.loads((wrench / f"{theirs}.json").read_text(encoding="utf-8")).items(),
+            key=lambda kv: int(kv[0]),
         )
         for ours, theirs in (("dev", "valid"), ("test", "test"))
     }

@@ -28,7 +28,7 @@ SIZES = {"youtube": (100, 200, 400, 800, 1586), "sms": (100, 200, 400, 800, 1600
 
 
 def split(folder: Path, name: str) -> pl.DataFrame:
-    rows = json.loads((folder / f"{name}.json").read_text()).values()
+    rows = json.loads((folder / f"{name}.json").read_text(encoding="utf-8")).values()
     return pl.DataFrame(
         {
             "text": [row["data"]["text"] for row in rows],

@@ -79,7 +79,7 @@ def run_stage(arguments: list[str], log: Path) -> tuple[float, float]:
     env["PYTHONPATH"] = str(ROOT)
     peak = log.with_suffix(".rss")
     started = time.perf_counter()
-    with log.open("a") as out:
+    with log.open("a", encoding="utf-8") as out:
         out.write(f"$ labelkit {' '.join(arguments)}\n")
         out.flush()
         done = subprocess.run(
@@ -92,10 +92,10 @@ def run_stage(arguments: list[str], log: Path) -> tuple[float, float]:
         )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        said = log.read_text()[-3000:]
+        said = log.read_text(encoding="utf-8")[-3000:]
         raise SystemExit(f"labelkit {arguments[0]} failed ({done.returncode}):\n{said}")
     # GNU time reports the peak in kilobytes, on the file's last line.
-    return seconds, int(peak.read_text().split()[-1]) / 1024
+    return seconds, int(peak.read_text(encoding="utf-8").split()[-1]) / 1024
 
 
 def main() -> None:

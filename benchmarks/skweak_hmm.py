@@ -21,11 +21,11 @@ from spacy.tokens import Doc, Span
 
 
 def documents(folder: Path, split: str, lfs: str, nlp: spacy.Language) -> list[Doc]:
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     names = meta["lf"] if lfs == "all" else meta["lf_rec"]
     keep = [(meta["lf"].index(name), name) for name in names]
     docs = []
-    for example in json.loads((folder / f"{split}.json").read_text()).values():
+    for example in json.loads((folder / f"{split}.json").read_text(encoding="utf-8")).values():
         doc = Doc(nlp.vocab, words=example["data"]["text"])
         for j, name in keep:
             doc.spans[name] = [
@@ -38,7 +38,7 @@ def documents(folder: Path, split: str, lfs: str, nlp: spacy.Language) -> list[D
 def main() -> None:
     folder, lfs, output = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     nlp = spacy.blank("en")
-    labels = json.loads((folder / "meta.json").read_text())["entity_types"]
+    labels = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["entity_types"]
     started = time.process_time()
     hmm = HMM("hmm", labels)
     hmm.fit(documents(folder, "train", lfs, nlp))
@@ -46,7 +46,9 @@ def main() -> None:
         [[span.start, span.end, span.label_] for span in hmm(doc).spans["hmm"]]
         for doc in documents(folder, "test", lfs, nlp)
     ]
-    output.write_text(json.dumps({"spans": predicted, "fit_s": time.process_time() - started}))
+    output.write_text(
+        json.dumps({"spans": predicted, "fit_s": time.process_time() - started}), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

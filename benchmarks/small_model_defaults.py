@@ -328,7 +328,8 @@ def main() -> None:
     if path.is_file():
         stamp = ("machine", "labelkit_version")
         records = [
-            {k: v for k, v in r.items() if k not in stamp} for r in json.loads(path.read_text())
+            {k: v for k, v in r.items() if k not in stamp}
+            for r in json.loads(path.read_text(encoding="utf-8"))
         ]
     if arguments.finalists:
         labels = finalists(records, labels, arguments.finalists)

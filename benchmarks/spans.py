@@ -52,10 +52,10 @@ Corpus = tuple[list[int], list[list[list[TokenSpan]]], list[list[TokenSpan]]]
 def read_wrench(folder: Path, split: str, lfs: str) -> tuple[Corpus, list[str], list[str]]:
     """A WRENCH sequence set's split: (token counts, votes per document and LF, gold
     spans), the entity types, and the LF names (``lfs``: ``"all"`` or ``"recommended"``)."""
-    meta = json.loads((folder / "meta.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     names = meta["lf"] if lfs == "all" else meta["lf_rec"]
     keep = [meta["lf"].index(name) for name in names]
-    examples = json.loads((folder / f"{split}.json").read_text()).values()
+    examples = json.loads((folder / f"{split}.json").read_text(encoding="utf-8")).values()
     n_tokens = [len(example["data"]["text"]) for example in examples]
     votes = [
         [[tuple(span) for span in example["weak_labels"][j]] for j in keep] for example in examples
@@ -92,7 +92,7 @@ def read_noisebench(folder: Path) -> tuple[list[int], dict[str, list[list[TokenS
         path = folder / ("clean.traindev" if name == "clean" else f"noise_{name}.traindev")
         sentences = [
             [line.split("\t")[1] for line in block.splitlines()]
-            for block in path.read_text().strip("\n").split("\n\n")
+            for block in path.read_text(encoding="utf-8").strip("\n").split("\n\n")
         ]
         counts = [len(tags) for tags in sentences]
         if n_tokens and counts != n_tokens:
@@ -173,7 +173,7 @@ def skweak_record(
         output = Path(scratch) / "predicted.json"
         script = Path(__file__).with_name("skweak_hmm.py")
         subprocess.run([str(python), str(script), str(folder), lfs, str(output)], check=True)
-        result = json.loads(output.read_text())
+        result = json.loads(output.read_text(encoding="utf-8"))
     return {
         "dataset": folder.name,
         "lfs": lfs,

@@ -120,7 +120,7 @@ def capped(folder: Path, root: Path, max_words: int | None) -> Path:
     copy.mkdir()
     for path in folder.glob("*.json"):
         (copy / path.name).symlink_to(path.resolve())
-    train = json.loads((folder / "train.json").read_text())
+    train = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     kept, words = {}, 0
     for key in random.Random(0).sample(sorted(train), len(train)):
         words += len(train[key]["data"]["text"])
@@ -128,7 +128,7 @@ def capped(folder: Path, root: Path, max_words: int | None) -> Path:
             break
         kept[key] = train[key]
     (copy / "train.json").unlink()
-    (copy / "train.json").write_text(json.dumps(kept))
+    (copy / "train.json").write_text(json.dumps(kept), encoding="utf-8")
     return copy
 
 
@@ -316,7 +316,7 @@ def main() -> None:
         saved = [
             record
             for folder in options.parts or [options.output_dir]
-            for record in json.loads((folder / "spans_distill.json").read_text())
+            for record in json.loads((folder / "spans_distill.json").read_text(encoding="utf-8"))
         ]
         stamp = ("machine", "labelkit_version")
         # Every part scores the teacher: keep it once per set.

@@ -106,6 +106,7 @@ from labelkit.report import (
 )
 from labelkit.review import ReviewQueue, review_in_terminal
 from labelkit.review.terminal import progress_line, read_key
+from labelkit.tables import read_utf8
 from labelkit.task import ABSTAIN, YES
 from labelkit.votes import IMPORTED_FROM, LabelMatrix, import_votes, remove_sources, source_names
 from labelkit.workspace import (
@@ -1169,7 +1170,7 @@ def llm(
     reached), after voting what was answered.
     """
     if instructions_file:
-        instructions = instructions_file.read_text()
+        instructions = read_utf8(instructions_file, "instructions file")
     if not instructions.strip():
         raise LabelkitError(
             "give --instructions or --instructions-file: what should the LLM label?"

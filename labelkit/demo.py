@@ -242,9 +242,12 @@ def _write_report(directory: Path, evaluation: Evaluation, llm: LLMConfig, repla
     (directory / "report.md").write_text(
         "# labelkit demo: YouTube spam, gold test split\n\n"
         f"LLM votes: {origin}. Training labels are scored on the train split's gold.\n\n"
-        + evaluation.markdown()
+        + evaluation.markdown(),
+        encoding="utf-8",
     )
-    (directory / "report.json").write_text(json.dumps(evaluation.summary.to_dicts(), indent=2))
+    (directory / "report.json").write_text(
+        json.dumps(evaluation.summary.to_dicts(), indent=2), encoding="utf-8"
+    )
 
 
 def run_restaurants_demo(
@@ -357,7 +360,8 @@ def run_restaurants_demo(
     )
     console.print(rich_table(by_aspect, title="macro-F1 per aspect (none included), test"))
     (directory / "report.md").write_text(
-        "# labelkit demo: MAMS restaurant aspects, gold test split\n\n" + evaluation.markdown()
+        "# labelkit demo: MAMS restaurant aspects, gold test split\n\n" + evaluation.markdown(),
+        encoding="utf-8",
     )
     console.print(f"report written to {directory / 'report.md'}")
     return report
@@ -478,9 +482,12 @@ def run_laptops_demo(
     )
     (directory / "report.md").write_text(
         "# labelkit demo: LaptopReview aspect terms, gold test split\n\n"
-        f"LLM spans: {origin}.\n\n" + evaluation.markdown()
+        f"LLM spans: {origin}.\n\n" + evaluation.markdown(),
+        encoding="utf-8",
     )
-    (directory / "report.json").write_text(json.dumps(report.to_dicts(), indent=2))
+    (directory / "report.json").write_text(
+        json.dumps(report.to_dicts(), indent=2), encoding="utf-8"
+    )
     console.print(f"report written to {directory / 'report.md'}")
     return report
 

@@ -324,7 +324,7 @@ class Evaluation:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         markdown, data = directory / f"{name}.md", directory / f"{name}.json"
-        markdown.write_text(self.markdown())
+        markdown.write_text(self.markdown(), encoding="utf-8")
         tables = {
             "summary": self.summary.to_dicts(),
             "per_class": self.per_class.to_dicts(),
@@ -339,7 +339,7 @@ class Evaluation:
         if self.presence_only:
             tables["presence_only"] = list(self.presence_only)
         tables["provenance"] = self.provenance
-        data.write_text(json.dumps(tables, indent=1) + "\n")
+        data.write_text(json.dumps(tables, indent=1) + "\n", encoding="utf-8")
         return markdown, data
 
 
@@ -940,7 +940,11 @@ def _trained_from(model: Path) -> dict[str, Any] | None:
     is read by its path too)."""
     meta = model / "meta.json"
     try:
-        made = json.loads(meta.read_text()).get("trained_from") if meta.is_file() else None
+        made = (
+            json.loads(meta.read_text(encoding="utf-8")).get("trained_from")
+            if meta.is_file()
+            else None
+        )
     except (OSError, ValueError):
         return None
     return made if isinstance(made, dict) else None

@@ -674,7 +674,9 @@ def wrench_label_map(path: Path) -> dict[str, str] | None:
     if not names.is_file():
         return None
     try:
-        return {str(int(c)): n.lower() for c, n in json.loads(names.read_text()).items()}
+        return {
+            str(int(c)): n.lower() for c, n in json.loads(names.read_text(encoding="utf-8")).items()
+        }
     except (ValueError, AttributeError) as error:
         raise InputError(f"{names}: expected an object of code -> label: {error}") from None
 

@@ -941,7 +941,7 @@ def announce_server(path: Path, url: str, *, token: bool = False) -> Iterator[No
     ...     uvicorn.run(app, port=8080)
     """
     note = server_note(path)
-    note.write_text(json.dumps({"pid": os.getpid(), "url": url, "token": token}))
+    note.write_text(json.dumps({"pid": os.getpid(), "url": url, "token": token}), encoding="utf-8")
     try:
         yield
     finally:
@@ -1043,7 +1043,7 @@ def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:
     """The server note's contents if its process is alive (and, when DuckDB named the
     lock's holder, is that process); a note left by a killed server is ignored."""
     try:
-        note = json.loads(server_note(path).read_text())
+        note = json.loads(server_note(path).read_text(encoding="utf-8"))
         server_pid, url = int(note["pid"]), str(note["url"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

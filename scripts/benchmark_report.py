@@ -60,7 +60,7 @@ def report() -> str:
     if missing:
         raise SystemExit(f"no results for {missing} in {RESULTS}: run make bench")
     for script, (title, figure) in SECTIONS.items():
-        body = (RESULTS / f"{script}.md").read_text().splitlines()
+        body = (RESULTS / f"{script}.md").read_text(encoding="utf-8").splitlines()
         # The result file's own title is the script's name; the page uses a heading
         # whose anchor is that name, so other pages can link to #<script>.
         source = WRITTEN_BY.get(script, script)
@@ -73,4 +73,4 @@ def report() -> str:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1])
-    target.write_text(report())
+    target.write_text(report(), encoding="utf-8")

@@ -66,4 +66,4 @@ def reference() -> str:
 if __name__ == "__main__":
     target = Path(sys.argv[1])
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(reference())
+    target.write_text(reference(), encoding="utf-8")

@@ -127,7 +127,7 @@ def load_label_model(path: str | Path) -> BaseLabelModel:
     array([1, 0, ...])
     """
     try:
-        document = json.loads(Path(path).read_text())
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
         model = make_label_model(document["model"], **document["config"])
         return model.restore(document["cardinality"], document["n_sources"], document["state"])
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -252,9 +252,9 @@ def aggregate_to_workspace(
     if save_to is not None and workspace.task.kind == "classification":
         # What the saved matrices' rows and columns are (trial 54b: 43 workers'
         # confusion matrices, their order to be guessed).
-        document = json.loads(Path(save_to).read_text())
+        document = json.loads(Path(save_to).read_text(encoding="utf-8"))
         document |= {"sources": used_sources, "labels": list(workspace.task.labels)}
-        Path(save_to).write_text(json.dumps(document))
+        Path(save_to).write_text(json.dumps(document), encoding="utf-8")
     # Last: under LABELKIT_STRICT it is an error, and what was stored and saved stays.
     chosen = getattr(fitted[0], "chosen", None) if fitted else None
     lost = lost_labels(workspace, model, fit_split, used_sources, chosen=chosen)

@@ -331,7 +331,7 @@ class BaseLabelModel:
             "n_sources": self.n_sources,
             "state": state,
         }
-        Path(path).write_text(json.dumps(document))
+        Path(path).write_text(json.dumps(document), encoding="utf-8")
 
     def restore(self, cardinality: int, n_sources: int, state: dict[str, Any]) -> Self:
         """Set the fitted state read from a saved model (see ``load_label_model``)."""

@@ -263,9 +263,9 @@ def train_attributes(
     )
     for saved in SAVED:
         meta_path = output / saved / "meta.json"
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         meta["labelkit"] = {"task": json.loads(task.to_json()), "layout": layout}
-        meta_path.write_text(json.dumps(meta, indent=2))
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return output / "model-best"
 
 

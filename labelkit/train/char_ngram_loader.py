@@ -109,7 +109,7 @@ class TextClassifier:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        meta = json.loads((self.path / "meta.json").read_text())
+        meta = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
         settings = meta["labelkit"]
         if settings.get("kind") != KIND:
             raise ValueError(f"{self.path} holds no n-gram classifier (meta.json labelkit.kind)")
@@ -120,7 +120,7 @@ class TextClassifier:
             raise ValueError(f"{self.path}: groups {sizes} do not cover {len(self.labels)} labels")
         ends = np.cumsum(sizes).tolist()
         self.groups = [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
-        features = json.loads((self.path / "features.json").read_text())
+        features = json.loads((self.path / "features.json").read_text(encoding="utf-8"))
         clauses = settings.get(CLAUSES)
         self.clauses = None if clauses is None else re.compile(clauses["pattern"])
         self.min_chars = 0 if clauses is None else int(clauses["min_chars"])

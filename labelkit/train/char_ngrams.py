@@ -720,7 +720,9 @@ def _save(
         },
     }
     with written_whole(output) as folder:
-        (folder / "features.json").write_text(json.dumps(names, ensure_ascii=False))
+        (folder / "features.json").write_text(
+            json.dumps(names, ensure_ascii=False), encoding="utf-8"
+        )
         np.savez_compressed(
             folder / "weights.npz",
             idf=features.idf_.astype("float32"),
@@ -729,7 +731,7 @@ def _save(
             **arrays,
         )
         shutil.copyfile(char_ngram_loader.__file__, folder / "loader.py")
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return output
 
 

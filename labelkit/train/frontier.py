@@ -179,9 +179,9 @@ def save_frontier(
         rule, margin, model = picked
         data["picked"] = {"rule": rule, "margin": margin, "model": model}
         shown += f"\nPicked by `--pick {rule} {margin}` on {split}: **{model}**.\n"
-    (output / FRONTIER_FILE).write_text(json.dumps(data, indent=1) + "\n")
+    (output / FRONTIER_FILE).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     markdown = output / "frontier.md"
-    markdown.write_text(shown)
+    markdown.write_text(shown, encoding="utf-8")
     return markdown
 
 
@@ -197,7 +197,7 @@ def load_frontier(model_path: str | Path) -> tuple[pl.DataFrame, str] | None:
     saved = Path(model_path).resolve().parent.parent / FRONTIER_FILE
     if not saved.is_file():
         return None
-    data = json.loads(saved.read_text())
+    data = json.loads(saved.read_text(encoding="utf-8"))
     return pl.DataFrame(data["models"]), data["split"]
 
 

@@ -90,7 +90,7 @@ class TextClassifier:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        meta = json.loads((self.path / "meta.json").read_text())
+        meta = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
         settings = meta["labelkit"]
         if settings.get("kind") != KIND:
             raise ValueError(f"{self.path} holds no MiniLM classifier (meta.json labelkit.kind)")

@@ -308,12 +308,12 @@ def train_ner(
         if rules:
             _add_rules(output / saved, pipe, rules)
         meta_path = output / saved / "meta.json"
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         meta["labelkit"] = {
             "task": json.loads(task.to_json()),
             "spans": {"train": train_counts, "dev": dev_counts},
         }
-        meta_path.write_text(json.dumps(meta, indent=2))
+        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return output / "model-best"
 
 
@@ -351,7 +351,7 @@ def training_counts(model_path: str | Path) -> dict[str, dict[str, int]]:
     >>> training_counts("models/terms/model-best")["train"]
     {'spans': 2170, 'snapped': 3, 'whitespace': 0, 'overlapping': 1}
     """
-    meta = json.loads((Path(model_path) / "meta.json").read_text())
+    meta = json.loads((Path(model_path) / "meta.json").read_text(encoding="utf-8"))
     return meta["labelkit"]["spans"]
 
 

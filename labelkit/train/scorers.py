@@ -75,7 +75,7 @@ def scorer_kind(folder: str | Path) -> ScorerKind | None:
     meta = Path(folder) / "meta.json"
     if not meta.is_file():
         return None
-    return KINDS.get(json.loads(meta.read_text()).get("labelkit", {}).get("kind"))
+    return KINDS.get(json.loads(meta.read_text(encoding="utf-8")).get("labelkit", {}).get("kind"))
 
 
 def scorer_folder(model: str | Path) -> Path | None:

@@ -214,7 +214,7 @@ def package_model(
             f"version {version!r} is no Python package version: give one like 0.1.0 or 1.2.3"
         ) from None
     kind = scorer_kind(model_path)
-    trained = json.loads((model_path / "meta.json").read_text())
+    trained = json.loads((model_path / "meta.json").read_text(encoding="utf-8"))
     # The model's language, the workspace's (trial 50a: a German n-gram model was en_).
     made = output / f"{trained.get('lang', 'en')}_{name}-{version}"
     if made.exists() and not force:
@@ -269,7 +269,9 @@ def _package_scorer(
     shutil.copyfile(loader, source / package / "__init__.py")
     meta_path = source / package / "model" / "meta.json"
     _ship_meta(meta_path, shipped | {"description": kind.description}, evaluation)
-    (source / "README.md").write_text(model_card(json.loads(meta_path.read_text()), package))
+    (source / "README.md").write_text(
+        model_card(json.loads(meta_path.read_text(encoding="utf-8")), package), encoding="utf-8"
+    )
     dependencies = ", ".join(f'"{d}"' for d in kind.dependencies)
     package_data = ", ".join(f'"{p}"' for p in kind.package_data)
     licensed = (
@@ -292,7 +294,8 @@ def _package_scorer(
         "[tool.setuptools]\n"
         f'packages = ["{package}"]\n\n'
         "[tool.setuptools.package-data]\n"
-        f"{package} = [{package_data}]\n"
+        f"{package} = [{package_data}]\n",
+        encoding="utf-8",
     )
     return _wheel(source) if wheel else source
 
@@ -398,7 +401,7 @@ def _read_limit(meta: dict[str, Any]) -> str:
 def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | None) -> None:
     """Rewrite the model's ``meta.json`` at ``path`` for its package: ``shipped``'s name,
     version, description and licence and, with an ``evaluation``, its figures."""
-    meta = json.loads(path.read_text())
+    meta = json.loads(path.read_text(encoding="utf-8"))
     meta |= shipped
     trained_in = (meta.get("trained_from") or {}).get("workspace_id")
     evaluated_in = evaluation.provenance.get("workspace_id") if evaluation else None
@@ -416,7 +419,7 @@ def _ship_meta(path: Path, shipped: dict[str, str], evaluation: Evaluation | Non
         # Kept beside what training put there (a task with attributes keeps its task).
         evaluated["labelkit"] = {**meta.get("labelkit", {}), **evaluated["labelkit"]}
         meta |= evaluated
-    path.write_text(json.dumps(meta, indent=2))
+    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
 def _wheel(source: Path) -> Path:

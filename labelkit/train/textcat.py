@@ -932,8 +932,8 @@ def record_provenance(
     for folder in (model_path, model_path.parent / "model-last"):
         meta = folder / "meta.json"
         if meta.is_file():
-            stamped = json.loads(meta.read_text()) | {"trained_from": made}
-            meta.write_text(json.dumps(stamped, indent=2))
+            stamped = json.loads(meta.read_text(encoding="utf-8")) | {"trained_from": made}
+            meta.write_text(json.dumps(stamped, indent=2), encoding="utf-8")
 
 
 def _check_examples(

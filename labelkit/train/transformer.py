@@ -207,7 +207,7 @@ def train_minilm(
         tokenizer.save_pretrained(folder / "encoder")
         save_file(model.head.state_dict(), folder / "head.safetensors")
         shutil.copyfile(minilm_loader.__file__, folder / "loader.py")
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2))
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return output
 
 

@@ -19,7 +19,9 @@ ROOT = Path(__file__).parents[2]
 
 def python_blocks(path: Path) -> list[str]:
     """The ```python blocks of a Markdown file, dedented (README nests some in lists)."""
-    blocks = re.findall(r"^( *)```python\n(.*?)^\1```", path.read_text(), re.M | re.S)
+    blocks = re.findall(
+        r"^( *)```python\n(.*?)^\1```", path.read_text(encoding="utf-8"), re.M | re.S
+    )
     return [textwrap.dedent(body) for _, body in blocks]
 
 

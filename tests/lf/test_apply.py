@@ -965,7 +965,7 @@ compute_votes([slow], frame, Task(labels=("ham", "spam")), n_jobs=2, lf_timeout=
 def _alive(pid: int) -> bool:
     """Whether ``pid`` runs (a zombie nobody reaped does not)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return False
     return state != "Z"
@@ -981,7 +981,7 @@ def test_the_lf_workers_end_when_apply_is_killed(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while len(children) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="utf-8").split()
         children = [int(child) for child in listed]
     assert len(children) == 2, "the workers started"
     parent.kill()

@@ -386,7 +386,7 @@ def test_a_misspelt_lf_file_names_the_file_it_likely_meant(
 ) -> None:
     # Trial 30: `--lfs emotion.rule` (for emotion.rules) said "No module named 'emotion'".
     monkeypatch.chdir(tmp_path)
-    Path("emotion.rules").write_text("furious -> anger\n")
+    Path("emotion.rules").write_text("furious -> anger\n", encoding="utf-8")
     (tmp_path / "lfs").mkdir()
     (tmp_path / "lfs" / "topic.py").write_text("")
     with pytest.raises(InputError) as raised:

@@ -56,7 +56,7 @@ def _review_xml(path: Path) -> Path:
         '<aspectCategory category="food" polarity="positive"/></aspectCategories></sentence>'
         for i, text in enumerate(ANSWERS, start=1)
     )
-    path.write_text(f"<sentences>{sentences}</sentences>")
+    path.write_text(f"<sentences>{sentences}</sentences>", encoding="utf-8")
     return path
 
 

@@ -761,7 +761,7 @@ class Screen:
 
 def stopped(pid: int) -> bool:
     """Whether the process is stopped (Ctrl-Z), by the state /proc gives it."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+    return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0] == "T"
 
 
 def test_ctrl_z_hands_the_terminal_back_and_fg_takes_it_again(review_workspace: Path) -> None:

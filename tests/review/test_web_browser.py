@@ -358,7 +358,7 @@ def test_the_token_stays_in_its_tab_for_its_port_and_leaves_the_address_bar(
         first.goto(f"{first_url}/summary")
         with first.expect_download() as downloading:
             first.get_by_text("cleaned set (CSV)").click()
-        saved = Path(downloading.value.path()).read_text()
+        saved = Path(downloading.value.path()).read_text(encoding="utf-8")
         assert saved.splitlines()[0].startswith("id,text") and "w01" in saved
         context.close()
     for path in (review_workspace, second):

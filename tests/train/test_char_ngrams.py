@@ -750,3 +750,37 @@ def test_clause_model_reads_the_whole_text_for_an_attribute_every_text_mentions(
     ]
     said = predict_frame(model, pl.DataFrame({"text": texts}))
     assert said["predicted_staff"].to_list() == ["negative", "positive"]
+
+
+def test_a_model_reads_and_writes_the_same_under_any_locale(tmp_path: Path) -> None:
+    # Trial 60e: under an ISO-8859-1 locale the n-grams were written or read in the
+    # locale's encoding: training failed, or a model trained under UTF-8 read its
+    # non-ASCII n-grams back garbled and 13 of 200 predictions changed unsaid.
+    # Here the locale's encoding is ASCII, which fails where it is used.
+    texts = ["Gewinne jetzt 1000 € – klick hier", "Grüße aus Köln, schönes Video"]
+    script = (
+        "import json, sys, polars as pl\n"
+        "from labelkit import train_textcat\n"
+        "from labelkit.train import predict_frame\n"
+        "rows = pl.DataFrame({'text': ['Gewinne ein Handy, klick hier jetzt €€', "
+        "'Gratis Geld für dich, klick', 'Schönes Lied, grüße aus Zürich', "
+        "'Die Stimme ist wunderschön'] * 4, 'label': ['spam', 'spam', 'ham', 'ham'] * 4})\n"
+        f"model = train_textcat(rows, ['ham', 'spam'], {str(tmp_path / 'm')!r}, "
+        f"model={MODEL!r}, seed=0)\n"
+        f"scores = predict_frame(model, pl.DataFrame({{'text': {texts!r}}}))\n"
+        "print(json.dumps(scores['confidence'].to_list()))\n"
+    )
+    ascii_locale = dict(os.environ, LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONCOERCECLOCALE="0")
+    # A file, as a command line of non-ASCII cannot be decoded in ASCII; Python reads
+    # its sources as UTF-8 under any locale.
+    (tmp_path / "train.py").write_text(script, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, tmp_path / "train.py"], capture_output=True, text=True, env=ascii_locale
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = tmp_path / "m" / "model-best"
+    features = json.loads((model / "features.json").read_bytes().decode("utf-8"))
+    assert any("€" in feature for feature in features)
+    read_there = json.loads(done.stdout.splitlines()[-1])
+    read_here = predict_frame(model, pl.DataFrame({"text": texts}))["confidence"].to_list()
+    assert read_there == pytest.approx(read_here)
