@@ -136,6 +136,30 @@ def test_a_broad_rare_class_rule_that_only_its_own_votes_vouch_for_weighs_nothin
     assert (fallen.report["chosen"], fallen.report["unconfirmed"]) == ("majority_vote", [])
 
 
+def test_a_one_sided_rule_the_others_agree_with_keeps_its_weight() -> None:
+    # Trial 60c: the README's own-data LFs on a 99-text train split. The URL rule votes
+    # spam (a class of 90%) with the other spam rules on 25 rows and against none; it
+    # weighed zero as "unconfirmed", its lone votes got the prior and nothing more,
+    # and the health table said the others contradicted it.
+    patterns = {
+        (-1, -1, -1, -1): 34,
+        (-1, -1, -1, 1): 6,
+        (-1, -1, 0, -1): 6,
+        (-1, 1, -1, -1): 27,
+        (-1, 1, -1, 1): 10,
+        (1, -1, -1, -1): 1,
+        (1, 1, -1, -1): 15,
+    }
+    codes = np.array([pattern for pattern, n in patterns.items() for _ in range(n)])
+    model = AutoLabelModel().fit(codes, 2)
+    assert model.report["chosen"] == "precision_em"
+    assert model.report["unconfirmed"] == []
+    proba = model.predict_proba(np.array([[-1, 1, -1, -1], [-1, 1, -1, 1], [-1, -1, -1, 1]]))
+    prior = model.report["class_balance"][1]
+    assert proba[0, 1] > prior + 0.05, "the URL rule's own vote says more than the prior"
+    assert proba[1, 1] > proba[2, 1], "two agreeing rules say more than one"
+
+
 def test_a_text_only_weightless_sources_voted_on_keeps_their_class_among_many() -> None:
     # Trial 51a: a "thanks" rule, wrong where other intents' rules also fired, weighed
     # nothing, and the 163 texts it alone voted on went to the most common of 22 intents.
