@@ -86,8 +86,9 @@ def import_answers(
 ) -> ImportedAnswers:
     """Store the answers in a JSONL, CSV, TSV or Parquet file as the votes of ``llm:<source>``.
 
-    Without a header (``has_header=False``, CSV/TSV only) the first column is the id
-    and the last the answer. Every id must name an example, once; otherwise nothing is
+    The ids are in ``id_column`` (by default ``id``, else ``example_id`` as
+    ``import_votes`` names it). Without a header (``has_header=False``, CSV/TSV only)
+    the first column is the id and the last the answer. Every id must name an example, once; otherwise nothing is
     stored and the error names the file and row. ``file_format`` names the format of
     a file whose suffix does not (``"tsv"``, ``"csv"``, ``"jsonl"``). ``letters`` reads
     answers to lettered options: the options in the order the prompt listed them (A
@@ -400,6 +401,10 @@ def _read(
     frame = read_table(path, has_header=has_header, file_format=kind, encoding=encoding)
     if not has_header:
         id_column, answer_column = frame.columns[0], frame.columns[-1]
+    elif id_column == "id" and "id" not in frame.columns and "example_id" in frame.columns:
+        # As import-votes and import-decisions name it (trial 60c: a file import-decisions
+        # had read was refused here for want of a column 'id').
+        id_column = "example_id"
     for column in (id_column, answer_column):
         if column not in frame.columns:
             raise InputError(

@@ -55,6 +55,19 @@ def test_tsv_without_header_takes_first_and_last_columns(
     ]
 
 
+def test_ids_in_an_example_id_column_are_read_as_import_votes_reads_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 60c: a file import-decisions had just read was refused: "no column 'id'".
+    path = tmp_path / "answers.csv"
+    path.write_text("example_id,answer\na1,spam\na6,ham\n")
+    assert import_answers(workspace, path, "flan").parsed == 2
+    assert workspace.sql("SELECT example_id, label FROM votes ORDER BY 1").rows() == [
+        ("a1", "spam"),
+        ("a6", "ham"),
+    ]
+
+
 def test_answers_in_another_encoding_are_read_with_it(workspace: Workspace, tmp_path: Path) -> None:
     # Trial 25: the error pointed to --encoding, which import-answers did not have.
     path = tmp_path / "answers.csv"
