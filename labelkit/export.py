@@ -241,11 +241,11 @@ def export_cleaned(
     Examples
     --------
     >>> export_cleaned(ws, "cleaned.jsonl")
-    1187
+    1110
     >>> export_cleaned(ws, "reviewed.csv", reviewed_only=True)
     50
     >>> export_cleaned(ws, "tickets.parquet", fields=True)
-    1187
+    1110
     """
     path = export_path(path)
     _refuse_an_input(workspace, path)

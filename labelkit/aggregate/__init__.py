@@ -177,7 +177,7 @@ def aggregate(
     ['example_id', 'label', 'confidence', 'probabilities']
     >>> predictions = aggregate(ws, save_to="label_model.json")
     >>> load_label_model("label_model.json").report["chosen"]
-    'precision_em'
+    'majority_vote'
     """
     if not isinstance(workspace, Workspace):
         # Trial 57b: a LabelMatrix failed on "no attribute 'require'".

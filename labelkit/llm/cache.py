@@ -177,7 +177,7 @@ def export_llm_cache(workspace: Workspace, path: str | Path, *, model: str | Non
     Examples
     --------
     >>> export_llm_cache(ws, "answers.jsonl", model="smollm2")
-    1953
+    1760
     """
     rows = workspace.sql(
         f"SELECT {', '.join((*_COLUMNS, *_OPTIONAL_COLUMNS))} FROM llm_cache "
@@ -196,7 +196,7 @@ def import_llm_cache(workspace: Workspace, path: str | Path) -> int:
     Examples
     --------
     >>> import_llm_cache(ws, bundled_dataset("youtube-spam") / "smollm2_answers.jsonl")
-    1953
+    1760
     """
     path = Path(path)
     try:
