@@ -1659,7 +1659,9 @@ def import_answers_command(
         ),
     ],
     source: Annotated[str, typer.Option(help="Name of the vote source, e.g. gpt-4.")],
-    id_column: Annotated[str, typer.Option(help="Column with the example id.")] = "id",
+    id_column: Annotated[
+        str, typer.Option(help="Column with the example id (default: id, else example_id).")
+    ] = "id",
     answer_column: Annotated[str, typer.Option(help="Column with the raw answer.")] = "answer",
     header: Annotated[
         bool, typer.Option(help="--no-header: first column id, last column answer.")
@@ -3754,6 +3756,8 @@ def predict(
         # standard streams are staged as files, since predict reads and writes files whole.
         piped_in, piped_out = str(input_file) == "-", str(output_file) == "-"
         if piped_in:
+            if sys.stdin is None:
+                raise InputError("predict reads '-' from standard input, which is closed")
             file_format = file_format or "jsonl"
             input_file = Path(scratch) / f"stdin.{file_format}"
             with input_file.open("wb") as staged:

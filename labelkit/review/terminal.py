@@ -201,6 +201,9 @@ def review_in_terminal(
     """
     console = console or make_console()
     reviewer = reviewer_name(reviewer)  # refused before any screen
+    if sys.stdin is None:
+        # Trial 60e: `labelkit review ... <&-` ended in an AttributeError.
+        raise InputError("review reads its keys from standard input, which is closed")
     if example is not None:
         if queue.spans:
             raise InputError(

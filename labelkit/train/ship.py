@@ -224,6 +224,28 @@ def package_model(
         )
     output.mkdir(parents=True, exist_ok=True)
     shipped = {"name": name, "version": version, "license": license or ""}
+    try:
+        return _build_package(kind, model_path, made, output, trained, shipped, evaluation, wheel)
+    except BaseException:
+        # Trial 60e: a failed build (a full disk, a read-only HOME) left a folder that
+        # the next try took for a package made before.
+        shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _build_package(
+    kind: ScorerKind | None,
+    model_path: Path,
+    made: Path,
+    output: Path,
+    trained: dict[str, Any],
+    shipped: dict[str, str],
+    evaluation: Evaluation | None,
+    wheel: bool,
+) -> Path:
+    """``package_model``'s package, in the folder ``made`` (under ``output``), and its
+    wheel where ``wheel``; the wheel's path, else the folder's."""
+    name, version = shipped["name"], shipped["version"]
     if kind is not None:
         return _package_scorer(kind, model_path, made, shipped, evaluation, wheel)
     with tempfile.TemporaryDirectory() as scratch:
@@ -427,8 +449,11 @@ def _wheel(source: Path) -> Path:
     are stamped with one fixed time, so that the same package builds the same wheel,
     byte for byte (trial 59d: two builds of one model differed in their zip times)."""
     dist = source / "dist"
+    # No cache and no check for a newer pip: nothing written to HOME, nothing asked of
+    # the network (trial 60e: a read-only HOME failed the build).
+    quiet = ["--quiet", "--no-deps", "--no-cache-dir", "--disable-pip-version-check"]
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(dist), "."],
+        [sys.executable, "-m", "pip", "wheel", *quiet, "-w", str(dist), "."],
         cwd=source,
         capture_output=True,
         text=True,

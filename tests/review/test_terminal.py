@@ -891,3 +891,18 @@ def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(sys, "stdin", io.StringIO("\x1b[Da\x1b[q\x1b\x1b[C\x1b"))
     keys = [read_key() for _ in range(9)]
     assert keys == ["\x1b[D", "a", "\x1b", "[", "q", "\x1b", "\x1b[C", "\x1b", ""]
+
+
+def test_a_review_with_its_input_closed_says_so(review_workspace: Path) -> None:
+    # Trial 60e: `labelkit review ws --reviewer z <&-` ended in an AttributeError.
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "review", str(review_workspace), "--reviewer", "z"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.close(0),
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "review reads its keys from standard input, which is closed" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -784,3 +784,31 @@ def test_a_model_reads_and_writes_the_same_under_any_locale(tmp_path: Path) -> N
     read_there = json.loads(done.stdout.splitlines()[-1])
     read_here = predict_frame(model, pl.DataFrame({"text": texts}))["confidence"].to_list()
     assert read_there == pytest.approx(read_here)
+
+
+def test_a_failed_build_leaves_no_package_folder_behind(
+    trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 60e: a build that failed (a read-only HOME, a full disk) left its folder,
+    # and the next try was refused: "a package ... was made there before".
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # the build's setuptools cannot be fetched
+    with pytest.raises(LabelkitError, match="building the wheel"):
+        package_model(trained, tmp_path / "dist", name="spam_chars")
+    assert list((tmp_path / "dist").iterdir()) == []
+    monkeypatch.delenv("PIP_NO_INDEX")
+    assert package_model(trained, tmp_path / "dist", name="spam_chars").suffix == ".whl"
+
+
+def test_predict_from_a_closed_standard_input_says_so(trained: Path) -> None:
+    # Trial 60e: `labelkit predict model - - <&-` ended in an AttributeError.
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "predict", str(trained), "-", "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.close(0),
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "predict reads '-' from standard input, which is closed" in done.stderr
+    assert "Traceback" not in done.stderr
