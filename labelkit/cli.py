@@ -3077,8 +3077,13 @@ def train(
         str, typer.Option(help="hard labels, soft (label-model probabilities) or weighted.")
     ] = "hard",
     dev_split: Annotated[
-        str | None, typer.Option(help="Choose the best model on this split's gold, e.g. dev.")
-    ] = None,
+        str,
+        typer.Option(
+            help="Choose the best model on this split's gold, e.g. dev; none: on a held-out "
+            "tenth of the cleaned labels; auto: dev where a one-label task has 30 gold rows "
+            "there or more, else none."
+        ),
+    ] = "auto",
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -3116,22 +3121,25 @@ def train(
         raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
     _check_folder(output_dir)
     from labelkit.train.sample import max_examples_option
+    from labelkit.train.textcat import chosen_dev_split
 
     limit = max_examples_option(max_examples)
+    asked = None if dev_split.lower() == "none" else dev_split
     if frontier:
         models = None if model is None else [name.strip() for name in model.split(",")]
         options = {**_params(param), "max_examples": limit}
-        _train_frontier(workspace, output_dir, models, targets, dev_split, options, seed, pick)
+        _train_frontier(workspace, output_dir, models, targets, asked, options, seed, pick)
         return
     with _open(workspace) as ws:
         from labelkit.train import train_on_cleaned, training_counts
 
+        chosen_on = chosen_dev_split(ws, asked)
         path = train_on_cleaned(
             ws,
             output_dir,
             model=model,
             targets=targets,
-            dev_split=dev_split,
+            dev_split=chosen_on,
             seed=seed,
             config_path=config,
             verbose=True,
@@ -3140,11 +3148,22 @@ def train(
             **_params(param),
         )
         _print_sampled(ws)
-        if dev_split is None:
+        if chosen_on is None:
+            too_little = asked == "auto" and ws.task.kind == "classification"
             console.print(
                 "dev scores while training are on a held-out tenth of the cleaned labels "
                 "(the label model's, not gold); `labelkit evaluate` scores on gold "
-                "(--dev-split dev chooses on gold)",
+                + (
+                    "(the dev split has too little gold to choose on: 30 rows of two labels)"
+                    if too_little
+                    else "(--dev-split dev chooses on gold)"
+                ),
+                highlight=False,
+            )
+        elif asked == "auto":
+            console.print(
+                f"chose on the gold of {chosen_on} (--dev-split none: on a held-out tenth of "
+                "the cleaned labels)",
                 highlight=False,
             )
         if ws.task.kind == "spans":
@@ -3255,11 +3274,12 @@ def _train_frontier(
 ) -> None:
     from labelkit.train.frontier import check_pick, pick_model, save_frontier, train_frontier
 
-    if dev_split is None:
-        raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
     if pick is not None:
         check_pick(*pick)
     with _open(workspace) as ws:
+        dev_split = "dev" if dev_split == "auto" and ws.task.kind == "classification" else dev_split
+        if dev_split in (None, "auto"):
+            raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
         table = train_frontier(
             ws,
             output_dir,
@@ -3270,7 +3290,8 @@ def _train_frontier(
             progress=lambda line: errors.print(line, highlight=False, markup=False),
             **options,
         )
-    console.print(rich_table(table.drop("path")))
+    # Accuracy and train times stay in frontier.md: the table fits 80 columns without.
+    console.print(rich_table(table.drop("path", "dev_accuracy", "train_s")))
     console.print(f"table and plot: {output_dir / 'frontier.md'}")
     if pick is not None:
         chosen = pick_model(table, pick[0], pick[1])
