@@ -377,22 +377,22 @@ def accuracy_with_interval(summary: pl.DataFrame) -> pl.DataFrame:
 
 def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400) -> str:
     """The frontier as an SVG scatter plot, written by hand (no plotting library): dev
-    accuracy against words per second on one core (a log scale), each model a circle
-    whose area is its size on disk.
+    macro-F1 (what ``pick_model`` ranks on) against words per second on one core (a log
+    scale), each model a circle whose area is its size on disk.
 
-    ``frontier`` has ``model``, ``dev_accuracy``, ``size_mb`` and ``words_per_s``
+    ``frontier`` has ``model``, ``dev_macro_f1``, ``size_mb`` and ``words_per_s``
     (``train_frontier``'s rows).
 
     Examples
     --------
-    >>> svg = frontier_svg(pl.DataFrame({"model": ["bow"], "dev_accuracy": [0.9],
+    >>> svg = frontier_svg(pl.DataFrame({"model": ["bow"], "dev_macro_f1": [0.9],
     ...     "size_mb": [2.3], "words_per_s": [150_000.0]}))
     >>> svg.startswith("<svg")
     True
     """
     left, right, top, bottom = 70, 30, 30, 50
     speed = frontier["words_per_s"].to_numpy()
-    accuracy = frontier["dev_accuracy"].to_numpy()
+    accuracy = frontier["dev_macro_f1"].to_numpy()
     size = frontier["size_mb"].to_numpy()
     low, high = math.floor(math.log10(speed.min())), math.ceil(math.log10(speed.max()))
     high = max(high, low + 1)
@@ -436,7 +436,7 @@ def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400)
         f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">'
         "words per second, one core (log scale); circle area: size on disk</text>"
         f'<text x="15" y="{(top + height - bottom) / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 15 {(top + height - bottom) / 2})">accuracy on dev</text>'
+        f'transform="rotate(-90 15 {(top + height - bottom) / 2})">macro-F1 on dev</text>'
     )
     # The largest circle 28 px across at most; area, not radius, scales with megabytes.
     scale = 14 / math.sqrt(max(size.max(), 1e-9))
@@ -460,11 +460,19 @@ def frontier_markdown(frontier: pl.DataFrame, split: str) -> str:
     >>> frontier = train_frontier(ws, "models/frontier", dev_split="dev")
     >>> Path("frontier.md").write_text(frontier_markdown(frontier, "dev"))
     """
-    columns = ["model", "dev_accuracy", "dev_ece", "size_mb", "words_per_s", "train_s"]
+    columns = [
+        "model",
+        "dev_macro_f1",
+        "dev_accuracy",
+        "dev_ece",
+        "size_mb",
+        "words_per_s",
+        "train_s",
+    ]
     shown = frontier.select(name for name in columns if name in frontier.columns)
     return (
-        f"## Frontier\n\nEvery small model trained on the cleaned set: accuracy on the "
-        f"{split} split's gold (which also chose each checkpoint), the expected "
+        f"## Frontier\n\nEvery small model trained on the cleaned set: macro-F1 and "
+        f"accuracy on the {split} split's gold (which also chose each checkpoint), the expected "
         "calibration error of its confidence there (0: as sure as it is right), size on "
         "disk, words per second on one core and seconds to train.\n\n"
         f"{markdown_table(shown)}\n\n{frontier_svg(shown)}\n"
