@@ -22,7 +22,10 @@ from labelkit import (
     LabelkitWarning,
     Task,
     Workspace,
+    aggregate,
     evaluate,
+    import_votes,
+    ingest,
     train_textcat,
 )
 from labelkit.train import (
@@ -812,3 +815,44 @@ def test_predict_from_a_closed_standard_input_says_so(trained: Path) -> None:
     assert done.returncode != 0
     assert "predict reads '-' from standard input, which is closed" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_model_is_chosen_on_dev_gold_where_there_is_enough_of_it(
+    spam_workspace: Path, tmp_path: Path
+) -> None:
+    # Trials 60b and 60d: a held-out tenth of the label model's labels chose the
+    # n-grams' weakest regularisation though 100 and 200 dev gold rows were there.
+    from labelkit.train.textcat import chosen_dev_split
+
+    texts, gold = SPAM + HAM, ["spam"] * len(SPAM) + ["ham"] * len(HAM)
+    frame = pl.DataFrame({"text": [f"{t} #{i}" for i in range(25) for t in texts]})
+    frame = frame.with_columns(gold=pl.Series(gold * 25)).with_row_index("n")
+    split = pl.when(pl.col("n") % 5 == 1).then(pl.lit("dev")).otherwise(pl.lit("train"))
+    frame = frame.select(pl.col("n").cast(pl.String).alias("id"), "text", "gold", split=split)
+    with Workspace(tmp_path / "big.duckdb") as ws:
+        ingest(ws, frame, id_column="id", label_column="gold", split_column="split")
+        votes = frame.select(pl.col("id").alias("example_id"), source=pl.lit("g"), label="gold")
+        import_votes(ws, votes)
+        aggregate(ws, "majority_vote")
+        assert chosen_dev_split(ws, "auto") == "dev"  # 40 dev gold rows, two labels
+        assert chosen_dev_split(ws, None) is None and chosen_dev_split(ws, "dev") == "dev"
+    with Workspace(spam_workspace) as ws:
+        assert chosen_dev_split(ws, "auto") is None  # 8 dev gold rows
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labelkit",
+            "train",
+            str(tmp_path / "big.duckdb"),
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "chose on the gold of dev (--dev-split none: on a held-out tenth" in done.stdout
+    with Workspace(tmp_path / "big.duckdb", read_only=True) as ws:
+        config = ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
+    assert json.loads(config)["dev_split"] == "dev"
