@@ -812,6 +812,7 @@ class Predictor:
             n_process = _cores() if rows >= PARALLEL_ROWS and forks else 1
         if n_process < 1:
             raise InputError(f"n_process (--jobs) must be at least 1, not {n_process}")
+        n_process = _workers_within_open_files(n_process)
         checked = self.checked(blocks)
         with (
             progress_bar(f"predicting {Path(self.name).name}", rows)
@@ -1088,6 +1089,36 @@ def _collected(
 ) -> tuple[pl.DataFrame, list[Any]]:
     block, tasks = pending
     return block, [answer for task in tasks for answer in task.result()]
+
+
+# Open files a worker costs its parent (pipes, a sentinel), with room to spare; and the
+# files kept free for everything else.
+FILES_PER_WORKER = 3
+FILES_SPARE = 16
+
+
+def _workers_within_open_files(wanted: int) -> int:
+    """``wanted`` workers, or as many as the limit on open files allows, with a warning:
+    past it, starting the pool failed with "Too many open files" and predict hung
+    (trial 60e: ``ulimit -n 64`` and ``--jobs 32``, as a 32-core server's default)."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        used = len(os.listdir("/proc/self/fd"))
+    except (ImportError, OSError):  # no such limit, or no /proc to count open files by
+        return wanted
+    if wanted == 1 or limit == resource.RLIM_INFINITY:
+        return wanted
+    allowed = max(1, (limit - used - FILES_SPARE) // FILES_PER_WORKER)
+    if allowed < wanted:
+        warnings.warn(
+            f"{wanted} worker processes would pass the limit of {limit} open files "
+            f"(ulimit -n); predicting with {allowed}",
+            LabelkitWarning,
+            stacklevel=4,
+        )
+    return min(wanted, allowed)
 
 
 def _cores() -> int:

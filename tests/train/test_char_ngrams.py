@@ -856,3 +856,28 @@ def test_the_model_is_chosen_on_dev_gold_where_there_is_enough_of_it(
     with Workspace(tmp_path / "big.duckdb", read_only=True) as ws:
         config = ws.sql("SELECT config FROM runs WHERE step = 'train'")["config"][0]
     assert json.loads(config)["dev_split"] == "dev"
+
+
+def test_predict_takes_no_more_workers_than_open_files_allow(trained: Path, tmp_path: Path) -> None:
+    # Trial 60e: under `ulimit -n 64`, --jobs 32 (a 32-core server's default) failed to
+    # start its workers with "Too many open files", and predict hung.
+    import resource
+
+    pl.DataFrame({"text": ["subscribe to my channel", "her voice"] * 50}).write_ndjson(
+        tmp_path / "in.jsonl"
+    )
+    predict = [sys.executable, "-m", "labelkit", "predict", str(trained)]
+    done = subprocess.run(
+        [*predict, tmp_path / "in.jsonl", tmp_path / "out.jsonl", "--jobs", "32"],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "32 worker processes would pass the limit of 64 open files" in done.stderr
+    served = pl.read_ndjson(tmp_path / "out.jsonl")
+    assert (
+        served["predicted"].to_list()
+        == predict_frame(trained, served.select("text"))["predicted"].to_list()
+    )
