@@ -205,8 +205,13 @@ def main() -> None:
         if _interrupted(error):
             _say_interrupted()
             sys.exit(_interrupted_status())
-        if error.filename is None:
+        if error.filename is None and "(os error " not in str(error):
             raise
+        if error.filename is None:
+            # Polars' and DuckDB's own, with no errno (trial 60e: a full disk under
+            # predict ended in "No space left on device (os error 28)" and a traceback).
+            errors.print(f"error: {error}", highlight=False, markup=False)
+            sys.exit(1)
         # A path the system refused (a read-only mount, a full disk, a file where a
         # folder goes): trial 51c got a traceback for `train --output` on a read-only mount.
         errors.print(
@@ -217,6 +222,17 @@ def main() -> None:
         if _interrupted(error):
             _say_interrupted()
             sys.exit(_interrupted_status())
+        if isinstance(error, duckdb.OutOfMemoryException | MemoryError):
+            # Trial 60e: flag under `ulimit -v 3000000` ended in a traceback.
+            errors.print(
+                f"error: out of memory: {str(error).splitlines()[0] if str(error) else ''} "
+                "(each step writes in one transaction: what it had not finished is not "
+                "stored; a limit of `ulimit -v` counts address space, which the libraries "
+                "reserve far beyond what they use)",
+                highlight=False,
+                markup=False,
+            )
+            sys.exit(1)
         if not isinstance(error, duckdb.IOException):
             raise
         # A workspace whose pages read short past the first query (trial 58b: `runs` on a
