@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
@@ -359,7 +359,10 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         taught = made.get("label_model") or {}
         lines.append(
             f"- The labels of the label model `{taught.get('model')}` (aggregate run "
-            f"{taught.get('run_id')}) in the labelkit workspace `{made.get('workspace')}`, "
+            # Its file name: the card is the wheel's description, which a full path
+            # (a home folder, a client's name) would publish (trial 60b).
+            f"{taught.get('run_id')}) in the labelkit workspace "
+            f"`{PurePath(str(made.get('workspace'))).name}`, "
             f"with {(made.get('reviewed') or {}).get('decisions', 0)} answers people gave "
             "in review over them."
         )
