@@ -390,8 +390,9 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         )
         lines.append(
             f"On the {where.get('gold_rows')} gold texts of the `{where.get('split')}` split "
-            f"of `{where.get('workspace')}` ({where.get('evaluated_at')}): {figures}; "
-            f"{performance.get('speed', 0):,.0f} words per second on one core. `meta.json` "
+            f"of `{PurePath(str(where.get('workspace'))).name}` ({where.get('evaluated_at')}): "
+            f"{figures}; {performance.get('speed', 0):,.0f} words per second of one core's "
+            "time (a busy machine's wall clock gives fewer). `meta.json` "
             "holds the whole comparison with its teachers."
         )
     else:

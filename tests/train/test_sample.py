@@ -241,14 +241,15 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
                 "evaluated_on": {
                     "gold_rows": 40,
                     "split": "test",
-                    "workspace": "ws.duckdb",
+                    "workspace": "/home/ana/clients/acme/ws.duckdb",
                     "evaluated_at": "2026-12-06T17:00:00+00:00",
                 }
             },
         }
         assert (
             "On the 40 gold texts of the `test` split of `ws.duckdb` (2026-12-06T17:00:00+00:00): accuracy 0.910, "
-            "macro-F1 0.900, ECE 0.050; 123,456 words per second on one core."
+            "macro-F1 0.900, ECE 0.050; 123,456 words per second of one core's time (a busy "
+            "machine's wall clock gives fewer)."
         ) in model_card(evaluated, "en_spam")
         # A MiniLM reads tokens, not a million characters.
         minilm = evaluated | {"labelkit": evaluated["labelkit"] | {"max_length": 128}}
