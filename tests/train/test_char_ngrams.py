@@ -881,3 +881,19 @@ def test_predict_takes_no_more_workers_than_open_files_allow(trained: Path, tmp_
         served["predicted"].to_list()
         == predict_frame(trained, served.select("text"))["predicted"].to_list()
     )
+
+
+def test_n_grams_saved_in_another_encoding_are_refused_with_the_way_out(
+    trained: Path, tmp_path: Path
+) -> None:
+    # The second read: a model an older labelkit saved under a Latin-1 locale ended in
+    # a UnicodeDecodeError when loaded.
+    import shutil
+
+    copy = shutil.copytree(trained, tmp_path / "latin1")
+    features = json.loads((copy / "features.json").read_text(encoding="utf-8"))
+    (copy / "features.json").write_bytes(
+        json.dumps([*features, "grüße"], ensure_ascii=False).encode("latin-1")
+    )
+    with pytest.raises(ValueError, match="is not UTF-8: an older labelkit saved it"):
+        TextClassifier(copy)

@@ -121,7 +121,12 @@ def test_cli_trains_the_frontier_and_picks_on_dev(
 
     refused = labelkit("train", str(spam_workspace), str(out), "--frontier", "--dev-split", "none")
     assert refused.returncode == 1
-    assert "--frontier compares the models on dev: name it with --dev-split" in refused.stderr
+    assert "--frontier compares the models on dev gold" in refused.stderr
+    # The second read: auto took dev whatever its gold; here 8 rows, too few to choose on.
+    too_few = labelkit("train", str(spam_workspace), str(out), "--frontier", "--dev-split", "AUTO")
+    assert too_few.returncode == 1 and "--frontier compares the models on dev gold" in (
+        too_few.stderr
+    )
     alone = labelkit("train", str(spam_workspace), str(out), "--pick", "smallest-within", "0.01")
     assert alone.returncode == 1 and "add --frontier" in alone.stderr
     # Trial J: an unknown rule was refused once every model had trained.
@@ -164,6 +169,10 @@ def test_frontier_plot_places_each_model_by_speed_accuracy_and_size() -> None:
     tiny = frontier.with_columns(size_mb=pl.Series([0.036, 90.0]))
     assert "fast (0.036 MB)" in frontier_svg(tiny)
     assert ">1,000<" in svg and ">1,000,000<" in svg, "the log axis spans the decades"
+    assert ">macro-F1 on dev<" in svg
+    # The second read: a frontier.json saved before macro-F1 was kept crashed the report.
+    older = frontier_svg(frontier.rename({"dev_macro_f1": "dev_accuracy"}))
+    assert ">accuracy on dev<" in older and older.count("<circle") == 2
     section = frontier_markdown(frontier.with_columns(train_s=pl.Series([3.0, 400.0])), "dev")
     assert "| model | dev_macro_f1 | size_mb | words_per_s | train_s |" in section
     assert "| accurate <big> | 0.960 | 90.000 | 1,500 | 400.000 |" in section

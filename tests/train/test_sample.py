@@ -241,7 +241,8 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
                 "evaluated_on": {
                     "gold_rows": 40,
                     "split": "test",
-                    "workspace": "/home/ana/clients/acme/ws.duckdb",
+                    # The second read: a path of Windows was printed whole.
+                    "workspace": "C:\\Users\\ana\\clients\\acme\\ws.duckdb",
                     "evaluated_at": "2026-12-06T17:00:00+00:00",
                 }
             },
