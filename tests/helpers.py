@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 from labelkit import ReviewQueue, Workspace
@@ -11,6 +14,19 @@ def table_counts(ws: Workspace) -> dict[str, int]:
     """Row counts of every table: compared before and after a failing step."""
     names = ws.sql("SELECT table_name FROM information_schema.tables")["table_name"]
     return {name: ws.sql(f"SELECT count(*) AS n FROM {name}")["n"][0] for name in names}
+
+
+def labelkit_with_stdin_closed(*args: str) -> subprocess.CompletedProcess[str]:
+    """``labelkit ARGS`` run with its standard input closed (``<&-`` in a shell), which
+    Python then sees as ``sys.stdin is None``."""
+    return subprocess.run(
+        [sys.executable, "-m", "labelkit", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.close(0),
+        timeout=120,
+    )
 
 
 def review_in_threads(

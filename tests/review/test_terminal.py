@@ -36,6 +36,7 @@ from labelkit import (
 )
 from labelkit.review.queue import ReviewItem
 from labelkit.review.terminal import HIGHLIGHTS
+from tests.helpers import labelkit_with_stdin_closed
 from tests.review.conftest import NEWS_LABELS, bounds
 from tests.review.test_queue import queue  # noqa: F401 - the fixture
 
@@ -895,14 +896,7 @@ def test_piped_arrow_keys_are_one_key_each(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_a_review_with_its_input_closed_says_so(review_workspace: Path) -> None:
     # Trial 60e: `labelkit review ws --reviewer z <&-` ended in an AttributeError.
-    done = subprocess.run(
-        [sys.executable, "-m", "labelkit", "review", str(review_workspace), "--reviewer", "z"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        preexec_fn=lambda: os.close(0),
-        timeout=120,
-    )
+    done = labelkit_with_stdin_closed("review", str(review_workspace), "--reviewer", "z")
     assert done.returncode != 0
     assert "review reads its keys from standard input, which is closed" in done.stderr
     assert "Traceback" not in done.stderr

@@ -39,6 +39,7 @@ from labelkit.train import (
 from labelkit.train.char_ngram_loader import TextClassifier, vectorizer
 from labelkit.train.char_ngrams import _Fit, _strongest_within
 from labelkit.train.ship import load_small_model
+from tests.helpers import labelkit_with_stdin_closed
 from tests.train.conftest import HAM, SPAM, install_and_score, run_installed
 
 MODEL = "tfidf_char_logreg"
@@ -804,14 +805,7 @@ def test_a_failed_build_leaves_no_package_folder_behind(
 
 def test_predict_from_a_closed_standard_input_says_so(trained: Path) -> None:
     # Trial 60e: `labelkit predict model - - <&-` ended in an AttributeError.
-    done = subprocess.run(
-        [sys.executable, "-m", "labelkit", "predict", str(trained), "-", "-"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        preexec_fn=lambda: os.close(0),
-        timeout=120,
-    )
+    done = labelkit_with_stdin_closed("predict", str(trained), "-", "-")
     assert done.returncode != 0
     assert "predict reads '-' from standard input, which is closed" in done.stderr
     assert "Traceback" not in done.stderr
