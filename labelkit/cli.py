@@ -111,9 +111,11 @@ from labelkit.task import ABSTAIN, YES
 from labelkit.votes import IMPORTED_FROM, LabelMatrix, import_votes, remove_sources, source_names
 from labelkit.workspace import (
     MAX_CHARACTERS,
+    MIN_DEV_GOLD,
     SPAN_VOTE_STEP,
     VOTE_STEP,
     Workspace,
+    chosen_dev_split,
     finished_runs,
     first_row,
     label_model_run,
@@ -205,9 +207,9 @@ def main() -> None:
         if _interrupted(error):
             _say_interrupted()
             sys.exit(_interrupted_status())
-        if error.filename is None and "(os error " not in str(error):
-            raise
         if error.filename is None:
+            if "(os error " not in str(error):
+                raise
             # Polars' and DuckDB's own, with no errno (trial 60e: a full disk under
             # predict ended in "No space left on device (os error 28)" and a traceback).
             errors.print(f"error: {error}", highlight=False, markup=False)
@@ -3096,8 +3098,8 @@ def train(
         str,
         typer.Option(
             help="Choose the best model on this split's gold, e.g. dev; none: on a held-out "
-            "tenth of the cleaned labels; auto: dev where a one-label task has 30 gold rows "
-            "there or more, else none."
+            f"tenth of the cleaned labels; auto: dev where a one-label task has {MIN_DEV_GOLD} "
+            "gold rows there or more, else none."
         ),
     ] = "auto",
     param: Annotated[
@@ -3137,7 +3139,6 @@ def train(
         raise LabelkitError("--pick chooses among the models of --frontier: add --frontier")
     _check_folder(output_dir)
     from labelkit.train.sample import max_examples_option
-    from labelkit.train.textcat import chosen_dev_split
 
     limit = max_examples_option(max_examples)
     asked = {"none": None, "auto": "auto"}.get(dev_split.lower(), dev_split)
@@ -3170,7 +3171,8 @@ def train(
                 "dev scores while training are on a held-out tenth of the cleaned labels "
                 "(the label model's, not gold); `labelkit evaluate` scores on gold "
                 + (
-                    "(the dev split has too little gold to choose on: 30 rows of two labels)"
+                    f"(the dev split has too little gold to choose on: {MIN_DEV_GOLD} rows of two "
+                    "labels)"
                     if too_little
                     else "(--dev-split dev chooses on gold)"
                 ),
@@ -3293,14 +3295,12 @@ def _train_frontier(
     if pick is not None:
         check_pick(*pick)
     with _open(workspace) as ws:
-        from labelkit.train.textcat import chosen_dev_split
-
         # The second read: auto took dev here whatever its gold, as train does not.
         dev_split = chosen_dev_split(ws, dev_split)
         if dev_split is None:
             raise LabelkitError(
-                "--frontier compares the models on dev gold (30 rows of two labels or more, "
-                "for --dev-split auto): name a split with --dev-split"
+                f"--frontier compares the models on dev gold ({MIN_DEV_GOLD} rows of two labels "
+                "or more, for --dev-split auto): name a split with --dev-split"
             )
         table = train_frontier(
             ws,

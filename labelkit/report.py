@@ -393,13 +393,17 @@ def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400)
     left, right, top, bottom = 70, 30, 30, 50
     speed = frontier["words_per_s"].to_numpy()
     # A frontier saved before macro-F1 was kept (trial 60b) is drawn by its accuracy.
-    scored = "dev_macro_f1" if "dev_macro_f1" in frontier.columns else "dev_accuracy"
-    accuracy = frontier[scored].to_numpy()
+    scored, axis = (
+        ("dev_macro_f1", "macro-F1")
+        if "dev_macro_f1" in frontier.columns
+        else ("dev_accuracy", "accuracy")
+    )
+    score = frontier[scored].to_numpy()
     size = frontier["size_mb"].to_numpy()
     low, high = math.floor(math.log10(speed.min())), math.ceil(math.log10(speed.max()))
     high = max(high, low + 1)
-    floor = max(0.0, math.floor((accuracy.min() - 0.01) * 50) / 50)
-    ceiling = min(1.0, math.ceil((accuracy.max() + 0.005) * 50) / 50)
+    floor = max(0.0, math.floor((score.min() - 0.01) * 50) / 50)
+    ceiling = min(1.0, math.ceil((score.max() + 0.005) * 50) / 50)
     ceiling = max(ceiling, floor + 0.02)
 
     def x(value: float) -> float:
@@ -438,11 +442,11 @@ def frontier_svg(frontier: pl.DataFrame, *, width: int = 640, height: int = 400)
         f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle">'
         "words per second, one core (log scale); circle area: size on disk</text>"
         f'<text x="15" y="{(top + height - bottom) / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 15 {(top + height - bottom) / 2})">{"macro-F1" if scored == "dev_macro_f1" else "accuracy"} on dev</text>'
+        f'transform="rotate(-90 15 {(top + height - bottom) / 2})">{axis} on dev</text>'
     )
     # The largest circle 28 px across at most; area, not radius, scales with megabytes.
     scale = 14 / math.sqrt(max(size.max(), 1e-9))
-    for model, a, s, mb in zip(frontier["model"], accuracy, speed, size, strict=True):
+    for model, a, s, mb in zip(frontier["model"], score, speed, size, strict=True):
         radius = max(2.0, scale * math.sqrt(mb))
         parts.append(
             f'<circle cx="{x(s):.1f}" cy="{y(a):.1f}" r="{radius:.1f}" '

@@ -89,8 +89,9 @@ def import_answers(
     The ids are in ``id_column`` (by default ``id``, else ``example_id`` as
     ``import_votes`` names it). Without a header (``has_header=False``, CSV/TSV only)
     the first column is the id and the last the answer. Every id must name an example,
-    once; otherwise nothing is stored and the error names the file and row. ``file_format`` names the format of
-    a file whose suffix does not (``"tsv"``, ``"csv"``, ``"jsonl"``). ``letters`` reads
+    once; otherwise nothing is stored and the error names the file and row.
+    ``file_format`` names the format of a file whose suffix does not (``"tsv"``,
+    ``"csv"``, ``"jsonl"``). ``letters`` reads
     answers to lettered options: the options in the order the prompt listed them (A
     first), or letter → label; the task's label order is no guide to the prompt's, so
     there is no default. ``yes_no`` reads answers to a yes/no question and ``aliases``

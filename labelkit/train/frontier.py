@@ -1,6 +1,6 @@
 """The frontier of small models: every registered architecture trained on the cleaned
-set and set side by side on dev (macro-F1 and accuracy, size on disk, words per second on one
-core), so that the user chooses what speed and size buy; never on the test split."""
+set and set side by side on dev (macro-F1 and accuracy, size on disk, words per second
+on one core), so that the user chooses what speed and size buy; never on the test split."""
 
 from __future__ import annotations
 
@@ -68,12 +68,11 @@ def train_frontier(
     """Train each of ``models`` (default: ``frontier_models()``) on the cleaned set into
     ``output_dir/<model>``; return one row per model: ``model``, ``dev_accuracy`` and
     ``dev_macro_f1`` (on ``dev_split``'s gold, which also chose each checkpoint),
-    ``dev_ece`` (the expected
-    calibration error of its confidence there), ``size_mb``,
+    ``dev_ece`` (the expected calibration error of its confidence there), ``size_mb``,
     ``words_per_s`` (one core), ``train_s`` (seconds to train, on every core; the
     MiniLM fine-tune takes minutes where the spaCy models take seconds) and ``path``,
-    best macro-F1 first. The table and its plot are saved too (``save_frontier``). Each model
-    trains on at most ``max_examples`` texts, as in ``train_on_cleaned``; each of
+    best macro-F1 first. The table and its plot are saved too (``save_frontier``).
+    Each model trains on at most ``max_examples`` texts, as in ``train_on_cleaned``; each of
     ``params`` goes to the models that take it. ``progress`` (``print``, say) gets a line
     as each model starts and one when it is scored: a frontier takes minutes.
 

@@ -359,10 +359,8 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         taught = made.get("label_model") or {}
         lines.append(
             f"- The labels of the label model `{taught.get('model')}` (aggregate run "
-            # Its file name: the card is the wheel's description, which a full path
-            # (a home folder, a client's name) would publish (trial 60b).
             f"{taught.get('run_id')}) in the labelkit workspace "
-            f"`{PureWindowsPath(str(made.get('workspace'))).name}`, "
+            f"`{_file_name(made.get('workspace'))}`, "
             f"with {(made.get('reviewed') or {}).get('decisions', 0)} answers people gave "
             "in review over them."
         )
@@ -390,7 +388,7 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         )
         lines.append(
             f"On the {where.get('gold_rows')} gold texts of the `{where.get('split')}` split "
-            f"of `{PureWindowsPath(str(where.get('workspace'))).name}` ({where.get('evaluated_at')}): "
+            f"of `{_file_name(where.get('workspace'))}` ({where.get('evaluated_at')}): "
             f"{figures}; {performance.get('speed', 0):,.0f} words per second of one core's "
             "time (a busy machine's wall clock gives fewer). `meta.json` "
             "holds the whole comparison with its teachers."
@@ -413,6 +411,19 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _file_name(path: object) -> str:
+    """A workspace's file name, as the card shows it: the card is the wheel's
+    description, which a full path (a home folder, a client's name) would publish
+    (trial 60b). Windows' paths too, whose parts a path of this system would not split.
+
+    Examples
+    --------
+    >>> _file_name(r"C:\\Users\\ana\\spam.duckdb"), _file_name("/home/ana/spam.duckdb")
+    ('spam.duckdb', 'spam.duckdb')
+    """
+    return PureWindowsPath(str(path)).name
 
 
 def _read_limit(meta: dict[str, Any]) -> str:
@@ -1105,15 +1116,17 @@ def _workers_within_open_files(wanted: int) -> int:
     """``wanted`` workers, or as many as the limit on open files allows, with a warning:
     past it, starting the pool failed with "Too many open files" and predict hung
     (trial 60e: ``ulimit -n 64`` and ``--jobs 32``, as a 32-core server's default)."""
+    if wanted == 1:
+        return wanted
     try:
         import resource
 
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     except ImportError:  # no such limit (Windows)
         return wanted
-    used = next((len(os.listdir(d)) for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), 0)
-    if wanted == 1 or limit == resource.RLIM_INFINITY:
+    if limit == resource.RLIM_INFINITY:
         return wanted
+    used = next((len(os.listdir(d)) for d in ("/proc/self/fd", "/dev/fd") if os.path.isdir(d)), 0)
     allowed = max(1, (limit - used - FILES_SPARE) // FILES_PER_WORKER)
     if allowed < wanted:
         warnings.warn(

@@ -40,7 +40,9 @@ from labelkit.train.sample import DEFAULT_MAX_EXAMPLES, sample_query
 from labelkit.train.temper import TEMPER_MIN_ROWS, best_temperature
 from labelkit.train.vectors import static_vectors
 from labelkit.workspace import (
+    AUTO_DEV,
     Workspace,
+    chosen_dev_split,
     first_row,
     label_model_run,
     no_gold_in,
@@ -715,42 +717,6 @@ def default_model(
     return DEFAULT_ATTRIBUTE_MODEL if kind == "aspects" else "tfidf_char_logreg"
 
 
-# ``dev_split="auto"``: the dev split's gold chooses the model where a one-label task
-# has this many gold rows there, of two labels or more.
-AUTO_DEV = "auto"
-MIN_DEV_GOLD = 30
-
-
-def chosen_dev_split(workspace: Workspace, dev_split: str | None) -> str | None:
-    """The split whose gold labels choose the model, for ``dev_split`` as
-    ``train_on_cleaned`` takes it: a split by name, None for a held-out tenth of the
-    cleaned set, or ``"auto"``: ``dev`` where a task of one label per text has at least
-    ``MIN_DEV_GOLD`` gold rows there, of two labels or more; otherwise None.
-
-    A held-out tenth of the label model's labels rewards the model that learns their
-    mistakes best (trial 60d: it chose the n-grams' weakest regularisation, and the
-    model scored 0.790 test accuracy against 0.930 chosen on 100 dev gold rows). Over
-    22 sets of labels (WRENCH YouTube and SMS, the demo, MAMS food and 18 new users'
-    synthetic sets) choosing on dev gold was better on 9, level on 10, and worse on 3
-    by at most 0.007. A task with attributes keeps the held-out tenth: each attribute's few dev
-    rows chose worse on MAMS-ACSA (test macro-F1 0.462 against 0.471 ± 0.004).
-
-    Examples
-    --------
-    >>> chosen_dev_split(ws, "auto")
-    'dev'
-    """
-    if dev_split != AUTO_DEV:
-        return dev_split
-    if workspace.task.kind != "classification":
-        return None
-    rows, labels = workspace.sql(
-        """SELECT count(*) AS n, count(DISTINCT gold) AS labels FROM examples
-           WHERE split = 'dev' AND gold IS NOT NULL"""
-    ).row(0)
-    return "dev" if rows >= MIN_DEV_GOLD and labels >= 2 else None
-
-
 def train_on_cleaned(
     workspace: Workspace,
     output_dir: str | Path,
@@ -778,8 +744,9 @@ def train_on_cleaned(
     Reviewed labels are certain (probability 1) under every ``targets`` setting. With
     ``dev_split``, that split's gold labels choose the best checkpoint; with None, a
     tenth of the cleaned set is held out for it; ``"auto"`` (the default) is the dev
-    split where it has the gold to choose on (``chosen_dev_split``). The texts are tokenized in the
-    workspace's language; spaCy's training log is printed only with ``verbose``.
+    split where it has the gold to choose on (``chosen_dev_split``). The texts are
+    tokenized in the workspace's language; spaCy's training log is printed only with
+    ``verbose``.
     ``model`` defaults to ``default_model`` (``tfidf_char_logreg``; for a task with
     attributes, trained by ``train_attributes``, ``tfidf_char_clauses``; with a spaCy
     ``config_path``, ``spacy_textcat_bow``, for a task with attributes one per attribute). A spans

@@ -816,7 +816,7 @@ def test_the_model_is_chosen_on_dev_gold_where_there_is_enough_of_it(
 ) -> None:
     # Trials 60b and 60d: a held-out tenth of the label model's labels chose the
     # n-grams' weakest regularisation though 100 and 200 dev gold rows were there.
-    from labelkit.train.textcat import chosen_dev_split
+    from labelkit.workspace import chosen_dev_split
 
     texts, gold = SPAM + HAM, ["spam"] * len(SPAM) + ["ham"] * len(HAM)
     frame = pl.DataFrame({"text": [f"{t} #{i}" for i in range(25) for t in texts]})
