@@ -2599,7 +2599,8 @@ def review(
 ) -> None:
     """Review flagged examples in the terminal, one key per decision (one attribute at a
     time on an aspects or multi-label task; one span of a text at a time on a spans task,
-    with keys to fix its bounds and mark missed spans)."""
+    with keys to fix its bounds and mark missed spans). `labelkit serve` offers the same
+    review on a local web page."""
     with _open(workspace) as ws:
         queue = _review_queue(ws)
         _warn_of_a_like_name(ws, reviewer)

@@ -265,7 +265,7 @@ def _review_chosen(
         keys = _keys(item, None) | {"s": "skip", "?": "ambiguous", "q": "quit"}
         spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
         counts = queue.progress_by_attribute().filter(attribute=item.attribute).row(0, named=True)
-        console.print(_render(item, counts, None, spans, keys, None))
+        console.print(_render(item, counts, None, spans, keys, None, _marking(console)))
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
         if key == _REDRAW:
@@ -358,7 +358,15 @@ def _review_items(
         spans = lf_spans(queue.workspace, item.example_id, item.text, attribute=item.attribute)
         shown_counts = by_attribute.filter(attribute=item.attribute).row(0, named=True)
         console.print(
-            _render(item, shown_counts, focus, spans, keys, by_attribute if passes else None)
+            _render(
+                item,
+                shown_counts,
+                focus,
+                spans,
+                keys,
+                by_attribute if passes else None,
+                _marking(console),
+            )
         )
         shown = time.perf_counter()
         key = _read_valid_key(read_key, keys, console)
@@ -570,6 +578,14 @@ def _add_fields(body: Table, item: ReviewItem) -> None:
         body.add_row(Text.assemble(("fields  ", "dim"), printable(shown)))
 
 
+def _marking(console: Console) -> str:
+    """How a screen can mark words: ``colour``; ``style`` (bold, underline and reverse,
+    without colour: ``NO_COLOR``); or ``none`` (``TERM=dumb``, not a terminal)."""
+    if console.color_system is None:
+        return "none"
+    return "style" if console.no_color else "colour"
+
+
 def _render(
     item: ReviewItem,
     progress: dict[str, Any],
@@ -577,8 +593,13 @@ def _render(
     spans: list[Span],
     keys: dict[str, str],
     by_attribute: pl.DataFrame | None,
+    marking: str,
 ) -> Panel:
     colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(item.choices)}
+    if marking != "colour":
+        # Trial 61b: without colour the highlights and their legend's swatches were
+        # the text's own bold, a legend of nothing; the vote lines name the words.
+        colour = dict.fromkeys(item.choices, "underline")
     votes = Table.grid(padding=(0, 2))
     matched = {span.source: item.text[span.start : span.end] for span in spans}
     for source, label in item.votes.items():
@@ -591,10 +612,12 @@ def _render(
     for span in spans:
         text.stylize(colour.get(span.label, "reverse"), span.start, span.end)
     body.add_row(_excerpt(text, [(span.start, span.end, span.source) for span in spans]))
-    if spans:
+    if spans and marking == "colour":
         voted = dict.fromkeys(span.label for span in spans if span.label in colour)
         swatches = Text(" ").join(Text(f" {printable(v)} ", colour[v]) for v in voted)
         body.add_row(Text.assemble(("highlighted: what made an LF vote ", "dim"), swatches))
+    elif spans and marking == "style":
+        body.add_row(Text("underlined: what made an LF vote", style="dim"))
     body.add_row("")
     body.add_row(Text(printable(item.question), style="bold cyan"))
     body.add_row(Text(f"flagged by {printable(item.reasons)}", style="dim"))
@@ -727,7 +750,7 @@ def _review_spans(
         warning: Text | None = None
         while True:
             keys = _span_keys(item, edit, focus)
-            console.print(_render_spans(item, edit, progress, focus, keys))
+            console.print(_render_spans(item, edit, progress, focus, keys, _marking(console)))
             if warning is not None:
                 console.print(warning)
                 warning = None
@@ -845,6 +868,7 @@ def _render_spans(
     progress: dict[str, int],
     focus: str | None,
     keys: dict[str, str],
+    marking: str,
 ) -> Panel:
     assert item.bounds is not None
     colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(item.choices)}
@@ -876,6 +900,12 @@ def _render_spans(
             for span in item.spans
         )
         body.add_row(Text.assemble(("other spans: ", "dim"), named))
+    if marking == "none" and item.tokens:
+        # Trial 61b: a dumb terminal shows neither the cursor's underline nor the span's
+        # reverse, and the keys that fix a bound or mark a missed span start from them.
+        start, end = item.tokens[edit.cursor]
+        under = printable(item.text[slice(*item.bounds)])
+        body.add_row(f'under review: "{under}" · cursor: "{printable(item.text[start:end])}"')
     if edit.bounds is not None:
         words = printable(item.text[edit.bounds[0] : edit.bounds[1]])
         what = "New bounds" if edit.kind == FIX else "Missed span"

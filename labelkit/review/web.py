@@ -201,6 +201,7 @@ def create_app(
             "kind": workspace.task.kind,
             "attributes": list(queue.attributes) if passes else [],
             "answers": list(queue.answers()),
+            "lang": workspace.task.lang,
         }
 
     def next_item(request: Request, body: dict[str, Any]) -> dict[str, Any]:

@@ -364,6 +364,22 @@ def test_items_are_redrawn_in_place_with_the_highlight_legend(news_workspace: Wo
     assert business.render(" Business ", color_system=ColorSystem.STANDARD) in text
 
 
+def test_without_colour_the_lf_words_are_underlined_and_no_swatch_legend_is_drawn(
+    news_workspace: Workspace,
+) -> None:
+    # Trial 61b: with NO_COLOR the highlighted words were the text's own bold, and the
+    # legend's swatches matched nothing.
+    apply_lfs(news_workspace, [keyword_lf("kw_stocks", ["stocks"], "Business")])
+    console = Console(
+        file=io.StringIO(), width=120, force_terminal=True, color_system="standard", no_color=True
+    )
+    text = run(ReviewQueue(news_workspace), "sq", console=console)
+    underlined = Style.parse("bold underline")
+    assert underlined.render("Stocks", color_system=ColorSystem.STANDARD) in text
+    assert "underlined: what made an LF vote" in text
+    assert "highlighted:" not in text
+
+
 def test_control_characters_in_a_text_never_reach_the_terminal(news_workspace: Workspace) -> None:
     nasty = "buy now\x1b[2J\x1b[H\x1b[8mhidden\x1b[0m\x1b]0;owned\x07 \x9b31m\rdone"
     news_workspace.con.execute(
@@ -644,6 +660,25 @@ def test_a_span_item_shows_its_text_exactly_with_the_span_under_review_highlight
     assert term.render("screen", color_system=ColorSystem.STANDARD) in shown
     with pytest.raises(InputError, match="one span after another"):
         review_in_terminal(ReviewQueue(spans_workspace), reviewer="ana", attribute="food")
+
+
+def test_a_dumb_terminal_names_the_span_under_review_and_the_cursor_in_words(
+    spans_workspace: Workspace,
+) -> None:
+    # Trial 61b: with TERM=dumb no underline or reverse is drawn, and the keys that move
+    # a bound or mark a missed span start from the cursor nobody could see.
+    console = Console(file=io.StringIO(), width=120, force_terminal=True, color_system=None)
+    keys_left = iter(["\x1b[C", "q"])  # →, then quit
+    review_in_terminal(
+        ReviewQueue(spans_workspace),
+        reviewer="ana",
+        console=console,
+        read_key=lambda: next(keys_left),
+    )
+    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    assert 'under review: "battery" · cursor: "battery"' in shown
+    assert 'under review: "battery" · cursor: "life"' in shown
+    assert "\x1b[" not in shown.replace("\x1b[2J\x1b[H", "")
 
 
 def test_the_review_command_reviews_spans_from_piped_keys(spans_file: Path) -> None:

@@ -127,6 +127,49 @@ def test_ten_items_by_keyboard_with_a_reload_an_undo_and_a_comment(
     ]
 
 
+def test_a_screen_reader_hears_each_item_and_one_key_shortcuts_can_be_turned_off(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 61b: focus stayed on the page after an answer, so a screen reader read only
+    # the progress line; a menu stepped through by keys switched the pass at each step;
+    # and one-key shortcuts, which speech input and screen readers type by, stayed on.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        shows(page, "w01")
+        question = page.locator("#question")
+        expect(question).to_be_focused()
+        expect(page.locator("#text")).to_have_attribute("lang", "en")
+        page.keyboard.press("a")
+        shows(page, "w02")
+        expect(page.locator("#announce")).to_have_text("Saved: yes, spam.")
+        expect(question).to_be_focused()
+        page.locator("#focus").focus()
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("#status")).to_contain_text("Enter switches to is this")
+        expect(page.locator("#progress")).not_to_contain_text("items:")
+        page.keyboard.press("Enter")
+        expect(page.locator("#progress")).to_contain_text("items:")
+        expect(question).to_be_focused()
+        page.select_option("#focus", "")
+        expect(page.locator("#progress")).not_to_contain_text("items:")
+        shows(page, "w02")
+        page.locator("#shortcuts").uncheck()
+        expect(page.locator("#keys-off")).to_be_visible()
+        question.focus()
+        page.keyboard.press("s")
+        page.keyboard.press("a")
+        shows(page, "w02")
+        page.reload()
+        expect(page.locator("#shortcuts")).not_to_be_checked()
+        page.get_by_role("button", name="skip (s)").click()
+        shows(page, "w03")
+        page.close()
+    with Workspace(review_workspace, read_only=True) as ws:
+        decisions = ws.sql("SELECT example_id, action FROM decisions ORDER BY decision_id").rows()
+    assert decisions == [("w01", "accept"), ("w02", "skip")]
+
+
 def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

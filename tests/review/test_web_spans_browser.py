@@ -177,6 +177,34 @@ def test_spans_reviewed_by_keyboard_and_mouse_land_as_decisions_on_bounds(
     ]
 
 
+def test_each_span_has_its_type_in_words_and_the_cursor_is_announced(
+    spans_file: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    # Trial 61b: a type was its colour alone (one yellow for all in forced colours, and
+    # no type in what a screen reader reads), and moving the cursor said nothing.
+    with serve(spans_file) as url:
+        page = browser.new_page()
+        start(page, url)
+        expect(page.locator("#question")).to_have_text('Is "battery" TERM? (the current label)')
+        tags = page.evaluate(
+            """[...document.querySelectorAll('#text mark[data-tag]')].map(
+                m => [m.textContent, getComputedStyle(m, '::after').content])"""
+        )
+        assert tags == [["battery", '"TERM?"'], ["screen", '"TERM"']]
+        # The type is no part of the text: what a mouse selects maps back to offsets.
+        assert page.locator("#text").evaluate("t => t.textContent") == SPAN_TEXT_OF["s1"]
+        page.keyboard.press("ArrowRight")
+        expect(page.locator("#announce")).to_have_text('Cursor on "life".')
+        page.keyboard.press(".")
+        expect_marked(page, "draft", "battery life")
+        assert page.locator("#text mark.draft").last.evaluate("m => m.dataset.tag") == (
+            "new bounds"
+        )
+        page.close()
+
+
 def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
     spans_file: Path,
     serve: Serve,

@@ -18,6 +18,12 @@ function reviewer() { return $("reviewer").value.trim(); }
 const PASS_KEY = "labelkit-pass";
 function focus() { return $("focus").value; }
 function say(message) { $("status").textContent = shown(message); }
+// Said to screen readers alone: what an answer saved, where the cursor went.
+function announce(message) { $("announce").textContent = shown(message); }
+const SHORTCUTS_KEY = "labelkit-shortcuts";
+// One-key shortcuts can be turned off (WCAG 2.1.4): a screen reader's browse mode and
+// speech input type those letters for their own ends (trial 61b).
+function shortcutsOn() { return $("shortcuts").checked; }
 
 function showProgress(progress) {
   if (!progress) return;
@@ -28,9 +34,13 @@ function showProgress(progress) {
     (focus() ? `${focus()} items: ` : "") +
     `${progress.reviewed} done` + (progress.skipped ? ` (${progress.skipped} skipped)` : "") +
     ` · ${progress.remaining} remaining · ` +
-    `${progress.errors_found} errors found`);
+    `${progress.errors_found} ${progress.errors_found === 1 ? "error" : "errors"} found`);
+  // Where the reviewer is, in a tab's name too.
+  document.title = `labelkit review · ${progress.remaining} remaining`;
   const parts = (progress.attributes || []).map((counts) => {
-    const part = document.createElement(counts.attribute === state.attribute ? "strong" : "span");
+    const current = counts.attribute === state.attribute;
+    const part = document.createElement(current ? "strong" : "span");
+    if (current) part.setAttribute("aria-current", "true");
     part.textContent = shown(`${counts.attribute} ${counts.reviewed}/${counts.queued}`);
     return part;
   });
@@ -48,7 +58,8 @@ function highlighted(text, spans) {
     const mark = document.createElement("mark");
     mark.textContent = shown(chars.slice(span.start, span.end).join(""));
     mark.title = shown(`${span.source} → ${span.label}`);
-    mark.className = `label-${state.item.choices.indexOf(span.label) % 6}`;
+    const at = state.item.choices.indexOf(span.label);
+    mark.className = at < 0 ? "label-other" : `label-${at % 6}`;
     fragment.append(mark);
     cursor = span.end;
   }
@@ -77,15 +88,20 @@ function spanSegments(item) {
   const length = units.length - 1;
   const token = item.tokens[state.cursor];
   const selecting = state.anchor === null ? null : selection();
+  const asked = item.candidate ?? item.given_label;
+  // Each span's type is written after it (``tag``): the span asked about with a "?".
   const marks = [
-    ...item.spans.map((span) => ({ ...span, kind: `label-${item.choices.indexOf(span.label) % 6}` })),
+    ...item.spans.map((span) => ({
+      ...span, kind: `label-${item.choices.indexOf(span.label) % 6}`, tag: span.label,
+    })),
     {
       ...item.span,
       kind: "review",
-      label: item.candidate ?? item.given_label,
-      type: item.choices.indexOf(item.candidate ?? item.given_label),
+      label: asked,
+      tag: asked && asked !== "none" ? `${asked}?` : "?",
+      type: item.choices.indexOf(asked),
     },
-    state.draft && { ...state.draft, kind: "draft", label: "new bounds" },
+    state.draft && { ...state.draft, kind: "draft", label: "new bounds", tag: "new bounds" },
     token && { start: token[0], end: token[1], kind: "cursor", label: "cursor" },
     selecting && { ...selecting, kind: "selecting", label: "selection" },
   ].filter(Boolean);
@@ -104,6 +120,8 @@ function spanSegments(item) {
       const review = over.find((m) => m.kind === "review");
       if (review && review.type >= 0) piece.dataset.type = String(review.type % 6);
       piece.title = shown(over.map((m) => (m.kind === "cursor" ? "cursor" : m.label)).join(", "));
+      const tags = over.filter((m) => m.tag && m.end === end).map((m) => m.tag);
+      if (tags.length) piece.dataset.tag = shown(tags.join(", "));
     }
     fragment.append(piece);
   }
@@ -362,6 +380,20 @@ function render(item, notice = "") {
   $("next-attribute").hidden = !state.nextAttribute;
   $("type-keys").textContent = keyRange(state.labels);
   state.shownAt = performance.now();
+  readQuestion();
+}
+
+function readQuestion() {
+  // A new item's question takes the focus, so that a screen reader reads it (trial 61b:
+  // only the progress line was read, and a tag's next question is often the same words);
+  // not from the name box, a menu or the comment, where the reviewer is typing.
+  const question = $("question");
+  const now = document.activeElement;
+  if (now !== document.body && now !== question && !$("card").contains(now)) return;
+  if (["INPUT", "TEXTAREA"].includes(now.tagName)) return;
+  // Focus on the element that has it already is no event: nothing would be read.
+  if (now === question) question.blur();
+  question.focus({ preventScroll: true });
 }
 
 function ruledOut(label) {
@@ -421,6 +453,9 @@ function moveCursor(step) {
   const last = state.item.tokens.length - 1;
   state.cursor = Math.min(Math.max(state.cursor + step, 0), last);
   showSpans();
+  const [start, end] = state.item.tokens[state.cursor];
+  const units = unitsOf(state.item.text);
+  announce(`Cursor on "${state.item.text.slice(units[start], units[end])}".`);
 }
 
 function markKey() {
@@ -526,12 +561,21 @@ async function answer(action, label, bounds = {}) {
     });
     $("comment").value = "";
     showProgress(saved.progress);
+    announce(savedAs(action, label));
     await load();
   } catch (error) {
     say(`Not saved: ${error.message}. Press the key again to retry.`);
   } finally {
     state.busy = false;
   }
+}
+
+function savedAs(action, label) {
+  const said = {
+    accept: `yes, ${label}`, reject: `no, not ${label}`, label, skip: "skipped",
+    ambiguous: "ambiguous", fix: `new bounds, ${label}`, missed: `missed span, ${label}`,
+  }[action];
+  return `Saved: ${said ?? action}.`;
 }
 
 async function undo() {
@@ -546,6 +590,7 @@ async function undo() {
     await load();
     if (!undone.undone) say("Nothing to undo.");
     else if (undone.attribute) say(`Took back your last answer, on ${undone.attribute}.`);
+    else announce("Took back your last answer.");
   } catch (error) {
     say(`Could not undo: ${error.message}`);
   } finally {
@@ -561,7 +606,7 @@ document.addEventListener("keydown", (event) => {
     }
     return;
   }
-  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn()) return;
   // A held key repeats: it would answer items nobody read (trial 49b: six in a second).
   if (event.repeat) {
     event.preventDefault();
@@ -629,21 +674,57 @@ $("reviewer").addEventListener("change", () => {
   load();
 });
 // A menu gives the keys back once chosen (trial 57c: `s`, meant as skip, went to the
-// attribute menu's type-ahead and switched the pass to screen).
-$("focus").addEventListener("change", () => {
-  $("focus").blur();
-  load();
-});
-$("attribute").addEventListener("change", () => {
-  $("attribute").blur();
+// attribute menu's type-ahead and switched the pass to screen). A closed menu changes
+// on each arrow key, so a choice made by keys takes effect on Enter or on leaving the
+// menu, not on every step through it (trial 61b: each step switched the pass).
+function onChosen(menu, choose) {
+  let browsing = false;
+  let pending = false;
+  let was = menu.value;
+  menu.addEventListener("focus", () => { was = menu.value; });
+  menu.addEventListener("mousedown", () => { browsing = false; });
+  menu.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && pending) {
+      // Escape leaves the menu as it was.
+      menu.value = was;
+      pending = false;
+      say("");
+    }
+    browsing = !["Enter", "Escape", "Tab"].includes(event.key);
+  });
+  menu.addEventListener("change", () => {
+    if (browsing) {
+      pending = true;
+      say(`Enter switches to ${menu.selectedOptions[0]?.textContent ?? ""}.`);
+      return;
+    }
+    menu.blur();
+    choose();
+  });
+  menu.addEventListener("blur", () => {
+    browsing = false;
+    if (!pending) return;
+    pending = false;
+    say("");
+    choose();
+  });
+}
+onChosen($("focus"), load);
+onChosen($("attribute"), () => {
   state.attribute = $("attribute").value;
   load();
+});
+$("shortcuts").addEventListener("change", () => {
+  localStorage.setItem(SHORTCUTS_KEY, shortcutsOn() ? "on" : "off");
+  $("keys-off").hidden = shortcutsOn();
 });
 
 async function start() {
   // Before the first wait: set once the config is back, the saved name would wipe one
   // typed meanwhile, and the Enter that followed would start nothing.
   $("reviewer").value = localStorage.getItem("labelkit-reviewer") || "";
+  $("shortcuts").checked = localStorage.getItem(SHORTCUTS_KEY) !== "off";
+  $("keys-off").hidden = shortcutsOn();
   try {
     const config = await call("/api/config");
     state.labels = config.labels;
@@ -652,6 +733,8 @@ async function start() {
     $("keys").hidden = config.kind === "spans";
     $("span-keys").hidden = config.kind !== "spans";
     $("workspace").textContent = shown(config.workspace);
+    // The texts' language, for a screen reader's voice; the page's own words are English.
+    $("text").lang = config.lang;
     for (const name of config.attributes) {
       const option = document.createElement("option");
       option.value = name;
@@ -663,7 +746,8 @@ async function start() {
     for (const label of config.kind === "spans" ? config.labels : config.answers) {
       const option = document.createElement("option");
       option.value = label;
-      option.textContent = shown(`is this ${label}?`);
+      // A tag's answers are yes and no: the pass is over what the flagger suggests.
+      option.textContent = shown(config.kind === "multilabel" ? `suggested ${label}` : `is this ${label}?`);
       $("focus").append(option);
     }
     const pass = JSON.parse(sessionStorage.getItem(PASS_KEY) || "{}");
