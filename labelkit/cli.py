@@ -90,7 +90,12 @@ from labelkit.llm import (
     label_with_llm,
     plan_llm_budget,
 )
-from labelkit.llm.labeler import INTERRUPTED_STEP, over_budget, votes_of_another_prompt
+from labelkit.llm.labeler import (
+    INTERRUPTED_STEP,
+    over_budget,
+    prompt_change,
+    votes_of_another_prompt,
+)
 from labelkit.llm.local import local_llm_server, smollm2_path
 from labelkit.llm.suggest import decide_suggestion, suggest_lfs
 from labelkit.report import (
@@ -1238,6 +1243,8 @@ def llm(
         if few_shot:
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
             config = dataclasses.replace(config, examples=tuple(examples))
+        # Before the run, which stores its own request as the source's.
+        changed = prompt_change(ws, config, split=chosen)
         budgeted = budget is not None or budget_usd is not None
         if dry_run and budgeted:
             _print_budget_plan(
@@ -1249,7 +1256,7 @@ def llm(
             replaced = votes_of_another_prompt(ws, config, split=chosen)
             if replaced:
                 _warn(
-                    _another_prompt(config.source_name, replaced, chosen, "would be"),
+                    _another_prompt(config.source_name, replaced, chosen, "would be", changed),
                     highlight=False,
                 )
             return
@@ -1295,7 +1302,9 @@ def llm(
             estimate = estimates[0]
             if estimate.replaces_votes:
                 _warn(
-                    _another_prompt(estimate.source, estimate.replaces_votes, chosen, "would be"),
+                    _another_prompt(
+                        estimate.source, estimate.replaces_votes, chosen, "would be", changed
+                    ),
                     highlight=False,
                 )
             if config.logprobs and estimate.to_ask:
@@ -1389,7 +1398,10 @@ def llm(
     )
     _show_unread(stats.unread)
     if stats.replaced_votes:
-        _warn(_another_prompt(stats.source, stats.replaced_votes, chosen, "were"), highlight=False)
+        _warn(
+            _another_prompt(stats.source, stats.replaced_votes, chosen, "were", changed),
+            highlight=False,
+        )
     if stats.unread_by_attribute:
         # Trial 57c: the answers quoted were cut before the attribute they left out.
         console.print(
@@ -1403,6 +1415,13 @@ def llm(
             f"{counted(stats.timed_out, 'attempt')} ran past the deadline (--timeout): an "
             "endpoint may answer and bill such an attempt all the same, so the cost counts "
             "each at the most its request could cost",
+            highlight=False,
+        )
+    if stats.broken_off and stats.cost is not None:
+        console.print(
+            f"{counted(stats.broken_off, 'attempt')} broke off without an answer read (a "
+            "connection dropped, a body cut off or not JSON): an endpoint may bill such an "
+            "attempt all the same, so the cost counts each at the most its request could cost",
             highlight=False,
         )
     if stats.unmetered and stats.cost is not None:
@@ -1523,17 +1542,17 @@ def _print_budget_plan(plan: LLMBudgetPlan, config: LLMConfig) -> None:
         console.print(plan.note)
 
 
-def _another_prompt(source: str, votes: int, split: str | None, tense: str) -> str:
-    """Say that ``source`` asks another prompt than its votes came from, and what of
-    them a run replaces (trial 59a: unsaid; trial 59g: a budget of 20 left 132 votes
-    of 24,000, said in a note)."""
+def _another_prompt(source: str, votes: int, split: str | None, tense: str, changed: str) -> str:
+    """Say that ``source`` asks another prompt than its votes came from (``changed``:
+    ``prompt_change``'s words), and what of them a run replaces (trial 59a: unsaid;
+    trial 59g: a budget of 20 left 132 votes of 24,000, said in a note)."""
     where = f" on the {split} split" if split else ""
     return (
-        f"{source} asks another prompt than its last run (other instructions, template, "
-        f"examples or aliases): its {counted(votes, 'vote')} of the earlier prompt{where} "
-        f"{tense} replaced by this prompt's answers; the earlier answers stay cached (the "
-        "earlier prompt with --cached-only brings them back), and a new --source name "
-        "keeps both as sources"
+        f"{source} asks another prompt than its last run "
+        f"({changed or 'other instructions, template, examples or aliases'}): its "
+        f"{counted(votes, 'vote')} of the earlier prompt{where} {tense} replaced by this "
+        "prompt's answers; the earlier answers stay cached (the earlier prompt with "
+        "--cached-only brings them back), and a new --source name keeps both as sources"
     )
 
 

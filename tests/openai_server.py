@@ -52,6 +52,7 @@ FAULTS = (
     "context_length",
     "429_date",
     "401_echo",
+    "unsupported_parameter",
 )
 
 
@@ -145,6 +146,17 @@ class _Handler(BaseHTTPRequestHandler):
                 "code": "context_length_exceeded",
             }
             self._send(400, {"error": too_long})
+            return
+        if fault == "unsupported_parameter":
+            # As OpenAI refuses max_tokens for a reasoning model.
+            refused = {
+                "message": "Unsupported parameter: 'max_tokens' is not supported with this "
+                "model. Use 'max_completion_tokens' instead.",
+                "type": "invalid_request_error",
+                "param": "max_tokens",
+                "code": "unsupported_parameter",
+            }
+            self._send(400, {"error": refused})
             return
         if fault == "429_date":
             when = formatdate(time.time() + behaviour.retry_after_s, usegmt=True)

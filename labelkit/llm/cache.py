@@ -75,8 +75,10 @@ class CachedAnswer:
     completion_tokens: int | None
     latency_s: float | None
     confidence: float | None = None
-    # Attempts past the deadline before this outcome: not stored, counted in the cost.
+    # Attempts past the deadline, or broken off without an answer read, before this
+    # outcome: not stored, counted in the cost (``transport.Completion``).
     timed_out: int = 0
+    broken_off: int = 0
 
 
 def request_key(request: dict[str, Any]) -> str:

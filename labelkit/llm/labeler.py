@@ -320,8 +320,9 @@ class LLMRunStats:
     failed as longer than the model's context (they fail alike on every run).
     ``replaced_votes`` counts the votes the source had from another prompt (other
     instructions, a template, aliases), which this run's answers replaced.
-    ``timed_out`` attempts ran past the deadline; ``cost`` counts each at the most its
-    request could cost, as an endpoint may have answered and billed it."""
+    ``timed_out`` attempts ran past the deadline and ``broken_off`` ended without an
+    answer read (a dropped connection, a body cut off); ``cost`` counts each at the most
+    its request could cost, as an endpoint may have answered and billed it."""
 
     source: str
     examples: int
@@ -350,6 +351,7 @@ class LLMRunStats:
     too_long: int = 0
     replaced_votes: int = 0
     timed_out: int = 0
+    broken_off: int = 0
 
 
 @dataclass(frozen=True)
@@ -732,6 +734,48 @@ def votes_of_another_prompt(
     return _votes_of_another_prompt(workspace, config, _prompts(workspace, config, split))
 
 
+def prompt_change(workspace: Workspace, config: LLMConfig, *, split: str | None = None) -> str:
+    """What ``config`` asks otherwise than the request the source's votes came from, in
+    words ("temperature 0.7, was 0.0"); empty where it asks the same, or has no votes.
+
+    Examples
+    --------
+    >>> prompt_change(ws, dataclasses.replace(config, temperature=0.7))
+    'temperature 0.7, was 0.0'
+    """
+    stored = first_row(
+        workspace.con, "SELECT definition FROM sources WHERE name = ?", [config.source_name]
+    )
+    definition = _prompts(workspace, config, split).definition
+    if stored is None or stored[0] == definition:
+        return ""
+    try:
+        old, new = json.loads(stored[0]), json.loads(definition)
+    except ValueError:
+        return ""
+    # A task with attributes asked one at a time has a request per attribute.
+    if "model" not in new:
+        old = next(iter(old.values()), {}) if isinstance(old, dict) else {}
+        new = next(iter(new.values()), {})
+    if not isinstance(old, dict):
+        return ""
+    changes = []
+    for key in dict.fromkeys([*new, *old]):
+        if old.get(key) == new.get(key):
+            continue
+        if key == "messages":
+            changes.append("other instructions, template or examples")
+        elif key == "max_tokens":
+            # Trial 61c: 896 paid answers were to be bought again, the instructions blamed.
+            changes.append(
+                f"--max-tokens {new.get(key)}, was {old.get(key)}: the cache is keyed by the "
+                f"whole request, so --max-tokens {old.get(key)} uses the earlier answers"
+            )
+        else:
+            changes.append(f"{key} {new.get(key)}, was {old.get(key)}")
+    return "; ".join(changes)
+
+
 def estimate_llm_run(
     workspace: Workspace, config: LLMConfig, *, split: str | None = None, refresh: bool = False
 ) -> LLMEstimate:
@@ -1010,6 +1054,7 @@ def _label(
     if counts.asked and not cached_only:
         require_endpoint(config, counts.asked, counts.prompts)
         warn_if_model_unlisted(config)
+        _warn_if_priced_otherwise(workspace, config)
         if config.max_cost is not None:
             _refuse_over_budget(_estimate(workspace, config, prompts), config)
         requests = LLMRequests(
@@ -1152,6 +1197,7 @@ def _label(
         dropped=outcome.dropped if len(config.endpoints) > 1 else {},
         unmetered=outcome.unmetered,
         timed_out=outcome.timed_out,
+        broken_off=outcome.broken_off,
         last_error=outcome.last_error if outcome.failed else None,
         failed_examples=_examples_of(workspace, outcome.failed_keys),
         too_long=outcome.too_long,
@@ -1160,6 +1206,33 @@ def _label(
 
 
 INTERRUPTED_STEP = "llm-interrupted"
+
+
+def _warn_if_priced_otherwise(workspace: Workspace, config: LLMConfig) -> None:
+    """Warn where the prices given differ from those of the model's last priced run:
+    the cost and its limits count at the prices given (trial 61c: another model's
+    prices, pasted, made a $0.002 limit a $0.0325 bill)."""
+    if config.input_price is None or config.output_price is None:
+        return
+    last = first_row(
+        workspace.con,
+        """SELECT run_id, TRY_CAST(config->>'input_price' AS DOUBLE),
+                  TRY_CAST(config->>'output_price' AS DOUBLE)
+           FROM runs
+           WHERE step IN ('llm', ?) AND config->>'model' = ?
+               AND TRY_CAST(config->>'input_price' AS DOUBLE) IS NOT NULL
+           ORDER BY run_id DESC LIMIT 1""",
+        [INTERRUPTED_STEP, config.model],
+    )
+    if last is None or (last[1], last[2]) == (config.input_price, config.output_price):
+        return
+    warnings.warn(
+        f"{config.model} was priced at ${last[1]:g} in and ${last[2]:g} out per million tokens "
+        f"in run {last[0]}, and at ${config.input_price:g} and ${config.output_price:g} now: "
+        "this run's cost and its limits count at the new prices",
+        LabelkitWarning,
+        stacklevel=3,
+    )
 
 
 def _log_interrupted(
@@ -1369,8 +1442,10 @@ class LLMRun:
     # float (trial 50c: adding and taking back the holds left 8.7e-19, and with nothing
     # in flight to settle it a run at the limit waited forever).
     holding: int = 0
-    # Attempts that ran past the deadline, each counted in the cost at its request's hold.
+    # Attempts that ran past the deadline, or broke off without an answer read, each
+    # counted in the cost at its request's hold.
     timed_out: int = 0
+    broken_off: int = 0
     # The most an answer cost against what its request's ceiling allowed (1: within it).
     excess: float = 1.0
     # Answers whose endpoint gave no usage, counted at what was held for them.
@@ -1420,6 +1495,7 @@ class LLMRun:
         self.cost += part.cost
         self.unmetered += part.unmetered
         self.timed_out += part.timed_out
+        self.broken_off += part.broken_off
         self.excess = max(self.excess, part.excess)
         self.failed_keys = (self.failed_keys + part.failed_keys)[:FAILED_SHOWN]
         self.too_long += part.too_long
@@ -1492,18 +1568,20 @@ class LLMRun:
         # Never below zero, or every later reserve would wait for a settle to come.
         self.holding = max(self.holding - 1, 0)
         self.reserved = self.reserved - amount if self.holding else 0.0
-        if answer is not None and answer.timed_out:
-            # An attempt past the deadline may have been answered and billed: each at
-            # what was held for the request (trial 59g: 215 slow attempts were counted
-            # $0, and the run went 36% past its limit by the provider's bill).
+        if answer is not None and (answer.timed_out or answer.broken_off):
+            # An attempt past the deadline, or broken off, may have been answered and
+            # billed: each at what was held for the request (trial 59g: 215 slow
+            # attempts were counted $0, and the run went 36% past its limit by the
+            # provider's bill; trial 61c: bodies cut off, 35% of a bill).
             self.timed_out += answer.timed_out
-            self.cost += answer.timed_out * amount
+            self.broken_off += answer.broken_off
+            self.cost += (answer.timed_out + answer.broken_off) * amount
         if answer is not None and answer.error is None:
+            tokens = (answer.prompt_tokens, answer.completion_tokens or 0)
+            # A count below zero is as broken as none (trial 61c: counted $0, unsaid).
             actual = (
-                self.config.cost(
-                    max(answer.prompt_tokens, 0), max(answer.completion_tokens or 0, 0)
-                )
-                if answer.prompt_tokens is not None
+                self.config.cost(*tokens)
+                if answer.prompt_tokens is not None and min(tokens) >= 0
                 else None
             )
             self.unmetered += actual is None
@@ -1829,6 +1907,7 @@ async def _ask(
         if done.choice is not None and prompts.single(attribute)
         else None,
         timed_out=done.timed_out,
+        broken_off=done.broken_off,
     )
 
 

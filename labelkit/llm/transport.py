@@ -14,6 +14,9 @@ import json
 import math
 import os
 import random
+import re
+import socket
+import urllib.parse
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +29,8 @@ if TYPE_CHECKING:
 
     from labelkit.llm.labeler import LLMConfig
 
+# What labelkit sends where no key is needed (a local server), and is no secret.
+_NO_KEYS = ("unused", "local")
 # The longest wait a Retry-After may ask before a retry.
 MAX_RETRY_AFTER_S = 60.0
 
@@ -38,14 +43,16 @@ class UnusableResponse(Exception):
 class Completion:
     """How one request ended, after its retries: the first choice of the answer, or why
     there is none. ``refused``: the endpoint refused the response format asked for;
-    ``timed_out``: how many attempts ran past the deadline, which the endpoint may have
-    answered, and billed, all the same."""
+    ``timed_out``: how many attempts ran past the deadline, and ``broken_off`` how many
+    ended without a readable answer (a connection dropped once the request was sent, a
+    body cut off or not JSON): the endpoint may have answered, and billed, either."""
 
     choice: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     refused: bool = False
     timed_out: int = 0
+    broken_off: int = 0
 
     @property
     def content(self) -> str | None:
@@ -128,7 +135,7 @@ async def complete(
     import openai
 
     failure: Completion | None = None
-    attempt, doubted, timed_out = 0, False, 0
+    attempt, doubted, timed_out, broken_off = 0, False, 0, 0
     while attempt <= retries:
         if not may_send():
             return failure
@@ -144,10 +151,15 @@ async def complete(
                     doubted = True
                     await asyncio.sleep(_retry_delay(error, attempt))
                     continue
-                return Completion(refused=True, timed_out=timed_out)
-            timed_out += isinstance(error, TimeoutError | openai.APITimeoutError)
+                return Completion(refused=True, timed_out=timed_out, broken_off=broken_off)
+            # The client has no deadline of its own: its APITimeoutError is aiohttp's
+            # dropped connection (trial 61c: "ran past the deadline" in 2 s of 20).
+            timed_out += isinstance(error, TimeoutError)
+            broken_off += _broken_off(error)
             failure = Completion(
-                error=_describe(error, config, str(client.base_url)), timed_out=timed_out
+                error=_describe(error, config, str(client.base_url)),
+                timed_out=timed_out,
+                broken_off=broken_off,
             )
             if attempt == retries or not _retryable(error):
                 return failure
@@ -155,8 +167,25 @@ async def complete(
             attempt += 1
             continue
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        return Completion(choice=choice, usage=usage, timed_out=timed_out)
+        return Completion(choice=choice, usage=usage, timed_out=timed_out, broken_off=broken_off)
     return failure
+
+
+def _broken_off(error: Exception) -> bool:
+    """Whether an attempt may have been answered, and billed, without an answer read: a
+    body cut off, too large or not JSON (trial 61c: 35% of a run's bill was counted
+    $0), or a connection lost once open; not one that could not open (refused, a name
+    not found), nor an error the endpoint sent."""
+    import openai
+
+    if isinstance(error, UnusableResponse):
+        return not str(error).startswith(("an error came back", "the response holds no"))
+    if isinstance(error, openai.APIConnectionError):
+        root: BaseException = error
+        while root.__cause__ is not None:
+            root = root.__cause__
+        return not isinstance(root, ConnectionRefusedError | socket.gaierror)
+    return False
 
 
 def api_key_of(config: LLMConfig) -> str | None:
@@ -201,7 +230,21 @@ def warn_if_model_unlisted(config: LLMConfig) -> None:
 
 
 def require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
-    """Refuse to ask when no endpoint is configured, saying what else would do."""
+    """Refuse to ask when no endpoint is configured, saying what else would do, or when
+    a base URL holds credentials, which the client cannot send beside the API key
+    (trial 61c: aiohttp's ValueError, a 60-line traceback)."""
+    for url, where in [
+        *((url, "--base-url") for url in config.endpoints if url),
+        (os.environ.get("OPENAI_BASE_URL", ""), "OPENAI_BASE_URL"),
+    ]:
+        parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:
+            shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+            raise LabelkitError(
+                f"{where} holds credentials (user:password@ before {shown}): the requests "
+                "carry the API key as a bearer token and cannot carry a password beside it: "
+                "give the key with --api-key or OPENAI_API_KEY"
+            )
     if config.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY"):
         return
     raise LabelkitError(
@@ -256,7 +299,11 @@ def _describe(error: Exception, config: LLMConfig, endpoint: str) -> str:
     that echoes it in an error would put it on screen and in the workspace (trial 50c)."""
     described = _described(error, config, endpoint)
     key = api_key_of(config)
-    return described.replace(key, "<api key>") if key and len(key) >= 8 else described
+    # A short shared secret in front of a self-hosted server is a key too (trial 61c:
+    # "tok-777" was shown and stored); labelkit's own stand-ins are not.
+    if key and len(key) >= 4 and key not in _NO_KEYS:
+        return described.replace(key, "<api key>")
+    return described
 
 
 def _described(error: Exception, config: LLMConfig, endpoint: str) -> str:
@@ -292,16 +339,32 @@ def _described(error: Exception, config: LLMConfig, endpoint: str) -> str:
     return described
 
 
+# Words with which endpoints refuse a response format (OpenAI's response_format and
+# json_schema, llama.cpp's grammar, vLLM's guided decoding).
+_FORMAT_WORDS = ("format", "schema", "json_object", "grammar", "guided")
+# "Unsupported parameter: 'max_tokens'", "unknown field `temperature`": a parameter named.
+_PARAMETER_NAMED = re.compile(r"(?:parameter|argument|field)s?:?\s*['\"`]([A-Za-z_.]+)['\"`]")
+
+
 def _refuses_format(error: Exception) -> bool:
     """Whether an error among ``format_refusals`` may say the response format is refused:
-    not a 502-504 (an outage, retried as any) nor a prompt over the context length, which
+    not a 502-504 (an outage, retried as any), nor a prompt over the context length, which
     fails in every format (trial 50c: four 503s, or one long first text, sent a whole run
-    without its schema)."""
+    without its schema); a 500 only where it names the format (trial 61c: an outage of
+    500s was said to refuse two formats), and a 4xx not where it names another
+    parameter (trial 61c: a reasoning model's "Unsupported parameter: 'max_tokens'")."""
     import openai
 
+    said = f"{getattr(error, 'code', '') or ''} {getattr(error, 'param', '') or ''} {error}"
+    if over_context(said):
+        return False
+    names_format = any(word in said.lower() for word in _FORMAT_WORDS)
     if isinstance(error, openai.InternalServerError):
-        return error.status_code == 500
-    return not over_context(f"{getattr(error, 'code', '') or ''} {error}")
+        return error.status_code == 500 and names_format
+    param = getattr(error, "param", None) or next(iter(_PARAMETER_NAMED.findall(said)), None)
+    if param:
+        return any(word in param.lower() for word in _FORMAT_WORDS)
+    return True
 
 
 def over_context(error: str) -> bool:

@@ -507,16 +507,18 @@ def test_an_endpoint_that_repeats_the_key_never_gets_it_shown_or_stored(
     workspace: Workspace,
 ) -> None:
     # Trial 50c: a proxy answered "Incorrect API key provided: <the key>", which the
-    # summary printed and llm_cache.error kept.
-    secret = "sk-proj-a1b2c3d4e5f6"
-    with OpenAIServer(Behaviour(always="401_echo")) as server:
-        stats = label_with_llm(
-            workspace, dataclasses.replace(CONFIG, base_url=server.base_url, api_key=secret)
-        )
-    said = f"{stats.stopped} {stats.last_error}"
-    assert "Incorrect API key provided: <api key>" in said and secret not in said
-    stored = workspace.sql("SELECT error FROM llm_cache")["error"].to_list()
-    assert stored and all("<api key>" in e and secret not in e for e in stored)
+    # summary printed and llm_cache.error kept; trial 61c: a short one, "tok-777", still.
+    for secret in ("sk-proj-a1b2c3d4e5f6", "tok-777"):
+        with OpenAIServer(Behaviour(always="401_echo")) as server:
+            stats = label_with_llm(
+                workspace,
+                dataclasses.replace(CONFIG, base_url=server.base_url, api_key=secret),
+                refresh=True,
+            )
+        said = f"{stats.stopped} {stats.last_error}"
+        assert "Incorrect API key provided: <api key>" in said and secret not in said
+        stored = workspace.sql("SELECT error FROM llm_cache")["error"].to_list()
+        assert stored and all("<api key>" in e and secret not in e for e in stored)
 
 
 def test_failed_prompts_are_explained_when_the_run_goes_on(workspace: Workspace) -> None:

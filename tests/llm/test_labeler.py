@@ -11,6 +11,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -29,6 +30,7 @@ from labelkit import (
     label_with_llm,
 )
 from labelkit.llm import LLMRunStats, estimate_llm_run, few_shot_examples
+from labelkit.llm.labeler import prompt_change
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
 CONFIG = LLMConfig(model="test-model", instructions="Is this comment spam?", api_key="test")
@@ -82,6 +84,17 @@ def test_a_source_asked_another_prompt_says_so_and_logs_each_prompts_hash(
         # Trial 59g: the dry run said nothing of the votes a changed prompt replaces.
         assert estimate_llm_run(workspace, advert).replaces_votes == 6
         assert estimate_llm_run(workspace, config, refresh=True).replaces_votes == 0
+        # Trial 61c: a larger --max-tokens was said to change the instructions, and
+        # nothing said the cache would not serve it.
+        assert prompt_change(workspace, config) == ""
+        assert prompt_change(workspace, advert) == "other instructions, template or examples"
+        longer = dataclasses.replace(config, max_tokens=config.answer_tokens(workspace.task) + 4)
+        assert estimate_llm_run(workspace, longer).cached == 0
+        assert prompt_change(workspace, longer) == (
+            f"--max-tokens {longer.max_tokens}, was {config.answer_tokens(workspace.task)}: the "
+            f"cache is keyed by the whole request, so --max-tokens "
+            f"{config.answer_tokens(workspace.task)} uses the earlier answers"
+        )
         other = label_with_llm(workspace, advert)
     assert (first.replaced_votes, again.replaced_votes, other.replaced_votes) == (0, 0, 6)
     assert other.answered == 6
@@ -192,6 +205,58 @@ def test_one_500_on_the_first_request_keeps_the_json_schema(workspace: Workspace
     assert stats.response_format == "json_schema" and stats.answered == 6
     assert len(server.requests) == 7
     assert {request["response_format"]["type"] for request in server.requests} == {"json_schema"}
+
+
+@pytest.mark.parametrize("fault", ["500", "unsupported_parameter"])
+def test_an_outage_or_another_parameter_refused_keeps_the_json_schema(
+    workspace: Workspace, fault: str
+) -> None:
+    # Trial 61c: an outage of 500s, and a reasoning model's refusal of max_tokens, were
+    # each said to refuse json_schema and then json_object.
+    with OpenAIServer(Behaviour(always=fault)) as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, max_retries=0, stop_after_failures=3
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            stats = label_with_llm(workspace, config)
+    assert {request["response_format"]["type"] for request in server.requests} == {"json_schema"}
+    assert stats.stopped is not None and "3 prompts in a row failed" in stats.stopped
+
+
+def test_a_base_url_with_credentials_is_refused_without_showing_them(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 61c: aiohttp's ValueError ended the run in a 60-line traceback.
+    with OpenAIServer() as server:
+        netloc = server.base_url.split("//")[1]
+        config = dataclasses.replace(CONFIG, base_url=f"http://ana:s3cret-pw@{netloc}")
+        with pytest.raises(LabelkitError, match="--base-url holds credentials") as refused:
+            label_with_llm(workspace, config)
+        assert "s3cret-pw" not in str(refused.value) and server.base_url in str(refused.value)
+        monkeypatch.setenv("OPENAI_BASE_URL", f"http://ana:s3cret-pw@{netloc}")
+        with pytest.raises(LabelkitError, match="OPENAI_BASE_URL holds credentials"):
+            label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=None))
+        assert server.requests == []
+    assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 0
+
+
+def test_prices_other_than_the_models_last_are_warned_of(workspace: Workspace) -> None:
+    # Trial 61c: another model's prices, pasted, made a $0.002 limit a $0.0325 bill.
+    with OpenAIServer() as server:
+        config = dataclasses.replace(
+            CONFIG, base_url=server.base_url, input_price=2.5, output_price=10.0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            label_with_llm(workspace, config)
+            label_with_llm(workspace, config, refresh=True)
+        first = workspace.sql("SELECT min(run_id) AS n FROM runs WHERE step = 'llm'")["n"][0]
+        pasted = dataclasses.replace(config, input_price=0.15, output_price=0.6)
+        with pytest.warns(
+            LabelkitWarning, match=rf"at \$2.5 in and \$10 out .* in run {first + 1}"
+        ):
+            label_with_llm(workspace, pasted, refresh=True)
 
 
 def test_free_text_answers_are_parsed(workspace: Workspace) -> None:
@@ -352,6 +417,38 @@ def test_attempts_past_the_deadline_are_counted_in_the_cost(tmp_path: Path) -> N
     # Each timed-out attempt at the most its request could cost: at least what an answer
     # of that request cost.
     assert slow.cost > plain.cost * 1.9
+
+
+def test_attempts_broken_off_and_broken_token_counts_are_counted_at_their_hold(
+    tmp_path: Path,
+) -> None:
+    # Trial 61c: a body cut off at HTTP 200 was billed and counted $0; a dropped
+    # connection was said to run past the deadline; a count below zero was counted $0.
+    def run(name: str, **behaviour: Any) -> LLMRunStats:
+        with Workspace(tmp_path / f"{name}.duckdb") as ws:
+            ingest(ws, pl.DataFrame({"id": ["a", "b"], "text": ["nice song", "subscribe"]}),
+                   id_column="id", labels=["ham", "spam"])  # fmt: skip
+            with OpenAIServer(Behaviour(**behaviour)) as server:
+                config = dataclasses.replace(
+                    CONFIG,
+                    base_url=server.base_url,
+                    concurrency=1,
+                    max_retries=3,
+                    timeout_s=30.0,
+                    input_price=1.0,
+                    output_price=2.0,
+                )
+                return label_with_llm(ws, config)
+
+    plain = run("plain")
+    broken = run("broken", faults=["malformed", "drop"])
+    # The cut-off body is not asked again; the dropped connection is, and answered.
+    assert (broken.answered, broken.failed, broken.timed_out, broken.broken_off) == (1, 1, 0, 2)
+    # One answer at its cost, two attempts each at the most its request could cost.
+    assert broken.cost > plain.cost * 1.4
+    negative = run("negative", prompt_tokens=-5)
+    assert (negative.answered, negative.unmetered) == (2, 2)
+    assert negative.cost > plain.cost
 
 
 def test_a_killed_run_resumes_without_asking_answered_prompts_again(tmp_path: Path) -> None:
