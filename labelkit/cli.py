@@ -51,6 +51,7 @@ from labelkit.errors import (
     LabelkitError,
     LabelkitWarning,
     SchemaToMigrateError,
+    WorkspaceError,
     WorkspaceLockedError,
     did_you_mean,
 )
@@ -395,8 +396,17 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
     wait_s = _wait_seconds()
     try:
         return Workspace(path, read_only=read_only, wait_s=wait_s)
-    except SchemaToMigrateError:
-        return Workspace(path, wait_s=wait_s)
+    except SchemaToMigrateError as old:
+        try:
+            return Workspace(path, wait_s=wait_s)
+        except WorkspaceLockedError:
+            raise
+        except WorkspaceError as error:
+            # Trial 61a: on a read-only medium, DuckDB's "Read-only file system" alone.
+            raise WorkspaceError(
+                f"{old}, which needs write access: {error}; copy the workspace somewhere "
+                "writable and run the command there, or use the labelkit that made it"
+            ) from error
 
 
 def _wait_seconds() -> float:

@@ -976,15 +976,25 @@ def _warn_if_out_of_date(workspace: Workspace, model_path: str | Path) -> None:
             """SELECT config->>'output_dir' AS output_dir, config->'label_model' AS taught
                FROM runs WHERE step = 'train' ORDER BY run_id DESC"""
         )
-        teacher = next(
-            (
-                json.loads(taught)
-                for output_dir, taught in trained.iter_rows()
-                # The folder trained into holds model-best and model-last.
-                if output_dir and taught and Path(output_dir).resolve() in (model, model.parent)
-            ),
-            None,
-        )
+        # The folder trained into holds model-best and model-last.
+        here = [
+            taught
+            for output_dir, taught in trained.iter_rows()
+            if output_dir and Path(output_dir).resolve() in (model, model.parent)
+        ]
+        teacher = next((json.loads(taught) for taught in here if taught), None)
+        if here and teacher is None:
+            # Trial 61a: a model of labelkit 0.1, trained here before the teacher and
+            # the review were recorded, was scored beside today's label model unsaid.
+            warnings.warn(
+                f"{model_path} was trained here by a labelkit that recorded neither its "
+                "teacher nor the review it learnt from: the label model scored beside it "
+                "may not be its teacher, and reviews since are unknown to it; train it "
+                "again to compare the two on one set of labels",
+                LabelkitWarning,
+                stacklevel=3,
+            )
+            return
     if made is not None:
         _warn_if_reviewed_since(workspace, model_path, made.get("reviewed") or {})
     now = label_model_run(workspace)

@@ -472,7 +472,7 @@ class Workspace:
     def _migrate(self) -> None:
         current = self.schema_version()
         upgrade = 0 < current < SCHEMA_VERSION
-        copy = self._keep_a_copy(current) if upgrade else None
+        copy, no_copy = self._keep_a_copy(current) if upgrade else (None, "")
         with self.transaction() as con:
             for migration in MIGRATIONS[current:]:
                 con.execute(migration)
@@ -497,7 +497,7 @@ class Workspace:
             kept = (
                 f"; the workspace as it was is kept at {copy}, which it can open"
                 if copy
-                else "; no copy was kept: the disk has no room for one"
+                else f"; no copy was kept: {no_copy}"
             )
             warnings.warn(
                 f"workspace {self.path} moved from schema version {current} to "
@@ -507,23 +507,36 @@ class Workspace:
                 stacklevel=3,
             )
 
-    def _keep_a_copy(self, version: int) -> Path | None:
+    def _keep_a_copy(self, version: int) -> tuple[Path | None, str]:
         """A copy of the file as it is, before a migration, beside it and named for its
-        schema version; None where the disk lacks room for it (trial 53d: the first
-        command after an upgrade, a read-only one, moved a team's workspace up a version,
-        and their teammates' older labelkit could open it no more)."""
+        schema version, and where it is; or None and why not, where the disk lacks room
+        for it and the migration (trial 53d: the first command after an upgrade, a
+        read-only one, moved a team's workspace up a version, and their teammates' older
+        labelkit could open it no more).
+
+        The file stays open, and locked, while it is copied: closed, another command
+        could open it in between, migrate it first and leave this one a migrated file to
+        migrate again (trial 61a: "damaged?"). It is copied under a temporary name and
+        renamed once whole, so that an interrupted copy leaves nothing that looks kept.
+        """
+        # What DuckDB's log holds goes into the file first.
+        self.con.execute("CHECKPOINT")
+        size, free = self.path.stat().st_size, shutil.disk_usage(self.path.parent).free
+        if free < 2 * size:
+            return None, (
+                f"the disk had {_megabytes(free)} free, and a copy of its {_megabytes(size)} "
+                "with room for the migration to grow needs twice that"
+            )
         stamp = time.strftime("%Y%m%dT%H%M%S")
         copy = self.path.with_name(f"{self.path.stem}.schema{version}-{stamp}{self.path.suffix}")
-        # Closed first: DuckDB writes what its log holds into the file as it closes.
-        self.con.close()
+        partial = copy.with_name(f".{copy.name}.partial")
         try:
-            if shutil.disk_usage(self.path.parent).free < 2 * self.path.stat().st_size:
-                return None
-            shutil.copy2(self.path, copy)
-            return copy
-        finally:
-            self.con = self._connect()
-            _quiet(self.con)
+            shutil.copy2(self.path, partial)
+            partial.replace(copy)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return copy, ""
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -1102,3 +1115,7 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -251,6 +252,66 @@ def test_a_workspace_from_before_languages_is_english(tmp_path: Path) -> None:
         stored = json.loads(ws.sql("SELECT value FROM meta WHERE key = 'task'")["value"][0])
         assert stored == {"kind": "classification", "labels": ["b", "a"], "lang": "en"}
         assert ws.task.lang == "en" and ws.task.labels == ("b", "a")
+
+
+def schema_5_workspace(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    for migration in MIGRATIONS[:5]:
+        con.execute(migration)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '5')")
+    con.close()
+    return path
+
+
+def test_a_workspace_stays_locked_while_its_copy_is_made_before_a_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 61a: the file was closed for the copy; a command started meanwhile migrated
+    # it, and the first then migrated it again: "damaged?", and a copy nobody logged.
+    path = schema_5_workspace(tmp_path / "old.duckdb")
+    copy_file = shutil.copy2
+    others: list[subprocess.CompletedProcess[str]] = []
+
+    def copy_while_another_command_opens(source: Path, target: Path) -> object:
+        opening = f"import duckdb; duckdb.connect({str(path)!r})"
+        others.append(
+            subprocess.run([sys.executable, "-c", opening], capture_output=True, text=True)
+        )
+        return copy_file(source, target)
+
+    monkeypatch.setattr(shutil, "copy2", copy_while_another_command_opens)
+    with pytest.warns(LabelkitWarning, match="is kept at"), Workspace(path) as ws:
+        assert ws.schema_version() == SCHEMA_VERSION
+        kept = Path(
+            json.loads(ws.sql("SELECT config FROM runs WHERE step = 'migrate'").item())["copy"]
+        )
+    assert [other.returncode for other in others] == [1]
+    assert "lock" in others[0].stderr.lower()
+    copied = duckdb.connect(str(kept), read_only=True)
+    assert copied.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [
+        ("5",)
+    ]
+    copied.close()
+
+
+def test_a_copy_cut_short_leaves_no_file_that_looks_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Trial 61a: Ctrl-C during the copy left half a file under the copy's own name,
+    # which the older labelkit then opened into a traceback.
+    path = schema_5_workspace(tmp_path / "old.duckdb")
+
+    def cut_short(source: Path, target: Path) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:4096])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shutil, "copy2", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        Workspace(path)
+    assert [file.name for file in tmp_path.iterdir()] == ["old.duckdb"]
+    con = duckdb.connect(str(path), read_only=True)
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("5",)]
+    con.close()
 
 
 def test_a_workspace_of_schema_6_migrates_keeping_every_row_as_attribute_blank(

@@ -267,6 +267,18 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
                 r"the workspace's label model is now dawid_skene \(run \d+\)",
             ):
                 evaluate(ws, path)
+        # A model of labelkit 0.1 recorded no teacher, and nor did its train run (trial
+        # 61a: scored beside today's label model, unsaid).
+        meta = json.loads((copy / "meta.json").read_text())
+        del meta["trained_from"]
+        (copy / "meta.json").write_text(json.dumps(meta))
+        ws.con.execute(
+            "UPDATE runs SET config = json_merge_patch(config, ?) WHERE step = 'train'",
+            [json.dumps({"label_model": None, "output_dir": str(copy.parent)})],
+        )
+        with pytest.warns(LabelkitWarning, match="recorded neither its teacher nor the review"):
+            evaluate(ws, copy)
+        shutil.copytree(model, copy, dirs_exist_ok=True)
     # The workspace moved too, as a colleague's copy is (trial 53b: by its path it was
     # another workspace, and the warning went).
     moved = shutil.move(spam_workspace, tmp_path / "handed-over.duckdb")
