@@ -1389,6 +1389,16 @@ def llm(
             raise _InterruptExplained(INTERRUPTED) from None
         # Before a stop is reported: what was paid for is saved either way.
         saved = export_llm_cache(ws, save_answers, model=config.model) if save_answers else None
+        dev_voted = (
+            first_row(
+                ws.con,
+                "SELECT count(*) FROM votes v JOIN examples e ON e.id = v.example_id "
+                "WHERE e.split = 'dev' AND v.source = ?",
+                [stats.source],
+            )
+            if stats.dev_accuracy is not None
+            else None
+        )
     parsed = f"{stats.unparsed} unparseable"
     if stats.spans is not None:
         parsed = (
@@ -1473,9 +1483,17 @@ def llm(
         )
     if stats.dev_accuracy is not None:
         before, after = stats.dev_accuracy
+        unvoted = (
+            # Trial 61c: "+0.000" on every run, read as the LLM adding nothing, where it
+            # had voted on no dev text (its votes reach dev only through the refit).
+            f"; {stats.source} has no vote on a dev text, so this barely moves: "
+            "`--split dev` measures it there"
+            if dev_voted is not None and dev_voted[0] == 0
+            else ""
+        )
         console.print(
             f"label model {stats.dev_model}, refit in memory: dev accuracy {before:.3f} -> "
-            f"{after:.3f} ({after - before:+.3f})"
+            f"{after:.3f} ({after - before:+.3f}){unvoted}"
         )
     if stats.stopped:
         raise LabelkitError(

@@ -1077,7 +1077,12 @@ def _label(
             raise
     # At the end of the whole run, not of a part: Ray asks the first prompt alone, and a
     # part that stopped would stop the parts after it (the second read of stop 57).
-    outcome.over_limit_stop()
+    if plan is not None and budget_usd is not None and config.max_cost == budget_usd:
+        # The planned prompts a budget in dollars has no room left to hold are its end,
+        # not a stop (trial 61c: every budgeted run ended in an error, status 1).
+        plan = dataclasses.replace(plan, note=_with_unheld(plan.note, outcome, budget_usd))
+    else:
+        outcome.over_limit_stop()
     stopped = outcome.stopped
     if stopped and outcome.last_error and outcome.last_error not in stopped:
         # Trial 44: retries spent --max-requests on a refused connection, and the run
@@ -1206,6 +1211,19 @@ def _label(
 
 
 INTERRUPTED_STEP = "llm-interrupted"
+
+
+def _with_unheld(note: str | None, outcome: LLMRun, budget_usd: float) -> str | None:
+    """A budget plan's note with the planned prompts its run left unasked, as what the
+    budget had left could not hold them."""
+    if not outcome.over_limit:
+        return note
+    unheld = (
+        f"{counted(outcome.over_limit, 'planned prompt')} did not fit what the budget had "
+        f"left (${max(budget_usd - outcome.cost, 0):.4f}; a request is held at the most it "
+        f"could cost, up to ${outcome.dearest_over:.4f} here, until its answer says)"
+    )
+    return f"{note}; {unheld}" if note else unheld
 
 
 def _warn_if_priced_otherwise(workspace: Workspace, config: LLMConfig) -> None:

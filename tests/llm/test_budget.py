@@ -128,6 +128,23 @@ def test_a_dollar_budget_buys_the_top_prompts_its_estimate_allows(voted: Workspa
     assert stats.cost is not None and stats.cost <= 1.0
 
 
+def test_planned_prompts_a_dollar_budget_cannot_hold_end_the_run_without_an_error(
+    voted: Workspace,
+) -> None:
+    # Trial 61c: a budget doing its job ended every run in "error: the run stopped
+    # early" and status 1, as the last planned prompts' holds did not fit what was left.
+    priced = dataclasses.replace(CONFIG, input_price=5000.0, output_price=5000.0)
+    plan = plan_llm_budget(voted, priced, split="train", budget_usd=1.0)
+    with OpenAIServer(Behaviour(prompt_tokens=20)) as server:
+        config = dataclasses.replace(priced, base_url=server.base_url, concurrency=1)
+        stats = label_with_llm(voted, config, split="train", budget_usd=1.0)
+    unheld = plan.to_ask - len(server.requests)
+    assert unheld > 0 and stats.stopped is None
+    assert stats.budget is not None and stats.budget.note is not None
+    assert f"{unheld} planned prompts did not fit what the budget had left" in stats.budget.note
+    assert stats.cost is not None and stats.cost <= 1.0
+
+
 def test_sources_aggregate_left_out_stay_out_of_the_scores_beside_it(voted: Workspace) -> None:
     # Trial 34: after `aggregate --exclude`, evaluate's majority vote and the LLM run's
     # "before" accuracy on dev still counted the sources left out.
@@ -188,6 +205,8 @@ def test_cli_dry_run_shows_the_plan_and_sends_nothing(voted: Workspace) -> None:
         assert sorted(asked(server)) == ["b01", "b02"]
     assert "budget: 2 of 2 planned prompts asked, 6 left unasked" in real.stdout
     assert "label model auto fit on train, refit in memory: dev accuracy" in real.stdout
+    # Trial 61c: "+0.000" on every run read as the LLM adding nothing.
+    assert "llm:test-model has no vote on a dev text, so this barely moves" in real.stdout
 
 
 REVIEWS = {
