@@ -1366,11 +1366,12 @@ def llm(
             # Trial 47c: it did not say how many answers the run had paid for.
             kept = _answers_since(ws, started[0] if started else None)
             logged = ws.sql(
-                "SELECT config->>'cost' AS cost FROM runs WHERE step = ? "
-                "ORDER BY run_id DESC LIMIT 1",
+                "SELECT config->>'cost' AS cost, config->>'in_flight' AS in_flight FROM runs "
+                "WHERE step = ? ORDER BY run_id DESC LIMIT 1",
                 [INTERRUPTED_STEP],
             )
             cost = logged["cost"][0] if logged.height else None
+            flying = int(logged["in_flight"][0] or 0) if logged.height else 0
             # Trial 59g: a budgeted run started again bought a whole budget more.
             again = (
                 "again with --cached-only to store them alone (a budgeted run asks for a "
@@ -1381,7 +1382,18 @@ def llm(
             errors.print(
                 f"interrupted: {counted(kept, 'answer')} received "
                 f"{'is' if kept == 1 else 'are'} in the cache"
-                + (f" (${float(cost):.4f}, logged as step {INTERRUPTED_STEP})" if cost else "")
+                + (
+                    f" (${float(cost):.4f}"
+                    + (
+                        f", {counted(flying, 'request')} in flight counted at the most "
+                        "each could cost"
+                        if flying
+                        else ""
+                    )
+                    + f", logged as step {INTERRUPTED_STEP})"
+                    if cost
+                    else ""
+                )
                 + f", but this run's votes were not stored; run {again} (cached answers are "
                 "not asked or paid for again)",
                 highlight=False,

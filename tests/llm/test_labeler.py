@@ -537,13 +537,23 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
             return int(said[1]), " ".join(stderr.split())
 
         kept, said = interrupted("--input-price", "1", "--output-price", "2")
+        billed = len(server.requests)
         with Workspace(path, read_only=True) as ws:
             assert kept == ws.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] > 0
             # Trial 59g: what an interrupted run paid was logged nowhere.
             logged = ws.sql("SELECT config FROM runs WHERE step = 'llm-interrupted'")
-            cost = json.loads(logged["config"][0])["cost"]
-        assert logged.height == 1 and cost > 0
-        assert f"(${cost:.4f}, logged as step llm-interrupted)" in said
+            run = json.loads(logged["config"][0])
+        assert logged.height == 1 and run["cost"] > 0
+        # Trial 61c: the requests in flight, which the server answers and bills, counted
+        # nowhere (each answer here costs 20 prompt and 5 completion tokens).
+        assert run["cost"] >= billed * (20 * 1 + 5 * 2) / 1e6 * (1 - 1e-9)
+        flying = (
+            f", {run['in_flight']} request{'s' if run['in_flight'] > 1 else ''} in flight "
+            "counted at the most each could cost"
+            if run["in_flight"]
+            else ""
+        )
+        assert f"(${run['cost']:.4f}{flying}, logged as step llm-interrupted)" in said
         assert "run the same command again to store them" in said
         # Refreshed answers replace cached rows: counting rows said 0 (second read, stop 48).
         refreshed, said = interrupted("--refresh", "--budget", "150")
