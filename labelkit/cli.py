@@ -1678,9 +1678,19 @@ def suggest_lfs_command(
         else:
             proposals = suggest_lfs(ws, config, **ask)
         new = proposals.filter(pl.col("status") == "new")
+        asked = first_row(
+            ws.con,
+            "SELECT config->>'cached', config->>'cost' FROM runs WHERE step = 'suggest-lfs' "
+            "ORDER BY run_id DESC LIMIT 1",
+        )
+        paid = (
+            "; cached, free"
+            if asked and asked[0] == "true"
+            else (f"; cost ${float(asked[1]):.4f}" if asked and asked[1] is not None else "")
+        )
         console.print(
             f"{model} proposed {proposals.height} rules: {new.height} new, "
-            f"{proposals.height - new.height} malformed or already there",
+            f"{proposals.height - new.height} malformed or already there{paid}",
             markup=False,
         )
         for row in proposals.filter(pl.col("status") != "new").iter_rows(named=True):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import unicodedata
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from labelkit.errors import InputError, LabelkitError
 from labelkit.lf.analysis import most_disputed, uncovered_examples, wilson_interval
 from labelkit.lf.apply import apply_lfs_to_frame
 from labelkit.lf.core import LabelingFunction
-from labelkit.lf.rules import ARROW, load_rules, parse_rule, rule_line
+from labelkit.lf.rules import ARROW, COMMENT, load_rules, parse_rule, rule_line
 from labelkit.llm.cache import CachedAnswer, cached_answers, request_key, store_answer
 from labelkit.llm.labeler import LLMConfig
 from labelkit.llm.prompt import labeled_list_schema
@@ -110,10 +111,21 @@ def suggest_lfs(
         )
     request = _request(config, task.labels, shown, max_rules)
     key = request_key(request)
-    response = _answer(workspace, config, request, key, rules_schema(task.labels, max_rules))
+    response, bought = _answer(
+        workspace, config, request, key, rules_schema(task.labels, max_rules)
+    )
     proposals = _proposals(response, task.labels, existing)
     scored = _score(workspace, proposals)
-    with workspace.run("suggest-lfs", {"model": config.model, "key": key}) as run:
+    logged = {
+        "model": config.model,
+        "key": key,
+        "cached": bought is None,
+        "input_price": config.input_price,
+        "output_price": config.output_price,
+        # For spend across runs (trial 61c: logged nowhere).
+        "cost": _cost(config, request, bought),
+    }
+    with workspace.run("suggest-lfs", logged) as run:
         first = first_row(run.con, "SELECT coalesce(max(id), 0) + 1 FROM lf_suggestions")
         assert first is not None
         scored = scored.with_row_index("id", offset=int(first[0])).with_columns(
@@ -245,13 +257,14 @@ def _answer(
     request: dict[str, Any],
     key: str,
     schema: dict[str, Any],
-) -> str:
-    """The cached answer to ``request``, else the LLM's, cached; an error if none came."""
+) -> tuple[str, CachedAnswer | None]:
+    """The cached answer to ``request`` (and None), else the LLM's, cached, and the
+    answer bought; an error if none came."""
     cached = cached_answers(workspace, [key], config.max_response_bytes)
     # An answer with no rules in it is asked again: replayed, it stopped every rerun
     # with the same error, whatever the endpoint now said (trial 45).
     if cached.height and _rules_in(cached["response"][0]) is not None:
-        return cached["response"][0]
+        return cached["response"][0], None
     require_endpoint(config, 1, 1)
     if config.max_cost is not None:
         chars = sum(len(message["content"]) for message in request["messages"])
@@ -266,7 +279,20 @@ def _answer(
     if answer.error is not None:
         raise LabelkitError(f"the LLM gave no rules: {answer.error}")
     assert answer.response is not None
-    return answer.response
+    return answer.response, answer
+
+
+def _cost(config: LLMConfig, request: dict[str, Any], bought: CachedAnswer | None) -> float | None:
+    """What the answer cost: nothing where it was cached; at its usage where bought, else
+    at the most the request could cost (a token per character of its messages and its
+    ``max_tokens`` of answer, as ``label_with_llm`` holds it); None without prices."""
+    if config.cost(0, 0) is None or bought is None:
+        return config.cost(0, 0)
+    tokens = (bought.prompt_tokens, bought.completion_tokens or 0)
+    if tokens[0] is not None and min(tokens) >= 0:
+        return config.cost(*tokens)
+    chars = sum(len(message["content"]) for message in request["messages"])
+    return config.cost(chars, config.max_tokens)
 
 
 async def _ask(
@@ -314,12 +340,24 @@ def rules_schema(labels: tuple[str, ...], max_rules: int) -> dict[str, Any]:
 
 
 def _rules_in(response: str) -> list[Any] | None:
-    """The ``rules`` list of an answer; None where it holds none."""
+    """The ``rules`` list of an answer, or its rule lines as a rule file holds them
+    (``refund* -> refund``; trial 61c: a model wrote those, and each retry bought the
+    same answer again); None where it holds neither."""
     try:
         items = json.loads(response).get("rules")
     except (ValueError, AttributeError):
-        return None
-    return items if isinstance(items, list) else None
+        items = None
+    if isinstance(items, list):
+        return items
+    lines = []
+    for line in response.splitlines():
+        # A list's bullet or number goes; a comment, or a line of no rule, is passed.
+        line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip()).strip("`").strip()
+        regex = re.match(rf"(/.+?/)\s*{ARROW}(.*)$", line) if line.startswith("/") else None
+        match, arrow, label = (regex[1], ARROW, regex[2]) if regex else line.partition(ARROW)
+        if arrow and not line.startswith(COMMENT) and match.strip():
+            lines.append({"match": match.strip(), "label": label.partition(COMMENT)[0].strip()})
+    return lines or None
 
 
 def _hidden_character(text: str) -> str | None:

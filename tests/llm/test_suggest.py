@@ -222,6 +222,33 @@ def test_an_answer_without_a_rules_list_is_an_error_that_writes_nothing(
     assert suggested.height > 0
 
 
+def test_rule_lines_are_read_as_a_rule_file_holds_them_and_the_cost_is_logged(
+    ws: Workspace,
+) -> None:
+    # Trial 61c: a model that wrote rule lines was refused, each retry bought the same
+    # answer again, and no run logged what any answer cost.
+    lines = "Rules:\n- subscrib* -> spam\n2. /free gift/ -> spam # gifts\n`check out -> spam`\n"
+    priced = dataclasses.replace(CONFIG, input_price=1000.0, output_price=2000.0)
+    with OpenAIServer(Behaviour(script=lambda body: lines)) as server:
+        config = dataclasses.replace(priced, base_url=server.base_url)
+        first = suggest_lfs(ws, config)
+        again = suggest_lfs(ws, config)
+        assert len(server.requests) == 1, "the cached answer is read, not bought again"
+    expected = ["subscrib* -> spam", "/free gift/ -> spam", "check out -> spam"]
+    assert first["rule"].to_list() == again["rule"].to_list() == expected
+    logged = [
+        json.loads(config)
+        for config in ws.sql("SELECT config FROM runs WHERE step = 'suggest-lfs' ORDER BY run_id")[
+            "config"
+        ]
+    ]
+    # The test server counts 20 prompt and 5 completion tokens an answer.
+    assert [(run["cached"], run["cost"]) for run in logged] == [
+        (False, pytest.approx((20 * 1000 + 5 * 2000) / 1e6)),
+        (True, 0.0),
+    ]
+
+
 def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     ws: Workspace, tmp_path: Path
 ) -> None:
@@ -231,9 +258,10 @@ def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
         result = run(
             "suggest-lfs", path, "--rules", rules, "--model", "m",
             "--instructions", "Spam?", "--base-url", server.base_url, "--api-key", "k",
-            keys="yn",
+            "--input-price", "1000", "--output-price", "2000", keys="yn",
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "malformed or already there; cost $0.0300" in result.stdout
     assert "malformed: love -> hma (label 'hma'" in result.stdout
     assert "subscrib* -> spam\n  coverage 44.4%, overlaps 11.1%, conflicts 11.1%" in result.stdout
     assert "1 rules appended" in result.stdout
