@@ -200,8 +200,9 @@ def test_two_browsers_never_share_an_item_focus_mode_and_a_lost_connection(
         )
         summary = ana.context.new_page()
         summary.goto(f"{url}/summary")
-        expect(summary.locator("#stats")).to_contain_text("errors_found")
-        expect(summary.locator("#per-label")).to_contain_text("reviewed_as")
+        # Trial 61b: "errors_found" read aloud as "errors underscore found".
+        expect(summary.locator("#stats")).to_contain_text("errors found")
+        expect(summary.locator("#per-label")).to_contain_text("reviewed as")
         # Trial 59f: at 400 px the page scrolled sideways (593 px wide); a table scrolls
         # in its own box.
         summary.set_viewport_size({"width": 400, "height": 800})
@@ -488,10 +489,13 @@ def test_a_label_past_the_ninth_is_picked_by_its_two_digits_or_found_by_name(
         page.keyboard.press("/")
         page.keyboard.type("shut")
         expect(page.locator("#choices button[data-label]:visible")).to_have_count(0)
+        expect(page.locator("#announce")).to_have_text("No label matches.")
         page.fill("#label-filter", "clos")
         expect(page.locator("#choices button[data-label]:visible")).to_have_text(
             ["close_account (11)"]
         )
+        # Trial 61b: what the filter left was said to no screen reader.
+        expect(page.locator("#announce")).to_have_text("1 label matches: close_account")
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_contain_text("The queue is empty")
     with Workspace(intents_file, read_only=True) as ws:

@@ -653,7 +653,13 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-$("label-filter").addEventListener("input", filterLabels);
+$("label-filter").addEventListener("input", () => {
+  // What the filter left, said (trial 61b: nothing told a screen reader what matched).
+  const left = filterLabels().map((element) => element.dataset.label);
+  announce(left.length
+    ? `${left.length} ${left.length === 1 ? "label matches" : "labels match"}: ${left.slice(0, 5).join(", ")}`
+    : "No label matches.");
+});
 $("label-filter").addEventListener("keydown", (event) => {
   // Enter picks the first label left; Escape clears the filter. The document's listener
   // then takes the focus back to the page's keys.
