@@ -601,7 +601,7 @@ def _read_rows(
 
 
 # Column names that read as gold labels, pointed out when no label column is named.
-_LABEL_NAMES = ("label", "labels", "gold")
+_LABEL_NAMES = ("label", "labels", "gold", "spans")
 
 
 def _gold_columns(

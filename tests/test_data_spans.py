@@ -38,6 +38,19 @@ def the_ingest_warning(path: Path, rows: list[dict]) -> str:
     return message
 
 
+def test_a_spans_column_not_named_as_gold_is_pointed_out(tmp_path: Path) -> None:
+    # Trial 61b: a file's `spans` column, left unread without --label-column, was said
+    # nowhere, and reviewers then saw the gold spans among the text's fields.
+    source = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        summary = ingest(ws, source, kind="spans", labels=["TERM", "BRAND"])
+    assert any(
+        "column 'spans' was not read as gold labels; to read it, pass label_column='spans'"
+        in note
+        for note in summary.notes
+    )
+
+
 def test_jsonl_gold_spans_are_stored_as_sorted_character_spans(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
     with Workspace(tmp_path / "ws.duckdb") as ws:
