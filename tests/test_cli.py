@@ -1238,6 +1238,39 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]
 
 
+def test_aggregate_says_where_one_source_alone_beats_the_label_model_on_dev(
+    tmp_path: Path,
+) -> None:
+    # Trial 61c: an LLM right on 0.847 of dev beside auto at 0.787, and nothing said so.
+    k, n, rng = 3, 1200, np.random.default_rng(0)
+    truth = rng.integers(0, k, n)
+    wrong = (truth + rng.integers(1, k, n)) % k
+    copied = np.where(rng.random(n) < 0.6, truth, wrong)  # one rule, copied four times
+    llm = np.where(rng.random(n) < 0.9, truth, (truth + 1) % k)
+    codes = np.column_stack([copied] * 4 + [llm])
+    ids, labels = [f"t{i:04d}" for i in range(n)], ["a", "b", "c"]
+    names = ["rule1", "rule2", "rule3", "rule4", "llm:big"]
+    ws = tmp_path / "ws.duckdb"
+    with Workspace(ws) as opened:
+        frame = pl.DataFrame({"id": ids, "text": ids, "split": ["train"] * 900 + ["dev"] * 300})
+        gold = [labels[c] if i >= 900 else None for i, c in enumerate(truth)]
+        ingest(opened, frame.with_columns(label=pl.Series(gold)), labels=labels,
+               id_column="id", label_column="label", split_column="split")  # fmt: skip
+        import_votes(opened, pl.DataFrame({
+            "example_id": [ids[r] for r in range(n) for _ in names],
+            "source": names * n,
+            "label": [labels[codes[r, j]] for r in range(n) for j in range(len(names))],
+        }))  # fmt: skip
+    result = piped("aggregate", ws)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    right = (llm[900:] == truth[900:]).mean()
+    assert f"note: llm:big alone labels {right:.3f} of the 300 dev gold rows it votes on right" in (
+        said
+    )
+    assert "`labelkit aggregate --gold-split dev` lets auto weigh the sources by that gold" in said
+
+
 def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path: Path) -> None:
     # Trial 56b: on 30 intents, one keyword LF per intent tied with broad rules, auto fell
     # back to majority vote (0.575 on dev), Dawid-Skene reached 0.885, and nothing said so.
