@@ -399,10 +399,10 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
     except SchemaToMigrateError as old:
         try:
             return Workspace(path, wait_s=wait_s)
-        except WorkspaceLockedError:
-            raise
         except WorkspaceError as error:
             # Trial 61a: on a read-only medium, DuckDB's "Read-only file system" alone.
+            if not any(words in str(error) for words in ("Read-only", "Permission denied")):
+                raise
             raise WorkspaceError(
                 f"{old}, which needs write access: {error}; copy the workspace somewhere "
                 "writable and run the command there, or use the labelkit that made it"

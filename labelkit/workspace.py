@@ -527,6 +527,9 @@ class Workspace:
                 f"the disk had {_megabytes(free)} free, and a copy of its {_megabytes(size)} "
                 "with room for the migration to grow needs twice that"
             )
+        # A copy a killed process left half made: none is being made, as the file is ours.
+        for stale in self.path.parent.glob(f".{self.path.stem}.schema*{self.path.suffix}.partial"):
+            stale.unlink(missing_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S")
         copy = self.path.with_name(f"{self.path.stem}.schema{version}-{stamp}{self.path.suffix}")
         partial = copy.with_name(f".{copy.name}.partial")

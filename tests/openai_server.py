@@ -53,6 +53,8 @@ FAULTS = (
     "429_date",
     "401_echo",
     "unsupported_parameter",
+    "cut",
+    "unknown_field",
 )
 
 
@@ -147,6 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
             }
             self._send(400, {"error": too_long})
             return
+        if fault == "unknown_field":
+            # As a serde-based server refuses a field of the schema format it lacks.
+            refused = "Invalid request: unknown field `strict`, expected one of `name`, `schema`"
+            self._send(400, {"error": {"message": refused}})
+            return
         if fault == "unsupported_parameter":
             # As OpenAI refuses max_tokens for a reasoning model.
             refused = {
@@ -168,6 +175,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "malformed":
             self._send_bytes(200, b'{"id": "chatcmpl-1", "choices": [{"mess')
+            return
+        if fault == "cut":
+            # A body that ends before its Content-Length, as a dropped stream leaves it.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "500")
+            self.end_headers()
+            self.wfile.write(b'{"id": "chatcmpl-1", "choices": [{"mess')
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.close()
             return
         if fault == "drop":
             self.close_connection = True

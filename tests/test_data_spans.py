@@ -45,8 +45,7 @@ def test_a_spans_column_not_named_as_gold_is_pointed_out(tmp_path: Path) -> None
     with Workspace(tmp_path / "ws.duckdb") as ws:
         summary = ingest(ws, source, kind="spans", labels=["TERM", "BRAND"])
     assert any(
-        "column 'spans' was not read as gold labels; to read it, pass label_column='spans'"
-        in note
+        "column 'spans' was not read as gold labels; to read it, pass label_column='spans'" in note
         for note in summary.notes
     )
 

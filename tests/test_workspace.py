@@ -312,6 +312,13 @@ def test_a_copy_cut_short_leaves_no_file_that_looks_kept(
     con = duckdb.connect(str(path), read_only=True)
     assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("5",)]
     con.close()
+    # One a killed process left (no Ctrl-C to clean it up) goes with the next copy made.
+    stale = tmp_path / ".old.schema5-20261206T000000.duckdb.partial"
+    stale.write_bytes(b"half")
+    monkeypatch.undo()
+    with pytest.warns(LabelkitWarning, match="is kept at"), Workspace(path):
+        pass
+    assert not stale.exists()
 
 
 def test_a_workspace_of_schema_6_migrates_keeping_every_row_as_attribute_blank(

@@ -759,21 +759,36 @@ def prompt_change(workspace: Workspace, config: LLMConfig, *, split: str | None 
         new = next(iter(new.values()), {})
     if not isinstance(old, dict):
         return ""
+    differing = [key for key in dict.fromkeys([*new, *old]) if old.get(key) != new.get(key)]
     changes = []
-    for key in dict.fromkeys([*new, *old]):
-        if old.get(key) == new.get(key):
-            continue
+    for key in differing:
         if key == "messages":
             changes.append("other instructions, template or examples")
         elif key == "max_tokens":
-            # Trial 61c: 896 paid answers were to be bought again, the instructions blamed.
-            changes.append(
-                f"--max-tokens {new.get(key)}, was {old.get(key)}: the cache is keyed by the "
-                f"whole request, so --max-tokens {old.get(key)} uses the earlier answers"
-            )
+            changes.append(_max_tokens_change(config, new[key], old.get(key), differing == [key]))
         else:
             changes.append(f"{key} {new.get(key)}, was {old.get(key)}")
     return "; ".join(changes)
+
+
+def _max_tokens_change(config: LLMConfig, asked: int, before: Any, alone: bool) -> str:
+    """A change of the answer's token limit in words, with the ``--max-tokens`` that asks
+    the earlier requests where that alone changed (trial 61c: 896 paid answers were to
+    be bought again, the instructions blamed). A request's limit is ``--max-tokens``
+    times the attributes, or the entities, it asks for (``answer_tokens``; the second
+    read: that product was given as the option)."""
+    per = max(asked // max(config.max_tokens, 1), 1)
+    said = (
+        f"--max-tokens {config.max_tokens}, was {before}"
+        if per == 1
+        else f"{asked} answer tokens (--max-tokens {config.max_tokens} times {per}), was {before}"
+    )
+    if alone and isinstance(before, int) and before % per == 0:
+        said += (
+            ": the cache is keyed by the whole request, so --max-tokens "
+            f"{before // per} uses the earlier answers"
+        )
+    return said
 
 
 def estimate_llm_run(
@@ -1239,6 +1254,7 @@ def _warn_if_priced_otherwise(workspace: Workspace, config: LLMConfig) -> None:
            FROM runs
            WHERE step IN ('llm', ?) AND config->>'model' = ?
                AND TRY_CAST(config->>'input_price' AS DOUBLE) IS NOT NULL
+               AND TRY_CAST(config->>'output_price' AS DOUBLE) IS NOT NULL
            ORDER BY run_id DESC LIMIT 1""",
         [INTERRUPTED_STEP, config.model],
     )
@@ -1596,14 +1612,18 @@ class LLMRun:
             self.timed_out += answer.timed_out
             self.broken_off += answer.broken_off
             self.cost += (answer.timed_out + answer.broken_off) * amount
+        tokens = (
+            (answer.prompt_tokens, answer.completion_tokens or 0)
+            if answer is not None and answer.prompt_tokens is not None
+            else None
+        )
+        if answer is not None and answer.error is not None and tokens and min(tokens) >= 0:
+            # A failure that came with usage was answered, and billed: a 200 without a
+            # message (a refusal, a content filter; the second read: counted $0).
+            self.cost += self.config.cost(*tokens) or 0.0
         if answer is not None and answer.error is None:
-            tokens = (answer.prompt_tokens, answer.completion_tokens or 0)
             # A count below zero is as broken as none (trial 61c: counted $0, unsaid).
-            actual = (
-                self.config.cost(*tokens)
-                if answer.prompt_tokens is not None and min(tokens) >= 0
-                else None
-            )
+            actual = self.config.cost(*tokens) if tokens and min(tokens) >= 0 else None
             self.unmetered += actual is None
             counted = actual if actual is not None else amount
             self.cost += counted
@@ -1782,13 +1802,26 @@ async def _ask_all(
                 one not asked yet: its last answer and the endpoint that gave it."""
                 live = run.live(urls) or list(range(len(urls)))
                 on, tried = live[i % len(live)], []
+                # The attempts that ran past the deadline or broke off at the replicas
+                # failed over go with the answer into the cost (the second read: left out).
+                timed_out, broken_off = 0, 0
                 while True:
                     answer = await question(clients[on])
                     tried.append(on)
                     untried = [k for k in run.live(urls) if k not in tried]
                     if not (untried and answer is not None and _fails_over(answer)):
+                        if answer is not None and (timed_out or broken_off):
+                            answer = dataclasses.replace(
+                                answer,
+                                timed_out=answer.timed_out + timed_out,
+                                broken_off=answer.broken_off + broken_off,
+                            )
                         return answer, on
                     run.failed_at(answer, urls[on])
+                    timed_out, broken_off = (
+                        timed_out + answer.timed_out,
+                        broken_off + answer.broken_off,
+                    )
                     on = untried[0]
 
             try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import importlib
 import json
 import math
 import os
 import random
 import re
 import socket
+import ssl
 import urllib.parse
 import warnings
 from collections.abc import Callable
@@ -139,6 +141,7 @@ async def complete(
     while attempt <= retries:
         if not may_send():
             return failure
+        body: dict[str, Any] = {}
         try:
             body = await _post(client, config, arguments)
             choice = _first_choice(body)
@@ -158,6 +161,9 @@ async def complete(
             broken_off += _broken_off(error)
             failure = Completion(
                 error=_describe(error, config, str(client.base_url)),
+                # A 200 without a message (a refusal, a filter) was billed: its usage says
+                # how much (the second read: counted $0).
+                usage=_usage(body),
                 timed_out=timed_out,
                 broken_off=broken_off,
             )
@@ -166,9 +172,14 @@ async def complete(
             await asyncio.sleep(_retry_delay(error, attempt))
             attempt += 1
             continue
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        return Completion(choice=choice, usage=usage, timed_out=timed_out, broken_off=broken_off)
+        return Completion(
+            choice=choice, usage=_usage(body), timed_out=timed_out, broken_off=broken_off
+        )
     return failure
+
+
+def _usage(body: dict[str, Any]) -> dict[str, Any]:
+    return body["usage"] if isinstance(body.get("usage"), dict) else {}
 
 
 def _broken_off(error: Exception) -> bool:
@@ -180,12 +191,19 @@ def _broken_off(error: Exception) -> bool:
 
     if isinstance(error, UnusableResponse):
         return not str(error).startswith(("an error came back", "the response holds no"))
-    if isinstance(error, openai.APIConnectionError):
-        root: BaseException = error
-        while root.__cause__ is not None:
-            root = root.__cause__
-        return not isinstance(root, ConnectionRefusedError | socket.gaierror)
-    return False
+    if not isinstance(error, openai.APIConnectionError):
+        return False
+    # aiohttp's ClientConnectorError (and its SSL, certificate and DNS kinds) is a
+    # connection that never opened: nothing was sent (the second read: a TLS error and
+    # "no route to host" were charged).
+    cause: BaseException | None = error
+    while cause is not None:
+        if type(cause).__name__.startswith("ClientConnector") or isinstance(
+            cause, ConnectionRefusedError | socket.gaierror | ssl.SSLError
+        ):
+            return False
+        cause = cause.__cause__
+    return True
 
 
 def api_key_of(config: LLMConfig) -> str | None:
@@ -233,12 +251,17 @@ def require_endpoint(config: LLMConfig, missing: int, total: int) -> None:
     """Refuse to ask when no endpoint is configured, saying what else would do, or when
     a base URL holds credentials, which the client cannot send beside the API key
     (trial 61c: aiohttp's ValueError, a 60-line traceback)."""
-    for url, where in [
-        *((url, "--base-url") for url in config.endpoints if url),
-        (os.environ.get("OPENAI_BASE_URL", ""), "OPENAI_BASE_URL"),
-    ]:
-        parts = urllib.parse.urlsplit(url)
-        if parts.username is not None or parts.password is not None:
+    given = [(url, "--base-url") for url in config.endpoints if url]
+    if "" in config.endpoints:
+        # The client reads it only where no --base-url is given.
+        given.append((os.environ.get("OPENAI_BASE_URL", ""), "OPENAI_BASE_URL"))
+    for url, where in given:
+        try:
+            parts = urllib.parse.urlsplit(url)
+            credentials = parts.username or parts.password
+        except ValueError as error:
+            raise LabelkitError(f"{where} is no URL ({error}): {url!r}") from None
+        if credentials:
             shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
             raise LabelkitError(
                 f"{where} holds credentials (user:password@ before {shown}): the requests "
@@ -269,10 +292,17 @@ async def _post(
             if length and length.isdigit() and int(length) > limit:
                 raise UnusableResponse(f"the response has {length} bytes, over the cap of {limit}")
             body = bytearray()
-            async for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > limit:
-                    raise UnusableResponse(f"the response is over the cap of {limit} bytes")
+            try:
+                async for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise UnusableResponse(f"the response is over the cap of {limit} bytes")
+            except _transport_errors() as error:
+                # A body that ends before its length (the second read: httpx's ReadError
+                # ended the run in a traceback).
+                raise UnusableResponse(
+                    f"the response was cut off after {len(body)} bytes: {error}"
+                ) from error
     try:
         data = json.loads(body)
     except ValueError:
@@ -280,6 +310,19 @@ async def _post(
     if not isinstance(data, dict):
         raise UnusableResponse(f"the response is not a JSON object: {bytes(body[:200])!r}")
     return data
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The errors of the HTTP layers under the client while a body is read: httpx's (or
+    httpx2's, which the openai client's aiohttp transport imports as httpx) and aiohttp's."""
+    errors: list[type[Exception]] = []
+    for module, name in (("httpx", "TransportError"), ("httpx2", "TransportError"),
+                         ("aiohttp", "ClientError")):  # fmt: skip
+        try:
+            errors.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    return tuple(errors)
 
 
 def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
@@ -299,11 +342,14 @@ def _describe(error: Exception, config: LLMConfig, endpoint: str) -> str:
     that echoes it in an error would put it on screen and in the workspace (trial 50c)."""
     described = _described(error, config, endpoint)
     key = api_key_of(config)
-    # A short shared secret in front of a self-hosted server is a key too (trial 61c:
-    # "tok-777" was shown and stored); labelkit's own stand-ins are not.
-    if key and len(key) >= 4 and key not in _NO_KEYS:
+    if not key or key in _NO_KEYS:
+        return described
+    if len(key) >= 8:
         return described.replace(key, "<api key>")
-    return described
+    # A short shared secret in front of a self-hosted server is a key too (trial 61c:
+    # "tok-777" was shown and stored), masked where it stands alone: a short word is
+    # often part of others (the second read: "test" in "test-model").
+    return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", "<api key>", described)
 
 
 def _described(error: Exception, config: LLMConfig, endpoint: str) -> str:
@@ -343,6 +389,15 @@ def _described(error: Exception, config: LLMConfig, endpoint: str) -> str:
 # json_schema, llama.cpp's grammar, vLLM's guided decoding).
 _FORMAT_WORDS = ("format", "schema", "json_object", "grammar", "guided")
 # "Unsupported parameter: 'max_tokens'", "unknown field `temperature`": a parameter named.
+_REQUEST_PARAMETERS = (
+    "model",
+    "messages",
+    "temperature",
+    "max_tokens",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+)
 _PARAMETER_NAMED = re.compile(r"(?:parameter|argument|field)s?:?\s*['\"`]([A-Za-z_.]+)['\"`]")
 
 
@@ -362,9 +417,9 @@ def _refuses_format(error: Exception) -> bool:
     if isinstance(error, openai.InternalServerError):
         return error.status_code == 500 and names_format
     param = getattr(error, "param", None) or next(iter(_PARAMETER_NAMED.findall(said)), None)
-    if param:
-        return any(word in param.lower() for word in _FORMAT_WORDS)
-    return True
+    # Only a parameter of the request itself is another than the format: a field inside
+    # the format ("unknown field `strict`") refuses it (the second read).
+    return param not in _REQUEST_PARAMETERS
 
 
 def over_context(error: str) -> bool:

@@ -596,10 +596,11 @@ def _render(
     marking: str,
 ) -> Panel:
     colour = {label: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, label in enumerate(item.choices)}
+    unlisted = "reverse"  # the words of a vote no choice names: an aspect's "mentioned"
     if marking != "colour":
         # Trial 61b: without colour the highlights and their legend's swatches were
         # the text's own bold, a legend of nothing; the vote lines name the words.
-        colour = dict.fromkeys(item.choices, "underline")
+        colour, unlisted = dict.fromkeys(item.choices, "underline"), "underline"
     votes = Table.grid(padding=(0, 2))
     matched = {span.source: item.text[span.start : span.end] for span in spans}
     for source, label in item.votes.items():
@@ -610,7 +611,7 @@ def _render(
     body = Table.grid()
     text = Text(printable(item.text), style="bold")
     for span in spans:
-        text.stylize(colour.get(span.label, "reverse"), span.start, span.end)
+        text.stylize(colour.get(span.label, unlisted), span.start, span.end)
     body.add_row(_excerpt(text, [(span.start, span.end, span.source) for span in spans]))
     if spans and marking == "colour":
         voted = dict.fromkeys(span.label for span in spans if span.label in colour)

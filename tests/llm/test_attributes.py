@@ -31,6 +31,7 @@ from labelkit.llm import (
     import_answers,
     import_llm_cache,
 )
+from labelkit.llm.labeler import prompt_change
 from tests.openai_server import Behaviour, OpenAIServer
 
 CONFIG = LLMConfig(model="m", instructions="What does the review say?", api_key="k")
@@ -97,6 +98,12 @@ def test_one_request_per_text_votes_every_attribute(reviews: Workspace) -> None:
         assert server.requests[0]["max_tokens"] == 16 * 3
         again = label_with_llm(reviews, dataclasses.replace(priced, base_url=server.base_url))
         assert len(server.requests) == 4, "a rerun asks nothing: the prompt is the cache key"
+        # The second read: the request's limit, 16 times 3, was given as the option's.
+        longer = dataclasses.replace(priced, max_tokens=20)
+        assert prompt_change(reviews, longer) == (
+            "60 answer tokens (--max-tokens 20 times 3), was 48: the cache is keyed by the "
+            "whole request, so --max-tokens 16 uses the earlier answers"
+        )
     assert _votes(reviews, "llm:m") == {
         ("r1", "food", "positive"),
         ("r1", "staff", "negative"),

@@ -521,6 +521,15 @@ def test_an_endpoint_that_repeats_the_key_never_gets_it_shown_or_stored(
         assert stored and all("<api key>" in e and secret not in e for e in stored)
 
 
+def test_a_short_key_is_masked_where_it_stands_alone_only() -> None:
+    # The second read: the key "test" masked inside "test-model" garbled the message.
+    from labelkit.llm.transport import UnusableResponse, _describe
+
+    config = dataclasses.replace(CONFIG, api_key="test")
+    said = _describe(UnusableResponse("test-model refused the key test"), config, "")
+    assert said == "UnusableResponse: test-model refused the key <api key>"
+
+
 def test_failed_prompts_are_explained_when_the_run_goes_on(workspace: Workspace) -> None:
     # Trial 50c: "0 answered, 3 failed", exit 0, and nothing said why.
     result = llm_of_a_closed_port(workspace, stop_after=20)

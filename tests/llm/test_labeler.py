@@ -148,6 +148,29 @@ def test_a_dead_replicas_prompts_are_asked_of_the_live_one(workspace: Workspace)
     assert stats.dropped[dead].startswith(f"2 prompts in a row failed at {dead}, the last with")
     assert "ConnectionRefusedError" in stats.dropped[dead]
     assert votes(workspace) == expected(workspace)
+    # A refused connection sent nothing: it costs nothing.
+    assert (stats.broken_off, stats.timed_out) == (0, 0)
+
+
+def test_attempts_broken_off_at_a_replica_failed_over_are_counted(workspace: Workspace) -> None:
+    # The second read: a replica dropping every connection cost what a clean run did.
+    with OpenAIServer(Behaviour(always="drop")) as dropping, OpenAIServer() as server:
+        config = dataclasses.replace(
+            CONFIG,
+            base_url=dropping.base_url,
+            extra_base_urls=(server.base_url,),
+            concurrency=1,
+            max_retries=0,
+            stop_after_failures=2,
+            input_price=1.0,
+            output_price=2.0,
+        )
+        stats = label_with_llm(workspace, config)
+        dropped = len(dropping.requests)
+    assert stats.answered == 6 and dropped > 0
+    assert (stats.broken_off, stats.timed_out) == (dropped, 0)
+    # Six answers at their usage, and each dropped attempt at least one answer's worth.
+    assert stats.cost > (6 + dropped) * (20 * 1 + 5 * 2) / 1e6
 
 
 def test_a_replica_that_answers_errors_is_dropped_and_the_run_goes_on(
@@ -224,6 +247,30 @@ def test_an_outage_or_another_parameter_refused_keeps_the_json_schema(
     assert stats.stopped is not None and "3 prompts in a row failed" in stats.stopped
 
 
+def test_a_connection_that_never_opened_costs_nothing(workspace: Workspace) -> None:
+    # The second read: a TLS error, before any byte of the request, was charged.
+    with OpenAIServer() as server:
+        tls = server.base_url.replace("http://", "https://")
+        config = dataclasses.replace(
+            CONFIG, base_url=tls, max_retries=1, input_price=1.0, output_price=2.0
+        )
+        stats = label_with_llm(workspace, config)
+        assert server.requests == []
+    assert stats.failed > 0 and "SSL" in (stats.last_error or "")
+    assert (stats.broken_off, stats.timed_out, stats.cost) == (0, 0, 0.0)
+
+
+def test_a_refusal_naming_a_field_of_the_format_steps_down(workspace: Workspace) -> None:
+    # The second read: "unknown field `strict`" was taken for another parameter than
+    # the format, and every prompt failed in json_schema.
+    with (
+        OpenAIServer(Behaviour(faults=["unknown_field"])) as server,
+        pytest.warns(LabelkitWarning, match="refused response format json_schema"),
+    ):
+        stats = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert (stats.response_format, stats.answered) == ("json_object", 6)
+
+
 def test_a_base_url_with_credentials_is_refused_without_showing_them(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,7 +285,10 @@ def test_a_base_url_with_credentials_is_refused_without_showing_them(
         with pytest.raises(LabelkitError, match="OPENAI_BASE_URL holds credentials"):
             label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=None))
         assert server.requests == []
-    assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 0
+        assert workspace.sql("SELECT count(*) AS n FROM llm_cache")["n"][0] == 0
+        # Unused where --base-url is given (the second read: refused all the same).
+        used = label_with_llm(workspace, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert used.answered == 6
 
 
 def test_prices_other_than_the_models_last_are_warned_of(workspace: Workspace) -> None:
@@ -369,7 +419,7 @@ def cache_rows(ws: Workspace) -> list[tuple[str, bool]]:
     return ws.sql("SELECT key, error IS NULL AS answered FROM llm_cache ORDER BY key").rows()
 
 
-@pytest.mark.parametrize("fault", ["429", "500", "malformed", "drop", "slow"])
+@pytest.mark.parametrize("fault", ["429", "500", "malformed", "cut", "drop", "slow"])
 def test_each_fault_is_retried_or_recorded_never_lost(workspace: Workspace, fault: str) -> None:
     behaviour = Behaviour(faults=[fault] * 3)
     with OpenAIServer(behaviour) as server:
@@ -441,11 +491,17 @@ def test_attempts_broken_off_and_broken_token_counts_are_counted_at_their_hold(
                 return label_with_llm(ws, config)
 
     plain = run("plain")
-    broken = run("broken", faults=["malformed", "drop"])
+    broken = run("broken", faults=["cut", "drop"])
     # The cut-off body is not asked again; the dropped connection is, and answered.
     assert (broken.answered, broken.failed, broken.timed_out, broken.broken_off) == (1, 1, 0, 2)
     # One answer at its cost, two attempts each at the most its request could cost.
     assert broken.cost > plain.cost * 1.4
+    malformed = run("malformed", faults=["malformed"])
+    assert (malformed.failed, malformed.broken_off) == (1, 1)
+    # A 200 without a message, billed, at the usage it came with (the second read: $0).
+    unsaid = run("unsaid", faults=["null_content"])
+    assert (unsaid.answered, unsaid.failed, unsaid.broken_off) == (1, 1, 0)
+    assert unsaid.cost == pytest.approx(plain.cost)
     negative = run("negative", prompt_tokens=-5)
     assert (negative.answered, negative.unmetered) == (2, 2)
     assert negative.cost > plain.cost

@@ -202,6 +202,16 @@ def test_each_span_has_its_type_in_words_and_the_cursor_is_announced(
         assert page.locator("#text mark.draft").last.evaluate("m => m.dataset.tag") == (
             "new bounds"
         )
+        # One-key shortcuts off: Escape, the arrows and Enter still edit a span (the second
+        # read: they were off too, and no keyboard path was left).
+        page.locator("#shortcuts").uncheck()
+        page.locator("#question").focus()
+        page.keyboard.press("Escape")
+        expect_marked(page, "draft", "")
+        page.keyboard.press("ArrowLeft")
+        expect(page.locator("#announce")).to_have_text('Cursor on "battery".')
+        page.keyboard.press("m")
+        expect_marked(page, "selecting", "")
         page.close()
 
 

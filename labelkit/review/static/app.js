@@ -546,6 +546,8 @@ async function load() {
 async function answer(action, label, bounds = {}) {
   if (state.busy || !state.item) return;
   state.busy = true;
+  // The comment sent; one typed while the answer is on its way stays for the next.
+  const comment = $("comment").value.trim();
   try {
     // The answer is stored before the next example is asked for.
     const saved = await call("/api/answer", {
@@ -555,11 +557,11 @@ async function answer(action, label, bounds = {}) {
       example_id: state.item.example_id,
       action,
       label: label ?? null,
-      comment: $("comment").value.trim() || null,
+      comment: comment || null,
       seconds: (performance.now() - state.shownAt) / 1000,
       ...bounds,
     });
-    $("comment").value = "";
+    if ($("comment").value.trim() === comment) $("comment").value = "";
     showProgress(saved.progress);
     announce(savedAs(action, label));
     await load();
@@ -606,7 +608,10 @@ document.addEventListener("keydown", (event) => {
     }
     return;
   }
-  if (event.ctrlKey || event.metaKey || event.altKey || !shortcutsOn()) return;
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  // Off, the character keys do nothing; the arrows, Enter and Escape still move a span's
+  // cursor, save and cancel an edit (the second read: no keyboard path was left).
+  if (!shortcutsOn() && event.key.length === 1) return;
   // A held key repeats: it would answer items nobody read (trial 49b: six in a second).
   if (event.repeat) {
     event.preventDefault();
@@ -704,6 +709,10 @@ function onChosen(menu, choose) {
       say(`Enter switches to ${menu.selectedOptions[0]?.textContent ?? ""}.`);
       return;
     }
+    // Chosen at once: the blur that follows has nothing pending (the second read: keys
+    // then the mouse loaded twice).
+    pending = false;
+    say("");
     menu.blur();
     choose();
   });
@@ -740,7 +749,8 @@ async function start() {
     $("span-keys").hidden = config.kind !== "spans";
     $("workspace").textContent = shown(config.workspace);
     // The texts' language, for a screen reader's voice; the page's own words are English.
-    $("text").lang = config.lang;
+    // spaCy's "xx" (many languages) is none of HTML's: unknown, so no voice is forced.
+    $("text").lang = config.lang === "xx" ? "" : config.lang;
     for (const name of config.attributes) {
       const option = document.createElement("option");
       option.value = name;
