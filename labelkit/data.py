@@ -1509,14 +1509,18 @@ def _new_rows_notes(workspace: Workspace, task: Task) -> list[str]:
     latest = first_row(workspace.con, "SELECT max(run_id) FROM runs WHERE step = 'ingest'")
     assert latest is not None
     notes = []
+    # Copies counted per (text, split), not paired: a self-join on the text grew with
+    # the square of its copies (trial 61d: 10.8 GB for a million support messages, half
+    # of them repeats of a few hundred texts).
     held_out = first_row(
         workspace.con,
-        """SELECT count(*), count(*) FILTER (copied), count(DISTINCT text) FILTER (copied)
-           FROM (SELECT e.text, EXISTS (SELECT 1 FROM examples g
-                                       WHERE g.text = e.text AND g.split = e.split
-                                         AND g.id <> e.id) AS copied
-                 FROM examples e
-                 WHERE e.run_id = ? AND e.gold IS NULL AND e.split <> 'train')""",
+        """WITH new AS (SELECT text, split FROM examples
+                        WHERE run_id = ? AND gold IS NULL AND split <> 'train'),
+                shared AS (SELECT text, split, count(*) > 1 AS copied FROM examples
+                           WHERE split <> 'train' AND text IN (SELECT text FROM new)
+                           GROUP BY text, split)
+           SELECT count(*), count(*) FILTER (copied), count(DISTINCT text) FILTER (copied)
+           FROM new JOIN shared USING (text, split)""",
         [latest[0]],
     )
     if held_out and held_out[0]:
