@@ -848,7 +848,9 @@ def ingest(
     none, the gold rows all go to dev and test, in the ratio of the two fractions (1 to
     2 by default): nothing reads train's gold unless asked, and dev's and test's is
     what fits and scores the label models and the small model. A new copy of a text
-    already in the workspace takes that text's split. Rows already in the workspace (same id and text) are
+    already in the workspace takes that text's split, and a row without a split whose
+    text another row of the input gives one takes that one (a split column filled for
+    the gold rows only). Rows already in the workspace (same id and text) are
     left as they are, except that a split or gold label the input gives differently
     is updated and counted; an id seen before with another text is an error.
     Re-ingesting the same rows writes nothing. All sources land in one transaction.
@@ -1440,7 +1442,7 @@ def _write(
         # A text keeps one split: its copies in the workspace decide, else the hash of the
         # text if any copy has gold (md5 is stable across DuckDB versions, unlike hash()),
         # else train, since dev and test are only read with gold.
-        split = """coalesce(i.split, w.split, s.split, CASE
+        split = """coalesce(i.split, w.split, g.split, s.split, CASE
                        WHEN NOT i.text_has_gold THEN 'train'
                        WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'test'
                        WHEN md5_number(? || ':' || i.text) % 10000 < ? THEN 'dev'
@@ -1450,6 +1452,12 @@ def _write(
                                 AS text_has_gold
                   FROM incoming) i
             LEFT JOIN (SELECT text, min(split) AS split FROM examples GROUP BY text) w
+                USING (text)
+            -- A split given to one copy of a text in these files (a gold row's, where
+            -- only gold rows have one) is every copy's (trial 61d: copies of dev and
+            -- test gold texts went to train, or to the other held-out split, by hash).
+            LEFT JOIN (SELECT text, min(split) AS split FROM incoming
+                       WHERE split IS NOT NULL GROUP BY text) g
                 USING (text)
             LEFT JOIN {_SCARCE} s USING (text)
             WHERE i.id NOT IN (SELECT id FROM examples)"""

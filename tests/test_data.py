@@ -1220,6 +1220,27 @@ def test_a_file_without_a_known_suffix_is_read_in_the_format_given(tmp_path: Pat
         ]
 
 
+def test_a_split_given_to_a_gold_row_is_every_copy_of_its_texts(tmp_path: Path) -> None:
+    # Trial 61d: splits given for the gold rows alone; their texts' copies without one
+    # went to train (word for word the dev and test texts), or to the other split, by hash.
+    texts = [f"ticket about problem {i}" for i in range(20)]
+    rows = pl.DataFrame(
+        {
+            "text": texts + texts + texts,
+            "label": ["a", "b"] * 10 + [None] * 40,
+            "split": ["dev", "test"] * 10 + [None] * 40,
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, rows, label_column="label", split_column="split")
+        splits = ws.sql(
+            "SELECT text, list_sort(list_distinct(list(split))) AS splits FROM examples "
+            "GROUP BY text ORDER BY text"
+        ).rows()
+    assert len(splits) == 20
+    assert all(split in (["dev"], ["test"]) for _, split in splits), splits
+
+
 def test_texts_without_gold_held_out_with_their_copies_are_counted(tmp_path: Path) -> None:
     # Trial 46: 8,000 of 50,000 texts without gold went to dev and test without a word,
     # where the README said texts without gold go to train.
