@@ -566,12 +566,17 @@ class Workspace:
             raise
         try:
             self.con.execute("COMMIT")
-        except (duckdb.IOException, duckdb.TransactionException) as error:
-            # The write-ahead log could not be written (a full disk): the commit failed
-            # as a whole, and the transaction must still be closed.
+        except (duckdb.IOException, duckdb.TransactionException, duckdb.FatalException) as error:
+            # The write-ahead log, or the checkpoint that follows a large commit (trial
+            # 61d: a FatalException's traceback), could not be written (a full disk):
+            # the commit failed as a whole, and the transaction must still be closed.
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("ROLLBACK")
-            raise WorkspaceError(f"cannot write workspace {self.path}: {error}") from error
+            full = any(words in str(error) for words in ("No space", "File too large"))
+            raise WorkspaceError(
+                f"cannot write workspace {self.path}: {error}; this step kept nothing"
+                + (": free some space and run it again" if full else "")
+            ) from error
 
     @contextmanager
     def run(self, step: str, config: dict[str, Any]) -> Iterator[Run]:
