@@ -2615,7 +2615,7 @@ def flag(
     if earlier and earlier[0]:
         # Trial 48b: a second flag said what the first had, as if it added to it.
         console.print(
-            f"they replace the {earlier[0]} train items flag run {earlier[1]} flagged",
+            f"they replace the {earlier[0]:,} train items flag run {earlier[1]} flagged",
             highlight=False,
         )
     unsure = unsure_only[0] if unsure_only else 0
@@ -2623,7 +2623,7 @@ def flag(
         # Trial 46: 260,669 of 416k train rows, every one "label model unsure (0.69)", on
         # LFs that seldom overlapped, where auto's accuracies stay at their prior.
         console.print(
-            f"{unsure} of them only because the label model is unsure (below "
+            f"{unsure:,} of them only because the label model is unsure (below "
             f"--unsure-below {unsure_below:g}). Where sources seldom overlap, a label model "
             "cannot learn their accuracies and keeps its prior (aggregate's table shows "
             "each one's): "
@@ -2640,8 +2640,8 @@ def flag(
     if progress["reviewed"]:
         # Reviewed items keep their place: the queue is more than this run's flags.
         console.print(
-            f"the queue holds {progress['queued']} items, {progress['reviewed']} reviewed: "
-            f"{progress['remaining']} still to review"
+            f"the queue holds {progress['queued']:,} items, {progress['reviewed']:,} reviewed: "
+            f"{progress['remaining']:,} still to review"
         )
     # Numbered as `queue` numbers them (trial 57a: the copies left out showed as gaps,
     # 1, 2, 3, 4, 6, 7, 10, where `queue` counted 1 to 66).

@@ -1025,7 +1025,7 @@ def ingest(
             notes.append(unspaced)
     if repeated:
         notes.append(
-            f"{repeated} new examples repeat the text of an example already in the "
+            f"{repeated:,} new examples repeat the text of an example already in the "
             "workspace under another id (ingested before with other ids?)"
         )
     if sum(new.values()):

@@ -323,10 +323,10 @@ def test_flag_shows_each_flagged_text_on_one_shortened_line(voted: Path) -> None
         queued = ws.sql("SELECT count(*) AS n FROM queue")["n"][0]
         runs = ws.sql("SELECT run_id FROM runs WHERE step = 'flag' ORDER BY run_id")["run_id"]
     # Trial 48b: the second flag read like the first, as if it had added to it.
-    assert f"they replace the {first_count} train items flag run {runs[0]} flagged" in (
+    assert f"they replace the {first_count:,} train items flag run {runs[0]} flagged" in (
         again.stdout
     )
-    assert f"the queue holds {queued} items, 1 reviewed: {queued - 1} still to review" in (
+    assert f"the queue holds {queued:,} items, 1 reviewed: {queued - 1:,} still to review" in (
         again.stdout
     )
 

@@ -946,8 +946,9 @@ def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
     unsure = int(flagged.str.starts_with("label model unsure").sum())
     only = unsure - int(flagged.str.starts_with("cleanlab").sum())
     assert "280 labels flagged, 269 queued for review" in result.stdout
-    assert f"{only} of them only because the label model is unsure (below --unsure-below 0.8)" in (
-        result.stdout
+    assert (
+        f"{only:,} of them only because the label model is unsure (below --unsure-below 0.8)"
+        in (result.stdout)
     )
     assert "`labelkit aggregate --gold-split dev`" in result.stdout
     # Trial 47: the same hint came right after an aggregate fitted on dev's gold.
