@@ -1442,20 +1442,21 @@ def llm(
             + ", ".join(f"{attribute} {n}" for attribute, n in stats.unread_by_attribute),
             highlight=False,
         )
-    if stats.timed_out and stats.cost is not None:
-        console.print(
-            f"{counted(stats.timed_out, 'attempt')} ran past the deadline (--timeout): an "
-            "endpoint may answer and bill such an attempt all the same, so the cost counts "
-            "each at the most its request could cost",
-            highlight=False,
-        )
-    if stats.broken_off and stats.cost is not None:
-        console.print(
-            f"{counted(stats.broken_off, 'attempt')} broke off without an answer read (a "
-            "connection dropped, a body cut off or not JSON): an endpoint may bill such an "
-            "attempt all the same, so the cost counts each at the most its request could cost",
-            highlight=False,
-        )
+    held = (
+        (stats.timed_out, "ran past the deadline (--timeout)"),
+        (
+            stats.broken_off,
+            "broke off without an answer read (a connection dropped, a body cut off or not JSON)",
+        ),
+    )
+    for attempts, what in held:
+        if attempts and stats.cost is not None:
+            console.print(
+                f"{counted(attempts, 'attempt')} {what}: an endpoint may answer and bill such "
+                "an attempt all the same, so the cost counts each at the most its request "
+                "could cost",
+                highlight=False,
+            )
     if stats.unmetered and stats.cost is not None:
         # Trial 50c: such a cost read 7 times what the tokens would have cost, unsaid.
         console.print(

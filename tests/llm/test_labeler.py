@@ -444,25 +444,29 @@ def test_each_fault_is_retried_or_recorded_never_lost(workspace: Workspace, faul
     assert votes(workspace) == expected(workspace)
 
 
+def priced_run(path: Path, timeout_s: float = 30.0, **behaviour: Any) -> LLMRunStats:
+    """Two texts asked one at a time of a server behaving so, at $1 and $2 a million
+    tokens, in a new workspace at ``path``."""
+    with Workspace(path) as ws:
+        ingest(ws, pl.DataFrame({"id": ["a", "b"], "text": ["nice song", "subscribe"]}),
+               id_column="id", labels=["ham", "spam"])  # fmt: skip
+        with OpenAIServer(Behaviour(**behaviour)) as server:
+            config = dataclasses.replace(
+                CONFIG,
+                base_url=server.base_url,
+                concurrency=1,
+                max_retries=3,
+                timeout_s=timeout_s,
+                input_price=1.0,
+                output_price=2.0,
+            )
+            return label_with_llm(ws, config)
+
+
 def test_attempts_past_the_deadline_are_counted_in_the_cost(tmp_path: Path) -> None:
     # Trial 59g: 215 attempts that timed out, billed by the provider, were counted $0.
-    def run(faults: list[str], name: str) -> LLMRunStats:
-        with Workspace(tmp_path / f"{name}.duckdb") as ws:
-            ingest(ws, pl.DataFrame({"id": ["a", "b"], "text": ["nice song", "subscribe"]}),
-                   id_column="id", labels=["ham", "spam"])  # fmt: skip
-            with OpenAIServer(Behaviour(faults=faults)) as server:
-                config = dataclasses.replace(
-                    CONFIG,
-                    base_url=server.base_url,
-                    concurrency=1,
-                    max_retries=3,
-                    timeout_s=1.0,
-                    input_price=1.0,
-                    output_price=2.0,
-                )
-                return label_with_llm(ws, config)
-
-    plain, slow = run([], "plain"), run(["slow", "slow"], "slow")
+    plain = priced_run(tmp_path / "plain.duckdb", timeout_s=1.0)
+    slow = priced_run(tmp_path / "slow.duckdb", timeout_s=1.0, faults=["slow", "slow"])
     assert (plain.answered, slow.answered, plain.timed_out, slow.timed_out) == (2, 2, 0, 2)
     # Each timed-out attempt at the most its request could cost: at least what an answer
     # of that request cost.
@@ -475,20 +479,7 @@ def test_attempts_broken_off_and_broken_token_counts_are_counted_at_their_hold(
     # Trial 61c: a body cut off at HTTP 200 was billed and counted $0; a dropped
     # connection was said to run past the deadline; a count below zero was counted $0.
     def run(name: str, **behaviour: Any) -> LLMRunStats:
-        with Workspace(tmp_path / f"{name}.duckdb") as ws:
-            ingest(ws, pl.DataFrame({"id": ["a", "b"], "text": ["nice song", "subscribe"]}),
-                   id_column="id", labels=["ham", "spam"])  # fmt: skip
-            with OpenAIServer(Behaviour(**behaviour)) as server:
-                config = dataclasses.replace(
-                    CONFIG,
-                    base_url=server.base_url,
-                    concurrency=1,
-                    max_retries=3,
-                    timeout_s=30.0,
-                    input_price=1.0,
-                    output_price=2.0,
-                )
-                return label_with_llm(ws, config)
+        return priced_run(tmp_path / f"{name}.duckdb", **behaviour)
 
     plain = run("plain")
     broken = run("broken", faults=["cut", "drop"])
