@@ -694,6 +694,8 @@ def test_a_tag_is_asked_yes_or_no_and_a_reviewer_moving_on_hands_the_item_back(
         )
         ana.keyboard.press("a")
         expect(ana.locator("#text")).to_have_text("Parliament debates tax")
+        # The tag is what was said yes to (a reread: "Saved: yes, yes.").
+        expect(ana.locator("#announce")).to_have_text("Saved: yes, sports.")
         ana.keyboard.press("ArrowRight")
         expect(ana.locator("#question")).to_have_text("Is this tech? (currently no)")
         # Trial 55b: u after switching said "Nothing to undo" about an answer given just

@@ -572,7 +572,14 @@ async function answer(action, label, bounds = {}) {
   }
 }
 
-function savedAs(action, label) {
+function savedAs(action, answer) {
+  // A tag's answers are yes and no: the tag is what was said of; an aspect's answer goes
+  // with its aspect ("room negative").
+  const kind = state.kind;
+  const attribute = state.item?.attribute;
+  const label = kind === "multilabel" ? attribute
+    : kind === "aspects" && attribute ? `${attribute} ${answer}` : answer;
+  if (kind === "multilabel" && action === "label") return `Saved: ${attribute}, ${answer}.`;
   const said = {
     accept: `yes, ${label}`, reject: `no, not ${label}`, label, skip: "skipped",
     ambiguous: "ambiguous", fix: `new bounds, ${label}`, missed: `missed span, ${label}`,
