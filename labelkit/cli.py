@@ -1117,6 +1117,14 @@ def llm(
     max_entities: Annotated[
         int, typer.Option(help="Spans: the most entities one answer may list.")
     ] = 16,
+    reasoning_model: Annotated[
+        bool,
+        typer.Option(
+            help="For OpenAI's reasoning models (o-series, gpt-5): send the limit as "
+            "max_completion_tokens and no temperature. Their reasoning counts in "
+            "--max-tokens: give it room (hundreds)."
+        ),
+    ] = False,
     per_attribute: Annotated[
         bool,
         typer.Option(
@@ -1218,6 +1226,8 @@ def llm(
         definitions=_pairs(definition, "--definition", "LABEL=TEXT"),
         concurrency=concurrency,
         max_tokens=max_tokens,
+        token_limit="max_completion_tokens" if reasoning_model else "max_tokens",
+        temperature=None if reasoning_model else 0.0,
         max_retries=max_retries,
         timeout_s=timeout,
         response_format=response_format,

@@ -61,6 +61,8 @@ FAULTS = (
 @dataclass
 class Behaviour:
     refuse_json_schema: bool = False
+    # As OpenAI's reasoning models: max_tokens and a temperature of their own refused.
+    reasoning: bool = False
     free_text: bool = False
     delay_s: float = 0.0
     faults: list[str] = field(default_factory=list)
@@ -215,6 +217,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "slow":
             time.sleep(2.0)
         time.sleep(behaviour.delay_s)
+        if behaviour.reasoning and ("max_tokens" in body or body.get("temperature", 1) != 1):
+            param = "max_tokens" if "max_tokens" in body else "temperature"
+            refused = {
+                "message": f"Unsupported parameter: '{param}' is not supported with this model.",
+                "type": "invalid_request_error",
+                "param": param,
+                "code": "unsupported_parameter",
+            }
+            self._send(400, {"error": refused})
+            return
         response_format = body.get("response_format", {})
         if behaviour.refuse_json_schema and response_format.get("type") == "json_schema":
             self._send(500, {"error": {"message": "json_schema is not supported"}})

@@ -66,6 +66,8 @@ if TYPE_CHECKING:
 # openai is imported where a run asks: importing it takes longer than the rest of the
 # CLI, whose other commands never need it.
 RESPONSE_FORMATS = ("json_schema", "json_object", "text")
+# The names an endpoint takes the token limit under (``LLMConfig.token_limit``).
+TOKEN_LIMITS = ("max_tokens", "max_completion_tokens")
 
 # Stands for the text in a rendered request, to cut its canonical JSON around it.
 _TEXT = "\u0000labelkit:text\u0000"
@@ -123,6 +125,12 @@ class LLMConfig:
         Most tokens per label answered: a request that answers every attribute of a
         text may use this many per attribute, one that lists a text's entities this
         many per entity (``max_entities`` of them).
+    temperature, token_limit
+        Sampling temperature (None leaves it out: a model that takes only its own) and
+        the name the token limit goes under: ``"max_tokens"``, or
+        ``"max_completion_tokens"``, which OpenAI's reasoning models (o-series, gpt-5)
+        take instead, refusing ``max_tokens`` and any temperature but their own. Their
+        reasoning counts in the limit: give ``max_tokens`` room for it (hundreds).
     template
         A Jinja2 file that renders the system message (see ``labelkit.llm.prompt``);
         default ``templates/classify.jinja``, ``attributes.jinja`` for every attribute
@@ -186,8 +194,9 @@ class LLMConfig:
     # Never in a repr: a printed config, a log line or a traceback would show it.
     api_key: str | None = field(default=None, repr=False)
     extra_base_urls: tuple[str, ...] = ()
-    temperature: float = 0.0
+    temperature: float | None = 0.0
     max_tokens: int = 16
+    token_limit: str = "max_tokens"
     seed: int | None = 0
     response_format: str = "auto"
     concurrency: int = 4
@@ -243,6 +252,11 @@ class LLMConfig:
             raise LabelkitError(
                 f"stop_after_failures must be at least 1, got {self.stop_after_failures}"
             )
+        if self.token_limit not in TOKEN_LIMITS:
+            raise LabelkitError(
+                f"token_limit is the name of the token limit, one of {list(TOKEN_LIMITS)}; "
+                f"got {self.token_limit!r}"
+            )
         if self.max_entities < 1:
             raise LabelkitError(f"max_entities must be at least 1, got {self.max_entities}")
         if self.extra_base_urls and not self.base_url:
@@ -286,8 +300,9 @@ class LLMConfig:
                 examples=self.examples,
                 attribute=attribute,
             ),
-            "temperature": self.temperature,
-            "max_tokens": self.answer_tokens(task, attribute),
+            # In this order: the source's definition is this request as JSON.
+            **({} if self.temperature is None else {"temperature": self.temperature}),
+            self.token_limit: self.answer_tokens(task, attribute),
             "seed": self.seed,
         }
         # llama.cpp's server returns log-probabilities only when top_logprobs is set.
@@ -764,10 +779,13 @@ def prompt_change(workspace: Workspace, config: LLMConfig, *, split: str | None 
     for key in differing:
         if key == "messages":
             changes.append("other instructions, template or examples")
-        elif key == "max_tokens":
-            changes.append(_max_tokens_change(config, new[key], old.get(key), differing == [key]))
+        elif key in TOKEN_LIMITS and key in new and key in old:
+            changes.append(_max_tokens_change(config, new[key], old[key], differing == [key]))
+        elif key in new and key in old:
+            changes.append(f"{key} {new[key]}, was {old[key]}")
         else:
-            changes.append(f"{key} {new.get(key)}, was {old.get(key)}")
+            # A parameter sent now or before only (a temperature, a token limit's name).
+            changes.append(f"{key} {'sent' if key in new else 'no longer sent'}")
     return "; ".join(changes)
 
 

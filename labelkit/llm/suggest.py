@@ -245,8 +245,8 @@ def _request(
     return {
         "model": config.model,
         "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-        "temperature": config.temperature,
-        "max_tokens": config.max_tokens,
+        **({} if config.temperature is None else {"temperature": config.temperature}),
+        config.token_limit: config.max_tokens,
         "seed": config.seed,
     }
 

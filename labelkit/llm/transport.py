@@ -394,6 +394,7 @@ _REQUEST_PARAMETERS = (
     "messages",
     "temperature",
     "max_tokens",
+    "max_completion_tokens",
     "seed",
     "logprobs",
     "top_logprobs",

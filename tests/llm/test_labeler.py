@@ -247,6 +247,27 @@ def test_an_outage_or_another_parameter_refused_keeps_the_json_schema(
     assert stats.stopped is not None and "3 prompts in a row failed" in stats.stopped
 
 
+def test_a_reasoning_model_is_asked_its_own_way(workspace: Workspace) -> None:
+    # Trial 61c: max_tokens and a temperature of 0 went to every model, which OpenAI's
+    # reasoning models refuse; nothing could send them otherwise.
+    with OpenAIServer(Behaviour(reasoning=True)) as server:
+        plain = dataclasses.replace(CONFIG, base_url=server.base_url, stop_after_failures=2)
+        refused = label_with_llm(workspace, plain)
+        assert refused.answered == 0 and "'max_tokens'" in (refused.stopped or "")
+        command = [
+            sys.executable, "-m", "labelkit", "llm", str(workspace.path), "--model", "test-model",
+            "--instructions", CONFIG.instructions, "--base-url", server.base_url,
+            "--api-key", "test", "--reasoning-model", "--max-tokens", "300",
+        ]  # fmt: skip
+        workspace.close()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        asked = server.requests[-1]
+    assert "4 answered, 0 failed" in done.stdout  # the train split
+    assert asked["max_completion_tokens"] == 300
+    assert "max_tokens" not in asked and "temperature" not in asked
+
+
 def test_a_connection_that_never_opened_costs_nothing(workspace: Workspace) -> None:
     # The second read: a TLS error, before any byte of the request, was charged.
     with OpenAIServer() as server:
