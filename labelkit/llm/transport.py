@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import functools
 import importlib
 import json
 import math
@@ -38,7 +39,13 @@ MAX_RETRY_AFTER_S = 60.0
 
 
 class UnusableResponse(Exception):
-    """A response that is no answer: too large, not JSON, an error, or without a message."""
+    """A response that is no answer: too large, not JSON, an error, or without a message.
+    ``read_whole``: the body was read as sent, a JSON object the endpoint meant (an error,
+    no message); else it was cut off, too large or not JSON, an answer broken off."""
+
+    def __init__(self, message: str, *, read_whole: bool = False) -> None:
+        super().__init__(message)
+        self.read_whole = read_whole
 
 
 @dataclass(frozen=True)
@@ -190,7 +197,7 @@ def _broken_off(error: Exception) -> bool:
     import openai
 
     if isinstance(error, UnusableResponse):
-        return not str(error).startswith(("an error came back", "the response holds no"))
+        return not error.read_whole
     if not isinstance(error, openai.APIConnectionError):
         return False
     # aiohttp's ClientConnectorError (and its SSL, certificate and DNS kinds) is a
@@ -312,6 +319,7 @@ async def _post(
     return data
 
 
+@functools.cache
 def _transport_errors() -> tuple[type[Exception], ...]:
     """The errors of the HTTP layers under the client while a body is read: httpx's (or
     httpx2's, which the openai client's aiohttp transport imports as httpx) and aiohttp's."""
@@ -328,12 +336,16 @@ def _transport_errors() -> tuple[type[Exception], ...]:
 def _first_choice(body: dict[str, Any]) -> dict[str, Any]:
     """The first choice of a chat completion, if it holds a message with text."""
     if body.get("error"):
-        raise UnusableResponse(f"an error came back as HTTP 200: {json.dumps(body['error'])[:300]}")
+        raise UnusableResponse(
+            f"an error came back as HTTP 200: {json.dumps(body['error'])[:300]}", read_whole=True
+        )
     choices = body.get("choices")
     choice = choices[0] if isinstance(choices, list) and choices else None
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-        raise UnusableResponse(f"the response holds no message: {json.dumps(body)[:300]}")
+        raise UnusableResponse(
+            f"the response holds no message: {json.dumps(body)[:300]}", read_whole=True
+        )
     return choice
 
 
