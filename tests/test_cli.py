@@ -1238,6 +1238,32 @@ def test_steps_reading_out_of_date_results_say_what_to_run_again(tmp_path: Path)
     assert pl.read_csv(tmp_path / "clean.csv")["id"].to_list() == ["a1", "a2", "b1"]
 
 
+def coded_workspace(
+    path: Path,
+    codes: np.ndarray,
+    truth: np.ndarray,
+    labels: list[str],
+    names: list[str],
+    train: int,
+) -> Path:
+    """A workspace of ids for texts: the first ``train`` rows in train, the rest in dev with
+    their ``truth`` as gold; the votes ``codes`` (-1: none) of the sources ``names``."""
+    ids = [f"t{i:04d}" for i in range(len(truth))]
+    with Workspace(path) as opened:
+        frame = pl.DataFrame(
+            {"id": ids, "text": ids, "split": ["train"] * train + ["dev"] * (len(ids) - train)}
+        )
+        gold = [labels[c] if i >= train else None for i, c in enumerate(truth)]
+        ingest(opened, frame.with_columns(label=pl.Series(gold)), labels=labels,
+               id_column="id", label_column="label", split_column="split")  # fmt: skip
+        rows, sources = np.nonzero(codes >= 0)
+        import_votes(opened, pl.DataFrame({
+            "example_id": [ids[r] for r in rows], "source": [names[j] for j in sources],
+            "label": [labels[codes[r, j]] for r, j in zip(rows, sources, strict=True)],
+        }))  # fmt: skip
+    return path
+
+
 def test_aggregate_says_where_one_source_alone_beats_the_label_model_on_dev(
     tmp_path: Path,
 ) -> None:
@@ -1248,19 +1274,8 @@ def test_aggregate_says_where_one_source_alone_beats_the_label_model_on_dev(
     copied = np.where(rng.random(n) < 0.6, truth, wrong)  # one rule, copied four times
     llm = np.where(rng.random(n) < 0.9, truth, (truth + 1) % k)
     codes = np.column_stack([copied] * 4 + [llm])
-    ids, labels = [f"t{i:04d}" for i in range(n)], ["a", "b", "c"]
     names = ["rule1", "rule2", "rule3", "rule4", "llm:big"]
-    ws = tmp_path / "ws.duckdb"
-    with Workspace(ws) as opened:
-        frame = pl.DataFrame({"id": ids, "text": ids, "split": ["train"] * 900 + ["dev"] * 300})
-        gold = [labels[c] if i >= 900 else None for i, c in enumerate(truth)]
-        ingest(opened, frame.with_columns(label=pl.Series(gold)), labels=labels,
-               id_column="id", label_column="label", split_column="split")  # fmt: skip
-        import_votes(opened, pl.DataFrame({
-            "example_id": [ids[r] for r in range(n) for _ in names],
-            "source": names * n,
-            "label": [labels[codes[r, j]] for r in range(n) for j in range(len(names))],
-        }))  # fmt: skip
+    ws = coded_workspace(tmp_path / "ws.duckdb", codes, truth, ["a", "b", "c"], names, 900)
     result = piped("aggregate", ws)
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
@@ -1282,19 +1297,9 @@ def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path:
     lfs = [np.where((truth == c) & (rng.random(1800) < 0.7), c, -1) for c in range(k)]
     lfs += [np.where(rng.random(1800) < 0.5, c, -1) for c in (0, 1)]  # two broad rules
     codes = np.column_stack(lfs).astype(np.int16)
-    ids = [f"t{i:04d}" for i in range(1800)]
     labels = [f"intent_{c}" for c in range(k)]
-    ws = tmp_path / "ws.duckdb"
-    with Workspace(ws) as opened:
-        frame = pl.DataFrame({"id": ids, "text": ids, "split": ["train"] * 1500 + ["dev"] * 300})
-        gold = [labels[c] if i >= 1500 else None for i, c in enumerate(truth)]
-        ingest(opened, frame.with_columns(label=pl.Series(gold)), labels=labels,
-               id_column="id", label_column="label", split_column="split")  # fmt: skip
-        rows, sources = np.nonzero(codes >= 0)
-        import_votes(opened, pl.DataFrame({
-            "example_id": [ids[r] for r in rows], "source": [f"lf{j}" for j in sources],
-            "label": [labels[codes[r, j]] for r, j in zip(rows, sources, strict=True)],
-        }))  # fmt: skip
+    names = [f"lf{j}" for j in range(codes.shape[1])]
+    ws = coded_workspace(tmp_path / "ws.duckdb", codes, truth, labels, names, 1500)
     result = piped("aggregate", ws)
     assert result.returncode == 0, result.stderr
     fitted = DawidSkene().fit(codes[:1500], k)
