@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, LabelkitWarning, outside_labelkit
 from labelkit.review.queue import (
     ANSWERS,
     COPIED_DECISIONS,
@@ -226,6 +227,7 @@ def export_cleaned(
     wide: bool = False,
     reviewed_only: bool = False,
     fields: bool = False,
+    escape_formulas: bool = False,
 ) -> int:
     """Write the cleaned set to CSV, JSONL or Parquet (by file ending); return the row count.
 
@@ -236,7 +238,9 @@ def export_cleaned(
     ``reviewed_only`` writes only the labels a reviewer's answer set (``origin``
     ``review``): the human-checked set, e.g. as gold for another project. ``fields``
     adds the other fields each text was ingested with, one column each after the
-    cleaned set's own (see ``with_stored_fields``).
+    cleaned set's own (see ``with_stored_fields``). ``escape_formulas`` writes a CSV's
+    cells that a spreadsheet would run as formulas with a leading ``'`` (see
+    ``write_frame``).
 
     Examples
     --------
@@ -266,7 +270,7 @@ def export_cleaned(
         frame = frame.filter(pl.col("origin") == "review")
     if fields:
         frame = with_stored_fields(workspace, frame)
-    write_frame(frame, path)
+    write_frame(frame, path, escape_formulas=escape_formulas)
     return frame.height
 
 
@@ -367,17 +371,66 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(flat) if flat else frame
 
 
-def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list).
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def escaped_formulas(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """``frame`` with every text cell that a spreadsheet would run as a formula (one
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) prefixed with
+    ``'``, which spreadsheets show as text and do not print, and the count of such cells.
+
+    Examples
+    --------
+    >>> escaped_formulas(pl.DataFrame({"text": ["=HYPERLINK(1)", "fine"]}))[0].row(0)
+    ("'=HYPERLINK(1)",)
+    """
+    risky = pl.col(pl.String).str.contains(_FORMULA_START).fill_null(False)
+    n = int(frame.select(pl.sum_horizontal(risky.cast(pl.Int64))).sum().item() or 0)
+    if n == 0:
+        return frame, 0
+    escaped = pl.when(risky).then(pl.lit("'") + pl.col(pl.String)).otherwise(pl.col(pl.String))
+    return frame.with_columns(escaped.name.keep()), n
+
+
+def write_frame(frame: pl.DataFrame, path: str | Path, *, escape_formulas: bool = False) -> None:
     """Write ``frame`` to CSV, JSONL or Parquet by the file's ending, its folder made if
     need be; a ``spans`` column of JSON text goes into JSONL as JSON arrays. The file is
     written beside the target and moved into place, so a failed write leaves the file
     as it was (trial 58b: a full disk left half a JSONL file behind).
 
+    A CSV keeps every text as it is, so that ``ingest`` reads back what was written,
+    and warns of the cells a spreadsheet would run as formulas; ``escape_formulas``
+    writes them with a leading ``'`` instead (see ``escaped_formulas``), for a file
+    meant for a spreadsheet.
+
     Examples
     --------
     >>> write_frame(ReviewQueue(ws).pending(), "queue.parquet")
+    >>> write_frame(cleaned_labels(ws), "for-excel.csv", escape_formulas=True)
     """
     path = export_path(path)
+    if escape_formulas and path.suffix != ".csv":
+        raise InputError(
+            f"{path}: escaping formulas is for a CSV that a spreadsheet opens; "
+            f"a {path.suffix} file keeps its texts as they are"
+        )
+    if path.suffix == ".csv":
+        frame = csv_ready(frame)
+        escaped, formulas = escaped_formulas(frame)
+        if escape_formulas:
+            frame = escaped
+        elif formulas:
+            # Trial 61d: a message starting with `=` went out as it was, and a
+            # spreadsheet opening the export would run it.
+            warnings.warn(
+                f"{formulas:,} {'cell' if formulas == 1 else 'cells'} of {path} "
+                f"{'starts' if formulas == 1 else 'start'} with =, +, -, @, a tab or a "
+                "carriage return, which a spreadsheet runs as a formula: open it as text, or "
+                "escape them (--escape-formulas; ingest then reads them with the ')",
+                LabelkitWarning,
+                stacklevel=outside_labelkit(),
+            )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with written_whole(path) as partial:
@@ -385,7 +438,7 @@ def write_frame(frame: pl.DataFrame, path: str | Path) -> None:
                 write_spans_jsonl(frame, partial)
             else:
                 {
-                    ".csv": csv_ready(frame).write_csv,
+                    ".csv": frame.write_csv,
                     ".jsonl": frame.write_ndjson,
                     ".parquet": frame.write_parquet,
                 }[path.suffix](partial)

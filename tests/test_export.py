@@ -531,3 +531,44 @@ def test_fields_come_with_the_export_when_asked_typed_as_ingested(tmp_path: Path
         text=True,
     )
     assert "other fields are left out: --fields adds them" in " ".join(said.stdout.split())
+
+
+def test_a_csv_export_warns_of_formulas_and_escapes_them_when_asked(tmp_path: Path) -> None:
+    # Trial 61d: a message starting with `=` went to the CSV as it was, and a spreadsheet
+    # opening the export would run it as a formula.
+    texts = ['=HYPERLINK("http://evil.example","click")', "+1 555 0100", "@here", "plain -x"]
+    ws = Workspace(tmp_path / "ws.duckdb")
+    ingest(
+        ws,
+        pl.DataFrame({"id": ["f1", "f2", "f3", "f4"], "text": texts}),
+        labels=["spam", "ham"],
+    )
+    ws.con.execute(
+        "INSERT INTO predictions SELECT id, 'test', 'spam', 1.0, [1.0, 0.0], 0, '' FROM examples"
+    )
+    ws.close()
+
+    def export(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "labelkit", "export", ws.path, *options],
+            capture_output=True,
+            text=True,
+        )
+
+    plain = export(str(tmp_path / "plain.csv"))
+    assert plain.returncode == 0, plain.stderr
+    said = " ".join((plain.stdout + plain.stderr).split())
+    assert "3 cells of" in said and "which a spreadsheet runs as a formula" in said
+    assert pl.read_csv(tmp_path / "plain.csv")["text"].to_list() == texts, "kept as they were"
+
+    escaped = export(str(tmp_path / "escaped.csv"), "--escape-formulas")
+    assert escaped.returncode == 0, escaped.stderr
+    assert "formula" not in escaped.stdout + escaped.stderr
+    written = pl.read_csv(tmp_path / "escaped.csv")
+    assert written["text"].to_list() == ["'" + t for t in texts[:3]] + ["plain -x"]
+    assert written["label"].to_list() == ["spam"] * 4
+
+    refused = export(str(tmp_path / "out.jsonl"), "--escape-formulas")
+    assert refused.returncode != 0
+    assert "out.jsonl: escaping formulas is for a CSV" in " ".join(refused.stderr.split())
+    assert not (tmp_path / "out.jsonl").exists()
