@@ -425,10 +425,11 @@ def create_app(
 
     def cleaned_file(kind: str, wide: bool) -> bytes:
         # The file `labelkit export` writes, so that the page's download and the command's
-        # agree for every task kind (a spans task's cleaned set is its texts' spans).
+        # agree for every task kind (a spans task's cleaned set is its texts' spans). The
+        # CSV is for a spreadsheet (code reads the JSONL): its formulas are escaped.
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"cleaned.{kind}"
-            export_cleaned(workspace, path, wide=wide)
+            export_cleaned(workspace, path, wide=wide, escape_formulas=kind == "csv")
             return path.read_bytes()
 
     async def export(request: Request) -> Response:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import polars as pl
 import pytest
 
 from labelkit import Workspace
@@ -231,6 +232,9 @@ def test_summary_counts_every_answer_equal_to_the_suggestion_as_right(
 
 
 def test_summary_and_export_of_the_cleaned_set(review_workspace: Path, serve: Serve) -> None:
+    formula = '=HYPERLINK("http://evil.example","great video")'
+    with Workspace(review_workspace) as ws:
+        ws.con.execute("UPDATE examples SET text = ? WHERE id = 'w04'", [formula])
     with serve(review_workspace) as url, httpx.Client(base_url=url) as client:
         answers = [
             ("ana", "w01", "accept"),
@@ -254,7 +258,12 @@ def test_summary_and_export_of_the_cleaned_set(review_workspace: Path, serve: Se
         exported = client.get("/api/export", params={"format": "jsonl"})
         assert exported.headers["content-disposition"] == 'attachment; filename="cleaned.jsonl"'
         rows = {r["id"]: r for r in map(json.loads, exported.text.splitlines())}
+        # The CSV is for a spreadsheet, which would run the text as a formula (trial 61d).
+        table = pl.read_csv(client.get("/api/export", params={"format": "csv"}).content)
         assert client.get("/api/export", params={"format": "xml"}).status_code == 400
+    assert rows["w04"]["text"] == formula, "the JSONL keeps every text as it is"
+    assert table.filter(id="w04")["text"].item() == "'" + formula
+    assert table.filter(id="w02")["text"].item() == "I love this song so much"
     assert set(rows) == {t[0] for t in TEXTS} - {"w03"}, "ambiguous items leave the cleaned set"
     assert (rows["w01"]["label"], rows["w01"]["origin"]) == ("spam", "review")
     assert (rows["w02"]["label"], rows["w02"]["origin"]) == ("ham", "review"), "bo's came last"
