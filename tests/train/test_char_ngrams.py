@@ -891,3 +891,23 @@ def test_n_grams_saved_in_another_encoding_are_refused_with_the_way_out(
     )
     with pytest.raises(ValueError, match="is not UTF-8: an older labelkit saved it"):
         TextClassifier(copy)
+
+
+def test_a_verbose_training_says_it_is_still_running(
+    spam_workspace: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 61d: `train --max-examples all` on a million texts said nothing for 13 minutes.
+    from labelkit.train import textcat
+
+    monkeypatch.setattr(textcat, "HEARTBEAT_S", 0.05)
+    with Workspace(spam_workspace) as ws:
+        n = ws.sql("SELECT count(*) AS n FROM predictions p JOIN examples e ON e.id = p.example_id "
+                   "WHERE e.split = 'train' AND p.label IS NOT NULL")["n"][0]  # fmt: skip
+        train_on_cleaned(ws, tmp_path / "loud", model=MODEL, verbose=True)
+        said = capfd.readouterr().err
+        train_on_cleaned(ws, tmp_path / "quiet", model=MODEL)
+    assert f"train: {MODEL} on {n:,} texts: still running after 0 s" in said
+    assert "still running" not in capfd.readouterr().err, "only when verbose"
