@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,9 @@ def replay_llm(workspace: Workspace) -> None:
     import_llm_cache(workspace, bundled_dataset("youtube-spam") / RECORDED_ANSWERS)
     stats = label_with_llm(workspace, YOUTUBE_LLM)
     assert stats.cached == stats.prompts, "every prompt must come from the recorded answers"
+
+
+def spread(values: Sequence[float]) -> float:
+    """The sample standard deviation of ``values`` (``ddof=1``, as polars' ``std`` and
+    every paper's "± sd" over seeds), 0.0 for a single value."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0

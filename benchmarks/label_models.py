@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import load_wrench, parser, replay_llm, write_results
+from _common import load_wrench, parser, replay_llm, spread, write_results
 from llm_votes import TASKS, read_task
 
 from labelkit import Workspace, ingest
@@ -540,8 +540,11 @@ def evaluate(vote_set: VoteSet, chosen: list[Method], seeds: int) -> list[dict[s
             "dataset": vote_set.name,
             "method": name,
             "accuracy": None if name in failed else float(np.mean(values)),
-            "accuracy_sd": None if name in failed else float(np.std(values)),
+            "accuracy_sd": None if name in failed else spread(values),
             "seeds": len(values),
+            # A deterministic method on votes that do not change with the seed is fitted
+            # once and scored per seed (trial 62c: its zero spread read as measured).
+            "fits": len(times[name]),
             "fit_s": float(np.mean(times[name])) if times[name] else None,
             "error": failed.get(name),
         }
@@ -903,11 +906,11 @@ def report(
         tables.append(time_table(pl.DataFrame(timing, infer_schema_length=None)))
     table = "\n\n".join(tables)
     notes = (
-        f"Accuracy: mean ± standard deviation over {seeds} seeds, the best per set in bold; "
+        f"Accuracy: mean ± sample standard deviation over {seeds} seeds, the best per set in bold; "
         "WRENCH sets score the test split, the others all items. Exact ties and unvoted "
         "items go to a random class for every method, scored at the expected accuracy of "
         "that draw. Deterministic methods run once on sets whose votes do not change with "
-        "the seed, so their spread there is zero. crowd-kit methods see the WRENCH test votes while fitting "
+        "the seed (`fits` 1 in the JSON), so their spread there is zero. crowd-kit methods see the WRENCH test votes while fitting "
         "(transductive); labelkit's models do not.\n\n"
         + (verdicts(accuracy, names) if records else "")
         + "\n\nFit time: fit and predict on every example, in a forked process, on synthetic "

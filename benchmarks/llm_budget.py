@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import load_wrench, parser, replay_llm, write_results
+from _common import load_wrench, parser, replay_llm, spread, write_results
 from llm_votes import TASKS, read_task
 
 from labelkit import LabelMatrix, Workspace, aggregate
@@ -98,7 +98,7 @@ def curve(
                 "requests": k,
                 "budgeted": budgeted,
                 "random": float(np.mean(random)),
-                "random_sd": float(np.std(random)),
+                "random_sd": spread(random),
                 "examples": n,
                 "test_examples": int(test.sum()),
                 "ranked_by": ranked_by,
@@ -185,7 +185,7 @@ def main() -> None:
     table, verdicts = summary(records)
     notes = (
         f"Label model `{MODEL}` (no gold), accuracy on the gold test examples at each share of "
-        f"the examples sent to the LLM; random: mean ± sd over {len(SEEDS)} seeds. "
+        f"the examples sent to the LLM; random: mean ± sample sd over {len(SEEDS)} seeds. "
         "An undecided example counts as wrong.\n\n" + verdicts
     )
     write_results("llm_budget", records, arguments.output_dir, notes=notes, table=table)
