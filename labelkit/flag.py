@@ -8,6 +8,7 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +28,14 @@ from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
-from labelkit.registry import configure, flaggers
+from labelkit.registry import (
+    checked_probabilities,
+    configure,
+    errors_named,
+    flaggers,
+    resolve,
+)
+from labelkit.report import still_running
 from labelkit.review.queue import EFFECTIVE_DECISIONS, SPOT_CHECK, TEXT_DECISIONS
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import source_names
@@ -310,7 +318,7 @@ def _flagged(
             **settings,
             executor=runner,
             spot_check=spot_check,
-            progress=progress or (lambda line: None),
+            progress=progress or _quiet,
             **params,
         )
         _store_issues(workspace, task, split, unsure_below)
@@ -331,6 +339,10 @@ def _flagged(
             workspace.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
         assert purging is not None
         workspace.con.execute(f"SET allocator_background_threads = {bool(purging[0])}")
+
+
+def _quiet(line: str) -> None:
+    """The progress of a caller that asked for none."""
 
 
 def _attribute_flags(
@@ -377,25 +389,31 @@ def _attribute_flags(
         + (f", {len(task.targets)} attributes" if len(task.targets) > 1 else "")
     )
     answered = []
+    part = f"flagger {flagger!r}"
     for at, attribute in enumerate(task.targets, start=1):
         if len(task.targets) > 1:
             progress(f"flag: {attribute} ({at} of {len(task.targets)})")
-        answered.append(
-            _Attribute(
-                task,
-                attribute,
-                *_stored_answers(
-                    workspace, task.answers(attribute), attribute, split, ranges, len(texts)
-                ),
-                features,
-                estimator,
-                cv,
-                split,
-                fit_examples,
-                executor,
-                progress,
+        # Trial 62b: a slow flagger's folds ran 96 s without a line.
+        fitting = f"flag: {flagger} on {attribute}" if len(task.targets) > 1 else f"flag: {flagger}"
+        beating = still_running(fitting) if progress is not _quiet else contextlib.nullcontext()
+        with errors_named(part, resolve(flaggers, flagger)), beating:
+            answered.append(
+                _Attribute(
+                    task,
+                    attribute,
+                    *_stored_answers(
+                        workspace, task.answers(attribute), attribute, split, ranges, len(texts)
+                    ),
+                    features,
+                    estimator,
+                    cv,
+                    split,
+                    fit_examples,
+                    executor,
+                    progress,
+                    part,
+                )
             )
-        )
     progress("flag: confident learning and the other reasons, then the queue")
     for answer in answered:
         answer.find_issues(filter_by)
@@ -794,8 +812,10 @@ class _Attribute:
         fit_examples: int | None = None,
         executor: Executor | None = None,
         progress: Callable[[str], None] = lambda line: None,
+        part: str = "the flagger",
     ) -> None:
         self.kind = task.kind
+        self.part = part
         self.progress = progress
         self.executor = executor or executor_for("local")
         self.answers = answers = task.answers(attribute)
@@ -828,7 +848,9 @@ class _Attribute:
         codes = np.searchsorted(self.classes, given[self.learned])
         if fit_examples is None or codes.size <= fit_examples:
             learned = features.take(self.positions[self.learned])
-            proba = cross_val_predict(estimator, learned, codes, cv=cv, method="predict_proba")
+            proba = self._checked(
+                cross_val_predict(estimator, learned, codes, cv=cv, method="predict_proba")
+            )
             if self.unlabeled.any():
                 # The rows no source covers, by a model fitted on every learned row.
                 fitted = clone(estimator).fit(learned, codes)
@@ -866,7 +888,7 @@ class _Attribute:
         jobs = [[(k, _take(sampled, held)) for k, held in enumerate(held_out)]]
         (scored,) = self.executor.class_probabilities(models, jobs, batch_rows=PREDICT_BATCH)
         for held, part in zip(held_out, scored, strict=True):
-            proba[sample[held]] = part
+            proba[sample[held]] = self._checked(part)
         unlabeled = self.positions[self.unlabeled]
         # Trial 53e: minutes without a word while a million texts were scored.
         self.progress(f"flag: the fold models score the other {rest.size + unlabeled.size:,} texts")
@@ -900,11 +922,18 @@ class _Attribute:
         for scored in self.executor.class_probabilities(models, jobs(), batch_rows=PREDICT_BATCH):
             before = done
             for at, part in zip(owners.popleft(), scored, strict=True):
-                proba[at] = part
+                proba[at] = self._checked(part, at.size)
                 done += at.size
             if done // every > before // every and done < positions.size:
                 self.progress(f"flag: scored {done:,} of {positions.size:,}")
         return proba
+
+    def _checked(self, proba: Any, rows: int | None = None) -> np.ndarray:
+        """A flagger's probabilities, refused unless they are a probability per kept
+        label (in code order) for each row (trial 62b: NaN rows changed the queue without
+        a word, others ended in cleanlab's or numpy's traceback)."""
+        rows = len(proba) if rows is None else rows
+        return checked_probabilities(proba, rows, len(self.classes), self.part)
 
     def find_issues(self, filter_by: str) -> None:
         """cleanlab's verdict on each learned row, on this attribute alone."""

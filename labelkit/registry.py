@@ -2,8 +2,15 @@
 
 Code registers a part with ``label_models.register("name")`` (as the shipped ones
 are); an installed package adds its own through the entry-point groups
-``labelkit_label_models``, ``labelkit_flaggers`` and ``labelkit_small_models``, so that
-the CLI's ``--model NAME`` finds them too.
+``labelkit_label_models``, ``labelkit_flaggers``, ``labelkit_small_models``,
+``labelkit_span_label_models`` and ``labelkit_executors``, so that the CLI's
+``--model NAME`` (``--flagger``, ``--executor``) finds them too.
+
+A package cannot replace a part labelkit ships, or one code registered: the name
+stays theirs, and a warning names the package. Code that registers a shipped part's
+name replaces it, with a warning. Two packages registering one name are refused when
+it is asked for, naming both; a package whose part does not load is named, and leaves
+every other name working.
 
 Examples
 --------
@@ -14,22 +21,257 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import traceback
 import typing
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import catalogue
+import numpy as np
 
-from labelkit.errors import LabelkitError, did_you_mean
+from labelkit.errors import LabelkitError, LabelkitWarning, did_you_mean
 
-label_models = catalogue.create("labelkit", "label_models", entry_points=True)
+
+class PartRegistry(catalogue.Registry):
+    """catalogue's registry, with what code registered (labelkit's own parts first)
+    ahead of an installed package's entry points: catalogue looks entry points up
+    first, so any installed package could replace a shipped default without a word
+    (trial 62b: a package's ``majority_vote`` and ``tfidf_logreg`` ran in their place).
+
+    Examples
+    --------
+    >>> registry = PartRegistry(("labelkit", "widgets"), entry_points=True)
+    >>> registry.register("plain", func=dict) and registry.get("plain")
+    <class 'dict'>
+    """
+
+    def register(
+        self, name: str, *, func: Any | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def registered(made: Callable[..., Any]) -> Callable[..., Any]:
+            before = self._in_code(name)
+            if before is not None and shipped(before) and not shipped(made):
+                warnings.warn(
+                    f"{made.__module__}.{made.__qualname__} replaces labelkit's "
+                    f"{_kind(self)} {name!r}: every use of that name (a default included) "
+                    "is now yours; register it under a name of its own to keep both",
+                    LabelkitWarning,
+                    stacklevel=3,
+                )
+            catalogue._set([*self.namespace, name], made)
+            return made
+
+        return registered if func is None else registered(func)  # type: ignore[return-value]
+
+    def get(self, name: str) -> Any:
+        points = self._packaged(name)
+        own = self._in_code(name)
+        if own is not None:
+            for point in points:
+                warnings.warn(
+                    f"package {_package(point)} registers {_kind(self)} {name!r}, which "
+                    f"{'labelkit ships' if shipped(own) else 'code registered'}: that one is "
+                    "used; the package's needs a name of its own",
+                    LabelkitWarning,
+                    stacklevel=3,
+                )
+            return own
+        if len(points) > 1:
+            raise LabelkitError(
+                f"{_kind(self)} {name!r} is registered by packages "
+                f"{' and '.join(sorted(map(_package, points)))}: uninstall one of them"
+            )
+        if not points:
+            raise catalogue.RegistryError(f"no {_kind(self)} {name!r}")
+        return _loaded(points[0], self)
+
+    def get_all(self) -> dict[str, Any]:
+        """Every part by name: the packages' that load (a warning names one that does
+        not), then code's, which win a shared name."""
+        parts: dict[str, Any] = {}
+        for point in self._get_entry_points() if self.entry_points else ():
+            try:
+                parts[point.name] = _loaded(point, self)
+            except LabelkitError as error:
+                warnings.warn(str(error), LabelkitWarning, stacklevel=2)
+        depth = len(self.namespace) + 1
+        for key, made in catalogue.REGISTRY.copy().items():
+            if len(key) == depth and tuple(key[:-1]) == tuple(self.namespace):
+                parts[key[-1]] = made
+        return parts
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted, without loading a package's parts (one that
+        does not load would end the listing: trial 62b)."""
+        depth = len(self.namespace) + 1
+        coded = {
+            key[-1]
+            for key in catalogue.REGISTRY
+            if len(key) == depth and tuple(key[:-1]) == tuple(self.namespace)
+        }
+        packaged = (
+            {point.name for point in self._get_entry_points()} if self.entry_points else set()
+        )
+        return sorted(coded | packaged)
+
+    def _in_code(self, name: str) -> Any | None:
+        key = (*self.namespace, name)
+        return catalogue.REGISTRY.get(key)
+
+    def _packaged(self, name: str) -> list[EntryPoint]:
+        if not self.entry_points:
+            return []
+        return [point for point in self._get_entry_points() if point.name == name]
+
+
+# Every registry's entry-point group, ``labelkit_<registry>``.
+GROUPS = (
+    "labelkit_label_models",
+    "labelkit_flaggers",
+    "labelkit_small_models",
+    "labelkit_span_label_models",
+    "labelkit_executors",
+)
+
+
+def part_packages() -> dict[str, str]:
+    """The installed packages that register parts, with their versions: a step's run
+    logs them (trial 62b: a package's part, or its upgrade, left no trace).
+
+    Examples
+    --------
+    >>> part_packages()
+    {'itplug': '0.1'}
+    """
+    found = {}
+    for group in GROUPS:
+        for point in catalogue.AVAILABLE_ENTRY_POINTS.select(group=group):
+            dist = getattr(point, "dist", None)
+            if dist is not None:
+                found[dist.name] = dist.version
+    return dict(sorted(found.items()))
+
+
+def shipped(part: Any) -> bool:
+    """Whether ``part`` (a class, a function or an instance) is labelkit's own."""
+    module = getattr(part, "__module__", None) or type(part).__module__
+    return module.split(".")[0] == "labelkit"
+
+
+def part_failed(part: str, error: BaseException) -> LabelkitError:
+    """An error naming the ``part`` (``"label model 'mine'"``) that raised ``error``, the
+    line it raised at and what it said (trial 62b: a 70-line traceback through labelkit
+    and cleanlab that never named the package's part).
+
+    Examples
+    --------
+    >>> try:
+    ...     model.fit(codes, 3)
+    ... except Exception as error:
+    ...     raise part_failed("label model 'mine'", error) from error
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    # The part's own line where it has one: not labelkit's, nor a library's it called.
+    own = [frame for frame in frames if not _library(frame.filename)] or frames
+    where = f" at {Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
+    return LabelkitError(f"{part} failed{where}: {type(error).__name__}: {error}")
+
+
+def _library(filename: str) -> bool:
+    path = Path(filename)
+    return Path(__file__).parent in path.parents or any(
+        folder in path.parts for folder in ("site-packages", "dist-packages")
+    )
+
+
+@contextlib.contextmanager
+def errors_named(part: str, maker: Any) -> Iterator[None]:
+    """Within the block, an error raised by a part not labelkit's (``maker``: the part,
+    or the factory that made it) becomes ``part_failed``'s one error naming it.
+
+    Examples
+    --------
+    >>> with errors_named("flagger 'mine'", factory):
+    ...     estimator.fit(texts, codes)
+    """
+    try:
+        yield
+    except LabelkitError:
+        raise
+    except Exception as error:
+        if shipped(maker):
+            raise
+        raise part_failed(part, error) from error
+
+
+def checked_probabilities(proba: Any, rows: int, columns: int, part: str) -> np.ndarray:
+    """``proba`` as the array it is, refused unless it has ``rows`` rows of ``columns``
+    probabilities, each finite, from 0 to 1 and summing to one (within 0.001): a part's
+    NaN rows were stored and labeled, and rows summing to 3 gave confidences of 1.49
+    (trial 62b); ``part`` names it in the error.
+
+    Examples
+    --------
+    >>> checked_probabilities(np.array([[0.2, 0.8]]), 1, 2, "label model 'mine'")
+    array([[0.2, 0.8]])
+    >>> checked_probabilities(np.array([[0.6, 0.8]]), 1, 2, "label model 'mine'")
+    Traceback (most recent call last):
+    LabelkitError: label model 'mine' gave probabilities that do not sum to 1 on 1 of 1 rows ...
+    """
+    proba = np.asarray(proba)
+    if proba.shape != (rows, columns) or not np.issubdtype(proba.dtype, np.number):
+        raise LabelkitError(
+            f"{part} gave probabilities of shape {proba.shape} ({proba.dtype}): it was asked "
+            f"for {rows:,} rows of {columns} (one per row, a column per label in the task's "
+            "order)"
+        )
+    problems = (
+        ("NaN or infinite probabilities", ~np.isfinite(proba).all(axis=1)),
+        ("probabilities below 0 or above 1", ((proba < 0) | (proba > 1)).any(axis=1)),
+        ("probabilities that do not sum to 1", ~np.isclose(proba.sum(axis=1), 1.0, atol=1e-3)),
+    )
+    for what, bad in problems:
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise LabelkitError(
+                f"{part} gave {what} on {int(bad.sum()):,} of {rows:,} rows (the first, row "
+                f"{first}: {np.round(proba[first], 4).tolist()})"
+            )
+    return proba
+
+
+def _package(point: EntryPoint) -> str:
+    """The distribution an entry point comes from, with its version."""
+    dist = getattr(point, "dist", None)
+    return f"{dist.name} {dist.version}" if dist is not None else point.value.split(":")[0]
+
+
+def _loaded(point: EntryPoint, registry: catalogue.Registry) -> Any:
+    try:
+        return point.load()
+    except Exception as error:  # any error of a package's import is that package's
+        raise LabelkitError(
+            f"{_kind(registry)} {point.name!r} of package {_package(point)} does not load "
+            f"({point.value}): {type(error).__name__}: {error}"
+        ) from error
+
+
+def _create(name: str, entry_points: bool = True) -> PartRegistry:
+    return PartRegistry(("labelkit", name), entry_points=entry_points)
+
+
+label_models = _create("label_models")
 """Label models: factories ``(**params) -> LabelModel``."""
 
-flaggers = catalogue.create("labelkit", "flaggers", entry_points=True)
+flaggers = _create("flaggers")
 """Out-of-sample classifiers for confident learning: ``(**params) -> sklearn estimator``."""
 
-small_models = catalogue.create("labelkit", "small_models", entry_points=True)
+small_models = _create("small_models")
 """Small models to distil into: ``(**params) -> spaCy training config``."""
 
 
@@ -38,7 +280,9 @@ def resolve(registry: catalogue.Registry, name: str) -> Callable[..., Any]:
     try:
         return registry.get(name)
     except catalogue.RegistryError:
-        known = sorted(registry.get_all())
+        known = (
+            registry.names() if isinstance(registry, PartRegistry) else sorted(registry.get_all())
+        )
         raise LabelkitError(
             f"unknown {_kind(registry)} {name!r}; registered: {known}" + did_you_mean(name, known)
         ) from None
@@ -59,9 +303,25 @@ def parameters(registry: catalogue.Registry, name: str) -> list[str] | None:
     return list(signature.parameters)
 
 
-def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
-    """The part registered as ``name`` made with ``params``, or an error that names a
-    parameter it does not take and lists those it does.
+# What labelkit itself passes a part, and why: a part of one's own must take these.
+PASSED = {
+    "exclusive": "True where a text has one label, False where it has several",
+    "seed": "the run's seed",
+    "class_balance": "on a task with attributes, the share of texts each attribute is "
+    "present in, for its presence part",
+}
+
+
+def configure(
+    registry: catalogue.Registry,
+    name: str,
+    passed: Mapping[str, Any] | None = None,
+    **params: Any,
+) -> Any:
+    """The part registered as ``name`` made with ``params`` (the user's settings) and
+    ``passed`` (what labelkit passes, ``PASSED``), or an error that names a parameter it
+    does not take and lists those it does, or a ``passed`` one it must take (trial 62b:
+    "takes no parameter 'exclusive'" blamed the user for what labelkit passed).
 
     Examples
     --------
@@ -69,9 +329,19 @@ def configure(registry: catalogue.Registry, name: str, **params: Any) -> Any:
     Traceback (most recent call last):
     LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
     """
+    passed = dict(passed or {})
     check_names(registry, name, params)
+    known = parameters(registry, name)
+    missing = [key for key in passed if known is not None and key not in known]
+    if missing:
+        raise LabelkitError(
+            f"{_kind(registry)} {name!r} must take {' and '.join(map(repr, missing))}, which "
+            "labelkit passes it: "
+            + "; ".join(f"{key}, {PASSED.get(key, 'a setting of the run')}" for key in missing)
+            + " (help(labelkit.registry))"
+        )
     check_values(registry, name, params)
-    return resolve(registry, name)(**params)
+    return resolve(registry, name)(**(params | passed))
 
 
 def check_names(
@@ -156,8 +426,8 @@ def _kind(registry: catalogue.Registry) -> str:
     return registry.namespace[-1].replace("_", " ").rstrip("s")
 
 
-span_label_models = catalogue.create("labelkit", "span_label_models")
+span_label_models = _create("span_label_models")
 """Span label models: factories ``(labels, **params) -> SpanLabelModel``."""
 
-executors = catalogue.create("labelkit", "executors")
+executors = _create("executors")
 """Where the heavy stages run: factories ``(**params) -> Executor`` (``labelkit.executors``)."""

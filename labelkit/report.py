@@ -227,9 +227,9 @@ def progress_bar(
 
 
 @contextmanager
-def still_running(description: str, every_s: float = PROGRESS_EVERY_S) -> Iterator[None]:
+def still_running(description: str, every_s: float | None = None) -> Iterator[None]:
     """Says on stderr that work which cannot count its steps is still going: a line
-    every ``every_s`` seconds, ``aggregate: fitting snorkel on the train split: still
+    every ``every_s`` seconds (``PROGRESS_EVERY_S`` unless given), ``aggregate: fitting snorkel on the train split: still
     running after 20 s``, and nothing for work done sooner (trial 56b: a Snorkel fit
     printed nothing for 91 s). Lines, not a spinner, in a terminal too: a warning the
     work prints meanwhile would be glued to a spinner's frame.
@@ -241,6 +241,7 @@ def still_running(description: str, every_s: float = PROGRESS_EVERY_S) -> Iterat
     """
     console = make_console(stderr=True)
     began, finished = time.monotonic(), threading.Event()
+    every_s = PROGRESS_EVERY_S if every_s is None else every_s
 
     def beat() -> None:
         while not finished.wait(every_s):

@@ -1116,13 +1116,16 @@ def _live_server(path: Path, pid: int | None) -> dict[str, Any] | None:
 
 
 def _versions() -> dict[str, str]:
+    from labelkit.registry import part_packages
+
     versions = {"python": platform.python_version()}
     for package in _VERSIONED_PACKAGES:
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    return versions
+    # The packages whose parts a step may have used (trial 62b).
+    return versions | part_packages()
 
 
 def _megabytes(size: int) -> str:

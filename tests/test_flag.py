@@ -1057,3 +1057,32 @@ def test_the_flag_command_counts_copies_of_a_text_once(tmp_path: Path) -> None:
     ]
     assert [int(rank) for rank, _ in rows] == list(range(1, 11))
     assert {example_id for _, example_id in rows} <= in_queue
+
+
+def test_a_slow_flagger_is_said_to_be_still_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 62b: a flagger that took 15 s a fold ran 96 s without a line.
+    import time
+
+    from labelkit import report
+    from labelkit.flag_classifiers import tfidf_logreg
+    from labelkit.registry import flaggers
+
+    def slow_tfidf() -> object:
+        class Slow(type(tfidf_logreg())):  # type: ignore[misc]
+            def fit(self, *args: object, **kwargs: object) -> object:
+                time.sleep(0.1)
+                return super().fit(*args, **kwargs)
+
+        return Slow(tfidf_logreg().steps)
+
+    flaggers.register("test_slow_tfidf", func=slow_tfidf)
+    monkeypatch.setattr(report, "PROGRESS_EVERY_S", 0.05)
+    ws, _ = noisy_workspace(tmp_path, n=100, flips=5)
+    lines: list[str] = []
+    find_label_issues(ws, flagger="test_slow_tfidf", progress=lines.append)
+    assert "flag: test_slow_tfidf: still running after 0 s" in capfd.readouterr().err
+    find_label_issues(ws, flagger="test_slow_tfidf")
+    assert "still running" not in capfd.readouterr().err, "only with progress asked for"
+    ws.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,11 @@ __all__ = [
 ]
 
 
-def make_label_model(name: str, **params: Any) -> LabelModel:
-    """A label model from the registry by name.
+def make_label_model(
+    name: str, passed: Mapping[str, Any] | None = None, **params: Any
+) -> LabelModel:
+    """A label model from the registry by name, made with the user's ``params`` and what
+    labelkit ``passed`` (``labelkit.registry.configure``).
 
     Examples
     --------
@@ -64,7 +67,7 @@ def make_label_model(name: str, **params: Any) -> LabelModel:
     'snorkel'
     """
     try:
-        return configure(label_models, name, **params)
+        return configure(label_models, name, passed, **params)
     except TypeError as error:
         raise InputError(f"label model {name!r}: {error}") from None
 
@@ -501,7 +504,7 @@ def _predict(
                     codes,
                     fit_rows,
                     gold,
-                    lambda **balance: make_label_model(model, **(params | balance)),
+                    lambda **balance: make_label_model(model, balance, **params),
                     None if save_to is None else Path(save_to),
                 )
             yield attribute, proba, predicted

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError
+from labelkit.registry import checked_probabilities, errors_named
 from labelkit.task import ABSTAIN
 from labelkit.workspace import Workspace, emptied, registered
 
@@ -88,20 +89,28 @@ def fit_predict(
     >>> predicted
     array([ 0,  1, -1])
     """
-    label_model = label_model.fit(
-        codes[fit_rows], cardinality, gold=None if gold is None else gold[fit_rows]
-    )
-    if save_to is not None:
-        label_model.save(save_to)
-    if not getattr(label_model, "rows_independent", False):
-        proba = label_model.predict_proba(codes)
-        return proba, predict_from_proba(codes, proba)
-    proba = np.empty((len(codes), cardinality))
-    predicted = np.empty(len(codes), dtype=np.int64)
-    for start in range(0, len(codes), CHUNK_ROWS):
-        rows = slice(start, start + CHUNK_ROWS)
-        proba[rows] = label_model.predict_proba(codes[rows])
-        predicted[rows] = predict_from_proba(codes[rows], proba[rows])
+    part = f"label model {getattr(label_model, 'name', type(label_model).__name__)!r}"
+    with errors_named(part, label_model):
+        label_model = label_model.fit(
+            codes[fit_rows], cardinality, gold=None if gold is None else gold[fit_rows]
+        )
+        if save_to is not None:
+            label_model.save(save_to)
+        if not getattr(label_model, "rows_independent", False):
+            proba = checked_probabilities(
+                label_model.predict_proba(codes), len(codes), cardinality, part
+            )
+            return proba, predict_from_proba(codes, proba)
+        proba = np.empty((len(codes), cardinality))
+        predicted = np.empty(len(codes), dtype=np.int64)
+        for start in range(0, len(codes), CHUNK_ROWS):
+            rows = codes[start : start + CHUNK_ROWS]
+            proba[start : start + len(rows)] = checked_probabilities(
+                label_model.predict_proba(rows), len(rows), cardinality, part
+            )
+            predicted[start : start + len(rows)] = predict_from_proba(
+                rows, proba[start : start + len(rows)]
+            )
     return proba, predicted
 
 

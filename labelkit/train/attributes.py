@@ -94,8 +94,7 @@ def textcat_pairs_config(*, base: str = LAYOUT_BASE, **params: Any) -> Config:
     >>> list(textcat_pairs_config()["components"])
     ['textcat_multilabel']
     """
-    params.pop("exclusive", None)
-    return configure(small_models, base, exclusive=False, **params)
+    return configure(small_models, base, _passed_on(params, exclusive=False), **params)
 
 
 @_layout(PER_ATTRIBUTE)
@@ -111,8 +110,15 @@ def textcat_per_attribute_config(
     >>> textcat_per_attribute_config()["components"]["textcat"]["class_weight"]
     'balanced'
     """
+    config = configure(small_models, base, _passed_on(params, exclusive=True), **params)
+    return _weigh_classes(config, class_weight)
+
+
+def _passed_on(params: dict[str, Any], exclusive: bool) -> dict[str, Any]:
+    """What labelkit passes the layout's base, taken out of ``params``: the layout's
+    own ``exclusive``, and the seed it was passed."""
     params.pop("exclusive", None)
-    return _weigh_classes(configure(small_models, base, exclusive=True, **params), class_weight)
+    return {"exclusive": exclusive} | ({"seed": params.pop("seed")} if "seed" in params else {})
 
 
 def _weigh_classes(config: Config, class_weight: str | None) -> Config:
@@ -235,7 +241,7 @@ def train_attributes(
     output = Path(output_dir).resolve()
     if by_attribute is not None:
         settings = configure(
-            small_models, base, seed=seed, **{k: v for k, v in params.items() if k != "base"}
+            small_models, base, {"seed": seed}, **{k: v for k, v in params.items() if k != "base"}
         )
         return by_attribute(
             examples,

@@ -274,7 +274,7 @@ def train_ner(
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
-        else configure(small_models, model, seed=seed, **params)
+        else configure(small_models, model, {"seed": seed}, **params)
     )
     pipe = next((p for p in ("ner", "spancat") if p in config["nlp"]["pipeline"]), None)
     if pipe is None:
@@ -441,7 +441,14 @@ def train_ner_on_cleaned(
         )
     logged["spans"] = training_counts(path)
     with workspace.run("train", logged) as run:
-        record_provenance(path, workspace, run.id, learnt, dev_split=dev_split)
+        record_provenance(
+            path,
+            workspace,
+            run.id,
+            learnt,
+            dev_split=dev_split,
+            small_model=None if config_path else model,
+        )
     return path
 
 

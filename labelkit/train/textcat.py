@@ -376,7 +376,7 @@ def train_textcat(
     trainer = getattr(factory, "trainer", None)
     if trainer is not None and config_path is None:
         # Not a spaCy pipeline (the n-grams, the MiniLM fine-tune): its own trainer.
-        settings = configure(small_models, model, exclusive=exclusive, seed=seed, **params)
+        settings = configure(small_models, model, {"exclusive": exclusive, "seed": seed}, **params)
         return trainer(
             rows,
             dev,
@@ -423,7 +423,7 @@ def _config(
     config = (
         Config().from_disk(config_path, interpolate=False)
         if config_path is not None
-        else configure(small_models, model, exclusive=exclusive, seed=seed, **params)
+        else configure(small_models, model, {"exclusive": exclusive, "seed": seed}, **params)
     )
     if lang is not None:
         set_language(config, lang)
@@ -874,7 +874,14 @@ def train_on_cleaned(
                 examples, task.labels, output_dir, lang=task.lang, **train_args, **params
             )
     with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
-        record_provenance(path, workspace, run.id, learnt, dev_split=dev_split)
+        record_provenance(
+            path,
+            workspace,
+            run.id,
+            learnt,
+            dev_split=dev_split,
+            small_model=None if config_path else model,
+        )
     return path
 
 
@@ -909,10 +916,12 @@ def record_provenance(
     learnt: dict[str, Any] | None = None,
     *,
     dev_split: str | None = None,
+    small_model: str | None = None,
 ) -> None:
     """Write into the trained model's ``meta.json`` (``model-best``'s and, beside it,
     ``model-last``'s) what made it, as ``trained_from``: the workspace (its path and
-    ``Workspace.identity``), the ``train`` run, the label model it learnt from
+    ``Workspace.identity``), the ``train`` run, the registered ``small_model`` trained
+    (None: a config of one's own), the label model it learnt from
     (``label_model_run``), the review it saw (``reviewed``: the answers that count, and
     the last decision's id), the sources that voted (``sources``: name, kind and the
     hash of each one's definition), what its dev scores were measured on (``dev_scores_on``:
@@ -932,6 +941,8 @@ def record_provenance(
         "workspace": str(workspace.path.resolve()),
         "workspace_id": workspace.identity,
         "train_run": run_id,
+        # Trial 62b: a small model of one's own was named nowhere in its meta.
+        "small_model": small_model,
         "label_model": learnt["label_model"],
         "reviewed": learnt["reviewed"],
         "sources": learnt["sources"],

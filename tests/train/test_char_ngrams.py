@@ -906,8 +906,11 @@ def test_a_verbose_training_says_it_is_still_running(
     with Workspace(spam_workspace) as ws:
         n = ws.sql("SELECT count(*) AS n FROM predictions p JOIN examples e ON e.id = p.example_id "
                    "WHERE e.split = 'train' AND p.label IS NOT NULL")["n"][0]  # fmt: skip
-        train_on_cleaned(ws, tmp_path / "loud", model=MODEL, verbose=True)
+        loud = train_on_cleaned(ws, tmp_path / "loud", model=MODEL, verbose=True)
         said = capfd.readouterr().err
         train_on_cleaned(ws, tmp_path / "quiet", model=MODEL)
     assert f"train: {MODEL} on {n:,} texts: still running after 0 s" in said
     assert "still running" not in capfd.readouterr().err, "only when verbose"
+    # Trial 62b: the small model trained was named nowhere in its meta.
+    meta = json.loads((loud / "meta.json").read_text())
+    assert meta["trained_from"]["small_model"] == MODEL
