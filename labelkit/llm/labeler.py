@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import re
 import time
 import warnings
@@ -1069,6 +1070,7 @@ def _label(
         before = _dev_accuracy(workspace, dev_model) if dev_model else None
 
     counts = _counts(workspace)
+    _warn_if_cached_elsewhere(workspace, config, counts.prompts - counts.pending)
     used_format, outcome = None, LLMRun(config)
     runner = executor_for(executor) if isinstance(executor, str) else executor
     # The tokens this run paid for: of the answers it stored, not of the cache rows of
@@ -1176,6 +1178,8 @@ def _label(
             "source": config.source_name,
             "split": split,
             "executor": runner.name,
+            # Which servers answered (trial 62b: not said, and the cache leaves it out).
+            "endpoints": endpoints_asked(config),
             # What this run asked and paid, for spend across runs (trial 50c: the
             # workspace kept no cost, and no prices to compute one).
             "answered": outcome.answered,
@@ -1287,6 +1291,46 @@ def _warn_if_priced_otherwise(workspace: Workspace, config: LLMConfig) -> None:
     )
 
 
+def endpoints_asked(config: LLMConfig) -> list[str]:
+    """The URLs a run asks (``OPENAI_BASE_URL``'s, or the openai client's default, where
+    ``base_url`` is not given), as the ``llm`` run logs them.
+
+    Examples
+    --------
+    >>> endpoints_asked(LLMConfig(model="m", base_url="http://127.0.0.1:8011/v1"))
+    ['http://127.0.0.1:8011/v1']
+    """
+    default = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    return [url or default for url in config.endpoints]
+
+
+def _warn_if_cached_elsewhere(workspace: Workspace, config: LLMConfig, cached: int) -> None:
+    """Warn where the cached answers a run reads were last asked of other endpoints:
+    the cache key leaves the endpoint out, so that replicas share answers, and a new
+    server under the same model name read an old one's answers (trial 62b: a fixed
+    gateway got no request, its source held the broken one's 194 answers)."""
+    if not cached:
+        return
+    last = first_row(
+        workspace.con,
+        """SELECT run_id, config->'endpoints' FROM runs
+           WHERE step IN ('llm', ?) AND config->>'model' = ?
+             AND (config->'endpoints') IS NOT NULL
+           ORDER BY run_id DESC LIMIT 1""",
+        [INTERRUPTED_STEP, config.model],
+    )
+    now = endpoints_asked(config)
+    if last is None or set(json.loads(last[1])) & set(now):
+        return
+    warnings.warn(
+        f"{counted(cached, 'answer')} of {config.model} come from the cache, and run {last[0]} "
+        f"asked {config.model} of {', '.join(json.loads(last[1]))}, not of {', '.join(now)}: "
+        "where that is another server, --refresh (refresh=True) asks this one",
+        LabelkitWarning,
+        stacklevel=4,
+    )
+
+
 def _log_interrupted(
     workspace: Workspace, config: LLMConfig, split: str | None, outcome: LLMRun
 ) -> None:
@@ -1299,6 +1343,7 @@ def _log_interrupted(
         {
             "model": config.model,
             "source": config.source_name,
+            "endpoints": endpoints_asked(config),
             "split": split,
             "answered": outcome.answered,
             "failed": outcome.failed,

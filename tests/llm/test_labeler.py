@@ -916,3 +916,29 @@ def test_a_broken_template_or_unknown_label_names_the_fault(
         dataclasses.replace(CONFIG, definitions={"eggs": "x"}).request(workspace.task, "x")
     with pytest.raises(InputError, match="only 4 labeled examples"):
         few_shot_examples(workspace, 5, split="train")
+
+
+def test_cached_answers_of_another_server_are_said_and_the_servers_logged(
+    workspace: Workspace,
+) -> None:
+    # Trial 62b: a fixed gateway under the same model name got no request, its source
+    # holding the broken gateway's answers, and no run said which server answered.
+    with OpenAIServer() as first:
+        config = dataclasses.replace(CONFIG, base_url=first.base_url)
+        label_with_llm(workspace, config)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            label_with_llm(workspace, config)  # the same server: nothing to say
+    last = workspace.sql("SELECT max(run_id) AS n FROM runs WHERE step = 'llm'")["n"][0]
+    with OpenAIServer() as second:
+        moved = dataclasses.replace(CONFIG, base_url=second.base_url, source="llm:moved")
+        with pytest.warns(LabelkitWarning) as said:
+            stats = label_with_llm(workspace, moved)
+        assert second.requests == [] and stats.cached == 6
+    message = " ".join(str(w.message) for w in said)
+    assert (
+        f"6 answers of test-model come from the cache, and run {last} asked test-model of "
+        f"{first.base_url}, not of {second.base_url}: where that is another server, --refresh"
+    ) in message
+    logged = workspace.sql("SELECT config->'endpoints' AS e FROM runs WHERE step = 'llm'")["e"]
+    assert [json.loads(e) for e in logged] == [[first.base_url]] * 2 + [[second.base_url]]
