@@ -544,7 +544,7 @@ Executor_ = Annotated[
     str,
     typer.Option(
         help="Where the work runs: local (this machine) or ray (a Ray cluster; "
-        "pip install 'labelkit[ray]')."
+        "pip install 'ray[data]>=2.60,<3' 'aiohttp>=3.9')."
     ),
 ]
 RayAddress_ = Annotated[

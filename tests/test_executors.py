@@ -268,7 +268,7 @@ def test_without_ray_the_cli_says_what_to_install(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode != 0
-    assert "pip install 'labelkit[ray]'" in done.stderr
+    assert "pip install 'ray[data]>=2.60,<3' 'aiohttp>=3.9'" in done.stderr
     assert not (tmp_path / "ws.duckdb").exists()
 
 

@@ -1,7 +1,7 @@
 """Executors: where the heavy stages run, by name from ``labelkit.registry.executors``.
 
 ``local`` (the default) runs them in this process and its forked workers; ``ray`` on a
-Ray cluster through Ray Data (the optional extra ``labelkit[ray]``). Either way the
+Ray cluster through Ray Data (the optional extra ``ray``: ``ray[data]``). Either way the
 workspace's DuckDB file is written only by the process that opened it.
 
 Examples

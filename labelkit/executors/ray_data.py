@@ -280,7 +280,8 @@ def _import_ray() -> ModuleType:
     except ImportError as error:
         raise LabelkitError(
             f"the ray executor needs Ray, which is not installed ({error}): "
-            "pip install 'labelkit[ray]'"
+            # Not 'labelkit[ray]': PyPI's labelkit is another project (trial 62a).
+            "pip install 'ray[data]>=2.60,<3' 'aiohttp>=3.9'"
         ) from None
     return ray
 

