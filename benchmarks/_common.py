@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from labelkit.report import markdown_table
 WRENCH_SPLITS = ("train", "valid", "test")
 
 RESULTS = Path(__file__).parent / "results"
+# What ``write_results`` adds to every record: a script reading its saved records back
+# leaves these out, and the rewrite stamps them anew.
+STAMP = ("machine", "labelkit_version", "commit")
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -39,14 +43,80 @@ def parser(description: str) -> argparse.ArgumentParser:
         default=Path(__file__).parents[1].parent / "shared" / "data",
         help="where the public data sets live (read in place, never copied)",
     )
-    arguments.add_argument("--output-dir", type=Path, default=RESULTS)
+    arguments.add_argument(
+        "--output-dir",
+        type=Path,
+        default=RESULTS,
+        help="where the JSON, the Markdown and any plot go (default: benchmarks/results, "
+        "its plot in docs/)",
+    )
     return arguments
 
 
+def plot_path(output_dir: Path, committed: Path) -> Path:
+    """Where a script's plot goes: ``committed`` (in docs/) for a run into
+    ``benchmarks/results``, else into ``output_dir`` (trial 62c: a rerun into a
+    folder of one's own replaced the committed figure)."""
+    if output_dir.resolve() == RESULTS.resolve():
+        return committed
+    output_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir / committed.name
+
+
 def machine() -> str:
-    """The machine in a few words: CPU cores available to this process, OS, Python."""
+    """The machine in a few words: CPU cores available to this process, their model,
+    memory, OS, Python (trial 62c: the timings could not be told apart by machine)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cores} cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
+    described = [f"{cores} cores"]
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text(errors="replace").splitlines()
+                if line.startswith("model name")
+            ),
+            None,
+        )
+        described[0] += f" ({model})" if model else ""
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        described.append(
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB"
+        )
+    described += [
+        f"{platform.system()} {platform.machine()}",
+        f"Python {platform.python_version()}",
+    ]
+    return ", ".join(described)
+
+
+def commit() -> str | None:
+    """The git commit of the code that ran, ``-dirty`` where its files differ from it
+    (trial 62c: ``labelkit_version`` stayed 0.1.0 across changes that moved numbers)."""
+    root = Path(__file__).parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "labelkit",
+                "benchmarks",
+            ],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def write_results(
@@ -58,14 +128,21 @@ def write_results(
 ) -> pl.DataFrame:
     """Save ``records`` as ``<script>.json`` and a Markdown table ``<script>.md``: the
     records one per line, or ``table`` (Markdown) where a script arranges them itself."""
-    stamp = {"machine": machine(), "labelkit_version": labelkit.__version__}
+    missing = [key for key in ("dataset", "method") for r in records if key not in r][:1]
+    if missing:
+        # benchmarks/README.md promises both in every record (trial 62c: three lacked them).
+        raise ValueError(f"{script}: a record without {missing[0]!r}")
+    stamp = dict(zip(STAMP, (machine(), labelkit.__version__, commit()), strict=True))
     records = [{**record, **stamp} for record in records]
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{script}.json").write_text(
         json.dumps(records, indent=1) + "\n", encoding="utf-8"
     )
-    frame = pl.DataFrame(records, infer_schema_length=None).drop("machine", "labelkit_version")
-    header = f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__}.\n\n"
+    frame = pl.DataFrame(records, infer_schema_length=None).drop(*stamp)
+    header = (
+        f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__} "
+        f"(commit {stamp['commit']}).\n\n"
+    )
     body = (markdown_table(frame) if table is None else table) + "\n"
     (output_dir / f"{script}.md").write_text(
         header + body + (f"\n{notes}\n" if notes else ""), encoding="utf-8"

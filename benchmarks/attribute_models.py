@@ -171,8 +171,9 @@ def main() -> None:
         sources = {name: sources[name] for name in args.sources}
         records.append(
             {
+                "dataset": "mams-acsa",
+                "method": "majority vote (the label model itself)",
                 "labels": "keyword votes",
-                "model": "majority vote (the label model itself)",
                 "seed": None,
                 **{
                     f"{split}_macro_f1": label_model_f1(ws, rows, task)
@@ -195,8 +196,9 @@ def main() -> None:
                             max_epochs=args.max_epochs,
                         )
                     record = {
+                        "dataset": "mams-acsa",
+                        "method": layout,
                         "labels": source,
-                        "model": layout,
                         "seed": seed,
                         **{
                             f"{split}_macro_f1": macro_f1_over_attributes(model, gold, task)

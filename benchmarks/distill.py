@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import WRENCH_SPLITS, load_wrench, parser, replay_llm, write_results
+from _common import STAMP, WRENCH_SPLITS, load_wrench, parser, plot_path, replay_llm, write_results
 from label_models import sms_rules
 
 from labelkit import (
@@ -339,9 +339,7 @@ def kept(output_dir: Path, run: list[str]) -> list[dict[str, Any]]:
         return []
     old = json.loads(path.read_text(encoding="utf-8"))
     return [
-        {k: v for k, v in row.items() if k not in ("machine", "labelkit_version")}
-        for row in old
-        if row["dataset"] not in run
+        {k: v for k, v in row.items() if k not in STAMP} for row in old if row["dataset"] not in run
     ]
 
 
@@ -383,7 +381,7 @@ def draw(axis: Any, rows: pl.DataFrame) -> None:
             axis.annotate(f"{text} {value:.3f}", (0, value), fontsize=7, va="bottom")
 
 
-def plot(records: list[dict[str, Any]]) -> None:
+def plot(records: list[dict[str, Any]], output_dir: Path) -> None:
     try:
         import matplotlib
 
@@ -408,9 +406,10 @@ def plot(records: list[dict[str, Any]]) -> None:
         fontsize=10,
     )
     figure.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(PLOT, dpi=110)
-    print(f"plot written to {PLOT}")
+    path = plot_path(output_dir, PLOT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    print(f"plot written to {path}")
 
 
 def main() -> None:
@@ -457,7 +456,7 @@ def main() -> None:
         + markdown_table(model_summary(records))
     )
     write_results("distill", records, arguments.output_dir, notes)
-    plot(records)
+    plot(records, arguments.output_dir)
 
 
 if __name__ == "__main__":

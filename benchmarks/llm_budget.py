@@ -94,6 +94,8 @@ def curve(
         records.append(
             {
                 "dataset": name,
+                # Both columns are `auto`'s accuracy, the LLM asked by score or at random.
+                "method": "auto",
                 "share": share,
                 "requests": k,
                 "budgeted": budgeted,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import load_wrench, parser, write_results
+from _common import load_wrench, parser, plot_path, write_results
 from llm_votes import TASKS, read_task
 
 from labelkit import Workspace, aggregate, find_label_issues
@@ -111,7 +111,7 @@ def curves(hits: dict[str, list[np.ndarray]]) -> dict[str, np.ndarray]:
     }
 
 
-def plot(per_dataset: dict[str, dict[str, np.ndarray]]) -> None:
+def plot(per_dataset: dict[str, dict[str, np.ndarray]], output_dir: Path) -> None:
     try:
         import matplotlib
 
@@ -133,8 +133,9 @@ def plot(per_dataset: dict[str, dict[str, np.ndarray]]) -> None:
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(PLOT, dpi=110)
-    print(f"curves written to {PLOT}")
+    path = plot_path(output_dir, PLOT)
+    figure.savefig(path, dpi=110)
+    print(f"curves written to {path}")
 
 
 def main() -> None:
@@ -184,7 +185,7 @@ def main() -> None:
         "named use the default, `tfidf_logreg`."
     )
     write_results("review_efficiency", records, options.output_dir, notes)
-    plot(per_dataset)
+    plot(per_dataset, options.output_dir)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from _common import parser, resampled_comments, write_results
+from _common import parser, plot_path, resampled_comments, write_results
 
 from labelkit.report import markdown_table
 
@@ -182,8 +182,9 @@ def plot(output_dir: Path) -> None:
         fontsize=10,
     )
     figure.tight_layout()
-    figure.savefig(PLOT, dpi=110)
-    print(f"plot written to {PLOT}")
+    path = plot_path(output_dir, PLOT)
+    figure.savefig(path, dpi=110)
+    print(f"plot written to {path}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def run_dataset(name: str, data_dir: Path, scratch: Path, seeds: int) -> list[di
                 seconds = time.perf_counter() - started
                 summary = evaluate(ws, path).summary
                 row = summary.filter(pl.col("kind") == "small model").row(0, named=True)
-                record = {"dataset": name, "model": model, "seed": seed}
+                record = {"dataset": name, "method": model, "seed": seed}
                 record |= {k: row[k] for k in ("accuracy", "macro_f1", "size_mb", "words_per_s")}
                 records.append(record | {"train_s": seconds})
                 print(
@@ -69,7 +69,7 @@ def summary(records: list[dict[str, Any]]) -> pl.DataFrame:
     """Mean and sd over the seeds, per data set and model."""
     return (
         pl.DataFrame(records)
-        .group_by("dataset", "model", maintain_order=True)
+        .group_by("dataset", "method", maintain_order=True)
         .agg(
             pl.len().alias("seeds"),
             pl.col("accuracy").mean(),

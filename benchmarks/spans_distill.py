@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 import spacy
-from _common import WRENCH_SPLITS, load_wrench, parser, write_results
+from _common import STAMP, WRENCH_SPLITS, load_wrench, parser, write_results
 
 from labelkit import (
     ReviewQueue,
@@ -318,7 +318,6 @@ def main() -> None:
             for folder in options.parts or [options.output_dir]
             for record in json.loads((folder / "spans_distill.json").read_text(encoding="utf-8"))
         ]
-        stamp = ("machine", "labelkit_version")
         # Every part scores the teacher: keep it once per set.
         saved = list({(r["dataset"], r["method"], r["seed"]): r for r in saved}.values())
         # Parts that ran the same sets (students in one, the ceiling in another) still
@@ -326,7 +325,7 @@ def main() -> None:
         order = {dataset: i for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in saved))}
         saved.sort(key=lambda r: order[r["dataset"]])
         report(
-            [{k: v for k, v in r.items() if k not in stamp} for r in saved],
+            [{k: v for k, v in r.items() if k not in STAMP} for r in saved],
             options.output_dir,
             notes,
         )
