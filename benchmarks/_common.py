@@ -90,6 +90,9 @@ def machine() -> str:
     return ", ".join(described)
 
 
+CODE = ("labelkit", "labeling_functions", "benchmarks", ":!benchmarks/results")
+
+
 def commit() -> str | None:
     """The git commit of the code that ran, ``-dirty`` where its files differ from it
     (trial 62c: ``labelkit_version`` stayed 0.1.0 across changes that moved numbers)."""
@@ -99,15 +102,8 @@ def commit() -> str | None:
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True
         )
         dirty = subprocess.run(
-            [
-                "git",
-                "status",
-                "--porcelain",
-                "--untracked-files=no",
-                "--",
-                "labelkit",
-                "benchmarks",
-            ],
+            # The code, not the results a run writes.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE],
             cwd=root,
             capture_output=True,
             text=True,
