@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import polars as pl
+import pytest
 
 BENCHMARKS = Path(__file__).parents[2] / "benchmarks"
 
@@ -40,3 +42,21 @@ def test_the_verdicts_leave_out_the_sets_a_method_was_skipped_on() -> None:
         "`crowdkit GLAD` beats labelkit's `dawid_skene` by more than 0.005 on 1 of the 1 sets"
         in said
     )
+
+
+def test_results_carry_dataset_method_and_commit_and_plots_follow_the_output(
+    tmp_path: Path,
+) -> None:
+    # Trial 62c: three scripts wrote records without `method` or `dataset`, no record
+    # said which code made it, and a rerun into a folder of one's own replaced docs/'s plot.
+    common = _script("_common")
+    frame = common.write_results("demo", [{"dataset": "a", "method": "m", "x": 1.5}], tmp_path)
+    assert frame.columns == ["dataset", "method", "x"]
+    record = json.loads((tmp_path / "demo.json").read_text())[0]
+    assert set(record) == {"dataset", "method", "x", "machine", "labelkit_version", "commit"}
+    assert record["commit"] is None or len(record["commit"].split("-")[0]) == 12
+    with pytest.raises(ValueError, match="demo: a record without 'method'"):
+        common.write_results("demo", [{"dataset": "a", "x": 1.5}], tmp_path)
+    committed = BENCHMARKS.parent / "docs" / "scale.png"
+    assert common.plot_path(common.RESULTS, committed) == committed
+    assert common.plot_path(tmp_path / "mine", committed) == tmp_path / "mine" / "scale.png"
