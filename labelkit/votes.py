@@ -1017,6 +1017,15 @@ def _table_votes(
     return votes, votes["source"].unique(maintain_order=True).to_list()
 
 
+def _textless(record: object) -> bool:
+    """Whether a WRENCH record's text is missing or blank, as ``ingest`` judges one."""
+    data = record.get("data") if isinstance(record, dict) else None
+    if not isinstance(data, dict):
+        return False
+    text = data.get("text")
+    return text is None or (isinstance(text, str) and not text.strip())
+
+
 def _wrench_votes(
     path: Path,
     task: Task,
@@ -1025,10 +1034,13 @@ def _wrench_votes(
     prefix: str | None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """A WRENCH file's ``weak_labels`` as ``example_id, source, label, where``, and its
-    LFs' source names."""
+    LFs' source names. A record without a text has no example (``ingest`` refuses it,
+    or leaves it out with ``skip_empty``): its votes are left out too (trial 62c: the
+    first such record refused every vote of the file)."""
     data = read_wrench_json(path)
     if not isinstance(data, dict) or not data:
         raise InputError(f"{path}: expected a WRENCH object of id -> record")
+    data = {key: record for key, record in data.items() if not _textless(record)} or data
     keys, rows = list(data), []
     for key in keys:
         weak = data[key].get("weak_labels") if isinstance(data[key], dict) else None

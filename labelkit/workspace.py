@@ -43,7 +43,7 @@ from labelkit.task import Task
 # The steps that write votes: labels aggregated before one of them are out of date.
 VOTING_STEPS = ("apply", "import-votes", "import_answers", "llm", "remove-sources")
 # What `Workspace.require` names when there are no votes (inside its backticks).
-VOTE_STEP = "labelkit apply` or `labelkit import-answers"
+VOTE_STEP = "labelkit apply`, `labelkit llm`, `labelkit import-votes` or `labelkit import-answers"
 # The same for span votes, which `import-answers` does not make (trial 53f).
 SPAN_VOTE_STEP = "labelkit apply` or `labelkit import-votes"
 # The meta key of the LF names the last `apply` was given (JSON).

@@ -674,7 +674,9 @@ def test_ctrl_c_while_the_cli_loads_is_one_line() -> None:
         (("ingest", "{ws}", "nope.csv"), "nope.csv: no such file"),
         (
             ("aggregate", "{ws}"),
-            "no votes yet: run `labelkit apply` or `labelkit import-answers` first",
+            # Trial 62c: import-votes, the step that had failed, was not named.
+            "no votes yet: run `labelkit apply`, `labelkit llm`, `labelkit import-votes` or "
+            "`labelkit import-answers` first",
         ),
         (("review", "{ws}", "--reviewer", "ana"), "no review queue yet: run `labelkit flag` first"),
         (("evaluate", "{ws}"), "no votes yet and no model given; run `labelkit apply`"),

@@ -259,6 +259,21 @@ def test_wrench_weak_labels_are_imported_by_position(wrench: Path, tmp_path: Pat
         ]
 
 
+def test_the_votes_of_wrench_records_without_a_text_are_left_out(tmp_path: Path) -> None:
+    # Trial 62c: after `ingest --skip-empty`, the first record ingest had left out
+    # refused every vote of the file.
+    folder = tmp_path / "wrench"
+    folder.mkdir()
+    (folder / "label.json").write_text('{"0": "HAM", "1": "SPAM"}')
+    records = {"0": ("subscribe", 1, [1, -1]), "1": ("  ", 0, [0, 0]), "2": ("song", 0, [-1, 0])}
+    path = wrench_split(folder, "train", records)
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(ws, [path], skip_empty=True)
+        counts = labelkit.import_votes(ws, [path])
+        assert counts == {"wrench:0": 1, "wrench:1": 1}
+        assert stored(ws) == [("wrench:0", "train:0", "spam"), ("wrench:1", "train:2", "ham")]
+
+
 def test_wrench_lf_names_come_from_a_list_or_the_readme(wrench: Path, tmp_path: Path) -> None:
     (wrench / "readme.txt").write_text(
         "Spam\n\nLabeling functions list:\n\n    keyword_sub,\n    keyword_song,\n"
