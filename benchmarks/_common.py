@@ -29,8 +29,7 @@ from labelkit.report import markdown_table
 WRENCH_SPLITS = ("train", "valid", "test")
 
 RESULTS = Path(__file__).parent / "results"
-# What ``write_results`` adds to every record: a script reading its saved records back
-# leaves these out, and the rewrite stamps them anew.
+# What ``write_results`` adds to every record that has none: the run that measured it.
 STAMP = ("machine", "labelkit_version", "commit")
 
 
@@ -128,22 +127,33 @@ def write_results(
     if missing:
         # benchmarks/README.md promises both in every record (trial 62c: three lacked them).
         raise ValueError(f"{script}: a record without {missing[0]!r}")
+    # A record read back from an earlier run keeps the stamp of the run that measured it
+    # (a --report-only rewrite stamped the current commit on old numbers).
     stamp = dict(zip(STAMP, (machine(), labelkit.__version__, commit()), strict=True))
-    records = [{**record, **stamp} for record in records]
+    records = [
+        {"commit": None, **record} if "machine" in record else {**stamp, **record}
+        for record in records
+    ]
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / f"{script}.json").write_text(
         json.dumps(records, indent=1) + "\n", encoding="utf-8"
     )
-    frame = pl.DataFrame(records, infer_schema_length=None).drop(*stamp)
-    header = (
-        f"# {script}\n\nMeasured on {stamp['machine']}, labelkit {labelkit.__version__} "
-        f"(commit {stamp['commit']}).\n\n"
-    )
+    frame = pl.DataFrame(records, infer_schema_length=None).drop(*STAMP)
+    header = f"# {script}\n\nMeasured on {_stamps(records)}.\n\n"
     body = (markdown_table(frame) if table is None else table) + "\n"
     (output_dir / f"{script}.md").write_text(
         header + body + (f"\n{notes}\n" if notes else ""), encoding="utf-8"
     )
     return frame
+
+
+def _stamps(records: list[dict[str, Any]]) -> str:
+    """The machines, versions and commits the records were measured with, in words."""
+    runs = dict.fromkeys((r["machine"], r["labelkit_version"], r.get("commit")) for r in records)
+    return "; ".join(
+        f"{machine}, labelkit {version}" + (f" (commit {made})" if made else "")
+        for machine, version, made in runs
+    )
 
 
 def resampled_comments(n: int) -> pl.DataFrame:

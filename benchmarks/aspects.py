@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import STAMP, parser, write_results
+from _common import parser, write_results
 
 from labelkit import Workspace, aggregate, evaluate, ingest, registry, simulate_review
 from labelkit.data import bundled_dataset
@@ -326,7 +326,7 @@ def main() -> None:
             saved = [json.loads(line) for line in progress.read_text(encoding="utf-8").splitlines()]
         else:
             saved = json.loads((options.output_dir / "aspects.json").read_text(encoding="utf-8"))
-        report([{k: v for k, v in r.items() if k not in STAMP} for r in saved], options.output_dir)
+        report(saved, options.output_dir)
         return
     folder = options.data_dir / "aspects" / "mams-acsa"
     recorded = bundled_dataset("mams-acsa") / RECORDED_ANSWERS

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import STAMP, WRENCH_SPLITS, load_wrench, parser, plot_path, replay_llm, write_results
+from _common import WRENCH_SPLITS, load_wrench, parser, plot_path, replay_llm, write_results
 from label_models import sms_rules
 
 from labelkit import (
@@ -338,9 +338,7 @@ def kept(output_dir: Path, run: list[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     old = json.loads(path.read_text(encoding="utf-8"))
-    return [
-        {k: v for k, v in row.items() if k not in STAMP} for row in old if row["dataset"] not in run
-    ]
+    return [row for row in old if row["dataset"] not in run]
 
 
 def named(rows: pl.DataFrame, prefix: str) -> pl.DataFrame:

@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from _common import STAMP, load_wrench, parser, replay_llm, spread, write_results
+from _common import load_wrench, parser, replay_llm, spread, write_results
 from llm_votes import TASKS, read_task
 
 from labelkit import Workspace, ingest
@@ -874,10 +874,7 @@ def saved_results(output_dir: Path) -> list[dict[str, Any]]:
     path = output_dir / "label_models.json"
     if not path.exists():
         return []
-    return [
-        {k: v for k, v in r.items() if k not in STAMP}
-        for r in json.loads(path.read_text(encoding="utf-8"))
-    ]
+    return [record for record in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def merged(

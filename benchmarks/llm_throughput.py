@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import STAMP, parser, write_results
+from _common import parser, write_results
 
 from labelkit import LLMConfig, Workspace, ingest, label_with_llm
 from labelkit.executors import Executor
@@ -283,7 +283,7 @@ def _earlier(output_dir: Path, live: bool) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [
-        {k: v for k, v in record.items() if k not in STAMP}
+        record
         for record in json.loads(path.read_text(encoding="utf-8"))
         if record["method"].startswith("live") == live
     ]

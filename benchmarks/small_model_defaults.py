@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from _common import STAMP, WRENCH_SPLITS, parser, write_results
+from _common import WRENCH_SPLITS, parser, write_results
 
 import labelkit as lk
 from labelkit.demo import YOUTUBE_INGEST
@@ -326,10 +326,7 @@ def main() -> None:
     path = arguments.output_dir / "small_model_defaults.json"
     records = []
     if path.is_file():
-        records = [
-            {k: v for k, v in r.items() if k not in STAMP}
-            for r in json.loads(path.read_text(encoding="utf-8"))
-        ]
+        records = [record for record in json.loads(path.read_text(encoding="utf-8"))]
     if arguments.finalists:
         labels = finalists(records, labels, arguments.finalists)
         print("finalists:", " ".join(labels), flush=True)

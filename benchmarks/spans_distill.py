@@ -37,7 +37,7 @@ from typing import Any
 
 import polars as pl
 import spacy
-from _common import STAMP, WRENCH_SPLITS, load_wrench, parser, write_results
+from _common import WRENCH_SPLITS, load_wrench, parser, write_results
 
 from labelkit import (
     ReviewQueue,
@@ -325,7 +325,7 @@ def main() -> None:
         order = {dataset: i for i, dataset in enumerate(dict.fromkeys(r["dataset"] for r in saved))}
         saved.sort(key=lambda r: order[r["dataset"]])
         report(
-            [{k: v for k, v in r.items() if k not in STAMP} for r in saved],
+            saved,
             options.output_dir,
             notes,
         )

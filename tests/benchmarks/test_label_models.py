@@ -55,6 +55,11 @@ def test_results_carry_dataset_method_and_commit_and_plots_follow_the_output(
     record = json.loads((tmp_path / "demo.json").read_text())[0]
     assert set(record) == {"dataset", "method", "x", "machine", "labelkit_version", "commit"}
     assert record["commit"] is None or len(record["commit"].split("-")[0]) == 12
+    # A record read back from an earlier run keeps the stamp of the run that measured it.
+    old = {"dataset": "b", "method": "m", "x": 2.0, "machine": "then", "labelkit_version": "0.1"}
+    common.write_results("demo", [old], tmp_path)
+    assert json.loads((tmp_path / "demo.json").read_text())[0] == old | {"commit": None}
+    assert "Measured on then, labelkit 0.1." in (tmp_path / "demo.md").read_text()
     with pytest.raises(ValueError, match="demo: a record without 'method'"):
         common.write_results("demo", [{"dataset": "a", "x": 1.5}], tmp_path)
     committed = BENCHMARKS.parent / "docs" / "scale.png"
