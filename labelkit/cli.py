@@ -3101,6 +3101,20 @@ def runs(
     )
 
 
+@app.command()
+def parts() -> None:
+    """The swappable parts, by registry: each name and what provides it (labelkit, your
+    code, or an installed package; --model, --flagger and --executor take the names)."""
+    from labelkit.registry import every_registry
+
+    rows = [
+        {"registry": registry, "name": name, "provided by": by}
+        for registry, parts in every_registry().items()
+        for name, by in parts.providers()
+    ]
+    console.print(rich_table(pl.DataFrame(rows), title="registered parts (docs: label models)"))
+
+
 def _settings(config: dict[str, Any]) -> str:
     """A run's config on one line: ``key=value`` for each that is set, lists joined."""
     parts = []

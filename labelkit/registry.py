@@ -119,6 +119,31 @@ class PartRegistry(catalogue.Registry):
         )
         return sorted(coded | packaged)
 
+    def providers(self) -> list[tuple[str, str]]:
+        """Each name with what provides it: ``labelkit``, the module code registered it
+        in, or a package (two that clash, or one that does not load, said so), without
+        loading a package's part.
+
+        Examples
+        --------
+        >>> label_models.providers()[:2]
+        [('auto', 'labelkit'), ('dawid_skene', 'labelkit')]
+        """
+        points: dict[str, list[EntryPoint]] = {}
+        for point in self._get_entry_points() if self.entry_points else ():
+            points.setdefault(point.name, []).append(point)
+        shown = []
+        for name in self.names():
+            own, packaged = self._in_code(name), points.get(name, [])
+            if own is not None:
+                by = "labelkit" if shipped(own) else f"code ({own.__module__})"
+                ignored = ", ".join(map(_package, packaged))
+                shown.append((name, by + (f"; {ignored} ignored" if ignored else "")))
+            else:
+                by = " and ".join(sorted(map(_package, packaged)))
+                shown.append((name, by + (" (a clash: refused)" if len(packaged) > 1 else "")))
+        return shown
+
     def _in_code(self, name: str) -> Any | None:
         key = (*self.namespace, name)
         return catalogue.REGISTRY.get(key)
@@ -259,6 +284,28 @@ def _loaded(point: EntryPoint, registry: catalogue.Registry) -> Any:
             f"{_kind(registry)} {point.name!r} of package {_package(point)} does not load "
             f"({point.value}): {type(error).__name__}: {error}"
         ) from error
+
+
+def every_registry() -> dict[str, PartRegistry]:
+    """Every registry by name, its shipped parts registered.
+
+    Examples
+    --------
+    >>> list(every_registry())
+    ['label_models', 'span_label_models', 'flaggers', 'small_models', 'executors']
+    """
+    import labelkit.aggregate.spans
+    import labelkit.executors
+    import labelkit.flag_classifiers
+    import labelkit.train  # noqa: F401 (each registers its parts)
+
+    return {
+        "label_models": label_models,
+        "span_label_models": span_label_models,
+        "flaggers": flaggers,
+        "small_models": small_models,
+        "executors": executors,
+    }
 
 
 def _create(name: str, entry_points: bool = True) -> PartRegistry:

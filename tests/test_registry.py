@@ -120,6 +120,11 @@ def test_a_package_cannot_replace_a_part_labelkit_ships(tmp_path: Path) -> None:
     assert labels.to_list() == ["ham", "spam"] * 3, "labelkit's majority vote"
     # The run says which packages could have made it.
     assert json.loads(versions[0])["clash-votes"] == "0.1"
+    listed = labelkit_with(tmp_path / "site", "parts")
+    assert listed.returncode == 0, listed.stderr
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.stdout.splitlines()]
+    assert ["label_models", "majority_vote", "labelkit; clash-votes 0.1 ignored"] in rows
+    assert ["label_models", "always_spam", "clash-votes 0.1"] in rows
     # Under a name of its own, the package's part is used.
     done = labelkit_with(tmp_path / "site", "aggregate", ws, "--model", "always_spam")
     assert done.returncode == 0, done.stderr
@@ -148,6 +153,8 @@ def test_two_packages_with_one_name_and_a_broken_one_are_named(tmp_path: Path) -
         "error: label model 'shared' is registered by packages votes-one 0.1 and votes-two "
         "0.1: uninstall one of them" in " ".join(shared.stderr.split())
     )
+    listed = " ".join(labelkit_with(site, "parts").stdout.split())
+    assert "shared │ votes-one 0.1 and votes-two 0.1 (a clash: refused)" in listed
     misspelt = labelkit_with(site, "aggregate", ws, "--model", "dawid_skeen")
     assert misspelt.returncode == 1 and "Traceback" not in misspelt.stderr
     assert "(did you mean 'dawid_skene'?)" in misspelt.stderr
