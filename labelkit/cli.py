@@ -1604,13 +1604,19 @@ def _another_prompt(source: str, votes: int, split: str | None, tense: str, chan
     """Say that ``source`` asks another prompt than its votes came from (``changed``:
     ``prompt_change``'s words), and what of them a run replaces (trial 59a: unsaid;
     trial 59g: a budget of 20 left 132 votes of 24,000, said in a note)."""
-    where = f" on the {split} split" if split else ""
+    # Every split's: a source holds the votes of one prompt (trial 62a: dev's stayed).
+    where = (
+        f" (on every split) {tense} replaced by this prompt's answers on the {split} split "
+        f"(--split on the others asks them with it)"
+        if split
+        else f" {tense} replaced by this prompt's answers"
+    )
     return (
         f"{source} asks another prompt than its last run "
         f"({changed or 'other instructions, template, examples or aliases'}): its "
-        f"{counted(votes, 'vote')} of the earlier prompt{where} {tense} replaced by this "
-        "prompt's answers; the earlier answers stay cached (the earlier prompt with "
-        "--cached-only brings them back), and a new --source name keeps both as sources"
+        f"{counted(votes, 'vote')} of the earlier prompt{where}; the earlier answers stay "
+        "cached (the earlier prompt with --cached-only brings them back), and a new "
+        "--source name keeps both as sources"
     )
 
 

@@ -1200,11 +1200,13 @@ def _label(
             replace(run.con, votes, sources, run_id=run.id)
         else:
             # Only this split's votes are replaced: the source's votes on the others stay
-            # (trial 34: `llm --split train` deleted the votes `--split dev` had stored).
+            # (trial 34: `llm --split train` deleted the votes `--split dev` had stored),
+            # unless they are of another prompt, which a source of one prompt cannot keep
+            # (trial 62a: dev's votes of the old prompt were scored as the new one's).
             run.con.execute(
                 f"""DELETE FROM {"span_votes" if prompts.spans else "votes"}
-                    WHERE source = ? AND example_id IN (SELECT id FROM {_PROMPTS})""",
-                [config.source_name],
+                    WHERE source = ? AND (? OR example_id IN (SELECT id FROM {_PROMPTS}))""",
+                [config.source_name, replaced > 0],
             )
             add(run.con, votes, run_id=run.id)
             set_sources(run.con, sources, run_id=run.id)

@@ -942,3 +942,24 @@ def test_cached_answers_of_another_server_are_said_and_the_servers_logged(
     ) in message
     logged = workspace.sql("SELECT config->'endpoints' AS e FROM runs WHERE step = 'llm'")["e"]
     assert [json.loads(e) for e in logged] == [[first.base_url]] * 2 + [[second.base_url]]
+
+
+def test_a_new_prompt_on_one_split_leaves_no_vote_of_the_old_one(workspace: Workspace) -> None:
+    # Trial 62a: asked about train, the new prompt replaced train's votes, and dev's votes
+    # of the old prompt stayed under the source, scored as the new prompt's.
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        label_with_llm(workspace, config)
+        advert = dataclasses.replace(config, instructions="Is this comment an advert?")
+        stats = label_with_llm(workspace, advert, split="train")
+    splits = workspace.sql(
+        """SELECT DISTINCT e.split FROM votes v JOIN examples e ON e.id = v.example_id
+           WHERE v.source = 'llm:test-model'"""
+    )["split"]
+    train = workspace.sql("SELECT count(*) AS n FROM examples WHERE split = 'train'")["n"][0]
+    assert stats.replaced_votes == 6, "every split's votes of the old prompt"
+    assert splits.to_list() == ["train"]
+    assert votes(workspace).keys() == set(
+        workspace.sql("SELECT id FROM examples WHERE split = 'train'")["id"]
+    )
+    assert len(votes(workspace)) == train
