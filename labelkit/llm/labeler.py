@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from rich.progress import Progress, TextColumn
 
+from labelkit import report
 from labelkit.aggregate import label_model_accuracy, label_model_sources, last_aggregate_config
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range
 from labelkit.executors import executor_for
@@ -1831,11 +1832,16 @@ async def _ask_all(
         items = requests.pending.select("key", "text", "attribute", "chars").rows()
         if items:
             run.typical_chars = float(requests.pending["chars"].median())  # type: ignore[arg-type]
+        console = make_console(stderr=True)
+        # Off a terminal a bar draws nothing until the end (trial 62a: a piped run of
+        # 300 prompts was silent for 4 minutes): plain lines there, as progress_bar's.
+        plain = progress and not (console.is_terminal or console.is_jupyter)
+        every = report.PROGRESS_EVERY_S if plain else _PROGRESS_S
         with Progress(
             *Progress.get_default_columns(),
             TextColumn("answered {task.fields[answered]} · failed {task.fields[failed]}"),
-            disable=not progress,
-            console=make_console(stderr=True),
+            disable=not progress or plain,
+            console=console,
         ) as bars:
             bar = bars.add_task(
                 f"asking {config.model} ({requests.cached} cached)",
@@ -1850,13 +1856,21 @@ async def _ask_all(
                 shown = time.monotonic()
                 done = run.answered + run.failed
                 bars.update(bar, completed=done, answered=run.answered, failed=run.failed)
+                if plain:
+                    console.print(
+                        f"asking {config.model} ({requests.cached:,} cached): {done:,} of "
+                        f"{len(items):,} ({done / max(len(items), 1):.0%}), answered "
+                        f"{run.answered:,} · failed {run.failed:,}",
+                        highlight=False,
+                        markup=False,
+                    )
 
             def record(answer: CachedAnswer | None, endpoint: str) -> None:
                 if answer is None:
                     return
                 writer.add(answer)
                 run.record(answer, endpoint)
-                if time.monotonic() - shown >= _PROGRESS_S:
+                if time.monotonic() - shown >= every:
                     show()
 
             async def asked_over(

@@ -123,3 +123,25 @@ def test_a_batch_keeps_answers_over_failures(workspace: Workspace) -> None:
         ("paid", "spam", None),
         ("twice", "ham", None),
     ]
+
+
+def test_a_piped_run_says_how_far_it_is(tmp_path: Path) -> None:
+    # Trial 62a: piped to a log, 300 prompts ran 4 minutes without a line; the bar drew
+    # only at the end.
+    path = comments(tmp_path, 40)
+    with OpenAIServer(Behaviour(delay_s=0.05)) as server:
+        done = subprocess.run(
+            [
+                *(sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model"),
+                *("--instructions", "Is this comment spam?", "--base-url", server.base_url),
+                *("--api-key", "test", "--concurrency", "1", "--response-format", "json_schema"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("asking test-model")]
+    assert lines[0].startswith("asking test-model (0 cached): 1 of 40 (2%)"), lines
+    assert lines[-1] == "asking test-model (0 cached): 40 of 40 (100%), answered 40 · failed 0"
+    assert "━" not in done.stderr, "no bar off a terminal"
