@@ -1354,11 +1354,20 @@ def llm(
         started = first_row(ws.con, "SELECT now()::TIMESTAMP")
         try:
             if local:
+                # llama.cpp's server refuses json_schema and takes json_object: not
+                # probed every run (trial 62a: two refused requests and a warning each).
+                local_format = (
+                    "json_object" if config.response_format == "auto" else config.response_format
+                )
                 with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
                     stats = label_with_llm(
                         ws,
                         dataclasses.replace(
-                            config, base_url=local_url, extra_base_urls=(), api_key="local"
+                            config,
+                            base_url=local_url,
+                            extra_base_urls=(),
+                            api_key="local",
+                            response_format=local_format,
                         ),
                         split=chosen,
                         refresh=refresh,
@@ -3346,8 +3355,8 @@ def train(
             )
         elif asked == "auto":
             console.print(
-                f"chose on the gold of {chosen_on} (--dev-split none: on a held-out tenth of "
-                "the cleaned labels)",
+                f"chose on the gold of {chosen_on} (--dev-split none would choose on a "
+                "held-out tenth of the cleaned labels instead)",
                 highlight=False,
             )
         if ws.task.kind == "spans":

@@ -119,6 +119,9 @@ def test_llm_local_serves_the_model_file_for_the_run(workspace: Workspace, stand
     result = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
     assert result.returncode == 0, result.stderr
     assert "llm:standin: 6 prompts, 0 cached, 6 answered, 0 failed" in result.stdout
+    # Trial 62a: every run probed json_schema, which llama.cpp's server refuses.
+    assert "response format json_object" in result.stdout
+    assert "refused response format" not in result.stderr
     with Workspace(path, read_only=True) as ws:
         votes = dict(ws.sql("SELECT example_id, label FROM votes").rows())
         texts = dict(ws.sql("SELECT id, text FROM examples").rows())
