@@ -1547,13 +1547,22 @@ def _say_voting_elsewhere(
     """Name the LFs of the per-LF table that vote on no example of ``split`` but on
     others (``voting``: the sources with a vote anywhere), whose blank figures read as
     a dead LF (trial 57a: two LFs at coverage 0.000 voted on 24 and 37 train texts)."""
-    elsewhere = [name for name in summary.filter(pl.col("coverage") == 0)["lf"] if name in voting]
+    # Once each, a few named (trial 62d: 25 attributes made an 838-character line).
+    zero = summary.filter(pl.col("coverage") == 0)["lf"]
+    elsewhere = list(dict.fromkeys(name for name in zero if name in voting))
     if elsewhere and split:
+        more = f" and {len(elsewhere) - _NAMED} more" if len(elsewhere) > _NAMED else ""
+        attributes = "attribute" in summary.columns and summary["attribute"].n_unique() > 1
+        on = " (on some attributes)" if attributes else ""
         console.print(
-            f"note: {', '.join(elsewhere)} vote on no example of the {split} split, only on "
-            "others: their figures above are empty, not bad",
+            f"note: {', '.join(elsewhere[:_NAMED])}{more}{on} vote on no example of the {split} "
+            "split, only on others: their figures above are empty, not bad",
             highlight=False,
         )
+
+
+# How many names a one-line note lists before "and N more".
+_NAMED = 8
 
 
 def _say_unapplied(ws: Workspace) -> None:
@@ -3195,6 +3204,7 @@ def export(
             _say_fields_left(fields_left)
             return
         kind = ws.task.kind
+        attributes = len(ws.task.targets)
         rows = (
             "texts"
             if wide or kind == "spans"
@@ -3218,6 +3228,13 @@ def export(
         )
     console.print(f"{n} cleaned {rows} written to {output}")
     _say_fields_left(fields_left)
+    if rows == "answers" and attributes > 1:
+        # Trial 62d: 25 attributes of long reviews made a 159 MB file of a 7 MB input.
+        console.print(
+            f"each text is written once per attribute it has an answer for ({attributes} "
+            "attributes): --wide writes one row per text, a column per attribute",
+            highlight=False,
+        )
     if not left_out:
         return
     # Trial 45: 198 of 200 were written, and nothing said why two were not.

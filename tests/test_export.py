@@ -572,3 +572,24 @@ def test_a_csv_export_warns_of_formulas_and_escapes_them_when_asked(tmp_path: Pa
     assert refused.returncode != 0
     assert "out.jsonl: escaping formulas is for a CSV" in " ".join(refused.stderr.split())
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_export_of_answers_points_to_wide_where_texts_repeat(
+    reviewed: Workspace, tmp_path: Path
+) -> None:
+    # Trial 62d: 25 attributes of long reviews made a 159 MB file of a 7 MB input, and
+    # nothing said that --wide writes each text once.
+    reviewed.close()
+
+    def export(*options: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "labelkit", "export", reviewed.path, *options],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return " ".join(done.stdout.split())
+
+    said = export(str(tmp_path / "long.jsonl"))
+    assert "each text is written once per attribute it has an answer for (2 attributes)" in said
+    assert "--wide" not in export(str(tmp_path / "wide.jsonl"), "--wide")

@@ -325,3 +325,18 @@ def test_the_flag_command_says_why_no_span_is_queued(tmp_path: Path) -> None:
     assert "note: the label model predicts no BRAND span anywhere" in " ".join(
         result.stderr.split()
     )
+
+
+def test_a_spans_flag_says_what_it_does_and_that_it_is_still_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 62d: 14 minutes on 300 long reports without a line.
+    from labelkit import report
+
+    monkeypatch.setattr(report, "PROGRESS_EVERY_S", 0.001)
+    lines: list[str] = []
+    with laptop_texts(tmp_path) as ws:
+        aggregate(ws, "majority_vote", sources=LF_NAMES)
+        find_label_issues(ws, progress=lines.append)
+    assert lines[0] == "flag: a token tagger cross-validated in 5 folds"
+    assert "flag: the token tagger: still running after 0 s" in capfd.readouterr().err

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from labelkit import Workspace
@@ -487,3 +488,25 @@ def test_an_edited_constant_or_helper_runs_the_lf_again(tmp_path: Path, ws: Path
             ][0]
         )
     assert (config["upgraded"], config["changed"]) == (["hammy"], [])
+
+
+def test_the_note_of_lfs_voting_elsewhere_names_each_once(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Trial 62d: at 25 attributes each LF was named once per attribute, 838 characters.
+    from labelkit.cli import _say_voting_elsewhere
+
+    names = [f"lf{i}" for i in range(10)]
+    summary = pl.DataFrame(
+        {
+            "lf": [name for name in names for _ in range(25)],
+            "attribute": [f"a{j}" for _ in names for j in range(25)],
+            "coverage": [0.0] * 250,
+        }
+    )
+    _say_voting_elsewhere(summary, set(names), "dev")
+    said = " ".join(capfd.readouterr().out.split())
+    assert said == (
+        "note: lf0, lf1, lf2, lf3, lf4, lf5, lf6, lf7 and 2 more (on some attributes) vote on "
+        "no example of the dev split, only on others: their figures above are empty, not bad"
+    )
