@@ -2071,6 +2071,7 @@ def aggregate_votes(
             _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
             _say(_unused_gold(ws, model, fit_split, gold_split))
+            _say(_present_beyond_gold(ws))
             if _analysis_split(ws) == "dev":
                 overall = _scores_on_dev(ws).summary.filter(
                     (pl.col("kind") == "label model") & (pl.col("attribute") == ALL)
@@ -2167,6 +2168,43 @@ def aggregate_votes(
             _warn_if_too_sure(label_models, model, sure, labeled_rows)
             _warn_if_ties_go_wrong(label_models, model, ties, len(labels))
             _say(better_on_dev)
+
+
+# Dev gold rows below which presence shares are not compared.
+_PRESENCE_ROWS = 30
+
+
+def _present_beyond_gold(ws: Workspace) -> str | None:
+    """A note naming the attributes the label model marks present on dev's gold texts
+    more than twice as often as gold does (and by 5 points or more): a source marking
+    them where they are not is trusted (trial 62d: an LLM made a 1% aspect 21%, and its
+    accuracy of 0.76 on that question looked healthy)."""
+    task = ws.task
+    dev = ws.sql("SELECT id, gold FROM examples WHERE split = 'dev' AND gold IS NOT NULL")
+    if dev.height < _PRESENCE_ROWS:
+        return None
+    predicted = ws.sql(
+        """SELECT example_id AS id, attribute, label FROM predictions
+           WHERE example_id IN (SELECT id FROM examples WHERE split = 'dev' AND gold IS NOT NULL)"""
+    )
+    far = []
+    for attribute in task.targets:
+        absent = task.answers(attribute).labels[-1]
+        gold = (task.gold_answers(dev["gold"], attribute) != absent).mean() or 0.0
+        mine = predicted.filter(pl.col("attribute") == attribute)
+        marked = mine.filter(pl.col("label").is_not_null() & (pl.col("label") != absent)).height
+        share = marked / dev.height
+        if share > 2 * gold and share - gold >= 0.05:
+            far.append((share / max(gold, 1e-9), f"{attribute} {share:.0%} (gold {gold:.0%})"))
+    if not far:
+        return None
+    named = [said for _, said in sorted(far, reverse=True)]
+    return (
+        f"note: the label model marks present on dev's gold texts {', '.join(named[:_NAMED])}"
+        + (f" and {len(named) - _NAMED} more" if len(named) > _NAMED else "")
+        + ": a source marks them where they are not; `labelkit analyze` shows each source's "
+        "precision there, `--exclude` leaves one out, and `--gold-split dev` fits on that gold"
+    )
 
 
 def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | None) -> str | None:

@@ -1791,3 +1791,43 @@ def test_sources_are_removed_by_name_and_the_labels_said_out_of_date(voted: Path
             "remove-sources"
         )
         assert any("votes changed (remove-sources)" in line for line in ws.out_of_date())
+
+
+def test_aggregate_notes_an_attribute_marked_present_far_beyond_dev_gold(
+    tmp_path: Path,
+) -> None:
+    # Trial 62d: an LLM marking a 1% aspect in every other review made it 21%, unsaid.
+    n, ids = 60, [f"r{i:02d}" for i in range(60)]
+    gold = [json.dumps({"pets": "positive"} if i < 3 else {"food": "positive"}) for i in range(n)]
+    path = tmp_path / "ws.duckdb"
+    with Workspace(path) as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": ids, "text": ids, "label": gold, "split": ["dev"] * n}),
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["pets", "food"],
+            label_column="label",
+            split_column="split",
+        )
+        votes = [(i, "keyword", "pets" if k < 3 else "food", "positive") for k, i in enumerate(ids)]
+        votes += [(i, "llm:x", "pets", "positive") for k, i in enumerate(ids) if k % 2]
+        import_votes(
+            ws,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+    result = piped("aggregate", path, "--model", "majority_vote", "--fit-split", "dev")
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    with Workspace(path, read_only=True) as ws:
+        marked = ws.sql(
+            "SELECT count(*) AS n FROM predictions WHERE attribute = 'pets' AND label <> 'none'"
+        )["n"][0]
+    assert marked > 20
+    assert (
+        f"note: the label model marks present on dev's gold texts pets {marked / n:.0%} "
+        "(gold 5%): a source marks them where they are not" in said
+    )
+    assert "food " not in said.split("note: the label model marks present")[1].split(":")[0]
