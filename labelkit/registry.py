@@ -99,30 +99,20 @@ class PartRegistry(catalogue.Registry):
                 parts[point.name] = _loaded(point, self)
             except LabelkitError as error:
                 warnings.warn(str(error), LabelkitWarning, stacklevel=2)
-        depth = len(self.namespace) + 1
-        for key, made in catalogue.REGISTRY.copy().items():
-            if len(key) == depth and tuple(key[:-1]) == tuple(self.namespace):
-                parts[key[-1]] = made
-        return parts
+        return parts | self._coded()
 
     def names(self) -> list[str]:
         """Every registered name, sorted, without loading a package's parts (one that
         does not load would end the listing: trial 62b)."""
-        depth = len(self.namespace) + 1
-        coded = {
-            key[-1]
-            for key in catalogue.REGISTRY
-            if len(key) == depth and tuple(key[:-1]) == tuple(self.namespace)
-        }
         packaged = (
             {point.name for point in self._get_entry_points()} if self.entry_points else set()
         )
-        return sorted(coded | packaged)
+        return sorted(set(self._coded()) | packaged)
 
     def providers(self) -> list[tuple[str, str]]:
         """Each name with what provides it: ``labelkit``, the module code registered it
-        in, or a package (two that clash, or one that does not load, said so), without
-        loading a package's part.
+        in, or a package (an ignored one and two that clash said so), without loading a
+        package's part.
 
         Examples
         --------
@@ -144,9 +134,17 @@ class PartRegistry(catalogue.Registry):
                 shown.append((name, by + (" (a clash: refused)" if len(packaged) > 1 else "")))
         return shown
 
+    def _coded(self) -> dict[str, Any]:
+        """The parts code registered (labelkit's among them), by name."""
+        depth = len(self.namespace) + 1
+        return {
+            key[-1]: made
+            for key, made in catalogue.REGISTRY.copy().items()
+            if len(key) == depth and tuple(key[:-1]) == tuple(self.namespace)
+        }
+
     def _in_code(self, name: str) -> Any | None:
-        key = (*self.namespace, name)
-        return catalogue.REGISTRY.get(key)
+        return catalogue.REGISTRY.get((*self.namespace, name))
 
     def _packaged(self, name: str) -> list[EntryPoint]:
         if not self.entry_points:
