@@ -152,16 +152,6 @@ class PartRegistry(catalogue.Registry):
         return [point for point in self._get_entry_points() if point.name == name]
 
 
-# Every registry's entry-point group, ``labelkit_<registry>``.
-GROUPS = (
-    "labelkit_label_models",
-    "labelkit_flaggers",
-    "labelkit_small_models",
-    "labelkit_span_label_models",
-    "labelkit_executors",
-)
-
-
 def part_packages() -> dict[str, str]:
     """The installed packages that register parts, with their versions: a step's run
     logs them (trial 62b: a package's part, or its upgrade, left no trace).
@@ -172,8 +162,8 @@ def part_packages() -> dict[str, str]:
     {'itplug': '0.1'}
     """
     found = {}
-    for group in GROUPS:
-        for point in catalogue.AVAILABLE_ENTRY_POINTS.select(group=group):
+    for registry in _REGISTRIES:
+        for point in registry._get_entry_points():
             dist = getattr(point, "dist", None)
             if dist is not None:
                 found[dist.name] = dist.version
@@ -290,24 +280,19 @@ def every_registry() -> dict[str, PartRegistry]:
     Examples
     --------
     >>> list(every_registry())
-    ['label_models', 'span_label_models', 'flaggers', 'small_models', 'executors']
+    ['label_models', 'flaggers', 'small_models', 'span_label_models', 'executors']
     """
     import labelkit.aggregate.spans
     import labelkit.executors
     import labelkit.flag_classifiers
     import labelkit.train  # noqa: F401 (each registers its parts)
 
-    return {
-        "label_models": label_models,
-        "span_label_models": span_label_models,
-        "flaggers": flaggers,
-        "small_models": small_models,
-        "executors": executors,
-    }
+    return {registry.namespace[-1]: registry for registry in _REGISTRIES}
 
 
-def _create(name: str, entry_points: bool = True) -> PartRegistry:
-    return PartRegistry(("labelkit", name), entry_points=entry_points)
+def _create(name: str) -> PartRegistry:
+    """The registry ``name``, whose packages' entry-point group is ``labelkit_<name>``."""
+    return PartRegistry(("labelkit", name), entry_points=True)
 
 
 label_models = _create("label_models")
@@ -476,3 +461,5 @@ span_label_models = _create("span_label_models")
 
 executors = _create("executors")
 """Where the heavy stages run: factories ``(**params) -> Executor`` (``labelkit.executors``)."""
+
+_REGISTRIES = (label_models, flaggers, small_models, span_label_models, executors)
