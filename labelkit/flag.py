@@ -9,6 +9,7 @@ flagged. Flags go into the review queue, most doubtful (lowest label quality) fi
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,6 +273,7 @@ def _flagged(
     """Flag and queue as ``find_label_issues`` says; yield a spans task's flags, else
     the columns to read of the TEMP table ``_ISSUES`` that holds the flags, dropped
     after the block."""
+    started = time.time()
     task = workspace.task
     # Each of these ended in scikit-learn's or numpy's own error (trial 44).
     check_range("folds", folds, low=2, why=" to cross-validate")
@@ -302,13 +304,11 @@ def _flagged(
         # Trial 62d: 14 minutes on 300 long reports without a line.
         if progress is not None:
             progress(f"flag: a token tagger cross-validated in {settings['folds']} folds")
-        beating = (
-            still_running("flag: the token tagger") if progress else contextlib.nullcontext()
-        )
+        beating = still_running("flag: the token tagger") if progress else contextlib.nullcontext()
         with beating:
             flags = span_flags(workspace, **settings, **params)
         with registered(workspace.con, "span_flags", flags):
-            _queue(workspace, "span_flags", settings | params, by_text=False)
+            _queue(workspace, "span_flags", settings | params, by_text=False, started=started)
         yield flags
         return
     flagger = flagger or DEFAULT_FLAGGER
@@ -335,6 +335,7 @@ def _flagged(
             {"flagger": flagger, "executor": runner.name, "spot_check": spot_check}
             | settings
             | params,
+            started=started,
         )
         attribute = "" if task.kind == "classification" else "attribute, "
         yield (
@@ -622,7 +623,12 @@ def _stored_answers(
 
 
 def _queue(
-    workspace: Workspace, table: str, config: dict[str, Any], *, by_text: bool = True
+    workspace: Workspace,
+    table: str,
+    config: dict[str, Any],
+    *,
+    by_text: bool = True,
+    started: float | None = None,
 ) -> None:
     """Store the flags of ``table`` (``example_id, attribute, given_label,
     suggested_label, quality, priority, reasons`` joined by ``"; "``, ``rank``; in rank
@@ -636,7 +642,7 @@ def _queue(
     labels them all (``cleaned_labels``); and none is queued whose text a decision on a
     copy answered already (trial 51b: one message, copied 14 times, was asked 14 times).
     """
-    with workspace.run("flag", config) as run:
+    with workspace.run("flag", config, started=started) as run:
         con = run.con
         if by_text:
             con.execute(

@@ -579,8 +579,13 @@ class Workspace:
             ) from error
 
     @contextmanager
-    def run(self, step: str, config: dict[str, Any]) -> Iterator[Run]:
-        """A step's transaction, logged in ``runs`` with its config and package versions.
+    def run(
+        self, step: str, config: dict[str, Any], *, started: float | None = None
+    ) -> Iterator[Run]:
+        """A step's transaction, logged in ``runs`` with its config and package versions,
+        and as started at ``started`` (``time.time()``; the block's start where not given:
+        a step that computes before it writes gives its own, trial 62a: a 4-minute LLM run
+        was logged at its end, taking 0.02 s).
 
         If the block raises, neither the step's writes nor its log entry are kept.
 
@@ -589,7 +594,7 @@ class Workspace:
         >>> with ws.run("apply", {"lfs": ["keyword_subscribe"]}) as run:
         ...     run.con.execute("DELETE FROM votes WHERE source = 'keyword_subscribe'")
         """
-        started = time.time()
+        started = time.time() if started is None else started
         saving: tuple[str, int] | None = None
         try:
             with self.transaction() as con:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -240,6 +241,7 @@ def aggregate_to_workspace(
     >>> aggregate_to_workspace(ws, "majority_vote")
     >>> ws.sql("SELECT label, count(*) AS n FROM predictions GROUP BY label ORDER BY label")
     """
+    started = time.time()
     sources = checked_sources(workspace, model, sources)
     used_sources, answers, fitted = _predict(
         workspace, model, fit_split, gold_split, sources, save_to, params
@@ -251,7 +253,7 @@ def aggregate_to_workspace(
         "sources": used_sources,
         **params,
     }
-    store_label_model_answers(workspace, answers, config)
+    store_label_model_answers(workspace, answers, config, started)
     if save_to is not None and workspace.task.kind == "classification":
         # What the saved matrices' rows and columns are (trial 54b: 43 workers'
         # confusion matrices, their order to be guessed).

@@ -431,17 +431,18 @@ def store_predictions(
     predictions: pl.DataFrame,
     columns: Sequence[str],
     config: dict[str, Any],
+    started: float | None = None,
 ) -> None:
     """Replace every row of ``table`` ("predictions" or "span_predictions") with
     ``predictions``' ``columns``, stamped with ``config["model"]`` and the ``aggregate``
-    run logged with ``config``, in one transaction.
+    run logged with ``config`` (as started at ``started``), in one transaction.
 
     Examples
     --------
     >>> store_predictions(ws, "predictions", frame, ["example_id", "label"], {"model": "mv"})
     """
     names = ", ".join(f'"{column}"' for column in columns)
-    with workspace.run("aggregate", config) as run:
+    with workspace.run("aggregate", config, started=started) as run:
         emptied(run.con, table)
         with registered(run.con, "new_predictions", predictions):
             run.con.execute(
@@ -455,11 +456,12 @@ def store_label_model_answers(
     workspace: Workspace,
     answers: Iterable[tuple[str, np.ndarray, np.ndarray]],
     config: dict[str, Any],
+    started: float | None = None,
 ) -> None:
     """Replace every row of ``predictions`` with ``answers``, one ``(attribute,
     probabilities, predicted codes)`` per attribute, row ``i`` being the ``i``-th
     example by id, stamped with ``config["model"]`` and the ``aggregate`` run logged with
-    ``config``, in one transaction; an error while ``answers`` are computed leaves the
+    ``config`` (as started at ``started``), in one transaction; an error while ``answers`` are computed leaves the
     predictions as they were.
 
     Written ``CHUNK_ROWS`` rows at a time, each joined to its ids by row number in
@@ -474,7 +476,7 @@ def store_label_model_answers(
     [('a1', 'ham'), ('a2', None)]
     """
     task = workspace.task
-    with workspace.run("aggregate", config) as run:
+    with workspace.run("aggregate", config, started=started) as run:
         emptied(run.con, "predictions")
         # The first id of every chunk: a chunk's ids are then read by range, numbered
         # from its first row, without numbering every example at once.

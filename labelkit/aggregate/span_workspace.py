@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,6 +192,7 @@ def aggregate_spans(
     >>> result.predictions.row(0)
     ('e1', 4, 16, 'TERM', 1.0)
     """
+    started = time.time()
     workspace.require("span_votes", SPAN_VOTE_STEP)
     warn_if_out_of_date(workspace, labels=False)
     labels = workspace.task.labels
@@ -236,6 +238,7 @@ def aggregate_spans(
         predictions,
         ["example_id", "start", "end", "label", "confidence"],
         config,
+        started,
     )
     # Last: under LABELKIT_STRICT it is an error, and what was stored stays.
     lost = _lost_span_types(workspace, fit_split, sources)

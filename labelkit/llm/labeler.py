@@ -1060,6 +1060,7 @@ def _label(
     executor: str | Executor,
 ) -> LLMRunStats:
     """``label_with_llm`` once the prompts are in their tables (``_prompt_tables``)."""
+    started = time.time()
     plan, dev_model, before = None, None, None
     if budget is not None or budget_usd is not None:
         plan = _budgeted(workspace, config, prompts, budget, budget_usd)
@@ -1196,6 +1197,7 @@ def _label(
             # Which prompt it asked (the sources table keeps only the newest).
             "definition_hash": definition_hash(prompts.definition),
         },
+        started=started,
     ) as run:
         if split is None:
             replace(run.con, votes, sources, run_id=run.id)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -386,6 +387,7 @@ def train_ner_on_cleaned(
     >>> train_ner_on_cleaned(laptops, "models/terms", dev_split="dev", rules=True)
     PosixPath('models/terms/model-best')
     """
+    started = time.time()
     task = workspace.task
     if targets != "hard":
         raise LabelkitError(
@@ -440,7 +442,7 @@ def train_ner_on_cleaned(
             **params,
         )
     logged["spans"] = training_counts(path)
-    with workspace.run("train", logged) as run:
+    with workspace.run("train", logged, started=started) as run:
         record_provenance(
             path,
             workspace,

@@ -796,6 +796,7 @@ def train_on_cleaned(
             release=release,
             **params,
         )
+    started = time.time()
     task.require_attributes("train (train_on_cleaned)")
     with_attributes = task.kind != "classification"
     if model is None:
@@ -873,7 +874,9 @@ def train_on_cleaned(
             path = train_textcat(
                 examples, task.labels, output_dir, lang=task.lang, **train_args, **params
             )
-    with workspace.run("train", {**config, "examples": examples.height, **params}) as run:
+    with workspace.run(
+        "train", {**config, "examples": examples.height, **params}, started=started
+    ) as run:
         record_provenance(
             path,
             workspace,

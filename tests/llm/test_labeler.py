@@ -963,3 +963,15 @@ def test_a_new_prompt_on_one_split_leaves_no_vote_of_the_old_one(workspace: Work
         workspace.sql("SELECT id FROM examples WHERE split = 'train'")["id"]
     )
     assert len(votes(workspace)) == train
+
+
+def test_an_llm_run_is_logged_from_its_start(workspace: Workspace) -> None:
+    # Trial 62a: a 4-minute run was logged at its end, as taking 0.02 s.
+    with OpenAIServer(Behaviour(delay_s=0.1)) as server:
+        began = time.time()
+        label_with_llm(
+            workspace, dataclasses.replace(CONFIG, base_url=server.base_url, concurrency=1)
+        )
+        took = time.time() - began
+    seconds = workspace.sql("SELECT seconds FROM runs WHERE step = 'llm'")["seconds"][0]
+    assert 0.6 <= seconds <= took, "six answers of 0.1 s each, one at a time"
