@@ -531,12 +531,19 @@ _SHOWN_CHARACTERS = 3_000
 _HEAD, _AROUND, _STRETCHES = 1_500, 200, 6
 
 
+# The other spans of a text named below it, the nearest to the one under review.
+_NEAR_SPANS = 10
+
+
 def _excerpt(text: Text, marks: Sequence[tuple[int, int, str]]) -> Text:
     """``text`` whole, or past ``_SHOWN_CHARACTERS`` its start and the characters around
     ``_STRETCHES`` of ``marks`` (``start, end, who``), each gap said with its length: the
     first mark of each ``who``, in the order they first come in ``marks``, then the
     others by place. Trial 54e: by place alone, an LF that matched "patient" six times
     in a letter's first lines left the colonoscopy two other LFs voted on unseen."""
+    # Folded, not cut: in a grid, rich cut a line holding emoji short of its last
+    # words (trial 62d: "Honestly we did no… spend", a negation gone).
+    text.overflow = "fold"
     length = len(text.plain)
     if length <= _SHOWN_CHARACTERS:
         return text
@@ -554,7 +561,7 @@ def _excerpt(text: Text, marks: Sequence[tuple[int, int, str]]) -> Text:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    shown = Text()
+    shown = Text(overflow="fold")
     last = 0
     for start, end in merged:
         if start > last:
@@ -893,14 +900,23 @@ def _render_spans(
     )
     if item.spans:
         # Words beside their type, not a colour legend alone: piped output has no colour.
+        # The nearest few (trial 62d: a report's 340 spans filled each screen).
+        near = sorted(item.spans, key=lambda span: abs(span.start - item.bounds[0]))
         named = Text(" · ").join(
             Text.assemble(
                 (f'"{printable(item.text[span.start : span.end])}"', colour.get(span.label, "")),
                 f" {span.label}",
             )
-            for span in item.spans
+            for span in sorted(near[:_NEAR_SPANS], key=lambda span: span.start)
         )
-        body.add_row(Text.assemble(("other spans: ", "dim"), named))
+        more = len(near) - _NEAR_SPANS
+        body.add_row(
+            Text.assemble(
+                ("other spans: ", "dim"),
+                named,
+                (f" · and {more:,} more further off" if more > 0 else "", "dim"),
+            )
+        )
     if marking == "none" and item.tokens:
         # Trial 61b: a dumb terminal shows neither the cursor's underline nor the span's
         # reverse, and the keys that fix a bound or mark a missed span start from them.

@@ -286,6 +286,16 @@ def test_a_long_texts_excerpt_shows_each_sources_first_match_before_more_of_one(
     assert shown.count("characters …") >= 2
 
 
+def test_a_line_with_emoji_shows_every_word(queue: ReviewQueue) -> None:  # noqa: F811
+    # Trial 62d: rich cut such a line short, "Honestly we did no… spend": a negation gone.
+    said = "The room was fine 🚚🚚 and the view. Honestly we did not enjoy the stay at all"
+    queue.workspace.con.execute("UPDATE examples SET text = ? WHERE id = 'a1'", [said])
+    out = run(queue, ["q"], console=Console(file=io.StringIO(), width=60))
+    shown = " ".join(out.replace("│", " ").split())
+    assert "…" not in shown.split("The room was fine")[1].split("at all")[0]
+    assert "Honestly we did not enjoy the stay at all" in shown
+
+
 def run(queue: ReviewQueue, pressed: Sequence[str], **options: object) -> str:  # noqa: F811
     out = io.StringIO()
     console = options.pop("console", None) or Console(file=out, width=120)
@@ -640,6 +650,22 @@ def test_a_span_item_names_the_other_spans_by_their_words_when_piped(
     text = run_spans(spans_workspace, ["q"])
     assert 'Is "battery" TERM? (the current label)' in text
     assert 'other spans: "screen" TERM' in text
+
+
+def test_a_span_item_names_only_the_other_spans_nearest_it(spans_workspace: Workspace) -> None:
+    # Trial 62d: a report's 340 other spans filled each screen, the passage scrolled away.
+    text = spans_workspace.sql("SELECT text FROM examples WHERE id = 's1'")["text"][0]
+    longer = text + " and a screen" * 15
+    spans_workspace.con.execute("UPDATE examples SET text = ? WHERE id = 's1'", [longer])
+    for at in [m.start() for m in re.finditer("screen", longer)][1:]:
+        spans_workspace.con.execute(
+            "INSERT INTO span_predictions VALUES ('s1', ?, ?, 'TERM', 0.7, 'test', 1)",
+            [at, at + 6],
+        )
+    shown = " ".join(run_spans(spans_workspace, ["q"]).split())
+    named = shown.split("other spans: ")[1].split(" more further off")[0]
+    assert named.count('"screen" TERM') == 10
+    assert named.endswith("· and 6")
 
 
 def test_a_span_item_shows_its_text_exactly_with_the_span_under_review_highlighted(
