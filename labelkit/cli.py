@@ -1359,7 +1359,15 @@ def llm(
                 local_format = (
                     "json_object" if config.response_format == "auto" else config.response_format
                 )
-                with local_llm_server(model_file or smollm2_path(), alias=model) as local_url:
+                with (
+                    local_llm_server(model_file or smollm2_path(), alias=model) as local_url,
+                    warnings.catch_warnings(),
+                ):
+                    # Each --local run serves on a port of its own: the same model file,
+                    # not another server (the second read).
+                    warnings.filterwarnings(
+                        "ignore", "[0-9,]+ answers? of .* come from the cache", LabelkitWarning
+                    )
                     stats = label_with_llm(
                         ws,
                         dataclasses.replace(
@@ -2170,8 +2178,9 @@ def aggregate_votes(
             _say(better_on_dev)
 
 
-# Dev gold rows below which presence shares are not compared.
-_PRESENCE_ROWS = 30
+# Dev gold rows below which presence shares are not compared, and the fewest marked
+# present for a note.
+_PRESENCE_ROWS, _PRESENCE_MARKED = 30, 5
 
 
 def _present_beyond_gold(ws: Workspace) -> str | None:
@@ -2194,7 +2203,7 @@ def _present_beyond_gold(ws: Workspace) -> str | None:
         mine = predicted.filter(pl.col("attribute") == attribute)
         marked = mine.filter(pl.col("label").is_not_null() & (pl.col("label") != absent)).height
         share = marked / dev.height
-        if share > 2 * gold and share - gold >= 0.05:
+        if share > 2 * gold and share - gold >= 0.05 and marked >= _PRESENCE_MARKED:
             far.append((share / max(gold, 1e-9), f"{attribute} {share:.0%} (gold {gold:.0%})"))
     if not far:
         return None
@@ -2454,9 +2463,16 @@ def _aggregate_spans(
             None,
             title="source health (auto label model, on the tokens some source marks)",
         )
-        estimated = source_health(result.report, corpus.sources)["estimated_accuracy"]
-        estimated = estimated.drop_nulls()
-        if estimated.len() > 1 and estimated.max() - estimated.min() < 0.005:
+        health = source_health(result.report, corpus.sources)
+        estimated = health["estimated_accuracy"].drop_nulls()
+        # Sources that meet have an agreement (identical ones too, trial 62's read).
+        apart = health["agreement"].null_count() == health.height
+        if (
+            gold_split is None
+            and apart
+            and estimated.len() > 1
+            and estimated.max() - estimated.min() < 0.005
+        ):
             # Trial 62d: 8 sources at 0.700, and flag queued 88% of the spans 14 minutes on.
             console.print(
                 f"note: every source kept one accuracy ({estimated[0]:.3f}): their spans "
@@ -3176,8 +3192,8 @@ def runs(
 
 @app.command()
 def parts() -> None:
-    """The swappable parts, by registry: each name and what provides it (labelkit, your
-    code, or an installed package; --model, --flagger and --executor take the names)."""
+    """The swappable parts, by registry: each name and what provides it (labelkit or an
+    installed package; --model, --flagger and --executor take the names)."""
     from labelkit.registry import every_registry
 
     rows = [
@@ -3253,7 +3269,7 @@ def export(
             _say_fields_left(fields_left)
             return
         kind = ws.task.kind
-        attributes = len(ws.task.targets)
+        attributes = 0 if ws.task.kind == "spans" else len(ws.task.targets)
         rows = (
             "texts"
             if wide or kind == "spans"

@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -375,22 +375,30 @@ def csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
 _FORMULA_START = r"^[=+\-@\t\r]"
 
 
-def escaped_formulas(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def escaped_formulas(frame: pl.DataFrame, kept: Sequence[str] = ()) -> tuple[pl.DataFrame, int]:
     """``frame`` with every text cell that a spreadsheet would run as a formula (one
     starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) prefixed with
-    ``'``, which spreadsheets show as text and do not print, and the count of such cells.
+    ``'``, which spreadsheets show as text and do not print, but in the columns ``kept``
+    (a text its spans' offsets count in), and the count of such cells, kept ones too.
 
     Examples
     --------
     >>> escaped_formulas(pl.DataFrame({"text": ["=HYPERLINK(1)", "fine"]}))[0].row(0)
     ("'=HYPERLINK(1)",)
     """
-    risky = pl.col(pl.String).str.contains(_FORMULA_START).fill_null(False)
-    n = int(frame.select(pl.sum_horizontal(risky.cast(pl.Int64))).sum().item() or 0)
-    if n == 0:
+    # Categories as their text: a label column may be one (the second read).
+    frame = frame.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not texts:
         return frame, 0
-    escaped = pl.when(risky).then(pl.lit("'") + pl.col(pl.String)).otherwise(pl.col(pl.String))
-    return frame.with_columns(escaped.name.keep()), n
+    risky = pl.col(texts).str.contains(_FORMULA_START).fill_null(False)
+    n = int(frame.select(pl.sum_horizontal(risky.cast(pl.Int64))).sum().item() or 0)
+    escaping = [name for name in texts if name not in kept]
+    if n == 0 or not escaping:
+        return frame, n
+    column = pl.col(escaping)
+    escaped = pl.when(column.str.contains(_FORMULA_START).fill_null(False))
+    return frame.with_columns(escaped.then(pl.lit("'") + column).otherwise(column).name.keep()), n
 
 
 def write_frame(frame: pl.DataFrame, path: str | Path, *, escape_formulas: bool = False) -> None:
@@ -417,17 +425,25 @@ def write_frame(frame: pl.DataFrame, path: str | Path, *, escape_formulas: bool 
         )
     if path.suffix == ".csv":
         frame = csv_ready(frame)
-        escaped, formulas = escaped_formulas(frame)
+        # Spans count their offsets in the text: it stays exact (the second read: an
+        # escaped text moved every span a character).
+        exact = ("text",) if {"spans", "start"} & set(frame.columns) else ()
+        escaped, formulas = escaped_formulas(frame, exact)
         if escape_formulas:
             frame = escaped
-        elif formulas:
+        if formulas and (not escape_formulas or exact):
             # Trial 61d: a message starting with `=` went out as it was, and a
             # spreadsheet opening the export would run it.
+            fix = (
+                "its texts stay exact, since spans count their offsets in them: open it as text"
+                if exact and escape_formulas
+                else "open it as text, or escape them (--escape-formulas; ingest then reads "
+                "them with the ')"
+            )
             warnings.warn(
                 f"{formulas:,} {'cell' if formulas == 1 else 'cells'} of {path} "
                 f"{'starts' if formulas == 1 else 'start'} with =, +, -, @, a tab or a "
-                "carriage return, which a spreadsheet runs as a formula: open it as text, or "
-                "escape them (--escape-formulas; ingest then reads them with the ')",
+                f"carriage return, which a spreadsheet runs as a formula: {fix}",
                 LabelkitWarning,
                 stacklevel=outside_labelkit(),
             )

@@ -36,6 +36,9 @@ import numpy as np
 
 from labelkit.errors import LabelkitError, LabelkitWarning, did_you_mean
 
+# The packages' parts said to be ignored, once each (the second read: thrice a call).
+_IGNORED_SAID: set[tuple[str, ...]] = set()
+
 
 class PartRegistry(catalogue.Registry):
     """catalogue's registry, with what code registered (labelkit's own parts first)
@@ -53,26 +56,32 @@ class PartRegistry(catalogue.Registry):
     def register(
         self, name: str, *, func: Any | None = None
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def registered(made: Callable[..., Any]) -> Callable[..., Any]:
+        def registered(made: Callable[..., Any], level: int = 2) -> Callable[..., Any]:
             before = self._in_code(name)
             if before is not None and shipped(before) and not shipped(made):
+                what = getattr(made, "__qualname__", None) or repr(made)
                 warnings.warn(
-                    f"{made.__module__}.{made.__qualname__} replaces labelkit's "
+                    f"{getattr(made, '__module__', '')}.{what} replaces labelkit's "
                     f"{_kind(self)} {name!r}: every use of that name (a default included) "
                     "is now yours; register it under a name of its own to keep both",
                     LabelkitWarning,
-                    stacklevel=3,
+                    stacklevel=level,
                 )
             catalogue._set([*self.namespace, name], made)
             return made
 
-        return registered if func is None else registered(func)  # type: ignore[return-value]
+        if func is None:
+            return registered
+        return registered(func, level=3)  # type: ignore[return-value]
 
     def get(self, name: str) -> Any:
         points = self._packaged(name)
         own = self._in_code(name)
         if own is not None:
             for point in points:
+                if (said := (*self.namespace, name, point.value)) in _IGNORED_SAID:
+                    continue
+                _IGNORED_SAID.add(said)
                 warnings.warn(
                     f"package {_package(point)} registers {_kind(self)} {name!r}, which "
                     f"{'labelkit ships' if shipped(own) else 'code registered'}: that one is "
@@ -176,7 +185,7 @@ def shipped(part: Any) -> bool:
     return module.split(".")[0] == "labelkit"
 
 
-def part_failed(part: str, error: BaseException) -> LabelkitError:
+def part_failed(part: str, error: BaseException, maker: Any = None) -> LabelkitError:
     """An error naming the ``part`` (``"label model 'mine'"``) that raised ``error``, the
     line it raised at and what it said (trial 62b: a 70-line traceback through labelkit
     and cleanlab that never named the package's part).
@@ -189,8 +198,12 @@ def part_failed(part: str, error: BaseException) -> LabelkitError:
     ...     raise part_failed("label model 'mine'", error) from error
     """
     frames = traceback.extract_tb(error.__traceback__)
-    # The part's own line where it has one: not labelkit's, nor a library's it called.
-    own = [frame for frame in frames if not _library(frame.filename)] or frames
+    # The part's own line where it has one: in its package's folder (``maker``: the
+    # part or its factory), else not labelkit's nor another library's.
+    module = inspect.getmodule(maker) if maker is not None else None
+    home = Path(module.__file__).parent if module and getattr(module, "__file__", None) else None
+    own = [frame for frame in frames if home and home in Path(frame.filename).parents]
+    own = own or [frame for frame in frames if not _library(frame.filename)] or frames
     where = f" at {Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
     return LabelkitError(f"{part} failed{where}: {type(error).__name__}: {error}")
 
@@ -219,14 +232,17 @@ def errors_named(part: str, maker: Any) -> Iterator[None]:
     except Exception as error:
         if shipped(maker):
             raise
-        raise part_failed(part, error) from error
+        raise part_failed(part, error, maker) from error
 
 
-def checked_probabilities(proba: Any, rows: int, columns: int, part: str) -> np.ndarray:
+def checked_probabilities(
+    proba: Any, rows: int, columns: int, part: str, first_row: int = 0
+) -> np.ndarray:
     """``proba`` as the array it is, refused unless it has ``rows`` rows of ``columns``
     probabilities, each finite, from 0 to 1 and summing to one (within 0.001): a part's
     NaN rows were stored and labeled, and rows summing to 3 gave confidences of 1.49
-    (trial 62b); ``part`` names it in the error.
+    (trial 62b); ``part`` names it in the error, and ``first_row`` is the number of the
+    first row (of a chunk) there.
 
     Examples
     --------
@@ -234,7 +250,7 @@ def checked_probabilities(proba: Any, rows: int, columns: int, part: str) -> np.
     array([[0.2, 0.8]])
     >>> checked_probabilities(np.array([[0.6, 0.8]]), 1, 2, "label model 'mine'")
     Traceback (most recent call last):
-    LabelkitError: label model 'mine' gave probabilities that do not sum to 1 on 1 of 1 rows ...
+    LabelkitError: label model 'mine' gave probabilities that do not sum to 1 on 1 of the 1 rows ...
     """
     proba = np.asarray(proba)
     if proba.shape != (rows, columns) or not np.issubdtype(proba.dtype, np.number):
@@ -245,15 +261,15 @@ def checked_probabilities(proba: Any, rows: int, columns: int, part: str) -> np.
         )
     problems = (
         ("NaN or infinite probabilities", ~np.isfinite(proba).all(axis=1)),
-        ("probabilities below 0 or above 1", ((proba < 0) | (proba > 1)).any(axis=1)),
+        ("probabilities below 0 or above 1", ((proba < -1e-9) | (proba > 1 + 1e-9)).any(axis=1)),
         ("probabilities that do not sum to 1", ~np.isclose(proba.sum(axis=1), 1.0, atol=1e-3)),
     )
     for what, bad in problems:
         if bad.any():
             first = int(np.argmax(bad))
             raise LabelkitError(
-                f"{part} gave {what} on {int(bad.sum()):,} of {rows:,} rows (the first, row "
-                f"{first}: {np.round(proba[first], 4).tolist()})"
+                f"{part} gave {what} on {int(bad.sum()):,} of the {rows:,} rows it was given "
+                f"(the first, row {first_row + first:,}: {np.round(proba[first], 4).tolist()})"
             )
     return proba
 
@@ -360,6 +376,12 @@ def configure(
     LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
     """
     passed = dict(passed or {})
+    if given := [key for key in passed if key in params]:
+        raise LabelkitError(
+            f"{_kind(registry)} {name!r}: {given[0]} is set by labelkit "
+            f"({PASSED.get(given[0], 'a setting of the run')}), not by --param: give it as "
+            "the command's own option where it has one"
+        )
     check_names(registry, name, params)
     known = parameters(registry, name)
     missing = [key for key in passed if known is not None and key not in known]

@@ -38,3 +38,16 @@ def workspace(tmp_path: Path, examples_csv: Path) -> Iterator[Workspace]:
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(ws, examples_csv, id_column="id", label_column="label", split_column="split")
         yield ws
+
+
+@pytest.fixture(autouse=True)
+def _registries_as_they_were() -> Iterator[None]:
+    """Parts a test registers are gone after it: they would list in the next test of the
+    same worker (the second read: `aggregate --help`'s names then failed)."""
+    import catalogue
+
+    before = dict(catalogue.REGISTRY)
+    yield
+    for key in set(catalogue.REGISTRY) - set(before):
+        del catalogue.REGISTRY[key]
+    catalogue.REGISTRY.update(before)

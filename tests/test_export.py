@@ -593,3 +593,15 @@ def test_an_export_of_answers_points_to_wide_where_texts_repeat(
     said = export(str(tmp_path / "long.jsonl"))
     assert "each text is written once per attribute it has an answer for (2 attributes)" in said
     assert "--wide" not in export(str(tmp_path / "wide.jsonl"), "--wide")
+
+
+def test_a_spans_csv_keeps_its_texts_exact_for_the_offsets(tmp_path: Path) -> None:
+    # The second read: an escaped text moved every span one character.
+    from labelkit import LabelkitWarning
+    from labelkit.export import write_frame
+
+    frame = pl.DataFrame({"id": ["a"], "text": ["=screen cracked"], "spans": ['[[1, 7, "TERM"]]']})
+    with pytest.warns(LabelkitWarning, match="its texts stay exact, since spans count"):
+        write_frame(frame, tmp_path / "spans.csv", escape_formulas=True)
+    written = pl.read_csv(tmp_path / "spans.csv")
+    assert written["text"][0][1:7] == "screen"

@@ -217,8 +217,8 @@ def test_what_a_label_model_of_ones_own_gives_is_checked(tmp_path: Path) -> None
     with Workspace(voted_workspace(tmp_path / "ws.duckdb")) as ws:
         with pytest.raises(
             LabelkitError,
-            match=r"label model 'test_half_nan' gave NaN or infinite probabilities on 3 of 6 "
-            r"rows \(the first, row 0: \[nan, nan\]\)",
+            match=r"label model 'test_half_nan' gave NaN or infinite probabilities on 3 of the "
+            r"6 rows it was given \(the first, row 0: \[nan, nan\]\)",
         ):
             aggregate(ws, "test_half_nan")
         with pytest.raises(
@@ -258,7 +258,7 @@ def test_what_a_flagger_of_ones_own_gives_is_checked(tmp_path: Path) -> None:
     ws, _ = noisy_workspace(tmp_path, n=100, flips=5)
     with pytest.raises(
         LabelkitError,
-        match=r"flagger 'test_nan_every_fifth' gave NaN or infinite probabilities on \d+ of \d+",
+        match=r"flagger 'test_nan_every_fifth' gave NaN or infinite probabilities on \d+ of the",
     ):
         find_label_issues(ws, flagger="test_nan_every_fifth")
     ws.close()
@@ -309,3 +309,14 @@ def test_a_part_of_ones_own_is_told_what_labelkit_passes_it(tmp_path: Path) -> N
     finally:
         label_models.register("weighted_majority", func=original)
     assert label_models.get("weighted_majority") is original
+
+
+def test_what_labelkit_passes_a_part_is_no_param() -> None:
+    # The second read: `--param seed=3` was silently replaced by train's seed.
+    import pytest
+
+    from labelkit import LabelkitError
+    from labelkit.registry import configure, small_models
+
+    with pytest.raises(LabelkitError, match=r"seed is set by labelkit \(the run's seed\)"):
+        configure(small_models, "spacy_textcat_bow", {"exclusive": True, "seed": 0}, seed=3)

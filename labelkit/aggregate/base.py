@@ -106,7 +106,7 @@ def fit_predict(
         for start in range(0, len(codes), CHUNK_ROWS):
             rows = codes[start : start + CHUNK_ROWS]
             proba[start : start + len(rows)] = checked_probabilities(
-                label_model.predict_proba(rows), len(rows), cardinality, part
+                label_model.predict_proba(rows), len(rows), cardinality, part, start
             )
             predicted[start : start + len(rows)] = predict_from_proba(
                 rows, proba[start : start + len(rows)]

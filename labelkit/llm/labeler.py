@@ -1072,7 +1072,8 @@ def _label(
         before = _dev_accuracy(workspace, dev_model) if dev_model else None
 
     counts = _counts(workspace)
-    _warn_if_cached_elsewhere(workspace, config, counts.prompts - counts.pending)
+    if not cached_only:
+        _warn_if_cached_elsewhere(workspace, config, prompts, counts.prompts - counts.pending)
     used_format, outcome = None, LLMRun(config)
     runner = executor_for(executor) if isinstance(executor, str) else executor
     # The tokens this run paid for: of the answers it stored, not of the cache rows of
@@ -1180,8 +1181,9 @@ def _label(
             "source": config.source_name,
             "split": split,
             "executor": runner.name,
-            # Which servers answered (trial 62b: not said, and the cache leaves it out).
-            "endpoints": endpoints_asked(config),
+            # Which servers answered (trial 62b: not said, and the cache leaves it out):
+            # none where nothing was asked.
+            "endpoints": endpoints_asked(config) if outcome.answered + outcome.failed else [],
             # What this run asked and paid, for spend across runs (trial 50c: the
             # workspace kept no cost, and no prices to compute one).
             "answered": outcome.answered,
@@ -1309,20 +1311,24 @@ def endpoints_asked(config: LLMConfig) -> list[str]:
     return [url or default for url in config.endpoints]
 
 
-def _warn_if_cached_elsewhere(workspace: Workspace, config: LLMConfig, cached: int) -> None:
-    """Warn where the cached answers a run reads were last asked of other endpoints:
-    the cache key leaves the endpoint out, so that replicas share answers, and a new
-    server under the same model name read an old one's answers (trial 62b: a fixed
-    gateway got no request, its source held the broken one's 194 answers)."""
+def _warn_if_cached_elsewhere(
+    workspace: Workspace, config: LLMConfig, prompts: _Prompts, cached: int
+) -> None:
+    """Warn where the cached answers a run reads were last asked of other endpoints,
+    by a run of the same model and prompt: the cache key leaves the endpoint out, so
+    that replicas share answers, and a new server under the same model name read an old
+    one's answers (trial 62b: a fixed gateway got no request, its source held the
+    broken one's 194 answers)."""
     if not cached:
         return
     last = first_row(
         workspace.con,
         """SELECT run_id, config->'endpoints' FROM runs
            WHERE step IN ('llm', ?) AND config->>'model' = ?
-             AND (config->'endpoints') IS NOT NULL
+             AND config->>'definition_hash' = ?
+             AND json_array_length(config->'endpoints') > 0
            ORDER BY run_id DESC LIMIT 1""",
-        [INTERRUPTED_STEP, config.model],
+        [INTERRUPTED_STEP, config.model, definition_hash(prompts.definition)],
     )
     now = endpoints_asked(config)
     if last is None or set(json.loads(last[1])) & set(now):

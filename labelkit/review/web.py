@@ -39,6 +39,7 @@ import math
 import re
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning
 from labelkit.export import export_cleaned
 from labelkit.llm.suggest import decide_suggestion
 from labelkit.review.highlight import lf_spans
@@ -426,8 +427,11 @@ def create_app(
     def cleaned_file(kind: str, wide: bool) -> bytes:
         # The file `labelkit export` writes, so that the page's download and the command's
         # agree for every task kind (a spans task's cleaned set is its texts' spans). The
-        # CSV is for a spreadsheet (code reads the JSONL): its formulas are escaped.
-        with tempfile.TemporaryDirectory() as folder:
+        # CSV is for a spreadsheet (code reads the JSONL): its formulas are escaped, but
+        # in a spans task's texts, which the offsets count in. A warning of the export's
+        # has no one to read it here.
+        with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+            warnings.simplefilter("ignore", LabelkitWarning)
             path = Path(folder) / f"cleaned.{kind}"
             export_cleaned(workspace, path, wide=wide, escape_formulas=kind == "csv")
             return path.read_bytes()

@@ -929,7 +929,8 @@ def test_cached_answers_of_another_server_are_said_and_the_servers_logged(
         with warnings.catch_warnings():
             warnings.simplefilter("error", LabelkitWarning)
             label_with_llm(workspace, config)  # the same server: nothing to say
-    last = workspace.sql("SELECT max(run_id) AS n FROM runs WHERE step = 'llm'")["n"][0]
+    # The run that asked them: the second asked nothing.
+    last = workspace.sql("SELECT min(run_id) AS n FROM runs WHERE step = 'llm'")["n"][0]
     with OpenAIServer() as second:
         moved = dataclasses.replace(CONFIG, base_url=second.base_url, source="llm:moved")
         with pytest.warns(LabelkitWarning) as said:
@@ -941,7 +942,11 @@ def test_cached_answers_of_another_server_are_said_and_the_servers_logged(
         f"{first.base_url}, not of {second.base_url}: where that is another server, --refresh"
     ) in message
     logged = workspace.sql("SELECT config->'endpoints' AS e FROM runs WHERE step = 'llm'")["e"]
-    assert [json.loads(e) for e in logged] == [[first.base_url]] * 2 + [[second.base_url]]
+    assert [json.loads(e) for e in logged] == [[first.base_url], [], []], "none where none asked"
+    # Read from the cache alone, nothing is asked: nothing to say (the second read).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LabelkitWarning)
+        label_with_llm(workspace, moved, cached_only=True)
 
 
 def test_a_new_prompt_on_one_split_leaves_no_vote_of_the_old_one(workspace: Workspace) -> None:
