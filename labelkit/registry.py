@@ -358,6 +358,10 @@ PASSED = {
 }
 
 
+# What labelkit passes that a user's settings cannot give (train's --seed gives a seed).
+_NOT_SETTINGS = ("exclusive", "seed")
+
+
 def configure(
     registry: catalogue.Registry,
     name: str,
@@ -376,7 +380,9 @@ def configure(
     LabelkitError: small model 'spacy_textcat_bow' takes no parameter 'max_epoch'; ...
     """
     passed = dict(passed or {})
-    if given := [key for key in passed if key in params]:
+    # A seed or a task's exclusiveness given as a setting would be overridden unsaid;
+    # a class balance given is the value parts', and labelkit's the presence part's.
+    if given := [key for key in passed if key in params and key in _NOT_SETTINGS]:
         raise LabelkitError(
             f"{_kind(registry)} {name!r}: {given[0]} is set by labelkit "
             f"({PASSED.get(given[0], 'a setting of the run')}), not by --param: give it as "

@@ -80,6 +80,8 @@ def labelkit_with(site: Path, *args: str | Path) -> subprocess.CompletedProcess[
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+        # Wide enough that no table cell wraps.
+        "COLUMNS": "200",
     }
     return subprocess.run(
         [sys.executable, "-m", "labelkit", *map(str, args)], capture_output=True, text=True, env=env
