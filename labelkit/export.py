@@ -391,14 +391,15 @@ def escaped_formulas(frame: pl.DataFrame, kept: Sequence[str] = ()) -> tuple[pl.
     texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     if not texts:
         return frame, 0
-    risky = pl.col(texts).str.contains(_FORMULA_START).fill_null(False)
-    n = int(frame.select(pl.sum_horizontal(risky.cast(pl.Int64))).sum().item() or 0)
+    risky = frame.select(pl.col(texts).str.contains(_FORMULA_START).fill_null(False))
+    n = int(risky.select(pl.sum_horizontal(pl.all().cast(pl.Int64))).sum().item() or 0)
     escaping = [name for name in texts if name not in kept]
     if n == 0 or not escaping:
         return frame, n
-    column = pl.col(escaping)
-    escaped = pl.when(column.str.contains(_FORMULA_START).fill_null(False))
-    return frame.with_columns(escaped.then(pl.lit("'") + column).otherwise(column).name.keep()), n
+    return frame.with_columns(
+        pl.when(risky[name]).then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in escaping
+    ), n
 
 
 def write_frame(frame: pl.DataFrame, path: str | Path, *, escape_formulas: bool = False) -> None:

@@ -397,14 +397,14 @@ def _attribute_flags(
         + (f", {len(task.targets)} attributes" if len(task.targets) > 1 else "")
     )
     answered = []
-    part = f"flagger {flagger!r}"
+    part, factory = f"flagger {flagger!r}", resolve(flaggers, flagger)
     for at, attribute in enumerate(task.targets, start=1):
         if len(task.targets) > 1:
             progress(f"flag: {attribute} ({at} of {len(task.targets)})")
         # Trial 62b: a slow flagger's folds ran 96 s without a line.
         fitting = f"flag: {flagger} on {attribute}" if len(task.targets) > 1 else f"flag: {flagger}"
         beating = still_running(fitting) if progress is not _quiet else contextlib.nullcontext()
-        with errors_named(part, resolve(flaggers, flagger)), beating:
+        with errors_named(part, factory), beating:
             answered.append(
                 _Attribute(
                     task,
