@@ -29,6 +29,7 @@ from labelkit.errors import InputError, LabelkitError, check_range
 from labelkit.executors import Executor, executor_for
 from labelkit.executors.base import stacked_rows
 from labelkit.flag_spans import span_flags
+from labelkit.processes import one_blas_thread
 from labelkit.registry import (
     checked_probabilities,
     configure,
@@ -404,7 +405,7 @@ def _attribute_flags(
         # Trial 62b: a slow flagger's folds ran 96 s without a line.
         fitting = f"flag: {flagger} on {attribute}" if len(task.targets) > 1 else f"flag: {flagger}"
         beating = still_running(fitting) if progress is not _quiet else contextlib.nullcontext()
-        with errors_named(part, factory), beating:
+        with errors_named(part, factory), beating, one_blas_thread():
             answered.append(
                 _Attribute(
                     task,

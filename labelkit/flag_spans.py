@@ -26,6 +26,7 @@ from sklearn.model_selection import KFold
 
 from labelkit.aggregate.spans import decode_spans, io_to_bio
 from labelkit.errors import LabelkitError, WorkspaceError
+from labelkit.processes import one_blas_thread
 from labelkit.spans import Offsets, tokenize
 from labelkit.task import NONE
 from labelkit.workspace import Workspace, first_row, registered
@@ -117,7 +118,8 @@ def cross_validated_proba(
         if len(classes) == 1:
             proba[np.ix_(test, classes)] = 1.0
             continue
-        model = LogisticRegression(C=C, max_iter=max_iter).fit(features[train], labels[train])
+        with one_blas_thread():
+            model = LogisticRegression(C=C, max_iter=max_iter).fit(features[train], labels[train])
         proba[np.ix_(test, model.classes_)] = model.predict_proba(features[test])
     return proba
 

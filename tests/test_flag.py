@@ -1086,3 +1086,30 @@ def test_a_slow_flagger_is_said_to_be_still_running(
     find_label_issues(ws, flagger="test_slow_tfidf")
     assert "still running" not in capfd.readouterr().err, "only with progress asked for"
     ws.close()
+
+
+def test_the_flagger_fits_with_one_blas_thread(tmp_path: Path) -> None:
+    # Trial 62d: on a busy 2-core machine OpenBLAS's two threads made one attribute's
+    # cross-validation 48 s against 2.2 s with one, and `flag` took 26 minutes.
+    from threadpoolctl import threadpool_info
+
+    from labelkit.flag_classifiers import tfidf_logreg
+    from labelkit.registry import flaggers
+
+    threads: list[int] = []
+
+    def counting_tfidf() -> object:
+        class Counting(type(tfidf_logreg())):  # type: ignore[misc]
+            def fit(self, *args: object, **kwargs: object) -> object:
+                threads.extend(
+                    pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+                )
+                return super().fit(*args, **kwargs)
+
+        return Counting(tfidf_logreg().steps)
+
+    flaggers.register("test_counting_tfidf", func=counting_tfidf)
+    ws, _ = noisy_workspace(tmp_path, n=100, flips=5)
+    find_label_issues(ws, flagger="test_counting_tfidf")
+    assert threads and set(threads) == {1}
+    ws.close()

@@ -20,6 +20,7 @@ from labelkit.errors import InputError, LabelkitWarning, outside_labelkit
 from labelkit.report import counted
 from labelkit.review.queue import EFFECTIVE_DECISIONS, reviewer_name
 from labelkit.tables import as_frame, read_table
+from labelkit.task import Task
 from labelkit.workspace import Workspace, registered
 
 DecisionSource = str | Path | pl.DataFrame
@@ -50,8 +51,12 @@ def import_decisions(
     one nothing (``rejected``, ``ignored``; trial 57d: 48 rejects were stored as the
     labels they refused). ``encoding`` is a text file's (a spreadsheet's CSV may be
     ``cp1252``). A choice interface's row (``"accept": ["billing"]``, no
-    ``label``) gives its one accepted option. Decisions on texts of dev or test, which
-    training never reads, are warned of.
+    ``label``) gives its one accepted option; on a multi-label task, as
+    ``textcat_multilabel`` writes it, ``yes`` for each accepted option and ``no`` for
+    each other one of its ``options`` (all the task's labels where it has none), so
+    ``"accept": []`` says the text has none. Decisions on texts of dev or test, which
+    training never reads, are warned of, and so are copies of one text given different
+    labels (one answer labels every copy: the later row's).
 
     Examples
     --------
@@ -72,7 +77,7 @@ def import_decisions(
         frame = read_table(Path(source), file_format=file_format, encoding=encoding)  # type: ignore[arg-type]
     # Numbered before a Prodigy answer leaves rows out, so that errors name the file's.
     frame = frame.with_columns(pl.int_range(1, pl.len() + 1).alias(_ROW))
-    frame, left_out = _accepted(frame, name)
+    frame, left_out = _accepted(frame, name, task)
     with_attributes = task.kind != "classification"
     wanted = ["example_id", *(["attribute"] if with_attributes else []), "label"]
     if "example_id" not in frame.columns and "id" in frame.columns:
@@ -133,6 +138,7 @@ def import_decisions(
             "SELECT count(*) AS n FROM imported_decisions i JOIN examples e "
             "ON e.id = i.example_id WHERE e.split <> 'train'"
         )["n"][0]
+        _warn_of_copies_told_apart(workspace, name)
     if elsewhere:
         warnings.warn(
             f"{counted(elsewhere, 'decision')} of {name} {'is' if elsewhere == 1 else 'are'} on "
@@ -149,12 +155,12 @@ def import_decisions(
 _ROW = "__labelkit_row"
 
 
-def _accepted(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, dict[str, int]]:
+def _accepted(frame: pl.DataFrame, name: str, task: Task) -> tuple[pl.DataFrame, dict[str, int]]:
     """``frame`` less the rejected and ignored rows where it has Prodigy's ``answer``
     column (a choice interface's one accepted option as the label where a row has
-    none), and how many rows were ``rejected`` and ``ignored``. A row of a choice
-    interface that accepts several options, or none, is refused: a decision is one
-    label."""
+    none; on a multi-label task, a row per option: ``_options_answered``), and how many
+    rows were ``rejected`` and ``ignored``. Elsewhere a row of a choice interface that
+    accepts several options, or none, is refused: a decision is one label."""
     counts = {"rejected": 0, "ignored": 0}
     if frame.schema.get(PRODIGY_ANSWER) != pl.String:
         return frame, counts
@@ -166,7 +172,10 @@ def _accepted(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, dict[str, i
         "ignored": int((frame[PRODIGY_ANSWER] == "ignore").sum()),
     }
     kept = frame.filter(pl.col(PRODIGY_ANSWER).is_null() | (pl.col(PRODIGY_ANSWER) == "accept"))
-    if kept.schema.get("accept") == pl.List(pl.String):
+    choice = kept.schema.get("accept") == pl.List(pl.String)
+    if choice and task.kind == "multilabel" and not {"attribute", "label"} & set(kept.columns):
+        return _options_answered(kept, task), counts
+    if choice:
         chosen = pl.col("accept").list
         labeled = pl.col("label").is_not_null() if "label" in kept.columns else pl.lit(False)
         several = kept.filter(~labeled & chosen.len().fill_null(0).ne(1))
@@ -181,6 +190,52 @@ def _accepted(frame: pl.DataFrame, name: str) -> tuple[pl.DataFrame, dict[str, i
         label = pl.coalesce(pl.col("label"), option) if "label" in kept.columns else option
         kept = kept.with_columns(label.alias("label"))
     return kept, counts
+
+
+def _options_answered(frame: pl.DataFrame, task: Task) -> pl.DataFrame:
+    """Prodigy's ``textcat_multilabel`` rows as one decision per option (trial 63a):
+    ``yes`` for an accepted one, ``no`` for the others of the row's ``options``, or of
+    the task's labels where a row has none."""
+    every = pl.lit(list(task.targets), dtype=pl.List(pl.String))
+    if frame.schema.get("options") == pl.List(pl.Struct):
+        offered = pl.col("options").list.eval(pl.element().struct.field("id").cast(pl.String))
+        options = pl.coalesce(offered, every)
+    else:
+        options = every
+    return (
+        frame.with_columns(options.alias("attribute"))
+        .explode("attribute")
+        .with_columns(
+            pl.when(pl.col("accept").fill_null([]).list.contains(pl.col("attribute")))
+            .then(pl.lit("yes"))
+            .otherwise(pl.lit("no"))
+            .alias("label")
+        )
+    )
+
+
+def _warn_of_copies_told_apart(workspace: Workspace, name: str) -> None:
+    """Warn where the registered ``imported_decisions`` give copies of one text (under
+    several ids) different labels: one answer labels every copy, the later row's, and
+    nothing else said so (trial 63a: a Prodigy export held one text twice, once with
+    no label and once with ``shipping``)."""
+    told_apart = workspace.sql(
+        """SELECT attribute, list(DISTINCT i.example_id ORDER BY i.example_id) AS ids
+           FROM imported_decisions i JOIN examples e ON e.id = i.example_id
+           GROUP BY hash(e.text), attribute HAVING count(DISTINCT label) > 1
+           ORDER BY ids[1], attribute"""
+    )
+    if told_apart.is_empty():
+        return
+    attribute, ids = told_apart.row(0)
+    example = " and ".join(ids[:2]) + (f" ({attribute})" if attribute else "")
+    warnings.warn(
+        f"{counted(told_apart.height, 'text')} of {name} {'is' if told_apart.height == 1 else 'are'} "
+        f"given different labels under different ids (first: {example}): one answer labels "
+        "every copy of a text, and here it is the later row's",
+        LabelkitWarning,
+        stacklevel=outside_labelkit(),
+    )
 
 
 def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:

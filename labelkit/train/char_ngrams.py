@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from labelkit.errors import LabelkitError
+from labelkit.processes import one_blas_thread
 from labelkit.registry import small_models
 from labelkit.task import Task
 from labelkit.train import char_ngram_loader
@@ -637,12 +638,13 @@ def _best_fit(
         return _Fit(coef, intercept, settings["C"][0], None)
     fits: list[_Fit] = []
     for c in settings["C"]:
-        model = LogisticRegression(
-            C=c,
-            class_weight=settings["class_weight"],
-            max_iter=settings["max_iter"],
-            random_state=settings["seed"],
-        ).fit(x, y, sample_weight=weights)
+        with one_blas_thread():
+            model = LogisticRegression(
+                C=c,
+                class_weight=settings["class_weight"],
+                max_iter=settings["max_iter"],
+                random_state=settings["seed"],
+            ).fit(x, y, sample_weight=weights)
         coef, intercept = _by_label(model, len(labels))
         if len(dev_gold) == 0:
             return _Fit(coef, intercept, c, None)

@@ -12,6 +12,7 @@ import pytest
 
 from labelkit import (
     InputError,
+    LabelkitWarning,
     ReviewQueue,
     Workspace,
     aggregate,
@@ -239,3 +240,56 @@ def test_decisions_from_a_spreadsheet_in_its_code_page_and_ids_without_zeros(
         with pytest.raises(InputError, match=r"row 1: no example 1266 in the workspace \(the "
                            r"workspace has 01266: a spreadsheet drops leading zeros"):  # fmt: skip
             import_decisions(ws, answers, reviewer="amélie")
+
+
+def test_a_prodigy_multilabel_export_answers_every_option_and_copies_told_apart_are_warned(
+    tmp_path: Path,
+) -> None:
+    # Trial 63a: a textcat_multilabel row was refused ("accept lists 2 options"), and a
+    # text exported twice with different answers was settled by row order unsaid.
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame(
+                {
+                    "id": ["m1", "m2", "m3", "m4"],
+                    "text": ["refund my bill", "parcel late", "parcel late", "hello"],
+                }
+            ),
+            id_column="id",
+            kind="multilabel",
+            labels=["billing", "refund", "shipping"],
+        )
+        options = [
+            {"id": label, "text": label.title()} for label in ("billing", "refund", "shipping")
+        ]
+        export = tmp_path / "prodigy.jsonl"
+        pl.DataFrame(
+            {
+                "example_id": ["m1", "m2", "m3", "m4"],
+                "accept": [["billing", "refund"], [], ["shipping"], ["billing"]],
+                "options": [options, options, options, options[:2]],
+                "answer": ["accept", "accept", "accept", "reject"],
+            }
+        ).write_ndjson(export)
+        with pytest.warns(
+            LabelkitWarning,
+            match=r"1 text of .*prodigy.jsonl is given different labels under different ids "
+            r"\(first: m2 and m3 \(shipping\)\): .* the later row's",
+        ):
+            counts = import_decisions(ws, export, reviewer="pd")
+        # A reject is one text left out, not one per option.
+        assert counts == {"stored": 9, "standing": 0, "rejected": 1, "ignored": 0}
+        assert sorted(decided(ws)) == sorted(
+            [
+                ("m1", "billing", "pd", "label", "yes", False),
+                ("m1", "refund", "pd", "label", "yes", False),
+                ("m1", "shipping", "pd", "label", "no", False),
+                ("m2", "billing", "pd", "label", "no", False),
+                ("m2", "refund", "pd", "label", "no", False),
+                ("m2", "shipping", "pd", "label", "no", False),
+                ("m3", "billing", "pd", "label", "no", False),
+                ("m3", "refund", "pd", "label", "no", False),
+                ("m3", "shipping", "pd", "label", "yes", False),
+            ]
+        )
