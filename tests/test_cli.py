@@ -1110,6 +1110,10 @@ def test_aggregate_and_analyze_show_source_health_with_gold_accuracy(voted: Path
         # Trial 34 read a one-label LF's equal agreement and agreement_chance as a fault.
         assert song[3] == song[4]
         assert "for a source that votes one label it equals agreement" in result.stdout
+        # Trial 63b: agreement was read as with the label model's labels.
+        assert "agreement: how often the source agrees with the majority of the other" in (
+            " ".join(result.stdout.split())
+        )
 
 
 def test_aggregate_leaves_out_the_sources_exclude_names(voted: Path) -> None:
@@ -1295,6 +1299,7 @@ def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path:
     # back to majority vote (0.575 on dev), Dawid-Skene reached 0.885, and nothing said so.
     from labelkit.aggregate.base import predict_from_proba
     from labelkit.aggregate.dawid_skene import DawidSkene
+    from labelkit.aggregate.models import SnorkelLabelModel
 
     k, rng = 8, np.random.default_rng(0)
     truth = rng.integers(0, k, 1800)
@@ -1306,18 +1311,58 @@ def test_aggregate_points_to_dawid_skene_where_it_is_far_better_on_dev(tmp_path:
     ws = coded_workspace(tmp_path / "ws.duckdb", codes, truth, labels, names, 1500)
     result = piped("aggregate", ws)
     assert result.returncode == 0, result.stderr
-    fitted = DawidSkene().fit(codes[:1500], k)
-    right = predict_from_proba(codes[1500:], fitted.predict_proba(codes[1500:])) == truth[1500:]
+    # Trial 63b: the better of Dawid-Skene and Snorkel's model is named.
+    right = {}
+    for name, model in (("dawid_skene", DawidSkene()), ("snorkel", SnorkelLabelModel())):
+        fitted = model.fit(codes[:1500], k)
+        guessed = predict_from_proba(codes[1500:], fitted.predict_proba(codes[1500:]))
+        right[name] = (guessed == truth[1500:]).mean()
+    best = max(right, key=right.__getitem__)
     said = " ".join(result.stdout.split())
     assert (
-        f"note: dawid_skene labels {right.mean():.3f} of dev's gold rows right against auto's 0."
-        in said
+        f"note: {best} labels {right[best]:.3f} of dev's gold rows right against auto's 0." in said
     )
+    assert f"or `--model {best}`" in said
     assert "`labelkit aggregate --gold-split dev` lets auto choose by that gold" in said
     # Fitted with dev's gold, auto is told nothing more.
     again = piped("aggregate", ws, "--gold-split", "dev")
     assert again.returncode == 0, again.stderr
-    assert "note: dawid_skene" not in again.stdout
+    assert "of dev's gold rows right against" not in again.stdout
+
+
+def test_aggregate_points_to_snorkel_where_it_beats_dawid_skene_on_dev(tmp_path: Path) -> None:
+    # Trial 63b: on 20 topics with a long tail the note named Dawid-Skene (0.682 on dev)
+    # where Snorkel's model, never tried, reached 0.752.
+    from labelkit.aggregate.base import predict_from_proba
+    from labelkit.aggregate.dawid_skene import DawidSkene
+    from labelkit.aggregate.models import SnorkelLabelModel
+
+    k, n, rng = 20, 900, np.random.default_rng(5)
+    truth = rng.choice(k, n, p=[0.3, 0.2, 0.1] + [0.4 / 17] * 17)
+    lfs = [np.where((truth == c) & (rng.random(n) < 0.6), c, -1) for c in range(k)]
+    lfs += [np.where(rng.random(n) < 0.6, 0, -1) for _ in range(2)]  # broad, near-random
+    for _ in range(2):
+        guess = np.where(rng.random(n) < 0.7, truth, rng.integers(0, k, n))
+        lfs.append(np.where(rng.random(n) < 0.4, guess, -1))
+    codes = np.column_stack(lfs).astype(np.int16)
+    names = [f"lf{j}" for j in range(codes.shape[1])]
+    ws = coded_workspace(
+        tmp_path / "ws.duckdb", codes, truth, [str(c) for c in range(k)], names, 600
+    )
+    right = {}
+    for name, model in (("dawid_skene", DawidSkene()), ("snorkel", SnorkelLabelModel())):
+        fitted = model.fit(codes[:600], k)
+        guessed = predict_from_proba(codes[600:], fitted.predict_proba(codes[600:]))
+        right[name] = (guessed == truth[600:]).mean()
+    assert right["snorkel"] > right["dawid_skene"] + 0.05
+    result = piped("aggregate", ws)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stdout.split())
+    assert (
+        f"note: snorkel labels {right['snorkel']:.3f} of dev's gold rows right against auto's"
+        in (said)
+    )
+    assert "or `--model snorkel`" in said
 
 
 def test_aggregate_says_where_majority_vote_is_far_better_on_dev(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ def test_a_crowds_answers_day_by_day_replace_with_a_warning_or_add_with_add(
     assert str(caught[0].message) == (
         "import_votes replaced the 2 votes that 1 source held from an earlier import "
         f"(votes imported from {day1}); import a source's files in one call, or add them "
-        "with add=True (--add)"
+        "with add=True (--add); source_prefix (--source-prefix) names the imported sources "
+        "apart"
     )
     assert stored(workspace) == [("w1", "a1", "ham"), ("w2", "a1", "ham"), ("w3", "a3", "spam")]
 
@@ -399,3 +400,17 @@ def test_a_snorkel_label_matrix_imports_with_its_class_numbers(tmp_path: Path) -
     assert "note: none of these votes is on the dev split, whose 1 gold labels" in " ".join(
         done.stdout.split()
     )
+
+
+def test_votes_imported_over_applied_lfs_name_them_not_their_code(workspace: Workspace) -> None:
+    # Trial 63b: a Snorkel matrix imported under the LFs' names replaced their votes,
+    # and the warning quoted 9 KB of their code as "an earlier import".
+    labelkit.apply_lfs(workspace, [labelkit.keyword_lf("check", ["check"], "spam")])
+    frame = pl.DataFrame({"example_id": ["a1"], "source": ["check"], "label": ["ham"]})
+    with pytest.warns(LabelkitWarning) as caught:
+        labelkit.import_votes(workspace, frame)
+    said = str(caught[0].message)
+    assert said.startswith(
+        "import_votes replaced the 1 vote that 1 source held from apply or llm (check); "
+    )
+    assert "keyword" not in said

@@ -1441,7 +1441,14 @@ def _run_batch(
             continue
         if task.kind == "classification":
             reason = f"{RETURNED}{vote!r}, not one of {list(task.labels)} or None"
-            if isinstance(vote, int):
+            if isinstance(vote, int) and all(label.isdigit() for label in task.labels):
+                # Trial 63b: the class no gold row had was not a label, and the hint
+                # below sent a user whose labels are numbers the wrong way.
+                reason += (
+                    ": the task's labels come from the first ingest's gold; ingest again "
+                    "into a new workspace with --labels naming every class"
+                )
+            elif isinstance(vote, int):
                 reason += ": an LF votes a label by its name, not by its class number"
             failures.append((lf.name, x.id, x.text, reason))
             continue

@@ -167,10 +167,13 @@ class ReviewItem:
     @property
     def numbers(self) -> dict[str, str]:
         """Each choice by the number a reviewer gives it by (with one key where it is one
-        digit): the choice itself where every choice is one digit (labels 0 to 3: key 2
-        answers "2", not the second label, "1"; trial 53a), else its place from 1 (labels
-        1, 2, 10 and 11 keep keys 1 to 4: trial 53d)."""
-        if all(len(choice) == 1 and choice in "0123456789" for choice in self.choices):
+        digit): the choice itself where every choice is a number (labels 0 to 3: key 2
+        answers "2", not the second label, "1"; trial 53a), else its place from 1.
+
+        Numbers as labels keep their own numbers past one digit too: on classes 0 to 19
+        key 2 stored class 1 and a typed 11 class 11 (trial 63b), so labels 1, 2, 10 and
+        11 no longer take keys 1 to 4 (trial 53d's wish): 10 and 11 are typed."""
+        if all(choice.isascii() and choice.isdigit() for choice in self.choices):
             return {choice: choice for choice in self.choices}
         return {str(n): choice for n, choice in enumerate(self.choices, start=1)}
 

@@ -609,7 +609,18 @@ def _accuracy(gold: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def _macro_f1(gold: np.ndarray, predicted: np.ndarray) -> float:
-    return float(f1_score(gold, predicted, average="macro", zero_division=0))
+    """Macro-F1 over the labels dev's gold has, alike for every candidate: over the
+    labels given as well, one wrong guess of a label dev lacks cost a candidate a whole
+    class at F1 0 (trial 63b: it chose C=10 over C=0.3, 0.780 test accuracy for 0.867).
+
+    Examples
+    --------
+    >>> round(_macro_f1(np.array([0, 0, 1, 1]), np.array([0, 0, 1, 2])), 3)
+    0.833
+    """
+    return float(
+        f1_score(gold, predicted, labels=np.unique(gold), average="macro", zero_division=0)
+    )
 
 
 def _best_fit(

@@ -907,6 +907,16 @@ def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path
             None,
             None,
         ]
+        # Trial 63b: class 4 had no gold row, so no label; the hint said to vote by
+        # name, which a task labeled by numbers does.
+        unknown = labeling_function(lambda x: 4 if x.channel == "chat" else None, name="lf_4")
+        with pytest.raises(
+            LabelingFunctionError,
+            match=r"returned 4, not one of \['0', '1', '2', '3'\] or None: the task's labels "
+            r"come from the first ingest's gold; ingest again into a new workspace with "
+            r"--labels naming every class",
+        ):
+            apply_lfs(ws, [unknown])
     misspelt = labeling_function(lambda x: 0 if x.chanel else None, name="misspelt")
     with pytest.raises(AttributeError, match=r"no attribute or field 'chanel'.*'channel'"):
         misspelt(Example("m1", "hi", {"channel": "email"}))

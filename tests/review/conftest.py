@@ -183,17 +183,28 @@ def intents_file(tmp_path: Path) -> Path:
 def numbered_file(tmp_path: Path) -> Path:
     """A workspace file whose ten labels are the digits 0 to 9, with two items queued,
     each labeled 0 and suggested 1."""
-    path = tmp_path / "numbered.duckdb"
+    return numbered_workspace(tmp_path / "numbered.duckdb", 10)
+
+
+@pytest.fixture
+def twenty_classes_file(tmp_path: Path) -> Path:
+    """As ``numbered_file``, with the classes 0 to 19 (a Snorkel project's, trial 63b)."""
+    return numbered_workspace(tmp_path / "twenty.duckdb", 20)
+
+
+def numbered_workspace(path: Path, classes: int) -> Path:
+    """A workspace file whose labels are the numbers 0 to ``classes - 1``, with two
+    items queued, each labeled 0 and suggested 1."""
     with Workspace(path) as ws:
         ingest(
             ws,
             pl.DataFrame({"id": ["n1", "n2"], "text": ["first text", "second text"]}),
-            labels=[str(n) for n in range(10)],
+            labels=[str(n) for n in range(classes)],
         )
         for rank, example_id in enumerate(["n1", "n2"]):
             ws.con.execute(
                 "INSERT INTO predictions VALUES (?, 'train', '0', 0.2, ?, 0, '')",
-                [example_id, [0.1] * 10],
+                [example_id, [1 / classes] * classes],
             )
             ws.con.execute(
                 "INSERT INTO queue VALUES (?, ?, 'cleanlab', '0', '1', 0, '')",

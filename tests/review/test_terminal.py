@@ -148,7 +148,9 @@ def test_labels_that_are_digits_are_answered_by_their_own_key(
     numbered_file: Path, intents_file: Path
 ) -> None:
     # Trial 53a: on classes 0 to 3 the keys read "[1] 0 [2] 1 ...", and 2 stored "1".
-    # Trial 53d: labels 1, 2, 10 and 11 keep keys 1 to 4, not two keys and two typed.
+    # Trial 63b: on classes 0 to 19, key 2 stored "1" and a typed 11 stored "11"; numbers
+    # as labels keep their own numbers past one digit too (no longer trial 53d's keys 1
+    # to 4 for labels 1, 2, 10 and 11).
     with Workspace(numbered_file) as ws:
         pressed = keys(["r", "2", "9", "q"])
         out = io.StringIO()
@@ -167,7 +169,11 @@ def test_labels_that_are_digits_are_answered_by_their_own_key(
     text = out.getvalue()
     assert "[2] 2" in text and "[9] 9" in text and "[0] 0" in text
     numbered = ReviewItem("x", "t", "1", "2", "", 0.0, {}, choices=("1", "2", "10", "11"))
-    assert numbered.numbers == {"1": "1", "2": "2", "3": "10", "4": "11"}
+    assert numbered.numbers == {"1": "1", "2": "2", "10": "10", "11": "11"}
+    classes = tuple(str(n) for n in range(20))
+    assert ReviewItem("x", "t", "1", "2", "", 0.0, {}, choices=classes).numbers["2"] == "2"
+    named = ReviewItem("x", "t", "a", "b", "", 0.0, {}, choices=("a1", "b2", "12"))
+    assert named.numbers == {"1": "a1", "2": "b2", "3": "12"}
 
 
 def test_the_progress_lines_say_how_many_items_were_only_skipped(

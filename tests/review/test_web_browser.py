@@ -466,6 +466,30 @@ def test_labels_that_are_numbers_have_their_own_keys(
         ).rows() == [("n1", "ruled_out", "1"), ("n1", "label", "2"), ("n2", "label", "0")]
 
 
+def test_classes_0_to_19_are_picked_by_their_own_numbers(
+    twenty_classes_file: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 63b: on classes 0 to 19 the key 3 stored class 2 (the third), while a
+    # number typed into the filter found the class of that name.
+    with serve(twenty_classes_file) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        expect(page.locator("#choices button[data-label]").last).to_have_text("19 (19)")
+        expect(page.locator("footer")).to_contain_text("0–19 label")
+        page.keyboard.press("r")
+        expect(page.locator("#question")).to_have_text("Which label is it? (not 1; currently 0)")
+        page.keyboard.press("3")
+        expect(page.locator("#text")).to_have_text("second text")
+        page.keyboard.press("1")
+        expect(page.locator("#status")).to_have_text("1: Enter picks 1, or type its next digit.")
+        page.keyboard.press("1")
+        expect(page.locator("#status")).to_contain_text("The queue is empty")
+    with Workspace(twenty_classes_file, read_only=True) as ws:
+        assert ws.sql(
+            "SELECT example_id, action, label FROM decisions ORDER BY decision_id"
+        ).rows() == [("n1", "ruled_out", "1"), ("n1", "label", "3"), ("n2", "label", "11")]
+
+
 def test_a_label_past_the_ninth_is_picked_by_its_two_digits_or_found_by_name(
     intents_file: Path, serve: Serve, browser: Browser
 ) -> None:

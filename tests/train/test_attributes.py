@@ -493,3 +493,20 @@ def test_per_attribute_layout_learns_an_answer_few_texts_have(tmp_path: Path, ta
         # Unweighted, 8 texts in 9 saying "none" teach the bag of words to say it always:
         # right on a third of the held-out texts, a macro-F1 of 1/6 (the old default).
         assert macro_f1(class_weight=None) == pytest.approx(1 / 6)
+
+
+def test_a_verbose_training_counts_texts_not_text_and_attribute_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 62d: 1,800 reviews of 25 attributes were "train: ... on 45,000 texts".
+    from labelkit import train_on_cleaned
+    from labelkit.train import textcat
+
+    monkeypatch.setattr(textcat, "HEARTBEAT_S", 0.001)
+    path = aspects_workspace(tmp_path)
+    with Workspace(path) as ws:
+        texts = ws.sql("SELECT count(*) AS n FROM examples WHERE split = 'train'")["n"][0]
+        train_on_cleaned(ws, tmp_path / "model", verbose=True)
+    said = capfd.readouterr().err
+    assert f"train: tfidf_char_clauses on {texts:,} texts: still running after 0 s" in said
+    assert f"on {texts * 2:,} texts" not in said, "two attributes, one row each"

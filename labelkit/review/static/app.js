@@ -248,7 +248,8 @@ function button(text, key, onClick, primary = false) {
 // 2 answers "2", not the second label; trial 53a), else its place from 1, typed in as
 // many digits as it has (typeNumber).
 function numberKey(choices, i) {
-  if (choices.every((choice) => /^[0-9]$/.test(choice))) return choices[i];
+  // Numbers as labels are picked by their own numbers (trials 53a and 63b).
+  if (choices.every((choice) => /^[0-9]+$/.test(choice))) return choices[i];
   return String(i + 1);
 }
 
