@@ -36,6 +36,7 @@ from labelkit.aggregate import (
     load_label_model,
     make_label_model,
     refuse_unknown_sources,
+    warn_of_copies,
 )
 from labelkit.aggregate.attributes import PRESENCE_CLASSES, saved_model_path
 from labelkit.aggregate.auto import (
@@ -861,6 +862,8 @@ def analyze(
     )
     voting = (everything.codes != ABSTAIN).any(axis=0)
     _say_voting_elsewhere(summary, set(np.array(everything.sources)[voting]), split)
+    # Trial 63b: two identical keyword LFs were "ok" here; only aggregate said so.
+    warn_of_copies(everything.codes, everything.sources, "")
     if unscored:
         # Trial 54e: an LF voting psychiatry, which no dev letter was, read 0 of 18 right
         # and "ok", with nothing said of why.

@@ -203,6 +203,27 @@ def test_analyze_judges_imported_llm_answers_as_sources(tmp_path: Path) -> None:
     assert cells(analyzed.stdout, "llm:gpt")[:3] == ["llm:gpt", "spam", "1.000"]
 
 
+def test_analyze_warns_of_two_sources_that_cast_the_same_votes(tmp_path: Path) -> None:
+    # Trial 63b: two identical keyword LFs were "ok" in analyze; only aggregate said so.
+    ws, texts, answers = tmp_path / "ws.duckdb", tmp_path / "t.csv", tmp_path / "a.csv"
+    texts.write_text("id,text,label,split\nd1,buy now,spam,dev\nd2,hello,ham,dev\n")
+    answers.write_text("id,answer\nd1,spam\nd2,ham\n")
+    assert (
+        run("ingest", ws, texts, "--label-column", "label", "--split-column", "split").returncode
+        == 0
+    )
+    for name in ("gpt", "gpt_again"):
+        assert run("import-answers", ws, answers, "--source", name).returncode == 0
+    analyzed = piped("analyze", ws)
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "warning: sources 'llm:gpt' and 'llm:gpt_again' cast the same votes on every " in (
+        " ".join(analyzed.stderr.split())
+    )
+    answers.write_text("id,answer\nd1,spam\nd2,spam\n")
+    assert run("import-answers", ws, answers, "--source", "gpt_again").returncode == 0
+    assert "cast the same votes" not in piped("analyze", ws).stderr
+
+
 def test_analyze_refuses_a_split_no_example_is_in(voted: Path) -> None:
     # Trial 25: "--split validation" printed empty tables and "0 examples get no vote".
     result = piped("analyze", voted, "--split", "validation")

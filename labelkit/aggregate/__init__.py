@@ -417,10 +417,15 @@ def label_model_accuracy(
     return right / counted if counted else None
 
 
-def _warn_of_copies(codes: np.ndarray, sources: list[str], attribute: str) -> None:
+def warn_of_copies(codes: np.ndarray, sources: list[str], attribute: str) -> None:
     """Warn of sources that cast the very same votes on every example: a label model
     takes them for independent witnesses that always agree, and trusts both (trial 45:
-    one file imported as two sources, each estimated 0.98 accurate, gold 0.80)."""
+    one file imported as two sources, each estimated 0.98 accurate, gold 0.80).
+
+    Examples
+    --------
+    >>> warn_of_copies(np.array([[0, 0], [1, 1]]), ["kw", "kw_copy"], "")
+    """
     first: dict[bytes, str] = {}
     for j, name in enumerate(sources):
         column = codes[:, j]
@@ -481,7 +486,7 @@ def _predict(
         for attribute in task.targets:
             codes, _ = vote_code_matrix(workspace, sources=used_sources, attribute=attribute)
             assert len(codes) == len(in_fit)
-            _warn_of_copies(codes, used_sources, attribute)
+            warn_of_copies(codes, used_sources, attribute)
             gold = None
             if with_gold is not None and gold_labels is not None:
                 answers = task.vote_task(attribute).encode(

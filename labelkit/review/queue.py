@@ -1075,18 +1075,20 @@ class ReviewQueue:
         )
 
     def by_reviewer(self) -> pl.DataFrame:
-        """Per reviewer, over the queued items they decided (each reviewer's newest
-        decision on an item, undone ones aside), counted as ``stats`` counts them:
+        """Per reviewer, over the queued items they decided in review (each reviewer's
+        newest decision on an item, undone ones aside), counted as ``stats`` counts them:
         ``answered`` (a label given), ``corrected`` (a label other than the label model's
         they were shown, or a span's bounds fixed), ``skipped``, ``ambiguous`` and the
         ``median_seconds`` per decision, to a hundredth (trial 50d: only a count of
         reviewers was shown, and two people's shares took SQL; trial 56b: "seconds 0.000"
-        for a median of 0.03, named as if it were a total).
+        for a median of 0.03, named as if it were a total); then ``imported``, the items
+        given a label by ``import_decisions``, queued or not (trial 63a: 3,700 imported
+        decisions read "answered 25", the queued ones among them).
 
         Examples
         --------
         >>> ReviewQueue(ws).by_reviewer().row(0)
-        ('ana', 49, 12, 3, 1, 2.4)
+        ('ana', 49, 12, 3, 1, 2.4, 0)
         """
         with self._lock:
             return self.workspace.sql(
@@ -1095,17 +1097,28 @@ class ReviewQueue:
                 f"""WITH own AS (
                         SELECT d.*, {_SHOWN_GIVEN} AS given_label
                         FROM ({LIVE_DECISIONS}) d JOIN queue q USING (example_id, attribute)
-                        WHERE d.action <> '{RULED_OUT}'
+                        -- Not imported (a decision from before shown was kept is null).
+                        WHERE d.action <> '{RULED_OUT}' AND d.shown IS DISTINCT FROM false
                         QUALIFY row_number() OVER (PARTITION BY d.reviewer, d.example_id,
                                                                 d.attribute
-                                                   ORDER BY d.decision_id DESC) = 1)
-                    SELECT reviewer,
-                           count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
-                           count(*) FILTER (WHERE {_CORRECTED}) AS corrected,
-                           count(*) FILTER (WHERE action = 'skip') AS skipped,
-                           count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
-                           round(median(seconds), 2) AS median_seconds
-                    FROM own GROUP BY reviewer ORDER BY reviewer"""
+                                                   ORDER BY d.decision_id DESC) = 1),
+                    reviewed AS (
+                        SELECT reviewer,
+                               count(*) FILTER (WHERE action IN {ANSWERS}) AS answered,
+                               count(*) FILTER (WHERE {_CORRECTED}) AS corrected,
+                               count(*) FILTER (WHERE action = 'skip') AS skipped,
+                               count(*) FILTER (WHERE action = 'ambiguous') AS ambiguous,
+                               round(median(seconds), 2) AS median_seconds
+                        FROM own GROUP BY reviewer),
+                    imported AS (
+                        SELECT reviewer, count(DISTINCT (example_id, attribute)) AS imported
+                        FROM ({LIVE_DECISIONS}) d
+                        WHERE NOT d.shown AND d.action = 'label' GROUP BY reviewer)
+                    SELECT reviewer, coalesce(answered, 0) AS answered,
+                           coalesce(corrected, 0) AS corrected, coalesce(skipped, 0) AS skipped,
+                           coalesce(ambiguous, 0) AS ambiguous, median_seconds,
+                           coalesce(imported, 0) AS imported
+                    FROM reviewed FULL JOIN imported USING (reviewer) ORDER BY reviewer"""
             )
 
     def reviewer_agreement(self, *, attribute: str | None = None) -> pl.DataFrame:

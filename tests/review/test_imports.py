@@ -91,8 +91,17 @@ def test_labels_from_another_tool_become_reviewed_labels_of_the_cleaned_set(
     again = pl.DataFrame({"example_id": ["a3"], "label": ["spam"]})
     assert import_decisions(workspace, again, reviewer="prodigy")["stored"] == 1
     assert cleaned_labels(workspace, texts=False).row(1)[:2] == ("a3", "spam")
+    # Trial 63a: review-stats counted the imported labels on queued items as answered,
+    # and the rest nowhere; they are counted apart, on every item.
+    queue = ReviewQueue(workspace)
+    workspace.con.execute("INSERT INTO queue VALUES ('a1', 1.0, 'cleanlab', 'spam', 'ham', 0, '')")
+    queue.answer("a1", "accept", reviewer="ana")
+    assert queue.by_reviewer().select("reviewer", "answered", "imported").rows() == [
+        ("ana", 1, 0),
+        ("prodigy", 0, 2),
+    ]
     # Undo takes an imported decision back, as any other.
-    assert ReviewQueue(workspace).undo(reviewer="prodigy") == "a3"
+    assert queue.undo(reviewer="prodigy") == "a3"
     assert cleaned_labels(workspace, texts=False).row(1)[:2] == ("a3", "ham")
 
 
