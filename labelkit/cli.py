@@ -3108,6 +3108,12 @@ def serve(
             # Trial 59f: other machines of the office could not resolve the bare name.
             console.print(f"  or, by this machine's address: {link.replace(netloc, lan, 1)}",
                           soft_wrap=True, highlight=False)  # fmt: skip
+        for name in allow_host or []:
+            # Trial 63a: behind a proxy, the link to share was left to rebuild by hand.
+            path = "/" + (f"?token={quote(token, safe='')}" if token else "")
+            console.print(f"  or, through your proxy for {name}: https://{name}{path} (with "
+                          "the proxy's port, if it has one)",
+                          soft_wrap=True, highlight=False, markup=False)  # fmt: skip
         if token:
             errors.print(
                 "the link is a secret: anyone who has it can review and export the "

@@ -154,7 +154,12 @@ def test_the_token_from_the_environment_or_a_file_may_be_any_text(tmp_path: Path
 
 def test_allowed_host_names_are_answered_and_others_refused(tmp_path: Path) -> None:
     ws = ingested(tmp_path)
-    with serving(ws, "--allow-host", "review.lan") as (_, _, port):
+    with serving(ws, "--allow-host", "review.lan") as (server, _, port):
+        # Trial 63a: the link to share through the proxy was left to rebuild by hand.
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith(
+            "  or, through your proxy for review.lan: https://review.lan/ (with the proxy's"
+        )
         url = f"http://127.0.0.1:{port}/api/config"
         assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 200
         assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
