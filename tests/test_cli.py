@@ -1961,3 +1961,43 @@ def test_a_multilabel_fit_with_gold_is_not_told_to_fit_with_gold(tmp_path: Path)
     assert fitted.returncode == 0, fitted.stderr
     warned = " ".join(fitted.stderr.split())
     assert "trusted above gold: loose (billing presence)" in warned and advice not in warned
+
+
+@pytest.mark.parametrize("kind", ["aspects", "multilabel"])
+def test_evaluate_shows_many_attributes_one_row_each(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 62d: at 25 attributes the table per attribute was 792 characters wide, one
+    # column per attribute, under 60 rows of LFs.
+    from labelkit.cli import _print_attribute_evaluation
+
+    attributes = tuple(f"attr{n:02d}" for n in range(12))
+    rows = [
+        (method, kind_, attribute, 0.5 + n / 100, 0.9)
+        for n, attribute in enumerate([*attributes, "(all)"])
+        for method, kind_ in (("auto", "label model"), ("kw", "lf"))
+    ]
+    summary = pl.DataFrame(
+        rows, schema=["method", "kind", "attribute", "macro_f1", "voted_accuracy"], orient="row"
+    ).with_columns(
+        split=pl.lit("test"), coverage=pl.lit(1.0), accuracy=pl.lit(0.8),
+        micro_f1=pl.lit(0.7), exact_match=pl.lit(0.3),
+    )  # fmt: skip
+    per_class = pl.DataFrame(
+        {
+            "method": ["auto"] * 12,
+            "attribute": list(attributes),
+            "label": ["yes"] * 12,
+            "f1": [n / 10 for n in range(12)],
+        }
+    )
+    evaluation = Evaluation(summary=summary, per_class=per_class, confusion=pl.DataFrame())
+    _print_attribute_evaluation(evaluation, "test", attributes, kind)
+    shown = capsys.readouterr().out
+    table = shown.split("per attribute: macro-F1")[1]
+    assert cells(table, "attr11") == ["attr11", "0.610"]
+    assert "kw" not in table.split("\n\n")[0] and "`labelkit analyze` scores each LF" in table
+    if kind == "multilabel":
+        per_label = shown.split("per label: F1 of yes")[1]
+        assert cells(per_label, "mean") == ["mean", f"{sum(range(12)) / 120:.3f}"]
+        assert cells(per_label, "attr03") == ["attr03", "0.300"]
