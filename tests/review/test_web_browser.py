@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from labelkit import ReviewQueue, Workspace, ingest
+from labelkit import ReviewQueue, Workspace, apply_lfs, ingest, keyword_lf
 from tests.review.conftest import (
     ASPECT_ATTRIBUTES,
     ASPECT_QUEUE,
@@ -695,6 +695,26 @@ def test_an_attribute_chosen_from_the_menu_gives_the_keys_back_and_outlasts_a_re
     with Workspace(workspace, read_only=True) as ws:
         decisions = ws.sql("SELECT example_id, attribute, action FROM decisions").rows()
     assert decisions == [("r1", "food", "skip")]
+
+
+def test_a_long_texts_match_for_the_attribute_is_scrolled_into_view(
+    tmp_path: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 62d: in a hotel review of 9,000 characters the shuttle's one mention was below
+    # the box's fold, and nothing scrolled to it.
+    workspace = write_aspects(tmp_path / "long.duckdb", ASPECT_ATTRIBUTES, ASPECT_QUEUE)
+    filler = "The lobby had tall windows and a quiet corner to read in. " * 150
+    with Workspace(workspace) as ws:
+        ws.con.execute("UPDATE examples SET text = ? || text WHERE id = 'r1'", [filler])
+        apply_lfs(ws, [keyword_lf("kw_waiter", ["waiter"], "mentioned", attribute="staff")])
+    with serve(workspace) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        expect(page.locator("#question")).to_have_text("Is staff negative? (currently none)")
+        mark = page.locator("#text mark")
+        expect(mark).to_have_text("waiter")
+        expect(mark).to_be_in_viewport()
+        assert page.locator("#text").evaluate("box => box.scrollTop") > 0
 
 
 def test_a_tag_is_asked_yes_or_no_and_a_reviewer_moving_on_hands_the_item_back(

@@ -256,6 +256,30 @@ def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
     ]
 
 
+def test_bounds_across_a_paragraph_break_are_said_to_cross_it(
+    tmp_path: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    # Trial 62d: a selection from "Harbour." to "The" across a blank line was stored as
+    # one entity without a word.
+    texts = [("s1", f"{SPAN_TEXT_OF['s1']}\n\nIt lasts"), *SPAN_TEXTS[1:]]
+    with serve(write_spans(tmp_path / "paragraphs.duckdb", texts)) as url:
+        page = browser.new_page()
+        start(page, url)
+        expect(page.locator("#question")).to_have_text('Is "battery" TERM? (the current label)')
+        for key in ["m", "ArrowRight", "m"]:
+            page.keyboard.press(key)
+        expect(page.locator("#draft")).to_contain_text('Missed span: "battery life". Enter')
+        page.keyboard.press("Escape")
+        for key in ["m", *["ArrowRight"] * 8, "m"]:
+            page.keyboard.press(key)
+        expect(page.locator("#draft")).to_contain_text(
+            'the screen\n\nIt lasts". It crosses a paragraph break. Enter'
+        )
+        page.close()
+
+
 HOSTILE = '<img src=x onerror="window.pwned = 4"> my battery life, not the screen'
 
 

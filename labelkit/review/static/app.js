@@ -220,8 +220,10 @@ function showSpans() {
     const units = unitsOf(item.text);
     const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
     const what = state.draftKind === "fix" ? "New bounds" : "Missed span";
-    $("draft").textContent = shown(`${what}: "${words}". Enter saves ${draftLabel()}; ` +
-      `${keyRange(state.labels)} another type; Esc cancels.`);
+    // Trial 62d: a drag from "Harbour." to "The" across a blank line was saved unsaid.
+    const across = /\n[^\S\n]*\n/.test(words) ? " It crosses a paragraph break." : "";
+    $("draft").textContent = shown(`${what}: "${words}".${across} Enter saves ` +
+      `${draftLabel()}; ${keyRange(state.labels)} another type; Esc cancels.`);
   } else if (state.anchor !== null) {
     $("draft").textContent = "Selecting: move with ← →; m ends the selection, Enter or a saves it, Esc cancels.";
   } else {
@@ -338,6 +340,10 @@ function render(item, notice = "") {
     showSpans();
   } else {
     $("text").replaceChildren(highlighted(item.text, item.spans));
+    // A long text's first match in view (trial 62d: the attribute's one mention in a
+    // review of 9,000 characters was below the box's fold, and nothing scrolled to it).
+    $("text").scrollTop = 0;
+    $("text").querySelector("mark")?.scrollIntoView({ block: "nearest" });
   }
   $("reasons").textContent = shown(item.reasons);
   $("votes").textContent = shown(Object.entries(item.votes)
