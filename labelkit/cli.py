@@ -4078,7 +4078,9 @@ def predict(
     input_file: Annotated[
         Path,
         typer.Argument(
-            help="CSV, TSV, JSONL or Parquet to label; - reads JSONL (or --format) from stdin."
+            help="CSV, TSV, JSONL or Parquet to label; - reads JSONL (or --format) from stdin. "
+            "A CSV's or TSV's columns are read as text, so that ids keep their leading zeros, "
+            "and stay text in the output."
         ),
     ],
     output_file: Annotated[
