@@ -431,8 +431,10 @@ def source_health(
     in EM's eyes), ``trusted below gold`` (more than that margin below the bottom of the
     interval: trial 52a's one-label keyword LFs, right on every dev gold row, were put
     at 0.11 to 0.27 and lost their ties), ``mostly wrong on gold`` (the top of that
-    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted), or
-    ``ok``. Where ``auto`` fell back to majority vote, which weighs every source alike,
+    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted;
+    ``no votes where fitted`` where it votes on the gold rows, whose votes then count at
+    the starting accuracy: trial 62a's second source of one LLM, asked on dev alone,
+    decided dev's labels as "never votes"), or ``ok``. Where ``auto`` fell back to majority vote, which weighs every source alike,
     there is no estimated accuracy: the rejected fit's is not shown as if it were used.
 
     Examples
@@ -491,7 +493,11 @@ def source_health(
         health = health.select(
             *columns,
             "gold_accuracy",
-            status=pl.when(pl.col("status") != "ok")
+            status=pl.when(
+                (pl.col("status") == "never votes") & pl.col("gold_accuracy").is_not_null()
+            )
+            .then(pl.lit("no votes where fitted"))
+            .when(pl.col("status") != "ok")
             .then("status")
             .when(pl.col("gold_high") < pl.col("gold_chance"))
             .then(pl.lit("below chance on gold"))
@@ -522,6 +528,7 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     below_gold = health.filter(pl.col("status") == "trusted below gold")
     wrong = health.filter(pl.col("status") == "mostly wrong on gold")
     unconfirmed = health.filter(pl.col("status") == "unconfirmed")
+    unfitted = health.filter(pl.col("status") == "no votes where fitted")
     lines = []
     if not flagged.is_empty():
         names = ", ".join(flagged["source"])
@@ -554,6 +561,13 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             + (f" and {len(named) - 8} more" if len(named) > 8 else "")
             + " — wrong on most of the gold rows they vote on, so each of their votes "
             "is more often a wrong one; fix them or leave them out with --exclude"
+        )
+    if not unfitted.is_empty():
+        names = ", ".join(unfitted["source"])
+        lines.append(
+            f"no votes where fitted: {names} — they vote on the gold rows but not on the "
+            "examples the label model learned accuracies from, so their votes count at its "
+            "starting accuracy; ask them there too, or leave them out with --exclude"
         )
     fit = "" if fitted_with_gold else "fit with gold (`aggregate --gold-split dev`)"
     if not above.is_empty():

@@ -254,3 +254,31 @@ def test_a_misspelt_split_is_refused_not_summarised_as_empty(workspace: Workspac
         InputError, match=r"no examples in split 'validation'; .* \['test', 'train'\]"
     ):
         summarize_lfs(workspace, split="validation")
+
+
+def test_a_source_with_votes_on_gold_only_has_no_votes_where_fitted() -> None:
+    # Trial 62a: a second source of one LLM, asked on dev alone, decided dev's labels as
+    # majority vote's tie-breaker while the health table called it "never votes".
+    labels = ("spam", "ham")
+    truth = np.r_[np.zeros(30, dtype=int), np.ones(30, dtype=int)]
+    codes = np.column_stack([truth, truth]).astype(np.int16)
+    matrix = LabelMatrix(
+        codes, [f"e{i}" for i in range(60)], ["llm:a", "llm:a2"], Task(labels=labels)
+    )
+    measured = lf_summary(matrix, [labels[k] for k in truth])
+    report = {
+        "chosen": "precision_em",
+        "coverage": [0.5, 0.0],
+        "accuracy": [0.9, 0.7],
+        "agreement": [1.0, float("nan")],
+        "chance": [0.5, float("nan")],
+        "below_chance": [],
+        "dropped": [],
+    }
+    health = source_health(report, ["llm:a", "llm:a2"], measured)
+    assert health["status"].to_list() == ["ok", "no votes where fitted"]
+    warning = health_warning(health)
+    assert warning is not None and warning.startswith(
+        "no votes where fitted: llm:a2 — they vote on the gold rows but not on the examples"
+    )
+    assert source_health(report, ["llm:a", "llm:a2"])["status"].to_list() == ["ok", "never votes"]
