@@ -2228,33 +2228,48 @@ def _present_beyond_gold(ws: Workspace) -> str | None:
 
 def _never_present(ws: Workspace, fit_split: str) -> str | None:
     """A note naming the attributes the label model marks present on no text of
-    ``fit_split``, with how many of dev's gold texts have them: no model trained on its
-    labels can answer them (trial 63a: a tag no labeling function voted went through
-    aggregate, flag, train and evaluate without a word, to an F1 of 0 on test)."""
+    ``fit_split``, with how many of dev's gold texts have them, and whether any source
+    votes them there: no model trained on its labels can answer them (trial 63a: a tag
+    no labeling function voted went through aggregate, flag, train and evaluate without
+    a word, to an F1 of 0 on test)."""
     task = ws.task
-    marked = ws.sql(
-        """SELECT p.attribute, p.label, count(*) AS n FROM predictions p
-           JOIN examples e ON e.id = p.example_id
-           WHERE e.split = ? AND p.label IS NOT NULL GROUP BY ALL""",
-        [fit_split],
-    )
+    counts = """SELECT {what}.attribute, {what}.label, count(*) AS n FROM {table} {what}
+                JOIN examples e ON e.id = {what}.example_id
+                WHERE e.split = ? AND {what}.label IS NOT NULL GROUP BY ALL"""
+    marked = ws.sql(counts.format(what="p", table="predictions"), [fit_split])
+    voted = ws.sql(counts.format(what="v", table="votes"), [fit_split])
     dev = ws.sql("SELECT gold FROM examples WHERE split = 'dev' AND gold IS NOT NULL")["gold"]
-    never = []
+    unvoted, outvoted = [], []
     for attribute in task.targets:
         absent = task.answers(attribute).labels[-1]
-        if marked.filter((pl.col("attribute") == attribute) & (pl.col("label") != absent)).height:
+        given = (pl.col("attribute") == attribute) & (pl.col("label") != absent)
+        if marked.filter(given).height:
             continue
         gold = int((task.gold_answers(dev, attribute) != absent).sum()) if dev.len() else 0
-        never.append(f"{attribute} (on {gold} of dev's gold texts)" if gold else attribute)
-    if not never:
+        named = f"{attribute} (on {gold} of dev's gold texts)" if gold else attribute
+        (outvoted if voted.filter(given).height else unvoted).append(named)
+    if not unvoted and not outvoted:
         return None
     present = "yes" if task.kind == "multilabel" else "present"
-    return (
-        f"note: the label model answers {present} on no {fit_split} text for "
-        f"{', '.join(never[:_NAMED])}"
-        + (f" and {len(never) - _NAMED} more" if len(never) > _NAMED else "")
-        + f": no source votes it there, so a model trained on these labels never answers "
-        f"{present} for it; a labeling function for it (or review) gives it examples"
+    said = []
+    if unvoted:
+        said.append(
+            f"for {_first_named(unvoted)} no source votes it there, so a model trained on "
+            f"these labels never answers {present} for it: a labeling function for it (or "
+            "review) gives it examples"
+        )
+    if outvoted:
+        said.append(
+            f"for {_first_named(outvoted)} the sources' votes for it there are all outvoted "
+            "(`labelkit analyze` shows by whom)"
+        )
+    return f"note: the label model answers {present} on no {fit_split} text: " + "; ".join(said)
+
+
+def _first_named(names: list[str]) -> str:
+    """``names`` joined, the first ``_NAMED`` of them."""
+    return ", ".join(names[:_NAMED]) + (
+        f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
     )
 
 
@@ -2376,8 +2391,10 @@ BETTER_ON_DEV = 0.02
 
 
 # The label models ``aggregate`` fits once more on a workspace with dev gold, to say
-# where one is right there far more often than the model asked for.
-_TRIED_ON_DEV = ("dawid_skene", "snorkel")
+# where one is right there far more often than the model asked for, with the most vote
+# cells (examples x sources x labels) each is fitted on for it: Snorkel's model took 20 s
+# of a 40 s aggregate at 17M cells (the second read of stop 63).
+_TRIED_ON_DEV = {"dawid_skene": AutoLabelModel.CHECK_CELLS, "snorkel": 2_000_000}
 
 
 def _another_label_model_better_on_dev(
@@ -2388,22 +2405,29 @@ def _another_label_model_better_on_dev(
     more often than ``model`` by more than ``BETTER_ON_DEV``, naming the better of them
     (trial 56b: on 30 intents auto fell back to majority vote and was right on 0.575 of
     dev, Dawid-Skene on 0.885, and nothing pointed there; trial 63b: on 20 topics the
-    note named Dawid-Skene's 0.682 where Snorkel's model reached 0.752). Not fitted
-    where the votes are too many to hold densely (``AutoLabelModel.CHECK_CELLS``)."""
+    note named Dawid-Skene's 0.682 where Snorkel's model reached 0.752). Each is fitted
+    only up to its number of vote cells (``_TRIED_ON_DEV``), and only where it suits the
+    votes."""
     mine = on_dev.summary.filter(pl.col("method") == model)["accuracy"]
     if mine.is_empty() or mine[0] is None:
         return None
     sources = label_model_sources(ws) or source_names(ws)
     rows = first_row(ws.con, "SELECT count(*) FROM examples WHERE split = ?", [fit_split])
     cells = (rows[0] if rows else 0) * len(sources) * (len(ws.task.labels) + 1)
-    if cells > AutoLabelModel.CHECK_CELLS:
-        return None
-    theirs = {
-        other: label_model_accuracy(ws, other, split="dev", fit_split=fit_split, sources=sources)
-        for other in _TRIED_ON_DEV
-        if other != model
-    }
-    scored = {other: right for other, right in theirs.items() if right is not None}
+    scored = {}
+    with still_running("aggregate: the other label models on dev's gold"):
+        for other, most in _TRIED_ON_DEV.items():
+            if other == model or cells > most:
+                continue
+            try:
+                right = label_model_accuracy(
+                    ws, other, split="dev", fit_split=fit_split, sources=sources
+                )
+            except LabelkitError:
+                # A model these votes do not suit (Snorkel's needs three sources): no note.
+                continue
+            if right is not None:
+                scored[other] = right
     best = max(scored, key=scored.__getitem__, default=None)
     if best is None or scored[best] <= mine[0] + BETTER_ON_DEV:
         return None
@@ -3109,11 +3133,16 @@ def serve(
             console.print(f"  or, by this machine's address: {link.replace(netloc, lan, 1)}",
                           soft_wrap=True, highlight=False)  # fmt: skip
         for name in allow_host or []:
-            # Trial 63a: behind a proxy, the link to share was left to rebuild by hand.
+            # Trial 63a: behind a proxy, the link to share was left to rebuild by hand. On
+            # loopback only a proxy reaches the server; beyond it, the name reaches it.
             path = "/" + (f"?token={quote(token, safe='')}" if token else "")
-            console.print(f"  or, through your proxy for {name}: https://{name}{path} (with "
-                          "the proxy's port, if it has one)",
-                          soft_wrap=True, highlight=False, markup=False)  # fmt: skip
+            via = (
+                f"through your proxy for {name}: https://{name}{path} (with the proxy's port, "
+                "if it has one)"
+                if loopback
+                else f"by {name}: http://{name}:{port}{path}"
+            )
+            console.print(f"  or, {via}", soft_wrap=True, highlight=False, markup=False)
         if token:
             errors.print(
                 "the link is a secret: anyone who has it can review and export the "

@@ -1367,9 +1367,8 @@ def test_aggregate_points_to_snorkel_where_it_beats_dawid_skene_on_dev(tmp_path:
         lfs.append(np.where(rng.random(n) < 0.4, guess, -1))
     codes = np.column_stack(lfs).astype(np.int16)
     names = [f"lf{j}" for j in range(codes.shape[1])]
-    ws = coded_workspace(
-        tmp_path / "ws.duckdb", codes, truth, [str(c) for c in range(k)], names, 600
-    )
+    labels = [str(c) for c in range(k)]
+    ws = coded_workspace(tmp_path / "ws.duckdb", codes, truth, labels, names, 600)
     right = {}
     for name, model in (("dawid_skene", DawidSkene()), ("snorkel", SnorkelLabelModel())):
         fitted = model.fit(codes[:600], k)
@@ -1384,6 +1383,10 @@ def test_aggregate_points_to_snorkel_where_it_beats_dawid_skene_on_dev(tmp_path:
         in (said)
     )
     assert "or `--model snorkel`" in said
+    # The second read: with two sources, which Snorkel's model refuses, aggregate failed.
+    two = coded_workspace(tmp_path / "two.duckdb", codes[:, -2:], truth, labels, names[-2:], 600)
+    result = piped("aggregate", two)
+    assert result.returncode == 0, result.stderr
 
 
 def test_aggregate_says_where_majority_vote_is_far_better_on_dev(tmp_path: Path) -> None:
@@ -1570,7 +1573,7 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     assert "(unlabeled: a tie)" in aggregated.stdout
     assert "polarity" not in aggregated.stdout
     # Trial 63a: a tag no source votes went on to a model that never gives it, unsaid.
-    assert "note: the label model answers yes on no train text for refund: no source" in (
+    assert "note: the label model answers yes on no train text: for refund no source votes" in (
         " ".join(aggregated.stdout.split())
     )
     assert "for billing" not in aggregated.stdout
@@ -2001,3 +2004,40 @@ def test_evaluate_shows_many_attributes_one_row_each(
         per_label = shown.split("per label: F1 of yes")[1]
         assert cells(per_label, "mean") == ["mean", f"{sum(range(12)) / 120:.3f}"]
         assert cells(per_label, "attr03") == ["attr03", "0.300"]
+
+
+def test_a_label_only_outvoted_is_not_said_to_have_no_voter(tmp_path: Path) -> None:
+    # The second read of stop 63: a tag whose only votes were outvoted was said to have
+    # no source voting it, and the user told to write the LF they had.
+    from labelkit.cli import _never_present
+
+    frame = pl.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(10)] + ["d0", "d1"],
+            "text": [f"ticket {i}" for i in range(12)],
+            "tags": [None] * 10 + [["refund"], ["billing", "refund"]],
+            "split": ["train"] * 10 + ["dev"] * 2,
+        }
+    )
+    votes = [(f"t{i}", source, "refund", "no") for i in range(10) for source in "ab"]
+    votes += [(f"t{i}", "c", "refund", "yes") for i in range(3)]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws, frame, id_column="id", label_column="tags", split_column="split",
+            kind="multilabel", labels=["billing", "refund"],
+        )  # fmt: skip
+        import_votes(
+            ws,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+        aggregate(ws, "majority_vote")
+        note = _never_present(ws, "train")
+    assert note == (
+        "note: the label model answers yes on no train text: for billing (on 1 of dev's gold "
+        "texts) no source votes it there, so a model trained on these labels never answers "
+        "yes for it: a labeling function for it (or review) gives it examples; for refund (on "
+        "2 of dev's gold texts) the sources' votes for it there are all outvoted (`labelkit "
+        "analyze` shows by whom)"
+    )

@@ -1441,12 +1441,15 @@ def _run_batch(
             continue
         if task.kind == "classification":
             reason = f"{RETURNED}{vote!r}, not one of {list(task.labels)} or None"
-            if isinstance(vote, int) and all(label.isdigit() for label in task.labels):
+            if isinstance(vote, int) and vote < 0:
+                reason += ": an LF abstains by returning None (or Snorkel's -1)"
+            elif isinstance(vote, int) and all(label.isdigit() for label in task.labels):
                 # Trial 63b: the class no gold row had was not a label, and the hint
                 # below sent a user whose labels are numbers the wrong way.
                 reason += (
-                    ": the task's labels come from the first ingest's gold; ingest again "
-                    "into a new workspace with --labels naming every class"
+                    ": the task's labels are the ones the first ingest named or found in "
+                    "its gold; to add a class, ingest again into a new workspace with "
+                    "--labels naming every one"
                 )
             elif isinstance(vote, int):
                 reason += ": an LF votes a label by its name, not by its class number"

@@ -56,7 +56,7 @@ def import_decisions(
     each other one of its ``options`` (all the task's labels where it has none), so
     ``"accept": []`` says the text has none. Decisions on texts of dev or test, which
     training never reads, are warned of, and so are copies of one text given different
-    labels (one answer labels every copy: the later row's).
+    labels (one answer labels every copy: the newest decision's).
 
     Examples
     --------
@@ -172,7 +172,10 @@ def _accepted(frame: pl.DataFrame, name: str, task: Task) -> tuple[pl.DataFrame,
         "ignored": int((frame[PRODIGY_ANSWER] == "ignore").sum()),
     }
     kept = frame.filter(pl.col(PRODIGY_ANSWER).is_null() | (pl.col(PRODIGY_ANSWER) == "accept"))
-    choice = kept.schema.get("accept") == pl.List(pl.String)
+    choice = isinstance(kept.schema.get("accept"), pl.List)
+    if choice:
+        # A batch of none chosen reads as a list of nulls, numeric ids as numbers.
+        kept = kept.with_columns(pl.col("accept").cast(pl.List(pl.String)))
     if choice and task.kind == "multilabel" and not {"attribute", "label"} & set(kept.columns):
         return _options_answered(kept, task), counts
     if choice:
@@ -197,13 +200,17 @@ def _options_answered(frame: pl.DataFrame, task: Task) -> pl.DataFrame:
     ``yes`` for an accepted one, ``no`` for the others of the row's ``options``, or of
     the task's labels where a row has none."""
     every = pl.lit(list(task.targets), dtype=pl.List(pl.String))
-    if frame.schema.get("options") == pl.List(pl.Struct):
+    given = frame.schema.get("options")
+    if isinstance(given, pl.List) and isinstance(given.inner, pl.Struct):
         offered = pl.col("options").list.eval(pl.element().struct.field("id").cast(pl.String))
-        options = pl.coalesce(offered, every)
+    elif isinstance(given, pl.List):
+        offered = pl.col("options").cast(pl.List(pl.String))
     else:
-        options = every
+        offered = every
+    # An accepted option the row does not offer is answered too (the second read).
+    options = pl.concat_list(pl.coalesce(offered, every), pl.col("accept").fill_null([]))
     return (
-        frame.with_columns(options.alias("attribute"))
+        frame.with_columns(options.list.unique(maintain_order=True).alias("attribute"))
         .explode("attribute")
         .with_columns(
             pl.when(pl.col("accept").fill_null([]).list.contains(pl.col("attribute")))
@@ -216,23 +223,25 @@ def _options_answered(frame: pl.DataFrame, task: Task) -> pl.DataFrame:
 
 def _warn_of_copies_told_apart(workspace: Workspace, name: str) -> None:
     """Warn where the registered ``imported_decisions`` give copies of one text (under
-    several ids) different labels: one answer labels every copy, the later row's, and
-    nothing else said so (trial 63a: a Prodigy export held one text twice, once with
-    no label and once with ``shipping``)."""
+    several ids) different labels: one answer labels every copy, and nothing else said
+    so (trial 63a: a Prodigy export held one text twice, once with no label and once
+    with ``shipping``)."""
     told_apart = workspace.sql(
-        """SELECT attribute, list(DISTINCT i.example_id ORDER BY i.example_id) AS ids
+        """SELECT hash(e.text) AS text_hash, attribute,
+                  list(DISTINCT i.example_id ORDER BY i.example_id) AS ids
            FROM imported_decisions i JOIN examples e ON e.id = i.example_id
-           GROUP BY hash(e.text), attribute HAVING count(DISTINCT label) > 1
+           GROUP BY ALL HAVING count(DISTINCT label) > 1
            ORDER BY ids[1], attribute"""
     )
     if told_apart.is_empty():
         return
-    attribute, ids = told_apart.row(0)
+    texts = told_apart["text_hash"].n_unique()
+    _, attribute, ids = told_apart.row(0)
     example = " and ".join(ids[:2]) + (f" ({attribute})" if attribute else "")
     warnings.warn(
-        f"{counted(told_apart.height, 'text')} of {name} {'is' if told_apart.height == 1 else 'are'} "
-        f"given different labels under different ids (first: {example}): one answer labels "
-        "every copy of a text, and here it is the later row's",
+        f"{counted(texts, 'text')} of {name} {'is' if texts == 1 else 'are'} given different "
+        f"labels under different ids (first: {example}): one answer labels every copy of a "
+        "text, the newest decision's (`labelkit export` shows which)",
         LabelkitWarning,
         stacklevel=outside_labelkit(),
     )

@@ -74,6 +74,9 @@ LIVE_DECISIONS = """
 
 # The final decision that counts for an example's attribute: its newest live one,
 # ruling-outs aside.
+# A label that is a class number, as review keys take one: no sign, no leading zero.
+_CLASS_NUMBER = re.compile(r"0|[1-9][0-9]*")
+
 # The label model's label a decision ``d`` on a queued item ``q`` was shown: kept with the
 # decision since schema 10, the queue's for one from before.
 _SHOWN_GIVEN = "CASE WHEN d.shown THEN d.shown_given ELSE q.given_label END"
@@ -170,10 +173,13 @@ class ReviewItem:
         digit): the choice itself where every choice is a number (labels 0 to 3: key 2
         answers "2", not the second label, "1"; trial 53a), else its place from 1.
 
-        Numbers as labels keep their own numbers past one digit too: on classes 0 to 19
-        key 2 stored class 1 and a typed 11 class 11 (trial 63b), so labels 1, 2, 10 and
-        11 no longer take keys 1 to 4 (trial 53d's wish): 10 and 11 are typed."""
-        if all(choice.isascii() and choice.isdigit() for choice in self.choices):
+        Class numbers keep their own numbers past one digit too: on classes 0 to 19 key 2
+        stored class 1 and a typed 11 class 11 (trial 63b), so labels 1, 2, 10 and 11 no
+        longer take keys 1 to 4 (trial 53d's wish): 10 and 11 are typed. Class numbers
+        are whole numbers written without leading zeros, one of them a single digit;
+        others (100, 200; 01 to 12; -1, 0, 1) keep keys by place."""
+        numbers = all(_CLASS_NUMBER.fullmatch(choice) for choice in self.choices)
+        if numbers and any(len(choice) == 1 for choice in self.choices):
             return {choice: choice for choice in self.choices}
         return {str(n): choice for n, choice in enumerate(self.choices, start=1)}
 
@@ -1076,7 +1082,8 @@ class ReviewQueue:
 
     def by_reviewer(self) -> pl.DataFrame:
         """Per reviewer, over the queued items they decided in review (each reviewer's
-        newest decision on an item, undone ones aside), counted as ``stats`` counts them:
+        newest decision on an item, undone ones aside; ``stats`` counts a queued item's
+        imported label as reviewed too), counted as ``stats`` counts them:
         ``answered`` (a label given), ``corrected`` (a label other than the label model's
         they were shown, or a span's bounds fixed), ``skipped``, ``ambiguous`` and the
         ``median_seconds`` per decision, to a hundredth (trial 50d: only a count of

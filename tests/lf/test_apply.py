@@ -913,10 +913,16 @@ def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path
         with pytest.raises(
             LabelingFunctionError,
             match=r"returned 4, not one of \['0', '1', '2', '3'\] or None: the task's labels "
-            r"come from the first ingest's gold; ingest again into a new workspace with "
-            r"--labels naming every class",
+            r"are the ones the first ingest named or found in its gold; to add a class, ingest "
+            r"again into a new workspace with --labels naming every one",
         ):
             apply_lfs(ws, [unknown])
+        # The second read: a negative number is no class to add.
+        minus = labeling_function(lambda x: -2 if x.channel == "chat" else None, name="lf_m")
+        with pytest.raises(
+            LabelingFunctionError, match=r"returned -2, .* an LF abstains by returning None"
+        ):
+            apply_lfs(ws, [minus])
     misspelt = labeling_function(lambda x: 0 if x.chanel else None, name="misspelt")
     with pytest.raises(AttributeError, match=r"no attribute or field 'chanel'.*'channel'"):
         misspelt(Example("m1", "hi", {"channel": "email"}))

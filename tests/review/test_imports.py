@@ -255,7 +255,8 @@ def test_a_prodigy_multilabel_export_answers_every_option_and_copies_told_apart_
     tmp_path: Path,
 ) -> None:
     # Trial 63a: a textcat_multilabel row was refused ("accept lists 2 options"), and a
-    # text exported twice with different answers was settled by row order unsaid.
+    # text exported twice with different answers was settled by row order unsaid (one
+    # text, though its copies differ on two labels: the second read).
     with Workspace(tmp_path / "ws.duckdb") as ws:
         ingest(
             ws,
@@ -276,7 +277,7 @@ def test_a_prodigy_multilabel_export_answers_every_option_and_copies_told_apart_
         pl.DataFrame(
             {
                 "example_id": ["m1", "m2", "m3", "m4"],
-                "accept": [["billing", "refund"], [], ["shipping"], ["billing"]],
+                "accept": [["billing", "refund"], [], ["shipping", "billing"], ["billing"]],
                 "options": [options, options, options, options[:2]],
                 "answer": ["accept", "accept", "accept", "reject"],
             }
@@ -284,7 +285,7 @@ def test_a_prodigy_multilabel_export_answers_every_option_and_copies_told_apart_
         with pytest.warns(
             LabelkitWarning,
             match=r"1 text of .*prodigy.jsonl is given different labels under different ids "
-            r"\(first: m2 and m3 \(shipping\)\): .* the later row's",
+            r"\(first: m2 and m3 \(billing\)\): .* the newest decision's",
         ):
             counts = import_decisions(ws, export, reviewer="pd")
         # A reject is one text left out, not one per option.
@@ -297,8 +298,34 @@ def test_a_prodigy_multilabel_export_answers_every_option_and_copies_told_apart_
                 ("m2", "billing", "pd", "label", "no", False),
                 ("m2", "refund", "pd", "label", "no", False),
                 ("m2", "shipping", "pd", "label", "no", False),
-                ("m3", "billing", "pd", "label", "no", False),
+                ("m3", "billing", "pd", "label", "yes", False),
                 ("m3", "refund", "pd", "label", "no", False),
                 ("m3", "shipping", "pd", "label", "yes", False),
             ]
         )
+        # The second read: options as strings, an accepted option not offered, and a
+        # batch where nothing was chosen (read as a list of nulls) were mishandled.
+        pl.DataFrame(
+            {
+                "example_id": ["m4"],
+                "accept": [["shipping"]],
+                "options": [["billing", "refund"]],
+                "answer": ["accept"],
+            }
+        ).write_ndjson(export)
+        assert import_decisions(ws, export, reviewer="pd2")["stored"] == 3
+        pl.DataFrame({"example_id": ["m4"], "accept": [[]], "answer": ["accept"]}).write_ndjson(
+            export
+        )
+        assert import_decisions(ws, export, reviewer="pd3")["stored"] == 3
+        assert ws.sql(
+            "SELECT reviewer, attribute, label FROM decisions WHERE example_id = 'm4' "
+            "ORDER BY reviewer, attribute"
+        ).rows() == [
+            ("pd2", "billing", "no"),
+            ("pd2", "refund", "no"),
+            ("pd2", "shipping", "yes"),
+            ("pd3", "billing", "no"),
+            ("pd3", "refund", "no"),
+            ("pd3", "shipping", "no"),
+        ]

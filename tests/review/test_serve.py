@@ -164,6 +164,12 @@ def test_allowed_host_names_are_answered_and_others_refused(tmp_path: Path) -> N
         assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 200
         assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
         assert httpx.get(url, headers={"Host": f"localhost:{port}"}).status_code == 200
+    # The second read: beyond loopback the name reaches the server itself, on its port.
+    with serving(ws, "--host", "0.0.0.0", "--allow-host", "review.lan") as (server, link, port):
+        assert server.stdout is not None
+        token = parse_qs(urlsplit(link).query)["token"][0]
+        lines = [server.stdout.readline() for _ in range(1 if _lan_address() is None else 2)]
+        assert f"  or, by review.lan: http://review.lan:{port}/?token={token}\n" in lines
 
 
 def test_serve_rules_is_the_file_accepted_proposals_go_to(

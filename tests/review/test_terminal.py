@@ -174,6 +174,11 @@ def test_labels_that_are_digits_are_answered_by_their_own_key(
     assert ReviewItem("x", "t", "1", "2", "", 0.0, {}, choices=classes).numbers["2"] == "2"
     named = ReviewItem("x", "t", "a", "b", "", 0.0, {}, choices=("a1", "b2", "12"))
     assert named.numbers == {"1": "a1", "2": "b2", "3": "12"}
+    # The second read: labels with no one-digit number, or not class numbers, kept no
+    # key at all; they keep keys by place.
+    for choices in [("100", "200", "300"), ("01", "02", "10"), ("-1", "0", "1")]:
+        item = ReviewItem("x", "t", choices[0], choices[1], "", 0.0, {}, choices=choices)
+        assert item.numbers == {"1": choices[0], "2": choices[1], "3": choices[2]}
 
 
 def test_the_progress_lines_say_how_many_items_were_only_skipped(

@@ -250,8 +250,10 @@ function button(text, key, onClick, primary = false) {
 // 2 answers "2", not the second label; trial 53a), else its place from 1, typed in as
 // many digits as it has (typeNumber).
 function numberKey(choices, i) {
-  // Numbers as labels are picked by their own numbers (trials 53a and 63b).
-  if (choices.every((choice) => /^[0-9]+$/.test(choice))) return choices[i];
+  // Class numbers are picked by their own numbers (trials 53a and 63b): whole numbers
+  // without leading zeros, one of them a single digit, as ReviewItem.numbers has it.
+  const numbers = choices.every((choice) => /^(0|[1-9][0-9]*)$/.test(choice));
+  if (numbers && choices.some((choice) => choice.length === 1)) return choices[i];
   return String(i + 1);
 }
 
