@@ -2250,20 +2250,21 @@ def _never_present(ws: Workspace, fit_split: str) -> str | None:
         (outvoted if voted.filter(given).height else unvoted).append(named)
     if not unvoted and not outvoted:
         return None
-    present = "yes" if task.kind == "multilabel" else "present"
+    tagged = task.kind == "multilabel"
+    present = "answers yes" if tagged else "marks present"
     said = []
     if unvoted:
         said.append(
             f"for {_first_named(unvoted)} no source votes it there, so a model trained on "
-            f"these labels never answers {present} for it: a labeling function for it (or "
-            "review) gives it examples"
+            f"these labels never {'answers yes for it' if tagged else 'marks it present'}: "
+            "a labeling function for it (or review) gives it examples"
         )
     if outvoted:
         said.append(
             f"for {_first_named(outvoted)} the sources' votes for it there are all outvoted "
             "(`labelkit analyze` shows by whom)"
         )
-    return f"note: the label model answers {present} on no {fit_split} text: " + "; ".join(said)
+    return f"note: the label model {present} on no {fit_split} text: " + "; ".join(said)
 
 
 def _first_named(names: list[str]) -> str:

@@ -437,7 +437,8 @@ def warn_of_copies(codes: np.ndarray, sources: list[str], attribute: str) -> Non
             warnings.warn(
                 f"sources {same!r} and {name!r} cast the same votes on every example{where}: "
                 "a label model counts them as two witnesses that always agree and trusts "
-                "both too much; fit it without one (--exclude NAME, or sources=)",
+                "both too much; fit it without one (`labelkit aggregate --exclude NAME`, or "
+                "sources=)",
                 LabelkitWarning,
                 stacklevel=4,
             )

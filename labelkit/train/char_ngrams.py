@@ -648,21 +648,22 @@ def _best_fit(
         coef = np.zeros((len(labels), x.shape[1]), dtype="float32")
         return _Fit(coef, intercept, settings["C"][0], None)
     fits: list[_Fit] = []
-    for c in settings["C"]:
-        with one_blas_thread():
+    # Entered once: each entry rescans the loaded libraries.
+    with one_blas_thread():
+        for c in settings["C"]:
             model = LogisticRegression(
                 C=c,
                 class_weight=settings["class_weight"],
                 max_iter=settings["max_iter"],
                 random_state=settings["seed"],
             ).fit(x, y, sample_weight=weights)
-        coef, intercept = _by_label(model, len(labels))
-        if len(dev_gold) == 0:
-            return _Fit(coef, intercept, c, None)
-        score = metric(dev_gold, np.asarray(dev_x @ coef.T + intercept).argmax(axis=1))
-        if verbose:
-            print(f"{name}C={c:g}: dev {metric.__name__.lstrip('_')} {score:.4f}")
-        fits.append(_Fit(coef, intercept, c, score))
+            coef, intercept = _by_label(model, len(labels))
+            if len(dev_gold) == 0:
+                return _Fit(coef, intercept, c, None)
+            score = metric(dev_gold, np.asarray(dev_x @ coef.T + intercept).argmax(axis=1))
+            if verbose:
+                print(f"{name}C={c:g}: dev {metric.__name__.lstrip('_')} {score:.4f}")
+            fits.append(_Fit(coef, intercept, c, score))
     best = max(fit.dev or 0.0 for fit in fits)
     slack = math.sqrt(best * (1 - best) / len(dev_gold)) if one_standard_error else 0.0
     return _tempered(_strongest_within(fits, slack), dev_x, dev_gold)
