@@ -63,6 +63,13 @@ class OutdatedWarning(LabelkitWarning):
     ingested after the labeling functions ran, or votes changed after ``aggregate``."""
 
 
+class StaleModelWarning(LabelkitWarning):
+    """A small model is scored beside labels, or after review decisions, it did not learn
+    from. ``labelkit evaluate`` with several models says it as a note: comparing an
+    older model is what that is for (trial 63c: under LABELKIT_STRICT the day-over-day
+    comparison the docs advise failed every night)."""
+
+
 def outside_labelkit() -> int:
     """The ``stacklevel`` of a warning that points at the first caller outside labelkit,
     however deep in labelkit it is raised (``aggregate`` through ``aggregate_to_workspace``

@@ -27,7 +27,13 @@ from threadpoolctl import threadpool_limits
 from labelkit import __version__
 from labelkit.aggregate import MajorityVote, label_model_sources, predict_from_proba
 from labelkit.aggregate.attributes import answer_attribute
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning, OutdatedWarning
+from labelkit.errors import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    OutdatedWarning,
+    StaleModelWarning,
+)
 from labelkit.export import cleaned_labels
 from labelkit.report import counted, frontier_markdown, markdown_table
 from labelkit.task import ABSTAIN, Task
@@ -991,7 +997,7 @@ def _warn_if_out_of_date(workspace: Workspace, model_path: str | Path) -> None:
                 "teacher nor the review it learnt from: the label model scored beside it "
                 "may not be its teacher, and reviews since are unknown to it; train it "
                 "again to compare the two on one set of labels",
-                LabelkitWarning,
+                StaleModelWarning,
                 stacklevel=3,
             )
             return
@@ -1005,7 +1011,7 @@ def _warn_if_out_of_date(workspace: Workspace, model_path: str | Path) -> None:
         f"{teacher['run_id']}); the workspace's label model is now {now['model']} (run "
         f"{now['run_id']}), so the label model scored beside it is not its teacher: train "
         "it again on these labels to compare the two",
-        LabelkitWarning,
+        StaleModelWarning,
         stacklevel=3,
     )
 
@@ -1028,7 +1034,7 @@ def _warn_if_reviewed_since(
         warnings.warn(
             f"{model_path} learnt from {learnt}; {counted(since[0], 'decision')} on train "
             "texts came since, which it has not learnt from: train it again to learn them",
-            LabelkitWarning,
+            StaleModelWarning,
             stacklevel=4,
         )
 

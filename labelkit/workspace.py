@@ -680,9 +680,17 @@ class Workspace:
                WHERE run_id > (SELECT min(run_id) FROM sources WHERE kind = 'lf')""",
         )
         if row and row[0]:
+            # Named, and --prune offered: an LF taken out of the files keeps its old votes
+            # and never runs again, so `apply` alone never cleared this (trial 63c).
+            stale = self.sql(
+                """SELECT name FROM sources WHERE kind = 'lf'
+                   AND run_id < (SELECT max(run_id) FROM examples) ORDER BY name"""
+            )["name"].to_list()
+            named = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
             lines.append(
-                f"{_examples_were(row[0])} ingested after the labeling functions last ran, "
-                "without their votes: run `labelkit apply` again"
+                f"{_examples_were(row[0])} ingested after the labeling functions {named} last "
+                "ran, without their votes: run `labelkit apply` again (`apply --prune` deletes "
+                "the votes of those no longer in your LF files)"
             )
         if queue:
             # Trial 44: after `apply --prune` and `aggregate`, the queue still showed

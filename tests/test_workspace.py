@@ -397,8 +397,9 @@ def test_out_of_date_names_unvoted_examples_and_labels_older_than_their_inputs(
     later.write_text("id,text\nb1,subscribe now\nb2,a calm song\n")
     ingest(workspace, later)
     assert workspace.out_of_date(labels=False) == [
-        "2 examples were ingested after the labeling functions last ran, without their "
-        "votes: run `labelkit apply` again"
+        "2 examples were ingested after the labeling functions subscribe last ran, without "
+        "their votes: run `labelkit apply` again (`apply --prune` deletes the votes of those "
+        "no longer in your LF files)"
     ]
     with pytest.warns(OutdatedWarning, match="run `labelkit apply` again"):
         aggregate(workspace, "majority_vote")
@@ -413,6 +414,18 @@ def test_out_of_date_names_unvoted_examples_and_labels_older_than_their_inputs(
     assert workspace.out_of_date() == []
     ingest(workspace, tmp_path / "examples.csv", id_column="id", split_column="split")
     assert workspace.out_of_date() == [], "re-ingesting known rows adds nothing"
+    # Trial 63c: an LF taken out of the files kept its votes and never ran again, so
+    # `apply` never cleared the warning; it is named, and --prune clears it.
+    song = keyword_lf("song", ["song"], "ham")
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam"), song])
+    (tmp_path / "more.csv").write_text("id,text\nc1,a new song\n")
+    ingest(workspace, tmp_path / "more.csv")
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")])
+    assert workspace.out_of_date(labels=False)[0].startswith(
+        "1 example was ingested after the labeling functions song last ran"
+    )
+    apply_lfs(workspace, [keyword_lf("subscribe", ["subscribe"], "spam")], prune=True)
+    assert workspace.out_of_date(labels=False) == []
 
 
 def test_a_step_being_saved_is_said_finished_once_saved(tmp_path: Path) -> None:

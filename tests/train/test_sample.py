@@ -287,6 +287,22 @@ def test_train_on_cleaned_samples_and_logs_it(spam_workspace: Path, tmp_path: Pa
         pytest.warns(LabelkitWarning, match=r"learnt from the labels of majority_vote"),
     ):
         evaluate(ws, copy)
+    # Trial 63c: under LABELKIT_STRICT, the day-over-day comparison the docs advise failed
+    # every night; with several models their staleness is a note, alone still an error.
+    strict = {**os.environ, "LABELKIT_STRICT": "1", "COLUMNS": "200"}
+
+    def evaluated(*models: Path) -> subprocess.CompletedProcess[str]:
+        given = [part for path in models for part in ("--model", str(path))]
+        return subprocess.run(
+            [sys.executable, "-m", "labelkit", "evaluate", str(moved), *given],
+            capture_output=True, text=True, timeout=600, env=strict,
+        )  # fmt: skip
+
+    both = evaluated(copy, again)
+    assert both.returncode == 0, both.stderr
+    assert f"note: {copy} learnt from the labels of majority_vote" in " ".join(both.stderr.split())
+    alone = evaluated(copy)
+    assert alone.returncode == 1 and alone.stderr.startswith(f"error: {copy} learnt from")
 
 
 def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
