@@ -128,6 +128,7 @@ from labelkit.workspace import (
     first_row,
     label_model_run,
     require_split,
+    waited_seconds,
     warn_if_out_of_date,
 )
 
@@ -407,7 +408,7 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
     that others can read it at once (trial 51c), unless its schema is to be migrated."""
     if must_exist and not path.exists():
         raise LabelkitError(f"workspace {path} does not exist: start with `labelkit ingest`")
-    wait_s = _wait_seconds()
+    wait_s = waited_seconds()
     try:
         return Workspace(path, read_only=read_only, wait_s=wait_s)
     except SchemaToMigrateError as old:
@@ -421,21 +422,6 @@ def _open(path: Path, *, must_exist: bool = True, read_only: bool = False) -> Wo
                 f"{old}, which needs write access: {error}; copy the workspace somewhere "
                 "writable and run the command there, or use the labelkit that made it"
             ) from error
-
-
-def _wait_seconds() -> float:
-    """``LABELKIT_WAIT``: how long a command waits for a workspace another process holds
-    (trial 54c: a nightly job failed at once where `flag` ran a minute longer)."""
-    given = os.environ.get("LABELKIT_WAIT", "").strip()
-    if not given:
-        return 0.0
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds < float("inf"):
-        raise LabelkitError(f"LABELKIT_WAIT is {given!r}: give a number of seconds, such as 600")
-    return seconds
 
 
 @app.command()

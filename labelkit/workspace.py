@@ -322,6 +322,29 @@ class Run:
     con: duckdb.DuckDBPyConnection
 
 
+def waited_seconds() -> float:
+    """``LABELKIT_WAIT``: how long to wait for a workspace another process holds (trial
+    54c: a nightly job failed at once where `flag` ran a minute longer), 0 where unset;
+    the CLI's and ``Workspace``'s default (trial 63c: the docs' Python prep step died at
+    once beside a running `serve`).
+
+    Examples
+    --------
+    >>> os.environ["LABELKIT_WAIT"] = "600"; waited_seconds()
+    600.0
+    """
+    given = os.environ.get("LABELKIT_WAIT", "").strip()
+    if not given:
+        return 0.0
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise LabelkitError(f"LABELKIT_WAIT is {given!r}: give a number of seconds, such as 600")
+    return seconds
+
+
 class Workspace:
     """A labelkit project: one DuckDB file on disk, created on first open.
 
@@ -333,7 +356,8 @@ class Workspace:
         Open without write access (several readers may share a file; only one writer).
     wait_s
         Where another process holds the file, try again for up to this many seconds
-        before raising ``WorkspaceLockedError`` (naming the holder where it can).
+        before raising ``WorkspaceLockedError`` (naming the holder where it can); by
+        default, ``LABELKIT_WAIT``'s seconds, as the CLI waits (``waited_seconds``).
 
     Examples
     --------
@@ -343,14 +367,16 @@ class Workspace:
     >>> ws.close()
     """
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, wait_s: float = 0.0) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, wait_s: float | None = None
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise WorkspaceError(f"workspace {self.path} does not exist")
         _check_duckdb_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = self._connect(wait_s)
+        self.con = self._connect(waited_seconds() if wait_s is None else wait_s)
         try:
             _quiet(self.con)
             self._check_labelkit_tables()

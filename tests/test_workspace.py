@@ -122,6 +122,25 @@ def test_a_command_waits_for_the_workspace_with_labelkit_wait_or_exits_75(tmp_pa
         command, env={**os.environ, "LABELKIT_WAIT": "soon"}, capture_output=True, text=True
     )
     assert bad.returncode == 1 and "LABELKIT_WAIT is 'soon'" in bad.stderr
+    # Trial 63c: the docs' Python prep step ignored LABELKIT_WAIT and died at once.
+    script = (
+        "from labelkit import Workspace\n"
+        f"with Workspace({str(path)!r}, read_only=True) as ws:\n"
+        "    print(ws.sql('SELECT count(*) AS n FROM examples')['n'][0])\n"
+    )
+    holder = Workspace(path)
+    try:
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(3)
+        assert waiting.poll() is None, "the Python API waits as the CLI does"
+    finally:
+        holder.close()
+    shown, told = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, told
+    assert shown == "0\n" and told.startswith("waiting up to 60 s: workspace")
 
 
 def test_the_lock_error_points_at_a_running_server_and_ignores_a_dead_ones_note(
