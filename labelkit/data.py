@@ -138,6 +138,14 @@ class IngestSummary:
             moves = ", ".join(f"{a} -> {b}: {n:,}" for (a, b), n in self.changed_split.items())
             moved = sum(self.changed_split.values())
             lines.append(f"split changed for {moved:,} ({moves}): {self._ids('split', moved)}")
+            # Trial 63c: a gold file moved 6 trained-on texts into test, unsaid.
+            out = {b: n for (a, b), n in self.changed_split.items() if a == "train" and b != a}
+            if out:
+                lines.append(
+                    f"note: {counted(sum(out.values()), 'text')} moved out of train (to "
+                    f"{', '.join(out)}): a model trained before learnt from them, so its "
+                    "scores there flatter it"
+                )
         if self.changed_gold:
             lines.append(
                 f"gold label changed for {self.changed_gold:,}: "
