@@ -953,6 +953,8 @@ def _analyze_attributes(ws: Workspace, split: str | None, top: int) -> None:
     agreement, uncovered, disputed, misread = [], [], [], []
     for attribute, matrix in matrices.items():
         tag = pl.lit(attribute).alias("attribute")
+        # As on the one-label path (the second read of stop 63).
+        warn_of_copies(matrix.codes, matrix.sources, attribute)
         agreement.append(lf_agreement(matrix).head(top).insert_column(0, tag))
         missed = uncovered_examples(matrix).len()
         share = missed / max(matrix.codes.shape[0], 1)

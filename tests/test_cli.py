@@ -1604,6 +1604,14 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     analyzed = run("analyze", ws, "--split", "train")
     assert analyzed.returncode == 0, analyzed.stderr
     assert "examples no source votes on, per attribute (read as no)" in analyzed.stdout
+    assert "cast the same votes" not in analyzed.stderr
+    # The second read: two sources of the same votes were warned of on one-label tasks only.
+    lfs.write_text(lfs.read_text() + 'invoice = keyword_lf("invoice", ["bill"], "billing")\n')
+    assert run("apply", ws, "--lfs", lfs).returncode == 0
+    analyzed = run("analyze", ws, "--split", "train")
+    assert "warning: sources 'bill' and 'invoice' cast the same votes on every example on " in (
+        " ".join(analyzed.stderr.split())
+    )
 
 
 def test_train_says_what_became_of_the_spans_of_train_and_dev(
