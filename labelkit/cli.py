@@ -105,6 +105,7 @@ from labelkit.report import (
     PipeSafeOutput,
     accuracy_with_interval,
     counted,
+    first_named,
     from_span,
     make_console,
     one_line,
@@ -1562,18 +1563,13 @@ def _say_voting_elsewhere(
     zero = summary.filter(pl.col("coverage") == 0)["lf"]
     elsewhere = list(dict.fromkeys(name for name in zero if name in voting))
     if elsewhere and split:
-        more = f" and {len(elsewhere) - _NAMED} more" if len(elsewhere) > _NAMED else ""
         attributes = "attribute" in summary.columns and summary["attribute"].n_unique() > 1
         on = " (on some attributes)" if attributes else ""
         console.print(
-            f"note: {', '.join(elsewhere[:_NAMED])}{more}{on} vote on no example of the {split} "
+            f"note: {first_named(elsewhere)}{on} vote on no example of the {split} "
             "split, only on others: their figures above are empty, not bad",
             highlight=False,
         )
-
-
-# How many names a one-line note lists before "and N more".
-_NAMED = 8
 
 
 def _say_unapplied(ws: Workspace) -> None:
@@ -2213,9 +2209,8 @@ def _present_beyond_gold(ws: Workspace) -> str | None:
         return None
     named = [said for _, said in sorted(far, reverse=True)]
     return (
-        f"note: the label model marks present on dev's gold texts {', '.join(named[:_NAMED])}"
-        + (f" and {len(named) - _NAMED} more" if len(named) > _NAMED else "")
-        + ": a source marks them where they are not; `labelkit analyze` shows each source's "
+        f"note: the label model marks present on dev's gold texts {first_named(named)}"
+        ": a source marks them where they are not; `labelkit analyze` shows each source's "
         "precision there, `--exclude` leaves one out, and `--gold-split dev` fits on that gold"
     )
 
@@ -2249,23 +2244,16 @@ def _never_present(ws: Workspace, fit_split: str) -> str | None:
     said = []
     if unvoted:
         said.append(
-            f"for {_first_named(unvoted)} no source votes it there, so a model trained on "
+            f"for {first_named(unvoted)} no source votes it there, so a model trained on "
             f"these labels never {'answers yes for it' if tagged else 'marks it present'}: "
             "a labeling function for it (or review) gives it examples"
         )
     if outvoted:
         said.append(
-            f"for {_first_named(outvoted)} the sources' votes for it there are all outvoted "
+            f"for {first_named(outvoted)} the sources' votes for it there are all outvoted "
             "(`labelkit analyze` shows by whom)"
         )
     return f"note: the label model {present} on no {fit_split} text: " + "; ".join(said)
-
-
-def _first_named(names: list[str]) -> str:
-    """``names`` joined, the first ``_NAMED`` of them."""
-    return ", ".join(names[:_NAMED]) + (
-        f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-    )
 
 
 def _unused_gold(ws: Workspace, model: str, fit_split: str, gold_split: str | None) -> str | None:

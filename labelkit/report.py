@@ -8,7 +8,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -60,6 +60,20 @@ def counted(n: int, noun: str) -> str:
     ('1 row', '1,200 failed rows')
     """
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def first_named(names: Sequence[str], shown: int = 8) -> str:
+    """The first ``shown`` of ``names``, joined, and how many more there are: a one-line
+    note's list however long the list is (trial 62d: 25 attributes made a line of 838
+    characters).
+
+    Examples
+    --------
+    >>> first_named(["a", "b", "c"], shown=2)
+    'a, b and 1 more'
+    """
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _cell(value: object) -> str:

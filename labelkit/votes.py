@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.errors import InputError, LabelkitWarning, did_you_mean
-from labelkit.report import counted
+from labelkit.report import counted, first_named
 from labelkit.spans import misplaced, read_wrench_json, read_wrench_spans, tokenize
 from labelkit.tables import as_frame, read_table, table_format, wrench_label_map
 from labelkit.task import ABSTAIN, OUTSIDE, Task
@@ -768,8 +768,7 @@ def _held_from(sources: pl.DataFrame) -> str:
         said.append(f"an earlier import ({files})")
     names = sources.filter(~imported)["name"].to_list()
     if names:
-        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        said.append(f"apply or llm ({shown})")
+        said.append(f"apply or llm ({first_named(names)})")
     return " and ".join(said)
 
 

@@ -38,6 +38,7 @@ from labelkit.errors import (
     WorkspaceLockedError,
     did_you_mean,
 )
+from labelkit.report import first_named
 from labelkit.task import Task
 
 # The steps that write votes: labels aggregated before one of them are out of date.
@@ -424,9 +425,7 @@ class Workspace:
             ).fetchall()
         ]
         if tables and "meta" not in tables:
-            shown = ", ".join(tables[:5]) + (
-                f" and {len(tables) - 5} more" if len(tables) > 5 else ""
-            )
+            shown = first_named(tables, shown=5)
             raise WorkspaceError(
                 f"{self.path} is a DuckDB file but not a labelkit workspace: it holds the "
                 f"tables {shown} and no labelkit meta table; give a new file's path"
@@ -712,7 +711,7 @@ class Workspace:
                 """SELECT name FROM sources WHERE kind = 'lf'
                    AND run_id < (SELECT max(run_id) FROM examples) ORDER BY name"""
             )["name"].to_list()
-            named = ", ".join(stale[:5]) + (f" and {len(stale) - 5} more" if len(stale) > 5 else "")
+            named = first_named(stale, shown=5)
             lines.append(
                 f"{_examples_were(row[0])} ingested after the labeling functions {named} last "
                 "ran, without their votes: run `labelkit apply` again (`apply --prune` deletes "

@@ -17,6 +17,7 @@ from labelkit.aggregate.attributes import PRESENCE_CLASSES
 from labelkit.aggregate.base import vote_patterns
 from labelkit.errors import InputError
 from labelkit.lf.spans import summarize_span_lfs
+from labelkit.report import first_named
 from labelkit.task import ABSTAIN, MENTIONED, NONE, Task
 from labelkit.votes import LabelMatrix, lf_names, vote_code_matrix
 from labelkit.workspace import Workspace, first_row, require_split
@@ -557,9 +558,8 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             for source, gold in wrong.select("source", "gold_accuracy").rows()
         ]
         lines.append(
-            f"mostly wrong on gold (still voting): {', '.join(named[:8])}"
-            + (f" and {len(named) - 8} more" if len(named) > 8 else "")
-            + " — wrong on most of the gold rows they vote on, so each of their votes "
+            f"mostly wrong on gold (still voting): {first_named(named)}"
+            " — wrong on most of the gold rows they vote on, so each of their votes "
             "is more often a wrong one; fix them or leave them out with --exclude"
         )
     if not unfitted.is_empty():
@@ -594,4 +594,4 @@ def _estimated_and_gold(health: pl.DataFrame) -> str:
             "source", "estimated_accuracy", "gold_accuracy"
         ).rows()
     ]
-    return ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    return first_named(named, shown=3)

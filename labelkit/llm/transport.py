@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labelkit.errors import LabelkitError, LabelkitWarning
+from labelkit.report import first_named
 
 if TYPE_CHECKING:
     import openai
@@ -245,7 +246,7 @@ def warn_if_model_unlisted(config: LLMConfig) -> None:
     except (openai.OpenAIError, ValueError):
         return
     if listed and config.model not in listed:
-        shown = ", ".join(listed[:8]) + (f" and {len(listed) - 8} more" if len(listed) > 8 else "")
+        shown = first_named(listed)
         warnings.warn(
             f"model {config.model!r} is not among the models the endpoint lists ({shown}): "
             "a typo? A server with one model may answer any name with it",
