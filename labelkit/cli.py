@@ -3326,7 +3326,9 @@ def export(
 ) -> None:
     """Write the cleaned set: reviewed answers override the label model's labels (a spans
     task: id, text and spans per text)."""
-    with _open(workspace) as ws:
+    # Read-only: a snapshot on a read-only mount exports, and so does a workspace a
+    # notebook holds open read-only (trial 63c).
+    with _open(workspace, read_only=True) as ws:
         n = export_cleaned(
             ws,
             output,

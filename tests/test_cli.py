@@ -1767,8 +1767,9 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     assert majority.returncode == 0, majority.stderr
     assert "billing 0 (0.0%)" in majority.stdout
     warning = " ".join(majority.stderr.split())
-    assert "no source majority_vote weighs votes other, so it gives that label to no example" in (
-        warning
+    assert (
+        "majority_vote gives the label other to no example: none of the sources it weighs "
+        "votes it (write a labeling function for it," in warning
     )
     assert "gives next to none of its sources' votes for billing (voted on 30, given to 0)" in (
         warning
@@ -1791,7 +1792,7 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
         env={**os.environ, "LABELKIT_STRICT": "1"},
     )
     assert strict.returncode == 1
-    assert strict.stderr.startswith("error: no source majority_vote weighs votes other")
+    assert strict.stderr.startswith("error: majority_vote gives the label other to no")
     # Trial 54e: auto, fallen back to majority vote, advised `--model majority_vote`.
     assert run("aggregate", ws).returncode == 0
     with Workspace(ws, read_only=True) as opened:
@@ -1802,7 +1803,7 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
         "(`labelkit aggregate --model majority_vote` or `--model dawid_skene`)"
     )
     excluded = run("aggregate", ws, "--model", "majority_vote", "--exclude", "refund -> returns")
-    assert "no source majority_vote weighs votes returns, other" in " ".join(
+    assert "majority_vote gives the labels returns, other to no example" in " ".join(
         excluded.stderr.split()
     )
 

@@ -193,11 +193,14 @@ def test_the_cli_says_how_many_texts_the_export_left_out(
            VALUES (1, 'a2', 'ana', 'ambiguous', NULL, NULL, 1.0, now()::TIMESTAMP, '')"""
     )
     workspace.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "labelkit", "export", workspace.path, tmp_path / "c.csv"],
-        capture_output=True,
-        text=True,
-    )
+    # Trial 63c: export opened the workspace to write, so one held open read-only
+    # elsewhere (or on a read-only mount) could not be exported.
+    with Workspace(workspace.path, read_only=True):
+        result = subprocess.run(
+            [sys.executable, "-m", "labelkit", "export", workspace.path, tmp_path / "c.csv"],
+            capture_output=True,
+            text=True,
+        )
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
     assert "2 cleaned examples written" in said

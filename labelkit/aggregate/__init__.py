@@ -317,10 +317,12 @@ def lost_labels(
     if task.kind == "classification":
         unvoted = [label for label in task.labels if not counts.get(("", label), (0, 0))[0]]
         if unvoted:
+            one = len(unvoted) == 1
             said.append(
-                f"no source {model} weighs votes {', '.join(unvoted)}, so it gives that label "
-                "to no example: write a labeling function for it, or leave in the sources "
-                "--exclude left out"
+                f"{model} gives the label{'' if one else 's'} {', '.join(unvoted)} to no "
+                f"example: none of the sources it weighs votes {'it' if one else 'them'} "
+                f"(write a labeling function for {'it' if one else 'each'}, or leave in any "
+                "sources --exclude left out)"
             )
     outweighed = [
         f"{label if not attribute else f'{attribute}={label}'} (voted on {voted:,}, "

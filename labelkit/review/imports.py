@@ -250,7 +250,8 @@ def _warn_of_copies_told_apart(workspace: Workspace, name: str) -> None:
 def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
     """Refuse the registered ``imported_decisions`` where a row is empty, names an
     example the workspace lacks or an attribute or label its item cannot have, or
-    repeats an item, naming the first such row."""
+    repeats an item, naming the first ``_NAMED_PROBLEMS`` such rows and counting the
+    rest (trial 63c: one error a run made a team's CSV of five mistakes five runs)."""
     problems = workspace.sql(
         """WITH placed AS (
                SELECT *, min(row) OVER (PARTITION BY example_id, attribute) AS first
@@ -280,14 +281,22 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
                    END AS problem
            FROM placed i
            WHERE problem IS NOT NULL
-           ORDER BY row LIMIT 1""",
+           ORDER BY row""",
         {"targets": list(targets)},
     )
-    if problems.height:
-        row, example_id, problem = problems.row(0)
+    if problems.is_empty():
+        return
+    named = []
+    for row, example_id, problem in problems.head(_NAMED_PROBLEMS).iter_rows():
         unknown = problem == f"no example {example_id} in the workspace"
-        hint = _zeros_hint(workspace, example_id) if unknown else ""
-        raise InputError(f"{name} row {row}: {problem}{hint}; nothing was stored")
+        named.append(f"row {row}: {problem}{_zeros_hint(workspace, example_id) if unknown else ''}")
+    more = problems.height - len(named)
+    rest = f"; and {counted(more, 'more row')} like these" if more else ""
+    rows = "" if problems.height == 1 else f" ({problems.height:,} rows)"
+    raise InputError(f"{name}{rows} {'; '.join(named)}{rest}; nothing was stored")
+
+
+_NAMED_PROBLEMS = 5
 
 
 def _zeros_hint(workspace: Workspace, given: str | None) -> str:

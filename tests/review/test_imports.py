@@ -139,6 +139,26 @@ def test_a_bad_row_is_named_and_nothing_is_stored(
     assert table_counts(workspace) == before
 
 
+def test_every_bad_row_is_counted_and_the_first_five_named(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # Trial 63c: a team's CSV of several mistakes took a run per mistake to find.
+    answers = tmp_path / "answers.csv"
+    answers.write_text(
+        "example_id,label\na1,spam\nzz,ham\na2,eggs\na3,\nyy,ham\nxx,spam\nww,spam\na2,ham\n"
+    )
+    before = table_counts(workspace)
+    with pytest.raises(InputError) as raised:
+        import_decisions(workspace, answers, reviewer="ana")
+    assert str(raised.value) == (
+        f"{answers} (7 rows) row 2: no example zz in the workspace; "
+        'row 3: label "eggs" is not one of ham, spam; row 4: no label; '
+        "row 5: no example yy in the workspace; row 6: no example xx in the workspace; "
+        "and 2 more rows like these; nothing was stored"
+    )
+    assert table_counts(workspace) == before
+
+
 def test_an_aspects_decision_names_its_attribute(aspects_file: Path) -> None:
     with Workspace(aspects_file) as ws:
         rows = pl.DataFrame(
