@@ -44,7 +44,8 @@ def import_decisions(
     queued or not, marked as not shown in labelkit's review; the newest decision on an
     item counts, as in review, and ``undo`` takes one back. An unknown example id, a
     label the item cannot have, an empty cell or one item given twice is an error
-    naming the row, and nothing is stored. A spans task's decisions are made in review.
+    that counts such rows and names the first five, and nothing is stored. A spans
+    task's decisions are made in review.
 
     Where the table has Prodigy's ``answer`` column, as ``ingest`` reads it, only the
     accepted rows are decisions: a rejected label says what the text is not, an ignored
