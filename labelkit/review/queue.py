@@ -184,6 +184,13 @@ class ReviewItem:
         return {str(n): choice for n, choice in enumerate(self.choices, start=1)}
 
     @property
+    def keys(self) -> tuple[str, ...]:
+        """Each choice's number (``numbers``), in the order of ``choices``: what the web
+        page shows and takes, so that the rule lives here alone."""
+        given = {choice: key for key, choice in self.numbers.items()}
+        return tuple(given[choice] for choice in self.choices)
+
+    @property
     def candidate(self) -> str | None:
         """The label ``accept`` stores, or None when it has been ruled out."""
         return _candidate(self.kind, self.suggested_label, self.ruled_out, self.given_label)

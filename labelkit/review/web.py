@@ -663,6 +663,7 @@ def _item_json(workspace: Workspace, item: ReviewItem, focus: str | None) -> dic
         "example_id": item.example_id,
         "attribute": item.attribute,
         "choices": list(item.choices),
+        "keys": list(item.keys),
         "yes_no": item.yes_no(focus=focus is not None),
         "text": item.text,
         "given_label": item.given_label,

@@ -179,6 +179,10 @@ def test_labels_that_are_digits_are_answered_by_their_own_key(
     for choices in [("100", "200", "300"), ("01", "02", "10"), ("-1", "0", "1")]:
         item = ReviewItem("x", "t", choices[0], choices[1], "", 0.0, {}, choices=choices)
         assert item.numbers == {"1": choices[0], "2": choices[1], "3": choices[2]}
+        assert item.keys == ("1", "2", "3")
+    # The web page takes the keys in the order of the choices, as the terminal's.
+    reordered = ReviewItem("x", "t", "1", "2", "", 0.0, {}, choices=("10", "2", "1", "11"))
+    assert reordered.keys == ("10", "2", "1", "11")
 
 
 def test_the_progress_lines_say_how_many_items_were_only_skipped(

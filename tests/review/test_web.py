@@ -465,6 +465,7 @@ def test_an_aspects_task_is_served_one_attribute_at_a_time(
         assert (item["example_id"], item["attribute"]) == ("r1", "staff")
         assert item["question"] == "Is staff negative? (currently none)"
         assert item["choices"] == ["positive", "negative", "neutral", "none"]
+        assert item["keys"] == ["1", "2", "3", "4"]
         assert item["yes_no"] == {"a": "yes, negative", "r": "no, another label"}
         assert item["votes"] == {"kw_waiter": "mentioned"}
         assert shown["progress"]["queued"] == 3

@@ -223,7 +223,7 @@ function showSpans() {
     // Trial 62d: a drag from "Harbour." to "The" across a blank line was saved unsaid.
     const across = /\n[^\S\n]*\n/.test(words) ? " It crosses a paragraph break." : "";
     $("draft").textContent = shown(`${what}: "${words}".${across} Enter saves ` +
-      `${draftLabel()}; ${keyRange(state.labels)} another type; Esc cancels.`);
+      `${draftLabel()}; ${typeKeys()} another type; Esc cancels.`);
   } else if (state.anchor !== null) {
     $("draft").textContent = "Selecting: move with ← →; m ends the selection, Enter or a saves it, Esc cancels.";
   } else {
@@ -246,22 +246,13 @@ function button(text, key, onClick, primary = false) {
   return element;
 }
 
-// A choice's key: the choice itself where every choice is one digit (labels 0 to 3: key
-// 2 answers "2", not the second label; trial 53a), else its place from 1, typed in as
-// many digits as it has (typeNumber).
-function numberKey(choices, i) {
-  // Class numbers are picked by their own numbers (trials 53a and 63b): whole numbers
-  // without leading zeros, one of them a single digit, as ReviewItem.numbers has it.
-  const numbers = choices.every((choice) => /^(0|[1-9][0-9]*)$/.test(choice));
-  if (numbers && choices.some((choice) => choice.length === 1)) return choices[i];
-  return String(i + 1);
-}
-
+// Each choice's key comes with the item (ReviewItem.keys): class numbers answer by their
+// own numbers (labels 0 to 3: key 2 answers "2"; trials 53a and 63b), other labels by
+// their place from 1, typed in as many digits as they have (typeNumber).
 function typeNumber(digit) {
   // Trial 56b: with 30 labels, typing 17 stored label 1 and dropped the 7. A number is
   // picked once no other starts with the digits typed; Enter picks it before (1 of 1-19).
-  const { choices } = state.item;
-  const keys = choices.map((_, i) => numberKey(choices, i));
+  const { choices, keys } = state.item;
   const typed = state.typed + digit;
   const index = keys.indexOf(typed);
   const longer = keys.some((key) => key !== typed && key.startsWith(typed));
@@ -284,8 +275,7 @@ function pickNumbered(index) {
 function typedKey(key) {
   // Enter, Escape and Backspace while a number is being typed; true when the key was one.
   if (!state.typed || !["Enter", "Escape", "Backspace"].includes(key)) return false;
-  const { choices } = state.item;
-  const index = choices.findIndex((_, i) => numberKey(choices, i) === state.typed);
+  const index = state.item.keys.indexOf(state.typed);
   if (key === "Backspace" && state.typed.length > 1) {
     state.typed = state.typed.slice(0, -1);
     say(`${state.typed}…`);
@@ -308,9 +298,13 @@ function filterLabels() {
   return buttons.filter((element) => !element.hidden);
 }
 
-function keyRange(choices) {
-  const keys = choices.map((_, i) => numberKey(choices, i)).filter(Boolean);
+function keyRange(keys) {
   return keys.length > 1 ? `${keys[0]}–${keys[keys.length - 1]}` : keys[0] ?? "";
+}
+
+function typeKeys() {
+  // A span's types are its item's choices but the last, "none".
+  return keyRange(state.item.keys.slice(0, state.labels.length));
 }
 
 function render(item, notice = "") {
@@ -363,7 +357,7 @@ function render(item, notice = "") {
   if (numbersAsked()) {
     item.choices.forEach((label, i) => {
       if (ruledOut(label)) return;
-      const element = button(label, numberKey(item.choices, i), () => pick(label));
+      const element = button(label, item.keys[i], () => pick(label));
       element.dataset.label = label;
       element.classList.add("answer");
       choices.push(element);
@@ -382,12 +376,12 @@ function render(item, notice = "") {
   // The key hints say what the keys do on this screen, as the buttons do (trial 49b:
   // "a yes · r no" after r had turned the question into "which label?", "n next
   // attribute" with none left, "1–9 type" with two types).
-  $("number-keys").textContent = keyRange(item.choices);
+  $("number-keys").textContent = keyRange(item.keys);
   $("yes-no-keys").hidden = !keyDoes("a") && !keyDoes("r");
   $("label-keys").hidden = !numbersAsked();
   $("filter-keys").hidden = $("filter").hidden;
   $("next-attribute").hidden = !state.nextAttribute;
-  $("type-keys").textContent = keyRange(state.labels);
+  $("type-keys").textContent = typeKeys();
   state.shownAt = performance.now();
   readQuestion();
 }
