@@ -458,7 +458,11 @@ class _Prompts:
         """The label an answer gives each attribute it answers, None where it gives none."""
         task = self.task
         if not self.single(attribute):
-            return parse_attributes(content, {a: task.answers(a).labels for a in task.targets})
+            return parse_attributes(
+                content,
+                {a: task.answers(a).labels for a in task.targets},
+                aliases=self.config.aliases,
+            )
         labels = task.answers(attribute).labels
         aliases = self.config.aliases
         if task.kind != "classification":

@@ -151,14 +151,20 @@ def parse_label(
 
 
 def parse_attributes(
-    raw: str | None, answers: Mapping[str, Sequence[str]]
+    raw: str | None,
+    answers: Mapping[str, Sequence[str]],
+    *,
+    aliases: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, str | None]:
     """Each attribute's answer in a JSON object answering several at once: None where
     the attribute is missing or its value is none of its ``answers``.
 
     Keys and values compare by their letters and digits alone, ignoring case; ``true``
-    and ``false`` read as ``"yes"`` and ``"no"``. An answer that is not a JSON object
-    (cut off by the token limit, say) is read for the ``"key": "value"`` pairs it holds.
+    and ``false`` read as ``"yes"`` and ``"no"``; ``aliases`` give a label other names
+    (``{"positive": ["good"]}``), for each attribute that has the label (trial 64c:
+    they were read only when each attribute had a request of its own). An answer that
+    is not a JSON object (cut off by the token limit, say) is read for the
+    ``"key": "value"`` pairs it holds.
 
     Examples
     --------
@@ -167,6 +173,8 @@ def parse_attributes(
     {'food': 'positive', 'staff': None}
     >>> parse_attributes('{"food": "negative", "sta', answers)
     {'food': 'negative', 'staff': None}
+    >>> parse_attributes('{"food": "good", "staff": "bad"}', answers, aliases={"positive": ["good"]})
+    {'food': 'positive', 'staff': None}
     """
     found: dict[str, object] = {}
     text = (raw or "").strip()
@@ -187,7 +195,8 @@ def parse_attributes(
         value = values.get(_normalise(attribute))
         if isinstance(value, bool):
             value = "yes" if value else "no"
-        by_name = {_normalise(label): label for label in labels}
+        own = {label: names for label, names in (aliases or {}).items() if label in labels}
+        by_name = {_normalise(name): label for name, label in _names(labels, own)}
         result[attribute] = by_name.get(_normalise(value)) if isinstance(value, str) else None
     return result
 

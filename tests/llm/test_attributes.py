@@ -117,6 +117,12 @@ def test_one_request_per_text_votes_every_attribute(reviews: Workspace) -> None:
     # Trial 57c: which attribute the answers left out was said nowhere.
     assert stats.unread_by_attribute == (("staff", 3), ("price", 2), ("food", 1))
     assert (again.cached, again.unparsed) == (4, 6)
+    # Trial 64c: an alias was read only with a request per attribute; the cached
+    # answers are read again with it, and staff "friendly" is a vote now.
+    aliased = dataclasses.replace(priced, aliases={"positive": ["friendly"]})
+    read_again = label_with_llm(reviews, aliased, cached_only=True)
+    assert (read_again.cached, read_again.unparsed) == (4, 5)
+    assert ("r2", "staff", "positive") in _votes(reviews, "llm:m")
     assert (stats.prompt_tokens, stats.completion_tokens) == (4 * 20, 4 * 5), "counted per text"
     assert stats.cost == pytest.approx((4 * 20 * 1.0 + 4 * 5 * 2.0) / 1e6)
     cached = reviews.sql("SELECT response, label FROM llm_cache ORDER BY response").rows()
