@@ -1169,7 +1169,9 @@ def _label(
         # Trial 45: "45 unparseable" said nothing of what the answers were; trial 57c:
         # nor, with attributes, which attribute an answer left out.
         unlabeled = answers.filter(pl.col("label").is_null())
-        unread = commonest_answers(unlabeled["response"])
+        # Each answer once, however many attributes it left unread (trial 64c: a prose
+        # answer sent 21 times was counted 126 times, once per attribute).
+        unread = commonest_answers(unlabeled.unique("key")["response"])
         if prompts.task.kind != "classification":
             unread_by_attribute = tuple(
                 unlabeled.group_by("attribute")

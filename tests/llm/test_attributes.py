@@ -116,6 +116,12 @@ def test_one_request_per_text_votes_every_attribute(reviews: Workspace) -> None:
     assert (stats.answered, stats.failed, stats.unparsed) == (4, 0, 2 + 1 + 3)
     # Trial 57c: which attribute the answers left out was said nowhere.
     assert stats.unread_by_attribute == (("staff", 3), ("price", 2), ("food", 1))
+    # Trial 64c: each answer counted once, not once per attribute it left unread.
+    assert stats.unread == (
+        ("I cannot tell.", 1),
+        ('{"food": "Positive", "staff": "friendly"}', 1),
+        ('{"price": "negative", "food": "neutral", "sta', 1),
+    )
     assert (again.cached, again.unparsed) == (4, 6)
     # Trial 64c: an alias was read only with a request per attribute; the cached
     # answers are read again with it, and staff "friendly" is a vote now.
