@@ -532,11 +532,24 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     unfitted = health.filter(pl.col("status") == "no votes where fitted")
     lines = []
     if not flagged.is_empty():
-        names = ", ".join(flagged["source"])
-        action = "dropped" if (flagged["status"] == "dropped").all() else "kept on request"
+        measured = "gold_accuracy" in flagged.columns
+        with_gold = flagged.select("source", pl.col("gold_accuracy") if measured else pl.lit(None))
+        names = first_named(
+            [s if g is None else f"{s} ({g:.0%} right on gold)" for s, g in with_gold.rows()]
+        )
+        dropped = (flagged["status"] == "dropped").all()
+        # Trial 64c: a negation rule right on dev gold was dropped for disagreeing with
+        # the lexicon rules it overrules, and nothing said how to keep it.
+        remedy = "--keep-below-chance keeps them" if dropped else ""
+        if dropped and not fitted_with_gold:
+            remedy = (
+                "dev gold judges them on the truth instead (`aggregate --gold-split dev`); "
+                + remedy
+            )
         lines.append(
-            f"below chance ({action}): {names} — these agree with the other sources' "
-            "majority less often than voting their own label mix at random would"
+            f"below chance ({'dropped' if dropped else 'kept on request'}): {names} — these "
+            "agree with the other sources' majority less often than voting their own label "
+            "mix at random would" + (f"; {remedy}" if remedy else "")
         )
     if not unconfirmed.is_empty():
         names = ", ".join(unconfirmed["source"])

@@ -183,6 +183,45 @@ def test_many_sparse_sources_and_nine_classes_stay_above_majority_vote() -> None
     assert accuracy(model.predict_proba(codes), truth) > majority_vote(codes, truth, 9) + 0.02
 
 
+def negation_rule_votes(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two lexicon rules right on 85% of the texts but wrong together on the negated
+    ones ("not great"), and a negation rule that votes only there and is right."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, 600)
+    negated = rng.random(600) < 0.2
+    lexicon = [np.where(rng.random(600) < 0.85, truth, 1 - truth) for _ in range(2)]
+    codes = np.stack([*(np.where(negated, 1 - truth, lf) for lf in lexicon)], axis=1)
+    negation = np.where(negated, truth, ABSTAIN)
+    return np.column_stack([codes, negation]), truth
+
+
+def test_a_source_right_on_gold_is_kept_though_the_others_outvote_it() -> None:
+    # Trial 64c: a negation rule right on 37 of 38 dev gold rows was dropped as below
+    # chance, with --gold-split dev too: it disagrees with the rules it overrules.
+    codes, truth = negation_rule_votes()
+    outvoted = AutoLabelModel().fit(codes, 2)
+    assert outvoted.report["dropped"] == [2], "no gold: outvoted"
+    # The warning shows what gold says of it, and how to keep it.
+    measured = pl.DataFrame(
+        {"lf": ["negation"], "accuracy": [1.0], "accuracy_low": [0.9], "accuracy_high": [1.0]}
+    ).with_columns(chance=0.5)
+    warning = health_warning(source_health(outvoted.report, ["lex1", "lex2", "negation"], measured))
+    assert warning is not None and warning.startswith(
+        "below chance (dropped): negation (100% right on gold) — these agree with the other "
+        "sources' majority less often than voting their own label mix at random would; dev "
+        "gold judges them on the truth instead (`aggregate --gold-split dev`); "
+        "--keep-below-chance keeps them"
+    )
+    gold = np.full(len(truth), ABSTAIN)
+    gold[:300] = truth[:300]
+    model = AutoLabelModel().fit(codes, 2, gold)
+    assert model.report["dropped"] == [] and model.report["below_chance"] == []
+    # Judged on gold the other way too: a source wrong on gold goes, though it agrees.
+    wrong = codes.copy()
+    wrong[:, 2] = np.where(codes[:, 2] == ABSTAIN, ABSTAIN, 1 - truth)
+    assert AutoLabelModel().fit(wrong, 2, gold).report["dropped"] == [2]
+
+
 def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
     codes, truth = youtube_with_llm(seed=0)
     llm_accuracy = (codes[:, -1] == truth).mean()
