@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from labelkit.errors import InputError, LabelkitWarning, did_you_mean
-from labelkit.report import counted
+from labelkit.report import counted, first_named
 from labelkit.spans import (
     Span,
     misplaced,
@@ -1016,14 +1016,23 @@ def ingest(
             new, unchanged, changed_split, changed_gold, repeated, changed_ids, refielded = _apply(
                 workspace, task, read_from, seed, dev_fraction, test_fraction, parts
             )
+        refielded, columns = refielded
         if refielded:
             # Trial 58f: 200 rows of new field values were "already in the workspace as
-            # given", and LFs went on reading the old ones.
+            # given", and LFs went on reading the old ones; trial 64c: which columns was
+            # not said, and one was the gold column of an ingest without --label-column.
+            gold_kept = (
+                f"; {label_name}, read as gold now, stays among the fields, where LFs can "
+                "read the gold"
+                if label_name in columns
+                else ""
+            )
             notes.append(
                 f"{counted(refielded, 'row')} already in the workspace "
-                f"{'has' if refielded == 1 else 'have'} other values in the columns "
-                "besides id, text, gold and split; ingest keeps the stored ones, which "
-                "LFs read (a new workspace takes the new values)"
+                f"{'has' if refielded == 1 else 'have'} other values in "
+                f"{first_named(columns)} (the fields beside id, text, gold and split); "
+                f"ingest keeps the stored ones, which LFs read{gold_kept} (a new workspace "
+                "takes the new values)"
             )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)
@@ -1338,13 +1347,19 @@ def _apply(
     test_fraction: float,
     parts: list[_Part] | None,
 ) -> tuple[
-    dict[str, int], int, dict[tuple[str, str], int], int, int, dict[str, tuple[str, ...]], int
+    dict[str, int],
+    int,
+    dict[tuple[str, str], int],
+    int,
+    int,
+    dict[str, tuple[str, ...]],
+    tuple[int, tuple[str, ...]],
 ]:
     """Compare ``incoming`` with the workspace's examples and write it (see ``_write``)
     unless nothing changes: the new rows per split, the unchanged rows, the split moves,
     the gold changes, how many new rows repeat a stored text under another id, the
     first ids whose split and whose gold changed, and how many stored rows came with
-    other field values (which are not written)."""
+    other field values (which are not written), with the fields that differ."""
     con = workspace.con
     # Every such row is named, to a point (trial 50d: five edited texts took five runs).
     changed = con.execute(
@@ -1388,9 +1403,16 @@ def _apply(
     fields = "list_sort(map_entries(json_transform({}, '\"MAP(VARCHAR, JSON)\"')))"
     refielded = first_row(
         con,
-        f"""SELECT count(*) FROM incoming i JOIN examples e USING (id)
-            WHERE i.meta::VARCHAR IS DISTINCT FROM e.meta::VARCHAR
-              AND {fields.format("i.meta::JSON")} IS DISTINCT FROM {fields.format("e.meta::JSON")}""",
+        f"""WITH differing AS (
+                SELECT i.meta::JSON AS given, e.meta::JSON AS stored
+                FROM incoming i JOIN examples e USING (id)
+                WHERE i.meta::VARCHAR IS DISTINCT FROM e.meta::VARCHAR
+                  AND {fields.format("i.meta::JSON")} IS DISTINCT FROM {fields.format("e.meta::JSON")})
+            SELECT (SELECT count(*) FROM differing),
+                   (SELECT list(DISTINCT k ORDER BY k) FROM differing,
+                           unnest(list_distinct(coalesce(json_keys(given), [])
+                                                || coalesce(json_keys(stored), []))) AS t(k)
+                    WHERE (given -> k) IS DISTINCT FROM (stored -> k))""",
     )
     changed_split: dict[tuple[str, str], int] = {}
     for old, new_split, _, _, n in sorted(row for row in known if row[2]):
@@ -1413,7 +1435,7 @@ def _apply(
     new: dict[str, int] = {}
     if rows[0] > sum(n for *_, n in known) or changed_split or changed_gold:
         new = _write(workspace, task, read_from, seed, dev_fraction, test_fraction, parts)
-    refielded_rows = int(refielded[0]) if refielded else 0
+    refielded_rows = (int(refielded[0]), tuple(refielded[1] or ())) if refielded else (0, ())
     return (
         new,
         unchanged,

@@ -1517,8 +1517,22 @@ def test_a_reingest_with_other_field_values_says_they_were_not_taken(tmp_path: P
         stored = ws.sql("SELECT meta->>'priority' FROM examples WHERE id = 't1'").item()
     assert stored == "P3"
     assert (
-        "1 row already in the workspace has other values in the columns besides id, text, "
-        "gold and split; ingest keeps the stored ones" in " ".join(summary.notes)
+        "1 row already in the workspace has other values in priority (the fields beside id, "
+        "text, gold and split); ingest keeps the stored ones, which LFs read (a new"
+        in " ".join(summary.notes)
+    )
+    # Trial 64c: texts ingested first without --label-column, then with it, kept the
+    # gold among the fields, where LFs read it, and the note named no column.
+    gold = tmp_path / "gold.csv"
+    gold.write_text("id,text,label\ng1,a text,a\ng2,another,b\n")
+    with Workspace(tmp_path / "gold.duckdb") as ws:
+        ingest(ws, gold, labels=["a", "b"])
+        summary = ingest(ws, gold, label_column="label")
+    assert (
+        "2 rows already in the workspace have other values in label (the fields beside id, "
+        "text, gold and split); ingest keeps the stored ones, which LFs read; label, read as "
+        "gold now, stays among the fields, where LFs can read the gold (a new workspace"
+        in " ".join(summary.notes)
     )
 
 
