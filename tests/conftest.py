@@ -42,12 +42,16 @@ def workspace(tmp_path: Path, examples_csv: Path) -> Iterator[Workspace]:
 
 @pytest.fixture(autouse=True)
 def _registries_as_they_were() -> Iterator[None]:
-    """Parts a test registers are gone after it: they would list in the next test of the
-    same worker (the second read: `aggregate --help`'s names then failed)."""
+    """Parts a test registers in labelkit's registries are gone after it: they would list
+    in the next test of the same worker (the second read: `aggregate --help`'s names then
+    failed). Only labelkit's: spaCy registers its own functions once, on import, and the
+    next test's `spacy.blank` failed without them ("Could not find function
+    'spacy.Tokenizer.v1'") where a test had imported spaCy first."""
     import catalogue
 
     before = dict(catalogue.REGISTRY)
     yield
     for key in set(catalogue.REGISTRY) - set(before):
-        del catalogue.REGISTRY[key]
+        if key[0] == "labelkit":
+            del catalogue.REGISTRY[key]
     catalogue.REGISTRY.update(before)
