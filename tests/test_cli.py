@@ -1769,7 +1769,7 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
     warning = " ".join(majority.stderr.split())
     assert (
         "majority_vote gives the label other to no example: none of the sources it weighs "
-        "votes it (write a labeling function for it," in warning
+        "votes it (write a labeling function for it);" in warning
     )
     assert "gives next to none of its sources' votes for billing (voted on 30, given to 0)" in (
         warning
@@ -1803,9 +1803,21 @@ def test_aggregate_warns_of_a_label_it_gives_to_nobody(tmp_path: Path) -> None:
         "(`labelkit aggregate --model majority_vote` or `--model dawid_skene`)"
     )
     excluded = run("aggregate", ws, "--model", "majority_vote", "--exclude", "refund -> returns")
-    assert "majority_vote gives the labels returns, other to no example" in " ".join(
-        excluded.stderr.split()
-    )
+    assert (
+        "majority_vote gives the labels returns, other to no example: none of the sources it "
+        "weighs votes them (write a labeling function for each, or leave in the sources "
+        "--exclude left out)"
+    ) in " ".join(excluded.stderr.split())
+    # Trial 64a: a label no source votes, which the label model gives all the same
+    # (fitted with gold), was said to be given to no example.
+    with Workspace(ws) as opened:
+        opened.con.execute(
+            "UPDATE predictions SET label = 'other' WHERE example_id IN "
+            "(SELECT id FROM examples WHERE text LIKE 'hello%')"
+        )
+        given = lost_labels(opened, "majority_vote", "train")
+    assert given is not None and given.startswith("majority_vote gives next to none of")
+    assert "to no example" not in given
 
 
 def test_a_workspace_cut_short_past_its_catalog_is_one_line(tmp_path: Path) -> None:

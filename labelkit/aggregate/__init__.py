@@ -32,6 +32,7 @@ from labelkit.errors import (
     outside_labelkit,
 )
 from labelkit.registry import configure, label_models
+from labelkit.report import first_named
 from labelkit.task import ABSTAIN
 from labelkit.votes import source_names, vote_code_matrix
 from labelkit.workspace import VOTE_STEP, Workspace, no_gold_in, warn_if_out_of_date
@@ -282,15 +283,18 @@ def lost_labels(
 ) -> str | None:
     """What the stored predictions lose of the task's labels, said as a warning, or None.
 
-    Labels none of ``sources`` (default every source) votes on, so that the label model
-    gives them to no example (trial 53a: ``--exclude`` of two LFs left `returns` to
-    nobody), and labels they vote on ``LOST_LABEL_VOTES`` rows of ``fit_split`` or more
-    that the model gives to under a tenth as many (trial 53a: weighted majority vote
-    weighed the billing LFs 0; trial 57b: Snorkel and weighted majority vote answered
-    `no` for every ticket on four of five tags, whose only LFs voted `yes`). On a task
-    with attributes only the second is said, per ``attribute=label``: an aspect's
-    polarity no LF votes is a choice, not an accident. ``chosen`` is what ``auto`` ended
-    with: fallen back to majority vote, it is not told to try majority vote (trial 54e).
+    Labels none of ``sources`` (default every source) votes on and the label model gives
+    to no example (trial 53a: ``--exclude`` of two LFs left `returns` to nobody; trial
+    64a: fitted with gold, a model gave an unvoted label to 271 texts, and was said to
+    give it to none), and labels they vote on ``LOST_LABEL_VOTES`` rows of
+    ``fit_split`` or more that the model gives to under a tenth as many (trial 53a:
+    weighted majority vote weighed the billing LFs 0; trial 57b: Snorkel and weighted
+    majority vote answered `no` for every ticket on four of five tags, whose only LFs
+    voted `yes`). An aspect's answer no source votes is said only where dev's gold
+    gives it ``GOLD_SEEN`` times or more: a polarity no LF votes may be a choice, but
+    not one the gold makes (trial 64a: no LF voted `neutral`, 17% of the mentions, and
+    nothing said so). ``chosen`` is what ``auto`` ended with: fallen back to majority
+    vote, it is not told to try majority vote (trial 54e).
 
     Examples
     --------
@@ -314,16 +318,25 @@ def lost_labels(
     )
     counts = {(a, label): (v, g) for a, label, v, g in rows.iter_rows()}
     said = []
+    excluded = sources is not None and set(source_names(workspace)) - set(sources)
+    unfit = ", or leave in the sources --exclude left out" if excluded else ""
     if task.kind == "classification":
-        unvoted = [label for label in task.labels if not counts.get(("", label), (0, 0))[0]]
+        unvoted = [label for label in task.labels if counts.get(("", label), (0, 0)) == (0, 0)]
         if unvoted:
             one = len(unvoted) == 1
             said.append(
                 f"{model} gives the label{'' if one else 's'} {', '.join(unvoted)} to no "
                 f"example: none of the sources it weighs votes {'it' if one else 'them'} "
-                f"(write a labeling function for {'it' if one else 'each'}, or leave in any "
-                "sources --exclude left out)"
+                f"(write a labeling function for {'it' if one else 'each'}{unfit})"
             )
+    if task.kind == "aspects" and (unvoted := _unvoted_answers_in_gold(workspace, counts)):
+        one = len(unvoted) == 1
+        said.append(
+            f"{model} gives {first_named(unvoted)} to no example of {fit_split}: none of the "
+            f"sources it weighs votes {'it' if one else 'them'}, though dev's gold gives "
+            f"{'it' if one else 'them'} (write a labeling function for "
+            f"{'it' if one else 'each'}{unfit})"
+        )
     outweighed = [
         f"{label if not attribute else f'{attribute}={label}'} (voted on {voted:,}, "
         f"given to {given:,})"
@@ -342,6 +355,33 @@ def lost_labels(
             f"(`labelkit aggregate --model {other}`)"
         )
     return "; ".join(said) or None
+
+
+# Dev gold rows that give an aspect's answer before its going unvoted is said.
+GOLD_SEEN = 5
+
+
+def _unvoted_answers_in_gold(
+    workspace: Workspace, counts: Mapping[tuple[str, str], tuple[int, int]]
+) -> list[str]:
+    """``attribute=answer (in N of dev's gold texts)`` for each present answer of an
+    aspect that no source votes and the label model gives to no example (``counts``:
+    votes and labels per ``(attribute, label)``), where dev's gold gives it
+    ``GOLD_SEEN`` times or more, on an aspect that has other answers given: an aspect
+    given none is ``_never_present``'s in the CLI."""
+    task = workspace.task
+    gold = workspace.sql("SELECT gold FROM examples WHERE split = 'dev' AND gold IS NOT NULL")
+    named = []
+    for attribute in task.targets if gold.height else ():
+        *present, _ = task.answers(attribute).labels
+        if not any(counts.get((attribute, label), (0, 0))[1] for label in present):
+            continue
+        answers = task.gold_answers(gold["gold"], attribute)
+        for label in present:
+            seen = int((answers == label).sum())
+            if counts.get((attribute, label), (0, 0)) == (0, 0) and seen >= GOLD_SEEN:
+                named.append(f"{attribute}={label} (in {seen} of dev's gold texts)")
+    return named
 
 
 def last_aggregate_config(workspace: Workspace) -> dict[str, Any] | None:

@@ -291,3 +291,39 @@ def test_labels_from_the_data_never_name_a_file_outside_the_saved_folder(
     assert len(written) == len(hostile), "one presence model per label"
     assert all(path.startswith("deep/er/models/") for path in written), written
     assert "deep/er/models/i_sports_i-0afe7956.presence.json" in written
+
+
+def test_an_answer_dev_gold_gives_and_no_source_votes_is_said(tmp_path: Path) -> None:
+    # Trial 64a: no LF voted `neutral`, 17% of the mentions by gold, and aggregate, train
+    # and evaluate said nothing; the label model gave it to no pair.
+    labels = ["neutral"] * 6 + ["positive"] * 4
+    frame = pl.DataFrame(
+        {
+            "id": [f"t{i}" for i in range(10)] + [f"d{i}" for i in range(10)],
+            "text": [f"text {i}" for i in range(20)],
+            "split": ["train"] * 10 + ["dev"] * 10,
+            "gold": [None] * 10 + [json.dumps({"food": label}) for label in labels],
+        }
+    )
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            frame,
+            split_column="split",
+            label_column="gold",
+            kind="aspects",
+            labels=["positive", "negative", "neutral"],
+            attributes=["food", "staff"],
+        )
+        cast = [(f"t{i}", "kw", "food", "positive" if i % 2 else "negative") for i in range(10)]
+        import_votes(ws, votes(*cast))
+        with pytest.warns(LabelkitWarning) as warned:
+            aggregate(ws, "majority_vote")
+    said = " ".join(str(w.message) for w in warned)
+    assert (
+        "majority_vote gives food=neutral (in 6 of dev's gold texts) to no example of train: "
+        "none of the sources it weighs votes it, though dev's gold gives it (write a "
+        "labeling function for it)"
+    ) in said
+    # Staff is given no answer at all: that is the CLI's note of attributes never present.
+    assert "staff=" not in said
