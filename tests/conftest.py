@@ -44,11 +44,16 @@ def workspace(tmp_path: Path, examples_csv: Path) -> Iterator[Workspace]:
 def _registries_as_they_were() -> Iterator[None]:
     """Parts a test registers in labelkit's registries are gone after it: they would list
     in the next test of the same worker (the second read: `aggregate --help`'s names then
-    failed). Only labelkit's: spaCy registers its own functions once, on import, and the
-    next test's `spacy.blank` failed without them ("Could not find function
-    'spacy.Tokenizer.v1'") where a test had imported spaCy first."""
+    failed). Labelkit's shipped parts are registered before, and only labelkit's
+    registries are cleaned: parts registered once, on a module's first import, in a
+    test were gone for the next ones ("unknown executor 'local'", and spaCy's
+    "Could not find function 'spacy.Tokenizer.v1'"), where the files ran in an order
+    the CI's workers did not happen to use."""
     import catalogue
 
+    from labelkit.registry import every_registry
+
+    every_registry()
     before = dict(catalogue.REGISTRY)
     yield
     for key in set(catalogue.REGISTRY) - set(before):
