@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labelkit.errors import InputError
-from labelkit.task import Task
+from labelkit.task import MENTIONED, NONE, Task
 from labelkit.workspace import Workspace, first_row
 
 GROUPS = ("no votes", "conflict", "agree")
@@ -98,18 +98,22 @@ def rank_prompts(
             "a budget ranks examples by their votes and label-model predictions; "
             "a spans task has neither per example: leave out the budget"
         )
-    units, params = f"SELECT id, attribute, key FROM {prompts}", []
+    units, params = f"SELECT id, attribute, key FROM {prompts}", {}
     if per_text and task.kind != "classification":
         units = f"""SELECT p.id, t.attribute, p.key FROM {prompts} p
-                    CROSS JOIN (SELECT unnest(?::VARCHAR[]) AS attribute) t"""
-        params = [list(task.targets)]
+                    CROSS JOIN (SELECT unnest($targets::VARCHAR[]) AS attribute) t"""
+        params = {"targets": list(task.targets)}
     workspace.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {into} AS
             WITH units AS ({units}),
+            -- "mentioned" disagrees only with the aspect's absence: beside a polarity it
+            -- is no conflict (trial 64c: 708 texts "in conflict", 767 in truth).
             counted AS (
                 SELECT example_id AS id, attribute, count(*) AS votes,
-                       count(DISTINCT label) AS labels
-                FROM votes WHERE source <> ? GROUP BY example_id, attribute
+                       count(DISTINCT label) FILTER (label IS DISTINCT FROM $presence)
+                           + coalesce(bool_or(label = $presence) AND bool_or(label = $absent),
+                                      false)::INT AS labels
+                FROM votes WHERE source <> $source GROUP BY example_id, attribute
             ),
             voted AS (SELECT DISTINCT id FROM counted),
             scored AS (
@@ -128,12 +132,18 @@ def rank_prompts(
                        min(votes) AS votes, min(id) AS id
                 FROM scored GROUP BY key
             )
-            SELECT key, list_extract(?::VARCHAR[], group_index + 1) AS "group", confidence, votes, id,
+            SELECT key, list_extract($groups::VARCHAR[], group_index + 1) AS "group", confidence, votes, id,
                    row_number() OVER (
                        ORDER BY group_index, confidence NULLS LAST, votes, id, key
                    ) - 1 AS rank
             FROM best""",
-        [*params, source, list(GROUPS)],
+        {
+            **params,
+            "source": source,
+            "groups": list(GROUPS),
+            "presence": MENTIONED if task.kind == "aspects" else None,
+            "absent": NONE,
+        },
     )
     model = first_row(
         workspace.con,

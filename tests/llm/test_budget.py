@@ -220,6 +220,8 @@ REVIEW_LFS = [
     keyword_lf("pasta", ["pasta"], "positive", attribute="food"),
     keyword_lf("great", ["great"], "negative", attribute="food"),
     keyword_lf("rude", ["rude"], "negative", attribute="staff"),
+    # "mentioned" beside r1's staff=negative is no conflict (trial 64c).
+    keyword_lf("waiter", ["waiter"], "mentioned", attribute="staff"),
     keyword_lf("cheap", ["cheap"], "positive", attribute="price"),
 ]
 
