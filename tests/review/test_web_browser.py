@@ -549,6 +549,37 @@ def test_a_held_key_answers_one_item_only(
         assert ws.sql("SELECT example_id FROM decisions").rows() == [("w01",)]
 
 
+def test_a_key_pressed_while_an_answer_is_saved_is_said_to_be_dropped(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # Trial 64c: keys typed faster than answers were saved were dropped without a word.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        review_as(page, url)
+        shows(page, "w01")
+        # Two in one task: the second arrives while the first answer is on its way.
+        page.evaluate(
+            """() => {
+                for (const key of ["s", "s"]) {
+                    document.dispatchEvent(new KeyboardEvent("keydown", {key}));
+                }
+            }"""
+        )
+        shows(page, "w02")
+        expect(page.locator("#status")).to_have_text(
+            "A key pressed while your last answer was being saved was not taken: answer "
+            "this text now."
+        )
+        page.keyboard.press("s")
+        shows(page, "w03")
+        expect(page.locator("#status")).to_have_text("")
+    with Workspace(review_workspace, read_only=True) as ws:
+        assert ws.sql("SELECT example_id FROM decisions ORDER BY decision_id").rows() == [
+            ("w01",),
+            ("w02",),
+        ]
+
+
 def test_a_rebound_dns_name_cannot_read_the_queue_or_the_export(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

@@ -4,7 +4,7 @@
 // Example text, labels and attribute names are only ever set with textContent.
 const state = {
   labels: [], attributes: [], attribute: null, nextAttribute: null, kind: null,
-  item: null, shownAt: 0, busy: false, progress: null,
+  item: null, shownAt: 0, busy: false, keyDropped: false, progress: null,
   // A span item's pending edit: new bounds (code points) that Enter, a or a number key
   // store, as a boundary fix ("fix") or a span no source caught ("missed"); the token
   // cursor, and where a keyboard selection started.
@@ -547,8 +547,13 @@ async function load() {
 }
 
 async function answer(action, label, bounds = {}) {
+  // A key pressed while the last answer is saved answers nothing: the next text is not
+  // shown yet. The page says so once it is (trial 64c: ten keys 150 ms apart stored
+  // five answers, and nothing said so).
+  if (state.busy) state.keyDropped = true;
   if (state.busy || !state.item) return;
   state.busy = true;
+  state.keyDropped = false;
   // The comment sent; one typed while the answer is on its way stays for the next.
   const comment = $("comment").value.trim();
   try {
@@ -568,6 +573,9 @@ async function answer(action, label, bounds = {}) {
     showProgress(saved.progress);
     announce(savedAs(action, label));
     await load();
+    if (state.keyDropped) {
+      say("A key pressed while your last answer was being saved was not taken: answer this text now.");
+    }
   } catch (error) {
     say(`Not saved: ${error.message}. Press the key again to retry.`);
   } finally {
