@@ -654,6 +654,7 @@ def keyword_lf(
     attribute: str = "",
     near: str | Sequence[str] = (),
     window: int | None = None,
+    breaks: str | Sequence[str] = (),
     accents: bool = True,
 ) -> DeclarativeLF:
     """Vote ``label`` (on ``attribute``, where the task has attributes) when any keyword
@@ -667,7 +668,9 @@ def keyword_lf(
     ``window`` words of it on either side (words being runs of non-whitespace) and in
     the same clause, with none of ``. , ; : ! ?`` between them. So with ``window=3``,
     "waiter" near "rude" votes staff=negative in "the waiter was rude, the food great"
-    while "food" near "rude" does not: a comma parts them.
+    while "food" near "rude" does not: a comma parts them. ``breaks`` are words that
+    part clauses as those marks do (``["but", "however"]``: "great screen but the
+    battery dies" has "battery" near no word of praise; trial 64c).
 
     Examples
     --------
@@ -676,9 +679,13 @@ def keyword_lf(
     ...     "staff_negative", ["waiter", "hostess"], "negative",
     ...     attribute="staff", near=["rude", "slow"], window=3,
     ... )
+    >>> battery_praised = keyword_lf(
+    ...     "battery_positive", ["battery"], "positive", attribute="battery",
+    ...     near=["great", "lasts"], window=4, breaks=["but", "however"],
+    ... )
     """
     # Trial 53c: "refund" was iterated as the keywords r, e, f, u, n and d.
-    keywords, near = as_words(keywords), as_words(near)
+    keywords, near, breaks = as_words(keywords), as_words(near), as_words(breaks)
     if not keywords or any(not keyword.strip() for keyword in keywords):
         raise InputError(f"keyword LF {name!r} needs keywords, none of them blank: {keywords!r}")
     if any(not word.strip() for word in near):
@@ -688,6 +695,12 @@ def keyword_lf(
             f"keyword LF {name!r}: `window` is a number of words (1 or more) around a "
             f"keyword within which a word of `near` must occur, got {window!r}"
             + ("" if near else " and no `near` words")
+        )
+    if breaks and (window is None or any(not word.strip() for word in breaks)):
+        raise InputError(
+            f"keyword LF {name!r}: `breaks` are words that end a clause within `window`, "
+            f"none of them blank; got {list(breaks)!r}"
+            + (" and no `window`" if window is None else "")
         )
     flags = _flags(case_sensitive)
     words = partial(whole_words, accents=accents, case_sensitive=case_sensitive)
@@ -705,7 +718,12 @@ def keyword_lf(
             condition &= pl.col("text").str.contains(flags + words(near))
         else:
             unspaced = any(_unspaced(char) for word in (*keywords, *near) for char in word)
-            condition = pl.col("text").str.contains(
+            text = pl.col("text")
+            if breaks:
+                params += (("breaks", tuple(breaks)),)
+                # A break word read as a clause mark, which the window does not cross.
+                text = text.str.replace_all(flags + words(breaks), CLAUSE_BREAKS[0])
+            condition = text.str.contains(
                 flags + _within(words(keywords), words(near), window, unspaced)
             )
     return DeclarativeLF(

@@ -159,6 +159,30 @@ def test_a_keyword_near_a_lexicon_word_votes_within_its_window_and_clause() -> N
         keyword_lf("w", STAFF, "negative", attribute="staff", window=3)
 
 
+def test_words_given_as_breaks_end_a_clause_as_punctuation_does() -> None:
+    # Trial 64c: "great screen but the battery dies" had "battery" near "great".
+    frame = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "text": [
+                "Great screen but the waiter was slow",
+                "Great screen BUT the waiter was slow",
+                "the butler-like waiter was great",
+            ],
+        }
+    )
+    praised = {"near": ["great"], "window": 4}
+    plain = keyword_lf("plain", STAFF, "positive", attribute="staff", **praised)
+    parted = keyword_lf("parted", STAFF, "positive", attribute="staff", breaks="but", **praised)
+    staff = compute_votes([plain, parted], frame, ASPECTS).matrices["staff"].to_frame()
+    assert staff["plain"].to_list() == ["positive"] * 3
+    # A break is a whole word, in any case; "butler" is none.
+    assert staff["parted"].to_list() == [None, None, "positive"]
+    assert '"breaks": ["but"]' in parted.definition and "breaks" not in plain.definition
+    with pytest.raises(InputError, match=r"'w'.*`breaks`.*and no `window`"):
+        keyword_lf("w", STAFF, "positive", attribute="staff", near=["great"], breaks=["but"])
+
+
 def test_an_lfs_attribute_and_label_are_checked_naming_it_and_nothing_is_written(
     reviews: Workspace,
 ) -> None:
