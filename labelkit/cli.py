@@ -3597,7 +3597,11 @@ def _print_sampled(ws: Workspace) -> None:
     cleaned, limit = logged["cleaned"], logged["max_examples"]
     # Trial 48b: which label model taught it was said nowhere.
     teacher = logged.get("label_model")
-    taught = f" ({teacher['model']}'s labels, run {teacher['run_id']})" if teacher else ""
+    # Trial 64a: 2,500 reviewed labels were said to be the label model's.
+    reviewed = logged.get("reviewed") or 0
+    parts = [f"{teacher['model']}'s labels, run {teacher['run_id']}"] if teacher else []
+    parts += [counted(reviewed, "reviewed answer")] if reviewed else []
+    taught = f" ({', and '.join(parts)})" if parts else ""
     if limit is not None and cleaned > limit:
         console.print(
             f"trained on a sample of {limit:,} of the {cleaned:,} cleaned texts{taught} "

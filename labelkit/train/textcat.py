@@ -853,6 +853,7 @@ def train_on_cleaned(
         config |= {"asked_max_examples": max_examples, "mean_characters": round(mean_characters)}
     learnt = learnt_from(workspace)
     config["label_model"] = learnt["label_model"]
+    config["reviewed"] = learnt["reviewed"]["decisions"]
     train_args = {
         "model": model,
         "targets": targets,

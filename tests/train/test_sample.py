@@ -320,4 +320,16 @@ def test_cli_says_it_sampled(spam_workspace: Path, tmp_path: Path) -> None:
     sampled = train("--max-examples", "12")
     assert "trained on a sample of 12 of the 24 cleaned texts" in sampled
     assert "held-out tenth of the cleaned labels (the label model's, not gold)" in sampled
-    assert "trained on all 24 cleaned texts" in train("--max-examples", "all")
+    assert re.search(r"trained on all 24 cleaned texts \(\w+'s labels, run \d+\)", train())
+    # Trial 64a: reviewed labels were said to be the label model's.
+    answers = tmp_path / "answers.csv"
+    with Workspace(spam_workspace, read_only=True) as ws:
+        first = ws.sql("SELECT id FROM examples WHERE split = 'train' ORDER BY id LIMIT 1").item()
+    answers.write_text(f"example_id,label\n{first},spam\n")
+    imported = subprocess.run(
+        [sys.executable, "-m", "labelkit", "import-decisions", str(spam_workspace),
+         str(answers), "--reviewer", "ana"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    assert re.search(r"24 cleaned texts \(\w+'s labels, run \d+, and 1 reviewed answer\)", train())
