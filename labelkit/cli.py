@@ -2779,6 +2779,14 @@ def flag(
                                     GROUP BY ALL HAVING count(*) = 1
                                        AND bool_and(starts_with(reason, 'label model unsure')))""",
         )
+        doubted = first_row(
+            ws.con,
+            """SELECT (SELECT count(DISTINCT (example_id, attribute)) FROM flags
+                       WHERE run_id = (SELECT max(run_id) FROM flags)
+                         AND contains(reason, 'cleanlab (quality')),
+                      (SELECT count(*) FROM predictions p JOIN examples e ON e.id = p.example_id
+                       WHERE e.split = 'train' AND p.label IS NOT NULL)""",
+        )
         fitted = last_aggregate_config(ws) or {}
     what = "spans" if spans else "labels"
     queued = int(queued_now[0]) if queued_now else count
@@ -2833,6 +2841,19 @@ def flag(
             + "lower --unsure-below.",
             highlight=False,
         )
+    doubts, labeled = doubted or (0, 0)
+    if not spans and not spot_check and labeled >= _FEW_DOUBTS_OF and doubts < labeled / 100:
+        # Trial 64a: two keyword rules wrong the same way on 721 texts; the flagger learnt
+        # their labels, confident learning doubted 4 of 1,613, and nothing said so.
+        errors.print(
+            f"note: confident learning doubts {doubts:,} of the {labeled:,} labels: the "
+            "flagger learns from those labels, so a labeling function wrong the same way "
+            "every time is what it learns too, and it cannot show it. `labelkit flag "
+            "--spot-check 20` queues 20 labels of each answer at random first; their review "
+            "(`labelkit review-stats`) says how often each answer is right.",
+            highlight=False,
+            markup=False,
+        )
     if progress["reviewed"]:
         # Reviewed items keep their place: the queue is more than this run's flags.
         console.print(
@@ -2861,6 +2882,11 @@ def flag(
         one_line("text"),
     )
     console.print(rich_table(shown))
+
+
+# Labeled train items from which a flag run that confident learning doubts under 1% of
+# is said to see little.
+_FEW_DOUBTS_OF = 200
 
 
 @app.command()

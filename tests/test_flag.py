@@ -923,6 +923,27 @@ def test_the_flag_command_queues_spot_checks_and_review_stats_shows_them(
     ]
 
 
+def test_the_flag_command_says_when_confident_learning_doubts_next_to_nothing(
+    tmp_path: Path,
+) -> None:
+    # Trial 64a: rules wrong the same way on 721 texts taught the flagger their labels;
+    # it doubted 4 of 1,613, and the queue's top 100 held 4 errors, without a word.
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "noisy").mkdir()
+    clean, _ = noisy_workspace(tmp_path / "clean", flips=0)
+    clean.close()
+    result = cli("flag", clean.path)
+    assert result.returncode == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "note: confident learning doubts 0 of the 300 labels: the flagger learns" in said
+    assert "`labelkit flag --spot-check 20` queues 20 labels of each answer" in said
+    # Where it doubts some, or spot checks are asked for, nothing is said.
+    noisy, _ = noisy_workspace(tmp_path / "noisy")
+    noisy.close()
+    assert "confident learning doubts" not in cli("flag", noisy.path).stderr
+    assert "confident learning doubts" not in cli("flag", clean.path, "--spot-check", "3").stderr
+
+
 def test_the_flag_command_says_when_most_flags_are_only_an_unsure_label_model(
     tmp_path: Path,
 ) -> None:
