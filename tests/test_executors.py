@@ -77,7 +77,8 @@ LFS = [
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING")
+    # A cluster of the tests' own, not one `ray start` may run on the machine.
+    ray.init(address="local", num_cpus=4, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
 
@@ -327,6 +328,45 @@ def test_the_cli_applies_on_the_cluster_at_an_address(
     assert got.equals(expected)
     # subscribe: rows i % 9 == 0 (778 of them); loud: i % 3 == 2 (2333)
     assert got.height == 778 + 2333
+
+
+def test_without_an_address_the_cli_starts_a_cluster_of_its_own(
+    examples_csv: Path, tmp_path: Path
+) -> None:
+    # Trial 64b: with a cluster of `ray start` on the machine (found as RAY_ADDRESS is),
+    # `--executor ray --workers 4` joined it and failed in a 40-line traceback.
+    path = tmp_path / "ws.duckdb"
+    _workspace(path, examples_csv).close()
+    done = subprocess.run(
+        [sys.executable, "-m", "labelkit", "apply", str(path), "--lfs", "labeling_functions.youtube",
+         "--executor", "ray", "--workers", "1"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "RAY_ADDRESS": "127.0.0.1:9"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with Workspace(path, read_only=True) as ws:
+        assert ws.sql("SELECT count(*) AS n FROM votes")["n"][0] > 0
+
+
+def test_an_lf_that_cannot_be_sent_to_the_workers_is_named(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    # Trial 64b: a closure over a lock failed in 185 lines of Ray's naming no LF.
+    import threading
+
+    held = threading.Lock()
+
+    @labeling_function
+    def guarded(x: Example) -> str | None:
+        with held:
+            return None
+
+    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+        before = table_counts(ws)
+        with pytest.raises(InputError, match=r"labeling function 'guarded' \(module "):
+            apply_lfs(ws, [LFS[0], guarded], executor=RayExecutor())
+        assert table_counts(ws) == before
+    assert not list(tmp_path.glob(".labelkit-ray-*"))
 
 
 @pytest.fixture(scope="module")

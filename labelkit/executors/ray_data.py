@@ -116,6 +116,7 @@ class RayExecutor:
         folder = Path(self.staging or workspace.path.parent).resolve()
         with (
             _connected(ray, self.address, self.workers) as workers,
+            _shipped_by_value(ray, lfs),
             tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
         ):
             texts, shards, failed = (Path(staging, part) for part in ("texts", "votes", "failed"))
@@ -135,7 +136,7 @@ class RayExecutor:
                     "failed": str(failed),
                 },
             )
-            with _shipped_by_value(ray, lfs), _worker_errors_raised(ray):
+            with _worker_errors_raised(ray):
                 votes.write_parquet(str(shards))
             no_votes, no_errors = (
                 pl.DataFrame(schema=_VOTES_SCHEMA),
@@ -293,7 +294,10 @@ def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Ite
     started = not ray.is_initialized()
     if started:
         ray.init(
-            address=address,
+            # "local": a cluster of this command's own, as documented, even where `ray
+            # start` runs one on the machine, which address=None would join (and refuse
+            # num_cpus for: trial 64b, a 40-line traceback).
+            address=address or "local",
             num_cpus=workers if address is None else None,
             include_dashboard=False,
             logging_level=logging.WARNING,
@@ -469,7 +473,8 @@ def _read_shard(shard: Path, schema: dict[str, Any]) -> pl.DataFrame:
 @contextmanager
 def _shipped_by_value(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> Iterator[None]:
     """Python LFs pickled with their module's code for the block, so that workers need
-    labelkit installed but not the user's LF modules."""
+    labelkit installed but not the user's LF modules; an LF that cannot be pickled is
+    refused first (``_refuse_unpicklable``)."""
     modules = {
         sys.modules[lf.func.__module__]
         for lf in lfs
@@ -480,10 +485,27 @@ def _shipped_by_value(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> Itera
     for module in modules:
         ray.cloudpickle.register_pickle_by_value(module)
     try:
+        _refuse_unpicklable(ray, lfs)
         yield
     finally:
         for module in modules:
             ray.cloudpickle.unregister_pickle_by_value(module)
+
+
+def _refuse_unpicklable(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> None:
+    """Refuse, naming it, an LF that cannot be sent to Ray's workers (trial 64b: a
+    closure over a database connection failed in 185 lines of Ray's, naming no LF)."""
+    for lf in lfs:
+        try:
+            ray.cloudpickle.dumps(lf)
+        except Exception as error:  # any failure to pickle is the LF's to fix
+            module = getattr(getattr(lf, "func", None), "__module__", None)
+            where = f" (module {module})" if module else ""
+            raise InputError(
+                f"labeling function {lf.name!r}{where} cannot be sent to Ray's workers: "
+                f"{type(error).__name__}: {error}; make what it holds (a connection, a "
+                "lock, an open file) inside it, or apply it with --executor local"
+            ) from None
 
 
 @contextmanager
