@@ -19,6 +19,7 @@ from labelkit import (
     InputError,
     LabelingFunctionError,
     LabelkitError,
+    LabelkitWarning,
     LLMConfig,
     Workspace,
     aggregate,
@@ -367,6 +368,25 @@ def test_an_lf_that_cannot_be_sent_to_the_workers_is_named(
             apply_lfs(ws, [LFS[0], guarded], executor=RayExecutor())
         assert table_counts(ws) == before
     assert not list(tmp_path.glob(".labelkit-ray-*"))
+
+
+def test_a_staging_folder_a_killed_apply_left_is_removed_by_the_next(
+    cluster: None, examples_csv: Path, tmp_path: Path
+) -> None:
+    # Trial 64b: `kill -9` left every text in a staging folder; reruns said nothing.
+    from labelkit.executors.ray_data import _staging_prefix
+
+    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+        left = tmp_path / f"{_staging_prefix(ws)}killed"
+        (left / "texts").mkdir(parents=True)
+        (left / "texts" / "data_0.parquet").write_bytes(b"every text")
+        # Another workspace's, in the same folder, may be under way: it stays.
+        with Workspace(tmp_path / "other.duckdb") as other:
+            theirs = tmp_path / f"{_staging_prefix(other)}running"
+        theirs.mkdir()
+        with pytest.warns(LabelkitWarning, match=rf"removed 1 staging folder .*: {left.name}$"):
+            apply_lfs(ws, [LFS[0]], executor=RayExecutor())
+    assert not left.exists() and theirs.exists()
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,14 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
+import shutil
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,12 +42,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from labelkit.errors import InputError, LabelkitError
+from labelkit.errors import InputError, LabelkitError, LabelkitWarning, outside_labelkit
 from labelkit.executors.base import LFVotes, rows_in, scored_here
 from labelkit.lf.apply import chunk_votes, compute_codes
 from labelkit.lf.core import ERRORS_SCHEMA, LabelingFunction, PythonLF
 from labelkit.registry import executors
-from labelkit.report import progress_bar
+from labelkit.report import counted, first_named, progress_bar
 from labelkit.task import Task
 from labelkit.workspace import Workspace, first_row
 
@@ -114,10 +117,12 @@ class RayExecutor:
             )
         # Absolute: Ray's workers do not run in this process's working directory.
         folder = Path(self.staging or workspace.path.parent).resolve()
+        prefix = _staging_prefix(workspace)
+        _remove_stale(folder, prefix)
         with (
             _connected(ray, self.address, self.workers) as workers,
             _shipped_by_value(ray, lfs),
-            tempfile.TemporaryDirectory(prefix=".labelkit-ray-", dir=folder) as staging,
+            tempfile.TemporaryDirectory(prefix=prefix, dir=folder) as staging,
         ):
             texts, shards, failed = (Path(staging, part) for part in ("texts", "votes", "failed"))
             files = _export(workspace, texts, workers, since_run)
@@ -490,6 +495,30 @@ def _shipped_by_value(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> Itera
     finally:
         for module in modules:
             ray.cloudpickle.unregister_pickle_by_value(module)
+
+
+def _staging_prefix(workspace: Workspace) -> str:
+    """The name an apply's staging folder starts with: the workspace's own, so that one
+    left by a killed run (``kill -9`` leaves it, every text in it) is told apart from
+    another workspace's, in the same folder, under way."""
+    path = str(workspace.path.resolve()).encode()
+    return f".labelkit-ray-{hashlib.sha256(path).hexdigest()[:12]}-"
+
+
+def _remove_stale(folder: Path, prefix: str) -> None:
+    """Remove the staging folders of ``prefix`` a killed apply left in ``folder`` (trial
+    64b: 39 MB of texts stayed after a ``kill -9``, and reruns said nothing). None is
+    under way: an apply holds its workspace to write, so no other runs on it."""
+    stale = sorted(folder.glob(f"{prefix}*"))
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    if stale:
+        warnings.warn(
+            f"removed {counted(len(stale), 'staging folder')} a stopped apply of this "
+            f"workspace left in {folder}: {first_named([path.name for path in stale], 1)}",
+            LabelkitWarning,
+            stacklevel=outside_labelkit(),
+        )
 
 
 def _refuse_unpicklable(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> None:
