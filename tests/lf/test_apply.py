@@ -1035,3 +1035,23 @@ def test_apply_warns_of_the_values_a_threshold_lf_cannot_read_as_numbers(tmp_pat
     assert stored == [("1", "spam")], (
         "a no-break space after the number is read, as polars reads it"
     )
+
+
+def test_a_long_apply_says_it_is_still_running(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Trial 64b: a million texts went 90 s without a line between "apply: 11 LFs" and
+    # "votes computed", on either executor.
+    from labelkit import report
+
+    @labeling_function
+    def slow(x: Example) -> str | None:
+        time.sleep(0.05)
+        return None
+
+    monkeypatch.setattr(report, "PROGRESS_EVERY_S", 0.02)
+    lines: list[str] = []
+    apply_lfs(workspace, [slow], progress=lines.append, n_jobs=1)
+    assert "apply: computing votes: still running after 0 s" in capfd.readouterr().err
+    apply_lfs(workspace, [slow], n_jobs=1, force=True)
+    assert "still running" not in capfd.readouterr().err, "only with progress asked for"
