@@ -116,6 +116,10 @@ def test_python_lf_gets_the_example() -> None:
     assert short.name == "short" and odd_ids.name == "by_id"
     assert votes(short) == [None, None, None, None, "ham"]
     assert votes(odd_ids) == ["spam", None, "spam", None, "spam"]
+    # Trial 64b: a lambda was stored as the source "<lambda>", which another replaced.
+    with pytest.raises(InputError, match=r"a lambda has no name .*name='shouty'"):
+        labeling_function(lambda x: None)
+    assert labeling_function(lambda x: None, name="shouty").name == "shouty"
 
 
 def test_mixed_lfs_fill_their_own_columns() -> None:
