@@ -1021,17 +1021,18 @@ def ingest(
             # Trial 58f: 200 rows of new field values were "already in the workspace as
             # given", and LFs went on reading the old ones; trial 64c: which columns was
             # not said, and one was the gold column of an ingest without --label-column.
+            gold = [name for name in (label_name or "").split(",") if name in columns]
             gold_kept = (
-                f"; {label_name}, read as gold now, stays among the fields, where LFs can "
-                "read the gold"
-                if label_name in columns
+                f"; {', '.join(gold)}, read as gold now, {'stays' if len(gold) == 1 else 'stay'}"
+                " among the fields, where LFs can read the gold"
+                if gold
                 else ""
             )
+            fields = "the fields beside id, text, gold and split"
+            where = f"{first_named(columns)} ({fields})" if columns else fields
             notes.append(
                 f"{counted(refielded, 'row')} already in the workspace "
-                f"{'has' if refielded == 1 else 'have'} other values in "
-                f"{first_named(columns)} (the fields beside id, text, gold and split); "
-                f"ingest keeps the stored ones, which LFs read{gold_kept} (a new workspace "
+                f"{'has' if refielded == 1 else 'have'} other values in {where}; ingest keeps the stored ones, which LFs read{gold_kept} (a new workspace "
                 "takes the new values)"
             )
         if classes is not None and new_task:
@@ -1412,7 +1413,9 @@ def _apply(
                    (SELECT list(DISTINCT k ORDER BY k) FROM differing,
                            unnest(list_distinct(coalesce(json_keys(given), [])
                                                 || coalesce(json_keys(stored), []))) AS t(k)
-                    WHERE (given -> k) IS DISTINCT FROM (stored -> k))""",
+                    -- By key, not by path: a field may be named "$price" or "/path".
+                    WHERE json_transform(given, '"MAP(VARCHAR, JSON)"')[k]
+                          IS DISTINCT FROM json_transform(stored, '"MAP(VARCHAR, JSON)"')[k])""",
     )
     changed_split: dict[tuple[str, str], int] = {}
     for old, new_split, _, _, n in sorted(row for row in known if row[2]):

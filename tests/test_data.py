@@ -1521,6 +1521,14 @@ def test_a_reingest_with_other_field_values_says_they_were_not_taken(tmp_path: P
         "text, gold and split); ingest keeps the stored ones, which LFs read (a new"
         in " ".join(summary.notes)
     )
+    # The second read: a field named like a JSON path ($, /) is a field all the same.
+    dollars, again = tmp_path / "d.csv", tmp_path / "e.csv"
+    dollars.write_text("id,text,$price,/path\nt1,one text,1,a\n")
+    again.write_text("id,text,$price,/path\nt1,one text,2,b\n")
+    with Workspace(tmp_path / "dollars.duckdb") as ws:
+        ingest(ws, dollars, labels=["a", "b"])
+        said = " ".join(ingest(ws, again).notes)
+    assert "1 row already in the workspace has other values in $price, /path (the" in said
     # Trial 64c: texts ingested first without --label-column, then with it, kept the
     # gold among the fields, where LFs read it, and the note named no column.
     gold = tmp_path / "gold.csv"
@@ -1533,6 +1541,17 @@ def test_a_reingest_with_other_field_values_says_they_were_not_taken(tmp_path: P
         "text, gold and split); ingest keeps the stored ones, which LFs read; label, read as "
         "gold now, stays among the fields, where LFs can read the gold (a new workspace"
         in " ".join(summary.notes)
+    )
+    # The second read: gold read from a column per aspect.
+    wide = tmp_path / "wide.csv"
+    wide.write_text("id,text,food,staff\nw1,a text,positive,\nw2,another,,negative\n")
+    with Workspace(tmp_path / "wide.duckdb") as ws:
+        ingest(
+            ws, wide, kind="aspects", labels=["positive", "negative"], attributes=["food", "staff"]
+        )
+        summary = ingest(ws, wide, label_column=["food", "staff"])
+    assert "; food, staff, read as gold now, stay among the fields, where LFs" in " ".join(
+        summary.notes
     )
 
 
