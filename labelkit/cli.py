@@ -2773,16 +2773,18 @@ def flag(
         ]
         unsure_only = first_row(
             ws.con,
-            # This run's flags: another split's stay in the table.
+            # This run's flags: another split's stay in the table, and may be the newest
+            # where this run flagged nothing (the second read).
             """SELECT count(*) FROM (SELECT example_id, attribute FROM flags
-                                    WHERE run_id = (SELECT max(run_id) FROM flags)
+                                    WHERE run_id = (SELECT max(run_id) FROM runs
+                                                    WHERE step = 'flag')
                                     GROUP BY ALL HAVING count(*) = 1
                                        AND bool_and(starts_with(reason, 'label model unsure')))""",
         )
         doubted = first_row(
             ws.con,
             """SELECT (SELECT count(DISTINCT (example_id, attribute)) FROM flags
-                       WHERE run_id = (SELECT max(run_id) FROM flags)
+                       WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'flag')
                          AND contains(reason, 'cleanlab (quality')),
                       (SELECT count(*) FROM predictions p JOIN examples e ON e.id = p.example_id
                        WHERE e.split = 'train' AND p.label IS NOT NULL)""",

@@ -931,11 +931,21 @@ def test_the_flag_command_says_when_confident_learning_doubts_next_to_nothing(
     (tmp_path / "clean").mkdir()
     (tmp_path / "noisy").mkdir()
     clean, _ = noisy_workspace(tmp_path / "clean", flips=0)
+    # Dev's flags, of a run before, stay: they are not this run's (the second read: where
+    # this run flagged nothing, the newest flags were dev's, and counted as its own).
+    clean.con.execute(
+        "UPDATE examples SET split = 'dev' WHERE id IN (SELECT id FROM examples ORDER BY id LIMIT 60)"
+    )
+    clean.con.execute(
+        """UPDATE predictions SET label = CASE label WHEN 'spam' THEN 'ham' ELSE 'spam' END
+           WHERE example_id IN (SELECT id FROM examples WHERE split = 'dev' ORDER BY id LIMIT 6)"""
+    )
+    assert find_label_issues(clean, split="dev")["reasons"].str.contains("cleanlab").any()
     clean.close()
     result = cli("flag", clean.path)
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stderr.split())
-    assert "note: confident learning doubts 0 of the 300 labels: the flagger learns" in said
+    assert "note: confident learning doubts 0 of the 240 labels: the flagger learns" in said
     assert "`labelkit flag --spot-check 20` queues 20 labels of each answer" in said
     # Where it doubts some, or spot checks are asked for, nothing is said.
     noisy, _ = noisy_workspace(tmp_path / "noisy")
