@@ -544,8 +544,8 @@ Executor_ = Annotated[
 RayAddress_ = Annotated[
     str | None,
     typer.Option(
-        help="With --executor ray: the cluster, auto (started by `ray start`) or "
-        "ray://HOST:10001; default: a local one for this command."
+        help="With --executor ray: the cluster, auto (started by `ray start`), HOST:6379, "
+        "or ray://HOST:10001 (flag and llm only); default: a local one for this command."
     ),
 ]
 Workers_ = Annotated[

@@ -349,6 +349,22 @@ def test_without_an_address_the_cli_starts_a_cluster_of_its_own(
         assert ws.sql("SELECT count(*) AS n FROM votes")["n"][0] > 0
 
 
+def test_ray_client_addresses_are_refused_where_ray_data_runs(
+    examples_csv: Path, spam_model: Path, tmp_path: Path
+) -> None:
+    # Trial 64b: apply and predict through ray:// waited 40 s, then failed deep in Ray
+    # Data, which does not work through Ray Client (ray-project/ray#48682).
+    client = RayExecutor(address="ray://head-node:10001")
+    with _workspace(tmp_path / "ws.duckdb", examples_csv) as ws:
+        before = table_counts(ws)
+        with pytest.raises(InputError, match=r"apply runs on Ray Data, which does not work"):
+            apply_lfs(ws, [LFS[0]], executor=client)
+        assert table_counts(ws) == before
+    with pytest.raises(InputError, match=r"predict runs on Ray Data, .*--ray-address auto"):
+        predict_file(spam_model, examples_csv, tmp_path / "out.csv", executor=client)
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_an_lf_that_cannot_be_sent_to_the_workers_is_named(
     cluster: None, examples_csv: Path, tmp_path: Path
 ) -> None:

@@ -75,9 +75,11 @@ class RayExecutor:
     """Labeling functions applied by ``workers`` Ray tasks at a time.
 
     ``address`` is the cluster's (``"auto"``: the one started on this machine by ``ray
-    start``; ``"ray://host:10001"``: a remote one through Ray Client); None starts a
-    local cluster for the call, with ``workers`` CPUs (default: every core), unless
-    this process is already connected (``ray.init`` called before). ``staging`` is the
+    start``; ``"ray://host:10001"``: a remote one through Ray Client, for ``flag`` and
+    the LLM only: Ray Data, which applying LFs and predicting run on, does not work
+    through it); None starts a local cluster for the call, with ``workers`` CPUs
+    (default: every core), unless this process is already connected (``ray.init``
+    called before). ``staging`` is the
     folder for the Parquet files the workers read and write (default: the workspace's
     folder); on a cluster of several machines it must be one they all see, at the same
     path (a shared file system).
@@ -108,6 +110,7 @@ class RayExecutor:
         """The votes of ``lfs`` on every example of ``workspace``, computed on the
         cluster, one part per shard Ray wrote (then one per shard of failed rows);
         ``n_jobs`` is unused: each Ray task runs its Python LFs in one process."""
+        _refuse_ray_client(self.address, "apply")
         ray = _import_ray()
         task = workspace.task
         if task.kind == "spans":
@@ -232,6 +235,7 @@ class RayExecutor:
         ``n_process`` is refused: ``workers`` says how many label at once."""
         if n_process is not None:
             raise InputError("n_process (--jobs) is the local executor's; say --workers for ray")
+        _refuse_ray_client(self.address, "predict")
         if not isinstance(predictor.model, str | Path):
             raise InputError("the ray executor loads the model on each worker: pass its path")
         if rows == 0:
@@ -495,6 +499,20 @@ def _shipped_by_value(ray: ModuleType, lfs: Sequence[LabelingFunction]) -> Itera
     finally:
         for module in modules:
             ray.cloudpickle.unregister_pickle_by_value(module)
+
+
+def _refuse_ray_client(address: str | None, step: str) -> None:
+    """Refuse a ``ray://`` address for a step that runs on Ray Data, which does not
+    work through Ray Client (ray-project/ray#48682; trial 64b: a 40 s timeout, then an
+    AttributeError deep in Ray Data). ``flag`` and ``llm`` run plain Ray tasks, which
+    do."""
+    if address is not None and address.startswith("ray://"):
+        raise InputError(
+            f"{step} runs on Ray Data, which does not work through Ray Client ({address}): "
+            "run the command on a machine of the cluster (--ray-address auto, or the "
+            "head's HOST:6379), or submit it as a Ray job (`ray job submit --address "
+            f"http://HEAD:8265 -- labelkit {step} ...`)"
+        )
 
 
 def _staging_prefix(workspace: Workspace) -> str:
