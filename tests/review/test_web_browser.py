@@ -567,16 +567,28 @@ def test_a_key_pressed_while_an_answer_is_saved_is_said_to_be_dropped(
         )
         shows(page, "w02")
         expect(page.locator("#status")).to_have_text(
-            "A key pressed while your last answer was being saved was not taken: answer "
-            "this text now."
+            "A key pressed while the page was saving was not taken: answer this text now."
         )
         page.keyboard.press("s")
         shows(page, "w03")
         expect(page.locator("#status")).to_have_text("")
+        # The second read: a key pressed while an undo is on its way went unsaid.
+        page.evaluate(
+            """() => {
+                for (const key of ["u", "s"]) {
+                    document.dispatchEvent(new KeyboardEvent("keydown", {key}));
+                }
+            }"""
+        )
+        shows(page, "w02")
+        expect(page.locator("#status")).to_have_text(
+            "A key pressed while the page was saving was not taken: answer this text now."
+        )
     with Workspace(review_workspace, read_only=True) as ws:
-        assert ws.sql("SELECT example_id FROM decisions ORDER BY decision_id").rows() == [
-            ("w01",),
-            ("w02",),
+        assert ws.sql("SELECT example_id, action FROM decisions ORDER BY decision_id").rows() == [
+            ("w01", "skip"),
+            ("w02", "skip"),
+            ("w02", "undo"),
         ]
 
 

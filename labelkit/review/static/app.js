@@ -541,9 +541,22 @@ async function load() {
     sessionStorage.setItem(PASS_KEY, JSON.stringify({ attribute: state.attribute, focus: focus() }));
     showProgress(answer.progress);
     render(answer.item, notice);
+    return answer.item !== null;
   } catch (error) {
     if (mine === loads) say(`Could not load the next example: ${error.message}`);
   }
+  return false;
+}
+
+function sayIfDropped(drew) {
+  // After a save or an undo: the keys pressed while it was under way were not taken.
+  // Said beside what the page says already, and only over a text to answer (the
+  // second read: it replaced "The queue is empty", and a failed load's error).
+  const dropped = state.keyDropped;
+  state.keyDropped = false;
+  if (!dropped || !drew) return;
+  const said = $("status").textContent;
+  say(`${said ? `${said} ` : ""}A key pressed while the page was saving was not taken: answer this text now.`);
 }
 
 async function answer(action, label, bounds = {}) {
@@ -572,10 +585,7 @@ async function answer(action, label, bounds = {}) {
     if ($("comment").value.trim() === comment) $("comment").value = "";
     showProgress(saved.progress);
     announce(savedAs(action, label));
-    await load();
-    if (state.keyDropped) {
-      say("A key pressed while your last answer was being saved was not taken: answer this text now.");
-    }
+    sayIfDropped(await load());
   } catch (error) {
     say(`Not saved: ${error.message}. Press the key again to retry.`);
   } finally {
@@ -599,18 +609,21 @@ function savedAs(action, answer) {
 }
 
 async function undo() {
+  if (state.busy) state.keyDropped = true;
   if (state.busy) return;
   state.busy = true;
+  state.keyDropped = false;
   try {
     const undone = await call("/api/undo", {
       reviewer: reviewer(), focus: focus() || null, attribute: state.attribute,
     });
     // Nothing in this pass: the server took back the latest answer, in its own pass.
     if (undone.attribute) state.attribute = undone.attribute;
-    await load();
+    const drew = await load();
     if (!undone.undone) say("Nothing to undo.");
     else if (undone.attribute) say(`Took back your last answer, on ${undone.attribute}.`);
     else announce("Took back your last answer.");
+    sayIfDropped(drew);
   } catch (error) {
     say(`Could not undo: ${error.message}`);
   } finally {
