@@ -330,7 +330,10 @@ def _attributes(
     """``rows`` with each answer's ``votes`` (a list of ``{attribute, label}``), and
     what the cache keeps: every attribute's answer as JSON, null if none parsed."""
     answers = {attribute: task.answers(attribute).labels for attribute in task.targets}
-    read = {raw: parse_attributes(raw, answers) for raw in rows["answer"].drop_nulls().unique()}
+    read = {
+        raw: parse_attributes(raw, answers, aliases=aliases)
+        for raw in rows["answer"].drop_nulls().unique()
+    }
     votes = [
         [
             {"attribute": attribute, "label": label}

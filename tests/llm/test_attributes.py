@@ -161,6 +161,9 @@ def test_imported_answers_vote_every_attribute_as_live_ones_do(
     }
     # r4 is no JSON: not parsed; the other three answer some attribute.
     assert (imported.answers, imported.parsed, imported.votes) == (4, 3, 6)
+    # The second read: aliases were taken and not read on a task with attributes.
+    aliased = import_answers(reviews, path, "m", aliases={"positive": ["friendly"]})
+    assert aliased.votes == 7 and ("r2", "staff", "positive") in _votes(reviews, "llm:m")
     with pytest.raises(InputError, match="one label each; this task is aspects"):
         import_answers(reviews, path, "m", yes_no=("positive", "negative"))
 
