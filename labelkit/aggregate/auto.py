@@ -245,12 +245,12 @@ class AutoLabelModel(BaseLabelModel):
         codes = self._check(codes, cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
         health = _Health(_Votes(codes, cardinality))
-        below = health.below
+        below, on_gold = health.below, np.zeros(codes.shape[1], dtype=bool)
         if known is not None:
             # Trial 64c: a negation rule right on 37 of 38 dev rows was dropped for
             # disagreeing with the lexicon rules it exists to overrule.
             judged, under = _below_chance_on_gold(codes, gold, known, cardinality)
-            below = np.where(judged, under, below)
+            below, on_gold = np.where(judged, under, below), judged & under
         self.dropped = [] if self.keep_below_chance else np.flatnonzero(below).tolist()
         kept = self._kept(codes)
         votes = _Votes(kept, cardinality)
@@ -290,6 +290,7 @@ class AutoLabelModel(BaseLabelModel):
             "agreement": health.agreement.tolist(),
             "chance": health.chance.tolist(),
             "below_chance": np.flatnonzero(below).tolist(),
+            "below_chance_on_gold": np.flatnonzero(on_gold).tolist(),
             # Majority vote and Dawid-Skene weigh them as any other source.
             "unconfirmed": np.flatnonzero(fit.unconfirmed).tolist()
             if chosen == "precision_em"

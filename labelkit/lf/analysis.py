@@ -446,6 +446,7 @@ def source_health(
     """
     below = set(report["below_chance"])
     dropped = set(report["dropped"])
+    on_gold = set(report.get("below_chance_on_gold", ()))
     unconfirmed = set(report.get("unconfirmed", ()))
     silent = {j for j, coverage in enumerate(report["coverage"]) if coverage == 0}
     health = pl.DataFrame(
@@ -466,6 +467,8 @@ def source_health(
             "status": [
                 "never votes"
                 if j in silent
+                else "dropped on gold"
+                if j in dropped and j in on_gold
                 else "dropped"
                 if j in dropped
                 else "below chance"
@@ -524,6 +527,7 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     'below chance (dropped): llm:tiny'
     """
     flagged = health.filter(pl.col("status").is_in(["dropped", "below chance"]))
+    dropped_on_gold = health.filter(pl.col("status") == "dropped on gold")
     on_gold = health.filter(pl.col("status") == "below chance on gold")
     above = health.filter(pl.col("status") == "trusted above gold")
     below_gold = health.filter(pl.col("status") == "trusted below gold")
@@ -531,12 +535,14 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     unconfirmed = health.filter(pl.col("status") == "unconfirmed")
     unfitted = health.filter(pl.col("status") == "no votes where fitted")
     lines = []
-    if not flagged.is_empty():
-        measured = "gold_accuracy" in flagged.columns
-        with_gold = flagged.select("source", pl.col("gold_accuracy") if measured else pl.lit(None))
-        names = first_named(
-            [s if g is None else f"{s} ({g:.0%} right on gold)" for s, g in with_gold.rows()]
+    if not dropped_on_gold.is_empty():
+        lines.append(
+            f"dropped on gold: {_with_gold_accuracy(dropped_on_gold)} — right on the gold rows "
+            "less often than voting their own label mix at random would; "
+            "--keep-below-chance keeps them"
         )
+    if not flagged.is_empty():
+        names = _with_gold_accuracy(flagged)
         dropped = (flagged["status"] == "dropped").all()
         # Trial 64c: a negation rule right on dev gold was dropped for disagreeing with
         # the lexicon rules it overrules, and nothing said how to keep it.
@@ -597,6 +603,15 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             + (f"; {fit}" if fit else "")
         )
     return "; ".join(lines) or None
+
+
+def _with_gold_accuracy(health: pl.DataFrame) -> str:
+    """The sources of ``health``, each with its accuracy on gold where it was measured."""
+    measured = "gold_accuracy" in health.columns
+    with_gold = health.select("source", pl.col("gold_accuracy") if measured else pl.lit(None))
+    return first_named(
+        [s if g is None else f"{s} ({g:.0%} right on gold)" for s, g in with_gold.rows()]
+    )
 
 
 def _estimated_and_gold(health: pl.DataFrame) -> str:

@@ -219,7 +219,17 @@ def test_a_source_right_on_gold_is_kept_though_the_others_outvote_it() -> None:
     # Judged on gold the other way too: a source wrong on gold goes, though it agrees.
     wrong = codes.copy()
     wrong[:, 2] = np.where(codes[:, 2] == ABSTAIN, ABSTAIN, 1 - truth)
-    assert AutoLabelModel().fit(wrong, 2, gold).report["dropped"] == [2]
+    dropped = AutoLabelModel().fit(wrong, 2, gold).report
+    assert dropped["dropped"] == [2] and dropped["below_chance_on_gold"] == [2]
+    # Said as what it is: wrong on gold, not in disagreement with the others (the
+    # second read: it agrees with them every time).
+    measured = measured.with_columns(accuracy=0.0, accuracy_low=0.0, accuracy_high=0.1)
+    health = source_health(dropped, ["lex1", "lex2", "negation"], measured)
+    assert health["status"].to_list() == ["ok", "ok", "dropped on gold"]
+    assert health_warning(health, fitted_with_gold=True) == (
+        "dropped on gold: negation (0% right on gold) — right on the gold rows less often "
+        "than voting their own label mix at random would; --keep-below-chance keeps them"
+    )
 
 
 def test_a_source_voting_against_the_others_is_dropped_and_named() -> None:
