@@ -318,8 +318,26 @@ def lost_labels(
     )
     counts = {(a, label): (v, g) for a, label, v, g in rows.iter_rows()}
     said = []
-    excluded = sources is not None and set(source_names(workspace)) - set(sources)
-    unfit = ", or leave in the sources --exclude left out" if excluded else ""
+    every = source_names(workspace)
+    left_out = sorted(set(every) - set(every if sources is None else sources))
+    by_left_out = set(
+        workspace.sql(
+            f"""SELECT DISTINCT attribute, label FROM votes
+                WHERE example_id IN {of_split} AND list_contains($left, source)""",
+            {"split": fit_split, "left": left_out},
+        ).rows()
+        if left_out
+        else ()
+    )
+
+    def remedy(unvoted: list[tuple[str, str]]) -> str:
+        # The sources left out named only where one of them votes a label said (the
+        # second read: they were named for labels none of them votes).
+        one = len(unvoted) == 1
+        back = any(pair in by_left_out for pair in unvoted)
+        keep = f", or leave in the sources left out that vote {'it' if one else 'some'}"
+        return f"(write a labeling function for {'it' if one else 'each'}{keep if back else ''})"
+
     if task.kind == "classification":
         unvoted = [label for label in task.labels if counts.get(("", label), (0, 0)) == (0, 0)]
         if unvoted:
@@ -327,15 +345,15 @@ def lost_labels(
             said.append(
                 f"{model} gives the label{'' if one else 's'} {', '.join(unvoted)} to no "
                 f"example: none of the sources it weighs votes {'it' if one else 'them'} "
-                f"(write a labeling function for {'it' if one else 'each'}{unfit})"
+                + remedy([("", label) for label in unvoted])
             )
-    if task.kind == "aspects" and (unvoted := _unvoted_answers_in_gold(workspace, counts)):
-        one = len(unvoted) == 1
+    if task.kind == "aspects" and (missing := _unvoted_answers_in_gold(workspace, counts)):
+        one = len(missing) == 1
+        named = [f"{a}={label} (in {seen} of dev's gold texts)" for a, label, seen in missing]
         said.append(
-            f"{model} gives {first_named(unvoted)} to no example of {fit_split}: none of the "
+            f"{model} gives {first_named(named)} to no example of {fit_split}: none of the "
             f"sources it weighs votes {'it' if one else 'them'}, though dev's gold gives "
-            f"{'it' if one else 'them'} (write a labeling function for "
-            f"{'it' if one else 'each'}{unfit})"
+            f"{'it' if one else 'them'} " + remedy([(a, label) for a, label, _ in missing])
         )
     outweighed = [
         f"{label if not attribute else f'{attribute}={label}'} (voted on {voted:,}, "
@@ -363,8 +381,8 @@ GOLD_SEEN = 5
 
 def _unvoted_answers_in_gold(
     workspace: Workspace, counts: Mapping[tuple[str, str], tuple[int, int]]
-) -> list[str]:
-    """``attribute=answer (in N of dev's gold texts)`` for each present answer of an
+) -> list[tuple[str, str, int]]:
+    """``(attribute, answer, dev gold rows giving it)`` for each present answer of an
     aspect that no source votes and the label model gives to no example (``counts``:
     votes and labels per ``(attribute, label)``), where dev's gold gives it
     ``GOLD_SEEN`` times or more, on an aspect that has other answers given: an aspect
@@ -380,7 +398,7 @@ def _unvoted_answers_in_gold(
         for label in present:
             seen = int((answers == label).sum())
             if counts.get((attribute, label), (0, 0)) == (0, 0) and seen >= GOLD_SEEN:
-                named.append(f"{attribute}={label} (in {seen} of dev's gold texts)")
+                named.append((attribute, label, seen))
     return named
 
 
