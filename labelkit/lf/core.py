@@ -696,11 +696,24 @@ def keyword_lf(
             f"keyword within which a word of `near` must occur, got {window!r}"
             + ("" if near else " and no `near` words")
         )
-    if breaks and (window is None or any(not word.strip() for word in breaks)):
+    if breaks and window is None:
         raise InputError(
-            f"keyword LF {name!r}: `breaks` are words that end a clause within `window`, "
-            f"none of them blank; got {list(breaks)!r}"
-            + (" and no `window`" if window is None else "")
+            f"keyword LF {name!r}: `breaks` end a clause within `window`, and there is no `window`"
+        )
+    if any(not word.strip() for word in breaks):
+        raise InputError(f"keyword LF {name!r}: `breaks` has a blank word: {list(breaks)!r}")
+    # A break inside a keyword or a near word would hide it: the LF would never vote
+    # (the second read).
+    hidden = [
+        (word, given)
+        for word in breaks
+        for given in (*keywords, *near)
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", given, re.IGNORECASE)
+    ]
+    if hidden:
+        word, given = hidden[0]
+        raise InputError(
+            f"keyword LF {name!r}: the break {word!r} is in {given!r}, which it would hide"
         )
     flags = _flags(case_sensitive)
     words = partial(whole_words, accents=accents, case_sensitive=case_sensitive)
@@ -721,8 +734,10 @@ def keyword_lf(
             text = pl.col("text")
             if breaks:
                 params += (("breaks", tuple(breaks)),)
-                # A break word read as a clause mark, which the window does not cross.
-                text = text.str.replace_all(flags + words(breaks), CLAUSE_BREAKS[0])
+                # A break word read as a clause mark, which the window does not cross; in
+                # any case, as documented, whatever the keywords' case_sensitive.
+                found = whole_words(breaks, accents=accents)
+                text = text.str.replace_all(f"(?i){found}", CLAUSE_BREAKS[0])
             condition = text.str.contains(
                 flags + _within(words(keywords), words(near), window, unspaced)
             )

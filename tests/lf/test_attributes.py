@@ -179,8 +179,24 @@ def test_words_given_as_breaks_end_a_clause_as_punctuation_does() -> None:
     # A break is a whole word, in any case; "butler" is none.
     assert staff["parted"].to_list() == [None, None, "positive"]
     assert '"breaks": ["but"]' in parted.definition and "breaks" not in plain.definition
-    with pytest.raises(InputError, match=r"'w'.*`breaks`.*and no `window`"):
+    with pytest.raises(InputError, match=r"'w'.*`breaks`.*there is no `window`"):
         keyword_lf("w", STAFF, "positive", attribute="staff", near=["great"], breaks=["but"])
+    # The second read: a break inside a near word hid it, and the LF never voted; and
+    # case_sensitive made breaks match their case only, where they match in any.
+    with pytest.raises(InputError, match=r"'w': the break 'not' is in 'not bad'"):
+        keyword_lf("w", STAFF, "positive", attribute="staff", near=["not bad"], window=3,
+                   breaks=["not"])  # fmt: skip
+    exact = keyword_lf(
+        "exact", ["waiter"], "positive", attribute="staff", case_sensitive=True, breaks="but",
+        **praised,
+    )  # fmt: skip
+    shouted = pl.DataFrame({"id": ["s"], "text": ["great screen BUT the waiter"]})
+    assert compute_votes([exact], shouted, ASPECTS).matrices["staff"].to_frame()[
+        "exact"
+    ].to_list() == [None]
+    assert compute_votes([plain], shouted, ASPECTS).matrices["staff"].to_frame()[
+        "plain"
+    ].to_list() == ["positive"]
 
 
 def test_an_lfs_attribute_and_label_are_checked_naming_it_and_nothing_is_written(
