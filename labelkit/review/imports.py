@@ -291,10 +291,14 @@ def _check(workspace: Workspace, name: str, targets: tuple[str, ...]) -> None:
     for row, example_id, problem in problems.head(_NAMED_PROBLEMS).iter_rows():
         unknown = problem == f"no example {example_id} in the workspace"
         named.append(f"row {row}: {problem}{_zeros_hint(workspace, example_id) if unknown else ''}")
+    if problems.height == 1:
+        raise InputError(f"{name} {named[0]}; nothing was stored")
     more = problems.height - len(named)
     rest = f"; and {counted(more, 'more row')} like these" if more else ""
-    rows = "" if problems.height == 1 else f" ({problems.height:,} rows)"
-    raise InputError(f"{name}{rows} {'; '.join(named)}{rest}; nothing was stored")
+    raise InputError(
+        f"{name}: {problems.height:,} rows cannot be stored: {'; '.join(named)}{rest}; "
+        "nothing was stored"
+    )
 
 
 _NAMED_PROBLEMS = 5

@@ -151,7 +151,7 @@ def test_every_bad_row_is_counted_and_the_first_five_named(
     with pytest.raises(InputError) as raised:
         import_decisions(workspace, answers, reviewer="ana")
     assert str(raised.value) == (
-        f"{answers} (7 rows) row 2: no example zz in the workspace; "
+        f"{answers}: 7 rows cannot be stored: row 2: no example zz in the workspace; "
         'row 3: label "eggs" is not one of ham, spam; row 4: no label; '
         "row 5: no example yy in the workspace; row 6: no example xx in the workspace; "
         "and 2 more rows like these; nothing was stored"
