@@ -549,6 +549,13 @@ def test_a_held_key_answers_one_item_only(
         assert ws.sql("SELECT example_id FROM decisions").rows() == [("w01",)]
 
 
+# Keys pressed in one task of the page's: the later ones arrive while the first one's
+# request is on its way.
+PRESSED_AT_ONCE = """(keys) => {
+    for (const key of keys) document.dispatchEvent(new KeyboardEvent("keydown", {key}));
+}"""
+
+
 def test_a_key_pressed_while_an_answer_is_saved_is_said_to_be_dropped(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:
@@ -557,33 +564,18 @@ def test_a_key_pressed_while_an_answer_is_saved_is_said_to_be_dropped(
         page = browser.new_page()
         review_as(page, url)
         shows(page, "w01")
+        dropped = "A key pressed while the page was saving was not taken: answer this text now."
         # Two in one task: the second arrives while the first answer is on its way.
-        page.evaluate(
-            """() => {
-                for (const key of ["s", "s"]) {
-                    document.dispatchEvent(new KeyboardEvent("keydown", {key}));
-                }
-            }"""
-        )
+        page.evaluate(PRESSED_AT_ONCE, ["s", "s"])
         shows(page, "w02")
-        expect(page.locator("#status")).to_have_text(
-            "A key pressed while the page was saving was not taken: answer this text now."
-        )
+        expect(page.locator("#status")).to_have_text(dropped)
         page.keyboard.press("s")
         shows(page, "w03")
         expect(page.locator("#status")).to_have_text("")
         # The second read: a key pressed while an undo is on its way went unsaid.
-        page.evaluate(
-            """() => {
-                for (const key of ["u", "s"]) {
-                    document.dispatchEvent(new KeyboardEvent("keydown", {key}));
-                }
-            }"""
-        )
+        page.evaluate(PRESSED_AT_ONCE, ["u", "s"])
         shows(page, "w02")
-        expect(page.locator("#status")).to_have_text(
-            "A key pressed while the page was saving was not taken: answer this text now."
-        )
+        expect(page.locator("#status")).to_have_text(dropped)
     with Workspace(review_workspace, read_only=True) as ws:
         assert ws.sql("SELECT example_id, action FROM decisions ORDER BY decision_id").rows() == [
             ("w01", "skip"),
