@@ -351,6 +351,25 @@ def test_a_name_typed_before_the_page_has_its_config_starts_the_review(
         shows(page, "w01")
 
 
+def test_a_name_entered_before_the_config_asks_for_one_item_only(
+    review_workspace: Path, serve: Serve, browser: Browser
+) -> None:
+    # A CI run: the name's Enter and the config's arrival each asked for an item, and the
+    # later answer drew it again over a span's new bounds begun on the first.
+    with serve(review_workspace) as url:
+        page = browser.new_page()
+        held, asked = [], []
+        page.route("**/api/config", lambda route: held.append(route))
+        page.on("request", lambda request: asked.append(request.url))
+        page.goto(url)
+        page.fill("#reviewer", "ana")
+        page.press("#reviewer", "Enter")
+        held[0].continue_()
+        shows(page, "w01")
+        page.wait_for_timeout(300)
+        assert sum(url.endswith("/api/next") for url in asked) == 1
+
+
 def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
     review_workspace: Path, serve: Serve, browser: Browser
 ) -> None:

@@ -4,7 +4,7 @@
 // Example text, labels and attribute names are only ever set with textContent.
 const state = {
   labels: [], attributes: [], attribute: null, nextAttribute: null, kind: null,
-  item: null, shownAt: 0, busy: false, keyDropped: false, progress: null,
+  item: null, shownAt: 0, busy: false, keyDropped: false, progress: null, configured: false,
   // A span item's pending edit: new bounds (code points) that Enter, a or a number key
   // store, as a boundary fix ("fix") or a span no source caught ("missed"); the token
   // cursor, and where a keyboard selection started.
@@ -713,7 +713,10 @@ document.addEventListener("mouseup", selectWithMouse);
 
 $("reviewer").addEventListener("change", () => {
   localStorage.setItem("labelkit-reviewer", reviewer());
-  load();
+  // Before the config is back, start() loads with the name: a load now would race it,
+  // and the later of the two would draw the item again over an edit begun on the first
+  // (a CI run: a span's new bounds vanished after they were drawn).
+  if (state.configured) load();
 });
 // A menu gives the keys back once chosen (trial 57c: `s`, meant as skip, went to the
 // attribute menu's type-ahead and switched the pass to screen). A closed menu changes
@@ -806,6 +809,7 @@ async function start() {
     say(error.message);
     return;
   }
+  state.configured = true;
   await load();
 }
 
