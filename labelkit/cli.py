@@ -2771,21 +2771,19 @@ def flag(
         unpredicted = [
             label for label in ws.task.labels if predicted is not None and label not in predicted
         ]
-        unsure_only = first_row(
+        # This run's flags, by item: only the label model unsure, and doubted by
+        # confident learning; and the labeled train items. Another split's flags stay in
+        # the table, and may be the newest where this run flagged nothing (the second read).
+        reasons = first_row(
             ws.con,
-            # This run's flags: another split's stay in the table, and may be the newest
-            # where this run flagged nothing (the second read).
-            """SELECT count(*) FROM (SELECT example_id, attribute FROM flags
-                                    WHERE run_id = (SELECT max(run_id) FROM runs
-                                                    WHERE step = 'flag')
-                                    GROUP BY ALL HAVING count(*) = 1
-                                       AND bool_and(starts_with(reason, 'label model unsure')))""",
-        )
-        doubted = first_row(
-            ws.con,
-            """SELECT (SELECT count(DISTINCT (example_id, attribute)) FROM flags
-                       WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'flag')
-                         AND contains(reason, 'cleanlab (quality')),
+            """WITH items AS (
+                   SELECT count(*) = 1 AND bool_and(starts_with(reason, 'label model unsure'))
+                              AS unsure_only,
+                          bool_or(contains(reason, 'cleanlab (quality')) AS doubted
+                   FROM flags WHERE run_id = (SELECT max(run_id) FROM runs WHERE step = 'flag')
+                   GROUP BY example_id, attribute)
+               SELECT (SELECT count(*) FILTER (unsure_only) FROM items),
+                      (SELECT count(*) FILTER (doubted) FROM items),
                       (SELECT count(*) FROM predictions p JOIN examples e ON e.id = p.example_id
                        WHERE e.split = 'train' AND p.label IS NOT NULL)""",
         )
@@ -2824,7 +2822,7 @@ def flag(
             f"they replace the {earlier[0]:,} train items flag run {earlier[1]} flagged",
             highlight=False,
         )
-    unsure = unsure_only[0] if unsure_only else 0
+    unsure, doubts, labeled = reasons or (0, 0, 0)
     if count >= 50 and unsure >= count / 2:
         # Trial 46: 260,669 of 416k train rows, every one "label model unsure (0.69)", on
         # LFs that seldom overlapped, where auto's accuracies stay at their prior.
@@ -2843,7 +2841,6 @@ def flag(
             + "lower --unsure-below.",
             highlight=False,
         )
-    doubts, labeled = doubted or (0, 0)
     if not spans and not spot_check and labeled >= _FEW_DOUBTS_OF and doubts < labeled / 100:
         # Trial 64a: two keyword rules wrong the same way on 721 texts; the flagger learnt
         # their labels, confident learning doubted 4 of 1,613, and nothing said so.

@@ -1021,7 +1021,7 @@ def ingest(
             # Trial 58f: 200 rows of new field values were "already in the workspace as
             # given", and LFs went on reading the old ones; trial 64c: which columns was
             # not said, and one was the gold column of an ingest without --label-column.
-            gold = [name for name in (label_name or "").split(",") if name in columns]
+            gold = [c for c in _named_columns(label_column or []) if c in columns]
             gold_kept = (
                 f"; {', '.join(gold)}, read as gold now, {'stays' if len(gold) == 1 else 'stay'}"
                 " among the fields, where LFs can read the gold"
@@ -1032,8 +1032,9 @@ def ingest(
             where = f"{first_named(columns)} ({fields})" if columns else fields
             notes.append(
                 f"{counted(refielded, 'row')} already in the workspace "
-                f"{'has' if refielded == 1 else 'have'} other values in {where}; ingest keeps the stored ones, which LFs read{gold_kept} (a new workspace "
-                "takes the new values)"
+                f"{'has' if refielded == 1 else 'have'} other values in {where}; ingest "
+                f"keeps the stored ones, which LFs read{gold_kept} (a new workspace takes "
+                "the new values)"
             )
         if classes is not None and new_task:
             _warn_about_classes(classes, task, named=labels is not None)

@@ -318,8 +318,7 @@ def lost_labels(
     )
     counts = {(a, label): (v, g) for a, label, v, g in rows.iter_rows()}
     said = []
-    every = source_names(workspace)
-    left_out = sorted(set(every) - set(every if sources is None else sources))
+    left_out = sorted(set(source_names(workspace)) - set(sources)) if sources is not None else []
     by_left_out = set(
         workspace.sql(
             f"""SELECT DISTINCT attribute, label FROM votes

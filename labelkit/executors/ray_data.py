@@ -79,10 +79,9 @@ class RayExecutor:
     the LLM only: Ray Data, which applying LFs and predicting run on, does not work
     through it); None starts a local cluster for the call, with ``workers`` CPUs
     (default: every core), unless this process is already connected (``ray.init``
-    called before). ``staging`` is the
-    folder for the Parquet files the workers read and write (default: the workspace's
-    folder); on a cluster of several machines it must be one they all see, at the same
-    path (a shared file system).
+    called before). ``staging`` is the folder for the Parquet files the workers read and
+    write (default: the workspace's folder); on a cluster of several machines it must be
+    one they all see, at the same path (a shared file system).
 
     Examples
     --------

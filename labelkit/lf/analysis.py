@@ -542,20 +542,16 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
             "--keep-below-chance keeps them"
         )
     if not flagged.is_empty():
-        names = _with_gold_accuracy(flagged)
         dropped = (flagged["status"] == "dropped").all()
         # Trial 64c: a negation rule right on dev gold was dropped for disagreeing with
         # the lexicon rules it overrules, and nothing said how to keep it.
-        remedy = "--keep-below-chance keeps them" if dropped else ""
-        if dropped and not fitted_with_gold:
-            remedy = (
-                "dev gold judges them on the truth instead (`aggregate --gold-split dev`); "
-                + remedy
-            )
+        judge = "dev gold judges them on the truth instead (`aggregate --gold-split dev`); "
+        remedy = f"; {'' if fitted_with_gold else judge}--keep-below-chance keeps them"
+        remedy = remedy if dropped else ""
         lines.append(
-            f"below chance ({'dropped' if dropped else 'kept on request'}): {names} — these "
-            "agree with the other sources' majority less often than voting their own label "
-            "mix at random would" + (f"; {remedy}" if remedy else "")
+            f"below chance ({'dropped' if dropped else 'kept on request'}): "
+            f"{_with_gold_accuracy(flagged)} — these agree with the other sources' majority "
+            f"less often than voting their own label mix at random would{remedy}"
         )
     if not unconfirmed.is_empty():
         names = ", ".join(unconfirmed["source"])

@@ -72,8 +72,6 @@ LIVE_DECISIONS = """
       AND decision_id NOT IN (SELECT undoes FROM decisions WHERE undoes IS NOT NULL)
 """
 
-# The final decision that counts for an example's attribute: its newest live one,
-# ruling-outs aside.
 # A label that is a class number, as review keys take one: no sign, no leading zero.
 _CLASS_NUMBER = re.compile(r"0|[1-9][0-9]*")
 
@@ -86,6 +84,8 @@ _SHOWN_GIVEN = "CASE WHEN d.shown THEN d.shown_given ELSE q.given_label END"
 _CORRECTED = f"""action = '{FIX}' OR (action IN {ANSWERS} AND given_label IS NOT NULL
                                        AND label IS DISTINCT FROM given_label)"""
 
+# The final decision that counts for an example's attribute: its newest live one,
+# ruling-outs aside.
 EFFECTIVE_DECISIONS = f"""
     SELECT * FROM ({LIVE_DECISIONS}) WHERE action <> '{RULED_OUT}'
     QUALIFY row_number() OVER (PARTITION BY example_id, attribute ORDER BY decision_id DESC) = 1
