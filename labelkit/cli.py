@@ -43,6 +43,7 @@ from labelkit.aggregate.auto import (
     FELL_BACK,
     MIN_GOLD,
     AutoLabelModel,
+    fitted_with_gold,
     named_reason,
     shown_choice,
 )
@@ -735,7 +736,7 @@ def _print_health(
             "that votes one label it equals agreement, and only gold can judge it",
             highlight=False,
         )
-    warning = health_warning(health, fitted_with_gold="cross_validation" in report)
+    warning = health_warning(health, fitted_with_gold=fitted_with_gold(report))
     if warning:
         _warn(f"{warning}", highlight=False)
 
@@ -758,7 +759,7 @@ def _print_attribute_health(ws: Workspace, folder: Path) -> None:
             report = getattr(load_label_model(path), "report", None) if path.is_file() else None
             if not report:
                 continue
-            with_gold |= "cross_validation" in report
+            with_gold |= fitted_with_gold(report)
             gold = measured.get(part)
             if gold is not None and "accuracy" in gold.columns:
                 gold = gold.filter(pl.col("attribute") == attribute).drop("attribute")
@@ -4191,8 +4192,8 @@ def predict(
     """Label a table of texts with a trained model (batch inference); a model of an
     aspects or multi-label task adds predicted_<attribute> and confidence_<attribute>, an
     entity recognizer (a spans task's) adds spans, [[start, end, label], ...] per text.
-    A row with no text (missing, empty or whitespace only) gets empty predictions, and a
-    note on stderr counts them."""
+    A row with no text (missing, empty or whitespace only) gets null predictions (null
+    spans, too: no text, no answer), and a note on stderr counts them."""
 
     with (
         tempfile.TemporaryDirectory(prefix="labelkit-predict-") as scratch,

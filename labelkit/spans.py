@@ -81,8 +81,10 @@ def _tokenizer(lang: str) -> Any:
 
 # A period after a combining accent: spaCy's suffix rules split a final period off a
 # word after a letter, and in NFD text a word may end in its accent ("açaí." as
-# "i" + U+0301 + "."), which kept the period in the word's token (trial 45).
-_PERIOD_AFTER_ACCENT = r"(?<=[\u0300-\u036f])\."
+# "i" + U+0301 + "."), which kept the period in the word's token (trial 45). After
+# a capital they split it only after two capitals, which an accent between breaks
+# ("JALAPEÑO." as "N" + U+0303 + "O" + ".": trial 65b).
+_PERIOD_AFTER_ACCENT = r"(?:(?<=[\u0300-\u036f])|(?<=[A-Z][\u0300-\u036f][A-Z]))\."
 
 
 def split_after_accents(nlp: Any) -> Any:

@@ -1057,9 +1057,9 @@ def test_aggregate_on_aspects_shows_source_health_per_attribute_and_part(tmp_pat
 def test_aggregate_says_where_auto_fell_back_naming_the_erased_answer(tmp_path: Path) -> None:
     # Trial 55c: only the health table's model column said an attribute's part fell
     # back, and the reason named a class by its number.
-    from tests.aggregate.test_auto import TRIAL_55C_STAFF
+    from tests.aggregate.test_auto import ERASED_C
 
-    rows = [row for row, n in TRIAL_55C_STAFF.items() for _ in range(n)]
+    rows = [row for row, n in ERASED_C.items() for _ in range(n)]
     answers = ["positive", "negative", "neutral"]
     ws = tmp_path / "ws.duckdb"
     with Workspace(ws) as opened:
@@ -1082,8 +1082,8 @@ def test_aggregate_says_where_auto_fell_back_naming_the_erased_answer(tmp_path: 
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
     assert (
-        "auto fell back to majority vote on: staff value: the fit gives 'neutral' to 0% of "
-        "the 131 examples whose every vote names it"
+        "auto fell back to majority vote on: staff value: the fit gives 'neutral' to 4% of "
+        "the 156 examples whose every vote names it"
     ) in said
 
 

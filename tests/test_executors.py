@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -345,6 +346,9 @@ def test_without_an_address_the_cli_starts_a_cluster_of_its_own(
         env={**os.environ, "RAY_ADDRESS": "127.0.0.1:9"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # Trial 64b: Ray's INFO and WARNING lines ("The Dataset job will hang unless more
+    # CPUs are freed up", in a run that went fine) filled the output.
+    assert not re.search(r"\t(INFO|WARNING) ", done.stderr), done.stderr
     with Workspace(path, read_only=True) as ws:
         assert ws.sql("SELECT count(*) AS n FROM votes")["n"][0] > 0
 
@@ -359,6 +363,12 @@ def test_ray_client_addresses_are_refused_where_ray_data_runs(
         before = table_counts(ws)
         with pytest.raises(InputError, match=r"apply runs on Ray Data, which does not work"):
             apply_lfs(ws, [LFS[0]], executor=client)
+        # Trial 64b: a mistyped port was retried for minutes, in Ray's own log lines.
+        with pytest.raises(LabelkitError, match=r"no Ray cluster answers at 127.0.0.1:9 "):
+            apply_lfs(ws, [LFS[0]], executor=RayExecutor(address="127.0.0.1:9"))
+        # Trial 64b: -j was ignored on Ray without a word, where predict refused it.
+        with pytest.raises(InputError, match=r"n_jobs \(--jobs\) is the local executor's"):
+            apply_lfs(ws, [LFS[0]], n_jobs=2, executor=RayExecutor())
         assert table_counts(ws) == before
     with pytest.raises(InputError, match=r"predict runs on Ray Data, .*--ray-address auto"):
         predict_file(spam_model, examples_csv, tmp_path / "out.csv", executor=client)

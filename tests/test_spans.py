@@ -56,6 +56,18 @@ def test_nfd_text_is_not_normalised_so_offsets_count_its_combining_marks() -> No
     assert to_token_spans([Span(6, 12, "TERM")], tokens) == ([(1, 2, "TERM")], [])
 
 
+@pytest.mark.parametrize(
+    "text", ["some JALAPEÑO. Then", "PÂTE BRISÉE.", "COMTÉ.", "açaí.", "éA.", "JALAPEÑO.X"]
+)
+def test_a_period_after_a_word_with_an_accent_is_split_in_nfd_as_in_nfc(text: str) -> None:
+    # Trial 65b: after two capitals with an accent between ("N" U+0303 "O"), the
+    # period stayed in the word's token, and the gold span "JALAPEÑO" fell off tokens.
+    decomposed = unicodedata.normalize("NFD", text)
+    words = [decomposed[s:e] for s, e in tokenize([decomposed])[0]]
+    expected = [text[s:e] for s, e in tokenize([text])[0]]
+    assert [unicodedata.normalize("NFC", word) for word in words] == expected
+
+
 def test_a_span_off_token_boundaries_snaps_outward_and_is_reported() -> None:
     (tokens,) = tokenize(["the battery life"])
     inside = Span(5, 9, "TERM")  # "atte", inside "battery"

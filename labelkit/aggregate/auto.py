@@ -18,7 +18,6 @@ from labelkit.aggregate.base import (
     predict_proba_in_chunks,
     softmax,
     vote_shares,
-    votes_where_weightless,
 )
 from labelkit.aggregate.dawid_skene import DawidSkene
 from labelkit.errors import InputError
@@ -102,7 +101,10 @@ class AutoLabelModel(BaseLabelModel):
     class ``l``'s score (zero for a source no better than the class balance). The
     precisions are estimated by EM, first against the *other* sources' majority vote
     (leave-one-out), then against the posterior, counted only on rows another source
-    votes on, so a lone vote cannot vouch for its source; they are shrunk toward the
+    votes on, so a lone vote cannot vouch for its source, and not at all for a source
+    whose label no other source votes where it votes (*unbacked*: met only in
+    conflicts, which cannot tell which side is wrong), which keeps its prior accuracy;
+    they are shrunk toward the
     source's pooled accuracy and that toward a prior above chance (at least
     ``PRIOR_ACCURACY``). A source whose
     estimated accuracy is below chance for its label mix gets weight zero
@@ -123,7 +125,10 @@ class AutoLabelModel(BaseLabelModel):
     vote matrices, Dawid-Skene are scored by 5-fold cross-validation on the gold rows
     only, and the best one is used (majority vote on a tie), unless its classes stray
     from the gold rows' balance by ``max_shift`` more than majority vote's do: then the
-    next best.
+    next best. Gold that looks picked where the sources err (their majority mostly
+    wrong there, and its rows conflicting far more often than the others) is set aside
+    (``report["gold_set_aside"]``). No source is dropped as below chance when every
+    voting source is (``report["all_below_kept"]``).
 
     After ``fit``, ``report`` says what it ended with and why, the per-source accuracy
     and chance level, the sources dropped and the class balance.
@@ -244,14 +249,28 @@ class AutoLabelModel(BaseLabelModel):
         """Fit, check against majority vote (or choose by cross-validation on ``gold``)."""
         codes = self._check(codes, cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
+        gold_given = known is not None and bool(known.any())
         health = _Health(_Votes(codes, cardinality))
         below, on_gold = health.below, np.zeros(codes.shape[1], dtype=bool)
+        majority_right = (
+            None if known is None else _majority_right_on_gold(codes, gold, known, cardinality)
+        )
+        picked = known is not None and _picked_where_sources_err(codes, known, majority_right)
+        if picked:
+            # The second read of stop 64: judged or fitted on gold picked where the
+            # sources err (a review queue's hard cases), every good source looks wrong.
+            known, gold = None, None
         if known is not None:
             # Trial 64c: a negation rule right on 37 of 38 dev rows was dropped for
             # disagreeing with the lexicon rules it exists to overrule.
             judged, under = _below_chance_on_gold(codes, gold, known, cardinality)
             below, on_gold = np.where(judged, under, below), judged & under
-        self.dropped = [] if self.keep_below_chance else np.flatnonzero(below).tolist()
+        voting = votes_per_source(codes) > 0
+        # The second read of stop 64: gold drawn from the hard cases alone (where the
+        # sources err) can judge every source below chance, and dropping them all would
+        # leave nothing but the class prior to label with.
+        none_left = bool(voting.any() and below[voting].all())
+        self.dropped = [] if self.keep_below_chance or none_left else np.flatnonzero(below).tolist()
         kept = self._kept(codes)
         votes = _Votes(kept, cardinality)
         fixed = class_prior(self.class_balance, cardinality, self.name)
@@ -277,6 +296,13 @@ class AutoLabelModel(BaseLabelModel):
             chosen, reason = self._choose_without_gold(kept, votes, fit, report)
             if known is not None:
                 reason += f"; {known.sum()} gold rows held to their class, too few to choose by"
+        if picked:
+            reason += (
+                f"; the gold rows were not used: the sources' majority is right on only "
+                f"{majority_right:.0%} of them and they conflict there far more often than "
+                "elsewhere, as on gold picked where the sources err (the hard cases alone); "
+                "fit on gold sampled from the texts"
+            )
         self.chosen = chosen
         self.cardinality = cardinality
         self.weights = fit.weights
@@ -296,6 +322,10 @@ class AutoLabelModel(BaseLabelModel):
             if chosen == "precision_em"
             else [],
             "dropped": self.dropped,
+            "all_below_kept": none_left and not self.keep_below_chance,
+            "majority_right_on_gold": majority_right,
+            "gold_given": gold_given,
+            "gold_set_aside": picked,
             "temperature": self.temperature,
             "pseudo_votes": self.pseudo_votes,
         }
@@ -448,12 +478,6 @@ class AutoLabelModel(BaseLabelModel):
         else:
             evidence = votes.scores(self.weights)
             proba = softmax((evidence + np.log(self.prior)) / self.temperature)
-            unconfirmed = np.isin(np.arange(votes.m), self.report.get("unconfirmed", []))
-            # An unconfirmed source (see ``_unconfirmed``) was found to be no witness,
-            # and decides nothing.
-            proba = votes_where_weightless(
-                votes.counts(of=~unconfirmed), evidence, proba, self.prior
-            )
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
 
@@ -717,6 +741,49 @@ def _below_chance_on_gold(
     return enough, below
 
 
+def _picked_where_sources_err(
+    codes: np.ndarray, known: np.ndarray, majority_right: float | None
+) -> bool:
+    """Whether gold looks picked where the sources err: their majority is right on
+    fewer than half of its rows that have one, and its voted rows conflict (two labels
+    voted) more often than the other voted rows do by ``_PICKED_CONFLICTS`` or more.
+    Sources that all vote inverted labels fail the first test on any gold, not the
+    second."""
+    if majority_right is None or majority_right >= 0.5 or known.all():
+        return False
+    voted = (codes != ABSTAIN).any(axis=1)
+    high = np.where(codes == ABSTAIN, -1, codes).max(axis=1)
+    low = np.where(codes == ABSTAIN, np.iinfo(codes.dtype).max, codes).min(axis=1)
+    conflicted = voted & (high != low)
+    on_gold, elsewhere = known & voted, ~known & voted
+    if not on_gold.any() or not elsewhere.any():
+        return False
+    return bool(conflicted[on_gold].mean() - conflicted[elsewhere].mean() >= _PICKED_CONFLICTS)
+
+
+# How much more often gold's voted rows must conflict than the others, with the sources'
+# majority mostly wrong there, for gold to be set aside as picked where they err.
+_PICKED_CONFLICTS = 0.25
+
+
+def _majority_right_on_gold(
+    codes: np.ndarray, gold: np.ndarray, known: np.ndarray, cardinality: int
+) -> float | None:
+    """The share of the gold rows with one most-voted label where that label is gold's,
+    or None where fewer than ``_Health.MIN_ROWS`` rows have one."""
+    on_gold, truth = codes[known], gold[known]
+    counts = np.stack([(on_gold == c).sum(axis=1) for c in range(cardinality)], axis=1)
+    top = counts.max(axis=1)
+    decided = (top > 0) & ((counts == top[:, None]).sum(axis=1) == 1)
+    if decided.sum() < _Health.MIN_ROWS:
+        return None
+    return float((counts[decided].argmax(axis=1) == truth[decided]).mean())
+
+
+# Fewest rows where another source votes a source's label for its conflicts to count.
+_BACKING_ROWS = 5
+
+
 def _fit_precisions(
     votes: _Votes,
     gold: np.ndarray | None,
@@ -734,13 +801,26 @@ def _fit_precisions(
         vote_gold_hit = (gold[votes.rows] == votes.labels).astype(np.float64)
     # A vote on a row no other source votes on says nothing about the source's accuracy.
     informative = (votes.per_row[votes.rows] > 1) | vote_known
-    vote_weight = np.where(vote_known, gold_weight, 1.0) * informative
     voted = votes.per_row > 0
     shares = _shares(votes)
     counts = votes.counts()
     others = np.maximum(votes.per_row[votes.rows] - 1, 1)
     # Round 0: the other sources' majority-vote share of the voted label.
     loo = (counts.ravel()[votes.cell] - 1) / others
+    # Nor does a vote of a source that no other source ever backs (none votes its label
+    # on a row it votes on): it meets the others only where they disagree, and such
+    # conflicts alone would rate it near 0 (trial 65a: two keyword rules right 89% and
+    # 83% of the time were put at 5%, and their texts given the common class with 0.99
+    # confidence). It keeps its prior accuracy, and those conflicts stay in doubt.
+    # Backed on a row or two is chance (the second read: one row flipped a rule from its
+    # prior to 0.31). A backed source's conflicts with an unbacked one still count
+    # against it: from the votes alone, a broad rule backed on a few rows and
+    # contradicted by narrow unbacked ones (trial 51b, the rule wrong) looks just like a
+    # good rule contradicted by a bad one, and doubt is the safer of the two answers.
+    source = votes.key // k
+    backing = np.bincount(source, weights=(loo > 0) & informative, minlength=votes.m)
+    informative &= (backing >= _BACKING_ROWS)[source] | vote_known
+    vote_weight = np.where(vote_known, gold_weight, 1.0) * informative
     # The class balance stays majority vote's (or the gold rows'): re-estimating it
     # inside EM is how one class swallows the others.
     prior = (
@@ -808,12 +888,6 @@ def _fit_precisions(
         unconfirmed = _unconfirmed(votes, fit, vote_weight, pooled_n, chance, prior_mean)
         if unconfirmed.any():
             fit = rounds(unconfirmed)
-    # What predict_proba gives, for the checks and the cross-validation that judge it.
-    shipped = votes_where_weightless(
-        votes.counts(of=~fit.unconfirmed), votes.scores(fit.weights), fit.posterior, prior
-    )
-    shipped[known] = fit.posterior[known]
-    fit.posterior = shipped
     return fit
 
 
@@ -851,6 +925,13 @@ def _unconfirmed(
         & (accuracy - spread <= chance)
         & (fit.accuracy - accuracy > spread)
     )
+
+
+def fitted_with_gold(report: dict[str, Any]) -> bool:
+    """Whether ``auto`` was given gold rows to fit with (used, or set aside as picked
+    where the sources err), from its ``report``: its advice then is not to fit with
+    gold (trial 63a)."""
+    return bool(report.get("gold_given", "cross_validation" in report))
 
 
 def shown_choice(report: dict[str, Any], labels: Sequence[str] | None = None) -> str:

@@ -115,7 +115,7 @@ class WeightedMajorityVote(BaseLabelModel):
     estimated as the (smoothed) agreement of source ``j`` with the gold label where
     ``fit`` is given one, else with the majority vote of the other sources; a source
     no better than chance gets weight 0. On three classes or more, a row whose votes
-    all weigh 0 goes halfway from the prior to its votes' shares, as in ``auto``
+    all weigh 0 goes halfway from the prior to its votes' shares
     (``votes_where_weightless``): a source that votes alone on its class is only ever
     judged where another one disagrees, and weighed 0 it left its rows to the prior
     (trial 57b). Of two classes, the prior's is the one its votes left.

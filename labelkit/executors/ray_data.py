@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 import shutil
+import socket
 import sys
 import tempfile
 import warnings
@@ -108,15 +109,30 @@ class RayExecutor:
     ) -> Iterator[LFVotes]:
         """The votes of ``lfs`` on every example of ``workspace``, computed on the
         cluster, one part per shard Ray wrote (then one per shard of failed rows);
-        ``n_jobs`` is unused: each Ray task runs its Python LFs in one process."""
+        ``n_jobs`` is refused: each Ray task runs its Python LFs in one process, and
+        ``workers`` says how many run at once. Refused settings are refused at the
+        call, before any vote is asked for."""
+        if n_jobs is not None:
+            # Trial 64b: apply -j was ignored on Ray without a word, where predict refused.
+            raise InputError("n_jobs (--jobs) is the local executor's; say --workers for ray")
         _refuse_ray_client(self.address, "apply")
         ray = _import_ray()
-        task = workspace.task
-        if task.kind == "spans":
+        if workspace.task.kind == "spans":
             raise InputError(
                 "the ray executor applies LFs that vote on whole texts; a spans task's "
                 "span LFs run on the local executor (--executor local)"
             )
+        return self._lf_votes(ray, workspace, lfs, lf_timeout, since_run)
+
+    def _lf_votes(
+        self,
+        ray: ModuleType,
+        workspace: Workspace,
+        lfs: Sequence[LabelingFunction],
+        lf_timeout: float | None,
+        since_run: int | None,
+    ) -> Iterator[LFVotes]:
+        task = workspace.task
         # Absolute: Ray's workers do not run in this process's working directory.
         folder = Path(self.staging or workspace.path.parent).resolve()
         prefix = _staging_prefix(workspace)
@@ -299,6 +315,7 @@ def _import_ray() -> ModuleType:
 def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Iterator[int]:
     """Connected to the cluster for the block (and disconnected after, where this made
     the connection); yields how many tasks to run at a time."""
+    _refuse_unreachable(address)
     started = not ray.is_initialized()
     if started:
         ray.init(
@@ -308,7 +325,7 @@ def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Ite
             address=address or "local",
             num_cpus=workers if address is None else None,
             include_dashboard=False,
-            logging_level=logging.WARNING,
+            logging_level=logging.ERROR,
         )
     context = ray.data.DataContext.get_current()
     names = ("enable_progress_bars", "use_datasource_v2", "raise_original_map_exception")
@@ -319,11 +336,27 @@ def _connected(ray: ModuleType, address: str | None, workers: int | None) -> Ite
     # errors raised in a worker (an LF past its time budget) should arrive as they are.
     for name, value in zip(names, (False, False, True), strict=True):
         setattr(context, name, value)
+    # Trial 64b: Ray's INFO and WARNING lines ("The Dataset job will hang unless more
+    # CPUs are freed up", in runs that went fine) filled the command's output. Only the
+    # console's handlers are raised: errors still come through, and Ray's log files in
+    # its session folder keep the rest.
+    consoles = [
+        handler
+        for name in ("ray", "ray.data")
+        for handler in logging.getLogger(name).handlers
+        if isinstance(handler, logging.StreamHandler)
+        and not isinstance(handler, logging.FileHandler)
+    ]
+    levels = [handler.level for handler in consoles]
+    for handler in consoles:
+        handler.setLevel(max(handler.level, logging.ERROR))
     try:
         yield workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     finally:
         for name, value in settings.items():
             setattr(context, name, value)
+        for handler, level in zip(consoles, levels, strict=True):
+            handler.setLevel(level)
         if started:
             ray.shutdown()
 
@@ -512,6 +545,24 @@ def _refuse_ray_client(address: str | None, step: str) -> None:
             "head's HOST:6379), or submit it as a Ray job (`ray job submit --address "
             f"http://HEAD:8265 -- labelkit {step} ...`)"
         )
+
+
+def _refuse_unreachable(address: str | None) -> None:
+    """Refuse a ``HOST:PORT`` address nothing answers at: Ray would retry it for
+    minutes, printing its own connection errors (trial 64b's mistyped port)."""
+    if address is None or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise LabelkitError(
+            f"no Ray cluster answers at {address} ({error.strerror or error}): check "
+            "the address (`ray status` on the head node prints it), or leave out "
+            "--ray-address for a cluster of this command's own"
+        ) from None
 
 
 def _staging_prefix(workspace: Workspace) -> str:

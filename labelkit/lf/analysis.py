@@ -422,6 +422,8 @@ def source_health(
     accuracy, agreement with the other sources' majority beside the level its label mix
     would reach at random (``agreement_chance``), gold accuracy where ``measured`` (an ``lf_summary`` with gold)
     has it, and the status: ``dropped`` or ``below chance`` (kept on request),
+    ``dropped on gold``, ``all below chance`` or ``all below chance on gold`` (every
+    voting source was, so none was dropped),
     ``unconfirmed`` (weighed zero: the fit rated it above its prior, and the others'
     votes alone put it at chance, so its own votes had vouched for it),
     ``below chance on gold`` (even the top of its gold accuracy's 95% interval is below
@@ -432,7 +434,7 @@ def source_health(
     in EM's eyes), ``trusted below gold`` (more than that margin below the bottom of the
     interval: trial 52a's one-label keyword LFs, right on every dev gold row, were put
     at 0.11 to 0.27 and lost their ties), ``mostly wrong on gold`` (the top of that
-    interval is below ``MOSTLY_RIGHT``), ``never votes`` (on the examples fitted;
+    interval is below ``MOSTLY_RIGHT``; checked before the two above), ``never votes`` (on the examples fitted;
     ``no votes where fitted`` where it votes on the gold rows, whose votes then count at
     the starting accuracy: trial 62a's second source of one LLM, asked on dev alone,
     decided dev's labels as "never votes"), or ``ok``. Where ``auto`` fell back to majority vote, which weighs every source alike,
@@ -448,6 +450,7 @@ def source_health(
     dropped = set(report["dropped"])
     on_gold = set(report.get("below_chance_on_gold", ()))
     unconfirmed = set(report.get("unconfirmed", ()))
+    all_kept = report.get("all_below_kept", False)
     silent = {j for j, coverage in enumerate(report["coverage"]) if coverage == 0}
     health = pl.DataFrame(
         {
@@ -471,6 +474,10 @@ def source_health(
                 if j in dropped and j in on_gold
                 else "dropped"
                 if j in dropped
+                else "all below chance on gold"
+                if all_kept and j in on_gold
+                else "all below chance"
+                if all_kept and j in below
                 else "below chance"
                 if j in below
                 else "unconfirmed"
@@ -505,12 +512,15 @@ def source_health(
             .then("status")
             .when(pl.col("gold_high") < pl.col("gold_chance"))
             .then(pl.lit("below chance on gold"))
+            # Before "trusted above gold": a source wrong on most of its gold rows is
+            # that first, whatever it is trusted at (trial 56b's rule, right on none of
+            # its 20, is held at its prior since no other source backs it).
+            .when(pl.col("gold_high") < MOSTLY_RIGHT)
+            .then(pl.lit("mostly wrong on gold"))
             .when(pl.col("estimated_accuracy") > pl.col("gold_high") + ABOVE_GOLD_MARGIN)
             .then(pl.lit("trusted above gold"))
             .when(pl.col("estimated_accuracy") < pl.col("gold_low") - ABOVE_GOLD_MARGIN)
             .then(pl.lit("trusted below gold"))
-            .when(pl.col("gold_high") < MOSTLY_RIGHT)
-            .then(pl.lit("mostly wrong on gold"))
             .otherwise("status"),
         )
     return health
@@ -534,7 +544,24 @@ def health_warning(health: pl.DataFrame, fitted_with_gold: bool = False) -> str 
     wrong = health.filter(pl.col("status") == "mostly wrong on gold")
     unconfirmed = health.filter(pl.col("status") == "unconfirmed")
     unfitted = health.filter(pl.col("status") == "no votes where fitted")
+    every = health.filter(pl.col("status") == "all below chance")
+    every_on_gold = health.filter(pl.col("status") == "all below chance on gold")
     lines = []
+    if not every_on_gold.is_empty():
+        lines.append(
+            f"all below chance on gold (none dropped): {_with_gold_accuracy(every_on_gold)} "
+            "— every source that votes is right on the gold rows less often than voting its "
+            "own label mix at random would, and dropping them all would leave no votes: do "
+            "the sources and the gold name the labels alike?"
+        )
+    if not every.is_empty():
+        lines.append(
+            f"all below chance (none dropped): {_with_gold_accuracy(every)} — every source "
+            "that votes agrees with the others' majority less often than voting its own "
+            "label mix at random would, and dropping them all would leave no votes: some "
+            "vote inverted or swapped labels, which dev gold tells (`aggregate --gold-split "
+            "dev`)"
+        )
     if not dropped_on_gold.is_empty():
         lines.append(
             f"dropped on gold: {_with_gold_accuracy(dropped_on_gold)} — right on the gold rows "

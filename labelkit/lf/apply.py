@@ -482,7 +482,7 @@ def apply_lfs_to_frame(
         pl.col(text_column).alias("text"),
         (pl.struct(rest).struct.json_encode() if rest else pl.lit(None, pl.String)).alias("meta"),
     )
-    return compute_votes(
+    applied = compute_votes(
         lfs,
         examples,
         task,
@@ -491,6 +491,14 @@ def apply_lfs_to_frame(
         n_jobs=n_jobs,
         lf_timeout=lf_timeout,
     )
+    if applied.error_counts:
+        # Trial 65a: apply_lfs warns of them; here they abstained without a word.
+        warnings.warn(
+            f"{failed_rows_line(applied.error_counts)}; every one is in errors",
+            LabelkitWarning,
+            stacklevel=2,
+        )
+    return applied
 
 
 def _as_lfs(lfs: object) -> list[LabelingFunction]:

@@ -26,6 +26,7 @@ import re
 import threading
 import time
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
-from labelkit.errors import InputError, did_you_mean
+from labelkit.errors import InputError, LabelkitWarning, did_you_mean
 from labelkit.lf.analysis import wilson_interval
 from labelkit.review.spans import snap, word_tokens
 from labelkit.spans import Offsets, Span, misplaced
@@ -289,10 +290,28 @@ def shown_fields(meta: str | None) -> dict[str, str]:
     return shown
 
 
+# A spans task's queued spans that overlap a span a decision gave a type, on other
+# bounds: that span replaced them among the text's current spans (``current_spans``),
+# so they are no question any more (trial 65b: after a boundary fix, the label model's
+# old span came up as "the current label", and accepting it put two overlapping spans
+# in the cleaned set, of which train kept the wrong one).
+_SUPERSEDED_SPANS = f"""
+    SELECT q.example_id, q.attribute FROM queue q JOIN ({_DECIDED_SPANS}) t
+      ON t.example_id = q.example_id AND t.label <> '{NONE}'
+         AND q.attribute <> t.start || ':' || t."end"
+    WHERE t.start < CAST(split_part(q.attribute, ':', 2) AS INTEGER)
+      AND CAST(split_part(q.attribute, ':', 1) AS INTEGER) < t."end"
+"""
+
 PENDING = f"""
     SELECT q.*, e.text FROM queue q JOIN examples e ON e.id = q.example_id
     ANTI JOIN ({EFFECTIVE_DECISIONS}) d
       ON d.example_id = q.example_id AND d.attribute = q.attribute
+"""
+
+PENDING_SPANS = f"""{PENDING}
+    ANTI JOIN ({_SUPERSEDED_SPANS}) s
+      ON s.example_id = q.example_id AND s.attribute = q.attribute
 """
 
 
@@ -311,6 +330,7 @@ class ReviewQueue:
         self.workspace = workspace
         self.task: Task = workspace.task
         self.spans = self.task.kind == "spans"
+        self._pending = PENDING_SPANS if self.spans else PENDING
         if not self.spans:
             self.task.require_attributes("review (ReviewQueue)")
         self.labels = self.task.labels
@@ -338,7 +358,7 @@ class ReviewQueue:
         self._check(None, attribute)
         with self._lock:
             return self.workspace.sql(
-                f"""{PENDING} WHERE ?::VARCHAR IS NULL OR q.attribute = ?
+                f"""{self._pending} WHERE ?::VARCHAR IS NULL OR q.attribute = ?
                     ORDER BY q.priority DESC, q.example_id, q.attribute LIMIT ?""",
                 [attribute, attribute, limit],
             )
@@ -378,7 +398,7 @@ class ReviewQueue:
             now = time.time()
             row = first_row(
                 con,
-                f"""SELECT p.example_id, p.attribute FROM ({PENDING}) p
+                f"""SELECT p.example_id, p.attribute FROM ({self._pending}) p
                     LEFT JOIN claims c
                       ON c.example_id = p.example_id AND c.attribute = p.attribute
                     LEFT JOIN ({RULED_OUT_LABELS}) r
@@ -646,6 +666,14 @@ class ReviewQueue:
             stored, chosen = _decision(
                 example_id, action, candidate, label, answers, ruled_out, final_no=self.spans
             )
+            if chosen not in (None, NONE) and self._replaced(con, example_id, attribute):
+                # The second read of stop 65: a reviewer who held the item before
+                # another's fix could still put a second, overlapping span beside it.
+                raise InputError(
+                    f"example {example_id!r}: a decision gave a type to a span overlapping "
+                    f"{attribute}, which replaced it; a type here would put two overlapping "
+                    "spans in the cleaned set: skip it, or undo that decision first"
+                )
             _take_claim(con, example_id, attribute, reviewer)
             # Trial 46: twenty copies of one answer (a page's retry after "not saved",
             # a double submit) stored twenty decisions, and undo took back one of
@@ -733,7 +761,9 @@ class ReviewQueue:
     ) -> int:
         """Store a span no source caught: ``label`` on ``[start, end)`` of a queued
         text of a spans task, snapped outward to its tokens (action ``missed``). The
-        item under review stays as it was. Returns the decision's id.
+        item under review stays as it was, unless the new span overlaps it: then it
+        replaces that span, as among the current spans, and the item is no longer
+        asked. Returns the decision's id.
 
         Examples
         --------
@@ -747,6 +777,20 @@ class ReviewQueue:
                 raise InputError(f"example {example_id!r} is not in the review queue")
             new = self._span_attribute(con, example_id, start, end, label)
             return _append(con, example_id, new, reviewer, MISSED, label, None, seconds, comment)
+
+    def _replaced(self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str) -> bool:
+        """Whether a queued span of a spans task overlaps a span a decision gave a type
+        (``_SUPERSEDED_SPANS``)."""
+        return (
+            self.spans
+            and first_row(
+                con,
+                f"""SELECT 1 FROM ({_SUPERSEDED_SPANS}) s
+                WHERE s.example_id = ? AND s.attribute = ?""",
+                [example_id, attribute],
+            )
+            is not None
+        )
 
     def _queued_span(
         self, con: duckdb.DuckDBPyConnection, example_id: str, attribute: str
@@ -966,6 +1010,14 @@ class ReviewQueue:
 
     def _counts(self, focus: str | None, attribute: str | None) -> pl.DataFrame:
         """The counts behind ``progress`` and ``stats``, one row per attribute queued."""
+        # A span a decision replaced is no question: not queued, unless answered before.
+        superseded = (
+            f"""AND (d.example_id IS NOT NULL OR NOT EXISTS (
+                    SELECT 1 FROM ({_SUPERSEDED_SPANS}) s
+                    WHERE s.example_id = q.example_id AND s.attribute = q.attribute))"""
+            if self.spans
+            else ""
+        )
         return self.workspace.sql(
             f"""WITH items AS (
                     -- The labels the reviewer was shown, where the decision kept them.
@@ -981,7 +1033,8 @@ class ReviewQueue:
                       ON r.example_id = q.example_id AND r.attribute = q.attribute
                          AND r.label = q.suggested_label
                     WHERE (?::VARCHAR IS NULL OR q.suggested_label = ?)
-                      AND (?::VARCHAR IS NULL OR q.attribute = ?))
+                      AND (?::VARCHAR IS NULL OR q.attribute = ?)
+                      {superseded})
                 SELECT attribute,
                        count(*) AS queued,
                        count(*) FILTER (WHERE reviewed) AS reviewed,
@@ -1263,8 +1316,8 @@ def simulate_review(
 
     For demos and benchmarks: gold labels stand in for a person. ``answers`` are keyed
     by example id, or for a task with attributes by (example id, attribute). Items
-    another reviewer holds (``next`` gave them out, unanswered) are left to them.
-    Returns the number answered.
+    another reviewer holds (``next`` gave them out, unanswered), and items ``answers``
+    has no label for, are left in the queue as they were. Returns the number answered.
 
     Examples
     --------
@@ -1289,24 +1342,38 @@ def simulate_review(
             [reviewer_name(reviewer), time.time()],
         ).fetchall()
     )
-    pending = queue.pending(limit=limit + len(held))
+    pending = queue.pending()
     lookup: Mapping = answers
     for example_id, attribute, suggested, given in pending.select(
         "example_id", "attribute", "suggested_label", "given_label"
     ).iter_rows():
-        if (example_id, attribute) in held:
-            continue
         if answered == limit:
             break
         truth = lookup.get((example_id, attribute) if attribute else example_id)
+        # Trial 65a: an unknown item was stored as skipped and counted as answered, so
+        # answers keyed wrongly reported success and emptied the queue.
+        if (example_id, attribute) in held or truth is None:
+            continue
+        if queue._replaced(queue.workspace.con, example_id, attribute):
+            continue  # a span an answer above replaced
         item = {"reviewer": reviewer, "attribute": attribute}
-        if truth is None:
-            queue.answer(example_id, "skip", **item)
-        elif truth == _candidate(queue.task.kind, suggested, (), given):
+        if truth == _candidate(queue.task.kind, suggested, (), given):
             queue.answer(example_id, "accept", **item)
         else:
             queue.answer(example_id, "label", label=truth, **item)
         answered += 1
+    if not answered and limit and answers and pending.height > len(held):
+        key = {
+            "classification": "example id",
+            "spans": 'example id and "<start>:<end>"',
+        }.get(queue.task.kind, "example id and attribute")
+        warnings.warn(
+            f"simulate_review answered none of the {pending.height:,} queued items: "
+            f"`answers` has a label for none of them (keyed by {key}, as in "
+            f"{next(iter(answers))!r}?)",
+            LabelkitWarning,
+            stacklevel=2,
+        )
     return answered
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labelkit import InputError, ReviewQueue, Workspace, cleaned_labels, ingest, simulate_review
+from labelkit import (
+    InputError,
+    LabelkitWarning,
+    ReviewQueue,
+    Workspace,
+    cleaned_labels,
+    ingest,
+    simulate_review,
+)
 from labelkit.review import ReviewItem
 from labelkit.review.queue import reviewer_name
 from tests.helpers import review_in_threads
@@ -142,6 +150,10 @@ def test_bad_answers_are_refused(queue: ReviewQueue) -> None:
 
 def test_simulated_review_answers_from_known_labels(queue: ReviewQueue) -> None:
     gold = dict(queue.workspace.sql("SELECT id, gold FROM examples").rows())
+    # Trial 65a: keys of another shape were stored as skips and counted as answers.
+    with pytest.warns(LabelkitWarning, match=r"keyed by example id, as in \('a1', ''\)\?"):
+        assert simulate_review(queue, {("a1", ""): "spam"}, limit=1) == 0  # type: ignore[dict-item]
+    assert queue.decisions().height == 0
     # Trial 53c: an item another reviewer held stopped the run with an error.
     assert queue.next(reviewer="me").example_id == "a1"  # type: ignore[union-attr]
     assert simulate_review(queue, gold, limit=1, reviewer="gold") == 1
@@ -576,13 +588,18 @@ def test_a_multilabel_item_asks_is_this_label_yes_or_no(topics_workspace: Worksp
 def test_simulated_review_answers_each_attribute_from_gold(aspects_workspace: Workspace) -> None:
     queue = ReviewQueue(aspects_workspace)
     gold = {("r1", "staff"): "negative", ("r2", "staff"): "negative", ("r1", "food"): "positive"}
-    assert simulate_review(queue, gold, limit=4, reviewer="gold") == 4
+    # Trial 65a: an item without an answer was stored as skipped and counted as
+    # answered; it stays queued now, and answers keyed wrongly are said to be.
+    assert simulate_review(queue, gold, limit=4, reviewer="gold") == 3
     assert queue.decisions().select("example_id", "attribute", "action", "label").rows() == [
         ("r1", "staff", "accept", "negative"),
         ("r2", "staff", "accept", "negative"),
-        ("r3", "staff", "skip", None),
         ("r1", "food", "accept", "positive"),
     ]
+    assert ("r3", "staff") in queue.pending().select("example_id", "attribute").rows()
+    keyed = r"answered none of the .* \(keyed by example id and attribute, as in 'r3'\?\)"
+    with pytest.warns(LabelkitWarning, match=keyed):
+        assert simulate_review(queue, {"r3": "negative"}, limit=4, reviewer="gold") == 0
 
 
 def test_answers_on_copies_of_a_text_that_differ_are_a_disagreement(

@@ -626,15 +626,15 @@ def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
     # review; r with new bounds pending dropped them and rejected the span.
     text = run_spans(
         spans_workspace,
-        # battery: m, one word right, a (saves "battery life" as missed); the item comes
-        # back: end a word right, r (refused), Esc, r (a no to battery itself).
+        # battery: m, one word right, a (saves "battery life" as missed, which replaces
+        # "battery": trial 65b); Dell: end a word right, r (refused), Esc, r (a no).
         ["m", RIGHT, "a", ".", "r", "\x1b", "r", "q"],
     )
     assert "[Enter/a/y] save TERM" in text
     assert "Enter saves the new bounds, Esc cancels them; then r says no to the span." in text
     assert stored_by_attribute(spans_workspace) == [
         ("s1", bounds("s1", "battery life"), "missed", "TERM"),
-        ("s1", bounds("s1", "battery"), "reject", "none"),
+        ("s3", bounds("s3", "Dell"), "reject", "none"),
     ]
 
 

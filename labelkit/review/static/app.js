@@ -326,7 +326,8 @@ function render(item, notice = "") {
   $("question").textContent = shown(item.question);
   if (item.span) {
     // Every screen starts without an edit; a new item's cursor is on its span's first
-    // token (after a missed span is saved, the same item comes back, cursor kept).
+    // token (after a missed span beside it is saved, the same item comes back, cursor
+    // kept; one over it replaces its span, and the next item comes up).
     state.draft = null;
     state.draftKind = null;
     state.anchor = null;
