@@ -102,8 +102,9 @@ class AutoLabelModel(BaseLabelModel):
     precisions are estimated by EM, first against the *other* sources' majority vote
     (leave-one-out), then against the posterior, counted only on rows another source
     votes on, so a lone vote cannot vouch for its source, and not at all for a source
-    whose label no other source votes where it votes (*unbacked*: met only in
-    conflicts, which cannot tell which side is wrong), which keeps its prior accuracy;
+    whose label no other source votes where it votes, on ``_BACKING_ROWS`` rows at
+    least (*unbacked*: met only in conflicts, which cannot tell which side is wrong),
+    which keeps its prior accuracy;
     they are shrunk toward the
     source's pooled accuracy and that toward a prior above chance (at least
     ``PRIOR_ACCURACY``). A source whose
