@@ -251,12 +251,12 @@ class AutoLabelModel(BaseLabelModel):
         codes = self._check(codes, cardinality)
         known = None if gold is None else self._check_gold(gold, len(codes), cardinality)
         gold_given = known is not None and bool(known.any())
-        health = _Health(_Votes(codes, cardinality))
+        every_vote = _Votes(codes, cardinality)
+        health = _Health(every_vote)
         below, on_gold = health.below, np.zeros(codes.shape[1], dtype=bool)
-        majority_right = (
-            None if known is None else _majority_right_on_gold(codes, gold, known, cardinality)
-        )
-        picked = known is not None and _picked_where_sources_err(codes, known, majority_right)
+        counts = every_vote.counts() if known is not None else None
+        majority_right = None if counts is None else _majority_right_on_gold(counts, gold, known)
+        picked = counts is not None and _picked_where_sources_err(counts, known, majority_right)
         if picked:
             # The second read of stop 64: judged or fitted on gold picked where the
             # sources err (a review queue's hard cases), every good source looks wrong.
@@ -266,7 +266,8 @@ class AutoLabelModel(BaseLabelModel):
             # disagreeing with the lexicon rules it exists to overrule.
             judged, under = _below_chance_on_gold(codes, gold, known, cardinality)
             below, on_gold = np.where(judged, under, below), judged & under
-        voting = votes_per_source(codes) > 0
+        per_source = votes_per_source(codes)
+        voting = per_source > 0
         # The second read of stop 64: gold drawn from the hard cases alone (where the
         # sources err) can judge every source below chance, and dropping them all would
         # leave nothing but the class prior to label with.
@@ -312,7 +313,7 @@ class AutoLabelModel(BaseLabelModel):
             "chosen": chosen,
             "reason": reason,
             "class_balance": fit.prior.tolist(),
-            "coverage": (votes_per_source(codes) / max(len(codes), 1)).tolist(),
+            "coverage": (per_source / max(len(codes), 1)).tolist(),
             "accuracy": fit.accuracy.tolist(),
             "agreement": health.agreement.tolist(),
             "chance": health.chance.tolist(),
@@ -743,19 +744,17 @@ def _below_chance_on_gold(
 
 
 def _picked_where_sources_err(
-    codes: np.ndarray, known: np.ndarray, majority_right: float | None
+    counts: np.ndarray, known: np.ndarray, majority_right: float | None
 ) -> bool:
     """Whether gold looks picked where the sources err: their majority is right on
     fewer than half of its rows that have one, and its voted rows conflict (two labels
-    voted) more often than the other voted rows do by ``_PICKED_CONFLICTS`` or more.
-    Sources that all vote inverted labels fail the first test on any gold, not the
-    second."""
+    voted; ``counts`` are the votes per row and class) more often than the other voted
+    rows do by ``_PICKED_CONFLICTS`` or more. Sources that all vote inverted labels
+    fail the first test on any gold, not the second."""
     if majority_right is None or majority_right >= 0.5 or known.all():
         return False
-    voted = (codes != ABSTAIN).any(axis=1)
-    high = np.where(codes == ABSTAIN, -1, codes).max(axis=1)
-    low = np.where(codes == ABSTAIN, np.iinfo(codes.dtype).max, codes).min(axis=1)
-    conflicted = voted & (high != low)
+    voted = counts.sum(axis=1) > 0
+    conflicted = (counts > 0).sum(axis=1) > 1
     on_gold, elsewhere = known & voted, ~known & voted
     if not on_gold.any() or not elsewhere.any():
         return False
@@ -768,17 +767,17 @@ _PICKED_CONFLICTS = 0.25
 
 
 def _majority_right_on_gold(
-    codes: np.ndarray, gold: np.ndarray, known: np.ndarray, cardinality: int
+    counts: np.ndarray, gold: np.ndarray, known: np.ndarray
 ) -> float | None:
-    """The share of the gold rows with one most-voted label where that label is gold's,
-    or None where fewer than ``_Health.MIN_ROWS`` rows have one."""
-    on_gold, truth = codes[known], gold[known]
-    counts = np.stack([(on_gold == c).sum(axis=1) for c in range(cardinality)], axis=1)
-    top = counts.max(axis=1)
-    decided = (top > 0) & ((counts == top[:, None]).sum(axis=1) == 1)
+    """The share of the gold rows with one most-voted label (``counts``: votes per row
+    and class) where that label is gold's, or None where fewer than
+    ``_Health.MIN_ROWS`` rows have one."""
+    on_gold, truth = counts[known], gold[known]
+    top = on_gold.max(axis=1)
+    decided = (top > 0) & ((on_gold == top[:, None]).sum(axis=1) == 1)
     if decided.sum() < _Health.MIN_ROWS:
         return None
-    return float((counts[decided].argmax(axis=1) == truth[decided]).mean())
+    return float((on_gold[decided].argmax(axis=1) == truth[decided]).mean())
 
 
 # Fewest rows where another source votes a source's label for its conflicts to count.
