@@ -30,6 +30,7 @@ from rich.markup import escape
 from labelkit import __version__
 from labelkit.aggregate import (
     aggregate_to_workspace,
+    health_said_elsewhere,
     label_model_accuracy,
     label_model_sources,
     last_aggregate_config,
@@ -2072,7 +2073,7 @@ def aggregate_votes(
         if ws.task.kind != "classification":
             # A folder of one model per attribute and part, read back for their reports.
             saved = save or Path(scratch) / "label_models"
-            with still_running(_fitting(model, fit_split)):
+            with still_running(_fitting(model, fit_split)), health_said_elsewhere():
                 aggregate_to_workspace(
                     ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
                 )
@@ -2102,7 +2103,7 @@ def aggregate_votes(
         # The saved model is what the run reports on, so the report is the fitted one's.
         saved = save or Path(scratch) / "label_model.json"
         # Stored without a frame of every prediction: the summary below is counted in SQL.
-        with still_running(_fitting(model, fit_split)):
+        with still_running(_fitting(model, fit_split)), health_said_elsewhere():
             aggregate_to_workspace(
                 ws, model, fit_split=fit_split, gold_split=gold_split, save_to=saved, **params
             )

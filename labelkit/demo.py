@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 from rich.console import Console
 
-from labelkit.aggregate import aggregate, load_label_model
+from labelkit.aggregate import aggregate, health_said_elsewhere, load_label_model
 from labelkit.aggregate.auto import shown_choice
 from labelkit.aggregate.span_workspace import aggregate_spans
 from labelkit.data import bundled_dataset, ingest
@@ -143,7 +143,8 @@ def run_demo(
         )
 
         console.rule("4. label model")
-        predictions = aggregate(ws, save_to=directory / "label_model.json")
+        with health_said_elsewhere():  # what auto dropped is said below
+            predictions = aggregate(ws, save_to=directory / "label_model.json")
         fitted = load_label_model(directory / "label_model.json")
         sources = source_names(ws)
         dropped = ", ".join(sources[j] for j in fitted.report["dropped"]) or "none"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from labelkit.aggregate.attributes import answer_attribute
-from labelkit.aggregate.auto import AutoLabelModel
+from labelkit.aggregate.auto import AutoLabelModel, fitted_with_gold
 from labelkit.aggregate.base import (
     BaseLabelModel,
     LabelModel,
@@ -262,10 +263,66 @@ def aggregate_to_workspace(
         document |= {"sources": used_sources, "labels": list(workspace.task.labels)}
         Path(save_to).write_text(json.dumps(document), encoding="utf-8")
     # Last: under LABELKIT_STRICT it is an error, and what was stored and saved stays.
-    chosen = getattr(fitted[0], "chosen", None) if fitted else None
+    # Only a classification's one model says what the whole fit ended with.
+    whole = [fitted_model for name, fitted_model in fitted if not name]
+    chosen = getattr(whole[0], "chosen", None) if whole else None
     lost = lost_labels(workspace, model, fit_split, used_sources, chosen=chosen)
     if lost is not None:
         warnings.warn(lost, LabelkitWarning, stacklevel=outside_labelkit())
+    if (unhealthy := source_health_warning(fitted, used_sources)) is not None:
+        warnings.warn(unhealthy, LabelkitWarning, stacklevel=outside_labelkit())
+
+
+SOURCE_HEALTH = "source health: "
+"""How the warning of ``source_health_warning`` begins."""
+
+
+@contextmanager
+def health_said_elsewhere() -> Iterator[None]:
+    """Within it, ``aggregate`` leaves out its source-health warning: for a caller that
+    gives its own account of the fit (``labelkit aggregate`` prints the health table
+    with dev gold's figures, a demo names what ``auto`` dropped).
+
+    Examples
+    --------
+    >>> with health_said_elsewhere():
+    ...     aggregate(ws)
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", SOURCE_HEALTH, LabelkitWarning)
+        yield
+
+
+def source_health_warning(
+    fitted: Sequence[tuple[str, LabelModel]], sources: Sequence[str]
+) -> str | None:
+    """The warning ``labelkit aggregate`` gives of the sources ``auto`` dropped, found
+    below chance or left unconfirmed, from the reports of the ``fitted`` models (each
+    named by the attribute and part it answers, ``""`` for a classification), or None
+    when all is well or no model has a report: a Python user of ``aggregate`` heard
+    nothing of it (trial 65a).
+
+    Examples
+    --------
+    >>> model = make_label_model("auto").fit(codes, 2)  # the third source's votes inverted
+    >>> source_health_warning([("", model)], ["lex1", "lex2", "negation"])
+    'source health: below chance (dropped): negation — these agree with the other ...'
+    """
+    # Imported here: labelkit.lf.analysis imports this package's attributes module.
+    from labelkit.lf.analysis import health_warning, source_health
+
+    tables, with_gold = [], False
+    for name, fitted_model in fitted:
+        report = getattr(fitted_model, "report", None)
+        if not report:
+            continue
+        with_gold |= fitted_with_gold(report)
+        health = source_health(report, sources).filter(pl.col("coverage") > 0)
+        if name:
+            health = health.with_columns(source=pl.format("{} ({})", "source", pl.lit(name)))
+        tables.append(health)
+    warning = health_warning(pl.concat(tables), fitted_with_gold=with_gold) if tables else None
+    return None if warning is None else SOURCE_HEALTH + warning
 
 
 # A label its sources vote on this many fit rows or more, and that the label model gives
@@ -511,12 +568,13 @@ def _predict(
     sources: list[str] | None,
     save_to: str | Path | None,
     params: dict[str, Any],
-) -> tuple[list[str], Iterator[tuple[str, np.ndarray, np.ndarray]], list[LabelModel]]:
+) -> tuple[list[str], Iterator[tuple[str, np.ndarray, np.ndarray]], list[tuple[str, LabelModel]]]:
     """The sources ``aggregate`` uses, and its answers for a task with a label per
     attribute: per attribute, computed as they are read, its probabilities and predicted
-    codes for every example, in id order; and, once they are read, a classification's
-    fitted model (its ``chosen`` names the model ``auto`` ended with). Bad splits raise
-    here, before any answer."""
+    codes for every example, in id order; and, once they are read, the fitted models,
+    each named by the attribute and part it answers (``"food presence"``), a
+    classification's by ``""`` (its ``chosen`` names the model ``auto`` ended with).
+    Bad splits raise here, before any answer."""
     task = workspace.task
     workspace.require("votes", VOTE_STEP)
     warn_if_out_of_date(workspace, labels=False)
@@ -540,7 +598,13 @@ def _predict(
             [gold_split],
         )["gold"]
     fit_rows = in_fit if with_gold is None else in_fit | with_gold
-    fitted: list[LabelModel] = []
+    fitted: list[tuple[str, LabelModel]] = []
+
+    def made(attribute: str, **balance: Any) -> LabelModel:
+        # The presence part is the one given a class balance (answer_attribute).
+        part = "presence" if balance else "value"
+        fitted.append((f"{attribute} {part}", make_label_model(model, balance, **params)))
+        return fitted[-1][1]
 
     def answered() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         for attribute in task.targets:
@@ -555,9 +619,9 @@ def _predict(
                 gold = np.full(len(codes), ABSTAIN, dtype=answers.dtype)
                 gold[with_gold] = answers
             if task.kind == "classification":
-                fitted.append(make_label_model(model, **params))
+                fitted.append(("", make_label_model(model, **params)))
                 proba, predicted = fit_predict(
-                    fitted[-1],
+                    fitted[-1][1],
                     codes,
                     task.cardinality,
                     fit_rows,
@@ -571,7 +635,7 @@ def _predict(
                     codes,
                     fit_rows,
                     gold,
-                    lambda **balance: make_label_model(model, balance, **params),
+                    lambda attribute=attribute, **balance: made(attribute, **balance),
                     None if save_to is None else Path(save_to),
                 )
             yield attribute, proba, predicted

@@ -5,6 +5,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from labelkit import (
@@ -15,6 +16,8 @@ from labelkit import (
     SnorkelLabelModel,
     Workspace,
     aggregate,
+    import_votes,
+    ingest,
 )
 from labelkit.aggregate import (
     DawidSkene,
@@ -448,3 +451,70 @@ def test_dawid_skene_scores_a_class_nobody_votes_zero_without_a_warning() -> Non
     assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(axis=1), 1.0)
     assert proba[:, 2].max() == 0.0
     assert model.predict(codes[:2]).tolist() == [0, 1]
+
+
+def test_aggregate_warns_in_python_of_the_sources_auto_dropped(tmp_path: Path) -> None:
+    # Trial 65a: only `labelkit aggregate` said that auto dropped a source; a Python
+    # user of aggregate heard nothing.
+    from tests.aggregate.test_auto import negation_rule_votes
+
+    codes, _ = negation_rule_votes()
+    labels = ["negative", "positive"]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": [f"t{i:03}" for i in range(len(codes))], "text": ["x"] * 600}),
+            labels=labels,
+        )
+        votes = [
+            (f"t{i:03}", source, labels[code])
+            for i, row in enumerate(codes)
+            for source, code in zip(["lex1", "lex2", "negation"], row, strict=True)
+            if code >= 0
+        ]
+        import_votes(
+            ws, pl.DataFrame(votes, schema=["example_id", "source", "label"], orient="row")
+        )
+        with pytest.warns(LabelkitWarning, match=r"source health: ") as said:
+            aggregate(ws)
+        (health,) = [str(w.message) for w in said if "source health" in str(w.message)]
+        assert health.startswith("source health: below chance (dropped): negation —")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LabelkitWarning)
+            aggregate(ws, sources=["lex1", "lex2"])  # healthy without it: no warning
+        with pytest.warns(LabelkitWarning, match=r"source health: ") as kept:
+            aggregate(ws, keep_below_chance=True)
+        assert "below chance (kept on request): negation" in str(kept[0].message)
+
+
+def test_aggregate_warns_in_python_of_a_source_dropped_on_one_attribute(tmp_path: Path) -> None:
+    # Trial 65a, for attributes: the warning names the attribute and part, as the CLI's.
+    food = ["positive", "negative"] * 12
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": [f"t{i}" for i in range(24)], "text": ["x"] * 24}),
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["food", "staff"],
+        )
+        opposite = {"positive": "negative", "negative": "positive"}
+        votes = [
+            (f"t{i}", source, "food", label)
+            for i, gold in enumerate(food)
+            for source, label in [("a", gold), ("b", gold), ("c", gold), ("d", opposite[gold])]
+        ]
+        import_votes(
+            ws,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+        with pytest.warns(LabelkitWarning, match=r"source health: ") as said:
+            aggregate(ws)
+        (health,) = [str(w.message) for w in said if "source health" in str(w.message)]
+        assert health.startswith("source health: below chance (dropped): d (food value) —")
+        with warnings.catch_warnings(record=True) as plain:
+            warnings.simplefilter("always")
+            aggregate(ws, "majority_vote")
+        assert not [w for w in plain if "source health" in str(w.message)], "no report"
