@@ -465,21 +465,35 @@ class AutoLabelModel(BaseLabelModel):
         )
         return "majority_vote", 1.0, reason + _passed_over(shifted), scores
 
-    def predict_proba(self, codes: np.ndarray) -> np.ndarray:
+    @property
+    def softened(self) -> bool:
+        """Whether its confidence was fitted to gold (``temperature``, ``pseudo_votes``)."""
+        return self.temperature != 1.0 or self.pseudo_votes != 0.0
+
+    def predict_proba(self, codes: np.ndarray, *, as_fitted: bool = False) -> np.ndarray:
+        """Each row's class probabilities; with ``as_fitted``, as the chosen model gives
+        them before its confidence was fitted to gold (see ``softened``), which changes
+        how sure a class is and never which is the most probable.
+
+        Examples
+        --------
+        >>> model = AutoLabelModel().fit(codes, 2, gold)
+        >>> (model.predict_proba(codes).argmax(1) == model.predict_proba(codes, as_fitted=True).argmax(1)).all()
+        True
+        """
+        temperature = 1.0 if as_fitted else self.temperature
         votes = _Votes(self._kept(self._check(codes)), self.cardinality)
         if self.chosen == "majority_vote":
             fixed = class_prior(self.class_balance, self.cardinality, self.name)
-            proba = _break_ties(_shares(votes, fixed, self.pseudo_votes))
+            proba = _break_ties(_shares(votes, fixed, 0.0 if as_fitted else self.pseudo_votes))
         elif self.chosen == "dawid_skene":
             state = {"confusion": self.confusion, "prior": self.prior}
             state |= {"iterations": 0, "gold_weight_used": None}
             confusion = _confusion_model(None, 1.0).restore(self.cardinality, self.n_sources, state)
-            proba = _tempered(
-                predict_proba_in_chunks(confusion, self._kept(codes)), self.temperature
-            )
+            proba = _tempered(predict_proba_in_chunks(confusion, self._kept(codes)), temperature)
         else:
             evidence = votes.scores(self.weights)
-            proba = softmax((evidence + np.log(self.prior)) / self.temperature)
+            proba = softmax((evidence + np.log(self.prior)) / temperature)
         proba[votes.per_row == 0] = 1.0 / self.cardinality
         return proba
 
