@@ -2054,34 +2054,37 @@ def _warn_about_gold_spans(rows: pl.DataFrame, lang: str) -> None:
         return
     off, overlapping = [], []
     tokens = tokenize(given["text"].to_list(), lang)
-    for file, row, text, value, offsets in zip(
-        given["file"], given["row"], given["text"], given["gold"], tokens, strict=True
+    # Trial 65b: "row 1036" alone left the reader to count rows; the id is named too.
+    places = zip(given["file"], given["row"], given["id"], strict=True)
+    for (file, row, example_id), text, value, offsets in zip(
+        places, given["text"], given["gold"], tokens, strict=True
     ):
+        place = f"{file} row {row} (id {example_id!r})"
         spans = sorted(Span(*span) for span in json.loads(value))
         entities = [span for span in spans if span.label != OUTSIDE]
         off += [
-            (file, row, span, text[span.start : span.end])
+            (place, span, text[span.start : span.end])
             for span in to_token_spans(entities, offsets)[1]
         ]
         if (pair := _first_overlap(spans)) is not None:
-            overlapping.append((file, row, pair))
+            overlapping.append((place, pair))
     if off:
-        file, row, span, words = off[0]
+        place, span, words = off[0]
         warnings.warn(
             f"{len(off):,} gold span{'s do' if len(off) > 1 else ' does'} not start and end "
             f"on tokens of spaCy's {lang!r} "
-            f"tokenizer, the first {file} row {row}: [{span.start}, {span.end}, "
+            f"tokenizer, the first {place}: [{span.start}, {span.end}, "
             f"{span.label!r}] {words!r}. A token tagger learns them widened to whole tokens "
             "and is scored as missing them: fix their offsets if they are off by mistake",
             LabelkitWarning,
             stacklevel=4,
         )
     if overlapping:
-        file, row, (first, second) = overlapping[0]
+        place, (first, second) = overlapping[0]
         many = len(overlapping)
         warnings.warn(
             f"{many:,} text{'s have' if many > 1 else ' has'} gold spans that overlap, the "
-            f"first {file} row {row}: {json.dumps(first.to_json())} and "
+            f"first {place}: {json.dumps(first.to_json())} and "
             f"{json.dumps(second.to_json())}. The default small model, ner, tags a token "
             "once and learns the longer of them; `train --model spacy_spancat` keeps both",
             LabelkitWarning,

@@ -75,7 +75,7 @@ def test_gold_spans_off_token_bounds_are_counted_and_the_first_named(tmp_path: P
     ]
     message = the_ingest_warning(tmp_path / "off.jsonl", rows)
     assert message.startswith("2 gold spans do not start and end on tokens")
-    assert "off.jsonl row 1: [1, 5, 'X'] 'ello'" in message
+    assert "off.jsonl row 1 (id 'off:1'): [1, 5, 'X'] 'ello'" in message
     with Workspace(tmp_path / "clean.duckdb") as ws, warnings.catch_warnings():
         warnings.simplefilter("error", LabelkitWarning)
         ingest(ws, write_jsonl(tmp_path / "ok.jsonl", ROWS), kind="spans", label_column="spans")
@@ -90,7 +90,7 @@ def test_overlapping_gold_spans_are_counted_and_the_first_pair_named(tmp_path: P
     ]
     message = the_ingest_warning(tmp_path / "overlap.jsonl", rows)
     assert message.startswith("2 texts have gold spans that overlap, the first ")
-    assert 'overlap.jsonl row 1: [0, 7, "DISH"] and [0, 7, "FOOD"].' in message
+    assert 'overlap.jsonl row 1 (id \'overlap:1\'): [0, 7, "DISH"] and [0, 7, "FOOD"].' in message
     assert "`train --model spacy_spancat` keeps both" in message
 
 

@@ -608,10 +608,11 @@ def _on_tokens(report: dict[str, Any]) -> dict[str, Any]:
     """A classification label model's report with its reason saying what it counted:
     tokens, not examples (trial 56a: "agrees with Dawid-Skene on 100% of the voted
     examples" beside entity F1 0.761 for it and 0.923 for Dawid-Skene, whose spans
-    differ)."""
+    differ; trial 65b: "on 3009 gold rows" of a dev split of 150 texts)."""
     if "reason" not in report:
         return report
     reason = report["reason"].replace("of the voted examples", "of the voted tokens")
+    reason = reason.replace("gold rows", "gold tokens")
     return report | {"reason": reason.replace("its clear majorities", "the tokens it decides")}
 
 

@@ -375,7 +375,8 @@ def _returned_spans(
             f"returned {returned!r}, not spans: return (start, end, label) character "
             "offsets, (start, end) with the LF's label, or spaCy Span objects"
         )
-    spans = set()
+    # Each snapped span and the first span returned that snapped onto it.
+    spans: dict[Span, tuple[int, int, str]] = {}
     for item in returned if isinstance(returned, Iterable) else [returned]:
         if hasattr(item, "start_char") and hasattr(item, "label_"):
             start, end, label = item.start_char, item.end_char, item.label_ or lf.label
@@ -401,8 +402,17 @@ def _returned_spans(
         if problem := misplaced(start, end, len(text)):
             raise NotAVoteError(f"returned {item!r}, which {problem}")
         snapped = doc.char_span(start, end, alignment_mode="expand")
-        if snapped is not None and len(snapped) and not snapped.text.isspace():
-            spans.add(Span(snapped.start_char, snapped.end_char, label))
+        if snapped is None or not len(snapped) or snapped.text.isspace():
+            continue
+        span = Span(snapped.start_char, snapped.end_char, label)
+        earlier = spans.setdefault(span, (start, end, label))
+        if earlier != (start, end, label):
+            # Trial 65b: [0, 4] and [2, 6] on "Update" snapped to one token and passed
+            # as one vote, where overlapping spans on two tokens were refused.
+            raise NotAVoteError(
+                f"returned spans {list(earlier)} and {[start, end, label]}, which cover the "
+                f"same tokens {span.to_json()}: a source marks each token once"
+            )
     for first, second in pairwise(sorted(spans)):
         if second.start < first.end:
             # Trial 45: stored both, so one source voted two types on the same tokens.
@@ -410,7 +420,7 @@ def _returned_spans(
                 f"returned overlapping spans {first.to_json()} and {second.to_json()} (on its "
                 "tokens): a source marks each token once"
             )
-    return spans
+    return set(spans)
 
 
 def span_lf_summary(

@@ -493,8 +493,9 @@ def _typed_label(read_key: Callable[[], str], console: Console, item: ReviewItem
 
 def _skipped(progress: dict[str, int]) -> str:
     """How many of the reviewed items were only skipped, for a progress line (trial 46:
-    "reviewed 3 of 3" after three skips read as three labels checked)."""
-    return f" ({progress['skipped']} skipped)" if progress["skipped"] else ""
+    "reviewed 3 of 3" after three skips read as three labels checked; trial 65b: "424
+    reviewed (421 skipped)" still read as 424 checked)."""
+    return f" ({progress['skipped']} of them only skipped)" if progress["skipped"] else ""
 
 
 def _help(keys: dict[str, str]) -> Text:

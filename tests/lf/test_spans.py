@@ -145,12 +145,17 @@ def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> 
         if x.text.startswith("back"):
             # Trial 47: "not inside the text ... with start < end" of a span inside it.
             return [(6, 2, "TERM")]
+        if x.text.startswith("update"):
+            # Trial 65b: two overlapping spans inside one token passed as one vote.
+            return [(0, 4, "TERM"), (2, 6, "TERM")]
+        if x.text.startswith("twice"):
+            return [(0, 5, "TERM"), (0, 5, "TERM")]  # the same span twice is one vote
         return "TERM" if x.text.startswith("word") else [(0, 3, "TERM")]
 
-    texts = ["bad one", "good one", "two types", "word", "backwards"]
-    frame = pl.DataFrame({"id": list("abcde"), "text": texts})
+    texts = ["bad one", "good one", "two types", "word", "backwards", "update now", "twice"]
+    frame = pl.DataFrame({"id": list("abcdefg"), "text": texts})
     spans, errors = compute_span_votes([odd], frame, TASK)
-    assert spans.rows() == [("b", "odd", 0, 4, "TERM")]
+    assert spans.rows() == [("b", "odd", 0, 4, "TERM"), ("g", "odd", 0, 5, "TERM")]
     assert errors.rows() == [
         (
             "odd",
@@ -177,6 +182,13 @@ def test_a_python_span_lf_returning_a_bad_span_abstains_there_and_is_named() -> 
             "e",
             "backwards",
             "returned (6, 2, 'TERM'), which is backwards: it ends (2) before it starts (6)",
+        ),
+        (
+            "odd",
+            "f",
+            "update now",
+            "returned spans [0, 4, 'TERM'] and [2, 6, 'TERM'], which cover the same tokens "
+            "[0, 6, 'TERM']: a source marks each token once",
         ),
     ]
 

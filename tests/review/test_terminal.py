@@ -195,8 +195,8 @@ def test_the_progress_lines_say_how_many_items_were_only_skipped(
         queue, reviewer="ana", console=Console(file=out, width=100), read_key=lambda: next(pressed)
     )
     text = out.getvalue()
-    assert "1 reviewed (1 skipped) · 2 remaining" in text
-    assert "reviewed 3 of 3 (2 skipped), 1 label corrected" in text
+    assert "1 reviewed (1 of them only skipped) · 2 remaining" in text
+    assert "reviewed 3 of 3 (2 of them only skipped), 1 label corrected" in text
     assert queue.progress()["skipped"] == 2
 
 

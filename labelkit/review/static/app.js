@@ -32,7 +32,7 @@ function showProgress(progress) {
   // over one attribute, that attribute's items.
   $("progress").textContent = shown((state.attribute ? `${state.attribute}: ` : "") +
     (focus() ? `${focus()} items: ` : "") +
-    `${progress.reviewed} done` + (progress.skipped ? ` (${progress.skipped} skipped)` : "") +
+    `${progress.reviewed} done` + (progress.skipped ? ` (${progress.skipped} of them only skipped)` : "") +
     ` · ${progress.remaining} remaining · ` +
     `${progress.errors_found} ${progress.errors_found === 1 ? "error" : "errors"} found`);
   // Where the reviewer is, in a tab's name too.
