@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -635,7 +636,7 @@ def _predict(
                     codes,
                     fit_rows,
                     gold,
-                    lambda attribute=attribute, **balance: made(attribute, **balance),
+                    partial(made, attribute),
                     None if save_to is None else Path(save_to),
                 )
             yield attribute, proba, predicted

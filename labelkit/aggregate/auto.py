@@ -478,7 +478,8 @@ class AutoLabelModel(BaseLabelModel):
         Examples
         --------
         >>> model = AutoLabelModel().fit(codes, 2, gold)
-        >>> (model.predict_proba(codes).argmax(1) == model.predict_proba(codes, as_fitted=True).argmax(1)).all()
+        >>> sure, as_fitted = model.predict_proba(codes), model.predict_proba(codes, as_fitted=True)
+        >>> (sure.argmax(axis=1) == as_fitted.argmax(axis=1)).all()
         True
         """
         temperature = 1.0 if as_fitted else self.temperature
