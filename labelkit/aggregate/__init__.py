@@ -49,13 +49,16 @@ __all__ = [
     "aggregate",
     "aggregate_to_workspace",
     "expected_accuracy",
+    "health_said_elsewhere",
     "label_model_accuracy",
+    "label_model_score",
     "label_model_sources",
     "last_aggregate_config",
     "load_label_model",
     "lost_labels",
     "make_label_model",
     "predict_from_proba",
+    "source_health_warning",
 ]
 
 
@@ -504,13 +507,49 @@ def label_model_accuracy(
     """The accuracy on ``split``'s gold of a label model fitted as ``aggregate`` fits it
     (on ``sources``, default every source), in memory: nothing is stored. An example the model leaves undecided counts as
     wrong; on a task with attributes each (example, attribute) counts once. None when
-    ``split`` has no gold labels.
+    ``split`` has no gold labels (``label_model_score`` gives macro-F1 too).
 
     Examples
     --------
     >>> round(label_model_accuracy(ws, "majority_vote"), 3)
     0.846
     """
+    scores = label_model_score(
+        workspace,
+        model,
+        split=split,
+        fit_split=fit_split,
+        gold_split=gold_split,
+        sources=sources,
+        **params,
+    )
+    return None if scores is None else scores["accuracy"]
+
+
+def label_model_score(
+    workspace: Workspace,
+    model: str = "auto",
+    *,
+    split: str = "dev",
+    fit_split: str = "train",
+    gold_split: str | None = None,
+    sources: list[str] | None = None,
+    **params: Any,
+) -> dict[str, float] | None:
+    """``accuracy`` and ``macro_f1`` on ``split``'s gold of a label model fitted as
+    ``aggregate`` fits it, in memory, as ``label_model_accuracy``; ``macro_f1`` as
+    ``evaluate`` scores it: per attribute the mean F1 over the answers the gold gives
+    and the model predicts (an undecided example counts as wrong), then the mean over
+    attributes. None when ``split`` has no gold labels, or on a spans task.
+
+    Examples
+    --------
+    >>> label_model_score(reviews, "auto", gold_split="dev")
+    {'accuracy': 0.789, 'macro_f1': 0.506}
+    """
+    # Imported here: labelkit.evaluation imports this package.
+    from labelkit.evaluation import per_class_scores, scored_labels
+
     task = workspace.task
     if task.kind == "spans":
         return None
@@ -526,12 +565,20 @@ def label_model_accuracy(
     )["gold"]
     _, answers, _ = _predict(workspace, model, fit_split, gold_split, sources, None, params)
     right = counted = 0
+    f1s = []
     for attribute, _, predicted in answers:
+        cardinality = task.answers(attribute).cardinality
         expected = task.answers(attribute).encode(task.gold_answers(gold, attribute))
         known = expected != ABSTAIN
-        right += int((predicted[scored][known] == expected[known]).sum())
+        given, wanted = predicted[scored][known], expected[known]
+        right += int((given == wanted).sum())
         counted += int(known.sum())
-    return right / counted if counted else None
+        if known.any():
+            f1 = per_class_scores(wanted, given, cardinality)["f1"]
+            f1s.append(float(f1[scored_labels(wanted, given, cardinality)].mean()))
+    if not counted:
+        return None
+    return {"accuracy": right / counted, "macro_f1": float(np.mean(f1s))}
 
 
 def warn_of_copies(codes: np.ndarray, sources: list[str], attribute: str) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelkitWarning, Workspace, apply_lfs, ingest, keyword_lf
-from labelkit.aggregate import MajorityVote, aggregate, make_label_model
+from labelkit import LabelkitWarning, Workspace, apply_lfs, evaluate, ingest, keyword_lf
+from labelkit.aggregate import MajorityVote, aggregate, label_model_score, make_label_model
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.registry import label_models
 from labelkit.task import Task
@@ -358,3 +358,51 @@ def test_confidence_fitted_to_gold_changes_how_sure_an_answer_is_never_which() -
     # ... and is less sure of it than of `none`: the mention is 0.55 likely, split.
     assert (proba[:, 3] > proba[:, :3].max(axis=1)).all()
     assert np.allclose(proba[:, :3].sum(axis=1), 1 - proba[:, 3])
+
+
+def test_label_model_score_is_what_evaluate_scores_of_the_stored_labels(tmp_path: Path) -> None:
+    # Stop 66: `aggregate --gold-split dev` compares the fit with and without gold by it.
+    rng = np.random.default_rng(0)
+    truth = rng.choice(["positive", "negative", "neutral"], 500, p=[0.5, 0.3, 0.2])
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame(
+                {
+                    "id": [f"r{i}" for i in range(500)],
+                    "text": [f"room {i}" for i in range(500)],
+                    "gold": [json.dumps({"room": t}) for t in truth],
+                    "split": ["train"] * 300 + ["dev"] * 200,
+                }
+            ),
+            kind="aspects",
+            labels=["positive", "negative", "neutral"],
+            attributes=["room"],
+            label_column="gold",
+            split_column="split",
+        )
+        votes = []
+        for i, answer in enumerate(truth):
+            votes.append((f"r{i}", "kw", "room", "mentioned"))
+            if answer != "neutral" and rng.random() < 0.4:
+                votes.append((f"r{i}", "lex", "room", answer))
+                continue
+            votes.append((f"r{i}", "neu", "room", "neutral"))
+            if rng.random() < {"positive": 0.7, "negative": 0.2, "neutral": 0.3}[answer]:
+                votes.append((f"r{i}", "tone", "room", "positive"))
+        import_votes(
+            ws,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+        scores = {}
+        for gold_split in (None, "dev"):
+            scores[gold_split] = label_model_score(ws, "auto", gold_split=gold_split)
+            aggregate(ws, "auto", gold_split=gold_split)
+            summary = evaluate(ws, split="dev").summary
+            stored = summary.filter((pl.col("method") == "auto") & (pl.col("attribute") == "(all)"))
+            assert scores[gold_split] == pytest.approx(
+                stored.select("accuracy", "macro_f1").row(0, named=True)
+            )
+    assert scores[None]["macro_f1"] != pytest.approx(scores["dev"]["macro_f1"]), "gold moved it"
