@@ -359,6 +359,13 @@ class AutoLabelModel(BaseLabelModel):
                     f"agrees with majority vote on {agreement:.0%} of its clear majorities "
                     f"and with Dawid-Skene on {1 - disagreement:.0%} of the voted examples"
                 )
+            if np.count_nonzero(votes.counts().sum(axis=0)) == 1:
+                # Trial 66b: "decides 100% ... otherwise" on every presence part whose
+                # votes all said "mentioned" read as five faults.
+                return "majority_vote", (
+                    f"{FELL_BACK}every vote names one class, which Dawid-Skene may read as "
+                    "all wrong: the votes alone cannot tell how often the sources err"
+                )
             return "majority_vote", (
                 f"{FELL_BACK}Dawid-Skene decides "
                 f"{_share(disagreement, self.max_disagreement)} of the "

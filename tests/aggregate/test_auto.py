@@ -719,3 +719,18 @@ def test_a_lone_rule_for_a_rare_class_is_trusted_as_the_prior_accuracy_says() ->
     lone = model.predict_proba(codes[-1:])[0]
     assert lone[1] == pytest.approx(AutoLabelModel.PRIOR_ACCURACY, abs=0.01)
     assert model.predict(codes[-60:]).tolist() == [1] * 60
+
+
+def test_votes_that_all_name_one_class_fall_back_saying_why() -> None:
+    # Trial 66b: presence parts whose every vote said "mentioned" each read "Dawid-Skene
+    # decides 100% of the voted examples otherwise", taken for five faults.
+    rng = np.random.default_rng(0)
+    codes = np.where(rng.random((300, 3)) < 0.5, 1, ABSTAIN)
+    codes[:, 0] = 1
+    model = AutoLabelModel(class_balance=[0.7, 0.3]).fit(codes, 2)
+    assert model.report["chosen"] == "majority_vote"
+    assert model.report["reason"] == (
+        "fell back to majority vote: every vote names one class, which Dawid-Skene may read "
+        "as all wrong: the votes alone cannot tell how often the sources err"
+    )
+    assert (model.predict(codes) == 1).all(), "each voted row keeps the one class voted"
