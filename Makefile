@@ -91,6 +91,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/review_efficiency.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/distill.py --data-dir $(DATA_DIR)
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/scale_aspects.py
 	$(MAKE) docs
 
 lint: $(DEV_STAMP)

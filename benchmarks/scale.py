@@ -155,12 +155,17 @@ def plot(output_dir: Path) -> None:
     except ImportError:
         print("matplotlib not installed: no plot (pip install -e '.[bench]')")
         return
-    frame = pl.concat(
-        [
-            pl.read_json(path).select("rows", "method", "seconds", "peak_rss_mb")
-            for path in sorted(output_dir.glob("scale*.json"))
-        ]
-    ).unique(["rows", "method"], keep="last")
+    # The YouTube runs only: scale_aspects.json shares some stage names.
+    frame = (
+        pl.concat(
+            [
+                pl.read_json(path).select("dataset", "rows", "method", "seconds", "peak_rss_mb")
+                for path in sorted(output_dir.glob("scale*.json"))
+            ]
+        )
+        .filter(pl.col("dataset").str.starts_with("youtube"))
+        .unique(["rows", "method"], keep="last")
+    )
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for stage in STAGES:
         rows = frame.filter(pl.col("method") == stage).sort("rows")

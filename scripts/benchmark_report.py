@@ -37,6 +37,7 @@ SECTIONS = {
     "sample_curve": ("How many labels the small model needs", None),
     "scale": ("Every stage at 10k, 100k and 1M texts", None),
     "scale_10m": ("Every stage at 10M texts", None),
+    "scale_aspects": ("The aspects pipeline at 10k and 100k texts", None),
 }
 # Results a script wrote under another name (``--output-name``).
 WRITTEN_BY = {"scale_10m": "scale"}
