@@ -2385,6 +2385,10 @@ BETTER_ON_DEV = 0.02
 _TRIED_ON_DEV = {"dawid_skene": AutoLabelModel.CHECK_CELLS, "snorkel": 2_000_000}
 
 
+# Dev macro-F1 a fit without gold must beat the fit with it by to be said.
+GOLD_MACRO_F1_SLACK = 0.005
+
+
 def _warn_if_gold_lowers_macro_f1(
     ws: Workspace, model: str, fit_split: str, params: dict[str, Any], overall: pl.DataFrame
 ) -> None:
@@ -2427,10 +2431,6 @@ def gold_lowered_macro_f1(
         "gold it gives each answer where it is most often right, and the rarer answers "
         "less often. Where macro-F1 is what counts, aggregate without --gold-split"
     )
-
-
-# Dev macro-F1 a fit without gold must beat the fit with it by to be said.
-GOLD_MACRO_F1_SLACK = 0.005
 
 
 def _another_label_model_better_on_dev(

@@ -477,18 +477,28 @@ def per_class_scores(
 
 
 def expected_calibration_error(
-    gold: np.ndarray, proba: np.ndarray, bins: int = CALIBRATION_BINS
+    gold: np.ndarray,
+    proba: np.ndarray,
+    bins: int = CALIBRATION_BINS,
+    *,
+    predicted: np.ndarray | None = None,
 ) -> float:
-    """How far the top probability is from the accuracy, averaged over equal-width bins
-    of that probability and weighted by how many examples fall in each.
+    """How far the probability of each example's answer is from the accuracy, averaged
+    over equal-width bins of that probability and weighted by how many examples fall in
+    each. The answer is the top class, or ``predicted`` where given and not ``ABSTAIN``:
+    fitted with gold, an aspect's answer need not be its most probable one (see
+    ``labelkit.aggregate.attributes``).
 
     Examples
     --------
     >>> expected_calibration_error(np.array([0, 1]), np.array([[0.9, 0.1], [0.6, 0.4]]))
     0.35
     """
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == gold
+    answer = proba.argmax(axis=1)
+    if predicted is not None:
+        answer = np.where(predicted == ABSTAIN, answer, predicted)
+    confidence = proba[np.arange(len(proba)), answer]
+    correct = answer == gold
     which = np.minimum((confidence * bins).astype(int), bins - 1)
     gaps = [
         abs(correct[which == b].mean() - confidence[which == b].mean()) * (which == b).sum()
@@ -789,7 +799,7 @@ class _Scores:
             "macro_f1": self._macro_f1(cell),
             "ece": None
             if cell.proba is None
-            else expected_calibration_error(cell.gold, cell.proba),
+            else expected_calibration_error(cell.gold, cell.proba, predicted=cell.predicted),
             **cell.extra,
         }
         if self.task.kind == "classification":
@@ -808,7 +818,11 @@ class _Scores:
         probas = [cell.proba for cell in cells]
         ece = None
         if all(proba is not None for proba in probas):
-            ece = expected_calibration_error(gold, np.vstack(probas))  # type: ignore[arg-type]
+            ece = expected_calibration_error(
+                gold,
+                np.vstack(probas),  # type: ignore[arg-type]
+                predicted=predicted,
+            )
         absent = self.task.answers(cells[0].attribute).cardinality - 1
         return {
             "method": method,

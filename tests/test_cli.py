@@ -2100,3 +2100,16 @@ def test_a_fit_with_gold_that_lowers_macro_f1_on_dev_is_said() -> None:
         )
         is None
     )
+
+
+def test_a_fit_with_gold_that_raises_macro_f1_on_dev_says_nothing_of_it(tmp_path: Path) -> None:
+    # The wiring of the warning above, on votes where gold raises dev's macro-F1.
+    from tests.aggregate.test_attributes import rooms_workspace
+
+    with rooms_workspace(tmp_path / "ws.duckdb"):
+        pass
+    result = piped("aggregate", tmp_path / "ws.duckdb", "--gold-split", "dev")
+    assert result.returncode == 0, result.stderr
+    assert "label models on the dev split's gold" in result.stdout
+    assert "(auto was fit on these gold labels)" in result.stdout
+    assert "fitted on dev's gold" not in result.stderr

@@ -44,6 +44,13 @@ def test_calibration_error_compares_confidence_with_accuracy() -> None:
     four = np.array([0, 0, 0, 1])
     calibrated = np.array([[0.75, 0.25]] * 4)  # 0.75 sure, right 3 times in 4
     assert expected_calibration_error(four, calibrated) == 0.0
+    # Judged on the answer given where it is not the top class (an aspect fitted with
+    # gold): right at 0.3, 0.7 off; the top class would be wrong at 0.4.
+    proba = np.array([[0.3, 0.4, 0.3]])
+    assert expected_calibration_error(np.array([0]), proba) == pytest.approx(0.4)
+    given = expected_calibration_error(np.array([0]), proba, predicted=np.array([0]))
+    assert given == pytest.approx(0.7)
+    assert expected_calibration_error(np.array([0]), proba, predicted=np.array([-1])) == 0.4
 
 
 def test_report_has_a_row_per_source_and_label_model(workspace: Workspace, tmp_path: Path) -> None:
@@ -617,7 +624,7 @@ def test_an_attributes_macro_f1_leaves_out_the_labels_only_other_attributes_have
     assert rows["majority_vote", "stance"]["macro_f1"] == pytest.approx(2 / 4)
 
 
-def test_ids_are_matched_by_hashing_the_same_as_numpy_does() -> None:
+def test_ids_matched_by_hashing_are_those_numpy_finds() -> None:
     # Trial 66a: np.isin of two string arrays compared every pair, and `evaluate` of
     # 2,000 test texts took 14 minutes on 100,000 aspect texts (8.8 s with hashing).
     ids = [f"train:{i}" for i in range(3000)] + ["dev:1", "", "é"]

@@ -303,8 +303,8 @@ def source_health_warning(
     """The warning ``labelkit aggregate`` gives of the sources ``auto`` dropped, found
     below chance or left unconfirmed, from the reports of the ``fitted`` models (each
     named by the attribute and part it answers, ``""`` for a classification), or None
-    when all is well or no model has a report: a Python user of ``aggregate`` heard
-    nothing of it (trial 65a).
+    when all is well or none is ``auto``: a Python user of ``aggregate`` heard nothing
+    of it (trial 65a).
 
     Examples
     --------
@@ -317,9 +317,11 @@ def source_health_warning(
 
     tables, with_gold = [], False
     for name, fitted_model in fitted:
-        report = getattr(fitted_model, "report", None)
-        if not report:
+        # auto's report alone has what the health table reads (a registered model's
+        # report may hold anything).
+        if not isinstance(fitted_model, AutoLabelModel):
             continue
+        report = fitted_model.report
         with_gold |= fitted_with_gold(report)
         health = source_health(report, sources).filter(pl.col("coverage") > 0)
         if name:

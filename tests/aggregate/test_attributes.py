@@ -360,43 +360,48 @@ def test_confidence_fitted_to_gold_changes_how_sure_an_answer_is_never_which() -
     assert np.allclose(proba[:, :3].sum(axis=1), 1 - proba[:, 3])
 
 
-def test_label_model_score_is_what_evaluate_scores_of_the_stored_labels(tmp_path: Path) -> None:
-    # Stop 66: `aggregate --gold-split dev` compares the fit with and without gold by it.
+def rooms_workspace(path: Path) -> Workspace:
+    """300 train and 200 dev texts of one aspect whose dev gold moves `auto`'s answers:
+    a lexicon on some polar texts, a `neutral` rule on the rest, and a rule voting
+    `positive` beside it, more often on the positive texts."""
     rng = np.random.default_rng(0)
     truth = rng.choice(["positive", "negative", "neutral"], 500, p=[0.5, 0.3, 0.2])
-    with Workspace(tmp_path / "ws.duckdb") as ws:
-        ingest(
-            ws,
-            pl.DataFrame(
-                {
-                    "id": [f"r{i}" for i in range(500)],
-                    "text": [f"room {i}" for i in range(500)],
-                    "gold": [json.dumps({"room": t}) for t in truth],
-                    "split": ["train"] * 300 + ["dev"] * 200,
-                }
-            ),
-            kind="aspects",
-            labels=["positive", "negative", "neutral"],
-            attributes=["room"],
-            label_column="gold",
-            split_column="split",
-        )
-        votes = []
-        for i, answer in enumerate(truth):
-            votes.append((f"r{i}", "kw", "room", "mentioned"))
-            if answer != "neutral" and rng.random() < 0.4:
-                votes.append((f"r{i}", "lex", "room", answer))
-                continue
-            votes.append((f"r{i}", "neu", "room", "neutral"))
-            if rng.random() < {"positive": 0.7, "negative": 0.2, "neutral": 0.3}[answer]:
-                votes.append((f"r{i}", "tone", "room", "positive"))
-        import_votes(
-            ws,
-            pl.DataFrame(
-                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
-            ),
-        )
-        scores = {}
+    ws = Workspace(path)
+    ingest(
+        ws,
+        pl.DataFrame(
+            {
+                "id": [f"r{i}" for i in range(500)],
+                "text": [f"room {i}" for i in range(500)],
+                "gold": [json.dumps({"room": t}) for t in truth],
+                "split": ["train"] * 300 + ["dev"] * 200,
+            }
+        ),
+        kind="aspects",
+        labels=["positive", "negative", "neutral"],
+        attributes=["room"],
+        label_column="gold",
+        split_column="split",
+    )
+    votes = []
+    for i, answer in enumerate(truth):
+        votes.append((f"r{i}", "kw", "room", "mentioned"))
+        if answer != "neutral" and rng.random() < 0.4:
+            votes.append((f"r{i}", "lex", "room", answer))
+            continue
+        votes.append((f"r{i}", "neu", "room", "neutral"))
+        if rng.random() < {"positive": 0.7, "negative": 0.2, "neutral": 0.3}[answer]:
+            votes.append((f"r{i}", "tone", "room", "positive"))
+    import_votes(
+        ws, pl.DataFrame(votes, schema=["example_id", "source", "attribute", "label"], orient="row")
+    )
+    return ws
+
+
+def test_label_model_score_is_what_evaluate_scores_of_the_stored_labels(tmp_path: Path) -> None:
+    # Stop 66: `aggregate --gold-split dev` compares the fit with and without gold by it.
+    scores = {}
+    with rooms_workspace(tmp_path / "ws.duckdb") as ws:
         for gold_split in (None, "dev"):
             scores[gold_split] = label_model_score(ws, "auto", gold_split=gold_split)
             aggregate(ws, "auto", gold_split=gold_split)
@@ -406,3 +411,45 @@ def test_label_model_score_is_what_evaluate_scores_of_the_stored_labels(tmp_path
                 stored.select("accuracy", "macro_f1").row(0, named=True)
             )
     assert scores[None]["macro_f1"] != pytest.approx(scores["dev"]["macro_f1"]), "gold moved it"
+
+
+def test_a_stored_answer_is_as_sure_as_its_own_probability(tmp_path: Path) -> None:
+    # The second read of stop 66: an answer decided before its confidence was fitted to
+    # gold was stored with the top probability, none's, as its confidence. The votes of
+    # the softening test above, in a workspace whose first 200 texts are dev gold.
+    rng = np.random.default_rng(0)
+    labels = ["positive", "negative", "neutral", "none"]
+    present = rng.random(400) < 0.6
+    truth = np.where(present, rng.choice(3, 400, p=[0.45, 0.35, 0.2]), 3)
+    lexicon = np.where(present & (rng.random(400) < 0.5), truth, rng.choice(3, 400))
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame(
+                {
+                    "id": [f"r{i:03}" for i in range(400)],
+                    "text": [f"staff {i}" for i in range(400)],
+                    "gold": [json.dumps({"staff": labels[t]}) for t in truth],
+                    "split": ["dev"] * 200 + ["train"] * 200,
+                }
+            ),
+            kind="aspects",
+            labels=labels[:3],
+            attributes=["staff"],
+            label_column="gold",
+            split_column="split",
+        )
+        votes = [(f"r{i:03}", kw, "staff", "mentioned") for i in range(400) for kw in ("a", "b")]
+        votes += [(f"r{i:03}", "lex", "staff", labels[v]) for i, v in enumerate(lexicon)]
+        import_votes(
+            ws,
+            pl.DataFrame(
+                votes, schema=["example_id", "source", "attribute", "label"], orient="row"
+            ),
+        )
+        aggregate(ws, "auto", gold_split="dev")
+        stored = ws.sql("SELECT label, confidence, probabilities FROM predictions ORDER BY 1")
+    assert set(stored["label"]) <= set(labels[:3]), "every mention answered its polarity"
+    own = [p[labels.index(label)] for label, p in stored.select("label", "probabilities").rows()]
+    assert stored["confidence"].to_list() == pytest.approx(own)
+    assert (stored["confidence"] < stored["probabilities"].list.get(3)).all(), "none is surer"

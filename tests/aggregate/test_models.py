@@ -517,4 +517,4 @@ def test_aggregate_warns_in_python_of_a_source_dropped_on_one_attribute(tmp_path
         with warnings.catch_warnings(record=True) as plain:
             warnings.simplefilter("always")
             aggregate(ws, "majority_vote")
-        assert not [w for w in plain if "source health" in str(w.message)], "no report"
+        assert not [w for w in plain if "source health" in str(w.message)], "not auto: no health"
