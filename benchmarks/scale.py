@@ -98,6 +98,21 @@ def run_stage(arguments: list[str], log: Path) -> tuple[float, float]:
     return seconds, int(peak.read_text(encoding="utf-8").split()[-1]) / 1024
 
 
+def stage_record(
+    dataset: str, rows: int, stage: str, seconds: float, rss: float
+) -> dict[str, object]:
+    """One stage's record: its wall ``seconds`` and peak ``rss`` (MB) on ``rows`` texts."""
+    return {
+        "dataset": dataset,
+        "rows": rows,
+        "method": stage,
+        "executor": "local",
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds),
+        "peak_rss_mb": round(rss),
+    }
+
+
 def main() -> None:
     arguments = parser(__doc__.splitlines()[0])
     arguments.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
@@ -114,16 +129,9 @@ def main() -> None:
             for stage in STAGES:
                 if stage not in args.stages:
                     continue
-                seconds, rss = run_stage(steps[stage], log)
-                record = {
-                    "dataset": f"youtube resampled {n:,}",
-                    "rows": n,
-                    "method": stage,
-                    "executor": "local",
-                    "seconds": round(seconds, 1),
-                    "rows_per_s": round(n / seconds),
-                    "peak_rss_mb": round(rss),
-                }
+                record = stage_record(
+                    f"youtube resampled {n:,}", n, stage, *run_stage(steps[stage], log)
+                )
                 print(record, flush=True)
                 records.append(record)
         # Written after every size, so that a run stopped on a larger one keeps the others.

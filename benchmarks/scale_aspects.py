@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from _common import parser
-from scale import _write, run_stage
+from scale import _write, run_stage, stage_record
 
 from labelkit import Workspace, ingest
 from labelkit.data import bundled_dataset
@@ -75,16 +75,8 @@ def main() -> None:
             resampled_sentences(n, folder).write_parquet(folder / "texts.parquet")
             steps = commands(folder)
             for stage in STAGES:
-                seconds, rss = run_stage(steps[stage], folder / "stages.log")
-                record = {
-                    "dataset": f"mams-acsa resampled {n:,}",
-                    "rows": n,
-                    "method": stage,
-                    "executor": "local",
-                    "seconds": round(seconds, 1),
-                    "rows_per_s": round(n / seconds),
-                    "peak_rss_mb": round(rss),
-                }
+                measured = run_stage(steps[stage], folder / "stages.log")
+                record = stage_record(f"mams-acsa resampled {n:,}", n, stage, *measured)
                 print(record, flush=True)
                 records.append(record)
         # Written after every size, so that a run stopped on a larger one keeps the others.
