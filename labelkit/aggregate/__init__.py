@@ -550,7 +550,7 @@ def label_model_score(
     {'accuracy': 0.789, 'macro_f1': 0.506}
     """
     # Imported here: labelkit.evaluation imports this package.
-    from labelkit.evaluation import per_class_scores, scored_labels
+    from labelkit.evaluation import score
 
     task = workspace.task
     if task.kind == "spans":
@@ -569,15 +569,14 @@ def label_model_score(
     right = counted = 0
     f1s = []
     for attribute, _, predicted in answers:
-        cardinality = task.answers(attribute).cardinality
         expected = task.answers(attribute).encode(task.gold_answers(gold, attribute))
         known = expected != ABSTAIN
+        if not known.any():
+            continue
         given, wanted = predicted[scored][known], expected[known]
         right += int((given == wanted).sum())
         counted += int(known.sum())
-        if known.any():
-            f1 = per_class_scores(wanted, given, cardinality)["f1"]
-            f1s.append(float(f1[scored_labels(wanted, given, cardinality)].mean()))
+        f1s.append(score(wanted, given, task.answers(attribute).cardinality)["macro_f1"])
     if not counted:
         return None
     return {"accuracy": right / counted, "macro_f1": float(np.mean(f1s))}
