@@ -4112,7 +4112,9 @@ def _print_attribute_evaluation(
             )
         )
     models = overall.filter(~voter & ~training)["method"]
-    tagged = evaluation.per_class.filter(pl.col("method").is_in(models) & (pl.col("label") == YES))
+    tagged = evaluation.per_class.filter(
+        pl.col("method").is_in(models.implode()) & (pl.col("label") == YES)
+    )
     if kind == "multilabel" and tagged.height:
         # Trial 55b: macro-F1 over yes and no read 0.881 for a tag found 68% of the time.
         labels = [name for name in shown if name in tagged["attribute"]]

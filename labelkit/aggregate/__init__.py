@@ -35,7 +35,7 @@ from labelkit.errors import (
 )
 from labelkit.registry import configure, label_models
 from labelkit.report import first_named
-from labelkit.task import ABSTAIN
+from labelkit.task import ABSTAIN, MENTIONED, NONE
 from labelkit.votes import source_names, vote_code_matrix
 from labelkit.workspace import VOTE_STEP, Workspace, no_gold_in, warn_if_out_of_date
 
@@ -48,6 +48,7 @@ __all__ = [
     "WeightedMajorityVote",
     "aggregate",
     "aggregate_to_workspace",
+    "answered_by_balance",
     "expected_accuracy",
     "health_said_elsewhere",
     "label_model_accuracy",
@@ -275,6 +276,8 @@ def aggregate_to_workspace(
         warnings.warn(lost, LabelkitWarning, stacklevel=outside_labelkit())
     if (unhealthy := source_health_warning(fitted, used_sources)) is not None:
         warnings.warn(unhealthy, LabelkitWarning, stacklevel=outside_labelkit())
+    if (unjudged := answered_by_balance(workspace, fit_split, used_sources)) is not None:
+        warnings.warn(unjudged, LabelkitWarning, stacklevel=outside_labelkit())
 
 
 SOURCE_HEALTH = "source health: "
@@ -462,6 +465,59 @@ def _unvoted_answers_in_gold(
             if counts.get((attribute, label), (0, 0)) == (0, 0) and seen >= GOLD_SEEN:
                 named.append((attribute, label, seen))
     return named
+
+
+# The share of an aspect's present answers that no vote named before that is said.
+BALANCE_SHARE = 0.25
+
+
+def answered_by_balance(
+    workspace: Workspace, fit_split: str = "train", sources: list[str] | None = None
+) -> str | None:
+    """A warning of the aspects whose answers rest on the values' balance, not on a vote,
+    or None: where ``sources`` (default every source) say only that an aspect is there
+    (``"mentioned"``), never how, the label model answers its most common value
+    (``labelkit.aggregate.attributes``), on every such text alike. Said where such
+    answers are ``BALANCE_SHARE`` of an aspect's present answers on ``fit_split`` or
+    more, and ``LOST_LABEL_VOTES`` texts or more (trial 66a: "Too expensive." was
+    price=positive, as a keyword alone voted on price and price is mostly praised).
+
+    Examples
+    --------
+    >>> answered_by_balance(reviews)
+    "answered by the aspect's balance, not by a vote: 120 of price's 300 (40%, given 'positive') ..."
+    """
+    if workspace.task.kind != "aspects":
+        return None
+    rows = workspace.sql(
+        """WITH fit AS (SELECT id FROM examples WHERE split = $split),
+           named AS (SELECT example_id, attribute, bool_or(label NOT IN ($none, $mentioned)) AS named
+                     FROM votes
+                     WHERE example_id IN (SELECT id FROM fit)
+                       AND ($sources::VARCHAR[] IS NULL OR list_contains($sources, source))
+                     GROUP BY ALL)
+           SELECT p.attribute, count(*) AS present,
+                  count(*) FILTER (NOT coalesce(n.named, false)) AS unnamed,
+                  mode(p.label) FILTER (NOT coalesce(n.named, false)) AS given
+           FROM predictions p LEFT JOIN named n USING (example_id, attribute)
+           WHERE p.example_id IN (SELECT id FROM fit) AND p.label <> $none
+           GROUP BY ALL ORDER BY unnamed / present DESC, p.attribute""",
+        {"split": fit_split, "none": NONE, "mentioned": MENTIONED, "sources": sources},
+    )
+    said = [
+        f"{unnamed:,} of {attribute}'s {present:,} ({unnamed / present:.0%}, given {given!r})"
+        for attribute, present, unnamed, given in rows.iter_rows()
+        if unnamed >= LOST_LABEL_VOTES and unnamed >= BALANCE_SHARE * present
+    ]
+    if not said:
+        return None
+    return (
+        f"answered by the aspect's balance, not by a vote: {first_named(said, 4)} "
+        f"{fit_split} texts answered as mentioning it had votes only that it is there, "
+        "never how, so each got its aspect's most common answer; write labeling "
+        "functions that vote those aspects' answers (a keyword near a sentiment word), "
+        "or check such labels in review"
+    )
 
 
 def last_aggregate_config(workspace: Workspace) -> dict[str, Any] | None:

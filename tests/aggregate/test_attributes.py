@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,13 @@ import polars as pl
 import pytest
 
 from labelkit import LabelkitWarning, Workspace, apply_lfs, evaluate, ingest, keyword_lf
-from labelkit.aggregate import MajorityVote, aggregate, label_model_score, make_label_model
+from labelkit.aggregate import (
+    MajorityVote,
+    aggregate,
+    answered_by_balance,
+    label_model_score,
+    make_label_model,
+)
 from labelkit.aggregate.attributes import answer_attribute
 from labelkit.registry import label_models
 from labelkit.task import Task
@@ -453,3 +460,44 @@ def test_a_stored_answer_is_as_sure_as_its_own_probability(tmp_path: Path) -> No
     own = [p[labels.index(label)] for label, p in stored.select("label", "probabilities").rows()]
     assert stored["confidence"].to_list() == pytest.approx(own)
     assert (stored["confidence"] < stored["probabilities"].list.get(3)).all(), "none is surer"
+
+
+def test_aspects_answered_by_the_values_balance_alone_are_warned_of(tmp_path: Path) -> None:
+    # Trial 66a: "Too expensive." was price=positive, as a keyword alone voted on price
+    # and price is mostly praised, and nothing said how many answers were that guess.
+    texts = [f"review {i}" for i in range(100)]
+    with Workspace(tmp_path / "ws.duckdb") as ws:
+        ingest(
+            ws,
+            pl.DataFrame({"id": [f"r{i}" for i in range(100)], "text": texts}),
+            kind="aspects",
+            labels=["positive", "negative"],
+            attributes=["food", "price"],
+        )
+        cast = [(f"r{i}", "price_kw", "price", "mentioned") for i in range(30)]
+        cast += [(f"r{i}", "cheap", "price", "positive") for i in range(30, 60)]
+        cast += [(f"r{i}", "pricey", "price", "negative") for i in range(60, 70)]
+        # Food's 21 unnamed answers are under a quarter of its 90: not said.
+        cast += [(f"r{i}", "food_kw", "food", "mentioned") for i in range(21)]
+        cast += [(f"r{i}", "tasty", "food", "positive") for i in range(21, 90)]
+        import_votes(ws, votes(*cast))
+        with pytest.warns(LabelkitWarning) as warned:
+            predictions = aggregate(ws, "majority_vote")
+        (said,) = [str(w.message) for w in warned if "not by a vote" in str(w.message)]
+        assert said.startswith(
+            "answered by the aspect's balance, not by a vote: 30 of price's 70 (43%, given "
+            "'positive') train texts answered as mentioning it had votes only that it is "
+            "there, never how, so each got its aspect's most common answer;"
+        )
+        assert "food" not in said
+        guessed = predictions.filter(
+            (pl.col("attribute") == "price")
+            & pl.col("example_id").is_in([f"r{i}" for i in range(30)])
+        )
+        assert guessed["label"].unique().to_list() == ["positive"]
+        # Without the mentions' LF, every price answer rests on a vote: nothing to say.
+        with warnings.catch_warnings(record=True) as refit:
+            warnings.simplefilter("always")
+            aggregate(ws, "majority_vote", sources=["cheap", "pricey", "tasty"])
+        assert not [w for w in refit if "not by a vote" in str(w.message)]
+        assert answered_by_balance(ws, sources=["cheap", "pricey", "tasty"]) is None
