@@ -1475,6 +1475,15 @@ def llm(
             _another_prompt(stats.source, stats.replaced_votes, chosen, "were", changed),
             highlight=False,
         )
+    if stats.kept_votes:
+        _warn(
+            f"{'the run stopped early' if stats.stopped else 'prompts failed'}, so "
+            f"{stats.source} keeps its {counted(stats.kept_votes, 'vote')} of the earlier "
+            f"prompt ({changed or 'other instructions, template, examples or aliases'}): "
+            "this prompt's answers are cached, and a run that asks every prompt without a "
+            "failure replaces those votes with them",
+            highlight=False,
+        )
     if stats.unread_by_attribute:
         # Trial 57c: the answers quoted were cut before the attribute they left out.
         console.print(

@@ -796,6 +796,17 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
     assert "cost $0.0001" in result.stdout, "4 x (20 in + 5 out) tokens at $1 / $2 per million"
+    # Trial 67a: new instructions asked of a server that was down replaced every vote.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    advert = ("llm", ws, "--model", "m", "--instructions", "Advert?", "--split", "all")
+    failed = run(*advert, "--base-url", down, "--api-key", "k", "--max-retries", "0")
+    said = " ".join(failed.stderr.split())
+    assert "prompts failed, so llm:m keeps its 12 votes of the earlier prompt" in said
+    with Workspace(ws, read_only=True) as workspace:
+        kept = workspace.sql("SELECT count(*) AS n FROM votes WHERE source = 'llm:m'")["n"][0]
+    assert kept == 12, "one vote per example, 3 copies of each text"
     with Workspace(ws) as workspace:
         workspace.con.execute(
             "INSERT INTO queue SELECT id, 1, 'test', gold, gold, 0, '' FROM examples"

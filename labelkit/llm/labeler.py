@@ -336,7 +336,9 @@ class LLMRunStats:
     of the first failed prompts' examples (``FAILED_SHOWN``), and ``too_long`` how many
     failed as longer than the model's context (they fail alike on every run).
     ``replaced_votes`` counts the votes the source had from another prompt (other
-    instructions, a template, aliases), which this run's answers replaced.
+    instructions, a template, aliases), which this run's answers replaced;
+    ``kept_votes`` those a run that ``stopped`` early or ``failed`` on a prompt left as
+    they were, its answers only cached (a run without either replaces them).
     ``timed_out`` attempts ran past the deadline and ``broken_off`` ended without an
     answer read (a dropped connection, a body cut off); ``cost`` counts each at the most
     its request could cost, as an endpoint may have answered and billed it."""
@@ -367,6 +369,7 @@ class LLMRunStats:
     failed_examples: list[str] = field(default_factory=list)
     too_long: int = 0
     replaced_votes: int = 0
+    kept_votes: int = 0
     timed_out: int = 0
     broken_off: int = 0
 
@@ -1125,7 +1128,11 @@ def _label(
         plan = dataclasses.replace(plan, note=_with_unheld(plan.note, outcome, budget_usd))
     else:
         outcome.over_limit_stop()
-    stopped = outcome.stopped
+    not_asked = counts.pending - outcome.answered - outcome.failed
+    # A stop with every prompt asked stopped nothing (trial 67a: the last five prompts
+    # failing read "the run stopped early, 0 prompts not asked" and exited 1, where the
+    # same failures earlier in a run exited 0): its failures are said as failures.
+    stopped = outcome.stopped if not_asked else None
     if stopped and outcome.last_error and outcome.last_error not in stopped:
         # Trial 44: retries spent --max-requests on a refused connection, and the run
         # named the limit, never the refusal.
@@ -1180,6 +1187,11 @@ def _label(
                 .rows()
             )
         unsure = int(answers["unsure"].sum())
+    # Trial 67a: new instructions against a server that was down got no answer, and the
+    # 7,221 votes of the earlier prompt were replaced by none. A source holds one
+    # prompt's votes, so a part of the new prompt's cannot join them: they wait in the
+    # cache for a run that asks every prompt without a failure.
+    keep_earlier = replaced > 0 and (bool(stopped) or outcome.failed > 0)
     with workspace.run(
         "llm",
         {
@@ -1207,9 +1219,9 @@ def _label(
         },
         started=started,
     ) as run:
-        if split is None:
+        if split is None and not keep_earlier:
             replace(run.con, votes, sources, run_id=run.id)
-        else:
+        elif not keep_earlier:
             # Only this split's votes are replaced: the source's votes on the others stay
             # (trial 34: `llm --split train` deleted the votes `--split dev` had stored),
             # unless they are of another prompt, which a source of one prompt cannot keep
@@ -1239,7 +1251,7 @@ def _label(
         # As the cost limit counts it: an answer without usage at its ceiling (trial 47
         # read $0.0000 for 136 answers from an endpoint that gave none).
         cost=None if config.cost(0, 0) is None else outcome.cost,
-        not_asked=counts.pending - outcome.answered - outcome.failed,
+        not_asked=not_asked,
         stopped=stopped,
         spans=spans,
         budget=plan,
@@ -1256,7 +1268,8 @@ def _label(
         last_error=outcome.last_error if outcome.failed else None,
         failed_examples=_examples_of(workspace, outcome.failed_keys),
         too_long=outcome.too_long,
-        replaced_votes=replaced,
+        replaced_votes=0 if keep_earlier else replaced,
+        kept_votes=replaced if keep_earlier else 0,
     )
 
 

@@ -209,6 +209,19 @@ def test_a_run_stops_when_every_replica_is_dropped(workspace: Workspace) -> None
     assert re.match(rf"2 prompts in a row failed at ({dead}|{gone}), the last with", stats.stopped)
 
 
+def test_failures_that_leave_no_prompt_unasked_stop_nothing(workspace: Workspace) -> None:
+    # Trial 67a: a rerun of 7 always-slow prompts read "the run stopped early, 0 prompts
+    # not asked" and exited 1; the full run with the same failures exited 0.
+    dead = dataclasses.replace(
+        CONFIG, base_url=_closed_port_url(), concurrency=1, max_retries=0, stop_after_failures=6
+    )
+    every = label_with_llm(workspace, dead)
+    assert (every.failed, every.not_asked, every.stopped) == (6, 0, None)
+    early = label_with_llm(workspace, dataclasses.replace(dead, stop_after_failures=5))
+    assert (early.failed, early.not_asked) == (5, 1)
+    assert early.stopped is not None and early.stopped.startswith("5 prompts in a row failed")
+
+
 def test_falls_back_when_json_schema_is_refused(workspace: Workspace) -> None:
     with OpenAIServer(Behaviour(refuse_json_schema=True)) as server:
         config = dataclasses.replace(CONFIG, base_url=server.base_url)
@@ -968,6 +981,29 @@ def test_a_new_prompt_on_one_split_leaves_no_vote_of_the_old_one(workspace: Work
         workspace.sql("SELECT id FROM examples WHERE split = 'train'")["id"]
     )
     assert len(votes(workspace)) == train
+
+
+def test_a_new_prompt_that_stops_early_keeps_the_old_prompts_votes(workspace: Workspace) -> None:
+    # Trial 67a: new instructions against a server that was down got no answer, exited 1,
+    # and replaced the source's 7,221 votes of the earlier prompt by none.
+    with OpenAIServer() as server:
+        config = dataclasses.replace(CONFIG, base_url=server.base_url)
+        label_with_llm(workspace, config)
+        before = votes(workspace)
+        advert = dataclasses.replace(config, instructions="Is this comment an advert?")
+        down = dataclasses.replace(
+            advert, base_url=_closed_port_url(), max_retries=0, stop_after_failures=2
+        )
+        stopped = label_with_llm(workspace, down)
+        assert stopped.stopped is not None and stopped.answered == 0
+        assert (stopped.kept_votes, stopped.replaced_votes) == (6, 0)
+        assert votes(workspace) == before
+        definition = workspace.sql("SELECT definition FROM sources")["definition"][0]
+        assert "advert" not in definition, "the source still holds the earlier prompt's votes"
+        # The run that finishes the new prompt replaces them.
+        finished = label_with_llm(workspace, advert)
+    assert (finished.replaced_votes, finished.kept_votes, finished.answered) == (6, 0, 6)
+    assert "advert" in workspace.sql("SELECT definition FROM sources")["definition"][0]
 
 
 def test_an_llm_run_is_logged_from_its_start(workspace: Workspace) -> None:
