@@ -432,15 +432,19 @@ class AutoLabelModel(BaseLabelModel):
             candidates[f"dawid_skene, gold weight {weight:g}"] = lambda partial: (
                 _confusion_model(fixed, weight).fit(codes, votes.k, partial).predict_proba(codes)
             )
+        # Every model stores 1/k where no source voted (``predict_proba``); scored there
+        # by the prior it fitted, a fit won by the class balance alone (trial 67b: at 2%
+        # positives, 0.967 against majority vote's 0.751 on rows 44% unvoted, where the
+        # stored labels scored 0.534 against 0.526).
+        voted = votes.per_row[rows] > 0
         for name, posterior in candidates.items():
             held_out[name] = np.zeros((len(rows), votes.k))
             for k in range(5):
                 partial = gold.copy()
                 partial[rows[fold == k]] = ABSTAIN
                 held_out[name][fold == k] = posterior(partial)[rows[fold == k]]
+            held_out[name][~voted] = 1.0 / votes.k
         scores = {name: expected_accuracy(held, gold[rows]) for name, held in held_out.items()}
-        # Confidence is fitted where there are votes: elsewhere every model says 1/k.
-        voted = votes.per_row[rows] > 0
         truth = np.bincount(gold[rows], minlength=votes.k) / len(rows)
         baseline = _distance(_shares(votes, fixed), truth)
         shifted = {}

@@ -734,3 +734,35 @@ def test_votes_that_all_name_one_class_fall_back_saying_why() -> None:
         "as all wrong: the votes alone cannot tell how often the sources err"
     )
     assert (model.predict(codes) == 1).all(), "each voted row keeps the one class voted"
+
+
+def test_with_gold_rows_no_source_voted_on_favour_no_candidate() -> None:
+    # Trial 67b: at 2% positives the fit was scored by its class prior on the 44% of
+    # gold rows without votes, where every model stores 1/k, and won the cross-validation
+    # 0.967 to majority vote's 0.751; Dawid-Skene, right on the voted rows, lost.
+    rng = np.random.default_rng(7)
+    truth = (rng.random(5000) < 0.02).astype(int)
+    columns = []
+    for label, precision, coverage in [(1, 0.6, 0.05), (1, 0.8, 0.03), (1, 0.7, 0.04)] + [
+        (0, 0.99, 0.2)
+    ] * 5:
+        share = 0.02 if label else 0.98
+        fires_on_label = min(precision * coverage / share, 0.95)
+        fires_elsewhere = (1 - precision) * coverage / (1 - share)
+        rate = np.where(truth == label, fires_on_label, fires_elsewhere)
+        columns.append(np.where(rng.random(len(truth)) < rate, label, -1))
+    codes = np.column_stack(columns)
+    gold = np.full(len(truth), -1)
+    gold[:1000] = truth[:1000]
+    voted = (codes != -1).any(axis=1)
+    model = AutoLabelModel().fit(codes, 2, gold=gold)
+    scores = model.report["cross_validation"]
+    # Unvoted gold rows count 1/2 for every candidate: the scores differ by the voted
+    # rows alone, and so by at most their share.
+    share_voted = voted[:1000].mean()
+    assert share_voted < 0.75
+    assert max(scores.values()) - min(scores.values()) <= share_voted
+    assert model.report["chosen"] == "dawid_skene"
+    test = gold == -1
+    mv = majority_vote(codes[test & voted], truth[test & voted], 2)
+    assert accuracy(model.predict_proba(codes)[test & voted], truth[test & voted]) > mv
