@@ -766,3 +766,36 @@ def test_with_gold_rows_no_source_voted_on_favour_no_candidate() -> None:
     test = gold == -1
     mv = majority_vote(codes[test & voted], truth[test & voted], 2)
     assert accuracy(model.predict_proba(codes)[test & voted], truth[test & voted]) > mv
+
+
+def test_with_gold_a_one_class_rule_is_held_to_its_class_share_of_the_gold_rows() -> None:
+    # Trial 67b: a rule that votes one class of three, right 21% of the time, was held
+    # to its class's share of the rows it votes on (its own accuracy) and never dropped,
+    # though the docs and `labelkit aggregate` said it was below chance on gold. A rule
+    # for a class of 2%, right 21% of the time, is ten times chance: it stays.
+    rng = np.random.default_rng(3)
+    truth = rng.choice(3, 3000)
+    columns = [
+        np.where(rng.random(3000) < np.where(truth == label, 0.5, 0.05), label, ABSTAIN)
+        for label in (0, 1, 2)
+        for _ in range(3)
+    ]
+    wrong = np.where((truth != 0) & (rng.random(3000) < 0.4), 0, ABSTAIN)
+    wrong[(truth == 0) & (rng.random(3000) < 0.2)] = 0
+    codes = np.column_stack([*columns, wrong])
+    gold = np.full(3000, ABSTAIN)
+    gold[:600] = truth[:600]
+    voted = wrong[:600] != ABSTAIN
+    assert (wrong[:600][voted] == truth[:600][voted]).mean() < 0.25, "a third by chance"
+    model = AutoLabelModel().fit(codes, 3, gold)
+    assert model.report["below_chance_on_gold"] == [9] and model.report["dropped"] == [9]
+    rare = (rng.random(3000) < 0.02).astype(int)
+    rule = np.where(rng.random(3000) < np.where(rare == 1, 0.9, 0.07), 1, ABSTAIN)
+    others = np.where(rng.random((3000, 3)) < 0.3, 0, ABSTAIN)
+    others[rare == 1] = ABSTAIN
+    rare_gold = np.full(3000, ABSTAIN)
+    rare_gold[:1500] = rare[:1500]
+    kept = AutoLabelModel().fit(np.column_stack([others, rule]), 2, rare_gold).report
+    hit = rule[:1500] != ABSTAIN
+    assert 0.1 < (rare[:1500][hit] == 1).mean() < 0.4
+    assert kept["below_chance_on_gold"] == [] and 3 not in kept["dropped"]
