@@ -611,9 +611,11 @@ def _on_tokens(report: dict[str, Any]) -> dict[str, Any]:
     differ; trial 65b: "on 3009 gold rows" of a dev split of 150 texts)."""
     if "reason" not in report:
         return report
-    reason = report["reason"].replace("of the voted examples", "of the voted tokens")
+    reason = report["reason"].replace("the voted examples", "the voted tokens")
     reason = reason.replace("gold rows", "gold tokens")
-    return report | {"reason": reason.replace("its clear majorities", "the tokens it decides")}
+    return report | {
+        "reason": reason.replace("its clear majorities", "the tokens it clearly decides")
+    }
 
 
 @span_label_models.register("auto")

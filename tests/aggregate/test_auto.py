@@ -86,6 +86,17 @@ def test_beats_majority_vote_where_sources_differ_in_quality() -> None:
     assert accuracy(model.predict_proba(codes), truth) > majority_vote(codes, truth, 3) + 0.08
     estimated = np.array(model.report["accuracy"])
     assert (estimated[:3] > 0.8).all() and (estimated[3:] < 0.5).all()
+    # Trial 67a: "agrees with majority vote on 100%" read as the same labels, where the
+    # fit differed on every tie of majority vote's.
+    counts = np.stack([(codes == k).sum(axis=1) for k in range(3)], axis=1)
+    voted = counts.sum(axis=1) > 0
+    top = np.sort(counts[voted], axis=1)
+    ties = (top[:, -1] == top[:, -2]).mean()
+    assert ties > 0.1 and model.report["tied_in_majority_vote"] == pytest.approx(ties)
+    assert model.report["reason"].endswith(
+        f"; majority vote ties on {ties:.0%} of the voted examples, which the fit decides by "
+        "the sources' estimated accuracies"
+    )
 
 
 @pytest.mark.parametrize("classes", [2, 3])

@@ -275,7 +275,7 @@ def test_the_aggregate_command_says_what_auto_chose_as_for_classification(
     assert fitted["reason"].endswith("% of the voted examples")
     reason = _on_tokens(fitted)["reason"]
     assert reason.startswith("agrees with majority vote on ")
-    assert "% of the tokens it decides and with Dawid-Skene on " in reason
+    assert "% of the tokens it clearly decides and with Dawid-Skene on " in reason
     assert reason.endswith("% of the voted tokens")
     path = tmp_path / "spans.duckdb"
     result = run("aggregate", path)
