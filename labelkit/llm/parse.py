@@ -264,7 +264,9 @@ def align_entities(
     """The character spans of ``entities`` (``(text, label)`` pairs, as
     ``parse_entities`` reads them) in ``text``, and those that found none.
 
-    Each entity marks every occurrence of its words in the text, ignoring case and
+    Each entity marks every occurrence of its words in the text, ignoring case (but
+    words with a capital mark only the occurrences cased alike where there are any:
+    "Go" marks "Go", not "go"; words in lower case mark any) and
     matching any run of whitespace between words ("Windows  7" finds "windows 7") and
     any or none around punctuation ("(DVD)" finds the tokenized "( DVD )"), never
     inside a word ("ram" does not find "program"), in NFC or NFD; each
@@ -298,6 +300,12 @@ def align_entities(
         if not matches:
             failures.append({"text": words, "label": named, "reason": "not in the text"})
             continue
+        # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times. Words
+        # given with a capital mark the occurrences cased alike, where there are any;
+        # words in lower case, as a model may write a name, mark every occurrence.
+        if words != words.lower():
+            cased = [m for m in matches if _letters(m.group()) == _letters(words)]
+            matches = cased or matches
         occurrences = [Span(m.start(), m.end(), label) for m in matches]
         spans_of[(words, named)] = to_char_spans(to_token_spans(occurrences, tokens)[0], tokens)
     # Words the answer gives two types mark nothing (trial 59b: "Haartrockner" as BRAND
@@ -341,6 +349,12 @@ def _words(words: str) -> re.Pattern[str] | None:
         after += r"(?![#+&])" if parts[-1][-1].isalpha() else ""
         alternatives.append(before + body + after)
     return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+def _letters(text: str) -> str:
+    """``text``'s letters and digits in NFC, their case kept: what two spellings of a
+    name share however they are spaced."""
+    return "".join(c for c in unicodedata.normalize("NFC", text) if c.isalnum())
 
 
 def _longest_first(spans: set[Span]) -> list[Span]:

@@ -176,6 +176,19 @@ def test_an_entity_of_one_letter_marks_no_longer_name_it_begins_or_ends() -> Non
     assert [(f["text"], f["reason"]) for f in failures] == [("D", "not in the text")]
 
 
+def test_words_with_a_capital_mark_the_occurrences_cased_alike() -> None:
+    # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times.
+    text = "We use Go and AWS. Ready to go? aws  Lambda, Rust"
+    entities = [("Go", "SKILL"), ("aws lambda", "SKILL"), ("AWS", "SKILL"), ("rust", "SKILL")]
+    spans, failures = align_entities(text, entities, ["SKILL"], tokenize([text])[0])
+    # "Go" and "AWS" are cased as in the text where they are; lower-case words, and
+    # words cased as no occurrence is, mark every occurrence, as a model may write them.
+    assert [text[s.start : s.end] for s in spans] == ["Go", "AWS", "aws  Lambda", "Rust"]
+    assert failures == []
+    spans, _ = align_entities(text, [("GO", "SKILL")], ["SKILL"], tokenize([text])[0])
+    assert [text[s.start : s.end] for s in spans] == ["Go", "go"]
+
+
 def test_overlapping_spans_of_one_answer_keep_the_longest() -> None:
     text = "the battery life and the battery"
     entities = [("battery", "TERM"), ("battery life", "TERM"), ("life", "BRAND")]
