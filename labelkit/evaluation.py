@@ -482,12 +482,16 @@ def expected_calibration_error(
     bins: int = CALIBRATION_BINS,
     *,
     predicted: np.ndarray | None = None,
-) -> float:
+) -> float | None:
     """How far the probability of each example's answer is from the accuracy, averaged
     over equal-width bins of that probability and weighted by how many examples fall in
-    each. The answer is the top class, or ``predicted`` where given and not ``ABSTAIN``:
-    fitted with gold, an aspect's answer need not be its most probable one (see
-    ``labelkit.aggregate.attributes``).
+    each. The answer is the top class, or ``predicted`` where given: fitted with gold,
+    an aspect's answer need not be its most probable one (see
+    ``labelkit.aggregate.attributes``), and an example ``predicted`` leaves undecided
+    (``ABSTAIN``) has no answer to be sure of and is left out (trial 67b: at 2%
+    positives the texts without votes, sure 0.5 of the common class and right 98% of
+    the time, made an ECE of 0.223 of a label model calibrated to 0.007 where it
+    labels). None where no example has an answer.
 
     Examples
     --------
@@ -496,7 +500,10 @@ def expected_calibration_error(
     """
     answer = proba.argmax(axis=1)
     if predicted is not None:
-        answer = np.where(predicted == ABSTAIN, answer, predicted)
+        answered = predicted != ABSTAIN
+        gold, proba, answer = gold[answered], proba[answered], predicted[answered]
+    if not len(gold):
+        return None
     confidence = proba[np.arange(len(proba)), answer]
     correct = answer == gold
     which = np.minimum((confidence * bins).astype(int), bins - 1)
