@@ -1463,7 +1463,12 @@ def llm(
         f"{stats.answered} answered, {stats.failed} failed, {parsed}"
         + (f", {stats.unsure} below --min-confidence" if min_confidence is not None else "")
         + f"; tokens in/out {stats.prompt_tokens}/{stats.completion_tokens}"
-        + _cost(stats.cost, "cost")
+        # Trial 67a: $0.1541 read as the bill, which was $0.1394: attempts that may or
+        # may not have been billed count at their most (said on the lines below).
+        + _cost(
+            stats.cost,
+            "cost at most" if stats.timed_out or stats.broken_off or stats.unmetered else "cost",
+        )
         # Only an answer shows which format the endpoint takes (trial 34: a wrong URL,
         # refused in every format, read "response format text").
         + (f"; response format {stats.response_format}" if stats.answered else "")

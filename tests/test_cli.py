@@ -772,6 +772,25 @@ def test_answers_saved_from_one_workspace_are_recorded_in_another(tmp_path: Path
     assert "cached without" not in run("llm", second, *asking, "--dry-run").stdout
 
 
+def test_a_cost_that_counts_attempts_at_their_most_says_at_most(tmp_path: Path) -> None:
+    # Trial 67a: "cost $0.1541" read as the bill, $0.1394: timed-out attempts were
+    # counted at the most their requests could cost, said only on a later line.
+    ws, csv = tmp_path / "ws.duckdb", tmp_path / "a.csv"
+    csv.write_text("text\nsubscribe to me\nnice song\n")
+    assert run("ingest", ws, csv, "--labels", "spam,ham").returncode == 0
+    prices = ("--input-price", "1", "--output-price", "2", "--api-key", "k")
+    with OpenAIServer(Behaviour(faults=["drop"])) as server:
+        asking = ("llm", ws, "--model", "m", "--instructions", "Spam?", "--base-url")
+        dropped = run(*asking, server.base_url, *prices)
+    assert dropped.returncode == 0, dropped.stderr
+    said = " ".join(dropped.stdout.split())
+    assert "2 answered, 0 failed" in said and "; cost at most $0.0" in said
+    assert "broke off without an answer read" in said
+    with OpenAIServer() as server:
+        again = run(*asking, server.base_url, *prices, "--refresh")
+    assert "; cost $0.0" in " ".join(again.stdout.split())
+
+
 def test_llm_and_review_commands(tmp_path: Path) -> None:
     ws = tmp_path / "ws.duckdb"
     csv = tmp_path / "a.csv"
