@@ -1482,11 +1482,11 @@ def llm(
         )
     if stats.kept_votes:
         _warn(
-            f"{'the run stopped early' if stats.stopped else 'prompts failed'}, so "
+            f"{'the run stopped early' if stats.stopped else 'no prompt has an answer'}, so "
             f"{stats.source} keeps its {counted(stats.kept_votes, 'vote')} of the earlier "
             f"prompt ({changed or 'other instructions, template, examples or aliases'}): "
-            "this prompt's answers are cached, and a run that asks every prompt without a "
-            "failure replaces those votes with them",
+            "the answers this prompt gets are cached, and its first run that is not cut "
+            "short replaces those votes with them",
             highlight=False,
         )
     if stats.unread_by_attribute:
@@ -2150,7 +2150,7 @@ def aggregate_votes(
                 better_on_dev = better_on_dev or _a_source_better_on_dev(measured, model, on_dev)
         counts = dict(ws.sql("SELECT label, count(*) FROM predictions GROUP BY label").rows())
         unused_gold = _unused_gold(ws, model, fit_split, gold_split)
-        equal_shares = _equal_shares_assumed(ws, model, params, fit_split)
+        equal_shares = _equal_shares_assumed(ws, model, params, fit_split, gold_split)
         # Trial 54b: 305 ties left unlabeled, said only by the counts.
         tied = (
             first_row(
@@ -2283,13 +2283,14 @@ UNEQUAL_SHARES = 0.2
 
 
 def _equal_shares_assumed(
-    ws: Workspace, model: str, params: dict[str, Any], fit_split: str
+    ws: Workspace, model: str, params: dict[str, Any], fit_split: str, gold_split: str | None
 ) -> str | None:
     """A note where ``snorkel`` assumed equal class shares (Snorkel's default, without
-    ``--class-balance``) and the votes' majority on ``fit_split`` is far from them, with
-    the option that gives it those shares (trial 67b: at 80/15/5, Snorkel's labels were
-    right 0.600 of the time with equal shares, 0.765 with the true ones)."""
-    if model != "snorkel" or params.get("class_balance") is not None:
+    ``--class-balance`` or gold, whose shares it takes) and the votes' majority on
+    ``fit_split`` is far from them, with the option that gives it those shares (trial
+    67b: at 80/15/5, Snorkel's labels were right 0.600 of the time with equal shares,
+    0.765 with the true ones)."""
+    if model != "snorkel" or params.get("class_balance") is not None or gold_split:
         return None
     matrix = LabelMatrix.from_workspace(ws, split=fit_split, sources=params.get("sources"))
     k = matrix.task.cardinality
@@ -2305,7 +2306,8 @@ def _equal_shares_assumed(
     return (
         f"note: snorkel assumed the classes equally common (Snorkel's default), where the "
         f"votes' majority on {fit_split} gives {given} in label order: `--class-balance "
-        f"{given}` (or the shares you know) gives it those"
+        f"{given}` gives it majority vote's shares, the shares you know are better, and "
+        "`--gold-split dev` gives it dev gold's"
     )
 
 
@@ -2651,9 +2653,8 @@ def _aggregate_spans(
         if "cross_validation" in result.report:
             # Trial 48a: 0.95 against majority vote's 0.51 above, and entity F1 below it.
             console.print(
-                f"(that choice scored each {gold_split} token's type, O included, where "
-                "majority vote leaves a token no source marks to chance: the entity F1 "
-                "below is what the spans score)",
+                f"(that choice scored the type of each {gold_split} token some source "
+                "marks, O included: the entity F1 below is what the spans score)",
                 highlight=False,
             )
     if not result.scores.height:

@@ -123,7 +123,9 @@ def test_aggregate_points_out_train_gold_auto_could_fit_with(tmp_path: Path) -> 
     fitted = piped("aggregate", path, "--gold-split", "train")
     assert fitted.returncode == 0, fitted.stderr
     assert "gold labels, which auto did not use" not in fitted.stdout
-    assert "cross-validation over 60 gold rows" in " ".join(fitted.stdout.split())
+    assert "cross-validation over the 60 gold rows some source votes on" in " ".join(
+        fitted.stdout.split()
+    )
 
 
 def test_piped_evaluate_shows_whole_names_and_lfs_where_they_vote(voted: Path) -> None:
@@ -822,7 +824,7 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     advert = ("llm", ws, "--model", "m", "--instructions", "Advert?", "--split", "all")
     failed = run(*advert, "--base-url", down, "--api-key", "k", "--max-retries", "0")
     said = " ".join(failed.stderr.split())
-    assert "prompts failed, so llm:m keeps its 12 votes of the earlier prompt" in said
+    assert "no prompt has an answer, so llm:m keeps its 12 votes of the earlier prompt" in said
     with Workspace(ws, read_only=True) as workspace:
         kept = workspace.sql("SELECT count(*) AS n FROM votes WHERE source = 'llm:m'")["n"][0]
     assert kept == 12, "one vote per example, 3 copies of each text"
@@ -1415,6 +1417,10 @@ def test_snorkel_assuming_equal_shares_of_unequal_classes_is_noted(tmp_path: Pat
     assert "assumed the classes equally common" not in " ".join(
         piped("aggregate", ws).stdout.split()
     )
+    # The second read: with gold, Snorkel's model takes gold's shares.
+    fitted = piped("aggregate", ws, "--model", "snorkel", "--gold-split", "dev")
+    assert fitted.returncode == 0, fitted.stderr
+    assert "assumed the classes equally common" not in " ".join(fitted.stdout.split())
 
 
 def test_aggregate_points_to_snorkel_where_it_beats_dawid_skene_on_dev(tmp_path: Path) -> None:

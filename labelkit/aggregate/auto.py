@@ -27,7 +27,7 @@ from labelkit.task import ABSTAIN
 _EPS = 1e-6
 # What the cross-validation scores are, said beside them: they differ from the accuracy
 # `aggregate` tables on dev (trial 30 read 0.655 here beside majority vote's 0.613 there).
-_CV_SCORE = ", expected accuracy on held-out folds, ties and rows without votes by their odds"
+_CV_SCORE = ", expected accuracy on held-out folds, ties by their odds"
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -445,19 +445,24 @@ class AutoLabelModel(BaseLabelModel):
             candidates[f"dawid_skene, gold weight {weight:g}"] = lambda partial: (
                 _confusion_model(fixed, weight).fit(codes, votes.k, partial).predict_proba(codes)
             )
-        # Every model stores 1/k where no source voted (``predict_proba``); scored there
-        # by the prior it fitted, a fit won by the class balance alone (trial 67b: at 2%
-        # positives, 0.967 against majority vote's 0.751 on rows 44% unvoted, where the
-        # stored labels scored 0.534 against 0.526).
+        # Scored on the gold rows some source votes on: on the others every candidate
+        # answers alike (1/k, or the caller's absent answer or O), and a fit scored there
+        # by its class prior won by the class balance alone (trial 67b: at 2% positives,
+        # 0.967 against majority vote's 0.751 on rows 44% unvoted, where the stored
+        # labels scored 0.534 against 0.526).
         voted = votes.per_row[rows] > 0
+        scored = voted if voted.any() else np.ones(len(rows), bool)
         for name, posterior in candidates.items():
             held_out[name] = np.zeros((len(rows), votes.k))
             for k in range(5):
                 partial = gold.copy()
                 partial[rows[fold == k]] = ABSTAIN
                 held_out[name][fold == k] = posterior(partial)[rows[fold == k]]
-            held_out[name][~voted] = 1.0 / votes.k
-        scores = {name: expected_accuracy(held, gold[rows]) for name, held in held_out.items()}
+        scores = {
+            name: expected_accuracy(held[scored], gold[rows[scored]])
+            for name, held in held_out.items()
+        }
+        on = f"{scored.sum()} gold rows some source votes on"
         truth = np.bincount(gold[rows], minlength=votes.k) / len(rows)
         baseline = _distance(_shares(votes, fixed), truth)
         shifted = {}
@@ -468,7 +473,7 @@ class AutoLabelModel(BaseLabelModel):
             if shift <= self.max_shift:
                 model, weight = name.split(", gold weight ")
                 reason = (
-                    f"best of 5-fold cross-validation on {len(rows)} gold rows: {name} "
+                    f"best of 5-fold cross-validation on the {on}: {name} "
                     f"({scores[name]:.3f} against majority vote's {scores['majority_vote']:.3f}"
                     f"{_CV_SCORE})"
                 )
@@ -481,7 +486,7 @@ class AutoLabelModel(BaseLabelModel):
             shifted[name] = shift
         reason = (
             f"majority vote, {scores['majority_vote']:.3f} on 5-fold cross-validation over "
-            f"{len(rows)} gold rows ({_CV_SCORE.removeprefix(', ')})"
+            f"the {on} ({_CV_SCORE.removeprefix(', ')})"
         )
         # Majority vote fits nothing, so its shares on the gold rows are held out as they are.
         self.pseudo_votes = _best_fit(

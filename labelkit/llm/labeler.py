@@ -337,8 +337,9 @@ class LLMRunStats:
     failed as longer than the model's context (they fail alike on every run).
     ``replaced_votes`` counts the votes the source had from another prompt (other
     instructions, a template, aliases), which this run's answers replaced;
-    ``kept_votes`` those a run that ``stopped`` early or ``failed`` on a prompt left as
-    they were, its answers only cached (a run without either replaces them).
+    ``kept_votes`` those a run that ``stopped`` early, or that left the new prompt
+    without any answer, kept as they were, its answers only cached (a run that is not
+    cut short replaces them).
     ``timed_out`` attempts ran past the deadline and ``broken_off`` ended without an
     answer read (a dropped connection, a body cut off); ``cost`` counts each at the most
     its request could cost, as an endpoint may have answered and billed it."""
@@ -1190,8 +1191,10 @@ def _label(
     # Trial 67a: new instructions against a server that was down got no answer, and the
     # 7,221 votes of the earlier prompt were replaced by none. A source holds one
     # prompt's votes, so a part of the new prompt's cannot join them: they wait in the
-    # cache for a run that asks every prompt without a failure.
-    keep_earlier = replaced > 0 and (bool(stopped) or outcome.failed > 0)
+    # cache for a run that is not cut short. Failures alone do not hold them back: a
+    # prompt over the model's context fails on every run (the second read).
+    answers = counts.prompts - counts.pending + outcome.answered
+    keep_earlier = replaced > 0 and (bool(stopped) or answers == 0)
     with workspace.run(
         "llm",
         {

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+import spacy
 
 from labelkit.errors import InputError, check_known_labels
 from labelkit.spans import Offsets, Span, to_char_spans, to_token_spans, tokenize
@@ -260,13 +261,15 @@ def align_entities(
     tokens: Sequence[Offsets],
     *,
     aliases: Mapping[str, Sequence[str]] | None = None,
+    common_words: Collection[str] = (),
 ) -> tuple[list[Span], list[dict[str, str]]]:
     """The character spans of ``entities`` (``(text, label)`` pairs, as
     ``parse_entities`` reads them) in ``text``, and those that found none.
 
-    Each entity marks every occurrence of its words in the text, ignoring case (but
-    words with a capital mark only the occurrences cased alike where there are any:
-    "Go" marks "Go", not "go"; words in lower case mark any) and
+    Each entity marks every occurrence of its words in the text, ignoring case (but a
+    name with a capital whose lower case is one of ``common_words``, the language's
+    stop words as ``align_answers`` passes them, marks only the occurrences cased alike
+    where there are any: "Go" marks "Go", not "go"; "Python" marks "python" too) and
     matching any run of whitespace between words ("Windows  7" finds "windows 7") and
     any or none around punctuation ("(DVD)" finds the tokenized "( DVD )"), never
     inside a word ("ram" does not find "program"), in NFC or NFD; each
@@ -300,10 +303,10 @@ def align_entities(
         if not matches:
             failures.append({"text": words, "label": named, "reason": "not in the text"})
             continue
-        # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times. Words
-        # given with a capital mark the occurrences cased alike, where there are any;
-        # words in lower case, as a model may write a name, mark every occurrence.
-        if words != words.lower():
+        # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times. Only a
+        # name that is also a common word: "python" in a posting is the skill too (the
+        # second read), and a model may write a name in lower case.
+        if words != words.lower() and " ".join(words.lower().split()) in common_words:
             cased = [m for m in matches if _letters(m.group()) == _letters(words)]
             matches = cased or matches
         occurrences = [Span(m.start(), m.end(), label) for m in matches]
@@ -409,12 +412,15 @@ def align_answers(
     [{'spans': [[4, 16, 'TERM']], 'failures': []}]
     """
     aligned: list[dict[str, list[Any]] | None] = []
+    common = spacy.util.get_lang_class(lang).Defaults.stop_words
     for text, answer, offsets in zip(texts, answers, tokenize(texts, lang), strict=True):
         entities = parse_entities(answer)
         if entities is None:
             aligned.append(None)
             continue
-        spans, failures = align_entities(text, entities, labels, offsets, aliases=aliases)
+        spans, failures = align_entities(
+            text, entities, labels, offsets, aliases=aliases, common_words=common
+        )
         aligned.append({"spans": [span.to_json() for span in spans], "failures": failures})
     return aligned
 

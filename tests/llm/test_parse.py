@@ -3,9 +3,10 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+import spacy
 
 from labelkit import InputError, parse_label
-from labelkit.llm.parse import align_entities, parse_entities
+from labelkit.llm.parse import align_answers, align_entities, parse_entities
 from labelkit.spans import tokenize
 
 LABELS = ["ham", "spam"]
@@ -176,17 +177,30 @@ def test_an_entity_of_one_letter_marks_no_longer_name_it_begins_or_ends() -> Non
     assert [(f["text"], f["reason"]) for f in failures] == [("D", "not in the text")]
 
 
-def test_words_with_a_capital_mark_the_occurrences_cased_alike() -> None:
-    # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times.
-    text = "We use Go and AWS. Ready to go? aws  Lambda, Rust"
-    entities = [("Go", "SKILL"), ("aws lambda", "SKILL"), ("AWS", "SKILL"), ("rust", "SKILL")]
-    spans, failures = align_entities(text, entities, ["SKILL"], tokenize([text])[0])
-    # "Go" and "AWS" are cased as in the text where they are; lower-case words, and
-    # words cased as no occurrence is, mark every occurrence, as a model may write them.
-    assert [text[s.start : s.end] for s in spans] == ["Go", "AWS", "aws  Lambda", "Rust"]
+def test_a_name_that_is_also_a_common_word_marks_the_occurrences_cased_alike() -> None:
+    # Trial 67a: the skill "Go" marked the verb in "Ready to go?" 23 times. The second
+    # read: "Python" must still mark "python", a model's or a writer's lower case.
+    text = "We use Go and Python. Ready to go? Write python  daily, MAKE builds"
+    entities = [("Go", "SKILL"), ("Python", "SKILL"), ("make", "SKILL")]
+    common = spacy.util.get_lang_class("en").Defaults.stop_words
+    found, failures = align_entities(
+        text, entities, ["SKILL"], tokenize([text])[0], common_words=common
+    )
+    # "make" in lower case marks "MAKE": only a capital says a name.
+    assert [text[s.start : s.end] for s in found] == ["Go", "Python", "python", "MAKE"]
     assert failures == []
-    spans, _ = align_entities(text, [("GO", "SKILL")], ["SKILL"], tokenize([text])[0])
-    assert [text[s.start : s.end] for s in spans] == ["Go", "go"]
+    # Cased as no occurrence is, it marks every one; without common words, every one.
+    shouted, _ = align_entities(
+        text, [("GO", "SKILL")], ["SKILL"], tokenize([text])[0], common_words=common
+    )
+    plain, _ = align_entities(text, [("Go", "SKILL")], ["SKILL"], tokenize([text])[0])
+    assert (
+        [text[s.start : s.end] for s in shouted]
+        == [text[s.start : s.end] for s in plain]
+        == ["Go", "go"]
+    )
+    answers = align_answers([text], ['[{"text": "Go", "label": "SKILL"}]'], ["SKILL"], "en")
+    assert answers[0] is not None and answers[0]["spans"] == [[7, 9, "SKILL"]]
 
 
 def test_overlapping_spans_of_one_answer_keep_the_longest() -> None:
