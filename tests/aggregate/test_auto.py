@@ -87,15 +87,19 @@ def test_beats_majority_vote_where_sources_differ_in_quality() -> None:
     estimated = np.array(model.report["accuracy"])
     assert (estimated[:3] > 0.8).all() and (estimated[3:] < 0.5).all()
     # Trial 67a: "agrees with majority vote on 100%" read as the same labels, where the
-    # fit differed on every tie of majority vote's.
+    # fit differed from majority vote on 195 of 1,200 texts.
     counts = np.stack([(codes == k).sum(axis=1) for k in range(3)], axis=1)
     voted = counts.sum(axis=1) > 0
-    top = np.sort(counts[voted], axis=1)
-    ties = (top[:, -1] == top[:, -2]).mean()
-    assert ties > 0.1 and model.report["tied_in_majority_vote"] == pytest.approx(ties)
+    top = counts[voted].max(axis=1)
+    tied = (counts[voted] == top[:, None]).sum(axis=1) > 1
+    mv = counts[voted].argmax(axis=1)
+    fit = model.predict_proba(codes)[voted].argmax(axis=1)
+    differs = (tied | (mv != fit)).mean()
+    assert differs > tied.mean() > 0.1, "it differs beyond the ties too"
+    assert model.report["differs_from_majority_vote"] == pytest.approx(differs)
     assert model.report["reason"].endswith(
-        f"; majority vote ties on {ties:.0%} of the voted examples, which the fit decides by "
-        "the sources' estimated accuracies"
+        f"; it labels {differs:.0%} of the voted examples otherwise than majority vote, which "
+        f"ties on {tied.mean():.0%} of them"
     )
 
 
