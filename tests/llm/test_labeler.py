@@ -250,14 +250,17 @@ def test_an_outage_or_another_parameter_refused_keeps_the_json_schema(
     # Trial 61c: an outage of 500s, and a reasoning model's refusal of max_tokens, were
     # each said to refuse json_schema and then json_object.
     with OpenAIServer(Behaviour(always=fault)) as server:
+        # One at a time, so that the stop leaves prompts unasked: a stop after every
+        # prompt was sent stops nothing (trial 67a).
         config = dataclasses.replace(
-            CONFIG, base_url=server.base_url, max_retries=0, stop_after_failures=3
+            CONFIG, base_url=server.base_url, max_retries=0, stop_after_failures=3, concurrency=1
         )
         with warnings.catch_warnings():
             warnings.simplefilter("error", LabelkitWarning)
             stats = label_with_llm(workspace, config)
     assert {request["response_format"]["type"] for request in server.requests} == {"json_schema"}
     assert stats.stopped is not None and "3 prompts in a row failed" in stats.stopped
+    assert (stats.failed, stats.not_asked) == (3, 3)
 
 
 def test_a_reasoning_model_is_asked_its_own_way(workspace: Workspace) -> None:
