@@ -485,7 +485,7 @@ def answered_by_balance(
     Examples
     --------
     >>> answered_by_balance(reviews)
-    "answered by the aspect's balance, not by a vote: 120 of price's 300 (40%, given 'positive') ..."
+    "answered by the aspect's balance, not by a vote: price: 120 of the 300 train texts ..."
     """
     if workspace.task.kind != "aspects":
         return None
@@ -505,18 +505,18 @@ def answered_by_balance(
         {"split": fit_split, "none": NONE, "mentioned": MENTIONED, "sources": sources},
     )
     said = [
-        f"{unnamed:,} of {attribute}'s {present:,} ({unnamed / present:.0%}, given {given!r})"
+        f"{attribute}: {unnamed:,} of the {present:,} {fit_split} texts answered present "
+        f"({unnamed / present:.0%}) got {given!r}, its most common answer"
         for attribute, present, unnamed, given in rows.iter_rows()
         if unnamed >= LOST_LABEL_VOTES and unnamed >= BALANCE_SHARE * present
     ]
     if not said:
         return None
     return (
-        f"answered by the aspect's balance, not by a vote: {first_named(said, 4)} "
-        f"{fit_split} texts answered as mentioning it had votes only that it is there, "
-        "never how, so each got its aspect's most common answer; write labeling "
-        "functions that vote those aspects' answers (a keyword near a sentiment word), "
-        "or check such labels in review"
+        f"answered by the aspect's balance, not by a vote: {first_named(said, 4)}, as "
+        "their votes only said the aspect is mentioned; write labeling functions that vote "
+        "those aspects' answers (a keyword near a sentiment word), or check such labels "
+        "in review"
     )
 
 
