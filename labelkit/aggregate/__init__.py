@@ -506,17 +506,17 @@ def answered_by_balance(
     )
     said = [
         f"{attribute}: {unnamed:,} of the {present:,} {fit_split} texts answered present "
-        f"({unnamed / present:.0%}) got {given!r}, its most common answer"
+        f"({unnamed / present:.0%}) got {given!r}"
         for attribute, present, unnamed, given in rows.iter_rows()
         if unnamed >= LOST_LABEL_VOTES and unnamed >= BALANCE_SHARE * present
     ]
     if not said:
         return None
     return (
-        f"answered by the aspect's balance, not by a vote: {first_named(said, 4)}, as "
-        "their votes only said the aspect is mentioned; write labeling functions that vote "
-        "those aspects' answers (a keyword near a sentiment word), or check such labels "
-        "in review"
+        f"answered by the aspect's balance, not by a vote: {first_named(said, 4)}, each "
+        "its aspect's most common answer, as their votes only said the aspect is "
+        "mentioned; write labeling functions that vote those aspects' answers (a keyword "
+        "near a sentiment word), or check such labels in review"
     )
 
 

@@ -486,9 +486,10 @@ def test_aspects_answered_by_the_values_balance_alone_are_warned_of(tmp_path: Pa
         (said,) = [str(w.message) for w in warned if "not by a vote" in str(w.message)]
         assert said == (
             "answered by the aspect's balance, not by a vote: price: 30 of the 70 train texts "
-            "answered present (43%) got 'positive', its most common answer, as their votes "
-            "only said the aspect is mentioned; write labeling functions that vote those "
-            "aspects' answers (a keyword near a sentiment word), or check such labels in review"
+            "answered present (43%) got 'positive', each its aspect's most common answer, as "
+            "their votes only said the aspect is mentioned; write labeling functions that vote "
+            "those aspects' answers (a keyword near a sentiment word), or check such labels in "
+            "review"
         )
         assert "food" not in said
         guessed = predictions.filter(
