@@ -2306,7 +2306,7 @@ def _equal_shares_assumed(
     return (
         f"note: snorkel assumed the classes equally common (Snorkel's default), where the "
         f"votes' majority on {fit_split} gives {given} in label order: `--class-balance "
-        f"{given}` gives it majority vote's shares, the shares you know are better, and "
+        f"{given}` gives it those (or give the true shares, where you know them), and "
         "`--gold-split dev` gives it dev gold's"
     )
 

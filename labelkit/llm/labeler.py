@@ -1193,8 +1193,8 @@ def _label(
     # prompt's votes, so a part of the new prompt's cannot join them: they wait in the
     # cache for a run that is not cut short. Failures alone do not hold them back: a
     # prompt over the model's context fails on every run (the second read).
-    answers = counts.prompts - counts.pending + outcome.answered
-    keep_earlier = replaced > 0 and (bool(stopped) or answers == 0)
+    answered_prompts = counts.prompts - counts.pending + outcome.answered
+    keep_earlier = replaced > 0 and (bool(stopped) or answered_prompts == 0)
     with workspace.run(
         "llm",
         {
