@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -59,3 +60,10 @@ def review_in_threads(
     if errors:
         raise errors[0]
     return handed
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (a server that is down, or one to start)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

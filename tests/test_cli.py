@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from labelkit import (
 from labelkit.aggregate import lost_labels
 from labelkit.cli import _print_per_class, app, gold_lowered_macro_f1
 from labelkit.evaluation import Evaluation
+from tests.helpers import free_port
 from tests.openai_server import Behaviour, OpenAIServer
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
@@ -818,9 +818,7 @@ def test_llm_and_review_commands(tmp_path: Path) -> None:
     assert "llm:m: 4 prompts, 0 cached, 4 answered, 0 failed" in result.stdout
     assert "cost $0.0001" in result.stdout, "4 x (20 in + 5 out) tokens at $1 / $2 per million"
     # Trial 67a: new instructions asked of a server that was down replaced every vote.
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        down = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    down = f"http://127.0.0.1:{free_port()}/v1"
     advert = ("llm", ws, "--model", "m", "--instructions", "Advert?", "--split", "all")
     failed = run(*advert, "--base-url", down, "--api-key", "k", "--max-retries", "0")
     said = " ".join(failed.stderr.split())
@@ -999,9 +997,7 @@ def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None
     csv = tmp_path / "a.csv"
     csv.write_text("text,label\nhello there,ham\nbuy now,spam\n")
     assert run("ingest", ws, csv, "--label-column", "label").returncode == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [*LABELKIT, "serve", str(ws), "--port", str(port), "--token", "t0k"],
         stdout=subprocess.PIPE,

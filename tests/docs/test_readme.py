@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from labelkit import Workspace, bundled_dataset
+from tests.helpers import free_port
 from tests.openai_server import OpenAIServer
 
 ROOT = Path(__file__).parents[2]
@@ -56,9 +56,7 @@ def test_readme_your_own_data_commands_run(tmp_path: Path) -> None:
             assert command[0] == "labelkit"
             args = [sys.executable, "-m", "labelkit", *command[1:]]
             if command[1] == "serve":
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", 0))
-                    port = str(probe.getsockname()[1])
+                port = str(free_port())
                 args[args.index("8080")] = port
                 serving = subprocess.Popen(
                     args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from labelkit.llm.cache import CachedAnswer, store_answer
 from labelkit.llm.labeler import LLMRun
 from labelkit.llm.transport import _retry_delay
 from labelkit.task import Task
+from tests.helpers import free_port
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
 CONFIG = LLMConfig(
@@ -309,19 +309,13 @@ def test_the_task_is_read_once_and_keys_match_the_requests(tmp_path: Path) -> No
         )
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def llm_of_a_closed_port(workspace: Workspace, stop_after: int) -> subprocess.CompletedProcess:
     """`labelkit llm` on ``workspace`` against a port nothing listens on."""
     path = workspace.path
     workspace.close()
     command = [
         sys.executable, "-m", "labelkit", "llm", str(path), "--model", "test-model",
-        "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
+        "--instructions", "Spam?", "--base-url", f"http://127.0.0.1:{free_port()}/v1",
         "--api-key", "test", "--max-retries", "0", "--concurrency", "1",
         "--stop-after-failures", str(stop_after), "--split", "all",
     ]  # fmt: skip
@@ -344,7 +338,7 @@ def test_a_request_limit_spent_on_retries_names_the_failure(workspace: Workspace
     # Trial 44: "1 failed ... the limit of 5 requests is reached", and the refused
     # connection that used the requests up was never named.
     config = dataclasses.replace(
-        CONFIG, base_url=f"http://127.0.0.1:{closed_port()}/v1", max_retries=4, max_requests=5
+        CONFIG, base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=4, max_requests=5
     )
     stats = label_with_llm(workspace, config)
     assert stats.failed == 1 and stats.answered == 0

@@ -5,7 +5,6 @@ import json
 import math
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from labelkit import (
 )
 from labelkit.llm import LLMRunStats, estimate_llm_run, few_shot_examples
 from labelkit.llm.labeler import prompt_change
+from tests.helpers import free_port
 from tests.openai_server import Behaviour, OpenAIServer, answer_for
 
 CONFIG = LLMConfig(model="test-model", instructions="Is this comment spam?", api_key="test")
@@ -122,9 +122,7 @@ def test_requests_are_spread_over_replicas_of_one_model(workspace: Workspace) ->
 
 
 def _closed_port_url() -> str:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 def test_a_dead_replicas_prompts_are_asked_of_the_live_one(workspace: Workspace) -> None:

@@ -15,14 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from labelkit.cli import _lan_address
+from tests.helpers import free_port
 
 LABELKIT = [sys.executable, "-m", "labelkit"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
