@@ -29,6 +29,7 @@ from rich.markup import escape
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
 from labelkit.aggregate import (
+    MajorityVote,
     aggregate_to_workspace,
     health_said_elsewhere,
     label_model_accuracy,
@@ -2294,12 +2295,11 @@ def _equal_shares_assumed(
         return None
     matrix = LabelMatrix.from_workspace(ws, split=fit_split, sources=params.get("sources"))
     k = matrix.task.cardinality
-    counts = np.stack([(matrix.codes == label).sum(axis=1) for label in range(k)], axis=1)
-    top = counts.max(axis=1)
-    decided = (top > 0) & ((counts == top[:, None]).sum(axis=1) == 1)
-    if decided.sum() < MIN_GOLD:
+    voted = MajorityVote().fit(matrix.codes, k).predict(matrix.codes)
+    decided = voted[voted != ABSTAIN]
+    if len(decided) < MIN_GOLD:
         return None
-    shares = np.bincount(counts[decided].argmax(axis=1), minlength=k) / decided.sum()
+    shares = np.bincount(decided, minlength=k) / len(decided)
     if np.abs(shares - 1 / k).sum() / 2 < UNEQUAL_SHARES:
         return None
     given = ",".join(f"{share:.2f}" for share in shares)

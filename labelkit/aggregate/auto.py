@@ -719,10 +719,16 @@ def _otherwise_than_majority(votes: _Votes, posterior: np.ndarray) -> tuple[floa
     if not voted.any():
         return 0.0, 0.0
     counts = counts[voted]
-    top = counts.max(axis=1)
-    tied = (counts == top[:, None]).sum(axis=1) > 1
+    tied = ~_one_most_voted(counts)
     same = ~tied & (counts.argmax(axis=1) == posterior[voted].argmax(axis=1))
     return float((~same).mean()), float(tied.mean())
+
+
+def _one_most_voted(counts: np.ndarray) -> np.ndarray:
+    """Per row of ``counts`` (votes per class), whether one class has the most votes:
+    majority vote decides the row, neither tied nor unvoted."""
+    top = counts.max(axis=1)
+    return (top > 0) & ((counts == top[:, None]).sum(axis=1) == 1)
 
 
 def _agreement(votes: _Votes, posterior: np.ndarray) -> float:
@@ -837,8 +843,7 @@ def _majority_right_on_gold(
     and class) where that label is gold's, or None where fewer than
     ``_Health.MIN_ROWS`` rows have one."""
     on_gold, truth = counts[known], gold[known]
-    top = on_gold.max(axis=1)
-    decided = (top > 0) & ((on_gold == top[:, None]).sum(axis=1) == 1)
+    decided = _one_most_voted(on_gold)
     if decided.sum() < _Health.MIN_ROWS:
         return None
     return float((on_gold[decided].argmax(axis=1) == truth[decided]).mean())
