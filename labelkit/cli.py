@@ -1278,8 +1278,11 @@ def llm(
         if few_shot:
             examples = few_shot_examples(ws, few_shot, split=few_shot_split)
             config = dataclasses.replace(config, examples=tuple(examples))
-        # Before the run, which stores its own request as the source's.
-        changed = prompt_change(ws, config, split=chosen)
+        # Before the run, which stores its own request as the source's; said only where
+        # the source's votes are of another prompt, which it may not name.
+        changed = prompt_change(ws, config, split=chosen) or (
+            "other instructions, template, examples or aliases"
+        )
         budgeted = budget is not None or budget_usd is not None
         if dry_run and budgeted:
             _print_budget_plan(
@@ -1485,7 +1488,7 @@ def llm(
         _warn(
             f"{'the run stopped early' if stats.stopped else 'no prompt has an answer'}, so "
             f"{stats.source} keeps its {counted(stats.kept_votes, 'vote')} of the earlier "
-            f"prompt ({changed or 'other instructions, template, examples or aliases'}): "
+            f"prompt ({changed}): "
             "the answers this prompt gets are cached, and its first run that is not cut "
             "short replaces those votes with them",
             highlight=False,
@@ -1656,7 +1659,7 @@ def _another_prompt(source: str, votes: int, split: str | None, tense: str, chan
     )
     return (
         f"{source} asks another prompt than its last run "
-        f"({changed or 'other instructions, template, examples or aliases'}): its "
+        f"({changed}): its "
         f"{counted(votes, 'vote')} of the earlier prompt{where}; the earlier answers stay "
         "cached (the earlier prompt with --cached-only brings them back), and a new "
         "--source name keeps both as sources"
