@@ -8,6 +8,7 @@ import codecs
 import contextlib
 import csv
 import io
+import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -158,6 +159,7 @@ def read_table(
         if kind in ("csv", "tsv"):
             if has_header:
                 _refuse_cut_short(path, kind, encoding)
+                _refuse_short_rows(path, kind, encoding)
             return _read_csv(path, kind, has_header, encoding)
         if kind == "parquet":
             return pl.read_parquet(path)
@@ -212,6 +214,7 @@ def open_table(
         return _jsonl_table(path, encoding, text_column, stack)
     if kind != "parquet":
         _refuse_cut_short(path, kind, encoding)
+        _refuse_short_rows(path, kind, encoding)
     lazy = (
         pl.scan_parquet(path)
         if kind == "parquet"
@@ -277,6 +280,51 @@ def _refuse_cut_short(path: Path, kind: str, encoding: str) -> None:
             "file looks cut short (a copy or download stopped?); complete it, or end the "
             "line if the row is whole"
         )
+
+
+def _refuse_short_rows(path: Path, kind: str, encoding: str) -> None:
+    """Refuse a CSV or TSV row with fewer fields than its header's named columns, naming
+    its line: polars fills missing fields with nulls, so a line break inside an unquoted
+    field made two rows of one, the second's id a piece of the text and its text the
+    next column's value, without a word (trial 68b). A row of blank cells is left to the
+    reader, which skips it; so is a row polars cannot read, which it names."""
+    separator = _separator(path, kind, True, encoding)
+    quoting = csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL
+    # A text may be longer than the csv module's default limit on a field (128 KiB).
+    limit = csv.field_size_limit(1 << 30)
+    try:
+        with path.open(newline="", encoding=encoding, errors="replace") as file:
+            rows = csv.reader(file, delimiter=separator, quoting=quoting)
+            header = next((row for row in rows if row), None)
+            # Excel writes unnamed empty columns at the end, and some rows without them.
+            named = len(header or []) - len(
+                list(itertools.takewhile(_blank, reversed(header or [])))
+            )
+            start = rows.line_num + 1
+            for row in rows:
+                if len(row) < named and not all(_blank(field) for field in row):
+                    shown = separator.join(row)
+                    broken = (
+                        "a TSV is read without quotes, so a text holding a line break "
+                        "splits its row: write such a file as CSV, whose quotes keep it"
+                        if kind == "tsv"
+                        else "a field holding a line break goes in quotes"
+                    )
+                    raise InputError(
+                        f"{path} line {start}: {len(row)} of the header's {named} fields "
+                        f"({shown[:60]!r}{'...' if len(shown) > 60 else ''}): {broken}, "
+                        "and an empty field still takes its separator "
+                        f"({_SEPARATOR_NAMES[separator]})"
+                    )
+                start = rows.line_num + 1
+    except csv.Error:
+        return
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _blank(field: str) -> bool:
+    return not field.strip()
 
 
 def _refuse_bad_rows(path: Path, kind: str, encoding: str) -> None:

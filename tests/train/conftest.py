@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -13,12 +14,23 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def minilm_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def minilm_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Path]:
     """A cache of distilled MiniLM models that lives for the session: distilling takes
-    about 20 s, so the tests that need it share one, and none writes to ~/.cache."""
-    cache = tmp_path_factory.mktemp("labelkit-cache")
+    20 to 60 s, so the tests that need it share one, and none writes to ~/.cache. The
+    test processes of one run share it too, the first to need it distilling while the
+    others wait."""
+    from labelkit.train.vectors import minilm_static_model
+
+    base = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist each worker's folder sits in the run's own.
+    cache = (base if worker_id == "master" else base.parent) / "labelkit-cache"
+    cache.mkdir(exist_ok=True)
     before = os.environ.get("LABELKIT_CACHE")
     os.environ["LABELKIT_CACHE"] = str(cache)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        minilm_static_model(64)
+        fcntl.flock(lock, fcntl.LOCK_UN)
     yield cache
     if before is None:
         del os.environ["LABELKIT_CACHE"]
