@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import errno
 import io
+import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import sys
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -3181,8 +3184,6 @@ def serve(
 ) -> None:
     """Serve the web reviewer: several people review one queue in their browsers, and
     decide the rules `labelkit suggest-lfs` proposed."""
-    import ipaddress
-    import os
     import secrets
     from urllib.parse import quote
 
@@ -3200,11 +3201,33 @@ def serve(
             raise LabelkitError(f"cannot read the token file {token_file}: {error}") from None
         if not token:
             raise LabelkitError(f"token file {token_file}: the first line is empty")
+        if token_file.stat().st_mode & 0o077:
+            # Trial 68a: a token file of mode 644 went without a word.
+            _warn(
+                f"token file {token_file} can be read by other users of this machine: "
+                f"chmod 600 {token_file}",
+                highlight=False,
+                markup=False,
+            )
     elif token is not None and token != os.environ.get("LABELKIT_TOKEN"):
         errors.print(
             "note: a --token on the command line shows in `ps` to everyone on this machine; "
             "set LABELKIT_TOKEN or use --token-file instead"
         )
+    if token is not None and any(unicodedata.category(c) == "Cc" for c in token):
+        # Trial 68a: a NUL in the token made a link no browser can open.
+        raise LabelkitError(
+            "the token holds a control character (a tab, a NUL...): give one of letters, "
+            "digits and punctuation"
+        )
+    for name in allow_host or []:
+        if not _HOST_NAME.fullmatch(name):
+            # Trial 68a: '*' and 'http://x.example/' were taken, printed as links, and
+            # then every request got 400.
+            raise LabelkitError(
+                f"--allow-host {name!r} is not a host name: give the name alone, such as "
+                "review.lan (no scheme, port, path or wildcard)"
+            )
     if token is not None and len(token) < MIN_TOKEN_CHARACTERS:
         # Trial 54d: LABELKIT_TOKEN=x started without a word, and tries are not limited.
         _warn(
@@ -3221,17 +3244,27 @@ def serve(
             "interface) or a name"
         )
     try:
-        address = ipaddress.ip_address(host)
+        literal = ipaddress.ip_address(host)
     except ValueError:
-        address = None
+        literal = None
+    # A name binds what it resolves to: "0" is every interface (trial 68a).
+    address = literal or _resolved(host)
     loopback = host == "localhost" or (address is not None and address.is_loopback)
     everywhere = address is not None and address.is_unspecified
     if token is None and not loopback:
         token = secrets.token_urlsafe(16)
         errors.print(f"{host} is reachable from other machines, so a token was made for it")
+    elif token is None and allow_host:
+        # Trial 68a: behind a proxy for other machines, as the docs advise, the server
+        # answered everyone who reached the proxy, its queue and its export.
+        token = secrets.token_urlsafe(16)
+        errors.print(
+            "--allow-host names a way other machines reach the server (a proxy), so a "
+            "token was made for it"
+        )
     # The link names this machine when every interface is bound; a name in it is allowed.
     shown = socket.gethostname() if everywhere else host
-    names = [*(allow_host or []), *([shown] if address is None or everywhere else [])]
+    names = [*(allow_host or []), *([shown] if literal is None or everywhere else [])]
     netloc = f"[{shown}]" if ":" in shown else shown
     link = f"http://{netloc}:{port}/" + (f"?token={quote(token, safe='')}" if token else "")
     local = f"http://{'127.0.0.1' if everywhere else netloc}:{port}/"
@@ -3273,6 +3306,21 @@ def serve(
                 "(docs/how-to/review.md)"
             )
         uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+
+
+# A host name as a Host header carries it: letters, digits, '-' and '_' between dots.
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+)
+
+
+def _resolved(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host name binds, or None where it does not resolve (binding says so)."""
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    return ipaddress.ip_address(found[0][4][0].partition("%")[0]) if found else None
 
 
 def _lan_address() -> str | None:

@@ -1008,7 +1008,9 @@ def test_serve_starts_the_web_reviewer_on_the_given_port(tmp_path: Path) -> None
         assert f"http://127.0.0.1:{port}/?token=t0k" in server.stdout.readline()
         for _ in range(100):
             try:
-                config = httpx.get(f"http://127.0.0.1:{port}/api/config", params={"token": "t0k"})
+                config = httpx.get(
+                    f"http://127.0.0.1:{port}/api/config", headers={"Authorization": "Bearer t0k"}
+                )
                 break
             except httpx.ConnectError:
                 time.sleep(0.1)

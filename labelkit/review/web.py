@@ -3,7 +3,8 @@
 DuckDB lets one process write a file, so the server is that process: every
 reviewer's browser talks to it over HTTP, and it serialises their requests on the
 queue under one lock. A reviewer names themselves on the page; with a token set at
-start, every API request must carry it (``Authorization: Bearer``, or ``?token=``).
+start, every API request must carry it in ``Authorization: Bearer`` (never in the
+address, which proxies, shells and browsers' histories keep: trial 68a).
 The page and its static files are the app alone, no data, and open without it: the
 page takes the token from the link it was opened by (``/?token=``), keeps it in the
 tab's ``sessionStorage``, which is this origin's, port included, and drops it from the
@@ -43,7 +44,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import polars as pl
 from starlette.applications import Starlette
@@ -561,6 +562,12 @@ class _Guard:
         site = request.headers.get("sec-fetch-site", "same-origin")
         if api and site not in ("same-origin", "none"):
             raise RequestError("calls from other web pages are refused: use the reviewer page", 403)
+        if api and self.token is not None and "token" in request.query_params:
+            raise RequestError(
+                "the token goes in an Authorization: Bearer header, not in the address, "
+                "which proxies' and shells' logs keep",
+                401,
+            )
         if api and self.token is not None and not self._has_token(request):
             raise RequestError("a valid token is required: open the link the server printed", 401)
 
@@ -577,11 +584,14 @@ class _Guard:
 
     def _has_token(self, request: Request) -> bool:
         assert self.token is not None
-        # Query strings decode as UTF-8, headers as Latin-1: back to the bytes that were sent.
-        given = [request.query_params.get("token", "").encode()]
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110)
-            given.append(credentials.strip().encode("latin-1"))
+        if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110)
+            return False
+        sent = credentials.strip()
+        # Headers decode as Latin-1: back to the bytes a script sent. The page sends the
+        # token percent-encoded, as a browser's header holds Latin-1 alone (an accented
+        # token went as other bytes, and a Cyrillic one not at all).
+        given = (sent.encode("latin-1"), unquote_to_bytes(sent))
         return any(hmac.compare_digest(value, self.token) for value in given)
 
 

@@ -78,12 +78,12 @@ def test_every_interface_without_a_token_gets_a_made_up_one_and_a_warning(
         assert len(token) >= 20
         assert urlsplit(link).hostname == socket.gethostname()
         assert httpx.get(f"http://127.0.0.1:{port}/api/config").status_code == 401
-        config = httpx.get(f"http://127.0.0.1:{port}/api/config", params={"token": token})
+        bearer = {"Authorization": f"Bearer {token}"}
+        config = httpx.get(f"http://127.0.0.1:{port}/api/config", headers=bearer)
         assert config.json()["labels"] == ["ham", "spam"]
         named = httpx.get(
             f"http://127.0.0.1:{port}/api/config",
-            params={"token": token},
-            headers={"Host": f"{socket.gethostname()}:{port}"},
+            headers={**bearer, "Host": f"{socket.gethostname()}:{port}"},
         )
         assert named.status_code == 200, "the name in the link is allowed"
         # Trial 59f: the office's other machines could not resolve the bare name: the
@@ -94,13 +94,17 @@ def test_every_interface_without_a_token_gets_a_made_up_one_and_a_warning(
             also = server.stdout.readline()
             shown = link.replace(socket.gethostname(), lan, 1)
             assert also.strip() == f"or, by this machine's address: {shown}"
-            by_address = httpx.get(f"http://{lan}:{port}/api/config", params={"token": token})
+            by_address = httpx.get(f"http://{lan}:{port}/api/config", headers=bearer)
             assert by_address.status_code == 200
     stderr = server.stderr.read() if server.stderr else ""
     assert "a token was made" in stderr and "the link is a secret" in stderr
     assert "TLS reverse proxy" in stderr
     # Trial 59f: refused requests left no trace for whoever watched the server.
     assert "refused GET '/api/config' from 127.0.0.1 (401): a valid token is required" in stderr
+    # Trial 68a: "0" binds every interface too, and the link read http://0:PORT/.
+    with serving(ws, "--host", "0") as (server, link, port):
+        assert urlsplit(link).hostname == socket.gethostname()
+        assert "token" in parse_qs(urlsplit(link).query)
 
 
 def test_while_serve_holds_the_workspace_other_commands_say_where_it_is(
@@ -129,19 +133,31 @@ def test_the_token_from_the_environment_or_a_file_may_be_any_text(tmp_path: Path
         assert link == f"http://127.0.0.1:{port}/?token=p%C3%A4sswort"
         api = f"http://127.0.0.1:{port}/api/config"
         assert httpx.get(link).status_code == 200
-        assert httpx.get(api, params={"token": "pässwort"}).status_code == 200
-        assert httpx.get(api, params={"token": "pässwörter"}).status_code == 401
+        # As the page sends it: percent-encoded (a header holds Latin-1 alone).
+        assert httpx.get(api, headers={"Authorization": "Bearer p%C3%A4sswort"}).status_code == 200
+        assert httpx.get(api, headers={"Authorization": "Bearer p%C3%B6sswort"}).status_code == 401
     said = server.stderr.read() if server.stderr else ""
     assert "shows in `ps`" not in said
     # Trial 54d: a guessable token started without a word.
     assert "warning: the token is 8 characters long, few enough to guess: use 16" in said
     secret = tmp_path / "token"
     secret.write_text("from-a-file\n")
+    secret.chmod(0o600)
     with serving(ws, "--token-file", str(secret)) as (server, link, port):
         assert link.endswith("/?token=from-a-file")
         api = f"http://127.0.0.1:{port}/api/config"
         assert httpx.get(api, headers={"Authorization": "Bearer from-a-file"}).status_code == 200
         assert httpx.get(api).status_code == 401
+        # Trial 68a: in the address, proxies' and shells' logs keep it.
+        in_address = httpx.get(api, params={"token": "from-a-file"})
+        assert in_address.status_code == 401
+        assert "goes in an Authorization: Bearer header" in in_address.json()["error"]
+    assert "can be read by other users" not in (server.stderr.read() if server.stderr else "")
+    secret.chmod(0o644)
+    with serving(ws, "--token-file", str(secret)) as (server, link, port):
+        pass
+    said = " ".join((server.stderr.read() if server.stderr else "").split())
+    assert f"warning: token file {secret} can be read by other users of this machine: " in said
     with serving(ws, "--token", "on-the-command-line") as (server, link, port):
         assert httpx.get(link).status_code == 200
     assert "shows in `ps`" in (server.stderr.read() if server.stderr else "")
@@ -149,16 +165,36 @@ def test_the_token_from_the_environment_or_a_file_may_be_any_text(tmp_path: Path
 
 def test_allowed_host_names_are_answered_and_others_refused(tmp_path: Path) -> None:
     ws = ingested(tmp_path)
-    with serving(ws, "--allow-host", "review.lan") as (server, _, port):
+    with serving(ws, "--allow-host", "review.lan") as (server, link, port):
+        # Trial 68a: a proxy for other machines served everyone who reached it, as no
+        # token was made on 127.0.0.1.
+        token = parse_qs(urlsplit(link).query)["token"][0]
+        assert len(token) >= 20
         # Trial 63a: the link to share through the proxy was left to rebuild by hand.
         assert server.stdout is not None
         assert server.stdout.readline().startswith(
-            "  or, through your proxy for review.lan: https://review.lan/ (with the proxy's"
+            f"  or, through your proxy for review.lan: https://review.lan/?token={token} (with "
         )
         url = f"http://127.0.0.1:{port}/api/config"
-        assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 200
-        assert httpx.get(url, headers={"Host": f"evil.example:{port}"}).status_code == 400
-        assert httpx.get(url, headers={"Host": f"localhost:{port}"}).status_code == 200
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(url, headers={"Host": f"review.lan:{port}"}).status_code == 401
+        assert httpx.get(url, headers={**bearer, "Host": f"review.lan:{port}"}).status_code == 200
+        assert httpx.get(url, headers={**bearer, "Host": f"evil.example:{port}"}).status_code == 400
+        assert httpx.get(url, headers={**bearer, "Host": f"localhost:{port}"}).status_code == 200
+    assert "--allow-host names a way other machines reach the server" in (
+        server.stderr.read() if server.stderr else ""
+    )
+    # Trial 68a: a wildcard or a URL was taken, and every request then got 400.
+    for given in ("*", "", "http://review.lan/", "review.lan:443"):
+        refused = run("serve", ws, "--allow-host", given)
+        assert refused.returncode == 1
+        assert f"--allow-host {given!r} is not a host name: give the name alone" in refused.stderr
+    # Trial 68a: a token file with a NUL made a link no browser can open.
+    nul = tmp_path / "nul-token"
+    nul.write_bytes(b"0123456789\x00abcdef\n")
+    nul.chmod(0o600)
+    refused = run("serve", ws, "--token-file", nul)
+    assert refused.returncode == 1 and "the token holds a control character" in refused.stderr
     # The second read: beyond loopback the name reaches the server itself, on its port.
     with serving(ws, "--host", "0.0.0.0", "--allow-host", "review.lan") as (server, link, port):
         assert server.stdout is not None

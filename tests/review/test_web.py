@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import polars as pl
@@ -398,10 +399,12 @@ def test_writes_from_another_origin_or_not_as_json_are_refused(
 def test_a_non_ascii_token_is_compared_as_bytes(review_workspace: Path, serve: Serve) -> None:
     with serve(review_workspace, token="pässwort") as url:
         with httpx.Client(base_url=url) as reviewer:
-            assert reviewer.get("/api/config", params={"token": "pässwort"}).status_code == 200
+            sent = {"Authorization": f"Bearer {quote('pässwort', safe='')}"}
+            assert reviewer.get("/api/config", headers=sent).status_code == 200
         with httpx.Client(base_url=url) as stranger:
             for given in ("pässwörter", "p\u00e4sswort ", "passwort"):
-                wrong = stranger.get("/api/config", params={"token": given})
+                sent = {"Authorization": f"Bearer {quote(given, safe='')}"}
+                wrong = stranger.get("/api/config", headers=sent)
                 assert wrong.status_code == 401, given
             header = {"Authorization": "Bearer pässwort".encode()}
             assert stranger.get("/api/config", headers=header).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -380,11 +381,17 @@ def test_pages_elsewhere_cannot_answer_or_undo_even_on_the_same_host(
         ana.keyboard.press("a")
         shows(ana, "w02")
         attack_from(browser.new_page(), "http://evil.example", url)
-    with serve(review_workspace, token="s3cret") as url:
+    # Trial 68a: any text is a token, and the page sent an accented one as Latin-1 bytes
+    # (refused) and a Cyrillic one not at all (fetch throws).
+    token = "sécret-пароль-0123456789"
+    with serve(review_workspace, token=token) as url:
         context = browser.new_context()
         reviewer = context.new_page()
-        reviewer.goto(f"{url}/?token=s3cret")
+        reviewer.goto(f"{url}/?token={quote(token)}")
         expect(reviewer.locator("#status")).to_have_text("Type your name to start reviewing.")
+        reviewer.fill("#reviewer", "ana")
+        reviewer.press("#reviewer", "Enter")
+        shows(reviewer, "w02")
         # Another port of the same host is the same site, but the token is not a
         # cookie: nothing of it goes along.
         attack_from(context.new_page(), "http://127.0.0.1:9", url)

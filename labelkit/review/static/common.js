@@ -25,7 +25,8 @@ const TOKEN_KEY = "labelkit_token";
 async function fetchWithToken(path, options = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   const headers = { ...(options.headers || {}) };
-  if (token !== null) headers.Authorization = `Bearer ${token}`;
+  // Percent-encoded: a header holds Latin-1 alone, and the token may be any text.
+  if (token !== null) headers.Authorization = `Bearer ${encodeURIComponent(token)}`;
   return fetch(path, { credentials: "omit", ...options, headers });
 }
 
