@@ -2,6 +2,8 @@
 
 import sys
 
+NOT_STARTED = "interrupted before the command started: nothing was changed"
+
 
 def run() -> None:
     """Import the CLI, then run it; Ctrl-C while the CLI's libraries load says so in a
@@ -9,7 +11,7 @@ def run() -> None:
     try:
         from labelkit.cli import main
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted before the command started: nothing was changed\n")
+        sys.stderr.write(NOT_STARTED + "\n")
         sys.exit(130)
     main()
 

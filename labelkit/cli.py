@@ -31,6 +31,7 @@ from rich.markup import escape
 # Stages that load spaCy, torch or scikit-learn (flag, train, package, demo) are
 # imported inside their commands, so that the others start in about a second.
 from labelkit import __version__
+from labelkit.__main__ import NOT_STARTED
 from labelkit.aggregate import (
     MajorityVote,
     aggregate_to_workspace,
@@ -197,6 +198,11 @@ def main() -> None:
             warnings.simplefilter("error" if _strict() else "once", LabelkitWarning)
             warnings.showwarning = _warning_printer(warnings.showwarning)
             app()
+    except KeyboardInterrupt:
+        # Typer turns Ctrl-C while a command runs into exit 130; one while it builds the
+        # command from its functions' signatures came through as a traceback (trial 68b).
+        errors.print(NOT_STARTED, highlight=False, markup=False)
+        sys.exit(INTERRUPTED)
     except LabelkitWarning as warning:
         errors.print(
             f"error: {warning} (LABELKIT_STRICT makes a warning an error: a step it stopped "

@@ -688,6 +688,25 @@ def test_ctrl_c_while_the_cli_loads_is_one_line() -> None:
     )
     assert stopped.returncode == 130
     assert stopped.stderr == "interrupted before the command started: nothing was changed\n"
+    # Trial 68b: one while typer builds the command from its functions printed a traceback.
+    stopped = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, typer.main\n"
+            "def stop(*args, **kwargs):\n"
+            "    raise KeyboardInterrupt\n"
+            "typer.main.get_params_from_function = stop\n"
+            "sys.argv = ['labelkit', 'runs', 'nowhere.duckdb']\n"
+            "from labelkit.__main__ import run\n"
+            "run()\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert stopped.returncode == 130
+    assert stopped.stderr == "interrupted before the command started: nothing was changed\n"
 
 
 @pytest.mark.parametrize(
