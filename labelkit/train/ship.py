@@ -9,6 +9,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -659,15 +660,27 @@ def predict_file(
             for labeled in labeled_blocks:
                 writer.write(labeled)
     except OSError as error:
-        if error.errno not in _WRITE_ERRORS:
+        code, reason = _system_error(error)
+        if code not in _WRITE_ERRORS:
             raise
         # Trial 49c: a full disk or a read-only folder ended in a traceback, the cause
         # masked by the cleanup's own failure.
         raise InputError(
-            f"cannot write the predictions to {output_path}: {error.strerror}; nothing was written"
+            f"cannot write the predictions to {output_path}: {reason}; nothing was written"
         ) from None
     predictor.warn_without_text()
     return rows
+
+
+def _system_error(error: OSError) -> tuple[int | None, str]:
+    """The errno of ``error`` and what it means: polars' writers give neither as fields,
+    only ``No space left on device (os error 28)`` (trial 68b: the path went unsaid)."""
+    if error.errno is not None:
+        return error.errno, error.strerror or str(error)
+    found = re.search(r"\s*\(os error (\d+)\)", str(error))
+    if found is None:
+        return None, str(error)
+    return int(found.group(1)), str(error).replace(found.group(0), "")
 
 
 def _read_blocks(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ from labelkit import (
     train_on_cleaned,
 )
 from labelkit.train import NoTextWarning
+from labelkit.train.ship import _system_error
 from tests.train.conftest import run_installed
 
 
@@ -584,3 +586,18 @@ def test_predict_in_worker_processes_writes_what_one_process_does(
     refused = Path("/sys/labelkit-test/out.csv")
     with pytest.raises(InputError, match=f"cannot write the predictions to {refused}: "):
         predict_file(model, tmp_path / "in.parquet", refused)
+
+
+def test_a_polars_write_error_is_read_for_its_errno() -> None:
+    # Trial 68b: a full disk under predict said "No space left on device (os error 28)",
+    # without the path: polars' errors carry no errno, so it was not known for a write
+    # error.
+    assert _system_error(OSError("No space left on device (os error 28)")) == (
+        errno.ENOSPC,
+        "No space left on device",
+    )
+    assert _system_error(OSError(errno.EROFS, "Read-only file system")) == (
+        errno.EROFS,
+        "Read-only file system",
+    )
+    assert _system_error(OSError("the network went away")) == (None, "the network went away")
