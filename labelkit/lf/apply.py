@@ -1455,7 +1455,13 @@ def _run_batch(
             continue
         if task.kind == "classification":
             reason = f"{RETURNED}{vote!r}, not one of {list(task.labels)} or None"
-            if isinstance(vote, int) and vote < 0:
+            if isinstance(vote, bool | np.bool_):
+                # Trial 68b: False was told to be a class number.
+                reason += (
+                    ": an LF returns the label it votes, or None to abstain; return a "
+                    "label where a test like this one holds"
+                )
+            elif isinstance(vote, int) and vote < 0:
                 reason += ": an LF abstains by returning None (or Snorkel's -1)"
             elif isinstance(vote, int) and all(label.isdigit() for label in task.labels):
                 # Trial 63b: the class no gold row had was not a label, and the hint

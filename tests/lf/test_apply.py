@@ -925,6 +925,14 @@ def test_a_snorkel_file_applies_as_written_on_a_task_labeled_by_numbers(tmp_path
             LabelingFunctionError, match=r"returned -2, .* an LF abstains by returning None"
         ):
             apply_lfs(ws, [minus])
+        # Trial 68b: a test's True or False was told to be a class number.
+        test = labeling_function(lambda x: x.channel == "chat", name="lf_test")
+        with pytest.raises(
+            LabelingFunctionError,
+            match=r"returned False, .* or None: an LF returns the label it votes, or None to "
+            r"abstain; return a label where a test like this one holds",
+        ):
+            apply_lfs(ws, [test])
     misspelt = labeling_function(lambda x: 0 if x.chanel else None, name="misspelt")
     with pytest.raises(AttributeError, match=r"no attribute or field 'chanel'.*'channel'"):
         misspelt(Example("m1", "hi", {"channel": "email"}))
