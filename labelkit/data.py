@@ -367,7 +367,8 @@ def _read_rows(
         # Trial 59c: gold kept in a file of its own, keyed by id.
         problem += (
             " (gold labels alone? ingest reads each text with its gold: join the labels to "
-            "the texts' file by id first, then ingest that into a new workspace)"
+            "the texts' file by id first, then ingest that; into this workspace too, where "
+            "the texts already stored get their gold)"
         )
     if problem is not None and kind in ("csv", "tsv") and _reads_as_data(list(schema)):
         problem += (

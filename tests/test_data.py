@@ -253,7 +253,9 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
         (
             "ID,gold\n00123,ham\n",
             {"id_column": "ID", "label_column": "gold"},
-            r"no text column 'text'; .* \(gold labels alone\? .*join the labels to the texts'",
+            r"no text column 'text'; .* \(gold labels alone\? .*join the labels to the texts' "
+            r"file by id first, then ingest that; into this workspace too, where the texts "
+            r"already stored get their gold\)",
         ),
         # Trial 29: a file without a header line said only that.
         (
