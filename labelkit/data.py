@@ -1982,7 +1982,13 @@ def _gold_pairs(incoming: pl.DataFrame, kind: str, column: str) -> pl.DataFrame:
     given = incoming.filter(pl.col("gold").is_not_null()).select("file", "row", "gold")
     if given.height == 0:
         return pl.DataFrame(schema=dict.fromkeys(("file", "row", "attribute", "label"), pl.String))
-    want = "a JSON object of attribute -> label" if kind == "aspects" else "a JSON array of labels"
+    # The kind is said: a single-label file ingested into a multi-label workspace by
+    # mistake was named by its row alone (trial 68b).
+    want = (
+        "a JSON object of attribute -> label, as an aspects task's gold is"
+        if kind == "aspects"
+        else "a JSON array of labels, as a multi-label task's gold is"
+    )
     pairs: list[tuple[str, str, str, str]] = []
     for value in given.iter_rows(named=True):
         try:

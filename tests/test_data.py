@@ -1095,7 +1095,11 @@ def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path
         with pytest.raises(InputError, match=r"unknown attribute 'decor'"):
             ingest(ws, unknown, label_column="aspects")
         not_json = pl.DataFrame({"text": ["x"], "aspects": ["positive"]})
-        with pytest.raises(InputError, match=r"row 1, column 'aspects': 'positive' is not a JSON"):
+        with pytest.raises(
+            InputError,
+            match=r"row 1, column 'aspects': 'positive' is not a JSON object of attribute -> "
+            r"label, as an aspects task's gold is",
+        ):
             ingest(ws, not_json, label_column="aspects")
         assert ws.sql("SELECT count(*) AS n FROM examples")["n"][0] == 3
     topics = pl.DataFrame({"text": ["goal!", "new phone", "phone at the match"]})
@@ -1103,6 +1107,14 @@ def test_aspect_and_multilabel_gold_from_frames_is_checked_by_row(tmp_path: Path
     with Workspace(tmp_path / "m.duckdb") as ws:
         summary = ingest(ws, topics, label_column="labels", kind="multilabel")
         assert ws.task.labels == ("sports", "tech") and summary.kind == "multilabel"
+        # Trial 68b: one label per row into a multi-label workspace.
+        single = pl.DataFrame({"text": ["offside"], "labels": ["sports"]})
+        with pytest.raises(
+            InputError,
+            match=r"row 1, column 'labels': 'sports' is not a JSON array of labels, as a "
+            r"multi-label task's gold is",
+        ):
+            ingest(ws, single, label_column="labels")
         gold = ws.sql("SELECT gold FROM examples ORDER BY text")["gold"]
         assert ws.task.gold_answers(gold, "sports").to_list() == ["yes", "no", "yes"]
     # Trial 45: a label given twice was stored twice, and an unknown one was called an
