@@ -348,16 +348,21 @@ def _rules_in(response: str) -> list[Any] | None:
     except (ValueError, AttributeError):
         items = None
     if isinstance(items, list):
-        return items
-    lines = []
-    for line in response.splitlines():
-        # A list's bullet or number goes; a comment, or a line of no rule, is passed.
-        line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip()).strip("`").strip()
-        regex = re.match(rf"(/.+?/)\s*{ARROW}(.*)$", line) if line.startswith("/") else None
-        match, arrow, label = (regex[1], ARROW, regex[2]) if regex else line.partition(ARROW)
-        if arrow and not line.startswith(COMMENT) and match.strip():
-            lines.append({"match": match.strip(), "label": label.partition(COMMENT)[0].strip()})
+        # Trial 68a: {"rules": ["free -> spam"]} is rule lines in the JSON asked for.
+        return [(_rule_line(item) or item) if isinstance(item, str) else item for item in items]
+    lines = [rule for line in response.splitlines() if (rule := _rule_line(line)) is not None]
     return lines or None
+
+
+def _rule_line(line: str) -> dict[str, str] | None:
+    """A line of a rule file as ``{"match", "label"}``, or None for a comment or a line
+    of no rule; a list's bullet or number, and code quotes, go first."""
+    line = re.sub(r"^(?:[-*]\s+|\d+[.)]\s+)", "", line.strip()).strip("`").strip()
+    regex = re.match(rf"(/.+?/)\s*{ARROW}(.*)$", line) if line.startswith("/") else None
+    match, arrow, label = (regex[1], ARROW, regex[2]) if regex else line.partition(ARROW)
+    if not arrow or line.startswith(COMMENT) or not match.strip():
+        return None
+    return {"match": match.strip(), "label": label.partition(COMMENT)[0].strip()}
 
 
 def _hidden_character(text: str) -> str | None:

@@ -249,6 +249,19 @@ def test_rule_lines_are_read_as_a_rule_file_holds_them_and_the_cost_is_logged(
     ]
 
 
+def test_rule_lines_in_the_json_list_are_read_as_rules(ws: Workspace) -> None:
+    # Trial 68a: {"rules": ["free -> spam"]} was 'malformed' on every rule.
+    answer = json.dumps({"rules": ["subscrib* -> spam", "free gift -> ham", 7, "no rule"]})
+    with OpenAIServer(Behaviour(script=lambda body: answer)) as server:
+        proposals = suggest_lfs(ws, dataclasses.replace(CONFIG, base_url=server.base_url))
+    assert proposals.select("rule", "status").rows() == [
+        ("subscrib* -> spam", "new"),
+        ("free gift -> ham", "new"),
+        ("7", "malformed"),
+        ('"no rule"', "malformed"),
+    ]
+
+
 def test_the_cli_asks_one_key_per_new_rule_and_appends_the_accepted(
     ws: Workspace, tmp_path: Path
 ) -> None:
