@@ -124,13 +124,17 @@ def cross_validated_proba(
     return proba
 
 
+# The label model's confidence under which a span is flagged, by default.
+UNSURE_BELOW = 0.8
+
+
 def span_flags(
     workspace: Workspace,
     *,
     split: str = "train",
     folds: int = 5,
     filter_by: str = "predicted_neq_given",
-    unsure_below: float = 0.8,
+    unsure_below: float = UNSURE_BELOW,
     missed_above: float = 0.7,
     seed: int = 0,
     n_features: int = 2**16,

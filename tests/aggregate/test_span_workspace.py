@@ -499,10 +499,22 @@ def test_aggregate_says_when_the_sources_never_meet_and_keep_one_accuracy(
         phrase_span_lf("batteries", "TERM", ["battery"]),
         phrase_span_lf("screens", "TERM", ["screen"]),
     ]
-    with spans_workspace(tmp_path, lfs=lfs):
+    with spans_workspace(tmp_path, lfs=lfs, labels=("TERM", "BRAND", "PLACE", "DATE")):
         pass
     result = run("aggregate", tmp_path / "spans.duckdb")
     assert result.returncode == 0, result.stderr
     said = " ".join(result.stdout.split())
-    assert "note: every source kept one accuracy (0." in said
+    assert "note: every source kept one accuracy (0.700)" in said
     assert "their spans seldom meet another's on a token" in said
+    with Workspace(tmp_path / "spans.duckdb", read_only=True) as ws:
+        unsure = ws.sql("SELECT avg((confidence < 0.8)::INT) AS u FROM span_predictions")["u"][0]
+    assert unsure >= 0.5
+    assert f"the label model stays unsure of {unsure:.0%} of the spans (flag would queue" in said
+    # Trial 68a: where the one accuracy leaves the spans sure, flag queues none of them,
+    # and nothing is said (over two types the sources keep 0.800, flag's threshold).
+    (tmp_path / "sure").mkdir()
+    with spans_workspace(tmp_path / "sure", lfs=lfs):
+        pass
+    result = run("aggregate", tmp_path / "sure" / "spans.duckdb")
+    assert result.returncode == 0, result.stderr
+    assert "0.800" in result.stdout and "every source kept one accuracy" not in result.stdout
