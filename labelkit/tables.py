@@ -8,7 +8,6 @@ import codecs
 import contextlib
 import csv
 import io
-import itertools
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -295,11 +294,11 @@ def _refuse_short_rows(path: Path, kind: str, encoding: str) -> None:
     try:
         with path.open(newline="", encoding=encoding, errors="replace") as file:
             rows = csv.reader(file, delimiter=separator, quoting=quoting)
-            header = next((row for row in rows if row), None)
+            header = next((row for row in rows if row), [])
             # Excel writes unnamed empty columns at the end, and some rows without them.
-            named = len(header or []) - len(
-                list(itertools.takewhile(_blank, reversed(header or [])))
-            )
+            while header and _blank(header[-1]):
+                header.pop()
+            named = len(header)
             start = rows.line_num + 1
             for row in rows:
                 if len(row) < named and not all(_blank(field) for field in row):
