@@ -3182,7 +3182,8 @@ def serve(
         list[str] | None,
         typer.Option(
             help="A host name reviewers reach the server by (e.g. review.lan, or a proxy's "
-            "name); repeatable. IP addresses and localhost always work."
+            "name); repeatable. IP addresses and localhost always work. Makes a token if "
+            "none is given."
         ),
     ] = None,
     rules: Annotated[
