@@ -136,7 +136,18 @@ def load_label_model(path: str | Path) -> BaseLabelModel:
     >>> DawidSkene().fit(train_codes, 2).save("ds.json")
     >>> load_label_model("ds.json").predict(test_codes)
     array([1, 0, ...])
+    >>> load_label_model("models/tags/bug.presence.json").report["chosen"]  # multi-label
+    'majority_vote'
     """
+    if Path(path).is_dir():
+        # Trial 68c: an aspects or multi-label fit's folder read as "Is a directory".
+        files = sorted(item.name for item in Path(path).glob("*.json"))
+        raise InputError(
+            f"{path} is a folder: aggregate(save_to=...) on a task with attributes saves "
+            "one label model per attribute and part (<attribute>.presence.json, "
+            "<attribute>.value.json); load one of its files"
+            + (f", such as {path}/{files[0]}" if files else "")
+        )
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         model = make_label_model(document["model"], **document["config"])

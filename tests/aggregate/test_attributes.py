@@ -8,7 +8,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labelkit import LabelkitWarning, Workspace, apply_lfs, evaluate, ingest, keyword_lf
+from labelkit import (
+    InputError,
+    LabelkitWarning,
+    Workspace,
+    apply_lfs,
+    evaluate,
+    ingest,
+    keyword_lf,
+    load_label_model,
+)
 from labelkit.aggregate import (
     MajorityVote,
     aggregate,
@@ -153,6 +162,14 @@ def test_the_presence_balance_counts_silent_fit_rows_as_absent(tmp_path: Path) -
     assert answer["probabilities"][2] >= ABSENT_SHARE
     saved = json.loads((tmp_path / "models" / "staff.presence.json").read_text())
     assert saved["config"]["class_balance"] == pytest.approx([ABSENT_SHARE, 1 - ABSENT_SHARE])
+    # Trial 68c: the folder itself was "not a saved label model (Is a directory)".
+    with pytest.raises(InputError) as error:
+        load_label_model(tmp_path / "models")
+    assert str(error.value).endswith(
+        f"load one of its files, such as {tmp_path / 'models'}/staff.presence.json"
+    )
+    loaded = load_label_model(tmp_path / "models" / "staff.presence.json")
+    assert loaded.predict(np.ones((1, saved["n_sources"]), dtype=int)).tolist() == [1]
 
 
 def test_a_given_class_balance_is_the_value_models_and_presence_keeps_its_own(
