@@ -132,7 +132,7 @@ class Evaluation:
     --------
     >>> scores = evaluate(ws, "models/spam/model-best")
     >>> scores.comparison().select("method", "kind", "accuracy").head(2)
-    >>> scores.per_class.filter(pl.col("method") == "small model (n-grams)")
+    >>> scores.per_class.filter(pl.col("method").str.starts_with("small model"))
     """
 
     summary: pl.DataFrame
@@ -230,7 +230,7 @@ class Evaluation:
 
         Examples
         --------
-        >>> evaluate(ws, model).confusion_matrix("small model (n-grams)")
+        >>> evaluate(ws, model).confusion_matrix("small model (n-grams)")  # as summary names it
         >>> evaluate(reviews).confusion_matrix("majority_vote", "staff")
         """
         chosen = pl.col("method") == method

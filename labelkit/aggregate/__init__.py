@@ -197,6 +197,8 @@ def aggregate(
     >>> predictions = aggregate(ws, "dawid_skene", gold_split="dev")
     >>> predictions.columns
     ['example_id', 'label', 'confidence', 'probabilities']
+    >>> aggregate(reviews).columns  # aspects and multi-label
+    ['example_id', 'attribute', 'label', 'confidence', 'probabilities']
     >>> predictions = aggregate(ws, save_to="label_model.json")
     >>> load_label_model("label_model.json").report["chosen"]
     'majority_vote'

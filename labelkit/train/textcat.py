@@ -750,9 +750,10 @@ def train_on_cleaned(
     split where it has the gold to choose on (``chosen_dev_split``). The texts are
     tokenized in the workspace's language; spaCy's training log is printed only with
     ``verbose``.
-    ``model`` defaults to ``default_model`` (``tfidf_char_logreg``; for a task with
-    attributes, trained by ``train_attributes``, ``tfidf_char_clauses``; with a spaCy
-    ``config_path``, ``spacy_textcat_bow``, for a task with attributes one per attribute). A spans
+    ``model`` defaults to ``default_model``: ``tfidf_char_logreg``, for a multi-label
+    task too (one yes/no regression per label, trained by ``train_attributes``);
+    ``tfidf_char_clauses`` for an aspects task; with a spaCy ``config_path``,
+    ``spacy_textcat_bow``, for a task with attributes one per attribute. A spans
     task trains spaCy's ``ner`` on ``cleaned_spans`` (``train_ner_on_cleaned``).
     With ``release``, the workspace is closed while the model trains
     (``Workspace.released``), so that other processes can read it meanwhile, as
