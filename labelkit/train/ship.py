@@ -31,7 +31,7 @@ from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
 from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range, did_you_mean
-from labelkit.evaluation import Evaluation
+from labelkit.evaluation import ALL, Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl, written_whole
 from labelkit.processes import end_with_parent, leave_stops_to_parent
@@ -348,7 +348,7 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         "",
         f"model = {package}.load()",
         'model(["a text to label"])  # one dict of probabilities per text',
-        'model.answers(["a text to label"])  # the most probable label of each',
+        f'model.answers(["a text to label"])  # {_answers_of(labelkit.get("task") or {})}',
         "```",
         "",
         f"Labels: {', '.join(map(str, labelkit.get('labels', [])))}.",
@@ -384,7 +384,13 @@ def model_card(meta: dict[str, Any], package: str) -> str:
     if performance and where:
         figures = ", ".join(
             f"{name} {performance[key]:.3f}"
-            for key, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("ece", "ECE"))
+            for key, name in (
+                ("accuracy", "accuracy"),
+                ("macro_f1", "macro-F1"),
+                ("micro_f1", "micro-F1"),
+                ("exact_match", "exact match (texts right on every label)"),
+                ("ece", "ECE"),
+            )
             if isinstance(performance.get(key), int | float)
         )
         lines.append(
@@ -412,6 +418,15 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _answers_of(task: dict[str, Any]) -> str:
+    """What ``answers`` gives per text, as the card's example comments it."""
+    if task.get("kind") == "multilabel":
+        return 'per text, "yes" or "no" for each label: {"billing": "yes", ...}'
+    if task.get("kind") == "aspects":
+        return 'per text, each aspect\'s answer: {"staff": "negative", "food": "none", ...}'
+    return "the most probable label of each"
 
 
 def _file_name(path: object) -> str:
@@ -482,6 +497,9 @@ def _wheel(source: Path) -> Path:
 
 def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
     small = evaluation.summary.filter(pl.col("kind") == "small model")
+    if "attribute" in small.columns:
+        # Over all attributes, not the first one's.
+        small = small.filter(pl.col("attribute") == ALL)
     if small.height == 0:
         raise LabelkitError("the evaluation has no small model row: pass the model to evaluate")
     row = small.row(0, named=True)
@@ -499,7 +517,10 @@ def _evaluation_meta(evaluation: Evaluation) -> dict[str, object]:
             "speed": row["words_per_s"],
         }
     else:
-        performance = {key: row[key] for key in ("accuracy", "macro_f1", "ece") if row[key]}
+        # A task with attributes adds the figures its accuracy and macro-F1 flatter: on
+        # multi-label they average yes and no, easy "no"s included (trial 68c).
+        keys = ("accuracy", "macro_f1", "micro_f1", "exact_match", "ece")
+        performance = {key: row[key] for key in keys if row.get(key) is not None}
         # Under spaCy's name for it: its package README shows every other figure of
         # ``performance`` as a percentage (trial J read 43249514.31 words per second).
         performance["speed"] = row["words_per_s"]

@@ -37,8 +37,9 @@ from labelkit import (
     train_attributes,
     train_on_cleaned,
 )
+from labelkit.evaluation import ALL, Evaluation
 from labelkit.train import NoTextWarning
-from labelkit.train.ship import _system_error
+from labelkit.train.ship import _evaluation_meta, _system_error, model_card
 from tests.train.conftest import run_installed
 
 
@@ -601,3 +602,48 @@ def test_a_polars_write_error_is_read_for_its_errno() -> None:
         "Read-only file system",
     )
     assert _system_error(OSError("the network went away")) == (None, "the network went away")
+
+
+def test_a_multilabel_models_card_gives_its_answers_and_the_figures_over_all_labels() -> None:
+    # Trial 68c: the card of a tagger said "A text classifier" whose answers() give "the
+    # most probable label of each", and only the accuracy and macro-F1 over yes and no
+    # (0.889, 0.878) of a model right on every tag of 40% of the texts.
+    summary = pl.DataFrame(
+        {
+            "method": ["small model (n-grams)"] * 3,
+            "kind": ["small model"] * 3,
+            "attribute": ["billing", ALL, "bug"],
+            "accuracy": [0.95, 0.889, 0.83],
+            "macro_f1": [0.9, 0.878, 0.8],
+            "micro_f1": [None, 0.775, None],
+            "exact_match": [None, 0.403, None],
+            "ece": [0.05, 0.04, 0.03],
+            "words_per_s": [50_000.0] * 3,
+        }
+    )
+    evaluation = Evaluation(summary, pl.DataFrame({"method": []}), pl.DataFrame())
+    performance = _evaluation_meta(evaluation)["performance"]
+    assert performance == {
+        "accuracy": 0.889,
+        "macro_f1": 0.878,
+        "micro_f1": 0.775,
+        "exact_match": 0.403,
+        "ece": 0.04,
+        "speed": 50_000.0,
+    }
+    card = model_card(
+        {
+            "performance": performance,
+            "labelkit": {
+                "task": {"kind": "multilabel", "labels": ["billing", "bug"]},
+                "labels": ["billing", "bug"],
+                "evaluated_on": {"split": "test", "gold_rows": 300, "workspace": "t.duckdb"},
+            },
+        },
+        "en_tags",
+    )
+    assert 'model.answers(["a text to label"])  # per text, "yes" or "no" for each label' in card
+    assert (
+        "accuracy 0.889, macro-F1 0.878, micro-F1 0.775, exact match (texts right on every "
+        "label) 0.403, ECE 0.040"
+    ) in card
