@@ -2108,7 +2108,7 @@ def aggregate_votes(
             _print_attribute_balance(ws, model)
             _print_attribute_health(ws, saved)
             _say(_unused_gold(ws, model, fit_split, gold_split))
-            _say(_present_beyond_gold(ws))
+            _say(_present_beyond_gold(ws, gold_split))
             _say(_never_present(ws, fit_split))
             if _analysis_split(ws) == "dev":
                 overall = _scores_on_dev(ws).summary.filter(
@@ -2217,7 +2217,7 @@ def aggregate_votes(
 _PRESENCE_ROWS, _PRESENCE_MARKED = 30, 5
 
 
-def _present_beyond_gold(ws: Workspace) -> str | None:
+def _present_beyond_gold(ws: Workspace, gold_split: str | None) -> str | None:
     """A note naming the attributes the label model marks present on dev's gold texts
     more than twice as often as gold does (and by 5 points or more): a source marking
     them where they are not is trusted (trial 62d: an LLM made a 1% aspect 21%, and its
@@ -2245,7 +2245,13 @@ def _present_beyond_gold(ws: Workspace) -> str | None:
     return (
         f"note: the label model marks present on dev's gold texts {first_named(named)}"
         ": a source marks them where they are not; `labelkit analyze` shows each source's "
-        "precision there, `--exclude` leaves one out, and `--gold-split dev` fits on that gold"
+        "precision there"
+        # Trial 68c: the advice came with a fit on that gold too.
+        + (
+            " and `--exclude` leaves one out"
+            if gold_split
+            else ", `--exclude` leaves one out, and `--gold-split dev` fits on that gold"
+        )
     )
 
 

@@ -2025,6 +2025,15 @@ def test_aggregate_notes_an_attribute_marked_present_far_beyond_dev_gold(
         "(gold 5%): a source marks them where they are not" in said
     )
     assert "food " not in said.split("note: the label model marks present")[1].split(":")[0]
+    assert "and `--gold-split dev` fits on that gold" in said
+    # Trial 68c: fitted with that gold, it was still told to fit with it.
+    fitted = piped(
+        "aggregate", path, "--model", "majority_vote", "--fit-split", "dev", "--gold-split", "dev"
+    )
+    assert fitted.returncode == 0, fitted.stderr
+    said = " ".join(fitted.stdout.split())
+    assert "note: the label model marks present on dev's gold texts pets" in said
+    assert "--gold-split dev` fits" not in said and "and `--exclude` leaves one out" in said
 
 
 def test_a_multilabel_fit_with_gold_is_not_told_to_fit_with_gold(tmp_path: Path) -> None:
