@@ -27,6 +27,7 @@ from labelkit.review.highlight import Span, lf_spans
 from labelkit.review.queue import FIX, MISSED, ReviewItem, ReviewQueue, reviewer_name
 from labelkit.review.spans import move_bound
 from labelkit.spans import Offsets
+from labelkit.spans import Span as TextSpan
 
 try:  # a POSIX terminal's modes; Windows has none, and its keys are read through click
     import termios
@@ -695,8 +696,17 @@ class _SpanEdit:
             self.set(self.selection(), MISSED)
             self.anchor = None
 
+    def there(self) -> TextSpan | None:
+        """The text's span a missed span is drawn on, with its bounds, or None."""
+        if self.kind != MISSED or self.bounds is None:
+            return None
+        return next((s for s in self.item.spans if (s.start, s.end) == self.bounds), None)
+
     def label(self) -> str:
-        """The type Enter and ``a`` store: the span's, else the task's first."""
+        """The type Enter and ``a`` store: a span already there keeps its own (trial 68d:
+        a BRAND became the reviewed span's PART); else the span's, else the task's first."""
+        if (there := self.there()) is not None:
+            return there.label
         candidate = self.item.candidate
         return candidate if candidate is not None else self.item.choices[0]
 
@@ -926,7 +936,14 @@ def _render_spans(
         body.add_row(f'under review: "{under}" · cursor: "{printable(item.text[start:end])}"')
     if edit.bounds is not None:
         words = printable(item.text[edit.bounds[0] : edit.bounds[1]])
-        what = "New bounds" if edit.kind == FIX else "Missed span"
+        there = edit.there()
+        what = (
+            "New bounds"
+            if edit.kind == FIX
+            else "Missed span"
+            if there is None
+            else f"Already a span ({printable(there.label)})"
+        )
         body.add_row(Text(f'{what}: "{words}". Enter saves {edit.label()}.', style="green"))
     elif edit.anchor is not None:
         body.add_row(

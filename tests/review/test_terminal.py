@@ -619,6 +619,22 @@ def test_spans_are_reviewed_one_at_a_time_with_keys_for_bounds_and_missed_spans(
     ]
 
 
+def test_a_missed_span_drawn_on_a_span_already_there_keeps_its_type(
+    spans_workspace: Workspace,
+) -> None:
+    # Trial 68d: on a span of another type, Enter stored the reviewed span's type.
+    # battery: y; Dell (asked as BRAND): the cursor to "screen" (TERM), m, m, Enter.
+    text = run_spans(spans_workspace, ["y", RIGHT, "m", "m", "\r", "q"])
+    assert 'Is "Dell" BRAND? (currently TERM)' in text
+    assert 'Already a span (TERM): "screen". Enter saves TERM.' in text
+    assert stored_by_attribute(spans_workspace)[-1] == (
+        "s3",
+        bounds("s3", "screen"),
+        "missed",
+        "TERM",
+    )
+
+
 def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(
     spans_workspace: Workspace,
 ) -> None:

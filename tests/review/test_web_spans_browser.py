@@ -200,7 +200,7 @@ def test_each_span_has_its_type_in_words_and_the_cursor_is_announced(
         page.keyboard.press(".")
         expect_marked(page, "draft", "battery life")
         assert page.locator("#text mark.draft").last.evaluate("m => m.dataset.tag") == (
-            "new bounds"
+            "new bounds, TERM"
         )
         # One-key shortcuts off: Escape, the arrows and Enter still edit a span (the second
         # read: they were off too, and no keyboard path was left).
@@ -213,6 +213,34 @@ def test_each_span_has_its_type_in_words_and_the_cursor_is_announced(
         page.keyboard.press("m")
         expect_marked(page, "selecting", "")
         page.close()
+
+
+def test_a_missed_span_selected_on_a_span_already_there_keeps_its_type(
+    spans_file: Path,
+    serve: Serve,
+    browser: Browser,  # noqa: F811
+) -> None:
+    # Trial 68d: a mouse selection of a BRAND drew it as "BRAND, new bounds", and Enter
+    # saved the reviewed span's PART over it, unsaid.
+    with serve(spans_file) as url:
+        page = browser.new_page()
+        start(page, url)
+        expect(page.locator("#question")).to_have_text('Is "battery" TERM? (the current label)')
+        page.keyboard.press("a")
+        expect(page.locator("#question")).to_have_text('Is "Dell" BRAND? (currently TERM)')
+        select_with_mouse(page, "screen", 1, 6)
+        expect(page.locator("#draft")).to_contain_text(
+            'Already a span (TERM): "screen". Enter saves TERM;'
+        )
+        assert page.locator("#text mark.draft").last.evaluate("m => m.dataset.tag") == (
+            "TERM, new bounds, TERM"
+        )
+        page.keyboard.press("Enter")
+        expect(page.locator("#draft")).to_have_text("")
+        page.close()
+    with Workspace(spans_file, read_only=True) as ws:
+        last = ws.sql("SELECT attribute, action, label FROM decisions ORDER BY decision_id")
+    assert last.rows()[-1] == (bounds("s3", "screen"), "missed", "TERM")
 
 
 def test_a_yes_during_a_selection_saves_it_and_a_no_waits_for_a_pending_edit(

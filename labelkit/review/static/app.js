@@ -101,7 +101,9 @@ function spanSegments(item) {
       tag: asked && asked !== "none" ? `${asked}?` : "?",
       type: item.choices.indexOf(asked),
     },
-    state.draft && { ...state.draft, kind: "draft", label: "new bounds", tag: "new bounds" },
+    state.draft && {
+      ...state.draft, kind: "draft", label: "new bounds", tag: `new bounds, ${draftLabel()}`,
+    },
     token && { start: token[0], end: token[1], kind: "cursor", label: "cursor" },
     selecting && { ...selecting, kind: "selecting", label: "selection" },
   ].filter(Boolean);
@@ -205,8 +207,19 @@ function selectWithMouse() {
   setDraft(bounds, "missed");
 }
 
+function spanThere() {
+  // A missed span drawn on a span the text already has (trial 68d: its BRAND, shown as
+  // such, became the reviewed span's PART on Enter, unsaid).
+  const draft = state.draft;
+  if (state.draftKind !== "missed" || !draft) return undefined;
+  return state.item.spans.find((span) => span.start === draft.start && span.end === draft.end);
+}
+
 function draftLabel() {
-  // What Enter and a store for a pending edit: the span's type, else the first type.
+  // What Enter and a store for a pending edit: a span already there keeps its type;
+  // else the reviewed span's type, else the first type.
+  const there = spanThere();
+  if (there) return there.label;
   const candidate = state.item.candidate;
   return candidate && candidate !== "none" ? candidate : state.labels[0];
 }
@@ -219,7 +232,9 @@ function showSpans() {
   if (state.draft) {
     const units = unitsOf(item.text);
     const words = item.text.slice(units[state.draft.start], units[state.draft.end]);
-    const what = state.draftKind === "fix" ? "New bounds" : "Missed span";
+    const there = spanThere();
+    const what = state.draftKind === "fix" ? "New bounds"
+      : there ? `Already a span (${there.label})` : "Missed span";
     // Trial 62d: a drag from "Harbour." to "The" across a blank line was saved unsaid.
     const across = /\n[^\S\n]*\n/.test(words) ? " It crosses a paragraph break." : "";
     $("draft").textContent = shown(`${what}: "${words}".${across} Enter saves ` +
