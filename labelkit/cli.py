@@ -202,7 +202,7 @@ def main() -> None:
         # Typer turns Ctrl-C while a command runs into exit 130; one while it builds the
         # command from its functions' signatures came through as a traceback (trial 68b).
         errors.print(NOT_STARTED, highlight=False, markup=False)
-        sys.exit(INTERRUPTED)
+        sys.exit(_interrupted_status())
     except LabelkitWarning as warning:
         errors.print(
             f"error: {warning} (LABELKIT_STRICT makes a warning an error: a step it stopped "
@@ -3219,7 +3219,7 @@ def serve(
             raise LabelkitError(f"cannot read the token file {token_file}: {error}") from None
         if not token:
             raise LabelkitError(f"token file {token_file}: the first line is empty")
-        if token_file.stat().st_mode & 0o077:
+        if os.name != "nt" and token_file.stat().st_mode & 0o044:
             # Trial 68a: a token file of mode 644 went without a word.
             _warn(
                 f"token file {token_file} can be read by other users of this machine: "
@@ -3232,11 +3232,17 @@ def serve(
             "note: a --token on the command line shows in `ps` to everyone on this machine; "
             "set LABELKIT_TOKEN or use --token-file instead"
         )
-    if token is not None and any(unicodedata.category(c) == "Cc" for c in token):
-        # Trial 68a: a NUL in the token made a link no browser can open.
+    if token is not None:
+        # Spaces at its ends are no part of a header's value, which the server reads.
+        token = token.strip()
+        if not token:
+            raise LabelkitError("the token is empty: give a secret, such as a token file's line")
+    if token is not None and any(unicodedata.category(c) in ("Cc", "Cs") for c in token):
+        # Trial 68a: a NUL in the token made a link no browser can open (and a lone
+        # surrogate, from bytes that are not UTF-8, a traceback).
         raise LabelkitError(
-            "the token holds a control character (a tab, a NUL...): give one of letters, "
-            "digits and punctuation"
+            "the token holds a control character or bytes that are not UTF-8: a link "
+            "cannot carry them; give another"
         )
     for name in allow_host or []:
         if not _HOST_NAME.fullmatch(name):
@@ -3244,7 +3250,8 @@ def serve(
             # then every request got 400.
             raise LabelkitError(
                 f"--allow-host {name!r} is not a host name: give the name alone, such as "
-                "review.lan (no scheme, port, path or wildcard)"
+                "review.lan (no scheme, port, path or wildcard; a name with accents in its "
+                "xn-- form)"
             )
     if token is not None and len(token) < MIN_TOKEN_CHARACTERS:
         # Trial 54d: LABELKIT_TOKEN=x started without a word, and tries are not limited.
@@ -3333,9 +3340,11 @@ _HOST_NAME = re.compile(
 
 
 def _resolved(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """The address a host name binds, or None where it does not resolve (binding says so)."""
+    """The address a host name binds, of the family ``_listening`` binds it in, or None
+    where it does not resolve (binding says so)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(host, None, family=family, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return None
     return ipaddress.ip_address(found[0][4][0].partition("%")[0]) if found else None
@@ -4261,7 +4270,7 @@ def _print_attribute_evaluation(
             console.print(
                 f"no {split} text has {first_named(unseen)} in its gold: left out of the "
                 "mean of F1 of yes (scikit-learn's counts such a label as 0), and its "
-                "macro-F1 over all attributes is that of answering no",
+                "macro-F1 measures only its answers of no",
                 highlight=False,
             )
     trained = overall.filter(training)

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from xml.etree import ElementTree
 
 import polars as pl
 
-from labelkit.errors import InputError
+from labelkit.errors import InputError, LabelkitWarning, outside_labelkit
 from labelkit.spans import is_wrench_spans, wrench_spans_of
 
 SPLITS = ("train", "dev", "test")
@@ -158,7 +159,7 @@ def read_table(
         if kind in ("csv", "tsv"):
             if has_header:
                 _refuse_cut_short(path, kind, encoding)
-                _refuse_short_rows(path, kind, encoding)
+                _warn_short_rows(path, kind, encoding)
             return _read_csv(path, kind, has_header, encoding)
         if kind == "parquet":
             return pl.read_parquet(path)
@@ -213,7 +214,7 @@ def open_table(
         return _jsonl_table(path, encoding, text_column, stack)
     if kind != "parquet":
         _refuse_cut_short(path, kind, encoding)
-        _refuse_short_rows(path, kind, encoding)
+        _warn_short_rows(path, kind, encoding)
     lazy = (
         pl.scan_parquet(path)
         if kind == "parquet"
@@ -281,18 +282,23 @@ def _refuse_cut_short(path: Path, kind: str, encoding: str) -> None:
         )
 
 
-def _refuse_short_rows(path: Path, kind: str, encoding: str) -> None:
-    """Refuse a CSV or TSV row with fewer fields than its header's named columns, naming
-    its line: polars fills missing fields with nulls, so a line break inside an unquoted
-    field made two rows of one, the second's id a piece of the text and its text the
-    next column's value, without a word (trial 68b). A row of blank cells is left to the
-    reader, which skips it; so is a row polars cannot read, which it names."""
+def _warn_short_rows(path: Path, kind: str, encoding: str) -> None:
+    """Warn of CSV or TSV rows with fewer fields than the header's named columns, with
+    the first one's line. Polars reads their missing fields as empty: right where a
+    writer left out the separators of empty last cells (Excel does), wrong where a line
+    break in an unquoted field split one row in two, the second's id a piece of the text
+    and its text the next column's value (trial 68b: stored without a word). Which of
+    the two it is the file cannot say, so it is a warning (an error under
+    ``LABELKIT_STRICT``). Rows of blank cells are left to the reader, which skips them."""
     separator = _separator(path, kind, True, encoding)
     quoting = csv.QUOTE_NONE if kind == "tsv" else csv.QUOTE_MINIMAL
+    # A byte-order mark is no part of the header's first name (a quoted one included).
+    opened = "utf-8-sig" if _is_utf8(encoding) else encoding
     # A text may be longer than the csv module's default limit on a field (128 KiB).
     limit = csv.field_size_limit(1 << 30)
+    short, first = 0, None
     try:
-        with path.open(newline="", encoding=encoding, errors="replace") as file:
+        with path.open(newline="", encoding=opened, errors="replace") as file:
             rows = csv.reader(file, delimiter=separator, quoting=quoting)
             header = next((row for row in rows if row), [])
             # Excel writes unnamed empty columns at the end, and some rows without them.
@@ -302,24 +308,30 @@ def _refuse_short_rows(path: Path, kind: str, encoding: str) -> None:
             start = rows.line_num + 1
             for row in rows:
                 if len(row) < named and not all(_blank(field) for field in row):
-                    shown = separator.join(row)
-                    broken = (
-                        "a TSV is read without quotes, so a text holding a line break "
-                        "splits its row: write such a file as CSV, whose quotes keep it"
-                        if kind == "tsv"
-                        else "a field holding a line break goes in quotes"
-                    )
-                    raise InputError(
-                        f"{path} line {start}: {len(row)} of the header's {named} fields "
-                        f"({shown[:60]!r}{'...' if len(shown) > 60 else ''}): {broken}, "
-                        "and an empty field still takes its separator "
-                        f"({_SEPARATOR_NAMES[separator]})"
-                    )
+                    short += 1
+                    first = first or (start, len(row), separator.join(row))
                 start = rows.line_num + 1
     except csv.Error:
-        return
+        return  # polars reads it, or says what is wrong with it
     finally:
         csv.field_size_limit(limit)
+    if first is None:
+        return
+    line, fields, shown = first
+    split = (
+        "a TSV is read without quotes, so write such a file as CSV"
+        if kind == "tsv"
+        else "put that field in quotes"
+    )
+    warnings.warn(
+        f"{path}: {short:,} row{'s' if short > 1 else ''} with fewer fields than the "
+        f"header's {named}, read with the missing fields empty (the first: line {line}, "
+        f"{fields} fields, {shown[:60]!r}{'...' if len(shown) > 60 else ''}); where a line "
+        f"break inside a field split a row in two, {split}; where the rows are whole, "
+        f"write the separators ({_SEPARATOR_NAMES[separator]}) of their empty cells",
+        LabelkitWarning,
+        stacklevel=outside_labelkit(),
+    )
 
 
 def _blank(field: str) -> bool:

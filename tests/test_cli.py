@@ -1679,8 +1679,8 @@ def test_a_multilabel_task_is_not_described_in_the_words_of_aspects(tmp_path: Pa
     # Trial 68c: a tag no gold text has scored 1.000 for every method, unsaid.
     assert (
         "no train text has legal in its gold: left out of the mean of F1 of yes "
-        "(scikit-learn's counts such a label as 0), and its macro-F1 over all attributes "
-        "is that of answering no"
+        "(scikit-learn's counts such a label as 0), and its macro-F1 measures only its "
+        "answers of no"
     ) in " ".join(evaluated.stdout.split())
     # Trial 49a: analyze read a silent label as "none".
     analyzed = run("analyze", ws, "--split", "train")
@@ -2114,6 +2114,7 @@ def test_evaluate_shows_many_attributes_one_row_each(
             "attribute": list(attributes),
             "label": ["yes"] * 12,
             "f1": [n / 10 for n in range(12)],
+            "support": [5] * 12,
         }
     )
     evaluation = Evaluation(summary=summary, per_class=per_class, confusion=pl.DataFrame())

@@ -305,15 +305,6 @@ def test_reingest_is_a_no_op_and_splits_follow_the_text(tmp_path: Path) -> None:
             r"bad.csv line 3: 3 fields where the header has 2: a field holding the separator "
             r"\(a semicolon\) goes in quotes",
         ),
-        # Trial 68b: a line break in an unquoted text made two rows of one, the second's
-        # id a piece of the text and its text the next column's value.
-        (
-            "ticket_id,body,channel\nV1,ok,web\nV2,My invoice\nis wrong,web\nV3,fine,\n",
-            {"id_column": "ticket_id", "text_column": "body"},
-            r"bad.csv line 3: 2 of the header's 3 fields \('V2,My invoice'\): a field holding "
-            r"a line break goes in quotes, and an empty field still takes its separator "
-            r"\(a comma\)",
-        ),
         # Review of stop 47: a blank first line was taken for the header.
         (
             "\ntext,label\nhello,spam\nx,y,z\n",
@@ -389,22 +380,58 @@ def test_a_semicolon_csv_as_excel_writes_it_in_europe_is_read(tmp_path: Path) ->
     assert read_table(commas).columns == ["id", "text", "note"]
 
 
+def test_rows_short_of_fields_are_warned_of_with_the_first_ones_line(tmp_path: Path) -> None:
+    # Trial 68b: a line break in an unquoted text made two rows of one, the second's id
+    # a piece of the text and its text the next column's value, without a word.
+    path = tmp_path / "tickets.csv"
+    path.write_bytes(
+        b'\xef\xbb\xbf"ticket_id",body,channel\r\nV1,ok,web\r\nV2,My invoice\r\n'
+        b"is wrong,web\r\nV3,fine,\r\n"
+    )
+    said = (
+        f"{path}: 2 rows with fewer fields than the header's 3, read with the missing "
+        "fields empty (the first: line 3, 2 fields, 'V2,My invoice'); where a line break "
+        "inside a field split a row in two, put that field in quotes; where the rows are "
+        "whole, write the separators (a comma) of their empty cells"
+    )
+    with Workspace(tmp_path / "w.duckdb") as ws:
+        with pytest.warns(LabelkitWarning) as caught:
+            ingest(ws, path, id_column="ticket_id", text_column="body", labels=["x", "y"])
+        assert [str(w.message) for w in caught if "fewer fields" in str(w.message)] == [said]
+        assert ws.sql("SELECT id FROM examples ORDER BY id")["id"].to_list() == [
+            "V1", "V2", "V3", "is wrong",
+        ]  # fmt: skip
+    # As a warning made an error (LABELKIT_STRICT) it keeps nothing.
+    with Workspace(tmp_path / "strict.duckdb") as ws, warnings.catch_warnings():
+        warnings.simplefilter("error", LabelkitWarning)
+        with pytest.raises(LabelkitWarning, match="2 rows with fewer fields"):
+            ingest(ws, path, id_column="ticket_id", text_column="body", labels=["x", "y"])
+        assert not ws.has_task()
+    # As predict reads a file whole.
+    with pytest.warns(LabelkitWarning, match=r"\(the first: line 3, 2 fields"):
+        read_table(path)
+
+
 def test_a_quoted_tsv_text_split_over_rows_is_pointed_out(tmp_path: Path) -> None:
     # Trial 50a: pandas' to_csv(sep="\t") quotes a text holding a line break; read as
     # TSV (without quotes) it became two rows, the second with a made-up id, unsaid.
     path = tmp_path / "q.tsv"
-    # Trial 68b: where the split leaves a row short of fields, it is refused.
-    path.write_text('id\ttext\tlabel\n1\t"Fehler:\nZugriff verweigert"\tb\n2\tPaket fehlt\ta\n')
-    with Workspace(tmp_path / "w.duckdb") as ws, pytest.raises(InputError) as error:
+    path.write_text('id\ttext\n1\t"Fehler:\nZugriff verweigert"\n2\tPaket fehlt\n')
+    with (
+        Workspace(tmp_path / "w.duckdb") as ws,
+        pytest.raises(InputError, match=r"is empty in row 2 .*Also: row 1, column 'text'"),
+    ):
         ingest(ws, path, labels=["a", "b"])
-    assert str(error.value) == (
-        f"{path} line 2: 2 of the header's 3 fields ('1\\t\"Fehler:'): a TSV is read "
-        "without quotes, so a text holding a line break splits its row: write such a file "
-        "as CSV, whose quotes keep it, and an empty field still takes its separator (a tab)"
-    )
-    # Where each piece has a field apiece, only the quote left open points at it.
-    path.write_text('id\ttext\n1\t"Fehler:\n2\tZugriff verweigert"\n3\tPaket fehlt\n')
-    with Workspace(tmp_path / "w.duckdb") as ws:
+    path.write_text('id\ttext\tlabel\n1\t"Fehler:\nZugriff verweigert"\tb\n2\tPaket fehlt\ta\n')
+    with (
+        Workspace(tmp_path / "w.duckdb") as ws,
+        # Trial 68b: the rows the split leaves short of fields are warned of.
+        pytest.warns(
+            LabelkitWarning,
+            match=r"2 rows with fewer fields than the header's 3.* "
+            r"a TSV is read without quotes, so write such a file as CSV",
+        ),
+    ):
         summary = ingest(ws, path, labels=["a", "b"])
     assert [n for n in summary.notes if "opens a quote" in n] == [
         f"{path}: row 1, column 'text' opens a quote that its line leaves open; TSV is "
@@ -1636,19 +1663,20 @@ def test_a_csv_cut_short_mid_row_is_refused(tmp_path: Path) -> None:
             assert (
                 ingest(ws, tmp_path / name, label_column="label", labels=["ham", "spam"]).added == 2
             )
-    # A short row with its line end is no cut, and refused all the same (trial 68b).
+    # A short row with its line end is no cut: read, and warned of (trial 68b).
     ended = tmp_path / "ended.csv"
     ended.write_text("id,text,label\nt1,hello there,spam\nt2,Pasta a\n")
-    with Workspace(tmp_path / "ended.duckdb") as ws, pytest.raises(InputError) as error:
-        ingest(ws, ended, label_column="label", labels=["ham", "spam"])
-    assert str(error.value).startswith(f"{ended} line 3: 2 of the header's 3 fields")
-    # As predict reads a file whole.
-    with pytest.raises(InputError, match="line 3: 2 of the header's 3 fields"):
-        read_table(ended)
-    # Excel's unnamed empty columns at the end may be left out of a row.
+    with (
+        Workspace(tmp_path / "ended.duckdb") as ws,
+        pytest.warns(LabelkitWarning, match=r"1 row with fewer fields than the header's 3"),
+    ):
+        assert ingest(ws, ended, label_column="label", labels=["ham", "spam"]).added == 2
+    # Excel's unnamed empty columns at the end may be left out of a row, unsaid.
     excel = tmp_path / "excel.csv"
     excel.write_text("id,text,,\nt1,hello there,,\nt2,Pasta a\n")
-    assert read_table(excel).height == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_table(excel).height == 2
     # Spaces after the last line end are a row of empty cells, said as such (the second
     # read: they were called a cut).
     spaces = tmp_path / "spaces.csv"

@@ -3,8 +3,9 @@
 DuckDB lets one process write a file, so the server is that process: every
 reviewer's browser talks to it over HTTP, and it serialises their requests on the
 queue under one lock. A reviewer names themselves on the page; with a token set at
-start, every API request must carry it in ``Authorization: Bearer`` (never in the
-address, which proxies, shells and browsers' histories keep: trial 68a).
+start, every API request must carry it: a script's in ``Authorization: Bearer``, the
+page's in its own header (``X-Labelkit-Token``, leaving ``Authorization`` to a proxy's
+login), never in the address, which proxies, shells and histories keep (trial 68a).
 The page and its static files are the app alone, no data, and open without it: the
 page takes the token from the link it was opened by (``/?token=``), keeps it in the
 tab's ``sessionStorage``, which is this origin's, port included, and drops it from the
@@ -585,14 +586,24 @@ class _Guard:
     def _has_token(self, request: Request) -> bool:
         assert self.token is not None
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110)
+        # The page's own header leaves Authorization to a proxy's login (Basic), which
+        # a Bearer token from the page would replace.
+        page = request.headers.get(PAGE_TOKEN_HEADER)
+        if page is not None:
+            sent = page.strip()
+        elif scheme.lower() == "bearer":  # auth schemes are case-insensitive (RFC 9110)
+            sent = credentials.strip()
+        else:
             return False
-        sent = credentials.strip()
         # Headers decode as Latin-1: back to the bytes a script sent. The page sends the
         # token percent-encoded, as a browser's header holds Latin-1 alone (an accented
         # token went as other bytes, and a Cyrillic one not at all).
         given = (sent.encode("latin-1"), unquote_to_bytes(sent))
         return any(hmac.compare_digest(value, self.token) for value in given)
+
+
+# The header the page sends its token in, percent-encoded.
+PAGE_TOKEN_HEADER = "x-labelkit-token"
 
 
 async def _json_body(request: Request) -> dict[str, Any]:

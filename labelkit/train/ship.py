@@ -384,13 +384,7 @@ def model_card(meta: dict[str, Any], package: str) -> str:
     if performance and where:
         figures = ", ".join(
             f"{name} {performance[key]:.3f}"
-            for key, name in (
-                ("accuracy", "accuracy"),
-                ("macro_f1", "macro-F1"),
-                ("micro_f1", "micro-F1"),
-                ("exact_match", "exact match (texts right on every label)"),
-                ("ece", "ECE"),
-            )
+            for key, name in _card_figures(labelkit.get("task") or {})
             if isinstance(performance.get(key), int | float)
         )
         lines.append(
@@ -418,6 +412,18 @@ def model_card(meta: dict[str, Any], package: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _card_figures(task: dict[str, Any]) -> list[tuple[str, str]]:
+    """The card's figures in order, named: for a task with attributes, those over all of
+    them first, as accuracy and macro-F1 average each attribute's easy absent answers."""
+    every = {"multilabel": "label", "aspects": "aspect"}.get(task.get("kind", ""))
+    overall = [
+        ("micro_f1", "micro-F1 (over the labels given)"),
+        ("exact_match", f"exact match (texts right on every {every})"),
+    ]
+    plain = [("accuracy", "accuracy"), ("macro_f1", "macro-F1")]
+    return [*(overall + plain if every else plain), ("ece", "ECE")]
 
 
 def _answers_of(task: dict[str, Any]) -> str:

@@ -193,6 +193,14 @@ def test_a_token_guards_every_request(review_workspace: Path, serve: Serve) -> N
                 assert c.get("/api/config").status_code == 200, scheme
         basic = httpx.get(f"{url}/api/config", headers={"Authorization": "Basic s3cret"})
         assert basic.status_code == 401
+        # The page's header leaves Authorization to a proxy's own login (the second read
+        # of trial 68a: a Bearer from the page replaced the proxy's Basic credentials).
+        for sent, status in (("s3cret", 200), ("s3cre", 401)):
+            page = httpx.get(
+                f"{url}/api/config",
+                headers={"Authorization": "Basic dXNlcjpwYXNz", "X-Labelkit-Token": sent},
+            )
+            assert page.status_code == status, sent
 
 
 def test_pages_forbid_inline_scripts_and_text_comes_back_as_data(

@@ -233,7 +233,7 @@ def test_a_missed_span_selected_on_a_span_already_there_keeps_its_type(
             'Already a span (TERM): "screen". Enter saves TERM;'
         )
         assert page.locator("#text mark.draft").last.evaluate("m => m.dataset.tag") == (
-            "TERM, new bounds, TERM"
+            "TERM, the same bounds"
         )
         page.keyboard.press("Enter")
         expect(page.locator("#draft")).to_have_text("")

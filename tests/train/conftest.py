@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
@@ -19,6 +18,8 @@ def minilm_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> It
     20 to 60 s, so the tests that need it share one, and none writes to ~/.cache. The
     test processes of one run share it too, the first to need it distilling while the
     others wait."""
+    import fcntl  # POSIX; the suite runs on Linux
+
     from labelkit.train.vectors import minilm_static_model
 
     base = tmp_path_factory.getbasetemp()

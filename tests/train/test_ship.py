@@ -644,6 +644,6 @@ def test_a_multilabel_models_card_gives_its_answers_and_the_figures_over_all_lab
     )
     assert 'model.answers(["a text to label"])  # per text, "yes" or "no" for each label' in card
     assert (
-        "accuracy 0.889, macro-F1 0.878, micro-F1 0.775, exact match (texts right on every "
-        "label) 0.403, ECE 0.040"
+        "micro-F1 (over the labels given) 0.775, exact match (texts right on every label) "
+        "0.403, accuracy 0.889, macro-F1 0.878, ECE 0.040"
     ) in card

@@ -102,7 +102,10 @@ function spanSegments(item) {
       type: item.choices.indexOf(asked),
     },
     state.draft && {
-      ...state.draft, kind: "draft", label: "new bounds", tag: `new bounds, ${draftLabel()}`,
+      ...state.draft,
+      kind: "draft",
+      label: "new bounds",
+      tag: spanThere() ? "the same bounds" : `new bounds, ${draftLabel()}`,
     },
     token && { start: token[0], end: token[1], kind: "cursor", label: "cursor" },
     selecting && { ...selecting, kind: "selecting", label: "selection" },

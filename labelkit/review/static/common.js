@@ -25,8 +25,9 @@ const TOKEN_KEY = "labelkit_token";
 async function fetchWithToken(path, options = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   const headers = { ...(options.headers || {}) };
-  // Percent-encoded: a header holds Latin-1 alone, and the token may be any text.
-  if (token !== null) headers.Authorization = `Bearer ${encodeURIComponent(token)}`;
+  // Percent-encoded: a header holds Latin-1 alone, and the token may be any text. Not
+  // in Authorization, which a proxy's own login (Basic) takes.
+  if (token !== null) headers["X-Labelkit-Token"] = encodeURIComponent(token);
   return fetch(path, { credentials: "omit", ...options, headers });
 }
 
