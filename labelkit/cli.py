@@ -64,6 +64,7 @@ from labelkit.errors import (
     WorkspaceError,
     WorkspaceLockedError,
     did_you_mean,
+    system_error,
 )
 from labelkit.evaluation import ALL, VOTERS, Evaluation, evaluate
 from labelkit.executors import Executor, executor_for
@@ -238,7 +239,7 @@ def main() -> None:
             _say_interrupted()
             sys.exit(_interrupted_status())
         if error.filename is None:
-            if "(os error " not in str(error):
+            if system_error(error)[0] is None:
                 raise
             # Polars' and DuckDB's own, with no errno (trial 60e: a full disk under
             # predict ended in "No space left on device (os error 28)" and a traceback).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -138,3 +139,21 @@ def check_range(
     else:
         bounds = f"at most {high}" if low is None else f"from {low} to {high}"
     raise InputError(f"{name} must be {bounds}{why}, got {value!r}")
+
+
+def system_error(error: OSError) -> tuple[int | None, str]:
+    """The errno of ``error`` and what it means, or None and its message: polars' and
+    DuckDB's errors give neither as fields, only ``No space left on device (os error
+    28)`` (trial 68b: predict's path went unsaid on a full disk).
+
+    Examples
+    --------
+    >>> system_error(OSError("No space left on device (os error 28)"))
+    (28, 'No space left on device')
+    """
+    if error.errno is not None:
+        return error.errno, error.strerror or str(error)
+    found = re.search(r"\s*\(os error (\d+)\)", str(error))
+    if found is None:
+        return None, str(error)
+    return int(found.group(1)), str(error).replace(found.group(0), "")

@@ -9,7 +9,6 @@ import importlib.util
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,14 @@ from packaging.version import InvalidVersion, Version
 from spacy.cli.package import package as spacy_package
 from spacy.language import Language
 
-from labelkit.errors import InputError, LabelkitError, LabelkitWarning, check_range, did_you_mean
+from labelkit.errors import (
+    InputError,
+    LabelkitError,
+    LabelkitWarning,
+    check_range,
+    did_you_mean,
+    system_error,
+)
 from labelkit.evaluation import ALL, Evaluation
 from labelkit.executors import Executor, executor_for
 from labelkit.export import csv_ready, write_spans_jsonl, written_whole
@@ -687,7 +693,7 @@ def predict_file(
             for labeled in labeled_blocks:
                 writer.write(labeled)
     except OSError as error:
-        code, reason = _system_error(error)
+        code, reason = system_error(error)
         if code not in _WRITE_ERRORS:
             raise
         # Trial 49c: a full disk or a read-only folder ended in a traceback, the cause
@@ -697,17 +703,6 @@ def predict_file(
         ) from None
     predictor.warn_without_text()
     return rows
-
-
-def _system_error(error: OSError) -> tuple[int | None, str]:
-    """The errno of ``error`` and what it means: polars' writers give neither as fields,
-    only ``No space left on device (os error 28)`` (trial 68b: the path went unsaid)."""
-    if error.errno is not None:
-        return error.errno, error.strerror or str(error)
-    found = re.search(r"\s*\(os error (\d+)\)", str(error))
-    if found is None:
-        return None, str(error)
-    return int(found.group(1)), str(error).replace(found.group(0), "")
 
 
 def _read_blocks(

@@ -37,9 +37,10 @@ from labelkit import (
     train_attributes,
     train_on_cleaned,
 )
+from labelkit.errors import system_error
 from labelkit.evaluation import ALL, Evaluation
 from labelkit.train import NoTextWarning
-from labelkit.train.ship import _evaluation_meta, _system_error, model_card
+from labelkit.train.ship import _evaluation_meta, model_card
 from tests.train.conftest import run_installed
 
 
@@ -593,15 +594,15 @@ def test_a_polars_write_error_is_read_for_its_errno() -> None:
     # Trial 68b: a full disk under predict said "No space left on device (os error 28)",
     # without the path: polars' errors carry no errno, so it was not known for a write
     # error.
-    assert _system_error(OSError("No space left on device (os error 28)")) == (
+    assert system_error(OSError("No space left on device (os error 28)")) == (
         errno.ENOSPC,
         "No space left on device",
     )
-    assert _system_error(OSError(errno.EROFS, "Read-only file system")) == (
+    assert system_error(OSError(errno.EROFS, "Read-only file system")) == (
         errno.EROFS,
         "Read-only file system",
     )
-    assert _system_error(OSError("the network went away")) == (None, "the network went away")
+    assert system_error(OSError("the network went away")) == (None, "the network went away")
 
 
 def test_a_multilabel_models_card_gives_its_answers_and_the_figures_over_all_labels() -> None:
