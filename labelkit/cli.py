@@ -3343,12 +3343,16 @@ _HOST_NAME = re.compile(
 def _resolved(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The address a host name binds, of the family ``_listening`` binds it in, or None
     where it does not resolve (binding says so)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        found = socket.getaddrinfo(host, None, family=family, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(host, None, family=_family(host), type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return None
     return ipaddress.ip_address(found[0][4][0].partition("%")[0]) if found else None
+
+
+def _family(host: str) -> socket.AddressFamily:
+    """The address family ``host`` is bound in: IPv6 for an address with colons."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _lan_address() -> str | None:
@@ -3367,8 +3371,7 @@ def _lan_address() -> str | None:
 def _listening(host: str, port: int) -> Iterator[socket.socket]:
     """A socket bound to ``host:port``, bound before the link is printed so that a port
     in use is one clear error rather than a link to someone else's server."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as listener:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as listener:
         # As uvicorn does: a port left in TIME_WAIT by a stopped server is free again.
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
